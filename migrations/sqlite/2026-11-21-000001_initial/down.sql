@@ -1,0 +1,14 @@
+DROP TABLE rate_limit_hits;
+DROP TABLE sis_sync_runs;
+DROP TABLE email_outbox;
+DROP TABLE audit_log;
+DROP TABLE contact_imports;
+DROP TABLE message_flags;
+DROP TABLE class_messages;
+DROP TABLE friendships;
+DROP TABLE user_classes;
+DROP TABLE class_meetings;
+DROP TABLE classes;
+DROP TABLE sessions;
+DROP TABLE magic_links;
+DROP TABLE users;

@@ -1,0 +1,148 @@
+//! Campus addresses: the only way in. Parsed once into `CampusEmail`, so the rest
+//! of the code never sees an address that was not checked.
+
+/// A single, normalized address in an allowed domain, with its computing ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampusEmail {
+    address: String,
+    computing_id: String,
+}
+
+/// Why an address was refused, in words a student can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("Enter your university email address.")]
+    Empty,
+    #[error("That address is too long. Enter your own university address, like mst3k@{0}.")]
+    TooLong(String),
+    #[error("Enter just one address, like mst3k@{0}, without a name, quotes or a list.")]
+    NotSingle(String),
+    #[error("That does not look like an email address. Enter one like mst3k@{0}.")]
+    Malformed(String),
+    #[error("Only {0} addresses can sign in. Use your university address.")]
+    OtherDomain(String),
+}
+
+const MAX_LEN: usize = 254;
+const MAX_LOCAL: usize = 64;
+
+impl CampusEmail {
+    /// Parses what a person typed. `allowed` holds lower-case domains; an address at
+    /// `email.<domain>` is the same mailbox as `<domain>` and is stored as the latter.
+    pub fn parse(raw: &str, allowed: &[String]) -> Result<CampusEmail, EmailError> {
+        let example = allowed.first().cloned().unwrap_or_else(|| "virginia.edu".into());
+        let domains = allowed.join(" or ");
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err(EmailError::Empty);
+        }
+        if text.len() > MAX_LEN {
+            return Err(EmailError::TooLong(example));
+        }
+        if text
+            .chars()
+            .any(|c| matches!(c, ',' | ';' | '<' | '>' | '"' | '\'' | '(' | ')' | '[' | ']' | '\\') || c.is_whitespace())
+            || text.matches('@').count() > 1
+        {
+            return Err(EmailError::NotSingle(example));
+        }
+        // Unicode look-alikes (Cyrillic 'а', full-width '＠') never reach the domain check.
+        if !text.is_ascii() || text.chars().any(|c| c.is_ascii_control()) {
+            return Err(EmailError::Malformed(example));
+        }
+        let lower = text.to_ascii_lowercase();
+        let Some((local, domain)) = lower.split_once('@') else {
+            return Err(EmailError::Malformed(example));
+        };
+        let local_ok = !local.is_empty()
+            && local.len() <= MAX_LOCAL
+            && local.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..");
+        if !local_ok {
+            return Err(EmailError::Malformed(example));
+        }
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        let canonical = allowed
+            .iter()
+            .find(|d| domain == d.as_str() || domain.strip_prefix("email.") == Some(d.as_str()));
+        match canonical {
+            Some(d) => Ok(CampusEmail {
+                address: format!("{local}@{d}"),
+                computing_id: local.to_string(),
+            }),
+            None => Err(EmailError::OtherDomain(domains)),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.address
+    }
+
+    /// The local part: a UVA computing ID such as `mst3k`.
+    pub fn computing_id(&self) -> &str {
+        &self.computing_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uva() -> Vec<String> {
+        vec!["virginia.edu".to_string()]
+    }
+
+    #[test]
+    fn a_plain_campus_address_is_accepted_and_lower_cased() {
+        let e = CampusEmail::parse("  MST3K@Virginia.EDU ", &uva()).unwrap();
+        assert_eq!(e.as_str(), "mst3k@virginia.edu");
+        assert_eq!(e.computing_id(), "mst3k");
+    }
+
+    #[test]
+    fn the_email_subdomain_is_the_same_person() {
+        let e = CampusEmail::parse("mst3k@email.virginia.edu", &uva()).unwrap();
+        assert_eq!(e.as_str(), "mst3k@virginia.edu");
+    }
+
+    #[test]
+    fn look_alikes_lists_and_other_domains_are_refused() {
+        let hostile = [
+            "",
+            "   ",
+            "mst3k@virginia.edu.evil.com",
+            "a@b,c@virginia.edu",
+            "a@b.com, c@virginia.edu",
+            "Jane <mst3k@virginia.edu>",
+            "\"mst3k\"@virginia.edu",
+            "mst3k@virginia.edu; x@virginia.edu",
+            "mst3k@virginiа.edu",
+            "mst3k＠virginia.edu",
+            "mst3k@cs.virginia.edu",
+            "mst3k@evilvirginia.edu",
+            "mst3k+tag@virginia.edu",
+            "@virginia.edu",
+            "mst3k@",
+            "mst3k",
+            ".mst3k@virginia.edu",
+            "ms..t3k@virginia.edu",
+            "mst3k@virginia.edu\0",
+            "mst3k@gmail.com",
+        ];
+        for input in hostile {
+            assert!(CampusEmail::parse(input, &uva()).is_err(), "accepted {input:?}");
+        }
+        let long = format!("{}@virginia.edu", "a".repeat(300));
+        assert!(matches!(CampusEmail::parse(&long, &uva()), Err(EmailError::TooLong(_))));
+    }
+
+    #[test]
+    fn every_refusal_says_what_is_accepted() {
+        for input in ["x@gmail.com", "a@b,c@virginia.edu", "nope", ""] {
+            let message = CampusEmail::parse(input, &uva()).unwrap_err().to_string();
+            assert!(message.contains("virginia.edu") || message.contains("university"), "{message}");
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Students and staff: accounts, campus addresses, sign-in links and codes,
+//! sessions, roles and rate limits. No actix or HTML here.
+
+pub mod email;
+pub mod rate_limit;
+pub mod signin;
+pub mod sessions;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{magic_links, sessions as sessions_table, users};
+use crate::db::DbConn;
+
+pub use email::{CampusEmail, EmailError};
+
+crate::define_id!(
+    /// A user's id (UUID v4 text). Never shown to other students.
+    UserId
+);
+crate::define_id!(MagicLinkId);
+crate::define_id!(SessionId);
+
+crate::text_enum!(
+    /// What a user may do: students use the product, moderators and admins run it.
+    Role {
+        Student => "student",
+        Moderator => "moderator",
+        Admin => "admin",
+    }
+);
+
+impl Role {
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Moderator | Role::Admin)
+    }
+}
+
+/// A row of `users`.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub computing_id: String,
+    pub phone_hash: Option<String>,
+    pub email_verified: bool,
+    pub phone_verified: bool,
+    #[diesel(deserialize_as = String)]
+    pub role: Role,
+    pub suspended_until: Option<NaiveDateTime>,
+    pub suspension_reason: Option<String>,
+    pub last_login_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl User {
+    /// Suspended now, with the end time, or None.
+    pub fn suspended_at(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        self.suspended_until.filter(|until| *until > now)
+    }
+}
+
+/// A new account; created unverified when an address first asks for a link.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: &'a UserId,
+    pub email: &'a str,
+    pub computing_id: &'a str,
+    pub email_verified: bool,
+    pub role: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Changes to an account; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges<'a> {
+    pub email_verified: Option<bool>,
+    pub role: Option<&'a str>,
+    pub suspended_until: Option<Option<NaiveDateTime>>,
+    pub suspension_reason: Option<Option<&'a str>>,
+    pub last_login_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A row of `magic_links`: one sign-in request (a link token and a code).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = magic_links)]
+pub struct MagicLink {
+    pub id: MagicLinkId,
+    pub user_id: UserId,
+    pub token_hash: String,
+    pub code_hash: String,
+    pub code_attempts: i32,
+    pub expires_at: NaiveDateTime,
+    pub used: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = magic_links)]
+pub struct NewMagicLink<'a> {
+    pub id: &'a MagicLinkId,
+    pub user_id: &'a UserId,
+    pub token_hash: &'a str,
+    pub code_hash: &'a str,
+    pub code_attempts: i32,
+    pub expires_at: NaiveDateTime,
+    pub used: bool,
+    pub created_at: NaiveDateTime,
+}
+
+/// A row of `sessions`: one signed-in browser.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = sessions_table)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub token_hash: String,
+    pub user_agent: Option<String>,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sessions_table)]
+pub struct NewSession<'a> {
+    pub id: &'a SessionId,
+    pub user_id: &'a UserId,
+    pub token_hash: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+}
+
+/// Finds a user by id.
+pub fn find(conn: &mut DbConn, id: &UserId) -> QueryResult<Option<User>> {
+    users::table.find(id).select(User::as_select()).first(conn).optional()
+}
+
+/// Finds a user by their (normalized) address.
+pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Finds a confirmed user by computing ID: unconfirmed addresses are invisible.
+pub fn find_confirmed_by_computing_id(conn: &mut DbConn, computing_id: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::computing_id.eq(computing_id))
+        .filter(users::email_verified.eq(true))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Inserts a new account row.
+pub fn insert(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
+    // RETURNING a whole row does not compile through MultiBackend; read it back instead.
+    diesel::insert_into(users::table).values(new).execute(conn)?;
+    users::table.find(new.id).select(User::as_select()).first(conn)
+}
+
+/// Applies changes to one account.
+pub fn update(conn: &mut DbConn, id: &UserId, changes: &UserChanges<'_>) -> QueryResult<usize> {
+    diesel::update(users::table.find(id)).set(changes).execute(conn)
+}

@@ -1,0 +1,182 @@
+//! The catalog (sections synced from SIS, with their weekly meetings) and who
+//! takes what (`user_classes`). No actix or HTML here.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::accounts::UserId;
+use crate::db::schema::{class_meetings, classes, user_classes};
+use crate::db::DbConn;
+
+crate::define_id!(
+    /// A section of a course in one term.
+    ClassId
+);
+crate::define_id!(MeetingId);
+
+/// A row of `classes`: one section (e.g. CS 2100-001, Spring 2026).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = classes)]
+pub struct Class {
+    pub id: ClassId,
+    pub subject: String,
+    pub catalog_number: String,
+    pub term: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub sis_class_number: Option<String>,
+    pub instructor: Option<String>,
+    pub component: Option<String>,
+    pub class_section: Option<String>,
+    pub class_capacity: Option<i32>,
+    pub enrollment_available: Option<i32>,
+    pub days: Option<String>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub location: Option<String>,
+    pub active: bool,
+    pub last_synced_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Class {
+    /// "CS 2100", as students say it.
+    pub fn code(&self) -> String {
+        format!("{} {}", self.subject, self.catalog_number)
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = classes)]
+pub struct NewClass<'a> {
+    pub id: &'a ClassId,
+    pub subject: &'a str,
+    pub catalog_number: &'a str,
+    pub term: &'a str,
+    pub title: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub sis_class_number: Option<&'a str>,
+    pub instructor: Option<&'a str>,
+    pub component: Option<&'a str>,
+    pub class_section: Option<&'a str>,
+    pub class_capacity: Option<i32>,
+    pub enrollment_available: Option<i32>,
+    pub days: Option<&'a str>,
+    pub start_time: Option<&'a str>,
+    pub end_time: Option<&'a str>,
+    pub location: Option<&'a str>,
+    pub active: bool,
+    pub last_synced_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Changes to a section; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = classes)]
+pub struct ClassChanges<'a> {
+    pub title: Option<Option<&'a str>>,
+    pub instructor: Option<Option<&'a str>>,
+    pub class_capacity: Option<Option<i32>>,
+    pub enrollment_available: Option<Option<i32>>,
+    pub active: Option<bool>,
+    pub last_synced_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A row of `class_meetings`: one weekly meeting pattern of a section.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = class_meetings)]
+pub struct ClassMeeting {
+    pub id: MeetingId,
+    pub class_id: ClassId,
+    pub position: i32,
+    pub days: Option<String>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub location: Option<String>,
+    pub instructor: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = class_meetings)]
+pub struct NewClassMeeting<'a> {
+    pub id: &'a MeetingId,
+    pub class_id: &'a ClassId,
+    pub position: i32,
+    pub days: Option<&'a str>,
+    pub start_time: Option<&'a str>,
+    pub end_time: Option<&'a str>,
+    pub location: Option<&'a str>,
+    pub instructor: Option<&'a str>,
+}
+
+/// A row of `user_classes`: a student takes a section.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = user_classes)]
+pub struct Enrollment {
+    pub user_id: UserId,
+    pub class_id: ClassId,
+    pub enrolled_at: NaiveDateTime,
+}
+
+/// Finds a section by id.
+pub fn find(conn: &mut DbConn, id: &ClassId) -> QueryResult<Option<Class>> {
+    classes::table.find(id).select(Class::as_select()).first(conn).optional()
+}
+
+/// Inserts a section.
+pub fn insert(conn: &mut DbConn, new: &NewClass<'_>) -> QueryResult<Class> {
+    diesel::insert_into(classes::table).values(new).execute(conn)?;
+    classes::table.find(new.id).select(Class::as_select()).first(conn)
+}
+
+/// Inserts a meeting of a section.
+pub fn insert_meeting(conn: &mut DbConn, new: &NewClassMeeting<'_>) -> QueryResult<usize> {
+    diesel::insert_into(class_meetings::table).values(new).execute(conn)
+}
+
+/// The meetings of the given sections, in their SIS order.
+pub fn meetings_of(conn: &mut DbConn, ids: &[ClassId]) -> QueryResult<Vec<ClassMeeting>> {
+    class_meetings::table
+        .filter(class_meetings::class_id.eq_any(ids))
+        .order((class_meetings::class_id, class_meetings::position))
+        .select(ClassMeeting::as_select())
+        .load(conn)
+}
+
+/// Records that a student takes a section; joining twice is a no-op that reports false.
+pub fn enroll(conn: &mut DbConn, user_id: &UserId, class_id: &ClassId, now: NaiveDateTime) -> QueryResult<bool> {
+    let row = Enrollment {
+        user_id: user_id.clone(),
+        class_id: class_id.clone(),
+        enrolled_at: now,
+    };
+    let inserted = crate::on_each_backend!(conn, |c| diesel::insert_into(user_classes::table)
+        .values(&row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}
+
+/// Whether a student takes a section.
+pub fn is_enrolled(conn: &mut DbConn, user_id: &UserId, class_id: &ClassId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        user_classes::table
+            .filter(user_classes::user_id.eq(user_id))
+            .filter(user_classes::class_id.eq(class_id)),
+    ))
+    .get_result(conn)
+}
+
+/// A student's sections in a term, ordered by course code.
+pub fn of_user(conn: &mut DbConn, user_id: &UserId, term: &str) -> QueryResult<Vec<Class>> {
+    classes::table
+        .inner_join(user_classes::table)
+        .filter(user_classes::user_id.eq(user_id))
+        .filter(classes::term.eq(term))
+        .order((classes::subject, classes::catalog_number, classes::class_section))
+        .select(Class::as_select())
+        .load(conn)
+}

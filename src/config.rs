@@ -1,0 +1,406 @@
+//! Every setting of the service, read once from the environment (and `.env`),
+//! validated, and passed down as a `Config`. Nothing else reads the environment.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::RngCore;
+use url::Url;
+
+/// A setting that is missing or malformed, named so the operator can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+    #[error("{0}")]
+    Io(String),
+}
+
+fn invalid(name: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        problem: problem.into(),
+    }
+}
+
+/// Where the data lives: an embedded SQLite file or a PostgreSQL server.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Accepts a bare path, `sqlite://PATH`, or `postgres://` / `postgresql://`.
+    /// Anything else is refused with a message that lists what is accepted.
+    pub fn parse(raw: &str) -> Result<DatabaseUrl, ConfigError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(invalid("DATABASE_URL", "it is empty"));
+        }
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(invalid("DATABASE_URL", "sqlite:// needs a file path after it"));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Url::parse(raw).map_err(|e| invalid("DATABASE_URL", format!("not a valid PostgreSQL URL ({e})")))?;
+            return Ok(DatabaseUrl::Postgres(raw.to_string()));
+        }
+        if let Some((scheme, _)) = raw.split_once("://") {
+            return Err(invalid(
+                "DATABASE_URL",
+                format!(
+                    "unsupported scheme '{scheme}://'; use a file path, sqlite://PATH or postgres://USER@HOST/DB"
+                ),
+            ));
+        }
+        if raw.starts_with("sqlite:") || raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
+            return Err(invalid("DATABASE_URL", "write the scheme with '//': sqlite://PATH or postgres://..."));
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(raw)))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DatabaseUrl::Postgres(_))
+    }
+
+    /// A form safe to print: the password of a PostgreSQL URL is masked.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(raw) => match Url::parse(raw) {
+                Ok(mut url) => {
+                    if url.password().is_some() {
+                        let _ = url.set_password(Some("****"));
+                    }
+                    url.to_string()
+                }
+                Err(_) => "postgres://(unparseable)".to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// `development` enables the dev mailbox and a generated secret; `production` refuses both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The key behind pseudonyms, CSRF tokens and other MACs. Never printed.
+#[derive(Clone)]
+pub struct SecretKey(Vec<u8>);
+
+impl SecretKey {
+    pub const MIN_LEN: usize = 32;
+
+    pub fn from_text(text: &str) -> Result<SecretKey, ConfigError> {
+        let text = text.trim();
+        if text.len() < Self::MIN_LEN {
+            return Err(invalid(
+                "SECRET_KEY",
+                format!(
+                    "it must be at least {} characters; generate one with `openssl rand -hex 32`",
+                    Self::MIN_LEN
+                ),
+            ));
+        }
+        Ok(SecretKey(text.as_bytes().to_vec()))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(****)")
+    }
+}
+
+/// Validated settings for one process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub bind_addr: SocketAddr,
+    pub base_url: Url,
+    pub secret_key: SecretKey,
+    pub app_env: AppEnv,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    pub data_dir: PathBuf,
+    pub pool_max_size: u32,
+    pub pool_timeout: Duration,
+    pub allowed_email_domains: Vec<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub mail_dir: PathBuf,
+    pub trusted_proxy: bool,
+    pub login_emails_per_hour: u32,
+    pub login_requests_per_ip: u32,
+}
+
+/// Where settings come from: the process environment, or a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment, after `.env` has been loaded.
+pub struct Env;
+
+impl Source for Env {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Source for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned().filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn var_parsed<T: std::str::FromStr>(src: &dyn Source, name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match src.get(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| invalid(name, format!("'{raw}' ({e})"))),
+    }
+}
+
+impl Config {
+    /// Reads `.env` (if present) and the environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        // A missing .env is normal; a malformed one is worth stopping for.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError::Io(format!(".env could not be read: {e}"))),
+        }
+        Config::from_source(&Env)
+    }
+
+    pub fn from_source(src: &dyn Source) -> Result<Config, ConfigError> {
+        let app_env = match src.get("APP_ENV").as_deref().map(str::trim) {
+            None | Some("development") | Some("dev") => AppEnv::Development,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some(other) => {
+                return Err(invalid("APP_ENV", format!("'{other}'; use development or production")))
+            }
+        };
+        let data_dir = PathBuf::from(src.get("DATA_DIR").unwrap_or_else(|| "data".to_string()));
+        let database_url =
+            DatabaseUrl::parse(&src.get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/common-grounds.db".into()))?;
+        let bind_addr: SocketAddr = var_parsed(src, "BIND_ADDR", "127.0.0.1:8080".parse().expect("literal address"))?;
+        let base_url = match src.get("BASE_URL") {
+            Some(raw) => parse_base_url(&raw)?,
+            None if app_env == AppEnv::Production => {
+                return Err(invalid(
+                    "BASE_URL",
+                    "it must be set in production (for example https://commongrounds.virginia.edu); email links are built from it",
+                ))
+            }
+            None => parse_base_url(&format!("http://{bind_addr}"))?,
+        };
+        let secret_key = match (src.get("SECRET_KEY"), app_env) {
+            (Some(raw), _) => SecretKey::from_text(&raw)?,
+            (None, AppEnv::Production) => {
+                return Err(invalid(
+                    "SECRET_KEY",
+                    "it must be set in production: at least 32 characters, e.g. from `openssl rand -hex 32`",
+                ))
+            }
+            (None, AppEnv::Development) => development_secret(&data_dir)?,
+        };
+        let log_format = match src.get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid("LOG_FORMAT", format!("'{other}'; use text or json"))),
+        };
+        let default_pool = if database_url.is_postgres() { 16 } else { 8 };
+        let pool_max_size: u32 = var_parsed(src, "DATABASE_POOL_SIZE", default_pool)?;
+        if pool_max_size == 0 {
+            return Err(invalid("DATABASE_POOL_SIZE", "it must be at least 1"));
+        }
+        let pool_timeout_ms: u64 = var_parsed(src, "DATABASE_POOL_TIMEOUT_MS", 1500)?;
+        let allowed_email_domains: Vec<String> = src
+            .get("ALLOWED_EMAIL_DOMAINS")
+            .unwrap_or_else(|| "virginia.edu".into())
+            .split(',')
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        if allowed_email_domains.is_empty() {
+            return Err(invalid("ALLOWED_EMAIL_DOMAINS", "list at least one domain, e.g. virginia.edu"));
+        }
+        let smtp_url = src.get("SMTP_URL");
+        if let Some(raw) = &smtp_url {
+            let url = Url::parse(raw).map_err(|e| invalid("SMTP_URL", format!("not a URL ({e})")))?;
+            if !matches!(url.scheme(), "smtp" | "smtps") {
+                return Err(invalid("SMTP_URL", "use smtp://user:pass@host:587 (STARTTLS) or smtps://... (TLS)"));
+            }
+        }
+        let mail_from = src
+            .get("MAIL_FROM")
+            .unwrap_or_else(|| format!("Common Grounds <no-reply@{}>", base_url.host_str().unwrap_or("localhost")));
+        let mail_dir = src.get("MAIL_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("mail"));
+        Ok(Config {
+            database_url,
+            bind_addr,
+            base_url,
+            secret_key,
+            app_env,
+            log_filter: src.get("RUST_LOG").unwrap_or_else(|| "info,common_grounds=info".into()),
+            log_format,
+            data_dir,
+            pool_max_size,
+            pool_timeout: Duration::from_millis(pool_timeout_ms),
+            allowed_email_domains,
+            smtp_url,
+            mail_from,
+            mail_dir,
+            trusted_proxy: var_parsed(src, "TRUSTED_PROXY", false)?,
+            login_emails_per_hour: var_parsed(src, "LOGIN_EMAILS_PER_HOUR", 5)?,
+            login_requests_per_ip: var_parsed(src, "LOGIN_REQUESTS_PER_IP_10MIN", 30)?,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+
+    /// Cookies carry `Secure` and responses HSTS only when we are served over https.
+    pub fn is_https(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+}
+
+fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw.trim()).map_err(|e| invalid("BASE_URL", format!("'{raw}' is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("BASE_URL", format!("'{raw}' must be an http:// or https:// address")));
+    }
+    Ok(url)
+}
+
+/// In development a missing key is generated once and kept, owner-only, in the data folder,
+/// so pseudonyms and sessions survive restarts.
+fn development_secret(data_dir: &Path) -> Result<SecretKey, ConfigError> {
+    let path = data_dir.join("secret_key");
+    if let Ok(text) = fs::read_to_string(&path) {
+        return SecretKey::from_text(&text)
+            .map_err(|_| ConfigError::Io(format!("{} is too short; delete it to generate a new key", path.display())));
+    }
+    fs::create_dir_all(data_dir)
+        .map_err(|e| ConfigError::Io(format!("cannot create {}: {e}", data_dir.display())))?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let text = hex::encode(bytes);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .map_err(|e| ConfigError::Io(format!("cannot write {}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| ConfigError::Io(format!("cannot write {}: {e}", path.display())))?;
+    SecretKey::from_text(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn database_url_accepts_paths_sqlite_and_postgres() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
+            DatabaseUrl::Sqlite("data/x.db".into())
+        );
+        assert_eq!(DatabaseUrl::parse("/tmp/x.db").unwrap(), DatabaseUrl::Sqlite("/tmp/x.db".into()));
+        assert!(DatabaseUrl::parse("postgres://u@localhost/db").unwrap().is_postgres());
+        assert!(DatabaseUrl::parse("postgresql://u@localhost/db").unwrap().is_postgres());
+    }
+
+    #[test]
+    fn database_url_refuses_unknown_schemes_by_name() {
+        let err = DatabaseUrl::parse("mysql://root@localhost/x").unwrap_err().to_string();
+        assert!(err.contains("DATABASE_URL") && err.contains("mysql://"), "{err}");
+    }
+
+    #[test]
+    fn production_without_a_secret_key_says_what_to_set() {
+        let err = Config::from_source(&source(&[
+            ("APP_ENV", "production"),
+            ("BASE_URL", "https://cg.example.edu"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SECRET_KEY"), "{err}");
+        let err = Config::from_source(&source(&[
+            ("APP_ENV", "production"),
+            ("BASE_URL", "https://cg.example.edu"),
+            ("SECRET_KEY", "short"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("at least 32"), "{err}");
+    }
+
+    #[test]
+    fn development_generates_a_private_secret_once() {
+        let dir = std::env::temp_dir().join(format!("cg-config-{}", uuid::Uuid::new_v4()));
+        let src = source(&[("DATA_DIR", dir.to_str().unwrap())]);
+        let first = Config::from_source(&src).unwrap();
+        let second = Config::from_source(&src).unwrap();
+        assert_eq!(first.secret_key.expose(), second.secret_key.expose());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.join("secret_key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_numbers_name_their_variable() {
+        let err = Config::from_source(&source(&[("SECRET_KEY", &"k".repeat(40)), ("BIND_ADDR", "nope")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("BIND_ADDR"), "{err}");
+    }
+}

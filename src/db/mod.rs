@@ -1,0 +1,250 @@
+//! The database layer: one connection type over SQLite and PostgreSQL, the pool,
+//! per-connection settings and embedded migrations. No domain rules live here.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self as dr2d2, ManageConnection, R2D2Connection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::DatabaseUrl;
+
+/// A connection to whichever backend `DATABASE_URL` chose.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+impl DbConn {
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DbConn::Postgresql(_) => "postgres",
+            DbConn::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// Runs one statement written once but compiled for each backend: upserts and
+/// other SQL that Diesel's `MultiBackend` cannot express.
+///
+/// `on_each_backend!(conn, |c| diesel::insert_into(t).values(v).on_conflict_do_nothing().execute(c))`
+#[macro_export]
+macro_rules! on_each_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Postgresql($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
+pub type Pool = dr2d2::Pool<Manager>;
+pub type PooledConn = dr2d2::PooledConnection<Manager>;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Why the database could not be reached or prepared; printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open the database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: ConnectionError,
+    },
+    #[error("cannot prepare the SQLite database {path}: {message}")]
+    Prepare { path: String, message: String },
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Opens connections for r2d2, choosing the backend by URL scheme and applying
+/// SQLite's per-connection pragmas.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl Manager {
+    pub fn new(url: DatabaseUrl) -> Manager {
+        Manager { url }
+    }
+
+    /// Opens one connection, with the real connection error on failure.
+    pub fn establish(&self) -> Result<DbConn, DbError> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| DbError::Prepare {
+                        path: path.display().to_string(),
+                        message: format!("cannot create folder {}: {e}", parent.display()),
+                    })?;
+                }
+                let path_text = path.to_string_lossy().to_string();
+                let mut conn = SqliteConnection::establish(&path_text).map_err(|source| DbError::Connect {
+                    url: self.url.redacted(),
+                    source,
+                })?;
+                // WAL lets readers run beside the one writer; busy_timeout makes a
+                // writer wait for the lock instead of failing at once.
+                conn.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(|e| DbError::Prepare {
+                    path: path_text,
+                    message: e.to_string(),
+                })?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => {
+                let conn = PgConnection::establish(&with_connect_timeout(url)).map_err(|source| DbError::Connect {
+                    url: self.url.redacted(),
+                    source,
+                })?;
+                Ok(DbConn::Postgresql(conn))
+            }
+        }
+    }
+}
+
+/// Without a connect timeout, libpq waits on an unreachable host for minutes;
+/// pages and `/readyz` must answer within two seconds.
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}connect_timeout=2")
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = dr2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, dr2d2::Error> {
+        self.establish().map_err(|e| match e {
+            DbError::Connect { source, .. } => dr2d2::Error::ConnectionError(source),
+            DbError::Query(q) => dr2d2::Error::QueryError(q),
+            other => dr2d2::Error::ConnectionError(ConnectionError::BadConnection(other.to_string())),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), dr2d2::Error> {
+        conn.ping().map_err(dr2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Builds the pool after proving one connection works, so a bad URL or an
+/// unreachable server stops start-up with the real error.
+pub fn connect_pool(url: &DatabaseUrl, max_size: u32, checkout_timeout: Duration) -> Result<Pool, DbError> {
+    let manager = Manager::new(url.clone());
+    drop(manager.establish()?);
+    let pool = dr2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .connection_timeout(checkout_timeout)
+        .test_on_check_out(true)
+        .error_handler(Box::new(LogErrors))
+        .build_unchecked(manager);
+    Ok(pool)
+}
+
+#[derive(Debug)]
+struct LogErrors;
+
+impl dr2d2::HandleError<dr2d2::Error> for LogErrors {
+    fn handle_error(&self, error: dr2d2::Error) {
+        tracing::warn!(%error, "database connection failed");
+    }
+}
+
+/// Applies pending migrations and returns the versions it applied (empty when
+/// the schema was already current).
+pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    let applied = match conn {
+        DbConn::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(applied.into_iter().map(|v| v.to_string()).collect())
+}
+
+/// Reverts every applied migration, newest first (used by the migration tests).
+pub fn revert_all_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    let reverted = match conn {
+        DbConn::Postgresql(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS),
+        DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(reverted.into_iter().map(|v| v.to_string()).collect())
+}
+
+/// The newest applied migration version, or None on an empty database.
+pub fn schema_version(conn: &mut DbConn) -> Result<Option<String>, DbError> {
+    let versions = match conn {
+        DbConn::Postgresql(c) => c.applied_migrations(),
+        DbConn::Sqlite(c) => c.applied_migrations(),
+    }
+    .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(versions.into_iter().map(|v| v.to_string()).max())
+}
+
+/// Runs `f` in a write transaction. On SQLite it begins `IMMEDIATE`, taking the
+/// write lock up front so two writers queue on busy_timeout instead of failing
+/// with SQLITE_BUSY half way; on PostgreSQL it is an ordinary transaction.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    if let DbConn::Sqlite(c) = conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+        let result = f(conn);
+        let DbConn::Sqlite(c) = conn else { unreachable!("backend cannot change") };
+        return match result {
+            Ok(value) => match AnsiTransactionManager::commit_transaction(c) {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = AnsiTransactionManager::rollback_transaction(c);
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                AnsiTransactionManager::rollback_transaction(c)?;
+                Err(e)
+            }
+        };
+    }
+    conn.transaction(f)
+}
+
+/// Counts the rows of a table by name, for manifests and checks (names come from
+/// `schema::TABLES`, never from input).
+pub fn count_rows(conn: &mut DbConn, table: &str) -> Result<i64, DbError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    assert!(schema::TABLES.contains(&table), "count_rows on unknown table {table}");
+    let row: Count = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result(conn)?;
+    Ok(row.n)
+}
+
+/// A trivial query that proves the database answers.
+pub fn ping(conn: &mut DbConn) -> Result<(), DbError> {
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    Ok(())
+}

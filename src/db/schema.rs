@@ -1,0 +1,240 @@
+//! The one schema both backends share. Only types Diesel's `MultiConnection`
+//! supports appear here: Text ids and enums, Timestamp (UTC), Bool, Integer.
+//! Kept by hand in step with `migrations/{sqlite,postgres}`; a test compares them.
+
+/// Every table, in an order where each table comes after the ones it references.
+pub const TABLES: &[&str] = &[
+    "users",
+    "magic_links",
+    "sessions",
+    "classes",
+    "class_meetings",
+    "user_classes",
+    "friendships",
+    "class_messages",
+    "message_flags",
+    "contact_imports",
+    "audit_log",
+    "email_outbox",
+    "sis_sync_runs",
+    "rate_limit_hits",
+];
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        computing_id -> Text,
+        phone_hash -> Nullable<Text>,
+        email_verified -> Bool,
+        phone_verified -> Bool,
+        role -> Text,
+        suspended_until -> Nullable<Timestamp>,
+        suspension_reason -> Nullable<Text>,
+        last_login_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    magic_links (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        code_hash -> Text,
+        code_attempts -> Integer,
+        expires_at -> Timestamp,
+        used -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        user_agent -> Nullable<Text>,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    classes (id) {
+        id -> Text,
+        subject -> Text,
+        catalog_number -> Text,
+        term -> Text,
+        title -> Nullable<Text>,
+        description -> Nullable<Text>,
+        sis_class_number -> Nullable<Text>,
+        instructor -> Nullable<Text>,
+        component -> Nullable<Text>,
+        class_section -> Nullable<Text>,
+        class_capacity -> Nullable<Integer>,
+        enrollment_available -> Nullable<Integer>,
+        days -> Nullable<Text>,
+        start_time -> Nullable<Text>,
+        end_time -> Nullable<Text>,
+        location -> Nullable<Text>,
+        active -> Bool,
+        last_synced_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    class_meetings (id) {
+        id -> Text,
+        class_id -> Text,
+        position -> Integer,
+        days -> Nullable<Text>,
+        start_time -> Nullable<Text>,
+        end_time -> Nullable<Text>,
+        location -> Nullable<Text>,
+        instructor -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    user_classes (user_id, class_id) {
+        user_id -> Text,
+        class_id -> Text,
+        enrolled_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    friendships (id) {
+        id -> Text,
+        user_id_1 -> Text,
+        user_id_2 -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    class_messages (id) {
+        id -> Text,
+        class_id -> Text,
+        user_id -> Nullable<Text>,
+        anonymous_identifier -> Text,
+        content -> Text,
+        parent_message_id -> Nullable<Text>,
+        flagged_count -> Integer,
+        hidden -> Bool,
+        deleted -> Bool,
+        edited_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    message_flags (message_id, user_id) {
+        message_id -> Text,
+        user_id -> Text,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_imports (id) {
+        id -> Text,
+        user_id -> Text,
+        phone_hash_list -> Text,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        reason -> Nullable<Text>,
+        details -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Text,
+        to_address -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sis_sync_runs (id) {
+        id -> Text,
+        term -> Text,
+        subjects -> Text,
+        status -> Text,
+        sections_added -> Integer,
+        sections_changed -> Integer,
+        sections_unchanged -> Integer,
+        sections_deactivated -> Integer,
+        pages_fetched -> Integer,
+        retries -> Integer,
+        error -> Nullable<Text>,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rate_limit_hits (id) {
+        id -> Text,
+        bucket -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(magic_links -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(class_meetings -> classes (class_id));
+diesel::joinable!(user_classes -> users (user_id));
+diesel::joinable!(user_classes -> classes (class_id));
+diesel::joinable!(class_messages -> classes (class_id));
+diesel::joinable!(class_messages -> users (user_id));
+diesel::joinable!(message_flags -> class_messages (message_id));
+diesel::joinable!(message_flags -> users (user_id));
+diesel::joinable!(contact_imports -> users (user_id));
+diesel::joinable!(audit_log -> users (actor_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    magic_links,
+    sessions,
+    classes,
+    class_meetings,
+    user_classes,
+    friendships,
+    class_messages,
+    message_flags,
+    contact_imports,
+    audit_log,
+    email_outbox,
+    sis_sync_runs,
+    rate_limit_hits,
+);

@@ -1,0 +1,96 @@
+//! Friendships between students (requests, acceptance, blocks) and the contact
+//! imports kept from the seed schema. No actix or HTML here.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::accounts::UserId;
+use crate::db::schema::{contact_imports, friendships};
+use crate::db::DbConn;
+
+crate::define_id!(FriendshipId);
+crate::define_id!(ContactImportId);
+
+crate::text_enum!(
+    /// Where a friendship stands. `user_id_1` asked (or, once BLOCKED, blocked).
+    FriendshipStatus {
+        Pending => "PENDING",
+        Accepted => "ACCEPTED",
+        Rejected => "REJECTED",
+        Blocked => "BLOCKED",
+    }
+);
+
+/// A row of `friendships`: one per unordered pair of students.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = friendships)]
+pub struct Friendship {
+    pub id: FriendshipId,
+    pub user_id_1: UserId,
+    pub user_id_2: UserId,
+    #[diesel(deserialize_as = String)]
+    pub status: FriendshipStatus,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = friendships)]
+pub struct NewFriendship<'a> {
+    pub id: &'a FriendshipId,
+    pub user_id_1: &'a UserId,
+    pub user_id_2: &'a UserId,
+    pub status: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = friendships)]
+pub struct FriendshipChanges<'a> {
+    pub user_id_1: Option<&'a UserId>,
+    pub user_id_2: Option<&'a UserId>,
+    pub status: Option<&'a str>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A row of `contact_imports` (hashes only; the feature is not offered yet).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = contact_imports)]
+pub struct ContactImport {
+    pub id: ContactImportId,
+    pub user_id: UserId,
+    pub phone_hash_list: String,
+    pub imported_at: NaiveDateTime,
+}
+
+/// The friendship row between two students, whichever of them asked.
+pub fn between(conn: &mut DbConn, a: &UserId, b: &UserId) -> QueryResult<Option<Friendship>> {
+    friendships::table
+        .filter(
+            friendships::user_id_1
+                .eq(a)
+                .and(friendships::user_id_2.eq(b))
+                .or(friendships::user_id_1.eq(b).and(friendships::user_id_2.eq(a))),
+        )
+        .select(Friendship::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Inserts a friendship row.
+pub fn insert(conn: &mut DbConn, new: &NewFriendship<'_>) -> QueryResult<Friendship> {
+    diesel::insert_into(friendships::table).values(new).execute(conn)?;
+    friendships::table
+        .find(new.id)
+        .select(Friendship::as_select())
+        .first(conn)
+}
+
+/// Every friendship row that involves the student.
+pub fn of_user(conn: &mut DbConn, user_id: &UserId) -> QueryResult<Vec<Friendship>> {
+    friendships::table
+        .filter(friendships::user_id_1.eq(user_id).or(friendships::user_id_2.eq(user_id)))
+        .select(Friendship::as_select())
+        .load(conn)
+}

@@ -1,0 +1,213 @@
+//! Email: what we send (`messages`), the outbox that makes sending reliable
+//! (`outbox`), the worker that drains it (`worker`), and the `Mailer` backends.
+//! Requests never talk to SMTP; only the worker does.
+
+pub mod messages;
+pub mod outbox;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// One email ready to send or queue: plain text and HTML parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingEmail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("bad mail setting: {0}")]
+    Config(String),
+    #[error("could not render an email: {0}")]
+    Render(#[from] askama::Error),
+    #[error("could not build the message: {0}")]
+    Build(String),
+    #[error("the mail server refused or failed: {0}")]
+    Smtp(String),
+    #[error("could not write the message file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where email goes: an SMTP server, a folder (development), or memory (tests).
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+    Directory {
+        dir: PathBuf,
+    },
+    Memory(Arc<Mutex<Vec<OutgoingEmail>>>),
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailer::Smtp { .. } => f.write_str("Mailer::Smtp"),
+            Mailer::Directory { dir } => write!(f, "Mailer::Directory({})", dir.display()),
+            Mailer::Memory(_) => f.write_str("Mailer::Memory"),
+        }
+    }
+}
+
+impl Mailer {
+    /// SMTP when `smtp_url` is set, else a folder of message files.
+    pub fn from_settings(smtp_url: Option<&str>, from: &str, dir: PathBuf) -> Result<Mailer, MailError> {
+        match smtp_url {
+            Some(url) => Mailer::smtp(url, from),
+            None => Ok(Mailer::Directory { dir }),
+        }
+    }
+
+    /// `smtp://user:pass@host:587` uses STARTTLS (required, except on loopback where
+    /// it is used when offered); `smtps://` uses TLS from the first byte.
+    /// `?tls=none|opportunistic|required` overrides.
+    pub fn smtp(raw: &str, from: &str) -> Result<Mailer, MailError> {
+        let url = Url::parse(raw).map_err(|e| MailError::Config(format!("SMTP_URL: {e}")))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| MailError::Config("SMTP_URL has no host".into()))?
+            .trim_matches(['[', ']'])
+            .to_string();
+        let loopback = matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1");
+        let tls_params =
+            || TlsParameters::new(host.clone()).map_err(|e| MailError::Config(format!("SMTP TLS for {host}: {e}")));
+        let tls_choice = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.to_string());
+        let (tls, default_port) = match (url.scheme(), tls_choice.as_deref()) {
+            ("smtps", _) => (Tls::Wrapper(tls_params()?), 465),
+            ("smtp", Some("none")) => (Tls::None, 25),
+            ("smtp", Some("opportunistic")) => (Tls::Opportunistic(tls_params()?), 587),
+            ("smtp", Some("required")) => (Tls::Required(tls_params()?), 587),
+            ("smtp", None) if loopback => (Tls::Opportunistic(tls_params()?), 587),
+            ("smtp", None) => (Tls::Required(tls_params()?), 587),
+            (scheme, choice) => {
+                return Err(MailError::Config(format!(
+                    "SMTP_URL: scheme {scheme} with tls={choice:?} is not supported; use smtp:// or smtps://"
+                )))
+            }
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
+            .port(url.port().unwrap_or(default_port))
+            .tls(tls)
+            .timeout(Some(Duration::from_secs(20)));
+        if !url.username().is_empty() {
+            let user = percent_decode(url.username());
+            let pass = percent_decode(url.password().unwrap_or(""));
+            builder = builder.credentials(Credentials::new(user, pass));
+        }
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| MailError::Config(format!("MAIL_FROM '{from}': {e}")))?;
+        Ok(Mailer::Smtp {
+            transport: builder.build(),
+            from,
+        })
+    }
+
+    pub fn memory() -> (Mailer, Arc<Mutex<Vec<OutgoingEmail>>>) {
+        let store = Arc::new(Mutex::new(Vec::new()));
+        (Mailer::Memory(store.clone()), store)
+    }
+
+    pub fn is_directory(&self) -> bool {
+        matches!(self, Mailer::Directory { .. })
+    }
+
+    /// Delivers one email. Returns only after the server (or folder) accepted it.
+    pub async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
+        match self {
+            Mailer::Smtp { transport, from } => {
+                let to: Mailbox = email
+                    .to
+                    .parse()
+                    .map_err(|e| MailError::Build(format!("recipient: {e}")))?;
+                let message = lettre::Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(email.subject.clone())
+                    .multipart(
+                        MultiPart::alternative()
+                            .singlepart(
+                                SinglePart::builder()
+                                    .header(ContentType::TEXT_PLAIN)
+                                    .body(email.text.clone()),
+                            )
+                            .singlepart(
+                                SinglePart::builder()
+                                    .header(ContentType::TEXT_HTML)
+                                    .body(email.html.clone()),
+                            ),
+                    )
+                    .map_err(|e| MailError::Build(e.to_string()))?;
+                transport
+                    .send(message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| MailError::Smtp(e.to_string()))
+            }
+            Mailer::Directory { dir } => {
+                tokio::fs::create_dir_all(dir).await?;
+                let name = format!(
+                    "{}-{}.json",
+                    chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
+                    uuid::Uuid::new_v4().simple()
+                );
+                let body = serde_json::to_vec_pretty(email).map_err(|e| MailError::Build(e.to_string()))?;
+                let tmp = dir.join(format!(".{name}.tmp"));
+                tokio::fs::write(&tmp, body).await?;
+                tokio::fs::rename(&tmp, dir.join(&name)).await?;
+                // Development only: the directory mailer is never used with SMTP configured.
+                // The link is logged so a newcomer can sign in from the terminal.
+                let link = email.text.split_whitespace().find(|w| w.contains("/login/confirm?token="));
+                tracing::info!(to = %email.to, file = %name, link = link.unwrap_or("-"), "email written to the dev mailbox (see /dev/mailbox)");
+                Ok(())
+            }
+            Mailer::Memory(store) => {
+                store.lock().expect("mail store lock").push(email.clone());
+                Ok(())
+            }
+        }
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Lists the messages the directory mailer wrote, newest first (dev mailbox).
+pub fn read_directory(dir: &std::path::Path, limit: usize) -> std::io::Result<Vec<(String, OutgoingEmail)>> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    let mut out = Vec::new();
+    for name in names.into_iter().take(limit) {
+        let bytes = std::fs::read(dir.join(&name))?;
+        if let Ok(email) = serde_json::from_slice::<OutgoingEmail>(&bytes) {
+            out.push((name, email));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,200 @@
+//! The email outbox: messages are queued in the same transaction as whatever
+//! caused them, and leave it only when a server has accepted them.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::OutgoingEmail;
+use crate::db::schema::email_outbox;
+use crate::db::DbConn;
+
+crate::define_id!(OutboxId);
+
+crate::text_enum!(
+    /// Where a queued email stands.
+    OutboxStatus {
+        Queued => "queued",
+        Sent => "sent",
+        Failed => "failed",
+    }
+);
+
+/// After this many failed tries a message is marked failed and left for an operator.
+pub const MAX_ATTEMPTS: i32 = 20;
+/// How long a worker owns a claimed message before another may take it.
+pub const LEASE: Duration = Duration::seconds(120);
+
+/// A row of `email_outbox`.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = email_outbox)]
+pub struct OutboxMessage {
+    pub id: OutboxId,
+    pub to_address: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    #[diesel(deserialize_as = String)]
+    pub status: OutboxStatus,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub locked_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+impl OutboxMessage {
+    pub fn email(&self) -> OutgoingEmail {
+        OutgoingEmail {
+            to: self.to_address.clone(),
+            subject: self.subject.clone(),
+            text: self.body_text.clone(),
+            html: self.body_html.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = email_outbox)]
+pub struct NewOutboxMessage<'a> {
+    pub id: &'a OutboxId,
+    pub to_address: &'a str,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub body_html: &'a str,
+    pub status: &'a str,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+/// Queues an email; call it inside the transaction that makes the email true.
+pub fn enqueue(conn: &mut DbConn, email: &OutgoingEmail, now: NaiveDateTime) -> QueryResult<OutboxId> {
+    let id = OutboxId::new();
+    diesel::insert_into(email_outbox::table)
+        .values(NewOutboxMessage {
+            id: &id,
+            to_address: &email.to,
+            subject: &email.subject,
+            body_text: &email.text,
+            body_html: &email.html,
+            status: OutboxStatus::Queued.as_str(),
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        })
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Claims the next due message for this worker. The claim is a compare-and-set
+/// on `locked_until`, so several workers in several processes never send one
+/// message twice at once; a crashed worker's lease simply runs out.
+pub fn claim_next(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<OutboxMessage>> {
+    let candidates: Vec<OutboxId> = email_outbox::table
+        .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
+        .filter(email_outbox::next_attempt_at.le(now))
+        .filter(email_outbox::locked_until.is_null().or(email_outbox::locked_until.lt(now)))
+        .order((email_outbox::next_attempt_at.asc(), email_outbox::created_at.asc()))
+        .select(email_outbox::id)
+        .limit(5)
+        .load(conn)?;
+    for id in candidates {
+        let claimed = diesel::update(
+            email_outbox::table
+                .filter(email_outbox::id.eq(&id))
+                .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
+                .filter(email_outbox::locked_until.is_null().or(email_outbox::locked_until.lt(now))),
+        )
+        .set((
+            email_outbox::locked_until.eq(now + LEASE),
+            email_outbox::attempts.eq(email_outbox::attempts + 1),
+        ))
+        .execute(conn)?;
+        if claimed == 1 {
+            return email_outbox::table
+                .find(&id)
+                .select(OutboxMessage::as_select())
+                .first(conn)
+                .optional();
+        }
+    }
+    Ok(None)
+}
+
+/// Records delivery. The bodies are blanked: a delivered sign-in email's link
+/// and code have no business staying in the database.
+pub fn mark_sent(conn: &mut DbConn, id: &OutboxId, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(email_outbox::table.find(id))
+        .set((
+            email_outbox::status.eq(OutboxStatus::Sent.as_str()),
+            email_outbox::sent_at.eq(Some(now)),
+            email_outbox::locked_until.eq(None::<NaiveDateTime>),
+            email_outbox::body_text.eq(""),
+            email_outbox::body_html.eq(""),
+            email_outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)
+}
+
+/// Exponential backoff: 5 s, 10 s, 20 s ... capped at one hour.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 20) as u32 - 1;
+    Duration::seconds((5i64 << exp.min(10)).min(3600))
+}
+
+/// Records a failed try and schedules the next, or gives up after `MAX_ATTEMPTS`.
+pub fn mark_failed_try(
+    conn: &mut DbConn,
+    message: &OutboxMessage,
+    error: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let give_up = message.attempts >= MAX_ATTEMPTS;
+    let status = if give_up { OutboxStatus::Failed } else { OutboxStatus::Queued };
+    let error: String = error.chars().take(500).collect();
+    diesel::update(email_outbox::table.find(&message.id))
+        .set((
+            email_outbox::status.eq(status.as_str()),
+            email_outbox::next_attempt_at.eq(now + backoff(message.attempts)),
+            email_outbox::locked_until.eq(None::<NaiveDateTime>),
+            email_outbox::last_error.eq(Some(error)),
+        ))
+        .execute(conn)
+}
+
+/// How many messages wait and how many have failed for good.
+pub fn counts(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
+    let queued = email_outbox::table
+        .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
+        .count()
+        .get_result(conn)?;
+    let failed = email_outbox::table
+        .filter(email_outbox::status.eq(OutboxStatus::Failed.as_str()))
+        .count()
+        .get_result(conn)?;
+    Ok((queued, failed))
+}
+
+/// Removes delivered messages sent before `before` (cleanup).
+pub fn delete_sent_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        email_outbox::table
+            .filter(email_outbox::status.eq(OutboxStatus::Sent.as_str()))
+            .filter(email_outbox::sent_at.lt(before)),
+    )
+    .execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::seconds(5));
+        assert_eq!(backoff(2), Duration::seconds(10));
+        assert_eq!(backoff(4), Duration::seconds(40));
+        assert_eq!(backoff(19), Duration::seconds(3600));
+    }
+}

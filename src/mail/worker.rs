@@ -1,0 +1,87 @@
+//! The outbox worker: runs inside `serve`, claims due messages, hands them to
+//! the `Mailer`, and records the outcome. It stops between messages on shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use super::outbox;
+use super::Mailer;
+use crate::clock;
+use crate::db::Pool;
+
+/// Wakes the worker when something was queued, so email leaves at once.
+#[derive(Clone, Default)]
+pub struct OutboxSignal(Arc<Notify>);
+
+impl OutboxSignal {
+    pub fn notify(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Drains the outbox until `shutdown` turns true. Database or SMTP trouble is
+/// logged and retried; nothing here can end the loop but shutdown.
+pub async fn run(pool: Pool, mailer: Mailer, signal: OutboxSignal, mut shutdown: watch::Receiver<bool>) {
+    let idle = Duration::from_secs(2);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let claimed = {
+            let pool = pool.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Option<outbox::OutboxMessage>> {
+                let mut conn = pool.get()?;
+                Ok(outbox::claim_next(&mut conn, clock::now())?)
+            })
+            .await
+        };
+        let message = match claimed {
+            Ok(Ok(Some(message))) => message,
+            Ok(Ok(None)) => {
+                tokio::select! {
+                    _ = signal.0.notified() => {}
+                    _ = tokio::time::sleep(idle) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "outbox: cannot claim a message; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(idle) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            Err(join) => {
+                tracing::error!(error = %join, "outbox: claim task failed");
+                continue;
+            }
+        };
+        let result = mailer.send(&message.email()).await;
+        let pool = pool.clone();
+        let recorded = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut conn = pool.get()?;
+            match result {
+                Ok(()) => {
+                    outbox::mark_sent(&mut conn, &message.id, clock::now())?;
+                    tracing::info!(outbox_id = %message.id, attempts = message.attempts, "email delivered");
+                }
+                Err(error) => {
+                    outbox::mark_failed_try(&mut conn, &message, &error.to_string(), clock::now())?;
+                    tracing::warn!(outbox_id = %message.id, attempts = message.attempts, error = %error, "email not delivered; will retry");
+                }
+            }
+            Ok(())
+        })
+        .await;
+        // If the outcome cannot be written, the lease runs out and the message is
+        // tried again: a rare duplicate, never a loss.
+        if let Ok(Err(error)) = recorded {
+            tracing::warn!(error = %error, "outbox: cannot record a delivery outcome");
+        }
+    }
+    tracing::info!("outbox worker stopped");
+}

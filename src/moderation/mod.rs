@@ -1,0 +1,67 @@
+//! Moderation: the append-only audit log of every staff action. Rows are only
+//! ever inserted; there is deliberately no update or delete here.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::accounts::UserId;
+use crate::db::schema::audit_log;
+use crate::db::DbConn;
+
+crate::define_id!(AuditId);
+
+crate::text_enum!(
+    /// What a moderator or admin did.
+    AuditAction {
+        Hide => "hide",
+        Restore => "restore",
+        Delete => "delete",
+        Reveal => "reveal",
+        Suspend => "suspend",
+        LiftSuspension => "lift_suspension",
+        RoleChange => "role_change",
+        SyncStarted => "sync_started",
+    }
+);
+
+/// A row of `audit_log`. `actor_id` is None once the actor's account is deleted.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    pub id: AuditId,
+    pub actor_id: Option<UserId>,
+    #[diesel(deserialize_as = String)]
+    pub action: AuditAction,
+    pub target_type: String,
+    pub target_id: String,
+    pub reason: Option<String>,
+    pub details: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct NewAuditEntry<'a> {
+    pub id: &'a AuditId,
+    pub actor_id: Option<&'a UserId>,
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: &'a str,
+    pub reason: Option<&'a str>,
+    pub details: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Appends an entry; call it in the transaction of the action it records.
+pub fn record(conn: &mut DbConn, entry: &NewAuditEntry<'_>) -> QueryResult<usize> {
+    diesel::insert_into(audit_log::table).values(entry).execute(conn)
+}
+
+/// The newest entries first.
+pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEntry>> {
+    audit_log::table
+        .order((audit_log::created_at.desc(), audit_log::id.desc()))
+        .limit(limit)
+        .select(AuditEntry::as_select())
+        .load(conn)
+}

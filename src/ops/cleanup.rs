@@ -1,0 +1,48 @@
+//! Removes what has expired: used or stale sign-in links, dead sessions, addresses
+//! never confirmed, old rate-limit hits and delivered email.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::accounts::{rate_limit, sessions, signin};
+use crate::db::schema::users;
+use crate::db::{self, DbConn};
+use crate::mail::outbox;
+
+/// What one cleanup removed, for the command's output and the log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CleanupReport {
+    pub sign_in_links: usize,
+    pub sessions: usize,
+    pub unconfirmed_accounts: usize,
+    pub rate_limit_hits: usize,
+    pub delivered_emails: usize,
+}
+
+impl std::fmt::Display for CleanupReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "removed {} sign-in links, {} sessions, {} unconfirmed addresses, {} rate-limit hits, {} delivered emails",
+            self.sign_in_links, self.sessions, self.unconfirmed_accounts, self.rate_limit_hits, self.delivered_emails
+        )
+    }
+}
+
+/// Runs every cleanup rule once, each in its own short transaction.
+pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> {
+    Ok(CleanupReport {
+        sign_in_links: db::write_tx(conn, |c| signin::delete_stale_links(c, now, Duration::days(7)))?,
+        sessions: db::write_tx(conn, |c| sessions::delete_expired(c, now))?,
+        unconfirmed_accounts: db::write_tx(conn, |c| {
+            diesel::delete(
+                users::table
+                    .filter(users::email_verified.eq(false))
+                    .filter(users::created_at.lt(now - Duration::days(1))),
+            )
+            .execute(c)
+        })?,
+        rate_limit_hits: db::write_tx(conn, |c| rate_limit::prune(c, now - Duration::days(1)))?,
+        delivered_emails: db::write_tx(conn, |c| outbox::delete_sent_before(c, now - Duration::days(30)))?,
+    })
+}

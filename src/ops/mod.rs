@@ -1,0 +1,3 @@
+//! Operations: scheduled cleanup of expired data. Backups and data export build here.
+
+pub mod cleanup;

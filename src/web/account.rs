@@ -1,0 +1,125 @@
+//! The student's account: their signed-in devices, each of which can be ended.
+
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::auth::CsrfOnly;
+use super::error::{with_conn, AppError};
+use super::guard::{self, CurrentUser};
+use super::layout::Layout;
+use super::server::AppState;
+use crate::accounts::{sessions, SessionId};
+use crate::clock;
+
+struct SessionRow {
+    id: String,
+    device: String,
+    created: String,
+    last_used: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account/sessions.html")]
+struct SessionsPage {
+    layout: Layout,
+    sessions: Vec<SessionRow>,
+}
+
+/// A short, readable name for a browser from its User-Agent.
+fn describe_device(agent: Option<&str>) -> String {
+    let Some(agent) = agent else {
+        return "Unknown device".into();
+    };
+    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/"]
+        .iter()
+        .find(|b| agent.contains(*b))
+        .map(|b| match *b {
+            "Edg/" => "Edge",
+            "Firefox/" => "Firefox",
+            "Chrome/" => "Chrome",
+            _ => "Safari",
+        });
+    let system = ["iPhone", "iPad", "Android", "Windows", "Mac OS X", "Linux"]
+        .iter()
+        .find(|s| agent.contains(*s))
+        .map(|s| if *s == "Mac OS X" { "macOS" } else { s });
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) => agent.chars().take(60).collect(),
+    }
+}
+
+#[get("/account/sessions")]
+pub async fn show_sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    current: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let user_id = current.user.id.clone();
+    let list = with_conn(&state.pool, move |conn| Ok(sessions::list_for_user(conn, &user_id, clock::now())?)).await?;
+    let rows = list
+        .into_iter()
+        .map(|s| SessionRow {
+            current: s.id == current.session.id,
+            id: s.id.to_string(),
+            device: describe_device(s.user_agent.as_deref()),
+            created: s.created_at.format("%b %-d, %Y %H:%M UTC").to_string(),
+            last_used: s.last_used_at.format("%b %-d, %Y %H:%M UTC").to_string(),
+        })
+        .collect();
+    let body = SessionsPage {
+        layout: Layout::new(&req, Some(&current)),
+        sessions: rows,
+    }
+    .render()?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+#[post("/account/sessions/{id}/end")]
+pub async fn end_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, AppError> {
+    let current = guard::verify_csrf(&req, &form.csrf_token).await?.ok_or(AppError::Csrf)?;
+    let session_id = SessionId::parse(&path).ok_or(AppError::NotFound)?;
+    let ending_this_one = session_id == current.session.id;
+    let user_id = current.user.id.clone();
+    let ended = with_conn(&state.pool, move |conn| Ok(sessions::end(conn, &user_id, &session_id)?)).await?;
+    if !ended {
+        return Err(AppError::NotFound);
+    }
+    if ending_this_one {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/login"))
+            .cookie(guard::clear_session_cookie(state.config.is_https()))
+            .finish());
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/account/sessions"))
+        .finish())
+}
+
+#[post("/account/sessions/end-others")]
+pub async fn end_other_sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, AppError> {
+    let current = guard::verify_csrf(&req, &form.csrf_token).await?.ok_or(AppError::Csrf)?;
+    with_conn(&state.pool, move |conn| {
+        Ok(sessions::end_others(conn, &current.user.id, &current.session.id)?)
+    })
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/account/sessions"))
+        .finish())
+}

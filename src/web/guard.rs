@@ -1,0 +1,251 @@
+//! Who is asking: the session cookie and the signed-in user, the staff guard,
+//! CSRF tokens bound to the session (or, before sign-in, to a short-lived
+//! cookie), safe return paths, and the client's IP.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::error::{with_conn, AppError};
+use super::server::AppState;
+use crate::accounts::{sessions, Session, User};
+use crate::clock;
+
+pub const SESSION_COOKIE: &str = "cg_session";
+pub const PRE_SESSION_COOKIE: &str = "cg_csrf";
+
+/// The signed-in student (or staff member) and their session.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub session: Session,
+}
+
+/// Looks the session up once per request and caches it in the request's extensions.
+async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
+    if let Some(cached) = req.extensions().get::<Option<CurrentUser>>() {
+        return Ok(cached.clone());
+    }
+    let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+    let found = match token {
+        None => None,
+        Some(token) => {
+            let state = state(req);
+            with_conn(&state.pool, move |conn| {
+                Ok(sessions::authenticate(conn, &token, clock::now())?)
+            })
+            .await?
+            .map(|(session, user)| CurrentUser { user, session })
+        }
+    };
+    req.extensions_mut().insert(found.clone());
+    Ok(found)
+}
+
+pub fn state(req: &HttpRequest) -> web::Data<AppState> {
+    req.app_data::<web::Data<AppState>>()
+        .expect("AppState is registered on the App")
+        .clone()
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match load_session(&req).await? {
+                Some(current) => Ok(current),
+                None => Err(AppError::SignInRequired {
+                    next: req
+                        .uri()
+                        .path_and_query()
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or_else(|| "/".into()),
+                }),
+            }
+        })
+    }
+}
+
+/// The signed-in user if there is one; never redirects.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(MaybeUser(load_session(&req).await?)) })
+    }
+}
+
+/// A signed-in moderator or admin. Anyone else gets 404: the admin area is not advertised.
+#[derive(Debug, Clone)]
+pub struct Staff(pub CurrentUser);
+
+impl FromRequest for Staff {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match load_session(&req).await? {
+                Some(current) if current.user.role.is_staff() => Ok(Staff(current)),
+                _ => Err(AppError::NotFound),
+            }
+        })
+    }
+}
+
+fn mac(key: &[u8], purpose: &str, value: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(purpose.as_bytes());
+    mac.update(b"\0");
+    mac.update(value.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The CSRF token for forms on this request: bound to the session when signed in,
+/// else to the pre-session cookie (which `ensure_pre_session` sets).
+pub fn csrf_token(req: &HttpRequest, current: Option<&CurrentUser>) -> String {
+    let state = state(req);
+    let key = state.config.secret_key.expose();
+    match current {
+        Some(c) => mac(key, "csrf-session", &c.session.token_hash),
+        None => match pre_session_value(req) {
+            Some(value) => mac(key, "csrf-pre", &value),
+            None => String::new(),
+        },
+    }
+}
+
+fn pre_session_value(req: &HttpRequest) -> Option<String> {
+    if let Some(value) = req.extensions().get::<PreSession>() {
+        return Some(value.0.clone());
+    }
+    req.cookie(PRE_SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[derive(Clone)]
+struct PreSession(String);
+
+/// Makes sure a signed-out visitor has a pre-session cookie; returns it when it
+/// must be set on the response.
+pub fn ensure_pre_session(req: &HttpRequest) -> Option<Cookie<'static>> {
+    if pre_session_value(req).is_some() {
+        return None;
+    }
+    let value = sessions::random_token();
+    req.extensions_mut().insert(PreSession(value.clone()));
+    let state = state(req);
+    Some(
+        Cookie::build(PRE_SESSION_COOKIE, value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(state.config.is_https())
+            .max_age(CookieDuration::hours(2))
+            .finish(),
+    )
+}
+
+/// Refuses a POST whose `csrf_token` does not match this session's (or this
+/// visitor's pre-session) token.
+pub async fn verify_csrf(req: &HttpRequest, submitted: &str) -> Result<Option<CurrentUser>, AppError> {
+    let current = load_session(req).await?;
+    let state = state(req);
+    let key = state.config.secret_key.expose();
+    let mut candidates = Vec::new();
+    if let Some(c) = &current {
+        candidates.push(mac(key, "csrf-session", &c.session.token_hash));
+    }
+    // Sign-in forms are rendered before the session exists.
+    if let Some(value) = req.cookie(PRE_SESSION_COOKIE).map(|c| c.value().to_string()) {
+        candidates.push(mac(key, "csrf-pre", &value));
+    }
+    let ok = !submitted.is_empty()
+        && candidates
+            .iter()
+            .any(|expected| bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())));
+    if ok {
+        Ok(current)
+    } else {
+        Err(AppError::Csrf)
+    }
+}
+
+/// The session cookie for a new session token.
+pub fn session_cookie(token: &str, secure: bool) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(CookieDuration::days(30))
+        .finish()
+}
+
+/// A cookie that removes the session cookie.
+pub fn clear_session_cookie(secure: bool) -> Cookie<'static> {
+    let mut cookie = session_cookie("", secure);
+    cookie.make_removal();
+    cookie
+}
+
+/// A return path we are willing to redirect to: local, absolute-path only.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && path.len() <= 512
+                && !path.chars().any(|c| c.is_control() || c == '\\')
+                && !path.starts_with("/login") =>
+        {
+            path.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// The client's IP: the socket's peer, or the proxy's forwarded address when
+/// `TRUSTED_PROXY` says a proxy in front of us sets it.
+pub fn client_ip(req: &HttpRequest) -> String {
+    let state = state(req);
+    if state.config.trusted_proxy {
+        if let Some(ip) = req.connection_info().realip_remote_addr() {
+            return ip.to_string();
+        }
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_return_paths() {
+        assert_eq!(safe_next(Some("/friends")), "/friends");
+        assert_eq!(safe_next(Some("/classes/x?q=1")), "/classes/x?q=1");
+        for hostile in ["//evil.com", "https://evil.com", "/\\evil.com", "evil", "/login", "/a\nb"] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}

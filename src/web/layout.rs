@@ -1,0 +1,36 @@
+//! What every page's frame needs: who is signed in (for the nav) and the CSRF
+//! token for the sign-out form.
+
+use actix_web::HttpRequest;
+
+use super::guard::{self, CurrentUser};
+
+/// The parts of `templates/base.html` that depend on the request.
+pub struct Layout {
+    pub signed_in_as: Option<String>,
+    pub is_staff: bool,
+    pub csrf_token: String,
+    pub show_dev_mailbox: bool,
+}
+
+impl Layout {
+    /// The frame for pages rendered without the request (error pages).
+    pub fn bare() -> Layout {
+        Layout {
+            signed_in_as: None,
+            is_staff: false,
+            csrf_token: String::new(),
+            show_dev_mailbox: false,
+        }
+    }
+
+    pub fn new(req: &HttpRequest, current: Option<&CurrentUser>) -> Layout {
+        let state = guard::state(req);
+        Layout {
+            signed_in_as: current.map(|c| c.user.computing_id.clone()),
+            is_staff: current.is_some_and(|c| c.user.role.is_staff()),
+            csrf_token: guard::csrf_token(req, current),
+            show_dev_mailbox: !state.config.is_production() && state.mailer_is_directory,
+        }
+    }
+}

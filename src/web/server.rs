@@ -1,0 +1,221 @@
+//! Wiring: `Application::build(config)` connects the database, applies
+//! migrations, binds the listener (port 0 works, for tests) and assembles the
+//! actix `App`; `run_until_stopped` serves and runs the background workers.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use tokio::sync::watch;
+
+use super::error::AppError;
+use super::{account, assets, auth, dev, health, home};
+use crate::config::Config;
+use crate::db::{self, Pool};
+use crate::mail::worker::{self, OutboxSignal};
+use crate::mail::Mailer;
+use crate::{clock, ops};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: Pool,
+    pub config: Arc<Config>,
+    pub outbox_signal: OutboxSignal,
+    pub mailer_is_directory: bool,
+}
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: Pool,
+    mailer: Mailer,
+    outbox_signal: OutboxSignal,
+    background_jobs: bool,
+}
+
+/// The request id, kept in extensions for logs.
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+impl Application {
+    /// Builds with the mailer the configuration names (SMTP or the dev folder).
+    pub fn build(config: Config) -> anyhow::Result<Application> {
+        let mailer = Mailer::from_settings(config.smtp_url.as_deref(), &config.mail_from, config.mail_dir.clone())?;
+        Application::build_with(config, mailer)
+    }
+
+    /// Builds with a given mailer (tests pass memory or a loopback SMTP server).
+    pub fn build_with(config: Config, mailer: Mailer) -> anyhow::Result<Application> {
+        let pool = db::connect_pool(&config.database_url, config.pool_max_size, config.pool_timeout)?;
+        {
+            let mut conn = pool.get()?;
+            let applied = db::run_migrations(&mut conn)?;
+            if !applied.is_empty() {
+                tracing::info!(count = applied.len(), "applied migrations");
+            }
+        }
+        let listener = TcpListener::bind(config.bind_addr)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
+        let port = listener.local_addr()?.port();
+        let outbox_signal = OutboxSignal::default();
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            config: Arc::new(config),
+            outbox_signal: outbox_signal.clone(),
+            mailer_is_directory: mailer.is_directory(),
+        });
+        let server = serve(listener, state)?;
+        Ok(Application {
+            port,
+            server,
+            pool,
+            mailer,
+            outbox_signal,
+            background_jobs: true,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Tests that drive the outbox themselves switch the worker off.
+    pub fn without_background_jobs(mut self) -> Self {
+        self.background_jobs = false;
+        self
+    }
+
+    /// Serves until SIGTERM/SIGINT: in-flight requests finish, then the outbox
+    /// worker stops between messages.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut jobs = Vec::new();
+        if self.background_jobs {
+            jobs.push(tokio::spawn(worker::run(
+                self.pool.clone(),
+                self.mailer.clone(),
+                self.outbox_signal.clone(),
+                stop_rx.clone(),
+            )));
+            jobs.push(tokio::spawn(hourly_cleanup(self.pool.clone(), stop_rx)));
+        }
+        let result = self.server.await;
+        let _ = stop_tx.send(true);
+        for job in jobs {
+            let _ = tokio::time::timeout(Duration::from_secs(30), job).await;
+        }
+        result
+    }
+}
+
+async fn hourly_cleanup(pool: Pool, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+        let pool = pool.clone();
+        let outcome = tokio::task::spawn_blocking(move || -> anyhow::Result<ops::cleanup::CleanupReport> {
+            let mut conn = pool.get()?;
+            Ok(ops::cleanup::run(&mut conn, clock::now())?)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(report)) => tracing::info!(%report, "hourly cleanup"),
+            Ok(Err(error)) => tracing::warn!(%error, "hourly cleanup failed; will try next hour"),
+            Err(error) => tracing::error!(%error, "hourly cleanup task failed"),
+        }
+    }
+}
+
+fn security_headers(https: bool) -> DefaultHeaders {
+    let mut headers = DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"));
+    if https {
+        headers = headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"));
+    }
+    headers
+}
+
+/// Gives each request an id (echoed as `X-Request-Id`) and logs one line per
+/// request: method, path without its query (queries may hold tokens), status, time.
+async fn log_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.path().to_string();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", request_id = %id);
+    let _entered = span.enter();
+    drop(_entered);
+    let result = next.call(req).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match &result {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            tracing::info!(parent: &span, %method, %path, status, elapsed_ms, "request");
+        }
+        Err(error) => tracing::warn!(parent: &span, %method, %path, %error, elapsed_ms, "request failed"),
+    }
+    result.map(|mut res| {
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+        }
+        res
+    })
+}
+
+fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let https = state.config.is_https();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::FormConfig::default().limit(64 * 1024).error_handler(|err, _| {
+                AppError::BadRequest(format!("The form could not be read ({err}). Go back and try again.")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                AppError::BadRequest(format!("The address has a parameter we cannot read ({err}).")).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .wrap(security_headers(https))
+            .wrap(actix_web::middleware::from_fn(log_requests))
+            .service(health::healthz)
+            .service(health::readyz)
+            .service(assets::app_css)
+            .service(home::show_home)
+            .service(auth::show_login)
+            .service(auth::request_link)
+            .service(auth::show_confirm)
+            .service(auth::confirm_link)
+            .service(auth::confirm_code)
+            .service(auth::logout)
+            .service(account::show_sessions)
+            .service(account::end_other_sessions)
+            .service(account::end_session)
+            .service(dev::show_mailbox)
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+    })
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
