@@ -10,7 +10,11 @@ use crate::web::Application;
 use crate::{clock, db, ops, telemetry};
 
 #[derive(Parser)]
-#[command(name = "common-grounds", version, about = "Common Grounds: shared classes and anonymous class chat for UVA students")]
+#[command(
+    name = "common-grounds",
+    version,
+    about = "Common Grounds: shared classes and anonymous class chat for UVA students"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -65,7 +69,9 @@ fn one_line(error: &anyhow::Error) -> String {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let bind = config.bind_addr;
         let base = config.base_url.clone();
@@ -92,7 +98,11 @@ fn migrate(config: &Config) -> anyhow::Result<()> {
         for version in &applied {
             println!("applied {version}");
         }
-        println!("{}: applied {} migration(s)", config.database_url.redacted(), applied.len());
+        println!(
+            "{}: applied {} migration(s)",
+            config.database_url.redacted(),
+            applied.len()
+        );
     }
     Ok(())
 }

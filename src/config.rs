@@ -44,12 +44,17 @@ impl DatabaseUrl {
         }
         if let Some(path) = raw.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err(invalid("DATABASE_URL", "sqlite:// needs a file path after it"));
+                return Err(invalid(
+                    "DATABASE_URL",
+                    "sqlite:// needs a file path after it",
+                ));
             }
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            Url::parse(raw).map_err(|e| invalid("DATABASE_URL", format!("not a valid PostgreSQL URL ({e})")))?;
+            Url::parse(raw).map_err(|e| {
+                invalid("DATABASE_URL", format!("not a valid PostgreSQL URL ({e})"))
+            })?;
             return Ok(DatabaseUrl::Postgres(raw.to_string()));
         }
         if let Some((scheme, _)) = raw.split_once("://") {
@@ -60,8 +65,14 @@ impl DatabaseUrl {
                 ),
             ));
         }
-        if raw.starts_with("sqlite:") || raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
-            return Err(invalid("DATABASE_URL", "write the scheme with '//': sqlite://PATH or postgres://..."));
+        if raw.starts_with("sqlite:")
+            || raw.starts_with("postgres:")
+            || raw.starts_with("postgresql:")
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                "write the scheme with '//': sqlite://PATH or postgres://...",
+            ));
         }
         Ok(DatabaseUrl::Sqlite(PathBuf::from(raw)))
     }
@@ -176,11 +187,17 @@ impl Source for Env {
 
 impl Source for HashMap<String, String> {
     fn get(&self, name: &str) -> Option<String> {
-        HashMap::get(self, name).cloned().filter(|v| !v.trim().is_empty())
+        HashMap::get(self, name)
+            .cloned()
+            .filter(|v| !v.trim().is_empty())
     }
 }
 
-fn var_parsed<T: std::str::FromStr>(src: &dyn Source, name: &'static str, default: T) -> Result<T, ConfigError>
+fn var_parsed<T: std::str::FromStr>(
+    src: &dyn Source,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
@@ -210,13 +227,22 @@ impl Config {
             None | Some("development") | Some("dev") => AppEnv::Development,
             Some("production") | Some("prod") => AppEnv::Production,
             Some(other) => {
-                return Err(invalid("APP_ENV", format!("'{other}'; use development or production")))
+                return Err(invalid(
+                    "APP_ENV",
+                    format!("'{other}'; use development or production"),
+                ))
             }
         };
         let data_dir = PathBuf::from(src.get("DATA_DIR").unwrap_or_else(|| "data".to_string()));
-        let database_url =
-            DatabaseUrl::parse(&src.get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/common-grounds.db".into()))?;
-        let bind_addr: SocketAddr = var_parsed(src, "BIND_ADDR", "127.0.0.1:8080".parse().expect("literal address"))?;
+        let database_url = DatabaseUrl::parse(
+            &src.get("DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://data/common-grounds.db".into()),
+        )?;
+        let bind_addr: SocketAddr = var_parsed(
+            src,
+            "BIND_ADDR",
+            "127.0.0.1:8080".parse().expect("literal address"),
+        )?;
         let base_url = match src.get("BASE_URL") {
             Some(raw) => parse_base_url(&raw)?,
             None if app_env == AppEnv::Production => {
@@ -240,7 +266,12 @@ impl Config {
         let log_format = match src.get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(invalid("LOG_FORMAT", format!("'{other}'; use text or json"))),
+            Some(other) => {
+                return Err(invalid(
+                    "LOG_FORMAT",
+                    format!("'{other}'; use text or json"),
+                ))
+            }
         };
         let default_pool = if database_url.is_postgres() { 16 } else { 8 };
         let pool_max_size: u32 = var_parsed(src, "DATABASE_POOL_SIZE", default_pool)?;
@@ -256,26 +287,41 @@ impl Config {
             .filter(|d| !d.is_empty())
             .collect();
         if allowed_email_domains.is_empty() {
-            return Err(invalid("ALLOWED_EMAIL_DOMAINS", "list at least one domain, e.g. virginia.edu"));
+            return Err(invalid(
+                "ALLOWED_EMAIL_DOMAINS",
+                "list at least one domain, e.g. virginia.edu",
+            ));
         }
         let smtp_url = src.get("SMTP_URL");
         if let Some(raw) = &smtp_url {
-            let url = Url::parse(raw).map_err(|e| invalid("SMTP_URL", format!("not a URL ({e})")))?;
+            let url =
+                Url::parse(raw).map_err(|e| invalid("SMTP_URL", format!("not a URL ({e})")))?;
             if !matches!(url.scheme(), "smtp" | "smtps") {
-                return Err(invalid("SMTP_URL", "use smtp://user:pass@host:587 (STARTTLS) or smtps://... (TLS)"));
+                return Err(invalid(
+                    "SMTP_URL",
+                    "use smtp://user:pass@host:587 (STARTTLS) or smtps://... (TLS)",
+                ));
             }
         }
-        let mail_from = src
-            .get("MAIL_FROM")
-            .unwrap_or_else(|| format!("Common Grounds <no-reply@{}>", base_url.host_str().unwrap_or("localhost")));
-        let mail_dir = src.get("MAIL_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("mail"));
+        let mail_from = src.get("MAIL_FROM").unwrap_or_else(|| {
+            format!(
+                "Common Grounds <no-reply@{}>",
+                base_url.host_str().unwrap_or("localhost")
+            )
+        });
+        let mail_dir = src
+            .get("MAIL_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("mail"));
         Ok(Config {
             database_url,
             bind_addr,
             base_url,
             secret_key,
             app_env,
-            log_filter: src.get("RUST_LOG").unwrap_or_else(|| "info,common_grounds=info".into()),
+            log_filter: src
+                .get("RUST_LOG")
+                .unwrap_or_else(|| "info,common_grounds=info".into()),
             log_format,
             data_dir,
             pool_max_size,
@@ -301,9 +347,13 @@ impl Config {
 }
 
 fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw.trim()).map_err(|e| invalid("BASE_URL", format!("'{raw}' is not a URL ({e})")))?;
+    let url = Url::parse(raw.trim())
+        .map_err(|e| invalid("BASE_URL", format!("'{raw}' is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(invalid("BASE_URL", format!("'{raw}' must be an http:// or https:// address")));
+        return Err(invalid(
+            "BASE_URL",
+            format!("'{raw}' must be an http:// or https:// address"),
+        ));
     }
     Ok(url)
 }
@@ -313,8 +363,12 @@ fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
 fn development_secret(data_dir: &Path) -> Result<SecretKey, ConfigError> {
     let path = data_dir.join("secret_key");
     if let Ok(text) = fs::read_to_string(&path) {
-        return SecretKey::from_text(&text)
-            .map_err(|_| ConfigError::Io(format!("{} is too short; delete it to generate a new key", path.display())));
+        return SecretKey::from_text(&text).map_err(|_| {
+            ConfigError::Io(format!(
+                "{} is too short; delete it to generate a new key",
+                path.display()
+            ))
+        });
     }
     fs::create_dir_all(data_dir)
         .map_err(|e| ConfigError::Io(format!("cannot create {}: {e}", data_dir.display())))?;
@@ -341,7 +395,10 @@ mod tests {
     use super::*;
 
     fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -350,15 +407,27 @@ mod tests {
             DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
             DatabaseUrl::Sqlite("data/x.db".into())
         );
-        assert_eq!(DatabaseUrl::parse("/tmp/x.db").unwrap(), DatabaseUrl::Sqlite("/tmp/x.db".into()));
-        assert!(DatabaseUrl::parse("postgres://u@localhost/db").unwrap().is_postgres());
-        assert!(DatabaseUrl::parse("postgresql://u@localhost/db").unwrap().is_postgres());
+        assert_eq!(
+            DatabaseUrl::parse("/tmp/x.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/x.db".into())
+        );
+        assert!(DatabaseUrl::parse("postgres://u@localhost/db")
+            .unwrap()
+            .is_postgres());
+        assert!(DatabaseUrl::parse("postgresql://u@localhost/db")
+            .unwrap()
+            .is_postgres());
     }
 
     #[test]
     fn database_url_refuses_unknown_schemes_by_name() {
-        let err = DatabaseUrl::parse("mysql://root@localhost/x").unwrap_err().to_string();
-        assert!(err.contains("DATABASE_URL") && err.contains("mysql://"), "{err}");
+        let err = DatabaseUrl::parse("mysql://root@localhost/x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("DATABASE_URL") && err.contains("mysql://"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -390,7 +459,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.join("secret_key")).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.join("secret_key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         fs::remove_dir_all(dir).unwrap();
@@ -398,9 +470,12 @@ mod tests {
 
     #[test]
     fn bad_numbers_name_their_variable() {
-        let err = Config::from_source(&source(&[("SECRET_KEY", &"k".repeat(40)), ("BIND_ADDR", "nope")]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_source(&source(&[
+            ("SECRET_KEY", &"k".repeat(40)),
+            ("BIND_ADDR", "nope"),
+        ]))
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("BIND_ADDR"), "{err}");
     }
 }

@@ -30,7 +30,10 @@ impl CampusEmail {
     /// Parses what a person typed. `allowed` holds lower-case domains; an address at
     /// `email.<domain>` is the same mailbox as `<domain>` and is stored as the latter.
     pub fn parse(raw: &str, allowed: &[String]) -> Result<CampusEmail, EmailError> {
-        let example = allowed.first().cloned().unwrap_or_else(|| "virginia.edu".into());
+        let example = allowed
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "virginia.edu".into());
         let domains = allowed.join(" or ");
         let text = raw.trim();
         if text.is_empty() {
@@ -39,10 +42,12 @@ impl CampusEmail {
         if text.len() > MAX_LEN {
             return Err(EmailError::TooLong(example));
         }
-        if text
-            .chars()
-            .any(|c| matches!(c, ',' | ';' | '<' | '>' | '"' | '\'' | '(' | ')' | '[' | ']' | '\\') || c.is_whitespace())
-            || text.matches('@').count() > 1
+        if text.chars().any(|c| {
+            matches!(
+                c,
+                ',' | ';' | '<' | '>' | '"' | '\'' | '(' | ')' | '[' | ']' | '\\'
+            ) || c.is_whitespace()
+        }) || text.matches('@').count() > 1
         {
             return Err(EmailError::NotSingle(example));
         }
@@ -56,7 +61,9 @@ impl CampusEmail {
         };
         let local_ok = !local.is_empty()
             && local.len() <= MAX_LOCAL
-            && local.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..");
@@ -132,17 +139,26 @@ mod tests {
             "mst3k@gmail.com",
         ];
         for input in hostile {
-            assert!(CampusEmail::parse(input, &uva()).is_err(), "accepted {input:?}");
+            assert!(
+                CampusEmail::parse(input, &uva()).is_err(),
+                "accepted {input:?}"
+            );
         }
         let long = format!("{}@virginia.edu", "a".repeat(300));
-        assert!(matches!(CampusEmail::parse(&long, &uva()), Err(EmailError::TooLong(_))));
+        assert!(matches!(
+            CampusEmail::parse(&long, &uva()),
+            Err(EmailError::TooLong(_))
+        ));
     }
 
     #[test]
     fn every_refusal_says_what_is_accepted() {
         for input in ["x@gmail.com", "a@b,c@virginia.edu", "nope", ""] {
             let message = CampusEmail::parse(input, &uva()).unwrap_err().to_string();
-            assert!(message.contains("virginia.edu") || message.contains("university"), "{message}");
+            assert!(
+                message.contains("virginia.edu") || message.contains("university"),
+                "{message}"
+            );
         }
     }
 }

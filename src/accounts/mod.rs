@@ -3,8 +3,8 @@
 
 pub mod email;
 pub mod rate_limit;
-pub mod signin;
 pub mod sessions;
+pub mod signin;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -141,7 +141,11 @@ pub struct NewSession<'a> {
 
 /// Finds a user by id.
 pub fn find(conn: &mut DbConn, id: &UserId) -> QueryResult<Option<User>> {
-    users::table.find(id).select(User::as_select()).first(conn).optional()
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Finds a user by their (normalized) address.
@@ -154,7 +158,10 @@ pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>
 }
 
 /// Finds a confirmed user by computing ID: unconfirmed addresses are invisible.
-pub fn find_confirmed_by_computing_id(conn: &mut DbConn, computing_id: &str) -> QueryResult<Option<User>> {
+pub fn find_confirmed_by_computing_id(
+    conn: &mut DbConn,
+    computing_id: &str,
+) -> QueryResult<Option<User>> {
     users::table
         .filter(users::computing_id.eq(computing_id))
         .filter(users::email_verified.eq(true))
@@ -166,11 +173,18 @@ pub fn find_confirmed_by_computing_id(conn: &mut DbConn, computing_id: &str) -> 
 /// Inserts a new account row.
 pub fn insert(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
     // RETURNING a whole row does not compile through MultiBackend; read it back instead.
-    diesel::insert_into(users::table).values(new).execute(conn)?;
-    users::table.find(new.id).select(User::as_select()).first(conn)
+    diesel::insert_into(users::table)
+        .values(new)
+        .execute(conn)?;
+    users::table
+        .find(new.id)
+        .select(User::as_select())
+        .first(conn)
 }
 
 /// Applies changes to one account.
 pub fn update(conn: &mut DbConn, id: &UserId, changes: &UserChanges<'_>) -> QueryResult<usize> {
-    diesel::update(users::table.find(id)).set(changes).execute(conn)
+    diesel::update(users::table.find(id))
+        .set(changes)
+        .execute(conn)
 }

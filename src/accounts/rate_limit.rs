@@ -54,5 +54,6 @@ pub fn hit(
 
 /// Removes hits older than `max_window`; they can no longer count against anyone.
 pub fn prune(conn: &mut DbConn, older_than: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(rate_limit_hits::table.filter(rate_limit_hits::created_at.lt(older_than))).execute(conn)
+    diesel::delete(rate_limit_hits::table.filter(rate_limit_hits::created_at.lt(older_than)))
+        .execute(conn)
 }

@@ -9,7 +9,9 @@ use url::Url;
 
 use super::rate_limit::{self, Limited};
 use super::sessions::{self, NewlyCreated};
-use super::{CampusEmail, MagicLink, MagicLinkId, NewMagicLink, NewUser, Role, UserChanges, UserId};
+use super::{
+    CampusEmail, MagicLink, MagicLinkId, NewMagicLink, NewUser, Role, UserChanges, UserId,
+};
 use crate::db::schema::{magic_links, users};
 use crate::db::{self, DbConn};
 use crate::mail::{self, messages::SignInEmail};
@@ -59,7 +61,9 @@ pub fn request(
     let code = format!("{:08}", rand::rng().random_range(0..100_000_000u32));
     // Hash before taking the write lock: bcrypt is the slow part.
     let code_hash = bcrypt::hash(&code, BCRYPT_COST)?;
-    let mut link = base_url.join("/login/confirm").expect("a fixed path joins any base URL");
+    let mut link = base_url
+        .join("/login/confirm")
+        .expect("a fixed path joins any base URL");
     link.query_pairs_mut().append_pair("token", &token);
     let message = SignInEmail {
         link: link.as_str(),
@@ -70,15 +74,23 @@ pub fn request(
 
     db::write_tx(conn, |conn| {
         let ip_bucket = format!("login-ip:{client_ip}");
-        if let Err(limited) =
-            rate_limit::hit(conn, &ip_bucket, limits.requests_per_ip_per_10_minutes, Duration::minutes(10), now)?
-        {
+        if let Err(limited) = rate_limit::hit(
+            conn,
+            &ip_bucket,
+            limits.requests_per_ip_per_10_minutes,
+            Duration::minutes(10),
+            now,
+        )? {
             return Err(SignInError::Limited(limited));
         }
         let email_bucket = format!("login-email:{}", email.as_str());
-        if let Err(limited) =
-            rate_limit::hit(conn, &email_bucket, limits.emails_per_address_per_hour, Duration::hours(1), now)?
-        {
+        if let Err(limited) = rate_limit::hit(
+            conn,
+            &email_bucket,
+            limits.emails_per_address_per_hour,
+            Duration::hours(1),
+            now,
+        )? {
             return Err(SignInError::Limited(limited));
         }
         let user_id = match super::find_by_email(conn, email.as_str())? {
@@ -209,7 +221,12 @@ pub fn confirm_code(
 }
 
 /// Confirms the address, records the login, voids other pending links and starts a session.
-fn complete(conn: &mut DbConn, user_id: &UserId, user_agent: Option<&str>, now: NaiveDateTime) -> QueryResult<NewlyCreated> {
+fn complete(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    user_agent: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<NewlyCreated> {
     super::update(
         conn,
         user_id,
@@ -224,7 +241,13 @@ fn complete(conn: &mut DbConn, user_id: &UserId, user_agent: Option<&str>, now: 
     sessions::create(conn, user_id, user_agent, now)
 }
 
-/// Removes links that expired or were used more than `keep` ago (cleanup).
-pub fn delete_stale_links(conn: &mut DbConn, now: NaiveDateTime, keep: Duration) -> QueryResult<usize> {
-    diesel::delete(magic_links::table.filter(magic_links::created_at.lt(now - keep))).execute(conn)
+/// Removes links (used or not) that expired more than `keep` ago (cleanup). Every
+/// link expires 15 minutes after it is made, so this also covers used ones, and
+/// it runs on the `expires_at` index.
+pub fn delete_stale_links(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    keep: Duration,
+) -> QueryResult<usize> {
+    diesel::delete(magic_links::table.filter(magic_links::expires_at.lt(now - keep))).execute(conn)
 }

@@ -77,7 +77,9 @@ pub fn find(conn: &mut DbConn, id: &MessageId) -> QueryResult<Option<ClassMessag
 
 /// Inserts a message.
 pub fn insert(conn: &mut DbConn, new: &NewClassMessage<'_>) -> QueryResult<ClassMessage> {
-    diesel::insert_into(class_messages::table).values(new).execute(conn)?;
+    diesel::insert_into(class_messages::table)
+        .values(new)
+        .execute(conn)?;
     class_messages::table
         .find(new.id)
         .select(ClassMessage::as_select())

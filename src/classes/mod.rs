@@ -123,18 +123,29 @@ pub struct Enrollment {
 
 /// Finds a section by id.
 pub fn find(conn: &mut DbConn, id: &ClassId) -> QueryResult<Option<Class>> {
-    classes::table.find(id).select(Class::as_select()).first(conn).optional()
+    classes::table
+        .find(id)
+        .select(Class::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Inserts a section.
 pub fn insert(conn: &mut DbConn, new: &NewClass<'_>) -> QueryResult<Class> {
-    diesel::insert_into(classes::table).values(new).execute(conn)?;
-    classes::table.find(new.id).select(Class::as_select()).first(conn)
+    diesel::insert_into(classes::table)
+        .values(new)
+        .execute(conn)?;
+    classes::table
+        .find(new.id)
+        .select(Class::as_select())
+        .first(conn)
 }
 
 /// Inserts a meeting of a section.
 pub fn insert_meeting(conn: &mut DbConn, new: &NewClassMeeting<'_>) -> QueryResult<usize> {
-    diesel::insert_into(class_meetings::table).values(new).execute(conn)
+    diesel::insert_into(class_meetings::table)
+        .values(new)
+        .execute(conn)
 }
 
 /// The meetings of the given sections, in their SIS order.
@@ -147,7 +158,12 @@ pub fn meetings_of(conn: &mut DbConn, ids: &[ClassId]) -> QueryResult<Vec<ClassM
 }
 
 /// Records that a student takes a section; joining twice is a no-op that reports false.
-pub fn enroll(conn: &mut DbConn, user_id: &UserId, class_id: &ClassId, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn enroll(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    class_id: &ClassId,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     let row = Enrollment {
         user_id: user_id.clone(),
         class_id: class_id.clone(),
@@ -176,7 +192,11 @@ pub fn of_user(conn: &mut DbConn, user_id: &UserId, term: &str) -> QueryResult<V
         .inner_join(user_classes::table)
         .filter(user_classes::user_id.eq(user_id))
         .filter(classes::term.eq(term))
-        .order((classes::subject, classes::catalog_number, classes::class_section))
+        .order((
+            classes::subject,
+            classes::catalog_number,
+            classes::class_section,
+        ))
         .select(Class::as_select())
         .load(conn)
 }

@@ -88,10 +88,11 @@ impl Manager {
                     })?;
                 }
                 let path_text = path.to_string_lossy().to_string();
-                let mut conn = SqliteConnection::establish(&path_text).map_err(|source| DbError::Connect {
-                    url: self.url.redacted(),
-                    source,
-                })?;
+                let mut conn =
+                    SqliteConnection::establish(&path_text).map_err(|source| DbError::Connect {
+                        url: self.url.redacted(),
+                        source,
+                    })?;
                 // WAL lets readers run beside the one writer; busy_timeout makes a
                 // writer wait for the lock instead of failing at once.
                 conn.batch_execute(
@@ -105,10 +106,13 @@ impl Manager {
                 Ok(DbConn::Sqlite(conn))
             }
             DatabaseUrl::Postgres(url) => {
-                let conn = PgConnection::establish(&with_connect_timeout(url)).map_err(|source| DbError::Connect {
-                    url: self.url.redacted(),
-                    source,
-                })?;
+                let conn =
+                    PgConnection::establish(&with_connect_timeout(url)).map_err(|source| {
+                        DbError::Connect {
+                            url: self.url.redacted(),
+                            source,
+                        }
+                    })?;
                 Ok(DbConn::Postgresql(conn))
             }
         }
@@ -133,7 +137,9 @@ impl ManageConnection for Manager {
         self.establish().map_err(|e| match e {
             DbError::Connect { source, .. } => dr2d2::Error::ConnectionError(source),
             DbError::Query(q) => dr2d2::Error::QueryError(q),
-            other => dr2d2::Error::ConnectionError(ConnectionError::BadConnection(other.to_string())),
+            other => {
+                dr2d2::Error::ConnectionError(ConnectionError::BadConnection(other.to_string()))
+            }
         })
     }
 
@@ -148,7 +154,11 @@ impl ManageConnection for Manager {
 
 /// Builds the pool after proving one connection works, so a bad URL or an
 /// unreachable server stops start-up with the real error.
-pub fn connect_pool(url: &DatabaseUrl, max_size: u32, checkout_timeout: Duration) -> Result<Pool, DbError> {
+pub fn connect_pool(
+    url: &DatabaseUrl,
+    max_size: u32,
+    checkout_timeout: Duration,
+) -> Result<Pool, DbError> {
     let manager = Manager::new(url.clone());
     drop(manager.establish()?);
     let pool = dr2d2::Pool::builder()
@@ -212,7 +222,9 @@ where
     if let DbConn::Sqlite(c) = conn {
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
         let result = f(conn);
-        let DbConn::Sqlite(c) = conn else { unreachable!("backend cannot change") };
+        let DbConn::Sqlite(c) = conn else {
+            unreachable!("backend cannot change")
+        };
         return match result {
             Ok(value) => match AnsiTransactionManager::commit_transaction(c) {
                 Ok(()) => Ok(value),
@@ -238,8 +250,12 @@ pub fn count_rows(conn: &mut DbConn, table: &str) -> Result<i64, DbError> {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    assert!(schema::TABLES.contains(&table), "count_rows on unknown table {table}");
-    let row: Count = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result(conn)?;
+    assert!(
+        schema::TABLES.contains(&table),
+        "count_rows on unknown table {table}"
+    );
+    let row: Count =
+        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result(conn)?;
     Ok(row.n)
 }
 

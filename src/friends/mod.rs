@@ -71,7 +71,9 @@ pub fn between(conn: &mut DbConn, a: &UserId, b: &UserId) -> QueryResult<Option<
             friendships::user_id_1
                 .eq(a)
                 .and(friendships::user_id_2.eq(b))
-                .or(friendships::user_id_1.eq(b).and(friendships::user_id_2.eq(a))),
+                .or(friendships::user_id_1
+                    .eq(b)
+                    .and(friendships::user_id_2.eq(a))),
         )
         .select(Friendship::as_select())
         .first(conn)
@@ -80,7 +82,9 @@ pub fn between(conn: &mut DbConn, a: &UserId, b: &UserId) -> QueryResult<Option<
 
 /// Inserts a friendship row.
 pub fn insert(conn: &mut DbConn, new: &NewFriendship<'_>) -> QueryResult<Friendship> {
-    diesel::insert_into(friendships::table).values(new).execute(conn)?;
+    diesel::insert_into(friendships::table)
+        .values(new)
+        .execute(conn)?;
     friendships::table
         .find(new.id)
         .select(Friendship::as_select())
@@ -90,7 +94,11 @@ pub fn insert(conn: &mut DbConn, new: &NewFriendship<'_>) -> QueryResult<Friends
 /// Every friendship row that involves the student.
 pub fn of_user(conn: &mut DbConn, user_id: &UserId) -> QueryResult<Vec<Friendship>> {
     friendships::table
-        .filter(friendships::user_id_1.eq(user_id).or(friendships::user_id_2.eq(user_id)))
+        .filter(
+            friendships::user_id_1
+                .eq(user_id)
+                .or(friendships::user_id_2.eq(user_id)),
+        )
         .select(Friendship::as_select())
         .load(conn)
 }

@@ -65,7 +65,11 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     /// SMTP when `smtp_url` is set, else a folder of message files.
-    pub fn from_settings(smtp_url: Option<&str>, from: &str, dir: PathBuf) -> Result<Mailer, MailError> {
+    pub fn from_settings(
+        smtp_url: Option<&str>,
+        from: &str,
+        dir: PathBuf,
+    ) -> Result<Mailer, MailError> {
         match smtp_url {
             Some(url) => Mailer::smtp(url, from),
             None => Ok(Mailer::Directory { dir }),
@@ -83,9 +87,14 @@ impl Mailer {
             .trim_matches(['[', ']'])
             .to_string();
         let loopback = matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1");
-        let tls_params =
-            || TlsParameters::new(host.clone()).map_err(|e| MailError::Config(format!("SMTP TLS for {host}: {e}")));
-        let tls_choice = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.to_string());
+        let tls_params = || {
+            TlsParameters::new(host.clone())
+                .map_err(|e| MailError::Config(format!("SMTP TLS for {host}: {e}")))
+        };
+        let tls_choice = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.to_string());
         let (tls, default_port) = match (url.scheme(), tls_choice.as_deref()) {
             ("smtps", _) => (Tls::Wrapper(tls_params()?), 465),
             ("smtp", Some("none")) => (Tls::None, 25),
@@ -165,13 +174,17 @@ impl Mailer {
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
                     uuid::Uuid::new_v4().simple()
                 );
-                let body = serde_json::to_vec_pretty(email).map_err(|e| MailError::Build(e.to_string()))?;
+                let body = serde_json::to_vec_pretty(email)
+                    .map_err(|e| MailError::Build(e.to_string()))?;
                 let tmp = dir.join(format!(".{name}.tmp"));
                 tokio::fs::write(&tmp, body).await?;
                 tokio::fs::rename(&tmp, dir.join(&name)).await?;
                 // Development only: the directory mailer is never used with SMTP configured.
                 // The link is logged so a newcomer can sign in from the terminal.
-                let link = email.text.split_whitespace().find(|w| w.contains("/login/confirm?token="));
+                let link = email
+                    .text
+                    .split_whitespace()
+                    .find(|w| w.contains("/login/confirm?token="));
                 tracing::info!(to = %email.to, file = %name, link = link.unwrap_or("-"), "email written to the dev mailbox (see /dev/mailbox)");
                 Ok(())
             }
@@ -191,7 +204,10 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Lists the messages the directory mailer wrote, newest first (dev mailbox).
-pub fn read_directory(dir: &std::path::Path, limit: usize) -> std::io::Result<Vec<(String, OutgoingEmail)>> {
+pub fn read_directory(
+    dir: &std::path::Path,
+    limit: usize,
+) -> std::io::Result<Vec<(String, OutgoingEmail)>> {
     let mut names: Vec<String> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok())

@@ -69,7 +69,11 @@ pub struct NewOutboxMessage<'a> {
 }
 
 /// Queues an email; call it inside the transaction that makes the email true.
-pub fn enqueue(conn: &mut DbConn, email: &OutgoingEmail, now: NaiveDateTime) -> QueryResult<OutboxId> {
+pub fn enqueue(
+    conn: &mut DbConn,
+    email: &OutgoingEmail,
+    now: NaiveDateTime,
+) -> QueryResult<OutboxId> {
     let id = OutboxId::new();
     diesel::insert_into(email_outbox::table)
         .values(NewOutboxMessage {
@@ -94,8 +98,15 @@ pub fn claim_next(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<O
     let candidates: Vec<OutboxId> = email_outbox::table
         .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
         .filter(email_outbox::next_attempt_at.le(now))
-        .filter(email_outbox::locked_until.is_null().or(email_outbox::locked_until.lt(now)))
-        .order((email_outbox::next_attempt_at.asc(), email_outbox::created_at.asc()))
+        .filter(
+            email_outbox::locked_until
+                .is_null()
+                .or(email_outbox::locked_until.lt(now)),
+        )
+        .order((
+            email_outbox::next_attempt_at.asc(),
+            email_outbox::created_at.asc(),
+        ))
         .select(email_outbox::id)
         .limit(5)
         .load(conn)?;
@@ -104,7 +115,11 @@ pub fn claim_next(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<O
             email_outbox::table
                 .filter(email_outbox::id.eq(&id))
                 .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
-                .filter(email_outbox::locked_until.is_null().or(email_outbox::locked_until.lt(now))),
+                .filter(
+                    email_outbox::locked_until
+                        .is_null()
+                        .or(email_outbox::locked_until.lt(now)),
+                ),
         )
         .set((
             email_outbox::locked_until.eq(now + LEASE),
@@ -151,7 +166,11 @@ pub fn mark_failed_try(
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     let give_up = message.attempts >= MAX_ATTEMPTS;
-    let status = if give_up { OutboxStatus::Failed } else { OutboxStatus::Queued };
+    let status = if give_up {
+        OutboxStatus::Failed
+    } else {
+        OutboxStatus::Queued
+    };
     let error: String = error.chars().take(500).collect();
     diesel::update(email_outbox::table.find(&message.id))
         .set((

@@ -23,7 +23,12 @@ impl OutboxSignal {
 
 /// Drains the outbox until `shutdown` turns true. Database or SMTP trouble is
 /// logged and retried; nothing here can end the loop but shutdown.
-pub async fn run(pool: Pool, mailer: Mailer, signal: OutboxSignal, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    pool: Pool,
+    mailer: Mailer,
+    signal: OutboxSignal,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let idle = Duration::from_secs(2);
     loop {
         if *shutdown.borrow() {

@@ -54,7 +54,9 @@ pub struct NewAuditEntry<'a> {
 
 /// Appends an entry; call it in the transaction of the action it records.
 pub fn record(conn: &mut DbConn, entry: &NewAuditEntry<'_>) -> QueryResult<usize> {
-    diesel::insert_into(audit_log::table).values(entry).execute(conn)
+    diesel::insert_into(audit_log::table)
+        .values(entry)
+        .execute(conn)
 }
 
 /// The newest entries first.

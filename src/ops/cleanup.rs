@@ -32,7 +32,9 @@ impl std::fmt::Display for CleanupReport {
 /// Runs every cleanup rule once, each in its own short transaction.
 pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> {
     Ok(CleanupReport {
-        sign_in_links: db::write_tx(conn, |c| signin::delete_stale_links(c, now, Duration::days(7)))?,
+        sign_in_links: db::write_tx(conn, |c| {
+            signin::delete_stale_links(c, now, Duration::days(7))
+        })?,
         sessions: db::write_tx(conn, |c| sessions::delete_expired(c, now))?,
         unconfirmed_accounts: db::write_tx(conn, |c| {
             diesel::delete(
@@ -43,6 +45,8 @@ pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> 
             .execute(c)
         })?,
         rate_limit_hits: db::write_tx(conn, |c| rate_limit::prune(c, now - Duration::days(1)))?,
-        delivered_emails: db::write_tx(conn, |c| outbox::delete_sent_before(c, now - Duration::days(30)))?,
+        delivered_emails: db::write_tx(conn, |c| {
+            outbox::delete_sent_before(c, now - Duration::days(30))
+        })?,
     })
 }

@@ -66,7 +66,9 @@ pub struct SyncRunChanges<'a> {
 
 /// Starts the record of a run.
 pub fn insert_run(conn: &mut DbConn, new: &NewSyncRun<'_>) -> QueryResult<SyncRun> {
-    diesel::insert_into(sis_sync_runs::table).values(new).execute(conn)?;
+    diesel::insert_into(sis_sync_runs::table)
+        .values(new)
+        .execute(conn)?;
     sis_sync_runs::table
         .find(new.id)
         .select(SyncRun::as_select())

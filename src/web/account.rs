@@ -60,7 +60,10 @@ pub async fn show_sessions(
     current: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     let user_id = current.user.id.clone();
-    let list = with_conn(&state.pool, move |conn| Ok(sessions::list_for_user(conn, &user_id, clock::now())?)).await?;
+    let list = with_conn(&state.pool, move |conn| {
+        Ok(sessions::list_for_user(conn, &user_id, clock::now())?)
+    })
+    .await?;
     let rows = list
         .into_iter()
         .map(|s| SessionRow {
@@ -89,11 +92,16 @@ pub async fn end_session(
     path: web::Path<String>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_csrf(&req, &form.csrf_token).await?.ok_or(AppError::Csrf)?;
+    let current = guard::verify_csrf(&req, &form.csrf_token)
+        .await?
+        .ok_or(AppError::Csrf)?;
     let session_id = SessionId::parse(&path).ok_or(AppError::NotFound)?;
     let ending_this_one = session_id == current.session.id;
     let user_id = current.user.id.clone();
-    let ended = with_conn(&state.pool, move |conn| Ok(sessions::end(conn, &user_id, &session_id)?)).await?;
+    let ended = with_conn(&state.pool, move |conn| {
+        Ok(sessions::end(conn, &user_id, &session_id)?)
+    })
+    .await?;
     if !ended {
         return Err(AppError::NotFound);
     }
@@ -114,9 +122,15 @@ pub async fn end_other_sessions(
     state: web::Data<AppState>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_csrf(&req, &form.csrf_token).await?.ok_or(AppError::Csrf)?;
+    let current = guard::verify_csrf(&req, &form.csrf_token)
+        .await?
+        .ok_or(AppError::Csrf)?;
     with_conn(&state.pool, move |conn| {
-        Ok(sessions::end_others(conn, &current.user.id, &current.session.id)?)
+        Ok(sessions::end_others(
+            conn,
+            &current.user.id,
+            &current.session.id,
+        )?)
     })
     .await?;
     Ok(HttpResponse::SeeOther()

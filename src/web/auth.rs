@@ -76,7 +76,9 @@ pub async fn show_login(
 ) -> Result<HttpResponse, AppError> {
     let next = guard::safe_next(query.next.as_deref());
     if user.0.is_some() {
-        return Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, next)).finish());
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, next))
+            .finish());
     }
     let cookie = guard::ensure_pre_session(&req);
     let body = LoginPage {
@@ -131,7 +133,14 @@ pub async fn request_link(
     let base_url = state.config.base_url.clone();
     let address = email.clone();
     let result = with_conn(&state.pool, move |conn| {
-        Ok(signin::request(conn, &address, &ip, limits, &base_url, clock::now()))
+        Ok(signin::request(
+            conn,
+            &address,
+            &ip,
+            limits,
+            &base_url,
+            clock::now(),
+        ))
     })
     .await?;
     match result {
@@ -165,7 +174,10 @@ pub struct TokenQuery {
 
 /// Shows a button and changes nothing: mail scanners fetch links.
 #[get("/login/confirm")]
-pub async fn show_confirm(req: HttpRequest, query: web::Query<TokenQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show_confirm(
+    req: HttpRequest,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, AppError> {
     let cookie = guard::ensure_pre_session(&req);
     let token = query.token.clone().unwrap_or_default();
     if token.is_empty() {
@@ -242,12 +254,19 @@ pub async fn confirm_link(
     let token = form.token.clone();
     let agent = user_agent(&req);
     let result = with_conn(&state.pool, move |conn| {
-        Ok(signin::confirm_link(conn, &token, agent.as_deref(), clock::now()))
+        Ok(signin::confirm_link(
+            conn,
+            &token,
+            agent.as_deref(),
+            clock::now(),
+        ))
     })
     .await?;
     match result {
         Ok(created) => Ok(signed_in(&state, &created.token, "/")),
-        Err(SignInError::LinkInvalid) => refused(&req, StatusCode::BAD_REQUEST, link_refusal(), None),
+        Err(SignInError::LinkInvalid) => {
+            refused(&req, StatusCode::BAD_REQUEST, link_refusal(), None)
+        }
         Err(other) => Err(AppError::Internal(other.into())),
     }
 }
@@ -289,11 +308,21 @@ pub async fn confirm_code(
             )
         }
     };
-    let code: String = form.code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let code: String = form
+        .code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
     let agent = user_agent(&req);
     let address = email.clone();
     let result = with_conn(&state.pool, move |conn| {
-        Ok(signin::confirm_code(conn, &address, &code, agent.as_deref(), clock::now()))
+        Ok(signin::confirm_code(
+            conn,
+            &address,
+            &code,
+            agent.as_deref(),
+            clock::now(),
+        ))
     })
     .await?;
     match result {

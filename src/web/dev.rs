@@ -26,7 +26,11 @@ struct Mailbox {
 }
 
 #[get("/dev/mailbox")]
-pub async fn show_mailbox(req: HttpRequest, state: web::Data<AppState>, user: MaybeUser) -> Result<HttpResponse, AppError> {
+pub async fn show_mailbox(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: MaybeUser,
+) -> Result<HttpResponse, AppError> {
     if state.config.is_production() || !state.mailer_is_directory {
         return Err(AppError::NotFound);
     }
@@ -34,7 +38,12 @@ pub async fn show_mailbox(req: HttpRequest, state: web::Data<AppState>, user: Ma
     let messages = web::block(move || mail::read_directory(&dir, 50))
         .await?
         .map_err(|e| AppError::Internal(e.into()))?;
-    let base = state.config.base_url.as_str().trim_end_matches('/').to_string();
+    let base = state
+        .config
+        .base_url
+        .as_str()
+        .trim_end_matches('/')
+        .to_string();
     let entries = messages
         .into_iter()
         .map(|(name, email)| MailboxEntry {
@@ -55,5 +64,7 @@ pub async fn show_mailbox(req: HttpRequest, state: web::Data<AppState>, user: Ma
         entries,
     }
     .render()?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }

@@ -17,7 +17,10 @@ pub enum AppError {
     #[error("the form expired or did not come from this site")]
     Csrf,
     #[error("too many requests")]
-    TooManyRequests { message: String, retry_after_secs: i64 },
+    TooManyRequests {
+        message: String,
+        retry_after_secs: i64,
+    },
     #[error("the database is unavailable")]
     Unavailable,
     #[error("sign in required")]
@@ -82,7 +85,10 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if let AppError::SignInRequired { next } = self {
-            let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+            let target = format!(
+                "/login?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            );
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, target))
                 .finish();
@@ -130,7 +136,10 @@ impl ResponseError for AppError {
         let body = page.render().unwrap_or_else(|_| message.clone());
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("text/html; charset=utf-8");
-        if let AppError::TooManyRequests { retry_after_secs, .. } = self {
+        if let AppError::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.max(&1).to_string()));
         }
         if matches!(self, AppError::Unavailable) {

@@ -163,7 +163,10 @@ pub fn ensure_pre_session(req: &HttpRequest) -> Option<Cookie<'static>> {
 
 /// Refuses a POST whose `csrf_token` does not match this session's (or this
 /// visitor's pre-session) token.
-pub async fn verify_csrf(req: &HttpRequest, submitted: &str) -> Result<Option<CurrentUser>, AppError> {
+pub async fn verify_csrf(
+    req: &HttpRequest,
+    submitted: &str,
+) -> Result<Option<CurrentUser>, AppError> {
     let current = load_session(req).await?;
     let state = state(req);
     let key = state.config.secret_key.expose();
@@ -172,7 +175,10 @@ pub async fn verify_csrf(req: &HttpRequest, submitted: &str) -> Result<Option<Cu
         candidates.push(mac(key, "csrf-session", &c.session.token_hash));
     }
     // Sign-in forms are rendered before the session exists.
-    if let Some(value) = req.cookie(PRE_SESSION_COOKIE).map(|c| c.value().to_string()) {
+    if let Some(value) = req
+        .cookie(PRE_SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+    {
         candidates.push(mac(key, "csrf-pre", &value));
     }
     let ok = !submitted.is_empty()
@@ -243,7 +249,14 @@ mod tests {
     fn only_local_paths_are_return_paths() {
         assert_eq!(safe_next(Some("/friends")), "/friends");
         assert_eq!(safe_next(Some("/classes/x?q=1")), "/classes/x?q=1");
-        for hostile in ["//evil.com", "https://evil.com", "/\\evil.com", "evil", "/login", "/a\nb"] {
+        for hostile in [
+            "//evil.com",
+            "https://evil.com",
+            "/\\evil.com",
+            "evil",
+            "/login",
+            "/a\nb",
+        ] {
             assert_eq!(safe_next(Some(hostile)), "/", "{hostile}");
         }
         assert_eq!(safe_next(None), "/");

@@ -11,7 +11,9 @@ use crate::db;
 /// The process is up.
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
 }
 
 /// The database answers: 200, or 503 within two seconds.
@@ -19,7 +21,9 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let check = with_conn(&state.pool, |conn| Ok(db::ping(conn)?));
     match tokio::time::timeout(Duration::from_millis(1900), check).await {
-        Ok(Ok(())) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready\n"),
+        Ok(Ok(())) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ready\n"),
         _ => HttpResponse::ServiceUnavailable()
             .content_type("text/plain; charset=utf-8")
             .body("database unavailable\n"),

@@ -33,5 +33,7 @@ pub async fn show_home(req: HttpRequest, user: MaybeUser) -> Result<HttpResponse
         }
         .render()?,
     };
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }

@@ -46,13 +46,21 @@ pub struct RequestId(pub String);
 impl Application {
     /// Builds with the mailer the configuration names (SMTP or the dev folder).
     pub fn build(config: Config) -> anyhow::Result<Application> {
-        let mailer = Mailer::from_settings(config.smtp_url.as_deref(), &config.mail_from, config.mail_dir.clone())?;
+        let mailer = Mailer::from_settings(
+            config.smtp_url.as_deref(),
+            &config.mail_from,
+            config.mail_dir.clone(),
+        )?;
         Application::build_with(config, mailer)
     }
 
     /// Builds with a given mailer (tests pass memory or a loopback SMTP server).
     pub fn build_with(config: Config, mailer: Mailer) -> anyhow::Result<Application> {
-        let pool = db::connect_pool(&config.database_url, config.pool_max_size, config.pool_timeout)?;
+        let pool = db::connect_pool(
+            &config.database_url,
+            config.pool_max_size,
+            config.pool_timeout,
+        )?;
         {
             let mut conn = pool.get()?;
             let applied = db::run_migrations(&mut conn)?;
@@ -125,11 +133,12 @@ async fn hourly_cleanup(pool: Pool, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         let pool = pool.clone();
-        let outcome = tokio::task::spawn_blocking(move || -> anyhow::Result<ops::cleanup::CleanupReport> {
-            let mut conn = pool.get()?;
-            Ok(ops::cleanup::run(&mut conn, clock::now())?)
-        })
-        .await;
+        let outcome =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<ops::cleanup::CleanupReport> {
+                let mut conn = pool.get()?;
+                Ok(ops::cleanup::run(&mut conn, clock::now())?)
+            })
+            .await;
         match outcome {
             Ok(Ok(report)) => tracing::info!(%report, "hourly cleanup"),
             Ok(Err(error)) => tracing::warn!(%error, "hourly cleanup failed; will try next hour"),
@@ -148,7 +157,10 @@ fn security_headers(https: bool) -> DefaultHeaders {
         .add((header::REFERRER_POLICY, "no-referrer"))
         .add((header::X_FRAME_OPTIONS, "DENY"));
     if https {
-        headers = headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"));
+        headers = headers.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ));
     }
     headers
 }
@@ -174,11 +186,14 @@ async fn log_requests(
             let status = res.status().as_u16();
             tracing::info!(parent: &span, %method, %path, status, elapsed_ms, "request");
         }
-        Err(error) => tracing::warn!(parent: &span, %method, %path, %error, elapsed_ms, "request failed"),
+        Err(error) => {
+            tracing::warn!(parent: &span, %method, %path, %error, elapsed_ms, "request failed")
+        }
     }
     result.map(|mut res| {
         if let Ok(value) = HeaderValue::from_str(&id) {
-            res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+            res.headers_mut()
+                .insert(header::HeaderName::from_static("x-request-id"), value);
         }
         res
     })
@@ -189,11 +204,21 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .app_data(web::FormConfig::default().limit(64 * 1024).error_handler(|err, _| {
-                AppError::BadRequest(format!("The form could not be read ({err}). Go back and try again.")).into()
-            }))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(|err, _| {
+                        AppError::BadRequest(format!(
+                            "The form could not be read ({err}). Go back and try again."
+                        ))
+                        .into()
+                    }),
+            )
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                AppError::BadRequest(format!("The address has a parameter we cannot read ({err}).")).into()
+                AppError::BadRequest(format!(
+                    "The address has a parameter we cannot read ({err})."
+                ))
+                .into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .wrap(security_headers(https))
@@ -212,7 +237,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .service(account::end_other_sessions)
             .service(account::end_session)
             .service(dev::show_mailbox)
-            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+            }))
     })
     .shutdown_timeout(30)
     .listen(listener)?

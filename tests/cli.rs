@@ -1,0 +1,96 @@
+//! The command line as an operator meets it: `migrate` says what it did, and a
+//! bad `DATABASE_URL` stops the program with one line naming the problem.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+
+fn run(args: &[&str], database_url: &str) -> Output {
+    let dir = std::env::temp_dir().join(format!("cg-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_common-grounds"))
+        .args(args)
+        .current_dir(&dir)
+        .env_remove("SECRET_KEY")
+        .env_remove("APP_ENV")
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    output
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+backend_test!(
+    async fn migrate_creates_the_schema_once_and_then_says_nothing_is_pending(backend: Backend) {
+        let db = TestDb::new(backend);
+
+        let first = run(&["migrate"], &db.url_string());
+        let second = run(&["migrate"], &db.url_string());
+
+        assert!(first.status.success(), "{}", text(&first.stderr));
+        assert!(
+            text(&first.stdout).contains("applied 1 migration(s)"),
+            "{}",
+            text(&first.stdout)
+        );
+        assert!(second.status.success(), "{}", text(&second.stderr));
+        assert!(
+            text(&second.stdout).contains("nothing to apply"),
+            "{}",
+            text(&second.stdout)
+        );
+        let mut conn = db.connect();
+        for table in common_grounds::db::schema::TABLES {
+            assert_eq!(
+                common_grounds::db::count_rows(&mut conn, table).unwrap(),
+                0,
+                "{table} exists"
+            );
+        }
+    }
+);
+
+#[test]
+fn an_unknown_scheme_stops_with_one_line_naming_it() {
+    let output = run(&["migrate"], "mysql://root@127.0.0.1/cg");
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("DATABASE_URL") && stderr.contains("mysql://"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_stops_with_the_real_connection_error() {
+    let output = run(&["serve"], "postgres://postgres@127.0.0.1:1/cg");
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(!stderr.contains("invalid url"), "{stderr}");
+}
+
+#[test]
+fn a_postgres_server_without_the_database_says_so() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path("/cg_no_such_database");
+    let output = run(&["migrate"], url.as_str());
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("cg_no_such_database") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+}

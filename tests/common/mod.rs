@@ -1,0 +1,357 @@
+//! The test harness: a fresh database per test on each backend, the real app on
+//! port 0, a cookie-keeping client, and a real SMTP listener on loopback.
+#![allow(dead_code)]
+
+pub mod smtp;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use common_grounds::config::{Config, DatabaseUrl};
+use common_grounds::db::{self, DbConn, Pool};
+use common_grounds::mail::{Mailer, OutgoingEmail};
+use common_grounds::web::Application;
+use diesel::prelude::*;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares one test body run once per backend:
+/// `backend_test!(async fn a_thing_works(backend: Backend) { ... });`
+#[macro_export]
+macro_rules! backend_test {
+    (async fn $name:ident($b:ident : Backend) $body:block) => {
+        mod $name {
+            use super::*;
+
+            async fn __body($b: Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                __body(Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::common::postgres_admin_url().is_none() {
+                    return;
+                }
+                __body(Backend::Postgres).await
+            }
+        }
+    };
+}
+
+/// The PostgreSQL server to make test databases on. Unset outside CI means the
+/// PostgreSQL half is skipped (with a line saying so); in CI it must be set.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(url) => Some(url),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI")
+        }
+        None => {
+            eprintln!("skipping the PostgreSQL run: set TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres");
+            None
+        }
+    }
+}
+
+/// A database that exists for one test and is removed when the test ends,
+/// whether it passed or not.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: DatabaseUrl,
+    dir: Option<PathBuf>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir =
+                    std::env::temp_dir().join(format!("cg-test-{}", uuid::Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir).unwrap();
+                TestDb {
+                    backend,
+                    url: DatabaseUrl::Sqlite(dir.join("test.db")),
+                    dir: Some(dir),
+                    pg: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url().expect("TEST_DATABASE_URL");
+                let name = format!("cg_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn =
+                    PgConnection::establish(&admin).expect("connect to TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .unwrap();
+                let mut url = url::Url::parse(&admin).unwrap();
+                url.set_path(&format!("/{name}"));
+                TestDb {
+                    backend,
+                    url: DatabaseUrl::Postgres(url.to_string()),
+                    dir: None,
+                    pg: Some((admin, name)),
+                }
+            }
+        }
+    }
+
+    /// Another handle on the same database that does not drop it (for a second
+    /// URL to it, such as through a proxy); the original still cleans up.
+    pub fn borrowed(other: &TestDb) -> TestDb {
+        TestDb {
+            backend: other.backend,
+            url: other.url.clone(),
+            dir: None,
+            pg: None,
+        }
+    }
+
+    /// A direct connection (migrations not applied).
+    pub fn connect(&self) -> DbConn {
+        db::Manager::new(self.url.clone()).establish().unwrap()
+    }
+
+    /// A direct connection with the schema in place.
+    pub fn migrated(&self) -> DbConn {
+        let mut conn = self.connect();
+        db::run_migrations(&mut conn).unwrap();
+        conn
+    }
+
+    pub fn url_string(&self) -> String {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some((admin, name)) = &self.pg {
+            if let Ok(mut conn) = PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+/// Settings for a test app: port 0, a throwaway data folder, a fixed secret.
+pub fn test_config(db: &TestDb, extra: &[(&str, &str)]) -> Config {
+    let data = std::env::temp_dir().join(format!("cg-data-{}", uuid::Uuid::new_v4().simple()));
+    let mut vars: HashMap<String, String> = [
+        ("DATABASE_URL", db.url_string()),
+        ("BIND_ADDR", "127.0.0.1:0".to_string()),
+        ("BASE_URL", "http://cg.test".to_string()),
+        (
+            "SECRET_KEY",
+            "test-secret-key-that-is-long-enough-0123456789".to_string(),
+        ),
+        ("DATA_DIR", data.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Config::from_source(&vars).expect("test config")
+}
+
+/// How a test app sends email.
+pub enum TestMail {
+    Memory,
+    Smtp(u16),
+}
+
+/// A running app for one test.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub pool: Pool,
+    pub outbox: Option<Arc<Mutex<Vec<OutgoingEmail>>>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Starts the app on a fresh database with email kept in memory.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(TestDb::new(backend), TestMail::Memory, &[]).await
+}
+
+pub async fn spawn_app_with(db: TestDb, mail: TestMail, extra: &[(&str, &str)]) -> TestApp {
+    let config = test_config(&db, extra);
+    let (mailer, outbox) = match mail {
+        TestMail::Memory => {
+            let (mailer, store) = Mailer::memory();
+            (mailer, Some(store))
+        }
+        TestMail::Smtp(port) => (
+            Mailer::smtp(
+                &format!("smtp://127.0.0.1:{port}?tls=none"),
+                "Common Grounds <no-reply@cg.test>",
+            )
+            .unwrap(),
+            None,
+        ),
+    };
+    let app = Application::build_with(config, mailer).expect("app builds");
+    let port = app.port();
+    let pool = app.pool().clone();
+    let server = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: client(),
+        db,
+        pool,
+        outbox,
+        server,
+    }
+}
+
+impl TestApp {
+    /// Stops the server and hands back the database (to start another app on it).
+    pub async fn stop(self) -> TestDb {
+        self.server.abort();
+        let _ = self.server.await;
+        self.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_html(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The CSRF token of the first form on a page.
+    pub async fn csrf_from(&self, path: &str) -> String {
+        let (_, html) = self.get_html(path).await;
+        csrf_in(&html).unwrap_or_else(|| panic!("no csrf_token on {path}"))
+    }
+
+    /// Asks for a sign-in email the way the login form does.
+    pub async fn post_login(&self, email: &str) -> reqwest::Response {
+        let csrf = self.csrf_from("/login").await;
+        self.post_form("/login", &[("csrf_token", &csrf), ("email", email)])
+            .await
+    }
+
+    /// Emails captured by the memory mailer so far.
+    pub async fn sent_emails(&self) -> Vec<OutgoingEmail> {
+        self.outbox
+            .as_ref()
+            .expect("memory mailer")
+            .lock()
+            .unwrap()
+            .clone()
+    }
+
+    /// Waits until the outbox worker has delivered `n` emails to memory.
+    pub async fn wait_for_emails(&self, n: usize) -> Vec<OutgoingEmail> {
+        for _ in 0..200 {
+            let sent = self.sent_emails().await;
+            if sent.len() >= n {
+                return sent;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!(
+            "expected {n} emails, got {}",
+            self.sent_emails().await.len()
+        );
+    }
+
+    /// Signs in end to end through the link and returns the email address.
+    pub async fn sign_in(&self, email: &str) {
+        let before = self.sent_emails().await.len();
+        assert_eq!(self.post_login(email).await.status().as_u16(), 200);
+        let emails = self.wait_for_emails(before + 1).await;
+        let token = token_in(&emails.last().unwrap().text).expect("token in email");
+        let csrf = self
+            .csrf_from(&format!("/login/confirm?token={token}"))
+            .await;
+        let response = self
+            .post_form(
+                "/login/confirm",
+                &[("csrf_token", &csrf), ("token", &token)],
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 303, "sign-in should redirect");
+    }
+
+    pub fn conn(&self) -> common_grounds::db::PooledConn {
+        self.pool.get().unwrap()
+    }
+}
+
+/// The value of the first `csrf_token` field in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse("input[name=csrf_token]").unwrap();
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .map(str::to_string)
+        .filter(|v| !v.is_empty())
+}
+
+/// The sign-in token in an email body.
+pub fn token_in(text: &str) -> Option<String> {
+    let start = text.find("token=")? + "token=".len();
+    Some(
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect(),
+    )
+}
+
+/// The 8-digit code in an email body.
+pub fn code_in(text: &str) -> Option<String> {
+    let start = text.find("enter this code: ")? + "enter this code: ".len();
+    Some(text[start..start + 8].to_string())
+}

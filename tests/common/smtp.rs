@@ -1,0 +1,151 @@
+//! A real SMTP listener on loopback: enough of RFC 5321 for lettre to deliver
+//! to it. It can be stopped and started again on the same port.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// One message as the server received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+pub struct SmtpServer {
+    pub port: u16,
+    pub inbox: Arc<Mutex<Vec<Received>>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SmtpServer {
+    pub async fn start() -> SmtpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let inbox = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn(accept(listener, inbox.clone()));
+        SmtpServer {
+            port,
+            inbox,
+            task: Some(task),
+        }
+    }
+
+    /// Stops listening: connections are refused until `restart`.
+    pub async fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        self.task = Some(tokio::spawn(accept(listener, self.inbox.clone())));
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inbox.lock().unwrap().clone()
+    }
+
+    /// Waits (up to `secs`) for `n` messages.
+    pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<Received> {
+        for _ in 0..(secs * 20) {
+            if self.received().len() >= n {
+                return self.received();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "SMTP listener expected {n} messages, got {}",
+            self.received().len()
+        );
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn accept(listener: TcpListener, inbox: Arc<Mutex<Vec<Received>>>) {
+    let mut sessions = tokio::task::JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let inbox = inbox.clone();
+        // Sessions die with the listener task (JoinSet aborts them on drop).
+        sessions.spawn(async move {
+            let _ = session(stream, inbox).await;
+        });
+    }
+}
+
+async fn session(
+    stream: tokio::net::TcpStream,
+    inbox: Arc<Mutex<Vec<Received>>>,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    write.write_all(b"220 cg-test ESMTP\r\n").await?;
+    let (mut from, mut to, mut line) = (String::new(), Vec::new(), String::new());
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let upper = line.to_ascii_uppercase();
+        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            write
+                .write_all(b"250-cg-test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                .await?;
+        } else if upper.starts_with("MAIL FROM:") {
+            from = line[10..].trim().to_string();
+            to.clear();
+            write.write_all(b"250 OK\r\n").await?;
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(line[8..].trim().to_string());
+            write.write_all(b"250 OK\r\n").await?;
+        } else if upper.starts_with("DATA") {
+            write
+                .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                .await?;
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if lines.read_line(&mut line).await? == 0 {
+                    return Ok(());
+                }
+                if line == ".\r\n" || line == ".\n" {
+                    break;
+                }
+                data.push_str(
+                    line.strip_prefix('.')
+                        .filter(|_| line.starts_with(".."))
+                        .unwrap_or(&line),
+                );
+            }
+            inbox.lock().unwrap().push(Received {
+                from: from.clone(),
+                to: to.clone(),
+                data,
+            });
+            write.write_all(b"250 OK queued\r\n").await?;
+        } else if upper.starts_with("QUIT") {
+            write.write_all(b"221 Bye\r\n").await?;
+            return Ok(());
+        } else if upper.starts_with("RSET") || upper.starts_with("NOOP") {
+            write.write_all(b"250 OK\r\n").await?;
+        } else {
+            write.write_all(b"502 Command not implemented\r\n").await?;
+        }
+    }
+}

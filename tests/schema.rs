@@ -1,0 +1,732 @@
+//! The schema on both backends: migrations apply, re-apply as a no-op, and undo
+//! cleanly; every table stores and returns a whole row; the database itself
+//! enforces the constraints.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use common_grounds::accounts::{
+    self, MagicLink, MagicLinkId, NewMagicLink, NewSession, Role, Session, SessionId, User, UserId,
+};
+use common_grounds::chat::{self, ClassMessage, MessageFlag, MessageId, NewClassMessage};
+use common_grounds::classes::{
+    self, ClassId, ClassMeeting, Enrollment, MeetingId, NewClass, NewClassMeeting,
+};
+use common_grounds::clock;
+use common_grounds::db::schema::classes as classes_table;
+use common_grounds::db::schema::*;
+use common_grounds::db::{self, DbConn};
+use common_grounds::friends::{
+    self, ContactImport, ContactImportId, Friendship, FriendshipId, FriendshipStatus, NewFriendship,
+};
+use common_grounds::mail::outbox::{self, OutboxMessage, OutboxStatus};
+use common_grounds::mail::OutgoingEmail;
+use common_grounds::moderation::{self, AuditAction, AuditEntry, AuditId, NewAuditEntry};
+use common_grounds::sis::{self, NewSyncRun, SyncRun, SyncRunId, SyncStatus};
+use diesel::prelude::*;
+
+/// Every table, index, view, trigger and type the user could see, by name.
+fn catalog(conn: &mut DbConn) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let sql = match conn {
+        DbConn::Sqlite(_) => {
+            "SELECT type || ':' || name AS name FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '%diesel_schema_migrations%' ORDER BY 1"
+        }
+        DbConn::Postgresql(_) => {
+            "SELECT c.relkind::text || ':' || c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relname NOT LIKE '%diesel_schema_migrations%' \
+             UNION ALL SELECT 'type:' || t.typname::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+             WHERE n.nspname = 'public' AND t.typname NOT LIKE '%diesel_schema_migrations%' \
+             UNION ALL SELECT 'function:' || p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE n.nspname = 'public' ORDER BY 1"
+        }
+    };
+    diesel::sql_query(sql)
+        .load::<Name>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect()
+}
+
+backend_test!(
+    async fn every_down_migration_undoes_its_up(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.connect();
+        let before = catalog(&mut conn);
+
+        let applied = db::run_migrations(&mut conn).unwrap();
+        let during = catalog(&mut conn);
+        let reverted = db::revert_all_migrations(&mut conn).unwrap();
+        let after = catalog(&mut conn);
+
+        assert!(!applied.is_empty());
+        assert_eq!(applied.len(), reverted.len());
+        for table in schema_tables() {
+            assert!(
+                during.iter().any(|n| n.ends_with(&format!(":{table}"))),
+                "{table} was not created"
+            );
+        }
+        assert!(
+            during.len() > before.len() + schema_tables().len(),
+            "indexes were created too"
+        );
+        assert_eq!(
+            before, after,
+            "something was left over after every down.sql ran"
+        );
+    }
+);
+
+fn schema_tables() -> &'static [&'static str] {
+    common_grounds::db::schema::TABLES
+}
+
+backend_test!(
+    async fn migrating_twice_applies_nothing_the_second_time(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.connect();
+
+        let first = db::run_migrations(&mut conn).unwrap();
+        let catalog_after_first = catalog(&mut conn);
+        let second = db::run_migrations(&mut conn).unwrap();
+
+        assert!(!first.is_empty());
+        assert!(second.is_empty());
+        assert_eq!(catalog_after_first, catalog(&mut conn));
+        assert_eq!(
+            db::schema_version(&mut conn).unwrap(),
+            first.iter().max().cloned()
+        );
+        for table in schema_tables() {
+            assert_eq!(db::count_rows(&mut conn, table).unwrap(), 0, "{table}");
+        }
+    }
+);
+
+fn new_user(conn: &mut DbConn, computing_id: &str) -> User {
+    let now = clock::now();
+    let id = UserId::new();
+    let email = format!("{computing_id}@virginia.edu");
+    accounts::insert(
+        conn,
+        &accounts::NewUser {
+            id: &id,
+            email: &email,
+            computing_id,
+            email_verified: true,
+            role: Role::Student.as_str(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .unwrap()
+}
+
+fn new_class(conn: &mut DbConn, number: &str) -> classes::Class {
+    let now = clock::now();
+    let id = ClassId::new();
+    classes::insert(
+        conn,
+        &NewClass {
+            id: &id,
+            subject: "CS",
+            catalog_number: "3120",
+            term: "1262",
+            title: Some("Discrete Mathematics and Theory 1"),
+            description: Some("Proofs, sets, automata."),
+            sis_class_number: Some(number),
+            instructor: Some("Nathan Brunelle"),
+            component: Some("LEC"),
+            class_section: Some("001"),
+            class_capacity: Some(300),
+            enrollment_available: Some(12),
+            days: Some("MoWeFr"),
+            start_time: Some("10:00"),
+            end_time: Some("10:50"),
+            location: Some("Rice Hall 130"),
+            active: true,
+            last_synced_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .unwrap()
+}
+
+fn is_constraint_error(result: &QueryResult<usize>) -> bool {
+    matches!(
+        result,
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation
+                | diesel::result::DatabaseErrorKind::CheckViolation
+                | diesel::result::DatabaseErrorKind::ForeignKeyViolation
+                | diesel::result::DatabaseErrorKind::NotNullViolation,
+            _
+        ))
+    )
+}
+
+backend_test!(
+    async fn every_table_stores_and_returns_a_whole_row(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let now = clock::now();
+
+        // users
+        let user = new_user(&mut conn, "mst3k");
+        let read = accounts::find(&mut conn, &user.id).unwrap().unwrap();
+        assert_eq!(read, user);
+        assert_eq!(read.email, "mst3k@virginia.edu");
+        assert_eq!(read.role, Role::Student);
+        assert_eq!(read.created_at, now.max(read.created_at));
+
+        // magic_links
+        let link_id = MagicLinkId::new();
+        let link = NewMagicLink {
+            id: &link_id,
+            user_id: &user.id,
+            token_hash: "th",
+            code_hash: "ch",
+            code_attempts: 2,
+            expires_at: now + Duration::minutes(15),
+            used: false,
+            created_at: now,
+        };
+        diesel::insert_into(magic_links::table)
+            .values(&link)
+            .execute(&mut conn)
+            .unwrap();
+        let read: MagicLink = magic_links::table
+            .find(&link_id)
+            .select(MagicLink::as_select())
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(
+            read,
+            MagicLink {
+                id: link_id.clone(),
+                user_id: user.id.clone(),
+                token_hash: "th".into(),
+                code_hash: "ch".into(),
+                code_attempts: 2,
+                expires_at: now + Duration::minutes(15),
+                used: false,
+                created_at: now,
+            }
+        );
+
+        // sessions
+        let session_id = SessionId::new();
+        diesel::insert_into(sessions::table)
+            .values(NewSession {
+                id: &session_id,
+                user_id: &user.id,
+                token_hash: "sh",
+                user_agent: Some("Firefox"),
+                expires_at: now + Duration::days(30),
+                created_at: now,
+                last_used_at: now,
+            })
+            .execute(&mut conn)
+            .unwrap();
+        let read: Session = sessions::table
+            .find(&session_id)
+            .select(Session::as_select())
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(read.user_agent.as_deref(), Some("Firefox"));
+        assert_eq!(read.expires_at, now + Duration::days(30));
+
+        // classes and class_meetings
+        let class = new_class(&mut conn, "16601");
+        assert_eq!(classes::find(&mut conn, &class.id).unwrap().unwrap(), class);
+        assert_eq!(
+            class.title.as_deref(),
+            Some("Discrete Mathematics and Theory 1")
+        );
+        assert_eq!(class.class_capacity, Some(300));
+        let meeting_id = MeetingId::new();
+        classes::insert_meeting(
+            &mut conn,
+            &NewClassMeeting {
+                id: &meeting_id,
+                class_id: &class.id,
+                position: 0,
+                days: Some("MoWeFr"),
+                start_time: Some("10:00"),
+                end_time: Some("10:50"),
+                location: None,
+                instructor: Some("A, B"),
+            },
+        )
+        .unwrap();
+        let meetings = classes::meetings_of(&mut conn, std::slice::from_ref(&class.id)).unwrap();
+        assert_eq!(
+            meetings,
+            vec![ClassMeeting {
+                id: meeting_id,
+                class_id: class.id.clone(),
+                position: 0,
+                days: Some("MoWeFr".into()),
+                start_time: Some("10:00".into()),
+                end_time: Some("10:50".into()),
+                location: None,
+                instructor: Some("A, B".into()),
+            }]
+        );
+
+        // user_classes
+        assert!(classes::enroll(&mut conn, &user.id, &class.id, now).unwrap());
+        assert!(
+            !classes::enroll(&mut conn, &user.id, &class.id, now).unwrap(),
+            "joining twice is a no-op"
+        );
+        let read: Enrollment = user_classes::table
+            .select(Enrollment::as_select())
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(read.enrolled_at, now);
+        assert_eq!(
+            classes::of_user(&mut conn, &user.id, "1262").unwrap(),
+            vec![class.clone()]
+        );
+
+        // friendships
+        let friend = new_user(&mut conn, "abc2d");
+        let friendship_id = FriendshipId::new();
+        let friendship = friends::insert(
+            &mut conn,
+            &NewFriendship {
+                id: &friendship_id,
+                user_id_1: &user.id,
+                user_id_2: &friend.id,
+                status: FriendshipStatus::Accepted.as_str(),
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .unwrap();
+        assert_eq!(friendship.status, FriendshipStatus::Accepted);
+        assert_eq!(
+            friends::between(&mut conn, &friend.id, &user.id).unwrap(),
+            Some(friendship.clone())
+        );
+        let _: Friendship = friendship;
+
+        // class_messages and message_flags
+        let message_id = MessageId::new();
+        let message = chat::insert(
+            &mut conn,
+            &NewClassMessage {
+                id: &message_id,
+                class_id: &class.id,
+                user_id: Some(&user.id),
+                anonymous_identifier: "Anon_1a2b3c",
+                content: "When is the exam? 🎓",
+                parent_message_id: None,
+                flagged_count: 0,
+                hidden: false,
+                deleted: false,
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            chat::find(&mut conn, &message_id).unwrap(),
+            Some(message.clone())
+        );
+        assert_eq!(message.content, "When is the exam? 🎓");
+        let flag = MessageFlag {
+            message_id: message_id.clone(),
+            user_id: friend.id.clone(),
+            reason: Some("off topic".into()),
+            created_at: now,
+        };
+        assert!(chat::insert_flag(&mut conn, &flag).unwrap());
+        assert!(
+            !chat::insert_flag(&mut conn, &flag).unwrap(),
+            "one flag per student per message"
+        );
+        let read: MessageFlag = message_flags::table
+            .select(MessageFlag::as_select())
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(read, flag);
+
+        // contact_imports
+        let import = ContactImport {
+            id: ContactImportId::new(),
+            user_id: user.id.clone(),
+            phone_hash_list: r#"["h1","h2"]"#.into(),
+            imported_at: now,
+        };
+        diesel::insert_into(contact_imports::table)
+            .values(&import)
+            .execute(&mut conn)
+            .unwrap();
+        let read: ContactImport = contact_imports::table
+            .select(ContactImport::as_select())
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(read, import);
+
+        // audit_log
+        let audit_id = AuditId::new();
+        moderation::record(
+            &mut conn,
+            &NewAuditEntry {
+                id: &audit_id,
+                actor_id: Some(&user.id),
+                action: AuditAction::Reveal.as_str(),
+                target_type: "message",
+                target_id: message_id.as_str(),
+                reason: Some("harassment report #12"),
+                details: None,
+                created_at: now,
+            },
+        )
+        .unwrap();
+        let read: Vec<AuditEntry> = moderation::recent(&mut conn, 10).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].action, AuditAction::Reveal);
+        assert_eq!(read[0].reason.as_deref(), Some("harassment report #12"));
+
+        // email_outbox
+        let email = OutgoingEmail {
+            to: "mst3k@virginia.edu".into(),
+            subject: "Hello".into(),
+            text: "plain".into(),
+            html: "<p>html</p>".into(),
+        };
+        let outbox_id = outbox::enqueue(&mut conn, &email, now).unwrap();
+        let read: OutboxMessage = email_outbox::table
+            .find(&outbox_id)
+            .select(OutboxMessage::as_select())
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(read.email(), email);
+        assert_eq!(read.status, OutboxStatus::Queued);
+
+        // sis_sync_runs
+        let run_id = SyncRunId::new();
+        let run = sis::insert_run(
+            &mut conn,
+            &NewSyncRun {
+                id: &run_id,
+                term: "1262",
+                subjects: "CS,MATH",
+                status: SyncStatus::Running.as_str(),
+                started_at: now,
+            },
+        )
+        .unwrap();
+        let read: SyncRun = sis::recent_runs(&mut conn, 1).unwrap().remove(0);
+        assert_eq!(read, run);
+        assert_eq!(read.status, SyncStatus::Running);
+
+        // rate_limit_hits
+        let hit = accounts::rate_limit::hit(
+            &mut conn,
+            "login-ip:127.0.0.1",
+            1,
+            Duration::minutes(10),
+            now,
+        )
+        .unwrap();
+        assert!(hit.is_ok());
+        let again = accounts::rate_limit::hit(
+            &mut conn,
+            "login-ip:127.0.0.1",
+            1,
+            Duration::minutes(10),
+            now,
+        )
+        .unwrap();
+        assert_eq!(again.unwrap_err().retry_at, now + Duration::minutes(10));
+
+        for table in schema_tables() {
+            assert!(
+                db::count_rows(&mut conn, table).unwrap() >= 1,
+                "{table} holds the row"
+            );
+        }
+    }
+);
+
+backend_test!(
+    async fn the_database_enforces_the_constraints(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let now = clock::now();
+        let a = new_user(&mut conn, "aaa1a");
+        let b = new_user(&mut conn, "bbb2b");
+
+        // Duplicate email, duplicate computing ID.
+        let dup_email = diesel::insert_into(users::table)
+            .values((
+                users::id.eq(UserId::new()),
+                users::email.eq("aaa1a@virginia.edu"),
+                users::computing_id.eq("other"),
+                users::email_verified.eq(true),
+                users::phone_verified.eq(false),
+                users::role.eq("student"),
+                users::created_at.eq(now),
+                users::updated_at.eq(now),
+            ))
+            .execute(&mut conn);
+        assert!(
+            is_constraint_error(&dup_email),
+            "duplicate email: {dup_email:?}"
+        );
+        let dup_cid = diesel::insert_into(users::table)
+            .values((
+                users::id.eq(UserId::new()),
+                users::email.eq("other@virginia.edu"),
+                users::computing_id.eq("aaa1a"),
+                users::email_verified.eq(true),
+                users::phone_verified.eq(false),
+                users::role.eq("student"),
+                users::created_at.eq(now),
+                users::updated_at.eq(now),
+            ))
+            .execute(&mut conn);
+        assert!(
+            is_constraint_error(&dup_cid),
+            "duplicate computing id: {dup_cid:?}"
+        );
+
+        // Bad enum values.
+        let bad_role = diesel::update(users::table.find(&a.id))
+            .set(users::role.eq("superuser"))
+            .execute(&mut conn);
+        assert!(is_constraint_error(&bad_role), "bad role: {bad_role:?}");
+        let friendship = |u1: &UserId, u2: &UserId, status: &str| {
+            (
+                friendships::id.eq(FriendshipId::new()),
+                friendships::user_id_1.eq(u1.clone()),
+                friendships::user_id_2.eq(u2.clone()),
+                friendships::status.eq(status.to_string()),
+                friendships::created_at.eq(now),
+                friendships::updated_at.eq(now),
+            )
+        };
+        let bad_status = diesel::insert_into(friendships::table)
+            .values(friendship(&a.id, &b.id, "BESTIES"))
+            .execute(&mut conn);
+        assert!(
+            is_constraint_error(&bad_status),
+            "bad friendship status: {bad_status:?}"
+        );
+        let bad_action = diesel::insert_into(audit_log::table)
+            .values((
+                audit_log::id.eq(AuditId::new()),
+                audit_log::action.eq("erase_history"),
+                audit_log::target_type.eq("message"),
+                audit_log::target_id.eq("x"),
+                audit_log::created_at.eq(now),
+            ))
+            .execute(&mut conn);
+        assert!(
+            is_constraint_error(&bad_action),
+            "bad audit action: {bad_action:?}"
+        );
+        let bad_outbox = diesel::update(email_outbox::table)
+            .set(email_outbox::status.eq("lost"))
+            .execute(&mut conn);
+        assert!(bad_outbox.is_ok(), "no rows yet, nothing to check");
+
+        // Self-friendship; duplicate pair in either order.
+        let own = diesel::insert_into(friendships::table)
+            .values(friendship(&a.id, &a.id, "PENDING"))
+            .execute(&mut conn);
+        assert!(is_constraint_error(&own), "self-friendship: {own:?}");
+        diesel::insert_into(friendships::table)
+            .values(friendship(&a.id, &b.id, "PENDING"))
+            .execute(&mut conn)
+            .unwrap();
+        let same = diesel::insert_into(friendships::table)
+            .values(friendship(&a.id, &b.id, "PENDING"))
+            .execute(&mut conn);
+        assert!(is_constraint_error(&same), "duplicate pair: {same:?}");
+        let reversed = diesel::insert_into(friendships::table)
+            .values(friendship(&b.id, &a.id, "PENDING"))
+            .execute(&mut conn);
+        assert!(
+            is_constraint_error(&reversed),
+            "duplicate pair, reversed: {reversed:?}"
+        );
+
+        // A section's SIS number is unique within its term.
+        new_class(&mut conn, "16601");
+        let dup_section = diesel::insert_into(classes_table::table)
+            .values((
+                classes_table::id.eq(ClassId::new()),
+                classes_table::subject.eq("CS"),
+                classes_table::catalog_number.eq("9999"),
+                classes_table::term.eq("1262"),
+                classes_table::sis_class_number.eq("16601"),
+                classes_table::active.eq(true),
+                classes_table::created_at.eq(now),
+                classes_table::updated_at.eq(now),
+            ))
+            .execute(&mut conn);
+        assert!(
+            is_constraint_error(&dup_section),
+            "duplicate section: {dup_section:?}"
+        );
+
+        // Foreign keys are on (SQLite needs the pragma on every connection).
+        let orphan = diesel::insert_into(sessions::table)
+            .values(NewSession {
+                id: &SessionId::new(),
+                user_id: &UserId::new(),
+                token_hash: "orphan",
+                user_agent: None,
+                expires_at: now,
+                created_at: now,
+                last_used_at: now,
+            })
+            .execute(&mut conn);
+        assert!(
+            is_constraint_error(&orphan),
+            "session for no user: {orphan:?}"
+        );
+    }
+);
+
+backend_test!(
+    async fn deleting_a_user_cascades_as_the_schema_says(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let now = clock::now();
+        let gone = new_user(&mut conn, "gone1");
+        let stays = new_user(&mut conn, "stay2");
+        let class = new_class(&mut conn, "1");
+        classes::enroll(&mut conn, &gone.id, &class.id, now).unwrap();
+        classes::enroll(&mut conn, &stays.id, &class.id, now).unwrap();
+        diesel::insert_into(sessions::table)
+            .values(NewSession {
+                id: &SessionId::new(),
+                user_id: &gone.id,
+                token_hash: "s1",
+                user_agent: None,
+                expires_at: now,
+                created_at: now,
+                last_used_at: now,
+            })
+            .execute(&mut conn)
+            .unwrap();
+        diesel::insert_into(magic_links::table)
+            .values(NewMagicLink {
+                id: &MagicLinkId::new(),
+                user_id: &gone.id,
+                token_hash: "t1",
+                code_hash: "c1",
+                code_attempts: 0,
+                expires_at: now,
+                used: false,
+                created_at: now,
+            })
+            .execute(&mut conn)
+            .unwrap();
+        friends::insert(
+            &mut conn,
+            &NewFriendship {
+                id: &FriendshipId::new(),
+                user_id_1: &stays.id,
+                user_id_2: &gone.id,
+                status: "ACCEPTED",
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .unwrap();
+        let message_id = MessageId::new();
+        chat::insert(
+            &mut conn,
+            &NewClassMessage {
+                id: &message_id,
+                class_id: &class.id,
+                user_id: Some(&gone.id),
+                anonymous_identifier: "Anon_x",
+                content: "hello",
+                parent_message_id: None,
+                flagged_count: 0,
+                hidden: false,
+                deleted: false,
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .unwrap();
+        chat::insert_flag(
+            &mut conn,
+            &MessageFlag {
+                message_id: message_id.clone(),
+                user_id: gone.id.clone(),
+                reason: None,
+                created_at: now,
+            },
+        )
+        .unwrap();
+        moderation::record(
+            &mut conn,
+            &NewAuditEntry {
+                id: &AuditId::new(),
+                actor_id: Some(&gone.id),
+                action: "hide",
+                target_type: "message",
+                target_id: message_id.as_str(),
+                reason: None,
+                details: None,
+                created_at: now,
+            },
+        )
+        .unwrap();
+
+        diesel::delete(users::table.find(&gone.id))
+            .execute(&mut conn)
+            .unwrap();
+
+        let owned_by_gone = |conn: &mut DbConn| -> Vec<i64> {
+            vec![
+                sessions::table
+                    .filter(sessions::user_id.eq(&gone.id))
+                    .count()
+                    .get_result(conn)
+                    .unwrap(),
+                magic_links::table
+                    .filter(magic_links::user_id.eq(&gone.id))
+                    .count()
+                    .get_result(conn)
+                    .unwrap(),
+                user_classes::table
+                    .filter(user_classes::user_id.eq(&gone.id))
+                    .count()
+                    .get_result(conn)
+                    .unwrap(),
+                friendships::table.count().get_result(conn).unwrap(),
+                message_flags::table.count().get_result(conn).unwrap(),
+            ]
+        };
+        assert_eq!(owned_by_gone(&mut conn), vec![0, 0, 0, 0, 0]);
+        // The other student's enrollment is untouched.
+        assert!(classes::is_enrolled(&mut conn, &stays.id, &class.id).unwrap());
+        // Messages lose their author (the account-deletion code decides what stays);
+        // audit entries keep their row with no actor.
+        let message: ClassMessage = chat::find(&mut conn, &message_id).unwrap().unwrap();
+        assert_eq!(message.user_id, None);
+        let audit = moderation::recent(&mut conn, 10).unwrap();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].actor_id, None);
+    }
+);
