@@ -31,7 +31,9 @@ pub async fn run(
 ) {
     let idle = Duration::from_secs(2);
     loop {
-        if *shutdown.borrow() {
+        // A dropped sender also means stop: `changed()` would then return at once
+        // and turn the idle waits below into a busy loop on the database.
+        if *shutdown.borrow() || shutdown.has_changed().is_err() {
             break;
         }
         let claimed = {

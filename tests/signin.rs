@@ -1,0 +1,1329 @@
+//! Signing in with an emailed link or code, as a student sees it: the email
+//! arrives (through a real SMTP server too), links and codes work once, the
+//! reply never tells whether an account exists, hostile addresses are refused
+//! plainly, forms need their CSRF token, mail survives an outage, responses carry
+//! security headers, and sign-in emails are rate limited. Each test runs on
+//! SQLite and on PostgreSQL.
+
+mod common;
+use common::*;
+
+use std::time::{Duration, Instant};
+
+use common_grounds::db::schema::{email_outbox, magic_links, users};
+use common_grounds::mail::outbox::OutboxMessage;
+use common_grounds::{clock, db};
+use diesel::prelude::*;
+use reqwest::header::{COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use scraper::{Html, Selector};
+
+const STUDENT: &str = "mst3k@virginia.edu";
+
+// ---------------------------------------------------------------- pages
+
+/// The trimmed text of every element matching `css`.
+fn texts(html: &str, css: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let sel = Selector::parse(css).unwrap();
+    doc.select(&sel)
+        .map(|e| e.text().collect::<String>().trim().to_string())
+        .collect()
+}
+
+/// The value of `attr` on every element matching `css`.
+fn attrs(html: &str, css: &str, attr: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let sel = Selector::parse(css).unwrap();
+    doc.select(&sel)
+        .filter_map(|e| e.value().attr(attr).map(str::to_string))
+        .collect()
+}
+
+fn has(html: &str, css: &str) -> bool {
+    !texts(html, css).is_empty()
+}
+
+/// The page's main heading.
+fn heading(html: &str) -> String {
+    texts(html, "main h1")
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// The ids of the sessions listed on /account/sessions (one "Sign out" form each).
+fn listed_sessions(html: &str) -> Vec<String> {
+    attrs(html, r#"form[action^="/account/sessions/"]"#, "action")
+        .into_iter()
+        .filter_map(|a| {
+            a.strip_prefix("/account/sessions/")
+                .and_then(|rest| rest.strip_suffix("/end"))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// The id of the session /account/sessions marks as "this device".
+fn this_device(html: &str) -> String {
+    let doc = Html::parse_document(html);
+    let rows = Selector::parse("li.row").unwrap();
+    let badge = Selector::parse(".badge").unwrap();
+    let row = doc
+        .select(&rows)
+        .find(|row| {
+            row.select(&badge)
+                .any(|b| b.text().collect::<String>() == "this device")
+        })
+        .expect("a row for this device");
+    listed_sessions(&row.html()).remove(0)
+}
+
+/// A page with its `csrf_token` value replaced, so pages for two visitors compare.
+fn without_csrf(html: &str) -> String {
+    match csrf_in(html) {
+        Some(token) => html.replace(&token, "CSRF"),
+        None => html.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------- clients
+
+/// A client that keeps no cookies: it sends only what a test hands it.
+fn bare_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn get_with(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, String) {
+    let response = client.get(app.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+async fn post_with(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn csrf_with(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
+    let (_, html) = get_with(app, client, path).await;
+    csrf_in(&html).unwrap_or_else(|| panic!("no csrf_token on {path}"))
+}
+
+/// Opens the sign-in form and asks for an email, as a browser would.
+async fn ask_for_link(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {
+    let csrf = csrf_with(app, client, "/login").await;
+    post_with(
+        app,
+        client,
+        "/login",
+        &[("csrf_token", &csrf), ("email", email)],
+    )
+    .await
+}
+
+/// The newest email the memory mailer delivered to `to`, once there are `count` in all.
+async fn newest_email_to(
+    app: &TestApp,
+    count: usize,
+    to: &str,
+) -> common_grounds::mail::OutgoingEmail {
+    let sent = app.wait_for_emails(count).await;
+    sent.into_iter()
+        .rev()
+        .find(|e| e.to == to)
+        .unwrap_or_else(|| panic!("no email to {to}"))
+}
+
+/// Opens the emailed link and presses its button.
+async fn confirm_with(app: &TestApp, client: &reqwest::Client, token: &str) -> reqwest::Response {
+    let csrf = csrf_with(app, client, &format!("/login/confirm?token={token}")).await;
+    post_with(
+        app,
+        client,
+        "/login/confirm",
+        &[("csrf_token", &csrf), ("token", token)],
+    )
+    .await
+}
+
+/// The status of pressing the emailed link's button.
+async fn confirm_status(app: &TestApp, client: &reqwest::Client, token: &str) -> u16 {
+    confirm_with(app, client, token).await.status().as_u16()
+}
+
+/// Signs `client` in through the emailed link; returns the `Set-Cookie` header
+/// that carried the session.
+async fn sign_in_with(app: &TestApp, client: &reqwest::Client, email: &str) -> String {
+    // Count what was queued, not what was delivered: an earlier email may still
+    // be on its way and must not be taken for this one.
+    let before = rows(app, "email_outbox") as usize;
+    assert_eq!(
+        ask_for_link(app, client, email).await.status().as_u16(),
+        200
+    );
+    let email_sent = newest_email_to(app, before + 1, email).await;
+    let token = token_in(&email_sent.text).expect("token in email");
+    let response = confirm_with(app, client, &token).await;
+    assert_eq!(response.status().as_u16(), 303, "sign-in should redirect");
+    set_cookie(&response, "cg_session").expect("a session cookie")
+}
+
+/// Who the front page greets, or None when it shows the visitor's welcome page.
+async fn signed_in_as(app: &TestApp, client: &reqwest::Client) -> Option<String> {
+    let (status, html) = get_with(app, client, "/").await;
+    assert_eq!(status, 200);
+    if heading(&html) == "Welcome back" {
+        return texts(&html, "main strong").into_iter().next();
+    }
+    assert!(
+        texts(&html, "nav a").iter().any(|t| t == "Sign in"),
+        "a signed-out front page offers Sign in"
+    );
+    None
+}
+
+// ---------------------------------------------------------------- cookies
+
+/// The `Set-Cookie` header for cookie `name`, if the response sets it.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&prefix))
+        .map(str::to_string)
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    let pair = set_cookie.split(';').next().unwrap();
+    pair.split_once('=').unwrap().1.to_string()
+}
+
+/// The attributes after the name=value pair, lower-cased.
+fn cookie_flags(set_cookie: &str) -> Vec<String> {
+    set_cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect()
+}
+
+fn assert_session_cookie_flags(set_cookie: &str, secure: bool) {
+    let flags = cookie_flags(set_cookie);
+    for wanted in ["httponly", "samesite=lax", "path=/"] {
+        assert!(
+            flags.iter().any(|f| f == wanted),
+            "{wanted} missing from {set_cookie}"
+        );
+    }
+    assert_eq!(
+        flags.iter().any(|f| f == "secure"),
+        secure,
+        "Secure flag in {set_cookie}"
+    );
+}
+
+// ---------------------------------------------------------------- database
+
+fn rows(app: &TestApp, table: &str) -> i64 {
+    db::count_rows(&mut app.conn(), table).unwrap()
+}
+
+fn unused_links(app: &TestApp) -> i64 {
+    let mut conn = app.conn();
+    magic_links::table
+        .filter(magic_links::used.eq(false))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap()
+}
+
+fn code_attempts(app: &TestApp) -> Vec<i32> {
+    let mut conn = app.conn();
+    magic_links::table
+        .select(magic_links::code_attempts)
+        .load(&mut *conn)
+        .unwrap()
+}
+
+fn outbox(app: &TestApp) -> Vec<OutboxMessage> {
+    let mut conn = app.conn();
+    email_outbox::table
+        .select(OutboxMessage::as_select())
+        .load(&mut *conn)
+        .unwrap()
+}
+
+// ---------------------------------------------------------------- raw mail
+
+/// The plain-text part of a message as the SMTP server received it, with its
+/// transfer encoding (quoted-printable or none) undone.
+fn plain_text_part(data: &str) -> String {
+    let data = data.replace("\r\n", "\n");
+    let part = data
+        .split("\n--")
+        .find(|part| {
+            part.to_ascii_lowercase()
+                .contains("content-type: text/plain")
+        })
+        .expect("a text/plain part");
+    let (headers, body) = part
+        .split_once("\n\n")
+        .expect("part headers end with a blank line");
+    let encoding = headers
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-transfer-encoding:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "7bit".into());
+    match encoding.as_str() {
+        "quoted-printable" => decode_quoted_printable(body),
+        "7bit" | "8bit" => body.to_string(),
+        other => panic!("unexpected transfer encoding {other}"),
+    }
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let text = text.replace("=\n", "");
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("UTF-8 text")
+}
+
+// ================================================================ 1. the real mail path
+
+backend_test!(
+    async fn a_student_signs_in_with_the_link_a_real_mail_server_delivered(backend: Backend) {
+        // Arrange
+        let smtp = smtp::SmtpServer::start().await;
+        let app = spawn_app_with(TestDb::new(backend), TestMail::Smtp(smtp.port), &[]).await;
+
+        // Act: ask for a link, typed in capitals.
+        let asked = app.post_login("MST3K@Virginia.EDU").await;
+
+        // Assert: the page says to check email, and the mail server got one message.
+        assert_eq!(asked.status().as_u16(), 200);
+        assert_eq!(heading(&asked.text().await.unwrap()), "Check your email");
+        let received = smtp.wait_for(1, 15).await;
+        assert_eq!(received[0].to, vec![format!("<{STUDENT}>")]);
+        let text = plain_text_part(&received[0].data);
+        let link_start = text
+            .find("http://cg.test/login/confirm?token=")
+            .expect("a link in the email");
+        let token = token_in(&text[link_start..]).unwrap();
+        assert_eq!(token.len(), 64, "the link carries a 256-bit token: {text}");
+        assert!(
+            code_in(&text).is_some_and(|c| c.len() == 8 && c.bytes().all(|b| b.is_ascii_digit()))
+        );
+        let (stored, verified): (String, bool) = users::table
+            .select((users::email, users::email_verified))
+            .first(&mut *app.conn())
+            .unwrap();
+        assert_eq!(
+            (stored.as_str(), verified),
+            (STUDENT, false),
+            "stored lower-case, unconfirmed"
+        );
+
+        // Act: open the link (as a mail scanner or the student would).
+        let (status, confirm_page) = app.get_html(&format!("/login/confirm?token={token}")).await;
+
+        // Assert: a button to press, and nothing has happened yet.
+        assert_eq!(status, 200);
+        assert_eq!(
+            attrs(&confirm_page, "main form", "action"),
+            vec!["/login/confirm"]
+        );
+        assert_eq!(signed_in_as(&app, &app.client).await, None);
+        let devices = app.get("/account/sessions").await;
+        assert_eq!(devices.status().as_u16(), 303);
+        let to = devices.headers()[LOCATION].to_str().unwrap().to_string();
+        assert!(to.starts_with("/login?next="), "{to}");
+        assert!(to.contains("%2Faccount%2Fsessions"), "{to}");
+        assert_eq!(rows(&app, "sessions"), 0);
+        assert_eq!(unused_links(&app), 1);
+
+        // Act: press the button (the form as the page rendered it).
+        let csrf = csrf_in(&confirm_page).unwrap();
+        let form_token = attrs(&confirm_page, r#"input[name="token"]"#, "value").remove(0);
+        let pressed = app
+            .post_form(
+                "/login/confirm",
+                &[("csrf_token", &csrf), ("token", &form_token)],
+            )
+            .await;
+
+        // Assert: signed in, on one device.
+        assert_eq!(pressed.status().as_u16(), 303);
+        assert_eq!(pressed.headers()[LOCATION], "/");
+        assert_eq!(
+            signed_in_as(&app, &app.client).await.as_deref(),
+            Some(STUDENT)
+        );
+        let (status, sessions_page) = app.get_html("/account/sessions").await;
+        assert_eq!(status, 200);
+        assert_eq!(listed_sessions(&sessions_page).len(), 1);
+        assert!(texts(&sessions_page, ".badge").contains(&"this device".to_string()));
+        let verified: bool = users::table
+            .select(users::email_verified)
+            .first(&mut *app.conn())
+            .unwrap();
+        assert!(verified, "confirming the link confirms the address");
+    }
+);
+
+// ================================================================ 2. links and codes work once
+
+fn assert_link_refused(status: u16, html: &str) {
+    assert_eq!(status, 400);
+    assert_eq!(heading(html), "This sign-in link no longer works");
+    assert!(
+        has(html, r#"main form[action="/login"] input[name="email"]"#),
+        "the refusal offers a form to ask for a new link"
+    );
+    let csrf = attrs(
+        html,
+        r#"main form[action="/login"] input[name="csrf_token"]"#,
+        "value",
+    );
+    assert!(
+        csrf.iter().all(|t| !t.is_empty()),
+        "the new-link form carries its CSRF token"
+    );
+}
+
+backend_test!(
+    async fn a_link_used_once_cannot_sign_in_again(backend: Backend) {
+        // Arrange: a link that has signed in.
+        let app = spawn_app(backend).await;
+        app.post_login(STUDENT).await;
+        let token = token_in(&newest_email_to(&app, 1, STUDENT).await.text).unwrap();
+        assert_eq!(confirm_status(&app, &app.client, &token).await, 303);
+
+        // Act: the same link pressed again, here and on another device.
+        let again = confirm_with(&app, &app.client, &token).await;
+        let again_status = again.status().as_u16();
+        let again_page = again.text().await.unwrap();
+        let elsewhere = client();
+        let other = confirm_with(&app, &elsewhere, &token).await;
+        let other_status = other.status().as_u16();
+        let other_page = other.text().await.unwrap();
+
+        // Assert
+        assert_link_refused(again_status, &again_page);
+        assert_link_refused(other_status, &other_page);
+        assert_eq!(signed_in_as(&app, &elsewhere).await, None);
+        assert_eq!(rows(&app, "sessions"), 1);
+    }
+);
+
+backend_test!(
+    async fn an_expired_link_is_refused_and_the_page_gets_a_new_one(backend: Backend) {
+        // Arrange: a link whose 15 minutes are over.
+        let app = spawn_app(backend).await;
+        app.post_login(STUDENT).await;
+        let token = token_in(&newest_email_to(&app, 1, STUDENT).await.text).unwrap();
+        diesel::update(magic_links::table)
+            .set(magic_links::expires_at.eq(clock::now() - chrono::Duration::minutes(1)))
+            .execute(&mut *app.conn())
+            .unwrap();
+
+        // Act
+        let response = confirm_with(&app, &app.client, &token).await;
+        let status = response.status().as_u16();
+        let page = response.text().await.unwrap();
+
+        // Assert: refused, still signed out.
+        assert_link_refused(status, &page);
+        assert_eq!(signed_in_as(&app, &app.client).await, None);
+        assert_eq!(rows(&app, "sessions"), 0);
+
+        // Act: use the refusal page's form to ask for a new link.
+        let csrf = attrs(
+            &page,
+            r#"main form[action="/login"] input[name="csrf_token"]"#,
+            "value",
+        )
+        .remove(0);
+        let asked = app
+            .post_form("/login", &[("csrf_token", &csrf), ("email", STUDENT)])
+            .await;
+
+        // Assert: the new link signs in.
+        assert_eq!(asked.status().as_u16(), 200);
+        let fresh = token_in(&newest_email_to(&app, 2, STUDENT).await.text).unwrap();
+        assert_eq!(confirm_status(&app, &app.client, &fresh).await, 303);
+        assert_eq!(
+            signed_in_as(&app, &app.client).await.as_deref(),
+            Some(STUDENT)
+        );
+    }
+);
+
+backend_test!(
+    async fn an_older_link_stops_working_once_a_newer_one_is_sent(backend: Backend) {
+        // Arrange: two requests, two emails.
+        let app = spawn_app(backend).await;
+        app.post_login(STUDENT).await;
+        let first = token_in(&newest_email_to(&app, 1, STUDENT).await.text).unwrap();
+        app.post_login(STUDENT).await;
+        let second = token_in(&newest_email_to(&app, 2, STUDENT).await.text).unwrap();
+        assert_ne!(first, second);
+
+        // Act
+        let old = confirm_with(&app, &app.client, &first).await;
+        let old_status = old.status().as_u16();
+        let old_page = old.text().await.unwrap();
+
+        // Assert: the first is refused like any dead link; the newest still works.
+        assert_link_refused(old_status, &old_page);
+        assert_eq!(rows(&app, "sessions"), 0);
+        assert_eq!(confirm_status(&app, &app.client, &second).await, 303);
+        assert_eq!(
+            signed_in_as(&app, &app.client).await.as_deref(),
+            Some(STUDENT)
+        );
+    }
+);
+
+backend_test!(
+    async fn a_code_signs_in_only_once(backend: Backend) {
+        // Arrange: a student on the "check your email" page, with the code.
+        let app = spawn_app(backend).await;
+        let asked = app.post_login(STUDENT).await;
+        let check_page = asked.text().await.unwrap();
+        let code = code_in(&newest_email_to(&app, 1, STUDENT).await.text).unwrap();
+        let csrf = attrs(
+            &check_page,
+            r#"form[action="/login/code"] input[name="csrf_token"]"#,
+            "value",
+        )
+        .remove(0);
+        let fields = [
+            ("csrf_token", csrf.as_str()),
+            ("email", STUDENT),
+            ("code", code.as_str()),
+        ];
+
+        // Act
+        let first = app.post_form("/login/code", &fields).await;
+
+        // Assert: signed in.
+        assert_eq!(first.status().as_u16(), 303);
+        assert_eq!(first.headers()[LOCATION], "/");
+        assert_eq!(
+            signed_in_as(&app, &app.client).await.as_deref(),
+            Some(STUDENT)
+        );
+
+        // Act: the same code again, on this device and on another.
+        let again = app.post_form("/login/code", &fields).await;
+        let again_status = again.status().as_u16();
+        let again_page = again.text().await.unwrap();
+        let elsewhere = client();
+        let other_csrf = csrf_with(&app, &elsewhere, "/login").await;
+        let other = post_with(
+            &app,
+            &elsewhere,
+            "/login/code",
+            &[
+                ("csrf_token", &other_csrf),
+                ("email", STUDENT),
+                ("code", &code),
+            ],
+        )
+        .await;
+        let other_status = other.status().as_u16();
+        let other_page = other.text().await.unwrap();
+
+        // Assert: both refused; one session in all.
+        for (status, page) in [(again_status, &again_page), (other_status, &other_page)] {
+            assert_eq!(status, 400);
+            assert_eq!(heading(page), "That code did not work");
+            assert!(
+                has(page, r#"main form[action="/login"]"#),
+                "offers a new email"
+            );
+        }
+        assert_eq!(signed_in_as(&app, &elsewhere).await, None);
+        assert_eq!(rows(&app, "sessions"), 1);
+    }
+);
+
+backend_test!(
+    async fn the_sixth_code_attempt_fails_even_with_the_right_code(backend: Backend) {
+        // Arrange
+        let app = spawn_app(backend).await;
+        app.post_login(STUDENT).await;
+        let code = code_in(&newest_email_to(&app, 1, STUDENT).await.text).unwrap();
+        let wrong = if code == "11111111" {
+            "22222222"
+        } else {
+            "11111111"
+        };
+        let csrf = app.csrf_from("/login").await;
+
+        // Act: five wrong codes, then the right one.
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            let response = app
+                .post_form(
+                    "/login/code",
+                    &[("csrf_token", &csrf), ("email", STUDENT), ("code", wrong)],
+                )
+                .await;
+            statuses.push(response.status().as_u16());
+        }
+        let sixth = app
+            .post_form(
+                "/login/code",
+                &[("csrf_token", &csrf), ("email", STUDENT), ("code", &code)],
+            )
+            .await;
+        let sixth_status = sixth.status().as_u16();
+        let sixth_page = sixth.text().await.unwrap();
+
+        // Assert
+        assert_eq!(statuses, vec![400; 5]);
+        assert_eq!(sixth_status, 400);
+        assert_eq!(heading(&sixth_page), "That code did not work");
+        assert_eq!(signed_in_as(&app, &app.client).await, None);
+        assert_eq!(rows(&app, "sessions"), 0);
+        assert_eq!(code_attempts(&app), vec![5]);
+    }
+);
+
+// ================================================================ 3. no account oracle
+
+backend_test!(
+    async fn asking_for_a_link_looks_the_same_whether_or_not_the_account_exists(backend: Backend) {
+        // Arrange: one address that has signed in before; one never seen.
+        let app = spawn_app(backend).await;
+        let known = "known1@virginia.edu";
+        let unknown = "newbie@virginia.edu";
+        assert_eq!(known.len(), unknown.len());
+        sign_in_with(&app, &client(), known).await;
+        let probe = |email: &'static str| {
+            let app = &app;
+            async move {
+                let response = ask_for_link(app, &client(), email).await;
+                let status = response.status().as_u16();
+                let cookies = set_cookie(&response, "cg_session").is_some()
+                    || set_cookie(&response, "cg_csrf").is_some();
+                let body = response.text().await.unwrap();
+                (
+                    status,
+                    cookies,
+                    without_csrf(&body).replace(email, "ADDRESS"),
+                )
+            }
+        };
+
+        // Act: a stranger asks about each address.
+        let (known_status, known_cookies, known_body) = probe(known).await;
+        let (unknown_status, unknown_cookies, unknown_body) = probe(unknown).await;
+
+        // Assert: the same status and the same bytes, apart from the typed address and CSRF.
+        assert_eq!(known_status, 200);
+        assert_eq!(known_status, unknown_status);
+        assert_eq!(known_cookies, unknown_cookies);
+        assert_eq!(known_body, unknown_body);
+        assert_eq!(heading(&known_body), "Check your email");
+
+        // Act: the unknown address again, now that its first request created an
+        // unconfirmed account, and once more after it has signed in.
+        let (_, _, second_body) = probe(unknown).await;
+        sign_in_with(&app, &client(), unknown).await;
+        let (after_status, _, after_body) = probe(unknown).await;
+
+        // Assert: still byte-identical, with no masking but the CSRF token.
+        assert_eq!(after_status, 200);
+        assert_eq!(second_body, unknown_body);
+        assert_eq!(after_body, unknown_body);
+    }
+);
+
+// ================================================================ 4. hostile addresses
+
+backend_test!(
+    async fn hostile_addresses_are_refused_plainly_escaped_and_never_emailed(backend: Backend) {
+        // Arrange
+        let app = spawn_app(backend).await;
+        let long_address = format!("{}@virginia.edu", "a".repeat(286));
+        let long_script = "<script>".repeat(38);
+        let long_accents = "é".repeat(300);
+        let hostile: Vec<&str> = vec![
+            "a@b,c@virginia.edu",
+            "a@virginia.edu, b@virginia.edu",
+            "a@virginia.edu;b@virginia.edu",
+            "a@virginia.edu b@virginia.edu",
+            "Jane <jd@virginia.edu>",
+            "\"Jane Doe\" <jd@virginia.edu>",
+            "\"jd\"@virginia.edu",
+            "'jd'@virginia.edu",
+            "jd@virginia.edu (Jane)",
+            "mst3k@virgini\u{430}.edu",
+            "mst3k\u{ff20}virginia.edu",
+            "\u{ff4d}st3k@virginia.edu",
+            &long_address,
+            &long_script,
+            &long_accents,
+            "x@virginia.edu.evil.com",
+            "x@evilvirginia.edu",
+            "x@gmail.com",
+            "x@cs.virginia.edu",
+            "x@",
+            "@virginia.edu",
+            "mst3k",
+            "",
+            "   ",
+            "\t\r\n",
+            "\0",
+            "mst3k@virginia.edu\0",
+            "mst3k@virginia.edu\r\nBcc: victim@virginia.edu",
+            "<script>alert(1)</script>",
+            "<script>alert(1)</script>@virginia.edu",
+            "\"><script>alert(1)</script>",
+            "x@virginia.edu&amp;",
+        ];
+        let csrf = app.csrf_from("/login").await;
+
+        for input in hostile {
+            // Act
+            let response = app
+                .post_form("/login", &[("csrf_token", &csrf), ("email", input)])
+                .await;
+            let status = response.status().as_u16();
+            let page = response.text().await.unwrap();
+
+            // Assert: a 4xx with a message that says what is accepted.
+            assert!((400..500).contains(&status), "{input:?} got {status}");
+            let message = texts(&page, "main .alert").join(" ");
+            assert!(
+                message.contains("virginia.edu") || message.contains("university"),
+                "{input:?}: unclear message {message:?}"
+            );
+            // The typed text comes back only as text, inside the field.
+            assert!(
+                !page.to_ascii_lowercase().contains("<script"),
+                "{input:?} came back as markup"
+            );
+            let shown: String = input.chars().take(254).collect();
+            let shown = shown.replace("\r\n", "\n").replace('\0', "\u{fffd}");
+            assert_eq!(
+                attrs(&page, r#"main input[name="email"]"#, "value"),
+                vec![shown],
+                "{input:?} is shown back escaped"
+            );
+        }
+
+        // Assert: nobody was emailed and no account was made.
+        assert_eq!(rows(&app, "email_outbox"), 0);
+        assert_eq!(rows(&app, "users"), 0);
+        assert_eq!(rows(&app, "magic_links"), 0);
+        assert!(app.sent_emails().await.is_empty());
+    }
+);
+
+// ================================================================ 5. CSRF on every form
+
+/// Two signed-in students (A and B), a visitor half way through signing in (V,
+/// with a pending link and code), and what each form needs.
+struct CsrfScene {
+    app: TestApp,
+    a: reqwest::Client,
+    b: reqwest::Client,
+    visitor: reqwest::Client,
+    visitor_email: &'static str,
+    visitor_token: String,
+    visitor_code: String,
+    b_session: String,
+}
+
+impl CsrfScene {
+    async fn new(backend: Backend) -> CsrfScene {
+        let app = spawn_app(backend).await;
+        let (a, b, visitor) = (client(), client(), client());
+        sign_in_with(&app, &a, "aaa1a@virginia.edu").await;
+        sign_in_with(&app, &b, "bbb2b@virginia.edu").await;
+        let visitor_email = "vvv3v@virginia.edu";
+        assert_eq!(
+            ask_for_link(&app, &visitor, visitor_email)
+                .await
+                .status()
+                .as_u16(),
+            200
+        );
+        let sent = newest_email_to(&app, 3, visitor_email).await;
+        let (_, b_page) = get_with(&app, &b, "/account/sessions").await;
+        CsrfScene {
+            visitor_token: token_in(&sent.text).unwrap(),
+            visitor_code: code_in(&sent.text).unwrap(),
+            b_session: listed_sessions(&b_page).remove(0),
+            app,
+            a,
+            b,
+            visitor,
+            visitor_email,
+        }
+    }
+
+    /// Every form route with its fields, minus the CSRF token.
+    fn forms(&self) -> Vec<(String, Vec<(&'static str, String)>)> {
+        vec![
+            (
+                "/login".into(),
+                vec![("email", "new4n@virginia.edu".to_string())],
+            ),
+            (
+                "/login/confirm".into(),
+                vec![("token", self.visitor_token.clone())],
+            ),
+            (
+                "/login/code".into(),
+                vec![
+                    ("email", self.visitor_email.to_string()),
+                    ("code", self.visitor_code.clone()),
+                ],
+            ),
+            ("/logout".into(), vec![]),
+            (format!("/account/sessions/{}/end", self.b_session), vec![]),
+            ("/account/sessions/end-others".into(), vec![]),
+        ]
+    }
+
+    /// What a refused form must leave as it was.
+    fn state(&self) -> (i64, i64, i64, i64, Vec<i32>) {
+        (
+            rows(&self.app, "sessions"),
+            rows(&self.app, "email_outbox"),
+            rows(&self.app, "users"),
+            unused_links(&self.app),
+            code_attempts(&self.app),
+        )
+    }
+
+    /// Everyone is where they were, and the visitor's link still works.
+    async fn assert_nothing_changed(&self, before: (i64, i64, i64, i64, Vec<i32>)) {
+        let app = &self.app;
+        assert_eq!(self.state(), before);
+        assert_eq!(
+            signed_in_as(app, &self.a).await.as_deref(),
+            Some("aaa1a@virginia.edu")
+        );
+        assert_eq!(
+            signed_in_as(app, &self.b).await.as_deref(),
+            Some("bbb2b@virginia.edu")
+        );
+        assert_eq!(signed_in_as(app, &self.visitor).await, None);
+        let confirmed = confirm_with(app, &self.visitor, &self.visitor_token).await;
+        assert_eq!(
+            confirmed.status().as_u16(),
+            303,
+            "the untouched link still signs in"
+        );
+    }
+}
+
+backend_test!(
+    async fn every_form_refuses_a_post_without_a_csrf_token_and_changes_nothing(backend: Backend) {
+        // Arrange
+        let scene = CsrfScene::new(backend).await;
+        let before = scene.state();
+        let cookieless = client();
+
+        for (path, fields) in scene.forms() {
+            for (who, sender) in [
+                ("visitor", &scene.visitor),
+                ("signed in", &scene.b),
+                ("no cookies", &cookieless),
+            ] {
+                for csrf in [None, Some("")] {
+                    // Act
+                    let mut form: Vec<(&str, &str)> =
+                        fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    if let Some(csrf) = csrf {
+                        form.push(("csrf_token", csrf));
+                    }
+                    let response = post_with(&scene.app, sender, &path, &form).await;
+
+                    // Assert
+                    let status = response.status().as_u16();
+                    assert_eq!(
+                        status, 403,
+                        "{path} from the {who} client with csrf {csrf:?}"
+                    );
+                    assert!(
+                        set_cookie(&response, "cg_session").is_none(),
+                        "{path} touched the session cookie"
+                    );
+                    assert_eq!(
+                        heading(&response.text().await.unwrap()),
+                        "This form has expired"
+                    );
+                }
+            }
+        }
+
+        // Assert
+        scene.assert_nothing_changed(before).await;
+    }
+);
+
+backend_test!(
+    async fn every_form_refuses_another_sessions_csrf_token_and_changes_nothing(backend: Backend) {
+        // Arrange: A's token, lifted from A's own page.
+        let scene = CsrfScene::new(backend).await;
+        let a_token = csrf_with(&scene.app, &scene.a, "/account/sessions").await;
+        let b_token = csrf_with(&scene.app, &scene.b, "/account/sessions").await;
+        assert_ne!(a_token, b_token);
+        let before = scene.state();
+
+        for (path, fields) in scene.forms() {
+            for (who, sender) in [("B", &scene.b), ("visitor", &scene.visitor)] {
+                // Act
+                let mut form: Vec<(&str, &str)> =
+                    fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                form.push(("csrf_token", &a_token));
+                let response = post_with(&scene.app, sender, &path, &form).await;
+
+                // Assert
+                assert_eq!(
+                    response.status().as_u16(),
+                    403,
+                    "{path} from {who} with A's token"
+                );
+                assert!(
+                    set_cookie(&response, "cg_session").is_none(),
+                    "{path} touched the session cookie"
+                );
+            }
+        }
+
+        // Assert
+        scene.assert_nothing_changed(before).await;
+    }
+);
+
+// ================================================================ 6. a mail outage
+
+backend_test!(
+    async fn a_sign_in_email_survives_a_mail_server_outage_and_an_app_restart(backend: Backend) {
+        // Arrange: the mail server is down.
+        let mut smtp = smtp::SmtpServer::start().await;
+        let port = smtp.port;
+        smtp.stop().await;
+        let app = spawn_app_with(TestDb::new(backend), TestMail::Smtp(port), &[]).await;
+        let csrf = app.csrf_from("/login").await;
+
+        // Act
+        let started = Instant::now();
+        let asked = app
+            .post_form("/login", &[("csrf_token", &csrf), ("email", STUDENT)])
+            .await;
+        let took = started.elapsed();
+
+        // Assert: the student is answered at once; the message waits in the outbox.
+        assert_eq!(asked.status().as_u16(), 200);
+        assert!(took < Duration::from_secs(2), "answered in {took:?}");
+        let mut waited = Duration::ZERO;
+        let queued = loop {
+            let messages = outbox(&app);
+            assert_eq!(messages.len(), 1);
+            let m = messages.into_iter().next().unwrap();
+            if m.attempts >= 1 && m.locked_until.is_none() && m.last_error.is_some() {
+                break m;
+            }
+            assert!(
+                waited < Duration::from_secs(10),
+                "the worker never tried: {m:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        };
+        assert_eq!(queued.status.as_str(), "queued");
+        assert_eq!(queued.to_address, STUDENT);
+        assert!(smtp.received().is_empty());
+
+        // Act: restart the app on the same database, then bring the mail server back.
+        let db = app.stop().await;
+        let app = spawn_app_with(db, TestMail::Smtp(port), &[]).await;
+        smtp.restart().await;
+        // Skip the rest of the backoff the failed try scheduled.
+        diesel::update(email_outbox::table)
+            .set(email_outbox::next_attempt_at.eq(clock::now()))
+            .execute(&mut *app.conn())
+            .unwrap();
+
+        // Assert: the email arrives, once, and its link signs in.
+        let received = smtp.wait_for(1, 30).await;
+        assert_eq!(received[0].to, vec![format!("<{STUDENT}>")]);
+        let text = plain_text_part(&received[0].data);
+        let token = token_in(&text).expect("a link in the email");
+        assert_eq!(confirm_status(&app, &app.client, &token).await, 303);
+        assert_eq!(
+            signed_in_as(&app, &app.client).await.as_deref(),
+            Some(STUDENT)
+        );
+        let mut waited = Duration::ZERO;
+        while outbox(&app)[0].status.as_str() != "sent" {
+            assert!(
+                waited < Duration::from_secs(10),
+                "never marked sent: {:?}",
+                outbox(&app)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        }
+        assert_eq!(smtp.received().len(), 1, "delivered exactly once");
+    }
+);
+
+// ================================================================ 7. headers and cookies
+
+fn assert_security_headers(response: &reqwest::Response, what: &str, https: bool) {
+    let h = response.headers();
+    let csp = h
+        .get("content-security-policy")
+        .unwrap_or_else(|| panic!("no CSP on {what}"))
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("default-src 'self'"), "{what}: {csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert_eq!(
+        h.get("x-content-type-options").map(|v| v.to_str().unwrap()),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(
+        h.get("referrer-policy").map(|v| v.to_str().unwrap()),
+        Some("no-referrer"),
+        "{what}"
+    );
+    match h.get("strict-transport-security") {
+        Some(hsts) => {
+            assert!(https, "{what}: HSTS over plain http");
+            let hsts = hsts.to_str().unwrap();
+            let max_age: u64 = hsts
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("max-age="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            assert!(max_age >= 86_400 * 180, "{what}: {hsts}");
+        }
+        None => assert!(!https, "{what}: no HSTS over https"),
+    }
+}
+
+/// A page, an error page and a redirect, from a signed-out visitor.
+async fn three_kinds_of_response(app: &TestApp) -> Vec<(&'static str, u16, reqwest::Response)> {
+    let plain = bare_client();
+    vec![
+        (
+            "a page",
+            200,
+            plain.get(app.url("/login")).send().await.unwrap(),
+        ),
+        (
+            "an error page",
+            404,
+            plain.get(app.url("/no-such-page")).send().await.unwrap(),
+        ),
+        (
+            "a redirect",
+            303,
+            plain
+                .get(app.url("/account/sessions"))
+                .send()
+                .await
+                .unwrap(),
+        ),
+    ]
+}
+
+backend_test!(
+    async fn security_headers_are_on_pages_errors_and_redirects(backend: Backend) {
+        // Arrange
+        let app = spawn_app(backend).await;
+
+        // Act
+        let responses = three_kinds_of_response(&app).await;
+
+        // Assert: all of them, and no HSTS over plain http.
+        for (what, status, response) in &responses {
+            assert_eq!(response.status().as_u16(), *status, "{what}");
+            assert_security_headers(response, what, false);
+        }
+    }
+);
+
+backend_test!(
+    async fn over_http_the_cookies_are_http_only_lax_and_not_secure(backend: Backend) {
+        // Arrange
+        let app = spawn_app(backend).await;
+
+        // Act
+        let login = bare_client().get(app.url("/login")).send().await.unwrap();
+        let session = sign_in_with(&app, &app.client, STUDENT).await;
+
+        // Assert: HttpOnly, SameSite=Lax, Path=/, and no Secure (it would never come back).
+        let pre_session =
+            set_cookie(&login, "cg_csrf").expect("GET /login sets a pre-session cookie");
+        assert_session_cookie_flags(&pre_session, false);
+        assert_session_cookie_flags(&session, false);
+    }
+);
+
+backend_test!(
+    async fn over_https_hsts_is_sent_and_the_cookies_are_secure(backend: Backend) {
+        // Arrange: an app that believes it is served over https. The test talks plain
+        // http to it, so cookies are handed over by hand (a cookie store would keep
+        // Secure cookies to itself).
+        let app = spawn_app_with(
+            TestDb::new(backend),
+            TestMail::Memory,
+            &[("BASE_URL", "https://cg.test")],
+        )
+        .await;
+        let plain = bare_client();
+
+        // Act + Assert: the three kinds of response carry HSTS.
+        for (what, status, response) in &three_kinds_of_response(&app).await {
+            assert_eq!(response.status().as_u16(), *status, "{what}");
+            assert_security_headers(response, what, true);
+        }
+
+        // Act: sign in by hand.
+        let login = plain.get(app.url("/login")).send().await.unwrap();
+        let pre_session = set_cookie(&login, "cg_csrf").expect("a pre-session cookie");
+        let cookie = format!("cg_csrf={}", cookie_value(&pre_session));
+        let csrf = csrf_in(&login.text().await.unwrap()).unwrap();
+        let asked = plain
+            .post(app.url("/login"))
+            .header(COOKIE, &cookie)
+            .form(&[("csrf_token", csrf.as_str()), ("email", STUDENT)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asked.status().as_u16(), 200);
+        assert_security_headers(&asked, "the check-email page", true);
+        let text = newest_email_to(&app, 1, STUDENT).await.text;
+        assert!(
+            text.contains("https://cg.test/login/confirm?token="),
+            "{text}"
+        );
+        let token = token_in(&text).unwrap();
+        let confirmed = plain
+            .post(app.url("/login/confirm"))
+            .header(COOKIE, &cookie)
+            .form(&[("csrf_token", csrf.as_str()), ("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+
+        // Assert: both cookies are Secure, HttpOnly, SameSite=Lax, Path=/, and the session works.
+        assert_eq!(confirmed.status().as_u16(), 303);
+        assert_security_headers(&confirmed, "the sign-in redirect", true);
+        let session = set_cookie(&confirmed, "cg_session").expect("a session cookie");
+        assert_session_cookie_flags(&session, true);
+        assert_session_cookie_flags(&pre_session, true);
+        let home = plain
+            .get(app.url("/"))
+            .header(COOKIE, format!("cg_session={}", cookie_value(&session)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(heading(&home), "Welcome back");
+    }
+);
+
+// ================================================================ 8. rate limit
+
+backend_test!(
+    async fn a_sixth_sign_in_email_within_the_hour_is_refused_and_not_sent(backend: Backend) {
+        // Arrange: five emails asked for and sent.
+        let app = spawn_app(backend).await;
+        for n in 1..=5 {
+            assert_eq!(
+                app.post_login(STUDENT).await.status().as_u16(),
+                200,
+                "request {n}"
+            );
+        }
+        app.wait_for_emails(5).await;
+
+        // Act
+        let sixth = app.post_login(STUDENT).await;
+
+        // Assert: 429 with a reason and a time to come back; nothing queued or sent.
+        assert_eq!(sixth.status().as_u16(), 429);
+        let retry_after: i64 = sixth.headers()[RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            retry_after > 0 && retry_after <= 3600,
+            "Retry-After {retry_after}"
+        );
+        let page = sixth.text().await.unwrap();
+        assert!(page.contains("No email was sent"), "{page}");
+        assert_eq!(rows(&app, "email_outbox"), 5);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(app.sent_emails().await.len(), 5);
+        assert_eq!(rows(&app, "email_outbox"), 5);
+
+        // Assert: the limit is per address; another student still gets an email.
+        assert_eq!(
+            app.post_login("other9@virginia.edu")
+                .await
+                .status()
+                .as_u16(),
+            200
+        );
+        assert_eq!(
+            app.wait_for_emails(6).await.last().unwrap().to,
+            "other9@virginia.edu"
+        );
+    }
+);
+
+// ================================================================ signing out
+
+backend_test!(
+    async fn signing_out_ends_the_session_for_good(backend: Backend) {
+        // Arrange
+        let app = spawn_app(backend).await;
+        let session = sign_in_with(&app, &app.client, STUDENT).await;
+        let stolen = format!("cg_session={}", cookie_value(&session));
+        let csrf = app.csrf_from("/").await;
+
+        // Act
+        let out = app.post_form("/logout", &[("csrf_token", &csrf)]).await;
+
+        // Assert: the browser forgets the cookie, and the cookie itself is dead.
+        assert_eq!(out.status().as_u16(), 303);
+        assert_eq!(out.headers()[LOCATION], "/login");
+        let cleared = set_cookie(&out, "cg_session").expect("the cookie is cleared");
+        assert_eq!(cookie_value(&cleared), "");
+        assert_eq!(signed_in_as(&app, &app.client).await, None);
+        let replay = bare_client();
+        let home = replay
+            .get(app.url("/"))
+            .header(COOKIE, &stolen)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            heading(&home.text().await.unwrap()),
+            "See who is in your classes."
+        );
+        let devices = replay
+            .get(app.url("/account/sessions"))
+            .header(COOKIE, &stolen)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(devices.status().as_u16(), 303);
+        assert_eq!(rows(&app, "sessions"), 0);
+    }
+);
+
+backend_test!(
+    async fn signing_out_everywhere_else_keeps_only_this_device(backend: Backend) {
+        // Arrange: one student on three devices.
+        let app = spawn_app(backend).await;
+        let (laptop, phone, tablet) = (client(), client(), client());
+        for device in [&laptop, &phone, &tablet] {
+            sign_in_with(&app, device, STUDENT).await;
+        }
+        let (_, page) = get_with(&app, &laptop, "/account/sessions").await;
+        assert_eq!(listed_sessions(&page).len(), 3);
+        let csrf = csrf_in(&page).unwrap();
+
+        // Act
+        let ended = post_with(
+            &app,
+            &laptop,
+            "/account/sessions/end-others",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+
+        // Assert
+        assert_eq!(ended.status().as_u16(), 303);
+        assert_eq!(ended.headers()[LOCATION], "/account/sessions");
+        let (status, page) = get_with(&app, &laptop, "/account/sessions").await;
+        assert_eq!(status, 200);
+        assert_eq!(listed_sessions(&page).len(), 1);
+        assert!(texts(&page, ".badge").contains(&"this device".to_string()));
+        assert_eq!(signed_in_as(&app, &laptop).await.as_deref(), Some(STUDENT));
+        for other in [&phone, &tablet] {
+            assert_eq!(signed_in_as(&app, other).await, None);
+            assert_eq!(get_with(&app, other, "/account/sessions").await.0, 303);
+        }
+        assert_eq!(rows(&app, "sessions"), 1);
+    }
+);
+
+backend_test!(
+    async fn signing_out_one_device_from_the_devices_page_leaves_the_others(backend: Backend) {
+        // Arrange: one student on two devices; the laptop's page names the phone's session.
+        let app = spawn_app(backend).await;
+        let (laptop, phone) = (client(), client());
+        sign_in_with(&app, &laptop, STUDENT).await;
+        sign_in_with(&app, &phone, STUDENT).await;
+        let (_, phone_page) = get_with(&app, &phone, "/account/sessions").await;
+        let phone_session = this_device(&phone_page);
+        let csrf = csrf_with(&app, &laptop, "/account/sessions").await;
+
+        // Act
+        let ended = post_with(
+            &app,
+            &laptop,
+            &format!("/account/sessions/{phone_session}/end"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+
+        // Assert
+        assert_eq!(ended.status().as_u16(), 303);
+        assert_eq!(signed_in_as(&app, &laptop).await.as_deref(), Some(STUDENT));
+        assert_eq!(signed_in_as(&app, &phone).await, None);
+        assert_eq!(rows(&app, "sessions"), 1);
+    }
+);
