@@ -177,8 +177,6 @@ async fn log_requests(
     let path = req.path().to_string();
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %id);
-    let _entered = span.enter();
-    drop(_entered);
     let result = next.call(req).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match &result {
