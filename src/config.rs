@@ -169,6 +169,8 @@ pub struct Config {
     pub trusted_proxy: bool,
     pub login_emails_per_hour: u32,
     pub login_requests_per_ip: u32,
+    /// The term pages show by default (`1262` = Spring 2026); None means the newest in the catalog.
+    pub current_term: Option<String>,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -313,6 +315,24 @@ impl Config {
             .get("MAIL_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("mail"));
+        let current_term = match src.get("CURRENT_TERM") {
+            None => None,
+            Some(raw) => {
+                let raw = raw.trim().to_string();
+                let b = raw.as_bytes();
+                let valid = b.len() == 4
+                    && b[0] == b'1'
+                    && b.iter().all(u8::is_ascii_digit)
+                    && matches!(b[3], b'1' | b'2' | b'6' | b'8');
+                if !valid {
+                    return Err(invalid(
+                        "CURRENT_TERM",
+                        format!("'{raw}' is not a SIS term code: use 1 + two-digit year + season (1 January, 2 spring, 6 summer, 8 fall), e.g. 1262 for Spring 2026"),
+                    ));
+                }
+                Some(raw)
+            }
+        };
         Ok(Config {
             database_url,
             bind_addr,
@@ -333,6 +353,7 @@ impl Config {
             trusted_proxy: var_parsed(src, "TRUSTED_PROXY", false)?,
             login_emails_per_hour: var_parsed(src, "LOGIN_EMAILS_PER_HOUR", 5)?,
             login_requests_per_ip: var_parsed(src, "LOGIN_REQUESTS_PER_IP_10MIN", 30)?,
+            current_term,
         })
     }
 

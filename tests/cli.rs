@@ -35,8 +35,18 @@ backend_test!(
         let second = run(&["migrate"], &db.url_string());
 
         assert!(first.status.success(), "{}", text(&first.stderr));
+        let dir = format!(
+            "{}/migrations/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            if backend == Backend::Sqlite {
+                "sqlite"
+            } else {
+                "postgres"
+            }
+        );
+        let migrations = std::fs::read_dir(dir).unwrap().count();
         assert!(
-            text(&first.stdout).contains("applied 1 migration(s)"),
+            text(&first.stdout).contains(&format!("applied {migrations} migration(s)")),
             "{}",
             text(&first.stdout)
         );

@@ -53,6 +53,10 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Shown to accepted friends only; never in chat.
+    pub display_name: Option<String>,
+    /// Hide my classes from friends (and, mutually, theirs from me).
+    pub hide_classes: bool,
 }
 
 impl User {
@@ -84,6 +88,8 @@ pub struct UserChanges<'a> {
     pub suspended_until: Option<Option<NaiveDateTime>>,
     pub suspension_reason: Option<Option<&'a str>>,
     pub last_login_at: Option<Option<NaiveDateTime>>,
+    pub display_name: Option<Option<&'a str>>,
+    pub hide_classes: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -187,4 +193,49 @@ pub fn update(conn: &mut DbConn, id: &UserId, changes: &UserChanges<'_>) -> Quer
     diesel::update(users::table.find(id))
         .set(changes)
         .execute(conn)
+}
+
+/// Longest display name, in characters.
+pub const DISPLAY_NAME_MAX: usize = 60;
+
+/// Checks a display name as typed: trimmed, at most 60 characters, no control or
+/// text-direction characters (they could disguise one name as another). Empty means none.
+pub fn parse_display_name(raw: &str) -> Result<Option<String>, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().count() > DISPLAY_NAME_MAX {
+        return Err(format!(
+            "A display name can be at most {DISPLAY_NAME_MAX} characters."
+        ));
+    }
+    let disguising = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    };
+    if name.chars().any(disguising) {
+        return Err("A display name cannot contain control or text-direction characters.".into());
+    }
+    Ok(Some(name.to_string()))
+}
+
+/// Saves a student's privacy settings.
+pub fn set_privacy(
+    conn: &mut DbConn,
+    id: &UserId,
+    display_name: Option<&str>,
+    hide_classes: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    update(
+        conn,
+        id,
+        &UserChanges {
+            display_name: Some(display_name),
+            hide_classes: Some(hide_classes),
+            updated_at: Some(now),
+            ..Default::default()
+        },
+    )
 }

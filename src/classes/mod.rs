@@ -1,8 +1,16 @@
 //! The catalog (sections synced from SIS, with their weekly meetings) and who
 //! takes what (`user_classes`). No actix or HTML here.
 
+pub mod schedule;
+pub mod search;
+pub mod term;
+
+use std::collections::{HashMap, HashSet};
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+
+pub use term::Term;
 
 use crate::accounts::UserId;
 use crate::db::schema::{class_meetings, classes, user_classes};
@@ -199,4 +207,114 @@ pub fn of_user(conn: &mut DbConn, user_id: &UserId, term: &str) -> QueryResult<V
         ))
         .select(Class::as_select())
         .load(conn)
+}
+
+/// The terms the catalog holds, newest first.
+pub fn terms_present(conn: &mut DbConn) -> QueryResult<Vec<Term>> {
+    let codes: Vec<String> = classes::table
+        .select(classes::term)
+        .distinct()
+        .order(classes::term.desc())
+        .load(conn)?;
+    Ok(codes.iter().filter_map(|c| Term::parse(c)).collect())
+}
+
+/// The meetings of the given sections, grouped by section.
+pub fn meetings_by_class(
+    conn: &mut DbConn,
+    ids: &[ClassId],
+) -> QueryResult<HashMap<ClassId, Vec<ClassMeeting>>> {
+    let mut grouped: HashMap<ClassId, Vec<ClassMeeting>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(grouped);
+    }
+    for meeting in meetings_of(conn, ids)? {
+        grouped
+            .entry(meeting.class_id.clone())
+            .or_default()
+            .push(meeting);
+    }
+    Ok(grouped)
+}
+
+/// Which of the given sections the student takes.
+pub fn enrolled_among(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    ids: &[ClassId],
+) -> QueryResult<HashSet<ClassId>> {
+    let found: Vec<ClassId> = user_classes::table
+        .filter(user_classes::user_id.eq(user_id))
+        .filter(user_classes::class_id.eq_any(ids))
+        .select(user_classes::class_id)
+        .load(conn)?;
+    Ok(found.into_iter().collect())
+}
+
+/// Why a student could not join or leave a section, in words they can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    #[error("There is no such class.")]
+    NotFound,
+    #[error("{code} is no longer offered in SIS, so it cannot be joined.")]
+    Inactive { code: String },
+    #[error("{code} is a {class_term} section, but you are looking at {shown}. Switch to {class_term} to join it.")]
+    OtherTerm {
+        code: String,
+        class_term: String,
+        shown: String,
+    },
+    #[error("You are already in {code}.")]
+    AlreadyJoined { code: String },
+    #[error("You are not in {code}.")]
+    NotJoined { code: String },
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Joins a section the student found while looking at `shown` term: it must
+/// exist, be active, be of that term, and not be joined already.
+pub fn join(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    class_id: &ClassId,
+    shown: &Term,
+    now: NaiveDateTime,
+) -> Result<Class, MembershipError> {
+    let class = find(conn, class_id)?.ok_or(MembershipError::NotFound)?;
+    if class.term != shown.code() {
+        return Err(MembershipError::OtherTerm {
+            code: class.code(),
+            class_term: Term::parse(&class.term)
+                .map(|t| t.name())
+                .unwrap_or_else(|| class.term.clone()),
+            shown: shown.name(),
+        });
+    }
+    if !class.active {
+        return Err(MembershipError::Inactive { code: class.code() });
+    }
+    if !enroll(conn, user_id, class_id, now)? {
+        return Err(MembershipError::AlreadyJoined { code: class.code() });
+    }
+    Ok(class)
+}
+
+/// Leaves a section. Messages already posted in its chat stay (anonymous).
+pub fn leave(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    class_id: &ClassId,
+) -> Result<Class, MembershipError> {
+    let class = find(conn, class_id)?.ok_or(MembershipError::NotFound)?;
+    let removed = diesel::delete(
+        user_classes::table
+            .filter(user_classes::user_id.eq(user_id))
+            .filter(user_classes::class_id.eq(class_id)),
+    )
+    .execute(conn)?;
+    if removed == 0 {
+        return Err(MembershipError::NotJoined { code: class.code() });
+    }
+    Ok(class)
 }

@@ -70,11 +70,43 @@ pub enum DbError {
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
+    queries: QueryCounter,
+}
+
+/// Counts the SQL statements run on a pool's connections: a figure for
+/// operators, and what tests use to prove a page runs a fixed number of queries.
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounter(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn attach(&self, conn: &mut DbConn) {
+        let count = self.0.clone();
+        conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+            if matches!(
+                event,
+                diesel::connection::InstrumentationEvent::StartQuery { .. }
+            ) {
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
 }
 
 impl Manager {
     pub fn new(url: DatabaseUrl) -> Manager {
-        Manager { url }
+        Manager {
+            url,
+            queries: QueryCounter::default(),
+        }
+    }
+
+    /// The counter every connection this manager opens reports to.
+    pub fn query_counter(&self) -> QueryCounter {
+        self.queries.clone()
     }
 
     /// Opens one connection, with the real connection error on failure.
@@ -134,12 +166,16 @@ impl ManageConnection for Manager {
     type Error = dr2d2::Error;
 
     fn connect(&self) -> Result<DbConn, dr2d2::Error> {
-        self.establish().map_err(|e| match e {
+        let conn = self.establish().map_err(|e| match e {
             DbError::Connect { source, .. } => dr2d2::Error::ConnectionError(source),
             DbError::Query(q) => dr2d2::Error::QueryError(q),
             other => {
                 dr2d2::Error::ConnectionError(ConnectionError::BadConnection(other.to_string()))
             }
+        });
+        conn.map(|mut conn| {
+            self.queries.attach(&mut conn);
+            conn
         })
     }
 
@@ -159,8 +195,19 @@ pub fn connect_pool(
     max_size: u32,
     checkout_timeout: Duration,
 ) -> Result<Pool, DbError> {
+    Ok(connect_counted_pool(url, max_size, checkout_timeout)?.0)
+}
+
+/// As `connect_pool`, also handing back the counter of the statements its
+/// connections run.
+pub fn connect_counted_pool(
+    url: &DatabaseUrl,
+    max_size: u32,
+    checkout_timeout: Duration,
+) -> Result<(Pool, QueryCounter), DbError> {
     let manager = Manager::new(url.clone());
     drop(manager.establish()?);
+    let queries = manager.query_counter();
     let pool = dr2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
@@ -168,7 +215,7 @@ pub fn connect_pool(
         .test_on_check_out(true)
         .error_handler(Box::new(LogErrors))
         .build_unchecked(manager);
-    Ok(pool)
+    Ok((pool, queries))
 }
 
 #[derive(Debug)]

@@ -34,6 +34,8 @@ diesel::table! {
         last_login_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        display_name -> Nullable<Text>,
+        hide_classes -> Bool,
     }
 }
 

@@ -1,12 +1,18 @@
 //! Friendships between students (requests, acceptance, blocks) and the contact
 //! imports kept from the seed schema. No actix or HTML here.
 
+pub mod requests;
+pub mod visibility;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::accounts::UserId;
 use crate::db::schema::{contact_imports, friendships};
 use crate::db::DbConn;
+
+pub use requests::{Action, ActionError, Overview, Person, RequestOutcome};
+pub use visibility::{friends_in_classes, shared_classes, FriendInClass};
 
 crate::define_id!(FriendshipId);
 crate::define_id!(ContactImportId);

@@ -5,8 +5,9 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::accounts::{rate_limit, sessions, signin};
-use crate::db::schema::users;
+use crate::db::schema::{friendships, users};
 use crate::db::{self, DbConn};
+use crate::friends;
 use crate::mail::outbox;
 
 /// What one cleanup removed, for the command's output and the log.
@@ -17,21 +18,26 @@ pub struct CleanupReport {
     pub unconfirmed_accounts: usize,
     pub rate_limit_hits: usize,
     pub delivered_emails: usize,
+    pub lapsed_friend_requests: usize,
 }
 
 impl std::fmt::Display for CleanupReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "removed {} sign-in links, {} sessions, {} unconfirmed addresses, {} rate-limit hits, {} delivered emails",
-            self.sign_in_links, self.sessions, self.unconfirmed_accounts, self.rate_limit_hits, self.delivered_emails
+            "removed {} sign-in links, {} sessions, {} unconfirmed addresses, {} rate-limit hits, {} delivered emails, {} lapsed friend requests",
+            self.sign_in_links, self.sessions, self.unconfirmed_accounts, self.rate_limit_hits, self.delivered_emails, self.lapsed_friend_requests
         )
     }
 }
 
 /// Runs every cleanup rule once, each in its own short transaction.
 pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> {
+    // Requests lapse first, so the unconfirmed addresses they kept can go below.
+    let lapsed_friend_requests =
+        db::write_tx(conn, |c| friends::requests::delete_lapsed_requests(c, now))?;
     Ok(CleanupReport {
+        lapsed_friend_requests,
         sign_in_links: db::write_tx(conn, |c| {
             signin::delete_stale_links(c, now, Duration::days(7))
         })?,
@@ -40,7 +46,12 @@ pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> 
             diesel::delete(
                 users::table
                     .filter(users::email_verified.eq(false))
-                    .filter(users::created_at.lt(now - Duration::days(1))),
+                    .filter(users::created_at.lt(now - Duration::days(1)))
+                    // A friend request waits for its addressee even before they
+                    // sign up; dropping it early would tell the sender they never did.
+                    .filter(diesel::dsl::not(diesel::dsl::exists(
+                        friendships::table.filter(friendships::user_id_2.eq(users::id)),
+                    ))),
             )
             .execute(c)
         })?,

@@ -1,4 +1,5 @@
-//! The student's account: their signed-in devices, each of which can be ended.
+//! The student's account: privacy settings (display name, hiding classes from
+//! friends) and their signed-in devices, each of which can be ended.
 
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -9,7 +10,8 @@ use super::error::{with_conn, AppError};
 use super::guard::{self, CurrentUser};
 use super::layout::Layout;
 use super::server::AppState;
-use crate::accounts::{sessions, SessionId};
+use super::views;
+use crate::accounts::{self, sessions, SessionId};
 use crate::clock;
 
 struct SessionRow {
@@ -136,4 +138,70 @@ pub async fn end_other_sessions(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/account/sessions"))
         .finish())
+}
+
+#[derive(Template)]
+#[template(path = "account/show.html")]
+struct AccountPage {
+    layout: Layout,
+    email: String,
+    computing_id: String,
+    display_name: String,
+    hide_classes: bool,
+}
+
+#[get("/account")]
+pub async fn show_account(
+    req: HttpRequest,
+    current: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let body = AccountPage {
+        layout: Layout::new(&req, Some(&current)).at("account"),
+        email: current.user.email.clone(),
+        computing_id: current.user.computing_id.clone(),
+        display_name: current.user.display_name.clone().unwrap_or_default(),
+        hide_classes: current.user.hide_classes,
+    }
+    .render()?;
+    Ok(views::page(body))
+}
+
+#[derive(serde::Deserialize)]
+pub struct PrivacyForm {
+    csrf_token: String,
+    #[serde(default)]
+    display_name: String,
+    /// A checkbox: present ("on") when ticked, absent otherwise.
+    hide_classes: Option<String>,
+}
+
+#[post("/account/privacy")]
+pub async fn save_privacy(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<PrivacyForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    let secure = state.config.is_https();
+    let name = match accounts::parse_display_name(&form.display_name) {
+        Ok(name) => name,
+        Err(message) => return Ok(views::redirect_with("/account", true, &message, secure)),
+    };
+    let hide = form.hide_classes.is_some();
+    with_conn(&state.pool, move |conn| {
+        Ok(accounts::set_privacy(
+            conn,
+            &current.user.id,
+            name.as_deref(),
+            hide,
+            clock::now(),
+        )?)
+    })
+    .await?;
+    let message = if hide {
+        "Saved. Your classes are hidden from friends, and theirs from you."
+    } else {
+        "Saved. Friends can see the classes you share with them."
+    };
+    Ok(views::redirect_with("/account", false, message, secure))
 }

@@ -192,6 +192,70 @@ pub async fn verify_csrf(
     }
 }
 
+/// As `verify_csrf`, for forms only a signed-in student can send: the token must
+/// be the one bound to this session (a pre-session token is not enough).
+pub async fn verify_session_csrf(
+    req: &HttpRequest,
+    submitted: &str,
+) -> Result<CurrentUser, AppError> {
+    let Some(current) = load_session(req).await? else {
+        return Err(AppError::SignInRequired { next: "/".into() });
+    };
+    let state = state(req);
+    let expected = mac(
+        state.config.secret_key.expose(),
+        "csrf-session",
+        &current.session.token_hash,
+    );
+    if !submitted.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())) {
+        Ok(current)
+    } else {
+        Err(AppError::Csrf)
+    }
+}
+
+pub const FLASH_COOKIE: &str = "cg_flash";
+
+/// A one-time message shown on the next page after a form redirects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub is_error: bool,
+    pub text: String,
+}
+
+/// The cookie that carries a flash to the next page (cleared once shown).
+pub fn flash_cookie(is_error: bool, text: &str, secure: bool) -> Cookie<'static> {
+    let text: String = text.chars().take(400).collect();
+    let value = format!(
+        "{}{}",
+        if is_error { "e:" } else { "k:" },
+        url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
+    );
+    Cookie::build(FLASH_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(CookieDuration::minutes(5))
+        .finish()
+}
+
+/// The flash this request carries, if any.
+pub fn flash(req: &HttpRequest) -> Option<Flash> {
+    let cookie = req.cookie(FLASH_COOKIE)?;
+    let value = cookie.value();
+    let (is_error, encoded) = match value.split_at_checked(2)? {
+        ("e:", rest) => (true, rest),
+        ("k:", rest) => (false, rest),
+        _ => return None,
+    };
+    let text: String = url::form_urlencoded::parse(format!("x={encoded}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())?;
+    let text: String = text.chars().filter(|c| !c.is_control()).take(400).collect();
+    (!text.is_empty()).then_some(Flash { is_error, text })
+}
+
 /// The session cookie for a new session token.
 pub fn session_cookie(token: &str, secure: bool) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, token.to_string())

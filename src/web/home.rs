@@ -1,11 +1,17 @@
-//! The front page: a welcome for visitors, the student's own start page once signed in.
+//! The front page: a welcome for visitors; for a signed-in student, their
+//! classes this term with the friends in each, and requests waiting for them.
 
-use actix_web::{get, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
+use serde::Deserialize;
 
-use super::error::AppError;
+use super::error::{with_conn, AppError};
 use super::guard::MaybeUser;
 use super::layout::Layout;
+use super::server::AppState;
+use super::views::{self, ClassView, TermChoice, TermOption};
+use crate::classes::{self, ClassId};
+use crate::friends;
 
 #[derive(Template)]
 #[template(path = "home/welcome.html")]
@@ -17,23 +23,70 @@ struct Welcome {
 #[template(path = "home/show.html")]
 struct Home {
     layout: Layout,
-    email: String,
+    terms: Vec<TermOption>,
+    term_code: String,
+    term_name: String,
+    classes: Vec<ClassView>,
+    requests: Vec<String>,
+    hides_classes: bool,
+    return_to: String,
+}
+
+#[derive(Deserialize)]
+pub struct TermParam {
+    pub term: Option<String>,
 }
 
 #[get("/")]
-pub async fn show_home(req: HttpRequest, user: MaybeUser) -> Result<HttpResponse, AppError> {
-    let body = match &user.0 {
-        None => Welcome {
+pub async fn show_home(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    params: web::Query<TermParam>,
+) -> Result<HttpResponse, AppError> {
+    let Some(current) = user.0 else {
+        let body = Welcome {
             layout: Layout::new(&req, None),
         }
-        .render()?,
-        Some(current) => Home {
-            layout: Layout::new(&req, Some(current)),
-            email: current.user.email.clone(),
-        }
-        .render()?,
+        .render()?;
+        return Ok(views::page(body));
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    let configured = state.config.current_term.clone();
+    let user = current.user.clone();
+    let requested = params.into_inner().term;
+    let (choice, mine, meetings, friends_in, requests) = with_conn(&state.pool, move |conn| {
+        let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
+        let mine = match &choice.current {
+            Some(term) => classes::of_user(conn, &user.id, term.code())?,
+            None => Vec::new(),
+        };
+        let ids: Vec<ClassId> = mine.iter().map(|c| c.id.clone()).collect();
+        let meetings = classes::meetings_by_class(conn, &ids)?;
+        let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
+        let requests = friends::requests::incoming(conn, &user.id)?;
+        Ok((choice, mine, meetings, friends_in, requests))
+    })
+    .await?;
+    let term_code = choice.code();
+    let body = Home {
+        layout: Layout::new(&req, Some(&current)).at("home"),
+        terms: choice.options(),
+        term_name: choice.name(),
+        classes: mine
+            .iter()
+            .map(|c| {
+                let names = friends_in
+                    .get(&c.id)
+                    .map(|list| list.iter().map(|f| f.label()).collect())
+                    .unwrap_or_default();
+                ClassView::new(c, meetings.get(&c.id), names)
+            })
+            .collect(),
+        requests: requests.into_iter().map(|p| p.computing_id).collect(),
+        hides_classes: current.user.hide_classes,
+        return_to: views::with_term("/", &term_code),
+        term_code,
+    }
+    .render()?;
+    Ok(views::page(body))
 }

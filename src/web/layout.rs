@@ -11,6 +11,10 @@ pub struct Layout {
     pub is_staff: bool,
     pub csrf_token: String,
     pub show_dev_mailbox: bool,
+    /// A message left by the form that redirected here.
+    pub flash: Option<guard::Flash>,
+    /// Which nav entry is this page's, for `aria-current`.
+    pub section: &'static str,
 }
 
 impl Layout {
@@ -21,7 +25,15 @@ impl Layout {
             is_staff: false,
             csrf_token: String::new(),
             show_dev_mailbox: false,
+            flash: None,
+            section: "",
         }
+    }
+
+    /// Marks the page's place in the nav.
+    pub fn at(mut self, section: &'static str) -> Layout {
+        self.section = section;
+        self
     }
 
     pub fn new(req: &HttpRequest, current: Option<&CurrentUser>) -> Layout {
@@ -31,6 +43,8 @@ impl Layout {
             is_staff: current.is_some_and(|c| c.user.role.is_staff()),
             csrf_token: guard::csrf_token(req, current),
             show_dev_mailbox: !state.config.is_production() && state.mailer_is_directory,
+            flash: guard::flash(req),
+            section: "",
         }
     }
 }

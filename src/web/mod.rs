@@ -5,13 +5,17 @@
 pub mod account;
 pub mod assets;
 pub mod auth;
+pub mod classes;
 pub mod dev;
 pub mod error;
+pub mod friends;
 pub mod guard;
 pub mod health;
 pub mod home;
 pub mod layout;
+pub mod schedule;
 pub mod server;
+pub mod views;
 
 pub use error::AppError;
 pub use server::{AppState, Application};

@@ -14,9 +14,9 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use tokio::sync::watch;
 
 use super::error::AppError;
-use super::{account, assets, auth, dev, health, home};
+use super::{account, assets, auth, classes, dev, friends, health, home, schedule};
 use crate::config::Config;
-use crate::db::{self, Pool};
+use crate::db::{self, Pool, QueryCounter};
 use crate::mail::worker::{self, OutboxSignal};
 use crate::mail::Mailer;
 use crate::{clock, ops};
@@ -34,6 +34,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    queries: QueryCounter,
     mailer: Mailer,
     outbox_signal: OutboxSignal,
     background_jobs: bool,
@@ -56,7 +57,7 @@ impl Application {
 
     /// Builds with a given mailer (tests pass memory or a loopback SMTP server).
     pub fn build_with(config: Config, mailer: Mailer) -> anyhow::Result<Application> {
-        let pool = db::connect_pool(
+        let (pool, queries) = db::connect_counted_pool(
             &config.database_url,
             config.pool_max_size,
             config.pool_timeout,
@@ -83,6 +84,7 @@ impl Application {
             port,
             server,
             pool,
+            queries,
             mailer,
             outbox_signal,
             background_jobs: true,
@@ -95,6 +97,11 @@ impl Application {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Statements run so far on the pool's connections.
+    pub fn query_counter(&self) -> QueryCounter {
+        self.queries.clone()
     }
 
     /// Tests that drive the outbox themselves switch the worker off.
@@ -197,6 +204,24 @@ async fn log_requests(
     })
 }
 
+/// A flash message is shown once: the first page (not a redirect) that carries
+/// it also removes it.
+async fn clear_shown_flash(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let had_flash = req.cookie(super::guard::FLASH_COOKIE).is_some();
+    let mut res = next.call(req).await?;
+    if had_flash && !res.status().is_redirection() {
+        let mut removal = actix_web::cookie::Cookie::build(super::guard::FLASH_COOKIE, "")
+            .path("/")
+            .finish();
+        removal.make_removal();
+        res.response_mut().add_cookie(&removal).ok();
+    }
+    Ok(res)
+}
+
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let https = state.config.is_https();
     let server = HttpServer::new(move || {
@@ -220,10 +245,12 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .wrap(security_headers(https))
+            .wrap(actix_web::middleware::from_fn(clear_shown_flash))
             .wrap(actix_web::middleware::from_fn(log_requests))
             .service(health::healthz)
             .service(health::readyz)
             .service(assets::app_css)
+            .service(assets::schedule_css)
             .service(home::show_home)
             .service(auth::show_login)
             .service(auth::request_link)
@@ -231,10 +258,21 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .service(auth::confirm_link)
             .service(auth::confirm_code)
             .service(auth::logout)
+            .service(account::show_account)
+            .service(account::save_privacy)
             .service(account::show_sessions)
             .service(account::end_other_sessions)
             .service(account::end_session)
             .service(dev::show_mailbox)
+            // classes, timetable, friends (the search route comes before /classes/{id})
+            .service(classes::search_page)
+            .service(classes::enroll)
+            .service(classes::leave)
+            .service(schedule::show_schedule)
+            .service(friends::index)
+            .service(friends::add)
+            .service(friends::show)
+            .service(friends::act)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))

@@ -189,6 +189,8 @@ pub struct TestApp {
     pub db: TestDb,
     pub pool: Pool,
     pub outbox: Option<Arc<Mutex<Vec<OutgoingEmail>>>>,
+    pub queries: common_grounds::db::QueryCounter,
+    pub secret_key: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -206,7 +208,24 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(db: TestDb, mail: TestMail, extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_opts(db, mail, extra, true).await
+}
+
+/// An app with no background jobs (no outbox worker, no cleanup): nothing but
+/// requests touches the database, so query counts are exact. Sign in with
+/// `student`, which needs no email.
+pub async fn spawn_quiet_app(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_opts(TestDb::new(backend), TestMail::Memory, extra, false).await
+}
+
+pub async fn spawn_app_opts(
+    db: TestDb,
+    mail: TestMail,
+    extra: &[(&str, &str)],
+    background_jobs: bool,
+) -> TestApp {
     let config = test_config(&db, extra);
+    let secret_key = String::from_utf8(config.secret_key.expose().to_vec()).unwrap();
     let (mailer, outbox) = match mail {
         TestMail::Memory => {
             let (mailer, store) = Mailer::memory();
@@ -221,9 +240,13 @@ pub async fn spawn_app_with(db: TestDb, mail: TestMail, extra: &[(&str, &str)]) 
             None,
         ),
     };
-    let app = Application::build_with(config, mailer).expect("app builds");
+    let mut app = Application::build_with(config, mailer).expect("app builds");
+    if !background_jobs {
+        app = app.without_background_jobs();
+    }
     let port = app.port();
     let pool = app.pool().clone();
+    let queries = app.query_counter();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -232,6 +255,8 @@ pub async fn spawn_app_with(db: TestDb, mail: TestMail, extra: &[(&str, &str)]) 
         db,
         pool,
         outbox,
+        queries,
+        secret_key,
         server,
     }
 }
@@ -333,6 +358,108 @@ impl TestApp {
 
     pub fn conn(&self) -> common_grounds::db::PooledConn {
         self.pool.get().unwrap()
+    }
+
+    /// A confirmed student with a live session, made directly in the database
+    /// (no email), and a client that carries their session cookie.
+    pub fn student(&self, computing_id: &str) -> Student {
+        let mut conn = self.conn();
+        let now = common_grounds::clock::now();
+        let id = common_grounds::accounts::UserId::new();
+        let email = format!("{computing_id}@virginia.edu");
+        let user = common_grounds::accounts::insert(
+            &mut conn,
+            &common_grounds::accounts::NewUser {
+                id: &id,
+                email: &email,
+                computing_id,
+                email_verified: true,
+                role: "student",
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .unwrap();
+        let session =
+            common_grounds::accounts::sessions::create(&mut conn, &id, Some("test"), now).unwrap();
+        Student {
+            user,
+            client: self.client_with_session(&session.token),
+        }
+    }
+
+    /// A client whose cookie jar holds the given session token.
+    pub fn client_with_session(&self, token: &str) -> reqwest::Client {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let url: url::Url = self.address.parse().unwrap();
+        jar.add_cookie_str(&format!("cg_session={token}; Path=/"), &url);
+        reqwest::Client::builder()
+            .cookie_provider(jar)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Statements run on the app's pool so far.
+    pub fn query_count(&self) -> u64 {
+        self.queries.get()
+    }
+}
+
+/// A signed-in student for tests: their row and a client with their session.
+pub struct Student {
+    pub user: common_grounds::accounts::User,
+    pub client: reqwest::Client,
+}
+
+impl Student {
+    pub async fn get(&self, app: &TestApp, path: &str) -> (u16, String) {
+        let response = self.client.get(app.url(path)).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    /// Loads `page`, takes its CSRF token, and posts `fields` (plus the token) to `path`.
+    pub async fn post(
+        &self,
+        app: &TestApp,
+        page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let (_, html) = self.get(app, page).await;
+        let csrf = csrf_in(&html).unwrap_or_else(|| panic!("no csrf_token on {page}"));
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", &csrf)];
+        all.extend_from_slice(fields);
+        self.client
+            .post(app.url(path))
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts, then follows the redirect (one hop) and returns the page it lands on.
+    pub async fn post_and_follow(
+        &self,
+        app: &TestApp,
+        page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String) {
+        let response = self.post(app, page, path, fields).await;
+        let status = response.status().as_u16();
+        if status != 303 {
+            return (status, response.text().await.unwrap());
+        }
+        let location = response
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        self.get(app, &location).await
     }
 }
 

@@ -1,0 +1,465 @@
+//! Asking, answering, removing and blocking. One `friendships` row per pair:
+//! `user_id_1` asked (or, once BLOCKED, blocked). The reply to a request never
+//! says whether the other person uses Common Grounds: a request to an address
+//! nobody has confirmed is kept against an unconfirmed account, exactly as a
+//! sign-in request would create one, and shows as "sent" like any other.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::{Friendship, FriendshipChanges, FriendshipId, FriendshipStatus, NewFriendship};
+use crate::accounts::{self, rate_limit, NewUser, Role, User, UserId};
+use crate::db::schema::{friendships, users};
+use crate::db::DbConn;
+
+/// Friend requests a student may send in a day.
+pub const REQUESTS_PER_DAY: u32 = 50;
+/// A request nobody answers lapses after this long (for every request alike).
+pub const REQUEST_LIFETIME_DAYS: i64 = 60;
+
+/// What sending a request did, as far as the sender may know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// Sent, or already waiting, or quietly dropped: the sender cannot tell which.
+    Sent {
+        computing_id: String,
+    },
+    /// They had asked first; now you are friends.
+    NowFriends {
+        computing_id: String,
+    },
+    AlreadyFriends {
+        computing_id: String,
+    },
+    Yourself,
+    /// You blocked them; unblock first.
+    YouBlocked {
+        computing_id: String,
+    },
+    /// Too many requests today.
+    Limited {
+        retry_at: NaiveDateTime,
+    },
+}
+
+/// Reads "mst3k" or "mst3k@virginia.edu" into a computing ID.
+pub fn parse_who(raw: &str, allowed_domains: &[String]) -> Result<String, String> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(
+            "Enter a computing ID, such as mst3k, or an address such as mst3k@virginia.edu.".into(),
+        );
+    }
+    if text.contains('@') {
+        return accounts::CampusEmail::parse(text, allowed_domains)
+            .map(|e| e.computing_id().to_string())
+            .map_err(|e| e.to_string());
+    }
+    let id = text.to_ascii_lowercase();
+    let valid = (2..=16).contains(&id.len())
+        && id.chars().all(|c| c.is_ascii_alphanumeric())
+        && id.starts_with(|c: char| c.is_ascii_alphabetic());
+    if valid {
+        Ok(id)
+    } else {
+        Err("A computing ID is letters and digits, such as mst3k. Check what you typed.".into())
+    }
+}
+
+/// Sends a request from `me` to the owner of `computing_id`. Call in a write transaction.
+pub fn request(
+    conn: &mut DbConn,
+    me: &User,
+    computing_id: &str,
+    placeholder_domain: &str,
+    now: NaiveDateTime,
+) -> QueryResult<RequestOutcome> {
+    if computing_id == me.computing_id {
+        return Ok(RequestOutcome::Yourself);
+    }
+    let sent = RequestOutcome::Sent {
+        computing_id: computing_id.to_string(),
+    };
+    let existing_user = users::table
+        .filter(users::computing_id.eq(computing_id))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(other) = &existing_user {
+        if let Some(row) = super::between(conn, &me.id, &other.id)? {
+            let i_asked = row.user_id_1 == me.id;
+            let who = || computing_id.to_string();
+            return match (row.status, i_asked) {
+                (FriendshipStatus::Accepted, _) => Ok(RequestOutcome::AlreadyFriends {
+                    computing_id: who(),
+                }),
+                (FriendshipStatus::Blocked, true) => Ok(RequestOutcome::YouBlocked {
+                    computing_id: who(),
+                }),
+                // They blocked me, I already asked, or they declined my request:
+                // nothing changes, and the reply is the ordinary one.
+                (FriendshipStatus::Blocked, false)
+                | (FriendshipStatus::Pending, true)
+                | (FriendshipStatus::Rejected, true) => Ok(sent),
+                // They asked first: asking back accepts.
+                (FriendshipStatus::Pending, false) => {
+                    set_status(
+                        conn,
+                        &row,
+                        &row.user_id_1,
+                        &row.user_id_2,
+                        FriendshipStatus::Accepted,
+                        now,
+                    )?;
+                    Ok(RequestOutcome::NowFriends {
+                        computing_id: who(),
+                    })
+                }
+                // I had declined them; now I ask: a fresh request from me.
+                (FriendshipStatus::Rejected, false) => {
+                    if let Err(limited) = spend_request(conn, me, now)? {
+                        return Ok(limited);
+                    }
+                    set_status(
+                        conn,
+                        &row,
+                        &me.id,
+                        &other.id,
+                        FriendshipStatus::Pending,
+                        now,
+                    )?;
+                    Ok(sent)
+                }
+            };
+        }
+    }
+    if let Err(limited) = spend_request(conn, me, now)? {
+        return Ok(limited);
+    }
+    let other_id = match existing_user {
+        Some(user) => user.id,
+        None => {
+            let id = UserId::new();
+            let email = format!("{computing_id}@{placeholder_domain}");
+            accounts::insert(
+                conn,
+                &NewUser {
+                    id: &id,
+                    email: &email,
+                    computing_id,
+                    email_verified: false,
+                    role: Role::Student.as_str(),
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            id
+        }
+    };
+    super::insert(
+        conn,
+        &NewFriendship {
+            id: &FriendshipId::new(),
+            user_id_1: &me.id,
+            user_id_2: &other_id,
+            status: FriendshipStatus::Pending.as_str(),
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    Ok(sent)
+}
+
+fn spend_request(
+    conn: &mut DbConn,
+    me: &User,
+    now: NaiveDateTime,
+) -> QueryResult<Result<(), RequestOutcome>> {
+    let bucket = format!("friend-request:{}", me.id);
+    Ok(
+        rate_limit::hit(conn, &bucket, REQUESTS_PER_DAY, Duration::days(1), now)?.map_err(|l| {
+            RequestOutcome::Limited {
+                retry_at: l.retry_at,
+            }
+        }),
+    )
+}
+
+fn set_status(
+    conn: &mut DbConn,
+    row: &Friendship,
+    first: &UserId,
+    second: &UserId,
+    status: FriendshipStatus,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(friendships::table.find(&row.id))
+        .set(&FriendshipChanges {
+            user_id_1: Some(first),
+            user_id_2: Some(second),
+            status: Some(status.as_str()),
+            updated_at: now,
+        })
+        .execute(conn)
+}
+
+/// What a student can do about another student.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Accept,
+    Decline,
+    /// End a friendship, or withdraw a request I sent.
+    Remove,
+    Block,
+    Unblock,
+}
+
+impl Action {
+    pub fn parse(raw: &str) -> Option<Action> {
+        Some(match raw {
+            "accept" => Action::Accept,
+            "decline" => Action::Decline,
+            "remove" => Action::Remove,
+            "block" => Action::Block,
+            "unblock" => Action::Unblock,
+            _ => return None,
+        })
+    }
+}
+
+/// An action that does not apply; the page says so without revealing anything
+/// the student could not already see.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("There is no request from {0} to answer.")]
+    NoRequest(String),
+    #[error("You are not friends with {0}, and have no request to them.")]
+    NotConnected(String),
+    #[error("You have not blocked {0}.")]
+    NotBlocked(String),
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Carries out `action` by `me` on the student with `computing_id`. Call in a write transaction.
+/// Returns a sentence saying what happened.
+pub fn act(
+    conn: &mut DbConn,
+    me: &User,
+    computing_id: &str,
+    action: Action,
+    now: NaiveDateTime,
+) -> Result<String, ActionError> {
+    let other = users::table
+        .filter(users::computing_id.eq(computing_id))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?
+        .filter(|o| o.id != me.id);
+    let row = match &other {
+        Some(o) => super::between(conn, &me.id, &o.id)?,
+        None => None,
+    };
+    // A row where the other student blocked me is, to me, no row at all.
+    let row = row.filter(|r| !(r.status == FriendshipStatus::Blocked && r.user_id_1 != me.id));
+    let cid = computing_id.to_string();
+    match action {
+        Action::Accept | Action::Decline => {
+            let row = row
+                .filter(|r| r.status == FriendshipStatus::Pending && r.user_id_2 == me.id)
+                .ok_or_else(|| ActionError::NoRequest(cid.clone()))?;
+            let status = if action == Action::Accept {
+                FriendshipStatus::Accepted
+            } else {
+                FriendshipStatus::Rejected
+            };
+            set_status(conn, &row, &row.user_id_1, &row.user_id_2, status, now)?;
+            Ok(if action == Action::Accept {
+                format!("You and {cid} are now friends.")
+            } else {
+                format!("You declined {cid}'s request. They are not told.")
+            })
+        }
+        Action::Remove => {
+            let row = row
+                .filter(|r| {
+                    r.status == FriendshipStatus::Accepted
+                        || (r.status == FriendshipStatus::Pending && r.user_id_1 == me.id)
+                })
+                .ok_or_else(|| ActionError::NotConnected(cid.clone()))?;
+            diesel::delete(friendships::table.find(&row.id)).execute(conn)?;
+            Ok(if row.status == FriendshipStatus::Accepted {
+                format!("You and {cid} are no longer friends.")
+            } else {
+                format!("Your request to {cid} was withdrawn.")
+            })
+        }
+        Action::Block => {
+            let done = format!("{cid} is blocked: they cannot send you requests or see you.");
+            let Some(other) = other else {
+                return Ok(done);
+            };
+            match row {
+                Some(row) => {
+                    set_status(
+                        conn,
+                        &row,
+                        &me.id,
+                        &other.id,
+                        FriendshipStatus::Blocked,
+                        now,
+                    )?;
+                }
+                None => {
+                    // Unless they blocked me first (then the pair stays as it is).
+                    if super::between(conn, &me.id, &other.id)?.is_none() {
+                        super::insert(
+                            conn,
+                            &NewFriendship {
+                                id: &FriendshipId::new(),
+                                user_id_1: &me.id,
+                                user_id_2: &other.id,
+                                status: FriendshipStatus::Blocked.as_str(),
+                                created_at: now,
+                                updated_at: now,
+                            },
+                        )?;
+                    }
+                }
+            }
+            Ok(done)
+        }
+        Action::Unblock => {
+            let row = row
+                .filter(|r| r.status == FriendshipStatus::Blocked && r.user_id_1 == me.id)
+                .ok_or_else(|| ActionError::NotBlocked(cid.clone()))?;
+            diesel::delete(friendships::table.find(&row.id)).execute(conn)?;
+            Ok(format!(
+                "{cid} is unblocked. Nothing is restored: to be friends again, one of you sends a new request."
+            ))
+        }
+    }
+}
+
+/// Another student as a friends page shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub computing_id: String,
+    /// Only for accepted friends.
+    pub display_name: Option<String>,
+    pub since: NaiveDateTime,
+}
+
+impl Person {
+    /// "Jane Doe (jd4ab)" or "jd4ab".
+    pub fn label(&self) -> String {
+        match &self.display_name {
+            Some(name) => format!("{name} ({})", self.computing_id),
+            None => self.computing_id.clone(),
+        }
+    }
+}
+
+/// Everyone a student has a relation with, as that student may see it.
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    pub friends: Vec<(UserId, Person)>,
+    pub incoming: Vec<Person>,
+    pub outgoing: Vec<Person>,
+    pub blocked: Vec<Person>,
+}
+
+/// The friends page's lists, in two queries (rows where I am each side).
+pub fn overview(conn: &mut DbConn, me: &UserId) -> QueryResult<Overview> {
+    let as_first: Vec<(Friendship, UserId, String, Option<String>)> = friendships::table
+        .inner_join(users::table.on(users::id.eq(friendships::user_id_2)))
+        .filter(friendships::user_id_1.eq(me))
+        .select((
+            Friendship::as_select(),
+            users::id,
+            users::computing_id,
+            users::display_name,
+        ))
+        .load(conn)?;
+    let as_second: Vec<(Friendship, UserId, String, Option<String>)> = friendships::table
+        .inner_join(users::table.on(users::id.eq(friendships::user_id_1)))
+        .filter(friendships::user_id_2.eq(me))
+        .select((
+            Friendship::as_select(),
+            users::id,
+            users::computing_id,
+            users::display_name,
+        ))
+        .load(conn)?;
+    let mut out = Overview::default();
+    for (row, other_id, computing_id, display_name) in as_first.into_iter().chain(as_second) {
+        let i_am_first = row.user_id_1 == *me;
+        let person = |named: bool| Person {
+            computing_id: computing_id.clone(),
+            display_name: if named { display_name.clone() } else { None },
+            since: row.updated_at,
+        };
+        match row.status {
+            FriendshipStatus::Accepted => out.friends.push((other_id.clone(), person(true))),
+            FriendshipStatus::Pending if i_am_first => out.outgoing.push(person(false)),
+            FriendshipStatus::Pending => out.incoming.push(person(false)),
+            FriendshipStatus::Blocked if i_am_first => out.blocked.push(person(false)),
+            // Declined requests and blocks against me are not shown.
+            FriendshipStatus::Blocked | FriendshipStatus::Rejected => {}
+        }
+    }
+    out.friends.sort_by_key(|(_, p)| p.label().to_lowercase());
+    for list in [&mut out.incoming, &mut out.outgoing, &mut out.blocked] {
+        list.sort_by(|a, b| a.computing_id.cmp(&b.computing_id));
+    }
+    Ok(out)
+}
+
+/// Pending requests sent to `me`, newest first (for the home page).
+pub fn incoming(conn: &mut DbConn, me: &UserId) -> QueryResult<Vec<Person>> {
+    let rows: Vec<(NaiveDateTime, String)> = friendships::table
+        .inner_join(users::table.on(users::id.eq(friendships::user_id_1)))
+        .filter(friendships::user_id_2.eq(me))
+        .filter(friendships::status.eq(FriendshipStatus::Pending.as_str()))
+        .order(friendships::updated_at.desc())
+        .select((friendships::updated_at, users::computing_id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(since, computing_id)| Person {
+            computing_id,
+            display_name: None,
+            since,
+        })
+        .collect())
+}
+
+/// An accepted friend by computing ID, or None (not a friend, unknown, or blocked).
+pub fn accepted_friend(
+    conn: &mut DbConn,
+    me: &UserId,
+    computing_id: &str,
+) -> QueryResult<Option<User>> {
+    let Some(other) = users::table
+        .filter(users::computing_id.eq(computing_id))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let row = super::between(conn, me, &other.id)?;
+    Ok(row
+        .filter(|r| r.status == FriendshipStatus::Accepted)
+        .map(|_| other))
+}
+
+/// Removes requests nobody answered within `REQUEST_LIFETIME_DAYS`.
+pub fn delete_lapsed_requests(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        friendships::table
+            .filter(friendships::status.eq(FriendshipStatus::Pending.as_str()))
+            .filter(friendships::updated_at.lt(now - Duration::days(REQUEST_LIFETIME_DAYS))),
+    )
+    .execute(conn)
+}

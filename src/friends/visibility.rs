@@ -1,0 +1,120 @@
+//! Who sees whose classes. Only ACCEPTED friends do, and only while neither of
+//! them hides their classes (the rule is mutual). Each function is one query,
+//! whatever the number of classes or friends.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use super::FriendshipStatus;
+use crate::accounts::{User, UserId};
+use crate::classes::{Class, ClassId};
+use crate::db::schema::{classes, friendships, user_classes, users};
+use crate::db::DbConn;
+
+/// A friend taking a class, as the viewer may name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FriendInClass {
+    pub computing_id: String,
+    pub display_name: Option<String>,
+}
+
+impl FriendInClass {
+    pub fn label(&self) -> String {
+        match &self.display_name {
+            Some(name) => format!("{name} ({})", self.computing_id),
+            None => self.computing_id.clone(),
+        }
+    }
+}
+
+/// For each of the given classes, the viewer's friends in it whom the viewer may see.
+pub fn friends_in_classes(
+    conn: &mut DbConn,
+    viewer: &User,
+    class_ids: &[ClassId],
+) -> QueryResult<HashMap<ClassId, Vec<FriendInClass>>> {
+    let mut grouped: HashMap<ClassId, Vec<FriendInClass>> = HashMap::new();
+    if viewer.hide_classes || class_ids.is_empty() {
+        return Ok(grouped);
+    }
+    let me = &viewer.id;
+    let rows: Vec<(ClassId, String, Option<String>)> = user_classes::table
+        .inner_join(users::table)
+        .inner_join(
+            friendships::table.on(friendships::user_id_1
+                .eq(me)
+                .and(friendships::user_id_2.eq(user_classes::user_id))
+                .or(friendships::user_id_2
+                    .eq(me)
+                    .and(friendships::user_id_1.eq(user_classes::user_id)))),
+        )
+        .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
+        .filter(user_classes::class_id.eq_any(class_ids))
+        .filter(users::hide_classes.eq(false))
+        .order((user_classes::class_id, users::computing_id))
+        .select((
+            user_classes::class_id,
+            users::computing_id,
+            users::display_name,
+        ))
+        .load(conn)?;
+    for (class_id, computing_id, display_name) in rows {
+        grouped.entry(class_id).or_default().push(FriendInClass {
+            computing_id,
+            display_name,
+        });
+    }
+    Ok(grouped)
+}
+
+/// The classes two accepted friends share, every term, newest term first. Empty
+/// when either hides their classes. The caller has checked the friendship.
+pub fn shared_classes(conn: &mut DbConn, viewer: &User, friend: &User) -> QueryResult<Vec<Class>> {
+    if viewer.hide_classes || friend.hide_classes {
+        return Ok(Vec::new());
+    }
+    let theirs = diesel::alias!(user_classes as theirs);
+    let friends_classes = theirs
+        .filter(theirs.field(user_classes::user_id).eq(friend.id.clone()))
+        .select(theirs.field(user_classes::class_id));
+    classes::table
+        .inner_join(user_classes::table)
+        .filter(user_classes::user_id.eq(&viewer.id))
+        .filter(classes::id.eq_any(friends_classes))
+        .order((
+            classes::term.desc(),
+            classes::subject,
+            classes::catalog_number,
+            classes::class_section,
+        ))
+        .select(Class::as_select())
+        .load(conn)
+}
+
+/// How many classes of `term` the viewer shares with each of the given friends.
+pub fn shared_counts(
+    conn: &mut DbConn,
+    viewer: &User,
+    friend_ids: &[UserId],
+    term: &str,
+) -> QueryResult<HashMap<UserId, i64>> {
+    if viewer.hide_classes || friend_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mine = diesel::alias!(user_classes as mine);
+    let my_classes = mine
+        .filter(mine.field(user_classes::user_id).eq(viewer.id.clone()))
+        .select(mine.field(user_classes::class_id));
+    let rows: Vec<(UserId, i64)> = user_classes::table
+        .inner_join(classes::table)
+        .inner_join(users::table)
+        .filter(classes::term.eq(term))
+        .filter(user_classes::user_id.eq_any(friend_ids))
+        .filter(users::hide_classes.eq(false))
+        .filter(user_classes::class_id.eq_any(my_classes))
+        .group_by(user_classes::user_id)
+        .select((user_classes::user_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}

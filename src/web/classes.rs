@@ -1,0 +1,249 @@
+//! The catalog: search a term's sections, join one, leave one.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::error::{with_conn, AppError};
+use super::guard::{self, CurrentUser};
+use super::layout::Layout;
+use super::server::AppState;
+use super::views::{self, ClassView, TermChoice, TermOption};
+use crate::classes::search::{self, Query};
+use crate::classes::{self, ClassId, MembershipError, Term};
+use crate::clock;
+
+#[derive(Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+    term: Option<String>,
+    page: Option<String>,
+}
+
+struct ResultView {
+    class: ClassView,
+    joined: bool,
+}
+
+#[derive(Template)]
+#[template(path = "classes/search.html")]
+struct SearchPage {
+    layout: Layout,
+    q: String,
+    terms: Vec<TermOption>,
+    term_code: String,
+    term_name: String,
+    error: Option<String>,
+    searched: bool,
+    results: Vec<ResultView>,
+    total: i64,
+    page: i64,
+    capped: bool,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+    return_to: String,
+}
+
+fn search_href(q: &str, term: &str, page: i64) -> String {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", q)
+        .append_pair("term", term)
+        .append_pair("page", &page.to_string())
+        .finish();
+    format!("/classes/search?{query}")
+}
+
+#[get("/classes/search")]
+pub async fn search_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    params: web::Query<SearchParams>,
+) -> Result<HttpResponse, AppError> {
+    let params = params.into_inner();
+    let raw_q = params.q.unwrap_or_default();
+    let page: i64 = match params.page.as_deref().map(str::trim) {
+        None | Some("") => 1,
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|p| (1..=search::MAX_PAGES).contains(p))
+            .ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "The page must be a number from 1 to {}.",
+                    search::MAX_PAGES
+                ))
+            })?,
+    };
+    let parsed = if raw_q.trim().is_empty() {
+        None
+    } else {
+        Some(Query::parse(&raw_q))
+    };
+    let configured = state.config.current_term.clone();
+    let user = current.user.clone();
+    let (choice, outcome) = with_conn(&state.pool, move |conn| {
+        let choice = TermChoice::load(conn, configured.as_deref(), params.term.as_deref())?;
+        let outcome = match (&choice.current, parsed) {
+            (Some(term), Some(Ok(query))) => {
+                let results = search::run(conn, term, &query, page)?;
+                let ids: Vec<ClassId> = results.sections.iter().map(|c| c.id.clone()).collect();
+                let meetings = classes::meetings_by_class(conn, &ids)?;
+                let joined = classes::enrolled_among(conn, &user.id, &ids)?;
+                Some(Ok((results, meetings, joined)))
+            }
+            (_, Some(Err(e))) => Some(Err(e)),
+            _ => None,
+        };
+        Ok((choice, outcome))
+    })
+    .await?;
+    let term_code = choice.code();
+    let mut view = SearchPage {
+        layout: Layout::new(&req, Some(&current)).at("search"),
+        q: raw_q.chars().take(search::MAX_QUERY_CHARS).collect(),
+        terms: choice.options(),
+        term_name: choice.name(),
+        error: None,
+        searched: false,
+        results: Vec::new(),
+        total: 0,
+        page,
+        capped: false,
+        prev_href: None,
+        next_href: None,
+        return_to: search_href(
+            &raw_q
+                .chars()
+                .take(search::MAX_QUERY_CHARS)
+                .collect::<String>(),
+            &term_code,
+            page,
+        ),
+        term_code: term_code.clone(),
+    };
+    let mut status = actix_web::http::StatusCode::OK;
+    match outcome {
+        None => {}
+        Some(Err(e)) => {
+            view.error = Some(e.to_string());
+            status = actix_web::http::StatusCode::BAD_REQUEST;
+        }
+        Some(Ok((results, meetings, joined))) => {
+            view.searched = true;
+            view.total = results.total;
+            view.capped = results.capped;
+            view.prev_href =
+                (results.page > 1).then(|| search_href(&view.q, &term_code, results.page - 1));
+            view.next_href = results
+                .has_next
+                .then(|| search_href(&view.q, &term_code, results.page + 1));
+            view.results = results
+                .sections
+                .iter()
+                .map(|c| ResultView {
+                    joined: joined.contains(&c.id),
+                    class: ClassView::new(c, meetings.get(&c.id), Vec::new()),
+                })
+                .collect();
+        }
+    }
+    let mut response = views::page(view.render()?);
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct MembershipForm {
+    csrf_token: String,
+    term: Option<String>,
+    next: Option<String>,
+}
+
+#[post("/classes/{id}/enroll")]
+pub async fn enroll(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<MembershipForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    let back = guard::safe_next(form.next.as_deref());
+    let configured = state.config.current_term.clone();
+    let shown = form.term.clone();
+    let secure = state.config.is_https();
+    let outcome = with_conn(&state.pool, move |conn| {
+        let shown = match shown.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            Some(raw) => Term::parse(raw).ok_or_else(|| {
+                AppError::BadRequest(
+                    "The form named a term that does not exist. Go back and search again.".into(),
+                )
+            })?,
+            None => {
+                let present = classes::terms_present(conn)?;
+                classes::term::default_term(configured.as_deref(), &present)
+                    .ok_or(AppError::NotFound)?
+            }
+        };
+        Ok(crate::db::write_tx(conn, |c| {
+            classes::join(c, &current.user.id, &class_id, &shown, clock::now())
+        }))
+    })
+    .await?;
+    match outcome {
+        Ok(class) => Ok(views::redirect_with(
+            &back,
+            false,
+            &format!(
+                "You joined {} ({}). It is on your timetable now.",
+                class.code(),
+                class.class_section.as_deref().unwrap_or("section")
+            ),
+            secure,
+        )),
+        Err(MembershipError::NotFound) => Err(AppError::NotFound),
+        Err(MembershipError::Db(e)) => Err(e.into()),
+        Err(refused) => Ok(views::redirect_with(
+            &back,
+            true,
+            &refused.to_string(),
+            secure,
+        )),
+    }
+}
+
+#[post("/classes/{id}/leave")]
+pub async fn leave(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<MembershipForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    let back = guard::safe_next(form.next.as_deref());
+    let secure = state.config.is_https();
+    let outcome = with_conn(&state.pool, move |conn| {
+        Ok(crate::db::write_tx(conn, |c| {
+            classes::leave(c, &current.user.id, &class_id)
+        }))
+    })
+    .await?;
+    match outcome {
+        Ok(class) => Ok(views::redirect_with(
+            &back,
+            false,
+            &format!("You left {}.", class.code()),
+            secure,
+        )),
+        Err(MembershipError::NotFound) => Err(AppError::NotFound),
+        Err(MembershipError::Db(e)) => Err(e.into()),
+        Err(refused) => Ok(views::redirect_with(
+            &back,
+            true,
+            &refused.to_string(),
+            secure,
+        )),
+    }
+}

@@ -1,0 +1,229 @@
+//! What several pages share: the term being looked at (and the picker for it),
+//! a section as a card, and the shapes of HTML and redirect responses.
+
+use actix_web::http::header;
+use actix_web::HttpResponse;
+
+use super::error::AppError;
+use super::guard;
+use crate::classes::schedule::{self, format_minutes};
+use crate::classes::{self, Class, ClassMeeting, Term};
+use crate::db::DbConn;
+
+/// The term a page shows, and every term the catalog holds (for the picker).
+pub struct TermChoice {
+    pub current: Option<Term>,
+    pub all: Vec<Term>,
+}
+
+/// One entry of the term picker.
+pub struct TermOption {
+    pub code: String,
+    pub name: String,
+    pub selected: bool,
+}
+
+impl TermChoice {
+    /// `requested` is the page's `?term=`; without it, the configured or newest term.
+    pub fn load(
+        conn: &mut DbConn,
+        configured: Option<&str>,
+        requested: Option<&str>,
+    ) -> Result<TermChoice, AppError> {
+        let all = classes::terms_present(conn)?;
+        let current = match requested.map(str::trim).filter(|r| !r.is_empty()) {
+            None => classes::term::default_term(configured, &all),
+            Some(raw) => {
+                let term = Term::parse(raw).ok_or_else(|| {
+                    AppError::BadRequest(format!(
+                        "“{}” is not a term. Terms are written like 1262 (Spring 2026): 1, the year's last two digits, and 1 January, 2 spring, 6 summer or 8 fall.",
+                        raw.chars().take(40).collect::<String>()
+                    ))
+                })?;
+                if !all.contains(&term) && configured != Some(term.code()) {
+                    return Err(AppError::BadRequest(format!(
+                        "The catalog has no classes for {} yet. Pick a term from the list.",
+                        term.name()
+                    )));
+                }
+                Some(term)
+            }
+        };
+        Ok(TermChoice { current, all })
+    }
+
+    pub fn options(&self) -> Vec<TermOption> {
+        let mut all = self.all.clone();
+        if let Some(current) = &self.current {
+            if !all.contains(current) {
+                all.insert(0, current.clone());
+            }
+        }
+        all.into_iter()
+            .map(|t| TermOption {
+                selected: self.current.as_ref() == Some(&t),
+                code: t.code().to_string(),
+                name: t.name(),
+            })
+            .collect()
+    }
+
+    pub fn code(&self) -> String {
+        self.current
+            .as_ref()
+            .map(|t| t.code().to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn name(&self) -> String {
+        self.current.as_ref().map(Term::name).unwrap_or_default()
+    }
+}
+
+/// A weekly meeting as people read it.
+pub struct MeetingView {
+    pub days: String,
+    pub time: String,
+    pub place: Option<String>,
+}
+
+/// A section as the pages show it.
+pub struct ClassView {
+    pub id: String,
+    pub code: String,
+    pub section: String,
+    pub component: String,
+    pub title: String,
+    pub instructors: String,
+    pub meetings: Vec<MeetingView>,
+    pub seats: Option<String>,
+    pub active: bool,
+    pub term_name: String,
+    pub friends: Vec<String>,
+}
+
+fn component_name(raw: &str) -> String {
+    match raw.trim().to_ascii_uppercase().as_str() {
+        "LEC" => "Lecture".into(),
+        "LAB" => "Laboratory".into(),
+        "DIS" => "Discussion".into(),
+        "SEM" => "Seminar".into(),
+        "IND" => "Independent study".into(),
+        "STO" => "Studio".into(),
+        "CLN" => "Clinical".into(),
+        "PRA" => "Practicum".into(),
+        "WKS" => "Workshop".into(),
+        "DRL" => "Drill".into(),
+        "" => "Section".into(),
+        other => other.to_string(),
+    }
+}
+
+/// "Mon Wed Fri", "10:00–10:50", "Rice Hall 130"; TBA and "***" become plain words.
+pub fn meeting_view(
+    days: Option<&str>,
+    start: Option<&str>,
+    end: Option<&str>,
+    place: Option<&str>,
+) -> MeetingView {
+    let parsed_days = days.map(schedule::parse_days).unwrap_or_default();
+    let days = if parsed_days.is_empty() {
+        "Days to be announced".to_string()
+    } else {
+        parsed_days
+            .iter()
+            .map(|d| d.short())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let time = match (
+        start.and_then(schedule::parse_time),
+        end.and_then(schedule::parse_time),
+    ) {
+        (Some(s), Some(e)) => format!("{}–{}", format_minutes(s), format_minutes(e)),
+        _ => "Time to be announced".to_string(),
+    };
+    let place = place
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.chars().all(|c| c == '*') && *p != "TBA")
+        .map(str::to_string);
+    MeetingView { days, time, place }
+}
+
+impl ClassView {
+    pub fn new(
+        class: &Class,
+        meetings: Option<&Vec<ClassMeeting>>,
+        friends: Vec<String>,
+    ) -> ClassView {
+        let meetings: Vec<MeetingView> = match meetings.filter(|m| !m.is_empty()) {
+            Some(list) => list
+                .iter()
+                .map(|m| {
+                    meeting_view(
+                        m.days.as_deref(),
+                        m.start_time.as_deref(),
+                        m.end_time.as_deref(),
+                        m.location.as_deref(),
+                    )
+                })
+                .collect(),
+            None if class.days.is_some() || class.start_time.is_some() => vec![meeting_view(
+                class.days.as_deref(),
+                class.start_time.as_deref(),
+                class.end_time.as_deref(),
+                class.location.as_deref(),
+            )],
+            None => Vec::new(),
+        };
+        let seats = match (class.enrollment_available, class.class_capacity) {
+            (Some(open), Some(cap)) => Some(format!("{} of {} seats open", open.max(0), cap)),
+            (None, Some(cap)) => Some(format!("{cap} seats")),
+            _ => None,
+        };
+        ClassView {
+            id: class.id.to_string(),
+            code: class.code(),
+            section: class.class_section.clone().unwrap_or_default(),
+            component: component_name(class.component.as_deref().unwrap_or("")),
+            title: class.title.clone().unwrap_or_default(),
+            instructors: class
+                .instructor
+                .clone()
+                .filter(|i| !i.trim().is_empty() && i.trim() != "-")
+                .unwrap_or_else(|| "Instructor to be announced".into()),
+            meetings,
+            seats,
+            active: class.active,
+            term_name: Term::parse(&class.term)
+                .map(|t| t.name())
+                .unwrap_or_else(|| class.term.clone()),
+            friends,
+        }
+    }
+}
+
+/// A rendered page. Pages carry per-visitor tokens, so nothing may cache them.
+pub fn page(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+/// After a form: back to `to` with a one-time message.
+pub fn redirect_with(to: &str, is_error: bool, message: &str, secure: bool) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, guard::safe_next(Some(to))))
+        .cookie(guard::flash_cookie(is_error, message, secure))
+        .finish()
+}
+
+/// `/path?term=1262` (or just `/path` without a term).
+pub fn with_term(path: &str, term: &str) -> String {
+    if term.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?term={term}")
+    }
+}

@@ -1,0 +1,917 @@
+//! Issue 4: my classes, friends, classes in common, the timetable, search and
+//! privacy, through real HTTP on SQLite and PostgreSQL.
+
+mod common;
+
+use chrono::NaiveDateTime;
+use common::{spawn_quiet_app, Backend, Student, TestApp};
+use common_grounds::accounts::UserId;
+use common_grounds::classes::{self, Class, ClassId, MeetingId, NewClass, NewClassMeeting};
+use common_grounds::clock;
+use common_grounds::db::schema::friendships;
+use common_grounds::friends::{self, FriendshipId, FriendshipStatus, NewFriendship};
+use diesel::prelude::*;
+
+/// A section of `term` with its weekly meetings `(days, start, end)`.
+fn section(
+    app: &TestApp,
+    code: &str,
+    term: &str,
+    sec: &str,
+    title: &str,
+    meetings: &[(&str, &str, &str)],
+) -> Class {
+    let (subject, catalog) = code.split_once(' ').unwrap();
+    let mut conn = app.conn();
+    let now = clock::now();
+    let id = ClassId::new();
+    let number = format!("{}", 10000 + rand_suffix());
+    let class = classes::insert(
+        &mut conn,
+        &NewClass {
+            id: &id,
+            subject,
+            catalog_number: catalog,
+            term,
+            title: Some(title),
+            description: None,
+            sis_class_number: Some(&number),
+            instructor: Some("Ada Lovelace"),
+            component: Some("LEC"),
+            class_section: Some(sec),
+            class_capacity: Some(100),
+            enrollment_available: Some(12),
+            days: None,
+            start_time: None,
+            end_time: None,
+            location: Some("Rice Hall 130"),
+            active: true,
+            last_synced_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .unwrap();
+    for (position, (days, start, end)) in meetings.iter().enumerate() {
+        classes::insert_meeting(
+            &mut conn,
+            &NewClassMeeting {
+                id: &MeetingId::new(),
+                class_id: &id,
+                position: position as i32,
+                days: Some(days),
+                start_time: Some(start),
+                end_time: Some(end),
+                location: Some("Rice Hall 130"),
+                instructor: Some("Ada Lovelace"),
+            },
+        )
+        .unwrap();
+    }
+    class
+}
+
+fn rand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn join(app: &TestApp, who: &Student, class: &Class) {
+    assert!(classes::enroll(&mut app.conn(), &who.user.id, &class.id, clock::now()).unwrap());
+}
+
+fn befriend(app: &TestApp, a: &UserId, b: &UserId, status: FriendshipStatus) {
+    let now = clock::now();
+    friends::insert(
+        &mut app.conn(),
+        &NewFriendship {
+            id: &FriendshipId::new(),
+            user_id_1: a,
+            user_id_2: b,
+            status: status.as_str(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .unwrap();
+}
+
+fn status_between(app: &TestApp, a: &UserId, b: &UserId) -> Option<(FriendshipStatus, UserId)> {
+    friends::between(&mut app.conn(), a, b)
+        .unwrap()
+        .map(|f| (f.status, f.user_id_1))
+}
+
+/// The text of each class card on the home page, keyed by course code.
+fn home_cards(html: &str) -> Vec<(String, String)> {
+    let doc = scraper::Html::parse_document(html);
+    let card = scraper::Selector::parse(".class-card").unwrap();
+    let title = scraper::Selector::parse(".class-title a").unwrap();
+    doc.select(&card)
+        .map(|c| {
+            let code = c.select(&title).next().unwrap().text().collect::<String>();
+            (code, c.text().collect::<String>())
+        })
+        .collect()
+}
+
+fn text_of(html: &str, selector: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(selector).unwrap();
+    doc.select(&sel).flat_map(|e| e.text()).collect()
+}
+
+fn count(html: &str, selector: &str) -> usize {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(selector).unwrap();
+    doc.select(&sel).count()
+}
+
+backend_test!(
+    async fn home_and_in_common_show_accepted_friends_only(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1a");
+        let b = app.student("bb2b");
+        let c = app.student("cc3c");
+        let theory = section(
+            &app,
+            "CS 3120",
+            "1262",
+            "001",
+            "Discrete Mathematics and Theory 2",
+            &[("TuTh", "11.00.00.000000-05:00", "12.15.00.000000-05:00")],
+        );
+        let math = section(
+            &app,
+            "MATH 3351",
+            "1262",
+            "002",
+            "Elementary Linear Algebra",
+            &[("MoWeFr", "10.00.00.000000-05:00", "10.50.00.000000-05:00")],
+        );
+        for s in [&a, &b, &c] {
+            join(&app, s, &theory);
+        }
+        join(&app, &a, &math);
+        join(&app, &b, &math);
+
+        // A asks B through the form; B accepts through the form. C asks A.
+        let sent = a
+            .post(&app, "/friends", "/friends", &[("who", "bb2b")])
+            .await;
+        assert_eq!(sent.status().as_u16(), 303);
+        let accepted = b.post(&app, "/friends", "/friends/aa1a/accept", &[]).await;
+        assert_eq!(accepted.status().as_u16(), 303);
+        let asked = c
+            .post(
+                &app,
+                "/friends",
+                "/friends",
+                &[("who", "aa1a@virginia.edu")],
+            )
+            .await;
+        assert_eq!(asked.status().as_u16(), 303);
+        assert_eq!(
+            status_between(&app, &a.user.id, &b.user.id).unwrap().0,
+            FriendshipStatus::Accepted
+        );
+        assert_eq!(
+            status_between(&app, &a.user.id, &c.user.id).unwrap().0,
+            FriendshipStatus::Pending
+        );
+
+        let (status, home) = a.get(&app, "/").await;
+        assert_eq!(status, 200);
+        let cards = home_cards(&home);
+        assert_eq!(cards.len(), 2, "A takes two classes: {cards:?}");
+        for (code, text) in &cards {
+            assert!(
+                text.contains("bb2b"),
+                "B should be listed under {code}: {text}"
+            );
+            assert!(
+                !text.contains("cc3c"),
+                "C is not an accepted friend: {code}: {text}"
+            );
+        }
+        // C's request shows as a request, not as a friend in a class.
+        assert!(text_of(&home, "#requests-heading + .rows").contains("cc3c"));
+
+        let (status, page) = a.get(&app, "/friends/bb2b").await;
+        assert_eq!(status, 200);
+        let mut shared: Vec<String> = {
+            let doc = scraper::Html::parse_document(&page);
+            let sel = scraper::Selector::parse(".class-card .class-title a").unwrap();
+            doc.select(&sel).map(|e| e.text().collect()).collect()
+        };
+        shared.sort();
+        assert_eq!(shared, vec!["CS 3120", "MATH 3351"]);
+        assert!(
+            page.contains("Tue Thu") && page.contains("11:00–12:15"),
+            "meeting times shown"
+        );
+
+        assert_eq!(a.get(&app, "/friends/cc3c").await.0, 404);
+        assert_eq!(c.get(&app, "/friends/aa1a").await.0, 404);
+        assert_eq!(a.get(&app, "/friends/nobody1").await.0, 404);
+    }
+);
+
+backend_test!(
+    async fn a_block_hides_the_blocker_and_unblocking_restores_nothing(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1a");
+        let b = app.student("bb2b");
+        let class = section(
+            &app,
+            "CS 3120",
+            "1262",
+            "001",
+            "Theory",
+            &[("TuTh", "11:00", "12:15")],
+        );
+        join(&app, &a, &class);
+        join(&app, &b, &class);
+        befriend(&app, &a.user.id, &b.user.id, FriendshipStatus::Accepted);
+        assert!(a.get(&app, "/").await.1.contains("bb2b"));
+
+        let blocked = b.post(&app, "/friends", "/friends/aa1a/block", &[]).await;
+        assert_eq!(blocked.status().as_u16(), 303);
+        assert_eq!(
+            status_between(&app, &a.user.id, &b.user.id),
+            Some((FriendshipStatus::Blocked, b.user.id.clone()))
+        );
+
+        // A sees B nowhere.
+        for page in ["/", "/friends", "/schedule"] {
+            let (status, html) = a.get(&app, page).await;
+            assert_eq!(status, 200, "{page}");
+            assert!(!html.contains("bb2b"), "{page} still shows B");
+        }
+        assert_eq!(a.get(&app, "/friends/bb2b").await.0, 404);
+
+        // A's new request changes nothing and gets the ordinary reply.
+        let (_, after) = a
+            .post_and_follow(&app, "/friends", "/friends", &[("who", "bb2b")])
+            .await;
+        assert!(after.contains("Request sent to bb2b"), "{after}");
+        assert!(
+            !text_of(&after, "main section").contains("bb2b"),
+            "B must not appear in A's lists"
+        );
+        assert_eq!(
+            status_between(&app, &a.user.id, &b.user.id),
+            Some((FriendshipStatus::Blocked, b.user.id.clone()))
+        );
+        // Nor can A act on B.
+        let (_, refused) = a
+            .post_and_follow(&app, "/friends", "/friends/bb2b/accept", &[])
+            .await;
+        assert!(refused.contains("There is no request from bb2b"));
+
+        // B sees the block and can lift it; nothing comes back by itself.
+        let (_, b_friends) = b.get(&app, "/friends").await;
+        assert!(text_of(&b_friends, "main").contains("aa1a"));
+        let unblocked = b.post(&app, "/friends", "/friends/aa1a/unblock", &[]).await;
+        assert_eq!(unblocked.status().as_u16(), 303);
+        assert_eq!(status_between(&app, &a.user.id, &b.user.id), None);
+        assert!(!a.get(&app, "/").await.1.contains("bb2b"));
+        let (_, b_home) = b.get(&app, "/").await;
+        assert!(
+            b_home.contains("aa1a is unblocked"),
+            "the flash says so once"
+        );
+        assert!(home_cards(&b_home)
+            .iter()
+            .all(|(_, text)| !text.contains("aa1a")));
+        assert!(!b.get(&app, "/").await.1.contains("aa1a"), "and only once");
+        assert_eq!(a.get(&app, "/friends/bb2b").await.0, 404);
+
+        // A new request is needed, and now it counts.
+        a.post(&app, "/friends", "/friends", &[("who", "bb2b")])
+            .await;
+        assert_eq!(
+            status_between(&app, &a.user.id, &b.user.id),
+            Some((FriendshipStatus::Pending, a.user.id.clone()))
+        );
+    }
+);
+
+/// The page after a friend request, with the one varying name and the per-session token masked.
+fn normalized_reply(html: &str, who: &str) -> String {
+    let masked = html.replace(who, "WHO");
+    let re_token = |s: &str| {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("name=\"csrf_token\" value=\"") {
+            let start = i + "name=\"csrf_token\" value=\"".len();
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('"').unwrap();
+            out.push_str("TOKEN");
+            rest = &rest[start + end..];
+        }
+        out.push_str(rest);
+        out
+    };
+    re_token(&masked)
+}
+
+backend_test!(
+    async fn a_request_reply_never_tells_whether_the_person_exists(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a1 = app.student("aa1a");
+        let a2 = app.student("aa2a");
+        let _real = app.student("real9");
+
+        let to_real = a1
+            .post(&app, "/friends", "/friends", &[("who", "real9")])
+            .await;
+        let to_ghost = a2
+            .post(&app, "/friends", "/friends", &[("who", "ghost9")])
+            .await;
+        assert_eq!(to_real.status(), to_ghost.status());
+        assert_eq!(
+            to_real.headers().get("location"),
+            to_ghost.headers().get("location")
+        );
+        let flash = |r: &reqwest::Response| {
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let real_cookie = flash(&to_real).join(";").replace("real9", "WHO");
+        let ghost_cookie = flash(&to_ghost).join(";").replace("ghost9", "WHO");
+        assert_eq!(real_cookie, ghost_cookie);
+
+        let (_, real_page) = a1.get(&app, "/friends").await;
+        let (_, ghost_page) = a2.get(&app, "/friends").await;
+        let real_page = normalized_reply(&real_page, "real9").replace("aa1a", "ME");
+        let ghost_page = normalized_reply(&ghost_page, "ghost9").replace("aa2a", "ME");
+        assert_eq!(real_page, ghost_page);
+        assert!(real_page.contains("Request sent to WHO"));
+        assert!(text_of(&real_page, "#outgoing-heading + .rows").contains("WHO"));
+    }
+);
+
+backend_test!(
+    async fn hiding_classes_is_mutual(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1a");
+        let b = app.student("bb2b");
+        let class = section(
+            &app,
+            "CS 3120",
+            "1262",
+            "001",
+            "Theory",
+            &[("TuTh", "11:00", "12:15")],
+        );
+        join(&app, &a, &class);
+        join(&app, &b, &class);
+        befriend(&app, &b.user.id, &a.user.id, FriendshipStatus::Accepted);
+        assert!(a.get(&app, "/").await.1.contains("bb2b"));
+        assert!(b.get(&app, "/").await.1.contains("aa1a"));
+
+        let (_, saved) = b
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", "Bea <b>Bold</b>"), ("hide_classes", "on")],
+            )
+            .await;
+        assert!(saved.contains("Your classes are hidden"), "{saved}");
+        assert!(
+            saved.contains("Bea &#60;b&#62;Bold&#60;/b&#62;"),
+            "display name escaped in the form"
+        );
+
+        let (_, a_home) = a.get(&app, "/").await;
+        assert!(
+            !a_home.contains("bb2b") && !a_home.contains("Bea"),
+            "A sees none of B's classes"
+        );
+        let (status, a_on_b) = a.get(&app, "/friends/bb2b").await;
+        assert_eq!(status, 200, "still friends");
+        assert_eq!(count(&a_on_b, ".class-card"), 0);
+        assert!(a_on_b.contains("keeps their classes private"));
+        let (_, b_home) = b.get(&app, "/").await;
+        assert!(
+            !b_home.contains("aa1a"),
+            "B sees none of A's classes either"
+        );
+        assert_eq!(
+            count(&b.get(&app, "/friends/aa1a").await.1, ".class-card"),
+            0
+        );
+        assert!(!a.get(&app, "/schedule").await.1.contains("1 friend"));
+
+        // Switched off again, the display name shows to A, escaped.
+        b.post(
+            &app,
+            "/account",
+            "/account/privacy",
+            &[("display_name", "Bea <b>Bold</b>")],
+        )
+        .await;
+        let (_, a_home) = a.get(&app, "/").await;
+        assert!(
+            a_home.contains("Bea &#60;b&#62;Bold&#60;/b&#62; (bb2b)"),
+            "{a_home}"
+        );
+
+        // A display name with a direction override is refused, and the old one kept.
+        let (_, refused) = b
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", "evil\u{202E}gnp.exe")],
+            )
+            .await;
+        assert!(refused.contains("text-direction"), "{refused}");
+        let stored = common_grounds::accounts::find(&mut app.conn(), &b.user.id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.display_name.as_deref(), Some("Bea <b>Bold</b>"));
+    }
+);
+
+/// Statements one GET runs.
+async fn queries_for(app: &TestApp, who: &Student, path: &str) -> u64 {
+    let before = app.query_count();
+    let (status, _) = who.get(app, path).await;
+    assert_eq!(status, 200, "{path}");
+    app.query_count() - before
+}
+
+/// A student with `n` classes, each with `n` accepted friends in it, and `n` pending requests.
+async fn campus_of(backend: Backend, n: usize) -> (TestApp, Student) {
+    let app = spawn_quiet_app(backend, &[]).await;
+    let me = app.student("me1");
+    let friends: Vec<Student> = (0..n).map(|i| app.student(&format!("fr{i}"))).collect();
+    for i in 0..n {
+        let class = section(
+            &app,
+            &format!("CS {}", 1000 + i),
+            "1262",
+            "001",
+            "A class",
+            &[("MoWeFr", "10:00", "10:50"), ("Th", "13:00", "14:15")],
+        );
+        join(&app, &me, &class);
+        for f in &friends {
+            join(&app, f, &class);
+        }
+    }
+    for f in &friends {
+        befriend(&app, &me.user.id, &f.user.id, FriendshipStatus::Accepted);
+    }
+    for i in 0..n {
+        let asker = app.student(&format!("ask{i}"));
+        befriend(&app, &asker.user.id, &me.user.id, FriendshipStatus::Pending);
+    }
+    (app, me)
+}
+
+backend_test!(
+    async fn pages_run_a_fixed_number_of_queries(backend: Backend) {
+        let paths = ["/", "/schedule", "/friends", "/friends/fr0"];
+        let mut counts = Vec::new();
+        for n in [1, 50] {
+            let (app, me) = campus_of(backend, n).await;
+            // Warm up: the first request of a session may slide its expiry.
+            me.get(&app, "/").await;
+            let mut per_page = Vec::new();
+            for path in paths {
+                per_page.push(queries_for(&app, &me, path).await);
+            }
+            let (_, home) = me.get(&app, "/").await;
+            assert_eq!(count(&home, ".class-card"), n, "home lists all {n} classes");
+            assert_eq!(
+                count(&home, ".class-card .chip"),
+                n * n,
+                "every friend in every class"
+            );
+            eprintln!("{backend:?} n={n}: {paths:?} ran {per_page:?} queries");
+            counts.push(per_page);
+        }
+        assert_eq!(
+            counts[0], counts[1],
+            "query counts must not grow with classes, friends or members"
+        );
+    }
+);
+
+backend_test!(
+    async fn the_timetable_places_every_meeting(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("me1");
+        let friend = app.student("fr1");
+        befriend(
+            &app,
+            &me.user.id,
+            &friend.user.id,
+            FriendshipStatus::Accepted,
+        );
+        let calc = section(
+            &app,
+            "MATH 1310",
+            "1262",
+            "001",
+            "Calculus I",
+            &[
+                ("MoWeFr", "10.00.00.000000-05:00", "10.50.00.000000-05:00"),
+                ("Fr", "13.00.00.000000-05:00", "13.50.00.000000-05:00"),
+            ],
+        );
+        let tba = section(
+            &app,
+            "CS 4993",
+            "1262",
+            "010",
+            "Independent Study",
+            &[("TBA", "", "")],
+        );
+        let left = section(
+            &app,
+            "CS 2100",
+            "1262",
+            "001",
+            "Data Structures",
+            &[("TuTh", "14:00", "15:15")],
+        );
+        let right = section(
+            &app,
+            "PHYS 1425",
+            "1262",
+            "001",
+            "Physics",
+            &[("Tu", "14:30", "15:45")],
+        );
+        for c in [&calc, &tba, &left, &right] {
+            join(&app, &me, c);
+        }
+        join(&app, &friend, &calc);
+
+        let (status, html) = me.get(&app, "/schedule").await;
+        assert_eq!(status, 200);
+        let doc = scraper::Html::parse_document(&html);
+        let day = |name: &str| {
+            let sel = scraper::Selector::parse(&format!(
+                "section.tt-day[aria-label=\"{name}\"] .tt-block"
+            ))
+            .unwrap();
+            doc.select(&sel)
+                .map(|b| {
+                    (
+                        b.text().collect::<String>(),
+                        b.value().attr("class").unwrap().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        for name in ["Mon", "Wed"] {
+            let blocks = day(name);
+            assert_eq!(blocks.len(), 1, "{name}: {blocks:?}");
+            assert!(blocks[0].0.contains("MATH 1310") && blocks[0].0.contains("10:00–10:50"));
+            assert!(blocks[0].0.contains("1 friend"), "{blocks:?}");
+        }
+        let fri = day("Fri");
+        assert_eq!(fri.len(), 2, "{fri:?}");
+        assert!(fri.iter().any(|b| b.0.contains("10:00–10:50")));
+        assert!(fri.iter().any(|b| b.0.contains("13:00–13:50")));
+        // 8:00 is the first row: 10:00 starts at row 25, 10:50 ends at row 35.
+        assert!(fri.iter().any(|b| b.1.contains("gs-25 ge-35")), "{fri:?}");
+
+        let tue = day("Tue");
+        assert_eq!(tue.len(), 2, "{tue:?}");
+        let lanes: Vec<&str> = tue.iter().map(|b| b.1.as_str()).collect();
+        assert!(
+            lanes.iter().any(|c| c.contains("lk2 li0"))
+                && lanes.iter().any(|c| c.contains("lk2 li1")),
+            "overlapping classes side by side: {lanes:?}"
+        );
+        let thu = day("Thu");
+        assert_eq!(thu.len(), 1);
+        assert!(
+            thu[0].1.contains("lk1 li0"),
+            "alone on Thursday, full width"
+        );
+
+        let below = text_of(&html, "#unscheduled-heading + .rows");
+        assert!(
+            below.contains("CS 4993") && below.contains("No fixed meeting time"),
+            "{below}"
+        );
+        assert!(!text_of(&html, ".timetable").contains("CS 4993"));
+
+        // The sheet that places blocks is served, and styles are never inline (CSP).
+        let sheet = app
+            .client
+            .get(app.url("/static/schedule.css"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sheet.status().as_u16(), 200);
+        let sheet = sheet.text().await.unwrap();
+        assert!(
+            sheet.contains(".gs-25{grid-row-start:25}")
+                && sheet.contains(".lk2.li1{grid-column:31 / span 30}")
+        );
+        assert!(!html.contains("style="));
+    }
+);
+
+/// The course codes (with term) a search page lists.
+fn found(html: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(".class-card").unwrap();
+    let title = scraper::Selector::parse(".class-title a").unwrap();
+    doc.select(&sel)
+        .map(|c| {
+            c.select(&title)
+                .next()
+                .unwrap()
+                .value()
+                .attr("href")
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+backend_test!(
+    async fn search_finds_a_course_however_it_is_typed_in_the_chosen_term(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("me1");
+        let now_ds = section(
+            &app,
+            "CS 2100",
+            "1262",
+            "001",
+            "Data Structures and Algorithms 1",
+            &[("MoWeFr", "10:00", "10:50")],
+        );
+        let old_ds = section(
+            &app,
+            "CS 2100",
+            "1258",
+            "001",
+            "Data Structures and Algorithms 1",
+            &[("MoWeFr", "10:00", "10:50")],
+        );
+        let _other = section(&app, "CS 2120", "1262", "001", "Discrete Mathematics", &[]);
+        let _math = section(&app, "MATH 2100", "1262", "001", "Structures of Math", &[]);
+        let now_href = format!("/classes/{}", now_ds.id);
+        let old_href = format!("/classes/{}", old_ds.id);
+
+        for q in [
+            "cs2100",
+            "CS 2100",
+            "cs 2100",
+            "CS2100",
+            "structures algorithms",
+        ] {
+            let path = format!(
+                "/classes/search?q={}",
+                url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+            );
+            let (status, html) = me.get(&app, &path).await;
+            assert_eq!(status, 200, "{q}");
+            let hits = found(&html);
+            assert!(hits.contains(&now_href), "{q}: {hits:?}");
+            assert!(
+                !hits.contains(&old_href),
+                "{q} must not list Fall 2025: {hits:?}"
+            );
+        }
+        let (_, subject) = me.get(&app, "/classes/search?q=cs").await;
+        assert_eq!(
+            found(&subject).len(),
+            2,
+            "subject alone: both CS sections of 1262"
+        );
+        let (_, word) = me.get(&app, "/classes/search?q=data").await;
+        assert_eq!(found(&word), vec![now_href.clone()]);
+        assert!(
+            word.contains("12 of 100 seats open")
+                && word.contains("Ada Lovelace")
+                && word.contains("Mon Wed Fri")
+        );
+
+        // Asked for, the other term is searched.
+        let (_, old) = me.get(&app, "/classes/search?q=cs2100&term=1258").await;
+        assert_eq!(found(&old), vec![old_href.clone()]);
+
+        // Joining from the search page; a second join, another term's section and an inactive one are refused clearly.
+        let page = "/classes/search?q=cs2100";
+        let (_, joined) = me
+            .post_and_follow(
+                &app,
+                page,
+                &format!("/classes/{}/enroll", now_ds.id),
+                &[("term", "1262"), ("next", page)],
+            )
+            .await;
+        assert!(joined.contains("You joined CS 2100"), "{joined}");
+        assert!(joined.contains("You are in this class"));
+        let (_, again) = me
+            .post_and_follow(
+                &app,
+                page,
+                &format!("/classes/{}/enroll", now_ds.id),
+                &[("term", "1262"), ("next", page)],
+            )
+            .await;
+        assert!(again.contains("You are already in CS 2100"), "{again}");
+        let (_, other_term) = me
+            .post_and_follow(
+                &app,
+                page,
+                &format!("/classes/{}/enroll", old_ds.id),
+                &[("term", "1262"), ("next", page)],
+            )
+            .await;
+        assert!(
+            other_term.contains("is a Fall 2025 section, but you are looking at Spring 2026"),
+            "{other_term}"
+        );
+        diesel::update(common_grounds::db::schema::classes::table.find(&old_ds.id))
+            .set(common_grounds::db::schema::classes::active.eq(false))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (_, inactive) = me
+            .post_and_follow(
+                &app,
+                page,
+                &format!("/classes/{}/enroll", old_ds.id),
+                &[("term", "1258"), ("next", page)],
+            )
+            .await;
+        assert!(inactive.contains("no longer offered"), "{inactive}");
+        assert!(!classes::is_enrolled(&mut app.conn(), &me.user.id, &old_ds.id).unwrap());
+
+        // Leaving works once, then says so.
+        let (_, left) = me
+            .post_and_follow(
+                &app,
+                "/",
+                &format!("/classes/{}/leave", now_ds.id),
+                &[("next", "/")],
+            )
+            .await;
+        assert!(left.contains("You left CS 2100"));
+        let (_, not_in) = me
+            .post_and_follow(
+                &app,
+                "/",
+                &format!("/classes/{}/leave", now_ds.id),
+                &[("next", "/")],
+            )
+            .await;
+        assert!(not_in.contains("You are not in CS 2100"));
+    }
+);
+
+fn assert_clear(status: u16, html: &str, what: &str) {
+    assert!(status < 500, "{what}: {status}");
+    assert!(!html.contains("<script>alert"), "{what}: unescaped markup");
+}
+
+backend_test!(
+    async fn bad_input_gets_a_clear_answer_and_never_a_500(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("me1");
+        let class = section(
+            &app,
+            "CS 2100",
+            "1262",
+            "001",
+            "Data <script>alert(1)</script>",
+            &[("MoWeFr", "10:00", "10:50")],
+        );
+        join(&app, &me, &class);
+
+        // Untrusted catalog text is escaped.
+        let (_, home) = me.get(&app, "/").await;
+        assert!(home.contains("Data &#60;script&#62;alert(1)&#60;/script&#62;"));
+        assert_clear(200, &home, "home");
+
+        let long = "x".repeat(10_000);
+        let hostile = [
+            "'; DROP TABLE classes; --",
+            "\"><script>alert(1)</script>",
+            "%' OR '1'='1",
+            "cs_%",
+            "\\",
+            &long,
+        ];
+        for q in hostile {
+            let path = format!(
+                "/classes/search?q={}",
+                url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+            );
+            let (status, html) = me.get(&app, &path).await;
+            assert_clear(status, &html, q);
+            if q.len() > 100 {
+                assert_eq!(status, 400);
+                assert!(html.contains("too long"), "10,000 characters: {status}");
+            }
+        }
+        for path in [
+            "/classes/search?q=cs&term=9999",
+            "/classes/search?q=cs&term=%3Cscript%3E",
+            "/classes/search?q=cs&page=0",
+            "/classes/search?q=cs&page=abc",
+            "/?term=1263",
+            "/schedule?term=1'--",
+            "/friends?term=1290",
+        ] {
+            let (status, html) = me.get(&app, path).await;
+            assert_eq!(status, 400, "{path}");
+            assert!(
+                html.contains("term") || html.contains("page"),
+                "{path}: {html}"
+            );
+            assert!(!html.contains("<script>"));
+        }
+        // Unknown ids.
+        for path in [
+            "/classes/not-a-uuid/enroll",
+            &format!("/classes/{}/enroll", ClassId::new()),
+            "/classes/%27%3B--/leave",
+        ] {
+            let response = me.post(&app, "/", path, &[("term", "1262")]).await;
+            assert_eq!(response.status().as_u16(), 404, "{path}");
+        }
+        for path in [
+            "/friends/%3Cscript%3E",
+            "/friends/a'--",
+            "/friends/nobody/remove",
+        ] {
+            let (status, _) = me.get(&app, path).await;
+            assert!(status == 404 || status == 405, "{path}: {status}");
+        }
+        let unknown_action = me
+            .post(&app, "/friends", "/friends/bb2b/explode", &[])
+            .await;
+        assert_eq!(unknown_action.status().as_u16(), 404);
+        // Bad "who".
+        for who in ["", "<script>alert(1)</script>", "a@evil.com", &long, "me1"] {
+            let (status, html) = me
+                .post_and_follow(&app, "/friends", "/friends", &[("who", who)])
+                .await;
+            assert_clear(status, &html, who);
+            assert!(
+                html.contains("class=\"alert\""),
+                "{who:?} should be refused with a message"
+            );
+        }
+        // A form without its token changes nothing.
+        let forged = me
+            .client
+            .post(app.url(&format!("/classes/{}/leave", class.id)))
+            .form(&[("csrf_token", "forged")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status().as_u16(), 403);
+        assert!(classes::is_enrolled(&mut app.conn(), &me.user.id, &class.id).unwrap());
+        // Too long a display name.
+        let (_, refused) = me
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", &"n".repeat(61))],
+            )
+            .await;
+        assert!(refused.contains("at most 60 characters"));
+    }
+);
+
+backend_test!(
+    async fn signed_out_visitors_are_sent_to_sign_in(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        for path in [
+            "/schedule",
+            "/friends",
+            "/friends/bb2b",
+            "/classes/search?q=cs",
+            "/account",
+        ] {
+            let response = app.get(path).await;
+            assert_eq!(response.status().as_u16(), 303, "{path}");
+            assert!(response.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/login?next="));
+        }
+        let _ = NaiveDateTime::default();
+        let _ = friendships::table;
+    }
+);
