@@ -385,6 +385,7 @@ impl TestApp {
         Student {
             user,
             client: self.client_with_session(&session.token),
+            token: session.token,
         }
     }
 
@@ -410,6 +411,8 @@ impl TestApp {
 pub struct Student {
     pub user: common_grounds::accounts::User,
     pub client: reqwest::Client,
+    /// The session cookie's value (for a browser).
+    pub token: String,
 }
 
 impl Student {

@@ -1,0 +1,112 @@
+//! A real headless Chromium, driven over WebDriver (chromedriver on loopback).
+//! Outside CI a machine without Chromium skips browser tests with a line
+//! saying so; with CI=true a missing browser fails the run.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+
+/// A chromedriver process, stopped when dropped.
+pub struct Driver {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find(var: &str, default: &str) -> Option<String> {
+    let path = std::env::var(var).unwrap_or_else(|_| default.to_string());
+    std::path::Path::new(&path).exists().then_some(path)
+}
+
+/// Starts chromedriver, or returns None (after saying why) when this machine has no browser.
+pub async fn start() -> Option<(Driver, String)> {
+    let (Some(driver), Some(chromium)) = (
+        find("CHROMEDRIVER", "/usr/bin/chromedriver"),
+        find("CHROMIUM", "/usr/bin/chromium"),
+    ) else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but Chromium/chromedriver are missing: install the chromium and chromium-driver packages");
+        }
+        eprintln!("skipping the browser test: install chromium and chromium-driver (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver { child, port };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some((driver, chromium));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("chromedriver did not start listening on {port}");
+}
+
+/// A headless browser window of the given size.
+pub async fn open(driver: &Driver, chromium: &str, width: u32, height: u32) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--hide-scrollbars",
+                format!("--window-size={width},{height}"),
+            ],
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session");
+    client
+        .set_window_size(width, height)
+        .await
+        .expect("window size");
+    client
+}
+
+/// Puts a session cookie in the browser for the app at `base`.
+pub async fn sign_in(client: &Client, base: &str, token: &str) {
+    client.goto(&format!("{base}/healthz")).await.unwrap();
+    let cookie = fantoccini::cookies::Cookie::parse(format!(
+        "cg_session={token}; Path=/; Domain=127.0.0.1; HttpOnly; SameSite=Lax"
+    ))
+    .unwrap();
+    client.add_cookie(cookie).await.unwrap();
+}
+
+/// Saves a PNG under `target/screenshots/` and returns its path.
+pub async fn screenshot(client: &Client, name: &str) -> std::path::PathBuf {
+    let png = client.screenshot().await.unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap();
+    path
+}
