@@ -1,3 +1,5 @@
-//! Operations: scheduled cleanup of expired data. Backups and data export build here.
+//! Operations: scheduled cleanup, backups with a tested restore, and a student's data (export, erasure).
 
+pub mod backup;
 pub mod cleanup;
+pub mod student_data;

@@ -13,6 +13,7 @@ use super::server::AppState;
 use super::views;
 use crate::accounts::{self, sessions, SessionId};
 use crate::clock;
+use crate::ops::student_data;
 
 struct SessionRow {
     id: String,
@@ -204,4 +205,77 @@ pub async fn save_privacy(
         "Saved. Friends can see the classes you share with them."
     };
     Ok(views::redirect_with("/account", false, message, secure))
+}
+
+#[get("/account/export")]
+pub async fn export(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let user = current.user.clone();
+    let data = with_conn(&state.pool, move |conn| {
+        Ok(student_data::export(conn, &user, clock::now())?)
+    })
+    .await?;
+    let body = serde_json::to_string_pretty(&data).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"common-grounds-{}.json\"",
+                current.user.computing_id
+            ),
+        ))
+        .body(body))
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeleteForm {
+    csrf_token: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+#[post("/account/delete")]
+pub async fn delete_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    let secure = state.config.is_https();
+    if form.confirm.trim().to_ascii_lowercase() != current.user.computing_id {
+        return Ok(views::redirect_with(
+            "/account",
+            true,
+            &format!(
+                "Nothing was deleted. To delete your account, type your computing ID ({}) in the box.",
+                current.user.computing_id
+            ),
+            secure,
+        ));
+    }
+    let user = current.user.clone();
+    let erased = with_conn(&state.pool, move |conn| {
+        Ok(crate::db::write_tx(conn, |c| {
+            student_data::erase(c, &user)
+        })?)
+    })
+    .await?;
+    tracing::info!(
+        removed = erased.messages_removed,
+        placeholders = erased.messages_kept_as_placeholders,
+        "account deleted at its owner's request"
+    );
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/"))
+        .cookie(guard::clear_session_cookie(secure))
+        .cookie(guard::flash_cookie(
+            false,
+            "Your account and your data were deleted. Messages others replied to remain as [deleted], with no author.",
+            secure,
+        ))
+        .finish())
 }

@@ -260,6 +260,8 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .service(auth::logout)
             .service(account::show_account)
             .service(account::save_privacy)
+            .service(account::export)
+            .service(account::delete_account)
             .service(account::show_sessions)
             .service(account::end_other_sessions)
             .service(account::end_session)

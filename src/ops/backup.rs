@@ -1,0 +1,444 @@
+//! Backups: a consistent snapshot of the live database with a manifest beside
+//! it (time, backend, schema version, rows per table, SHA-256), a verify that
+//! restores into a scratch database and compares, and a guarded restore.
+//!
+//! SQLite snapshots use `VACUUM INTO` (a transactionally consistent copy taken
+//! while the service runs). PostgreSQL snapshots use `pg_dump --format=custom`
+//! pinned to an exported snapshot, so the manifest's row counts are read from
+//! exactly the data the dump holds even while students keep posting.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{anyhow, bail, Context};
+use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::DatabaseUrl;
+use crate::db::{self, schema::TABLES, DbConn};
+
+/// The record written beside every snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub file: String,
+    pub created_at: NaiveDateTime,
+    pub backend: String,
+    pub schema_version: Option<String>,
+    pub tables: BTreeMap<String, i64>,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// `<snapshot>.manifest.json`.
+pub fn manifest_path(snapshot: &Path) -> PathBuf {
+    let mut name = snapshot.as_os_str().to_owned();
+    name.push(".manifest.json");
+    PathBuf::from(name)
+}
+
+pub fn read_manifest(snapshot: &Path) -> anyhow::Result<Manifest> {
+    let path = manifest_path(snapshot);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the manifest {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("the manifest {} is not valid", path.display()))
+}
+
+/// SHA-256 of a file, in hex.
+pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn count_all(conn: &mut DbConn) -> anyhow::Result<BTreeMap<String, i64>> {
+    let mut counts = BTreeMap::new();
+    for table in TABLES {
+        counts.insert(table.to_string(), db::count_rows(conn, table)?);
+    }
+    Ok(counts)
+}
+
+/// The newest applied migration, read without creating anything (snapshots are
+/// read in read-only transactions, and a scratch copy must stay as restored).
+fn applied_version(conn: &mut DbConn) -> anyhow::Result<Option<String>> {
+    #[derive(QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        v: Option<String>,
+    }
+    let row: Version =
+        diesel::sql_query("SELECT MAX(version) AS v FROM __diesel_schema_migrations")
+            .get_result(conn)
+            .context("no migration history in this database")?;
+    Ok(row.v)
+}
+
+fn sqlite_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "''"))
+}
+
+/// Opens an SQLite file as it is: no pragmas, so reading it changes nothing.
+fn open_sqlite_plain(path: &Path) -> anyhow::Result<DbConn> {
+    let conn = diesel::SqliteConnection::establish(&path.display().to_string())
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(DbConn::Sqlite(conn))
+}
+
+fn pg_tool(name: &str) -> anyhow::Result<Command> {
+    let probe = Command::new(name).arg("--version").output();
+    match probe {
+        Ok(out) if out.status.success() => Ok(Command::new(name)),
+        _ => bail!(
+            "{name} was not found: PostgreSQL backups need the PostgreSQL client tools (Debian: apt-get install postgresql-client, the same major version as the server or newer)"
+        ),
+    }
+}
+
+fn run(mut command: Command, what: &str) -> anyhow::Result<()> {
+    let out = command
+        .output()
+        .with_context(|| format!("cannot run {what}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        bail!("{what} failed: {}", stderr.trim());
+    }
+    Ok(())
+}
+
+/// Takes a snapshot of the live database into `dir` and writes its manifest.
+pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Result<Manifest> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the backup folder {}", dir.display()))?;
+    let stamp = now.format("%Y%m%dT%H%M%S%.6fZ");
+    let mut conn = db::Manager::new(url.clone()).establish()?;
+    let (path, version, tables) = match url {
+        DatabaseUrl::Sqlite(_) => {
+            let path = dir.join(format!("common-grounds-{stamp}.sqlite"));
+            if path.exists() {
+                bail!("{} already exists", path.display());
+            }
+            diesel::sql_query(format!("VACUUM INTO {}", sqlite_quote(&path)))
+                .execute(&mut conn)
+                .context("VACUUM INTO failed")?;
+            drop(conn);
+            let mut snap = open_sqlite_plain(&path)?;
+            let version = applied_version(&mut snap)?;
+            let tables = count_all(&mut snap)?;
+            drop(snap);
+            (path, version, tables)
+        }
+        DatabaseUrl::Postgres(raw) => {
+            let path = dir.join(format!("common-grounds-{stamp}.pgdump"));
+            let mut dump = pg_tool("pg_dump")?;
+            #[derive(QueryableByName)]
+            struct Snapshot {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                id: String,
+            }
+            conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            let outcome = (|| -> anyhow::Result<_> {
+                let snapshot: Snapshot =
+                    diesel::sql_query("SELECT pg_export_snapshot() AS id").get_result(&mut conn)?;
+                let version = applied_version(&mut conn)?;
+                let tables = count_all(&mut conn)?;
+                dump.arg("--format=custom")
+                    .arg("--no-owner")
+                    .arg(format!("--snapshot={}", snapshot.id))
+                    .arg(format!("--file={}", path.display()))
+                    .arg(format!("--dbname={raw}"));
+                run(dump, "pg_dump")?;
+                Ok((version, tables))
+            })();
+            let _ = conn.batch_execute("COMMIT");
+            let (version, tables) = outcome?;
+            (path, version, tables)
+        }
+    };
+    let manifest = Manifest {
+        file: path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        created_at: now,
+        backend: url_backend(url).into(),
+        schema_version: version,
+        tables,
+        sha256: sha256_file(&path)?,
+        bytes: std::fs::metadata(&path)?.len(),
+    };
+    std::fs::write(
+        manifest_path(&path),
+        serde_json::to_string_pretty(&manifest)?,
+    )?;
+    Ok(manifest)
+}
+
+fn url_backend(url: &DatabaseUrl) -> &'static str {
+    match url {
+        DatabaseUrl::Sqlite(_) => "sqlite",
+        DatabaseUrl::Postgres(_) => "postgres",
+    }
+}
+
+/// Every snapshot in `dir` with its manifest, oldest first.
+pub fn list(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Manifest)>> {
+    let mut found = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(anyhow!("cannot read {}: {e}", dir.display())),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if name.starts_with("common-grounds-") && !name.ends_with(".manifest.json") {
+            if let Ok(manifest) = read_manifest(&path) {
+                found.push((path, manifest));
+            }
+        }
+    }
+    found.sort_by_key(|(_, m)| m.created_at);
+    Ok(found)
+}
+
+/// Removes snapshots (and manifests) older than `keep_days`; returns what it removed.
+pub fn prune(dir: &Path, keep_days: i64, now: NaiveDateTime) -> anyhow::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for (path, manifest) in list(dir)? {
+        if manifest.created_at < now - chrono::Duration::days(keep_days) {
+            std::fs::remove_file(&path)?;
+            let _ = std::fs::remove_file(manifest_path(&path));
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}
+
+/// What a verify or restore found different from the manifest; empty means OK.
+pub type Differences = Vec<String>;
+
+fn compare(
+    manifest: &Manifest,
+    version: Option<String>,
+    tables: &BTreeMap<String, i64>,
+) -> Differences {
+    let mut diffs = Vec::new();
+    if version != manifest.schema_version {
+        diffs.push(format!(
+            "schema version: manifest {}, restored {}",
+            manifest.schema_version.as_deref().unwrap_or("none"),
+            version.as_deref().unwrap_or("none")
+        ));
+    }
+    for (table, expected) in &manifest.tables {
+        match tables.get(table) {
+            Some(found) if found == expected => {}
+            Some(found) => diffs.push(format!(
+                "table {table}: manifest {expected} rows, restored {found}"
+            )),
+            None => diffs.push(format!("table {table}: missing after restore")),
+        }
+    }
+    diffs
+}
+
+fn check_sum(file: &Path, manifest: &Manifest) -> anyhow::Result<Differences> {
+    let actual = sha256_file(file)?;
+    Ok(if actual == manifest.sha256 {
+        Vec::new()
+    } else {
+        vec![format!(
+            "checksum: manifest {}, file {} (the file changed or is damaged)",
+            manifest.sha256, actual
+        )]
+    })
+}
+
+/// Restores `file` into a scratch database and compares it with its manifest.
+/// PostgreSQL snapshots need a server: `scratch_server` (any database URL on it;
+/// a scratch database is created and dropped there).
+pub fn verify(file: &Path, scratch_server: Option<&str>) -> anyhow::Result<Differences> {
+    let manifest = read_manifest(file)?;
+    let mut diffs = check_sum(file, &manifest)?;
+    match manifest.backend.as_str() {
+        "sqlite" => {
+            let scratch =
+                std::env::temp_dir().join(format!("cg-verify-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&scratch)?;
+            let copy = scratch.join("verify.db");
+            std::fs::copy(file, &copy)?;
+            let outcome = (|| -> anyhow::Result<Differences> {
+                let mut conn = open_sqlite_plain(&copy)?;
+                #[derive(QueryableByName)]
+                struct Check {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    integrity_check: String,
+                }
+                let check: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
+                    .load(&mut conn)
+                    .map_err(|e| anyhow!("the file is not a readable SQLite database ({e})"))?;
+                let mut found = Vec::new();
+                if check.first().map(|c| c.integrity_check.as_str()) != Some("ok") {
+                    found.push(format!(
+                        "integrity check: {}",
+                        check
+                            .iter()
+                            .map(|c| c.integrity_check.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ));
+                }
+                let version = applied_version(&mut conn)?;
+                let tables = count_all(&mut conn)?;
+                found.extend(compare(&manifest, version, &tables));
+                Ok(found)
+            })();
+            let _ = std::fs::remove_dir_all(&scratch);
+            match outcome {
+                Ok(found) => diffs.extend(found),
+                Err(e) => diffs.push(format!("restore failed: {e:#}")),
+            }
+        }
+        "postgres" => {
+            let server = scratch_server.ok_or_else(|| {
+                anyhow!("verifying a PostgreSQL backup needs a PostgreSQL server to restore into: set DATABASE_URL to one, or pass --scratch-url")
+            })?;
+            let name = format!("cg_verify_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = diesel::PgConnection::establish(server)
+                .with_context(|| "cannot connect to the scratch PostgreSQL server")?;
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+            let mut url = url::Url::parse(server)?;
+            url.set_path(&format!("/{name}"));
+            let outcome = (|| -> anyhow::Result<Differences> {
+                let mut restore = pg_tool("pg_restore")?;
+                restore
+                    .arg("--no-owner")
+                    .arg("--no-privileges")
+                    .arg("--exit-on-error")
+                    .arg(format!("--dbname={url}"))
+                    .arg(file);
+                run(restore, "pg_restore")?;
+                let mut conn =
+                    db::Manager::new(DatabaseUrl::Postgres(url.to_string())).establish()?;
+                let version = applied_version(&mut conn)?;
+                let tables = count_all(&mut conn)?;
+                Ok(compare(&manifest, version, &tables))
+            })();
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
+            match outcome {
+                Ok(found) => diffs.extend(found),
+                Err(e) => diffs.push(format!("restore failed: {e:#}")),
+            }
+        }
+        other => bail!("the manifest names an unknown backend '{other}'"),
+    }
+    Ok(diffs)
+}
+
+/// Whether a database holds any of our tables (or any table at all).
+fn is_empty(url: &DatabaseUrl) -> anyhow::Result<bool> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            if !path.exists() || std::fs::metadata(path)?.len() == 0 {
+                return Ok(true);
+            }
+            let mut conn = open_sqlite_plain(path)?;
+            let n: N = diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .get_result(&mut conn)?;
+            Ok(n.n == 0)
+        }
+        DatabaseUrl::Postgres(_) => {
+            let mut conn = db::Manager::new(url.clone()).establish()?;
+            let n: N = diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = 'public'",
+            )
+            .get_result(&mut conn)?;
+            Ok(n.n == 0)
+        }
+    }
+}
+
+/// Restores `file` into `to`. Refuses a target that holds tables unless `force`.
+/// Returns the differences from the manifest found after restoring (empty: OK).
+pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Differences> {
+    let manifest = read_manifest(file)?;
+    if manifest.backend != url_backend(to) {
+        bail!(
+            "this is a {} backup and cannot be restored into a {} database",
+            manifest.backend,
+            url_backend(to)
+        );
+    }
+    let damaged = check_sum(file, &manifest)?;
+    if !damaged.is_empty() {
+        bail!(
+            "refusing to restore a damaged backup: {}",
+            damaged.join("; ")
+        );
+    }
+    if !is_empty(to)? && !force {
+        bail!(
+            "{} is not empty; restore into a new, empty database (then verify, then switch), or pass --force to overwrite it",
+            to.redacted()
+        );
+    }
+    match to {
+        DatabaseUrl::Sqlite(path) => {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.as_os_str().to_owned();
+                p.push(suffix);
+                let p = PathBuf::from(p);
+                if p.exists() {
+                    std::fs::remove_file(&p)?;
+                }
+            }
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::copy(file, path)?;
+        }
+        DatabaseUrl::Postgres(raw) => {
+            let mut restore = pg_tool("pg_restore")?;
+            restore
+                .arg("--no-owner")
+                .arg("--no-privileges")
+                .arg("--exit-on-error");
+            if force {
+                restore.arg("--clean").arg("--if-exists");
+            }
+            restore.arg(format!("--dbname={raw}")).arg(file);
+            run(restore, "pg_restore")?;
+        }
+    }
+    let mut conn = db::Manager::new(to.clone()).establish()?;
+    let version = applied_version(&mut conn)?;
+    let tables = count_all(&mut conn)?;
+    Ok(compare(&manifest, version, &tables))
+}

@@ -1,0 +1,266 @@
+//! Issue 8: backups that restore, a student's export and erasure, and cleanup,
+//! on SQLite and PostgreSQL. Backups go through the real CLI binary.
+
+mod common;
+#[path = "common/seed.rs"]
+mod seed;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::Duration;
+use common::*;
+use common_grounds::db::schema::{class_messages, classes, users};
+use common_grounds::db::{self, DbConn};
+use common_grounds::friends::FriendshipStatus;
+use common_grounds::ops;
+use diesel::prelude::*;
+
+fn cli(args: &[&str], database_url: &str, data_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_common-grounds"))
+        .args(args)
+        .env_remove("APP_ENV")
+        .env(
+            "SECRET_KEY",
+            "test-secret-key-that-is-long-enough-0123456789",
+        )
+        .env("DATABASE_URL", database_url)
+        .env("DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn counts(conn: &mut DbConn) -> Vec<(String, i64)> {
+    db::schema::TABLES
+        .iter()
+        .map(|t| (t.to_string(), db::count_rows(conn, t).unwrap()))
+        .collect()
+}
+
+/// A small campus: three students, two classes, a friendship, a thread with a flag.
+fn populate(conn: &mut DbConn) {
+    let a = seed::user(conn, "aa1a");
+    let b = seed::user(conn, "bb2b");
+    let c = seed::user(conn, "cc3c");
+    let cs = seed::class(conn, "CS 2100", "1262");
+    let math = seed::class(conn, "MATH 3351", "1262");
+    for u in [&a, &b, &c] {
+        seed::enroll(conn, u, &cs);
+    }
+    seed::enroll(conn, &a, &math);
+    seed::friendship(conn, &a, &b, FriendshipStatus::Accepted);
+    let root = seed::message(conn, &a, &cs, "Anon_aaaa", "When is the midterm?", None);
+    let reply = seed::message(conn, &b, &cs, "Anon_bbbb", "Thursday", Some(&root));
+    seed::flag(conn, &c, &reply, "spoiler");
+}
+
+fn snapshot_in(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.to_string_lossy().ends_with(".manifest.json"))
+        .expect("a snapshot file")
+}
+
+backend_test!(
+    async fn a_backup_verifies_detects_damage_and_restores(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        populate(&mut conn);
+        let before = counts(&mut conn);
+        let data = tempdir();
+        let backups = data.join("backups");
+
+        let created = cli(&["backup", "create"], &db.url_string(), &data);
+        assert!(created.status.success(), "{}", text(&created));
+        assert!(
+            text(&created).contains("backup: wrote"),
+            "{}",
+            text(&created)
+        );
+        let file = snapshot_in(&backups);
+        let listed = cli(&["backup", "list"], &db.url_string(), &data);
+        assert!(text(&listed).contains(file.file_name().unwrap().to_str().unwrap()));
+
+        let verified = cli(
+            &["backup", "verify", file.to_str().unwrap()],
+            &db.url_string(),
+            &data,
+        );
+        assert!(verified.status.success(), "{}", text(&verified));
+        assert!(text(&verified).contains("OK"), "{}", text(&verified));
+
+        // Restore into an empty database: the same rows.
+        let target = TestDb::new(backend);
+        let restored = cli(
+            &[
+                "backup",
+                "restore",
+                file.to_str().unwrap(),
+                "--to",
+                &target.url_string(),
+            ],
+            &db.url_string(),
+            &data,
+        );
+        assert!(restored.status.success(), "{}", text(&restored));
+        assert_eq!(counts(&mut target.connect()), before);
+        // A second restore into the now non-empty target is refused without --force.
+        let again = cli(
+            &[
+                "backup",
+                "restore",
+                file.to_str().unwrap(),
+                "--to",
+                &target.url_string(),
+            ],
+            &db.url_string(),
+            &data,
+        );
+        assert!(!again.status.success());
+        assert!(text(&again).contains("is not empty"), "{}", text(&again));
+        let forced = cli(
+            &[
+                "backup",
+                "restore",
+                file.to_str().unwrap(),
+                "--to",
+                &target.url_string(),
+                "--force",
+            ],
+            &db.url_string(),
+            &data,
+        );
+        assert!(forced.status.success(), "{}", text(&forced));
+        assert_eq!(counts(&mut target.connect()), before);
+
+        // One byte changed: verify fails and says why; restore refuses it.
+        let mut bytes = std::fs::read(&file).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x5a;
+        std::fs::write(&file, &bytes).unwrap();
+        let damaged = cli(
+            &["backup", "verify", file.to_str().unwrap()],
+            &db.url_string(),
+            &data,
+        );
+        assert!(!damaged.status.success());
+        assert!(
+            text(&damaged).contains("FAILED") && text(&damaged).contains("checksum"),
+            "{}",
+            text(&damaged)
+        );
+        let empty = TestDb::new(backend);
+        let refused = cli(
+            &[
+                "backup",
+                "restore",
+                file.to_str().unwrap(),
+                "--to",
+                &empty.url_string(),
+            ],
+            &db.url_string(),
+            &data,
+        );
+        assert!(!refused.status.success());
+        assert!(text(&refused).contains("damaged"), "{}", text(&refused));
+
+        // --keep-days removes old snapshots.
+        let mut manifest = ops::backup::read_manifest(&file).unwrap();
+        manifest.created_at -= Duration::days(40);
+        std::fs::write(
+            ops::backup::manifest_path(&file),
+            serde_json::to_string(&manifest).unwrap(),
+        )
+        .unwrap();
+        let pruned = cli(
+            &["backup", "create", "--keep-days", "30"],
+            &db.url_string(),
+            &data,
+        );
+        assert!(pruned.status.success(), "{}", text(&pruned));
+        assert!(!file.exists(), "the 40-day-old snapshot is removed");
+        assert_eq!(ops::backup::list(&backups).unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&data);
+    }
+);
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cg-ops-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+backend_test!(
+    async fn a_backup_taken_while_students_post_is_consistent(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        populate(&mut conn);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            let url = db.url.clone();
+            std::thread::spawn(move || {
+                let mut conn = db::Manager::new(url).establish().unwrap();
+                let mut written = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    db::write_tx(&mut conn, |c| -> QueryResult<()> {
+                        let author = seed::user(c, &format!("w{}", uuid::Uuid::new_v4().simple()));
+                        let class = seed::class(c, "CS 4000", "1262");
+                        seed::enroll(c, &author, &class);
+                        seed::message(c, &author, &class, "Anon_w", "a message", None);
+                        Ok(())
+                    })
+                    .unwrap();
+                    written += 1;
+                }
+                written
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let data = tempdir();
+        let created = cli(&["backup", "create"], &db.url_string(), &data);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.join().unwrap();
+        assert!(created.status.success(), "{}", text(&created));
+        assert!(written > 0, "the writer kept writing during the backup");
+        let file = snapshot_in(&data.join("backups"));
+
+        let target = TestDb::new(backend);
+        let restored = cli(
+            &[
+                "backup",
+                "restore",
+                file.to_str().unwrap(),
+                "--to",
+                &target.url_string(),
+            ],
+            &db.url_string(),
+            &data,
+        );
+        assert!(restored.status.success(), "{}", text(&restored));
+        let mut restored_conn = target.connect();
+        let orphans: i64 = class_messages::table
+            .left_join(classes::table)
+            .left_join(users::table)
+            .filter(classes::id.is_null().or(users::id.is_null()))
+            .count()
+            .get_result(&mut restored_conn)
+            .unwrap();
+        assert_eq!(orphans, 0, "every message's class and author exist");
+        let manifest = ops::backup::read_manifest(&file).unwrap();
+        for (table, n) in counts(&mut restored_conn) {
+            assert_eq!(manifest.tables[&table], n, "{table}");
+        }
+        let _ = std::fs::remove_dir_all(&data);
+    }
+);
