@@ -171,6 +171,8 @@ pub struct Config {
     pub login_requests_per_ip: u32,
     /// The term pages show by default (`1262` = Spring 2026); None means the newest in the catalog.
     pub current_term: Option<String>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -354,6 +356,7 @@ impl Config {
             login_emails_per_hour: var_parsed(src, "LOGIN_EMAILS_PER_HOUR", 5)?,
             login_requests_per_ip: var_parsed(src, "LOGIN_REQUESTS_PER_IP_10MIN", 30)?,
             current_term,
+            metrics_token: src.get("METRICS_TOKEN").map(|t| t.trim().to_string()),
         })
     }
 

@@ -83,3 +83,12 @@ pub fn recent_runs(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<SyncRun>> {
         .select(SyncRun::as_select())
         .load(conn)
 }
+
+/// The newest run of each term (for metrics and the admin overview).
+pub fn latest_per_term(conn: &mut DbConn) -> QueryResult<Vec<SyncRun>> {
+    let mut seen = std::collections::HashSet::new();
+    Ok(recent_runs(conn, 500)?
+        .into_iter()
+        .filter(|run| seen.insert(run.term.clone()))
+        .collect())
+}

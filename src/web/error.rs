@@ -157,7 +157,7 @@ where
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get()?;
+        let mut conn = super::metrics::count_waiting(|| pool.get())?;
         f(&mut conn)
     })
     .await?

@@ -13,6 +13,7 @@ pub mod guard;
 pub mod health;
 pub mod home;
 pub mod layout;
+pub mod metrics;
 pub mod schedule;
 pub mod server;
 pub mod views;

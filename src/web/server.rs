@@ -14,7 +14,7 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use tokio::sync::watch;
 
 use super::error::AppError;
-use super::{account, assets, auth, classes, dev, friends, health, home, schedule};
+use super::{account, assets, auth, classes, dev, friends, health, home, metrics, schedule};
 use crate::config::Config;
 use crate::db::{self, Pool, QueryCounter};
 use crate::mail::worker::{self, OutboxSignal};
@@ -27,6 +27,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub outbox_signal: OutboxSignal,
     pub mailer_is_directory: bool,
+    pub metrics: Arc<super::metrics::Metrics>,
+    pub queries: QueryCounter,
 }
 
 /// A built, bound, not yet running service.
@@ -78,6 +80,8 @@ impl Application {
             config: Arc::new(config),
             outbox_signal: outbox_signal.clone(),
             mailer_is_directory: mailer.is_directory(),
+            metrics: Arc::default(),
+            queries: queries.clone(),
         });
         let server = serve(listener, state)?;
         Ok(Application {
@@ -182,14 +186,26 @@ async fn log_requests(
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.path().to_string();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %id);
     let result = next.call(req).await;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed_ms = elapsed * 1000.0;
     match &result {
         Ok(res) => {
             let status = res.status().as_u16();
             tracing::info!(parent: &span, %method, %path, status, elapsed_ms, "request");
+            if let Some(metrics) = metrics {
+                // The matched pattern, not the path: ids never become labels.
+                let route = res
+                    .request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_string());
+                metrics.record(method.as_str(), &route, status, elapsed);
+            }
         }
         Err(error) => {
             tracing::warn!(parent: &span, %method, %path, %error, elapsed_ms, "request failed")
@@ -249,6 +265,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .wrap(actix_web::middleware::from_fn(log_requests))
             .service(health::healthz)
             .service(health::readyz)
+            .service(metrics::metrics)
             .service(assets::app_css)
             .service(assets::schedule_css)
             .service(home::show_home)
