@@ -28,6 +28,13 @@ enum Command {
     Migrate,
     /// Delete expired sign-in links, sessions, unconfirmed addresses and old delivered email.
     Cleanup,
+    /// Give an account a role (student, moderator, admin): how the first admin is made.
+    GrantRole {
+        /// The account's email address or computing ID.
+        who: String,
+        /// student, moderator or admin.
+        role: String,
+    },
     /// Snapshots of the database: create, list, verify, restore.
     Backup {
         #[command(subcommand)]
@@ -85,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Migrate => migrate(&config),
         Command::Cleanup => cleanup(&config),
         Command::Backup { action } => backup(&config, action),
+        Command::GrantRole { who, role } => grant_role(&config, &who, &role),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -243,4 +251,36 @@ fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+fn grant_role(config: &Config, who: &str, role: &str) -> anyhow::Result<()> {
+    let role: crate::accounts::Role = role
+        .parse()
+        .map_err(|_| anyhow::anyhow!("'{role}' is not a role; use student, moderator or admin"))?;
+    let manager = db::Manager::new(config.database_url.clone());
+    let mut conn = manager.establish()?;
+    db::run_migrations(&mut conn)?;
+    let outcome = db::write_tx(&mut conn, |c| -> anyhow::Result<_> {
+        let target = crate::moderation::users::find_by_login(c, who)?.ok_or_else(|| {
+            anyhow::anyhow!("no account for '{who}': the person must sign in once first")
+        })?;
+        let changed = crate::moderation::users::set_role(c, None, &target, role, clock::now())?;
+        Ok((target, changed))
+    })?;
+    let (target, changed) = outcome;
+    if changed {
+        println!(
+            "{} ({}) is now {}; their sessions were ended and the change is in the audit log",
+            target.email,
+            target.computing_id,
+            role.as_str()
+        );
+    } else {
+        println!(
+            "{} is already {}; nothing changed",
+            target.email,
+            role.as_str()
+        );
+    }
+    Ok(())
 }

@@ -238,7 +238,20 @@ fn complete(
         },
     )?;
     void_pending(conn, user_id)?;
+    count_sign_in(conn, now)?;
     sessions::create(conn, user_id, user_agent, now)
+}
+
+/// Adds one to today's sign-in count (for the admin overview).
+pub fn count_sign_in(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+    use crate::db::schema::sign_in_days;
+    let day = now.format("%Y-%m-%d").to_string();
+    crate::on_each_backend!(conn, |c| diesel::insert_into(sign_in_days::table)
+        .values((sign_in_days::day.eq(&day), sign_in_days::sign_ins.eq(1)))
+        .on_conflict(sign_in_days::day)
+        .do_update()
+        .set(sign_in_days::sign_ins.eq(sign_in_days::sign_ins + 1))
+        .execute(c))
 }
 
 /// Removes links (used or not) that expired more than `keep` ago (cleanup). Every

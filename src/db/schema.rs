@@ -18,6 +18,7 @@ pub const TABLES: &[&str] = &[
     "email_outbox",
     "sis_sync_runs",
     "rate_limit_hits",
+    "sign_in_days",
 ];
 
 diesel::table! {
@@ -212,6 +213,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sign_in_days (day) {
+        day -> Text,
+        sign_ins -> Integer,
+    }
+}
+
 diesel::joinable!(magic_links -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(class_meetings -> classes (class_id));
@@ -239,4 +247,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     sis_sync_runs,
     rate_limit_hits,
+    sign_in_days,
 );

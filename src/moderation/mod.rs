@@ -1,6 +1,9 @@
 //! Moderation: the append-only audit log of every staff action. Rows are only
 //! ever inserted; there is deliberately no update or delete here.
 
+pub mod stats;
+pub mod users;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -65,5 +68,37 @@ pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEntry>> {
         .order((audit_log::created_at.desc(), audit_log::id.desc()))
         .limit(limit)
         .select(AuditEntry::as_select())
+        .load(conn)
+}
+
+/// One page of the audit log, newest first, optionally for one actor and/or action.
+/// `before` is the (time, id) of the last entry of the previous page.
+pub fn page(
+    conn: &mut DbConn,
+    actor: Option<&UserId>,
+    action: Option<AuditAction>,
+    before: Option<(NaiveDateTime, AuditId)>,
+    limit: i64,
+) -> QueryResult<Vec<(AuditEntry, Option<String>)>> {
+    use crate::db::schema::users;
+    let mut q = audit_log::table
+        .left_join(users::table.on(users::id.nullable().eq(audit_log::actor_id)))
+        .into_boxed();
+    if let Some(actor) = actor {
+        q = q.filter(audit_log::actor_id.eq(actor));
+    }
+    if let Some(action) = action {
+        q = q.filter(audit_log::action.eq(action.as_str()));
+    }
+    if let Some((time, id)) = before {
+        q = q.filter(
+            audit_log::created_at
+                .lt(time)
+                .or(audit_log::created_at.eq(time).and(audit_log::id.lt(id))),
+        );
+    }
+    q.order((audit_log::created_at.desc(), audit_log::id.desc()))
+        .limit(limit)
+        .select((AuditEntry::as_select(), users::computing_id.nullable()))
         .load(conn)
 }

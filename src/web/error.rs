@@ -23,6 +23,12 @@ pub enum AppError {
     },
     #[error("the database is unavailable")]
     Unavailable,
+    /// A suspended student tried to post, flag or send a request.
+    #[error("suspended")]
+    Suspended {
+        until: chrono::NaiveDateTime,
+        reason: Option<String>,
+    },
     #[error("sign in required")]
     SignInRequired { next: String },
     #[error(transparent)]
@@ -78,6 +84,7 @@ impl ResponseError for AppError {
             AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Suspended { .. } => StatusCode::FORBIDDEN,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -118,6 +125,18 @@ impl ResponseError for AppError {
                 "Try again shortly",
                 "Common Grounds cannot reach its database right now. Nothing you sent was lost or half-saved; try again in a minute.".into(),
                 None,
+            ),
+            AppError::Suspended { until, reason } => (
+                "Your account is suspended",
+                format!(
+                    "You can still read, but you cannot post, flag or send friend requests until {} UTC.{}",
+                    until.format("%B %-d, %Y %H:%M"),
+                    reason
+                        .as_deref()
+                        .map(|r| format!(" The moderators' reason: {r}"))
+                        .unwrap_or_default()
+                ),
+                Some(("/", "Go to my classes")),
             ),
             AppError::Internal(_) => (
                 "Something went wrong",

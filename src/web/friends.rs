@@ -94,6 +94,7 @@ pub async fn add(
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, AppError> {
     let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    guard::ensure_not_suspended(&current)?;
     let secure = state.config.is_https();
     let computing_id = match requests::parse_who(&form.who, &state.config.allowed_email_domains) {
         Ok(id) => id,

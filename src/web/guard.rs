@@ -214,6 +214,17 @@ pub async fn verify_session_csrf(
     }
 }
 
+/// Refuses a suspended student (they may read, not post, flag or send requests).
+pub fn ensure_not_suspended(current: &CurrentUser) -> Result<(), AppError> {
+    match current.user.suspended_at(clock::now()) {
+        Some(until) => Err(AppError::Suspended {
+            until,
+            reason: current.user.suspension_reason.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 pub const FLASH_COOKIE: &str = "cg_flash";
 
 /// A one-time message shown on the next page after a form redirects.

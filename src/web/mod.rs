@@ -3,6 +3,7 @@
 //! inside `web::block`, and render Askama templates. No SQL here.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod classes;

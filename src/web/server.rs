@@ -14,7 +14,7 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use tokio::sync::watch;
 
 use super::error::AppError;
-use super::{account, assets, auth, classes, dev, friends, health, home, metrics, schedule};
+use super::{account, admin, assets, auth, classes, dev, friends, health, home, metrics, schedule};
 use crate::config::Config;
 use crate::db::{self, Pool, QueryCounter};
 use crate::mail::worker::{self, OutboxSignal};
@@ -292,6 +292,13 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .service(friends::add)
             .service(friends::show)
             .service(friends::act)
+            // admin (moderators and admins; 404 for everyone else)
+            .service(admin::overview)
+            .service(admin::users)
+            .service(admin::change_role)
+            .service(admin::suspend)
+            .service(admin::lift)
+            .service(admin::audit)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))

@@ -1,0 +1,96 @@
+//! The admin overview's figures: counts, and two 30-day series (sign-ins and
+//! messages per day) computed in Rust from one query each.
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::{class_messages, sign_in_days, sis_sync_runs, users};
+use crate::db::DbConn;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overview {
+    pub students: i64,
+    pub active_this_week: i64,
+    pub messages_today: i64,
+    pub open_flags: i64,
+    pub last_sync: Option<(String, String, NaiveDateTime)>,
+    /// (day, count), oldest first, exactly `days` entries.
+    pub sign_ins: Vec<(NaiveDate, i64)>,
+    pub messages: Vec<(NaiveDate, i64)>,
+}
+
+fn per_day(times: &[NaiveDateTime], first: NaiveDate, days: i64) -> Vec<(NaiveDate, i64)> {
+    let mut counts = vec![0i64; days as usize];
+    for t in times {
+        let offset = (t.date() - first).num_days();
+        if (0..days).contains(&offset) {
+            counts[offset as usize] += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (first + Duration::days(i as i64), n))
+        .collect()
+}
+
+/// Figures as of `now`; the series cover the `days` days ending today (UTC).
+pub fn overview(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> QueryResult<Overview> {
+    let today = now.date();
+    let first = today - Duration::days(days - 1);
+    let since = first.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let students = users::table
+        .filter(users::email_verified.eq(true))
+        .filter(users::role.eq("student"))
+        .count()
+        .get_result(conn)?;
+    let active_this_week = users::table
+        .filter(users::last_login_at.gt(now - Duration::days(7)))
+        .count()
+        .get_result(conn)?;
+    let messages_today = class_messages::table
+        .filter(class_messages::created_at.ge(today.and_hms_opt(0, 0, 0).expect("midnight exists")))
+        .count()
+        .get_result(conn)?;
+    let open_flags = class_messages::table
+        .filter(class_messages::flagged_count.gt(0))
+        .filter(class_messages::deleted.eq(false))
+        .count()
+        .get_result(conn)?;
+    let last_sync = sis_sync_runs::table
+        .order(sis_sync_runs::started_at.desc())
+        .select((
+            sis_sync_runs::term,
+            sis_sync_runs::status,
+            sis_sync_runs::started_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let sign_in_rows: Vec<(String, i32)> = sign_in_days::table
+        .filter(sign_in_days::day.ge(first.format("%Y-%m-%d").to_string()))
+        .select((sign_in_days::day, sign_in_days::sign_ins))
+        .load(conn)?;
+    let message_times: Vec<NaiveDateTime> = class_messages::table
+        .filter(class_messages::created_at.ge(since))
+        .select(class_messages::created_at)
+        .load(conn)?;
+    Ok(Overview {
+        students,
+        active_this_week,
+        messages_today,
+        open_flags,
+        last_sync,
+        sign_ins: (0..days)
+            .map(|i| {
+                let day = first + Duration::days(i);
+                let key = day.format("%Y-%m-%d").to_string();
+                let n = sign_in_rows
+                    .iter()
+                    .find(|(d, _)| *d == key)
+                    .map_or(0, |(_, n)| i64::from(*n));
+                (day, n)
+            })
+            .collect(),
+        messages: per_day(&message_times, first, days),
+    })
+}
