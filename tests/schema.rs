@@ -452,6 +452,18 @@ backend_test!(
         .unwrap();
         assert_eq!(again.unwrap_err().retry_at, now + Duration::minutes(10));
 
+        // sign_in_days: one row per day, counted up
+        accounts::signin::count_sign_in(&mut conn, now).unwrap();
+        accounts::signin::count_sign_in(&mut conn, now).unwrap();
+        let day: (String, i32) = common_grounds::db::schema::sign_in_days::table
+            .select((
+                common_grounds::db::schema::sign_in_days::day,
+                common_grounds::db::schema::sign_in_days::sign_ins,
+            ))
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(day, (now.format("%Y-%m-%d").to_string(), 2));
+
         for table in schema_tables() {
             assert!(
                 db::count_rows(&mut conn, table).unwrap() >= 1,
