@@ -18,6 +18,7 @@ pub const TABLES: &[&str] = &[
     "email_outbox",
     "sis_sync_runs",
     "rate_limit_hits",
+    "sis_sync_locks",
 ];
 
 diesel::table! {
@@ -210,6 +211,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sis_sync_locks (term) {
+        term -> Text,
+        run_id -> Text,
+        holder -> Text,
+        claimed_at -> Timestamp,
+        lease_until -> Timestamp,
+    }
+}
+
 diesel::joinable!(magic_links -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(class_meetings -> classes (class_id));
@@ -237,4 +248,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     sis_sync_runs,
     rate_limit_hits,
+    sis_sync_locks,
 );
