@@ -2,7 +2,9 @@
 //! the record of each sync run. `client` fetches pages, `sync` writes them into
 //! the catalog, `lock` keeps two runs of a term apart. No actix or HTML here.
 
+pub mod client;
 pub mod lock;
+pub mod sync;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
