@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::Config;
 use crate::sis::client::{ClientSettings, SisClient};
@@ -217,7 +217,8 @@ impl SyncProgress {
         if !std::io::stderr().is_terminal() {
             return SyncProgress::Lines(label);
         }
-        let bar = ProgressBar::new(0);
+        // Hidden until the subject count is known, so it never shows 0/0 as done.
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} subjects  {msg}")
                 .expect("valid template")
@@ -237,8 +238,14 @@ impl SyncProgress {
 impl sync::Progress for SyncProgress {
     fn subjects_known(&self, count: usize) {
         match self {
-            SyncProgress::Bar(bar) => bar.set_length(count as u64),
-            SyncProgress::Lines(label) => eprintln!("{label}: {count} subjects to sync"),
+            SyncProgress::Bar(bar) => {
+                bar.set_length(count as u64);
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+            }
+            SyncProgress::Lines(label) => {
+                let plural = if count == 1 { "" } else { "s" };
+                eprintln!("{label}: {count} subject{plural} to sync");
+            }
         }
     }
 

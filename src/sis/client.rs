@@ -75,6 +75,8 @@ pub enum FetchError {
     Malformed(String),
     #[error("no recorded page {0}")]
     MissingFile(String),
+    #[error("SIS_BASE_URL names a folder that does not exist: {0}")]
+    NoFolder(String),
     #[error("{last} ({tries} tries)")]
     GaveUp { tries: u32, last: Box<FetchError> },
 }
@@ -86,9 +88,10 @@ impl FetchError {
         match self {
             FetchError::Status { status, .. } => *status == 429 || *status >= 500,
             FetchError::NotJson { .. } | FetchError::Timeout | FetchError::Transport(_) => true,
-            FetchError::Malformed(_) | FetchError::MissingFile(_) | FetchError::GaveUp { .. } => {
-                false
-            }
+            FetchError::Malformed(_)
+            | FetchError::MissingFile(_)
+            | FetchError::NoFolder(_)
+            | FetchError::GaveUp { .. } => false,
         }
     }
 }
@@ -262,10 +265,7 @@ impl SisClient {
                     ))
                 })?;
                 if !dir.is_dir() {
-                    return Err(FetchError::MissingFile(format!(
-                        "folder {} (SIS_BASE_URL)",
-                        dir.display()
-                    )));
+                    return Err(FetchError::NoFolder(dir.display().to_string()));
                 }
                 Source::Files { dir }
             }
