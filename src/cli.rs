@@ -1,13 +1,25 @@
-//! The command line (clap): `serve` (the default), `migrate`, `cleanup`. Each
-//! command reads the configuration once and reports failure as one line.
+//! The command line (clap): `serve` (the default), `migrate`, `cleanup`,
+//! `sis-sync`. Each command reads the configuration once and reports failure
+//! as one line.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::Config;
+use crate::sis::client::{ClientSettings, SisClient};
+use crate::sis::sync::{self, SubjectOutcome, SyncError, SyncRequest};
+use crate::sis::Subject;
 use crate::web::Application;
 use crate::{clock, db, ops, telemetry};
+
+/// `sis-sync` exits with this when another sync of the term is running
+/// (sysexits' EX_TEMPFAIL: try again later).
+pub const EXIT_SYNC_ALREADY_RUNNING: u8 = 75;
+/// Bad words on the command line (as clap itself uses).
+pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +40,19 @@ enum Command {
     Migrate,
     /// Delete expired sign-in links, sessions, unconfirmed addresses and old delivered email.
     Cleanup,
+    /// Pull a term's class sections from SIS into the catalog (run it from cron).
+    /// Exits 0 only when every subject synced; 75 when a sync of the term is already running.
+    SisSync {
+        /// The SIS term: 1, the year's last two digits, the season (1 January, 2 spring, 6 summer, 8 fall), e.g. 1262.
+        #[arg(long)]
+        term: String,
+        /// Only these subjects (`--subject CS MATH` or `--subject CS,MATH`); default: every subject of the term.
+        #[arg(long = "subject", value_name = "SUBJECT", num_args = 1.., value_delimiter = ',')]
+        subjects: Vec<String>,
+        /// Fetch and compare with the catalog, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Give an account a role (student, moderator, admin): how the first admin is made.
     GrantRole {
         /// The account's email address or computing ID.
@@ -93,6 +118,11 @@ pub fn main() -> ExitCode {
         Command::Cleanup => cleanup(&config),
         Command::Backup { action } => backup(&config, action),
         Command::GrantRole { who, role } => grant_role(&config, &who, &role),
+        Command::SisSync {
+            term,
+            subjects,
+            dry_run,
+        } => return sis_sync(&config, &term, &subjects, dry_run),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -283,4 +313,135 @@ fn grant_role(config: &Config, who: &str, role: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+/// Runs one sync and prints a one-line summary on stdout; the exit code says
+/// whether everything synced.
+fn sis_sync(config: &Config, term: &str, subjects: &[String], dry_run: bool) -> ExitCode {
+    let request = match SyncRequest::parse(term, subjects, dry_run) {
+        Ok(request) => request,
+        Err(e) => {
+            eprintln!("common-grounds: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let progress = SyncProgress::new(&request);
+    let outcome = (|| -> anyhow::Result<Result<sync::SyncReport, SyncError>> {
+        let manager = db::Manager::new(config.database_url.clone());
+        let mut conn = manager.establish()?;
+        db::run_migrations(&mut conn)?;
+        let client = SisClient::new(ClientSettings::from_config(config))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        Ok(sync::run(
+            &mut conn,
+            &client,
+            runtime.handle(),
+            &request,
+            clock::now(),
+            &progress,
+        ))
+    })();
+    progress.finish();
+    match outcome {
+        Ok(Ok(report)) => {
+            println!("{}", report.summary());
+            if report.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Ok(Err(e @ SyncError::AlreadyRunning { .. })) => {
+            eprintln!("common-grounds: {e}");
+            ExitCode::from(EXIT_SYNC_ALREADY_RUNNING)
+        }
+        Ok(Err(e)) => {
+            eprintln!("common-grounds: sis-sync {}: {e}", request.term);
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!(
+                "common-grounds: sis-sync {}: {}",
+                request.term,
+                one_line(&e)
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A progress bar on a terminal; plain lines (one per subject) otherwise, so
+/// cron mail and logs stay readable.
+enum SyncProgress {
+    Bar(ProgressBar),
+    Lines(String),
+}
+
+impl SyncProgress {
+    fn new(request: &SyncRequest) -> SyncProgress {
+        let label = format!("sis-sync {}", request.term);
+        if !std::io::stderr().is_terminal() {
+            return SyncProgress::Lines(label);
+        }
+        // Hidden until the subject count is known, so it never shows 0/0 as done.
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} subjects  {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(label);
+        SyncProgress::Bar(bar)
+    }
+
+    fn finish(&self) {
+        if let SyncProgress::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl sync::Progress for SyncProgress {
+    fn subjects_known(&self, count: usize) {
+        match self {
+            SyncProgress::Bar(bar) => {
+                bar.set_length(count as u64);
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+            }
+            SyncProgress::Lines(label) => {
+                let plural = if count == 1 { "" } else { "s" };
+                eprintln!("{label}: {count} subject{plural} to sync");
+            }
+        }
+    }
+
+    fn page_fetched(&self, subject: &Subject, page: u32, page_count: Option<u32>) {
+        if let SyncProgress::Bar(bar) = self {
+            match page_count {
+                Some(count) => bar.set_message(format!("{subject} page {page}/{count}")),
+                None => bar.set_message(format!("{subject} page {page}")),
+            }
+        }
+    }
+
+    fn subject_finished(&self, subject: &Subject, outcome: &SubjectOutcome) {
+        let line = match outcome {
+            SubjectOutcome::Synced(c) => format!(
+                "{subject}: {} added, {} changed, {} unchanged",
+                c.added, c.changed, c.unchanged
+            ),
+            SubjectOutcome::Failed(e) => format!("{subject}: FAILED, nothing written: {e}"),
+        };
+        match self {
+            SyncProgress::Bar(bar) => {
+                if matches!(outcome, SubjectOutcome::Failed(_)) {
+                    bar.println(line);
+                }
+                bar.inc(1);
+            }
+            SyncProgress::Lines(label) => eprintln!("{label}: {line}"),
+        }
+    }
 }

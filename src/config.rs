@@ -173,7 +173,24 @@ pub struct Config {
     pub current_term: Option<String>,
     /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// The SIS class search: an http(s) address, or a `file://` folder of recorded pages.
+    pub sis_base_url: Url,
+    pub sis_institution: String,
+    /// At most this many requests to SIS at once.
+    pub sis_concurrency: usize,
+    /// A pause after each request to SIS, to be gentle with it.
+    pub sis_pause: Duration,
+    /// Retries of a request that failed in a way worth retrying (429, 5xx, timeout, HTML).
+    pub sis_max_retries: u32,
+    /// The first retry waits about this long; each later one twice as long (with jitter).
+    pub sis_backoff: Duration,
+    pub sis_connect_timeout: Duration,
+    /// How long one SIS page may take to arrive once connected.
+    pub sis_read_timeout: Duration,
 }
+
+/// The production SIS class search (UVA's PeopleSoft).
+pub const SIS_PRODUCTION_URL: &str = "https://sisuva.admin.virginia.edu/psc/ihprd/UVSS/SA/s";
 
 /// Where settings come from: the process environment, or a map in tests.
 pub trait Source {
@@ -335,6 +352,51 @@ impl Config {
                 Some(raw)
             }
         };
+        let sis_base_url = parse_sis_base_url(
+            &src.get("SIS_BASE_URL")
+                .unwrap_or_else(|| SIS_PRODUCTION_URL.to_string()),
+        )?;
+        let sis_institution = src.get("SIS_INSTITUTION").unwrap_or_else(|| "UVA01".into());
+        let sis_institution = sis_institution.trim().to_string();
+        if !sis_institution.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(invalid(
+                "SIS_INSTITUTION",
+                format!("'{sis_institution}'; use the PeopleSoft institution code, e.g. UVA01"),
+            ));
+        }
+        let sis_concurrency: usize = var_parsed(src, "SIS_CONCURRENCY", 2)?;
+        if !(1..=8).contains(&sis_concurrency) {
+            return Err(invalid(
+                "SIS_CONCURRENCY",
+                format!("{sis_concurrency}; use 1 to 8 (SIS times out when hit hard)"),
+            ));
+        }
+        let sis_pause_ms: u64 = var_parsed(src, "SIS_PAUSE_MS", 200)?;
+        if sis_pause_ms > 60_000 {
+            return Err(invalid("SIS_PAUSE_MS", "at most 60000 (one minute)"));
+        }
+        let sis_max_retries: u32 = var_parsed(src, "SIS_MAX_RETRIES", 4)?;
+        if sis_max_retries > 10 {
+            return Err(invalid("SIS_MAX_RETRIES", "at most 10"));
+        }
+        let sis_backoff_ms: u64 = var_parsed(src, "SIS_BACKOFF_MS", 1000)?;
+        if !(1..=60_000).contains(&sis_backoff_ms) {
+            return Err(invalid("SIS_BACKOFF_MS", "use 1 to 60000 milliseconds"));
+        }
+        let sis_connect_timeout_ms: u64 = var_parsed(src, "SIS_CONNECT_TIMEOUT_MS", 10_000)?;
+        if !(1..=300_000).contains(&sis_connect_timeout_ms) {
+            return Err(invalid(
+                "SIS_CONNECT_TIMEOUT_MS",
+                "use 1 to 300000 milliseconds",
+            ));
+        }
+        let sis_read_timeout_ms: u64 = var_parsed(src, "SIS_READ_TIMEOUT_MS", 60_000)?;
+        if !(1..=600_000).contains(&sis_read_timeout_ms) {
+            return Err(invalid(
+                "SIS_READ_TIMEOUT_MS",
+                "use 1 to 600000 milliseconds",
+            ));
+        }
         Ok(Config {
             database_url,
             bind_addr,
@@ -357,6 +419,14 @@ impl Config {
             login_requests_per_ip: var_parsed(src, "LOGIN_REQUESTS_PER_IP_10MIN", 30)?,
             current_term,
             metrics_token: src.get("METRICS_TOKEN").map(|t| t.trim().to_string()),
+            sis_base_url,
+            sis_institution,
+            sis_concurrency,
+            sis_pause: Duration::from_millis(sis_pause_ms),
+            sis_max_retries,
+            sis_backoff: Duration::from_millis(sis_backoff_ms),
+            sis_connect_timeout: Duration::from_millis(sis_connect_timeout_ms),
+            sis_read_timeout: Duration::from_millis(sis_read_timeout_ms),
         })
     }
 
@@ -380,6 +450,22 @@ fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
         ));
     }
     Ok(url)
+}
+
+/// An http(s) address of the class search, or a `file://` folder of recorded pages.
+fn parse_sis_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw.trim())
+        .map_err(|e| invalid("SIS_BASE_URL", format!("'{raw}' is not a URL ({e})")))?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        "file" if url.to_file_path().is_ok() => Ok(url),
+        _ => Err(invalid(
+            "SIS_BASE_URL",
+            format!(
+                "'{raw}'; use an http:// or https:// address, or file:///FOLDER of recorded pages"
+            ),
+        )),
+    }
 }
 
 /// In development a missing key is generated once and kept, owner-only, in the data folder,
@@ -490,6 +576,36 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn sis_settings_default_to_the_production_search_and_refuse_nonsense() {
+        let key = "k".repeat(40);
+        let config = Config::from_source(&source(&[("SECRET_KEY", &key)])).unwrap();
+        assert_eq!(config.sis_base_url.as_str(), SIS_PRODUCTION_URL);
+        assert_eq!(config.sis_institution, "UVA01");
+        assert_eq!(config.sis_concurrency, 2);
+        let folder = Config::from_source(&source(&[
+            ("SECRET_KEY", &key),
+            ("SIS_BASE_URL", "file:///srv/sis-pages"),
+        ]))
+        .unwrap();
+        assert_eq!(folder.sis_base_url.scheme(), "file");
+        for (name, value) in [
+            ("SIS_BASE_URL", "ftp://sis.example"),
+            ("SIS_BASE_URL", "not a url"),
+            ("SIS_CONCURRENCY", "0"),
+            ("SIS_CONCURRENCY", "50"),
+            ("SIS_MAX_RETRIES", "many"),
+            ("SIS_BACKOFF_MS", "0"),
+            ("SIS_READ_TIMEOUT_MS", "0"),
+            ("SIS_INSTITUTION", "UVA 01"),
+        ] {
+            let err = Config::from_source(&source(&[("SECRET_KEY", &key), (name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(name), "{name}={value}: {err}");
+        }
     }
 
     #[test]

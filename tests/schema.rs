@@ -463,6 +463,20 @@ backend_test!(
             .first(&mut conn)
             .unwrap();
         assert_eq!(day, (now.format("%Y-%m-%d").to_string(), 2));
+        // sis_sync_locks
+        let term = sis::Term::parse("1262").unwrap();
+        let claimed = sis::lock::claim(&mut conn, &term, &run_id, "cron-host:4242", now).unwrap();
+        assert_eq!(claimed, sis::lock::Claim::Claimed);
+        assert_eq!(
+            sis::lock::holder_of(&mut conn, &term).unwrap(),
+            Some(sis::lock::SyncLock {
+                term: "1262".into(),
+                run_id: run_id.as_str().into(),
+                holder: "cron-host:4242".into(),
+                claimed_at: now,
+                lease_until: now + sis::lock::LEASE,
+            })
+        );
 
         for table in schema_tables() {
             assert!(

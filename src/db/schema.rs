@@ -19,6 +19,7 @@ pub const TABLES: &[&str] = &[
     "sis_sync_runs",
     "rate_limit_hits",
     "sign_in_days",
+    "sis_sync_locks",
 ];
 
 diesel::table! {
@@ -220,6 +221,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sis_sync_locks (term) {
+        term -> Text,
+        run_id -> Text,
+        holder -> Text,
+        claimed_at -> Timestamp,
+        lease_until -> Timestamp,
+    }
+}
+
 diesel::joinable!(magic_links -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(class_meetings -> classes (class_id));
@@ -248,4 +259,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sis_sync_runs,
     rate_limit_hits,
     sign_in_days,
+    sis_sync_locks,
 );

@@ -1,11 +1,98 @@
-//! The university's class data (SIS): the record of each sync run. The client
-//! and the sync job build on these rows.
+//! The university's class data (SIS): terms and subjects as SIS names them, and
+//! the record of each sync run. `client` fetches pages, `sync` writes them into
+//! the catalog, `lock` keeps two runs of a term apart. No actix or HTML here.
+
+pub mod client;
+pub mod lock;
+pub mod sync;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::sis_sync_runs;
 use crate::db::DbConn;
+
+/// Input that names no term or subject SIS could have; said in one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("'{0}' is not a SIS term: write 1, the year's last two digits and the season (1 January, 2 spring, 6 summer, 8 fall), e.g. 1262 for spring 2026")]
+    BadTerm(String),
+    #[error("'{0}' is not a SIS subject code: use its letters, e.g. CS or MATH")]
+    BadSubject(String),
+}
+
+/// A SIS term (`strm`): "1", a two-digit year and a season digit, e.g. `1262`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Term(String);
+
+impl Term {
+    pub fn parse(raw: &str) -> Result<Term, InputError> {
+        let text = raw.trim();
+        let bytes = text.as_bytes();
+        let shaped = bytes.len() == 4
+            && bytes[0] == b'1'
+            && bytes[1..3].iter().all(u8::is_ascii_digit)
+            && matches!(bytes[3], b'1' | b'2' | b'6' | b'8');
+        if shaped {
+            Ok(Term(text.to_string()))
+        } else {
+            Err(InputError::BadTerm(raw.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// "Spring 2026", for people reading a summary.
+    pub fn describe(&self) -> String {
+        let season = match self.0.as_bytes()[3] {
+            b'1' => "January",
+            b'2' => "Spring",
+            b'6' => "Summer",
+            _ => "Fall",
+        };
+        format!("{season} 20{}", &self.0[1..3])
+    }
+}
+
+impl std::fmt::Display for Term {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A SIS subject code, upper-case: `CS`, `MATH`, `ARTH`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Subject(String);
+
+impl Subject {
+    /// Accepts any case (`cs` is `CS`): a letter, then at most 9 more letters,
+    /// digits, `&`, `-` or `_` (PeopleSoft's subject codes are short and plain).
+    pub fn parse(raw: &str) -> Result<Subject, InputError> {
+        let text = raw.trim().to_ascii_uppercase();
+        let shaped = (1..=10).contains(&text.len())
+            && text.starts_with(|c: char| c.is_ascii_uppercase())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '&' | '-' | '_'));
+        if shaped {
+            Ok(Subject(text))
+        } else {
+            Err(InputError::BadSubject(raw.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 crate::define_id!(SyncRunId);
 
@@ -75,6 +162,50 @@ pub fn insert_run(conn: &mut DbConn, new: &NewSyncRun<'_>) -> QueryResult<SyncRu
         .first(conn)
 }
 
+/// Writes how a run ended.
+pub fn finish_run(
+    conn: &mut DbConn,
+    id: &SyncRunId,
+    changes: &SyncRunChanges<'_>,
+) -> QueryResult<usize> {
+    diesel::update(sis_sync_runs::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+/// Closes the runs of a term still marked running but not `current`: called by
+/// the run that holds the term's lock, which proves those processes are gone.
+pub fn fail_abandoned_runs(
+    conn: &mut DbConn,
+    term: &Term,
+    current: &SyncRunId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        sis_sync_runs::table
+            .filter(sis_sync_runs::term.eq(term.as_str()))
+            .filter(sis_sync_runs::status.eq(SyncStatus::Running.as_str()))
+            .filter(sis_sync_runs::id.ne(current)),
+    )
+    .set((
+        sis_sync_runs::status.eq(SyncStatus::Failed.as_str()),
+        sis_sync_runs::error.eq(
+            "the run stopped before it finished (process killed or crashed); nothing of an unfinished subject was written",
+        ),
+        sis_sync_runs::finished_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+/// Finds a run.
+pub fn find_run(conn: &mut DbConn, id: &SyncRunId) -> QueryResult<Option<SyncRun>> {
+    sis_sync_runs::table
+        .find(id)
+        .select(SyncRun::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// The newest runs first.
 pub fn recent_runs(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<SyncRun>> {
     sis_sync_runs::table
@@ -91,4 +222,29 @@ pub fn latest_per_term(conn: &mut DbConn) -> QueryResult<Vec<SyncRun>> {
         .into_iter()
         .filter(|run| seen.insert(run.term.clone()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_term_is_one_a_year_and_a_season() {
+        assert_eq!(Term::parse(" 1262 ").unwrap().as_str(), "1262");
+        assert_eq!(Term::parse("1268").unwrap().describe(), "Fall 2026");
+        for bad in ["2026", "126", "12622", "1263", "spring", "", "1x62"] {
+            let err = Term::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("is not a SIS term"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_subject_is_upper_case_letters() {
+        assert_eq!(Subject::parse("cs").unwrap().as_str(), "CS");
+        assert_eq!(Subject::parse("MATH").unwrap().as_str(), "MATH");
+        assert_eq!(Subject::parse("a&s").unwrap().as_str(), "A&S");
+        for bad in ["", "C S", "2CS", "COMPUTERSCIENCE", "CS;--", "../CS"] {
+            assert!(Subject::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,0 +1,1 @@
+DROP TABLE sis_sync_locks;
