@@ -169,6 +169,8 @@ pub struct Config {
     pub trusted_proxy: bool,
     pub login_emails_per_hour: u32,
     pub login_requests_per_ip: u32,
+    /// Distinct students whose reports hide a chat message until a moderator looks.
+    pub flag_hide_threshold: u32,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -333,6 +335,15 @@ impl Config {
             trusted_proxy: var_parsed(src, "TRUSTED_PROXY", false)?,
             login_emails_per_hour: var_parsed(src, "LOGIN_EMAILS_PER_HOUR", 5)?,
             login_requests_per_ip: var_parsed(src, "LOGIN_REQUESTS_PER_IP_10MIN", 30)?,
+            flag_hide_threshold: match var_parsed(src, "FLAG_HIDE_THRESHOLD", 3u32)? {
+                0 => {
+                    return Err(invalid(
+                        "FLAG_HIDE_THRESHOLD",
+                        "it must be at least 1 (distinct reports that hide a message)",
+                    ))
+                }
+                n => n,
+            },
         })
     }
 
