@@ -5,6 +5,7 @@
 pub mod account;
 pub mod assets;
 pub mod auth;
+pub mod chat;
 pub mod dev;
 pub mod error;
 pub mod guard;

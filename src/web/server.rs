@@ -14,7 +14,7 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use tokio::sync::watch;
 
 use super::error::AppError;
-use super::{account, assets, auth, dev, health, home};
+use super::{account, assets, auth, chat, dev, health, home};
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::mail::worker::{self, OutboxSignal};
@@ -235,6 +235,12 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .service(account::end_other_sessions)
             .service(account::end_session)
             .service(dev::show_mailbox)
+            // chat
+            .service(chat::show_class)
+            .service(chat::post_message)
+            .service(chat::edit_message)
+            .service(chat::delete_message)
+            .service(chat::flag_message)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))
