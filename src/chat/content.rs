@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn control_and_direction_characters_are_refused() {
-        for hostile in ["a\0b", "bell\u{7}", "esc\u{1b}[31m", "c1\u{85}"] {
+        for hostile in ["a\0b", "bell\u{7}", "esc\u{1b}[31m", "c1\u{85}mid"] {
             assert_eq!(
                 MessageBody::parse(hostile),
                 Err(ContentError::ControlCharacter),
