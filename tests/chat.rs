@@ -715,6 +715,44 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn students_posting_at_once_still_get_distinct_pseudonyms(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        let students: Vec<User> = (0..24)
+            .map(|i| {
+                let user = new_user(&mut conn, &format!("c{i}x"));
+                enroll(&mut conn, &user, &class);
+                user
+            })
+            .collect();
+        let tiny = Rules {
+            pseudonym_hex_len: 1,
+            ..rules()
+        };
+        let now = clock::now();
+        // Each student on their own connection, all first posts at the same moment.
+        let barrier = Arc::new(std::sync::Barrier::new(students.len()));
+        let workers: Vec<_> = students
+            .into_iter()
+            .map(|user| {
+                let mut conn = db.connect();
+                let (class, tiny, barrier) = (class.clone(), tiny.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    post_at(&mut conn, &user, &class, None, "at once", &tiny, now)
+                        .unwrap()
+                        .anonymous_identifier
+                })
+            })
+            .collect();
+        let names: Vec<String> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        let distinct: HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{names:?}");
+    }
+);
+
 // ---------------------------------------------------------------- 3. enrollment
 
 backend_test!(
