@@ -187,6 +187,8 @@ pub struct Config {
     pub sis_connect_timeout: Duration,
     /// How long one SIS page may take to arrive once connected.
     pub sis_read_timeout: Duration,
+    /// Distinct students whose reports hide a chat message until a moderator looks.
+    pub flag_hide_threshold: u32,
 }
 
 /// The production SIS class search (UVA's PeopleSoft).
@@ -427,6 +429,15 @@ impl Config {
             sis_backoff: Duration::from_millis(sis_backoff_ms),
             sis_connect_timeout: Duration::from_millis(sis_connect_timeout_ms),
             sis_read_timeout: Duration::from_millis(sis_read_timeout_ms),
+            flag_hide_threshold: match var_parsed(src, "FLAG_HIDE_THRESHOLD", 3u32)? {
+                0 => {
+                    return Err(invalid(
+                        "FLAG_HIDE_THRESHOLD",
+                        "it must be at least 1 (distinct reports that hide a message)",
+                    ))
+                }
+                n => n,
+            },
         })
     }
 

@@ -597,6 +597,7 @@ backend_test!(
                 anonymous_identifier: "Anon_abc123",
                 content: "Who else is writing a dissertation?",
                 parent_message_id: None,
+                thread_root_id: None,
                 flagged_count: 0,
                 hidden: false,
                 deleted: false,

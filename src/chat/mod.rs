@@ -1,13 +1,26 @@
 //! Per-class anonymous chat: messages, threads, pseudonyms and flags. Authors are
-//! stored for moderation only; nothing here hands them to student-facing code.
+//! stored for moderation only; nothing here hands them to student-facing code:
+//! the views in `threads` carry a pseudonym and a "mine" mark, never a user id.
+//! No actix or HTML here.
 
-use chrono::NaiveDateTime;
+pub mod content;
+pub mod flags;
+pub mod post;
+pub mod pseudonym;
+pub mod threads;
+
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::accounts::UserId;
-use crate::classes::ClassId;
+use crate::classes::{self, ClassId};
 use crate::db::schema::{class_messages, message_flags};
 use crate::db::DbConn;
+
+pub use content::{ContentError, FlagReason, MessageBody, Segment};
+pub use flags::{flag, FlagOutcome};
+pub use post::{delete, edit, post, Deletion, Draft};
+pub use threads::{class_page, Body, ChatPage, ClassPage, Cursor, MessageView, Thread};
 
 crate::define_id!(MessageId);
 
@@ -27,6 +40,8 @@ pub struct ClassMessage {
     pub edited_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The first message of the thread; None on that first message itself.
+    pub thread_root_id: Option<MessageId>,
 }
 
 #[derive(Debug, Insertable)]
@@ -38,6 +53,7 @@ pub struct NewClassMessage<'a> {
     pub anonymous_identifier: &'a str,
     pub content: &'a str,
     pub parent_message_id: Option<&'a MessageId>,
+    pub thread_root_id: Option<&'a MessageId>,
     pub flagged_count: i32,
     pub hidden: bool,
     pub deleted: bool,
@@ -64,6 +80,82 @@ pub struct MessageFlag {
     pub user_id: UserId,
     pub reason: Option<String>,
     pub created_at: NaiveDateTime,
+}
+
+/// The chat's limits and its pseudonym key, from configuration (tests shrink them).
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// `SECRET_KEY`: pseudonyms are HMACs under it.
+    pub secret: Vec<u8>,
+    /// Hex characters a pseudonym starts with; more are added only on a clash.
+    pub pseudonym_hex_len: usize,
+    /// At most one post per this interval, per student per class.
+    pub post_interval: Duration,
+    /// At most this many posts per hour, per student per class.
+    pub posts_per_hour: u32,
+    /// The same text again within this window is refused.
+    pub duplicate_window: Duration,
+    /// How long after posting an author may still edit.
+    pub edit_window: Duration,
+    /// At most this many reports per student per day.
+    pub flags_per_day: u32,
+    /// Distinct reporters that hide a message.
+    pub flag_hide_threshold: u32,
+}
+
+impl Rules {
+    /// The rules the service runs with: one post per 5 s and 30 an hour, no repeat
+    /// within 5 minutes, edits for 15 minutes, 20 reports a day.
+    pub fn new(secret: &[u8], flag_hide_threshold: u32) -> Rules {
+        Rules {
+            secret: secret.to_vec(),
+            pseudonym_hex_len: pseudonym::DEFAULT_HEX_LEN,
+            post_interval: Duration::seconds(5),
+            posts_per_hour: 30,
+            duplicate_window: Duration::minutes(5),
+            edit_window: Duration::minutes(15),
+            flags_per_day: 20,
+            flag_hide_threshold: flag_hide_threshold.max(1),
+        }
+    }
+}
+
+/// Why a chat action was refused, named by the rule that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("no such class")]
+    ClassNotFound,
+    /// Unknown, or in a class the student does not take: both look the same.
+    #[error("no such message")]
+    MessageNotFound,
+    #[error("not enrolled in this class")]
+    NotEnrolled { class_id: ClassId },
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    #[error("the message replied to is not in this class")]
+    ParentNotInClass,
+    #[error("the message replied to was removed")]
+    ParentRemoved,
+    #[error("suspended until {until}")]
+    Suspended { until: NaiveDateTime },
+    #[error("the same text was posted moments ago")]
+    Duplicate { retry_at: NaiveDateTime },
+    #[error("posting too fast")]
+    TooFast { retry_at: NaiveDateTime },
+    #[error("hourly posting limit reached")]
+    HourlyLimit { retry_at: NaiveDateTime },
+    #[error("not the student's own message")]
+    NotYours,
+    #[error("the edit window has closed")]
+    EditWindowClosed,
+    #[error("the message was deleted or hidden")]
+    Removed,
+    #[error("students cannot report their own messages")]
+    OwnMessage,
+    #[error("daily report limit reached")]
+    FlagLimit { retry_at: NaiveDateTime },
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
 }
 
 /// Finds a message by id.
@@ -93,4 +185,41 @@ pub fn insert_flag(conn: &mut DbConn, flag: &MessageFlag) -> QueryResult<bool> {
         .on_conflict_do_nothing()
         .execute(c))?;
     Ok(n == 1)
+}
+
+/// Serializes writers to one class's chat for the rest of the transaction: on
+/// PostgreSQL an advisory lock, on SQLite the immediate transaction already does.
+fn lock_class(conn: &mut DbConn, class_id: &ClassId) -> QueryResult<()> {
+    lock(conn, &format!("chat-class:{class_id}"))
+}
+
+fn lock(conn: &mut DbConn, key: &str) -> QueryResult<()> {
+    if let DbConn::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(key)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// A message the student may act on: it exists and they take its class. Anything
+/// else is `MessageNotFound`, so a stranger learns nothing about the message.
+fn visible_message(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    message_id: &MessageId,
+) -> Result<ClassMessage, ChatError> {
+    let message = find(conn, message_id)?.ok_or(ChatError::MessageNotFound)?;
+    if !classes::is_enrolled(conn, user_id, &message.class_id)? {
+        return Err(ChatError::MessageNotFound);
+    }
+    Ok(message)
+}
+
+/// Whether any message replies to this one.
+fn has_replies(conn: &mut DbConn, message_id: &MessageId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        class_messages::table.filter(class_messages::parent_message_id.eq(message_id)),
+    ))
+    .get_result(conn)
 }

@@ -137,6 +137,7 @@ diesel::table! {
         edited_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        thread_root_id -> Nullable<Text>,
     }
 }
 

@@ -14,7 +14,9 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use tokio::sync::watch;
 
 use super::error::AppError;
-use super::{account, admin, assets, auth, classes, dev, friends, health, home, metrics, schedule};
+use super::{
+    account, admin, assets, auth, chat, classes, dev, friends, health, home, metrics, schedule,
+};
 use crate::config::Config;
 use crate::db::{self, Pool, QueryCounter};
 use crate::mail::worker::{self, OutboxSignal};
@@ -299,6 +301,12 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .service(admin::suspend)
             .service(admin::lift)
             .service(admin::audit)
+            // chat
+            .service(chat::show_class)
+            .service(chat::post_message)
+            .service(chat::edit_message)
+            .service(chat::delete_message)
+            .service(chat::flag_message)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))

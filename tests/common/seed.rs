@@ -95,6 +95,7 @@ pub fn message(
             anonymous_identifier: pseudonym,
             content,
             parent_message_id: parent.map(|p| &p.id),
+            thread_root_id: parent.map(|p| p.thread_root_id.as_ref().unwrap_or(&p.id)),
             flagged_count: 0,
             hidden: false,
             deleted: false,

@@ -1,0 +1,278 @@
+//! What a student may post: plain text, trimmed, 1 to 2,000 characters, with no
+//! control or text-direction characters; and how posted text splits into plain
+//! runs and safe web links for display. Nothing here produces HTML.
+
+use url::Url;
+
+/// The most characters (not bytes) a message may have.
+pub const MAX_CHARS: usize = 2000;
+/// The most characters a report's reason may have.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Why a text was refused, in words a student can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentError {
+    #[error("Write something first: the message is empty.")]
+    Empty,
+    #[error("Messages can be at most 2,000 characters; yours has {0}. Shorten it and post again.")]
+    TooLong(usize),
+    #[error("The message contains a control character (such as a NUL byte) that cannot be posted. Remove it and try again.")]
+    ControlCharacter,
+    #[error("The message contains invisible text-direction characters (such as a right-to-left override), which can disguise what a text says. Remove them and try again.")]
+    DirectionControl,
+    #[error("A report's reason can be at most 500 characters; yours has {0}.")]
+    ReasonTooLong(usize),
+    #[error(
+        "The reason contains control or text-direction characters. Remove them and try again."
+    )]
+    ReasonCharacters,
+}
+
+/// A message text that passed every rule, trimmed, with line breaks as `\n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBody(String);
+
+impl MessageBody {
+    /// Parses what a student typed.
+    pub fn parse(raw: &str) -> Result<MessageBody, ContentError> {
+        // Browsers send a textarea's line breaks as CRLF.
+        let normalized = raw.replace("\r\n", "\n").replace('\r', "\n");
+        let text = normalized.trim();
+        if text.chars().any(is_direction_control) {
+            return Err(ContentError::DirectionControl);
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            return Err(ContentError::ControlCharacter);
+        }
+        if text.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+            return Err(ContentError::Empty);
+        }
+        let count = text.chars().count();
+        if count > MAX_CHARS {
+            return Err(ContentError::TooLong(count));
+        }
+        Ok(MessageBody(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The optional reason a student gives when reporting a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagReason(Option<String>);
+
+impl FlagReason {
+    /// Parses the reason field: blank means no reason.
+    pub fn parse(raw: Option<&str>) -> Result<FlagReason, ContentError> {
+        let text = raw.unwrap_or("").trim();
+        if text.is_empty() {
+            return Ok(FlagReason(None));
+        }
+        if text
+            .chars()
+            .any(|c| is_direction_control(c) || (c.is_control() && c != '\n'))
+        {
+            return Err(ContentError::ReasonCharacters);
+        }
+        let count = text.chars().count();
+        if count > MAX_REASON_CHARS {
+            return Err(ContentError::ReasonTooLong(count));
+        }
+        Ok(FlagReason(Some(text.to_string())))
+    }
+
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+/// Embeddings and overrides that reorder how text is displayed (Trojan Source).
+/// The plain marks U+200E/U+200F stay allowed: mixed Arabic or Hebrew needs them.
+fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing; a message of only these is empty.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}'
+    )
+}
+
+/// A run of a message as displayed: plain text, or a web link (http or https
+/// only) whose `href` is the parsed, normalized address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub text: String,
+    pub href: Option<String>,
+}
+
+/// Splits a message into plain text and links. Anything that is not a
+/// well-formed http(s) address with a host stays text.
+pub fn segments(text: &str) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut plain_start = 0;
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &text[i..];
+        let at_word_start = text[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || "([<\"'".contains(c));
+        if at_word_start && starts_like_link(rest) {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            // Trailing punctuation usually ends the sentence, not the address.
+            let candidate = rest[..end].trim_end_matches(|c| ".,;:!?'\")]}>".contains(c));
+            if let Some(href) = safe_href(candidate) {
+                if plain_start < i {
+                    out.push(Segment {
+                        text: text[plain_start..i].to_string(),
+                        href: None,
+                    });
+                }
+                out.push(Segment {
+                    text: candidate.to_string(),
+                    href: Some(href),
+                });
+                i += candidate.len();
+                plain_start = i;
+                continue;
+            }
+        }
+        i += rest.chars().next().map_or(1, char::len_utf8);
+    }
+    if plain_start < text.len() {
+        out.push(Segment {
+            text: text[plain_start..].to_string(),
+            href: None,
+        });
+    }
+    out
+}
+
+fn starts_like_link(text: &str) -> bool {
+    ["http://", "https://"].iter().any(|scheme| {
+        text.get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+    })
+}
+
+fn safe_href(candidate: &str) -> Option<String> {
+    let url = Url::parse(candidate).ok()?;
+    let web = matches!(url.scheme(), "http" | "https");
+    let has_host = url.host_str().is_some_and(|h| !h.is_empty());
+    (web && has_host && url.username().is_empty() && url.password().is_none())
+        .then(|| url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_line_breaks_kept() {
+        let body = MessageBody::parse("  hello\r\nthere  \n").unwrap();
+        assert_eq!(body.as_str(), "hello\nthere");
+    }
+
+    #[test]
+    fn empty_and_blank_messages_are_refused() {
+        for blank in ["", "   ", "\n\t \n", "\u{200B}\u{FEFF}", "\u{00A0}\u{3000}"] {
+            assert_eq!(
+                MessageBody::parse(blank),
+                Err(ContentError::Empty),
+                "{blank:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn length_counts_characters_not_bytes() {
+        assert!(MessageBody::parse(&"🎓".repeat(MAX_CHARS)).is_ok());
+        assert_eq!(
+            MessageBody::parse(&"a".repeat(MAX_CHARS + 1)),
+            Err(ContentError::TooLong(MAX_CHARS + 1))
+        );
+    }
+
+    #[test]
+    fn control_and_direction_characters_are_refused() {
+        for hostile in ["a\0b", "bell\u{7}", "esc\u{1b}[31m", "c1\u{85}mid"] {
+            assert_eq!(
+                MessageBody::parse(hostile),
+                Err(ContentError::ControlCharacter),
+                "{hostile:?}"
+            );
+        }
+        for hostile in ["abc\u{202E}fed", "x\u{2067}y"] {
+            assert_eq!(
+                MessageBody::parse(hostile),
+                Err(ContentError::DirectionControl),
+                "{hostile:?}"
+            );
+        }
+        assert!(MessageBody::parse("שלום\u{200F} ok").is_ok());
+        assert!(MessageBody::parse("family 👨\u{200D}👩\u{200D}👧").is_ok());
+    }
+
+    #[test]
+    fn reasons_are_optional_and_bounded() {
+        assert_eq!(FlagReason::parse(None).unwrap().as_deref(), None);
+        assert_eq!(FlagReason::parse(Some("  ")).unwrap().as_deref(), None);
+        assert_eq!(
+            FlagReason::parse(Some(" spam ")).unwrap().as_deref(),
+            Some("spam")
+        );
+        assert!(FlagReason::parse(Some("a\0")).is_err());
+        assert!(FlagReason::parse(Some(&"x".repeat(501))).is_err());
+    }
+
+    #[test]
+    fn http_links_become_links_and_nothing_else_does() {
+        let parts = segments("see https://example.edu/a?b=1&c=2. or javascript:alert(1)");
+        assert_eq!(
+            parts,
+            vec![
+                Segment {
+                    text: "see ".into(),
+                    href: None
+                },
+                Segment {
+                    text: "https://example.edu/a?b=1&c=2".into(),
+                    href: Some("https://example.edu/a?b=1&c=2".into())
+                },
+                Segment {
+                    text: ". or javascript:alert(1)".into(),
+                    href: None
+                },
+            ]
+        );
+        for not_a_link in [
+            "xhttp://a.b",
+            "http://",
+            "https:// spaced",
+            "http://user:pw@host.edu/",
+        ] {
+            assert!(
+                segments(not_a_link).iter().all(|s| s.href.is_none()),
+                "{not_a_link}"
+            );
+        }
+        let quoted = segments("(https://a.edu/\"><img>)");
+        let link = quoted.iter().find(|s| s.href.is_some()).unwrap();
+        assert!(!link.href.as_deref().unwrap().contains('"'));
+        assert_eq!(
+            segments("émoji 🎓 text")
+                .into_iter()
+                .map(|s| s.text)
+                .collect::<String>(),
+            "émoji 🎓 text"
+        );
+    }
+}

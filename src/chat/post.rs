@@ -1,0 +1,233 @@
+//! Writing to a class chat: posting (with its limits), editing within the edit
+//! window, and deleting your own messages without breaking other people's threads.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::{
+    has_replies, lock_class, pseudonym, visible_message, ChatError, ClassMessage, MessageBody,
+    MessageId, NewClassMessage, Rules,
+};
+use crate::accounts::{rate_limit, User, UserId};
+use crate::classes::{self, ClassId};
+use crate::db::schema::class_messages;
+use crate::db::{self, DbConn};
+
+/// What a student asks to post: where, in reply to what, and the checked text.
+#[derive(Debug, Clone, Copy)]
+pub struct Draft<'a> {
+    pub class_id: &'a ClassId,
+    pub parent_id: Option<&'a MessageId>,
+    pub body: &'a MessageBody,
+}
+
+/// Posts a message (or a reply) as `author`. The limits, the pseudonym choice and
+/// the insert run in one write transaction with the class locked.
+pub fn post(
+    conn: &mut DbConn,
+    author: &User,
+    draft: Draft<'_>,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<ClassMessage, ChatError> {
+    if let Some(until) = author.suspended_at(now) {
+        return Err(ChatError::Suspended { until });
+    }
+    db::write_tx(conn, |conn| {
+        lock_class(conn, draft.class_id)?;
+        if classes::find(conn, draft.class_id)?.is_none() {
+            return Err(ChatError::ClassNotFound);
+        }
+        if !classes::is_enrolled(conn, &author.id, draft.class_id)? {
+            return Err(ChatError::NotEnrolled {
+                class_id: draft.class_id.clone(),
+            });
+        }
+        let thread_root_id = match draft.parent_id {
+            None => None,
+            Some(parent_id) => {
+                let parent = super::find(conn, parent_id)?
+                    .filter(|p| &p.class_id == draft.class_id)
+                    .ok_or(ChatError::ParentNotInClass)?;
+                if parent.deleted || parent.hidden {
+                    return Err(ChatError::ParentRemoved);
+                }
+                Some(parent.thread_root_id.unwrap_or(parent.id))
+            }
+        };
+        refuse_repeat(conn, author, draft, rules, now)?;
+        let class = draft.class_id.as_str();
+        let user = author.id.as_str();
+        if let Err(limited) = rate_limit::hit(
+            conn,
+            &format!("chat-post-burst:{class}:{user}"),
+            1,
+            rules.post_interval,
+            now,
+        )? {
+            return Err(ChatError::TooFast {
+                retry_at: limited.retry_at,
+            });
+        }
+        if let Err(limited) = rate_limit::hit(
+            conn,
+            &format!("chat-post-hour:{class}:{user}"),
+            rules.posts_per_hour,
+            Duration::hours(1),
+            now,
+        )? {
+            return Err(ChatError::HourlyLimit {
+                retry_at: limited.retry_at,
+            });
+        }
+        let anonymous_identifier = pseudonym::assign(
+            conn,
+            &rules.secret,
+            &author.id,
+            draft.class_id,
+            rules.pseudonym_hex_len,
+        )?;
+        let id = MessageId::new();
+        Ok(super::insert(
+            conn,
+            &NewClassMessage {
+                id: &id,
+                class_id: draft.class_id,
+                user_id: Some(&author.id),
+                anonymous_identifier: &anonymous_identifier,
+                content: draft.body.as_str(),
+                parent_message_id: draft.parent_id,
+                thread_root_id: thread_root_id.as_ref(),
+                flagged_count: 0,
+                hidden: false,
+                deleted: false,
+                created_at: now,
+                updated_at: now,
+            },
+        )?)
+    })
+}
+
+/// The same student posting the same text in the same class again, moments later,
+/// is almost always a double submit or spam.
+fn refuse_repeat(
+    conn: &mut DbConn,
+    author: &User,
+    draft: Draft<'_>,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<(), ChatError> {
+    let last_same: Option<NaiveDateTime> = class_messages::table
+        .filter(class_messages::class_id.eq(draft.class_id))
+        .filter(class_messages::user_id.eq(&author.id))
+        .filter(class_messages::content.eq(draft.body.as_str()))
+        .filter(class_messages::deleted.eq(false))
+        .filter(class_messages::created_at.gt(now - rules.duplicate_window))
+        .order(class_messages::created_at.desc())
+        .select(class_messages::created_at)
+        .first(conn)
+        .optional()?;
+    match last_same {
+        Some(at) => Err(ChatError::Duplicate {
+            retry_at: at + rules.duplicate_window,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Replaces the text of the editor's own message, within the edit window.
+pub fn edit(
+    conn: &mut DbConn,
+    editor: &UserId,
+    message_id: &MessageId,
+    body: &MessageBody,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<ClassMessage, ChatError> {
+    db::write_tx(conn, |conn| {
+        let mut message = visible_message(conn, editor, message_id)?;
+        if message.user_id.as_ref() != Some(editor) {
+            return Err(ChatError::NotYours);
+        }
+        if message.deleted || message.hidden {
+            return Err(ChatError::Removed);
+        }
+        if now - message.created_at > rules.edit_window {
+            return Err(ChatError::EditWindowClosed);
+        }
+        if message.content == body.as_str() {
+            return Ok(message);
+        }
+        diesel::update(class_messages::table.find(&message.id))
+            .set((
+                class_messages::content.eq(body.as_str()),
+                class_messages::edited_at.eq(Some(now)),
+                class_messages::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        message.content = body.as_str().to_string();
+        message.edited_at = Some(now);
+        message.updated_at = now;
+        Ok(message)
+    })
+}
+
+/// What deleting did to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// It had no replies and is gone.
+    Removed,
+    /// It has replies, so it stays as a "[deleted]" placeholder with its text erased.
+    Placeholder,
+}
+
+/// Deletes the author's own message, at any time (even after leaving the class).
+/// A message with replies becomes a placeholder so the thread survives; one
+/// without goes, and so do placeholders above it that no longer hold up a reply.
+/// Returns the message's class, for the way back.
+pub fn delete(
+    conn: &mut DbConn,
+    author: &UserId,
+    message_id: &MessageId,
+    now: NaiveDateTime,
+) -> Result<(ClassId, Deletion), ChatError> {
+    db::write_tx(conn, |conn| {
+        let message = super::find(conn, message_id)?.ok_or(ChatError::MessageNotFound)?;
+        if message.user_id.as_ref() != Some(author) {
+            // Someone else's: say so only to a classmate, who can see it anyway.
+            return Err(if classes::is_enrolled(conn, author, &message.class_id)? {
+                ChatError::NotYours
+            } else {
+                ChatError::MessageNotFound
+            });
+        }
+        // A reply posted meanwhile must not be cascaded away with its parent.
+        lock_class(conn, &message.class_id)?;
+        if message.deleted {
+            return Ok((message.class_id, Deletion::Placeholder));
+        }
+        if has_replies(conn, &message.id)? {
+            diesel::update(class_messages::table.find(&message.id))
+                .set((
+                    class_messages::deleted.eq(true),
+                    class_messages::content.eq(""),
+                    class_messages::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            return Ok((message.class_id, Deletion::Placeholder));
+        }
+        diesel::delete(class_messages::table.find(&message.id)).execute(conn)?;
+        let mut parent_id = message.parent_message_id;
+        while let Some(id) = parent_id {
+            let Some(parent) = super::find(conn, &id)? else {
+                break;
+            };
+            if !parent.deleted || has_replies(conn, &parent.id)? {
+                break;
+            }
+            diesel::delete(class_messages::table.find(&parent.id)).execute(conn)?;
+            parent_id = parent.parent_message_id;
+        }
+        Ok((message.class_id, Deletion::Removed))
+    })
+}

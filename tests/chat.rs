@@ -1,0 +1,1665 @@
+//! The anonymous class chat, as students see it: only classmates read and write;
+//! authors stay anonymous on every page; pseudonyms are stable, per class and
+//! unique; reports hide what several students reject; deleted messages keep their
+//! threads; hostile text is refused or escaped; the page costs a fixed number of
+//! queries; "older" pages by keyset; limits say why and when. Each test runs on
+//! SQLite and on PostgreSQL.
+
+mod common;
+use common::*;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDateTime};
+use common_grounds::accounts::{self, sessions, Role, User, UserChanges, UserId};
+use common_grounds::chat::{
+    self, pseudonym, ChatError, ClassMessage, Draft, FlagOutcome, FlagReason, MessageBody,
+    MessageId, NewClassMessage, Rules,
+};
+use common_grounds::classes::{self, ClassId, NewClass, NewClassMeeting};
+use common_grounds::clock;
+use common_grounds::db::schema::{class_messages, message_flags};
+use common_grounds::db::DbConn;
+use diesel::connection::{Connection, InstrumentationEvent};
+use diesel::prelude::*;
+use reqwest::header::{COOKIE, LOCATION, RETRY_AFTER};
+use scraper::{ElementRef, Html, Selector};
+
+/// The key `test_config` runs the app with, so domain calls pick the same pseudonyms.
+const SECRET: &str = "test-secret-key-that-is-long-enough-0123456789";
+
+fn rules() -> Rules {
+    Rules::new(SECRET.as_bytes(), 3)
+}
+
+// ---------------------------------------------------------------- arrange
+
+fn new_user(conn: &mut DbConn, computing_id: &str) -> User {
+    let now = clock::now();
+    let email = format!("{computing_id}@virginia.edu");
+    accounts::insert(
+        conn,
+        &accounts::NewUser {
+            id: &UserId::new(),
+            email: &email,
+            computing_id,
+            email_verified: true,
+            role: Role::Student.as_str(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .unwrap()
+}
+
+fn new_class(conn: &mut DbConn, number: &str) -> ClassId {
+    let now = clock::now();
+    let id = ClassId::new();
+    classes::insert(
+        conn,
+        &NewClass {
+            id: &id,
+            subject: "CS",
+            catalog_number: "3120",
+            term: "1262",
+            title: Some("Discrete Mathematics and Theory 1"),
+            description: Some("Proofs, sets, automata."),
+            sis_class_number: Some(number),
+            instructor: Some("Nathan Brunelle"),
+            component: Some("LEC"),
+            class_section: Some("001"),
+            class_capacity: Some(300),
+            enrollment_available: Some(12),
+            days: Some("MoWeFr"),
+            start_time: Some("10:00"),
+            end_time: Some("10:50"),
+            location: Some("Rice Hall 130"),
+            active: true,
+            last_synced_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .unwrap();
+    classes::insert_meeting(
+        conn,
+        &NewClassMeeting {
+            id: &classes::MeetingId::new(),
+            class_id: &id,
+            position: 0,
+            days: Some("MoWeFr"),
+            start_time: Some("10:00"),
+            end_time: Some("10:50"),
+            location: Some("Rice Hall 130"),
+            instructor: Some("Nathan Brunelle"),
+        },
+    )
+    .unwrap();
+    id
+}
+
+fn enroll(conn: &mut DbConn, user: &User, class_id: &ClassId) {
+    classes::enroll(conn, &user.id, class_id, clock::now()).unwrap();
+}
+
+/// A signed-in student with their own browser (the session is made directly;
+/// signing in itself is tested in signin.rs).
+struct Student {
+    user: User,
+    client: reqwest::Client,
+    csrf: String,
+}
+
+async fn student(app: &TestApp, computing_id: &str) -> Student {
+    let mut conn = app.conn();
+    let user = new_user(&mut conn, computing_id);
+    let created = sessions::create(&mut conn, &user.id, Some("test"), clock::now()).unwrap();
+    drop(conn);
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        COOKIE,
+        format!("cg_session={}", created.token).parse().unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&html).expect("a signed-in page carries a csrf token");
+    Student { user, client, csrf }
+}
+
+impl Student {
+    async fn get(&self, app: &TestApp, path: &str) -> (u16, String) {
+        let response = self.client.get(app.url(path)).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    /// Submits a form with this student's csrf token added.
+    async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut all = vec![("csrf_token", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let response = self
+            .client
+            .post(app.url(path))
+            .form(&all)
+            .send()
+            .await
+            .unwrap();
+        Reply::read(response).await
+    }
+
+    async fn post_message(&self, app: &TestApp, class_id: &ClassId, text: &str) -> Reply {
+        self.post(
+            app,
+            &format!("/classes/{class_id}/messages"),
+            &[("content", text)],
+        )
+        .await
+    }
+}
+
+/// A response read whole: status, the headers a test looks at, and the body.
+struct Reply {
+    status: u16,
+    location: Option<String>,
+    retry_after: Option<String>,
+    body: String,
+}
+
+impl Reply {
+    async fn read(response: reqwest::Response) -> Reply {
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (location, retry_after) = (header(LOCATION), header(RETRY_AFTER));
+        Reply {
+            status: response.status().as_u16(),
+            location,
+            retry_after,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    /// Everything of the response a student's browser gets to see.
+    fn visible(&self) -> String {
+        format!(
+            "{}\n{}\n{}",
+            self.location.as_deref().unwrap_or(""),
+            self.retry_after.as_deref().unwrap_or(""),
+            self.body
+        )
+    }
+}
+
+/// Writes a message straight into the table (for volume and chosen times), with
+/// the pseudonym the app would give the author.
+fn seed(
+    conn: &mut DbConn,
+    class_id: &ClassId,
+    author: &User,
+    parent: Option<&ClassMessage>,
+    text: &str,
+    at: NaiveDateTime,
+) -> ClassMessage {
+    let id = MessageId::new();
+    let name = pseudonym::candidate(
+        SECRET.as_bytes(),
+        &author.id,
+        class_id,
+        pseudonym::DEFAULT_HEX_LEN,
+    );
+    let root = parent.map(|p| p.thread_root_id.clone().unwrap_or_else(|| p.id.clone()));
+    chat::insert(
+        conn,
+        &NewClassMessage {
+            id: &id,
+            class_id,
+            user_id: Some(&author.id),
+            anonymous_identifier: &name,
+            content: text,
+            parent_message_id: parent.map(|p| &p.id),
+            thread_root_id: root.as_ref(),
+            flagged_count: 0,
+            hidden: false,
+            deleted: false,
+            created_at: at,
+            updated_at: at,
+        },
+    )
+    .unwrap()
+}
+
+/// Posts through the domain at a chosen time.
+fn post_at(
+    conn: &mut DbConn,
+    author: &User,
+    class_id: &ClassId,
+    parent: Option<&MessageId>,
+    text: &str,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<ClassMessage, ChatError> {
+    let body = MessageBody::parse(text).unwrap();
+    chat::post(
+        conn,
+        author,
+        Draft {
+            class_id,
+            parent_id: parent,
+            body: &body,
+        },
+        rules,
+        now,
+    )
+}
+
+// ---------------------------------------------------------------- read pages
+
+fn select<'a>(doc: &'a Html, css: &str) -> Vec<ElementRef<'a>> {
+    let sel = Selector::parse(css).unwrap();
+    doc.select(&sel).collect()
+}
+
+fn text_of(e: &ElementRef<'_>) -> String {
+    e.text().collect::<String>().trim().to_string()
+}
+
+/// A message as the page shows it.
+#[derive(Debug, Clone)]
+struct Shown {
+    id: String,
+    pseudonym: Option<String>,
+    text: String,
+    indent: usize,
+    you: bool,
+    replying_to: Option<String>,
+    edited: bool,
+}
+
+fn shown_messages(html: &str) -> Vec<Shown> {
+    let doc = Html::parse_document(html);
+    let one = |e: &ElementRef<'_>, css: &str| {
+        let sel = Selector::parse(css).unwrap();
+        e.select(&sel).next().map(|x| text_of(&x))
+    };
+    select(&doc, "article.msg")
+        .into_iter()
+        .map(|article| {
+            let class = article.value().attr("class").unwrap_or("").to_string();
+            let indent = class
+                .split_whitespace()
+                .find_map(|c| c.strip_prefix("indent-"))
+                .and_then(|n| n.parse().ok())
+                .expect("an indent class");
+            Shown {
+                id: article
+                    .value()
+                    .id()
+                    .unwrap()
+                    .trim_start_matches("m-")
+                    .into(),
+                pseudonym: one(&article, ".pseudonym"),
+                text: one(&article, ".msg-text, .msg-removed").unwrap_or_default(),
+                indent,
+                you: one(&article, ".badge.you").is_some(),
+                replying_to: one(&article, ".replying-to"),
+                edited: one(&article, ".msg-head").is_some_and(|h| h.contains("edited")),
+            }
+        })
+        .collect()
+}
+
+/// The id of each thread's first message, in page order.
+fn thread_roots(html: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    select(&doc, "li.thread")
+        .into_iter()
+        .map(|thread| {
+            let sel = Selector::parse("article.msg").unwrap();
+            let first = thread.select(&sel).next().unwrap();
+            first.value().id().unwrap().trim_start_matches("m-").into()
+        })
+        .collect()
+}
+
+fn older_link(html: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    select(&doc, "a[rel=next]")
+        .first()
+        .and_then(|a| a.value().attr("href").map(str::to_string))
+}
+
+fn heading(html: &str) -> String {
+    let doc = Html::parse_document(html);
+    select(&doc, "main h1")
+        .first()
+        .map(text_of)
+        .unwrap_or_default()
+}
+
+/// Every UUID-shaped string in a text.
+fn uuids_in(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let shape = |b: &[u8]| {
+        b.len() == 36
+            && b.iter().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => *c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    };
+    (0..bytes.len().saturating_sub(35))
+        .filter(|&i| shape(&bytes[i..i + 36]))
+        .map(|i| text[i..i + 36].to_string())
+        .collect()
+}
+
+fn flags_on(conn: &mut DbConn, message_id: &MessageId) -> (i64, i32, bool) {
+    let flags = message_flags::table
+        .filter(message_flags::message_id.eq(message_id))
+        .count()
+        .get_result(conn)
+        .unwrap();
+    let message = chat::find(conn, message_id).unwrap().unwrap();
+    (flags, message.flagged_count, message.hidden)
+}
+
+// ---------------------------------------------------------------- 1. anonymity
+
+/// A form a student submits: what it tries, where, and its fields.
+type Attempt<'a> = (&'a str, String, Vec<(&'a str, String)>);
+
+backend_test!(
+    async fn a_classmate_can_never_learn_who_wrote_a_message(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = student(&app, "qzx7w").await;
+        let b = student(&app, "wvk3j").await;
+        let (class, elsewhere) = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "16601");
+            let elsewhere = new_class(&mut conn, "16602");
+            enroll(&mut conn, &a.user, &class);
+            enroll(&mut conn, &b.user, &class);
+            enroll(&mut conn, &a.user, &elsewhere);
+            // Enough of A's threads for an "older" page.
+            let start = clock::now() - Duration::hours(3);
+            for i in 0..55 {
+                seed(
+                    &mut conn,
+                    &class,
+                    &a.user,
+                    None,
+                    &format!("old thread {i}"),
+                    start + Duration::seconds(i),
+                );
+            }
+            (class, elsewhere)
+        };
+        // A writes a thread, B replies, A answers B and edits a message.
+        assert_eq!(
+            a.post_message(&app, &class, "A's question").await.status,
+            303
+        );
+        let a_root = {
+            let mut conn = app.conn();
+            class_messages::table
+                .filter(class_messages::content.eq("A's question"))
+                .select(class_messages::id)
+                .first::<MessageId>(&mut conn)
+                .unwrap()
+        };
+        let b_reply = b
+            .post(
+                &app,
+                &format!("/classes/{class}/messages"),
+                &[("content", "B answers"), ("parent_id", a_root.as_str())],
+            )
+            .await;
+        assert_eq!(b_reply.status, 303);
+        let b_reply_id = {
+            let mut conn = app.conn();
+            class_messages::table
+                .filter(class_messages::content.eq("B answers"))
+                .select(class_messages::id)
+                .first::<MessageId>(&mut conn)
+                .unwrap()
+        };
+        let a_answer = {
+            let mut conn = app.conn();
+            post_at(
+                &mut conn,
+                &a.user,
+                &class,
+                Some(&b_reply_id),
+                "A thanks B",
+                &rules(),
+                clock::now() + Duration::seconds(10),
+            )
+            .unwrap()
+        };
+        let edited = a
+            .post(
+                &app,
+                &format!("/messages/{}/edit", a_root),
+                &[("content", "A's question, edited")],
+            )
+            .await;
+        assert_eq!(edited.status, 303);
+
+        // Everything B can load or provoke.
+        let (status, first_page) = b.get(&app, &format!("/classes/{class}")).await;
+        assert_eq!(status, 200);
+        let older = older_link(&first_page).expect("an older page");
+        let (status, older_page) = b.get(&app, &older).await;
+        assert_eq!(status, 200);
+        let mut seen = vec![
+            ("class page".to_string(), first_page.clone()),
+            ("older page".to_string(), older_page.clone()),
+        ];
+        let attempts: Vec<Attempt<'_>> = vec![
+            (
+                "empty post",
+                format!("/classes/{class}/messages"),
+                vec![("content", "  ".into())],
+            ),
+            (
+                "edit A's",
+                format!("/messages/{a_root}/edit"),
+                vec![("content", "mine now".into())],
+            ),
+            ("delete A's", format!("/messages/{a_root}/delete"), vec![]),
+            (
+                "flag A's",
+                format!("/messages/{}/flag", a_answer.id),
+                vec![("reason", "rude".into())],
+            ),
+            (
+                "flag A's again",
+                format!("/messages/{}/flag", a_answer.id),
+                vec![],
+            ),
+            ("flag own", format!("/messages/{b_reply_id}/flag"), vec![]),
+            (
+                "too fast",
+                format!("/classes/{class}/messages"),
+                vec![("content", "B again".into())],
+            ),
+            (
+                "too fast 2",
+                format!("/classes/{class}/messages"),
+                vec![("content", "B again 2".into())],
+            ),
+            (
+                "bad parent",
+                format!("/classes/{class}/messages"),
+                vec![("content", "x".into()), ("parent_id", "nope".into())],
+            ),
+            (
+                "post elsewhere",
+                format!("/classes/{elsewhere}/messages"),
+                vec![("content", "hi".into())],
+            ),
+        ];
+        for (what, path, fields) in &attempts {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let reply = b.post(&app, path, &fields).await;
+            assert!(reply.status < 500, "{what}: {}", reply.status);
+            seen.push((what.to_string(), reply.visible()));
+        }
+        for path in [
+            format!("/classes/{elsewhere}"),
+            format!("/classes/{}", ClassId::new()),
+            format!("/classes/{class}?before=garbage"),
+            format!("/messages/{a_root}"),
+        ] {
+            let (status, html) = b.get(&app, &path).await;
+            assert!(status < 500, "{path}: {status}");
+            seen.push((path, html));
+        }
+
+        let mut conn = app.conn();
+        let message_ids: HashSet<String> = class_messages::table
+            .select(class_messages::id)
+            .load::<MessageId>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|id| id.to_string())
+            .collect();
+        let allowed: HashSet<String> = message_ids
+            .iter()
+            .cloned()
+            .chain([class.to_string(), elsewhere.to_string()])
+            .collect();
+        for (what, page) in &seen {
+            let lower = page.to_lowercase();
+            for secret in [
+                a.user.id.as_str(),
+                a.user.email.as_str(),
+                a.user.computing_id.as_str(),
+            ] {
+                assert!(
+                    !lower.contains(&secret.to_lowercase()),
+                    "{what} shows {secret}"
+                );
+            }
+            for uuid in uuids_in(page) {
+                assert!(
+                    allowed.contains(&uuid),
+                    "{what} carries an id that is neither a message nor a class: {uuid}"
+                );
+            }
+        }
+        // "you" marks only B's own message, and only B's messages carry edit/delete.
+        let shown = shown_messages(&first_page);
+        let mine: Vec<&Shown> = shown.iter().filter(|m| m.you).collect();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].id, b_reply_id.to_string());
+        let doc = Html::parse_document(&first_page);
+        for form in select(&doc, "form[action^=\"/messages/\"]") {
+            let action = form.value().attr("action").unwrap();
+            if action.ends_with("/edit") || action.ends_with("/delete") {
+                assert_eq!(
+                    action,
+                    format!(
+                        "/messages/{b_reply_id}/{}",
+                        action.rsplit('/').next().unwrap()
+                    )
+                );
+            }
+        }
+        // A sees their own messages marked, B's not.
+        let (_, a_view) = a.get(&app, &format!("/classes/{class}")).await;
+        let a_marks: Vec<String> = shown_messages(&a_view)
+            .into_iter()
+            .filter(|m| m.you)
+            .map(|m| m.text)
+            .collect();
+        assert!(a_marks.contains(&"A thanks B".to_string()));
+        assert!(!a_marks.contains(&"B answers".to_string()));
+    }
+);
+
+// ---------------------------------------------------------------- 2. pseudonyms
+
+backend_test!(
+    async fn a_pseudonym_is_stable_in_a_class_and_different_in_another(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = student(&app, "mst3k").await;
+        let (one, two) = {
+            let mut conn = app.conn();
+            let one = new_class(&mut conn, "1");
+            let two = new_class(&mut conn, "2");
+            enroll(&mut conn, &a.user, &one);
+            enroll(&mut conn, &a.user, &two);
+            (one, two)
+        };
+        assert_eq!(a.post_message(&app, &one, "first in one").await.status, 303);
+        assert_eq!(a.post_message(&app, &two, "first in two").await.status, 303);
+        {
+            let mut conn = app.conn();
+            post_at(
+                &mut conn,
+                &a.user,
+                &one,
+                None,
+                "second in one",
+                &rules(),
+                clock::now() + Duration::seconds(30),
+            )
+            .unwrap();
+        }
+        let (_, page_one) = a.get(&app, &format!("/classes/{one}")).await;
+        let (_, page_two) = a.get(&app, &format!("/classes/{two}")).await;
+        let names_one: HashSet<String> = shown_messages(&page_one)
+            .into_iter()
+            .filter_map(|m| m.pseudonym)
+            .collect();
+        let names_two: HashSet<String> = shown_messages(&page_two)
+            .into_iter()
+            .filter_map(|m| m.pseudonym)
+            .collect();
+        assert_eq!(shown_messages(&page_one).len(), 2);
+        assert_eq!(
+            names_one.len(),
+            1,
+            "one pseudonym on both posts: {names_one:?}"
+        );
+        assert_eq!(names_two.len(), 1);
+        assert_ne!(names_one, names_two);
+        let name = names_one.into_iter().next().unwrap();
+        assert!(name.starts_with("Anon_") && name.len() == 5 + pseudonym::DEFAULT_HEX_LEN);
+        assert_eq!(
+            name,
+            pseudonym::candidate(
+                SECRET.as_bytes(),
+                &a.user.id,
+                &one,
+                pseudonym::DEFAULT_HEX_LEN
+            )
+        );
+    }
+);
+
+backend_test!(
+    async fn two_students_never_share_a_pseudonym_even_when_prefixes_clash(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        // One hex character: 40 students must clash (16 values), so suffixes grow.
+        let tiny = Rules {
+            pseudonym_hex_len: 1,
+            ..rules()
+        };
+        let now = clock::now();
+        let students: Vec<User> = (0..40)
+            .map(|i| {
+                let user = new_user(&mut conn, &format!("s{i}x"));
+                enroll(&mut conn, &user, &class);
+                user
+            })
+            .collect();
+        let mut names = Vec::new();
+        for (i, user) in students.iter().enumerate() {
+            let message = post_at(
+                &mut conn,
+                user,
+                &class,
+                None,
+                &format!("hello {i}"),
+                &tiny,
+                now,
+            )
+            .unwrap();
+            names.push(message.anonymous_identifier);
+        }
+        let distinct: HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), students.len(), "{names:?}");
+        assert!(
+            names.iter().any(|n| n.len() > "Anon_".len() + 1),
+            "a clash was forced"
+        );
+        for (user, name) in students.iter().zip(&names) {
+            let full = pseudonym::candidate(SECRET.as_bytes(), &user.id, &class, 64);
+            assert!(
+                full.starts_with(name.as_str()),
+                "{name} is a prefix of the HMAC"
+            );
+            // Stable once chosen: a later post reuses it.
+            let again = post_at(
+                &mut conn,
+                user,
+                &class,
+                None,
+                "again",
+                &tiny,
+                now + Duration::minutes(1),
+            )
+            .unwrap();
+            assert_eq!(&again.anonymous_identifier, name);
+        }
+    }
+);
+
+backend_test!(
+    async fn students_posting_at_once_still_get_distinct_pseudonyms(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        let students: Vec<User> = (0..24)
+            .map(|i| {
+                let user = new_user(&mut conn, &format!("c{i}x"));
+                enroll(&mut conn, &user, &class);
+                user
+            })
+            .collect();
+        let tiny = Rules {
+            pseudonym_hex_len: 1,
+            ..rules()
+        };
+        let now = clock::now();
+        // Each student on their own connection, all first posts at the same moment.
+        let barrier = Arc::new(std::sync::Barrier::new(students.len()));
+        let workers: Vec<_> = students
+            .into_iter()
+            .map(|user| {
+                let mut conn = db.connect();
+                let (class, tiny, barrier) = (class.clone(), tiny.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    post_at(&mut conn, &user, &class, None, "at once", &tiny, now)
+                        .unwrap()
+                        .anonymous_identifier
+                })
+            })
+            .collect();
+        let names: Vec<String> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        let distinct: HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{names:?}");
+    }
+);
+
+// ---------------------------------------------------------------- 3. enrollment
+
+backend_test!(
+    async fn a_student_who_is_not_enrolled_gets_no_message_text(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = student(&app, "aa1a").await;
+        let outsider = student(&app, "cc3c").await;
+        let (class, first) = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            enroll(&mut conn, &a.user, &class);
+            let start = clock::now() - Duration::hours(1);
+            let mut last = None;
+            for i in 0..60 {
+                let m = seed(
+                    &mut conn,
+                    &class,
+                    &a.user,
+                    None,
+                    &format!("classmates only {i}"),
+                    start + Duration::seconds(i),
+                );
+                last = Some(m);
+            }
+            (class, last.unwrap())
+        };
+        let (_, a_page) = a.get(&app, &format!("/classes/{class}")).await;
+        let older = older_link(&a_page).expect("an older page");
+
+        let (status, page) = outsider.get(&app, &format!("/classes/{class}")).await;
+        assert_eq!(status, 200);
+        assert!(heading(&page).contains("Discrete Mathematics"));
+        let doc = Html::parse_document(&page);
+        let join = select(&doc, &format!("form[action=\"/classes/{class}/enroll\"]"));
+        assert_eq!(join.len(), 1, "a Join this class form");
+        assert!(text_of(&join[0]).contains("Join this class"));
+        let join_csrf = Selector::parse("input[name=csrf_token]").unwrap();
+        assert_eq!(
+            join[0]
+                .select(&join_csrf)
+                .next()
+                .unwrap()
+                .value()
+                .attr("value"),
+            Some(outsider.csrf.as_str())
+        );
+        let mut answers = vec![page];
+        answers.push(outsider.get(&app, &older).await.1);
+        for (path, fields) in [
+            (
+                format!("/classes/{class}/messages"),
+                vec![("content", "let me in")],
+            ),
+            (
+                format!("/classes/{class}/messages"),
+                vec![("content", "reply"), ("parent_id", first.id.as_str())],
+            ),
+            (format!("/messages/{}/flag", first.id), vec![]),
+            (
+                format!("/messages/{}/edit", first.id),
+                vec![("content", "x")],
+            ),
+            (format!("/messages/{}/delete", first.id), vec![]),
+        ] {
+            let reply = outsider.post(&app, &path, &fields).await;
+            assert!(
+                matches!(reply.status, 403 | 404),
+                "{path}: {}",
+                reply.status
+            );
+            answers.push(reply.visible());
+        }
+        for answer in &answers {
+            assert!(!answer.contains("classmates only"), "message text leaked");
+            assert!(!answer.contains("Anon_"), "a pseudonym leaked");
+        }
+        let mut conn = app.conn();
+        let count: i64 = class_messages::table.count().get_result(&mut conn).unwrap();
+        assert_eq!(count, 60, "nothing was posted or deleted");
+        assert_eq!(flags_on(&mut conn, &first.id).0, 0);
+    }
+);
+
+backend_test!(
+    async fn a_reply_must_stay_in_its_class(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let a = new_user(&mut conn, "aa1a");
+        let one = new_class(&mut conn, "1");
+        let two = new_class(&mut conn, "2");
+        enroll(&mut conn, &a, &one);
+        enroll(&mut conn, &a, &two);
+        let now = clock::now();
+        let in_two = post_at(&mut conn, &a, &two, None, "in two", &rules(), now).unwrap();
+        let crossed = post_at(&mut conn, &a, &one, Some(&in_two.id), "hi", &rules(), now);
+        assert!(
+            matches!(crossed, Err(ChatError::ParentNotInClass)),
+            "{crossed:?}"
+        );
+        let unknown = post_at(
+            &mut conn,
+            &a,
+            &one,
+            Some(&MessageId::new()),
+            "hi",
+            &rules(),
+            now,
+        );
+        assert!(matches!(unknown, Err(ChatError::ParentNotInClass)));
+    }
+);
+
+// ---------------------------------------------------------------- 4. flags
+
+backend_test!(
+    async fn reports_from_three_students_hide_a_message(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let author = student(&app, "au1t").await;
+        let b = student(&app, "bb2b").await;
+        let c = student(&app, "cc3c").await;
+        let d = student(&app, "dd4d").await;
+        let class = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            for s in [&author, &b, &c, &d] {
+                enroll(&mut conn, &s.user, &class);
+            }
+            class
+        };
+        assert_eq!(
+            author.post_message(&app, &class, "rude words").await.status,
+            303
+        );
+        let message = {
+            let mut conn = app.conn();
+            class_messages::table
+                .select(ClassMessage::as_select())
+                .first(&mut conn)
+                .unwrap()
+        };
+        let flag_path = format!("/messages/{}/flag", message.id);
+
+        let own = author.post(&app, &flag_path, &[]).await;
+        assert_eq!(own.status, 400);
+        assert!(own.body.contains("cannot report your own"));
+        for _ in 0..3 {
+            assert_eq!(
+                b.post(&app, &flag_path, &[("reason", "rude")]).await.status,
+                303
+            );
+        }
+        assert_eq!(
+            flags_on(&mut app.conn(), &message.id),
+            (1, 1, false),
+            "one student counts once"
+        );
+        let (_, b_page) = b.get(&app, &format!("/classes/{class}")).await;
+        assert!(b_page.contains("rude words"));
+        assert!(b_page.contains("You reported this message."));
+
+        assert_eq!(c.post(&app, &flag_path, &[]).await.status, 303);
+        assert_eq!(flags_on(&mut app.conn(), &message.id), (2, 2, false));
+        assert_eq!(d.post(&app, &flag_path, &[]).await.status, 303);
+        assert_eq!(flags_on(&mut app.conn(), &message.id), (3, 3, true));
+
+        for viewer in [&b, &author, &c] {
+            let (_, page) = viewer.get(&app, &format!("/classes/{class}")).await;
+            assert!(!page.contains("rude words"), "hidden text is not shown");
+            let shown = shown_messages(&page);
+            assert_eq!(shown.len(), 1);
+            assert_eq!(shown[0].text, "hidden after reports");
+        }
+        let reason: Option<String> = message_flags::table
+            .filter(message_flags::user_id.eq(&b.user.id))
+            .select(message_flags::reason)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(reason.as_deref(), Some("rude"));
+    }
+);
+
+backend_test!(
+    async fn a_student_can_report_at_most_twenty_messages_a_day(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        let author = new_user(&mut conn, "au1t");
+        let flagger = new_user(&mut conn, "fl4g");
+        enroll(&mut conn, &author, &class);
+        enroll(&mut conn, &flagger, &class);
+        let start = clock::now();
+        let messages: Vec<ClassMessage> = (0..22)
+            .map(|i| seed(&mut conn, &class, &author, None, &format!("m{i}"), start))
+            .collect();
+        let no_reason = FlagReason::parse(None).unwrap();
+        for (i, m) in messages.iter().take(20).enumerate() {
+            let at = start + Duration::minutes(i as i64);
+            let (_, outcome) =
+                chat::flag(&mut conn, &flagger.id, &m.id, &no_reason, &rules(), at).unwrap();
+            assert_eq!(outcome, FlagOutcome::Flagged { hidden: false });
+        }
+        let late = start + Duration::hours(2);
+        let refused = chat::flag(
+            &mut conn,
+            &flagger.id,
+            &messages[20].id,
+            &no_reason,
+            &rules(),
+            late,
+        );
+        match refused {
+            Err(ChatError::FlagLimit { retry_at }) => {
+                assert_eq!(retry_at, start + Duration::days(1))
+            }
+            other => panic!("expected the daily limit, got {other:?}"),
+        }
+        // Re-reporting is a no-op, not a refusal; and a day later the limit frees up.
+        let again = chat::flag(
+            &mut conn,
+            &flagger.id,
+            &messages[0].id,
+            &no_reason,
+            &rules(),
+            late,
+        )
+        .unwrap();
+        assert_eq!(again.1, FlagOutcome::AlreadyFlagged);
+        let next_day = start + Duration::days(1) + Duration::seconds(1);
+        assert!(chat::flag(
+            &mut conn,
+            &flagger.id,
+            &messages[20].id,
+            &no_reason,
+            &rules(),
+            next_day
+        )
+        .is_ok());
+    }
+);
+
+// ---------------------------------------------------------------- 5. deleting
+
+backend_test!(
+    async fn deleting_a_message_keeps_its_replies_behind_a_placeholder(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = student(&app, "aa1a").await;
+        let b = student(&app, "bb2b").await;
+        let (class, root, reply, lonely) = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            enroll(&mut conn, &a.user, &class);
+            enroll(&mut conn, &b.user, &class);
+            let t = clock::now() - Duration::minutes(30);
+            let root = seed(&mut conn, &class, &a.user, None, "question from A", t);
+            let reply = seed(
+                &mut conn,
+                &class,
+                &b.user,
+                Some(&root),
+                "answer from B",
+                t + Duration::minutes(1),
+            );
+            let lonely = seed(
+                &mut conn,
+                &class,
+                &a.user,
+                None,
+                "nobody answered",
+                t + Duration::minutes(2),
+            );
+            (class, root, reply, lonely)
+        };
+
+        assert_eq!(
+            a.post(&app, &format!("/messages/{}/delete", root.id), &[])
+                .await
+                .status,
+            303
+        );
+        assert_eq!(
+            a.post(&app, &format!("/messages/{}/delete", lonely.id), &[])
+                .await
+                .status,
+            303
+        );
+
+        let (_, page) = b.get(&app, &format!("/classes/{class}")).await;
+        let shown = shown_messages(&page);
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert_eq!(shown[0].id, root.id.to_string());
+        assert_eq!(shown[0].text, "[deleted]");
+        assert_eq!(shown[0].pseudonym, None);
+        assert_eq!(shown[1].text, "answer from B");
+        assert_eq!(shown[1].indent, 1);
+        assert!(!page.contains("question from A") && !page.contains("nobody answered"));
+        let mut conn = app.conn();
+        assert!(
+            chat::find(&mut conn, &lonely.id).unwrap().is_none(),
+            "gone for good"
+        );
+        let placeholder = chat::find(&mut conn, &root.id).unwrap().unwrap();
+        assert!(
+            placeholder.deleted && placeholder.content.is_empty(),
+            "its words are erased"
+        );
+        drop(conn);
+
+        // When the last reply goes, the placeholder holding it up goes too.
+        assert_eq!(
+            b.post(&app, &format!("/messages/{}/delete", reply.id), &[])
+                .await
+                .status,
+            303
+        );
+        let mut conn = app.conn();
+        let left: i64 = class_messages::table.count().get_result(&mut conn).unwrap();
+        assert_eq!(left, 0);
+    }
+);
+
+backend_test!(
+    async fn authors_edit_within_fifteen_minutes_and_only_their_own(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = student(&app, "aa1a").await;
+        let b = student(&app, "bb2b").await;
+        let mut conn = app.conn();
+        let class = new_class(&mut conn, "1");
+        enroll(&mut conn, &a.user, &class);
+        enroll(&mut conn, &b.user, &class);
+        let posted = clock::now();
+        let message = post_at(&mut conn, &a.user, &class, None, "draft", &rules(), posted).unwrap();
+        let body = MessageBody::parse("final").unwrap();
+        let late = chat::edit(
+            &mut conn,
+            &a.user.id,
+            &message.id,
+            &body,
+            &rules(),
+            posted + Duration::minutes(16),
+        );
+        assert!(matches!(late, Err(ChatError::EditWindowClosed)), "{late:?}");
+        let theirs = chat::edit(&mut conn, &b.user.id, &message.id, &body, &rules(), posted);
+        assert!(matches!(theirs, Err(ChatError::NotYours)));
+        let edited = chat::edit(
+            &mut conn,
+            &a.user.id,
+            &message.id,
+            &body,
+            &rules(),
+            posted + Duration::minutes(14),
+        )
+        .unwrap();
+        assert_eq!(edited.content, "final");
+        drop(conn);
+
+        let by_form = a
+            .post(
+                &app,
+                &format!("/messages/{}/edit", message.id),
+                &[("content", "final, really")],
+            )
+            .await;
+        assert_eq!(by_form.status, 303);
+        let (_, page) = b.get(&app, &format!("/classes/{class}")).await;
+        let shown = shown_messages(&page);
+        assert_eq!(shown[0].text, "final, really");
+        assert!(shown[0].edited, "marked edited");
+        let refused = b
+            .post(
+                &app,
+                &format!("/messages/{}/edit", message.id),
+                &[("content", "mine")],
+            )
+            .await;
+        assert_eq!(refused.status, 403);
+        assert!(refused.body.contains("only messages you wrote"));
+    }
+);
+
+// ---------------------------------------------------------------- 6. hostile text
+
+backend_test!(
+    async fn hostile_text_is_refused_or_shown_escaped(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let writers = [
+            student(&app, "aa1a").await,
+            student(&app, "bb2b").await,
+            student(&app, "cc3c").await,
+            student(&app, "dd4d").await,
+            student(&app, "ee5e").await,
+        ];
+        let class = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            for w in &writers {
+                enroll(&mut conn, &w.user, &class);
+            }
+            class
+        };
+        let a = &writers[0];
+        let refused = [
+            ("x".repeat(2001), "at most 2,000 characters"),
+            ("     ".to_string(), "empty"),
+            ("\n\t  \r\n".to_string(), "empty"),
+            ("nul\0byte".to_string(), "control character"),
+            (
+                "bell\u{7} and escape \u{1b}[2J".to_string(),
+                "control character",
+            ),
+            ("abc\u{202E}cba".to_string(), "text-direction"),
+        ];
+        for (text, why) in &refused {
+            let reply = a.post_message(&app, &class, text).await;
+            assert_eq!(reply.status, 400, "{text:?}");
+            assert!(reply.body.contains(why), "{text:?}: {}", reply.body);
+        }
+        // Each accepted text from a different student: one post per 5 seconds each.
+        let accepted = [
+            "<script>alert('x')</script>",
+            "\"><img src=x onerror=alert(1)>",
+            "exam 🎓🦀 at 9 — café",
+            "notes at https://example.edu/notes?a=1&b=2 and javascript:alert(1)",
+            &"é".repeat(2000),
+        ];
+        for (writer, text) in writers.iter().zip(accepted) {
+            let reply = writer.post_message(&app, &class, text).await;
+            assert_eq!(reply.status, 303, "{text}: {}", reply.body);
+        }
+        let (status, page) = a.get(&app, &format!("/classes/{class}")).await;
+        assert_eq!(status, 200);
+        let texts: Vec<String> = shown_messages(&page).into_iter().map(|m| m.text).collect();
+        for text in accepted {
+            assert!(texts.iter().any(|t| t == text), "{text} shown as itself");
+        }
+        assert!(!page.contains("<script>alert"));
+        assert!(!page.contains("<img src=x"));
+        let doc = Html::parse_document(&page);
+        assert!(select(&doc, "main img, main script, [onerror]").is_empty());
+        let links = select(&doc, ".msg-text a");
+        assert_eq!(links.len(), 1);
+        assert_eq!(
+            links[0].value().attr("href"),
+            Some("https://example.edu/notes?a=1&b=2")
+        );
+        assert_eq!(links[0].value().attr("rel"), Some("nofollow noopener"));
+
+        // Hostile fields elsewhere: never a 500.
+        let message_id = {
+            let mut conn = app.conn();
+            class_messages::table
+                .select(class_messages::id)
+                .first::<MessageId>(&mut conn)
+                .unwrap()
+        };
+        let writer = &writers[1];
+        for (path, fields) in [
+            (
+                format!("/classes/{class}/messages"),
+                vec![("content", "ok"), ("parent_id", "\0")],
+            ),
+            (
+                format!("/classes/{class}/messages"),
+                vec![("content", "ok"), ("parent_id", "' OR 1=1 --")],
+            ),
+            (
+                format!("/messages/{message_id}/flag"),
+                vec![("reason", "bad\0reason")],
+            ),
+            (
+                format!("/messages/{message_id}/flag"),
+                vec![("reason", "\u{202E}")],
+            ),
+            (
+                format!("/messages/{message_id}/edit"),
+                vec![("content", "\0")],
+            ),
+        ] {
+            let reply = writer.post(&app, &path, &fields).await;
+            assert_eq!(reply.status, 400, "{path} {fields:?}");
+        }
+        for path in [
+            format!("/classes/{class}?before=%00"),
+            format!("/classes/{class}?before=1_2"),
+            format!("/classes/{class}?before=99999999999999999999_{message_id}"),
+            format!("/classes/{class}?before=a&before=b"),
+            format!("/classes/{class}%00"),
+            format!("/classes/{}", "f".repeat(36)),
+        ] {
+            let (status, _) = a.get(&app, &path).await;
+            assert!(matches!(status, 400 | 404), "{path}: {status}");
+        }
+    }
+);
+
+// ---------------------------------------------------------------- 7. queries
+
+/// Loads the class page data the way `GET /classes/{id}` does, on a connection
+/// that counts every statement it runs.
+fn count_page_queries(db: &TestDb, viewer: &UserId, class_id: &ClassId) -> (usize, usize) {
+    let mut conn = db.connect();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let page = chat::class_page(&mut conn, viewer, class_id, None, &rules(), clock::now()).unwrap();
+    let messages = page
+        .chat
+        .unwrap()
+        .threads
+        .iter()
+        .map(|t| t.messages.len())
+        .sum();
+    (count.load(Ordering::SeqCst), messages)
+}
+
+backend_test!(
+    async fn the_class_page_runs_as_many_queries_for_500_messages_as_for_5(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        let viewer = new_user(&mut conn, "vv1v");
+        let other = new_user(&mut conn, "oo1o");
+        enroll(&mut conn, &viewer, &class);
+        enroll(&mut conn, &other, &class);
+        let start = clock::now() - Duration::hours(5);
+        let mut seeded = 0;
+        let mut grow = |conn: &mut DbConn, until: usize| {
+            conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                while seeded < until {
+                    let at = start + Duration::seconds(seeded as i64);
+                    let author = if seeded % 2 == 0 { &viewer } else { &other };
+                    // Threads of ten: a first message and a chain of replies nine deep.
+                    let parent: Option<ClassMessage> = if seeded % 10 == 0 {
+                        None
+                    } else {
+                        class_messages::table
+                            .filter(class_messages::class_id.eq(&class))
+                            .order(class_messages::created_at.desc())
+                            .select(ClassMessage::as_select())
+                            .first(conn)
+                            .optional()?
+                    };
+                    let m = seed(
+                        conn,
+                        &class,
+                        author,
+                        parent.as_ref(),
+                        &format!("m{seeded}"),
+                        at,
+                    );
+                    if seeded % 3 == 0 && author.id == other.id {
+                        chat::insert_flag(
+                            conn,
+                            &chat::MessageFlag {
+                                message_id: m.id.clone(),
+                                user_id: viewer.id.clone(),
+                                reason: None,
+                                created_at: at,
+                            },
+                        )?;
+                    }
+                    seeded += 1;
+                }
+                Ok(())
+            })
+            .unwrap();
+        };
+        grow(&mut conn, 5);
+        let (few, shown_few) = count_page_queries(&db, &viewer.id, &class);
+        grow(&mut conn, 500);
+        let (many, shown_many) = count_page_queries(&db, &viewer.id, &class);
+        assert_eq!(shown_few, 5);
+        assert_eq!(shown_many, 500, "50 threads of ten on the first page");
+        assert_eq!(
+            few, many,
+            "queries with 5 messages: {few}, with 500: {many}"
+        );
+        eprintln!("class page queries: {few} with 5 messages, {many} with 500");
+        // Class, enrollment, meetings, threads, replies, the viewer's reports.
+        assert_eq!(many, 6, "{many} queries");
+    }
+);
+
+// ---------------------------------------------------------------- 8. paging
+
+backend_test!(
+    async fn older_pages_show_every_thread_once_in_order_while_new_ones_arrive(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let reader = student(&app, "rr1r").await;
+        let (class, expected, writer) = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            let writer = new_user(&mut conn, "ww1w");
+            enroll(&mut conn, &reader.user, &class);
+            enroll(&mut conn, &writer, &class);
+            let start = clock::now() - Duration::hours(2);
+            let mut roots = Vec::new();
+            for i in 0..120 {
+                // Pairs share a timestamp: the id breaks the tie.
+                let at = start + Duration::seconds(i / 2);
+                let root = seed(&mut conn, &class, &writer, None, &format!("thread {i}"), at);
+                if i % 7 == 0 {
+                    seed(
+                        &mut conn,
+                        &class,
+                        &reader.user,
+                        Some(&root),
+                        "a reply",
+                        at + Duration::seconds(1),
+                    );
+                }
+                roots.push(root);
+            }
+            roots.sort_by(|x, y| (y.created_at, &y.id).cmp(&(x.created_at, &x.id)));
+            let expected: Vec<String> = roots.iter().map(|m| m.id.to_string()).collect();
+            (class, expected, writer)
+        };
+        let mut seen: Vec<String> = Vec::new();
+        let mut sizes = Vec::new();
+        let mut next = Some(format!("/classes/{class}"));
+        while let Some(path) = next {
+            let (status, page) = reader.get(&app, &path).await;
+            assert_eq!(status, 200, "{path}");
+            let roots = thread_roots(&page);
+            sizes.push(roots.len());
+            seen.extend(roots);
+            next = older_link(&page);
+            // New threads and replies arrive between pages.
+            let mut conn = app.conn();
+            let newest = seed(
+                &mut conn,
+                &class,
+                &writer,
+                None,
+                "breaking news",
+                clock::now(),
+            );
+            seed(
+                &mut conn,
+                &class,
+                &writer,
+                Some(&newest),
+                "more news",
+                clock::now(),
+            );
+            let old_root = chat::find(&mut conn, &MessageId(expected[100].clone()))
+                .unwrap()
+                .unwrap();
+            seed(
+                &mut conn,
+                &class,
+                &writer,
+                Some(&old_root),
+                "late reply",
+                clock::now(),
+            );
+        }
+        assert_eq!(sizes, vec![50, 50, 20]);
+        assert_eq!(seen, expected, "each of the 120 threads once, newest first");
+    }
+);
+
+// ---------------------------------------------------------------- threads and limits
+
+backend_test!(
+    async fn deep_replies_stop_indenting_at_the_third_level(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = student(&app, "aa1a").await;
+        let b = student(&app, "bb2b").await;
+        let (class, chain) = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            enroll(&mut conn, &a.user, &class);
+            enroll(&mut conn, &b.user, &class);
+            let t = clock::now() - Duration::minutes(10);
+            let mut chain: Vec<ClassMessage> = Vec::new();
+            for depth in 0..6 {
+                let author = if depth % 2 == 0 { &a.user } else { &b.user };
+                let m = seed(
+                    &mut conn,
+                    &class,
+                    author,
+                    chain.last(),
+                    &format!("depth {depth}"),
+                    t + Duration::seconds(depth),
+                );
+                chain.push(m);
+            }
+            // A sibling reply to the first message comes after the whole chain.
+            seed(
+                &mut conn,
+                &class,
+                &b.user,
+                Some(&chain[0]),
+                "sibling",
+                t + Duration::seconds(30),
+            );
+            (class, chain)
+        };
+        let (_, page) = a.get(&app, &format!("/classes/{class}")).await;
+        let shown = shown_messages(&page);
+        let texts: Vec<&str> = shown.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["depth 0", "depth 1", "depth 2", "depth 3", "depth 4", "depth 5", "sibling"]
+        );
+        let indents: Vec<usize> = shown.iter().map(|m| m.indent).collect();
+        assert_eq!(indents, [0, 1, 2, 3, 3, 3, 1]);
+        assert_eq!(shown[3].replying_to, None);
+        assert_eq!(
+            shown[4].replying_to.as_deref(),
+            Some(format!("replying to {}", chain[3].anonymous_identifier).as_str())
+        );
+        assert_eq!(
+            shown[5].replying_to.as_deref(),
+            Some(format!("replying to {}", chain[4].anonymous_identifier).as_str())
+        );
+        let you: Vec<bool> = shown.iter().map(|m| m.you).collect();
+        assert_eq!(you, [true, false, true, false, true, false, false]);
+    }
+);
+
+backend_test!(
+    async fn posting_limits_refuse_with_the_reason_and_the_time(backend: Backend) {
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        let other_class = new_class(&mut conn, "2");
+        let a = new_user(&mut conn, "aa1a");
+        enroll(&mut conn, &a, &class);
+        enroll(&mut conn, &a, &other_class);
+        let r = rules();
+        let t0 = clock::now();
+
+        post_at(&mut conn, &a, &class, None, "one", &r, t0).unwrap();
+        match post_at(
+            &mut conn,
+            &a,
+            &class,
+            None,
+            "two",
+            &r,
+            t0 + Duration::seconds(2),
+        ) {
+            Err(ChatError::TooFast { retry_at }) => assert_eq!(retry_at, t0 + Duration::seconds(5)),
+            other => panic!("expected the 5-second limit, got {other:?}"),
+        }
+        // Another class has its own limit.
+        post_at(
+            &mut conn,
+            &a,
+            &other_class,
+            None,
+            "elsewhere",
+            &r,
+            t0 + Duration::seconds(2),
+        )
+        .unwrap();
+        match post_at(
+            &mut conn,
+            &a,
+            &class,
+            None,
+            "one",
+            &r,
+            t0 + Duration::seconds(6),
+        ) {
+            Err(ChatError::Duplicate { retry_at }) => {
+                assert_eq!(retry_at, t0 + Duration::minutes(5))
+            }
+            other => panic!("expected the repeat rule, got {other:?}"),
+        }
+        post_at(
+            &mut conn,
+            &a,
+            &class,
+            None,
+            "one",
+            &r,
+            t0 + Duration::minutes(5) + Duration::seconds(1),
+        )
+        .unwrap();
+
+        // 30 an hour: 28 more at 10-second steps, then the 31st waits for the first to age out.
+        let t1 = t0 + Duration::minutes(10);
+        for i in 0..28 {
+            post_at(
+                &mut conn,
+                &a,
+                &class,
+                None,
+                &format!("n{i}"),
+                &r,
+                t1 + Duration::seconds(10 * i),
+            )
+            .unwrap();
+        }
+        let t2 = t1 + Duration::seconds(10 * 28);
+        match post_at(&mut conn, &a, &class, None, "one too many", &r, t2) {
+            Err(ChatError::HourlyLimit { retry_at }) => {
+                assert_eq!(retry_at, t0 + Duration::hours(1))
+            }
+            other => panic!("expected the hourly limit, got {other:?}"),
+        }
+        post_at(
+            &mut conn,
+            &a,
+            &class,
+            None,
+            "later",
+            &r,
+            t0 + Duration::hours(1) + Duration::seconds(1),
+        )
+        .unwrap();
+
+        // A refused post leaves nothing behind, not even a counted hit.
+        let suspended_until = t0 + Duration::days(2);
+        accounts::update(
+            &mut conn,
+            &a.id,
+            &UserChanges {
+                suspended_until: Some(Some(suspended_until)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let a = accounts::find(&mut conn, &a.id).unwrap().unwrap();
+        match post_at(
+            &mut conn,
+            &a,
+            &class,
+            None,
+            "let me",
+            &r,
+            t0 + Duration::hours(2),
+        ) {
+            Err(ChatError::Suspended { until }) => assert_eq!(until, suspended_until),
+            other => panic!("expected the suspension, got {other:?}"),
+        }
+    }
+);
+
+backend_test!(
+    async fn limit_pages_say_why_and_when(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = student(&app, "aa1a").await;
+        let class = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            enroll(&mut conn, &a.user, &class);
+            class
+        };
+        assert_eq!(a.post_message(&app, &class, "first").await.status, 303);
+        let fast = a.post_message(&app, &class, "second").await;
+        assert_eq!(fast.status, 429);
+        assert!(fast.body.contains("once every 5 seconds"), "{}", fast.body);
+        assert!(fast.body.contains("Try again after"));
+        assert!(fast
+            .retry_after
+            .is_some_and(|s| (1..=5).contains(&s.parse::<i64>().unwrap())));
+
+        let until = clock::now() + Duration::days(3);
+        accounts::update(
+            &mut app.conn(),
+            &a.user.id,
+            &UserChanges {
+                suspended_until: Some(Some(until)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let suspended = a.post_message(&app, &class, "third").await;
+        assert_eq!(suspended.status, 403);
+        assert!(suspended.body.contains("suspended"));
+        assert!(suspended
+            .body
+            .contains(&until.format("%b %-d, %Y").to_string()));
+    }
+);
+
+backend_test!(
+    async fn chat_forms_need_a_session_and_its_csrf_token(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = student(&app, "aa1a").await;
+        let class = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            enroll(&mut conn, &a.user, &class);
+            class
+        };
+        let forged = a
+            .client
+            .post(app.url(&format!("/classes/{class}/messages")))
+            .form(&[("csrf_token", "forged"), ("content", "hi")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status().as_u16(), 403);
+        let (status, _) = app.get_html(&format!("/classes/{class}")).await;
+        assert_eq!(status, 303, "signed-out visitors are sent to sign in");
+        let count: i64 = class_messages::table
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(count, 0);
+    }
+);
