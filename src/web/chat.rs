@@ -278,12 +278,16 @@ pub async fn show_class(
             other => AppError::Internal(other.into()),
         })?;
         // Friends are named here, beside the chat, never inside it.
-        let friends = crate::friends::friends_in_classes(conn, &viewer_user, &[class_id.clone()])?
-            .remove(&class_id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| f.label())
-            .collect();
+        let friends = crate::friends::friends_in_classes(
+            conn,
+            &viewer_user,
+            std::slice::from_ref(&class_id),
+        )?
+        .remove(&class_id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| f.label())
+        .collect();
         Ok((page, friends))
     })
     .await?;
