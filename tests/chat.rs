@@ -389,6 +389,15 @@ backend_test!(
         let app = spawn_app(backend).await;
         let a = student(&app, "qzx7w").await;
         let b = student(&app, "wvk3j").await;
+        // A has a display name (shown to accepted friends only, never in chat).
+        common_grounds::accounts::set_privacy(
+            &mut app.conn(),
+            &a.user.id,
+            Some("Quentin Zedd"),
+            false,
+            clock::now(),
+        )
+        .unwrap();
         let (class, elsewhere) = {
             let mut conn = app.conn();
             let class = new_class(&mut conn, "16601");
@@ -551,6 +560,7 @@ backend_test!(
                 a.user.id.as_str(),
                 a.user.email.as_str(),
                 a.user.computing_id.as_str(),
+                "Quentin Zedd",
             ] {
                 assert!(
                     !lower.contains(&secret.to_lowercase()),
@@ -1336,6 +1346,52 @@ backend_test!(
         eprintln!("class page queries: {few} with 5 messages, {many} with 500");
         // Class, enrollment, meetings, threads, replies, the viewer's reports.
         assert_eq!(many, 6, "{many} queries");
+    }
+);
+
+backend_test!(
+    async fn the_class_page_over_http_runs_a_fixed_number_of_queries(backend: Backend) {
+        let app = common::spawn_quiet_app(backend, &[]).await;
+        let viewer = app.student("vv1v");
+        let other = app.student("oo1o");
+        let class = new_class(&mut app.conn(), "77");
+        enroll(&mut app.conn(), &viewer.user, &class);
+        enroll(&mut app.conn(), &other.user, &class);
+        let start = clock::now() - Duration::hours(5);
+        let mut counts = Vec::new();
+        let mut seeded = 0;
+        for total in [5, 500] {
+            let mut conn = app.conn();
+            let mut last: Option<ClassMessage> = None;
+            while seeded < total {
+                let author = if seeded % 2 == 0 {
+                    &viewer.user
+                } else {
+                    &other.user
+                };
+                let parent = if seeded % 10 == 0 { None } else { last.clone() };
+                last = Some(seed(
+                    &mut conn,
+                    &class,
+                    author,
+                    parent.as_ref(),
+                    &format!("m{seeded}"),
+                    start + Duration::seconds(seeded as i64),
+                ));
+                seeded += 1;
+            }
+            drop(conn);
+            let path = format!("/classes/{class}");
+            viewer.get(&app, &path).await; // the session's first use may slide its expiry
+            let before = app.query_count();
+            let (status, _) = viewer.get(&app, &path).await;
+            assert_eq!(status, 200);
+            counts.push(app.query_count() - before);
+        }
+        eprintln!(
+            "{backend:?}: GET /classes/{{id}} ran {counts:?} queries with 5 and 500 messages"
+        );
+        assert_eq!(counts[0], counts[1]);
     }
 );
 
