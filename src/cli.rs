@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::config::Config;
+use crate::config::{Config, LogFormat};
 use crate::sis::client::{ClientSettings, SisClient};
 use crate::sis::sync::{self, SubjectOutcome, SyncError, SyncRequest};
 use crate::sis::Subject;
@@ -154,9 +154,13 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let bind = config.bind_addr;
         let base = config.base_url.clone();
         let db_url = config.database_url.redacted();
+        let json_logs = config.log_format == LogFormat::Json;
         let app = Application::build(config)?;
         tracing::info!(%bind, %base, database = %db_url, "Common Grounds is serving");
-        println!("Common Grounds is serving on http://{bind} (open {base})");
+        // With JSON logs every line of output is JSON; the log line above says it.
+        if !json_logs {
+            println!("Common Grounds is serving on http://{bind} (open {base})");
+        }
         app.run_until_stopped().await?;
         Ok(())
     })

@@ -2,6 +2,7 @@
 //! port 0, a cookie-keeping client, and a real SMTP listener on loopback.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod sis_server;
 pub mod smtp;
 

@@ -1,0 +1,575 @@
+//! A student's own data through HTTP, on SQLite and PostgreSQL: the export
+//! holds everything about them and nothing more of anyone else than they could
+//! already see; deleting the account erases them everywhere while keeping other
+//! students' threads whole.
+//!
+//! Computing IDs here all hold a letter past f, so none can turn up by chance
+//! inside a hex id or hash.
+
+mod common;
+#[path = "common/seed.rs"]
+mod seed;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::*;
+use common_grounds::accounts::sessions;
+use common_grounds::chat::{self, ClassMessage};
+use common_grounds::clock;
+use common_grounds::db::schema::{
+    audit_log, class_messages, friendships, magic_links, message_flags, user_classes, users,
+};
+use common_grounds::db::{self, DbConn};
+use common_grounds::friends::FriendshipStatus;
+use common_grounds::moderation::{self, AuditId, NewAuditEntry};
+use diesel::prelude::*;
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use serde_json::Value;
+
+/// `GET /account/export`: the Content-Disposition, the raw body and the parsed JSON.
+async fn export_of(app: &TestApp, student: &Student) -> (String, String, Value) {
+    let response = student
+        .client
+        .get(app.url("/account/export"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{:?}",
+        response.headers()[CONTENT_TYPE]
+    );
+    let disposition = response.headers()[CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = response.text().await.unwrap();
+    let json: Value = serde_json::from_str(&body).expect("the export is JSON");
+    (disposition, body, json)
+}
+
+fn strings<'a>(list: &'a Value, field: &str) -> BTreeSet<&'a str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
+}
+
+fn set_flagged_count(conn: &mut DbConn, message: &ClassMessage, n: i32) {
+    diesel::update(class_messages::table.find(&message.id))
+        .set(class_messages::flagged_count.eq(n))
+        .execute(conn)
+        .unwrap();
+}
+
+backend_test!(
+    async fn the_export_holds_the_students_data_and_nothing_more_of_anyone_else(backend: Backend) {
+        // Arrange: a student with classes, friendships of every kind, messages and a flag,
+        // among others who have their own.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("mex1q");
+        let seeded = {
+            let mut pooled = app.conn();
+            let conn: &mut DbConn = &mut pooled;
+            let friend = seed::user(conn, "frx2q"); // I asked, they accepted
+            let asker = seed::user(conn, "asx3q"); // asked me, waiting
+            let blocker = seed::user(conn, "blx4q"); // blocked me
+            let decliner = seed::user(conn, "dex5q"); // declined my request
+            let blocked = seed::user(conn, "bdx6q"); // I blocked them
+            let declined = seed::user(conn, "ddx7q"); // I declined them
+            let stranger = seed::user(conn, "stx8q"); // my friend's friend, not mine
+            seed::friendship(conn, &me.user, &friend, FriendshipStatus::Accepted);
+            seed::friendship(conn, &asker, &me.user, FriendshipStatus::Pending);
+            seed::friendship(conn, &blocker, &me.user, FriendshipStatus::Blocked);
+            seed::friendship(conn, &me.user, &decliner, FriendshipStatus::Rejected);
+            seed::friendship(conn, &me.user, &blocked, FriendshipStatus::Blocked);
+            seed::friendship(conn, &declined, &me.user, FriendshipStatus::Rejected);
+            seed::friendship(conn, &friend, &stranger, FriendshipStatus::Accepted);
+            let cs = seed::class(conn, "CS 2100", "1262");
+            let math = seed::class(conn, "MATH 3351", "1262");
+            let bio = seed::class(conn, "BIOL 2100", "1262");
+            seed::enroll(conn, &me.user, &cs);
+            seed::enroll(conn, &me.user, &math);
+            seed::enroll(conn, &friend, &cs);
+            seed::enroll(conn, &stranger, &cs);
+            seed::enroll(conn, &stranger, &bio);
+            let question = seed::message(
+                conn,
+                &me.user,
+                &cs,
+                "Anon_mine",
+                "Is the lab due Friday?",
+                None,
+            );
+            seed::message(
+                conn,
+                &friend,
+                &cs,
+                "Anon_frnd",
+                "Yes, at noon",
+                Some(&question),
+            );
+            let selling = seed::message(
+                conn,
+                &stranger,
+                &cs,
+                "Anon_strg",
+                "Anyone selling the textbook?",
+                None,
+            );
+            let my_reply =
+                seed::message(conn, &me.user, &cs, "Anon_mine", "Me, DM", Some(&selling));
+            seed::flag(conn, &me.user, &selling, "spam");
+            seed::flag(conn, &stranger, &question, "off topic");
+            sessions::create(
+                conn,
+                &me.user.id,
+                Some("Firefox/128 on my phone"),
+                clock::now(),
+            )
+            .unwrap();
+            sessions::create(
+                conn,
+                &friend.id,
+                Some("Chrome/1 of my friend"),
+                clock::now(),
+            )
+            .unwrap();
+            (cs, math, question, selling, my_reply)
+        };
+        let (cs, math, question, selling, my_reply) = seeded;
+
+        // Act
+        let (disposition, body, json) = export_of(&app, &me).await;
+
+        // Assert: an attachment.
+        assert!(disposition.starts_with("attachment;"), "{disposition}");
+        assert!(disposition.contains(".json"), "{disposition}");
+
+        // Everything of mine is there.
+        assert_eq!(json["profile"]["email"], "mex1q@virginia.edu");
+        assert_eq!(json["profile"]["computing_id"], "mex1q");
+        assert_eq!(
+            strings(&json["classes"], "class_id"),
+            BTreeSet::from([cs.id.as_str(), math.id.as_str()])
+        );
+        assert_eq!(
+            strings(&json["classes"], "course"),
+            BTreeSet::from(["CS 2100", "MATH 3351"])
+        );
+        let friendships: BTreeMap<&str, (&str, &str)> = json["friendships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["computing_id"].as_str().unwrap(),
+                    (
+                        f["status"].as_str().unwrap(),
+                        f["direction"].as_str().unwrap(),
+                    ),
+                )
+            })
+            .collect();
+        assert_eq!(
+            friendships,
+            BTreeMap::from([
+                ("frx2q", ("ACCEPTED", "sent")),
+                ("asx3q", ("PENDING", "received")),
+                // They declined me: to me it still reads as sent.
+                ("dex5q", ("PENDING", "sent")),
+                ("bdx6q", ("BLOCKED", "sent")),
+                ("ddx7q", ("REJECTED", "received")),
+            ]),
+            "no row where someone else blocked or declined me"
+        );
+        let messages = json["messages"].as_array().unwrap();
+        assert_eq!(
+            strings(&json["messages"], "id"),
+            BTreeSet::from([question.id.as_str(), my_reply.id.as_str()])
+        );
+        let mine = messages
+            .iter()
+            .find(|m| m["id"] == question.id.as_str())
+            .unwrap();
+        assert_eq!(mine["content"], "Is the lab due Friday?");
+        assert_eq!(mine["course"], "CS 2100");
+        let reply = messages
+            .iter()
+            .find(|m| m["id"] == my_reply.id.as_str())
+            .unwrap();
+        assert_eq!(reply["reply_to"], selling.id.as_str());
+        let flags = json["flags"].as_array().unwrap();
+        assert_eq!(flags.len(), 1);
+        assert_eq!(flags[0]["message_id"], selling.id.as_str());
+        assert_eq!(flags[0]["reason"], "spam");
+        assert_eq!(json["sessions"].as_array().unwrap().len(), 2);
+        assert!(body.contains("Firefox/128 on my phone"));
+
+        // Nothing of anyone else beyond what I could already see.
+        let others: Vec<(String, String, String)> = users::table
+            .filter(users::id.ne(&me.user.id))
+            .select((users::id, users::email, users::computing_id))
+            .load(&mut *app.conn())
+            .unwrap();
+        assert_eq!(others.len(), 7);
+        for (id, email, _) in &others {
+            assert!(
+                !body.contains(email.as_str()),
+                "another student's email {email}"
+            );
+            assert!(
+                !body.contains(id.as_str()),
+                "another student's user id {id}"
+            );
+        }
+        for hidden in ["blx4q", "stx8q"] {
+            assert!(!body.contains(hidden), "{hidden} is not mine to see");
+        }
+        for others_text in [
+            "Anon_frnd",
+            "Anon_strg",
+            "Yes, at noon",
+            "Anyone selling the textbook?",
+            "off topic",
+            "Chrome/1 of my friend",
+        ] {
+            assert!(
+                !body.contains(others_text),
+                "someone else's {others_text:?}"
+            );
+        }
+
+        // Signed out, there is nothing to download.
+        let response = app.get("/account/export").await;
+        assert_eq!(response.status().as_u16(), 303);
+    }
+);
+
+/// The rows that mention `user_id`, table by table.
+fn rows_of(conn: &mut DbConn, user_id: &str) -> BTreeMap<&'static str, i64> {
+    use common_grounds::db::schema::sessions as s;
+    BTreeMap::from([
+        (
+            "users",
+            users::table
+                .filter(users::id.eq(user_id))
+                .count()
+                .get_result(conn)
+                .unwrap(),
+        ),
+        (
+            "sessions",
+            s::table
+                .filter(s::user_id.eq(user_id))
+                .count()
+                .get_result(conn)
+                .unwrap(),
+        ),
+        (
+            "magic_links",
+            magic_links::table
+                .filter(magic_links::user_id.eq(user_id))
+                .count()
+                .get_result(conn)
+                .unwrap(),
+        ),
+        (
+            "user_classes",
+            user_classes::table
+                .filter(user_classes::user_id.eq(user_id))
+                .count()
+                .get_result(conn)
+                .unwrap(),
+        ),
+        (
+            "friendships",
+            friendships::table
+                .filter(
+                    friendships::user_id_1
+                        .eq(user_id)
+                        .or(friendships::user_id_2.eq(user_id)),
+                )
+                .count()
+                .get_result(conn)
+                .unwrap(),
+        ),
+        (
+            "message_flags",
+            message_flags::table
+                .filter(message_flags::user_id.eq(user_id))
+                .count()
+                .get_result(conn)
+                .unwrap(),
+        ),
+        (
+            "class_messages",
+            class_messages::table
+                .filter(class_messages::user_id.eq(user_id))
+                .count()
+                .get_result(conn)
+                .unwrap(),
+        ),
+        (
+            "audit_log",
+            audit_log::table
+                .filter(audit_log::actor_id.eq(user_id))
+                .count()
+                .get_result(conn)
+                .unwrap(),
+        ),
+    ])
+}
+
+fn all_counts(conn: &mut DbConn) -> Vec<(String, i64)> {
+    db::schema::TABLES
+        .iter()
+        .map(|t| (t.to_string(), db::count_rows(conn, t).unwrap()))
+        .collect()
+}
+
+fn message(conn: &mut DbConn, message: &ClassMessage) -> Option<ClassMessage> {
+    chat::find(conn, &message.id).unwrap()
+}
+
+/// The pages another student loads that could mention people they know.
+async fn pages_of(app: &TestApp, student: &Student, friend: &str) -> Vec<(String, String)> {
+    let mut pages = Vec::new();
+    for path in ["/", "/friends", &format!("/friends/{friend}"), "/schedule"] {
+        let (status, html) = student.get(app, path).await;
+        assert_eq!(status, 200, "{path}: {html}");
+        pages.push((path.to_string(), html));
+    }
+    let (_, export, _) = export_of(app, student).await;
+    pages.push(("/account/export".into(), export));
+    pages
+}
+
+backend_test!(
+    async fn deleting_an_account_erases_the_student_and_keeps_others_threads(backend: Backend) {
+        // Arrange: a leaving student with classes, friends, a sign-in link, messages
+        // (answered by others, unanswered, a chain of their own, a reply), a flag and
+        // an audit entry; and two friends who see them.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let leaver = app.student("lvx1q");
+        let viewer = app.student("vwx2q");
+        let third = app.student("thx3q");
+        let email = "lvx1q@virginia.edu";
+        let m = {
+            let mut pooled = app.conn();
+            let conn: &mut DbConn = &mut pooled;
+            let decliner = seed::user(conn, "dcx4q");
+            seed::friendship(conn, &leaver.user, &viewer.user, FriendshipStatus::Accepted);
+            seed::friendship(conn, &viewer.user, &third.user, FriendshipStatus::Accepted);
+            seed::friendship(conn, &leaver.user, &third.user, FriendshipStatus::Pending);
+            seed::friendship(conn, &decliner, &leaver.user, FriendshipStatus::Rejected);
+            let cs = seed::class(conn, "CS 2100", "1262");
+            let math = seed::class(conn, "MATH 3351", "1262");
+            for s in [&leaver, &viewer, &third] {
+                seed::enroll(conn, &s.user, &cs);
+            }
+            seed::enroll(conn, &leaver.user, &math);
+            seed::enroll(conn, &viewer.user, &math);
+            let answered =
+                seed::message(conn, &leaver.user, &cs, "Anon_lv", "Who has notes?", None);
+            let answer = seed::message(conn, &viewer.user, &cs, "Anon_vw", "I do", Some(&answered));
+            let lonely = seed::message(conn, &leaver.user, &cs, "Anon_lv", "Anyone?", None);
+            let chain = seed::message(conn, &leaver.user, &math, "Anon_lv", "Q1", None);
+            let chain_reply = seed::message(
+                conn,
+                &leaver.user,
+                &math,
+                "Anon_lv",
+                "Never mind",
+                Some(&chain),
+            );
+            let theirs = seed::message(conn, &third.user, &cs, "Anon_th", "Study group?", None);
+            let my_reply = seed::message(
+                conn,
+                &leaver.user,
+                &cs,
+                "Anon_lv",
+                "Count me in",
+                Some(&theirs),
+            );
+            let flagged = seed::message(conn, &viewer.user, &cs, "Anon_vw", "Buy my notes", None);
+            seed::flag(conn, &leaver.user, &flagged, "spam");
+            seed::flag(conn, &third.user, &flagged, "spam");
+            set_flagged_count(conn, &flagged, 2);
+            sessions::create(conn, &leaver.user.id, Some("a second device"), clock::now()).unwrap();
+            diesel::insert_into(magic_links::table)
+                .values((
+                    magic_links::id.eq(uuid::Uuid::new_v4().to_string()),
+                    magic_links::user_id.eq(&leaver.user.id),
+                    magic_links::token_hash.eq(sessions::hash_token("t")),
+                    magic_links::code_hash.eq("x"),
+                    magic_links::code_attempts.eq(0),
+                    magic_links::expires_at.eq(clock::now() + chrono::Duration::minutes(15)),
+                    magic_links::used.eq(false),
+                    magic_links::created_at.eq(clock::now()),
+                ))
+                .execute(conn)
+                .unwrap();
+            let audit_id = AuditId::new();
+            moderation::record(
+                conn,
+                &NewAuditEntry {
+                    id: &audit_id,
+                    actor_id: Some(&leaver.user.id),
+                    action: "hide",
+                    target_type: "message",
+                    target_id: flagged.id.as_str(),
+                    reason: Some("test"),
+                    details: None,
+                    created_at: clock::now(),
+                },
+            )
+            .unwrap();
+            (
+                answered,
+                answer,
+                lonely,
+                chain,
+                chain_reply,
+                theirs,
+                my_reply,
+                flagged,
+                audit_id,
+            )
+        };
+        let (answered, answer, lonely, chain, chain_reply, theirs, my_reply, flagged, audit_id) = m;
+        // The friends' pages name the leaver now, so their absence later means
+        // something. (The timetable counts friends per class rather than naming them.)
+        for (path, html) in pages_of(&app, &viewer, "thx3q").await {
+            if ["/", "/friends", "/account/export"].contains(&path.as_str()) {
+                assert!(
+                    html.contains("lvx1q"),
+                    "{path} should show the leaver before: {html}"
+                );
+            }
+            if path == "/schedule" {
+                assert!(
+                    html.contains("2 friends"),
+                    "CS 2100 with both friends: {html}"
+                );
+            }
+        }
+        let leaver_id = leaver.user.id.as_str().to_string();
+        let before_rows = rows_of(&mut app.conn(), &leaver_id);
+        assert!(before_rows.values().all(|n| *n > 0), "{before_rows:?}");
+        let before = all_counts(&mut app.conn());
+
+        // Act: the wrong computing ID.
+        let (status, page) = leaver
+            .post_and_follow(&app, "/account", "/account/delete", &[("confirm", "vwx2q")])
+            .await;
+
+        // Assert: back on the account page with an error; nothing deleted.
+        assert_eq!(status, 200);
+        assert!(page.contains("Nothing was deleted"), "{page}");
+        assert!(
+            page.contains("lvx1q"),
+            "still the leaver's account page: {page}"
+        );
+        assert_eq!(all_counts(&mut app.conn()), before);
+        assert_eq!(rows_of(&mut app.conn(), &leaver_id), before_rows);
+
+        // Act: the right one.
+        let response = leaver
+            .post(&app, "/account", "/account/delete", &[("confirm", "lvx1q")])
+            .await;
+
+        // Assert: signed out and sent home.
+        assert_eq!(response.status().as_u16(), 303);
+        assert_eq!(response.headers()[LOCATION], "/");
+        let cleared = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("cg_session="))
+            .expect("the session cookie is cleared");
+        assert!(cleared.starts_with("cg_session=;"), "{cleared}");
+
+        // Every row of theirs is gone; the audit entry stays without an actor.
+        let mut conn = app.conn();
+        let after_rows = rows_of(&mut conn, &leaver_id);
+        assert!(after_rows.values().all(|n| *n == 0), "{after_rows:?}");
+        let actor: Option<String> = audit_log::table
+            .find(&audit_id)
+            .select(audit_log::actor_id)
+            .first(&mut *conn)
+            .unwrap();
+        assert_eq!(actor, None);
+        // Messages without replies are gone, a chain of their own entirely.
+        for gone in [&lonely, &chain, &chain_reply, &my_reply] {
+            assert_eq!(
+                message(&mut conn, gone),
+                None,
+                "{:?} should be gone",
+                gone.content
+            );
+        }
+        // A message others replied to stays as an authorless placeholder, the reply under it.
+        let placeholder = message(&mut conn, &answered).expect("the answered message stays");
+        assert!(placeholder.deleted);
+        assert_eq!(placeholder.user_id, None);
+        assert_eq!(placeholder.content, "");
+        assert_eq!(
+            placeholder.anonymous_identifier,
+            common_grounds::ops::student_data::PLACEHOLDER_PSEUDONYM
+        );
+        let kept_answer = message(&mut conn, &answer).expect("the reply by another stays");
+        assert_eq!(kept_answer.parent_message_id.as_ref(), Some(&answered.id));
+        assert_eq!(kept_answer.content, "I do");
+        assert_eq!(kept_answer.user_id.as_ref(), Some(&viewer.user.id));
+        assert_eq!(message(&mut conn, &theirs).unwrap().content, "Study group?");
+        // Their flag no longer counts; the other one does.
+        assert_eq!(message(&mut conn, &flagged).unwrap().flagged_count, 1);
+        let flags: i64 = message_flags::table
+            .filter(message_flags::message_id.eq(&flagged.id))
+            .count()
+            .get_result(&mut *conn)
+            .unwrap();
+        assert_eq!(flags, 1);
+        // Nobody else lost anything.
+        for s in [&viewer, &third] {
+            let left = rows_of(&mut conn, s.user.id.as_str());
+            assert_eq!(left["users"], 1);
+            assert!(left["sessions"] >= 1 && left["user_classes"] >= 1);
+        }
+        drop(conn);
+
+        // The old session cookie no longer works: the visitor's welcome page.
+        let stale = app.client_with_session(&leaver.token);
+        let home = stale.get(app.url("/")).send().await.unwrap();
+        assert_eq!(home.status().as_u16(), 200);
+        let html = home.text().await.unwrap();
+        assert!(html.contains("See who is in your classes."), "{html}");
+        assert!(!html.contains(r#"<a href="/account""#), "{html}");
+        let account = stale.get(app.url("/account")).send().await.unwrap();
+        assert_eq!(account.status().as_u16(), 303);
+
+        // No page another student loads, and no export of theirs, names them.
+        for (student, friend) in [(&viewer, "thx3q"), (&third, "vwx2q")] {
+            for (path, html) in pages_of(&app, student, friend).await {
+                assert!(!html.contains(email), "{path} still shows the email");
+                assert!(
+                    !html.contains("lvx1q"),
+                    "{path} still shows the computing ID"
+                );
+                if path == "/schedule" && student.user.id == viewer.user.id {
+                    assert!(
+                        !html.contains("2 friends"),
+                        "the leaver is still counted: {html}"
+                    );
+                }
+            }
+        }
+    }
+);
