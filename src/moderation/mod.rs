@@ -1,6 +1,7 @@
 //! Moderation: the append-only audit log of every staff action. Rows are only
 //! ever inserted; there is deliberately no update or delete here.
 
+pub mod messages;
 pub mod stats;
 pub mod users;
 

@@ -506,3 +506,363 @@ pub async fn audit(
     .render()?;
     Ok(views::page(body))
 }
+
+struct ThreadLine {
+    pseudonym: String,
+    text: String,
+    is_flagged_one: bool,
+    indent: bool,
+}
+
+struct QueueRow {
+    id: String,
+    class_code: String,
+    class_id: String,
+    pseudonym: String,
+    text: String,
+    flags: i32,
+    hidden: bool,
+    reasons: Vec<String>,
+    posted: String,
+    thread: Vec<ThreadLine>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/flags.html")]
+struct FlagsPage {
+    layout: Layout,
+    rows: Vec<QueueRow>,
+}
+
+fn shown_text(m: &crate::chat::ClassMessage) -> String {
+    if m.deleted {
+        "[deleted]".into()
+    } else {
+        m.content.clone()
+    }
+}
+
+#[get("/admin/flags")]
+pub async fn flags(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, AppError> {
+    let items = with_conn(&state.pool, |conn| {
+        Ok(moderation::messages::flag_queue(conn, 50)?)
+    })
+    .await?;
+    let rows = items
+        .into_iter()
+        .map(|item| QueueRow {
+            id: item.message.id.to_string(),
+            class_code: item.class_code,
+            class_id: item.class_id.to_string(),
+            pseudonym: item.message.anonymous_identifier.clone(),
+            text: shown_text(&item.message),
+            flags: item.message.flagged_count,
+            hidden: item.message.hidden,
+            reasons: item.reasons,
+            posted: item
+                .message
+                .created_at
+                .format("%b %-d, %H:%M UTC")
+                .to_string(),
+            thread: item
+                .thread
+                .iter()
+                .map(|t| ThreadLine {
+                    pseudonym: t.anonymous_identifier.clone(),
+                    text: shown_text(t),
+                    is_flagged_one: t.id == item.message.id,
+                    indent: t.parent_message_id.is_some(),
+                })
+                .collect(),
+        })
+        .collect();
+    let body = FlagsPage {
+        layout: staff_layout(&req, &staff, "admin-flags"),
+        rows,
+    }
+    .render()?;
+    Ok(views::page(body))
+}
+
+#[derive(Deserialize)]
+pub struct MessageActionForm {
+    csrf_token: String,
+    reason: Option<String>,
+}
+
+#[post("/admin/messages/{id}/{action:hide|restore|delete}")]
+pub async fn message_action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<MessageActionForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = staff_post(&req, &form.csrf_token).await?;
+    let (id, action) = path.into_inner();
+    let id = crate::chat::MessageId::parse(&id).ok_or(AppError::NotFound)?;
+    let actor = current.user.id.clone();
+    let reason = form.reason.clone();
+    let act = action.clone();
+    let message = with_conn(&state.pool, move |conn| {
+        db::write_tx(conn, |c| {
+            let now = clock::now();
+            let r = reason.as_deref();
+            match act.as_str() {
+                "hide" => moderation::messages::hide(c, &actor, &id, r, now),
+                "restore" => moderation::messages::restore(c, &actor, &id, r, now),
+                _ => moderation::messages::delete(c, &actor, &id, r, now),
+            }
+        })
+        .map_err(|e| match e {
+            moderation::messages::ActionError::NotFound => AppError::NotFound,
+            moderation::messages::ActionError::ReasonRequired => {
+                AppError::BadRequest(e.to_string())
+            }
+            moderation::messages::ActionError::Db(e) => e.into(),
+        })
+    })
+    .await?;
+    let done = match action.as_str() {
+        "hide" => "hidden from students",
+        "restore" => "restored, and its reports cleared",
+        _ => "deleted; it shows as [deleted]",
+    };
+    Ok(views::redirect_with(
+        "/admin/flags",
+        false,
+        &format!("{}'s message is {done}.", message.anonymous_identifier),
+        state.config.is_https(),
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "admin/reveal.html")]
+struct RevealPage {
+    layout: Layout,
+    pseudonym: String,
+    text: String,
+    reason: String,
+    author: Option<moderation::messages::Author>,
+}
+
+#[derive(Deserialize)]
+pub struct RevealForm {
+    csrf_token: String,
+    #[serde(default)]
+    reason: String,
+}
+
+#[post("/admin/messages/{id}/reveal")]
+pub async fn reveal(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<RevealForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = staff_post(&req, &form.csrf_token).await?;
+    let id = crate::chat::MessageId::parse(&path).ok_or(AppError::NotFound)?;
+    let actor = current.user.id.clone();
+    let reason = form.reason.clone();
+    let (message, author) = with_conn(&state.pool, move |conn| {
+        db::write_tx(conn, |c| {
+            moderation::messages::reveal(c, &actor, &id, &reason, clock::now())
+        })
+        .map_err(|e| match e {
+            moderation::messages::ActionError::NotFound => AppError::NotFound,
+            moderation::messages::ActionError::ReasonRequired => {
+                AppError::BadRequest(e.to_string())
+            }
+            moderation::messages::ActionError::Db(e) => e.into(),
+        })
+    })
+    .await?;
+    let body = RevealPage {
+        layout: Layout::new(&req, Some(&current)).at("admin"),
+        pseudonym: message.anonymous_identifier.clone(),
+        text: shown_text(&message),
+        reason: form.reason.trim().to_string(),
+        author,
+    }
+    .render()?;
+    Ok(views::page(body))
+}
+
+struct RunRow {
+    term: String,
+    subjects: String,
+    status: &'static str,
+    started: String,
+    duration: String,
+    counts: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/sis.html")]
+struct SisPage {
+    layout: Layout,
+    runs: Vec<RunRow>,
+    running: Vec<String>,
+    default_term: String,
+}
+
+#[get("/admin/sis")]
+pub async fn sis_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, AppError> {
+    let runs = with_conn(&state.pool, |conn| Ok(crate::sis::recent_runs(conn, 30)?)).await?;
+    let rows = runs
+        .iter()
+        .map(|r| RunRow {
+            term: r.term.clone(),
+            subjects: if r.subjects.is_empty() {
+                "all".into()
+            } else {
+                r.subjects.clone()
+            },
+            status: r.status.as_str(),
+            started: r.started_at.format("%b %-d, %H:%M:%S UTC").to_string(),
+            duration: r
+                .finished_at
+                .map(|f| {
+                    format!(
+                        "{:.1} s",
+                        (f - r.started_at).num_milliseconds() as f64 / 1000.0
+                    )
+                })
+                .unwrap_or_else(|| "running".into()),
+            counts: format!(
+                "{} added, {} changed, {} unchanged, {} deactivated; {} pages, {} retries",
+                r.sections_added,
+                r.sections_changed,
+                r.sections_unchanged,
+                r.sections_deactivated,
+                r.pages_fetched,
+                r.retries
+            ),
+            error: r.error.clone().unwrap_or_default(),
+        })
+        .collect();
+    let running = runs
+        .iter()
+        .filter(|r| r.status == crate::sis::SyncStatus::Running)
+        .map(|r| r.term.clone())
+        .collect();
+    let body = SisPage {
+        layout: staff_layout(&req, &staff, "admin-sis"),
+        runs: rows,
+        running,
+        default_term: state.config.current_term.clone().unwrap_or_default(),
+    }
+    .render()?;
+    Ok(views::page(body))
+}
+
+#[derive(Deserialize)]
+pub struct SyncForm {
+    csrf_token: String,
+    #[serde(default)]
+    term: String,
+}
+
+#[post("/admin/sis/sync")]
+pub async fn sync_now(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<SyncForm>,
+) -> Result<HttpResponse, AppError> {
+    use crate::sis::sync::{self, SyncError, SyncRequest};
+    let current = staff_post(&req, &form.csrf_token).await?;
+    let secure = state.config.is_https();
+    let request = match SyncRequest::parse(&form.term, &[], false) {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(views::redirect_with(
+                "/admin/sis",
+                true,
+                &e.to_string(),
+                secure,
+            ))
+        }
+    };
+    let term = request.term.clone();
+    let actor = current.user.id.clone();
+    let audit_term = term.as_str().to_string();
+    with_conn(&state.pool, move |conn| {
+        Ok(moderation::record(
+            conn,
+            &moderation::NewAuditEntry {
+                id: &AuditId::new(),
+                actor_id: Some(&actor),
+                action: AuditAction::SyncStarted.as_str(),
+                target_type: "term",
+                target_id: &audit_term,
+                reason: None,
+                details: None,
+                created_at: clock::now(),
+            },
+        )?)
+    })
+    .await?;
+    // The same job as the CLI, on its own thread, connection and runtime; the
+    // lock row in the database keeps it one at a time across processes.
+    let config = state.config.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let outcome = (|| -> anyhow::Result<Result<sync::SyncReport, SyncError>> {
+            let mut conn = db::Manager::new(config.database_url.clone()).establish()?;
+            let client = crate::sis::client::SisClient::new(
+                crate::sis::client::ClientSettings::from_config(&config),
+            )?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            Ok(sync::run(
+                &mut conn,
+                &client,
+                runtime.handle(),
+                &request,
+                clock::now(),
+                &sync::Quiet,
+            ))
+        })();
+        match &outcome {
+            Ok(Ok(report)) => {
+                tracing::info!(summary = %report.summary(), "sync started from the admin page finished")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "sync started from the admin page did not run")
+            }
+            Err(e) => tracing::error!(error = %e, "sync started from the admin page failed"),
+        }
+        let _ = tx.send(outcome.map_err(|e| e.to_string()));
+    });
+    // A moment to learn whether it started (or was refused, or already done).
+    let message = match tokio::time::timeout(std::time::Duration::from_millis(1500), rx).await {
+        Ok(Ok(Ok(Ok(report)))) => (
+            false,
+            format!("Sync of {term} finished: {}", report.summary()),
+        ),
+        Ok(Ok(Ok(Err(e @ SyncError::AlreadyRunning { .. })))) => (true, e.to_string()),
+        Ok(Ok(Ok(Err(e)))) => (true, format!("The sync of {term} stopped: {e}")),
+        Ok(Ok(Err(e))) => (true, format!("The sync of {term} could not start: {e}")),
+        Ok(Err(_)) => (true, "The sync stopped unexpectedly; see the log.".into()),
+        Err(_) => (
+            false,
+            format!("The sync of {term} is running; this page shows it below."),
+        ),
+    };
+    Ok(views::redirect_with(
+        "/admin/sis",
+        message.0,
+        &message.1,
+        secure,
+    ))
+}

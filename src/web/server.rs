@@ -301,6 +301,11 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .service(admin::suspend)
             .service(admin::lift)
             .service(admin::audit)
+            .service(admin::flags)
+            .service(admin::reveal)
+            .service(admin::message_action)
+            .service(admin::sis_page)
+            .service(admin::sync_now)
             // chat
             .service(chat::show_class)
             .service(chat::post_message)
