@@ -97,15 +97,7 @@ pub struct Results {
 
 /// `%word%` for LIKE, with the wildcard characters of the word itself escaped.
 fn contains_pattern(word: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in word.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
+    format!("%{}%", crate::db::like_escaped(word))
 }
 
 fn filtered<'a>(

@@ -42,6 +42,19 @@ macro_rules! on_each_backend {
     };
 }
 
+/// Text with LIKE's wildcards (`%`, `_`) and the escape character itself
+/// escaped by `\`; use with `.like(..).escape('\\')` (SQLite has no default escape).
+pub fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub type Pool = dr2d2::Pool<Manager>;
 pub type PooledConn = dr2d2::PooledConnection<Manager>;
 

@@ -70,6 +70,14 @@ pub struct ContactImport {
     pub imported_at: NaiveDateTime,
 }
 
+/// How a friend is named to another: "Jane Doe (jd4ab)", or "jd4ab" without a display name.
+pub fn label(display_name: Option<&str>, computing_id: &str) -> String {
+    match display_name {
+        Some(name) => format!("{name} ({computing_id})"),
+        None => computing_id.to_string(),
+    }
+}
+
 /// The friendship row between two students, whichever of them asked.
 pub fn between(conn: &mut DbConn, a: &UserId, b: &UserId) -> QueryResult<Option<Friendship>> {
     friendships::table

@@ -353,10 +353,7 @@ pub struct Person {
 impl Person {
     /// "Jane Doe (jd4ab)" or "jd4ab".
     pub fn label(&self) -> String {
-        match &self.display_name {
-            Some(name) => format!("{name} ({})", self.computing_id),
-            None => self.computing_id.clone(),
-        }
+        super::label(self.display_name.as_deref(), &self.computing_id)
     }
 }
 

@@ -21,10 +21,7 @@ pub struct FriendInClass {
 
 impl FriendInClass {
     pub fn label(&self) -> String {
-        match &self.display_name {
-            Some(name) => format!("{name} ({})", self.computing_id),
-            None => self.computing_id.clone(),
-        }
+        super::label(self.display_name.as_deref(), &self.computing_id)
     }
 }
 

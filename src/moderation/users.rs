@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::{AuditAction, AuditId, NewAuditEntry};
 use crate::accounts::{self, sessions, Role, User, UserChanges, UserId};
 use crate::db::schema::users;
-use crate::db::DbConn;
+use crate::db::{self, DbConn};
 
 /// Changes a user's role. `actor` is None when done from the command line.
 pub fn set_role(
@@ -120,15 +120,7 @@ pub fn lift(
 
 /// Users whose computing ID or address starts with `query` (at most `limit`).
 pub fn search(conn: &mut DbConn, query: &str, limit: i64) -> QueryResult<Vec<User>> {
-    let q = query.trim().to_ascii_lowercase();
-    let mut pattern = String::new();
-    for c in q.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
+    let pattern = format!("{}%", db::like_escaped(&query.trim().to_ascii_lowercase()));
     users::table
         .filter(
             users::computing_id

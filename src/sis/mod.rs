@@ -26,18 +26,11 @@ pub enum InputError {
 pub struct Term(String);
 
 impl Term {
+    /// The same rule as the catalog's `classes::Term`, with an error for the command line.
     pub fn parse(raw: &str) -> Result<Term, InputError> {
-        let text = raw.trim();
-        let bytes = text.as_bytes();
-        let shaped = bytes.len() == 4
-            && bytes[0] == b'1'
-            && bytes[1..3].iter().all(u8::is_ascii_digit)
-            && matches!(bytes[3], b'1' | b'2' | b'6' | b'8');
-        if shaped {
-            Ok(Term(text.to_string()))
-        } else {
-            Err(InputError::BadTerm(raw.to_string()))
-        }
+        crate::classes::Term::parse(raw)
+            .map(|t| Term(t.code().to_string()))
+            .ok_or_else(|| InputError::BadTerm(raw.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -46,13 +39,9 @@ impl Term {
 
     /// "Spring 2026", for people reading a summary.
     pub fn describe(&self) -> String {
-        let season = match self.0.as_bytes()[3] {
-            b'1' => "January",
-            b'2' => "Spring",
-            b'6' => "Summer",
-            _ => "Fall",
-        };
-        format!("{season} 20{}", &self.0[1..3])
+        crate::classes::Term::parse(&self.0)
+            .map(|t| t.name())
+            .unwrap_or_else(|| self.0.clone())
     }
 }
 

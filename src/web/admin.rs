@@ -212,6 +212,26 @@ async fn staff_post(req: &HttpRequest, token: &str) -> Result<CurrentUser, AppEr
     Ok(current)
 }
 
+/// Back to the users page, searching for the account just acted on.
+fn users_page_for(who: &str) -> String {
+    format!(
+        "/admin/users?q={}",
+        url::form_urlencoded::byte_serialize(who.as_bytes()).collect::<String>()
+    )
+}
+
+impl From<moderation::messages::ActionError> for AppError {
+    fn from(e: moderation::messages::ActionError) -> Self {
+        match e {
+            moderation::messages::ActionError::NotFound => AppError::NotFound,
+            moderation::messages::ActionError::ReasonRequired => {
+                AppError::BadRequest(e.to_string())
+            }
+            moderation::messages::ActionError::Db(e) => e.into(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct RoleForm {
     csrf_token: String,
@@ -226,10 +246,7 @@ pub async fn change_role(
     form: web::Form<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
     let current = staff_post(&req, &form.csrf_token).await?;
-    let back = format!(
-        "/admin/users?q={}",
-        url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
-    );
+    let back = users_page_for(&path);
     let secure = state.config.is_https();
     if current.user.role != Role::Admin {
         return Ok(views::redirect_with(
@@ -305,10 +322,7 @@ pub async fn suspend(
         ));
     }
     let who = path.into_inner();
-    let back = format!(
-        "/admin/users?q={}",
-        url::form_urlencoded::byte_serialize(who.as_bytes()).collect::<String>()
-    );
+    let back = users_page_for(&who);
     let actor = current.user.id.clone();
     let name = with_conn(&state.pool, move |conn| {
         db::write_tx(conn, |c| {
@@ -345,10 +359,7 @@ pub async fn lift(
 ) -> Result<HttpResponse, AppError> {
     let current = staff_post(&req, &form.csrf_token).await?;
     let who = path.into_inner();
-    let back = format!(
-        "/admin/users?q={}",
-        url::form_urlencoded::byte_serialize(who.as_bytes()).collect::<String>()
-    );
+    let back = users_page_for(&who);
     let actor = current.user.id.clone();
     let name = with_conn(&state.pool, move |conn| {
         db::write_tx(conn, |c| {
@@ -617,13 +628,7 @@ pub async fn message_action(
                 _ => moderation::messages::delete(c, &actor, &id, r, now),
             }
         })
-        .map_err(|e| match e {
-            moderation::messages::ActionError::NotFound => AppError::NotFound,
-            moderation::messages::ActionError::ReasonRequired => {
-                AppError::BadRequest(e.to_string())
-            }
-            moderation::messages::ActionError::Db(e) => e.into(),
-        })
+        .map_err(AppError::from)
     })
     .await?;
     let done = match action.as_str() {
@@ -671,13 +676,7 @@ pub async fn reveal(
         db::write_tx(conn, |c| {
             moderation::messages::reveal(c, &actor, &id, &reason, clock::now())
         })
-        .map_err(|e| match e {
-            moderation::messages::ActionError::NotFound => AppError::NotFound,
-            moderation::messages::ActionError::ReasonRequired => {
-                AppError::BadRequest(e.to_string())
-            }
-            moderation::messages::ActionError::Db(e) => e.into(),
-        })
+        .map_err(AppError::from)
     })
     .await?;
     let body = RevealPage {

@@ -216,10 +216,7 @@ pub async fn show(
     let term_code = choice.code();
     let (this_term, other_terms): (Vec<_>, Vec<_>) =
         shared.iter().partition(|c| c.term == term_code);
-    let label = match &friend.display_name {
-        Some(name) => format!("{name} ({})", friend.computing_id),
-        None => friend.computing_id.clone(),
-    };
+    let label = friends::label(friend.display_name.as_deref(), &friend.computing_id);
     let body = FriendPage {
         layout: Layout::new(&req, Some(&current)).at("friends"),
         computing_id: friend.computing_id.clone(),
