@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::{Config, LogFormat};
+use crate::demo::{CampusSpec, DEMO_MODERATOR, DEMO_STUDENT};
 use crate::sis::client::{ClientSettings, SisClient};
 use crate::sis::sync::{self, SubjectOutcome, SyncError, SyncRequest};
 use crate::sis::Subject;
@@ -35,7 +36,44 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Apply pending migrations, then serve HTTP (what a bare `common-grounds` does).
-    Serve,
+    Serve {
+        /// First load a demo campus into the database when it has no accounts yet
+        /// (as `common-grounds demo` does), and print how to sign in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load a demo campus into an empty database: a catalog synced from bundled
+    /// SIS pages, students with classes, friends and chat threads, a moderator.
+    /// The options make a campus of any size (UVA: --students 25000 --sections 8000
+    /// --per-student 5 --friends 20 --messages 1000000).
+    Demo {
+        #[arg(long, default_value_t = CampusSpec::demo().students)]
+        students: u32,
+        /// Sections in the catalog (the 5 bundled CS sample sections included).
+        #[arg(long, default_value_t = CampusSpec::demo().sections)]
+        sections: u32,
+        /// Classes each student takes.
+        #[arg(long, default_value_t = CampusSpec::demo().per_student)]
+        per_student: u32,
+        /// Friends each student has, about (most met in a shared class).
+        #[arg(long, default_value_t = CampusSpec::demo().friends)]
+        friends: u32,
+        /// Chat messages in all, shared among classes by size.
+        #[arg(long, default_value_t = CampusSpec::demo().messages)]
+        messages: u64,
+        /// The same seed makes the same campus.
+        #[arg(long, default_value_t = CampusSpec::demo().seed)]
+        seed: u64,
+    },
+    /// For load tests only: start sessions for N students of a demo campus and
+    /// write one line per session (token, CSRF token, a friend's computing ID,
+    /// the class with the most threads) to FILE. Never on a real database.
+    BenchSessions {
+        #[arg(long, default_value_t = 1000)]
+        count: u32,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Apply pending migrations and print what was applied.
     Migrate,
     /// Delete expired sign-in links, sessions, unconfirmed addresses and old delivered email.
@@ -112,8 +150,27 @@ pub fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log_filter, config.log_format);
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config),
+    let result = match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => serve(config, demo),
+        Command::Demo {
+            students,
+            sections,
+            per_student,
+            friends,
+            messages,
+            seed,
+        } => demo(
+            &config,
+            &CampusSpec {
+                students,
+                sections,
+                per_student,
+                friends,
+                messages,
+                seed,
+            },
+        ),
+        Command::BenchSessions { count, out } => bench_sessions(&config, count, &out),
         Command::Migrate => migrate(&config),
         Command::Cleanup => cleanup(&config),
         Command::Backup { action } => backup(&config, action),
@@ -146,7 +203,22 @@ fn one_line(error: &anyhow::Error) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    if demo {
+        let manager = db::Manager::new(config.database_url.clone());
+        let mut conn = manager.establish()?;
+        db::run_migrations(&mut conn)?;
+        match load_demo(&config, &mut conn, &CampusSpec::demo()) {
+            Ok(()) => {}
+            Err(crate::demo::DemoError::NotEmpty { users }) => println!(
+                "demo: the database already has {users} accounts; serving it as it is \
+                 (remove {} to start the demo afresh)",
+                config.database_url.redacted()
+            ),
+            Err(e) => return Err(e.into()),
+        }
+        print_sign_in_help(&config);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -164,6 +236,155 @@ fn serve(config: Config) -> anyhow::Result<()> {
         app.run_until_stopped().await?;
         Ok(())
     })
+}
+
+fn demo(config: &Config, spec: &CampusSpec) -> anyhow::Result<()> {
+    spec.check()?;
+    let manager = db::Manager::new(config.database_url.clone());
+    let mut conn = manager.establish()?;
+    db::run_migrations(&mut conn)?;
+    load_demo(config, &mut conn, spec)?;
+    print_sign_in_help(config);
+    Ok(())
+}
+
+fn load_demo(
+    config: &Config,
+    conn: &mut db::DbConn,
+    spec: &CampusSpec,
+) -> Result<(), crate::demo::DemoError> {
+    let progress = DemoProgress::new();
+    let report = crate::demo::load(
+        conn,
+        config.secret_key.expose(),
+        spec,
+        &config.data_dir,
+        clock::now(),
+        &progress,
+    );
+    progress.finish();
+    let report = report?;
+    let c = &report.counts;
+    println!(
+        "demo: loaded {} sections, {} students (and a moderator), {} enrollments, {} friendships, \
+         {} messages, {} reports in {:.1} s (seed {})",
+        report.sections,
+        c.students,
+        c.enrollments,
+        c.friendships,
+        c.messages,
+        c.flags,
+        report.seconds,
+        spec.seed
+    );
+    Ok(())
+}
+
+fn print_sign_in_help(config: &Config) {
+    let base = config.base_url.as_str().trim_end_matches('/');
+    println!("demo: sign in as the demo student: open {base}/login and enter {DEMO_STUDENT}@virginia.edu");
+    if config.smtp_url.is_none() {
+        println!("demo: the sign-in email lands in the dev mailbox: {base}/dev/mailbox (follow its link or type its code)");
+    }
+    println!("demo: the moderator is {DEMO_MODERATOR}@virginia.edu (admin pages at {base}/admin)");
+}
+
+/// One progress bar per stage on a terminal; a line per stage otherwise.
+struct DemoProgress {
+    bar: Option<ProgressBar>,
+    started: std::cell::Cell<Option<(String, std::time::Instant)>>,
+}
+
+impl DemoProgress {
+    fn new() -> DemoProgress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "demo {prefix:12} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        DemoProgress {
+            bar,
+            started: std::cell::Cell::new(None),
+        }
+    }
+
+    fn end_stage(&self) {
+        if let Some((name, at)) = self.started.take() {
+            eprintln!("demo: {name} done in {:.1} s", at.elapsed().as_secs_f64());
+        }
+    }
+
+    fn finish(&self) {
+        self.end_stage();
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl crate::demo::Progress for DemoProgress {
+    fn stage(&self, name: &str, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.suspend(|| self.end_stage());
+            bar.set_prefix(name.to_string());
+            bar.set_length(total);
+            bar.set_position(0);
+            bar.reset_eta();
+        } else {
+            self.end_stage();
+        }
+        self.started
+            .set(Some((name.to_string(), std::time::Instant::now())));
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+}
+
+fn bench_sessions(config: &Config, count: u32, out: &std::path::Path) -> anyhow::Result<()> {
+    let manager = db::Manager::new(config.database_url.clone());
+    let mut conn = manager.establish()?;
+    db::run_migrations(&mut conn)?;
+    let key = config.secret_key.expose().to_vec();
+    let sessions =
+        crate::demo::bench::start_sessions(&mut conn, count as usize, clock::now(), |hash| {
+            crate::web::guard::session_csrf_token(&key, hash)
+        })?;
+    let mut text = String::from("# token\tcsrf\tfriend\tclass\n");
+    for s in &sessions {
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            s.token, s.csrf, s.friend, s.class_id
+        ));
+    }
+    std::fs::write(out, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    // Visitors about to sign in: a pre-session cookie and its CSRF token each.
+    let login = out.with_extension("login");
+    let mut text = String::from("# cg_csrf cookie\tcsrf\n");
+    for _ in 0..1000 {
+        let cookie = crate::accounts::sessions::random_token();
+        let csrf = crate::web::guard::pre_session_csrf_token(&key, &cookie);
+        text.push_str(&format!("{cookie}\t{csrf}\n"));
+    }
+    std::fs::write(&login, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", login.display()))?;
+    println!(
+        "bench-sessions: wrote {} sessions to {} and 1000 sign-in visitors to {}",
+        sessions.len(),
+        out.display(),
+        login.display()
+    );
+    Ok(())
 }
 
 fn migrate(config: &Config) -> anyhow::Result<()> {

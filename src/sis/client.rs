@@ -55,6 +55,22 @@ impl ClientSettings {
             ),
         }
     }
+
+    /// Pages recorded in a folder (`file://`): read at once, never retried
+    /// for long. The demo catalog is synced this way.
+    pub fn for_files(dir: Url) -> ClientSettings {
+        ClientSettings {
+            base_url: dir,
+            institution: "UVA01".into(),
+            concurrency: 2,
+            pause: Duration::ZERO,
+            max_retries: 0,
+            backoff: Duration::from_millis(10),
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(5),
+            user_agent: format!("common-grounds/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
 }
 
 /// Why a page could not be had. `retryable` says which are worth another try.

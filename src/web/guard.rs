@@ -115,15 +115,27 @@ fn mac(key: &[u8], purpose: &str, value: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The CSRF token of a signed-in session (by its token's hash). Also used by
+/// `bench-sessions`, which hands load tests ready sessions.
+pub fn session_csrf_token(key: &[u8], token_hash: &str) -> String {
+    mac(key, "csrf-session", token_hash)
+}
+
+/// The CSRF token for a visitor not signed in, by their pre-session cookie
+/// (`cg_csrf`). Also used by `bench-sessions` for the sign-in load test.
+pub fn pre_session_csrf_token(key: &[u8], cookie_value: &str) -> String {
+    mac(key, "csrf-pre", cookie_value)
+}
+
 /// The CSRF token for forms on this request: bound to the session when signed in,
 /// else to the pre-session cookie (which `ensure_pre_session` sets).
 pub fn csrf_token(req: &HttpRequest, current: Option<&CurrentUser>) -> String {
     let state = state(req);
     let key = state.config.secret_key.expose();
     match current {
-        Some(c) => mac(key, "csrf-session", &c.session.token_hash),
+        Some(c) => session_csrf_token(key, &c.session.token_hash),
         None => match pre_session_value(req) {
-            Some(value) => mac(key, "csrf-pre", &value),
+            Some(value) => pre_session_csrf_token(key, &value),
             None => String::new(),
         },
     }
@@ -172,14 +184,14 @@ pub async fn verify_csrf(
     let key = state.config.secret_key.expose();
     let mut candidates = Vec::new();
     if let Some(c) = &current {
-        candidates.push(mac(key, "csrf-session", &c.session.token_hash));
+        candidates.push(session_csrf_token(key, &c.session.token_hash));
     }
     // Sign-in forms are rendered before the session exists.
     if let Some(value) = req
         .cookie(PRE_SESSION_COOKIE)
         .map(|c| c.value().to_string())
     {
-        candidates.push(mac(key, "csrf-pre", &value));
+        candidates.push(pre_session_csrf_token(key, &value));
     }
     let ok = !submitted.is_empty()
         && candidates
@@ -202,9 +214,8 @@ pub async fn verify_session_csrf(
         return Err(AppError::SignInRequired { next: "/".into() });
     };
     let state = state(req);
-    let expected = mac(
+    let expected = session_csrf_token(
         state.config.secret_key.expose(),
-        "csrf-session",
         &current.session.token_hash,
     );
     if !submitted.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())) {

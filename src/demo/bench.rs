@@ -1,0 +1,82 @@
+//! Sessions for load tests (`common-grounds bench-sessions`): many distinct
+//! signed-in students of a demo campus, made without email, each with a
+//! friend and a busy class to visit.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use crate::accounts::{sessions, Role, UserId};
+use crate::db::schema::{class_messages, friendships, user_classes, users};
+use crate::db::DbConn;
+use crate::friends::FriendshipStatus;
+
+/// One signed-in student, as a load test uses it.
+pub struct BenchSession {
+    pub token: String,
+    pub csrf: String,
+    /// A friend's computing ID (for `/friends/{id}`).
+    pub friend: String,
+    /// The student's class with the most threads (for `/classes/{id}`).
+    pub class_id: String,
+}
+
+/// Starts up to `count` sessions for students that have an accepted friend and
+/// a class with messages. `csrf` turns a session's token hash into its CSRF token.
+pub fn start_sessions(
+    conn: &mut DbConn,
+    count: usize,
+    now: NaiveDateTime,
+    csrf: impl Fn(&str) -> String,
+) -> QueryResult<Vec<BenchSession>> {
+    // Ids are random UUIDs, so their order is a fair sample of students.
+    let candidates: Vec<UserId> = users::table
+        .filter(users::role.eq(Role::Student.as_str()))
+        .order(users::id)
+        .limit((count * 3) as i64)
+        .select(users::id)
+        .load(conn)?;
+    let mut out = Vec::with_capacity(count);
+    for user in candidates {
+        if out.len() == count {
+            break;
+        }
+        let friend: Option<String> = friendships::table
+            .inner_join(users::table.on(users::id.eq(friendships::user_id_2)))
+            .filter(friendships::user_id_1.eq(&user))
+            .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
+            .select(users::computing_id)
+            .first(conn)
+            .optional()?;
+        let friend = match friend {
+            Some(f) => Some(f),
+            None => friendships::table
+                .inner_join(users::table.on(users::id.eq(friendships::user_id_1)))
+                .filter(friendships::user_id_2.eq(&user))
+                .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
+                .select(users::computing_id)
+                .first(conn)
+                .optional()?,
+        };
+        let busiest: Option<(String, i64)> = class_messages::table
+            .inner_join(user_classes::table.on(user_classes::class_id.eq(class_messages::class_id)))
+            .filter(user_classes::user_id.eq(&user))
+            .filter(class_messages::parent_message_id.is_null())
+            .group_by(class_messages::class_id)
+            .select((class_messages::class_id, count_star()))
+            .order(count_star().desc())
+            .first(conn)
+            .optional()?;
+        let (Some(friend), Some((class_id, _))) = (friend, busiest) else {
+            continue;
+        };
+        let made = sessions::create(conn, &user, Some("bench-sessions"), now)?;
+        out.push(BenchSession {
+            csrf: csrf(&made.session.token_hash),
+            token: made.token,
+            friend,
+            class_id,
+        });
+    }
+    Ok(out)
+}
