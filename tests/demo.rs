@@ -335,3 +335,139 @@ backend_test!(
         assert_eq!(accounts, 0, "nothing loaded");
     }
 );
+
+/// The server `serve --demo` started, stopped when dropped.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve_demo(db: &TestDb, dir: &std::path::Path, port: u16) -> (Served, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_common-grounds"))
+        .args(["serve", "--demo"])
+        .current_dir(dir)
+        .env_remove("APP_ENV")
+        .env_remove("SMTP_URL")
+        .env("SECRET_KEY", SECRET)
+        .env("DATA_DIR", dir)
+        .env("DATABASE_URL", db.url_string())
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("is serving") {
+            break;
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (Served(child), printed)
+}
+
+backend_test!(
+    async fn serve_demo_as_the_readme_says_then_sign_in_through_the_dev_mailbox(backend: Backend) {
+        let db = TestDb::new(backend);
+        let dir =
+            std::env::temp_dir().join(format!("cg-serve-demo-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+
+        let (server, printed) = tokio::task::block_in_place(|| serve_demo(&db, &dir, port));
+
+        assert!(printed.contains("demo: loaded"), "{printed}");
+        assert!(printed.contains("hoo1a@virginia.edu"), "{printed}");
+        assert!(
+            printed.contains(&format!("{base}/dev/mailbox")),
+            "{printed}"
+        );
+        let browser = client();
+        let login = browser.get(format!("{base}/login")).send().await.unwrap();
+        let csrf = csrf_in(&login.text().await.unwrap()).unwrap();
+        let asked = browser
+            .post(format!("{base}/login"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", "hoo1a@virginia.edu"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asked.status().as_u16(), 200);
+        // The mail worker writes the email to the dev mailbox shortly.
+        let mut link = None;
+        for _ in 0..100 {
+            let mailbox = browser
+                .get(format!("{base}/dev/mailbox"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if let Some(token) = token_in(&mailbox) {
+                link = Some(token);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let token = link.expect("the sign-in email shows in the dev mailbox");
+        let confirm = browser
+            .get(format!("{base}/login/confirm?token={token}"))
+            .send()
+            .await
+            .unwrap();
+        let csrf = csrf_in(&confirm.text().await.unwrap()).unwrap();
+        let signed_in = browser
+            .post(format!("{base}/login/confirm"))
+            .form(&[("csrf_token", csrf.as_str()), ("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status().as_u16(), 303);
+        let page = |path: &str| {
+            let url = format!("{base}{path}");
+            let browser = browser.clone();
+            async move { browser.get(url).send().await.unwrap().text().await.unwrap() }
+        };
+        let home = page("/").await;
+        assert!(home.contains("CS 3120"), "classes on home");
+        assert!(
+            home.matches("class=\"chip\"").count() >= 3,
+            "friends in them"
+        );
+        let schedule = page("/schedule").await;
+        assert!(schedule.contains("11:00"), "a timetable");
+        let chat_link = home
+            .split("href=\"/classes/")
+            .filter_map(|rest| rest.get(..36))
+            .find(|id| uuid::Uuid::parse_str(id).is_ok())
+            .expect("a class chat link on home")
+            .to_string();
+        let chat = page(&format!("/classes/{chat_link}")).await;
+        assert!(chat.matches("Anon_").count() >= 5, "chat threads");
+
+        // A second start serves the same database without loading again.
+        drop(server);
+        let (_again, printed) = tokio::task::block_in_place(|| serve_demo(&db, &dir, port));
+        assert!(printed.contains("already has 301 accounts"), "{printed}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+);
