@@ -270,59 +270,6 @@ fn outbox(app: &TestApp) -> Vec<OutboxMessage> {
         .unwrap()
 }
 
-// ---------------------------------------------------------------- raw mail
-
-/// The plain-text part of a message as the SMTP server received it, with its
-/// transfer encoding (quoted-printable or none) undone.
-fn plain_text_part(data: &str) -> String {
-    let data = data.replace("\r\n", "\n");
-    let part = data
-        .split("\n--")
-        .find(|part| {
-            part.to_ascii_lowercase()
-                .contains("content-type: text/plain")
-        })
-        .expect("a text/plain part");
-    let (headers, body) = part
-        .split_once("\n\n")
-        .expect("part headers end with a blank line");
-    let encoding = headers
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-transfer-encoding:")
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "7bit".into());
-    match encoding.as_str() {
-        "quoted-printable" => decode_quoted_printable(body),
-        "7bit" | "8bit" => body.to_string(),
-        other => panic!("unexpected transfer encoding {other}"),
-    }
-}
-
-fn decode_quoted_printable(text: &str) -> String {
-    let text = text.replace("=\n", "");
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).expect("UTF-8 text")
-}
-
 // ================================================================ 1. the real mail path
 
 backend_test!(
@@ -339,7 +286,7 @@ backend_test!(
         assert_eq!(heading(&asked.text().await.unwrap()), "Check your email");
         let received = smtp.wait_for(1, 15).await;
         assert_eq!(received[0].to, vec![format!("<{STUDENT}>")]);
-        let text = plain_text_part(&received[0].data);
+        let text = received[0].plain_text();
         let link_start = text
             .find("http://cg.test/login/confirm?token=")
             .expect("a link in the email");
@@ -991,7 +938,7 @@ backend_test!(
         // Assert: the email arrives, once, and its link signs in.
         let received = smtp.wait_for(1, 30).await;
         assert_eq!(received[0].to, vec![format!("<{STUDENT}>")]);
-        let text = plain_text_part(&received[0].data);
+        let text = received[0].plain_text();
         let token = token_in(&text).expect("a link in the email");
         assert_eq!(confirm_status(&app, &app.client, &token).await, 303);
         assert_eq!(

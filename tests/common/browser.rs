@@ -64,21 +64,38 @@ pub async fn start() -> Option<(Driver, String)> {
 
 /// A headless browser window of the given size.
 pub async fn open(driver: &Driver, chromium: &str, width: u32, height: u32) -> Client {
+    open_with(driver, chromium, width, height, None).await
+}
+
+/// A headless browser window of the given size, with its own fresh profile
+/// (cookies are not shared between windows); downloads, when a folder is
+/// given, are saved there without asking.
+pub async fn open_with(
+    driver: &Driver,
+    chromium: &str,
+    width: u32,
+    height: u32,
+    downloads: Option<&std::path::Path>,
+) -> Client {
+    let mut options = serde_json::json!({
+        "binary": chromium,
+        "args": [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            format!("--window-size={width},{height}"),
+        ],
+    });
+    if let Some(dir) = downloads {
+        options["prefs"] = serde_json::json!({
+            "download.default_directory": dir.display().to_string(),
+            "download.prompt_for_download": false,
+        });
+    }
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": chromium,
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--hide-scrollbars",
-                format!("--window-size={width},{height}"),
-            ],
-        }),
-    );
+    caps.insert("goog:chromeOptions".into(), options);
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{}", driver.port))

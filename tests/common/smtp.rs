@@ -15,6 +15,59 @@ pub struct Received {
     pub data: String,
 }
 
+impl Received {
+    /// The plain-text part, with its transfer encoding (quoted-printable or
+    /// none) undone: what a person reads in their mail program.
+    pub fn plain_text(&self) -> String {
+        let data = self.data.replace("\r\n", "\n");
+        let part = data
+            .split("\n--")
+            .find(|part| {
+                part.to_ascii_lowercase()
+                    .contains("content-type: text/plain")
+            })
+            .expect("a text/plain part");
+        let (headers, body) = part
+            .split_once("\n\n")
+            .expect("part headers end with a blank line");
+        let encoding = headers
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-transfer-encoding:")
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "7bit".into());
+        match encoding.as_str() {
+            "quoted-printable" => decode_quoted_printable(body),
+            "7bit" | "8bit" => body.to_string(),
+            other => panic!("unexpected transfer encoding {other}"),
+        }
+    }
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let text = text.replace("=\n", "");
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("UTF-8 text")
+}
+
 pub struct SmtpServer {
     pub port: u16,
     pub inbox: Arc<Mutex<Vec<Received>>>,

@@ -1,0 +1,1272 @@
+//! The whole service in real browsers: the release server (see `server.rs`) on
+//! a fresh database, classes synced from a loopback SIS server with the sample
+//! pages, email delivered to a real SMTP listener on loopback, and headless
+//! Chromium windows (each its own profile) for the people of the story:
+//!
+//! 1. A asks for a sign-in link (by keyboard), opens it from the email, confirms, lands on home;
+//! 2. A finds CS 3120 and one more class, sees them on home and in the week;
+//! 3. B signs in on a phone with the emailed code, joins CS 3120, asks A to be
+//!    friends; A accepts; each sees the other under CS 3120 and on /friends/{id};
+//! 4. A posts in the CS 3120 chat; B sees it under a pseudonym and replies (by
+//!    keyboard); A sees the reply threaded;
+//! 5. C, D and E report B's reply and it is hidden for every student; a
+//!    moderator reveals its author with a reason and restores it from
+//!    /admin/flags, and the audit log shows both;
+//! 6. A downloads their data and deletes their account; B's reply stays, under
+//!    a "[deleted]" parent.
+//!
+//! Every step asserts what a person would see. A failing step saves
+//! `target/screenshots/e2e-<backend>-step<N>-fail.png` (the window that acted
+//! last; the other windows beside it) and fails naming the step. Every page is
+//! also checked at 375 px and 1280 px by `pages.rs` (axe-core, sideways
+//! scrolling, line length, keyboard focus).
+//!
+//! `E2E_UPDATE_SCREENSHOTS=1` rewrites the reference screenshots in
+//! `docs/screenshots/` from the SQLite run.
+
+#[allow(dead_code)]
+#[path = "../common/browser.rs"]
+mod browser;
+#[path = "../common/mod.rs"]
+mod common;
+mod pages;
+mod server;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::sis_server::SisServer;
+use common::smtp::SmtpServer;
+use common::{code_in, Backend, TestDb};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
+use futures_util::FutureExt;
+use server::{Server, Setup};
+
+const OPTIONS: &str = include_str!("../fixtures/sis/options-1262.json");
+const CS_PAGES: [&str; 3] = [
+    include_str!("../fixtures/sis/cs-1262-page1.json"),
+    include_str!("../fixtures/sis/cs-1262-page2.json"),
+    include_str!("../fixtures/sis/cs-1262-page3.json"),
+];
+
+/// A step that takes longer than this has hung (a missing element, a lost email).
+const STEP_LIMIT: Duration = Duration::from_secs(240);
+/// How long a person waits for something to appear on a page.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Both backends' stories share two CPU cores with everything else: run them
+/// one after the other so their timings stay meaningful.
+static ONE_STORY_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+backend_test!(
+    async fn students_and_a_moderator_get_through_a_term_in_a_real_browser(backend: Backend) {
+        let Some((driver, chromium)) = browser::start().await else {
+            return;
+        };
+        let _turn = ONE_STORY_AT_A_TIME.lock().await;
+        let started = Instant::now();
+        let story = Story::start(backend).await;
+        story.run(&driver, &chromium).await;
+        let tally = story.checks.tally();
+        eprintln!(
+            "e2e ({}): the story passed in {:.1}s; {} pages checked at {:?} px: {} axe-core runs, {} layout checks, {} focusable controls; {} minor axe findings",
+            story.backend,
+            started.elapsed().as_secs_f64(),
+            tally.pages.len(),
+            pages::WIDTHS,
+            tally.axe_runs,
+            tally.layout_checks,
+            tally.focus_checked,
+            tally.minor_findings.len()
+        );
+    }
+);
+
+/// One person of the story and their browser window.
+struct Person {
+    name: &'static str,
+    /// Whose window this is (the reporters and the moderator share one).
+    window_label: &'static str,
+    computing_id: String,
+    window: Client,
+    /// The width they browse at (a phone or a laptop).
+    width: u32,
+}
+
+impl Person {
+    fn email(&self) -> String {
+        format!("{}@virginia.edu", self.computing_id)
+    }
+}
+
+struct Story {
+    backend: &'static str,
+    // Dropped in this order: the server before its database.
+    server: Server,
+    setup: Setup,
+    db: TestDb,
+    smtp: SmtpServer,
+    _sis: SisServer,
+    base: String,
+    checks: pages::Checks,
+    downloads: PathBuf,
+    /// Windows to photograph when a step fails, and who acted last.
+    windows: Mutex<Vec<(&'static str, Client)>>,
+    last: Mutex<&'static str>,
+    /// Emails already read, per address.
+    read: Mutex<HashMap<String, usize>>,
+}
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+impl Story {
+    /// A fresh database, the catalog synced from the loopback SIS server, and
+    /// the release server serving it.
+    async fn start(backend: Backend) -> Story {
+        let db = TestDb::new(backend);
+        let smtp = SmtpServer::start().await;
+        let sis = SisServer::start().await;
+        sis.set_options_body("1262", OPTIONS);
+        sis.set_pages(
+            "1262",
+            "CS",
+            CS_PAGES.iter().map(|p| p.to_string()).collect(),
+        );
+        let setup = Setup::new(db.url_string(), smtp.port, sis.base_url.clone());
+        let operator = setup.clone();
+        let synced = tokio::task::spawn_blocking(move || {
+            operator.run(&["migrate"]);
+            operator.run(&["sis-sync", "--term", "1262"])
+        })
+        .await
+        .unwrap();
+        eprintln!("e2e: sis-sync: {}", synced.trim());
+        let server = setup.serve().await;
+        let downloads = std::env::temp_dir().join(format!(
+            "cg-e2e-downloads-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&downloads).unwrap();
+        let reference = backend == Backend::Sqlite
+            && std::env::var("E2E_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1");
+        Story {
+            backend: match backend {
+                Backend::Sqlite => "sqlite",
+                Backend::Postgres => "postgres",
+            },
+            base: setup.base_url(),
+            server,
+            setup,
+            db,
+            smtp,
+            _sis: sis,
+            checks: pages::Checks::new(reference),
+            downloads,
+            windows: Mutex::new(Vec::new()),
+            last: Mutex::new(""),
+            read: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn run(&self, driver: &browser::Driver, chromium: &str) {
+        let a = self
+            .person(driver, chromium, "A", "ab1cd", 1280, true)
+            .await;
+        let b = self.person(driver, chromium, "B", "xy9z", 375, false).await;
+        let others = self
+            .person(driver, chromium, "others", "cc3cc", 1280, false)
+            .await;
+
+        self.step(1, "A signs in with the emailed link", self.step1(&a))
+            .await;
+        let cs3120 = self
+            .step(2, "A joins CS 3120 and CS 2100", self.step2(&a))
+            .await;
+        self.step(
+            3,
+            "B signs in with the code and A and B become friends",
+            self.step3(&a, &b),
+        )
+        .await;
+        let (reply_id, reply_text) = self
+            .step(
+                4,
+                "A posts, B replies under a pseudonym",
+                self.step4(&a, &b, &cs3120),
+            )
+            .await;
+        self.step(
+            5,
+            "three reports hide the reply; a moderator reveals and restores it",
+            self.step5(&a, &b, &others, &cs3120, &reply_id, &reply_text),
+        )
+        .await;
+        self.step(
+            6,
+            "A exports their data and deletes the account",
+            self.step6(&a, &b, &cs3120, &reply_id, &reply_text),
+        )
+        .await;
+
+        for p in [a, b, others] {
+            let _ = p.window.close().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.downloads);
+        let log = self.server.output();
+        assert!(
+            !log.contains("ERROR") && !log.contains("panicked"),
+            "the server logged errors during the story:\n{log}"
+        );
+    }
+
+    // ------------------------------------------------------------ the steps
+
+    async fn step1(&self, a: &Person) {
+        // Signed out, the home page says what the service is and offers to sign in.
+        self.go(a, "/").await;
+        self.sees(a, "See who is in your classes.").await;
+        self.check(a, "welcome").await;
+
+        // A reaches the email field from the top of the page with Tab and submits with Enter.
+        self.click(a, "header a[href='/login']").await;
+        self.sees_heading(a, "Sign in").await;
+        self.check(a, "sign-in").await;
+        self.tab_to(a, "#email", 20).await;
+        let typed = format!("{}{}", a.email(), &*Key::Enter);
+        a.window
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&typed)
+            .await
+            .unwrap();
+        self.sees_heading(a, "Check your email").await;
+        self.sees(a, &a.email()).await;
+        self.check(a, "check-email").await;
+
+        // The email holds a link to this server (BASE_URL), and a code.
+        let mail = self.next_email(&a.email()).await;
+        let prefix = format!("{}/login/confirm?token=", self.base);
+        let start = mail
+            .find(&prefix)
+            .unwrap_or_else(|| panic!("no sign-in link to {prefix}... in the email:\n{mail}"));
+        let link: String = mail[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        assert!(
+            code_in(&mail).is_some(),
+            "the email also carries a code:\n{mail}"
+        );
+
+        // Opening the link changes nothing until A presses the button.
+        self.acting(a);
+        a.window.goto(&link).await.unwrap();
+        self.sees_heading(a, "Sign in to Common Grounds").await;
+        self.sees(a, "Press the button to finish signing in").await;
+        self.check(a, "confirm-sign-in").await;
+        self.click(a, "main form button[type=submit]").await;
+
+        // Home: signed in as A, no classes yet.
+        self.wait_path(a, "/").await;
+        self.sees_heading(a, "My classes · Spring 2026").await;
+        self.sees(a, &format!("Sign out ({})", a.computing_id))
+            .await;
+        self.sees(a, "You have no classes for Spring 2026 yet")
+            .await;
+        self.check(a, "home-empty").await;
+    }
+
+    /// Returns CS 3120's page path.
+    async fn step2(&self, a: &Person) -> String {
+        self.click(a, "nav a[href='/classes/search']").await;
+        self.sees_heading(a, "Find classes · Spring 2026").await;
+        self.search_and_join(a, "CS 3120", "CS 3120 – 001").await;
+        self.check(a, "class-search").await;
+        self.search_and_join(a, "CS 2100", "CS 2100 – 001").await;
+
+        self.click(a, "nav a[href='/']").await;
+        self.sees_heading(a, "My classes · Spring 2026").await;
+        let cards = self.texts(a, "main .class-card .class-title").await;
+        assert_eq!(
+            cards,
+            vec!["CS 2100 – 001 Lecture", "CS 3120 – 001 Lecture"],
+            "home lists the two classes A joined"
+        );
+        self.sees(a, "Discrete Mathematics and Theory 1").await;
+        self.sees(a, "Data Structures and Algorithms 1").await;
+        self.check(a, "home-two-classes").await;
+        let cs3120 = self
+            .find(
+                a,
+                &format!("{}//*[contains(@class,'class-title')]/a", card("CS 3120")),
+            )
+            .await
+            .attr("href")
+            .await
+            .unwrap()
+            .expect("CS 3120 links to its page");
+
+        // The week: CS 3120 on Tuesday, Thursday and Friday, CS 2100 Monday, Wednesday, Friday.
+        self.click(a, "nav a[href='/schedule']").await;
+        self.sees_heading(a, "My week · Spring 2026").await;
+        for (day, expected) in [
+            ("Mon", vec!["CS 2100"]),
+            ("Tue", vec!["CS 3120"]),
+            ("Wed", vec!["CS 2100"]),
+            ("Thu", vec!["CS 3120"]),
+            ("Fri", vec!["CS 2100", "CS 3120"]),
+        ] {
+            let blocks = self
+                .texts(a, &format!("section.tt-day[aria-label={day}] .tt-code"))
+                .await;
+            assert_eq!(blocks, expected, "{day} in A's week");
+        }
+        self.check(a, "schedule").await;
+        cs3120
+    }
+
+    async fn step3(&self, a: &Person, b: &Person) {
+        // B, on a phone, first types a personal address: refused, with the reason by the field.
+        self.go(b, "/login").await;
+        self.fill(b, "#email", &format!("{}@gmail.com", b.computing_id))
+            .await;
+        self.click(b, "main form button[type=submit]").await;
+        self.sees(b, "virginia.edu").await;
+        let field = self.find(b, "#email[aria-invalid=true]").await;
+        assert_eq!(
+            field.attr("aria-describedby").await.unwrap().as_deref(),
+            Some("email-error"),
+            "the error is tied to the field for screen readers"
+        );
+        self.find(b, "#email-error[role=alert]").await;
+        self.check(b, "sign-in-refused").await;
+
+        // Then signs in with the 8-digit code from the email.
+        self.fill(b, "#email", &b.email()).await;
+        self.click(b, "main form button[type=submit]").await;
+        self.sees_heading(b, "Check your email").await;
+        let mail = self.next_email(&b.email()).await;
+        let code = code_in(&mail).unwrap_or_else(|| panic!("no code in the email:\n{mail}"));
+        self.fill(b, "#code", &code).await;
+        self.click(b, "main form button[type=submit]").await;
+        self.wait_path(b, "/").await;
+        self.sees_heading(b, "My classes · Spring 2026").await;
+        self.sees(b, &format!("Sign out ({})", b.computing_id))
+            .await;
+
+        // B joins CS 3120 and asks A to be friends.
+        self.go(b, "/classes/search").await;
+        self.search_and_join(b, "CS 3120", "CS 3120 – 001").await;
+        self.click(b, "nav a[href='/friends']").await;
+        self.sees_heading(b, "Friends").await;
+        self.fill(b, "#who", &a.computing_id).await;
+        self.button(b, "//main//form[@action='/friends']", "Send request")
+            .await;
+        self.sees(b, "Requests you sent").await;
+        self.sees(b, &format!("{} · waiting", a.computing_id)).await;
+        self.check(b, "friends-request-sent").await;
+
+        // A sees the request on home and accepts it.
+        self.go(a, "/").await;
+        self.sees(a, "Friend requests").await;
+        self.check(a, "home-friend-request").await;
+        self.button(
+            a,
+            &format!("//section[@aria-labelledby='requests-heading']//li[.//strong[normalize-space()='{}']]", b.computing_id),
+            "Accept",
+        )
+        .await;
+        self.wait_path(a, "/").await;
+        self.sees_notice(a).await;
+        assert!(
+            self.find_all(a, "#requests-heading").await.is_empty(),
+            "the request is gone from home once accepted"
+        );
+
+        // Each sees the other under CS 3120 on home; A's CS 2100 has no friend in it.
+        for (me, friend) in [(b, a), (a, b)] {
+            self.go(me, "/").await;
+            let line = self
+                .text(
+                    me,
+                    &format!("{}//p[contains(@class,'friends-line')]", card("CS 3120")),
+                )
+                .await;
+            assert_eq!(
+                line,
+                format!("1 friend: {}", friend.computing_id),
+                "{} sees {} under CS 3120 on home",
+                me.name,
+                friend.name
+            );
+        }
+        let cs2100 = self
+            .text(
+                a,
+                &format!("{}//p[contains(@class,'friends-line')]", card("CS 2100")),
+            )
+            .await;
+        assert_eq!(cs2100, "No friends in this class yet.");
+        self.check(a, "home").await;
+
+        // The friends list, and the page of the classes they share: A follows
+        // the link in the list, B types the address.
+        self.click(a, "nav a[href='/friends']").await;
+        self.sees(
+            a,
+            &format!("{} · 1 shared class in Spring 2026", b.computing_id),
+        )
+        .await;
+        self.check(a, "friends").await;
+        self.click(a, &format!("main a[href^='/friends/{}']", b.computing_id))
+            .await;
+        self.go(b, &format!("/friends/{}", a.computing_id)).await;
+        for (me, friend) in [(a, b), (b, a)] {
+            self.sees_heading(me, &format!("You and {}", friend.computing_id))
+                .await;
+            let shared = self.texts(me, "main .class-card .class-title").await;
+            assert_eq!(
+                shared,
+                vec!["CS 3120 – 001 Lecture"],
+                "{} and {} share CS 3120 only",
+                me.name,
+                friend.name
+            );
+        }
+        self.check(a, "friend").await;
+    }
+
+    /// Returns the reply's element id and text.
+    async fn step4(&self, a: &Person, b: &Person, cs3120: &str) -> (String, String) {
+        let question = "Does anyone have notes from Tuesday's lecture on induction?";
+        let answer = "Yes: strong induction, the two-coloring proof, and the Fibonacci bound.";
+
+        // A opens the chat from home and starts a thread.
+        self.go(a, "/").await;
+        self.click(a, &format!("main .card-actions a[href='{cs3120}']"))
+            .await;
+        self.sees_heading(a, "Discrete Mathematics and Theory 1")
+            .await;
+        self.sees(a, "No messages yet. Start the first thread.")
+            .await;
+        assert_eq!(
+            self.text(a, "#friends-in-class + p").await,
+            b.computing_id,
+            "A sees B among the friends in CS 3120"
+        );
+        self.check(a, "class-chat-empty").await;
+        self.fill(a, "#new-message", question).await;
+        self.button(a, "//form[contains(@class,'compose')]", "Post")
+            .await;
+        self.sees(a, question).await;
+        let mine = self.find(a, "article.msg-mine").await;
+        let a_pseudonym = mine
+            .find(Locator::Css(".pseudonym"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let question_id = mine.attr("id").await.unwrap().unwrap();
+        assert!(
+            is_pseudonym(&a_pseudonym),
+            "A's message is signed with a pseudonym, got {a_pseudonym:?}"
+        );
+
+        // B sees the question under that pseudonym and nothing that names A.
+        self.go(b, cs3120).await;
+        self.sees(b, question).await;
+        assert_eq!(
+            self.text(b, "#friends-in-class + p").await,
+            a.computing_id,
+            "B sees A among the friends in CS 3120 (beside the chat, not in it)"
+        );
+        let article = self.find(b, &format!("#{question_id}")).await;
+        let shown = article.text().await.unwrap();
+        let markup = article.html(false).await.unwrap();
+        for secret in [a.email(), a.computing_id.clone()] {
+            assert!(
+                !markup.contains(&secret),
+                "B's view of A's message must not carry {secret:?}: {shown:?}"
+            );
+        }
+        assert_eq!(
+            article
+                .find(Locator::Css(".pseudonym"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            a_pseudonym,
+            "B sees A's message under A's pseudonym"
+        );
+        let page = b.window.source().await.unwrap();
+        let a_id = self.user_id(&a.email());
+        for secret in [a.email(), a_id] {
+            assert!(
+                !page.contains(&secret),
+                "no part of B's chat page carries A's email address or account id ({secret})"
+            );
+        }
+        self.check(b, "class-chat-phone").await;
+
+        // B replies using the keyboard only: Reply, type, Tab to the button, Enter.
+        self.tab_to(
+            b,
+            &format!("#{question_id} > .msg-actions > details:first-child > summary"),
+            60,
+        )
+        .await;
+        assert_eq!(
+            b.window
+                .active_element()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            "Reply"
+        );
+        pages::press(&b.window, Key::Enter).await;
+        pages::press(&b.window, Key::Tab).await;
+        let field = b.window.active_element().await.unwrap();
+        assert_eq!(
+            field.attr("name").await.unwrap().as_deref(),
+            Some("content"),
+            "Enter on Reply opens the reply box and Tab reaches it"
+        );
+        field.send_keys(answer).await.unwrap();
+        pages::press(&b.window, Key::Tab).await;
+        pages::press(&b.window, Key::Enter).await;
+        self.sees(b, answer).await;
+
+        // A sees the reply threaded under the question, under another pseudonym.
+        self.go(a, cs3120).await;
+        self.sees(a, answer).await;
+        let thread = self.find_all(a, "ol.threads > li.thread").await;
+        assert_eq!(thread.len(), 1, "one thread");
+        let rows = thread[0]
+            .find_all(Locator::Css("article.msg"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2, "the question and its reply, in one thread");
+        assert_eq!(
+            rows[0].attr("id").await.unwrap().as_deref(),
+            Some(question_id.as_str())
+        );
+        let reply = &rows[1];
+        assert!(
+            reply
+                .attr("class")
+                .await
+                .unwrap()
+                .unwrap_or_default()
+                .contains("indent-1"),
+            "the reply is indented under the question"
+        );
+        let reply_text = reply.text().await.unwrap();
+        assert!(reply_text.contains(answer), "{reply_text}");
+        let b_pseudonym = reply
+            .find(Locator::Css(".pseudonym"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(is_pseudonym(&b_pseudonym) && b_pseudonym != a_pseudonym);
+        assert!(
+            !reply.html(false).await.unwrap().contains(&b.computing_id),
+            "A's view of B's reply does not name B"
+        );
+        let reply_id = reply.attr("id").await.unwrap().unwrap();
+        self.check(a, "class-chat").await;
+        (reply_id, answer.to_string())
+    }
+
+    async fn step5(
+        &self,
+        a: &Person,
+        b: &Person,
+        others: &Person,
+        cs3120: &str,
+        reply_id: &str,
+        reply_text: &str,
+    ) {
+        // C, D and E take CS 3120 and report B's reply.
+        for (n, computing_id) in ["cc3cc", "dd4dd", "ee5ee"].into_iter().enumerate() {
+            let token = self.session_for(computing_id);
+            others.window.delete_all_cookies().await.unwrap();
+            browser::sign_in(&others.window, &self.base, &token).await;
+            self.go(others, cs3120).await;
+            self.sees(others, "Join this class first.").await;
+            if n == 0 {
+                self.check(others, "class-join").await;
+            }
+            self.button(
+                others,
+                "//section[contains(@class,'chat-locked')]",
+                "Join this class",
+            )
+            .await;
+            self.sees(others, reply_text).await;
+            self.click(others, &format!("#{reply_id} details:last-child > summary"))
+                .await;
+            let summary = self
+                .text(others, &format!("#{reply_id} details:last-child > summary"))
+                .await;
+            assert_eq!(summary, "Report");
+            self.fill(
+                others,
+                &format!("#{reply_id} input[name=reason]"),
+                "Off topic and rude",
+            )
+            .await;
+            if n == 0 {
+                self.check(others, "class-chat-report").await;
+            }
+            self.button(others, &format!("//article[@id='{reply_id}']"), "Report")
+                .await;
+            self.sees(others, "You reported this message.").await;
+        }
+
+        // Hidden for every student: the reporters, the question's author, and B.
+        self.sees(others, "hidden after reports").await;
+        for p in [a, b] {
+            self.go(p, cs3120).await;
+            let shown = self.text(p, &format!("#{reply_id}")).await;
+            assert!(
+                shown.contains("hidden after reports") && !shown.contains(reply_text),
+                "{} sees B's reply hidden: {shown:?}",
+                p.name
+            );
+            assert!(!p.window.source().await.unwrap().contains(reply_text));
+        }
+        self.check(a, "class-chat-hidden").await;
+
+        // The moderator: signs in once, is made a moderator on the command line, signs in again.
+        let moderator = Person {
+            name: "M",
+            window_label: others.window_label,
+            computing_id: "mod7m".into(),
+            window: others.window.clone(),
+            width: others.width,
+        };
+        others.window.delete_all_cookies().await.unwrap();
+        self.sign_in_with_link(&moderator).await;
+        let operator = self.setup.clone();
+        let granted = tokio::task::spawn_blocking(move || {
+            operator.run(&["grant-role", "mod7m", "moderator"])
+        })
+        .await
+        .unwrap();
+        assert!(granted.contains("is now moderator"), "{granted}");
+        self.sign_in_with_link(&moderator).await;
+        self.click(&moderator, "nav a[href='/admin']").await;
+        self.sees_heading(&moderator, "Overview").await;
+        assert_eq!(
+            self.text(
+                &moderator,
+                "//dt[normalize-space()='Open flags']/following-sibling::dd"
+            )
+            .await,
+            "1"
+        );
+        self.check(&moderator, "admin-overview").await;
+        self.click(&moderator, "nav.admin-nav a[href='/admin/sis']")
+            .await;
+        self.sees_heading(&moderator, "SIS sync").await;
+        let run = self.text(&moderator, "table.audit tbody tr").await;
+        assert!(
+            run.starts_with("1262") && run.contains("succeeded"),
+            "the sync run before the story is listed: {run:?}"
+        );
+        self.check(&moderator, "admin-sis").await;
+        self.click(&moderator, "nav.admin-nav a[href='/admin/users']")
+            .await;
+        self.fill(&moderator, "#q", &b.computing_id).await;
+        self.button(&moderator, "//form[@role='search']", "Find")
+            .await;
+        self.sees(&moderator, &b.email()).await;
+        self.check(&moderator, "admin-users").await;
+        self.click(&moderator, "nav.admin-nav a[href='/admin/flags']")
+            .await;
+        self.sees_heading(&moderator, "Flagged messages").await;
+        let card =
+            format!("//section[contains(@class,'flagged')][.//p[contains(., '{reply_text}')]]");
+        let meta = self
+            .text(&moderator, &format!("{card}/p[contains(@class,'meta')]"))
+            .await;
+        assert!(
+            meta.contains("CS 3120") && meta.contains("3 reports") && meta.contains("hidden"),
+            "the queue shows the class, three reports, hidden: {meta:?}"
+        );
+        self.check(&moderator, "admin-flags").await;
+
+        // Reveal, with a reason, first: restoring clears the reports, and with
+        // them the message's place (and its reveal form) in the queue.
+        self.click(
+            &moderator,
+            &format!("{card}/details[summary[normalize-space()='Reveal the author']]/summary"),
+        )
+        .await;
+        let reason = "Three reports in CS 3120; checking for a pattern";
+        self.fill(
+            &moderator,
+            &format!("{card}//input[@name='reason']"),
+            reason,
+        )
+        .await;
+        self.button(&moderator, &card, "Reveal").await;
+        self.sees_heading(&moderator, "Who wrote this").await;
+        assert_eq!(
+            self.text(&moderator, "p.author").await,
+            format!("Author: {} ({})", b.computing_id, b.email())
+        );
+        self.check(&moderator, "admin-reveal").await;
+
+        // Restore from the queue.
+        self.click(&moderator, "main a[href='/admin/flags']").await;
+        self.sees_heading(&moderator, "Flagged messages").await;
+        self.button(&moderator, &card, "Restore").await;
+        self.sees_notice(&moderator).await;
+        self.sees(&moderator, "restored, and its reports cleared")
+            .await;
+        self.sees(&moderator, "Nothing is flagged.").await;
+        self.check(&moderator, "admin-flags-restored").await;
+
+        // The audit log: the reveal with its reason, then the restore, both by the moderator.
+        self.click(&moderator, "nav.admin-nav a[href='/admin/audit']")
+            .await;
+        self.sees_heading(&moderator, "Audit log").await;
+        // Who, what and why of the two newest entries (columns: when, who, action, target, reason).
+        let mut newest = Vec::new();
+        for row in self
+            .find_all(&moderator, "table.audit tbody tr")
+            .await
+            .into_iter()
+            .take(2)
+        {
+            let mut cells = Vec::new();
+            for cell in row.find_all(Locator::Css("td")).await.unwrap() {
+                cells.push(cell.text().await.unwrap());
+            }
+            newest.push((cells[1].clone(), cells[2].clone(), cells[4].clone()));
+        }
+        let who = moderator.computing_id.clone();
+        assert_eq!(
+            newest,
+            vec![
+                (who.clone(), "restore".to_string(), String::new()),
+                (who, "reveal".to_string(), reason.to_string()),
+            ],
+            "newest first: the restore, then the reveal with its reason, both by the moderator"
+        );
+        self.check(&moderator, "admin-audit").await;
+
+        // Students see the reply again.
+        self.go(a, cs3120).await;
+        self.sees(a, reply_text).await;
+    }
+
+    async fn step6(&self, a: &Person, b: &Person, cs3120: &str, reply_id: &str, reply_text: &str) {
+        let question = "Does anyone have notes from Tuesday's lecture on induction?";
+        self.click(a, "nav a[href='/account']").await;
+        self.sees_heading(a, "Account").await;
+        self.check(a, "account").await;
+        self.click(a, "main a[href='/account/sessions']").await;
+        self.sees_heading(a, "Where you are signed in").await;
+        self.sees(a, "this device").await;
+        self.check(a, "account-sessions").await;
+        self.go(a, "/account").await;
+
+        // The export downloads as a file holding A's profile, classes and message.
+        let file = self
+            .downloads
+            .join(format!("common-grounds-{}.json", a.computing_id));
+        self.click(a, "main a[href='/account/export']").await;
+        let exported = wait_for_file(&file).await;
+        let data: serde_json::Value = serde_json::from_str(&exported)
+            .unwrap_or_else(|e| panic!("the export is JSON ({e}):\n{exported}"));
+        assert_eq!(data["profile"]["email"], a.email().as_str());
+        let text = data.to_string();
+        for expected in ["CS", "3120", "2100", question, b.computing_id.as_str()] {
+            assert!(
+                text.contains(expected),
+                "the export holds {expected:?}: {text}"
+            );
+        }
+
+        // Deleting needs the computing ID typed in.
+        self.fill(a, "#confirm", &a.computing_id).await;
+        self.button(
+            a,
+            "//section[contains(@class,'danger-zone')]",
+            "Delete my account",
+        )
+        .await;
+        self.wait_path(a, "/").await;
+        self.sees(a, "Your account and your data were deleted.")
+            .await;
+        self.sees(a, "See who is in your classes.").await;
+        self.check(a, "account-deleted").await;
+        self.go(a, "/account").await;
+        self.wait_path(a, "/login").await;
+
+        // B's reply survives under a "[deleted]" parent with no author.
+        self.go(b, cs3120).await;
+        self.sees(b, reply_text).await;
+        let rows = self
+            .find_all(b, "ol.threads > li.thread > article.msg")
+            .await;
+        assert_eq!(rows.len(), 2, "the thread keeps both places");
+        let parent = rows[0].text().await.unwrap();
+        assert!(
+            parent.contains("[deleted]") && !parent.contains(question),
+            "the question is a placeholder now: {parent:?}"
+        );
+        assert!(
+            rows[0]
+                .find_all(Locator::Css(".pseudonym"))
+                .await
+                .unwrap()
+                .is_empty(),
+            "a deleted message shows no pseudonym"
+        );
+        assert_eq!(rows[1].attr("id").await.unwrap().as_deref(), Some(reply_id));
+        assert!(rows[1].text().await.unwrap().contains(reply_text));
+        self.check(b, "class-chat-deleted-parent").await;
+
+        // And A is no longer B's friend: the old link to A's page finds nothing.
+        self.go(b, "/friends").await;
+        self.sees(b, "No friends yet.").await;
+        self.go(b, &format!("/friends/{}", a.computing_id)).await;
+        self.sees_heading(b, "Page not found").await;
+        self.check(b, "not-found").await;
+    }
+
+    // ------------------------------------------------------------ the runner
+
+    /// Runs one step; on failure saves screenshots and fails naming the step.
+    async fn step<T>(&self, n: u32, title: &str, body: impl Future<Output = T>) -> T {
+        eprintln!("e2e ({}): step {n}: {title}", self.backend);
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(STEP_LIMIT, AssertUnwindSafe(body).catch_unwind()).await;
+        let failure = match outcome {
+            Ok(Ok(value)) => {
+                eprintln!(
+                    "e2e ({}): step {n} passed in {:.1}s",
+                    self.backend,
+                    started.elapsed().as_secs_f64()
+                );
+                return value;
+            }
+            Ok(Err(payload)) => panic_text(payload),
+            Err(_) => format!("it did not finish within {}s", STEP_LIMIT.as_secs()),
+        };
+        let shots = self.failure_screenshots(n).await;
+        panic!(
+            "e2e ({}) failed at step {n} ({title}): {failure}\n  screenshot: {}",
+            self.backend,
+            shots.join("\n  also: ")
+        );
+    }
+
+    async fn failure_screenshots(&self, n: u32) -> Vec<String> {
+        let last = *self.last.lock().unwrap();
+        let windows = self.windows.lock().unwrap().clone();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut saved = Vec::new();
+        // The window that acted last first: its picture is the step's.
+        let mut ordered: Vec<_> = windows.iter().filter(|(who, _)| *who == last).collect();
+        ordered.extend(windows.iter().filter(|(who, _)| *who != last));
+        for (i, (who, window)) in ordered.into_iter().enumerate() {
+            let name = if i == 0 {
+                format!("e2e-{}-step{n}-fail.png", self.backend)
+            } else {
+                format!("e2e-{}-step{n}-fail-{who}.png", self.backend)
+            };
+            // The whole page, so that what went wrong is in the picture wherever it is.
+            if let Ok(width) = window.execute("return window.innerWidth;", vec![]).await {
+                let width = width.as_u64().unwrap_or(1280) as u32;
+                let _ = AssertUnwindSafe(pages::whole_page(window, width))
+                    .catch_unwind()
+                    .await;
+            }
+            match window.screenshot().await {
+                Ok(png) => {
+                    let path = dir.join(name);
+                    std::fs::write(&path, png).unwrap();
+                    saved.push(format!("{} ({who}'s window)", path.display()));
+                }
+                Err(e) => saved.push(format!("(no screenshot of {who}'s window: {e})")),
+            }
+        }
+        saved
+    }
+
+    // ------------------------------------------------------------ people and their actions
+
+    async fn person(
+        &self,
+        driver: &browser::Driver,
+        chromium: &str,
+        name: &'static str,
+        computing_id: &str,
+        width: u32,
+        downloads: bool,
+    ) -> Person {
+        let window = browser::open_with(
+            driver,
+            chromium,
+            width,
+            pages::HEIGHT,
+            downloads.then_some(self.downloads.as_path()),
+        )
+        .await;
+        self.windows.lock().unwrap().push((name, window.clone()));
+        Person {
+            name,
+            window_label: name,
+            computing_id: computing_id.into(),
+            window,
+            width,
+        }
+    }
+
+    fn acting(&self, p: &Person) {
+        *self.last.lock().unwrap() = p.window_label;
+    }
+
+    /// A signed-in student made directly in the database, for the reporters:
+    /// the sign-in itself is covered by A and B.
+    fn session_for(&self, computing_id: &str) -> String {
+        use common_grounds::accounts::{self, sessions, NewUser, UserId};
+        let mut conn = self.db.connect();
+        let now = common_grounds::clock::now();
+        let id = UserId::new();
+        let email = format!("{computing_id}@virginia.edu");
+        accounts::insert(
+            &mut conn,
+            &NewUser {
+                id: &id,
+                email: &email,
+                computing_id,
+                email_verified: true,
+                role: "student",
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .unwrap();
+        sessions::create(&mut conn, &id, Some("e2e"), now)
+            .unwrap()
+            .token
+    }
+
+    /// An account's id, read from the database (pages must never show it).
+    fn user_id(&self, email: &str) -> String {
+        common_grounds::accounts::find_by_email(&mut self.db.connect(), email)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no account for {email}"))
+            .id
+            .to_string()
+    }
+
+    async fn sign_in_with_link(&self, p: &Person) {
+        self.go(p, "/login").await;
+        self.fill(p, "#email", &p.email()).await;
+        self.click(p, "main form button[type=submit]").await;
+        self.sees_heading(p, "Check your email").await;
+        let mail = self.next_email(&p.email()).await;
+        let start = mail.find("/login/confirm?token=").expect("a sign-in link");
+        let token: String = mail[start + "/login/confirm?token=".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect();
+        self.go(p, &format!("/login/confirm?token={token}")).await;
+        self.click(p, "main form button[type=submit]").await;
+        self.wait_path(p, "/").await;
+        self.sees(p, &format!("Sign out ({})", p.computing_id))
+            .await;
+    }
+
+    /// The next email to `address` that this story has not read yet, as plain text.
+    async fn next_email(&self, address: &str) -> String {
+        let seen = *self.read.lock().unwrap().get(address).unwrap_or(&0);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mine: Vec<_> = self
+                .smtp
+                .received()
+                .into_iter()
+                .filter(|m| m.to == vec![format!("<{address}>")])
+                .collect();
+            if let Some(mail) = mine.get(seen) {
+                self.read
+                    .lock()
+                    .unwrap()
+                    .insert(address.to_string(), seen + 1);
+                return mail.plain_text();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no email reached {address} within 20 s (the SMTP listener has {} messages)",
+                self.smtp.received().len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn go(&self, p: &Person, path: &str) {
+        self.acting(p);
+        p.window
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap_or_else(|e| panic!("{} cannot open {path}: {e}", p.name));
+    }
+
+    async fn find(&self, p: &Person, selector: &str) -> Element {
+        self.acting(p);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            // Any error counts as "not yet": a page that is still loading answers oddly.
+            let error = match p.window.find(locator(selector)).await {
+                Ok(element) => return element,
+                Err(e) => e,
+            };
+            if Instant::now() > deadline {
+                panic!(
+                    "{} does not see {selector} on {} ({error})",
+                    p.name,
+                    self.where_(p).await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn find_all(&self, p: &Person, selector: &str) -> Vec<Element> {
+        self.acting(p);
+        p.window.find_all(locator(selector)).await.unwrap()
+    }
+
+    async fn click(&self, p: &Person, selector: &str) {
+        let element = self.find(p, selector).await;
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{} cannot click {selector}: {e}", p.name));
+    }
+
+    /// Presses the button labelled `label` inside the element `scope` (XPath).
+    async fn button(&self, p: &Person, scope: &str, label: &str) {
+        self.click(p, &format!("{scope}//button[normalize-space()='{label}']"))
+            .await;
+    }
+
+    async fn fill(&self, p: &Person, selector: &str, text: &str) {
+        let field = self.find(p, selector).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn text(&self, p: &Person, selector: &str) -> String {
+        self.find(p, selector).await.text().await.unwrap()
+    }
+
+    async fn texts(&self, p: &Person, selector: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self.find_all(p, selector).await {
+            out.push(e.text().await.unwrap());
+        }
+        out
+    }
+
+    /// What a person sees: the page's visible text contains `text` (waiting a little).
+    async fn sees(&self, p: &Person, text: &str) {
+        self.acting(p);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let shown = self.visible_text(p).await;
+            if shown.contains(text) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{} expected to see {text:?} on {}; the page says:\n{}",
+                    p.name,
+                    self.where_(p).await,
+                    shown.chars().take(1500).collect::<String>()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn sees_heading(&self, p: &Person, heading: &str) {
+        self.acting(p);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let h1 = p
+                .window
+                .execute(
+                    "const h = document.querySelector('h1'); return h ? h.innerText.trim() : null;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            if h1.as_str() == Some(heading) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{} expected the heading {heading:?} on {}, saw {h1}",
+                    p.name,
+                    self.where_(p).await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A green "done" notice (not a red alert) after a form.
+    async fn sees_notice(&self, p: &Person) {
+        let alerts = self.texts(p, "main .alert").await;
+        assert!(alerts.is_empty(), "{} sees an error: {alerts:?}", p.name);
+        self.find(p, "main .notice[role=status]").await;
+    }
+
+    async fn wait_path(&self, p: &Person, path: &str) {
+        self.acting(p);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let url = p.window.current_url().await.unwrap();
+            if url.path() == path {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("{} expected to be on {path}, is on {url}", p.name);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn visible_text(&self, p: &Person) -> String {
+        p.window
+            .execute(
+                "return document.body ? document.body.innerText : '';",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn where_(&self, p: &Person) -> String {
+        match p.window.current_url().await {
+            Ok(url) => url.path().to_string(),
+            Err(_) => "(an unknown page)".into(),
+        }
+    }
+
+    /// Presses Tab from the top of the page until `selector` has the focus.
+    async fn tab_to(&self, p: &Person, selector: &str, max: usize) {
+        self.acting(p);
+        pages::focus_top(&p.window).await;
+        for _ in 0..max {
+            pages::press(&p.window, Key::Tab).await;
+            let there = p
+                .window
+                .execute(
+                    "return document.activeElement === document.querySelector(arguments[0]);",
+                    vec![selector.into()],
+                )
+                .await
+                .unwrap();
+            if there == serde_json::Value::Bool(true) {
+                return;
+            }
+        }
+        panic!(
+            "{} pressed Tab {max} times on {} without reaching {selector}",
+            p.name,
+            self.where_(p).await
+        );
+    }
+
+    async fn check(&self, p: &Person, label: &str) {
+        self.acting(p);
+        self.checks.page(&p.window, label, p.width).await;
+    }
+
+    async fn search_and_join(&self, p: &Person, query: &str, card_heading: &str) {
+        self.fill(p, "#q", query).await;
+        self.button(p, "//form[@role='search']", "Search").await;
+        let card = card(card_heading);
+        self.find(p, &card).await;
+        self.button(p, &card, "Join").await;
+        self.sees_notice(p).await;
+        let badge = self
+            .text(
+                p,
+                &format!("{card}//span[contains(@class,'badge')][not(contains(@class,'neutral'))]"),
+            )
+            .await;
+        assert_eq!(
+            badge, "You are in this class",
+            "{} joined {card_heading}",
+            p.name
+        );
+    }
+}
+
+/// CSS, or XPath when the selector starts with `/` or `(`.
+fn locator(selector: &str) -> Locator<'_> {
+    if selector.starts_with('/') || selector.starts_with('(') {
+        Locator::XPath(selector)
+    } else {
+        Locator::Css(selector)
+    }
+}
+
+/// The class card (on home, in search results, on a friend's page) whose
+/// heading starts with `heading`, e.g. "CS 3120" or "CS 2100 – 001".
+fn card(heading: &str) -> String {
+    format!(
+        "//li[contains(@class,'class-card')][.//*[contains(@class,'class-title')][starts-with(normalize-space(), '{heading}')]]"
+    )
+}
+
+fn is_pseudonym(text: &str) -> bool {
+    text.strip_prefix("Anon_")
+        .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+async fn wait_for_file(path: &Path) -> String {
+    for _ in 0..200 {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if !text.is_empty() {
+                return text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the download {} did not arrive", path.display());
+}
