@@ -2,6 +2,8 @@
 //! signed-in students of a demo campus, made without email, each with a
 //! friend and a busy class to visit.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -36,6 +38,14 @@ pub fn start_sessions(
         .limit((count * 3) as i64)
         .select(users::id)
         .load(conn)?;
+    // Threads per class, once (one pass over the roots).
+    let threads: HashMap<String, i64> = class_messages::table
+        .filter(class_messages::parent_message_id.is_null())
+        .group_by(class_messages::class_id)
+        .select((class_messages::class_id, count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
     let mut out = Vec::with_capacity(count);
     for user in candidates {
         if out.len() == count {
@@ -58,15 +68,14 @@ pub fn start_sessions(
                 .first(conn)
                 .optional()?,
         };
-        let busiest: Option<(String, i64)> = class_messages::table
-            .inner_join(user_classes::table.on(user_classes::class_id.eq(class_messages::class_id)))
+        let mine: Vec<String> = user_classes::table
             .filter(user_classes::user_id.eq(&user))
-            .filter(class_messages::parent_message_id.is_null())
-            .group_by(class_messages::class_id)
-            .select((class_messages::class_id, count_star()))
-            .order(count_star().desc())
-            .first(conn)
-            .optional()?;
+            .select(user_classes::class_id)
+            .load(conn)?;
+        let busiest = mine
+            .into_iter()
+            .filter_map(|c| threads.get(&c).map(|&n| (c, n)))
+            .max_by_key(|&(_, n)| n);
         let (Some(friend), Some((class_id, _))) = (friend, busiest) else {
             continue;
         };

@@ -331,7 +331,7 @@ fn enroll(
     members
 }
 
-/// Friend pairs `(asked, was asked, status)`: about `friends` per student, four
+/// Friend pairs `(asked, was asked, status)`: `friends` per student on average, four
 /// in five met in a shared class, the rest anywhere. A few are still pending,
 /// including two requests waiting for the demo student.
 fn befriend(
@@ -354,9 +354,12 @@ fn befriend(
     let key = |a: u32, b: u32| (u64::from(a.min(b)) << 32) | u64::from(a.max(b));
     let mut order: Vec<u32> = (0..students as u32).collect();
     order.shuffle(rng);
-    for s in order {
-        let mut tries = 0;
-        while degree[s as usize] < target && tries < target * 6 {
+    // Each student asks half their friends (alternately rounding up and down),
+    // and is asked by the others: `friends` on average, spread as in life.
+    for (n, s) in order.into_iter().enumerate() {
+        let asks = (target + n % 2) / 2;
+        let (mut asked, mut tries) = (0, 0);
+        while asked < asks && tries < target * 6 {
             tries += 1;
             let mine = &classes_of[s as usize];
             let other = if !mine.is_empty() && rng.random_bool(0.8) {
@@ -368,6 +371,7 @@ fn befriend(
             if other == s || degree[other as usize] >= cap || !seen.insert(key(s, other)) {
                 continue;
             }
+            asked += 1;
             degree[s as usize] += 1;
             degree[other as usize] += 1;
             let status = if rng.random_bool(0.03) {

@@ -105,6 +105,23 @@ pub fn insert(conn: &mut DbConn, new: &NewFriendship<'_>) -> QueryResult<Friends
         .first(conn)
 }
 
+/// The ids of the student's accepted friends (one indexed lookup per column).
+pub fn accepted_ids(conn: &mut DbConn, user_id: &UserId) -> QueryResult<Vec<UserId>> {
+    let pairs: Vec<(UserId, UserId)> = friendships::table
+        .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
+        .filter(
+            friendships::user_id_1
+                .eq(user_id)
+                .or(friendships::user_id_2.eq(user_id)),
+        )
+        .select((friendships::user_id_1, friendships::user_id_2))
+        .load(conn)?;
+    Ok(pairs
+        .into_iter()
+        .map(|(a, b)| if &a == user_id { b } else { a })
+        .collect())
+}
+
 /// Every friendship row that involves the student.
 pub fn of_user(conn: &mut DbConn, user_id: &UserId) -> QueryResult<Vec<Friendship>> {
     friendships::table
