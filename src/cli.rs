@@ -355,10 +355,11 @@ fn bench_sessions(config: &Config, count: u32, out: &std::path::Path) -> anyhow:
     let mut conn = manager.establish()?;
     db::run_migrations(&mut conn)?;
     let key = config.secret_key.expose().to_vec();
-    let sessions =
-        crate::demo::bench::start_sessions(&mut conn, count as usize, clock::now(), |hash| {
+    let sessions = db::write_tx(&mut conn, |c| {
+        crate::demo::bench::start_sessions(c, count as usize, clock::now(), |hash| {
             crate::web::guard::session_csrf_token(&key, hash)
-        })?;
+        })
+    })?;
     let mut text = String::from("# token\tcsrf\tfriend\tclass\n");
     for s in &sessions {
         text.push_str(&format!(

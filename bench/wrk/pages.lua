@@ -6,6 +6,8 @@
 -- Prints one line: RESULT rps=... p50_ms=... p99_ms=... errors=... non2xx3xx=...
 
 local page = os.getenv("PAGE") or "home"
+-- Sign-in addresses are new in every run (at most 5 emails per address an hour).
+local run = os.getenv("RUN_ID") or tostring(os.time())
 local threads = {}
 local next_id = 0
 
@@ -49,7 +51,7 @@ function request()
   if page == "login" then
     -- A new visitor each time: distinct address and client IP (TRUSTED_PROXY=true).
     local n = counter * nthreads + id
-    local body = "csrf_token=" .. row[2] .. "&email=bench" .. n .. "%40virginia.edu"
+    local body = "csrf_token=" .. row[2] .. "&email=bench" .. run .. "-" .. n .. "%40virginia.edu"
     return wrk.format("POST", "/login", {
       ["Cookie"] = "cg_csrf=" .. row[1],
       ["Content-Type"] = "application/x-www-form-urlencoded",

@@ -174,6 +174,21 @@ where
     T: Send + 'static,
     F: FnOnce(&mut crate::db::DbConn) -> Result<T, AppError> + Send + 'static,
 {
+    // At most as many database jobs as the pool has connections: the rest wait
+    // here, as futures, instead of as blocked threads queueing on the pool
+    // (64 connections under load made 90 threads, each with its own malloc
+    // arena, and twice the context switches; see bench/README.md).
+    static GATE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let gate = GATE.get_or_init(|| tokio::sync::Semaphore::new(pool.max_size() as usize));
+    // Waiting here counts against the same limit as waiting for a connection.
+    let _permit = match tokio::time::timeout(pool.connection_timeout(), gate.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(closed)) => return Err(AppError::Internal(closed.into())),
+        Err(_) => {
+            tracing::warn!("no database connection became free in time");
+            return Err(AppError::Unavailable);
+        }
+    };
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = super::metrics::count_waiting(|| pool.get())?;
