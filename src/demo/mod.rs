@@ -187,6 +187,11 @@ pub fn load(
     let counts = db::write_tx(conn, |c| {
         campus::populate(c, secret, spec, &sections, now, &mut rng, progress)
     })?;
+    // PostgreSQL plans by its statistics, which autovacuum would gather only
+    // minutes later; without them the first pages scan whole tables.
+    if let DbConn::Postgresql(c) = conn {
+        diesel::sql_query("ANALYZE").execute(c)?;
+    }
     Ok(Report {
         sections: sections.len(),
         counts,
