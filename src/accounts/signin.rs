@@ -14,7 +14,7 @@ use super::{
 };
 use crate::db::schema::{magic_links, users};
 use crate::db::{self, DbConn};
-use crate::mail::{self, messages::SignInEmail};
+use crate::mail::{self, messages::SignInEmail, OutgoingEmail};
 
 pub const LINK_LIFETIME: Duration = Duration::minutes(15);
 pub const MAX_CODE_ATTEMPTS: i32 = 5;
@@ -47,19 +47,19 @@ pub enum SignInError {
     Db(#[from] diesel::result::Error),
 }
 
-/// Queues a sign-in email for `email`, creating an unconfirmed account if there is
-/// none, and voids the address's older links and codes.
-pub fn request(
-    conn: &mut DbConn,
-    email: &CampusEmail,
-    client_ip: &str,
-    limits: RequestLimits,
-    base_url: &Url,
-    now: NaiveDateTime,
-) -> Result<(), SignInError> {
+/// A sign-in email ready to queue: its secrets made and the code hashed. Made
+/// without a database connection, because bcrypt is the slow part (about
+/// 50 ms) and a connection held that long starves every other page.
+pub struct PreparedLink {
+    token: String,
+    code_hash: String,
+    message: OutgoingEmail,
+}
+
+/// Makes the link, the code and the email for `email` (CPU only).
+pub fn prepare(email: &CampusEmail, base_url: &Url) -> Result<PreparedLink, SignInError> {
     let token = sessions::random_token();
     let code = format!("{:08}", rand::rng().random_range(0..100_000_000u32));
-    // Hash before taking the write lock: bcrypt is the slow part.
     let code_hash = bcrypt::hash(&code, BCRYPT_COST)?;
     let mut link = base_url
         .join("/login/confirm")
@@ -71,7 +71,28 @@ pub fn request(
         minutes: LINK_LIFETIME.num_minutes(),
     }
     .render(email.as_str())?;
+    Ok(PreparedLink {
+        token,
+        code_hash,
+        message,
+    })
+}
 
+/// Queues a prepared sign-in email for `email`, creating an unconfirmed account
+/// if there is none, and voids the address's older links and codes.
+pub fn request(
+    conn: &mut DbConn,
+    email: &CampusEmail,
+    prepared: &PreparedLink,
+    client_ip: &str,
+    limits: RequestLimits,
+    now: NaiveDateTime,
+) -> Result<(), SignInError> {
+    let PreparedLink {
+        token,
+        code_hash,
+        message,
+    } = prepared;
     db::write_tx(conn, |conn| {
         let ip_bucket = format!("login-ip:{client_ip}");
         if let Err(limited) = rate_limit::hit(
@@ -117,15 +138,15 @@ pub fn request(
             .values(NewMagicLink {
                 id: &MagicLinkId::new(),
                 user_id: &user_id,
-                token_hash: &sessions::hash_token(&token),
-                code_hash: &code_hash,
+                token_hash: &sessions::hash_token(token),
+                code_hash,
                 code_attempts: 0,
                 expires_at: now + LINK_LIFETIME,
                 used: false,
                 created_at: now,
             })
             .execute(conn)?;
-        mail::outbox::enqueue(conn, &message, now)?;
+        mail::outbox::enqueue(conn, message, now)?;
         Ok(())
     })
 }

@@ -132,13 +132,18 @@ pub async fn request_link(
     let ip = guard::client_ip(&req);
     let base_url = state.config.base_url.clone();
     let address = email.clone();
+    // Hash the code on a blocking thread, with no database connection held.
+    let prepared = web::block(move || signin::prepare(&address, &base_url))
+        .await?
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let address = email.clone();
     let result = with_conn(&state.pool, move |conn| {
         Ok(signin::request(
             conn,
             &address,
+            &prepared,
             &ip,
             limits,
-            &base_url,
             clock::now(),
         ))
     })
