@@ -151,6 +151,12 @@ impl Manager {
                 Ok(DbConn::Sqlite(conn))
             }
             DatabaseUrl::Postgres(url) => {
+                // libpq runs on the vendored OpenSSL. Initialize it first, as
+                // openssl-sys does, without OpenSSL's exit handler: a test binary
+                // once crashed (SIGSEGV) at exit, after every test passed, when
+                // that handler freed OpenSSL while a pool thread still closed a
+                // connection.
+                openssl_sys::init();
                 let conn =
                     PgConnection::establish(&with_connect_timeout(url)).map_err(|source| {
                         DbError::Connect {

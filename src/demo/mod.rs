@@ -150,7 +150,8 @@ pub fn load(
     let mut rng = StdRng::seed_from_u64(spec.seed);
 
     progress.stage("catalog", u64::from(spec.sections));
-    let pages = scratch.join(format!("demo-sis-{}", std::process::id()));
+    // A folder of its own: loads may run side by side (tests do).
+    let pages = scratch.join(format!("demo-sis-{}", uuid::Uuid::new_v4().simple()));
     let written = catalog::write_pages(&pages, spec.sections - catalog::SAMPLE_SECTIONS, &mut rng);
     let synced = written
         .map_err(|source| DemoError::Pages {
