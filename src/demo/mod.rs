@@ -150,8 +150,11 @@ pub fn load(
     let mut rng = StdRng::seed_from_u64(spec.seed);
 
     progress.stage("catalog", u64::from(spec.sections));
-    // A folder of its own: loads may run side by side (tests do).
-    let pages = scratch.join(format!("demo-sis-{}", uuid::Uuid::new_v4().simple()));
+    // A folder of its own (loads may run side by side, as tests do), named by
+    // an absolute path: a `file://` URL needs one, and DATA_DIR is `data` by default.
+    let pages = std::path::absolute(scratch)
+        .unwrap_or_else(|_| scratch.to_path_buf())
+        .join(format!("demo-sis-{}", uuid::Uuid::new_v4().simple()));
     let written = catalog::write_pages(&pages, spec.sections - catalog::SAMPLE_SECTIONS, &mut rng);
     let synced = written
         .map_err(|source| DemoError::Pages {
