@@ -298,10 +298,11 @@ struct DemoProgress {
 impl DemoProgress {
     fn new() -> DemoProgress {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            // Hidden until the first stage says how long it is.
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "demo {prefix:12} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}",
+                    "demo {prefix:12} [{bar:30}] {human_pos}/{human_len} eta {eta}",
                 )
                 .expect("valid template")
                 .progress_chars("=> "),
@@ -336,6 +337,7 @@ impl crate::demo::Progress for DemoProgress {
             bar.set_length(total);
             bar.set_position(0);
             bar.reset_eta();
+            bar.set_draw_target(ProgressDrawTarget::stderr());
         } else {
             self.end_stage();
         }
