@@ -94,6 +94,15 @@ backend_test!(
         assert_eq!(accounts, i64::from(spec.students) + 1);
         assert_eq!(sections, i64::from(spec.sections));
         assert_eq!(messages, spec.messages as i64);
+        let reported: i64 = class_messages::table
+            .filter(class_messages::flagged_count.gt(0))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert!(
+            reported >= 3,
+            "the moderator has reports to look at: {reported}"
+        );
         let runs: i64 = common_grounds::db::count_rows(&mut conn, "sis_sync_runs").unwrap();
         assert_eq!(runs, 1, "the catalog came through one SIS sync");
 

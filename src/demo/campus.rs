@@ -425,6 +425,8 @@ fn chat(
     let mut flags: Vec<FlagRow> = Vec::new();
     let (mut written, mut flagged) = (0usize, 0usize);
     let mut assigned = 0usize;
+    // Messages made so far, over all classes: picks the few that carry reports.
+    let mut seq = 0usize;
     let big = members
         .iter()
         .enumerate()
@@ -495,9 +497,10 @@ fn chat(
                 (Some(parent), Some(thread.root.clone()), text)
             };
             // A few messages carry reports, a very few enough to be hidden.
-            let reports = if people.len() >= 5 && (written + i) % 4999 == 4998 {
+            seq += 1;
+            let reports = if people.len() >= 5 && seq.is_multiple_of(4999) {
                 3
-            } else if people.len() >= 3 && (written + i) % 997 == 996 {
+            } else if people.len() >= 3 && seq.is_multiple_of(997) {
                 1
             } else {
                 0
