@@ -9,9 +9,8 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use crate::accounts::{sessions, Role, UserId};
-use crate::db::schema::{class_messages, friendships, user_classes, users};
+use crate::db::schema::{class_messages, user_classes, users};
 use crate::db::DbConn;
-use crate::friends::FriendshipStatus;
 
 /// One signed-in student, as a load test uses it.
 pub struct BenchSession {
@@ -51,22 +50,14 @@ pub fn start_sessions(
         if out.len() == count {
             break;
         }
-        let friend: Option<String> = friendships::table
-            .inner_join(users::table.on(users::id.eq(friendships::user_id_2)))
-            .filter(friendships::user_id_1.eq(&user))
-            .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
-            .select(users::computing_id)
-            .first(conn)
-            .optional()?;
-        let friend = match friend {
-            Some(f) => Some(f),
-            None => friendships::table
-                .inner_join(users::table.on(users::id.eq(friendships::user_id_1)))
-                .filter(friendships::user_id_2.eq(&user))
-                .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
-                .select(users::computing_id)
-                .first(conn)
-                .optional()?,
+        let friend: Option<String> = match crate::friends::accepted_ids(conn, &user)?.first() {
+            Some(id) => Some(
+                users::table
+                    .find(id)
+                    .select(users::computing_id)
+                    .first(conn)?,
+            ),
+            None => None,
         };
         let mine: Vec<String> = user_classes::table
             .filter(user_classes::user_id.eq(&user))

@@ -395,8 +395,7 @@ fn befriend(
     pairs
 }
 
-/// One class's chat as it is generated: its recent threads, the pseudonyms
-/// given out, and the messages waiting to be written.
+/// A recent thread of a class's chat as it is generated: replies go to these.
 struct Thread {
     root: String,
     replies: Vec<String>,
@@ -414,7 +413,11 @@ fn chat(
     rng: &mut StdRng,
     progress: &dyn Progress,
 ) -> QueryResult<(usize, usize)> {
-    let total_members: usize = members.iter().filter(|m| m.len() >= 2).map(Vec::len).sum();
+    // Classes with someone to talk to (a chat needs two), and their seats.
+    let classes: Vec<usize> = (0..members.len())
+        .filter(|&c| members[c].len() >= 2)
+        .collect();
+    let total_members: usize = classes.iter().map(|&c| members[c].len()).sum();
     let total = spec.messages as usize;
     progress.stage("messages", total as u64);
     if total_members == 0 || total == 0 {
@@ -427,12 +430,6 @@ fn chat(
     let mut assigned = 0usize;
     // Messages made so far, over all classes: picks the few that carry reports.
     let mut seq = 0usize;
-    let big = members
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| m.len() >= 2)
-        .map(|(i, _)| i);
-    let classes: Vec<usize> = big.collect();
     for (n, &c) in classes.iter().enumerate() {
         let people = &members[c];
         // This class's share of all messages, by its size; the last class takes the rest.
