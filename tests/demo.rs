@@ -481,3 +481,96 @@ backend_test!(
         let _ = std::fs::remove_dir_all(&dir);
     }
 );
+
+backend_test!(
+    async fn bench_sessions_hand_out_working_sessions_and_sign_in_visitors(backend: Backend) {
+        let db = TestDb::new(backend);
+        let loaded = run_cli(
+            &[
+                "demo",
+                "--students",
+                "200",
+                "--sections",
+                "60",
+                "--messages",
+                "2000",
+            ],
+            &db,
+        );
+        assert!(loaded.status.success(), "{}", text(&loaded.stderr));
+        let dir = std::env::temp_dir().join(format!("cg-bench-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("sessions.tsv");
+
+        let made = run_cli(
+            &[
+                "bench-sessions",
+                "--count",
+                "5",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &db,
+        );
+
+        assert!(made.status.success(), "{}", text(&made.stderr));
+        let sessions = std::fs::read_to_string(&out).unwrap();
+        let logins = std::fs::read_to_string(out.with_extension("login")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let app = spawn_app_with(db, TestMail::Memory, &[]).await;
+        let rows: Vec<Vec<&str>> = sessions
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('\t').collect())
+            .collect();
+        assert_eq!(rows.len(), 5);
+        for row in &rows {
+            let client = app.client_with_session(row[0]);
+            let friend = client
+                .get(app.url(&format!("/friends/{}", row[2])))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                friend.status().as_u16(),
+                200,
+                "the friend page of {}",
+                row[2]
+            );
+            let chat = client
+                .get(app.url(&format!("/classes/{}", row[3])))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(chat.contains("Anon_"), "the busiest class has threads");
+            let posted = client
+                .post(app.url(&format!("/classes/{}/messages", row[3])))
+                .form(&[("csrf_token", row[1]), ("content", "load test")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                posted.status().as_u16(),
+                303,
+                "the CSRF token is the session's"
+            );
+        }
+        let visitor: Vec<&str> = logins.lines().nth(1).unwrap().split('\t').collect();
+        let asked = app
+            .client
+            .post(app.url("/login"))
+            .header("Cookie", format!("cg_csrf={}", visitor[0]))
+            .form(&[("csrf_token", visitor[1]), ("email", "zz9z@virginia.edu")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            asked.status().as_u16(),
+            200,
+            "the visitor's CSRF token is accepted"
+        );
+    }
+);
