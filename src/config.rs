@@ -169,6 +169,8 @@ pub struct Config {
     pub trusted_proxy: bool,
     pub login_emails_per_hour: u32,
     pub login_requests_per_ip: u32,
+    /// Sign-in code tries per client per 10 minutes (each code also has 5 tries).
+    pub login_code_tries_per_ip: u32,
     /// The term pages show by default (`1262` = Spring 2026); None means the newest in the catalog.
     pub current_term: Option<String>,
     /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
@@ -419,6 +421,7 @@ impl Config {
             trusted_proxy: var_parsed(src, "TRUSTED_PROXY", false)?,
             login_emails_per_hour: var_parsed(src, "LOGIN_EMAILS_PER_HOUR", 5)?,
             login_requests_per_ip: var_parsed(src, "LOGIN_REQUESTS_PER_IP_10MIN", 30)?,
+            login_code_tries_per_ip: var_parsed(src, "LOGIN_CODE_TRIES_PER_IP_10MIN", 30)?,
             current_term,
             metrics_token: src.get("METRICS_TOKEN").map(|t| t.trim().to_string()),
             sis_base_url,

@@ -198,6 +198,7 @@ backend_test!(
             expires_at: now + Duration::minutes(15),
             used: false,
             created_at: now,
+            requester_hash: Some("rh"),
         };
         diesel::insert_into(magic_links::table)
             .values(&link)
@@ -219,6 +220,7 @@ backend_test!(
                 expires_at: now + Duration::minutes(15),
                 used: false,
                 created_at: now,
+                requester_hash: Some("rh".into()),
             }
         );
 
@@ -671,6 +673,7 @@ backend_test!(
                 expires_at: now,
                 used: false,
                 created_at: now,
+                requester_hash: None,
             })
             .execute(&mut conn)
             .unwrap();

@@ -29,6 +29,7 @@ const MAX_LOCAL: usize = 64;
 impl CampusEmail {
     /// Parses what a person typed. `allowed` holds lower-case domains; an address at
     /// `email.<domain>` is the same mailbox as `<domain>` and is stored as the latter.
+    /// A bare computing ID (`mst3k`) means that ID at the first allowed domain.
     pub fn parse(raw: &str, allowed: &[String]) -> Result<CampusEmail, EmailError> {
         let example = allowed
             .first()
@@ -55,7 +56,10 @@ impl CampusEmail {
         if !text.is_ascii() || text.chars().any(|c| c.is_ascii_control()) {
             return Err(EmailError::Malformed(example));
         }
-        let lower = text.to_ascii_lowercase();
+        let mut lower = text.to_ascii_lowercase();
+        if !lower.contains('@') {
+            lower = format!("{lower}@{example}");
+        }
         let Some((local, domain)) = lower.split_once('@') else {
             return Err(EmailError::Malformed(example));
         };
@@ -109,6 +113,21 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_computing_id_means_the_first_allowed_domain() {
+        let e = CampusEmail::parse(" HOO1A ", &uva()).unwrap();
+        assert_eq!(e.as_str(), "hoo1a@virginia.edu");
+        assert_eq!(e.computing_id(), "hoo1a");
+        let two = vec!["virginia.edu".to_string(), "example.edu".to_string()];
+        assert_eq!(
+            CampusEmail::parse("hoo1a", &two).unwrap().as_str(),
+            "hoo1a@virginia.edu"
+        );
+        for hostile in ["hoo1a.", ".hoo1a", "ho..o1a", "hoo1a+x"] {
+            assert!(CampusEmail::parse(hostile, &uva()).is_err(), "{hostile}");
+        }
+    }
+
+    #[test]
     fn the_email_subdomain_is_the_same_person() {
         let e = CampusEmail::parse("mst3k@email.virginia.edu", &uva()).unwrap();
         assert_eq!(e.as_str(), "mst3k@virginia.edu");
@@ -132,7 +151,6 @@ mod tests {
             "mst3k+tag@virginia.edu",
             "@virginia.edu",
             "mst3k@",
-            "mst3k",
             ".mst3k@virginia.edu",
             "ms..t3k@virginia.edu",
             "mst3k@virginia.edu\0",
@@ -153,7 +171,7 @@ mod tests {
 
     #[test]
     fn every_refusal_says_what_is_accepted() {
-        for input in ["x@gmail.com", "a@b,c@virginia.edu", "nope", ""] {
+        for input in ["x@gmail.com", "a@b,c@virginia.edu", "no.", ""] {
             let message = CampusEmail::parse(input, &uva()).unwrap_err().to_string();
             assert!(
                 message.contains("virginia.edu") || message.contains("university"),

@@ -105,6 +105,8 @@ pub struct MagicLink {
     pub expires_at: NaiveDateTime,
     pub used: bool,
     pub created_at: NaiveDateTime,
+    /// SHA-256 of the pre-session cookie of the browser that asked for it.
+    pub requester_hash: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -118,6 +120,7 @@ pub struct NewMagicLink<'a> {
     pub expires_at: NaiveDateTime,
     pub used: bool,
     pub created_at: NaiveDateTime,
+    pub requester_hash: Option<&'a str>,
 }
 
 /// A row of `sessions`: one signed-in browser.

@@ -57,3 +57,77 @@ pub fn prune(conn: &mut DbConn, older_than: NaiveDateTime) -> QueryResult<usize>
     diesel::delete(rate_limit_hits::table.filter(rate_limit_hits::created_at.lt(older_than)))
         .execute(conn)
 }
+
+/// Buckets this process already found over their limit, and until when. Checked
+/// before the database: a client flooding a limited endpoint is answered from
+/// memory in microseconds, with no connection, no write and no hashing. Only
+/// refusals are remembered, and only until they lapse, so the database stays the
+/// truth (another process that has not seen the flood asks it once, then knows).
+#[derive(Debug, Default)]
+pub struct KnownLimits {
+    until: std::sync::Mutex<std::collections::HashMap<String, NaiveDateTime>>,
+}
+
+/// How many refused buckets a process keeps before it forgets the lapsed ones.
+const KNOWN_LIMITS_CAPACITY: usize = 10_000;
+
+impl KnownLimits {
+    /// The refusal still standing for `bucket` at `now`, if this process saw one.
+    pub fn check(&self, bucket: &str, now: NaiveDateTime) -> Option<Limited> {
+        let until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        until
+            .get(bucket)
+            .filter(|retry_at| **retry_at > now)
+            .map(|retry_at| Limited {
+                retry_at: *retry_at,
+            })
+    }
+
+    /// Remembers that `bucket` is refused until `limited.retry_at`.
+    pub fn remember(&self, bucket: &str, limited: Limited, now: NaiveDateTime) {
+        let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        if until.len() >= KNOWN_LIMITS_CAPACITY {
+            until.retain(|_, retry_at| *retry_at > now);
+            if until.len() >= KNOWN_LIMITS_CAPACITY {
+                // Many clients limited at once: forgetting costs only a database check each.
+                until.clear();
+            }
+        }
+        until.insert(bucket.to_string(), limited.retry_at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minute: u32) -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+            .and_then(|d| d.and_hms_opt(12, minute, 0))
+            .expect("a valid time")
+    }
+
+    #[test]
+    fn a_known_refusal_stands_until_it_lapses() {
+        let known = KnownLimits::default();
+        assert_eq!(known.check("login-ip:1.2.3.4", at(0)), None);
+        known.remember("login-ip:1.2.3.4", Limited { retry_at: at(10) }, at(0));
+        assert_eq!(
+            known.check("login-ip:1.2.3.4", at(9)),
+            Some(Limited { retry_at: at(10) })
+        );
+        assert_eq!(known.check("login-ip:5.6.7.8", at(9)), None);
+        assert_eq!(known.check("login-ip:1.2.3.4", at(10)), None);
+    }
+
+    #[test]
+    fn a_full_memo_forgets_lapsed_refusals_first() {
+        let known = KnownLimits::default();
+        for i in 0..KNOWN_LIMITS_CAPACITY {
+            known.remember(&format!("b{i}"), Limited { retry_at: at(1) }, at(0));
+        }
+        known.remember("fresh", Limited { retry_at: at(30) }, at(5));
+        assert!(known.check("fresh", at(6)).is_some());
+        assert_eq!(known.until.lock().unwrap().len(), 1);
+    }
+}

@@ -1,10 +1,16 @@
 //! Passwordless sign-in: a request emails a link and an 8-digit code; either one,
-//! used once within 15 minutes, starts a session. The reply to a request never
-//! says whether the address already had an account.
+//! used once within 15 minutes, starts a session (and voids the address's other
+//! pending links). The reply to a request never says whether the address already
+//! had an account. Limits are counted before any hashing, and none of them can
+//! keep the mailbox's owner from using an email already sent.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use rand::Rng;
+use subtle::ConstantTimeEq;
 use url::Url;
 
 use super::rate_limit::{self, Limited};
@@ -21,22 +27,73 @@ pub const MAX_CODE_ATTEMPTS: i32 = 5;
 /// Codes are short, so they are stored with a slow hash; 10 keeps a request near 60 ms.
 const BCRYPT_COST: u32 = 10;
 
-/// The limits on asking for sign-in emails.
+/// Counts code hashes and checks (bcrypt, the expensive part of sign-in) for
+/// `/metrics`: a flood that the rate limits refuse must not move it.
+#[derive(Debug, Default)]
+pub struct CodeHashes(AtomicU64);
+
+impl CodeHashes {
+    /// Codes hashed or checked since the service started.
+    pub fn total(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn hash(&self, code: &str) -> Result<String, bcrypt::BcryptError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        bcrypt::hash(code, BCRYPT_COST)
+    }
+
+    fn verify(&self, code: &str, hash: &str) -> bool {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        // A malformed stored hash (never written by us) simply does not match.
+        bcrypt::verify(code, hash).unwrap_or(false)
+    }
+}
+
+/// A hash no code matches, checked when an address has no live code so that the
+/// answer takes as long as a real check (the timing must not say a code is pending).
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        // A string that is not eight digits can never be a submitted code.
+        bcrypt::hash("no code matches this", BCRYPT_COST).unwrap_or_default()
+    })
+}
+
+/// The limits on asking for sign-in emails and trying codes.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLimits {
+    /// New emails to one address per hour; beyond it the emails already sent still work.
     pub emails_per_address_per_hour: u32,
+    /// Requests for an email from one client per 10 minutes.
     pub requests_per_ip_per_10_minutes: u32,
+    /// Code tries from one client per 10 minutes (on top of 5 tries per code).
+    pub code_tries_per_ip_per_10_minutes: u32,
+}
+
+/// The rate-limit bucket of sign-in email requests from one client.
+pub fn request_bucket(client: &str) -> String {
+    format!("login-ip:{client}")
+}
+
+/// The rate-limit bucket of code tries from one client.
+pub fn code_bucket(client: &str) -> String {
+    format!("login-code-ip:{client}")
 }
 
 /// Why a sign-in step was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    /// Unknown, expired, used or replaced by a newer request: all look the same.
+    /// Unknown, expired or used: all look the same.
     #[error("this sign-in link has expired or was already used")]
     LinkInvalid,
     /// Wrong, expired, or out of tries: all look the same.
     #[error("that code is not right, or it has expired")]
     CodeInvalid,
+    /// The link was asked for from another browser (or none we know): the person
+    /// confirming must see which account they are about to sign into (login CSRF).
+    #[error("this link signs in as {email}; confirm that this is your account")]
+    ConfirmAccount { email: String },
     #[error("too many sign-in requests")]
     Limited(Limited),
     #[error("could not hash a sign-in code: {0}")]
@@ -45,6 +102,55 @@ pub enum SignInError {
     Render(#[from] mail::MailError),
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+}
+
+/// Where a request for a sign-in email stands once its limits are counted.
+#[derive(Debug)]
+pub enum Admission {
+    /// Send a new email: `prepare` it (slow), then `request` it.
+    Send(Admitted),
+    /// The address has had its emails for the hour. No new one is sent, and the
+    /// ones already sent keep working until they expire.
+    AlreadySent,
+}
+
+/// Proof that a request's limits were counted before any expensive work.
+#[derive(Debug)]
+pub struct Admitted(());
+
+/// Counts a request for a sign-in email from `client` against the per-client and
+/// per-address limits. Cheap (no hashing): call it before `prepare`. The per-client
+/// limit refuses; the per-address one only stops new emails, so nobody can lock a
+/// student out of their own mailbox by asking for it.
+pub fn admit(
+    conn: &mut DbConn,
+    email: &CampusEmail,
+    client: &str,
+    limits: RequestLimits,
+    now: NaiveDateTime,
+) -> Result<Admission, SignInError> {
+    db::write_tx(conn, |conn| {
+        if let Err(limited) = rate_limit::hit(
+            conn,
+            &request_bucket(client),
+            limits.requests_per_ip_per_10_minutes,
+            Duration::minutes(10),
+            now,
+        )? {
+            return Err(SignInError::Limited(limited));
+        }
+        let email_bucket = format!("login-email:{}", email.as_str());
+        match rate_limit::hit(
+            conn,
+            &email_bucket,
+            limits.emails_per_address_per_hour,
+            Duration::hours(1),
+            now,
+        )? {
+            Ok(()) => Ok(Admission::Send(Admitted(()))),
+            Err(_) => Ok(Admission::AlreadySent),
+        }
+    })
 }
 
 /// A sign-in email ready to queue: its secrets made and the code hashed. Made
@@ -56,11 +162,17 @@ pub struct PreparedLink {
     message: OutgoingEmail,
 }
 
-/// Makes the link, the code and the email for `email` (CPU only).
-pub fn prepare(email: &CampusEmail, base_url: &Url) -> Result<PreparedLink, SignInError> {
+/// Makes the link, the code and the email for `email` (CPU only). Takes the
+/// admission so that nothing hashes a code before its limits were counted.
+pub fn prepare(
+    admitted: Admitted,
+    email: &CampusEmail,
+    base_url: &Url,
+    hashes: &CodeHashes,
+) -> Result<(Admitted, PreparedLink), SignInError> {
     let token = sessions::random_token();
     let code = format!("{:08}", rand::rng().random_range(0..100_000_000u32));
-    let code_hash = bcrypt::hash(&code, BCRYPT_COST)?;
+    let code_hash = hashes.hash(&code)?;
     let mut link = base_url
         .join("/login/confirm")
         .expect("a fixed path joins any base URL");
@@ -71,21 +183,26 @@ pub fn prepare(email: &CampusEmail, base_url: &Url) -> Result<PreparedLink, Sign
         minutes: LINK_LIFETIME.num_minutes(),
     }
     .render(email.as_str())?;
-    Ok(PreparedLink {
-        token,
-        code_hash,
-        message,
-    })
+    Ok((
+        admitted,
+        PreparedLink {
+            token,
+            code_hash,
+            message,
+        },
+    ))
 }
 
 /// Queues a prepared sign-in email for `email`, creating an unconfirmed account
-/// if there is none, and voids the address's older links and codes.
+/// if there is none. Links already sent stay valid: a newer request never voids
+/// them (using any one voids the rest). `requester_hash` is the SHA-256 of the
+/// asking browser's pre-session cookie, when it has one.
 pub fn request(
     conn: &mut DbConn,
+    _admitted: Admitted,
     email: &CampusEmail,
     prepared: &PreparedLink,
-    client_ip: &str,
-    limits: RequestLimits,
+    requester_hash: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<(), SignInError> {
     let PreparedLink {
@@ -94,26 +211,6 @@ pub fn request(
         message,
     } = prepared;
     db::write_tx(conn, |conn| {
-        let ip_bucket = format!("login-ip:{client_ip}");
-        if let Err(limited) = rate_limit::hit(
-            conn,
-            &ip_bucket,
-            limits.requests_per_ip_per_10_minutes,
-            Duration::minutes(10),
-            now,
-        )? {
-            return Err(SignInError::Limited(limited));
-        }
-        let email_bucket = format!("login-email:{}", email.as_str());
-        if let Err(limited) = rate_limit::hit(
-            conn,
-            &email_bucket,
-            limits.emails_per_address_per_hour,
-            Duration::hours(1),
-            now,
-        )? {
-            return Err(SignInError::Limited(limited));
-        }
         let user_id = match super::find_by_email(conn, email.as_str())? {
             Some(user) => user.id,
             None => {
@@ -133,7 +230,6 @@ pub fn request(
                 id
             }
         };
-        void_pending(conn, &user_id)?;
         diesel::insert_into(magic_links::table)
             .values(NewMagicLink {
                 id: &MagicLinkId::new(),
@@ -144,6 +240,7 @@ pub fn request(
                 expires_at: now + LINK_LIFETIME,
                 used: false,
                 created_at: now,
+                requester_hash,
             })
             .execute(conn)?;
         mail::outbox::enqueue(conn, message, now)?;
@@ -163,9 +260,16 @@ fn void_pending(conn: &mut DbConn, user_id: &UserId) -> QueryResult<usize> {
 
 /// Signs in with the token from an emailed link. The check and the consumption
 /// are one UPDATE, so two racing requests cannot both succeed.
+///
+/// `requester_hash` is the SHA-256 of this browser's pre-session cookie. A link
+/// asked for from another browser (a link someone sent you, or one opened on a
+/// second device) is refused with `ConfirmAccount` until `account_confirmed`,
+/// so nobody is signed into an account they did not mean to use.
 pub fn confirm_link(
     conn: &mut DbConn,
     token: &str,
+    requester_hash: Option<&str>,
+    account_confirmed: bool,
     user_agent: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<NewlyCreated, SignInError> {
@@ -185,46 +289,95 @@ pub fn confirm_link(
         .get_result(conn)
         .optional()?;
         let user_id = user_id.ok_or(SignInError::LinkInvalid)?;
+        if !account_confirmed {
+            let asked_by: Option<String> = magic_links::table
+                .filter(magic_links::token_hash.eq(&hash))
+                .select(magic_links::requester_hash)
+                .first(conn)?;
+            let same_browser = match (asked_by.as_deref(), requester_hash) {
+                (Some(asked), Some(here)) => bool::from(asked.as_bytes().ct_eq(here.as_bytes())),
+                _ => false,
+            };
+            if !same_browser {
+                let email: String = users::table
+                    .find(&user_id)
+                    .select(users::email)
+                    .first(conn)?;
+                // Rolls back the consumption above: the link stays usable.
+                return Err(SignInError::ConfirmAccount { email });
+            }
+        }
         Ok(complete(conn, &user_id, user_agent, now)?)
     })
 }
 
-/// Signs in with the emailed code, on another device. Each try is counted before
-/// the code is checked; after five, the code is dead even if right.
+/// One try of an emailed code: for which address, the code typed, from which
+/// client (the rate-limit key) and browser.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeAttempt<'a> {
+    pub email: &'a CampusEmail,
+    pub code: &'a str,
+    pub client: &'a str,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Signs in with the emailed code, on another device. The client's tries are
+/// counted first (before any hashing); then the code is checked against every
+/// live code of the address (each email in the inbox works), and each such code
+/// loses one of its five tries. An address with no live code costs the same
+/// hashing, so the answer's timing does not say whether a code is pending.
 pub fn confirm_code(
     conn: &mut DbConn,
-    email: &CampusEmail,
-    code: &str,
-    user_agent: Option<&str>,
+    attempt: &CodeAttempt<'_>,
+    limits: RequestLimits,
+    hashes: &CodeHashes,
     now: NaiveDateTime,
 ) -> Result<NewlyCreated, SignInError> {
+    let CodeAttempt {
+        email,
+        code,
+        client,
+        user_agent,
+    } = *attempt;
     let code = code.trim();
     let well_formed = code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit());
-    let link: Option<MagicLink> = magic_links::table
-        .inner_join(users::table)
-        .filter(users::email.eq(email.as_str()))
-        .filter(magic_links::used.eq(false))
-        .filter(magic_links::expires_at.gt(now))
-        .order(magic_links::created_at.desc())
-        .select(MagicLink::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(link) = link else {
+    let live: Vec<MagicLink> = db::write_tx(conn, |conn| {
+        if let Err(limited) = rate_limit::hit(
+            conn,
+            &code_bucket(client),
+            limits.code_tries_per_ip_per_10_minutes,
+            Duration::minutes(10),
+            now,
+        )? {
+            return Err(SignInError::Limited(limited));
+        }
+        let live: Vec<MagicLink> = magic_links::table
+            .inner_join(users::table)
+            .filter(users::email.eq(email.as_str()))
+            .filter(magic_links::used.eq(false))
+            .filter(magic_links::expires_at.gt(now))
+            .filter(magic_links::code_attempts.lt(MAX_CODE_ATTEMPTS))
+            .order(magic_links::created_at.desc())
+            .limit(i64::from(limits.emails_per_address_per_hour.clamp(1, 20)))
+            .select(MagicLink::as_select())
+            .load(conn)?;
+        let ids: Vec<&MagicLinkId> = live.iter().map(|l| &l.id).collect();
+        diesel::update(magic_links::table.filter(magic_links::id.eq_any(ids)))
+            .set(magic_links::code_attempts.eq(magic_links::code_attempts + 1))
+            .execute(conn)?;
+        Ok(live)
+    })?;
+    // Checked with no connection held: bcrypt is the slow part.
+    let matched = if live.is_empty() {
+        hashes.verify(code, decoy_hash());
+        None
+    } else {
+        live.iter()
+            .find(|link| hashes.verify(code, &link.code_hash) && well_formed)
+    };
+    let Some(link) = matched else {
         return Err(SignInError::CodeInvalid);
     };
-    let counted = db::write_tx(conn, |conn| {
-        diesel::update(
-            magic_links::table
-                .filter(magic_links::id.eq(&link.id))
-                .filter(magic_links::used.eq(false))
-                .filter(magic_links::code_attempts.lt(MAX_CODE_ATTEMPTS)),
-        )
-        .set(magic_links::code_attempts.eq(magic_links::code_attempts + 1))
-        .execute(conn)
-    })?;
-    if counted == 0 || !well_formed || !bcrypt::verify(code, &link.code_hash)? {
-        return Err(SignInError::CodeInvalid);
-    }
     db::write_tx(conn, |conn| {
         let consumed = diesel::update(
             magic_links::table

@@ -51,6 +51,7 @@ diesel::table! {
         expires_at -> Timestamp,
         used -> Bool,
         created_at -> Timestamp,
+        requester_hash -> Nullable<Text>,
     }
 }
 

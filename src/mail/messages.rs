@@ -31,7 +31,8 @@ impl SignInEmail<'_> {
     pub fn render(&self, to: &str) -> Result<OutgoingEmail, MailError> {
         Ok(OutgoingEmail {
             to: to.to_string(),
-            subject: format!("Your Common Grounds sign-in code: {}", self.code),
+            // Never the code: lock screens and notifications show subjects.
+            subject: "Your Common Grounds sign-in link".to_string(),
             text: SignInText {
                 link: self.link,
                 code: self.code,

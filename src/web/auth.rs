@@ -1,7 +1,7 @@
-//! Sign-in pages: ask for a link, confirm a link (GET shows, POST signs in),
-//! enter a code, sign out.
+//! Sign-in pages: ask for a link (then "check your email", post/redirect/get),
+//! confirm a link (GET shows, POST signs in), enter a code, sign out.
 
-use actix_web::cookie::Cookie;
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -11,7 +11,8 @@ use super::error::{with_conn, AppError};
 use super::guard::{self, MaybeUser};
 use super::layout::Layout;
 use super::server::AppState;
-use crate::accounts::signin::{self, RequestLimits, SignInError};
+use crate::accounts::rate_limit::Limited;
+use crate::accounts::signin::{self, Admission, Admitted, RequestLimits, SignInError};
 use crate::accounts::{sessions, CampusEmail};
 use crate::clock;
 
@@ -31,6 +32,9 @@ struct CheckEmailPage {
     layout: Layout,
     email: String,
     next: String,
+    /// No new email went out: this address already had its emails for the hour.
+    already_sent: bool,
+    minutes: i64,
 }
 
 #[derive(Template)]
@@ -38,6 +42,8 @@ struct CheckEmailPage {
 struct ConfirmPage {
     layout: Layout,
     token: String,
+    /// Set when the link was asked for from another browser: the account it signs into.
+    account: Option<String>,
 }
 
 #[derive(Template)]
@@ -82,7 +88,7 @@ pub async fn show_login(
     }
     let cookie = guard::ensure_pre_session(&req);
     let body = LoginPage {
-        layout: Layout::new(&req, None),
+        layout: Layout::new(&req, guard::looked_up_user(&req).as_ref()),
         next,
         email: String::new(),
         error: None,
@@ -115,7 +121,7 @@ pub async fn request_link(
         Err(problem) => {
             let shown: String = form.email.chars().take(254).collect();
             let body = LoginPage {
-                layout: Layout::new(&req, None),
+                layout: Layout::new(&req, guard::looked_up_user(&req).as_ref()),
                 next,
                 email: shown,
                 error: Some(problem.to_string()),
@@ -125,51 +131,166 @@ pub async fn request_link(
             return Ok(html(StatusCode::BAD_REQUEST, body, None));
         }
     };
-    let limits = RequestLimits {
+    let limits = request_limits(&state);
+    let client = guard::client_ip(&req);
+    let bucket = signin::request_bucket(&client);
+    // A client this process already refused is answered from memory: a flood
+    // costs no connection, no write and no hashing.
+    if let Some(limited) = state.known_limits.check(&bucket, clock::now()) {
+        return Err(too_many_requests(limited));
+    }
+    let address = email.clone();
+    let admission = with_conn(&state.pool, move |conn| {
+        Ok(signin::admit(conn, &address, &client, limits, clock::now()))
+    })
+    .await?;
+    let already_sent = match admission {
+        Ok(Admission::AlreadySent) => true,
+        Ok(Admission::Send(admitted)) => {
+            send_link(&state, admitted, &email, guard::pre_session_hash(&req)).await?;
+            false
+        }
+        Err(SignInError::Limited(limited)) => {
+            state.known_limits.remember(&bucket, limited, clock::now());
+            return Err(too_many_requests(limited));
+        }
+        Err(other) => return Err(AppError::Internal(other.into())),
+    };
+    // Post/redirect/get: Back from the mailbox never resends the form.
+    let pending = PendingSignIn {
+        email: email.as_str().to_string(),
+        next,
+        already_sent,
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/login/check-email"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(pending.cookie(state.config.is_https()))
+        .finish())
+}
+
+fn request_limits(state: &AppState) -> RequestLimits {
+    RequestLimits {
         emails_per_address_per_hour: state.config.login_emails_per_hour,
         requests_per_ip_per_10_minutes: state.config.login_requests_per_ip,
-    };
-    let ip = guard::client_ip(&req);
+        code_tries_per_ip_per_10_minutes: state.config.login_code_tries_per_ip,
+    }
+}
+
+fn too_many_requests(limited: Limited) -> AppError {
+    let wait = (limited.retry_at - clock::now()).num_seconds().max(1);
+    AppError::TooManyRequests {
+        message: format!(
+            "Too many sign-in attempts came from your network. Try again after {} UTC (in about {} minutes). Any link or code already emailed to you still works.",
+            limited.retry_at.format("%H:%M"),
+            (wait + 59) / 60
+        ),
+        retry_after_secs: wait,
+    }
+}
+
+/// Hashes the code on a blocking thread with no connection held, then queues the email.
+async fn send_link(
+    state: &AppState,
+    admitted: Admitted,
+    email: &CampusEmail,
+    requester_hash: Option<String>,
+) -> Result<(), AppError> {
     let base_url = state.config.base_url.clone();
     let address = email.clone();
-    // Hash the code on a blocking thread, with no database connection held.
-    let prepared = web::block(move || signin::prepare(&address, &base_url))
-        .await?
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let hashes = state.code_hashes.clone();
+    let (admitted, prepared) =
+        web::block(move || signin::prepare(admitted, &address, &base_url, &hashes))
+            .await?
+            .map_err(|e| AppError::Internal(e.into()))?;
     let address = email.clone();
-    let result = with_conn(&state.pool, move |conn| {
+    with_conn(&state.pool, move |conn| {
         Ok(signin::request(
             conn,
+            admitted,
             &address,
             &prepared,
-            &ip,
-            limits,
+            requester_hash.as_deref(),
             clock::now(),
         ))
     })
-    .await?;
-    match result {
-        Ok(()) => state.outbox_signal.notify(),
-        Err(SignInError::Limited(limited)) => {
-            let wait = (limited.retry_at - clock::now()).num_seconds().max(1);
-            return Err(AppError::TooManyRequests {
-                message: format!(
-                    "Too many sign-in emails were asked for. Try again after {} UTC (in about {} minutes). No email was sent.",
-                    limited.retry_at.format("%H:%M"),
-                    (wait + 59) / 60
-                ),
-                retry_after_secs: wait,
-            });
-        }
-        Err(other) => return Err(AppError::Internal(other.into())),
+    .await?
+    .map_err(|e| AppError::Internal(e.into()))?;
+    state.outbox_signal.notify();
+    Ok(())
+}
+
+const PENDING_COOKIE: &str = "cg_signin";
+
+/// What the check-email page shows after a request, carried by a short-lived
+/// cookie so the address never sits in a URL (history, logs).
+struct PendingSignIn {
+    email: String,
+    next: String,
+    already_sent: bool,
+}
+
+impl PendingSignIn {
+    fn cookie(&self, https: bool) -> Cookie<'static> {
+        let value = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("email", &self.email)
+            .append_pair("next", &self.next)
+            .append_pair("sent", if self.already_sent { "before" } else { "now" })
+            .finish();
+        Cookie::build(guard::cookie_name(PENDING_COOKIE, https), value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(https)
+            .max_age(CookieDuration::minutes(signin::LINK_LIFETIME.num_minutes()))
+            .finish()
     }
+
+    fn from_request(req: &HttpRequest, state: &AppState) -> Option<PendingSignIn> {
+        let name = guard::cookie_name(PENDING_COOKIE, state.config.is_https());
+        let cookie = req.cookie(&name)?;
+        let mut email = None;
+        let mut next = None;
+        let mut already_sent = false;
+        for (key, value) in url::form_urlencoded::parse(cookie.value().as_bytes()) {
+            match key.as_ref() {
+                "email" => email = Some(value.into_owned()),
+                "next" => next = Some(value.into_owned()),
+                "sent" => already_sent = value == "before",
+                _ => {}
+            }
+        }
+        // Re-checked: a cookie is the visitor's to edit.
+        let email = CampusEmail::parse(&email?, &state.config.allowed_email_domains).ok()?;
+        Some(PendingSignIn {
+            email: email.as_str().to_string(),
+            next: guard::safe_next(next.as_deref()),
+            already_sent,
+        })
+    }
+}
+
+/// "Check your email": reads the same whether or not the address has an account.
+#[get("/login/check-email")]
+pub async fn show_check_email(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let Some(pending) = PendingSignIn::from_request(&req, &state) else {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/login"))
+            .finish());
+    };
+    let cookie = guard::ensure_pre_session(&req);
     let body = CheckEmailPage {
-        layout: Layout::new(&req, None),
-        email: email.as_str().to_string(),
-        next,
+        layout: Layout::new(&req, guard::looked_up_user(&req).as_ref()),
+        email: pending.email,
+        next: pending.next,
+        already_sent: pending.already_sent,
+        minutes: signin::LINK_LIFETIME.num_minutes(),
     }
     .render()?;
-    Ok(html(StatusCode::OK, body, None))
+    Ok(html(StatusCode::OK, body, cookie))
 }
 
 #[derive(Deserialize)]
@@ -181,16 +302,21 @@ pub struct TokenQuery {
 #[get("/login/confirm")]
 pub async fn show_confirm(
     req: HttpRequest,
+    user: MaybeUser,
     query: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let cookie = guard::ensure_pre_session(&req);
+    let cookie = match user.0 {
+        Some(_) => None,
+        None => guard::ensure_pre_session(&req),
+    };
     let token = query.token.clone().unwrap_or_default();
     if token.is_empty() {
         return refused(&req, StatusCode::BAD_REQUEST, link_refusal(), None);
     }
     let body = ConfirmPage {
-        layout: Layout::new(&req, None),
+        layout: Layout::new(&req, guard::looked_up_user(&req).as_ref()),
         token: token.chars().take(128).collect(),
+        account: None,
     }
     .render()?;
     Ok(html(StatusCode::OK, body, cookie))
@@ -199,7 +325,7 @@ pub async fn show_confirm(
 fn link_refusal() -> (String, String) {
     (
         "This sign-in link no longer works".into(),
-        "It has expired, was already used, or a newer email replaced it. Links work once, for 15 minutes. Ask for a new one below.".into(),
+        "It has expired or was already used (signing in with one link or code voids the others). Links work once, for 15 minutes. Ask for a new one below.".into(),
     )
 }
 
@@ -215,7 +341,7 @@ fn refused(
         None => (String::new(), "/".into(), false),
     };
     let body = RefusedPage {
-        layout: Layout::new(req, None),
+        layout: Layout::new(req, guard::looked_up_user(req).as_ref()),
         title,
         message,
         email,
@@ -232,13 +358,26 @@ pub struct ConfirmForm {
     csrf_token: String,
     #[serde(default)]
     token: String,
+    /// "yes" once the person saw which account a link from elsewhere signs into.
+    #[serde(default)]
+    confirm_account: String,
 }
 
+/// Starts the session: its cookie, a fresh pre-session cookie (the old one's
+/// token dies here), and the check-email cookie removed.
 fn signed_in(state: &AppState, token: &str, next: &str) -> HttpResponse {
+    let https = state.config.is_https();
+    let mut pending = Cookie::build(guard::cookie_name(PENDING_COOKIE, https), "")
+        .path("/")
+        .secure(https)
+        .finish();
+    pending.make_removal();
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, next.to_string()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .cookie(guard::session_cookie(token, state.config.is_https()))
+        .cookie(guard::session_cookie(token, https))
+        .cookie(guard::rotated_pre_session(https))
+        .cookie(pending)
         .finish()
 }
 
@@ -258,10 +397,14 @@ pub async fn confirm_link(
     guard::verify_csrf(&req, &form.csrf_token).await?;
     let token = form.token.clone();
     let agent = user_agent(&req);
+    let requester = guard::pre_session_hash(&req);
+    let account_confirmed = form.confirm_account == "yes";
     let result = with_conn(&state.pool, move |conn| {
         Ok(signin::confirm_link(
             conn,
             &token,
+            requester.as_deref(),
+            account_confirmed,
             agent.as_deref(),
             clock::now(),
         ))
@@ -269,6 +412,15 @@ pub async fn confirm_link(
     .await?;
     match result {
         Ok(created) => Ok(signed_in(&state, &created.token, "/")),
+        Err(SignInError::ConfirmAccount { email }) => {
+            let body = ConfirmPage {
+                layout: Layout::new(&req, guard::looked_up_user(&req).as_ref()),
+                token: form.token.chars().take(128).collect(),
+                account: Some(email),
+            }
+            .render()?;
+            Ok(html(StatusCode::OK, body, None))
+        }
         Err(SignInError::LinkInvalid) => {
             refused(&req, StatusCode::BAD_REQUEST, link_refusal(), None)
         }
@@ -319,19 +471,36 @@ pub async fn confirm_code(
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     let agent = user_agent(&req);
+    let client = guard::client_ip(&req);
+    let bucket = signin::code_bucket(&client);
+    if let Some(limited) = state.known_limits.check(&bucket, clock::now()) {
+        return Err(too_many_requests(limited));
+    }
+    let limits = request_limits(&state);
     let address = email.clone();
+    let hashes = state.code_hashes.clone();
     let result = with_conn(&state.pool, move |conn| {
+        let attempt = signin::CodeAttempt {
+            email: &address,
+            code: &code,
+            client: &client,
+            user_agent: agent.as_deref(),
+        };
         Ok(signin::confirm_code(
             conn,
-            &address,
-            &code,
-            agent.as_deref(),
+            &attempt,
+            limits,
+            &hashes,
             clock::now(),
         ))
     })
     .await?;
     match result {
         Ok(created) => Ok(signed_in(&state, &created.token, &next)),
+        Err(SignInError::Limited(limited)) => {
+            state.known_limits.remember(&bucket, limited, clock::now());
+            Err(too_many_requests(limited))
+        }
         Err(SignInError::CodeInvalid) => refused(
             &req,
             StatusCode::BAD_REQUEST,

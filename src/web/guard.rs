@@ -19,6 +19,22 @@ use crate::clock;
 pub const SESSION_COOKIE: &str = "cg_session";
 pub const PRE_SESSION_COOKIE: &str = "cg_csrf";
 
+/// A cookie's name as set and read: with the `__Host-` prefix when `BASE_URL` is
+/// https, so a sibling subdomain or a plain-http page cannot plant or shadow it.
+pub fn cookie_name(base: &str, https: bool) -> String {
+    if https {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+fn read_cookie(req: &HttpRequest, base: &str) -> Option<String> {
+    let https = state(req).config.is_https();
+    req.cookie(&cookie_name(base, https))
+        .map(|c| c.value().to_string())
+}
+
 /// The signed-in student (or staff member) and their session.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
@@ -31,7 +47,7 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
     if let Some(cached) = req.extensions().get::<Option<CurrentUser>>() {
         return Ok(cached.clone());
     }
-    let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+    let token = read_cookie(req, SESSION_COOKIE);
     let found = match token {
         None => None,
         Some(token) => {
@@ -45,6 +61,15 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
     };
     req.extensions_mut().insert(found.clone());
     Ok(found)
+}
+
+/// The signed-in user this request already looked up (through `CurrentUser`,
+/// `MaybeUser` or a CSRF check), without another lookup.
+pub fn looked_up_user(req: &HttpRequest) -> Option<CurrentUser> {
+    req.extensions()
+        .get::<Option<CurrentUser>>()
+        .cloned()
+        .flatten()
 }
 
 pub fn state(req: &HttpRequest) -> web::Data<AppState> {
@@ -145,9 +170,14 @@ fn pre_session_value(req: &HttpRequest) -> Option<String> {
     if let Some(value) = req.extensions().get::<PreSession>() {
         return Some(value.0.clone());
     }
-    req.cookie(PRE_SESSION_COOKIE)
-        .map(|c| c.value().to_string())
+    read_cookie(req, PRE_SESSION_COOKIE)
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// SHA-256 of this browser's pre-session cookie: how a sign-in link remembers
+/// which browser asked for it.
+pub fn pre_session_hash(req: &HttpRequest) -> Option<String> {
+    pre_session_value(req).map(|value| sessions::hash_token(&value))
 }
 
 #[derive(Clone)]
@@ -161,20 +191,29 @@ pub fn ensure_pre_session(req: &HttpRequest) -> Option<Cookie<'static>> {
     }
     let value = sessions::random_token();
     req.extensions_mut().insert(PreSession(value.clone()));
-    let state = state(req);
-    Some(
-        Cookie::build(PRE_SESSION_COOKIE, value)
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(state.config.is_https())
-            .max_age(CookieDuration::hours(2))
-            .finish(),
-    )
+    Some(pre_session_cookie(value, state(req).config.is_https()))
 }
 
-/// Refuses a POST whose `csrf_token` does not match this session's (or this
-/// visitor's pre-session) token.
+/// A fresh pre-session cookie, set at sign-in so the token a signed-out page
+/// carried (which someone may have planted or seen) is worth nothing afterwards.
+pub fn rotated_pre_session(https: bool) -> Cookie<'static> {
+    pre_session_cookie(sessions::random_token(), https)
+}
+
+fn pre_session_cookie(value: String, https: bool) -> Cookie<'static> {
+    Cookie::build(cookie_name(PRE_SESSION_COOKIE, https), value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(https)
+        .max_age(CookieDuration::hours(2))
+        .finish()
+}
+
+/// Refuses a POST whose `csrf_token` does not match this session's token, or,
+/// only where there is no session, this visitor's pre-session token. Once a
+/// session exists a pre-session token counts for nothing: a planted `cg_csrf`
+/// cookie cannot sign anyone out or end their sessions.
 pub async fn verify_csrf(
     req: &HttpRequest,
     submitted: &str,
@@ -182,21 +221,14 @@ pub async fn verify_csrf(
     let current = load_session(req).await?;
     let state = state(req);
     let key = state.config.secret_key.expose();
-    let mut candidates = Vec::new();
-    if let Some(c) = &current {
-        candidates.push(session_csrf_token(key, &c.session.token_hash));
-    }
-    // Sign-in forms are rendered before the session exists.
-    if let Some(value) = req
-        .cookie(PRE_SESSION_COOKIE)
-        .map(|c| c.value().to_string())
-    {
-        candidates.push(pre_session_csrf_token(key, &value));
-    }
+    let expected = match &current {
+        Some(c) => Some(session_csrf_token(key, &c.session.token_hash)),
+        // Sign-in forms are rendered before the session exists.
+        None => pre_session_value(req).map(|value| pre_session_csrf_token(key, &value)),
+    };
     let ok = !submitted.is_empty()
-        && candidates
-            .iter()
-            .any(|expected| bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())));
+        && expected
+            .is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())));
     if ok {
         Ok(current)
     } else {
@@ -248,12 +280,14 @@ pub struct Flash {
 /// The cookie that carries a flash to the next page (cleared once shown).
 pub fn flash_cookie(is_error: bool, text: &str, secure: bool) -> Cookie<'static> {
     let text: String = text.chars().take(400).collect();
+    // Hex, not URL encoding: actix percent-decodes cookie values as it reads
+    // them, so a second decode turned "U+2060" into "U 2060".
     let value = format!(
         "{}{}",
         if is_error { "e:" } else { "k:" },
-        url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
+        hex::encode(text.as_bytes())
     );
-    Cookie::build(FLASH_COOKIE, value)
+    Cookie::build(cookie_name(FLASH_COOKIE, secure), value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -264,23 +298,21 @@ pub fn flash_cookie(is_error: bool, text: &str, secure: bool) -> Cookie<'static>
 
 /// The flash this request carries, if any.
 pub fn flash(req: &HttpRequest) -> Option<Flash> {
-    let cookie = req.cookie(FLASH_COOKIE)?;
-    let value = cookie.value();
+    let cookie = read_cookie(req, FLASH_COOKIE)?;
+    let value = cookie.as_str();
     let (is_error, encoded) = match value.split_at_checked(2)? {
         ("e:", rest) => (true, rest),
         ("k:", rest) => (false, rest),
         _ => return None,
     };
-    let text: String = url::form_urlencoded::parse(format!("x={encoded}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())?;
+    let text = String::from_utf8(hex::decode(encoded).ok()?).ok()?;
     let text: String = text.chars().filter(|c| !c.is_control()).take(400).collect();
     (!text.is_empty()).then_some(Flash { is_error, text })
 }
 
 /// The session cookie for a new session token.
 pub fn session_cookie(token: &str, secure: bool) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, token.to_string())
+    Cookie::build(cookie_name(SESSION_COOKIE, secure), token.to_string())
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)

@@ -186,6 +186,16 @@ pub async fn metrics(
     let _ = writeln!(out, "# HELP cg_db_queries_total SQL statements run.");
     let _ = writeln!(out, "# TYPE cg_db_queries_total counter");
     let _ = writeln!(out, "cg_db_queries_total {}", state.queries.get());
+    let _ = writeln!(
+        out,
+        "# HELP cg_signin_code_hashes_total Sign-in codes hashed or checked (bcrypt)."
+    );
+    let _ = writeln!(out, "# TYPE cg_signin_code_hashes_total counter");
+    let _ = writeln!(
+        out,
+        "cg_signin_code_hashes_total {}",
+        state.code_hashes.total()
+    );
 
     // The database parts are best effort: metrics must answer while it is down.
     let from_db = with_conn(&state.pool, |conn| {

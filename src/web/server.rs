@@ -17,6 +17,8 @@ use super::error::AppError;
 use super::{
     account, admin, assets, auth, chat, classes, dev, friends, health, home, metrics, schedule,
 };
+use crate::accounts::rate_limit::KnownLimits;
+use crate::accounts::signin::CodeHashes;
 use crate::config::Config;
 use crate::db::{self, Pool, QueryCounter};
 use crate::mail::worker::{self, OutboxSignal};
@@ -31,6 +33,10 @@ pub struct AppState {
     pub mailer_is_directory: bool,
     pub metrics: Arc<super::metrics::Metrics>,
     pub queries: QueryCounter,
+    /// Rate limits this process already saw refused: answered without the database.
+    pub known_limits: Arc<KnownLimits>,
+    /// Sign-in codes hashed or checked (bcrypt), for `/metrics`.
+    pub code_hashes: Arc<CodeHashes>,
 }
 
 /// A built, bound, not yet running service.
@@ -83,6 +89,8 @@ impl Application {
             outbox_signal: outbox_signal.clone(),
             mailer_is_directory: mailer.is_directory(),
             metrics: Arc::default(),
+            known_limits: Arc::default(),
+            code_hashes: Arc::default(),
             queries: queries.clone(),
         });
         let server = serve(listener, state)?;
@@ -228,11 +236,16 @@ async fn clear_shown_flash(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    let had_flash = req.cookie(super::guard::FLASH_COOKIE).is_some();
+    let https = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.config.is_https());
+    let name = super::guard::cookie_name(super::guard::FLASH_COOKIE, https);
+    let had_flash = req.cookie(&name).is_some();
     let mut res = next.call(req).await?;
     if had_flash && !res.status().is_redirection() {
-        let mut removal = actix_web::cookie::Cookie::build(super::guard::FLASH_COOKIE, "")
+        let mut removal = actix_web::cookie::Cookie::build(name, "")
             .path("/")
+            .secure(https)
             .finish();
         removal.make_removal();
         res.response_mut().add_cookie(&removal).ok();
@@ -273,6 +286,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .service(home::show_home)
             .service(auth::show_login)
             .service(auth::request_link)
+            .service(auth::show_check_email)
             .service(auth::show_confirm)
             .service(auth::confirm_link)
             .service(auth::confirm_code)

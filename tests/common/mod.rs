@@ -300,11 +300,19 @@ impl TestApp {
         csrf_in(&html).unwrap_or_else(|| panic!("no csrf_token on {path}"))
     }
 
-    /// Asks for a sign-in email the way the login form does.
+    /// Asks for a sign-in email the way the login form does, and follows its
+    /// redirect to the check-email page (a refusal is returned as it is).
     pub async fn post_login(&self, email: &str) -> reqwest::Response {
         let csrf = self.csrf_from("/login").await;
-        self.post_form("/login", &[("csrf_token", &csrf), ("email", email)])
-            .await
+        let posted = self
+            .post_form("/login", &[("csrf_token", &csrf), ("email", email)])
+            .await;
+        if posted.status().as_u16() != 303 {
+            return posted;
+        }
+        let location = posted.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(location, "/login/check-email", "POST /login redirects");
+        self.get(&location).await
     }
 
     /// Emails captured by the memory mailer so far.
