@@ -1,0 +1,455 @@
+//! Sign-in that nobody can jam, tried as an attacker would: a flood over its
+//! limit costs no hashing, other people's requests never lock a student out of
+//! their own mailbox, a code try takes the same work whether or not a code is
+//! pending, a planted pre-session token is worth nothing once signed in, and a
+//! link asked for elsewhere names the account before it signs in. Each test runs
+//! on SQLite and on PostgreSQL.
+
+mod common;
+use common::*;
+
+use common_grounds::db::schema::{magic_links, sessions};
+use diesel::prelude::*;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+const VICTIM: &str = "victim1@virginia.edu";
+
+/// A client with its own cookie jar that does not follow redirects.
+fn browser() -> reqwest::Client {
+    client()
+}
+
+async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, String) {
+    let response = client.get(app.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+async fn post(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `POST /login` from `client` with the token of its own sign-in form.
+async fn ask(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {
+    let (_, form) = page(app, client, "/login").await;
+    let csrf = csrf_in(&form).expect("a token on the sign-in form");
+    post(
+        app,
+        client,
+        "/login",
+        &[("csrf_token", &csrf), ("email", email)],
+    )
+    .await
+}
+
+/// Presses the button on an emailed link's page, as `client`.
+async fn confirm(
+    app: &TestApp,
+    client: &reqwest::Client,
+    token: &str,
+    account_confirmed: bool,
+) -> reqwest::Response {
+    let (_, shown) = page(app, client, &format!("/login/confirm?token={token}")).await;
+    let csrf = csrf_in(&shown).expect("a token on the confirm page");
+    let mut fields = vec![("csrf_token", csrf.as_str()), ("token", token)];
+    if account_confirmed {
+        fields.push(("confirm_account", "yes"));
+    }
+    post(app, client, "/login/confirm", &fields).await
+}
+
+/// Who `client` is signed in as, by the account page.
+async fn signed_in_as(app: &TestApp, client: &reqwest::Client) -> Option<String> {
+    let (status, html) = page(app, client, "/account").await;
+    if status != 200 {
+        return None;
+    }
+    let doc = scraper::Html::parse_document(&html);
+    let strong = scraper::Selector::parse("main strong").unwrap();
+    doc.select(&strong)
+        .next()
+        .map(|e| e.text().collect::<String>().trim().to_string())
+}
+
+/// The service's count of sign-in code hashes, as `/metrics` shows it.
+async fn code_hashes(app: &TestApp) -> u64 {
+    let (status, text) = app.get_html("/metrics").await;
+    assert_eq!(status, 200);
+    text.lines()
+        .find_map(|l| l.strip_prefix("cg_signin_code_hashes_total "))
+        .expect("cg_signin_code_hashes_total in /metrics")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn set_cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            v[name.len() + 1..]
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+}
+
+fn live_sessions(app: &TestApp) -> i64 {
+    sessions::table
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap()
+}
+
+backend_test!(
+    async fn a_flood_over_its_limit_is_refused_without_hashing_a_single_code(backend: Backend) {
+        // Arrange: one client uses up its 3 requests per 10 minutes.
+        let app = spawn_app_with(
+            TestDb::new(backend),
+            TestMail::Memory,
+            &[("LOGIN_REQUESTS_PER_IP_10MIN", "3")],
+        )
+        .await;
+        let flooder = browser();
+        for n in 0..3 {
+            let asked = ask(&app, &flooder, &format!("s{n}@virginia.edu")).await;
+            assert_eq!(asked.status().as_u16(), 303, "request {n}");
+        }
+        let hashed_before = code_hashes(&app).await;
+        assert!(hashed_before >= 3, "each email hashed its code");
+        let (_, form) = page(&app, &flooder, "/login").await;
+        let csrf = csrf_in(&form).unwrap();
+
+        // Act: 300 more requests, each for a new address.
+        let mut statuses = Vec::new();
+        for n in 0..300 {
+            let email = format!("flood{n}@virginia.edu");
+            let response = post(
+                &app,
+                &flooder,
+                "/login",
+                &[("csrf_token", &csrf), ("email", &email)],
+            )
+            .await;
+            statuses.push(response.status().as_u16());
+        }
+
+        // Assert: every answer is 429 and not one code was hashed.
+        assert!(statuses.iter().all(|s| *s == 429), "{statuses:?}");
+        assert_eq!(code_hashes(&app).await, hashed_before);
+        let links: i64 = magic_links::table
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap();
+        assert_eq!(links, 3);
+    }
+);
+
+backend_test!(
+    async fn five_strangers_asking_for_a_students_link_cannot_lock_them_out(backend: Backend) {
+        // Arrange: the student asks first, then five other clients ask for the same address.
+        let app = spawn_app(backend).await;
+        let student = browser();
+        assert_eq!(ask(&app, &student, VICTIM).await.status().as_u16(), 303);
+        let first = app.wait_for_emails(1).await.remove(0);
+        assert_eq!(first.to, VICTIM);
+        for n in 0..5 {
+            let stranger = browser();
+            let asked = ask(&app, &stranger, VICTIM).await;
+            assert_eq!(asked.status().as_u16(), 303, "stranger {n}");
+        }
+        // The address had five emails in the hour; the sixth request sent nothing.
+        app.wait_for_emails(5).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(app.sent_emails().await.len(), 5);
+
+        // Act: the student asks once more, then uses the first email they got.
+        let again = ask(&app, &student, VICTIM).await;
+        assert_eq!(again.status().as_u16(), 303);
+        let (status, check) = page(&app, &student, "/login/check-email").await;
+        let token = token_in(&first.text).unwrap();
+        let confirmed = confirm(&app, &student, &token, false).await;
+
+        // Assert: the page says a link is on its way, and the first link signs in.
+        assert_eq!(status, 200);
+        assert!(check.contains("already on its way"), "{check}");
+        assert_eq!(confirmed.status().as_u16(), 303);
+        assert_eq!(signed_in_as(&app, &student).await.as_deref(), Some(VICTIM));
+        assert_eq!(live_sessions(&app), 1);
+    }
+);
+
+backend_test!(
+    async fn every_code_in_the_inbox_works_and_using_one_voids_the_rest(backend: Backend) {
+        // Arrange: three emails for one address.
+        let app = spawn_app(backend).await;
+        let student = browser();
+        for _ in 0..3 {
+            assert_eq!(ask(&app, &student, VICTIM).await.status().as_u16(), 303);
+        }
+        let emails = app.wait_for_emails(3).await;
+        let oldest_code = code_in(&emails[0].text).unwrap();
+        let newest_token = token_in(&emails[2].text).unwrap();
+
+        // Act: the oldest email's code, on another device.
+        let phone = browser();
+        let (_, form) = page(&app, &phone, "/login").await;
+        let csrf = csrf_in(&form).unwrap();
+        let signed = post(
+            &app,
+            &phone,
+            "/login/code",
+            &[
+                ("csrf_token", &csrf),
+                ("email", VICTIM),
+                ("code", &oldest_code),
+            ],
+        )
+        .await;
+
+        // Assert: signed in; the newest link died with it.
+        assert_eq!(signed.status().as_u16(), 303);
+        assert_eq!(signed_in_as(&app, &phone).await.as_deref(), Some(VICTIM));
+        let late = confirm(&app, &student, &newest_token, false).await;
+        assert_eq!(late.status().as_u16(), 400);
+    }
+);
+
+backend_test!(
+    async fn a_code_try_does_the_same_work_whether_or_not_a_code_is_pending(backend: Backend) {
+        // Arrange: one address with a live code, one without.
+        let app = spawn_app_with(
+            TestDb::new(backend),
+            TestMail::Memory,
+            &[("LOGIN_CODE_TRIES_PER_IP_10MIN", "4")],
+        )
+        .await;
+        let attacker = browser();
+        assert_eq!(ask(&app, &attacker, VICTIM).await.status().as_u16(), 303);
+        app.wait_for_emails(1).await;
+        let (_, form) = page(&app, &attacker, "/login").await;
+        let csrf = csrf_in(&form).unwrap();
+        let try_code = |email: &'static str| {
+            let csrf = csrf.clone();
+            let attacker = attacker.clone();
+            let url = app.url("/login/code");
+            async move {
+                attacker
+                    .post(url)
+                    .form(&[
+                        ("csrf_token", csrf.as_str()),
+                        ("email", email),
+                        ("code", "12345678"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+
+        // Act + Assert: a wrong code for each costs exactly one hash check, and reads the same.
+        let before = code_hashes(&app).await;
+        let pending = try_code(VICTIM).await;
+        let after_pending = code_hashes(&app).await;
+        let none = try_code("nobody9@virginia.edu").await;
+        let after_none = code_hashes(&app).await;
+        assert_eq!(pending.status().as_u16(), 400);
+        assert_eq!(none.status().as_u16(), 400);
+        assert_eq!(after_pending - before, 1);
+        assert_eq!(after_none - after_pending, 1);
+        let pending_page = pending.text().await.unwrap();
+        let none_page = none.text().await.unwrap();
+        assert_eq!(
+            pending_page.replace(VICTIM, "X"),
+            none_page.replace("nobody9@virginia.edu", "X")
+        );
+
+        // Act + Assert: the client's tries are limited too, before any hashing.
+        assert_eq!(try_code(VICTIM).await.status().as_u16(), 400);
+        assert_eq!(try_code(VICTIM).await.status().as_u16(), 400);
+        let hashed = code_hashes(&app).await;
+        for _ in 0..20 {
+            assert_eq!(try_code(VICTIM).await.status().as_u16(), 429);
+        }
+        assert_eq!(code_hashes(&app).await, hashed);
+    }
+);
+
+backend_test!(
+    async fn a_planted_pre_session_token_cannot_sign_out_or_end_sessions(backend: Backend) {
+        // Arrange: a signed-in student on two devices, and a pre-session cookie the
+        // attacker chose, with the token a sign-in form shows for it.
+        let app = spawn_app(backend).await;
+        let laptop = app.student("mst3k");
+        let _phone = app.client_with_session(
+            &common_grounds::accounts::sessions::create(
+                &mut app.conn(),
+                &laptop.user.id,
+                Some("phone"),
+                common_grounds::clock::now(),
+            )
+            .unwrap()
+            .token,
+        );
+        let planted = "ab".repeat(32);
+        let attacker = reqwest::Client::new();
+        let form = attacker
+            .get(app.url("/login"))
+            .header(COOKIE, format!("cg_csrf={planted}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = csrf_in(&form).unwrap();
+        assert_eq!(live_sessions(&app), 2);
+
+        // Act: the signed-in browser carries the planted cookie and the attacker's token.
+        let cookie = format!("cg_session={}; cg_csrf={planted}", laptop.token);
+        let mut statuses = Vec::new();
+        for path in ["/logout", "/account/sessions/end-others"] {
+            let response = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .post(app.url(path))
+                .header(COOKIE, &cookie)
+                .form(&[("csrf_token", token.as_str())])
+                .send()
+                .await
+                .unwrap();
+            statuses.push(response.status().as_u16());
+        }
+
+        // Assert: both refused, nothing ended, still signed in.
+        assert_eq!(statuses, vec![403, 403]);
+        assert_eq!(live_sessions(&app), 2);
+        let (status, _) = laptop.get(&app, "/account").await;
+        assert_eq!(status, 200);
+    }
+);
+
+backend_test!(
+    async fn a_link_from_another_browser_names_the_account_first(backend: Backend) {
+        // Arrange: the attacker asks for a link to their own account and sends it to a victim.
+        let app = spawn_app(backend).await;
+        let attacker = browser();
+        assert_eq!(
+            ask(&app, &attacker, "attacker7@virginia.edu")
+                .await
+                .status()
+                .as_u16(),
+            303
+        );
+        let token = token_in(&app.wait_for_emails(1).await[0].text).unwrap();
+        let victim = browser();
+
+        // Act: the victim presses the link's button.
+        let pressed = confirm(&app, &victim, &token, false).await;
+        let status = pressed.status().as_u16();
+        let html = pressed.text().await.unwrap();
+
+        // Assert: not signed in; the page names the account and asks again.
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("Sign in as attacker7@virginia.edu"),
+            "the page names the account: {html}"
+        );
+        assert_eq!(signed_in_as(&app, &victim).await, None);
+        assert_eq!(live_sessions(&app), 0);
+
+        // Act + Assert: only an explicit second press signs in (the link still works).
+        let confirmed = confirm(&app, &victim, &token, true).await;
+        assert_eq!(confirmed.status().as_u16(), 303);
+        assert_eq!(
+            signed_in_as(&app, &victim).await.as_deref(),
+            Some("attacker7@virginia.edu")
+        );
+    }
+);
+
+backend_test!(
+    async fn the_asking_browser_signs_in_at_once_with_a_fresh_csrf_cookie(backend: Backend) {
+        // Arrange
+        let app = spawn_app(backend).await;
+        let student = browser();
+        let login = student.get(app.url("/login")).send().await.unwrap();
+        let before = set_cookie_value(&login, "cg_csrf").expect("a pre-session cookie");
+        let csrf = csrf_in(&login.text().await.unwrap()).unwrap();
+        let asked = post(
+            &app,
+            &student,
+            "/login",
+            &[("csrf_token", &csrf), ("email", "hoo1a")],
+        )
+        .await;
+        assert_eq!(asked.status().as_u16(), 303);
+        assert_eq!(asked.headers()[LOCATION], "/login/check-email");
+        let email = app.wait_for_emails(1).await.remove(0);
+
+        // Act
+        let confirmed = confirm(&app, &student, &token_in(&email.text).unwrap(), false).await;
+
+        // Assert: a bare computing ID meant hoo1a@virginia.edu; the old pre-session
+        // cookie was replaced; the subject never carries the code.
+        assert_eq!(email.to, "hoo1a@virginia.edu");
+        let code = code_in(&email.text).unwrap();
+        assert!(!email.subject.contains(&code), "{}", email.subject);
+        assert!(!email.subject.chars().any(|c| c.is_ascii_digit()));
+        assert_eq!(confirmed.status().as_u16(), 303);
+        let after = set_cookie_value(&confirmed, "cg_csrf").expect("a new pre-session cookie");
+        assert_ne!(after, before);
+        assert_eq!(
+            signed_in_as(&app, &student).await.as_deref(),
+            Some("hoo1a@virginia.edu")
+        );
+    }
+);
+
+backend_test!(
+    async fn check_email_reads_the_same_for_known_and_unknown_addresses(backend: Backend) {
+        // Arrange: one address has an account, one does not.
+        let app = spawn_app(backend).await;
+        app.student("known1");
+        let known = browser();
+        let unknown = browser();
+
+        // Act: each asks, and follows the redirect (Back would GET, never re-POST).
+        let a = ask(&app, &known, "known1@virginia.edu").await;
+        let b = ask(&app, &unknown, "unknown1@virginia.edu").await;
+        assert_eq!((a.status().as_u16(), b.status().as_u16()), (303, 303));
+        let (sa, page_a) = page(&app, &known, "/login/check-email").await;
+        let (sb, page_b) = page(&app, &unknown, "/login/check-email").await;
+
+        // Assert: the same page but for the address (and the form's token).
+        assert_eq!((sa, sb), (200, 200));
+        let strip = |html: &str, email: &str| {
+            let token = csrf_in(html).unwrap();
+            html.replace(email, "ADDRESS").replace(&token, "TOKEN")
+        };
+        assert_eq!(
+            strip(&page_a, "known1@virginia.edu"),
+            strip(&page_b, "unknown1@virginia.edu")
+        );
+        assert!(page_a.contains("Check your email"));
+        // Without a pending request the page sends you to the form.
+        let (status, _) = page(&app, &browser(), "/login/check-email").await;
+        assert_eq!(status, 303);
+    }
+);
