@@ -454,6 +454,12 @@ impl Config {
         self.app_env == AppEnv::Production
     }
 
+    /// The dev mailbox shows every sign-in link to whoever opens it, so it is
+    /// served only in development and only while bound to a loopback address.
+    pub fn serves_dev_mailbox(&self) -> bool {
+        self.app_env == AppEnv::Development && self.bind_addr.ip().to_canonical().is_loopback()
+    }
+
     /// Cookies carry `Secure` and responses HSTS only when we are served over https.
     pub fn is_https(&self) -> bool {
         self.base_url.scheme() == "https"
@@ -687,5 +693,26 @@ mod tests {
         }
         let err = parse_trusted_proxies("10.0.0.0/8,10.0.0.0/33").unwrap_err();
         assert!(err.contains("10.0.0.0/33"), "{err}");
+    }
+
+    #[test]
+    fn the_dev_mailbox_is_served_only_in_development_on_loopback() {
+        let key = "k".repeat(40);
+        let at = |env: &str, bind: &str| {
+            Config::from_source(&source(&[
+                ("SECRET_KEY", &key),
+                ("APP_ENV", env),
+                ("BIND_ADDR", bind),
+                ("BASE_URL", "https://cg.example.edu"),
+            ]))
+            .unwrap()
+            .serves_dev_mailbox()
+        };
+        assert!(at("development", "127.0.0.1:8080"));
+        assert!(at("development", "[::1]:8080"));
+        assert!(!at("development", "0.0.0.0:8080"));
+        assert!(!at("development", "[::]:8080"));
+        assert!(!at("development", "192.0.2.10:8080"));
+        assert!(!at("production", "127.0.0.1:8080"));
     }
 }
