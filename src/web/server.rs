@@ -212,7 +212,8 @@ fn security_headers(https: bool) -> DefaultHeaders {
 }
 
 /// Gives each request an id (echoed as `X-Request-Id`) and logs one line per
-/// request: method, path without its query (queries may hold tokens), status, time.
+/// request: method, route pattern (`/friends/{computing_id}`, never the path or
+/// its query: paths hold computing ids, queries tokens), status, time.
 async fn log_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -220,7 +221,10 @@ async fn log_requests(
     let id = uuid::Uuid::new_v4().simple().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let path = req.path().to_string();
+    // The matched pattern, not the path: ids never reach a log line or a label.
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
@@ -232,18 +236,13 @@ async fn log_requests(
     match &result {
         Ok(res) => {
             let status = res.status().as_u16();
-            tracing::info!(parent: &span, %method, %path, status, elapsed_ms, "request");
+            tracing::info!(parent: &span, %method, %route, status, elapsed_ms, "request");
             if let Some(metrics) = metrics {
-                // The matched pattern, not the path: ids never become labels.
-                let route = res
-                    .request()
-                    .match_pattern()
-                    .unwrap_or_else(|| "unmatched".to_string());
                 metrics.record(method.as_str(), &route, status, elapsed);
             }
         }
         Err(error) => {
-            tracing::warn!(parent: &span, %method, %path, %error, elapsed_ms, "request failed")
+            tracing::warn!(parent: &span, %method, %route, %error, elapsed_ms, "request failed")
         }
     }
     result.map(|mut res| {
