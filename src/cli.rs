@@ -13,6 +13,7 @@ use crate::demo::{CampusSpec, DEMO_MODERATOR, DEMO_STUDENT};
 use crate::sis::client::{ClientSettings, SisClient};
 use crate::sis::sync::{self, SubjectOutcome, SyncError, SyncRequest};
 use crate::sis::Subject;
+use crate::web::server::startup_notices;
 use crate::web::Application;
 use crate::{clock, db, ops, telemetry};
 
@@ -227,11 +228,25 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let base = config.base_url.clone();
         let db_url = config.database_url.redacted();
         let json_logs = config.log_format == LogFormat::Json;
-        let app = Application::build(config)?;
+        let app = Application::build(config.clone())?;
+        let bind = std::net::SocketAddr::new(bind.ip(), app.port());
         tracing::info!(%bind, %base, database = %db_url, "Common Grounds is serving");
-        // With JSON logs every line of output is JSON; the log line above says it.
+        // With JSON logs every line of output is JSON; the log lines say it all.
         if !json_logs {
             println!("Common Grounds is serving on http://{bind} (open {base})");
+        }
+        for notice in startup_notices(&config, bind) {
+            if notice.warning {
+                tracing::warn!("{}", notice.text);
+                if !json_logs {
+                    eprintln!("{}", notice.text);
+                }
+            } else {
+                tracing::info!("{}", notice.text);
+                if !json_logs {
+                    println!("{}", notice.text);
+                }
+            }
         }
         app.run_until_stopped().await?;
         Ok(())
@@ -284,7 +299,14 @@ fn print_sign_in_help(config: &Config) {
     let base = config.base_url.as_str().trim_end_matches('/');
     println!("demo: sign in as the demo student: open {base}/login and enter {DEMO_STUDENT}@virginia.edu");
     if config.smtp_url.is_none() {
-        println!("demo: the sign-in email lands in the dev mailbox: {base}/dev/mailbox (follow its link or type its code)");
+        if config.serves_dev_mailbox() {
+            println!("demo: the sign-in email lands in the dev mailbox: {base}/dev/mailbox (follow its link or type its code)");
+        } else {
+            println!(
+                "demo: the sign-in email is written to {} (the dev mailbox page is served only in development on a loopback BIND_ADDR)",
+                config.mail_dir.display()
+            );
+        }
     }
     println!("demo: the moderator is {DEMO_MODERATOR}@virginia.edu (admin pages at {base}/admin)");
 }

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use rand::RngCore;
 use url::Url;
 
@@ -167,6 +168,9 @@ pub struct Config {
     pub mail_from: String,
     pub mail_dir: PathBuf,
     pub trusted_proxy: bool,
+    /// The proxies whose `X-Forwarded-For` counts (with `trusted_proxy`): the socket
+    /// peer must be one of them, and the client is the rightmost hop that is not.
+    pub trusted_proxies: Vec<IpNet>,
     pub login_emails_per_hour: u32,
     pub login_requests_per_ip: u32,
     /// Sign-in code tries per client per 10 minutes (each code also has 5 tries).
@@ -419,6 +423,11 @@ impl Config {
             mail_from,
             mail_dir,
             trusted_proxy: var_parsed(src, "TRUSTED_PROXY", false)?,
+            trusted_proxies: parse_trusted_proxies(
+                &src.get("TRUSTED_PROXIES")
+                    .unwrap_or_else(|| DEFAULT_TRUSTED_PROXIES.to_string()),
+            )
+            .map_err(|problem| invalid("TRUSTED_PROXIES", problem))?,
             login_emails_per_hour: var_parsed(src, "LOGIN_EMAILS_PER_HOUR", 5)?,
             login_requests_per_ip: var_parsed(src, "LOGIN_REQUESTS_PER_IP_10MIN", 30)?,
             login_code_tries_per_ip: var_parsed(src, "LOGIN_CODE_TRIES_PER_IP_10MIN", 30)?,
@@ -448,10 +457,44 @@ impl Config {
         self.app_env == AppEnv::Production
     }
 
+    /// The dev mailbox shows every sign-in link to whoever opens it, so it is
+    /// served only in development and only while bound to a loopback address.
+    pub fn serves_dev_mailbox(&self) -> bool {
+        self.app_env == AppEnv::Development && self.bind_addr.ip().to_canonical().is_loopback()
+    }
+
     /// Cookies carry `Secure` and responses HSTS only when we are served over https.
     pub fn is_https(&self) -> bool {
         self.base_url.scheme() == "https"
     }
+}
+
+/// Proxies trusted to set `X-Forwarded-For` when `TRUSTED_PROXIES` is unset: this
+/// machine only (a proxy on the same host).
+pub const DEFAULT_TRUSTED_PROXIES: &str = "127.0.0.1,::1";
+
+/// Parses a `TRUSTED_PROXIES` list: comma-separated CIDRs (`10.0.0.0/8`) or bare
+/// addresses (`127.0.0.1`, one host). The error names the entry that is wrong.
+pub fn parse_trusted_proxies(raw: &str) -> Result<Vec<IpNet>, String> {
+    let mut nets = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let net = match entry.parse::<IpNet>() {
+            Ok(net) => net.trunc(),
+            Err(_) => match entry.parse::<IpAddr>() {
+                Ok(address) => IpNet::from(address.to_canonical()),
+                Err(_) => {
+                    return Err(format!(
+                    "'{entry}' is not an address or CIDR range (write e.g. 10.0.0.0/8,127.0.0.1)"
+                ))
+                }
+            },
+        };
+        nets.push(net);
+    }
+    if nets.is_empty() {
+        return Err("list at least one proxy address or range, e.g. 127.0.0.1".into());
+    }
+    Ok(nets)
 }
 
 fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
@@ -631,5 +674,48 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("BIND_ADDR"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_take_ranges_and_addresses_and_a_bad_one_is_named() {
+        let key = "k".repeat(40);
+        let config = Config::from_source(&source(&[("SECRET_KEY", &key)])).unwrap();
+        let loopback: Vec<IpNet> =
+            vec!["127.0.0.1/32".parse().unwrap(), "::1/128".parse().unwrap()];
+        assert_eq!(config.trusted_proxies, loopback);
+        let nets = parse_trusted_proxies(" 10.0.0.0/8 , 127.0.0.1, ::1, fd00::/8").unwrap();
+        assert_eq!(nets.len(), 4);
+        assert!(nets[0].contains(&"10.200.3.4".parse::<IpAddr>().unwrap()));
+        assert!(!nets[1].contains(&"127.0.0.2".parse::<IpAddr>().unwrap()));
+        for bad in ["10.0.0.0/33", "proxy.internal", "10.0.0.0/8,nope", " , "] {
+            let err =
+                Config::from_source(&source(&[("SECRET_KEY", &key), ("TRUSTED_PROXIES", bad)]))
+                    .unwrap_err()
+                    .to_string();
+            assert!(err.starts_with("TRUSTED_PROXIES"), "{bad}: {err}");
+        }
+        let err = parse_trusted_proxies("10.0.0.0/8,10.0.0.0/33").unwrap_err();
+        assert!(err.contains("10.0.0.0/33"), "{err}");
+    }
+
+    #[test]
+    fn the_dev_mailbox_is_served_only_in_development_on_loopback() {
+        let key = "k".repeat(40);
+        let at = |env: &str, bind: &str| {
+            Config::from_source(&source(&[
+                ("SECRET_KEY", &key),
+                ("APP_ENV", env),
+                ("BIND_ADDR", bind),
+                ("BASE_URL", "https://cg.example.edu"),
+            ]))
+            .unwrap()
+            .serves_dev_mailbox()
+        };
+        assert!(at("development", "127.0.0.1:8080"));
+        assert!(at("development", "[::1]:8080"));
+        assert!(!at("development", "0.0.0.0:8080"));
+        assert!(!at("development", "[::]:8080"));
+        assert!(!at("development", "192.0.2.10:8080"));
+        assert!(!at("production", "127.0.0.1:8080"));
     }
 }

@@ -280,11 +280,11 @@ async fn json_logs_of_a_whole_sign_in_hold_no_secret() {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
         assert!(parsed.is_object(), "{line}");
     }
-    // The requests were logged, by path only.
+    // The requests were logged, by route pattern only.
     assert!(
         lines
             .iter()
-            .any(|l| l.contains(r#""path":"/login/confirm""#) && l.contains(r#""status":200"#)),
+            .any(|l| l.contains(r#""route":"/login/confirm""#) && l.contains(r#""status":200"#)),
         "the confirm page's request line: {output}"
     );
     let mailbox_text = serde_json::to_string(&mailbox.display().to_string()).unwrap();

@@ -1,5 +1,6 @@
 //! The development mailbox: the messages the directory mailer wrote, with their
-//! links. It exists only outside production.
+//! links. It shows every sign-in link to whoever opens it, so it exists only in
+//! development and only while the server is bound to a loopback address.
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -31,7 +32,7 @@ pub async fn show_mailbox(
     state: web::Data<AppState>,
     user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
-    if state.config.is_production() || !state.mailer_is_directory {
+    if !state.config.serves_dev_mailbox() || !state.mailer_is_directory {
         return Err(AppError::NotFound);
     }
     let dir = state.config.mail_dir.clone();

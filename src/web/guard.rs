@@ -345,18 +345,22 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// The client's IP: the socket's peer, or the proxy's forwarded address when
-/// `TRUSTED_PROXY` says a proxy in front of us sets it.
+/// The client a request comes from, as the one key every per-client limit and
+/// log uses: the socket's peer, or with `TRUSTED_PROXY` the rightmost
+/// `X-Forwarded-For` hop that is not in `TRUSTED_PROXIES` (IPv6 per /64).
 pub fn client_ip(req: &HttpRequest) -> String {
     let state = state(req);
-    if state.config.trusted_proxy {
-        if let Some(ip) = req.connection_info().realip_remote_addr() {
-            return ip.to_string();
-        }
-    }
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let config = &state.config;
+    let trusted = config
+        .trusted_proxy
+        .then_some(config.trusted_proxies.as_slice());
+    // A value that is not text is kept as an unreadable hop, which stops the walk.
+    let forwarded_for: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .map(|value| value.to_str().unwrap_or(""))
+        .collect();
+    super::client_addr::client_key(req.peer_addr().map(|a| a.ip()), &forwarded_for, trusted)
 }
 
 #[cfg(test)]

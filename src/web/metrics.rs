@@ -1,7 +1,8 @@
 //! `GET /metrics` in Prometheus text format: requests by route and status,
 //! latency histograms, the pool (in use, idle, waiting), the outbox, SQL
 //! statements run, and the last SIS sync of each term. Protected by
-//! `METRICS_TOKEN` (sent as `Authorization: Bearer ...`) when it is set.
+//! `METRICS_TOKEN` (sent as `Authorization: Bearer ...`) when it is set; in
+//! production without it the route is off (404).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -14,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::{with_conn, AppError};
 use super::server::AppState;
+use crate::config::Config;
 use crate::{mail, sis};
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -130,6 +132,39 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Who may read `/metrics` under a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// `METRICS_TOKEN` is set: only `Authorization: Bearer <token>`.
+    BearerToken,
+    /// Production without a token: the route answers 404.
+    Off,
+    /// Development without a token: anyone who can reach the server.
+    Open,
+}
+
+impl MetricsAccess {
+    /// The access a configuration gives.
+    pub fn of(config: &Config) -> MetricsAccess {
+        match (&config.metrics_token, config.is_production()) {
+            (Some(_), _) => MetricsAccess::BearerToken,
+            (None, true) => MetricsAccess::Off,
+            (None, false) => MetricsAccess::Open,
+        }
+    }
+
+    /// The line start-up prints about it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MetricsAccess::BearerToken => "metrics: /metrics requires a bearer token",
+            MetricsAccess::Off => "metrics off: set METRICS_TOKEN to serve /metrics",
+            MetricsAccess::Open => {
+                "metrics open (development): set METRICS_TOKEN to require a bearer token"
+            }
+        }
+    }
+}
+
 fn authorized(req: &HttpRequest, token: Option<&str>) -> bool {
     let Some(expected) = token else {
         return true;
@@ -148,6 +183,9 @@ pub async fn metrics(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    if MetricsAccess::of(&state.config) == MetricsAccess::Off {
+        return Err(AppError::NotFound);
+    }
     if !authorized(&req, state.config.metrics_token.as_deref()) {
         return Ok(HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod auth;
 pub mod chat;
 pub mod classes;
+pub mod client_addr;
 pub mod dev;
 pub mod error;
 pub mod friends;

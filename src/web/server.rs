@@ -50,6 +50,39 @@ pub struct Application {
     background_jobs: bool,
 }
 
+/// A line start-up prints about what a configuration exposes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartupNotice {
+    /// A loud warning (stderr and a WARN log line) rather than plain information.
+    pub warning: bool,
+    pub text: String,
+}
+
+/// What start-up says about the surfaces a configuration exposes, serving on
+/// `bound`: a loud warning for development off loopback (no dev mailbox), and
+/// who may read `/metrics`.
+pub fn startup_notices(config: &Config, bound: std::net::SocketAddr) -> Vec<StartupNotice> {
+    let mut notices = Vec::new();
+    if !config.is_production() && !config.serves_dev_mailbox() {
+        notices.push(StartupNotice {
+            warning: true,
+            text: format!(
+                "WARNING: running in development mode on {bound}, an address other machines \
+                 can reach: the dev mailbox is off; for a real deployment set \
+                 APP_ENV=production with SECRET_KEY and an https BASE_URL, or bind \
+                 127.0.0.1 to develop"
+            ),
+        });
+    }
+    notices.push(StartupNotice {
+        warning: false,
+        text: super::metrics::MetricsAccess::of(config)
+            .describe()
+            .to_string(),
+    });
+    notices
+}
+
 /// The request id, kept in extensions for logs.
 #[derive(Clone)]
 pub struct RequestId(pub String);
@@ -187,7 +220,8 @@ fn security_headers(https: bool) -> DefaultHeaders {
 }
 
 /// Gives each request an id (echoed as `X-Request-Id`) and logs one line per
-/// request: method, path without its query (queries may hold tokens), status, time.
+/// request: method, route pattern (`/friends/{computing_id}`, never the path or
+/// its query: paths hold computing ids, queries tokens), status, time.
 async fn log_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -195,7 +229,10 @@ async fn log_requests(
     let id = uuid::Uuid::new_v4().simple().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let path = req.path().to_string();
+    // The matched pattern, not the path: ids never reach a log line or a label.
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
@@ -207,18 +244,13 @@ async fn log_requests(
     match &result {
         Ok(res) => {
             let status = res.status().as_u16();
-            tracing::info!(parent: &span, %method, %path, status, elapsed_ms, "request");
+            tracing::info!(parent: &span, %method, %route, status, elapsed_ms, "request");
             if let Some(metrics) = metrics {
-                // The matched pattern, not the path: ids never become labels.
-                let route = res
-                    .request()
-                    .match_pattern()
-                    .unwrap_or_else(|| "unmatched".to_string());
                 metrics.record(method.as_str(), &route, status, elapsed);
             }
         }
         Err(error) => {
-            tracing::warn!(parent: &span, %method, %path, %error, elapsed_ms, "request failed")
+            tracing::warn!(parent: &span, %method, %route, %error, elapsed_ms, "request failed")
         }
     }
     result.map(|mut res| {
@@ -255,6 +287,7 @@ async fn clear_shown_flash(
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let https = state.config.is_https();
+    let serves_dev_mailbox = state.config.serves_dev_mailbox();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -298,7 +331,12 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .service(account::show_sessions)
             .service(account::end_other_sessions)
             .service(account::end_session)
-            .service(dev::show_mailbox)
+            .configure(|routes| {
+                // Not registered at all unless development on loopback: 404 like any unknown page.
+                if serves_dev_mailbox {
+                    routes.service(dev::show_mailbox);
+                }
+            })
             // classes, timetable, friends (the search route comes before /classes/{id})
             .service(classes::search_page)
             .service(classes::enroll)
@@ -334,4 +372,61 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert("SECRET_KEY".into(), "k".repeat(40));
+        vars.insert("BASE_URL".into(), "https://cg.example.edu".into());
+        for (k, v) in pairs {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        Config::from_source(&vars).expect("config")
+    }
+
+    fn said(pairs: &[(&str, &str)]) -> Vec<(bool, String)> {
+        let config = config(pairs);
+        startup_notices(&config, config.bind_addr)
+            .into_iter()
+            .map(|n| (n.warning, n.text))
+            .collect()
+    }
+
+    #[test]
+    fn development_off_loopback_warns_loudly_and_naming_the_address() {
+        let notices = said(&[("BIND_ADDR", "0.0.0.0:8080")]);
+        assert!(notices.iter().any(|(warning, text)| *warning
+            && text.starts_with("WARNING: running in development mode on 0.0.0.0:8080")));
+        let quiet = said(&[("BIND_ADDR", "127.0.0.1:8080")]);
+        assert!(quiet.iter().all(|(warning, _)| !warning), "{quiet:?}");
+        let production = said(&[("APP_ENV", "production"), ("BIND_ADDR", "0.0.0.0:8080")]);
+        assert!(
+            production.iter().all(|(warning, _)| !warning),
+            "{production:?}"
+        );
+    }
+
+    #[test]
+    fn start_up_says_who_may_read_metrics() {
+        let text = |pairs: &[(&str, &str)]| -> Vec<String> {
+            said(pairs).into_iter().map(|(_, text)| text).collect()
+        };
+        assert!(text(&[])
+            .iter()
+            .any(|t| t.starts_with("metrics open (development)")));
+        assert!(text(&[("APP_ENV", "production")])
+            .iter()
+            .any(|t| t.starts_with("metrics off: set METRICS_TOKEN")));
+        assert!(
+            text(&[("APP_ENV", "production"), ("METRICS_TOKEN", "t0ken")])
+                .iter()
+                .any(|t| t == "metrics: /metrics requires a bearer token")
+        );
+    }
 }
