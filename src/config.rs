@@ -195,6 +195,12 @@ pub struct Config {
     pub sis_read_timeout: Duration,
     /// Distinct students whose reports hide a chat message until a moderator looks.
     pub flag_hide_threshold: u32,
+    /// At most this many sections one student may join in a term (`MAX_SECTIONS_PER_TERM`).
+    pub max_sections_per_term: u32,
+    /// At most this many joins plus leaves per student in 24 hours (`MAX_CLASS_CHANGES_PER_DAY`).
+    pub max_class_changes_per_day: u32,
+    /// At most this many chat posts per student per hour across all classes (`POSTS_PER_HOUR`).
+    pub posts_per_hour: u32,
 }
 
 /// The production SIS class search (UVA's PeopleSoft).
@@ -236,6 +242,21 @@ where
             .trim()
             .parse()
             .map_err(|e| invalid(name, format!("'{raw}' ({e})"))),
+    }
+}
+
+/// A limit that must allow at least one of what it counts (0 would lock everyone out).
+fn var_at_least_one(
+    src: &dyn Source,
+    name: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match var_parsed(src, name, default)? {
+        0 => Err(invalid(
+            name,
+            "it must be at least 1 (0 would refuse everyone)",
+        )),
+        n => Ok(n),
     }
 }
 
@@ -450,6 +471,9 @@ impl Config {
                 }
                 n => n,
             },
+            max_sections_per_term: var_at_least_one(src, "MAX_SECTIONS_PER_TERM", 10)?,
+            max_class_changes_per_day: var_at_least_one(src, "MAX_CLASS_CHANGES_PER_DAY", 20)?,
+            posts_per_hour: var_at_least_one(src, "POSTS_PER_HOUR", 60)?,
         })
     }
 
@@ -662,6 +686,42 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.starts_with(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn class_and_posting_limits_default_and_refuse_zero() {
+        let key = "k".repeat(40);
+        let config = Config::from_source(&source(&[("SECRET_KEY", &key)])).unwrap();
+        assert_eq!(config.max_sections_per_term, 10);
+        assert_eq!(config.max_class_changes_per_day, 20);
+        assert_eq!(config.posts_per_hour, 60);
+        let set = Config::from_source(&source(&[
+            ("SECRET_KEY", &key),
+            ("MAX_SECTIONS_PER_TERM", "12"),
+            ("MAX_CLASS_CHANGES_PER_DAY", "5"),
+            ("POSTS_PER_HOUR", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (
+                set.max_sections_per_term,
+                set.max_class_changes_per_day,
+                set.posts_per_hour
+            ),
+            (12, 5, 7)
+        );
+        for name in [
+            "MAX_SECTIONS_PER_TERM",
+            "MAX_CLASS_CHANGES_PER_DAY",
+            "POSTS_PER_HOUR",
+        ] {
+            for value in ["0", "-1", "lots"] {
+                let err = Config::from_source(&source(&[("SECRET_KEY", &key), (name, value)]))
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.starts_with(name), "{name}={value}: {err}");
+            }
         }
     }
 

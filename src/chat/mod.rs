@@ -93,6 +93,8 @@ pub struct Rules {
     pub post_interval: Duration,
     /// At most this many posts per hour, per student per class.
     pub posts_per_hour: u32,
+    /// At most this many posts per hour, per student across all classes (`POSTS_PER_HOUR`).
+    pub posts_per_hour_anywhere: u32,
     /// The same text again within this window is refused.
     pub duplicate_window: Duration,
     /// How long after posting an author may still edit.
@@ -104,7 +106,8 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// The rules the service runs with: one post per 5 s and 30 an hour, no repeat
+    /// The rules the service runs with: one post per 5 s and 30 an hour in a
+    /// class, 60 an hour across all classes, no repeat
     /// within 5 minutes, edits for 15 minutes, 20 reports a day.
     pub fn new(secret: &[u8], flag_hide_threshold: u32) -> Rules {
         Rules {
@@ -112,6 +115,7 @@ impl Rules {
             pseudonym_hex_len: pseudonym::DEFAULT_HEX_LEN,
             post_interval: Duration::seconds(5),
             posts_per_hour: 30,
+            posts_per_hour_anywhere: 60,
             duplicate_window: Duration::minutes(5),
             edit_window: Duration::minutes(15),
             flags_per_day: 20,
@@ -144,6 +148,9 @@ pub enum ChatError {
     TooFast { retry_at: NaiveDateTime },
     #[error("hourly posting limit reached")]
     HourlyLimit { retry_at: NaiveDateTime },
+    /// The per-student limit across all classes, so one account cannot spray the campus.
+    #[error("hourly posting limit across all classes reached")]
+    HourlyLimitAnywhere { retry_at: NaiveDateTime },
     #[error("not the student's own message")]
     NotYours,
     #[error("the edit window has closed")]

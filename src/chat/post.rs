@@ -80,6 +80,19 @@ pub fn post(
                 retry_at: limited.retry_at,
             });
         }
+        // Counted last, in the same transaction: a post refused above (or here)
+        // leaves no hit behind in any bucket.
+        if let Err(limited) = rate_limit::hit(
+            conn,
+            &format!("chat-post-hour-anywhere:{user}"),
+            rules.posts_per_hour_anywhere,
+            Duration::hours(1),
+            now,
+        )? {
+            return Err(ChatError::HourlyLimitAnywhere {
+                retry_at: limited.retry_at,
+            });
+        }
         let anonymous_identifier = pseudonym::assign(
             conn,
             &rules.secret,

@@ -1,6 +1,7 @@
 //! The catalog (sections synced from SIS, with their weekly meetings) and who
 //! takes what (`user_classes`). No actix or HTML here.
 
+pub mod membership;
 pub mod schedule;
 pub mod search;
 pub mod term;
@@ -10,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+pub use membership::{join, leave, JoinLimits, MembershipError};
 pub use term::Term;
 
 use crate::accounts::UserId;
@@ -261,70 +263,10 @@ pub fn enrolled_among(
     Ok(found.into_iter().collect())
 }
 
-/// Why a student could not join or leave a section, in words they can act on.
-#[derive(Debug, thiserror::Error)]
-pub enum MembershipError {
-    #[error("There is no such class.")]
-    NotFound,
-    #[error("{code} is no longer offered in SIS, so it cannot be joined.")]
-    Inactive { code: String },
-    #[error("{code} is a {class_term} section, but you are looking at {shown}. Switch to {class_term} to join it.")]
-    OtherTerm {
-        code: String,
-        class_term: String,
-        shown: String,
-    },
-    #[error("You are already in {code}.")]
-    AlreadyJoined { code: String },
-    #[error("You are not in {code}.")]
-    NotJoined { code: String },
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-}
-
-/// Joins a section the student found while looking at `shown` term: it must
-/// exist, be active, be of that term, and not be joined already.
-pub fn join(
-    conn: &mut DbConn,
-    user_id: &UserId,
-    class_id: &ClassId,
-    shown: &Term,
-    now: NaiveDateTime,
-) -> Result<Class, MembershipError> {
-    let class = find(conn, class_id)?.ok_or(MembershipError::NotFound)?;
-    if class.term != shown.code() {
-        return Err(MembershipError::OtherTerm {
-            code: class.code(),
-            class_term: Term::parse(&class.term)
-                .map(|t| t.name())
-                .unwrap_or_else(|| class.term.clone()),
-            shown: shown.name(),
-        });
-    }
-    if !class.active {
-        return Err(MembershipError::Inactive { code: class.code() });
-    }
-    if !enroll(conn, user_id, class_id, now)? {
-        return Err(MembershipError::AlreadyJoined { code: class.code() });
-    }
-    Ok(class)
-}
-
-/// Leaves a section. Messages already posted in its chat stay (anonymous).
-pub fn leave(
-    conn: &mut DbConn,
-    user_id: &UserId,
-    class_id: &ClassId,
-) -> Result<Class, MembershipError> {
-    let class = find(conn, class_id)?.ok_or(MembershipError::NotFound)?;
-    let removed = diesel::delete(
-        user_classes::table
-            .filter(user_classes::user_id.eq(user_id))
-            .filter(user_classes::class_id.eq(class_id)),
-    )
-    .execute(conn)?;
-    if removed == 0 {
-        return Err(MembershipError::NotJoined { code: class.code() });
-    }
-    Ok(class)
+/// How many students have added a section (a count only: members are never listed).
+pub fn member_count(conn: &mut DbConn, class_id: &ClassId) -> QueryResult<i64> {
+    user_classes::table
+        .filter(user_classes::class_id.eq(class_id))
+        .count()
+        .get_result(conn)
 }

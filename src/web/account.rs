@@ -183,6 +183,8 @@ pub async fn save_privacy(
     form: web::Form<PrivacyForm>,
 ) -> Result<HttpResponse, AppError> {
     let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    // A suspended student keeps the name they had: a new one could dodge reports.
+    guard::ensure_not_suspended(&current)?;
     let secure = state.config.is_https();
     let name = match accounts::parse_display_name(&form.display_name) {
         Ok(name) => name,

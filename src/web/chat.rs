@@ -14,8 +14,8 @@ use super::guard::{self, CurrentUser};
 use super::layout::Layout;
 use super::server::AppState;
 use crate::chat::{
-    self, content, Body, ChatError, ClassPage, Cursor, Deletion, Draft, FlagReason, MessageBody,
-    MessageId, MessageView, Rules, Segment,
+    self, content, Body, ChatError, Cursor, Deletion, Draft, FlagReason, MessageBody, MessageId,
+    MessageView, Rules, Segment,
 };
 use crate::classes::{Class, ClassId, ClassMeeting};
 use crate::clock;
@@ -30,6 +30,8 @@ struct ClassHeader {
     description: Option<String>,
     meetings: Vec<MeetingRow>,
     active: bool,
+    /// "12 students": how many added the section. A count only; members are never listed.
+    members: String,
 }
 
 struct MeetingRow {
@@ -95,12 +97,15 @@ struct RefusedPage {
     join_class_id: Option<String>,
 }
 
-/// The chat rules with this deployment's key and report threshold.
+/// The chat rules with this deployment's key, report threshold and posting limit.
 fn rules(state: &AppState) -> Rules {
-    Rules::new(
-        state.config.secret_key.expose(),
-        state.config.flag_hide_threshold,
-    )
+    Rules {
+        posts_per_hour_anywhere: state.config.posts_per_hour,
+        ..Rules::new(
+            state.config.secret_key.expose(),
+            state.config.flag_hide_threshold,
+        )
+    }
 }
 
 fn html(status: StatusCode, body: String) -> HttpResponse {
@@ -202,6 +207,7 @@ fn header_of(class: &Class, meetings: &[ClassMeeting]) -> ClassHeader {
         description: class.description.clone().filter(|d| !d.trim().is_empty()),
         meetings: rows,
         active: class.active,
+        members: String::new(),
     }
 }
 
@@ -264,7 +270,7 @@ pub async fn show_class(
     let viewer = current.user.id.clone();
     let viewer_user = current.user.clone();
     let cursor = before.clone();
-    let (page, friends): (ClassPage, Vec<String>) = with_conn(&state.pool, move |conn| {
+    let (page, friends, members) = with_conn(&state.pool, move |conn| {
         let page = chat::class_page(
             conn,
             &viewer,
@@ -278,7 +284,7 @@ pub async fn show_class(
             other => AppError::Internal(other.into()),
         })?;
         // Friends are named here, beside the chat, never inside it.
-        let friends = crate::friends::friends_in_classes(
+        let friends: Vec<String> = crate::friends::friends_in_classes(
             conn,
             &viewer_user,
             std::slice::from_ref(&class_id),
@@ -288,11 +294,13 @@ pub async fn show_class(
         .into_iter()
         .map(|f| f.label())
         .collect();
-        Ok((page, friends))
+        let members = crate::classes::member_count(conn, &class_id)?;
+        Ok((page, friends, members))
     })
     .await?;
     let layout = Layout::new(&req, Some(&current));
-    let class = header_of(&page.class, &page.meetings);
+    let mut class = header_of(&page.class, &page.meetings);
+    class.members = students(members);
     let Some(chat_page) = page.chat else {
         let body = JoinClassPage {
             layout,
@@ -324,6 +332,15 @@ pub async fn show_class(
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
+}
+
+/// "1 student", "12 students".
+fn students(n: i64) -> String {
+    if n == 1 {
+        "1 student".into()
+    } else {
+        format!("{n} students")
+    }
 }
 
 /// "in 4 seconds", "in about 12 minutes", "in about 3 hours".
@@ -383,7 +400,7 @@ fn answer_refusal(
                 current,
                 StatusCode::FORBIDDEN,
                 "Join this class first",
-                "Only students who take this class can read and write in its chat. Join the class, then try again.".into(),
+                "Only students who added this class can read and write in its chat. Join the class, then try again.".into(),
                 Some(&class_id),
             )
         }
@@ -429,6 +446,13 @@ fn answer_refusal(
             &format!(
                 "You can post at most {} messages an hour in a class.",
                 rules.posts_per_hour
+            ),
+            retry_at,
+        ),
+        ChatError::HourlyLimitAnywhere { retry_at } => limited(
+            &format!(
+                "You can post at most {} messages an hour across all your classes.",
+                rules.posts_per_hour_anywhere
             ),
             retry_at,
         ),
@@ -544,6 +568,8 @@ pub async fn edit_message(
     form: web::Form<EditForm>,
 ) -> Result<HttpResponse, AppError> {
     let current = poster(&req, &form.csrf_token, "/".into()).await?;
+    // A suspended student may read, not rewrite what they said.
+    guard::ensure_not_suspended(&current)?;
     let message_id = MessageId::parse(&path).ok_or(AppError::NotFound)?;
     let body =
         MessageBody::parse(&form.content).map_err(|e| AppError::BadRequest(e.to_string()))?;

@@ -10,7 +10,7 @@ use super::layout::Layout;
 use super::server::AppState;
 use super::views::{self, ClassView, TermChoice, TermOption};
 use crate::classes::search::{self, Query};
-use crate::classes::{self, ClassId, MembershipError, Term};
+use crate::classes::{self, ClassId, JoinLimits, MembershipError, Term};
 use crate::clock;
 
 #[derive(Deserialize)]
@@ -160,6 +160,43 @@ pub struct MembershipForm {
     next: Option<String>,
 }
 
+/// This deployment's limits on joining and leaving.
+fn join_limits(state: &AppState) -> JoinLimits {
+    JoinLimits {
+        sections_per_term: state.config.max_sections_per_term,
+        changes_per_day: state.config.max_class_changes_per_day,
+    }
+}
+
+/// A refused join or leave: a suspension is 403 with its end, the daily limit
+/// 429 with when to retry, and any other rule a flash on the page the student
+/// came from, saying what to do.
+fn answer_refusal(
+    refused: MembershipError,
+    current: &CurrentUser,
+    back: &str,
+    secure: bool,
+) -> Result<HttpResponse, AppError> {
+    match refused {
+        MembershipError::NotFound => Err(AppError::NotFound),
+        MembershipError::Db(e) => Err(e.into()),
+        MembershipError::Suspended { until } => Err(AppError::Suspended {
+            until,
+            reason: current.user.suspension_reason.clone(),
+        }),
+        MembershipError::TooManyChanges { retry_at, .. } => Err(AppError::TooManyRequests {
+            message: refused.to_string(),
+            retry_after_secs: (retry_at - clock::now()).num_seconds().max(1),
+        }),
+        refused => Ok(views::redirect_with(
+            back,
+            true,
+            &refused.to_string(),
+            secure,
+        )),
+    }
+}
+
 #[post("/classes/{id}/enroll")]
 pub async fn enroll(
     req: HttpRequest,
@@ -173,6 +210,8 @@ pub async fn enroll(
     let configured = state.config.current_term.clone();
     let shown = form.term.clone();
     let secure = state.config.is_https();
+    let limits = join_limits(&state);
+    let student = current.user.clone();
     let outcome = with_conn(&state.pool, move |conn| {
         let shown = match shown.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             Some(raw) => Term::parse(raw).ok_or_else(|| {
@@ -186,9 +225,14 @@ pub async fn enroll(
                     .ok_or(AppError::NotFound)?
             }
         };
-        Ok(crate::db::write_tx(conn, |c| {
-            classes::join(c, &current.user.id, &class_id, &shown, clock::now())
-        }))
+        Ok(classes::join(
+            conn,
+            &student,
+            &class_id,
+            &shown,
+            &limits,
+            clock::now(),
+        ))
     })
     .await?;
     match outcome {
@@ -202,14 +246,7 @@ pub async fn enroll(
             ),
             secure,
         )),
-        Err(MembershipError::NotFound) => Err(AppError::NotFound),
-        Err(MembershipError::Db(e)) => Err(e.into()),
-        Err(refused) => Ok(views::redirect_with(
-            &back,
-            true,
-            &refused.to_string(),
-            secure,
-        )),
+        Err(refused) => answer_refusal(refused, &current, &back, secure),
     }
 }
 
@@ -224,10 +261,16 @@ pub async fn leave(
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref());
     let secure = state.config.is_https();
+    let limits = join_limits(&state);
+    let student = current.user.clone();
     let outcome = with_conn(&state.pool, move |conn| {
-        Ok(crate::db::write_tx(conn, |c| {
-            classes::leave(c, &current.user.id, &class_id)
-        }))
+        Ok(classes::leave(
+            conn,
+            &student,
+            &class_id,
+            &limits,
+            clock::now(),
+        ))
     })
     .await?;
     match outcome {
@@ -237,13 +280,6 @@ pub async fn leave(
             &format!("You left {}.", class.code()),
             secure,
         )),
-        Err(MembershipError::NotFound) => Err(AppError::NotFound),
-        Err(MembershipError::Db(e)) => Err(e.into()),
-        Err(refused) => Ok(views::redirect_with(
-            &back,
-            true,
-            &refused.to_string(),
-            secure,
-        )),
+        Err(refused) => answer_refusal(refused, &current, &back, secure),
     }
 }

@@ -23,7 +23,7 @@ pub enum AppError {
     },
     #[error("the database is unavailable")]
     Unavailable,
-    /// A suspended student tried to post, flag or send a request.
+    /// A suspended student tried to change something (they may only read).
     #[error("suspended")]
     Suspended {
         until: chrono::NaiveDateTime,
@@ -129,7 +129,7 @@ impl ResponseError for AppError {
             AppError::Suspended { until, reason } => (
                 "Your account is suspended",
                 format!(
-                    "You can still read, but you cannot post, flag or send friend requests until {} UTC.{}",
+                    "You can still read, but until {} UTC you cannot post, edit, report, join or leave classes, change your display name or act on friend requests.{}",
                     until.format("%B %-d, %Y %H:%M"),
                     reason
                         .as_deref()

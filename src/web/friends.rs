@@ -152,6 +152,8 @@ pub async fn act(
     form: web::Form<ActionForm>,
 ) -> Result<HttpResponse, AppError> {
     let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    // Read-only while suspended: no accepting, removing, blocking or unblocking either.
+    guard::ensure_not_suspended(&current)?;
     let (who, action) = path.into_inner();
     let action = Action::parse(&action).ok_or(AppError::NotFound)?;
     let computing_id = requests::parse_who(&who, &state.config.allowed_email_domains)

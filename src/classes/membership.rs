@@ -1,0 +1,391 @@
+//! Who may join or leave a section. A class chat is readable by the students who
+//! added the class, so joining is what guards it: a student takes at most a
+//! term's worth of sections, one section per course and component, and changes
+//! their classes at most so many times a day. A suspended student changes nothing.
+//! The rules are checked before anything is written, so a refusal changes nothing.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::{enroll, find, is_enrolled, of_user, Class, ClassId, Term};
+use crate::accounts::{rate_limit, User, UserId};
+use crate::db::schema::user_classes;
+use crate::db::{self, DbConn};
+
+/// The limits on joining, from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinLimits {
+    /// At most this many sections in one term (`MAX_SECTIONS_PER_TERM`).
+    pub sections_per_term: u32,
+    /// At most this many joins plus leaves in 24 hours (`MAX_CLASS_CHANGES_PER_DAY`).
+    pub changes_per_day: u32,
+}
+
+impl Default for JoinLimits {
+    /// Ten sections a term, twenty changes a day.
+    fn default() -> Self {
+        JoinLimits {
+            sections_per_term: 10,
+            changes_per_day: 20,
+        }
+    }
+}
+
+/// Why a student could not join or leave a section, in words they can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    #[error("There is no such class.")]
+    NotFound,
+    #[error("{code} is no longer offered in SIS, so it cannot be joined.")]
+    Inactive { code: String },
+    #[error("{code} is a {class_term} section, but you are looking at {shown}. Switch to {class_term} to join it.")]
+    OtherTerm {
+        code: String,
+        class_term: String,
+        shown: String,
+    },
+    #[error("You are already in {code}.")]
+    AlreadyJoined { code: String },
+    #[error("You are not in {code}.")]
+    NotJoined { code: String },
+    /// One section per course and component: a second CS 2100 lecture is refused.
+    #[error("You already take {code} {kind} {taken}; leave it first to switch to {wanted}.")]
+    SameCourseAndComponent {
+        code: String,
+        /// "lecture section", or "section" when SIS names no component.
+        kind: String,
+        taken: String,
+        wanted: String,
+    },
+    /// The term already holds the most sections one student may take.
+    #[error("You can be in at most {max} sections in {term}. Leave one first to join another.")]
+    TermFull { term: String, max: u32 },
+    /// Too many joins and leaves in the last 24 hours.
+    #[error(
+        "You have added or dropped {max} classes in the last 24 hours, the most allowed. You can change your classes again after {} UTC.",
+        .retry_at.format("%b %-d, %H:%M")
+    )]
+    TooManyChanges { max: u32, retry_at: NaiveDateTime },
+    /// A suspended student may read, but not change their classes.
+    #[error(
+        "Your account is suspended until {} UTC; you cannot join or leave classes until then.",
+        .until.format("%B %-d, %Y %H:%M")
+    )]
+    Suspended { until: NaiveDateTime },
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// How people say a SIS component: `LEC` is a lecture, `DIS` a discussion.
+pub fn component_name(component: Option<&str>) -> String {
+    let code = component.map(str::trim).unwrap_or_default();
+    match code.to_ascii_uppercase().as_str() {
+        "" => "section".into(),
+        "LEC" => "lecture".into(),
+        "LAB" => "lab".into(),
+        "DIS" => "discussion".into(),
+        "SEM" => "seminar".into(),
+        "IND" => "independent study".into(),
+        "STO" => "studio".into(),
+        "CLN" => "clinical".into(),
+        "PRA" => "practicum".into(),
+        "WKS" => "workshop".into(),
+        "DRL" => "drill".into(),
+        "TUT" => "tutorial".into(),
+        _ => code.to_string(),
+    }
+}
+
+fn same_component(a: Option<&str>, b: Option<&str>) -> bool {
+    let norm = |c: Option<&str>| c.map(|c| c.trim().to_ascii_uppercase()).unwrap_or_default();
+    norm(a) == norm(b)
+}
+
+fn section_of(class: &Class) -> String {
+    class
+        .class_section
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The join rules, given the sections the student already takes in `wanted`'s
+/// term: not joined yet, no other section of the same course and component, and
+/// room left in the term.
+pub fn check_join(
+    wanted: &Class,
+    taken: &[Class],
+    limits: &JoinLimits,
+) -> Result<(), MembershipError> {
+    if taken.iter().any(|c| c.id == wanted.id) {
+        return Err(MembershipError::AlreadyJoined {
+            code: wanted.code(),
+        });
+    }
+    if let Some(other) = taken.iter().find(|c| {
+        c.term == wanted.term
+            && c.subject.eq_ignore_ascii_case(&wanted.subject)
+            && c.catalog_number
+                .eq_ignore_ascii_case(&wanted.catalog_number)
+            && same_component(c.component.as_deref(), wanted.component.as_deref())
+    }) {
+        return Err(MembershipError::SameCourseAndComponent {
+            code: wanted.code(),
+            kind: match component_name(wanted.component.as_deref()).as_str() {
+                "section" => "section".to_string(),
+                name => format!("{name} section"),
+            },
+            taken: section_of(other),
+            wanted: section_of(wanted),
+        });
+    }
+    let in_term = taken.iter().filter(|c| c.term == wanted.term).count();
+    if in_term as u64 >= u64::from(limits.sections_per_term) {
+        return Err(MembershipError::TermFull {
+            term: term_name(&wanted.term),
+            max: limits.sections_per_term,
+        });
+    }
+    Ok(())
+}
+
+fn term_name(code: &str) -> String {
+    Term::parse(code)
+        .map(|t| t.name())
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// Serializes one student's joins and leaves, so two at once cannot both slip
+/// under a limit: on PostgreSQL an advisory lock, on SQLite the immediate
+/// transaction already does.
+fn lock_student(conn: &mut DbConn, user_id: &UserId) -> QueryResult<()> {
+    if let DbConn::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(format!("class-membership:{user_id}"))
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Counts one join or leave against the daily limit, in the database so every
+/// app process counts the same. Called last, so a refused change is not counted.
+fn count_change(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    limits: &JoinLimits,
+    now: NaiveDateTime,
+) -> Result<(), MembershipError> {
+    rate_limit::hit(
+        conn,
+        &format!("class-changes:{user_id}"),
+        limits.changes_per_day,
+        Duration::days(1),
+        now,
+    )?
+    .map_err(|limited| MembershipError::TooManyChanges {
+        max: limits.changes_per_day,
+        retry_at: limited.retry_at,
+    })
+}
+
+/// Joins a section the student found while looking at `shown` term: it must
+/// exist, be active, be of that term, and pass the join rules. Runs in its own
+/// write transaction.
+pub fn join(
+    conn: &mut DbConn,
+    student: &User,
+    class_id: &ClassId,
+    shown: &Term,
+    limits: &JoinLimits,
+    now: NaiveDateTime,
+) -> Result<Class, MembershipError> {
+    if let Some(until) = student.suspended_at(now) {
+        return Err(MembershipError::Suspended { until });
+    }
+    db::write_tx(conn, |conn| {
+        lock_student(conn, &student.id)?;
+        let class = find(conn, class_id)?.ok_or(MembershipError::NotFound)?;
+        if class.term != shown.code() {
+            return Err(MembershipError::OtherTerm {
+                code: class.code(),
+                class_term: term_name(&class.term),
+                shown: shown.name(),
+            });
+        }
+        if !class.active {
+            return Err(MembershipError::Inactive { code: class.code() });
+        }
+        let taken = of_user(conn, &student.id, &class.term)?;
+        check_join(&class, &taken, limits)?;
+        count_change(conn, &student.id, limits, now)?;
+        if !enroll(conn, &student.id, class_id, now)? {
+            return Err(MembershipError::AlreadyJoined { code: class.code() });
+        }
+        Ok(class)
+    })
+}
+
+/// Leaves a section. Messages already posted in its chat stay (anonymous).
+/// Runs in its own write transaction.
+pub fn leave(
+    conn: &mut DbConn,
+    student: &User,
+    class_id: &ClassId,
+    limits: &JoinLimits,
+    now: NaiveDateTime,
+) -> Result<Class, MembershipError> {
+    if let Some(until) = student.suspended_at(now) {
+        return Err(MembershipError::Suspended { until });
+    }
+    db::write_tx(conn, |conn| {
+        lock_student(conn, &student.id)?;
+        let class = find(conn, class_id)?.ok_or(MembershipError::NotFound)?;
+        if !is_enrolled(conn, &student.id, class_id)? {
+            return Err(MembershipError::NotJoined { code: class.code() });
+        }
+        count_change(conn, &student.id, limits, now)?;
+        diesel::delete(
+            user_classes::table
+                .filter(user_classes::user_id.eq(&student.id))
+                .filter(user_classes::class_id.eq(class_id)),
+        )
+        .execute(conn)?;
+        Ok(class)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(code: &str, term: &str, component: Option<&str>, sec: &str) -> Class {
+        let (subject, catalog) = code.split_once(' ').expect("a course code");
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 1, 12)
+            .and_then(|d| d.and_hms_opt(9, 0, 0))
+            .expect("a date");
+        Class {
+            id: ClassId::new(),
+            subject: subject.into(),
+            catalog_number: catalog.into(),
+            term: term.into(),
+            title: None,
+            description: None,
+            sis_class_number: None,
+            instructor: None,
+            component: component.map(str::to_string),
+            class_section: Some(sec.into()),
+            class_capacity: None,
+            enrollment_available: None,
+            days: None,
+            start_time: None,
+            end_time: None,
+            location: None,
+            active: true,
+            last_synced_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    const LIMITS: JoinLimits = JoinLimits {
+        sections_per_term: 3,
+        changes_per_day: 20,
+    };
+
+    #[test]
+    fn a_second_lecture_of_one_course_is_refused_with_the_way_to_switch() {
+        let taken = [section("CS 2100", "1262", Some("LEC"), "001")];
+        let wanted = section("CS 2100", "1262", Some("LEC"), "002");
+        let err = check_join(&wanted, &taken, &LIMITS).unwrap_err();
+        assert!(matches!(
+            err,
+            MembershipError::SameCourseAndComponent { .. }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "You already take CS 2100 lecture section 001; leave it first to switch to 002."
+        );
+    }
+
+    #[test]
+    fn a_lab_beside_the_lecture_and_the_same_course_next_term_are_fine() {
+        let taken = [section("CS 2100", "1262", Some("LEC"), "001")];
+        assert!(check_join(
+            &section("CS 2100", "1262", Some("LAB"), "101"),
+            &taken,
+            &LIMITS
+        )
+        .is_ok());
+        assert!(check_join(
+            &section("CS 2100", "1268", Some("LEC"), "001"),
+            &taken,
+            &LIMITS
+        )
+        .is_ok());
+        assert!(check_join(
+            &section("CS 2110", "1262", Some("LEC"), "001"),
+            &taken,
+            &LIMITS
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn components_compare_without_case_or_spaces() {
+        let taken = [section("MATH 3351", "1262", Some("lec "), "001")];
+        let wanted = section("MATH 3351", "1262", Some("LEC"), "002");
+        assert!(check_join(&wanted, &taken, &LIMITS).is_err());
+        let no_component = [section("MATH 3351", "1262", None, "001")];
+        let err = check_join(
+            &section("MATH 3351", "1262", None, "002"),
+            &no_component,
+            &LIMITS,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "You already take MATH 3351 section 001; leave it first to switch to 002."
+        );
+    }
+
+    #[test]
+    fn a_full_term_is_refused_by_name_and_other_terms_do_not_count() {
+        let taken = [
+            section("CS 1110", "1262", Some("LEC"), "001"),
+            section("CS 2100", "1262", Some("LEC"), "001"),
+            section("CS 2120", "1262", Some("LEC"), "001"),
+            section("CS 3100", "1258", Some("LEC"), "001"),
+        ];
+        let err = check_join(
+            &section("CS 3120", "1262", Some("LEC"), "001"),
+            &taken,
+            &LIMITS,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "You can be in at most 3 sections in Spring 2026. Leave one first to join another."
+        );
+        assert!(check_join(
+            &section("CS 3120", "1258", Some("LEC"), "001"),
+            &taken,
+            &LIMITS
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn joining_a_section_twice_says_so() {
+        let mine = section("CS 2100", "1262", Some("LEC"), "001");
+        let err = check_join(&mine, std::slice::from_ref(&mine), &LIMITS).unwrap_err();
+        assert!(matches!(err, MembershipError::AlreadyJoined { .. }));
+    }
+
+    #[test]
+    fn components_read_as_people_say_them() {
+        assert_eq!(component_name(Some("LEC")), "lecture");
+        assert_eq!(component_name(Some("dis")), "discussion");
+        assert_eq!(component_name(Some("XYZ")), "XYZ");
+        assert_eq!(component_name(None), "section");
+    }
+}
