@@ -393,7 +393,7 @@ backend_test!(
         common_grounds::accounts::set_privacy(
             &mut app.conn(),
             &a.user.id,
-            Some("Quentin Zedd"),
+            Some(&common_grounds::accounts::DisplayName::parse("Quentin Zedd").unwrap()),
             false,
             clock::now(),
         )

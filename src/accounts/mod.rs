@@ -1,6 +1,7 @@
 //! Students and staff: accounts, campus addresses, sign-in links and codes,
 //! sessions, roles and rate limits. No actix or HTML here.
 
+pub mod display_name;
 pub mod email;
 pub mod rate_limit;
 pub mod sessions;
@@ -12,6 +13,7 @@ use diesel::prelude::*;
 use crate::db::schema::{magic_links, sessions as sessions_table, users};
 use crate::db::DbConn;
 
+pub use display_name::{DisplayName, DisplayNameError, DISPLAY_NAME_MAX};
 pub use email::{CampusEmail, EmailError};
 
 crate::define_id!(
@@ -198,36 +200,11 @@ pub fn update(conn: &mut DbConn, id: &UserId, changes: &UserChanges<'_>) -> Quer
         .execute(conn)
 }
 
-/// Longest display name, in characters.
-pub const DISPLAY_NAME_MAX: usize = 60;
-
-/// Checks a display name as typed: trimmed, at most 60 characters, no control or
-/// text-direction characters (they could disguise one name as another). Empty means none.
-pub fn parse_display_name(raw: &str) -> Result<Option<String>, String> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Ok(None);
-    }
-    if name.chars().count() > DISPLAY_NAME_MAX {
-        return Err(format!(
-            "A display name can be at most {DISPLAY_NAME_MAX} characters."
-        ));
-    }
-    let disguising = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-    };
-    if name.chars().any(disguising) {
-        return Err("A display name cannot contain control or text-direction characters.".into());
-    }
-    Ok(Some(name.to_string()))
-}
-
-/// Saves a student's privacy settings.
+/// Saves a student's privacy settings; only a parsed [`DisplayName`] can be stored.
 pub fn set_privacy(
     conn: &mut DbConn,
     id: &UserId,
-    display_name: Option<&str>,
+    display_name: Option<&DisplayName>,
     hide_classes: bool,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
@@ -235,7 +212,7 @@ pub fn set_privacy(
         conn,
         id,
         &UserChanges {
-            display_name: Some(display_name),
+            display_name: Some(display_name.map(DisplayName::as_str)),
             hide_classes: Some(hide_classes),
             updated_at: Some(now),
             ..Default::default()

@@ -1,11 +1,22 @@
-//! What a student may post: plain text, trimmed, 1 to 2,000 characters, with no
-//! control or text-direction characters; and how posted text splits into plain
-//! runs and safe web links for display. Nothing here produces HTML.
+//! What a student may post: plain text in NFC, trimmed, 1 to 2,000 characters
+//! on at most 60 lines, with no control or text-direction characters and no
+//! accents stacked into "Zalgo" towers; and how posted text splits into plain
+//! runs and safe web links for display, a link to a non-ASCII host showing its
+//! real (punycode) host. Nothing here produces HTML.
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 use url::Url;
 
 /// The most characters (not bytes) a message may have.
 pub const MAX_CHARS: usize = 2000;
+/// The most lines a message may have: a wall of empty lines pushes a whole
+/// class's chat off the screen.
+pub const MAX_LINES: usize = 60;
+/// The most combining marks (accents) in a row on one letter. Real scripts
+/// need two or three (Vietnamese, Hebrew with points); "Zalgo" text stacks
+/// hundreds that spill over the messages around it.
+pub const MAX_STACKED_MARKS: usize = 4;
 /// The most characters a report's reason may have.
 pub const MAX_REASON_CHARS: usize = 500;
 
@@ -20,6 +31,10 @@ pub enum ContentError {
     ControlCharacter,
     #[error("The message contains invisible text-direction characters (such as a right-to-left override), which can disguise what a text says. Remove them and try again.")]
     DirectionControl,
+    #[error("A message can have at most 60 lines; yours has {0}. Join some lines and post again.")]
+    TooManyLines(usize),
+    #[error("Too many accent marks stacked on one letter: at most 4 may sit on a letter. Remove the extra marks and post again.")]
+    StackedMarks,
     #[error("A report's reason can be at most 500 characters; yours has {0}.")]
     ReasonTooLong(usize),
     #[error(
@@ -35,8 +50,13 @@ pub struct MessageBody(String);
 impl MessageBody {
     /// Parses what a student typed.
     pub fn parse(raw: &str) -> Result<MessageBody, ContentError> {
-        // Browsers send a textarea's line breaks as CRLF.
-        let normalized = raw.replace("\r\n", "\n").replace('\r', "\n");
+        // Browsers send a textarea's line breaks as CRLF. NFC, so that an
+        // accent typed as a separate mark counts as part of its letter.
+        let normalized: String = raw
+            .replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .nfc()
+            .collect();
         let text = normalized.trim();
         if text.chars().any(is_direction_control) {
             return Err(ContentError::DirectionControl);
@@ -49,6 +69,15 @@ impl MessageBody {
         }
         if text.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
             return Err(ContentError::Empty);
+        }
+        // Lines and marks before length: either can make a short text
+        // (1,991 empty lines, 2,000 marks on one letter) that the length allows.
+        let lines = text.split(is_line_break).count();
+        if lines > MAX_LINES {
+            return Err(ContentError::TooManyLines(lines));
+        }
+        if longest_mark_stack(text) > MAX_STACKED_MARKS {
+            return Err(ContentError::StackedMarks);
         }
         let count = text.chars().count();
         if count > MAX_CHARS {
@@ -97,6 +126,28 @@ fn is_direction_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// A new line as a browser shows it: `\n`, or the Unicode line and paragraph
+/// separators, which `pre-wrap` text also breaks at.
+fn is_line_break(c: char) -> bool {
+    matches!(c, '\n' | '\u{2028}' | '\u{2029}')
+}
+
+/// The most combining marks in a row on any one base character. Format
+/// characters (such as a zero-width joiner) between marks do not start a new
+/// letter, so they cannot be used to reset the count.
+fn longest_mark_stack(text: &str) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for c in text.chars() {
+        if c.general_category_group() == GeneralCategoryGroup::Mark {
+            run += 1;
+            longest = longest.max(run);
+        } else if c.general_category() != GeneralCategory::Format {
+            run = 0;
+        }
+    }
+    longest
+}
+
 /// Characters that show nothing; a message of only these is empty.
 fn is_invisible(c: char) -> bool {
     matches!(
@@ -109,6 +160,8 @@ fn is_invisible(c: char) -> bool {
 /// only) whose `href` is the parsed, normalized address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
+    /// What the reader sees: the text as typed, except that a link to a host
+    /// with non-ASCII characters shows that host in its punycode form.
     pub text: String,
     pub href: Option<String>,
 }
@@ -129,7 +182,7 @@ pub fn segments(text: &str) -> Vec<Segment> {
             let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
             // Trailing punctuation usually ends the sentence, not the address.
             let candidate = rest[..end].trim_end_matches(|c| ".,;:!?'\")]}>".contains(c));
-            if let Some(href) = safe_href(candidate) {
+            if let Some(url) = safe_link(candidate) {
                 if plain_start < i {
                     out.push(Segment {
                         text: text[plain_start..i].to_string(),
@@ -137,8 +190,8 @@ pub fn segments(text: &str) -> Vec<Segment> {
                     });
                 }
                 out.push(Segment {
-                    text: candidate.to_string(),
-                    href: Some(href),
+                    text: link_text(candidate, &url),
+                    href: Some(url.to_string()),
                 });
                 i += candidate.len();
                 plain_start = i;
@@ -163,12 +216,35 @@ fn starts_like_link(text: &str) -> bool {
     })
 }
 
-fn safe_href(candidate: &str) -> Option<String> {
+fn safe_link(candidate: &str) -> Option<Url> {
     let url = Url::parse(candidate).ok()?;
     let web = matches!(url.scheme(), "http" | "https");
     let has_host = url.host_str().is_some_and(|h| !h.is_empty());
-    (web && has_host && url.username().is_empty() && url.password().is_none())
-        .then(|| url.to_string())
+    (web && has_host && url.username().is_empty() && url.password().is_none()).then_some(url)
+}
+
+/// The text a link shows. A host typed with non-ASCII characters (such as
+/// `vіrginia.edu` with a Cyrillic і) can look exactly like another; the link
+/// then shows the host the browser will really visit, in punycode
+/// (`xn--vrginia-….edu`), as browsers do in their address bar. The rest of
+/// the address (path, query) stays as typed, readable.
+fn link_text(candidate: &str, url: &Url) -> String {
+    // Both `candidate` and `url` start with "http://" or "https://" (ASCII).
+    let after_scheme = candidate.find("://").map_or(0, |i| i + 3);
+    let rest = &candidate[after_scheme..];
+    // Where the host (and port) ends for the URL parser: at the first of
+    // these, backslash included, as the WHATWG URL standard reads http(s).
+    let authority_end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+    if rest[..authority_end].is_ascii() {
+        return candidate.to_string();
+    }
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        shown.push(':');
+        shown.push_str(&port.to_string());
+    }
+    shown.push_str(&rest[authority_end..]);
+    shown
 }
 
 #[cfg(test)]
@@ -219,6 +295,77 @@ mod tests {
         }
         assert!(MessageBody::parse("שלום\u{200F} ok").is_ok());
         assert!(MessageBody::parse("family 👨\u{200D}👩\u{200D}👧").is_ok());
+    }
+
+    #[test]
+    fn messages_are_composed_to_nfc() {
+        let body = MessageBody::parse("cafe\u{301}").unwrap();
+        assert_eq!(body.as_str(), "caf\u{e9}");
+    }
+
+    #[test]
+    fn at_most_sixty_lines() {
+        let sixty = vec!["line"; MAX_LINES].join("\n");
+        assert!(MessageBody::parse(&sixty).is_ok());
+        let wall = format!("a{}b", "\n".repeat(1990));
+        assert_eq!(
+            MessageBody::parse(&wall),
+            Err(ContentError::TooManyLines(1991))
+        );
+        let separators = format!("a{}b", "\u{2028}".repeat(MAX_LINES));
+        assert_eq!(
+            MessageBody::parse(&separators),
+            Err(ContentError::TooManyLines(MAX_LINES + 1))
+        );
+        assert!(ContentError::TooManyLines(1991)
+            .to_string()
+            .contains("A message can have at most 60 lines"));
+    }
+
+    #[test]
+    fn accents_may_not_stack_into_zalgo() {
+        // Vietnamese and pointed Hebrew keep their two or three marks.
+        for fine in [
+            "Nguye\u{302}\u{303}n",
+            "\u{5E9}\u{5C1}\u{5B8}\u{5DC}\u{5D5}\u{5B9}\u{5DD}",
+            "x\u{301}\u{302}\u{303}\u{304}",
+            "keycap #\u{FE0F}\u{20E3}",
+        ] {
+            assert!(MessageBody::parse(fine).is_ok(), "{fine:?}");
+        }
+        for zalgo in [
+            "\u{301}".repeat(2000),
+            format!("Z{}algo", "\u{336}\u{321}\u{35C}".repeat(2)),
+            format!("x{}", "\u{301}\u{200D}".repeat(5)),
+        ] {
+            assert_eq!(
+                MessageBody::parse(&zalgo),
+                Err(ContentError::StackedMarks),
+                "{zalgo:?}"
+            );
+        }
+        assert!(ContentError::StackedMarks
+            .to_string()
+            .contains("Too many accent marks stacked on one letter"));
+    }
+
+    #[test]
+    fn a_link_to_a_look_alike_host_shows_its_punycode_host() {
+        let parts = segments("log in at http://v\u{456}rginia.edu/login?x=1 now");
+        let link = parts.iter().find(|s| s.href.is_some()).unwrap();
+        let host = Url::parse(link.href.as_deref().unwrap())
+            .unwrap()
+            .host_str()
+            .unwrap()
+            .to_string();
+        assert!(host.starts_with("xn--"), "{host}");
+        assert_eq!(link.text, format!("http://{host}/login?x=1"));
+        assert!(link.text.is_ascii());
+        // A plain ASCII host keeps the text as typed, and so does a Unicode path.
+        let parts = segments("https://en.wikipedia.org/wiki/Caf\u{e9}");
+        assert_eq!(parts[0].text, "https://en.wikipedia.org/wiki/Caf\u{e9}");
+        let parts = segments("http://m\u{fc}nchen.de:8080/St\u{e4}dte");
+        assert_eq!(parts[0].text, "http://xn--mnchen-3ya.de:8080/St\u{e4}dte");
     }
 
     #[test]

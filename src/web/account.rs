@@ -11,7 +11,7 @@ use super::guard::{self, CurrentUser};
 use super::layout::Layout;
 use super::server::AppState;
 use super::views;
-use crate::accounts::{self, sessions, SessionId};
+use crate::accounts::{self, sessions, DisplayName, SessionId};
 use crate::clock;
 use crate::ops::student_data;
 
@@ -186,16 +186,23 @@ pub async fn save_privacy(
     // A suspended student keeps the name they had: a new one could dodge reports.
     guard::ensure_not_suspended(&current)?;
     let secure = state.config.is_https();
-    let name = match accounts::parse_display_name(&form.display_name) {
+    let name = match DisplayName::parse_optional(&form.display_name) {
         Ok(name) => name,
-        Err(message) => return Ok(views::redirect_with("/account", true, &message, secure)),
+        Err(refused) => {
+            return Ok(views::redirect_with(
+                "/account",
+                true,
+                &refused.to_string(),
+                secure,
+            ))
+        }
     };
     let hide = form.hide_classes.is_some();
     with_conn(&state.pool, move |conn| {
         Ok(accounts::set_privacy(
             conn,
             &current.user.id,
-            name.as_deref(),
+            name.as_ref(),
             hide,
             clock::now(),
         )?)
