@@ -420,7 +420,7 @@ backend_test!(
             .send()
             .await
             .unwrap();
-        assert_eq!(asked.status().as_u16(), 200);
+        assert_eq!(asked.status().as_u16(), 303);
         // The mail worker writes the email to the dev mailbox shortly.
         let mut link = None;
         for _ in 0..100 {
@@ -569,7 +569,7 @@ backend_test!(
             .unwrap();
         assert_eq!(
             asked.status().as_u16(),
-            200,
+            303,
             "the visitor's CSRF token is accepted"
         );
     }

@@ -205,7 +205,7 @@ async fn json_logs_of_a_whole_sign_in_hold_no_secret() {
         .send()
         .await
         .unwrap();
-    assert_eq!(asked.status().as_u16(), 200);
+    assert_eq!(asked.status().as_u16(), 303);
     let first = mails(&mailbox, 1).await.remove(0);
     let token = token_in(&first.text).unwrap();
     assert_eq!(token.len(), 64, "{}", first.text);
