@@ -95,12 +95,15 @@ struct RefusedPage {
     join_class_id: Option<String>,
 }
 
-/// The chat rules with this deployment's key and report threshold.
+/// The chat rules with this deployment's key and report settings.
 fn rules(state: &AppState) -> Rules {
-    Rules::new(
+    let mut rules = Rules::new(
         state.config.secret_key.expose(),
         state.config.flag_hide_threshold,
-    )
+    );
+    rules.report_min_membership =
+        chrono::Duration::hours(i64::from(state.config.report_min_membership_hours));
+    rules
 }
 
 fn html(status: StatusCode, body: String) -> HttpResponse {
