@@ -706,7 +706,7 @@ pub async fn message_action(
     .await?;
     let done = match action.as_str() {
         "hide" => "hidden from students",
-        "restore" => "restored; its reports are kept as reviewed and cannot count again",
+        "restore" => "restored; its reports are kept as reviewed",
         _ => "deleted; it shows as [deleted]",
     };
     Ok(views::redirect_with(
