@@ -171,9 +171,16 @@ backend_test!(
             queue_card(&app, &moderator, &message.id).await.is_none(),
             "reviewed: off the queue until someone reports it again"
         );
+        // Their pages offer "Report" again: the earlier report was reviewed.
+        let flag_path = format!("/messages/{}/flag", message.id);
+        let theirs = class_page(&app, &r1, &class).await;
+        assert!(theirs.contains(&flag_path) && !theirs.contains("You reported this message."));
         for (who, reason) in [(&r1, "again one"), (&r2, "again two"), (&r3, "again three")] {
             report(&app, who, &class, &message.id, reason).await;
         }
+        assert!(class_page(&app, &r1, &class)
+            .await
+            .contains("You reported this message."));
 
         // Assert: still visible to students; the moderators see the three reports.
         for viewer in [&reader, &author, &r1] {
