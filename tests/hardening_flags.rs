@@ -389,7 +389,12 @@ backend_test!(
             )
             .await;
         assert_eq!(r.status().as_u16(), 200);
-        assert!(r.text().await.unwrap().contains("auth7@virginia.edu"));
+        let revealed = r.text().await.unwrap();
+        assert!(revealed.contains("auth7@virginia.edu"));
+        assert!(
+            revealed.contains(edited),
+            "the reveal shows what was deleted"
+        );
 
         // The author's own export holds both versions of their text.
         let response = author

@@ -745,17 +745,28 @@ pub async fn reveal(
     let id = crate::chat::MessageId::parse(&path).ok_or(AppError::NotFound)?;
     let actor = current.user.id.clone();
     let reason = form.reason.clone();
-    let (message, author) = with_conn(&state.pool, move |conn| {
-        db::write_tx(conn, |c| {
+    let (message, author, versions) = with_conn(&state.pool, move |conn| {
+        let (message, author) = db::write_tx(conn, |c| {
             moderation::messages::reveal(c, &actor, &id, &reason, clock::now())
         })
-        .map_err(AppError::from)
+        .map_err(AppError::from)?;
+        // A message its author deleted while reported: its text is a kept version.
+        let versions = if message.deleted {
+            crate::chat::revisions::of_messages(conn, std::slice::from_ref(&message.id))?
+        } else {
+            Vec::new()
+        };
+        Ok((message, author, versions))
     })
     .await?;
+    let text = match versions.last() {
+        Some(last) => format!("{} ({})", last.content, version_line(last).ended),
+        None => shown_text(&message),
+    };
     let body = RevealPage {
         layout: Layout::new(&req, Some(&current)).at("admin"),
         pseudonym: message.anonymous_identifier.clone(),
-        text: shown_text(&message),
+        text,
         reason: form.reason.trim().to_string(),
         author,
     }
