@@ -510,3 +510,57 @@ backend_test!(
         assert!(!html.contains("harassing words") && !html.contains("harmless words"));
     }
 );
+
+backend_test!(
+    async fn a_report_counts_from_exactly_the_minimum_membership(backend: Backend) {
+        // Domain calls with exact times: joined at t0, the rule is 24 hours.
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let class = seed::class(&mut conn, "CS 1110", "1262");
+        let author = seed::user(&mut conn, "auz1");
+        let early = seed::user(&mut conn, "erx2");
+        let on_time = seed::user(&mut conn, "onw3");
+        let t0 = clock::now() - Duration::days(2);
+        for u in [&author, &early, &on_time] {
+            common_grounds::classes::enroll(&mut conn, &u.id, &class.id, t0).unwrap();
+        }
+        let message = seed::message(&mut conn, &author, &class, "Anon_a", "a question", None);
+        let rules = chat::Rules::new(b"test-secret-key-that-is-long-enough-0123456789", 1);
+        let no_reason = chat::FlagReason::parse(None).unwrap();
+        let day = Duration::hours(24);
+
+        let (_, outcome) = chat::flag(
+            &mut conn,
+            &early.id,
+            &message.id,
+            &no_reason,
+            &rules,
+            t0 + day - Duration::seconds(1),
+        )
+        .unwrap();
+        assert_eq!(outcome, chat::FlagOutcome::Flagged { hidden: false });
+        let row = chat::find(&mut conn, &message.id).unwrap().unwrap();
+        assert_eq!(
+            (row.flagged_count, row.hidden),
+            (0, false),
+            "a second short"
+        );
+
+        let (_, outcome) = chat::flag(
+            &mut conn,
+            &on_time.id,
+            &message.id,
+            &no_reason,
+            &rules,
+            t0 + day,
+        )
+        .unwrap();
+        assert_eq!(outcome, chat::FlagOutcome::Flagged { hidden: true });
+        let row = chat::find(&mut conn, &message.id).unwrap().unwrap();
+        assert_eq!(
+            (row.flagged_count, row.hidden),
+            (1, true),
+            "exactly a day counts"
+        );
+    }
+);
