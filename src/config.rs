@@ -201,7 +201,13 @@ pub struct Config {
     pub max_class_changes_per_day: u32,
     /// At most this many chat posts per student per hour across all classes (`POSTS_PER_HOUR`).
     pub posts_per_hour: u32,
+    /// A report counts toward hiding only from a student who joined the class at
+    /// least this many hours before (0 to 720; newer members' reports still reach moderators).
+    pub report_min_membership_hours: u32,
 }
+
+/// The longest `REPORT_MIN_MEMBERSHIP_HOURS` accepted: 30 days.
+const MAX_REPORT_MIN_MEMBERSHIP_HOURS: u32 = 720;
 
 /// The production SIS class search (UVA's PeopleSoft).
 pub const SIS_PRODUCTION_URL: &str = "https://sisuva.admin.virginia.edu/psc/ihprd/UVSS/SA/s";
@@ -474,6 +480,19 @@ impl Config {
             max_sections_per_term: var_at_least_one(src, "MAX_SECTIONS_PER_TERM", 10)?,
             max_class_changes_per_day: var_at_least_one(src, "MAX_CLASS_CHANGES_PER_DAY", 20)?,
             posts_per_hour: var_at_least_one(src, "POSTS_PER_HOUR", 60)?,
+            report_min_membership_hours: match var_parsed(
+                src,
+                "REPORT_MIN_MEMBERSHIP_HOURS",
+                24u32,
+            )? {
+                n if n > MAX_REPORT_MIN_MEMBERSHIP_HOURS => {
+                    return Err(invalid(
+                        "REPORT_MIN_MEMBERSHIP_HOURS",
+                        "it must be at most 720 (30 days): longer would leave a term's new classes with no reports that count",
+                    ))
+                }
+                n => n,
+            },
         })
     }
 
@@ -777,5 +796,27 @@ mod tests {
         assert!(!at("development", "[::]:8080"));
         assert!(!at("development", "192.0.2.10:8080"));
         assert!(!at("production", "127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn report_membership_age_defaults_to_a_day_and_refuses_more_than_a_month() {
+        let key = "k".repeat(40);
+        let config = Config::from_source(&source(&[("SECRET_KEY", &key)])).unwrap();
+        assert_eq!(config.report_min_membership_hours, 24);
+        let none = Config::from_source(&source(&[
+            ("SECRET_KEY", &key),
+            ("REPORT_MIN_MEMBERSHIP_HOURS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(none.report_min_membership_hours, 0);
+        for bad in ["721", "-1", "a day"] {
+            let err = Config::from_source(&source(&[
+                ("SECRET_KEY", &key),
+                ("REPORT_MIN_MEMBERSHIP_HOURS", bad),
+            ]))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("REPORT_MIN_MEMBERSHIP_HOURS"), "{err}");
+        }
     }
 }

@@ -879,7 +879,13 @@ backend_test!(
 
 backend_test!(
     async fn reports_from_three_students_hide_a_message(backend: Backend) {
-        let app = spawn_app(backend).await;
+        // Members of a minute: their reports count only with no minimum membership.
+        let app = spawn_app_with(
+            TestDb::new(backend),
+            TestMail::Memory,
+            &[("REPORT_MIN_MEMBERSHIP_HOURS", "0")],
+        )
+        .await;
         let author = student(&app, "au1t").await;
         let b = student(&app, "bb2b").await;
         let c = student(&app, "cc3c").await;

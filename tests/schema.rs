@@ -364,6 +364,20 @@ backend_test!(
             .unwrap();
         assert_eq!(read, flag);
 
+        // message_revisions: the text an edit of a reported message replaced.
+        chat::revisions::keep(&mut conn, &message, chat::RevisionEnd::Edit, now).unwrap();
+        let kept =
+            chat::revisions::of_messages(&mut conn, std::slice::from_ref(&message_id)).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            (
+                kept[0].content.as_str(),
+                kept[0].ended_by,
+                kept[0].written_at
+            ),
+            ("When is the exam? 🎓", chat::RevisionEnd::Edit, now)
+        );
+
         // contact_imports
         let import = ContactImport {
             id: ContactImportId::new(),

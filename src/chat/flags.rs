@@ -1,25 +1,60 @@
 //! Reports ("flags"): a classmate reports a message once; when enough different
 //! students have, the message is hidden until a moderator restores or confirms it.
 //! Who reported is never shown to students, authors included.
+//!
+//! So that a small group cannot abuse this, a report counts toward the automatic
+//! hide only when it comes from a student who joined the class at least
+//! `Rules::report_min_membership` before reporting, and has not been reviewed:
+//! a moderator's restore (or dismissal) marks the message's reports cleared and
+//! keeps them. Those reporters cannot count again on that message; a report from
+//! one of them reaches the moderators' queue but does not count. The message can
+//! still be hidden by the threshold of *new* reporters: "stays restored for good"
+//! would let its author edit a cleared message into something abusive, or let a
+//! message a whole class later objects to stay up until a moderator looks again.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{
-    insert_flag, lock, visible_message, ChatError, FlagReason, MessageFlag, MessageId, Rules,
-};
+use super::{lock, visible_message, ChatError, FlagReason, MessageId, Rules};
 use crate::accounts::UserId;
-use crate::classes::ClassId;
+use crate::classes::{self, ClassId};
 use crate::db::schema::{class_messages, message_flags};
 use crate::db::{self, DbConn};
 
 /// What a report did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlagOutcome {
-    /// Counted; `hidden` tells whether the message is now hidden.
+    /// Stored for the moderators; `hidden` tells whether the message is now hidden.
+    /// Whether it counted toward the automatic hide is not told: a student must
+    /// not learn how their report weighed.
     Flagged { hidden: bool },
-    /// This student had already reported it: nothing changed, nothing counted.
+    /// This student's report is already waiting for review: nothing changed.
     AlreadyFlagged,
+}
+
+/// A report as the moderators see it (without the reporter's identity).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = message_flags)]
+pub struct Report {
+    pub message_id: MessageId,
+    pub reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    /// Whether it counted toward the automatic hide when made.
+    pub counted: bool,
+    /// When a moderator reviewed it (restored the message or dismissed its reports).
+    pub cleared_at: Option<NaiveDateTime>,
+    /// When its reporter reported the message again after that review.
+    pub reported_again_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = message_flags)]
+struct NewReport<'a> {
+    message_id: &'a MessageId,
+    user_id: &'a UserId,
+    reason: Option<&'a str>,
+    created_at: NaiveDateTime,
+    counted: bool,
 }
 
 /// Reports a message on behalf of `flagger`. Returns the message's class, for the way back.
@@ -39,40 +74,68 @@ pub fn flag(
         if message.deleted {
             return Err(ChatError::Removed);
         }
-        let already: bool = diesel::select(diesel::dsl::exists(
-            message_flags::table.find((&message.id, flagger)),
-        ))
-        .get_result(conn)?;
-        if already {
+        // None: never reported it; Some(None): waiting for review; Some(Some(_)): reviewed.
+        let earlier: Option<Option<NaiveDateTime>> = message_flags::table
+            .find((&message.id, flagger))
+            .select(message_flags::cleared_at)
+            .first(conn)
+            .optional()?;
+        if earlier == Some(None) {
             return Ok((message.class_id, FlagOutcome::AlreadyFlagged));
         }
         // Serialize one student's reports so two at once cannot pass the daily limit.
         lock(conn, &format!("chat-flag:{flagger}"))?;
-        let window = Duration::days(1);
-        let recent: Vec<NaiveDateTime> = message_flags::table
-            .filter(message_flags::user_id.eq(flagger))
-            .filter(message_flags::created_at.gt(now - window))
-            .order(message_flags::created_at.asc())
-            .select(message_flags::created_at)
-            .load(conn)?;
-        let limit = rules.flags_per_day.max(1) as usize;
-        if recent.len() >= limit {
-            // The window frees up when the oldest report that still counts ages out.
-            return Err(ChatError::FlagLimit {
-                retry_at: recent[recent.len() - limit] + window,
-            });
-        }
-        let row = MessageFlag {
-            message_id: message.id.clone(),
-            user_id: flagger.clone(),
-            reason: reason.as_deref().map(str::to_string),
-            created_at: now,
+        refuse_over_daily_limit(conn, flagger, rules, now)?;
+        let outcome = FlagOutcome::Flagged {
+            hidden: message.hidden,
         };
-        if !insert_flag(conn, &row)? {
+        if earlier.is_some() {
+            // Reported again after a moderator's review: the moderators hear of
+            // it, but the same students must not hide the message a second time.
+            let new_reason = reason.as_deref();
+            let row = message_flags::table.find((&message.id, flagger));
+            match new_reason {
+                Some(text) => diesel::update(row)
+                    .set((
+                        message_flags::cleared_at.eq(None::<NaiveDateTime>),
+                        message_flags::counted.eq(false),
+                        message_flags::reported_again_at.eq(Some(now)),
+                        message_flags::reason.eq(Some(text)),
+                    ))
+                    .execute(conn)?,
+                None => diesel::update(row)
+                    .set((
+                        message_flags::cleared_at.eq(None::<NaiveDateTime>),
+                        message_flags::counted.eq(false),
+                        message_flags::reported_again_at.eq(Some(now)),
+                    ))
+                    .execute(conn)?,
+            };
+            return Ok((message.class_id, outcome));
+        }
+        let joined = classes::enrolled_at(conn, flagger, &message.class_id)?;
+        let counted = joined.is_some_and(|at| at + rules.report_min_membership <= now);
+        let inserted =
+            crate::on_each_backend!(conn, |c| diesel::insert_into(message_flags::table)
+                .values(&NewReport {
+                    message_id: &message.id,
+                    user_id: flagger,
+                    reason: reason.as_deref(),
+                    created_at: now,
+                    counted,
+                })
+                .on_conflict_do_nothing()
+                .execute(c))?;
+        if inserted == 0 {
             return Ok((message.class_id, FlagOutcome::AlreadyFlagged));
         }
-        // One flag per student per message (the primary key), so the count is of
-        // distinct reporters.
+        if !counted {
+            // A newcomer's report waits for a moderator: a group that joins a
+            // class to hide a message cannot do it on arrival.
+            return Ok((message.class_id, outcome));
+        }
+        // One report per student per message (the primary key), so the count is of
+        // distinct reporters whose reports count and were not reviewed yet.
         let count: i32 = diesel::update(class_messages::table.find(&message.id))
             .set((
                 class_messages::flagged_count.eq(class_messages::flagged_count + 1),
@@ -93,4 +156,68 @@ pub fn flag(
             },
         ))
     })
+}
+
+/// At most `flags_per_day` reports (first reports and reports again) per student per day.
+fn refuse_over_daily_limit(
+    conn: &mut DbConn,
+    flagger: &UserId,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<(), ChatError> {
+    let window = Duration::days(1);
+    let start = now - window;
+    let rows: Vec<(NaiveDateTime, Option<NaiveDateTime>)> = message_flags::table
+        .filter(message_flags::user_id.eq(flagger))
+        .filter(
+            message_flags::created_at
+                .gt(start)
+                .or(message_flags::reported_again_at.gt(start)),
+        )
+        .select((message_flags::created_at, message_flags::reported_again_at))
+        .load(conn)?;
+    let mut recent: Vec<NaiveDateTime> = rows
+        .into_iter()
+        .flat_map(|(first, again)| [Some(first), again])
+        .flatten()
+        .filter(|at| *at > start)
+        .collect();
+    recent.sort();
+    let limit = rules.flags_per_day.max(1) as usize;
+    if recent.len() >= limit {
+        // The window frees up when the oldest report that still counts ages out.
+        return Err(ChatError::FlagLimit {
+            retry_at: recent[recent.len() - limit] + window,
+        });
+    }
+    Ok(())
+}
+
+/// Every report on these messages, reviewed ones included, oldest first.
+pub fn reports_on(conn: &mut DbConn, ids: &[MessageId]) -> QueryResult<Vec<Report>> {
+    message_flags::table
+        .filter(message_flags::message_id.eq_any(ids))
+        .order((message_flags::created_at, message_flags::user_id))
+        .select(Report::as_select())
+        .load(conn)
+}
+
+/// Marks a message's reports reviewed at `now` (they are kept, and no longer
+/// count) and resets its count. Call in the moderator's write transaction.
+pub fn clear_reports(
+    conn: &mut DbConn,
+    message_id: &MessageId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let cleared = diesel::update(
+        message_flags::table
+            .filter(message_flags::message_id.eq(message_id))
+            .filter(message_flags::cleared_at.is_null()),
+    )
+    .set(message_flags::cleared_at.eq(Some(now)))
+    .execute(conn)?;
+    diesel::update(class_messages::table.find(message_id))
+        .set(class_messages::flagged_count.eq(0))
+        .execute(conn)?;
+    Ok(cleared)
 }

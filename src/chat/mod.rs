@@ -7,6 +7,7 @@ pub mod content;
 pub mod flags;
 pub mod post;
 pub mod pseudonym;
+pub mod revisions;
 pub mod threads;
 
 use chrono::{Duration, NaiveDateTime};
@@ -18,8 +19,9 @@ use crate::db::schema::{class_messages, message_flags};
 use crate::db::DbConn;
 
 pub use content::{ContentError, FlagReason, MessageBody, Segment};
-pub use flags::{flag, FlagOutcome};
+pub use flags::{flag, FlagOutcome, Report};
 pub use post::{delete, edit, post, Deletion, Draft};
+pub use revisions::{MessageRevision, RevisionEnd};
 pub use threads::{class_page, Body, ChatPage, ClassPage, Cursor, MessageView, Thread};
 
 crate::define_id!(MessageId);
@@ -103,12 +105,16 @@ pub struct Rules {
     pub flags_per_day: u32,
     /// Distinct reporters that hide a message.
     pub flag_hide_threshold: u32,
+    /// A report counts toward hiding only from a student who joined the class at
+    /// least this long before reporting (newer members' reports still reach moderators).
+    pub report_min_membership: Duration,
 }
 
 impl Rules {
     /// The rules the service runs with: one post per 5 s and 30 an hour in a
-    /// class, 60 an hour across all classes, no repeat
-    /// within 5 minutes, edits for 15 minutes, 20 reports a day.
+    /// class, 60 an hour across all classes, no repeat within 5 minutes, edits
+    /// for 15 minutes, 20 reports a day, and reports that count toward hiding
+    /// from members of a day or more.
     pub fn new(secret: &[u8], flag_hide_threshold: u32) -> Rules {
         Rules {
             secret: secret.to_vec(),
@@ -120,6 +126,7 @@ impl Rules {
             edit_window: Duration::minutes(15),
             flags_per_day: 20,
             flag_hide_threshold: flag_hide_threshold.max(1),
+            report_min_membership: Duration::hours(24),
         }
     }
 }

@@ -148,7 +148,8 @@ fn refuse_repeat(
     }
 }
 
-/// Replaces the text of the editor's own message, within the edit window.
+/// Replaces the text of the editor's own message, within the edit window. The
+/// text it replaces is kept for the moderators when the message is under report.
 pub fn edit(
     conn: &mut DbConn,
     editor: &UserId,
@@ -171,6 +172,11 @@ pub fn edit(
         if message.content == body.as_str() {
             return Ok(message);
         }
+        // A reported message is evidence: its author must not be able to edit
+        // away what the reporters saw.
+        if super::revisions::is_evidence(conn, &message)? {
+            super::revisions::keep(conn, &message, super::RevisionEnd::Edit, now)?;
+        }
         diesel::update(class_messages::table.find(&message.id))
             .set((
                 class_messages::content.eq(body.as_str()),
@@ -190,13 +196,17 @@ pub fn edit(
 pub enum Deletion {
     /// It had no replies and is gone.
     Removed,
-    /// It has replies, so it stays as a "[deleted]" placeholder with its text erased.
+    /// It stays as a "[deleted]" placeholder: it has replies (its text is erased),
+    /// or it is under report (its text is kept for the moderators only).
     Placeholder,
 }
 
 /// Deletes the author's own message, at any time (even after leaving the class).
 /// A message with replies becomes a placeholder so the thread survives; one
 /// without goes, and so do placeholders above it that no longer hold up a reply.
+/// A message under report or hidden is evidence: it leaves students' view the
+/// same way, but its row, its reports and its text (as a kept version) stay for
+/// the moderators, and the audit log records the delete.
 /// Returns the message's class, for the way back.
 pub fn delete(
     conn: &mut DbConn,
@@ -219,14 +229,15 @@ pub fn delete(
         if message.deleted {
             return Ok((message.class_id, Deletion::Placeholder));
         }
+        if super::revisions::is_evidence(conn, &message)? {
+            super::revisions::keep(conn, &message, super::RevisionEnd::AuthorDelete, now)?;
+            blank(conn, &message.id, now)?;
+            // The audit log is moderation's; its row goes in this transaction.
+            crate::moderation::messages::record_author_delete(conn, author, &message, now)?;
+            return Ok((message.class_id, Deletion::Placeholder));
+        }
         if has_replies(conn, &message.id)? {
-            diesel::update(class_messages::table.find(&message.id))
-                .set((
-                    class_messages::deleted.eq(true),
-                    class_messages::content.eq(""),
-                    class_messages::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+            blank(conn, &message.id, now)?;
             return Ok((message.class_id, Deletion::Placeholder));
         }
         diesel::delete(class_messages::table.find(&message.id)).execute(conn)?;
@@ -235,7 +246,11 @@ pub fn delete(
             let Some(parent) = super::find(conn, &id)? else {
                 break;
             };
-            if !parent.deleted || has_replies(conn, &parent.id)? {
+            // A placeholder kept as evidence stays, replies or not.
+            if !parent.deleted
+                || has_replies(conn, &parent.id)?
+                || super::revisions::is_evidence(conn, &parent)?
+            {
                 break;
             }
             diesel::delete(class_messages::table.find(&parent.id)).execute(conn)?;
@@ -243,4 +258,15 @@ pub fn delete(
         }
         Ok((message.class_id, Deletion::Removed))
     })
+}
+
+/// Marks a message deleted and erases its text from the row students' pages read.
+fn blank(conn: &mut DbConn, message_id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(class_messages::table.find(message_id))
+        .set((
+            class_messages::deleted.eq(true),
+            class_messages::content.eq(""),
+            class_messages::updated_at.eq(now),
+        ))
+        .execute(conn)
 }

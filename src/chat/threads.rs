@@ -161,9 +161,12 @@ fn chat_page(
         .order((class_messages::created_at.asc(), class_messages::id.asc()))
         .select(ClassMessage::as_select())
         .load(conn)?;
+    // Reports waiting for review: once a moderator reviewed one, its reporter may
+    // report the message again (the moderators hear of it; it does not count).
     let flagged: HashSet<MessageId> = message_flags::table
         .inner_join(class_messages::table)
         .filter(message_flags::user_id.eq(viewer))
+        .filter(message_flags::cleared_at.is_null())
         .filter(
             class_messages::id
                 .eq_any(&root_ids)

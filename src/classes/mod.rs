@@ -196,6 +196,20 @@ pub fn is_enrolled(conn: &mut DbConn, user_id: &UserId, class_id: &ClassId) -> Q
     .get_result(conn)
 }
 
+/// When a student joined a section (None if they do not take it). Leaving and
+/// joining again starts the clock over.
+pub fn enrolled_at(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    class_id: &ClassId,
+) -> QueryResult<Option<NaiveDateTime>> {
+    user_classes::table
+        .find((user_id, class_id))
+        .select(user_classes::enrolled_at)
+        .first(conn)
+        .optional()
+}
+
 /// A student's sections in a term, ordered by course code.
 pub fn of_user(conn: &mut DbConn, user_id: &UserId, term: &str) -> QueryResult<Vec<Class>> {
     classes::table

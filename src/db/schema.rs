@@ -13,6 +13,7 @@ pub const TABLES: &[&str] = &[
     "friendships",
     "class_messages",
     "message_flags",
+    "message_revisions",
     "contact_imports",
     "audit_log",
     "email_outbox",
@@ -148,6 +149,20 @@ diesel::table! {
         user_id -> Text,
         reason -> Nullable<Text>,
         created_at -> Timestamp,
+        counted -> Bool,
+        cleared_at -> Nullable<Timestamp>,
+        reported_again_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    message_revisions (id) {
+        id -> Text,
+        message_id -> Text,
+        content -> Text,
+        written_at -> Timestamp,
+        ended_by -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -242,6 +257,7 @@ diesel::joinable!(class_messages -> classes (class_id));
 diesel::joinable!(class_messages -> users (user_id));
 diesel::joinable!(message_flags -> class_messages (message_id));
 diesel::joinable!(message_flags -> users (user_id));
+diesel::joinable!(message_revisions -> class_messages (message_id));
 diesel::joinable!(contact_imports -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
 
@@ -255,6 +271,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     friendships,
     class_messages,
     message_flags,
+    message_revisions,
     contact_imports,
     audit_log,
     email_outbox,

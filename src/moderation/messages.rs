@@ -9,32 +9,43 @@ use diesel::prelude::*;
 
 use super::{AuditAction, AuditId, NewAuditEntry};
 use crate::accounts::UserId;
-use crate::chat::{ClassMessage, MessageId};
+use crate::chat::{
+    flags, revisions, ClassMessage, MessageId, MessageRevision, Report, RevisionEnd,
+};
 use crate::classes::ClassId;
 use crate::db::schema::{class_messages, classes, message_flags, users};
 use crate::db::DbConn;
 
-/// A message in the flag queue, with its class, its reports and its thread.
+/// A message in the flag queue, with its class, its reports, its kept versions and its thread.
 #[derive(Debug, Clone)]
 pub struct QueueItem {
     pub message: ClassMessage,
     pub class_code: String,
     pub class_id: ClassId,
-    pub reasons: Vec<String>,
+    /// Every report, oldest first: those waiting for review and those already reviewed.
+    pub reports: Vec<Report>,
+    /// Earlier versions of its text, oldest first (kept because it was reported).
+    pub versions: Vec<MessageRevision>,
+    /// Its author deleted it: students see "[deleted]", the text is in `versions`.
+    pub deleted_by_author: bool,
     /// The thread's messages in order (pseudonyms and text only), this one included.
     pub thread: Vec<ClassMessage>,
 }
 
-/// Messages with reports or hidden by them, newest first: four queries whatever the size.
+/// Messages with reports waiting for review, or hidden, newest first: five
+/// queries whatever the size. Messages deleted by their author while reported
+/// stay, so a moderator can still act on them.
 pub fn flag_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<QueueItem>> {
+    let pending = message_flags::table
+        .filter(message_flags::message_id.eq(class_messages::id))
+        .filter(message_flags::cleared_at.is_null());
     let rows: Vec<(ClassMessage, String, String)> = class_messages::table
         .inner_join(classes::table)
         .filter(
-            class_messages::flagged_count
-                .gt(0)
-                .or(class_messages::hidden.eq(true)),
+            class_messages::hidden
+                .eq(true)
+                .or(diesel::dsl::exists(pending)),
         )
-        .filter(class_messages::deleted.eq(false))
         .order((class_messages::created_at.desc(), class_messages::id.desc()))
         .limit(limit)
         .select((
@@ -44,11 +55,20 @@ pub fn flag_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<QueueItem>> 
         ))
         .load(conn)?;
     let ids: Vec<MessageId> = rows.iter().map(|(m, _, _)| m.id.clone()).collect();
-    let reasons: Vec<(MessageId, Option<String>)> = message_flags::table
-        .filter(message_flags::message_id.eq_any(&ids))
-        .order(message_flags::created_at)
-        .select((message_flags::message_id, message_flags::reason))
-        .load(conn)?;
+    let mut reports: HashMap<MessageId, Vec<Report>> = HashMap::new();
+    for report in flags::reports_on(conn, &ids)? {
+        reports
+            .entry(report.message_id.clone())
+            .or_default()
+            .push(report);
+    }
+    let mut versions: HashMap<MessageId, Vec<MessageRevision>> = HashMap::new();
+    for version in revisions::of_messages(conn, &ids)? {
+        versions
+            .entry(version.message_id.clone())
+            .or_default()
+            .push(version);
+    }
     let roots: Vec<MessageId> = rows
         .iter()
         .map(|(m, _, _)| m.thread_root_id.clone().unwrap_or_else(|| m.id.clone()))
@@ -62,13 +82,6 @@ pub fn flag_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<QueueItem>> 
         .order((class_messages::created_at, class_messages::id))
         .select(ClassMessage::as_select())
         .load(conn)?;
-    let mut by_message: HashMap<MessageId, Vec<String>> = HashMap::new();
-    for (id, reason) in reasons {
-        by_message
-            .entry(id)
-            .or_default()
-            .push(reason.unwrap_or_else(|| "(no reason given)".into()));
-    }
     Ok(rows
         .into_iter()
         .map(|(message, subject, catalog)| {
@@ -81,8 +94,14 @@ pub fn flag_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<QueueItem>> 
                 .filter(|t| t.id == root || t.thread_root_id.as_ref() == Some(&root))
                 .cloned()
                 .collect();
+            let versions = versions.remove(&message.id).unwrap_or_default();
             QueueItem {
-                reasons: by_message.remove(&message.id).unwrap_or_default(),
+                reports: reports.remove(&message.id).unwrap_or_default(),
+                deleted_by_author: message.deleted
+                    && versions
+                        .iter()
+                        .any(|v| v.ended_by == RevisionEnd::AuthorDelete),
+                versions,
                 class_id: message.class_id.clone(),
                 class_code: format!("{subject} {catalog}"),
                 thread,
@@ -172,7 +191,9 @@ pub fn hide(
     Ok(message)
 }
 
-/// Shows a message again and clears its reports (so old reports cannot hide it again).
+/// Shows a message again and marks its reports reviewed: they are kept (the
+/// queue shows them as reviewed) and no longer count, and their reporters cannot
+/// count again on this message. Call in a write transaction.
 pub fn restore(
     conn: &mut DbConn,
     actor: &UserId,
@@ -181,7 +202,7 @@ pub fn restore(
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ActionError> {
     let message = load(conn, id)?;
-    diesel::delete(message_flags::table.filter(message_flags::message_id.eq(id))).execute(conn)?;
+    flags::clear_reports(conn, id, now)?;
     diesel::update(class_messages::table.find(id))
         .set((
             class_messages::hidden.eq(false),
@@ -200,7 +221,8 @@ pub fn restore(
     Ok(message)
 }
 
-/// Removes a message's text for good; it stays as "[deleted]" so its replies keep their place.
+/// Removes a message's text for good; it stays as "[deleted]" so its replies keep
+/// their place. Its reports are marked reviewed, which takes it out of the queue.
 pub fn delete(
     conn: &mut DbConn,
     actor: &UserId,
@@ -209,6 +231,7 @@ pub fn delete(
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ActionError> {
     let message = load(conn, id)?;
+    flags::clear_reports(conn, id, now)?;
     diesel::update(class_messages::table.find(id))
         .set((
             class_messages::deleted.eq(true),
@@ -226,6 +249,19 @@ pub fn delete(
         now,
     )?;
     Ok(message)
+}
+
+/// Records that a message's author deleted it while it was under report or
+/// hidden. The actor is the author: staff pages show it as "the author" (only a
+/// reveal names who that is), and no student page reads the audit log. Call in
+/// the delete's write transaction.
+pub fn record_author_delete(
+    conn: &mut DbConn,
+    author: &UserId,
+    message: &ClassMessage,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    audit(conn, author, AuditAction::AuthorDelete, message, None, now)
 }
 
 /// The author of a revealed message.

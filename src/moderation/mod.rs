@@ -1,5 +1,6 @@
-//! Moderation: the append-only audit log of every staff action. Rows are only
-//! ever inserted; there is deliberately no update or delete here.
+//! Moderation: the append-only audit log of every staff action (and of an
+//! author's delete of a reported message). Rows are only ever inserted; there is
+//! deliberately no update or delete here. The log is for staff pages only.
 
 pub mod messages;
 pub mod stats;
@@ -25,6 +26,9 @@ crate::text_enum!(
         LiftSuspension => "lift_suspension",
         RoleChange => "role_change",
         SyncStarted => "sync_started",
+        // Not a staff action: an author deleted their message while it was
+        // under report (its text is kept for moderators).
+        AuthorDelete => "author_delete",
     }
 );
 
@@ -86,7 +90,11 @@ pub fn page(
         .left_join(users::table.on(users::id.nullable().eq(audit_log::actor_id)))
         .into_boxed();
     if let Some(actor) = actor {
-        q = q.filter(audit_log::actor_id.eq(actor));
+        // An author's delete names its author as the actor; listing them by
+        // person would reveal who wrote what without a logged reveal.
+        q = q
+            .filter(audit_log::actor_id.eq(actor))
+            .filter(audit_log::action.ne(AuditAction::AuthorDelete.as_str()));
     }
     if let Some(action) = action {
         q = q.filter(audit_log::action.eq(action.as_str()));

@@ -4,7 +4,7 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::schema::{class_messages, sign_in_days, sis_sync_runs, users};
+use crate::db::schema::{class_messages, message_flags, sign_in_days, sis_sync_runs, users};
 use crate::db::DbConn;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,9 +52,16 @@ pub fn overview(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> QueryResult
         .filter(class_messages::created_at.ge(today.and_hms_opt(0, 0, 0).expect("midnight exists")))
         .count()
         .get_result(conn)?;
+    // What the flag queue lists: reports waiting for review, or hidden.
+    let pending = message_flags::table
+        .filter(message_flags::message_id.eq(class_messages::id))
+        .filter(message_flags::cleared_at.is_null());
     let open_flags = class_messages::table
-        .filter(class_messages::flagged_count.gt(0))
-        .filter(class_messages::deleted.eq(false))
+        .filter(
+            class_messages::hidden
+                .eq(true)
+                .or(diesel::dsl::exists(pending)),
+        )
         .count()
         .get_result(conn)?;
     let last_sync = sis_sync_runs::table

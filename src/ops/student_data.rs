@@ -1,13 +1,15 @@
 //! A student's own data: everything stored about them as one JSON document,
 //! and erasure of the account. Erasure keeps other students' threads whole:
 //! the student's messages that others replied to become "[deleted]"
-//! placeholders with no author; everything else of theirs goes.
+//! placeholders with no author; everything else of theirs goes, except
+//! evidence under review (see `erase`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::accounts::{User, UserId};
+use crate::chat::{self, ClassMessage, MessageId, RevisionEnd};
 use crate::classes::Term;
 use crate::db::schema::{
     class_messages, classes, email_outbox, friendships, message_flags, rate_limit_hits, sessions,
@@ -24,6 +26,8 @@ pub struct Export {
     pub classes: Vec<ClassEntry>,
     pub friendships: Vec<FriendshipEntry>,
     pub messages: Vec<MessageEntry>,
+    /// Earlier versions of the student's own messages, kept because they were reported.
+    pub revisions: Vec<RevisionEntry>,
     pub flags: Vec<FlagEntry>,
     pub sessions: Vec<SessionEntry>,
 }
@@ -76,6 +80,18 @@ pub struct MessageEntry {
     pub deleted: bool,
     pub created_at: NaiveDateTime,
     pub edited_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RevisionEntry {
+    pub message_id: String,
+    pub content: String,
+    /// When this text first showed.
+    pub written_at: NaiveDateTime,
+    /// When an edit replaced it, or a delete removed it from view.
+    pub ended_at: NaiveDateTime,
+    /// "edit" or "author_delete".
+    pub ended_by: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -204,6 +220,7 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
             message_flags::created_at,
         ))
         .load(conn)?;
+    let revisions = chat::revisions::of_author(conn, me)?;
     let session_rows: Vec<(Option<String>, NaiveDateTime, NaiveDateTime, NaiveDateTime)> =
         sessions::table
             .filter(sessions::user_id.eq(me))
@@ -278,6 +295,16 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
                 },
             )
             .collect(),
+        revisions: revisions
+            .into_iter()
+            .map(|r| RevisionEntry {
+                message_id: r.message_id.to_string(),
+                content: r.content,
+                written_at: r.written_at,
+                ended_at: r.created_at,
+                ended_by: r.ended_by.as_str().to_string(),
+            })
+            .collect(),
         flags: flags
             .into_iter()
             .map(|(message_id, reason, created_at)| FlagEntry {
@@ -304,23 +331,51 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Erased {
     pub messages_removed: usize,
+    /// Placeholders kept: messages others replied to, and evidence under review.
     pub messages_kept_as_placeholders: usize,
+    /// Of those, messages under review whose text was kept for the moderators.
+    pub messages_kept_as_evidence: usize,
 }
 
 /// The text a placeholder message carries (its `deleted` flag says the rest).
 pub const PLACEHOLDER_PSEUDONYM: &str = "Anon_deleted";
 
 /// Erases a student. Call inside a write transaction.
-pub fn erase(conn: &mut DbConn, user: &User) -> QueryResult<Erased> {
+///
+/// Evidence under review survives: a message of theirs that is hidden, or has
+/// reports no moderator has reviewed yet, stays as an authorless "[deleted]"
+/// placeholder whose text (and reports) only moderators can read, so deleting
+/// an account is no way to destroy the evidence of harassment a moderator is
+/// about to act on. What identifies the student goes (the account, and with it
+/// the link from the message to a person: a reveal finds no one). Messages whose
+/// reports were all reviewed and dismissed are erased like any other.
+pub fn erase(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<Erased> {
     let me: &UserId = &user.id;
     let mut erased = Erased::default();
+    let pending = message_flags::table
+        .filter(message_flags::message_id.eq(class_messages::id))
+        .filter(message_flags::cleared_at.is_null());
+    let held: Vec<ClassMessage> = class_messages::table
+        .filter(class_messages::user_id.eq(me))
+        .filter(
+            class_messages::hidden
+                .eq(true)
+                .or(diesel::dsl::exists(pending)),
+        )
+        .select(ClassMessage::as_select())
+        .load(conn)?;
+    for message in held.iter().filter(|m| !m.deleted) {
+        chat::revisions::keep(conn, message, RevisionEnd::Erasure, now)?;
+    }
+    let held_ids: Vec<MessageId> = held.iter().map(|m| m.id.clone()).collect();
     // Remove leaf messages repeatedly: a reply of mine to my own message goes
     // first, then the message it answered, until only messages that others
-    // replied to are left.
+    // replied to (or evidence) are left.
     loop {
         let children = diesel::alias!(class_messages as children);
         let leaves: Vec<String> = class_messages::table
             .filter(class_messages::user_id.eq(me))
+            .filter(diesel::dsl::not(class_messages::id.eq_any(&held_ids)))
             .filter(diesel::dsl::not(diesel::dsl::exists(
                 children.filter(
                     children
@@ -337,8 +392,20 @@ pub fn erase(conn: &mut DbConn, user: &User) -> QueryResult<Erased> {
             diesel::delete(class_messages::table.filter(class_messages::id.eq_any(&leaves)))
                 .execute(conn)?;
     }
-    erased.messages_kept_as_placeholders =
-        diesel::update(class_messages::table.filter(class_messages::user_id.eq(me)))
+    // Evidence keeps its pseudonym, so moderators can still read the thread.
+    erased.messages_kept_as_evidence = diesel::update(
+        class_messages::table
+            .filter(class_messages::user_id.eq(me))
+            .filter(class_messages::id.eq_any(&held_ids)),
+    )
+    .set((
+        class_messages::user_id.eq(None::<String>),
+        class_messages::content.eq(""),
+        class_messages::deleted.eq(true),
+    ))
+    .execute(conn)?;
+    erased.messages_kept_as_placeholders = erased.messages_kept_as_evidence
+        + diesel::update(class_messages::table.filter(class_messages::user_id.eq(me)))
             .set((
                 class_messages::user_id.eq(None::<String>),
                 class_messages::content.eq(""),
@@ -346,9 +413,12 @@ pub fn erase(conn: &mut DbConn, user: &User) -> QueryResult<Erased> {
                 class_messages::deleted.eq(true),
             ))
             .execute(conn)?;
-    // Their flags go with the account (cascade); keep the counts true.
+    // Their reports go with the account (cascade); keep the counts true: only a
+    // report that counted and was not reviewed yet is in a message's count.
     let flagged = message_flags::table
         .filter(message_flags::user_id.eq(me))
+        .filter(message_flags::counted.eq(true))
+        .filter(message_flags::cleared_at.is_null())
         .select(message_flags::message_id);
     diesel::update(
         class_messages::table

@@ -269,7 +269,7 @@ pub async fn delete_account(
     let user = current.user.clone();
     let erased = with_conn(&state.pool, move |conn| {
         Ok(crate::db::write_tx(conn, |c| {
-            student_data::erase(c, &user)
+            student_data::erase(c, &user, clock::now())
         })?)
     })
     .await?;

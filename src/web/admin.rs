@@ -494,6 +494,10 @@ pub async fn audit(
         .map(|(e, actor)| AuditRow {
             when: e.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             actor: match (&e.actor_id, actor) {
+                // The author of an anonymous message: only a reveal says who.
+                _ if e.action == AuditAction::AuthorDelete => {
+                    "its author (a reveal names them)".into()
+                }
                 (Some(_), Some(cid)) => cid,
                 (None, _) if e.action == AuditAction::RoleChange => {
                     "command line or deleted account".into()
@@ -531,11 +535,76 @@ struct QueueRow {
     class_id: String,
     pseudonym: String,
     text: String,
-    flags: i32,
+    /// Reports waiting for review that count toward the automatic hide.
+    counting: i32,
+    /// Reports waiting for review, counting or not.
+    waiting: usize,
     hidden: bool,
-    reasons: Vec<String>,
+    deleted: bool,
+    deleted_by_author: bool,
+    reports: Vec<ReportLine>,
+    versions: Vec<VersionLine>,
     posted: String,
     thread: Vec<ThreadLine>,
+}
+
+/// One report as a moderator sees it: never who made it.
+struct ReportLine {
+    reason: String,
+    when: String,
+    status: String,
+    reviewed: bool,
+}
+
+/// One earlier version of a reported message's text.
+struct VersionLine {
+    text: String,
+    shown: String,
+    ended: &'static str,
+}
+
+fn queue_time(at: NaiveDateTime) -> String {
+    at.format("%b %-d, %H:%M UTC").to_string()
+}
+
+fn report_line(report: &crate::chat::Report) -> ReportLine {
+    let status = match (report.cleared_at, report.counted, report.reported_again_at) {
+        (Some(at), _, _) => format!("already reviewed ({})", queue_time(at)),
+        (None, true, _) => "counts toward hiding".to_string(),
+        (None, false, Some(at)) => format!(
+            "reported again after review ({}); does not count toward hiding",
+            queue_time(at)
+        ),
+        (None, false, None) => {
+            "from a newer member of the class; does not count toward hiding".to_string()
+        }
+    };
+    ReportLine {
+        reason: report
+            .reason
+            .clone()
+            .unwrap_or_else(|| "(no reason given)".into()),
+        when: queue_time(report.created_at),
+        reviewed: report.cleared_at.is_some(),
+        status,
+    }
+}
+
+fn version_line(version: &crate::chat::MessageRevision) -> VersionLine {
+    use crate::chat::RevisionEnd;
+    VersionLine {
+        text: version.content.clone(),
+        shown: format!(
+            "{} to {}",
+            queue_time(version.written_at),
+            queue_time(version.created_at)
+        ),
+        ended: match version.ended_by {
+            RevisionEnd::Edit => "replaced by an edit",
+            RevisionEnd::AuthorDelete => "deleted by author",
+            RevisionEnd::Erasure => "removed when the author's account was erased",
+        },
+    }
 }
 
 #[derive(Template)]
@@ -571,14 +640,18 @@ pub async fn flags(
             class_id: item.class_id.to_string(),
             pseudonym: item.message.anonymous_identifier.clone(),
             text: shown_text(&item.message),
-            flags: item.message.flagged_count,
+            counting: item.message.flagged_count,
+            waiting: item
+                .reports
+                .iter()
+                .filter(|r| r.cleared_at.is_none())
+                .count(),
             hidden: item.message.hidden,
-            reasons: item.reasons,
-            posted: item
-                .message
-                .created_at
-                .format("%b %-d, %H:%M UTC")
-                .to_string(),
+            deleted: item.message.deleted,
+            deleted_by_author: item.deleted_by_author,
+            reports: item.reports.iter().map(report_line).collect(),
+            versions: item.versions.iter().map(version_line).collect(),
+            posted: queue_time(item.message.created_at),
             thread: item
                 .thread
                 .iter()
@@ -633,7 +706,7 @@ pub async fn message_action(
     .await?;
     let done = match action.as_str() {
         "hide" => "hidden from students",
-        "restore" => "restored, and its reports cleared",
+        "restore" => "restored; its reports are kept as reviewed",
         _ => "deleted; it shows as [deleted]",
     };
     Ok(views::redirect_with(
@@ -672,17 +745,28 @@ pub async fn reveal(
     let id = crate::chat::MessageId::parse(&path).ok_or(AppError::NotFound)?;
     let actor = current.user.id.clone();
     let reason = form.reason.clone();
-    let (message, author) = with_conn(&state.pool, move |conn| {
-        db::write_tx(conn, |c| {
+    let (message, author, versions) = with_conn(&state.pool, move |conn| {
+        let (message, author) = db::write_tx(conn, |c| {
             moderation::messages::reveal(c, &actor, &id, &reason, clock::now())
         })
-        .map_err(AppError::from)
+        .map_err(AppError::from)?;
+        // A message its author deleted while reported: its text is a kept version.
+        let versions = if message.deleted {
+            crate::chat::revisions::of_messages(conn, std::slice::from_ref(&message.id))?
+        } else {
+            Vec::new()
+        };
+        Ok((message, author, versions))
     })
     .await?;
+    let text = match versions.last() {
+        Some(last) => format!("{} ({})", last.content, version_line(last).ended),
+        None => shown_text(&message),
+    };
     let body = RevealPage {
         layout: Layout::new(&req, Some(&current)).at("admin"),
         pseudonym: message.anonymous_identifier.clone(),
-        text: shown_text(&message),
+        text,
         reason: form.reason.trim().to_string(),
         author,
     }

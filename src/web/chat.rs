@@ -97,15 +97,16 @@ struct RefusedPage {
     join_class_id: Option<String>,
 }
 
-/// The chat rules with this deployment's key, report threshold and posting limit.
+/// The chat rules with this deployment's key, report settings and posting limit.
 fn rules(state: &AppState) -> Rules {
-    Rules {
-        posts_per_hour_anywhere: state.config.posts_per_hour,
-        ..Rules::new(
-            state.config.secret_key.expose(),
-            state.config.flag_hide_threshold,
-        )
-    }
+    let mut rules = Rules::new(
+        state.config.secret_key.expose(),
+        state.config.flag_hide_threshold,
+    );
+    rules.posts_per_hour_anywhere = state.config.posts_per_hour;
+    rules.report_min_membership =
+        chrono::Duration::hours(i64::from(state.config.report_min_membership_hours));
+    rules
 }
 
 fn html(status: StatusCode, body: String) -> HttpResponse {

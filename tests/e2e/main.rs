@@ -716,8 +716,8 @@ impl Story {
         );
         self.check(&moderator, "admin-flags").await;
 
-        // Reveal, with a reason, first: restoring clears the reports, and with
-        // them the message's place (and its reveal form) in the queue.
+        // Reveal, with a reason, first: restoring marks the reports reviewed, and
+        // takes the message (and its reveal form) out of the queue.
         self.click(
             &moderator,
             &format!("{card}/details[summary[normalize-space()='Reveal the author']]/summary"),
@@ -743,7 +743,7 @@ impl Story {
         self.sees_heading(&moderator, "Flagged messages").await;
         self.button(&moderator, &card, "Restore").await;
         self.sees_notice(&moderator).await;
-        self.sees(&moderator, "restored, and its reports cleared")
+        self.sees(&moderator, "restored; its reports are kept as reviewed")
             .await;
         self.sees(&moderator, "Nothing is flagged.").await;
         self.check(&moderator, "admin-flags-restored").await;

@@ -87,6 +87,8 @@ impl Setup {
             .env("SIS_PAUSE_MS", "0")
             .env("SIS_BACKOFF_MS", "10")
             .env("RUST_LOG", "warn")
+            // The story's reporters join a class minutes before reporting.
+            .env("REPORT_MIN_MEMBERSHIP_HOURS", "0")
             .stdin(Stdio::null());
         command
     }

@@ -1,0 +1,566 @@
+//! Issue 15, items 6 and 7, over HTTP on SQLite and PostgreSQL: reports that a
+//! small group cannot abuse (a moderator's restore holds against the same
+//! reporters; students new to a class are heard but not counted), and evidence
+//! a moderator can trust (an edit or a delete of a reported message keeps its
+//! text for the moderators, never for students, and the delete is audited).
+//!
+//! Computing IDs here all hold a letter past f, so none can turn up by chance
+//! inside a hex id.
+
+mod common;
+#[allow(dead_code)]
+#[path = "common/seed.rs"]
+mod seed;
+
+use chrono::Duration;
+use common::*;
+use common_grounds::accounts::Role;
+use common_grounds::chat::{self, ClassMessage, MessageId};
+use common_grounds::classes::Class;
+use common_grounds::clock;
+use common_grounds::db::schema::{
+    audit_log, class_messages, message_flags, message_revisions, user_classes, users,
+};
+use common_grounds::moderation::{AuditAction, AuditEntry};
+use common_grounds::ops::student_data;
+use diesel::prelude::*;
+
+// ---------------------------------------------------------------- helpers
+
+/// A student whose role column is set directly.
+fn staff(app: &TestApp, computing_id: &str, role: Role) -> Student {
+    let s = app.student(computing_id);
+    diesel::update(users::table.find(&s.user.id))
+        .set(users::role.eq(role.as_str()))
+        .execute(&mut app.conn())
+        .unwrap();
+    s
+}
+
+fn new_class(app: &TestApp, code: &str, members: &[&Student]) -> Class {
+    let mut conn = app.conn();
+    let class = seed::class(&mut conn, code, "1262");
+    for m in members {
+        seed::enroll(&mut conn, &m.user, &class);
+    }
+    class
+}
+
+/// Moves a student's joining of a class into the past (seeding joins "now").
+fn joined_ago(app: &TestApp, who: &Student, class: &Class, ago: Duration) {
+    let n = diesel::update(user_classes::table.find((&who.user.id, &class.id)))
+        .set(user_classes::enrolled_at.eq(clock::now() - ago))
+        .execute(&mut app.conn())
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+fn message_by_text(app: &TestApp, text: &str) -> ClassMessage {
+    class_messages::table
+        .filter(class_messages::content.eq(text))
+        .select(ClassMessage::as_select())
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+/// Posts a chat message over HTTP as `who` and returns its row.
+async fn post_message(app: &TestApp, who: &Student, class: &Class, text: &str) -> ClassMessage {
+    let r = who
+        .post(
+            app,
+            &format!("/classes/{}", class.id),
+            &format!("/classes/{}/messages", class.id),
+            &[("content", text)],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303, "posting {text:?}");
+    message_by_text(app, text)
+}
+
+async fn report(app: &TestApp, who: &Student, class: &Class, id: &MessageId, reason: &str) {
+    let r = who
+        .post(
+            app,
+            &format!("/classes/{}", class.id),
+            &format!("/messages/{id}/flag"),
+            &[("reason", reason)],
+        )
+        .await;
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "reporting as {}",
+        who.user.computing_id
+    );
+}
+
+async fn moderate(app: &TestApp, moderator: &Student, id: &MessageId, action: &str) {
+    let r = moderator
+        .post(
+            app,
+            "/admin/flags",
+            &format!("/admin/messages/{id}/{action}"),
+            &[("reason", "reviewed in a test")],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303, "{action}");
+}
+
+/// The raw HTML of the class page as `who` sees it.
+async fn class_page(app: &TestApp, who: &Student, class: &Class) -> String {
+    let (status, html) = who.get(app, &format!("/classes/{}", class.id)).await;
+    assert_eq!(status, 200);
+    html
+}
+
+/// The moderators' queue card of one message (its `<section>`), as text.
+async fn queue_card(app: &TestApp, moderator: &Student, id: &MessageId) -> Option<String> {
+    let (status, html) = moderator.get(app, "/admin/flags").await;
+    assert_eq!(status, 200);
+    let doc = scraper::Html::parse_document(&html);
+    let sections = scraper::Selector::parse("section.flagged").unwrap();
+    let marker = format!("/admin/messages/{id}/");
+    doc.select(&sections)
+        .find(|s| s.html().contains(&marker))
+        .map(|s| s.text().collect::<String>())
+}
+
+fn audit_rows(app: &TestApp, action: AuditAction) -> Vec<AuditEntry> {
+    audit_log::table
+        .filter(audit_log::action.eq(action.as_str()))
+        .select(AuditEntry::as_select())
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+// ---------------------------------------------------------------- 6. flag brigades
+
+backend_test!(
+    async fn reviewed_reporters_cannot_hide_a_restored_message_again(backend: Backend) {
+        // Arrange: three reporters who have been in the class for days.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("au1t");
+        let (r1, r2, r3) = (
+            app.student("rpx1"),
+            app.student("rpy2"),
+            app.student("rpz3"),
+        );
+        let reader = app.student("rdw4");
+        let moderator = staff(&app, "mov5", Role::Moderator);
+        let class = new_class(&app, "CS 2150", &[&author, &r1, &r2, &r3, &reader]);
+        for s in [&author, &r1, &r2, &r3, &reader] {
+            joined_ago(&app, s, &class, Duration::days(3));
+        }
+        let text = "a perfectly fine opinion about the midterm";
+        let message = post_message(&app, &author, &class, text).await;
+        for (who, reason) in [
+            (&r1, "brigade one"),
+            (&r2, "brigade two"),
+            (&r3, "brigade three"),
+        ] {
+            report(&app, who, &class, &message.id, reason).await;
+        }
+        let page = class_page(&app, &reader, &class).await;
+        assert!(!page.contains(text), "three reports hide it");
+        assert!(page.contains("hidden after reports"));
+
+        // Act: a moderator restores it, and the same three report it again.
+        moderate(&app, &moderator, &message.id, "restore").await;
+        assert!(class_page(&app, &reader, &class).await.contains(text));
+        assert!(
+            queue_card(&app, &moderator, &message.id).await.is_none(),
+            "reviewed: off the queue until someone reports it again"
+        );
+        // Their pages offer "Report" again: the earlier report was reviewed.
+        let flag_path = format!("/messages/{}/flag", message.id);
+        let theirs = class_page(&app, &r1, &class).await;
+        assert!(theirs.contains(&flag_path) && !theirs.contains("You reported this message."));
+        for (who, reason) in [(&r1, "again one"), (&r2, "again two"), (&r3, "again three")] {
+            report(&app, who, &class, &message.id, reason).await;
+        }
+        assert!(class_page(&app, &r1, &class)
+            .await
+            .contains("You reported this message."));
+
+        // Assert: still visible to students; the moderators see the three reports.
+        for viewer in [&reader, &author, &r1] {
+            let page = class_page(&app, viewer, &class).await;
+            assert!(page.contains(text), "it stays restored");
+            assert!(!page.contains("hidden after reports"));
+        }
+        let card = queue_card(&app, &moderator, &message.id)
+            .await
+            .expect("the repeated reports reach the queue");
+        assert!(card.contains(text), "{card}");
+        for reason in ["again one", "again two", "again three"] {
+            assert!(card.contains(reason), "{reason} in {card}");
+        }
+        assert_eq!(
+            card.matches("reported again after review").count(),
+            3,
+            "{card}"
+        );
+        assert!(card.contains("0 counting toward hiding"), "{card}");
+        // The report rows were kept through the restore, never deleted.
+        let rows: i64 = message_flags::table
+            .filter(message_flags::message_id.eq(&message.id))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(rows, 3);
+
+        // New reporters still count: three more hide it again.
+        let (n1, n2, n3) = (
+            app.student("nwx1"),
+            app.student("nwy2"),
+            app.student("nwz3"),
+        );
+        {
+            let mut conn = app.conn();
+            for s in [&n1, &n2, &n3] {
+                seed::enroll(&mut conn, &s.user, &class);
+            }
+        }
+        for s in [&n1, &n2, &n3] {
+            joined_ago(&app, s, &class, Duration::days(2));
+        }
+        report(&app, &n1, &class, &message.id, "fresh one").await;
+        report(&app, &n2, &class, &message.id, "fresh two").await;
+        assert!(class_page(&app, &reader, &class).await.contains(text));
+        report(&app, &n3, &class, &message.id, "fresh three").await;
+        assert!(
+            !class_page(&app, &reader, &class).await.contains(text),
+            "the threshold from new reporters hides it"
+        );
+        let card = queue_card(&app, &moderator, &message.id).await.unwrap();
+        assert!(card.contains("3 counting toward hiding"), "{card}");
+    }
+);
+
+backend_test!(
+    async fn a_reporter_who_joined_an_hour_ago_is_queued_not_counted(backend: Backend) {
+        // Arrange: two long-standing members and one who joined an hour ago
+        // (REPORT_MIN_MEMBERSHIP_HOURS at its default of 24).
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("au1t");
+        let (old1, old2, old3) = (
+            app.student("olx1"),
+            app.student("oly2"),
+            app.student("olz3"),
+        );
+        let newcomer = app.student("nuw4");
+        let reader = app.student("rdv5");
+        let moderator = staff(&app, "mou6", Role::Moderator);
+        let class = new_class(
+            &app,
+            "PSYC 1010",
+            &[&author, &old1, &old2, &old3, &newcomer, &reader],
+        );
+        for s in [&author, &old1, &old2, &old3, &reader] {
+            joined_ago(&app, s, &class, Duration::days(30));
+        }
+        joined_ago(&app, &newcomer, &class, Duration::hours(1));
+        let text = "the lecture notes are posted on the course site";
+        let message = post_message(&app, &author, &class, text).await;
+
+        // Act
+        report(&app, &old1, &class, &message.id, "old member one").await;
+        report(&app, &old2, &class, &message.id, "old member two").await;
+        report(
+            &app,
+            &newcomer,
+            &class,
+            &message.id,
+            "the newcomer's reason",
+        )
+        .await;
+
+        // Assert: visible to students; the newcomer's report is in the queue.
+        let page = class_page(&app, &reader, &class).await;
+        assert!(
+            page.contains(text),
+            "two old + one new member do not hide it"
+        );
+        let card = queue_card(&app, &moderator, &message.id)
+            .await
+            .expect("the message is queued");
+        assert!(card.contains("the newcomer's reason"), "{card}");
+        assert!(card.contains("newer member"), "{card}");
+        assert!(card.contains("2 counting toward hiding"), "{card}");
+        // The newcomer sees their report taken, like anyone else.
+        let theirs = class_page(&app, &newcomer, &class).await;
+        assert!(theirs.contains("You reported this message."));
+
+        // A third long-standing member's report does hide it.
+        report(&app, &old3, &class, &message.id, "old member three").await;
+        assert!(!class_page(&app, &reader, &class).await.contains(text));
+    }
+);
+
+// ---------------------------------------------------------------- 7. evidence
+
+backend_test!(
+    async fn an_author_cannot_edit_or_delete_away_a_reported_message(backend: Backend) {
+        // Arrange: a reported message.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("auth7");
+        let reporter = app.student("rpq2");
+        let reader = app.student("rdr3");
+        let moderator = staff(&app, "mos4", Role::Moderator);
+        let class = new_class(&app, "ECON 2010", &[&author, &reporter, &reader]);
+        let original = "you are all losers and I know where you live";
+        let edited = "just kidding everyone, have a nice weekend";
+        let message = post_message(&app, &author, &class, original).await;
+        report(&app, &reporter, &class, &message.id, "a threat").await;
+
+        // Act: the author edits it, then deletes it.
+        let r = author
+            .post(
+                &app,
+                &format!("/classes/{}", class.id),
+                &format!("/messages/{}/edit", message.id),
+                &[("content", edited)],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303, "edit");
+        let page = class_page(&app, &reader, &class).await;
+        assert!(page.contains(edited) && !page.contains(original));
+        let r = author
+            .post(
+                &app,
+                &format!("/classes/{}", class.id),
+                &format!("/messages/{}/delete", message.id),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303, "delete");
+
+        // Assert: no student sees either text, in the raw HTML of the class page.
+        for viewer in [&reader, &reporter, &author] {
+            let page = class_page(&app, viewer, &class).await;
+            assert!(!page.contains(original), "old text shown to a student");
+            assert!(!page.contains(edited), "last text shown to a student");
+            assert!(!page.contains("deleted by author"));
+        }
+        assert!(class_page(&app, &reader, &class)
+            .await
+            .contains("[deleted]"));
+
+        // The moderators' queue shows both versions and who removed it.
+        let card = queue_card(&app, &moderator, &message.id)
+            .await
+            .expect("still in the queue");
+        assert!(card.contains(original), "{card}");
+        assert!(card.contains(edited), "{card}");
+        assert!(card.contains("deleted by author"), "{card}");
+        assert!(card.contains("replaced by an edit"), "{card}");
+        assert!(card.contains("a threat"), "the report is kept: {card}");
+
+        // The audit log has a row for it, without naming the author on the page.
+        let rows = audit_rows(&app, AuditAction::AuthorDelete);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].target_id, message.id.to_string());
+        assert_eq!(rows[0].actor_id.as_ref(), Some(&author.user.id));
+        let (status, audit) = moderator.get(&app, "/admin/audit").await;
+        assert_eq!(status, 200);
+        assert!(audit.contains("author_delete") && audit.contains(&message.id.to_string()));
+        assert!(
+            audit.contains("its author (a reveal names them)"),
+            "{audit}"
+        );
+        assert!(!audit.contains("auth7"), "only a reveal names the author");
+        let (status, filtered) = moderator.get(&app, "/admin/audit?actor=auth7").await;
+        assert_eq!(status, 200);
+        assert!(
+            !filtered.contains(&message.id.to_string()),
+            "filtering by person does not list their author deletes"
+        );
+        // Students cannot read the audit log at all.
+        assert_eq!(reader.get(&app, "/admin/audit").await.0, 404);
+        assert_eq!(author.get(&app, "/admin/audit").await.0, 404);
+
+        // The moderator can still act on it: reveal names the author.
+        let r = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{}/reveal", message.id),
+                &[("reason", "a threat against classmates")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 200);
+        let revealed = r.text().await.unwrap();
+        assert!(revealed.contains("auth7@virginia.edu"));
+        assert!(
+            revealed.contains(edited),
+            "the reveal shows what was deleted"
+        );
+
+        // The author's own export holds both versions of their text.
+        let response = author
+            .client
+            .get(app.url("/account/export"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let json: serde_json::Value = response.json().await.unwrap();
+        let kept: Vec<&str> = json["revisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["content"].as_str().unwrap())
+            .collect();
+        assert_eq!(kept, vec![original, edited]);
+        // Nobody else's export carries it.
+        let response = reader
+            .client
+            .get(app.url("/account/export"))
+            .send()
+            .await
+            .unwrap();
+        let body = response.text().await.unwrap();
+        assert!(!body.contains(original) && !body.contains(edited));
+    }
+);
+
+backend_test!(
+    async fn a_message_nobody_reported_keeps_no_history(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("auw1");
+        let reader = app.student("rdx2");
+        let class = new_class(&app, "MATH 1310", &[&author, &reader]);
+        let message = post_message(&app, &author, &class, "first draft of a question").await;
+        let page = format!("/classes/{}", class.id);
+        let r = author
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{}/edit", message.id),
+                &[("content", "second draft of a question")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let r = author
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{}/delete", message.id),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+
+        let mut conn = app.conn();
+        assert!(
+            chat::find(&mut conn, &message.id).unwrap().is_none(),
+            "gone"
+        );
+        let kept: i64 = message_revisions::table
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(kept, 0, "no text hoarded");
+        assert!(audit_rows(&app, AuditAction::AuthorDelete).is_empty());
+        let html = class_page(&app, &reader, &class).await;
+        assert!(!html.contains("draft of a question"));
+    }
+);
+
+backend_test!(
+    async fn erasing_an_account_keeps_evidence_under_review_without_the_author(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("auy1");
+        let reporter = app.student("rpz2");
+        let moderator = staff(&app, "mow3", Role::Moderator);
+        let class = new_class(&app, "HIST 1501", &[&author, &reporter]);
+        let reported = post_message(&app, &author, &class, "harassing words to keep").await;
+        report(&app, &reporter, &class, &reported.id, "harassment").await;
+        let plain = {
+            let mut conn = app.conn();
+            seed::message(
+                &mut conn,
+                &author.user,
+                &class,
+                "Anon_x",
+                "harmless words to erase",
+                None,
+            )
+        };
+
+        let erased = {
+            let mut conn = app.conn();
+            let user = author.user.clone();
+            common_grounds::db::write_tx(&mut conn, |c| student_data::erase(c, &user, clock::now()))
+                .unwrap()
+        };
+
+        assert_eq!(erased.messages_kept_as_evidence, 1);
+        let mut conn = app.conn();
+        assert!(chat::find(&mut conn, &plain.id).unwrap().is_none());
+        let kept = chat::find(&mut conn, &reported.id).unwrap().unwrap();
+        assert!(kept.deleted && kept.user_id.is_none() && kept.content.is_empty());
+        drop(conn);
+        let card = queue_card(&app, &moderator, &reported.id)
+            .await
+            .expect("still in the queue");
+        assert!(card.contains("harassing words to keep"), "{card}");
+        assert!(card.contains("harassment"), "{card}");
+        let html = class_page(&app, &reporter, &class).await;
+        assert!(!html.contains("harassing words") && !html.contains("harmless words"));
+    }
+);
+
+backend_test!(
+    async fn a_report_counts_from_exactly_the_minimum_membership(backend: Backend) {
+        // Domain calls with exact times: joined at t0, the rule is 24 hours.
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let class = seed::class(&mut conn, "CS 1110", "1262");
+        let author = seed::user(&mut conn, "auz1");
+        let early = seed::user(&mut conn, "erx2");
+        let on_time = seed::user(&mut conn, "onw3");
+        let t0 = clock::now() - Duration::days(2);
+        for u in [&author, &early, &on_time] {
+            common_grounds::classes::enroll(&mut conn, &u.id, &class.id, t0).unwrap();
+        }
+        let message = seed::message(&mut conn, &author, &class, "Anon_a", "a question", None);
+        let rules = chat::Rules::new(b"test-secret-key-that-is-long-enough-0123456789", 1);
+        let no_reason = chat::FlagReason::parse(None).unwrap();
+        let day = Duration::hours(24);
+
+        let (_, outcome) = chat::flag(
+            &mut conn,
+            &early.id,
+            &message.id,
+            &no_reason,
+            &rules,
+            t0 + day - Duration::seconds(1),
+        )
+        .unwrap();
+        assert_eq!(outcome, chat::FlagOutcome::Flagged { hidden: false });
+        let row = chat::find(&mut conn, &message.id).unwrap().unwrap();
+        assert_eq!(
+            (row.flagged_count, row.hidden),
+            (0, false),
+            "a second short"
+        );
+
+        let (_, outcome) = chat::flag(
+            &mut conn,
+            &on_time.id,
+            &message.id,
+            &no_reason,
+            &rules,
+            t0 + day,
+        )
+        .unwrap();
+        assert_eq!(outcome, chat::FlagOutcome::Flagged { hidden: true });
+        let row = chat::find(&mut conn, &message.id).unwrap().unwrap();
+        assert_eq!(
+            (row.flagged_count, row.hidden),
+            (1, true),
+            "exactly a day counts"
+        );
+    }
+);
