@@ -207,12 +207,15 @@ pub enum Deletion {
 /// A message under report or hidden is evidence: it leaves students' view the
 /// same way, but its row, its reports and its text (as a kept version) stay for
 /// the moderators, and the audit log records the delete.
+/// `audit_evidence` writes that audit row, in this transaction: the audit log is
+/// moderation's, and chat sits below moderation, so the caller hands it in.
 /// Returns the message's class, for the way back.
 pub fn delete(
     conn: &mut DbConn,
     author: &UserId,
     message_id: &MessageId,
     now: NaiveDateTime,
+    audit_evidence: impl FnOnce(&mut DbConn, &ClassMessage) -> QueryResult<usize>,
 ) -> Result<(ClassId, Deletion), ChatError> {
     db::write_tx(conn, |conn| {
         let message = super::find(conn, message_id)?.ok_or(ChatError::MessageNotFound)?;
@@ -232,8 +235,7 @@ pub fn delete(
         if super::revisions::is_evidence(conn, &message)? {
             super::revisions::keep(conn, &message, super::RevisionEnd::AuthorDelete, now)?;
             blank(conn, &message.id, now)?;
-            // The audit log is moderation's; its row goes in this transaction.
-            crate::moderation::messages::record_author_delete(conn, author, &message, now)?;
+            audit_evidence(conn, &message)?;
             return Ok((message.class_id, Deletion::Placeholder));
         }
         if has_replies(conn, &message.id)? {

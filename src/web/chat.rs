@@ -18,7 +18,7 @@ use crate::chat::{
     MessageView, Rules, Segment,
 };
 use crate::classes::{Class, ClassId, ClassMeeting};
-use crate::clock;
+use crate::{clock, moderation};
 
 /// A section's details, as both versions of the class page show them.
 struct ClassHeader {
@@ -618,7 +618,10 @@ pub async fn delete_message(
     let author = current.user.id.clone();
     let id = message_id.clone();
     let result = with_conn(&state.pool, move |conn| {
-        Ok(chat::delete(conn, &author, &id, clock::now()))
+        let now = clock::now();
+        Ok(chat::delete(conn, &author, &id, now, |conn, message| {
+            moderation::messages::record_author_delete(conn, &author, message, now)
+        }))
     })
     .await?;
     match result {
