@@ -218,18 +218,18 @@ fn security_headers(https: bool) -> DefaultHeaders {
 }
 
 /// The root span of each request and its one log line, for `TracingLogger`:
-/// request id, method and route pattern (`/friends/{computing_id}`, never the
-/// path or its query: paths hold computing ids, queries tokens), then status
-/// and time when it ends.
+/// the span holds the request id and route pattern (`/friends/{computing_id}`,
+/// never the path or its query: paths hold computing ids, queries tokens); the
+/// line, when the request ends, method, route, status and time.
 pub struct RequestSpan;
 
 /// When `RequestSpan` saw the request start, for the log line's time.
 struct Started(Instant);
 
-/// The matched pattern, not the path: ids never reach a log line or a label.
-fn route_of(req: &ServiceRequest) -> String {
-    req.match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string())
+/// The matched pattern (`req.match_pattern()`), not the path: ids never reach
+/// a log line or a label.
+fn route_label(pattern: Option<String>) -> String {
+    pattern.unwrap_or_else(|| "unmatched".to_string())
 }
 
 impl RootSpanBuilder for RequestSpan {
@@ -243,8 +243,7 @@ impl RootSpanBuilder for RequestSpan {
         tracing::info_span!(
             "request",
             %request_id,
-            method = %request.method(),
-            route = %route_of(request),
+            route = %route_label(request.match_pattern()),
         )
     }
 
@@ -260,7 +259,10 @@ impl RootSpanBuilder for RequestSpan {
                     .extensions()
                     .get::<Started>()
                     .map(|started| started.0.elapsed().as_secs_f64() * 1000.0);
-                tracing::info!(parent: &span, status, elapsed_ms, "request");
+                // The same fields as the line before TracingLogger, for log queries.
+                let method = res.request().method();
+                let route = route_label(res.request().match_pattern());
+                tracing::info!(parent: &span, %method, %route, status, elapsed_ms, "request");
             }
             Err(error) => tracing::warn!(parent: &span, %error, "request failed"),
         }
@@ -291,7 +293,7 @@ async fn count_request(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let method = req.method().clone();
-    let route = route_of(&req);
+    let route = route_label(req.match_pattern());
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
