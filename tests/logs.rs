@@ -243,7 +243,9 @@ async fn json_logs_of_a_whole_sign_in_hold_no_secret() {
         .send()
         .await
         .unwrap();
+    // POST /login answers with a redirect to the check-email page (as above).
     assert_eq!(asked.status().as_u16(), 303);
+    assert_eq!(asked.headers()["location"], "/login/check-email");
     let (_, check_page) = page(&phone, &app.url("/login/check-email")).await;
     let code_csrf = csrf_in(&check_page).unwrap();
     let second = mails(&mailbox, 2).await.remove(1);

@@ -124,3 +124,190 @@ backend_test!(
             .contains("cg_http_requests_total"));
     }
 );
+
+/// The metric families `/metrics` has always served, as Prometheus's own
+/// Python parser names them (a counter's family drops `_total`), with the
+/// sample names dashboards query. `cg_db_pool_max` was written without a
+/// `# TYPE` line before, so only its name is held to the old list.
+const FAMILIES: [(&str, &[&str]); 11] = [
+    ("cg_http_requests", &["cg_http_requests_total"]),
+    (
+        "cg_http_request_duration_seconds",
+        &[
+            "cg_http_request_duration_seconds_bucket",
+            "cg_http_request_duration_seconds_count",
+            "cg_http_request_duration_seconds_sum",
+        ],
+    ),
+    ("cg_db_pool_connections", &["cg_db_pool_connections"]),
+    ("cg_db_pool_max", &["cg_db_pool_max"]),
+    ("cg_db_pool_waiting", &["cg_db_pool_waiting"]),
+    ("cg_db_queries", &["cg_db_queries_total"]),
+    ("cg_signin_code_hashes", &["cg_signin_code_hashes_total"]),
+    ("cg_db_up", &["cg_db_up"]),
+    ("cg_outbox_messages", &["cg_outbox_messages"]),
+    (
+        "cg_sis_last_sync_timestamp_seconds",
+        &["cg_sis_last_sync_timestamp_seconds"],
+    ),
+    (
+        "cg_sis_last_sync_succeeded",
+        &["cg_sis_last_sync_succeeded"],
+    ),
+];
+
+/// Reads a scrape with `prometheus_client.parser` (pip `prometheus-client`),
+/// an exposition parser that shares no code with ours: one line per sample,
+/// `family type sample`. `None` when python or the module is missing outside
+/// CI; in CI (`CI=true`, as `.ci/run` sets) that is a failure, never a skip.
+fn parse_with_prometheus_client(body: &str) -> Option<Vec<(String, String, String)>> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    const SCRIPT: &str = "import sys\n\
+        from prometheus_client.parser import text_string_to_metric_families\n\
+        for family in text_string_to_metric_families(sys.stdin.read()):\n    \
+            for sample in family.samples:\n        \
+                print(family.name, family.type, sample.name)\n";
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let missing = |why: String| {
+        assert!(
+            !in_ci,
+            "CI must parse /metrics with prometheus_client: {why}"
+        );
+        println!("skipped: /metrics not parsed with prometheus_client ({why})");
+        None
+    };
+    let probe = Command::new("python3")
+        .args(["-c", "import prometheus_client"])
+        .output();
+    match probe {
+        Err(e) => return missing(format!("no python3: {e}")),
+        Ok(out) if !out.status.success() => {
+            return missing(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+        Ok(_) => {}
+    }
+    let mut python = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    python
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = python.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client cannot parse /metrics: {}\n{body}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let mut parts = line.split(' ').map(str::to_string);
+                let mut next = || parts.next().unwrap();
+                (next(), next(), next())
+            })
+            .collect(),
+    )
+}
+
+backend_test!(
+    async fn metrics_parse_with_an_independent_parser_under_their_old_names(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
+        sis::insert_run(
+            &mut app.conn(),
+            &NewSyncRun {
+                id: &SyncRunId::new(),
+                term: "1262",
+                subjects: "CS",
+                status: "failed",
+                started_at: clock::now(),
+            },
+        )
+        .unwrap();
+        let body = app.get("/metrics").await.text().await.unwrap();
+
+        let Some(samples) = parse_with_prometheus_client(&body) else {
+            return;
+        };
+
+        let families: std::collections::BTreeSet<&str> = samples
+            .iter()
+            .map(|(family, _, _)| family.as_str())
+            .collect();
+        let expected: std::collections::BTreeSet<&str> =
+            FAMILIES.iter().map(|(family, _)| *family).collect();
+        assert_eq!(families, expected, "{body}");
+        for (family, sample_names) in FAMILIES {
+            let seen: std::collections::BTreeSet<&str> = samples
+                .iter()
+                .filter(|(f, _, _)| f == family)
+                .map(|(_, _, sample)| sample.as_str())
+                .collect();
+            let wanted: std::collections::BTreeSet<&str> = sample_names.iter().copied().collect();
+            assert_eq!(seen, wanted, "{family}: {body}");
+        }
+        let type_of = |family: &str| {
+            samples
+                .iter()
+                .find(|(f, _, _)| f == family)
+                .map(|(_, t, _)| t.as_str())
+        };
+        for counter in ["cg_http_requests", "cg_db_queries", "cg_signin_code_hashes"] {
+            assert_eq!(type_of(counter), Some("counter"), "{body}");
+        }
+        assert_eq!(
+            type_of("cg_http_request_duration_seconds"),
+            Some("histogram")
+        );
+        for gauge in [
+            "cg_db_pool_connections",
+            "cg_db_pool_waiting",
+            "cg_db_up",
+            "cg_outbox_messages",
+            "cg_sis_last_sync_timestamp_seconds",
+            "cg_sis_last_sync_succeeded",
+        ] {
+            assert_eq!(type_of(gauge), Some("gauge"), "{body}");
+        }
+        // Today's buckets, cumulative, ending in +Inf.
+        let bounds: Vec<&str> = body
+            .lines()
+            .filter(|l| l.starts_with("cg_http_request_duration_seconds_bucket{route=\"/healthz\""))
+            .filter_map(|l| l.split("le=\"").nth(1)?.split('"').next())
+            .collect();
+        assert_eq!(
+            bounds,
+            [
+                "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+                "+Inf"
+            ],
+            "{body}"
+        );
+    }
+);
+
+backend_test!(
+    async fn two_apps_in_one_process_count_their_own_requests(backend: Backend) {
+        let first = spawn_quiet_app(backend, &[]).await;
+        let second = spawn_quiet_app(backend, &[]).await;
+        for _ in 0..2 {
+            assert_eq!(first.get("/healthz").await.status().as_u16(), 200);
+        }
+        let healthz = "cg_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}";
+        let first_body = first.get("/metrics").await.text().await.unwrap();
+        let second_body = second.get("/metrics").await.text().await.unwrap();
+        assert_eq!(value(&first_body, healthz), Some(2.0), "{first_body}");
+        assert_eq!(value(&second_body, healthz), None, "{second_body}");
+    }
+);

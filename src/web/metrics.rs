@@ -3,14 +3,21 @@
 //! statements run, and the last SIS sync of each term. Protected by
 //! `METRICS_TOKEN` (sent as `Authorization: Bearer ...`) when it is set; in
 //! production without it the route is off (404).
+//!
+//! The exposition (text format, label escaping, histogram buckets) is
+//! `metrics-exporter-prometheus`'s; this module only says what is counted.
+//! Every recorder belongs to one app (never the process-global one), so two
+//! apps in one process never share a counter.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
 
+use ::metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    with_local_recorder,
+};
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use subtle::ConstantTimeEq;
 
 use super::error::{with_conn, AppError};
@@ -23,18 +30,28 @@ const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-#[derive(Default)]
-struct Latency {
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+const REQUESTS: &str = "cg_http_requests_total";
+const LATENCY: &str = "cg_http_request_duration_seconds";
+
+/// The request counter and latency histograms of one app, fed by the request
+/// middleware.
+pub struct Metrics {
+    requests: PrometheusRecorder,
 }
 
-/// Counters the request middleware and the pool checkout feed.
-#[derive(Default)]
-pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Latency>>,
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = PrometheusBuilder::new()
+            .set_buckets(&BUCKETS)
+            // Only an empty bucket list is refused, and BUCKETS is a non-empty constant.
+            .expect("BUCKETS is not empty")
+            .build_recorder();
+        with_local_recorder(&requests, || {
+            describe_counter!(REQUESTS, "HTTP requests by method, route and status.");
+            describe_histogram!(LATENCY, "Time to answer, by route.");
+        });
+        Metrics { requests }
+    }
 }
 
 /// Requests waiting for a database connection right now (one pool per process).
@@ -48,88 +65,121 @@ pub fn count_waiting<T>(checkout: impl FnOnce() -> T) -> T {
     result
 }
 
+/// Requests of an app waiting for a database connection right now: the one
+/// place `/metrics` reads the gauge from.
+fn pool_waiting(_state: &AppState) -> i64 {
+    POOL_WAITING.load(Ordering::Relaxed)
+}
+
 impl Metrics {
     /// Records one request. `route` is the matched pattern (`/friends/{computing_id}`),
     /// never the raw path, so ids and names do not become label values.
     pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *requests
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
-        drop(requests);
-        let mut latency = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = latency.entry(route.to_string()).or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                entry.buckets[i] += 1;
-            }
-        }
-        entry.count += 1;
-        entry.sum += seconds;
+        with_local_recorder(&self.requests, || {
+            counter!(
+                REQUESTS,
+                "method" => method.to_owned(),
+                "route" => route.to_owned(),
+                "status" => status.to_string()
+            )
+            .increment(1);
+            histogram!(LATENCY, "route" => route.to_owned()).record(seconds);
+        });
     }
 
-    fn render_requests(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP cg_http_requests_total HTTP requests by method, route and status."
-        );
-        let _ = writeln!(out, "# TYPE cg_http_requests_total counter");
-        for ((method, route, status), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "cg_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                label(route)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP cg_http_request_duration_seconds Time to answer, by route."
-        );
-        let _ = writeln!(out, "# TYPE cg_http_request_duration_seconds histogram");
-        for (route, l) in self
-            .latency
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let route = label(route);
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "cg_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {}",
-                    l.buckets[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "cg_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                l.count
-            );
-            let _ = writeln!(
-                out,
-                "cg_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                l.sum
-            );
-            let _ = writeln!(
-                out,
-                "cg_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                l.count
-            );
-        }
+    /// The request counter and latency histograms in the text format.
+    fn render(&self) -> String {
+        self.requests.handle().render()
     }
 }
 
-/// A label value with `\`, `"` and newlines escaped, as the format requires.
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// What `/metrics` reads at scrape time rather than counts as it goes.
+struct Readings {
+    pool: diesel::r2d2::State,
+    pool_max: u32,
+    pool_waiting: i64,
+    queries: u64,
+    code_hashes: u64,
+    /// `None` when the database could not be reached.
+    from_db: Option<FromDb>,
+}
+
+/// The outbox's queued and failed counts, and the newest sync run of each term.
+struct FromDb {
+    queued: i64,
+    failed: i64,
+    runs: Vec<sis::SyncRun>,
+}
+
+impl Readings {
+    /// The readings as gauges and counters in the text format. A fresh recorder
+    /// per scrape, so a family the database could not answer for is absent
+    /// rather than stale.
+    fn render(&self) -> String {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        with_local_recorder(&recorder, || {
+            describe_gauge!("cg_db_pool_connections", "Database connections by state.");
+            gauge!("cg_db_pool_connections", "state" => "in_use").set(f64::from(
+                self.pool.connections - self.pool.idle_connections,
+            ));
+            gauge!("cg_db_pool_connections", "state" => "idle")
+                .set(f64::from(self.pool.idle_connections));
+            describe_gauge!("cg_db_pool_max", "Most connections the pool opens.");
+            gauge!("cg_db_pool_max").set(f64::from(self.pool_max));
+            describe_gauge!("cg_db_pool_waiting", "Requests waiting for a connection.");
+            gauge!("cg_db_pool_waiting").set(self.pool_waiting as f64);
+            describe_counter!("cg_db_queries_total", "SQL statements run.");
+            counter!("cg_db_queries_total").absolute(self.queries);
+            describe_counter!(
+                "cg_signin_code_hashes_total",
+                "Sign-in codes hashed or checked (bcrypt)."
+            );
+            counter!("cg_signin_code_hashes_total").absolute(self.code_hashes);
+            describe_gauge!(
+                "cg_db_up",
+                "Whether the last metrics scrape reached the database."
+            );
+            gauge!("cg_db_up").set(if self.from_db.is_some() { 1.0 } else { 0.0 });
+            if let Some(from_db) = &self.from_db {
+                from_db.record();
+            }
+        });
+        recorder.handle().render()
+    }
+}
+
+impl FromDb {
+    /// Records the outbox and sync gauges into the scrape's recorder.
+    fn record(&self) {
+        describe_gauge!(
+            "cg_outbox_messages",
+            "Email outbox messages waiting to be sent or given up on."
+        );
+        gauge!("cg_outbox_messages", "status" => "queued").set(self.queued as f64);
+        gauge!("cg_outbox_messages", "status" => "failed").set(self.failed as f64);
+        describe_gauge!(
+            "cg_sis_last_sync_timestamp_seconds",
+            "Start of the newest SIS sync of each term."
+        );
+        describe_gauge!(
+            "cg_sis_last_sync_succeeded",
+            "Whether the newest sync of each term succeeded."
+        );
+        for run in &self.runs {
+            gauge!(
+                "cg_sis_last_sync_timestamp_seconds",
+                "term" => run.term.clone(),
+                "status" => run.status.as_str()
+            )
+            .set(run.started_at.and_utc().timestamp() as f64);
+            let succeeded = run.status == sis::SyncStatus::Succeeded;
+            gauge!("cg_sis_last_sync_succeeded", "term" => run.term.clone()).set(if succeeded {
+                1.0
+            } else {
+                0.0
+            });
+        }
+    }
 }
 
 /// Who may read `/metrics` under a configuration.
@@ -191,97 +241,30 @@ pub async fn metrics(
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
             .body("metrics need Authorization: Bearer <METRICS_TOKEN>\n"));
     }
-    let mut out = String::new();
-    state.metrics.render_requests(&mut out);
-
-    let pool = state.pool.state();
-    let _ = writeln!(
-        out,
-        "# HELP cg_db_pool_connections Database connections by state."
-    );
-    let _ = writeln!(out, "# TYPE cg_db_pool_connections gauge");
-    let _ = writeln!(
-        out,
-        "cg_db_pool_connections{{state=\"in_use\"}} {}",
-        pool.connections - pool.idle_connections
-    );
-    let _ = writeln!(
-        out,
-        "cg_db_pool_connections{{state=\"idle\"}} {}",
-        pool.idle_connections
-    );
-    let _ = writeln!(out, "cg_db_pool_max {}", state.pool.max_size());
-    let _ = writeln!(
-        out,
-        "# HELP cg_db_pool_waiting Requests waiting for a connection."
-    );
-    let _ = writeln!(out, "# TYPE cg_db_pool_waiting gauge");
-    let _ = writeln!(
-        out,
-        "cg_db_pool_waiting {}",
-        POOL_WAITING.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(out, "# HELP cg_db_queries_total SQL statements run.");
-    let _ = writeln!(out, "# TYPE cg_db_queries_total counter");
-    let _ = writeln!(out, "cg_db_queries_total {}", state.queries.get());
-    let _ = writeln!(
-        out,
-        "# HELP cg_signin_code_hashes_total Sign-in codes hashed or checked (bcrypt)."
-    );
-    let _ = writeln!(out, "# TYPE cg_signin_code_hashes_total counter");
-    let _ = writeln!(
-        out,
-        "cg_signin_code_hashes_total {}",
-        state.code_hashes.total()
-    );
-
     // The database parts are best effort: metrics must answer while it is down.
     let from_db = with_conn(&state.pool, |conn| {
         Ok((mail::outbox::counts(conn)?, sis::latest_per_term(conn)?))
     })
     .await;
-    let _ = writeln!(
-        out,
-        "# HELP cg_db_up Whether the last metrics scrape reached the database."
-    );
-    let _ = writeln!(out, "# TYPE cg_db_up gauge");
-    let _ = writeln!(out, "cg_db_up {}", u8::from(from_db.is_ok()));
-    if let Ok(((queued, failed), runs)) = from_db {
-        let _ = writeln!(
-            out,
-            "# HELP cg_outbox_messages Email outbox messages waiting to be sent or given up on."
-        );
-        let _ = writeln!(out, "# TYPE cg_outbox_messages gauge");
-        let _ = writeln!(out, "cg_outbox_messages{{status=\"queued\"}} {queued}");
-        let _ = writeln!(out, "cg_outbox_messages{{status=\"failed\"}} {failed}");
-        let _ = writeln!(
-            out,
-            "# HELP cg_sis_last_sync_timestamp_seconds Start of the newest SIS sync of each term."
-        );
-        let _ = writeln!(out, "# TYPE cg_sis_last_sync_timestamp_seconds gauge");
-        for run in &runs {
-            let _ = writeln!(
-                out,
-                "cg_sis_last_sync_timestamp_seconds{{term=\"{}\",status=\"{}\"}} {}",
-                label(&run.term),
-                run.status.as_str(),
-                run.started_at.and_utc().timestamp()
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP cg_sis_last_sync_succeeded Whether the newest sync of each term succeeded."
-        );
-        let _ = writeln!(out, "# TYPE cg_sis_last_sync_succeeded gauge");
-        for run in &runs {
-            let _ = writeln!(
-                out,
-                "cg_sis_last_sync_succeeded{{term=\"{}\"}} {}",
-                label(&run.term),
-                u8::from(run.status == sis::SyncStatus::Succeeded)
-            );
-        }
-    }
+    // An unreachable database is reported, as `cg_db_up 0`, not hidden.
+    let from_db = match from_db {
+        Ok(((queued, failed), runs)) => Some(FromDb {
+            queued,
+            failed,
+            runs,
+        }),
+        Err(_) => None,
+    };
+    let readings = Readings {
+        pool: state.pool.state(),
+        pool_max: state.pool.max_size(),
+        pool_waiting: pool_waiting(&state),
+        queries: state.queries.get(),
+        code_hashes: state.code_hashes.total(),
+        from_db,
+    };
+    let mut out = state.metrics.render();
+    out.push_str(&readings.render());
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -12,6 +12,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use tokio::sync::watch;
+use tracing::Span;
+use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
 
 use super::error::AppError;
 use super::{
@@ -82,10 +84,6 @@ pub fn startup_notices(config: &Config, bound: std::net::SocketAddr) -> Vec<Star
     });
     notices
 }
-
-/// The request id, kept in extensions for logs.
-#[derive(Clone)]
-pub struct RequestId(pub String);
 
 impl Application {
     /// Builds with the mailer the configuration names (SMTP or the dev folder).
@@ -219,47 +217,93 @@ fn security_headers(https: bool) -> DefaultHeaders {
     headers
 }
 
-/// Gives each request an id (echoed as `X-Request-Id`) and logs one line per
-/// request: method, route pattern (`/friends/{computing_id}`, never the path or
-/// its query: paths hold computing ids, queries tokens), status, time.
-async fn log_requests(
+/// The root span of each request and its one log line, for `TracingLogger`:
+/// the span holds the request id and route pattern (`/friends/{computing_id}`,
+/// never the path or its query: paths hold computing ids, queries tokens); the
+/// line, when the request ends, method, route, status and time.
+pub struct RequestSpan;
+
+/// When `RequestSpan` saw the request start, for the log line's time.
+struct Started(Instant);
+
+/// The matched pattern (`req.match_pattern()`), not the path: ids never reach
+/// a log line or a label.
+fn route_label(pattern: Option<String>) -> String {
+    pattern.unwrap_or_else(|| "unmatched".to_string())
+}
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        request.extensions_mut().insert(Started(Instant::now()));
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.simple().to_string())
+            .unwrap_or_default();
+        tracing::info_span!(
+            "request",
+            %request_id,
+            route = %route_label(request.match_pattern()),
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        match outcome {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                let elapsed_ms = res
+                    .request()
+                    .extensions()
+                    .get::<Started>()
+                    .map(|started| started.0.elapsed().as_secs_f64() * 1000.0);
+                // The same fields as the line before TracingLogger, for log queries.
+                let method = res.request().method();
+                let route = route_label(res.request().match_pattern());
+                tracing::info!(parent: &span, %method, %route, status, elapsed_ms, "request");
+            }
+            Err(error) => tracing::warn!(parent: &span, %error, "request failed"),
+        }
+    }
+}
+
+/// Echoes the request id `TracingLogger` gave the request as `X-Request-Id`.
+async fn echo_request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    req.extensions_mut().insert(RequestId(id.clone()));
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.simple().to_string());
+    let mut res = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+/// Counts each answered request for `/metrics`: method, route pattern, status
+/// and time.
+async fn count_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let method = req.method().clone();
-    // The matched pattern, not the path: ids never reach a log line or a label.
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string());
+    let route = route_label(req.match_pattern());
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
     let started = Instant::now();
-    let span = tracing::info_span!("request", request_id = %id);
-    let result = next.call(req).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let elapsed_ms = elapsed * 1000.0;
-    match &result {
-        Ok(res) => {
-            let status = res.status().as_u16();
-            tracing::info!(parent: &span, %method, %route, status, elapsed_ms, "request");
-            if let Some(metrics) = metrics {
-                metrics.record(method.as_str(), &route, status, elapsed);
-            }
-        }
-        Err(error) => {
-            tracing::warn!(parent: &span, %method, %route, %error, elapsed_ms, "request failed")
-        }
+    let res = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let elapsed = started.elapsed().as_secs_f64();
+        metrics.record(method.as_str(), &route, res.status().as_u16(), elapsed);
     }
-    result.map(|mut res| {
-        if let Ok(value) = HeaderValue::from_str(&id) {
-            res.headers_mut()
-                .insert(header::HeaderName::from_static("x-request-id"), value);
-        }
-        res
-    })
+    Ok(res)
 }
 
 /// A flash message is shown once: the first page (not a redirect) that carries
@@ -310,7 +354,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .wrap(security_headers(https))
             .wrap(actix_web::middleware::from_fn(clear_shown_flash))
-            .wrap(actix_web::middleware::from_fn(log_requests))
+            .wrap(actix_web::middleware::from_fn(count_request))
+            .wrap(actix_web::middleware::from_fn(echo_request_id))
+            .wrap(TracingLogger::<RequestSpan>::new())
             .service(health::healthz)
             .service(health::readyz)
             .service(metrics::metrics)
