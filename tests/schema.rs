@@ -365,7 +365,10 @@ backend_test!(
         assert_eq!(read, flag);
 
         // message_revisions: the text an edit of a reported message replaced.
-        chat::revisions::keep(&mut conn, &message, chat::RevisionEnd::Edit, now).unwrap();
+        db::write_tx(&mut conn, |tx| {
+            chat::revisions::keep(tx, &message, chat::RevisionEnd::Edit, now)
+        })
+        .unwrap();
         let kept =
             chat::revisions::of_messages(&mut conn, std::slice::from_ref(&message_id)).unwrap();
         assert_eq!(kept.len(), 1);

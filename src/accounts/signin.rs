@@ -129,7 +129,8 @@ pub fn admit(
     limits: RequestLimits,
     now: NaiveDateTime,
 ) -> Result<Admission, SignInError> {
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         if let Err(limited) = rate_limit::hit(
             conn,
             &request_bucket(client),
@@ -210,7 +211,8 @@ pub fn request(
         code_hash,
         message,
     } = prepared;
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         let user_id = match super::find_by_email(conn, email.as_str())? {
             Some(user) => user.id,
             None => {
@@ -277,7 +279,8 @@ pub fn confirm_link(
         return Err(SignInError::LinkInvalid);
     }
     let hash = sessions::hash_token(token);
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         let user_id: Option<UserId> = diesel::update(
             magic_links::table
                 .filter(magic_links::token_hash.eq(&hash))
@@ -341,7 +344,8 @@ pub fn confirm_code(
     } = *attempt;
     let code = code.trim();
     let well_formed = code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit());
-    let live: Vec<MagicLink> = db::write_tx(conn, |conn| {
+    let live: Vec<MagicLink> = db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         if let Err(limited) = rate_limit::hit(
             conn,
             &code_bucket(client),
@@ -378,7 +382,8 @@ pub fn confirm_code(
     let Some(link) = matched else {
         return Err(SignInError::CodeInvalid);
     };
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         let consumed = diesel::update(
             magic_links::table
                 .filter(magic_links::id.eq(&link.id))

@@ -202,7 +202,8 @@ pub fn join(
     if let Some(until) = student.suspended_at(now) {
         return Err(MembershipError::Suspended { until });
     }
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         lock_student(conn, &student.id)?;
         let class = find(conn, class_id)?.ok_or(MembershipError::NotFound)?;
         if class.term != shown.code() {
@@ -237,7 +238,8 @@ pub fn leave(
     if let Some(until) = student.suspended_at(now) {
         return Err(MembershipError::Suspended { until });
     }
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         lock_student(conn, &student.id)?;
         let class = find(conn, class_id)?.ok_or(MembershipError::NotFound)?;
         if !is_enrolled(conn, &student.id, class_id)? {
