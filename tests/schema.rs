@@ -453,22 +453,14 @@ backend_test!(
         assert_eq!(read.status, SyncStatus::Running);
 
         // rate_limit_hits
-        let hit = accounts::rate_limit::hit(
-            &mut conn,
-            "login-ip:127.0.0.1",
-            1,
-            Duration::minutes(10),
-            now,
-        )
+        let hit = db::write_tx(&mut conn, |tx| {
+            accounts::rate_limit::hit(tx, "login-ip:127.0.0.1", 1, Duration::minutes(10), now)
+        })
         .unwrap();
         assert!(hit.is_ok());
-        let again = accounts::rate_limit::hit(
-            &mut conn,
-            "login-ip:127.0.0.1",
-            1,
-            Duration::minutes(10),
-            now,
-        )
+        let again = db::write_tx(&mut conn, |tx| {
+            accounts::rate_limit::hit(tx, "login-ip:127.0.0.1", 1, Duration::minutes(10), now)
+        })
         .unwrap();
         assert_eq!(again.unwrap_err().retry_at, now + Duration::minutes(10));
 

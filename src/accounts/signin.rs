@@ -130,9 +130,8 @@ pub fn admit(
     now: NaiveDateTime,
 ) -> Result<Admission, SignInError> {
     db::write_tx(conn, |tx| {
-        let conn: &mut DbConn = tx;
         if let Err(limited) = rate_limit::hit(
-            conn,
+            tx,
             &request_bucket(client),
             limits.requests_per_ip_per_10_minutes,
             Duration::minutes(10),
@@ -142,7 +141,7 @@ pub fn admit(
         }
         let email_bucket = format!("login-email:{}", email.as_str());
         match rate_limit::hit(
-            conn,
+            tx,
             &email_bucket,
             limits.emails_per_address_per_hour,
             Duration::hours(1),
@@ -345,9 +344,8 @@ pub fn confirm_code(
     let code = code.trim();
     let well_formed = code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit());
     let live: Vec<MagicLink> = db::write_tx(conn, |tx| {
-        let conn: &mut DbConn = tx;
         if let Err(limited) = rate_limit::hit(
-            conn,
+            tx,
             &code_bucket(client),
             limits.code_tries_per_ip_per_10_minutes,
             Duration::minutes(10),
@@ -355,6 +353,7 @@ pub fn confirm_code(
         )? {
             return Err(SignInError::Limited(limited));
         }
+        let conn: &mut DbConn = tx;
         let live: Vec<MagicLink> = magic_links::table
             .inner_join(users::table)
             .filter(users::email.eq(email.as_str()))

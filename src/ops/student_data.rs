@@ -340,6 +340,12 @@ pub struct Erased {
 /// The text a placeholder message carries (its `deleted` flag says the rest).
 pub const PLACEHOLDER_PSEUDONYM: &str = "Anon_deleted";
 
+/// Deletes a student's account at their request: [`erase`] in its own write
+/// transaction.
+pub fn delete_account(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<Erased> {
+    crate::db::write_tx(conn, |tx| erase(tx, user, now))
+}
+
 /// Erases a student, inside the caller's write transaction.
 ///
 /// Evidence under review survives: a message of theirs that is hidden, or has
