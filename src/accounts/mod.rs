@@ -3,6 +3,7 @@
 
 pub mod display_name;
 pub mod email;
+pub mod personal_data;
 pub mod rate_limit;
 pub mod sessions;
 pub mod signin;
