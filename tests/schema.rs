@@ -400,19 +400,21 @@ backend_test!(
 
         // audit_log
         let audit_id = AuditId::new();
-        moderation::record(
-            &mut conn,
-            &NewAuditEntry {
-                id: &audit_id,
-                actor_id: Some(&user.id),
-                action: AuditAction::Reveal.as_str(),
-                target_type: "message",
-                target_id: message_id.as_str(),
-                reason: Some("harassment report #12"),
-                details: None,
-                created_at: now,
-            },
-        )
+        db::write_tx(&mut conn, |tx| {
+            moderation::record(
+                tx,
+                &NewAuditEntry {
+                    id: &audit_id,
+                    actor_id: Some(&user.id),
+                    action: AuditAction::Reveal.as_str(),
+                    target_type: "message",
+                    target_id: message_id.as_str(),
+                    reason: Some("harassment report #12"),
+                    details: None,
+                    created_at: now,
+                },
+            )
+        })
         .unwrap();
         let read: Vec<AuditEntry> = moderation::recent(&mut conn, 10).unwrap();
         assert_eq!(read.len(), 1);
@@ -727,19 +729,21 @@ backend_test!(
             },
         )
         .unwrap();
-        moderation::record(
-            &mut conn,
-            &NewAuditEntry {
-                id: &AuditId::new(),
-                actor_id: Some(&gone.id),
-                action: "hide",
-                target_type: "message",
-                target_id: message_id.as_str(),
-                reason: None,
-                details: None,
-                created_at: now,
-            },
-        )
+        db::write_tx(&mut conn, |tx| {
+            moderation::record(
+                tx,
+                &NewAuditEntry {
+                    id: &AuditId::new(),
+                    actor_id: Some(&gone.id),
+                    action: "hide",
+                    target_type: "message",
+                    target_id: message_id.as_str(),
+                    reason: None,
+                    details: None,
+                    created_at: now,
+                },
+            )
+        })
         .unwrap();
 
         diesel::delete(users::table.find(&gone.id))

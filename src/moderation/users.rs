@@ -98,12 +98,11 @@ pub fn set_role(
     role: Role,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let conn: &mut DbConn = tx;
     if target.role == role {
         return Ok(false);
     }
     accounts::update(
-        conn,
+        tx,
         &target.id,
         &UserChanges {
             role: Some(role.as_str()),
@@ -111,10 +110,10 @@ pub fn set_role(
             ..Default::default()
         },
     )?;
-    sessions::end_all(conn, &target.id)?;
+    sessions::end_all(tx, &target.id)?;
     let details = format!("{} → {}", target.role.as_str(), role.as_str());
     super::record(
-        conn,
+        tx,
         &NewAuditEntry {
             id: &AuditId::new(),
             actor_id: actor,
@@ -138,9 +137,8 @@ pub fn suspend(
     reason: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let conn: &mut DbConn = tx;
     accounts::update(
-        conn,
+        tx,
         &target.id,
         &UserChanges {
             suspended_until: Some(Some(until)),
@@ -149,10 +147,10 @@ pub fn suspend(
             ..Default::default()
         },
     )?;
-    sessions::end_all(conn, &target.id)?;
+    sessions::end_all(tx, &target.id)?;
     let details = format!("until {}", until.format("%Y-%m-%d %H:%M UTC"));
     super::record(
-        conn,
+        tx,
         &NewAuditEntry {
             id: &AuditId::new(),
             actor_id: Some(actor),
@@ -169,9 +167,8 @@ pub fn suspend(
 
 /// Lifts a suspension.
 pub fn lift(tx: &mut Tx, actor: &UserId, target: &User, now: NaiveDateTime) -> QueryResult<()> {
-    let conn: &mut DbConn = tx;
     accounts::update(
-        conn,
+        tx,
         &target.id,
         &UserChanges {
             suspended_until: Some(None),
@@ -181,7 +178,7 @@ pub fn lift(tx: &mut Tx, actor: &UserId, target: &User, now: NaiveDateTime) -> Q
         },
     )?;
     super::record(
-        conn,
+        tx,
         &NewAuditEntry {
             id: &AuditId::new(),
             actor_id: Some(actor),

@@ -67,7 +67,7 @@ pub fn delete_account(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> Que
     crate::db::write_tx(conn, |tx| erase(tx, user, now))
 }
 
-/// Erases a student, inside the caller's write transaction.
+/// Erases a student.
 ///
 /// Evidence under review survives: a message of theirs that is hidden, or has
 /// reports no moderator has reviewed yet, stays as an authorless "[deleted]"
