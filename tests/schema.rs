@@ -365,7 +365,10 @@ backend_test!(
         assert_eq!(read, flag);
 
         // message_revisions: the text an edit of a reported message replaced.
-        chat::revisions::keep(&mut conn, &message, chat::RevisionEnd::Edit, now).unwrap();
+        db::write_tx(&mut conn, |tx| {
+            chat::revisions::keep(tx, &message, chat::RevisionEnd::Edit, now)
+        })
+        .unwrap();
         let kept =
             chat::revisions::of_messages(&mut conn, std::slice::from_ref(&message_id)).unwrap();
         assert_eq!(kept.len(), 1);
@@ -397,19 +400,21 @@ backend_test!(
 
         // audit_log
         let audit_id = AuditId::new();
-        moderation::record(
-            &mut conn,
-            &NewAuditEntry {
-                id: &audit_id,
-                actor_id: Some(&user.id),
-                action: AuditAction::Reveal.as_str(),
-                target_type: "message",
-                target_id: message_id.as_str(),
-                reason: Some("harassment report #12"),
-                details: None,
-                created_at: now,
-            },
-        )
+        db::write_tx(&mut conn, |tx| {
+            moderation::record(
+                tx,
+                &NewAuditEntry {
+                    id: &audit_id,
+                    actor_id: Some(&user.id),
+                    action: AuditAction::Reveal.as_str(),
+                    target_type: "message",
+                    target_id: message_id.as_str(),
+                    reason: Some("harassment report #12"),
+                    details: None,
+                    created_at: now,
+                },
+            )
+        })
         .unwrap();
         let read: Vec<AuditEntry> = moderation::recent(&mut conn, 10).unwrap();
         assert_eq!(read.len(), 1);
@@ -450,22 +455,14 @@ backend_test!(
         assert_eq!(read.status, SyncStatus::Running);
 
         // rate_limit_hits
-        let hit = accounts::rate_limit::hit(
-            &mut conn,
-            "login-ip:127.0.0.1",
-            1,
-            Duration::minutes(10),
-            now,
-        )
+        let hit = db::write_tx(&mut conn, |tx| {
+            accounts::rate_limit::hit(tx, "login-ip:127.0.0.1", 1, Duration::minutes(10), now)
+        })
         .unwrap();
         assert!(hit.is_ok());
-        let again = accounts::rate_limit::hit(
-            &mut conn,
-            "login-ip:127.0.0.1",
-            1,
-            Duration::minutes(10),
-            now,
-        )
+        let again = db::write_tx(&mut conn, |tx| {
+            accounts::rate_limit::hit(tx, "login-ip:127.0.0.1", 1, Duration::minutes(10), now)
+        })
         .unwrap();
         assert_eq!(again.unwrap_err().retry_at, now + Duration::minutes(10));
 
@@ -732,19 +729,21 @@ backend_test!(
             },
         )
         .unwrap();
-        moderation::record(
-            &mut conn,
-            &NewAuditEntry {
-                id: &AuditId::new(),
-                actor_id: Some(&gone.id),
-                action: "hide",
-                target_type: "message",
-                target_id: message_id.as_str(),
-                reason: None,
-                details: None,
-                created_at: now,
-            },
-        )
+        db::write_tx(&mut conn, |tx| {
+            moderation::record(
+                tx,
+                &NewAuditEntry {
+                    id: &AuditId::new(),
+                    actor_id: Some(&gone.id),
+                    action: "hide",
+                    target_type: "message",
+                    target_id: message_id.as_str(),
+                    reason: None,
+                    details: None,
+                    created_at: now,
+                },
+            )
+        })
         .unwrap();
 
         diesel::delete(users::table.find(&gone.id))

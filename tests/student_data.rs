@@ -416,19 +416,21 @@ backend_test!(
                 .execute(conn)
                 .unwrap();
             let audit_id = AuditId::new();
-            moderation::record(
-                conn,
-                &NewAuditEntry {
-                    id: &audit_id,
-                    actor_id: Some(&leaver.user.id),
-                    action: "hide",
-                    target_type: "message",
-                    target_id: flagged.id.as_str(),
-                    reason: Some("test"),
-                    details: None,
-                    created_at: clock::now(),
-                },
-            )
+            common_grounds::db::write_tx(conn, |tx| {
+                moderation::record(
+                    tx,
+                    &NewAuditEntry {
+                        id: &audit_id,
+                        actor_id: Some(&leaver.user.id),
+                        action: "hide",
+                        target_type: "message",
+                        target_id: flagged.id.as_str(),
+                        reason: Some("test"),
+                        details: None,
+                        created_at: clock::now(),
+                    },
+                )
+            })
             .unwrap();
             (
                 answered,

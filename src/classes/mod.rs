@@ -2,6 +2,7 @@
 //! takes what (`user_classes`). No actix or HTML here.
 
 pub mod membership;
+pub mod personal_data;
 pub mod schedule;
 pub mod search;
 pub mod term;

@@ -1,6 +1,7 @@
 //! Friendships between students (requests, acceptance, blocks) and the contact
 //! imports kept from the seed schema. No actix or HTML here.
 
+pub mod personal_data;
 pub mod requests;
 pub mod visibility;
 

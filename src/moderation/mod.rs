@@ -4,6 +4,7 @@
 
 pub mod messages;
 pub mod stats;
+pub mod sync;
 pub mod users;
 
 use chrono::NaiveDateTime;
@@ -11,7 +12,7 @@ use diesel::prelude::*;
 
 use crate::accounts::UserId;
 use crate::db::schema::audit_log;
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 crate::define_id!(AuditId);
 
@@ -60,8 +61,9 @@ pub struct NewAuditEntry<'a> {
     pub created_at: NaiveDateTime,
 }
 
-/// Appends an entry; call it in the transaction of the action it records.
-pub fn record(conn: &mut DbConn, entry: &NewAuditEntry<'_>) -> QueryResult<usize> {
+/// Appends an entry, in the transaction of the action it records.
+pub fn record(tx: &mut Tx, entry: &NewAuditEntry<'_>) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
     diesel::insert_into(audit_log::table)
         .values(entry)
         .execute(conn)

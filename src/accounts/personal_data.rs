@@ -1,0 +1,100 @@
+//! A student's own data in the account tables: their profile and sessions for
+//! the data export, and the erasure of the account itself (its sign-in links
+//! and sessions go with it). `ops::student_data` composes this with the rest.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::User;
+use crate::db::schema::{rate_limit_hits, sessions, users};
+use crate::db::{DbConn, Tx};
+
+/// The account as its owner sees it.
+#[derive(Debug, Serialize)]
+pub struct Profile {
+    pub email: String,
+    pub computing_id: String,
+    pub display_name: Option<String>,
+    pub hide_classes: bool,
+    pub role: String,
+    pub email_verified: bool,
+    pub suspended_until: Option<NaiveDateTime>,
+    pub suspension_reason: Option<String>,
+    pub last_login_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+/// One signed-in device.
+#[derive(Debug, Serialize)]
+pub struct SessionEntry {
+    pub device: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// The account part of a student's export.
+#[derive(Debug)]
+pub struct AccountExport {
+    pub profile: Profile,
+    pub sessions: Vec<SessionEntry>,
+}
+
+/// The profile of `user` and their sessions, oldest first.
+pub fn export_user(conn: &mut DbConn, user: &User) -> QueryResult<AccountExport> {
+    let me = &user.id;
+    let session_rows: Vec<(Option<String>, NaiveDateTime, NaiveDateTime, NaiveDateTime)> =
+        sessions::table
+            .filter(sessions::user_id.eq(me))
+            .order(sessions::created_at)
+            .select((
+                sessions::user_agent,
+                sessions::created_at,
+                sessions::last_used_at,
+                sessions::expires_at,
+            ))
+            .load(conn)?;
+    Ok(AccountExport {
+        profile: Profile {
+            email: user.email.clone(),
+            computing_id: user.computing_id.clone(),
+            display_name: user.display_name.clone(),
+            hide_classes: user.hide_classes,
+            role: user.role.as_str().to_string(),
+            email_verified: user.email_verified,
+            suspended_until: user.suspended_until,
+            suspension_reason: user.suspension_reason.clone(),
+            last_login_at: user.last_login_at,
+            created_at: user.created_at,
+        },
+        sessions: session_rows
+            .into_iter()
+            .map(
+                |(device, created_at, last_used_at, expires_at)| SessionEntry {
+                    device,
+                    created_at,
+                    last_used_at,
+                    expires_at,
+                },
+            )
+            .collect(),
+    })
+}
+
+/// Deletes the account of `user` and the rate-limit buckets named after them;
+/// their sessions and sign-in links go with the account.
+pub fn erase_user(tx: &mut Tx, user: &User) -> QueryResult<()> {
+    let me = &user.id;
+    diesel::delete(
+        rate_limit_hits::table.filter(
+            rate_limit_hits::bucket
+                .eq(format!("login-email:{}", user.email))
+                .or(rate_limit_hits::bucket.like(format!("%{}%", user.id))),
+        ),
+    )
+    .execute(&mut **tx)?;
+    // Audit entries keep a NULL actor, shown as "deleted account".
+    diesel::delete(users::table.find(me)).execute(&mut **tx)?;
+    Ok(())
+}

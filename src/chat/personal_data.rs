@@ -1,0 +1,259 @@
+//! A student's own data in the chat tables: their messages, the kept versions
+//! of them, and their reports, for the data export; and the erasure of their
+//! messages, which keeps other students' threads whole and keeps evidence under
+//! review for the moderators. `ops::student_data` composes this with the rest.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{ClassMessage, MessageId, RevisionEnd};
+use crate::accounts::UserId;
+use crate::db::schema::{class_messages, classes, message_flags};
+use crate::db::{DbConn, Tx};
+
+#[derive(Debug, Serialize)]
+pub struct MessageEntry {
+    pub id: String,
+    pub class_id: String,
+    pub course: String,
+    pub term: String,
+    pub pseudonym: String,
+    pub content: String,
+    pub reply_to: Option<String>,
+    pub hidden: bool,
+    pub deleted: bool,
+    pub created_at: NaiveDateTime,
+    pub edited_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RevisionEntry {
+    pub message_id: String,
+    pub content: String,
+    /// When this text first showed.
+    pub written_at: NaiveDateTime,
+    /// When an edit replaced it, or a delete removed it from view.
+    pub ended_at: NaiveDateTime,
+    /// "edit" or "author_delete".
+    pub ended_by: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlagEntry {
+    pub message_id: String,
+    pub reason: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// The chat part of a student's export.
+#[derive(Debug)]
+pub struct ChatExport {
+    pub messages: Vec<MessageEntry>,
+    pub revisions: Vec<RevisionEntry>,
+    pub flags: Vec<FlagEntry>,
+}
+
+/// The messages `me` wrote (oldest first), their kept versions and the
+/// reports `me` made; never another student's authorship.
+pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
+    type MessageRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        bool,
+        bool,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+    );
+    let message_rows: Vec<MessageRow> = class_messages::table
+        .inner_join(classes::table)
+        .filter(class_messages::user_id.eq(me))
+        .order(class_messages::created_at)
+        .select((
+            class_messages::id,
+            class_messages::class_id,
+            classes::subject,
+            classes::catalog_number,
+            classes::term,
+            class_messages::anonymous_identifier,
+            class_messages::content,
+            class_messages::parent_message_id,
+            class_messages::hidden,
+            class_messages::deleted,
+            class_messages::created_at,
+            class_messages::edited_at,
+        ))
+        .load(conn)?;
+    let flags: Vec<(String, Option<String>, NaiveDateTime)> = message_flags::table
+        .filter(message_flags::user_id.eq(me))
+        .order(message_flags::created_at)
+        .select((
+            message_flags::message_id,
+            message_flags::reason,
+            message_flags::created_at,
+        ))
+        .load(conn)?;
+    let revisions = super::revisions::of_author(conn, me)?;
+    Ok(ChatExport {
+        messages: message_rows
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    class_id,
+                    subject,
+                    catalog,
+                    term,
+                    pseudonym,
+                    content,
+                    reply_to,
+                    hidden,
+                    deleted,
+                    created_at,
+                    edited_at,
+                )| {
+                    MessageEntry {
+                        id,
+                        class_id,
+                        course: format!("{subject} {catalog}"),
+                        term,
+                        pseudonym,
+                        content,
+                        reply_to,
+                        hidden,
+                        deleted,
+                        created_at,
+                        edited_at,
+                    }
+                },
+            )
+            .collect(),
+        revisions: revisions
+            .into_iter()
+            .map(|r| RevisionEntry {
+                message_id: r.message_id.to_string(),
+                content: r.content,
+                written_at: r.written_at,
+                ended_at: r.created_at,
+                ended_by: r.ended_by.as_str().to_string(),
+            })
+            .collect(),
+        flags: flags
+            .into_iter()
+            .map(|(message_id, reason, created_at)| FlagEntry {
+                message_id,
+                reason,
+                created_at,
+            })
+            .collect(),
+    })
+}
+
+/// What an erasure removed, for the log and the tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Erased {
+    pub messages_removed: usize,
+    /// Placeholders kept: messages others replied to, and evidence under review.
+    pub messages_kept_as_placeholders: usize,
+    /// Of those, messages under review whose text was kept for the moderators.
+    pub messages_kept_as_evidence: usize,
+}
+
+/// The text a placeholder message carries (its `deleted` flag says the rest).
+pub const PLACEHOLDER_PSEUDONYM: &str = "Anon_deleted";
+
+/// Erases the student's messages and keeps the reports on others' messages
+/// true, inside the account erasure's transaction.
+///
+/// Evidence under review survives: a message of theirs that is hidden, or has
+/// reports no moderator has reviewed yet, stays as an authorless "[deleted]"
+/// placeholder whose text (and reports) only moderators can read. Messages
+/// whose reports were all reviewed and dismissed are erased like any other;
+/// messages others replied to stay as placeholders with no author.
+pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<Erased> {
+    let mut erased = Erased::default();
+    let pending = message_flags::table
+        .filter(message_flags::message_id.eq(class_messages::id))
+        .filter(message_flags::cleared_at.is_null());
+    let held: Vec<ClassMessage> = class_messages::table
+        .filter(class_messages::user_id.eq(me))
+        .filter(
+            class_messages::hidden
+                .eq(true)
+                .or(diesel::dsl::exists(pending)),
+        )
+        .select(ClassMessage::as_select())
+        .load(&mut **tx)?;
+    for message in held.iter().filter(|m| !m.deleted) {
+        super::revisions::keep(tx, message, RevisionEnd::Erasure, now)?;
+    }
+    let held_ids: Vec<MessageId> = held.iter().map(|m| m.id.clone()).collect();
+    // Remove leaf messages repeatedly: a reply of mine to my own message goes
+    // first, then the message it answered, until only messages that others
+    // replied to (or evidence) are left.
+    loop {
+        let children = diesel::alias!(class_messages as children);
+        let leaves: Vec<String> = class_messages::table
+            .filter(class_messages::user_id.eq(me))
+            .filter(diesel::dsl::not(class_messages::id.eq_any(&held_ids)))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                children.filter(
+                    children
+                        .field(class_messages::parent_message_id)
+                        .eq(class_messages::id.nullable()),
+                ),
+            )))
+            .select(class_messages::id)
+            .load(&mut **tx)?;
+        if leaves.is_empty() {
+            break;
+        }
+        erased.messages_removed +=
+            diesel::delete(class_messages::table.filter(class_messages::id.eq_any(&leaves)))
+                .execute(&mut **tx)?;
+    }
+    // Evidence keeps its pseudonym, so moderators can still read the thread.
+    erased.messages_kept_as_evidence = diesel::update(
+        class_messages::table
+            .filter(class_messages::user_id.eq(me))
+            .filter(class_messages::id.eq_any(&held_ids)),
+    )
+    .set((
+        class_messages::user_id.eq(None::<String>),
+        class_messages::content.eq(""),
+        class_messages::deleted.eq(true),
+    ))
+    .execute(&mut **tx)?;
+    erased.messages_kept_as_placeholders = erased.messages_kept_as_evidence
+        + diesel::update(class_messages::table.filter(class_messages::user_id.eq(me)))
+            .set((
+                class_messages::user_id.eq(None::<String>),
+                class_messages::content.eq(""),
+                class_messages::anonymous_identifier.eq(PLACEHOLDER_PSEUDONYM),
+                class_messages::deleted.eq(true),
+            ))
+            .execute(&mut **tx)?;
+    // Their reports go with the account; keep the counts true: only a report
+    // that counted and was not reviewed yet is in a message's count.
+    let flagged = message_flags::table
+        .filter(message_flags::user_id.eq(me))
+        .filter(message_flags::counted.eq(true))
+        .filter(message_flags::cleared_at.is_null())
+        .select(message_flags::message_id);
+    diesel::update(
+        class_messages::table
+            .filter(class_messages::id.eq_any(flagged))
+            .filter(class_messages::flagged_count.gt(0)),
+    )
+    .set(class_messages::flagged_count.eq(class_messages::flagged_count - 1))
+    .execute(&mut **tx)?;
+    diesel::delete(message_flags::table.filter(message_flags::user_id.eq(me)))
+        .execute(&mut **tx)?;
+    Ok(erased)
+}

@@ -1,0 +1,76 @@
+//! A student's own data in the friendship tables: their friendships for the
+//! data export (only what they could already see), and their removal when the
+//! account is erased. `ops::student_data` composes this with the other parts.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{Friendship, FriendshipStatus};
+use crate::accounts::UserId;
+use crate::db::schema::{friendships, users};
+use crate::db::{DbConn, Tx};
+
+/// One friendship, as the student sees it.
+#[derive(Debug, Serialize)]
+pub struct FriendshipEntry {
+    /// The other student's computing ID (what the student typed or saw).
+    pub computing_id: String,
+    pub status: String,
+    /// "sent" when this student asked (or blocked), "received" otherwise.
+    pub direction: &'static str,
+    pub since: NaiveDateTime,
+}
+
+/// The friendships of `me`, without declines or blocks by the other student.
+pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<Vec<FriendshipEntry>> {
+    let as_first: Vec<(Friendship, String)> = friendships::table
+        .inner_join(users::table.on(users::id.eq(friendships::user_id_2)))
+        .filter(friendships::user_id_1.eq(me))
+        .select((Friendship::as_select(), users::computing_id))
+        .load(conn)?;
+    let as_second: Vec<(Friendship, String)> = friendships::table
+        .inner_join(users::table.on(users::id.eq(friendships::user_id_1)))
+        .filter(friendships::user_id_2.eq(me))
+        .select((Friendship::as_select(), users::computing_id))
+        .load(conn)?;
+    let mut friendship_entries = Vec::new();
+    for (row, computing_id) in as_first {
+        // A request of mine that they declined still reads, to me, as sent.
+        let status = match row.status {
+            FriendshipStatus::Rejected => FriendshipStatus::Pending,
+            other => other,
+        };
+        friendship_entries.push(FriendshipEntry {
+            computing_id,
+            status: status.as_str().to_string(),
+            direction: "sent",
+            since: row.created_at,
+        });
+    }
+    for (row, computing_id) in as_second {
+        if row.status == FriendshipStatus::Blocked {
+            continue; // they blocked me: not mine to see
+        }
+        friendship_entries.push(FriendshipEntry {
+            computing_id,
+            status: row.status.as_str().to_string(),
+            direction: "received",
+            since: row.created_at,
+        });
+    }
+    Ok(friendship_entries)
+}
+
+/// Removes every friendship the student is part of (the account's erasure).
+pub fn erase_user(tx: &mut Tx, me: &UserId) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    diesel::delete(
+        friendships::table.filter(
+            friendships::user_id_1
+                .eq(me)
+                .or(friendships::user_id_2.eq(me)),
+        ),
+    )
+    .execute(conn)
+}
