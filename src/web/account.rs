@@ -9,7 +9,7 @@ use super::auth::CsrfOnly;
 use super::error::{with_conn, AppError};
 use super::guard::{self, CurrentUser};
 use super::layout::Layout;
-use super::server::AppState;
+use super::state::AppState;
 use super::views;
 use crate::accounts::{self, sessions, DisplayName, SessionId};
 use crate::clock;
@@ -287,4 +287,15 @@ pub async fn delete_account(
             secure,
         ))
         .finish())
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_account)
+        .service(save_privacy)
+        .service(export)
+        .service(delete_account)
+        .service(show_sessions)
+        .service(end_other_sessions)
+        .service(end_session);
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::error::{with_conn, AppError};
 use super::guard::{self, CurrentUser, Staff};
 use super::layout::Layout;
-use super::server::AppState;
+use super::state::AppState;
 use super::views;
 use crate::accounts::{Role, UserId};
 use crate::moderation::{self, stats, AuditAction, AuditId};
@@ -88,7 +88,7 @@ fn staff_layout(req: &HttpRequest, staff: &Staff, section: &'static str) -> Layo
     layout
 }
 
-#[get("/admin")]
+#[get("")]
 pub async fn overview(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -141,7 +141,7 @@ pub struct UsersQuery {
     q: Option<String>,
 }
 
-#[get("/admin/users")]
+#[get("/users")]
 pub async fn users(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -238,7 +238,7 @@ pub struct RoleForm {
     role: String,
 }
 
-#[post("/admin/users/{who}/role")]
+#[post("/users/{who}/role")]
 pub async fn change_role(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -294,7 +294,7 @@ pub struct SuspendForm {
     reason: String,
 }
 
-#[post("/admin/users/{who}/suspend")]
+#[post("/users/{who}/suspend")]
 pub async fn suspend(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -350,7 +350,7 @@ pub struct CsrfForm {
     csrf_token: String,
 }
 
-#[post("/admin/users/{who}/lift")]
+#[post("/users/{who}/lift")]
 pub async fn lift(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -406,7 +406,7 @@ pub struct AuditQuery {
 
 const AUDIT_PAGE: i64 = 50;
 
-#[get("/admin/audit")]
+#[get("/audit")]
 pub async fn audit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -622,7 +622,7 @@ fn shown_text(m: &crate::chat::ClassMessage) -> String {
     }
 }
 
-#[get("/admin/flags")]
+#[get("/flags")]
 pub async fn flags(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -678,7 +678,7 @@ pub struct MessageActionForm {
     reason: Option<String>,
 }
 
-#[post("/admin/messages/{id}/{action:hide|restore|delete}")]
+#[post("/messages/{id}/{action:hide|restore|delete}")]
 pub async fn message_action(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -734,7 +734,7 @@ pub struct RevealForm {
     reason: String,
 }
 
-#[post("/admin/messages/{id}/reveal")]
+#[post("/messages/{id}/reveal")]
 pub async fn reveal(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -793,7 +793,7 @@ struct SisPage {
     default_term: String,
 }
 
-#[get("/admin/sis")]
+#[get("/sis")]
 pub async fn sis_page(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -854,7 +854,7 @@ pub struct SyncForm {
     term: String,
 }
 
-#[post("/admin/sis/sync")]
+#[post("/sis/sync")]
 pub async fn sync_now(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -948,4 +948,24 @@ pub async fn sync_now(
         &message.1,
         secure,
     ))
+}
+
+/// Registers the admin pages under one `/admin` scope, guarded once: anyone
+/// but a signed-in moderator or admin gets 404 (the area is not advertised).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .wrap(actix_web::middleware::from_fn(guard::staff_only))
+            .service(overview)
+            .service(users)
+            .service(change_role)
+            .service(suspend)
+            .service(lift)
+            .service(audit)
+            .service(flags)
+            .service(reveal)
+            .service(message_action)
+            .service(sis_page)
+            .service(sync_now),
+    );
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::error::{with_conn, AppError};
 use super::guard::{self, MaybeUser};
 use super::layout::Layout;
-use super::server::AppState;
+use super::state::AppState;
 use crate::accounts::rate_limit::Limited;
 use crate::accounts::signin::{self, Admission, Admitted, RequestLimits, SignInError};
 use crate::accounts::{sessions, CampusEmail};
@@ -535,4 +535,15 @@ pub async fn logout(
         .insert_header((header::LOCATION, "/login"))
         .cookie(guard::clear_session_cookie(state.config.is_https()))
         .finish())
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_login)
+        .service(request_link)
+        .service(show_check_email)
+        .service(show_confirm)
+        .service(confirm_link)
+        .service(confirm_code)
+        .service(logout);
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::error::{with_conn, AppError};
 use super::guard::{self, CurrentUser};
 use super::layout::Layout;
-use super::server::AppState;
+use super::state::AppState;
 use crate::chat::{
     self, content, Body, ChatError, Cursor, Deletion, Draft, FlagReason, MessageBody, MessageId,
     MessageView, Rules, Segment,
@@ -683,6 +683,15 @@ pub async fn flag_message(
         ))),
         Err(error) => answer_refusal(&req, &current, &rules, error),
     }
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_class)
+        .service(post_message)
+        .service(edit_message)
+        .service(delete_message)
+        .service(flag_message);
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::error::{with_conn, AppError};
 use super::guard::{self, CurrentUser};
 use super::layout::Layout;
-use super::server::AppState;
+use super::state::AppState;
 use super::views::{self, ClassView, TermChoice, TermOption};
 use crate::classes::search::{self, Query};
 use crate::classes::{self, ClassId, JoinLimits, MembershipError, Term};
@@ -282,4 +282,9 @@ pub async fn leave(
         )),
         Err(refused) => answer_refusal(refused, &current, &back, secure),
     }
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(search_page).service(enroll).service(leave);
 }

@@ -9,7 +9,7 @@ use super::error::{with_conn, AppError};
 use super::guard::{self, CurrentUser};
 use super::home::TermParam;
 use super::layout::Layout;
-use super::server::AppState;
+use super::state::AppState;
 use super::views::{self, ClassView, TermChoice, TermOption};
 use crate::accounts::UserId;
 use crate::classes::{self, ClassId};
@@ -238,4 +238,9 @@ pub async fn show(
     }
     .render()?;
     Ok(views::page(body))
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(index).service(add).service(show).service(act);
 }

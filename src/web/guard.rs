@@ -5,14 +5,17 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::error::{with_conn, AppError};
-use super::server::AppState;
+use super::state::AppState;
 use crate::accounts::{sessions, Session, User};
 use crate::clock;
 
@@ -130,6 +133,29 @@ impl FromRequest for Staff {
             }
         })
     }
+}
+
+/// Middleware for the admin scope: lets a signed-in moderator or admin through
+/// and answers everyone else (signed out, student, or a session that failed to
+/// load) with the page the error maps to, 404 for all but a database failure.
+pub async fn staff_only(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let refusal = match load_session(req.request()).await {
+        Ok(Some(current)) if current.user.role.is_staff() => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        Ok(_) => AppError::NotFound,
+        Err(error) => error,
+    };
+    // A response, not an `Err`: the request log and metrics see its status.
+    Ok(req
+        .into_response(refusal.error_response())
+        .map_into_right_body())
 }
 
 fn mac(key: &[u8], purpose: &str, value: &str) -> String {

@@ -14,7 +14,7 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use subtle::ConstantTimeEq;
 
 use super::error::{with_conn, AppError};
-use super::server::AppState;
+use super::state::AppState;
 use crate::config::Config;
 use crate::{mail, sis};
 

@@ -8,7 +8,7 @@ use super::error::{with_conn, AppError};
 use super::guard::CurrentUser;
 use super::home::TermParam;
 use super::layout::Layout;
-use super::server::AppState;
+use super::state::AppState;
 use super::views::{self, meeting_view, ClassView, MeetingView, TermChoice, TermOption};
 use crate::classes::schedule::{self, format_minutes, Day, Slot};
 use crate::classes::{self, Class, ClassId};
@@ -241,4 +241,9 @@ pub async fn show_schedule(
     }
     .render()?;
     Ok(views::page(body))
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_schedule);
 }

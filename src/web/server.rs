@@ -14,30 +14,15 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use tokio::sync::watch;
 
 use super::error::AppError;
+use super::state::AppState;
 use super::{
     account, admin, assets, auth, chat, classes, dev, friends, health, home, metrics, schedule,
 };
-use crate::accounts::rate_limit::KnownLimits;
-use crate::accounts::signin::CodeHashes;
 use crate::config::Config;
 use crate::db::{self, Pool, QueryCounter};
 use crate::mail::worker::{self, OutboxSignal};
 use crate::mail::Mailer;
 use crate::{clock, ops};
-
-/// What every handler can reach.
-pub struct AppState {
-    pub pool: Pool,
-    pub config: Arc<Config>,
-    pub outbox_signal: OutboxSignal,
-    pub mailer_is_directory: bool,
-    pub metrics: Arc<super::metrics::Metrics>,
-    pub queries: QueryCounter,
-    /// Rate limits this process already saw refused: answered without the database.
-    pub known_limits: Arc<KnownLimits>,
-    /// Sign-in codes hashed or checked (bcrypt), for `/metrics`.
-    pub code_hashes: Arc<CodeHashes>,
-}
 
 /// A built, bound, not yet running service.
 pub struct Application {
@@ -311,59 +296,25 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .wrap(security_headers(https))
             .wrap(actix_web::middleware::from_fn(clear_shown_flash))
             .wrap(actix_web::middleware::from_fn(log_requests))
-            .service(health::healthz)
-            .service(health::readyz)
+            .configure(health::routes)
             .service(metrics::metrics)
-            .service(assets::app_css)
-            .service(assets::schedule_css)
-            .service(home::show_home)
-            .service(auth::show_login)
-            .service(auth::request_link)
-            .service(auth::show_check_email)
-            .service(auth::show_confirm)
-            .service(auth::confirm_link)
-            .service(auth::confirm_code)
-            .service(auth::logout)
-            .service(account::show_account)
-            .service(account::save_privacy)
-            .service(account::export)
-            .service(account::delete_account)
-            .service(account::show_sessions)
-            .service(account::end_other_sessions)
-            .service(account::end_session)
+            .configure(assets::routes)
+            .configure(home::routes)
+            .configure(auth::routes)
+            .configure(account::routes)
             .configure(|routes| {
                 // Not registered at all unless development on loopback: 404 like any unknown page.
                 if serves_dev_mailbox {
-                    routes.service(dev::show_mailbox);
+                    dev::routes(routes);
                 }
             })
             // classes, timetable, friends (the search route comes before /classes/{id})
-            .service(classes::search_page)
-            .service(classes::enroll)
-            .service(classes::leave)
-            .service(schedule::show_schedule)
-            .service(friends::index)
-            .service(friends::add)
-            .service(friends::show)
-            .service(friends::act)
+            .configure(classes::routes)
+            .configure(schedule::routes)
+            .configure(friends::routes)
             // admin (moderators and admins; 404 for everyone else)
-            .service(admin::overview)
-            .service(admin::users)
-            .service(admin::change_role)
-            .service(admin::suspend)
-            .service(admin::lift)
-            .service(admin::audit)
-            .service(admin::flags)
-            .service(admin::reveal)
-            .service(admin::message_action)
-            .service(admin::sis_page)
-            .service(admin::sync_now)
-            // chat
-            .service(chat::show_class)
-            .service(chat::post_message)
-            .service(chat::edit_message)
-            .service(chat::delete_message)
-            .service(chat::flag_message)
+            .configure(admin::routes)
+            .configure(chat::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))
