@@ -2,16 +2,16 @@
 //! overview, users (roles and suspensions) and the audit log. Every action is
 //! a CSRF-checked POST whose audit entry is written in the change's transaction.
 
-use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Deserialize;
 
 use super::error::{with_conn, AppError};
-use super::guard::{self, CurrentUser, Staff};
+use super::guard::{self, SessionForm, Staff, StaffForm};
 use super::layout::Layout;
 use super::state::AppState;
-use super::views;
+use super::views::{self, FlashRedirect};
 use crate::accounts::{Role, UserId};
 use crate::moderation::{self, stats, AuditAction, AuditId};
 use crate::{clock, db};
@@ -193,25 +193,6 @@ pub async fn users(
     Ok(views::page(body))
 }
 
-/// Checks the CSRF token and that the poster is staff; anyone else gets 404.
-async fn staff_post(req: &HttpRequest, token: &str) -> Result<CurrentUser, AppError> {
-    let current = match guard::verify_session_csrf(req, token).await {
-        Ok(current) => current,
-        Err(AppError::Csrf) => {
-            // Students must not learn that the route exists, even from a CSRF refusal.
-            return match guard::MaybeUser::extract(req).await?.0 {
-                Some(c) if c.user.role.is_staff() => Err(AppError::Csrf),
-                _ => Err(AppError::NotFound),
-            };
-        }
-        Err(_) => return Err(AppError::NotFound),
-    };
-    if !current.user.role.is_staff() {
-        return Err(AppError::NotFound);
-    }
-    Ok(current)
-}
-
 /// Back to the users page, searching for the account just acted on.
 fn users_page_for(who: &str) -> String {
     format!(
@@ -238,22 +219,23 @@ pub struct RoleForm {
     role: String,
 }
 
+impl SessionForm for RoleForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/users/{who}/role")]
 pub async fn change_role(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<RoleForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = staff_post(&req, &form.csrf_token).await?;
+    StaffForm(current, form): StaffForm<RoleForm>,
+) -> Result<FlashRedirect, AppError> {
     let back = users_page_for(&path);
-    let secure = state.config.is_https();
     if current.user.role != Role::Admin {
-        return Ok(views::redirect_with(
+        return Ok(FlashRedirect::refused(
             &back,
-            true,
             "Only admins can change roles.",
-            secure,
         ));
     }
     let role: Role = form
@@ -275,14 +257,12 @@ pub async fn change_role(
         })
     })
     .await?;
-    Ok(views::redirect_with(
+    Ok(FlashRedirect::done(
         &back,
-        false,
-        &format!(
+        format!(
             "{changed} is now {}; their sessions were ended.",
             role.as_str()
         ),
-        secure,
     ))
 }
 
@@ -294,14 +274,18 @@ pub struct SuspendForm {
     reason: String,
 }
 
+impl SessionForm for SuspendForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/users/{who}/suspend")]
 pub async fn suspend(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<SuspendForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = staff_post(&req, &form.csrf_token).await?;
+    StaffForm(current, form): StaffForm<SuspendForm>,
+) -> Result<FlashRedirect, AppError> {
     let now = clock::now();
     let until = NaiveDate::parse_from_str(form.until.trim(), "%Y-%m-%d")
         .map(|d| NaiveDateTime::new(d, NaiveTime::MIN))
@@ -337,11 +321,9 @@ pub async fn suspend(
         })
     })
     .await?;
-    Ok(views::redirect_with(
+    Ok(FlashRedirect::done(
         &back,
-        false,
-        &format!("{name} is suspended until {}.", until.format("%Y-%m-%d")),
-        state.config.is_https(),
+        format!("{name} is suspended until {}.", until.format("%Y-%m-%d")),
     ))
 }
 
@@ -350,14 +332,18 @@ pub struct CsrfForm {
     csrf_token: String,
 }
 
+impl SessionForm for CsrfForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/users/{who}/lift")]
 pub async fn lift(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = staff_post(&req, &form.csrf_token).await?;
+    StaffForm(current, _): StaffForm<CsrfForm>,
+) -> Result<FlashRedirect, AppError> {
     let who = path.into_inner();
     let back = users_page_for(&who);
     let actor = current.user.id.clone();
@@ -369,11 +355,9 @@ pub async fn lift(
         })
     })
     .await?;
-    Ok(views::redirect_with(
+    Ok(FlashRedirect::done(
         &back,
-        false,
-        &format!("{name}'s suspension is lifted."),
-        state.config.is_https(),
+        format!("{name}'s suspension is lifted."),
     ))
 }
 
@@ -678,14 +662,18 @@ pub struct MessageActionForm {
     reason: Option<String>,
 }
 
+impl SessionForm for MessageActionForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/messages/{id}/{action:hide|restore|delete}")]
 pub async fn message_action(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    form: web::Form<MessageActionForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = staff_post(&req, &form.csrf_token).await?;
+    StaffForm(current, form): StaffForm<MessageActionForm>,
+) -> Result<FlashRedirect, AppError> {
     let (id, action) = path.into_inner();
     let id = crate::chat::MessageId::parse(&id).ok_or(AppError::NotFound)?;
     let actor = current.user.id.clone();
@@ -709,11 +697,9 @@ pub async fn message_action(
         "restore" => "restored; its reports are kept as reviewed",
         _ => "deleted; it shows as [deleted]",
     };
-    Ok(views::redirect_with(
+    Ok(FlashRedirect::done(
         "/admin/flags",
-        false,
-        &format!("{}'s message is {done}.", message.anonymous_identifier),
-        state.config.is_https(),
+        format!("{}'s message is {done}.", message.anonymous_identifier),
     ))
 }
 
@@ -734,14 +720,19 @@ pub struct RevealForm {
     reason: String,
 }
 
+impl SessionForm for RevealForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/messages/{id}/reveal")]
 pub async fn reveal(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<RevealForm>,
+    StaffForm(current, form): StaffForm<RevealForm>,
 ) -> Result<HttpResponse, AppError> {
-    let current = staff_post(&req, &form.csrf_token).await?;
     let id = crate::chat::MessageId::parse(&path).ok_or(AppError::NotFound)?;
     let actor = current.user.id.clone();
     let reason = form.reason.clone();
@@ -854,25 +845,21 @@ pub struct SyncForm {
     term: String,
 }
 
+impl SessionForm for SyncForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/sis/sync")]
 pub async fn sync_now(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<SyncForm>,
-) -> Result<HttpResponse, AppError> {
+    StaffForm(current, form): StaffForm<SyncForm>,
+) -> Result<FlashRedirect, AppError> {
     use crate::sis::sync::{self, SyncError, SyncRequest};
-    let current = staff_post(&req, &form.csrf_token).await?;
-    let secure = state.config.is_https();
     let request = match SyncRequest::parse(&form.term, &[], false) {
         Ok(r) => r,
-        Err(e) => {
-            return Ok(views::redirect_with(
-                "/admin/sis",
-                true,
-                &e.to_string(),
-                secure,
-            ))
-        }
+        Err(e) => return Ok(FlashRedirect::refused("/admin/sis", e.to_string())),
     };
     let term = request.term.clone();
     let actor = current.user.id.clone();
@@ -942,12 +929,7 @@ pub async fn sync_now(
             format!("The sync of {term} is running; this page shows it below."),
         ),
     };
-    Ok(views::redirect_with(
-        "/admin/sis",
-        message.0,
-        &message.1,
-        secure,
-    ))
+    Ok(FlashRedirect::new("/admin/sis", message.0, message.1))
 }
 
 /// Registers the admin pages under one `/admin` scope, guarded once: anyone

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::error::{with_conn, AppError};
-use super::guard::{self, CurrentUser};
+use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::layout::Layout;
 use super::state::AppState;
 use crate::chat::{
@@ -478,18 +478,6 @@ fn answer_refusal(
     })
 }
 
-/// A POST's session, or a sign-in redirect back to `next`.
-async fn poster(
-    req: &HttpRequest,
-    csrf_token: &str,
-    next: String,
-) -> Result<CurrentUser, AppError> {
-    match guard::verify_session_csrf(req, csrf_token).await {
-        Err(AppError::SignInRequired { .. }) => Err(AppError::SignInRequired { next }),
-        other => other,
-    }
-}
-
 #[derive(Deserialize)]
 pub struct PostForm {
     #[serde(default)]
@@ -502,16 +490,31 @@ pub struct PostForm {
     before: Option<String>,
 }
 
+impl SessionForm for PostForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+
+    /// A signed-out poster signs in and comes back to the class's chat.
+    fn when_signed_out(req: &HttpRequest) -> AppError {
+        match ClassId::parse(req.match_info().query("id")) {
+            Some(class_id) => AppError::SignInRequired {
+                next: format!("/classes/{class_id}"),
+            },
+            None => AppError::NotFound,
+        }
+    }
+}
+
 /// Starts a thread, or replies to a message of the same class.
 #[post("/classes/{id:[0-9a-f-]{36}}/messages")]
 pub async fn post_message(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<PostForm>,
+    SignedInForm(current, form): SignedInForm<PostForm>,
 ) -> Result<HttpResponse, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
-    let current = poster(&req, &form.csrf_token, format!("/classes/{class_id}")).await?;
     let parent_id = match form.parent_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(raw) => Some(MessageId::parse(raw).ok_or_else(|| {
@@ -560,15 +563,20 @@ pub struct EditForm {
     before: Option<String>,
 }
 
+impl SessionForm for EditForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// Replaces the text of the student's own message, within the edit window.
 #[post("/messages/{id:[0-9a-f-]{36}}/edit")]
 pub async fn edit_message(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<EditForm>,
+    SignedInForm(current, form): SignedInForm<EditForm>,
 ) -> Result<HttpResponse, AppError> {
-    let current = poster(&req, &form.csrf_token, "/".into()).await?;
     // A suspended student may read, not rewrite what they said.
     guard::ensure_not_suspended(&current)?;
     let message_id = MessageId::parse(&path).ok_or(AppError::NotFound)?;
@@ -605,15 +613,20 @@ pub struct DeleteForm {
     before: Option<String>,
 }
 
+impl SessionForm for DeleteForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// Deletes the student's own message (a placeholder stays if it has replies).
 #[post("/messages/{id:[0-9a-f-]{36}}/delete")]
 pub async fn delete_message(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<DeleteForm>,
+    SignedInForm(current, form): SignedInForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
-    let current = poster(&req, &form.csrf_token, "/".into()).await?;
     let message_id = MessageId::parse(&path).ok_or(AppError::NotFound)?;
     let author = current.user.id.clone();
     let id = message_id.clone();
@@ -649,15 +662,20 @@ pub struct FlagForm {
     before: Option<String>,
 }
 
+impl SessionForm for FlagForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// Reports a classmate's message; enough distinct reports hide it.
 #[post("/messages/{id:[0-9a-f-]{36}}/flag")]
 pub async fn flag_message(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<FlagForm>,
+    SignedInForm(current, form): SignedInForm<FlagForm>,
 ) -> Result<HttpResponse, AppError> {
-    let current = poster(&req, &form.csrf_token, "/".into()).await?;
     guard::ensure_not_suspended(&current)?;
     let message_id = MessageId::parse(&path).ok_or(AppError::NotFound)?;
     let reason = FlagReason::parse(form.reason.as_deref())

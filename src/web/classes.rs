@@ -5,10 +5,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::error::{with_conn, AppError};
-use super::guard::{self, CurrentUser};
+use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::layout::Layout;
 use super::state::AppState;
-use super::views::{self, ClassView, TermChoice, TermOption};
+use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
 use crate::classes::search::{self, Query};
 use crate::classes::{self, ClassId, JoinLimits, MembershipError, Term};
 use crate::clock;
@@ -160,6 +160,12 @@ pub struct MembershipForm {
     next: Option<String>,
 }
 
+impl SessionForm for MembershipForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// This deployment's limits on joining and leaving.
 fn join_limits(state: &AppState) -> JoinLimits {
     JoinLimits {
@@ -175,8 +181,7 @@ fn answer_refusal(
     refused: MembershipError,
     current: &CurrentUser,
     back: &str,
-    secure: bool,
-) -> Result<HttpResponse, AppError> {
+) -> Result<FlashRedirect, AppError> {
     match refused {
         MembershipError::NotFound => Err(AppError::NotFound),
         MembershipError::Db(e) => Err(e.into()),
@@ -188,28 +193,20 @@ fn answer_refusal(
             message: refused.to_string(),
             retry_after_secs: (retry_at - clock::now()).num_seconds().max(1),
         }),
-        refused => Ok(views::redirect_with(
-            back,
-            true,
-            &refused.to_string(),
-            secure,
-        )),
+        refused => Ok(FlashRedirect::refused(back, refused.to_string())),
     }
 }
 
 #[post("/classes/{id}/enroll")]
 pub async fn enroll(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<MembershipForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    SignedInForm(current, form): SignedInForm<MembershipForm>,
+) -> Result<FlashRedirect, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref());
     let configured = state.config.current_term.clone();
     let shown = form.term.clone();
-    let secure = state.config.is_https();
     let limits = join_limits(&state);
     let student = current.user.clone();
     let outcome = with_conn(&state.pool, move |conn| {
@@ -236,31 +233,26 @@ pub async fn enroll(
     })
     .await?;
     match outcome {
-        Ok(class) => Ok(views::redirect_with(
+        Ok(class) => Ok(FlashRedirect::done(
             &back,
-            false,
-            &format!(
+            format!(
                 "You joined {} ({}). It is on your timetable now.",
                 class.code(),
                 class.class_section.as_deref().unwrap_or("section")
             ),
-            secure,
         )),
-        Err(refused) => answer_refusal(refused, &current, &back, secure),
+        Err(refused) => answer_refusal(refused, &current, &back),
     }
 }
 
 #[post("/classes/{id}/leave")]
 pub async fn leave(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<MembershipForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    SignedInForm(current, form): SignedInForm<MembershipForm>,
+) -> Result<FlashRedirect, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref());
-    let secure = state.config.is_https();
     let limits = join_limits(&state);
     let student = current.user.clone();
     let outcome = with_conn(&state.pool, move |conn| {
@@ -274,13 +266,11 @@ pub async fn leave(
     })
     .await?;
     match outcome {
-        Ok(class) => Ok(views::redirect_with(
+        Ok(class) => Ok(FlashRedirect::done(
             &back,
-            false,
-            &format!("You left {}.", class.code()),
-            secure,
+            format!("You left {}.", class.code()),
         )),
-        Err(refused) => answer_refusal(refused, &current, &back, secure),
+        Err(refused) => answer_refusal(refused, &current, &back),
     }
 }
 

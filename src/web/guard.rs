@@ -283,6 +283,69 @@ pub async fn verify_session_csrf(
     }
 }
 
+/// A state-changing form: it carries the CSRF token its page was rendered with.
+pub trait SessionForm: serde::de::DeserializeOwned + 'static {
+    /// The submitted `csrf_token` field.
+    fn csrf_token(&self) -> &str;
+
+    /// What a sender without a session gets: by default, sign in and then home.
+    fn when_signed_out(_req: &HttpRequest) -> AppError {
+        AppError::SignInRequired { next: "/".into() }
+    }
+}
+
+/// A POSTed form from a signed-in user, handed to the handler only after its
+/// token matched the one bound to this session (a pre-session token is not enough).
+pub struct SignedInForm<T>(pub CurrentUser, pub T);
+
+impl<T: SessionForm> FromRequest for SignedInForm<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        // The form is read first (an unreadable one is a 400), then the token checked.
+        let form = web::Form::<T>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let form = form.await?.into_inner();
+            let current = match verify_session_csrf(&req, form.csrf_token()).await {
+                Err(AppError::SignInRequired { .. }) => Err(T::when_signed_out(&req)),
+                other => other,
+            }?;
+            Ok(SignedInForm(current, form))
+        })
+    }
+}
+
+/// A POSTed form from a moderator or admin, after the session-bound CSRF check.
+/// Anyone else gets 404, even for a bad token: students must not learn that
+/// the route exists, even from a CSRF refusal.
+pub struct StaffForm<T>(pub CurrentUser, pub T);
+
+impl<T: SessionForm> FromRequest for StaffForm<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let form = web::Form::<T>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let form = form.await?.into_inner();
+            let current = match verify_session_csrf(&req, form.csrf_token()).await {
+                Ok(current) if current.user.role.is_staff() => current,
+                Err(AppError::Csrf) => {
+                    return match load_session(&req).await? {
+                        Some(c) if c.user.role.is_staff() => Err(AppError::Csrf.into()),
+                        _ => Err(AppError::NotFound.into()),
+                    };
+                }
+                _ => return Err(AppError::NotFound.into()),
+            };
+            Ok(StaffForm(current, form))
+        })
+    }
+}
+
 /// Refuses a suspended student (they may read, not post, flag or send requests).
 pub fn ensure_not_suspended(current: &CurrentUser) -> Result<(), AppError> {
     match current.user.suspended_at(clock::now()) {
