@@ -2,10 +2,13 @@
 //! person can act on. Unexpected errors are logged with their chain and shown
 //! as a plain page with a reference, never a stack trace.
 
+use std::sync::Arc;
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use super::state::Database;
 use crate::db::DbError;
 
 #[derive(Debug, thiserror::Error)]
@@ -168,8 +171,9 @@ impl ResponseError for AppError {
     }
 }
 
-/// Runs blocking database work off the async executor, with a pooled connection.
-pub async fn with_conn<T, F>(pool: &crate::db::Pool, f: F) -> Result<T, AppError>
+/// Runs blocking database work off the async executor, with a pooled
+/// connection of this app's database.
+pub async fn with_conn<T, F>(db: &Arc<Database>, f: F) -> Result<T, AppError>
 where
     T: Send + 'static,
     F: FnOnce(&mut crate::db::DbConn) -> Result<T, AppError> + Send + 'static,
@@ -178,10 +182,8 @@ where
     // here, as futures, instead of as blocked threads queueing on the pool
     // (64 connections under load made 90 threads, each with its own malloc
     // arena, and twice the context switches; see bench/README.md).
-    static GATE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    let gate = GATE.get_or_init(|| tokio::sync::Semaphore::new(pool.max_size() as usize));
     // Waiting here counts against the same limit as waiting for a connection.
-    let _permit = match tokio::time::timeout(pool.connection_timeout(), gate.acquire()).await {
+    let _permit = match tokio::time::timeout(db.connection_timeout(), db.gate().acquire()).await {
         Ok(Ok(permit)) => permit,
         Ok(Err(closed)) => return Err(AppError::Internal(closed.into())),
         Err(_) => {
@@ -189,9 +191,9 @@ where
             return Err(AppError::Unavailable);
         }
     };
-    let pool = pool.clone();
+    let db = Arc::clone(db);
     actix_web::web::block(move || {
-        let mut conn = super::metrics::count_waiting(|| pool.get())?;
+        let mut conn = db.count_waiting(|| db.pool().get())?;
         f(&mut conn)
     })
     .await?

@@ -216,11 +216,7 @@ pub async fn metrics(
         "# HELP cg_db_pool_waiting Requests waiting for a connection."
     );
     let _ = writeln!(out, "# TYPE cg_db_pool_waiting gauge");
-    let _ = writeln!(
-        out,
-        "cg_db_pool_waiting {}",
-        POOL_WAITING.load(Ordering::Relaxed)
-    );
+    let _ = writeln!(out, "cg_db_pool_waiting {}", state.pool.waiting());
     let _ = writeln!(out, "# HELP cg_db_queries_total SQL statements run.");
     let _ = writeln!(out, "# TYPE cg_db_queries_total counter");
     let _ = writeln!(out, "cg_db_queries_total {}", state.queries.get());

@@ -14,7 +14,7 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use tokio::sync::watch;
 
 use super::error::AppError;
-use super::state::AppState;
+use super::state::{AppState, Database};
 use super::{
     account, admin, assets, auth, chat, classes, dev, friends, health, home, metrics, schedule,
 };
@@ -29,6 +29,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    database: Arc<Database>,
     queries: QueryCounter,
     mailer: Mailer,
     outbox_signal: OutboxSignal,
@@ -101,8 +102,9 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
         let port = listener.local_addr()?.port();
         let outbox_signal = OutboxSignal::default();
+        let database = Arc::new(Database::new(pool.clone()));
         let state = web::Data::new(AppState {
-            pool: pool.clone(),
+            pool: Arc::clone(&database),
             config: Arc::new(config),
             outbox_signal: outbox_signal.clone(),
             mailer_is_directory: mailer.is_directory(),
@@ -116,6 +118,7 @@ impl Application {
             port,
             server,
             pool,
+            database,
             queries,
             mailer,
             outbox_signal,
@@ -129,6 +132,11 @@ impl Application {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// This app's database handle: its gate and its pool-waiting gauge.
+    pub fn database(&self) -> Arc<Database> {
+        Arc::clone(&self.database)
     }
 
     /// Statements run so far on the pool's connections.
