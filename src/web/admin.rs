@@ -201,18 +201,6 @@ fn users_page_for(who: &str) -> String {
     )
 }
 
-impl From<moderation::messages::ActionError> for AppError {
-    fn from(e: moderation::messages::ActionError) -> Self {
-        match e {
-            moderation::messages::ActionError::NotFound => AppError::NotFound,
-            moderation::messages::ActionError::ReasonRequired => {
-                AppError::BadRequest(e.to_string())
-            }
-            moderation::messages::ActionError::Db(e) => e.into(),
-        }
-    }
-}
-
 #[derive(Deserialize)]
 pub struct RoleForm {
     csrf_token: String,

@@ -9,7 +9,7 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use super::error::{with_conn, AppError};
+use super::error::{chat_refusal, with_conn, AppError, Refusal};
 use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::layout::Layout;
 use super::state::AppState;
@@ -344,138 +344,32 @@ fn students(n: i64) -> String {
     }
 }
 
-/// "in 4 seconds", "in about 12 minutes", "in about 3 hours".
-fn wait_phrase(retry_at: NaiveDateTime, now: NaiveDateTime) -> String {
-    let secs = (retry_at - now).num_seconds().max(1);
-    match secs {
-        1 => "in 1 second".into(),
-        2..=90 => format!("in {secs} seconds"),
-        91..=5400 => format!("in about {} minutes", (secs + 59) / 60),
-        _ => format!("in about {} hours", (secs + 3599) / 3600),
-    }
-}
-
-fn limited(why: &str, retry_at: NaiveDateTime) -> AppError {
-    let now = clock::now();
-    AppError::TooManyRequests {
-        message: format!(
-            "{why} Try again after {} UTC ({}). Nothing was saved.",
-            retry_at.format("%b %-d, %H:%M:%S"),
-            wait_phrase(retry_at, now)
-        ),
-        retry_after_secs: (retry_at - now).num_seconds().max(1),
-    }
-}
-
-fn refused(
-    req: &HttpRequest,
-    current: &CurrentUser,
-    status: StatusCode,
-    title: &str,
-    message: String,
-    join_class_id: Option<&ClassId>,
-) -> Result<HttpResponse, AppError> {
-    let body = RefusedPage {
-        layout: Layout::new(req, Some(current)),
-        title: title.into(),
-        message,
-        join_class_id: join_class_id.map(ClassId::to_string),
-    }
-    .render()?;
-    Ok(html(status, body))
-}
-
-/// Turns a refused chat action into the page that says why (and when to retry).
+/// Answers a refused chat action with the page or error `error::chat_refusal` chose.
 fn answer_refusal(
     req: &HttpRequest,
     current: &CurrentUser,
     rules: &Rules,
     error: ChatError,
 ) -> Result<HttpResponse, AppError> {
-    let interval = rules.post_interval.num_seconds();
-    Err(match error {
-        ChatError::ClassNotFound | ChatError::MessageNotFound => AppError::NotFound,
-        ChatError::NotEnrolled { class_id } => {
-            return refused(
-                req,
-                current,
-                StatusCode::FORBIDDEN,
-                "Join this class first",
-                "Only students who added this class can read and write in its chat. Join the class, then try again.".into(),
-                Some(&class_id),
-            )
+    match chat_refusal(error, rules, clock::now()) {
+        Refusal::Page {
+            status,
+            title,
+            message,
+            join_class_id,
+        } => {
+            let body = RefusedPage {
+                layout: Layout::new(req, Some(current)),
+                title: title.into(),
+                message,
+                join_class_id: join_class_id.as_ref().map(ClassId::to_string),
+            }
+            .render()?;
+            Ok(html(status, body))
         }
-        ChatError::Suspended { until } => {
-            return refused(
-                req,
-                current,
-                StatusCode::FORBIDDEN,
-                "Your account is suspended",
-                format!(
-                    "You cannot post while your account is suspended. The suspension ends {} UTC; you can post again after that.",
-                    until.format("%b %-d, %Y at %H:%M")
-                ),
-                None,
-            )
-        }
-        ChatError::NotYours => {
-            return refused(
-                req,
-                current,
-                StatusCode::FORBIDDEN,
-                "That is not your message",
-                "You can edit or delete only messages you wrote. To raise a problem with someone else's message, report it.".into(),
-                None,
-            )
-        }
-        ChatError::Content(problem) => AppError::BadRequest(problem.to_string()),
-        ChatError::ParentNotInClass => AppError::BadRequest(
-            "The message you replied to is not in this class's chat; it may have just been deleted. Reload the class page and try again.".into(),
-        ),
-        ChatError::ParentRemoved => AppError::BadRequest(
-            "The message you replied to was deleted or hidden, so it cannot take replies. Start a new thread instead.".into(),
-        ),
-        ChatError::Duplicate { retry_at } => limited(
-            "You posted this same text in this class less than 5 minutes ago. Change the message, or wait to repeat it.",
-            retry_at,
-        ),
-        ChatError::TooFast { retry_at } => limited(
-            &format!("You can post once every {interval} seconds in a class."),
-            retry_at,
-        ),
-        ChatError::HourlyLimit { retry_at } => limited(
-            &format!(
-                "You can post at most {} messages an hour in a class.",
-                rules.posts_per_hour
-            ),
-            retry_at,
-        ),
-        ChatError::HourlyLimitAnywhere { retry_at } => limited(
-            &format!(
-                "You can post at most {} messages an hour across all your classes.",
-                rules.posts_per_hour_anywhere
-            ),
-            retry_at,
-        ),
-        ChatError::EditWindowClosed => AppError::BadRequest(format!(
-            "Messages can be edited for {} minutes after posting, and this one is older. You can still delete it.",
-            rules.edit_window.num_minutes()
-        )),
-        ChatError::Removed => AppError::BadRequest(
-            "That message was deleted or hidden, so it can no longer be changed or reported.".into(),
-        ),
-        ChatError::OwnMessage => AppError::BadRequest(
-            "You cannot report your own message. You can delete it instead.".into(),
-        ),
-        ChatError::FlagLimit { retry_at } => limited(
-            &format!(
-                "You can report at most {} messages a day.",
-                rules.flags_per_day
-            ),
-            retry_at,
-        ),
-        ChatError::Db(error) => AppError::Internal(error.into()),
-    })
+        Refusal::Flash(message) => Err(AppError::BadRequest(message)),
+        Refusal::Error(error) => Err(error),
+    }
 }
 
 #[derive(Deserialize)]
@@ -722,22 +616,5 @@ mod tests {
         assert_eq!(term_name("1258"), "Fall 2025");
         assert_eq!(term_name("1266"), "Summer 2026");
         assert_eq!(term_name("9999"), "Term 9999");
-    }
-
-    #[test]
-    fn waits_read_naturally() {
-        let now = clock::now();
-        assert_eq!(
-            wait_phrase(now + chrono::Duration::seconds(4), now),
-            "in 4 seconds"
-        );
-        assert_eq!(
-            wait_phrase(now + chrono::Duration::minutes(42), now),
-            "in about 42 minutes"
-        );
-        assert_eq!(
-            wait_phrase(now + chrono::Duration::hours(20), now),
-            "in about 20 hours"
-        );
     }
 }

@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{with_conn, AppError};
+use super::error::{membership_refusal, with_conn, AppError, Refusal};
 use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::layout::Layout;
 use super::state::AppState;
@@ -166,34 +166,26 @@ impl SessionForm for MembershipForm {
     }
 }
 
-/// This deployment's limits on joining and leaving.
-fn join_limits(state: &AppState) -> JoinLimits {
-    JoinLimits {
-        sections_per_term: state.config.max_sections_per_term,
-        changes_per_day: state.config.max_class_changes_per_day,
-    }
-}
-
-/// A refused join or leave: a suspension is 403 with its end, the daily limit
-/// 429 with when to retry, and any other rule a flash on the page the student
-/// came from, saying what to do.
+/// Answers a refused join or leave as `error::membership_refusal` chose:
+/// an error page, or a flash back on the page the student came from.
 fn answer_refusal(
     refused: MembershipError,
     current: &CurrentUser,
     back: &str,
 ) -> Result<FlashRedirect, AppError> {
-    match refused {
-        MembershipError::NotFound => Err(AppError::NotFound),
-        MembershipError::Db(e) => Err(e.into()),
-        MembershipError::Suspended { until } => Err(AppError::Suspended {
-            until,
-            reason: current.user.suspension_reason.clone(),
-        }),
-        MembershipError::TooManyChanges { retry_at, .. } => Err(AppError::TooManyRequests {
-            message: refused.to_string(),
-            retry_after_secs: (retry_at - clock::now()).num_seconds().max(1),
-        }),
-        refused => Ok(FlashRedirect::refused(back, refused.to_string())),
+    let reason = current.user.suspension_reason.clone();
+    match membership_refusal(refused, reason, clock::now()) {
+        Refusal::Flash(message) => Ok(FlashRedirect::refused(back, message)),
+        Refusal::Page { message, .. } => Err(AppError::BadRequest(message)),
+        Refusal::Error(error) => Err(error),
+    }
+}
+
+/// This deployment's limits on joining and leaving.
+fn join_limits(state: &AppState) -> JoinLimits {
+    JoinLimits {
+        sections_per_term: state.config.max_sections_per_term,
+        changes_per_day: state.config.max_class_changes_per_day,
     }
 }
 

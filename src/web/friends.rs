@@ -5,7 +5,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{with_conn, AppError};
+use super::error::{friend_refusal, with_conn, AppError, Refusal};
 use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::home::TermParam;
 use super::layout::Layout;
@@ -13,7 +13,7 @@ use super::state::AppState;
 use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
 use crate::accounts::UserId;
 use crate::classes::{self, ClassId};
-use crate::friends::{self, requests, Action, ActionError, RequestOutcome};
+use crate::friends::{self, requests, Action, RequestOutcome};
 use crate::{clock, db};
 
 struct FriendRow {
@@ -174,8 +174,11 @@ pub async fn act(
     .await?;
     match outcome {
         Ok(message) => Ok(FlashRedirect::done(&back, message)),
-        Err(ActionError::Db(e)) => Err(e.into()),
-        Err(refused) => Ok(FlashRedirect::refused(&back, refused.to_string())),
+        Err(refused) => match friend_refusal(refused) {
+            Refusal::Flash(message) => Ok(FlashRedirect::refused(&back, message)),
+            Refusal::Page { message, .. } => Err(AppError::BadRequest(message)),
+            Refusal::Error(error) => Err(error),
+        },
     }
 }
 
