@@ -53,6 +53,7 @@ fn search_href(q: &str, term: &str, page: i64) -> String {
     format!("/classes/search?{query}")
 }
 
+// Stays whole: parse the query, search, then shape results and paging for one template; no part is used by another page.
 #[get("/classes/search")]
 pub async fn search_page(
     req: HttpRequest,

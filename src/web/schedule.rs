@@ -69,6 +69,7 @@ fn row_of(minutes: u16, first_hour: u16) -> u16 {
     (minutes - first_hour * 60) / SLOT_MINUTES + 1
 }
 
+// Stays whole: one sequence builds the grid (meetings parsed, placed as slots, laid out in day columns); its half-built values mean nothing to any other page.
 #[get("/schedule")]
 pub async fn show_schedule(
     req: HttpRequest,
