@@ -365,7 +365,10 @@ backend_test!(
         assert_eq!(read, flag);
 
         // message_revisions: the text an edit of a reported message replaced.
-        chat::revisions::keep(&mut conn, &message, chat::RevisionEnd::Edit, now).unwrap();
+        db::write_tx(&mut conn, |tx| {
+            chat::revisions::keep(tx, &message, chat::RevisionEnd::Edit, now)
+        })
+        .unwrap();
         let kept =
             chat::revisions::of_messages(&mut conn, std::slice::from_ref(&message_id)).unwrap();
         assert_eq!(kept.len(), 1);
@@ -450,22 +453,14 @@ backend_test!(
         assert_eq!(read.status, SyncStatus::Running);
 
         // rate_limit_hits
-        let hit = accounts::rate_limit::hit(
-            &mut conn,
-            "login-ip:127.0.0.1",
-            1,
-            Duration::minutes(10),
-            now,
-        )
+        let hit = db::write_tx(&mut conn, |tx| {
+            accounts::rate_limit::hit(tx, "login-ip:127.0.0.1", 1, Duration::minutes(10), now)
+        })
         .unwrap();
         assert!(hit.is_ok());
-        let again = accounts::rate_limit::hit(
-            &mut conn,
-            "login-ip:127.0.0.1",
-            1,
-            Duration::minutes(10),
-            now,
-        )
+        let again = db::write_tx(&mut conn, |tx| {
+            accounts::rate_limit::hit(tx, "login-ip:127.0.0.1", 1, Duration::minutes(10), now)
+        })
         .unwrap();
         assert_eq!(again.unwrap_err().retry_at, now + Duration::minutes(10));
 

@@ -10,8 +10,8 @@ pub mod signin;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{magic_links, sessions as sessions_table, users};
-use crate::db::DbConn;
+use crate::db::schema::{friendships, magic_links, sessions as sessions_table, users};
+use crate::db::{DbConn, Tx};
 
 pub use display_name::{DisplayName, DisplayNameError, DISPLAY_NAME_MAX};
 pub use email::{CampusEmail, EmailError};
@@ -218,4 +218,21 @@ pub fn set_privacy(
             ..Default::default()
         },
     )
+}
+
+/// Deletes accounts whose address was never confirmed a day after they were
+/// made, unless a friend request still waits for them; returns how many.
+pub fn delete_unconfirmed(tx: &mut Tx, now: NaiveDateTime) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    diesel::delete(
+        users::table
+            .filter(users::email_verified.eq(false))
+            .filter(users::created_at.lt(now - chrono::Duration::days(1)))
+            // A friend request waits for its addressee even before they
+            // sign up; dropping it early would tell the sender they never did.
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                friendships::table.filter(friendships::user_id_2.eq(users::id)),
+            ))),
+    )
+    .execute(conn)
 }

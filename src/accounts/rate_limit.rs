@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::rate_limit_hits;
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 /// The limit was reached; the caller may try again at `retry_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,15 +14,16 @@ pub struct Limited {
 }
 
 /// Records one hit in `bucket` unless `limit` hits already fall inside `window`.
-/// Call inside a write transaction: on PostgreSQL an advisory lock on the bucket
+/// It takes a transaction: on PostgreSQL an advisory lock on the bucket
 /// serializes concurrent callers, on SQLite the immediate transaction does.
 pub fn hit(
-    conn: &mut DbConn,
+    tx: &mut Tx,
     bucket: &str,
     limit: u32,
     window: Duration,
     now: NaiveDateTime,
 ) -> QueryResult<Result<(), Limited>> {
+    let conn: &mut DbConn = tx;
     if let DbConn::Postgresql(pg) = conn {
         diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
             .bind::<diesel::sql_types::Text, _>(bucket)

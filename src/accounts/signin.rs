@@ -129,9 +129,9 @@ pub fn admit(
     limits: RequestLimits,
     now: NaiveDateTime,
 ) -> Result<Admission, SignInError> {
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
         if let Err(limited) = rate_limit::hit(
-            conn,
+            tx,
             &request_bucket(client),
             limits.requests_per_ip_per_10_minutes,
             Duration::minutes(10),
@@ -141,7 +141,7 @@ pub fn admit(
         }
         let email_bucket = format!("login-email:{}", email.as_str());
         match rate_limit::hit(
-            conn,
+            tx,
             &email_bucket,
             limits.emails_per_address_per_hour,
             Duration::hours(1),
@@ -210,7 +210,8 @@ pub fn request(
         code_hash,
         message,
     } = prepared;
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         let user_id = match super::find_by_email(conn, email.as_str())? {
             Some(user) => user.id,
             None => {
@@ -277,7 +278,8 @@ pub fn confirm_link(
         return Err(SignInError::LinkInvalid);
     }
     let hash = sessions::hash_token(token);
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         let user_id: Option<UserId> = diesel::update(
             magic_links::table
                 .filter(magic_links::token_hash.eq(&hash))
@@ -341,9 +343,9 @@ pub fn confirm_code(
     } = *attempt;
     let code = code.trim();
     let well_formed = code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit());
-    let live: Vec<MagicLink> = db::write_tx(conn, |conn| {
+    let live: Vec<MagicLink> = db::write_tx(conn, |tx| {
         if let Err(limited) = rate_limit::hit(
-            conn,
+            tx,
             &code_bucket(client),
             limits.code_tries_per_ip_per_10_minutes,
             Duration::minutes(10),
@@ -351,6 +353,7 @@ pub fn confirm_code(
         )? {
             return Err(SignInError::Limited(limited));
         }
+        let conn: &mut DbConn = tx;
         let live: Vec<MagicLink> = magic_links::table
             .inner_join(users::table)
             .filter(users::email.eq(email.as_str()))
@@ -378,7 +381,8 @@ pub fn confirm_code(
     let Some(link) = matched else {
         return Err(SignInError::CodeInvalid);
     };
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         let consumed = diesel::update(
             magic_links::table
                 .filter(magic_links::id.eq(&link.id))

@@ -19,7 +19,7 @@ use super::{lock, visible_message, ChatError, FlagReason, MessageId, Rules};
 use crate::accounts::UserId;
 use crate::classes::{self, ClassId};
 use crate::db::schema::{class_messages, message_flags};
-use crate::db::{self, DbConn};
+use crate::db::{self, DbConn, Tx};
 
 /// What a report did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,8 @@ pub fn flag(
     rules: &Rules,
     now: NaiveDateTime,
 ) -> Result<(ClassId, FlagOutcome), ChatError> {
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         let message = visible_message(conn, flagger, message_id)?;
         if message.user_id.as_ref() == Some(flagger) {
             return Err(ChatError::OwnMessage);
@@ -202,13 +203,14 @@ pub fn reports_on(conn: &mut DbConn, ids: &[MessageId]) -> QueryResult<Vec<Repor
         .load(conn)
 }
 
-/// Marks a message's reports reviewed at `now` (they are kept, and no longer
-/// count) and resets its count. Call in the moderator's write transaction.
-pub fn clear_reports(
-    conn: &mut DbConn,
+/// Dismisses a message's reports: marks them reviewed at `now` (they are kept,
+/// and no longer count) and resets its count.
+pub fn dismiss_reports(
+    tx: &mut Tx,
     message_id: &MessageId,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
     let cleared = diesel::update(
         message_flags::table
             .filter(message_flags::message_id.eq(message_id))

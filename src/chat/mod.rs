@@ -8,6 +8,7 @@ pub mod flags;
 pub mod post;
 pub mod pseudonym;
 pub mod revisions;
+pub mod staff;
 pub mod threads;
 
 use chrono::{Duration, NaiveDateTime};
@@ -16,7 +17,7 @@ use diesel::prelude::*;
 use crate::accounts::UserId;
 use crate::classes::{self, ClassId};
 use crate::db::schema::{class_messages, message_flags};
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 pub use content::{ContentError, FlagReason, MessageBody, Segment};
 pub use flags::{flag, FlagOutcome, Report};
@@ -236,4 +237,17 @@ fn has_replies(conn: &mut DbConn, message_id: &MessageId) -> QueryResult<bool> {
         class_messages::table.filter(class_messages::parent_message_id.eq(message_id)),
     ))
     .get_result(conn)
+}
+
+/// Makes a message a "[deleted]" placeholder: marked deleted, its text erased
+/// from the row students' pages read. Its replies keep their place.
+pub fn tombstone(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    diesel::update(class_messages::table.find(id))
+        .set((
+            class_messages::deleted.eq(true),
+            class_messages::content.eq(""),
+            class_messages::updated_at.eq(now),
+        ))
+        .execute(conn)
 }

@@ -11,7 +11,7 @@ use super::{
 use crate::accounts::{rate_limit, User, UserId};
 use crate::classes::{self, ClassId};
 use crate::db::schema::class_messages;
-use crate::db::{self, DbConn};
+use crate::db::{self, DbConn, Tx};
 
 /// What a student asks to post: where, in reply to what, and the checked text.
 #[derive(Debug, Clone, Copy)]
@@ -33,12 +33,12 @@ pub fn post(
     if let Some(until) = author.suspended_at(now) {
         return Err(ChatError::Suspended { until });
     }
-    db::write_tx(conn, |conn| {
-        lock_class(conn, draft.class_id)?;
-        if classes::find(conn, draft.class_id)?.is_none() {
+    db::write_tx(conn, |tx| {
+        lock_class(tx, draft.class_id)?;
+        if classes::find(tx, draft.class_id)?.is_none() {
             return Err(ChatError::ClassNotFound);
         }
-        if !classes::is_enrolled(conn, &author.id, draft.class_id)? {
+        if !classes::is_enrolled(tx, &author.id, draft.class_id)? {
             return Err(ChatError::NotEnrolled {
                 class_id: draft.class_id.clone(),
             });
@@ -46,7 +46,7 @@ pub fn post(
         let thread_root_id = match draft.parent_id {
             None => None,
             Some(parent_id) => {
-                let parent = super::find(conn, parent_id)?
+                let parent = super::find(tx, parent_id)?
                     .filter(|p| &p.class_id == draft.class_id)
                     .ok_or(ChatError::ParentNotInClass)?;
                 if parent.deleted || parent.hidden {
@@ -55,11 +55,11 @@ pub fn post(
                 Some(parent.thread_root_id.unwrap_or(parent.id))
             }
         };
-        refuse_repeat(conn, author, draft, rules, now)?;
+        refuse_repeat(tx, author, draft, rules, now)?;
         let class = draft.class_id.as_str();
         let user = author.id.as_str();
         if let Err(limited) = rate_limit::hit(
-            conn,
+            tx,
             &format!("chat-post-burst:{class}:{user}"),
             1,
             rules.post_interval,
@@ -70,7 +70,7 @@ pub fn post(
             });
         }
         if let Err(limited) = rate_limit::hit(
-            conn,
+            tx,
             &format!("chat-post-hour:{class}:{user}"),
             rules.posts_per_hour,
             Duration::hours(1),
@@ -83,7 +83,7 @@ pub fn post(
         // Counted last, in the same transaction: a post refused above (or here)
         // leaves no hit behind in any bucket.
         if let Err(limited) = rate_limit::hit(
-            conn,
+            tx,
             &format!("chat-post-hour-anywhere:{user}"),
             rules.posts_per_hour_anywhere,
             Duration::hours(1),
@@ -94,7 +94,7 @@ pub fn post(
             });
         }
         let anonymous_identifier = pseudonym::assign(
-            conn,
+            tx,
             &rules.secret,
             &author.id,
             draft.class_id,
@@ -102,7 +102,7 @@ pub fn post(
         )?;
         let id = MessageId::new();
         Ok(super::insert(
-            conn,
+            tx,
             &NewClassMessage {
                 id: &id,
                 class_id: draft.class_id,
@@ -158,8 +158,8 @@ pub fn edit(
     rules: &Rules,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ChatError> {
-    db::write_tx(conn, |conn| {
-        let mut message = visible_message(conn, editor, message_id)?;
+    db::write_tx(conn, |tx| {
+        let mut message = visible_message(tx, editor, message_id)?;
         if message.user_id.as_ref() != Some(editor) {
             return Err(ChatError::NotYours);
         }
@@ -174,8 +174,8 @@ pub fn edit(
         }
         // A reported message is evidence: its author must not be able to edit
         // away what the reporters saw.
-        if super::revisions::is_evidence(conn, &message)? {
-            super::revisions::keep(conn, &message, super::RevisionEnd::Edit, now)?;
+        if super::revisions::is_evidence(tx, &message)? {
+            super::revisions::keep(tx, &message, super::RevisionEnd::Edit, now)?;
         }
         diesel::update(class_messages::table.find(&message.id))
             .set((
@@ -183,7 +183,7 @@ pub fn edit(
                 class_messages::edited_at.eq(Some(now)),
                 class_messages::updated_at.eq(now),
             ))
-            .execute(conn)?;
+            .execute(&mut **tx)?;
         message.content = body.as_str().to_string();
         message.edited_at = Some(now);
         message.updated_at = now;
@@ -215,60 +215,49 @@ pub fn delete(
     author: &UserId,
     message_id: &MessageId,
     now: NaiveDateTime,
-    audit_evidence: impl FnOnce(&mut DbConn, &ClassMessage) -> QueryResult<usize>,
+    audit_evidence: impl FnOnce(&mut Tx, &ClassMessage) -> QueryResult<usize>,
 ) -> Result<(ClassId, Deletion), ChatError> {
-    db::write_tx(conn, |conn| {
-        let message = super::find(conn, message_id)?.ok_or(ChatError::MessageNotFound)?;
+    db::write_tx(conn, |tx| {
+        let message = super::find(tx, message_id)?.ok_or(ChatError::MessageNotFound)?;
         if message.user_id.as_ref() != Some(author) {
             // Someone else's: say so only to a classmate, who can see it anyway.
-            return Err(if classes::is_enrolled(conn, author, &message.class_id)? {
+            return Err(if classes::is_enrolled(tx, author, &message.class_id)? {
                 ChatError::NotYours
             } else {
                 ChatError::MessageNotFound
             });
         }
         // A reply posted meanwhile must not be cascaded away with its parent.
-        lock_class(conn, &message.class_id)?;
+        lock_class(tx, &message.class_id)?;
         if message.deleted {
             return Ok((message.class_id, Deletion::Placeholder));
         }
-        if super::revisions::is_evidence(conn, &message)? {
-            super::revisions::keep(conn, &message, super::RevisionEnd::AuthorDelete, now)?;
-            blank(conn, &message.id, now)?;
-            audit_evidence(conn, &message)?;
+        if super::revisions::is_evidence(tx, &message)? {
+            super::revisions::keep(tx, &message, super::RevisionEnd::AuthorDelete, now)?;
+            super::tombstone(tx, &message.id, now)?;
+            audit_evidence(tx, &message)?;
             return Ok((message.class_id, Deletion::Placeholder));
         }
-        if has_replies(conn, &message.id)? {
-            blank(conn, &message.id, now)?;
+        if has_replies(tx, &message.id)? {
+            super::tombstone(tx, &message.id, now)?;
             return Ok((message.class_id, Deletion::Placeholder));
         }
-        diesel::delete(class_messages::table.find(&message.id)).execute(conn)?;
+        diesel::delete(class_messages::table.find(&message.id)).execute(&mut **tx)?;
         let mut parent_id = message.parent_message_id;
         while let Some(id) = parent_id {
-            let Some(parent) = super::find(conn, &id)? else {
+            let Some(parent) = super::find(tx, &id)? else {
                 break;
             };
             // A placeholder kept as evidence stays, replies or not.
             if !parent.deleted
-                || has_replies(conn, &parent.id)?
-                || super::revisions::is_evidence(conn, &parent)?
+                || has_replies(tx, &parent.id)?
+                || super::revisions::is_evidence(tx, &parent)?
             {
                 break;
             }
-            diesel::delete(class_messages::table.find(&parent.id)).execute(conn)?;
+            diesel::delete(class_messages::table.find(&parent.id)).execute(&mut **tx)?;
             parent_id = parent.parent_message_id;
         }
         Ok((message.class_id, Deletion::Removed))
     })
-}
-
-/// Marks a message deleted and erases its text from the row students' pages read.
-fn blank(conn: &mut DbConn, message_id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(class_messages::table.find(message_id))
-        .set((
-            class_messages::deleted.eq(true),
-            class_messages::content.eq(""),
-            class_messages::updated_at.eq(now),
-        ))
-        .execute(conn)
 }

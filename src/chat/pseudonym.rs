@@ -10,7 +10,7 @@ use sha2::Sha256;
 use crate::accounts::UserId;
 use crate::classes::ClassId;
 use crate::db::schema::class_messages;
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 pub const PREFIX: &str = "Anon_";
 /// Hex characters a pseudonym starts with (32 bits).
@@ -34,15 +34,16 @@ pub fn candidate(secret: &[u8], user_id: &UserId, class_id: &ClassId, hex_len: u
 
 /// The student's pseudonym in a class: the one already stored with their messages,
 /// else the shortest candidate of at least `min_hex_len` characters that no other
-/// message in the class carries. Call inside the write transaction that inserts
-/// the message, with the class locked, so two students cannot pick the same one.
+/// message in the class carries. It runs in the transaction that inserts the
+/// message, with the class locked, so two students cannot pick the same one.
 pub fn assign(
-    conn: &mut DbConn,
+    tx: &mut Tx,
     secret: &[u8],
     user_id: &UserId,
     class_id: &ClassId,
     min_hex_len: usize,
 ) -> QueryResult<String> {
+    let conn: &mut DbConn = tx;
     let existing: Option<String> = class_messages::table
         .filter(class_messages::class_id.eq(class_id))
         .filter(class_messages::user_id.eq(user_id))

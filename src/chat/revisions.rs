@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::{ClassMessage, MessageId};
 use crate::accounts::UserId;
 use crate::db::schema::{class_messages, message_flags, message_revisions};
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 crate::define_id!(RevisionId);
 
@@ -70,13 +70,14 @@ pub fn is_evidence(conn: &mut DbConn, message: &ClassMessage) -> QueryResult<boo
 }
 
 /// Keeps the message's current text as a version ended by `ended_by` at `now`.
-/// Call in the write transaction of the edit or delete that ends it.
+/// It is written in the transaction of the edit, delete or erasure that ends it.
 pub fn keep(
-    conn: &mut DbConn,
+    tx: &mut Tx,
     message: &ClassMessage,
     ended_by: RevisionEnd,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    let conn: &mut DbConn = tx;
     diesel::insert_into(message_revisions::table)
         .values(&NewMessageRevision {
             id: &RevisionId::new(),

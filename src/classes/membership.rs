@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::{enroll, find, is_enrolled, of_user, Class, ClassId, Term};
 use crate::accounts::{rate_limit, User, UserId};
 use crate::db::schema::user_classes;
-use crate::db::{self, DbConn};
+use crate::db::{self, DbConn, Tx};
 
 /// The limits on joining, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,13 +170,13 @@ fn lock_student(conn: &mut DbConn, user_id: &UserId) -> QueryResult<()> {
 /// Counts one join or leave against the daily limit, in the database so every
 /// app process counts the same. Called last, so a refused change is not counted.
 fn count_change(
-    conn: &mut DbConn,
+    tx: &mut Tx,
     user_id: &UserId,
     limits: &JoinLimits,
     now: NaiveDateTime,
 ) -> Result<(), MembershipError> {
     rate_limit::hit(
-        conn,
+        tx,
         &format!("class-changes:{user_id}"),
         limits.changes_per_day,
         Duration::days(1),
@@ -202,9 +202,9 @@ pub fn join(
     if let Some(until) = student.suspended_at(now) {
         return Err(MembershipError::Suspended { until });
     }
-    db::write_tx(conn, |conn| {
-        lock_student(conn, &student.id)?;
-        let class = find(conn, class_id)?.ok_or(MembershipError::NotFound)?;
+    db::write_tx(conn, |tx| {
+        lock_student(tx, &student.id)?;
+        let class = find(tx, class_id)?.ok_or(MembershipError::NotFound)?;
         if class.term != shown.code() {
             return Err(MembershipError::OtherTerm {
                 code: class.code(),
@@ -215,10 +215,10 @@ pub fn join(
         if !class.active {
             return Err(MembershipError::Inactive { code: class.code() });
         }
-        let taken = of_user(conn, &student.id, &class.term)?;
+        let taken = of_user(tx, &student.id, &class.term)?;
         check_join(&class, &taken, limits)?;
-        count_change(conn, &student.id, limits, now)?;
-        if !enroll(conn, &student.id, class_id, now)? {
+        count_change(tx, &student.id, limits, now)?;
+        if !enroll(tx, &student.id, class_id, now)? {
             return Err(MembershipError::AlreadyJoined { code: class.code() });
         }
         Ok(class)
@@ -237,19 +237,19 @@ pub fn leave(
     if let Some(until) = student.suspended_at(now) {
         return Err(MembershipError::Suspended { until });
     }
-    db::write_tx(conn, |conn| {
-        lock_student(conn, &student.id)?;
-        let class = find(conn, class_id)?.ok_or(MembershipError::NotFound)?;
-        if !is_enrolled(conn, &student.id, class_id)? {
+    db::write_tx(conn, |tx| {
+        lock_student(tx, &student.id)?;
+        let class = find(tx, class_id)?.ok_or(MembershipError::NotFound)?;
+        if !is_enrolled(tx, &student.id, class_id)? {
             return Err(MembershipError::NotJoined { code: class.code() });
         }
-        count_change(conn, &student.id, limits, now)?;
+        count_change(tx, &student.id, limits, now)?;
         diesel::delete(
             user_classes::table
                 .filter(user_classes::user_id.eq(&student.id))
                 .filter(user_classes::class_id.eq(class_id)),
         )
-        .execute(conn)?;
+        .execute(&mut **tx)?;
         Ok(class)
     })
 }

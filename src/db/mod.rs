@@ -35,11 +35,30 @@ impl DbConn {
 #[macro_export]
 macro_rules! on_each_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
+        match $crate::db::AsDbConn::db_conn($conn) {
             $crate::db::DbConn::Postgresql($c) => $body,
             $crate::db::DbConn::Sqlite($c) => $body,
         }
     };
+}
+
+/// The connection under a plain connection or a transaction, so
+/// [`on_each_backend!`] takes either.
+pub trait AsDbConn {
+    /// The backend connection to run a statement on.
+    fn db_conn(&mut self) -> &mut DbConn;
+}
+
+impl AsDbConn for DbConn {
+    fn db_conn(&mut self) -> &mut DbConn {
+        self
+    }
+}
+
+impl AsDbConn for Tx<'_> {
+    fn db_conn(&mut self) -> &mut DbConn {
+        self.0
+    }
 }
 
 /// Text with LIKE's wildcards (`%`, `_`) and the escape character itself
@@ -277,17 +296,37 @@ pub fn schema_version(conn: &mut DbConn) -> Result<Option<String>, DbError> {
     Ok(versions.into_iter().map(|v| v.to_string()).max())
 }
 
+/// A connection inside a write transaction. Only [`write_tx`] creates one, so a
+/// domain function that takes `&mut Tx` can only be called inside a transaction:
+/// the type says it, and the compiler checks it. It derefs to [`DbConn`], so
+/// reads and writes run on it as on any connection.
+pub struct Tx<'a>(&'a mut DbConn);
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = DbConn;
+
+    fn deref(&self) -> &DbConn {
+        self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        self.0
+    }
+}
+
 /// Runs `f` in a write transaction. On SQLite it begins `IMMEDIATE`, taking the
 /// write lock up front so two writers queue on busy_timeout instead of failing
 /// with SQLITE_BUSY half way; on PostgreSQL it is an ordinary transaction.
 pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     if let DbConn::Sqlite(c) = conn {
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
-        let result = f(conn);
+        let result = f(&mut Tx(conn));
         let DbConn::Sqlite(c) = conn else {
             unreachable!("backend cannot change")
         };
@@ -305,7 +344,7 @@ where
             }
         };
     }
-    conn.transaction(f)
+    conn.transaction(|c| f(&mut Tx(c)))
 }
 
 /// Counts the rows of a table by name, for manifests and checks (names come from

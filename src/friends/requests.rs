@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::{Friendship, FriendshipChanges, FriendshipId, FriendshipStatus, NewFriendship};
 use crate::accounts::{self, rate_limit, NewUser, Role, User, UserId};
 use crate::db::schema::{friendships, users};
-use crate::db::DbConn;
+use crate::db::{self, DbConn, Tx};
 
 /// Friend requests a student may send in a day.
 pub const REQUESTS_PER_DAY: u32 = 50;
@@ -66,9 +66,22 @@ pub fn parse_who(raw: &str, allowed_domains: &[String]) -> Result<String, String
     }
 }
 
-/// Sends a request from `me` to the owner of `computing_id`. Call in a write transaction.
+/// Sends a request from `me` to the owner of `computing_id`, in its own write
+/// transaction (the daily limit, the lookup and the insert stand or fall together).
 pub fn request(
     conn: &mut DbConn,
+    me: &User,
+    computing_id: &str,
+    placeholder_domain: &str,
+    now: NaiveDateTime,
+) -> QueryResult<RequestOutcome> {
+    db::write_tx(conn, |tx| {
+        request_in(tx, me, computing_id, placeholder_domain, now)
+    })
+}
+
+fn request_in(
+    tx: &mut Tx,
     me: &User,
     computing_id: &str,
     placeholder_domain: &str,
@@ -83,10 +96,10 @@ pub fn request(
     let existing_user = users::table
         .filter(users::computing_id.eq(computing_id))
         .select(User::as_select())
-        .first(conn)
+        .first(&mut **tx)
         .optional()?;
     if let Some(other) = &existing_user {
-        if let Some(row) = super::between(conn, &me.id, &other.id)? {
+        if let Some(row) = super::between(tx, &me.id, &other.id)? {
             let i_asked = row.user_id_1 == me.id;
             let who = || computing_id.to_string();
             return match (row.status, i_asked) {
@@ -104,7 +117,7 @@ pub fn request(
                 // They asked first: asking back accepts.
                 (FriendshipStatus::Pending, false) => {
                     set_status(
-                        conn,
+                        tx,
                         &row,
                         &row.user_id_1,
                         &row.user_id_2,
@@ -117,23 +130,16 @@ pub fn request(
                 }
                 // I had declined them; now I ask: a fresh request from me.
                 (FriendshipStatus::Rejected, false) => {
-                    if let Err(limited) = spend_request(conn, me, now)? {
+                    if let Err(limited) = spend_request(tx, me, now)? {
                         return Ok(limited);
                     }
-                    set_status(
-                        conn,
-                        &row,
-                        &me.id,
-                        &other.id,
-                        FriendshipStatus::Pending,
-                        now,
-                    )?;
+                    set_status(tx, &row, &me.id, &other.id, FriendshipStatus::Pending, now)?;
                     Ok(sent)
                 }
             };
         }
     }
-    if let Err(limited) = spend_request(conn, me, now)? {
+    if let Err(limited) = spend_request(tx, me, now)? {
         return Ok(limited);
     }
     let other_id = match existing_user {
@@ -142,7 +148,7 @@ pub fn request(
             let id = UserId::new();
             let email = format!("{computing_id}@{placeholder_domain}");
             accounts::insert(
-                conn,
+                tx,
                 &NewUser {
                     id: &id,
                     email: &email,
@@ -157,7 +163,7 @@ pub fn request(
         }
     };
     super::insert(
-        conn,
+        tx,
         &NewFriendship {
             id: &FriendshipId::new(),
             user_id_1: &me.id,
@@ -171,13 +177,13 @@ pub fn request(
 }
 
 fn spend_request(
-    conn: &mut DbConn,
+    tx: &mut Tx,
     me: &User,
     now: NaiveDateTime,
 ) -> QueryResult<Result<(), RequestOutcome>> {
     let bucket = format!("friend-request:{}", me.id);
     Ok(
-        rate_limit::hit(conn, &bucket, REQUESTS_PER_DAY, Duration::days(1), now)?.map_err(|l| {
+        rate_limit::hit(tx, &bucket, REQUESTS_PER_DAY, Duration::days(1), now)?.map_err(|l| {
             RequestOutcome::Limited {
                 retry_at: l.retry_at,
             }
@@ -241,8 +247,8 @@ pub enum ActionError {
     Db(#[from] diesel::result::Error),
 }
 
-/// Carries out `action` by `me` on the student with `computing_id`. Call in a write transaction.
-/// Returns a sentence saying what happened.
+/// Carries out `action` by `me` on the student with `computing_id`, in its own
+/// write transaction. Returns a sentence saying what happened.
 pub fn act(
     conn: &mut DbConn,
     me: &User,
@@ -250,6 +256,17 @@ pub fn act(
     action: Action,
     now: NaiveDateTime,
 ) -> Result<String, ActionError> {
+    db::write_tx(conn, |tx| act_in(tx, me, computing_id, action, now))
+}
+
+fn act_in(
+    tx: &mut Tx,
+    me: &User,
+    computing_id: &str,
+    action: Action,
+    now: NaiveDateTime,
+) -> Result<String, ActionError> {
+    let conn: &mut DbConn = tx;
     let other = users::table
         .filter(users::computing_id.eq(computing_id))
         .select(User::as_select())

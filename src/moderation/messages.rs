@@ -10,11 +10,11 @@ use diesel::prelude::*;
 use super::{AuditAction, AuditId, NewAuditEntry};
 use crate::accounts::UserId;
 use crate::chat::{
-    flags, revisions, ClassMessage, MessageId, MessageRevision, Report, RevisionEnd,
+    self, flags, revisions, ClassMessage, MessageId, MessageRevision, Report, RevisionEnd,
 };
 use crate::classes::ClassId;
 use crate::db::schema::{class_messages, classes, message_flags, users};
-use crate::db::DbConn;
+use crate::db::{self, DbConn, Tx};
 
 /// A message in the flag queue, with its class, its reports, its kept versions and its thread.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ pub enum ActionError {
 }
 
 fn audit(
-    conn: &mut DbConn,
+    tx: &mut Tx,
     actor: &UserId,
     action: AuditAction,
     message: &ClassMessage,
@@ -135,7 +135,7 @@ fn audit(
         message.anonymous_identifier, message.class_id
     );
     super::record(
-        conn,
+        tx,
         &NewAuditEntry {
             id: &AuditId::new(),
             actor_id: Some(actor),
@@ -165,7 +165,7 @@ fn clean_reason(reason: Option<&str>) -> Option<String> {
         .filter(|r| !r.is_empty())
 }
 
-/// Hides a message from students. Call in a write transaction.
+/// Hides a message from students, with the audit row in the same transaction.
 pub fn hide(
     conn: &mut DbConn,
     actor: &UserId,
@@ -173,27 +173,20 @@ pub fn hide(
     reason: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ActionError> {
-    let message = load(conn, id)?;
-    diesel::update(class_messages::table.find(id))
-        .set((
-            class_messages::hidden.eq(true),
-            class_messages::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    audit(
+    act(
         conn,
         actor,
+        id,
         AuditAction::Hide,
-        &message,
-        clean_reason(reason).as_deref(),
+        reason,
         now,
-    )?;
-    Ok(message)
+        chat::staff::hide,
+    )
 }
 
 /// Shows a message again and marks its reports reviewed: they are kept (the
 /// queue shows them as reviewed) and no longer count, and their reporters cannot
-/// count again on this message. Call in a write transaction.
+/// count again on this message.
 pub fn restore(
     conn: &mut DbConn,
     actor: &UserId,
@@ -201,24 +194,15 @@ pub fn restore(
     reason: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ActionError> {
-    let message = load(conn, id)?;
-    flags::clear_reports(conn, id, now)?;
-    diesel::update(class_messages::table.find(id))
-        .set((
-            class_messages::hidden.eq(false),
-            class_messages::flagged_count.eq(0),
-            class_messages::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    audit(
+    act(
         conn,
         actor,
+        id,
         AuditAction::Restore,
-        &message,
-        clean_reason(reason).as_deref(),
+        reason,
         now,
-    )?;
-    Ok(message)
+        chat::staff::restore,
+    )
 }
 
 /// Removes a message's text for good; it stays as "[deleted]" so its replies keep
@@ -230,38 +214,54 @@ pub fn delete(
     reason: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ActionError> {
-    let message = load(conn, id)?;
-    flags::clear_reports(conn, id, now)?;
-    diesel::update(class_messages::table.find(id))
-        .set((
-            class_messages::deleted.eq(true),
-            class_messages::content.eq(""),
-            class_messages::hidden.eq(false),
-            class_messages::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    audit(
+    act(
         conn,
         actor,
+        id,
         AuditAction::Delete,
-        &message,
-        clean_reason(reason).as_deref(),
+        reason,
         now,
-    )?;
-    Ok(message)
+        chat::staff::remove,
+    )
+}
+
+/// One staff action on a message: chat's write and the audit row, in one
+/// write transaction. Returns the message as it was before.
+fn act(
+    conn: &mut DbConn,
+    actor: &UserId,
+    id: &MessageId,
+    action: AuditAction,
+    reason: Option<&str>,
+    now: NaiveDateTime,
+    write: fn(&mut Tx, &MessageId, NaiveDateTime) -> QueryResult<usize>,
+) -> Result<ClassMessage, ActionError> {
+    db::write_tx(conn, |tx| {
+        let message = load(tx, id)?;
+        write(tx, id, now)?;
+        audit(
+            tx,
+            actor,
+            action,
+            &message,
+            clean_reason(reason).as_deref(),
+            now,
+        )?;
+        Ok(message)
+    })
 }
 
 /// Records that a message's author deleted it while it was under report or
 /// hidden. The actor is the author: staff pages show it as "the author" (only a
-/// reveal names who that is), and no student page reads the audit log. Call in
-/// the delete's write transaction.
+/// reveal names who that is), and no student page reads the audit log. It is
+/// written in the delete's transaction.
 pub fn record_author_delete(
-    conn: &mut DbConn,
+    tx: &mut Tx,
     author: &UserId,
     message: &ClassMessage,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    audit(conn, author, AuditAction::AuthorDelete, message, None, now)
+    audit(tx, author, AuditAction::AuthorDelete, message, None, now)
 }
 
 /// The author of a revealed message.
@@ -272,7 +272,8 @@ pub struct Author {
 }
 
 /// Records the reveal (with its reason) and returns the author: None when the
-/// author's account no longer exists. Call in a write transaction.
+/// author's account no longer exists. The reveal is recorded in its own write
+/// transaction before anything is read.
 pub fn reveal(
     conn: &mut DbConn,
     actor: &UserId,
@@ -283,15 +284,11 @@ pub fn reveal(
     let reason = clean_reason(Some(reason))
         .filter(|r| r.chars().count() >= 10)
         .ok_or(ActionError::ReasonRequired)?;
-    let message = load(conn, id)?;
-    audit(
-        conn,
-        actor,
-        AuditAction::Reveal,
-        &message,
-        Some(&reason),
-        now,
-    )?;
+    let message = db::write_tx(conn, |tx| {
+        let message = load(tx, id)?;
+        audit(tx, actor, AuditAction::Reveal, &message, Some(&reason), now)?;
+        Ok::<_, ActionError>(message)
+    })?;
     let author = match &message.user_id {
         None => None,
         Some(user_id) => users::table

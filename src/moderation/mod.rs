@@ -4,6 +4,7 @@
 
 pub mod messages;
 pub mod stats;
+pub mod sync;
 pub mod users;
 
 use chrono::NaiveDateTime;

@@ -1,6 +1,8 @@
-//! Staff actions on accounts: roles and suspensions. Each writes its audit
-//! entry in the caller's transaction and ends the target's sessions, so a new
-//! role or a suspension takes effect on the next request.
+//! Staff actions on accounts: roles and suspensions, with their rules (nobody
+//! changes their own role, staff cannot be suspended, a suspension ends in the
+//! future and says why). Each action writes its audit entry in its own write
+//! transaction and ends the target's sessions, so a new role or a suspension
+//! takes effect on the next request.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -8,16 +10,95 @@ use diesel::prelude::*;
 use super::{AuditAction, AuditId, NewAuditEntry};
 use crate::accounts::{self, sessions, Role, User, UserChanges, UserId};
 use crate::db::schema::users;
-use crate::db::{self, DbConn};
+use crate::db::{self, DbConn, Tx};
+
+/// Why a staff action on an account was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountActionError {
+    #[error("There is no such account.")]
+    NotFound,
+    #[error("You cannot change your own role; ask another admin.")]
+    OwnRole,
+    #[error("Staff accounts cannot be suspended; change the role first.")]
+    StaffCannotBeSuspended,
+    #[error("The suspension must end in the future.")]
+    EndNotInFuture,
+    #[error("Give a reason of 10 to 500 characters; the student will see it.")]
+    ReasonLength,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Gives the account `who` (computing ID or address) the role `role`, as
+/// `actor`, who may not change their own; returns the target's computing ID.
+pub fn change_role(
+    conn: &mut DbConn,
+    actor: &UserId,
+    who: &str,
+    role: Role,
+    now: NaiveDateTime,
+) -> Result<String, AccountActionError> {
+    db::write_tx(conn, |tx| {
+        let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
+        if &target.id == actor {
+            return Err(AccountActionError::OwnRole);
+        }
+        set_role(tx, Some(actor), &target, role, now)?;
+        Ok(target.computing_id)
+    })
+}
+
+/// Suspends the student `who` until `until` (which must be after `now`), with a
+/// reason of 10 to 500 characters they will be shown; staff cannot be
+/// suspended. Returns the target's computing ID.
+pub fn suspend_account(
+    conn: &mut DbConn,
+    actor: &UserId,
+    who: &str,
+    until: NaiveDateTime,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<String, AccountActionError> {
+    if until <= now {
+        return Err(AccountActionError::EndNotInFuture);
+    }
+    let reason = reason.trim();
+    if reason.chars().count() < 10 || reason.chars().count() > 500 {
+        return Err(AccountActionError::ReasonLength);
+    }
+    db::write_tx(conn, |tx| {
+        let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
+        if target.role.is_staff() {
+            return Err(AccountActionError::StaffCannotBeSuspended);
+        }
+        suspend(tx, actor, &target, until, reason, now)?;
+        Ok(target.computing_id)
+    })
+}
+
+/// Lifts the suspension of `who`; returns the target's computing ID.
+pub fn lift_suspension(
+    conn: &mut DbConn,
+    actor: &UserId,
+    who: &str,
+    now: NaiveDateTime,
+) -> Result<String, AccountActionError> {
+    db::write_tx(conn, |tx| {
+        let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
+        lift(tx, actor, &target, now)?;
+        Ok(target.computing_id)
+    })
+}
 
 /// Changes a user's role. `actor` is None when done from the command line.
 pub fn set_role(
-    conn: &mut DbConn,
+    tx: &mut Tx,
     actor: Option<&UserId>,
     target: &User,
     role: Role,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
+    let conn: &mut DbConn = tx;
     if target.role == role {
         return Ok(false);
     }
@@ -50,13 +131,14 @@ pub fn set_role(
 
 /// Suspends a user until `until`, with a reason they will be shown.
 pub fn suspend(
-    conn: &mut DbConn,
+    tx: &mut Tx,
     actor: &UserId,
     target: &User,
     until: NaiveDateTime,
     reason: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    let conn: &mut DbConn = tx;
     accounts::update(
         conn,
         &target.id,
@@ -86,12 +168,8 @@ pub fn suspend(
 }
 
 /// Lifts a suspension.
-pub fn lift(
-    conn: &mut DbConn,
-    actor: &UserId,
-    target: &User,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn lift(tx: &mut Tx, actor: &UserId, target: &User, now: NaiveDateTime) -> QueryResult<()> {
+    let conn: &mut DbConn = tx;
     accounts::update(
         conn,
         &target.id,

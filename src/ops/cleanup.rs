@@ -2,10 +2,10 @@
 //! never confirmed, old rate-limit hits and delivered email.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::prelude::*;
+
+use diesel::QueryResult;
 
 use crate::accounts::{rate_limit, sessions, signin};
-use crate::db::schema::{friendships, users};
 use crate::db::{self, DbConn};
 use crate::friends;
 use crate::mail::outbox;
@@ -42,18 +42,8 @@ pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> 
             signin::delete_stale_links(c, now, Duration::days(7))
         })?,
         sessions: db::write_tx(conn, |c| sessions::delete_expired(c, now))?,
-        unconfirmed_accounts: db::write_tx(conn, |c| {
-            diesel::delete(
-                users::table
-                    .filter(users::email_verified.eq(false))
-                    .filter(users::created_at.lt(now - Duration::days(1)))
-                    // A friend request waits for its addressee even before they
-                    // sign up; dropping it early would tell the sender they never did.
-                    .filter(diesel::dsl::not(diesel::dsl::exists(
-                        friendships::table.filter(friendships::user_id_2.eq(users::id)),
-                    ))),
-            )
-            .execute(c)
+        unconfirmed_accounts: db::write_tx(conn, |tx| {
+            crate::accounts::delete_unconfirmed(tx, now)
         })?,
         rate_limit_hits: db::write_tx(conn, |c| rate_limit::prune(c, now - Duration::days(1)))?,
         delivered_emails: db::write_tx(conn, |c| {

@@ -15,7 +15,7 @@ use crate::db::schema::{
     class_messages, classes, email_outbox, friendships, message_flags, rate_limit_hits, sessions,
     user_classes, users,
 };
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 use crate::friends::{Friendship, FriendshipStatus};
 
 #[derive(Debug, Serialize)]
@@ -340,7 +340,13 @@ pub struct Erased {
 /// The text a placeholder message carries (its `deleted` flag says the rest).
 pub const PLACEHOLDER_PSEUDONYM: &str = "Anon_deleted";
 
-/// Erases a student. Call inside a write transaction.
+/// Deletes a student's account at their request: [`erase`] in its own write
+/// transaction.
+pub fn delete_account(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<Erased> {
+    crate::db::write_tx(conn, |tx| erase(tx, user, now))
+}
+
+/// Erases a student, inside the caller's write transaction.
 ///
 /// Evidence under review survives: a message of theirs that is hidden, or has
 /// reports no moderator has reviewed yet, stays as an authorless "[deleted]"
@@ -349,7 +355,7 @@ pub const PLACEHOLDER_PSEUDONYM: &str = "Anon_deleted";
 /// about to act on. What identifies the student goes (the account, and with it
 /// the link from the message to a person: a reveal finds no one). Messages whose
 /// reports were all reviewed and dismissed are erased like any other.
-pub fn erase(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<Erased> {
+pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased> {
     let me: &UserId = &user.id;
     let mut erased = Erased::default();
     let pending = message_flags::table
@@ -363,9 +369,9 @@ pub fn erase(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<
                 .or(diesel::dsl::exists(pending)),
         )
         .select(ClassMessage::as_select())
-        .load(conn)?;
+        .load(&mut **tx)?;
     for message in held.iter().filter(|m| !m.deleted) {
-        chat::revisions::keep(conn, message, RevisionEnd::Erasure, now)?;
+        chat::revisions::keep(tx, message, RevisionEnd::Erasure, now)?;
     }
     let held_ids: Vec<MessageId> = held.iter().map(|m| m.id.clone()).collect();
     // Remove leaf messages repeatedly: a reply of mine to my own message goes
@@ -384,13 +390,13 @@ pub fn erase(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<
                 ),
             )))
             .select(class_messages::id)
-            .load(conn)?;
+            .load(&mut **tx)?;
         if leaves.is_empty() {
             break;
         }
         erased.messages_removed +=
             diesel::delete(class_messages::table.filter(class_messages::id.eq_any(&leaves)))
-                .execute(conn)?;
+                .execute(&mut **tx)?;
     }
     // Evidence keeps its pseudonym, so moderators can still read the thread.
     erased.messages_kept_as_evidence = diesel::update(
@@ -403,7 +409,7 @@ pub fn erase(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<
         class_messages::content.eq(""),
         class_messages::deleted.eq(true),
     ))
-    .execute(conn)?;
+    .execute(&mut **tx)?;
     erased.messages_kept_as_placeholders = erased.messages_kept_as_evidence
         + diesel::update(class_messages::table.filter(class_messages::user_id.eq(me)))
             .set((
@@ -412,7 +418,7 @@ pub fn erase(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<
                 class_messages::anonymous_identifier.eq(PLACEHOLDER_PSEUDONYM),
                 class_messages::deleted.eq(true),
             ))
-            .execute(conn)?;
+            .execute(&mut **tx)?;
     // Their reports go with the account (cascade); keep the counts true: only a
     // report that counted and was not reviewed yet is in a message's count.
     let flagged = message_flags::table
@@ -426,10 +432,10 @@ pub fn erase(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<
             .filter(class_messages::flagged_count.gt(0)),
     )
     .set(class_messages::flagged_count.eq(class_messages::flagged_count - 1))
-    .execute(conn)?;
+    .execute(&mut **tx)?;
     // Mail still queued to them, and rate-limit buckets named after them.
     diesel::delete(email_outbox::table.filter(email_outbox::to_address.eq(&user.email)))
-        .execute(conn)?;
+        .execute(&mut **tx)?;
     diesel::delete(
         rate_limit_hits::table.filter(
             rate_limit_hits::bucket
@@ -437,9 +443,9 @@ pub fn erase(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<
                 .or(rate_limit_hits::bucket.like(format!("%{}%", user.id))),
         ),
     )
-    .execute(conn)?;
+    .execute(&mut **tx)?;
     // Sessions, links, enrollments, friendships and flags cascade; audit
     // entries keep a NULL actor, shown as "deleted account".
-    diesel::delete(users::table.find(me)).execute(conn)?;
+    diesel::delete(users::table.find(me)).execute(&mut **tx)?;
     Ok(erased)
 }

@@ -45,7 +45,8 @@ pub fn claim(
     holder: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Claim> {
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |tx| {
+        let conn: &mut DbConn = tx;
         let mine = SyncLock {
             term: term.as_str().to_string(),
             run_id: run_id.as_str().to_string(),

@@ -277,9 +277,7 @@ pub async fn delete_account(
     }
     let user = current.user.clone();
     let erased = with_conn(&state.pool, move |conn| {
-        Ok(crate::db::write_tx(conn, |c| {
-            student_data::erase(c, &user, clock::now())
-        })?)
+        Ok(student_data::delete_account(conn, &user, clock::now())?)
     })
     .await?;
     tracing::info!(

@@ -13,8 +13,8 @@ use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, FlashRedirect};
 use crate::accounts::{Role, UserId};
+use crate::clock;
 use crate::moderation::{self, stats, AuditAction, AuditId};
-use crate::{clock, db};
 
 /// A bar chart of daily counts, drawn as SVG by the template.
 pub struct Chart {
@@ -233,16 +233,13 @@ pub async fn change_role(
     let who = path.into_inner();
     let actor = current.user.id.clone();
     let changed = with_conn(&state.pool, move |conn| {
-        db::write_tx(conn, |c| {
-            let target = moderation::users::find_by_login(c, &who)?.ok_or(AppError::NotFound)?;
-            if target.id == actor {
-                return Err(AppError::BadRequest(
-                    "You cannot change your own role; ask another admin.".into(),
-                ));
-            }
-            moderation::users::set_role(c, Some(&actor), &target, role, clock::now())?;
-            Ok(target.computing_id)
-        })
+        Ok(moderation::users::change_role(
+            conn,
+            &actor,
+            &who,
+            role,
+            clock::now(),
+        )?)
     })
     .await?;
     Ok(FlashRedirect::done(
@@ -282,31 +279,14 @@ pub async fn suspend(
                 "Give the end of the suspension as a date, like 2026-12-01.".into(),
             )
         })?;
-    if until <= now {
-        return Err(AppError::BadRequest(
-            "The suspension must end in the future.".into(),
-        ));
-    }
-    let reason = form.reason.trim().to_string();
-    if reason.chars().count() < 10 || reason.chars().count() > 500 {
-        return Err(AppError::BadRequest(
-            "Give a reason of 10 to 500 characters; the student will see it.".into(),
-        ));
-    }
+    let reason = form.reason.clone();
     let who = path.into_inner();
     let back = users_page_for(&who);
     let actor = current.user.id.clone();
     let name = with_conn(&state.pool, move |conn| {
-        db::write_tx(conn, |c| {
-            let target = moderation::users::find_by_login(c, &who)?.ok_or(AppError::NotFound)?;
-            if target.role.is_staff() {
-                return Err(AppError::BadRequest(
-                    "Staff accounts cannot be suspended; change the role first.".into(),
-                ));
-            }
-            moderation::users::suspend(c, &actor, &target, until, &reason, now)?;
-            Ok(target.computing_id)
-        })
+        Ok(moderation::users::suspend_account(
+            conn, &actor, &who, until, &reason, now,
+        )?)
     })
     .await?;
     Ok(FlashRedirect::done(
@@ -336,11 +316,12 @@ pub async fn lift(
     let back = users_page_for(&who);
     let actor = current.user.id.clone();
     let name = with_conn(&state.pool, move |conn| {
-        db::write_tx(conn, |c| {
-            let target = moderation::users::find_by_login(c, &who)?.ok_or(AppError::NotFound)?;
-            moderation::users::lift(c, &actor, &target, clock::now())?;
-            Ok(target.computing_id)
-        })
+        Ok(moderation::users::lift_suspension(
+            conn,
+            &actor,
+            &who,
+            clock::now(),
+        )?)
     })
     .await?;
     Ok(FlashRedirect::done(
@@ -669,16 +650,13 @@ pub async fn message_action(
     let reason = form.reason.clone();
     let act = action.clone();
     let message = with_conn(&state.pool, move |conn| {
-        db::write_tx(conn, |c| {
-            let now = clock::now();
-            let r = reason.as_deref();
-            match act.as_str() {
-                "hide" => moderation::messages::hide(c, &actor, &id, r, now),
-                "restore" => moderation::messages::restore(c, &actor, &id, r, now),
-                _ => moderation::messages::delete(c, &actor, &id, r, now),
-            }
-        })
-        .map_err(AppError::from)
+        let now = clock::now();
+        let r = reason.as_deref();
+        Ok(match act.as_str() {
+            "hide" => moderation::messages::hide(conn, &actor, &id, r, now),
+            "restore" => moderation::messages::restore(conn, &actor, &id, r, now),
+            _ => moderation::messages::delete(conn, &actor, &id, r, now),
+        }?)
     })
     .await?;
     let done = match action.as_str() {
@@ -726,10 +704,8 @@ pub async fn reveal(
     let actor = current.user.id.clone();
     let reason = form.reason.clone();
     let (message, author, versions) = with_conn(&state.pool, move |conn| {
-        let (message, author) = db::write_tx(conn, |c| {
-            moderation::messages::reveal(c, &actor, &id, &reason, clock::now())
-        })
-        .map_err(AppError::from)?;
+        let (message, author) =
+            moderation::messages::reveal(conn, &actor, &id, &reason, clock::now())?;
         // A message its author deleted while reported: its text is a kept version.
         let versions = if message.deleted {
             crate::chat::revisions::of_messages(conn, std::slice::from_ref(&message.id))?
@@ -845,64 +821,24 @@ pub async fn sync_now(
     state: web::Data<AppState>,
     StaffForm(current, form): StaffForm<SyncForm>,
 ) -> Result<FlashRedirect, AppError> {
-    use crate::sis::sync::{self, SyncError, SyncRequest};
+    use crate::sis::sync::{SyncError, SyncRequest};
     let request = match SyncRequest::parse(&form.term, &[], false) {
         Ok(r) => r,
         Err(e) => return Ok(FlashRedirect::refused("/admin/sis", e.to_string())),
     };
     let term = request.term.clone();
     let actor = current.user.id.clone();
-    let audit_term = term.as_str().to_string();
-    with_conn(&state.pool, move |conn| {
-        Ok(moderation::record(
+    let config = state.config.clone();
+    let rx = with_conn(&state.pool, move |conn| {
+        Ok(moderation::sync::start(
             conn,
-            &moderation::NewAuditEntry {
-                id: &AuditId::new(),
-                actor_id: Some(&actor),
-                action: AuditAction::SyncStarted.as_str(),
-                target_type: "term",
-                target_id: &audit_term,
-                reason: None,
-                details: None,
-                created_at: clock::now(),
-            },
+            &config,
+            &actor,
+            request,
+            clock::now(),
         )?)
     })
     .await?;
-    // The same job as the CLI, on its own thread, connection and runtime; the
-    // lock row in the database keeps it one at a time across processes.
-    let config = state.config.clone();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let outcome = (|| -> anyhow::Result<Result<sync::SyncReport, SyncError>> {
-            let mut conn = db::Manager::new(config.database_url.clone()).establish()?;
-            let client = crate::sis::client::SisClient::new(
-                crate::sis::client::ClientSettings::from_config(&config),
-            )?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            Ok(sync::run(
-                &mut conn,
-                &client,
-                runtime.handle(),
-                &request,
-                clock::now(),
-                &sync::Quiet,
-            ))
-        })();
-        match &outcome {
-            Ok(Ok(report)) => {
-                tracing::info!(summary = %report.summary(), "sync started from the admin page finished")
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "sync started from the admin page did not run")
-            }
-            Err(e) => tracing::error!(error = %e, "sync started from the admin page failed"),
-        }
-        let _ = tx.send(outcome.map_err(|e| e.to_string()));
-    });
     // A moment to learn whether it started (or was refused, or already done).
     let message = match tokio::time::timeout(std::time::Duration::from_millis(1500), rx).await {
         Ok(Ok(Ok(Ok(report)))) => (

@@ -194,6 +194,19 @@ pub enum Refusal {
     Flash(String),
 }
 
+impl From<moderation::users::AccountActionError> for AppError {
+    fn from(e: moderation::users::AccountActionError) -> Self {
+        use moderation::users::AccountActionError as E;
+        match e {
+            E::NotFound => AppError::NotFound,
+            E::OwnRole | E::StaffCannotBeSuspended | E::EndNotInFuture | E::ReasonLength => {
+                AppError::BadRequest(e.to_string())
+            }
+            E::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<moderation::messages::ActionError> for AppError {
     fn from(e: moderation::messages::ActionError) -> Self {
         match e {

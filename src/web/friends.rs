@@ -13,8 +13,8 @@ use super::state::AppState;
 use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
 use crate::accounts::UserId;
 use crate::classes::{self, ClassId};
+use crate::clock;
 use crate::friends::{self, requests, Action, RequestOutcome};
-use crate::{clock, db};
 
 struct FriendRow {
     computing_id: String,
@@ -105,9 +105,13 @@ pub async fn add(
     };
     let domain = state.config.allowed_email_domains[0].clone();
     let outcome = with_conn(&state.pool, move |conn| {
-        Ok(db::write_tx(conn, |c| {
-            requests::request(c, &current.user, &computing_id, &domain, clock::now())
-        })?)
+        Ok(requests::request(
+            conn,
+            &current.user,
+            &computing_id,
+            &domain,
+            clock::now(),
+        )?)
     })
     .await?;
     let (is_error, message) = match outcome {
@@ -167,9 +171,13 @@ pub async fn act(
         .map_err(|_| AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref().or(Some("/friends")));
     let outcome = with_conn(&state.pool, move |conn| {
-        Ok(db::write_tx(conn, |c| {
-            requests::act(c, &current.user, &computing_id, action, clock::now())
-        }))
+        Ok(requests::act(
+            conn,
+            &current.user,
+            &computing_id,
+            action,
+            clock::now(),
+        ))
     })
     .await?;
     match outcome {
