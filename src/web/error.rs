@@ -399,7 +399,7 @@ where
     };
     let db = Arc::clone(db);
     actix_web::web::block(move || {
-        let mut conn = db.count_waiting(|| db.pool().get())?;
+        let mut conn = db.count_waiting(|| db.connection())?;
         f(&mut conn)
     })
     .await?

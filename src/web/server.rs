@@ -91,8 +91,9 @@ impl Application {
             config.pool_max_size,
             config.pool_timeout,
         )?;
+        let database = Arc::new(Database::new(pool.clone()));
         {
-            let mut conn = pool.get()?;
+            let mut conn = database.connection()?;
             let applied = db::run_migrations(&mut conn)?;
             if !applied.is_empty() {
                 tracing::info!(count = applied.len(), "applied migrations");
@@ -102,7 +103,6 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
         let port = listener.local_addr()?.port();
         let outbox_signal = OutboxSignal::default();
-        let database = Arc::new(Database::new(pool.clone()));
         let state = web::Data::new(AppState {
             pool: Arc::clone(&database),
             config: Arc::new(config),
@@ -162,7 +162,7 @@ impl Application {
                 self.outbox_signal.clone(),
                 stop_rx.clone(),
             )));
-            jobs.push(tokio::spawn(hourly_cleanup(self.pool.clone(), stop_rx)));
+            jobs.push(tokio::spawn(hourly_cleanup(self.database(), stop_rx)));
         }
         let result = self.server.await;
         let _ = stop_tx.send(true);
@@ -173,16 +173,16 @@ impl Application {
     }
 }
 
-async fn hourly_cleanup(pool: Pool, mut stop: watch::Receiver<bool>) {
+async fn hourly_cleanup(database: Arc<Database>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = stop.changed() => return,
         }
-        let pool = pool.clone();
+        let database = Arc::clone(&database);
         let outcome =
             tokio::task::spawn_blocking(move || -> anyhow::Result<ops::cleanup::CleanupReport> {
-                let mut conn = pool.get()?;
+                let mut conn = database.connection()?;
                 Ok(ops::cleanup::run(&mut conn, clock::now())?)
             })
             .await;

@@ -5,12 +5,13 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use diesel::r2d2::PoolError;
 use tokio::sync::Semaphore;
 
 use crate::accounts::rate_limit::KnownLimits;
 use crate::accounts::signin::CodeHashes;
 use crate::config::Config;
-use crate::db::{Pool, QueryCounter};
+use crate::db::{Pool, PooledConn, QueryCounter};
 use crate::mail::worker::OutboxSignal;
 
 /// What every handler can reach.
@@ -56,6 +57,12 @@ impl Database {
     /// The gate that database jobs of this app pass, one permit per connection.
     pub fn gate(&self) -> &Semaphore {
         &self.gate
+    }
+
+    /// A pooled connection, for work off the request path (migrations at
+    /// start-up, the hourly cleanup); requests go through `with_conn`.
+    pub fn connection(&self) -> Result<PooledConn, PoolError> {
+        self.pool.get()
     }
 
     /// Runs a pool checkout, counted as waiting while it blocks.
