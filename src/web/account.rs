@@ -2,15 +2,14 @@
 //! friends) and their signed-in devices, each of which can be ended.
 
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse, Responder};
 use askama::Template;
 
-use super::auth::CsrfOnly;
 use super::error::{with_conn, AppError};
-use super::guard::{self, CurrentUser};
+use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::layout::Layout;
-use super::server::AppState;
-use super::views;
+use super::state::AppState;
+use super::views::{self, FlashRedirect};
 use crate::accounts::{self, sessions, DisplayName, SessionId};
 use crate::clock;
 use crate::ops::student_data;
@@ -88,16 +87,30 @@ pub async fn show_sessions(
         .body(body))
 }
 
+/// The form of the session buttons: only a token.
+#[derive(serde::Deserialize)]
+pub struct SessionsForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl SessionForm for SessionsForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+
+    /// Without a session there is nothing to end: the form is refused as forged.
+    fn when_signed_out(_req: &HttpRequest) -> AppError {
+        AppError::Csrf
+    }
+}
+
 #[post("/account/sessions/{id}/end")]
 pub async fn end_session(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    SignedInForm(current, _): SignedInForm<SessionsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_csrf(&req, &form.csrf_token)
-        .await?
-        .ok_or(AppError::Csrf)?;
     let session_id = SessionId::parse(&path).ok_or(AppError::NotFound)?;
     let ending_this_one = session_id == current.session.id;
     let user_id = current.user.id.clone();
@@ -121,13 +134,9 @@ pub async fn end_session(
 
 #[post("/account/sessions/end-others")]
 pub async fn end_other_sessions(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<CsrfOnly>,
+    SignedInForm(current, _): SignedInForm<SessionsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_csrf(&req, &form.csrf_token)
-        .await?
-        .ok_or(AppError::Csrf)?;
     with_conn(&state.pool, move |conn| {
         Ok(sessions::end_others(
             conn,
@@ -176,26 +185,22 @@ pub struct PrivacyForm {
     hide_classes: Option<String>,
 }
 
+impl SessionForm for PrivacyForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/account/privacy")]
 pub async fn save_privacy(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<PrivacyForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    SignedInForm(current, form): SignedInForm<PrivacyForm>,
+) -> Result<FlashRedirect, AppError> {
     // A suspended student keeps the name they had: a new one could dodge reports.
     guard::ensure_not_suspended(&current)?;
-    let secure = state.config.is_https();
     let name = match DisplayName::parse_optional(&form.display_name) {
         Ok(name) => name,
-        Err(refused) => {
-            return Ok(views::redirect_with(
-                "/account",
-                true,
-                &refused.to_string(),
-                secure,
-            ))
-        }
+        Err(refused) => return Ok(FlashRedirect::refused("/account", refused.to_string())),
     };
     let hide = form.hide_classes.is_some();
     with_conn(&state.pool, move |conn| {
@@ -213,7 +218,7 @@ pub async fn save_privacy(
     } else {
         "Saved. Friends can see the classes you share with them."
     };
-    Ok(views::redirect_with("/account", false, message, secure))
+    Ok(FlashRedirect::done("/account", message))
 }
 
 #[get("/account/export")]
@@ -247,24 +252,28 @@ pub struct DeleteForm {
     confirm: String,
 }
 
+impl SessionForm for DeleteForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/account/delete")]
 pub async fn delete_account(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<DeleteForm>,
+    SignedInForm(current, form): SignedInForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
     let secure = state.config.is_https();
     if form.confirm.trim().to_ascii_lowercase() != current.user.computing_id {
-        return Ok(views::redirect_with(
+        return Ok(FlashRedirect::refused(
             "/account",
-            true,
-            &format!(
+            format!(
                 "Nothing was deleted. To delete your account, type your computing ID ({}) in the box.",
                 current.user.computing_id
             ),
-            secure,
-        ));
+        )
+        .respond_to(&req));
     }
     let user = current.user.clone();
     let erased = with_conn(&state.pool, move |conn| {
@@ -285,4 +294,15 @@ pub async fn delete_account(
             secure,
         ))
         .finish())
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_account)
+        .service(save_privacy)
+        .service(export)
+        .service(delete_account)
+        .service(show_sessions)
+        .service(end_other_sessions)
+        .service(end_session);
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use actix_web::{get, http::header, HttpResponse};
+use actix_web::{get, http::header, web, HttpResponse};
 
 const APP_CSS: &str = include_str!("../../templates/static/app.css");
 
@@ -56,4 +56,9 @@ fn schedule_sheet() -> String {
 pub async fn schedule_css() -> HttpResponse {
     static SHEET: OnceLock<String> = OnceLock::new();
     css(SHEET.get_or_init(schedule_sheet).as_str())
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(app_css).service(schedule_css);
 }

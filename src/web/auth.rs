@@ -7,11 +7,10 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{with_conn, AppError};
+use super::error::{sign_in_limited, with_conn, AppError};
 use super::guard::{self, MaybeUser};
 use super::layout::Layout;
-use super::server::AppState;
-use crate::accounts::rate_limit::Limited;
+use super::state::AppState;
 use crate::accounts::signin::{self, Admission, Admitted, RequestLimits, SignInError};
 use crate::accounts::{sessions, CampusEmail};
 use crate::clock;
@@ -137,7 +136,7 @@ pub async fn request_link(
     // A client this process already refused is answered from memory: a flood
     // costs no connection, no write and no hashing.
     if let Some(limited) = state.known_limits.check(&bucket, clock::now()) {
-        return Err(too_many_requests(limited));
+        return Err(sign_in_limited(limited, clock::now()));
     }
     let address = email.clone();
     let admission = with_conn(&state.pool, move |conn| {
@@ -152,7 +151,7 @@ pub async fn request_link(
         }
         Err(SignInError::Limited(limited)) => {
             state.known_limits.remember(&bucket, limited, clock::now());
-            return Err(too_many_requests(limited));
+            return Err(sign_in_limited(limited, clock::now()));
         }
         Err(other) => return Err(AppError::Internal(other.into())),
     };
@@ -174,18 +173,6 @@ fn request_limits(state: &AppState) -> RequestLimits {
         emails_per_address_per_hour: state.config.login_emails_per_hour,
         requests_per_ip_per_10_minutes: state.config.login_requests_per_ip,
         code_tries_per_ip_per_10_minutes: state.config.login_code_tries_per_ip,
-    }
-}
-
-fn too_many_requests(limited: Limited) -> AppError {
-    let wait = (limited.retry_at - clock::now()).num_seconds().max(1);
-    AppError::TooManyRequests {
-        message: format!(
-            "Too many sign-in attempts came from your network. Try again after {} UTC (in about {} minutes). Any link or code already emailed to you still works.",
-            limited.retry_at.format("%H:%M"),
-            (wait + 59) / 60
-        ),
-        retry_after_secs: wait,
     }
 }
 
@@ -474,7 +461,7 @@ pub async fn confirm_code(
     let client = guard::client_ip(&req);
     let bucket = signin::code_bucket(&client);
     if let Some(limited) = state.known_limits.check(&bucket, clock::now()) {
-        return Err(too_many_requests(limited));
+        return Err(sign_in_limited(limited, clock::now()));
     }
     let limits = request_limits(&state);
     let address = email.clone();
@@ -499,7 +486,7 @@ pub async fn confirm_code(
         Ok(created) => Ok(signed_in(&state, &created.token, &next)),
         Err(SignInError::Limited(limited)) => {
             state.known_limits.remember(&bucket, limited, clock::now());
-            Err(too_many_requests(limited))
+            Err(sign_in_limited(limited, clock::now()))
         }
         Err(SignInError::CodeInvalid) => refused(
             &req,
@@ -535,4 +522,15 @@ pub async fn logout(
         .insert_header((header::LOCATION, "/login"))
         .cookie(guard::clear_session_cookie(state.config.is_https()))
         .finish())
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_login)
+        .service(request_link)
+        .service(show_check_email)
+        .service(show_confirm)
+        .service(confirm_link)
+        .service(confirm_code)
+        .service(logout);
 }

@@ -4,11 +4,11 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{with_conn, AppError};
-use super::guard::{self, CurrentUser};
+use super::error::{membership_refusal, with_conn, AppError, Refusal};
+use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::layout::Layout;
-use super::server::AppState;
-use super::views::{self, ClassView, TermChoice, TermOption};
+use super::state::AppState;
+use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
 use crate::classes::search::{self, Query};
 use crate::classes::{self, ClassId, JoinLimits, MembershipError, Term};
 use crate::clock;
@@ -53,6 +53,7 @@ fn search_href(q: &str, term: &str, page: i64) -> String {
     format!("/classes/search?{query}")
 }
 
+// Stays whole: parse the query, search, then shape results and paging for one template; no part is used by another page.
 #[get("/classes/search")]
 pub async fn search_page(
     req: HttpRequest,
@@ -160,6 +161,27 @@ pub struct MembershipForm {
     next: Option<String>,
 }
 
+impl SessionForm for MembershipForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Answers a refused join or leave as `error::membership_refusal` chose:
+/// an error page, or a flash back on the page the student came from.
+fn answer_refusal(
+    refused: MembershipError,
+    current: &CurrentUser,
+    back: &str,
+) -> Result<FlashRedirect, AppError> {
+    let reason = current.user.suspension_reason.clone();
+    match membership_refusal(refused, reason, clock::now()) {
+        Refusal::Flash(message) => Ok(FlashRedirect::refused(back, message)),
+        Refusal::Page { message, .. } => Err(AppError::BadRequest(message)),
+        Refusal::Error(error) => Err(error),
+    }
+}
+
 /// This deployment's limits on joining and leaving.
 fn join_limits(state: &AppState) -> JoinLimits {
     JoinLimits {
@@ -168,48 +190,16 @@ fn join_limits(state: &AppState) -> JoinLimits {
     }
 }
 
-/// A refused join or leave: a suspension is 403 with its end, the daily limit
-/// 429 with when to retry, and any other rule a flash on the page the student
-/// came from, saying what to do.
-fn answer_refusal(
-    refused: MembershipError,
-    current: &CurrentUser,
-    back: &str,
-    secure: bool,
-) -> Result<HttpResponse, AppError> {
-    match refused {
-        MembershipError::NotFound => Err(AppError::NotFound),
-        MembershipError::Db(e) => Err(e.into()),
-        MembershipError::Suspended { until } => Err(AppError::Suspended {
-            until,
-            reason: current.user.suspension_reason.clone(),
-        }),
-        MembershipError::TooManyChanges { retry_at, .. } => Err(AppError::TooManyRequests {
-            message: refused.to_string(),
-            retry_after_secs: (retry_at - clock::now()).num_seconds().max(1),
-        }),
-        refused => Ok(views::redirect_with(
-            back,
-            true,
-            &refused.to_string(),
-            secure,
-        )),
-    }
-}
-
 #[post("/classes/{id}/enroll")]
 pub async fn enroll(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<MembershipForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    SignedInForm(current, form): SignedInForm<MembershipForm>,
+) -> Result<FlashRedirect, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref());
     let configured = state.config.current_term.clone();
     let shown = form.term.clone();
-    let secure = state.config.is_https();
     let limits = join_limits(&state);
     let student = current.user.clone();
     let outcome = with_conn(&state.pool, move |conn| {
@@ -236,31 +226,26 @@ pub async fn enroll(
     })
     .await?;
     match outcome {
-        Ok(class) => Ok(views::redirect_with(
+        Ok(class) => Ok(FlashRedirect::done(
             &back,
-            false,
-            &format!(
+            format!(
                 "You joined {} ({}). It is on your timetable now.",
                 class.code(),
                 class.class_section.as_deref().unwrap_or("section")
             ),
-            secure,
         )),
-        Err(refused) => answer_refusal(refused, &current, &back, secure),
+        Err(refused) => answer_refusal(refused, &current, &back),
     }
 }
 
 #[post("/classes/{id}/leave")]
 pub async fn leave(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<MembershipForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    SignedInForm(current, form): SignedInForm<MembershipForm>,
+) -> Result<FlashRedirect, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref());
-    let secure = state.config.is_https();
     let limits = join_limits(&state);
     let student = current.user.clone();
     let outcome = with_conn(&state.pool, move |conn| {
@@ -274,12 +259,15 @@ pub async fn leave(
     })
     .await?;
     match outcome {
-        Ok(class) => Ok(views::redirect_with(
+        Ok(class) => Ok(FlashRedirect::done(
             &back,
-            false,
-            &format!("You left {}.", class.code()),
-            secure,
+            format!("You left {}.", class.code()),
         )),
-        Err(refused) => answer_refusal(refused, &current, &back, secure),
+        Err(refused) => answer_refusal(refused, &current, &back),
     }
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(search_page).service(enroll).service(leave);
 }

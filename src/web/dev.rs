@@ -8,7 +8,7 @@ use askama::Template;
 use super::error::AppError;
 use super::guard::MaybeUser;
 use super::layout::Layout;
-use super::server::AppState;
+use super::state::AppState;
 use crate::mail;
 
 struct MailboxEntry {
@@ -68,4 +68,9 @@ pub async fn show_mailbox(
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(body))
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_mailbox);
 }

@@ -2,11 +2,19 @@
 //! person can act on. Unexpected errors are logged with their chain and shown
 //! as a plain page with a reference, never a stack trace.
 
+use std::sync::Arc;
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
+use chrono::NaiveDateTime;
 
+use super::state::Database;
+use crate::accounts::rate_limit::Limited;
+use crate::chat::{ChatError, Rules};
+use crate::classes::{ClassId, MembershipError};
 use crate::db::DbError;
+use crate::{friends, moderation};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -168,8 +176,210 @@ impl ResponseError for AppError {
     }
 }
 
-/// Runs blocking database work off the async executor, with a pooled connection.
-pub async fn with_conn<T, F>(pool: &crate::db::Pool, f: F) -> Result<T, AppError>
+/// How a page answers a rule the domain refused. Every domain error's status
+/// and words are chosen here, in one place; handlers only render the answer.
+#[derive(Debug)]
+pub enum Refusal {
+    /// An error page, by `AppError`'s status and message.
+    Error(AppError),
+    /// A page of its own that says why and what to do (chat's refusals).
+    Page {
+        status: StatusCode,
+        title: &'static str,
+        message: String,
+        /// Offers to join this class (the chat of a class not joined).
+        join_class_id: Option<ClassId>,
+    },
+    /// Back to the form's page with this message.
+    Flash(String),
+}
+
+impl From<moderation::users::AccountActionError> for AppError {
+    fn from(e: moderation::users::AccountActionError) -> Self {
+        use moderation::users::AccountActionError as E;
+        match e {
+            E::NotFound => AppError::NotFound,
+            E::OwnRole | E::StaffCannotBeSuspended | E::EndNotInFuture | E::ReasonLength => {
+                AppError::BadRequest(e.to_string())
+            }
+            E::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<moderation::messages::ActionError> for AppError {
+    fn from(e: moderation::messages::ActionError) -> Self {
+        match e {
+            moderation::messages::ActionError::NotFound => AppError::NotFound,
+            moderation::messages::ActionError::ReasonRequired => {
+                AppError::BadRequest(e.to_string())
+            }
+            moderation::messages::ActionError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// A refused friend action: a flash on the page the student came from.
+pub fn friend_refusal(error: friends::ActionError) -> Refusal {
+    match error {
+        friends::ActionError::Db(e) => Refusal::Error(e.into()),
+        refused => Refusal::Flash(refused.to_string()),
+    }
+}
+
+/// A refused join or leave: a suspension is 403 with its end (and the
+/// moderators' reason), the daily limit 429 with when to retry, and any other
+/// rule a flash on the page the student came from, saying what to do.
+pub fn membership_refusal(
+    error: MembershipError,
+    suspension_reason: Option<String>,
+    now: NaiveDateTime,
+) -> Refusal {
+    Refusal::Error(match error {
+        MembershipError::NotFound => AppError::NotFound,
+        MembershipError::Db(e) => e.into(),
+        MembershipError::Suspended { until } => AppError::Suspended {
+            until,
+            reason: suspension_reason,
+        },
+        MembershipError::TooManyChanges { retry_at, .. } => AppError::TooManyRequests {
+            message: error.to_string(),
+            retry_after_secs: (retry_at - now).num_seconds().max(1),
+        },
+        refused => return Refusal::Flash(refused.to_string()),
+    })
+}
+
+/// Too many sign-in attempts from one network: 429, and when to retry.
+pub fn sign_in_limited(limited: Limited, now: NaiveDateTime) -> AppError {
+    let wait = (limited.retry_at - now).num_seconds().max(1);
+    AppError::TooManyRequests {
+        message: format!(
+            "Too many sign-in attempts came from your network. Try again after {} UTC (in about {} minutes). Any link or code already emailed to you still works.",
+            limited.retry_at.format("%H:%M"),
+            (wait + 59) / 60
+        ),
+        retry_after_secs: wait,
+    }
+}
+
+/// "in 4 seconds", "in about 12 minutes", "in about 3 hours".
+fn wait_phrase(retry_at: NaiveDateTime, now: NaiveDateTime) -> String {
+    let secs = (retry_at - now).num_seconds().max(1);
+    match secs {
+        1 => "in 1 second".into(),
+        2..=90 => format!("in {secs} seconds"),
+        91..=5400 => format!("in about {} minutes", (secs + 59) / 60),
+        _ => format!("in about {} hours", (secs + 3599) / 3600),
+    }
+}
+
+/// A chat limit: 429, when to retry, and that nothing was saved.
+fn chat_limited(why: &str, retry_at: NaiveDateTime, now: NaiveDateTime) -> AppError {
+    AppError::TooManyRequests {
+        message: format!(
+            "{why} Try again after {} UTC ({}). Nothing was saved.",
+            retry_at.format("%b %-d, %H:%M:%S"),
+            wait_phrase(retry_at, now)
+        ),
+        retry_after_secs: (retry_at - now).num_seconds().max(1),
+    }
+}
+
+/// A refused chat action: the page that says why, or an error page (and when to retry).
+// One arm per rule of `ChatError`: splitting the match would scatter the words.
+pub fn chat_refusal(error: ChatError, rules: &Rules, now: NaiveDateTime) -> Refusal {
+    let interval = rules.post_interval.num_seconds();
+    let page = |title, message: String, join_class_id| Refusal::Page {
+        status: StatusCode::FORBIDDEN,
+        title,
+        message,
+        join_class_id,
+    };
+    Refusal::Error(match error {
+        ChatError::ClassNotFound | ChatError::MessageNotFound => AppError::NotFound,
+        ChatError::NotEnrolled { class_id } => {
+            return page(
+                "Join this class first",
+                "Only students who added this class can read and write in its chat. Join the class, then try again.".into(),
+                Some(class_id),
+            )
+        }
+        ChatError::Suspended { until } => {
+            return page(
+                "Your account is suspended",
+                format!(
+                    "You cannot post while your account is suspended. The suspension ends {} UTC; you can post again after that.",
+                    until.format("%b %-d, %Y at %H:%M")
+                ),
+                None,
+            )
+        }
+        ChatError::NotYours => {
+            return page(
+                "That is not your message",
+                "You can edit or delete only messages you wrote. To raise a problem with someone else's message, report it.".into(),
+                None,
+            )
+        }
+        ChatError::Content(problem) => AppError::BadRequest(problem.to_string()),
+        ChatError::ParentNotInClass => AppError::BadRequest(
+            "The message you replied to is not in this class's chat; it may have just been deleted. Reload the class page and try again.".into(),
+        ),
+        ChatError::ParentRemoved => AppError::BadRequest(
+            "The message you replied to was deleted or hidden, so it cannot take replies. Start a new thread instead.".into(),
+        ),
+        ChatError::Duplicate { retry_at } => chat_limited(
+            "You posted this same text in this class less than 5 minutes ago. Change the message, or wait to repeat it.",
+            retry_at,
+            now,
+        ),
+        ChatError::TooFast { retry_at } => chat_limited(
+            &format!("You can post once every {interval} seconds in a class."),
+            retry_at,
+            now,
+        ),
+        ChatError::HourlyLimit { retry_at } => chat_limited(
+            &format!(
+                "You can post at most {} messages an hour in a class.",
+                rules.posts_per_hour
+            ),
+            retry_at,
+            now,
+        ),
+        ChatError::HourlyLimitAnywhere { retry_at } => chat_limited(
+            &format!(
+                "You can post at most {} messages an hour across all your classes.",
+                rules.posts_per_hour_anywhere
+            ),
+            retry_at,
+            now,
+        ),
+        ChatError::EditWindowClosed => AppError::BadRequest(format!(
+            "Messages can be edited for {} minutes after posting, and this one is older. You can still delete it.",
+            rules.edit_window.num_minutes()
+        )),
+        ChatError::Removed => AppError::BadRequest(
+            "That message was deleted or hidden, so it can no longer be changed or reported.".into(),
+        ),
+        ChatError::OwnMessage => AppError::BadRequest(
+            "You cannot report your own message. You can delete it instead.".into(),
+        ),
+        ChatError::FlagLimit { retry_at } => chat_limited(
+            &format!(
+                "You can report at most {} messages a day.",
+                rules.flags_per_day
+            ),
+            retry_at,
+            now,
+        ),
+        ChatError::Db(error) => AppError::Internal(error.into()),
+    })
+}
+
+/// Runs blocking database work off the async executor, with a pooled
+/// connection of this app's database.
+pub async fn with_conn<T, F>(db: &Arc<Database>, f: F) -> Result<T, AppError>
 where
     T: Send + 'static,
     F: FnOnce(&mut crate::db::DbConn) -> Result<T, AppError> + Send + 'static,
@@ -178,10 +388,8 @@ where
     // here, as futures, instead of as blocked threads queueing on the pool
     // (64 connections under load made 90 threads, each with its own malloc
     // arena, and twice the context switches; see bench/README.md).
-    static GATE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    let gate = GATE.get_or_init(|| tokio::sync::Semaphore::new(pool.max_size() as usize));
     // Waiting here counts against the same limit as waiting for a connection.
-    let _permit = match tokio::time::timeout(pool.connection_timeout(), gate.acquire()).await {
+    let _permit = match tokio::time::timeout(db.connection_timeout(), db.gate().acquire()).await {
         Ok(Ok(permit)) => permit,
         Ok(Err(closed)) => return Err(AppError::Internal(closed.into())),
         Err(_) => {
@@ -189,10 +397,32 @@ where
             return Err(AppError::Unavailable);
         }
     };
-    let pool = pool.clone();
+    let db = Arc::clone(db);
     actix_web::web::block(move || {
-        let mut conn = super::metrics::count_waiting(|| pool.get())?;
+        let mut conn = db.count_waiting(|| db.connection())?;
         f(&mut conn)
     })
     .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_read_naturally() {
+        let now = crate::clock::now();
+        assert_eq!(
+            wait_phrase(now + chrono::Duration::seconds(4), now),
+            "in 4 seconds"
+        );
+        assert_eq!(
+            wait_phrase(now + chrono::Duration::minutes(42), now),
+            "in about 42 minutes"
+        );
+        assert_eq!(
+            wait_phrase(now + chrono::Duration::hours(20), now),
+            "in about 20 hours"
+        );
+    }
 }

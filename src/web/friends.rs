@@ -5,16 +5,16 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{with_conn, AppError};
-use super::guard::{self, CurrentUser};
+use super::error::{friend_refusal, with_conn, AppError, Refusal};
+use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::home::TermParam;
 use super::layout::Layout;
-use super::server::AppState;
-use super::views::{self, ClassView, TermChoice, TermOption};
+use super::state::AppState;
+use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
 use crate::accounts::UserId;
 use crate::classes::{self, ClassId};
 use crate::clock;
-use crate::friends::{self, requests, Action, ActionError, RequestOutcome};
+use crate::friends::{self, requests, Action, RequestOutcome};
 
 struct FriendRow {
     computing_id: String,
@@ -87,18 +87,21 @@ pub struct AddForm {
     who: String,
 }
 
+impl SessionForm for AddForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/friends")]
 pub async fn add(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<AddForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    SignedInForm(current, form): SignedInForm<AddForm>,
+) -> Result<FlashRedirect, AppError> {
     guard::ensure_not_suspended(&current)?;
-    let secure = state.config.is_https();
     let computing_id = match requests::parse_who(&form.who, &state.config.allowed_email_domains) {
         Ok(id) => id,
-        Err(message) => return Ok(views::redirect_with("/friends", true, &message, secure)),
+        Err(message) => return Ok(FlashRedirect::refused("/friends", message)),
     };
     let domain = state.config.allowed_email_domains[0].clone();
     let outcome = with_conn(&state.pool, move |conn| {
@@ -139,7 +142,7 @@ pub async fn add(
             })
         }
     };
-    Ok(views::redirect_with("/friends", is_error, &message, secure))
+    Ok(FlashRedirect::new("/friends", is_error, message))
 }
 
 #[derive(Deserialize)]
@@ -148,14 +151,18 @@ pub struct ActionForm {
     next: Option<String>,
 }
 
+impl SessionForm for ActionForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/friends/{computing_id}/{action}")]
 pub async fn act(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    form: web::Form<ActionForm>,
-) -> Result<HttpResponse, AppError> {
-    let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
+    SignedInForm(current, form): SignedInForm<ActionForm>,
+) -> Result<FlashRedirect, AppError> {
     // Read-only while suspended: no accepting, removing, blocking or unblocking either.
     guard::ensure_not_suspended(&current)?;
     let (who, action) = path.into_inner();
@@ -163,7 +170,6 @@ pub async fn act(
     let computing_id = requests::parse_who(&who, &state.config.allowed_email_domains)
         .map_err(|_| AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref().or(Some("/friends")));
-    let secure = state.config.is_https();
     let outcome = with_conn(&state.pool, move |conn| {
         Ok(requests::act(
             conn,
@@ -175,14 +181,12 @@ pub async fn act(
     })
     .await?;
     match outcome {
-        Ok(message) => Ok(views::redirect_with(&back, false, &message, secure)),
-        Err(ActionError::Db(e)) => Err(e.into()),
-        Err(refused) => Ok(views::redirect_with(
-            &back,
-            true,
-            &refused.to_string(),
-            secure,
-        )),
+        Ok(message) => Ok(FlashRedirect::done(&back, message)),
+        Err(refused) => match friend_refusal(refused) {
+            Refusal::Flash(message) => Ok(FlashRedirect::refused(&back, message)),
+            Refusal::Page { message, .. } => Err(AppError::BadRequest(message)),
+            Refusal::Error(error) => Err(error),
+        },
     }
 }
 
@@ -246,4 +250,9 @@ pub async fn show(
     }
     .render()?;
     Ok(views::page(body))
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(index).service(add).service(show).service(act);
 }

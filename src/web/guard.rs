@@ -5,14 +5,17 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::error::{with_conn, AppError};
-use super::server::AppState;
+use super::state::AppState;
 use crate::accounts::{sessions, Session, User};
 use crate::clock;
 
@@ -130,6 +133,29 @@ impl FromRequest for Staff {
             }
         })
     }
+}
+
+/// Middleware for the admin scope: lets a signed-in moderator or admin through
+/// and answers everyone else (signed out, student, or a session that failed to
+/// load) with the page the error maps to, 404 for all but a database failure.
+pub async fn staff_only(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let refusal = match load_session(req.request()).await {
+        Ok(Some(current)) if current.user.role.is_staff() => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        Ok(_) => AppError::NotFound,
+        Err(error) => error,
+    };
+    // A response, not an `Err`: the request log and metrics see its status.
+    Ok(req
+        .into_response(refusal.error_response())
+        .map_into_right_body())
 }
 
 fn mac(key: &[u8], purpose: &str, value: &str) -> String {
@@ -254,6 +280,69 @@ pub async fn verify_session_csrf(
         Ok(current)
     } else {
         Err(AppError::Csrf)
+    }
+}
+
+/// A state-changing form: it carries the CSRF token its page was rendered with.
+pub trait SessionForm: serde::de::DeserializeOwned + 'static {
+    /// The submitted `csrf_token` field.
+    fn csrf_token(&self) -> &str;
+
+    /// What a sender without a session gets: by default, sign in and then home.
+    fn when_signed_out(_req: &HttpRequest) -> AppError {
+        AppError::SignInRequired { next: "/".into() }
+    }
+}
+
+/// A POSTed form from a signed-in user, handed to the handler only after its
+/// token matched the one bound to this session (a pre-session token is not enough).
+pub struct SignedInForm<T>(pub CurrentUser, pub T);
+
+impl<T: SessionForm> FromRequest for SignedInForm<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        // The form is read first (an unreadable one is a 400), then the token checked.
+        let form = web::Form::<T>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let form = form.await?.into_inner();
+            let current = match verify_session_csrf(&req, form.csrf_token()).await {
+                Err(AppError::SignInRequired { .. }) => Err(T::when_signed_out(&req)),
+                other => other,
+            }?;
+            Ok(SignedInForm(current, form))
+        })
+    }
+}
+
+/// A POSTed form from a moderator or admin, after the session-bound CSRF check.
+/// Anyone else gets 404, even for a bad token: students must not learn that
+/// the route exists, even from a CSRF refusal.
+pub struct StaffForm<T>(pub CurrentUser, pub T);
+
+impl<T: SessionForm> FromRequest for StaffForm<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let form = web::Form::<T>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let form = form.await?.into_inner();
+            let current = match verify_session_csrf(&req, form.csrf_token()).await {
+                Ok(current) if current.user.role.is_staff() => current,
+                Err(AppError::Csrf) => {
+                    return match load_session(&req).await? {
+                        Some(c) if c.user.role.is_staff() => Err(AppError::Csrf.into()),
+                        _ => Err(AppError::NotFound.into()),
+                    };
+                }
+                _ => return Err(AppError::NotFound.into()),
+            };
+            Ok(StaffForm(current, form))
+        })
     }
 }
 

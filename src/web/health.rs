@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::{get, web, HttpResponse};
 
 use super::error::with_conn;
-use super::server::AppState;
+use super::state::AppState;
 use crate::db;
 
 /// The process is up.
@@ -28,4 +28,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             .content_type("text/plain; charset=utf-8")
             .body("database unavailable\n"),
     }
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(healthz).service(readyz);
 }

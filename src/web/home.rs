@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::error::{with_conn, AppError};
 use super::guard::MaybeUser;
 use super::layout::Layout;
-use super::server::AppState;
+use super::state::AppState;
 use super::views::{self, ClassView, TermChoice, TermOption};
 use crate::classes::{self, ClassId};
 use crate::friends;
@@ -89,4 +89,9 @@ pub async fn show_home(
     }
     .render()?;
     Ok(views::page(body))
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_home);
 }

@@ -9,8 +9,6 @@
 //! Every recorder belongs to one app (never the process-global one), so two
 //! apps in one process never share a counter.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use ::metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
     with_local_recorder,
@@ -21,7 +19,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use subtle::ConstantTimeEq;
 
 use super::error::{with_conn, AppError};
-use super::server::AppState;
+use super::state::AppState;
 use crate::config::Config;
 use crate::{mail, sis};
 
@@ -54,21 +52,10 @@ impl Default for Metrics {
     }
 }
 
-/// Requests waiting for a database connection right now (one pool per process).
-static POOL_WAITING: AtomicI64 = AtomicI64::new(0);
-
-/// Runs a pool checkout, counted as waiting while it blocks.
-pub fn count_waiting<T>(checkout: impl FnOnce() -> T) -> T {
-    POOL_WAITING.fetch_add(1, Ordering::Relaxed);
-    let result = checkout();
-    POOL_WAITING.fetch_sub(1, Ordering::Relaxed);
-    result
-}
-
 /// Requests of an app waiting for a database connection right now: the one
-/// place `/metrics` reads the gauge from.
-fn pool_waiting(_state: &AppState) -> i64 {
-    POOL_WAITING.load(Ordering::Relaxed)
+/// place `/metrics` reads the gauge from (kept per app by its database handle).
+fn pool_waiting(state: &AppState) -> i64 {
+    state.pool.waiting()
 }
 
 impl Metrics {

@@ -19,7 +19,9 @@ pub mod layout;
 pub mod metrics;
 pub mod schedule;
 pub mod server;
+pub mod state;
 pub mod views;
 
 pub use error::AppError;
-pub use server::{AppState, Application};
+pub use server::Application;
+pub use state::AppState;

@@ -8,7 +8,7 @@ use super::error::{with_conn, AppError};
 use super::guard::CurrentUser;
 use super::home::TermParam;
 use super::layout::Layout;
-use super::server::AppState;
+use super::state::AppState;
 use super::views::{self, meeting_view, ClassView, MeetingView, TermChoice, TermOption};
 use crate::classes::schedule::{self, format_minutes, Day, Slot};
 use crate::classes::{self, Class, ClassId};
@@ -69,6 +69,7 @@ fn row_of(minutes: u16, first_hour: u16) -> u16 {
     (minutes - first_hour * 60) / SLOT_MINUTES + 1
 }
 
+// Stays whole: one sequence builds the grid (meetings parsed, placed as slots, laid out in day columns); its half-built values mean nothing to any other page.
 #[get("/schedule")]
 pub async fn show_schedule(
     req: HttpRequest,
@@ -241,4 +242,9 @@ pub async fn show_schedule(
     }
     .render()?;
     Ok(views::page(body))
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_schedule);
 }

@@ -16,36 +16,22 @@ use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
 
 use super::error::AppError;
+use super::state::{AppState, Database};
 use super::{
     account, admin, assets, auth, chat, classes, dev, friends, health, home, metrics, schedule,
 };
-use crate::accounts::rate_limit::KnownLimits;
-use crate::accounts::signin::CodeHashes;
 use crate::config::Config;
 use crate::db::{self, Pool, QueryCounter};
 use crate::mail::worker::{self, OutboxSignal};
 use crate::mail::Mailer;
 use crate::{clock, ops};
 
-/// What every handler can reach.
-pub struct AppState {
-    pub pool: Pool,
-    pub config: Arc<Config>,
-    pub outbox_signal: OutboxSignal,
-    pub mailer_is_directory: bool,
-    pub metrics: Arc<super::metrics::Metrics>,
-    pub queries: QueryCounter,
-    /// Rate limits this process already saw refused: answered without the database.
-    pub known_limits: Arc<KnownLimits>,
-    /// Sign-in codes hashed or checked (bcrypt), for `/metrics`.
-    pub code_hashes: Arc<CodeHashes>,
-}
-
 /// A built, bound, not yet running service.
 pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    database: Arc<Database>,
     queries: QueryCounter,
     mailer: Mailer,
     outbox_signal: OutboxSignal,
@@ -103,8 +89,9 @@ impl Application {
             config.pool_max_size,
             config.pool_timeout,
         )?;
+        let database = Arc::new(Database::new(pool.clone()));
         {
-            let mut conn = pool.get()?;
+            let mut conn = database.connection()?;
             let applied = db::run_migrations(&mut conn)?;
             if !applied.is_empty() {
                 tracing::info!(count = applied.len(), "applied migrations");
@@ -115,7 +102,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let outbox_signal = OutboxSignal::default();
         let state = web::Data::new(AppState {
-            pool: pool.clone(),
+            pool: Arc::clone(&database),
             config: Arc::new(config),
             outbox_signal: outbox_signal.clone(),
             mailer_is_directory: mailer.is_directory(),
@@ -129,6 +116,7 @@ impl Application {
             port,
             server,
             pool,
+            database,
             queries,
             mailer,
             outbox_signal,
@@ -142,6 +130,11 @@ impl Application {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// This app's database handle: its gate and its pool-waiting gauge.
+    pub fn database(&self) -> Arc<Database> {
+        Arc::clone(&self.database)
     }
 
     /// Statements run so far on the pool's connections.
@@ -167,7 +160,7 @@ impl Application {
                 self.outbox_signal.clone(),
                 stop_rx.clone(),
             )));
-            jobs.push(tokio::spawn(hourly_cleanup(self.pool.clone(), stop_rx)));
+            jobs.push(tokio::spawn(hourly_cleanup(self.database(), stop_rx)));
         }
         let result = self.server.await;
         let _ = stop_tx.send(true);
@@ -178,16 +171,16 @@ impl Application {
     }
 }
 
-async fn hourly_cleanup(pool: Pool, mut stop: watch::Receiver<bool>) {
+async fn hourly_cleanup(database: Arc<Database>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = stop.changed() => return,
         }
-        let pool = pool.clone();
+        let database = Arc::clone(&database);
         let outcome =
             tokio::task::spawn_blocking(move || -> anyhow::Result<ops::cleanup::CleanupReport> {
-                let mut conn = pool.get()?;
+                let mut conn = database.connection()?;
                 Ok(ops::cleanup::run(&mut conn, clock::now())?)
             })
             .await;
@@ -357,59 +350,25 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .wrap(actix_web::middleware::from_fn(count_request))
             .wrap(actix_web::middleware::from_fn(echo_request_id))
             .wrap(TracingLogger::<RequestSpan>::new())
-            .service(health::healthz)
-            .service(health::readyz)
+            .configure(health::routes)
             .service(metrics::metrics)
-            .service(assets::app_css)
-            .service(assets::schedule_css)
-            .service(home::show_home)
-            .service(auth::show_login)
-            .service(auth::request_link)
-            .service(auth::show_check_email)
-            .service(auth::show_confirm)
-            .service(auth::confirm_link)
-            .service(auth::confirm_code)
-            .service(auth::logout)
-            .service(account::show_account)
-            .service(account::save_privacy)
-            .service(account::export)
-            .service(account::delete_account)
-            .service(account::show_sessions)
-            .service(account::end_other_sessions)
-            .service(account::end_session)
+            .configure(assets::routes)
+            .configure(home::routes)
+            .configure(auth::routes)
+            .configure(account::routes)
             .configure(|routes| {
                 // Not registered at all unless development on loopback: 404 like any unknown page.
                 if serves_dev_mailbox {
-                    routes.service(dev::show_mailbox);
+                    dev::routes(routes);
                 }
             })
             // classes, timetable, friends (the search route comes before /classes/{id})
-            .service(classes::search_page)
-            .service(classes::enroll)
-            .service(classes::leave)
-            .service(schedule::show_schedule)
-            .service(friends::index)
-            .service(friends::add)
-            .service(friends::show)
-            .service(friends::act)
+            .configure(classes::routes)
+            .configure(schedule::routes)
+            .configure(friends::routes)
             // admin (moderators and admins; 404 for everyone else)
-            .service(admin::overview)
-            .service(admin::users)
-            .service(admin::change_role)
-            .service(admin::suspend)
-            .service(admin::lift)
-            .service(admin::audit)
-            .service(admin::flags)
-            .service(admin::reveal)
-            .service(admin::message_action)
-            .service(admin::sis_page)
-            .service(admin::sync_now)
-            // chat
-            .service(chat::show_class)
-            .service(chat::post_message)
-            .service(chat::edit_message)
-            .service(chat::delete_message)
-            .service(chat::flag_message)
+            .configure(admin::routes)
+            .configure(chat::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))

@@ -1,8 +1,9 @@
 //! What several pages share: the term being looked at (and the picker for it),
 //! a section as a card, and the shapes of HTML and redirect responses.
 
+use actix_web::body::BoxBody;
 use actix_web::http::header;
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse, Responder};
 
 use super::error::AppError;
 use super::guard;
@@ -211,12 +212,51 @@ pub fn page(body: String) -> HttpResponse {
         .body(body)
 }
 
-/// After a form: back to `to` with a one-time message.
-pub fn redirect_with(to: &str, is_error: bool, message: &str, secure: bool) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, guard::safe_next(Some(to))))
-        .cookie(guard::flash_cookie(is_error, message, secure))
-        .finish()
+/// After a form: a redirect back to a page that shows a one-time message
+/// (the cookie's name and `Secure` flag follow `BASE_URL`).
+#[derive(Debug, Clone)]
+pub struct FlashRedirect {
+    to: String,
+    flash: guard::Flash,
+}
+
+impl FlashRedirect {
+    /// Back to `to`, saying what was done.
+    pub fn done(to: &str, text: impl Into<String>) -> FlashRedirect {
+        FlashRedirect::new(to, false, text)
+    }
+
+    /// Back to `to`, saying why nothing was done.
+    pub fn refused(to: &str, text: impl Into<String>) -> FlashRedirect {
+        FlashRedirect::new(to, true, text)
+    }
+
+    /// Back to `to` with a message that is an error or not.
+    pub fn new(to: &str, is_error: bool, text: impl Into<String>) -> FlashRedirect {
+        FlashRedirect {
+            to: to.to_string(),
+            flash: guard::Flash {
+                is_error,
+                text: text.into(),
+            },
+        }
+    }
+}
+
+impl Responder for FlashRedirect {
+    type Body = BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let secure = guard::state(req).config.is_https();
+        HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, guard::safe_next(Some(&self.to))))
+            .cookie(guard::flash_cookie(
+                self.flash.is_error,
+                &self.flash.text,
+                secure,
+            ))
+            .finish()
+    }
 }
 
 /// `/path?term=1262` (or just `/path` without a term).

@@ -1,0 +1,42 @@
+//! The admin area for moderators and admins (everyone else gets 404), one file
+//! per page: the overview, users (roles and suspensions), the audit log, the
+//! report queue (hide, restore, delete, reveal) and SIS syncs. Every action is
+//! a CSRF-checked POST; the domain writes its audit entry in the change's transaction.
+
+mod audit;
+mod flags;
+mod overview;
+mod sis;
+mod users;
+
+use actix_web::{web, HttpRequest};
+
+use super::guard::{self, Staff};
+use super::layout::Layout;
+
+/// The page layout of an admin page, with its section marked in the admin menu.
+fn staff_layout(req: &HttpRequest, staff: &Staff, section: &'static str) -> Layout {
+    let mut layout = Layout::new(req, Some(&staff.0)).at("admin");
+    layout.section = section;
+    layout
+}
+
+/// Registers the admin pages under one `/admin` scope, guarded once: anyone
+/// but a signed-in moderator or admin gets 404 (the area is not advertised).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .wrap(actix_web::middleware::from_fn(guard::staff_only))
+            .service(overview::overview)
+            .service(users::users)
+            .service(users::change_role)
+            .service(users::suspend)
+            .service(users::lift)
+            .service(audit::audit)
+            .service(flags::flags)
+            .service(flags::reveal)
+            .service(flags::message_action)
+            .service(sis::sis_page)
+            .service(sis::sync_now),
+    );
+}

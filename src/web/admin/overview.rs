@@ -1,0 +1,108 @@
+//! The admin overview: sign-ins and messages per day, and the last SIS sync.
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::NaiveDate;
+
+use super::staff_layout;
+use crate::clock;
+use crate::moderation::stats;
+use crate::web::error::{with_conn, AppError};
+use crate::web::guard::Staff;
+use crate::web::layout::Layout;
+use crate::web::state::AppState;
+use crate::web::views;
+
+/// A bar chart of daily counts, drawn as SVG by the template.
+pub struct Chart {
+    pub title: String,
+    pub total: i64,
+    pub max: i64,
+    pub bars: Vec<Bar>,
+    pub first_label: String,
+    pub last_label: String,
+}
+
+pub struct Bar {
+    pub x: i64,
+    pub y: i64,
+    pub height: i64,
+    pub label: String,
+    pub count: i64,
+}
+
+const CHART_HEIGHT: i64 = 100;
+const BAR_STEP: i64 = 20;
+
+fn chart(title: &str, series: &[(NaiveDate, i64)]) -> Chart {
+    let max = series.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let bars = series
+        .iter()
+        .enumerate()
+        .map(|(i, (day, n))| {
+            let height = if max == 0 {
+                0
+            } else {
+                (n * CHART_HEIGHT + max - 1) / max
+            };
+            Bar {
+                x: i as i64 * BAR_STEP + 2,
+                y: CHART_HEIGHT - height,
+                height,
+                label: day.format("%b %-d").to_string(),
+                count: *n,
+            }
+        })
+        .collect();
+    Chart {
+        title: title.to_string(),
+        total: series.iter().map(|(_, n)| n).sum(),
+        max,
+        bars,
+        first_label: series
+            .first()
+            .map(|(d, _)| d.format("%b %-d").to_string())
+            .unwrap_or_default(),
+        last_label: series
+            .last()
+            .map(|(d, _)| d.format("%b %-d").to_string())
+            .unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    o: stats::Overview,
+    last_sync: Option<String>,
+    charts: Vec<Chart>,
+}
+
+#[get("")]
+pub async fn overview(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, AppError> {
+    let o = with_conn(&state.pool, |conn| {
+        Ok(stats::overview(conn, clock::now(), 30)?)
+    })
+    .await?;
+    let charts = vec![
+        chart("Sign-ins per day", &o.sign_ins),
+        chart("Messages per day", &o.messages),
+    ];
+    let last_sync = o
+        .last_sync
+        .as_ref()
+        .map(|(term, status, at)| format!("{term}: {status}, {}", at.format("%b %-d %H:%M UTC")));
+    let body = OverviewPage {
+        layout: staff_layout(&req, &staff, "admin-overview"),
+        o,
+        last_sync,
+        charts,
+    }
+    .render()?;
+    Ok(views::page(body))
+}

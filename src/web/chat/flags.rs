@@ -1,0 +1,62 @@
+//! Reporting a classmate's message; enough distinct reports hide it.
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::{answer_refusal, class_href, rules, see_other};
+use crate::chat::{self, FlagReason, MessageId};
+use crate::clock;
+use crate::web::error::{with_conn, AppError};
+use crate::web::guard::{self, SessionForm, SignedInForm};
+use crate::web::state::AppState;
+
+#[derive(Deserialize)]
+pub struct FlagForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    before: Option<String>,
+}
+
+impl SessionForm for FlagForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Reports a classmate's message; enough distinct reports hide it.
+#[post("/messages/{id:[0-9a-f-]{36}}/flag")]
+pub async fn flag_message(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    SignedInForm(current, form): SignedInForm<FlagForm>,
+) -> Result<HttpResponse, AppError> {
+    guard::ensure_not_suspended(&current)?;
+    let message_id = MessageId::parse(&path).ok_or(AppError::NotFound)?;
+    let reason = FlagReason::parse(form.reason.as_deref())
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let rules = rules(&state);
+    let (flagger, id, domain_rules) = (current.user.id.clone(), message_id.clone(), rules.clone());
+    let result = with_conn(&state.pool, move |conn| {
+        Ok(chat::flag(
+            conn,
+            &flagger,
+            &id,
+            &reason,
+            &domain_rules,
+            clock::now(),
+        ))
+    })
+    .await?;
+    match result {
+        Ok((class_id, _)) => Ok(see_other(class_href(
+            &class_id,
+            form.before.as_deref(),
+            Some(&message_id),
+        ))),
+        Err(error) => answer_refusal(&req, &current, &rules, error),
+    }
+}

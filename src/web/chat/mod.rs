@@ -1,0 +1,111 @@
+//! The class page and its anonymous chat: reading, posting, replying, editing,
+//! deleting and reporting messages. Handlers parse forms into `chat` types, call
+//! the domain inside `web::block`, and render; every rule lives in `chat`.
+//! Messages are addressed by message id only; no user id reaches a page or URL.
+
+mod flags;
+mod post;
+mod show;
+
+pub use flags::flag_message;
+pub use post::{delete_message, edit_message, post_message};
+pub use show::show_class;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::error::{chat_refusal, AppError, Refusal};
+use super::guard::CurrentUser;
+use super::layout::Layout;
+use super::state::AppState;
+use crate::chat::{ChatError, Cursor, MessageId, Rules};
+use crate::classes::ClassId;
+use crate::clock;
+
+#[derive(Template)]
+#[template(path = "chat/refused.html")]
+struct RefusedPage {
+    layout: Layout,
+    title: String,
+    message: String,
+    join_class_id: Option<String>,
+}
+
+/// The chat rules with this deployment's key, report settings and posting limit.
+fn rules(state: &AppState) -> Rules {
+    let mut rules = Rules::new(
+        state.config.secret_key.expose(),
+        state.config.flag_hide_threshold,
+    );
+    rules.posts_per_hour_anywhere = state.config.posts_per_hour;
+    rules.report_min_membership =
+        chrono::Duration::hours(i64::from(state.config.report_min_membership_hours));
+    rules
+}
+
+fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        // Per-student pages with form tokens: nothing in between may keep them.
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+fn see_other(location: String) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// The class page address, on the page `before` names (if it is a real cursor),
+/// scrolled to a message.
+fn class_href(class_id: &ClassId, before: Option<&str>, anchor: Option<&MessageId>) -> String {
+    let mut href = format!("/classes/{class_id}");
+    if let Some(cursor) = before.and_then(Cursor::parse) {
+        href.push_str("?before=");
+        href.push_str(&cursor.encode());
+    }
+    if let Some(id) = anchor {
+        href.push_str("#m-");
+        href.push_str(id.as_str());
+    }
+    href
+}
+
+/// Answers a refused chat action with the page or error `error::chat_refusal` chose.
+fn answer_refusal(
+    req: &HttpRequest,
+    current: &CurrentUser,
+    rules: &Rules,
+    error: ChatError,
+) -> Result<HttpResponse, AppError> {
+    match chat_refusal(error, rules, clock::now()) {
+        Refusal::Page {
+            status,
+            title,
+            message,
+            join_class_id,
+        } => {
+            let body = RefusedPage {
+                layout: Layout::new(req, Some(current)),
+                title: title.into(),
+                message,
+                join_class_id: join_class_id.as_ref().map(ClassId::to_string),
+            }
+            .render()?;
+            Ok(html(status, body))
+        }
+        Refusal::Flash(message) => Err(AppError::BadRequest(message)),
+        Refusal::Error(error) => Err(error),
+    }
+}
+
+/// Registers this area's pages on the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_class)
+        .service(post_message)
+        .service(edit_message)
+        .service(delete_message)
+        .service(flag_message);
+}
