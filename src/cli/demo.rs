@@ -27,7 +27,7 @@ pub(super) fn load_demo(
         conn,
         config.secret_key.expose(),
         spec,
-        &config.data_dir,
+        &config.server.data_dir,
         clock::now(),
         &progress,
     );
@@ -50,15 +50,15 @@ pub(super) fn load_demo(
 }
 
 pub(super) fn print_sign_in_help(config: &Config) {
-    let base = config.base_url.as_str().trim_end_matches('/');
+    let base = config.server.base_url.as_str().trim_end_matches('/');
     println!("demo: sign in as the demo student: open {base}/login and enter {DEMO_STUDENT}@virginia.edu");
-    if config.smtp_url.is_none() {
+    if config.mail.smtp_url.is_none() {
         if config.serves_dev_mailbox() {
             println!("demo: the sign-in email lands in the dev mailbox: {base}/dev/mailbox (follow its link or type its code)");
         } else {
             println!(
                 "demo: the sign-in email is written to {} (the dev mailbox page is served only in development on a loopback BIND_ADDR)",
-                config.mail_dir.display()
+                config.mail.dir.display()
             );
         }
     }

@@ -42,13 +42,13 @@ pub enum BackupCommand {
 }
 
 pub(super) fn migrate(config: &Config) -> anyhow::Result<()> {
-    let manager = db::Manager::new(config.database_url.clone());
+    let manager = db::Manager::new(config.database.url.clone());
     let mut conn = manager.establish()?;
     let applied = db::run_migrations(&mut conn)?;
     if applied.is_empty() {
         println!(
             "{}: schema is up to date (version {}); nothing to apply",
-            config.database_url.redacted(),
+            config.database.url.redacted(),
             db::schema_version(&mut conn)?.unwrap_or_else(|| "none".into())
         );
     } else {
@@ -57,7 +57,7 @@ pub(super) fn migrate(config: &Config) -> anyhow::Result<()> {
         }
         println!(
             "{}: applied {} migration(s)",
-            config.database_url.redacted(),
+            config.database.url.redacted(),
             applied.len()
         );
     }
@@ -73,15 +73,15 @@ pub(super) fn cleanup(config: &Config) -> anyhow::Result<()> {
 
 pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<()> {
     use crate::ops::backup;
-    let default_dir = config.data_dir.join("backups");
+    let default_dir = config.server.data_dir.join("backups");
     match action {
         BackupCommand::Create { dir, keep_days } => {
             let dir = dir.unwrap_or(default_dir);
             eprintln!(
                 "backup: snapshotting {} ...",
-                config.database_url.redacted()
+                config.database.url.redacted()
             );
-            let manifest = backup::create(&config.database_url, &dir, clock::now())?;
+            let manifest = backup::create(&config.database.url, &dir, clock::now())?;
             let rows: i64 = manifest.tables.values().sum();
             println!(
                 "backup: wrote {} ({} bytes, {} rows in {} tables, schema {}, sha256 {})",
@@ -122,7 +122,7 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
             Ok(())
         }
         BackupCommand::Verify { file, scratch_url } => {
-            let server = scratch_url.or_else(|| match &config.database_url {
+            let server = scratch_url.or_else(|| match &config.database.url {
                 crate::config::DatabaseUrl::Postgres(url) => Some(url.clone()),
                 _ => None,
             });

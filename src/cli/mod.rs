@@ -118,7 +118,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log_filter, config.log_format);
+    telemetry::init(&config.server.log_filter, config.server.log_format);
     let result = match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Serve { demo } => serve::serve(config, demo),
         Command::Demo {
@@ -175,7 +175,7 @@ fn one_line(error: &anyhow::Error) -> String {
 /// A connection to the configured database with every pending migration
 /// applied: where each command but `migrate` starts.
 fn open_migrated(config: &Config) -> anyhow::Result<db::DbConn> {
-    let mut conn = db::Manager::new(config.database_url.clone()).establish()?;
+    let mut conn = db::Manager::new(config.database.url.clone()).establish()?;
     db::run_migrations(&mut conn)?;
     Ok(conn)
 }

@@ -16,7 +16,7 @@ pub(super) fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             Err(crate::demo::DemoError::NotEmpty { users }) => println!(
                 "demo: the database already has {users} accounts; serving it as it is \
                  (remove {} to start the demo afresh)",
-                config.database_url.redacted()
+                config.database.url.redacted()
             ),
             Err(e) => return Err(e.into()),
         }
@@ -26,10 +26,10 @@ pub(super) fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let bind = config.bind_addr;
-        let base = config.base_url.clone();
-        let db_url = config.database_url.redacted();
-        let json_logs = config.log_format == LogFormat::Json;
+        let bind = config.server.bind_addr;
+        let base = config.server.base_url.clone();
+        let db_url = config.database.url.redacted();
+        let json_logs = config.server.log_format == LogFormat::Json;
         let app = Application::build(config.clone())?;
         let bind = std::net::SocketAddr::new(bind.ip(), app.port());
         tracing::info!(%bind, %base, database = %db_url, "Common Grounds is serving");

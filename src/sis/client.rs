@@ -39,18 +39,18 @@ pub struct ClientSettings {
 impl ClientSettings {
     pub fn from_config(config: &Config) -> ClientSettings {
         ClientSettings {
-            base_url: config.sis_base_url.clone(),
-            institution: config.sis_institution.clone(),
-            concurrency: config.sis_concurrency,
-            pause: config.sis_pause,
-            max_retries: config.sis_max_retries,
-            backoff: config.sis_backoff,
-            connect_timeout: config.sis_connect_timeout,
-            read_timeout: config.sis_read_timeout,
+            base_url: config.sis.base_url.clone(),
+            institution: config.sis.institution.clone(),
+            concurrency: config.sis.concurrency,
+            pause: config.sis.pause,
+            max_retries: config.sis.max_retries,
+            backoff: config.sis.backoff,
+            connect_timeout: config.sis.connect_timeout,
+            read_timeout: config.sis.read_timeout,
             user_agent: format!(
                 "common-grounds/{} (class sync for {}; UVA class search reader)",
                 env!("CARGO_PKG_VERSION"),
-                config.base_url.as_str().trim_end_matches('/')
+                config.server.base_url.as_str().trim_end_matches('/')
             ),
         }
     }

@@ -841,7 +841,12 @@ pub async fn sis_page(
         layout: staff_layout(&req, &staff, "admin-sis"),
         runs: rows,
         running,
-        default_term: state.config.current_term.clone().unwrap_or_default(),
+        default_term: state
+            .config
+            .classes
+            .current_term
+            .clone()
+            .unwrap_or_default(),
     }
     .render()?;
     Ok(views::page(body))
@@ -899,7 +904,7 @@ pub async fn sync_now(
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let outcome = (|| -> anyhow::Result<Result<sync::SyncReport, SyncError>> {
-            let mut conn = db::Manager::new(config.database_url.clone()).establish()?;
+            let mut conn = db::Manager::new(config.database.url.clone()).establish()?;
             let client = crate::sis::client::SisClient::new(
                 crate::sis::client::ClientSettings::from_config(&config),
             )?;

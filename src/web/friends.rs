@@ -43,7 +43,7 @@ pub async fn index(
     current: CurrentUser,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let configured = state.config.current_term.clone();
+    let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
     let (choice, overview, counts) = with_conn(&state.pool, move |conn| {
@@ -96,11 +96,12 @@ pub async fn add(
     let current = guard::verify_session_csrf(&req, &form.csrf_token).await?;
     guard::ensure_not_suspended(&current)?;
     let secure = state.config.is_https();
-    let computing_id = match requests::parse_who(&form.who, &state.config.allowed_email_domains) {
-        Ok(id) => id,
-        Err(message) => return Ok(views::redirect_with("/friends", true, &message, secure)),
-    };
-    let domain = state.config.allowed_email_domains[0].clone();
+    let computing_id =
+        match requests::parse_who(&form.who, &state.config.sign_in.allowed_email_domains) {
+            Ok(id) => id,
+            Err(message) => return Ok(views::redirect_with("/friends", true, &message, secure)),
+        };
+    let domain = state.config.sign_in.allowed_email_domains[0].clone();
     let outcome = with_conn(&state.pool, move |conn| {
         Ok(db::write_tx(conn, |c| {
             requests::request(c, &current.user, &computing_id, &domain, clock::now())
@@ -156,7 +157,7 @@ pub async fn act(
     guard::ensure_not_suspended(&current)?;
     let (who, action) = path.into_inner();
     let action = Action::parse(&action).ok_or(AppError::NotFound)?;
-    let computing_id = requests::parse_who(&who, &state.config.allowed_email_domains)
+    let computing_id = requests::parse_who(&who, &state.config.sign_in.allowed_email_domains)
         .map_err(|_| AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref().or(Some("/friends")));
     let secure = state.config.is_https();
@@ -200,9 +201,9 @@ pub async fn show(
     path: web::Path<String>,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let computing_id = requests::parse_who(&path, &state.config.allowed_email_domains)
+    let computing_id = requests::parse_who(&path, &state.config.sign_in.allowed_email_domains)
         .map_err(|_| AppError::NotFound)?;
-    let configured = state.config.current_term.clone();
+    let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
     let (choice, friend, shared, meetings) = with_conn(&state.pool, move |conn| {
