@@ -1,6 +1,8 @@
 //! `migrate`, `cleanup` and `backup`: keeping the database itself (schema,
 //! expired rows, snapshots).
 
+use std::path::Path;
+
 use clap::Subcommand;
 
 use super::open_migrated;
@@ -76,51 +78,9 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
     let default_dir = config.server.data_dir.join("backups");
     match action {
         BackupCommand::Create { dir, keep_days } => {
-            let dir = dir.unwrap_or(default_dir);
-            eprintln!(
-                "backup: snapshotting {} ...",
-                config.database.url.redacted()
-            );
-            let manifest = backup::create(&config.database.url, &dir, clock::now())?;
-            let rows: i64 = manifest.tables.values().sum();
-            println!(
-                "backup: wrote {} ({} bytes, {} rows in {} tables, schema {}, sha256 {})",
-                dir.join(&manifest.file).display(),
-                manifest.bytes,
-                rows,
-                manifest.tables.len(),
-                manifest.schema_version.as_deref().unwrap_or("none"),
-                manifest.sha256
-            );
-            if let Some(days) = keep_days {
-                for removed in backup::prune(&dir, days, clock::now())? {
-                    println!(
-                        "backup: removed {} (older than {days} days)",
-                        removed.display()
-                    );
-                }
-            }
-            Ok(())
+            create_backup(config, &dir.unwrap_or(default_dir), keep_days)
         }
-        BackupCommand::List { dir } => {
-            let dir = dir.unwrap_or(default_dir);
-            let found = backup::list(&dir)?;
-            if found.is_empty() {
-                println!("backup: no snapshots in {}", dir.display());
-            }
-            for (path, m) in found {
-                println!(
-                    "{}  {}  {:>8} bytes  {} rows  schema {}  {}",
-                    m.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                    m.backend,
-                    m.bytes,
-                    m.tables.values().sum::<i64>(),
-                    m.schema_version.as_deref().unwrap_or("none"),
-                    path.display()
-                );
-            }
-            Ok(())
-        }
+        BackupCommand::List { dir } => list_backups(&dir.unwrap_or(default_dir)),
         BackupCommand::Verify { file, scratch_url } => {
             let server = scratch_url.or_else(|| match &config.database.url {
                 crate::config::DatabaseUrl::Postgres(url) => Some(url.clone()),
@@ -158,4 +118,54 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
             }
         }
     }
+}
+
+/// Writes a snapshot and its manifest into `dir`, then prunes old ones.
+fn create_backup(config: &Config, dir: &Path, keep_days: Option<i64>) -> anyhow::Result<()> {
+    use crate::ops::backup;
+    eprintln!(
+        "backup: snapshotting {} ...",
+        config.database.url.redacted()
+    );
+    let manifest = backup::create(&config.database.url, dir, clock::now())?;
+    let rows: i64 = manifest.tables.values().sum();
+    println!(
+        "backup: wrote {} ({} bytes, {} rows in {} tables, schema {}, sha256 {})",
+        dir.join(&manifest.file).display(),
+        manifest.bytes,
+        rows,
+        manifest.tables.len(),
+        manifest.schema_version.as_deref().unwrap_or("none"),
+        manifest.sha256
+    );
+    if let Some(days) = keep_days {
+        for removed in backup::prune(dir, days, clock::now())? {
+            println!(
+                "backup: removed {} (older than {days} days)",
+                removed.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Lists the snapshots in `dir` with their time, size and row counts.
+fn list_backups(dir: &Path) -> anyhow::Result<()> {
+    use crate::ops::backup;
+    let found = backup::list(dir)?;
+    if found.is_empty() {
+        println!("backup: no snapshots in {}", dir.display());
+    }
+    for (path, m) in found {
+        println!(
+            "{}  {}  {:>8} bytes  {} rows  schema {}  {}",
+            m.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            m.backend,
+            m.bytes,
+            m.tables.values().sum::<i64>(),
+            m.schema_version.as_deref().unwrap_or("none"),
+            path.display()
+        );
+    }
+    Ok(())
 }
