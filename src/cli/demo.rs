@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::demo::{CampusSpec, DEMO_MODERATOR, DEMO_STUDENT};
 use crate::{clock, db};
 
+/// `demo`: migrate, load a demo campus, say how to sign in.
 pub(super) fn demo(config: &Config, spec: &CampusSpec) -> anyhow::Result<()> {
     spec.check()?;
     let mut conn = open_migrated(config)?;
@@ -17,6 +18,7 @@ pub(super) fn demo(config: &Config, spec: &CampusSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Loads a demo campus with a progress bar, and prints what was loaded.
 pub(super) fn load_demo(
     config: &Config,
     conn: &mut db::DbConn,
@@ -49,6 +51,7 @@ pub(super) fn load_demo(
     Ok(())
 }
 
+/// How to sign in to the demo, and where its emails land.
 pub(super) fn print_sign_in_help(config: &Config) {
     let base = config.server.base_url.as_str().trim_end_matches('/');
     println!("demo: sign in as the demo student: open {base}/login and enter {DEMO_STUDENT}@virginia.edu");
@@ -120,6 +123,7 @@ impl crate::demo::Progress for DemoProgress {
     }
 }
 
+/// `bench-sessions`: writes sessions and sign-in visitors for a load test.
 pub(super) fn bench_sessions(
     config: &Config,
     count: u32,

@@ -43,6 +43,7 @@ pub enum BackupCommand {
     },
 }
 
+/// `migrate`: applies pending migrations and prints them.
 pub(super) fn migrate(config: &Config) -> anyhow::Result<()> {
     let manager = db::Manager::new(config.database.url.clone());
     let mut conn = manager.establish()?;
@@ -66,6 +67,7 @@ pub(super) fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `cleanup`: deletes expired rows and prints what went.
 pub(super) fn cleanup(config: &Config) -> anyhow::Result<()> {
     let mut conn = open_migrated(config)?;
     let report = ops::cleanup::run(&mut conn, clock::now())?;
@@ -73,6 +75,7 @@ pub(super) fn cleanup(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `backup create|list|verify|restore`.
 pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<()> {
     use crate::ops::backup;
     let default_dir = config.server.data_dir.join("backups");

@@ -4,6 +4,7 @@ use super::open_migrated;
 use crate::config::Config;
 use crate::{clock, db};
 
+/// `grant-role`: changes an account's role (audited, sessions ended).
 pub(super) fn grant_role(config: &Config, who: &str, role: &str) -> anyhow::Result<()> {
     let role: crate::accounts::Role = role
         .parse()

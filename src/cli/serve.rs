@@ -8,6 +8,7 @@ use crate::demo::CampusSpec;
 use crate::web::server::startup_notices;
 use crate::web::Application;
 
+/// `serve`: migrates (loads the demo with `--demo`), then serves HTTP until stopped.
 pub(super) fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if demo {
         let mut conn = open_migrated(&config)?;

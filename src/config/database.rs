@@ -90,6 +90,7 @@ impl DatabaseUrl {
         Ok(DatabaseUrl::Sqlite(PathBuf::from(raw)))
     }
 
+    /// Whether this is a PostgreSQL server (not a SQLite file).
     pub fn is_postgres(&self) -> bool {
         matches!(self, DatabaseUrl::Postgres(_))
     }

@@ -105,8 +105,10 @@ impl ServerSettings {
 pub struct SecretKey(Vec<u8>);
 
 impl SecretKey {
+    /// The shortest key accepted, in characters.
     pub const MIN_LEN: usize = 32;
 
+    /// A key from its text; refused (naming `SECRET_KEY`) when shorter than `MIN_LEN`.
     pub fn from_text(text: &str) -> Result<SecretKey, ConfigError> {
         let text = text.trim();
         if text.len() < Self::MIN_LEN {
@@ -121,6 +123,7 @@ impl SecretKey {
         Ok(SecretKey(text.as_bytes().to_vec()))
     }
 
+    /// The key's bytes, for MACs only: never print them.
     pub fn expose(&self) -> &[u8] {
         &self.0
     }

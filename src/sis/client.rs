@@ -37,6 +37,7 @@ pub struct ClientSettings {
 }
 
 impl ClientSettings {
+    /// The live settings: `SIS_*` from the configuration, and a user agent naming us.
     pub fn from_config(config: &Config) -> ClientSettings {
         ClientSettings {
             base_url: config.sis.base_url.clone(),
@@ -140,6 +141,7 @@ pub struct SisClient {
 }
 
 impl SisClient {
+    /// A client over HTTP, or over a folder for a `file://` base URL (which must exist).
     pub fn new(settings: ClientSettings) -> Result<SisClient, FetchError> {
         let source = match settings.base_url.scheme() {
             "file" => {
@@ -174,6 +176,7 @@ impl SisClient {
         })
     }
 
+    /// How this client reaches SIS.
     pub fn settings(&self) -> &ClientSettings {
         &self.settings
     }

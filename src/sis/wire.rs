@@ -123,6 +123,7 @@ impl WallTime {
 }
 
 impl Units {
+    /// `3`, or a range `1 - 12`; None for anything else.
     pub fn parse(raw: &str) -> Option<Units> {
         let text = raw.trim();
         match text.split_once('-') {
@@ -285,6 +286,7 @@ fn people<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(split_people(text(d)?.as_deref().unwrap_or("")))
 }
 
+/// The names in a joined instructor string, placeholders dropped.
 pub fn split_people(joined: &str) -> Vec<String> {
     joined
         .split(['\n', '\r'])

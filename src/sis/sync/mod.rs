@@ -96,6 +96,7 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Whether every subject synced (and deactivation, if due, ran).
     pub fn succeeded(&self) -> bool {
         self.status == SyncStatus::Succeeded
     }
