@@ -1,6 +1,7 @@
 //! The catalog (sections synced from SIS, with their weekly meetings) and who
 //! takes what (`user_classes`). No actix or HTML here.
 
+pub mod catalog;
 pub mod membership;
 pub mod personal_data;
 pub mod schedule;

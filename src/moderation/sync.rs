@@ -68,7 +68,7 @@ fn run(
     request: &SyncRequest,
     now: NaiveDateTime,
 ) -> anyhow::Result<Result<SyncReport, SyncError>> {
-    let mut conn = db::Manager::new(config.database_url.clone()).establish()?;
+    let mut conn = db::Manager::new(config.database.url.clone()).establish()?;
     let client = SisClient::new(ClientSettings::from_config(config))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,10 +1,12 @@
 //! The university's class data (SIS): terms and subjects as SIS names them, and
-//! the record of each sync run. `client` fetches pages, `sync` writes them into
-//! the catalog, `lock` keeps two runs of a term apart. No actix or HTML here.
+//! the record of each sync run. `client` fetches pages, `wire` reads their JSON,
+//! `sync` maps them to catalog changes that `classes::catalog` writes, and
+//! `lock` keeps two runs of a term apart. No actix or HTML here.
 
 pub mod client;
 pub mod lock;
 pub mod sync;
+pub mod wire;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

@@ -91,7 +91,7 @@ pub async fn show_login(
         next,
         email: String::new(),
         error: None,
-        domains: state.config.allowed_email_domains.join(" or "),
+        domains: state.config.sign_in.allowed_email_domains.join(" or "),
     }
     .render()?;
     Ok(html(StatusCode::OK, body, cookie))
@@ -115,7 +115,7 @@ pub async fn request_link(
 ) -> Result<HttpResponse, AppError> {
     guard::verify_csrf(&req, &form.csrf_token).await?;
     let next = guard::safe_next(form.next.as_deref());
-    let email = match CampusEmail::parse(&form.email, &state.config.allowed_email_domains) {
+    let email = match CampusEmail::parse(&form.email, &state.config.sign_in.allowed_email_domains) {
         Ok(email) => email,
         Err(problem) => {
             let shown: String = form.email.chars().take(254).collect();
@@ -124,7 +124,7 @@ pub async fn request_link(
                 next,
                 email: shown,
                 error: Some(problem.to_string()),
-                domains: state.config.allowed_email_domains.join(" or "),
+                domains: state.config.sign_in.allowed_email_domains.join(" or "),
             }
             .render()?;
             return Ok(html(StatusCode::BAD_REQUEST, body, None));
@@ -170,9 +170,9 @@ pub async fn request_link(
 
 fn request_limits(state: &AppState) -> RequestLimits {
     RequestLimits {
-        emails_per_address_per_hour: state.config.login_emails_per_hour,
-        requests_per_ip_per_10_minutes: state.config.login_requests_per_ip,
-        code_tries_per_ip_per_10_minutes: state.config.login_code_tries_per_ip,
+        emails_per_address_per_hour: state.config.sign_in.emails_per_hour,
+        requests_per_ip_per_10_minutes: state.config.sign_in.requests_per_ip,
+        code_tries_per_ip_per_10_minutes: state.config.sign_in.code_tries_per_ip,
     }
 }
 
@@ -183,7 +183,7 @@ async fn send_link(
     email: &CampusEmail,
     requester_hash: Option<String>,
 ) -> Result<(), AppError> {
-    let base_url = state.config.base_url.clone();
+    let base_url = state.config.server.base_url.clone();
     let address = email.clone();
     let hashes = state.code_hashes.clone();
     let (admitted, prepared) =
@@ -248,7 +248,8 @@ impl PendingSignIn {
             }
         }
         // Re-checked: a cookie is the visitor's to edit.
-        let email = CampusEmail::parse(&email?, &state.config.allowed_email_domains).ok()?;
+        let email =
+            CampusEmail::parse(&email?, &state.config.sign_in.allowed_email_domains).ok()?;
         Some(PendingSignIn {
             email: email.as_str().to_string(),
             next: guard::safe_next(next.as_deref()),
@@ -441,7 +442,7 @@ pub async fn confirm_code(
             "The code is wrong, has expired, or was tried too many times (5 tries). Check the newest email, or ask for a new code.".to_string(),
         )
     };
-    let email = match CampusEmail::parse(&form.email, &state.config.allowed_email_domains) {
+    let email = match CampusEmail::parse(&form.email, &state.config.sign_in.allowed_email_domains) {
         Ok(email) => email,
         Err(problem) => {
             return refused(

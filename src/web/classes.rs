@@ -81,7 +81,7 @@ pub async fn search_page(
     } else {
         Some(Query::parse(&raw_q))
     };
-    let configured = state.config.current_term.clone();
+    let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let (choice, outcome) = with_conn(&state.pool, move |conn| {
         let choice = TermChoice::load(conn, configured.as_deref(), params.term.as_deref())?;
@@ -185,8 +185,8 @@ fn answer_refusal(
 /// This deployment's limits on joining and leaving.
 fn join_limits(state: &AppState) -> JoinLimits {
     JoinLimits {
-        sections_per_term: state.config.max_sections_per_term,
-        changes_per_day: state.config.max_class_changes_per_day,
+        sections_per_term: state.config.classes.max_sections_per_term,
+        changes_per_day: state.config.classes.max_class_changes_per_day,
     }
 }
 
@@ -198,7 +198,7 @@ pub async fn enroll(
 ) -> Result<FlashRedirect, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref());
-    let configured = state.config.current_term.clone();
+    let configured = state.config.classes.current_term.clone();
     let shown = form.term.clone();
     let limits = join_limits(&state);
     let student = current.user.clone();

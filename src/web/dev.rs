@@ -35,12 +35,13 @@ pub async fn show_mailbox(
     if !state.config.serves_dev_mailbox() || !state.mailer_is_directory {
         return Err(AppError::NotFound);
     }
-    let dir = state.config.mail_dir.clone();
+    let dir = state.config.mail.dir.clone();
     let messages = web::block(move || mail::read_directory(&dir, 50))
         .await?
         .map_err(|e| AppError::Internal(e.into()))?;
     let base = state
         .config
+        .server
         .base_url
         .as_str()
         .trim_end_matches('/')

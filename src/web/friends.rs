@@ -43,7 +43,7 @@ pub async fn index(
     current: CurrentUser,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let configured = state.config.current_term.clone();
+    let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
     let (choice, overview, counts) = with_conn(&state.pool, move |conn| {
@@ -99,11 +99,12 @@ pub async fn add(
     SignedInForm(current, form): SignedInForm<AddForm>,
 ) -> Result<FlashRedirect, AppError> {
     guard::ensure_not_suspended(&current)?;
-    let computing_id = match requests::parse_who(&form.who, &state.config.allowed_email_domains) {
-        Ok(id) => id,
-        Err(message) => return Ok(FlashRedirect::refused("/friends", message)),
-    };
-    let domain = state.config.allowed_email_domains[0].clone();
+    let computing_id =
+        match requests::parse_who(&form.who, &state.config.sign_in.allowed_email_domains) {
+            Ok(id) => id,
+            Err(message) => return Ok(FlashRedirect::refused("/friends", message)),
+        };
+    let domain = state.config.sign_in.allowed_email_domains[0].clone();
     let outcome = with_conn(&state.pool, move |conn| {
         Ok(requests::request(
             conn,
@@ -167,7 +168,7 @@ pub async fn act(
     guard::ensure_not_suspended(&current)?;
     let (who, action) = path.into_inner();
     let action = Action::parse(&action).ok_or(AppError::NotFound)?;
-    let computing_id = requests::parse_who(&who, &state.config.allowed_email_domains)
+    let computing_id = requests::parse_who(&who, &state.config.sign_in.allowed_email_domains)
         .map_err(|_| AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref().or(Some("/friends")));
     let outcome = with_conn(&state.pool, move |conn| {
@@ -212,9 +213,9 @@ pub async fn show(
     path: web::Path<String>,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let computing_id = requests::parse_who(&path, &state.config.allowed_email_domains)
+    let computing_id = requests::parse_who(&path, &state.config.sign_in.allowed_email_domains)
         .map_err(|_| AppError::NotFound)?;
-    let configured = state.config.current_term.clone();
+    let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
     let (choice, friend, shared, meetings) = with_conn(&state.pool, move |conn| {

@@ -441,8 +441,9 @@ pub fn client_ip(req: &HttpRequest) -> String {
     let state = state(req);
     let config = &state.config;
     let trusted = config
+        .server
         .trusted_proxy
-        .then_some(config.trusted_proxies.as_slice());
+        .then_some(config.server.trusted_proxies.as_slice());
     // A value that is not text is kept as an unreadable hop, which stops the walk.
     let forwarded_for: Vec<&str> = req
         .headers()

@@ -51,7 +51,7 @@ pub async fn show_home(
         .render()?;
         return Ok(views::page(body));
     };
-    let configured = state.config.current_term.clone();
+    let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
     let (choice, mine, meetings, friends_in, requests) = with_conn(&state.pool, move |conn| {

@@ -183,7 +183,7 @@ pub enum MetricsAccess {
 impl MetricsAccess {
     /// The access a configuration gives.
     pub fn of(config: &Config) -> MetricsAccess {
-        match (&config.metrics_token, config.is_production()) {
+        match (&config.server.metrics_token, config.is_production()) {
             (Some(_), _) => MetricsAccess::BearerToken,
             (None, true) => MetricsAccess::Off,
             (None, false) => MetricsAccess::Open,
@@ -223,7 +223,7 @@ pub async fn metrics(
     if MetricsAccess::of(&state.config) == MetricsAccess::Off {
         return Err(AppError::NotFound);
     }
-    if !authorized(&req, state.config.metrics_token.as_deref()) {
+    if !authorized(&req, state.config.server.metrics_token.as_deref()) {
         return Ok(HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
             .body("metrics need Authorization: Bearer <METRICS_TOKEN>\n"));

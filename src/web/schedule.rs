@@ -77,7 +77,7 @@ pub async fn show_schedule(
     current: CurrentUser,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let configured = state.config.current_term.clone();
+    let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
     let (choice, mine, meetings, friends_in) = with_conn(&state.pool, move |conn| {

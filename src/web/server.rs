@@ -75,9 +75,9 @@ impl Application {
     /// Builds with the mailer the configuration names (SMTP or the dev folder).
     pub fn build(config: Config) -> anyhow::Result<Application> {
         let mailer = Mailer::from_settings(
-            config.smtp_url.as_deref(),
-            &config.mail_from,
-            config.mail_dir.clone(),
+            config.mail.smtp_url.as_deref(),
+            &config.mail.from,
+            config.mail.dir.clone(),
         )?;
         Application::build_with(config, mailer)
     }
@@ -85,9 +85,9 @@ impl Application {
     /// Builds with a given mailer (tests pass memory or a loopback SMTP server).
     pub fn build_with(config: Config, mailer: Mailer) -> anyhow::Result<Application> {
         let (pool, queries) = db::connect_counted_pool(
-            &config.database_url,
-            config.pool_max_size,
-            config.pool_timeout,
+            &config.database.url,
+            config.database.pool_max_size,
+            config.database.pool_timeout,
         )?;
         let database = Arc::new(Database::new(pool.clone()));
         {
@@ -97,8 +97,8 @@ impl Application {
                 tracing::info!(count = applied.len(), "applied migrations");
             }
         }
-        let listener = TcpListener::bind(config.bind_addr)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
+        let listener = TcpListener::bind(config.server.bind_addr)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.bind_addr))?;
         let port = listener.local_addr()?.port();
         let outbox_signal = OutboxSignal::default();
         let state = web::Data::new(AppState {
@@ -397,7 +397,7 @@ mod tests {
 
     fn said(pairs: &[(&str, &str)]) -> Vec<(bool, String)> {
         let config = config(pairs);
-        startup_notices(&config, config.bind_addr)
+        startup_notices(&config, config.server.bind_addr)
             .into_iter()
             .map(|n| (n.warning, n.text))
             .collect()

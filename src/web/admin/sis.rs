@@ -80,7 +80,12 @@ pub async fn sis_page(
         layout: staff_layout(&req, &staff, "admin-sis"),
         runs: rows,
         running,
-        default_term: state.config.current_term.clone().unwrap_or_default(),
+        default_term: state
+            .config
+            .classes
+            .current_term
+            .clone()
+            .unwrap_or_default(),
     }
     .render()?;
     Ok(views::page(body))

@@ -36,11 +36,11 @@ struct RefusedPage {
 fn rules(state: &AppState) -> Rules {
     let mut rules = Rules::new(
         state.config.secret_key.expose(),
-        state.config.flag_hide_threshold,
+        state.config.chat.flag_hide_threshold,
     );
-    rules.posts_per_hour_anywhere = state.config.posts_per_hour;
+    rules.posts_per_hour_anywhere = state.config.chat.posts_per_hour;
     rules.report_min_membership =
-        chrono::Duration::hours(i64::from(state.config.report_min_membership_hours));
+        chrono::Duration::hours(i64::from(state.config.chat.report_min_membership_hours));
     rules
 }
 

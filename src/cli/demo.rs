@@ -1,0 +1,165 @@
+//! `demo` and `bench-sessions`: load a demo campus into an empty database and
+//! say how to sign in to it, and start sessions for load tests. Never meant
+//! for a real database.
+
+use indicatif::{ProgressBar, ProgressDrawTarget};
+
+use super::{open_migrated, progress};
+use crate::config::Config;
+use crate::demo::{CampusSpec, DEMO_MODERATOR, DEMO_STUDENT};
+use crate::{clock, db};
+
+/// `demo`: migrate, load a demo campus, say how to sign in.
+pub(super) fn demo(config: &Config, spec: &CampusSpec) -> anyhow::Result<()> {
+    spec.check()?;
+    let mut conn = open_migrated(config)?;
+    load_demo(config, &mut conn, spec)?;
+    print_sign_in_help(config);
+    Ok(())
+}
+
+/// Loads a demo campus with a progress bar, and prints what was loaded.
+pub(super) fn load_demo(
+    config: &Config,
+    conn: &mut db::DbConn,
+    spec: &CampusSpec,
+) -> Result<(), crate::demo::DemoError> {
+    let progress = DemoProgress::new();
+    let report = crate::demo::load(
+        conn,
+        config.secret_key.expose(),
+        spec,
+        &config.server.data_dir,
+        clock::now(),
+        &progress,
+    );
+    progress.finish();
+    let report = report?;
+    let c = &report.counts;
+    println!(
+        "demo: loaded {} sections, {} students (and a moderator), {} enrollments, {} friendships, \
+         {} messages, {} reports in {:.1} s (seed {})",
+        report.sections,
+        c.students,
+        c.enrollments,
+        c.friendships,
+        c.messages,
+        c.flags,
+        report.seconds,
+        spec.seed
+    );
+    Ok(())
+}
+
+/// How to sign in to the demo, and where its emails land.
+pub(super) fn print_sign_in_help(config: &Config) {
+    let base = config.server.base_url.as_str().trim_end_matches('/');
+    println!("demo: sign in as the demo student: open {base}/login and enter {DEMO_STUDENT}@virginia.edu");
+    if config.mail.smtp_url.is_none() {
+        if config.serves_dev_mailbox() {
+            println!("demo: the sign-in email lands in the dev mailbox: {base}/dev/mailbox (follow its link or type its code)");
+        } else {
+            println!(
+                "demo: the sign-in email is written to {} (the dev mailbox page is served only in development on a loopback BIND_ADDR)",
+                config.mail.dir.display()
+            );
+        }
+    }
+    println!("demo: the moderator is {DEMO_MODERATOR}@virginia.edu (admin pages at {base}/admin)");
+}
+
+/// One progress bar per stage on a terminal; a line per stage otherwise.
+struct DemoProgress {
+    bar: Option<ProgressBar>,
+    started: std::cell::Cell<Option<(String, std::time::Instant)>>,
+}
+
+impl DemoProgress {
+    fn new() -> DemoProgress {
+        DemoProgress {
+            // Hidden until the first stage says how long it is.
+            bar: progress::terminal_bar(
+                "demo {prefix:12} [{bar:30}] {human_pos}/{human_len} eta {eta}",
+                Some(0),
+            ),
+            started: std::cell::Cell::new(None),
+        }
+    }
+
+    fn end_stage(&self) {
+        if let Some((name, at)) = self.started.take() {
+            eprintln!("demo: {name} done in {:.1} s", at.elapsed().as_secs_f64());
+        }
+    }
+
+    fn finish(&self) {
+        self.end_stage();
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl crate::demo::Progress for DemoProgress {
+    fn stage(&self, name: &str, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.suspend(|| self.end_stage());
+            bar.set_prefix(name.to_string());
+            bar.set_length(total);
+            bar.set_position(0);
+            bar.reset_eta();
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        } else {
+            self.end_stage();
+        }
+        self.started
+            .set(Some((name.to_string(), std::time::Instant::now())));
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+}
+
+/// `bench-sessions`: writes sessions and sign-in visitors for a load test.
+pub(super) fn bench_sessions(
+    config: &Config,
+    count: u32,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mut conn = open_migrated(config)?;
+    let key = config.secret_key.expose().to_vec();
+    let sessions = db::write_tx(&mut conn, |c| {
+        crate::demo::bench::start_sessions(c, count as usize, clock::now(), |hash| {
+            crate::web::guard::session_csrf_token(&key, hash)
+        })
+    })?;
+    let mut text = String::from("# token\tcsrf\tfriend\tclass\n");
+    for s in &sessions {
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            s.token, s.csrf, s.friend, s.class_id
+        ));
+    }
+    std::fs::write(out, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    // Visitors about to sign in: a pre-session cookie and its CSRF token each.
+    let login = out.with_extension("login");
+    let mut text = String::from("# cg_csrf cookie\tcsrf\n");
+    for _ in 0..1000 {
+        let cookie = crate::accounts::sessions::random_token();
+        let csrf = crate::web::guard::pre_session_csrf_token(&key, &cookie);
+        text.push_str(&format!("{cookie}\t{csrf}\n"));
+    }
+    std::fs::write(&login, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", login.display()))?;
+    println!(
+        "bench-sessions: wrote {} sessions to {} and 1000 sign-in visitors to {}",
+        sessions.len(),
+        out.display(),
+        login.display()
+    );
+    Ok(())
+}

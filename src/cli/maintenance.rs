@@ -1,0 +1,174 @@
+//! `migrate`, `cleanup` and `backup`: keeping the database itself (schema,
+//! expired rows, snapshots).
+
+use std::path::Path;
+
+use clap::Subcommand;
+
+use super::open_migrated;
+use crate::config::Config;
+use crate::{clock, db, ops};
+
+#[derive(Subcommand)]
+pub enum BackupCommand {
+    /// Write a consistent snapshot and its manifest (safe while the service runs).
+    Create {
+        /// Folder for snapshots (default DATA_DIR/backups).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Afterwards, remove snapshots older than this many days.
+        #[arg(long)]
+        keep_days: Option<i64>,
+    },
+    /// List snapshots with their time, size and row counts.
+    List {
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Restore a snapshot into a scratch database and compare it with its manifest.
+    Verify {
+        file: std::path::PathBuf,
+        /// PostgreSQL server to restore into (default DATABASE_URL's server).
+        #[arg(long)]
+        scratch_url: Option<String>,
+    },
+    /// Restore a snapshot into a database (refuses a non-empty one without --force).
+    Restore {
+        file: std::path::PathBuf,
+        /// The database to restore into: a path, sqlite://PATH or postgres://...
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `migrate`: applies pending migrations and prints them.
+pub(super) fn migrate(config: &Config) -> anyhow::Result<()> {
+    let manager = db::Manager::new(config.database.url.clone());
+    let mut conn = manager.establish()?;
+    let applied = db::run_migrations(&mut conn)?;
+    if applied.is_empty() {
+        println!(
+            "{}: schema is up to date (version {}); nothing to apply",
+            config.database.url.redacted(),
+            db::schema_version(&mut conn)?.unwrap_or_else(|| "none".into())
+        );
+    } else {
+        for version in &applied {
+            println!("applied {version}");
+        }
+        println!(
+            "{}: applied {} migration(s)",
+            config.database.url.redacted(),
+            applied.len()
+        );
+    }
+    Ok(())
+}
+
+/// `cleanup`: deletes expired rows and prints what went.
+pub(super) fn cleanup(config: &Config) -> anyhow::Result<()> {
+    let mut conn = open_migrated(config)?;
+    let report = ops::cleanup::run(&mut conn, clock::now())?;
+    println!("cleanup: {report}");
+    Ok(())
+}
+
+/// `backup create|list|verify|restore`.
+pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<()> {
+    use crate::ops::backup;
+    let default_dir = config.server.data_dir.join("backups");
+    match action {
+        BackupCommand::Create { dir, keep_days } => {
+            create_backup(config, &dir.unwrap_or(default_dir), keep_days)
+        }
+        BackupCommand::List { dir } => list_backups(&dir.unwrap_or(default_dir)),
+        BackupCommand::Verify { file, scratch_url } => {
+            let server = scratch_url.or_else(|| match &config.database.url {
+                crate::config::DatabaseUrl::Postgres(url) => Some(url.clone()),
+                _ => None,
+            });
+            eprintln!("backup: verifying {} ...", file.display());
+            let diffs = backup::verify(&file, server.as_deref())?;
+            if diffs.is_empty() {
+                println!("backup: OK: {} matches its manifest", file.display());
+                Ok(())
+            } else {
+                anyhow::bail!("FAILED: {}: {}", file.display(), diffs.join("; "))
+            }
+        }
+        BackupCommand::Restore { file, to, force } => {
+            let target = crate::config::DatabaseUrl::parse(&to)?;
+            eprintln!(
+                "backup: restoring {} into {} ...",
+                file.display(),
+                target.redacted()
+            );
+            let diffs = backup::restore(&file, &target, force)?;
+            if diffs.is_empty() {
+                println!(
+                    "backup: restored {} into {}; row counts match the manifest",
+                    file.display(),
+                    target.redacted()
+                );
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "restored, but it differs from the manifest: {}",
+                    diffs.join("; ")
+                )
+            }
+        }
+    }
+}
+
+/// Writes a snapshot and its manifest into `dir`, then prunes old ones.
+fn create_backup(config: &Config, dir: &Path, keep_days: Option<i64>) -> anyhow::Result<()> {
+    use crate::ops::backup;
+    eprintln!(
+        "backup: snapshotting {} ...",
+        config.database.url.redacted()
+    );
+    let manifest = backup::create(&config.database.url, dir, clock::now())?;
+    let rows: i64 = manifest.tables.values().sum();
+    println!(
+        "backup: wrote {} ({} bytes, {} rows in {} tables, schema {}, sha256 {})",
+        dir.join(&manifest.file).display(),
+        manifest.bytes,
+        rows,
+        manifest.tables.len(),
+        manifest.schema_version.as_deref().unwrap_or("none"),
+        manifest.sha256
+    );
+    if let Some(days) = keep_days {
+        for removed in backup::prune(dir, days, clock::now())? {
+            println!(
+                "backup: removed {} (older than {days} days)",
+                removed.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Lists the snapshots in `dir` with their time, size and row counts.
+fn list_backups(dir: &Path) -> anyhow::Result<()> {
+    use crate::ops::backup;
+    let found = backup::list(dir)?;
+    if found.is_empty() {
+        println!("backup: no snapshots in {}", dir.display());
+    }
+    for (path, m) in found {
+        println!(
+            "{}  {}  {:>8} bytes  {} rows  schema {}  {}",
+            m.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            m.backend,
+            m.bytes,
+            m.tables.values().sum::<i64>(),
+            m.schema_version.as_deref().unwrap_or("none"),
+            path.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! The command line (clap): `serve` (the default), `demo`, `migrate`,
+//! `cleanup`, `backup`, `grant-role`, `sis-sync`, one file per group. Each
+//! command reads the configuration once, opens its database through
+//! `open_migrated`, and reports failure as one line.
+
+mod demo;
+mod maintenance;
+mod progress;
+mod roles;
+mod serve;
+mod sis;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use self::maintenance::BackupCommand;
+use crate::config::Config;
+use crate::demo::CampusSpec;
+use crate::{db, telemetry};
+
+/// `sis-sync` exits with this when another sync of the term is running
+/// (sysexits' EX_TEMPFAIL: try again later).
+pub const EXIT_SYNC_ALREADY_RUNNING: u8 = 75;
+/// Bad words on the command line (as clap itself uses).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "common-grounds",
+    version,
+    about = "Common Grounds: shared classes and anonymous class chat for UVA students"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve HTTP (what a bare `common-grounds` does).
+    Serve {
+        /// First load a demo campus into the database when it has no accounts yet
+        /// (as `common-grounds demo` does), and print how to sign in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load a demo campus into an empty database: a catalog synced from bundled
+    /// SIS pages, students with classes, friends and chat threads, a moderator.
+    /// The options make a campus of any size (UVA: --students 25000 --sections 8000
+    /// --per-student 5 --friends 20 --messages 1000000).
+    Demo {
+        #[arg(long, default_value_t = CampusSpec::demo().students)]
+        students: u32,
+        /// Sections in the catalog (the 5 bundled CS sample sections included).
+        #[arg(long, default_value_t = CampusSpec::demo().sections)]
+        sections: u32,
+        /// Classes each student takes.
+        #[arg(long, default_value_t = CampusSpec::demo().per_student)]
+        per_student: u32,
+        /// Friends each student has, about (most met in a shared class).
+        #[arg(long, default_value_t = CampusSpec::demo().friends)]
+        friends: u32,
+        /// Chat messages in all, shared among classes by size.
+        #[arg(long, default_value_t = CampusSpec::demo().messages)]
+        messages: u64,
+        /// The same seed makes the same campus.
+        #[arg(long, default_value_t = CampusSpec::demo().seed)]
+        seed: u64,
+    },
+    /// For load tests only: start sessions for N students of a demo campus and
+    /// write one line per session (token, CSRF token, a friend's computing ID,
+    /// the class with the most threads) to FILE. Never on a real database.
+    BenchSessions {
+        #[arg(long, default_value_t = 1000)]
+        count: u32,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Apply pending migrations and print what was applied.
+    Migrate,
+    /// Delete expired sign-in links, sessions, unconfirmed addresses and old delivered email.
+    Cleanup,
+    /// Pull a term's class sections from SIS into the catalog (run it from cron).
+    /// Exits 0 only when every subject synced; 75 when a sync of the term is already running.
+    SisSync {
+        /// The SIS term: 1, the year's last two digits, the season (1 January, 2 spring, 6 summer, 8 fall), e.g. 1262.
+        #[arg(long)]
+        term: String,
+        /// Only these subjects (`--subject CS MATH` or `--subject CS,MATH`); default: every subject of the term.
+        #[arg(long = "subject", value_name = "SUBJECT", num_args = 1.., value_delimiter = ',')]
+        subjects: Vec<String>,
+        /// Fetch and compare with the catalog, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Give an account a role (student, moderator, admin): how the first admin is made.
+    GrantRole {
+        /// The account's email address or computing ID.
+        who: String,
+        /// student, moderator or admin.
+        role: String,
+    },
+    /// Snapshots of the database: create, list, verify, restore.
+    Backup {
+        #[command(subcommand)]
+        action: BackupCommand,
+    },
+}
+
+/// Runs the command line; the exit code says whether it worked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("common-grounds: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.server.log_filter, config.server.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => serve::serve(config, demo),
+        Command::Demo {
+            students,
+            sections,
+            per_student,
+            friends,
+            messages,
+            seed,
+        } => demo::demo(
+            &config,
+            &CampusSpec {
+                students,
+                sections,
+                per_student,
+                friends,
+                messages,
+                seed,
+            },
+        ),
+        Command::BenchSessions { count, out } => demo::bench_sessions(&config, count, &out),
+        Command::Migrate => maintenance::migrate(&config),
+        Command::Cleanup => maintenance::cleanup(&config),
+        Command::Backup { action } => maintenance::backup(&config, action),
+        Command::GrantRole { who, role } => roles::grant_role(&config, &who, &role),
+        Command::SisSync {
+            term,
+            subjects,
+            dry_run,
+        } => return sis::sis_sync(&config, &term, &subjects, dry_run),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("common-grounds: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause already in the text.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A connection to the configured database with every pending migration
+/// applied: where each command but `migrate` starts.
+fn open_migrated(config: &Config) -> anyhow::Result<db::DbConn> {
+    let mut conn = db::Manager::new(config.database.url.clone()).establish()?;
+    db::run_migrations(&mut conn)?;
+    Ok(conn)
+}

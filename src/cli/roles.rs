@@ -1,0 +1,36 @@
+//! `grant-role`: give an account a role; how the first admin is made.
+
+use super::open_migrated;
+use crate::config::Config;
+use crate::{clock, db};
+
+/// `grant-role`: changes an account's role (audited, sessions ended).
+pub(super) fn grant_role(config: &Config, who: &str, role: &str) -> anyhow::Result<()> {
+    let role: crate::accounts::Role = role
+        .parse()
+        .map_err(|_| anyhow::anyhow!("'{role}' is not a role; use student, moderator or admin"))?;
+    let mut conn = open_migrated(config)?;
+    let outcome = db::write_tx(&mut conn, |c| -> anyhow::Result<_> {
+        let target = crate::moderation::users::find_by_login(c, who)?.ok_or_else(|| {
+            anyhow::anyhow!("no account for '{who}': the person must sign in once first")
+        })?;
+        let changed = crate::moderation::users::set_role(c, None, &target, role, clock::now())?;
+        Ok((target, changed))
+    })?;
+    let (target, changed) = outcome;
+    if changed {
+        println!(
+            "{} ({}) is now {}; their sessions were ended and the change is in the audit log",
+            target.email,
+            target.computing_id,
+            role.as_str()
+        );
+    } else {
+        println!(
+            "{} is already {}; nothing changed",
+            target.email,
+            role.as_str()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! Mapping SIS's sections to the catalog's records: the title with its topic,
+//! instructors joined, meeting times as wall-clock text, and a section of
+//! another term refused. Pure: no database, no HTTP.
+
+use crate::classes::catalog::{MeetingRecord, SectionRecord, SubjectRecords};
+use crate::sis::wire::SisSection;
+use crate::sis::{Subject, Term};
+
+/// Maps one SIS section; refuses one that belongs to another term.
+pub fn section_record(
+    term: &Term,
+    subject: &Subject,
+    s: SisSection,
+) -> Result<SectionRecord, String> {
+    if let Some(strm) = &s.strm {
+        if strm != term.as_str() {
+            return Err(format!(
+                "section {} is of term {strm}, not {term}",
+                s.class_nbr
+            ));
+        }
+    }
+    let title = match (s.descr, s.topic) {
+        (Some(descr), Some(topic)) if topic != descr => Some(format!("{descr}: {topic}")),
+        (Some(descr), _) => Some(descr),
+        (None, topic) => topic,
+    };
+    let meetings: Vec<MeetingRecord> = s
+        .meetings
+        .iter()
+        .map(|m| MeetingRecord {
+            days: m.days.clone(),
+            start_time: m.start_time.map(|t| t.to_string()),
+            end_time: m.end_time.map(|t| t.to_string()),
+            location: m.facility_descr.clone(),
+            instructor: names(m.instructor.iter().map(String::as_str)),
+        })
+        .collect();
+    // The section's own list, else whoever teaches its meetings.
+    let instructor = names(s.instructors.iter().filter_map(|i| i.name.as_deref())).or_else(|| {
+        names(
+            s.meetings
+                .iter()
+                .flat_map(|m| m.instructor.iter().map(String::as_str)),
+        )
+    });
+    Ok(SectionRecord {
+        class_number: s.class_nbr.to_string(),
+        subject: s.subject.unwrap_or_else(|| subject.as_str().to_string()),
+        catalog_number: s.catalog_nbr,
+        title,
+        component: s.component,
+        class_section: s.class_section,
+        instructor,
+        class_capacity: s.class_capacity,
+        enrollment_available: s.enrollment_available,
+        meetings,
+    })
+}
+
+/// Distinct names in order, joined for display; None when there are none.
+fn names<'a>(all: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut kept: Vec<&str> = Vec::new();
+    for name in all {
+        if !kept.contains(&name) {
+            kept.push(name);
+        }
+    }
+    (!kept.is_empty()).then(|| kept.join(", "))
+}
+
+/// A subject's sections keyed by class number. A section listed twice (SIS
+/// pages can shift while being read) is kept once, as last seen.
+pub(super) fn records_of(
+    term: &Term,
+    subject: &Subject,
+    sections: Vec<SisSection>,
+) -> Result<SubjectRecords, String> {
+    let mut records = SubjectRecords::new();
+    for section in sections {
+        let record = section_record(term, subject, section)?;
+        records.insert(record.class_number.clone(), record);
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sis::wire::parse_page;
+
+    fn term() -> Term {
+        Term::parse("1262").unwrap()
+    }
+
+    fn record(json: serde_json::Value) -> Result<SectionRecord, String> {
+        let section = parse_page(serde_json::json!([json]))
+            .unwrap()
+            .sections
+            .remove(0);
+        section_record(&term(), &Subject::parse("CS").unwrap(), section)
+    }
+
+    #[test]
+    fn a_topic_refines_the_title_and_instructors_are_joined() {
+        let r = record(serde_json::json!({
+            "class_nbr": 16655, "catalog_nbr": "4501", "strm": "1262",
+            "descr": "Special Topics in Computer Science", "topic": "Systems for Machine Learning",
+            "instructors": [{"name": "Grace Hopper"}, {"name": "Alan Turing"}, {"name": "Grace Hopper"}],
+            "meetings": [{"days": "MoWe", "start_time": "15.30.00.000000-05:00",
+                          "end_time": "16.45.00.000000-05:00", "facility_descr": "***"}]
+        }))
+        .unwrap();
+        assert_eq!(
+            r.title.as_deref(),
+            Some("Special Topics in Computer Science: Systems for Machine Learning")
+        );
+        assert_eq!(r.instructor.as_deref(), Some("Grace Hopper, Alan Turing"));
+        assert_eq!(r.subject, "CS");
+        assert_eq!(
+            r.meetings,
+            vec![MeetingRecord {
+                days: Some("MoWe".into()),
+                start_time: Some("15:30".into()),
+                end_time: Some("16:45".into()),
+                location: None,
+                instructor: None,
+            }]
+        );
+    }
+
+    #[test]
+    fn a_section_of_another_term_is_refused() {
+        let err = record(serde_json::json!({"class_nbr": 1, "catalog_nbr": "1", "strm": "1268"}))
+            .unwrap_err();
+        assert_eq!(err, "section 1 is of term 1268, not 1262");
+    }
+}
