@@ -428,7 +428,7 @@ backend_test!(
             text: "plain".into(),
             html: "<p>html</p>".into(),
         };
-        let outbox_id = outbox::enqueue(&mut conn, &email, now).unwrap();
+        let outbox_id = db::write_tx(&mut conn, |tx| outbox::enqueue(tx, &email, now)).unwrap();
         let read: OutboxMessage = email_outbox::table
             .find(&outbox_id)
             .select(OutboxMessage::as_select())
@@ -584,7 +584,7 @@ backend_test!(
             text: "t".into(),
             html: "h".into(),
         };
-        outbox::enqueue(&mut conn, &email, now).unwrap();
+        db::write_tx(&mut conn, |tx| outbox::enqueue(tx, &email, now)).unwrap();
         let bad_outbox = diesel::update(email_outbox::table)
             .set(email_outbox::status.eq("lost"))
             .execute(&mut conn);

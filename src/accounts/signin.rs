@@ -211,13 +211,12 @@ pub fn request(
         message,
     } = prepared;
     db::write_tx(conn, |tx| {
-        let conn: &mut DbConn = tx;
-        let user_id = match super::find_by_email(conn, email.as_str())? {
+        let user_id = match super::find_by_email(tx, email.as_str())? {
             Some(user) => user.id,
             None => {
                 let id = UserId::new();
                 super::insert(
-                    conn,
+                    tx,
                     &NewUser {
                         id: &id,
                         email: email.as_str(),
@@ -243,8 +242,8 @@ pub fn request(
                 created_at: now,
                 requester_hash,
             })
-            .execute(conn)?;
-        mail::outbox::enqueue(conn, message, now)?;
+            .execute(&mut **tx)?;
+        mail::outbox::enqueue(tx, message, now)?;
         Ok(())
     })
 }

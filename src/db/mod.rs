@@ -77,6 +77,13 @@ pub fn like_escaped(text: &str) -> String {
 pub type Pool = dr2d2::Pool<Manager>;
 pub type PooledConn = dr2d2::PooledConnection<Manager>;
 
+/// Takes a connection from the pool, waiting up to the pool's timeout. The one
+/// checkout outside the pool's own code: the web layer's database handle calls
+/// it, so handlers never touch the pool.
+pub fn checkout(pool: &Pool) -> Result<PooledConn, dr2d2::PoolError> {
+    pool.get()
+}
+
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 

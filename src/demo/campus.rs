@@ -20,7 +20,7 @@ use crate::classes::ClassId;
 use crate::db::schema::{
     class_messages, friendships, message_flags, sign_in_days, user_classes, users,
 };
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 use crate::friends::FriendshipStatus;
 
 /// Bind parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
@@ -128,9 +128,9 @@ fn uuid(rng: &mut StdRng) -> String {
 }
 
 /// Writes the students, the moderator, enrollments, friendships, messages and
-/// flags. Call inside one write transaction.
+/// flags, all in the caller's one write transaction.
 pub fn populate(
-    conn: &mut DbConn,
+    tx: &mut Tx<'_>,
     secret: &[u8],
     spec: &CampusSpec,
     sections: &[Section],
@@ -138,6 +138,7 @@ pub fn populate(
     rng: &mut StdRng,
     progress: &dyn Progress,
 ) -> QueryResult<Counts> {
+    let conn: &mut DbConn = tx;
     let mut counts = Counts::default();
     let students = make_students(spec.students as usize, rng, now);
     progress.stage("students", students.len() as u64 + 1);

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::OutgoingEmail;
 use crate::db::schema::email_outbox;
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 crate::define_id!(OutboxId);
 
@@ -68,12 +68,14 @@ pub struct NewOutboxMessage<'a> {
     pub created_at: NaiveDateTime,
 }
 
-/// Queues an email; call it inside the transaction that makes the email true.
+/// Queues an email, in the transaction that makes the email true (it is sent
+/// only if that transaction commits).
 pub fn enqueue(
-    conn: &mut DbConn,
+    tx: &mut Tx<'_>,
     email: &OutgoingEmail,
     now: NaiveDateTime,
 ) -> QueryResult<OutboxId> {
+    let conn: &mut DbConn = tx;
     let id = OutboxId::new();
     diesel::insert_into(email_outbox::table)
         .values(NewOutboxMessage {

@@ -62,7 +62,7 @@ impl Database {
     /// A pooled connection, for work off the request path (migrations at
     /// start-up, the hourly cleanup); requests go through `with_conn`.
     pub fn connection(&self) -> Result<PooledConn, PoolError> {
-        self.pool.get()
+        crate::db::checkout(&self.pool)
     }
 
     /// Runs a pool checkout, counted as waiting while it blocks.
