@@ -58,6 +58,8 @@ struct NewReport<'a> {
 }
 
 /// Reports a message on behalf of `flagger`. Returns the message's class, for the way back.
+// Stays whole: the checks, whether the report counts, and the automatic hide
+// are one transaction whose order is the rule.
 pub fn flag(
     conn: &mut DbConn,
     flagger: &UserId,

@@ -56,6 +56,8 @@ pub struct ChatExport {
 
 /// The messages `me` wrote (oldest first), their kept versions and the
 /// reports `me` made; never another student's authorship.
+// Stays whole: one read per table chat owns, side by side, so a reviewer sees
+// at a glance that nothing of another student's is exported.
 pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
     type MessageRow = (
         String,
@@ -176,6 +178,8 @@ pub const PLACEHOLDER_PSEUDONYM: &str = "Anon_deleted";
 /// placeholder whose text (and reports) only moderators can read. Messages
 /// whose reports were all reviewed and dismissed are erased like any other;
 /// messages others replied to stay as placeholders with no author.
+// Stays whole: which rows go and which stay as evidence is decided here in one
+// place, in the order the foreign keys need.
 pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<Erased> {
     let mut erased = Erased::default();
     let pending = message_flags::table

@@ -23,6 +23,8 @@ pub struct Draft<'a> {
 
 /// Posts a message (or a reply) as `author`. The limits, the pseudonym choice and
 /// the insert run in one write transaction with the class locked.
+// Stays whole: every check runs under the class lock in this order before the
+// insert, and that order is the rule (a split would hide which ran first).
 pub fn post(
     conn: &mut DbConn,
     author: &User,

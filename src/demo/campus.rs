@@ -129,6 +129,8 @@ fn uuid(rng: &mut StdRng) -> String {
 
 /// Writes the students, the moderator, enrollments, friendships, messages and
 /// flags, all in the caller's one write transaction.
+// Stays whole: the stages in the order their foreign keys need, each a call
+// plus its progress line.
 pub fn populate(
     tx: &mut Tx<'_>,
     secret: &[u8],
@@ -402,6 +404,8 @@ struct Thread {
     replies: Vec<String>,
 }
 
+// Stays whole: a generator of plausible threads whose loops share the random
+// state and the running counts; it is demo data, not a rule of the service.
 #[allow(clippy::too_many_arguments)]
 fn chat(
     conn: &mut DbConn,

@@ -80,6 +80,8 @@ pub fn request(
     })
 }
 
+// Stays whole: the daily limit, the lookup, the block and duplicate checks and
+// the insert are one transaction, read top to bottom in the order they must run.
 fn request_in(
     tx: &mut Tx,
     me: &User,
@@ -259,6 +261,8 @@ pub fn act(
     db::write_tx(conn, |tx| act_in(tx, me, computing_id, action, now))
 }
 
+// Stays whole: one match over the friend actions, each a few lines, with the
+// lookup they share; split apart, the rules for one friendship would scatter.
 fn act_in(
     tx: &mut Tx,
     me: &User,
