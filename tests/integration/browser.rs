@@ -2,9 +2,8 @@
 //! fits a 375 px phone without sideways scrolling and shows overlapping
 //! classes side by side. Screenshots land in target/screenshots/.
 
-#[path = "common/browser.rs"]
-mod browser;
-mod common;
+use crate::common;
+use crate::common::browser;
 
 use common::{spawn_quiet_app, Backend};
 use common_grounds::classes::{self, ClassId, MeetingId, NewClass, NewClassMeeting};

@@ -2,7 +2,7 @@
 //! rule is seeded with rows on both sides of its line, and afterwards exactly
 //! the expected rows remain, by id. The `cleanup` command says the same.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

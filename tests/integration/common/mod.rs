@@ -2,7 +2,9 @@
 //! port 0, a cookie-keeping client, and a real SMTP listener on loopback.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod proxy;
+pub mod seed;
 pub mod sis_server;
 pub mod smtp;
 

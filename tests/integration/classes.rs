@@ -1,7 +1,7 @@
 //! Issue 4: my classes, friends, classes in common, the timetable, search and
 //! privacy, through real HTTP on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{spawn_quiet_app, Backend, Student, TestApp};
 use common_grounds::accounts::UserId;

@@ -2,7 +2,7 @@
 //! pages, on SQLite and PostgreSQL: what lands in the catalog, what a re-sync
 //! changes, how failures, overlaps and a killed process leave the data.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
@@ -25,10 +25,10 @@ use common_grounds::sis::{self as sis_runs, SyncRun, SyncRunId, SyncStatus, Term
 use diesel::prelude::*;
 use serde_json::Value;
 
-const CS_PAGE1: &str = include_str!("fixtures/sis/cs-1262-page1.json");
-const CS_PAGE2: &str = include_str!("fixtures/sis/cs-1262-page2.json");
-const CS_PAGE3: &str = include_str!("fixtures/sis/cs-1262-page3.json");
-const OPTIONS: &str = include_str!("fixtures/sis/options-1262.json");
+const CS_PAGE1: &str = include_str!("../fixtures/sis/cs-1262-page1.json");
+const CS_PAGE2: &str = include_str!("../fixtures/sis/cs-1262-page2.json");
+const CS_PAGE3: &str = include_str!("../fixtures/sis/cs-1262-page3.json");
+const OPTIONS: &str = include_str!("../fixtures/sis/options-1262.json");
 
 fn sample_cs_pages() -> Vec<String> {
     vec![CS_PAGE1.into(), CS_PAGE2.into(), CS_PAGE3.into()]

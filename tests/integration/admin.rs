@@ -2,10 +2,8 @@
 //! audited reveal, hide/restore/delete as students see them, suspensions,
 //! "sync now" against a loopback SIS, the overview's charts, and roles.
 
-mod common;
-#[allow(dead_code)]
-#[path = "common/seed.rs"]
-mod seed;
+use crate::common;
+use crate::common::seed;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! cleanly; every table stores and returns a whole row; the database itself
 //! enforces the constraints.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::*;

@@ -5,7 +5,7 @@
 //! queries; "older" pages by keyset; limits say why and when. Each test runs on
 //! SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::collections::HashSet;

@@ -3,7 +3,7 @@
 //! class page saying who reads its chat, a suspended student changing nothing,
 //! and one student's posts capped across all classes. On SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, NaiveDateTime};
 use common::{spawn_quiet_app, Backend, Student, TestApp};
