@@ -963,24 +963,13 @@ impl Story {
     /// A signed-in student made directly in the database, for the reporters:
     /// the sign-in itself is covered by A and B.
     fn session_for(&self, computing_id: &str) -> String {
-        use common_grounds::accounts::{self, sessions, NewUser, UserId};
+        use common_grounds::accounts::sessions;
         let mut conn = self.db.connect();
         let now = common_grounds::clock::now();
-        let id = UserId::new();
-        let email = format!("{computing_id}@virginia.edu");
-        accounts::insert(
-            &mut conn,
-            &NewUser {
-                id: &id,
-                email: &email,
-                computing_id,
-                email_verified: true,
-                role: "student",
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap();
+        let id = common::builders::UserBuilder::new(computing_id)
+            .created_at(now)
+            .insert(&mut conn)
+            .id;
         sessions::create(&mut conn, &id, Some("e2e"), now)
             .unwrap()
             .token

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::builders::{MessageBuilder, UserBuilder};
 use common::sis_server::{self, Fault, SisServer};
 use common::*;
-use common_grounds::accounts::{self, Role, UserId};
-use common_grounds::chat::{self, MessageId, NewClassMessage};
+use common_grounds::accounts::{Role, UserId};
+use common_grounds::chat;
 use common_grounds::classes::{self, Class, ClassMeeting};
 use common_grounds::clock;
 use common_grounds::db::schema::{class_meetings, classes as classes_table, sis_sync_runs};
@@ -559,23 +560,10 @@ backend_test!(
 );
 
 fn new_student(conn: &mut DbConn, computing_id: &str) -> UserId {
-    let now = clock::now();
-    let id = UserId::new();
-    let email = format!("{computing_id}@virginia.edu");
-    accounts::insert(
-        conn,
-        &accounts::NewUser {
-            id: &id,
-            email: &email,
-            computing_id,
-            email_verified: true,
-            role: Role::Student.as_str(),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .unwrap();
-    id
+    UserBuilder::new(computing_id)
+        .role(Role::Student.as_str())
+        .insert(conn)
+        .id
 }
 
 backend_test!(
@@ -587,25 +575,14 @@ backend_test!(
         let study = catalog(&mut conn)["16699"].clone();
         let student = new_student(&mut conn, "mst3k");
         classes::enroll(&mut conn, &student, &study.id, clock::now()).unwrap();
-        let message_id = MessageId::new();
-        chat::insert(
-            &mut conn,
-            &NewClassMessage {
-                id: &message_id,
-                class_id: &study.id,
-                user_id: Some(&student),
-                anonymous_identifier: "Anon_abc123",
-                content: "Who else is writing a dissertation?",
-                parent_message_id: None,
-                thread_root_id: None,
-                flagged_count: 0,
-                hidden: false,
-                deleted: false,
-                created_at: clock::now(),
-                updated_at: clock::now(),
-            },
+        let message_id = MessageBuilder::new(
+            &study.id,
+            &student,
+            "Anon_abc123",
+            "Who else is writing a dissertation?",
         )
-        .unwrap();
+        .insert(&mut conn)
+        .id;
         server.set_pages("1262", "CS", edited_cs_pages(|number, _| number != 16699));
 
         // A sync of some subjects never deactivates.

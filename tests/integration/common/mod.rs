@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod builders;
 pub mod proxy;
 pub mod seed;
 pub mod sis_server;
@@ -377,23 +378,12 @@ impl TestApp {
     pub fn student(&self, computing_id: &str) -> Student {
         let mut conn = self.conn();
         let now = common_grounds::clock::now();
-        let id = common_grounds::accounts::UserId::new();
-        let email = format!("{computing_id}@virginia.edu");
-        let user = common_grounds::accounts::insert(
-            &mut conn,
-            &common_grounds::accounts::NewUser {
-                id: &id,
-                email: &email,
-                computing_id,
-                email_verified: true,
-                role: "student",
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap();
+        let user = builders::UserBuilder::new(computing_id)
+            .created_at(now)
+            .insert(&mut conn);
         let session =
-            common_grounds::accounts::sessions::create(&mut conn, &id, Some("test"), now).unwrap();
+            common_grounds::accounts::sessions::create(&mut conn, &user.id, Some("test"), now)
+                .unwrap();
         Student {
             user,
             client: self.client_with_session(&session.token),
