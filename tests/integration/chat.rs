@@ -615,7 +615,7 @@ backend_test!(
 
 backend_test!(
     async fn two_students_never_share_a_pseudonym_even_when_prefixes_clash(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
         // One hex character: 40 students must clash (16 values), so suffixes grow.
@@ -675,7 +675,7 @@ backend_test!(
 
 backend_test!(
     async fn students_posting_at_once_still_get_distinct_pseudonyms(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
         let students: Vec<User> = (0..24)
@@ -796,7 +796,7 @@ backend_test!(
 
 backend_test!(
     async fn a_reply_must_stay_in_its_class(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let a = new_user(&mut conn, "aa1a");
         let one = new_class(&mut conn, "1");
@@ -900,7 +900,7 @@ backend_test!(
 
 backend_test!(
     async fn a_student_can_report_at_most_twenty_messages_a_day(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
         let author = new_user(&mut conn, "au1t");
@@ -1237,7 +1237,7 @@ fn count_page_queries(db: &TestDb, viewer: &UserId, class_id: &ClassId) -> (usiz
 
 backend_test!(
     async fn the_class_page_runs_as_many_queries_for_500_messages_as_for_5(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
         let viewer = new_user(&mut conn, "vv1v");
@@ -1490,7 +1490,7 @@ backend_test!(
 
 backend_test!(
     async fn posting_limits_refuse_with_the_reason_and_the_time(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
         let other_class = new_class(&mut conn, "2");

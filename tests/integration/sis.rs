@@ -168,7 +168,7 @@ fn edited_cs_pages(mut edit: impl FnMut(u64, &mut Value) -> bool) -> Vec<String>
 
 backend_test!(
     async fn sample_sections_land_with_meetings_instructors_and_placeholders(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
 
@@ -318,7 +318,7 @@ backend_test!(
 
 backend_test!(
     async fn a_second_identical_sync_reports_all_unchanged_and_changes_no_row(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         sync_all(&db, &server).await;
@@ -468,7 +468,7 @@ fn text(bytes: &[u8]) -> String {
 
 backend_test!(
     async fn errors_then_success_syncs_and_html_forever_fails_only_that_subject(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         sync_all(&db, &server).await;
@@ -568,7 +568,7 @@ fn new_student(conn: &mut DbConn, computing_id: &str) -> UserId {
 
 backend_test!(
     async fn a_section_gone_from_a_full_resync_is_inactive_but_keeps_students(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         sync_all(&db, &server).await;
@@ -649,7 +649,7 @@ fn wait_both(mut a: std::process::Child, mut b: std::process::Child) -> [(Output
 
 backend_test!(
     async fn two_syncs_started_together_one_runs_and_the_other_says_so(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         // Slow pages keep the winner busy for over a second (two pages per subject,
@@ -694,7 +694,7 @@ backend_test!(
 
 backend_test!(
     async fn killing_the_sync_mid_subject_leaves_no_partial_subject(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         sync_all(&db, &server).await;
@@ -781,7 +781,7 @@ backend_test!(
 
 backend_test!(
     async fn a_live_lock_is_respected_and_an_expired_one_is_taken_over(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let term = Term::parse("1262").unwrap();
         let now = clock::now();
@@ -829,7 +829,7 @@ backend_test!(
 
 backend_test!(
     async fn a_sync_started_while_another_holds_the_term_changes_nothing(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         let term = Term::parse("1262").unwrap();
@@ -857,7 +857,7 @@ backend_test!(
 
 backend_test!(
     async fn a_page_that_times_out_once_is_retried(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         server.fail(
@@ -880,7 +880,7 @@ backend_test!(
 
 backend_test!(
     async fn a_malformed_page_fails_its_subject_at_once_with_a_clear_error(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         server.set_pages("1262", "MATH", vec![r#"{"error": "Search failed"}"#.into()]);
@@ -908,7 +908,7 @@ backend_test!(
 
 backend_test!(
     async fn requests_stay_within_the_concurrency_limit_and_pause_between(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = SisServer::start().await;
         let subjects = ["AAS", "BIOL", "CHEM", "DANC", "ECON", "FREN"];
@@ -943,7 +943,7 @@ backend_test!(
 
 backend_test!(
     async fn a_dry_run_reports_what_it_would_do_and_writes_nothing(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         let mut dry = request(&[]);
@@ -966,7 +966,7 @@ backend_test!(
 
 backend_test!(
     async fn recorded_pages_in_a_folder_sync_like_the_live_search(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sis");
         let server = SisServer::start().await;
