@@ -243,8 +243,10 @@ async fn json_logs_of_a_whole_sign_in_hold_no_secret() {
         .send()
         .await
         .unwrap();
-    assert_eq!(asked.status().as_u16(), 200);
-    let check_page = asked.text().await.unwrap();
+    assert_eq!(asked.status().as_u16(), 303);
+    let location = asked.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, "/login/check-email", "POST /login redirects");
+    let (_, check_page) = page(&phone, &app.url(&location)).await;
     let code_csrf = csrf_in(&check_page).unwrap();
     let second = mails(&mailbox, 2).await.remove(1);
     let code = code_in(&second.text).unwrap();
