@@ -7,7 +7,7 @@
 //! `cargo bench --bench sis_sync` (optionally with
 //! `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres`).
 
-#[path = "../tests/common/sis_server.rs"]
+#[path = "../tests/integration/common/sis_server.rs"]
 mod sis_server;
 
 use std::time::{Duration, Instant};

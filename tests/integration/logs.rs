@@ -2,7 +2,7 @@
 //! whole sign-in (link, then code): every line is JSON, and no line holds a
 //! secret (link token, code, session cookie or its hash, CSRF token).
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -2,16 +2,17 @@
 //! pages, on SQLite and PostgreSQL: what lands in the catalog, what a re-sync
 //! changes, how failures, overlaps and a killed process leave the data.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::builders::{MessageBuilder, UserBuilder};
 use common::sis_server::{self, Fault, SisServer};
 use common::*;
-use common_grounds::accounts::{self, Role, UserId};
-use common_grounds::chat::{self, MessageId, NewClassMessage};
+use common_grounds::accounts::{Role, UserId};
+use common_grounds::chat;
 use common_grounds::classes::{self, Class, ClassMeeting};
 use common_grounds::clock;
 use common_grounds::db::schema::{class_meetings, classes as classes_table, sis_sync_runs};
@@ -25,10 +26,10 @@ use common_grounds::sis::{self as sis_runs, SyncRun, SyncRunId, SyncStatus, Term
 use diesel::prelude::*;
 use serde_json::Value;
 
-const CS_PAGE1: &str = include_str!("fixtures/sis/cs-1262-page1.json");
-const CS_PAGE2: &str = include_str!("fixtures/sis/cs-1262-page2.json");
-const CS_PAGE3: &str = include_str!("fixtures/sis/cs-1262-page3.json");
-const OPTIONS: &str = include_str!("fixtures/sis/options-1262.json");
+const CS_PAGE1: &str = include_str!("../fixtures/sis/cs-1262-page1.json");
+const CS_PAGE2: &str = include_str!("../fixtures/sis/cs-1262-page2.json");
+const CS_PAGE3: &str = include_str!("../fixtures/sis/cs-1262-page3.json");
+const OPTIONS: &str = include_str!("../fixtures/sis/options-1262.json");
 
 fn sample_cs_pages() -> Vec<String> {
     vec![CS_PAGE1.into(), CS_PAGE2.into(), CS_PAGE3.into()]
@@ -167,7 +168,7 @@ fn edited_cs_pages(mut edit: impl FnMut(u64, &mut Value) -> bool) -> Vec<String>
 
 backend_test!(
     async fn sample_sections_land_with_meetings_instructors_and_placeholders(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
 
@@ -317,7 +318,7 @@ backend_test!(
 
 backend_test!(
     async fn a_second_identical_sync_reports_all_unchanged_and_changes_no_row(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         sync_all(&db, &server).await;
@@ -467,7 +468,7 @@ fn text(bytes: &[u8]) -> String {
 
 backend_test!(
     async fn errors_then_success_syncs_and_html_forever_fails_only_that_subject(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         sync_all(&db, &server).await;
@@ -559,53 +560,29 @@ backend_test!(
 );
 
 fn new_student(conn: &mut DbConn, computing_id: &str) -> UserId {
-    let now = clock::now();
-    let id = UserId::new();
-    let email = format!("{computing_id}@virginia.edu");
-    accounts::insert(
-        conn,
-        &accounts::NewUser {
-            id: &id,
-            email: &email,
-            computing_id,
-            email_verified: true,
-            role: Role::Student.as_str(),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .unwrap();
-    id
+    UserBuilder::new(computing_id)
+        .role(Role::Student.as_str())
+        .insert(conn)
+        .id
 }
 
 backend_test!(
     async fn a_section_gone_from_a_full_resync_is_inactive_but_keeps_students(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         sync_all(&db, &server).await;
         let study = catalog(&mut conn)["16699"].clone();
         let student = new_student(&mut conn, "mst3k");
         classes::enroll(&mut conn, &student, &study.id, clock::now()).unwrap();
-        let message_id = MessageId::new();
-        chat::insert(
-            &mut conn,
-            &NewClassMessage {
-                id: &message_id,
-                class_id: &study.id,
-                user_id: Some(&student),
-                anonymous_identifier: "Anon_abc123",
-                content: "Who else is writing a dissertation?",
-                parent_message_id: None,
-                thread_root_id: None,
-                flagged_count: 0,
-                hidden: false,
-                deleted: false,
-                created_at: clock::now(),
-                updated_at: clock::now(),
-            },
+        let message_id = MessageBuilder::new(
+            &study.id,
+            &student,
+            "Anon_abc123",
+            "Who else is writing a dissertation?",
         )
-        .unwrap();
+        .insert(&mut conn)
+        .id;
         server.set_pages("1262", "CS", edited_cs_pages(|number, _| number != 16699));
 
         // A sync of some subjects never deactivates.
@@ -672,7 +649,7 @@ fn wait_both(mut a: std::process::Child, mut b: std::process::Child) -> [(Output
 
 backend_test!(
     async fn two_syncs_started_together_one_runs_and_the_other_says_so(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         // Slow pages keep the winner busy for over a second (two pages per subject,
@@ -717,7 +694,7 @@ backend_test!(
 
 backend_test!(
     async fn killing_the_sync_mid_subject_leaves_no_partial_subject(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         sync_all(&db, &server).await;
@@ -804,7 +781,7 @@ backend_test!(
 
 backend_test!(
     async fn a_live_lock_is_respected_and_an_expired_one_is_taken_over(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let term = Term::parse("1262").unwrap();
         let now = clock::now();
@@ -852,7 +829,7 @@ backend_test!(
 
 backend_test!(
     async fn a_sync_started_while_another_holds_the_term_changes_nothing(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         let term = Term::parse("1262").unwrap();
@@ -880,7 +857,7 @@ backend_test!(
 
 backend_test!(
     async fn a_page_that_times_out_once_is_retried(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         server.fail(
@@ -903,7 +880,7 @@ backend_test!(
 
 backend_test!(
     async fn a_malformed_page_fails_its_subject_at_once_with_a_clear_error(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         server.set_pages("1262", "MATH", vec![r#"{"error": "Search failed"}"#.into()]);
@@ -931,7 +908,7 @@ backend_test!(
 
 backend_test!(
     async fn requests_stay_within_the_concurrency_limit_and_pause_between(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = SisServer::start().await;
         let subjects = ["AAS", "BIOL", "CHEM", "DANC", "ECON", "FREN"];
@@ -966,7 +943,7 @@ backend_test!(
 
 backend_test!(
     async fn a_dry_run_reports_what_it_would_do_and_writes_nothing(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let server = sample_server().await;
         let mut dry = request(&[]);
@@ -989,7 +966,7 @@ backend_test!(
 
 backend_test!(
     async fn recorded_pages_in_a_folder_sync_like_the_live_search(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sis");
         let server = SisServer::start().await;

@@ -2,7 +2,8 @@
 //! cleanly; every table stores and returns a whole row; the database itself
 //! enforces the constraints.
 
-mod common;
+use crate::common;
+use common::builders::{discrete_math, MessageBuilder, UserBuilder};
 
 use chrono::Duration;
 use common::*;
@@ -11,7 +12,7 @@ use common_grounds::accounts::{
 };
 use common_grounds::chat::{self, ClassMessage, MessageFlag, MessageId, NewClassMessage};
 use common_grounds::classes::{
-    self, ClassId, ClassMeeting, Enrollment, MeetingId, NewClass, NewClassMeeting,
+    self, ClassId, ClassMeeting, Enrollment, MeetingId, NewClassMeeting,
 };
 use common_grounds::clock;
 use common_grounds::db::schema::classes as classes_table;
@@ -112,53 +113,13 @@ backend_test!(
 );
 
 fn new_user(conn: &mut DbConn, computing_id: &str) -> User {
-    let now = clock::now();
-    let id = UserId::new();
-    let email = format!("{computing_id}@virginia.edu");
-    accounts::insert(
-        conn,
-        &accounts::NewUser {
-            id: &id,
-            email: &email,
-            computing_id,
-            email_verified: true,
-            role: Role::Student.as_str(),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .unwrap()
+    UserBuilder::new(computing_id)
+        .role(Role::Student.as_str())
+        .insert(conn)
 }
 
 fn new_class(conn: &mut DbConn, number: &str) -> classes::Class {
-    let now = clock::now();
-    let id = ClassId::new();
-    classes::insert(
-        conn,
-        &NewClass {
-            id: &id,
-            subject: "CS",
-            catalog_number: "3120",
-            term: "1262",
-            title: Some("Discrete Mathematics and Theory 1"),
-            description: Some("Proofs, sets, automata."),
-            sis_class_number: Some(number),
-            instructor: Some("Nathan Brunelle"),
-            component: Some("LEC"),
-            class_section: Some("001"),
-            class_capacity: Some(300),
-            enrollment_available: Some(12),
-            days: Some("MoWeFr"),
-            start_time: Some("10:00"),
-            end_time: Some("10:50"),
-            location: Some("Rice Hall 130"),
-            active: true,
-            last_synced_at: Some(now),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .unwrap()
+    discrete_math(number).insert(conn)
 }
 
 fn is_constraint_error(result: &QueryResult<usize>) -> bool {
@@ -700,25 +661,10 @@ backend_test!(
             },
         )
         .unwrap();
-        let message_id = MessageId::new();
-        chat::insert(
-            &mut conn,
-            &NewClassMessage {
-                id: &message_id,
-                class_id: &class.id,
-                user_id: Some(&gone.id),
-                anonymous_identifier: "Anon_x",
-                content: "hello",
-                parent_message_id: None,
-                thread_root_id: None,
-                flagged_count: 0,
-                hidden: false,
-                deleted: false,
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap();
+        let message_id = MessageBuilder::new(&class.id, &gone.id, "Anon_x", "hello")
+            .created_at(now)
+            .insert(&mut conn)
+            .id;
         chat::insert_flag(
             &mut conn,
             &MessageFlag {

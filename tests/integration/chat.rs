@@ -5,7 +5,8 @@
 //! queries; "older" pages by keyset; limits say why and when. Each test runs on
 //! SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
+use common::builders::{discrete_math, MessageBuilder, UserBuilder};
 use common::*;
 
 use std::collections::HashSet;
@@ -16,9 +17,9 @@ use chrono::{Duration, NaiveDateTime};
 use common_grounds::accounts::{self, sessions, Role, User, UserChanges, UserId};
 use common_grounds::chat::{
     self, pseudonym, ChatError, ClassMessage, Draft, FlagOutcome, FlagReason, MessageBody,
-    MessageId, NewClassMessage, Rules,
+    MessageId, Rules,
 };
-use common_grounds::classes::{self, ClassId, NewClass, NewClassMeeting};
+use common_grounds::classes::{self, ClassId, NewClassMeeting};
 use common_grounds::clock;
 use common_grounds::db::schema::{class_messages, message_flags};
 use common_grounds::db::DbConn;
@@ -37,52 +38,13 @@ fn rules() -> Rules {
 // ---------------------------------------------------------------- arrange
 
 fn new_user(conn: &mut DbConn, computing_id: &str) -> User {
-    let now = clock::now();
-    let email = format!("{computing_id}@virginia.edu");
-    accounts::insert(
-        conn,
-        &accounts::NewUser {
-            id: &UserId::new(),
-            email: &email,
-            computing_id,
-            email_verified: true,
-            role: Role::Student.as_str(),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .unwrap()
+    UserBuilder::new(computing_id)
+        .role(Role::Student.as_str())
+        .insert(conn)
 }
 
 fn new_class(conn: &mut DbConn, number: &str) -> ClassId {
-    let now = clock::now();
-    let id = ClassId::new();
-    classes::insert(
-        conn,
-        &NewClass {
-            id: &id,
-            subject: "CS",
-            catalog_number: "3120",
-            term: "1262",
-            title: Some("Discrete Mathematics and Theory 1"),
-            description: Some("Proofs, sets, automata."),
-            sis_class_number: Some(number),
-            instructor: Some("Nathan Brunelle"),
-            component: Some("LEC"),
-            class_section: Some("001"),
-            class_capacity: Some(300),
-            enrollment_available: Some(12),
-            days: Some("MoWeFr"),
-            start_time: Some("10:00"),
-            end_time: Some("10:50"),
-            location: Some("Rice Hall 130"),
-            active: true,
-            last_synced_at: Some(now),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .unwrap();
+    let id = discrete_math(number).insert(conn).id;
     classes::insert_meeting(
         conn,
         &NewClassMeeting {
@@ -217,32 +179,18 @@ fn seed(
     text: &str,
     at: NaiveDateTime,
 ) -> ClassMessage {
-    let id = MessageId::new();
     let name = pseudonym::candidate(
         SECRET.as_bytes(),
         &author.id,
         class_id,
         pseudonym::DEFAULT_HEX_LEN,
     );
-    let root = parent.map(|p| p.thread_root_id.clone().unwrap_or_else(|| p.id.clone()));
-    chat::insert(
-        conn,
-        &NewClassMessage {
-            id: &id,
-            class_id,
-            user_id: Some(&author.id),
-            anonymous_identifier: &name,
-            content: text,
-            parent_message_id: parent.map(|p| &p.id),
-            thread_root_id: root.as_ref(),
-            flagged_count: 0,
-            hidden: false,
-            deleted: false,
-            created_at: at,
-            updated_at: at,
-        },
-    )
-    .unwrap()
+    let message = MessageBuilder::new(class_id, &author.id, &name, text).created_at(at);
+    match parent {
+        Some(parent) => message.reply_to(parent),
+        None => message,
+    }
+    .insert(conn)
 }
 
 /// Posts through the domain at a chosen time.
@@ -667,7 +615,7 @@ backend_test!(
 
 backend_test!(
     async fn two_students_never_share_a_pseudonym_even_when_prefixes_clash(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
         // One hex character: 40 students must clash (16 values), so suffixes grow.
@@ -727,7 +675,7 @@ backend_test!(
 
 backend_test!(
     async fn students_posting_at_once_still_get_distinct_pseudonyms(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
         let students: Vec<User> = (0..24)
@@ -848,7 +796,7 @@ backend_test!(
 
 backend_test!(
     async fn a_reply_must_stay_in_its_class(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let a = new_user(&mut conn, "aa1a");
         let one = new_class(&mut conn, "1");
@@ -952,7 +900,7 @@ backend_test!(
 
 backend_test!(
     async fn a_student_can_report_at_most_twenty_messages_a_day(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
         let author = new_user(&mut conn, "au1t");
@@ -1289,7 +1237,7 @@ fn count_page_queries(db: &TestDb, viewer: &UserId, class_id: &ClassId) -> (usiz
 
 backend_test!(
     async fn the_class_page_runs_as_many_queries_for_500_messages_as_for_5(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
         let viewer = new_user(&mut conn, "vv1v");
@@ -1542,7 +1490,7 @@ backend_test!(
 
 backend_test!(
     async fn posting_limits_refuse_with_the_reason_and_the_time(backend: Backend) {
-        let db = TestDb::new(backend);
+        let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
         let other_class = new_class(&mut conn, "2");

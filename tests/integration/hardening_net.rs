@@ -4,10 +4,8 @@
 //! loopback has no dev mailbox and says so loudly; production keeps `/metrics`
 //! off without a token; request logs carry route patterns, not computing ids.
 
-mod common;
-#[allow(dead_code)]
-#[path = "common/seed.rs"]
-mod seed;
+use crate::common;
+use crate::common::seed;
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -1,11 +1,9 @@
 //! The web kit's per-app state: two apps in one process each have their own
 //! database gate and pool-waiting gauge (nothing per-app lives in a static).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use common_grounds::mail::Mailer;
 use common_grounds::web::Application;
 

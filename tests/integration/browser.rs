@@ -2,12 +2,12 @@
 //! fits a 375 px phone without sideways scrolling and shows overlapping
 //! classes side by side. Screenshots land in target/screenshots/.
 
-#[path = "common/browser.rs"]
-mod browser;
-mod common;
+use crate::common;
+use crate::common::browser;
 
+use common::builders::ClassBuilder;
 use common::{spawn_quiet_app, Backend};
-use common_grounds::classes::{self, ClassId, MeetingId, NewClass, NewClassMeeting};
+use common_grounds::classes::{self, ClassId, MeetingId, NewClassMeeting};
 use common_grounds::clock;
 
 fn section(
@@ -16,37 +16,17 @@ fn section(
     sec: &str,
     meetings: &[(&str, &str, &str)],
 ) -> ClassId {
-    let (subject, catalog) = code.split_once(' ').unwrap();
     let mut conn = app.conn();
-    let now = clock::now();
-    let id = ClassId::new();
     let number = uuid::Uuid::new_v4().simple().to_string();
-    classes::insert(
-        &mut conn,
-        &NewClass {
-            id: &id,
-            subject,
-            catalog_number: catalog,
-            term: "1262",
-            title: Some("A class with a fairly long title to wrap"),
-            description: None,
-            sis_class_number: Some(&number[..8]),
-            instructor: Some("Ada Lovelace"),
-            component: Some("LEC"),
-            class_section: Some(sec),
-            class_capacity: Some(100),
-            enrollment_available: Some(3),
-            days: None,
-            start_time: None,
-            end_time: None,
-            location: None,
-            active: true,
-            last_synced_at: Some(now),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .unwrap();
+    let id = ClassBuilder::new(code, "1262")
+        .title("A class with a fairly long title to wrap")
+        .sis_class_number(&number[..8])
+        .section(sec)
+        .seats_available(Some(3))
+        .meets(None, None, None)
+        .location(None)
+        .insert(&mut conn)
+        .id;
     for (position, (days, start, end)) in meetings.iter().enumerate() {
         classes::insert_meeting(
             &mut conn,

@@ -1,7 +1,7 @@
 //! The command line as an operator meets it: `migrate` says what it did, and a
 //! bad `DATABASE_URL` stops the program with one line naming the problem.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

@@ -6,9 +6,8 @@
 //! Computing IDs here all hold a letter past f, so none can turn up by chance
 //! inside a hex id or hash.
 
-mod common;
-#[path = "common/seed.rs"]
-mod seed;
+use crate::common;
+use crate::common::seed;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,9 +1,8 @@
 //! Issue 8: backups that restore, a student's export and erasure, and cleanup,
 //! on SQLite and PostgreSQL. Backups go through the real CLI binary.
 
-mod common;
-#[path = "common/seed.rs"]
-mod seed;
+use crate::common;
+use crate::common::seed;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

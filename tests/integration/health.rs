@@ -1,7 +1,7 @@
 //! Liveness and readiness: `/readyz` follows the database down and back up
 //! without a restart.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

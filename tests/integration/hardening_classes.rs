@@ -3,48 +3,24 @@
 //! class page saying who reads its chat, a suspended student changing nothing,
 //! and one student's posts capped across all classes. On SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, NaiveDateTime};
+use common::builders::ClassBuilder;
 use common::{spawn_quiet_app, Backend, Student, TestApp};
 use common_grounds::accounts::UserId;
 use common_grounds::chat::ClassMessage;
-use common_grounds::classes::{self, Class, ClassId, NewClass};
+use common_grounds::classes::{self, Class};
 use common_grounds::clock;
 use common_grounds::db::schema::{class_messages, friendships, user_classes, users};
 use diesel::prelude::*;
 
 /// A section of `code` in `term`, of a SIS component (`LEC`, `LAB`), numbered `sec`.
 fn section(app: &TestApp, code: &str, term: &str, component: &str, sec: &str) -> Class {
-    let (subject, catalog) = code.split_once(' ').unwrap();
-    let now = clock::now();
-    let number = uuid::Uuid::new_v4().simple().to_string();
-    classes::insert(
-        &mut app.conn(),
-        &NewClass {
-            id: &ClassId::new(),
-            subject,
-            catalog_number: catalog,
-            term,
-            title: Some("A class"),
-            description: None,
-            sis_class_number: Some(&number[..10]),
-            instructor: Some("Ada Lovelace"),
-            component: Some(component),
-            class_section: Some(sec),
-            class_capacity: Some(100),
-            enrollment_available: Some(10),
-            days: Some("MoWeFr"),
-            start_time: Some("10:00"),
-            end_time: Some("10:50"),
-            location: Some("Rice Hall 130"),
-            active: true,
-            last_synced_at: Some(now),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .unwrap()
+    ClassBuilder::new(code, term)
+        .component(component)
+        .section(sec)
+        .insert(&mut app.conn())
 }
 
 /// The sections a student takes, by id, sorted.

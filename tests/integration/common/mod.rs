@@ -2,9 +2,13 @@
 //! port 0, a cookie-keeping client, and a real SMTP listener on loopback.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod builders;
 pub mod proxy;
+pub mod seed;
 pub mod sis_server;
 pub mod smtp;
+pub mod template;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -77,15 +81,30 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// An empty database (no migrations applied), for tests of migrating.
     pub fn new(backend: Backend) -> TestDb {
+        TestDb::fresh(backend, false)
+    }
+
+    /// A database with every migration applied, copied from the run's
+    /// migrated template (see `template`): still this test's own.
+    pub fn with_schema(backend: Backend) -> TestDb {
+        TestDb::fresh(backend, true)
+    }
+
+    fn fresh(backend: Backend, with_schema: bool) -> TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir =
                     std::env::temp_dir().join(format!("cg-test-{}", uuid::Uuid::new_v4().simple()));
                 std::fs::create_dir_all(&dir).unwrap();
+                let file = dir.join("test.db");
+                if with_schema {
+                    std::fs::copy(template::sqlite(), &file).unwrap();
+                }
                 TestDb {
                     backend,
-                    url: DatabaseUrl::Sqlite(dir.join("test.db")),
+                    url: DatabaseUrl::Sqlite(file),
                     dir: Some(dir),
                     pg: None,
                 }
@@ -93,11 +112,17 @@ impl TestDb {
             Backend::Postgres => {
                 let admin = postgres_admin_url().expect("TEST_DATABASE_URL");
                 let name = format!("cg_test_{}", uuid::Uuid::new_v4().simple());
+                let create = if with_schema {
+                    format!(
+                        "CREATE DATABASE {name} TEMPLATE {}",
+                        template::postgres(&admin)
+                    )
+                } else {
+                    format!("CREATE DATABASE {name}")
+                };
                 let mut conn =
                     PgConnection::establish(&admin).expect("connect to TEST_DATABASE_URL");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .unwrap();
+                diesel::sql_query(create).execute(&mut conn).unwrap();
                 let mut url = url::Url::parse(&admin).unwrap();
                 url.set_path(&format!("/{name}"));
                 TestDb {
@@ -206,7 +231,7 @@ pub fn client() -> reqwest::Client {
 
 /// Starts the app on a fresh database with email kept in memory.
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn_app_with(TestDb::new(backend), TestMail::Memory, &[]).await
+    spawn_app_with(TestDb::with_schema(backend), TestMail::Memory, &[]).await
 }
 
 pub async fn spawn_app_with(db: TestDb, mail: TestMail, extra: &[(&str, &str)]) -> TestApp {
@@ -217,7 +242,7 @@ pub async fn spawn_app_with(db: TestDb, mail: TestMail, extra: &[(&str, &str)]) 
 /// requests touches the database, so query counts are exact. Sign in with
 /// `student`, which needs no email.
 pub async fn spawn_quiet_app(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
-    spawn_app_opts(TestDb::new(backend), TestMail::Memory, extra, false).await
+    spawn_app_opts(TestDb::with_schema(backend), TestMail::Memory, extra, false).await
 }
 
 pub async fn spawn_app_opts(
@@ -375,23 +400,12 @@ impl TestApp {
     pub fn student(&self, computing_id: &str) -> Student {
         let mut conn = self.conn();
         let now = common_grounds::clock::now();
-        let id = common_grounds::accounts::UserId::new();
-        let email = format!("{computing_id}@virginia.edu");
-        let user = common_grounds::accounts::insert(
-            &mut conn,
-            &common_grounds::accounts::NewUser {
-                id: &id,
-                email: &email,
-                computing_id,
-                email_verified: true,
-                role: "student",
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap();
+        let user = builders::UserBuilder::new(computing_id)
+            .created_at(now)
+            .insert(&mut conn);
         let session =
-            common_grounds::accounts::sessions::create(&mut conn, &id, Some("test"), now).unwrap();
+            common_grounds::accounts::sessions::create(&mut conn, &user.id, Some("test"), now)
+                .unwrap();
         Student {
             user,
             client: self.client_with_session(&session.token),

@@ -5,7 +5,7 @@
 //! security headers, and sign-in emails are rate limited. Each test runs on
 //! SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::time::{Duration, Instant};

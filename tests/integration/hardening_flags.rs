@@ -7,10 +7,8 @@
 //! Computing IDs here all hold a letter past f, so none can turn up by chance
 //! inside a hex id.
 
-mod common;
-#[allow(dead_code)]
-#[path = "common/seed.rs"]
-mod seed;
+use crate::common;
+use crate::common::seed;
 
 use chrono::Duration;
 use common::*;

@@ -2,15 +2,16 @@
 //! rule is seeded with rows on both sides of its line, and afterwards exactly
 //! the expected rows remain, by id. The `cleanup` command says the same.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
 use chrono::{Duration, NaiveDateTime};
+use common::builders::UserBuilder;
 use common::*;
-use common_grounds::accounts::{self, NewUser, UserId};
+use common_grounds::accounts::UserId;
 use common_grounds::clock;
 use common_grounds::db::schema::{
     email_outbox, friendships, magic_links, rate_limit_hits, sessions, users,
@@ -24,22 +25,11 @@ fn new_id() -> String {
 }
 
 fn user(conn: &mut DbConn, computing_id: &str, confirmed: bool, created: NaiveDateTime) -> UserId {
-    let id = UserId::new();
-    let email = format!("{computing_id}@virginia.edu");
-    accounts::insert(
-        conn,
-        &NewUser {
-            id: &id,
-            email: &email,
-            computing_id,
-            email_verified: confirmed,
-            role: "student",
-            created_at: created,
-            updated_at: created,
-        },
-    )
-    .unwrap();
-    id
+    UserBuilder::new(computing_id)
+        .email_verified(confirmed)
+        .created_at(created)
+        .insert(conn)
+        .id
 }
 
 fn link(conn: &mut DbConn, user: &UserId, expires: NaiveDateTime, used: bool) -> String {

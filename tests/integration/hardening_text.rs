@@ -3,10 +3,8 @@
 //! and the old name kept; "Zalgo" and walls of lines are refused and not
 //! stored; a link to a look-alike host shows its punycode host. No 500.
 
-mod common;
-#[allow(dead_code)]
-#[path = "common/seed.rs"]
-mod seed;
+use crate::common;
+use crate::common::seed;
 
 use common::*;
 use common_grounds::accounts;

@@ -3,10 +3,8 @@
 //! a sign-in redirect or a hang; `/readyz` says not ready, `/healthz` stays up;
 //! once the database is back the same pages work again without a restart.
 
-mod common;
-#[allow(dead_code)]
-#[path = "common/seed.rs"]
-mod seed;
+use crate::common;
+use crate::common::seed;
 
 use std::time::{Duration, Instant};
 

@@ -24,13 +24,21 @@
 //! `E2E_UPDATE_SCREENSHOTS=1` rewrites the reference screenshots in
 //! `docs/screenshots/` from the SQLite run.
 
-#[allow(dead_code)]
-#[path = "../common/browser.rs"]
-mod browser;
-#[path = "../common/mod.rs"]
-mod common;
-mod pages;
-mod server;
+// The harness shared with the integration tests, `tests/integration/common/`
+// (an inline module maps to its folder, so no `#[path]` is needed).
+#[macro_use]
+mod integration {
+    #[macro_use]
+    pub mod common;
+}
+// The story's own parts, `tests/e2e/`.
+mod e2e {
+    pub mod pages;
+    pub mod server;
+}
+
+use e2e::{pages, server};
+use integration::common::{self, browser};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -48,11 +56,11 @@ use fantoccini::{Client, Locator};
 use futures_util::FutureExt;
 use server::{Server, Setup};
 
-const OPTIONS: &str = include_str!("../fixtures/sis/options-1262.json");
+const OPTIONS: &str = include_str!("fixtures/sis/options-1262.json");
 const CS_PAGES: [&str; 3] = [
-    include_str!("../fixtures/sis/cs-1262-page1.json"),
-    include_str!("../fixtures/sis/cs-1262-page2.json"),
-    include_str!("../fixtures/sis/cs-1262-page3.json"),
+    include_str!("fixtures/sis/cs-1262-page1.json"),
+    include_str!("fixtures/sis/cs-1262-page2.json"),
+    include_str!("fixtures/sis/cs-1262-page3.json"),
 ];
 
 /// A step that takes longer than this has hung (a missing element, a lost email).
@@ -955,24 +963,13 @@ impl Story {
     /// A signed-in student made directly in the database, for the reporters:
     /// the sign-in itself is covered by A and B.
     fn session_for(&self, computing_id: &str) -> String {
-        use common_grounds::accounts::{self, sessions, NewUser, UserId};
+        use common_grounds::accounts::sessions;
         let mut conn = self.db.connect();
         let now = common_grounds::clock::now();
-        let id = UserId::new();
-        let email = format!("{computing_id}@virginia.edu");
-        accounts::insert(
-            &mut conn,
-            &NewUser {
-                id: &id,
-                email: &email,
-                computing_id,
-                email_verified: true,
-                role: "student",
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap();
+        let id = common::builders::UserBuilder::new(computing_id)
+            .created_at(now)
+            .insert(&mut conn)
+            .id;
         sessions::create(&mut conn, &id, Some("e2e"), now)
             .unwrap()
             .token

@@ -1,11 +1,12 @@
 //! Issue 4: my classes, friends, classes in common, the timetable, search and
 //! privacy, through real HTTP on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
+use common::builders::ClassBuilder;
 use common::{spawn_quiet_app, Backend, Student, TestApp};
 use common_grounds::accounts::UserId;
-use common_grounds::classes::{self, Class, ClassId, MeetingId, NewClass, NewClassMeeting};
+use common_grounds::classes::{self, Class, ClassId, MeetingId, NewClassMeeting};
 use common_grounds::clock;
 use common_grounds::friends::{self, FriendshipId, FriendshipStatus, NewFriendship};
 use diesel::prelude::*;
@@ -19,37 +20,16 @@ fn section(
     title: &str,
     meetings: &[(&str, &str, &str)],
 ) -> Class {
-    let (subject, catalog) = code.split_once(' ').unwrap();
     let mut conn = app.conn();
-    let now = clock::now();
-    let id = ClassId::new();
     let number = format!("{}", 10000 + rand_suffix());
-    let class = classes::insert(
-        &mut conn,
-        &NewClass {
-            id: &id,
-            subject,
-            catalog_number: catalog,
-            term,
-            title: Some(title),
-            description: None,
-            sis_class_number: Some(&number),
-            instructor: Some("Ada Lovelace"),
-            component: Some("LEC"),
-            class_section: Some(sec),
-            class_capacity: Some(100),
-            enrollment_available: Some(12),
-            days: None,
-            start_time: None,
-            end_time: None,
-            location: Some("Rice Hall 130"),
-            active: true,
-            last_synced_at: Some(now),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .unwrap();
+    let class = ClassBuilder::new(code, term)
+        .title(title)
+        .sis_class_number(number.as_str())
+        .section(sec)
+        .seats_available(Some(12))
+        .meets(None, None, None)
+        .insert(&mut conn);
+    let id = class.id.clone();
     for (position, (days, start, end)) in meetings.iter().enumerate() {
         classes::insert_meeting(
             &mut conn,

@@ -2,19 +2,18 @@
 //! audited reveal, hide/restore/delete as students see them, suspensions,
 //! "sync now" against a loopback SIS, the overview's charts, and roles.
 
-mod common;
-#[allow(dead_code)]
-#[path = "common/seed.rs"]
-mod seed;
+use crate::common;
+use crate::common::seed;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, NaiveDateTime};
+use common::builders::MessageBuilder;
 use common::sis_server::{self, Fault, SisServer};
 use common::*;
 use common_grounds::accounts::{Role, User, UserId};
-use common_grounds::chat::{self, ClassMessage, MessageId, NewClassMessage};
+use common_grounds::chat::{self, ClassMessage, MessageId};
 use common_grounds::classes::Class;
 use common_grounds::clock;
 use common_grounds::db::schema::{
@@ -632,24 +631,9 @@ backend_test!(
         for (ago, n) in &messages {
             for i in 0..*n {
                 let at: NaiveDateTime = now - Days::days(*ago) - Days::seconds(i as i64);
-                chat::insert(
-                    &mut conn,
-                    &NewClassMessage {
-                        id: &MessageId::new(),
-                        class_id: &class.id,
-                        user_id: Some(&author.id),
-                        anonymous_identifier: "Blue Otter",
-                        content: &format!("m{ago}-{i}"),
-                        parent_message_id: None,
-                        thread_root_id: None,
-                        flagged_count: 0,
-                        hidden: false,
-                        deleted: false,
-                        created_at: at,
-                        updated_at: at,
-                    },
-                )
-                .unwrap();
+                MessageBuilder::new(&class.id, &author.id, "Blue Otter", &format!("m{ago}-{i}"))
+                    .created_at(at)
+                    .insert(&mut conn);
             }
         }
         drop(conn);

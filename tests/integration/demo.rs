@@ -3,7 +3,7 @@
 //! demo student can sign in to; it refuses a database that has accounts, the
 //! same seed makes the same campus, and a bigger campus has a realistic shape.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::{Command, Output, Stdio};

@@ -5,7 +5,7 @@
 //! link asked for elsewhere names the account before it signs in. Each test runs
 //! on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 use common::*;
 
 use common_grounds::db::schema::{magic_links, sessions};

@@ -1,7 +1,7 @@
 //! `/metrics`: Prometheus text with requests by route pattern and status,
 //! latency, pool, outbox and the last SIS sync per term; guarded by a token.
 
-mod common;
+use crate::common;
 
 use common::*;
 use common_grounds::clock;

@@ -1,0 +1,32 @@
+//! Every integration test of the service in one binary (one link, not one per
+//! file): each module is an area of the service, and `common` is the harness
+//! they share (a fresh database per test on each backend, the real app on
+//! port 0, loopback SMTP and SIS servers, test data). The browser story lives
+//! apart in `tests/e2e_story.rs`, so it never competes with these for the CPU.
+
+// First, so `backend_test!` is in scope in every module below.
+#[macro_use]
+mod common;
+
+mod admin;
+mod browser;
+mod chat;
+mod classes;
+mod cleanup;
+mod cli;
+mod demo;
+mod hardening_classes;
+mod hardening_flags;
+mod hardening_net;
+mod hardening_signin;
+mod hardening_text;
+mod health;
+mod logs;
+mod metrics;
+mod ops;
+mod outage;
+mod schema;
+mod signin;
+mod sis;
+mod student_data;
+mod web_kit;
