@@ -5,6 +5,7 @@
 
 pub mod content;
 pub mod flags;
+pub mod import;
 pub mod personal_data;
 pub mod post;
 pub mod pseudonym;

@@ -15,12 +15,11 @@ use rand::{Rng, RngCore};
 
 use super::{words, CampusSpec, Progress};
 use crate::accounts::{Role, UserId};
-use crate::chat::pseudonym;
+use crate::chat::import::{ImportedMessage, ImportedReport};
+use crate::chat::{self, pseudonym};
 use crate::classes::ClassId;
-use crate::db::schema::{
-    class_messages, friendships, message_flags, sign_in_days, user_classes, users,
-};
-use crate::db::{DbConn, Tx};
+use crate::db::schema::{friendships, sign_in_days, user_classes, users};
+use crate::db::Tx;
 use crate::friends::FriendshipStatus;
 
 /// Bind parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
@@ -81,32 +80,6 @@ struct FriendshipRow<'a> {
     updated_at: NaiveDateTime,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = class_messages)]
-struct MessageRow<'a> {
-    id: String,
-    class_id: &'a str,
-    user_id: Option<&'a str>,
-    anonymous_identifier: String,
-    content: String,
-    parent_message_id: Option<String>,
-    thread_root_id: Option<String>,
-    flagged_count: i32,
-    hidden: bool,
-    deleted: bool,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = message_flags)]
-struct FlagRow<'a> {
-    message_id: String,
-    user_id: &'a str,
-    reason: Option<&'static str>,
-    created_at: NaiveDateTime,
-}
-
 /// Inserts rows in statements of as many rows as the bind limit allows.
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr, $columns:expr) => {{
@@ -140,7 +113,6 @@ pub fn populate(
     rng: &mut StdRng,
     progress: &dyn Progress,
 ) -> QueryResult<Counts> {
-    let conn: &mut DbConn = tx;
     let mut counts = Counts::default();
     let students = make_students(spec.students as usize, rng, now);
     progress.stage("students", students.len() as u64 + 1);
@@ -155,9 +127,9 @@ pub fn populate(
         created_at: now - Duration::days(120),
         updated_at: now - Duration::days(120),
     };
-    insert_rows!(conn, users::table, std::slice::from_ref(&moderator), 9);
+    insert_rows!(tx, users::table, std::slice::from_ref(&moderator), 9);
     for chunk in students.chunks(FLUSH_ROWS) {
-        insert_rows!(conn, users::table, chunk, 9);
+        insert_rows!(tx, users::table, chunk, 9);
         progress.advance(chunk.len() as u64);
     }
     progress.advance(1);
@@ -175,13 +147,13 @@ pub fn populate(
                 enrolled_at: now - Duration::days(rng.random_range(1..60)),
             });
             if rows.len() == FLUSH_ROWS {
-                insert_rows!(conn, user_classes::table, rows, 3);
+                insert_rows!(tx, user_classes::table, rows, 3);
                 progress.advance(rows.len() as u64);
                 rows.clear();
             }
         }
     }
-    insert_rows!(conn, user_classes::table, rows, 3);
+    insert_rows!(tx, user_classes::table, rows, 3);
     progress.advance(rows.len() as u64);
     counts.enrollments = enrolled;
 
@@ -199,17 +171,17 @@ pub fn populate(
             updated_at: when,
         });
         if rows.len() == FLUSH_ROWS {
-            insert_rows!(conn, friendships::table, rows, 6);
+            insert_rows!(tx, friendships::table, rows, 6);
             progress.advance(rows.len() as u64);
             rows.clear();
         }
     }
-    insert_rows!(conn, friendships::table, rows, 6);
+    insert_rows!(tx, friendships::table, rows, 6);
     progress.advance(rows.len() as u64);
     counts.friendships = pairs.len();
 
     let (messages, flags) = chat(
-        conn, secret, spec, sections, &members, &students, now, rng, progress,
+        tx, secret, spec, sections, &members, &students, now, rng, progress,
     )?;
     counts.messages = messages;
     counts.flags = flags;
@@ -225,7 +197,7 @@ pub fn populate(
             )
         })
         .collect();
-    crate::on_each_backend!(conn, |c| diesel::insert_into(sign_in_days::table)
+    crate::on_each_backend!(tx, |c| diesel::insert_into(sign_in_days::table)
         .values(&days)
         .on_conflict_do_nothing()
         .execute(c))?;
@@ -408,7 +380,7 @@ struct Thread {
 // state and the running counts; it is demo data, not a rule of the service.
 #[allow(clippy::too_many_arguments)]
 fn chat(
-    conn: &mut DbConn,
+    tx: &mut Tx<'_>,
     secret: &[u8],
     spec: &CampusSpec,
     sections: &[Section],
@@ -429,8 +401,8 @@ fn chat(
         return Ok((0, 0));
     }
     let span = Duration::days(90).num_seconds();
-    let mut messages: Vec<MessageRow> = Vec::with_capacity(FLUSH_ROWS);
-    let mut flags: Vec<FlagRow> = Vec::new();
+    let mut messages: Vec<ImportedMessage> = Vec::with_capacity(FLUSH_ROWS);
+    let mut flags: Vec<ImportedReport> = Vec::new();
     let (mut written, mut flagged) = (0usize, 0usize);
     let mut assigned = 0usize;
     // Messages made so far, over all classes: picks the few that carry reports.
@@ -515,14 +487,14 @@ fn chat(
                 }
             }
             for &r in &reporters {
-                flags.push(FlagRow {
+                flags.push(ImportedReport {
                     message_id: id.clone(),
                     user_id: &students[r as usize].id,
                     reason: Some("spam"),
                     created_at: at + Duration::minutes(30),
                 });
             }
-            messages.push(MessageRow {
+            messages.push(ImportedMessage {
                 id,
                 class_id,
                 user_id: Some(&students[author as usize].id),
@@ -537,8 +509,7 @@ fn chat(
                 updated_at: at,
             });
             if messages.len() == FLUSH_ROWS {
-                insert_rows!(conn, class_messages::table, messages, 12);
-                insert_rows!(conn, message_flags::table, flags, 4);
+                chat::import::import(tx, &messages, &flags)?;
                 progress.advance(messages.len() as u64);
                 written += messages.len();
                 flagged += flags.len();
@@ -547,8 +518,7 @@ fn chat(
             }
         }
     }
-    insert_rows!(conn, class_messages::table, messages, 12);
-    insert_rows!(conn, message_flags::table, flags, 4);
+    chat::import::import(tx, &messages, &flags)?;
     progress.advance(messages.len() as u64);
     Ok((written + messages.len(), flagged + flags.len()))
 }
