@@ -19,31 +19,11 @@ fn browser() -> reqwest::Client {
     client()
 }
 
-async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, String) {
-    let response = client.get(app.url(path)).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
-async fn post(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(app.url(path))
-        .form(fields)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// `POST /login` from `client` with the token of its own sign-in form.
 async fn ask(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {
-    let (_, form) = page(app, client, "/login").await;
+    let (_, form) = get_with(app, client, "/login").await;
     let csrf = csrf_in(&form).expect("a token on the sign-in form");
-    post(
+    post_with(
         app,
         client,
         "/login",
@@ -59,18 +39,18 @@ async fn confirm(
     token: &str,
     account_confirmed: bool,
 ) -> reqwest::Response {
-    let (_, shown) = page(app, client, &format!("/login/confirm?token={token}")).await;
+    let (_, shown) = get_with(app, client, &format!("/login/confirm?token={token}")).await;
     let csrf = csrf_in(&shown).expect("a token on the confirm page");
     let mut fields = vec![("csrf_token", csrf.as_str()), ("token", token)];
     if account_confirmed {
         fields.push(("confirm_account", "yes"));
     }
-    post(app, client, "/login/confirm", &fields).await
+    post_with(app, client, "/login/confirm", &fields).await
 }
 
 /// Who `client` is signed in as, by the account page.
 async fn signed_in_as(app: &TestApp, client: &reqwest::Client) -> Option<String> {
-    let (status, html) = page(app, client, "/account").await;
+    let (status, html) = get_with(app, client, "/account").await;
     if status != 200 {
         return None;
     }
@@ -132,14 +112,14 @@ backend_test!(
         }
         let hashed_before = code_hashes(&app).await;
         assert!(hashed_before >= 3, "each email hashed its code");
-        let (_, form) = page(&app, &flooder, "/login").await;
+        let (_, form) = get_with(&app, &flooder, "/login").await;
         let csrf = csrf_in(&form).unwrap();
 
         // Act: 300 more requests, each for a new address.
         let mut statuses = Vec::new();
         for n in 0..300 {
             let email = format!("flood{n}@virginia.edu");
-            let response = post(
+            let response = post_with(
                 &app,
                 &flooder,
                 "/login",
@@ -181,7 +161,7 @@ backend_test!(
         // Act: the student asks once more, then uses the first email they got.
         let again = ask(&app, &student, VICTIM).await;
         assert_eq!(again.status().as_u16(), 303);
-        let (status, check) = page(&app, &student, "/login/check-email").await;
+        let (status, check) = get_with(&app, &student, "/login/check-email").await;
         let token = token_in(&first.text).unwrap();
         let confirmed = confirm(&app, &student, &token, false).await;
 
@@ -208,9 +188,9 @@ backend_test!(
 
         // Act: the oldest email's code, on another device.
         let phone = browser();
-        let (_, form) = page(&app, &phone, "/login").await;
+        let (_, form) = get_with(&app, &phone, "/login").await;
         let csrf = csrf_in(&form).unwrap();
-        let signed = post(
+        let signed = post_with(
             &app,
             &phone,
             "/login/code",
@@ -242,7 +222,7 @@ backend_test!(
         let attacker = browser();
         assert_eq!(ask(&app, &attacker, VICTIM).await.status().as_u16(), 303);
         app.wait_for_emails(1).await;
-        let (_, form) = page(&app, &attacker, "/login").await;
+        let (_, form) = get_with(&app, &attacker, "/login").await;
         let csrf = csrf_in(&form).unwrap();
         let try_code = |email: &'static str| {
             let csrf = csrf.clone();
@@ -392,7 +372,7 @@ backend_test!(
         let login = student.get(app.url("/login")).send().await.unwrap();
         let before = set_cookie_value(&login, "cg_csrf").expect("a pre-session cookie");
         let csrf = csrf_in(&login.text().await.unwrap()).unwrap();
-        let asked = post(
+        let asked = post_with(
             &app,
             &student,
             "/login",
@@ -434,8 +414,8 @@ backend_test!(
         let a = ask(&app, &known, "known1@virginia.edu").await;
         let b = ask(&app, &unknown, "unknown1@virginia.edu").await;
         assert_eq!((a.status().as_u16(), b.status().as_u16()), (303, 303));
-        let (sa, page_a) = page(&app, &known, "/login/check-email").await;
-        let (sb, page_b) = page(&app, &unknown, "/login/check-email").await;
+        let (sa, page_a) = get_with(&app, &known, "/login/check-email").await;
+        let (sb, page_b) = get_with(&app, &unknown, "/login/check-email").await;
 
         // Assert: the same page but for the address (and the form's token).
         assert_eq!((sa, sb), (200, 200));
@@ -449,7 +429,7 @@ backend_test!(
         );
         assert!(page_a.contains("Check your email"));
         // Without a pending request the page sends you to the form.
-        let (status, _) = page(&app, &browser(), "/login/check-email").await;
+        let (status, _) = get_with(&app, &browser(), "/login/check-email").await;
         assert_eq!(status, 303);
     }
 );

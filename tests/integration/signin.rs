@@ -96,26 +96,6 @@ fn bare_client() -> reqwest::Client {
         .unwrap()
 }
 
-async fn get_with(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, String) {
-    let response = client.get(app.url(path)).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
-async fn post_with(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(app.url(path))
-        .form(fields)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn csrf_with(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
     let (_, html) = get_with(app, client, path).await;
     csrf_in(&html).unwrap_or_else(|| panic!("no csrf_token on {path}"))

@@ -490,6 +490,28 @@ impl Student {
     }
 }
 
+/// GET `path` with a given client (its own cookies): the status and the body.
+pub async fn get_with(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, String) {
+    let response = client.get(app.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// POST a form to `path` with a given client (its own cookies).
+pub async fn post_with(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The value of the first `csrf_token` field in a page.
 pub fn csrf_in(html: &str) -> Option<String> {
     let doc = scraper::Html::parse_document(html);
