@@ -6,13 +6,10 @@
 
 use crate::common;
 use crate::common::seed;
+use crate::common::served::Served;
 
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::Arc;
 
 use common::*;
 use common_grounds::friends::FriendshipStatus;
@@ -212,156 +209,6 @@ fn a_bad_trusted_proxy_range_stops_the_start_naming_the_variable() {
     );
 }
 
-/// The app binary serving, its stdout and stderr collected as they come.
-struct Served {
-    child: Child,
-    base: String,
-    dir: PathBuf,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Served {
-    /// Starts `serve` on `host` (a free port) with the database of `db`, a fresh
-    /// data folder, no SMTP (so email goes to the folder) and the given settings.
-    fn start(db: &TestDb, host: &str, extra: &[(&str, &str)]) -> Served {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("cg-net-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_common-grounds"));
-        command
-            .arg("serve")
-            .current_dir(&dir)
-            .env_remove("APP_ENV")
-            .env_remove("SMTP_URL")
-            .env_remove("MAIL_DIR")
-            .env_remove("METRICS_TOKEN")
-            .env_remove("LOG_FORMAT")
-            .env_remove("RUST_LOG")
-            .env("BIND_ADDR", format!("{host}:{port}"))
-            .env("BASE_URL", format!("http://127.0.0.1:{port}"))
-            .env("DATABASE_URL", db.url_string())
-            .env("DATA_DIR", &dir)
-            .env(
-                "SECRET_KEY",
-                "test-secret-key-that-is-long-enough-0123456789",
-            );
-        for (name, value) in extra {
-            command.env(name, value);
-        }
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let readers = vec![
-            collect(child.stdout.take().unwrap(), stdout.clone()),
-            collect(child.stderr.take().unwrap(), stderr.clone()),
-        ];
-        Served {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-            stdout,
-            stderr,
-            readers,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.stdout.lock().unwrap()).to_string()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).to_string()
-    }
-
-    /// Waits until the app answers `/healthz`.
-    async fn ready(&mut self) {
-        let probe = reqwest::Client::new();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "the app exited ({status}): {}{}",
-                    self.stdout(),
-                    self.stderr()
-                );
-            }
-            if let Ok(r) = probe.get(self.url("/healthz")).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the app did not start: {}{}", self.stdout(), self.stderr());
-    }
-
-    /// Waits until stderr holds `text` (or the time runs out) and returns stderr.
-    async fn stderr_until(&self, text: &str) -> String {
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(20) {
-            let stderr = self.stderr();
-            if stderr.contains(text) {
-                return stderr;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        self.stderr()
-    }
-
-    /// Stops the app (SIGTERM, as in production) and returns (stdout, stderr).
-    fn stop(mut self) -> (String, String) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let started = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        for reader in self.readers.drain(..) {
-            reader.join().unwrap();
-        }
-        let output = (self.stdout(), self.stderr());
-        let _ = std::fs::remove_dir_all(&self.dir);
-        output
-    }
-}
-
 async fn status_of(url: &str) -> u16 {
     let status = reqwest::get(url).await.unwrap().status().as_u16();
     assert!(status < 500, "{url} answered {status}");
@@ -371,7 +218,7 @@ async fn status_of(url: &str) -> u16 {
 backend_test!(
     async fn development_on_0_0_0_0_has_no_dev_mailbox_and_warns(backend: Backend) {
         let db = TestDb::new(backend);
-        let mut app = Served::start(&db, "0.0.0.0", &[]);
+        let mut app = Served::start(Some(db.url_string()), "0.0.0.0", &[]);
         app.ready().await;
         let stderr = app
             .stderr_until("WARNING: running in development mode")
@@ -396,7 +243,7 @@ backend_test!(
 backend_test!(
     async fn development_on_loopback_serves_the_dev_mailbox(backend: Backend) {
         let db = TestDb::new(backend);
-        let mut app = Served::start(&db, "127.0.0.1", &[]);
+        let mut app = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
         app.ready().await;
         let mailbox = status_of(&app.url("/dev/mailbox")).await;
         let (stdout, stderr) = app.stop();
@@ -476,7 +323,7 @@ backend_test!(
     async fn json_request_logs_of_a_friend_page_hold_no_computing_id(backend: Backend) {
         let db = TestDb::new(backend);
         let mut app = Served::start(
-            &db,
+            Some(db.url_string()),
             "127.0.0.1",
             &[
                 ("LOG_FORMAT", "json"),
@@ -502,7 +349,7 @@ backend_test!(
             (session.token, friend)
         };
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        let base: url::Url = app.base.parse().unwrap();
+        let base: url::Url = app.url("").parse().unwrap();
         jar.add_cookie_str(&format!("cg_session={session}; Path=/"), &base);
         let browser = reqwest::Client::builder()
             .cookie_provider(jar)

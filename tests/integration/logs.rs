@@ -3,13 +3,10 @@
 //! secret (link token, code, session cookie or its hash, CSRF token).
 
 use crate::common;
+use crate::common::served::Served;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{code_in, csrf_in, token_in};
 use common_grounds::accounts::sessions::hash_token;
@@ -17,123 +14,6 @@ use common_grounds::mail::OutgoingEmail;
 use reqwest::header::SET_COOKIE;
 
 const STUDENT: &str = "mst3k@virginia.edu";
-
-/// The app binary serving on a free port, its output collected as it comes.
-struct Served {
-    child: Child,
-    base: String,
-    data: PathBuf,
-    output: Arc<Mutex<Vec<u8>>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    })
-}
-
-impl Served {
-    fn start() -> Served {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let data = std::env::temp_dir().join(format!("cg-logs-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&data).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_common-grounds"))
-            .arg("serve")
-            .env_remove("APP_ENV")
-            .env_remove("SMTP_URL")
-            .env_remove("MAIL_DIR")
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "debug,common_grounds=debug")
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("BASE_URL", format!("http://127.0.0.1:{port}"))
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", data.join("app.db").display()),
-            )
-            .env("DATA_DIR", &data)
-            .env(
-                "SECRET_KEY",
-                "test-secret-key-that-is-long-enough-0123456789",
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let readers = vec![
-            collect(child.stdout.take().unwrap(), output.clone()),
-            collect(child.stderr.take().unwrap(), output.clone()),
-        ];
-        Served {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            data,
-            output,
-            readers,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn output(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).to_string()
-    }
-
-    /// Waits until the app answers `/healthz`.
-    async fn ready(&mut self) {
-        let probe = reqwest::Client::new();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(30) {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("the app exited ({status}): {}", self.output());
-            }
-            if let Ok(r) = probe.get(self.url("/healthz")).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the app did not start: {}", self.output());
-    }
-
-    /// Stops the app (SIGTERM, so it shuts down as in production) and returns
-    /// everything it wrote.
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let started = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        for reader in self.readers.drain(..) {
-            reader.join().unwrap();
-        }
-        let output = self.output();
-        let _ = std::fs::remove_dir_all(&self.data);
-        output
-    }
-}
 
 /// The dev mailbox's messages, oldest first, once there are `n`.
 async fn mails(dir: &Path, n: usize) -> Vec<OutgoingEmail> {
@@ -189,9 +69,16 @@ fn cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_of_a_whole_sign_in_hold_no_secret() {
-    let mut app = Served::start();
+    let mut app = Served::start(
+        None,
+        "127.0.0.1",
+        &[
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "debug,common_grounds=debug"),
+        ],
+    );
     app.ready().await;
-    let mailbox = app.data.join("mail");
+    let mailbox = app.dir().join("mail");
     let mut secrets: Vec<(&str, String)> = Vec::new();
 
     // A student asks for a link and confirms it.
@@ -273,7 +160,8 @@ async fn json_logs_of_a_whole_sign_in_hold_no_secret() {
         ("session hash (code)", hash_token(&code_session)),
     ]);
 
-    let output = app.stop();
+    let (stdout, stderr) = app.stop();
+    let output = format!("{stdout}\n{stderr}");
 
     // Every line is a JSON object.
     let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();

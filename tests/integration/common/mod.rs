@@ -6,6 +6,7 @@ pub mod browser;
 pub mod builders;
 pub mod proxy;
 pub mod seed;
+pub mod served;
 pub mod sis_server;
 pub mod smtp;
 pub mod template;

@@ -1,0 +1,169 @@
+//! The real `common-grounds serve` binary as a child process on a free port,
+//! its stdout and stderr collected as they come: for what only the binary
+//! shows (start-up warnings, logs as written).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The app binary serving, with its own data folder.
+pub struct Served {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Served {
+    /// Starts `serve` on `host` (a free port) with a fresh data folder (the dev
+    /// mailbox writes there: no SMTP), the database at `database_url` (None: a
+    /// SQLite file in the data folder) and the given settings on top.
+    pub fn start(database_url: Option<String>, host: &str, extra: &[(&str, &str)]) -> Served {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("cg-served-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let database_url =
+            database_url.unwrap_or_else(|| format!("sqlite://{}", dir.join("app.db").display()));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_common-grounds"));
+        command
+            .arg("serve")
+            .current_dir(&dir)
+            .env_remove("APP_ENV")
+            .env_remove("SMTP_URL")
+            .env_remove("MAIL_DIR")
+            .env_remove("METRICS_TOKEN")
+            .env_remove("LOG_FORMAT")
+            .env_remove("RUST_LOG")
+            .env("BIND_ADDR", format!("{host}:{port}"))
+            .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+            .env("DATABASE_URL", database_url)
+            .env("DATA_DIR", &dir)
+            .env(
+                "SECRET_KEY",
+                "test-secret-key-that-is-long-enough-0123456789",
+            );
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            collect(child.stdout.take().unwrap(), stdout.clone()),
+            collect(child.stderr.take().unwrap(), stderr.clone()),
+        ];
+        Served {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The app's data folder (the dev mailbox is `mail/` inside it).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).to_string()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).to_string()
+    }
+
+    /// Waits until the app answers `/healthz`.
+    pub async fn ready(&mut self) {
+        let probe = reqwest::Client::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "the app exited ({status}): {}{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            if let Ok(r) = probe.get(self.url("/healthz")).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the app did not start: {}{}", self.stdout(), self.stderr());
+    }
+
+    /// Waits until stderr holds `text` (or the time runs out) and returns stderr.
+    pub async fn stderr_until(&self, text: &str) -> String {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            let stderr = self.stderr();
+            if stderr.contains(text) {
+                return stderr;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.stderr()
+    }
+
+    /// Stops the app (SIGTERM, as in production), removes its data folder and
+    /// returns (stdout, stderr).
+    pub fn stop(mut self) -> (String, String) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        let output = (self.stdout(), self.stderr());
+        let _ = std::fs::remove_dir_all(&self.dir);
+        output
+    }
+}
