@@ -25,26 +25,6 @@ use diesel::prelude::*;
 
 // ---------------------------------------------------------------- helpers
 
-/// A student whose role column is set directly (a role change through the
-/// domain would end the session this helper just made).
-fn staff(app: &TestApp, computing_id: &str, role: Role) -> Student {
-    let s = app.student(computing_id);
-    diesel::update(users::table.find(&s.user.id))
-        .set(users::role.eq(role.as_str()))
-        .execute(&mut app.conn())
-        .unwrap();
-    s
-}
-
-fn new_class(app: &TestApp, code: &str, members: &[&Student]) -> Class {
-    let mut conn = app.conn();
-    let class = seed::class(&mut conn, code, "1262");
-    for m in members {
-        seed::enroll(&mut conn, &m.user, &class);
-    }
-    class
-}
-
 fn audit_rows(app: &TestApp, action: AuditAction) -> Vec<AuditEntry> {
     audit_log::table
         .filter(audit_log::action.eq(action.as_str()))

@@ -17,32 +17,13 @@ use common_grounds::chat::{self, ClassMessage, MessageId};
 use common_grounds::classes::Class;
 use common_grounds::clock;
 use common_grounds::db::schema::{
-    audit_log, class_messages, message_flags, message_revisions, user_classes, users,
+    audit_log, class_messages, message_flags, message_revisions, user_classes,
 };
 use common_grounds::moderation::{AuditAction, AuditEntry};
 use common_grounds::ops::student_data;
 use diesel::prelude::*;
 
 // ---------------------------------------------------------------- helpers
-
-/// A student whose role column is set directly.
-fn staff(app: &TestApp, computing_id: &str, role: Role) -> Student {
-    let s = app.student(computing_id);
-    diesel::update(users::table.find(&s.user.id))
-        .set(users::role.eq(role.as_str()))
-        .execute(&mut app.conn())
-        .unwrap();
-    s
-}
-
-fn new_class(app: &TestApp, code: &str, members: &[&Student]) -> Class {
-    let mut conn = app.conn();
-    let class = seed::class(&mut conn, code, "1262");
-    for m in members {
-        seed::enroll(&mut conn, &m.user, &class);
-    }
-    class
-}
 
 /// Moves a student's joining of a class into the past (seeding joins "now").
 fn joined_ago(app: &TestApp, who: &Student, class: &Class, ago: Duration) {

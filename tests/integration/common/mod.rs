@@ -513,6 +513,31 @@ pub async fn post_with(
         .unwrap()
 }
 
+/// A student whose role column is set directly (a role change through the
+/// domain would end the session this helper just made).
+pub fn staff(app: &TestApp, computing_id: &str, role: common_grounds::accounts::Role) -> Student {
+    let s = app.student(computing_id);
+    diesel::update(common_grounds::db::schema::users::table.find(&s.user.id))
+        .set(common_grounds::db::schema::users::role.eq(role.as_str()))
+        .execute(&mut app.conn())
+        .unwrap();
+    s
+}
+
+/// A Spring 2026 class with the given code and these students enrolled.
+pub fn new_class(
+    app: &TestApp,
+    code: &str,
+    members: &[&Student],
+) -> common_grounds::classes::Class {
+    let mut conn = app.conn();
+    let class = seed::class(&mut conn, code, "1262");
+    for m in members {
+        seed::enroll(&mut conn, &m.user, &class);
+    }
+    class
+}
+
 /// The value of the first `csrf_token` field in a page.
 pub fn csrf_in(html: &str) -> Option<String> {
     let doc = scraper::Html::parse_document(html);
