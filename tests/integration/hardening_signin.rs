@@ -32,22 +32,6 @@ async fn ask(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::R
     .await
 }
 
-/// Presses the button on an emailed link's page, as `client`.
-async fn confirm(
-    app: &TestApp,
-    client: &reqwest::Client,
-    token: &str,
-    account_confirmed: bool,
-) -> reqwest::Response {
-    let (_, shown) = get_with(app, client, &format!("/login/confirm?token={token}")).await;
-    let csrf = csrf_in(&shown).expect("a token on the confirm page");
-    let mut fields = vec![("csrf_token", csrf.as_str()), ("token", token)];
-    if account_confirmed {
-        fields.push(("confirm_account", "yes"));
-    }
-    post_with(app, client, "/login/confirm", &fields).await
-}
-
 /// Who `client` is signed in as, by the account page.
 async fn signed_in_as(app: &TestApp, client: &reqwest::Client) -> Option<String> {
     let (status, html) = get_with(app, client, "/account").await;
@@ -163,7 +147,7 @@ backend_test!(
         assert_eq!(again.status().as_u16(), 303);
         let (status, check) = get_with(&app, &student, "/login/check-email").await;
         let token = token_in(&first.text).unwrap();
-        let confirmed = confirm(&app, &student, &token, false).await;
+        let confirmed = press_sign_in(&app, &student, &token, false).await;
 
         // Assert: the page says a link is on its way, and the first link signs in.
         assert_eq!(status, 200);
@@ -205,7 +189,7 @@ backend_test!(
         // Assert: signed in; the newest link died with it.
         assert_eq!(signed.status().as_u16(), 303);
         assert_eq!(signed_in_as(&app, &phone).await.as_deref(), Some(VICTIM));
-        let late = confirm(&app, &student, &newest_token, false).await;
+        let late = press_sign_in(&app, &student, &newest_token, false).await;
         assert_eq!(late.status().as_u16(), 400);
     }
 );
@@ -341,7 +325,7 @@ backend_test!(
         let victim = browser();
 
         // Act: the victim presses the link's button.
-        let pressed = confirm(&app, &victim, &token, false).await;
+        let pressed = press_sign_in(&app, &victim, &token, false).await;
         let status = pressed.status().as_u16();
         let html = pressed.text().await.unwrap();
 
@@ -355,7 +339,7 @@ backend_test!(
         assert_eq!(live_sessions(&app), 0);
 
         // Act + Assert: only an explicit second press signs in (the link still works).
-        let confirmed = confirm(&app, &victim, &token, true).await;
+        let confirmed = press_sign_in(&app, &victim, &token, true).await;
         assert_eq!(confirmed.status().as_u16(), 303);
         assert_eq!(
             signed_in_as(&app, &victim).await.as_deref(),
@@ -384,7 +368,7 @@ backend_test!(
         let email = app.wait_for_emails(1).await.remove(0);
 
         // Act
-        let confirmed = confirm(&app, &student, &token_in(&email.text).unwrap(), false).await;
+        let confirmed = press_sign_in(&app, &student, &token_in(&email.text).unwrap(), false).await;
 
         // Assert: a bare computing ID meant hoo1a@virginia.edu; the old pre-session
         // cookie was replaced; the subject never carries the code.

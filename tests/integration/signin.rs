@@ -144,14 +144,7 @@ async fn newest_email_to(
 
 /// Opens the emailed link and presses its button.
 async fn confirm_with(app: &TestApp, client: &reqwest::Client, token: &str) -> reqwest::Response {
-    let csrf = csrf_with(app, client, &format!("/login/confirm?token={token}")).await;
-    post_with(
-        app,
-        client,
-        "/login/confirm",
-        &[("csrf_token", &csrf), ("token", token)],
-    )
-    .await
+    press_sign_in(app, client, token, false).await
 }
 
 /// Presses "Sign in as …" on the page a link asked for from another browser shows.
@@ -160,18 +153,7 @@ async fn confirm_account(
     client: &reqwest::Client,
     token: &str,
 ) -> reqwest::Response {
-    let csrf = csrf_with(app, client, &format!("/login/confirm?token={token}")).await;
-    post_with(
-        app,
-        client,
-        "/login/confirm",
-        &[
-            ("csrf_token", &csrf),
-            ("token", token),
-            ("confirm_account", "yes"),
-        ],
-    )
-    .await
+    press_sign_in(app, client, token, true).await
 }
 
 /// The status of pressing the emailed link's button.

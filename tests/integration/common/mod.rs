@@ -513,6 +513,22 @@ pub async fn post_with(
         .unwrap()
 }
 
+/// Presses the button on an emailed link's page, as `client`.
+pub async fn press_sign_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    token: &str,
+    account_confirmed: bool,
+) -> reqwest::Response {
+    let (_, shown) = get_with(app, client, &format!("/login/confirm?token={token}")).await;
+    let csrf = csrf_in(&shown).expect("a token on the confirm page");
+    let mut fields = vec![("csrf_token", csrf.as_str()), ("token", token)];
+    if account_confirmed {
+        fields.push(("confirm_account", "yes"));
+    }
+    post_with(app, client, "/login/confirm", &fields).await
+}
+
 /// A student whose role column is set directly (a role change through the
 /// domain would end the session this helper just made).
 pub fn staff(app: &TestApp, computing_id: &str, role: common_grounds::accounts::Role) -> Student {
