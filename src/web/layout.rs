@@ -15,6 +15,8 @@ pub struct Layout {
     pub flash: Option<guard::Flash>,
     /// Which nav entry is this page's, for `aria-current`.
     pub section: &'static str,
+    /// Something in one of the student's classes is new to them (the nav's dot).
+    pub unread: bool,
 }
 
 impl Layout {
@@ -27,6 +29,7 @@ impl Layout {
             show_dev_mailbox: false,
             flash: None,
             section: "",
+            unread: false,
         }
     }
 
@@ -45,6 +48,7 @@ impl Layout {
             show_dev_mailbox: !state.config.is_production() && state.mailer_is_directory,
             flash: guard::flash(req),
             section: "",
+            unread: false,
         }
     }
 }
