@@ -88,6 +88,8 @@ pub fn flag(
         }
         // Serialize one student's reports so two at once cannot pass the daily limit.
         lock(conn, &format!("chat-flag:{flagger}"))?;
+        // And the class's writers, before any row is written (a hide is an event).
+        super::lock_class(conn, &message.class_id)?;
         refuse_over_daily_limit(conn, flagger, rules, now)?;
         let outcome = FlagOutcome::Flagged {
             hidden: message.hidden,
@@ -151,6 +153,7 @@ pub fn flag(
             diesel::update(class_messages::table.find(&message.id))
                 .set(class_messages::hidden.eq(true))
                 .execute(conn)?;
+            super::events::record(tx, &message, super::EventKind::Hide, now)?;
         }
         Ok((
             message.class_id,

@@ -28,6 +28,8 @@ pub struct ImportedMessage<'a> {
     pub deleted: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// On a thread's first message, its newest reply's time (else its own).
+    pub last_activity_at: NaiveDateTime,
 }
 
 /// A report to import (it counts toward hiding, as the message's count says).
@@ -47,10 +49,32 @@ pub fn import(
     messages: &[ImportedMessage<'_>],
     reports: &[ImportedReport<'_>],
 ) -> QueryResult<()> {
-    for chunk in messages.chunks(MAX_BINDS / 12) {
+    for chunk in messages.chunks(MAX_BINDS / 13) {
         crate::on_each_backend!(tx, |c| diesel::insert_into(class_messages::table)
             .values(chunk)
             .execute(c))?;
+    }
+    // Replies bump their threads: a thread's latest activity is its newest reply.
+    let mut bumped: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m.thread_root_id.as_deref())
+        .collect();
+    bumped.sort_unstable();
+    bumped.dedup();
+    let replies = diesel::alias!(class_messages as replies);
+    for chunk in bumped.chunks(MAX_BINDS / 2) {
+        let newest = replies
+            .filter(
+                replies
+                    .field(class_messages::thread_root_id)
+                    .eq(class_messages::id.nullable()),
+            )
+            .select(diesel::dsl::max(replies.field(class_messages::created_at)))
+            .single_value()
+            .assume_not_null();
+        diesel::update(class_messages::table.filter(class_messages::id.eq_any(chunk)))
+            .set(class_messages::last_activity_at.eq(newest))
+            .execute(&mut **tx)?;
     }
     for chunk in reports.chunks(MAX_BINDS / 4) {
         crate::on_each_backend!(tx, |c| diesel::insert_into(message_flags::table)

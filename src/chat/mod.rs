@@ -4,11 +4,14 @@
 //! No actix or HTML here.
 
 pub mod content;
+pub mod events;
 pub mod flags;
 pub mod import;
+pub mod live;
 pub mod personal_data;
 pub mod post;
 pub mod pseudonym;
+pub mod reads;
 pub mod revisions;
 pub mod staff;
 pub mod threads;
@@ -25,7 +28,11 @@ pub use content::{ContentError, FlagReason, MessageBody, Segment};
 pub use flags::{flag, FlagOutcome, Report};
 pub use post::{delete, edit, post, Deletion, Draft};
 pub use revisions::{MessageRevision, RevisionEnd};
-pub use threads::{class_page, Body, ChatPage, ClassPage, Cursor, MessageView, Thread};
+pub use events::{ChatEvent, EventKind};
+pub use threads::{
+    class_page, thread_page, Body, ClassPage, Cursor, MessageView, Thread, ThreadList,
+    ThreadPage, ThreadSummary,
+};
 
 crate::define_id!(MessageId);
 
@@ -47,6 +54,8 @@ pub struct ClassMessage {
     pub updated_at: NaiveDateTime,
     /// The first message of the thread; None on that first message itself.
     pub thread_root_id: Option<MessageId>,
+    /// On a thread's first message: its newest message's time (a reply bumps it).
+    pub last_activity_at: NaiveDateTime,
 }
 
 #[derive(Debug, Insertable)]
@@ -64,6 +73,7 @@ pub struct NewClassMessage<'a> {
     pub deleted: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub last_activity_at: NaiveDateTime,
 }
 
 #[derive(Debug, Default, AsChangeset)]

@@ -182,6 +182,17 @@ pub const PLACEHOLDER_PSEUDONYM: &str = "Anon_deleted";
 // place, in the order the foreign keys need.
 pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<Erased> {
     let mut erased = Erased::default();
+    // Every message of theirs leaves students' view: live pages hear of it.
+    // Classes are locked in one order, so two erasures cannot deadlock.
+    let mut mine: Vec<ClassMessage> = class_messages::table
+        .filter(class_messages::user_id.eq(me))
+        .filter(class_messages::deleted.eq(false))
+        .select(ClassMessage::as_select())
+        .load(&mut **tx)?;
+    mine.sort_by(|a, b| (&a.class_id, &a.id).cmp(&(&b.class_id, &b.id)));
+    for message in &mine {
+        super::events::record(tx, message, super::EventKind::Delete, now)?;
+    }
     let pending = message_flags::table
         .filter(message_flags::message_id.eq(class_messages::id))
         .filter(message_flags::cleared_at.is_null());

@@ -4,6 +4,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::events::{self, EventKind};
 use super::{
     has_replies, lock_class, pseudonym, visible_message, ChatError, ClassMessage, MessageBody,
     MessageId, NewClassMessage, Rules,
@@ -102,8 +103,11 @@ pub fn post(
             draft.class_id,
             rules.pseudonym_hex_len,
         )?;
+        // Within a class, times only go forward: a message is never older than
+        // the one before it, so "newer than what I read" is exact.
+        let at = next_instant(tx, draft.class_id, now)?;
         let id = MessageId::new();
-        Ok(super::insert(
+        let message = super::insert(
             tx,
             &NewClassMessage {
                 id: &id,
@@ -116,10 +120,39 @@ pub fn post(
                 flagged_count: 0,
                 hidden: false,
                 deleted: false,
-                created_at: now,
-                updated_at: now,
+                created_at: at,
+                updated_at: at,
+                last_activity_at: at,
             },
-        )?)
+        )?;
+        let kind = match &thread_root_id {
+            None => EventKind::Thread,
+            Some(root) => {
+                diesel::update(class_messages::table.find(root))
+                    .set(class_messages::last_activity_at.eq(at))
+                    .execute(&mut **tx)?;
+                EventKind::Reply
+            }
+        };
+        events::record(tx, &message, kind, at)?;
+        Ok(message)
+    })
+}
+
+/// `now`, or just after the class's newest message if that is later (another
+/// process's clock may run a little ahead).
+fn next_instant(
+    conn: &mut DbConn,
+    class_id: &ClassId,
+    now: NaiveDateTime,
+) -> QueryResult<NaiveDateTime> {
+    let newest: Option<NaiveDateTime> = class_messages::table
+        .filter(class_messages::class_id.eq(class_id))
+        .select(diesel::dsl::max(class_messages::created_at))
+        .first(conn)?;
+    Ok(match newest {
+        Some(newest) if newest >= now => newest + Duration::microseconds(1),
+        _ => now,
     })
 }
 
@@ -162,6 +195,7 @@ pub fn edit(
 ) -> Result<ClassMessage, ChatError> {
     db::write_tx(conn, |tx| {
         let mut message = visible_message(tx, editor, message_id)?;
+        lock_class(tx, &message.class_id)?;
         if message.user_id.as_ref() != Some(editor) {
             return Err(ChatError::NotYours);
         }
@@ -189,6 +223,7 @@ pub fn edit(
         message.content = body.as_str().to_string();
         message.edited_at = Some(now);
         message.updated_at = now;
+        events::record(tx, &message, EventKind::Edit, now)?;
         Ok(message)
     })
 }
@@ -234,6 +269,7 @@ pub fn delete(
         if message.deleted {
             return Ok((message.class_id, Deletion::Placeholder));
         }
+        events::record(tx, &message, EventKind::Delete, now)?;
         if super::revisions::is_evidence(tx, &message)? {
             super::revisions::keep(tx, &message, super::RevisionEnd::AuthorDelete, now)?;
             super::tombstone(tx, &message.id, now)?;
@@ -258,6 +294,7 @@ pub fn delete(
                 break;
             }
             diesel::delete(class_messages::table.find(&parent.id)).execute(&mut **tx)?;
+            events::record(tx, &parent, EventKind::Delete, now)?;
             parent_id = parent.parent_message_id;
         }
         Ok((message.class_id, Deletion::Removed))

@@ -1,46 +1,76 @@
 //! What staff do to a message, as chat's own writes: hide, restore (dismissing
 //! its reports) and remove for good. Moderation calls these inside its audited
 //! transaction; it never writes `class_messages` or `message_flags` itself.
+//! Each takes the class lock before writing and records the change for live pages.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::events::{self, EventKind};
 use super::MessageId;
 use crate::db::schema::class_messages;
 use crate::db::{DbConn, Tx};
 
+/// The message, with its class locked; None if it is gone.
+fn locked(tx: &mut Tx, id: &MessageId) -> QueryResult<Option<super::ClassMessage>> {
+    let Some(message) = super::find(tx, id)? else {
+        return Ok(None);
+    };
+    super::lock_class(tx, &message.class_id)?;
+    Ok(Some(message))
+}
+
 /// Hides a message from students.
 pub fn hide(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
+    let Some(message) = locked(tx, id)? else {
+        return Ok(0);
+    };
     let conn: &mut DbConn = tx;
-    diesel::update(class_messages::table.find(id))
+    let n = diesel::update(class_messages::table.find(id))
         .set((
             class_messages::hidden.eq(true),
             class_messages::updated_at.eq(now),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    if !message.hidden {
+        events::record(tx, &message, EventKind::Hide, now)?;
+    }
+    Ok(n)
 }
 
 /// Shows a message again and dismisses its reports: they are kept as reviewed
 /// and no longer count.
 pub fn restore(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
+    let Some(message) = locked(tx, id)? else {
+        return Ok(0);
+    };
     super::flags::dismiss_reports(tx, id, now)?;
     let conn: &mut DbConn = tx;
-    diesel::update(class_messages::table.find(id))
+    let n = diesel::update(class_messages::table.find(id))
         .set((
             class_messages::hidden.eq(false),
             class_messages::flagged_count.eq(0),
             class_messages::updated_at.eq(now),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    if message.hidden {
+        events::record(tx, &message, EventKind::Restore, now)?;
+    }
+    Ok(n)
 }
 
 /// Removes a message's text for good: it stays as a shown "[deleted]"
 /// placeholder so its replies keep their place, and its reports are dismissed.
 pub fn remove(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
+    let Some(message) = locked(tx, id)? else {
+        return Ok(0);
+    };
     super::flags::dismiss_reports(tx, id, now)?;
-    super::tombstone(tx, id, now)?;
+    let n = super::tombstone(tx, id, now)?;
     let conn: &mut DbConn = tx;
     diesel::update(class_messages::table.find(id))
         .set(class_messages::hidden.eq(false))
-        .execute(conn)
+        .execute(conn)?;
+    events::record(tx, &message, EventKind::Delete, now)?;
+    Ok(n)
 }

@@ -1,5 +1,5 @@
 //! The one schema both backends share. Only types Diesel's `MultiConnection`
-//! supports appear here: Text ids and enums, Timestamp (UTC), Bool, Integer.
+//! supports appear here: Text ids and enums, Timestamp (UTC), Bool, Integer, BigInt.
 //! Kept by hand in step with `migrations/{sqlite,postgres}`; a test compares them.
 
 /// Every table, in an order where each table comes after the ones it references.
@@ -13,6 +13,9 @@ pub const TABLES: &[&str] = &[
     "friendships",
     "class_messages",
     "message_flags",
+    "chat_events",
+    "chat_class_reads",
+    "chat_thread_reads",
     "message_revisions",
     "contact_imports",
     "audit_log",
@@ -140,6 +143,35 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         thread_root_id -> Nullable<Text>,
+        last_activity_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chat_events (seq) {
+        seq -> BigInt,
+        class_id -> Text,
+        thread_id -> Text,
+        message_id -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chat_class_reads (user_id, class_id) {
+        user_id -> Text,
+        class_id -> Text,
+        read_through -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chat_thread_reads (user_id, thread_id) {
+        user_id -> Text,
+        thread_id -> Text,
+        class_id -> Text,
+        read_through -> Timestamp,
     }
 }
 
@@ -256,6 +288,9 @@ diesel::joinable!(user_classes -> classes (class_id));
 diesel::joinable!(class_messages -> classes (class_id));
 diesel::joinable!(class_messages -> users (user_id));
 diesel::joinable!(message_flags -> class_messages (message_id));
+diesel::joinable!(chat_events -> classes (class_id));
+diesel::joinable!(chat_class_reads -> classes (class_id));
+diesel::joinable!(chat_thread_reads -> class_messages (thread_id));
 diesel::joinable!(message_flags -> users (user_id));
 diesel::joinable!(message_revisions -> class_messages (message_id));
 diesel::joinable!(contact_imports -> users (user_id));
@@ -271,6 +306,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     friendships,
     class_messages,
     message_flags,
+    chat_events,
+    chat_class_reads,
+    chat_thread_reads,
     message_revisions,
     contact_imports,
     audit_log,

@@ -507,6 +507,7 @@ fn chat(
                 deleted: false,
                 created_at: at,
                 updated_at: at,
+                last_activity_at: at,
             });
             if messages.len() == FLUSH_ROWS {
                 chat::import::import(tx, &messages, &flags)?;

@@ -1,4 +1,4 @@
-//! Stylesheets, compiled into the binary and served by the app (no CDN). The
+//! Stylesheets and our one script, compiled into the binary and served by the app (no CDN). The
 //! page CSP forbids inline styles, so the timetable places its blocks with
 //! classes from a generated sheet: one per 5-minute grid line and per lane.
 
@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use actix_web::{get, http::header, web, HttpResponse};
 
 const APP_CSS: &str = include_str!("../../templates/static/app.css");
+const APP_JS: &str = include_str!("../../templates/static/app.js");
 
 fn css(body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
@@ -19,6 +20,15 @@ fn css(body: &'static str) -> HttpResponse {
 #[get("/static/app.css")]
 pub async fn app_css() -> HttpResponse {
     css(APP_CSS)
+}
+
+/// Our one small script: it makes the class chat live; every page works without it.
+#[get("/static/app.js")]
+pub async fn app_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(APP_JS)
 }
 
 /// Grid lines for a whole day of 5-minute rows, row templates for 1 to 24
@@ -60,5 +70,5 @@ pub async fn schedule_css() -> HttpResponse {
 
 /// Registers this area's pages on the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(app_css).service(schedule_css);
+    cfg.service(app_css).service(app_js).service(schedule_css);
 }

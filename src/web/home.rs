@@ -10,6 +10,7 @@ use super::guard::MaybeUser;
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, ClassView, TermChoice, TermOption};
+use crate::chat;
 use crate::classes::{self, ClassId};
 use crate::friends;
 
@@ -54,7 +55,7 @@ pub async fn show_home(
     let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
-    let (choice, mine, meetings, friends_in, requests) = with_conn(&state.pool, move |conn| {
+    let (choice, mine, meetings, friends_in, requests, unread) = with_conn(&state.pool, move |conn| {
         let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
         let mine = match &choice.current {
             Some(term) => classes::of_user(conn, &user.id, term.code())?,
@@ -64,12 +65,15 @@ pub async fn show_home(
         let meetings = classes::meetings_by_class(conn, &ids)?;
         let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
         let requests = friends::requests::incoming(conn, &user.id)?;
-        Ok((choice, mine, meetings, friends_in, requests))
+        let unread = chat::reads::unread_by_class(conn, &user.id)?;
+        Ok((choice, mine, meetings, friends_in, requests, unread))
     })
     .await?;
     let term_code = choice.code();
+    let mut layout = Layout::new(&req, Some(&current)).at("home");
+    layout.unread = !unread.is_empty();
     let body = Home {
-        layout: Layout::new(&req, Some(&current)).at("home"),
+        layout,
         terms: choice.options(),
         term_name: choice.name(),
         classes: mine
@@ -79,7 +83,9 @@ pub async fn show_home(
                     .get(&c.id)
                     .map(|list| list.iter().map(|f| f.label()).collect())
                     .unwrap_or_default();
-                ClassView::new(c, meetings.get(&c.id), names)
+                let mut view = ClassView::new(c, meetings.get(&c.id), names);
+                view.unread = unread.get(&c.id).copied().unwrap_or(0);
+                view
             })
             .collect(),
         requests: requests.into_iter().map(|p| p.computing_id).collect(),

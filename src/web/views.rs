@@ -101,6 +101,8 @@ pub struct ClassView {
     pub active: bool,
     pub term_name: String,
     pub friends: Vec<String>,
+    /// Chat messages new to the viewer (home's cards).
+    pub unread: i64,
 }
 
 fn component_name(raw: &str) -> String {
@@ -200,6 +202,7 @@ impl ClassView {
                 .map(|t| t.name())
                 .unwrap_or_else(|| class.term.clone()),
             friends,
+            unread: 0,
         }
     }
 }

@@ -3,7 +3,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{answer_refusal, class_href, rules, see_other};
+use super::{answer_refusal, back_href, rules, see_other};
 use crate::chat::{self, FlagReason, MessageId};
 use crate::clock;
 use crate::web::error::{with_conn, AppError};
@@ -16,8 +16,9 @@ pub struct FlagForm {
     csrf_token: String,
     #[serde(default)]
     reason: Option<String>,
+    /// The thread page the form was on, to come back to.
     #[serde(default)]
-    before: Option<String>,
+    back: Option<String>,
 }
 
 impl SessionForm for FlagForm {
@@ -52,9 +53,9 @@ pub async fn flag_message(
     })
     .await?;
     match result {
-        Ok((class_id, _)) => Ok(see_other(class_href(
+        Ok((class_id, _)) => Ok(see_other(back_href(
             &class_id,
-            form.before.as_deref(),
+            form.back.as_deref(),
             Some(&message_id),
         ))),
         Err(error) => answer_refusal(&req, &current, &rules, error),

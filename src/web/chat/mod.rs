@@ -9,7 +9,7 @@ mod show;
 
 pub use flags::flag_message;
 pub use post::{delete_message, edit_message, post_message};
-pub use show::show_class;
+pub use show::{event_data, mark_all_read, show_class, show_thread};
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -19,7 +19,7 @@ use super::error::{chat_refusal, AppError, Refusal};
 use super::guard::CurrentUser;
 use super::layout::Layout;
 use super::state::AppState;
-use crate::chat::{ChatError, Cursor, MessageId, Rules};
+use crate::chat::{ChatError, MessageId, Rules};
 use crate::classes::ClassId;
 use crate::clock;
 
@@ -58,19 +58,26 @@ fn see_other(location: String) -> HttpResponse {
         .finish()
 }
 
-/// The class page address, on the page `before` names (if it is a real cursor),
-/// scrolled to a message.
-fn class_href(class_id: &ClassId, before: Option<&str>, anchor: Option<&MessageId>) -> String {
-    let mut href = format!("/classes/{class_id}");
-    if let Some(cursor) = before.and_then(Cursor::parse) {
-        href.push_str("?before=");
-        href.push_str(&cursor.encode());
-    }
+/// Where a chat form sends the student back: the thread page the form was on
+/// (`back`, if it is one of this class's thread pages), else the class's
+/// thread list; scrolled to a message.
+fn back_href(class_id: &ClassId, back: Option<&str>, anchor: Option<&MessageId>) -> String {
+    let list = format!("/classes/{class_id}");
+    let mut href = back
+        .and_then(|b| b.strip_prefix(&format!("{list}/threads/")))
+        .and_then(MessageId::parse)
+        .map(|thread| thread_href(class_id, &thread))
+        .unwrap_or(list);
     if let Some(id) = anchor {
         href.push_str("#m-");
         href.push_str(id.as_str());
     }
     href
+}
+
+/// A thread's own page.
+fn thread_href(class_id: &ClassId, thread_id: &MessageId) -> String {
+    format!("/classes/{class_id}/threads/{thread_id}")
 }
 
 /// Answers a refused chat action with the page or error `error::chat_refusal` chose.
@@ -104,6 +111,8 @@ fn answer_refusal(
 /// Registers this area's pages on the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(show_class)
+        .service(show_thread)
+        .service(mark_all_read)
         .service(post_message)
         .service(edit_message)
         .service(delete_message)

@@ -4,7 +4,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{answer_refusal, class_href, rules, see_other};
+use super::{answer_refusal, back_href, rules, see_other, thread_href};
 use crate::chat::{self, Deletion, Draft, MessageBody, MessageId};
 use crate::classes::ClassId;
 use crate::web::error::{with_conn, AppError};
@@ -20,8 +20,6 @@ pub struct PostForm {
     content: String,
     #[serde(default)]
     parent_id: Option<String>,
-    #[serde(default)]
-    before: Option<String>,
 }
 
 impl SessionForm for PostForm {
@@ -78,11 +76,15 @@ pub async fn post_message(
     })
     .await?;
     match result {
-        Ok(message) => Ok(see_other(class_href(
-            &class_id,
-            form.before.as_deref().filter(|_| parent_id.is_some()),
-            Some(&message.id),
-        ))),
+        // A reply lands on its thread, a new thread on its own page.
+        Ok(message) => {
+            let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);
+            Ok(see_other(format!(
+                "{}#m-{}",
+                thread_href(&class_id, thread),
+                message.id
+            )))
+        }
         Err(error) => answer_refusal(&req, &current, &rules, error),
     }
 }
@@ -93,8 +95,6 @@ pub struct EditForm {
     csrf_token: String,
     #[serde(default)]
     content: String,
-    #[serde(default)]
-    before: Option<String>,
 }
 
 impl SessionForm for EditForm {
@@ -130,11 +130,14 @@ pub async fn edit_message(
     })
     .await?;
     match result {
-        Ok(message) => Ok(see_other(class_href(
-            &message.class_id,
-            form.before.as_deref(),
-            Some(&message.id),
-        ))),
+        Ok(message) => {
+            let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);
+            Ok(see_other(format!(
+                "{}#m-{}",
+                thread_href(&message.class_id, thread),
+                message.id
+            )))
+        }
         Err(error) => answer_refusal(&req, &current, &rules, error),
     }
 }
@@ -143,8 +146,9 @@ pub async fn edit_message(
 pub struct DeleteForm {
     #[serde(default)]
     csrf_token: String,
+    /// The thread page the form was on, to come back to.
     #[serde(default)]
-    before: Option<String>,
+    back: Option<String>,
 }
 
 impl SessionForm for DeleteForm {
@@ -172,16 +176,17 @@ pub async fn delete_message(
     })
     .await?;
     match result {
-        Ok((class_id, Deletion::Placeholder)) => Ok(see_other(class_href(
+        Ok((class_id, Deletion::Placeholder)) => Ok(see_other(back_href(
             &class_id,
-            form.before.as_deref(),
+            form.back.as_deref(),
             Some(&message_id),
         ))),
-        Ok((class_id, Deletion::Removed)) => Ok(see_other(class_href(
-            &class_id,
-            form.before.as_deref(),
-            None,
-        ))),
+        // A thread deleted whole leaves its page: back to the list.
+        Ok((class_id, Deletion::Removed)) => {
+            let gone = thread_href(&class_id, &message_id);
+            let back = form.back.as_deref().filter(|b| *b != gone);
+            Ok(see_other(back_href(&class_id, back, None)))
+        }
         Err(error) => answer_refusal(&req, &current, &rules(&state), error),
     }
 }

@@ -1,18 +1,25 @@
-//! The class page: the section's details for anyone signed in, and its chat
-//! (threads, a page of older messages at a time) for students who take it.
+//! The class page and its anonymous chat: the section's details for anyone
+//! signed in; for students who take it, the list of threads by latest activity
+//! (what is new to them marked) and each thread's own page (which marks it
+//! read). The same fragments render a message and a thread's row on the pages
+//! and in live events, so a live insert looks exactly like a reload.
+
+use std::fmt;
 
 use actix_web::http::StatusCode;
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{html, rules};
-use crate::chat::{self, content, Body, ChatError, Cursor, MessageView, Segment};
+use super::{answer_refusal, html, rules, see_other, thread_href};
+use crate::chat::live::LiveEvent;
+use crate::chat::{self, content, Body, ChatError, Cursor, MessageId, MessageView, Segment};
+use crate::chat::{ThreadSummary};
 use crate::classes::{Class, ClassId, ClassMeeting};
 use crate::clock;
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::CurrentUser;
+use crate::web::guard::{CurrentUser, SessionForm, SignedInForm};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 
@@ -37,6 +44,27 @@ struct MeetingRow {
     instructor: String,
 }
 
+/// A time as pages show it: `<time datetime="UTC instant">label</time>`.
+pub struct When {
+    iso: String,
+    label: String,
+}
+
+impl fmt::Display for When {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Both parts are made here from a timestamp: nothing to escape.
+        write!(f, "<time datetime=\"{}\">{}</time>", self.iso, self.label)
+    }
+}
+
+fn when(_state: &AppState, at: NaiveDateTime, _now: NaiveDateTime) -> When {
+    When {
+        iso: at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        label: at.format("%b %-d, %H:%M UTC").to_string(),
+    }
+}
+
+/// One message, as `chat/_message.html` shows it.
 struct MessageRow {
     id: String,
     pseudonym: Option<String>,
@@ -47,9 +75,11 @@ struct MessageRow {
     hidden: bool,
     mine: bool,
     edited: bool,
-    posted: String,
-    posted_iso: String,
+    /// New to the viewer since they last read the thread.
+    new: bool,
+    posted: When,
     indent: usize,
+    depth: usize,
     replying_to: Option<String>,
     flagged_by_me: bool,
     can_reply: bool,
@@ -58,34 +88,58 @@ struct MessageRow {
     can_flag: bool,
 }
 
-struct ThreadRows {
-    messages: Vec<MessageRow>,
+/// A thread's row in the list, as `chat/_thread_row.html` shows it.
+struct ThreadRow {
+    id: String,
+    href: String,
+    pseudonym: Option<String>,
+    mine: bool,
+    /// The opening post's first lines, or what stands in for it.
+    excerpt: String,
+    removed: bool,
+    replies: String,
+    last_activity: When,
+    unread: usize,
 }
 
-#[derive(Template)]
-#[template(path = "chat/show.html")]
-struct ShowClassPage {
-    layout: Layout,
-    class: ClassHeader,
-    friends: Vec<String>,
-    threads: Vec<ThreadRows>,
-    /// The cursor of this page, carried by its forms so a student lands back on it.
-    before: String,
-    older_href: Option<String>,
-    newest: bool,
-    max_chars: usize,
+/// The first lines of a post, for the list: at most 3 lines and 240 characters.
+fn excerpt(text: &str) -> String {
+    const LINES: usize = 3;
+    const CHARS: usize = 240;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut out = lines.iter().take(LINES).copied().collect::<Vec<_>>().join("\n");
+    let mut cut = lines.len() > LINES;
+    if out.chars().count() > CHARS {
+        out = out.chars().take(CHARS).collect::<String>().trim_end().to_string();
+        cut = true;
+    }
+    if cut {
+        out.push('…');
+    }
+    out
 }
 
-#[derive(Template)]
-#[template(path = "chat/join.html")]
-struct JoinClassPage {
-    layout: Layout,
-    class: ClassHeader,
-    friends: Vec<String>,
-}
-
-fn format_time(at: NaiveDateTime) -> String {
-    at.format("%b %-d, %H:%M UTC").to_string()
+fn thread_row(state: &AppState, class_id: &str, t: &ThreadSummary, now: NaiveDateTime) -> ThreadRow {
+    let (excerpt, removed) = match &t.opening.body {
+        Body::Text(text) => (excerpt(text), false),
+        Body::Deleted => ("[deleted]".to_string(), true),
+        Body::Hidden => ("hidden after reports".to_string(), true),
+    };
+    ThreadRow {
+        id: t.opening.id.to_string(),
+        href: format!("/classes/{class_id}/threads/{}", t.opening.id),
+        pseudonym: t.opening.pseudonym.clone(),
+        mine: t.opening.mine,
+        excerpt,
+        removed,
+        replies: match t.replies {
+            0 => "No replies".to_string(),
+            1 => "1 reply".to_string(),
+            n => format!("{n} replies"),
+        },
+        last_activity: when(state, t.last_activity_at, now),
+        unread: t.unread,
+    }
 }
 
 fn term_name(term: &str) -> String {
@@ -158,7 +212,7 @@ fn header_of(class: &Class, meetings: &[ClassMeeting]) -> ClassHeader {
     }
 }
 
-fn row_of(view: MessageView) -> MessageRow {
+fn row_of(state: &AppState, view: MessageView, new: bool, now: NaiveDateTime) -> MessageRow {
     let (segments, edit_text, deleted, hidden) = match view.body {
         Body::Text(text) => (content::segments(&text), text, false, false),
         Body::Deleted => (Vec::new(), String::new(), true, false),
@@ -177,9 +231,10 @@ fn row_of(view: MessageView) -> MessageRow {
         hidden,
         mine: view.mine,
         edited: view.edited,
-        posted: format_time(view.created_at),
-        posted_iso: view.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        new,
+        posted: when(state, view.created_at, now),
         indent: view.indent,
+        depth: view.depth,
         replying_to: view.replying_to,
         flagged_by_me: view.flagged_by_me,
         can_reply: view.can_reply,
@@ -189,14 +244,69 @@ fn row_of(view: MessageView) -> MessageRow {
     }
 }
 
+#[derive(Template)]
+#[template(path = "chat/show.html")]
+struct ShowClassPage {
+    layout: Layout,
+    class: ClassHeader,
+    friends: Vec<String>,
+    threads: Vec<ThreadRow>,
+    older_href: Option<String>,
+    newest: bool,
+    unread: usize,
+    max_chars: usize,
+    events_href: String,
+    csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "chat/thread.html")]
+struct ShowThreadPage {
+    layout: Layout,
+    class_id: String,
+    class_code: String,
+    class_title: String,
+    thread_id: String,
+    back: String,
+    messages: Vec<MessageRow>,
+    replies: usize,
+    events_href: String,
+    csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "chat/join.html")]
+struct JoinClassPage {
+    layout: Layout,
+    class: ClassHeader,
+    friends: Vec<String>,
+}
+
+/// One message, for a live event.
+#[derive(Template)]
+#[template(path = "chat/_message.html")]
+struct MessageFragment<'a> {
+    m: &'a MessageRow,
+    class_id: &'a str,
+    back: &'a str,
+    csrf_token: &'a str,
+}
+
+/// One thread row, for a live event.
+#[derive(Template)]
+#[template(path = "chat/_thread_row.html")]
+struct ThreadRowFragment<'a> {
+    t: &'a ThreadRow,
+}
+
 #[derive(Deserialize)]
 pub struct PageQuery {
     before: Option<String>,
 }
 
-/// The class page: details and meetings for anyone signed in; the chat only for
-/// students who take the class.
-// Stays whole: one read of the page (class, messages, friends, members) then one render, in the order the page shows them.
+/// The class page: details and meetings for anyone signed in; the thread list
+/// only for students who take the class.
+// Stays whole: one read of the page (class, threads, friends, members) then one render, in the order the page shows them.
 #[get("/classes/{id:[0-9a-f-]{36}}")]
 pub async fn show_class(
     req: HttpRequest,
@@ -210,20 +320,19 @@ pub async fn show_class(
         None => None,
         Some(raw) => Some(Cursor::parse(raw).ok_or_else(|| {
             AppError::BadRequest(
-                "This page link is broken. Open the class again to see its newest messages.".into(),
+                "This page link is broken. Open the class again to see its latest threads.".into(),
             )
         })?),
     };
     let rules = rules(&state);
     let viewer = current.user.id.clone();
     let viewer_user = current.user.clone();
-    let cursor = before.clone();
     let (page, friends, members) = with_conn(&state.pool, move |conn| {
         let page = chat::class_page(
             conn,
             &viewer,
             &class_id,
-            cursor.as_ref(),
+            before.as_ref(),
             &rules,
             clock::now(),
         )
@@ -246,10 +355,10 @@ pub async fn show_class(
         Ok((page, friends, members))
     })
     .await?;
-    let layout = Layout::new(&req, Some(&current));
+    let mut layout = Layout::new(&req, Some(&current));
     let mut class = header_of(&page.class, &page.meetings);
     class.members = students(members);
-    let Some(chat_page) = page.chat else {
+    let Some(list) = page.chat else {
         let body = JoinClassPage {
             layout,
             class,
@@ -258,28 +367,190 @@ pub async fn show_class(
         .render()?;
         return Ok(html(StatusCode::OK, body));
     };
-    let older_href = chat_page
+    let now = clock::now();
+    let id = page.class.id.to_string();
+    let older_href = list
         .older
         .as_ref()
-        .map(|c| format!("/classes/{}?before={}", page.class.id, c.encode()));
+        .map(|c| format!("/classes/{id}?before={}", c.encode()));
+    let threads: Vec<ThreadRow> = list
+        .threads
+        .iter()
+        .map(|t| thread_row(&state, &id, t, now))
+        .collect();
+    let unread = threads.iter().map(|t| t.unread).sum();
+    layout.unread |= unread > 0;
+    let csrf_token = layout.csrf_token.clone();
     let body = ShowClassPage {
         layout,
+        events_href: format!("/classes/{id}/events?after={}", list.latest_event),
         class,
         friends,
-        threads: chat_page
-            .threads
-            .into_iter()
-            .map(|t| ThreadRows {
-                messages: t.messages.into_iter().map(row_of).collect(),
-            })
-            .collect(),
-        before: before.map(|c| c.encode()).unwrap_or_default(),
+        threads,
         older_href,
-        newest: chat_page.newest,
+        newest: list.newest,
+        unread,
         max_chars: content::MAX_CHARS,
+        csrf_token,
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
+}
+
+/// One thread with all its replies and their actions; showing it marks it read.
+#[get("/classes/{id:[0-9a-f-]{36}}/threads/{thread:[0-9a-f-]{36}}")]
+pub async fn show_thread(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let class_id = ClassId::parse(&path.0).ok_or(AppError::NotFound)?;
+    let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
+    let rules = rules(&state);
+    let viewer = current.user.id.clone();
+    let domain_rules = rules.clone();
+    let result = with_conn(&state.pool, move |conn| {
+        Ok(chat::thread_page(
+            conn,
+            &viewer,
+            &class_id,
+            &thread_id,
+            &domain_rules,
+            clock::now(),
+        ))
+    })
+    .await?;
+    let page = match result {
+        Ok(page) => page,
+        Err(error) => return answer_refusal(&req, &current, &rules, error),
+    };
+    let now = clock::now();
+    let layout = Layout::new(&req, Some(&current));
+    let id = page.class.id.to_string();
+    let thread = page.thread.messages.first().map(|m| m.id.clone());
+    let thread_id = thread.map(|t| t.to_string()).unwrap_or_default();
+    let replies = page.thread.messages.len().saturating_sub(1);
+    let messages: Vec<MessageRow> = page
+        .thread
+        .messages
+        .into_iter()
+        .map(|m| {
+            let new = page.new_ids.contains(&m.id);
+            row_of(&state, m, new, now)
+        })
+        .collect();
+    let csrf_token = layout.csrf_token.clone();
+    let body = ShowThreadPage {
+        layout,
+        back: format!("/classes/{id}/threads/{thread_id}"),
+        events_href: format!("/classes/{id}/events?after={}", page.latest_event),
+        class_code: page.class.code(),
+        class_title: page.class.title.clone().unwrap_or_default(),
+        class_id: id,
+        thread_id,
+        messages,
+        replies,
+        csrf_token,
+    }
+    .render()?;
+    Ok(html(StatusCode::OK, body))
+}
+
+#[derive(Deserialize)]
+pub struct MarkReadForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl SessionForm for MarkReadForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// "Mark all read" for one class.
+#[post("/classes/{id:[0-9a-f-]{36}}/read")]
+pub async fn mark_all_read(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    SignedInForm(current, _form): SignedInForm<MarkReadForm>,
+) -> Result<HttpResponse, AppError> {
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    let viewer = current.user.id.clone();
+    let class = class_id.clone();
+    let marked = with_conn(&state.pool, move |conn| {
+        Ok(chat::reads::mark_class(conn, &viewer, &class, clock::now())?)
+    })
+    .await?;
+    if !marked {
+        return Err(AppError::NotFound);
+    }
+    Ok(see_other(format!("/classes/{class_id}")))
+}
+
+/// What one live event carries to the page: ids to place it, and the same
+/// HTML a reload would show (rendered for the stream's own student).
+#[derive(Serialize)]
+struct EventData<'a> {
+    kind: &'static str,
+    thread: &'a str,
+    message: &'a str,
+    parent: Option<&'a str>,
+    /// The message, for the thread page; None when it is gone.
+    html: Option<String>,
+    /// The thread's row, for the list page; None when the thread is gone.
+    row: Option<String>,
+    /// A new thread or reply by someone else: counts as new on the page.
+    new: bool,
+}
+
+/// The JSON `data:` of one live event for `csrf_token`'s student.
+pub fn event_data(
+    event: &LiveEvent,
+    class_id: &ClassId,
+    csrf_token: &str,
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<String, AppError> {
+    let class = class_id.to_string();
+    let thread = event.thread_id.to_string();
+    let message = event.message_id.to_string();
+    let parent = event.parent_id.as_ref().map(|p| p.to_string());
+    let back = thread_href(class_id, &event.thread_id);
+    let html = match &event.message {
+        Some(view) => {
+            let row = row_of(state, view.clone(), event.new_for_viewer, now);
+            Some(
+                MessageFragment {
+                    m: &row,
+                    class_id: &class,
+                    back: &back,
+                    csrf_token,
+                }
+                .render()?,
+            )
+        }
+        None => None,
+    };
+    let row = match &event.thread {
+        Some(summary) => {
+            let mut t = thread_row(state, &class, summary, now);
+            t.unread = usize::from(event.new_for_viewer);
+            Some(ThreadRowFragment { t: &t }.render()?)
+        }
+        None => None,
+    };
+    let data = EventData {
+        kind: event.kind.as_str(),
+        thread: &thread,
+        message: &message,
+        parent: parent.as_deref(),
+        html,
+        row,
+        new: event.new_for_viewer,
+    };
+    serde_json::to_string(&data).map_err(|e| AppError::Internal(e.into()))
 }
 
 /// "1 student", "12 students".

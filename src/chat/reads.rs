@@ -1,0 +1,192 @@
+//! What each student has read, so pages can mark what is new to them. Private
+//! to the student: nothing here is shown to anyone else, counted for anyone
+//! else, or sent in an event. A message is new to a student when it is newer
+//! than both their class mark (set by "mark all read"; before that, the moment
+//! they joined) and their mark on its thread (set when the thread's page is
+//! shown), is not their own, and still shows (not deleted or hidden).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::MessageId;
+use crate::accounts::UserId;
+use crate::classes::ClassId;
+use crate::db::schema::{chat_class_reads, chat_thread_reads, class_messages, user_classes};
+use crate::db::DbConn;
+
+/// A student's read marks in one class, for some threads.
+#[derive(Debug, Clone)]
+pub struct Marks {
+    class: NaiveDateTime,
+    threads: HashMap<MessageId, NaiveDateTime>,
+}
+
+impl Marks {
+    /// Everything in the thread up to this instant is read.
+    pub fn for_thread(&self, thread: &MessageId) -> NaiveDateTime {
+        self.threads
+            .get(thread)
+            .copied()
+            .map_or(self.class, |t| t.max(self.class))
+    }
+}
+
+/// The student's marks in a class for these threads; `joined` stands in for a
+/// class mark never set.
+pub fn marks(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    class_id: &ClassId,
+    joined: NaiveDateTime,
+    threads: &[MessageId],
+) -> QueryResult<Marks> {
+    let class: Option<NaiveDateTime> = chat_class_reads::table
+        .find((viewer, class_id))
+        .select(chat_class_reads::read_through)
+        .first(conn)
+        .optional()?;
+    let threads: HashMap<MessageId, NaiveDateTime> = chat_thread_reads::table
+        .filter(chat_thread_reads::user_id.eq(viewer))
+        .filter(chat_thread_reads::thread_id.eq_any(threads))
+        .select((chat_thread_reads::thread_id, chat_thread_reads::read_through))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    Ok(Marks {
+        class: class.unwrap_or(joined),
+        threads,
+    })
+}
+
+/// Marks a thread read through `through` (its newest message shown).
+pub fn mark_thread(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    class_id: &ClassId,
+    thread_id: &MessageId,
+    through: NaiveDateTime,
+) -> QueryResult<()> {
+    let row = (
+        chat_thread_reads::user_id.eq(viewer),
+        chat_thread_reads::thread_id.eq(thread_id),
+        chat_thread_reads::class_id.eq(class_id),
+        chat_thread_reads::read_through.eq(through),
+    );
+    crate::on_each_backend!(conn, |c| diesel::insert_into(chat_thread_reads::table)
+        .values(row)
+        .on_conflict((chat_thread_reads::user_id, chat_thread_reads::thread_id))
+        .do_update()
+        .set(chat_thread_reads::read_through.eq(through))
+        .execute(c))?;
+    Ok(())
+}
+
+/// "Mark all read": everything in the class up to its newest message is read.
+/// Thread marks it covers are dropped. A student who does not take the class
+/// changes nothing.
+pub fn mark_class(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    class_id: &ClassId,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    if !crate::classes::is_enrolled(conn, viewer, class_id)? {
+        return Ok(false);
+    }
+    let newest: Option<NaiveDateTime> = class_messages::table
+        .filter(class_messages::class_id.eq(class_id))
+        .select(diesel::dsl::max(class_messages::created_at))
+        .first(conn)?;
+    let through = newest.unwrap_or(now);
+    let row = (
+        chat_class_reads::user_id.eq(viewer),
+        chat_class_reads::class_id.eq(class_id),
+        chat_class_reads::read_through.eq(through),
+    );
+    crate::on_each_backend!(conn, |c| diesel::insert_into(chat_class_reads::table)
+        .values(row)
+        .on_conflict((chat_class_reads::user_id, chat_class_reads::class_id))
+        .do_update()
+        .set(chat_class_reads::read_through.eq(through))
+        .execute(c))?;
+    diesel::delete(
+        chat_thread_reads::table
+            .filter(chat_thread_reads::user_id.eq(viewer))
+            .filter(chat_thread_reads::class_id.eq(class_id))
+            .filter(chat_thread_reads::read_through.le(through)),
+    )
+    .execute(conn)?;
+    Ok(true)
+}
+
+diesel::define_sql_function! {
+    /// SQL's COALESCE, for a mark that may be missing.
+    fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, y: diesel::sql_types::Timestamp) -> diesel::sql_types::Timestamp;
+}
+
+/// Messages new to `$viewer` in the classes they take, as a query to finish.
+macro_rules! unread_messages {
+    ($viewer:expr) => {{
+        // Owned: the joins' ON clauses bind it, and the query must be 'static.
+        let viewer: UserId = $viewer.clone();
+        class_messages::table
+            .inner_join(
+                user_classes::table.on(user_classes::class_id
+                    .eq(class_messages::class_id)
+                    .and(user_classes::user_id.eq(viewer.clone()))),
+            )
+            .left_join(
+                chat_class_reads::table.on(chat_class_reads::class_id
+                    .eq(class_messages::class_id)
+                    .and(chat_class_reads::user_id.eq(viewer.clone()))),
+            )
+            .left_join(
+                chat_thread_reads::table.on(chat_thread_reads::user_id.eq(viewer.clone()).and(
+                    chat_thread_reads::thread_id
+                        .eq(class_messages::id)
+                        .or(chat_thread_reads::thread_id
+                            .nullable()
+                            .eq(class_messages::thread_root_id)),
+                )),
+            )
+            .filter(class_messages::deleted.eq(false))
+            .filter(class_messages::hidden.eq(false))
+            .filter(
+                class_messages::user_id
+                    .is_null()
+                    .or(class_messages::user_id.ne(viewer.clone())),
+            )
+            .filter(class_messages::created_at.gt(coalesce(
+                chat_class_reads::read_through.nullable(),
+                user_classes::enrolled_at,
+            )))
+            .filter(
+                chat_thread_reads::read_through
+                    .nullable()
+                    .is_null()
+                    .or(class_messages::created_at
+                        .nullable()
+                        .gt(chat_thread_reads::read_through.nullable())),
+            )
+    }};
+}
+
+/// How many messages are new to the student in each class they take (classes
+/// with none are left out), in one query.
+pub fn unread_by_class(conn: &mut DbConn, viewer: &UserId) -> QueryResult<HashMap<ClassId, i64>> {
+    let rows: Vec<(ClassId, i64)> = unread_messages!(viewer)
+        .group_by(class_messages::class_id)
+        .select((class_messages::class_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Whether anything is new to the student in any class they take (the nav's dot).
+pub fn any_unread(conn: &mut DbConn, viewer: &UserId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        unread_messages!(viewer).select(class_messages::id),
+    ))
+    .get_result(conn)
+}

@@ -1,0 +1,169 @@
+// Common Grounds' one small script. Every page works without it; it only makes
+// the class chat live: it opens the class's event stream (Server-Sent Events)
+// on the thread list and on a thread's page, and puts in the HTML the server
+// rendered for this student, the same a reload would show. No framework, no
+// inline code (the CSP allows only our own files).
+(function () {
+  "use strict";
+
+  var chat = document.querySelector("section.chat[data-events]");
+  if (!chat || !window.EventSource || !window.JSON) {
+    return;
+  }
+  var page = chat.getAttribute("data-page");
+  var thread = chat.getAttribute("data-thread");
+  var note = chat.querySelector(".live-note");
+
+  function fragment(html) {
+    var box = document.createElement("template");
+    box.innerHTML = html.trim();
+    return box.content.firstElementChild;
+  }
+
+  function say(text) {
+    if (note) {
+      note.textContent = text;
+    }
+  }
+
+  function setUnread(row, count) {
+    row.setAttribute("data-unread", String(count));
+    var badge = row.querySelector(".new-count");
+    if (count > 0) {
+      row.classList.add("thread-new");
+      if (!badge) {
+        badge = document.createElement("span");
+        badge.className = "new-count";
+        row.querySelector(".thread-meta").appendChild(badge);
+      }
+      badge.textContent = count + " new";
+    } else if (badge) {
+      badge.parentNode.removeChild(badge);
+      row.classList.remove("thread-new");
+    }
+  }
+
+  // The thread list: a new thread or reply moves its row to the top, with its
+  // "new" count; an edit, delete, hide or restore updates the row in place.
+  function onList(data) {
+    var list = chat.querySelector("ol.thread-list");
+    if (!list) {
+      return;
+    }
+    var old = document.getElementById("t-" + data.thread);
+    if (!data.row) {
+      if (old && data.thread === data.message) {
+        old.parentNode.removeChild(old);
+      }
+      return;
+    }
+    var row = fragment(data.row);
+    var unread = old ? Number(old.getAttribute("data-unread")) || 0 : 0;
+    if (data.new) {
+      unread += 1;
+    }
+    setUnread(row, unread);
+    if (data.kind === "thread" || data.kind === "reply") {
+      if (old) {
+        old.parentNode.removeChild(old);
+      }
+      list.insertBefore(row, list.firstElementChild);
+      var empty = chat.querySelector(".empty-chat");
+      if (empty) {
+        empty.parentNode.removeChild(empty);
+      }
+      say(data.new ? "New activity in a thread." : "");
+    } else if (old) {
+      old.parentNode.replaceChild(row, old);
+    }
+  }
+
+  // A thread's page: a reply goes after the last message under its parent; any
+  // other change replaces the message in place.
+  function onThread(data) {
+    if (data.thread !== thread) {
+      return;
+    }
+    var list = document.getElementById("thread-" + thread);
+    if (!list) {
+      return;
+    }
+    var old = document.getElementById("m-" + data.message);
+    var oldItem = old ? old.closest("li") : null;
+    if (!data.html) {
+      if (oldItem) {
+        oldItem.parentNode.removeChild(oldItem);
+      }
+      return;
+    }
+    var item = fragment(data.html);
+    if (oldItem) {
+      oldItem.parentNode.replaceChild(item, oldItem);
+      return;
+    }
+    if (data.kind !== "reply") {
+      return;
+    }
+    var parent = data.parent ? document.getElementById("m-" + data.parent) : null;
+    var parentItem = parent ? parent.closest("li") : null;
+    if (!parentItem) {
+      list.appendChild(item);
+    } else {
+      var depth = Number(parentItem.getAttribute("data-depth")) || 0;
+      var after = parentItem;
+      var next = after.nextElementSibling;
+      while (next && (Number(next.getAttribute("data-depth")) || 0) > depth) {
+        after = next;
+        next = after.nextElementSibling;
+      }
+      list.insertBefore(item, after.nextElementSibling);
+    }
+    if (data.new) {
+      say("New reply.");
+    }
+  }
+
+  function handle(event) {
+    var data;
+    try {
+      data = JSON.parse(event.data);
+    } catch (e) {
+      return;
+    }
+    if (page === "thread") {
+      onThread(data);
+    } else if (page === "list") {
+      onList(data);
+    }
+  }
+
+  var source = new EventSource(chat.getAttribute("data-events"));
+  ["thread", "reply", "edit", "delete", "hide", "restore"].forEach(function (kind) {
+    source.addEventListener(kind, handle);
+  });
+  // Too long away: the events missed were pruned, so the page reloads itself.
+  source.addEventListener("reload", function () {
+    source.close();
+    window.location.reload();
+  });
+  window.addEventListener("pagehide", function () {
+    source.close();
+  });
+
+  // A Cancel link in an open form closes it instead of leaving the page.
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest && event.target.closest("a.cancel");
+    if (!cancel) {
+      return;
+    }
+    var details = cancel.closest("details");
+    if (details) {
+      event.preventDefault();
+      details.open = false;
+      var summary = details.querySelector("summary");
+      if (summary) {
+        summary.focus();
+      }
+    }
+  });
+})();
