@@ -7,12 +7,20 @@
 //! 2. A finds CS 3120 and one more class, sees them on home and in the week;
 //! 3. B signs in on a phone with the emailed code, joins CS 3120, asks A to be
 //!    friends; A accepts; each sees the other under CS 3120 and on /friends/{id};
-//! 4. A posts in the CS 3120 chat; B sees it under a pseudonym and replies (by
-//!    keyboard); A sees the reply threaded;
-//! 5. C, D and E report B's reply and it is hidden for every student; a
-//!    moderator reveals its author with a reason and restores it from
-//!    /admin/flags, and the audit log shows both;
-//! 6. A downloads their data and deletes their account; B's reply stays, under
+//! 4. A starts a thread on CS 3120's thread list; B sees it under a pseudonym,
+//!    opens it from the list and replies (by keyboard); A opens it and sees the
+//!    reply threaded;
+//! 5. B keeps the thread open; A replies in A's window; B's page shows it by
+//!    itself (the class's event stream and our script), without a reload;
+//! 6. N, in a window with JavaScript turned off, joins CS 2100, posts a
+//!    thread, replies, cancels a form and pages through 51 threads;
+//! 7. at 375 px and 1280 px the nav is one line or a closed "Menu", and every
+//!    nav control and chat action on the list and thread pages is at least
+//!    44×44 px, measured in the browser;
+//! 8. C, D and E report B's reply on the thread page and it is hidden for
+//!    every student; a moderator reveals its author with a reason and restores
+//!    it from /admin/flags, and the audit log shows both;
+//! 9. A downloads their data and deletes their account; B's reply stays, under
 //!    a "[deleted]" parent.
 //!
 //! Every step asserts what a person would see. A failing step saves
@@ -40,7 +48,7 @@ mod e2e {
 use e2e::{pages, server};
 use integration::common::{self, browser};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -208,23 +216,42 @@ impl Story {
             self.step3(&a, &b),
         )
         .await;
-        let (reply_id, reply_text) = self
+        let chat = self
             .step(
                 4,
-                "A posts, B replies under a pseudonym",
+                "A posts on the thread list, B opens the thread and replies under a pseudonym",
                 self.step4(&a, &b, &cs3120),
             )
             .await;
         self.step(
             5,
-            "three reports hide the reply; a moderator reveals and restores it",
-            self.step5(&a, &b, &others, &cs3120, &reply_id, &reply_text),
+            "B's open thread page shows A's reply without a reload",
+            self.step5(&a, &b, &chat),
+        )
+        .await;
+        let cs2100 = self
+            .step(
+                6,
+                "with JavaScript off, a student posts, replies and pages",
+                self.step6(driver, chromium),
+            )
+            .await;
+        self.step(
+            7,
+            "at 375 and 1280 px the nav fits and every chat action is a 44 px target",
+            self.step7(&a, &b, &chat, &cs2100),
         )
         .await;
         self.step(
-            6,
+            8,
+            "three reports hide the reply; a moderator reveals and restores it",
+            self.step8(&a, &b, &others, &chat),
+        )
+        .await;
+        self.step(
+            9,
             "A exports their data and deletes the account",
-            self.step6(&a, &b, &cs3120, &reply_id, &reply_text),
+            self.step9(&a, &b, &chat),
         )
         .await;
 
@@ -290,8 +317,7 @@ impl Story {
         // Home: signed in as A, no classes yet.
         self.wait_path(a, "/").await;
         self.sees_heading(a, "My classes · Spring 2026").await;
-        self.sees(a, &format!("Sign out ({})", a.computing_id))
-            .await;
+        self.signed_in_as(a).await;
         self.sees(a, "You have no classes for Spring 2026 yet")
             .await;
         self.check(a, "home-empty").await;
@@ -299,13 +325,13 @@ impl Story {
 
     /// Returns CS 3120's page path.
     async fn step2(&self, a: &Person) -> String {
-        self.click(a, "nav a[href='/classes/search']").await;
+        self.nav(a, "/classes/search").await;
         self.sees_heading(a, "Find classes · Spring 2026").await;
         self.search_and_join(a, "CS 3120", "CS 3120 – 001").await;
         self.check(a, "class-search").await;
         self.search_and_join(a, "CS 2100", "CS 2100 – 001").await;
 
-        self.click(a, "nav a[href='/']").await;
+        self.nav(a, "/").await;
         self.sees_heading(a, "My classes · Spring 2026").await;
         let cards = self.texts(a, "main .class-card .class-title").await;
         assert_eq!(
@@ -328,7 +354,7 @@ impl Story {
             .expect("CS 3120 links to its page");
 
         // The week: CS 3120 on Tuesday, Thursday and Friday, CS 2100 Monday, Wednesday, Friday.
-        self.click(a, "nav a[href='/schedule']").await;
+        self.nav(a, "/schedule").await;
         self.sees_heading(a, "My week · Spring 2026").await;
         for (day, expected) in [
             ("Mon", vec!["CS 2100"]),
@@ -372,13 +398,12 @@ impl Story {
         self.click(b, "main form button[type=submit]").await;
         self.wait_path(b, "/").await;
         self.sees_heading(b, "My classes · Spring 2026").await;
-        self.sees(b, &format!("Sign out ({})", b.computing_id))
-            .await;
+        self.signed_in_as(b).await;
 
         // B joins CS 3120 and asks A to be friends.
         self.go(b, "/classes/search").await;
         self.search_and_join(b, "CS 3120", "CS 3120 – 001").await;
-        self.click(b, "nav a[href='/friends']").await;
+        self.nav(b, "/friends").await;
         self.sees_heading(b, "Friends").await;
         self.fill(b, "#who", &a.computing_id).await;
         self.button(b, "//main//form[@action='/friends']", "Send request")
@@ -432,7 +457,7 @@ impl Story {
 
         // The friends list, and the page of the classes they share: A follows
         // the link in the list, B types the address.
-        self.click(a, "nav a[href='/friends']").await;
+        self.nav(a, "/friends").await;
         self.sees(
             a,
             &format!("{} · 1 shared class in Spring 2026", b.computing_id),
@@ -457,12 +482,13 @@ impl Story {
         self.check(a, "friend").await;
     }
 
-    /// Returns the reply's element id and text.
-    async fn step4(&self, a: &Person, b: &Person, cs3120: &str) -> (String, String) {
+    /// A posts on the thread list; B opens the thread from the list and
+    /// replies by keyboard; A opens it and sees the reply threaded.
+    async fn step4(&self, a: &Person, b: &Person, cs3120: &str) -> Chat {
         let question = "Does anyone have notes from Tuesday's lecture on induction?";
         let answer = "Yes: strong induction, the two-coloring proof, and the Fibonacci bound.";
 
-        // A opens the chat from home and starts a thread.
+        // A opens the chat from home and starts a thread from the list.
         self.go(a, "/").await;
         self.click(a, &format!("main .card-actions a[href='{cs3120}']"))
             .await;
@@ -480,21 +506,45 @@ impl Story {
         self.button(a, "//form[contains(@class,'compose')]", "Post")
             .await;
         self.sees(a, question).await;
-        let mine = self.find(a, "article.msg-mine").await;
-        let a_pseudonym = mine
-            .find(Locator::Css(".pseudonym"))
+
+        // Back on the list, A's thread is the one row: its first lines, A's
+        // pseudonym marked "you", and nothing new for its own author.
+        self.go(a, cs3120).await;
+        let rows = self.find_all(a, "ol.thread-list > li.thread-row").await;
+        assert_eq!(rows.len(), 1, "one thread on the list");
+        let row = &rows[0];
+        let row_id = row
+            .attr("id")
             .await
             .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let question_id = mine.attr("id").await.unwrap().unwrap();
+            .expect("a thread row has an id");
+        let shown = row.text().await.unwrap();
+        assert!(
+            shown.contains(question),
+            "the row shows the question: {shown:?}"
+        );
+        let a_pseudonym = self.text(a, &format!("#{row_id} .pseudonym")).await;
         assert!(
             is_pseudonym(&a_pseudonym),
-            "A's message is signed with a pseudonym, got {a_pseudonym:?}"
+            "A's thread is signed with a pseudonym, got {a_pseudonym:?}"
         );
+        self.find(a, &format!("#{row_id} .badge.you")).await;
+        assert!(
+            self.find_all(a, &format!("#{row_id} .new-count"))
+                .await
+                .is_empty(),
+            "A's own thread is not new to A: {shown:?}"
+        );
+        let thread = self
+            .find(a, &format!("#{row_id} a.thread-link"))
+            .await
+            .attr("href")
+            .await
+            .unwrap()
+            .expect("the row links to its thread");
+        self.check(a, "class-chat").await;
 
-        // B sees the question under that pseudonym and nothing that names A.
+        // B sees the thread on the list under A's pseudonym, and nothing that names A.
         self.go(b, cs3120).await;
         self.sees(b, question).await;
         assert_eq!(
@@ -502,35 +552,51 @@ impl Story {
             a.computing_id,
             "B sees A among the friends in CS 3120 (beside the chat, not in it)"
         );
-        let article = self.find(b, &format!("#{question_id}")).await;
-        let shown = article.text().await.unwrap();
-        let markup = article.html(false).await.unwrap();
+        let row = self.find(b, &format!("#{row_id}")).await;
+        let markup = row.html(false).await.unwrap();
         for secret in [a.email(), a.computing_id.clone()] {
             assert!(
                 !markup.contains(&secret),
-                "B's view of A's message must not carry {secret:?}: {shown:?}"
+                "B's view of A's thread must not carry {secret:?}"
             );
         }
         assert_eq!(
-            article
-                .find(Locator::Css(".pseudonym"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
+            self.text(b, &format!("#{row_id} .pseudonym")).await,
             a_pseudonym,
-            "B sees A's message under A's pseudonym"
+            "B sees A's thread under A's pseudonym"
         );
-        let page = b.window.source().await.unwrap();
+        assert!(
+            self.find_all(b, &format!("#{row_id} .badge.you"))
+                .await
+                .is_empty(),
+            "A's thread is not marked \"you\" for B"
+        );
         let a_id = self.user_id(&a.email());
-        for secret in [a.email(), a_id] {
+        for secret in [a.email(), a_id.clone()] {
             assert!(
-                !page.contains(&secret),
+                !b.window.source().await.unwrap().contains(&secret),
                 "no part of B's chat page carries A's email address or account id ({secret})"
             );
         }
         self.check(b, "class-chat-phone").await;
+
+        // B taps the thread's first lines and lands on its page.
+        self.click(b, &format!("#{row_id} a.thread-link")).await;
+        self.wait_path(b, path_of(&thread)).await;
+        self.sees(b, question).await;
+        let question_id = self
+            .find(b, "section.chat article.msg")
+            .await
+            .attr("id")
+            .await
+            .unwrap()
+            .expect("a message has an id");
+        for secret in [a.email(), a_id] {
+            assert!(
+                !b.window.source().await.unwrap().contains(&secret),
+                "no part of B's thread page carries A's email address or account id ({secret})"
+            );
+        }
 
         // B replies using the keyboard only: Reply, type, Tab to the button, Enter.
         self.tab_to(
@@ -561,65 +627,357 @@ impl Story {
         pages::press(&b.window, Key::Tab).await;
         pages::press(&b.window, Key::Enter).await;
         self.sees(b, answer).await;
+        self.wait_path(b, path_of(&thread)).await;
+        self.check(b, "class-thread-phone").await;
 
-        // A sees the reply threaded under the question, under another pseudonym.
+        // A opens the thread from the list and sees the reply threaded under
+        // the question, under another pseudonym.
         self.go(a, cs3120).await;
+        self.click(a, &format!("#{row_id} a.thread-link")).await;
         self.sees(a, answer).await;
-        let thread = self.find_all(a, "ol.threads > li.thread").await;
-        assert_eq!(thread.len(), 1, "one thread");
-        let rows = thread[0]
-            .find_all(Locator::Css("article.msg"))
-            .await
-            .unwrap();
+        let rows = self.find_all(a, "section.chat article.msg").await;
         assert_eq!(rows.len(), 2, "the question and its reply, in one thread");
         assert_eq!(
             rows[0].attr("id").await.unwrap().as_deref(),
             Some(question_id.as_str())
         );
         let reply = &rows[1];
+        let reply_id = reply.attr("id").await.unwrap().unwrap();
         assert!(
-            reply
-                .attr("class")
-                .await
-                .unwrap()
-                .unwrap_or_default()
-                .contains("indent-1"),
+            self.indent(a, &question_id, &reply_id).await > 0.0,
             "the reply is indented under the question"
         );
         let reply_text = reply.text().await.unwrap();
         assert!(reply_text.contains(answer), "{reply_text}");
-        let b_pseudonym = reply
-            .find(Locator::Css(".pseudonym"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let b_pseudonym = self.text(a, &format!("#{reply_id} .pseudonym")).await;
         assert!(is_pseudonym(&b_pseudonym) && b_pseudonym != a_pseudonym);
         assert!(
             !reply.html(false).await.unwrap().contains(&b.computing_id),
             "A's view of B's reply does not name B"
         );
-        let reply_id = reply.attr("id").await.unwrap().unwrap();
-        self.check(a, "class-chat").await;
-        (reply_id, answer.to_string())
+        self.check(a, "class-thread").await;
+        Chat {
+            list: cs3120.to_string(),
+            thread,
+            row_id,
+            question,
+            question_id,
+            a_pseudonym,
+            reply_id,
+            reply_text: answer,
+            live_text: "Thanks! The Fibonacci bound was the part I missed.",
+        }
     }
 
-    async fn step5(
-        &self,
-        a: &Person,
-        b: &Person,
-        others: &Person,
-        cs3120: &str,
-        reply_id: &str,
-        reply_text: &str,
-    ) {
-        // C, D and E take CS 3120 and report B's reply.
+    /// B keeps the thread open while A replies in A's own window: the reply
+    /// appears on B's page by itself, with no reload.
+    async fn step5(&self, a: &Person, b: &Person, chat: &Chat) {
+        self.go(b, &chat.thread).await;
+        self.find(b, &format!("#{}", chat.reply_id)).await;
+        b.window
+            .execute("window.__noReload = 1;", vec![])
+            .await
+            .unwrap();
+
+        // A answers B's reply from the thread page.
+        let reply_to = format!("#{} > .msg-actions > details:first-child", chat.reply_id);
+        self.click(a, &format!("{reply_to} > summary")).await;
+        self.fill(
+            a,
+            &format!("{reply_to} textarea[name=content]"),
+            chat.live_text,
+        )
+        .await;
+        let posted = Instant::now();
+        self.button(a, &format!("//article[@id='{}']", chat.reply_id), "Reply")
+            .await;
+        self.sees(a, chat.live_text).await;
+        let live_id = self
+            .find(
+                a,
+                &format!(
+                    "//article[contains(@class,'msg')][.//p[contains(., '{}')]]",
+                    chat.live_text
+                ),
+            )
+            .await
+            .attr("id")
+            .await
+            .unwrap()
+            .expect("a message has an id");
+
+        // B's page, untouched since, shows it within PATIENCE.
+        self.acting(b);
+        let shown = loop {
+            let text = b
+                .window
+                .execute(
+                    "const m = document.getElementById(arguments[0]); return m ? m.innerText : null;",
+                    vec![live_id.clone().into()],
+                )
+                .await
+                .unwrap();
+            if let Some(text) = text.as_str().filter(|t| t.contains(chat.live_text)) {
+                break text.to_string();
+            }
+            assert!(
+                posted.elapsed() < PATIENCE,
+                "B's open thread page did not show A's reply #{live_id} within {}s",
+                PATIENCE.as_secs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let latency = posted.elapsed();
+        let marker = b
+            .window
+            .execute("return window.__noReload === 1;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(
+            marker,
+            serde_json::Value::Bool(true),
+            "B's page was reloaded to show the reply; it should arrive live"
+        );
+        eprintln!(
+            "e2e ({}): A's reply reached B's open thread page in {} ms (press to shown), without a reload",
+            self.backend,
+            latency.as_millis()
+        );
+
+        // What arrived is what a reload would show B: A's pseudonym, not "you",
+        // nothing that names A, threaded under B's reply.
+        let article = self.find(b, &format!("#{live_id}")).await;
+        assert!(
+            shown.contains(&chat.a_pseudonym)
+                && !article.html(false).await.unwrap().contains(&a.computing_id),
+            "the live reply shows A's pseudonym and never A's name: {shown:?}"
+        );
+        assert!(
+            self.find_all(b, &format!("#{live_id} .badge.you"))
+                .await
+                .is_empty()
+                && !article
+                    .attr("class")
+                    .await
+                    .unwrap()
+                    .unwrap_or_default()
+                    .contains("msg-mine"),
+            "A's reply is not marked as B's own"
+        );
+        assert!(
+            self.indent(b, &chat.reply_id, &live_id).await > 0.0,
+            "the live reply sits under B's reply"
+        );
+        self.check(b, "class-thread-live").await;
+    }
+
+    /// With JavaScript turned off, the chat works as before: a student joins
+    /// CS 2100 from search, posts a thread, replies, cancels a form, and pages
+    /// through 51 threads. Returns CS 2100's page path.
+    async fn step6(&self, driver: &browser::Driver, chromium: &str) -> String {
+        let window = browser::open_without_script(driver, chromium, 375, pages::HEIGHT).await;
+        self.windows
+            .lock()
+            .unwrap()
+            .push(("no-script", window.clone()));
+        let n = Person {
+            name: "N (no JavaScript)",
+            window_label: "no-script",
+            computing_id: "nj7js".into(),
+            window,
+            width: 375,
+        };
+
+        // Scripts really are off in this window.
+        self.acting(&n);
+        n.window
+            .goto("data:text/html,<p id=probe>off</p><script>document.getElementById('probe').textContent='on'</script>")
+            .await
+            .unwrap();
+        assert_eq!(
+            self.text(&n, "#probe").await,
+            "off",
+            "the no-script window ran a page's script"
+        );
+
+        let token = self.session_for(&n.computing_id);
+        browser::sign_in(&n.window, &self.base, &token).await;
+        self.go(&n, "/").await;
+        self.sees_heading(&n, "My classes · Spring 2026").await;
+        self.nav(&n, "/classes/search").await;
+        self.sees_heading(&n, "Find classes · Spring 2026").await;
+        self.search_and_join(&n, "CS 2100", "CS 2100 – 001").await;
+        self.nav(&n, "/").await;
+        let cs2100 = self
+            .find(
+                &n,
+                &format!("{}//*[contains(@class,'class-title')]/a", card("CS 2100")),
+            )
+            .await
+            .attr("href")
+            .await
+            .unwrap()
+            .expect("CS 2100 links to its page");
+
+        // A classmate's 50 older threads fill the first page of the list.
+        let seeded = 50;
+        self.seed_threads(&cs2100, seeded);
+
+        // N posts a thread: it lands on top, the list now holds 51.
+        let thread_text = "Is anyone else stuck on the pointer lab? (asked with scripts off)";
+        self.go(&n, &cs2100).await;
+        self.sees(&n, "Seeded thread 50:").await;
+        self.fill(&n, "#new-message", thread_text).await;
+        self.button(&n, "//form[contains(@class,'compose')]", "Post")
+            .await;
+        let posted = Instant::now();
+        self.sees(&n, thread_text).await;
+
+        // Paging: "Older threads" shows the oldest seeded thread; "Latest" comes back.
+        self.go(&n, &cs2100).await;
+        let page1 = self.texts(&n, "ol.thread-list .thread-link").await;
+        assert_eq!(page1.len(), 50, "a page lists 50 threads");
+        assert!(
+            page1[0].contains("pointer lab"),
+            "N's new thread is first on the list: {:?}",
+            page1[0]
+        );
+        assert!(
+            !page1.iter().any(|t| t.starts_with("Seeded thread 1:")),
+            "the oldest thread is not on the first page"
+        );
+        self.click(&n, "nav.pager a[rel=next]").await;
+        self.sees(&n, "Seeded thread 1:").await;
+        let page2 = self.texts(&n, "ol.thread-list .thread-link").await;
+        assert!(
+            page2.len() == 1 && page2[0].starts_with("Seeded thread 1:"),
+            "the second page holds the oldest thread only: {page2:?}"
+        );
+        self.click(&n, "nav.pager a:not([rel=next])").await;
+        self.sees(&n, thread_text).await;
+
+        // N opens the thread and replies on its page; the reply is there after the post.
+        self.click(
+            &n,
+            "ol.thread-list > li.thread-row:first-child a.thread-link",
+        )
+        .await;
+        self.sees(&n, thread_text).await;
+        let root = self
+            .find(&n, "section.chat article.msg")
+            .await
+            .attr("id")
+            .await
+            .unwrap()
+            .unwrap();
+        let reply_form = format!("#{root} > .msg-actions > details:first-child");
+        self.click(&n, &format!("{reply_form} > summary")).await;
+        let reply_text = "Answering my own question: the lab's FAQ covers it.";
+        self.fill(
+            &n,
+            &format!("{reply_form} textarea[name=content]"),
+            reply_text,
+        )
+        .await;
+        // One post per 5 seconds per class: N waits out the rest, as the page would ask.
+        tokio::time::sleep(Duration::from_millis(5200).saturating_sub(posted.elapsed())).await;
+        self.button(&n, &format!("//article[@id='{root}']"), "Reply")
+            .await;
+        self.sees(&n, reply_text).await;
+        let rows = self.find_all(&n, "section.chat article.msg").await;
+        assert_eq!(rows.len(), 2, "N's thread holds the question and the reply");
+
+        // A form opened and cancelled: the page comes back with it closed.
+        self.click(&n, &format!("{reply_form} > summary")).await;
+        self.find(&n, &format!("{reply_form}[open] a.cancel")).await;
+        self.click(&n, &format!("{reply_form} a.cancel")).await;
+        self.find(&n, &format!("{reply_form}:not([open])")).await;
+        eprintln!(
+            "e2e ({}): with JavaScript off, N joined CS 2100, posted a thread, replied, cancelled a form and paged through {} threads",
+            self.backend,
+            seeded + 1
+        );
+        let _ = n.window.close().await;
+        self.windows
+            .lock()
+            .unwrap()
+            .retain(|(who, _)| *who != "no-script");
+        cs2100
+    }
+
+    /// At 375 px and 1280 px, on the list and on a thread's page: the nav is
+    /// one line or a closed menu, and every chat action and nav control is at
+    /// least 44×44 px (measured in the browser, forms opened).
+    async fn step7(&self, a: &Person, b: &Person, chat: &Chat, cs2100: &str) {
+        let mut total: BTreeMap<String, u64> = BTreeMap::new();
+        let mut measure = |label: &'static str, fits: Vec<pages::Fit>| {
+            for fit in &fits {
+                eprintln!("e2e ({}): {label} at {fit}", self.backend);
+                for (kind, n) in &fit.counts {
+                    *total.entry(kind.clone()).or_default() += n;
+                }
+            }
+        };
+        self.go(b, &chat.list).await;
+        self.find(b, &format!("#{}", chat.row_id)).await;
+        self.acting(b);
+        measure(
+            "class-chat",
+            pages::ergonomics(&b.window, "class-chat", b.width).await,
+        );
+        self.go(b, &chat.thread).await;
+        self.find(b, &format!("#{}", chat.reply_id)).await;
+        self.acting(b);
+        measure(
+            "class-thread",
+            pages::ergonomics(&b.window, "class-thread", b.width).await,
+        );
+        // A's CS 2100 holds 51 threads: the pager, and "Mark all read".
+        self.go(a, cs2100).await;
+        self.find(a, "nav.pager a[rel=next]").await;
+        self.acting(a);
+        measure(
+            "class-chat-page1",
+            pages::ergonomics(&a.window, "class-chat-page1", a.width).await,
+        );
+        self.check(a, "class-chat-busy").await;
+        self.click(a, "nav.pager a[rel=next]").await;
+        self.find(a, "nav.pager a:not([rel=next])").await;
+        self.acting(a);
+        measure(
+            "class-chat-page2",
+            pages::ergonomics(&a.window, "class-chat-page2", a.width).await,
+        );
+        for kind in [
+            "nav",
+            "action",
+            "form button",
+            "cancel",
+            "thread link",
+            "pager",
+            "mark all read",
+        ] {
+            assert!(
+                total.get(kind).copied().unwrap_or(0) > 0,
+                "no {kind:?} was measured on the chat pages ({total:?})"
+            );
+        }
+        eprintln!(
+            "e2e ({}): tap targets measured at 375 and 1280 px, all at least {}×{} px: {total:?}",
+            self.backend,
+            pages::MIN_TARGET,
+            pages::MIN_TARGET
+        );
+    }
+
+    async fn step8(&self, a: &Person, b: &Person, others: &Person, chat: &Chat) {
+        let (reply_id, reply_text) = (chat.reply_id.as_str(), chat.reply_text);
+        // C, D and E take CS 3120, open the thread from the list and report B's reply.
         for (n, computing_id) in ["cc3cc", "dd4dd", "ee5ee"].into_iter().enumerate() {
             let token = self.session_for(computing_id);
             others.window.delete_all_cookies().await.unwrap();
             browser::sign_in(&others.window, &self.base, &token).await;
-            self.go(others, cs3120).await;
+            self.go(others, &chat.list).await;
             self.sees(others, "Join this class first.").await;
             if n == 0 {
                 self.check(others, "class-join").await;
@@ -630,6 +988,8 @@ impl Story {
                 "Join this class",
             )
             .await;
+            self.click(others, &format!("#{} a.thread-link", chat.row_id))
+                .await;
             self.sees(others, reply_text).await;
             self.click(others, &format!("#{reply_id} details:last-child > summary"))
                 .await;
@@ -654,7 +1014,7 @@ impl Story {
         // Hidden for every student: the reporters, the question's author, and B.
         self.sees(others, "hidden after reports").await;
         for p in [a, b] {
-            self.go(p, cs3120).await;
+            self.go(p, &chat.thread).await;
             let shown = self.text(p, &format!("#{reply_id}")).await;
             assert!(
                 shown.contains("hidden after reports") && !shown.contains(reply_text),
@@ -683,7 +1043,7 @@ impl Story {
         .unwrap();
         assert!(granted.contains("is now moderator"), "{granted}");
         self.sign_in_with_link(&moderator).await;
-        self.click(&moderator, "nav a[href='/admin']").await;
+        self.nav(&moderator, "/admin").await;
         self.sees_heading(&moderator, "Overview").await;
         assert_eq!(
             self.text(
@@ -786,13 +1146,14 @@ impl Story {
         self.check(&moderator, "admin-audit").await;
 
         // Students see the reply again.
-        self.go(a, cs3120).await;
+        self.go(a, &chat.thread).await;
         self.sees(a, reply_text).await;
     }
 
-    async fn step6(&self, a: &Person, b: &Person, cs3120: &str, reply_id: &str, reply_text: &str) {
-        let question = "Does anyone have notes from Tuesday's lecture on induction?";
-        self.click(a, "nav a[href='/account']").await;
+    async fn step9(&self, a: &Person, b: &Person, chat: &Chat) {
+        let question = chat.question;
+        let reply_text = chat.reply_text;
+        self.nav(a, "/account").await;
         self.sees_heading(a, "Account").await;
         self.check(a, "account").await;
         self.click(a, "main a[href='/account/sessions']").await;
@@ -801,7 +1162,7 @@ impl Story {
         self.check(a, "account-sessions").await;
         self.go(a, "/account").await;
 
-        // The export downloads as a file holding A's profile, classes and message.
+        // The export downloads as a file holding A's profile, classes and messages.
         let file = self
             .downloads
             .join(format!("common-grounds-{}.json", a.computing_id));
@@ -811,7 +1172,14 @@ impl Story {
             .unwrap_or_else(|e| panic!("the export is JSON ({e}):\n{exported}"));
         assert_eq!(data["profile"]["email"], a.email().as_str());
         let text = data.to_string();
-        for expected in ["CS", "3120", "2100", question, b.computing_id.as_str()] {
+        for expected in [
+            "CS",
+            "3120",
+            "2100",
+            question,
+            chat.live_text,
+            b.computing_id.as_str(),
+        ] {
             assert!(
                 text.contains(expected),
                 "the export holds {expected:?}: {text}"
@@ -834,12 +1202,11 @@ impl Story {
         self.go(a, "/account").await;
         self.wait_path(a, "/login").await;
 
-        // B's reply survives under a "[deleted]" parent with no author.
-        self.go(b, cs3120).await;
+        // B's reply survives under a "[deleted]" parent with no author; A's
+        // reply to it, which nobody answered, is gone.
+        self.go(b, &chat.thread).await;
         self.sees(b, reply_text).await;
-        let rows = self
-            .find_all(b, "ol.threads > li.thread > article.msg")
-            .await;
+        let rows = self.find_all(b, "section.chat article.msg").await;
         assert_eq!(rows.len(), 2, "the thread keeps both places");
         let parent = rows[0].text().await.unwrap();
         assert!(
@@ -854,8 +1221,20 @@ impl Story {
                 .is_empty(),
             "a deleted message shows no pseudonym"
         );
-        assert_eq!(rows[1].attr("id").await.unwrap().as_deref(), Some(reply_id));
+        assert_eq!(
+            rows[1].attr("id").await.unwrap().as_deref(),
+            Some(chat.reply_id.as_str())
+        );
+        assert_eq!(
+            rows[0].attr("id").await.unwrap().as_deref(),
+            Some(chat.question_id.as_str()),
+            "the question keeps its place"
+        );
         assert!(rows[1].text().await.unwrap().contains(reply_text));
+        assert!(
+            !self.visible_text(b).await.contains(chat.live_text),
+            "A's unanswered reply left with A's account"
+        );
         self.check(b, "class-chat-deleted-parent").await;
 
         // And A is no longer B's friend: the old link to A's page finds nothing.
@@ -960,6 +1339,89 @@ impl Story {
         *self.last.lock().unwrap() = p.window_label;
     }
 
+    /// Follows a link of the top nav, opening the "Menu" first where the
+    /// window is narrow enough to fold it, as a person on a phone does.
+    async fn nav(&self, p: &Person, href: &str) {
+        let menu = self.find(p, "header nav details.nav-menu").await;
+        let summary = menu.find(Locator::Css("summary")).await.unwrap();
+        if summary.is_displayed().await.unwrap() && menu.attr("open").await.unwrap().is_none() {
+            summary.click().await.unwrap();
+        }
+        self.click(p, &format!("header nav a[href='{href}']")).await;
+    }
+
+    /// The nav says who is signed in, on its "Sign out" button (folded into
+    /// the menu on a phone, so read from the page rather than the screen).
+    async fn signed_in_as(&self, p: &Person) {
+        let expected = format!("Sign out ({})", p.computing_id);
+        self.acting(p);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let label = p
+                .window
+                .execute(
+                    "const b = document.querySelector('header nav form[action=\"/logout\"] button'); return b ? b.textContent.replace(/\\s+/g, ' ').trim() : null;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            if label.as_str() == Some(expected.as_str()) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{} expected the nav to offer {expected:?} on {}, found {label}",
+                    p.name,
+                    self.where_(p).await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// How far right of message `parent` message `child` starts, in px: a
+    /// reply shows indented under what it answers.
+    async fn indent(&self, p: &Person, parent: &str, child: &str) -> f64 {
+        p.window
+            .execute(
+                "const x = (id) => document.getElementById(id).getBoundingClientRect().left; return x(arguments[1]) - x(arguments[0]);",
+                vec![parent.into(), child.into()],
+            )
+            .await
+            .unwrap()
+            .as_f64()
+            .unwrap()
+    }
+
+    /// `count` threads in the class at `class_path`, by a classmate made in the
+    /// database, an hour apart, weeks ago, written through the chat's own
+    /// `post` (so its limits, pseudonyms, thread activity and events all hold).
+    fn seed_threads(&self, class_path: &str, count: usize) {
+        use common_grounds::{chat, classes};
+        let class_id = classes::ClassId::parse(path_of(class_path).trim_start_matches("/classes/"))
+            .unwrap_or_else(|| panic!("{class_path} is not a class page"));
+        let mut conn = self.db.connect();
+        let long_ago = common_grounds::clock::now() - chrono::Duration::days(30);
+        let author = common::builders::UserBuilder::new("sd2sd")
+            .created_at(long_ago)
+            .insert(&mut conn);
+        classes::enroll(&mut conn, &author.id, &class_id, long_ago).unwrap();
+        let rules = chat::Rules::new(server::SECRET_KEY.as_bytes(), 3);
+        for n in 1..=count {
+            let body =
+                chat::MessageBody::parse(&format!("Seeded thread {n}: notes on lecture {n}."))
+                    .unwrap();
+            let draft = chat::Draft {
+                class_id: &class_id,
+                parent_id: None,
+                body: &body,
+            };
+            let at = long_ago + chrono::Duration::hours(n as i64);
+            chat::post(&mut conn, &author, draft, &rules, at)
+                .unwrap_or_else(|e| panic!("seeding thread {n}: {e}"));
+        }
+    }
+
     /// A signed-in student made directly in the database, for the reporters:
     /// the sign-in itself is covered by A and B.
     fn session_for(&self, computing_id: &str) -> String {
@@ -998,8 +1460,7 @@ impl Story {
         self.go(p, &format!("/login/confirm?token={token}")).await;
         self.click(p, "main form button[type=submit]").await;
         self.wait_path(p, "/").await;
-        self.sees(p, &format!("Sign out ({})", p.computing_id))
-            .await;
+        self.signed_in_as(p).await;
     }
 
     /// The next email to `address` that this story has not read yet, as plain text.
@@ -1232,6 +1693,28 @@ impl Story {
             p.name
         );
     }
+}
+
+/// What step 4 leaves for the later steps: CS 3120's thread and its messages.
+struct Chat {
+    /// CS 3120's page (the thread list) and the thread's own page.
+    list: String,
+    thread: String,
+    /// The thread's row on the list (`t-…`).
+    row_id: String,
+    question: &'static str,
+    question_id: String,
+    a_pseudonym: String,
+    /// B's reply (`m-…`) and its text.
+    reply_id: String,
+    reply_text: &'static str,
+    /// What A replies to B while B watches (step 5).
+    live_text: &'static str,
+}
+
+/// A page's path without its fragment or query (links carry `#m-…`).
+fn path_of(href: &str) -> &str {
+    href.split(['#', '?']).next().unwrap_or(href)
 }
 
 /// CSS, or XPath when the selector starts with `/` or `(`.

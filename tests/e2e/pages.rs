@@ -4,17 +4,22 @@
 //! characters; and by keyboard, the first Tab reaches a visible "Skip to
 //! content" link and every control shows a focus ring.
 //!
+//! `ergonomics` measures what a thumb needs on the chat pages: at each width
+//! the top nav is one line or a closed "Menu" that opens without script, and
+//! every nav control and chat action is at least 44×44 px.
+//!
 //! axe-core comes from npm (`tests/e2e/package.json`; `npm ci` there). Outside
 //! CI a missing copy skips the axe part with a line saying so; with CI=true it
 //! fails the run.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
-use fantoccini::Client;
+use fantoccini::{Client, Locator};
 use serde_json::Value;
 
 /// The two widths every page is checked at: a small phone and a laptop.
@@ -24,7 +29,7 @@ pub const HEIGHT: u32 = 900;
 /// The longest line of text allowed at 1280 px, in characters (`ch`).
 const MAX_LINE_CH: f64 = 80.0;
 /// Pages whose look is kept in `docs/screenshots/` (`E2E_UPDATE_SCREENSHOTS=1`).
-const REFERENCE_PAGES: [&str; 8] = [
+const REFERENCE_PAGES: [&str; 9] = [
     "sign-in",
     "home",
     "class-search",
@@ -32,6 +37,7 @@ const REFERENCE_PAGES: [&str; 8] = [
     "friends",
     "friend",
     "class-chat",
+    "class-thread",
     "admin-flags",
 ];
 
@@ -122,6 +128,186 @@ document.activeElement && document.activeElement.blur();
 window.scrollTo(0, 0);
 return { count: all.length, bad: bad.slice(0, 8) };
 "#;
+
+/// The smallest tap target allowed, in CSS px, both ways (WCAG 2.5.5; Apple's
+/// and Google's guides ask for 44 and 48).
+pub const MIN_TARGET: f64 = 44.0;
+
+/// Every tap target of the top bar and of the chat, by kind; the forms behind
+/// the actions are opened (as a tap would) to measure their buttons and links,
+/// then closed again. Hidden controls (in a closed menu) are not counted.
+const MEASURE_TARGETS: &str = r#"
+const min = arguments[0];
+const kinds = [
+  ['nav', 'header.topbar a, header.topbar button, header.topbar summary'],
+  ['action', 'details.msg-action > summary'],
+  ['form button', 'details.msg-action button'],
+  ['cancel', 'details.msg-action a.cancel'],
+  ['thread link', 'a.thread-link'],
+  ['mark all read', 'section.chat form[action$="/read"] button'],
+  ['pager', 'section.chat nav.pager a'],
+  ['chat button', 'section.chat button'],
+];
+const shown = (el) => el.checkVisibility({ contentVisibilityAuto: true, visibilityProperty: true });
+const closed = [...document.querySelectorAll('details.msg-action:not([open])')];
+closed.forEach(d => { d.open = true; });
+const seen = new Set();
+const counts = {};
+const small = [];
+let smallest = null;
+for (const [kind, selector] of kinds) {
+  counts[kind] = 0;
+  for (const el of document.querySelectorAll(selector)) {
+    if (seen.has(el) || !shown(el)) continue;
+    seen.add(el);
+    counts[kind] += 1;
+    const r = el.getBoundingClientRect();
+    const size = { what: kind + ' ' + describe(el), w: Math.round(r.width), h: Math.round(r.height), least: Math.min(r.width, r.height) };
+    if (!smallest || size.least < smallest.least) smallest = size;
+    if (r.width + 0.01 < min || r.height + 0.01 < min) small.push(size.what + ': ' + r.width.toFixed(1) + '×' + r.height.toFixed(1) + ' px');
+  }
+}
+closed.forEach(d => { d.open = false; });
+return { counts, small, smallest: smallest ? smallest.what + ' ' + smallest.w + '×' + smallest.h + ' px' : 'none' };
+"#;
+
+/// The top bar as a person sees it: its height, how many rows its visible
+/// controls take, and whether the links are folded into a "Menu" disclosure.
+const NAV_STATE: &str = r#"
+const shown = (el) => el.checkVisibility({ contentVisibilityAuto: true, visibilityProperty: true });
+const header = document.querySelector('header.topbar');
+const summary = header.querySelector('nav details > summary');
+const links = [...header.querySelectorAll('nav a, nav button')];
+const visible = [...header.querySelectorAll('a, button, summary')].filter(shown);
+const rects = visible.map(e => e.getBoundingClientRect());
+const tallest = Math.max(0, ...rects.map(r => r.height));
+const tops = rects.map(r => r.top);
+return {
+  header: Math.round(header.getBoundingClientRect().height),
+  tallest: Math.round(tallest),
+  one_row: tops.length > 0 && Math.max(...tops) - Math.min(...tops) < tallest / 2,
+  menu: summary && shown(summary) ? summary.textContent.trim() : null,
+  open: !!(summary && summary.parentElement.open),
+  links: links.length,
+  links_shown: links.filter(shown).length,
+};
+"#;
+
+/// What `ergonomics` found at one width.
+#[derive(Debug, Clone)]
+pub struct Fit {
+    pub width: u32,
+    /// "one line" or "a closed menu", with the bar's height.
+    pub nav: String,
+    /// Tap targets measured, by kind.
+    pub counts: BTreeMap<String, u64>,
+    pub smallest: String,
+}
+
+impl Fit {
+    pub fn measured(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+impl std::fmt::Display for Fit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<String> = self
+            .counts
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        write!(
+            f,
+            "{} px: nav {}; {} tap targets ({}), smallest {}",
+            self.width,
+            self.nav,
+            self.measured(),
+            kinds.join(", "),
+            self.smallest
+        )
+    }
+}
+
+/// At each width: the top nav is one line, or a closed "Menu" whose links show
+/// when it is tapped (no script needed); and every nav control and chat action
+/// on the page is at least `MIN_TARGET` px both ways. Puts the window back to
+/// `restore_width`; panics naming the page, the width and every offender.
+pub async fn ergonomics(client: &Client, label: &str, restore_width: u32) -> Vec<Fit> {
+    let mut fits = Vec::new();
+    for width in WIDTHS {
+        resize(client, width, HEIGHT).await;
+        let nav = client.execute(NAV_STATE, vec![]).await.unwrap();
+        let header = nav["header"].as_u64().unwrap_or(0);
+        let folded = nav["menu"].as_str().is_some_and(|m| m.starts_with("Menu"));
+        let described = if folded {
+            assert!(
+                nav["open"] == Value::Bool(false) && nav["links_shown"].as_u64() == Some(0),
+                "{label} at {width}px: the menu should start closed with its links hidden: {nav}"
+            );
+            let summary = client
+                .find(Locator::Css("header.topbar nav details > summary"))
+                .await
+                .unwrap();
+            summary.click().await.unwrap();
+            let opened = client.execute(NAV_STATE, vec![]).await.unwrap();
+            assert!(
+                opened["open"] == Value::Bool(true)
+                    && opened["links_shown"] == opened["links"]
+                    && opened["links"].as_u64() > Some(0),
+                "{label} at {width}px: tapping \"Menu\" should show every nav link: {opened}"
+            );
+            format!("a closed menu ({header} px tall)")
+        } else {
+            let tallest = nav["tallest"].as_u64().unwrap_or(0);
+            assert!(
+                nav["one_row"] == Value::Bool(true) && header <= tallest + 24,
+                "{label} at {width}px: the top nav should fit on one line or fold into a \"Menu\"; it is {header}px tall: {nav}"
+            );
+            format!("one line ({header} px tall)")
+        };
+        let measured = client
+            .execute(
+                &format!("{DESCRIBE}{MEASURE_TARGETS}"),
+                vec![MIN_TARGET.into()],
+            )
+            .await
+            .unwrap();
+        if folded {
+            let summary = client
+                .find(Locator::Css("header.topbar nav details > summary"))
+                .await
+                .unwrap();
+            summary.click().await.unwrap();
+        }
+        let small: Vec<&str> = measured["small"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            small.is_empty(),
+            "{label} at {width}px: tap targets smaller than {MIN_TARGET}×{MIN_TARGET} px:\n  {}",
+            small.join("\n  ")
+        );
+        let counts = measured["counts"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(kind, n)| (kind.clone(), n.as_u64().unwrap_or(0)))
+            .collect();
+        fits.push(Fit {
+            width,
+            nav: described,
+            counts,
+            smallest: measured["smallest"].as_str().unwrap_or("none").to_string(),
+        });
+    }
+    resize(client, restore_width, HEIGHT).await;
+    fits
+}
 
 /// Counts of what was checked, for the report at the end.
 #[derive(Default, Debug, Clone)]

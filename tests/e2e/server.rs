@@ -13,6 +13,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The server's `SECRET_KEY` (the story seeds chat messages with the same
+/// pseudonym key the server uses).
+pub const SECRET_KEY: &str = "e2e-secret-key-that-is-long-enough-0123456789";
+
 /// The binary under test.
 pub fn binary() -> PathBuf {
     match std::env::var_os("E2E_SERVER_BIN").filter(|v| !v.is_empty()) {
@@ -74,10 +78,7 @@ impl Setup {
             .env("DATA_DIR", self.dir.join("data"))
             .env("BIND_ADDR", format!("127.0.0.1:{}", self.port))
             .env("BASE_URL", self.base_url())
-            .env(
-                "SECRET_KEY",
-                "e2e-secret-key-that-is-long-enough-0123456789",
-            )
+            .env("SECRET_KEY", SECRET_KEY)
             .env(
                 "SMTP_URL",
                 format!("smtp://127.0.0.1:{}?tls=none", self.smtp_port),

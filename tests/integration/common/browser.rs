@@ -77,7 +77,34 @@ pub async fn open_with(
     height: u32,
     downloads: Option<&std::path::Path>,
 ) -> Client {
-    let mut options = serde_json::json!({
+    let mut options = chromium_options(chromium, width, height);
+    if let Some(dir) = downloads {
+        options["prefs"] = serde_json::json!({
+            "download.default_directory": dir.display().to_string(),
+            "download.prompt_for_download": false,
+        });
+    }
+    session(driver, options, width, height).await
+}
+
+/// A headless browser window, like `open`, in which pages run no JavaScript at
+/// all (Chromium's own setting, as a person who turned scripts off has it).
+/// WebDriver's own commands still work in it.
+pub async fn open_without_script(
+    driver: &Driver,
+    chromium: &str,
+    width: u32,
+    height: u32,
+) -> Client {
+    let mut options = chromium_options(chromium, width, height);
+    options["prefs"] = serde_json::json!({
+        "profile.managed_default_content_settings.javascript": 2,
+    });
+    session(driver, options, width, height).await
+}
+
+fn chromium_options(chromium: &str, width: u32, height: u32) -> serde_json::Value {
+    serde_json::json!({
         "binary": chromium,
         "args": [
             "--headless=new",
@@ -87,13 +114,10 @@ pub async fn open_with(
             "--hide-scrollbars",
             format!("--window-size={width},{height}"),
         ],
-    });
-    if let Some(dir) = downloads {
-        options["prefs"] = serde_json::json!({
-            "download.default_directory": dir.display().to_string(),
-            "download.prompt_for_download": false,
-        });
-    }
+    })
+}
+
+async fn session(driver: &Driver, options: serde_json::Value, width: u32, height: u32) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert("goog:chromeOptions".into(), options);
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
