@@ -50,7 +50,10 @@ pub fn marks(
     let threads: HashMap<MessageId, NaiveDateTime> = chat_thread_reads::table
         .filter(chat_thread_reads::user_id.eq(viewer))
         .filter(chat_thread_reads::thread_id.eq_any(threads))
-        .select((chat_thread_reads::thread_id, chat_thread_reads::read_through))
+        .select((
+            chat_thread_reads::thread_id,
+            chat_thread_reads::read_through,
+        ))
         .load(conn)?
         .into_iter()
         .collect();
@@ -144,11 +147,11 @@ macro_rules! unread_messages {
             )
             .left_join(
                 chat_thread_reads::table.on(chat_thread_reads::user_id.eq(viewer.clone()).and(
-                    chat_thread_reads::thread_id
-                        .eq(class_messages::id)
-                        .or(chat_thread_reads::thread_id
+                    chat_thread_reads::thread_id.eq(class_messages::id).or(
+                        chat_thread_reads::thread_id
                             .nullable()
-                            .eq(class_messages::thread_root_id)),
+                            .eq(class_messages::thread_root_id),
+                    ),
                 )),
             )
             .filter(class_messages::deleted.eq(false))

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{answer_refusal, html, rules, see_other, thread_href};
 use crate::chat::live::LiveEvent;
+use crate::chat::ThreadSummary;
 use crate::chat::{self, content, Body, ChatError, Cursor, MessageId, MessageView, Segment};
-use crate::chat::{ThreadSummary};
 use crate::classes::{Class, ClassId, ClassMeeting};
 use crate::clock;
 use crate::web::error::{with_conn, AppError};
@@ -107,10 +107,20 @@ fn excerpt(text: &str) -> String {
     const LINES: usize = 3;
     const CHARS: usize = 240;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = lines.iter().take(LINES).copied().collect::<Vec<_>>().join("\n");
+    let mut out = lines
+        .iter()
+        .take(LINES)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut cut = lines.len() > LINES;
     if out.chars().count() > CHARS {
-        out = out.chars().take(CHARS).collect::<String>().trim_end().to_string();
+        out = out
+            .chars()
+            .take(CHARS)
+            .collect::<String>()
+            .trim_end()
+            .to_string();
         cut = true;
     }
     if cut {
@@ -119,7 +129,12 @@ fn excerpt(text: &str) -> String {
     out
 }
 
-fn thread_row(state: &AppState, class_id: &str, t: &ThreadSummary, now: NaiveDateTime) -> ThreadRow {
+fn thread_row(
+    state: &AppState,
+    class_id: &str,
+    t: &ThreadSummary,
+    now: NaiveDateTime,
+) -> ThreadRow {
     let (excerpt, removed) = match &t.opening.body {
         Body::Text(text) => (excerpt(text), false),
         Body::Deleted => ("[deleted]".to_string(), true),
@@ -480,7 +495,12 @@ pub async fn mark_all_read(
     let viewer = current.user.id.clone();
     let class = class_id.clone();
     let marked = with_conn(&state.pool, move |conn| {
-        Ok(chat::reads::mark_class(conn, &viewer, &class, clock::now())?)
+        Ok(chat::reads::mark_class(
+            conn,
+            &viewer,
+            &class,
+            clock::now(),
+        )?)
     })
     .await?;
     if !marked {
