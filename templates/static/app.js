@@ -120,7 +120,28 @@
     }
     if (data.new) {
       say("New reply.");
+      seen();
     }
+  }
+
+  // Replies shown live on a thread's page count as read, as after a reload:
+  // told to the server a moment later, once for a burst.
+  var seenTimer = null;
+  function seen() {
+    var token = document.querySelector("input[name=csrf_token]");
+    if (!token || !window.fetch || seenTimer) {
+      return;
+    }
+    seenTimer = window.setTimeout(function () {
+      seenTimer = null;
+      var body = new URLSearchParams();
+      body.append("csrf_token", token.value);
+      window.fetch("/classes/" + chat.getAttribute("data-class") + "/threads/" + thread + "/read", {
+        method: "POST",
+        body: body,
+        credentials: "same-origin"
+      }).catch(function () {});
+    }, 1500);
   }
 
   function handle(event) {

@@ -326,3 +326,55 @@ backend_test!(
         app.stop().await;
     }
 );
+
+backend_test!(
+    async fn replies_seen_live_are_marked_read_by_the_thread_page(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let b = app.student("bb2y");
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        let other = new_class(&app, "CS 2120", &[&b]);
+        let thread = old_thread(&app, &class, &[&a.user], 0, 0, 5);
+        let page = format!("/classes/{}/threads/{}", class.id, thread.id);
+        b.get(&app, &page).await;
+        let body = MessageBody::parse("Seen live").unwrap();
+        chat::post(
+            &mut app.conn(),
+            &a.user,
+            Draft {
+                class_id: &class.id,
+                parent_id: Some(&thread.id),
+                body: &body,
+            },
+            &quick_rules(&app),
+            clock::now(),
+        )
+        .unwrap();
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class).as_deref(), Some("1 new"));
+        // What the script sends once it showed the reply.
+        let response = b.post(&app, &page, &format!("{page}/read"), &[]).await;
+        assert_eq!(response.status().as_u16(), 204);
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class), None, "read");
+        // Not a thread of that class, or no token: nothing is marked.
+        let response = b
+            .post(
+                &app,
+                &page,
+                &format!("/classes/{}/threads/{}/read", other.id, thread.id),
+                &[],
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 404);
+        let response = b
+            .client
+            .post(app.url(&format!("{page}/read")))
+            .form(&[("csrf_token", "forged")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403);
+        app.stop().await;
+    }
+);
