@@ -357,6 +357,18 @@ backend_test!(
         assert_eq!(response.status().as_u16(), 204);
         let (_, home) = b.get(&app, "/").await;
         assert_eq!(home_mark(&home, &class), None, "read");
+        // The mark is B's data: in B's export, and in no one else's.
+        let (_, export) = b.get(&app, "/account/export").await;
+        let json: serde_json::Value = serde_json::from_str(&export).unwrap();
+        let marks = json["chat_read_marks"].as_array().unwrap();
+        assert!(
+            marks
+                .iter()
+                .any(|m| m["thread_id"] == thread.id.as_str() && m["class_id"] == class.id.as_str()),
+            "{marks:?}"
+        );
+        let (_, export_a) = a.get(&app, "/account/export").await;
+        assert!(!export_a.contains(b.user.id.as_str()));
         // Not a thread of that class, or no token: nothing is marked.
         let response = b
             .post(
