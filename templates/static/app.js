@@ -110,6 +110,9 @@
       list.appendChild(item);
     } else {
       var depth = Number(parentItem.getAttribute("data-depth")) || 0;
+      // The server knows a reply's parent, not its depth in this page's tree.
+      item.setAttribute("data-depth", String(depth + 1));
+      item.className = item.className.replace(/indent-\d+/, "indent-" + Math.min(depth + 1, 3));
       var after = parentItem;
       var next = after.nextElementSibling;
       while (next && (Number(next.getAttribute("data-depth")) || 0) > depth) {
