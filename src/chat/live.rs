@@ -102,7 +102,11 @@ impl LiveBatch {
                 let message = self.messages.get(&e.message_id);
                 let view = message.map(|m| threads::view_of(m, viewer, false, rules, now));
                 let thread = self.messages.get(&e.thread_id).map(|root| {
-                    let replies = self.replies.get(&e.thread_id).map(Vec::as_slice).unwrap_or(&[]);
+                    let replies = self
+                        .replies
+                        .get(&e.thread_id)
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]);
                     threads::summary_of(root, replies, viewer, rules, now)
                 });
                 let by_viewer = message.is_some_and(|m| m.user_id.as_ref() == Some(viewer));

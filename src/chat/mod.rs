@@ -25,13 +25,13 @@ use crate::db::schema::{class_messages, message_flags};
 use crate::db::{DbConn, Tx};
 
 pub use content::{ContentError, FlagReason, MessageBody, Segment};
+pub use events::{ChatEvent, EventKind};
 pub use flags::{flag, FlagOutcome, Report};
 pub use post::{delete, edit, post, Deletion, Draft};
 pub use revisions::{MessageRevision, RevisionEnd};
-pub use events::{ChatEvent, EventKind};
 pub use threads::{
-    class_page, thread_page, Body, ClassPage, Cursor, MessageView, Thread, ThreadList,
-    ThreadPage, ThreadSummary,
+    class_page, thread_page, Body, ClassPage, Cursor, MessageView, Thread, ThreadList, ThreadPage,
+    ThreadSummary,
 };
 
 crate::define_id!(MessageId);

@@ -210,12 +210,21 @@ fn thread_list(
             summary.opening.flagged_by_me = flagged.contains(&root.id);
             summary.opening.can_flag &= !summary.opening.flagged_by_me;
             let mark = marks.for_thread(&root.id);
-            summary.unread = std::iter::once((root.created_at, root.user_id.as_ref(), root.deleted, root.hidden))
-                .chain(stats.iter().map(|r| (r.created_at, r.user_id.as_ref(), r.deleted, r.hidden)))
-                .filter(|(at, author, deleted, hidden)| {
-                    *at > mark && *author != Some(viewer) && !deleted && !hidden
-                })
-                .count();
+            summary.unread = std::iter::once((
+                root.created_at,
+                root.user_id.as_ref(),
+                root.deleted,
+                root.hidden,
+            ))
+            .chain(
+                stats
+                    .iter()
+                    .map(|r| (r.created_at, r.user_id.as_ref(), r.deleted, r.hidden)),
+            )
+            .filter(|(at, author, deleted, hidden)| {
+                *at > mark && *author != Some(viewer) && !deleted && !hidden
+            })
+            .count();
             summary
         })
         .collect();
@@ -279,11 +288,10 @@ pub fn thread_page(
     now: NaiveDateTime,
 ) -> Result<ThreadPage, ChatError> {
     let class = classes::find(conn, class_id)?.ok_or(ChatError::ClassNotFound)?;
-    let joined = classes::enrolled_at(conn, viewer, class_id)?.ok_or_else(|| {
-        ChatError::NotEnrolled {
+    let joined =
+        classes::enrolled_at(conn, viewer, class_id)?.ok_or_else(|| ChatError::NotEnrolled {
             class_id: class_id.clone(),
-        }
-    })?;
+        })?;
     let root = super::find(conn, thread_id)?
         .filter(|m| &m.class_id == class_id && m.parent_message_id.is_none())
         .ok_or(ChatError::MessageNotFound)?;
@@ -295,8 +303,14 @@ pub fn thread_page(
         .load(conn)?;
     let ids: Vec<MessageId> = replies.iter().map(|m| m.id.clone()).collect();
     let flagged = flagged_by(conn, viewer, std::slice::from_ref(thread_id), &ids)?;
-    let mark = super::reads::marks(conn, viewer, class_id, joined, std::slice::from_ref(thread_id))?
-        .for_thread(thread_id);
+    let mark = super::reads::marks(
+        conn,
+        viewer,
+        class_id,
+        joined,
+        std::slice::from_ref(thread_id),
+    )?
+    .for_thread(thread_id);
     let newest = replies
         .iter()
         .map(|m| m.created_at)
@@ -306,10 +320,7 @@ pub fn thread_page(
     let new_ids: HashSet<MessageId> = std::iter::once(&root)
         .chain(replies.iter())
         .filter(|m| {
-            m.created_at > mark
-                && m.user_id.as_ref() != Some(viewer)
-                && !m.deleted
-                && !m.hidden
+            m.created_at > mark && m.user_id.as_ref() != Some(viewer) && !m.deleted && !m.hidden
         })
         .map(|m| m.id.clone())
         .collect();
@@ -469,7 +480,10 @@ impl Shape<'_> {
         });
         MessageView {
             id: message.id.clone(),
-            thread_id: message.thread_root_id.clone().unwrap_or_else(|| message.id.clone()),
+            thread_id: message
+                .thread_root_id
+                .clone()
+                .unwrap_or_else(|| message.id.clone()),
             parent_id: message.parent_message_id.clone(),
             pseudonym: (!message.deleted).then(|| message.anonymous_identifier.clone()),
             body,

@@ -55,23 +55,24 @@ pub async fn show_home(
     let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
-    let (choice, mine, meetings, friends_in, requests, unread) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
-        let mine = match &choice.current {
-            Some(term) => classes::of_user(conn, &user.id, term.code())?,
-            None => Vec::new(),
-        };
-        let ids: Vec<ClassId> = mine.iter().map(|c| c.id.clone()).collect();
-        let meetings = classes::meetings_by_class(conn, &ids)?;
-        let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
-        let requests = friends::requests::incoming(conn, &user.id)?;
-        let unread = chat::reads::unread_by_class(conn, &user.id)?;
-        Ok((choice, mine, meetings, friends_in, requests, unread))
-    })
-    .await?;
+    let (choice, mine, meetings, friends_in, requests, unread) =
+        with_conn(&state.pool, move |conn| {
+            let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
+            let mine = match &choice.current {
+                Some(term) => classes::of_user(conn, &user.id, term.code())?,
+                None => Vec::new(),
+            };
+            let ids: Vec<ClassId> = mine.iter().map(|c| c.id.clone()).collect();
+            let meetings = classes::meetings_by_class(conn, &ids)?;
+            let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
+            let requests = friends::requests::incoming(conn, &user.id)?;
+            let unread = chat::reads::unread_by_class(conn, &user.id)?;
+            Ok((choice, mine, meetings, friends_in, requests, unread))
+        })
+        .await?;
     let term_code = choice.code();
     let mut layout = Layout::new(&req, Some(&current)).at("home");
-    layout.unread = !unread.is_empty();
+    layout.unread |= !unread.is_empty();
     let body = Home {
         layout,
         terms: choice.options(),

@@ -300,6 +300,7 @@ backend_test!(
                 deleted: false,
                 created_at: now,
                 updated_at: now,
+                last_activity_at: now,
             },
         )
         .unwrap();
@@ -308,6 +309,34 @@ backend_test!(
             Some(message.clone())
         );
         assert_eq!(message.content, "When is the exam? 🎓");
+        // chat_events: what happened, by id only, read back in order
+        let seq = db::write_tx(&mut conn, |tx| {
+            chat::events::record(tx, &message, chat::EventKind::Thread, now)
+        })
+        .unwrap();
+        let events = chat::events::since(&mut conn, &class.id, seq - 1, 10).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (
+                events[0].seq,
+                &events[0].message_id,
+                events[0].kind,
+                events[0].created_at
+            ),
+            (seq, &message_id, chat::EventKind::Thread, now)
+        );
+        assert_eq!(chat::events::latest(&mut conn, &class.id).unwrap(), seq);
+        // chat_class_reads and chat_thread_reads: a student's own read marks
+        chat::reads::mark_thread(&mut conn, &user.id, &class.id, &message_id, now).unwrap();
+        assert!(chat::reads::mark_class(&mut conn, &user.id, &class.id, now).unwrap());
+        chat::reads::mark_thread(
+            &mut conn,
+            &user.id,
+            &class.id,
+            &message_id,
+            now + Duration::seconds(1),
+        )
+        .unwrap();
         let flag = MessageFlag {
             message_id: message_id.clone(),
             user_id: friend.id.clone(),

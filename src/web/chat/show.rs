@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{answer_refusal, html, rules, see_other, thread_href};
 use crate::chat::live::LiveEvent;
+use crate::chat::ThreadSummary;
 use crate::chat::{self, content, Body, ChatError, Cursor, MessageId, MessageView, Segment};
-use crate::chat::{ThreadSummary};
 use crate::classes::{Class, ClassId, ClassMeeting};
 use crate::clock;
 use crate::web::error::{with_conn, AppError};
@@ -107,10 +107,20 @@ fn excerpt(text: &str) -> String {
     const LINES: usize = 3;
     const CHARS: usize = 240;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = lines.iter().take(LINES).copied().collect::<Vec<_>>().join("\n");
+    let mut out = lines
+        .iter()
+        .take(LINES)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut cut = lines.len() > LINES;
     if out.chars().count() > CHARS {
-        out = out.chars().take(CHARS).collect::<String>().trim_end().to_string();
+        out = out
+            .chars()
+            .take(CHARS)
+            .collect::<String>()
+            .trim_end()
+            .to_string();
         cut = true;
     }
     if cut {
@@ -119,7 +129,12 @@ fn excerpt(text: &str) -> String {
     out
 }
 
-fn thread_row(state: &AppState, class_id: &str, t: &ThreadSummary, now: NaiveDateTime) -> ThreadRow {
+fn thread_row(
+    state: &AppState,
+    class_id: &str,
+    t: &ThreadSummary,
+    now: NaiveDateTime,
+) -> ThreadRow {
     let (excerpt, removed) = match &t.opening.body {
         Body::Text(text) => (excerpt(text), false),
         Body::Deleted => ("[deleted]".to_string(), true),
@@ -480,13 +495,41 @@ pub async fn mark_all_read(
     let viewer = current.user.id.clone();
     let class = class_id.clone();
     let marked = with_conn(&state.pool, move |conn| {
-        Ok(chat::reads::mark_class(conn, &viewer, &class, clock::now())?)
+        Ok(chat::reads::mark_class(
+            conn,
+            &viewer,
+            &class,
+            clock::now(),
+        )?)
     })
     .await?;
     if !marked {
         return Err(AppError::NotFound);
     }
     Ok(see_other(format!("/classes/{class_id}")))
+}
+
+/// The thread page's script, after showing replies live: they count as read,
+/// as they would after a reload. 204, or 404 for a thread the student cannot see.
+#[post("/classes/{id:[0-9a-f-]{36}}/threads/{thread:[0-9a-f-]{36}}/read")]
+pub async fn mark_thread_read(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    SignedInForm(current, _form): SignedInForm<MarkReadForm>,
+) -> Result<HttpResponse, AppError> {
+    let class_id = ClassId::parse(&path.0).ok_or(AppError::NotFound)?;
+    let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
+    let viewer = current.user.id.clone();
+    let marked = with_conn(&state.pool, move |conn| {
+        Ok(chat::reads::mark_thread_seen(
+            conn, &viewer, &class_id, &thread_id,
+        )?)
+    })
+    .await?;
+    if !marked {
+        return Err(AppError::NotFound);
+    }
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// What one live event carries to the page: ids to place it, and the same

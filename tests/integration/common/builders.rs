@@ -253,7 +253,7 @@ impl MessageBuilder {
 
     pub fn insert(self, conn: &mut DbConn) -> ClassMessage {
         let at = self.created_at.unwrap_or_else(clock::now);
-        chat::insert(
+        let message = chat::insert(
             conn,
             &NewClassMessage {
                 id: &MessageId::new(),
@@ -268,9 +268,21 @@ impl MessageBuilder {
                 deleted: false,
                 created_at: at,
                 updated_at: at,
+                last_activity_at: at,
             },
         )
-        .unwrap()
+        .unwrap();
+        // A reply bumps its thread, as chat::post does.
+        if let Some((_, root)) = &self.parent {
+            use common_grounds::db::schema::class_messages;
+            use diesel::prelude::*;
+            diesel::update(class_messages::table.find(root))
+                .filter(class_messages::last_activity_at.lt(at))
+                .set(class_messages::last_activity_at.eq(at))
+                .execute(conn)
+                .unwrap();
+        }
+        message
     }
 }
 
