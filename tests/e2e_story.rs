@@ -932,6 +932,22 @@ impl Story {
             "class-thread",
             pages::ergonomics(&b.window, "class-thread", b.width).await,
         );
+        // Opening a form moves no action: B taps each action of B's own reply
+        // (Reply, Edit, Delete) and of A's question (Reply, Report).
+        let mut opened = 0;
+        for id in [&chat.reply_id, &chat.question_id] {
+            opened += pages::actions_stay_put(
+                &b.window,
+                "class-thread",
+                &format!("#{id} > .msg-actions"),
+                b.width,
+            )
+            .await;
+        }
+        eprintln!(
+            "e2e ({}): {opened} action forms opened by a tap at 375 and 1280 px: none moved an action, each showed below its row and closed on a second tap",
+            self.backend
+        );
         // A's CS 2100 holds 51 threads: the pager, and "Mark all read".
         self.go(a, cs2100).await;
         self.find(a, "nav.pager a[rel=next]").await;

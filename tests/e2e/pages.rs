@@ -154,7 +154,8 @@ closed.forEach(d => { d.open = true; });
 const seen = new Set();
 const counts = {};
 const small = [];
-let smallest = null;
+let narrowest = null;
+let shortest = null;
 for (const [kind, selector] of kinds) {
   counts[kind] = 0;
   for (const el of document.querySelectorAll(selector)) {
@@ -162,13 +163,15 @@ for (const [kind, selector] of kinds) {
     seen.add(el);
     counts[kind] += 1;
     const r = el.getBoundingClientRect();
-    const size = { what: kind + ' ' + describe(el), w: Math.round(r.width), h: Math.round(r.height), least: Math.min(r.width, r.height) };
-    if (!smallest || size.least < smallest.least) smallest = size;
-    if (r.width + 0.01 < min || r.height + 0.01 < min) small.push(size.what + ': ' + r.width.toFixed(1) + '×' + r.height.toFixed(1) + ' px');
+    const what = kind + ' ' + describe(el);
+    if (!narrowest || r.width < narrowest.size) narrowest = { what, size: r.width };
+    if (!shortest || r.height < shortest.size) shortest = { what, size: r.height };
+    if (r.width + 0.01 < min || r.height + 0.01 < min) small.push(what + ': ' + r.width.toFixed(1) + '×' + r.height.toFixed(1) + ' px');
   }
 }
 closed.forEach(d => { d.open = false; });
-return { counts, small, smallest: smallest ? smallest.what + ' ' + smallest.w + '×' + smallest.h + ' px' : 'none' };
+const say = (m) => m ? m.what + ' (' + m.size.toFixed(1) + ' px)' : 'none';
+return { counts, small, smallest: 'narrowest ' + say(narrowest) + ', shortest ' + say(shortest) };
 "#;
 
 /// The top bar as a person sees it: its height, how many rows its visible
@@ -192,6 +195,82 @@ return {
   links_shown: links.filter(shown).length,
 };
 "#;
+
+/// Where each action of one message sits (its summary's box), and where the
+/// open form (if any) starts: opening a form must move no action.
+const ACTION_ROW: &str = r#"
+const row = document.querySelector(arguments[0]);
+const boxes = [...row.querySelectorAll(':scope > details.msg-action > summary')].map(s => {
+  const r = s.getBoundingClientRect();
+  return { name: s.textContent.trim(), left: r.left, top: r.top, bottom: r.bottom };
+});
+const open = row.querySelector(':scope > details.msg-action[open] > :not(summary)');
+return { boxes, form_top: open ? open.getBoundingClientRect().top : null };
+"#;
+
+/// Opens each action of the message row `row` (a `.msg-actions` selector) with
+/// a tap, at each width: no action moves, the form shows below the whole row,
+/// and a second tap closes it. Returns how many were opened.
+pub async fn actions_stay_put(
+    client: &Client,
+    label: &str,
+    row: &str,
+    restore_width: u32,
+) -> usize {
+    let mut opened = 0;
+    for width in WIDTHS {
+        resize(client, width, HEIGHT).await;
+        let before = client.execute(ACTION_ROW, vec![row.into()]).await.unwrap();
+        let count = before["boxes"].as_array().unwrap().len();
+        assert!(count > 0, "{label}: {row} has no actions");
+        for i in 1..=count {
+            let summary = format!("{row} > details.msg-action:nth-of-type({i}) > summary");
+            let tap = client.find(Locator::Css(&summary)).await.unwrap();
+            tap.click().await.unwrap();
+            let after = client.execute(ACTION_ROW, vec![row.into()]).await.unwrap();
+            let name = before["boxes"][i - 1]["name"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string();
+            for (was, now) in before["boxes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(after["boxes"].as_array().unwrap())
+            {
+                let moved = (was["left"].as_f64().unwrap() - now["left"].as_f64().unwrap()).abs()
+                    + (was["top"].as_f64().unwrap() - now["top"].as_f64().unwrap()).abs();
+                assert!(
+                    moved < 0.5,
+                    "{label} at {width}px: opening {name:?} moved {:?} by {moved:.1}px ({was} -> {now})",
+                    was["name"]
+                );
+            }
+            let row_bottom = after["boxes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["bottom"].as_f64().unwrap())
+                .fold(0.0, f64::max);
+            let form_top = after["form_top"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{label} at {width}px: tapping {name:?} opened no form"));
+            assert!(
+                form_top >= row_bottom - 0.5,
+                "{label} at {width}px: {name:?}'s form starts at {form_top:.1}px, above the bottom of the actions row ({row_bottom:.1}px)"
+            );
+            tap.click().await.unwrap();
+            let closed = client.execute(ACTION_ROW, vec![row.into()]).await.unwrap();
+            assert!(
+                closed["form_top"].is_null(),
+                "{label} at {width}px: a second tap on {name:?} should close its form"
+            );
+            opened += 1;
+        }
+    }
+    resize(client, restore_width, HEIGHT).await;
+    opened
+}
 
 /// What `ergonomics` found at one width.
 #[derive(Debug, Clone)]
@@ -220,7 +299,7 @@ impl std::fmt::Display for Fit {
             .collect();
         write!(
             f,
-            "{} px: nav {}; {} tap targets ({}), smallest {}",
+            "{} px: nav {}; {} tap targets ({}); {}",
             self.width,
             self.nav,
             self.measured(),
