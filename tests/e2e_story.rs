@@ -948,6 +948,26 @@ impl Story {
             "e2e ({}): {opened} action forms opened by a tap at 375 and 1280 px: none moved an action, each showed below its row and closed on a second tap",
             self.backend
         );
+        // With the script, Cancel closes the form in place (without it, Cancel
+        // loads the page again: step 6).
+        let form = format!("#{} > .msg-actions > details:first-of-type", chat.reply_id);
+        b.window
+            .execute("window.__noReload = 1;", vec![])
+            .await
+            .unwrap();
+        self.click(b, &format!("{form} > summary")).await;
+        self.fill(b, &format!("{form} textarea"), "never mind")
+            .await;
+        self.click(b, &format!("{form} a.cancel")).await;
+        self.find(b, &format!("{form}:not([open])")).await;
+        assert_eq!(
+            b.window
+                .execute("return window.__noReload === 1;", vec![])
+                .await
+                .unwrap(),
+            serde_json::Value::Bool(true),
+            "with the script, Cancel closes the form without loading the page again"
+        );
         // A's CS 2100 holds 51 threads: the pager, and "Mark all read".
         self.go(a, cs2100).await;
         self.find(a, "nav.pager a[rel=next]").await;
