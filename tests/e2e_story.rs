@@ -897,6 +897,12 @@ impl Story {
         self.find(&n, &format!("{reply_form}[open] a.cancel")).await;
         self.click(&n, &format!("{reply_form} a.cancel")).await;
         self.find(&n, &format!("{reply_form}:not([open])")).await;
+        let back = n.window.current_url().await.unwrap();
+        assert_eq!(
+            back.fragment(),
+            Some(root.as_str()),
+            "Cancel comes back to the message it was under: {back}"
+        );
         eprintln!(
             "e2e ({}): with JavaScript off, N joined CS 2100, posted a thread, replied, cancelled a form and paged through {} threads",
             self.backend,
