@@ -5,6 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::staff_layout;
+use crate::campus_time::Stamp;
 use crate::clock;
 use crate::moderation;
 use crate::web::error::{with_conn, AppError};
@@ -17,7 +18,7 @@ struct RunRow {
     term: String,
     subjects: String,
     status: &'static str,
-    started: String,
+    started: Stamp,
     duration: String,
     counts: String,
     error: String,
@@ -39,6 +40,7 @@ pub async fn sis_page(
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
     let runs = with_conn(&state.pool, |conn| Ok(crate::sis::recent_runs(conn, 30)?)).await?;
+    let (campus, now) = (state.config.campus_time, clock::now());
     let rows = runs
         .iter()
         .map(|r| RunRow {
@@ -49,7 +51,7 @@ pub async fn sis_page(
                 r.subjects.clone()
             },
             status: r.status.as_str(),
-            started: r.started_at.format("%b %-d, %H:%M:%S UTC").to_string(),
+            started: campus.stamp(r.started_at, now),
             duration: r
                 .finished_at
                 .map(|f| {
