@@ -135,7 +135,19 @@ pub async fn sync_now(
             false,
             format!("Sync of {term} finished: {}", report.summary()),
         ),
-        Ok(Ok(Ok(Err(e @ SyncError::AlreadyRunning { .. })))) => (true, e.to_string()),
+        // The flash names the start in campus time (the error's own words say UTC).
+        Ok(Ok(Ok(Err(SyncError::AlreadyRunning {
+            term,
+            run_id,
+            holder,
+            since,
+        })))) => (
+            true,
+            format!(
+                "a sync of term {term} is already running (run {run_id} on {holder}, since {}); not starting another",
+                state.config.campus_time.exact(since).title
+            ),
+        ),
         Ok(Ok(Ok(Err(e)))) => (true, format!("The sync of {term} stopped: {e}")),
         Ok(Ok(Err(e))) => (true, format!("The sync of {term} could not start: {e}")),
         Ok(Err(_)) => (true, "The sync stopped unexpectedly; see the log.".into()),
