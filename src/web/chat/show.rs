@@ -136,7 +136,14 @@ fn thread_row(
     now: NaiveDateTime,
 ) -> ThreadRow {
     let (excerpt, removed) = match &t.opening.body {
-        Body::Text(text) => (excerpt(text), false),
+        // As the thread page shows it: a link by its real (punycode) host.
+        Body::Text(text) => {
+            let shown: String = content::segments(text)
+                .into_iter()
+                .map(|seg| seg.text)
+                .collect();
+            (excerpt(&shown), false)
+        }
         Body::Deleted => ("[deleted]".to_string(), true),
         Body::Hidden => ("hidden after reports".to_string(), true),
     };
