@@ -3,6 +3,7 @@
 //! the domain inside `web::block`, and render; every rule lives in `chat`.
 //! Messages are addressed by message id only; no user id reaches a page or URL.
 
+mod events;
 mod flags;
 mod post;
 mod show;
@@ -113,6 +114,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(show_class)
         .service(show_thread)
         .service(mark_all_read)
+        .service(events::class_events)
         .service(post_message)
         .service(edit_message)
         .service(delete_message)
