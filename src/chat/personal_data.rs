@@ -1,5 +1,5 @@
 //! A student's own data in the chat tables: their messages, the kept versions
-//! of them, and their reports, for the data export; and the erasure of their
+//! of them, their reports and how far they have read, for the data export; and the erasure of their
 //! messages, which keeps other students' threads whole and keeps evidence under
 //! review for the moderators. `ops::student_data` composes this with the rest.
 
@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use super::{ClassMessage, MessageId, RevisionEnd};
 use crate::accounts::UserId;
-use crate::db::schema::{class_messages, classes, message_flags};
+use crate::db::schema::{
+    chat_class_reads, chat_thread_reads, class_messages, classes, message_flags,
+};
 use crate::db::{DbConn, Tx};
 
 #[derive(Debug, Serialize)]
@@ -46,12 +48,22 @@ pub struct FlagEntry {
     pub created_at: NaiveDateTime,
 }
 
+/// How far the student has read a class's chat (a thread, or the whole class).
+#[derive(Debug, Serialize)]
+pub struct ReadMarkEntry {
+    pub class_id: String,
+    /// None for the class-wide mark ("Mark all read").
+    pub thread_id: Option<String>,
+    pub read_through: NaiveDateTime,
+}
+
 /// The chat part of a student's export.
 #[derive(Debug)]
 pub struct ChatExport {
     pub messages: Vec<MessageEntry>,
     pub revisions: Vec<RevisionEntry>,
     pub flags: Vec<FlagEntry>,
+    pub read_marks: Vec<ReadMarkEntry>,
 }
 
 /// The messages `me` wrote (oldest first), their kept versions and the
@@ -102,7 +114,39 @@ pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
         ))
         .load(conn)?;
     let revisions = super::revisions::of_author(conn, me)?;
+    let class_marks: Vec<(String, NaiveDateTime)> = chat_class_reads::table
+        .filter(chat_class_reads::user_id.eq(me))
+        .order(chat_class_reads::class_id)
+        .select((chat_class_reads::class_id, chat_class_reads::read_through))
+        .load(conn)?;
+    let thread_marks: Vec<(String, String, NaiveDateTime)> = chat_thread_reads::table
+        .filter(chat_thread_reads::user_id.eq(me))
+        .order((chat_thread_reads::class_id, chat_thread_reads::thread_id))
+        .select((
+            chat_thread_reads::class_id,
+            chat_thread_reads::thread_id,
+            chat_thread_reads::read_through,
+        ))
+        .load(conn)?;
+    let read_marks = class_marks
+        .into_iter()
+        .map(|(class_id, read_through)| ReadMarkEntry {
+            class_id,
+            thread_id: None,
+            read_through,
+        })
+        .chain(
+            thread_marks
+                .into_iter()
+                .map(|(class_id, thread_id, read_through)| ReadMarkEntry {
+                    class_id,
+                    thread_id: Some(thread_id),
+                    read_through,
+                }),
+        )
+        .collect();
     Ok(ChatExport {
+        read_marks,
         messages: message_rows
             .into_iter()
             .map(

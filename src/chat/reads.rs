@@ -86,6 +86,37 @@ pub fn mark_thread(
     Ok(())
 }
 
+/// Marks a thread read through its newest message, for a page that showed
+/// it live. False (nothing written) when the student does not take the class or
+/// the thread is not one of its threads.
+pub fn mark_thread_seen(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    class_id: &ClassId,
+    thread_id: &MessageId,
+) -> QueryResult<bool> {
+    if !crate::classes::is_enrolled(conn, viewer, class_id)? {
+        return Ok(false);
+    }
+    let newest: Option<NaiveDateTime> = class_messages::table
+        .filter(class_messages::class_id.eq(class_id))
+        .filter(
+            class_messages::id
+                .eq(thread_id)
+                .and(class_messages::parent_message_id.is_null())
+                .or(class_messages::thread_root_id.eq(thread_id)),
+        )
+        .select(diesel::dsl::max(class_messages::created_at))
+        .first(conn)?;
+    match newest {
+        Some(through) => {
+            mark_thread(conn, viewer, class_id, thread_id, through)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 /// "Mark all read": everything in the class up to its newest message is read.
 /// Thread marks it covers are dropped. A student who does not take the class
 /// changes nothing.

@@ -16,7 +16,7 @@ pub use crate::accounts::personal_data::{Profile, SessionEntry};
 use crate::accounts::{self, User};
 use crate::chat;
 pub use crate::chat::personal_data::{
-    Erased, FlagEntry, MessageEntry, RevisionEntry, PLACEHOLDER_PSEUDONYM,
+    Erased, FlagEntry, MessageEntry, ReadMarkEntry, RevisionEntry, PLACEHOLDER_PSEUDONYM,
 };
 use crate::classes;
 pub use crate::classes::personal_data::ClassEntry;
@@ -37,6 +37,8 @@ pub struct Export {
     /// Earlier versions of the student's own messages, kept because they were reported.
     pub revisions: Vec<RevisionEntry>,
     pub flags: Vec<FlagEntry>,
+    /// How far they have read each class's chat: theirs alone, shown to no one else.
+    pub chat_read_marks: Vec<ReadMarkEntry>,
     pub sessions: Vec<SessionEntry>,
 }
 
@@ -57,6 +59,7 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
         messages: chat.messages,
         revisions: chat.revisions,
         flags: chat.flags,
+        chat_read_marks: chat.read_marks,
         sessions: account.sessions,
     })
 }

@@ -43,6 +43,9 @@ fn read_cookie(req: &HttpRequest, base: &str) -> Option<String> {
 pub struct CurrentUser {
     pub user: User,
     pub session: Session,
+    /// Something in one of their classes is new to them (the nav's dot); looked
+    /// up with the session, on pages (GET) only.
+    pub unread: bool,
 }
 
 /// Looks the session up once per request and caches it in the request's extensions.
@@ -55,11 +58,20 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
         None => None,
         Some(token) => {
             let state = state(req);
+            let page = req.method() == actix_web::http::Method::GET;
             with_conn(&state.pool, move |conn| {
-                Ok(sessions::authenticate(conn, &token, clock::now())?)
+                let Some((session, user)) = sessions::authenticate(conn, &token, clock::now())?
+                else {
+                    return Ok(None);
+                };
+                let unread = page && crate::chat::reads::any_unread(conn, &user.id)?;
+                Ok(Some(CurrentUser {
+                    user,
+                    session,
+                    unread,
+                }))
             })
             .await?
-            .map(|(session, user)| CurrentUser { user, session })
         }
     };
     req.extensions_mut().insert(found.clone());

@@ -72,7 +72,7 @@ pub async fn show_home(
         .await?;
     let term_code = choice.code();
     let mut layout = Layout::new(&req, Some(&current)).at("home");
-    layout.unread = !unread.is_empty();
+    layout.unread |= !unread.is_empty();
     let body = Home {
         layout,
         terms: choice.options(),

@@ -48,7 +48,7 @@ impl Layout {
             show_dev_mailbox: !state.config.is_production() && state.mailer_is_directory,
             flash: guard::flash(req),
             section: "",
-            unread: false,
+            unread: current.is_some_and(|c| c.unread),
         }
     }
 }

@@ -110,6 +110,9 @@
       list.appendChild(item);
     } else {
       var depth = Number(parentItem.getAttribute("data-depth")) || 0;
+      // The server knows a reply's parent, not its depth in this page's tree.
+      item.setAttribute("data-depth", String(depth + 1));
+      item.className = item.className.replace(/indent-\d+/, "indent-" + Math.min(depth + 1, 3));
       var after = parentItem;
       var next = after.nextElementSibling;
       while (next && (Number(next.getAttribute("data-depth")) || 0) > depth) {
@@ -120,7 +123,28 @@
     }
     if (data.new) {
       say("New reply.");
+      seen();
     }
+  }
+
+  // Replies shown live on a thread's page count as read, as after a reload:
+  // told to the server a moment later, once for a burst.
+  var seenTimer = null;
+  function seen() {
+    var token = document.querySelector("input[name=csrf_token]");
+    if (!token || !window.fetch || seenTimer) {
+      return;
+    }
+    seenTimer = window.setTimeout(function () {
+      seenTimer = null;
+      var body = new URLSearchParams();
+      body.append("csrf_token", token.value);
+      window.fetch("/classes/" + chat.getAttribute("data-class") + "/threads/" + thread + "/read", {
+        method: "POST",
+        body: body,
+        credentials: "same-origin"
+      }).catch(function () {});
+    }, 1500);
   }
 
   function handle(event) {

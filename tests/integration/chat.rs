@@ -234,27 +234,40 @@ struct Shown {
     id: String,
     pseudonym: Option<String>,
     text: String,
+    /// From the `indent-N` class of its `li.msg-item`.
     indent: usize,
+    /// Its `li.msg-item`'s `data-depth`.
+    depth: usize,
     you: bool,
     replying_to: Option<String>,
     edited: bool,
 }
 
+/// Every message on a page (thread pages show them), in page order.
 fn shown_messages(html: &str) -> Vec<Shown> {
     let doc = Html::parse_document(html);
     let one = |e: &ElementRef<'_>, css: &str| {
         let sel = Selector::parse(css).unwrap();
         e.select(&sel).next().map(|x| text_of(&x))
     };
-    select(&doc, "article.msg")
+    let article = Selector::parse("article.msg").unwrap();
+    select(&doc, "li.msg-item")
         .into_iter()
-        .map(|article| {
-            let class = article.value().attr("class").unwrap_or("").to_string();
+        .map(|item| {
+            let class = item.value().attr("class").unwrap_or("").to_string();
             let indent = class
                 .split_whitespace()
                 .find_map(|c| c.strip_prefix("indent-"))
                 .and_then(|n| n.parse().ok())
                 .expect("an indent class");
+            let depth = item
+                .value()
+                .attr("data-depth")
+                .and_then(|d| d.parse().ok())
+                .expect("a data-depth");
+            let mut articles = item.select(&article);
+            let article = articles.next().expect("a message in its item");
+            assert!(articles.next().is_none(), "one message per item");
             Shown {
                 id: article
                     .value()
@@ -265,6 +278,7 @@ fn shown_messages(html: &str) -> Vec<Shown> {
                 pseudonym: one(&article, ".pseudonym"),
                 text: one(&article, ".msg-text, .msg-removed").unwrap_or_default(),
                 indent,
+                depth,
                 you: one(&article, ".badge.you").is_some(),
                 replying_to: one(&article, ".replying-to"),
                 edited: one(&article, ".msg-head").is_some_and(|h| h.contains("edited")),
@@ -273,15 +287,18 @@ fn shown_messages(html: &str) -> Vec<Shown> {
         .collect()
 }
 
-/// The id of each thread's first message, in page order.
+/// The id of each thread in a page of the thread list, in page order.
 fn thread_roots(html: &str) -> Vec<String> {
     let doc = Html::parse_document(html);
-    select(&doc, "li.thread")
+    select(&doc, "li.thread-row")
         .into_iter()
-        .map(|thread| {
-            let sel = Selector::parse("article.msg").unwrap();
-            let first = thread.select(&sel).next().unwrap();
-            first.value().id().unwrap().trim_start_matches("m-").into()
+        .map(|row| {
+            row.value()
+                .id()
+                .expect("a thread row's id")
+                .strip_prefix("t-")
+                .expect("t-<thread>")
+                .to_string()
         })
         .collect()
 }
@@ -424,9 +441,15 @@ backend_test!(
         let older = older_link(&first_page).expect("an older page");
         let (status, older_page) = b.get(&app, &older).await;
         assert_eq!(status, 200);
+        // Every thread page linked from both, where the messages and their forms are.
+        let chat_seen = chat_as_seen(&app, &b.client, &format!("/classes/{class}")).await;
+        let older_seen = chat_as_seen(&app, &b.client, &older).await;
+        assert!(chat_seen.contains("A thanks B") && older_seen.contains("old thread 0"));
         let mut seen = vec![
             ("class page".to_string(), first_page.clone()),
             ("older page".to_string(), older_page.clone()),
+            ("threads of the class page".to_string(), chat_seen.clone()),
+            ("threads of the older page".to_string(), older_seen),
         ];
         let attempts: Vec<Attempt<'_>> = vec![
             (
@@ -523,11 +546,20 @@ backend_test!(
             }
         }
         // "you" marks only B's own message, and only B's messages carry edit/delete.
-        let shown = shown_messages(&first_page);
+        let shown = shown_messages(&chat_seen);
         let mine: Vec<&Shown> = shown.iter().filter(|m| m.you).collect();
         assert_eq!(mine.len(), 1);
         assert_eq!(mine[0].id, b_reply_id.to_string());
-        let doc = Html::parse_document(&first_page);
+        let doc = Html::parse_document(&chat_seen);
+        assert_eq!(
+            select(
+                &doc,
+                &format!("form[action=\"/messages/{b_reply_id}/delete\"]")
+            )
+            .len(),
+            1,
+            "B can delete their own reply"
+        );
         for form in select(&doc, "form[action^=\"/messages/\"]") {
             let action = form.value().attr("action").unwrap();
             if action.ends_with("/edit") || action.ends_with("/delete") {
@@ -541,7 +573,7 @@ backend_test!(
             }
         }
         // A sees their own messages marked, B's not.
-        let (_, a_view) = a.get(&app, &format!("/classes/{class}")).await;
+        let a_view = chat_as_seen(&app, &a.client, &format!("/classes/{class}")).await;
         let a_marks: Vec<String> = shown_messages(&a_view)
             .into_iter()
             .filter(|m| m.you)
@@ -581,8 +613,8 @@ backend_test!(
             )
             .unwrap();
         }
-        let (_, page_one) = a.get(&app, &format!("/classes/{one}")).await;
-        let (_, page_two) = a.get(&app, &format!("/classes/{two}")).await;
+        let page_one = chat_as_seen(&app, &a.client, &format!("/classes/{one}")).await;
+        let page_two = chat_as_seen(&app, &a.client, &format!("/classes/{two}")).await;
         let names_one: HashSet<String> = shown_messages(&page_one)
             .into_iter()
             .filter_map(|m| m.pseudonym)
@@ -873,7 +905,7 @@ backend_test!(
             (1, 1, false),
             "one student counts once"
         );
-        let (_, b_page) = b.get(&app, &format!("/classes/{class}")).await;
+        let b_page = chat_as_seen(&app, &b.client, &format!("/classes/{class}")).await;
         assert!(b_page.contains("rude words"));
         assert!(b_page.contains("You reported this message."));
 
@@ -883,7 +915,7 @@ backend_test!(
         assert_eq!(flags_on(&mut app.conn(), &message.id), (3, 3, true));
 
         for viewer in [&b, &author, &c] {
-            let (_, page) = viewer.get(&app, &format!("/classes/{class}")).await;
+            let page = chat_as_seen(&app, &viewer.client, &format!("/classes/{class}")).await;
             assert!(!page.contains("rude words"), "hidden text is not shown");
             let shown = shown_messages(&page);
             assert_eq!(shown.len(), 1);
@@ -1003,7 +1035,7 @@ backend_test!(
             303
         );
 
-        let (_, page) = b.get(&app, &format!("/classes/{class}")).await;
+        let page = chat_as_seen(&app, &b.client, &format!("/classes/{class}")).await;
         let shown = shown_messages(&page);
         assert_eq!(shown.len(), 2, "{shown:?}");
         assert_eq!(shown[0].id, root.id.to_string());
@@ -1080,8 +1112,9 @@ backend_test!(
             )
             .await;
         assert_eq!(by_form.status, 303);
-        let (_, page) = b.get(&app, &format!("/classes/{class}")).await;
+        let page = chat_as_seen(&app, &b.client, &format!("/classes/{class}")).await;
         let shown = shown_messages(&page);
+        assert_eq!(shown.len(), 1, "{shown:?}");
         assert_eq!(shown[0].text, "final, really");
         assert!(shown[0].edited, "marked edited");
         let refused = b
@@ -1145,8 +1178,7 @@ backend_test!(
             let reply = writer.post_message(&app, &class, text).await;
             assert_eq!(reply.status, 303, "{text}: {}", reply.body);
         }
-        let (status, page) = a.get(&app, &format!("/classes/{class}")).await;
-        assert_eq!(status, 200);
+        let page = chat_as_seen(&app, &a.client, &format!("/classes/{class}")).await;
         let texts: Vec<String> = shown_messages(&page).into_iter().map(|m| m.text).collect();
         for text in accepted {
             assert!(texts.iter().any(|t| t == text), "{text} shown as itself");
@@ -1298,8 +1330,9 @@ backend_test!(
             "queries with 5 messages: {few}, with 500: {many}"
         );
         eprintln!("class page queries: {few} with 5 messages, {many} with 500");
-        // Class, enrollment, meetings, threads, replies, the viewer's reports.
-        assert_eq!(many, 6, "{many} queries");
+        // Class, enrollment, meetings, latest event, threads, replies, class read
+        // mark, thread read marks, the viewer's reports.
+        assert_eq!(many, 9, "{many} queries");
     }
 );
 
@@ -1312,8 +1345,20 @@ backend_test!(
         enroll(&mut app.conn(), &viewer.user, &class);
         enroll(&mut app.conn(), &other.user, &class);
         let start = clock::now() - Duration::hours(5);
+        // One thread grows with the class: its page must cost the same too.
+        let long = seed(
+            &mut app.conn(),
+            &class,
+            &other.user,
+            None,
+            "a long thread",
+            start,
+        );
+        let thread_path = format!("/classes/{class}/threads/{}", long.id);
         let mut counts = Vec::new();
+        let mut thread_counts = Vec::new();
         let mut seeded = 0;
+        let mut long_replies: Vec<ClassMessage> = Vec::new();
         for total in [5, 500] {
             let mut conn = app.conn();
             let mut last: Option<ClassMessage> = None;
@@ -1324,14 +1369,42 @@ backend_test!(
                     &other.user
                 };
                 let parent = if seeded % 10 == 0 { None } else { last.clone() };
+                let at = start + Duration::seconds(seeded as i64 + 1);
                 last = Some(seed(
                     &mut conn,
                     &class,
                     author,
                     parent.as_ref(),
                     &format!("m{seeded}"),
-                    start + Duration::seconds(seeded as i64),
+                    at,
                 ));
+                // The long thread gets a reply too: chains and siblings, some
+                // of them reported by the viewer.
+                let parent = match long_replies.len() % 4 {
+                    0 => &long,
+                    _ => long_replies.last().unwrap(),
+                };
+                let reply = seed(
+                    &mut conn,
+                    &class,
+                    author,
+                    Some(parent),
+                    &format!("r{seeded}"),
+                    at,
+                );
+                if seeded % 3 == 0 && author.id == other.user.id {
+                    chat::insert_flag(
+                        &mut conn,
+                        &chat::MessageFlag {
+                            message_id: reply.id.clone(),
+                            user_id: viewer.user.id.clone(),
+                            reason: None,
+                            created_at: at,
+                        },
+                    )
+                    .unwrap();
+                }
+                long_replies.push(reply);
                 seeded += 1;
             }
             drop(conn);
@@ -1341,11 +1414,24 @@ backend_test!(
             let (status, _) = viewer.get(&app, &path).await;
             assert_eq!(status, 200);
             counts.push(app.query_count() - before);
+
+            viewer.get(&app, &thread_path).await; // marks the new replies read
+            let before = app.query_count();
+            let (status, page) = viewer.get(&app, &thread_path).await;
+            assert_eq!(status, 200);
+            thread_counts.push(app.query_count() - before);
+            assert_eq!(
+                shown_messages(&page).len(),
+                total + 1,
+                "the thread page shows the whole thread"
+            );
         }
         eprintln!(
-            "{backend:?}: GET /classes/{{id}} ran {counts:?} queries with 5 and 500 messages"
+            "{backend:?}: GET /classes/{{id}} ran {counts:?} queries with 5 and 500 messages, \
+             its thread page {thread_counts:?} with 5 and 500 replies"
         );
         assert_eq!(counts[0], counts[1]);
+        assert_eq!(thread_counts[0], thread_counts[1]);
     }
 );
 
@@ -1362,27 +1448,32 @@ backend_test!(
             enroll(&mut conn, &reader.user, &class);
             enroll(&mut conn, &writer, &class);
             let start = clock::now() - Duration::hours(2);
-            let mut roots = Vec::new();
+            // Each thread with the time of its latest activity.
+            let mut threads: Vec<(NaiveDateTime, String)> = Vec::new();
             for i in 0..120 {
                 // Pairs share a timestamp: the id breaks the tie.
                 let at = start + Duration::seconds(i / 2);
                 let root = seed(&mut conn, &class, &writer, None, &format!("thread {i}"), at);
+                let mut active = at;
                 if i % 7 == 0 {
+                    // A reply moves its thread ahead of the next 14, level with two.
+                    active = at + Duration::seconds(7);
                     seed(
                         &mut conn,
                         &class,
                         &reader.user,
                         Some(&root),
                         "a reply",
-                        at + Duration::seconds(1),
+                        active,
                     );
                 }
-                roots.push(root);
+                threads.push((active, root.id.to_string()));
             }
-            roots.sort_by(|x, y| (y.created_at, &y.id).cmp(&(x.created_at, &x.id)));
-            let expected: Vec<String> = roots.iter().map(|m| m.id.to_string()).collect();
+            threads.sort_by(|x, y| y.cmp(x));
+            let expected: Vec<String> = threads.into_iter().map(|(_, id)| id).collect();
             (class, expected, writer)
         };
+        let bumped_unseen = expected[100].clone();
         let mut seen: Vec<String> = Vec::new();
         let mut sizes = Vec::new();
         let mut next = Some(format!("/classes/{class}"));
@@ -1391,9 +1482,14 @@ backend_test!(
             assert_eq!(status, 200, "{path}");
             let roots = thread_roots(&page);
             sizes.push(roots.len());
-            seen.extend(roots);
+            seen.extend(roots.iter().cloned());
             next = older_link(&page);
-            // New threads and replies arrive between pages.
+            if next.is_some() {
+                assert!(page.contains(">Older threads</a>"), "{path}");
+            }
+            // New threads and replies arrive between pages: a new thread, a
+            // reply to the last thread just shown (the one the older link
+            // starts after), and one to a thread not reached yet.
             let mut conn = app.conn();
             let newest = seed(
                 &mut conn,
@@ -1411,20 +1507,38 @@ backend_test!(
                 "more news",
                 clock::now(),
             );
-            let old_root = chat::find(&mut conn, &MessageId(expected[100].clone()))
-                .unwrap()
-                .unwrap();
-            seed(
-                &mut conn,
-                &class,
-                &writer,
-                Some(&old_root),
-                "late reply",
-                clock::now(),
-            );
+            for id in [roots.last().unwrap(), &bumped_unseen] {
+                let old_root = chat::find(&mut conn, &MessageId(id.clone()))
+                    .unwrap()
+                    .unwrap();
+                seed(
+                    &mut conn,
+                    &class,
+                    &writer,
+                    Some(&old_root),
+                    "late reply",
+                    clock::now(),
+                );
+            }
         }
-        assert_eq!(sizes, vec![50, 50, 20]);
-        assert_eq!(seen, expected, "each of the 120 threads once, newest first");
+        // The thread replied to before the reader reached it moved up to the
+        // latest page; every other thread shows once, by latest activity.
+        assert_eq!(sizes, vec![50, 50, 19]);
+        let once: Vec<String> = expected
+            .iter()
+            .filter(|id| **id != bumped_unseen)
+            .cloned()
+            .collect();
+        assert_eq!(
+            seen, once,
+            "each of the other 119 threads once, latest activity first"
+        );
+        let (_, latest) = reader.get(&app, &format!("/classes/{class}")).await;
+        let latest = thread_roots(&latest);
+        assert!(
+            latest[..3].contains(&bumped_unseen),
+            "a reply brings its thread to the top: {latest:?}"
+        );
     }
 );
 
@@ -1465,7 +1579,8 @@ backend_test!(
             );
             (class, chain)
         };
-        let (_, page) = a.get(&app, &format!("/classes/{class}")).await;
+        let page = chat_as_seen(&app, &a.client, &format!("/classes/{class}")).await;
+        assert_eq!(thread_links(&page).len(), 1, "one thread");
         let shown = shown_messages(&page);
         let texts: Vec<&str> = shown.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(
@@ -1474,6 +1589,8 @@ backend_test!(
         );
         let indents: Vec<usize> = shown.iter().map(|m| m.indent).collect();
         assert_eq!(indents, [0, 1, 2, 3, 3, 3, 1]);
+        let depths: Vec<usize> = shown.iter().map(|m| m.depth).collect();
+        assert_eq!(depths, [0, 1, 2, 3, 4, 5, 1]);
         assert_eq!(shown[3].replying_to, None);
         assert_eq!(
             shown[4].replying_to.as_deref(),

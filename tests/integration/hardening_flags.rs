@@ -85,11 +85,10 @@ async fn moderate(app: &TestApp, moderator: &Student, id: &MessageId, action: &s
     assert_eq!(r.status().as_u16(), 303, "{action}");
 }
 
-/// The raw HTML of the class page as `who` sees it.
-async fn class_page(app: &TestApp, who: &Student, class: &Class) -> String {
-    let (status, html) = who.get(app, &format!("/classes/{}", class.id)).await;
-    assert_eq!(status, 200);
-    html
+/// The raw HTML of the class chat as `who` sees it: the thread list and every
+/// thread page it links to.
+async fn chat_seen(app: &TestApp, who: &Student, class: &Class) -> String {
+    chat_as_seen(app, &who.client, &format!("/classes/{}", class.id)).await
 }
 
 /// The moderators' queue card of one message (its `<section>`), as text.
@@ -139,31 +138,31 @@ backend_test!(
         ] {
             report(&app, who, &class, &message.id, reason).await;
         }
-        let page = class_page(&app, &reader, &class).await;
+        let page = chat_seen(&app, &reader, &class).await;
         assert!(!page.contains(text), "three reports hide it");
         assert!(page.contains("hidden after reports"));
 
         // Act: a moderator restores it, and the same three report it again.
         moderate(&app, &moderator, &message.id, "restore").await;
-        assert!(class_page(&app, &reader, &class).await.contains(text));
+        assert!(chat_seen(&app, &reader, &class).await.contains(text));
         assert!(
             queue_card(&app, &moderator, &message.id).await.is_none(),
             "reviewed: off the queue until someone reports it again"
         );
         // Their pages offer "Report" again: the earlier report was reviewed.
         let flag_path = format!("/messages/{}/flag", message.id);
-        let theirs = class_page(&app, &r1, &class).await;
+        let theirs = chat_seen(&app, &r1, &class).await;
         assert!(theirs.contains(&flag_path) && !theirs.contains("You reported this message."));
         for (who, reason) in [(&r1, "again one"), (&r2, "again two"), (&r3, "again three")] {
             report(&app, who, &class, &message.id, reason).await;
         }
-        assert!(class_page(&app, &r1, &class)
+        assert!(chat_seen(&app, &r1, &class)
             .await
             .contains("You reported this message."));
 
         // Assert: still visible to students; the moderators see the three reports.
         for viewer in [&reader, &author, &r1] {
-            let page = class_page(&app, viewer, &class).await;
+            let page = chat_seen(&app, viewer, &class).await;
             assert!(page.contains(text), "it stays restored");
             assert!(!page.contains("hidden after reports"));
         }
@@ -205,10 +204,10 @@ backend_test!(
         }
         report(&app, &n1, &class, &message.id, "fresh one").await;
         report(&app, &n2, &class, &message.id, "fresh two").await;
-        assert!(class_page(&app, &reader, &class).await.contains(text));
+        assert!(chat_seen(&app, &reader, &class).await.contains(text));
         report(&app, &n3, &class, &message.id, "fresh three").await;
         assert!(
-            !class_page(&app, &reader, &class).await.contains(text),
+            !chat_seen(&app, &reader, &class).await.contains(text),
             "the threshold from new reporters hides it"
         );
         let card = queue_card(&app, &moderator, &message.id).await.unwrap();
@@ -255,7 +254,7 @@ backend_test!(
         .await;
 
         // Assert: visible to students; the newcomer's report is in the queue.
-        let page = class_page(&app, &reader, &class).await;
+        let page = chat_seen(&app, &reader, &class).await;
         assert!(
             page.contains(text),
             "two old + one new member do not hide it"
@@ -267,12 +266,12 @@ backend_test!(
         assert!(card.contains("newer member"), "{card}");
         assert!(card.contains("2 counting toward hiding"), "{card}");
         // The newcomer sees their report taken, like anyone else.
-        let theirs = class_page(&app, &newcomer, &class).await;
+        let theirs = chat_seen(&app, &newcomer, &class).await;
         assert!(theirs.contains("You reported this message."));
 
         // A third long-standing member's report does hide it.
         report(&app, &old3, &class, &message.id, "old member three").await;
-        assert!(!class_page(&app, &reader, &class).await.contains(text));
+        assert!(!chat_seen(&app, &reader, &class).await.contains(text));
     }
 );
 
@@ -302,7 +301,7 @@ backend_test!(
             )
             .await;
         assert_eq!(r.status().as_u16(), 303, "edit");
-        let page = class_page(&app, &reader, &class).await;
+        let page = chat_seen(&app, &reader, &class).await;
         assert!(page.contains(edited) && !page.contains(original));
         let r = author
             .post(
@@ -314,16 +313,14 @@ backend_test!(
             .await;
         assert_eq!(r.status().as_u16(), 303, "delete");
 
-        // Assert: no student sees either text, in the raw HTML of the class page.
+        // Assert: no student sees either text, in the raw HTML of the class chat.
         for viewer in [&reader, &reporter, &author] {
-            let page = class_page(&app, viewer, &class).await;
+            let page = chat_seen(&app, viewer, &class).await;
             assert!(!page.contains(original), "old text shown to a student");
             assert!(!page.contains(edited), "last text shown to a student");
             assert!(!page.contains("deleted by author"));
         }
-        assert!(class_page(&app, &reader, &class)
-            .await
-            .contains("[deleted]"));
+        assert!(chat_seen(&app, &reader, &class).await.contains("[deleted]"));
 
         // The moderators' queue shows both versions and who removed it.
         let card = queue_card(&app, &moderator, &message.id)
@@ -441,7 +438,7 @@ backend_test!(
             .unwrap();
         assert_eq!(kept, 0, "no text hoarded");
         assert!(audit_rows(&app, AuditAction::AuthorDelete).is_empty());
-        let html = class_page(&app, &reader, &class).await;
+        let html = chat_seen(&app, &reader, &class).await;
         assert!(!html.contains("draft of a question"));
     }
 );
@@ -485,7 +482,7 @@ backend_test!(
             .expect("still in the queue");
         assert!(card.contains("harassing words to keep"), "{card}");
         assert!(card.contains("harassment"), "{card}");
-        let html = class_page(&app, &reporter, &class).await;
+        let html = chat_seen(&app, &reporter, &class).await;
         assert!(!html.contains("harassing words") && !html.contains("harmless words"));
     }
 );

@@ -246,8 +246,7 @@ backend_test!(
             .await;
         assert_eq!(response.status().as_u16(), 303);
 
-        let (status, html) = reader.get(&app, &page).await;
-        assert_eq!(status, 200);
+        let html = chat_as_seen(&app, &reader.client, &page).await;
         assert!(html.contains("xn--"), "the punycode host is on the page");
         assert!(
             !html.contains("v\u{456}rginia"),

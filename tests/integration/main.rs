@@ -11,6 +11,7 @@ mod common;
 mod admin;
 mod browser;
 mod chat;
+mod chat_threads;
 mod classes;
 mod cleanup;
 mod cli;

@@ -10,7 +10,7 @@ mod show;
 
 pub use flags::flag_message;
 pub use post::{delete_message, edit_message, post_message};
-pub use show::{event_data, mark_all_read, show_class, show_thread};
+pub use show::{event_data, mark_all_read, mark_thread_read, show_class, show_thread};
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -114,6 +114,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(show_class)
         .service(show_thread)
         .service(mark_all_read)
+        .service(mark_thread_read)
         .service(events::class_events)
         .service(post_message)
         .service(edit_message)

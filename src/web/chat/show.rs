@@ -136,7 +136,14 @@ fn thread_row(
     now: NaiveDateTime,
 ) -> ThreadRow {
     let (excerpt, removed) = match &t.opening.body {
-        Body::Text(text) => (excerpt(text), false),
+        // As the thread page shows it: a link by its real (punycode) host.
+        Body::Text(text) => {
+            let shown: String = content::segments(text)
+                .into_iter()
+                .map(|seg| seg.text)
+                .collect();
+            (excerpt(&shown), false)
+        }
         Body::Deleted => ("[deleted]".to_string(), true),
         Body::Hidden => ("hidden after reports".to_string(), true),
     };
@@ -507,6 +514,29 @@ pub async fn mark_all_read(
         return Err(AppError::NotFound);
     }
     Ok(see_other(format!("/classes/{class_id}")))
+}
+
+/// The thread page's script, after showing replies live: they count as read,
+/// as they would after a reload. 204, or 404 for a thread the student cannot see.
+#[post("/classes/{id:[0-9a-f-]{36}}/threads/{thread:[0-9a-f-]{36}}/read")]
+pub async fn mark_thread_read(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    SignedInForm(current, _form): SignedInForm<MarkReadForm>,
+) -> Result<HttpResponse, AppError> {
+    let class_id = ClassId::parse(&path.0).ok_or(AppError::NotFound)?;
+    let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
+    let viewer = current.user.id.clone();
+    let marked = with_conn(&state.pool, move |conn| {
+        Ok(chat::reads::mark_thread_seen(
+            conn, &viewer, &class_id, &thread_id,
+        )?)
+    })
+    .await?;
+    if !marked {
+        return Err(AppError::NotFound);
+    }
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// What one live event carries to the page: ids to place it, and the same

@@ -582,3 +582,44 @@ pub fn code_in(text: &str) -> Option<String> {
     let start = text.find("enter this code: ")? + "enter this code: ".len();
     Some(text[start..start + 8].to_string())
 }
+
+/// Everything a student sees of a class chat from one page of its thread list
+/// (`list_path`, such as `/classes/{id}` or an older page): that page, then
+/// each thread page it links to (`/classes/{id}/threads/{thread}`), in the
+/// list's order, as one string of HTML. Messages, replies and their actions
+/// are on the thread pages only. Opening a thread marks it read, as it does for
+/// the student.
+pub async fn chat_as_seen(app: &TestApp, client: &reqwest::Client, list_path: &str) -> String {
+    let (status, list) = get_with(app, client, list_path).await;
+    assert_eq!(status, 200, "GET {list_path}");
+    let mut seen = list.clone();
+    for href in thread_links(&list) {
+        let (status, thread) = get_with(app, client, &href).await;
+        assert_eq!(status, 200, "GET {href}, linked from {list_path}");
+        seen.push('\n');
+        seen.push_str(&thread);
+    }
+    seen
+}
+
+/// The thread pages a page links to (`/classes/{id}/threads/{thread}`), each
+/// once, in page order, without any `#fragment`.
+pub fn thread_links(html: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse("a[href]").unwrap();
+    let mut links: Vec<String> = Vec::new();
+    for a in doc.select(&sel) {
+        let href = a.value().attr("href").unwrap_or_default();
+        let href = href.split('#').next().unwrap_or_default();
+        let is_thread = href
+            .strip_prefix("/classes/")
+            .and_then(|rest| rest.split_once("/threads/"))
+            .is_some_and(|(class, thread)| {
+                uuid::Uuid::parse_str(class).is_ok() && uuid::Uuid::parse_str(thread).is_ok()
+            });
+        if is_thread && !links.iter().any(|l| l == href) {
+            links.push(href.to_string());
+        }
+    }
+    links
+}

@@ -1,0 +1,392 @@
+//! Issue 17, items 1, 2 and 9, over HTTP on SQLite and PostgreSQL: the class
+//! page lists threads by their latest activity (a reply bumps its thread) and
+//! stays small, what is new to a student is marked on the list, on home and in
+//! the nav, and reading a thread (or "Mark all read") clears it, for that
+//! student only.
+//!
+//! Computing IDs here all hold a letter past f, so none can turn up by chance
+//! inside a hex id.
+
+use crate::common;
+use crate::common::builders::MessageBuilder;
+
+use chrono::Duration;
+use common::*;
+use common_grounds::accounts::User;
+use common_grounds::chat::{self, ClassMessage, Draft, MessageBody, Rules};
+use common_grounds::classes::Class;
+use common_grounds::clock;
+
+/// The rules the test app runs with (its secret), with no pause between posts,
+/// so one student can post several replies in a row.
+fn quick_rules(app: &TestApp) -> Rules {
+    let mut rules = Rules::new(app.secret_key.as_bytes(), 3);
+    rules.post_interval = Duration::zero();
+    rules
+}
+
+/// A thread of `replies` replies by `people`, opened `minutes_ago` minutes ago,
+/// a reply a second after it: the history students find when they join.
+fn old_thread(
+    app: &TestApp,
+    class: &Class,
+    people: &[&User],
+    n: usize,
+    replies: usize,
+    minutes_ago: i64,
+) -> ClassMessage {
+    let mut conn = app.conn();
+    let at = clock::now() - Duration::minutes(minutes_ago);
+    let opening = format!(
+        "Thread {n}: has anyone worked out problem {n} of this week's set? I keep getting a different bound than the one in the notes, and the office hours queue was long."
+    );
+    let root = MessageBuilder::new(&class.id, &people[0].id, &format!("Anon_{n:08x}"), &opening)
+        .created_at(at)
+        .insert(&mut conn);
+    for r in 0..replies {
+        let author = people[(r + 1) % people.len()];
+        MessageBuilder::new(
+            &class.id,
+            &author.id,
+            &format!("Anon_{:08x}", 0x1000 + r),
+            &format!("Reply {r} in thread {n}: try the substitution from lecture."),
+        )
+        .reply_to(&root)
+        .created_at(at + Duration::seconds(r as i64 + 1))
+        .insert(&mut conn);
+    }
+    root
+}
+
+/// The `li.thread-row` ids of a list page, top first.
+fn thread_order(html: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let rows = scraper::Selector::parse("ol.thread-list > li.thread-row").unwrap();
+    doc.select(&rows)
+        .filter_map(|r| r.value().attr("id"))
+        .map(|id| id.trim_start_matches("t-").to_string())
+        .collect()
+}
+
+/// The "N new" mark of one thread's row, if it has one.
+fn new_mark(html: &str, thread: &ClassMessage) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("li#t-{} .new-count", thread.id)).unwrap();
+    doc.select(&sel)
+        .next()
+        .map(|e| e.text().collect::<String>().trim().to_string())
+}
+
+/// The "N new" mark on home's card of one class, if it has one.
+fn home_mark(html: &str, class: &Class) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!(
+        ".card-actions a[href='/classes/{}'] .new-count",
+        class.id
+    ))
+    .unwrap();
+    doc.select(&sel)
+        .next()
+        .map(|e| e.text().collect::<String>().trim().to_string())
+}
+
+fn nav_dot(html: &str) -> bool {
+    html.contains("nav-dot")
+}
+
+backend_test!(
+    async fn fifty_threads_list_in_under_60_kb_and_a_reply_bumps_its_thread(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let b = app.student("bb2y");
+        let others: Vec<Student> = ["cc3z", "dd4w", "ee5v"]
+            .iter()
+            .map(|c| app.student(c))
+            .collect();
+        let mut members: Vec<&Student> = vec![&a, &b];
+        members.extend(others.iter());
+        let class = new_class(&app, "CS 2100", &members);
+        let people: Vec<&User> = others.iter().map(|s| &s.user).collect();
+        // 50 threads of 10 replies each: 550 messages, the oldest thread first.
+        let roots: Vec<ClassMessage> = (0..50)
+            .map(|n| old_thread(&app, &class, &people, n, 10, 600 - n as i64 * 10))
+            .collect();
+        let oldest = &roots[0];
+        let list = format!("/classes/{}", class.id);
+
+        let (status, html) = b.get(&app, &list).await;
+        assert_eq!(status, 200);
+        eprintln!(
+            "class list with 50 threads and 500 replies: {} bytes",
+            html.len()
+        );
+        assert!(html.len() < 60_000, "the list page is {} bytes", html.len());
+        let order = thread_order(&html);
+        assert_eq!(order.len(), 50, "one page holds 50 threads");
+        assert_eq!(
+            order[0],
+            roots[49].id.to_string(),
+            "the newest activity first"
+        );
+        assert_eq!(order[49], oldest.id.to_string(), "the oldest thread last");
+        assert!(html.contains("10 replies"), "each row counts its replies");
+        assert!(
+            !html.contains("Reply 3 in thread"),
+            "replies are on the thread's page, not the list"
+        );
+        assert_eq!(
+            html.matches("name=\"parent_id\"").count(),
+            0,
+            "no reply forms on the list"
+        );
+
+        // A replies to the oldest thread: it moves to the top.
+        let response = a
+            .post(
+                &app,
+                &list,
+                &format!("/classes/{}/messages", class.id),
+                &[
+                    ("content", "Bumping this: the bound is n log n."),
+                    ("parent_id", oldest.id.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 303);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            location.starts_with(&format!("/classes/{}/threads/{}#m-", class.id, oldest.id)),
+            "a reply lands on its thread: {location}"
+        );
+
+        let (_, for_b) = b.get(&app, &list).await;
+        assert_eq!(
+            thread_order(&for_b)[0],
+            oldest.id.to_string(),
+            "bumped to the top"
+        );
+        assert_eq!(
+            new_mark(&for_b, oldest).as_deref(),
+            Some("1 new"),
+            "new for B"
+        );
+        let (_, for_a) = a.get(&app, &list).await;
+        assert_eq!(thread_order(&for_a)[0], oldest.id.to_string());
+        assert_eq!(new_mark(&for_a, oldest), None, "not new for its author");
+
+        // The second page continues where the first stopped, by activity.
+        let doc = scraper::Html::parse_document(&for_b);
+        let next = scraper::Selector::parse("nav.pager a[rel=next]").unwrap();
+        assert!(
+            doc.select(&next).next().is_none(),
+            "50 threads fit one page"
+        );
+        app.stop().await;
+    }
+);
+
+backend_test!(
+    async fn unread_replies_show_on_home_the_list_and_the_nav_until_read(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let b = app.student("bb2y");
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        let quiet = new_class(&app, "CS 2120", &[&a, &b]);
+        let thread = old_thread(&app, &class, &[&a.user], 0, 0, 5);
+        let list = format!("/classes/{}", class.id);
+
+        // B reads the class: the thread older than B's joining is not new.
+        let (_, html) = b.get(&app, &list).await;
+        assert_eq!(new_mark(&html, &thread), None);
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class), None);
+        assert!(!nav_dot(&home), "nothing new: no dot");
+
+        // A posts 3 replies to the thread.
+        let rules = quick_rules(&app);
+        for n in 0..3 {
+            let body = MessageBody::parse(&format!("Answer part {n}")).unwrap();
+            chat::post(
+                &mut app.conn(),
+                &a.user,
+                Draft {
+                    class_id: &class.id,
+                    parent_id: Some(&thread.id),
+                    body: &body,
+                },
+                &rules,
+                clock::now(),
+            )
+            .unwrap();
+        }
+
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(
+            home_mark(&home, &class).as_deref(),
+            Some("3 new"),
+            "B's home"
+        );
+        assert_eq!(home_mark(&home, &quiet), None, "only the class with news");
+        assert!(nav_dot(&home), "the nav's dot");
+        let (_, html) = b.get(&app, &list).await;
+        assert_eq!(
+            new_mark(&html, &thread).as_deref(),
+            Some("3 new"),
+            "B's list"
+        );
+        assert!(html.contains("Mark all read"));
+        let (_, home_a) = a.get(&app, "/").await;
+        assert_eq!(
+            home_mark(&home_a, &class),
+            None,
+            "A's own replies are not new to A"
+        );
+
+        // B opens the thread: its 3 new replies are marked new there, then gone.
+        let (status, page) = b
+            .get(
+                &app,
+                &format!("/classes/{}/threads/{}", class.id, thread.id),
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            page.matches("msg-new").count(),
+            3,
+            "the thread page marks what was new"
+        );
+        for n in 0..3 {
+            assert!(page.contains(&format!("Answer part {n}")));
+        }
+        let (_, html) = b.get(&app, &list).await;
+        assert_eq!(new_mark(&html, &thread), None, "read");
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class), None, "read");
+        assert!(!nav_dot(&home));
+
+        // Two more replies; "Mark all read" clears them without opening the thread.
+        for n in 3..5 {
+            let body = MessageBody::parse(&format!("Answer part {n}")).unwrap();
+            chat::post(
+                &mut app.conn(),
+                &a.user,
+                Draft {
+                    class_id: &class.id,
+                    parent_id: Some(&thread.id),
+                    body: &body,
+                },
+                &rules,
+                clock::now(),
+            )
+            .unwrap();
+        }
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class).as_deref(), Some("2 new"));
+        let response = b
+            .post(&app, &list, &format!("/classes/{}/read", class.id), &[])
+            .await;
+        assert_eq!(response.status().as_u16(), 303);
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class), None, "all read");
+
+        // What B read is B's alone: a third classmate still sees all 6 as new.
+        let c = app.student("cc3z");
+        common::seed::enroll(&mut app.conn(), &c.user, &class);
+        // C joined after the replies: move C's joining back so they count.
+        {
+            use common_grounds::db::schema::user_classes;
+            use diesel::prelude::*;
+            diesel::update(user_classes::table.find((&c.user.id, &class.id)))
+                .set(user_classes::enrolled_at.eq(clock::now() - Duration::hours(1)))
+                .execute(&mut app.conn())
+                .unwrap();
+        }
+        let (_, home_c) = c.get(&app, "/").await;
+        assert_eq!(home_mark(&home_c, &class).as_deref(), Some("6 new"));
+
+        // Another student's thread page is 404 for a stranger to the class.
+        let stranger = app.student("gg7s");
+        let (status, _) = stranger
+            .get(
+                &app,
+                &format!("/classes/{}/threads/{}", class.id, thread.id),
+            )
+            .await;
+        assert_ne!(
+            status, 200,
+            "a student who does not take the class reads nothing"
+        );
+        let (status, _) = b
+            .get(
+                &app,
+                &format!("/classes/{}/threads/{}", quiet.id, thread.id),
+            )
+            .await;
+        assert_eq!(status, 404, "a thread of another class is not found here");
+        app.stop().await;
+    }
+);
+
+backend_test!(
+    async fn replies_seen_live_are_marked_read_by_the_thread_page(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let b = app.student("bb2y");
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        let other = new_class(&app, "CS 2120", &[&b]);
+        let thread = old_thread(&app, &class, &[&a.user], 0, 0, 5);
+        let page = format!("/classes/{}/threads/{}", class.id, thread.id);
+        b.get(&app, &page).await;
+        let body = MessageBody::parse("Seen live").unwrap();
+        chat::post(
+            &mut app.conn(),
+            &a.user,
+            Draft {
+                class_id: &class.id,
+                parent_id: Some(&thread.id),
+                body: &body,
+            },
+            &quick_rules(&app),
+            clock::now(),
+        )
+        .unwrap();
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class).as_deref(), Some("1 new"));
+        // What the script sends once it showed the reply.
+        let response = b.post(&app, &page, &format!("{page}/read"), &[]).await;
+        assert_eq!(response.status().as_u16(), 204);
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class), None, "read");
+        // The mark is B's data: in B's export, and in no one else's.
+        let (_, export) = b.get(&app, "/account/export").await;
+        let json: serde_json::Value = serde_json::from_str(&export).unwrap();
+        let marks = json["chat_read_marks"].as_array().unwrap();
+        assert!(
+            marks
+                .iter()
+                .any(|m| m["thread_id"] == thread.id.as_str() && m["class_id"] == class.id.as_str()),
+            "{marks:?}"
+        );
+        let (_, export_a) = a.get(&app, "/account/export").await;
+        assert!(!export_a.contains(b.user.id.as_str()));
+        // Not a thread of that class, or no token: nothing is marked.
+        let response = b
+            .post(
+                &app,
+                &page,
+                &format!("/classes/{}/threads/{}/read", other.id, thread.id),
+                &[],
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 404);
+        let response = b
+            .client
+            .post(app.url(&format!("{page}/read")))
+            .form(&[("csrf_token", "forged")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403);
+        app.stop().await;
+    }
+);
