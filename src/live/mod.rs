@@ -296,3 +296,47 @@ impl Drop for StreamTicket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bus() -> (Arc<Bus>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("cg-live-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let url = DatabaseUrl::Sqlite(dir.join("bus.db"));
+        let pool = crate::db::connect_pool(&url, 1, Duration::from_secs(1)).expect("a pool");
+        (Bus::new(pool, url), dir)
+    }
+
+    #[test]
+    fn a_session_gets_its_limit_of_streams_and_a_closed_one_frees_its_place() {
+        let (bus, dir) = bus();
+        let tickets: Vec<StreamTicket> = (0..4)
+            .map(|_| bus.open_stream("s1", 4).expect("within the limit"))
+            .collect();
+        assert!(bus.open_stream("s1", 4).is_none());
+        let other = bus
+            .open_stream("s2", 4)
+            .expect("another session is counted apart");
+        assert_eq!(bus.open_streams(), 5);
+        drop(tickets);
+        drop(other);
+        assert_eq!(bus.open_streams(), 0);
+        assert!(bus.open_stream("s1", 4).is_some());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_class_is_forgotten_with_its_last_stream() {
+        let (bus, dir) = bus();
+        let class = ClassId::new();
+        let first = bus.subscribe(&class);
+        let second = bus.subscribe(&class);
+        drop(first);
+        assert!(bus.classes.lock().unwrap().contains_key(&class));
+        drop(second);
+        assert!(!bus.classes.lock().unwrap().contains_key(&class));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
