@@ -18,7 +18,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::{event_data, rules};
-use crate::accounts::UserId;
+use crate::accounts::{sessions, SessionId, UserId};
 use crate::chat::live::{self as chat_live, LiveBatch, LiveEvent};
 use crate::chat::{events, Rules};
 use crate::classes::{self, ClassId};
@@ -32,6 +32,9 @@ use crate::web::state::AppState;
 pub const STREAMS_PER_SESSION: usize = 4;
 /// A comment this often keeps proxies and browsers from timing the stream out.
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// How often an open stream checks that its session is still live and its
+/// student still takes the class (signed out, suspended or left: it ends).
+const RECHECK: Duration = Duration::from_secs(60);
 /// More missed events than this and the page is better reloaded.
 const REPLAY_LIMIT: i64 = 1000;
 /// Frames a slow client may have queued before the stream waits for it.
@@ -96,6 +99,7 @@ pub async fn class_events(
         state: state.clone(),
         class_id,
         viewer: current.user.id.clone(),
+        session_id: current.session.id.clone(),
         csrf_token,
         rules: rules(&state),
         frames,
@@ -146,6 +150,7 @@ struct Stream {
     state: web::Data<AppState>,
     class_id: ClassId,
     viewer: UserId,
+    session_id: SessionId,
     csrf_token: String,
     rules: Rules,
     frames: mpsc::Sender<Bytes>,
@@ -181,8 +186,9 @@ impl Stream {
             Ok(None) => {}
             Err(End::Gone) => return,
         }
-        let mut keep_alive =
-            tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+        let opened = tokio::time::Instant::now();
+        let mut keep_alive = tokio::time::interval_at(opened + KEEP_ALIVE, KEEP_ALIVE);
+        let mut recheck = tokio::time::interval_at(opened + RECHECK, RECHECK);
         loop {
             if *stopping.borrow() {
                 return;
@@ -191,6 +197,12 @@ impl Stream {
                 update = subscription.next() => update,
                 _ = keep_alive.tick() => {
                     if self.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                _ = recheck.tick() => {
+                    if !self.still_allowed().await {
                         return;
                     }
                     continue;
@@ -209,6 +221,24 @@ impl Stream {
                 Err(End::Gone) => return,
             }
         }
+    }
+
+    /// Whether the session is still live and its student still takes the
+    /// class. A database that cannot answer does not end the stream.
+    async fn still_allowed(&self) -> bool {
+        let (viewer, session, class) = (
+            self.viewer.clone(),
+            self.session_id.clone(),
+            self.class_id.clone(),
+        );
+        let checked = with_conn(&self.state.pool, move |conn| {
+            let live = sessions::list_for_user(conn, &viewer, clock::now())?
+                .iter()
+                .any(|s| s.id == session);
+            Ok(live && classes::is_enrolled(conn, &viewer, &class)?)
+        })
+        .await;
+        checked.unwrap_or(true)
     }
 
     /// Reads the class's events after `after` from the database and sends
