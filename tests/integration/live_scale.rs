@@ -129,6 +129,18 @@ async fn a_post_through_one_process_reaches_a_stream_on_another_even_after_its_l
         "the post made during the reconnect never reached the stream: {}",
         two.stderr()
     );
+    // It noticed, and said so in its log.
+    let noticed = "the listening connection broke; reconnecting";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !format!("{}{}", two.stdout(), two.stderr()).contains(noticed) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "process two did not log the broken connection: {}{}",
+            two.stdout(),
+            two.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Process two listens again, on a new connection, by itself.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
