@@ -1,8 +1,8 @@
 //! Every setting of the service, read once from the environment (and `.env`),
 //! validated, and passed down as a `Config` made of a few sub-settings
-//! (server, database, mail, sign-in, SIS, classes, chat), each parsed by its
-//! own small function that names the variable that was wrong. Nothing else
-//! reads the environment.
+//! (server, database, mail, sign-in, SIS, classes, chat, campus time), each
+//! parsed by its own small function that names the variable that was wrong.
+//! Nothing else reads the environment.
 
 mod database;
 mod limits;
@@ -10,6 +10,8 @@ mod server;
 mod sis;
 
 use std::collections::HashMap;
+
+use crate::campus_time::CampusTime;
 
 pub use database::{DatabaseSettings, DatabaseUrl};
 pub use limits::{ChatSettings, ClassSettings, MailSettings, SignInLimits};
@@ -46,6 +48,8 @@ pub struct Config {
     pub sis: SisSettings,
     pub classes: ClassSettings,
     pub chat: ChatSettings,
+    /// The zone every shown time is written in (`CAMPUS_TIME_ZONE`).
+    pub campus_time: CampusTime,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -103,6 +107,19 @@ fn var_at_least_one(
     }
 }
 
+/// `CAMPUS_TIME_ZONE`, an IANA zone name; `America/New_York` when unset.
+fn campus_time_from_source(src: &dyn Source) -> Result<CampusTime, ConfigError> {
+    match src.get("CAMPUS_TIME_ZONE") {
+        None => Ok(CampusTime::default()),
+        Some(raw) => CampusTime::parse(&raw).map_err(|problem| {
+            invalid(
+                "CAMPUS_TIME_ZONE",
+                format!("{problem}; for example CAMPUS_TIME_ZONE=America/New_York"),
+            )
+        }),
+    }
+}
+
 impl Config {
     /// Reads `.env` (if present) and the environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -125,6 +142,7 @@ impl Config {
         let classes = ClassSettings::from_source(src)?;
         let sis = SisSettings::from_source(src)?;
         let chat = ChatSettings::from_source(src)?;
+        let campus_time = campus_time_from_source(src)?;
         Ok(Config {
             server,
             database,
@@ -134,6 +152,7 @@ impl Config {
             sis,
             classes,
             chat,
+            campus_time,
         })
     }
 
@@ -354,6 +373,31 @@ mod tests {
         assert!(!at("development", "[::]:8080"));
         assert!(!at("development", "192.0.2.10:8080"));
         assert!(!at("production", "127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn the_campus_time_zone_defaults_to_new_york_and_a_bad_one_is_named() {
+        let key = "k".repeat(40);
+        let config = Config::from_source(&source(&[("SECRET_KEY", &key)])).unwrap();
+        assert_eq!(config.campus_time.zone_name(), "America/New_York");
+        let west = Config::from_source(&source(&[
+            ("SECRET_KEY", &key),
+            ("CAMPUS_TIME_ZONE", "America/Los_Angeles"),
+        ]))
+        .unwrap();
+        assert_eq!(west.campus_time.zone_name(), "America/Los_Angeles");
+        for bad in ["Eastern", "America/Nowhere", "EST5EDT/x"] {
+            let err =
+                Config::from_source(&source(&[("SECRET_KEY", &key), ("CAMPUS_TIME_ZONE", bad)]))
+                    .unwrap_err()
+                    .to_string();
+            assert!(
+                err.starts_with("CAMPUS_TIME_ZONE")
+                    && err.contains(bad)
+                    && err.contains("America/New_York"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 
 use super::{AuditAction, AuditId, NewAuditEntry};
 use crate::accounts::{self, sessions, Role, User, UserChanges, UserId};
+use crate::campus_time::CampusTime;
 use crate::db::schema::users;
 use crate::db::{self, DbConn, Tx};
 
@@ -50,7 +51,8 @@ pub fn change_role(
 
 /// Suspends the student `who` until `until` (which must be after `now`), with a
 /// reason of 10 to 500 characters they will be shown; staff cannot be
-/// suspended. Returns the target's computing ID.
+/// suspended. Returns the target's computing ID. The audit entry writes the
+/// end in `campus` time, with its zone.
 pub fn suspend_account(
     conn: &mut DbConn,
     actor: &UserId,
@@ -58,6 +60,7 @@ pub fn suspend_account(
     until: NaiveDateTime,
     reason: &str,
     now: NaiveDateTime,
+    campus: CampusTime,
 ) -> Result<String, AccountActionError> {
     if until <= now {
         return Err(AccountActionError::EndNotInFuture);
@@ -71,7 +74,7 @@ pub fn suspend_account(
         if target.role.is_staff() {
             return Err(AccountActionError::StaffCannotBeSuspended);
         }
-        suspend(tx, actor, &target, until, reason, now)?;
+        suspend(tx, actor, &target, until, reason, now, campus)?;
         Ok(target.computing_id)
     })
 }
@@ -136,6 +139,7 @@ pub fn suspend(
     until: NaiveDateTime,
     reason: &str,
     now: NaiveDateTime,
+    campus: CampusTime,
 ) -> QueryResult<()> {
     accounts::update(
         tx,
@@ -148,7 +152,8 @@ pub fn suspend(
         },
     )?;
     sessions::end_all(tx, &target.id)?;
-    let details = format!("until {}", until.format("%Y-%m-%d %H:%M UTC"));
+    // Stored words outlive a change of zone, so they name theirs ("EST").
+    let details = format!("until {}", campus.exact(until).title);
     super::record(
         tx,
         &NewAuditEntry {

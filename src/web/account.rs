@@ -11,14 +11,15 @@ use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, FlashRedirect};
 use crate::accounts::{self, sessions, DisplayName, SessionId};
+use crate::campus_time::Stamp;
 use crate::clock;
 use crate::ops::student_data;
 
 struct SessionRow {
     id: String,
     device: String,
-    created: String,
-    last_used: String,
+    created: Stamp,
+    last_used: Stamp,
     current: bool,
 }
 
@@ -62,18 +63,20 @@ pub async fn show_sessions(
     current: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     let user_id = current.user.id.clone();
+    let now = clock::now();
     let list = with_conn(&state.pool, move |conn| {
-        Ok(sessions::list_for_user(conn, &user_id, clock::now())?)
+        Ok(sessions::list_for_user(conn, &user_id, now)?)
     })
     .await?;
+    let campus = state.config.campus_time;
     let rows = list
         .into_iter()
         .map(|s| SessionRow {
             current: s.id == current.session.id,
             id: s.id.to_string(),
             device: describe_device(s.user_agent.as_deref()),
-            created: s.created_at.format("%b %-d, %Y %H:%M UTC").to_string(),
-            last_used: s.last_used_at.format("%b %-d, %Y %H:%M UTC").to_string(),
+            created: campus.exact(s.created_at),
+            last_used: campus.stamp(s.last_used_at, now),
         })
         .collect();
     let body = SessionsPage {
@@ -197,7 +200,7 @@ pub async fn save_privacy(
     SignedInForm(current, form): SignedInForm<PrivacyForm>,
 ) -> Result<FlashRedirect, AppError> {
     // A suspended student keeps the name they had: a new one could dodge reports.
-    guard::ensure_not_suspended(&current)?;
+    guard::ensure_not_suspended(&current, state.config.campus_time)?;
     let name = match DisplayName::parse_optional(&form.display_name) {
         Ok(name) => name,
         Err(refused) => return Ok(FlashRedirect::refused("/account", refused.to_string())),

@@ -9,10 +9,12 @@ use super::error::AppError;
 use super::guard::MaybeUser;
 use super::layout::Layout;
 use super::state::AppState;
-use crate::mail;
+use crate::campus_time::Stamp;
+use crate::{clock, mail};
 
 struct MailboxEntry {
-    received: String,
+    /// When the mailer wrote it (from the file's name), if the name says.
+    received: Option<Stamp>,
     to: String,
     subject: String,
     text: String,
@@ -46,10 +48,15 @@ pub async fn show_mailbox(
         .as_str()
         .trim_end_matches('/')
         .to_string();
+    let (campus, now) = (state.config.campus_time, clock::now());
     let entries = messages
         .into_iter()
         .map(|(name, email)| MailboxEntry {
-            received: name.get(..15).unwrap_or(&name).to_string(),
+            // The directory mailer names each file by its UTC time, to the microsecond.
+            received: name
+                .get(..15)
+                .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%S").ok())
+                .map(|at| campus.stamp(at, now)),
             links: email
                 .text
                 .split_whitespace()

@@ -11,6 +11,7 @@ use chrono::NaiveDateTime;
 
 use super::state::Database;
 use crate::accounts::rate_limit::Limited;
+use crate::campus_time::CampusTime;
 use crate::chat::{ChatError, Rules};
 use crate::classes::{ClassId, MembershipError};
 use crate::db::DbError;
@@ -31,11 +32,13 @@ pub enum AppError {
     },
     #[error("the database is unavailable")]
     Unavailable,
-    /// A suspended student tried to change something (they may only read).
+    /// A suspended student tried to change something (they may only read),
+    /// with the campus time zone the end is shown in.
     #[error("suspended")]
     Suspended {
         until: chrono::NaiveDateTime,
         reason: Option<String>,
+        campus: CampusTime,
     },
     #[error("sign in required")]
     SignInRequired { next: String },
@@ -134,16 +137,13 @@ impl ResponseError for AppError {
                 "Common Grounds cannot reach its database right now. Nothing you sent was lost or half-saved; try again in a minute.".into(),
                 None,
             ),
-            AppError::Suspended { until, reason } => (
+            AppError::Suspended {
+                until,
+                reason,
+                campus,
+            } => (
                 "Your account is suspended",
-                format!(
-                    "You can still read, but until {} UTC you cannot post, edit, report, join or leave classes, change your display name or act on friend requests.{}",
-                    until.format("%B %-d, %Y %H:%M"),
-                    reason
-                        .as_deref()
-                        .map(|r| format!(" The moderators' reason: {r}"))
-                        .unwrap_or_default()
-                ),
+                suspended_message(*until, reason.as_deref(), *campus),
                 Some(("/", "Go to my classes")),
             ),
             AppError::Internal(_) => (
@@ -173,6 +173,31 @@ impl ResponseError for AppError {
             response.insert_header((header::RETRY_AFTER, "30"));
         }
         response.body(body)
+    }
+}
+
+/// What a suspended student reads: until when (campus time, with its zone),
+/// what they cannot do, and the moderators' reason.
+fn suspended_message(until: NaiveDateTime, reason: Option<&str>, campus: CampusTime) -> String {
+    format!(
+        "You can still read, but until {} you cannot post, edit, report, join or leave classes, change your display name or act on friend requests.{}",
+        campus.exact(until).title,
+        reason
+            .map(|r| format!(" The moderators' reason: {r}"))
+            .unwrap_or_default()
+    )
+}
+
+/// A retry time in words: "4:10 PM EST" today on campus, else with its date.
+pub fn retry_words(retry_at: NaiveDateTime, now: NaiveDateTime, campus: CampusTime) -> String {
+    if campus.date_of(retry_at) == campus.date_of(now) {
+        format!(
+            "{} {}",
+            campus.clock(retry_at),
+            campus.abbreviation(retry_at)
+        )
+    } else {
+        campus.exact(retry_at).title
     }
 }
 
@@ -229,11 +254,13 @@ pub fn friend_refusal(error: friends::ActionError) -> Refusal {
 
 /// A refused join or leave: a suspension is 403 with its end (and the
 /// moderators' reason), the daily limit 429 with when to retry, and any other
-/// rule a flash on the page the student came from, saying what to do.
+/// rule a flash on the page the student came from, saying what to do. Times
+/// are shown in `campus` time.
 pub fn membership_refusal(
     error: MembershipError,
     suspension_reason: Option<String>,
     now: NaiveDateTime,
+    campus: CampusTime,
 ) -> Refusal {
     Refusal::Error(match error {
         MembershipError::NotFound => AppError::NotFound,
@@ -241,22 +268,26 @@ pub fn membership_refusal(
         MembershipError::Suspended { until } => AppError::Suspended {
             until,
             reason: suspension_reason,
+            campus,
         },
-        MembershipError::TooManyChanges { retry_at, .. } => AppError::TooManyRequests {
-            message: error.to_string(),
+        MembershipError::TooManyChanges { max, retry_at } => AppError::TooManyRequests {
+            message: format!(
+                "You have added or dropped {max} classes in the last 24 hours, the most allowed. You can change your classes again after {}.",
+                retry_words(retry_at, now, campus)
+            ),
             retry_after_secs: (retry_at - now).num_seconds().max(1),
         },
         refused => return Refusal::Flash(refused.to_string()),
     })
 }
 
-/// Too many sign-in attempts from one network: 429, and when to retry.
-pub fn sign_in_limited(limited: Limited, now: NaiveDateTime) -> AppError {
+/// Too many sign-in attempts from one network: 429, and when to retry (in `campus` time).
+pub fn sign_in_limited(limited: Limited, now: NaiveDateTime, campus: CampusTime) -> AppError {
     let wait = (limited.retry_at - now).num_seconds().max(1);
     AppError::TooManyRequests {
         message: format!(
-            "Too many sign-in attempts came from your network. Try again after {} UTC (in about {} minutes). Any link or code already emailed to you still works.",
-            limited.retry_at.format("%H:%M"),
+            "Too many sign-in attempts came from your network. Try again after {} (in about {} minutes). Any link or code already emailed to you still works.",
+            retry_words(limited.retry_at, now, campus),
             (wait + 59) / 60
         ),
         retry_after_secs: wait,
@@ -275,20 +306,31 @@ fn wait_phrase(retry_at: NaiveDateTime, now: NaiveDateTime) -> String {
 }
 
 /// A chat limit: 429, when to retry, and that nothing was saved.
-fn chat_limited(why: &str, retry_at: NaiveDateTime, now: NaiveDateTime) -> AppError {
+fn chat_limited(
+    why: &str,
+    retry_at: NaiveDateTime,
+    now: NaiveDateTime,
+    campus: CampusTime,
+) -> AppError {
     AppError::TooManyRequests {
         message: format!(
-            "{why} Try again after {} UTC ({}). Nothing was saved.",
-            retry_at.format("%b %-d, %H:%M:%S"),
+            "{why} Try again after {} ({}). Nothing was saved.",
+            retry_words(retry_at, now, campus),
             wait_phrase(retry_at, now)
         ),
         retry_after_secs: (retry_at - now).num_seconds().max(1),
     }
 }
 
-/// A refused chat action: the page that says why, or an error page (and when to retry).
+/// A refused chat action: the page that says why, or an error page (and when
+/// to retry, in `campus` time).
 // One arm per rule of `ChatError`: splitting the match would scatter the words.
-pub fn chat_refusal(error: ChatError, rules: &Rules, now: NaiveDateTime) -> Refusal {
+pub fn chat_refusal(
+    error: ChatError,
+    rules: &Rules,
+    now: NaiveDateTime,
+    campus: CampusTime,
+) -> Refusal {
     let interval = rules.post_interval.num_seconds();
     let page = |title, message: String, join_class_id| Refusal::Page {
         status: StatusCode::FORBIDDEN,
@@ -309,8 +351,8 @@ pub fn chat_refusal(error: ChatError, rules: &Rules, now: NaiveDateTime) -> Refu
             return page(
                 "Your account is suspended",
                 format!(
-                    "You cannot post while your account is suspended. The suspension ends {} UTC; you can post again after that.",
-                    until.format("%b %-d, %Y at %H:%M")
+                    "You cannot post while your account is suspended. The suspension ends {}; you can post again after that.",
+                    campus.exact(until).title
                 ),
                 None,
             )
@@ -333,11 +375,13 @@ pub fn chat_refusal(error: ChatError, rules: &Rules, now: NaiveDateTime) -> Refu
             "You posted this same text in this class less than 5 minutes ago. Change the message, or wait to repeat it.",
             retry_at,
             now,
+            campus,
         ),
         ChatError::TooFast { retry_at } => chat_limited(
             &format!("You can post once every {interval} seconds in a class."),
             retry_at,
             now,
+            campus,
         ),
         ChatError::HourlyLimit { retry_at } => chat_limited(
             &format!(
@@ -346,6 +390,7 @@ pub fn chat_refusal(error: ChatError, rules: &Rules, now: NaiveDateTime) -> Refu
             ),
             retry_at,
             now,
+            campus,
         ),
         ChatError::HourlyLimitAnywhere { retry_at } => chat_limited(
             &format!(
@@ -354,6 +399,7 @@ pub fn chat_refusal(error: ChatError, rules: &Rules, now: NaiveDateTime) -> Refu
             ),
             retry_at,
             now,
+            campus,
         ),
         ChatError::EditWindowClosed => AppError::BadRequest(format!(
             "Messages can be edited for {} minutes after posting, and this one is older. You can still delete it.",
@@ -372,6 +418,7 @@ pub fn chat_refusal(error: ChatError, rules: &Rules, now: NaiveDateTime) -> Refu
             ),
             retry_at,
             now,
+            campus,
         ),
         ChatError::Db(error) => AppError::Internal(error.into()),
     })

@@ -10,7 +10,8 @@ use super::home::TermParam;
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, meeting_view, ClassView, MeetingView, TermChoice, TermOption};
-use crate::classes::schedule::{self, format_minutes, Day, Slot};
+use crate::campus_time::meeting_range;
+use crate::classes::schedule::{self, Day, Slot};
 use crate::classes::{self, Class, ClassId};
 use crate::friends;
 
@@ -63,6 +64,15 @@ struct SchedulePage {
     rows_class: String,
     unscheduled: Vec<Unscheduled>,
     has_classes: bool,
+}
+
+/// An hour on the timetable's edge, on a 12-hour clock: "8 AM", "12 PM", "1 PM".
+fn hour_label(hour: u16) -> String {
+    let half = if hour % 24 < 12 { "AM" } else { "PM" };
+    match hour % 12 {
+        0 => format!("12 {half}"),
+        h => format!("{h} {half}"),
+    }
 }
 
 fn row_of(minutes: u16, first_hour: u16) -> u16 {
@@ -203,11 +213,7 @@ pub async fn show_schedule(
             )
             .trim()
             .to_string(),
-            time: format!(
-                "{}–{}",
-                format_minutes(placed.start),
-                format_minutes(placed.end)
-            ),
+            time: meeting_range(u32::from(placed.start), u32::from(placed.end)),
             place: p.view.place.clone(),
             friends: friend_count,
             placement: format!(
@@ -222,7 +228,7 @@ pub async fn show_schedule(
     }
     let hours = (first_hour..last_hour)
         .map(|h| HourMark {
-            label: format!("{h}:00"),
+            label: hour_label(h),
             placement: format!(
                 "gs-{} ge-{}",
                 row_of(h * 60, first_hour),
@@ -247,4 +253,15 @@ pub async fn show_schedule(
 /// Registers this area's pages on the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(show_schedule);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hour_label;
+
+    #[test]
+    fn hour_marks_read_on_a_twelve_hour_clock() {
+        let marks: Vec<String> = [0, 8, 11, 12, 13, 23].into_iter().map(hour_label).collect();
+        assert_eq!(marks, ["12 AM", "8 AM", "11 AM", "12 PM", "1 PM", "11 PM"]);
+    }
 }

@@ -7,7 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, Responder};
 
 use super::error::AppError;
 use super::guard;
-use crate::classes::schedule::{self, format_minutes};
+use crate::campus_time::meeting_range;
+use crate::classes::schedule;
 use crate::classes::{self, Class, ClassMeeting, Term};
 use crate::db::DbConn;
 
@@ -143,7 +144,7 @@ pub fn meeting_view(
         start.and_then(schedule::parse_time),
         end.and_then(schedule::parse_time),
     ) {
-        (Some(s), Some(e)) => format!("{}–{}", format_minutes(s), format_minutes(e)),
+        (Some(s), Some(e)) => meeting_range(u32::from(s), u32::from(e)),
         _ => "Time to be announced".to_string(),
     };
     let place = place

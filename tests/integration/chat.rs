@@ -1757,9 +1757,9 @@ backend_test!(
         let suspended = a.post_message(&app, &class, "third").await;
         assert_eq!(suspended.status, 403);
         assert!(suspended.body.contains("suspended"));
-        assert!(suspended
-            .body
-            .contains(&until.format("%b %-d, %Y").to_string()));
+        // The end, in campus time with its zone ("Dec 4, 2026, 1:30 PM EST").
+        let end = common_grounds::campus_time::CampusTime::default().exact(until);
+        assert!(suspended.body.contains(&end.title), "{}", suspended.body);
     }
 );
 

@@ -186,7 +186,7 @@ backend_test!(
         shared.sort();
         assert_eq!(shared, vec!["CS 3120", "MATH 3351"]);
         assert!(
-            page.contains("Tue Thu") && page.contains("11:00–12:15"),
+            page.contains("Tue Thu") && page.contains("11:00 AM–12:15 PM"),
             "meeting times shown"
         );
 
@@ -560,13 +560,13 @@ backend_test!(
         for name in ["Mon", "Wed"] {
             let blocks = day(name);
             assert_eq!(blocks.len(), 1, "{name}: {blocks:?}");
-            assert!(blocks[0].0.contains("MATH 1310") && blocks[0].0.contains("10:00–10:50"));
+            assert!(blocks[0].0.contains("MATH 1310") && blocks[0].0.contains("10:00–10:50 AM"));
             assert!(blocks[0].0.contains("1 friend"), "{blocks:?}");
         }
         let fri = day("Fri");
         assert_eq!(fri.len(), 2, "{fri:?}");
-        assert!(fri.iter().any(|b| b.0.contains("10:00–10:50")));
-        assert!(fri.iter().any(|b| b.0.contains("13:00–13:50")));
+        assert!(fri.iter().any(|b| b.0.contains("10:00–10:50 AM")));
+        assert!(fri.iter().any(|b| b.0.contains("1:00–1:50 PM")));
         // 8:00 is the first row: 10:00 starts at row 25, 10:50 ends at row 35.
         assert!(fri.iter().any(|b| b.1.contains("gs-25 ge-35")), "{fri:?}");
 

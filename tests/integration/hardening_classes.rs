@@ -429,7 +429,10 @@ backend_test!(
         assert_eq!(before.classes.len(), 1);
         assert_eq!(before.friendships.len(), 2);
 
-        let end_date = until.format("%B %-d, %Y").to_string();
+        // The end in campus time, with its zone: "Dec 10, 2026, 4:05 PM EST".
+        let end_date = common_grounds::campus_time::CampusTime::default()
+            .exact(until)
+            .title;
         let attempts: Vec<Attempt> = vec![
             (
                 "edit a message",

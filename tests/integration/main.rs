@@ -10,6 +10,7 @@ mod common;
 
 mod admin;
 mod browser;
+mod campus_time;
 mod chat;
 mod chat_threads;
 mod classes;

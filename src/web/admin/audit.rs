@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::staff_layout;
 use crate::accounts::UserId;
+use crate::campus_time::Stamp;
 use crate::moderation::{self, AuditAction, AuditId};
 use crate::web::error::{with_conn, AppError};
 use crate::web::guard::Staff;
@@ -15,7 +16,7 @@ use crate::web::state::AppState;
 use crate::web::views;
 
 struct AuditRow {
-    when: String,
+    when: Stamp,
     actor: String,
     action: &'static str,
     target: String,
@@ -127,10 +128,11 @@ pub async fn audit(
             .finish();
         format!("/admin/audit?{q}")
     });
+    let campus = state.config.campus_time;
     let rows = entries
         .into_iter()
         .map(|(e, actor)| AuditRow {
-            when: e.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            when: campus.exact(e.created_at),
             actor: match (&e.actor_id, actor) {
                 // The author of an anonymous message: only a reveal says who.
                 _ if e.action == AuditAction::AuthorDelete => {

@@ -3,10 +3,10 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::staff_layout;
+use crate::campus_time::{CampusTime, Stamp};
 use crate::clock;
 use crate::moderation;
 use crate::web::error::{with_conn, AppError};
@@ -37,66 +37,87 @@ struct QueueRow {
     deleted_by_author: bool,
     reports: Vec<ReportLine>,
     versions: Vec<VersionLine>,
-    posted: String,
+    posted: Stamp,
     thread: Vec<ThreadLine>,
 }
 
 /// One report as a moderator sees it: never who made it.
 struct ReportLine {
     reason: String,
-    when: String,
-    status: String,
+    when: Stamp,
+    /// Where the report stands: words, the time they refer to, and more words.
+    status: &'static str,
+    status_at: Option<Stamp>,
+    status_tail: &'static str,
     reviewed: bool,
 }
 
 /// One earlier version of a reported message's text.
 struct VersionLine {
     text: String,
-    shown: String,
+    written: Stamp,
+    replaced: Stamp,
     ended: &'static str,
 }
 
-fn queue_time(at: NaiveDateTime) -> String {
-    at.format("%b %-d, %H:%M UTC").to_string()
+/// The times a moderator reads in the queue, in campus time.
+#[derive(Clone, Copy)]
+struct QueueTime {
+    campus: CampusTime,
+    now: chrono::NaiveDateTime,
 }
 
-fn report_line(report: &crate::chat::Report) -> ReportLine {
-    let status = match (report.cleared_at, report.counted, report.reported_again_at) {
-        (Some(at), _, _) => format!("already reviewed ({})", queue_time(at)),
-        (None, true, _) => "counts toward hiding".to_string(),
-        (None, false, Some(at)) => format!(
-            "reported again after review ({}); does not count toward hiding",
-            queue_time(at)
-        ),
-        (None, false, None) => {
-            "from a newer member of the class; does not count toward hiding".to_string()
-        }
-    };
+impl QueueTime {
+    fn at(&self, at: chrono::NaiveDateTime) -> Stamp {
+        self.campus.stamp(at, self.now)
+    }
+}
+
+fn report_line(time: QueueTime, report: &crate::chat::Report) -> ReportLine {
+    let (status, status_at, status_tail) =
+        match (report.cleared_at, report.counted, report.reported_again_at) {
+            (Some(at), _, _) => ("already reviewed", Some(time.at(at)), ""),
+            (None, true, _) => ("counts toward hiding", None, ""),
+            (None, false, Some(at)) => (
+                "reported again after review",
+                Some(time.at(at)),
+                "; does not count toward hiding",
+            ),
+            (None, false, None) => (
+                "from a newer member of the class; does not count toward hiding",
+                None,
+                "",
+            ),
+        };
     ReportLine {
         reason: report
             .reason
             .clone()
             .unwrap_or_else(|| "(no reason given)".into()),
-        when: queue_time(report.created_at),
+        when: time.at(report.created_at),
         reviewed: report.cleared_at.is_some(),
         status,
+        status_at,
+        status_tail,
     }
 }
 
-fn version_line(version: &crate::chat::MessageRevision) -> VersionLine {
-    use crate::chat::RevisionEnd;
+fn version_line(time: QueueTime, version: &crate::chat::MessageRevision) -> VersionLine {
     VersionLine {
         text: version.content.clone(),
-        shown: format!(
-            "{} to {}",
-            queue_time(version.written_at),
-            queue_time(version.created_at)
-        ),
-        ended: match version.ended_by {
-            RevisionEnd::Edit => "replaced by an edit",
-            RevisionEnd::AuthorDelete => "deleted by author",
-            RevisionEnd::Erasure => "removed when the author's account was erased",
-        },
+        written: time.at(version.written_at),
+        replaced: time.at(version.created_at),
+        ended: how_it_ended(version),
+    }
+}
+
+/// Why a kept version stopped being shown.
+fn how_it_ended(version: &crate::chat::MessageRevision) -> &'static str {
+    use crate::chat::RevisionEnd;
+    match version.ended_by {
+        RevisionEnd::Edit => "replaced by an edit",
+        RevisionEnd::AuthorDelete => "deleted by author",
+        RevisionEnd::Erasure => "removed when the author's account was erased",
     }
 }
 
@@ -125,6 +146,10 @@ pub async fn flags(
         Ok(moderation::messages::flag_queue(conn, 50)?)
     })
     .await?;
+    let time = QueueTime {
+        campus: state.config.campus_time,
+        now: clock::now(),
+    };
     let rows = items
         .into_iter()
         .map(|item| QueueRow {
@@ -142,9 +167,13 @@ pub async fn flags(
             hidden: item.message.hidden,
             deleted: item.message.deleted,
             deleted_by_author: item.deleted_by_author,
-            reports: item.reports.iter().map(report_line).collect(),
-            versions: item.versions.iter().map(version_line).collect(),
-            posted: queue_time(item.message.created_at),
+            reports: item.reports.iter().map(|r| report_line(time, r)).collect(),
+            versions: item
+                .versions
+                .iter()
+                .map(|v| version_line(time, v))
+                .collect(),
+            posted: time.at(item.message.created_at),
             thread: item
                 .thread
                 .iter()
@@ -255,7 +284,7 @@ pub async fn reveal(
     })
     .await?;
     let text = match versions.last() {
-        Some(last) => format!("{} ({})", last.content, version_line(last).ended),
+        Some(last) => format!("{} ({})", last.content, how_it_ended(last)),
         None => shown_text(&message),
     };
     let body = RevealPage {

@@ -5,6 +5,7 @@ use askama::Template;
 use chrono::NaiveDate;
 
 use super::staff_layout;
+use crate::campus_time::Stamp;
 use crate::clock;
 use crate::moderation::stats;
 use crate::web::error::{with_conn, AppError};
@@ -70,12 +71,18 @@ fn chart(title: &str, series: &[(NaiveDate, i64)]) -> Chart {
     }
 }
 
+/// The newest SIS sync: its term and status, and when it started.
+struct LastSync {
+    summary: String,
+    at: Stamp,
+}
+
 #[derive(Template)]
 #[template(path = "admin/overview.html")]
 struct OverviewPage {
     layout: Layout,
     o: stats::Overview,
-    last_sync: Option<String>,
+    last_sync: Option<LastSync>,
     charts: Vec<Chart>,
 }
 
@@ -85,18 +92,17 @@ pub async fn overview(
     state: web::Data<AppState>,
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
-    let o = with_conn(&state.pool, |conn| {
-        Ok(stats::overview(conn, clock::now(), 30)?)
-    })
-    .await?;
+    let now = clock::now();
+    let o = with_conn(&state.pool, move |conn| Ok(stats::overview(conn, now, 30)?)).await?;
+    let campus = state.config.campus_time;
     let charts = vec![
         chart("Sign-ins per day", &o.sign_ins),
         chart("Messages per day", &o.messages),
     ];
-    let last_sync = o
-        .last_sync
-        .as_ref()
-        .map(|(term, status, at)| format!("{term}: {status}, {}", at.format("%b %-d %H:%M UTC")));
+    let last_sync = o.last_sync.as_ref().map(|(term, status, at)| LastSync {
+        summary: format!("{term}: {status}"),
+        at: campus.stamp(*at, now),
+    });
     let body = OverviewPage {
         layout: staff_layout(&req, &staff, "admin-overview"),
         o,

@@ -5,6 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::staff_layout;
+use crate::campus_time::Stamp;
 use crate::clock;
 use crate::moderation;
 use crate::web::error::{with_conn, AppError};
@@ -17,7 +18,7 @@ struct RunRow {
     term: String,
     subjects: String,
     status: &'static str,
-    started: String,
+    started: Stamp,
     duration: String,
     counts: String,
     error: String,
@@ -39,6 +40,7 @@ pub async fn sis_page(
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
     let runs = with_conn(&state.pool, |conn| Ok(crate::sis::recent_runs(conn, 30)?)).await?;
+    let (campus, now) = (state.config.campus_time, clock::now());
     let rows = runs
         .iter()
         .map(|r| RunRow {
@@ -49,7 +51,7 @@ pub async fn sis_page(
                 r.subjects.clone()
             },
             status: r.status.as_str(),
-            started: r.started_at.format("%b %-d, %H:%M:%S UTC").to_string(),
+            started: campus.stamp(r.started_at, now),
             duration: r
                 .finished_at
                 .map(|f| {
@@ -133,7 +135,19 @@ pub async fn sync_now(
             false,
             format!("Sync of {term} finished: {}", report.summary()),
         ),
-        Ok(Ok(Ok(Err(e @ SyncError::AlreadyRunning { .. })))) => (true, e.to_string()),
+        // The flash names the start in campus time (the error's own words say UTC).
+        Ok(Ok(Ok(Err(SyncError::AlreadyRunning {
+            term,
+            run_id,
+            holder,
+            since,
+        })))) => (
+            true,
+            format!(
+                "a sync of term {term} is already running (run {run_id} on {holder}, since {}); not starting another",
+                state.config.campus_time.exact(since).title
+            ),
+        ),
         Ok(Ok(Ok(Err(e)))) => (true, format!("The sync of {term} stopped: {e}")),
         Ok(Ok(Err(e))) => (true, format!("The sync of {term} could not start: {e}")),
         Ok(Err(_)) => (true, "The sync stopped unexpectedly; see the log.".into()),

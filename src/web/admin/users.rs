@@ -2,11 +2,12 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::staff_layout;
 use crate::accounts::Role;
+use crate::campus_time::Stamp;
 use crate::clock;
 use crate::moderation;
 use crate::web::error::{with_conn, AppError};
@@ -19,7 +20,7 @@ struct UserRow {
     computing_id: String,
     email: String,
     role: &'static str,
-    suspended: Option<String>,
+    suspended: Option<Stamp>,
     reason: Option<String>,
 }
 
@@ -33,6 +34,8 @@ struct UsersPage {
     is_admin: bool,
     roles: Vec<&'static str>,
     default_until: String,
+    /// The zone the suspension form's date is read in.
+    campus_zone: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -65,12 +68,11 @@ pub async fn users(
         })
         .await?
     };
+    let campus = state.config.campus_time;
     let rows = found
         .into_iter()
         .map(|u| UserRow {
-            suspended: u
-                .suspended_at(now)
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            suspended: u.suspended_at(now).map(|t| campus.exact(t)),
             reason: u.suspended_at(now).and(u.suspension_reason.clone()),
             computing_id: u.computing_id,
             email: u.email,
@@ -84,9 +86,10 @@ pub async fn users(
         rows,
         is_admin: staff.0.user.role == Role::Admin,
         roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
-        default_until: (now.date() + chrono::Duration::days(7))
+        default_until: (campus.date_of(now) + chrono::Duration::days(7))
             .format("%Y-%m-%d")
             .to_string(),
+        campus_zone: campus.zone_name(),
     }
     .render()?;
     Ok(views::page(body))
@@ -171,8 +174,10 @@ pub async fn suspend(
     StaffForm(current, form): StaffForm<SuspendForm>,
 ) -> Result<FlashRedirect, AppError> {
     let now = clock::now();
+    let campus = state.config.campus_time;
+    // A campus date: the suspension ends as that day begins on campus.
     let until = NaiveDate::parse_from_str(form.until.trim(), "%Y-%m-%d")
-        .map(|d| NaiveDateTime::new(d, NaiveTime::MIN))
+        .map(|d| campus.start_of_day(d))
         .map_err(|_| {
             AppError::BadRequest(
                 "Give the end of the suspension as a date, like 2026-12-01.".into(),
@@ -184,13 +189,17 @@ pub async fn suspend(
     let actor = current.user.id.clone();
     let name = with_conn(&state.pool, move |conn| {
         Ok(moderation::users::suspend_account(
-            conn, &actor, &who, until, &reason, now,
+            conn, &actor, &who, until, &reason, now, campus,
         )?)
     })
     .await?;
     Ok(FlashRedirect::done(
         &back,
-        format!("{name} is suspended until {}.", until.format("%Y-%m-%d")),
+        format!(
+            "{name} is suspended until {} ({}).",
+            campus.exact(until).label,
+            campus.zone_name()
+        ),
     ))
 }
 

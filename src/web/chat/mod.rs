@@ -88,7 +88,8 @@ fn answer_refusal(
     rules: &Rules,
     error: ChatError,
 ) -> Result<HttpResponse, AppError> {
-    match chat_refusal(error, rules, clock::now()) {
+    let campus = super::guard::state(req).config.campus_time;
+    match chat_refusal(error, rules, clock::now(), campus) {
         Refusal::Page {
             status,
             title,
