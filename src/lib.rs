@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod friends;
+pub mod live;
 pub mod mail;
 pub mod moderation;
 pub mod ops;

@@ -61,16 +61,11 @@ pub enum MembershipError {
     #[error("You can be in at most {max} sections in {term}. Leave one first to join another.")]
     TermFull { term: String, max: u32 },
     /// Too many joins and leaves in the last 24 hours.
-    #[error(
-        "You have added or dropped {max} classes in the last 24 hours, the most allowed. You can change your classes again after {} UTC.",
-        .retry_at.format("%b %-d, %H:%M")
-    )]
+    /// (Pages say when, in campus time: `web::error::membership_refusal`.)
+    #[error("You have added or dropped {max} classes in the last 24 hours, the most allowed.")]
     TooManyChanges { max: u32, retry_at: NaiveDateTime },
     /// A suspended student may read, but not change their classes.
-    #[error(
-        "Your account is suspended until {} UTC; you cannot join or leave classes until then.",
-        .until.format("%B %-d, %Y %H:%M")
-    )]
+    #[error("Your account is suspended; you cannot join or leave classes until it ends.")]
     Suspended { until: NaiveDateTime },
     #[error(transparent)]
     Db(#[from] diesel::result::Error),

@@ -1,11 +1,13 @@
 //! Removes what has expired: used or stale sign-in links, dead sessions, addresses
-//! never confirmed, old rate-limit hits and delivered email.
+//! never confirmed, old rate-limit hits, delivered email and week-old chat events
+//! (a live page away that long reloads rather than replays).
 
 use chrono::{Duration, NaiveDateTime};
 
 use diesel::QueryResult;
 
 use crate::accounts::{rate_limit, sessions, signin};
+use crate::chat;
 use crate::db::{self, DbConn};
 use crate::friends;
 use crate::mail::outbox;
@@ -31,8 +33,15 @@ impl std::fmt::Display for CleanupReport {
     }
 }
 
+/// How long chat events are kept for live pages to catch up from.
+pub const CHAT_EVENTS_KEPT: Duration = Duration::days(7);
+
 /// Runs every cleanup rule once, each in its own short transaction.
 pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> {
+    let chat_events = db::write_tx(conn, |tx| chat::events::prune(tx, now - CHAT_EVENTS_KEPT))?;
+    if chat_events > 0 {
+        tracing::info!(chat_events, "cleanup: removed week-old chat events");
+    }
     // Requests lapse first, so the unconfirmed addresses they kept can go below.
     let lapsed_friend_requests =
         db::write_tx(conn, |c| friends::requests::delete_lapsed_requests(c, now))?;

@@ -200,7 +200,7 @@ pub async fn save_privacy(
     SignedInForm(current, form): SignedInForm<PrivacyForm>,
 ) -> Result<FlashRedirect, AppError> {
     // A suspended student keeps the name they had: a new one could dodge reports.
-    guard::ensure_not_suspended(&current)?;
+    guard::ensure_not_suspended(&current, state.config.campus_time)?;
     let name = match DisplayName::parse_optional(&form.display_name) {
         Ok(name) => name,
         Err(refused) => return Ok(FlashRedirect::refused("/account", refused.to_string())),

@@ -136,7 +136,11 @@ pub async fn request_link(
     // A client this process already refused is answered from memory: a flood
     // costs no connection, no write and no hashing.
     if let Some(limited) = state.known_limits.check(&bucket, clock::now()) {
-        return Err(sign_in_limited(limited, clock::now()));
+        return Err(sign_in_limited(
+            limited,
+            clock::now(),
+            state.config.campus_time,
+        ));
     }
     let address = email.clone();
     let admission = with_conn(&state.pool, move |conn| {
@@ -151,7 +155,11 @@ pub async fn request_link(
         }
         Err(SignInError::Limited(limited)) => {
             state.known_limits.remember(&bucket, limited, clock::now());
-            return Err(sign_in_limited(limited, clock::now()));
+            return Err(sign_in_limited(
+                limited,
+                clock::now(),
+                state.config.campus_time,
+            ));
         }
         Err(other) => return Err(AppError::Internal(other.into())),
     };
@@ -462,7 +470,11 @@ pub async fn confirm_code(
     let client = guard::client_ip(&req);
     let bucket = signin::code_bucket(&client);
     if let Some(limited) = state.known_limits.check(&bucket, clock::now()) {
-        return Err(sign_in_limited(limited, clock::now()));
+        return Err(sign_in_limited(
+            limited,
+            clock::now(),
+            state.config.campus_time,
+        ));
     }
     let limits = request_limits(&state);
     let address = email.clone();
@@ -487,7 +499,11 @@ pub async fn confirm_code(
         Ok(created) => Ok(signed_in(&state, &created.token, &next)),
         Err(SignInError::Limited(limited)) => {
             state.known_limits.remember(&bucket, limited, clock::now());
-            Err(sign_in_limited(limited, clock::now()))
+            Err(sign_in_limited(
+                limited,
+                clock::now(),
+                state.config.campus_time,
+            ))
         }
         Err(SignInError::CodeInvalid) => refused(
             &req,

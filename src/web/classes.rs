@@ -9,6 +9,7 @@ use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
+use crate::campus_time::CampusTime;
 use crate::classes::search::{self, Query};
 use crate::classes::{self, ClassId, JoinLimits, MembershipError, Term};
 use crate::clock;
@@ -173,9 +174,10 @@ fn answer_refusal(
     refused: MembershipError,
     current: &CurrentUser,
     back: &str,
+    campus: CampusTime,
 ) -> Result<FlashRedirect, AppError> {
     let reason = current.user.suspension_reason.clone();
-    match membership_refusal(refused, reason, clock::now()) {
+    match membership_refusal(refused, reason, clock::now(), campus) {
         Refusal::Flash(message) => Ok(FlashRedirect::refused(back, message)),
         Refusal::Page { message, .. } => Err(AppError::BadRequest(message)),
         Refusal::Error(error) => Err(error),
@@ -234,7 +236,7 @@ pub async fn enroll(
                 class.class_section.as_deref().unwrap_or("section")
             ),
         )),
-        Err(refused) => answer_refusal(refused, &current, &back),
+        Err(refused) => answer_refusal(refused, &current, &back, state.config.campus_time),
     }
 }
 
@@ -263,7 +265,7 @@ pub async fn leave(
             &back,
             format!("You left {}.", class.code()),
         )),
-        Err(refused) => answer_refusal(refused, &current, &back),
+        Err(refused) => answer_refusal(refused, &current, &back, state.config.campus_time),
     }
 }
 

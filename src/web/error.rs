@@ -32,17 +32,10 @@ pub enum AppError {
     },
     #[error("the database is unavailable")]
     Unavailable,
-    /// A suspended student tried to change something (they may only read).
-    /// The end is shown in the default campus zone: prefer `SuspendedIn`.
+    /// A suspended student tried to change something (they may only read),
+    /// with the campus time zone the end is shown in.
     #[error("suspended")]
     Suspended {
-        until: chrono::NaiveDateTime,
-        reason: Option<String>,
-    },
-    /// A suspended student tried to change something, with the campus time
-    /// zone the end is shown in.
-    #[error("suspended")]
-    SuspendedIn {
         until: chrono::NaiveDateTime,
         reason: Option<String>,
         campus: CampusTime,
@@ -102,7 +95,7 @@ impl ResponseError for AppError {
             AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Suspended { .. } | AppError::SuspendedIn { .. } => StatusCode::FORBIDDEN,
+            AppError::Suspended { .. } => StatusCode::FORBIDDEN,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -144,12 +137,7 @@ impl ResponseError for AppError {
                 "Common Grounds cannot reach its database right now. Nothing you sent was lost or half-saved; try again in a minute.".into(),
                 None,
             ),
-            AppError::Suspended { until, reason } => (
-                "Your account is suspended",
-                suspended_message(*until, reason.as_deref(), CampusTime::default()),
-                Some(("/", "Go to my classes")),
-            ),
-            AppError::SuspendedIn {
+            AppError::Suspended {
                 until,
                 reason,
                 campus,
@@ -201,7 +189,7 @@ fn suspended_message(until: NaiveDateTime, reason: Option<&str>, campus: CampusT
 }
 
 /// A retry time in words: "4:10 PM EST" today on campus, else with its date.
-fn retry_words(retry_at: NaiveDateTime, now: NaiveDateTime, campus: CampusTime) -> String {
+pub fn retry_words(retry_at: NaiveDateTime, now: NaiveDateTime, campus: CampusTime) -> String {
     if campus.date_of(retry_at) == campus.date_of(now) {
         format!(
             "{} {}",
@@ -264,20 +252,11 @@ pub fn friend_refusal(error: friends::ActionError) -> Refusal {
     }
 }
 
-/// `membership_refusal_in` with times in the default campus zone.
-pub fn membership_refusal(
-    error: MembershipError,
-    suspension_reason: Option<String>,
-    now: NaiveDateTime,
-) -> Refusal {
-    membership_refusal_in(error, suspension_reason, now, CampusTime::default())
-}
-
 /// A refused join or leave: a suspension is 403 with its end (and the
 /// moderators' reason), the daily limit 429 with when to retry, and any other
 /// rule a flash on the page the student came from, saying what to do. Times
 /// are shown in `campus` time.
-pub fn membership_refusal_in(
+pub fn membership_refusal(
     error: MembershipError,
     suspension_reason: Option<String>,
     now: NaiveDateTime,
@@ -286,7 +265,7 @@ pub fn membership_refusal_in(
     Refusal::Error(match error {
         MembershipError::NotFound => AppError::NotFound,
         MembershipError::Db(e) => e.into(),
-        MembershipError::Suspended { until } => AppError::SuspendedIn {
+        MembershipError::Suspended { until } => AppError::Suspended {
             until,
             reason: suspension_reason,
             campus,
@@ -302,13 +281,8 @@ pub fn membership_refusal_in(
     })
 }
 
-/// `sign_in_limited_in` with times in the default campus zone.
-pub fn sign_in_limited(limited: Limited, now: NaiveDateTime) -> AppError {
-    sign_in_limited_in(limited, now, CampusTime::default())
-}
-
 /// Too many sign-in attempts from one network: 429, and when to retry (in `campus` time).
-pub fn sign_in_limited_in(limited: Limited, now: NaiveDateTime, campus: CampusTime) -> AppError {
+pub fn sign_in_limited(limited: Limited, now: NaiveDateTime, campus: CampusTime) -> AppError {
     let wait = (limited.retry_at - now).num_seconds().max(1);
     AppError::TooManyRequests {
         message: format!(
@@ -348,15 +322,10 @@ fn chat_limited(
     }
 }
 
-/// `chat_refusal_in` with times in the default campus zone.
-pub fn chat_refusal(error: ChatError, rules: &Rules, now: NaiveDateTime) -> Refusal {
-    chat_refusal_in(error, rules, now, CampusTime::default())
-}
-
 /// A refused chat action: the page that says why, or an error page (and when
 /// to retry, in `campus` time).
 // One arm per rule of `ChatError`: splitting the match would scatter the words.
-pub fn chat_refusal_in(
+pub fn chat_refusal(
     error: ChatError,
     rules: &Rules,
     now: NaiveDateTime,

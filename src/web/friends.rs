@@ -98,7 +98,7 @@ pub async fn add(
     state: web::Data<AppState>,
     SignedInForm(current, form): SignedInForm<AddForm>,
 ) -> Result<FlashRedirect, AppError> {
-    guard::ensure_not_suspended(&current)?;
+    guard::ensure_not_suspended(&current, state.config.campus_time)?;
     let computing_id =
         match requests::parse_who(&form.who, &state.config.sign_in.allowed_email_domains) {
             Ok(id) => id,
@@ -135,9 +135,9 @@ pub async fn add(
         RequestOutcome::Limited { retry_at } => {
             return Err(AppError::TooManyRequests {
                 message: format!(
-                    "You have sent {} friend requests today, the most allowed. You can send more after {} UTC.",
+                    "You have sent {} friend requests today, the most allowed. You can send more after {}.",
                     requests::REQUESTS_PER_DAY,
-                    retry_at.format("%b %-d, %H:%M")
+                    super::error::retry_words(retry_at, clock::now(), state.config.campus_time)
                 ),
                 retry_after_secs: (retry_at - clock::now()).num_seconds(),
             })
@@ -165,7 +165,7 @@ pub async fn act(
     SignedInForm(current, form): SignedInForm<ActionForm>,
 ) -> Result<FlashRedirect, AppError> {
     // Read-only while suspended: no accepting, removing, blocking or unblocking either.
-    guard::ensure_not_suspended(&current)?;
+    guard::ensure_not_suspended(&current, state.config.campus_time)?;
     let (who, action) = path.into_inner();
     let action = Action::parse(&action).ok_or(AppError::NotFound)?;
     let computing_id = requests::parse_who(&who, &state.config.sign_in.allowed_email_domains)

@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 use super::error::{with_conn, AppError};
 use super::state::AppState;
 use crate::accounts::{sessions, Session, User};
+use crate::campus_time::CampusTime;
 use crate::clock;
 
 pub const SESSION_COOKIE: &str = "cg_session";
@@ -359,11 +360,13 @@ impl<T: SessionForm> FromRequest for StaffForm<T> {
 }
 
 /// Refuses a suspended student (they may read, not post, flag or send requests).
-pub fn ensure_not_suspended(current: &CurrentUser) -> Result<(), AppError> {
+/// The end is shown in `campus` time.
+pub fn ensure_not_suspended(current: &CurrentUser, campus: CampusTime) -> Result<(), AppError> {
     match current.user.suspended_at(clock::now()) {
         Some(until) => Err(AppError::Suspended {
             until,
             reason: current.user.suspension_reason.clone(),
+            campus,
         }),
         None => Ok(()),
     }

@@ -87,6 +87,8 @@ struct Readings {
     pool_waiting: i64,
     queries: u64,
     code_hashes: u64,
+    /// Live event streams open in this process (a total: never per class or student).
+    live_streams: i64,
     /// `None` when the database could not be reached.
     from_db: Option<FromDb>,
 }
@@ -122,6 +124,11 @@ impl Readings {
                 "Sign-in codes hashed or checked (bcrypt)."
             );
             counter!("cg_signin_code_hashes_total").absolute(self.code_hashes);
+            describe_gauge!(
+                "cg_live_streams_open",
+                "Live chat event streams open in this process."
+            );
+            gauge!("cg_live_streams_open").set(self.live_streams as f64);
             describe_gauge!(
                 "cg_db_up",
                 "Whether the last metrics scrape reached the database."
@@ -248,6 +255,7 @@ pub async fn metrics(
         pool_waiting: pool_waiting(&state),
         queries: state.queries.get(),
         code_hashes: state.code_hashes.total(),
+        live_streams: state.live.open_streams(),
         from_db,
     };
     let mut out = state.metrics.render();

@@ -22,6 +22,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::db::{self, Pool, QueryCounter};
+use crate::live::Bus;
 use crate::mail::worker::{self, OutboxSignal};
 use crate::mail::Mailer;
 use crate::{clock, ops};
@@ -35,6 +36,7 @@ pub struct Application {
     queries: QueryCounter,
     mailer: Mailer,
     outbox_signal: OutboxSignal,
+    live: Arc<Bus>,
     background_jobs: bool,
 }
 
@@ -101,6 +103,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.bind_addr))?;
         let port = listener.local_addr()?.port();
         let outbox_signal = OutboxSignal::default();
+        let live = Bus::new(pool.clone(), config.database.url.clone());
         let state = web::Data::new(AppState {
             pool: Arc::clone(&database),
             config: Arc::new(config),
@@ -110,6 +113,7 @@ impl Application {
             known_limits: Arc::default(),
             code_hashes: Arc::default(),
             queries: queries.clone(),
+            live: Arc::clone(&live),
         });
         let server = serve(listener, state)?;
         Ok(Application {
@@ -120,6 +124,7 @@ impl Application {
             queries,
             mailer,
             outbox_signal,
+            live,
             background_jobs: true,
         })
     }
@@ -148,8 +153,9 @@ impl Application {
         self
     }
 
-    /// Serves until SIGTERM/SIGINT: in-flight requests finish, then the outbox
-    /// worker stops between messages.
+    /// Serves until SIGTERM/SIGINT: live streams end first (they never finish
+    /// by themselves), in-flight requests finish, then the outbox worker stops
+    /// between messages.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut jobs = Vec::new();
@@ -160,15 +166,46 @@ impl Application {
                 self.outbox_signal.clone(),
                 stop_rx.clone(),
             )));
-            jobs.push(tokio::spawn(hourly_cleanup(self.database(), stop_rx)));
+            jobs.push(tokio::spawn(hourly_cleanup(
+                self.database(),
+                stop_rx.clone(),
+            )));
+            jobs.push(tokio::spawn(Arc::clone(&self.live).run(stop_rx)));
         }
+        // actix's own signal handling is off (see `serve`): its graceful stop
+        // would wait its whole timeout for open event streams.
+        let signals = tokio::spawn(stop_on_signal(self.server.handle(), Arc::clone(&self.live)));
         let result = self.server.await;
+        signals.abort();
+        self.live.stop_streams();
         let _ = stop_tx.send(true);
         for job in jobs {
             let _ = tokio::time::timeout(Duration::from_secs(30), job).await;
         }
         result
     }
+}
+
+/// On SIGTERM, SIGINT or SIGQUIT: ends the live streams, then stops the server
+/// (gracefully on SIGTERM, letting requests in flight finish, as actix would).
+async fn stop_on_signal(server: actix_web::dev::ServerHandle, live: Arc<Bus>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::quit()),
+    ) else {
+        tracing::error!("cannot listen for stop signals");
+        return;
+    };
+    let graceful = tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => false,
+        _ = quit.recv() => false,
+    };
+    tracing::info!(graceful, "stopping");
+    live.stop_streams();
+    server.stop(graceful).await;
 }
 
 async fn hourly_cleanup(database: Arc<Database>, mut stop: watch::Receiver<bool>) {
@@ -374,6 +411,11 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             }))
     })
     .shutdown_timeout(30)
+    .disable_signals()
+    // A client that closes its end is gone: without this, a closed tab's event
+    // stream (and its place in the session's limit) stays until a keep-alive
+    // write fails, up to 20 s later. Browsers do not half-close HTTP/1.1.
+    .h1_allow_half_closed(false)
     .listen(listener)?
     .run();
     Ok(server)

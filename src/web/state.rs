@@ -12,6 +12,7 @@ use crate::accounts::rate_limit::KnownLimits;
 use crate::accounts::signin::CodeHashes;
 use crate::config::Config;
 use crate::db::{Pool, PooledConn, QueryCounter};
+use crate::live::Bus;
 use crate::mail::worker::OutboxSignal;
 
 /// What every handler can reach.
@@ -27,6 +28,8 @@ pub struct AppState {
     pub known_limits: Arc<KnownLimits>,
     /// Sign-in codes hashed or checked (bcrypt), for `/metrics`.
     pub code_hashes: Arc<CodeHashes>,
+    /// The live event bus: what open chat streams of this process subscribe to.
+    pub live: Arc<Bus>,
 }
 
 /// The database as handlers reach it: the pool, a gate that lets at most as

@@ -23,6 +23,8 @@ mod hardening_net;
 mod hardening_signin;
 mod hardening_text;
 mod health;
+mod live_scale;
+mod live_stream;
 mod logs;
 mod metrics;
 mod ops;

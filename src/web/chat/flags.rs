@@ -35,7 +35,7 @@ pub async fn flag_message(
     path: web::Path<String>,
     SignedInForm(current, form): SignedInForm<FlagForm>,
 ) -> Result<HttpResponse, AppError> {
-    guard::ensure_not_suspended(&current)?;
+    guard::ensure_not_suspended(&current, state.config.campus_time)?;
     let message_id = MessageId::parse(&path).ok_or(AppError::NotFound)?;
     let reason = FlagReason::parse(form.reason.as_deref())
         .map_err(|e| AppError::BadRequest(e.to_string()))?;

@@ -3,6 +3,7 @@
 //! the domain inside `web::block`, and render; every rule lives in `chat`.
 //! Messages are addressed by message id only; no user id reaches a page or URL.
 
+mod events;
 mod flags;
 mod post;
 mod show;
@@ -87,7 +88,8 @@ fn answer_refusal(
     rules: &Rules,
     error: ChatError,
 ) -> Result<HttpResponse, AppError> {
-    match chat_refusal(error, rules, clock::now()) {
+    let campus = super::guard::state(req).config.campus_time;
+    match chat_refusal(error, rules, clock::now(), campus) {
         Refusal::Page {
             status,
             title,
@@ -114,6 +116,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(show_thread)
         .service(mark_all_read)
         .service(mark_thread_read)
+        .service(events::class_events)
         .service(post_message)
         .service(edit_message)
         .service(delete_message)

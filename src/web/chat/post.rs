@@ -112,7 +112,7 @@ pub async fn edit_message(
     SignedInForm(current, form): SignedInForm<EditForm>,
 ) -> Result<HttpResponse, AppError> {
     // A suspended student may read, not rewrite what they said.
-    guard::ensure_not_suspended(&current)?;
+    guard::ensure_not_suspended(&current, state.config.campus_time)?;
     let message_id = MessageId::parse(&path).ok_or(AppError::NotFound)?;
     let body =
         MessageBody::parse(&form.content).map_err(|e| AppError::BadRequest(e.to_string()))?;

@@ -4,8 +4,6 @@
 //! read). The same fragments render a message and a thread's row on the pages
 //! and in live events, so a live insert looks exactly like a reload.
 
-use std::fmt;
-
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -13,6 +11,7 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::{answer_refusal, html, rules, see_other, thread_href};
+use crate::campus_time::Stamp;
 use crate::chat::live::LiveEvent;
 use crate::chat::ThreadSummary;
 use crate::chat::{self, content, Body, ChatError, Cursor, MessageId, MessageView, Segment};
@@ -44,24 +43,10 @@ struct MeetingRow {
     instructor: String,
 }
 
-/// A time as pages show it: `<time datetime="UTC instant">label</time>`.
-pub struct When {
-    iso: String,
-    label: String,
-}
-
-impl fmt::Display for When {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Both parts are made here from a timestamp: nothing to escape.
-        write!(f, "<time datetime=\"{}\">{}</time>", self.iso, self.label)
-    }
-}
-
-fn when(_state: &AppState, at: NaiveDateTime, _now: NaiveDateTime) -> When {
-    When {
-        iso: at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        label: at.format("%b %-d, %H:%M UTC").to_string(),
-    }
+/// A time as the chat shows it: in campus time, relative when recent, inside
+/// `<time datetime>` (one formatter for every page, `campus_time`).
+fn when(state: &AppState, at: NaiveDateTime, now: NaiveDateTime) -> Stamp {
+    state.config.campus_time.stamp(at, now)
 }
 
 /// One message, as `chat/_message.html` shows it.
@@ -77,7 +62,7 @@ struct MessageRow {
     edited: bool,
     /// New to the viewer since they last read the thread.
     new: bool,
-    posted: When,
+    posted: Stamp,
     indent: usize,
     depth: usize,
     replying_to: Option<String>,
@@ -98,7 +83,7 @@ struct ThreadRow {
     excerpt: String,
     removed: bool,
     replies: String,
-    last_activity: When,
+    last_activity: Stamp,
     unread: usize,
 }
 

@@ -9,6 +9,7 @@ pub mod seed;
 pub mod served;
 pub mod sis_server;
 pub mod smtp;
+pub mod sse;
 pub mod template;
 
 use std::collections::HashMap;

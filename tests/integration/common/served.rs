@@ -96,6 +96,11 @@ impl Served {
         format!("{}{path}", self.base)
     }
 
+    /// The app's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The app's data folder (the dev mailbox is `mail/` inside it).
     pub fn dir(&self) -> &Path {
         &self.dir

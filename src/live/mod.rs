@@ -1,0 +1,342 @@
+//! The live event bus of one app process: it learns that a class chat changed
+//! (PostgreSQL `LISTEN` on one dedicated connection, or on SQLite a poller of
+//! `chat_events`), loads the new events once per process, and hands them to
+//! every open stream of that class. It holds no truth of its own: a stream that
+//! falls behind, or a bus that lost its source for a while, reloads from the
+//! database. Domain-level: no actix, no rendering; streams shape what they get.
+
+mod source;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::chat::live::{self, LiveBatch};
+use crate::classes::ClassId;
+use crate::config::DatabaseUrl;
+use crate::db::Pool;
+
+/// Events loaded per database round trip by the fan-out.
+const BATCH_LIMIT: i64 = 500;
+
+/// Updates a class's streams may fall behind by before they must reload from
+/// the database themselves (`broadcast`'s `Lagged`).
+const CLASS_BACKLOG: usize = 64;
+
+/// How long a failed load waits before it is tried again.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// What a class's open streams receive.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// New events of the class, loaded once for every stream of this process.
+    Batch(Arc<LiveBatch>),
+    /// The bus may have missed events (its source reconnected): each stream
+    /// reloads from the database after the last event it sent.
+    Reload,
+}
+
+/// What a source tells the fan-out.
+#[derive(Debug)]
+enum Signal {
+    /// The class has an event `seq` (or, from the SQLite poller, its first new one).
+    Changed { class_id: ClassId, seq: i64 },
+    /// The source was away and may have missed changes: every class catches up.
+    CatchUp,
+}
+
+/// One class with open streams in this process.
+struct ClassHub {
+    sender: broadcast::Sender<Update>,
+    /// The newest event handed to this class's streams; None before the first.
+    loaded_through: Option<i64>,
+}
+
+/// The per-app event bus. One per app (never a process static), held by the
+/// app's state; `run` drives it until the app stops.
+pub struct Bus {
+    pool: Pool,
+    database_url: DatabaseUrl,
+    classes: Mutex<HashMap<ClassId, ClassHub>>,
+    signals: mpsc::UnboundedSender<Signal>,
+    pending: Mutex<Option<mpsc::UnboundedReceiver<Signal>>>,
+    stopping: watch::Sender<bool>,
+    open_streams: AtomicI64,
+    per_session: Mutex<HashMap<String, usize>>,
+}
+
+/// A stream's place on the bus: the updates of its class from the moment it
+/// subscribed. Dropping the last one of a class forgets the class.
+pub struct Subscription {
+    bus: Arc<Bus>,
+    class_id: ClassId,
+    receiver: Option<broadcast::Receiver<Update>>,
+}
+
+/// One open stream, counted for the session's limit and for `/metrics`.
+pub struct StreamTicket {
+    bus: Arc<Bus>,
+    session: String,
+}
+
+impl Bus {
+    /// A bus over this app's pool; `database_url` chooses the source.
+    pub fn new(pool: Pool, database_url: DatabaseUrl) -> Arc<Bus> {
+        let (signals, pending) = mpsc::unbounded_channel();
+        Arc::new(Bus {
+            pool,
+            database_url,
+            classes: Mutex::default(),
+            signals,
+            pending: Mutex::new(Some(pending)),
+            stopping: watch::channel(false).0,
+            open_streams: AtomicI64::new(0),
+            per_session: Mutex::default(),
+        })
+    }
+
+    /// Runs the source and the fan-out until `stop` turns true (or its sender
+    /// goes). Streams end at `stop_streams`, which shutdown calls first.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let Some(mut signals) = self.pending.lock().map(|mut p| p.take()).unwrap_or(None) else {
+            tracing::error!("the live bus was started twice");
+            return;
+        };
+        let source = source::start(
+            &self.database_url,
+            self.pool.clone(),
+            self.signals.clone(),
+            stop.clone(),
+        );
+        loop {
+            let signal = tokio::select! {
+                signal = signals.recv() => signal,
+                _ = stop.changed() => None,
+            };
+            match signal {
+                Some(Signal::Changed { class_id, seq }) => self.deliver(&class_id, Some(seq)).await,
+                Some(Signal::CatchUp) => self.catch_up().await,
+                None => break,
+            }
+        }
+        self.stop_streams();
+        source.stop().await;
+    }
+
+    /// Ends every open stream of this app (at shutdown, before the server
+    /// waits for requests in flight).
+    pub fn stop_streams(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Turns true when the app is shutting down: streams end then.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    /// Streams open in this process (the `/metrics` gauge).
+    pub fn open_streams(&self) -> i64 {
+        self.open_streams.load(Ordering::Relaxed)
+    }
+
+    /// Counts a stream opened by `session`, unless it already has `limit` open.
+    pub fn open_stream(self: &Arc<Self>, session: &str, limit: usize) -> Option<StreamTicket> {
+        let mut open = self.per_session.lock().ok()?;
+        let count = open.entry(session.to_string()).or_insert(0);
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        self.open_streams.fetch_add(1, Ordering::Relaxed);
+        Some(StreamTicket {
+            bus: Arc::clone(self),
+            session: session.to_string(),
+        })
+    }
+
+    /// Subscribes to the class's updates from now on. Subscribe first, then
+    /// read what was missed from the database: nothing falls in between.
+    pub fn subscribe(self: &Arc<Self>, class_id: &ClassId) -> Subscription {
+        let mut classes = self.classes.lock().unwrap_or_else(|e| e.into_inner());
+        let hub = classes.entry(class_id.clone()).or_insert_with(|| ClassHub {
+            sender: broadcast::channel(CLASS_BACKLOG).0,
+            loaded_through: None,
+        });
+        Subscription {
+            bus: Arc::clone(self),
+            class_id: class_id.clone(),
+            receiver: Some(hub.sender.subscribe()),
+        }
+    }
+
+    /// Loads the class's events after what its streams already got and hands
+    /// them over. `seq` is the event that was announced: with nothing handed
+    /// over yet, everything from it on is new (within a class, commit order is
+    /// seq order, and the streams read what came before it themselves).
+    async fn deliver(&self, class_id: &ClassId, seq: Option<i64>) {
+        let mut after = {
+            let classes = self.classes.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(hub) = classes.get(class_id) else {
+                return;
+            };
+            match (hub.loaded_through, seq) {
+                (Some(through), Some(seq)) if seq <= through => return,
+                (Some(through), _) => through,
+                (None, Some(seq)) => seq - 1,
+                (None, None) => {
+                    let _ = hub.sender.send(Update::Reload);
+                    return;
+                }
+            }
+        };
+        loop {
+            let pool = self.pool.clone();
+            let class = class_id.clone();
+            let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<LiveBatch> {
+                let mut conn = crate::db::checkout(&pool)?;
+                Ok(live::load(&mut conn, &class, after, BATCH_LIMIT)?)
+            })
+            .await;
+            let batch = match loaded {
+                Ok(Ok(batch)) => batch,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "live: loading new chat events failed; retrying");
+                    self.retry(class_id, seq);
+                    return;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "live: the loading task failed; retrying");
+                    self.retry(class_id, seq);
+                    return;
+                }
+            };
+            let Some(last) = batch.last_seq() else {
+                return;
+            };
+            {
+                let mut classes = self.classes.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(hub) = classes.get_mut(class_id) else {
+                    return;
+                };
+                hub.loaded_through = Some(last);
+                // No receiver left is not an error: the class is about to go.
+                let _ = hub.sender.send(Update::Batch(Arc::new(batch)));
+            }
+            // A full batch may not be all: read on until nothing is left.
+            after = last;
+        }
+    }
+
+    fn retry(&self, class_id: &ClassId, seq: Option<i64>) {
+        let signals = self.signals.clone();
+        let class_id = class_id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(RETRY_AFTER).await;
+            let _ = match seq {
+                Some(seq) => signals.send(Signal::Changed { class_id, seq }),
+                None => signals.send(Signal::CatchUp),
+            };
+        });
+    }
+
+    /// After the source was away: each class loads what it may have missed.
+    async fn catch_up(&self) {
+        let classes: Vec<ClassId> = {
+            let classes = self.classes.lock().unwrap_or_else(|e| e.into_inner());
+            classes.keys().cloned().collect()
+        };
+        for class_id in classes {
+            self.deliver(&class_id, None).await;
+        }
+    }
+}
+
+impl Subscription {
+    /// The next update; `Reload` also when this stream fell too far behind.
+    /// None when the class was dropped from the bus (it is not, while subscribed).
+    pub async fn next(&mut self) -> Option<Update> {
+        let receiver = self.receiver.as_mut()?;
+        match receiver.recv().await {
+            Ok(update) => Some(update),
+            Err(broadcast::error::RecvError::Lagged(_)) => Some(Update::Reload),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        let mut classes = self.bus.classes.lock().unwrap_or_else(|e| e.into_inner());
+        if classes
+            .get(&self.class_id)
+            .is_some_and(|hub| hub.sender.receiver_count() == 0)
+        {
+            classes.remove(&self.class_id);
+        }
+    }
+}
+
+impl Drop for StreamTicket {
+    fn drop(&mut self) {
+        self.bus.open_streams.fetch_sub(1, Ordering::Relaxed);
+        let mut open = self
+            .bus
+            .per_session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.session) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.session);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bus() -> (Arc<Bus>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("cg-live-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let url = DatabaseUrl::Sqlite(dir.join("bus.db"));
+        let pool = crate::db::connect_pool(&url, 1, Duration::from_secs(1)).expect("a pool");
+        (Bus::new(pool, url), dir)
+    }
+
+    #[test]
+    fn a_session_gets_its_limit_of_streams_and_a_closed_one_frees_its_place() {
+        let (bus, dir) = bus();
+        let tickets: Vec<StreamTicket> = (0..4)
+            .map(|_| bus.open_stream("s1", 4).expect("within the limit"))
+            .collect();
+        assert!(bus.open_stream("s1", 4).is_none());
+        let other = bus
+            .open_stream("s2", 4)
+            .expect("another session is counted apart");
+        assert_eq!(bus.open_streams(), 5);
+        drop(tickets);
+        drop(other);
+        assert_eq!(bus.open_streams(), 0);
+        assert!(bus.open_stream("s1", 4).is_some());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_class_is_forgotten_with_its_last_stream() {
+        let (bus, dir) = bus();
+        let class = ClassId::new();
+        let first = bus.subscribe(&class);
+        let second = bus.subscribe(&class);
+        drop(first);
+        assert!(bus.classes.lock().unwrap().contains_key(&class));
+        drop(second);
+        assert!(!bus.classes.lock().unwrap().contains_key(&class));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,310 @@
+//! Where the bus learns that a class chat changed.
+//!
+//! PostgreSQL: one dedicated connection (not from the pool) `LISTEN`s on
+//! `chat::events::CHANNEL`; writers `NOTIFY` in their transaction, delivered at
+//! commit to every app process. Diesel's `notifications_iter` reads what libpq
+//! already received without blocking, and Diesel gives no socket to wait on, so
+//! a thread of its own polls that one connection every `PG_POLL` (a read on a
+//! socket; a few microseconds). If the connection breaks it reconnects with
+//! backoff and asks the bus to catch up from the database.
+//!
+//! SQLite (one process, writers serialized): a poller reads the events after
+//! the last one it saw every `SQLITE_POLL`. It sees writes by CLI commands and
+//! other processes on the same file too, which publishing from the request
+//! that wrote could not.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use tokio::sync::{mpsc, watch};
+
+use super::Signal;
+use crate::chat::events;
+use crate::classes::ClassId;
+use crate::config::DatabaseUrl;
+use crate::db::{DbConn, Pool};
+
+const PG_POLL: Duration = Duration::from_millis(25);
+/// A statement on the listening connection this often, so a connection that
+/// died without a word (a dropped network path) is noticed.
+const PG_HEALTH_CHECK: Duration = Duration::from_secs(5);
+const PG_BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const PG_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How PostgreSQL's `pg_stat_activity` names the listening connection:
+/// this prefix and the process id (`cg-live-listener-4242`).
+pub const LISTENER_APPLICATION_NAME: &str = "cg-live-listener";
+
+const SQLITE_POLL: Duration = Duration::from_millis(100);
+const SQLITE_BATCH: i64 = 1000;
+
+/// A running source; `stop` ends it.
+pub(super) enum Running {
+    Listener {
+        stop: Arc<AtomicBool>,
+        thread: std::thread::JoinHandle<()>,
+    },
+    Poller(tokio::task::JoinHandle<()>),
+}
+
+impl Running {
+    pub(super) async fn stop(self) {
+        match self {
+            Running::Listener { stop, thread } => {
+                stop.store(true, Ordering::Relaxed);
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+            Running::Poller(task) => {
+                let _ = task.await;
+            }
+        }
+    }
+}
+
+/// Starts the source `url` calls for.
+pub(super) fn start(
+    url: &DatabaseUrl,
+    pool: Pool,
+    signals: mpsc::UnboundedSender<Signal>,
+    stop: watch::Receiver<bool>,
+) -> Running {
+    match url {
+        DatabaseUrl::Postgres(url) => {
+            let flag = Arc::new(AtomicBool::new(false));
+            let name = format!("{LISTENER_APPLICATION_NAME}-{}", std::process::id());
+            let url = with_application_name(url, &name);
+            let thread = {
+                let flag = Arc::clone(&flag);
+                std::thread::Builder::new()
+                    .name("cg-live-listener".into())
+                    .spawn(move || listen(&url, &signals, &flag))
+            };
+            match thread {
+                Ok(thread) => Running::Listener { stop: flag, thread },
+                Err(error) => {
+                    tracing::error!(%error, "live: cannot start the listener thread");
+                    Running::Poller(tokio::spawn(async {}))
+                }
+            }
+        }
+        DatabaseUrl::Sqlite(_) => Running::Poller(tokio::spawn(poll(pool, signals, stop))),
+    }
+}
+
+/// The URL with `application_name` set, so operators (and a test) can find
+/// the listening connection in `pg_stat_activity`.
+fn with_application_name(url: &str, name: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let kept: Vec<(String, String)> = parsed
+                .query_pairs()
+                .filter(|(k, _)| k != "application_name")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            parsed
+                .query_pairs_mut()
+                .clear()
+                .extend_pairs(kept)
+                .append_pair("application_name", name);
+            parsed.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
+/// Sleeps `total` in short steps, waking early when told to stop; false then.
+fn nap(total: Duration, stop: &AtomicBool) -> bool {
+    let step = Duration::from_millis(25);
+    let mut slept = Duration::ZERO;
+    while slept < total {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(step.min(total - slept));
+        slept += step;
+    }
+    !stop.load(Ordering::Relaxed)
+}
+
+/// The listener thread: connect, `LISTEN`, relay notices; on any failure,
+/// reconnect with backoff. Every (re)connection asks the bus to catch up:
+/// notices sent while nobody listened are gone for good.
+fn listen(url: &str, signals: &mpsc::UnboundedSender<Signal>, stop: &AtomicBool) {
+    let mut backoff = PG_BACKOFF_FIRST;
+    while !stop.load(Ordering::Relaxed) {
+        let connected = PgConnection::establish(url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| {
+                diesel::sql_query(format!("LISTEN {}", events::CHANNEL))
+                    .execute(&mut conn)
+                    .map_err(|e| e.to_string())?;
+                Ok(conn)
+            });
+        let mut conn = match connected {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "live: cannot listen for chat events");
+                if !nap(backoff, stop) {
+                    return;
+                }
+                backoff = (backoff * 2).min(PG_BACKOFF_MAX);
+                continue;
+            }
+        };
+        tracing::info!("live: listening for chat events");
+        backoff = PG_BACKOFF_FIRST;
+        if signals.send(Signal::CatchUp).is_err() {
+            return;
+        }
+        let error = relay(&mut conn, signals, stop);
+        match error {
+            None => return,
+            Some(error) => {
+                tracing::warn!(%error, "live: the listening connection broke; reconnecting");
+            }
+        }
+    }
+}
+
+/// Relays notices until told to stop (None) or the connection fails.
+fn relay(
+    conn: &mut PgConnection,
+    signals: &mpsc::UnboundedSender<Signal>,
+    stop: &AtomicBool,
+) -> Option<diesel::result::Error> {
+    let mut since_check = Duration::ZERO;
+    loop {
+        for notification in conn.notifications_iter() {
+            match notification {
+                Ok(notification) => {
+                    let Some((class_id, seq)) = events::parse_notice(&notification.payload) else {
+                        continue;
+                    };
+                    if signals.send(Signal::Changed { class_id, seq }).is_err() {
+                        return None;
+                    }
+                }
+                Err(error) => return Some(error),
+            }
+        }
+        if since_check >= PG_HEALTH_CHECK {
+            since_check = Duration::ZERO;
+            if let Err(error) = diesel::sql_query("SELECT 1").execute(conn) {
+                return Some(error);
+            }
+        }
+        if !nap(PG_POLL, stop) {
+            return None;
+        }
+        since_check += PG_POLL;
+    }
+}
+
+/// The SQLite poller: the events after the last seen, each changed class once.
+async fn poll(pool: Pool, signals: mpsc::UnboundedSender<Signal>, mut stop: watch::Receiver<bool>) {
+    let mut last: Option<i64> = None;
+    let mut interval = tokio::time::interval(SQLITE_POLL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let pool = pool.clone();
+        let seen = last;
+        let read =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<(i64, Vec<(ClassId, i64)>)> {
+                let mut conn = crate::db::checkout(&pool)?;
+                match seen {
+                    None => Ok((newest_event(&mut conn)?, Vec::new())),
+                    Some(after) => {
+                        let changed = events_after(&mut conn, after, SQLITE_BATCH)?;
+                        let newest = changed.iter().map(|(_, seq)| *seq).max().unwrap_or(after);
+                        Ok((newest, first_per_class(changed)))
+                    }
+                }
+            })
+            .await;
+        match read {
+            Ok(Ok((newest, changed))) => {
+                let caught_up = last.is_none();
+                last = Some(newest);
+                if caught_up && signals.send(Signal::CatchUp).is_err() {
+                    return;
+                }
+                for (class_id, seq) in changed {
+                    if signals.send(Signal::Changed { class_id, seq }).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "live: reading new chat events failed"),
+            Err(error) => tracing::error!(%error, "live: the poller's task failed"),
+        }
+    }
+}
+
+/// Each class's first event in `events` (seq order), once.
+fn first_per_class(events: Vec<(ClassId, i64)>) -> Vec<(ClassId, i64)> {
+    let mut seen = std::collections::HashSet::new();
+    events
+        .into_iter()
+        .filter(|(class_id, _)| seen.insert(class_id.clone()))
+        .collect()
+}
+
+// The two reads below belong with `chat::events` (the table's owner); they are
+// here until chat takes them, and read ids only.
+
+/// The newest event of any class, 0 when there is none.
+fn newest_event(conn: &mut DbConn) -> QueryResult<i64> {
+    use crate::db::schema::chat_events;
+    let seq: Option<i64> = chat_events::table
+        .select(diesel::dsl::max(chat_events::seq))
+        .first(conn)?;
+    Ok(seq.unwrap_or(0))
+}
+
+/// (class, seq) of the events after `after`, of every class, oldest first.
+fn events_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<(ClassId, i64)>> {
+    use crate::db::schema::chat_events;
+    chat_events::table
+        .filter(chat_events::seq.gt(after))
+        .order(chat_events::seq.asc())
+        .limit(limit)
+        .select((chat_events::class_id, chat_events::seq))
+        .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listener_is_named_and_other_parameters_are_kept() {
+        let url = with_application_name(
+            "postgres://u@h:5432/db?sslmode=disable",
+            "cg-live-listener-7",
+        );
+        assert!(url.contains("sslmode=disable"), "{url}");
+        assert!(
+            url.ends_with("application_name=cg-live-listener-7"),
+            "{url}"
+        );
+        let renamed =
+            with_application_name("postgres://u@h/db?application_name=x", "cg-live-listener-7");
+        assert_eq!(
+            renamed,
+            "postgres://u@h/db?application_name=cg-live-listener-7"
+        );
+    }
+
+    #[test]
+    fn each_changed_class_is_announced_once_from_its_first_event() {
+        let a = ClassId::new();
+        let b = ClassId::new();
+        let changed = first_per_class(vec![(a.clone(), 3), (b.clone(), 4), (a.clone(), 5)]);
+        assert_eq!(changed, vec![(a, 3), (b, 4)]);
+    }
+}

@@ -1,0 +1,169 @@
+//! Live events across app processes (PostgreSQL only): the real binary started
+//! twice on one database, a post through one reaching a stream on the other,
+//! and the other's listening connection killed and coming back by itself.
+
+use std::time::Duration;
+
+use common_grounds::classes::ClassId;
+use diesel::prelude::*;
+
+use super::live_stream::{let_post_again, session_client};
+use crate::common::served::Served;
+use crate::common::sse::EventStream;
+use crate::common::*;
+
+/// A student of the test's class: a session token and a client for one process.
+struct Seat {
+    token: String,
+}
+
+/// Posts `text` as a new thread through `served`, as the compose form does.
+async fn post_through(db: &TestDb, served: &Served, seat: &Seat, class: &ClassId, text: &str) {
+    let client = session_client(&served.url("/"), &seat.token);
+    let page = client
+        .get(served.url(&format!("/classes/{class}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&page).expect("a form token on the class page");
+    let response = client
+        .post(served.url(&format!("/classes/{class}/messages")))
+        .form(&[("csrf_token", csrf.as_str()), ("content", text)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303, "posting {text:?}");
+    let_post_again(&mut db.connect());
+}
+
+/// Whether a frame holding `text` arrives within `wait`.
+async fn arrives(stream: &mut EventStream, text: &str, wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Some(frame) = stream.next_frame_by(deadline).await {
+        if frame.data.contains(text) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Backend ids of the listening connection of the process `pid`.
+fn listeners(admin: &mut PgConnection, pid: u32) -> Vec<i32> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE application_name = $1")
+        .bind::<diesel::sql_types::Text, _>(format!("cg-live-listener-{pid}"))
+        .load::<Row>(admin)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.pid)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_through_one_process_reaches_a_stream_on_another_even_after_its_listener_is_killed()
+{
+    let Some(admin_url) = postgres_admin_url() else {
+        return;
+    };
+    let db = TestDb::with_schema(Backend::Postgres);
+    let (a, b, class) = {
+        let mut conn = db.connect();
+        let now = common_grounds::clock::now();
+        let class = seed::class(&mut conn, "CS 3120", "1262");
+        let mut seat = |computing_id: &str| {
+            let user = builders::UserBuilder::new(computing_id).insert(&mut conn);
+            seed::enroll(&mut conn, &user, &class);
+            let session =
+                common_grounds::accounts::sessions::create(&mut conn, &user.id, Some("test"), now)
+                    .unwrap();
+            Seat {
+                token: session.token,
+            }
+        };
+        let (a, b) = (seat("aaa1a"), seat("bbb2b"));
+        (a, b, class.id)
+    };
+    let mut one = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
+    let mut two = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
+    one.ready().await;
+    two.ready().await;
+
+    let b_on_two = session_client(&two.url("/"), &b.token);
+    let mut stream = EventStream::open(
+        &b_on_two,
+        &two.url(&format!("/classes/{class}/events")),
+        None,
+    )
+    .await;
+    assert_eq!(stream.status(), 200);
+    post_through(&db, &one, &a, &class, "Posted on process one").await;
+    assert!(
+        arrives(&mut stream, "Posted on process one", Duration::from_secs(5)).await,
+        "process two's stream did not get process one's post within 5 s"
+    );
+
+    // Kill PostgreSQL's side of process two's listening connection.
+    let mut admin = PgConnection::establish(&admin_url).unwrap();
+    let killed = listeners(&mut admin, two.pid());
+    assert_eq!(killed.len(), 1, "process two listens on one connection");
+    diesel::sql_query("SELECT pg_terminate_backend($1)")
+        .bind::<diesel::sql_types::Integer, _>(killed[0])
+        .execute(&mut admin)
+        .unwrap();
+    // Posted while process two may not be listening: it arrives, live or by catching up.
+    post_through(&db, &one, &a, &class, "Posted while two was deaf").await;
+    assert!(
+        arrives(
+            &mut stream,
+            "Posted while two was deaf",
+            Duration::from_secs(10)
+        )
+        .await,
+        "the post made during the reconnect never reached the stream: {}",
+        two.stderr()
+    );
+    // It noticed, and said so in its log.
+    let noticed = "the listening connection broke; reconnecting";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !format!("{}{}", two.stdout(), two.stderr()).contains(noticed) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "process two did not log the broken connection: {}{}",
+            two.stdout(),
+            two.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Process two listens again, on a new connection, by itself.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now_listening = listeners(&mut admin, two.pid());
+        if now_listening.len() == 1 && now_listening[0] != killed[0] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "process two did not listen again: {}",
+            two.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    post_through(&db, &one, &a, &class, "Posted after it came back").await;
+    assert!(
+        arrives(
+            &mut stream,
+            "Posted after it came back",
+            Duration::from_secs(5)
+        )
+        .await
+    );
+    one.stop();
+    two.stop();
+}

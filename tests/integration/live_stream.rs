@@ -1,0 +1,338 @@
+//! The live event stream of a class chat (`GET /classes/{id}/events`), read as
+//! any HTTP client reads it: what a classmate's post sends, what a reconnect
+//! replays, who may listen, and what the bytes never hold.
+
+use std::time::Duration;
+
+use common_grounds::accounts::Role;
+use common_grounds::chat::MessageId;
+use common_grounds::classes::ClassId;
+use common_grounds::db::schema::{class_messages, users};
+use diesel::prelude::*;
+
+use crate::common::served::Served;
+use crate::common::sse::{EventStream, Frame};
+use crate::common::*;
+
+/// The longest any test waits for an event to arrive.
+const WAIT: Duration = Duration::from_secs(5);
+
+fn events_path(class: &ClassId) -> String {
+    format!("/classes/{class}/events")
+}
+
+/// Posts in the class chat through HTTP, as the compose or reply form does.
+async fn post(
+    app: &TestApp,
+    who: &Student,
+    class: &ClassId,
+    text: &str,
+    parent: Option<&MessageId>,
+) {
+    let mut fields = vec![("content", text.to_string())];
+    if let Some(parent) = parent {
+        fields.push(("parent_id", parent.to_string()));
+    }
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = who
+        .post(
+            app,
+            &format!("/classes/{class}"),
+            &format!("/classes/{class}/messages"),
+            &fields,
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 303, "posting {text:?}");
+    let mut conn = app.conn();
+    let_post_again(&mut conn);
+}
+
+/// Forgets the one-post-per-5-s limit's hits, so a test posts twice in a row
+/// without waiting (what is tested is the stream, not the limit).
+pub fn let_post_again(conn: &mut common_grounds::db::DbConn) {
+    use common_grounds::db::schema::rate_limit_hits;
+    diesel::delete(
+        rate_limit_hits::table.filter(rate_limit_hits::bucket.like("chat-post-burst:%")),
+    )
+    .execute(conn)
+    .unwrap();
+}
+
+/// The id of the class's message with exactly this text.
+fn message_with(app: &TestApp, text: &str) -> MessageId {
+    class_messages::table
+        .filter(class_messages::content.eq(text))
+        .select(class_messages::id)
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+fn data_of(frame: &Frame) -> serde_json::Value {
+    serde_json::from_str(&frame.data).unwrap_or_else(|e| panic!("{e}: {}", frame.data))
+}
+
+backend_test!(
+    async fn a_reply_arrives_live_and_a_reconnect_replays_the_rest(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = app.student("aaa1a");
+        let b = app.student("bbb2b");
+        let class = new_class(&app, "CS 3120", &[&a, &b]).id;
+        post(&app, &a, &class, "Does anyone have the notes", None).await;
+        let thread = message_with(&app, "Does anyone have the notes");
+
+        let mut stream = EventStream::open(&b.client, &app.url(&events_path(&class)), None).await;
+        assert_eq!(stream.status(), 200);
+        assert!(stream
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/event-stream")));
+        assert_eq!(stream.header("cache-control").as_deref(), Some("no-store"));
+        assert_eq!(stream.header("x-accel-buffering").as_deref(), Some("no"));
+        // Asked with gzip, still plain frames as they happen.
+        assert_ne!(stream.header("content-encoding").as_deref(), Some("gzip"));
+
+        post(&app, &a, &class, "Yes, on the course site", Some(&thread)).await;
+        let frame = stream.next_frame(WAIT).await.expect("the reply within 5 s");
+        assert_eq!(frame.event, "reply");
+        let data = data_of(&frame);
+        assert!(
+            data["html"]
+                .as_str()
+                .unwrap()
+                .contains("Yes, on the course site"),
+            "{data}"
+        );
+        assert_eq!(data["new"], true, "A's reply is new to B");
+        let seen = frame.id.expect("an id to resume from");
+        drop(stream);
+
+        post(&app, &a, &class, "Week three is up", Some(&thread)).await;
+        post(&app, &a, &class, "Week four too", Some(&thread)).await;
+        let mut stream =
+            EventStream::open(&b.client, &app.url(&events_path(&class)), Some(seen)).await;
+        assert_eq!(stream.status(), 200);
+        let frames = stream.frames(2, WAIT).await;
+        let texts: Vec<String> = frames
+            .iter()
+            .map(|f| data_of(f)["html"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(frames.len(), 2, "{frames:?}");
+        assert!(texts[0].contains("Week three is up"), "{texts:?}");
+        assert!(texts[1].contains("Week four too"), "{texts:?}");
+        assert!(frames[0].id.unwrap() > seen && frames[1].id.unwrap() > frames[0].id.unwrap());
+        // Once each: nothing else follows.
+        assert_eq!(stream.next_frame(Duration::from_millis(400)).await, None);
+    }
+);
+
+backend_test!(
+    async fn only_classmates_may_listen_and_the_stream_names_no_author(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = app.student("aaa1a");
+        let b = app.student("bbb2b");
+        let outsider = app.student("ccc3c");
+        diesel::update(users::table.find(&a.user.id))
+            .set(users::display_name.eq("Ada Quietly"))
+            .execute(&mut app.conn())
+            .unwrap();
+        let class = new_class(&app, "CS 3120", &[&a, &b]).id;
+
+        let refused =
+            EventStream::open(&outsider.client, &app.url(&events_path(&class)), None).await;
+        assert_eq!(refused.status(), 404);
+        let unknown =
+            EventStream::open(&b.client, &app.url(&events_path(&ClassId::new())), None).await;
+        assert_eq!(unknown.status(), 404);
+        let signed_out = EventStream::open(&client(), &app.url(&events_path(&class)), None).await;
+        assert_ne!(signed_out.status(), 200);
+
+        let mut stream = EventStream::open(&b.client, &app.url(&events_path(&class)), None).await;
+        post(&app, &a, &class, "A question about sets", None).await;
+        let thread = message_with(&app, "A question about sets");
+        post(&app, &a, &class, "And one about maps", Some(&thread)).await;
+        let frames = stream.frames(2, WAIT).await;
+        assert_eq!(frames.len(), 2, "{frames:?}");
+        // A's own stream marks A's messages as theirs; B's never does.
+        let raw = stream.raw_text();
+        for secret in [
+            a.user.id.as_str(),
+            a.user.email.as_str(),
+            a.user.computing_id.as_str(),
+            "Ada Quietly",
+        ] {
+            assert!(!raw.contains(secret), "the stream holds {secret:?}: {raw}");
+        }
+    }
+);
+
+backend_test!(
+    async fn edits_deletes_hides_and_restores_arrive_only_in_their_class(backend: Backend) {
+        let app = spawn_app_with(
+            TestDb::with_schema(backend),
+            TestMail::Memory,
+            &[
+                ("FLAG_HIDE_THRESHOLD", "1"),
+                ("REPORT_MIN_MEMBERSHIP_HOURS", "0"),
+            ],
+        )
+        .await;
+        let a = app.student("aaa1a");
+        let b = app.student("bbb2b");
+        let c = app.student("ccc3c");
+        let moderator = staff(&app, "mod4m", Role::Moderator);
+        let class = new_class(&app, "CS 3120", &[&a, &b]).id;
+        let other = new_class(&app, "CS 2100", &[&c]).id;
+        let page = format!("/classes/{class}");
+
+        let mut stream = EventStream::open(&b.client, &app.url(&events_path(&class)), None).await;
+        let mut elsewhere =
+            EventStream::open(&c.client, &app.url(&events_path(&other)), None).await;
+        assert_eq!((stream.status(), elsewhere.status()), (200, 200));
+
+        post(&app, &a, &class, "Proofs by induction", None).await;
+        let thread = message_with(&app, "Proofs by induction");
+        post(&app, &a, &class, "Strong or weak?", Some(&thread)).await;
+        let reply = message_with(&app, "Strong or weak?");
+        let edited = a
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{thread}/edit"),
+                &[("content", "Proofs by strong induction")],
+            )
+            .await;
+        assert_eq!(edited.status().as_u16(), 303);
+        let reported = b
+            .post(&app, &page, &format!("/messages/{thread}/flag"), &[])
+            .await;
+        assert_eq!(reported.status().as_u16(), 303);
+        let now = common_grounds::clock::now();
+        common_grounds::moderation::messages::restore(
+            &mut app.conn(),
+            &moderator.user.id,
+            &thread,
+            None,
+            now,
+        )
+        .unwrap();
+        common_grounds::moderation::messages::hide(
+            &mut app.conn(),
+            &moderator.user.id,
+            &reply,
+            None,
+            now,
+        )
+        .unwrap();
+        post(&app, &a, &class, "Never mind", None).await;
+        let gone = message_with(&app, "Never mind");
+        let deleted = a
+            .post(&app, &page, &format!("/messages/{gone}/delete"), &[])
+            .await;
+        assert_eq!(deleted.status().as_u16(), 303);
+
+        let frames = stream.frames(8, WAIT).await;
+        let kinds: Vec<&str> = frames.iter().map(|f| f.event.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["thread", "reply", "edit", "hide", "restore", "hide", "thread", "delete"],
+            "{frames:?}"
+        );
+        let ids: Vec<i64> = frames.iter().map(|f| f.id.unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order: {ids:?}");
+        // An event shows the message as it is when the event is read (the
+        // edit may be read after the hide); once restored, it shows the edit.
+        assert!(data_of(&frames[4])["html"]
+            .as_str()
+            .unwrap()
+            .contains("Proofs by strong induction"));
+        // A hidden message's text is not sent, to anyone.
+        assert!(!data_of(&frames[5])["html"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Strong or weak?"));
+        assert_eq!(elsewhere.next_frame(Duration::from_millis(300)).await, None);
+    }
+);
+
+backend_test!(
+    async fn a_session_may_hold_four_streams_and_metrics_count_them(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let b = app.student("bbb2b");
+        let class = new_class(&app, "CS 3120", &[&b]).id;
+        let url = app.url(&events_path(&class));
+        let mut open = Vec::new();
+        for _ in 0..4 {
+            let stream = EventStream::open(&b.client, &url, None).await;
+            assert_eq!(stream.status(), 200);
+            open.push(stream);
+        }
+        let fifth = EventStream::open(&b.client, &url, None).await;
+        assert_eq!(fifth.status(), 429);
+        let (_, metrics) = app.get_html("/metrics").await;
+        assert!(
+            metrics.lines().any(|l| l == "cg_live_streams_open 4"),
+            "{metrics}"
+        );
+
+        // A closed tab frees its place.
+        open.pop();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let again = EventStream::open(&b.client, &url, None).await;
+            if again.status() == 200 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the closed stream was not let go"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+);
+
+backend_test!(
+    async fn streams_end_when_the_app_stops(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let (token, class) = {
+            let mut conn = db.connect();
+            let now = common_grounds::clock::now();
+            let user = builders::UserBuilder::new("bbb2b").insert(&mut conn);
+            let class = seed::class(&mut conn, "CS 3120", "1262");
+            seed::enroll(&mut conn, &user, &class);
+            let session =
+                common_grounds::accounts::sessions::create(&mut conn, &user.id, Some("test"), now)
+                    .unwrap();
+            (session.token, class.id)
+        };
+        let mut served = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
+        served.ready().await;
+        let client = session_client(&served.url("/"), &token);
+        let mut stream = EventStream::open(&client, &served.url(&events_path(&class)), None).await;
+        assert_eq!(stream.status(), 200);
+
+        let started = std::time::Instant::now();
+        let stopping = tokio::task::spawn_blocking(move || served.stop());
+        assert!(
+            stream.ended_within(Duration::from_secs(5)).await,
+            "the stream was still open 5 s after SIGTERM"
+        );
+        let (_, stderr) = stopping.await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "stopping took {:?}: {stderr}",
+            started.elapsed()
+        );
+    }
+);
+
+/// A client carrying `token` as its session cookie for `base`.
+pub fn session_client(base: &str, token: &str) -> reqwest::Client {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let url: url::Url = base.parse().unwrap();
+    jar.add_cookie_str(&format!("cg_session={token}; Path=/"), &url);
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
