@@ -173,6 +173,29 @@ pub fn latest(conn: &mut DbConn, class_id: &ClassId) -> QueryResult<i64> {
     Ok(seq.unwrap_or(0))
 }
 
+/// The newest event of any class, 0 when there is none (where SQLite's poller starts).
+pub fn newest(conn: &mut DbConn) -> QueryResult<i64> {
+    let seq: Option<i64> = chat_events::table
+        .select(diesel::dsl::max(chat_events::seq))
+        .first(conn)?;
+    Ok(seq.unwrap_or(0))
+}
+
+/// (class, seq) of the events after `after`, of every class, oldest first: on
+/// SQLite, which serializes writers, seq order is commit order across classes.
+pub fn after_any_class(
+    conn: &mut DbConn,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<(ClassId, i64)>> {
+    chat_events::table
+        .filter(chat_events::seq.gt(after))
+        .order(chat_events::seq.asc())
+        .limit(limit)
+        .select((chat_events::class_id, chat_events::seq))
+        .load(conn)
+}
+
 /// The oldest event still kept for the class, if any: a browser asking to
 /// resume from before it has missed events that were pruned, and must reload.
 pub fn oldest(conn: &mut DbConn, class_id: &ClassId) -> QueryResult<Option<i64>> {

@@ -24,7 +24,7 @@ use super::Signal;
 use crate::chat::events;
 use crate::classes::ClassId;
 use crate::config::DatabaseUrl;
-use crate::db::{DbConn, Pool};
+use crate::db::Pool;
 
 const PG_POLL: Duration = Duration::from_millis(25);
 /// A statement on the listening connection this often, so a connection that
@@ -217,9 +217,10 @@ async fn poll(pool: Pool, signals: mpsc::UnboundedSender<Signal>, mut stop: watc
             tokio::task::spawn_blocking(move || -> anyhow::Result<(i64, Vec<(ClassId, i64)>)> {
                 let mut conn = crate::db::checkout(&pool)?;
                 match seen {
-                    None => Ok((newest_event(&mut conn)?, Vec::new())),
+                    None => Ok((crate::chat::events::newest(&mut conn)?, Vec::new())),
                     Some(after) => {
-                        let changed = events_after(&mut conn, after, SQLITE_BATCH)?;
+                        let changed =
+                            crate::chat::events::after_any_class(&mut conn, after, SQLITE_BATCH)?;
                         let newest = changed.iter().map(|(_, seq)| *seq).max().unwrap_or(after);
                         Ok((newest, first_per_class(changed)))
                     }
@@ -252,29 +253,6 @@ fn first_per_class(events: Vec<(ClassId, i64)>) -> Vec<(ClassId, i64)> {
         .into_iter()
         .filter(|(class_id, _)| seen.insert(class_id.clone()))
         .collect()
-}
-
-// The two reads below belong with `chat::events` (the table's owner); they are
-// here until chat takes them, and read ids only.
-
-/// The newest event of any class, 0 when there is none.
-fn newest_event(conn: &mut DbConn) -> QueryResult<i64> {
-    use crate::db::schema::chat_events;
-    let seq: Option<i64> = chat_events::table
-        .select(diesel::dsl::max(chat_events::seq))
-        .first(conn)?;
-    Ok(seq.unwrap_or(0))
-}
-
-/// (class, seq) of the events after `after`, of every class, oldest first.
-fn events_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<(ClassId, i64)>> {
-    use crate::db::schema::chat_events;
-    chat_events::table
-        .filter(chat_events::seq.gt(after))
-        .order(chat_events::seq.asc())
-        .limit(limit)
-        .select((chat_events::class_id, chat_events::seq))
-        .load(conn)
 }
 
 #[cfg(test)]

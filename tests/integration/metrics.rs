@@ -129,7 +129,7 @@ backend_test!(
 /// Python parser names them (a counter's family drops `_total`), with the
 /// sample names dashboards query. `cg_db_pool_max` was written without a
 /// `# TYPE` line before, so only its name is held to the old list.
-const FAMILIES: [(&str, &[&str]); 11] = [
+const FAMILIES: [(&str, &[&str]); 12] = [
     ("cg_http_requests", &["cg_http_requests_total"]),
     (
         "cg_http_request_duration_seconds",
@@ -146,6 +146,7 @@ const FAMILIES: [(&str, &[&str]); 11] = [
     ("cg_signin_code_hashes", &["cg_signin_code_hashes_total"]),
     ("cg_db_up", &["cg_db_up"]),
     ("cg_outbox_messages", &["cg_outbox_messages"]),
+    ("cg_live_streams_open", &["cg_live_streams_open"]),
     (
         "cg_sis_last_sync_timestamp_seconds",
         &["cg_sis_last_sync_timestamp_seconds"],
