@@ -3,11 +3,13 @@
 //! else, or sent in an event. A message is new to a student when it is newer
 //! than both their class mark (set by "mark all read"; before that, the moment
 //! they joined) and their mark on its thread (set when the thread's page is
-//! shown), is not their own, and still shows (not deleted or hidden).
+//! shown), is not their own, and still shows (not deleted or hidden), and is
+//! less than `NEW_FOR` old: what was posted weeks ago is history, not news, and
+//! the horizon keeps counting what is new a bounded, indexed range per class.
 
 use std::collections::HashMap;
 
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::MessageId;
@@ -15,6 +17,9 @@ use crate::accounts::UserId;
 use crate::classes::ClassId;
 use crate::db::schema::{chat_class_reads, chat_thread_reads, class_messages, user_classes};
 use crate::db::DbConn;
+
+/// How long a message can be new to a student who has not read it.
+pub const NEW_FOR: Duration = Duration::days(14);
 
 /// A student's read marks in one class, for some threads.
 #[derive(Debug, Clone)]
@@ -34,13 +39,14 @@ impl Marks {
 }
 
 /// The student's marks in a class for these threads; `joined` stands in for a
-/// class mark never set.
+/// class mark never set, and nothing older than `NEW_FOR` before `now` is new.
 pub fn marks(
     conn: &mut DbConn,
     viewer: &UserId,
     class_id: &ClassId,
     joined: NaiveDateTime,
     threads: &[MessageId],
+    now: NaiveDateTime,
 ) -> QueryResult<Marks> {
     let class: Option<NaiveDateTime> = chat_class_reads::table
         .find((viewer, class_id))
@@ -58,7 +64,7 @@ pub fn marks(
         .into_iter()
         .collect();
     Ok(Marks {
-        class: class.unwrap_or(joined),
+        class: class.unwrap_or(joined).max(now - NEW_FOR),
         threads,
     })
 }
@@ -160,9 +166,10 @@ diesel::define_sql_function! {
     fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, y: diesel::sql_types::Timestamp) -> diesel::sql_types::Timestamp;
 }
 
-/// Messages new to `$viewer` in the classes they take, as a query to finish.
+/// Messages new to `$viewer` in the classes they take, newer than `$since`
+/// (an indexed range per class), as a query to finish.
 macro_rules! unread_messages {
-    ($viewer:expr) => {{
+    ($viewer:expr, $since:expr) => {{
         // Owned: the joins' ON clauses bind it, and the query must be 'static.
         let viewer: UserId = $viewer.clone();
         class_messages::table
@@ -185,6 +192,7 @@ macro_rules! unread_messages {
                     ),
                 )),
             )
+            .filter(class_messages::created_at.gt($since))
             .filter(class_messages::deleted.eq(false))
             .filter(class_messages::hidden.eq(false))
             .filter(
@@ -209,8 +217,12 @@ macro_rules! unread_messages {
 
 /// How many messages are new to the student in each class they take (classes
 /// with none are left out), in one query.
-pub fn unread_by_class(conn: &mut DbConn, viewer: &UserId) -> QueryResult<HashMap<ClassId, i64>> {
-    let rows: Vec<(ClassId, i64)> = unread_messages!(viewer)
+pub fn unread_by_class(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<HashMap<ClassId, i64>> {
+    let rows: Vec<(ClassId, i64)> = unread_messages!(viewer, now - NEW_FOR)
         .group_by(class_messages::class_id)
         .select((class_messages::class_id, diesel::dsl::count_star()))
         .load(conn)?;
@@ -218,9 +230,9 @@ pub fn unread_by_class(conn: &mut DbConn, viewer: &UserId) -> QueryResult<HashMa
 }
 
 /// Whether anything is new to the student in any class they take (the nav's dot).
-pub fn any_unread(conn: &mut DbConn, viewer: &UserId) -> QueryResult<bool> {
+pub fn any_unread(conn: &mut DbConn, viewer: &UserId, now: NaiveDateTime) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        unread_messages!(viewer).select(class_messages::id),
+        unread_messages!(viewer, now - NEW_FOR).select(class_messages::id),
     ))
     .get_result(conn)
 }

@@ -200,7 +200,7 @@ fn thread_list(
     };
     let root_ids: Vec<MessageId> = roots.iter().map(|m| m.id.clone()).collect();
     let replies = reply_stats(conn, &root_ids)?;
-    let marks = super::reads::marks(conn, viewer, class_id, joined, &root_ids)?;
+    let marks = super::reads::marks(conn, viewer, class_id, joined, &root_ids, now)?;
     let flagged = flagged_by(conn, viewer, &root_ids, &[])?;
     let threads = roots
         .iter()
@@ -309,6 +309,7 @@ pub fn thread_page(
         class_id,
         joined,
         std::slice::from_ref(thread_id),
+        now,
     )?
     .for_thread(thread_id);
     let newest = replies

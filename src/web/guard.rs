@@ -65,7 +65,7 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
                 else {
                     return Ok(None);
                 };
-                let unread = page && crate::chat::reads::any_unread(conn, &user.id)?;
+                let unread = page && crate::chat::reads::any_unread(conn, &user.id, clock::now())?;
                 Ok(Some(CurrentUser {
                     user,
                     session,

@@ -390,3 +390,33 @@ backend_test!(
         app.stop().await;
     }
 );
+
+backend_test!(
+    async fn what_was_posted_weeks_ago_is_history_not_news(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let b = app.student("bb2y");
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        // B joined a month ago and never opened the chat.
+        {
+            use common_grounds::db::schema::user_classes;
+            use diesel::prelude::*;
+            diesel::update(user_classes::table.find((&b.user.id, &class.id)))
+                .set(user_classes::enrolled_at.eq(clock::now() - Duration::days(30)))
+                .execute(&mut app.conn())
+                .unwrap();
+        }
+        let old = old_thread(&app, &class, &[&a.user], 0, 2, 15 * 24 * 60);
+        let recent = old_thread(&app, &class, &[&a.user], 1, 1, 13 * 24 * 60);
+        let (_, html) = b.get(&app, &format!("/classes/{}", class.id)).await;
+        assert_eq!(new_mark(&html, &old), None, "15 days old: not new");
+        assert_eq!(
+            new_mark(&html, &recent).as_deref(),
+            Some("2 new"),
+            "13 days old: new"
+        );
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class).as_deref(), Some("2 new"));
+        app.stop().await;
+    }
+);
