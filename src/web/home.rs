@@ -66,7 +66,7 @@ pub async fn show_home(
             let meetings = classes::meetings_by_class(conn, &ids)?;
             let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
             let requests = friends::requests::incoming(conn, &user.id)?;
-            let unread = chat::reads::unread_by_class(conn, &user.id, crate::clock::now())?;
+            let unread = chat::reads::unread_in(conn, &user.id, &ids, crate::clock::now())?;
             Ok((choice, mine, meetings, friends_in, requests, unread))
         })
         .await?;

@@ -420,3 +420,17 @@ backend_test!(
         app.stop().await;
     }
 );
+
+backend_test!(
+    async fn a_backlog_counts_as_99_plus_on_home(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let b = app.student("bb2y");
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        // 120 replies posted after B joined.
+        old_thread(&app, &class, &[&a.user], 0, 119, 0);
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class).as_deref(), Some("99+ new"));
+        app.stop().await;
+    }
+);
