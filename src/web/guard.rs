@@ -307,6 +307,18 @@ pub trait SessionForm: serde::de::DeserializeOwned + 'static {
     }
 }
 
+/// A form that carries nothing but its token (a button: lift, mark read).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    csrf_token: String,
+}
+
+impl SessionForm for CsrfForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// A POSTed form from a signed-in user, handed to the handler only after its
 /// token matched the one bound to this session (a pre-session token is not enough).
 pub struct SignedInForm<T>(pub CurrentUser, pub T);

@@ -11,7 +11,7 @@ use crate::campus_time::Stamp;
 use crate::clock;
 use crate::moderation;
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{SessionForm, Staff, StaffForm};
+use crate::web::guard::{CsrfForm, SessionForm, Staff, StaffForm};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 use crate::web::views::{self, FlashRedirect};
@@ -201,17 +201,6 @@ pub async fn suspend(
             campus.zone_name()
         ),
     ))
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf_token: String,
-}
-
-impl SessionForm for CsrfForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 #[post("/users/{who}/lift")]

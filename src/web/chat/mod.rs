@@ -20,7 +20,7 @@ use super::error::{chat_refusal, AppError, Refusal};
 use super::guard::CurrentUser;
 use super::layout::Layout;
 use super::state::AppState;
-use crate::chat::{ChatError, MessageId, Rules};
+use crate::chat::{ChatError, ClassMessage, MessageId, Rules};
 use crate::classes::ClassId;
 use crate::clock;
 
@@ -79,6 +79,16 @@ fn back_href(class_id: &ClassId, back: Option<&str>, anchor: Option<&MessageId>)
 /// A thread's own page.
 fn thread_href(class_id: &ClassId, thread_id: &MessageId) -> String {
     format!("/classes/{class_id}/threads/{thread_id}")
+}
+
+/// A message on its thread's page.
+fn message_href(message: &ClassMessage) -> String {
+    let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);
+    format!(
+        "{}#m-{}",
+        thread_href(&message.class_id, thread),
+        message.id
+    )
 }
 
 /// Answers a refused chat action with the page or error `error::chat_refusal` chose.

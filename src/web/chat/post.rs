@@ -4,7 +4,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{answer_refusal, back_href, rules, see_other, thread_href};
+use super::{answer_refusal, back_href, message_href, rules, see_other, thread_href};
 use crate::chat::{self, Deletion, Draft, MessageBody, MessageId};
 use crate::classes::ClassId;
 use crate::web::error::{with_conn, AppError};
@@ -77,14 +77,7 @@ pub async fn post_message(
     .await?;
     match result {
         // A reply lands on its thread, a new thread on its own page.
-        Ok(message) => {
-            let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);
-            Ok(see_other(format!(
-                "{}#m-{}",
-                thread_href(&class_id, thread),
-                message.id
-            )))
-        }
+        Ok(message) => Ok(see_other(message_href(&message))),
         Err(error) => answer_refusal(&req, &current, &rules, error),
     }
 }
@@ -130,14 +123,7 @@ pub async fn edit_message(
     })
     .await?;
     match result {
-        Ok(message) => {
-            let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);
-            Ok(see_other(format!(
-                "{}#m-{}",
-                thread_href(&message.class_id, thread),
-                message.id
-            )))
-        }
+        Ok(message) => Ok(see_other(message_href(&message))),
         Err(error) => answer_refusal(&req, &current, &rules, error),
     }
 }

@@ -18,7 +18,7 @@ use crate::chat::{self, content, Body, ChatError, Cursor, MessageId, MessageView
 use crate::classes::{Class, ClassId, ClassMeeting};
 use crate::clock;
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{CurrentUser, SessionForm, SignedInForm};
+use crate::web::guard::{CsrfForm, CurrentUser, SignedInForm};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 
@@ -263,7 +263,6 @@ struct ShowClassPage {
     unread: usize,
     max_chars: usize,
     events_href: String,
-    csrf_token: String,
 }
 
 #[derive(Template)]
@@ -387,7 +386,6 @@ pub async fn show_class(
         .collect();
     let unread = threads.iter().map(|t| t.unread).sum();
     layout.unread |= unread > 0;
-    let csrf_token = layout.csrf_token.clone();
     let body = ShowClassPage {
         layout,
         events_href: format!("/classes/{id}/events?after={}", list.latest_event),
@@ -398,7 +396,6 @@ pub async fn show_class(
         newest: list.newest,
         unread,
         max_chars: content::MAX_CHARS,
-        csrf_token,
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
@@ -464,24 +461,12 @@ pub async fn show_thread(
     Ok(html(StatusCode::OK, body))
 }
 
-#[derive(Deserialize)]
-pub struct MarkReadForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-impl SessionForm for MarkReadForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 /// "Mark all read" for one class.
 #[post("/classes/{id:[0-9a-f-]{36}}/read")]
 pub async fn mark_all_read(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    SignedInForm(current, _form): SignedInForm<MarkReadForm>,
+    SignedInForm(current, _form): SignedInForm<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let viewer = current.user.id.clone();
@@ -507,7 +492,7 @@ pub async fn mark_all_read(
 pub async fn mark_thread_read(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    SignedInForm(current, _form): SignedInForm<MarkReadForm>,
+    SignedInForm(current, _form): SignedInForm<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
     let class_id = ClassId::parse(&path.0).ok_or(AppError::NotFound)?;
     let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
