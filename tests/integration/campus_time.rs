@@ -2,8 +2,6 @@
 //! by default) on a 12-hour clock inside `<time datetime>`, across daylight
 //! saving, and a zone that is not one refused at start.
 
-use std::process::Command;
-
 use chrono::NaiveDateTime;
 use common::builders::{ClassBuilder, MessageBuilder};
 use common_grounds::accounts::Role;
@@ -266,24 +264,7 @@ backend_test!(
 /// with a line naming the variable and an example.
 #[test]
 fn a_bad_campus_time_zone_stops_the_start_naming_the_variable() {
-    let dir = std::env::temp_dir().join(format!("cg-tz-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_common-grounds"))
-        .arg("serve")
-        .current_dir(&dir)
-        .env_remove("APP_ENV")
-        .env("DATA_DIR", &dir)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("app.db").display()),
-        )
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("CAMPUS_TIME_ZONE", "Eastern Time")
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "it must not start: {stderr}");
+    let stderr = common::served::refused_start(&[("CAMPUS_TIME_ZONE", "Eastern Time")]);
     assert!(
         stderr.contains("CAMPUS_TIME_ZONE")
             && stderr.contains("Eastern Time")

@@ -25,6 +25,23 @@ fn quick_rules(app: &TestApp) -> Rules {
     rules
 }
 
+/// `author` replies `text` to `thread` through chat's own posting path.
+fn reply(app: &TestApp, author: &User, class: &Class, thread: &ClassMessage, text: &str) {
+    let body = MessageBody::parse(text).unwrap();
+    chat::post(
+        &mut app.conn(),
+        author,
+        Draft {
+            class_id: &class.id,
+            parent_id: Some(&thread.id),
+            body: &body,
+        },
+        &quick_rules(app),
+        clock::now(),
+    )
+    .unwrap();
+}
+
 /// A thread of `replies` replies by `people`, opened `minutes_ago` minutes ago,
 /// a reply a second after it: the history students find when they join.
 fn old_thread(
@@ -203,21 +220,8 @@ backend_test!(
         assert!(!nav_dot(&home), "nothing new: no dot");
 
         // A posts 3 replies to the thread.
-        let rules = quick_rules(&app);
         for n in 0..3 {
-            let body = MessageBody::parse(&format!("Answer part {n}")).unwrap();
-            chat::post(
-                &mut app.conn(),
-                &a.user,
-                Draft {
-                    class_id: &class.id,
-                    parent_id: Some(&thread.id),
-                    body: &body,
-                },
-                &rules,
-                clock::now(),
-            )
-            .unwrap();
+            reply(&app, &a.user, &class, &thread, &format!("Answer part {n}"));
         }
 
         let (_, home) = b.get(&app, "/").await;
@@ -266,19 +270,7 @@ backend_test!(
 
         // Two more replies; "Mark all read" clears them without opening the thread.
         for n in 3..5 {
-            let body = MessageBody::parse(&format!("Answer part {n}")).unwrap();
-            chat::post(
-                &mut app.conn(),
-                &a.user,
-                Draft {
-                    class_id: &class.id,
-                    parent_id: Some(&thread.id),
-                    body: &body,
-                },
-                &rules,
-                clock::now(),
-            )
-            .unwrap();
+            reply(&app, &a.user, &class, &thread, &format!("Answer part {n}"));
         }
         let (_, home) = b.get(&app, "/").await;
         assert_eq!(home_mark(&home, &class).as_deref(), Some("2 new"));
@@ -337,19 +329,7 @@ backend_test!(
         let thread = old_thread(&app, &class, &[&a.user], 0, 0, 5);
         let page = format!("/classes/{}/threads/{}", class.id, thread.id);
         b.get(&app, &page).await;
-        let body = MessageBody::parse("Seen live").unwrap();
-        chat::post(
-            &mut app.conn(),
-            &a.user,
-            Draft {
-                class_id: &class.id,
-                parent_id: Some(&thread.id),
-                body: &body,
-            },
-            &quick_rules(&app),
-            clock::now(),
-        )
-        .unwrap();
+        reply(&app, &a.user, &class, &thread, "Seen live");
         let (_, home) = b.get(&app, "/").await;
         assert_eq!(home_mark(&home, &class).as_deref(), Some("1 new"));
         // What the script sends once it showed the reply.

@@ -8,7 +8,6 @@ use crate::common;
 use crate::common::seed;
 use crate::common::served::Served;
 
-use std::process::Command;
 use std::sync::Arc;
 
 use common::*;
@@ -185,24 +184,10 @@ backend_test!(
 /// A bad `TRUSTED_PROXIES` stops the binary at start with a line naming it.
 #[test]
 fn a_bad_trusted_proxy_range_stops_the_start_naming_the_variable() {
-    let dir = std::env::temp_dir().join(format!("cg-net-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_common-grounds"))
-        .arg("serve")
-        .current_dir(&dir)
-        .env_remove("APP_ENV")
-        .env("DATA_DIR", &dir)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("app.db").display()),
-        )
-        .env("TRUSTED_PROXY", "true")
-        .env("TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/40")
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "it must not start: {stderr}");
+    let stderr = common::served::refused_start(&[
+        ("TRUSTED_PROXY", "true"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/40"),
+    ]);
     assert!(
         stderr.contains("TRUSTED_PROXIES") && stderr.contains("10.0.0.0/40"),
         "{stderr}"

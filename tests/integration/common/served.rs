@@ -39,6 +39,32 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Runs `serve` on SQLite in a throwaway folder with these settings, expecting
+/// it to refuse to start: returns what it wrote to stderr.
+pub fn refused_start(settings: &[(&str, &str)]) -> String {
+    let dir = std::env::temp_dir().join(format!("cg-refused-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_common-grounds"));
+    command
+        .arg("serve")
+        .current_dir(&dir)
+        .env_remove("APP_ENV")
+        .env("DATA_DIR", &dir)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("app.db").display()),
+        )
+        .env("BIND_ADDR", "127.0.0.1:0");
+    for (name, value) in settings {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "it must not start: {stderr}");
+    stderr
+}
+
 impl Served {
     /// Starts `serve` on `host` (a free port) with a fresh data folder (the dev
     /// mailbox writes there: no SMTP), the database at `database_url` (None: a
