@@ -56,6 +56,12 @@ pub struct ClassMessage {
     pub thread_root_id: Option<MessageId>,
     /// On a thread's first message: its newest message's time (a reply bumps it).
     pub last_activity_at: NaiveDateTime,
+    /// Upvotes it has (kept by `votes`, never shown per student).
+    pub vote_count: i32,
+    /// On a thread's first message: the reply marked as its answer.
+    pub answer_id: Option<MessageId>,
+    /// On a thread's first message: when a moderator pinned it.
+    pub pinned_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]

@@ -17,6 +17,8 @@ pub const TABLES: &[&str] = &[
     "chat_class_reads",
     "chat_thread_reads",
     "message_revisions",
+    "message_votes",
+    "chat_pseudonyms",
     "contact_imports",
     "audit_log",
     "email_outbox",
@@ -144,6 +146,9 @@ diesel::table! {
         updated_at -> Timestamp,
         thread_root_id -> Nullable<Text>,
         last_activity_at -> Timestamp,
+        vote_count -> Integer,
+        answer_id -> Nullable<Text>,
+        pinned_at -> Nullable<Timestamp>,
     }
 }
 
@@ -184,6 +189,24 @@ diesel::table! {
         counted -> Bool,
         cleared_at -> Nullable<Timestamp>,
         reported_again_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    message_votes (message_id, user_id) {
+        message_id -> Text,
+        user_id -> Text,
+        class_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chat_pseudonyms (class_id, name) {
+        class_id -> Text,
+        name -> Text,
+        user_id -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -293,6 +316,10 @@ diesel::joinable!(chat_class_reads -> classes (class_id));
 diesel::joinable!(chat_thread_reads -> class_messages (thread_id));
 diesel::joinable!(message_flags -> users (user_id));
 diesel::joinable!(message_revisions -> class_messages (message_id));
+diesel::joinable!(message_votes -> class_messages (message_id));
+diesel::joinable!(message_votes -> users (user_id));
+diesel::joinable!(chat_pseudonyms -> classes (class_id));
+diesel::joinable!(chat_pseudonyms -> users (user_id));
 diesel::joinable!(contact_imports -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
 
@@ -310,6 +337,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_class_reads,
     chat_thread_reads,
     message_revisions,
+    message_votes,
+    chat_pseudonyms,
     contact_imports,
     audit_log,
     email_outbox,

@@ -30,6 +30,8 @@ crate::text_enum!(
         // Not a staff action: an author deleted their message while it was
         // under report (its text is kept for moderators).
         AuthorDelete => "author_delete",
+        Pin => "pin",
+        Unpin => "unpin",
     }
 );
 

@@ -5,7 +5,7 @@
 use crate::common;
 use common::builders::{discrete_math, MessageBuilder, UserBuilder};
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 use common::*;
 use common_grounds::accounts::{
     self, MagicLink, MagicLinkId, NewMagicLink, NewSession, Role, Session, SessionId, User, UserId,
@@ -370,6 +370,42 @@ backend_test!(
             ),
             ("When is the exam? 🎓", chat::RevisionEnd::Edit, now)
         );
+
+        // message_votes: one student's upvote (chat::votes keeps the count).
+        diesel::insert_into(message_votes::table)
+            .values((
+                message_votes::message_id.eq(&message_id),
+                message_votes::user_id.eq(&friend.id),
+                message_votes::class_id.eq(&message.class_id),
+                message_votes::created_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        let vote: (MessageId, UserId, NaiveDateTime) = message_votes::table
+            .select((
+                message_votes::message_id,
+                message_votes::user_id,
+                message_votes::created_at,
+            ))
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(vote, (message_id.clone(), friend.id.clone(), now));
+
+        // chat_pseudonyms: a student's name in a class, kept for the term.
+        diesel::insert_into(chat_pseudonyms::table)
+            .values((
+                chat_pseudonyms::class_id.eq(&message.class_id),
+                chat_pseudonyms::name.eq("Violet Heron"),
+                chat_pseudonyms::user_id.eq(Some(&friend.id)),
+                chat_pseudonyms::created_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        let name: (String, Option<UserId>) = chat_pseudonyms::table
+            .select((chat_pseudonyms::name, chat_pseudonyms::user_id))
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(name, ("Violet Heron".to_string(), Some(friend.id.clone())));
 
         // contact_imports
         let import = ContactImport {
