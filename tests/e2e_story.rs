@@ -1794,9 +1794,17 @@ fn card(heading: &str) -> String {
     )
 }
 
+/// A two-word name from our lists ("Violet Heron"), or an older `Anon_` + hex one.
 fn is_pseudonym(text: &str) -> bool {
-    text.strip_prefix("Anon_")
-        .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()))
+    use common_grounds::chat::pseudonym::{adjectives, nouns};
+    let old = text
+        .strip_prefix("Anon_")
+        .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()));
+    let two_words = text
+        .trim()
+        .split_once(' ')
+        .is_some_and(|(a, n)| adjectives().contains(&a) && nouns().contains(&n));
+    old || two_words
 }
 
 async fn wait_for_file(path: &Path) -> String {

@@ -3,6 +3,7 @@
 //! the views in `threads` carry a pseudonym and a "mine" mark, never a user id.
 //! No actix or HTML here.
 
+pub mod anonymity;
 pub mod content;
 pub mod events;
 pub mod flags;
@@ -108,8 +109,9 @@ pub struct MessageFlag {
 pub struct Rules {
     /// `SECRET_KEY`: pseudonyms are HMACs under it.
     pub secret: Vec<u8>,
-    /// Hex characters a pseudonym starts with; more are added only on a clash.
-    pub pseudonym_hex_len: usize,
+    /// Below this many recent posters (`ANONYMITY_MIN_POSTERS`), the compose box
+    /// warns that classmates may guess who is writing.
+    pub anonymity_min_posters: u32,
     /// At most one post per this interval, per student per class.
     pub post_interval: Duration,
     /// At most this many posts per hour, per student per class.
@@ -137,7 +139,7 @@ impl Rules {
     pub fn new(secret: &[u8], flag_hide_threshold: u32) -> Rules {
         Rules {
             secret: secret.to_vec(),
-            pseudonym_hex_len: pseudonym::DEFAULT_HEX_LEN,
+            anonymity_min_posters: anonymity::DEFAULT_MIN_POSTERS,
             post_interval: Duration::seconds(5),
             posts_per_hour: 30,
             posts_per_hour_anywhere: 60,

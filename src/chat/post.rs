@@ -96,13 +96,8 @@ pub fn post(
                 retry_at: limited.retry_at,
             });
         }
-        let anonymous_identifier = pseudonym::assign(
-            tx,
-            &rules.secret,
-            &author.id,
-            draft.class_id,
-            rules.pseudonym_hex_len,
-        )?;
+        let anonymous_identifier =
+            pseudonym::assign(tx, &rules.secret, &author.id, draft.class_id, now)?;
         // Within a class, times only go forward: a message is never older than
         // the one before it, so "newer than what I read" is exact.
         let at = next_instant(tx, draft.class_id, now)?;

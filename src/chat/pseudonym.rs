@@ -1,75 +1,260 @@
-//! Pseudonyms: `Anon_` + the first hex characters of
+//! Pseudonyms: a two-word name per student per class ("Violet Heron"), an
+//! adjective and a noun from the lists we ship, chosen by the keyed
 //! `HMAC-SHA256(SECRET_KEY, user_id ":" class_id)`. Stable for a student within a
-//! class, unrelated across classes, unguessable without the key, and unique within
-//! a class (the suffix grows on a clash).
+//! class (stored once in `chat_pseudonyms`), unrelated across classes, unguessable
+//! without the key, and unique within a class. Nothing here reads or shows who
+//! holds a name; only the posting transaction writes one.
+//!
+//! Candidates come from a keyed stream: block 0 is the digest above, block `n`
+//! (from 1) is `HMAC-SHA256(SECRET_KEY, user_id ":" class_id ":" n)` (`n` in
+//! decimal; ids are UUIDs, without colons). Candidate `i` reads the four bytes at
+//! `4 * (i % 8)` of block `i / 8`: two big-endian `u16`, the first picks the
+//! adjective (modulo the list's length), the second the noun. A student takes the
+//! first candidate nobody in the class holds, so a clash moves on to the next one,
+//! the same way every time. Names taken before the word lists (`Anon_` and hex)
+//! stay on the messages that carry them and can never equal a two-word name.
 
+use std::collections::HashSet;
+
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::accounts::UserId;
 use crate::classes::ClassId;
-use crate::db::schema::class_messages;
+use crate::db::schema::chat_pseudonyms;
 use crate::db::{DbConn, Tx};
 
-pub const PREFIX: &str = "Anon_";
-/// Hex characters a pseudonym starts with (32 bits).
-pub const DEFAULT_HEX_LEN: usize = 8;
-const FULL_HEX_LEN: usize = 64;
+const ADJECTIVES_TXT: &str = include_str!("words/adjectives.txt");
+const NOUNS_TXT: &str = include_str!("words/nouns.txt");
+/// Words and pairs no name may contain, checked by this module's tests.
+#[cfg(test)]
+const BLOCKED_TXT: &str = include_str!("words/blocked.txt");
 
-/// The full hex HMAC for a student in a class.
-pub fn digest(secret: &[u8], user_id: &UserId, class_id: &ClassId) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
+/// Candidates looked up in one query: clashes past the first few are rare.
+const BATCH: usize = 16;
+/// Candidates tried before a name takes a hex suffix (only a class of thousands
+/// of students could get there).
+const MAX_CANDIDATES: usize = 1024;
+/// How many colours the mark beside a name has (`pm-0` to `pm-7` in app.css).
+pub const MARKS: usize = 8;
+
+fn words(list: &'static str) -> impl Iterator<Item = &'static str> {
+    list.lines().map(str::trim).filter(|w| !w.is_empty())
+}
+
+/// The adjectives, in file order (a name's first word).
+pub fn adjectives() -> Vec<&'static str> {
+    words(ADJECTIVES_TXT).collect()
+}
+
+/// The nouns, in file order (a name's second word).
+pub fn nouns() -> Vec<&'static str> {
+    words(NOUNS_TXT).collect()
+}
+
+fn mac(secret: &[u8]) -> Hmac<Sha256> {
+    Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length")
+}
+
+fn digest_bytes(secret: &[u8], user_id: &UserId, class_id: &ClassId) -> [u8; 32] {
+    let mut mac = mac(secret);
     mac.update(user_id.as_str().as_bytes());
     mac.update(b":");
     mac.update(class_id.as_str().as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    mac.finalize().into_bytes().into()
 }
 
-/// The pseudonym with `hex_len` hex characters (1 to 64).
-pub fn candidate(secret: &[u8], user_id: &UserId, class_id: &ClassId, hex_len: usize) -> String {
-    let digest = digest(secret, user_id, class_id);
-    format!("{PREFIX}{}", &digest[..hex_len.clamp(1, FULL_HEX_LEN)])
+/// The full hex HMAC for a student in a class (block 0 of the candidate stream).
+pub fn digest(secret: &[u8], user_id: &UserId, class_id: &ClassId) -> String {
+    hex::encode(digest_bytes(secret, user_id, class_id))
 }
 
-/// The student's pseudonym in a class: the one already stored with their messages,
-/// else the shortest candidate of at least `min_hex_len` characters that no other
-/// message in the class carries. It runs in the transaction that inserts the
-/// message, with the class locked, so two students cannot pick the same one.
+/// A student's candidate names in a class, in the order they are tried.
+pub struct Candidates<'a> {
+    secret: &'a [u8],
+    user_id: &'a UserId,
+    class_id: &'a ClassId,
+    adjectives: Vec<&'static str>,
+    nouns: Vec<&'static str>,
+    block: [u8; 32],
+    next: usize,
+}
+
+impl<'a> Candidates<'a> {
+    pub fn new(secret: &'a [u8], user_id: &'a UserId, class_id: &'a ClassId) -> Candidates<'a> {
+        Candidates {
+            secret,
+            user_id,
+            class_id,
+            adjectives: adjectives(),
+            nouns: nouns(),
+            block: digest_bytes(secret, user_id, class_id),
+            next: 0,
+        }
+    }
+}
+
+impl Iterator for Candidates<'_> {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        let i = self.next;
+        self.next += 1;
+        let (block, at) = (i / 8, 4 * (i % 8));
+        if at == 0 && block > 0 {
+            let mut mac = mac(self.secret);
+            mac.update(self.user_id.as_str().as_bytes());
+            mac.update(b":");
+            mac.update(self.class_id.as_str().as_bytes());
+            mac.update(format!(":{block}").as_bytes());
+            self.block = mac.finalize().into_bytes().into();
+        }
+        let b = &self.block[at..at + 4];
+        let adjective = usize::from(u16::from_be_bytes([b[0], b[1]])) % self.adjectives.len();
+        let noun = usize::from(u16::from_be_bytes([b[2], b[3]])) % self.nouns.len();
+        Some(format!(
+            "{} {}",
+            self.adjectives[adjective], self.nouns[noun]
+        ))
+    }
+}
+
+/// The student's first candidate in a class: their name unless it was taken.
+pub fn candidate(secret: &[u8], user_id: &UserId, class_id: &ClassId) -> String {
+    Candidates::new(secret, user_id, class_id)
+        .next()
+        .expect("the stream never ends")
+}
+
+/// The name the student holds in the class, if they posted there since the
+/// two-word names came in.
+pub fn held(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    class_id: &ClassId,
+) -> QueryResult<Option<String>> {
+    chat_pseudonyms::table
+        .filter(chat_pseudonyms::class_id.eq(class_id))
+        .filter(chat_pseudonyms::user_id.eq(user_id))
+        .select(chat_pseudonyms::name)
+        .first(conn)
+        .optional()
+}
+
+/// The name the student holds in the class, or the one their next post would
+/// take if nobody posts first. Writes nothing ("You post here as ...").
+pub fn name_for(
+    conn: &mut DbConn,
+    secret: &[u8],
+    user_id: &UserId,
+    class_id: &ClassId,
+) -> QueryResult<String> {
+    match held(conn, user_id, class_id)? {
+        Some(name) => Ok(name),
+        None => first_free(conn, secret, user_id, class_id),
+    }
+}
+
+/// The student's name in a class: the one already taken, else the first free
+/// candidate, taken now. It runs in the transaction that inserts the message,
+/// with the class locked, so two students cannot take the same one. A name stays
+/// taken for the class's life, also after its holder's account is erased.
 pub fn assign(
     tx: &mut Tx,
     secret: &[u8],
     user_id: &UserId,
     class_id: &ClassId,
-    min_hex_len: usize,
+    now: NaiveDateTime,
 ) -> QueryResult<String> {
     let conn: &mut DbConn = tx;
-    let existing: Option<String> = class_messages::table
-        .filter(class_messages::class_id.eq(class_id))
-        .filter(class_messages::user_id.eq(user_id))
-        .select(class_messages::anonymous_identifier)
-        .first(conn)
-        .optional()?;
-    if let Some(pseudonym) = existing {
-        return Ok(pseudonym);
+    if let Some(name) = held(conn, user_id, class_id)? {
+        return Ok(name);
     }
-    let digest = digest(secret, user_id, class_id);
-    for len in min_hex_len.clamp(1, FULL_HEX_LEN)..FULL_HEX_LEN {
-        let candidate = format!("{PREFIX}{}", &digest[..len]);
-        // The student has no message here, so any holder is someone else
-        // (or an account deleted since, whose pseudonym must not be reused).
-        let taken: bool = diesel::select(diesel::dsl::exists(
-            class_messages::table
-                .filter(class_messages::class_id.eq(class_id))
-                .filter(class_messages::anonymous_identifier.eq(&candidate)),
+    let name = first_free(conn, secret, user_id, class_id)?;
+    diesel::insert_into(chat_pseudonyms::table)
+        .values((
+            chat_pseudonyms::class_id.eq(class_id),
+            chat_pseudonyms::name.eq(&name),
+            chat_pseudonyms::user_id.eq(Some(user_id)),
+            chat_pseudonyms::created_at.eq(now),
         ))
-        .get_result(conn)?;
-        if !taken {
-            return Ok(candidate);
+        .execute(conn)?;
+    Ok(name)
+}
+
+/// The first candidate no one holds in the class, `BATCH` candidates a query.
+fn first_free(
+    conn: &mut DbConn,
+    secret: &[u8],
+    user_id: &UserId,
+    class_id: &ClassId,
+) -> QueryResult<String> {
+    let mut candidates = Candidates::new(secret, user_id, class_id);
+    for _ in 0..MAX_CANDIDATES / BATCH {
+        let batch: Vec<String> = candidates.by_ref().take(BATCH).collect();
+        let taken: HashSet<String> = chat_pseudonyms::table
+            .filter(chat_pseudonyms::class_id.eq(class_id))
+            .filter(chat_pseudonyms::name.eq_any(&batch))
+            .select(chat_pseudonyms::name)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        if let Some(free) = batch.into_iter().find(|name| !taken.contains(name)) {
+            return Ok(free);
         }
     }
-    // All 256 bits: distinct for distinct students unless HMAC-SHA256 collides.
-    Ok(format!("{PREFIX}{digest}"))
+    // Past 1024 taken candidates: the first one with the digest's first 12 hex
+    // characters, distinct for distinct students unless HMAC-SHA256 collides.
+    let digest = digest(secret, user_id, class_id);
+    Ok(format!(
+        "{} {}",
+        candidate(secret, user_id, class_id),
+        &digest[..12]
+    ))
+}
+
+/// A name taken by history imported in bulk (the demo campus, load tests).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = chat_pseudonyms)]
+pub struct ImportedName {
+    pub class_id: String,
+    pub name: String,
+    pub user_id: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Records names that imported messages carry, so a later post never takes one.
+pub fn import(tx: &mut Tx<'_>, names: &[ImportedName]) -> QueryResult<()> {
+    // Four binds a row, well under both backends' limits.
+    for chunk in names.chunks(5_000) {
+        crate::on_each_backend!(tx, |c| diesel::insert_into(chat_pseudonyms::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// The colour of the small mark beside a name (0 to `MARKS - 1`): a pure function
+/// of its two word indices, of the hex of an older `Anon_` name, or else of its
+/// bytes. Decorative: the name itself is what tells authors apart.
+pub fn mark(name: &str) -> usize {
+    let mut parts = name.split(' ');
+    if let (Some(first), Some(second)) = (parts.next(), parts.next()) {
+        let adjective = words(ADJECTIVES_TXT).position(|w| w == first);
+        let noun = words(NOUNS_TXT).position(|w| w == second);
+        if let (Some(a), Some(n)) = (adjective, noun) {
+            // Neighbours in either list land on different colours.
+            return (a + 3 * n) % MARKS;
+        }
+    }
+    if let Some(hex) = name.strip_prefix("Anon_") {
+        if let Some(v) = hex.get(..2).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            return usize::from(v) % MARKS;
+        }
+    }
+    name.bytes().map(usize::from).sum::<usize>() % MARKS
 }
 
 #[cfg(test)]
@@ -77,26 +262,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_pseudonym_is_stable_per_class_and_differs_across_classes() {
+    fn a_name_is_stable_per_class_and_differs_across_classes() {
         let key = b"k".repeat(32);
         let user = UserId::new();
         let (one, two) = (ClassId::new(), ClassId::new());
-        let a = candidate(&key, &user, &one, DEFAULT_HEX_LEN);
-        assert_eq!(a, candidate(&key, &user, &one, DEFAULT_HEX_LEN));
-        assert_ne!(a, candidate(&key, &user, &two, DEFAULT_HEX_LEN));
-        assert!(a.starts_with("Anon_"));
-        assert_eq!(a.len(), "Anon_".len() + DEFAULT_HEX_LEN);
-        assert!(a["Anon_".len()..].bytes().all(|b| b.is_ascii_hexdigit()));
+        let a = candidate(&key, &user, &one);
+        assert_eq!(a, candidate(&key, &user, &one));
+        assert_ne!(a, candidate(&key, &user, &two));
+        let (adjective, noun) = a.split_once(' ').expect("two words");
+        assert!(adjectives().contains(&adjective), "{a}");
+        assert!(nouns().contains(&noun), "{a}");
+    }
+
+    #[test]
+    fn the_first_candidate_reads_the_digest_and_later_ones_the_stream() {
+        let key = b"k".repeat(32);
+        let (user, class) = (UserId::new(), ClassId::new());
+        let digest = hex::decode(digest(&key, &user, &class)).unwrap();
+        let (adj, noun) = (adjectives(), nouns());
+        let pick = |b: &[u8]| {
+            format!(
+                "{} {}",
+                adj[usize::from(u16::from_be_bytes([b[0], b[1]])) % adj.len()],
+                noun[usize::from(u16::from_be_bytes([b[2], b[3]])) % noun.len()]
+            )
+        };
+        let first: Vec<String> = Candidates::new(&key, &user, &class).take(20).collect();
+        assert_eq!(first[0], pick(&digest[0..4]));
+        assert_eq!(first[7], pick(&digest[28..32]));
+        let mut mac = mac(&key);
+        mac.update(format!("{}:{}:1", user.as_str(), class.as_str()).as_bytes());
+        let block1: [u8; 32] = mac.finalize().into_bytes().into();
+        assert_eq!(first[8], pick(&block1[0..4]));
+        assert_eq!(first[9], pick(&block1[4..8]));
+        let again: Vec<String> = Candidates::new(&key, &user, &class).take(20).collect();
+        assert_eq!(first, again, "deterministic");
+        let distinct: HashSet<&String> = first.iter().collect();
+        assert!(distinct.len() > 15, "the stream moves on: {first:?}");
     }
 
     #[test]
     fn the_key_matters_and_the_ids_are_not_in_it() {
         let user = UserId::new();
         let class = ClassId::new();
-        let a = candidate(&b"a".repeat(32), &user, &class, 64);
-        let b = candidate(&b"b".repeat(32), &user, &class, 64);
+        let a: Vec<String> = Candidates::new(&b"a".repeat(32), &user, &class)
+            .take(4)
+            .collect();
+        let b: Vec<String> = Candidates::new(&b"b".repeat(32), &user, &class)
+            .take(4)
+            .collect();
         assert_ne!(a, b);
-        assert!(!a.contains(user.as_str()) && !a.contains(class.as_str()));
+        assert!(!a[0].contains(user.as_str()) && !a[0].contains(class.as_str()));
     }
 
     #[test]
@@ -105,5 +321,106 @@ mod tests {
         let a = digest(&key, &UserId("ab".into()), &ClassId("c".into()));
         let b = digest(&key, &UserId("a".into()), &ClassId("bc".into()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_word_lists_are_short_friendly_words_each_once() {
+        for (list, name) in [(adjectives(), "adjectives"), (nouns(), "nouns")] {
+            assert!(
+                (100..=200).contains(&list.len()),
+                "{name}: {} words",
+                list.len()
+            );
+            let mut seen = HashSet::new();
+            for word in &list {
+                assert!(
+                    (2..=8).contains(&word.len()),
+                    "{name}: '{word}' is not 2 to 8 letters"
+                );
+                assert!(
+                    word.bytes().all(|b| b.is_ascii_alphabetic()),
+                    "{name}: '{word}' is not ASCII letters"
+                );
+                assert!(
+                    word.as_bytes()[0].is_ascii_uppercase()
+                        && word[1..].bytes().all(|b| b.is_ascii_lowercase()),
+                    "{name}: '{word}' is not capitalized"
+                );
+                assert!(
+                    seen.insert(word.to_ascii_lowercase()),
+                    "{name}: '{word}' twice"
+                );
+            }
+        }
+        let adjectives: HashSet<&str> = adjectives().into_iter().collect();
+        for noun in nouns() {
+            assert!(!adjectives.contains(noun), "'{noun}' is in both lists");
+        }
+    }
+
+    #[test]
+    fn no_word_and_no_pair_contains_a_blocked_word() {
+        let blocked: Vec<String> = BLOCKED_TXT
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        assert!(blocked.len() > 20, "the list is there");
+        let single: Vec<&String> = blocked.iter().filter(|b| !b.contains(' ')).collect();
+        for word in adjectives().into_iter().chain(nouns()) {
+            let lower = word.to_ascii_lowercase();
+            for b in &single {
+                assert!(!lower.contains(b.as_str()), "'{word}' contains '{b}'");
+            }
+        }
+        let mut pairs = 0;
+        for adjective in adjectives() {
+            for noun in nouns() {
+                let spaced = format!("{adjective} {noun}").to_ascii_lowercase();
+                let joined = format!("{adjective}{noun}").to_ascii_lowercase();
+                for b in &blocked {
+                    assert!(
+                        !spaced.contains(b.as_str()) && !joined.contains(b.as_str()),
+                        "'{adjective} {noun}' contains '{b}'"
+                    );
+                }
+                pairs += 1;
+            }
+        }
+        assert!(pairs > 10_000, "{pairs} names, enough for large classes");
+    }
+
+    #[test]
+    fn the_mark_follows_the_words_and_old_names_get_one_too() {
+        let adj = adjectives();
+        let noun = nouns();
+        let name = format!("{} {}", adj[4], noun[2]);
+        assert_eq!(mark(&name), (4 + 3 * 2) % MARKS);
+        // Neighbours differ.
+        assert_ne!(
+            mark(&format!("{} {}", adj[0], noun[0])),
+            mark(&format!("{} {}", adj[1], noun[0]))
+        );
+        assert_ne!(
+            mark(&format!("{} {}", adj[0], noun[0])),
+            mark(&format!("{} {}", adj[0], noun[1]))
+        );
+        assert_eq!(mark("Anon_0a3df3e1"), 0x0a % MARKS);
+        assert_eq!(mark("Anon_ff"), 0xff % MARKS);
+        assert!(mark("Anon_deleted") < MARKS);
+        assert!(mark("") < MARKS);
+        let used: HashSet<usize> = (0..40)
+            .map(|i| mark(&format!("{} {}", adj[i], noun[i * 2])))
+            .collect();
+        assert_eq!(used.len(), MARKS, "every colour is used");
+    }
+
+    #[test]
+    fn a_two_word_name_never_looks_like_an_old_one() {
+        let key = b"k".repeat(32);
+        for name in Candidates::new(&key, &UserId::new(), &ClassId::new()).take(64) {
+            assert!(!name.starts_with("Anon_") && name.contains(' '), "{name}");
+        }
     }
 }

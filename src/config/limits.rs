@@ -143,10 +143,15 @@ pub struct ChatSettings {
     /// A report counts toward hiding only from a student who joined the class at
     /// least this many hours before (0 to 720; newer members' reports still reach moderators).
     pub report_min_membership_hours: u32,
+    /// Below this many distinct recent posters in a class (14 days, the student
+    /// counted), its compose box warns that classmates may guess who is writing
+    /// (`ANONYMITY_MIN_POSTERS`, 0 to 1000; 0 never warns).
+    pub anonymity_min_posters: u32,
 }
 
 impl ChatSettings {
-    /// Reads `FLAG_HIDE_THRESHOLD`, `POSTS_PER_HOUR` and `REPORT_MIN_MEMBERSHIP_HOURS`.
+    /// Reads `FLAG_HIDE_THRESHOLD`, `POSTS_PER_HOUR`, `REPORT_MIN_MEMBERSHIP_HOURS`
+    /// and `ANONYMITY_MIN_POSTERS`.
     pub fn from_source(src: &dyn Source) -> Result<ChatSettings, ConfigError> {
         let flag_hide_threshold = match var_parsed(src, "FLAG_HIDE_THRESHOLD", 3u32)? {
             0 => {
@@ -168,10 +173,24 @@ impl ChatSettings {
                 }
                 n => n,
             };
+        let anonymity_min_posters = match var_parsed(
+            src,
+            "ANONYMITY_MIN_POSTERS",
+            crate::chat::anonymity::DEFAULT_MIN_POSTERS,
+        )? {
+            n if n > 1000 => {
+                return Err(invalid(
+                    "ANONYMITY_MIN_POSTERS",
+                    "it must be at most 1000 (recent posters below which the compose box warns; 0 never warns)",
+                ))
+            }
+            n => n,
+        };
         Ok(ChatSettings {
             posts_per_hour,
             flag_hide_threshold,
             report_min_membership_hours,
+            anonymity_min_posters,
         })
     }
 }

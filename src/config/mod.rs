@@ -421,4 +421,26 @@ mod tests {
             assert!(err.contains("REPORT_MIN_MEMBERSHIP_HOURS"), "{err}");
         }
     }
+
+    #[test]
+    fn the_anonymity_warning_defaults_to_five_posters_and_refuses_nonsense() {
+        let key = "k".repeat(40);
+        let config = Config::from_source(&source(&[("SECRET_KEY", &key)])).unwrap();
+        assert_eq!(config.chat.anonymity_min_posters, 5);
+        let never = Config::from_source(&source(&[
+            ("SECRET_KEY", &key),
+            ("ANONYMITY_MIN_POSTERS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(never.chat.anonymity_min_posters, 0);
+        for bad in ["1001", "-1", "five"] {
+            let err = Config::from_source(&source(&[
+                ("SECRET_KEY", &key),
+                ("ANONYMITY_MIN_POSTERS", bad),
+            ]))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("ANONYMITY_MIN_POSTERS"), "{err}");
+        }
+    }
 }

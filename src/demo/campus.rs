@@ -405,6 +405,8 @@ fn chat(
     let mut flags: Vec<ImportedReport> = Vec::new();
     let (mut written, mut flagged) = (0usize, 0usize);
     let mut assigned = 0usize;
+    // Every author's name in every class, recorded as taken.
+    let mut taken: Vec<pseudonym::ImportedName> = Vec::new();
     // Messages made so far, over all classes: picks the few that carry reports.
     let mut seq = 0usize;
     for (n, &c) in classes.iter().enumerate() {
@@ -427,14 +429,19 @@ fn chat(
             let alias = names
                 .entry(author)
                 .or_insert_with(|| {
+                    // As a first post would: the first candidate no one holds.
                     let user = UserId(students[author as usize].id.clone());
-                    let digest = pseudonym::digest(secret, &user, &sections[c].id);
-                    let mut len = pseudonym::DEFAULT_HEX_LEN;
-                    while used.contains(&digest[..len]) {
-                        len += 1;
-                    }
-                    used.insert(digest[..len].to_string());
-                    format!("{}{}", pseudonym::PREFIX, &digest[..len])
+                    let name = pseudonym::Candidates::new(secret, &user, &sections[c].id)
+                        .find(|name| !used.contains(name))
+                        .expect("the stream never ends");
+                    used.insert(name.clone());
+                    taken.push(pseudonym::ImportedName {
+                        class_id: class_id.to_string(),
+                        name: name.clone(),
+                        user_id: Some(user.0),
+                        created_at: now,
+                    });
+                    name
                 })
                 .clone();
             let id = uuid(rng);
@@ -520,6 +527,7 @@ fn chat(
         }
     }
     chat::import::import(tx, &messages, &flags)?;
+    pseudonym::import(tx, &taken)?;
     progress.advance(messages.len() as u64);
     Ok((written + messages.len(), flagged + flags.len()))
 }

@@ -21,7 +21,7 @@ use common_grounds::chat::{
 };
 use common_grounds::classes::{self, ClassId, NewClassMeeting};
 use common_grounds::clock;
-use common_grounds::db::schema::{class_messages, message_flags};
+use common_grounds::db::schema::{chat_pseudonyms, class_messages, message_flags};
 use common_grounds::db::DbConn;
 use diesel::connection::{Connection, InstrumentationEvent};
 use diesel::prelude::*;
@@ -179,12 +179,7 @@ fn seed(
     text: &str,
     at: NaiveDateTime,
 ) -> ClassMessage {
-    let name = pseudonym::candidate(
-        SECRET.as_bytes(),
-        &author.id,
-        class_id,
-        pseudonym::DEFAULT_HEX_LEN,
-    );
+    let name = pseudonym::candidate(SECRET.as_bytes(), &author.id, class_id);
     let message = MessageBuilder::new(class_id, &author.id, &name, text).created_at(at);
     match parent {
         Some(parent) => message.reply_to(parent),
@@ -632,29 +627,21 @@ backend_test!(
         assert_eq!(names_two.len(), 1);
         assert_ne!(names_one, names_two);
         let name = names_one.into_iter().next().unwrap();
-        assert!(name.starts_with("Anon_") && name.len() == 5 + pseudonym::DEFAULT_HEX_LEN);
+        let (adjective, noun) = name.split_once(' ').expect("two words");
+        assert!(pseudonym::adjectives().contains(&adjective), "{name}");
+        assert!(pseudonym::nouns().contains(&noun), "{name}");
         assert_eq!(
             name,
-            pseudonym::candidate(
-                SECRET.as_bytes(),
-                &a.user.id,
-                &one,
-                pseudonym::DEFAULT_HEX_LEN
-            )
+            pseudonym::candidate(SECRET.as_bytes(), &a.user.id, &one)
         );
     }
 );
 
 backend_test!(
-    async fn two_students_never_share_a_pseudonym_even_when_prefixes_clash(backend: Backend) {
+    async fn two_students_never_share_a_pseudonym_even_when_names_clash(backend: Backend) {
         let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
-        // One hex character: 40 students must clash (16 values), so suffixes grow.
-        let tiny = Rules {
-            pseudonym_hex_len: 1,
-            ..rules()
-        };
         let now = clock::now();
         let students: Vec<User> = (0..40)
             .map(|i| {
@@ -663,6 +650,23 @@ backend_test!(
                 user
             })
             .collect();
+        // Every student's first name is already held (by erased accounts, say):
+        // each must move on along their own stream.
+        let mut held = HashSet::new();
+        for user in &students {
+            let first = pseudonym::candidate(SECRET.as_bytes(), &user.id, &class);
+            if !held.insert(first.clone()) {
+                continue; // two students' first names may meet
+            }
+            diesel::insert_into(chat_pseudonyms::table)
+                .values((
+                    chat_pseudonyms::class_id.eq(&class),
+                    chat_pseudonyms::name.eq(&first),
+                    chat_pseudonyms::created_at.eq(now),
+                ))
+                .execute(&mut conn)
+                .unwrap();
+        }
         let mut names = Vec::new();
         for (i, user) in students.iter().enumerate() {
             let message = post_at(
@@ -671,7 +675,7 @@ backend_test!(
                 &class,
                 None,
                 &format!("hello {i}"),
-                &tiny,
+                &rules(),
                 now,
             )
             .unwrap();
@@ -679,15 +683,15 @@ backend_test!(
         }
         let distinct: HashSet<&String> = names.iter().collect();
         assert_eq!(distinct.len(), students.len(), "{names:?}");
-        assert!(
-            names.iter().any(|n| n.len() > "Anon_".len() + 1),
-            "a clash was forced"
-        );
         for (user, name) in students.iter().zip(&names) {
-            let full = pseudonym::candidate(SECRET.as_bytes(), &user.id, &class, 64);
+            let stream: Vec<String> =
+                pseudonym::Candidates::new(SECRET.as_bytes(), &user.id, &class)
+                    .take(64)
+                    .collect();
+            assert_ne!(name, &stream[0], "the first candidate was taken");
             assert!(
-                full.starts_with(name.as_str()),
-                "{name} is a prefix of the HMAC"
+                stream[1..].contains(name),
+                "{name} is from the student's stream"
             );
             // Stable once chosen: a later post reuses it.
             let again = post_at(
@@ -696,7 +700,7 @@ backend_test!(
                 &class,
                 None,
                 "again",
-                &tiny,
+                &rules(),
                 now + Duration::minutes(1),
             )
             .unwrap();
@@ -717,10 +721,7 @@ backend_test!(
                 user
             })
             .collect();
-        let tiny = Rules {
-            pseudonym_hex_len: 1,
-            ..rules()
-        };
+        let tiny = rules();
         let now = clock::now();
         // Each student on their own connection, all first posts at the same moment.
         let barrier = Arc::new(std::sync::Barrier::new(students.len()));
@@ -769,6 +770,7 @@ backend_test!(
             }
             (class, last.unwrap())
         };
+        let a_name = pseudonym::candidate(SECRET.as_bytes(), &a.user.id, &class);
         let (_, a_page) = a.get(&app, &format!("/classes/{class}")).await;
         let older = older_link(&a_page).expect("an older page");
 
@@ -817,7 +819,11 @@ backend_test!(
         }
         for answer in &answers {
             assert!(!answer.contains("classmates only"), "message text leaked");
-            assert!(!answer.contains("Anon_"), "a pseudonym leaked");
+            assert!(!answer.contains(&a_name), "a pseudonym leaked");
+            assert!(
+                !answer.contains("class=\"pseudonym\""),
+                "a pseudonym leaked"
+            );
         }
         let mut conn = app.conn();
         let count: i64 = class_messages::table.count().get_result(&mut conn).unwrap();

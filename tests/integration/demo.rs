@@ -139,8 +139,9 @@ backend_test!(
         // The thread list and every thread page it links to.
         let chat = chat_as_seen(&app, &app.client, &format!("/classes/{cs3120}")).await;
         assert!(
-            chat.matches("Anon_").count() >= 10,
-            "the class has chat threads"
+            chat.matches("class=\"thread-row").count() >= 10
+                && chat.matches("class=\"pseudonym\"").count() >= 10,
+            "the class has chat threads, signed with pseudonyms"
         );
         assert!(!chat.contains("@virginia.edu"), "and no author shows");
 
@@ -472,7 +473,10 @@ backend_test!(
             .expect("a class chat link on home")
             .to_string();
         let chat = page(&format!("/classes/{chat_link}")).await;
-        assert!(chat.matches("Anon_").count() >= 5, "chat threads");
+        assert!(
+            chat.matches("class=\"pseudonym\"").count() >= 5,
+            "chat threads"
+        );
 
         // A second start serves the same database without loading again.
         drop(server);
@@ -545,7 +549,10 @@ backend_test!(
                 .text()
                 .await
                 .unwrap();
-            assert!(chat.contains("Anon_"), "the busiest class has threads");
+            assert!(
+                chat.contains("class=\"thread-row"),
+                "the busiest class has threads"
+            );
             let posted = client
                 .post(app.url(&format!("/classes/{}/messages", row[3])))
                 .form(&[("csrf_token", row[1]), ("content", "load test")])

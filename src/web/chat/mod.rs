@@ -33,7 +33,8 @@ struct RefusedPage {
     join_class_id: Option<String>,
 }
 
-/// The chat rules with this deployment's key, report settings and posting limit.
+/// The chat rules with this deployment's key, report settings, posting limit and
+/// anonymity warning.
 fn rules(state: &AppState) -> Rules {
     let mut rules = Rules::new(
         state.config.secret_key.expose(),
@@ -42,6 +43,7 @@ fn rules(state: &AppState) -> Rules {
     rules.posts_per_hour_anywhere = state.config.chat.posts_per_hour;
     rules.report_min_membership =
         chrono::Duration::hours(i64::from(state.config.chat.report_min_membership_hours));
+    rules.anonymity_min_posters = state.config.chat.anonymity_min_posters;
     rules
 }
 

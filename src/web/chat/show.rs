@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{answer_refusal, html, rules, see_other, thread_href};
 use crate::campus_time::Stamp;
+use crate::chat::anonymity::{self, Anonymity};
 use crate::chat::live::LiveEvent;
 use crate::chat::ThreadSummary;
 use crate::chat::{self, content, Body, ChatError, Cursor, MessageId, MessageView, Segment};
@@ -263,6 +264,8 @@ struct ShowClassPage {
     unread: usize,
     max_chars: usize,
     events_href: String,
+    /// Beside the compose box: the viewer's name and the class's recent posters.
+    anonymity: Option<Anonymity>,
 }
 
 #[derive(Template)]
@@ -278,6 +281,8 @@ struct ShowThreadPage {
     replies: usize,
     events_href: String,
     csrf_token: String,
+    /// Above the replies: the viewer's name and the class's recent posters.
+    anonymity: Option<Anonymity>,
 }
 
 #[derive(Template)]
@@ -333,19 +338,20 @@ pub async fn show_class(
     let rules = rules(&state);
     let viewer = current.user.id.clone();
     let viewer_user = current.user.clone();
-    let (page, friends, members) = with_conn(&state.pool, move |conn| {
-        let page = chat::class_page(
-            conn,
-            &viewer,
-            &class_id,
-            before.as_ref(),
-            &rules,
-            clock::now(),
-        )
-        .map_err(|e| match e {
-            ChatError::ClassNotFound => AppError::NotFound,
-            other => AppError::Internal(other.into()),
-        })?;
+    let (page, friends, members, anonymity) = with_conn(&state.pool, move |conn| {
+        let now = clock::now();
+        let page = chat::class_page(conn, &viewer, &class_id, before.as_ref(), &rules, now)
+            .map_err(|e| match e {
+                ChatError::ClassNotFound => AppError::NotFound,
+                other => AppError::Internal(other.into()),
+            })?;
+        // Only where the compose box shows: a member's latest threads.
+        let anonymity = match &page.chat {
+            Some(list) if list.newest => {
+                Some(anonymity_for(conn, &viewer, &class_id, &rules, now)?)
+            }
+            _ => None,
+        };
         // Friends are named here, beside the chat, never inside it.
         let friends: Vec<String> = crate::friends::friends_in_classes(
             conn,
@@ -358,7 +364,7 @@ pub async fn show_class(
         .map(|f| f.label())
         .collect();
         let members = crate::classes::member_count(conn, &class_id)?;
-        Ok((page, friends, members))
+        Ok((page, friends, members, anonymity))
     })
     .await?;
     let mut layout = Layout::new(&req, Some(&current));
@@ -396,6 +402,7 @@ pub async fn show_class(
         newest: list.newest,
         unread,
         max_chars: content::MAX_CHARS,
+        anonymity,
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
@@ -415,18 +422,20 @@ pub async fn show_thread(
     let viewer = current.user.id.clone();
     let domain_rules = rules.clone();
     let result = with_conn(&state.pool, move |conn| {
-        Ok(chat::thread_page(
-            conn,
-            &viewer,
-            &class_id,
-            &thread_id,
-            &domain_rules,
-            clock::now(),
-        ))
+        let now = clock::now();
+        Ok(
+            match chat::thread_page(conn, &viewer, &class_id, &thread_id, &domain_rules, now) {
+                Ok(page) => {
+                    let anonymity = anonymity_for(conn, &viewer, &class_id, &domain_rules, now)?;
+                    Ok((page, anonymity))
+                }
+                Err(error) => Err(error),
+            },
+        )
     })
     .await?;
-    let page = match result {
-        Ok(page) => page,
+    let (page, anonymity) = match result {
+        Ok(found) => found,
         Err(error) => return answer_refusal(&req, &current, &rules, error),
     };
     let now = clock::now();
@@ -456,9 +465,28 @@ pub async fn show_thread(
         messages,
         replies,
         csrf_token,
+        anonymity: Some(anonymity),
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
+}
+
+/// The viewer's anonymity note for a class's compose box (`chat::anonymity`).
+fn anonymity_for(
+    conn: &mut crate::db::DbConn,
+    viewer: &crate::accounts::UserId,
+    class_id: &ClassId,
+    rules: &chat::Rules,
+    now: NaiveDateTime,
+) -> Result<Anonymity, AppError> {
+    Ok(anonymity::for_viewer(
+        conn,
+        viewer,
+        class_id,
+        &rules.secret,
+        rules.anonymity_min_posters,
+        now,
+    )?)
 }
 
 /// "Mark all read" for one class.

@@ -1,0 +1,70 @@
+//! "How anonymous am I?": how many distinct students posted in a class lately,
+//! shown beside the compose box so a student knows, before posting, how large the
+//! crowd they hide in is. One count for the class, never a count per student.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::dsl::count;
+use diesel::prelude::*;
+
+use super::pseudonym;
+use crate::accounts::UserId;
+use crate::classes::ClassId;
+use crate::db::schema::class_messages;
+use crate::db::DbConn;
+
+/// Posts within this many days make a recent poster.
+pub const WINDOW_DAYS: i64 = 14;
+/// `ANONYMITY_MIN_POSTERS` when unset: below it, the compose box warns.
+pub const DEFAULT_MIN_POSTERS: u32 = 5;
+
+/// What the compose box tells a student about their anonymity in a class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anonymity {
+    /// Distinct students who posted in the last 14 days, the viewer counted once
+    /// whether or not they posted: "you would be one of N recent posters".
+    pub recent_posters: i64,
+    /// Fewer recent posters than the deployment's minimum: classmates may guess
+    /// who is writing.
+    pub few: bool,
+    /// The name the viewer posts under here (held, or the one they would take).
+    pub name: String,
+}
+
+/// Distinct students other than `viewer` who posted in the class (messages not
+/// deleted) since `now - 14 days`, plus the viewer. One statement, on the
+/// class's (class_id, created_at) index.
+pub fn recent_posters(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    class_id: &ClassId,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    let others: i64 = class_messages::table
+        .filter(class_messages::class_id.eq(class_id))
+        .filter(class_messages::created_at.ge(now - Duration::days(WINDOW_DAYS)))
+        .filter(class_messages::deleted.eq(false))
+        .filter(class_messages::user_id.is_not_null())
+        .filter(class_messages::user_id.ne(viewer))
+        .select(count(class_messages::user_id).aggregate_distinct())
+        .first(conn)?;
+    Ok(others + 1)
+}
+
+/// The compose box's anonymity note for `viewer` in a class: two reads, whatever
+/// the class's size; writes nothing.
+pub fn for_viewer(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    class_id: &ClassId,
+    secret: &[u8],
+    min_posters: u32,
+    now: NaiveDateTime,
+) -> QueryResult<Anonymity> {
+    let recent_posters = recent_posters(conn, viewer, class_id, now)?;
+    let name = pseudonym::name_for(conn, secret, viewer, class_id)?;
+    Ok(Anonymity {
+        recent_posters,
+        few: recent_posters < i64::from(min_posters),
+        name,
+    })
+}
