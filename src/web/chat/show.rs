@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{answer_refusal, html, rules, see_other, thread_href};
 use crate::campus_time::Stamp;
 use crate::chat::live::LiveEvent;
+use crate::chat::threads::{AnswerView, Sort};
 use crate::chat::ThreadSummary;
 use crate::chat::{self, content, Body, ChatError, Cursor, MessageId, MessageView, Segment};
 use crate::classes::{Class, ClassId, ClassMeeting};
@@ -71,6 +72,31 @@ struct MessageRow {
     can_edit: bool,
     can_delete: bool,
     can_flag: bool,
+    /// Upvotes: a count, never who.
+    votes: i32,
+    voted_by_me: bool,
+    can_vote: bool,
+    is_answer: bool,
+    can_mark_answer: bool,
+    /// On a thread's first message: its answer, shown first under it.
+    answer: Option<AnswerRow>,
+}
+
+/// A thread's answer, as its first message shows it.
+struct AnswerRow {
+    id: String,
+    pseudonym: String,
+    segments: Vec<Segment>,
+}
+
+impl AnswerRow {
+    fn of(answer: AnswerView) -> AnswerRow {
+        AnswerRow {
+            id: answer.id.to_string(),
+            pseudonym: answer.pseudonym,
+            segments: content::segments(&answer.text),
+        }
+    }
 }
 
 /// A thread's row in the list, as `chat/_thread_row.html` shows it.
@@ -85,6 +111,13 @@ struct ThreadRow {
     replies: String,
     last_activity: Stamp,
     unread: usize,
+    votes: i32,
+    voted_by_me: bool,
+    can_vote: bool,
+    answered: bool,
+    pinned: bool,
+    /// The list page a vote on the row comes back to.
+    back: String,
 }
 
 /// The first lines of a post, for the list: at most 3 lines and 240 characters.
@@ -146,6 +179,12 @@ fn thread_row(
         },
         last_activity: when(state, t.last_activity_at, now),
         unread: t.unread,
+        votes: t.opening.votes,
+        voted_by_me: t.opening.voted_by_me,
+        can_vote: t.opening.can_vote,
+        answered: t.answered,
+        pinned: t.pinned,
+        back: format!("/classes/{class_id}"),
     }
 }
 
@@ -248,6 +287,42 @@ fn row_of(state: &AppState, view: MessageView, new: bool, now: NaiveDateTime) ->
         can_edit: view.can_edit,
         can_delete: view.can_delete,
         can_flag: view.can_flag,
+        votes: view.votes,
+        voted_by_me: view.voted_by_me,
+        can_vote: view.can_vote,
+        is_answer: view.is_answer,
+        can_mark_answer: view.can_mark_answer,
+        answer: view.answer.map(AnswerRow::of),
+    }
+}
+
+/// One of the list's orders, as a tab of `chat/_sort.html`.
+struct SortTab {
+    href: String,
+    label: &'static str,
+    current: bool,
+}
+
+fn sort_tabs(class_id: &str, current: Sort) -> Vec<SortTab> {
+    Sort::ALL
+        .into_iter()
+        .map(|sort| SortTab {
+            href: list_href(class_id, sort),
+            label: match sort {
+                Sort::Activity => "Latest activity",
+                Sort::Top => "Top",
+                Sort::Unanswered => "Unanswered",
+            },
+            current: sort == current,
+        })
+        .collect()
+}
+
+/// The class's thread list in one order (the default has no `?sort=`).
+fn list_href(class_id: &str, sort: Sort) -> String {
+    match sort {
+        Sort::Activity => format!("/classes/{class_id}"),
+        other => format!("/classes/{class_id}?sort={}", other.as_str()),
     }
 }
 
@@ -263,6 +338,11 @@ struct ShowClassPage {
     unread: usize,
     max_chars: usize,
     events_href: String,
+    /// The list's orders, as tabs; and the one shown.
+    sorts: Vec<SortTab>,
+    sort_label: &'static str,
+    /// For the rows' vote buttons (the same token as the layout's).
+    csrf_token: String,
 }
 
 #[derive(Template)]
@@ -278,6 +358,9 @@ struct ShowThreadPage {
     replies: usize,
     events_href: String,
     csrf_token: String,
+    pinned: bool,
+    /// Staff see pin and unpin buttons.
+    can_pin: bool,
 }
 
 #[derive(Template)]
@@ -303,11 +386,14 @@ struct MessageFragment<'a> {
 #[template(path = "chat/_thread_row.html")]
 struct ThreadRowFragment<'a> {
     t: &'a ThreadRow,
+    csrf_token: &'a str,
 }
 
 #[derive(Deserialize)]
 pub struct PageQuery {
     before: Option<String>,
+    /// `top` or `unanswered`; anything else is the default (latest activity).
+    sort: Option<String>,
 }
 
 /// The class page: details and meetings for anyone signed in; the thread list
@@ -322,9 +408,15 @@ pub async fn show_class(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    let sort = query
+        .sort
+        .as_deref()
+        .and_then(Sort::parse)
+        .unwrap_or_default();
     let before = match query.before.as_deref().filter(|b| !b.is_empty()) {
         None => None,
-        Some(raw) => Some(Cursor::parse(raw).ok_or_else(|| {
+        // A cursor of another order (an edited link) is refused like a broken one.
+        Some(raw) => Some(Cursor::parse(raw).filter(|c| c.fits(sort)).ok_or_else(|| {
             AppError::BadRequest(
                 "This page link is broken. Open the class again to see its latest threads.".into(),
             )
@@ -334,10 +426,11 @@ pub async fn show_class(
     let viewer = current.user.id.clone();
     let viewer_user = current.user.clone();
     let (page, friends, members) = with_conn(&state.pool, move |conn| {
-        let page = chat::class_page(
+        let page = chat::threads::class_page_by(
             conn,
             &viewer,
             &class_id,
+            sort,
             before.as_ref(),
             &rules,
             clock::now(),
@@ -375,19 +468,33 @@ pub async fn show_class(
     };
     let now = clock::now();
     let id = page.class.id.to_string();
-    let older_href = list
-        .older
-        .as_ref()
-        .map(|c| format!("/classes/{id}?before={}", c.encode()));
+    let here = list_href(&id, list.sort);
+    let older_href = list.older.as_ref().map(|c| {
+        let join = if here.contains('?') { '&' } else { '?' };
+        format!("{here}{join}before={}", c.encode())
+    });
     let threads: Vec<ThreadRow> = list
         .threads
         .iter()
-        .map(|t| thread_row(&state, &id, t, now))
+        .map(|t| ThreadRow {
+            back: here.clone(),
+            ..thread_row(&state, &id, t, now)
+        })
         .collect();
     let unread = threads.iter().map(|t| t.unread).sum();
     layout.unread |= unread > 0;
+    let csrf_token = layout.csrf_token.clone();
+    let sorts = sort_tabs(&id, list.sort);
+    let sort_label = sorts
+        .iter()
+        .find(|s| s.current)
+        .map(|s| s.label)
+        .unwrap_or_default();
     let body = ShowClassPage {
         layout,
+        csrf_token,
+        sorts,
+        sort_label,
         events_href: format!("/classes/{id}/events?after={}", list.latest_event),
         class,
         friends,
@@ -413,11 +520,13 @@ pub async fn show_thread(
     let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
     let rules = rules(&state);
     let viewer = current.user.id.clone();
+    let staff = current.user.role.is_staff();
     let domain_rules = rules.clone();
     let result = with_conn(&state.pool, move |conn| {
         Ok(chat::thread_page(
             conn,
             &viewer,
+            staff,
             &class_id,
             &thread_id,
             &domain_rules,
@@ -435,6 +544,7 @@ pub async fn show_thread(
     let thread = page.thread.messages.first().map(|m| m.id.clone());
     let thread_id = thread.map(|t| t.to_string()).unwrap_or_default();
     let replies = page.thread.messages.len().saturating_sub(1);
+    let pinned = page.pinned;
     let messages: Vec<MessageRow> = page
         .thread
         .messages
@@ -456,6 +566,8 @@ pub async fn show_thread(
         messages,
         replies,
         csrf_token,
+        pinned,
+        can_pin: staff,
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
@@ -557,7 +669,7 @@ pub fn event_data(
         Some(summary) => {
             let mut t = thread_row(state, &class, summary, now);
             t.unread = usize::from(event.new_for_viewer);
-            Some(ThreadRowFragment { t: &t }.render()?)
+            Some(ThreadRowFragment { t: &t, csrf_token }.render()?)
         }
         None => None,
     };
