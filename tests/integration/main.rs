@@ -13,6 +13,7 @@ mod browser;
 mod campus_time;
 mod chat;
 mod chat_threads;
+mod chat_votes;
 mod classes;
 mod cleanup;
 mod cli;
