@@ -1,16 +1,17 @@
 //! Live pages' view of chat events: a batch of events loaded once per process
 //! (the events, the messages they name, the threads they touched) and shaped
 //! for each open stream's own student without another query. The batch holds
-//! authors only to decide "mine" per viewer; nothing it hands out names one.
+//! authors and voters only to decide "mine" and "voted by me" per viewer;
+//! nothing it hands out names one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::events::{self, ChatEvent, EventKind};
-use super::threads::{self, ThreadSummary};
-use super::{ClassMessage, MessageId, MessageView, Rules};
+use super::threads::{self, AnswerView, ThreadSummary};
+use super::{votes, ClassMessage, MessageId, MessageView, Rules};
 use crate::accounts::UserId;
 use crate::classes::ClassId;
 use crate::db::schema::class_messages;
@@ -20,10 +21,13 @@ use crate::db::DbConn;
 #[derive(Debug, Clone, Default)]
 pub struct LiveBatch {
     events: Vec<ChatEvent>,
-    /// The messages the events name, and the first message of each thread touched.
+    /// The messages the events name, the first message of each thread touched,
+    /// and those threads' answers.
     messages: HashMap<MessageId, ClassMessage>,
     /// Replies of each touched thread: (thread, created_at, deleted, hidden).
     replies: HashMap<MessageId, Vec<threads::ReplyStat>>,
+    /// (message, voter) of every vote on the messages the events name.
+    voters: HashSet<(MessageId, UserId)>,
 }
 
 /// One event as one student may see it.
@@ -45,7 +49,7 @@ pub struct LiveEvent {
 }
 
 /// Loads the class's events after `after` (at most `limit`) and what they show,
-/// in four queries whatever their number.
+/// in at most six queries whatever their number.
 pub fn load(
     conn: &mut DbConn,
     class_id: &ClassId,
@@ -64,8 +68,22 @@ pub fn load(
         .filter(class_messages::id.eq_any(&ids))
         .select(ClassMessage::as_select())
         .load(conn)?;
-    let messages: HashMap<MessageId, ClassMessage> =
+    let mut messages: HashMap<MessageId, ClassMessage> =
         rows.into_iter().map(|m| (m.id.clone(), m)).collect();
+    // A thread's first message shows its answer: load those not loaded yet.
+    let answers: Vec<MessageId> = messages
+        .values()
+        .filter_map(|m| m.answer_id.clone())
+        .filter(|id| !messages.contains_key(id))
+        .collect();
+    if !answers.is_empty() {
+        let rows: Vec<ClassMessage> = class_messages::table
+            .filter(class_messages::id.eq_any(&answers))
+            .select(ClassMessage::as_select())
+            .load(conn)?;
+        messages.extend(rows.into_iter().map(|m| (m.id.clone(), m)));
+    }
+    let voters = votes::voters_of(conn, &ids)?;
     let mut thread_ids: Vec<MessageId> = events.iter().map(|e| e.thread_id.clone()).collect();
     thread_ids.sort();
     thread_ids.dedup();
@@ -74,6 +92,7 @@ pub fn load(
         events,
         messages,
         replies,
+        voters,
     })
 }
 
@@ -100,14 +119,17 @@ impl LiveBatch {
             .filter(|e| e.seq > after)
             .map(|e| {
                 let message = self.messages.get(&e.message_id);
-                let view = message.map(|m| threads::view_of(m, viewer, false, rules, now));
-                let thread = self.messages.get(&e.thread_id).map(|root| {
+                let root = self.messages.get(&e.thread_id);
+                let view = message.map(|m| self.view(m, root, viewer, rules, now));
+                let thread = root.map(|root| {
                     let replies = self
                         .replies
                         .get(&e.thread_id)
                         .map(Vec::as_slice)
                         .unwrap_or(&[]);
-                    threads::summary_of(root, replies, viewer, rules, now)
+                    let mut summary = threads::summary_of(root, replies, viewer, rules, now);
+                    summary.opening.voted_by_me = self.voted(&root.id, viewer);
+                    summary
                 });
                 let by_viewer = message.is_some_and(|m| m.user_id.as_ref() == Some(viewer));
                 LiveEvent {
@@ -123,5 +145,43 @@ impl LiveBatch {
                 }
             })
             .collect()
+    }
+
+    fn voted(&self, message: &MessageId, viewer: &UserId) -> bool {
+        self.voters.contains(&(message.clone(), viewer.clone()))
+    }
+
+    /// A message as the viewer's page shows it: with their vote, whether it is
+    /// its thread's answer (and may be marked so by its starter), and on a
+    /// first message the answer shown under it. Staff's own "mark as answer"
+    /// buttons come with the next page load (the stream does not know roles).
+    fn view(
+        &self,
+        message: &ClassMessage,
+        root: Option<&ClassMessage>,
+        viewer: &UserId,
+        rules: &Rules,
+        now: NaiveDateTime,
+    ) -> MessageView {
+        let mut view = threads::view_of(message, viewer, false, rules, now);
+        view.voted_by_me = self.voted(&message.id, viewer);
+        let Some(root) = root else {
+            return view;
+        };
+        let answer = root
+            .answer_id
+            .as_ref()
+            .and_then(|id| self.messages.get(id))
+            .and_then(AnswerView::of);
+        view.is_answer = message.parent_message_id.is_some()
+            && answer.as_ref().is_some_and(|a| a.id == message.id);
+        let starter = !root.deleted && root.user_id.as_ref() == Some(viewer);
+        view.can_mark_answer = starter
+            && message.parent_message_id.is_some()
+            && matches!(view.body, threads::Body::Text(_));
+        if message.id == root.id {
+            view.answer = answer;
+        }
+        view
     }
 }

@@ -4,18 +4,21 @@
 //! No actix or HTML here.
 
 pub mod anonymity;
+pub mod answers;
 pub mod content;
 pub mod events;
 pub mod flags;
 pub mod import;
 pub mod live;
 pub mod personal_data;
+pub mod pins;
 pub mod post;
 pub mod pseudonym;
 pub mod reads;
 pub mod revisions;
 pub mod staff;
 pub mod threads;
+pub mod votes;
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;

@@ -1,7 +1,8 @@
 //! A student's own data in the chat tables: their messages, the kept versions
-//! of them, their reports and how far they have read, for the data export; and the erasure of their
-//! messages, which keeps other students' threads whole and keeps evidence under
-//! review for the moderators. `ops::student_data` composes this with the rest.
+//! of them, their reports, their upvotes and how far they have read, for the
+//! data export; and the erasure of their messages (and votes, out of the
+//! counts they were in), which keeps other students' threads whole and keeps
+//! evidence under review for the moderators. `ops::student_data` composes this with the rest.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -48,6 +49,15 @@ pub struct FlagEntry {
     pub created_at: NaiveDateTime,
 }
 
+/// One of the student's upvotes: which message, in which class. Theirs alone:
+/// no page shows who voted.
+#[derive(Debug, Serialize)]
+pub struct VoteEntry {
+    pub message_id: String,
+    pub class_id: String,
+    pub created_at: NaiveDateTime,
+}
+
 /// How far the student has read a class's chat (a thread, or the whole class).
 #[derive(Debug, Serialize)]
 pub struct ReadMarkEntry {
@@ -64,6 +74,7 @@ pub struct ChatExport {
     pub revisions: Vec<RevisionEntry>,
     pub flags: Vec<FlagEntry>,
     pub read_marks: Vec<ReadMarkEntry>,
+    pub votes: Vec<VoteEntry>,
 }
 
 /// The messages `me` wrote (oldest first), their kept versions and the
@@ -114,6 +125,7 @@ pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
         ))
         .load(conn)?;
     let revisions = super::revisions::of_author(conn, me)?;
+    let votes = super::votes::of_voter(conn, me)?;
     let class_marks: Vec<(String, NaiveDateTime)> = chat_class_reads::table
         .filter(chat_class_reads::user_id.eq(me))
         .order(chat_class_reads::class_id)
@@ -147,6 +159,14 @@ pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
         .collect();
     Ok(ChatExport {
         read_marks,
+        votes: votes
+            .into_iter()
+            .map(|v| VoteEntry {
+                message_id: v.message_id.to_string(),
+                class_id: v.class_id.to_string(),
+                created_at: v.created_at,
+            })
+            .collect(),
         messages: message_rows
             .into_iter()
             .map(
@@ -314,5 +334,8 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     .execute(&mut **tx)?;
     diesel::delete(message_flags::table.filter(message_flags::user_id.eq(me)))
         .execute(&mut **tx)?;
+    // Their votes go too, and out of the counts they were in (before the
+    // account's rows cascade away and the count could no longer be told).
+    super::votes::erase_voter(tx, me)?;
     Ok(erased)
 }

@@ -1,15 +1,17 @@
-//! Reading a class chat: the class page's list of threads by latest activity
-//! (a keyset page, with reply counts and what is new to the viewer) and one
-//! thread's page (which marks it read), each in a fixed number of queries
-//! whatever the number of threads and replies. The views carry a pseudonym and
-//! a "mine" mark; an author's user id never leaves this module.
+//! Reading a class chat: the class page's list of threads (pinned ones on top,
+//! then a keyset page by latest activity, by votes, or of the unanswered ones,
+//! with reply counts, vote counts and what is new to the viewer) and one
+//! thread's page (its answer shown first; opening it marks it read), each in a
+//! fixed number of queries whatever the number of threads, replies and votes.
+//! The views carry a pseudonym and a "mine" mark; an author's user id (and a
+//! voter's) never leaves this module.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{ChatError, ClassMessage, MessageId, Rules};
+use super::{answers, pins, votes, ChatError, ClassMessage, MessageId, Rules};
 use crate::accounts::UserId;
 use crate::classes::{self, Class, ClassId, ClassMeeting};
 use crate::db::schema::{class_messages, message_flags};
@@ -20,27 +22,77 @@ pub const PAGE_SIZE: i64 = 50;
 /// Replies are indented up to this depth; deeper ones show at it, saying whom they answer.
 pub const MAX_INDENT: usize = 3;
 
-/// Where a page of threads starts: just older (by latest activity) than this
-/// thread. Pages by (last activity, id), so a page link keeps working; a thread
-/// bumped meanwhile moves to the first page.
+/// How the class page orders its threads (pinned ones stay on top in each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Latest activity first (the default).
+    #[default]
+    Activity,
+    /// Most upvoted first, then latest activity.
+    Top,
+    /// Threads without a (shown) answer, latest activity first.
+    Unanswered,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 3] = [Sort::Activity, Sort::Top, Sort::Unanswered];
+
+    /// The `?sort=` value; the default has none.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Activity => "activity",
+            Sort::Top => "top",
+            Sort::Unanswered => "unanswered",
+        }
+    }
+
+    /// Reads a `?sort=` value; anything unknown is None.
+    pub fn parse(raw: &str) -> Option<Sort> {
+        Sort::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// Where a page of threads starts: just after this thread in the page's order.
+/// Pages by (last activity, id), or for "top" by (votes, last activity, id), so
+/// a page link keeps working; a thread bumped meanwhile moves up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub last_activity_at: NaiveDateTime,
     pub id: MessageId,
+    /// The thread's votes, on a page of the "top" order only.
+    pub votes: Option<i32>,
 }
 
 impl Cursor {
-    /// `<microseconds since 1970>_<message id>`, for the "older" link.
+    /// `<microseconds since 1970>_<message id>`, for the "older" link, with
+    /// `v<votes>.` in front on the "top" order (links from before votes stay valid).
     pub fn encode(&self) -> String {
-        format!(
+        let at = format!(
             "{}_{}",
             self.last_activity_at.and_utc().timestamp_micros(),
             self.id
-        )
+        );
+        match self.votes {
+            Some(votes) => format!("v{votes}.{at}"),
+            None => at,
+        }
     }
 
     /// Reads an `encode`d cursor; anything else is None.
     pub fn parse(raw: &str) -> Option<Cursor> {
+        let (votes, raw) = match raw.strip_prefix('v') {
+            Some(rest) => {
+                let (votes, at) = rest.split_once('.')?;
+                if votes.is_empty()
+                    || votes.len() > 10
+                    || !votes.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return None;
+                }
+                (Some(votes.parse::<i32>().ok()?), at)
+            }
+            None => (None, raw),
+        };
         let (micros, id) = raw.split_once('_')?;
         if micros.is_empty() || micros.len() > 20 {
             return None;
@@ -50,6 +102,32 @@ impl Cursor {
         Some(Cursor {
             last_activity_at,
             id: MessageId::parse(id)?,
+            votes,
+        })
+    }
+
+    /// Whether this cursor belongs to a page of `sort` (only "top" carries votes).
+    pub fn fits(&self, sort: Sort) -> bool {
+        self.votes.is_some() == (sort == Sort::Top)
+    }
+}
+
+/// A thread's answer, shown first under its question: who wrote it (by
+/// pseudonym) and its text, linking to its place in the thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerView {
+    pub id: MessageId,
+    pub pseudonym: String,
+    pub text: String,
+}
+
+impl AnswerView {
+    /// The answer as shown, or None when it does not count (deleted or hidden).
+    pub fn of(answer: &ClassMessage) -> Option<AnswerView> {
+        answers::counts(answer).then(|| AnswerView {
+            id: answer.id.clone(),
+            pseudonym: answer.anonymous_identifier.clone(),
+            text: answer.content.clone(),
         })
     }
 }
@@ -90,6 +168,17 @@ pub struct MessageView {
     pub can_edit: bool,
     pub can_delete: bool,
     pub can_flag: bool,
+    /// Upvotes it has: a count only, never who.
+    pub votes: i32,
+    pub voted_by_me: bool,
+    /// A classmate's shown message: the viewer may upvote it (or take it back).
+    pub can_vote: bool,
+    /// A reply marked as its thread's answer (and shown).
+    pub is_answer: bool,
+    /// A shown reply the viewer may mark as the answer (they started the thread, or are staff).
+    pub can_mark_answer: bool,
+    /// On a thread's first message, on its own page: the answer, shown first.
+    pub answer: Option<AnswerView>,
 }
 
 /// A first message and its replies, in reading order (each reply under its parent).
@@ -109,12 +198,17 @@ pub struct ThreadSummary {
     /// Messages of the thread (the opening one included) newer than what the
     /// viewer has read, not their own, not removed.
     pub unread: usize,
+    /// It has an answer that is shown.
+    pub answered: bool,
+    /// Pinned by a moderator: it stays on top of the list.
+    pub pinned: bool,
 }
 
-/// One page of a class's thread list, by latest activity.
+/// One page of a class's thread list in one order, pinned threads first on the first page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadList {
     pub threads: Vec<ThreadSummary>,
+    pub sort: Sort,
     /// Where the next (older) page starts, if there is one.
     pub older: Option<Cursor>,
     /// Whether this is the first page.
@@ -140,6 +234,8 @@ pub struct ThreadPage {
     /// Messages that were new to the viewer before this page marked them read.
     pub new_ids: HashSet<MessageId>,
     pub latest_event: i64,
+    /// Pinned by a moderator.
+    pub pinned: bool,
 }
 
 /// What the list needs of a reply: no text, and its author only as "mine".
@@ -150,10 +246,11 @@ pub struct ReplyStat {
     pub user_id: Option<UserId>,
     pub deleted: bool,
     pub hidden: bool,
+    pub id: MessageId,
 }
 
-/// Loads the class page for `viewer`, in a fixed number of queries whatever the
-/// number of threads and replies.
+/// Loads the class page for `viewer`, latest activity first, in a fixed number
+/// of queries whatever the number of threads and replies.
 pub fn class_page(
     conn: &mut DbConn,
     viewer: &UserId,
@@ -162,12 +259,34 @@ pub fn class_page(
     rules: &Rules,
     now: NaiveDateTime,
 ) -> Result<ClassPage, ChatError> {
+    class_page_by(conn, viewer, class_id, Sort::Activity, before, rules, now)
+}
+
+/// Loads the class page for `viewer` in the order `sort`, in a fixed number of
+/// queries whatever the number of threads, replies and votes. A cursor of
+/// another order reads as the first page's.
+pub fn class_page_by(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    class_id: &ClassId,
+    sort: Sort,
+    before: Option<&Cursor>,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<ClassPage, ChatError> {
+    let before = before.filter(|c| c.fits(sort));
     let class = classes::find(conn, class_id)?.ok_or(ChatError::ClassNotFound)?;
     let enrolled_at = classes::enrolled_at(conn, viewer, class_id)?;
     let meetings = classes::meetings_of(conn, std::slice::from_ref(class_id))?;
     let chat = match enrolled_at {
         Some(joined) => Some(thread_list(
-            conn, viewer, class_id, joined, before, rules, now,
+            conn,
+            viewer,
+            class_id,
+            joined,
+            Page { sort, before },
+            rules,
+            now,
         )?),
         None => None,
     };
@@ -178,22 +297,37 @@ pub fn class_page(
     })
 }
 
+/// Which page of the list: its order and where it starts.
+#[derive(Debug, Clone, Copy)]
+struct Page<'a> {
+    sort: Sort,
+    before: Option<&'a Cursor>,
+}
+
 fn thread_list(
     conn: &mut DbConn,
     viewer: &UserId,
     class_id: &ClassId,
     joined: NaiveDateTime,
-    before: Option<&Cursor>,
+    page: Page<'_>,
     rules: &Rules,
     now: NaiveDateTime,
 ) -> QueryResult<ThreadList> {
     let latest_event = super::events::latest(conn, class_id)?;
-    let mut roots = root_page(conn, class_id, before)?;
-    let older = if roots.len() as i64 > PAGE_SIZE {
-        roots.truncate(PAGE_SIZE as usize);
+    // Pinned threads head the first page in every order (one statement), and
+    // are left out of the ordered pages so none shows twice.
+    let mut roots = match page.before {
+        None => pins::pinned_threads(conn, class_id)?,
+        Some(_) => Vec::new(),
+    };
+    let pinned = roots.len();
+    roots.extend(root_page(conn, class_id, page)?);
+    let older = if (roots.len() - pinned) as i64 > PAGE_SIZE {
+        roots.truncate(pinned + PAGE_SIZE as usize);
         roots.last().map(|m| Cursor {
             last_activity_at: m.last_activity_at,
             id: m.id.clone(),
+            votes: (page.sort == Sort::Top).then_some(m.vote_count),
         })
     } else {
         None
@@ -202,6 +336,7 @@ fn thread_list(
     let replies = reply_stats(conn, &root_ids)?;
     let marks = super::reads::marks(conn, viewer, class_id, joined, &root_ids, now)?;
     let flagged = flagged_by(conn, viewer, &root_ids, &[])?;
+    let voted = votes::voted_by(conn, viewer, &root_ids)?;
     let threads = roots
         .iter()
         .map(|root| {
@@ -209,6 +344,7 @@ fn thread_list(
             let mut summary = summary_of(root, stats, viewer, rules, now);
             summary.opening.flagged_by_me = flagged.contains(&root.id);
             summary.opening.can_flag &= !summary.opening.flagged_by_me;
+            summary.opening.voted_by_me = voted.contains(&root.id);
             let mark = marks.for_thread(&root.id);
             summary.unread = std::iter::once((
                 root.created_at,
@@ -230,8 +366,9 @@ fn thread_list(
         .collect();
     Ok(ThreadList {
         threads,
+        sort: page.sort,
         older,
-        newest: before.is_none(),
+        newest: page.before.is_none(),
         latest_event,
     })
 }
@@ -250,6 +387,7 @@ pub fn reply_stats(
             class_messages::user_id,
             class_messages::deleted,
             class_messages::hidden,
+            class_messages::id,
         ))
         .load(conn)?;
     let mut by_thread: HashMap<MessageId, Vec<ReplyStat>> = HashMap::new();
@@ -261,7 +399,8 @@ pub fn reply_stats(
     Ok(by_thread)
 }
 
-/// A thread's list row for `viewer`, with `unread` left at 0 for the caller.
+/// A thread's list row for `viewer`, with `unread` left at 0 and "voted by me"
+/// and "reported by me" unset, for the caller.
 pub fn summary_of(
     root: &ClassMessage,
     replies: &[ReplyStat],
@@ -274,14 +413,22 @@ pub fn summary_of(
         replies: replies.iter().filter(|r| !r.deleted).count(),
         last_activity_at: root.last_activity_at,
         unread: 0,
+        answered: root.answer_id.as_ref().is_some_and(|answer| {
+            replies
+                .iter()
+                .any(|r| &r.id == answer && !r.deleted && !r.hidden)
+        }),
+        pinned: root.pinned_at.is_some(),
     }
 }
 
-/// Loads one thread for `viewer` and marks it read: its page shows every message.
-/// A thread of another class, or a reply's id, is `MessageNotFound`.
+/// Loads one thread for `viewer` and marks it read: its page shows every message,
+/// its answer first. `staff`: the viewer is a moderator or admin (who may mark
+/// any thread's answer). A thread of another class, or a reply's id, is `MessageNotFound`.
 pub fn thread_page(
     conn: &mut DbConn,
     viewer: &UserId,
+    staff: bool,
     class_id: &ClassId,
     thread_id: &MessageId,
     rules: &Rules,
@@ -301,8 +448,10 @@ pub fn thread_page(
         .order((class_messages::created_at.asc(), class_messages::id.asc()))
         .select(ClassMessage::as_select())
         .load(conn)?;
-    let ids: Vec<MessageId> = replies.iter().map(|m| m.id.clone()).collect();
+    let mut ids: Vec<MessageId> = replies.iter().map(|m| m.id.clone()).collect();
     let flagged = flagged_by(conn, viewer, std::slice::from_ref(thread_id), &ids)?;
+    ids.push(root.id.clone());
+    let voted = votes::voted_by(conn, viewer, &ids)?;
     let mark = super::reads::marks(
         conn,
         viewer,
@@ -331,6 +480,8 @@ pub fn thread_page(
     let shape = Shape {
         viewer,
         flagged: &flagged,
+        voted: &voted,
+        marker: staff || (!root.deleted && root.user_id.as_ref() == Some(viewer)),
         rules,
         now,
     };
@@ -340,6 +491,7 @@ pub fn thread_page(
         thread,
         new_ids,
         latest_event,
+        pinned: root.pinned_at.is_some(),
     })
 }
 
@@ -366,36 +518,79 @@ fn flagged_by(
         .collect())
 }
 
-/// Up to `PAGE_SIZE + 1` threads of the class, latest activity first, older than `before`.
+/// Up to `PAGE_SIZE + 1` unpinned threads of the class in the page's order,
+/// after its cursor: one statement.
 fn root_page(
     conn: &mut DbConn,
     class_id: &ClassId,
-    before: Option<&Cursor>,
+    page: Page<'_>,
 ) -> QueryResult<Vec<ClassMessage>> {
-    let query = class_messages::table
+    let mut query = class_messages::table
         .filter(class_messages::class_id.eq(class_id))
         .filter(class_messages::parent_message_id.is_null())
-        .order((
-            class_messages::last_activity_at.desc(),
-            class_messages::id.desc(),
-        ))
+        .filter(class_messages::pinned_at.is_null())
         .limit(PAGE_SIZE + 1)
-        .select(ClassMessage::as_select());
-    match before {
-        None => query.load(conn),
-        Some(cursor) => query
-            .filter(
-                class_messages::last_activity_at
-                    .lt(cursor.last_activity_at)
-                    .or(class_messages::last_activity_at
-                        .eq(cursor.last_activity_at)
-                        .and(class_messages::id.lt(&cursor.id))),
-            )
-            .load(conn),
+        .select(ClassMessage::as_select())
+        .into_boxed();
+    if page.sort == Sort::Unanswered {
+        // An answer that is deleted or hidden does not count.
+        let answers = diesel::alias!(class_messages as answers);
+        query = query.filter(diesel::dsl::not(diesel::dsl::exists(
+            answers
+                .filter(
+                    answers
+                        .field(class_messages::id)
+                        .nullable()
+                        .eq(class_messages::answer_id),
+                )
+                .filter(answers.field(class_messages::deleted).eq(false))
+                .filter(answers.field(class_messages::hidden).eq(false)),
+        )));
     }
+    let after_activity = |cursor: &Cursor| {
+        class_messages::last_activity_at
+            .lt(cursor.last_activity_at)
+            .or(class_messages::last_activity_at
+                .eq(cursor.last_activity_at)
+                .and(class_messages::id.lt(cursor.id.clone())))
+    };
+    query = match (page.sort, page.before) {
+        (Sort::Top, cursor) => {
+            let query = query.order((
+                class_messages::vote_count.desc(),
+                class_messages::last_activity_at.desc(),
+                class_messages::id.desc(),
+            ));
+            match cursor {
+                Some(cursor) => {
+                    let votes = cursor.votes.unwrap_or(0);
+                    query.filter(
+                        class_messages::vote_count
+                            .lt(votes)
+                            .or(class_messages::vote_count
+                                .eq(votes)
+                                .and(after_activity(cursor))),
+                    )
+                }
+                None => query,
+            }
+        }
+        (_, cursor) => {
+            let query = query.order((
+                class_messages::last_activity_at.desc(),
+                class_messages::id.desc(),
+            ));
+            match cursor {
+                Some(cursor) => query.filter(after_activity(cursor)),
+                None => query,
+            }
+        }
+    };
+    query.load(conn)
 }
 
-/// One message as `viewer` may see it, at the given depth, with no parent to name.
+/// One message as `viewer` may see it, at the given depth, with no parent to
+/// name; "voted by me", "is the answer" and "may mark it" are the caller's to set.
 pub fn view_of(
     message: &ClassMessage,
     viewer: &UserId,
@@ -408,9 +603,12 @@ pub fn view_of(
     } else {
         HashSet::new()
     };
+    let voted = HashSet::new();
     let shape = Shape {
         viewer,
         flagged: &flagged,
+        voted: &voted,
+        marker: false,
         rules,
         now,
     };
@@ -422,6 +620,10 @@ pub fn view_of(
 struct Shape<'a> {
     viewer: &'a UserId,
     flagged: &'a HashSet<MessageId>,
+    /// The messages the viewer upvoted.
+    voted: &'a HashSet<MessageId>,
+    /// The viewer may mark this thread's answer.
+    marker: bool,
     rules: &'a Rules,
     now: NaiveDateTime,
 }
@@ -440,6 +642,11 @@ impl Shape<'_> {
                 children.entry(parent).or_default().push(reply);
             }
         }
+        let answer = root
+            .answer_id
+            .as_ref()
+            .and_then(|id| replies.iter().find(|m| &m.id == id))
+            .and_then(AnswerView::of);
         let mut messages = Vec::new();
         let mut seen = HashSet::new();
         let mut stack = vec![(root, 0usize)];
@@ -451,7 +658,12 @@ impl Shape<'_> {
                 .parent_message_id
                 .as_ref()
                 .and_then(|id| by_id.get(id).copied());
-            messages.push(self.view(message, depth, parent));
+            let mut view = self.view(message, depth, parent);
+            view.is_answer = answer.as_ref().is_some_and(|a| a.id == message.id);
+            if message.id == root.id {
+                view.answer = answer.clone();
+            }
+            messages.push(view);
             if let Some(kids) = children.get(&message.id) {
                 stack.extend(kids.iter().rev().map(|kid| (*kid, depth + 1)));
             }
@@ -499,6 +711,12 @@ impl Shape<'_> {
             can_edit: mine && live && self.now - message.created_at <= self.rules.edit_window,
             can_delete: mine,
             can_flag: live && !mine && !flagged_by_me,
+            votes: message.vote_count,
+            voted_by_me: self.voted.contains(&message.id),
+            can_vote: live && message.user_id.as_ref() != Some(self.viewer),
+            is_answer: false,
+            can_mark_answer: live && self.marker && message.parent_message_id.is_some(),
+            answer: None,
         }
     }
 }
@@ -512,8 +730,16 @@ mod tests {
         let cursor = Cursor {
             last_activity_at: crate::clock::now(),
             id: MessageId::new(),
+            votes: None,
         };
-        assert_eq!(Cursor::parse(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::parse(&cursor.encode()), Some(cursor.clone()));
+        assert!(cursor.fits(Sort::Activity) && !cursor.fits(Sort::Top));
+        let top = Cursor {
+            votes: Some(12),
+            ..cursor
+        };
+        assert_eq!(Cursor::parse(&top.encode()), Some(top.clone()));
+        assert!(top.fits(Sort::Top) && !top.fits(Sort::Unanswered));
         for garbage in [
             "",
             "_",
@@ -522,6 +748,10 @@ mod tests {
             "1_not-a-uuid",
             "99999999999999999999999_00000000-0000-4000-8000-000000000000",
             "1\0_x",
+            "v_1_00000000-0000-4000-8000-000000000000",
+            "v-1.1_00000000-0000-4000-8000-000000000000",
+            "v99999999999.1_00000000-0000-4000-8000-000000000000",
+            "v1_00000000-0000-4000-8000-000000000000",
         ] {
             assert_eq!(Cursor::parse(garbage), None, "{garbage:?}");
         }

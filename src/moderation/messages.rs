@@ -264,6 +264,23 @@ pub fn record_author_delete(
     audit(tx, author, AuditAction::AuthorDelete, message, None, now)
 }
 
+/// Records a moderator's pin (or unpin) of a thread, in the pin's transaction
+/// (`chat::pins` hands this in: the pin is chat's write, the log is ours).
+pub fn record_pin(
+    tx: &mut Tx,
+    actor: &UserId,
+    thread: &ClassMessage,
+    pinned: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let action = if pinned {
+        AuditAction::Pin
+    } else {
+        AuditAction::Unpin
+    };
+    audit(tx, actor, action, thread, None, now)
+}
+
 /// The author of a revealed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Author {

@@ -16,7 +16,7 @@ pub use crate::accounts::personal_data::{Profile, SessionEntry};
 use crate::accounts::{self, User};
 use crate::chat;
 pub use crate::chat::personal_data::{
-    Erased, FlagEntry, MessageEntry, ReadMarkEntry, RevisionEntry, PLACEHOLDER_PSEUDONYM,
+    Erased, FlagEntry, MessageEntry, ReadMarkEntry, RevisionEntry, VoteEntry, PLACEHOLDER_PSEUDONYM,
 };
 use crate::classes;
 pub use crate::classes::personal_data::ClassEntry;
@@ -39,6 +39,8 @@ pub struct Export {
     pub flags: Vec<FlagEntry>,
     /// How far they have read each class's chat: theirs alone, shown to no one else.
     pub chat_read_marks: Vec<ReadMarkEntry>,
+    /// Which messages they upvoted (by id and class): theirs alone, shown to no one.
+    pub chat_votes: Vec<VoteEntry>,
     pub sessions: Vec<SessionEntry>,
 }
 
@@ -60,6 +62,7 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
         revisions: chat.revisions,
         flags: chat.flags,
         chat_read_marks: chat.read_marks,
+        chat_votes: chat.votes,
         sessions: account.sessions,
     })
 }

@@ -14,6 +14,7 @@ mod campus_time;
 mod chat;
 mod chat_pseudonyms;
 mod chat_threads;
+mod chat_votes;
 mod classes;
 mod cleanup;
 mod cli;

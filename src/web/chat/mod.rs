@@ -6,10 +6,12 @@
 mod events;
 mod flags;
 mod post;
+mod qa;
 mod show;
 
 pub use flags::flag_message;
 pub use post::{delete_message, edit_message, post_message};
+pub use qa::{mark_answer, pin_thread, unpin_thread, vote_message};
 pub use show::{event_data, mark_all_read, mark_thread_read, show_class, show_thread};
 
 use actix_web::http::{header, StatusCode};
@@ -132,5 +134,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(post_message)
         .service(edit_message)
         .service(delete_message)
-        .service(flag_message);
+        .service(flag_message)
+        .service(vote_message)
+        .service(mark_answer)
+        .service(pin_thread)
+        .service(unpin_thread);
 }

@@ -14,6 +14,7 @@ use super::{answer_refusal, html, rules, see_other, thread_href};
 use crate::campus_time::Stamp;
 use crate::chat::anonymity::{self, Anonymity};
 use crate::chat::live::LiveEvent;
+use crate::chat::threads::{AnswerView, Sort};
 use crate::chat::ThreadSummary;
 use crate::chat::{self, content, Body, ChatError, Cursor, MessageId, MessageView, Segment};
 use crate::classes::{Class, ClassId, ClassMeeting};
@@ -72,6 +73,31 @@ struct MessageRow {
     can_edit: bool,
     can_delete: bool,
     can_flag: bool,
+    /// Upvotes: a count, never who.
+    votes: i32,
+    voted_by_me: bool,
+    can_vote: bool,
+    is_answer: bool,
+    can_mark_answer: bool,
+    /// On a thread's first message: its answer, shown first under it.
+    answer: Option<AnswerRow>,
+}
+
+/// A thread's answer, as its first message shows it.
+struct AnswerRow {
+    id: String,
+    pseudonym: String,
+    segments: Vec<Segment>,
+}
+
+impl AnswerRow {
+    fn of(answer: AnswerView) -> AnswerRow {
+        AnswerRow {
+            id: answer.id.to_string(),
+            pseudonym: answer.pseudonym,
+            segments: content::segments(&answer.text),
+        }
+    }
 }
 
 /// A thread's row in the list, as `chat/_thread_row.html` shows it.
@@ -86,6 +112,13 @@ struct ThreadRow {
     replies: String,
     last_activity: Stamp,
     unread: usize,
+    votes: i32,
+    voted_by_me: bool,
+    can_vote: bool,
+    answered: bool,
+    pinned: bool,
+    /// The list page a vote on the row comes back to.
+    back: String,
 }
 
 /// The first lines of a post, for the list: at most 3 lines and 240 characters.
@@ -147,6 +180,12 @@ fn thread_row(
         },
         last_activity: when(state, t.last_activity_at, now),
         unread: t.unread,
+        votes: t.opening.votes,
+        voted_by_me: t.opening.voted_by_me,
+        can_vote: t.opening.can_vote,
+        answered: t.answered,
+        pinned: t.pinned,
+        back: format!("/classes/{class_id}"),
     }
 }
 
@@ -249,6 +288,42 @@ fn row_of(state: &AppState, view: MessageView, new: bool, now: NaiveDateTime) ->
         can_edit: view.can_edit,
         can_delete: view.can_delete,
         can_flag: view.can_flag,
+        votes: view.votes,
+        voted_by_me: view.voted_by_me,
+        can_vote: view.can_vote,
+        is_answer: view.is_answer,
+        can_mark_answer: view.can_mark_answer,
+        answer: view.answer.map(AnswerRow::of),
+    }
+}
+
+/// One of the list's orders, as a tab of `chat/_sort.html`.
+struct SortTab {
+    href: String,
+    label: &'static str,
+    current: bool,
+}
+
+fn sort_tabs(class_id: &str, current: Sort) -> Vec<SortTab> {
+    Sort::ALL
+        .into_iter()
+        .map(|sort| SortTab {
+            href: list_href(class_id, sort),
+            label: match sort {
+                Sort::Activity => "Latest activity",
+                Sort::Top => "Top",
+                Sort::Unanswered => "Unanswered",
+            },
+            current: sort == current,
+        })
+        .collect()
+}
+
+/// The class's thread list in one order (the default has no `?sort=`).
+fn list_href(class_id: &str, sort: Sort) -> String {
+    match sort {
+        Sort::Activity => format!("/classes/{class_id}"),
+        other => format!("/classes/{class_id}?sort={}", other.as_str()),
     }
 }
 
@@ -266,6 +341,11 @@ struct ShowClassPage {
     events_href: String,
     /// Beside the compose box: the viewer's name and the class's recent posters.
     anonymity: Option<Anonymity>,
+    /// The list's orders, as tabs; and the one shown.
+    sorts: Vec<SortTab>,
+    sort_label: &'static str,
+    /// For the rows' vote buttons (the same token as the layout's).
+    csrf_token: String,
 }
 
 #[derive(Template)]
@@ -283,6 +363,9 @@ struct ShowThreadPage {
     csrf_token: String,
     /// Above the replies: the viewer's name and the class's recent posters.
     anonymity: Option<Anonymity>,
+    pinned: bool,
+    /// Staff see pin and unpin buttons.
+    can_pin: bool,
 }
 
 #[derive(Template)]
@@ -308,11 +391,14 @@ struct MessageFragment<'a> {
 #[template(path = "chat/_thread_row.html")]
 struct ThreadRowFragment<'a> {
     t: &'a ThreadRow,
+    csrf_token: &'a str,
 }
 
 #[derive(Deserialize)]
 pub struct PageQuery {
     before: Option<String>,
+    /// `top` or `unanswered`; anything else is the default (latest activity).
+    sort: Option<String>,
 }
 
 /// The class page: details and meetings for anyone signed in; the thread list
@@ -327,9 +413,15 @@ pub async fn show_class(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    let sort = query
+        .sort
+        .as_deref()
+        .and_then(Sort::parse)
+        .unwrap_or_default();
     let before = match query.before.as_deref().filter(|b| !b.is_empty()) {
         None => None,
-        Some(raw) => Some(Cursor::parse(raw).ok_or_else(|| {
+        // A cursor of another order (an edited link) is refused like a broken one.
+        Some(raw) => Some(Cursor::parse(raw).filter(|c| c.fits(sort)).ok_or_else(|| {
             AppError::BadRequest(
                 "This page link is broken. Open the class again to see its latest threads.".into(),
             )
@@ -340,11 +432,19 @@ pub async fn show_class(
     let viewer_user = current.user.clone();
     let (page, friends, members, anonymity) = with_conn(&state.pool, move |conn| {
         let now = clock::now();
-        let page = chat::class_page(conn, &viewer, &class_id, before.as_ref(), &rules, now)
-            .map_err(|e| match e {
-                ChatError::ClassNotFound => AppError::NotFound,
-                other => AppError::Internal(other.into()),
-            })?;
+        let page = chat::threads::class_page_by(
+            conn,
+            &viewer,
+            &class_id,
+            sort,
+            before.as_ref(),
+            &rules,
+            now,
+        )
+        .map_err(|e| match e {
+            ChatError::ClassNotFound => AppError::NotFound,
+            other => AppError::Internal(other.into()),
+        })?;
         // Only where the compose box shows: a member's latest threads.
         let anonymity = match &page.chat {
             Some(list) if list.newest => {
@@ -381,19 +481,33 @@ pub async fn show_class(
     };
     let now = clock::now();
     let id = page.class.id.to_string();
-    let older_href = list
-        .older
-        .as_ref()
-        .map(|c| format!("/classes/{id}?before={}", c.encode()));
+    let here = list_href(&id, list.sort);
+    let older_href = list.older.as_ref().map(|c| {
+        let join = if here.contains('?') { '&' } else { '?' };
+        format!("{here}{join}before={}", c.encode())
+    });
     let threads: Vec<ThreadRow> = list
         .threads
         .iter()
-        .map(|t| thread_row(&state, &id, t, now))
+        .map(|t| ThreadRow {
+            back: here.clone(),
+            ..thread_row(&state, &id, t, now)
+        })
         .collect();
     let unread = threads.iter().map(|t| t.unread).sum();
     layout.unread |= unread > 0;
+    let csrf_token = layout.csrf_token.clone();
+    let sorts = sort_tabs(&id, list.sort);
+    let sort_label = sorts
+        .iter()
+        .find(|s| s.current)
+        .map(|s| s.label)
+        .unwrap_or_default();
     let body = ShowClassPage {
         layout,
+        csrf_token,
+        sorts,
+        sort_label,
         events_href: format!("/classes/{id}/events?after={}", list.latest_event),
         class,
         friends,
@@ -420,11 +534,20 @@ pub async fn show_thread(
     let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
     let rules = rules(&state);
     let viewer = current.user.id.clone();
+    let staff = current.user.role.is_staff();
     let domain_rules = rules.clone();
     let result = with_conn(&state.pool, move |conn| {
         let now = clock::now();
         Ok(
-            match chat::thread_page(conn, &viewer, &class_id, &thread_id, &domain_rules, now) {
+            match chat::thread_page(
+                conn,
+                &viewer,
+                staff,
+                &class_id,
+                &thread_id,
+                &domain_rules,
+                now,
+            ) {
                 Ok(page) => {
                     let anonymity = anonymity_for(conn, &viewer, &class_id, &domain_rules, now)?;
                     Ok((page, anonymity))
@@ -444,6 +567,7 @@ pub async fn show_thread(
     let thread = page.thread.messages.first().map(|m| m.id.clone());
     let thread_id = thread.map(|t| t.to_string()).unwrap_or_default();
     let replies = page.thread.messages.len().saturating_sub(1);
+    let pinned = page.pinned;
     let messages: Vec<MessageRow> = page
         .thread
         .messages
@@ -466,6 +590,8 @@ pub async fn show_thread(
         replies,
         csrf_token,
         anonymity: Some(anonymity),
+        pinned,
+        can_pin: staff,
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
@@ -585,7 +711,7 @@ pub fn event_data(
         Some(summary) => {
             let mut t = thread_row(state, &class, summary, now);
             t.unread = usize::from(event.new_for_viewer);
-            Some(ThreadRowFragment { t: &t }.render()?)
+            Some(ThreadRowFragment { t: &t, csrf_token }.render()?)
         }
         None => None,
     };

@@ -1,0 +1,76 @@
+//! A thread's answer: the student who started a thread (or a moderator) marks
+//! one reply of it as the answer, changes it, or unmarks it. The mark lives on
+//! the thread's first message (`answer_id`); an answer that is later deleted or
+//! hidden stops counting (the thread reads as unanswered) until it is restored.
+//! Each change is recorded as an `edit` of the first message, so open pages
+//! re-render the thread's row and its first message.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::events::{self, EventKind};
+use super::votes::QaError;
+use super::{lock_class, ChatError, ClassMessage, MessageId};
+use crate::accounts::User;
+use crate::classes;
+use crate::db::schema::class_messages;
+use crate::db::{self, DbConn};
+
+/// Whether `actor` may mark the answer of the thread that starts with `root`:
+/// its starter (while the message is theirs and shown as theirs) or staff.
+pub fn may_mark(actor: &User, root: &ClassMessage) -> bool {
+    actor.role.is_staff() || (!root.deleted && root.user_id.as_ref() == Some(&actor.id))
+}
+
+/// Whether a message counts as a thread's answer: it is shown (not deleted, not hidden).
+pub fn counts(answer: &ClassMessage) -> bool {
+    !answer.deleted && !answer.hidden
+}
+
+/// Marks `reply` as its thread's answer (replacing any earlier one), or with
+/// `mark` false unmarks it if it is the answer. Returns the thread's first
+/// message as it is now.
+pub fn mark(
+    conn: &mut DbConn,
+    actor: &User,
+    reply_id: &MessageId,
+    mark: bool,
+    now: NaiveDateTime,
+) -> Result<ClassMessage, QaError> {
+    if let Some(until) = actor.suspended_at(now) {
+        return Err(ChatError::Suspended { until }.into());
+    }
+    db::write_tx(conn, |tx| {
+        let reply = super::find(tx, reply_id)?.ok_or(ChatError::MessageNotFound)?;
+        // Staff may act in any class; a student only in one they take.
+        if !actor.role.is_staff() && !classes::is_enrolled(tx, &actor.id, &reply.class_id)? {
+            return Err(ChatError::MessageNotFound.into());
+        }
+        lock_class(tx, &reply.class_id)?;
+        let root_id = reply.thread_root_id.clone().ok_or(QaError::NotAReply)?;
+        let root = super::find(tx, &root_id)?.ok_or(ChatError::MessageNotFound)?;
+        if !may_mark(actor, &root) {
+            return Err(QaError::NotStarter);
+        }
+        let answer = if mark {
+            if !counts(&reply) {
+                return Err(ChatError::Removed.into());
+            }
+            Some(&reply.id)
+        } else if root.answer_id.as_ref() == Some(&reply.id) {
+            None
+        } else {
+            // Not the answer: nothing to unmark.
+            return Ok(root);
+        };
+        if root.answer_id.as_ref() == answer {
+            return Ok(root);
+        }
+        diesel::update(class_messages::table.find(&root.id))
+            .set(class_messages::answer_id.eq(answer))
+            .execute(&mut **tx)?;
+        let root = super::find(tx, &root_id)?.ok_or(ChatError::MessageNotFound)?;
+        events::record(tx, &root, EventKind::Edit, now)?;
+        Ok(root)
+    })
+}
