@@ -6,10 +6,12 @@
 mod events;
 mod flags;
 mod post;
+mod search;
 mod show;
 
 pub use flags::flag_message;
 pub use post::{delete_message, edit_message, post_message};
+pub use search::{search_class, similar_threads};
 pub use show::{event_data, mark_all_read, mark_thread_read, show_class, show_thread};
 
 use actix_web::http::{header, StatusCode};
@@ -130,5 +132,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(post_message)
         .service(edit_message)
         .service(delete_message)
-        .service(flag_message);
+        .service(flag_message)
+        .service(search_class)
+        .service(similar_threads);
 }
