@@ -12,6 +12,7 @@ mod admin;
 mod browser;
 mod campus_time;
 mod chat;
+mod chat_search;
 mod chat_threads;
 mod classes;
 mod cleanup;
