@@ -89,6 +89,8 @@ struct NewRow<'a> {
 /// Records that `kind` happened to `message`, in the writer's transaction, and
 /// on PostgreSQL queues the `NOTIFY` that commit delivers. The class lock is
 /// taken here too (a no-op when the writer already holds it, as it should).
+/// Every chat writer calls this, so the search index is kept in step here too
+/// (`search::sync`): one hook, and a new writer cannot forget it.
 pub fn record(
     tx: &mut Tx,
     message: &ClassMessage,
@@ -96,6 +98,7 @@ pub fn record(
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
     super::lock_class(tx, &message.class_id)?;
+    super::search::sync(tx, message, kind)?;
     let thread_id = message.thread_root_id.as_ref().unwrap_or(&message.id);
     let conn: &mut DbConn = tx;
     let seq: i64 = diesel::insert_into(chat_events::table)

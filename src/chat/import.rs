@@ -76,6 +76,9 @@ pub fn import(
             .set(class_messages::last_activity_at.eq(newest))
             .execute(&mut **tx)?;
     }
+    // Imported text is searchable like posted text (hidden ones are left out).
+    let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    super::search::index_imported(tx, &ids)?;
     for chunk in reports.chunks(MAX_BINDS / 4) {
         crate::on_each_backend!(tx, |c| diesel::insert_into(message_flags::table)
             .values(chunk)

@@ -1,4 +1,4 @@
-//! Per-class anonymous chat: messages, threads, pseudonyms and flags. Authors are
+//! Per-class anonymous chat: messages, threads, pseudonyms, flags and search. Authors are
 //! stored for moderation only; nothing here hands them to student-facing code:
 //! the views in `threads` carry a pseudonym and a "mine" mark, never a user id.
 //! No actix or HTML here.
@@ -16,6 +16,7 @@ pub mod post;
 pub mod pseudonym;
 pub mod reads;
 pub mod revisions;
+pub mod search;
 pub mod staff;
 pub mod threads;
 pub mod votes;

@@ -191,3 +191,72 @@
     }
   });
 })();
+
+// Ask before you post: while a student writes a new thread, show the class's
+// threads that may already answer it (the fragment the server renders, the
+// same list the no-script preview step shows), asked for 400 ms after the last
+// keystroke. Once some were shown, the form posts without the preview step.
+(function askBeforePosting() {
+  "use strict";
+
+  var form = document.querySelector("form.compose[data-similar]");
+  if (!form || !window.fetch) {
+    return;
+  }
+  var box = form.querySelector("textarea[name=content]");
+  var region = form.querySelector(".similar-threads");
+  var confirmed = form.querySelector("input[name=confirmed]");
+  if (!box || !region || !confirmed) {
+    return;
+  }
+  var timer = null;
+  var asked = "";
+  var latest = 0;
+
+  function show(html) {
+    var holder = document.createElement("template");
+    holder.innerHTML = html.trim();
+    while (region.firstChild) {
+      region.removeChild(region.firstChild);
+    }
+    region.appendChild(holder.content);
+    if (region.querySelector("a")) {
+      confirmed.value = "1";
+    }
+  }
+
+  function ask() {
+    // The first 500 characters say what it is about, and keep the URL short.
+    var draft = box.value.trim().slice(0, 500);
+    if (draft === asked) {
+      return;
+    }
+    asked = draft;
+    latest += 1;
+    var mine = latest;
+    if (draft.length < 3) {
+      show("");
+      return;
+    }
+    window
+      .fetch(form.getAttribute("data-similar") + "?q=" + encodeURIComponent(draft), {
+        credentials: "same-origin",
+        headers: { Accept: "text/html" },
+      })
+      .then(function (response) {
+        return response.ok ? response.text() : "";
+      })
+      .then(function (html) {
+        // An older answer arriving late must not replace a newer one.
+        if (mine === latest) {
+          show(html);
+        }
+      })
+      .catch(function () {});
+  }
+
+  box.addEventListener("input", function () {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(ask, 400);
+  });
+})();

@@ -29,7 +29,11 @@ async fn post(
     text: &str,
     parent: Option<&MessageId>,
 ) {
-    let mut fields = vec![("content", text.to_string())];
+    // Past "maybe already answered" (tests/integration/chat_search.rs covers it).
+    let mut fields = vec![
+        ("content", text.to_string()),
+        ("confirmed", "1".to_string()),
+    ];
     if let Some(parent) = parent {
         fields.push(("parent_id", parent.to_string()));
     }

@@ -13,6 +13,7 @@ mod browser;
 mod campus_time;
 mod chat;
 mod chat_pseudonyms;
+mod chat_search;
 mod chat_threads;
 mod chat_votes;
 mod classes;

@@ -7,11 +7,13 @@ mod events;
 mod flags;
 mod post;
 mod qa;
+mod search;
 mod show;
 
 pub use flags::flag_message;
 pub use post::{delete_message, edit_message, post_message};
 pub use qa::{mark_answer, pin_thread, unpin_thread, vote_message};
+pub use search::{search_class, similar_threads};
 pub use show::{event_data, mark_all_read, mark_thread_read, show_class, show_thread};
 
 use actix_web::http::{header, StatusCode};
@@ -138,5 +140,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(vote_message)
         .service(mark_answer)
         .service(pin_thread)
-        .service(unpin_thread);
+        .service(unpin_thread)
+        .service(search_class)
+        .service(similar_threads);
 }

@@ -1,14 +1,18 @@
 //! Writing in a class chat: starting a thread or replying, editing within the
 //! window, and deleting one's own message.
 
+use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
+use askama::Template;
 use serde::Deserialize;
 
-use super::{answer_refusal, back_href, message_href, rules, see_other, thread_href};
-use crate::chat::{self, Deletion, Draft, MessageBody, MessageId};
-use crate::classes::ClassId;
+use super::search::{hit_rows, SIMILAR};
+use super::{answer_refusal, back_href, html, message_href, rules, see_other, thread_href};
+use crate::chat::{self, search, Deletion, Draft, MessageBody, MessageId};
+use crate::classes::{self, ClassId};
 use crate::web::error::{with_conn, AppError};
 use crate::web::guard::{self, SessionForm, SignedInForm};
+use crate::web::layout::Layout;
 use crate::web::state::AppState;
 use crate::{clock, moderation};
 
@@ -20,6 +24,10 @@ pub struct PostForm {
     content: String,
     #[serde(default)]
     parent_id: Option<String>,
+    /// "1" once the student saw the threads their new one may duplicate (the
+    /// preview page's "Post anyway", or our script showing them while typing).
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
 impl SessionForm for PostForm {
@@ -59,27 +67,76 @@ pub async fn post_message(
         MessageBody::parse(&form.content).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let rules = rules(&state);
     let author = current.user.clone();
+    // A new thread first looks for threads that may already answer it; a reply
+    // never does, nor a thread the student chose to post anyway.
+    let ask_first = parent_id.is_none() && form.confirmed.as_deref() != Some("1");
     let (class, parent, domain_rules) = (class_id.clone(), parent_id.clone(), rules.clone());
+    let draft_text = body.as_str().to_string();
     let result = with_conn(&state.pool, move |conn| {
+        let now = clock::now();
+        if ask_first && author.suspended_at(now).is_none() {
+            match search::similar(conn, &author.id, &class, body.as_str(), SIMILAR) {
+                Ok(similar) if !similar.is_empty() => {
+                    let class_code = classes::find(conn, &class)?
+                        .map(|c| c.code())
+                        .unwrap_or_default();
+                    return Ok(Posting::AskFirst(similar, class_code));
+                }
+                // No match, or not a member: posting says why itself.
+                Ok(_) | Err(chat::ChatError::NotEnrolled { .. }) => {}
+                Err(other) => return Err(AppError::Internal(other.into())),
+            }
+        }
         let draft = Draft {
             class_id: &class,
             parent_id: parent.as_ref(),
             body: &body,
         };
-        Ok(chat::post(
+        Ok(Posting::Done(Box::new(chat::post(
             conn,
             &author,
             draft,
             &domain_rules,
-            clock::now(),
-        ))
+            now,
+        ))))
     })
     .await?;
     match result {
+        Posting::AskFirst(similar, class_code) => {
+            let body = AskFirstPage {
+                layout: Layout::new(&req, Some(&current)),
+                class_id: class_id.to_string(),
+                class_code,
+                draft: draft_text,
+                similar: hit_rows(&state, similar, clock::now()),
+            }
+            .render()?;
+            Ok(html(StatusCode::OK, body))
+        }
         // A reply lands on its thread, a new thread on its own page.
-        Ok(message) => Ok(see_other(message_href(&message))),
-        Err(error) => answer_refusal(&req, &current, &rules, error),
+        Posting::Done(posted) => match *posted {
+            Ok(message) => Ok(see_other(message_href(&message))),
+            Err(error) => answer_refusal(&req, &current, &rules, error),
+        },
     }
+}
+
+/// What posting a message came to.
+enum Posting {
+    /// Not posted yet: threads that may already answer it, and the class's code.
+    AskFirst(Vec<search::Hit>, String),
+    Done(Box<Result<chat::ClassMessage, chat::ChatError>>),
+}
+
+/// "Maybe already answered": the draft kept, with the threads it may duplicate.
+#[derive(Template)]
+#[template(path = "chat/ask_first.html")]
+struct AskFirstPage {
+    layout: Layout,
+    class_id: String,
+    class_code: String,
+    draft: String,
+    similar: Vec<super::search::HitRow>,
 }
 
 #[derive(Deserialize)]
