@@ -50,8 +50,9 @@ pub fn recent_posters(
     Ok(others + 1)
 }
 
-/// The compose box's anonymity note for `viewer` in a class: two reads, whatever
-/// the class's size; writes nothing.
+/// The compose box's anonymity note for `viewer` in a class: the count, the
+/// viewer's name, and for a viewer without one a look-up of 16 candidates (more
+/// only when all 16 are taken), whatever the class's size; writes nothing.
 pub fn for_viewer(
     conn: &mut DbConn,
     viewer: &UserId,
