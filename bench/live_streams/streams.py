@@ -84,7 +84,7 @@ def percentile(values, p):
 
 
 def post(base, class_id, token, csrf, text):
-    data = urllib.parse.urlencode({"csrf_token": csrf, "content": text}).encode()
+    data = urllib.parse.urlencode({"csrf_token": csrf, "confirmed": "1", "content": text}).encode()
     request = urllib.request.Request(
         f"{base}/classes/{class_id}/messages",
         data=data,

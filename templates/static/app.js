@@ -67,7 +67,12 @@
       if (old) {
         old.parentNode.removeChild(old);
       }
-      list.insertBefore(row, list.firstElementChild);
+      // Pinned threads stay on top: a thread that moved goes below them.
+      var first = list.firstElementChild;
+      while (first && !row.classList.contains("thread-pinned") && first.classList.contains("thread-pinned")) {
+        first = first.nextElementSibling;
+      }
+      list.insertBefore(row, first);
       var empty = chat.querySelector(".empty-chat");
       if (empty) {
         empty.parentNode.removeChild(empty);

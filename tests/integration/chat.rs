@@ -1337,9 +1337,10 @@ backend_test!(
             "queries with 5 messages: {few}, with 500: {many}"
         );
         eprintln!("class page queries: {few} with 5 messages, {many} with 500");
-        // Class, enrollment, meetings, latest event, threads, replies, class read
-        // mark, thread read marks, the viewer's reports.
-        assert_eq!(many, 9, "{many} queries");
+        // Class, enrollment, meetings, latest event, pinned threads, threads,
+        // replies, class read mark, thread read marks, the viewer's reports,
+        // the viewer's votes.
+        assert_eq!(many, 11, "{many} queries");
     }
 );
 

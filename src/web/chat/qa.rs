@@ -181,7 +181,8 @@ async fn set_pin(
 }
 
 /// Where a vote comes back to: the page it was on (this class's list in any
-/// order, or one of its thread pages), at the message; else the thread's page.
+/// order, or the message's thread page), at the message; by default the
+/// class's list, which sends no `back` to keep its fifty rows small.
 fn come_back(
     class_id: &ClassId,
     back: Option<&str>,
@@ -189,15 +190,18 @@ fn come_back(
     message: &MessageId,
 ) -> String {
     let list = format!("/classes/{class_id}");
-    let on_list = back.filter(|b| {
-        *b == list
-            || b.strip_prefix(&format!("{list}?sort="))
+    let on_thread = thread_href(class_id, thread);
+    match back {
+        Some(page) if page == on_thread => format!("{page}#m-{message}"),
+        Some(page)
+            if page
+                .strip_prefix(&format!("{list}?sort="))
                 .and_then(chat::threads::Sort::parse)
-                .is_some()
-    });
-    match on_list {
-        Some(page) => format!("{page}#t-{thread}"),
-        None => format!("{}#m-{message}", thread_href(class_id, thread)),
+                .is_some() =>
+        {
+            format!("{page}#t-{thread}")
+        }
+        _ => format!("{list}#t-{thread}"),
     }
 }
 
@@ -247,8 +251,18 @@ mod tests {
             format!("{list}?sort=top#t-{thread}")
         );
         assert_eq!(
-            come_back(&class, Some(&list), &thread, &thread),
+            come_back(&class, None, &thread, &thread),
             format!("{list}#t-{thread}")
+        );
+        let reply = MessageId::new();
+        assert_eq!(
+            come_back(
+                &class,
+                Some(&format!("{list}/threads/{thread}")),
+                &thread,
+                &reply
+            ),
+            format!("{list}/threads/{thread}#m-{reply}")
         );
         for hostile in [
             "https://evil.example/".to_string(),
@@ -258,7 +272,7 @@ mod tests {
         ] {
             assert_eq!(
                 come_back(&class, Some(&hostile), &thread, &thread),
-                format!("{list}/threads/{thread}#m-{thread}"),
+                format!("{list}#t-{thread}"),
                 "{hostile}"
             );
         }

@@ -117,7 +117,7 @@ struct ThreadRow {
     can_vote: bool,
     answered: bool,
     pinned: bool,
-    /// The list page a vote on the row comes back to.
+    /// The list page a vote on the row comes back to, when not the default one.
     back: String,
 }
 
@@ -185,7 +185,8 @@ fn thread_row(
         can_vote: t.opening.can_vote,
         answered: t.answered,
         pinned: t.pinned,
-        back: format!("/classes/{class_id}"),
+        // The default list is where a vote comes back to without saying.
+        back: String::new(),
     }
 }
 
@@ -490,7 +491,11 @@ pub async fn show_class(
         .threads
         .iter()
         .map(|t| ThreadRow {
-            back: here.clone(),
+            back: if list.sort == Sort::Activity {
+                String::new()
+            } else {
+                here.clone()
+            },
             ..thread_row(&state, &id, t, now)
         })
         .collect();
