@@ -605,7 +605,7 @@ impl Story {
         // B replies using the keyboard only: Reply, type, Tab to the button, Enter.
         self.tab_to(
             b,
-            &format!("#{question_id} > .msg-actions > details:first-child > summary"),
+            &format!("#{question_id} > .msg-actions > details:first-of-type > summary"),
             60,
         )
         .await;
@@ -685,7 +685,7 @@ impl Story {
             .unwrap();
 
         // A answers B's reply from the thread page.
-        let reply_to = format!("#{} > .msg-actions > details:first-child", chat.reply_id);
+        let reply_to = format!("#{} > .msg-actions > details:first-of-type", chat.reply_id);
         self.click(a, &format!("{reply_to} > summary")).await;
         self.fill(
             a,
@@ -876,7 +876,7 @@ impl Story {
             .await
             .unwrap()
             .unwrap();
-        let reply_form = format!("#{root} > .msg-actions > details:first-child");
+        let reply_form = format!("#{root} > .msg-actions > details:first-of-type");
         self.click(&n, &format!("{reply_form} > summary")).await;
         let reply_text = "Answering my own question: the lab's FAQ covers it.";
         self.fill(

@@ -211,7 +211,10 @@ backend_test!(
         // pressed only for those whose vote stands.
         let row = format!("li#t-{}", root.id);
         let (_, page) = voters[0].get(&app, &list_path(&class)).await;
-        assert_eq!(text_at(&page, &format!("{row} .row-votes")).unwrap(), "4");
+        assert_eq!(
+            text_at(&page, &format!("{row} .row-votes")).unwrap(),
+            "4 upvotes"
+        );
         assert_eq!(
             attr_at(&page, &format!("{row} .vote-button"), "aria-pressed").as_deref(),
             Some("true")
@@ -223,8 +226,8 @@ backend_test!(
         );
         let (_, page) = voters[0].get(&app, &thread_path(&root)).await;
         assert_eq!(
-            attr_at(&page, &format!("#m-{} .vote-button", root.id), "aria-label").as_deref(),
-            Some("Upvote (4 votes)")
+            text_at(&page, &format!("#m-{} .vote-button", root.id)).as_deref(),
+            Some("4 upvotes")
         );
 
         // A reply takes votes too; a hidden one does not.
