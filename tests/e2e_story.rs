@@ -253,8 +253,14 @@ impl Story {
         .await;
         self.step(
             9,
-            "A exports their data and deletes the account",
+            "B is shown A's question while typing the same one and upvotes it; A marks B's reply as the answer and finds it by a word",
             self.step9(&a, &b, &chat),
+        )
+        .await;
+        self.step(
+            10,
+            "A exports their data and deletes the account",
+            self.step10(&a, &b, &chat),
         )
         .await;
 
@@ -1198,6 +1204,119 @@ impl Story {
     }
 
     async fn step9(&self, a: &Person, b: &Person, chat: &Chat) {
+        // B starts to ask what A already asked. While B types, our script
+        // shows A's thread under the draft; nothing is posted, and B opens it.
+        self.go(b, &chat.list).await;
+        let threads_before = self
+            .find_all(b, "ol.thread-list > li.thread-row")
+            .await
+            .len();
+        self.fill(
+            b,
+            "#new-message",
+            "Has anyone got notes from the induction lecture?",
+        )
+        .await;
+        let suggestion = format!("#similar-threads a[href^='{}']", chat.thread);
+        self.find(b, &suggestion).await;
+        self.sees(b, "Maybe already answered:").await;
+        let marked = self.texts(b, "#similar-threads mark").await;
+        assert!(
+            marked
+                .iter()
+                .any(|m| m.to_lowercase().contains("induction")),
+            "the draft's words are marked in the suggestion: {marked:?}"
+        );
+        self.check(b, "class-chat-similar").await;
+        self.click(b, &suggestion).await;
+        self.wait_path(b, &chat.thread).await;
+
+        // B upvotes A's question instead: one vote, pressed for B only.
+        let vote = format!("#{} > .msg-actions .vote-button", chat.question_id);
+        assert!(
+            self.text(b, &vote).await.trim().starts_with('0'),
+            "no vote yet"
+        );
+        self.click(b, &vote).await;
+        self.wait_path(b, &chat.thread).await;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let pressed = self
+                .find(b, &vote)
+                .await
+                .attr("aria-pressed")
+                .await
+                .unwrap();
+            if pressed.as_deref() == Some("true") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "B's vote is shown pressed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            self.text(b, &vote).await.trim().starts_with('1'),
+            "one vote"
+        );
+        self.go(b, &chat.list).await;
+        assert_eq!(
+            self.find_all(b, "ol.thread-list > li.thread-row")
+                .await
+                .len(),
+            threads_before,
+            "no thread was posted while B typed"
+        );
+
+        // A, who started the thread, marks B's reply as the answer: it shows
+        // first under the question, and the list says the thread is answered.
+        self.go(a, &chat.thread).await;
+        assert!(
+            self.find(
+                a,
+                &format!("#{} > .msg-actions .vote-count", chat.question_id)
+            )
+            .await
+            .text()
+            .await
+            .unwrap()
+            .trim()
+            .starts_with('1'),
+            "A sees the vote on their own question, and cannot vote on it"
+        );
+        self.button(
+            a,
+            &format!("//article[@id='{}']", chat.reply_id),
+            "Mark as answer",
+        )
+        .await;
+        self.wait_path(a, &chat.thread).await;
+        let first = self
+            .text(a, &format!("#{} .answer-first", chat.question_id))
+            .await;
+        assert!(
+            first.contains(chat.reply_text),
+            "the answer shows under the question: {first:?}"
+        );
+        self.check(a, "class-chat-answered").await;
+        self.go(a, &chat.list).await;
+        let meta = self
+            .text(a, &format!("#{} .thread-meta", chat.row_id))
+            .await;
+        assert!(meta.contains("answered"), "the row says answered: {meta:?}");
+
+        // A finds B's reply by a word from its middle, the word marked.
+        self.fill(a, "#chat-search-q", "coloring").await;
+        self.button(a, "//form[contains(@class,'chat-search')]", "Search")
+            .await;
+        self.sees(a, "Fibonacci").await;
+        let marked = self.texts(a, "main mark").await;
+        assert!(
+            marked.iter().any(|m| m.to_lowercase().contains("coloring")),
+            "the match is marked: {marked:?}"
+        );
+        self.check(a, "class-chat-search").await;
+    }
+
+    async fn step10(&self, a: &Person, b: &Person, chat: &Chat) {
         let question = chat.question;
         let reply_text = chat.reply_text;
         self.nav(a, "/account").await;
@@ -1262,7 +1381,7 @@ impl Story {
         );
         assert!(
             rows[0]
-                .find_all(Locator::Css(".pseudonym"))
+                .find_all(Locator::Css(".msg-head .pseudonym"))
                 .await
                 .unwrap()
                 .is_empty(),
