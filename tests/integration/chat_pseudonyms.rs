@@ -54,20 +54,18 @@ fn is_two_words_from_our_lists(name: &str) -> bool {
     })
 }
 
-/// Each shown pseudonym of a page with the number of its colour mark.
+/// Each shown pseudonym of a page with the number of its colour mark (a
+/// `pm-N` class on the name, drawn as a dot by the stylesheet, adding no text).
 fn shown_names(html: &str) -> Vec<(String, Option<usize>)> {
     let doc = Html::parse_document(html);
     let names = Selector::parse("ol .pseudonym").unwrap();
-    let mark = Selector::parse(".pm").unwrap();
     doc.select(&names)
         .map(|n| {
-            let number = n.select(&mark).next().and_then(|m| {
-                assert_eq!(m.value().attr("aria-hidden"), Some("true"), "decorative");
-                m.value()
-                    .classes()
-                    .find_map(|c| c.strip_prefix("pm-"))
-                    .and_then(|d| d.parse().ok())
-            });
+            let number = n
+                .value()
+                .classes()
+                .find_map(|c| c.strip_prefix("pm-"))
+                .and_then(|d| d.parse().ok());
             (n.text().collect::<String>().trim().to_string(), number)
         })
         .collect()
