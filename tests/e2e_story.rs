@@ -20,7 +20,11 @@
 //! 8. C, D and E report B's reply on the thread page and it is hidden for
 //!    every student; a moderator reveals its author with a reason and restores
 //!    it from /admin/flags, and the audit log shows both;
-//! 9. A downloads their data and deletes their account; B's reply stays, under
+//! 9. B starts to type the question A asked and our script shows A's thread
+//!    under the draft ("Maybe already answered", nothing posted); B opens it
+//!    and upvotes it; A marks B's reply as the answer (shown first, the list
+//!    says answered) and finds it with the class's search, the word marked;
+//! 10. A downloads their data and deletes their account; B's reply stays, under
 //!    a "[deleted]" parent.
 //!
 //! Every step asserts what a person would see. A failing step saves
