@@ -79,7 +79,7 @@ fn set(
             if thread.deleted || thread.hidden {
                 return Err(ChatError::Removed.into());
             }
-            let pinned = pinned_count(tx, &thread.class_id)?;
+            let pinned = pinned_threads(tx, &thread.class_id)?.len();
             if pinned >= MAX_PINNED {
                 return Err(QaError::PinLimit(pinned));
             }
@@ -95,17 +95,6 @@ fn set(
             changed: true,
         })
     })
-}
-
-/// How many threads of the class are pinned.
-fn pinned_count(conn: &mut DbConn, class_id: &ClassId) -> QueryResult<usize> {
-    let n: i64 = class_messages::table
-        .filter(class_messages::class_id.eq(class_id))
-        .filter(class_messages::parent_message_id.is_null())
-        .filter(class_messages::pinned_at.is_not_null())
-        .count()
-        .get_result(conn)?;
-    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// The class's pinned threads, most recently pinned first: one statement.

@@ -95,6 +95,7 @@ fn cast(
         if message.user_id.as_ref() == Some(&voter.id) {
             return Err(QaError::OwnMessage);
         }
+        let mut message = message;
         let changed = if up {
             if message.deleted || message.hidden {
                 return Err(ChatError::Removed.into());
@@ -103,7 +104,10 @@ fn cast(
         } else {
             delete_vote(tx, &message.id, &voter.id)?
         };
-        let message = super::find(tx, message_id)?.ok_or(ChatError::MessageNotFound)?;
+        // The count as the statements above left it, without reading it back.
+        if changed {
+            message.vote_count = (message.vote_count + if up { 1 } else { -1 }).max(0);
+        }
         Ok(Voted { message, changed })
     })
 }

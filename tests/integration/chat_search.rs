@@ -94,19 +94,20 @@ backend_test!(
         );
         // The same word in another class is not found from this one.
         say(&app, &a.user, &elsewhere, None, "Eigenvalues again?");
-        let once = say(
-            &app,
-            &a.user,
-            &class,
-            None,
-            "Where do the lecture notes on determinant proofs live, the old site or the new one?",
-        );
+        // The one with the word three times is the older: newest-first would fail.
         let thrice = say(
             &app,
             &b.user,
             &class,
             None,
             "Determinant of a product, determinant of a sum: which determinant rule applies here?",
+        );
+        let once = say(
+            &app,
+            &a.user,
+            &class,
+            None,
+            "Where do the lecture notes on determinant proofs live, the old site or the new one?",
         );
 
         let mut conn = app.conn();
