@@ -25,7 +25,7 @@
 //!    and upvotes it; A marks B's reply as the answer (shown first, the list
 //!    says answered) and finds it with the class's search, the word marked;
 //! 10. A downloads their data and deletes their account; B's reply stays, under
-//!    a "[deleted]" parent.
+//!     a "[deleted]" parent.
 //!
 //! Every step asserts what a person would see. A failing step saves
 //! `target/screenshots/e2e-<backend>-step<N>-fail.png` (the window that acted
