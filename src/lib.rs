@@ -17,6 +17,7 @@ pub mod friends;
 pub mod live;
 pub mod mail;
 pub mod moderation;
+pub mod notifications;
 pub mod ops;
 pub mod sis;
 pub mod telemetry;

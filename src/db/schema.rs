@@ -19,6 +19,12 @@ pub const TABLES: &[&str] = &[
     "message_revisions",
     "message_votes",
     "chat_pseudonyms",
+    "thread_follows",
+    "class_mutes",
+    "notification_settings",
+    "notification_schedules",
+    "notification_digests",
+    "notifications",
     "contact_imports",
     "audit_log",
     "email_outbox",
@@ -257,6 +263,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        list_unsubscribe -> Nullable<Text>,
     }
 }
 
@@ -303,6 +310,70 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    thread_follows (user_id, thread_id) {
+        user_id -> Text,
+        thread_id -> Text,
+        class_id -> Text,
+        following -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    class_mutes (user_id, class_id) {
+        user_id -> Text,
+        class_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_settings (user_id, topic) {
+        user_id -> Text,
+        topic -> Text,
+        delivery -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_schedules (user_id) {
+        user_id -> Text,
+        digest_hour -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_digests (id) {
+        id -> Text,
+        user_id -> Text,
+        campus_date -> Text,
+        items -> Integer,
+        outbox_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        class_id -> Nullable<Text>,
+        thread_id -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        other_user_id -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        delivery -> Text,
+        emailed_at -> Nullable<Timestamp>,
+        digest_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(magic_links -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(class_meetings -> classes (class_id));
@@ -322,6 +393,10 @@ diesel::joinable!(chat_pseudonyms -> classes (class_id));
 diesel::joinable!(chat_pseudonyms -> users (user_id));
 diesel::joinable!(contact_imports -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(thread_follows -> class_messages (thread_id));
+diesel::joinable!(class_mutes -> classes (class_id));
+diesel::joinable!(notifications -> classes (class_id));
+diesel::joinable!(notifications -> notification_digests (digest_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -339,6 +414,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_revisions,
     message_votes,
     chat_pseudonyms,
+    thread_follows,
+    class_mutes,
+    notification_settings,
+    notification_schedules,
+    notification_digests,
+    notifications,
     contact_imports,
     audit_log,
     email_outbox,

@@ -47,7 +47,13 @@ pub struct CurrentUser {
     /// Something in one of their classes is new to them (the nav's dot); looked
     /// up with the session, on pages (GET) only.
     pub unread: bool,
+    /// Their unread notifications, up to `NAV_COUNT_CAP` (the nav's count);
+    /// looked up with the session, on pages (GET) only.
+    pub notifications: i64,
 }
+
+/// The nav counts unread notifications up to this; beyond it shows "99+".
+pub const NAV_COUNT_CAP: i64 = 100;
 
 /// Looks the session up once per request and caches it in the request's extensions.
 async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
@@ -65,11 +71,18 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
                 else {
                     return Ok(None);
                 };
-                let unread = page && crate::chat::reads::any_unread(conn, &user.id, clock::now())?;
+                let now = clock::now();
+                let unread = page && crate::chat::reads::any_unread(conn, &user.id, now)?;
+                let notifications = if page {
+                    crate::notifications::unread_count(conn, &user.id, now, NAV_COUNT_CAP)?
+                } else {
+                    0
+                };
                 Ok(Some(CurrentUser {
                     user,
                     session,
                     unread,
+                    notifications,
                 }))
             })
             .await?

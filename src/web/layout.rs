@@ -17,6 +17,8 @@ pub struct Layout {
     pub section: &'static str,
     /// Something in one of the student's classes is new to them (the nav's dot).
     pub unread: bool,
+    /// Unread notifications (the nav's count; 0 shows none).
+    pub notifications: i64,
 }
 
 impl Layout {
@@ -30,6 +32,7 @@ impl Layout {
             flash: None,
             section: "",
             unread: false,
+            notifications: 0,
         }
     }
 
@@ -49,6 +52,16 @@ impl Layout {
             flash: guard::flash(req),
             section: "",
             unread: current.is_some_and(|c| c.unread),
+            notifications: current.map_or(0, |c| c.notifications),
+        }
+    }
+
+    /// The nav's count as shown: "3", or "99+" beyond the cap.
+    pub fn notification_count(&self) -> String {
+        if self.notifications >= guard::NAV_COUNT_CAP {
+            format!("{}+", guard::NAV_COUNT_CAP - 1)
+        } else {
+            self.notifications.to_string()
         }
     }
 }

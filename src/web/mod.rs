@@ -17,6 +17,7 @@ pub mod health;
 pub mod home;
 pub mod layout;
 pub mod metrics;
+pub mod notifications;
 pub mod schedule;
 pub mod server;
 pub mod state;

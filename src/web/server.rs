@@ -18,7 +18,8 @@ use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
 use super::error::AppError;
 use super::state::{AppState, Database};
 use super::{
-    account, admin, assets, auth, chat, classes, dev, friends, health, home, metrics, schedule,
+    account, admin, assets, auth, chat, classes, dev, friends, health, home, metrics,
+    notifications, schedule,
 };
 use crate::config::Config;
 use crate::db::{self, Pool, QueryCounter};
@@ -406,6 +407,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             // admin (moderators and admins; 404 for everyone else)
             .configure(admin::routes)
             .configure(chat::routes)
+            .configure(notifications::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))

@@ -1,0 +1,1 @@
+//! A student's email choices per topic and their digest hour.

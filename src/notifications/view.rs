@@ -1,0 +1,367 @@
+//! A notification as the inbox and the emails show it: one statement joins
+//! each row with what it is about (the class, the message's pseudonym and first
+//! lines, the friend's name), and a headline rendered from its kind's template
+//! in `templates/notifications/kinds/` (plain text; pages and HTML emails
+//! escape it like any other text).
+
+use askama::Template;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{Kind, NotificationId};
+use crate::accounts::UserId;
+use crate::chat::MessageId;
+use crate::classes::ClassId;
+use crate::db::schema::{class_messages, classes, notifications, users};
+use crate::db::DbConn;
+
+/// One notification, ready to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationView {
+    pub id: NotificationId,
+    pub kind: Kind,
+    pub created_at: NaiveDateTime,
+    pub read_at: Option<NaiveDateTime>,
+    pub class_id: Option<ClassId>,
+    pub thread_id: Option<MessageId>,
+    pub message_id: Option<MessageId>,
+    /// "CS 2100", when it is about a class.
+    pub class_code: Option<String>,
+    /// The pseudonym the message was posted under (never who wrote it).
+    pub pseudonym: Option<String>,
+    /// The message's first lines, while it is still shown.
+    pub excerpt: Option<String>,
+    /// For friend kinds: "Ada Lovelace (al4b)" or the computing ID.
+    pub other_name: Option<String>,
+    /// The moderator's reason, when one was given.
+    pub detail: Option<String>,
+}
+
+type Row = (
+    (
+        NotificationId,
+        String,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+        Option<ClassId>,
+        Option<MessageId>,
+        Option<MessageId>,
+        Option<String>,
+    ),
+    Option<(String, String)>,
+    Option<(String, String, bool, bool)>,
+    Option<(String, Option<String>)>,
+);
+
+/// Loads the student's notifications, newest first: at most `limit`, older than
+/// the cursor `(created_at, id)` when given, and only those already showing at
+/// `now`. One statement; rows of a kind this build does not know are skipped.
+pub fn list(
+    conn: &mut DbConn,
+    user: &UserId,
+    now: NaiveDateTime,
+    before: Option<(NaiveDateTime, &NotificationId)>,
+    limit: i64,
+) -> QueryResult<Vec<NotificationView>> {
+    let mut query = joined()
+        .filter(notifications::user_id.eq(user))
+        .filter(notifications::created_at.le(now))
+        .into_boxed();
+    if let Some((at, id)) = before {
+        query = query.filter(
+            notifications::created_at
+                .lt(at)
+                .or(notifications::created_at
+                    .eq(at)
+                    .and(notifications::id.lt(id))),
+        );
+    }
+    let rows: Vec<Row> = query
+        .order((notifications::created_at.desc(), notifications::id.desc()))
+        .limit(limit)
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(shape).collect())
+}
+
+/// Loads the given notifications of one student, newest first (the digest and
+/// immediate emails). One statement.
+pub fn by_ids(
+    conn: &mut DbConn,
+    user: &UserId,
+    ids: &[NotificationId],
+) -> QueryResult<Vec<NotificationView>> {
+    let rows: Vec<Row> = joined()
+        .filter(notifications::user_id.eq(user))
+        .filter(notifications::id.eq_any(ids))
+        .order((notifications::created_at.desc(), notifications::id.desc()))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(shape).collect())
+}
+
+#[allow(clippy::type_complexity)]
+fn joined() -> diesel::dsl::Select<
+    diesel::dsl::LeftJoinOn<
+        diesel::dsl::LeftJoinOn<
+            diesel::dsl::LeftJoinOn<
+                notifications::table,
+                classes::table,
+                diesel::dsl::Eq<diesel::dsl::Nullable<classes::id>, notifications::class_id>,
+            >,
+            class_messages::table,
+            diesel::dsl::Eq<diesel::dsl::Nullable<class_messages::id>, notifications::message_id>,
+        >,
+        users::table,
+        diesel::dsl::Eq<diesel::dsl::Nullable<users::id>, notifications::other_user_id>,
+    >,
+    (
+        (
+            notifications::id,
+            notifications::kind,
+            notifications::created_at,
+            notifications::read_at,
+            notifications::class_id,
+            notifications::thread_id,
+            notifications::message_id,
+            notifications::detail,
+        ),
+        diesel::dsl::Nullable<(classes::subject, classes::catalog_number)>,
+        diesel::dsl::Nullable<(
+            class_messages::anonymous_identifier,
+            class_messages::content,
+            class_messages::hidden,
+            class_messages::deleted,
+        )>,
+        diesel::dsl::Nullable<(users::computing_id, users::display_name)>,
+    ),
+> {
+    notifications::table
+        .left_join(classes::table.on(classes::id.nullable().eq(notifications::class_id)))
+        .left_join(
+            class_messages::table.on(class_messages::id.nullable().eq(notifications::message_id)),
+        )
+        .left_join(users::table.on(users::id.nullable().eq(notifications::other_user_id)))
+        .select((
+            (
+                notifications::id,
+                notifications::kind,
+                notifications::created_at,
+                notifications::read_at,
+                notifications::class_id,
+                notifications::thread_id,
+                notifications::message_id,
+                notifications::detail,
+            ),
+            (classes::subject, classes::catalog_number).nullable(),
+            (
+                class_messages::anonymous_identifier,
+                class_messages::content,
+                class_messages::hidden,
+                class_messages::deleted,
+            )
+                .nullable(),
+            (users::computing_id, users::display_name).nullable(),
+        ))
+}
+
+fn shape(row: Row) -> Option<NotificationView> {
+    let (
+        (id, kind, created_at, read_at, class_id, thread_id, message_id, detail),
+        class,
+        message,
+        other,
+    ) = row;
+    let kind: Kind = kind.parse().ok()?;
+    let (pseudonym, excerpt) = match message {
+        Some((pseudonym, content, hidden, deleted)) => {
+            // Someone else's message shows only while classmates can see it; the
+            // student's own (moderation kinds) until it is removed.
+            let own = kind.topic() == super::Topic::Moderation;
+            let shown = !deleted && (own || !hidden);
+            (Some(pseudonym), shown.then(|| excerpt(&content)))
+        }
+        None => (None, None),
+    };
+    Some(NotificationView {
+        id,
+        kind,
+        created_at,
+        read_at,
+        class_id,
+        thread_id,
+        message_id,
+        class_code: class.map(|(subject, number)| format!("{subject} {number}")),
+        pseudonym,
+        excerpt,
+        other_name: other.map(|(computing_id, display_name)| match display_name {
+            Some(name) if !name.trim().is_empty() => format!("{name} ({computing_id})"),
+            _ => computing_id,
+        }),
+        detail,
+    })
+}
+
+/// At most 2 lines and 160 characters of a message.
+fn excerpt(text: &str) -> String {
+    const LINES: usize = 2;
+    const CHARS: usize = 160;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut out = lines
+        .iter()
+        .take(LINES)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut cut = lines.len() > LINES;
+    if out.chars().count() > CHARS {
+        out = out
+            .chars()
+            .take(CHARS)
+            .collect::<String>()
+            .trim_end()
+            .to_string();
+        cut = true;
+    }
+    if cut {
+        out.push('…');
+    }
+    out
+}
+
+impl NotificationView {
+    pub fn is_unread(&self) -> bool {
+        self.read_at.is_none()
+    }
+
+    /// Where it is about, as a path: the message in its thread, the friends
+    /// page, or the account page.
+    pub fn target(&self) -> String {
+        match (&self.class_id, &self.thread_id, &self.message_id) {
+            (Some(class), Some(thread), Some(message)) if self.kind != Kind::MessageRemoved => {
+                format!("/classes/{class}/threads/{thread}#m-{message}")
+            }
+            (Some(class), Some(thread), _) => format!("/classes/{class}/threads/{thread}"),
+            (Some(class), None, _) => format!("/classes/{class}"),
+            _ => match self.kind.topic() {
+                super::Topic::Friends => "/friends".to_string(),
+                _ => "/account".to_string(),
+            },
+        }
+    }
+
+    /// The path that marks it read and then goes to `target` (inbox and email links).
+    pub fn open_path(&self) -> String {
+        format!("/notifications/{}", self.id)
+    }
+
+    /// One line saying what happened, from the kind's template (plain text).
+    pub fn headline(&self) -> String {
+        headline(self).unwrap_or_else(|_| "Something happened in Common Grounds".to_string())
+    }
+
+    fn class(&self) -> &str {
+        self.class_code.as_deref().unwrap_or("a class")
+    }
+
+    fn who(&self) -> &str {
+        self.pseudonym.as_deref().unwrap_or("A classmate")
+    }
+
+    fn friend(&self) -> &str {
+        self.other_name.as_deref().unwrap_or("A student")
+    }
+}
+
+/// Declares one headline template per kind; the match is exhaustive, so a new
+/// `Kind` does not compile until its template is named here.
+macro_rules! headlines {
+    ($($kind:ident => $path:literal),+ $(,)?) => {
+        mod templates {
+            $(
+                #[derive(askama::Template)]
+                #[template(path = $path)]
+                // A headline may need nothing from the view ("Your account was suspended").
+                #[allow(dead_code)]
+                pub struct $kind<'a> {
+                    pub n: &'a super::NotificationView,
+                }
+            )+
+        }
+
+        fn headline(n: &NotificationView) -> askama::Result<String> {
+            match n.kind {
+                $(Kind::$kind => templates::$kind { n }.render(),)+
+            }
+        }
+    };
+}
+
+headlines! {
+    Reply => "notifications/kinds/reply.txt",
+    ThreadReply => "notifications/kinds/thread_reply.txt",
+    Answered => "notifications/kinds/answered.txt",
+    FriendRequest => "notifications/kinds/friend_request.txt",
+    FriendAccepted => "notifications/kinds/friend_accepted.txt",
+    MessageHidden => "notifications/kinds/message_hidden.txt",
+    MessageRestored => "notifications/kinds/message_restored.txt",
+    MessageRemoved => "notifications/kinds/message_removed.txt",
+    Suspended => "notifications/kinds/suspended.txt",
+    SuspensionEnded => "notifications/kinds/suspension_ended.txt",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(kind: Kind) -> NotificationView {
+        NotificationView {
+            id: NotificationId::new(),
+            kind,
+            created_at: chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc(),
+            read_at: None,
+            class_id: Some(ClassId::new()),
+            thread_id: Some(MessageId::new()),
+            message_id: Some(MessageId::new()),
+            class_code: Some("CS 2100".into()),
+            pseudonym: Some("Violet Heron".into()),
+            excerpt: Some("hi".into()),
+            other_name: Some("Ada <b> (al4b)".into()),
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn every_kind_has_a_headline_naming_only_the_pseudonym_or_friend() {
+        for kind in Kind::ALL {
+            let line = view(*kind).headline();
+            assert!(!line.trim().is_empty(), "{kind}");
+            assert!(!line.contains('\n'), "{kind}: {line:?}");
+        }
+        assert_eq!(
+            view(Kind::Reply).headline(),
+            "Violet Heron replied to your message in CS 2100"
+        );
+        // Plain text: the page escapes it, so nothing is escaped twice here.
+        assert_eq!(
+            view(Kind::FriendRequest).headline(),
+            "Ada <b> (al4b) sent you a friend request"
+        );
+    }
+
+    #[test]
+    fn a_removed_message_links_to_its_thread_not_the_message() {
+        let v = view(Kind::MessageRemoved);
+        assert!(!v.target().contains("#m-"));
+        assert!(view(Kind::Reply).target().contains("#m-"));
+        let mut friend = view(Kind::FriendAccepted);
+        friend.class_id = None;
+        friend.thread_id = None;
+        friend.message_id = None;
+        assert_eq!(friend.target(), "/friends");
+    }
+
+    #[test]
+    fn excerpts_are_short() {
+        assert_eq!(excerpt("a\n\nb\nc"), "a\nb…");
+        assert_eq!(excerpt(&"x".repeat(200)).chars().count(), 161);
+    }
+}
