@@ -518,6 +518,118 @@ backend_test!(
             })
         );
 
+        // notifications and what decides them: follows, mutes, settings,
+        // digest hours, digest claims (tuples: their writers' structs are private)
+        let thread = (
+            user.id.as_str(),
+            message_id.as_str(),
+            class.id.as_str(),
+            false,
+            now,
+        );
+        diesel::insert_into(thread_follows::table)
+            .values((
+                thread_follows::user_id.eq(thread.0),
+                thread_follows::thread_id.eq(thread.1),
+                thread_follows::class_id.eq(thread.2),
+                thread_follows::following.eq(thread.3),
+                thread_follows::updated_at.eq(thread.4),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        let read: (String, String, String, bool, NaiveDateTime) = thread_follows::table
+            .filter(thread_follows::user_id.eq(thread.0))
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(
+            (
+                read.0.as_str(),
+                read.1.as_str(),
+                read.2.as_str(),
+                read.3,
+                read.4
+            ),
+            thread
+        );
+        diesel::insert_into(class_mutes::table)
+            .values((
+                class_mutes::user_id.eq(&user.id),
+                class_mutes::class_id.eq(&class.id),
+                class_mutes::created_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        let read: (String, String, NaiveDateTime) = class_mutes::table.first(&mut conn).unwrap();
+        assert_eq!(read, (user.id.0.clone(), class.id.0.clone(), now));
+        diesel::insert_into(notification_settings::table)
+            .values((
+                notification_settings::user_id.eq(&user.id),
+                notification_settings::topic.eq("replies"),
+                notification_settings::delivery.eq("off"),
+                notification_settings::updated_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        let read: (String, String, String, NaiveDateTime) =
+            notification_settings::table.first(&mut conn).unwrap();
+        assert_eq!(
+            read,
+            (user.id.0.clone(), "replies".into(), "off".into(), now)
+        );
+        diesel::insert_into(notification_schedules::table)
+            .values((
+                notification_schedules::user_id.eq(&user.id),
+                notification_schedules::digest_hour.eq(23),
+                notification_schedules::updated_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        let read: (String, i32, NaiveDateTime) =
+            notification_schedules::table.first(&mut conn).unwrap();
+        assert_eq!(read, (user.id.0.clone(), 23, now));
+        let digest = (
+            "7a1f3d0e-0000-4000-8000-000000000001".to_string(),
+            user.id.0.clone(),
+            "2026-12-04".to_string(),
+            5,
+            Some(message_id.0.clone()),
+            now,
+        );
+        diesel::insert_into(notification_digests::table)
+            .values((
+                notification_digests::id.eq(&digest.0),
+                notification_digests::user_id.eq(&digest.1),
+                notification_digests::campus_date.eq(&digest.2),
+                notification_digests::items.eq(digest.3),
+                notification_digests::outbox_id.eq(&digest.4),
+                notification_digests::created_at.eq(digest.5),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        let read: (String, String, String, i32, Option<String>, NaiveDateTime) =
+            notification_digests::table.first(&mut conn).unwrap();
+        assert_eq!(read, digest);
+        {
+            use common_grounds::notifications::{self, Kind, Notice};
+            db::write_tx(&mut conn, |tx| {
+                notifications::notify(
+                    tx,
+                    &Notice::new(&friend.id, Kind::Reply, now)
+                        .about_message(&class.id, &message_id, &message_id)
+                        .with_detail(Some("why")),
+                )
+            })
+            .unwrap();
+            let read = notifications::view::list(&mut conn, &friend.id, now, None, 10).unwrap();
+            assert_eq!(read.len(), 1);
+            assert_eq!(read[0].kind, Kind::Reply);
+            assert_eq!(read[0].class_id.as_ref(), Some(&class.id));
+            assert_eq!(read[0].message_id.as_ref(), Some(&message_id));
+            assert_eq!(read[0].detail.as_deref(), Some("why"));
+            assert_eq!(read[0].created_at, now);
+            assert!(read[0].is_unread());
+        }
+
         for table in schema_tables() {
             assert!(
                 db::count_rows(&mut conn, table).unwrap() >= 1,
