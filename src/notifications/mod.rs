@@ -187,6 +187,7 @@ impl<'a> Notice<'a> {
 
 #[derive(Insertable)]
 #[diesel(table_name = notifications)]
+#[diesel(treat_none_as_default_value = false)]
 struct NewNotification<'a> {
     id: &'a NotificationId,
     user_id: &'a UserId,
@@ -204,6 +205,9 @@ struct NewNotification<'a> {
 /// (payload: the student's id only), so every app process's per-student
 /// streams can update the nav count.
 pub const CHANNEL: &str = "cg_notify";
+
+/// Rows per INSERT statement (a thread with more followers takes several).
+const INSERT_CHUNK: usize = 1000;
 
 /// Writes one notification in the caller's transaction, unless its class is
 /// muted by the student. Its email delivery is fixed from the student's
@@ -282,17 +286,21 @@ pub fn notify_many(tx: &mut Tx, notices: &[Notice]) -> QueryResult<usize> {
         return Ok(0);
     }
     // A multi-row INSERT is spelled per backend (Diesel's MultiConnection
-    // does not build batch inserts).
-    let written = crate::on_each_backend!(conn, |c| diesel::insert_into(notifications::table)
-        .values(&rows)
-        .execute(c))?;
+    // does not build batch inserts); NULLs are written as NULL, not DEFAULT,
+    // so SQLite too gets one statement. Chunks keep a huge class's reply under
+    // SQLite's limit of bound values (10 a row).
+    let mut written = 0;
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        written += crate::on_each_backend!(conn, |c| diesel::insert_into(notifications::table)
+            .values(chunk)
+            .execute(c))?;
+    }
     if let DbConn::Postgresql(pg) = conn {
-        for user in announce {
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<diesel::sql_types::Text, _>(CHANNEL)
-                .bind::<diesel::sql_types::Text, _>(user.as_str())
-                .execute(pg)?;
-        }
+        let users: Vec<&str> = announce.iter().map(|u| u.as_str()).collect();
+        diesel::sql_query("SELECT pg_notify($1, u) FROM unnest($2::text[]) AS u")
+            .bind::<diesel::sql_types::Text, _>(CHANNEL)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(users)
+            .execute(pg)?;
     }
     Ok(written)
 }
