@@ -215,7 +215,11 @@ pub fn on_reply(tx: &mut Tx, reply: &ClassMessage, now: NaiveDateTime) -> QueryR
     };
     follow(tx, replier, &reply.class_id, thread, now)?;
     let parent_author = class_messages::table
-        .filter(class_messages::id.nullable().eq(reply.parent_message_id.as_ref()))
+        .filter(
+            class_messages::id
+                .nullable()
+                .eq(reply.parent_message_id.as_ref()),
+        )
         .select(class_messages::user_id)
         .single_value();
     // Everyone in the class who follows the thread, or wrote the message
@@ -232,16 +236,12 @@ pub fn on_reply(tx: &mut Tx, reply: &ClassMessage, now: NaiveDateTime) -> QueryR
             thread_follows::following
                 .nullable()
                 .eq(true)
-                .or(user_classes::user_id
-                    .nullable()
-                    .eq(parent_author)),
+                .or(user_classes::user_id.nullable().eq(parent_author)),
         )
         .select((
             user_classes::user_id,
             thread_follows::following.nullable(),
-            user_classes::user_id
-                .nullable()
-                .eq(parent_author),
+            user_classes::user_id.nullable().eq(parent_author),
         ))
         .load(&mut **tx)?;
     let notices: Vec<Notice> = recipients

@@ -44,7 +44,10 @@ pub async fn follow_thread(
     } else {
         "You unfollowed this thread: replies in it no longer notify you, not even replies to you. Replying again follows it again."
     };
-    Ok(FlashRedirect::done(&thread_href(&class_id, &thread_id), said))
+    Ok(FlashRedirect::done(
+        &thread_href(&class_id, &thread_id),
+        said,
+    ))
 }
 
 /// Mutes or unmutes a class's notifications.

@@ -562,8 +562,7 @@ pub async fn show_thread(
             ) {
                 Ok(page) => {
                     let anonymity = anonymity_for(conn, &viewer, &class_id, &domain_rules, now)?;
-                    let following =
-                        notifications::chat::is_following(conn, &viewer, &thread_id)?;
+                    let following = notifications::chat::is_following(conn, &viewer, &thread_id)?;
                     Ok((page, anonymity, following))
                 }
                 Err(error) => Err(error),
