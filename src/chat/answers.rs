@@ -15,6 +15,7 @@ use crate::accounts::User;
 use crate::classes;
 use crate::db::schema::class_messages;
 use crate::db::{self, DbConn};
+use crate::notifications::{self, Kind, Notice};
 
 /// Whether `actor` may mark the answer of the thread that starts with `root`:
 /// its starter (while the message is theirs and shown as theirs) or staff.
@@ -71,6 +72,19 @@ pub fn mark(
             .execute(&mut **tx)?;
         let root = super::find(tx, &root_id)?.ok_or(ChatError::MessageNotFound)?;
         events::record(tx, &root, EventKind::Edit, now)?;
+        // The starter hears of an answer someone else (staff) marked for them.
+        if let (Some(answer), Some(starter)) = (answer, root.user_id.as_ref()) {
+            if starter != &actor.id && !root.deleted {
+                notifications::notify(
+                    tx,
+                    &Notice::new(starter, Kind::Answered, now).about_message(
+                        &root.class_id,
+                        &root.id,
+                        answer,
+                    ),
+                )?;
+            }
+        }
         Ok(root)
     })
 }

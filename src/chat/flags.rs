@@ -20,6 +20,7 @@ use crate::accounts::UserId;
 use crate::classes::{self, ClassId};
 use crate::db::schema::{class_messages, message_flags};
 use crate::db::{self, DbConn, Tx};
+use crate::notifications::{self, Kind, Notice};
 
 /// What a report did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +155,18 @@ pub fn flag(
                 .set(class_messages::hidden.eq(true))
                 .execute(conn)?;
             super::events::record(tx, &message, super::EventKind::Hide, now)?;
+            // Its author hears that it is hidden, not who reported it or how many.
+            if let Some(author) = message.user_id.as_ref() {
+                let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);
+                notifications::notify(
+                    tx,
+                    &Notice::new(author, Kind::MessageHidden, now).about_message(
+                        &message.class_id,
+                        thread,
+                        &message.id,
+                    ),
+                )?;
+            }
         }
         Ok((
             message.class_id,

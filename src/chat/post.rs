@@ -13,6 +13,7 @@ use crate::accounts::{rate_limit, User, UserId};
 use crate::classes::{self, ClassId};
 use crate::db::schema::class_messages;
 use crate::db::{self, DbConn, Tx};
+use crate::notifications;
 
 /// What a student asks to post: where, in reply to what, and the checked text.
 #[derive(Debug, Clone, Copy)]
@@ -121,11 +122,16 @@ pub fn post(
             },
         )?;
         let kind = match &thread_root_id {
-            None => EventKind::Thread,
+            None => {
+                notifications::chat::on_thread(tx, &message, now)?;
+                EventKind::Thread
+            }
             Some(root) => {
                 diesel::update(class_messages::table.find(root))
                     .set(class_messages::last_activity_at.eq(at))
                     .execute(&mut **tx)?;
+                // The replier follows the thread; its followers hear of the reply.
+                notifications::chat::on_reply(tx, &message, now)?;
                 EventKind::Reply
             }
         };

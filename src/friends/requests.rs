@@ -11,6 +11,7 @@ use super::{Friendship, FriendshipChanges, FriendshipId, FriendshipStatus, NewFr
 use crate::accounts::{self, rate_limit, NewUser, Role, User, UserId};
 use crate::db::schema::{friendships, users};
 use crate::db::{self, DbConn, Tx};
+use crate::notifications::{self, Kind, Notice};
 
 /// Friend requests a student may send in a day.
 pub const REQUESTS_PER_DAY: u32 = 50;
@@ -126,6 +127,7 @@ fn request_in(
                         FriendshipStatus::Accepted,
                         now,
                     )?;
+                    tell_accepted(tx, &row.user_id_1, &me.id, now)?;
                     Ok(RequestOutcome::NowFriends {
                         computing_id: who(),
                     })
@@ -136,6 +138,7 @@ fn request_in(
                         return Ok(limited);
                     }
                     set_status(tx, &row, &me.id, &other.id, FriendshipStatus::Pending, now)?;
+                    tell_requested(tx, other, &me.id, now)?;
                     Ok(sent)
                 }
             };
@@ -145,7 +148,10 @@ fn request_in(
         return Ok(limited);
     }
     let other_id = match existing_user {
-        Some(user) => user.id,
+        Some(user) => {
+            tell_requested(tx, &user, &me.id, now)?;
+            user.id
+        }
         None => {
             let id = UserId::new();
             let email = format!("{computing_id}@{placeholder_domain}");
@@ -176,6 +182,36 @@ fn request_in(
         },
     )?;
     Ok(sent)
+}
+
+/// The addressee of a new request hears of it, by the requester's name. Not an
+/// address nobody has confirmed: a request must not make us email a stranger.
+fn tell_requested(
+    tx: &mut Tx,
+    addressee: &User,
+    requester: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    if !addressee.email_verified {
+        return Ok(false);
+    }
+    notifications::notify(
+        tx,
+        &Notice::new(&addressee.id, Kind::FriendRequest, now).from_user(requester),
+    )
+}
+
+/// The student who asked hears that `accepter` accepted.
+fn tell_accepted(
+    tx: &mut Tx,
+    requester: &UserId,
+    accepter: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    notifications::notify(
+        tx,
+        &Notice::new(requester, Kind::FriendAccepted, now).from_user(accepter),
+    )
 }
 
 fn spend_request(
@@ -294,7 +330,10 @@ fn act_in(
             } else {
                 FriendshipStatus::Rejected
             };
-            set_status(conn, &row, &row.user_id_1, &row.user_id_2, status, now)?;
+            set_status(tx, &row, &row.user_id_1, &row.user_id_2, status, now)?;
+            if action == Action::Accept {
+                tell_accepted(tx, &row.user_id_1, &me.id, now)?;
+            }
             Ok(if action == Action::Accept {
                 format!("You and {cid} are now friends.")
             } else {

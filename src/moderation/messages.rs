@@ -15,6 +15,7 @@ use crate::chat::{
 use crate::classes::ClassId;
 use crate::db::schema::{class_messages, classes, message_flags, users};
 use crate::db::{self, DbConn, Tx};
+use crate::notifications::{self, Kind, Notice};
 
 /// A message in the flag queue, with its class, its reports, its kept versions and its thread.
 #[derive(Debug, Clone)]
@@ -239,16 +240,41 @@ fn act(
     db::write_tx(conn, |tx| {
         let message = load(tx, id)?;
         write(tx, id, now)?;
-        audit(
-            tx,
-            actor,
-            action,
-            &message,
-            clean_reason(reason).as_deref(),
-            now,
-        )?;
+        let reason = clean_reason(reason);
+        audit(tx, actor, action, &message, reason.as_deref(), now)?;
+        tell_author(tx, actor, action, &message, reason.as_deref(), now)?;
         Ok(message)
     })
+}
+
+/// The author hears of a decision that changed what classmates see of their
+/// message (a hide or removal with the moderator's reason, a restore), in the
+/// action's transaction. Not a dismissal that changed nothing, not an erased
+/// author, not the moderator's own message.
+fn tell_author(
+    tx: &mut Tx,
+    actor: &UserId,
+    action: AuditAction,
+    message: &ClassMessage,
+    reason: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let Some(author) = message.user_id.as_ref().filter(|a| *a != actor) else {
+        return Ok(false);
+    };
+    let (kind, detail) = match action {
+        AuditAction::Hide if !message.hidden && !message.deleted => (Kind::MessageHidden, reason),
+        AuditAction::Restore if message.hidden && !message.deleted => (Kind::MessageRestored, None),
+        AuditAction::Delete if !message.deleted => (Kind::MessageRemoved, reason),
+        _ => return Ok(false),
+    };
+    let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);
+    notifications::notify(
+        tx,
+        &Notice::new(author, kind, now)
+            .about_message(&message.class_id, thread, &message.id)
+            .with_detail(detail),
+    )
 }
 
 /// Records that a message's author deleted it while it was under report or

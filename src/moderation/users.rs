@@ -12,6 +12,7 @@ use crate::accounts::{self, sessions, Role, User, UserChanges, UserId};
 use crate::campus_time::CampusTime;
 use crate::db::schema::users;
 use crate::db::{self, DbConn, Tx};
+use crate::notifications;
 
 /// Why a staff action on an account was refused.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +153,7 @@ pub fn suspend(
         },
     )?;
     sessions::end_all(tx, &target.id)?;
+    notifications::account::suspended(tx, &target.id, until, reason, now, campus)?;
     // Stored words outlive a change of zone, so they name theirs ("EST").
     let details = format!("until {}", campus.exact(until).title);
     super::record(
@@ -172,6 +174,10 @@ pub fn suspend(
 
 /// Lifts a suspension.
 pub fn lift(tx: &mut Tx, actor: &UserId, target: &User, now: NaiveDateTime) -> QueryResult<()> {
+    // Only a suspension still running ends now (one that ran out said so then).
+    if target.suspended_at(now).is_some() {
+        notifications::account::suspension_lifted(tx, &target.id, now)?;
+    }
     accounts::update(
         tx,
         &target.id,

@@ -1,1 +1,260 @@
-//! What chat activity notifies: following threads (the ones a student starts or replies to, and any they follow by hand), muting classes, and the notices of a reply.
+//! What chat activity notifies: following threads (the ones a student starts or
+//! replies to, and any they follow by hand), muting classes, and the notices of
+//! a reply. `chat` calls `on_reply` and `follow` inside its posting transaction,
+//! so a reply and its notices commit together; nothing here names who wrote a
+//! message (a notice carries ids, the inbox shows the pseudonym).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{notify_many, Kind, Notice};
+use crate::accounts::UserId;
+use crate::chat::{ClassMessage, MessageId};
+use crate::classes::ClassId;
+use crate::db::schema::{
+    class_messages, class_mutes, classes, notifications, thread_follows, user_classes,
+};
+use crate::db::{self, DbConn, Tx};
+
+/// Why a follow or mute by a student was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// No such thread or class, or one the student does not take: both look the same.
+    #[error("no such thread or class")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Upserts the student's follow row of a thread; `following` false is an
+/// explicit unfollow, which outlasts replies to their own messages.
+fn set_follow(
+    tx: &mut Tx,
+    user: &UserId,
+    class: &ClassId,
+    thread: &MessageId,
+    following: bool,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let row = (
+        thread_follows::user_id.eq(user),
+        thread_follows::thread_id.eq(thread),
+        thread_follows::class_id.eq(class),
+        thread_follows::following.eq(following),
+        thread_follows::updated_at.eq(now),
+    );
+    crate::on_each_backend!(tx, |c| diesel::insert_into(thread_follows::table)
+        .values(row)
+        .on_conflict((thread_follows::user_id, thread_follows::thread_id))
+        .do_update()
+        .set((
+            thread_follows::following.eq(following),
+            thread_follows::updated_at.eq(now),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// The student follows the thread (again): replies in it notify them. Starting
+/// or replying to a thread does this in the post's transaction.
+pub fn follow(
+    tx: &mut Tx,
+    user: &UserId,
+    class: &ClassId,
+    thread: &MessageId,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    set_follow(tx, user, class, thread, true, now)
+}
+
+/// The student stops following the thread: no reply in it notifies them, not
+/// even one to their own message, until they follow again (or reply again).
+pub fn unfollow(
+    tx: &mut Tx,
+    user: &UserId,
+    class: &ClassId,
+    thread: &MessageId,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    set_follow(tx, user, class, thread, false, now)
+}
+
+/// Follows (`following` true) or unfollows a thread by hand, in its own write
+/// transaction: only a thread (a first message) of a class the student takes;
+/// anything else is `NotFound`.
+pub fn choose_following(
+    conn: &mut DbConn,
+    user: &UserId,
+    class: &ClassId,
+    thread: &MessageId,
+    following: bool,
+    now: NaiveDateTime,
+) -> Result<(), FollowError> {
+    db::write_tx(conn, |tx| {
+        if !crate::classes::is_enrolled(tx, user, class)? {
+            return Err(FollowError::NotFound);
+        }
+        let is_thread: bool = diesel::select(diesel::dsl::exists(
+            class_messages::table
+                .filter(class_messages::id.eq(thread))
+                .filter(class_messages::class_id.eq(class))
+                .filter(class_messages::parent_message_id.is_null()),
+        ))
+        .get_result(&mut **tx)?;
+        if !is_thread {
+            return Err(FollowError::NotFound);
+        }
+        set_follow(tx, user, class, thread, following, now)?;
+        Ok(())
+    })
+}
+
+/// Whether the student follows the thread (started it, replied, or followed by
+/// hand, and did not unfollow since).
+pub fn is_following(conn: &mut DbConn, user: &UserId, thread: &MessageId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        thread_follows::table
+            .filter(thread_follows::user_id.eq(user))
+            .filter(thread_follows::thread_id.eq(thread))
+            .filter(thread_follows::following.eq(true)),
+    ))
+    .get_result(conn)
+}
+
+/// Mutes a class the student takes: nothing in it notifies them until they
+/// unmute (what happened meanwhile is not written, so it never shows up later).
+pub fn mute(
+    conn: &mut DbConn,
+    user: &UserId,
+    class: &ClassId,
+    now: NaiveDateTime,
+) -> Result<(), FollowError> {
+    db::write_tx(conn, |tx| {
+        if !crate::classes::is_enrolled(tx, user, class)? {
+            return Err(FollowError::NotFound);
+        }
+        let row = (
+            class_mutes::user_id.eq(user),
+            class_mutes::class_id.eq(class),
+            class_mutes::created_at.eq(now),
+        );
+        crate::on_each_backend!(tx, |c| diesel::insert_into(class_mutes::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        Ok(())
+    })
+}
+
+/// Unmutes a class (also one the student has since left, so a settings page
+/// can list and clear it). Returns whether it was muted.
+pub fn unmute(conn: &mut DbConn, user: &UserId, class: &ClassId) -> QueryResult<bool> {
+    let n = diesel::delete(
+        class_mutes::table
+            .filter(class_mutes::user_id.eq(user))
+            .filter(class_mutes::class_id.eq(class)),
+    )
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// The classes the student muted, with their codes ("CS 2100"), by code. One statement.
+pub fn muted_classes(conn: &mut DbConn, user: &UserId) -> QueryResult<Vec<(ClassId, String)>> {
+    let rows: Vec<(ClassId, String, String)> = class_mutes::table
+        .inner_join(classes::table)
+        .filter(class_mutes::user_id.eq(user))
+        .order((classes::subject, classes::catalog_number, classes::id))
+        .select((classes::id, classes::subject, classes::catalog_number))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, subject, number)| (id, format!("{subject} {number}")))
+        .collect())
+}
+
+/// Marks the student's notifications about a thread read, as its page opens
+/// (one UPDATE). Returns how many were unread.
+pub fn mark_thread_read(
+    conn: &mut DbConn,
+    user: &UserId,
+    thread: &MessageId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::user_id.eq(user))
+            .filter(notifications::thread_id.eq(thread))
+            .filter(notifications::read_at.is_null())
+            .filter(notifications::created_at.le(now)),
+    )
+    .set(notifications::read_at.eq(Some(now)))
+    .execute(conn)
+}
+
+/// A new thread: its starter follows it. Called in the post's transaction.
+pub fn on_thread(tx: &mut Tx, thread: &ClassMessage, now: NaiveDateTime) -> QueryResult<()> {
+    match &thread.user_id {
+        Some(starter) => follow(tx, starter, &thread.class_id, &thread.id, now),
+        None => Ok(()),
+    }
+}
+
+/// A reply was posted (called in its transaction): the replier follows the
+/// thread; the author of the message replied to hears `Reply` (unless they
+/// wrote the reply or unfollowed the thread); every other follower hears
+/// `ThreadReply`. Only students still in the class hear anything, and muted
+/// classes are dropped by `notify_many`. Three statements whatever the number
+/// of followers: the follow, the recipients, the rows. Returns how many rows
+/// were written.
+pub fn on_reply(tx: &mut Tx, reply: &ClassMessage, now: NaiveDateTime) -> QueryResult<usize> {
+    let Some(thread) = reply.thread_root_id.as_ref() else {
+        return Ok(0);
+    };
+    let Some(replier) = reply.user_id.as_ref() else {
+        return Ok(0);
+    };
+    follow(tx, replier, &reply.class_id, thread, now)?;
+    let parent_author = class_messages::table
+        .filter(
+            class_messages::id
+                .nullable()
+                .eq(reply.parent_message_id.as_ref()),
+        )
+        .select(class_messages::user_id)
+        .single_value();
+    // Everyone in the class who follows the thread, or wrote the message
+    // replied to, with their follow choice (None: never chose).
+    let recipients: Vec<(UserId, Option<bool>, Option<bool>)> = user_classes::table
+        .left_join(
+            thread_follows::table.on(thread_follows::user_id
+                .eq(user_classes::user_id)
+                .and(thread_follows::thread_id.eq(thread))),
+        )
+        .filter(user_classes::class_id.eq(&reply.class_id))
+        .filter(user_classes::user_id.ne(replier))
+        .filter(
+            thread_follows::following
+                .nullable()
+                .eq(true)
+                .or(user_classes::user_id.nullable().eq(parent_author)),
+        )
+        .select((
+            user_classes::user_id,
+            thread_follows::following.nullable(),
+            user_classes::user_id.nullable().eq(parent_author),
+        ))
+        .load(&mut **tx)?;
+    let notices: Vec<Notice> = recipients
+        .iter()
+        .filter_map(|(user, following, is_parent_author)| {
+            let kind = match (following, is_parent_author.unwrap_or(false)) {
+                (Some(false), _) => return None,
+                (_, true) => Kind::Reply,
+                (Some(true), false) => Kind::ThreadReply,
+                (None, false) => return None,
+            };
+            Some(Notice::new(user, kind, now).about_message(&reply.class_id, thread, &reply.id))
+        })
+        .collect();
+    notify_many(tx, &notices)
+}

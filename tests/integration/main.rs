@@ -30,6 +30,8 @@ mod live_scale;
 mod live_stream;
 mod logs;
 mod metrics;
+mod notifications_chat;
+mod notifications_events;
 mod ops;
 mod outage;
 mod schema;

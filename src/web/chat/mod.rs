@@ -5,12 +5,14 @@
 
 mod events;
 mod flags;
+mod follow;
 mod post;
 mod qa;
 mod search;
 mod show;
 
 pub use flags::flag_message;
+pub use follow::{follow_thread, mute_class};
 pub use post::{delete_message, edit_message, post_message};
 pub use qa::{mark_answer, pin_thread, unpin_thread, vote_message};
 pub use search::{search_class, similar_threads};
@@ -137,6 +139,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(edit_message)
         .service(delete_message)
         .service(flag_message)
+        .service(follow_thread)
+        .service(mute_class)
         .service(vote_message)
         .service(mark_answer)
         .service(pin_thread)

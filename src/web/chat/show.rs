@@ -19,6 +19,7 @@ use crate::chat::ThreadSummary;
 use crate::chat::{self, content, Body, ChatError, Cursor, MessageId, MessageView, Segment};
 use crate::classes::{Class, ClassId, ClassMeeting};
 use crate::clock;
+use crate::notifications;
 use crate::web::error::{with_conn, AppError};
 use crate::web::guard::{CsrfForm, CurrentUser, SignedInForm};
 use crate::web::layout::Layout;
@@ -347,6 +348,8 @@ struct ShowClassPage {
     sort_label: &'static str,
     /// For the rows' vote buttons (the same token as the layout's).
     csrf_token: String,
+    /// The student muted this class's notifications.
+    muted: bool,
 }
 
 #[derive(Template)]
@@ -367,6 +370,8 @@ struct ShowThreadPage {
     pinned: bool,
     /// Staff see pin and unpin buttons.
     can_pin: bool,
+    /// The student follows the thread (its replies notify them).
+    following: bool,
 }
 
 #[derive(Template)]
@@ -431,7 +436,7 @@ pub async fn show_class(
     let rules = rules(&state);
     let viewer = current.user.id.clone();
     let viewer_user = current.user.clone();
-    let (page, friends, members, anonymity) = with_conn(&state.pool, move |conn| {
+    let (page, friends, members, anonymity, muted) = with_conn(&state.pool, move |conn| {
         let now = clock::now();
         let page = chat::threads::class_page_by(
             conn,
@@ -465,7 +470,8 @@ pub async fn show_class(
         .map(|f| f.label())
         .collect();
         let members = crate::classes::member_count(conn, &class_id)?;
-        Ok((page, friends, members, anonymity))
+        let muted = page.chat.is_some() && notifications::is_muted(conn, &viewer, &class_id)?;
+        Ok((page, friends, members, anonymity, muted))
     })
     .await?;
     let mut layout = Layout::new(&req, Some(&current));
@@ -522,6 +528,7 @@ pub async fn show_class(
         unread,
         max_chars: content::MAX_CHARS,
         anonymity,
+        muted,
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
@@ -555,14 +562,15 @@ pub async fn show_thread(
             ) {
                 Ok(page) => {
                     let anonymity = anonymity_for(conn, &viewer, &class_id, &domain_rules, now)?;
-                    Ok((page, anonymity))
+                    let following = notifications::chat::is_following(conn, &viewer, &thread_id)?;
+                    Ok((page, anonymity, following))
                 }
                 Err(error) => Err(error),
             },
         )
     })
     .await?;
-    let (page, anonymity) = match result {
+    let (page, anonymity, following) = match result {
         Ok(found) => found,
         Err(error) => return answer_refusal(&req, &current, &rules, error),
     };
@@ -597,6 +605,7 @@ pub async fn show_thread(
         anonymity: Some(anonymity),
         pinned,
         can_pin: staff,
+        following,
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
