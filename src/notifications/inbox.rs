@@ -179,9 +179,8 @@ pub fn nav_marks(
 /// before it (the cleanup job). Returns (notifications, digest claims).
 pub fn prune(tx: &mut Tx, before: NaiveDateTime) -> QueryResult<(usize, usize)> {
     let conn: &mut DbConn = tx;
-    let notices =
-        diesel::delete(notifications::table.filter(notifications::created_at.lt(before)))
-            .execute(conn)?;
+    let notices = diesel::delete(notifications::table.filter(notifications::created_at.lt(before)))
+        .execute(conn)?;
     let digests = diesel::delete(
         notification_digests::table.filter(notification_digests::created_at.lt(before)),
     )
@@ -269,12 +268,7 @@ pub mod personal_data {
     }
 
     type NoticeRow = (
-        (
-            String,
-            NaiveDateTime,
-            Option<NaiveDateTime>,
-            Option<String>,
-        ),
+        (String, NaiveDateTime, Option<NaiveDateTime>, Option<String>),
         Option<(String, String)>,
         Option<String>,
         Option<String>,
@@ -327,7 +321,10 @@ pub mod personal_data {
         let followed_threads = thread_follows::table
             .inner_join(classes::table.on(classes::id.eq(thread_follows::class_id)))
             .filter(thread_follows::user_id.eq(me))
-            .order((thread_follows::updated_at.asc(), thread_follows::thread_id.asc()))
+            .order((
+                thread_follows::updated_at.asc(),
+                thread_follows::thread_id.asc(),
+            ))
             .select((
                 thread_follows::thread_id,
                 classes::subject,
@@ -427,12 +424,12 @@ pub mod personal_data {
         diesel::delete(thread_follows::table.filter(thread_follows::user_id.eq(me)))
             .execute(conn)?;
         diesel::delete(class_mutes::table.filter(class_mutes::user_id.eq(me))).execute(conn)?;
+        diesel::delete(notification_settings::table.filter(notification_settings::user_id.eq(me)))
+            .execute(conn)?;
         diesel::delete(
-            notification_settings::table.filter(notification_settings::user_id.eq(me)),
+            notification_schedules::table.filter(notification_schedules::user_id.eq(me)),
         )
         .execute(conn)?;
-        diesel::delete(notification_schedules::table.filter(notification_schedules::user_id.eq(me)))
-            .execute(conn)?;
         Ok(notices)
     }
 }

@@ -74,12 +74,8 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
                 let now = clock::now();
                 // One statement for both of the nav's marks, on pages only.
                 let (unread, notifications) = if page {
-                    let marks = crate::notifications::inbox::nav_marks(
-                        conn,
-                        &user.id,
-                        now,
-                        NAV_COUNT_CAP,
-                    )?;
+                    let marks =
+                        crate::notifications::inbox::nav_marks(conn, &user.id, now, NAV_COUNT_CAP)?;
                     (marks.anything_new, marks.unread_notifications)
                 } else {
                     (false, 0)

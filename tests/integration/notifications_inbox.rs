@@ -122,9 +122,7 @@ fn unread_rows(app: &TestApp, user: &User) -> i64 {
 // ---------------------------------------------------------------- 1. a reply
 
 backend_test!(
-    async fn a_reply_shows_in_the_nav_and_inbox_and_opening_it_lands_on_the_reply(
-        backend: Backend
-    ) {
+    async fn a_reply_shows_in_the_nav_and_inbox_and_opens_at_the_reply(backend: Backend) {
         let app = spawn_app(backend).await;
         let a = app.student("arthx");
         let b = app.student("bhrtx");
@@ -215,7 +213,13 @@ backend_test!(
         let root = thread(&app, &class, &a.user, "Anyone in the Tuesday section?");
         for i in 0..3 {
             let r = reply(&app, &b.user, &root, &format!("Me {i}"));
-            reply_notice(&app, &a.user, &root, &r, clock::now() - Duration::minutes(i));
+            reply_notice(
+                &app,
+                &a.user,
+                &root,
+                &r,
+                clock::now() - Duration::minutes(i),
+            );
         }
         // B's own notification is not A's to clear.
         let mine = thread(&app, &class, &b.user, "Notes for week 2");
@@ -229,8 +233,13 @@ backend_test!(
         // Without the token: refused, nothing changed.
         let refused = post_with(&app, &a.client, "/notifications/read", &[]).await;
         assert!(refused.status().is_client_error(), "{}", refused.status());
-        let forged =
-            post_with(&app, &a.client, "/notifications/read", &[("csrf_token", "x")]).await;
+        let forged = post_with(
+            &app,
+            &a.client,
+            "/notifications/read",
+            &[("csrf_token", "x")],
+        )
+        .await;
         assert_eq!(forged.status().as_u16(), 403);
         assert_eq!(unread_rows(&app, &a.user), 3);
 
@@ -423,7 +432,10 @@ backend_test!(
             eprintln!("{backend:?} with {n} notifications: {paths:?} ran {per_page:?} statements");
             counts.push(per_page);
         }
-        assert_eq!(counts[0], counts[1], "constant in the number of notifications");
+        assert_eq!(
+            counts[0], counts[1],
+            "constant in the number of notifications"
+        );
         let (_, home) = a.get(&app, "/").await;
         assert_eq!(nav_count(&home).as_deref(), Some("99+"), "capped");
         {
@@ -468,8 +480,18 @@ backend_test!(
             &mut app.conn(),
             &Notice::new(&a.user.id, Kind::SuspensionEnded, now + Duration::days(3)),
         );
-        let old_digest = digest(&mut app.conn(), &a.user, "2026-01-01", now - Duration::days(91));
-        let kept_digest = digest(&mut app.conn(), &a.user, "2026-03-01", now - Duration::days(89));
+        let old_digest = digest(
+            &mut app.conn(),
+            &a.user,
+            "2026-01-01",
+            now - Duration::days(91),
+        );
+        let kept_digest = digest(
+            &mut app.conn(),
+            &a.user,
+            "2026-03-01",
+            now - Duration::days(89),
+        );
         // A listed notification points at its digest: the old claim can still go.
         diesel::update(notifications::table.find(&kept))
             .set(notifications::digest_id.eq(&old_digest))
@@ -548,9 +570,7 @@ fn rows_about(conn: &mut DbConn, user: &User) -> [i64; 6] {
 }
 
 backend_test!(
-    async fn the_export_holds_the_students_notification_data_and_erasure_removes_it(
-        backend: Backend
-    ) {
+    async fn the_export_holds_notification_data_and_erasure_removes_it(backend: Backend) {
         let app = spawn_app(backend).await;
         let a = app.student("arths");
         let b = app.student("bhrts");
@@ -617,7 +637,12 @@ backend_test!(
         }
 
         // The export, as A downloads it.
-        let response = a.client.get(app.url("/account/export")).send().await.unwrap();
+        let response = a
+            .client
+            .get(app.url("/account/export"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), 200);
         let body = response.text().await.unwrap();
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -631,7 +656,10 @@ backend_test!(
         assert!(list[0]["computing_id"].is_null(), "a reply names no one");
         assert_eq!(list[1]["computing_id"], "chrts");
         assert_eq!(list[2]["detail"], "Off topic");
-        assert_eq!(data["followed_threads"][0]["thread_id"], root.id.to_string());
+        assert_eq!(
+            data["followed_threads"][0]["thread_id"],
+            root.id.to_string()
+        );
         assert_eq!(data["followed_threads"][0]["following"], true);
         assert_eq!(data["muted_classes"][0]["class"], "CS 3330");
         assert_eq!(data["email_settings"][0]["topic"], "replies");
@@ -655,7 +683,11 @@ backend_test!(
         student_data::delete_account(&mut app.conn(), &a.user, clock::now()).unwrap();
         assert_eq!(rows_about(&mut app.conn(), &a.user), [0; 6]);
         let c_after = rows_about(&mut app.conn(), &c.user);
-        assert_eq!(c_after[0], c_before[0] - 2, "C's notification naming A went");
+        assert_eq!(
+            c_after[0],
+            c_before[0] - 2,
+            "C's notification naming A went"
+        );
         app.stop().await;
     }
 );
