@@ -691,3 +691,110 @@ backend_test!(
         app.stop().await;
     }
 );
+
+// ---------------------------------------------------------------- 9. in a browser
+
+/// axe-core's source (`npm ci` in tests/e2e), or None outside CI without it.
+fn axe_source() -> Option<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e/node_modules/axe-core/axe.min.js");
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but axe-core is missing: run `npm ci` in tests/e2e")
+        }
+        Err(_) => {
+            eprintln!("skipping the axe-core check: run `npm ci` in tests/e2e");
+            None
+        }
+    }
+}
+
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, {
+  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+  resultTypes: ['violations'],
+}).then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+  .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))))
+  .catch(e => done(['axe failed: ' + String(e)]));
+"#;
+
+const MEASURE: &str = r#"
+const small = [...document.querySelectorAll('main a.inbox-link, main .pager a, main button')]
+  .map(el => [el, el.getBoundingClientRect()])
+  .filter(([el, r]) => r.width < 44 || r.height < 44)
+  .map(([el, r]) => el.className + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));
+return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth, small };
+"#;
+
+backend_test!(
+    async fn the_inbox_fits_a_phone_and_a_laptop_and_passes_axe(backend: Backend) {
+        let Some((driver, chromium)) = browser::start().await else {
+            return;
+        };
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("arthr");
+        let b = app.student("bhrtr");
+        let class = new_class(&app, "CHEM 1410", &[&a, &b]);
+        let root = thread(&app, &class, &a.user, "Is the lab report due Friday?");
+        let long = "Yes, Friday at noon. ".repeat(12);
+        let answer = reply(&app, &b.user, &root, &long);
+        let now = clock::now();
+        for i in 0..32 {
+            reply_notice(&app, &a.user, &root, &answer, now - Duration::hours(i + 1));
+        }
+        notify(
+            &mut app.conn(),
+            &Notice::new(&a.user.id, Kind::MessageHidden, now)
+                .about_message(&class.id, &root.id, &root.id)
+                .with_detail(Some("Please keep answers to graded work general.")),
+        );
+        let axe = axe_source();
+
+        for width in [375u32, 1280] {
+            let client = browser::open(&driver, &chromium, width, 900).await;
+            browser::sign_in(&client, &app.address, &a.token).await;
+            let mut path = "/notifications".to_string();
+            for page in 0..2 {
+                client.goto(&app.url(&path)).await.unwrap();
+                let measured = client.execute(MEASURE, vec![]).await.unwrap();
+                let (scroll, inner) = (
+                    measured["scroll"].as_f64().unwrap(),
+                    measured["inner"].as_f64().unwrap(),
+                );
+                assert!(scroll <= inner, "{path} at {width}px scrolls sideways");
+                assert_eq!(
+                    measured["small"].as_array().unwrap().len(),
+                    0,
+                    "{path} at {width}px: targets under 44 px: {}",
+                    measured["small"]
+                );
+                if let Some(source) = &axe {
+                    client.execute(source, vec![]).await.unwrap();
+                    let found = client.execute_async(AXE_RUN, vec![]).await.unwrap();
+                    assert_eq!(
+                        found.as_array().map(Vec::len),
+                        Some(0),
+                        "{path} at {width}px: axe-core: {found}"
+                    );
+                }
+                let shot = browser::screenshot(&client, &format!("inbox-{width}-{page}")).await;
+                eprintln!("screenshot: {}", shot.display());
+                // The second page: through the first page's "Older" link.
+                let older = client
+                    .execute(
+                        "return document.querySelector('.pager a[rel=next]')?.getAttribute('href');",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                if let Some(next) = older.as_str() {
+                    path = next.to_string();
+                }
+            }
+            client.close().await.unwrap();
+        }
+        app.stop().await;
+    }
+);
