@@ -232,10 +232,27 @@ pub fn unread_in(
     Ok(rows.into_iter().collect())
 }
 
-/// Whether anything is new to the student in any class they take (the nav's dot).
-pub fn any_unread(conn: &mut DbConn, viewer: &UserId, now: NaiveDateTime) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
+/// "Something is new to the student in a class they take", as an expression a
+/// caller selects beside its own: the nav's dot rides in the same statement as
+/// the inbox's unread count (`notifications::inbox::nav_marks`).
+// Diesel names "a SELECT with no FROM" only under `internal` (its table macro
+// uses it); `diesel::select(..)` is such a statement.
+pub type NewFlag = Box<
+    dyn diesel::expression::BoxableExpression<
+        diesel::internal::table_macro::NoFromClause,
+        crate::db::MultiBackend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+>;
+
+/// The nav's dot as an expression (see `NewFlag`).
+pub fn anything_new(viewer: &UserId, now: NaiveDateTime) -> NewFlag {
+    Box::new(diesel::dsl::exists(
         unread_messages!(viewer, now - NEW_FOR).select(class_messages::id),
     ))
-    .get_result(conn)
+}
+
+/// Whether anything is new to the student in any class they take (the nav's dot).
+pub fn any_unread(conn: &mut DbConn, viewer: &UserId, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::select(anything_new(viewer, now)).get_result(conn)
 }

@@ -1,6 +1,7 @@
 //! Removes what has expired: used or stale sign-in links, dead sessions, addresses
-//! never confirmed, old rate-limit hits, delivered email and week-old chat events
-//! (a live page away that long reloads rather than replays).
+//! never confirmed, old rate-limit hits, delivered email, week-old chat events
+//! (a live page away that long reloads rather than replays), and notifications
+//! and digest claims older than 90 days.
 
 use chrono::{Duration, NaiveDateTime};
 
@@ -11,6 +12,7 @@ use crate::chat;
 use crate::db::{self, DbConn};
 use crate::friends;
 use crate::mail::outbox;
+use crate::notifications::inbox;
 
 /// What one cleanup removed, for the command's output and the log.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -21,14 +23,16 @@ pub struct CleanupReport {
     pub rate_limit_hits: usize,
     pub delivered_emails: usize,
     pub lapsed_friend_requests: usize,
+    pub notifications: usize,
+    pub notification_digests: usize,
 }
 
 impl std::fmt::Display for CleanupReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "removed {} sign-in links, {} sessions, {} unconfirmed addresses, {} rate-limit hits, {} delivered emails, {} lapsed friend requests",
-            self.sign_in_links, self.sessions, self.unconfirmed_accounts, self.rate_limit_hits, self.delivered_emails, self.lapsed_friend_requests
+            "removed {} sign-in links, {} sessions, {} unconfirmed addresses, {} rate-limit hits, {} delivered emails, {} lapsed friend requests, {} old notifications, {} old digest claims",
+            self.sign_in_links, self.sessions, self.unconfirmed_accounts, self.rate_limit_hits, self.delivered_emails, self.lapsed_friend_requests, self.notifications, self.notification_digests
         )
     }
 }
@@ -45,8 +49,12 @@ pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> 
     // Requests lapse first, so the unconfirmed addresses they kept can go below.
     let lapsed_friend_requests =
         db::write_tx(conn, |c| friends::requests::delete_lapsed_requests(c, now))?;
+    let (notifications, notification_digests) =
+        db::write_tx(conn, |tx| inbox::prune(tx, now - inbox::KEPT_FOR))?;
     Ok(CleanupReport {
         lapsed_friend_requests,
+        notifications,
+        notification_digests,
         sign_in_links: db::write_tx(conn, |c| {
             signin::delete_stale_links(c, now, Duration::days(7))
         })?,

@@ -5,7 +5,7 @@
 //! evidence under review (see `erase`).
 //!
 //! Each module exports and erases its own tables (`accounts`, `classes`,
-//! `friends`, `chat`); this module only composes them into one document and
+//! `friends`, `chat`, `notifications`); this module only composes them into one document and
 //! one transaction.
 
 use chrono::NaiveDateTime;
@@ -24,6 +24,8 @@ use crate::db::schema::email_outbox;
 use crate::db::{DbConn, Tx};
 use crate::friends;
 pub use crate::friends::personal_data::FriendshipEntry;
+use crate::notifications::inbox::personal_data as notification_data;
+pub use crate::notifications::inbox::personal_data::NotificationData;
 
 /// A student's data export, as one JSON document.
 #[derive(Debug, Serialize)]
@@ -41,6 +43,8 @@ pub struct Export {
     pub chat_read_marks: Vec<ReadMarkEntry>,
     /// Which messages they upvoted (by id and class): theirs alone, shown to no one.
     pub chat_votes: Vec<VoteEntry>,
+    /// Their notifications, followed threads, muted classes and email choices.
+    pub notifications: NotificationData,
     pub sessions: Vec<SessionEntry>,
 }
 
@@ -52,6 +56,7 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
     let classes = classes::personal_data::export_user(conn, &user.id)?;
     let friendships = friends::personal_data::export_user(conn, &user.id)?;
     let chat = chat::personal_data::export_user(conn, &user.id)?;
+    let notifications = notification_data::export_user(conn, &user.id)?;
     Ok(Export {
         format: "common-grounds-export/1",
         exported_at: now,
@@ -63,6 +68,7 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
         flags: chat.flags,
         chat_read_marks: chat.read_marks,
         chat_votes: chat.votes,
+        notifications,
         sessions: account.sessions,
     })
 }
@@ -87,6 +93,8 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
     // right while their reports still exist.
     let erased = chat::personal_data::erase_user(tx, &user.id, now)?;
     friends::personal_data::erase_user(tx, &user.id)?;
+    // Theirs, and other students' notifications that name them.
+    notification_data::erase_user(tx, &user.id)?;
     classes::personal_data::erase_user(tx, &user.id)?;
     // Mail still queued to them.
     let conn: &mut DbConn = tx;

@@ -72,11 +72,13 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
                     return Ok(None);
                 };
                 let now = clock::now();
-                let unread = page && crate::chat::reads::any_unread(conn, &user.id, now)?;
-                let notifications = if page {
-                    crate::notifications::unread_count(conn, &user.id, now, NAV_COUNT_CAP)?
+                // One statement for both of the nav's marks, on pages only.
+                let (unread, notifications) = if page {
+                    let marks =
+                        crate::notifications::inbox::nav_marks(conn, &user.id, now, NAV_COUNT_CAP)?;
+                    (marks.anything_new, marks.unread_notifications)
                 } else {
-                    0
+                    (false, 0)
                 };
                 Ok(Some(CurrentUser {
                     user,

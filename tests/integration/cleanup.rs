@@ -241,6 +241,7 @@ fn expected_report() -> CleanupReport {
         rate_limit_hits: 2,
         delivered_emails: 1,
         lapsed_friend_requests: 2,
+        ..CleanupReport::default()
     }
 }
 
@@ -360,7 +361,8 @@ backend_test!(
         assert_eq!(
             stdout.trim(),
             "cleanup: removed 2 sign-in links, 2 sessions, 2 unconfirmed addresses, \
-             2 rate-limit hits, 1 delivered emails, 2 lapsed friend requests"
+             2 rate-limit hits, 1 delivered emails, 2 lapsed friend requests, \
+             0 old notifications, 0 old digest claims"
         );
         assert_eq!(remaining(&mut db.connect()), keep);
         let _ = std::fs::remove_dir_all(&data);

@@ -32,6 +32,7 @@ mod logs;
 mod metrics;
 mod notifications_chat;
 mod notifications_events;
+mod notifications_inbox;
 mod ops;
 mod outage;
 mod schema;

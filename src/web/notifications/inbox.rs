@@ -1,5 +1,150 @@
-//! The inbox: `GET /notifications`, opening one (marks it read), mark all read.
+//! The inbox: `GET /notifications` (a page at a time, newest first),
+//! `GET /notifications/{id}` (marks it read and goes where it is about) and
+//! "mark all read". Works without script; the nav's count is the layout's.
 
-use actix_web::web;
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
 
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
+use crate::campus_time::Stamp;
+use crate::clock;
+use crate::notifications::inbox::{self, Cursor};
+use crate::notifications::view::NotificationView;
+use crate::notifications::NotificationId;
+use crate::web::error::{with_conn, AppError};
+use crate::web::guard::{CsrfForm, CurrentUser, SignedInForm};
+use crate::web::layout::Layout;
+use crate::web::state::AppState;
+use crate::web::views::{self, FlashRedirect};
+
+/// One notification as the inbox shows it.
+struct Item {
+    headline: String,
+    href: String,
+    unread: bool,
+    class_code: Option<String>,
+    excerpt: Option<String>,
+    reason: Option<String>,
+    at: Stamp,
+}
+
+impl Item {
+    fn new(n: &NotificationView, state: &AppState, now: chrono::NaiveDateTime) -> Item {
+        Item {
+            headline: n.headline(),
+            href: n.open_path(),
+            unread: n.is_unread(),
+            class_code: n.class_code.clone(),
+            excerpt: n.excerpt.clone(),
+            reason: n.detail.clone(),
+            at: state.config.campus_time.stamp(n.created_at, now),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "notifications/inbox.html")]
+struct InboxPage {
+    layout: Layout,
+    items: Vec<Item>,
+    /// The first page (no cursor): the empty state and "mark all read" show here.
+    newest: bool,
+    older_href: Option<String>,
+    unread: i64,
+}
+
+#[derive(Deserialize)]
+pub struct InboxQuery {
+    before: Option<String>,
+}
+
+/// The student's notifications, newest first, 30 a page.
+#[get("/notifications")]
+pub async fn show_inbox(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    query: web::Query<InboxQuery>,
+) -> Result<HttpResponse, AppError> {
+    let before = match query.before.as_deref().filter(|b| !b.is_empty()) {
+        None => None,
+        Some(raw) => Some(Cursor::parse(raw).ok_or_else(|| {
+            AppError::BadRequest(
+                "This page link is broken. Open your inbox again to see your latest notifications."
+                    .into(),
+            )
+        })?),
+    };
+    let user = current.user.id.clone();
+    let now = clock::now();
+    let page = with_conn(&state.pool, move |conn| {
+        Ok(inbox::page(conn, &user, before.as_ref(), now)?)
+    })
+    .await?;
+    let layout = Layout::new(&req, Some(&current)).at("notifications");
+    let body = InboxPage {
+        unread: layout.notifications,
+        layout,
+        items: page
+            .items
+            .iter()
+            .map(|n| Item::new(n, &state, now))
+            .collect(),
+        newest: query.before.as_deref().is_none_or(str::is_empty),
+        older_href: page
+            .older
+            .map(|c| format!("/notifications?before={}", c.encode())),
+    }
+    .render()?;
+    Ok(views::page(body))
+}
+
+/// Opens one of the student's notifications: marks it read and goes to what
+/// it is about. Anyone else's, or an unknown id, is the usual 404.
+#[get("/notifications/{id:[0-9a-f-]{36}}")]
+pub async fn open_notification(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = NotificationId::parse(&path).ok_or(AppError::NotFound)?;
+    let user = current.user.id.clone();
+    let opened = with_conn(&state.pool, move |conn| {
+        Ok(inbox::open(conn, &user, &id, clock::now())?)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, opened.target()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// "Mark all read", then back to the inbox with what was done.
+#[post("/notifications/read")]
+pub async fn mark_all_read(
+    state: web::Data<AppState>,
+    form: SignedInForm<CsrfForm>,
+) -> Result<FlashRedirect, AppError> {
+    let SignedInForm(current, _) = form;
+    let user = current.user.id.clone();
+    let marked = with_conn(&state.pool, move |conn| {
+        Ok(inbox::mark_all_read(conn, &user, clock::now())?)
+    })
+    .await?;
+    Ok(FlashRedirect::done(
+        "/notifications",
+        match marked {
+            0 => "Nothing was unread.".to_string(),
+            1 => "Marked 1 notification as read.".to_string(),
+            n => format!("Marked {n} notifications as read."),
+        },
+    ))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show_inbox)
+        .service(open_notification)
+        .service(mark_all_read);
+}
