@@ -30,6 +30,7 @@ mod live_scale;
 mod live_stream;
 mod logs;
 mod metrics;
+mod notifications_email;
 mod ops;
 mod outage;
 mod schema;
