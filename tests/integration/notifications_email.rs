@@ -20,6 +20,7 @@ use common_grounds::notifications::settings::{self, DigestHour};
 use common_grounds::notifications::{self as notes, Delivery, Kind, Notice, NotificationId, Topic};
 use diesel::prelude::*;
 
+use crate::common::browser;
 use crate::common::builders::{MessageBuilder, UserBuilder};
 use crate::common::served::Served;
 use crate::common::smtp::{Received, SmtpServer};
@@ -752,3 +753,162 @@ backend_test!(
         assert_eq!(settings::load(&mut conn, &a.user.id).unwrap(), choices);
     }
 );
+
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, {
+  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+  resultTypes: ['violations'],
+}).then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+  .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+  .catch(e => done(['axe failed: ' + String(e)]));
+"#;
+
+/// axe-core's serious and critical findings on the page open in `client`
+/// (None when axe-core is not installed outside CI).
+async fn axe_findings(client: &fantoccini::Client) -> Option<Vec<String>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e/node_modules/axe-core/axe.min.js");
+    let source = match std::fs::read_to_string(&path) {
+        Ok(source) => source,
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but axe-core is missing: run `npm ci` in tests/e2e")
+        }
+        Err(_) => {
+            eprintln!("skipping axe-core: run `npm ci` in tests/e2e");
+            return None;
+        }
+    };
+    client.execute(&source, vec![]).await.unwrap();
+    let found = client.execute_async(AXE_RUN, vec![]).await.unwrap();
+    Some(
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap_or("?").to_string())
+            .collect(),
+    )
+}
+
+async fn page_fits(client: &fantoccini::Client) -> (f64, f64) {
+    let measured = client
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (measured[0].as_f64().unwrap(), measured[1].as_f64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_and_unsubscribe_pages_work_without_script_on_a_phone_and_a_desktop() {
+    use fantoccini::Locator;
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_quiet_app(Backend::Sqlite, &[]).await;
+    let secret = app.secret_key.clone();
+    for (width, name) in [(375u32, "phone1"), (1280, "desk1")] {
+        let me = app.student(name);
+        let path = email::unsubscribe_path(secret.as_bytes(), &me.user.id, &[Topic::Replies]);
+        // Layout and axe-core in an ordinary window (axe needs script).
+        let looking = browser::open(&driver, &chromium, width, 900).await;
+        browser::sign_in(&looking, &app.address, &me.token).await;
+        for page in ["/account/notifications", path.as_str()] {
+            looking.goto(&app.url(page)).await.unwrap();
+            let (scroll, inner) = page_fits(&looking).await;
+            assert!(scroll <= inner, "{width}px: {page} scrolls sideways");
+            if let Some(found) = axe_findings(&looking).await {
+                assert!(found.is_empty(), "{width}px {page}: {found:#?}");
+            }
+            let label = if page.starts_with("/account") {
+                "notification-settings"
+            } else {
+                "unsubscribe"
+            };
+            browser::screenshot(&looking, &format!("{label}-{width}")).await;
+        }
+        looking.close().await.unwrap();
+        assert_eq!(
+            delivery(&mut app.conn(), &me.user, Topic::Replies),
+            Delivery::Digest,
+            "looking at the unsubscribe page changes nothing"
+        );
+
+        // The forms, with JavaScript off.
+        let client = browser::open_without_script(&driver, &chromium, width, 900).await;
+        browser::sign_in(&client, &app.address, &me.token).await;
+        client
+            .goto(&app.url("/account/notifications"))
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("input[name=friends][value=off]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("#digest_hour option[value='7']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css(
+                "form[action='/account/notifications'] button[type=submit]",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The click returns before the next page has loaded.
+        let saved = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//*[@role='status'][contains(., 'Saved')]"))
+            .await;
+        assert!(
+            saved.is_ok(),
+            "{width}px: {}",
+            client.source().await.unwrap()
+        );
+        let choices = settings::load(&mut app.conn(), &me.user.id).unwrap();
+        assert_eq!(choices.delivery(Topic::Friends), Delivery::Off);
+        assert_eq!(choices.digest_hour.get(), 7);
+        client.close().await.unwrap();
+
+        // The unsubscribe link, in a browser that never signed in.
+        let stranger = browser::open_without_script(&driver, &chromium, width, 900).await;
+        stranger.goto(&app.url(&path)).await.unwrap();
+        stranger
+            .find(Locator::Css("form[method=post] button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let done = stranger
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath(
+                "//*[@role='status'][contains(., 'You will no longer get emails about replies')]",
+            ))
+            .await;
+        assert!(
+            done.is_ok(),
+            "{width}px: {}",
+            stranger.source().await.unwrap()
+        );
+        assert_eq!(
+            delivery(&mut app.conn(), &me.user, Topic::Replies),
+            Delivery::Off
+        );
+        stranger.close().await.unwrap();
+    }
+}
