@@ -369,8 +369,22 @@ pub fn send_digests(
     }
     let hour_now = mail.campus_hour(now);
     let today = mail.campus.date_of(now);
+    // Who already had today's digest: what came since waits for tomorrow's,
+    // without a write transaction per student on every pass.
+    let mut done_today: std::collections::HashSet<UserId> = std::collections::HashSet::new();
+    for chunk in waiting.chunks(500) {
+        let rows: Vec<UserId> = notification_digests::table
+            .filter(notification_digests::user_id.eq_any(chunk))
+            .filter(notification_digests::campus_date.eq(today.format("%Y-%m-%d").to_string()))
+            .select(notification_digests::user_id)
+            .load(conn)?;
+        done_today.extend(rows);
+    }
     let mut queued = 0;
     for user in waiting {
+        if done_today.contains(&user) {
+            continue;
+        }
         let hour = hours
             .get(&user)
             .copied()
