@@ -56,10 +56,13 @@ pub struct MailSettings {
     pub from: String,
     /// `MAIL_DIR` (default `DATA_DIR/mail`).
     pub dir: PathBuf,
+    /// `NOTIFICATION_EMAIL_INTERVAL_SECS` (default 15): how often each app
+    /// process looks for notification emails and digests that are due.
+    pub notification_interval_secs: u32,
 }
 
 impl MailSettings {
-    /// Reads `SMTP_URL`, `MAIL_FROM` and `MAIL_DIR`.
+    /// Reads `SMTP_URL`, `MAIL_FROM`, `MAIL_DIR` and `NOTIFICATION_EMAIL_INTERVAL_SECS`.
     pub fn from_source(
         src: &dyn Source,
         server: &ServerSettings,
@@ -89,6 +92,11 @@ impl MailSettings {
             smtp_url,
             from,
             dir,
+            notification_interval_secs: var_at_least_one(
+                src,
+                "NOTIFICATION_EMAIL_INTERVAL_SECS",
+                15,
+            )?,
         })
     }
 }

@@ -45,6 +45,143 @@ impl SignInEmail<'_> {
                 minutes: self.minutes,
             }
             .render()?,
+            // Sign-in emails are the one kind without an unsubscribe link.
+            unsubscribe: None,
         })
+    }
+}
+
+/// One notification as an email lists it: what happened, the message's first
+/// lines when it is about one, when, and the link that opens it (and marks it
+/// read). Plain values: `mail` knows nothing of notifications.
+#[derive(Debug, Clone)]
+pub struct NotificationItem {
+    pub headline: String,
+    pub excerpt: Option<String>,
+    /// "Mar 8, 2026, 1:30 AM EST".
+    pub when: String,
+    pub link: String,
+}
+
+/// The links every notification email ends with: the settings page and the
+/// one-click unsubscribe of the topics the email is about.
+#[derive(Debug, Clone)]
+pub struct NotificationFooter {
+    pub settings_link: String,
+    pub unsubscribe_link: String,
+    /// "replies" or "replies and friend requests": what the unsubscribe link stops.
+    pub unsubscribe_what: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/notification.txt")]
+struct NotificationText<'a> {
+    item: &'a NotificationItem,
+    footer: &'a NotificationFooter,
+}
+
+#[derive(Template)]
+#[template(path = "email/notification.html")]
+struct NotificationHtml<'a> {
+    item: &'a NotificationItem,
+    footer: &'a NotificationFooter,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest.txt")]
+struct DigestText<'a> {
+    items: &'a [NotificationItem],
+    footer: &'a NotificationFooter,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest.html")]
+struct DigestHtml<'a> {
+    items: &'a [NotificationItem],
+    footer: &'a NotificationFooter,
+}
+
+/// One notification, emailed right away; its subject is its headline.
+pub fn notification_email(
+    to: &str,
+    item: &NotificationItem,
+    footer: &NotificationFooter,
+) -> Result<OutgoingEmail, MailError> {
+    Ok(OutgoingEmail {
+        to: to.to_string(),
+        subject: one_line(&item.headline),
+        text: NotificationText { item, footer }.render()?,
+        html: NotificationHtml { item, footer }.render()?,
+        unsubscribe: Some(footer.unsubscribe_link.clone()),
+    })
+}
+
+/// The day's digest: every listed notification in one email.
+pub fn digest_email(
+    to: &str,
+    items: &[NotificationItem],
+    footer: &NotificationFooter,
+) -> Result<OutgoingEmail, MailError> {
+    Ok(OutgoingEmail {
+        to: to.to_string(),
+        subject: digest_subject(items.len()),
+        text: DigestText { items, footer }.render()?,
+        html: DigestHtml { items, footer }.render()?,
+        unsubscribe: Some(footer.unsubscribe_link.clone()),
+    })
+}
+
+/// "Your Common Grounds digest: 5 new".
+pub fn digest_subject(count: usize) -> String {
+    format!("Your Common Grounds digest: {count} new")
+}
+
+/// A subject is one line, whatever a headline holds.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(headline: &str) -> NotificationItem {
+        NotificationItem {
+            headline: headline.into(),
+            excerpt: Some("<b>hi</b>".into()),
+            when: "Mar 8, 2026, 1:30 AM EST".into(),
+            link: "https://cg.example.edu/notifications/1".into(),
+        }
+    }
+
+    fn footer() -> NotificationFooter {
+        NotificationFooter {
+            settings_link: "https://cg.example.edu/account/notifications".into(),
+            unsubscribe_link: "https://cg.example.edu/notifications/unsubscribe/u/replies/s".into(),
+            unsubscribe_what: "replies".into(),
+        }
+    }
+
+    #[test]
+    fn a_digest_lists_every_item_with_its_link_and_the_footer() {
+        let items = vec![item("One"), item("Two")];
+        let email = digest_email("a@virginia.edu", &items, &footer()).unwrap();
+        assert_eq!(email.subject, "Your Common Grounds digest: 2 new");
+        for part in [&email.text, &email.html] {
+            assert!(part.contains("One") && part.contains("Two"));
+            assert!(part.contains("https://cg.example.edu/notifications/1"));
+            assert!(part.contains("https://cg.example.edu/account/notifications"));
+            assert!(part.contains("https://cg.example.edu/notifications/unsubscribe/u/replies/s"));
+        }
+        // The HTML part escapes what students wrote.
+        assert!(!email.html.contains("<b>hi"), "{}", email.html);
+        assert!(email.html.contains("&#60;b&#62;hi"), "{}", email.html);
+        assert!(email.unsubscribe.is_some());
+    }
+
+    #[test]
+    fn one_notification_is_its_own_subject_on_one_line() {
+        let email = notification_email("a@virginia.edu", &item("Ada\nsent"), &footer()).unwrap();
+        assert_eq!(email.subject, "Ada sent");
     }
 }

@@ -41,6 +41,7 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    pub list_unsubscribe: Option<String>,
 }
 
 impl OutboxMessage {
@@ -50,6 +51,7 @@ impl OutboxMessage {
             subject: self.subject.clone(),
             text: self.body_text.clone(),
             html: self.body_html.clone(),
+            unsubscribe: self.list_unsubscribe.clone(),
         }
     }
 }
@@ -66,6 +68,7 @@ pub struct NewOutboxMessage<'a> {
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
+    pub list_unsubscribe: Option<&'a str>,
 }
 
 /// Queues an email, in the transaction that makes the email true (it is sent
@@ -88,6 +91,7 @@ pub fn enqueue(
             attempts: 0,
             next_attempt_at: now,
             created_at: now,
+            list_unsubscribe: email.unsubscribe.as_deref(),
         })
         .execute(conn)?;
     Ok(id)

@@ -26,6 +26,7 @@ use crate::db::{self, Pool, QueryCounter};
 use crate::live::Bus;
 use crate::mail::worker::{self, OutboxSignal};
 use crate::mail::Mailer;
+use crate::notifications::email::NotificationMail;
 use crate::{clock, ops};
 
 /// A built, bound, not yet running service.
@@ -38,6 +39,8 @@ pub struct Application {
     mailer: Mailer,
     outbox_signal: OutboxSignal,
     live: Arc<Bus>,
+    notification_mail: NotificationMail,
+    notification_interval: Duration,
     background_jobs: bool,
 }
 
@@ -105,6 +108,9 @@ impl Application {
         let port = listener.local_addr()?.port();
         let outbox_signal = OutboxSignal::default();
         let live = Bus::new(pool.clone(), config.database.url.clone());
+        let notification_mail = NotificationMail::from_config(&config);
+        let notification_interval =
+            Duration::from_secs(u64::from(config.mail.notification_interval_secs));
         let state = web::Data::new(AppState {
             pool: Arc::clone(&database),
             config: Arc::new(config),
@@ -126,6 +132,8 @@ impl Application {
             mailer,
             outbox_signal,
             live,
+            notification_mail,
+            notification_interval,
             background_jobs: true,
         })
     }
@@ -155,8 +163,8 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT: live streams end first (they never finish
-    /// by themselves), in-flight requests finish, then the outbox worker stops
-    /// between messages.
+    /// by themselves), in-flight requests finish, then the outbox worker and
+    /// the notification email worker stop between messages.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut jobs = Vec::new();
@@ -165,6 +173,13 @@ impl Application {
                 self.pool.clone(),
                 self.mailer.clone(),
                 self.outbox_signal.clone(),
+                stop_rx.clone(),
+            )));
+            jobs.push(tokio::spawn(crate::notifications::email::run(
+                self.pool.clone(),
+                self.notification_mail.clone(),
+                self.outbox_signal.clone(),
+                self.notification_interval,
                 stop_rx.clone(),
             )));
             jobs.push(tokio::spawn(hourly_cleanup(

@@ -33,6 +33,7 @@ mod metrics;
 mod notifications_chat;
 mod notifications_events;
 mod notifications_inbox;
+mod notifications_email;
 mod ops;
 mod outage;
 mod schema;

@@ -453,6 +453,7 @@ backend_test!(
             subject: "Hello".into(),
             text: "plain".into(),
             html: "<p>html</p>".into(),
+            unsubscribe: None,
         };
         let outbox_id = db::write_tx(&mut conn, |tx| outbox::enqueue(tx, &email, now)).unwrap();
         let read: OutboxMessage = email_outbox::table
@@ -721,6 +722,7 @@ backend_test!(
             subject: "s".into(),
             text: "t".into(),
             html: "h".into(),
+            unsubscribe: None,
         };
         db::write_tx(&mut conn, |tx| outbox::enqueue(tx, &email, now)).unwrap();
         let bad_outbox = diesel::update(email_outbox::table)
