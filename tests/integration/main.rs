@@ -30,6 +30,7 @@ mod live_scale;
 mod live_stream;
 mod logs;
 mod metrics;
+mod notifications_live;
 mod ops;
 mod outage;
 mod schema;
