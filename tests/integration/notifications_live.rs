@@ -1,9 +1,9 @@
 //! The nav's live unread count (`GET /notifications/events`), read as any HTTP
 //! client reads it: the count at once, a new notification raising it within
 //! seconds, nothing for anyone else's, no stream for a stranger, its own
-//! per-session limit beside the class streams', and on PostgreSQL a
-//! notification reaching streams on two app processes, also after one of them
-//! lost its listening connection.
+//! per-session limit beside the class streams', its end when the app stops,
+//! and on PostgreSQL a notification reaching streams on two app processes,
+//! also after one of them lost its listening connection.
 
 use std::time::Duration;
 
@@ -192,6 +192,39 @@ backend_test!(
         assert!(
             metrics.lines().any(|l| l == "cg_live_streams_open 8"),
             "{metrics}"
+        );
+    }
+);
+
+backend_test!(
+    async fn a_count_stream_ends_when_the_app_stops(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let token = {
+            let mut conn = db.connect();
+            let now = common_grounds::clock::now();
+            let user = builders::UserBuilder::new("bbb2b").insert(&mut conn);
+            common_grounds::accounts::sessions::create(&mut conn, &user.id, Some("test"), now)
+                .unwrap()
+                .token
+        };
+        let mut served = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
+        served.ready().await;
+        let client = session_client(&served.url("/"), &token);
+        let mut stream = EventStream::open(&client, &served.url(EVENTS), None).await;
+        assert_eq!(stream.status(), 200);
+        assert!(count_arrives(&mut stream, 0, WAIT).await);
+
+        let started = std::time::Instant::now();
+        let stopping = tokio::task::spawn_blocking(move || served.stop());
+        assert!(
+            stream.ended_within(Duration::from_secs(5)).await,
+            "the count stream was still open 5 s after SIGTERM"
+        );
+        let (_, stderr) = stopping.await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "stopping took {:?}: {stderr}",
+            started.elapsed()
         );
     }
 );
