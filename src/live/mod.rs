@@ -148,7 +148,7 @@ impl Bus {
                 Some(Signal::Changed { class_id, seq }) => self.deliver(&class_id, Some(seq)).await,
                 Some(Signal::Notified(user)) => {
                     // A reply notifies every follower at once: count the
-                    // students announced together in one round trip.
+                    // students announced together on one connection.
                     let mut users = vec![user];
                     while users.len() < COUNT_BATCH {
                         match signals.try_recv() {
