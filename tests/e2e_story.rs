@@ -24,7 +24,10 @@
 //!    under the draft ("Maybe already answered", nothing posted); B opens it
 //!    and upvotes it; A marks B's reply as the answer (shown first, the list
 //!    says answered) and finds it with the class's search, the word marked;
-//! 10. A downloads their data and deletes their account; B's reply stays, under
+//! 10. A waits on home while B replies to A's thread: A's nav count rises by
+//!     one by itself (A's event stream and our script), without a reload; in
+//!     a window with JavaScript off, the count shows after a reload;
+//! 11. A downloads their data and deletes their account; B's replies stay, under
 //!     a "[deleted]" parent.
 //!
 //! Every step asserts what a person would see. A failing step saves
@@ -261,10 +264,17 @@ impl Story {
             self.step9(&a, &b, &chat),
         )
         .await;
+        let later_replies = self
+            .step(
+                10,
+                "B replies to A's thread and A's nav count rises without a reload",
+                self.step10(driver, chromium, &a, &b, &chat),
+            )
+            .await;
         self.step(
-            10,
+            11,
             "A exports their data and deletes the account",
-            self.step10(&a, &b, &chat),
+            self.step11(&a, &b, &chat, later_replies),
         )
         .await;
 
@@ -1320,7 +1330,168 @@ impl Story {
         self.check(a, "class-chat-search").await;
     }
 
-    async fn step10(&self, a: &Person, b: &Person, chat: &Chat) {
+    /// A keeps home open while B replies to A's question in B's window: the
+    /// count by "Inbox" rises by one by itself. Then, in a window with
+    /// JavaScript off, A sees the count of a later reply after a reload.
+    /// Returns how many replies B added to the thread.
+    async fn step10(
+        &self,
+        driver: &browser::Driver,
+        chromium: &str,
+        a: &Person,
+        b: &Person,
+        chat: &Chat,
+    ) -> usize {
+        self.go(a, "/").await;
+        self.sees_heading(a, "My classes · Spring 2026").await;
+        let before = self.nav_count(a).await;
+        a.window
+            .execute("window.__noReload = 1;", vec![])
+            .await
+            .unwrap();
+
+        let posted = self
+            .reply_to_question(b, chat, "One more thing: the bound is in chapter 5.")
+            .await;
+
+        // A's home, untouched since, shows it within PATIENCE, in both badges
+        // (the "Inbox" link and the phone's Menu).
+        self.acting(a);
+        loop {
+            let counts = self.nav_counts(a).await;
+            if counts.iter().all(|c| *c == Some(before + 1)) && !counts.is_empty() {
+                break;
+            }
+            assert!(
+                posted.elapsed() < PATIENCE,
+                "A's nav count did not rise from {before} within {}s: {counts:?}",
+                PATIENCE.as_secs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let latency = posted.elapsed();
+        let marker = a
+            .window
+            .execute("return window.__noReload === 1;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(
+            marker,
+            serde_json::Value::Bool(true),
+            "A's home was reloaded to show the count; it should arrive live"
+        );
+        eprintln!(
+            "e2e ({}): B's reply raised A's nav count from {before} to {} in {} ms (press to shown), without a reload",
+            self.backend,
+            before + 1,
+            latency.as_millis()
+        );
+        self.check(a, "home-unread-live").await;
+
+        // Without JavaScript: the count is on the page as served, and a later
+        // reply shows after a reload, not before.
+        let window = browser::open_without_script(driver, chromium, 375, pages::HEIGHT).await;
+        self.windows
+            .lock()
+            .unwrap()
+            .push(("no-script", window.clone()));
+        let a_without_script = Person {
+            name: "A (no JavaScript)",
+            window_label: "no-script",
+            computing_id: a.computing_id.clone(),
+            window,
+            width: 375,
+        };
+        let token = self.session_of(&a.email());
+        browser::sign_in(&a_without_script.window, &self.base, &token).await;
+        self.go(&a_without_script, "/").await;
+        self.signed_in_as(&a_without_script).await;
+        assert_eq!(
+            self.nav_counts(&a_without_script).await,
+            vec![Some(before + 1); 2],
+            "the served page shows the count"
+        );
+        let posted = self
+            .reply_to_question(b, chat, "And the exercises are at its end.")
+            .await;
+        // The script-on window is told; the script-off one waits for a reload.
+        while self.nav_counts(a).await != vec![Some(before + 2); 2] {
+            assert!(
+                posted.elapsed() < PATIENCE,
+                "A's home did not show the second reply's count"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            self.nav_counts(&a_without_script).await,
+            vec![Some(before + 1); 2],
+            "without the script nothing changes until a reload"
+        );
+        self.go(&a_without_script, "/").await;
+        assert_eq!(
+            self.nav_counts(&a_without_script).await,
+            vec![Some(before + 2); 2],
+            "after a reload the count is there"
+        );
+        let _ = a_without_script.window.close().await;
+        self.windows
+            .lock()
+            .unwrap()
+            .retain(|(who, _)| *who != "no-script");
+        2
+    }
+
+    /// B replies to A's question on the thread page; returns when B pressed Reply.
+    async fn reply_to_question(&self, b: &Person, chat: &Chat, text: &str) -> Instant {
+        self.go(b, &chat.thread).await;
+        let form = format!(
+            "#{} > .msg-actions > details:first-of-type",
+            chat.question_id
+        );
+        self.click(b, &format!("{form} > summary")).await;
+        self.fill(b, &format!("{form} textarea[name=content]"), text)
+            .await;
+        self.ready_to_post(b).await;
+        let pressed = Instant::now();
+        self.click(b, &format!("{form} button[type=submit]")).await;
+        self.sees(b, text).await;
+        pressed
+    }
+
+    /// What each of the nav's unread badges shows: its number, or None while
+    /// it is hidden.
+    async fn nav_counts(&self, p: &Person) -> Vec<Option<i64>> {
+        let shown = p
+            .window
+            .execute(
+                "return [...document.querySelectorAll('[data-unread-count]')].map(b => b.hidden ? null : (b.firstChild ? b.firstChild.nodeValue : ''));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        shown
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|v| {
+                v.as_str().map(|t| {
+                    t.trim()
+                        .parse()
+                        .unwrap_or_else(|_| panic!("a badge shows {t:?}"))
+                })
+            })
+            .collect()
+    }
+
+    /// The nav's count as a number (0 while the badges are hidden).
+    async fn nav_count(&self, p: &Person) -> i64 {
+        let counts = self.nav_counts(p).await;
+        assert_eq!(counts.len(), 2, "two badges: the Inbox link and the Menu");
+        counts[0].unwrap_or(0)
+    }
+
+    /// `later_replies`: B's replies to the question after step 5 (step 10's).
+    async fn step11(&self, a: &Person, b: &Person, chat: &Chat, later_replies: usize) {
         let question = chat.question;
         let reply_text = chat.reply_text;
         self.nav(a, "/account").await;
@@ -1372,12 +1543,16 @@ impl Story {
         self.go(a, "/account").await;
         self.wait_path(a, "/login").await;
 
-        // B's reply survives under a "[deleted]" parent with no author; A's
-        // reply to it, which nobody answered, is gone.
+        // B's replies survive under a "[deleted]" parent with no author; A's
+        // reply to B's first, which nobody answered, is gone.
         self.go(b, &chat.thread).await;
         self.sees(b, reply_text).await;
         let rows = self.find_all(b, "section.chat article.msg").await;
-        assert_eq!(rows.len(), 2, "the thread keeps both places");
+        assert_eq!(
+            rows.len(),
+            2 + later_replies,
+            "the thread keeps the question's place and B's replies"
+        );
         let parent = rows[0].text().await.unwrap();
         assert!(
             parent.contains("[deleted]") && !parent.contains(question),
@@ -1618,6 +1793,23 @@ impl Story {
         sessions::create(&mut conn, &id, Some("e2e"), now)
             .unwrap()
             .token
+    }
+
+    /// A new session for an existing account (a second browser of theirs).
+    fn session_of(&self, email: &str) -> String {
+        use common_grounds::accounts::{find_by_email, sessions};
+        let mut conn = self.db.connect();
+        let user = find_by_email(&mut conn, email)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no account for {email}"));
+        sessions::create(
+            &mut conn,
+            &user.id,
+            Some("e2e"),
+            common_grounds::clock::now(),
+        )
+        .unwrap()
+        .token
     }
 
     /// An account's id, read from the database (pages must never show it).

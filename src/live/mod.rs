@@ -1,11 +1,17 @@
 //! The live event bus of one app process: it learns that a class chat changed
 //! (PostgreSQL `LISTEN` on one dedicated connection, or on SQLite a poller of
 //! `chat_events`), loads the new events once per process, and hands them to
-//! every open stream of that class. It holds no truth of its own: a stream that
-//! falls behind, or a bus that lost its source for a while, reloads from the
+//! every open stream of that class. Beside the classes, it learns the same way
+//! which students have new notifications (`cg_notify`, or new rows of
+//! `notifications`), counts them once and hands the count to that student's
+//! streams (`unread`). It holds no truth of its own: a stream that falls
+//! behind, or a bus that lost its source for a while, reloads from the
 //! database. Domain-level: no actix, no rendering; streams shape what they get.
 
 mod source;
+mod unread;
+
+pub use unread::{Unread, UnreadSubscription, UNREAD_CAP};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -14,6 +20,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, watch};
 
+use crate::accounts::UserId;
 use crate::chat::live::{self, LiveBatch};
 use crate::classes::ClassId;
 use crate::config::DatabaseUrl;
@@ -44,8 +51,22 @@ pub enum Update {
 enum Signal {
     /// The class has an event `seq` (or, from the SQLite poller, its first new one).
     Changed { class_id: ClassId, seq: i64 },
-    /// The source was away and may have missed changes: every class catches up.
+    /// The student has new notifications.
+    Notified(UserId),
+    /// The source was away and may have missed changes: every class catches
+    /// up, and every student's count is read again.
     CatchUp,
+}
+
+/// Students whose counts one database round trip reads, at most.
+const COUNT_BATCH: usize = 200;
+
+/// Which limit a stream counts against: a session's class streams and its
+/// nav-count streams are counted apart, so one never crowds out the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum StreamKind {
+    Class,
+    Unread,
 }
 
 /// One class with open streams in this process.
@@ -61,11 +82,12 @@ pub struct Bus {
     pool: Pool,
     database_url: DatabaseUrl,
     classes: Mutex<HashMap<ClassId, ClassHub>>,
+    students: Arc<unread::Students>,
     signals: mpsc::UnboundedSender<Signal>,
     pending: Mutex<Option<mpsc::UnboundedReceiver<Signal>>>,
     stopping: watch::Sender<bool>,
     open_streams: AtomicI64,
-    per_session: Mutex<HashMap<String, usize>>,
+    per_session: Mutex<HashMap<(StreamKind, String), usize>>,
 }
 
 /// A stream's place on the bus: the updates of its class from the moment it
@@ -79,7 +101,7 @@ pub struct Subscription {
 /// One open stream, counted for the session's limit and for `/metrics`.
 pub struct StreamTicket {
     bus: Arc<Bus>,
-    session: String,
+    key: (StreamKind, String),
 }
 
 impl Bus {
@@ -90,6 +112,7 @@ impl Bus {
             pool,
             database_url,
             classes: Mutex::default(),
+            students: Arc::default(),
             signals,
             pending: Mutex::new(Some(pending)),
             stopping: watch::channel(false).0,
@@ -108,17 +131,41 @@ impl Bus {
         let source = source::start(
             &self.database_url,
             self.pool.clone(),
+            Arc::clone(&self.students),
             self.signals.clone(),
             stop.clone(),
         );
+        let mut held: Option<Signal> = None;
         loop {
-            let signal = tokio::select! {
-                signal = signals.recv() => signal,
-                _ = stop.changed() => None,
+            let signal = match held.take() {
+                Some(signal) => Some(signal),
+                None => tokio::select! {
+                    signal = signals.recv() => signal,
+                    _ = stop.changed() => None,
+                },
             };
             match signal {
                 Some(Signal::Changed { class_id, seq }) => self.deliver(&class_id, Some(seq)).await,
-                Some(Signal::CatchUp) => self.catch_up().await,
+                Some(Signal::Notified(user)) => {
+                    // A reply notifies every follower at once: count the
+                    // students announced together on one connection.
+                    let mut users = vec![user];
+                    while users.len() < COUNT_BATCH {
+                        match signals.try_recv() {
+                            Ok(Signal::Notified(user)) => users.push(user),
+                            Ok(other) => {
+                                held = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.recount(users).await;
+                }
+                Some(Signal::CatchUp) => {
+                    self.catch_up().await;
+                    self.recount(self.students.all()).await;
+                }
                 None => break,
             }
         }
@@ -142,10 +189,28 @@ impl Bus {
         self.open_streams.load(Ordering::Relaxed)
     }
 
-    /// Counts a stream opened by `session`, unless it already has `limit` open.
+    /// Counts a class stream opened by `session`, unless it already has `limit` open.
     pub fn open_stream(self: &Arc<Self>, session: &str, limit: usize) -> Option<StreamTicket> {
+        self.open_counted((StreamKind::Class, session.to_string()), limit)
+    }
+
+    /// Counts a nav-count stream opened by `session`, unless it already has
+    /// `limit` open; counted apart from its class streams.
+    pub fn open_unread_stream(
+        self: &Arc<Self>,
+        session: &str,
+        limit: usize,
+    ) -> Option<StreamTicket> {
+        self.open_counted((StreamKind::Unread, session.to_string()), limit)
+    }
+
+    fn open_counted(
+        self: &Arc<Self>,
+        key: (StreamKind, String),
+        limit: usize,
+    ) -> Option<StreamTicket> {
         let mut open = self.per_session.lock().ok()?;
-        let count = open.entry(session.to_string()).or_insert(0);
+        let count = open.entry(key.clone()).or_insert(0);
         if *count >= limit {
             return None;
         }
@@ -153,8 +218,60 @@ impl Bus {
         self.open_streams.fetch_add(1, Ordering::Relaxed);
         Some(StreamTicket {
             bus: Arc::clone(self),
-            session: session.to_string(),
+            key,
         })
+    }
+
+    /// Subscribes to the student's unread count from now on. Subscribe first,
+    /// then read the count from the database: no change falls in between.
+    pub fn watch_unread(self: &Arc<Self>, user: &UserId) -> UnreadSubscription {
+        UnreadSubscription {
+            bus: Arc::clone(self),
+            user: user.clone(),
+            receiver: Some(self.students.subscribe(user)),
+        }
+    }
+
+    /// Reads the counts of those of `users` with open streams here, once for
+    /// all their streams, and hands each to its student's streams only.
+    async fn recount(&self, users: Vec<UserId>) {
+        let users = self.students.watched(users);
+        if users.is_empty() {
+            return;
+        }
+        let pool = self.pool.clone();
+        let asked = users.clone();
+        let counted =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(UserId, Unread)>> {
+                let mut conn = crate::db::checkout(&pool)?;
+                Ok(unread::count(&mut conn, &asked)?)
+            })
+            .await;
+        match counted {
+            Ok(Ok(counts)) => {
+                for (user, unread) in counts {
+                    self.students.publish(&user, unread);
+                }
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "live: counting unread notifications failed; retrying");
+                self.retry_counts(users);
+            }
+            Err(error) => {
+                tracing::error!(%error, "live: the counting task failed; retrying");
+                self.retry_counts(users);
+            }
+        }
+    }
+
+    fn retry_counts(&self, users: Vec<UserId>) {
+        let signals = self.signals.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(RETRY_AFTER).await;
+            for user in users {
+                let _ = signals.send(Signal::Notified(user));
+            }
+        });
     }
 
     /// Subscribes to the class's updates from now on. Subscribe first, then
@@ -288,10 +405,10 @@ impl Drop for StreamTicket {
             .per_session
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = open.get_mut(&self.session) {
+        if let Some(count) = open.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
-                open.remove(&self.session);
+                open.remove(&self.key);
             }
         }
     }
@@ -316,12 +433,16 @@ mod tests {
             .map(|_| bus.open_stream("s1", 4).expect("within the limit"))
             .collect();
         assert!(bus.open_stream("s1", 4).is_none());
+        let nav = bus
+            .open_unread_stream("s1", 4)
+            .expect("nav-count streams are counted apart from class streams");
         let other = bus
             .open_stream("s2", 4)
             .expect("another session is counted apart");
-        assert_eq!(bus.open_streams(), 5);
+        assert_eq!(bus.open_streams(), 6);
         drop(tickets);
         drop(other);
+        drop(nav);
         assert_eq!(bus.open_streams(), 0);
         assert!(bus.open_stream("s1", 4).is_some());
         let _ = std::fs::remove_dir_all(dir);

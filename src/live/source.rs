@@ -1,7 +1,8 @@
-//! Where the bus learns that a class chat changed.
+//! Where the bus learns that a class chat changed, or that a student has new
+//! notifications.
 //!
 //! PostgreSQL: one dedicated connection (not from the pool) `LISTEN`s on
-//! `chat::events::CHANNEL`; writers `NOTIFY` in their transaction, delivered at
+//! `chat::events::CHANNEL` and `notifications::CHANNEL`; writers `NOTIFY` in their transaction, delivered at
 //! commit to every app process. Diesel's `notifications_iter` reads what libpq
 //! already received without blocking, and Diesel gives no socket to wait on, so
 //! a thread of its own polls that one connection every `PG_POLL` (a read on a
@@ -9,9 +10,10 @@
 //! backoff and asks the bus to catch up from the database.
 //!
 //! SQLite (one process, writers serialized): a poller reads the events after
-//! the last one it saw every `SQLITE_POLL`. It sees writes by CLI commands and
-//! other processes on the same file too, which publishing from the request
-//! that wrote could not.
+//! the last one it saw every `SQLITE_POLL`, and, while any student has a
+//! stream open, the notifications that began to show since its last poll. It
+//! sees writes by CLI commands and other processes on the same file too, which
+//! publishing from the request that wrote could not.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,7 +22,9 @@ use std::time::Duration;
 use diesel::prelude::*;
 use tokio::sync::{mpsc, watch};
 
+use super::unread::{NewRows, Students};
 use super::Signal;
+use crate::accounts::UserId;
 use crate::chat::events;
 use crate::classes::ClassId;
 use crate::config::DatabaseUrl;
@@ -66,6 +70,7 @@ impl Running {
 pub(super) fn start(
     url: &DatabaseUrl,
     pool: Pool,
+    students: Arc<Students>,
     signals: mpsc::UnboundedSender<Signal>,
     stop: watch::Receiver<bool>,
 ) -> Running {
@@ -88,7 +93,9 @@ pub(super) fn start(
                 }
             }
         }
-        DatabaseUrl::Sqlite(_) => Running::Poller(tokio::spawn(poll(pool, signals, stop))),
+        DatabaseUrl::Sqlite(_) => {
+            Running::Poller(tokio::spawn(poll(pool, students, signals, stop)))
+        }
     }
 }
 
@@ -136,9 +143,11 @@ fn listen(url: &str, signals: &mpsc::UnboundedSender<Signal>, stop: &AtomicBool)
         let connected = PgConnection::establish(url)
             .map_err(|e| e.to_string())
             .and_then(|mut conn| {
-                diesel::sql_query(format!("LISTEN {}", events::CHANNEL))
-                    .execute(&mut conn)
-                    .map_err(|e| e.to_string())?;
+                for channel in [events::CHANNEL, crate::notifications::CHANNEL] {
+                    diesel::sql_query(format!("LISTEN {channel}"))
+                        .execute(&mut conn)
+                        .map_err(|e| e.to_string())?;
+                }
                 Ok(conn)
             });
         let mut conn = match connected {
@@ -178,10 +187,11 @@ fn relay(
         for notification in conn.notifications_iter() {
             match notification {
                 Ok(notification) => {
-                    let Some((class_id, seq)) = events::parse_notice(&notification.payload) else {
+                    let Some(signal) = signal_of(&notification.channel, &notification.payload)
+                    else {
                         continue;
                     };
-                    if signals.send(Signal::Changed { class_id, seq }).is_err() {
+                    if signals.send(signal).is_err() {
                         return None;
                     }
                 }
@@ -201,9 +211,25 @@ fn relay(
     }
 }
 
-/// The SQLite poller: the events after the last seen, each changed class once.
-async fn poll(pool: Pool, signals: mpsc::UnboundedSender<Signal>, mut stop: watch::Receiver<bool>) {
+/// What a notice on `channel` tells the bus; None for a payload that is not ours.
+fn signal_of(channel: &str, payload: &str) -> Option<Signal> {
+    if channel == crate::notifications::CHANNEL {
+        return UserId::parse(payload).map(Signal::Notified);
+    }
+    let (class_id, seq) = events::parse_notice(payload)?;
+    Some(Signal::Changed { class_id, seq })
+}
+
+/// The SQLite poller: the events after the last seen, each changed class once;
+/// then, while students have streams open, who has new notifications.
+async fn poll(
+    pool: Pool,
+    students: Arc<Students>,
+    signals: mpsc::UnboundedSender<Signal>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut last: Option<i64> = None;
+    let new_rows = Arc::new(std::sync::Mutex::new(NewRows::new()));
     let mut interval = tokio::time::interval(SQLITE_POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -211,11 +237,11 @@ async fn poll(pool: Pool, signals: mpsc::UnboundedSender<Signal>, mut stop: watc
             _ = interval.tick() => {}
             _ = stop.changed() => return,
         }
-        let pool = pool.clone();
+        let events_pool = pool.clone();
         let seen = last;
         let read =
             tokio::task::spawn_blocking(move || -> anyhow::Result<(i64, Vec<(ClassId, i64)>)> {
-                let mut conn = crate::db::checkout(&pool)?;
+                let mut conn = crate::db::checkout(&events_pool)?;
                 match seen {
                     None => Ok((crate::chat::events::newest(&mut conn)?, Vec::new())),
                     Some(after) => {
@@ -241,6 +267,27 @@ async fn poll(pool: Pool, signals: mpsc::UnboundedSender<Signal>, mut stop: watc
                 }
             }
             Ok(Err(error)) => tracing::warn!(%error, "live: reading new chat events failed"),
+            Err(error) => tracing::error!(%error, "live: the poller's task failed"),
+        }
+        if !students.any() {
+            continue;
+        }
+        let (pool, new_rows) = (pool.clone(), Arc::clone(&new_rows));
+        let read = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<UserId>> {
+            let mut conn = crate::db::checkout(&pool)?;
+            let mut new_rows = new_rows.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(new_rows.poll(&mut conn, crate::clock::now())?)
+        })
+        .await;
+        match read {
+            Ok(Ok(users)) => {
+                for user in students.watched(users) {
+                    if signals.send(Signal::Notified(user)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "live: reading new notifications failed"),
             Err(error) => tracing::error!(%error, "live: the poller's task failed"),
         }
     }
@@ -276,6 +323,21 @@ mod tests {
             renamed,
             "postgres://u@h/db?application_name=cg-live-listener-7"
         );
+    }
+
+    #[test]
+    fn a_notice_is_read_by_its_channel() {
+        let user = UserId::new();
+        assert!(matches!(
+            signal_of(crate::notifications::CHANNEL, user.as_str()),
+            Some(Signal::Notified(u)) if u == user
+        ));
+        assert!(signal_of(crate::notifications::CHANNEL, "not an id").is_none());
+        let class = ClassId::new();
+        assert!(matches!(
+            signal_of(events::CHANNEL, &events::notice(&class, 7)),
+            Some(Signal::Changed { class_id, seq: 7 }) if class_id == class
+        ));
     }
 
     #[test]

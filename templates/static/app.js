@@ -1,8 +1,9 @@
 // Common Grounds' one small script. Every page works without it; it only makes
 // the class chat live: it opens the class's event stream (Server-Sent Events)
 // on the thread list and on a thread's page, and puts in the HTML the server
-// rendered for this student, the same a reload would show. No framework, no
-// inline code (the CSP allows only our own files).
+// rendered for this student, the same a reload would show. It also keeps the
+// nav's unread count live (below). No framework, no inline code (the CSP
+// allows only our own files).
 (function () {
   "use strict";
 
@@ -264,4 +265,68 @@
     window.clearTimeout(timer);
     timer = window.setTimeout(ask, 400);
   });
+})();
+
+// The nav's unread count, live: on every page that shows it, the student's
+// own stream (/notifications/events) sends the count at once and whenever it
+// changes, and every badge shows it ("99+" from 100, hidden at 0), as a
+// reload would. Only a visible tab holds the stream: a hidden one closes it
+// and is sent the count again when it is shown.
+(function liveUnreadCount() {
+  "use strict";
+
+  var badges = document.querySelectorAll("[data-unread-count]");
+  if (!badges.length || !window.EventSource || document.hidden === undefined) {
+    return;
+  }
+  var source = null;
+
+  function show(count) {
+    var text = count >= 100 ? "99+" : String(count);
+    Array.prototype.forEach.call(badges, function (badge) {
+      var first = badge.firstChild;
+      if (first && first.nodeType === 3) {
+        first.nodeValue = text;
+      } else {
+        badge.insertBefore(document.createTextNode(text), first);
+      }
+      badge.hidden = count === 0;
+    });
+  }
+
+  function open() {
+    if (source || document.hidden) {
+      return;
+    }
+    source = new EventSource("/notifications/events");
+    source.addEventListener("unread", function (event) {
+      var count = Number(event.data);
+      if (isFinite(count) && count >= 0 && Math.floor(count) === count) {
+        show(count);
+      }
+    });
+  }
+
+  function close() {
+    if (source) {
+      source.close();
+      source = null;
+    }
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) {
+      close();
+    } else {
+      open();
+    }
+  });
+  window.addEventListener("pagehide", close);
+  // Back to a page kept in the back/forward cache: its count may be old.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      open();
+    }
+  });
+  open();
 })();

@@ -34,6 +34,7 @@ mod notifications_chat;
 mod notifications_email;
 mod notifications_events;
 mod notifications_inbox;
+mod notifications_live;
 mod ops;
 mod outage;
 mod schema;
