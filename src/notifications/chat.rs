@@ -121,7 +121,7 @@ pub fn is_following(conn: &mut DbConn, user: &UserId, thread: &MessageId) -> Que
     .get_result(conn)
 }
 
-/// Mutes a class the student takes: nothing in it notifies them until they
+/// Mutes a class the student takes: its chat activity notifies them of nothing until they
 /// unmute (what happened meanwhile is not written, so it never shows up later).
 pub fn mute(
     conn: &mut DbConn,

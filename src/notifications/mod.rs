@@ -120,6 +120,12 @@ impl Kind {
         }
     }
 
+    /// Whether muting the class silences it: the class's chat activity does;
+    /// a moderator's decision about the student's own post still reaches them.
+    pub fn follows_mute(self) -> bool {
+        matches!(self.topic(), Topic::Replies | Topic::Answers)
+    }
+
     /// The kinds of a topic (a settings change rewrites their waiting rows).
     pub fn of_topic(topic: Topic) -> Vec<Kind> {
         Kind::ALL
@@ -219,7 +225,8 @@ pub fn notify(tx: &mut Tx, notice: &Notice) -> QueryResult<bool> {
 /// Writes several notifications in the caller's transaction (a reply that
 /// notifies every follower of its thread): the students' mutes and settings are
 /// read in one statement each and the rows written in one, whatever their
-/// number. Notices about a class a student muted are dropped. On PostgreSQL the
+/// number. A class's chat activity is dropped for a student who muted it
+/// (`Kind::follows_mute`). On PostgreSQL the
 /// same transaction announces each student on `CHANNEL`. Returns how many rows
 /// were written.
 pub fn notify_many(tx: &mut Tx, notices: &[Notice]) -> QueryResult<usize> {
@@ -256,7 +263,7 @@ pub fn notify_many(tx: &mut Tx, notices: &[Notice]) -> QueryResult<usize> {
     let mut rows = Vec::with_capacity(notices.len());
     let mut announce: Vec<&UserId> = Vec::new();
     for ((notice, id), detail) in notices.iter().zip(&ids).zip(&details) {
-        if let Some(class) = notice.class_id {
+        if let Some(class) = notice.class_id.filter(|_| notice.kind.follows_mute()) {
             if muted.contains(&(notice.user_id.clone(), class.clone())) {
                 continue;
             }

@@ -436,6 +436,41 @@ backend_test!(
             vec![("reply".to_string(), Some(new_reply.id.clone()), false)],
             "a new reply notifies again"
         );
+
+        // Muted again: the settings page lists the class with its own Unmute,
+        // and a moderator's decision about A's own post still reaches A.
+        let r = a
+            .post(&app, &class_path, &format!("{class_path}/mute"), &[])
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let (_, settings) = a.get(&app, "/account/notifications").await;
+        assert!(settings.contains("CS 3240"), "{settings}");
+        assert!(settings.contains(&format!("{class_path}/unmute?back=settings")));
+        let moderator = staff(&app, "mqmz", common_grounds::accounts::Role::Moderator);
+        common_grounds::moderation::messages::hide(
+            &mut app.conn(),
+            &moderator.user.id,
+            &thread.id,
+            Some("Off topic"),
+            clock::now(),
+        )
+        .unwrap();
+        let rows = rows_of(&app, &a.user.id);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[1].0, "message_hidden", "a decision is not muted");
+        let r = a
+            .post(
+                &app,
+                "/account/notifications",
+                &format!("{class_path}/unmute?back=settings"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(r.headers()["location"], "/account/notifications");
+        assert!(notices::chat::muted_classes(&mut app.conn(), &a.user.id)
+            .unwrap()
+            .is_empty());
     }
 );
 

@@ -50,11 +50,19 @@ pub async fn follow_thread(
     ))
 }
 
+/// Where a mute form came from: the class page (default) or the settings
+/// page's list of muted classes (`?back=settings`).
+#[derive(serde::Deserialize)]
+pub struct MuteBack {
+    back: Option<String>,
+}
+
 /// Mutes or unmutes a class's notifications.
 #[post("/classes/{id:[0-9a-f-]{36}}/{action:mute|unmute}")]
 pub async fn mute_class(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    back: web::Query<MuteBack>,
     SignedInForm(current, _form): SignedInForm<CsrfForm>,
 ) -> Result<FlashRedirect, AppError> {
     let (class, action) = path.into_inner();
@@ -72,9 +80,13 @@ pub async fn mute_class(
     })
     .await?;
     let said = if muting {
-        "This class is muted: nothing in it notifies you until you unmute it."
+        "This class is muted: its replies and answers no longer notify you until you unmute it."
     } else {
         "This class is unmuted: new replies in it notify you again."
     };
-    Ok(FlashRedirect::done(&format!("/classes/{class_id}"), said))
+    let to = match back.back.as_deref() {
+        Some("settings") => "/account/notifications".to_string(),
+        _ => format!("/classes/{class_id}"),
+    };
+    Ok(FlashRedirect::done(&to, said))
 }

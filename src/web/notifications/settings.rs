@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::classes::ClassId;
 use crate::clock;
 use crate::notifications::settings::{self, DigestHour, EmailChoices};
 use crate::notifications::{Delivery, Topic};
@@ -46,6 +47,8 @@ struct SettingsPage {
     topics: Vec<TopicRow>,
     hours: Vec<HourOption>,
     zone: &'static str,
+    /// Classes the student muted ("CS 2100"), each with its unmute form.
+    muted: Vec<(ClassId, String)>,
 }
 
 #[get("/account/notifications")]
@@ -55,7 +58,13 @@ pub async fn show_settings(
     current: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     let user_id = current.user.id.clone();
-    let choices = with_conn(&state.pool, move |conn| Ok(settings::load(conn, &user_id)?)).await?;
+    let (choices, muted) = with_conn(&state.pool, move |conn| {
+        Ok((
+            settings::load(conn, &user_id)?,
+            crate::notifications::chat::muted_classes(conn, &user_id)?,
+        ))
+    })
+    .await?;
     let topics = choices
         .deliveries
         .iter()
@@ -84,6 +93,7 @@ pub async fn show_settings(
         topics,
         hours,
         zone: state.config.campus_time.zone_name(),
+        muted,
     }
     .render()?;
     Ok(views::page(body))
