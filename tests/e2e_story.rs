@@ -26,7 +26,9 @@
 //!    says answered) and finds it with the class's search, the word marked;
 //! 10. A waits on home while B replies to A's thread: A's nav count rises by
 //!     one by itself (A's event stream and our script), without a reload; in
-//!     a window with JavaScript off, the count shows after a reload;
+//!     a window with JavaScript off, the count shows after a reload; A's inbox
+//!     names the replies by pseudonym, opening one lands on it in the thread
+//!     and clears the count; the email settings are one link from Account;
 //! 11. A downloads their data and deletes their account; B's replies stay, under
 //!     a "[deleted]" parent.
 //!
@@ -1161,7 +1163,9 @@ impl Story {
         let reason = "Three reports in CS 3120; checking for a pattern";
         self.fill(
             &moderator,
-            &format!("{card}//input[@name='reason']"),
+            &format!(
+                "{card}/details[summary[normalize-space()='Reveal the author']]//input[@name='reason']"
+            ),
             reason,
         )
         .await;
@@ -1438,6 +1442,28 @@ impl Story {
             .lock()
             .unwrap()
             .retain(|(who, _)| *who != "no-script");
+
+        // The inbox names B's replies by pseudonym only; opening the newest
+        // lands on it in the thread and marks the thread's notices read.
+        self.nav(a, "/notifications").await;
+        self.sees_heading(a, "Inbox").await;
+        self.sees(a, "replied to your message in CS 3120").await;
+        self.click(a, "main .inbox-item a.inbox-link").await;
+        self.sees(a, "And the exercises are at its end.").await;
+        let url = a.window.current_url().await.unwrap();
+        assert!(
+            url.path().contains("/threads/") && url.fragment().is_some_and(|f| f.starts_with("m-")),
+            "opening a notification lands on the reply in its thread: {url}"
+        );
+        let after = self.nav_count(a).await;
+        assert!(
+            after <= before,
+            "opening the thread marks its notices read: {after} unread, {before} before the replies"
+        );
+        // The email choices are one link from the account page.
+        self.nav(a, "/account").await;
+        self.click(a, "main a[href='/account/notifications']").await;
+        self.sees_heading(a, "Email notifications").await;
         2
     }
 

@@ -197,15 +197,18 @@ return {
 "#;
 
 /// Where each action of one message sits (its summary's box), and where the
-/// open form (if any) starts: opening a form must move no action.
+/// open form (if any) starts: opening a form must move no action. In page
+/// coordinates: a form opened near the bottom of the window is scrolled into
+/// view, which moves nothing on the page.
 const ACTION_ROW: &str = r#"
 const row = document.querySelector(arguments[0]);
+const y = window.scrollY, x = window.scrollX;
 const boxes = [...row.querySelectorAll(':scope > details.msg-action > summary')].map(s => {
   const r = s.getBoundingClientRect();
-  return { name: s.textContent.trim(), left: r.left, top: r.top, bottom: r.bottom };
+  return { name: s.textContent.trim(), left: r.left + x, top: r.top + y, bottom: r.bottom + y };
 });
 const open = row.querySelector(':scope > details.msg-action[open] > :not(summary)');
-return { boxes, form_top: open ? open.getBoundingClientRect().top : null };
+return { boxes, form_top: open ? open.getBoundingClientRect().top + y : null };
 "#;
 
 /// Opens each action of the message row `row` (a `.msg-actions` selector) with
