@@ -270,7 +270,7 @@ pub mod personal_data {
     type NoticeRow = (
         (String, NaiveDateTime, Option<NaiveDateTime>, Option<String>),
         Option<(String, String)>,
-        Option<String>,
+        Option<(String, bool)>,
         Option<String>,
     );
 
@@ -293,7 +293,11 @@ pub mod personal_data {
                     notifications::detail,
                 ),
                 (classes::subject, classes::catalog_number).nullable(),
-                class_messages::anonymous_identifier.nullable(),
+                (
+                    class_messages::anonymous_identifier,
+                    class_messages::deleted,
+                )
+                    .nullable(),
                 users::computing_id.nullable(),
             ))
             .load(conn)?;
@@ -310,8 +314,11 @@ pub mod personal_data {
                         created_at,
                         read: read_at.is_some(),
                         read_at,
-                        class: class.map(|(s, n)| format!("{s} {n}")),
-                        pseudonym,
+                        class: class.map(|(s, n)| crate::classes::code(&s, &n)),
+                        // A deleted message's pseudonym goes with it, as on the page.
+                        pseudonym: pseudonym
+                            .filter(|(_, deleted)| !deleted)
+                            .map(|(name, _)| name),
                         detail,
                         computing_id: other.filter(|_| friend),
                     }
@@ -337,7 +344,7 @@ pub mod personal_data {
             .map(
                 |(thread_id, subject, number, following, updated_at)| FollowEntry {
                     thread_id,
-                    class: format!("{subject} {number}"),
+                    class: crate::classes::code(&subject, &number),
                     following,
                     updated_at,
                 },
@@ -355,7 +362,7 @@ pub mod personal_data {
             .load::<(String, String, NaiveDateTime)>(conn)?
             .into_iter()
             .map(|(subject, number, since)| MuteEntry {
-                class: format!("{subject} {number}"),
+                class: crate::classes::code(&subject, &number),
                 since,
             })
             .collect();

@@ -175,9 +175,13 @@ fn shape(row: Row) -> Option<NotificationView> {
         Some((pseudonym, content, hidden, deleted)) => {
             // Someone else's message shows only while classmates can see it; the
             // student's own (moderation kinds) until it is removed.
+            // A deleted message loses its pseudonym too, as on the thread page.
             let own = kind.topic() == super::Topic::Moderation;
             let shown = !deleted && (own || !hidden);
-            (Some(pseudonym), shown.then(|| excerpt(&content)))
+            (
+                (!deleted).then_some(pseudonym),
+                shown.then(|| excerpt(&content)),
+            )
         }
         None => (None, None),
     };
@@ -189,7 +193,7 @@ fn shape(row: Row) -> Option<NotificationView> {
         class_id,
         thread_id,
         message_id,
-        class_code: class.map(|(subject, number)| format!("{subject} {number}")),
+        class_code: class.map(|(subject, number)| crate::classes::code(&subject, &number)),
         pseudonym,
         excerpt,
         other_name: other.map(|(computing_id, display_name)| match display_name {
@@ -202,29 +206,7 @@ fn shape(row: Row) -> Option<NotificationView> {
 
 /// At most 2 lines and 160 characters of a message.
 fn excerpt(text: &str) -> String {
-    const LINES: usize = 2;
-    const CHARS: usize = 160;
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = lines
-        .iter()
-        .take(LINES)
-        .copied()
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut cut = lines.len() > LINES;
-    if out.chars().count() > CHARS {
-        out = out
-            .chars()
-            .take(CHARS)
-            .collect::<String>()
-            .trim_end()
-            .to_string();
-        cut = true;
-    }
-    if cut {
-        out.push('…');
-    }
-    out
+    crate::chat::content::excerpt(text, 2, 160)
 }
 
 impl NotificationView {
@@ -357,6 +339,42 @@ mod tests {
         friend.thread_id = None;
         friend.message_id = None;
         assert_eq!(friend.target(), "/friends");
+    }
+
+    #[test]
+    fn a_deleted_message_shows_neither_its_text_nor_its_pseudonym() {
+        let row = |hidden: bool, deleted: bool| -> Row {
+            (
+                (
+                    NotificationId::new(),
+                    "reply".into(),
+                    chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc(),
+                    None,
+                    Some(ClassId::new()),
+                    Some(MessageId::new()),
+                    Some(MessageId::new()),
+                    None,
+                ),
+                Some(("CS".into(), "2100".into())),
+                Some(("Violet Heron".into(), "the text".into(), hidden, deleted)),
+                None,
+            )
+        };
+        let shown = shape(row(false, false)).unwrap();
+        assert_eq!(shown.pseudonym.as_deref(), Some("Violet Heron"));
+        assert_eq!(shown.excerpt.as_deref(), Some("the text"));
+        let hidden = shape(row(true, false)).unwrap();
+        assert_eq!(hidden.pseudonym.as_deref(), Some("Violet Heron"));
+        assert_eq!(
+            hidden.excerpt, None,
+            "a hidden reply's text is not repeated"
+        );
+        let deleted = shape(row(false, true)).unwrap();
+        assert_eq!((deleted.pseudonym, deleted.excerpt), (None, None));
+        assert_eq!(
+            shape(row(false, true)).unwrap().headline(),
+            "A classmate replied to your message in CS 2100"
+        );
     }
 
     #[test]
