@@ -422,8 +422,7 @@ pub fn summary_of(
     }
 }
 
-/// Loads one thread for `viewer` and marks it read (and the viewer's
-/// notifications about it): its page shows every message,
+/// Loads one thread for `viewer` and marks it read: its page shows every message,
 /// its answer first. `staff`: the viewer is a moderator or admin (who may mark
 /// any thread's answer). A thread of another class, or a reply's id, is `MessageNotFound`.
 pub fn thread_page(
@@ -478,8 +477,6 @@ pub fn thread_page(
     if newest > mark {
         super::reads::mark_thread(conn, viewer, class_id, thread_id, newest)?;
     }
-    // What the inbox said about this thread has now been seen.
-    crate::notifications::chat::mark_thread_read(conn, viewer, thread_id, now)?;
     let shape = Shape {
         viewer,
         flagged: &flagged,

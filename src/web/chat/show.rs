@@ -124,29 +124,7 @@ struct ThreadRow {
 
 /// The first lines of a post, for the list: at most 3 lines and 240 characters.
 fn excerpt(text: &str) -> String {
-    const LINES: usize = 3;
-    const CHARS: usize = 240;
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = lines
-        .iter()
-        .take(LINES)
-        .copied()
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut cut = lines.len() > LINES;
-    if out.chars().count() > CHARS {
-        out = out
-            .chars()
-            .take(CHARS)
-            .collect::<String>()
-            .trim_end()
-            .to_string();
-        cut = true;
-    }
-    if cut {
-        out.push('…');
-    }
-    out
+    crate::chat::content::excerpt(text, 3, 240)
 }
 
 fn thread_row(
@@ -547,6 +525,9 @@ pub async fn show_thread(
     let rules = rules(&state);
     let viewer = current.user.id.clone();
     let staff = current.user.role.is_staff();
+    // Only a student with unread notifications has any about this thread to
+    // mark read: everyone else's view stays free of writes.
+    let inbox_unread = current.notifications > 0;
     let domain_rules = rules.clone();
     let result = with_conn(&state.pool, move |conn| {
         let now = clock::now();
@@ -561,6 +542,10 @@ pub async fn show_thread(
                 now,
             ) {
                 Ok(page) => {
+                    if inbox_unread {
+                        // What the inbox said about this thread has now been seen.
+                        notifications::chat::mark_thread_read(conn, &viewer, &thread_id, now)?;
+                    }
                     let anonymity = anonymity_for(conn, &viewer, &class_id, &domain_rules, now)?;
                     let following = notifications::chat::is_following(conn, &viewer, &thread_id)?;
                     Ok((page, anonymity, following))
