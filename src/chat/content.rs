@@ -247,6 +247,33 @@ fn link_text(candidate: &str, url: &Url) -> String {
     shown
 }
 
+/// The first lines of a message for a preview: at most `lines` non-blank lines
+/// and `chars` characters, with "…" when anything was cut. Used by the thread
+/// list and by notifications.
+pub fn excerpt(text: &str, lines: usize, chars: usize) -> String {
+    let kept: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut out = kept
+        .iter()
+        .take(lines)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut cut = kept.len() > lines;
+    if out.chars().count() > chars {
+        out = out
+            .chars()
+            .take(chars)
+            .collect::<String>()
+            .trim_end()
+            .to_string();
+        cut = true;
+    }
+    if cut {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

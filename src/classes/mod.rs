@@ -55,8 +55,13 @@ pub struct Class {
 impl Class {
     /// "CS 2100", as students say it.
     pub fn code(&self) -> String {
-        format!("{} {}", self.subject, self.catalog_number)
+        code(&self.subject, &self.catalog_number)
     }
+}
+
+/// "CS 2100" from a subject and catalog number read without the whole row.
+pub fn code(subject: &str, catalog_number: &str) -> String {
+    format!("{subject} {catalog_number}")
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -168,7 +168,7 @@ pub fn muted_classes(conn: &mut DbConn, user: &UserId) -> QueryResult<Vec<(Class
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, subject, number)| (id, format!("{subject} {number}")))
+        .map(|(id, subject, number)| (id, crate::classes::code(&subject, &number)))
         .collect())
 }
 

@@ -27,14 +27,14 @@ use diesel::prelude::*;
 
 /// The app's rules (its pseudonym key), without the pause between one
 /// student's posts: these tests post as fast as they can.
-fn rules(app: &TestApp) -> Rules {
+pub(crate) fn rules(app: &TestApp) -> Rules {
     let mut rules = Rules::new(app.secret_key.as_bytes(), 3);
     rules.post_interval = chrono::Duration::zero();
     rules
 }
 
 /// Posts through the domain, as the compose form would, and returns the row.
-fn post(
+pub(crate) fn post(
     conn: &mut DbConn,
     rules: &Rules,
     who: &Student,
@@ -222,6 +222,18 @@ backend_test!(
                 seen.push('\n');
             }
         }
+        // A's and C's inboxes, as served (before the thread pages mark them
+        // read; B's and D's own pages show their own names in the nav).
+        for who in [&a, &c] {
+            let (status, inbox) = who.get(&app, "/notifications").await;
+            assert_eq!(status, 200);
+            seen.push_str(&inbox);
+        }
+        let (_, c_inbox) = c.get(&app, "/notifications").await;
+        assert!(
+            c_inbox.contains(&d_reply.anonymous_identifier),
+            "C's inbox names D's reply by its pseudonym"
+        );
         let (_, c_page) = c.get(&app, &thread_path(&class, &thread)).await;
         seen.push_str(&c_page);
         let (_, a_page) = a.get(&app, &thread_path(&class, &thread)).await;
@@ -232,7 +244,7 @@ backend_test!(
         {
             assert!(
                 !seen.contains(&leak),
-                "{leak:?} shows in a headline or thread page"
+                "{leak:?} shows in a headline, an inbox or a thread page"
             );
         }
         assert!(seen.contains(&b_reply.anonymous_identifier));

@@ -533,6 +533,37 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn two_digest_passes_at_once_queue_one_digest(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let b = UserBuilder::new("bbb2b").insert(&mut conn);
+        let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+        set_hour(&mut conn, &a, 9);
+        replies(&mut conn, &class, &a, &b, 5, campus(7, 7, 0));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let passes: Vec<_> = (0..2)
+            .map(|_| {
+                let mut own = db.connect();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    email::send_digests(&mut own, &mail(), campus(7, 9, 0)).unwrap()
+                })
+            })
+            .collect();
+        let queued: usize = passes.into_iter().map(|p| p.join().unwrap()).sum();
+        assert_eq!(queued, 1, "the window is claimed by exactly one pass");
+        assert_eq!(outbox_to(&mut conn, &a.email), 1);
+        let claims: i64 = notification_digests::table
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(claims, 1);
+    }
+);
+
 fn delivery(conn: &mut DbConn, user: &User, topic: Topic) -> Delivery {
     notes::delivery_for(conn, &user.id, topic).unwrap()
 }
@@ -754,43 +785,6 @@ backend_test!(
     }
 );
 
-const AXE_RUN: &str = r#"
-const done = arguments[arguments.length - 1];
-axe.run(document, {
-  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-  resultTypes: ['violations'],
-}).then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-  .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
-  .catch(e => done(['axe failed: ' + String(e)]));
-"#;
-
-/// axe-core's serious and critical findings on the page open in `client`
-/// (None when axe-core is not installed outside CI).
-async fn axe_findings(client: &fantoccini::Client) -> Option<Vec<String>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/e2e/node_modules/axe-core/axe.min.js");
-    let source = match std::fs::read_to_string(&path) {
-        Ok(source) => source,
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but axe-core is missing: run `npm ci` in tests/e2e")
-        }
-        Err(_) => {
-            eprintln!("skipping axe-core: run `npm ci` in tests/e2e");
-            return None;
-        }
-    };
-    client.execute(&source, vec![]).await.unwrap();
-    let found = client.execute_async(AXE_RUN, vec![]).await.unwrap();
-    Some(
-        found
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap_or("?").to_string())
-            .collect(),
-    )
-}
-
 async fn page_fits(client: &fantoccini::Client) -> (f64, f64) {
     let measured = client
         .execute(
@@ -820,7 +814,7 @@ async fn the_settings_and_unsubscribe_pages_work_without_script_on_a_phone_and_a
             looking.goto(&app.url(page)).await.unwrap();
             let (scroll, inner) = page_fits(&looking).await;
             assert!(scroll <= inner, "{width}px: {page} scrolls sideways");
-            if let Some(found) = axe_findings(&looking).await {
+            if let Some(found) = browser::axe_findings(&looking).await {
                 assert!(found.is_empty(), "{width}px {page}: {found:#?}");
             }
             let label = if page.starts_with("/account") {

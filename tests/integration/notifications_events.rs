@@ -10,51 +10,22 @@
 use std::collections::HashMap;
 
 use crate::common;
+use crate::notifications_chat::{post, rules};
 
 use chrono::Duration;
 use common::*;
 use common_grounds::accounts::{Role, UserId};
 use common_grounds::campus_time::CampusTime;
-use common_grounds::chat::{self, ClassMessage, Draft, FlagReason, MessageBody, Rules};
+use common_grounds::chat::{self, FlagReason};
 use common_grounds::classes::Class;
 use common_grounds::clock;
 use common_grounds::db::schema::{notifications, user_classes};
-use common_grounds::db::DbConn;
 use common_grounds::friends::requests::{self, Action, RequestOutcome};
 use common_grounds::moderation;
 use common_grounds::notifications::{view, Kind};
 use diesel::prelude::*;
 
 // ---------------------------------------------------------------- helpers
-
-fn rules(app: &TestApp) -> Rules {
-    let mut rules = Rules::new(app.secret_key.as_bytes(), 3);
-    rules.post_interval = Duration::zero();
-    rules
-}
-
-fn post(
-    conn: &mut DbConn,
-    rules: &Rules,
-    who: &Student,
-    class: &Class,
-    parent: Option<&ClassMessage>,
-    text: &str,
-) -> ClassMessage {
-    let body = MessageBody::parse(text).unwrap();
-    chat::post(
-        conn,
-        &who.user,
-        Draft {
-            class_id: &class.id,
-            parent_id: parent.map(|p| &p.id),
-            body: &body,
-        },
-        rules,
-        clock::now(),
-    )
-    .unwrap()
-}
 
 /// How many notification rows each student has.
 fn counts(app: &TestApp) -> HashMap<UserId, i64> {

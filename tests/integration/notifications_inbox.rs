@@ -694,32 +694,6 @@ backend_test!(
 
 // ---------------------------------------------------------------- 9. in a browser
 
-/// axe-core's source (`npm ci` in tests/e2e), or None outside CI without it.
-fn axe_source() -> Option<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/e2e/node_modules/axe-core/axe.min.js");
-    match std::fs::read_to_string(&path) {
-        Ok(source) => Some(source),
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but axe-core is missing: run `npm ci` in tests/e2e")
-        }
-        Err(_) => {
-            eprintln!("skipping the axe-core check: run `npm ci` in tests/e2e");
-            None
-        }
-    }
-}
-
-const AXE_RUN: &str = r#"
-const done = arguments[arguments.length - 1];
-axe.run(document, {
-  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-  resultTypes: ['violations'],
-}).then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-  .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))))
-  .catch(e => done(['axe failed: ' + String(e)]));
-"#;
-
 const MEASURE: &str = r#"
 const small = [...document.querySelectorAll('main a.inbox-link, main .pager a, main button')]
   .map(el => [el, el.getBoundingClientRect()])
@@ -750,7 +724,6 @@ backend_test!(
                 .about_message(&class.id, &root.id, &root.id)
                 .with_detail(Some("Please keep answers to graded work general.")),
         );
-        let axe = axe_source();
 
         for width in [375u32, 1280] {
             let client = browser::open(&driver, &chromium, width, 900).await;
@@ -770,14 +743,8 @@ backend_test!(
                     "{path} at {width}px: targets under 44 px: {}",
                     measured["small"]
                 );
-                if let Some(source) = &axe {
-                    client.execute(source, vec![]).await.unwrap();
-                    let found = client.execute_async(AXE_RUN, vec![]).await.unwrap();
-                    assert_eq!(
-                        found.as_array().map(Vec::len),
-                        Some(0),
-                        "{path} at {width}px: axe-core: {found}"
-                    );
+                if let Some(found) = browser::axe_findings(&client).await {
+                    assert!(found.is_empty(), "{path} at {width}px: axe-core: {found:?}");
                 }
                 let shot = browser::screenshot(&client, &format!("inbox-{width}-{page}")).await;
                 eprintln!("screenshot: {}", shot.display());

@@ -106,12 +106,19 @@ pub async fn class_events(
         _ticket: ticket,
     };
     actix_web::rt::spawn(stream.run(start, subscription));
-    let mut body = body;
+    Ok(sse_response(body))
+}
+
+/// The response of an event stream: its frames as they come, never cached,
+/// buffered or compressed on the way. The class stream and the nav's count
+/// stream both answer with it.
+pub(crate) fn sse_response(mut frames: mpsc::Receiver<Bytes>) -> HttpResponse {
     let body = futures_util::stream::poll_fn(move |cx| {
-        body.poll_recv(cx)
+        frames
+            .poll_recv(cx)
             .map(|frame| frame.map(Ok::<_, Infallible>))
     });
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         // nginx and its kind would hold the frames back otherwise.
@@ -123,7 +130,7 @@ pub async fn class_events(
             header::CONTENT_ENCODING,
             HeaderValue::from_static("identity"),
         ))
-        .streaming(body))
+        .streaming(body)
 }
 
 /// The `Last-Event-ID` a reconnecting browser sends, if it is a number.

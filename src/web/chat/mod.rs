@@ -3,7 +3,7 @@
 //! the domain inside `web::block`, and render; every rule lives in `chat`.
 //! Messages are addressed by message id only; no user id reaches a page or URL.
 
-mod events;
+pub(crate) mod events;
 mod flags;
 mod follow;
 mod post;

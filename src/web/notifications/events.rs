@@ -15,10 +15,8 @@
 //! the class chat itself. Our script also closes this stream while its tab is
 //! hidden, so background tabs hold none.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{get, web, HttpResponse};
 use tokio::sync::mpsc;
@@ -81,22 +79,7 @@ pub async fn unread_events(
         _ticket: ticket,
     };
     actix_web::rt::spawn(stream.run(first, subscription));
-    let mut body = body;
-    let body = futures_util::stream::poll_fn(move |cx| {
-        body.poll_recv(cx)
-            .map(|frame| frame.map(Ok::<_, Infallible>))
-    });
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        // nginx and its kind would hold the frames back otherwise.
-        .insert_header(("X-Accel-Buffering", "no"))
-        // Never compressed: a gzip stream would hold frames until its buffer fills.
-        .insert_header((
-            header::CONTENT_ENCODING,
-            HeaderValue::from_static("identity"),
-        ))
-        .streaming(body))
+    Ok(crate::web::chat::events::sse_response(body))
 }
 
 /// The student's count from the database, stamped with when the reading began.

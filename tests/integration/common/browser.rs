@@ -151,3 +151,41 @@ pub async fn screenshot(client: &Client, name: &str) -> std::path::PathBuf {
     std::fs::write(&path, png).unwrap();
     path
 }
+
+/// axe-core's run for serious and critical findings (WCAG 2.1 A/AA and best practice).
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, {
+  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+  resultTypes: ['violations'],
+}).then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+  .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+  .catch(e => done(['axe failed: ' + String(e)]));
+"#;
+
+/// axe-core's serious and critical findings on the page open in `client`
+/// (None when axe-core is not installed outside CI).
+pub async fn axe_findings(client: &Client) -> Option<Vec<String>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e/node_modules/axe-core/axe.min.js");
+    let source = match std::fs::read_to_string(&path) {
+        Ok(source) => source,
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but axe-core is missing: run `npm ci` in tests/e2e")
+        }
+        Err(_) => {
+            eprintln!("skipping axe-core: run `npm ci` in tests/e2e");
+            return None;
+        }
+    };
+    client.execute(&source, vec![]).await.unwrap();
+    let found = client.execute_async(AXE_RUN, vec![]).await.unwrap();
+    Some(
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap_or("?").to_string())
+            .collect(),
+    )
+}
