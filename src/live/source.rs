@@ -120,26 +120,31 @@ fn with_application_name(url: &str, name: &str) -> String {
     }
 }
 
-/// Sleeps `total` in short steps, waking early when told to stop; false then.
-fn nap(total: Duration, stop: &AtomicBool) -> bool {
+/// Sleeps `total` in short steps, waking early when the listener should end;
+/// false then.
+fn nap(total: Duration, alive: &dyn Fn() -> bool) -> bool {
     let step = Duration::from_millis(25);
     let mut slept = Duration::ZERO;
     while slept < total {
-        if stop.load(Ordering::Relaxed) {
+        if !alive() {
             return false;
         }
         std::thread::sleep(step.min(total - slept));
         slept += step;
     }
-    !stop.load(Ordering::Relaxed)
+    alive()
 }
 
 /// The listener thread: connect, `LISTEN`, relay notices; on any failure,
 /// reconnect with backoff. Every (re)connection asks the bus to catch up:
 /// notices sent while nobody listened are gone for good.
 fn listen(url: &str, signals: &mpsc::UnboundedSender<Signal>, stop: &AtomicBool) {
+    // It ends when told to, and also when its bus is gone (an app dropped
+    // without a shutdown, as tests do): a thread still inside libpq while the
+    // process exits can crash the exit.
+    let alive = || !stop.load(Ordering::Relaxed) && !signals.is_closed();
     let mut backoff = PG_BACKOFF_FIRST;
-    while !stop.load(Ordering::Relaxed) {
+    while alive() {
         let connected = PgConnection::establish(url)
             .map_err(|e| e.to_string())
             .and_then(|mut conn| {
@@ -154,7 +159,7 @@ fn listen(url: &str, signals: &mpsc::UnboundedSender<Signal>, stop: &AtomicBool)
             Ok(conn) => conn,
             Err(error) => {
                 tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "live: cannot listen for chat events");
-                if !nap(backoff, stop) {
+                if !nap(backoff, &alive) {
                     return;
                 }
                 backoff = (backoff * 2).min(PG_BACKOFF_MAX);
@@ -166,7 +171,7 @@ fn listen(url: &str, signals: &mpsc::UnboundedSender<Signal>, stop: &AtomicBool)
         if signals.send(Signal::CatchUp).is_err() {
             return;
         }
-        let error = relay(&mut conn, signals, stop);
+        let error = relay(&mut conn, signals, &alive);
         match error {
             None => return,
             Some(error) => {
@@ -180,7 +185,7 @@ fn listen(url: &str, signals: &mpsc::UnboundedSender<Signal>, stop: &AtomicBool)
 fn relay(
     conn: &mut PgConnection,
     signals: &mpsc::UnboundedSender<Signal>,
-    stop: &AtomicBool,
+    alive: &dyn Fn() -> bool,
 ) -> Option<diesel::result::Error> {
     let mut since_check = Duration::ZERO;
     loop {
@@ -204,7 +209,7 @@ fn relay(
                 return Some(error);
             }
         }
-        if !nap(PG_POLL, stop) {
+        if !nap(PG_POLL, alive) {
             return None;
         }
         since_check += PG_POLL;
