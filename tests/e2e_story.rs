@@ -1455,10 +1455,11 @@ impl Story {
             url.path().contains("/threads/") && url.fragment().is_some_and(|f| f.starts_with("m-")),
             "opening a notification lands on the reply in its thread: {url}"
         );
+        // As served, and kept so by the count stream.
         let after = self.nav_count(a).await;
         assert!(
             after <= before,
-            "opening the thread marks its notices read: {after} unread, {before} before the replies"
+            "opening the notification marks the thread's notices read: {after} unread, {before} before the replies"
         );
         // The email choices are one link from the account page.
         self.nav(a, "/account").await;

@@ -94,8 +94,8 @@ pub fn page(
     Ok(Page { items, older })
 }
 
-/// Opens one of the student's notifications: marks it read (if it was not)
-/// and returns it, for its `target`. None when it is not theirs, does not
+/// Opens one of the student's notifications: marks it read (if it was not),
+/// with the others about the same thread, and returns it, for its `target`. None when it is not theirs, does not
 /// exist, or is not showing yet: the page answers all three the same way.
 pub fn open(
     conn: &mut DbConn,
@@ -121,6 +121,12 @@ pub fn open(
             .set(notifications::read_at.eq(now))
             .execute(conn)?;
             found.read_at = Some(now);
+            // It opens the thread, which shows everything else the inbox
+            // says about it: those are read now too, so the page it lands
+            // on counts right (its nav is read before the page itself runs).
+            if let Some(thread) = &found.thread_id {
+                super::chat::mark_thread_read(conn, user, thread, now)?;
+            }
         }
         Ok(Some(found))
     })

@@ -198,6 +198,41 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn opening_one_reads_the_rest_of_its_thread(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = app.student("arthq");
+        let b = app.student("bhrtq");
+        let class = new_class(&app, "CHEM 1420", &[&a, &b]);
+        let root = thread(&app, &class, &a.user, "Which lab is it?");
+        let first = reply(&app, &b.user, &root, "Lab 3.");
+        let second = reply(&app, &b.user, &root, "Room 210.");
+        let elsewhere = thread(&app, &class, &a.user, "Office hours?");
+        let other = reply(&app, &b.user, &elsewhere, "Tuesdays.");
+        let now = clock::now();
+        reply_notice(&app, &a.user, &root, &first, now - Duration::seconds(3));
+        let newest = reply_notice(&app, &a.user, &root, &second, now - Duration::seconds(2));
+        reply_notice(
+            &app,
+            &a.user,
+            &elsewhere,
+            &other,
+            now - Duration::seconds(1),
+        );
+        assert_eq!(unread_rows(&app, &a.user), 3);
+
+        let open = format!("/notifications/{newest}");
+        let response = a.client.get(app.url(&open)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 303);
+        let target = location(&response);
+        // The page it lands on counts only the other thread's notice.
+        let (_, landed) = a.get(&app, target.split('#').next().unwrap()).await;
+        assert_eq!(nav_count(&landed).as_deref(), Some("1"));
+        assert_eq!(unread_rows(&app, &a.user), 1);
+        app.stop().await;
+    }
+);
+
 fn count_in(html: &str, selector: &str) -> usize {
     select(html, selector).len()
 }
