@@ -67,18 +67,6 @@ pub fn follow(
     set_follow(tx, user, class, thread, true, now)
 }
 
-/// The student stops following the thread: no reply in it notifies them, not
-/// even one to their own message, until they follow again (or reply again).
-pub fn unfollow(
-    tx: &mut Tx,
-    user: &UserId,
-    class: &ClassId,
-    thread: &MessageId,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
-    set_follow(tx, user, class, thread, false, now)
-}
-
 /// Follows (`following` true) or unfollows a thread by hand, in its own write
 /// transaction: only a thread (a first message) of a class the student takes;
 /// anything else is `NotFound`.

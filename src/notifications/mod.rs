@@ -79,6 +79,14 @@ impl Topic {
         }
     }
 
+    /// How a student hears of it, from their stored choice (None, or a value
+    /// this build does not know: the default).
+    pub fn delivery_from(self, stored: Option<&str>) -> Delivery {
+        stored
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| self.default_delivery())
+    }
+
     /// The settings page's words for it.
     pub fn label(self) -> &'static str {
         match self {
@@ -269,10 +277,11 @@ pub fn notify_many(tx: &mut Tx, notices: &[Notice]) -> QueryResult<usize> {
             }
         }
         let topic = notice.kind.topic();
-        let delivery = chosen
-            .get(&(notice.user_id.clone(), topic.as_str().to_string()))
-            .and_then(|d| d.parse().ok())
-            .unwrap_or_else(|| topic.default_delivery());
+        let delivery = topic.delivery_from(
+            chosen
+                .get(&(notice.user_id.clone(), topic.as_str().to_string()))
+                .map(String::as_str),
+        );
         rows.push(NewNotification {
             id,
             user_id: notice.user_id,
@@ -338,19 +347,6 @@ pub fn is_muted(conn: &mut DbConn, user: &UserId, class: &ClassId) -> QueryResul
             .filter(class_mutes::class_id.eq(class)),
     ))
     .get_result(conn)
-}
-
-/// How the student hears of `topic` by email (their choice, or the default).
-pub fn delivery_for(conn: &mut DbConn, user: &UserId, topic: Topic) -> QueryResult<Delivery> {
-    let chosen: Option<String> = notification_settings::table
-        .filter(notification_settings::user_id.eq(user))
-        .filter(notification_settings::topic.eq(topic.as_str()))
-        .select(notification_settings::delivery)
-        .first(conn)
-        .optional()?;
-    Ok(chosen
-        .and_then(|d| d.parse().ok())
-        .unwrap_or_else(|| topic.default_delivery()))
 }
 
 #[cfg(test)]

@@ -85,11 +85,12 @@ pub fn load(conn: &mut DbConn, user: &UserId) -> QueryResult<EmailChoices> {
     let deliveries = Topic::ALL
         .iter()
         .map(|topic| {
-            let delivery = chosen
-                .iter()
-                .find(|(t, _)| t == topic.as_str())
-                .and_then(|(_, d)| d.parse().ok())
-                .unwrap_or_else(|| topic.default_delivery());
+            let delivery = topic.delivery_from(
+                chosen
+                    .iter()
+                    .find(|(t, _)| t == topic.as_str())
+                    .map(|(_, d)| d.as_str()),
+            );
             (*topic, delivery)
         })
         .collect();

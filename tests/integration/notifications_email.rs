@@ -565,7 +565,7 @@ backend_test!(
 );
 
 fn delivery(conn: &mut DbConn, user: &User, topic: Topic) -> Delivery {
-    notes::delivery_for(conn, &user.id, topic).unwrap()
+    settings::load(conn, &user.id).unwrap().delivery(topic)
 }
 
 backend_test!(
