@@ -149,7 +149,8 @@ fn clock_words(local: &DateTime<Tz>) -> String {
 }
 
 /// Minutes since midnight on a 12-hour clock, with its half of the day.
-fn twelve_hour(minutes: u32) -> String {
+/// A wall-clock time of day on a 12-hour clock: "11:00 AM".
+pub fn twelve_hour(minutes: u32) -> String {
     let (hour, minute, half) = twelve_hour_parts(minutes);
     format!("{hour}:{minute:02} {half}")
 }

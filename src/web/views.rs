@@ -147,10 +147,7 @@ pub fn meeting_view(
         (Some(s), Some(e)) => meeting_range(u32::from(s), u32::from(e)),
         _ => "Time to be announced".to_string(),
     };
-    let place = place
-        .map(str::trim)
-        .filter(|p| !p.is_empty() && !p.chars().all(|c| c == '*') && *p != "TBA")
-        .map(str::to_string);
+    let place = crate::classes::week::place(place);
     MeetingView { days, time, place }
 }
 
