@@ -7,7 +7,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{enroll, find, is_enrolled, of_user, Class, ClassId, Term};
+use super::{enroll, find, is_enrolled, of_user, week, Class, ClassId, Term};
 use crate::accounts::{rate_limit, User, UserId};
 use crate::db::schema::user_classes;
 use crate::db::{self, DbConn, Tx};
@@ -64,6 +64,14 @@ pub enum MembershipError {
     /// (Pages say when, in campus time: `web::error::membership_refusal`.)
     #[error("You have added or dropped {max} classes in the last 24 hours, the most allowed.")]
     TooManyChanges { max: u32, retry_at: NaiveDateTime },
+    /// The section meets while one the student takes does; joining it anyway
+    /// needs the student's confirmation (`Clash::Allow`).
+    #[error("{code} overlaps {}. Join it anyway only if you mean to.", overlaps.join("; "))]
+    Clashes {
+        code: String,
+        /// "CS 3120 on Tue Thu 11:00 AM", one per section it overlaps.
+        overlaps: Vec<String>,
+    },
     /// A suspended student may read, but not change their classes.
     #[error("Your account is suspended; you cannot join or leave classes until it ends.")]
     Suspended { until: NaiveDateTime },
@@ -183,8 +191,44 @@ fn count_change(
     })
 }
 
+/// Whether a join may overlap the student's other sections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clash {
+    /// Refuse with `MembershipError::Clashes` (the first try).
+    Refuse,
+    /// The student saw the overlap and confirmed.
+    Allow,
+}
+
+/// What `wanted` overlaps among `taken`, as "CS 3120 on Tue Thu 11:00 AM",
+/// one entry per section, in `taken`'s order.
+pub fn overlaps_with(
+    wanted: &Class,
+    taken: &[Class],
+    listed: &std::collections::HashMap<ClassId, Vec<super::ClassMeeting>>,
+) -> Vec<String> {
+    let mine = week::meetings_of(wanted, listed.get(&wanted.id));
+    let mut said = Vec::new();
+    for other in taken.iter().filter(|c| c.id != wanted.id) {
+        let theirs = week::meetings_of(other, listed.get(&other.id));
+        let first = mine
+            .iter()
+            .flat_map(|a| theirs.iter().map(move |b| (a, b)))
+            .find(|(a, b)| a.overlaps(b));
+        if let Some((a, b)) = first {
+            said.push(format!(
+                "{} on {}",
+                other.code(),
+                week::when(&a.shared_days(b), a.start.max(b.start))
+            ));
+        }
+    }
+    said
+}
+
 /// Joins a section the student found while looking at `shown` term: it must
-/// exist, be active, be of that term, and pass the join rules. Runs in its own
+/// exist, be active, be of that term, pass the join rules, and not overlap
+/// the student's other sections unless `clash` allows it. Runs in its own
 /// write transaction.
 pub fn join(
     conn: &mut DbConn,
@@ -192,6 +236,7 @@ pub fn join(
     class_id: &ClassId,
     shown: &Term,
     limits: &JoinLimits,
+    clash: Clash,
     now: NaiveDateTime,
 ) -> Result<Class, MembershipError> {
     if let Some(until) = student.suspended_at(now) {
@@ -212,6 +257,18 @@ pub fn join(
         }
         let taken = of_user(tx, &student.id, &class.term)?;
         check_join(&class, &taken, limits)?;
+        if clash == Clash::Refuse {
+            let mut ids: Vec<ClassId> = taken.iter().map(|c| c.id.clone()).collect();
+            ids.push(class.id.clone());
+            let listed = super::meetings_by_class(tx, &ids)?;
+            let overlaps = overlaps_with(&class, &taken, &listed);
+            if !overlaps.is_empty() {
+                return Err(MembershipError::Clashes {
+                    code: class.code(),
+                    overlaps,
+                });
+            }
+        }
         count_change(tx, &student.id, limits, now)?;
         if !enroll(tx, &student.id, class_id, now)? {
             return Err(MembershipError::AlreadyJoined { code: class.code() });

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-pub use membership::{join, leave, JoinLimits, MembershipError};
+pub use membership::{join, leave, Clash, JoinLimits, MembershipError};
 pub use term::Term;
 
 use crate::accounts::UserId;

@@ -160,6 +160,8 @@ pub struct MembershipForm {
     csrf_token: String,
     term: Option<String>,
     next: Option<String>,
+    /// "1" once the student saw that the section overlaps another and confirmed.
+    confirm_clash: Option<String>,
 }
 
 impl SessionForm for MembershipForm {
@@ -203,6 +205,10 @@ pub async fn enroll(
     let configured = state.config.classes.current_term.clone();
     let shown = form.term.clone();
     let limits = join_limits(&state);
+    let clash = match form.confirm_clash.as_deref() {
+        Some("1") => classes::Clash::Allow,
+        _ => classes::Clash::Refuse,
+    };
     let student = current.user.clone();
     let outcome = with_conn(&state.pool, move |conn| {
         let shown = match shown.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -223,6 +229,7 @@ pub async fn enroll(
             &class_id,
             &shown,
             &limits,
+            clash,
             clock::now(),
         ))
     })

@@ -38,14 +38,20 @@ fn enroll_directly(app: &TestApp, who: &Student, class: &Class) {
     assert!(classes::enroll(&mut app.conn(), &who.user.id, &class.id, clock::now()).unwrap());
 }
 
-/// Presses "Join this class" on the class page.
+/// Presses "Join this class" on the class page (and "Join anyway": every
+/// builder section meets at the same default time, and overlaps are not what
+/// these rules are about; `week_clashes` tests them).
 async fn join(app: &TestApp, who: &Student, class: &Class) -> reqwest::Response {
     let page = format!("/classes/{}", class.id);
     who.post(
         app,
         &page,
         &format!("/classes/{}/enroll", class.id),
-        &[("term", &class.term), ("next", &page)],
+        &[
+            ("term", &class.term),
+            ("next", &page),
+            ("confirm_clash", "1"),
+        ],
     )
     .await
 }
