@@ -5,6 +5,7 @@
 //! moderation, sis, ops} -> {db, mail} -> config`. Domain modules never import actix.
 
 pub mod accounts;
+pub mod calendar;
 pub mod campus_time;
 pub mod chat;
 pub mod classes;

@@ -7,6 +7,7 @@ pub mod personal_data;
 pub mod schedule;
 pub mod search;
 pub mod term;
+pub mod term_dates;
 pub mod week;
 
 use std::collections::{HashMap, HashSet};

@@ -110,6 +110,8 @@ pub struct ClassSettings {
     pub max_sections_per_term: u32,
     /// At most this many joins plus leaves per student in 24 hours (`MAX_CLASS_CHANGES_PER_DAY`).
     pub max_class_changes_per_day: u32,
+    /// Terms' first and last days of classes (`TERMS`), for terms SIS gives no dates for.
+    pub terms: Vec<super::ConfiguredTermDates>,
 }
 
 impl ClassSettings {
@@ -137,6 +139,7 @@ impl ClassSettings {
             current_term,
             max_sections_per_term: var_at_least_one(src, "MAX_SECTIONS_PER_TERM", 10)?,
             max_class_changes_per_day: var_at_least_one(src, "MAX_CLASS_CHANGES_PER_DAY", 20)?,
+            terms: super::terms::from_source(src)?,
         })
     }
 }

@@ -8,6 +8,7 @@ mod database;
 mod limits;
 mod server;
 mod sis;
+mod terms;
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ pub use server::{
     parse_trusted_proxies, AppEnv, LogFormat, SecretKey, ServerSettings, DEFAULT_TRUSTED_PROXIES,
 };
 pub use sis::{SisSettings, SIS_PRODUCTION_URL};
+pub use terms::ConfiguredTermDates;
 
 /// A setting that is missing or malformed, named so the operator can fix it.
 #[derive(Debug, thiserror::Error)]

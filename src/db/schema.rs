@@ -32,6 +32,8 @@ pub const TABLES: &[&str] = &[
     "rate_limit_hits",
     "sign_in_days",
     "sis_sync_locks",
+    "term_dates",
+    "calendar_feeds",
 ];
 
 diesel::table! {
@@ -311,6 +313,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    term_dates (term) {
+        term -> Text,
+        first_day -> Date,
+        last_day -> Date,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    calendar_feeds (user_id) {
+        user_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_fetched_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     thread_follows (user_id, thread_id) {
         user_id -> Text,
         thread_id -> Text,
@@ -427,4 +447,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limit_hits,
     sign_in_days,
     sis_sync_locks,
+    term_dates,
+    calendar_feeds,
 );

@@ -209,6 +209,10 @@ fn section_json(s: &SectionSpec<'_>, rng: &mut StdRng) -> Value {
         "enrollment_total": enrolled,
         "enrollment_available": capacity - enrolled,
         "units": if s.lecture { "3" } else { "0" },
+        // The regular session's dates, which the sync keeps as the term's
+        // (the calendar feed needs them).
+        "start_dt": "01/14/2026",
+        "end_dt": "04/28/2026",
         "instructors": [{"name": s.instructor.0, "email": s.instructor.1}],
         "meetings": [meeting],
     })

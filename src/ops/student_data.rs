@@ -14,6 +14,8 @@ use serde::Serialize;
 
 pub use crate::accounts::personal_data::{Profile, SessionEntry};
 use crate::accounts::{self, User};
+use crate::calendar;
+pub use crate::calendar::feeds::FeedStatus;
 use crate::chat;
 pub use crate::chat::personal_data::{
     Erased, FlagEntry, MessageEntry, ReadMarkEntry, RevisionEntry, VoteEntry, PLACEHOLDER_PSEUDONYM,
@@ -45,6 +47,8 @@ pub struct Export {
     pub chat_votes: Vec<VoteEntry>,
     /// Their notifications, followed threads, muted classes and email choices.
     pub notifications: NotificationData,
+    /// Whether they have a private calendar link, and since when (never the link).
+    pub calendar_feed: Option<FeedStatus>,
     pub sessions: Vec<SessionEntry>,
 }
 
@@ -57,6 +61,7 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
     let friendships = friends::personal_data::export_user(conn, &user.id)?;
     let chat = chat::personal_data::export_user(conn, &user.id)?;
     let notifications = notification_data::export_user(conn, &user.id)?;
+    let calendar_feed = calendar::feeds::export_user(conn, &user.id)?;
     Ok(Export {
         format: "common-grounds-export/1",
         exported_at: now,
@@ -69,6 +74,7 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
         chat_read_marks: chat.read_marks,
         chat_votes: chat.votes,
         notifications,
+        calendar_feed,
         sessions: account.sessions,
     })
 }
@@ -96,6 +102,7 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
     // Theirs, and other students' notifications that name them.
     notification_data::erase_user(tx, &user.id)?;
     classes::personal_data::erase_user(tx, &user.id)?;
+    calendar::feeds::erase_user(tx, &user.id)?;
     // Mail still queued to them.
     let conn: &mut DbConn = tx;
     diesel::delete(email_outbox::table.filter(email_outbox::to_address.eq(&user.email)))

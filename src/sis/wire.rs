@@ -54,6 +54,12 @@ pub struct SisSection {
     pub instructors: Vec<SisInstructor>,
     #[serde(default, deserialize_with = "list")]
     pub meetings: Vec<SisMeeting>,
+    /// The section's first day of classes ("01/14/2026"); None when absent or unreadable.
+    #[serde(default, deserialize_with = "sis_date")]
+    pub start_dt: Option<chrono::NaiveDate>,
+    /// The section's last day of classes.
+    #[serde(default, deserialize_with = "sis_date")]
+    pub end_dt: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -319,6 +325,16 @@ fn days<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
             "days '{days}' is not a run of Mo Tu We Th Fr Sa Su"
         )))
     }
+}
+
+/// `MM/DD/YYYY` (as SIS writes dates), or ISO `YYYY-MM-DD`. Dates only inform
+/// the calendar, so an odd one is dropped rather than failing the section.
+fn sis_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<chrono::NaiveDate>, D::Error> {
+    Ok(text(d)?.and_then(|raw| {
+        chrono::NaiveDate::parse_from_str(&raw, "%m/%d/%Y")
+            .or_else(|_| chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d"))
+            .ok()
+    }))
 }
 
 fn wall_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WallTime>, D::Error> {

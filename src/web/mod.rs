@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod calendar;
 pub mod chat;
 pub mod classes;
 pub mod client_addr;

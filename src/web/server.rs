@@ -18,7 +18,7 @@ use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
 use super::error::AppError;
 use super::state::{AppState, Database};
 use super::{
-    account, admin, assets, auth, chat, classes, dev, friends, health, home, metrics,
+    account, admin, assets, auth, calendar, chat, classes, dev, friends, health, home, metrics,
     notifications, schedule,
 };
 use crate::config::Config;
@@ -409,6 +409,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .configure(home::routes)
             .configure(auth::routes)
             .configure(account::routes)
+            .configure(calendar::routes)
             .configure(|routes| {
                 // Not registered at all unless development on loopback: 404 like any unknown page.
                 if serves_dev_mailbox {

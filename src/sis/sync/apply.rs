@@ -7,20 +7,29 @@ use std::collections::HashSet;
 
 use super::{mapping, Run, SubjectOutcome, SyncError, SyncReport};
 use crate::classes::catalog::{self, Deactivation};
+use crate::classes::term_dates::{self, DateTally};
 use crate::db::DbConn;
 use crate::sis::wire::SisSection;
 use crate::sis::{Subject, SyncStatus};
 
 /// Maps and writes one fetched subject (or only compares, in a dry run). On
-/// success the subject's class numbers join `seen`.
+/// success the subject's class numbers join `seen` and its sections' dates
+/// join `dates`.
 pub(super) fn subject(
     conn: &mut DbConn,
     run: &Run<'_>,
     subject: &Subject,
     fetched: Result<Vec<SisSection>, String>,
     seen: &mut HashSet<String>,
+    dates: &mut DateTally,
 ) -> SubjectOutcome {
     let term = &run.request.term;
+    let mut tally = DateTally::default();
+    if let Ok(sections) = &fetched {
+        for s in sections {
+            tally.add(s.start_dt, s.end_dt);
+        }
+    }
     let records = fetched.and_then(|sections| mapping::records_of(term, subject, sections));
     let outcome = match records {
         Err(error) => SubjectOutcome::Failed(error),
@@ -33,6 +42,7 @@ pub(super) fn subject(
             match written {
                 Ok(counts) => {
                     seen.extend(records.keys().cloned());
+                    dates.merge(tally);
                     SubjectOutcome::Synced(counts)
                 }
                 Err(error) => SubjectOutcome::Failed(format!("database: {error}")),
@@ -45,15 +55,22 @@ pub(super) fn subject(
     outcome
 }
 
-/// Marks inactive what a complete, failure-free run did not see, and sets the
-/// report's status and error from the subjects' outcomes.
+/// Marks inactive what a complete, failure-free run did not see, keeps the
+/// term's dates (the regular session's, when the synced sections carried any),
+/// and sets the report's status and error from the subjects' outcomes.
 pub(super) fn conclude(
     conn: &mut DbConn,
     run: &Run<'_>,
     seen: &HashSet<String>,
+    dates: &DateTally,
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
     let term = &run.request.term;
+    if !run.request.dry_run {
+        if let Some(span) = dates.regular_session() {
+            term_dates::record(conn, term.as_str(), span, run.at())?;
+        }
+    }
     let failures: Vec<String> = report
         .subjects
         .iter()

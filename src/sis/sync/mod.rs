@@ -20,6 +20,7 @@ use self::fetch::Event;
 use super::client::{FetchCounts, SisClient};
 use super::lock::{self, Claim};
 use super::{InputError, Subject, SyncRunId, SyncStatus, Term};
+use crate::classes::term_dates::DateTally;
 use crate::db::DbConn;
 
 pub use crate::classes::catalog::{MeetingRecord, SectionCounts, SectionRecord};
@@ -273,7 +274,7 @@ impl Run<'_> {
             }
         };
         self.progress.subjects_known(subjects.len());
-        let seen = self.write_as_fetched(conn, run_id, &subjects, &mut report)?;
+        let (seen, dates) = self.write_as_fetched(conn, run_id, &subjects, &mut report)?;
         // A fetch task that died (it should not) leaves its subjects unreported.
         for subject in &subjects {
             if !report.subjects.iter().any(|(s, _)| s == subject) {
@@ -282,7 +283,7 @@ impl Run<'_> {
                 report.subjects.push((subject.clone(), outcome));
             }
         }
-        apply::conclude(conn, self, &seen, &mut report)?;
+        apply::conclude(conn, self, &seen, &dates, &mut report)?;
         report.fetched = self.client.counts();
         report.elapsed = self.started.elapsed();
         Ok(report)
@@ -290,14 +291,15 @@ impl Run<'_> {
 
     /// Fetching runs ahead on the runtime; this thread writes each subject as
     /// it arrives, so SIS's pace and the database's overlap. Renews the lock
-    /// as it waits. Returns the class numbers of every section written.
+    /// as it waits. Returns the class numbers of every section written, and
+    /// the tally of their first and last days.
     fn write_as_fetched(
         &self,
         conn: &mut DbConn,
         run_id: Option<&SyncRunId>,
         subjects: &[Subject],
         report: &mut SyncReport,
-    ) -> Result<HashSet<String>, SyncError> {
+    ) -> Result<(HashSet<String>, DateTally), SyncError> {
         let term = &self.request.term;
         let (events, inbox) = mpsc::channel();
         let fetcher = self.runtime.spawn(fetch::fetch_subjects(
@@ -307,6 +309,7 @@ impl Run<'_> {
             events,
         ));
         let mut seen: HashSet<String> = HashSet::new();
+        let mut dates = DateTally::default();
         let mut last_renewal = Instant::now();
         loop {
             let event = match inbox.recv_timeout(lock::RENEW_EVERY) {
@@ -331,7 +334,8 @@ impl Run<'_> {
                     page_count,
                 }) => self.progress.page_fetched(&subject, page, page_count),
                 Some(Event::Fetched { subject, result }) => {
-                    let outcome = apply::subject(conn, self, &subject, result, &mut seen);
+                    let outcome =
+                        apply::subject(conn, self, &subject, result, &mut seen, &mut dates);
                     if let SubjectOutcome::Synced(counts) = &outcome {
                         report.counts += *counts;
                     }
@@ -340,7 +344,7 @@ impl Run<'_> {
                 }
             }
         }
-        Ok(seen)
+        Ok((seen, dates))
     }
 }
 

@@ -1,0 +1,168 @@
+//! A student's classes as a calendar: which terms a feed covers and with what
+//! dates (`TermPlan`), the private feed links (`feeds`, owner of
+//! `calendar_feeds`), and the iCalendar text (`ics`). Only the student's own
+//! sections go in: no friend, classmate or chat data. No actix here.
+
+pub mod feeds;
+pub mod ics;
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::accounts::UserId;
+use crate::campus_time::CampusTime;
+use crate::classes::term_dates::{self, TermSpan};
+use crate::classes::{self, Class, ClassId, ClassMeeting, Term};
+use crate::config::ConfiguredTermDates;
+use crate::db::DbConn;
+
+/// What a feed needs from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedSettings<'a> {
+    pub campus: CampusTime,
+    /// `CURRENT_TERM`, if set.
+    pub current_term: Option<&'a str>,
+    /// `TERMS`: dates for terms SIS gives none for.
+    pub configured: &'a [ConfiguredTermDates],
+}
+
+/// One term of a student's calendar: its dates (None when neither SIS nor
+/// `TERMS` has them, and then the feed leaves it out) and their sections in it.
+#[derive(Debug, Clone)]
+pub struct TermPlan {
+    pub term: Term,
+    pub span: Option<TermSpan>,
+    pub sections: Vec<Class>,
+    pub meetings: HashMap<ClassId, Vec<ClassMeeting>>,
+}
+
+/// A student's calendar: the current term, and the next one if they have
+/// sections there.
+#[derive(Debug, Clone, Default)]
+pub struct StudentCalendar {
+    pub terms: Vec<TermPlan>,
+}
+
+impl StudentCalendar {
+    /// Terms the student has sections in that have no dates yet.
+    pub fn terms_without_dates(&self) -> Vec<&Term> {
+        self.terms
+            .iter()
+            .filter(|t| t.span.is_none() && !t.sections.is_empty())
+            .map(|t| &t.term)
+            .collect()
+    }
+}
+
+/// Every term's dates: SIS's where a sync recorded them, else `TERMS`.
+pub fn term_spans(
+    conn: &mut DbConn,
+    configured: &[ConfiguredTermDates],
+) -> QueryResult<HashMap<String, TermSpan>> {
+    let mut spans: HashMap<String, TermSpan> = configured
+        .iter()
+        .filter_map(|t| Some((t.term.clone(), TermSpan::new(t.first_day, t.last_day)?)))
+        .collect();
+    spans.extend(term_dates::from_sis(conn)?);
+    Ok(spans)
+}
+
+/// The current term (`CURRENT_TERM`, else the newest term in the catalog with
+/// dates, else the newest) and the term after it, among those present.
+fn covered_terms(
+    current_term: Option<&str>,
+    present: &[Term],
+    spans: &HashMap<String, TermSpan>,
+) -> (Option<Term>, Option<Term>) {
+    let current = current_term.and_then(Term::parse).or_else(|| {
+        present
+            .iter()
+            .filter(|t| spans.contains_key(t.code()))
+            .max()
+            .or_else(|| present.iter().max())
+            .cloned()
+    });
+    let next = current
+        .as_ref()
+        .and_then(|c| present.iter().filter(|t| *t > c).min().cloned());
+    (current, next)
+}
+
+/// The student's sections (still offered) and meetings in the terms a feed covers.
+pub fn student_calendar(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    settings: &FeedSettings<'_>,
+) -> QueryResult<StudentCalendar> {
+    let spans = term_spans(conn, settings.configured)?;
+    let present = classes::terms_present(conn)?;
+    let (current, next) = covered_terms(settings.current_term, &present, &spans);
+    let mut calendar = StudentCalendar::default();
+    for (term, always) in [(current, true), (next, false)] {
+        let Some(term) = term else { continue };
+        let sections: Vec<Class> = classes::of_user(conn, user_id, term.code())?
+            .into_iter()
+            .filter(|c| c.active)
+            .collect();
+        if sections.is_empty() && !always {
+            continue;
+        }
+        let ids: Vec<ClassId> = sections.iter().map(|c| c.id.clone()).collect();
+        let meetings = classes::meetings_by_class(conn, &ids)?;
+        calendar.terms.push(TermPlan {
+            span: spans.get(term.code()).copied(),
+            term,
+            sections,
+            meetings,
+        });
+    }
+    Ok(calendar)
+}
+
+/// The feed behind a token: None for a token that is not (or no longer) a
+/// student's link.
+pub fn feed_for_token(
+    conn: &mut DbConn,
+    token: &str,
+    settings: &FeedSettings<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    let Some(user_id) = feeds::owner_of(conn, token, now)? else {
+        return Ok(None);
+    };
+    let calendar = student_calendar(conn, &user_id, settings)?;
+    Ok(Some(ics::write(&calendar, settings.campus)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn span() -> TermSpan {
+        let d = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        TermSpan::new(d(1, 14), d(4, 28)).unwrap()
+    }
+
+    #[test]
+    fn the_current_term_is_the_configured_else_the_newest_with_dates() {
+        let t = |c: &str| Term::parse(c).unwrap();
+        let present = vec![t("1268"), t("1262"), t("1258")];
+        let spans: HashMap<String, TermSpan> = [("1262".to_string(), span())].into();
+        assert_eq!(
+            covered_terms(None, &present, &spans),
+            (Some(t("1262")), Some(t("1268")))
+        );
+        assert_eq!(
+            covered_terms(Some("1258"), &present, &spans),
+            (Some(t("1258")), Some(t("1262")))
+        );
+        assert_eq!(
+            covered_terms(None, &present, &HashMap::new()),
+            (Some(t("1268")), None)
+        );
+        assert_eq!(covered_terms(None, &[], &spans), (None, None));
+    }
+}
