@@ -10,6 +10,7 @@ mod common;
 
 mod admin;
 mod browser;
+mod calendar_feed;
 mod campus_time;
 mod chat;
 mod chat_pseudonyms;

@@ -1,0 +1,682 @@
+//! The calendar feed (issue 20), read by an independent parser (Python's
+//! `icalendar`, occurrences expanded with dateutil): one weekly event per
+//! meeting at the right local times across the daylight-saving change, the
+//! term's dates from SIS (or the `TERMS` setting), UIDs that survive a re-sync
+//! from a real HTTP SIS server while a changed room shows up, the link's
+//! lifecycle (replaced and revoked tokens get 404), nothing of a friend in it,
+//! the download, and axe-core on the page.
+
+use crate::common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::builders::ClassBuilder;
+use common::sis_server::{self, SisServer};
+use common::*;
+use common_grounds::accounts::UserId;
+use common_grounds::classes::{self, Class};
+use common_grounds::clock;
+use common_grounds::db::schema::{calendar_feeds, classes as classes_table, users};
+use common_grounds::db::{self, DbConn};
+use common_grounds::friends::{self, FriendshipId, FriendshipStatus, NewFriendship};
+use common_grounds::sis::client::{ClientSettings, SisClient};
+use common_grounds::sis::sync::{self, Quiet, SyncRequest};
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+/// The feed as Python's icalendar reads it; None (with a line saying so) when
+/// python3 or icalendar is missing outside CI. In CI that fails the test.
+fn parse_ics(body: &str) -> Option<Value> {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/calendar/read_ics.py");
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let available = Command::new("python3")
+        .args(["-c", "import icalendar, dateutil"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        assert!(
+            !in_ci,
+            "CI=true but python3 with icalendar is missing: pip install icalendar"
+        );
+        eprintln!("skipping the iCalendar checks: python3 with icalendar is not installed");
+        return None;
+    }
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "icalendar could not read the feed: {}\n{body}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn section(
+    nbr: u32,
+    catalog: &str,
+    component: &str,
+    start_dt: &str,
+    end_dt: &str,
+    meetings: Value,
+) -> Value {
+    json!({
+        "strm": "1262", "class_nbr": nbr, "subject": "CS", "catalog_nbr": catalog,
+        "class_section": "001", "component": component, "descr": format!("Course {catalog}"),
+        "start_dt": start_dt, "end_dt": end_dt,
+        "instructors": [{"name": "Ada Lovelace", "email": "al9x@virginia.edu"}],
+        "meetings": meetings,
+    })
+}
+
+/// Term 1262 as SIS gives it: two regular-session sections (Jan 14 – Apr 28)
+/// and a first-half one (Jan 14 – Mar 3) that must not set the term's dates.
+fn term_sections(room: &str) -> Vec<Value> {
+    vec![
+        section(
+            16601,
+            "2100",
+            "LEC",
+            "01/14/2026",
+            "04/28/2026",
+            json!([{
+                "days": "MoWeFr", "start_time": "10.00.00.000000-05:00", "end_time": "10.50.00.000000-05:00",
+                "facility_descr": room, "instructor": "Ada Lovelace"
+            }]),
+        ),
+        section(
+            16602,
+            "3120",
+            "LEC",
+            "01/14/2026",
+            "04/28/2026",
+            json!([
+                {"days": "TuTh", "start_time": "11.00.00.000000-05:00", "end_time": "12.15.00.000000-05:00",
+                 "facility_descr": "Olsson Hall 120", "instructor": "Grace Hopper"},
+                {"days": "Fr", "start_time": "13.00.00.000000-05:00", "end_time": "13.50.00.000000-05:00",
+                 "facility_descr": "Thornton Hall E316", "instructor": "Alan Turing"}
+            ]),
+        ),
+        section(
+            16603,
+            "4501",
+            "SEM",
+            "01/14/2026",
+            "03/03/2026",
+            json!([{
+                "days": "Mo", "start_time": "15.00.00.000000-05:00", "end_time": "16.15.00.000000-05:00",
+                "facility_descr": "Rice Hall 340", "instructor": "Ada Lovelace"
+            }]),
+        ),
+    ]
+}
+
+async fn sync_term(app: &TestApp, server: &SisServer) {
+    let settings = ClientSettings {
+        base_url: server.base_url.parse().unwrap(),
+        institution: "UVA01".into(),
+        concurrency: 1,
+        pause: Duration::ZERO,
+        max_retries: 1,
+        backoff: Duration::from_millis(2),
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(5),
+        user_agent: "common-grounds-test/1 (calendar tests)".into(),
+    };
+    let url = app.db.url.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let report = tokio::task::spawn_blocking(move || {
+        let mut conn = db::Manager::new(url).establish().unwrap();
+        let client = SisClient::new(settings).unwrap();
+        let request = SyncRequest::parse("1262", &["CS".to_string()], false).unwrap();
+        sync::run(&mut conn, &client, &runtime, &request, clock::now(), &Quiet)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(report.succeeded(), "{}", report.summary());
+}
+
+fn by_number(conn: &mut DbConn, number: &str) -> Class {
+    classes_table::table
+        .filter(classes_table::sis_class_number.eq(number))
+        .select(Class::as_select())
+        .first(conn)
+        .unwrap()
+}
+
+fn befriend(app: &TestApp, a: &UserId, b: &UserId) {
+    let now = clock::now();
+    friends::insert(
+        &mut app.conn(),
+        &NewFriendship {
+            id: &FriendshipId::new(),
+            user_id_1: a,
+            user_id_2: b,
+            status: FriendshipStatus::Accepted.as_str(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .unwrap();
+}
+
+/// Makes (or replaces) the student's link; returns its token and the page.
+async fn make_link(app: &TestApp, who: &Student) -> (String, String) {
+    let response = who
+        .post(app, "/account/calendar", "/account/calendar/link", &[])
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let html = response.text().await.unwrap();
+    let token = html
+        .split("/calendar/")
+        .filter_map(|rest| rest.split_once(".ics").map(|(t, _)| t))
+        .find(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no link on the page:\n{html}"))
+        .to_string();
+    assert!(
+        html.contains(&format!("webcal://cg.test/calendar/{token}.ics")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("http://cg.test/calendar/{token}.ics")),
+        "{html}"
+    );
+    (token, html)
+}
+
+/// The feed as a calendar app fetches it: no cookies.
+async fn fetch_feed(app: &TestApp, token: &str) -> (u16, Option<String>, Option<String>, String) {
+    let response = common::client()
+        .get(app.url(&format!("/calendar/{token}.ics")))
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let (kind, cache) = (header("content-type"), header("cache-control"));
+    let status = response.status().as_u16();
+    (status, kind, cache, response.text().await.unwrap())
+}
+
+fn event<'a>(parsed: &'a Value, summary: &str, byday: &[&str]) -> &'a Value {
+    parsed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["summary"] == summary && e["byday"] == json!(byday))
+        .unwrap_or_else(|| panic!("no {summary} {byday:?} event in {parsed:#}"))
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+backend_test!(
+    async fn feed_follows_sis(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let server = SisServer::start().await;
+        server.set_subjects("1262", &["CS"]);
+        server.set_pages(
+            "1262",
+            "CS",
+            sis_server::object_pages(&term_sections("Rice Hall 130"), 2),
+        );
+        sync_term(&app, &server).await;
+
+        let me = app.student("ab1cd");
+        let friend = app.student("ef2gh");
+        diesel::update(users::table.find(&friend.user.id))
+            .set(users::display_name.eq("Zelda Quartermain"))
+            .execute(&mut app.conn())
+            .unwrap();
+        befriend(&app, &me.user.id, &friend.user.id);
+        let (lecture, systems, seminar) = {
+            let mut conn = app.conn();
+            (
+                by_number(&mut conn, "16601"),
+                by_number(&mut conn, "16602"),
+                by_number(&mut conn, "16603"),
+            )
+        };
+        for class in [&lecture, &systems, &seminar] {
+            classes::enroll(&mut app.conn(), &me.user.id, &class.id, clock::now()).unwrap();
+        }
+        // The friend shares the lecture: nothing of theirs may reach my feed.
+        classes::enroll(&mut app.conn(), &friend.user.id, &lecture.id, clock::now()).unwrap();
+
+        let (token, _) = make_link(&app, &me).await;
+        let (status, kind, cache, body) = fetch_feed(&app, &token).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(kind.as_deref(), Some("text/calendar; charset=utf-8"));
+        let cache = cache.unwrap_or_default();
+        assert!(cache.starts_with("private, max-age="), "{cache}");
+        for secret in [
+            "ef2gh",
+            "Zelda",
+            "Quartermain",
+            friend.user.id.as_str(),
+            &friend.user.email,
+        ] {
+            assert!(
+                !body.contains(secret),
+                "the feed names the friend ({secret}):\n{body}"
+            );
+        }
+        assert!(
+            !body.contains(me.user.id.as_str()),
+            "the feed carries the student's id"
+        );
+
+        let Some(parsed) = parse_ics(&body) else {
+            return;
+        };
+        // One recurring event per meeting: the lecture's one, the systems course's two,
+        // the seminar's one.
+        let events = parsed["events"].as_array().unwrap();
+        assert_eq!(events.len(), 4, "{parsed:#}");
+        assert!(
+            events.iter().all(|e| e["freq"] == json!(["WEEKLY"])),
+            "{parsed:#}"
+        );
+
+        let lec = event(&parsed, "CS 2100 Lecture", &["MO", "WE", "FR"]);
+        assert_eq!(lec["tzid"], "America/New_York");
+        assert_eq!(lec["location"], "Rice Hall 130");
+        let about = lec["description"].as_str().unwrap();
+        assert!(
+            about.contains("Course 2100") && about.contains("Ada Lovelace"),
+            "{about}"
+        );
+        // The term's dates: SIS's regular session, Wed Jan 14 to Tue Apr 28.
+        assert_eq!(lec["dtstart"], "2026-01-14T10:00:00-05:00");
+        assert_eq!(lec["dtend"], "2026-01-14T10:50:00-05:00");
+        assert_eq!(lec["until"], json!(["2026-04-29T03:59:59+00:00"]));
+        let local = strings(&lec["local"]);
+        let utc = strings(&lec["utc"]);
+        assert_eq!(local.first().unwrap(), "2026-01-14T10:00:00-05:00");
+        assert_eq!(local.last().unwrap(), "2026-04-27T10:00:00-04:00");
+        // 10:00 on campus every time, before and after the clocks change on
+        // March 8; in UTC that is 15:00 in February and 14:00 in April.
+        assert!(local.iter().all(|o| o.contains("T10:00:00")), "{local:?}");
+        let on = |day: &str| {
+            let i = local
+                .iter()
+                .position(|o| o.starts_with(day))
+                .unwrap_or_else(|| panic!("no class on {day}"));
+            (local[i].clone(), utc[i].clone())
+        };
+        assert_eq!(
+            on("2026-02-16"),
+            (
+                "2026-02-16T10:00:00-05:00".into(),
+                "2026-02-16T15:00:00+00:00".into()
+            )
+        );
+        assert_eq!(
+            on("2026-04-13"),
+            (
+                "2026-04-13T10:00:00-04:00".into(),
+                "2026-04-13T14:00:00+00:00".into()
+            )
+        );
+        assert!(!local.iter().any(|o| o.starts_with("2026-04-29")));
+
+        let tuth = event(&parsed, "CS 3120 Lecture", &["TU", "TH"]);
+        assert_eq!(
+            tuth["dtstart"], "2026-01-15T11:00:00-05:00",
+            "first Tue/Thu on or after Jan 14"
+        );
+        assert_eq!(tuth["location"], "Olsson Hall 120");
+        assert!(tuth["description"]
+            .as_str()
+            .unwrap()
+            .contains("Grace Hopper"));
+        let friday = event(&parsed, "CS 3120 Lecture", &["FR"]);
+        assert_eq!(friday["dtstart"], "2026-01-16T13:00:00-05:00");
+        assert!(friday["description"]
+            .as_str()
+            .unwrap()
+            .contains("Alan Turing"));
+        // The seminar runs in the first half only, but the term's dates are the
+        // regular session's: it follows them like every section.
+        let sem = event(&parsed, "CS 4501 Seminar", &["MO"]);
+        assert_eq!(
+            strings(&sem["local"]).last().unwrap(),
+            "2026-04-27T15:00:00-04:00"
+        );
+
+        // The campus zone's own VTIMEZONE, with the March change in it.
+        let zones = parsed["zones"].as_array().unwrap();
+        assert_eq!(zones.len(), 1);
+        assert_eq!(zones[0]["tzid"], "America/New_York");
+        let observances = zones[0]["observances"].as_array().unwrap();
+        assert!(
+            observances.iter().any(|o| o["kind"] == "DAYLIGHT"
+                && o["from"] == "-0500"
+                && o["to"] == "-0400"
+                && o["dtstart"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("2026-03-08T02:00")),
+            "{observances:?}"
+        );
+
+        // SIS moves the lecture; a second sync: same UIDs, the new room, a newer stamp.
+        let uids = |p: &Value| {
+            let mut all: Vec<String> = p["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["uid"].as_str().unwrap().to_string())
+                .collect();
+            all.sort();
+            all
+        };
+        let before = uids(&parsed);
+        assert_eq!(
+            before
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            4,
+            "UIDs are unique"
+        );
+        server.set_pages(
+            "1262",
+            "CS",
+            sis_server::object_pages(&term_sections("Olsson Hall 009"), 2),
+        );
+        // Stamps are to the second, as iCalendar writes them; syncs are hours apart.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        sync_term(&app, &server).await;
+        let (status, _, _, body) = fetch_feed(&app, &token).await;
+        assert_eq!(status, 200);
+        let again = parse_ics(&body).unwrap();
+        assert_eq!(uids(&again), before, "a re-sync keeps every UID");
+        let moved = event(&again, "CS 2100 Lecture", &["MO", "WE", "FR"]);
+        assert_eq!(moved["location"], "Olsson Hall 009");
+        assert!(
+            moved["last_modified"].as_str() > lec["last_modified"].as_str(),
+            "{moved} vs {lec}"
+        );
+        let kept = event(&again, "CS 3120 Lecture", &["TU", "TH"]);
+        assert_eq!(
+            kept["last_modified"], tuth["last_modified"],
+            "an unchanged section keeps its stamp"
+        );
+    }
+);
+
+backend_test!(
+    async fn feed_link_lifecycle(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[("TERMS", "1262:2026-01-14..2026-04-28")]).await;
+        let me = app.student("ab1cd");
+        let class = ClassBuilder::new("CS 2100", "1262").insert(&mut app.conn());
+        classes::enroll(&mut app.conn(), &me.user.id, &class.id, clock::now()).unwrap();
+
+        let (_, page) = me.get(&app, "/account/calendar").await;
+        assert!(page.contains("Create my calendar link"), "{page}");
+        let (_, account) = me.get(&app, "/account").await;
+        assert!(
+            account.contains("href=\"/account/calendar\""),
+            "the account page links to Calendar"
+        );
+
+        let (first, _) = make_link(&app, &me).await;
+        assert_eq!(fetch_feed(&app, &first).await.0, 200);
+        // Shown once: the page afterwards cannot show it again, and says so.
+        let (_, later) = me.get(&app, "/account/calendar").await;
+        assert!(!later.contains(&first), "the token is shown again");
+        assert!(
+            later.contains("Replace link") && later.contains("Turn off link"),
+            "{later}"
+        );
+        assert!(later.contains("cannot be shown again"), "{later}");
+        let stored: String = calendar_feeds::table
+            .find(&me.user.id)
+            .select(calendar_feeds::token_hash)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_ne!(stored, first, "the token itself is not stored");
+
+        // The export says a feed exists, never its hash.
+        let (_, export) = me.get(&app, "/account/export").await;
+        let export: Value = serde_json::from_str(&export).unwrap();
+        assert!(
+            export["calendar_feed"]["created_at"].is_string(),
+            "{export:#}"
+        );
+        assert!(!export.to_string().contains(&stored));
+
+        let (second, _) = make_link(&app, &me).await;
+        assert_ne!(first, second);
+        assert_eq!(
+            fetch_feed(&app, &first).await.0,
+            404,
+            "a replaced link is dead"
+        );
+        assert_eq!(fetch_feed(&app, &second).await.0, 200);
+
+        let response = me
+            .post(&app, "/account/calendar", "/account/calendar/off", &[])
+            .await;
+        assert_eq!(response.status().as_u16(), 303);
+        assert_eq!(
+            fetch_feed(&app, &second).await.0,
+            404,
+            "a turned-off link is dead"
+        );
+        let (_, page) = me.get(&app, "/account/calendar").await;
+        assert!(page.contains("Create my calendar link"), "{page}");
+
+        // Not a token at all: 404, never a 500.
+        for path in [
+            "/calendar/nothing.ics",
+            &format!("/calendar/{second}"),
+            "/calendar/%00.ics",
+        ] {
+            let status = common::client()
+                .get(app.url(path))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status.as_u16(), 404, "{path}");
+        }
+
+        // Erasure takes the feed with the account.
+        make_link(&app, &me).await;
+        let response = me
+            .post(&app, "/account", "/account/delete", &[("confirm", "ab1cd")])
+            .await;
+        assert_eq!(response.status().as_u16(), 303);
+        let left: i64 = calendar_feeds::table
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+);
+
+backend_test!(
+    async fn download_needs_session(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[("TERMS", "1262:2026-01-14..2026-04-28")]).await;
+        let me = app.student("ab1cd");
+        let class = ClassBuilder::new("CS 2100", "1262").insert(&mut app.conn());
+        classes::enroll(&mut app.conn(), &me.user.id, &class.id, clock::now()).unwrap();
+
+        let anonymous = common::client()
+            .get(app.url("/account/calendar.ics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            anonymous.status().as_u16(),
+            303,
+            "signed out: off to sign in"
+        );
+        assert!(anonymous.headers().get("content-disposition").is_none());
+
+        let response = me
+            .client
+            .get(app.url("/account/calendar.ics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let disposition = response
+            .headers()
+            .get("content-disposition")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(disposition.starts_with("attachment;"), "{disposition}");
+        let kind = response
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(kind, "text/calendar; charset=utf-8");
+        let body = response.text().await.unwrap();
+        let Some(parsed) = parse_ics(&body) else {
+            return;
+        };
+        assert_eq!(parsed["events"].as_array().unwrap().len(), 1, "{parsed:#}");
+    }
+);
+
+backend_test!(
+    async fn terms_setting_fills_in(backend: Backend) {
+        // No SIS dates and no TERMS: the page says which term lacks dates and the
+        // feed holds no event rather than a guess.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("ab1cd");
+        let class = ClassBuilder::new("CS 2100", "1262")
+            .meets("TuTh", "09:30", "10:45")
+            .insert(&mut app.conn());
+        classes::enroll(&mut app.conn(), &me.user.id, &class.id, clock::now()).unwrap();
+        let (_, page) = me.get(&app, "/account/calendar").await;
+        assert!(
+            page.contains("No first and last day of classes are known for Spring 2026"),
+            "{page}"
+        );
+        let (token, _) = make_link(&app, &me).await;
+        let (status, _, _, body) = fetch_feed(&app, &token).await;
+        assert_eq!(status, 200);
+        if let Some(parsed) = parse_ics(&body) {
+            assert!(
+                parsed["events"].as_array().unwrap().is_empty(),
+                "{parsed:#}"
+            );
+            assert!(
+                parsed["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Spring 2026 has no first and last day"),
+                "{parsed:#}"
+            );
+        }
+
+        // The same data with TERMS set: the term's dates come from the setting.
+        let db = app.stop().await;
+        let app = spawn_app_opts(
+            db,
+            TestMail::Memory,
+            &[("TERMS", "1262:2026-01-20..2026-05-01")],
+            false,
+        )
+        .await;
+        let (_, page) = me.get(&app, "/account/calendar").await;
+        assert!(
+            page.contains("Classes Jan 20, 2026 – May 1, 2026"),
+            "{page}"
+        );
+        let (status, _, _, body) = fetch_feed(&app, &token).await;
+        assert_eq!(status, 200);
+        let Some(parsed) = parse_ics(&body) else {
+            return;
+        };
+        let tuth = event(&parsed, "CS 2100 Lecture", &["TU", "TH"]);
+        assert_eq!(tuth["dtstart"], "2026-01-20T09:30:00-05:00");
+        assert_eq!(tuth["until"], json!(["2026-05-02T03:59:59+00:00"]));
+        assert_eq!(
+            strings(&tuth["local"]).last().unwrap(),
+            "2026-04-30T09:30:00-04:00"
+        );
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_page_passes_axe() {
+    let Some((driver, chromium)) = common::browser::start().await else {
+        return;
+    };
+    let app = spawn_quiet_app(Backend::Sqlite, &[("TERMS", "1262:2026-01-14..2026-04-28")]).await;
+    let me = app.student("ab1cd");
+    let class = ClassBuilder::new("CS 2100", "1262").insert(&mut app.conn());
+    classes::enroll(&mut app.conn(), &me.user.id, &class.id, clock::now()).unwrap();
+    for (width, height) in [(375u32, 900u32), (1280, 900)] {
+        let client = common::browser::open(&driver, &chromium, width, height).await;
+        common::browser::sign_in(&client, &app.address, &me.token).await;
+        client.goto(&app.url("/account/calendar")).await.unwrap();
+        // The page as it shows a fresh link (the longest state).
+        client
+            .find(fantoccini::Locator::Css(
+                "form[action='/account/calendar/link'] button",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let shown = client.source().await.unwrap();
+        assert!(
+            shown.contains("webcal://"),
+            "the link is shown after creating it"
+        );
+        let shot = common::browser::screenshot(&client, &format!("calendar-{width}")).await;
+        eprintln!("screenshot: {}", shot.display());
+        let scroll = client
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            scroll[0].as_f64() <= scroll[1].as_f64(),
+            "{width}px scrolls sideways: {scroll}"
+        );
+        if let Some(found) = common::browser::axe_findings(&client).await {
+            assert!(found.is_empty(), "{width}px: {found:?}");
+        }
+        client.close().await.unwrap();
+    }
+}
