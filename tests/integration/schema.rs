@@ -518,6 +518,33 @@ backend_test!(
                 lease_until: now + sis::lock::LEASE,
             })
         );
+        // term_dates and calendar_feeds (issue 20), through their owners
+        {
+            use common_grounds::calendar::feeds;
+            use common_grounds::classes::term_dates::{self, TermSpan};
+            let span = TermSpan::new(
+                chrono::NaiveDate::from_ymd_opt(2026, 1, 14).unwrap(),
+                chrono::NaiveDate::from_ymd_opt(2026, 4, 28).unwrap(),
+            )
+            .unwrap();
+            term_dates::record(&mut conn, "1262", span, now).unwrap();
+            assert_eq!(
+                term_dates::from_sis(&mut conn).unwrap().get("1262"),
+                Some(&span)
+            );
+            let token = feeds::create_or_replace(&mut conn, &user.id, now).unwrap();
+            assert_eq!(
+                feeds::owner_of(&mut conn, &token, now).unwrap(),
+                Some(user.id.clone())
+            );
+            assert_eq!(
+                feeds::status(&mut conn, &user.id).unwrap(),
+                Some(feeds::FeedStatus {
+                    created_at: now,
+                    last_fetched_at: Some(now),
+                })
+            );
+        }
 
         // notifications and what decides them: follows, mutes, settings,
         // digest hours, digest claims (tuples: their writers' structs are private)
