@@ -234,6 +234,15 @@ async fn the_week_is_an_agenda_on_a_phone_and_a_grid_on_a_desk() {
             for t in &tuesday {
                 assert!(t.contains("PM"), "a lane shows its time: {t}");
             }
+            client
+                .execute(
+                    "document.querySelector('section.tt-day[aria-label=Tue] .tt-block').scrollIntoView();",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let shot = browser::screenshot(&client, "week-1280-lanes").await;
+            eprintln!("screenshot: {}", shot.display());
             let clipped = overflows(&client, ".tt-block").await;
             assert!(clipped.is_empty(), "1280px blocks clip: {clipped:#?}");
         }
