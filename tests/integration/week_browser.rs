@@ -161,7 +161,8 @@ async fn the_week_is_an_agenda_on_a_phone_and_a_grid_on_a_desk() {
         ("Saturday", "CHEM 1811", "9:00–11:50 AM"),
     ];
 
-    for (width, height) in [(375u32, 900u32), (1280, 900)] {
+    // 960 px is the narrowest grid for a week with two overlapping meetings.
+    for (width, height) in [(375u32, 900u32), (960, 900), (1280, 900)] {
         let client = browser::open(&driver, &chromium, width, height).await;
         browser::sign_in(&client, &app.address, &me.token).await;
         client.goto(&app.url("/schedule")).await.unwrap();
@@ -169,7 +170,7 @@ async fn the_week_is_an_agenda_on_a_phone_and_a_grid_on_a_desk() {
         eprintln!("screenshot: {}", shot.display());
         no_page_scroll(&client, width).await;
 
-        if width == 375 {
+        if width < 960 {
             assert!(shown(&client, ".week-agenda").await, "the agenda shows");
             assert!(!shown(&client, ".week-grid").await, "the grid is hidden");
             let items = client
@@ -241,10 +242,10 @@ async fn the_week_is_an_agenda_on_a_phone_and_a_grid_on_a_desk() {
                 )
                 .await
                 .unwrap();
-            let shot = browser::screenshot(&client, "week-1280-lanes").await;
+            let shot = browser::screenshot(&client, &format!("week-{width}-lanes")).await;
             eprintln!("screenshot: {}", shot.display());
             let clipped = overflows(&client, ".tt-block").await;
-            assert!(clipped.is_empty(), "1280px blocks clip: {clipped:#?}");
+            assert!(clipped.is_empty(), "{width}px blocks clip: {clipped:#?}");
         }
         axe_clean(&client, "/schedule", width).await;
 
@@ -255,6 +256,8 @@ async fn the_week_is_an_agenda_on_a_phone_and_a_grid_on_a_desk() {
                 .contains(&"CS 2100 and PHYS 1425 overlap on Tue 2:30 PM".to_string()),
             "home lists the clash"
         );
+        let shot = browser::screenshot(&client, &format!("week-home-{width}")).await;
+        eprintln!("screenshot: {}", shot.display());
         no_page_scroll(&client, width).await;
         axe_clean(&client, "/", width).await;
 
@@ -294,6 +297,47 @@ async fn the_week_is_an_agenda_on_a_phone_and_a_grid_on_a_desk() {
         eprintln!("screenshot: {}", shot.display());
         no_page_scroll(&client, width).await;
         axe_clean(&client, "the join-clash confirm page", width).await;
+        client.close().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_week_without_overlaps_is_a_grid_from_720px() {
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_quiet_app(Backend::Sqlite, &[]).await;
+    let me = app.student("me1");
+    for (code, days, start, end) in [
+        ("MATH 1310", "MoWeFr", "10:00", "10:50"),
+        ("CHEM 1410", "MoWeFr", "11:00", "11:50"),
+        ("CS 2100", "TuTh", "9:30", "10:45"),
+        ("ENWR 1510", "TuTh", "12:30", "13:45"),
+    ] {
+        let class = section(&app, code, &[(days, start, end)]);
+        classes::enroll(&mut app.conn(), &me.user.id, &class.id, clock::now()).unwrap();
+    }
+    for (width, grid) in [(719u32, false), (720, true)] {
+        let client = browser::open(&driver, &chromium, width, 900).await;
+        browser::sign_in(&client, &app.address, &me.token).await;
+        client.goto(&app.url("/schedule")).await.unwrap();
+        let shot = browser::screenshot(&client, &format!("week-calm-{width}")).await;
+        eprintln!("screenshot: {}", shot.display());
+        no_page_scroll(&client, width).await;
+        assert_eq!(shown(&client, ".week-grid").await, grid, "{width}px");
+        assert_eq!(shown(&client, ".week-agenda").await, !grid, "{width}px");
+        let boxes = if grid { ".tt-block" } else { ".agenda-item" };
+        let clipped = overflows(&client, boxes).await;
+        assert!(clipped.is_empty(), "{width}px: {clipped:#?}");
+        if grid {
+            let monday = visible_texts(&client, "section.tt-day[aria-label=Mon] .tt-block").await;
+            assert!(
+                monday
+                    .iter()
+                    .any(|t| t.contains("MATH 1310") && t.contains("10:00–10:50 AM")),
+                "{monday:?}"
+            );
+        }
         client.close().await.unwrap();
     }
 }
