@@ -370,7 +370,79 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[cfg(test)]
 mod tests {
-    use super::hour_label;
+    use super::*;
+
+    fn section(code: &str) -> Class {
+        let (subject, catalog) = code.split_once(' ').expect("a course code");
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 1, 12)
+            .and_then(|d| d.and_hms_opt(9, 0, 0))
+            .expect("a date");
+        Class {
+            id: ClassId::new(),
+            subject: subject.into(),
+            catalog_number: catalog.into(),
+            term: "1262".into(),
+            title: None,
+            description: None,
+            sis_class_number: None,
+            instructor: None,
+            component: None,
+            class_section: Some("001".into()),
+            class_capacity: None,
+            enrollment_available: None,
+            days: None,
+            start_time: None,
+            end_time: None,
+            location: None,
+            active: true,
+            last_synced_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn meeting(class: &Class, days: &[Day], start: u16, end: u16) -> Meeting {
+        Meeting {
+            class_id: class.id.clone(),
+            position: 0,
+            days: days.to_vec(),
+            start,
+            end,
+            place: None,
+            instructor: None,
+        }
+    }
+
+    #[test]
+    fn a_pair_of_sections_is_one_line_naming_every_overlap() {
+        let (cs, math) = (section("CS 2100"), section("MATH 1310"));
+        let week = vec![
+            meeting(&cs, &[Day::Mon, Day::Wed], 600, 650),
+            meeting(&cs, &[Day::Thu], 780, 855),
+            meeting(&math, &[Day::Mon, Day::Wed, Day::Fri], 620, 670),
+            meeting(&math, &[Day::Thu], 800, 850),
+        ];
+        let (lines, more) = clash_lines(&[cs, math], &week);
+        assert_eq!(
+            lines,
+            ["CS 2100 and MATH 1310 overlap on Mon Wed 10:20 AM and Thu 1:20 PM"]
+        );
+        assert_eq!(more, 0);
+    }
+
+    #[test]
+    fn many_clashes_are_summed_up() {
+        let sections: Vec<Class> = (0..6)
+            .map(|i| section(&format!("CS {}", 1000 + i)))
+            .collect();
+        let week: Vec<Meeting> = sections
+            .iter()
+            .map(|c| meeting(c, &[Day::Tue], 660, 710))
+            .collect();
+        let (lines, more) = clash_lines(&sections, &week);
+        assert_eq!(lines.len(), CLASHES_LISTED);
+        assert_eq!(more, 15 - CLASHES_LISTED, "6 sections make 15 pairs");
+    }
 
     #[test]
     fn hour_marks_read_on_a_twelve_hour_clock() {
