@@ -405,7 +405,9 @@ fn act_in(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
     pub computing_id: String,
-    /// Only for accepted friends.
+    /// Only for accepted friends and students who asked me: they chose to
+    /// reach out. Never for requests I sent: showing the name of whoever owns a
+    /// computing ID I typed would let anyone look names up by ID.
     pub display_name: Option<String>,
     pub since: NaiveDateTime,
 }
@@ -459,7 +461,8 @@ pub fn overview(conn: &mut DbConn, me: &UserId) -> QueryResult<Overview> {
         match row.status {
             FriendshipStatus::Accepted => out.friends.push((other_id.clone(), person(true))),
             FriendshipStatus::Pending if i_am_first => out.outgoing.push(person(false)),
-            FriendshipStatus::Pending => out.incoming.push(person(false)),
+            // The requester chose to reach out, so their name shows (see `Person`).
+            FriendshipStatus::Pending => out.incoming.push(person(true)),
             FriendshipStatus::Blocked if i_am_first => out.blocked.push(person(false)),
             // Declined requests and blocks against me are not shown.
             FriendshipStatus::Blocked | FriendshipStatus::Rejected => {}
@@ -472,20 +475,25 @@ pub fn overview(conn: &mut DbConn, me: &UserId) -> QueryResult<Overview> {
     Ok(out)
 }
 
-/// Pending requests sent to `me`, newest first (for the home page).
+/// Pending requests sent to `me`, newest first (for the home page), with each
+/// requester's display name when they set one.
 pub fn incoming(conn: &mut DbConn, me: &UserId) -> QueryResult<Vec<Person>> {
-    let rows: Vec<(NaiveDateTime, String)> = friendships::table
+    let rows: Vec<(NaiveDateTime, String, Option<String>)> = friendships::table
         .inner_join(users::table.on(users::id.eq(friendships::user_id_1)))
         .filter(friendships::user_id_2.eq(me))
         .filter(friendships::status.eq(FriendshipStatus::Pending.as_str()))
         .order(friendships::updated_at.desc())
-        .select((friendships::updated_at, users::computing_id))
+        .select((
+            friendships::updated_at,
+            users::computing_id,
+            users::display_name,
+        ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(since, computing_id)| Person {
+        .map(|(since, computing_id, display_name)| Person {
             computing_id,
-            display_name: None,
+            display_name,
             since,
         })
         .collect())

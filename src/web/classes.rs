@@ -1,17 +1,17 @@
 //! The catalog: search a term's sections, join one, leave one.
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, Either, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{membership_refusal, with_conn, AppError, Refusal};
+use super::error::{clash_lines, membership_refusal, with_conn, AppError, Refusal};
 use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
 use crate::campus_time::CampusTime;
 use crate::classes::search::{self, Query};
-use crate::classes::{self, ClassId, JoinLimits, MembershipError, Term};
+use crate::classes::{self, Class, ClassId, JoinLimits, MembershipError, Term};
 use crate::clock;
 
 #[derive(Deserialize)]
@@ -194,12 +194,26 @@ fn join_limits(state: &AppState) -> JoinLimits {
     }
 }
 
+/// Asks before a join that overlaps the student's other sections: names each
+/// clash, and offers "Join anyway" (the same form again, confirmed) or Cancel.
+#[derive(Template)]
+#[template(path = "classes/clash.html")]
+struct ClashPage {
+    layout: Layout,
+    code: String,
+    class_id: String,
+    clashes: Vec<String>,
+    term: String,
+    next: String,
+}
+
 #[post("/classes/{id}/enroll")]
 pub async fn enroll(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     SignedInForm(current, form): SignedInForm<MembershipForm>,
-) -> Result<FlashRedirect, AppError> {
+) -> Result<Either<FlashRedirect, HttpResponse>, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref());
     let configured = state.config.classes.current_term.clone();
@@ -210,7 +224,7 @@ pub async fn enroll(
         _ => classes::Clash::Refuse,
     };
     let student = current.user.clone();
-    let outcome = with_conn(&state.pool, move |conn| {
+    let (shown, outcome) = with_conn(&state.pool, move |conn| {
         let shown = match shown.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             Some(raw) => Term::parse(raw).ok_or_else(|| {
                 AppError::BadRequest(
@@ -223,7 +237,7 @@ pub async fn enroll(
                     .ok_or(AppError::NotFound)?
             }
         };
-        Ok(classes::join(
+        let outcome = classes::join(
             conn,
             &student,
             &class_id,
@@ -231,20 +245,87 @@ pub async fn enroll(
             &limits,
             clash,
             clock::now(),
-        ))
+        );
+        Ok((shown, outcome))
     })
     .await?;
     match outcome {
-        Ok(class) => Ok(FlashRedirect::done(
+        Ok(class) => Ok(Either::Left(FlashRedirect::done(
             &back,
             format!(
                 "You joined {} ({}). It is on your timetable now.",
                 class.code(),
                 class.class_section.as_deref().unwrap_or("section")
             ),
-        )),
-        Err(refused) => answer_refusal(refused, &current, &back, state.config.campus_time),
+        ))),
+        // Nothing was stored: the page asks, and its button posts again, confirmed.
+        Err(MembershipError::Clashes { code, overlaps }) => {
+            let body = ClashPage {
+                layout: Layout::new(&req, Some(&current)).at("search"),
+                clashes: clash_lines(&code, &overlaps),
+                code,
+                class_id: path.into_inner(),
+                term: shown.code().to_string(),
+                next: back,
+            }
+            .render()?;
+            Ok(Either::Right(views::page(body)))
+        }
+        Err(refused) => {
+            answer_refusal(refused, &current, &back, state.config.campus_time).map(Either::Left)
+        }
     }
+}
+
+#[derive(Deserialize)]
+pub struct LeaveParams {
+    next: Option<String>,
+}
+
+/// "Leave CS 2100 (001)?": the page the home page's "Leave class" links to;
+/// its button is the POST that leaves.
+#[derive(Template)]
+#[template(path = "classes/leave.html")]
+struct LeavePage {
+    layout: Layout,
+    class_id: String,
+    code: String,
+    section: String,
+    next: String,
+}
+
+#[get("/classes/{id}/leave")]
+pub async fn leave_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<String>,
+    params: web::Query<LeaveParams>,
+) -> Result<HttpResponse, AppError> {
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    let next = guard::safe_next(params.into_inner().next.as_deref());
+    let student = current.user.id.clone();
+    let (class, enrolled): (Class, bool) = with_conn(&state.pool, move |conn| {
+        let class = classes::find(conn, &class_id)?.ok_or(AppError::NotFound)?;
+        let enrolled = classes::is_enrolled(conn, &student, &class.id)?;
+        Ok((class, enrolled))
+    })
+    .await?;
+    if !enrolled {
+        let refused = MembershipError::NotJoined { code: class.code() };
+        return Err(AppError::BadRequest(format!(
+            "{refused} There is nothing to leave; your classes are on My classes."
+        )));
+    }
+    let body = LeavePage {
+        layout: Layout::new(&req, Some(&current)).at("home"),
+        class_id: class.id.to_string(),
+        code: class.code(),
+        section: class.class_section.clone().unwrap_or_default(),
+        next,
+    }
+    .render()?;
+    Ok(views::page(body))
 }
 
 #[post("/classes/{id}/leave")]
@@ -270,7 +351,10 @@ pub async fn leave(
     match outcome {
         Ok(class) => Ok(FlashRedirect::done(
             &back,
-            format!("You left {}.", class.code()),
+            format!(
+                "You left {}. Its chat stays; you can join again later.",
+                class.code()
+            ),
         )),
         Err(refused) => answer_refusal(refused, &current, &back, state.config.campus_time),
     }
@@ -278,5 +362,8 @@ pub async fn leave(
 
 /// Registers this area's pages on the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(search_page).service(enroll).service(leave);
+    cfg.service(search_page)
+        .service(enroll)
+        .service(leave_page)
+        .service(leave);
 }

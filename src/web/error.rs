@@ -281,6 +281,17 @@ pub fn membership_refusal(
     })
 }
 
+/// A join that overlaps other sections is not refused with a page of its own:
+/// the enroll handler asks for confirmation, one line per clash, in these
+/// words ("CS 2100 overlaps CS 3120 on Tue Thu 11:00 AM"). Anywhere else a
+/// `MembershipError::Clashes` is a flash, by `membership_refusal`.
+pub fn clash_lines(code: &str, overlaps: &[String]) -> Vec<String> {
+    overlaps
+        .iter()
+        .map(|overlap| format!("{code} overlaps {overlap}"))
+        .collect()
+}
+
 /// Too many sign-in attempts from one network: 429, and when to retry (in `campus` time).
 pub fn sign_in_limited(limited: Limited, now: NaiveDateTime, campus: CampusTime) -> AppError {
     let wait = (limited.retry_at - now).num_seconds().max(1);

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::error::{friend_refusal, with_conn, AppError, Refusal};
 use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
-use super::home::TermParam;
+use super::home::{RequestRow, TermParam};
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
@@ -30,7 +30,8 @@ struct FriendsPage {
     term_name: String,
     terms: Vec<TermOption>,
     friends: Vec<FriendRow>,
-    incoming: Vec<String>,
+    /// Requests for me, by the requester's name when they set one.
+    incoming: Vec<RequestRow>,
     outgoing: Vec<String>,
     blocked: Vec<String>,
     hides_classes: bool,
@@ -72,7 +73,13 @@ pub async fn index(
                 shared: counts.get(id).copied().unwrap_or(0),
             })
             .collect(),
-        incoming: ids(overview.incoming),
+        incoming: overview
+            .incoming
+            .into_iter()
+            .map(RequestRow::from)
+            .collect(),
+        // Only the computing ID the student typed: naming whoever owns it
+        // would let anyone look names up by ID (`requests::Person`).
         outgoing: ids(overview.outgoing),
         blocked: ids(overview.blocked),
         hides_classes: current.user.hide_classes,

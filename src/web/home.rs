@@ -28,9 +28,28 @@ struct Home {
     term_code: String,
     term_name: String,
     classes: Vec<ClassView>,
-    requests: Vec<String>,
+    /// "CS 2100 and CS 3120 overlap on Tue Thu 11:00 AM", and how many more.
+    clashes: Vec<String>,
+    more_clashes: usize,
+    requests: Vec<RequestRow>,
     hides_classes: bool,
     return_to: String,
+}
+
+/// A friend request waiting for the student: who asked, as "Jane Doe (jd4ab)"
+/// (`label`), and the computing ID the answer forms name.
+pub struct RequestRow {
+    pub computing_id: String,
+    pub label: String,
+}
+
+impl From<friends::Person> for RequestRow {
+    fn from(person: friends::Person) -> Self {
+        RequestRow {
+            label: person.label(),
+            computing_id: person.computing_id,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -71,6 +90,8 @@ pub async fn show_home(
         })
         .await?;
     let term_code = choice.code();
+    let (clashes, more_clashes) =
+        super::schedule::clash_lines(&mine, &classes::week::of_classes(&mine, &meetings));
     let mut layout = Layout::new(&req, Some(&current)).at("home");
     layout.unread |= !unread.is_empty();
     let body = Home {
@@ -89,7 +110,9 @@ pub async fn show_home(
                 view
             })
             .collect(),
-        requests: requests.into_iter().map(|p| p.computing_id).collect(),
+        clashes,
+        more_clashes,
+        requests: requests.into_iter().map(RequestRow::from).collect(),
         hides_classes: current.user.hide_classes,
         return_to: views::with_term("/", &term_code),
         term_code,

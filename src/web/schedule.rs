@@ -1,5 +1,9 @@
-//! The timetable: the student's week as a grid (Monday to Friday, hours down
-//! the side), each block with the class and how many friends take it.
+//! The timetable: the student's week read through `classes::week`, drawn twice
+//! from the same meetings: a grid (Monday to Friday, hours down the side) for
+//! wide screens and an agenda (day by day) for phones. CSS shows one of them;
+//! both mark meetings that clash with another of the student's sections.
+
+use std::collections::HashMap;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -9,29 +13,26 @@ use super::guard::CurrentUser;
 use super::home::TermParam;
 use super::layout::Layout;
 use super::state::AppState;
-use super::views::{self, meeting_view, ClassView, MeetingView, TermChoice, TermOption};
+use super::views::{self, ClassView, TermChoice, TermOption};
 use crate::campus_time::meeting_range;
 use crate::classes::schedule::{self, Day, Slot};
+use crate::classes::week::{self, Meeting};
 use crate::classes::{self, Class, ClassId};
 use crate::friends;
-
-/// A meeting's SIS text: days, start, end, place.
-type MeetingText<'a> = (
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-);
 
 /// Minutes per grid row.
 const SLOT_MINUTES: u16 = 5;
 
+/// Clashes on the home page beyond this many are summed up as "and N more".
+const CLASHES_LISTED: usize = 10;
+
 struct Block {
     code: String,
-    detail: String,
+    section: String,
     time: String,
     place: Option<String>,
     friends: usize,
+    clash: bool,
     /// CSS classes placing the block: grid rows and its lane.
     placement: String,
     href: String,
@@ -47,10 +48,28 @@ struct HourMark {
     placement: String,
 }
 
+/// One meeting on one day of the agenda.
+struct AgendaItem {
+    code: String,
+    section: String,
+    time: String,
+    place: Option<String>,
+    friends: Vec<String>,
+    /// The codes of the sections it overlaps that day.
+    clashes_with: Vec<String>,
+    href: String,
+}
+
+struct AgendaDay {
+    name: &'static str,
+    items: Vec<AgendaItem>,
+}
+
 struct Unscheduled {
     class: ClassView,
     reason: String,
-    meeting: Option<MeetingView>,
+    /// Listed only under the grid (the agenda shows weekend meetings itself).
+    grid_only: bool,
 }
 
 #[derive(Template)]
@@ -62,8 +81,16 @@ struct SchedulePage {
     days: Vec<DayColumn>,
     hours: Vec<HourMark>,
     rows_class: String,
+    /// "lanes-1", "lanes-2" or "lanes-many": how crowded the grid's busiest
+    /// hour is, which decides from what width the grid replaces the agenda.
+    crowding: String,
+    agenda: Vec<AgendaDay>,
     unscheduled: Vec<Unscheduled>,
+    /// Every unscheduled entry is a weekend meeting, which the agenda shows.
+    unscheduled_grid_only: bool,
     has_classes: bool,
+    clashes: Vec<String>,
+    more_clashes: usize,
 }
 
 /// An hour on the timetable's edge, on a 12-hour clock: "8 AM", "12 PM", "1 PM".
@@ -79,7 +106,77 @@ fn row_of(minutes: u16, first_hour: u16) -> u16 {
     (minutes - first_hour * 60) / SLOT_MINUTES + 1
 }
 
-// Stays whole: one sequence builds the grid (meetings parsed, placed as slots, laid out in day columns); its half-built values mean nothing to any other page.
+fn day_name(day: Day) -> &'static str {
+    match day {
+        Day::Mon => "Monday",
+        Day::Tue => "Tuesday",
+        Day::Wed => "Wednesday",
+        Day::Thu => "Thursday",
+        Day::Fri => "Friday",
+        Day::Sat => "Saturday",
+        Day::Sun => "Sunday",
+    }
+}
+
+/// For meeting `i` on `day`: the other sections meeting at the same time then.
+fn clashing_on<'a>(
+    meetings: &[Meeting],
+    i: usize,
+    day: Day,
+    by_id: &HashMap<&ClassId, &'a Class>,
+) -> Vec<&'a Class> {
+    let me = &meetings[i];
+    let mut found: Vec<&Class> = Vec::new();
+    for other in meetings {
+        if other.class_id != me.class_id
+            && me.overlaps(other)
+            && me.shared_days(other).contains(&day)
+        {
+            if let Some(class) = by_id.get(&other.class_id) {
+                if !found.iter().any(|c| c.id == class.id) {
+                    found.push(class);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// "CS 2100 and CS 3120 overlap on Tue Thu 11:00 AM", one line per pair of
+/// the given sections that meet at the same time (every overlap of the pair
+/// in one line), at most `CLASHES_LISTED` lines, then how many more.
+pub fn clash_lines(sections: &[Class], meetings: &[Meeting]) -> (Vec<String>, usize) {
+    let code_of: HashMap<&ClassId, String> = sections.iter().map(|c| (&c.id, c.code())).collect();
+    let mut pairs: Vec<((ClassId, ClassId), Vec<String>)> = Vec::new();
+    for clash in week::clashes(meetings) {
+        let when = week::when(&clash.days, clash.start);
+        let key = (clash.a, clash.b);
+        match pairs.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, times)) if !times.contains(&when) => times.push(when),
+            Some(_) => {}
+            None => pairs.push((key, vec![when])),
+        }
+    }
+    let total = pairs.len();
+    let lines = pairs
+        .into_iter()
+        .take(CLASHES_LISTED)
+        .map(|((a, b), times)| {
+            let name = |id: &ClassId| code_of.get(id).cloned().unwrap_or_default();
+            format!(
+                "{} and {} overlap on {}",
+                name(&a),
+                name(&b),
+                times.join(" and ")
+            )
+        })
+        .collect::<Vec<_>>();
+    let more = total - lines.len();
+    (lines, more)
+}
+
+// Stays whole: one sequence reads the week (meetings, clashes, friends) and
+// shapes it twice, as grid blocks and as agenda days, for one template.
 #[get("/schedule")]
 pub async fn show_schedule(
     req: HttpRequest,
@@ -90,103 +187,110 @@ pub async fn show_schedule(
     let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
-    let (choice, mine, meetings, friends_in) = with_conn(&state.pool, move |conn| {
+    let (choice, mine, listed, friends_in) = with_conn(&state.pool, move |conn| {
         let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
         let mine = match &choice.current {
             Some(term) => classes::of_user(conn, &user.id, term.code())?,
             None => Vec::new(),
         };
         let ids: Vec<ClassId> = mine.iter().map(|c| c.id.clone()).collect();
-        let meetings = classes::meetings_by_class(conn, &ids)?;
+        let listed = classes::meetings_by_class(conn, &ids)?;
         let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
-        Ok((choice, mine, meetings, friends_in))
+        Ok((choice, mine, listed, friends_in))
     })
     .await?;
 
-    // Every (class, meeting) pair, read into days and minutes.
-    struct Parsed<'a> {
-        class: &'a Class,
-        view: MeetingView,
-        days: Vec<Day>,
-        times: Option<(u16, u16)>,
-    }
-    let mut parsed: Vec<Parsed> = Vec::new();
+    let meetings = week::of_classes(&mine, &listed);
+    let by_id: HashMap<&ClassId, &Class> = mine.iter().map(|c| (&c.id, c)).collect();
+    let section_of = |c: &Class| c.class_section.clone().unwrap_or_default();
+    let friend_names = |id: &ClassId| -> Vec<String> {
+        friends_in
+            .get(id)
+            .map(|list| list.iter().map(|f| f.label()).collect())
+            .unwrap_or_default()
+    };
+
+    // Sections with no timed meeting at all, and weekend meetings (off the grid).
     let mut unscheduled = Vec::new();
     for class in &mine {
-        let list: Vec<MeetingText> = match meetings.get(&class.id).filter(|m| !m.is_empty()) {
-            Some(ms) => ms
-                .iter()
-                .map(|m| {
-                    (
-                        m.days.as_deref(),
-                        m.start_time.as_deref(),
-                        m.end_time.as_deref(),
-                        m.location.as_deref(),
-                    )
-                })
-                .collect(),
-            None => vec![(
-                class.days.as_deref(),
-                class.start_time.as_deref(),
-                class.end_time.as_deref(),
-                class.location.as_deref(),
-            )],
-        };
-        let mut placed_any = false;
-        for (days, start, end, place) in list {
-            let view = meeting_view(days, start, end, place);
-            let day_list = days.map(schedule::parse_days).unwrap_or_default();
-            let times = match (
-                start.and_then(schedule::parse_time),
-                end.and_then(schedule::parse_time),
-            ) {
-                (Some(s), Some(e)) if e > s => Some((s, e)),
-                _ => None,
-            };
-            let on_grid = times.is_some() && day_list.iter().any(|d| Day::WEEKDAYS.contains(d));
-            let weekend = times.is_some() && day_list.iter().any(|d| !Day::WEEKDAYS.contains(d));
-            if weekend {
-                unscheduled.push(Unscheduled {
-                    class: ClassView::new(class, None, Vec::new()),
-                    reason: "Meets on the weekend".into(),
-                    meeting: Some(meeting_view(days, start, end, place)),
-                });
-            }
-            if on_grid {
-                placed_any = true;
-                parsed.push(Parsed {
-                    class,
-                    view,
-                    days: day_list,
-                    times,
-                });
-            }
-        }
-        if !placed_any
-            && !unscheduled
-                .iter()
-                .any(|u| u.class.id == class.id.to_string())
+        let timed: Vec<&Meeting> = meetings.iter().filter(|m| m.class_id == class.id).collect();
+        if timed.is_empty() {
+            unscheduled.push(Unscheduled {
+                class: ClassView::new(class, listed.get(&class.id), Vec::new()),
+                reason: "No fixed meeting time".into(),
+                grid_only: false,
+            });
+        } else if timed
+            .iter()
+            .any(|m| m.days.iter().any(|d| !Day::WEEKDAYS.contains(d)))
         {
             unscheduled.push(Unscheduled {
-                class: ClassView::new(class, meetings.get(&class.id), Vec::new()),
-                reason: "No fixed meeting time".into(),
-                meeting: None,
+                class: ClassView::new(class, listed.get(&class.id), Vec::new()),
+                reason: "Meets on the weekend".into(),
+                grid_only: true,
             });
         }
     }
 
-    let mut slots = Vec::new();
-    for (key, p) in parsed.iter().enumerate() {
-        let (start, end) = p.times.expect("only timed meetings are on the grid");
-        for day in p.days.iter().filter(|d| Day::WEEKDAYS.contains(d)) {
-            slots.push(Slot {
-                key,
-                day: *day,
-                start,
-                end,
-            });
+    // The agenda: every day that has meetings, Monday to Sunday.
+    let mut agenda = Vec::new();
+    for day in [
+        Day::Mon,
+        Day::Tue,
+        Day::Wed,
+        Day::Thu,
+        Day::Fri,
+        Day::Sat,
+        Day::Sun,
+    ] {
+        let mut todays: Vec<usize> = (0..meetings.len())
+            .filter(|&i| meetings[i].days.contains(&day))
+            .collect();
+        if todays.is_empty() {
+            continue;
         }
+        todays.sort_by_key(|&i| (meetings[i].start, meetings[i].end));
+        let items = todays
+            .into_iter()
+            .filter_map(|i| {
+                let m = &meetings[i];
+                let class = by_id.get(&m.class_id)?;
+                Some(AgendaItem {
+                    code: class.code(),
+                    section: section_of(class),
+                    time: meeting_range(u32::from(m.start), u32::from(m.end)),
+                    place: m.place.clone(),
+                    friends: friend_names(&class.id),
+                    clashes_with: clashing_on(&meetings, i, day, &by_id)
+                        .iter()
+                        .map(|c| c.code())
+                        .collect(),
+                    href: format!("/classes/{}", class.id),
+                })
+            })
+            .collect();
+        agenda.push(AgendaDay {
+            name: day_name(day),
+            items,
+        });
     }
+
+    // The grid: weekday meetings as slots, overlapping ones in lanes.
+    let slots: Vec<Slot> = meetings
+        .iter()
+        .enumerate()
+        .flat_map(|(key, m)| {
+            m.days
+                .iter()
+                .filter(|d| Day::WEEKDAYS.contains(d))
+                .map(move |day| Slot {
+                    key,
+                    day: *day,
+                    start: m.start,
+                    end: m.end,
+                })
+        })
+        .collect();
     let first_hour = slots.iter().map(|s| s.start / 60).min().unwrap_or(8).min(8);
     let last_hour = slots
         .iter()
@@ -201,21 +305,20 @@ pub async fn show_schedule(
             blocks: Vec::new(),
         })
         .collect();
+    let mut most_lanes = 1;
     for placed in schedule::lay_out(slots) {
-        let p = &parsed[placed.key];
-        let friend_count = friends_in.get(&p.class.id).map_or(0, Vec::len);
+        let m = &meetings[placed.key];
+        let Some(class) = by_id.get(&m.class_id) else {
+            continue;
+        };
+        most_lanes = most_lanes.max(placed.lanes);
         days[placed.day.index()].blocks.push(Block {
-            code: p.class.code(),
-            detail: format!(
-                "{} {}",
-                p.class.class_section.as_deref().unwrap_or(""),
-                p.class.component.as_deref().unwrap_or("")
-            )
-            .trim()
-            .to_string(),
+            code: class.code(),
+            section: section_of(class),
             time: meeting_range(u32::from(placed.start), u32::from(placed.end)),
-            place: p.view.place.clone(),
-            friends: friend_count,
+            place: m.place.clone(),
+            friends: friends_in.get(&class.id).map_or(0, Vec::len),
+            clash: !clashing_on(&meetings, placed.key, placed.day, &by_id).is_empty(),
             placement: format!(
                 "gs-{} ge-{} lk{} li{}",
                 row_of(placed.start, first_hour),
@@ -223,7 +326,7 @@ pub async fn show_schedule(
                 placed.lanes,
                 placed.lane
             ),
-            href: format!("/classes/{}", p.class.id),
+            href: format!("/classes/{}", class.id),
         });
     }
     let hours = (first_hour..last_hour)
@@ -236,6 +339,7 @@ pub async fn show_schedule(
             ),
         })
         .collect();
+    let (clashes, more_clashes) = clash_lines(&mine, &meetings);
     let body = SchedulePage {
         layout: Layout::new(&req, Some(&current)).at("schedule"),
         terms: choice.options(),
@@ -243,8 +347,17 @@ pub async fn show_schedule(
         days,
         hours,
         rows_class: format!("rows-{}", last_hour - first_hour),
+        crowding: match most_lanes {
+            1 => "lanes-1".into(),
+            2 => "lanes-2".into(),
+            _ => "lanes-many".into(),
+        },
+        agenda,
+        unscheduled_grid_only: unscheduled.iter().all(|u| u.grid_only),
         unscheduled,
         has_classes: !mine.is_empty(),
+        clashes,
+        more_clashes,
     }
     .render()?;
     Ok(views::page(body))
@@ -257,7 +370,79 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[cfg(test)]
 mod tests {
-    use super::hour_label;
+    use super::*;
+
+    fn section(code: &str) -> Class {
+        let (subject, catalog) = code.split_once(' ').expect("a course code");
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 1, 12)
+            .and_then(|d| d.and_hms_opt(9, 0, 0))
+            .expect("a date");
+        Class {
+            id: ClassId::new(),
+            subject: subject.into(),
+            catalog_number: catalog.into(),
+            term: "1262".into(),
+            title: None,
+            description: None,
+            sis_class_number: None,
+            instructor: None,
+            component: None,
+            class_section: Some("001".into()),
+            class_capacity: None,
+            enrollment_available: None,
+            days: None,
+            start_time: None,
+            end_time: None,
+            location: None,
+            active: true,
+            last_synced_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn meeting(class: &Class, days: &[Day], start: u16, end: u16) -> Meeting {
+        Meeting {
+            class_id: class.id.clone(),
+            position: 0,
+            days: days.to_vec(),
+            start,
+            end,
+            place: None,
+            instructor: None,
+        }
+    }
+
+    #[test]
+    fn a_pair_of_sections_is_one_line_naming_every_overlap() {
+        let (cs, math) = (section("CS 2100"), section("MATH 1310"));
+        let week = vec![
+            meeting(&cs, &[Day::Mon, Day::Wed], 600, 650),
+            meeting(&cs, &[Day::Thu], 780, 855),
+            meeting(&math, &[Day::Mon, Day::Wed, Day::Fri], 620, 670),
+            meeting(&math, &[Day::Thu], 800, 850),
+        ];
+        let (lines, more) = clash_lines(&[cs, math], &week);
+        assert_eq!(
+            lines,
+            ["CS 2100 and MATH 1310 overlap on Mon Wed 10:20 AM and Thu 1:20 PM"]
+        );
+        assert_eq!(more, 0);
+    }
+
+    #[test]
+    fn many_clashes_are_summed_up() {
+        let sections: Vec<Class> = (0..6)
+            .map(|i| section(&format!("CS {}", 1000 + i)))
+            .collect();
+        let week: Vec<Meeting> = sections
+            .iter()
+            .map(|c| meeting(c, &[Day::Tue], 660, 710))
+            .collect();
+        let (lines, more) = clash_lines(&sections, &week);
+        assert_eq!(lines.len(), CLASHES_LISTED);
+        assert_eq!(more, 15 - CLASHES_LISTED, "6 sections make 15 pairs");
+    }
 
     #[test]
     fn hour_marks_read_on_a_twelve_hour_clock() {

@@ -43,3 +43,6 @@ mod signin;
 mod sis;
 mod student_data;
 mod web_kit;
+mod week_browser;
+mod week_clashes;
+mod week_leave_requests;
