@@ -1,9 +1,11 @@
 //! Friendships between students (requests, acceptance, blocks) and the contact
 //! imports kept from the seed schema. No actix or HTML here.
 
+pub mod free;
 pub mod personal_data;
 pub mod requests;
 pub mod visibility;
+pub mod weeks;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
