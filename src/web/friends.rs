@@ -483,7 +483,7 @@ fn hour_options(hours: std::ops::RangeInclusive<u16>, selected: u16) -> Vec<Pick
         .map(|h| PickOption {
             value: h.to_string(),
             name: if h == 24 {
-                "12:00 AM (midnight)".to_string()
+                "Midnight".to_string()
             } else {
                 twelve_hour(u32::from(h) * 60)
             },
@@ -570,9 +570,12 @@ pub async fn free_time(
         withheld: weeks.withheld_by_viewer.iter().map(|f| f.label()).collect(),
         results,
         window_words: format!(
-            "{}–{}, {}–{}",
-            window.from.short(),
-            window.to.short(),
+            "{}, {}–{}",
+            if window.from == window.to {
+                window.from.short().to_string()
+            } else {
+                format!("{}–{}", window.from.short(), window.to.short())
+            },
             twelve_hour(u32::from(window.start)),
             twelve_hour(u32::from(window.end))
         ),
