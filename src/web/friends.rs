@@ -346,6 +346,12 @@ impl FreeQuery {
                     if !chosen.contains(&id) {
                         chosen.push(id);
                     }
+                    // Stop reading at once: a long address must not cost more.
+                    if chosen.len() > MOST_FRIENDS_AT_ONCE {
+                        return Err(AppError::BadRequest(format!(
+                            "You picked more than {MOST_FRIENDS_AT_ONCE} friends; compare at most {MOST_FRIENDS_AT_ONCE} at a time. Go back and untick some."
+                        )));
+                    }
                 }
                 "from" => (asked, from) = (true, Some(value)),
                 "to" => (asked, to) = (true, Some(value)),
@@ -354,12 +360,6 @@ impl FreeQuery {
                 "term" => term = Some(value),
                 _ => {}
             }
-        }
-        if chosen.len() > MOST_FRIENDS_AT_ONCE {
-            return Err(AppError::BadRequest(format!(
-                "You picked {} friends; compare at most {MOST_FRIENDS_AT_ONCE} at a time. Go back and untick some.",
-                chosen.len()
-            )));
         }
         let window = free::Window::parse(
             from.as_deref(),
