@@ -1,9 +1,13 @@
-//! Friendships between students (requests, acceptance, blocks) and the contact
-//! imports kept from the seed schema. No actix or HTML here.
+//! Friendships between students (requests, acceptance, blocks), what friends
+//! may see of each other (classes in common, a friend's week in `weeks`, the
+//! times all are free in `free`) and the contact imports kept from the seed
+//! schema. No actix or HTML here.
 
+pub mod free;
 pub mod personal_data;
 pub mod requests;
 pub mod visibility;
+pub mod weeks;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

@@ -1,5 +1,6 @@
 //! Friends: add by computing ID or address, answer requests, remove, block and
-//! unblock, and the classes shared with one friend.
+//! unblock, the classes shared with one friend and their week beside yours,
+//! and the times when you and chosen friends are all free.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -12,9 +13,11 @@ use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
 use crate::accounts::UserId;
+use crate::campus_time::{meeting_range, twelve_hour};
+use crate::classes::schedule::Day;
 use crate::classes::{self, ClassId};
 use crate::clock;
-use crate::friends::{self, requests, Action, RequestOutcome};
+use crate::friends::{self, free, requests, weeks, Action, RequestOutcome};
 
 struct FriendRow {
     computing_id: String,
@@ -198,6 +201,50 @@ pub async fn act(
     }
 }
 
+/// One meeting in a side-by-side week, as the page shows it.
+struct EntryView {
+    class_id: String,
+    code: String,
+    section: String,
+    time: String,
+    place: Option<String>,
+    shared: bool,
+}
+
+/// A day of the two weeks.
+struct DayView {
+    day: &'static str,
+    mine: Vec<EntryView>,
+    theirs: Vec<EntryView>,
+}
+
+fn day_views(mine: &weeks::Week, theirs: &weeks::Week) -> Vec<DayView> {
+    let entries = |list: Vec<weeks::Entry>| {
+        list.into_iter()
+            .map(|e| EntryView {
+                class_id: e.class_id.to_string(),
+                code: e.code,
+                section: e.section.unwrap_or_default(),
+                time: meeting_range(u32::from(e.start), u32::from(e.end)),
+                place: e.place,
+                shared: e.shared,
+            })
+            .collect()
+    };
+    weeks::side_by_side(mine, theirs)
+        .into_iter()
+        .map(|d| DayView {
+            day: d.day.short(),
+            mine: entries(d.mine),
+            theirs: entries(d.theirs),
+        })
+        .collect()
+}
+
+fn codes(sections: &[&classes::Class]) -> Vec<String> {
+    sections.iter().map(|c| c.code()).collect()
+}
+
 #[derive(Template)]
 #[template(path = "friends/show.html")]
 struct FriendPage {
@@ -210,6 +257,10 @@ struct FriendPage {
     other_terms: Vec<ClassView>,
     hidden_by_me: bool,
     hidden_by_them: bool,
+    /// The two weeks of the shown term, day by day (empty while either hides).
+    days: Vec<DayView>,
+    my_untimed: Vec<String>,
+    their_untimed: Vec<String>,
 }
 
 #[get("/friends/{computing_id}")]
@@ -225,20 +276,30 @@ pub async fn show(
     let configured = state.config.classes.current_term.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
-    let (choice, friend, shared, meetings) = with_conn(&state.pool, move |conn| {
+    let (choice, friend, shared, meetings, weeks) = with_conn(&state.pool, move |conn| {
         let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
         let friend = friends::requests::accepted_friend(conn, &user.id, &computing_id)?
             .ok_or(AppError::NotFound)?;
         let shared = friends::shared_classes(conn, &user, &friend)?;
         let ids: Vec<ClassId> = shared.iter().map(|c| c.id.clone()).collect();
         let meetings = classes::meetings_by_class(conn, &ids)?;
-        Ok((choice, friend, shared, meetings))
+        let weeks = weeks::load(conn, &user, &[computing_id], &choice.code())?;
+        Ok((choice, friend, shared, meetings, weeks))
     })
     .await?;
     let term_code = choice.code();
     let (this_term, other_terms): (Vec<_>, Vec<_>) =
         shared.iter().partition(|c| c.term == term_code);
     let label = friends::label(friend.display_name.as_deref(), &friend.computing_id);
+    // Their week is there only when the visibility rule counted them.
+    let (days, my_untimed, their_untimed) = match weeks.shown.first() {
+        Some((_, theirs)) => (
+            day_views(&weeks.mine, theirs),
+            codes(&weeks.mine.untimed()),
+            codes(&theirs.untimed()),
+        ),
+        None => (Vec::new(), Vec::new(), Vec::new()),
+    };
     let body = FriendPage {
         layout: Layout::new(&req, Some(&current)).at("friends"),
         computing_id: friend.computing_id.clone(),
@@ -255,6 +316,276 @@ pub async fn show(
             .collect(),
         hidden_by_me: current.user.hide_classes,
         hidden_by_them: friend.hide_classes && !current.user.hide_classes,
+        days,
+        my_untimed,
+        their_untimed,
+    }
+    .render()?;
+    Ok(views::page(body))
+}
+
+/// Friends one search may compare at once.
+const MOST_FRIENDS_AT_ONCE: usize = 20;
+
+/// `GET /friends/free`'s fields: repeated `friend`, and `from`, `to`, `start`,
+/// `end`, `term` (read by hand: checkboxes repeat a name).
+struct FreeQuery {
+    chosen: Vec<String>,
+    window: free::Window,
+    term: Option<String>,
+    /// The form was sent (any of its fields is present), not just opened.
+    asked: bool,
+}
+
+impl FreeQuery {
+    fn parse(query: &str, allowed_domains: &[String]) -> Result<FreeQuery, AppError> {
+        let mut chosen: Vec<String> = Vec::new();
+        let (mut from, mut to, mut start, mut end, mut term) = (None, None, None, None, None);
+        let mut asked = false;
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let value = value.into_owned();
+            match key.as_ref() {
+                "friend" => {
+                    asked = true;
+                    // A malformed id is as unknown as a stranger's: the same words.
+                    let id = requests::parse_who(&value, allowed_domains)
+                        .map_err(|_| not_a_friend(&value))?;
+                    if !chosen.contains(&id) {
+                        chosen.push(id);
+                    }
+                    // Stop reading at once: a long address must not cost more.
+                    if chosen.len() > MOST_FRIENDS_AT_ONCE {
+                        return Err(AppError::BadRequest(format!(
+                            "You picked more than {MOST_FRIENDS_AT_ONCE} friends; compare at most {MOST_FRIENDS_AT_ONCE} at a time. Go back and untick some."
+                        )));
+                    }
+                }
+                "from" => (asked, from) = (true, Some(value)),
+                "to" => (asked, to) = (true, Some(value)),
+                "start" => (asked, start) = (true, Some(value)),
+                "end" => (asked, end) = (true, Some(value)),
+                "term" => term = Some(value),
+                _ => {}
+            }
+        }
+        let window = free::Window::parse(
+            from.as_deref(),
+            to.as_deref(),
+            start.as_deref(),
+            end.as_deref(),
+        )
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        Ok(FreeQuery {
+            chosen,
+            window,
+            term,
+            asked,
+        })
+    }
+}
+
+fn not_a_friend(raw: &str) -> AppError {
+    AppError::BadRequest(format!(
+        "“{}” is not one of your friends. Pick friends from the list on the free-time page.",
+        raw.trim().chars().take(40).collect::<String>()
+    ))
+}
+
+/// A friend to tick.
+struct FriendChoice {
+    computing_id: String,
+    label: String,
+    checked: bool,
+}
+
+/// An entry of a day or hour list.
+struct PickOption {
+    value: String,
+    name: String,
+    selected: bool,
+}
+
+/// One free stretch as the page shows it.
+struct SlotView {
+    time: String,
+    length: String,
+    /// Who is busy then (the "all but one" list).
+    busy: Option<String>,
+}
+
+/// The free stretches of one day.
+struct DaySlots {
+    day: &'static str,
+    slots: Vec<SlotView>,
+}
+
+/// What a search found, for the people it counted.
+struct FreeResults {
+    counted: Vec<String>,
+    all_free: Vec<DaySlots>,
+    /// None when fewer than three are counted ("all but one" would be "one of you").
+    all_but_one: Option<Vec<DaySlots>>,
+}
+
+#[derive(Template)]
+#[template(path = "friends/free.html")]
+struct FreePage {
+    layout: Layout,
+    friends: Vec<FriendChoice>,
+    terms: Vec<TermOption>,
+    term_code: String,
+    days_from: Vec<PickOption>,
+    days_to: Vec<PickOption>,
+    hours_start: Vec<PickOption>,
+    hours_end: Vec<PickOption>,
+    /// The form was sent without a friend ticked.
+    none_chosen: bool,
+    private: Vec<String>,
+    withheld: Vec<String>,
+    results: Option<FreeResults>,
+    window_words: String,
+}
+
+/// "1 hr 30 min", "45 min", "2 hr".
+fn length_words(minutes: u16) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} hr"),
+        (h, m) => format!("{h} hr {m} min"),
+    }
+}
+
+fn by_day(window: &free::Window, slots: Vec<(free::Slot, Option<String>)>) -> Vec<DaySlots> {
+    window
+        .days()
+        .into_iter()
+        .map(|day| DaySlots {
+            day: day.short(),
+            slots: slots
+                .iter()
+                .filter(|(s, _)| s.day == day)
+                .map(|(s, busy)| SlotView {
+                    time: meeting_range(u32::from(s.start), u32::from(s.end)),
+                    length: length_words(s.minutes()),
+                    busy: busy.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn day_options(selected: Day) -> Vec<PickOption> {
+    free::WEEK
+        .into_iter()
+        .map(|d| PickOption {
+            value: d.short().to_string(),
+            name: d.short().to_string(),
+            selected: d == selected,
+        })
+        .collect()
+}
+
+fn hour_options(hours: std::ops::RangeInclusive<u16>, selected: u16) -> Vec<PickOption> {
+    hours
+        .map(|h| PickOption {
+            value: h.to_string(),
+            name: if h == 24 {
+                "Midnight".to_string()
+            } else {
+                twelve_hour(u32::from(h) * 60)
+            },
+            selected: h * 60 == selected,
+        })
+        .collect()
+}
+
+#[get("/friends/free")]
+pub async fn free_time(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    current: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let query = FreeQuery::parse(
+        req.query_string(),
+        &state.config.sign_in.allowed_email_domains,
+    )?;
+    let configured = state.config.classes.current_term.clone();
+    let user = current.user.clone();
+    let (requested, chosen) = (query.term.clone(), query.chosen.clone());
+    let (choice, overview, weeks) = with_conn(&state.pool, move |conn| {
+        let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
+        let overview = requests::overview(conn, &user.id)?;
+        let weeks = if chosen.is_empty() {
+            weeks::Weeks::default()
+        } else {
+            weeks::load(conn, &user, &chosen, &choice.code())?
+        };
+        if let Some(stranger) = weeks.not_friends.first() {
+            return Err(not_a_friend(stranger));
+        }
+        Ok((choice, overview, weeks))
+    })
+    .await?;
+
+    let window = query.window;
+    let results = (!weeks.shown.is_empty()).then(|| {
+        let mut names = vec!["you".to_string()];
+        names.extend(weeks.shown.iter().map(|(f, _)| f.label()));
+        let mut all = vec![weeks.mine.meetings.clone()];
+        all.extend(weeks.shown.iter().map(|(_, w)| w.meetings.clone()));
+        let found = free::find(&all, &window);
+        FreeResults {
+            all_free: by_day(
+                &window,
+                found.all_free.into_iter().map(|s| (s, None)).collect(),
+            ),
+            all_but_one: (names.len() >= 3).then(|| {
+                by_day(
+                    &window,
+                    found
+                        .all_but_one
+                        .into_iter()
+                        .map(|a| (a.slot, Some(names[a.busy].clone())))
+                        .collect(),
+                )
+                .into_iter()
+                .filter(|d| !d.slots.is_empty())
+                .collect()
+            }),
+            counted: names,
+        }
+    });
+    let body = FreePage {
+        layout: Layout::new(&req, Some(&current)).at("friends"),
+        friends: overview
+            .friends
+            .iter()
+            .map(|(_, p)| FriendChoice {
+                checked: query.chosen.contains(&p.computing_id),
+                computing_id: p.computing_id.clone(),
+                label: p.label(),
+            })
+            .collect(),
+        terms: choice.options(),
+        term_code: choice.code(),
+        days_from: day_options(window.from),
+        days_to: day_options(window.to),
+        hours_start: hour_options(0..=23, window.start),
+        hours_end: hour_options(1..=24, window.end),
+        none_chosen: query.asked && query.chosen.is_empty(),
+        private: weeks.private.iter().map(|f| f.label()).collect(),
+        withheld: weeks.withheld_by_viewer.iter().map(|f| f.label()).collect(),
+        results,
+        window_words: format!(
+            "{}, {}–{}",
+            if window.from == window.to {
+                window.from.short().to_string()
+            } else {
+                format!("{}–{}", window.from.short(), window.to.short())
+            },
+            twelve_hour(u32::from(window.start)),
+            twelve_hour(u32::from(window.end))
+        ),
     }
     .render()?;
     Ok(views::page(body))
@@ -262,5 +593,10 @@ pub async fn show(
 
 /// Registers this area's pages on the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(index).service(add).service(show).service(act);
+    // `free_time` before `show`: "/friends/free" is not a computing ID.
+    cfg.service(index)
+        .service(add)
+        .service(free_time)
+        .service(show)
+        .service(act);
 }

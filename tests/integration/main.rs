@@ -21,6 +21,8 @@ mod classes;
 mod cleanup;
 mod cli;
 mod demo;
+mod friends_free;
+mod friends_week;
 mod hardening_classes;
 mod hardening_flags;
 mod hardening_net;

@@ -1,0 +1,400 @@
+//! "When are we all free": from the weekly meetings of a few students, the
+//! stretches of at least `MIN_MINUTES` in a chosen window of days and hours
+//! when all of them are free, and those when all but one are (naming who is
+//! busy). Pure interval arithmetic; who may be counted is decided in `weeks`.
+
+use crate::classes::schedule::Day;
+use crate::classes::week::Meeting;
+
+/// The shortest stretch worth offering as a time to meet.
+pub const MIN_MINUTES: u16 = 30;
+
+/// The days and hours to search, checked: `from <= to`, `start < end`, whole
+/// hours within one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: Day,
+    pub to: Day,
+    /// Minutes after midnight, campus wall clock.
+    pub start: u16,
+    pub end: u16,
+}
+
+/// Why a window was refused, in words a student can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("“{0}” is not a day. Pick a day from Mon to Sun.")]
+    NotADay(String),
+    #[error("The first day ({from}) comes after the last day ({to}). Pick days from Monday towards Sunday.")]
+    DaysReversed {
+        from: &'static str,
+        to: &'static str,
+    },
+    #[error("“{0}” is not an hour of the day. Pick the hours from the lists.")]
+    NotAnHour(String),
+    #[error("The hours must start before they end (from {start} to {end}). Pick a later end or an earlier start.")]
+    HoursReversed { start: String, end: String },
+}
+
+impl Default for Window {
+    /// Weekdays, 8 AM to 6 PM.
+    fn default() -> Window {
+        Window {
+            from: Day::Mon,
+            to: Day::Fri,
+            start: 8 * 60,
+            end: 18 * 60,
+        }
+    }
+}
+
+/// Every day, Monday first.
+pub const WEEK: [Day; 7] = [
+    Day::Mon,
+    Day::Tue,
+    Day::Wed,
+    Day::Thu,
+    Day::Fri,
+    Day::Sat,
+    Day::Sun,
+];
+
+/// "Mon" (as `Day::short` writes it, any case) into a day.
+pub fn parse_day(raw: &str) -> Result<Day, WindowError> {
+    let text = raw.trim();
+    WEEK.into_iter()
+        .find(|d| d.short().eq_ignore_ascii_case(text))
+        .ok_or_else(|| WindowError::NotADay(text.chars().take(20).collect()))
+}
+
+/// A whole hour "0".."24" into minutes after midnight.
+fn parse_hour(raw: &str) -> Result<u16, WindowError> {
+    let text = raw.trim();
+    text.parse::<u16>()
+        .ok()
+        .filter(|h| *h <= 24)
+        .map(|h| h * 60)
+        .ok_or_else(|| WindowError::NotAnHour(text.chars().take(20).collect()))
+}
+
+impl Window {
+    /// Reads the form's fields; a missing field keeps the default.
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        start: Option<&str>,
+        end: Option<&str>,
+    ) -> Result<Window, WindowError> {
+        let default = Window::default();
+        fn present(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let from = present(from).map_or(Ok(default.from), parse_day)?;
+        let to = present(to).map_or(Ok(default.to), parse_day)?;
+        let start = present(start).map_or(Ok(default.start), parse_hour)?;
+        let end = present(end).map_or(Ok(default.end), parse_hour)?;
+        if from > to {
+            return Err(WindowError::DaysReversed {
+                from: from.short(),
+                to: to.short(),
+            });
+        }
+        if start >= end {
+            return Err(WindowError::HoursReversed {
+                start: crate::campus_time::twelve_hour(u32::from(start)),
+                end: crate::campus_time::twelve_hour(u32::from(end)),
+            });
+        }
+        Ok(Window {
+            from,
+            to,
+            start,
+            end,
+        })
+    }
+
+    /// The window's days, in order.
+    pub fn days(&self) -> Vec<Day> {
+        WEEK.into_iter()
+            .filter(|d| *d >= self.from && *d <= self.to)
+            .collect()
+    }
+}
+
+/// A stretch of one day when people can meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub day: Day,
+    pub start: u16,
+    pub end: u16,
+}
+
+impl Slot {
+    pub fn minutes(&self) -> u16 {
+        self.end - self.start
+    }
+}
+
+/// A stretch when everyone but one person is free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlmostSlot {
+    pub slot: Slot,
+    /// The index (in the weeks given) of the one who is busy.
+    pub busy: usize,
+}
+
+/// What the finder found for a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FreeTime {
+    pub all_free: Vec<Slot>,
+    pub all_but_one: Vec<AlmostSlot>,
+}
+
+/// One person's busy stretches on `day`, cut to the window and merged.
+fn busy_on(week: &[Meeting], day: Day, window: &Window) -> Vec<(u16, u16)> {
+    let mut spans: Vec<(u16, u16)> = week
+        .iter()
+        .filter(|m| m.days.contains(&day))
+        .map(|m| (m.start.max(window.start), m.end.min(window.end)))
+        .filter(|(s, e)| s < e)
+        .collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(u16, u16)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+/// The free stretches (at least `MIN_MINUTES`) of the people whose weeks are
+/// given: when all are free, and when exactly one is busy (the same one the
+/// whole stretch). Both lists run day by day, earliest first.
+pub fn find(weeks: &[Vec<Meeting>], window: &Window) -> FreeTime {
+    let mut found = FreeTime::default();
+    for day in window.days() {
+        let busy: Vec<Vec<(u16, u16)>> = weeks.iter().map(|w| busy_on(w, day, window)).collect();
+        // Cut the day at every start and end: inside each piece, who is busy
+        // does not change.
+        let mut cuts: Vec<u16> = vec![window.start, window.end];
+        cuts.extend(busy.iter().flatten().flat_map(|(s, e)| [*s, *e]));
+        cuts.sort_unstable();
+        cuts.dedup();
+        // (start, end, who is busy) for each piece, neighbours with the same
+        // people busy joined.
+        let mut pieces: Vec<(u16, u16, Vec<usize>)> = Vec::new();
+        for pair in cuts.windows(2) {
+            let (s, e) = (pair[0], pair[1]);
+            let who: Vec<usize> = busy
+                .iter()
+                .enumerate()
+                .filter(|(_, spans)| spans.iter().any(|(bs, be)| *bs <= s && e <= *be))
+                .map(|(i, _)| i)
+                .collect();
+            match pieces.last_mut() {
+                Some(last) if last.1 == s && last.2 == who => last.1 = e,
+                _ => pieces.push((s, e, who)),
+            }
+        }
+        for (start, end, who) in pieces {
+            let slot = Slot { day, start, end };
+            if slot.minutes() < MIN_MINUTES {
+                continue;
+            }
+            match who.as_slice() {
+                [] => found.all_free.push(slot),
+                [one] => found.all_but_one.push(AlmostSlot { slot, busy: *one }),
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classes::ClassId;
+
+    fn at(hhmm: &str) -> u16 {
+        let (h, m) = hhmm.split_once(':').unwrap();
+        h.parse::<u16>().unwrap() * 60 + m.parse::<u16>().unwrap()
+    }
+
+    fn meets(days: &[Day], start: &str, end: &str) -> Meeting {
+        Meeting {
+            class_id: ClassId::new(),
+            position: 0,
+            days: days.to_vec(),
+            start: at(start),
+            end: at(end),
+            place: None,
+            instructor: None,
+        }
+    }
+
+    fn slot(day: Day, start: &str, end: &str) -> Slot {
+        Slot {
+            day,
+            start: at(start),
+            end: at(end),
+        }
+    }
+
+    fn window(from: Day, to: Day, start: &str, end: &str) -> Window {
+        Window {
+            from,
+            to,
+            start: at(start),
+            end: at(end),
+        }
+    }
+
+    #[test]
+    fn nobody_busy_means_the_whole_window_is_free() {
+        let found = find(
+            &[vec![], vec![]],
+            &window(Day::Mon, Day::Tue, "8:00", "18:00"),
+        );
+        assert_eq!(
+            found.all_free,
+            vec![
+                slot(Day::Mon, "8:00", "18:00"),
+                slot(Day::Tue, "8:00", "18:00")
+            ]
+        );
+        assert!(found.all_but_one.is_empty());
+    }
+
+    #[test]
+    fn classes_cut_the_day_and_gaps_under_half_an_hour_are_dropped() {
+        let me = vec![
+            meets(&[Day::Mon, Day::Wed], "9:00", "9:50"),
+            // 10:10: a 20-minute gap after 9:50 is no time to meet.
+            meets(&[Day::Mon], "10:10", "11:00"),
+        ];
+        let friend = vec![
+            meets(&[Day::Mon], "13:00", "14:15"),
+            // Overlapping meetings of one person merge.
+            meets(&[Day::Mon], "14:00", "15:00"),
+        ];
+        let found = find(&[me, friend], &window(Day::Mon, Day::Mon, "8:00", "18:00"));
+        assert_eq!(
+            found.all_free,
+            vec![
+                slot(Day::Mon, "8:00", "9:00"),
+                slot(Day::Mon, "11:00", "13:00"),
+                slot(Day::Mon, "15:00", "18:00"),
+            ]
+        );
+        assert_eq!(
+            found.all_but_one,
+            vec![
+                AlmostSlot {
+                    slot: slot(Day::Mon, "9:00", "9:50"),
+                    busy: 0
+                },
+                AlmostSlot {
+                    slot: slot(Day::Mon, "10:10", "11:00"),
+                    busy: 0
+                },
+                AlmostSlot {
+                    slot: slot(Day::Mon, "13:00", "15:00"),
+                    busy: 1
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn all_but_one_changes_when_the_busy_person_changes() {
+        let a = vec![meets(&[Day::Tue], "9:00", "10:00")];
+        let b = vec![meets(&[Day::Tue], "10:00", "11:00")];
+        let c = vec![meets(&[Day::Tue], "9:30", "10:30")];
+        let found = find(&[a, b, c], &window(Day::Tue, Day::Tue, "8:00", "12:00"));
+        assert_eq!(
+            found.all_free,
+            vec![
+                slot(Day::Tue, "8:00", "9:00"),
+                slot(Day::Tue, "11:00", "12:00")
+            ]
+        );
+        // 9:00–9:30 only a is busy (30 min, kept); 10:30–11:00 only b (kept);
+        // between them two are busy at once.
+        assert_eq!(
+            found.all_but_one,
+            vec![
+                AlmostSlot {
+                    slot: slot(Day::Tue, "9:00", "9:30"),
+                    busy: 0
+                },
+                AlmostSlot {
+                    slot: slot(Day::Tue, "10:30", "11:00"),
+                    busy: 1
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn meetings_are_cut_to_the_window_and_other_days_ignored() {
+        let me = vec![
+            meets(&[Day::Wed], "7:00", "8:45"),
+            meets(&[Day::Wed], "17:30", "19:00"),
+            meets(&[Day::Thu], "8:00", "18:00"),
+        ];
+        let found = find(&[me], &window(Day::Wed, Day::Wed, "8:00", "18:00"));
+        assert_eq!(found.all_free, vec![slot(Day::Wed, "8:45", "17:30")]);
+        assert_eq!(
+            found.all_but_one,
+            vec![
+                AlmostSlot {
+                    slot: slot(Day::Wed, "8:00", "8:45"),
+                    busy: 0
+                },
+                AlmostSlot {
+                    slot: slot(Day::Wed, "17:30", "18:00"),
+                    busy: 0
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_window_reads_the_form_and_refuses_what_makes_no_sense() {
+        assert_eq!(Window::parse(None, None, None, None), Ok(Window::default()));
+        assert_eq!(
+            Window::parse(Some("tue"), Some("Sun"), Some("0"), Some("24")),
+            Ok(window(Day::Tue, Day::Sun, "0:00", "24:00"))
+        );
+        assert_eq!(
+            Window::parse(Some("Fri"), Some("Mon"), None, None),
+            Err(WindowError::DaysReversed {
+                from: "Fri",
+                to: "Mon"
+            })
+        );
+        assert!(matches!(
+            Window::parse(None, None, Some("18"), Some("8")),
+            Err(WindowError::HoursReversed { .. })
+        ));
+        assert!(matches!(
+            Window::parse(None, None, Some("25"), None),
+            Err(WindowError::NotAnHour(_))
+        ));
+        assert!(matches!(
+            Window::parse(None, None, Some("-1"), None),
+            Err(WindowError::NotAnHour(_))
+        ));
+        assert!(matches!(
+            Window::parse(Some("Funday"), None, None, None),
+            Err(WindowError::NotADay(_))
+        ));
+        assert_eq!(
+            window(Day::Thu, Day::Sat, "8:00", "9:00").days(),
+            vec![Day::Thu, Day::Fri, Day::Sat]
+        );
+    }
+}

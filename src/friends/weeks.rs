@@ -1,0 +1,327 @@
+//! The weeks of a student and some chosen friends in one term, as the rule in
+//! `visibility` lets the student see them: only ACCEPTED friends, and only
+//! while neither side hides classes. Three statements whatever the number of
+//! friends chosen (who they are, their sections, the sections' meetings).
+//! Never says more about a chosen id that is not an accepted friend than
+//! that it is not one.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+
+use super::FriendshipStatus;
+use crate::accounts::{User, UserId};
+use crate::classes::schedule::Day;
+use crate::classes::week::{self, Meeting};
+use crate::classes::{self, Class, ClassId};
+use crate::db::schema::{classes as classes_table, friendships, user_classes, users};
+use crate::db::DbConn;
+
+/// An accepted friend, as the viewer may name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Friend {
+    pub id: UserId,
+    pub computing_id: String,
+    pub display_name: Option<String>,
+    pub hides_classes: bool,
+}
+
+impl Friend {
+    /// "Jane Doe (jd4ab)" or "jd4ab".
+    pub fn label(&self) -> String {
+        super::label(self.display_name.as_deref(), &self.computing_id)
+    }
+}
+
+/// One student's sections in the term and their timed meetings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Week {
+    /// By course code.
+    pub sections: Vec<Class>,
+    /// Every timed weekly meeting of those sections (`classes::week`).
+    pub meetings: Vec<Meeting>,
+}
+
+impl Week {
+    /// Sections with no set day or time (TBA, online, independent study).
+    pub fn untimed(&self) -> Vec<&Class> {
+        self.sections
+            .iter()
+            .filter(|c| !self.meetings.iter().any(|m| m.class_id == c.id))
+            .collect()
+    }
+
+    fn section(&self, id: &ClassId) -> Option<&Class> {
+        self.sections.iter().find(|c| &c.id == id)
+    }
+}
+
+/// The weeks the viewer may compare, for the chosen friends.
+#[derive(Debug, Clone, Default)]
+pub struct Weeks {
+    /// The viewer's own week (always theirs to see).
+    pub mine: Week,
+    /// Chosen friends whose weeks count, in the order chosen.
+    pub shown: Vec<(Friend, Week)>,
+    /// Chosen friends who hide their classes (only when the viewer does not).
+    pub private: Vec<Friend>,
+    /// Every chosen friend, when the viewer hides their own classes: the
+    /// rule is mutual, so nobody's week shows and nothing more is said.
+    pub withheld_by_viewer: Vec<Friend>,
+    /// Chosen computing IDs that are not accepted friends: unknown, pending,
+    /// declined, blocked (either way) or the viewer, all alike.
+    pub not_friends: Vec<String>,
+}
+
+/// Loads the viewer's week and those of the chosen friends (by computing ID)
+/// for `term`, in three statements whatever the number chosen.
+pub fn load(conn: &mut DbConn, viewer: &User, chosen: &[String], term: &str) -> QueryResult<Weeks> {
+    let friends = accepted_among(conn, &viewer.id, chosen)?;
+    let mut out = Weeks {
+        not_friends: chosen
+            .iter()
+            .filter(|c| !friends.iter().any(|f| &&f.computing_id == c))
+            .cloned()
+            .collect(),
+        ..Weeks::default()
+    };
+    // In the order chosen, so the page lists people as the student ticked them.
+    let mut friends: Vec<Friend> = chosen
+        .iter()
+        .filter_map(|c| friends.iter().find(|f| &f.computing_id == c).cloned())
+        .collect();
+    friends.dedup_by(|a, b| a.id == b.id);
+    let counted: Vec<Friend> = if viewer.hide_classes {
+        out.withheld_by_viewer = friends;
+        Vec::new()
+    } else {
+        let (private, counted): (Vec<Friend>, Vec<Friend>) =
+            friends.into_iter().partition(|f| f.hides_classes);
+        out.private = private;
+        counted
+    };
+
+    let mut owners: Vec<UserId> = counted.iter().map(|f| f.id.clone()).collect();
+    owners.push(viewer.id.clone());
+    let rows: Vec<(UserId, Class)> = user_classes::table
+        .inner_join(classes_table::table)
+        .filter(user_classes::user_id.eq_any(&owners))
+        .filter(classes_table::term.eq(term))
+        .order((
+            classes_table::subject,
+            classes_table::catalog_number,
+            classes_table::class_section,
+        ))
+        .select((user_classes::user_id, Class::as_select()))
+        .load(conn)?;
+    let ids: Vec<ClassId> = rows
+        .iter()
+        .map(|(_, c)| c.id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let listed = classes::meetings_by_class(conn, &ids)?;
+
+    let mut by_owner: HashMap<UserId, Week> = HashMap::new();
+    for (owner, class) in rows {
+        let week = by_owner.entry(owner).or_default();
+        week.meetings
+            .extend(week::meetings_of(&class, listed.get(&class.id)));
+        week.sections.push(class);
+    }
+    out.mine = by_owner.remove(&viewer.id).unwrap_or_default();
+    out.shown = counted
+        .into_iter()
+        .map(|f| {
+            let week = by_owner.remove(&f.id).unwrap_or_default();
+            (f, week)
+        })
+        .collect();
+    Ok(out)
+}
+
+/// Which of the computing IDs are the viewer's accepted friends (one statement).
+fn accepted_among(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    chosen: &[String],
+) -> QueryResult<Vec<Friend>> {
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(UserId, String, Option<String>, bool)> = users::table
+        .inner_join(
+            friendships::table.on(friendships::user_id_1
+                .eq(viewer)
+                .and(friendships::user_id_2.eq(users::id))
+                .or(friendships::user_id_2
+                    .eq(viewer)
+                    .and(friendships::user_id_1.eq(users::id)))),
+        )
+        .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
+        .filter(users::computing_id.eq_any(chosen))
+        .select((
+            users::id,
+            users::computing_id,
+            users::display_name,
+            users::hide_classes,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, computing_id, display_name, hides_classes)| Friend {
+            id,
+            computing_id,
+            display_name,
+            hides_classes,
+        })
+        .collect())
+}
+
+/// One meeting on one day of a side-by-side week.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub class_id: ClassId,
+    /// "CS 2100".
+    pub code: String,
+    pub section: Option<String>,
+    pub start: u16,
+    pub end: u16,
+    pub place: Option<String>,
+    /// Both students take this section.
+    pub shared: bool,
+}
+
+/// A day of two weeks side by side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayPair {
+    pub day: Day,
+    pub mine: Vec<Entry>,
+    pub theirs: Vec<Entry>,
+}
+
+/// Two weeks day by day, Monday to Friday always and the weekend only when
+/// either meets then; each day's meetings earliest first, shared sections marked.
+pub fn side_by_side(mine: &Week, theirs: &Week) -> Vec<DayPair> {
+    let my_ids: HashSet<&ClassId> = mine.sections.iter().map(|c| &c.id).collect();
+    let their_ids: HashSet<&ClassId> = theirs.sections.iter().map(|c| &c.id).collect();
+    let entries = |week: &Week, other: &HashSet<&ClassId>, day: Day| {
+        let mut list: Vec<Entry> = week
+            .meetings
+            .iter()
+            .filter(|m| m.days.contains(&day))
+            .filter_map(|m| {
+                let class = week.section(&m.class_id)?;
+                Some(Entry {
+                    class_id: m.class_id.clone(),
+                    code: class.code(),
+                    section: class.class_section.clone(),
+                    start: m.start,
+                    end: m.end,
+                    place: m.place.clone(),
+                    shared: other.contains(&m.class_id),
+                })
+            })
+            .collect();
+        list.sort_by(|a, b| (a.start, a.end, &a.code).cmp(&(b.start, b.end, &b.code)));
+        list
+    };
+    super::free::WEEK
+        .into_iter()
+        .map(|day| DayPair {
+            day,
+            mine: entries(mine, &their_ids, day),
+            theirs: entries(theirs, &my_ids, day),
+        })
+        .filter(|p| Day::WEEKDAYS.contains(&p.day) || !p.mine.is_empty() || !p.theirs.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn class(code: &str) -> Class {
+        let (subject, number) = code.split_once(' ').unwrap();
+        let at = NaiveDate::from_ymd_opt(2026, 1, 10)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        Class {
+            id: ClassId::new(),
+            subject: subject.into(),
+            catalog_number: number.into(),
+            term: "1262".into(),
+            title: None,
+            description: None,
+            sis_class_number: None,
+            instructor: None,
+            component: None,
+            class_section: Some("001".into()),
+            class_capacity: None,
+            enrollment_available: None,
+            days: None,
+            start_time: None,
+            end_time: None,
+            location: None,
+            active: true,
+            last_synced_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn meeting(class: &Class, days: &[Day], start: u16, end: u16) -> Meeting {
+        Meeting {
+            class_id: class.id.clone(),
+            position: 0,
+            days: days.to_vec(),
+            start,
+            end,
+            place: Some("Rice Hall 130".into()),
+            instructor: None,
+        }
+    }
+
+    #[test]
+    fn side_by_side_marks_shared_sections_and_orders_each_day() {
+        let (cs, math, art, tba) = (
+            class("CS 2100"),
+            class("MATH 1310"),
+            class("ARTH 1500"),
+            class("CS 4993"),
+        );
+        let mine = Week {
+            meetings: vec![
+                meeting(&math, &[Day::Mon, Day::Wed], 660, 710),
+                meeting(&cs, &[Day::Mon], 600, 650),
+            ],
+            sections: vec![cs.clone(), math.clone(), tba.clone()],
+        };
+        let theirs = Week {
+            meetings: vec![
+                meeting(&cs, &[Day::Mon], 600, 650),
+                meeting(&art, &[Day::Sat], 540, 600),
+            ],
+            sections: vec![cs.clone(), art.clone()],
+        };
+        let days = side_by_side(&mine, &theirs);
+        let names: Vec<&str> = days.iter().map(|d| d.day.short()).collect();
+        assert_eq!(names, ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]);
+        let monday = &days[0];
+        let mine_mon: Vec<(&str, bool)> = monday
+            .mine
+            .iter()
+            .map(|e| (e.code.as_str(), e.shared))
+            .collect();
+        assert_eq!(mine_mon, [("CS 2100", true), ("MATH 1310", false)]);
+        assert_eq!(monday.theirs.len(), 1);
+        assert!(monday.theirs[0].shared);
+        assert!(days[1].mine.is_empty() && days[1].theirs.is_empty());
+        assert_eq!(days[5].theirs[0].code, "ARTH 1500");
+        assert!(!days[5].theirs[0].shared);
+        let untimed: Vec<String> = mine.untimed().iter().map(|c| c.code()).collect();
+        assert_eq!(untimed, ["CS 4993"]);
+    }
+}
