@@ -149,8 +149,12 @@ fn clock_words(local: &DateTime<Tz>) -> String {
 }
 
 /// Minutes since midnight on a 12-hour clock, with its half of the day.
-/// A wall-clock time of day on a 12-hour clock: "11:00 AM".
+/// A wall-clock time of day on a 12-hour clock: "11:00 AM"; the end of the
+/// day (24:00, as an hour range's end) is "midnight", not "12:00 AM".
 pub fn twelve_hour(minutes: u32) -> String {
+    if minutes == 24 * 60 {
+        return "midnight".into();
+    }
     let (hour, minute, half) = twelve_hour_parts(minutes);
     format!("{hour}:{minute:02} {half}")
 }
@@ -429,7 +433,8 @@ mod tests {
         assert_eq!(meeting_range(660, 735), "11:00 AM\u{2013}12:15 PM");
         assert_eq!(meeting_range(720, 770), "12:00\u{2013}12:50 PM");
         assert_eq!(meeting_range(0, 50), "12:00\u{2013}12:50 AM");
+        assert_eq!(meeting_range(1380, 1440), "11:00 PM\u{2013}midnight");
+        assert_eq!(twelve_hour(24 * 60), "midnight");
         assert_eq!(meeting_range(1110, 1185), "6:30\u{2013}7:45 PM");
-        assert_eq!(meeting_range(1380, 1440), "11:00 PM\u{2013}12:00 AM");
     }
 }

@@ -8,7 +8,7 @@ pub mod ics;
 
 use std::collections::HashMap;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::accounts::UserId;
@@ -69,18 +69,23 @@ pub fn term_spans(
     Ok(spans)
 }
 
-/// The current term (`CURRENT_TERM`, else the newest term in the catalog with
-/// dates, else the newest) and the term after it, among those present.
+/// The current term and the term after it, among those present. The current
+/// term is `CURRENT_TERM`; else the latest term with dates that has begun by
+/// `today` (so syncing next term's catalog mid-semester does not drop the term
+/// in progress from every calendar); else, before any dated term begins, the
+/// earliest dated one; else the newest term in the catalog.
 fn covered_terms(
     current_term: Option<&str>,
     present: &[Term],
     spans: &HashMap<String, TermSpan>,
+    today: NaiveDate,
 ) -> (Option<Term>, Option<Term>) {
+    let dated = || present.iter().filter(|t| spans.contains_key(t.code()));
     let current = current_term.and_then(Term::parse).or_else(|| {
-        present
-            .iter()
-            .filter(|t| spans.contains_key(t.code()))
+        dated()
+            .filter(|t| spans[t.code()].first_day <= today)
             .max()
+            .or_else(|| dated().min())
             .or_else(|| present.iter().max())
             .cloned()
     });
@@ -95,10 +100,12 @@ pub fn student_calendar(
     conn: &mut DbConn,
     user_id: &UserId,
     settings: &FeedSettings<'_>,
+    now: NaiveDateTime,
 ) -> QueryResult<StudentCalendar> {
     let spans = term_spans(conn, settings.configured)?;
     let present = classes::terms_present(conn)?;
-    let (current, next) = covered_terms(settings.current_term, &present, &spans);
+    let today = settings.campus.date_of(now);
+    let (current, next) = covered_terms(settings.current_term, &present, &spans, today);
     let mut calendar = StudentCalendar::default();
     for (term, always) in [(current, true), (next, false)] {
         let Some(term) = term else { continue };
@@ -132,14 +139,13 @@ pub fn feed_for_token(
     let Some(user_id) = feeds::owner_of(conn, token, now)? else {
         return Ok(None);
     };
-    let calendar = student_calendar(conn, &user_id, settings)?;
+    let calendar = student_calendar(conn, &user_id, settings, now)?;
     Ok(Some(ics::write(&calendar, settings.campus)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
 
     fn span() -> TermSpan {
         let d = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
@@ -147,22 +153,45 @@ mod tests {
     }
 
     #[test]
-    fn the_current_term_is_the_configured_else_the_newest_with_dates() {
+    fn the_current_term_is_the_configured_else_the_latest_begun_with_dates() {
         let t = |c: &str| Term::parse(c).unwrap();
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         let present = vec![t("1268"), t("1262"), t("1258")];
         let spans: HashMap<String, TermSpan> = [("1262".to_string(), span())].into();
+        let march = d(2026, 3, 2);
         assert_eq!(
-            covered_terms(None, &present, &spans),
+            covered_terms(None, &present, &spans, march),
             (Some(t("1262")), Some(t("1268")))
         );
         assert_eq!(
-            covered_terms(Some("1258"), &present, &spans),
+            covered_terms(Some("1258"), &present, &spans, march),
             (Some(t("1258")), Some(t("1262")))
         );
         assert_eq!(
-            covered_terms(None, &present, &HashMap::new()),
+            covered_terms(None, &present, &HashMap::new(), march),
             (Some(t("1268")), None)
         );
-        assert_eq!(covered_terms(None, &[], &spans), (None, None));
+        assert_eq!(covered_terms(None, &[], &spans, march), (None, None));
+
+        // Fall's catalog (with dates) synced in March: Spring is still current.
+        let mut both = spans.clone();
+        both.insert(
+            "1268".to_string(),
+            TermSpan::new(d(2026, 8, 25), d(2026, 12, 8)).unwrap(),
+        );
+        assert_eq!(
+            covered_terms(None, &present, &both, march),
+            (Some(t("1262")), Some(t("1268")))
+        );
+        // Once Fall has begun, it is current; before any dated term begins,
+        // the earliest dated one is.
+        assert_eq!(
+            covered_terms(None, &present, &both, d(2026, 8, 25)),
+            (Some(t("1268")), None)
+        );
+        assert_eq!(
+            covered_terms(None, &present, &both, d(2025, 12, 1)),
+            (Some(t("1262")), Some(t("1268")))
+        );
     }
 }

@@ -209,7 +209,8 @@ pub fn overlaps_with(
 ) -> Vec<String> {
     let mine = week::meetings_of(wanted, listed.get(&wanted.id));
     let mut said = Vec::new();
-    for other in taken.iter().filter(|c| c.id != wanted.id) {
+    // A section SIS no longer offers does not meet: it clashes with nothing.
+    for other in taken.iter().filter(|c| c.id != wanted.id && c.active) {
         let theirs = week::meetings_of(other, listed.get(&other.id));
         let first = mine
             .iter()

@@ -234,6 +234,26 @@ pub fn of_user(conn: &mut DbConn, user_id: &UserId, term: &str) -> QueryResult<V
         .load(conn)
 }
 
+/// The sections each of several students takes in a term, in one statement,
+/// by course code.
+pub fn of_users(
+    conn: &mut DbConn,
+    user_ids: &[UserId],
+    term: &str,
+) -> QueryResult<Vec<(UserId, Class)>> {
+    classes::table
+        .inner_join(user_classes::table)
+        .filter(user_classes::user_id.eq_any(user_ids))
+        .filter(classes::term.eq(term))
+        .order((
+            classes::subject,
+            classes::catalog_number,
+            classes::class_section,
+        ))
+        .select((user_classes::user_id, Class::as_select()))
+        .load(conn)
+}
+
 /// The terms the catalog holds, newest first.
 pub fn terms_present(conn: &mut DbConn) -> QueryResult<Vec<Term>> {
     #[derive(QueryableByName)]

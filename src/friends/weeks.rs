@@ -14,7 +14,7 @@ use crate::accounts::{User, UserId};
 use crate::classes::schedule::Day;
 use crate::classes::week::{self, Meeting};
 use crate::classes::{self, Class, ClassId};
-use crate::db::schema::{classes as classes_table, friendships, user_classes, users};
+use crate::db::schema::{friendships, users};
 use crate::db::DbConn;
 
 /// An accepted friend, as the viewer may name them.
@@ -103,17 +103,7 @@ pub fn load(conn: &mut DbConn, viewer: &User, chosen: &[String], term: &str) -> 
 
     let mut owners: Vec<UserId> = counted.iter().map(|f| f.id.clone()).collect();
     owners.push(viewer.id.clone());
-    let rows: Vec<(UserId, Class)> = user_classes::table
-        .inner_join(classes_table::table)
-        .filter(user_classes::user_id.eq_any(&owners))
-        .filter(classes_table::term.eq(term))
-        .order((
-            classes_table::subject,
-            classes_table::catalog_number,
-            classes_table::class_section,
-        ))
-        .select((user_classes::user_id, Class::as_select()))
-        .load(conn)?;
+    let rows = classes::of_users(conn, &owners, term)?;
     let ids: Vec<ClassId> = rows
         .iter()
         .map(|(_, c)| c.id.clone())
@@ -125,8 +115,11 @@ pub fn load(conn: &mut DbConn, viewer: &User, chosen: &[String], term: &str) -> 
     let mut by_owner: HashMap<UserId, Week> = HashMap::new();
     for (owner, class) in rows {
         let week = by_owner.entry(owner).or_default();
-        week.meetings
-            .extend(week::meetings_of(&class, listed.get(&class.id)));
+        // A section SIS no longer offers does not meet: it keeps no one busy.
+        if class.active {
+            week.meetings
+                .extend(week::meetings_of(&class, listed.get(&class.id)));
+        }
         week.sections.push(class);
     }
     out.mine = by_owner.remove(&viewer.id).unwrap_or_default();

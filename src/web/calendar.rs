@@ -73,7 +73,7 @@ async fn render_page(
     let config = state.config.clone();
     let (status, plan) = with_conn(&state.pool, move |conn| {
         let status = feeds::status(conn, &user_id)?;
-        let plan = calendar::student_calendar(conn, &user_id, &settings(&config))?;
+        let plan = calendar::student_calendar(conn, &user_id, &settings(&config), clock::now())?;
         Ok((status, plan))
     })
     .await?;
@@ -207,7 +207,7 @@ pub async fn download_calendar(
     let user_id = current.user.id.clone();
     let config = state.config.clone();
     let body = with_conn(&state.pool, move |conn| {
-        let plan = calendar::student_calendar(conn, &user_id, &settings(&config))?;
+        let plan = calendar::student_calendar(conn, &user_id, &settings(&config), clock::now())?;
         Ok(calendar::ics::write(&plan, config.campus_time))
     })
     .await?;

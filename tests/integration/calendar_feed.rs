@@ -125,7 +125,14 @@ fn term_sections(room: &str) -> Vec<Value> {
     ]
 }
 
+/// A full sync of term 1262 (every subject SIS lists).
 async fn sync_term(app: &TestApp, server: &SisServer) {
+    sync_subjects(app, server, &[]).await
+}
+
+/// A sync of term 1262 limited to `subjects` (all of them when empty).
+async fn sync_subjects(app: &TestApp, server: &SisServer, subjects: &[&str]) {
+    let subjects: Vec<String> = subjects.iter().map(|s| s.to_string()).collect();
     let settings = ClientSettings {
         base_url: server.base_url.parse().unwrap(),
         institution: "UVA01".into(),
@@ -142,7 +149,7 @@ async fn sync_term(app: &TestApp, server: &SisServer) {
     let report = tokio::task::spawn_blocking(move || {
         let mut conn = db::Manager::new(url).establish().unwrap();
         let client = SisClient::new(settings).unwrap();
-        let request = SyncRequest::parse("1262", &["CS".to_string()], false).unwrap();
+        let request = SyncRequest::parse("1262", &subjects, false).unwrap();
         sync::run(&mut conn, &client, &runtime, &request, clock::now(), &Quiet)
     })
     .await
@@ -519,6 +526,38 @@ backend_test!(
             .get_result(&mut app.conn())
             .unwrap();
         assert_eq!(left, 0);
+    }
+);
+
+backend_test!(
+    async fn subject_sync_keeps_dates(backend: Backend) {
+        // A full sync sets the term's dates; a later run of one subject whose
+        // sections are all half-term must not cut them short.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let server = SisServer::start().await;
+        server.set_subjects("1262", &["CS"]);
+        server.set_pages(
+            "1262",
+            "CS",
+            sis_server::object_pages(&term_sections("Rice Hall 130"), 2),
+        );
+        sync_term(&app, &server).await;
+        let span = |app: &TestApp| {
+            let spans = classes::term_dates::from_sis(&mut app.conn()).unwrap();
+            spans
+                .get("1262")
+                .map(|s| (s.first_day.to_string(), s.last_day.to_string()))
+        };
+        let full = Some(("2026-01-14".to_string(), "2026-04-28".to_string()));
+        assert_eq!(span(&app), full);
+
+        let half_term: Vec<Value> = term_sections("Rice Hall 130")
+            .into_iter()
+            .filter(|s| s["end_dt"] == "03/03/2026")
+            .collect();
+        server.set_pages("1262", "CS", sis_server::object_pages(&half_term, 1));
+        sync_subjects(&app, &server, &["CS"]).await;
+        assert_eq!(span(&app), full, "a one-subject run left the dates alone");
     }
 );
 

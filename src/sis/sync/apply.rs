@@ -56,8 +56,9 @@ pub(super) fn subject(
 }
 
 /// Marks inactive what a complete, failure-free run did not see, keeps the
-/// term's dates (the regular session's, when the synced sections carried any),
-/// and sets the report's status and error from the subjects' outcomes.
+/// term's dates (the regular session's, when the synced sections carried any;
+/// only from such a run too, since a run of a few subjects may be mostly a
+/// half-term session and would cut every calendar short), and sets the report's status and error from the subjects' outcomes.
 pub(super) fn conclude(
     conn: &mut DbConn,
     run: &Run<'_>,
@@ -66,11 +67,6 @@ pub(super) fn conclude(
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
     let term = &run.request.term;
-    if !run.request.dry_run {
-        if let Some(span) = dates.regular_session() {
-            term_dates::record(conn, term.as_str(), span, run.at())?;
-        }
-    }
     let failures: Vec<String> = report
         .subjects
         .iter()
@@ -82,6 +78,9 @@ pub(super) fn conclude(
     let synced = report.subjects.len() - failures.len();
     let mut problems = failures.clone();
     if failures.is_empty() && report.full {
+        if let (false, Some(span)) = (run.request.dry_run, dates.regular_session()) {
+            term_dates::record(conn, term.as_str(), span, run.at())?;
+        }
         let gone = if run.request.dry_run {
             catalog::count_missing(conn, term.as_str(), seen)?
         } else {
