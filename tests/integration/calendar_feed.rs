@@ -535,12 +535,16 @@ backend_test!(
         // sections are all half-term must not cut them short.
         let app = spawn_quiet_app(backend, &[]).await;
         let server = SisServer::start().await;
-        server.set_subjects("1262", &["CS"]);
+        server.set_subjects("1262", &["CS", "MATH"]);
         server.set_pages(
             "1262",
             "CS",
             sis_server::object_pages(&term_sections("Rice Hall 130"), 2),
         );
+        let mut calculus = term_sections("Kerchof Hall 317").remove(0);
+        calculus["subject"] = json!("MATH");
+        calculus["class_nbr"] = json!(17001);
+        server.set_pages("1262", "MATH", sis_server::object_pages(&[calculus], 1));
         sync_term(&app, &server).await;
         let span = |app: &TestApp| {
             let spans = classes::term_dates::from_sis(&mut app.conn()).unwrap();
