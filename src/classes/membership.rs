@@ -200,31 +200,33 @@ pub enum Clash {
     Allow,
 }
 
-/// What `wanted` overlaps among `taken`, as "CS 3120 on Tue Thu 11:00 AM",
-/// one entry per section, in `taken`'s order.
+/// What `wanted` overlaps among `taken`, as "CS 3120 on Tue Thu 11:00 AM and
+/// Fri 1:00 PM" (every time, as the week and home say it), one entry per
+/// section, in `taken`'s order.
 pub fn overlaps_with(
     wanted: &Class,
     taken: &[Class],
     listed: &std::collections::HashMap<ClassId, Vec<super::ClassMeeting>>,
 ) -> Vec<String> {
-    let mine = week::meetings_of(wanted, listed.get(&wanted.id));
-    let mut said = Vec::new();
     // A section SIS no longer offers does not meet: it clashes with nothing.
-    for other in taken.iter().filter(|c| c.id != wanted.id && c.active) {
-        let theirs = week::meetings_of(other, listed.get(&other.id));
-        let first = mine
-            .iter()
-            .flat_map(|a| theirs.iter().map(move |b| (a, b)))
-            .find(|(a, b)| a.overlaps(b));
-        if let Some((a, b)) = first {
-            said.push(format!(
-                "{} on {}",
-                other.code(),
-                week::when(&a.shared_days(b), a.start.max(b.start))
-            ));
-        }
+    let others: Vec<&Class> = taken
+        .iter()
+        .filter(|c| c.id != wanted.id && c.active)
+        .collect();
+    let mut meetings = week::meetings_of(wanted, listed.get(&wanted.id));
+    for other in &others {
+        meetings.extend(week::meetings_of(other, listed.get(&other.id)));
     }
-    said
+    let pairs = week::clashing_pairs(&meetings);
+    others
+        .iter()
+        .filter_map(|other| {
+            pairs
+                .iter()
+                .find(|(a, b, _)| *a == wanted.id && *b == other.id)
+                .map(|(_, _, times)| format!("{} on {}", other.code(), times.join(" and ")))
+        })
+        .collect()
 }
 
 /// Joins a section the student found while looking at `shown` term: it must

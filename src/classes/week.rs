@@ -144,6 +144,25 @@ pub fn clashes(meetings: &[Meeting]) -> Vec<Clash> {
     found
 }
 
+/// Each pair of sections that overlap, once, with every time they do ("Tue
+/// Thu 11:00 AM", "Fri 1:00 PM"), pairs in the order first found. `a` comes
+/// before `b` in `meetings`.
+pub fn clashing_pairs(meetings: &[Meeting]) -> Vec<(ClassId, ClassId, Vec<String>)> {
+    let mut pairs: Vec<(ClassId, ClassId, Vec<String>)> = Vec::new();
+    for clash in clashes(meetings) {
+        let time = when(&clash.days, clash.start);
+        match pairs
+            .iter_mut()
+            .find(|(a, b, _)| *a == clash.a && *b == clash.b)
+        {
+            Some((_, _, times)) if !times.contains(&time) => times.push(time),
+            Some(_) => {}
+            None => pairs.push((clash.a, clash.b, vec![time])),
+        }
+    }
+    pairs
+}
+
 /// "Tue Thu 11:00 AM": the days and the time an overlap begins.
 pub fn when(days: &[Day], start: u16) -> String {
     let days: Vec<&str> = days.iter().map(|d| d.short()).collect();

@@ -147,21 +147,12 @@ fn clashing_on<'a>(
 /// in one line), at most `CLASHES_LISTED` lines, then how many more.
 pub fn clash_lines(sections: &[Class], meetings: &[Meeting]) -> (Vec<String>, usize) {
     let code_of: HashMap<&ClassId, String> = sections.iter().map(|c| (&c.id, c.code())).collect();
-    let mut pairs: Vec<((ClassId, ClassId), Vec<String>)> = Vec::new();
-    for clash in week::clashes(meetings) {
-        let when = week::when(&clash.days, clash.start);
-        let key = (clash.a, clash.b);
-        match pairs.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, times)) if !times.contains(&when) => times.push(when),
-            Some(_) => {}
-            None => pairs.push((key, vec![when])),
-        }
-    }
+    let pairs = week::clashing_pairs(meetings);
     let total = pairs.len();
     let lines = pairs
         .into_iter()
         .take(CLASHES_LISTED)
-        .map(|((a, b), times)| {
+        .map(|(a, b, times)| {
             let name = |id: &ClassId| code_of.get(id).cloned().unwrap_or_default();
             format!(
                 "{} and {} overlap on {}",
