@@ -7,6 +7,7 @@ pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod chat;
+pub mod class_search;
 pub mod classes;
 pub mod client_addr;
 pub mod dev;

@@ -18,7 +18,7 @@ use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
 use super::error::AppError;
 use super::state::{AppState, Database};
 use super::{
-    account, admin, assets, auth, chat, classes, dev, friends, health, home, metrics,
+    account, admin, assets, auth, chat, class_search, classes, dev, friends, health, home, metrics,
     notifications, schedule,
 };
 use crate::config::Config;
@@ -415,7 +415,8 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                     dev::routes(routes);
                 }
             })
-            // classes, timetable, friends (the search route comes before /classes/{id})
+            // classes, timetable, friends (the search routes come before /classes/{id})
+            .configure(class_search::routes)
             .configure(classes::routes)
             .configure(schedule::routes)
             .configure(friends::routes)
