@@ -268,10 +268,13 @@ backend_test!(
                     "CS 4501 001",
                 ],
             ),
-            ("q=cs&day=mon&day=wed", &["CS 1110 001", "CS 4750 001"]),
+            (
+                "q=cs&day=mon&day=wed",
+                &["CS 1110 001", "CS 4501 001", "CS 4750 001"],
+            ),
             (
                 "q=cs&day=mon&day=wed&day=fri",
-                &["CS 1110 001", "CS 2120 001", "CS 4750 001"],
+                &["CS 1110 001", "CS 2120 001", "CS 4501 001", "CS 4750 001"],
             ),
             (
                 "q=cs&time=morning",
@@ -608,9 +611,12 @@ backend_test!(
             forms[0].value().attr("action"),
             Some(format!("/classes/{}/enroll", theory.id).as_str())
         );
-        let inner = forms[0].html();
-        assert!(inner.contains(r#"name="confirm_clash" value="1""#));
-        assert!(inner.contains("Add anyway"));
+        let confirm = scraper::Selector::parse("input[name=confirm_clash][value='1']").unwrap();
+        assert!(
+            forms[0].select(&confirm).next().is_some(),
+            "confirms the clash"
+        );
+        assert!(forms[0].text().collect::<String>().contains("Add anyway"));
         let (_, after) = me
             .post_and_follow(
                 &app,
