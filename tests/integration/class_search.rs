@@ -632,19 +632,28 @@ backend_test!(
         assert!(after.contains("You joined CS 3120"), "{after}");
         assert!(classes::is_enrolled(&mut app.conn(), &me.user.id, &theory.id).unwrap());
 
-        // Pasting again says each is already taken.
+        // Pasting again says each is already taken; a rule's refusal is in its words.
+        section(
+            &app,
+            row_section("CS 2100", "002", "A class", "Fr", "15:00", "15:50")
+                .sis_class_number("16605"),
+            &[],
+        );
         let response = me
             .post(
                 &app,
                 page,
                 "/classes/add-by-number",
-                &[("term", "1262"), ("numbers", "16601")],
+                &[("term", "1262"), ("numbers", "16601 16605")],
             )
             .await;
         let html = response.text().await.unwrap();
         assert_eq!(
             added_lines(&html),
-            ["16601: you are already in CS 2100 (001)"]
+            [
+                "16601: you are already in CS 2100 (001)",
+                "16605: You already take CS 2100 lecture section 001; leave it first to switch to 002.",
+            ]
         );
 
         // More than twelve: the rest are not tried.
