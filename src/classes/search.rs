@@ -602,4 +602,52 @@ mod tests {
     fn like_wildcards_in_words_are_escaped() {
         assert_eq!(contains_pattern("50%_off"), "%50\\%\\_off%");
     }
+
+    #[test]
+    fn filters_are_read_from_form_values() {
+        let read = Filters::parse(
+            Some(" cs "),
+            ["wed", "Mon", "", "mon"],
+            Some("evening"),
+            Some("1"),
+        )
+        .unwrap();
+        assert_eq!(
+            read,
+            Filters {
+                subject: Some("CS".into()),
+                days: vec![Day::Mon, Day::Wed],
+                time: Some(TimeOfDay::Evening),
+                open_only: true,
+            }
+        );
+        let none = Filters::parse(Some(""), [], Some(""), None).unwrap();
+        assert!(none.is_empty());
+        for t in TimeOfDay::ALL {
+            assert_eq!(TimeOfDay::parse(t.as_str()), Some(t));
+        }
+        for d in Day::WEEKDAYS {
+            assert_eq!(parse_weekday(day_value(d)), Some(d));
+        }
+    }
+
+    #[test]
+    fn bad_filter_values_are_refused_in_words() {
+        let subject = |s| Filters::parse(Some(s), [], None, None);
+        assert_eq!(subject("C$"), Err(FilterError::Subject));
+        assert_eq!(subject("C"), Err(FilterError::Subject));
+        assert_eq!(subject("ABCDEFGHI"), Err(FilterError::Subject));
+        assert_eq!(
+            Filters::parse(None, ["sat"], None, None),
+            Err(FilterError::Day)
+        );
+        assert_eq!(
+            Filters::parse(None, [], Some("noon"), None),
+            Err(FilterError::Time)
+        );
+        assert_eq!(
+            Filters::parse(None, [], None, Some("yes")),
+            Err(FilterError::Open)
+        );
+    }
 }
