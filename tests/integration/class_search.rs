@@ -805,3 +805,27 @@ async fn search_pages_pass_axe_on_phone_and_desktop() {
         client.close().await.unwrap();
     }
 }
+
+backend_test!(
+    async fn suspended_pastes_nothing(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("me1");
+        let (ds, _, _) = numbered_sections(&app);
+        let until = clock::now() + chrono::Duration::days(3);
+        diesel::update(users::table.find(&me.user.id))
+            .set(users::suspended_until.eq(Some(until)))
+            .execute(&mut app.conn())
+            .unwrap();
+        let response = me
+            .post(
+                &app,
+                "/classes/search?q=cs",
+                "/classes/add-by-number",
+                &[("term", "1262"), ("numbers", "99999 16601")],
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 403);
+        assert!(response.text().await.unwrap().contains("suspended"));
+        assert!(!classes::is_enrolled(&mut app.conn(), &me.user.id, &ds.id).unwrap());
+    }
+);
