@@ -309,6 +309,107 @@ pub fn leave(
     })
 }
 
+/// Most class numbers joined from one paste.
+pub const MAX_NUMBERS_AT_ONCE: usize = 12;
+
+/// One piece of what a student pasted as class numbers ("16601 16602, 17003").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PastedNumber {
+    /// Digits: a class number to look up (each once, in the order pasted).
+    Number(String),
+    /// Not digits; shown back (cut to 20 characters) and not tried.
+    NotANumber(String),
+    /// A number past the first `MAX_NUMBERS_AT_ONCE`: not tried.
+    TooMany(String),
+}
+
+/// Longest class number we look up; SIS numbers have five digits.
+const MAX_NUMBER_DIGITS: usize = 9;
+
+/// Splits pasted text on spaces, commas, semicolons and new lines into class
+/// numbers, each once, at most `MAX_NUMBERS_AT_ONCE` of them tried.
+pub fn parse_numbers(raw: &str) -> Vec<PastedNumber> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut pieces = Vec::new();
+    for token in raw
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|t| !t.is_empty())
+    {
+        if !(token.chars().all(|c| c.is_ascii_digit()) && token.len() <= MAX_NUMBER_DIGITS) {
+            let shown: String = token.chars().take(20).collect();
+            if !pieces.contains(&PastedNumber::NotANumber(shown.clone())) {
+                pieces.push(PastedNumber::NotANumber(shown));
+            }
+            continue;
+        }
+        if seen.iter().any(|n| n == token) {
+            continue;
+        }
+        seen.push(token.to_string());
+        pieces.push(if seen.len() > MAX_NUMBERS_AT_ONCE {
+            PastedNumber::TooMany(token.to_string())
+        } else {
+            PastedNumber::Number(token.to_string())
+        });
+    }
+    pieces
+}
+
+/// What joining one pasted class number did.
+#[derive(Debug)]
+pub enum NumberOutcome {
+    /// No section of the term has that number.
+    Unknown,
+    Joined(Class),
+    /// Refused by a rule (already in it, one section per course, a clash, a
+    /// limit...); nothing was written for it.
+    Refused(Class, MembershipError),
+}
+
+/// Joins the sections of `term` with the given class numbers, one after the
+/// other in the order given, each with `join`'s rules and `Clash::Refuse`
+/// (so a clash with an earlier number of the same paste is refused too).
+/// The sections are looked up in one statement; each join is its own
+/// transaction, so one refusal leaves the others joined.
+pub fn join_by_numbers(
+    conn: &mut DbConn,
+    student: &User,
+    term: &Term,
+    numbers: &[String],
+    limits: &JoinLimits,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(String, NumberOutcome)>> {
+    use crate::db::schema::classes;
+    let found: Vec<Class> = if numbers.is_empty() {
+        Vec::new()
+    } else {
+        classes::table
+            .filter(classes::term.eq(term.code().to_string()))
+            .filter(classes::sis_class_number.eq_any(numbers))
+            // An active section before a vanished one that kept its number.
+            .order((classes::active.desc(), classes::id))
+            .select(Class::as_select())
+            .load(conn)?
+    };
+    let mut outcomes = Vec::with_capacity(numbers.len());
+    for number in numbers {
+        let Some(class) = found
+            .iter()
+            .find(|c| c.sis_class_number.as_deref() == Some(number.as_str()))
+        else {
+            outcomes.push((number.clone(), NumberOutcome::Unknown));
+            continue;
+        };
+        let outcome = match join(conn, student, &class.id, term, limits, Clash::Refuse, now) {
+            Ok(joined) => NumberOutcome::Joined(joined),
+            Err(MembershipError::Db(e)) => return Err(e),
+            Err(refused) => NumberOutcome::Refused(class.clone(), refused),
+        };
+        outcomes.push((number.clone(), outcome));
+    }
+    Ok(outcomes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,5 +543,33 @@ mod tests {
         assert_eq!(component_name(Some("dis")), "discussion");
         assert_eq!(component_name(Some("XYZ")), "XYZ");
         assert_eq!(component_name(None), "section");
+    }
+
+    #[test]
+    fn pasted_numbers_are_split_deduplicated_and_capped() {
+        let pieces = parse_numbers("16601 16602, 17003;16601\n99999 abc <b> 1.5");
+        assert_eq!(
+            pieces,
+            vec![
+                PastedNumber::Number("16601".into()),
+                PastedNumber::Number("16602".into()),
+                PastedNumber::Number("17003".into()),
+                PastedNumber::Number("99999".into()),
+                PastedNumber::NotANumber("abc".into()),
+                PastedNumber::NotANumber("<b>".into()),
+                PastedNumber::NotANumber("1.5".into()),
+            ]
+        );
+        let many: String = (10000..10014).map(|n| format!("{n} ")).collect();
+        let pieces = parse_numbers(&many);
+        assert_eq!(
+            pieces
+                .iter()
+                .filter(|p| matches!(p, PastedNumber::Number(_)))
+                .count(),
+            MAX_NUMBERS_AT_ONCE
+        );
+        assert_eq!(pieces[12], PastedNumber::TooMany("10012".into()));
+        assert!(parse_numbers(" ,; ").is_empty());
     }
 }

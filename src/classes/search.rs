@@ -1,12 +1,30 @@
 //! Catalog search: what a student types ("CS 2100", "cs2100", "cs", "machine
-//! learning") turned into one bounded query over a term's sections.
+//! learning", "Lovelace") and the filters they tick (subject, days, time of
+//! day, open seats) turned into one bounded query over a term's sections,
+//! ranked so an exact course code comes before title and instructor matches.
+//!
+//! Days and times are filtered in SQL on the text the SIS sync stores, the
+//! same on both backends:
+//! - days: SIS day codes ("MoWeFr", "TuTh"); a section passes when one of its
+//!   patterns (its row's, or a `class_meetings` row's) names a chosen day and
+//!   none names a day that was not chosen (so weekend and "TBA"-only sections
+//!   drop out once days are chosen);
+//! - time of day: start times as the sync writes them, 24-hour and
+//!   zero-padded ("09:30"; SIS's own "09.30.00.000000-05:00" reads the same);
+//!   a section passes when one of its patterns starts in the band and none
+//!   starts outside it. Morning starts before 12:00, afternoon from 12:00 to
+//!   before 17:00, evening from 17:00. A start written otherwise ("9:30",
+//!   "TBA") counts as untimed: it neither matches nor excludes.
 
+use diesel::dsl::{case_when, not};
+use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::{Bool, Integer, Nullable, Text};
 
+use super::schedule::Day;
 use super::{term::Term, Class};
-use crate::db::schema::classes;
-use crate::db::DbConn;
+use crate::db::schema::{class_meetings, classes};
+use crate::db::{DbConn, MultiBackend};
 
 diesel::define_sql_function!(fn lower(x: Nullable<Text>) -> Nullable<Text>);
 
@@ -17,15 +35,17 @@ pub const MAX_PAGES: i64 = 10;
 /// Longest query we read: longer than any course title.
 pub const MAX_QUERY_CHARS: usize = 100;
 const MAX_WORDS: usize = 6;
+/// Longest subject code we accept in the filter ("MATH", "CHEM", "USEM").
+const MAX_SUBJECT_CHARS: usize = 8;
 
 /// What the student asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
     /// "CS 2100", "cs2100", "CS 21" (a catalog-number prefix).
     Course { subject: String, catalog: String },
-    /// "cs": a subject, or a word of a title.
+    /// "cs": a subject, or a word of a title or an instructor's name.
     SubjectOrWord(String),
-    /// Words that must all appear in the title.
+    /// Words that must each appear in the title or an instructor's name.
     Words(Vec<String>),
 }
 
@@ -83,6 +103,176 @@ impl Query {
     }
 }
 
+/// Time of day, by a section's start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeOfDay {
+    /// Starts before noon.
+    Morning,
+    /// Starts at noon or later, before 5 PM.
+    Afternoon,
+    /// Starts at 5 PM or later.
+    Evening,
+}
+
+impl TimeOfDay {
+    pub const ALL: [TimeOfDay; 3] = [TimeOfDay::Morning, TimeOfDay::Afternoon, TimeOfDay::Evening];
+
+    pub fn parse(raw: &str) -> Option<TimeOfDay> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "morning" => Some(TimeOfDay::Morning),
+            "afternoon" => Some(TimeOfDay::Afternoon),
+            "evening" => Some(TimeOfDay::Evening),
+            _ => None,
+        }
+    }
+
+    /// The value in a URL and a form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeOfDay::Morning => "morning",
+            TimeOfDay::Afternoon => "afternoon",
+            TimeOfDay::Evening => "evening",
+        }
+    }
+
+    /// How a form names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeOfDay::Morning => "Morning (before noon)",
+            TimeOfDay::Afternoon => "Afternoon (noon to 5 PM)",
+            TimeOfDay::Evening => "Evening (5 PM or later)",
+        }
+    }
+
+    /// Start hours `[from, to)` as text: a stored start ("10:00") compares
+    /// with them as its hour does.
+    fn band(self) -> (&'static str, &'static str) {
+        match self {
+            TimeOfDay::Morning => ("00", "12"),
+            TimeOfDay::Afternoon => ("12", "17"),
+            TimeOfDay::Evening => ("17", "24"),
+        }
+    }
+}
+
+/// The value of a day in a URL and a form ("mon").
+pub fn day_value(day: Day) -> &'static str {
+    match day {
+        Day::Mon => "mon",
+        Day::Tue => "tue",
+        Day::Wed => "wed",
+        Day::Thu => "thu",
+        Day::Fri => "fri",
+        Day::Sat => "sat",
+        Day::Sun => "sun",
+    }
+}
+
+/// A weekday from its form value ("mon", "Mon").
+pub fn parse_weekday(raw: &str) -> Option<Day> {
+    let raw = raw.trim();
+    Day::WEEKDAYS
+        .into_iter()
+        .find(|d| d.short().eq_ignore_ascii_case(raw))
+}
+
+/// How SIS writes a day in a meeting pattern ("MoWeFr").
+fn sis_code(day: Day) -> &'static str {
+    match day {
+        Day::Mon => "Mo",
+        Day::Tue => "Tu",
+        Day::Wed => "We",
+        Day::Thu => "Th",
+        Day::Fri => "Fr",
+        Day::Sat => "Sa",
+        Day::Sun => "Su",
+    }
+}
+
+const ALL_DAYS: [Day; 7] = [
+    Day::Mon,
+    Day::Tue,
+    Day::Wed,
+    Day::Thu,
+    Day::Fri,
+    Day::Sat,
+    Day::Sun,
+];
+
+/// What narrows a search besides its text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    /// Only this subject ("CS").
+    pub subject: Option<String>,
+    /// Only sections meeting on these weekdays (and no others); empty is any day.
+    pub days: Vec<Day>,
+    pub time: Option<TimeOfDay>,
+    /// Only sections with a seat open (`enrollment_available > 0`).
+    pub open_only: bool,
+}
+
+/// A filter value that cannot be read, in words a student can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("A subject is 2 to 8 letters, such as CS or MATH.")]
+    Subject,
+    #[error("Days are mon, tue, wed, thu or fri: tick the days the class may meet.")]
+    Day,
+    #[error("Time of day is morning, afternoon or evening.")]
+    Time,
+    #[error("Open seats is a checkbox: leave it out or send open=1.")]
+    Open,
+}
+
+impl Filters {
+    /// Reads the filters from what a form sent; empty values mean "any".
+    pub fn parse<'a>(
+        subject: Option<&str>,
+        days: impl IntoIterator<Item = &'a str>,
+        time: Option<&str>,
+        open: Option<&str>,
+    ) -> Result<Filters, FilterError> {
+        let subject = match subject.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s)
+                if (2..=MAX_SUBJECT_CHARS).contains(&s.len())
+                    && s.chars().all(|c| c.is_ascii_alphabetic()) =>
+            {
+                Some(s.to_ascii_uppercase())
+            }
+            Some(_) => return Err(FilterError::Subject),
+        };
+        let mut chosen = Vec::new();
+        for raw in days.into_iter().filter(|d| !d.trim().is_empty()) {
+            let day = parse_weekday(raw).ok_or(FilterError::Day)?;
+            if !chosen.contains(&day) {
+                chosen.push(day);
+            }
+        }
+        chosen.sort();
+        let time = match time.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) => Some(TimeOfDay::parse(t).ok_or(FilterError::Time)?),
+        };
+        let open_only = match open.map(str::trim).filter(|o| !o.is_empty()) {
+            None => false,
+            Some("1" | "on" | "true") => true,
+            Some(_) => return Err(FilterError::Open),
+        };
+        Ok(Filters {
+            subject,
+            days: chosen,
+            time,
+            open_only,
+        })
+    }
+
+    /// Whether nothing narrows the search.
+    pub fn is_empty(&self) -> bool {
+        self.subject.is_none() && self.days.is_empty() && self.time.is_none() && !self.open_only
+    }
+}
+
 /// One page of results.
 #[derive(Debug, Clone)]
 pub struct Results {
@@ -100,50 +290,238 @@ fn contains_pattern(word: &str) -> String {
     format!("%{}%", crate::db::like_escaped(word))
 }
 
+/// A condition on a section row, boxed so conditions can be combined at run time.
+type Cond = Box<dyn BoxableExpression<classes::table, MultiBackend, SqlType = Nullable<Bool>>>;
+/// A section's place in the ranking, lower first.
+type Rank = Box<dyn BoxableExpression<classes::table, MultiBackend, SqlType = Integer>>;
+
+fn any_of(conds: Vec<Cond>) -> Option<Cond> {
+    conds.into_iter().reduce(|a, b| Box::new(a.or(b)))
+}
+
+fn all_of(conds: Vec<Cond>) -> Option<Cond> {
+    conds.into_iter().reduce(|a, b| Box::new(a.and(b)))
+}
+
+/// The title holds `word` (any case).
+fn title_has(word: &str) -> Cond {
+    Box::new(
+        lower(classes::title)
+            .like(contains_pattern(word))
+            .escape('\\'),
+    )
+}
+
+/// An instructor of the section, on its row or on one of its meetings, is
+/// named with `word` (any case).
+fn instructor_has(word: &str) -> Cond {
+    let pattern = contains_pattern(word);
+    let on_meeting = class_meetings::table
+        .filter(
+            lower(class_meetings::instructor)
+                .like(pattern.clone())
+                .escape('\\'),
+        )
+        .select(class_meetings::class_id);
+    Box::new(
+        lower(classes::instructor)
+            .like(pattern)
+            .escape('\\')
+            .or(classes::id.eq_any(on_meeting).nullable()),
+    )
+}
+
+/// The section's rank: an exact subject first (0), then sections whose title
+/// holds the words (1), then the rest (instructor matches, 2).
+/// None when every match ranks alike (a course code, or filters alone).
+fn rank(query: Option<&Query>) -> Option<Rank> {
+    match query {
+        Some(Query::SubjectOrWord(word)) => Some(Box::new(
+            case_when(
+                classes::subject.eq(word.to_ascii_uppercase()),
+                0.into_sql::<Integer>(),
+            )
+            .when(title_has(word), 1.into_sql::<Integer>())
+            .otherwise(2.into_sql::<Integer>()),
+        )),
+        Some(Query::Words(words)) => {
+            all_of(words.iter().map(|w| title_has(w)).collect()).map(|in_title| -> Rank {
+                Box::new(
+                    case_when(in_title, 1.into_sql::<Integer>()).otherwise(2.into_sql::<Integer>()),
+                )
+            })
+        }
+        Some(Query::Course { .. }) | None => None,
+    }
+}
+
 fn filtered<'a>(
     term: &'a Term,
-    query: &'a Query,
-) -> classes::BoxedQuery<'a, crate::db::MultiBackend> {
+    query: Option<&'a Query>,
+    filters: &'a Filters,
+) -> classes::BoxedQuery<'a, MultiBackend> {
     let mut q = classes::table
         .filter(classes::term.eq(term.code().to_string()))
         .into_boxed();
     match query {
-        Query::Course { subject, catalog } => {
+        None => {}
+        Some(Query::Course { subject, catalog }) => {
             q = q.filter(classes::subject.eq(subject.clone())).filter(
                 classes::catalog_number
-                    .like(format!("{catalog}%"))
+                    .like(format!("{}%", crate::db::like_escaped(catalog)))
                     .escape('\\'),
             );
         }
-        Query::SubjectOrWord(word) => {
-            q = q.filter(
-                classes::subject
-                    .eq(word.to_ascii_uppercase())
-                    .or(lower(classes::title)
-                        .like(contains_pattern(word))
-                        .escape('\\')),
-            );
-        }
-        Query::Words(words) => {
-            for word in words {
-                q = q.filter(
-                    lower(classes::title)
-                        .like(contains_pattern(word))
-                        .escape('\\'),
-                );
+        Some(Query::SubjectOrWord(word)) => {
+            let subject: Cond = Box::new(classes::subject.eq(word.to_ascii_uppercase()).nullable());
+            if let Some(any) = any_of(vec![subject, title_has(word), instructor_has(word)]) {
+                q = q.filter(any);
             }
         }
+        Some(Query::Words(words)) => {
+            for word in words {
+                if let Some(any) = any_of(vec![title_has(word), instructor_has(word)]) {
+                    q = q.filter(any);
+                }
+            }
+        }
+    }
+    if let Some(subject) = &filters.subject {
+        q = q.filter(classes::subject.eq(subject.clone()));
+    }
+    if filters.open_only {
+        q = q.filter(classes::enrollment_available.gt(0));
+    }
+    if !filters.days.is_empty() {
+        q = only_on_days(q, &filters.days);
+    }
+    if let Some(time) = filters.time {
+        q = starting_in(q, time);
     }
     q
 }
 
-/// Runs a query for one page (1-based) of a term's sections, in catalog order.
-pub fn run(conn: &mut DbConn, term: &Term, query: &Query, page: i64) -> QueryResult<Results> {
+/// `%Mo%`: a meeting pattern naming `day`.
+fn naming(day: Day) -> String {
+    format!("%{}%", sis_code(day))
+}
+
+/// Sections with a pattern (their row's or a meeting's) naming one of the
+/// `chosen` days and none naming another day.
+fn only_on_days<'a>(
+    q: classes::BoxedQuery<'a, MultiBackend>,
+    chosen: &[Day],
+) -> classes::BoxedQuery<'a, MultiBackend> {
+    let others: Vec<Day> = ALL_DAYS
+        .into_iter()
+        .filter(|d| !chosen.contains(d))
+        .collect();
+    // A boxed condition may hold a subquery, but not a boxed one (Diesel's
+    // MultiBackend renders through each backend): one subquery per day.
+    let on_chosen: Vec<Cond> = chosen
+        .iter()
+        .flat_map(|d| -> [Cond; 2] {
+            [
+                Box::new(classes::days.like(naming(*d))),
+                Box::new(
+                    classes::id
+                        .eq_any(
+                            class_meetings::table
+                                .filter(class_meetings::days.like(naming(*d)))
+                                .select(class_meetings::class_id),
+                        )
+                        .nullable(),
+                ),
+            ]
+        })
+        .collect();
+    let mut q = q;
+    if let Some(cond) = any_of(on_chosen) {
+        q = q.filter(cond);
+    }
+    let row_on_other = any_of(
+        others
+            .iter()
+            .map(|d| -> Cond { Box::new(classes::days.like(naming(*d))) })
+            .collect(),
+    );
+    if let Some(cond) = row_on_other {
+        q = q.filter(classes::days.is_null().or(not(cond)));
+    }
+    for day in others {
+        q = q.filter(
+            classes::id.ne_all(
+                class_meetings::table
+                    .filter(class_meetings::days.like(naming(day)))
+                    .select(class_meetings::class_id),
+            ),
+        );
+    }
+    q
+}
+
+/// Sections with a timed pattern (their row's or a meeting's) starting in
+/// `time`'s band and none starting outside it. A start is timed when its text
+/// begins with two digits and a separator ("10:00", "10.00.00.000000-05:00"),
+/// so the hour compares as text the same way on both backends.
+fn starting_in<'a>(
+    q: classes::BoxedQuery<'a, MultiBackend>,
+    time: TimeOfDay,
+) -> classes::BoxedQuery<'a, MultiBackend> {
+    let (from, to) = time.band();
+    let row_timed = classes::start_time
+        .like("__:%")
+        .or(classes::start_time.like("__.%"));
+    let meeting_timed = || {
+        class_meetings::start_time
+            .like("__:%")
+            .or(class_meetings::start_time.like("__.%"))
+    };
+    let meeting_in = class_meetings::table
+        .filter(meeting_timed())
+        .filter(class_meetings::start_time.ge(from))
+        .filter(class_meetings::start_time.lt(to))
+        .select(class_meetings::class_id);
+    let meeting_out = class_meetings::table
+        .filter(meeting_timed())
+        .filter(
+            class_meetings::start_time
+                .lt(from)
+                .or(class_meetings::start_time.ge(to)),
+        )
+        .select(class_meetings::class_id);
+    q.filter(
+        row_timed
+            .and(classes::start_time.ge(from))
+            .and(classes::start_time.lt(to))
+            .or(classes::id.eq_any(meeting_in).nullable()),
+    )
+    .filter(classes::start_time.is_null().or(not(
+        row_timed.and(classes::start_time.lt(from).or(classes::start_time.ge(to))),
+    )))
+    .filter(classes::id.ne_all(meeting_out))
+}
+
+/// Runs a query (or filters alone, when `query` is None) for one page
+/// (1-based) of a term's sections: an exact subject first, then title
+/// matches, then the rest, each in catalog order. Two statements: the count
+/// and the page.
+pub fn run(
+    conn: &mut DbConn,
+    term: &Term,
+    query: Option<&Query>,
+    filters: &Filters,
+    page: i64,
+) -> QueryResult<Results> {
     let page = page.clamp(1, MAX_PAGES);
     let cap = PER_PAGE * MAX_PAGES;
-    let total: i64 = filtered(term, query).count().get_result(conn)?;
-    let sections = filtered(term, query)
-        .order((
+    let total: i64 = filtered(term, query, filters).count().get_result(conn)?;
+    let mut ranked = filtered(term, query, filters);
+    if let Some(rank) = rank(query) {
+        ranked = ranked.order(rank.asc());
+    }
+    let sections = ranked
+        .then_order_by((
             classes::subject,
             classes::catalog_number,
             classes::class_section,
@@ -160,6 +538,16 @@ pub fn run(conn: &mut DbConn, term: &Term, query: &Query, page: i64) -> QueryRes
         has_next: page * PER_PAGE < total.min(cap),
         capped: total > cap,
     })
+}
+
+/// The subjects a term offers, in order, for the subject filter. One statement.
+pub fn subjects(conn: &mut DbConn, term: &Term) -> QueryResult<Vec<String>> {
+    classes::table
+        .filter(classes::term.eq(term.code().to_string()))
+        .select(classes::subject)
+        .distinct()
+        .order(classes::subject)
+        .load(conn)
 }
 
 #[cfg(test)]
@@ -213,5 +601,53 @@ mod tests {
     #[test]
     fn like_wildcards_in_words_are_escaped() {
         assert_eq!(contains_pattern("50%_off"), "%50\\%\\_off%");
+    }
+
+    #[test]
+    fn filters_are_read_from_form_values() {
+        let read = Filters::parse(
+            Some(" cs "),
+            ["wed", "Mon", "", "mon"],
+            Some("evening"),
+            Some("1"),
+        )
+        .unwrap();
+        assert_eq!(
+            read,
+            Filters {
+                subject: Some("CS".into()),
+                days: vec![Day::Mon, Day::Wed],
+                time: Some(TimeOfDay::Evening),
+                open_only: true,
+            }
+        );
+        let none = Filters::parse(Some(""), [], Some(""), None).unwrap();
+        assert!(none.is_empty());
+        for t in TimeOfDay::ALL {
+            assert_eq!(TimeOfDay::parse(t.as_str()), Some(t));
+        }
+        for d in Day::WEEKDAYS {
+            assert_eq!(parse_weekday(day_value(d)), Some(d));
+        }
+    }
+
+    #[test]
+    fn bad_filter_values_are_refused_in_words() {
+        let subject = |s| Filters::parse(Some(s), [], None, None);
+        assert_eq!(subject("C$"), Err(FilterError::Subject));
+        assert_eq!(subject("C"), Err(FilterError::Subject));
+        assert_eq!(subject("ABCDEFGHI"), Err(FilterError::Subject));
+        assert_eq!(
+            Filters::parse(None, ["sat"], None, None),
+            Err(FilterError::Day)
+        );
+        assert_eq!(
+            Filters::parse(None, [], Some("noon"), None),
+            Err(FilterError::Time)
+        );
+        assert_eq!(
+            Filters::parse(None, [], None, Some("yes")),
+            Err(FilterError::Open)
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! The catalog: search a term's sections, join one, leave one.
+//! Joining and leaving a section (the search is in `class_search`).
 
 use actix_web::{get, post, web, Either, HttpRequest, HttpResponse};
 use askama::Template;
@@ -8,152 +8,10 @@ use super::error::{clash_lines, membership_refusal, with_conn, AppError, Refusal
 use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
 use super::layout::Layout;
 use super::state::AppState;
-use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
+use super::views::{self, FlashRedirect};
 use crate::campus_time::CampusTime;
-use crate::classes::search::{self, Query};
 use crate::classes::{self, Class, ClassId, JoinLimits, MembershipError, Term};
 use crate::clock;
-
-#[derive(Deserialize)]
-pub struct SearchParams {
-    q: Option<String>,
-    term: Option<String>,
-    page: Option<String>,
-}
-
-struct ResultView {
-    class: ClassView,
-    joined: bool,
-}
-
-#[derive(Template)]
-#[template(path = "classes/search.html")]
-struct SearchPage {
-    layout: Layout,
-    q: String,
-    terms: Vec<TermOption>,
-    term_code: String,
-    term_name: String,
-    error: Option<String>,
-    searched: bool,
-    results: Vec<ResultView>,
-    total: i64,
-    page: i64,
-    capped: bool,
-    prev_href: Option<String>,
-    next_href: Option<String>,
-    return_to: String,
-}
-
-fn search_href(q: &str, term: &str, page: i64) -> String {
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("q", q)
-        .append_pair("term", term)
-        .append_pair("page", &page.to_string())
-        .finish();
-    format!("/classes/search?{query}")
-}
-
-// Stays whole: parse the query, search, then shape results and paging for one template; no part is used by another page.
-#[get("/classes/search")]
-pub async fn search_page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    current: CurrentUser,
-    params: web::Query<SearchParams>,
-) -> Result<HttpResponse, AppError> {
-    let params = params.into_inner();
-    let raw_q = params.q.unwrap_or_default();
-    let page: i64 = match params.page.as_deref().map(str::trim) {
-        None | Some("") => 1,
-        Some(raw) => raw
-            .parse()
-            .ok()
-            .filter(|p| (1..=search::MAX_PAGES).contains(p))
-            .ok_or_else(|| {
-                AppError::BadRequest(format!(
-                    "The page must be a number from 1 to {}.",
-                    search::MAX_PAGES
-                ))
-            })?,
-    };
-    let parsed = if raw_q.trim().is_empty() {
-        None
-    } else {
-        Some(Query::parse(&raw_q))
-    };
-    let configured = state.config.classes.current_term.clone();
-    let user = current.user.clone();
-    let (choice, outcome) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, configured.as_deref(), params.term.as_deref())?;
-        let outcome = match (&choice.current, parsed) {
-            (Some(term), Some(Ok(query))) => {
-                let results = search::run(conn, term, &query, page)?;
-                let ids: Vec<ClassId> = results.sections.iter().map(|c| c.id.clone()).collect();
-                let meetings = classes::meetings_by_class(conn, &ids)?;
-                let joined = classes::enrolled_among(conn, &user.id, &ids)?;
-                Some(Ok((results, meetings, joined)))
-            }
-            (_, Some(Err(e))) => Some(Err(e)),
-            _ => None,
-        };
-        Ok((choice, outcome))
-    })
-    .await?;
-    let term_code = choice.code();
-    let mut view = SearchPage {
-        layout: Layout::new(&req, Some(&current)).at("search"),
-        q: raw_q.chars().take(search::MAX_QUERY_CHARS).collect(),
-        terms: choice.options(),
-        term_name: choice.name(),
-        error: None,
-        searched: false,
-        results: Vec::new(),
-        total: 0,
-        page,
-        capped: false,
-        prev_href: None,
-        next_href: None,
-        return_to: search_href(
-            &raw_q
-                .chars()
-                .take(search::MAX_QUERY_CHARS)
-                .collect::<String>(),
-            &term_code,
-            page,
-        ),
-        term_code: term_code.clone(),
-    };
-    let mut status = actix_web::http::StatusCode::OK;
-    match outcome {
-        None => {}
-        Some(Err(e)) => {
-            view.error = Some(e.to_string());
-            status = actix_web::http::StatusCode::BAD_REQUEST;
-        }
-        Some(Ok((results, meetings, joined))) => {
-            view.searched = true;
-            view.total = results.total;
-            view.capped = results.capped;
-            view.prev_href =
-                (results.page > 1).then(|| search_href(&view.q, &term_code, results.page - 1));
-            view.next_href = results
-                .has_next
-                .then(|| search_href(&view.q, &term_code, results.page + 1));
-            view.results = results
-                .sections
-                .iter()
-                .map(|c| ResultView {
-                    joined: joined.contains(&c.id),
-                    class: ClassView::new(c, meetings.get(&c.id), Vec::new()),
-                })
-                .collect();
-        }
-    }
-    let mut response = views::page(view.render()?);
-    *response.status_mut() = status;
-    Ok(response)
-}
 
 #[derive(Deserialize)]
 pub struct MembershipForm {
@@ -362,8 +220,5 @@ pub async fn leave(
 
 /// Registers this area's pages on the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(search_page)
-        .service(enroll)
-        .service(leave_page)
-        .service(leave);
+    cfg.service(enroll).service(leave_page).service(leave);
 }

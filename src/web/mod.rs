@@ -8,6 +8,7 @@ pub mod assets;
 pub mod auth;
 pub mod calendar;
 pub mod chat;
+pub mod class_search;
 pub mod classes;
 pub mod client_addr;
 pub mod dev;

@@ -18,8 +18,8 @@ use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
 use super::error::AppError;
 use super::state::{AppState, Database};
 use super::{
-    account, admin, assets, auth, calendar, chat, classes, dev, friends, health, home, metrics,
-    notifications, schedule,
+    account, admin, assets, auth, calendar, chat, class_search, classes, dev, friends, health,
+    home, metrics, notifications, schedule,
 };
 use crate::config::Config;
 use crate::db::{self, Pool, QueryCounter};
@@ -416,7 +416,8 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                     dev::routes(routes);
                 }
             })
-            // classes, timetable, friends (the search route comes before /classes/{id})
+            // classes, timetable, friends (the search routes come before /classes/{id})
+            .configure(class_search::routes)
             .configure(classes::routes)
             .configure(schedule::routes)
             .configure(friends::routes)

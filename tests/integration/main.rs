@@ -17,6 +17,7 @@ mod chat_pseudonyms;
 mod chat_search;
 mod chat_threads;
 mod chat_votes;
+mod class_search;
 mod classes;
 mod cleanup;
 mod cli;

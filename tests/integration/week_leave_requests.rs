@@ -37,6 +37,13 @@ backend_test!(
             !home.contains(&format!("action=\"{leave_path}\"")),
             "home must not leave in one tap"
         );
+        // Nor does a search result that shows the class as joined.
+        let (_, found) = me.get(&app, "/classes/search?q=CS+2100&term=1262").await;
+        assert_eq!(hrefs(&found, "a.leave-link").len(), 1, "{found}");
+        assert!(
+            !found.contains(&format!("action=\"{leave_path}\"")),
+            "search must not leave in one tap"
+        );
 
         // The confirm page asks, and holds the form that leaves.
         let (status, page) = me.get(&app, &format!("{leave_path}?next=/")).await;
