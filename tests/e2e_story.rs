@@ -29,7 +29,10 @@
 //!     a window with JavaScript off, the count shows after a reload; A's inbox
 //!     names the replies by pseudonym, opening one lands on it in the thread
 //!     and clears the count; the email settings are one link from Account;
-//! 11. A downloads their data and deletes their account; B's replies stay, under
+//! 11. B reads the week on a phone as a day-by-day agenda; A makes a private
+//!     calendar link, sees B's week beside A's with CS 3120 marked shared, and
+//!     finds when A and B are both free;
+//! 12. A downloads their data and deletes their account; B's replies stay, under
 //!     a "[deleted]" parent.
 //!
 //! Every step asserts what a person would see. A failing step saves
@@ -275,8 +278,14 @@ impl Story {
             .await;
         self.step(
             11,
+            "B's week is an agenda on a phone; A makes a calendar link, sees B's week and when both are free",
+            self.step11(&a, &b),
+        )
+        .await;
+        self.step(
+            12,
             "A exports their data and deletes the account",
-            self.step11(&a, &b, &chat, later_replies),
+            self.step12(&a, &b, &chat, later_replies),
         )
         .await;
 
@@ -1518,7 +1527,61 @@ impl Story {
     }
 
     /// `later_replies`: B's replies to the question after step 5 (step 10's).
-    async fn step11(&self, a: &Person, b: &Person, chat: &Chat, later_replies: usize) {
+    async fn step11(&self, a: &Person, b: &Person) {
+        // B, on a phone: the week reads day by day, each meeting with its time.
+        self.nav(b, "/schedule").await;
+        self.sees_heading(b, "My week · Spring 2026").await;
+        let agenda = self.find(b, "section.week-agenda").await;
+        assert!(
+            agenda.is_displayed().await.unwrap(),
+            "at 375 px the week is the agenda"
+        );
+        let agenda_text = agenda.text().await.unwrap();
+        assert!(
+            agenda_text.contains("CS 3120") && agenda_text.contains("11:00"),
+            "the agenda names B's class and its time:\n{agenda_text}"
+        );
+        self.check(b, "week-agenda").await;
+
+        // A makes a private calendar link (shown once, as webcal).
+        self.go(a, "/account/calendar").await;
+        self.sees_heading(a, "Your classes in your calendar").await;
+        self.check(a, "calendar-empty").await;
+        self.button(a, "//main", "Create my calendar link").await;
+        let webcal = self
+            .find(a, "main a[href^='webcal://']")
+            .await
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert!(
+            webcal.ends_with(".ics"),
+            "a webcal link to the feed: {webcal}"
+        );
+        self.check(a, "calendar-link").await;
+
+        // B's week beside A's, the class they share marked.
+        self.go(a, &format!("/friends/{}", b.computing_id)).await;
+        self.find(a, "li.week-entry.shared").await;
+        self.sees(a, "Shared").await;
+        self.check(a, "friend-week").await;
+
+        // When are A and B both free? The friend page's link ticks B.
+        self.click(a, "main a[href^='/friends/free']").await;
+        self.sees_heading(a, "When are we free?").await;
+        self.find(
+            a,
+            &format!("input[name=friend][value='{}']:checked", b.computing_id),
+        )
+        .await;
+        self.button(a, "//main//form", "Find free time").await;
+        self.find(a, "#all-free-heading").await;
+        self.sees(a, "When all of you are free").await;
+        self.check(a, "free-time").await;
+    }
+
+    async fn step12(&self, a: &Person, b: &Person, chat: &Chat, later_replies: usize) {
         let question = chat.question;
         let reply_text = chat.reply_text;
         self.nav(a, "/account").await;

@@ -19,14 +19,14 @@
 use diesel::dsl::{case_when, not};
 use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Integer, Nullable, Text};
+use diesel::sql_types::{Bool, Integer, Nullable};
 
 use super::schedule::Day;
 use super::{term::Term, Class};
 use crate::db::schema::{class_meetings, classes};
 use crate::db::{DbConn, MultiBackend};
 
-diesel::define_sql_function!(fn lower(x: Nullable<Text>) -> Nullable<Text>);
+use crate::db::lower;
 
 /// Sections per page of results.
 pub const PER_PAGE: i64 = 25;

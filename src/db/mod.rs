@@ -61,6 +61,20 @@ impl AsDbConn for Tx<'_> {
     }
 }
 
+diesel::define_sql_function!(
+    /// `lower(text)`, the same on both backends: PostgreSQL's lowers every
+    /// letter; SQLite's built-in lowers only ASCII, so each SQLite connection
+    /// replaces it with Rust's (`register_lower`), and "ÁNGELA" finds "ángela"
+    /// there too.
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>
+);
+
+/// Makes SQLite's `lower` lower every letter, as PostgreSQL's does (ASCII is
+/// unchanged, so `CHECK (email = lower(email))` means what it did).
+fn register_lower(conn: &mut SqliteConnection) -> QueryResult<()> {
+    lower_utils::register_impl(conn, |text: Option<String>| text.map(|t| t.to_lowercase()))
+}
+
 /// Text with LIKE's wildcards (`%`, `_`) and the escape character itself
 /// escaped by `\`; use with `.like(..).escape('\\')` (SQLite has no default escape).
 pub fn like_escaped(text: &str) -> String {
@@ -170,6 +184,7 @@ impl Manager {
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
                      PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
                 )
+                .and_then(|()| register_lower(&mut conn))
                 .map_err(|e| DbError::Prepare {
                     path: path_text,
                     message: e.to_string(),

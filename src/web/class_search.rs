@@ -400,12 +400,22 @@ fn join_limits(state: &AppState) -> JoinLimits {
     }
 }
 
+/// The class-number box's `maxlength`.
+const MAX_PASTE_CHARS: usize = 500;
+
 #[post("/classes/add-by-number")]
 pub async fn add_by_number(
     req: HttpRequest,
     state: web::Data<AppState>,
     SignedInForm(current, form): SignedInForm<AddByNumberForm>,
 ) -> Result<HttpResponse, AppError> {
+    // The box takes 500 characters; a longer body did not come from it, and
+    // would cost a line (and a comparison with every other piece) per word.
+    if form.numbers.chars().count() > MAX_PASTE_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "Paste at most {MAX_PASTE_CHARS} characters of class numbers at once, such as 16601 16602, 17003."
+        )));
+    }
     let pieces = membership::parse_numbers(&form.numbers);
     if pieces.is_empty() {
         return Err(AppError::BadRequest(

@@ -194,6 +194,24 @@ backend_test!(
         }
         let (_, html) = me.get(&app, "/classes/search?q=babbage").await;
         assert_eq!(listed(&html), ["MATH 3100 002"]);
+
+        // Letters beyond ASCII match in any case on both backends (SQLite's own
+        // lower() would leave "Á" as it is).
+        section(
+            &app,
+            row_section("SPAN 3010", "001", "Grammar", "Fr", "9:00", "9:50")
+                .instructor("ÁNGELA ÖZDEMIR"),
+            &[],
+        );
+        for q in ["ángela", "Ángela", "özdemir"] {
+            let path = format!(
+                "/classes/search?q={}",
+                url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+            );
+            let (status, html) = me.get(&app, &path).await;
+            assert_eq!(status, 200, "{q}");
+            assert_eq!(listed(&html), ["SPAN 3010 001"], "{q}");
+        }
     }
 );
 
@@ -672,6 +690,23 @@ backend_test!(
             lines[12],
             "20012: not tried; paste at most 12 class numbers at once"
         );
+
+        // More than the box holds: refused in words before anything is read.
+        let flood = "1 ".repeat(300);
+        let response = me
+            .post(
+                &app,
+                page,
+                "/classes/add-by-number",
+                &[("term", "1262"), ("numbers", &flood)],
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 400);
+        assert!(response
+            .text()
+            .await
+            .unwrap()
+            .contains("Paste at most 500 characters"));
 
         // Nothing pasted, a bad term, a forged token: refused in words, nothing joined.
         let response = me
