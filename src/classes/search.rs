@@ -285,11 +285,6 @@ pub struct Results {
     pub capped: bool,
 }
 
-/// `%word%` for LIKE, with the wildcard characters of the word itself escaped.
-fn contains_pattern(word: &str) -> String {
-    format!("%{}%", crate::db::like_escaped(word))
-}
-
 /// A condition on a section row, boxed so conditions can be combined at run time.
 type Cond = Box<dyn BoxableExpression<classes::table, MultiBackend, SqlType = Nullable<Bool>>>;
 /// A section's place in the ranking, lower first.
@@ -303,30 +298,43 @@ fn all_of(conds: Vec<Cond>) -> Option<Cond> {
     conds.into_iter().reduce(|a, b| Box::new(a.and(b)))
 }
 
-/// The title holds `word` (any case).
+/// LIKE patterns for a word that begins `word`: at the start of the text, or
+/// after a space ("cs" finds "CS Topics" and "Intro to CSS", not "Physics").
+fn word_start_patterns(word: &str) -> [String; 2] {
+    let word = crate::db::like_escaped(word);
+    [format!("{word}%"), format!("% {word}%")]
+}
+
+/// A word of the title begins with `word` (any case).
 fn title_has(word: &str) -> Cond {
+    let [start, inner] = word_start_patterns(word);
     Box::new(
         lower(classes::title)
-            .like(contains_pattern(word))
-            .escape('\\'),
+            .like(start)
+            .escape('\\')
+            .or(lower(classes::title).like(inner).escape('\\')),
     )
 }
 
-/// An instructor of the section, on its row or on one of its meetings, is
-/// named with `word` (any case).
+/// A word of an instructor's name, on the section's row or on one of its
+/// meetings, begins with `word` (any case).
 fn instructor_has(word: &str) -> Cond {
-    let pattern = contains_pattern(word);
+    let [start, inner] = word_start_patterns(word);
     let on_meeting = class_meetings::table
         .filter(
             lower(class_meetings::instructor)
-                .like(pattern.clone())
-                .escape('\\'),
+                .like(start.clone())
+                .escape('\\')
+                .or(lower(class_meetings::instructor)
+                    .like(inner.clone())
+                    .escape('\\')),
         )
         .select(class_meetings::class_id);
     Box::new(
         lower(classes::instructor)
-            .like(pattern)
+            .like(start)
             .escape('\\')
+            .or(lower(classes::instructor).like(inner).escape('\\'))
             .or(classes::id.eq_any(on_meeting).nullable()),
     )
 }
@@ -600,7 +608,10 @@ mod tests {
 
     #[test]
     fn like_wildcards_in_words_are_escaped() {
-        assert_eq!(contains_pattern("50%_off"), "%50\\%\\_off%");
+        assert_eq!(
+            word_start_patterns("50%_off"),
+            ["50\\%\\_off%".to_string(), "% 50\\%\\_off%".to_string()]
+        );
     }
 
     #[test]

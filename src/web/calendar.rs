@@ -3,7 +3,7 @@
 //! the credential) and a one-off `.ics` download.
 
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, route, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::error::{with_conn, AppError};
@@ -174,7 +174,8 @@ fn ics_response(body: String) -> HttpResponse {
 }
 
 /// The feed for calendar apps: no session, the token in the path.
-#[get("/calendar/{file}")]
+// GET, and HEAD for calendar apps that ask before they fetch.
+#[route("/calendar/{file}", method = "GET", method = "HEAD")]
 pub async fn calendar_feed(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -455,6 +455,18 @@ backend_test!(
 
         let (first, _) = make_link(&app, &me).await;
         assert_eq!(fetch_feed(&app, &first).await.0, 200);
+        // HEAD answers as GET does, without a body (some calendar apps ask first).
+        let head = common::client()
+            .head(app.url(&format!("/calendar/{first}.ics")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status().as_u16(), 200);
+        assert_eq!(
+            head.headers().get("content-type").unwrap(),
+            "text/calendar; charset=utf-8"
+        );
+        assert!(head.text().await.unwrap().is_empty());
         // Shown once: the page afterwards cannot show it again, and says so.
         let (_, later) = me.get(&app, "/account/calendar").await;
         assert!(!later.contains(&first), "the token is shown again");
@@ -699,6 +711,13 @@ async fn calendar_page_passes_axe() {
             .click()
             .await
             .unwrap();
+        // Wait for the answer to the POST (reading the page at once raced it).
+        client
+            .wait()
+            .at_most(std::time::Duration::from_secs(10))
+            .for_element(fantoccini::Locator::Css("a[href^='webcal://']"))
+            .await
+            .expect("the page with the new link");
         let shown = client.source().await.unwrap();
         assert!(
             shown.contains("webcal://"),
