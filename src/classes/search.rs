@@ -521,9 +521,11 @@ pub fn run(
     filters: &Filters,
     page: i64,
 ) -> QueryResult<Results> {
-    let page = page.clamp(1, MAX_PAGES);
     let cap = PER_PAGE * MAX_PAGES;
     let total: i64 = filtered(term, query, filters).count().get_result(conn)?;
+    // A page past the last (an old link, fewer matches now) shows the last.
+    let last = ((total.min(cap) + PER_PAGE - 1) / PER_PAGE).max(1);
+    let page = page.clamp(1, last);
     let mut ranked = filtered(term, query, filters);
     if let Some(rank) = rank(query) {
         ranked = ranked.order(rank.asc());

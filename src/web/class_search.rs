@@ -271,6 +271,11 @@ pub async fn search_page(
         Some(Ok(found)) => {
             let results = found.results;
             view.searched = true;
+            // The page shown (a page past the last shows the last).
+            if results.page != view.page {
+                view.page = results.page;
+                view.return_to = search_href(&view.q, &term_code, &filters, results.page);
+            }
             view.total = results.total;
             view.capped = results.capped;
             view.prev_href = (results.page > 1)

@@ -416,6 +416,13 @@ backend_test!(
         assert!(page2.contains("30 sections, page 2."));
         // The join form returns to the same filtered page.
         assert!(page2.contains("open=1&amp;page=2") || page2.contains("open=1&#38;page=2"));
+
+        // A page past the last (an old link) shows the last, with its pager.
+        let (status, past) = me.get(&app, &href.replace("page=2", "page=7")).await;
+        assert_eq!(status, 200);
+        assert_eq!(listed(&past), rest);
+        assert!(past.contains("30 sections, page 2."), "{past}");
+        assert!(past.contains("rel=\"prev\""), "{past}");
     }
 );
 
