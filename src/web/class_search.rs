@@ -14,7 +14,7 @@ use super::views::{self, ClassView, TermChoice, TermOption};
 use crate::classes::membership::{self, NumberOutcome, PastedNumber};
 use crate::classes::schedule::Day;
 use crate::classes::search::{self, Filters, Query, TimeOfDay};
-use crate::classes::{self, Class, ClassId, JoinLimits, MembershipError, Term};
+use crate::classes::{self, Class, ClassId, MembershipError, Term};
 use crate::clock;
 use crate::friends;
 
@@ -398,13 +398,6 @@ fn line_for(
 }
 
 /// This deployment's limits on joining and leaving.
-fn join_limits(state: &AppState) -> JoinLimits {
-    JoinLimits {
-        sections_per_term: state.config.classes.max_sections_per_term,
-        changes_per_day: state.config.classes.max_class_changes_per_day,
-    }
-}
-
 /// The class-number box's `maxlength`.
 const MAX_PASTE_CHARS: usize = 500;
 
@@ -436,7 +429,7 @@ pub async fn add_by_number(
         .collect();
     let configured = state.config.classes.current_term.clone();
     let shown = form.term.clone();
-    let limits = join_limits(&state);
+    let limits = super::classes::join_limits(&state);
     let student = current.user.clone();
     let (term, mut outcomes) = with_conn(&state.pool, move |conn| {
         let term = match shown.as_deref().map(str::trim).filter(|t| !t.is_empty()) {

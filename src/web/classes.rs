@@ -45,7 +45,7 @@ fn answer_refusal(
 }
 
 /// This deployment's limits on joining and leaving.
-fn join_limits(state: &AppState) -> JoinLimits {
+pub(super) fn join_limits(state: &AppState) -> JoinLimits {
     JoinLimits {
         sections_per_term: state.config.classes.max_sections_per_term,
         changes_per_day: state.config.classes.max_class_changes_per_day,
