@@ -204,19 +204,94 @@ pub fn lift(tx: &mut Tx, actor: &UserId, target: &User, now: NaiveDateTime) -> Q
     Ok(())
 }
 
-/// Users whose computing ID or address starts with `query` (at most `limit`).
+/// Accented letters and the plain ones they are found by ("Ángela" by
+/// "ange"), folded the same way in SQL (`replace`, on both backends) and in Rust.
+const FOLDS: &[(char, char)] = &[
+    ('á', 'a'),
+    ('à', 'a'),
+    ('â', 'a'),
+    ('ä', 'a'),
+    ('ã', 'a'),
+    ('å', 'a'),
+    ('é', 'e'),
+    ('è', 'e'),
+    ('ê', 'e'),
+    ('ë', 'e'),
+    ('í', 'i'),
+    ('ì', 'i'),
+    ('î', 'i'),
+    ('ï', 'i'),
+    ('ó', 'o'),
+    ('ò', 'o'),
+    ('ô', 'o'),
+    ('ö', 'o'),
+    ('õ', 'o'),
+    ('ú', 'u'),
+    ('ù', 'u'),
+    ('û', 'u'),
+    ('ü', 'u'),
+    ('ñ', 'n'),
+    ('ç', 'c'),
+    ('ý', 'y'),
+    ('ÿ', 'y'),
+];
+
+/// `text` lowered and with the accents of `FOLDS` taken off.
+fn folded(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .map(|c| {
+            FOLDS
+                .iter()
+                .find(|(from, _)| *from == c)
+                .map_or(c, |(_, to)| *to)
+        })
+        .collect()
+}
+
+/// The SQL for `folded(column)`: `lower` (which lowers every letter on both
+/// backends), then one `replace` per accented letter.
+fn folded_sql(column: &str) -> String {
+    FOLDS
+        .iter()
+        .fold(format!("lower({column})"), |inner, (from, to)| {
+            format!("replace({inner}, '{from}', '{to}')")
+        })
+}
+
+/// Confirmed users whose computing ID, address or display name contains
+/// `query`, in any case and with or without accents (at most `limit`, by
+/// computing ID). `%` and `_` in the query are literal.
 pub fn search(conn: &mut DbConn, query: &str, limit: i64) -> QueryResult<Vec<User>> {
-    let pattern = format!("{}%", db::like_escaped(&query.trim().to_ascii_lowercase()));
+    let pattern = format!("%{}%", db::like_escaped(&folded(query.trim())));
+    let by_name = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+        "{} LIKE ",
+        folded_sql("users.display_name")
+    ))
+    .bind::<diesel::sql_types::Text, _>(pattern.clone())
+    .sql(" ESCAPE '\\'");
     users::table
         .filter(
-            users::computing_id
+            db::lower(users::computing_id.nullable())
                 .like(pattern.clone())
                 .escape('\\')
-                .or(users::email.like(pattern).escape('\\')),
+                .or(db::lower(users::email.nullable())
+                    .like(pattern)
+                    .escape('\\'))
+                .or(by_name.nullable()),
         )
         .filter(users::email_verified.eq(true))
         .order(users::computing_id)
         .limit(limit)
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// The suspensions running at `now`, soonest end first, in one statement.
+pub fn current_suspensions(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::suspended_until.gt(now))
+        .order((users::suspended_until, users::computing_id))
         .select(User::as_select())
         .load(conn)
 }

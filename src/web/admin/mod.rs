@@ -32,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(users::change_role)
             .service(users::suspend)
             .service(users::lift)
+            .service(users::suspensions)
             .service(audit::audit)
             .service(flags::flags)
             .service(flags::reveal)

@@ -2,12 +2,12 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::NaiveDate;
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
 use super::staff_layout;
 use crate::accounts::Role;
-use crate::campus_time::Stamp;
+use crate::campus_time::{CampusTime, Stamp};
 use crate::clock;
 use crate::moderation;
 use crate::web::error::{with_conn, AppError};
@@ -19,6 +19,7 @@ use crate::web::views::{self, FlashRedirect};
 struct UserRow {
     computing_id: String,
     email: String,
+    name: Option<String>,
     role: &'static str,
     suspended: Option<Stamp>,
     reason: Option<String>,
@@ -76,6 +77,7 @@ pub async fn users(
             reason: u.suspended_at(now).and(u.suspension_reason.clone()),
             computing_id: u.computing_id,
             email: u.email,
+            name: u.display_name,
             role: u.role.as_str(),
         })
         .collect();
@@ -156,6 +158,11 @@ pub async fn change_role(
 #[derive(Deserialize)]
 pub struct SuspendForm {
     csrf_token: String,
+    /// "day", "week" or "date" (then `until` is read); a form without it is
+    /// the older one, which sent only a date.
+    #[serde(default)]
+    length: String,
+    #[serde(default)]
     until: String,
     #[serde(default)]
     reason: String,
@@ -167,6 +174,30 @@ impl SessionForm for SuspendForm {
     }
 }
 
+/// When a suspension chosen on the form ends: a day or a week from `now`, or
+/// as the given campus date begins (as the form always read a date).
+fn suspension_end(
+    length: &str,
+    until: &str,
+    now: NaiveDateTime,
+    campus: CampusTime,
+) -> Result<NaiveDateTime, AppError> {
+    match length {
+        "day" => Ok(now + Duration::days(1)),
+        "week" => Ok(now + Duration::weeks(1)),
+        "date" | "" => NaiveDate::parse_from_str(until.trim(), "%Y-%m-%d")
+            .map(|d| campus.start_of_day(d))
+            .map_err(|_| {
+                AppError::BadRequest(
+                    "Give the end of the suspension as a date, like 2026-12-01.".into(),
+                )
+            }),
+        _ => Err(AppError::BadRequest(
+            "Choose 1 day, 1 week or until a date.".into(),
+        )),
+    }
+}
+
 #[post("/users/{who}/suspend")]
 pub async fn suspend(
     state: web::Data<AppState>,
@@ -175,14 +206,7 @@ pub async fn suspend(
 ) -> Result<FlashRedirect, AppError> {
     let now = clock::now();
     let campus = state.config.campus_time;
-    // A campus date: the suspension ends as that day begins on campus.
-    let until = NaiveDate::parse_from_str(form.until.trim(), "%Y-%m-%d")
-        .map(|d| campus.start_of_day(d))
-        .map_err(|_| {
-            AppError::BadRequest(
-                "Give the end of the suspension as a date, like 2026-12-01.".into(),
-            )
-        })?;
+    let until = suspension_end(&form.length, &form.until, now, campus)?;
     let reason = form.reason.clone();
     let who = path.into_inner();
     let back = users_page_for(&who);
@@ -225,4 +249,53 @@ pub async fn lift(
         &back,
         format!("{name}'s suspension is lifted."),
     ))
+}
+
+struct SuspensionRow {
+    computing_id: String,
+    name: Option<String>,
+    reason: Option<String>,
+    until: Stamp,
+}
+
+#[derive(Template)]
+#[template(path = "admin/suspensions.html")]
+struct SuspensionsPage {
+    layout: Layout,
+    rows: Vec<SuspensionRow>,
+    campus_zone: &'static str,
+}
+
+/// The suspensions running now, soonest end first.
+#[get("/suspensions")]
+pub async fn suspensions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, AppError> {
+    let now = clock::now();
+    let found = with_conn(&state.pool, move |conn| {
+        Ok(moderation::users::current_suspensions(conn, now)?)
+    })
+    .await?;
+    let campus = state.config.campus_time;
+    let rows = found
+        .into_iter()
+        .filter_map(|u| {
+            let until = u.suspended_at(now)?;
+            Some(SuspensionRow {
+                until: campus.exact(until),
+                computing_id: u.computing_id,
+                name: u.display_name,
+                reason: u.suspension_reason,
+            })
+        })
+        .collect();
+    let body = SuspensionsPage {
+        layout: staff_layout(&req, &staff, "admin-suspensions"),
+        rows,
+        campus_zone: campus.zone_name(),
+    }
+    .render()?;
+    Ok(views::page(body))
 }

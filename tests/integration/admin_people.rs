@@ -1,0 +1,302 @@
+//! Issue 21, finding people and suspensions: the users search finds a part of
+//! a computing ID, an address or a display name in any case and with or
+//! without accents (`%` and `_` are literal); `/admin/suspensions` lists
+//! exactly the suspensions running now; the suspend form's 1 day, 1 week and
+//! "until a date"; an expired suspension ends by itself; and the two pages in
+//! a real Chromium at 375 and 1280 px (axe-core, inputs of a normal height).
+
+use crate::common;
+use crate::common::browser;
+
+use chrono::{Duration, NaiveDateTime};
+use common::*;
+use common_grounds::accounts::{Role, User};
+use common_grounds::campus_time::CampusTime;
+use common_grounds::clock;
+use common_grounds::db::schema::{class_messages, users};
+use diesel::prelude::*;
+
+fn set_name(app: &TestApp, who: &Student, name: &str) {
+    diesel::update(users::table.find(&who.user.id))
+        .set(users::display_name.eq(Some(name)))
+        .execute(&mut app.conn())
+        .unwrap();
+}
+
+fn set_suspension(app: &TestApp, who: &Student, until: Option<NaiveDateTime>) {
+    diesel::update(users::table.find(&who.user.id))
+        .set((
+            users::suspended_until.eq(until),
+            users::suspension_reason
+                .eq(until.map(|_| format!("Reason for {}", who.user.computing_id))),
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+}
+
+fn until_of(app: &TestApp, who: &Student) -> Option<NaiveDateTime> {
+    users::table
+        .find(&who.user.id)
+        .select(User::as_select())
+        .first(&mut app.conn())
+        .unwrap()
+        .suspended_until
+}
+
+/// The computing IDs in the result cards of a users search for `q`.
+async fn found(app: &TestApp, staff: &Student, q: &str) -> Vec<String> {
+    let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+    let (status, html) = staff.get(app, &format!("/admin/users?q={q}")).await;
+    assert_eq!(status, 200);
+    let doc = scraper::Html::parse_document(&html);
+    let h2 = scraper::Selector::parse("section.card h2").unwrap();
+    let mut ids: Vec<String> = doc
+        .select(&h2)
+        .map(|h| h.text().next().unwrap_or("").trim().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+backend_test!(
+    async fn people_by_name(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let moderator = staff(&app, "mo1d", Role::Moderator);
+        let ruiz = app.student("ar4x");
+        let plain = app.student("ap5y");
+        let other = app.student("zz9z");
+        set_name(&app, &ruiz, "Ángela Ruiz");
+        set_name(&app, &plain, "Angela");
+        set_name(&app, &other, "Bob Lee_Name");
+
+        assert_eq!(found(&app, &moderator, "ANGE").await, ["ap5y", "ar4x"]);
+        assert_eq!(found(&app, &moderator, "ángel").await, ["ap5y", "ar4x"]);
+        assert_eq!(found(&app, &moderator, "ruiz").await, ["ar4x"]);
+        // Part of an address, from its middle, in capitals.
+        assert_eq!(found(&app, &moderator, "R4X@VIRGINIA").await, ["ar4x"]);
+        assert_eq!(found(&app, &moderator, "5y").await, ["ap5y"]);
+        // Wildcards are literal: "_" is not "any letter", "%" is not "anything".
+        assert_eq!(found(&app, &moderator, "e_n").await, ["zz9z"]);
+        assert!(found(&app, &moderator, "a_g").await.is_empty());
+        assert!(found(&app, &moderator, "%").await.is_empty());
+        let (_, html) = moderator.get(&app, "/admin/users?q=ange").await;
+        assert!(html.contains("Computing ID, email or name"));
+        assert!(html.contains("Ángela Ruiz"));
+    }
+);
+
+backend_test!(
+    async fn suspensions_listed(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let moderator = staff(&app, "mo1d", Role::Moderator);
+        let now = clock::now();
+        let (a, b, gone, lifted, never) = (
+            app.student("su1a"),
+            app.student("su2b"),
+            app.student("ex3c"),
+            app.student("li4d"),
+            app.student("ne5e"),
+        );
+        set_suspension(&app, &a, Some(now + Duration::days(3)));
+        set_suspension(&app, &b, Some(now + Duration::hours(5)));
+        set_suspension(&app, &gone, Some(now - Duration::minutes(1)));
+        set_suspension(&app, &lifted, Some(now + Duration::days(9)));
+        let r = moderator
+            .post(&app, "/admin/users?q=li4d", "/admin/users/li4d/lift", &[])
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+
+        let (status, html) = moderator.get(&app, "/admin/suspensions").await;
+        assert_eq!(status, 200);
+        let doc = scraper::Html::parse_document(&html);
+        let link = scraper::Selector::parse(".suspension-rows li a").unwrap();
+        let listed: Vec<(String, String)> = doc
+            .select(&link)
+            .map(|a| {
+                let text = a.text().collect::<String>();
+                (text, a.value().attr("href").unwrap().to_string())
+            })
+            .collect();
+        // What the database holds as running now, soonest end first.
+        let running: Vec<String> = users::table
+            .filter(users::suspended_until.gt(clock::now()))
+            .order(users::suspended_until)
+            .select(users::computing_id)
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(running, ["su2b", "su1a"]);
+        let names: Vec<&str> = listed.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(names, running);
+        assert_eq!(listed[0].1, "/admin/users?q=su2b");
+        assert!(html.contains("Reason for su1a") && html.contains("Reason for su2b"));
+        assert!(
+            !html.contains("Reason for ex3c")
+                && !html.contains("q=ex3c")
+                && !html.contains("q=li4d")
+        );
+        let campus = CampusTime::default();
+        assert!(html.contains(&campus.exact(until_of(&app, &a).unwrap()).title));
+        assert!(
+            html.contains("href=\"/admin/suspensions\""),
+            "linked in the admin menu"
+        );
+
+        // A student is not told the page exists.
+        let (status, _) = never.get(&app, "/admin/suspensions").await;
+        assert!(status == 404 || status == 403, "a student got {status}");
+    }
+);
+
+backend_test!(
+    async fn suspend_lengths(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let moderator = staff(&app, "mo1d", Role::Moderator);
+        let campus = CampusTime::default();
+        let cases = [
+            ("da1y", "day", Duration::days(1)),
+            ("we2k", "week", Duration::weeks(1)),
+        ];
+        for (id, length, span) in cases {
+            let s = app.student(id);
+            let before = clock::now();
+            let r = moderator
+                .post(
+                    &app,
+                    &format!("/admin/users?q={id}"),
+                    &format!("/admin/users/{id}/suspend"),
+                    &[
+                        ("length", length),
+                        ("until", ""),
+                        ("reason", "Spamming the class chat"),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status().as_u16(), 303, "{length}");
+            let after = clock::now();
+            let until = until_of(&app, &s).expect("suspended");
+            assert!(
+                until >= before + span && until <= after + span,
+                "{length}: {until}"
+            );
+        }
+        // Until a date: as that campus day begins.
+        let s = app.student("dt3e");
+        let day = campus.date_of(clock::now()) + Duration::days(12);
+        let r = moderator
+            .post(
+                &app,
+                "/admin/users?q=dt3e",
+                "/admin/users/dt3e/suspend",
+                &[
+                    ("length", "date"),
+                    ("until", &day.format("%Y-%m-%d").to_string()),
+                    ("reason", "Spamming the class chat"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(until_of(&app, &s), Some(campus.start_of_day(day)));
+        // "Until a date" with no date, or an unknown length: words, nothing stored.
+        let t = app.student("nd4f");
+        for (length, until) in [("date", ""), ("month", "")] {
+            let r = moderator
+                .post(
+                    &app,
+                    "/admin/users?q=nd4f",
+                    "/admin/users/nd4f/suspend",
+                    &[
+                        ("length", length),
+                        ("until", until),
+                        ("reason", "Spamming the class chat"),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status().as_u16(), 400, "{length}");
+            let body = r.text().await.unwrap();
+            assert!(body.contains("date") || body.contains("1 week"), "{body}");
+            assert_eq!(until_of(&app, &t), None);
+        }
+        // The form offers the three lengths.
+        let (_, html) = moderator.get(&app, "/admin/users?q=nd4f").await;
+        for value in ["value=\"day\"", "value=\"week\"", "value=\"date\""] {
+            assert!(html.contains(value), "{value}");
+        }
+    }
+);
+
+backend_test!(
+    async fn expired_ends_itself(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let s = app.student("ex1p");
+        let class = new_class(&app, "CS 2150", &[&s]);
+        let page = format!("/classes/{}", class.id);
+        let post = format!("/classes/{}/messages", class.id);
+        set_suspension(&app, &s, Some(clock::now() + Duration::days(2)));
+        let r = s
+            .post(&app, &page, &post, &[("content", "while suspended")])
+            .await;
+        assert_eq!(r.status().as_u16(), 403, "suspended: refused");
+        // Time passes: the end is now in the past, and no staff member did anything.
+        set_suspension(&app, &s, Some(clock::now() - Duration::seconds(1)));
+        let r = s
+            .post(&app, &page, &post, &[("content", "after it ended")])
+            .await;
+        assert_eq!(r.status().as_u16(), 303, "posting again");
+        let texts: Vec<String> = class_messages::table
+            .filter(class_messages::user_id.eq(&s.user.id))
+            .select(class_messages::content)
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(texts, ["after it ended"]);
+    }
+);
+
+/// The tallest visible text, date or search input on the page, in px.
+async fn tallest_input(client: &fantoccini::Client) -> f64 {
+    let found = client
+        .execute(
+            "return Math.max(0, ...[...document.querySelectorAll('input:not([type=hidden]):not([type=radio])')]\
+               .map(e => e.getBoundingClientRect().height));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    found.as_f64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_people_pages_in_a_browser() {
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_quiet_app(Backend::Sqlite, &[]).await;
+    let moderator = staff(&app, "mo1d", Role::Moderator);
+    let ruiz = app.student("ar4x");
+    set_name(&app, &ruiz, "Ángela Ruiz");
+    let gone = app.student("su1a");
+    set_suspension(&app, &gone, Some(clock::now() + Duration::days(3)));
+    for (width, height) in [(375u32, 900u32), (1280, 900)] {
+        let client = browser::open(&driver, &chromium, width, height).await;
+        browser::sign_in(&client, &app.address, &moderator.token).await;
+        client.goto(&app.url("/admin/users?q=ange")).await.unwrap();
+        let shot = browser::screenshot(&client, &format!("admin-users-{width}")).await;
+        eprintln!("screenshot: {}", shot.display());
+        let source = client.source().await.unwrap();
+        assert!(source.contains("ar4x"), "a result");
+        let tallest = tallest_input(&client).await;
+        assert!(
+            tallest > 0.0 && tallest <= 60.0,
+            "{width}px: an input {tallest}px tall"
+        );
+        if let Some(found) = browser::axe_findings(&client).await {
+            assert!(found.is_empty(), "users at {width}px: {found:#?}");
+        }
+        client.goto(&app.url("/admin/suspensions")).await.unwrap();
+        browser::screenshot(&client, &format!("admin-suspensions-{width}")).await;
+        assert!(client.source().await.unwrap().contains("su1a"));
+        if let Some(found) = browser::axe_findings(&client).await {
+            assert!(found.is_empty(), "suspensions at {width}px: {found:#?}");
+        }
+        client.close().await.unwrap();
+    }
+}
