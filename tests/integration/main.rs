@@ -9,6 +9,7 @@
 mod common;
 
 mod admin;
+mod admin_pages;
 mod browser;
 mod calendar_feed;
 mod campus_time;
