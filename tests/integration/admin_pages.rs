@@ -141,6 +141,38 @@ async fn land_after_link(app: &TestApp, email: &str) -> String {
     r.headers()["location"].to_str().unwrap().to_string()
 }
 
+/// Signs `email` in with the emailed code in a fresh client, posting `next`
+/// as the form does (None: no next field at all); where it lands.
+async fn land_after_code(app: &TestApp, email: &str, next: Option<&str>) -> String {
+    let before = app.sent_emails().await.len();
+    let client = client();
+    let (_, login) = get_with(app, &client, "/login").await;
+    let csrf = csrf_in(&login).unwrap();
+    let r = post_with(
+        app,
+        &client,
+        "/login",
+        &[("csrf_token", &csrf), ("email", email)],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let emails = app.wait_for_emails(before + 1).await;
+    let code = code_in(&emails.last().unwrap().text).unwrap();
+    let (_, check) = get_with(app, &client, "/login/check-email").await;
+    let csrf = csrf_in(&check).unwrap();
+    let mut fields = vec![
+        ("csrf_token", csrf.as_str()),
+        ("email", email),
+        ("code", &code),
+    ];
+    if let Some(next) = next {
+        fields.push(("next", next));
+    }
+    let r = post_with(app, &client, "/login/code", &fields).await;
+    assert_eq!(r.status().as_u16(), 303, "signed in");
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
 backend_test!(
     async fn staff_land_on_admin(backend: Backend) {
         let app = spawn_app(backend).await;
@@ -150,6 +182,16 @@ backend_test!(
         assert_eq!(land_after_link(&app, &moderator.user.email).await, "/admin");
         assert_eq!(land_after_link(&app, &admin.user.email).await, "/admin");
         assert_eq!(land_after_link(&app, &student.user.email).await, "/");
+        // With a code: an explicit next is kept, the form's default "/" is not.
+        let email = &moderator.user.email;
+        assert_eq!(land_after_code(&app, email, Some("/")).await, "/admin");
+        assert_eq!(land_after_code(&app, email, None).await, "/admin");
+        assert_eq!(
+            land_after_code(&app, email, Some("/friends")).await,
+            "/friends"
+        );
+        let email = &student.user.email;
+        assert_eq!(land_after_code(&app, email, None).await, "/");
     }
 );
 
