@@ -1218,8 +1218,12 @@ impl Story {
         assert_eq!(
             newest,
             vec![
-                (who.clone(), "restore".to_string(), String::new()),
-                (who, "reveal".to_string(), reason.to_string()),
+                (who.clone(), "restored a message".to_string(), String::new()),
+                (
+                    who,
+                    "revealed a message's author".to_string(),
+                    reason.to_string()
+                ),
             ],
             "newest first: the restore, then the reveal with its reason, both by the moderator"
         );
@@ -1924,7 +1928,11 @@ impl Story {
             .collect();
         self.go(p, &format!("/login/confirm?token={token}")).await;
         self.click(p, "main form button[type=submit]").await;
-        self.wait_path(p, "/").await;
+        // Moderators and admins land on the admin overview, students at home.
+        let staff = common_grounds::accounts::find_by_email(&mut self.db.connect(), &p.email())
+            .unwrap()
+            .is_some_and(|u| u.role.is_staff());
+        self.wait_path(p, if staff { "/admin" } else { "/" }).await;
         self.signed_in_as(p).await;
     }
 

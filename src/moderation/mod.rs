@@ -2,6 +2,7 @@
 //! author's delete of a reported message). Rows are only ever inserted; there is
 //! deliberately no update or delete here. The log is for staff pages only.
 
+pub mod audit_targets;
 pub mod messages;
 pub mod stats;
 pub mod sync;

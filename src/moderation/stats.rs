@@ -34,6 +34,23 @@ fn per_day(times: &[NaiveDateTime], first: NaiveDate, days: i64) -> Vec<(NaiveDa
         .collect()
 }
 
+/// What the flag queue lists (reports waiting for review, or hidden
+/// messages), counted in one statement: the overview's figure and the staff
+/// nav's badge.
+pub fn waiting_reports(conn: &mut DbConn) -> QueryResult<i64> {
+    let pending = message_flags::table
+        .filter(message_flags::message_id.eq(class_messages::id))
+        .filter(message_flags::cleared_at.is_null());
+    class_messages::table
+        .filter(
+            class_messages::hidden
+                .eq(true)
+                .or(diesel::dsl::exists(pending)),
+        )
+        .count()
+        .get_result(conn)
+}
+
 /// Figures as of `now`; the series cover the `days` days ending today (UTC).
 pub fn overview(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> QueryResult<Overview> {
     let today = now.date();
@@ -52,18 +69,7 @@ pub fn overview(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> QueryResult
         .filter(class_messages::created_at.ge(today.and_hms_opt(0, 0, 0).expect("midnight exists")))
         .count()
         .get_result(conn)?;
-    // What the flag queue lists: reports waiting for review, or hidden.
-    let pending = message_flags::table
-        .filter(message_flags::message_id.eq(class_messages::id))
-        .filter(message_flags::cleared_at.is_null());
-    let open_flags = class_messages::table
-        .filter(
-            class_messages::hidden
-                .eq(true)
-                .or(diesel::dsl::exists(pending)),
-        )
-        .count()
-        .get_result(conn)?;
+    let open_flags = waiting_reports(conn)?;
     let last_sync = sis_sync_runs::table
         .order(sis_sync_runs::started_at.desc())
         .select((

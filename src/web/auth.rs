@@ -377,6 +377,21 @@ fn signed_in(state: &AppState, token: &str, next: &str) -> HttpResponse {
         .finish()
 }
 
+/// Where a new session lands: an explicit `next` is kept; otherwise
+/// moderators and admins land on the admin overview, students on home.
+fn landing(
+    conn: &mut crate::db::DbConn,
+    created: &sessions::NewlyCreated,
+    next: &str,
+) -> diesel::QueryResult<String> {
+    if next != "/" {
+        return Ok(next.to_string());
+    }
+    let staff =
+        crate::accounts::find(conn, &created.session.user_id)?.is_some_and(|u| u.role.is_staff());
+    Ok(if staff { "/admin".into() } else { "/".into() })
+}
+
 fn user_agent(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::USER_AGENT)
@@ -396,18 +411,22 @@ pub async fn confirm_link(
     let requester = guard::pre_session_hash(&req);
     let account_confirmed = form.confirm_account == "yes";
     let result = with_conn(&state.pool, move |conn| {
-        Ok(signin::confirm_link(
+        let result = signin::confirm_link(
             conn,
             &token,
             requester.as_deref(),
             account_confirmed,
             agent.as_deref(),
             clock::now(),
-        ))
+        );
+        Ok(match result {
+            Ok(created) => Ok((landing(conn, &created, "/")?, created)),
+            Err(e) => Err(e),
+        })
     })
     .await?;
     match result {
-        Ok(created) => Ok(signed_in(&state, &created.token, "/")),
+        Ok((to, created)) => Ok(signed_in(&state, &created.token, &to)),
         Err(SignInError::ConfirmAccount { email }) => {
             let body = ConfirmPage {
                 layout: Layout::new(&req, guard::looked_up_user(&req).as_ref()),
@@ -479,6 +498,7 @@ pub async fn confirm_code(
     let limits = request_limits(&state);
     let address = email.clone();
     let hashes = state.code_hashes.clone();
+    let wanted = next.clone();
     let result = with_conn(&state.pool, move |conn| {
         let attempt = signin::CodeAttempt {
             email: &address,
@@ -486,17 +506,15 @@ pub async fn confirm_code(
             client: &client,
             user_agent: agent.as_deref(),
         };
-        Ok(signin::confirm_code(
-            conn,
-            &attempt,
-            limits,
-            &hashes,
-            clock::now(),
-        ))
+        let result = signin::confirm_code(conn, &attempt, limits, &hashes, clock::now());
+        Ok(match result {
+            Ok(created) => Ok((landing(conn, &created, &wanted)?, created)),
+            Err(e) => Err(e),
+        })
     })
     .await?;
     match result {
-        Ok(created) => Ok(signed_in(&state, &created.token, &next)),
+        Ok((to, created)) => Ok(signed_in(&state, &created.token, &to)),
         Err(SignInError::Limited(limited)) => {
             state.known_limits.remember(&bucket, limited, clock::now());
             Err(sign_in_limited(

@@ -50,6 +50,9 @@ pub struct CurrentUser {
     /// Their unread notifications, up to `NAV_COUNT_CAP` (the nav's count);
     /// looked up with the session, on pages (GET) only.
     pub notifications: i64,
+    /// For staff only: what the flag queue lists (the Admin link's badge);
+    /// looked up on pages (GET) only, 0 for students.
+    pub waiting_reports: i64,
 }
 
 /// The nav counts unread notifications up to this; beyond it shows "99+".
@@ -80,11 +83,17 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
                 } else {
                     (false, 0)
                 };
+                let waiting_reports = if page && user.role.is_staff() {
+                    crate::moderation::stats::waiting_reports(conn)?
+                } else {
+                    0
+                };
                 Ok(Some(CurrentUser {
                     user,
                     session,
                     unread,
                     notifications,
+                    waiting_reports,
                 }))
             })
             .await?

@@ -19,6 +19,8 @@ pub struct Layout {
     pub unread: bool,
     /// Unread notifications (the nav's count; 0 shows none).
     pub notifications: i64,
+    /// For staff: reports waiting in the flag queue (the Admin link's badge).
+    pub waiting_reports: i64,
 }
 
 impl Layout {
@@ -33,6 +35,7 @@ impl Layout {
             section: "",
             unread: false,
             notifications: 0,
+            waiting_reports: 0,
         }
     }
 
@@ -53,6 +56,17 @@ impl Layout {
             section: "",
             unread: current.is_some_and(|c| c.unread),
             notifications: current.map_or(0, |c| c.notifications),
+            waiting_reports: current
+                .filter(|c| c.user.role.is_staff())
+                .map_or(0, |c| c.waiting_reports),
+        }
+    }
+
+    /// The Admin link's spoken label: "1 report waiting", "7 reports waiting".
+    pub fn waiting_label(&self) -> String {
+        match self.waiting_reports {
+            1 => "1 report waiting".into(),
+            n => format!("{n} reports waiting"),
         }
     }
 

@@ -10,6 +10,7 @@ mod common;
 
 mod admin;
 mod admin_people;
+mod admin_pages;
 mod browser;
 mod calendar_feed;
 mod campus_time;

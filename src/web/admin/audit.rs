@@ -2,12 +2,15 @@
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::staff_layout;
 use crate::accounts::UserId;
 use crate::campus_time::Stamp;
+use crate::moderation::audit_targets::{self, MessageTarget};
 use crate::moderation::{self, AuditAction, AuditId};
 use crate::web::error::{with_conn, AppError};
 use crate::web::guard::Staff;
@@ -19,9 +22,69 @@ struct AuditRow {
     when: Stamp,
     actor: String,
     action: &'static str,
-    target: String,
+    target: Target,
     reason: String,
     details: String,
+}
+
+/// What a row is about, in words, and where to look at it.
+struct Target {
+    /// "CS 2100 (001)", "mst3k", "term 1262", or words for something gone.
+    name: String,
+    /// A message's first words (empty for anything else).
+    words: String,
+    href: Option<String>,
+}
+
+/// The log's wording of every action, as a sentence's verb phrase.
+pub fn action_label(action: AuditAction) -> &'static str {
+    match action {
+        AuditAction::Hide => "hid a message",
+        AuditAction::Restore => "restored a message",
+        AuditAction::Delete => "deleted a message",
+        AuditAction::Reveal => "revealed a message's author",
+        AuditAction::Suspend => "suspended a user",
+        AuditAction::LiftSuspension => "lifted a suspension",
+        AuditAction::RoleChange => "changed a role",
+        AuditAction::SyncStarted => "started an SIS sync",
+        AuditAction::AuthorDelete => "deleted their reported message",
+        AuditAction::Pin => "pinned a thread",
+        AuditAction::Unpin => "unpinned a thread",
+    }
+}
+
+fn target(
+    target_type: &str,
+    target_id: &str,
+    messages: &HashMap<String, MessageTarget>,
+    users: &HashMap<String, String>,
+) -> Target {
+    let plain = |name: String, href: Option<String>| Target {
+        name,
+        words: String::new(),
+        href,
+    };
+    match target_type {
+        "message" => match messages.get(target_id) {
+            Some(m) => Target {
+                name: m.class.clone(),
+                words: m.first_words.clone(),
+                href: Some("/admin/flags".into()),
+            },
+            None => plain("a message no longer stored".into(), None),
+        },
+        "user" => match users.get(target_id) {
+            Some(cid) => {
+                let q: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("q", cid)
+                    .finish();
+                plain(cid.clone(), Some(format!("/admin/users?{q}")))
+            }
+            None => plain("a deleted account".into(), None),
+        },
+        "term" => plain(format!("term {target_id}"), Some("/admin/sis".into())),
+        other => plain(format!("{other} {target_id}"), None),
+    }
 }
 
 #[derive(Template)]
@@ -31,7 +94,7 @@ struct AuditPage {
     rows: Vec<AuditRow>,
     actor: String,
     action: String,
-    actions: Vec<&'static str>,
+    actions: Vec<(&'static str, &'static str)>,
     older_href: Option<String>,
 }
 
@@ -102,18 +165,24 @@ pub async fn audit(
         } else {
             match moderation::users::find_by_login(conn, &actor_for_query)? {
                 Some(u) => Some(u.id),
-                None => return Ok(Vec::new()),
+                None => return Ok((Vec::new(), HashMap::new(), HashMap::new())),
             }
         };
-        Ok(moderation::page(
-            conn,
-            actor.as_ref(),
-            action,
-            before,
-            AUDIT_PAGE,
-        )?)
+        let entries = moderation::page(conn, actor.as_ref(), action, before, AUDIT_PAGE)?;
+        // One batched lookup per kind of target, whatever the page holds.
+        let ids_of = |kind: &str| -> Vec<String> {
+            entries
+                .iter()
+                .filter(|(e, _)| e.target_type == kind)
+                .map(|(e, _)| e.target_id.clone())
+                .collect()
+        };
+        let messages = audit_targets::messages(conn, &ids_of("message"))?;
+        let users = audit_targets::users(conn, &ids_of("user"))?;
+        Ok((entries, messages, users))
     })
     .await?;
+    let (entries, messages, users) = entries;
     let older_href = (entries.len() as i64 == AUDIT_PAGE).then(|| {
         let (last, _) = entries.last().expect("a full page has a last entry");
         let cursor = format!(
@@ -144,10 +213,17 @@ pub async fn audit(
                 }
                 _ => "deleted account".into(),
             },
-            action: e.action.as_str(),
-            target: format!("{} {}", e.target_type, e.target_id),
+            action: action_label(e.action),
+            target: target(&e.target_type, &e.target_id, &messages, &users),
             reason: e.reason.unwrap_or_default(),
-            details: e.details.unwrap_or_default(),
+            details: match e.details {
+                // "<pseudonym> in class <id>": the class is in the target now.
+                Some(d) if e.target_type == "message" => match d.split_once(" in class ") {
+                    Some((pseudonym, _)) => format!("as {pseudonym}"),
+                    None => d,
+                },
+                d => d.unwrap_or_default(),
+            },
         })
         .collect();
     let body = AuditPage {
@@ -155,7 +231,10 @@ pub async fn audit(
         rows,
         actor: actor_text,
         action: action_text,
-        actions: AuditAction::ALL.iter().map(|a| a.as_str()).collect(),
+        actions: AuditAction::ALL
+            .iter()
+            .map(|a| (a.as_str(), action_label(*a)))
+            .collect(),
         older_href,
     }
     .render()?;

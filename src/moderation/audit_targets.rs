@@ -1,0 +1,118 @@
+//! What the audit log's rows are about, in words: the class and first words
+//! of a message, the computing ID of a user. One batched statement per kind,
+//! so a page of the log costs the same however many rows it shows. Nothing
+//! here names a message's author.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use crate::db::schema::{class_messages, classes, users};
+use crate::db::DbConn;
+
+/// A message as the log shows it: its class and its first few words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageTarget {
+    /// "CS 2100 (001)".
+    pub class: String,
+    /// The first words, "…" when cut; empty when the text is gone.
+    pub first_words: String,
+}
+
+/// How many words of a message the log shows.
+const WORDS: usize = 8;
+/// A cap on those words' characters (one long word must not fill the row).
+const CHARS: usize = 60;
+
+/// The first `WORDS` words of `text` on one line, at most `CHARS` characters,
+/// with "…" when anything was cut.
+pub fn first_words(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out = words
+        .iter()
+        .take(WORDS)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cut = words.len() > WORDS;
+    if out.chars().count() > CHARS {
+        out = out
+            .chars()
+            .take(CHARS)
+            .collect::<String>()
+            .trim_end()
+            .to_string();
+        cut = true;
+    }
+    if cut {
+        out.push('…');
+    }
+    out
+}
+
+/// The messages among `ids` that still exist, by id (one statement).
+pub fn messages(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<String, MessageTarget>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String, String, String, Option<String>)> = class_messages::table
+        .inner_join(classes::table)
+        .filter(class_messages::id.eq_any(ids))
+        .select((
+            class_messages::id,
+            class_messages::content,
+            classes::subject,
+            classes::catalog_number,
+            classes::class_section,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, content, subject, catalog, section)| {
+            let code = crate::classes::code(&subject, &catalog);
+            let class = match section {
+                Some(s) if !s.trim().is_empty() => format!("{code} ({s})"),
+                _ => code,
+            };
+            let target = MessageTarget {
+                class,
+                first_words: first_words(&content),
+            };
+            (id, target)
+        })
+        .collect())
+}
+
+/// Computing IDs of the users among `ids` that still exist (one statement).
+pub fn users(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String)> = users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::computing_id))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_words;
+
+    #[test]
+    fn keeps_a_few_words_and_marks_a_cut() {
+        assert_eq!(
+            first_words("  Is the\nmidterm open book?  "),
+            "Is the midterm open book?"
+        );
+        assert_eq!(
+            first_words("one two three four five six seven eight nine ten"),
+            "one two three four five six seven eight…"
+        );
+        assert_eq!(
+            first_words(&"x".repeat(100)),
+            format!("{}…", "x".repeat(60))
+        );
+        assert_eq!(first_words(""), "");
+    }
+}
