@@ -9,8 +9,8 @@
 mod common;
 
 mod admin;
-mod admin_people;
 mod admin_pages;
+mod admin_people;
 mod browser;
 mod calendar_feed;
 mod campus_time;
