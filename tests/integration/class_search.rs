@@ -832,6 +832,14 @@ async fn search_pages_pass_axe_on_phone_and_desktop() {
             .click()
             .await
             .unwrap();
+        // Wait for the answer to the POST (reading `main` at once raced it:
+        // the old page's element went stale under load).
+        client
+            .wait()
+            .at_most(std::time::Duration::from_secs(10))
+            .for_element(Locator::Css(".added-lines"))
+            .await
+            .expect("the add-by-number answer");
         let text = client
             .find(Locator::Css("main"))
             .await
