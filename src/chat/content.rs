@@ -252,13 +252,26 @@ fn link_text(candidate: &str, url: &Url) -> String {
 /// list and by notifications.
 pub fn excerpt(text: &str, lines: usize, chars: usize) -> String {
     let kept: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = kept
+    shorten(&kept, lines, "\n", chars)
+}
+
+/// The first `words` words of a message on one line, at most `chars`
+/// characters, with "…" when anything was cut (the audit log's rows).
+pub fn excerpt_words(text: &str, words: usize, chars: usize) -> String {
+    let all: Vec<&str> = text.split_whitespace().collect();
+    shorten(&all, words, " ", chars)
+}
+
+/// The first `count` pieces joined by `sep`, cut to `chars` characters, "…"
+/// when a piece or a character was left out.
+fn shorten(pieces: &[&str], count: usize, sep: &str, chars: usize) -> String {
+    let mut out = pieces
         .iter()
-        .take(lines)
+        .take(count)
         .copied()
         .collect::<Vec<_>>()
-        .join("\n");
-    let mut cut = kept.len() > lines;
+        .join(sep);
+    let mut cut = pieces.len() > count;
     if out.chars().count() > chars {
         out = out
             .chars()

@@ -27,27 +27,7 @@ const CHARS: usize = 60;
 /// The first `WORDS` words of `text` on one line, at most `CHARS` characters,
 /// with "…" when anything was cut.
 pub fn first_words(text: &str) -> String {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let mut out = words
-        .iter()
-        .take(WORDS)
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cut = words.len() > WORDS;
-    if out.chars().count() > CHARS {
-        out = out
-            .chars()
-            .take(CHARS)
-            .collect::<String>()
-            .trim_end()
-            .to_string();
-        cut = true;
-    }
-    if cut {
-        out.push('…');
-    }
-    out
+    crate::chat::content::excerpt_words(text, WORDS, CHARS)
 }
 
 /// The messages among `ids` that still exist, by id (one statement).
