@@ -27,6 +27,7 @@ pub const TABLES: &[&str] = &[
     "notifications",
     "contact_imports",
     "audit_log",
+    "reveal_requests",
     "email_outbox",
     "sis_sync_runs",
     "rate_limit_hits",
@@ -157,6 +158,8 @@ diesel::table! {
         vote_count -> Integer,
         answer_id -> Nullable<Text>,
         pinned_at -> Nullable<Timestamp>,
+        held -> Bool,
+        held_reason -> Nullable<Text>,
     }
 }
 
@@ -247,6 +250,23 @@ diesel::table! {
         target_id -> Text,
         reason -> Nullable<Text>,
         details -> Nullable<Text>,
+        created_at -> Timestamp,
+        class_id -> Nullable<Text>,
+        category -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    reveal_requests (id) {
+        id -> Text,
+        message_id -> Text,
+        requester_id -> Nullable<Text>,
+        reason -> Text,
+        urgent -> Bool,
+        status -> Text,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_note -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }
@@ -413,6 +433,7 @@ diesel::joinable!(chat_pseudonyms -> classes (class_id));
 diesel::joinable!(chat_pseudonyms -> users (user_id));
 diesel::joinable!(contact_imports -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(reveal_requests -> class_messages (message_id));
 diesel::joinable!(thread_follows -> class_messages (thread_id));
 diesel::joinable!(class_mutes -> classes (class_id));
 diesel::joinable!(notifications -> classes (class_id));
@@ -442,6 +463,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     contact_imports,
     audit_log,
+    reveal_requests,
     email_outbox,
     sis_sync_runs,
     rate_limit_hits,

@@ -146,6 +146,8 @@ fn audit(
             reason,
             details: Some(&details),
             created_at: now,
+            class_id: Some(message.class_id.as_str()),
+            category: None,
         },
     )
 }

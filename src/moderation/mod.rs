@@ -33,6 +33,18 @@ crate::text_enum!(
         AuthorDelete => "author_delete",
         Pin => "pin",
         Unpin => "unpin",
+        // Reports found wrong: the message is left as it was.
+        Dismiss => "dismiss",
+        // A staff member read a class's chat without joining it.
+        ViewClass => "view_class",
+        // The two-person reveal: asked with a reason, then a second staff
+        // member approves or declines; an admin's urgent reveal needs no second.
+        RevealRequest => "reveal_request",
+        RevealApprove => "reveal_approve",
+        RevealDecline => "reveal_decline",
+        RevealUrgent => "reveal_urgent",
+        // A held post (it named a classmate) shown to the class.
+        Release => "release",
     }
 );
 
@@ -49,6 +61,11 @@ pub struct AuditEntry {
     pub reason: Option<String>,
     pub details: Option<String>,
     pub created_at: NaiveDateTime,
+    /// The class the entry is about, when it is about one (a message, a class read).
+    pub class_id: Option<String>,
+    /// A hide's or removal's reason category (`ReasonCategory`): all the public
+    /// moderation log shows of the reason.
+    pub category: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -62,6 +79,8 @@ pub struct NewAuditEntry<'a> {
     pub reason: Option<&'a str>,
     pub details: Option<&'a str>,
     pub created_at: NaiveDateTime,
+    pub class_id: Option<&'a str>,
+    pub category: Option<&'a str>,
 }
 
 /// Appends an entry, in the transaction of the action it records.

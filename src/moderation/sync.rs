@@ -40,6 +40,8 @@ pub fn start(
                 reason: None,
                 details: None,
                 created_at: now,
+                class_id: None,
+                category: None,
             },
         )
     })?;

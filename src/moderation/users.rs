@@ -127,6 +127,8 @@ pub fn set_role(
             reason: None,
             details: Some(&details),
             created_at: now,
+            class_id: None,
+            category: None,
         },
     )?;
     Ok(true)
@@ -167,6 +169,8 @@ pub fn suspend(
             reason: Some(reason),
             details: Some(&details),
             created_at: now,
+            class_id: None,
+            category: None,
         },
     )?;
     Ok(())
@@ -199,6 +203,8 @@ pub fn lift(tx: &mut Tx, actor: &UserId, target: &User, now: NaiveDateTime) -> Q
             reason: None,
             details: None,
             created_at: now,
+            class_id: None,
+            category: None,
         },
     )?;
     Ok(())

@@ -438,6 +438,8 @@ backend_test!(
                     reason: Some("harassment report #12"),
                     details: None,
                     created_at: now,
+                    class_id: None,
+                    category: None,
                 },
             )
         })
@@ -656,6 +658,46 @@ backend_test!(
             assert_eq!(read[0].detail.as_deref(), Some("why"));
             assert_eq!(read[0].created_at, now);
             assert!(read[0].is_unread());
+        }
+
+        // reveal_requests (written by moderation's reveals; the row's shape here)
+        {
+            use common_grounds::db::schema::reveal_requests as rr;
+            diesel::insert_into(rr::table)
+                .values((
+                    rr::id.eq("reveal-1"),
+                    rr::message_id.eq(message_id.as_str()),
+                    rr::requester_id.eq(Some(user.id.as_str())),
+                    rr::reason.eq("a threat against a classmate"),
+                    rr::urgent.eq(false),
+                    rr::status.eq("approved"),
+                    rr::decided_by.eq(Some(friend.id.as_str())),
+                    rr::decided_at.eq(Some(now)),
+                    rr::decision_note.eq(Some("agreed")),
+                    rr::created_at.eq(now),
+                ))
+                .execute(&mut conn)
+                .unwrap();
+            let read: (String, Option<String>, bool, String, Option<NaiveDateTime>) = rr::table
+                .select((
+                    rr::reason,
+                    rr::decided_by,
+                    rr::urgent,
+                    rr::status,
+                    rr::decided_at,
+                ))
+                .first(&mut conn)
+                .unwrap();
+            assert_eq!(
+                read,
+                (
+                    "a threat against a classmate".to_string(),
+                    Some(friend.id.to_string()),
+                    false,
+                    "approved".to_string(),
+                    Some(now)
+                )
+            );
         }
 
         for table in schema_tables() {
@@ -893,6 +935,8 @@ backend_test!(
                     reason: None,
                     details: None,
                     created_at: now,
+                    class_id: None,
+                    category: None,
                 },
             )
         })

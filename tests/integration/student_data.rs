@@ -427,6 +427,8 @@ backend_test!(
                         reason: Some("test"),
                         details: None,
                         created_at: clock::now(),
+                        class_id: None,
+                        category: None,
                     },
                 )
             })

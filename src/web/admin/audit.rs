@@ -50,6 +50,13 @@ pub fn action_label(action: AuditAction) -> &'static str {
         AuditAction::AuthorDelete => "deleted their reported message",
         AuditAction::Pin => "pinned a thread",
         AuditAction::Unpin => "unpinned a thread",
+        AuditAction::Dismiss => "dismissed a message's reports",
+        AuditAction::ViewClass => "read a class's chat",
+        AuditAction::RevealRequest => "asked to reveal a message's author",
+        AuditAction::RevealApprove => "approved a reveal",
+        AuditAction::RevealDecline => "declined a reveal",
+        AuditAction::RevealUrgent => "revealed an author alone (urgent)",
+        AuditAction::Release => "released a held message",
     }
 }
 
