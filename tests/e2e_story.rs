@@ -18,7 +18,7 @@
 //!    nav control and chat action on the list and thread pages is at least
 //!    44×44 px, measured in the browser;
 //! 8. C, D and E report B's reply on the thread page and it is hidden for
-//!    every student; a moderator reveals its author with a reason and restores
+//!    every student; a moderator asks to reveal its author with a reason and restores
 //!    it from /admin/flags, and the audit log shows both;
 //! 9. B starts to type the question A asked and our script shows A's thread
 //!    under the draft ("Maybe already answered", nothing posted); B opens it
@@ -259,7 +259,7 @@ impl Story {
         .await;
         self.step(
             8,
-            "three reports hide the reply; a moderator reveals and restores it",
+            "three reports hide the reply; a moderator asks for a reveal and restores it",
             self.step8(&a, &b, &others, &chat),
         )
         .await;
@@ -1162,28 +1162,29 @@ impl Story {
         );
         self.check(&moderator, "admin-flags").await;
 
-        // Reveal, with a reason, first: restoring marks the reports reviewed, and
-        // takes the message (and its reveal form) out of the queue.
+        // Ask to reveal, with a reason, first: restoring marks the reports reviewed,
+        // and takes the message (and its reveal form) out of the queue. A second
+        // staff member must approve before the author shows (the story has one).
         self.click(
             &moderator,
-            &format!("{card}/details[summary[normalize-space()='Reveal the author']]/summary"),
+            &format!(
+                "{card}/details[summary[normalize-space()='Ask to reveal the author']]/summary"
+            ),
         )
         .await;
         let reason = "Three reports in CS 3120; checking for a pattern";
         self.fill(
             &moderator,
             &format!(
-                "{card}/details[summary[normalize-space()='Reveal the author']]//input[@name='reason']"
+                "{card}/details[summary[normalize-space()='Ask to reveal the author']]//input[@name='reason']"
             ),
             reason,
         )
         .await;
-        self.button(&moderator, &card, "Reveal").await;
-        self.sees_heading(&moderator, "Who wrote this").await;
-        assert_eq!(
-            self.text(&moderator, "p.author").await,
-            format!("Author: {} ({})", b.computing_id, b.email())
-        );
+        self.button(&moderator, &card, "Ask to reveal").await;
+        self.sees_heading(&moderator, "Reveal request").await;
+        self.sees(&moderator, "Another staff member must approve this")
+            .await;
         self.check(&moderator, "admin-reveal").await;
 
         // Restore from the queue.
@@ -1196,7 +1197,7 @@ impl Story {
         self.sees(&moderator, "Nothing is flagged.").await;
         self.check(&moderator, "admin-flags-restored").await;
 
-        // The audit log: the reveal with its reason, then the restore, both by the moderator.
+        // The audit log: the reveal request with its reason, then the restore, both by the moderator.
         self.click(&moderator, "nav.admin-nav a[href='/admin/audit']")
             .await;
         self.sees_heading(&moderator, "Audit log").await;
@@ -1221,11 +1222,11 @@ impl Story {
                 (who.clone(), "restored a message".to_string(), String::new()),
                 (
                     who,
-                    "revealed a message's author".to_string(),
+                    "asked to reveal a message's author".to_string(),
                     reason.to_string()
                 ),
             ],
-            "newest first: the restore, then the reveal with its reason, both by the moderator"
+            "newest first: the restore, then the reveal request with its reason, both by the moderator"
         );
         self.check(&moderator, "admin-audit").await;
 

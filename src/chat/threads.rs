@@ -314,24 +314,7 @@ fn thread_list(
     now: NaiveDateTime,
 ) -> QueryResult<ThreadList> {
     let latest_event = super::events::latest(conn, class_id)?;
-    // Pinned threads head the first page in every order (one statement), and
-    // are left out of the ordered pages so none shows twice.
-    let mut roots = match page.before {
-        None => pins::pinned_threads(conn, class_id)?,
-        Some(_) => Vec::new(),
-    };
-    let pinned = roots.len();
-    roots.extend(root_page(conn, class_id, page)?);
-    let older = if (roots.len() - pinned) as i64 > PAGE_SIZE {
-        roots.truncate(pinned + PAGE_SIZE as usize);
-        roots.last().map(|m| Cursor {
-            last_activity_at: m.last_activity_at,
-            id: m.id.clone(),
-            votes: (page.sort == Sort::Top).then_some(m.vote_count),
-        })
-    } else {
-        None
-    };
+    let (roots, older) = roots_of(conn, class_id, page)?;
     let root_ids: Vec<MessageId> = roots.iter().map(|m| m.id.clone()).collect();
     let replies = reply_stats(conn, &root_ids)?;
     let marks = super::reads::marks(conn, viewer, class_id, joined, &root_ids, now)?;
@@ -370,6 +353,166 @@ fn thread_list(
         older,
         newest: page.before.is_none(),
         latest_event,
+    })
+}
+
+/// A page's first messages: pinned threads head the first page in every order
+/// (one statement) and are left out of the ordered pages so none shows twice;
+/// then up to `PAGE_SIZE` in the page's order, and where the next page starts.
+fn roots_of(
+    conn: &mut DbConn,
+    class_id: &ClassId,
+    page: Page<'_>,
+) -> QueryResult<(Vec<ClassMessage>, Option<Cursor>)> {
+    let mut roots = match page.before {
+        None => pins::pinned_threads(conn, class_id)?,
+        Some(_) => Vec::new(),
+    };
+    let pinned = roots.len();
+    roots.extend(root_page(conn, class_id, page)?);
+    let older = if (roots.len() - pinned) as i64 > PAGE_SIZE {
+        roots.truncate(pinned + PAGE_SIZE as usize);
+        roots.last().map(|m| Cursor {
+            last_activity_at: m.last_activity_at,
+            id: m.id.clone(),
+            votes: (page.sort == Sort::Top).then_some(m.vote_count),
+        })
+    } else {
+        None
+    };
+    Ok((roots, older))
+}
+
+/// One message as staff read a class without joining it: by pseudonym, with
+/// its text even when hidden or held (staff review those), marked as such.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffMessage {
+    pub id: MessageId,
+    /// None on a deleted placeholder.
+    pub pseudonym: Option<String>,
+    /// Empty once deleted.
+    pub text: String,
+    pub deleted: bool,
+    pub hidden: bool,
+    /// Held for review before the class sees it (it named someone).
+    pub held: bool,
+    pub edited: bool,
+    pub created_at: NaiveDateTime,
+    pub depth: usize,
+    pub indent: usize,
+}
+
+/// A thread as staff read it: every message in reading order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffThread {
+    pub messages: Vec<StaffMessage>,
+    pub last_activity_at: NaiveDateTime,
+    pub pinned: bool,
+}
+
+/// A page of a class's chat as staff read it without joining.
+#[derive(Debug, Clone)]
+pub struct StaffPage {
+    pub class: Class,
+    pub threads: Vec<StaffThread>,
+    pub older: Option<Cursor>,
+}
+
+/// A page of a class's threads by latest activity (pinned on top of the first),
+/// each with all its messages, as a moderator reads a class they need not have
+/// joined: read only, nothing marked read, hidden and held messages included
+/// and marked. Four statements whatever the number of threads and replies.
+/// The caller (moderation) audits the reading.
+pub fn staff_page(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    class_id: &ClassId,
+    before: Option<&Cursor>,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<StaffPage, ChatError> {
+    let class = classes::find(conn, class_id)?.ok_or(ChatError::ClassNotFound)?;
+    let page = Page {
+        sort: Sort::Activity,
+        before: before.filter(|c| c.fits(Sort::Activity)),
+    };
+    let (roots, older) = roots_of(conn, class_id, page)?;
+    let root_ids: Vec<MessageId> = roots.iter().map(|m| m.id.clone()).collect();
+    let replies: Vec<ClassMessage> = class_messages::table
+        .filter(class_messages::thread_root_id.eq_any(&root_ids))
+        .order((class_messages::created_at.asc(), class_messages::id.asc()))
+        .select(ClassMessage::as_select())
+        .load(conn)?;
+    let all_ids: Vec<&MessageId> = root_ids
+        .iter()
+        .chain(replies.iter().map(|m| &m.id))
+        .collect();
+    let held: HashSet<MessageId> = class_messages::table
+        .filter(class_messages::id.eq_any(all_ids))
+        .filter(class_messages::held.eq(true))
+        .select(class_messages::id)
+        .load::<MessageId>(conn)?
+        .into_iter()
+        .collect();
+    let mut by_thread: HashMap<&MessageId, Vec<ClassMessage>> = HashMap::new();
+    for reply in &replies {
+        if let Some(root) = &reply.thread_root_id {
+            by_thread.entry(root).or_default().push(reply.clone());
+        }
+    }
+    let by_id: HashMap<&MessageId, &ClassMessage> = roots
+        .iter()
+        .chain(replies.iter())
+        .map(|m| (&m.id, m))
+        .collect();
+    let (flagged, voted) = (HashSet::new(), HashSet::new());
+    let shape = Shape {
+        viewer,
+        flagged: &flagged,
+        voted: &voted,
+        marker: false,
+        rules,
+        now,
+    };
+    let threads = roots
+        .iter()
+        .map(|root| {
+            let replies = by_thread.get(&root.id).map(Vec::as_slice).unwrap_or(&[]);
+            let messages = shape
+                .thread(root, replies)
+                .messages
+                .into_iter()
+                .filter_map(|view| {
+                    let row = by_id.get(&view.id)?;
+                    Some(StaffMessage {
+                        pseudonym: view.pseudonym,
+                        text: if row.deleted {
+                            String::new()
+                        } else {
+                            row.content.clone()
+                        },
+                        deleted: row.deleted,
+                        hidden: row.hidden,
+                        held: held.contains(&view.id),
+                        edited: view.edited,
+                        created_at: view.created_at,
+                        depth: view.depth,
+                        indent: view.indent,
+                        id: view.id,
+                    })
+                })
+                .collect();
+            StaffThread {
+                messages,
+                last_activity_at: root.last_activity_at,
+                pinned: root.pinned_at.is_some(),
+            }
+        })
+        .collect();
+    Ok(StaffPage {
+        class,
+        threads,
+        older,
     })
 }
 

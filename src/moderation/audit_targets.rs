@@ -1,5 +1,5 @@
 //! What the audit log's rows are about, in words: the class and first words
-//! of a message, the computing ID of a user. One batched statement per kind,
+//! of a message, a class's code, the computing ID of a user. One batched statement per kind,
 //! so a page of the log costs the same however many rows it shows. Nothing
 //! here names a message's author.
 
@@ -49,18 +49,42 @@ pub fn messages(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<String
     Ok(rows
         .into_iter()
         .map(|(id, content, subject, catalog, section)| {
-            let code = crate::classes::code(&subject, &catalog);
-            let class = match section {
-                Some(s) if !s.trim().is_empty() => format!("{code} ({s})"),
-                _ => code,
-            };
             let target = MessageTarget {
-                class,
+                class: label(&subject, &catalog, section),
                 first_words: first_words(&content),
             };
             (id, target)
         })
         .collect())
+}
+
+/// Classes among `ids` that still exist, as "CS 2100 (001)", by id (one statement).
+pub fn classes(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String, String, Option<String>)> = classes::table
+        .filter(classes::id.eq_any(ids))
+        .select((
+            classes::id,
+            classes::subject,
+            classes::catalog_number,
+            classes::class_section,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, subject, catalog, section)| (id, label(&subject, &catalog, section)))
+        .collect())
+}
+
+/// "CS 2100 (001)", or "CS 2100" without a section.
+fn label(subject: &str, catalog: &str, section: Option<String>) -> String {
+    let code = crate::classes::code(subject, catalog);
+    match section {
+        Some(s) if !s.trim().is_empty() => format!("{code} ({s})"),
+        _ => code,
+    }
 }
 
 /// Computing IDs of the users among `ids` that still exist (one statement).

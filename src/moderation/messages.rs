@@ -1,6 +1,6 @@
-//! Staff actions on chat messages: the flag queue, hide, restore, delete and
-//! the audited reveal of an author. Only `reveal` ever returns who wrote a
-//! message, and only after its reason is written to the audit log.
+//! Staff actions on chat messages: the flag queue, hide, restore and delete.
+//! Nothing here returns who wrote a message: that takes a two-person reveal
+//! (`moderation::reveals`).
 
 use std::collections::HashMap;
 
@@ -13,7 +13,7 @@ use crate::chat::{
     self, flags, revisions, ClassMessage, MessageId, MessageRevision, Report, RevisionEnd,
 };
 use crate::classes::ClassId;
-use crate::db::schema::{class_messages, classes, message_flags, users};
+use crate::db::schema::{class_messages, classes, message_flags};
 use crate::db::{self, DbConn, Tx};
 use crate::notifications::{self, Kind, Notice};
 
@@ -307,44 +307,4 @@ pub fn record_pin(
         AuditAction::Unpin
     };
     audit(tx, actor, action, thread, None, now)
-}
-
-/// The author of a revealed message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Author {
-    pub email: String,
-    pub computing_id: String,
-}
-
-/// Records the reveal (with its reason) and returns the author: None when the
-/// author's account no longer exists. The reveal is recorded in its own write
-/// transaction before anything is read.
-pub fn reveal(
-    conn: &mut DbConn,
-    actor: &UserId,
-    id: &MessageId,
-    reason: &str,
-    now: NaiveDateTime,
-) -> Result<(ClassMessage, Option<Author>), ActionError> {
-    let reason = clean_reason(Some(reason))
-        .filter(|r| r.chars().count() >= 10)
-        .ok_or(ActionError::ReasonRequired)?;
-    let message = db::write_tx(conn, |tx| {
-        let message = load(tx, id)?;
-        audit(tx, actor, AuditAction::Reveal, &message, Some(&reason), now)?;
-        Ok::<_, ActionError>(message)
-    })?;
-    let author = match &message.user_id {
-        None => None,
-        Some(user_id) => users::table
-            .find(user_id)
-            .select((users::email, users::computing_id))
-            .first::<(String, String)>(conn)
-            .optional()?
-            .map(|(email, computing_id)| Author {
-                email,
-                computing_id,
-            }),
-    };
-    Ok((message, author))
 }

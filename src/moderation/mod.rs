@@ -3,7 +3,9 @@
 //! deliberately no update or delete here. The log is for staff pages only.
 
 pub mod audit_targets;
+pub mod class_reads;
 pub mod messages;
+pub mod reveals;
 pub mod stats;
 pub mod sync;
 pub mod users;

@@ -7,10 +7,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{AuditAction, AuditId, NewAuditEntry};
+use super::{AuditAction, AuditEntry, AuditId, NewAuditEntry};
 use crate::accounts::{self, sessions, Role, User, UserChanges, UserId};
 use crate::campus_time::CampusTime;
-use crate::db::schema::users;
+use crate::db::schema::{audit_log, class_messages, message_flags, users};
 use crate::db::{self, DbConn, Tx};
 use crate::notifications;
 
@@ -310,4 +310,71 @@ pub fn find_by_login(conn: &mut DbConn, who: &str) -> QueryResult<Option<User>> 
         .select(User::as_select())
         .first(conn)
         .optional()
+}
+
+/// What a staff member's user page shows of one account: who they are, their
+/// suspensions now and past, and reports against them as counts only. Never
+/// a message's text, and never a list of their messages across classes (that
+/// would undo the pseudonyms beyond what a reveal allowed).
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub user: User,
+    /// Suspensions and their lifting, newest first, with the acting staff
+    /// member's computing ID (None once that account is deleted).
+    pub suspension_history: Vec<(AuditEntry, Option<String>)>,
+    /// Reports made against their messages.
+    pub reports_received: i64,
+    /// Their messages hidden now (by reports or a moderator).
+    pub messages_hidden: i64,
+    /// Their messages a moderator removed.
+    pub messages_removed: i64,
+}
+
+/// The account `id` for its user page, in five statements; None when unknown.
+pub fn profile(conn: &mut DbConn, id: &UserId) -> QueryResult<Option<Profile>> {
+    let Some(user) = accounts::find(conn, id)? else {
+        return Ok(None);
+    };
+    let suspension_history = audit_log::table
+        .left_join(users::table.on(users::id.nullable().eq(audit_log::actor_id)))
+        .filter(audit_log::target_type.eq("user"))
+        .filter(audit_log::target_id.eq(id.as_str()))
+        .filter(audit_log::action.eq_any([
+            AuditAction::Suspend.as_str(),
+            AuditAction::LiftSuspension.as_str(),
+        ]))
+        .order((audit_log::created_at.desc(), audit_log::id.desc()))
+        .limit(100)
+        .select((AuditEntry::as_select(), users::computing_id.nullable()))
+        .load(conn)?;
+    let theirs = || {
+        class_messages::table
+            .filter(class_messages::user_id.eq(id))
+            .select(class_messages::id)
+    };
+    let reports_received = message_flags::table
+        .filter(message_flags::message_id.eq_any(theirs()))
+        .count()
+        .get_result(conn)?;
+    let messages_hidden = class_messages::table
+        .filter(class_messages::user_id.eq(id))
+        .filter(class_messages::hidden.eq(true))
+        .filter(class_messages::deleted.eq(false))
+        .count()
+        .get_result(conn)?;
+    let messages_removed = audit_log::table
+        .filter(audit_log::action.eq(AuditAction::Delete.as_str()))
+        .filter(audit_log::target_type.eq("message"))
+        .filter(audit_log::target_id.eq_any(theirs()))
+        .select(audit_log::target_id)
+        .distinct()
+        .load::<String>(conn)?
+        .len() as i64;
+    Ok(Some(Profile {
+        user,
+        suspension_history,
+        reports_received,
+        messages_hidden,
+        messages_removed,
+    }))
 }

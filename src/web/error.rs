@@ -244,6 +244,19 @@ impl From<moderation::messages::ActionError> for AppError {
     }
 }
 
+impl From<moderation::reveals::RevealError> for AppError {
+    fn from(e: moderation::reveals::RevealError) -> Self {
+        use moderation::reveals::RevealError as E;
+        match e {
+            E::MessageNotFound | E::RequestNotFound | E::NotStaff => AppError::NotFound,
+            E::ReasonRequired | E::UrgentNeedsAdmin | E::OwnRequest | E::AlreadyDecided => {
+                AppError::BadRequest(e.to_string())
+            }
+            E::Db(e) => e.into(),
+        }
+    }
+}
+
 /// A refused friend action: a flash on the page the student came from.
 pub fn friend_refusal(error: friends::ActionError) -> Refusal {
     match error {

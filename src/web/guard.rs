@@ -53,6 +53,9 @@ pub struct CurrentUser {
     /// For staff only: what the flag queue lists (the Admin link's badge);
     /// looked up on pages (GET) only, 0 for students.
     pub waiting_reports: i64,
+    /// For staff only: reveal requests another staff member made, waiting for
+    /// a decision (the admin nav's Reveals count); pages (GET) only.
+    pub waiting_reveals: i64,
 }
 
 /// The nav counts unread notifications up to this; beyond it shows "99+".
@@ -83,10 +86,13 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
                 } else {
                     (false, 0)
                 };
-                let waiting_reports = if page && user.role.is_staff() {
-                    crate::moderation::stats::waiting_reports(conn)?
+                let (waiting_reports, waiting_reveals) = if page && user.role.is_staff() {
+                    (
+                        crate::moderation::stats::waiting_reports(conn)?,
+                        crate::moderation::reveals::waiting_for(conn, &user.id)?,
+                    )
                 } else {
-                    0
+                    (0, 0)
                 };
                 Ok(Some(CurrentUser {
                     user,
@@ -94,6 +100,7 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
                     unread,
                     notifications,
                     waiting_reports,
+                    waiting_reveals,
                 }))
             })
             .await?

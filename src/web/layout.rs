@@ -21,6 +21,8 @@ pub struct Layout {
     pub notifications: i64,
     /// For staff: reports waiting in the flag queue (the Admin link's badge).
     pub waiting_reports: i64,
+    /// For staff: reveal requests waiting for their decision (the nav's Reveals count).
+    pub waiting_reveals: i64,
 }
 
 impl Layout {
@@ -36,6 +38,7 @@ impl Layout {
             unread: false,
             notifications: 0,
             waiting_reports: 0,
+            waiting_reveals: 0,
         }
     }
 
@@ -59,6 +62,9 @@ impl Layout {
             waiting_reports: current
                 .filter(|c| c.user.role.is_staff())
                 .map_or(0, |c| c.waiting_reports),
+            waiting_reveals: current
+                .filter(|c| c.user.role.is_staff())
+                .map_or(0, |c| c.waiting_reveals),
         }
     }
 

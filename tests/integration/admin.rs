@@ -1,5 +1,5 @@
-//! The admin area over HTTP on SQLite and PostgreSQL: who may see it, the
-//! audited reveal, hide/restore/delete as students see them, suspensions,
+//! The admin area over HTTP on SQLite and PostgreSQL: who may see it, asking
+//! for an audited reveal, hide/restore/delete as students see them, suspensions,
 //! "sync now" against a loopback SIS, the overview's charts, and roles.
 
 use crate::common;
@@ -251,21 +251,30 @@ backend_test!(
             .post(&app, "/admin/flags", &reveal, &[("reason", "   short    ")])
             .await;
         assert_eq!(r.status().as_u16(), 400);
-        assert!(audit_rows(&app, AuditAction::Reveal).is_empty());
+        assert!(audit_rows(&app, AuditAction::RevealRequest).is_empty());
         assert_eq!(audit_total(&app), 0);
 
+        // A good reason asks for the reveal; a second staff member must approve
+        // before the author shows (tests/integration/moderation_reveal.rs).
         let reason = "Threat reported to the Dean of Students";
         let before = clock::now() - Days::seconds(1);
         let r = moderator
             .post(&app, "/admin/flags", &reveal, &[("reason", reason)])
             .await;
         let after = clock::now() + Days::seconds(1);
-        assert_eq!(r.status().as_u16(), 200);
-        let page = r.text().await.unwrap();
+        assert_eq!(r.status().as_u16(), 303);
+        let request = r
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let (_, page) = moderator.get(&app, &request).await;
         for bit in secret_bits {
-            assert!(page.contains(bit), "the reveal shows {bit}");
+            assert!(!page.contains(bit), "the pending request shows {bit}");
         }
-        let rows = audit_rows(&app, AuditAction::Reveal);
+        let rows = audit_rows(&app, AuditAction::RevealRequest);
         assert_eq!(rows.len(), 1);
         let row = &rows[0];
         assert_eq!(row.actor_id.as_ref(), Some(&moderator.user.id));
@@ -279,7 +288,11 @@ backend_test!(
         );
         assert_eq!(audit_total(&app), 1);
 
-        for path in ["/admin/flags", "/admin/audit", "/admin/audit?action=reveal"] {
+        for path in [
+            "/admin/flags",
+            "/admin/audit",
+            "/admin/audit?action=reveal_request",
+        ] {
             let (status, html) = moderator.get(&app, path).await;
             assert_eq!(status, 200);
             for bit in secret_bits {
@@ -287,7 +300,7 @@ backend_test!(
             }
         }
         let (_, audit) = moderator.get(&app, "/admin/audit").await;
-        assert!(audit.contains(reason), "the audit page lists the reveal");
+        assert!(audit.contains(reason), "the audit page lists the request");
         // The row names the message by its class and first words, not its id.
         assert!(audit.contains("rude words here"), "{audit}");
         assert!(!audit.contains(&bad.id.to_string()), "{audit}");

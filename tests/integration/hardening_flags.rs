@@ -356,7 +356,8 @@ backend_test!(
         assert_eq!(reader.get(&app, "/admin/audit").await.0, 404);
         assert_eq!(author.get(&app, "/admin/audit").await.0, 404);
 
-        // The moderator can still act on it: reveal names the author.
+        // The moderator can still act on it: a reveal, once a second staff
+        // member approves, names the author and shows what was deleted.
         let r = moderator
             .post(
                 &app,
@@ -365,9 +366,21 @@ backend_test!(
                 &[("reason", "a threat against classmates")],
             )
             .await;
-        assert_eq!(r.status().as_u16(), 200);
-        let revealed = r.text().await.unwrap();
-        assert!(revealed.contains("auth7@virginia.edu"));
+        assert_eq!(r.status().as_u16(), 303);
+        let request = r
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let second = staff(&app, "ad9z", Role::Admin);
+        let r = second
+            .post(&app, "/admin/reveals", &format!("{request}/approve"), &[])
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let (_, revealed) = moderator.get(&app, &request).await;
+        assert!(revealed.contains("auth7@virginia.edu"), "{revealed}");
         assert!(
             revealed.contains(edited),
             "the reveal shows what was deleted"

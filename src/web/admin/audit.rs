@@ -60,10 +60,12 @@ pub fn action_label(action: AuditAction) -> &'static str {
     }
 }
 
+/// What an entry is about. Messages and classes link to the class read as
+/// staff (never the message's author), users to their user page.
 fn target(
-    target_type: &str,
-    target_id: &str,
+    entry: &moderation::AuditEntry,
     messages: &HashMap<String, MessageTarget>,
+    classes: &HashMap<String, String>,
     users: &HashMap<String, String>,
 ) -> Target {
     let plain = |name: String, href: Option<String>| Target {
@@ -71,22 +73,26 @@ fn target(
         words: String::new(),
         href,
     };
-    match target_type {
+    let target_id = entry.target_id.as_str();
+    let class_href = entry
+        .class_id
+        .as_ref()
+        .map(|c| format!("/admin/classes/{c}"));
+    match entry.target_type.as_str() {
         "message" => match messages.get(target_id) {
             Some(m) => Target {
                 name: m.class.clone(),
                 words: m.first_words.clone(),
-                href: Some("/admin/flags".into()),
+                href: class_href.or_else(|| Some("/admin/flags".into())),
             },
             None => plain("a message no longer stored".into(), None),
         },
+        "class" => match classes.get(target_id) {
+            Some(code) => plain(code.clone(), class_href),
+            None => plain("a class no longer listed".into(), None),
+        },
         "user" => match users.get(target_id) {
-            Some(cid) => {
-                let q: String = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("q", cid)
-                    .finish();
-                plain(cid.clone(), Some(format!("/admin/users?{q}")))
-            }
+            Some(cid) => plain(cid.clone(), Some(format!("/admin/users/{target_id}"))),
             None => plain("a deleted account".into(), None),
         },
         "term" => plain(format!("term {target_id}"), Some("/admin/sis".into())),
@@ -172,7 +178,7 @@ pub async fn audit(
         } else {
             match moderation::users::find_by_login(conn, &actor_for_query)? {
                 Some(u) => Some(u.id),
-                None => return Ok((Vec::new(), HashMap::new(), HashMap::new())),
+                None => return Ok((Vec::new(), HashMap::new(), HashMap::new(), HashMap::new())),
             }
         };
         let entries = moderation::page(conn, actor.as_ref(), action, before, AUDIT_PAGE)?;
@@ -185,11 +191,12 @@ pub async fn audit(
                 .collect()
         };
         let messages = audit_targets::messages(conn, &ids_of("message"))?;
+        let classes = audit_targets::classes(conn, &ids_of("class"))?;
         let users = audit_targets::users(conn, &ids_of("user"))?;
-        Ok((entries, messages, users))
+        Ok((entries, messages, classes, users))
     })
     .await?;
-    let (entries, messages, users) = entries;
+    let (entries, messages, classes, users) = entries;
     let older_href = (entries.len() as i64 == AUDIT_PAGE).then(|| {
         let (last, _) = entries.last().expect("a full page has a last entry");
         let cursor = format!(
@@ -208,6 +215,7 @@ pub async fn audit(
     let rows = entries
         .into_iter()
         .map(|(e, actor)| AuditRow {
+            target: target(&e, &messages, &classes, &users),
             when: campus.exact(e.created_at),
             actor: match (&e.actor_id, actor) {
                 // The author of an anonymous message: only a reveal says who.
@@ -221,7 +229,6 @@ pub async fn audit(
                 _ => "deleted account".into(),
             },
             action: action_label(e.action),
-            target: target(&e.target_type, &e.target_id, &messages, &users),
             reason: e.reason.unwrap_or_default(),
             details: match e.details {
                 // "<pseudonym> in class <id>": the class is in the target now.

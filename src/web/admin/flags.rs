@@ -1,5 +1,5 @@
 //! The report queue, and what moderators do to a message: hide, restore,
-//! delete, or reveal its author (with a logged reason).
+//! delete, or ask to reveal its author (`reveals`: a second staff member decides).
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -126,6 +126,10 @@ fn how_it_ended(version: &crate::chat::MessageRevision) -> &'static str {
 struct FlagsPage {
     layout: Layout,
     rows: Vec<QueueRow>,
+    /// The reveal form offers "urgent" (admins only).
+    may_mark_urgent: bool,
+    /// Nobody else could approve a reveal: the form says so.
+    only_staff: Option<&'static str>,
 }
 
 fn shown_text(m: &crate::chat::ClassMessage) -> String {
@@ -142,8 +146,11 @@ pub async fn flags(
     state: web::Data<AppState>,
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
-    let items = with_conn(&state.pool, |conn| {
-        Ok(moderation::messages::flag_queue(conn, 50)?)
+    let (items, staff_members) = with_conn(&state.pool, |conn| {
+        Ok((
+            moderation::messages::flag_queue(conn, 50)?,
+            moderation::reveals::staff_members(conn)?,
+        ))
     })
     .await?;
     let time = QueueTime {
@@ -189,6 +196,8 @@ pub async fn flags(
     let body = FlagsPage {
         layout: staff_layout(&req, &staff, "admin-flags"),
         rows,
+        may_mark_urgent: super::reveals::may_mark_urgent(staff.0.user.role),
+        only_staff: (staff_members <= 1).then_some(super::reveals::ONLY_STAFF),
     }
     .render()?;
     Ok(views::page(body))
@@ -236,64 +245,4 @@ pub async fn message_action(
         "/admin/flags",
         format!("{}'s message is {done}.", message.anonymous_identifier),
     ))
-}
-
-#[derive(Template)]
-#[template(path = "admin/reveal.html")]
-struct RevealPage {
-    layout: Layout,
-    pseudonym: String,
-    text: String,
-    reason: String,
-    author: Option<moderation::messages::Author>,
-}
-
-#[derive(Deserialize)]
-pub struct RevealForm {
-    csrf_token: String,
-    #[serde(default)]
-    reason: String,
-}
-
-impl SessionForm for RevealForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-#[post("/messages/{id}/reveal")]
-pub async fn reveal(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    StaffForm(current, form): StaffForm<RevealForm>,
-) -> Result<HttpResponse, AppError> {
-    let id = crate::chat::MessageId::parse(&path).ok_or(AppError::NotFound)?;
-    let actor = current.user.id.clone();
-    let reason = form.reason.clone();
-    let (message, author, versions) = with_conn(&state.pool, move |conn| {
-        let (message, author) =
-            moderation::messages::reveal(conn, &actor, &id, &reason, clock::now())?;
-        // A message its author deleted while reported: its text is a kept version.
-        let versions = if message.deleted {
-            crate::chat::revisions::of_messages(conn, std::slice::from_ref(&message.id))?
-        } else {
-            Vec::new()
-        };
-        Ok((message, author, versions))
-    })
-    .await?;
-    let text = match versions.last() {
-        Some(last) => format!("{} ({})", last.content, how_it_ended(last)),
-        None => shown_text(&message),
-    };
-    let body = RevealPage {
-        layout: Layout::new(&req, Some(&current)).at("admin"),
-        pseudonym: message.anonymous_identifier.clone(),
-        text,
-        reason: form.reason.trim().to_string(),
-        author,
-    }
-    .render()?;
-    Ok(views::page(body))
 }

@@ -1,11 +1,14 @@
 //! The admin area for moderators and admins (everyone else gets 404), one file
 //! per page: the overview, users (roles and suspensions), the audit log, the
-//! report queue (hide, restore, delete, reveal) and SIS syncs. Every action is
+//! report queue (hide, restore, delete), two-person reveals, reading a class
+//! as staff, and SIS syncs. Every action is
 //! a CSRF-checked POST; the domain writes its audit entry in the change's transaction.
 
 mod audit;
+mod class_reads;
 mod flags;
 mod overview;
+mod reveals;
 mod sis;
 mod users;
 
@@ -29,13 +32,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(actix_web::middleware::from_fn(guard::staff_only))
             .service(overview::overview)
             .service(users::users)
+            .service(users::user_page)
             .service(users::change_role)
             .service(users::suspend)
             .service(users::lift)
             .service(users::suspensions)
             .service(audit::audit)
             .service(flags::flags)
-            .service(flags::reveal)
+            .service(reveals::ask)
+            .service(reveals::list_reveals)
+            .service(reveals::reveal_page)
+            .service(reveals::decide)
+            .service(class_reads::read_class)
             .service(flags::message_action)
             .service(sis::sis_page)
             .service(sis::sync_now),

@@ -1,4 +1,5 @@
-//! The admin overview: sign-ins and messages per day, and the last SIS sync.
+//! The admin overview: sign-ins and messages per day, the last SIS sync, and
+//! urgent reveals of the last 30 days (every staff member sees who revealed alone).
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -7,7 +8,7 @@ use chrono::NaiveDate;
 use super::staff_layout;
 use crate::campus_time::Stamp;
 use crate::clock;
-use crate::moderation::stats;
+use crate::moderation::{reveals, stats};
 use crate::web::error::{with_conn, AppError};
 use crate::web::guard::Staff;
 use crate::web::layout::Layout;
@@ -71,6 +72,15 @@ fn chart(title: &str, series: &[(NaiveDate, i64)]) -> Chart {
     }
 }
 
+/// An admin's urgent reveal, as every staff member sees it on the overview.
+struct UrgentLine {
+    who: String,
+    at: Stamp,
+    class: String,
+    class_id: String,
+    reason: String,
+}
+
 /// The newest SIS sync: its term and status, and when it started.
 struct LastSync {
     summary: String,
@@ -84,6 +94,8 @@ struct OverviewPage {
     o: stats::Overview,
     last_sync: Option<LastSync>,
     charts: Vec<Chart>,
+    urgent: Vec<UrgentLine>,
+    urgent_days: i64,
 }
 
 #[get("")]
@@ -93,7 +105,13 @@ pub async fn overview(
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
     let now = clock::now();
-    let o = with_conn(&state.pool, move |conn| Ok(stats::overview(conn, now, 30)?)).await?;
+    let (o, urgent) = with_conn(&state.pool, move |conn| {
+        Ok((
+            stats::overview(conn, now, 30)?,
+            reveals::recent_urgent(conn, now)?,
+        ))
+    })
+    .await?;
     let campus = state.config.campus_time;
     let charts = vec![
         chart("Sign-ins per day", &o.sign_ins),
@@ -108,6 +126,17 @@ pub async fn overview(
         o,
         last_sync,
         charts,
+        urgent: urgent
+            .into_iter()
+            .map(|u| UrgentLine {
+                who: u.requester.unwrap_or_else(|| "a deleted account".into()),
+                at: campus.exact(u.request.created_at),
+                class: u.class,
+                class_id: u.class_id.to_string(),
+                reason: u.request.reason,
+            })
+            .collect(),
+        urgent_days: reveals::URGENT_DAYS,
     }
     .render()?;
     Ok(views::page(body))

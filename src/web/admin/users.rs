@@ -17,6 +17,7 @@ use crate::web::state::AppState;
 use crate::web::views::{self, FlashRedirect};
 
 struct UserRow {
+    id: String,
     computing_id: String,
     email: String,
     name: Option<String>,
@@ -75,6 +76,7 @@ pub async fn users(
         .map(|u| UserRow {
             suspended: u.suspended_at(now).map(|t| campus.exact(t)),
             reason: u.suspended_at(now).and(u.suspension_reason.clone()),
+            id: u.id.to_string(),
             computing_id: u.computing_id,
             email: u.email,
             name: u.display_name,
@@ -252,6 +254,7 @@ pub async fn lift(
 }
 
 struct SuspensionRow {
+    id: String,
     computing_id: String,
     name: Option<String>,
     reason: Option<String>,
@@ -285,6 +288,7 @@ pub async fn suspensions(
             let until = u.suspended_at(now)?;
             Some(SuspensionRow {
                 until: campus.exact(until),
+                id: u.id.to_string(),
                 computing_id: u.computing_id,
                 name: u.display_name,
                 reason: u.suspension_reason,
@@ -294,6 +298,88 @@ pub async fn suspensions(
     let body = SuspensionsPage {
         layout: staff_layout(&req, &staff, "admin-suspensions"),
         rows,
+        campus_zone: campus.zone_name(),
+    }
+    .render()?;
+    Ok(views::page(body))
+}
+
+/// One suspension or its lifting, as the user page lists it.
+struct HistoryLine {
+    when: Stamp,
+    what: &'static str,
+    by: String,
+    reason: Option<String>,
+    details: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPage {
+    layout: Layout,
+    computing_id: String,
+    email: String,
+    name: Option<String>,
+    role: &'static str,
+    signed_up: Stamp,
+    suspended: Option<Stamp>,
+    reason: Option<String>,
+    history: Vec<HistoryLine>,
+    reports_received: i64,
+    messages_hidden: i64,
+    messages_removed: i64,
+    is_admin: bool,
+    roles: Vec<&'static str>,
+    default_until: String,
+    campus_zone: &'static str,
+}
+
+/// One account for staff: who, since when, suspensions now and past, reports
+/// against them as counts, and the suspend and role forms.
+#[get("/users/{id}")]
+pub async fn user_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = crate::accounts::UserId::parse(&path).ok_or(AppError::NotFound)?;
+    let profile = with_conn(&state.pool, move |conn| {
+        Ok(moderation::users::profile(conn, &id)?)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let (campus, now) = (state.config.campus_time, clock::now());
+    let u = profile.user;
+    let history = profile
+        .suspension_history
+        .into_iter()
+        .map(|(e, by)| HistoryLine {
+            when: campus.exact(e.created_at),
+            what: super::audit::action_label(e.action),
+            by: by.unwrap_or_else(|| "deleted account".into()),
+            reason: e.reason,
+            details: e.details,
+        })
+        .collect();
+    let body = UserPage {
+        layout: staff_layout(&req, &staff, "admin-users"),
+        suspended: u.suspended_at(now).map(|t| campus.exact(t)),
+        reason: u.suspended_at(now).and(u.suspension_reason.clone()),
+        signed_up: campus.exact(u.created_at),
+        computing_id: u.computing_id,
+        email: u.email,
+        name: u.display_name,
+        role: u.role.as_str(),
+        history,
+        reports_received: profile.reports_received,
+        messages_hidden: profile.messages_hidden,
+        messages_removed: profile.messages_removed,
+        is_admin: staff.0.user.role == Role::Admin,
+        roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
+        default_until: (campus.date_of(now) + chrono::Duration::days(7))
+            .format("%Y-%m-%d")
+            .to_string(),
         campus_zone: campus.zone_name(),
     }
     .render()?;

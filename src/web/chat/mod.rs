@@ -41,7 +41,7 @@ struct RefusedPage {
 
 /// The chat rules with this deployment's key, report settings, posting limit and
 /// anonymity warning.
-fn rules(state: &AppState) -> Rules {
+pub(crate) fn rules(state: &AppState) -> Rules {
     let mut rules = Rules::new(
         state.config.secret_key.expose(),
         state.config.chat.flag_hide_threshold,

@@ -1,0 +1,898 @@
+//! Issue 21's reveal, user page and staff reading, over HTTP on SQLite and
+//! PostgreSQL: a moderator reads a class they never joined (audited), a reveal
+//! shows its author only to its requester after a second staff member approves
+//! (decline ends it, self-approval is refused, an admin's urgent reveal is on
+//! everyone's overview), the user page shows counts and suspensions but no
+//! message text, and an expired suspension ends by itself.
+
+use crate::common;
+use crate::common::seed;
+
+use chrono::Duration;
+use common::*;
+use common_grounds::accounts::Role;
+use common_grounds::chat::{ClassMessage, MessageId};
+use common_grounds::classes::Class;
+use common_grounds::clock;
+use common_grounds::db::schema::{audit_log, class_messages, reveal_requests, users};
+use common_grounds::moderation::{self, AuditAction, AuditEntry};
+use diesel::prelude::*;
+
+// ---------------------------------------------------------------- helpers
+
+fn audit_rows(app: &TestApp, action: AuditAction) -> Vec<AuditEntry> {
+    audit_log::table
+        .filter(audit_log::action.eq(action.as_str()))
+        .select(AuditEntry::as_select())
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+fn audit_total(app: &TestApp) -> i64 {
+    audit_log::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+/// Audit rows of the reveal steps (opening a class's staff read adds its own).
+fn reveal_steps(app: &TestApp) -> i64 {
+    audit_log::table
+        .filter(audit_log::action.ne(AuditAction::ViewClass.as_str()))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+fn request_status(app: &TestApp) -> Vec<String> {
+    reveal_requests::table
+        .select(reveal_requests::status)
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+fn set_name(app: &TestApp, who: &Student, name: &str) {
+    diesel::update(users::table.find(&who.user.id))
+        .set(users::display_name.eq(Some(name)))
+        .execute(&mut app.conn())
+        .unwrap();
+}
+
+fn message(
+    app: &TestApp,
+    who: &Student,
+    class: &Class,
+    pseudonym: &str,
+    text: &str,
+) -> ClassMessage {
+    seed::message(&mut app.conn(), &who.user, class, pseudonym, text, None)
+}
+
+fn reply(
+    app: &TestApp,
+    who: &Student,
+    class: &Class,
+    pseudonym: &str,
+    text: &str,
+    to: &ClassMessage,
+) -> ClassMessage {
+    seed::message(&mut app.conn(), &who.user, class, pseudonym, text, Some(to))
+}
+
+/// Where a 303 points.
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .expect("a redirect")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The text of the flash message on a page, if any.
+fn flash_in(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(".notice, .alert").unwrap();
+    doc.select(&sel)
+        .map(|e| e.text().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Asks to reveal `message`'s author as `who`; returns the request page's path.
+async fn ask(app: &TestApp, who: &Student, message: &MessageId, reason: &str) -> String {
+    let r = who
+        .post(
+            app,
+            "/admin/flags",
+            &format!("/admin/messages/{message}/reveal"),
+            &[("reason", reason)],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303, "asking to reveal");
+    let to = location(&r);
+    assert!(to.starts_with("/admin/reveals/"), "{to}");
+    to
+}
+
+/// Every admin page `who` can open (and the class read), in raw HTML.
+async fn every_page(
+    app: &TestApp,
+    who: &Student,
+    class: &Class,
+    request: &str,
+) -> Vec<(String, String)> {
+    let mut pages = Vec::new();
+    for path in [
+        "/admin".to_string(),
+        "/admin/flags".into(),
+        "/admin/reveals".into(),
+        request.to_string(),
+        "/admin/audit".into(),
+        "/admin/audit?action=reveal_request".into(),
+        "/admin/audit?action=reveal_approve".into(),
+        "/admin/suspensions".into(),
+        format!("/admin/classes/{}", class.id),
+    ] {
+        let (status, html) = who.get(app, &path).await;
+        assert_eq!(status, 200, "{path}");
+        pages.push((path, html));
+    }
+    pages
+}
+
+/// Suspends us3r for a week through the user page's form.
+async fn suspend_via_form(app: &TestApp, moderator: &Student, page: &str, reason: &str) {
+    let r = moderator
+        .post(
+            app,
+            page,
+            "/admin/users/us3r/suspend",
+            &[("length", "week"), ("reason", reason)],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+}
+
+fn assert_hidden_author(pages: &[(String, String)], author: &Student) {
+    for (path, html) in pages {
+        for bit in [&author.user.computing_id, &author.user.email] {
+            assert!(!html.contains(bit.as_str()), "{path} shows {bit}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- reading a class as staff
+
+backend_test!(
+    async fn a_moderator_reads_a_class_they_never_joined(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("au1r");
+        let other = app.student("ot2r");
+        let outsider = app.student("ou3t");
+        let moderator = staff(&app, "mo1d", Role::Moderator);
+        let class = new_class(&app, "CS 2150", &[&author, &other]);
+        let root = message(
+            &app,
+            &author,
+            &class,
+            "Violet Heron",
+            "When is the midterm?",
+        );
+        let answer = reply(
+            &app,
+            &other,
+            &class,
+            "Amber Finch",
+            "Next Tuesday, I think",
+            &root,
+        );
+        reply(
+            &app,
+            &author,
+            &class,
+            "Violet Heron",
+            "rude words in a reply",
+            &answer,
+        );
+        let held = message(
+            &app,
+            &other,
+            &class,
+            "Amber Finch",
+            "call me at this number",
+        );
+        let hidden_one = class_messages::table
+            .filter(class_messages::content.eq("rude words in a reply"))
+            .select(class_messages::id)
+            .first::<MessageId>(&mut app.conn())
+            .unwrap();
+        moderation::messages::hide(
+            &mut app.conn(),
+            &moderator.user.id,
+            &hidden_one,
+            None,
+            clock::now(),
+        )
+        .unwrap();
+        diesel::update(class_messages::table.find(&held.id))
+            .set(class_messages::held.eq(true))
+            .execute(&mut app.conn())
+            .unwrap();
+        let before = audit_total(&app);
+
+        // A staff member who never joined gets "join first" on the student page...
+        let (status, html) = moderator.get(&app, &format!("/classes/{}", class.id)).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Join this class first"));
+        // ...and reads the chat at the staff page, read only.
+        let path = format!("/admin/classes/{}", class.id);
+        let (status, html) = moderator.get(&app, &path).await;
+        assert_eq!(status, 200, "{html}");
+        for text in [
+            "When is the midterm?",
+            "Next Tuesday, I think",
+            "rude words in a reply",
+            "call me at this number",
+        ] {
+            assert!(html.contains(text), "shows {text}");
+        }
+        assert!(html.contains("Violet Heron") && html.contains("Amber Finch"));
+        let doc = scraper::Html::parse_document(&html);
+        let badges: Vec<String> = doc
+            .select(&scraper::Selector::parse(".staff-thread .badge").unwrap())
+            .map(|b| b.text().collect())
+            .collect();
+        assert!(badges.contains(&"hidden".to_string()), "{badges:?}");
+        assert!(badges.contains(&"held".to_string()), "{badges:?}");
+        // No compose, vote, report or edit forms; no author named.
+        let forms = doc
+            .select(&scraper::Selector::parse("main form, textarea").unwrap())
+            .count();
+        assert_eq!(forms, 0, "read only: {html}");
+        for bit in ["au1r", "ot2r", "virginia.edu"] {
+            assert!(!html.contains(bit), "the staff read names {bit}");
+        }
+
+        // One view_class row, about the class.
+        assert_eq!(audit_total(&app), before + 1);
+        let rows = audit_rows(&app, AuditAction::ViewClass);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].actor_id.as_ref(), Some(&moderator.user.id));
+        assert_eq!(rows[0].target_type, "class");
+        assert_eq!(rows[0].target_id, class.id.to_string());
+        assert_eq!(rows[0].class_id.as_deref(), Some(class.id.as_str()));
+        // The audit log says so in words and links back to the class read.
+        let (_, audit) = moderator.get(&app, "/admin/audit?action=view_class").await;
+        assert!(
+            audit.contains("read a class&#39;s chat") || audit.contains("read a class's chat"),
+            "{audit}"
+        );
+        assert!(audit.contains(&format!("href=\"{path}\"")), "{audit}");
+        // The queue's card links there too, not to the student page.
+        seed::flag(&mut app.conn(), &outsider.user, &root, "spam");
+        let (_, queue) = moderator.get(&app, "/admin/flags").await;
+        assert!(queue.contains(&format!("href=\"{path}\"")), "{queue}");
+
+        // A student (member or not) still gets 404 at the staff page and "join first" outside.
+        assert_eq!(outsider.get(&app, &path).await.0, 404);
+        assert_eq!(author.get(&app, &path).await.0, 404);
+        let (_, page) = outsider.get(&app, &format!("/classes/{}", class.id)).await;
+        assert!(page.contains("Join this class first"));
+        assert!(!page.contains("When is the midterm?"));
+        // Unknown or malformed classes are 404, and write nothing.
+        let total = audit_total(&app);
+        for bad in [
+            "/admin/classes/00000000-0000-4000-8000-000000000000",
+            "/admin/classes/nonsense",
+        ] {
+            assert_eq!(moderator.get(&app, bad).await.0, 404, "{bad}");
+        }
+        let (status, _) = moderator.get(&app, &format!("{path}?before=garbage")).await;
+        assert_eq!(status, 400);
+        assert_eq!(audit_total(&app), total);
+    }
+);
+
+// ---------------------------------------------------------------- two-person reveal
+
+backend_test!(
+    async fn a_reveal_shows_the_author_only_after_a_second_staff_member_approves(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("zq9xk");
+        set_name(&app, &author, "Quinn Zed");
+        let flagger = app.student("fl4g");
+        let asker = staff(&app, "mo1a", Role::Moderator);
+        let second = staff(&app, "mo2b", Role::Moderator);
+        let class = new_class(&app, "CS 2150", &[&author, &flagger]);
+        let bad = message(&app, &author, &class, "Violet Heron", "rude words here");
+        seed::flag(&mut app.conn(), &flagger.user, &bad, "rude");
+
+        // Bad reasons: refused, nothing written, nothing shown.
+        for fields in [
+            vec![],
+            vec![("reason", "short")],
+            vec![("reason", "   short    ")],
+        ] {
+            let r = asker
+                .post(
+                    &app,
+                    "/admin/flags",
+                    &format!("/admin/messages/{}/reveal", bad.id),
+                    &fields,
+                )
+                .await;
+            assert_eq!(r.status().as_u16(), 400, "{fields:?}");
+            let body = r.text().await.unwrap();
+            assert!(body.contains("at least 10 characters"), "{body}");
+            assert!(!body.contains("zq9xk"));
+        }
+        assert_eq!(reveal_steps(&app), 0);
+        assert!(request_status(&app).is_empty());
+
+        let reason = "Threat reported to the Dean of Students";
+        let request = ask(&app, &asker, &bad.id, reason).await;
+        assert_eq!(request_status(&app), ["pending"]);
+        let rows = audit_rows(&app, AuditAction::RevealRequest);
+        assert_eq!(rows.len(), 1, "one row for the request");
+        assert_eq!(reveal_steps(&app), 1);
+        assert_eq!(rows[0].actor_id.as_ref(), Some(&asker.user.id));
+        assert_eq!(rows[0].reason.as_deref(), Some(reason));
+        assert_eq!(rows[0].class_id.as_deref(), Some(class.id.as_str()));
+        assert_eq!(rows[0].target_id, bad.id.to_string());
+
+        // Before approval: no page the requester can open names the author.
+        let pages = every_page(&app, &asker, &class, &request).await;
+        assert_hidden_author(&pages, &author);
+        assert!(pages
+            .iter()
+            .any(|(_, h)| h.contains("Another staff member must approve")));
+        assert!(
+            !pages[0].1.contains("reveals-waiting"),
+            "nothing waits for the requester"
+        );
+
+        // The requester cannot approve their own: refused in words, nothing changes.
+        let id = request.trim_start_matches("/admin/reveals/");
+        for decision in ["approve", "decline"] {
+            let (status, html) = asker
+                .post_and_follow(
+                    &app,
+                    &request,
+                    &format!("/admin/reveals/{id}/{decision}"),
+                    &[],
+                )
+                .await;
+            assert_eq!(status, 200);
+            assert!(
+                flash_in(&html).contains("another staff member must approve or decline"),
+                "{html}"
+            );
+        }
+        assert_eq!(request_status(&app), ["pending"]);
+        assert_eq!(reveal_steps(&app), 1);
+
+        // The second staff member sees it waiting (nav count, list with the reason and the asker).
+        let (_, list) = second.get(&app, "/admin/reveals").await;
+        assert!(list.contains("reveals-waiting"), "{list}");
+        assert!(list.contains(reason) && list.contains("mo1a") && list.contains("rude words here"));
+        assert!(list.contains("Violet Heron"));
+        let (status, html) = second
+            .post_and_follow(
+                &app,
+                "/admin/reveals",
+                &format!("/admin/reveals/{id}/approve"),
+                &[("note", "Agreed, dean asked")],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(flash_in(&html).contains("Approved"), "{html}");
+        assert_eq!(request_status(&app), ["approved"]);
+        let approvals = audit_rows(&app, AuditAction::RevealApprove);
+        assert_eq!(approvals.len(), 1);
+        assert_eq!(approvals[0].actor_id.as_ref(), Some(&second.user.id));
+        assert_eq!(approvals[0].reason.as_deref(), Some("Agreed, dean asked"));
+        assert_eq!(reveal_steps(&app), 2);
+        // Decided once: a second decision is refused and changes nothing.
+        let (_, html) = second
+            .post_and_follow(
+                &app,
+                "/admin/reveals",
+                &format!("/admin/reveals/{id}/decline"),
+                &[],
+            )
+            .await;
+        assert!(flash_in(&html).contains("already decided"), "{html}");
+        assert_eq!(request_status(&app), ["approved"]);
+        assert_eq!(reveal_steps(&app), 2);
+
+        // Only the requester sees the author, on the request's page only.
+        let (_, theirs) = second.get(&app, &request).await;
+        assert!(!theirs.contains("zq9xk") && !theirs.contains("zq9xk@virginia.edu"));
+        let (_, shown) = asker.get(&app, &request).await;
+        assert!(shown.contains("zq9xk@virginia.edu"), "{shown}");
+        assert!(shown.contains("Quinn Zed"));
+        assert!(shown.contains(&format!("href=\"/admin/users/{}\"", author.user.id)));
+        let others: Vec<(String, String)> = every_page(&app, &asker, &class, &request)
+            .await
+            .into_iter()
+            .filter(|(path, _)| *path != request)
+            .collect();
+        assert_hidden_author(&others, &author);
+    }
+);
+
+backend_test!(
+    async fn a_declined_reveal_ends_there(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("de1c");
+        let asker = staff(&app, "mo1a", Role::Moderator);
+        let second = staff(&app, "ad2b", Role::Admin);
+        let class = new_class(&app, "CS 2150", &[&author]);
+        let bad = message(&app, &author, &class, "Violet Heron", "a borderline joke");
+        let request = ask(&app, &asker, &bad.id, "Several students complained").await;
+        let id = request.trim_start_matches("/admin/reveals/").to_string();
+
+        let r = second
+            .post(
+                &app,
+                "/admin/reveals",
+                &format!("/admin/reveals/{id}/decline"),
+                &[("note", "Not serious enough")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(request_status(&app), ["declined"]);
+        assert_eq!(audit_rows(&app, AuditAction::RevealDecline).len(), 1);
+        assert_eq!(reveal_steps(&app), 2, "request and decline, one row each");
+        // Nobody can approve it afterwards, and the requester never sees the author.
+        let r = second
+            .post(
+                &app,
+                "/admin/reveals",
+                &format!("/admin/reveals/{id}/approve"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(request_status(&app), ["declined"]);
+        assert_eq!(reveal_steps(&app), 2);
+        let pages = every_page(&app, &asker, &class, &request).await;
+        assert_hidden_author(&pages, &author);
+        let (_, page) = asker.get(&app, &request).await;
+        assert!(
+            page.contains("declined by ad2b") && page.contains("Not serious enough"),
+            "{page}"
+        );
+        // Unknown and malformed requests are 404.
+        assert_eq!(
+            asker
+                .get(&app, "/admin/reveals/00000000-0000-4000-8000-000000000000")
+                .await
+                .0,
+            404
+        );
+        assert_eq!(asker.get(&app, "/admin/reveals/nope").await.0, 404);
+        assert_eq!(
+            author.get(&app, &request).await.0,
+            404,
+            "students never see requests"
+        );
+    }
+);
+
+backend_test!(
+    async fn an_urgent_reveal_is_an_admins_alone_and_on_everyones_overview(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("ur9g");
+        let admin = staff(&app, "ad1m", Role::Admin);
+        let moderator = staff(&app, "mo2d", Role::Moderator);
+        let class = new_class(&app, "PHYS 1425", &[&author]);
+        let bad = message(
+            &app,
+            &author,
+            &class,
+            "Violet Heron",
+            "a threat against the class",
+        );
+        let path = format!("/admin/messages/{}/reveal", bad.id);
+        let reason = "Imminent threat: police asked at 2am";
+
+        // A moderator's form has no urgent box, and forcing one is refused.
+        seed::flag(&mut app.conn(), &admin.user, &bad, "threat");
+        let (_, queue) = moderator.get(&app, "/admin/flags").await;
+        assert!(!queue.contains("name=\"urgent\""));
+        let (_, queue) = admin.get(&app, "/admin/flags").await;
+        assert!(queue.contains("name=\"urgent\""));
+        let r = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &path,
+                &[("reason", reason), ("urgent", "1")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 400);
+        assert!(r.text().await.unwrap().contains("Only an admin"));
+        assert!(request_status(&app).is_empty());
+        assert_eq!(reveal_steps(&app), 0);
+
+        // The admin reveals alone: approved at once, one reveal_urgent row.
+        let r = admin
+            .post(
+                &app,
+                "/admin/flags",
+                &path,
+                &[("reason", reason), ("urgent", "1")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let request = location(&r);
+        assert_eq!(request_status(&app), ["approved"]);
+        assert_eq!(audit_rows(&app, AuditAction::RevealUrgent).len(), 1);
+        assert!(audit_rows(&app, AuditAction::RevealRequest).is_empty());
+        assert_eq!(reveal_steps(&app), 1);
+        let (_, shown) = admin.get(&app, &request).await;
+        assert!(shown.contains("ur9g@virginia.edu"), "{shown}");
+        // Nothing waits for the moderator: it is decided.
+        let (_, list) = moderator.get(&app, "/admin/reveals").await;
+        assert!(!list.contains("reveals-waiting"));
+
+        // Every staff member's overview lists it: who, when, which class, why; never the author.
+        let (_, overview) = moderator.get(&app, "/admin").await;
+        let doc = scraper::Html::parse_document(&overview);
+        let listed: String = doc
+            .select(&scraper::Selector::parse(".urgent-reveals").unwrap())
+            .map(|e| e.text().collect::<String>())
+            .collect();
+        assert!(listed.contains("ad1m"), "{listed}");
+        assert!(listed.contains("PHYS 1425"), "{listed}");
+        assert!(listed.contains(reason), "{listed}");
+        assert!(
+            !overview.contains("ur9g"),
+            "the overview does not name the author"
+        );
+        let pages = every_page(&app, &moderator, &class, &request).await;
+        assert_hidden_author(&pages, &author);
+
+        // Older than 30 days: off the overview.
+        diesel::update(reveal_requests::table)
+            .set(reveal_requests::created_at.eq(clock::now() - Duration::days(31)))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (_, overview) = moderator.get(&app, "/admin").await;
+        assert!(!overview.contains(reason));
+    }
+);
+
+backend_test!(
+    async fn the_only_staff_member_is_told_a_reveal_needs_a_second(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("on1y");
+        let flagger = app.student("fl2g");
+        let moderator = staff(&app, "mo1d", Role::Moderator);
+        let class = new_class(&app, "CS 2150", &[&author, &flagger]);
+        let bad = message(&app, &author, &class, "Violet Heron", "something reported");
+        seed::flag(&mut app.conn(), &flagger.user, &bad, "rude");
+        let words = "You are the only staff member: a reveal needs a second one; an admin can mark it urgent";
+        for path in ["/admin/reveals", "/admin/flags"] {
+            let (_, html) = moderator.get(&app, path).await;
+            assert!(html.contains(words), "{path}: {html}");
+        }
+        // With a second one, the note is gone.
+        staff(&app, "mo2d", Role::Moderator);
+        for path in ["/admin/reveals", "/admin/flags"] {
+            let (_, html) = moderator.get(&app, path).await;
+            assert!(!html.contains(words), "{path}");
+        }
+    }
+);
+
+backend_test!(
+    async fn an_erased_author_is_said_to_be_deleted(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("er4s");
+        let asker = staff(&app, "mo1a", Role::Moderator);
+        let second = staff(&app, "mo2b", Role::Moderator);
+        let class = new_class(&app, "CS 2150", &[&author]);
+        let bad = message(&app, &author, &class, "Violet Heron", "posted then erased");
+        let request = ask(&app, &asker, &bad.id, "Reported as harassment twice").await;
+        // The author's account is erased: their messages keep no owner.
+        diesel::update(class_messages::table.find(&bad.id))
+            .set(class_messages::user_id.eq(None::<String>))
+            .execute(&mut app.conn())
+            .unwrap();
+        let id = request.trim_start_matches("/admin/reveals/");
+        second
+            .post(
+                &app,
+                "/admin/reveals",
+                &format!("/admin/reveals/{id}/approve"),
+                &[],
+            )
+            .await;
+        let (_, page) = asker.get(&app, &request).await;
+        assert!(
+            page.contains("The author&#39;s account has been deleted")
+                || page.contains("The author's account has been deleted"),
+            "{page}"
+        );
+        assert!(!page.contains("er4s"));
+    }
+);
+
+// ---------------------------------------------------------------- the user page
+
+backend_test!(
+    async fn the_user_page_shows_counts_and_suspensions_but_no_message_text(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let student = app.student("us3r");
+        set_name(&app, &student, "Uma Sterling");
+        let reporters = [app.student("re1a"), app.student("re2b")];
+        let moderator = staff(&app, "mo1d", Role::Moderator);
+        let one = new_class(&app, "CS 2150", &[&student, &reporters[0], &reporters[1]]);
+        let two = new_class(&app, "MATH 3351", &[&student]);
+        let hidden = message(&app, &student, &one, "Violet Heron", "first secret text");
+        let removed = message(&app, &student, &one, "Violet Heron", "second secret text");
+        message(&app, &student, &two, "Amber Finch", "third secret text");
+        for r in &reporters {
+            seed::flag(&mut app.conn(), &r.user, &hidden, "rude");
+        }
+        seed::flag(&mut app.conn(), &reporters[0].user, &removed, "spam");
+        let now = clock::now();
+        moderation::messages::hide(&mut app.conn(), &moderator.user.id, &hidden.id, None, now)
+            .unwrap();
+        moderation::messages::delete(&mut app.conn(), &moderator.user.id, &removed.id, None, now)
+            .unwrap();
+
+        // Suspended, lifted, suspended again: through the existing forms.
+        let page = format!("/admin/users/{}", student.user.id);
+        suspend_via_form(&app, &moderator, &page, "First warning for spamming").await;
+        let r = moderator
+            .post(&app, &page, "/admin/users/us3r/lift", &[])
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        suspend_via_form(&app, &moderator, &page, "Second time: repeated harassment").await;
+
+        let (status, html) = moderator.get(&app, &page).await;
+        assert_eq!(status, 200, "{html}");
+        for bit in ["us3r", "us3r@virginia.edu", "Uma Sterling", "student"] {
+            assert!(html.contains(bit), "shows {bit}");
+        }
+        let doc = scraper::Html::parse_document(&html);
+        let counts: Vec<(String, String)> = doc
+            .select(&scraper::Selector::parse(".user-counts div").unwrap())
+            .map(|d| {
+                let dt = d
+                    .select(&scraper::Selector::parse("dt").unwrap())
+                    .next()
+                    .unwrap();
+                let dd = d
+                    .select(&scraper::Selector::parse("dd").unwrap())
+                    .next()
+                    .unwrap();
+                (dt.text().collect(), dd.text().collect())
+            })
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("Reports received".to_string(), "3".to_string()),
+                ("Messages hidden now".to_string(), "1".to_string()),
+                ("Messages removed".to_string(), "1".to_string()),
+            ]
+        );
+        let current: String = doc
+            .select(&scraper::Selector::parse(".current-suspension").unwrap())
+            .map(|e| e.text().collect::<String>())
+            .collect();
+        assert!(
+            current.contains("Second time: repeated harassment"),
+            "{current}"
+        );
+        let history: Vec<String> = doc
+            .select(&scraper::Selector::parse(".suspension-history li").unwrap())
+            .map(|e| e.text().collect::<String>())
+            .collect();
+        assert_eq!(history.len(), 3, "{history:?}");
+        assert!(history[0].contains("suspended a user") && history[0].contains("Second time"));
+        assert!(history[1].contains("lifted a suspension"));
+        assert!(history[2].contains("First warning for spamming"));
+        // Counts only: no message of theirs, no pseudonym, no class of theirs.
+        for text in [
+            "first secret text",
+            "second secret text",
+            "third secret text",
+            "Violet Heron",
+            "Amber Finch",
+            "MATH 3351",
+        ] {
+            assert!(!html.contains(text), "the user page shows {text}");
+        }
+        // While suspended: the lift form, not the suspend form; admins also get the role form.
+        assert!(
+            html.contains("/admin/users/us3r/lift") && !html.contains("/admin/users/us3r/suspend")
+        );
+        assert!(!html.contains("/admin/users/us3r/role"));
+        let admin = staff(&app, "ad1m", Role::Admin);
+        let (_, as_admin) = admin.get(&app, &page).await;
+        assert!(as_admin.contains("/admin/users/us3r/role"));
+
+        // Linked from search, the suspensions list and the audit log.
+        let link = format!("href=\"{page}\"");
+        for path in [
+            "/admin/users?q=Sterling",
+            "/admin/suspensions",
+            "/admin/audit?action=suspend",
+        ] {
+            let (_, html) = moderator.get(&app, path).await;
+            assert!(html.contains(&link), "{path}: {html}");
+        }
+        // Unknown, malformed, or asked by a student: 404.
+        assert_eq!(
+            moderator
+                .get(&app, "/admin/users/00000000-0000-4000-8000-000000000000")
+                .await
+                .0,
+            404
+        );
+        assert_eq!(moderator.get(&app, "/admin/users/us3r%20x").await.0, 404);
+        assert_eq!(reporters[0].get(&app, &page).await.0, 404);
+    }
+);
+
+// ---------------------------------------------------------------- suspension expiry
+
+backend_test!(
+    async fn an_expired_suspension_lets_the_student_post_again(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let student = app.student("ex1p");
+        let moderator = staff(&app, "mo1d", Role::Moderator);
+        let class = new_class(&app, "CS 2150", &[&student]);
+        let page = format!("/admin/users/{}", student.user.id);
+        let r = moderator
+            .post(
+                &app,
+                &page,
+                "/admin/users/ex1p/suspend",
+                &[("length", "day"), ("reason", "Cooling off for a day")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        // Suspending ended their sessions; a new one is refused while it runs.
+        let user = users::table
+            .find(&student.user.id)
+            .select(common_grounds::accounts::User::as_select())
+            .first(&mut app.conn())
+            .unwrap();
+        let session = common_grounds::accounts::sessions::create(
+            &mut app.conn(),
+            &user.id,
+            Some("test"),
+            clock::now(),
+        )
+        .unwrap();
+        let again = Student {
+            user: user.clone(),
+            client: app.client_with_session(&session.token),
+            token: session.token,
+        };
+        let chat = format!("/classes/{}", class.id);
+        let post = format!("/classes/{}/messages", class.id);
+        let r = again
+            .post(&app, &chat, &post, &[("content", "while suspended")])
+            .await;
+        assert_eq!(r.status().as_u16(), 403);
+
+        // A day passes (its end is now behind us); no staff member does anything.
+        let audit_before = audit_total(&app);
+        diesel::update(users::table.find(&student.user.id))
+            .set(users::suspended_until.eq(Some(clock::now() - Duration::seconds(1))))
+            .execute(&mut app.conn())
+            .unwrap();
+        let r = again
+            .post(&app, &chat, &post, &[("content", "back after a day")])
+            .await;
+        assert_eq!(r.status().as_u16(), 303, "posting again");
+        let texts: Vec<String> = class_messages::table
+            .filter(class_messages::user_id.eq(&student.user.id))
+            .select(class_messages::content)
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(texts, ["back after a day"]);
+        assert_eq!(audit_total(&app), audit_before, "no staff action");
+        // The user page and the list agree: not suspended now, one past suspension.
+        let (_, html) = moderator.get(&app, &page).await;
+        assert!(html.contains("Not suspended."), "{html}");
+        assert!(html.contains("Cooling off for a day"));
+        let (_, list) = moderator.get(&app, "/admin/suspensions").await;
+        assert!(!list.contains("ex1p"));
+    }
+);
+
+// ---------------------------------------------------------------- in a browser
+
+/// Sideways scrolling, and elements whose text overflows their box.
+const OVERFLOW: &str = r#"
+const bad = [...document.querySelectorAll('main *')]
+  .filter(e => e.children.length === 0 && e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === 'visible' && e.clientWidth > 0)
+  .map(e => e.tagName + ': ' + e.textContent.trim().slice(0, 40));
+return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth, bad };
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reveal_user_and_class_pages_fit_phone_and_desktop() {
+    let Some((driver, chromium)) = common::browser::start().await else {
+        return;
+    };
+    let app = spawn_quiet_app(Backend::Sqlite, &[]).await;
+    let author = app.student("au1b");
+    set_name(&app, &author, "Bartholomew Featherstonehaugh");
+    let reporter = app.student("re1b");
+    let admin = staff(&app, "ad1b", Role::Admin);
+    let moderator = staff(&app, "mo2b", Role::Moderator);
+    let class = new_class(&app, "CS 2100", &[&author, &reporter]);
+    let root = message(
+        &app,
+        &author,
+        &class,
+        "Violet Heron",
+        "Does anyone have the notes from Tuesday's lecture on heaps and priority queues?",
+    );
+    let rude = reply(
+        &app,
+        &reporter,
+        &class,
+        "Amber Finch",
+        "Unnecessarily condescending commentary about classmates",
+        &root,
+    );
+    seed::flag(&mut app.conn(), &author.user, &rude, "disrespectful");
+    let pending = ask(
+        &app,
+        &moderator,
+        &rude.id,
+        "Reported as disrespectful twice this week",
+    )
+    .await;
+    let r = admin
+        .post(
+            &app,
+            "/admin/flags",
+            &format!("/admin/messages/{}/reveal", root.id),
+            &[
+                ("reason", "Urgent: a safety concern raised by the dean"),
+                ("urgent", "1"),
+            ],
+        )
+        .await;
+    let urgent = location(&r);
+    let pages = [
+        "/admin".to_string(),
+        "/admin/reveals".into(),
+        pending,
+        urgent,
+        format!("/admin/users/{}", author.user.id),
+        format!("/admin/classes/{}", class.id),
+    ];
+    for (width, height) in [(375u32, 900u32), (1280, 900)] {
+        let client = common::browser::open(&driver, &chromium, width, height).await;
+        common::browser::sign_in(&client, &app.address, &admin.token).await;
+        for path in &pages {
+            client.goto(&app.url(path)).await.unwrap();
+            let measured = client.execute(OVERFLOW, vec![]).await.unwrap();
+            let scroll = measured["scroll"].as_f64().unwrap();
+            let inner = measured["inner"].as_f64().unwrap();
+            assert!(
+                scroll <= inner,
+                "{path} at {width}px scrolls sideways ({scroll} > {inner})"
+            );
+            let bad = measured["bad"].as_array().unwrap();
+            assert!(bad.is_empty(), "{path} at {width}px overflows: {bad:?}");
+            if let Some(found) = common::browser::axe_findings(&client).await {
+                assert!(found.is_empty(), "{path} at {width}px: {found:?}");
+            }
+        }
+        client.close().await.unwrap();
+    }
+}
