@@ -10,6 +10,7 @@ pub mod events;
 pub mod flags;
 pub mod import;
 pub mod live;
+pub mod naming;
 pub mod personal_data;
 pub mod pins;
 pub mod post;
