@@ -179,6 +179,8 @@ pub struct MessageView {
     pub can_mark_answer: bool,
     /// On a thread's first message, on its own page: the answer, shown first.
     pub answer: Option<AnswerView>,
+    /// Held for review, shown so to its author (and staff) only.
+    pub held: bool,
 }
 
 /// A first message and its replies, in reading order (each reply under its parent).
@@ -321,7 +323,7 @@ fn thread_list(
         Some(_) => Vec::new(),
     };
     let pinned = roots.len();
-    roots.extend(root_page(conn, class_id, page)?);
+    roots.extend(root_page(conn, viewer, class_id, page)?);
     let older = if (roots.len() - pinned) as i64 > PAGE_SIZE {
         roots.truncate(pinned + PAGE_SIZE as usize);
         roots.last().map(|m| Cursor {
@@ -373,13 +375,16 @@ fn thread_list(
     })
 }
 
-/// The replies of these threads, without their text, grouped by thread, oldest first.
+/// The replies of these threads, without their text, grouped by thread, oldest
+/// first. Held replies are left out: no one but their author sees them, and
+/// they count for no one until released.
 pub fn reply_stats(
     conn: &mut DbConn,
     thread_ids: &[MessageId],
 ) -> QueryResult<HashMap<MessageId, Vec<ReplyStat>>> {
     let rows: Vec<ReplyStat> = class_messages::table
         .filter(class_messages::thread_root_id.eq_any(thread_ids))
+        .filter(class_messages::held.eq(false))
         .order((class_messages::created_at.asc(), class_messages::id.asc()))
         .select((
             class_messages::thread_root_id,
@@ -443,11 +448,22 @@ pub fn thread_page(
         .filter(|m| &m.class_id == class_id && m.parent_message_id.is_none())
         .ok_or(ChatError::MessageNotFound)?;
     let latest_event = super::events::latest(conn, class_id)?;
-    let replies: Vec<ClassMessage> = class_messages::table
+    let mut replies: Vec<ClassMessage> = class_messages::table
         .filter(class_messages::thread_root_id.eq(thread_id))
         .order((class_messages::created_at.asc(), class_messages::id.asc()))
         .select(ClassMessage::as_select())
         .load(conn)?;
+    // Someone else's held message is not there for this viewer, unless it was
+    // edited into held after replies came: then it stays as a hidden one.
+    let sees = |m: &ClassMessage| !m.held || staff || m.user_id.as_ref() == Some(viewer);
+    let parents: HashSet<MessageId> = replies
+        .iter()
+        .filter_map(|m| m.parent_message_id.clone())
+        .collect();
+    replies.retain(|m| sees(m) || parents.contains(&m.id));
+    if !sees(&root) && replies.is_empty() {
+        return Err(ChatError::MessageNotFound);
+    }
     let mut ids: Vec<MessageId> = replies.iter().map(|m| m.id.clone()).collect();
     let flagged = flagged_by(conn, viewer, std::slice::from_ref(thread_id), &ids)?;
     ids.push(root.id.clone());
@@ -470,7 +486,11 @@ pub fn thread_page(
     let new_ids: HashSet<MessageId> = std::iter::once(&root)
         .chain(replies.iter())
         .filter(|m| {
-            m.created_at > mark && m.user_id.as_ref() != Some(viewer) && !m.deleted && !m.hidden
+            m.created_at > mark
+                && m.user_id.as_ref() != Some(viewer)
+                && !m.deleted
+                && !m.hidden
+                && !m.held
         })
         .map(|m| m.id.clone())
         .collect();
@@ -482,6 +502,7 @@ pub fn thread_page(
         flagged: &flagged,
         voted: &voted,
         marker: staff || (!root.deleted && root.user_id.as_ref() == Some(viewer)),
+        sees_held: staff,
         rules,
         now,
     };
@@ -519,9 +540,10 @@ fn flagged_by(
 }
 
 /// Up to `PAGE_SIZE + 1` unpinned threads of the class in the page's order,
-/// after its cursor: one statement.
+/// after its cursor: one statement. A held thread is on its author's list only.
 fn root_page(
     conn: &mut DbConn,
+    viewer: &UserId,
     class_id: &ClassId,
     page: Page<'_>,
 ) -> QueryResult<Vec<ClassMessage>> {
@@ -529,6 +551,11 @@ fn root_page(
         .filter(class_messages::class_id.eq(class_id))
         .filter(class_messages::parent_message_id.is_null())
         .filter(class_messages::pinned_at.is_null())
+        .filter(
+            class_messages::held
+                .eq(false)
+                .or(class_messages::user_id.eq(viewer)),
+        )
         .limit(PAGE_SIZE + 1)
         .select(ClassMessage::as_select())
         .into_boxed();
@@ -609,6 +636,7 @@ pub fn view_of(
         flagged: &flagged,
         voted: &voted,
         marker: false,
+        sees_held: false,
         rules,
         now,
     };
@@ -624,6 +652,8 @@ struct Shape<'a> {
     voted: &'a HashSet<MessageId>,
     /// The viewer may mark this thread's answer.
     marker: bool,
+    /// The viewer is staff, who see held messages as their authors do.
+    sees_held: bool,
     rules: &'a Rules,
     now: NaiveDateTime,
 }
@@ -677,15 +707,20 @@ impl Shape<'_> {
         depth: usize,
         parent: Option<&ClassMessage>,
     ) -> MessageView {
+        let mine = !message.deleted && message.user_id.as_ref() == Some(self.viewer);
+        // Someone else's held message shows only where it was edited into
+        // held under replies, and then as hidden.
+        let held = message.held && (mine || self.sees_held);
         let body = if message.deleted {
             Body::Deleted
-        } else if message.hidden {
+        } else if message.hidden || (message.held && !held) {
             Body::Hidden
         } else {
             Body::Text(message.content.clone())
         };
-        let live = matches!(body, Body::Text(_));
-        let mine = !message.deleted && message.user_id.as_ref() == Some(self.viewer);
+        // A held message takes no reply, vote, report or answer mark.
+        let shown = matches!(body, Body::Text(_));
+        let live = shown && !message.held;
         let flagged_by_me = self.flagged.contains(&message.id);
         let replying_to = (depth > MAX_INDENT).then(|| match parent {
             Some(p) if !p.deleted => p.anonymous_identifier.clone(),
@@ -708,7 +743,7 @@ impl Shape<'_> {
             replying_to,
             flagged_by_me,
             can_reply: live,
-            can_edit: mine && live && self.now - message.created_at <= self.rules.edit_window,
+            can_edit: mine && shown && self.now - message.created_at <= self.rules.edit_window,
             can_delete: mine,
             can_flag: live && !mine && !flagged_by_me,
             votes: message.vote_count,
@@ -717,6 +752,7 @@ impl Shape<'_> {
             is_answer: false,
             can_mark_answer: live && self.marker && message.parent_message_id.is_some(),
             answer: None,
+            held,
         }
     }
 }

@@ -37,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(flags::flags)
             .service(flags::reveal)
             .service(flags::message_action)
+            .service(flags::release_message)
             .service(sis::sis_page)
             .service(sis::sync_now),
     );
