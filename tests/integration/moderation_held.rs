@@ -121,9 +121,7 @@ async fn warned_then_held(
 }
 
 backend_test!(
-    async fn a_post_naming_a_classmate_an_email_or_a_phone_is_warned_then_held_for_its_author_only(
-        backend: Backend,
-    ) {
+    async fn naming_posts_are_warned_then_held_for_their_author_only(backend: Backend) {
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
         let other = app.student("oth2b");
@@ -254,9 +252,7 @@ backend_test!(
 );
 
 backend_test!(
-    async fn a_held_post_reaches_no_classmate_stream_until_a_moderator_releases_it(
-        backend: Backend,
-    ) {
+    async fn a_held_post_reaches_no_classmate_stream_until_released(backend: Backend) {
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
         let other = app.student("oth2b");
