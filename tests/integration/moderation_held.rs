@@ -457,3 +457,93 @@ backend_test!(
         assert!(!theirs.contains("has the notes"), "{theirs}");
     }
 );
+
+/// Says what a page would scroll sideways by, if anything.
+const SIDEWAYS: &str =
+    "return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth };";
+
+/// The warning, the author's held thread and the moderators' queue in a real
+/// browser at phone and desktop widths: reached by plain form posts, no
+/// sideways scroll, and axe-core finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_held_pages_fit_phone_and_desktop_and_pass_axe() {
+    let Some((driver, chromium)) = crate::common::browser::start().await else {
+        return;
+    };
+    let app = spawn_quiet_app(Backend::Sqlite, &[]).await;
+    let author = app.student("aut1a");
+    let named = app.student("nam3c");
+    set_display_name(&app, &named, "Priya Raman");
+    let moderator = staff(&app, "mod4d", Role::Moderator);
+    let class = new_class(&app, "CS 2150", &[&author, &named]).id;
+    let text = "Priya Raman has the lab notes from Tuesday";
+    for (width, height) in [(375u32, 900u32), (1280, 900)] {
+        let client = crate::common::browser::open(&driver, &chromium, width, height).await;
+        crate::common::browser::sign_in(&client, &app.address, &author.token).await;
+        client
+            .goto(&app.url(&format!("/classes/{class}")))
+            .await
+            .unwrap();
+        let draft = format!("{text} ({width})");
+        client
+            .find(fantoccini::Locator::Css("#new-message"))
+            .await
+            .unwrap()
+            .send_keys(&draft)
+            .await
+            .unwrap();
+        client
+            .find(fantoccini::Locator::Css("form.compose button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(fantoccini::Locator::Css("#naming-title"))
+            .await
+            .expect("the warning page");
+        check_page(&client, &format!("held-warning-{width}")).await;
+        client
+            .find(fantoccini::Locator::Css("form.compose button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(fantoccini::Locator::Css(".held-note"))
+            .await
+            .expect("the held thread, marked");
+        check_page(&client, &format!("held-thread-{width}")).await;
+        let_post_again(&mut app.conn());
+        client.close().await.unwrap();
+
+        let client = crate::common::browser::open(&driver, &chromium, width, height).await;
+        crate::common::browser::sign_in(&client, &app.address, &moderator.token).await;
+        client.goto(&app.url("/admin/flags")).await.unwrap();
+        let source = client.source().await.unwrap();
+        assert!(source.contains(&draft), "the queue holds it");
+        check_page(&client, &format!("held-queue-{width}")).await;
+        client.close().await.unwrap();
+    }
+}
+
+async fn check_page(client: &fantoccini::Client, name: &str) {
+    let shot = crate::common::browser::screenshot(client, name).await;
+    eprintln!("screenshot: {}", shot.display());
+    let measured = client.execute(SIDEWAYS, vec![]).await.unwrap();
+    let (scroll, inner) = (
+        measured["scroll"].as_f64().unwrap(),
+        measured["inner"].as_f64().unwrap(),
+    );
+    assert!(
+        scroll <= inner,
+        "{name} scrolls sideways ({scroll} > {inner})"
+    );
+    if let Some(found) = crate::common::browser::axe_findings(client).await {
+        assert!(found.is_empty(), "{name}: {found:?}");
+    }
+}
