@@ -141,15 +141,34 @@ fn bench(name: &str, url: &DatabaseUrl) -> bool {
         }
         started.elapsed() / (POSTS * ROUNDS) as u32
     };
+    // The one statement the check runs, alone: what is left is matching.
+    let load_alone = {
+        use common_grounds::db::schema::user_classes;
+        let started = Instant::now();
+        for i in 0..POSTS * ROUNDS {
+            let names: Vec<Option<String>> = user_classes::table
+                .inner_join(users::table)
+                .filter(user_classes::class_id.eq(&class.id))
+                .filter(user_classes::user_id.ne(&members[i % MEMBERS].id))
+                .filter(users::display_name.is_not_null())
+                .select(users::display_name)
+                .load(&mut conn)
+                .unwrap();
+            assert_eq!(names.len(), MEMBERS - 1);
+        }
+        started.elapsed() / (POSTS * ROUNDS) as u32
+    };
     let (on, off) = (median(on), median(off));
     let more = on.as_secs_f64() - off.as_secs_f64();
     println!(
         "{name:>8}: post {:.0} µs with the check, {:.0} µs without: {:+.0} µs per post \
-         (median of {ROUNDS} rounds of {POSTS}); the check alone {:.0} µs",
+         (median of {ROUNDS} rounds of {POSTS}); the check alone {:.0} µs, of which \
+         loading the roster {:.0} µs",
         on.as_secs_f64() * 1e6,
         off.as_secs_f64() * 1e6,
         more * 1e6,
         check_alone.as_secs_f64() * 1e6,
+        load_alone.as_secs_f64() * 1e6,
     );
     // A draft that names a member is caught (the bench measures a real check).
     let caught = naming::check(

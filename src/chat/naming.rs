@@ -99,7 +99,12 @@ pub fn check(
         .filter(users::display_name.is_not_null())
         .select(users::display_name)
         .load(conn)?;
-    if names.iter().flatten().any(|name| draft.has_phrase(name)) {
+    let mut scratch = String::new();
+    if names
+        .iter()
+        .flatten()
+        .any(|name| draft.has_phrase_with(name, &mut scratch))
+    {
         findings.add(Naming::Classmate);
     }
     Ok(findings)
@@ -145,6 +150,12 @@ impl DraftWords {
     /// Whether `name`'s words appear in the draft, whole and in order. Names of
     /// fewer than `MIN_NAME_LETTERS` letters never do.
     pub fn has_phrase(&self, name: &str) -> bool {
+        self.has_phrase_with(name, &mut String::new())
+    }
+
+    /// `has_phrase`, folding into `scratch` (reused across a roster, so the
+    /// common case, a name whose first word is not in the draft, allocates nothing).
+    pub fn has_phrase_with(&self, name: &str, scratch: &mut String) -> bool {
         // Most names share no word with a draft: look the first word up before
         // folding the whole name.
         let first = name
@@ -153,8 +164,13 @@ impl DraftWords {
         let Some(first) = first else {
             return false;
         };
-        let quick = folded(first);
-        if !self.at.contains_key(&quick) {
+        scratch.clear();
+        if first.is_ascii() {
+            scratch.extend(first.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            scratch.push_str(&folded(first));
+        }
+        if !self.at.contains_key(scratch.as_str()) {
             return false;
         }
         let name_words = words_of(&folded(name));
