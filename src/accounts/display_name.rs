@@ -13,6 +13,17 @@ use unicode_security::{
     GeneralSecurityProfile, MixedScript, RestrictionLevel, RestrictionLevelDetection,
 };
 
+/// `text` lowered with its accents taken off (NFD, then combining marks
+/// dropped): "ÁNGELA" and "angela" fold alike. The one fold of names: people
+/// search (`moderation::users`) and the classmate-naming check (`chat::naming`)
+/// both use it, so a name found by one is found by the other.
+pub fn folded(text: &str) -> String {
+    text.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// Longest display name, in characters (after normalizing).
 pub const DISPLAY_NAME_MAX: usize = 60;
 

@@ -25,7 +25,7 @@ pub fn may_mark(actor: &User, root: &ClassMessage) -> bool {
 
 /// Whether a message counts as a thread's answer: it is shown (not deleted, not hidden).
 pub fn counts(answer: &ClassMessage) -> bool {
-    !answer.deleted && !answer.hidden
+    !answer.deleted && !answer.hidden && !answer.held
 }
 
 /// Marks `reply` as its thread's answer (replacing any earlier one), or with
@@ -46,6 +46,14 @@ pub fn mark(
         // Staff may act in any class; a student only in one they take.
         if !actor.role.is_staff() && !classes::is_enrolled(tx, &actor.id, &reply.class_id)? {
             return Err(ChatError::MessageNotFound.into());
+        }
+        // Someone else's held reply is not there; the author's own takes no mark.
+        if reply.held {
+            return Err(if reply.user_id.as_ref() == Some(&actor.id) {
+                ChatError::Held.into()
+            } else {
+                ChatError::MessageNotFound.into()
+            });
         }
         lock_class(tx, &reply.class_id)?;
         let root_id = reply.thread_root_id.clone().ok_or(QaError::NotAReply)?;

@@ -91,6 +91,9 @@ struct NewRow<'a> {
 /// taken here too (a no-op when the writer already holds it, as it should).
 /// Every chat writer calls this, so the search index is kept in step here too
 /// (`search::sync`): one hook, and a new writer cannot forget it.
+/// A held message records nothing a classmate's stream could carry: no row,
+/// no `NOTIFY` (0 is returned), except the `Hide` that takes a message edited
+/// into held off the pages that showed it. The search index lets it go either way.
 pub fn record(
     tx: &mut Tx,
     message: &ClassMessage,
@@ -99,6 +102,9 @@ pub fn record(
 ) -> QueryResult<i64> {
     super::lock_class(tx, &message.class_id)?;
     super::search::sync(tx, message, kind)?;
+    if message.held && kind != EventKind::Hide {
+        return Ok(0);
+    }
     let thread_id = message.thread_root_id.as_ref().unwrap_or(&message.id);
     let conn: &mut DbConn = tx;
     let seq: i64 = diesel::insert_into(chat_events::table)

@@ -10,6 +10,7 @@ pub mod events;
 pub mod flags;
 pub mod import;
 pub mod live;
+pub mod naming;
 pub mod personal_data;
 pub mod pins;
 pub mod post;
@@ -32,7 +33,7 @@ use crate::db::{DbConn, Tx};
 pub use content::{ContentError, FlagReason, MessageBody, Segment};
 pub use events::{ChatEvent, EventKind};
 pub use flags::{flag, FlagOutcome, Report};
-pub use post::{delete, edit, post, Deletion, Draft};
+pub use post::{delete, edit, edit_confirming, post, post_confirming, Deletion, Draft};
 pub use revisions::{MessageRevision, RevisionEnd};
 pub use threads::{
     class_page, thread_page, Body, ClassPage, Cursor, MessageView, Thread, ThreadList, ThreadPage,
@@ -67,6 +68,11 @@ pub struct ClassMessage {
     pub answer_id: Option<MessageId>,
     /// On a thread's first message: when a moderator pinned it.
     pub pinned_at: Option<NaiveDateTime>,
+    /// Names a person: only its author and moderators see it until a moderator
+    /// releases it (`naming`, `staff::release`).
+    pub held: bool,
+    /// Why it was held, in the words its author was warned with.
+    pub held_reason: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -126,6 +132,9 @@ pub struct Rules {
     pub duplicate_window: Duration,
     /// How long after posting an author may still edit.
     pub edit_window: Duration,
+    /// Drafts are checked for people they name (`naming`); off only to measure
+    /// what the check costs.
+    pub check_naming: bool,
     /// At most this many reports per student per day.
     pub flags_per_day: u32,
     /// Distinct reporters that hide a message.
@@ -149,6 +158,7 @@ impl Rules {
             posts_per_hour_anywhere: 60,
             duplicate_window: Duration::minutes(5),
             edit_window: Duration::minutes(15),
+            check_naming: true,
             flags_per_day: 20,
             flag_hide_threshold: flag_hide_threshold.max(1),
             report_min_membership: Duration::hours(24),
@@ -172,6 +182,14 @@ pub enum ChatError {
     ParentNotInClass,
     #[error("the message replied to was removed")]
     ParentRemoved,
+    /// The draft names a person and its author has not yet confirmed posting it
+    /// to be held; what matched, never whom.
+    #[error("the draft {findings}")]
+    NamesSomeone { findings: naming::Findings },
+    /// The author's own message is held for review: it takes no replies, votes
+    /// or answer marks until released.
+    #[error("the message is held for review")]
+    Held,
     #[error("suspended until {until}")]
     Suspended { until: NaiveDateTime },
     #[error("the same text was posted moments ago")]
@@ -241,8 +259,9 @@ fn lock(conn: &mut DbConn, key: &str) -> QueryResult<()> {
     Ok(())
 }
 
-/// A message the student may act on: it exists and they take its class. Anything
-/// else is `MessageNotFound`, so a stranger learns nothing about the message.
+/// A message the student may act on: it exists, they take its class, and it is
+/// not someone else's held message. Anything else is `MessageNotFound`, so a
+/// stranger learns nothing about the message.
 fn visible_message(
     conn: &mut DbConn,
     user_id: &UserId,
@@ -250,6 +269,10 @@ fn visible_message(
 ) -> Result<ClassMessage, ChatError> {
     let message = find(conn, message_id)?.ok_or(ChatError::MessageNotFound)?;
     if !classes::is_enrolled(conn, user_id, &message.class_id)? {
+        return Err(ChatError::MessageNotFound);
+    }
+    // A held message does not exist for anyone but its author.
+    if message.held && message.user_id.as_ref() != Some(user_id) {
         return Err(ChatError::MessageNotFound);
     }
     Ok(message)

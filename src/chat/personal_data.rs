@@ -26,6 +26,9 @@ pub struct MessageEntry {
     pub reply_to: Option<String>,
     pub hidden: bool,
     pub deleted: bool,
+    /// Held for review because it names a person: only its author and
+    /// moderators see it until released.
+    pub held: bool,
     pub created_at: NaiveDateTime,
     pub edited_at: Option<NaiveDateTime>,
 }
@@ -93,6 +96,7 @@ pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
         Option<String>,
         bool,
         bool,
+        bool,
         NaiveDateTime,
         Option<NaiveDateTime>,
     );
@@ -111,6 +115,7 @@ pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
             class_messages::parent_message_id,
             class_messages::hidden,
             class_messages::deleted,
+            class_messages::held,
             class_messages::created_at,
             class_messages::edited_at,
         ))
@@ -181,6 +186,7 @@ pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
                     reply_to,
                     hidden,
                     deleted,
+                    held,
                     created_at,
                     edited_at,
                 )| {
@@ -194,6 +200,7 @@ pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
                         reply_to,
                         hidden,
                         deleted,
+                        held,
                         created_at,
                         edited_at,
                     }

@@ -79,6 +79,10 @@ fn set(
             if thread.deleted || thread.hidden {
                 return Err(ChatError::Removed.into());
             }
+            // A pin would show a held thread to the class: release it first.
+            if thread.held {
+                return Err(ChatError::Held.into());
+            }
             let pinned = pinned_threads(tx, &thread.class_id)?.len();
             if pinned >= MAX_PINNED {
                 return Err(QaError::PinLimit(pinned));

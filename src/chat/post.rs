@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::events::{self, EventKind};
 use super::{
-    has_replies, lock_class, pseudonym, visible_message, ChatError, ClassMessage, MessageBody,
-    MessageId, NewClassMessage, Rules,
+    has_replies, lock_class, naming, pseudonym, visible_message, ChatError, ClassMessage,
+    MessageBody, MessageId, NewClassMessage, Rules,
 };
 use crate::accounts::{rate_limit, User, UserId};
 use crate::classes::{self, ClassId};
@@ -23,14 +23,31 @@ pub struct Draft<'a> {
     pub body: &'a MessageBody,
 }
 
-/// Posts a message (or a reply) as `author`. The limits, the pseudonym choice and
-/// the insert run in one write transaction with the class locked.
-// Stays whole: every check runs under the class lock in this order before the
-// insert, and that order is the rule (a split would hide which ran first).
+/// Posts a message (or a reply) as `author`, refusing a draft that names a
+/// person (`ChatError::NamesSomeone`): see `post_confirming`.
 pub fn post(
     conn: &mut DbConn,
     author: &User,
     draft: Draft<'_>,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<ClassMessage, ChatError> {
+    post_confirming(conn, author, draft, false, rules, now)
+}
+
+/// Posts a message (or a reply) as `author`. The limits, the pseudonym choice and
+/// the insert run in one write transaction with the class locked. A draft that
+/// names a person is refused with what it names unless `confirm_naming` (the
+/// author saw the warning and posts anyway): then it is stored held, and nothing
+/// a classmate could notice happens until a moderator releases it (no event,
+/// no search entry, no notice, no bump of the thread).
+// Stays whole: every check runs under the class lock in this order before the
+// insert, and that order is the rule (a split would hide which ran first).
+pub fn post_confirming(
+    conn: &mut DbConn,
+    author: &User,
+    draft: Draft<'_>,
+    confirm_naming: bool,
     rules: &Rules,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ChatError> {
@@ -53,12 +70,28 @@ pub fn post(
                 let parent = super::find(tx, parent_id)?
                     .filter(|p| &p.class_id == draft.class_id)
                     .ok_or(ChatError::ParentNotInClass)?;
+                if parent.held {
+                    // Someone else's held message is not there at all.
+                    return Err(if parent.user_id.as_ref() == Some(&author.id) {
+                        ChatError::Held
+                    } else {
+                        ChatError::ParentNotInClass
+                    });
+                }
                 if parent.deleted || parent.hidden {
                     return Err(ChatError::ParentRemoved);
                 }
                 Some(parent.thread_root_id.unwrap_or(parent.id))
             }
         };
+        let held = naming_hold(
+            tx,
+            &author.id,
+            draft.class_id,
+            draft.body,
+            confirm_naming,
+            rules,
+        )?;
         refuse_repeat(tx, author, draft, rules, now)?;
         let class = draft.class_id.as_str();
         let user = author.id.as_str();
@@ -103,7 +136,7 @@ pub fn post(
         // the one before it, so "newer than what I read" is exact.
         let at = next_instant(tx, draft.class_id, now)?;
         let id = MessageId::new();
-        let message = super::insert(
+        let mut message = super::insert(
             tx,
             &NewClassMessage {
                 id: &id,
@@ -121,6 +154,10 @@ pub fn post(
                 last_activity_at: at,
             },
         )?;
+        if let Some(reason) = held {
+            hold(tx, &mut message, reason)?;
+            return Ok(message);
+        }
         let kind = match &thread_root_id {
             None => {
                 notifications::chat::on_thread(tx, &message, now)?;
@@ -138,6 +175,40 @@ pub fn post(
         events::record(tx, &message, kind, at)?;
         Ok(message)
     })
+}
+
+/// Whether a draft must be held, and why: None when it names no one (or the
+/// check is off); `NamesSomeone` when it does and the author has not confirmed.
+fn naming_hold(
+    conn: &mut DbConn,
+    author: &UserId,
+    class_id: &ClassId,
+    body: &MessageBody,
+    confirmed: bool,
+    rules: &Rules,
+) -> Result<Option<String>, ChatError> {
+    if !rules.check_naming {
+        return Ok(None);
+    }
+    let findings = naming::check(conn, author, class_id, body.as_str())?;
+    match (findings.is_empty(), confirmed) {
+        (true, _) => Ok(None),
+        (false, false) => Err(ChatError::NamesSomeone { findings }),
+        (false, true) => Ok(Some(findings.to_string())),
+    }
+}
+
+/// Marks a just-written message held, with its reason.
+fn hold(tx: &mut Tx, message: &mut ClassMessage, reason: String) -> QueryResult<()> {
+    diesel::update(class_messages::table.find(&message.id))
+        .set((
+            class_messages::held.eq(true),
+            class_messages::held_reason.eq(Some(&reason)),
+        ))
+        .execute(&mut **tx)?;
+    message.held = true;
+    message.held_reason = Some(reason);
+    Ok(())
 }
 
 /// `now`, or just after the class's newest message if that is later (another
@@ -184,13 +255,29 @@ fn refuse_repeat(
     }
 }
 
-/// Replaces the text of the editor's own message, within the edit window. The
-/// text it replaces is kept for the moderators when the message is under report.
+/// Replaces the text of the editor's own message, refusing new text that names
+/// a person (`ChatError::NamesSomeone`): see `edit_confirming`.
 pub fn edit(
     conn: &mut DbConn,
     editor: &UserId,
     message_id: &MessageId,
     body: &MessageBody,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<ClassMessage, ChatError> {
+    edit_confirming(conn, editor, message_id, body, false, rules, now)
+}
+
+/// Replaces the text of the editor's own message, within the edit window. The
+/// text it replaces is kept for the moderators when the message is under report.
+/// New text that names a person is refused unless `confirm_naming`; then the
+/// message is held from then on (the class sees it as hidden), like a new post.
+pub fn edit_confirming(
+    conn: &mut DbConn,
+    editor: &UserId,
+    message_id: &MessageId,
+    body: &MessageBody,
+    confirm_naming: bool,
     rules: &Rules,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ChatError> {
@@ -209,6 +296,7 @@ pub fn edit(
         if message.content == body.as_str() {
             return Ok(message);
         }
+        let held = naming_hold(tx, editor, &message.class_id, body, confirm_naming, rules)?;
         // A reported message is evidence: its author must not be able to edit
         // away what the reporters saw.
         if super::revisions::is_evidence(tx, &message)? {
@@ -224,7 +312,21 @@ pub fn edit(
         message.content = body.as_str().to_string();
         message.edited_at = Some(now);
         message.updated_at = now;
-        events::record(tx, &message, EventKind::Edit, now)?;
+        match held {
+            // Already held: nothing anyone else sees changes.
+            _ if message.held => {
+                events::record(tx, &message, EventKind::Edit, now)?;
+            }
+            // Classmates saw it before: their pages hide it now, the search
+            // index lets it go.
+            Some(reason) => {
+                hold(tx, &mut message, reason)?;
+                events::record(tx, &message, EventKind::Hide, now)?;
+            }
+            None => {
+                events::record(tx, &message, EventKind::Edit, now)?;
+            }
+        }
         Ok(message)
     })
 }

@@ -195,6 +195,7 @@ macro_rules! unread_messages {
             .filter(class_messages::created_at.gt($since))
             .filter(class_messages::deleted.eq(false))
             .filter(class_messages::hidden.eq(false))
+            .filter(class_messages::held.eq(false))
             .filter(
                 class_messages::user_id
                     .is_null()

@@ -233,7 +233,7 @@ fn run(
                  JOIN chat_search_docs d ON d.doc = chat_search.rowid \
                  JOIN class_messages m ON m.id = d.message_id \
                  WHERE chat_search MATCH ? AND d.class_id = ? {openings_only} \
-                 AND m.hidden = 0 AND m.deleted = 0 \
+                 AND m.hidden = 0 AND m.deleted = 0 AND m.held = 0 \
                  ORDER BY bm25(chat_search), m.created_at DESC LIMIT ?"
             ))
             .bind::<Text, _>(fts_query)
@@ -263,7 +263,7 @@ fn run(
                        WHERE d.class_id = $2 AND d.document @@ to_tsquery('english', $1) {openings_only} \
                        ORDER BY rank DESC LIMIT $3) h \
                  JOIN class_messages m ON m.id = h.message_id \
-                 WHERE NOT m.hidden AND NOT m.deleted \
+                 WHERE NOT m.hidden AND NOT m.deleted AND NOT m.held \
                  ORDER BY h.rank DESC, m.created_at DESC"
             ))
             .bind::<Text, _>(ts_query)
@@ -325,14 +325,15 @@ fn pieces(marked: &str) -> Vec<Piece> {
 /// Keeps the index in step with a message a chat writer just changed, in its
 /// transaction: a delete or a hide takes it out; anything else re-reads the row
 /// (the `message` handed to `events::record` may be the copy from before the
-/// write) and indexes its text if students can see it, else takes it out.
+/// write) and indexes its text if students can see it (not hidden, deleted or
+/// held), else takes it out.
 pub fn sync(tx: &mut Tx, message: &ClassMessage, kind: EventKind) -> QueryResult<()> {
     let conn: &mut DbConn = tx;
     match kind {
         EventKind::Delete | EventKind::Hide => remove(conn, &message.id),
         EventKind::Thread | EventKind::Reply | EventKind::Edit | EventKind::Restore => {
             match super::find(conn, &message.id)? {
-                Some(now) if !now.hidden && !now.deleted => put(conn, &now),
+                Some(now) if !now.hidden && !now.deleted && !now.held => put(conn, &now),
                 _ => remove(conn, &message.id),
             }
         }

@@ -1,6 +1,7 @@
 //! What staff do to a message, as chat's own writes: hide, restore (dismissing
-//! its reports) and remove for good. Moderation calls these inside its audited
-//! transaction; it never writes `class_messages` or `message_flags` itself.
+//! its reports), remove for good, and release a held message to its class.
+//! Moderation calls these inside its audited transaction; it never writes
+//! `class_messages` or `message_flags` itself.
 //! Each takes the class lock before writing and records the change for live pages.
 
 use chrono::NaiveDateTime;
@@ -73,4 +74,48 @@ pub fn remove(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<us
         .execute(conn)?;
     events::record(tx, &message, EventKind::Delete, now)?;
     Ok(n)
+}
+
+/// Releases a held message to the class: from now on everyone sees it, as if
+/// posted now. What was held back happens here, in the release's transaction:
+/// the live event (which also indexes it for search), the thread's bump, and
+/// the reply and follow notices. Returns the message as it was (None if it is
+/// gone, not held, or removed: a removed held message stays held for good).
+pub fn release(
+    tx: &mut Tx,
+    id: &MessageId,
+    now: NaiveDateTime,
+) -> QueryResult<Option<super::ClassMessage>> {
+    let Some(message) = locked(tx, id)? else {
+        return Ok(None);
+    };
+    if !message.held || message.deleted {
+        return Ok(None);
+    }
+    let conn: &mut DbConn = tx;
+    diesel::update(class_messages::table.find(id))
+        .set((
+            class_messages::held.eq(false),
+            class_messages::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)?;
+    let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);
+    // The thread moves up as if the message came now; never back in time.
+    diesel::update(class_messages::table.find(thread))
+        .filter(class_messages::last_activity_at.lt(now))
+        .set(class_messages::last_activity_at.eq(now))
+        .execute(conn)?;
+    let released = super::find(tx, id)?.ok_or(diesel::result::Error::NotFound)?;
+    let kind = match released.thread_root_id {
+        None => {
+            crate::notifications::chat::on_thread(tx, &released, now)?;
+            EventKind::Thread
+        }
+        Some(_) => {
+            crate::notifications::chat::on_reply(tx, &released, now)?;
+            EventKind::Reply
+        }
+    };
+    events::record(tx, &released, kind, now)?;
+    Ok(Some(message))
 }

@@ -179,6 +179,8 @@ pub struct MessageView {
     pub can_mark_answer: bool,
     /// On a thread's first message, on its own page: the answer, shown first.
     pub answer: Option<AnswerView>,
+    /// Held for review, shown so to its author (and staff) only.
+    pub held: bool,
 }
 
 /// A first message and its replies, in reading order (each reply under its parent).
@@ -314,7 +316,7 @@ fn thread_list(
     now: NaiveDateTime,
 ) -> QueryResult<ThreadList> {
     let latest_event = super::events::latest(conn, class_id)?;
-    let (roots, older) = roots_of(conn, class_id, page)?;
+    let (roots, older) = roots_of(conn, Some(viewer), class_id, page)?;
     let root_ids: Vec<MessageId> = roots.iter().map(|m| m.id.clone()).collect();
     let replies = reply_stats(conn, &root_ids)?;
     let marks = super::reads::marks(conn, viewer, class_id, joined, &root_ids, now)?;
@@ -359,8 +361,11 @@ fn thread_list(
 /// A page's first messages: pinned threads head the first page in every order
 /// (one statement) and are left out of the ordered pages so none shows twice;
 /// then up to `PAGE_SIZE` in the page's order, and where the next page starts.
+/// Held threads are listed for their author (`Some(viewer)`), or all of them
+/// for staff reading the class (`None`).
 fn roots_of(
     conn: &mut DbConn,
+    viewer: Option<&UserId>,
     class_id: &ClassId,
     page: Page<'_>,
 ) -> QueryResult<(Vec<ClassMessage>, Option<Cursor>)> {
@@ -369,7 +374,7 @@ fn roots_of(
         Some(_) => Vec::new(),
     };
     let pinned = roots.len();
-    roots.extend(root_page(conn, class_id, page)?);
+    roots.extend(root_page(conn, viewer, class_id, page)?);
     let older = if (roots.len() - pinned) as i64 > PAGE_SIZE {
         roots.truncate(pinned + PAGE_SIZE as usize);
         roots.last().map(|m| Cursor {
@@ -436,24 +441,13 @@ pub fn staff_page(
         sort: Sort::Activity,
         before: before.filter(|c| c.fits(Sort::Activity)),
     };
-    let (roots, older) = roots_of(conn, class_id, page)?;
+    let (roots, older) = roots_of(conn, None, class_id, page)?;
     let root_ids: Vec<MessageId> = roots.iter().map(|m| m.id.clone()).collect();
     let replies: Vec<ClassMessage> = class_messages::table
         .filter(class_messages::thread_root_id.eq_any(&root_ids))
         .order((class_messages::created_at.asc(), class_messages::id.asc()))
         .select(ClassMessage::as_select())
         .load(conn)?;
-    let all_ids: Vec<&MessageId> = root_ids
-        .iter()
-        .chain(replies.iter().map(|m| &m.id))
-        .collect();
-    let held: HashSet<MessageId> = class_messages::table
-        .filter(class_messages::id.eq_any(all_ids))
-        .filter(class_messages::held.eq(true))
-        .select(class_messages::id)
-        .load::<MessageId>(conn)?
-        .into_iter()
-        .collect();
     let mut by_thread: HashMap<&MessageId, Vec<ClassMessage>> = HashMap::new();
     for reply in &replies {
         if let Some(root) = &reply.thread_root_id {
@@ -471,6 +465,7 @@ pub fn staff_page(
         flagged: &flagged,
         voted: &voted,
         marker: false,
+        sees_held: true,
         rules,
         now,
     };
@@ -493,7 +488,7 @@ pub fn staff_page(
                         },
                         deleted: row.deleted,
                         hidden: row.hidden,
-                        held: held.contains(&view.id),
+                        held: row.held,
                         edited: view.edited,
                         created_at: view.created_at,
                         depth: view.depth,
@@ -516,13 +511,16 @@ pub fn staff_page(
     })
 }
 
-/// The replies of these threads, without their text, grouped by thread, oldest first.
+/// The replies of these threads, without their text, grouped by thread, oldest
+/// first. Held replies are left out: no one but their author sees them, and
+/// they count for no one until released.
 pub fn reply_stats(
     conn: &mut DbConn,
     thread_ids: &[MessageId],
 ) -> QueryResult<HashMap<MessageId, Vec<ReplyStat>>> {
     let rows: Vec<ReplyStat> = class_messages::table
         .filter(class_messages::thread_root_id.eq_any(thread_ids))
+        .filter(class_messages::held.eq(false))
         .order((class_messages::created_at.asc(), class_messages::id.asc()))
         .select((
             class_messages::thread_root_id,
@@ -586,11 +584,22 @@ pub fn thread_page(
         .filter(|m| &m.class_id == class_id && m.parent_message_id.is_none())
         .ok_or(ChatError::MessageNotFound)?;
     let latest_event = super::events::latest(conn, class_id)?;
-    let replies: Vec<ClassMessage> = class_messages::table
+    let mut replies: Vec<ClassMessage> = class_messages::table
         .filter(class_messages::thread_root_id.eq(thread_id))
         .order((class_messages::created_at.asc(), class_messages::id.asc()))
         .select(ClassMessage::as_select())
         .load(conn)?;
+    // Someone else's held message is not there for this viewer, unless it was
+    // edited into held after replies came: then it stays as a hidden one.
+    let sees = |m: &ClassMessage| !m.held || staff || m.user_id.as_ref() == Some(viewer);
+    let parents: HashSet<MessageId> = replies
+        .iter()
+        .filter_map(|m| m.parent_message_id.clone())
+        .collect();
+    replies.retain(|m| sees(m) || parents.contains(&m.id));
+    if !sees(&root) && replies.is_empty() {
+        return Err(ChatError::MessageNotFound);
+    }
     let mut ids: Vec<MessageId> = replies.iter().map(|m| m.id.clone()).collect();
     let flagged = flagged_by(conn, viewer, std::slice::from_ref(thread_id), &ids)?;
     ids.push(root.id.clone());
@@ -613,7 +622,11 @@ pub fn thread_page(
     let new_ids: HashSet<MessageId> = std::iter::once(&root)
         .chain(replies.iter())
         .filter(|m| {
-            m.created_at > mark && m.user_id.as_ref() != Some(viewer) && !m.deleted && !m.hidden
+            m.created_at > mark
+                && m.user_id.as_ref() != Some(viewer)
+                && !m.deleted
+                && !m.hidden
+                && !m.held
         })
         .map(|m| m.id.clone())
         .collect();
@@ -625,6 +638,7 @@ pub fn thread_page(
         flagged: &flagged,
         voted: &voted,
         marker: staff || (!root.deleted && root.user_id.as_ref() == Some(viewer)),
+        sees_held: staff,
         rules,
         now,
     };
@@ -662,9 +676,10 @@ fn flagged_by(
 }
 
 /// Up to `PAGE_SIZE + 1` unpinned threads of the class in the page's order,
-/// after its cursor: one statement.
+/// after its cursor: one statement. A held thread is on its author's list only.
 fn root_page(
     conn: &mut DbConn,
+    viewer: Option<&UserId>,
     class_id: &ClassId,
     page: Page<'_>,
 ) -> QueryResult<Vec<ClassMessage>> {
@@ -675,6 +690,13 @@ fn root_page(
         .limit(PAGE_SIZE + 1)
         .select(ClassMessage::as_select())
         .into_boxed();
+    if let Some(viewer) = viewer {
+        query = query.filter(
+            class_messages::held
+                .eq(false)
+                .or(class_messages::user_id.eq(viewer)),
+        );
+    }
     if page.sort == Sort::Unanswered {
         // An answer that is deleted or hidden does not count.
         let answers = diesel::alias!(class_messages as answers);
@@ -752,6 +774,7 @@ pub fn view_of(
         flagged: &flagged,
         voted: &voted,
         marker: false,
+        sees_held: false,
         rules,
         now,
     };
@@ -767,6 +790,8 @@ struct Shape<'a> {
     voted: &'a HashSet<MessageId>,
     /// The viewer may mark this thread's answer.
     marker: bool,
+    /// The viewer is staff, who see held messages as their authors do.
+    sees_held: bool,
     rules: &'a Rules,
     now: NaiveDateTime,
 }
@@ -820,15 +845,20 @@ impl Shape<'_> {
         depth: usize,
         parent: Option<&ClassMessage>,
     ) -> MessageView {
+        let mine = !message.deleted && message.user_id.as_ref() == Some(self.viewer);
+        // Someone else's held message shows only where it was edited into
+        // held under replies, and then as hidden.
+        let held = message.held && (mine || self.sees_held);
         let body = if message.deleted {
             Body::Deleted
-        } else if message.hidden {
+        } else if message.hidden || (message.held && !held) {
             Body::Hidden
         } else {
             Body::Text(message.content.clone())
         };
-        let live = matches!(body, Body::Text(_));
-        let mine = !message.deleted && message.user_id.as_ref() == Some(self.viewer);
+        // A held message takes no reply, vote, report or answer mark.
+        let shown = matches!(body, Body::Text(_));
+        let live = shown && !message.held;
         let flagged_by_me = self.flagged.contains(&message.id);
         let replying_to = (depth > MAX_INDENT).then(|| match parent {
             Some(p) if !p.deleted => p.anonymous_identifier.clone(),
@@ -851,7 +881,7 @@ impl Shape<'_> {
             replying_to,
             flagged_by_me,
             can_reply: live,
-            can_edit: mine && live && self.now - message.created_at <= self.rules.edit_window,
+            can_edit: mine && shown && self.now - message.created_at <= self.rules.edit_window,
             can_delete: mine,
             can_flag: live && !mine && !flagged_by_me,
             votes: message.vote_count,
@@ -860,6 +890,7 @@ impl Shape<'_> {
             is_answer: false,
             can_mark_answer: live && self.marker && message.parent_message_id.is_some(),
             answer: None,
+            held,
         }
     }
 }

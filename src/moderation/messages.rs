@@ -112,11 +112,62 @@ pub fn flag_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<QueueItem>> 
         .collect())
 }
 
+/// A message held because it names a person, waiting for a moderator.
+#[derive(Debug, Clone)]
+pub struct HeldItem {
+    pub message: ClassMessage,
+    pub class_code: String,
+    pub class_id: ClassId,
+}
+
+/// Held messages not yet released or removed, oldest first (they have waited
+/// longest): one statement.
+pub fn held_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<HeldItem>> {
+    let rows: Vec<(ClassMessage, String, String)> = class_messages::table
+        .inner_join(classes::table)
+        .filter(class_messages::held.eq(true))
+        .filter(class_messages::deleted.eq(false))
+        .order((class_messages::created_at.asc(), class_messages::id.asc()))
+        .limit(limit)
+        .select((
+            ClassMessage::as_select(),
+            classes::subject,
+            classes::catalog_number,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(message, subject, catalog)| HeldItem {
+            class_id: message.class_id.clone(),
+            class_code: format!("{subject} {catalog}"),
+            message,
+        })
+        .collect())
+}
+
+/// Releases a held message to its class, with the `release` audit row (its
+/// class set) in the same transaction. A message no longer held (released or
+/// removed meanwhile) is `NotHeld`.
+pub fn release(
+    conn: &mut DbConn,
+    actor: &UserId,
+    id: &MessageId,
+    now: NaiveDateTime,
+) -> Result<ClassMessage, ActionError> {
+    db::write_tx(conn, |tx| {
+        let message = chat::staff::release(tx, id, now)?.ok_or(ActionError::NotHeld)?;
+        audit(tx, actor, AuditAction::Release, &message, None, now)?;
+        Ok(message)
+    })
+}
+
 /// Why a staff action on a message was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
     #[error("There is no such message.")]
     NotFound,
+    #[error("That message is no longer held: another moderator released or removed it.")]
+    NotHeld,
     #[error("Give a reason of at least 10 characters; it is kept in the audit log.")]
     ReasonRequired,
     #[error(transparent)]

@@ -242,17 +242,10 @@ const FOLDS: &[(char, char)] = &[
     ('ÿ', 'y'),
 ];
 
-/// `text` lowered and with the accents of `FOLDS` taken off.
+/// `text` lowered and with its accents taken off: the one fold of names
+/// (`accounts::display_name::folded`), which takes off at least those of `FOLDS`.
 fn folded(text: &str) -> String {
-    text.to_lowercase()
-        .chars()
-        .map(|c| {
-            FOLDS
-                .iter()
-                .find(|(from, _)| *from == c)
-                .map_or(c, |(_, to)| *to)
-        })
-        .collect()
+    crate::accounts::display_name::folded(text)
 }
 
 /// The SQL for `folded(column)`: `lower` (which lowers every letter on both

@@ -236,9 +236,8 @@ impl From<moderation::messages::ActionError> for AppError {
     fn from(e: moderation::messages::ActionError) -> Self {
         match e {
             moderation::messages::ActionError::NotFound => AppError::NotFound,
-            moderation::messages::ActionError::ReasonRequired => {
-                AppError::BadRequest(e.to_string())
-            }
+            moderation::messages::ActionError::ReasonRequired
+            | moderation::messages::ActionError::NotHeld => AppError::BadRequest(e.to_string()),
             moderation::messages::ActionError::Db(e) => e.into(),
         }
     }
@@ -394,6 +393,13 @@ pub fn chat_refusal(
         ),
         ChatError::ParentRemoved => AppError::BadRequest(
             "The message you replied to was deleted or hidden, so it cannot take replies. Start a new thread instead.".into(),
+        ),
+        // The handlers answer with the warning page first; this is for any other.
+        ChatError::NamesSomeone { findings } => AppError::BadRequest(format!(
+            "This {findings}. Posts that name people are held for a moderator to review before the class sees them; go back and post it anyway, or take it out."
+        )),
+        ChatError::Held => AppError::BadRequest(
+            "That message is held for a moderator to review, so it takes no replies, votes or answer marks until it is released.".into(),
         ),
         ChatError::Duplicate { retry_at } => chat_limited(
             "You posted this same text in this class less than 5 minutes ago. Change the message, or wait to repeat it.",

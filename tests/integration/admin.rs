@@ -427,7 +427,7 @@ backend_test!(
         let attempts = [
             (
                 format!("/classes/{}/messages", class.id),
-                vec![("content", "posted by su5p")],
+                vec![("content", "posted by the suspended student")],
             ),
             (format!("/messages/{}/flag", theirs.id), vec![]),
             ("/friends".to_string(), vec![("who", "ot2h")]),
@@ -463,7 +463,7 @@ backend_test!(
             let r = fresh.post(&app, &page, path, fields).await;
             assert_eq!(r.status().as_u16(), 303, "{path} after the lift");
         }
-        message_by_text(&app, "posted by su5p");
+        message_by_text(&app, "posted by the suspended student");
         assert_eq!(flag_rows(&app, &theirs.id), 1);
         let requests: i64 = friendships::table
             .count()

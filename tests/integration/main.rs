@@ -36,6 +36,7 @@ mod live_scale;
 mod live_stream;
 mod logs;
 mod metrics;
+mod moderation_held;
 mod moderation_reveal;
 mod notifications_chat;
 mod notifications_email;

@@ -121,6 +121,17 @@ fn how_it_ended(version: &crate::chat::MessageRevision) -> &'static str {
     }
 }
 
+/// A held message as the queue shows it: its text, its class and why it was held.
+struct HeldRow {
+    id: String,
+    class_code: String,
+    class_id: String,
+    pseudonym: String,
+    text: String,
+    reason: String,
+    posted: Stamp,
+}
+
 #[derive(Template)]
 #[template(path = "admin/flags.html")]
 struct FlagsPage {
@@ -130,6 +141,8 @@ struct FlagsPage {
     may_mark_urgent: bool,
     /// Nobody else could approve a reveal: the form says so.
     only_staff: Option<&'static str>,
+    /// Posts that name a person, waiting to be released or removed.
+    held: Vec<HeldRow>,
 }
 
 fn shown_text(m: &crate::chat::ClassMessage) -> String {
@@ -146,9 +159,10 @@ pub async fn flags(
     state: web::Data<AppState>,
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
-    let (items, staff_members) = with_conn(&state.pool, |conn| {
+    let (items, held, staff_members) = with_conn(&state.pool, |conn| {
         Ok((
             moderation::messages::flag_queue(conn, 50)?,
+            moderation::messages::held_queue(conn, 50)?,
             moderation::reveals::staff_members(conn)?,
         ))
     })
@@ -193,11 +207,24 @@ pub async fn flags(
                 .collect(),
         })
         .collect();
+    let held = held
+        .into_iter()
+        .map(|item| HeldRow {
+            id: item.message.id.to_string(),
+            class_code: item.class_code,
+            class_id: item.class_id.to_string(),
+            pseudonym: item.message.anonymous_identifier.clone(),
+            text: item.message.content.clone(),
+            reason: item.message.held_reason.clone().unwrap_or_default(),
+            posted: time.at(item.message.created_at),
+        })
+        .collect();
     let body = FlagsPage {
         layout: staff_layout(&req, &staff, "admin-flags"),
         rows,
         may_mark_urgent: super::reveals::may_mark_urgent(staff.0.user.role),
         only_staff: (staff_members <= 1).then_some(super::reveals::ONLY_STAFF),
+        held,
     }
     .render()?;
     Ok(views::page(body))
@@ -244,5 +271,43 @@ pub async fn message_action(
     Ok(FlashRedirect::done(
         "/admin/flags",
         format!("{}'s message is {done}.", message.anonymous_identifier),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ReleaseForm {
+    csrf_token: String,
+}
+
+impl SessionForm for ReleaseForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Releases a held message to its class (audited as `release`).
+#[post("/messages/{id}/release")]
+pub async fn release_message(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    StaffForm(current, _form): StaffForm<ReleaseForm>,
+) -> Result<FlashRedirect, AppError> {
+    let id = crate::chat::MessageId::parse(&path).ok_or(AppError::NotFound)?;
+    let actor = current.user.id.clone();
+    let message = with_conn(&state.pool, move |conn| {
+        Ok(moderation::messages::release(
+            conn,
+            &actor,
+            &id,
+            clock::now(),
+        )?)
+    })
+    .await?;
+    Ok(FlashRedirect::done(
+        "/admin/flags",
+        format!(
+            "{}'s message is released: the class sees it now.",
+            message.anonymous_identifier
+        ),
     ))
 }

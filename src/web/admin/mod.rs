@@ -45,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(reveals::decide)
             .service(class_reads::read_class)
             .service(flags::message_action)
+            .service(flags::release_message)
             .service(sis::sis_page)
             .service(sis::sync_now),
     );

@@ -28,6 +28,10 @@ pub struct PostForm {
     /// preview page's "Post anyway", or our script showing them while typing).
     #[serde(default)]
     confirmed: Option<String>,
+    /// "1" once the student was told the draft names a person and chose to
+    /// post it anyway, held for review.
+    #[serde(default)]
+    confirm_naming: Option<String>,
 }
 
 impl SessionForm for PostForm {
@@ -70,6 +74,7 @@ pub async fn post_message(
     // A new thread first looks for threads that may already answer it; a reply
     // never does, nor a thread the student chose to post anyway.
     let ask_first = parent_id.is_none() && form.confirmed.as_deref() != Some("1");
+    let confirm_naming = form.confirm_naming.as_deref() == Some("1");
     let (class, parent, domain_rules) = (class_id.clone(), parent_id.clone(), rules.clone());
     let draft_text = body.as_str().to_string();
     let result = with_conn(&state.pool, move |conn| {
@@ -92,13 +97,15 @@ pub async fn post_message(
             parent_id: parent.as_ref(),
             body: &body,
         };
-        Ok(Posting::Done(Box::new(chat::post(
-            conn,
-            &author,
-            draft,
-            &domain_rules,
-            now,
-        ))))
+        match chat::post_confirming(conn, &author, draft, confirm_naming, &domain_rules, now) {
+            Err(chat::ChatError::NamesSomeone { findings }) => {
+                let class_code = classes::find(conn, &class)?
+                    .map(|c| c.code())
+                    .unwrap_or_default();
+                Ok(Posting::NamesSomeone(findings, class_code))
+            }
+            posted => Ok(Posting::Done(Box::new(posted))),
+        }
     })
     .await?;
     match result {
@@ -109,6 +116,24 @@ pub async fn post_message(
                 class_code,
                 draft: draft_text,
                 similar: hit_rows(&state, similar, clock::now()),
+            }
+            .render()?;
+            Ok(html(StatusCode::OK, body))
+        }
+        Posting::NamesSomeone(findings, class_code) => {
+            let back = match &parent_id {
+                Some(parent) => format!("/classes/{class_id}#m-{parent}"),
+                None => format!("/classes/{class_id}"),
+            };
+            let body = NameFirstPage {
+                layout: Layout::new(&req, Some(&current)),
+                class_code,
+                findings: findings.to_string(),
+                action: format!("/classes/{class_id}/messages"),
+                parent_id: parent_id.as_ref().map(ToString::to_string),
+                new_thread: parent_id.is_none(),
+                draft: draft_text,
+                back,
             }
             .render()?;
             Ok(html(StatusCode::OK, body))
@@ -125,6 +150,8 @@ pub async fn post_message(
 enum Posting {
     /// Not posted yet: threads that may already answer it, and the class's code.
     AskFirst(Vec<search::Hit>, String),
+    /// Not posted: the draft names a person (what kind, and the class's code).
+    NamesSomeone(chat::naming::Findings, String),
     Done(Box<Result<chat::ClassMessage, chat::ChatError>>),
 }
 
@@ -139,12 +166,33 @@ struct AskFirstPage {
     similar: Vec<super::search::HitRow>,
 }
 
+/// "This names a classmate": the draft kept, nothing stored, and the choice to
+/// post it held for review or go back.
+#[derive(Template)]
+#[template(path = "chat/name_first.html")]
+struct NameFirstPage {
+    layout: Layout,
+    class_code: String,
+    /// What the draft contains, in words ("names a classmate"), never whom.
+    findings: String,
+    /// Where "Post anyway" sends the draft again.
+    action: String,
+    parent_id: Option<String>,
+    /// A new thread: its "maybe already answered" step is behind it.
+    new_thread: bool,
+    draft: String,
+    back: String,
+}
+
 #[derive(Deserialize)]
 pub struct EditForm {
     #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     content: String,
+    /// "1" once the student chose to save text that names a person, held.
+    #[serde(default)]
+    confirm_naming: Option<String>,
 }
 
 impl SessionForm for EditForm {
@@ -168,20 +216,52 @@ pub async fn edit_message(
         MessageBody::parse(&form.content).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let rules = rules(&state);
     let (editor, domain_rules) = (current.user.id.clone(), rules.clone());
+    let confirm_naming = form.confirm_naming.as_deref() == Some("1");
+    let (id, draft_text) = (message_id.clone(), body.as_str().to_string());
     let result = with_conn(&state.pool, move |conn| {
-        Ok(chat::edit(
+        let edited = chat::edit_confirming(
             conn,
             &editor,
-            &message_id,
+            &id,
             &body,
+            confirm_naming,
             &domain_rules,
             clock::now(),
-        ))
+        );
+        // The warning needs the message's place; the editor wrote it, so
+        // `edit` already checked they may see it.
+        let place = match &edited {
+            Err(chat::ChatError::NamesSomeone { .. }) => match chat::find(conn, &id)? {
+                Some(m) => {
+                    let code = classes::find(conn, &m.class_id)?
+                        .map(|c| c.code())
+                        .unwrap_or_default();
+                    Some((message_href(&m), code))
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        Ok((edited, place))
     })
     .await?;
     match result {
-        Ok(message) => Ok(see_other(message_href(&message))),
-        Err(error) => answer_refusal(&req, &current, &rules, error),
+        (Ok(message), _) => Ok(see_other(message_href(&message))),
+        (Err(chat::ChatError::NamesSomeone { findings }), Some((back, class_code))) => {
+            let body = NameFirstPage {
+                layout: Layout::new(&req, Some(&current)),
+                class_code,
+                findings: findings.to_string(),
+                action: format!("/messages/{message_id}/edit"),
+                parent_id: None,
+                new_thread: false,
+                draft: draft_text,
+                back,
+            }
+            .render()?;
+            Ok(html(StatusCode::OK, body))
+        }
+        (Err(error), _) => answer_refusal(&req, &current, &rules, error),
     }
 }
 

@@ -61,6 +61,8 @@ struct MessageRow {
     edit_text: String,
     deleted: bool,
     hidden: bool,
+    /// Held for review: shown so to its author (and moderators) only.
+    held: bool,
     mine: bool,
     edited: bool,
     /// New to the viewer since they last read the thread.
@@ -110,6 +112,8 @@ struct ThreadRow {
     /// The opening post's first lines, or what stands in for it.
     excerpt: String,
     removed: bool,
+    /// The viewer's own thread, held for review (only they and moderators see it).
+    held: bool,
     replies: String,
     last_activity: Stamp,
     unread: usize,
@@ -164,6 +168,7 @@ fn thread_row(
         can_vote: t.opening.can_vote,
         answered: t.answered,
         pinned: t.pinned,
+        held: t.opening.held,
         // The default list is where a vote comes back to without saying.
         back: String::new(),
     }
@@ -256,6 +261,7 @@ fn row_of(state: &AppState, view: MessageView, new: bool, now: NaiveDateTime) ->
         },
         deleted,
         hidden,
+        held: view.held,
         mine: view.mine,
         edited: view.edited,
         new,

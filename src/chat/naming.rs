@@ -1,0 +1,382 @@
+//! Whether a draft names a person: a classmate's display name, anything shaped
+//! like a computing ID, any email address, or a phone number. A post that does
+//! is held for a moderator before the class reads it (its author is warned
+//! first). The answer says what kind of thing matched, never which classmate:
+//! the author must not learn the roster from it.
+//!
+//! Computing IDs are a deliberate departure from "an enrolled student's ID":
+//! every word shaped like one (2–3 letters, a digit, 1–3 letters: `mst3k`,
+//! `jd4ab`, `al9x`) counts, enrolled or not, or drafting "jd4ab" would tell a
+//! student whether jd4ab takes the class. Display names count only for
+//! members of the class (other than the author), as the issue asks.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use diesel::prelude::*;
+
+use crate::accounts::display_name::folded;
+use crate::accounts::UserId;
+use crate::classes::ClassId;
+use crate::db::schema::{user_classes, users};
+use crate::db::DbConn;
+
+/// Names with fewer letters than this never match ("Al", "Jo").
+pub const MIN_NAME_LETTERS: usize = 3;
+
+/// What kind of personal detail a draft contains, in the words its author reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Naming {
+    /// A classmate's display name, or a computing ID (of anyone).
+    Classmate,
+    Email,
+    Phone,
+}
+
+impl Naming {
+    /// "names a classmate", as in "This names a classmate."
+    pub fn words(self) -> &'static str {
+        match self {
+            Naming::Classmate => "names a classmate",
+            Naming::Email => "contains an email address",
+            Naming::Phone => "contains a phone number",
+        }
+    }
+}
+
+/// Everything a draft was found to contain, in a fixed order, each once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings(Vec<Naming>);
+
+impl Findings {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, kind: Naming) -> bool {
+        self.0.contains(&kind)
+    }
+
+    fn add(&mut self, kind: Naming) {
+        if !self.0.contains(&kind) {
+            self.0.push(kind);
+            self.0.sort();
+        }
+    }
+}
+
+/// "names a classmate and contains a phone number": what the author is told,
+/// and what is kept as the held message's reason for moderators.
+impl fmt::Display for Findings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<&str> = self.0.iter().map(|k| k.words()).collect();
+        match words.as_slice() {
+            [] => Ok(()),
+            [one] => f.write_str(one),
+            [init @ .., last] => write!(f, "{} and {last}", init.join(", ")),
+        }
+    }
+}
+
+/// Checks a draft against the class's roster: one statement loads the display
+/// names of the other members (an indexed read of `user_classes` by class),
+/// the rest is matching in memory on the draft's folded words.
+pub fn check(
+    conn: &mut DbConn,
+    author: &UserId,
+    class_id: &ClassId,
+    text: &str,
+) -> QueryResult<Findings> {
+    let draft = DraftWords::of(text);
+    let mut findings = text_findings(text, &draft);
+    if findings.contains(Naming::Classmate) || draft.is_empty() {
+        return Ok(findings);
+    }
+    let names: Vec<Option<String>> = user_classes::table
+        .inner_join(users::table)
+        .filter(user_classes::class_id.eq(class_id))
+        .filter(user_classes::user_id.ne(author))
+        .filter(users::display_name.is_not_null())
+        .select(users::display_name)
+        .load(conn)?;
+    let mut scratch = String::new();
+    if names
+        .iter()
+        .flatten()
+        .any(|name| draft.has_phrase_with(name, &mut scratch))
+    {
+        findings.add(Naming::Classmate);
+    }
+    Ok(findings)
+}
+
+/// What a draft holds that needs no roster: computing IDs, email addresses,
+/// phone numbers.
+pub fn text_findings(text: &str, draft: &DraftWords) -> Findings {
+    let mut findings = Findings::default();
+    if draft.words.iter().any(|w| is_computing_id(w)) {
+        findings.add(Naming::Classmate);
+    }
+    if has_email(text) {
+        findings.add(Naming::Email);
+    }
+    if has_phone(text) {
+        findings.add(Naming::Phone);
+    }
+    findings
+}
+
+/// A draft folded into its words once, indexed by word for phrase look-ups.
+#[derive(Debug, Default)]
+pub struct DraftWords {
+    words: Vec<String>,
+    at: HashMap<String, Vec<usize>>,
+}
+
+impl DraftWords {
+    pub fn of(text: &str) -> DraftWords {
+        let words = words_of(&folded(text));
+        let mut at: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, word) in words.iter().enumerate() {
+            at.entry(word.clone()).or_default().push(i);
+        }
+        DraftWords { words, at }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Whether `name`'s words appear in the draft, whole and in order. Names of
+    /// fewer than `MIN_NAME_LETTERS` letters never do.
+    pub fn has_phrase(&self, name: &str) -> bool {
+        self.has_phrase_with(name, &mut String::new())
+    }
+
+    /// `has_phrase`, folding into `scratch` (reused across a roster, so the
+    /// common case, a name whose first word is not in the draft, allocates nothing).
+    pub fn has_phrase_with(&self, name: &str, scratch: &mut String) -> bool {
+        // Most names share no word with a draft: look the first word up before
+        // folding the whole name.
+        let first = name
+            .split(|c: char| !c.is_alphanumeric())
+            .find(|w| !w.is_empty());
+        let Some(first) = first else {
+            return false;
+        };
+        scratch.clear();
+        if first.is_ascii() {
+            scratch.extend(first.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            scratch.push_str(&folded(first));
+        }
+        if !self.at.contains_key(scratch.as_str()) {
+            return false;
+        }
+        let name_words = words_of(&folded(name));
+        let letters: usize = name_words.iter().map(|w| w.chars().count()).sum();
+        if letters < MIN_NAME_LETTERS {
+            return false;
+        }
+        let Some(starts) = self.at.get(&name_words[0]) else {
+            return false;
+        };
+        starts
+            .iter()
+            .any(|&i| self.words.get(i..i + name_words.len()) == Some(name_words.as_slice()))
+    }
+}
+
+/// The runs of letters and digits of folded text.
+fn words_of(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A UVA computing ID's shape: 2–3 letters, one digit, 1–3 letters (`mst3k`,
+/// `al9x`, as in the SIS samples).
+pub fn is_computing_id(word: &str) -> bool {
+    let b = word.as_bytes();
+    let lead = b.iter().take_while(|c| c.is_ascii_lowercase()).count();
+    if !(2..=3).contains(&lead) || b.get(lead).is_none_or(|c| !c.is_ascii_digit()) {
+        return false;
+    }
+    let tail = &b[lead + 1..];
+    (1..=3).contains(&tail.len()) && tail.iter().all(u8::is_ascii_lowercase)
+}
+
+/// Any email address: `local@domain.tld`.
+pub fn has_email(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let local = |c: &char| c.is_alphanumeric() || "._%+-".contains(*c);
+    let domain = |c: &char| c.is_alphanumeric() || ".-".contains(*c);
+    chars.iter().enumerate().any(|(i, c)| {
+        if *c != '@' || i == 0 || !local(&chars[i - 1]) {
+            return false;
+        }
+        let host: String = chars[i + 1..].iter().take_while(|c| domain(c)).collect();
+        let host = host.trim_end_matches(['.', '-']);
+        match host.rsplit_once('.') {
+            Some((name, tld)) => {
+                !name.is_empty() && tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic)
+            }
+            None => false,
+        }
+    })
+}
+
+/// A North American phone number: 434-555-0123, (434) 555-0123,
+/// 434.555.0123, 4345550123, +1 434 555 0123. Not a class number (16601),
+/// a year or a time (10:30): those are too short or broken by other marks.
+pub fn has_phone(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    (0..chars.len()).any(|i| {
+        let starts_word = i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '+');
+        starts_word && phone_at(&chars, i).is_some()
+    })
+}
+
+/// The end of a phone number starting at `i`, if one does.
+fn phone_at(chars: &[char], mut i: usize) -> Option<usize> {
+    let sep = |chars: &[char], i: &mut usize| {
+        if chars.get(*i).is_some_and(|c| matches!(c, ' ' | '-' | '.')) {
+            *i += 1;
+        }
+    };
+    let digits = |chars: &[char], i: &mut usize, n: usize| -> Option<String> {
+        let run: String = chars.get(*i..*i + n)?.iter().collect();
+        run.chars().all(|c| c.is_ascii_digit()).then(|| {
+            *i += n;
+            run
+        })
+    };
+    // A country code: "+1" and a separator, or "1-".
+    if chars.get(i) == Some(&'+') {
+        if chars.get(i + 1) != Some(&'1') {
+            return None;
+        }
+        i += 2;
+        sep(chars, &mut i);
+    } else if chars.get(i) == Some(&'1')
+        && chars
+            .get(i + 1)
+            .is_some_and(|c| matches!(c, '-' | ' ' | '.'))
+    {
+        i += 2;
+    }
+    let area = if chars.get(i) == Some(&'(') {
+        i += 1;
+        let area = digits(chars, &mut i, 3)?;
+        if chars.get(i) != Some(&')') {
+            return None;
+        }
+        i += 1;
+        if chars.get(i) == Some(&' ') {
+            i += 1;
+        }
+        area
+    } else {
+        let area = digits(chars, &mut i, 3)?;
+        sep(chars, &mut i);
+        area
+    };
+    let exchange = digits(chars, &mut i, 3)?;
+    sep(chars, &mut i);
+    digits(chars, &mut i, 4)?;
+    // NANP: neither the area code nor the exchange starts with 0 or 1.
+    let plausible = |part: &str| part.starts_with(|c: char| ('2'..='9').contains(&c));
+    let ends_word = chars.get(i).is_none_or(|c| !(c.is_alphanumeric()));
+    (plausible(&area) && plausible(&exchange) && ends_word).then_some(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(draft: &str, name: &str) -> bool {
+        DraftWords::of(draft).has_phrase(name)
+    }
+
+    #[test]
+    fn a_display_name_matches_as_whole_words_in_any_case_and_accent() {
+        assert!(names("ask ÁNGELA about it", "angela"));
+        assert!(names("ask angela about it", "Ángela"));
+        assert!(names("Was that Ángela Ruiz, in lab?", "Angela Ruiz"));
+        assert!(
+            !names("Was that Ángela, in lab?", "Angela Ruiz"),
+            "the whole name, not a part"
+        );
+        assert!(!names("Ruiz Angela", "Angela Ruiz"), "in order");
+        assert!(!names("angelas notes", "Angela"), "whole words");
+        assert!(!names("I also think so", "Al"));
+        assert!(
+            !names("Al said so", "Al"),
+            "shorter than 3 letters never matches"
+        );
+        assert!(names("Bo Li did it", "Bo Li"), "3 letters or more in all");
+        assert!(names("Bob Li did it", "Bob Li"));
+    }
+
+    #[test]
+    fn computing_id_shapes_are_recognised() {
+        for id in ["mst3k", "jd4ab", "al9x", "abc1def"] {
+            assert!(is_computing_id(id), "{id}");
+        }
+        for word in [
+            "16601", "2026", "cs2150", "h2o", "abcd1e", "ab12c", "ab1cdef", "mst3",
+        ] {
+            assert!(!is_computing_id(word), "{word}");
+        }
+        let draft = DraftWords::of("ping JD4AB about the lab");
+        assert!(text_findings("ping JD4AB about the lab", &draft).contains(Naming::Classmate));
+    }
+
+    #[test]
+    fn email_addresses_are_found_anywhere() {
+        assert!(has_email("write to jd4ab@virginia.edu today"));
+        assert!(has_email("or someone@gmail.com."));
+        assert!(!has_email("meet @ 5 in the lab"));
+        assert!(!has_email("@channel"));
+        assert!(!has_email("a@b"));
+    }
+
+    #[test]
+    fn phone_numbers_in_common_forms_are_found() {
+        for text in [
+            "call 434-555-0123",
+            "(434) 555-0123 anytime",
+            "434.555.0123",
+            "4345550123",
+            "+1 434 555 0123",
+            "1-434-555-0123",
+        ] {
+            assert!(has_phone(text), "{text}");
+        }
+        for text in [
+            "class 16601 and 16602",
+            "in 2026",
+            "at 10:30",
+            "ISBN 9780134685991",
+            "section 001 234 5678",
+            "434-555-01234",
+            "a434-555-0123",
+        ] {
+            assert!(!has_phone(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn findings_read_as_words_for_the_author() {
+        let mut findings = Findings::default();
+        assert_eq!(findings.to_string(), "");
+        findings.add(Naming::Phone);
+        findings.add(Naming::Classmate);
+        findings.add(Naming::Phone);
+        assert_eq!(
+            findings.to_string(),
+            "names a classmate and contains a phone number"
+        );
+    }
+}

@@ -1,0 +1,549 @@
+//! Posts that name a person (issue 21, item 4): a classmate's display name or
+//! computing ID, an email address or a phone number is warned first (nothing
+//! stored), then held if posted anyway: its author sees it marked held, another
+//! student's pages and event stream hold nothing of it, and a moderator's
+//! release shows it to the class.
+
+use std::time::Duration;
+
+use common_grounds::accounts::Role;
+use common_grounds::chat::MessageId;
+use common_grounds::classes::ClassId;
+use common_grounds::db::schema::{audit_log, class_messages, users};
+use diesel::prelude::*;
+
+use crate::common::sse::EventStream;
+use crate::common::*;
+use crate::live_stream::{let_post_again, message_with};
+
+/// The wait for a live frame; the marker posted after a held post must arrive.
+const WAIT: Duration = Duration::from_secs(30);
+
+const WARNING: &str =
+    "Posts that name people are held for a moderator to review before the class sees them.";
+const HELD_MARK: &str = "Held for review";
+
+fn set_display_name(app: &TestApp, who: &Student, name: &str) {
+    diesel::update(users::table.find(&who.user.id))
+        .set(users::display_name.eq(Some(name)))
+        .execute(&mut app.conn())
+        .unwrap();
+}
+
+fn stored_messages(app: &TestApp) -> i64 {
+    class_messages::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+/// Posts `text` through the compose (or reply) form past "maybe already
+/// answered", with or without confirming the naming warning: the status and
+/// the page (or the redirect's target).
+async fn post(
+    app: &TestApp,
+    who: &Student,
+    class: &ClassId,
+    text: &str,
+    parent: Option<&MessageId>,
+    confirm_naming: bool,
+) -> (u16, String) {
+    let mut fields = vec![
+        ("content", text.to_string()),
+        ("confirmed", "1".to_string()),
+    ];
+    if let Some(parent) = parent {
+        fields.push(("parent_id", parent.to_string()));
+    }
+    if confirm_naming {
+        fields.push(("confirm_naming", "1".to_string()));
+    }
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = who
+        .post(
+            app,
+            &format!("/classes/{class}"),
+            &format!("/classes/{class}/messages"),
+            &fields,
+        )
+        .await;
+    let status = response.status().as_u16();
+    let body = match response.headers().get("location") {
+        Some(location) => location.to_str().unwrap().to_string(),
+        None => response.text().await.unwrap(),
+    };
+    let_post_again(&mut app.conn());
+    (status, body)
+}
+
+/// Whether the stored message is held, and why.
+fn held_state(app: &TestApp, id: &MessageId) -> (bool, Option<String>) {
+    class_messages::table
+        .find(id)
+        .select((class_messages::held, class_messages::held_reason))
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+/// Warns on `text` (nothing stored), then posts it confirmed: it is held with
+/// the reason the author was warned with. Returns its id.
+async fn warned_then_held(
+    app: &TestApp,
+    author: &Student,
+    class: &ClassId,
+    text: &str,
+    parent: Option<&MessageId>,
+    words: &str,
+) -> MessageId {
+    let before = stored_messages(app);
+    let (status, page) = post(app, author, class, text, parent, false).await;
+    assert_eq!(status, 200, "{text:?} is warned first: {page}");
+    assert!(page.contains(&format!("This {words}")), "{text:?}: {page}");
+    assert!(page.contains(WARNING), "{page}");
+    assert!(page.contains("Post anyway (held for review)"), "{page}");
+    assert!(
+        page.contains("name=\"confirm_naming\" value=\"1\""),
+        "{page}"
+    );
+    assert_eq!(
+        stored_messages(app),
+        before,
+        "nothing stored before confirming"
+    );
+
+    let (status, location) = post(app, author, class, text, parent, true).await;
+    assert_eq!(status, 303, "confirmed, {text:?} is posted: {location}");
+    let id = message_with(app, text);
+    let (held, reason) = held_state(app, &id);
+    assert!(held, "{text:?} is held");
+    assert_eq!(reason.as_deref(), Some(words));
+    id
+}
+
+backend_test!(
+    async fn naming_posts_are_warned_then_held_for_their_author_only(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let other = app.student("oth2b");
+        let named = app.student("nam3c");
+        set_display_name(&app, &named, "Priya Raman");
+        let class = new_class(&app, "CS 2150", &[&author, &other, &named]).id;
+        let (status, _) = post(&app, &author, &class, "Where is the lab today", None, false).await;
+        assert_eq!(status, 303, "a draft that names no one posts at once");
+        let open = message_with(&app, "Where is the lab today");
+
+        let by_name = warned_then_held(
+            &app,
+            &author,
+            &class,
+            "I think priya raman took the last copy",
+            None,
+            "names a classmate",
+        )
+        .await;
+        let by_id = warned_then_held(
+            &app,
+            &author,
+            &class,
+            "ask NAM3C for the notes",
+            Some(&open),
+            "names a classmate",
+        )
+        .await;
+        let by_email = warned_then_held(
+            &app,
+            &author,
+            &class,
+            "write to someone@example.com for the key",
+            Some(&open),
+            "contains an email address",
+        )
+        .await;
+        let by_phone = warned_then_held(
+            &app,
+            &author,
+            &class,
+            "text me at (434) 555-0123 about it",
+            None,
+            "contains a phone number",
+        )
+        .await;
+        let held = [
+            (&by_name, "priya raman took the last copy"),
+            (&by_id, "ask NAM3C for the notes"),
+            (&by_email, "someone@example.com"),
+            (&by_phone, "555-0123"),
+        ];
+
+        // Its author sees each in place, marked held in words.
+        let list = format!("/classes/{class}");
+        let (_, mine) = author.get(&app, &list).await;
+        for thread in [&by_name, &by_phone] {
+            assert!(
+                mine.contains(thread.as_str()),
+                "the author's list shows their held thread"
+            );
+        }
+        assert!(mine.contains("Held for review — only you and moderators can see this"));
+        let (_, thread) = author
+            .get(&app, &format!("/classes/{class}/threads/{open}"))
+            .await;
+        assert!(thread.contains("ask NAM3C for the notes"));
+        assert!(thread.contains(HELD_MARK));
+
+        // Another student: nothing of it in the list, the thread, the counts.
+        let (_, theirs) = other.get(&app, &list).await;
+        let (_, their_thread) = other
+            .get(&app, &format!("/classes/{class}/threads/{open}"))
+            .await;
+        for (id, text) in held {
+            for html in [&theirs, &their_thread] {
+                assert!(!html.contains(id.as_str()), "no id of a held post");
+                assert!(!html.contains(text), "no text of a held post: {text}");
+            }
+        }
+        assert!(!theirs.contains(HELD_MARK) && !their_thread.contains(HELD_MARK));
+        assert!(
+            theirs.contains("No replies"),
+            "held replies are not counted: {theirs}"
+        );
+        let (status, _) = other
+            .get(&app, &format!("/classes/{class}/threads/{by_name}"))
+            .await;
+        assert_eq!(status, 404, "a held thread is not there for others");
+
+        // Nor can they act on it: a vote or a reply finds nothing.
+        let vote = other
+            .post(
+                &app,
+                &list,
+                &format!("/messages/{by_id}/vote"),
+                &[("vote", "up")],
+            )
+            .await;
+        assert_eq!(vote.status().as_u16(), 404);
+        let (status, _) = post(
+            &app,
+            &other,
+            &class,
+            "replying to it",
+            Some(&by_phone),
+            false,
+        )
+        .await;
+        assert_eq!(status, 400, "no reply to a held message");
+        // Its search does not find it.
+        let (_, found) = other
+            .get(&app, &format!("/classes/{class}/search?q=copy"))
+            .await;
+        assert!(!found.contains("last copy"), "{found}");
+
+        // The author's export has it, with its held state.
+        let (_, export) = author.get(&app, "/account/export").await;
+        assert!(
+            export.contains("priya raman took the last copy"),
+            "{export}"
+        );
+        assert!(
+            export.contains("\"held\": true") || export.contains("\"held\":true"),
+            "{export}"
+        );
+    }
+);
+
+backend_test!(
+    async fn a_held_post_reaches_no_classmate_stream_until_released(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let other = app.student("oth2b");
+        let named = app.student("nam3c");
+        set_display_name(&app, &named, "Ángela Ruiz");
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let class = new_class(&app, "CS 3240", &[&author, &other, &named]).id;
+
+        let mut stream = EventStream::open(
+            &other.client,
+            &app.url(&format!("/classes/{class}/events")),
+            None,
+        )
+        .await;
+        assert_eq!(stream.status(), 200);
+        // Case and accents do not matter.
+        let text = "did ANGELA RUIZ finish the lab";
+        let held = warned_then_held(&app, &author, &class, text, None, "names a classmate").await;
+        let (status, _) = post(
+            &app,
+            &author,
+            &class,
+            "Marker after the held one",
+            None,
+            false,
+        )
+        .await;
+        assert_eq!(status, 303);
+        let marker = message_with(&app, "Marker after the held one");
+        loop {
+            let frame = stream
+                .next_frame(WAIT)
+                .await
+                .expect("the marker's frame arrives");
+            assert!(!frame.data.contains(held.as_str()), "{frame:?}");
+            if frame.data.contains(marker.as_str()) {
+                break;
+            }
+        }
+        let raw = String::from_utf8_lossy(&stream.raw).to_string();
+        assert!(
+            !raw.contains(held.as_str()) && !raw.contains("finish the lab"),
+            "{raw}"
+        );
+
+        // The moderator finds it held in the queue, with its reason, and releases it.
+        let (_, queue) = moderator.get(&app, "/admin/flags").await;
+        assert!(queue.contains("Held for review"), "{queue}");
+        assert!(
+            queue.contains(text) && queue.contains("names a classmate"),
+            "{queue}"
+        );
+        let released = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{held}/release"),
+                &[],
+            )
+            .await;
+        assert_eq!(released.status().as_u16(), 303);
+        assert!(!held_state(&app, &held).0, "released");
+        let class_of_row: Option<String> = audit_log::table
+            .filter(audit_log::action.eq("release"))
+            .filter(audit_log::target_id.eq(held.as_str()))
+            .select(audit_log::class_id)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(class_of_row.as_deref(), Some(class.as_str()));
+
+        // Now the class sees it, live and on the page, first in the list.
+        let frame = stream.next_frame(WAIT).await.expect("the release is live");
+        assert_eq!(frame.event, "thread");
+        assert!(frame.data.contains(held.as_str()));
+        let (_, theirs) = other.get(&app, &format!("/classes/{class}")).await;
+        assert!(theirs.contains("did ANGELA RUIZ finish the lab"));
+        assert!(
+            theirs.find(held.as_str()) < theirs.find(marker.as_str()),
+            "the released thread is bumped to the top"
+        );
+        let (status, _) = other
+            .get(&app, &format!("/classes/{class}/threads/{held}"))
+            .await;
+        assert_eq!(status, 200);
+        let (_, queue) = moderator.get(&app, "/admin/flags").await;
+        assert!(!queue.contains(text), "no longer held: {queue}");
+    }
+);
+
+backend_test!(
+    async fn a_removed_held_post_never_shows_to_the_class(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let other = app.student("oth2b");
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let class = new_class(&app, "CS 3240", &[&author, &other]).id;
+        let held = warned_then_held(
+            &app,
+            &author,
+            &class,
+            "call 434-555-0199 tonight",
+            None,
+            "contains a phone number",
+        )
+        .await;
+        let removed = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{held}/delete"),
+                &[("reason", "personal details")],
+            )
+            .await;
+        assert_eq!(removed.status().as_u16(), 303);
+        let (held_still, _) = held_state(&app, &held);
+        assert!(held_still, "a removed held message stays held");
+        let (_, theirs) = other.get(&app, &format!("/classes/{class}")).await;
+        assert!(
+            !theirs.contains(held.as_str()) && !theirs.contains("[deleted]"),
+            "{theirs}"
+        );
+        let release = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{held}/release"),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            release.status().as_u16(),
+            400,
+            "a removed message cannot be released"
+        );
+    }
+);
+
+backend_test!(
+    async fn short_names_whole_words_and_non_members_do_not_trigger(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let al = app.student("alx1b");
+        set_display_name(&app, &al, "Al");
+        let outsider = app.student("out2c");
+        set_display_name(&app, &outsider, "Zebulon Quist");
+        let class = new_class(&app, "CS 4102", &[&author, &al]).id;
+        for text in [
+            "I also think the proof is wrong",
+            "Al said the same",
+            "Zebulon Quist wrote the textbook",
+            "class 16601 meets at 10:30 in 2026",
+        ] {
+            let (status, _) = post(&app, &author, &class, text, None, false).await;
+            assert_eq!(status, 303, "{text:?} names no classmate");
+            assert!(!held_state(&app, &message_with(&app, text)).0, "{text:?}");
+        }
+    }
+);
+
+backend_test!(
+    async fn an_edit_that_names_a_classmate_is_warned_then_held(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let other = app.student("oth2b");
+        let named = app.student("nam3c");
+        set_display_name(&app, &named, "angela");
+        let class = new_class(&app, "CS 3240", &[&author, &other, &named]).id;
+        let (status, _) = post(&app, &author, &class, "Who has the notes", None, false).await;
+        assert_eq!(status, 303);
+        let id = message_with(&app, "Who has the notes");
+        let page = format!("/classes/{class}/threads/{id}");
+        let edit = format!("/messages/{id}/edit");
+
+        let warned = author
+            .post(&app, &page, &edit, &[("content", "ÁNGELA has the notes")])
+            .await;
+        assert_eq!(warned.status().as_u16(), 200);
+        let warned = warned.text().await.unwrap();
+        assert!(warned.contains("This names a classmate") && warned.contains(WARNING));
+        assert!(!held_state(&app, &id).0);
+        let stored: String = class_messages::table
+            .find(&id)
+            .select(class_messages::content)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(
+            stored, "Who has the notes",
+            "nothing changed before confirming"
+        );
+
+        let saved = author
+            .post(
+                &app,
+                &page,
+                &edit,
+                &[("content", "ÁNGELA has the notes"), ("confirm_naming", "1")],
+            )
+            .await;
+        assert_eq!(saved.status().as_u16(), 303);
+        assert!(held_state(&app, &id).0);
+        let (_, theirs) = other.get(&app, &format!("/classes/{class}")).await;
+        assert!(!theirs.contains("has the notes"), "{theirs}");
+    }
+);
+
+/// Says what a page would scroll sideways by, if anything.
+const SIDEWAYS: &str =
+    "return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth };";
+
+/// The warning, the author's held thread and the moderators' queue in a real
+/// browser at phone and desktop widths: reached by plain form posts, no
+/// sideways scroll, and axe-core finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_held_pages_fit_phone_and_desktop_and_pass_axe() {
+    let Some((driver, chromium)) = crate::common::browser::start().await else {
+        return;
+    };
+    let app = spawn_quiet_app(Backend::Sqlite, &[]).await;
+    let author = app.student("aut1a");
+    let named = app.student("nam3c");
+    set_display_name(&app, &named, "Priya Raman");
+    let moderator = staff(&app, "mod4d", Role::Moderator);
+    let class = new_class(&app, "CS 2150", &[&author, &named]).id;
+    let text = "Priya Raman has the lab notes from Tuesday";
+    for (width, height) in [(375u32, 900u32), (1280, 900)] {
+        let client = crate::common::browser::open(&driver, &chromium, width, height).await;
+        crate::common::browser::sign_in(&client, &app.address, &author.token).await;
+        client
+            .goto(&app.url(&format!("/classes/{class}")))
+            .await
+            .unwrap();
+        let draft = format!("{text} ({width})");
+        client
+            .find(fantoccini::Locator::Css("#new-message"))
+            .await
+            .unwrap()
+            .send_keys(&draft)
+            .await
+            .unwrap();
+        client
+            .find(fantoccini::Locator::Css("form.compose button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(fantoccini::Locator::Css("#naming-title"))
+            .await
+            .expect("the warning page");
+        check_page(&client, &format!("held-warning-{width}")).await;
+        client
+            .find(fantoccini::Locator::Css("form.compose button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(fantoccini::Locator::Css(".held-note"))
+            .await
+            .expect("the held thread, marked");
+        check_page(&client, &format!("held-thread-{width}")).await;
+        let_post_again(&mut app.conn());
+        client.close().await.unwrap();
+
+        let client = crate::common::browser::open(&driver, &chromium, width, height).await;
+        crate::common::browser::sign_in(&client, &app.address, &moderator.token).await;
+        client.goto(&app.url("/admin/flags")).await.unwrap();
+        let source = client.source().await.unwrap();
+        assert!(source.contains(&draft), "the queue holds it");
+        check_page(&client, &format!("held-queue-{width}")).await;
+        client.close().await.unwrap();
+    }
+}
+
+async fn check_page(client: &fantoccini::Client, name: &str) {
+    let shot = crate::common::browser::screenshot(client, name).await;
+    eprintln!("screenshot: {}", shot.display());
+    let measured = client.execute(SIDEWAYS, vec![]).await.unwrap();
+    let (scroll, inner) = (
+        measured["scroll"].as_f64().unwrap(),
+        measured["inner"].as_f64().unwrap(),
+    );
+    assert!(
+        scroll <= inner,
+        "{name} scrolls sideways ({scroll} > {inner})"
+    );
+    if let Some(found) = crate::common::browser::axe_findings(client).await {
+        assert!(found.is_empty(), "{name}: {found:?}");
+    }
+}
