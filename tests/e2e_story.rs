@@ -34,6 +34,11 @@
 //!     finds when A and B are both free;
 //! 12. A downloads their data and deletes their account; B's replies stay, under
 //!     a "[deleted]" parent.
+//! 13. C and D report B's two later replies; the moderator signs in and lands on
+//!     the admin overview, the nav's Admin link says 2 reports wait, the queue
+//!     shows both cards; then every admin page (`browser::ADMIN_PAGES`, with a
+//!     current suspension and a failed SIS run) passes the page checks at
+//!     375 and 1280 px, no table cell narrower than its longest word.
 //!
 //! Every step asserts what a person would see. A failing step saves
 //! `target/screenshots/e2e-<backend>-step<N>-fail.png` (the window that acted
@@ -103,13 +108,14 @@ backend_test!(
         story.run(&driver, &chromium).await;
         let tally = story.checks.tally();
         eprintln!(
-            "e2e ({}): the story passed in {:.1}s; {} pages checked at {:?} px: {} axe-core runs, {} layout checks, {} focusable controls; {} minor axe findings",
+            "e2e ({}): the story passed in {:.1}s; {} pages checked at {:?} px: {} axe-core runs, {} layout checks, {} table cells, {} focusable controls; {} minor axe findings",
             story.backend,
             started.elapsed().as_secs_f64(),
             tally.pages.len(),
             pages::WIDTHS,
             tally.axe_runs,
             tally.layout_checks,
+            tally.table_cells,
             tally.focus_checked,
             tally.minor_findings.len()
         );
@@ -286,6 +292,12 @@ impl Story {
             12,
             "A exports their data and deletes the account",
             self.step12(&a, &b, &chat, later_replies),
+        )
+        .await;
+        self.step(
+            13,
+            "two messages wait; a moderator lands on the overview, the Admin link counts them, and every admin page reads well",
+            self.step13(&b, &others, &chat),
         )
         .await;
 
@@ -1683,6 +1695,181 @@ impl Story {
         self.go(b, &format!("/friends/{}", a.computing_id)).await;
         self.sees_heading(b, "Page not found").await;
         self.check(b, "not-found").await;
+    }
+
+    async fn step13(&self, b: &Person, others: &Person, chat: &Chat) {
+        // B's two replies from step 10: every message of the thread but the
+        // question's place and B's first reply.
+        self.go(b, &chat.thread).await;
+        let mut later = Vec::new();
+        for row in self.find_all(b, "section.chat article.msg").await {
+            let id = row.attr("id").await.unwrap().unwrap_or_default();
+            if id != chat.question_id && id != chat.reply_id {
+                later.push(id);
+            }
+        }
+        assert_eq!(later.len(), 2, "B's two later replies: {later:?}");
+
+        // C reports the first, D both: two messages wait, one with two reports.
+        let reports = [
+            (
+                "cc3cc",
+                &later[..1],
+                "Posting the full solution to the graded problem set before the deadline",
+            ),
+            (
+                "dd4dd",
+                &later[..],
+                "Copies answers from last year's exam; academic integrity concern",
+            ),
+        ];
+        for (computing_id, ids, reason) in reports {
+            let token = self.session_of(&format!("{computing_id}@virginia.edu"));
+            others.window.delete_all_cookies().await.unwrap();
+            browser::sign_in(&others.window, &self.base, &token).await;
+            self.go(others, &chat.thread).await;
+            for id in ids {
+                self.report(others, id, reason).await;
+            }
+        }
+        let waiting =
+            common_grounds::moderation::stats::waiting_reports(&mut self.db.connect()).unwrap();
+        assert_eq!(waiting, 2, "two messages wait for a moderator");
+
+        // What the admin pages list besides: a student suspended now (as the
+        // Users page would; its form is the admin_people tests' business), and
+        // a sync of a term SIS does not know, which fails with SIS's answer.
+        let moderator = Person {
+            name: "M",
+            window_label: others.window_label,
+            computing_id: "mod7m".into(),
+            window: others.window.clone(),
+            width: others.width,
+        };
+        {
+            use common_grounds::accounts::find_by_email;
+            use common_grounds::campus_time::CampusTime;
+            let mut conn = self.db.connect();
+            let actor = find_by_email(&mut conn, &moderator.email())
+                .unwrap()
+                .expect("the moderator's account")
+                .id;
+            let now = common_grounds::clock::now();
+            common_grounds::moderation::users::suspend_account(
+                &mut conn,
+                &actor,
+                "ee5ee",
+                now + chrono::Duration::days(7),
+                "Repeated reports in CS 3120 after a warning from the course staff",
+                now,
+                CampusTime::default(),
+            )
+            .unwrap();
+        }
+
+        // The moderator signs in with an emailed link and lands on the overview;
+        // the nav's Admin link says how many wait, in figures and in words.
+        others.window.delete_all_cookies().await.unwrap();
+        self.sign_in_with_link(&moderator).await;
+        self.wait_path(&moderator, "/admin").await;
+        self.sees_heading(&moderator, "Overview").await;
+        let badge = moderator
+            .window
+            .execute(
+                "const b = document.querySelector('ul.nav a[href=\"/admin\"] [data-waiting-reports]');
+                 return b ? [b.querySelector('[aria-hidden=true]').textContent, b.querySelector('.visually-hidden').textContent] : null;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            badge,
+            serde_json::json!(["2", "2 reports waiting"]),
+            "the Admin link counts the two waiting messages"
+        );
+
+        // The queue shows both cards, the one D and C reported with two reports.
+        self.click(&moderator, "nav.admin-nav a[href='/admin/flags']")
+            .await;
+        self.sees_heading(&moderator, "Flagged messages").await;
+        for (id, count) in [
+            (&later[0], "2 reports to review"),
+            (&later[1], "1 report to review"),
+        ] {
+            let uuid = id.trim_start_matches("m-");
+            let meta = self
+                .text(
+                    &moderator,
+                    &format!(
+                        "//section[contains(@class,'flagged')][.//form[contains(@action,'/admin/messages/{uuid}/')]]/p[contains(@class,'meta')]"
+                    ),
+                )
+                .await;
+            assert!(
+                meta.contains("CS 3120") && meta.contains(count),
+                "the card of {id} names its class and {count:?}: {meta:?}"
+            );
+        }
+
+        // A sync of a term SIS does not have fails, and says why.
+        self.click(&moderator, "nav.admin-nav a[href='/admin/sis']")
+            .await;
+        self.fill(&moderator, "#term", "1268").await;
+        self.button(
+            &moderator,
+            "//main//form[@action='/admin/sis/sync']",
+            "Sync now",
+        )
+        .await;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            self.go(&moderator, "/admin/sis").await;
+            let newest = self.text(&moderator, "table.audit tbody tr").await;
+            if newest.starts_with("1268") && newest.contains("failed") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the sync of 1268 should fail and say so: {newest:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        // Every admin page, at both widths: axe-core, no sideways scroll, no
+        // table cell narrower than its longest word (and the story's other checks).
+        let class_id = path_of(&chat.list)
+            .trim_start_matches("/classes/")
+            .to_string();
+        let user_id = self.user_id(&b.email());
+        let values = [
+            ("computing_id", b.computing_id.as_str()),
+            ("user", user_id.as_str()),
+            ("class", class_id.as_str()),
+        ];
+        for page in browser::ADMIN_PAGES {
+            let path = browser::fill_page(page, &values);
+            self.go(&moderator, &path).await;
+            self.find(&moderator, "nav.admin-nav").await;
+            self.check(&moderator, &path).await;
+        }
+        let cells = self.checks.tally().table_cells;
+        assert!(cells > 0, "the admin pages' tables were measured");
+    }
+
+    /// `p` reports message `id` (`m-…`) on the thread page open in their window.
+    async fn report(&self, p: &Person, id: &str, reason: &str) {
+        let form = format!("#{id} details:last-child");
+        self.click(p, &format!("{form} > summary")).await;
+        self.fill(p, &format!("{form} input[name=reason]"), reason)
+            .await;
+        self.button(p, &format!("//article[@id='{id}']"), "Report")
+            .await;
+        // The row itself says so (another row may say it already).
+        self.find(
+            p,
+            &format!("//article[@id='{id}']//p[normalize-space()='You reported this message.']"),
+        )
+        .await;
     }
 
     // ------------------------------------------------------------ the runner

@@ -1,7 +1,8 @@
 //! What every page of the story must be, whatever it shows: usable at 375 px
 //! and at 1280 px. At each width: axe-core finds no serious or critical
-//! violation, nothing scrolls sideways, no line of text runs past 80
-//! characters; and by keyboard, the first Tab reaches a visible "Skip to
+//! violation, nothing scrolls sideways, no table cell is narrower than its
+//! longest word (`browser::cells_fit_words`, the admin pages' check), no line
+//! of text runs past 80 characters; and by keyboard, the first Tab reaches a visible "Skip to
 //! content" link and every control shows a focus ring.
 //!
 //! `ergonomics` measures what a thumb needs on the chat pages: at each width
@@ -21,6 +22,8 @@ use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use serde_json::Value;
+
+use crate::integration::common::browser;
 
 /// The two widths every page is checked at: a small phone and a laptop.
 pub const WIDTHS: [u32; 2] = [375, 1280];
@@ -397,6 +400,8 @@ pub struct Tally {
     pub pages: Vec<String>,
     pub axe_runs: usize,
     pub layout_checks: usize,
+    /// Table cells whose longest word was measured against the cell.
+    pub table_cells: u64,
     pub focus_checked: usize,
     pub minor_findings: Vec<String>,
 }
@@ -511,6 +516,13 @@ impl Checks {
             "{label} at {width}px scrolls sideways: the page is {scroll}px wide in a {inner}px window; too wide: {}",
             m["wide"]
         );
+        let cells = browser::cells_fit_words(client).await;
+        assert!(
+            cells.faults.is_empty(),
+            "{label} at {width}px: a table cell is narrower than its longest word:\n  {}",
+            cells.faults.join("\n  ")
+        );
+        self.tally.lock().unwrap().table_cells += cells.cells;
         if width >= 1280 {
             let long: Vec<&str> = m["long"]
                 .as_array()

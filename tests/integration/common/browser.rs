@@ -189,3 +189,150 @@ pub async fn axe_findings(client: &Client) -> Option<Vec<String>> {
             .collect(),
     )
 }
+
+// ------------------------------------------------------------ admin pages
+
+/// Every admin page, as checked at 375 and 1280 px by `admin_pages` and by the
+/// browser story (one list, so a new page is checked everywhere at once).
+/// `{name}` parts are filled by `fill_page` from the values each test knows.
+pub const ADMIN_PAGES: &[&str] = &[
+    "/admin",
+    "/admin/flags",
+    "/admin/users?q={computing_id}",
+    "/admin/suspensions",
+    "/admin/sis",
+    "/admin/audit",
+    // The lead adds the pages of issue 21's other parts here after merging, e.g.
+    // "/admin/flags?state=hidden", "/admin/flags?state=dismissed",
+    // "/admin/flags?state=removed", "/admin/reveals", "/admin/reveals/{reveal}",
+    // "/admin/users/{user}", "/admin/classes/{class}", "/classes/{class}/moderation"
+    // (and the values for any new `{name}` in both callers of `fill_page`).
+];
+
+/// `page` with each `{name}` replaced by its value from `values`; panics
+/// naming a part that no value fills (a page added to `ADMIN_PAGES` whose
+/// callers do not know its id yet).
+pub fn fill_page(page: &str, values: &[(&str, &str)]) -> String {
+    let mut path = page.to_string();
+    for (name, value) in values {
+        path = path.replace(&format!("{{{name}}}"), value);
+    }
+    assert!(
+        !path.contains('{'),
+        "{page}: no value for {path:?}; pass it to fill_page"
+    );
+    path
+}
+
+/// For every shown table cell (`th`, `td`) on the page: its longest word,
+/// measured with a Range around each word of its text, against the width of
+/// the cell's content box. A word wider than that box, or split across lines
+/// ("Ter" / "m"), is a fault; so is a table wider than its own box (its
+/// columns do not fit, and it scrolls inside). Words are what a reader calls
+/// words (Unicode word segments: letters and digits, "virginia.edu" whole), so
+/// a line may still break where a browser rightly breaks, after a "/" or "-"
+/// of a longer run. Text in a visually hidden element is not laid out for
+/// reading and is skipped.
+const CELLS_FIT_WORDS: &str = r#"
+const faults = [];
+const words = new Intl.Segmenter('en', { granularity: 'word' });
+const shown = (el) => el.checkVisibility({ contentVisibilityAuto: true, visibilityProperty: true });
+const say = (t) => '"' + t.trim().replace(/\s+/g, ' ').slice(0, 60) + '"';
+let cells = 0;
+for (const cell of document.querySelectorAll('th, td')) {
+  if (!shown(cell)) continue;
+  cells += 1;
+  const cs = getComputedStyle(cell);
+  const px = (v) => parseFloat(v) || 0;
+  const box = cell.getBoundingClientRect();
+  const room = box.width - px(cs.paddingLeft) - px(cs.paddingRight)
+    - px(cs.borderLeftWidth) - px(cs.borderRightWidth);
+  let widest = null;
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!shown(parent) || parent.getBoundingClientRect().width <= 1) continue;
+    for (const seg of words.segment(node.data)) {
+      if (!seg.isWordLike) continue;
+      const range = document.createRange();
+      range.setStart(node, seg.index);
+      range.setEnd(node, seg.index + seg.segment.length);
+      const rects = [...range.getClientRects()].filter(r => r.width > 0);
+      const width = rects.reduce((sum, r) => sum + r.width, 0);
+      const split = rects.length > 1;
+      // A split word is the one to name; otherwise the widest.
+      if (!widest || (split && !widest.split) || (split === widest.split && width > widest.width)) {
+        widest = { word: seg.segment, width, split };
+      }
+    }
+  }
+  if (widest && (widest.split || widest.width > room + 0.5)) {
+    faults.push(cell.tagName.toLowerCase() + (cell.dataset.label ? ' (' + cell.dataset.label + ')' : '')
+      + ' ' + room.toFixed(1) + 'px wide holds the word "' + widest.word + '" ('
+      + widest.width.toFixed(1) + 'px' + (widest.split ? ', split across lines' : '') + '); the cell says ' + say(cell.textContent));
+  }
+}
+for (const table of document.querySelectorAll('table')) {
+  if (!shown(table)) continue;
+  const outer = table.parentElement;
+  if (outer.scrollWidth > outer.clientWidth + 1) {
+    faults.push('a table ' + outer.scrollWidth + 'px wide scrolls inside its ' + outer.clientWidth
+      + 'px box; its first row says ' + say((table.querySelector('tr') || table).textContent));
+  }
+}
+return { faults, cells, scroll: document.documentElement.scrollWidth, inner: window.innerWidth };
+"#;
+
+/// What `cells_fit_words` measured on one page at one width.
+pub struct CellFit {
+    /// Each cell narrower than its longest word (or table wider than its box), in words.
+    pub faults: Vec<String>,
+    /// How many table cells are shown (a check of an empty table proves nothing).
+    pub cells: u64,
+    /// The page's width and the window's: wider means it scrolls sideways.
+    pub scroll: f64,
+    pub inner: f64,
+}
+
+/// Measures every table cell of the page open in `client` (see `CELLS_FIT_WORDS`).
+pub async fn cells_fit_words(client: &Client) -> CellFit {
+    let m = client.execute(CELLS_FIT_WORDS, vec![]).await.unwrap();
+    CellFit {
+        faults: m["faults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap_or("?").to_string())
+            .collect(),
+        cells: m["cells"].as_u64().unwrap_or(0),
+        scroll: m["scroll"].as_f64().unwrap_or(0.0),
+        inner: m["inner"].as_f64().unwrap_or(0.0),
+    }
+}
+
+/// The admin-page check, at the window's current width: no table cell is
+/// narrower than its longest word, nothing scrolls sideways, and axe-core
+/// finds nothing serious or critical. Panics naming the page, the width and
+/// each fault; returns how many table cells were measured.
+pub async fn admin_page_reads_well(client: &Client, page: &str, width: u32) -> u64 {
+    let fit = cells_fit_words(client).await;
+    assert!(
+        fit.faults.is_empty(),
+        "{page} at {width}px: a table cell is narrower than its longest word:\n  {}",
+        fit.faults.join("\n  ")
+    );
+    assert!(
+        fit.scroll <= fit.inner,
+        "{page} at {width}px scrolls sideways: the page is {}px wide in a {}px window",
+        fit.scroll,
+        fit.inner
+    );
+    if let Some(found) = axe_findings(client).await {
+        assert!(
+            found.is_empty(),
+            "{page} at {width}px: axe-core found serious or critical violations:\n  {}",
+            found.join("\n  ")
+        );
+    }
+    fit.cells
+}
