@@ -241,3 +241,22 @@ pub fn dismiss_reports(
         .execute(conn)?;
     Ok(cleared)
 }
+
+/// Dismisses a message's reports only if any waits for review, so a dismissal
+/// of a message with none writes nothing. Returns how many it marked reviewed.
+pub fn dismiss_waiting_reports(
+    tx: &mut Tx,
+    message_id: &MessageId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    let waiting: i64 = message_flags::table
+        .filter(message_flags::message_id.eq(message_id))
+        .filter(message_flags::cleared_at.is_null())
+        .count()
+        .get_result(conn)?;
+    if waiting == 0 {
+        return Ok(0);
+    }
+    dismiss_reports(tx, message_id, now)
+}

@@ -4,6 +4,7 @@
 
 pub mod audit_targets;
 pub mod messages;
+pub mod public_log;
 pub mod stats;
 pub mod sync;
 pub mod users;
@@ -47,6 +48,34 @@ crate::text_enum!(
         Release => "release",
     }
 );
+
+crate::text_enum!(
+    /// Why a moderator hid or removed a message, from a short list: the
+    /// category is all the class's public moderation log shows of a reason (the
+    /// moderator's own words go to the author and the staff log only).
+    ReasonCategory {
+        Harassment => "harassment",
+        PersonalInfo => "personal_info",
+        Hate => "hate",
+        Spam => "spam",
+        AcademicIntegrity => "academic_integrity",
+        Other => "other",
+    }
+);
+
+impl ReasonCategory {
+    /// The category in words, as moderators pick it and the class reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReasonCategory::Harassment => "harassment or bullying",
+            ReasonCategory::PersonalInfo => "personal information",
+            ReasonCategory::Hate => "hate",
+            ReasonCategory::Spam => "spam or off-topic",
+            ReasonCategory::AcademicIntegrity => "academic dishonesty (sharing answers)",
+            ReasonCategory::Other => "other",
+        }
+    }
+}
 
 /// A row of `audit_log`. `actor_id` is None once the actor's account is deleted.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]

@@ -105,7 +105,11 @@ backend_test!(
             &mut app.conn(),
             &moderator.user.id,
             &flagged[1].id,
-            None,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
             now,
         )
         .unwrap();
@@ -223,7 +227,11 @@ backend_test!(
             &mut app.conn(),
             &moderator.user.id,
             &rude.id,
-            None,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
             now + chrono::Duration::seconds(1),
         )
         .unwrap();
@@ -292,8 +300,18 @@ backend_test!(
         // Six more message rows: the page's statements stay the same.
         for i in 0..3 {
             let m = message(&app, &class, &author, &format!("another message {i}"));
-            moderation::messages::hide(&mut app.conn(), &moderator.user.id, &m.id, None, now)
-                .unwrap();
+            moderation::messages::hide(
+                &mut app.conn(),
+                &moderator.user.id,
+                &m.id,
+                &common_grounds::moderation::messages::Reason::new(
+                    common_grounds::moderation::ReasonCategory::Spam,
+                    None,
+                )
+                .unwrap(),
+                now,
+            )
+            .unwrap();
             moderation::messages::restore(&mut app.conn(), &moderator.user.id, &m.id, None, now)
                 .unwrap();
         }
@@ -397,7 +415,11 @@ async fn admin_pages_fit_phone_and_desktop() {
             &mut conn,
             &moderator.user.id,
             &hidden.id,
-            Some("Off-topic advertisement"),
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Other,
+                Some("Off-topic advertisement"),
+            )
+            .unwrap(),
             now,
         )
         .unwrap();
