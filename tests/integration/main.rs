@@ -36,6 +36,7 @@ mod live_scale;
 mod live_stream;
 mod logs;
 mod metrics;
+mod moderation_queue;
 mod notifications_chat;
 mod notifications_email;
 mod notifications_events;
