@@ -612,6 +612,39 @@ pub fn record_author_delete(
     )
 }
 
+/// The category of a hide that students' reports made (no moderator chose it).
+pub const BY_REPORTS: &str = "reports";
+
+/// Records that students' reports hid a message: a `hide` with no actor and
+/// the category `reports`, in the report's transaction (`chat::flags` hands
+/// this in). The public log shows it as "Hidden after reports"; no reporter
+/// is named anywhere.
+pub fn record_hide_by_reports(
+    tx: &mut Tx,
+    message: &ClassMessage,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let details = format!(
+        "{} in class {}",
+        message.anonymous_identifier, message.class_id
+    );
+    super::record(
+        tx,
+        &NewAuditEntry {
+            id: &AuditId::new(),
+            actor_id: None,
+            action: AuditAction::Hide.as_str(),
+            target_type: "message",
+            target_id: message.id.as_str(),
+            reason: None,
+            details: Some(&details),
+            created_at: now,
+            class_id: Some(message.class_id.as_str()),
+            category: Some(BY_REPORTS),
+        },
+    )
+}
+
 /// Records a moderator's pin (or unpin) of a thread, in the pin's transaction
 /// (`chat::pins` hands this in: the pin is chat's write, the log is ours).
 pub fn record_pin(

@@ -1,6 +1,7 @@
 //! Moderation: the append-only audit log of every staff action (and of an
 //! author's delete of a reported message). Rows are only ever inserted; there is
-//! deliberately no update or delete here. The log is for staff pages only.
+//! deliberately no update or delete here. The log is for staff pages; the one
+//! exception is `public_log`, a class's hides and removals by pseudonym and category.
 
 pub mod audit_targets;
 pub mod messages;

@@ -23,12 +23,17 @@ pub struct PublicEntry {
     /// The pseudonym the message was posted under.
     pub pseudonym: String,
     pub category: Option<ReasonCategory>,
+    /// Students' reports hid it, not a moderator.
+    pub by_reports: bool,
     pub at: NaiveDateTime,
 }
 
 impl PublicEntry {
     /// "Removed · personal information": the action and the category, in words.
     pub fn summary(&self) -> String {
+        if self.by_reports {
+            return "Hidden after reports".to_string();
+        }
         let done = match self.action {
             AuditAction::Hide => "Hidden",
             AuditAction::Delete => "Removed",
@@ -78,6 +83,7 @@ pub fn for_class(
             Some(PublicEntry {
                 action: action.parse().ok()?,
                 pseudonym,
+                by_reports: category.as_deref() == Some(super::messages::BY_REPORTS),
                 category: category.and_then(|c| c.parse().ok()),
                 at,
             })

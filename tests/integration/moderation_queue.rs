@@ -542,3 +542,70 @@ backend_test!(
 fn uuid_like() -> String {
     "00000000-0000-4000-8000-000000000000".to_string()
 }
+
+backend_test!(
+    async fn a_hide_by_reports_is_logged_without_anyone_named(backend: Backend) {
+        let app = spawn_quiet_app(
+            backend,
+            &[
+                ("FLAG_HIDE_THRESHOLD", "1"),
+                ("REPORT_MIN_MEMBERSHIP_HOURS", "0"),
+            ],
+        )
+        .await;
+        let author = app.student("au8z");
+        let reporter = app.student("rp8z");
+        let moderator = staff(&app, "mo8z", Role::Moderator);
+        let class = new_class(&app, "CS 2150", &[&author, &reporter]);
+        let m = message(
+            &app,
+            &class,
+            &author,
+            "Slate Wren",
+            "reported words",
+            clock::now(),
+        );
+        let r = reporter
+            .post(
+                &app,
+                &format!("/classes/{}", class.id),
+                &format!("/messages/{}/flag", m.id),
+                &[("reason", "Mean to a classmate")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert!(
+            stored(&app, &m.id).hidden,
+            "one report hides at threshold 1"
+        );
+        let audit = audit_of(&app, &m.id);
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].action, AuditAction::Hide);
+        assert_eq!(audit[0].actor_id, None, "no reporter is the actor");
+        assert_eq!(audit[0].category.as_deref(), Some("reports"));
+
+        let (status, html) = author
+            .get(&app, &format!("/classes/{}/moderation", class.id))
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("Hidden after reports</strong> · a message by Slate Wren"),
+            "{html}"
+        );
+        for leak in [
+            reporter.user.computing_id.as_str(),
+            reporter.user.email.as_str(),
+            "Mean to a classmate",
+        ] {
+            assert!(!html.contains(leak), "the log shows {leak:?}");
+        }
+        // The staff audit page says what did it, not "deleted account".
+        let (_, audit_page) = moderator.get(&app, "/admin/audit").await;
+        assert!(
+            audit_page.contains("students&#39; reports (automatic)")
+                || audit_page.contains("students' reports (automatic)"),
+            "{audit_page}"
+        );
+        assert!(!audit_page.contains(&reporter.user.computing_id));
+    }
+);
