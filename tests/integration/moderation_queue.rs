@@ -5,6 +5,7 @@
 //! categories only.
 
 use crate::common;
+use crate::common::browser;
 use crate::common::seed;
 
 use chrono::{Duration, NaiveDateTime};
@@ -609,3 +610,69 @@ backend_test!(
         assert!(!audit_page.contains(&reporter.user.computing_id));
     }
 );
+
+// ---------------------------------------------------------------- 5. in a browser
+
+/// The page's width against the window's, for "no sideways scroll".
+const WIDTHS: &str =
+    "return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_tabs_and_the_public_log_pass_axe_at_375_and_1280() {
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let f = four_flagged(Backend::Sqlite).await;
+    let (app, moderator) = (&f.app, &f.moderator);
+    let reason = Reason::new(
+        ReasonCategory::AcademicIntegrity,
+        Some("Posted the answers to problem set 4 before the deadline"),
+    )
+    .unwrap();
+    let now = clock::now();
+    moderation::messages::delete(
+        &mut app.conn(),
+        &moderator.user.id,
+        &f.older_one.id,
+        &reason,
+        now,
+    )
+    .unwrap();
+    moderation::messages::dismiss(&mut app.conn(), &moderator.user.id, &f.two.id, None, now)
+        .unwrap();
+    let reader = app.student("rd5q");
+    seed::enroll(&mut app.conn(), &reader.user, &f.class);
+    let log = format!("/classes/{}/moderation", f.class.id);
+    let staff_pages = [
+        "/admin/flags",
+        "/admin/flags?state=hidden",
+        "/admin/flags?state=dismissed",
+        "/admin/flags?state=removed",
+    ];
+    for (width, height) in [(375u32, 900u32), (1280, 900)] {
+        for (who, paths) in [
+            (moderator, &staff_pages[..]),
+            (&reader, &[log.as_str()][..]),
+        ] {
+            let client = browser::open(&driver, &chromium, width, height).await;
+            browser::sign_in(&client, &app.address, &who.token).await;
+            for path in paths {
+                client.goto(&app.url(path)).await.unwrap();
+                let name = format!("queue{}-{width}", path.replace(['/', '?', '='], "-"));
+                let shot = browser::screenshot(&client, &name).await;
+                eprintln!("screenshot: {}", shot.display());
+                let measured = client.execute(WIDTHS, vec![]).await.unwrap();
+                let scroll = measured["scroll"].as_f64().unwrap();
+                let inner = measured["inner"].as_f64().unwrap();
+                assert!(
+                    scroll <= inner,
+                    "{path} at {width}px scrolls sideways ({scroll} > {inner})"
+                );
+                if let Some(found) = browser::axe_findings(&client).await {
+                    assert!(found.is_empty(), "{path} at {width}px: {found:?}");
+                }
+            }
+            client.close().await.unwrap();
+        }
+    }
+}
