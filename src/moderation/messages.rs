@@ -709,3 +709,73 @@ pub fn reveal(
     };
     Ok((message, author))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_needs_a_category_from_the_list() {
+        assert!(matches!(
+            Reason::parse(None, Some("rude")),
+            Err(ActionError::CategoryRequired)
+        ));
+        assert!(matches!(
+            Reason::parse(Some("  "), Some("rude")),
+            Err(ActionError::CategoryRequired)
+        ));
+        assert!(matches!(
+            Reason::parse(Some("rude"), None),
+            Err(ActionError::UnknownCategory)
+        ));
+        // "reports" is the automatic hide's, never a moderator's choice.
+        assert!(matches!(
+            Reason::parse(Some(BY_REPORTS), None),
+            Err(ActionError::UnknownCategory)
+        ));
+        let spam = Reason::parse(Some("spam"), None).unwrap();
+        assert_eq!(spam.category(), ReasonCategory::Spam);
+        assert_eq!(spam.text(), None);
+    }
+
+    #[test]
+    fn other_needs_words_and_the_author_reads_both() {
+        assert!(matches!(
+            Reason::parse(Some("other"), Some(" \u{7} ")),
+            Err(ActionError::OtherNeedsWords)
+        ));
+        let other = Reason::parse(Some("other"), Some("  Off topic  ")).unwrap();
+        assert_eq!(other.for_author(), "Other: Off topic");
+        let info = Reason::new(ReasonCategory::PersonalInfo, None).unwrap();
+        assert_eq!(info.for_author(), "Personal information");
+    }
+
+    #[test]
+    fn overdue_is_strictly_more_than_48_hours() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 12, 2)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        let report = |hours: i64| Report {
+            message_id: MessageId::new(),
+            reason: None,
+            created_at: now - Duration::hours(hours),
+            counted: true,
+            cleared_at: None,
+            reported_again_at: None,
+        };
+        let before = overdue_before(now);
+        assert!(waiting_since(&report(49)).unwrap() < before);
+        assert!(waiting_since(&report(48)).unwrap() >= before);
+        let reviewed = Report {
+            cleared_at: Some(now),
+            ..report(100)
+        };
+        assert_eq!(waiting_since(&reviewed), None);
+        let again = Report {
+            reported_again_at: Some(now - Duration::hours(1)),
+            ..report(100)
+        };
+        assert_eq!(waiting_since(&again), Some(now - Duration::hours(1)));
+    }
+}

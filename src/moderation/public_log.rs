@@ -91,3 +91,42 @@ pub fn for_class(
         .collect();
     Ok((class, entries))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(
+        action: AuditAction,
+        category: Option<ReasonCategory>,
+        by_reports: bool,
+    ) -> PublicEntry {
+        PublicEntry {
+            action,
+            pseudonym: "Violet Heron".into(),
+            category,
+            by_reports,
+            at: NaiveDateTime::default(),
+        }
+    }
+
+    #[test]
+    fn a_line_says_what_was_done_and_the_category_in_words() {
+        let removed = entry(
+            AuditAction::Delete,
+            Some(ReasonCategory::PersonalInfo),
+            false,
+        );
+        assert_eq!(removed.summary(), "Removed · personal information");
+        let hidden = entry(AuditAction::Hide, Some(ReasonCategory::Spam), false);
+        assert_eq!(hidden.summary(), "Hidden · spam or off-topic");
+        assert_eq!(
+            entry(AuditAction::Restore, None, false).summary(),
+            "Restored"
+        );
+        assert_eq!(
+            entry(AuditAction::Hide, None, true).summary(),
+            "Hidden after reports"
+        );
+    }
+}
