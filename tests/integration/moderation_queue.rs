@@ -231,6 +231,48 @@ backend_test!(
             page.contains("Choose one of: waiting, hidden, dismissed, removed"),
             "{page}"
         );
+        // The page's statements do not grow with its cards: six more flagged
+        // messages (with reports, versions and threads) cost nothing more.
+        let before = app.query_count();
+        moderator.get(app, "/admin/flags").await;
+        let four_cards = app.query_count() - before;
+        let author = app.student("au2q");
+        let reporter = app.student("rp2q");
+        seed::enroll(&mut app.conn(), &author.user, &f.class);
+        seed::enroll(&mut app.conn(), &reporter.user, &f.class);
+        for i in 0..6 {
+            let m = message(
+                app,
+                &f.class,
+                &author,
+                "Amber Finch",
+                &format!("more to review {i}"),
+                clock::now(),
+            );
+            reported(app, &reporter, &m, Duration::minutes(i));
+        }
+        let before = app.query_count();
+        let (_, ten) = moderator.get(app, "/admin/flags").await;
+        assert_eq!(card_ids(&ten).len(), 10);
+        assert_eq!(app.query_count() - before, four_cards, "no query per card");
+        assert!(!ten.contains("Showing 50 of"));
+        // Past 50, the page says how many it leaves for later.
+        for i in 0..41 {
+            let m = message(
+                app,
+                &f.class,
+                &author,
+                "Amber Finch",
+                &format!("yet more {i}"),
+                clock::now(),
+            );
+            seed::flag(&mut app.conn(), &reporter.user, &m, "spam");
+        }
+        let (_, full) = moderator.get(app, "/admin/flags").await;
+        assert_eq!(card_ids(&full).len(), 50);
+        assert!(full.contains("Showing 50 of 51"), "the limit is said");
+        assert_eq!(card_ids(&full)[0], f.hidden.id.to_string());
+
         // Students still get nothing here.
         let student = app.student("st9q");
         let (status, _) = student.get(app, "/admin/flags?state=hidden").await;
