@@ -58,9 +58,9 @@ struct NewReport<'a> {
     counted: bool,
 }
 
-/// Reports a message on behalf of `flagger`. Returns the message's class, for the way back.
-// Stays whole: the checks, whether the report counts, and the automatic hide
-// are one transaction whose order is the rule.
+/// Reports a message on behalf of `flagger`, with no log of an automatic hide
+/// (imports and tests; the web hands in moderation's log through
+/// `flag_and_record`). Returns the message's class, for the way back.
 pub fn flag(
     conn: &mut DbConn,
     flagger: &UserId,
@@ -68,6 +68,26 @@ pub fn flag(
     reason: &FlagReason,
     rules: &Rules,
     now: NaiveDateTime,
+) -> Result<(ClassId, FlagOutcome), ChatError> {
+    flag_and_record(conn, flagger, message_id, reason, rules, now, |_, _, _| {
+        Ok(0)
+    })
+}
+
+/// Reports a message on behalf of `flagger`; when this report hides it,
+/// `record_hide` writes that in the report's transaction (moderation's log,
+/// handed in so chat does not depend on moderation). Returns the message's
+/// class, for the way back.
+// Stays whole: the checks, whether the report counts, and the automatic hide
+// are one transaction whose order is the rule.
+pub fn flag_and_record(
+    conn: &mut DbConn,
+    flagger: &UserId,
+    message_id: &MessageId,
+    reason: &FlagReason,
+    rules: &Rules,
+    now: NaiveDateTime,
+    record_hide: impl FnOnce(&mut Tx, &super::ClassMessage, NaiveDateTime) -> QueryResult<usize>,
 ) -> Result<(ClassId, FlagOutcome), ChatError> {
     db::write_tx(conn, |tx| {
         let conn: &mut DbConn = tx;
@@ -155,6 +175,7 @@ pub fn flag(
                 .set(class_messages::hidden.eq(true))
                 .execute(conn)?;
             super::events::record(tx, &message, super::EventKind::Hide, now)?;
+            record_hide(tx, &message, now)?;
             // Its author hears that it is hidden, not who reported it or how many.
             if let Some(author) = message.user_id.as_ref() {
                 let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);
@@ -240,4 +261,23 @@ pub fn dismiss_reports(
         .set(class_messages::flagged_count.eq(0))
         .execute(conn)?;
     Ok(cleared)
+}
+
+/// Dismisses a message's reports only if any waits for review, so a dismissal
+/// of a message with none writes nothing. Returns how many it marked reviewed.
+pub fn dismiss_waiting_reports(
+    tx: &mut Tx,
+    message_id: &MessageId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    let waiting: i64 = message_flags::table
+        .filter(message_flags::message_id.eq(message_id))
+        .filter(message_flags::cleared_at.is_null())
+        .count()
+        .get_result(conn)?;
+    if waiting == 0 {
+        return Ok(0);
+    }
+    dismiss_reports(tx, message_id, now)
 }

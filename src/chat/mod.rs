@@ -32,7 +32,7 @@ use crate::db::{DbConn, Tx};
 
 pub use content::{ContentError, FlagReason, MessageBody, Segment};
 pub use events::{ChatEvent, EventKind};
-pub use flags::{flag, FlagOutcome, Report};
+pub use flags::{flag, flag_and_record, FlagOutcome, Report};
 pub use post::{delete, edit, edit_confirming, post, post_confirming, Deletion, Draft};
 pub use revisions::{MessageRevision, RevisionEnd};
 pub use threads::{

@@ -1,7 +1,7 @@
 //! What staff do to a message, as chat's own writes: hide, restore (dismissing
-//! its reports), remove for good, and release a held message to its class.
-//! Moderation calls these inside its audited transaction; it never writes
-//! `class_messages` or `message_flags` itself.
+//! its reports), dismiss its reports alone, remove for good, and release a held
+//! message to its class. Moderation calls these inside its audited transaction;
+//! it never writes `class_messages` or `message_flags` itself.
 //! Each takes the class lock before writing and records the change for live pages.
 
 use chrono::NaiveDateTime;
@@ -58,6 +58,16 @@ pub fn restore(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<u
         events::record(tx, &message, EventKind::Restore, now)?;
     }
     Ok(n)
+}
+
+/// Dismisses a message's reports and leaves the message as it is: the
+/// reports were wrong. Writes only when a report waits for review (a second
+/// press changes nothing), and records no event: students see no change.
+pub fn dismiss(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
+    if locked(tx, id)?.is_none() {
+        return Ok(0);
+    }
+    super::flags::dismiss_waiting_reports(tx, id, now)
 }
 
 /// Removes a message's text for good: it stays as a shown "[deleted]"

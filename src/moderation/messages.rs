@@ -1,21 +1,141 @@
-//! Staff actions on chat messages: the flag queue, hide, restore and delete.
-//! Nothing here returns who wrote a message: that takes a two-person reveal
+//! Staff actions on chat messages: the flag queue (its tabs and order), hide,
+//! restore, dismiss, remove, and the release of a held post. Nothing here
+//! returns who wrote a message: that takes a two-person reveal
 //! (`moderation::reveals`).
 
 use std::collections::HashMap;
 
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
-use super::{AuditAction, AuditId, NewAuditEntry};
+use super::{AuditAction, AuditId, NewAuditEntry, ReasonCategory};
 use crate::accounts::UserId;
 use crate::chat::{
     self, flags, revisions, ClassMessage, MessageId, MessageRevision, Report, RevisionEnd,
 };
 use crate::classes::ClassId;
-use crate::db::schema::{class_messages, classes, message_flags};
+use crate::db::schema::{audit_log, class_messages, classes, message_flags, users};
 use crate::db::{self, DbConn, Tx};
 use crate::notifications::{self, Kind, Notice};
+
+crate::text_enum!(
+    /// Which messages the queue lists: a tab of `/admin/flags`. One more
+    /// variant is one more arm in `predicate` and `label`.
+    QueueState {
+        Waiting => "waiting",
+        Hidden => "hidden",
+        Dismissed => "dismissed",
+        Removed => "removed",
+    }
+);
+
+impl QueueState {
+    /// The tab's name.
+    pub fn label(self) -> &'static str {
+        match self {
+            QueueState::Waiting => "Waiting",
+            QueueState::Hidden => "Hidden",
+            QueueState::Dismissed => "Dismissed",
+            QueueState::Removed => "Removed",
+        }
+    }
+
+    /// The SQL condition on `class_messages` of a message in this state.
+    // Written as SQL text because the states read `message_flags` and
+    // `audit_log` in correlated subqueries that both backends spell alike.
+    fn predicate(self) -> String {
+        match self {
+            QueueState::Waiting => format!("({HIDDEN} OR {WAITING_REPORT})"),
+            QueueState::Hidden => HIDDEN.to_string(),
+            QueueState::Dismissed => format!(
+                "EXISTS (SELECT 1 FROM audit_log a WHERE a.target_type = 'message' \
+                 AND a.target_id = class_messages.id AND a.action = '{dismiss}' \
+                 AND NOT EXISTS (SELECT 1 FROM audit_log b WHERE b.target_type = 'message' \
+                 AND b.target_id = a.target_id AND b.action IN ({decisions}) \
+                 AND (b.created_at > a.created_at OR (b.created_at = a.created_at AND b.id > a.id))))",
+                dismiss = AuditAction::Dismiss.as_str(),
+                decisions = decisions_sql(),
+            ),
+            QueueState::Removed => format!(
+                "(class_messages.deleted AND EXISTS (SELECT 1 FROM audit_log a \
+                 WHERE a.target_type = 'message' AND a.target_id = class_messages.id \
+                 AND a.action = '{}'))",
+                AuditAction::Delete.as_str()
+            ),
+        }
+    }
+
+    /// Waiting and hidden put what needs a decision first (see `QUEUE_ORDER`);
+    /// the decided ones list the newest message first.
+    fn order(self) -> &'static str {
+        match self {
+            QueueState::Waiting | QueueState::Hidden => QUEUE_ORDER,
+            QueueState::Dismissed | QueueState::Removed => {
+                "class_messages.created_at DESC, class_messages.id DESC"
+            }
+        }
+    }
+}
+
+/// Hidden from students (by reports or by a moderator) and not removed.
+const HIDDEN: &str = "(class_messages.hidden AND NOT class_messages.deleted)";
+
+/// A report on the message waits for review.
+const WAITING_REPORT: &str = "EXISTS (SELECT 1 FROM message_flags f \
+     WHERE f.message_id = class_messages.id AND f.cleared_at IS NULL)";
+
+/// What needs a moderator first: hidden messages, then the most distinct
+/// reports waiting, then the one waiting longest (its oldest waiting report; a
+/// report made again after a review waits from then), then by id so the order
+/// is total.
+const QUEUE_ORDER: &str = "CASE WHEN class_messages.hidden AND NOT class_messages.deleted \
+     THEN 0 ELSE 1 END, \
+     (SELECT COUNT(*) FROM message_flags f WHERE f.message_id = class_messages.id \
+     AND f.cleared_at IS NULL) DESC, \
+     COALESCE((SELECT MIN(COALESCE(f.reported_again_at, f.created_at)) FROM message_flags f \
+     WHERE f.message_id = class_messages.id AND f.cleared_at IS NULL), \
+     class_messages.created_at), \
+     class_messages.id";
+
+/// The audit actions that decide a reported message, quoted for SQL.
+fn decisions_sql() -> String {
+    DECISIONS
+        .iter()
+        .map(|a| format!("'{}'", a.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The staff decisions on a message: the newest one is where it stands.
+const DECISIONS: [AuditAction; 4] = [
+    AuditAction::Hide,
+    AuditAction::Restore,
+    AuditAction::Delete,
+    AuditAction::Dismiss,
+];
+
+/// A report waiting since before this is overdue.
+pub fn overdue_before(now: NaiveDateTime) -> NaiveDateTime {
+    now - Duration::hours(48)
+}
+
+/// When a waiting report started waiting: when it was made, or made again after a review.
+pub fn waiting_since(report: &Report) -> Option<NaiveDateTime> {
+    match report.cleared_at {
+        Some(_) => None,
+        None => Some(report.reported_again_at.unwrap_or(report.created_at)),
+    }
+}
+
+/// The newest staff decision on a message (the queue's badge says it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub action: AuditAction,
+    pub at: NaiveDateTime,
+    pub category: Option<ReasonCategory>,
+}
 
 /// A message in the flag queue, with its class, its reports, its kept versions and its thread.
 #[derive(Debug, Clone)]
@@ -31,23 +151,79 @@ pub struct QueueItem {
     pub deleted_by_author: bool,
     /// The thread's messages in order (pseudonyms and text only), this one included.
     pub thread: Vec<ClassMessage>,
+    /// The newest staff decision on it, if any.
+    pub decision: Option<Decision>,
 }
 
-/// Messages with reports waiting for review, or hidden, newest first: five
-/// queries whatever the size. Messages deleted by their author while reported
+impl QueueItem {
+    /// Distinct reports waiting for review (one per reporter).
+    pub fn waiting(&self) -> usize {
+        self.reports
+            .iter()
+            .filter(|r| r.cleared_at.is_none())
+            .count()
+    }
+
+    /// A report on it has waited more than 48 hours.
+    pub fn overdue(&self, now: NaiveDateTime) -> bool {
+        self.reports
+            .iter()
+            .filter_map(waiting_since)
+            .any(|since| since < overdue_before(now))
+    }
+
+    /// A moderator removed it (not its author).
+    pub fn removed_by_staff(&self) -> bool {
+        self.message.deleted
+            && self
+                .decision
+                .as_ref()
+                .is_some_and(|d| d.action == AuditAction::Delete)
+    }
+
+    /// Its reports were dismissed and it was left as it is.
+    pub fn dismissed(&self) -> bool {
+        self.decision
+            .as_ref()
+            .is_some_and(|d| d.action == AuditAction::Dismiss)
+    }
+}
+
+/// One tab of the queue: its messages (at most the limit), how many it holds
+/// in all, and how many each tab holds.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub state: QueueState,
+    pub items: Vec<QueueItem>,
+    pub total: i64,
+    pub counts: Vec<(QueueState, i64)>,
+}
+
+/// How many messages are in a state, in one statement.
+pub fn count_in(conn: &mut DbConn, state: QueueState) -> QueryResult<i64> {
+    class_messages::table
+        .filter(sql::<Bool>(&state.predicate()))
+        .count()
+        .get_result(conn)
+}
+
+/// The messages of one queue tab, in its order: a fixed number of queries
+/// whatever the size (one count per tab, the page, its reports, versions,
+/// threads and decisions). Messages deleted by their author while reported
 /// stay, so a moderator can still act on them.
-pub fn flag_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<QueueItem>> {
-    let pending = message_flags::table
-        .filter(message_flags::message_id.eq(class_messages::id))
-        .filter(message_flags::cleared_at.is_null());
+pub fn flag_queue(conn: &mut DbConn, state: QueueState, limit: i64) -> QueryResult<Queue> {
+    let mut counts = Vec::with_capacity(QueueState::ALL.len());
+    for tab in QueueState::ALL {
+        counts.push((*tab, count_in(conn, *tab)?));
+    }
+    let total = counts
+        .iter()
+        .find(|(tab, _)| *tab == state)
+        .map_or(0, |(_, n)| *n);
     let rows: Vec<(ClassMessage, String, String)> = class_messages::table
         .inner_join(classes::table)
-        .filter(
-            class_messages::hidden
-                .eq(true)
-                .or(diesel::dsl::exists(pending)),
-        )
-        .order((class_messages::created_at.desc(), class_messages::id.desc()))
+        .filter(sql::<Bool>(&state.predicate()))
+        .order(sql::<Bool>(state.order()))
         .limit(limit)
         .select((
             ClassMessage::as_select(),
@@ -70,6 +246,7 @@ pub fn flag_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<QueueItem>> 
             .or_default()
             .push(version);
     }
+    let mut decisions = latest_decisions(conn, &ids)?;
     let roots: Vec<MessageId> = rows
         .iter()
         .map(|(m, _, _)| m.thread_root_id.clone().unwrap_or_else(|| m.id.clone()))
@@ -83,7 +260,7 @@ pub fn flag_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<QueueItem>> 
         .order((class_messages::created_at, class_messages::id))
         .select(ClassMessage::as_select())
         .load(conn)?;
-    Ok(rows
+    let items = rows
         .into_iter()
         .map(|(message, subject, catalog)| {
             let root = message
@@ -106,10 +283,52 @@ pub fn flag_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<QueueItem>> 
                 class_id: message.class_id.clone(),
                 class_code: format!("{subject} {catalog}"),
                 thread,
+                decision: decisions.remove(message.id.as_str()),
                 message,
             }
         })
-        .collect())
+        .collect();
+    Ok(Queue {
+        state,
+        items,
+        total,
+        counts,
+    })
+}
+
+/// The newest staff decision on each of these messages, in one statement.
+fn latest_decisions(
+    conn: &mut DbConn,
+    ids: &[MessageId],
+) -> QueryResult<HashMap<String, Decision>> {
+    let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+    let rows: Vec<(String, String, NaiveDateTime, Option<String>)> = audit_log::table
+        .filter(audit_log::target_type.eq("message"))
+        .filter(audit_log::target_id.eq_any(&ids))
+        .filter(audit_log::action.eq_any(DECISIONS.map(AuditAction::as_str)))
+        .order((audit_log::created_at, audit_log::id))
+        .select((
+            audit_log::target_id,
+            audit_log::action,
+            audit_log::created_at,
+            audit_log::category,
+        ))
+        .load(conn)?;
+    let mut latest = HashMap::new();
+    for (target, action, at, category) in rows {
+        // Oldest first, so the last one written per message is its newest.
+        if let Ok(action) = action.parse() {
+            latest.insert(
+                target,
+                Decision {
+                    action,
+                    at,
+                    category: category.and_then(|c| c.parse().ok()),
+                },
+            );
+        }
+    }
+    Ok(latest)
 }
 
 /// A message held because it names a person, waiting for a moderator.
@@ -170,8 +389,68 @@ pub enum ActionError {
     NotHeld,
     #[error("Give a reason of at least 10 characters; it is kept in the audit log.")]
     ReasonRequired,
+    #[error("Choose why: pick a reason from the list (harassment or bullying, personal information, hate, spam or off-topic, academic dishonesty, or other). Nothing was changed.")]
+    CategoryRequired,
+    #[error("That reason is not one of the list. Reload the queue and pick one of its reasons. Nothing was changed.")]
+    UnknownCategory,
+    #[error("With \"other\", say in a few words why; the author reads it. Nothing was changed.")]
+    OtherNeedsWords,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+}
+
+/// Why a moderator hid or removed a message: a category from the short list
+/// (all the class's public log shows) and, optionally, their own words (only
+/// the author and staff read them); "other" needs the words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    category: ReasonCategory,
+    text: Option<String>,
+}
+
+impl Reason {
+    /// A reason; the words are trimmed, without control characters, at most 500.
+    pub fn new(category: ReasonCategory, text: Option<&str>) -> Result<Reason, ActionError> {
+        let text = clean_reason(text);
+        if category == ReasonCategory::Other && text.is_none() {
+            return Err(ActionError::OtherNeedsWords);
+        }
+        Ok(Reason { category, text })
+    }
+
+    /// A reason from a form's fields: the category's code and the free text.
+    pub fn parse(category: Option<&str>, text: Option<&str>) -> Result<Reason, ActionError> {
+        let code = category
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or(ActionError::CategoryRequired)?;
+        let category = code
+            .parse::<ReasonCategory>()
+            .map_err(|_| ActionError::UnknownCategory)?;
+        Reason::new(category, text)
+    }
+
+    pub fn category(&self) -> ReasonCategory {
+        self.category
+    }
+
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// What the author reads: the category, then the moderator's words.
+    pub fn for_author(&self) -> String {
+        let label = self.category.label();
+        let mut first = label.chars();
+        let label = match first.next() {
+            Some(c) => c.to_uppercase().chain(first).collect::<String>(),
+            None => String::new(),
+        };
+        match &self.text {
+            Some(text) => format!("{label}: {text}"),
+            None => label,
+        }
+    }
 }
 
 fn audit(
@@ -180,6 +459,7 @@ fn audit(
     action: AuditAction,
     message: &ClassMessage,
     reason: Option<&str>,
+    category: Option<ReasonCategory>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     let details = format!(
@@ -198,7 +478,7 @@ fn audit(
             details: Some(&details),
             created_at: now,
             class_id: Some(message.class_id.as_str()),
-            category: None,
+            category: category.map(ReasonCategory::as_str),
         },
     )
 }
@@ -219,12 +499,13 @@ fn clean_reason(reason: Option<&str>) -> Option<String> {
         .filter(|r| !r.is_empty())
 }
 
-/// Hides a message from students, with the audit row in the same transaction.
+/// Hides a message from students, with the audit row (and its category) in
+/// the same transaction.
 pub fn hide(
     conn: &mut DbConn,
     actor: &UserId,
     id: &MessageId,
-    reason: Option<&str>,
+    reason: &Reason,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ActionError> {
     act(
@@ -232,7 +513,8 @@ pub fn hide(
         actor,
         id,
         AuditAction::Hide,
-        reason,
+        Some(reason),
+        None,
         now,
         chat::staff::hide,
     )
@@ -240,12 +522,12 @@ pub fn hide(
 
 /// Shows a message again and marks its reports reviewed: they are kept (the
 /// queue shows them as reviewed) and no longer count, and their reporters cannot
-/// count again on this message.
+/// count again on this message. `note` is for the staff log only.
 pub fn restore(
     conn: &mut DbConn,
     actor: &UserId,
     id: &MessageId,
-    reason: Option<&str>,
+    note: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ActionError> {
     act(
@@ -253,19 +535,43 @@ pub fn restore(
         actor,
         id,
         AuditAction::Restore,
-        reason,
+        None,
+        note,
         now,
         chat::staff::restore,
     )
 }
 
+/// The reports were wrong: marks them reviewed and leaves the message as it
+/// is (shown stays shown). Logged as `dismiss`; the author hears nothing, as
+/// nothing changed for them.
+pub fn dismiss(
+    conn: &mut DbConn,
+    actor: &UserId,
+    id: &MessageId,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<ClassMessage, ActionError> {
+    act(
+        conn,
+        actor,
+        id,
+        AuditAction::Dismiss,
+        None,
+        note,
+        now,
+        chat::staff::dismiss,
+    )
+}
+
 /// Removes a message's text for good; it stays as "[deleted]" so its replies keep
 /// their place. Its reports are marked reviewed, which takes it out of the queue.
+/// A removal always has a reason: its category is logged and the author reads both.
 pub fn delete(
     conn: &mut DbConn,
     actor: &UserId,
     id: &MessageId,
-    reason: Option<&str>,
+    reason: &Reason,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ActionError> {
     act(
@@ -273,37 +579,44 @@ pub fn delete(
         actor,
         id,
         AuditAction::Delete,
-        reason,
+        Some(reason),
+        None,
         now,
         chat::staff::remove,
     )
 }
 
 /// One staff action on a message: chat's write and the audit row, in one
-/// write transaction. Returns the message as it was before.
+/// write transaction. Returns the message as it was before. `reason` (a hide
+/// or removal) or `note` (a restore or dismissal) is the audit row's reason.
+#[allow(clippy::too_many_arguments)]
 fn act(
     conn: &mut DbConn,
     actor: &UserId,
     id: &MessageId,
     action: AuditAction,
-    reason: Option<&str>,
+    reason: Option<&Reason>,
+    note: Option<&str>,
     now: NaiveDateTime,
     write: fn(&mut Tx, &MessageId, NaiveDateTime) -> QueryResult<usize>,
 ) -> Result<ClassMessage, ActionError> {
     db::write_tx(conn, |tx| {
         let message = load(tx, id)?;
         write(tx, id, now)?;
-        let reason = clean_reason(reason);
-        audit(tx, actor, action, &message, reason.as_deref(), now)?;
-        tell_author(tx, actor, action, &message, reason.as_deref(), now)?;
+        let note = clean_reason(note);
+        let logged = reason.and_then(Reason::text).or(note.as_deref());
+        let category = reason.map(Reason::category);
+        audit(tx, actor, action, &message, logged, category, now)?;
+        let told = reason.map(Reason::for_author);
+        tell_author(tx, actor, action, &message, told.as_deref(), now)?;
         Ok(message)
     })
 }
 
 /// The author hears of a decision that changed what classmates see of their
-/// message (a hide or removal with the moderator's reason, a restore), in the
-/// action's transaction. Not a dismissal that changed nothing, not an erased
-/// author, not the moderator's own message.
+/// message (a hide or removal with its reason's category and the moderator's
+/// words, a restore), in the action's transaction. Not a dismissal that
+/// changed nothing, not an erased author, not the moderator's own message.
 fn tell_author(
     tx: &mut Tx,
     actor: &UserId,
@@ -340,7 +653,48 @@ pub fn record_author_delete(
     message: &ClassMessage,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    audit(tx, author, AuditAction::AuthorDelete, message, None, now)
+    audit(
+        tx,
+        author,
+        AuditAction::AuthorDelete,
+        message,
+        None,
+        None,
+        now,
+    )
+}
+
+/// The category of a hide that students' reports made (no moderator chose it).
+pub const BY_REPORTS: &str = "reports";
+
+/// Records that students' reports hid a message: a `hide` with no actor and
+/// the category `reports`, in the report's transaction (`chat::flags` hands
+/// this in). The public log shows it as "Hidden after reports"; no reporter
+/// is named anywhere.
+pub fn record_hide_by_reports(
+    tx: &mut Tx,
+    message: &ClassMessage,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let details = format!(
+        "{} in class {}",
+        message.anonymous_identifier, message.class_id
+    );
+    super::record(
+        tx,
+        &NewAuditEntry {
+            id: &AuditId::new(),
+            actor_id: None,
+            action: AuditAction::Hide.as_str(),
+            target_type: "message",
+            target_id: message.id.as_str(),
+            reason: None,
+            details: Some(&details),
+            created_at: now,
+            class_id: Some(message.class_id.as_str()),
+            category: Some(BY_REPORTS),
+        },
+    )
 }
 
 /// Records a moderator's pin (or unpin) of a thread, in the pin's transaction
@@ -357,5 +711,75 @@ pub fn record_pin(
     } else {
         AuditAction::Unpin
     };
-    audit(tx, actor, action, thread, None, now)
+    audit(tx, actor, action, thread, None, None, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_needs_a_category_from_the_list() {
+        assert!(matches!(
+            Reason::parse(None, Some("rude")),
+            Err(ActionError::CategoryRequired)
+        ));
+        assert!(matches!(
+            Reason::parse(Some("  "), Some("rude")),
+            Err(ActionError::CategoryRequired)
+        ));
+        assert!(matches!(
+            Reason::parse(Some("rude"), None),
+            Err(ActionError::UnknownCategory)
+        ));
+        // "reports" is the automatic hide's, never a moderator's choice.
+        assert!(matches!(
+            Reason::parse(Some(BY_REPORTS), None),
+            Err(ActionError::UnknownCategory)
+        ));
+        let spam = Reason::parse(Some("spam"), None).unwrap();
+        assert_eq!(spam.category(), ReasonCategory::Spam);
+        assert_eq!(spam.text(), None);
+    }
+
+    #[test]
+    fn other_needs_words_and_the_author_reads_both() {
+        assert!(matches!(
+            Reason::parse(Some("other"), Some(" \u{7} ")),
+            Err(ActionError::OtherNeedsWords)
+        ));
+        let other = Reason::parse(Some("other"), Some("  Off topic  ")).unwrap();
+        assert_eq!(other.for_author(), "Other: Off topic");
+        let info = Reason::new(ReasonCategory::PersonalInfo, None).unwrap();
+        assert_eq!(info.for_author(), "Personal information");
+    }
+
+    #[test]
+    fn overdue_is_strictly_more_than_48_hours() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 12, 2)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        let report = |hours: i64| Report {
+            message_id: MessageId::new(),
+            reason: None,
+            created_at: now - Duration::hours(hours),
+            counted: true,
+            cleared_at: None,
+            reported_again_at: None,
+        };
+        let before = overdue_before(now);
+        assert!(waiting_since(&report(49)).unwrap() < before);
+        assert!(waiting_since(&report(48)).unwrap() >= before);
+        let reviewed = Report {
+            cleared_at: Some(now),
+            ..report(100)
+        };
+        assert_eq!(waiting_since(&reviewed), None);
+        let again = Report {
+            reported_again_at: Some(now - Duration::hours(1)),
+            ..report(100)
+        };
+        assert_eq!(waiting_since(&again), Some(now - Duration::hours(1)));
+    }
 }

@@ -1,10 +1,12 @@
 //! Moderation: the append-only audit log of every staff action (and of an
 //! author's delete of a reported message). Rows are only ever inserted; there is
-//! deliberately no update or delete here. The log is for staff pages only.
+//! deliberately no update or delete here. The log is for staff pages; the one
+//! exception is `public_log`, a class's hides and removals by pseudonym and category.
 
 pub mod audit_targets;
 pub mod class_reads;
 pub mod messages;
+pub mod public_log;
 pub mod reveals;
 pub mod stats;
 pub mod sync;
@@ -49,6 +51,34 @@ crate::text_enum!(
         Release => "release",
     }
 );
+
+crate::text_enum!(
+    /// Why a moderator hid or removed a message, from a short list: the
+    /// category is all the class's public moderation log shows of a reason (the
+    /// moderator's own words go to the author and the staff log only).
+    ReasonCategory {
+        Harassment => "harassment",
+        PersonalInfo => "personal_info",
+        Hate => "hate",
+        Spam => "spam",
+        AcademicIntegrity => "academic_integrity",
+        Other => "other",
+    }
+);
+
+impl ReasonCategory {
+    /// The category in words, as moderators pick it and the class reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReasonCategory::Harassment => "harassment or bullying",
+            ReasonCategory::PersonalInfo => "personal information",
+            ReasonCategory::Hate => "hate",
+            ReasonCategory::Spam => "spam or off-topic",
+            ReasonCategory::AcademicIntegrity => "academic dishonesty (sharing answers)",
+            ReasonCategory::Other => "other",
+        }
+    }
+}
 
 /// A row of `audit_log`. `actor_id` is None once the actor's account is deleted.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]

@@ -13,6 +13,8 @@ pub struct Overview {
     pub active_this_week: i64,
     pub messages_today: i64,
     pub open_flags: i64,
+    /// Reports waiting more than 48 hours.
+    pub overdue_reports: i64,
     pub last_sync: Option<(String, String, NaiveDateTime)>,
     /// (day, count), oldest first, exactly `days` entries.
     pub sign_ins: Vec<(NaiveDate, i64)>,
@@ -34,18 +36,25 @@ fn per_day(times: &[NaiveDateTime], first: NaiveDate, days: i64) -> Vec<(NaiveDa
         .collect()
 }
 
-/// What the flag queue lists (reports waiting for review, or hidden
-/// messages), counted in one statement: the overview's figure and the staff
-/// nav's badge.
+/// What the flag queue's "Waiting" tab lists (reports waiting for review, or
+/// hidden messages not removed), counted in one statement: the overview's
+/// figure and the staff nav's badge.
 pub fn waiting_reports(conn: &mut DbConn) -> QueryResult<i64> {
-    let pending = message_flags::table
-        .filter(message_flags::message_id.eq(class_messages::id))
-        .filter(message_flags::cleared_at.is_null());
-    class_messages::table
+    super::messages::count_in(conn, super::messages::QueueState::Waiting)
+}
+
+/// Reports that have waited for review more than 48 hours (from when they were
+/// made, or made again after a review), in one statement.
+pub fn overdue_reports(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<i64> {
+    let before = super::messages::overdue_before(now);
+    message_flags::table
+        .filter(message_flags::cleared_at.is_null())
         .filter(
-            class_messages::hidden
-                .eq(true)
-                .or(diesel::dsl::exists(pending)),
+            message_flags::reported_again_at
+                .lt(before)
+                .or(message_flags::reported_again_at
+                    .is_null()
+                    .and(message_flags::created_at.lt(before))),
         )
         .count()
         .get_result(conn)
@@ -70,6 +79,7 @@ pub fn overview(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> QueryResult
         .count()
         .get_result(conn)?;
     let open_flags = waiting_reports(conn)?;
+    let overdue_reports = overdue_reports(conn, now)?;
     let last_sync = sis_sync_runs::table
         .order(sis_sync_runs::started_at.desc())
         .select((
@@ -92,6 +102,7 @@ pub fn overview(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> QueryResult
         active_this_week,
         messages_today,
         open_flags,
+        overdue_reports,
         last_sync,
         sign_ins: (0..days)
             .map(|i| {

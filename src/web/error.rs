@@ -237,6 +237,9 @@ impl From<moderation::messages::ActionError> for AppError {
         match e {
             moderation::messages::ActionError::NotFound => AppError::NotFound,
             moderation::messages::ActionError::ReasonRequired
+            | moderation::messages::ActionError::CategoryRequired
+            | moderation::messages::ActionError::UnknownCategory
+            | moderation::messages::ActionError::OtherNeedsWords
             | moderation::messages::ActionError::NotHeld => AppError::BadRequest(e.to_string()),
             moderation::messages::ActionError::Db(e) => e.into(),
         }

@@ -334,7 +334,12 @@ backend_test!(
             let app = &app;
             async move {
                 let r = moderator
-                    .post(app, "/admin/flags", &path, &[("reason", "moderation test")])
+                    .post(
+                        app,
+                        "/admin/flags",
+                        &path,
+                        &[("reason", "moderation test"), ("category", "spam")],
+                    )
                     .await;
                 assert_eq!(r.status().as_u16(), 303, "{action}");
                 assert_eq!(r.headers()["location"], "/admin/flags");

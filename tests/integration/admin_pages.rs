@@ -105,7 +105,11 @@ backend_test!(
             &mut app.conn(),
             &moderator.user.id,
             &flagged[1].id,
-            None,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
             now,
         )
         .unwrap();
@@ -223,7 +227,11 @@ backend_test!(
             &mut app.conn(),
             &moderator.user.id,
             &rude.id,
-            None,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
             now + chrono::Duration::seconds(1),
         )
         .unwrap();
@@ -295,8 +303,18 @@ backend_test!(
         // Six more message rows: the page's statements stay the same.
         for i in 0..3 {
             let m = message(&app, &class, &author, &format!("another message {i}"));
-            moderation::messages::hide(&mut app.conn(), &moderator.user.id, &m.id, None, now)
-                .unwrap();
+            moderation::messages::hide(
+                &mut app.conn(),
+                &moderator.user.id,
+                &m.id,
+                &common_grounds::moderation::messages::Reason::new(
+                    common_grounds::moderation::ReasonCategory::Spam,
+                    None,
+                )
+                .unwrap(),
+                now,
+            )
+            .unwrap();
             moderation::messages::restore(&mut app.conn(), &moderator.user.id, &m.id, None, now)
                 .unwrap();
         }
@@ -382,7 +400,11 @@ fn busy_day(app: &TestApp, admin: &Student) -> Vec<(&'static str, String)> {
         &mut conn,
         &admin.user.id,
         &messages[3].id,
-        Some("Academic integrity: a full solution posted before the deadline"),
+        &moderation::messages::Reason::new(
+            moderation::ReasonCategory::AcademicIntegrity,
+            Some("Academic integrity: a full solution posted before the deadline"),
+        )
+        .unwrap(),
         now,
     )
     .unwrap();

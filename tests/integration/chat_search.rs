@@ -214,7 +214,18 @@ backend_test!(
         )
         .unwrap();
         // Hidden by staff.
-        moderation::messages::hide(&mut conn, &moderator.user.id, &hidden.id, None, now).unwrap();
+        moderation::messages::hide(
+            &mut conn,
+            &moderator.user.id,
+            &hidden.id,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
+            now,
+        )
+        .unwrap();
         // Deleted by its author.
         chat::delete(&mut conn, &a.user.id, &deleted.id, now, |_, _| Ok(0)).unwrap();
         // Edited: found by its new words only.
@@ -250,7 +261,18 @@ backend_test!(
             [hidden.id.to_string()]
         );
         // Removed by staff for good: gone again.
-        moderation::messages::delete(&mut conn, &moderator.user.id, &hidden.id, None, now).unwrap();
+        moderation::messages::delete(
+            &mut conn,
+            &moderator.user.id,
+            &hidden.id,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
+            now,
+        )
+        .unwrap();
         assert!(found(&mut conn, &b.user, &class, "mangosteen").is_empty());
         drop(conn);
 

@@ -238,7 +238,11 @@ backend_test!(
             &mut app.conn(),
             &moderator.user.id,
             &answer.id,
-            None,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
             clock::now(),
         )
         .unwrap();
@@ -458,7 +462,11 @@ backend_test!(
             &mut app.conn(),
             &moderator.user.id,
             &first.id,
-            None,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
             clock::now(),
         )
         .unwrap();

@@ -79,7 +79,7 @@ async fn moderate(app: &TestApp, moderator: &Student, id: &MessageId, action: &s
             app,
             "/admin/flags",
             &format!("/admin/messages/{id}/{action}"),
-            &[("reason", "reviewed in a test")],
+            &[("reason", "reviewed in a test"), ("category", "spam")],
         )
         .await;
     assert_eq!(r.status().as_u16(), 303, "{action}");

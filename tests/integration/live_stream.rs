@@ -228,7 +228,11 @@ backend_test!(
             &mut app.conn(),
             &moderator.user.id,
             &reply,
-            None,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
             now,
         )
         .unwrap();

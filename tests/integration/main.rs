@@ -37,6 +37,7 @@ mod live_stream;
 mod logs;
 mod metrics;
 mod moderation_held;
+mod moderation_queue;
 mod moderation_reveal;
 mod notifications_chat;
 mod notifications_email;

@@ -463,7 +463,11 @@ backend_test!(
             &mut app.conn(),
             &moderator.user.id,
             &thread.id,
-            Some("Off topic"),
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Other,
+                Some("Off topic"),
+            )
+            .unwrap(),
             clock::now(),
         )
         .unwrap();

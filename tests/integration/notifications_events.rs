@@ -202,7 +202,7 @@ backend_test!(
         .await;
         // Dismissing reports on a message already shown changes nothing for its author.
         let before = counts(&app);
-        moderation::messages::restore(
+        moderation::messages::dismiss(
             &mut app.conn(),
             &moderator.user.id,
             &message.id,
@@ -218,36 +218,49 @@ backend_test!(
                 &mut app.conn(),
                 &moderator.user.id,
                 &message.id,
-                Some("Under review for harassment"),
+                &common_grounds::moderation::messages::Reason::new(
+                    common_grounds::moderation::ReasonCategory::Harassment,
+                    Some("Under review for harassment"),
+                )
+                .unwrap(),
                 clock::now(),
             )
             .unwrap();
         })
         .await;
-        assert_eq!(detail.as_deref(), Some("Under review for harassment"));
+        assert_eq!(
+            detail.as_deref(),
+            Some("Harassment or bullying: Under review for harassment")
+        );
 
-        // The removal, through the queue's form with its optional reason.
+        // The removal, through the queue's form with its reason's category and words.
         let (status, queue) = moderator.get(&app, "/admin/flags").await;
         assert_eq!(status, 200);
-        assert!(queue.contains("Reason shown to the author (optional)"));
+        assert!(queue.contains("Why remove it"));
         let detail = exactly_one(&app, &author, Kind::MessageRemoved, || async {
             let r = moderator
                 .post(
                     &app,
                     "/admin/flags",
                     &format!("/admin/messages/{}/delete", message.id),
-                    &[("reason", "Personal attack on a classmate")],
+                    &[
+                        ("category", "harassment"),
+                        ("reason", "Personal attack on a classmate"),
+                    ],
                 )
                 .await;
             assert_eq!(r.status().as_u16(), 303);
         })
         .await;
-        assert_eq!(detail.as_deref(), Some("Personal attack on a classmate"));
+        assert_eq!(
+            detail.as_deref(),
+            Some("Harassment or bullying: Personal attack on a classmate")
+        );
         let listed = view::list(&mut app.conn(), &author.user.id, clock::now(), None, 10).unwrap();
         assert_eq!(listed[0].kind, Kind::MessageRemoved);
         assert_eq!(
             listed[0].detail.as_deref(),
-            Some("Personal attack on a classmate")
+            Some("Harassment or bullying: Personal attack on a classmate")
         );
         // Removed for good: nothing more to tell on a second press.
         let before = counts(&app);
@@ -255,7 +268,11 @@ backend_test!(
             &mut app.conn(),
             &moderator.user.id,
             &message.id,
-            None,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
             clock::now(),
         )
         .unwrap();

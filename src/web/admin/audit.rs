@@ -223,6 +223,10 @@ pub async fn audit(
                     "its author (a reveal names them)".into()
                 }
                 (Some(_), Some(cid)) => cid,
+                // An automatic hide: no one person did it, and no reporter is named.
+                (None, _) if e.category.as_deref() == Some(moderation::messages::BY_REPORTS) => {
+                    "students' reports (automatic)".into()
+                }
                 (None, _) if e.action == AuditAction::RoleChange => {
                     "command line or deleted account".into()
                 }

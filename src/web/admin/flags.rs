@@ -1,5 +1,8 @@
-//! The report queue, and what moderators do to a message: hide, restore,
-//! delete, or ask to reveal its author (`reveals`: a second staff member decides).
+//! The report queue (tabs by state, what needs a decision first, posts held
+//! for naming someone), and what moderators do to a message: hide, restore,
+//! dismiss its reports, remove, release a held one, or ask to reveal its author
+//! (`reveals`: a second staff member decides). A hide or removal takes a reason
+//! category from the short list.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -33,6 +36,12 @@ struct QueueRow {
     /// Reports waiting for review, counting or not.
     waiting: usize,
     hidden: bool,
+    /// A report has waited more than 48 hours.
+    overdue: bool,
+    dismissed: bool,
+    removed: bool,
+    /// The newest decision's category, in words ("spam or off-topic").
+    category: Option<&'static str>,
     deleted: bool,
     deleted_by_author: bool,
     reports: Vec<ReportLine>,
@@ -132,6 +141,20 @@ struct HeldRow {
     posted: Stamp,
 }
 
+/// A tab of the queue, with its count.
+struct Tab {
+    href: String,
+    label: &'static str,
+    count: i64,
+    current: bool,
+}
+
+/// A reason category as the hide and remove forms offer it.
+struct CategoryChoice {
+    code: &'static str,
+    label: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "admin/flags.html")]
 struct FlagsPage {
@@ -143,6 +166,36 @@ struct FlagsPage {
     only_staff: Option<&'static str>,
     /// Posts that name a person, waiting to be released or removed.
     held: Vec<HeldRow>,
+    tabs: Vec<Tab>,
+    state: &'static str,
+    total: i64,
+    limit: i64,
+    categories: Vec<CategoryChoice>,
+}
+
+/// How many cards a tab shows at most (the rest wait for the next look).
+const QUEUE_LIMIT: i64 = 50;
+
+#[derive(Deserialize)]
+pub struct QueueQuery {
+    state: Option<String>,
+}
+
+/// The tab asked for: "waiting" when none; an unknown one is a 400 that says
+/// which there are.
+fn queue_state(query: &QueueQuery) -> Result<moderation::messages::QueueState, AppError> {
+    use moderation::messages::QueueState;
+    match query.state.as_deref().map(str::trim) {
+        None | Some("") => Ok(QueueState::Waiting),
+        Some(code) => code.parse().map_err(|_| {
+            let known: Vec<&str> = QueueState::ALL.iter().map(|s| s.as_str()).collect();
+            AppError::BadRequest(format!(
+                "The queue has no \"{}\" list. Choose one of: {}.",
+                code.chars().take(40).collect::<String>(),
+                known.join(", ")
+            ))
+        }),
+    }
 }
 
 fn shown_text(m: &crate::chat::ClassMessage) -> String {
@@ -158,34 +211,59 @@ pub async fn flags(
     req: HttpRequest,
     state: web::Data<AppState>,
     staff: Staff,
+    query: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (items, held, staff_members) = with_conn(&state.pool, |conn| {
+    let tab = queue_state(&query)?;
+    let (queue, held, staff_members) = with_conn(&state.pool, move |conn| {
+        use moderation::messages::QueueState;
+        // Held posts head the waiting list: nobody else sees them until decided.
+        let held = if tab == QueueState::Waiting {
+            moderation::messages::held_queue(conn, QUEUE_LIMIT)?
+        } else {
+            Vec::new()
+        };
         Ok((
-            moderation::messages::flag_queue(conn, 50)?,
-            moderation::messages::held_queue(conn, 50)?,
+            moderation::messages::flag_queue(conn, tab, QUEUE_LIMIT)?,
+            held,
             moderation::reveals::staff_members(conn)?,
         ))
     })
     .await?;
+    let now = clock::now();
     let time = QueueTime {
         campus: state.config.campus_time,
-        now: clock::now(),
+        now,
     };
-    let rows = items
+    let tabs = queue
+        .counts
+        .iter()
+        .map(|(s, count)| Tab {
+            href: format!("/admin/flags?state={}", s.as_str()),
+            label: s.label(),
+            count: *count,
+            current: *s == queue.state,
+        })
+        .collect();
+    let rows = queue
+        .items
         .into_iter()
         .map(|item| QueueRow {
             id: item.message.id.to_string(),
-            class_code: item.class_code,
+            class_code: item.class_code.clone(),
             class_id: item.class_id.to_string(),
             pseudonym: item.message.anonymous_identifier.clone(),
             text: shown_text(&item.message),
             counting: item.message.flagged_count,
-            waiting: item
-                .reports
-                .iter()
-                .filter(|r| r.cleared_at.is_none())
-                .count(),
-            hidden: item.message.hidden,
+            waiting: item.waiting(),
+            hidden: item.message.hidden && !item.message.deleted,
+            overdue: item.overdue(now),
+            dismissed: item.dismissed(),
+            removed: item.removed_by_staff(),
+            category: item
+                .decision
+                .as_ref()
+                .and_then(|d| d.category)
+                .map(moderation::ReasonCategory::label),
             deleted: item.message.deleted,
             deleted_by_author: item.deleted_by_author,
             reports: item.reports.iter().map(|r| report_line(time, r)).collect(),
@@ -225,6 +303,17 @@ pub async fn flags(
         may_mark_urgent: super::reveals::may_mark_urgent(staff.0.user.role),
         only_staff: (staff_members <= 1).then_some(super::reveals::ONLY_STAFF),
         held,
+        tabs,
+        state: queue.state.as_str(),
+        total: queue.total,
+        limit: QUEUE_LIMIT,
+        categories: moderation::ReasonCategory::ALL
+            .iter()
+            .map(|c| CategoryChoice {
+                code: c.as_str(),
+                label: c.label(),
+            })
+            .collect(),
     }
     .render()?;
     Ok(views::page(body))
@@ -234,6 +323,10 @@ pub async fn flags(
 pub struct MessageActionForm {
     csrf_token: String,
     reason: Option<String>,
+    /// A hide's or removal's reason category (`ReasonCategory` code).
+    category: Option<String>,
+    /// The queue tab the form was on, to go back to it.
+    back: Option<String>,
 }
 
 impl SessionForm for MessageActionForm {
@@ -242,34 +335,55 @@ impl SessionForm for MessageActionForm {
     }
 }
 
-#[post("/messages/{id}/{action:hide|restore|delete}")]
+#[post("/messages/{id}/{action:hide|restore|dismiss|delete}")]
 pub async fn message_action(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     StaffForm(current, form): StaffForm<MessageActionForm>,
 ) -> Result<FlashRedirect, AppError> {
+    use moderation::messages::{self as messages, Reason};
     let (id, action) = path.into_inner();
     let id = crate::chat::MessageId::parse(&id).ok_or(AppError::NotFound)?;
+    // A hide or removal names its reason's category before anything is written.
+    let reason = match action.as_str() {
+        "hide" | "delete" => Some(Reason::parse(
+            form.category.as_deref(),
+            form.reason.as_deref(),
+        )?),
+        _ => None,
+    };
     let actor = current.user.id.clone();
-    let reason = form.reason.clone();
+    let note = form.reason.clone();
     let act = action.clone();
     let message = with_conn(&state.pool, move |conn| {
         let now = clock::now();
-        let r = reason.as_deref();
-        Ok(match act.as_str() {
-            "hide" => moderation::messages::hide(conn, &actor, &id, r, now),
-            "restore" => moderation::messages::restore(conn, &actor, &id, r, now),
-            _ => moderation::messages::delete(conn, &actor, &id, r, now),
+        let note = note.as_deref();
+        Ok(match (act.as_str(), reason) {
+            ("hide", Some(reason)) => messages::hide(conn, &actor, &id, &reason, now),
+            ("delete", Some(reason)) => messages::delete(conn, &actor, &id, &reason, now),
+            ("dismiss", _) => messages::dismiss(conn, &actor, &id, note, now),
+            _ => messages::restore(conn, &actor, &id, note, now),
         }?)
     })
     .await?;
     let done = match action.as_str() {
         "hide" => "hidden from students",
         "restore" => "restored; its reports are kept as reviewed",
-        _ => "deleted; it shows as [deleted]",
+        "dismiss" => "left as it was; its reports are marked reviewed",
+        _ => "removed; it shows as [deleted]",
     };
+    // Back to the tab the moderator was on, when it is one of the queue's.
+    let back = form
+        .back
+        .as_deref()
+        .and_then(|b| b.parse::<moderation::messages::QueueState>().ok())
+        .filter(|s| *s != moderation::messages::QueueState::Waiting)
+        .map_or_else(
+            || "/admin/flags".to_string(),
+            |s| format!("/admin/flags?state={}", s.as_str()),
+        );
     Ok(FlashRedirect::done(
-        "/admin/flags",
+        &back,
         format!("{}'s message is {done}.", message.anonymous_identifier),
     ))
 }

@@ -42,13 +42,14 @@ pub async fn flag_message(
     let rules = rules(&state);
     let (flagger, id, domain_rules) = (current.user.id.clone(), message_id.clone(), rules.clone());
     let result = with_conn(&state.pool, move |conn| {
-        Ok(chat::flag(
+        Ok(chat::flag_and_record(
             conn,
             &flagger,
             &id,
             &reason,
             &domain_rules,
             clock::now(),
+            crate::moderation::messages::record_hide_by_reports,
         ))
     })
     .await?;

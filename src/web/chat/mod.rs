@@ -6,6 +6,7 @@
 pub(crate) mod events;
 mod flags;
 mod follow;
+mod moderation_log;
 mod post;
 mod qa;
 mod search;
@@ -13,6 +14,7 @@ mod show;
 
 pub use flags::flag_message;
 pub use follow::{follow_thread, mute_class};
+pub use moderation_log::show_moderation_log;
 pub use post::{delete_message, edit_message, post_message};
 pub use qa::{mark_answer, pin_thread, unpin_thread, vote_message};
 pub use search::{search_class, similar_threads};
@@ -132,6 +134,7 @@ fn answer_refusal(
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(show_class)
         .service(show_thread)
+        .service(show_moderation_log)
         .service(mark_all_read)
         .service(mark_thread_read)
         .service(events::class_events)

@@ -1,0 +1,720 @@
+//! The report queue and the public moderation log (issue 21, items 1 and 6)
+//! over HTTP on SQLite and PostgreSQL: what needs a decision comes first, each
+//! decision writes its own audit action, a removal needs a reason category,
+//! overdue reports reach the overview, and a class's log names pseudonyms and
+//! categories only.
+
+use crate::common;
+use crate::common::browser;
+use crate::common::seed;
+
+use chrono::{Duration, NaiveDateTime};
+use common::builders::MessageBuilder;
+use common::*;
+use common_grounds::accounts::Role;
+use common_grounds::chat::{self, ClassMessage, MessageId};
+use common_grounds::classes::Class;
+use common_grounds::clock;
+use common_grounds::db::schema::{audit_log, class_messages, message_flags, users};
+use common_grounds::moderation::messages::Reason;
+use common_grounds::moderation::{self, AuditAction, AuditEntry, ReasonCategory};
+use diesel::prelude::*;
+
+// ---------------------------------------------------------------- helpers
+
+fn message(
+    app: &TestApp,
+    class: &Class,
+    author: &Student,
+    pseudonym: &str,
+    text: &str,
+    at: NaiveDateTime,
+) -> ClassMessage {
+    MessageBuilder::new(&class.id, &author.user.id, pseudonym, text)
+        .created_at(at)
+        .insert(&mut app.conn())
+}
+
+/// `by` reported `m`, `ago` before now.
+fn reported(app: &TestApp, by: &Student, m: &ClassMessage, ago: Duration) {
+    seed::flag(&mut app.conn(), &by.user, m, "this one is a problem");
+    diesel::update(
+        message_flags::table
+            .filter(message_flags::message_id.eq(&m.id))
+            .filter(message_flags::user_id.eq(&by.user.id)),
+    )
+    .set(message_flags::created_at.eq(clock::now() - ago))
+    .execute(&mut app.conn())
+    .unwrap();
+}
+
+/// Hidden as the reports' automatic hide leaves it (no staff decision).
+fn hidden_by_reports(app: &TestApp, m: &ClassMessage) {
+    diesel::update(class_messages::table.find(&m.id))
+        .set(class_messages::hidden.eq(true))
+        .execute(&mut app.conn())
+        .unwrap();
+}
+
+fn stored(app: &TestApp, id: &MessageId) -> ClassMessage {
+    chat::find(&mut app.conn(), id).unwrap().unwrap()
+}
+
+fn audit_of(app: &TestApp, id: &MessageId) -> Vec<AuditEntry> {
+    audit_log::table
+        .filter(audit_log::target_id.eq(id.as_str()))
+        .order(audit_log::created_at)
+        .select(AuditEntry::as_select())
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+fn waiting_reports_on(app: &TestApp, id: &MessageId) -> i64 {
+    message_flags::table
+        .filter(message_flags::message_id.eq(id))
+        .filter(message_flags::cleared_at.is_null())
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+/// The message ids of the queue's cards, top to bottom.
+fn card_ids(html: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse("section.flagged").unwrap();
+    doc.select(&sel)
+        .filter_map(|s| s.value().attr("data-message-id").map(str::to_string))
+        .collect()
+}
+
+/// The text of the queue card of one message.
+fn card_text(html: &str, id: &MessageId) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse("section.flagged").unwrap();
+    doc.select(&sel)
+        .find(|s| s.value().attr("data-message-id") == Some(id.as_str()))
+        .map(|s| s.text().collect::<String>())
+}
+
+/// The queue's tabs: (label, is the current one).
+fn tabs(html: &str) -> Vec<(String, bool)> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse("nav.queue-tabs a").unwrap();
+    doc.select(&sel)
+        .map(|a| {
+            (
+                a.text().collect::<String>(),
+                a.value().attr("aria-current") == Some("page"),
+            )
+        })
+        .collect()
+}
+
+fn ids(messages: &[&ClassMessage]) -> Vec<String> {
+    messages.iter().map(|m| m.id.to_string()).collect()
+}
+
+/// A class with four flagged messages as issue 21 describes them: one hidden
+/// with 3 reports, one with 2, and two with 1 of different ages (the older
+/// report on the newer message, so message date alone would get it wrong).
+struct Flagged {
+    app: TestApp,
+    class: Class,
+    moderator: Student,
+    hidden: ClassMessage,
+    two: ClassMessage,
+    older_one: ClassMessage,
+    newer_one: ClassMessage,
+}
+
+async fn four_flagged(backend: Backend) -> Flagged {
+    let app = spawn_quiet_app(backend, &[]).await;
+    let author = app.student("au1q");
+    let r: Vec<Student> = ["r1q", "r2q", "r3q"]
+        .iter()
+        .map(|c| app.student(c))
+        .collect();
+    let moderator = staff(&app, "mo1q", Role::Moderator);
+    let class = new_class(&app, "CS 2150", &[&author, &r[0], &r[1], &r[2]]);
+    let now = clock::now();
+    let hidden = message(&app, &class, &author, "Quiet Otter", "hidden words", now);
+    let two = message(
+        &app,
+        &class,
+        &author,
+        "Quiet Otter",
+        "twice reported",
+        now - Duration::hours(1),
+    );
+    let older_one = message(
+        &app,
+        &class,
+        &author,
+        "Quiet Otter",
+        "reported long ago",
+        now - Duration::minutes(2),
+    );
+    let newer_one = message(
+        &app,
+        &class,
+        &author,
+        "Quiet Otter",
+        "reported just now",
+        now - Duration::hours(10),
+    );
+    message(
+        &app,
+        &class,
+        &author,
+        "Quiet Otter",
+        "nobody minds this",
+        now,
+    );
+    for by in &r {
+        reported(&app, by, &hidden, Duration::minutes(5));
+    }
+    hidden_by_reports(&app, &hidden);
+    reported(&app, &r[0], &two, Duration::minutes(20));
+    reported(&app, &r[1], &two, Duration::minutes(10));
+    reported(&app, &r[0], &older_one, Duration::hours(5));
+    reported(&app, &r[2], &newer_one, Duration::hours(1));
+    Flagged {
+        app,
+        class,
+        moderator,
+        hidden,
+        two,
+        older_one,
+        newer_one,
+    }
+}
+
+// ---------------------------------------------------------------- 1. order and tabs
+
+backend_test!(
+    async fn the_queue_puts_hidden_then_most_reports_first(backend: Backend) {
+        let f = four_flagged(backend).await;
+        let (app, moderator) = (&f.app, &f.moderator);
+
+        let (status, html) = moderator.get(app, "/admin/flags").await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            card_ids(&html),
+            ids(&[&f.hidden, &f.two, &f.older_one, &f.newer_one]),
+            "hidden, then 2 reports, then the older single report, then the newer"
+        );
+        // The explicit tab is the same list.
+        let (_, explicit) = moderator.get(app, "/admin/flags?state=waiting").await;
+        assert_eq!(card_ids(&explicit), card_ids(&html));
+        assert_eq!(
+            tabs(&html),
+            vec![
+                ("Waiting (4)".to_string(), true),
+                ("Hidden (1)".to_string(), false),
+                ("Dismissed (0)".to_string(), false),
+                ("Removed (0)".to_string(), false),
+            ]
+        );
+        let card = card_text(&html, &f.hidden.id).unwrap();
+        assert!(card.contains("Hidden"), "{card}");
+        assert!(!card.contains("Overdue"), "five minutes is not overdue");
+
+        let (status, hidden_tab) = moderator.get(app, "/admin/flags?state=hidden").await;
+        assert_eq!(status, 200);
+        assert_eq!(card_ids(&hidden_tab), ids(&[&f.hidden]));
+        assert!(tabs(&hidden_tab).contains(&("Hidden (1)".to_string(), true)));
+
+        // An unknown tab is refused in words, not a 500 or an empty list.
+        let (status, page) = moderator.get(app, "/admin/flags?state=pending").await;
+        assert_eq!(status, 400);
+        assert!(
+            page.contains("Choose one of: waiting, hidden, dismissed, removed"),
+            "{page}"
+        );
+        // The page's statements do not grow with its cards: six more flagged
+        // messages (with reports, versions and threads) cost nothing more.
+        let before = app.query_count();
+        moderator.get(app, "/admin/flags").await;
+        let four_cards = app.query_count() - before;
+        let author = app.student("au2q");
+        let reporter = app.student("rp2q");
+        seed::enroll(&mut app.conn(), &author.user, &f.class);
+        seed::enroll(&mut app.conn(), &reporter.user, &f.class);
+        for i in 0..6 {
+            let m = message(
+                app,
+                &f.class,
+                &author,
+                "Amber Finch",
+                &format!("more to review {i}"),
+                clock::now(),
+            );
+            reported(app, &reporter, &m, Duration::minutes(i));
+        }
+        let before = app.query_count();
+        let (_, ten) = moderator.get(app, "/admin/flags").await;
+        assert_eq!(card_ids(&ten).len(), 10);
+        assert_eq!(app.query_count() - before, four_cards, "no query per card");
+        assert!(!ten.contains("Showing 50 of"));
+        // Past 50, the page says how many it leaves for later.
+        for i in 0..41 {
+            let m = message(
+                app,
+                &f.class,
+                &author,
+                "Amber Finch",
+                &format!("yet more {i}"),
+                clock::now(),
+            );
+            seed::flag(&mut app.conn(), &reporter.user, &m, "spam");
+        }
+        let (_, full) = moderator.get(app, "/admin/flags").await;
+        assert_eq!(card_ids(&full).len(), 50);
+        assert!(full.contains("Showing 50 of 51"), "the limit is said");
+        assert_eq!(card_ids(&full)[0], f.hidden.id.to_string());
+
+        // Students still get nothing here.
+        let student = app.student("st9q");
+        let (status, _) = student.get(app, "/admin/flags?state=hidden").await;
+        assert_eq!(status, 404);
+    }
+);
+
+// ---------------------------------------------------------------- 2. decisions
+
+backend_test!(
+    async fn dismiss_restore_and_remove_each_write_their_own_audit_action(backend: Backend) {
+        let f = four_flagged(backend).await;
+        let (app, moderator) = (&f.app, &f.moderator);
+        let act = |id: &MessageId, action: &str| format!("/admin/messages/{id}/{action}");
+
+        // Dismiss: the reports were wrong; the message stays shown.
+        let r = moderator
+            .post(app, "/admin/flags", &act(&f.two.id, "dismiss"), &[])
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let audit = audit_of(app, &f.two.id);
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].action, AuditAction::Dismiss);
+        assert_eq!(audit[0].class_id.as_deref(), Some(f.class.id.as_str()));
+        assert_eq!(audit[0].actor_id.as_ref(), Some(&moderator.user.id));
+        let two = stored(app, &f.two.id);
+        assert!(!two.hidden && !two.deleted, "left as it was");
+        assert_eq!(waiting_reports_on(app, &f.two.id), 0, "reports reviewed");
+
+        // Restore: un-hidden, logged as restore (not dismiss).
+        let r = moderator
+            .post(app, "/admin/flags", &act(&f.hidden.id, "restore"), &[])
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let audit = audit_of(app, &f.hidden.id);
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].action, AuditAction::Restore);
+        assert!(!stored(app, &f.hidden.id).hidden);
+
+        // Remove without a category, with a made-up one, and "other" without
+        // words: each refused in words, and nothing changes.
+        let refusals: [(&[(&str, &str)], &str); 3] = [
+            (&[("reason", "rude")], "Choose why"),
+            (
+                &[("category", "rude"), ("reason", "rude")],
+                "not one of the list",
+            ),
+            (&[("category", "other"), ("reason", "  ")], "other"),
+        ];
+        for (fields, words) in refusals {
+            let r = moderator
+                .post(app, "/admin/flags", &act(&f.older_one.id, "delete"), fields)
+                .await;
+            assert_eq!(r.status().as_u16(), 400, "{fields:?}");
+            let page = r.text().await.unwrap();
+            assert!(page.contains(words), "{fields:?}: {page}");
+            assert!(page.contains("Nothing was changed"), "{page}");
+        }
+        let r = moderator
+            .post(app, "/admin/flags", &act(&f.newer_one.id, "hide"), &[])
+            .await;
+        assert_eq!(r.status().as_u16(), 400, "a hide needs a category too");
+        let untouched = stored(app, &f.older_one.id);
+        assert!(!untouched.deleted && untouched.content == "reported long ago");
+        assert!(!stored(app, &f.newer_one.id).hidden);
+        assert!(audit_of(app, &f.older_one.id).is_empty());
+        assert!(audit_of(app, &f.newer_one.id).is_empty());
+        assert_eq!(waiting_reports_on(app, &f.older_one.id), 1);
+
+        // Remove with a category and words: logged as delete with its category.
+        let r = moderator
+            .post(
+                app,
+                "/admin/flags",
+                &act(&f.older_one.id, "delete"),
+                &[
+                    ("category", "personal_info"),
+                    ("reason", "Posted a phone number"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let audit = audit_of(app, &f.older_one.id);
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].action, AuditAction::Delete);
+        assert_eq!(audit[0].category.as_deref(), Some("personal_info"));
+        assert_eq!(audit[0].reason.as_deref(), Some("Posted a phone number"));
+        assert!(stored(app, &f.older_one.id).deleted);
+
+        // The tabs sort the decisions: dismissed and removed hold one each;
+        // only the untouched single report still waits.
+        let (_, waiting) = moderator.get(app, "/admin/flags").await;
+        assert_eq!(card_ids(&waiting), ids(&[&f.newer_one]));
+        let (_, dismissed) = moderator.get(app, "/admin/flags?state=dismissed").await;
+        assert_eq!(card_ids(&dismissed), ids(&[&f.two]));
+        assert!(card_text(&dismissed, &f.two.id)
+            .unwrap()
+            .contains("Reports dismissed"));
+        let (_, removed) = moderator.get(app, "/admin/flags?state=removed").await;
+        assert_eq!(card_ids(&removed), ids(&[&f.older_one]));
+        let card = card_text(&removed, &f.older_one.id).unwrap();
+        assert!(card.contains("Removed · personal information"), "{card}");
+        assert_eq!(
+            tabs(&removed),
+            vec![
+                ("Waiting (1)".to_string(), false),
+                ("Hidden (0)".to_string(), false),
+                ("Dismissed (1)".to_string(), false),
+                ("Removed (1)".to_string(), true),
+            ]
+        );
+        // Reported by someone new after the dismissal, it waits again, after the
+        // report that has waited longer.
+        let again = app.student("ag1q");
+        seed::enroll(&mut app.conn(), &again.user, &f.class);
+        reported(app, &again, &f.two, Duration::minutes(1));
+        let (_, waiting) = moderator.get(app, "/admin/flags").await;
+        assert_eq!(card_ids(&waiting), ids(&[&f.newer_one, &f.two]));
+    }
+);
+
+// ---------------------------------------------------------------- 3. overdue
+
+backend_test!(
+    async fn a_report_waiting_48_hours_is_overdue(backend: Backend) {
+        let f = four_flagged(backend).await;
+        let (app, moderator) = (&f.app, &f.moderator);
+        let overdue = |html: &str| -> String {
+            let doc = scraper::Html::parse_document(html);
+            let sel = scraper::Selector::parse(".overdue-reports dd a").unwrap();
+            let a = doc.select(&sel).next().expect("the overdue figure");
+            assert_eq!(a.value().attr("href"), Some("/admin/flags"));
+            a.text().collect()
+        };
+        let (status, html) = moderator.get(app, "/admin").await;
+        assert_eq!(status, 200);
+        assert_eq!(overdue(&html), "0");
+
+        // Backdate the older single report to 49 hours ago.
+        diesel::update(message_flags::table.filter(message_flags::message_id.eq(&f.older_one.id)))
+            .set(message_flags::created_at.eq(clock::now() - Duration::hours(49)))
+            .execute(&mut app.conn())
+            .unwrap();
+        // And one at 47 hours, which is not overdue yet.
+        diesel::update(message_flags::table.filter(message_flags::message_id.eq(&f.newer_one.id)))
+            .set(message_flags::created_at.eq(clock::now() - Duration::hours(47)))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (_, html) = moderator.get(app, "/admin").await;
+        assert_eq!(overdue(&html), "1");
+        assert_eq!(
+            moderation::stats::overdue_reports(&mut app.conn(), clock::now()).unwrap(),
+            1
+        );
+        let (_, queue) = moderator.get(app, "/admin/flags").await;
+        assert!(card_text(&queue, &f.older_one.id)
+            .unwrap()
+            .contains("Overdue"));
+        assert!(!card_text(&queue, &f.newer_one.id)
+            .unwrap()
+            .contains("Overdue"));
+        // Waiting longest still comes before waiting less, after hidden and most reported.
+        assert_eq!(
+            card_ids(&queue),
+            ids(&[&f.hidden, &f.two, &f.older_one, &f.newer_one])
+        );
+        // Dismissed, it is no longer overdue.
+        moderation::messages::dismiss(
+            &mut app.conn(),
+            &moderator.user.id,
+            &f.older_one.id,
+            None,
+            clock::now(),
+        )
+        .unwrap();
+        let (_, html) = moderator.get(app, "/admin").await;
+        assert_eq!(overdue(&html), "0");
+    }
+);
+
+// ---------------------------------------------------------------- 4. public log
+
+backend_test!(
+    async fn the_public_log_shows_pseudonyms_and_categories_only(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("au7z");
+        let reader = app.student("re7z");
+        let outsider = app.student("ou7z");
+        let moderator = staff(&app, "mo7z", Role::Moderator);
+        diesel::update(users::table.find(&moderator.user.id))
+            .set(users::display_name.eq("Mona Moderata"))
+            .execute(&mut app.conn())
+            .unwrap();
+        diesel::update(users::table.find(&author.user.id))
+            .set(users::display_name.eq("Aubrey Authorsson"))
+            .execute(&mut app.conn())
+            .unwrap();
+        let class = new_class(&app, "CS 2150", &[&author, &reader]);
+        let now = clock::now();
+        let phone = message(
+            &app,
+            &class,
+            &author,
+            "Violet Heron",
+            "call 434-555-0100",
+            now,
+        );
+        let spam = message(&app, &class, &author, "Amber Finch", "buy my notes", now);
+        let held = message(&app, &class, &author, "Coral Lynx", "held post", now);
+        diesel::update(class_messages::table.find(&held.id))
+            .set(class_messages::held.eq(true))
+            .execute(&mut app.conn())
+            .unwrap();
+        let mid = &moderator.user.id;
+        let reason = |c: ReasonCategory, text: &str| Reason::new(c, Some(text)).unwrap();
+        let mut conn = app.conn();
+        let secret = "Shared Jordan's phone number";
+        moderation::messages::delete(
+            &mut conn,
+            mid,
+            &phone.id,
+            &reason(ReasonCategory::PersonalInfo, secret),
+            now,
+        )
+        .unwrap();
+        moderation::messages::hide(
+            &mut conn,
+            mid,
+            &spam.id,
+            &reason(ReasonCategory::Spam, "Selling notes again"),
+            now + Duration::seconds(1),
+        )
+        .unwrap();
+        moderation::messages::restore(&mut conn, mid, &spam.id, None, now + Duration::seconds(2))
+            .unwrap();
+        // Left out: a dismissal, and anything about a held post.
+        moderation::messages::dismiss(&mut conn, mid, &spam.id, None, now + Duration::seconds(3))
+            .unwrap();
+        moderation::messages::hide(
+            &mut conn,
+            mid,
+            &held.id,
+            &reason(ReasonCategory::Hate, "Held and hidden"),
+            now + Duration::seconds(4),
+        )
+        .unwrap();
+        drop(conn);
+
+        let path = format!("/classes/{}/moderation", class.id);
+        let (status, html) = reader.get(&app, &path).await;
+        assert_eq!(status, 200);
+        let doc = scraper::Html::parse_document(&html);
+        let sel = scraper::Selector::parse("ol.log-lines li").unwrap();
+        let lines: Vec<String> = doc
+            .select(&sel)
+            .map(|li| li.text().collect::<String>())
+            .collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[0].starts_with("Restored · a message by Amber Finch"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("Hidden · spam or off-topic · a message by Amber Finch"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].starts_with("Removed · personal information · a message by Violet Heron"),
+            "{lines:?}"
+        );
+        // The raw HTML names no one and carries no moderator's words.
+        for leak in [
+            author.user.computing_id.as_str(),
+            author.user.email.as_str(),
+            "Aubrey Authorsson",
+            moderator.user.computing_id.as_str(),
+            moderator.user.email.as_str(),
+            "Mona Moderata",
+            secret,
+            "Jordan",
+            "Selling notes",
+            "Held and hidden",
+            "Coral Lynx",
+            "434-555",
+            "buy my notes",
+        ] {
+            assert!(!html.contains(leak), "the log shows {leak:?}");
+        }
+        // The chat links to it.
+        let (_, chat_page) = reader.get(&app, &format!("/classes/{}", class.id)).await;
+        assert!(chat_page.contains(&format!(r#"href="{path}""#)));
+
+        // Not a member: the chat's own "join first"; staff may read it.
+        let (status, page) = outsider.get(&app, &path).await;
+        assert_eq!(status, 403);
+        assert!(page.contains("Join this class first"), "{page}");
+        assert!(!page.contains("Violet Heron"));
+        let (status, page) = moderator.get(&app, &path).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Violet Heron"));
+        // An unknown class is a 404.
+        let (status, _) = reader
+            .get(&app, &format!("/classes/{}/moderation", uuid_like()))
+            .await;
+        assert_eq!(status, 404);
+    }
+);
+
+/// A class id that exists nowhere.
+fn uuid_like() -> String {
+    "00000000-0000-4000-8000-000000000000".to_string()
+}
+
+backend_test!(
+    async fn a_hide_by_reports_is_logged_without_anyone_named(backend: Backend) {
+        let app = spawn_quiet_app(
+            backend,
+            &[
+                ("FLAG_HIDE_THRESHOLD", "1"),
+                ("REPORT_MIN_MEMBERSHIP_HOURS", "0"),
+            ],
+        )
+        .await;
+        let author = app.student("au8z");
+        let reporter = app.student("rp8z");
+        let moderator = staff(&app, "mo8z", Role::Moderator);
+        let class = new_class(&app, "CS 2150", &[&author, &reporter]);
+        let m = message(
+            &app,
+            &class,
+            &author,
+            "Slate Wren",
+            "reported words",
+            clock::now(),
+        );
+        let r = reporter
+            .post(
+                &app,
+                &format!("/classes/{}", class.id),
+                &format!("/messages/{}/flag", m.id),
+                &[("reason", "Mean to a classmate")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert!(
+            stored(&app, &m.id).hidden,
+            "one report hides at threshold 1"
+        );
+        let audit = audit_of(&app, &m.id);
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].action, AuditAction::Hide);
+        assert_eq!(audit[0].actor_id, None, "no reporter is the actor");
+        assert_eq!(audit[0].category.as_deref(), Some("reports"));
+
+        let (status, html) = author
+            .get(&app, &format!("/classes/{}/moderation", class.id))
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("Hidden after reports</strong> · a message by Slate Wren"),
+            "{html}"
+        );
+        for leak in [
+            reporter.user.computing_id.as_str(),
+            reporter.user.email.as_str(),
+            "Mean to a classmate",
+        ] {
+            assert!(!html.contains(leak), "the log shows {leak:?}");
+        }
+        // The staff audit page says what did it, not "deleted account".
+        let (_, audit_page) = moderator.get(&app, "/admin/audit").await;
+        assert!(
+            audit_page.contains("students&#39; reports (automatic)")
+                || audit_page.contains("students' reports (automatic)"),
+            "{audit_page}"
+        );
+        assert!(!audit_page.contains(&reporter.user.computing_id));
+    }
+);
+
+// ---------------------------------------------------------------- 5. in a browser
+
+/// The page's width against the window's, for "no sideways scroll".
+const WIDTHS: &str =
+    "return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_tabs_and_the_public_log_pass_axe_at_375_and_1280() {
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let f = four_flagged(Backend::Sqlite).await;
+    let (app, moderator) = (&f.app, &f.moderator);
+    let reason = Reason::new(
+        ReasonCategory::AcademicIntegrity,
+        Some("Posted the answers to problem set 4 before the deadline"),
+    )
+    .unwrap();
+    let now = clock::now();
+    moderation::messages::delete(
+        &mut app.conn(),
+        &moderator.user.id,
+        &f.older_one.id,
+        &reason,
+        now,
+    )
+    .unwrap();
+    moderation::messages::dismiss(&mut app.conn(), &moderator.user.id, &f.two.id, None, now)
+        .unwrap();
+    let reader = app.student("rd5q");
+    seed::enroll(&mut app.conn(), &reader.user, &f.class);
+    let log = format!("/classes/{}/moderation", f.class.id);
+    let staff_pages = [
+        "/admin/flags",
+        "/admin/flags?state=hidden",
+        "/admin/flags?state=dismissed",
+        "/admin/flags?state=removed",
+    ];
+    for (width, height) in [(375u32, 900u32), (1280, 900)] {
+        for (who, paths) in [
+            (moderator, &staff_pages[..]),
+            (&reader, &[log.as_str()][..]),
+        ] {
+            let client = browser::open(&driver, &chromium, width, height).await;
+            browser::sign_in(&client, &app.address, &who.token).await;
+            for path in paths {
+                client.goto(&app.url(path)).await.unwrap();
+                let name = format!("queue{}-{width}", path.replace(['/', '?', '='], "-"));
+                let shot = browser::screenshot(&client, &name).await;
+                eprintln!("screenshot: {}", shot.display());
+                let measured = client.execute(WIDTHS, vec![]).await.unwrap();
+                let scroll = measured["scroll"].as_f64().unwrap();
+                let inner = measured["inner"].as_f64().unwrap();
+                assert!(
+                    scroll <= inner,
+                    "{path} at {width}px scrolls sideways ({scroll} > {inner})"
+                );
+                if let Some(found) = browser::axe_findings(&client).await {
+                    assert!(found.is_empty(), "{path} at {width}px: {found:?}");
+                }
+            }
+            client.close().await.unwrap();
+        }
+    }
+}
