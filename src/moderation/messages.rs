@@ -16,7 +16,7 @@ use crate::chat::{
     self, flags, revisions, ClassMessage, MessageId, MessageRevision, Report, RevisionEnd,
 };
 use crate::classes::ClassId;
-use crate::db::schema::{audit_log, class_messages, classes, message_flags, users};
+use crate::db::schema::{audit_log, class_messages, classes};
 use crate::db::{self, DbConn, Tx};
 use crate::notifications::{self, Kind, Notice};
 
@@ -375,7 +375,7 @@ pub fn release(
 ) -> Result<ClassMessage, ActionError> {
     db::write_tx(conn, |tx| {
         let message = chat::staff::release(tx, id, now)?.ok_or(ActionError::NotHeld)?;
-        audit(tx, actor, AuditAction::Release, &message, None, now)?;
+        audit(tx, actor, AuditAction::Release, &message, None, None, now)?;
         Ok(message)
     })
 }

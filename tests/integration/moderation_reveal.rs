@@ -211,7 +211,11 @@ backend_test!(
             &mut app.conn(),
             &moderator.user.id,
             &hidden_one,
-            None,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
             clock::now(),
         )
         .unwrap();
@@ -640,10 +644,30 @@ backend_test!(
         }
         seed::flag(&mut app.conn(), &reporters[0].user, &removed, "spam");
         let now = clock::now();
-        moderation::messages::hide(&mut app.conn(), &moderator.user.id, &hidden.id, None, now)
-            .unwrap();
-        moderation::messages::delete(&mut app.conn(), &moderator.user.id, &removed.id, None, now)
-            .unwrap();
+        moderation::messages::hide(
+            &mut app.conn(),
+            &moderator.user.id,
+            &hidden.id,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
+            now,
+        )
+        .unwrap();
+        moderation::messages::delete(
+            &mut app.conn(),
+            &moderator.user.id,
+            &removed.id,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap(),
+            now,
+        )
+        .unwrap();
 
         // Suspended, lifted, suspended again: through the existing forms.
         let page = format!("/admin/users/{}", student.user.id);
