@@ -43,6 +43,9 @@ pub fn recent_posters(
         .filter(class_messages::class_id.eq(class_id))
         .filter(class_messages::created_at.ge(now - Duration::days(WINDOW_DAYS)))
         .filter(class_messages::deleted.eq(false))
+        // A held post is not there for classmates: it neither moves the count
+        // nor counts as cover.
+        .filter(class_messages::held.eq(false))
         .filter(class_messages::user_id.is_not_null())
         .filter(class_messages::user_id.ne(viewer))
         .select(count(class_messages::user_id).aggregate_distinct())

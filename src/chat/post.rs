@@ -212,8 +212,8 @@ fn hold(tx: &mut Tx, message: &mut ClassMessage, reason: String) -> QueryResult<
 }
 
 /// `now`, or just after the class's newest message if that is later (another
-/// process's clock may run a little ahead).
-fn next_instant(
+/// process's clock may run a little ahead). Also a released held post's time.
+pub(super) fn next_instant(
     conn: &mut DbConn,
     class_id: &ClassId,
     now: NaiveDateTime,

@@ -102,18 +102,23 @@ pub fn release(
     if !message.held || message.deleted {
         return Ok(None);
     }
+    // It is timed as posted now (after the class's newest message), so every
+    // read mark set while it was held leaves it unread and "new" for the class.
+    let at = super::post::next_instant(tx, &message.class_id, now)?;
     let conn: &mut DbConn = tx;
     diesel::update(class_messages::table.find(id))
         .set((
             class_messages::held.eq(false),
+            class_messages::created_at.eq(at),
+            class_messages::last_activity_at.eq(at),
             class_messages::updated_at.eq(now),
         ))
         .execute(&mut *conn)?;
     let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);
     // The thread moves up as if the message came now; never back in time.
     diesel::update(class_messages::table.find(thread))
-        .filter(class_messages::last_activity_at.lt(now))
-        .set(class_messages::last_activity_at.eq(now))
+        .filter(class_messages::last_activity_at.lt(at))
+        .set(class_messages::last_activity_at.eq(at))
         .execute(conn)?;
     let released = super::find(tx, id)?.ok_or(diesel::result::Error::NotFound)?;
     let kind = match released.thread_root_id {

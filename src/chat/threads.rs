@@ -691,14 +691,25 @@ fn root_page(
         .select(ClassMessage::as_select())
         .into_boxed();
     if let Some(viewer) = viewer {
+        // Someone else's held thread is not listed, unless it was edited into
+        // held under replies: then it stays, shown as hidden (as its page does),
+        // so classmates' replies do not vanish with it.
+        let replies = diesel::alias!(class_messages as replies);
         query = query.filter(
             class_messages::held
                 .eq(false)
-                .or(class_messages::user_id.eq(viewer)),
+                .or(class_messages::user_id.eq(viewer))
+                .or(diesel::dsl::exists(
+                    replies.filter(
+                        replies
+                            .field(class_messages::thread_root_id)
+                            .eq(class_messages::id.nullable()),
+                    ),
+                )),
         );
     }
     if page.sort == Sort::Unanswered {
-        // An answer that is deleted or hidden does not count.
+        // An answer that is deleted, hidden or held does not count.
         let answers = diesel::alias!(class_messages as answers);
         query = query.filter(diesel::dsl::not(diesel::dsl::exists(
             answers
@@ -709,7 +720,8 @@ fn root_page(
                         .eq(class_messages::answer_id),
                 )
                 .filter(answers.field(class_messages::deleted).eq(false))
-                .filter(answers.field(class_messages::hidden).eq(false)),
+                .filter(answers.field(class_messages::hidden).eq(false))
+                .filter(answers.field(class_messages::held).eq(false)),
         )));
     }
     let after_activity = |cursor: &Cursor| {

@@ -339,6 +339,15 @@ pub struct HeldItem {
     pub class_id: ClassId,
 }
 
+/// How many held messages wait to be released or removed: one statement.
+pub fn held_count(conn: &mut DbConn) -> QueryResult<i64> {
+    class_messages::table
+        .filter(class_messages::held.eq(true))
+        .filter(class_messages::deleted.eq(false))
+        .count()
+        .get_result(conn)
+}
+
 /// Held messages not yet released or removed, oldest first (they have waited
 /// longest): one statement.
 pub fn held_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<HeldItem>> {
@@ -385,10 +394,10 @@ pub fn release(
 pub enum ActionError {
     #[error("There is no such message.")]
     NotFound,
+    #[error("This post is held for review: release it to the class or remove it.")]
+    Held,
     #[error("That message is no longer held: another moderator released or removed it.")]
     NotHeld,
-    #[error("Give a reason of at least 10 characters; it is kept in the audit log.")]
-    ReasonRequired,
     #[error("Choose why: pick a reason from the list (harassment or bullying, personal information, hate, spam or off-topic, academic dishonesty, or other). Nothing was changed.")]
     CategoryRequired,
     #[error("That reason is not one of the list. Reload the queue and pick one of its reasons. Nothing was changed.")]
@@ -602,6 +611,11 @@ fn act(
 ) -> Result<ClassMessage, ActionError> {
     db::write_tx(conn, |tx| {
         let message = load(tx, id)?;
+        // A held post was never shown: hiding, restoring or dismissing it would
+        // announce it to the class's live pages. It is released or removed.
+        if message.held && !message.deleted && action != AuditAction::Delete {
+            return Err(ActionError::Held);
+        }
         write(tx, id, now)?;
         let note = clean_reason(note);
         let logged = reason.and_then(Reason::text).or(note.as_deref());

@@ -36,11 +36,15 @@ fn per_day(times: &[NaiveDateTime], first: NaiveDate, days: i64) -> Vec<(NaiveDa
         .collect()
 }
 
-/// What the flag queue's "Waiting" tab lists (reports waiting for review, or
-/// hidden messages not removed), counted in one statement: the overview's
-/// figure and the staff nav's badge.
+/// What waits for a moderator's decision on the queue's "Waiting" tab: reports
+/// waiting for review, hidden messages not removed, and posts held for naming
+/// someone (nobody else sees those until decided), in two statements: the
+/// overview's figure and the staff nav's badge.
 pub fn waiting_reports(conn: &mut DbConn) -> QueryResult<i64> {
-    super::messages::count_in(conn, super::messages::QueueState::Waiting)
+    Ok(
+        super::messages::count_in(conn, super::messages::QueueState::Waiting)?
+            + super::messages::held_count(conn)?,
+    )
 }
 
 /// Reports that have waited for review more than 48 hours (from when they were

@@ -49,7 +49,7 @@ type Row = (
         Option<String>,
     ),
     Option<(String, String)>,
-    Option<(String, String, bool, bool)>,
+    Option<(String, String, bool, bool, bool)>,
     Option<(String, Option<String>)>,
 );
 
@@ -129,6 +129,7 @@ fn joined() -> diesel::dsl::Select<
             class_messages::anonymous_identifier,
             class_messages::content,
             class_messages::hidden,
+            class_messages::held,
             class_messages::deleted,
         )>,
         diesel::dsl::Nullable<(users::computing_id, users::display_name)>,
@@ -156,6 +157,7 @@ fn joined() -> diesel::dsl::Select<
                 class_messages::anonymous_identifier,
                 class_messages::content,
                 class_messages::hidden,
+                class_messages::held,
                 class_messages::deleted,
             )
                 .nullable(),
@@ -172,12 +174,14 @@ fn shape(row: Row) -> Option<NotificationView> {
     ) = row;
     let kind: Kind = kind.parse().ok()?;
     let (pseudonym, excerpt) = match message {
-        Some((pseudonym, content, hidden, deleted)) => {
-            // Someone else's message shows only while classmates can see it; the
-            // student's own (moderation kinds) until it is removed.
+        Some((pseudonym, content, hidden, held, deleted)) => {
+            // Someone else's message shows only while classmates can see it (not
+            // hidden, not held for review: a reply edited into held keeps its
+            // notices, which must not carry its new words); the student's own
+            // (moderation kinds) until it is removed.
             // A deleted message loses its pseudonym too, as on the thread page.
             let own = kind.topic() == super::Topic::Moderation;
-            let shown = !deleted && (own || !hidden);
+            let shown = !deleted && (own || (!hidden && !held));
             (
                 (!deleted).then_some(pseudonym),
                 shown.then(|| excerpt(&content)),
@@ -343,7 +347,7 @@ mod tests {
 
     #[test]
     fn a_deleted_message_shows_neither_its_text_nor_its_pseudonym() {
-        let row = |hidden: bool, deleted: bool| -> Row {
+        let row = |hidden: bool, held: bool, deleted: bool| -> Row {
             (
                 (
                     NotificationId::new(),
@@ -356,23 +360,33 @@ mod tests {
                     None,
                 ),
                 Some(("CS".into(), "2100".into())),
-                Some(("Violet Heron".into(), "the text".into(), hidden, deleted)),
+                Some((
+                    "Violet Heron".into(),
+                    "the text".into(),
+                    hidden,
+                    held,
+                    deleted,
+                )),
                 None,
             )
         };
-        let shown = shape(row(false, false)).unwrap();
+        let shown = shape(row(false, false, false)).unwrap();
         assert_eq!(shown.pseudonym.as_deref(), Some("Violet Heron"));
         assert_eq!(shown.excerpt.as_deref(), Some("the text"));
-        let hidden = shape(row(true, false)).unwrap();
+        // A reply edited into held after its notice went out: the notice must
+        // not carry the new words.
+        let held = shape(row(false, true, false)).unwrap();
+        assert_eq!(held.excerpt, None, "a held reply's text is not repeated");
+        let hidden = shape(row(true, false, false)).unwrap();
         assert_eq!(hidden.pseudonym.as_deref(), Some("Violet Heron"));
         assert_eq!(
             hidden.excerpt, None,
             "a hidden reply's text is not repeated"
         );
-        let deleted = shape(row(false, true)).unwrap();
+        let deleted = shape(row(false, false, true)).unwrap();
         assert_eq!((deleted.pseudonym, deleted.excerpt), (None, None));
         assert_eq!(
-            shape(row(false, true)).unwrap().headline(),
+            shape(row(false, false, true)).unwrap().headline(),
             "A classmate replied to your message in CS 2100"
         );
     }

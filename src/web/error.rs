@@ -236,10 +236,10 @@ impl From<moderation::messages::ActionError> for AppError {
     fn from(e: moderation::messages::ActionError) -> Self {
         match e {
             moderation::messages::ActionError::NotFound => AppError::NotFound,
-            moderation::messages::ActionError::ReasonRequired
-            | moderation::messages::ActionError::CategoryRequired
+            moderation::messages::ActionError::CategoryRequired
             | moderation::messages::ActionError::UnknownCategory
             | moderation::messages::ActionError::OtherNeedsWords
+            | moderation::messages::ActionError::Held
             | moderation::messages::ActionError::NotHeld => AppError::BadRequest(e.to_string()),
             moderation::messages::ActionError::Db(e) => e.into(),
         }

@@ -363,7 +363,10 @@ backend_test!(
                 &app,
                 "/admin/flags",
                 &format!("/admin/messages/{held}/delete"),
-                &[("reason", "personal details")],
+                &[
+                    ("category", "personal_info"),
+                    ("reason", "personal details"),
+                ],
             )
             .await;
         assert_eq!(removed.status().as_u16(), 303);
