@@ -1,8 +1,9 @@
 //! The admin area for moderators and admins (everyone else gets 404), one file
-//! per page: the overview, users (roles and suspensions), the audit log, the
-//! report queue (hide, restore, delete), two-person reveals, reading a class
-//! as staff, and SIS syncs. Every action is
-//! a CSRF-checked POST; the domain writes its audit entry in the change's transaction.
+//! per page: the overview, users (roles, suspensions, a person's page), the
+//! audit log, the report queue (tabs; hide, restore, dismiss, remove with a
+//! reason category; release or remove a held post), two-person reveals, reading
+//! a class as staff, and SIS syncs. Every action is a CSRF-checked POST; the
+//! domain writes its audit entry in the change's transaction.
 
 mod audit;
 mod class_reads;
