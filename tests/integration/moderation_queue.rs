@@ -511,11 +511,22 @@ backend_test!(
         // Left out: a dismissal, and anything about a held post.
         moderation::messages::dismiss(&mut conn, mid, &spam.id, None, now + Duration::seconds(3))
             .unwrap();
-        moderation::messages::hide(
+        // A held post is never hidden (that would announce it); it is removed.
+        assert!(matches!(
+            moderation::messages::hide(
+                &mut conn,
+                mid,
+                &held.id,
+                &reason(ReasonCategory::Hate, "Held and hidden"),
+                now + Duration::seconds(4),
+            ),
+            Err(moderation::messages::ActionError::Held)
+        ));
+        moderation::messages::delete(
             &mut conn,
             mid,
             &held.id,
-            &reason(ReasonCategory::Hate, "Held and hidden"),
+            &reason(ReasonCategory::Hate, "Held and removed"),
             now + Duration::seconds(4),
         )
         .unwrap();
@@ -554,7 +565,7 @@ backend_test!(
             secret,
             "Jordan",
             "Selling notes",
-            "Held and hidden",
+            "Held and removed",
             "Coral Lynx",
             "434-555",
             "buy my notes",
