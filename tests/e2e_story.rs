@@ -1169,8 +1169,18 @@ impl Story {
             .text(&moderator, &format!("{card}/p[contains(@class,'meta')]"))
             .await;
         assert!(
-            meta.contains("CS 3120") && meta.contains("3 reports") && meta.contains("hidden"),
-            "the queue shows the class, three reports, hidden: {meta:?}"
+            meta.contains("CS 3120") && meta.contains("3 reports"),
+            "the queue shows the class and three reports: {meta:?}"
+        );
+        let badges = self
+            .text(
+                &moderator,
+                &format!("{card}/p[contains(@class,'queue-badges')]"),
+            )
+            .await;
+        assert!(
+            badges.contains("Hidden"),
+            "the queue says, in words, that it is hidden: {badges:?}"
         );
         self.check(&moderator, "admin-flags").await;
 
@@ -1206,7 +1216,7 @@ impl Story {
         self.sees_notice(&moderator).await;
         self.sees(&moderator, "restored; its reports are kept as reviewed")
             .await;
-        self.sees(&moderator, "Nothing is flagged.").await;
+        self.sees(&moderator, "Nothing here.").await;
         self.check(&moderator, "admin-flags-restored").await;
 
         // The audit log: the reveal request with its reason, then the restore, both by the moderator.
