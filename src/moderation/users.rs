@@ -315,6 +315,14 @@ pub struct Profile {
     /// Suspensions and their lifting, newest first, with the acting staff
     /// member's computing ID (None once that account is deleted).
     pub suspension_history: Vec<(AuditEntry, Option<String>)>,
+    /// The report counts, only for a viewer already entitled to know this
+    /// person wrote something (see `entitled`); None for anyone else.
+    pub counts: Option<ReportCounts>,
+}
+
+/// Reports against one person's messages, as counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportCounts {
     /// Reports made against their messages.
     pub reports_received: i64,
     /// Their messages hidden now (by reports or a moderator).
@@ -323,8 +331,36 @@ pub struct Profile {
     pub messages_removed: i64,
 }
 
-/// The account `id` for its user page, in five statements; None when unknown.
-pub fn profile(conn: &mut DbConn, id: &UserId) -> QueryResult<Option<Profile>> {
+/// Whether `viewer` may see `author`'s report counts, in one statement: only
+/// once a reveal of one of `author`'s messages was approved for them (by a
+/// second staff member) or made by them alone as an urgent one. Counts shown
+/// to any staff member would be a reveal oracle: hide a message, then watch
+/// suspects' "hidden now" go up, and the author is known without two people.
+pub fn entitled(conn: &mut DbConn, viewer: &UserId, author: &UserId) -> QueryResult<bool> {
+    use super::reveals::RevealStatus;
+    use crate::db::schema::reveal_requests;
+    use diesel::dsl::exists;
+    let theirs = || {
+        class_messages::table
+            .filter(class_messages::user_id.eq(author))
+            .select(class_messages::id)
+    };
+    let approved = reveal_requests::table
+        .filter(reveal_requests::requester_id.eq(viewer))
+        .filter(reveal_requests::status.eq(RevealStatus::Approved.as_str()))
+        .filter(reveal_requests::message_id.eq_any(theirs()));
+    let urgent = audit_log::table
+        .filter(audit_log::actor_id.eq(viewer))
+        .filter(audit_log::action.eq(AuditAction::RevealUrgent.as_str()))
+        .filter(audit_log::target_type.eq("message"))
+        .filter(audit_log::target_id.eq_any(theirs()));
+    diesel::select(exists(approved).or(exists(urgent))).get_result(conn)
+}
+
+/// The account `id` for its user page as `viewer` sees it, in at most six
+/// statements; None when unknown. The report counts are read only when
+/// `viewer` is `entitled` to them.
+pub fn profile(conn: &mut DbConn, viewer: &UserId, id: &UserId) -> QueryResult<Option<Profile>> {
     let Some(user) = accounts::find(conn, id)? else {
         return Ok(None);
     };
@@ -340,6 +376,20 @@ pub fn profile(conn: &mut DbConn, id: &UserId) -> QueryResult<Option<Profile>> {
         .limit(100)
         .select((AuditEntry::as_select(), users::computing_id.nullable()))
         .load(conn)?;
+    let counts = if entitled(conn, viewer, id)? {
+        Some(report_counts(conn, id)?)
+    } else {
+        None
+    };
+    Ok(Some(Profile {
+        user,
+        suspension_history,
+        counts,
+    }))
+}
+
+/// Reports against `id`'s messages, in three statements.
+fn report_counts(conn: &mut DbConn, id: &UserId) -> QueryResult<ReportCounts> {
     let theirs = || {
         class_messages::table
             .filter(class_messages::user_id.eq(id))
@@ -363,11 +413,9 @@ pub fn profile(conn: &mut DbConn, id: &UserId) -> QueryResult<Option<Profile>> {
         .distinct()
         .load::<String>(conn)?
         .len() as i64;
-    Ok(Some(Profile {
-        user,
-        suspension_history,
+    Ok(ReportCounts {
         reports_received,
         messages_hidden,
         messages_removed,
-    }))
+    })
 }

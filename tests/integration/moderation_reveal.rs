@@ -115,6 +115,40 @@ async fn ask(app: &TestApp, who: &Student, message: &MessageId, reason: &str) ->
     to
 }
 
+/// The user page's report counts, as (label, value) pairs.
+fn user_counts(html: &str) -> Vec<(String, String)> {
+    let doc = scraper::Html::parse_document(html);
+    let one = |d: &scraper::ElementRef, tag: &str| -> String {
+        d.select(&scraper::Selector::parse(tag).unwrap())
+            .next()
+            .unwrap()
+            .text()
+            .collect()
+    };
+    doc.select(&scraper::Selector::parse(".user-counts div").unwrap())
+        .map(|d| (one(&d, "dt"), one(&d, "dd")))
+        .collect()
+}
+
+/// The user page withholds the report counts and says when they show.
+fn assert_counts_withheld(html: &str) {
+    assert!(user_counts(html).is_empty(), "counts shown: {html}");
+    for label in [
+        "Reports received",
+        "Messages hidden now",
+        "Messages removed",
+    ] {
+        assert!(!html.contains(label), "{label} shown: {html}");
+    }
+    assert!(
+        html.contains(
+            "Report counts show to a staff member once a reveal of one of this \
+             person's messages is approved for them (two staff members agree)."
+        ),
+        "{html}"
+    );
+}
+
 /// Every admin page `who` can open (and the class read), in raw HTML.
 async fn every_page(
     app: &TestApp,
@@ -638,7 +672,7 @@ backend_test!(
         let two = new_class(&app, "MATH 3351", &[&student]);
         let hidden = message(&app, &student, &one, "Violet Heron", "first secret text");
         let removed = message(&app, &student, &one, "Violet Heron", "second secret text");
-        message(&app, &student, &two, "Amber Finch", "third secret text");
+        let third = message(&app, &student, &two, "Amber Finch", "third secret text");
         for r in &reporters {
             seed::flag(&mut app.conn(), &r.user, &hidden, "rude");
         }
@@ -683,29 +717,10 @@ backend_test!(
         for bit in ["us3r", "us3r@virginia.edu", "Uma Sterling", "student"] {
             assert!(html.contains(bit), "shows {bit}");
         }
+        // Without a reveal of their own, no counts: "hidden now" going up
+        // after a hide would name the author without a second staff member.
+        assert_counts_withheld(&html);
         let doc = scraper::Html::parse_document(&html);
-        let counts: Vec<(String, String)> = doc
-            .select(&scraper::Selector::parse(".user-counts div").unwrap())
-            .map(|d| {
-                let dt = d
-                    .select(&scraper::Selector::parse("dt").unwrap())
-                    .next()
-                    .unwrap();
-                let dd = d
-                    .select(&scraper::Selector::parse("dd").unwrap())
-                    .next()
-                    .unwrap();
-                (dt.text().collect(), dd.text().collect())
-            })
-            .collect();
-        assert_eq!(
-            counts,
-            [
-                ("Reports received".to_string(), "3".to_string()),
-                ("Messages hidden now".to_string(), "1".to_string()),
-                ("Messages removed".to_string(), "1".to_string()),
-            ]
-        );
         let current: String = doc
             .select(&scraper::Selector::parse(".current-suspension").unwrap())
             .map(|e| e.text().collect::<String>())
@@ -741,6 +756,46 @@ backend_test!(
         let admin = staff(&app, "ad1m", Role::Admin);
         let (_, as_admin) = admin.get(&app, &page).await;
         assert!(as_admin.contains("/admin/users/us3r/role"));
+
+        assert_counts_withheld(&as_admin);
+
+        // A pending request tells nothing yet; once a second staff member
+        // approves it, its requester (only) sees the exact counts.
+        let request = ask(&app, &moderator, &third.id, "Checking a pattern of spam").await;
+        assert_counts_withheld(&moderator.get(&app, &page).await.1);
+        let id = request.trim_start_matches("/admin/reveals/");
+        let r = admin
+            .post(
+                &app,
+                "/admin/reveals",
+                &format!("/admin/reveals/{id}/approve"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(request_status(&app), ["approved"]);
+        assert_eq!(
+            user_counts(&moderator.get(&app, &page).await.1),
+            [
+                ("Reports received".to_string(), "3".to_string()),
+                ("Messages hidden now".to_string(), "1".to_string()),
+                ("Messages removed".to_string(), "1".to_string()),
+            ]
+        );
+        assert_counts_withheld(&admin.get(&app, &page).await.1);
+        // An admin who revealed one of their messages alone (urgent) sees them too.
+        let urgent = staff(&app, "ad3u", Role::Admin);
+        assert_counts_withheld(&urgent.get(&app, &page).await.1);
+        let r = urgent
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{}/reveal", hidden.id),
+                &[("reason", "Threat of harm, no time"), ("urgent", "1")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(user_counts(&urgent.get(&app, &page).await.1).len(), 3);
 
         // Linked from search, the suspensions list and the audit log.
         let link = format!("href=\"{page}\"");

@@ -325,9 +325,8 @@ struct UserPage {
     suspended: Option<Stamp>,
     reason: Option<String>,
     history: Vec<HistoryLine>,
-    reports_received: i64,
-    messages_hidden: i64,
-    messages_removed: i64,
+    /// None unless the viewer is entitled to them (`moderation::users::entitled`).
+    counts: Option<moderation::users::ReportCounts>,
     is_admin: bool,
     roles: Vec<&'static str>,
     default_until: String,
@@ -335,7 +334,8 @@ struct UserPage {
 }
 
 /// One account for staff: who, since when, suspensions now and past, reports
-/// against them as counts, and the suspend and role forms.
+/// against them as counts (only to a viewer a reveal already told), and the
+/// suspend and role forms.
 #[get("/users/{id}")]
 pub async fn user_page(
     req: HttpRequest,
@@ -344,8 +344,9 @@ pub async fn user_page(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = crate::accounts::UserId::parse(&path).ok_or(AppError::NotFound)?;
+    let viewer = staff.0.user.id.clone();
     let profile = with_conn(&state.pool, move |conn| {
-        Ok(moderation::users::profile(conn, &id)?)
+        Ok(moderation::users::profile(conn, &viewer, &id)?)
     })
     .await?
     .ok_or(AppError::NotFound)?;
@@ -372,9 +373,7 @@ pub async fn user_page(
         name: u.display_name,
         role: u.role.as_str(),
         history,
-        reports_received: profile.reports_received,
-        messages_hidden: profile.messages_hidden,
-        messages_removed: profile.messages_removed,
+        counts: profile.counts,
         is_admin: staff.0.user.role == Role::Admin,
         roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
         default_until: (campus.date_of(now) + chrono::Duration::days(7))
