@@ -24,6 +24,16 @@ pub fn folded(text: &str) -> String {
         .collect()
 }
 
+/// What `users.name_key` holds for a display name: its first folded word (runs
+/// of letters and digits, as `chat::naming` splits a draft), or None when it
+/// has none. Only a pre-filter: the naming check still matches the whole name.
+pub fn name_key(name: &str) -> Option<String> {
+    folded(name)
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())
+        .map(str::to_string)
+}
+
 /// Longest display name, in characters (after normalizing).
 pub const DISPLAY_NAME_MAX: usize = 60;
 

@@ -194,11 +194,42 @@ pub fn insert(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
         .first(conn)
 }
 
-/// Applies changes to one account.
+/// Applies changes to one account; a new display name brings its `name_key`
+/// (what the classmate-naming check looks members up by) along in the same
+/// statement, so the two never disagree.
 pub fn update(conn: &mut DbConn, id: &UserId, changes: &UserChanges<'_>) -> QueryResult<usize> {
-    diesel::update(users::table.find(id))
-        .set(changes)
-        .execute(conn)
+    match changes.display_name {
+        Some(name) => diesel::update(users::table.find(id))
+            .set((
+                changes,
+                users::name_key.eq(name.and_then(display_name::name_key)),
+            ))
+            .execute(conn),
+        None => diesel::update(users::table.find(id))
+            .set(changes)
+            .execute(conn),
+    }
+}
+
+/// Fills `name_key` for accounts whose display name has none (rows from
+/// before the column, or written around `update`); returns how many. Runs
+/// after migrations: idempotent, and a no-op read once every key is set.
+pub fn fill_name_keys(conn: &mut DbConn) -> QueryResult<usize> {
+    let missing: Vec<(UserId, Option<String>)> = users::table
+        .filter(users::display_name.is_not_null())
+        .filter(users::name_key.is_null())
+        .select((users::id, users::display_name))
+        .load(conn)?;
+    let mut filled = 0;
+    for (id, name) in missing {
+        let Some(key) = name.as_deref().and_then(display_name::name_key) else {
+            continue;
+        };
+        filled += diesel::update(users::table.find(&id))
+            .set(users::name_key.eq(key))
+            .execute(conn)?;
+    }
+    Ok(filled)
 }
 
 /// Saves a student's privacy settings; only a parsed [`DisplayName`] can be stored.

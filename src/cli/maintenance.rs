@@ -48,6 +48,7 @@ pub(super) fn migrate(config: &Config) -> anyhow::Result<()> {
     let manager = db::Manager::new(config.database.url.clone());
     let mut conn = manager.establish()?;
     let applied = db::run_migrations(&mut conn)?;
+    crate::accounts::fill_name_keys(&mut conn)?;
     if applied.is_empty() {
         println!(
             "{}: schema is up to date (version {}); nothing to apply",

@@ -177,5 +177,6 @@ fn one_line(error: &anyhow::Error) -> String {
 fn open_migrated(config: &Config) -> anyhow::Result<db::DbConn> {
     let mut conn = db::Manager::new(config.database.url.clone()).establish()?;
     db::run_migrations(&mut conn)?;
+    crate::accounts::fill_name_keys(&mut conn)?;
     Ok(conn)
 }

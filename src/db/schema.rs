@@ -53,6 +53,7 @@ diesel::table! {
         updated_at -> Timestamp,
         display_name -> Nullable<Text>,
         hide_classes -> Bool,
+        name_key -> Nullable<Text>,
     }
 }
 

@@ -14,6 +14,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, RngCore};
 
 use super::{words, CampusSpec, Progress};
+use crate::accounts::display_name::name_key;
 use crate::accounts::{Role, UserId};
 use crate::chat::import::{ImportedMessage, ImportedReport};
 use crate::chat::{self, pseudonym};
@@ -56,6 +57,8 @@ struct UserRow {
     email_verified: bool,
     role: &'static str,
     display_name: Option<String>,
+    /// `accounts::display_name::name_key` of `display_name`.
+    name_key: Option<String>,
     hide_classes: bool,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
@@ -123,13 +126,14 @@ pub fn populate(
         email_verified: true,
         role: Role::Moderator.as_str(),
         display_name: Some("Demo Moderator".into()),
+        name_key: name_key("Demo Moderator"),
         hide_classes: false,
         created_at: now - Duration::days(120),
         updated_at: now - Duration::days(120),
     };
-    insert_rows!(tx, users::table, std::slice::from_ref(&moderator), 9);
+    insert_rows!(tx, users::table, std::slice::from_ref(&moderator), 10);
     for chunk in students.chunks(FLUSH_ROWS) {
-        insert_rows!(tx, users::table, chunk, 9);
+        insert_rows!(tx, users::table, chunk, 10);
         progress.advance(chunk.len() as u64);
     }
     progress.advance(1);
@@ -243,6 +247,7 @@ fn make_students(n: usize, rng: &mut StdRng, now: NaiveDateTime) -> Vec<UserRow>
             computing_id,
             email_verified: true,
             role: Role::Student.as_str(),
+            name_key: name_key(&name),
             display_name: Some(name),
             hide_classes: i != 0 && rng.random_bool(0.02),
             created_at: joined,

@@ -102,6 +102,10 @@ impl Application {
             if !applied.is_empty() {
                 tracing::info!(count = applied.len(), "applied migrations");
             }
+            let filled = crate::accounts::fill_name_keys(&mut conn)?;
+            if filled > 0 {
+                tracing::info!(count = filled, "filled name keys");
+            }
         }
         let listener = TcpListener::bind(config.server.bind_addr)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.bind_addr))?;

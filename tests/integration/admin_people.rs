@@ -18,7 +18,10 @@ use diesel::prelude::*;
 
 fn set_name(app: &TestApp, who: &Student, name: &str) {
     diesel::update(users::table.find(&who.user.id))
-        .set(users::display_name.eq(Some(name)))
+        .set((
+            users::display_name.eq(Some(name)),
+            users::name_key.eq(common_grounds::accounts::display_name::name_key(name)),
+        ))
         .execute(&mut app.conn())
         .unwrap();
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common_grounds::accounts::Role;
 use common_grounds::chat::MessageId;
 use common_grounds::classes::ClassId;
-use common_grounds::db::schema::{audit_log, class_messages, users};
+use common_grounds::db::schema::{audit_log, class_messages};
 use diesel::prelude::*;
 
 use crate::common::sse::EventStream;
@@ -23,11 +23,18 @@ const WARNING: &str =
     "Posts that name people are held for a moderator to review before the class sees them.";
 const HELD_MARK: &str = "Held for review";
 
+/// Through `accounts::update`, the writer the settings page uses, so the
+/// name's `name_key` (what the check looks members up by) comes along.
 fn set_display_name(app: &TestApp, who: &Student, name: &str) {
-    diesel::update(users::table.find(&who.user.id))
-        .set(users::display_name.eq(Some(name)))
-        .execute(&mut app.conn())
-        .unwrap();
+    common_grounds::accounts::update(
+        &mut app.conn(),
+        &who.user.id,
+        &common_grounds::accounts::UserChanges {
+            display_name: Some(Some(name)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
 }
 
 fn stored_messages(app: &TestApp) -> i64 {
@@ -412,6 +419,36 @@ backend_test!(
             assert_eq!(status, 303, "{text:?} names no classmate");
             assert!(!held_state(&app, &message_with(&app, text)).0, "{text:?}");
         }
+    }
+);
+
+backend_test!(
+    async fn a_name_written_without_its_key_is_caught_once_keys_are_filled(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let named = app.student("nam2b");
+        // A row as it stood before `users.name_key`: a display name, no key.
+        diesel::update(common_grounds::db::schema::users::table.find(&named.user.id))
+            .set(common_grounds::db::schema::users::display_name.eq(Some("Émile Zola")))
+            .execute(&mut app.conn())
+            .unwrap();
+        let filled = common_grounds::accounts::fill_name_keys(&mut app.conn()).unwrap();
+        assert_eq!(filled, 1, "the one row without a key");
+        assert_eq!(
+            common_grounds::accounts::fill_name_keys(&mut app.conn()).unwrap(),
+            0,
+            "filling is idempotent"
+        );
+        let class = new_class(&app, "CS 4610", &[&author, &named]).id;
+        warned_then_held(
+            &app,
+            &author,
+            &class,
+            "ask emile zola about it",
+            None,
+            "names a classmate",
+        )
+        .await;
     }
 );
 

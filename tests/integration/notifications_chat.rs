@@ -77,7 +77,10 @@ fn thread_path(class: &Class, thread: &ClassMessage) -> String {
 
 fn named(app: &TestApp, who: &Student, name: &str) {
     diesel::update(users::table.find(&who.user.id))
-        .set(users::display_name.eq(Some(name)))
+        .set((
+            users::display_name.eq(Some(name)),
+            users::name_key.eq(common_grounds::accounts::display_name::name_key(name)),
+        ))
         .execute(&mut app.conn())
         .unwrap();
 }
