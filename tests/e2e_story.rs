@@ -553,6 +553,7 @@ impl Story {
         self.button(a, "//form[contains(@class,'compose')]", "Post")
             .await;
         self.sees(a, question).await;
+        self.post_landed(a);
 
         // Back on the list, A's thread is the one row: its first lines, A's
         // pseudonym marked "you", and nothing new for its own author.
@@ -675,6 +676,7 @@ impl Story {
         self.ready_to_post(b).await;
         pages::press(&b.window, Key::Enter).await;
         self.sees(b, answer).await;
+        self.post_landed(b);
         self.wait_path(b, path_of(&thread)).await;
         self.check(b, "class-thread-phone").await;
 
@@ -741,6 +743,7 @@ impl Story {
         self.button(a, &format!("//article[@id='{}']", chat.reply_id), "Reply")
             .await;
         self.sees(a, chat.live_text).await;
+        self.post_landed(a);
         let live_id = self
             .find(
                 a,
@@ -881,6 +884,7 @@ impl Story {
         self.button(&n, "//form[contains(@class,'compose')]", "Post")
             .await;
         self.sees(&n, thread_text).await;
+        self.post_landed(&n);
 
         // Paging: "Older threads" shows the oldest seeded thread; "Latest" comes back.
         self.go(&n, &cs2100).await;
@@ -932,6 +936,7 @@ impl Story {
         self.button(&n, &format!("//article[@id='{root}']"), "Reply")
             .await;
         self.sees(&n, reply_text).await;
+        self.post_landed(&n);
         let rows = self.find_all(&n, "section.chat article.msg").await;
         assert_eq!(rows.len(), 2, "N's thread holds the question and the reply");
 
@@ -1518,6 +1523,7 @@ impl Story {
         let pressed = Instant::now();
         self.click(b, &format!("{form} button[type=submit]")).await;
         self.sees(b, text).await;
+        self.post_landed(b);
         pressed
     }
 
@@ -1988,12 +1994,20 @@ impl Story {
     }
 
     /// Waits until `p` may post again (one post per 5 s per class, as the
-    /// "Please wait" page would ask), and notes that they post now.
+    /// "Please wait" page would ask), counted from when their last post was
+    /// seen on the page (see `post_landed`).
     async fn ready_to_post(&self, p: &Person) {
         let last = self.posted.lock().unwrap().get(&p.computing_id).copied();
         if let Some(last) = last {
             tokio::time::sleep(Duration::from_millis(5200).saturating_sub(last.elapsed())).await;
         }
+    }
+
+    /// Notes that `p`'s post has just shown on their page. The server stored
+    /// it no later than now, so waiting from here never falls short of the
+    /// limit; waiting from the click did, when a slow answer to the first
+    /// post ate into the wait before the second.
+    fn post_landed(&self, p: &Person) {
         self.posted
             .lock()
             .unwrap()
