@@ -587,3 +587,113 @@ async fn check_page(client: &fantoccini::Client, name: &str) {
         assert!(found.is_empty(), "{name}: {found:?}");
     }
 }
+
+backend_test!(
+    async fn a_reply_edited_into_held_leaves_the_inbox_and_the_digest(backend: Backend) {
+        use chrono::{TimeZone, Timelike};
+        use common_grounds::db::schema::email_outbox;
+        use common_grounds::notifications::email::{self, NotificationMail};
+        use common_grounds::notifications::settings::{self, DigestHour};
+
+        let app = spawn_app(backend).await;
+        let starter = app.student("sta1a");
+        let replier = app.student("rep2b");
+        let named = app.student("nam3c");
+        set_display_name(&app, &named, "angela");
+        let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
+        // The starter takes replies as a daily digest at the coming hour.
+        let at = common_grounds::clock::now() + chrono::Duration::minutes(1);
+        let hour = chrono_tz::America::New_York.from_utc_datetime(&at).hour();
+        common_grounds::db::write_tx(&mut app.conn(), |tx| {
+            settings::set_digest_hour(tx, &starter.user.id, DigestHour::new(hour).unwrap(), at)
+        })
+        .unwrap();
+        let (status, _) = post(&app, &starter, &class, "Who has the lab notes", None, false).await;
+        assert_eq!(status, 303);
+        let root = message_with(&app, "Who has the lab notes");
+        let (status, _) = post(
+            &app,
+            &replier,
+            &class,
+            "Try the library desk",
+            Some(&root),
+            false,
+        )
+        .await;
+        assert_eq!(status, 303);
+        let reply = message_with(&app, "Try the library desk");
+        let (_, inbox) = starter.get(&app, "/notifications").await;
+        assert!(
+            inbox.contains("Try the library desk"),
+            "the notice shows the reply: {inbox}"
+        );
+
+        // The replier edits the reply to name a classmate, and confirms: held.
+        let page = format!("/classes/{class}/threads/{root}");
+        let saved = replier
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{reply}/edit"),
+                &[
+                    ("content", "ÁNGELA copied the notes"),
+                    ("confirm_naming", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status().as_u16(), 303);
+        assert!(held_state(&app, &reply).0);
+
+        // The starter's inbox still lists the notice, without the held words.
+        let (status, inbox) = starter.get(&app, "/notifications").await;
+        assert_eq!(status, 200);
+        for secret in [
+            "copied the notes",
+            "ÁNGELA",
+            "angela",
+            "Try the library desk",
+        ] {
+            assert!(
+                !inbox.contains(secret),
+                "the inbox shows {secret:?}: {inbox}"
+            );
+        }
+
+        // The digest written at the hour holds none of them either.
+        let mail = NotificationMail {
+            base_url: "http://cg.test".parse().unwrap(),
+            secret: common_grounds::config::SecretKey::from_text(
+                "test-secret-key-that-is-long-enough-0123456789",
+            )
+            .unwrap(),
+            campus: common_grounds::campus_time::CampusTime::default(),
+        };
+        // Late in that hour: after every notice above, still the chosen hour.
+        let at_hour = at.with_minute(59).unwrap();
+        email::run_once(&mut app.conn(), &mail, at_hour).unwrap();
+        let bodies: Vec<(String, String, String)> = email_outbox::table
+            .filter(email_outbox::to_address.eq(&starter.user.email))
+            .select((
+                email_outbox::subject,
+                email_outbox::body_text,
+                email_outbox::body_html,
+            ))
+            .load(&mut app.conn())
+            .unwrap();
+        let digests: Vec<&(String, String, String)> = bodies
+            .iter()
+            .filter(|(subject, _, _)| subject.contains("digest"))
+            .collect();
+        assert_eq!(digests.len(), 1, "one digest: {bodies:?}");
+        for (subject, text, html) in digests {
+            for secret in ["copied the notes", "ÁNGELA", "angela"] {
+                for part in [subject, text, html] {
+                    assert!(
+                        !part.contains(secret),
+                        "the digest shows {secret:?}: {part}"
+                    );
+                }
+            }
+        }
+    }
+);
