@@ -57,6 +57,66 @@ pub fn default_term(configured: Option<&str>, present: &[Term]) -> Option<Term> 
         .or_else(|| present.iter().max().cloned())
 }
 
+/// The catalog's terms, newest first, held in memory: every page shows the
+/// term list, and it changes only when a SIS sync adds a term, a few times a
+/// year. Kept for `TERM_LIST_FOR` and forgotten at once when this process
+/// runs a sync; a sync run by another process (cron's `sis-sync`, or another
+/// app server on PostgreSQL) shows within that time. A short expiry rather
+/// than a notification: it needs nothing from the database (no listener, no
+/// version row read per page) and is correct on both backends and with any
+/// number of processes, at the price of a new term appearing half a minute
+/// late.
+pub struct TermList {
+    held: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<[Term]>)>>,
+    keep_for: std::time::Duration,
+}
+
+/// How long the term list is kept before it is read again.
+pub const TERM_LIST_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Default for TermList {
+    fn default() -> Self {
+        TermList::keeping_for(TERM_LIST_FOR)
+    }
+}
+
+impl TermList {
+    pub fn keeping_for(keep_for: std::time::Duration) -> TermList {
+        TermList {
+            held: std::sync::Mutex::new(None),
+            keep_for,
+        }
+    }
+
+    /// The terms present in the catalog, newest first: from memory when read
+    /// within `keep_for`, else from the database (one statement).
+    pub fn get(&self, conn: &mut crate::db::DbConn) -> diesel::QueryResult<std::sync::Arc<[Term]>> {
+        let now = std::time::Instant::now();
+        if let Some((read_at, terms)) = self.held().as_ref() {
+            if now.duration_since(*read_at) < self.keep_for {
+                return Ok(terms.clone());
+            }
+        }
+        let terms: std::sync::Arc<[Term]> = super::terms_present(conn)?.into();
+        *self.held() = Some((now, terms.clone()));
+        Ok(terms)
+    }
+
+    /// Drops the held list, so the next page reads it again (after a sync).
+    pub fn forget(&self) {
+        *self.held() = None;
+    }
+
+    fn held(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, std::sync::Arc<[Term]>)>> {
+        // A panic while holding this lock left nothing half-written.
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,8 @@
 
 pub mod schema;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -94,7 +96,34 @@ pub type PooledConn = dr2d2::PooledConnection<Manager>;
 /// Takes a connection from the pool, waiting up to the pool's timeout. The one
 /// checkout outside the pool's own code: the web layer's database handle calls
 /// it, so handlers never touch the pool.
+///
+/// Connections are not tested on checkout. Only when some connection of the
+/// pool was found cut off since this one last proved alive (a database
+/// restart or a network cut closes them all at once) is it tested here, once;
+/// a dead one is dropped and the next taken, so after an outage each stale
+/// connection costs one `SELECT 1`, not a failed page.
 pub fn checkout(pool: &Pool) -> Result<PooledConn, dr2d2::PoolError> {
+    // Bounded: each turn drops a dead connection, and the pool makes fresh
+    // ones (which are alive as of now) once the stale ones are gone.
+    for _ in 0..=pool.max_size() {
+        let mut conn = pool.get()?;
+        let Some(watch) = watch_of(&mut conn) else {
+            return Ok(conn);
+        };
+        let outages = watch.shared.outages.load(Ordering::Relaxed);
+        if watch.alive_at == outages {
+            return Ok(conn);
+        }
+        if conn.ping().is_ok() {
+            if let Some(watch) = watch_of(&mut conn) {
+                watch.alive_at = outages;
+            }
+            return Ok(conn);
+        }
+        if let Some(watch) = watch_of(&mut conn) {
+            watch.lost = true;
+        }
+    }
     pool.get()
 }
 
@@ -123,43 +152,101 @@ pub enum DbError {
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
-    queries: QueryCounter,
+    watch: PoolWatch,
 }
 
 /// Counts the SQL statements run on a pool's connections: a figure for
 /// operators, and what tests use to prove a page runs a fixed number of queries.
 #[derive(Debug, Clone, Default)]
-pub struct QueryCounter(std::sync::Arc<std::sync::atomic::AtomicU64>);
+pub struct QueryCounter(Arc<AtomicU64>);
 
 impl QueryCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
+        self.0.load(Ordering::Relaxed)
     }
+}
 
-    fn attach(&self, conn: &mut DbConn) {
-        let count = self.0.clone();
-        conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
-            if matches!(
-                event,
-                diesel::connection::InstrumentationEvent::StartQuery { .. }
-            ) {
-                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+/// What a pool's connections share: the statement counter and the outage
+/// count, which goes up each time any of them is found cut off from the
+/// database.
+#[derive(Debug, Clone, Default)]
+struct PoolWatch {
+    queries: QueryCounter,
+    outages: Arc<AtomicU64>,
+}
+
+/// Each pooled connection's own instrumentation (Diesel calls it around every
+/// statement): it counts the statement and notices when one failed because
+/// the connection itself is gone (the server closed it, or it could not be
+/// sent). r2d2 does not test connections on checkout (a `SELECT 1` before
+/// every request would be a third of a page's statements), so this is how a
+/// dead connection is found: by the statement that fails on it. The pool then
+/// drops it (`has_broken`), the request answers 503, and since one dead
+/// connection means the others may be too, every idle connection is tested
+/// once on its next checkout (`checkout`), and only then.
+struct ConnWatch {
+    shared: PoolWatch,
+    /// The connection stopped working; it must not go back into the pool.
+    lost: bool,
+    /// The outage count this connection last proved itself alive at.
+    alive_at: u64,
+}
+
+impl diesel::connection::Instrumentation for ConnWatch {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        use diesel::connection::InstrumentationEvent;
+        use diesel::result::{DatabaseErrorKind, Error};
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.shared.queries.0.fetch_add(1, Ordering::Relaxed);
             }
-        });
+            InstrumentationEvent::FinishQuery {
+                error:
+                    Some(Error::DatabaseError(
+                        DatabaseErrorKind::ClosedConnection
+                        | DatabaseErrorKind::UnableToSendCommand,
+                        _,
+                    )),
+                ..
+            } if !self.lost => {
+                self.lost = true;
+                // News only from a connection that was alive as of the last
+                // outage: the stale ones found dead after it add nothing.
+                let outages = &self.shared.outages;
+                let _ = outages.compare_exchange(
+                    self.alive_at,
+                    self.alive_at + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            _ => {}
+        }
     }
+}
+
+fn watch_of(conn: &mut DbConn) -> Option<&mut ConnWatch> {
+    conn.instrumentation().downcast_mut::<ConnWatch>()
+}
+
+/// Whether a statement on this connection failed because the connection is
+/// gone (not because of the statement): the caller answers "try again
+/// shortly", and the pool will not hand the connection out again.
+pub fn is_lost(conn: &mut DbConn) -> bool {
+    watch_of(conn).is_some_and(|w| w.lost)
 }
 
 impl Manager {
     pub fn new(url: DatabaseUrl) -> Manager {
         Manager {
             url,
-            queries: QueryCounter::default(),
+            watch: PoolWatch::default(),
         }
     }
 
     /// The counter every connection this manager opens reports to.
     pub fn query_counter(&self) -> QueryCounter {
-        self.queries.clone()
+        self.watch.queries.clone()
     }
 
     /// Opens one connection, with the real connection error on failure.
@@ -234,7 +321,11 @@ impl ManageConnection for Manager {
             }
         });
         conn.map(|mut conn| {
-            self.queries.attach(&mut conn);
+            conn.set_instrumentation(ConnWatch {
+                shared: self.watch.clone(),
+                lost: false,
+                alive_at: self.watch.outages.load(Ordering::Relaxed),
+            });
             conn
         })
     }
@@ -244,7 +335,7 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        std::thread::panicking() || conn.is_broken()
+        std::thread::panicking() || conn.is_broken() || is_lost(conn)
     }
 }
 
@@ -272,7 +363,8 @@ pub fn connect_counted_pool(
         .max_size(max_size)
         .min_idle(Some(1))
         .connection_timeout(checkout_timeout)
-        .test_on_check_out(true)
+        // No `SELECT 1` before every checkout: see `ConnWatch` and `checkout`.
+        .test_on_check_out(false)
         .error_handler(Box::new(LogErrors))
         .build_unchecked(manager);
     Ok((pool, queries))

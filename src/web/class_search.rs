@@ -208,10 +208,11 @@ pub async fn search_page(
     let filter_error = filters.is_err();
     let filters = filters.unwrap_or_default();
     let configured = state.config.classes.current_term.clone();
+    let terms = state.terms.clone();
     let user = current.user.clone();
     let term_param = params.term.clone();
     let (choice, subjects, outcome) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, configured.as_deref(), term_param.as_deref())?;
+        let choice = TermChoice::load(conn, &terms, configured.as_deref(), term_param.as_deref())?;
         let subjects = match &choice.current {
             Some(term) => search::subjects(conn, term)?,
             None => Vec::new(),
@@ -428,6 +429,7 @@ pub async fn add_by_number(
         })
         .collect();
     let configured = state.config.classes.current_term.clone();
+    let terms = state.terms.clone();
     let shown = form.term.clone();
     let limits = super::classes::join_limits(&state);
     let student = current.user.clone();
@@ -439,7 +441,7 @@ pub async fn add_by_number(
                 )
             })?,
             None => {
-                let present = classes::terms_present(conn)?;
+                let present = terms.get(conn)?;
                 classes::term::default_term(configured.as_deref(), &present)
                     .ok_or(AppError::NotFound)?
             }

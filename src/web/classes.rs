@@ -75,6 +75,7 @@ pub async fn enroll(
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref());
     let configured = state.config.classes.current_term.clone();
+    let terms = state.terms.clone();
     let shown = form.term.clone();
     let limits = join_limits(&state);
     let clash = match form.confirm_clash.as_deref() {
@@ -90,7 +91,7 @@ pub async fn enroll(
                 )
             })?,
             None => {
-                let present = classes::terms_present(conn)?;
+                let present = terms.get(conn)?;
                 classes::term::default_term(configured.as_deref(), &present)
                     .ok_or(AppError::NotFound)?
             }

@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 use chrono::NaiveDateTime;
 
-use super::state::Database;
+use super::state::{keep_request_conn, take_request_conn, Database, Lease};
 use crate::accounts::rate_limit::Limited;
 use crate::campus_time::CampusTime;
 use crate::chat::{ChatError, Rules};
@@ -458,31 +458,64 @@ pub fn chat_refusal(
 }
 
 /// Runs blocking database work off the async executor, with a pooled
-/// connection of this app's database.
+/// connection of this app's database: the one the request already holds (see
+/// `state::one_connection_per_request`), or a fresh checkout that the request
+/// then keeps. A statement that failed because its connection was cut off
+/// answers 503 ("try again shortly"), and that connection is dropped, so the
+/// next job takes a working one.
 pub async fn with_conn<T, F>(db: &Arc<Database>, f: F) -> Result<T, AppError>
 where
     T: Send + 'static,
     F: FnOnce(&mut crate::db::DbConn) -> Result<T, AppError> + Send + 'static,
 {
-    // At most as many database jobs as the pool has connections: the rest wait
-    // here, as futures, instead of as blocked threads queueing on the pool
-    // (64 connections under load made 90 threads, each with its own malloc
-    // arena, and twice the context switches; see bench/README.md).
-    // Waiting here counts against the same limit as waiting for a connection.
-    let _permit = match tokio::time::timeout(db.connection_timeout(), db.gate().acquire()).await {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(closed)) => return Err(AppError::Internal(closed.into())),
-        Err(_) => {
-            tracing::warn!("no database connection became free in time");
-            return Err(AppError::Unavailable);
-        }
+    let held = take_request_conn();
+    let permit = match &held {
+        Some(_) => None,
+        // At most as many database jobs as the pool has connections: the rest
+        // wait here, as futures, instead of as blocked threads queueing on the
+        // pool (64 connections under load made 90 threads, each with its own
+        // malloc arena, and twice the context switches; see bench/README.md).
+        // Waiting here counts against the same limit as waiting for a connection.
+        None => match tokio::time::timeout(
+            db.connection_timeout(),
+            Arc::clone(db.gate()).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => Some(permit),
+            Ok(Err(closed)) => return Err(AppError::Internal(closed.into())),
+            Err(_) => {
+                tracing::warn!("no database connection became free in time");
+                return Err(AppError::Unavailable);
+            }
+        },
     };
     let db = Arc::clone(db);
-    actix_web::web::block(move || {
-        let mut conn = db.count_waiting(|| db.connection())?;
-        f(&mut conn)
+    let (result, lease) = actix_web::web::block(move || {
+        let mut lease = match (held, permit) {
+            (Some(lease), _) => lease,
+            (None, Some(permit)) => match db.count_waiting(|| db.connection()) {
+                Ok(conn) => Lease { conn, permit },
+                Err(e) => return (Err(AppError::from(e)), None),
+            },
+            (None, None) => unreachable!("a permit is taken whenever no connection is held"),
+        };
+        let result = f(&mut lease.conn);
+        if crate::db::is_lost(&mut lease.conn) {
+            // Dropped here, the connection is not pooled again (`has_broken`).
+            let result = result.map_err(|error| {
+                tracing::warn!(%error, "the database connection was cut off");
+                AppError::Unavailable
+            });
+            return (result, None);
+        }
+        (result, Some(lease))
     })
-    .await?
+    .await?;
+    if let Some(lease) = lease {
+        keep_request_conn(lease);
+    }
+    result
 }
 
 #[cfg(test)]

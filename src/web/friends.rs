@@ -48,10 +48,11 @@ pub async fn index(
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
     let configured = state.config.classes.current_term.clone();
+    let terms = state.terms.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
     let (choice, overview, counts) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
+        let choice = TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
         let overview = requests::overview(conn, &user.id)?;
         let ids: Vec<UserId> = overview.friends.iter().map(|(id, _)| id.clone()).collect();
         let counts = match &choice.current {
@@ -274,10 +275,11 @@ pub async fn show(
     let computing_id = requests::parse_who(&path, &state.config.sign_in.allowed_email_domains)
         .map_err(|_| AppError::NotFound)?;
     let configured = state.config.classes.current_term.clone();
+    let terms = state.terms.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
     let (choice, friend, shared, meetings, weeks) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
+        let choice = TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
         let friend = friends::requests::accepted_friend(conn, &user.id, &computing_id)?
             .ok_or(AppError::NotFound)?;
         let shared = friends::shared_classes(conn, &user, &friend)?;
@@ -510,10 +512,11 @@ pub async fn free_time(
         &state.config.sign_in.allowed_email_domains,
     )?;
     let configured = state.config.classes.current_term.clone();
+    let terms = state.terms.clone();
     let user = current.user.clone();
     let (requested, chosen) = (query.term.clone(), query.chosen.clone());
     let (choice, overview, weeks) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
+        let choice = TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
         let overview = requests::overview(conn, &user.id)?;
         let weeks = if chosen.is_empty() {
             weeks::Weeks::default()

@@ -72,11 +72,13 @@ pub async fn show_home(
         return Ok(views::page(body));
     };
     let configured = state.config.classes.current_term.clone();
+    let terms = state.terms.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
     let (choice, mine, meetings, friends_in, requests, unread) =
         with_conn(&state.pool, move |conn| {
-            let choice = TermChoice::load(conn, configured.as_deref(), requested.as_deref())?;
+            let choice =
+                TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
             let mine = match &choice.current {
                 Some(term) => classes::of_user(conn, &user.id, term.code())?,
                 None => Vec::new(),

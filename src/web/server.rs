@@ -125,6 +125,7 @@ impl Application {
             code_hashes: Arc::default(),
             queries: queries.clone(),
             live: Arc::clone(&live),
+            terms: Arc::default(),
         });
         let server = serve(listener, state)?;
         Ok(Application {
@@ -402,6 +403,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 .into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .wrap(actix_web::middleware::from_fn(
+                super::state::one_connection_per_request,
+            ))
             .wrap(security_headers(https))
             .wrap(actix_web::middleware::from_fn(clear_shown_flash))
             .wrap(actix_web::middleware::from_fn(count_request))

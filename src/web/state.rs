@@ -2,14 +2,19 @@
 //! assembles. Handlers and guards import it from here, so `server` (which
 //! imports the handlers to register their routes) is never imported back.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use diesel::r2d2::PoolError;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::accounts::rate_limit::KnownLimits;
 use crate::accounts::signin::CodeHashes;
+use crate::classes::term::TermList;
 use crate::config::Config;
 use crate::db::{Pool, PooledConn, QueryCounter};
 use crate::live::Bus;
@@ -30,6 +35,8 @@ pub struct AppState {
     pub code_hashes: Arc<CodeHashes>,
     /// The live event bus: what open chat streams of this process subscribe to.
     pub live: Arc<Bus>,
+    /// The catalog's terms, held in memory (every page shows them).
+    pub terms: Arc<TermList>,
 }
 
 /// The database as handlers reach it: the pool, a gate that lets at most as
@@ -38,7 +45,7 @@ pub struct AppState {
 /// process static: two apps in one process do not share a gate or a gauge.
 pub struct Database {
     pool: Pool,
-    gate: Semaphore,
+    gate: Arc<Semaphore>,
     waiting: AtomicI64,
 }
 
@@ -46,7 +53,7 @@ impl Database {
     /// Wraps a pool; the gate is sized by this pool's connections.
     pub fn new(pool: Pool) -> Database {
         Database {
-            gate: Semaphore::new(pool.max_size() as usize),
+            gate: Arc::new(Semaphore::new(pool.max_size() as usize)),
             pool,
             waiting: AtomicI64::new(0),
         }
@@ -58,7 +65,7 @@ impl Database {
     }
 
     /// The gate that database jobs of this app pass, one permit per connection.
-    pub fn gate(&self) -> &Semaphore {
+    pub fn gate(&self) -> &Arc<Semaphore> {
         &self.gate
     }
 
@@ -89,4 +96,45 @@ impl std::ops::Deref for Database {
     fn deref(&self) -> &Pool {
         &self.pool
     }
+}
+
+/// A pooled connection with the gate's permit it was taken under: what a
+/// request holds from its first database job to its end.
+pub struct Lease {
+    pub conn: PooledConn,
+    pub permit: OwnedSemaphorePermit,
+}
+
+tokio::task_local! {
+    /// The connection the request in this task took for its first database
+    /// job (the session lookup, usually), kept for its next ones.
+    static REQUEST_CONN: RefCell<Option<Lease>>;
+}
+
+/// Middleware: one pooled connection per request. The first database job of
+/// a request (`with_conn`) takes a connection as before; instead of going
+/// back to the pool, it is kept for the request's next jobs, so the session
+/// lookup and the page's reads share one checkout, and the pool returns it
+/// when the request has its answer (before a streamed body is sent: a stream
+/// takes its own connections when it needs them).
+pub async fn one_connection_per_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    REQUEST_CONN.scope(RefCell::new(None), next.call(req)).await
+}
+
+/// The connection this request already holds, taken out for a job (none
+/// outside a request, or before its first job).
+pub fn take_request_conn() -> Option<Lease> {
+    REQUEST_CONN
+        .try_with(|slot| slot.borrow_mut().take())
+        .ok()
+        .flatten()
+}
+
+/// Gives a job's connection back to the request for its next job; outside a
+/// request it simply goes back to the pool.
+pub fn keep_request_conn(lease: Lease) {
+    let _ = REQUEST_CONN.try_with(move |slot| *slot.borrow_mut() = Some(lease));
 }

@@ -9,6 +9,7 @@ use super::error::AppError;
 use super::guard;
 use crate::campus_time::meeting_range;
 use crate::classes::schedule;
+use crate::classes::term::TermList;
 use crate::classes::{self, Class, ClassMeeting, Term};
 use crate::db::DbConn;
 
@@ -29,10 +30,11 @@ impl TermChoice {
     /// `requested` is the page's `?term=`; without it, the configured or newest term.
     pub fn load(
         conn: &mut DbConn,
+        terms: &TermList,
         configured: Option<&str>,
         requested: Option<&str>,
     ) -> Result<TermChoice, AppError> {
-        let all = classes::terms_present(conn)?;
+        let all = terms.get(conn)?.to_vec();
         let current = match requested.map(str::trim).filter(|r| !r.is_empty()) {
             None => classes::term::default_term(configured, &all),
             Some(raw) => {

@@ -906,3 +906,37 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    async fn the_term_list_is_kept_until_it_expires_or_a_sync_forgets_it(backend: Backend) {
+        use common_grounds::classes::term::TermList;
+        let db = common::TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        common::seed::class(&mut conn, "CS 2100", "1262");
+        let codes = |terms: &[classes::Term]| -> Vec<String> {
+            terms.iter().map(|t| t.code().to_string()).collect()
+        };
+        let keep_for = std::time::Duration::from_secs(3);
+        let terms = TermList::keeping_for(keep_for);
+        assert_eq!(codes(&terms.get(&mut conn).unwrap()), ["1262"]);
+
+        // A sync elsewhere adds Fall 2026: within the expiry the held list is
+        // shown, and no statement runs for it.
+        common::seed::class(&mut conn, "CS 2100", "1268");
+        let held = terms.get(&mut conn).unwrap();
+        assert_eq!(codes(&held), ["1262"], "kept within the expiry");
+
+        // Past the expiry, the next page reads it again.
+        std::thread::sleep(keep_for + std::time::Duration::from_millis(100));
+        assert_eq!(codes(&terms.get(&mut conn).unwrap()), ["1268", "1262"]);
+
+        // A sync in this process forgets it at once.
+        common::seed::class(&mut conn, "CS 2100", "1271");
+        assert_eq!(codes(&terms.get(&mut conn).unwrap()), ["1268", "1262"]);
+        terms.forget();
+        assert_eq!(
+            codes(&terms.get(&mut conn).unwrap()),
+            ["1271", "1268", "1262"]
+        );
+    }
+);

@@ -130,7 +130,10 @@ pub async fn sync_now(
     })
     .await?;
     // A moment to learn whether it started (or was refused, or already done).
-    let message = match tokio::time::timeout(std::time::Duration::from_millis(1500), rx).await {
+    let answer = tokio::time::timeout(std::time::Duration::from_millis(1500), rx).await;
+    // The sync may have added a term: pages read the list again.
+    state.terms.forget();
+    let message = match answer {
         Ok(Ok(Ok(Ok(report)))) => (
             false,
             format!("Sync of {term} finished: {}", report.summary()),
