@@ -234,6 +234,45 @@ pub fn of_user(conn: &mut DbConn, user_id: &UserId, term: &str) -> QueryResult<V
         .load(conn)
 }
 
+/// A student's sections in a term with their meetings, in one statement (the
+/// sections joined to their meetings, one row per meeting): what home and the
+/// timetable show. Sections by course code; meetings by position, grouped by
+/// section (a section with none has no entry).
+pub fn of_user_with_meetings(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    term: &str,
+) -> QueryResult<(Vec<Class>, HashMap<ClassId, Vec<ClassMeeting>>)> {
+    let rows: Vec<(Class, Option<ClassMeeting>)> = classes::table
+        .inner_join(user_classes::table)
+        .left_join(class_meetings::table)
+        .filter(user_classes::user_id.eq(user_id))
+        .filter(classes::term.eq(term))
+        .order((
+            classes::subject,
+            classes::catalog_number,
+            classes::class_section,
+            classes::id,
+            class_meetings::position,
+        ))
+        .select((Class::as_select(), Option::<ClassMeeting>::as_select()))
+        .load(conn)?;
+    let mut sections: Vec<Class> = Vec::new();
+    let mut meetings: HashMap<ClassId, Vec<ClassMeeting>> = HashMap::new();
+    for (class, meeting) in rows {
+        if sections.last().is_none_or(|last| last.id != class.id) {
+            sections.push(class);
+        }
+        if let Some(meeting) = meeting {
+            meetings
+                .entry(meeting.class_id.clone())
+                .or_default()
+                .push(meeting);
+        }
+    }
+    Ok((sections, meetings))
+}
+
 /// The sections each of several students takes in a term, in one statement,
 /// by course code.
 pub fn of_users(

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
+use super::FriendshipStatus;
 use crate::accounts::{User, UserId};
 use crate::classes::{Class, ClassId};
-use crate::db::schema::{classes, user_classes, users};
+use crate::db::schema::{classes, friendships, user_classes, users};
 use crate::db::DbConn;
 
 /// A friend taking a class, as the viewer may name them.
@@ -35,14 +36,25 @@ pub fn friends_in_classes(
         return Ok(grouped);
     }
     // Start from the viewer's few friends, not from the classes' members: a big
-    // lecture has a thousand members and the viewer about twenty friends.
-    let friends = super::accepted_ids(conn, &viewer.id)?;
-    if friends.is_empty() {
-        return Ok(grouped);
-    }
+    // lecture has a thousand members and the viewer about twenty friends. The
+    // friends are a subquery of the same statement (the other side of each
+    // accepted friendship, by either column's index), probed into
+    // `user_classes` by its primary key.
+    let me = viewer.id.clone();
+    let friends = friendships::table
+        .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
+        .filter(
+            friendships::user_id_1
+                .eq(me.clone())
+                .or(friendships::user_id_2.eq(me.clone())),
+        )
+        .select(
+            diesel::dsl::case_when(friendships::user_id_1.eq(me), friendships::user_id_2)
+                .otherwise(friendships::user_id_1),
+        );
     let rows: Vec<(ClassId, String, Option<String>)> = user_classes::table
         .inner_join(users::table)
-        .filter(user_classes::user_id.eq_any(&friends))
+        .filter(user_classes::user_id.eq_any(friends))
         .filter(user_classes::class_id.eq_any(class_ids))
         .filter(users::hide_classes.eq(false))
         .order((user_classes::class_id, users::computing_id))
