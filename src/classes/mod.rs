@@ -234,6 +234,9 @@ pub fn of_user(conn: &mut DbConn, user_id: &UserId, term: &str) -> QueryResult<V
         .load(conn)
 }
 
+/// Sections' meetings by section, in position order.
+pub type MeetingsByClass = HashMap<ClassId, Vec<ClassMeeting>>;
+
 /// A student's sections in a term with their meetings, in one statement (the
 /// sections joined to their meetings, one row per meeting): what home and the
 /// timetable show. Sections by course code; meetings by position, grouped by
@@ -242,7 +245,7 @@ pub fn of_user_with_meetings(
     conn: &mut DbConn,
     user_id: &UserId,
     term: &str,
-) -> QueryResult<(Vec<Class>, HashMap<ClassId, Vec<ClassMeeting>>)> {
+) -> QueryResult<(Vec<Class>, MeetingsByClass)> {
     let rows: Vec<(Class, Option<ClassMeeting>)> = classes::table
         .inner_join(user_classes::table)
         .left_join(class_meetings::table)
@@ -258,7 +261,7 @@ pub fn of_user_with_meetings(
         .select((Class::as_select(), Option::<ClassMeeting>::as_select()))
         .load(conn)?;
     let mut sections: Vec<Class> = Vec::new();
-    let mut meetings: HashMap<ClassId, Vec<ClassMeeting>> = HashMap::new();
+    let mut meetings = MeetingsByClass::new();
     for (class, meeting) in rows {
         if sections.last().is_none_or(|last| last.id != class.id) {
             sections.push(class);

@@ -84,8 +84,8 @@ pub async fn show_home(
                 None => Default::default(),
             };
             let ids: Vec<ClassId> = mine.iter().map(|c| c.id.clone()).collect();
-            let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
-            let requests = friends::requests::incoming(conn, &user.id)?;
+            let (friends_in, requests) =
+                friends::visibility::friends_in_classes_and_requests(conn, &user, &ids)?;
             let unread = chat::reads::unread_in(conn, &user.id, &ids, crate::clock::now())?;
             Ok((choice, mine, meetings, friends_in, requests, unread))
         })
