@@ -237,6 +237,28 @@ pub fn of_user(conn: &mut DbConn, user_id: &UserId, term: &str) -> QueryResult<V
 /// Sections' meetings by section, in position order.
 pub type MeetingsByClass = HashMap<ClassId, Vec<ClassMeeting>>;
 
+/// Sections joined to their meetings (a row per meeting, `None` for a section
+/// with none, each section's rows together), as the sections in row order and
+/// their meetings by section.
+pub fn group_meetings(
+    rows: impl IntoIterator<Item = (Class, Option<ClassMeeting>)>,
+) -> (Vec<Class>, MeetingsByClass) {
+    let mut sections: Vec<Class> = Vec::new();
+    let mut meetings = MeetingsByClass::new();
+    for (class, meeting) in rows {
+        if sections.last().is_none_or(|last| last.id != class.id) {
+            sections.push(class);
+        }
+        if let Some(meeting) = meeting {
+            meetings
+                .entry(meeting.class_id.clone())
+                .or_default()
+                .push(meeting);
+        }
+    }
+    (sections, meetings)
+}
+
 /// A student's sections in a term with their meetings, in one statement: what
 /// home and the timetable show (see `of_users_with_meetings`).
 pub fn of_user_with_meetings(

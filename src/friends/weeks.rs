@@ -77,6 +77,30 @@ pub struct Weeks {
 /// for `term`, in three statements whatever the number chosen.
 pub fn load(conn: &mut DbConn, viewer: &User, chosen: &[String], term: &str) -> QueryResult<Weeks> {
     let friends = accepted_among(conn, &viewer.id, chosen)?;
+    load_among(conn, viewer, chosen, friends, term)
+}
+
+/// As `load` for one friend the caller already found to be an accepted
+/// friend (a friend's page): one statement fewer.
+pub fn load_for(conn: &mut DbConn, viewer: &User, friend: &User, term: &str) -> QueryResult<Weeks> {
+    let chosen = [friend.computing_id.clone()];
+    let friend = Friend {
+        id: friend.id.clone(),
+        computing_id: friend.computing_id.clone(),
+        display_name: friend.display_name.clone(),
+        hides_classes: friend.hide_classes,
+    };
+    load_among(conn, viewer, &chosen, vec![friend], term)
+}
+
+/// The weeks of `chosen`, of whom `friends` are accepted friends.
+fn load_among(
+    conn: &mut DbConn,
+    viewer: &User,
+    chosen: &[String],
+    friends: Vec<Friend>,
+    term: &str,
+) -> QueryResult<Weeks> {
     let mut out = Weeks {
         not_friends: chosen
             .iter()
