@@ -505,18 +505,22 @@ pub fn accepted_friend(
     me: &UserId,
     computing_id: &str,
 ) -> QueryResult<Option<User>> {
-    let Some(other) = users::table
+    // One statement: the person by ID, through an accepted friendship with
+    // `me` either way round (a pair has one friendship row).
+    users::table
+        .inner_join(
+            friendships::table.on(friendships::user_id_1
+                .eq(me)
+                .and(friendships::user_id_2.eq(users::id))
+                .or(friendships::user_id_2
+                    .eq(me)
+                    .and(friendships::user_id_1.eq(users::id)))),
+        )
+        .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
         .filter(users::computing_id.eq(computing_id))
         .select(User::as_select())
         .first(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let row = super::between(conn, me, &other.id)?;
-    Ok(row
-        .filter(|r| r.status == FriendshipStatus::Accepted)
-        .map(|_| other))
+        .optional()
 }
 
 /// Removes requests nobody answered within `REQUEST_LIFETIME_DAYS`.

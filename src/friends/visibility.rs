@@ -6,9 +6,13 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
+use chrono::NaiveDateTime;
+
+use super::requests::Person;
+use super::FriendshipStatus;
 use crate::accounts::{User, UserId};
-use crate::classes::{Class, ClassId};
-use crate::db::schema::{classes, user_classes, users};
+use crate::classes::{Class, ClassId, ClassMeeting, MeetingsByClass};
+use crate::db::schema::{class_meetings, classes, friendships, user_classes, users};
 use crate::db::DbConn;
 
 /// A friend taking a class, as the viewer may name them.
@@ -24,55 +28,144 @@ impl FriendInClass {
     }
 }
 
-/// For each of the given classes, the viewer's friends in it whom the viewer may see.
-pub fn friends_in_classes(
-    conn: &mut DbConn,
-    viewer: &User,
-    class_ids: &[ClassId],
-) -> QueryResult<HashMap<ClassId, Vec<FriendInClass>>> {
+/// The viewer's accepted friends' ids, as a subquery of the statement it is
+/// used in: the other side of each accepted friendship (by either column's
+/// index). Starting from the viewer's few friends, not from the classes'
+/// members: a big lecture has a thousand members and the viewer about twenty
+/// friends, probed into `user_classes` by its primary key.
+macro_rules! accepted_friend_ids {
+    ($me:expr) => {{
+        let me: UserId = $me.clone();
+        friendships::table
+            .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
+            .filter(
+                friendships::user_id_1
+                    .eq(me.clone())
+                    .or(friendships::user_id_2.eq(me.clone())),
+            )
+            .select(
+                diesel::dsl::case_when(friendships::user_id_1.eq(me), friendships::user_id_2)
+                    .otherwise(friendships::user_id_1),
+            )
+    }};
+}
+
+/// The viewer's friends in the given classes whom the viewer may see, as rows
+/// of (class, computing ID, display name, since) to finish.
+macro_rules! friends_in {
+    ($viewer:expr, $class_ids:expr) => {
+        user_classes::table
+            .inner_join(users::table)
+            .filter(user_classes::user_id.eq_any(accepted_friend_ids!($viewer.id)))
+            .filter(user_classes::class_id.eq_any($class_ids.to_vec()))
+            .filter(users::hide_classes.eq(false))
+    };
+}
+
+/// The viewer's friends in each class, by computing ID.
+pub type FriendsByClass = HashMap<ClassId, Vec<FriendInClass>>;
+
+fn group_by_class(
+    rows: impl IntoIterator<Item = (ClassId, String, Option<String>)>,
+) -> HashMap<ClassId, Vec<FriendInClass>> {
     let mut grouped: HashMap<ClassId, Vec<FriendInClass>> = HashMap::new();
-    if viewer.hide_classes || class_ids.is_empty() {
-        return Ok(grouped);
-    }
-    // Start from the viewer's few friends, not from the classes' members: a big
-    // lecture has a thousand members and the viewer about twenty friends.
-    let friends = super::accepted_ids(conn, &viewer.id)?;
-    if friends.is_empty() {
-        return Ok(grouped);
-    }
-    let rows: Vec<(ClassId, String, Option<String>)> = user_classes::table
-        .inner_join(users::table)
-        .filter(user_classes::user_id.eq_any(&friends))
-        .filter(user_classes::class_id.eq_any(class_ids))
-        .filter(users::hide_classes.eq(false))
-        .order((user_classes::class_id, users::computing_id))
-        .select((
-            user_classes::class_id,
-            users::computing_id,
-            users::display_name,
-        ))
-        .load(conn)?;
     for (class_id, computing_id, display_name) in rows {
         grouped.entry(class_id).or_default().push(FriendInClass {
             computing_id,
             display_name,
         });
     }
-    Ok(grouped)
+    for friends in grouped.values_mut() {
+        friends.sort_by(|a, b| a.computing_id.cmp(&b.computing_id));
+    }
+    grouped
 }
 
-/// The classes two accepted friends share, every term, newest term first. Empty
-/// when either hides their classes. The caller has checked the friendship.
-pub fn shared_classes(conn: &mut DbConn, viewer: &User, friend: &User) -> QueryResult<Vec<Class>> {
+/// For each of the given classes, the viewer's friends in it whom the viewer may see.
+pub fn friends_in_classes(
+    conn: &mut DbConn,
+    viewer: &User,
+    class_ids: &[ClassId],
+) -> QueryResult<HashMap<ClassId, Vec<FriendInClass>>> {
+    if viewer.hide_classes || class_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(ClassId, String, Option<String>)> = friends_in!(viewer, class_ids)
+        .select((
+            user_classes::class_id,
+            users::computing_id,
+            users::display_name,
+        ))
+        .load(conn)?;
+    Ok(group_by_class(rows))
+}
+
+/// Home's people in one statement: the viewer's friends in each of the given
+/// classes (as `friends_in_classes`) and the friend requests waiting for the
+/// viewer, newest first (as `requests::incoming`), read together as one
+/// `UNION ALL` (a request's row has no class).
+pub fn friends_in_classes_and_requests(
+    conn: &mut DbConn,
+    viewer: &User,
+    class_ids: &[ClassId],
+) -> QueryResult<(FriendsByClass, Vec<Person>)> {
+    use diesel::sql_types::{Nullable, Text};
+    if viewer.hide_classes || class_ids.is_empty() {
+        return Ok((HashMap::new(), super::requests::incoming(conn, &viewer.id)?));
+    }
+    let in_classes = friends_in!(viewer, class_ids).select((
+        user_classes::class_id.nullable(),
+        users::computing_id,
+        users::display_name,
+        user_classes::enrolled_at,
+    ));
+    let asking = friendships::table
+        .inner_join(users::table.on(users::id.eq(friendships::user_id_1)))
+        .filter(friendships::user_id_2.eq(viewer.id.clone()))
+        .filter(friendships::status.eq(FriendshipStatus::Pending.as_str()))
+        .select((
+            None::<String>.into_sql::<Nullable<Text>>(),
+            users::computing_id,
+            users::display_name,
+            friendships::updated_at,
+        ));
+    // Diesel's `MultiBackend` has no UNION: the statement is compiled for each.
+    let rows: Vec<(Option<ClassId>, String, Option<String>, NaiveDateTime)> =
+        crate::on_each_backend!(conn, |c| in_classes.union_all(asking).load(c))?;
+    let mut requests = Vec::new();
+    let mut friends = Vec::new();
+    for (class_id, computing_id, display_name, since) in rows {
+        match class_id {
+            Some(class_id) => friends.push((class_id, computing_id, display_name)),
+            None => requests.push(Person {
+                computing_id,
+                display_name,
+                since,
+            }),
+        }
+    }
+    requests.sort_by_key(|r| std::cmp::Reverse(r.since));
+    Ok((group_by_class(friends), requests))
+}
+
+/// The classes two accepted friends share, every term, newest term first,
+/// with their meetings, in one statement. Empty when either hides their
+/// classes. The caller has checked the friendship.
+pub fn shared_classes(
+    conn: &mut DbConn,
+    viewer: &User,
+    friend: &User,
+) -> QueryResult<(Vec<Class>, MeetingsByClass)> {
     if viewer.hide_classes || friend.hide_classes {
-        return Ok(Vec::new());
+        return Ok(Default::default());
     }
     let theirs = diesel::alias!(user_classes as theirs);
     let friends_classes = theirs
         .filter(theirs.field(user_classes::user_id).eq(friend.id.clone()))
         .select(theirs.field(user_classes::class_id));
-    classes::table
+    let rows: Vec<(Class, Option<ClassMeeting>)> = classes::table
         .inner_join(user_classes::table)
+        .left_join(class_meetings::table)
         .filter(user_classes::user_id.eq(&viewer.id))
         .filter(classes::id.eq_any(friends_classes))
         .order((
@@ -80,9 +173,12 @@ pub fn shared_classes(conn: &mut DbConn, viewer: &User, friend: &User) -> QueryR
             classes::subject,
             classes::catalog_number,
             classes::class_section,
+            classes::id,
+            class_meetings::position,
         ))
-        .select(Class::as_select())
-        .load(conn)
+        .select((Class::as_select(), Option::<ClassMeeting>::as_select()))
+        .load(conn)?;
+    Ok(crate::classes::group_meetings(rows))
 }
 
 /// How many classes of `term` the viewer shares with each of the given friends.

@@ -77,6 +77,30 @@ pub struct Weeks {
 /// for `term`, in three statements whatever the number chosen.
 pub fn load(conn: &mut DbConn, viewer: &User, chosen: &[String], term: &str) -> QueryResult<Weeks> {
     let friends = accepted_among(conn, &viewer.id, chosen)?;
+    load_among(conn, viewer, chosen, friends, term)
+}
+
+/// As `load` for one friend the caller already found to be an accepted
+/// friend (a friend's page): one statement fewer.
+pub fn load_for(conn: &mut DbConn, viewer: &User, friend: &User, term: &str) -> QueryResult<Weeks> {
+    let chosen = [friend.computing_id.clone()];
+    let friend = Friend {
+        id: friend.id.clone(),
+        computing_id: friend.computing_id.clone(),
+        display_name: friend.display_name.clone(),
+        hides_classes: friend.hide_classes,
+    };
+    load_among(conn, viewer, &chosen, vec![friend], term)
+}
+
+/// The weeks of `chosen`, of whom `friends` are accepted friends.
+fn load_among(
+    conn: &mut DbConn,
+    viewer: &User,
+    chosen: &[String],
+    friends: Vec<Friend>,
+    term: &str,
+) -> QueryResult<Weeks> {
     let mut out = Weeks {
         not_friends: chosen
             .iter()
@@ -103,14 +127,7 @@ pub fn load(conn: &mut DbConn, viewer: &User, chosen: &[String], term: &str) -> 
 
     let mut owners: Vec<UserId> = counted.iter().map(|f| f.id.clone()).collect();
     owners.push(viewer.id.clone());
-    let rows = classes::of_users(conn, &owners, term)?;
-    let ids: Vec<ClassId> = rows
-        .iter()
-        .map(|(_, c)| c.id.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let listed = classes::meetings_by_class(conn, &ids)?;
+    let (rows, listed) = classes::of_users_with_meetings(conn, &owners, term)?;
 
     let mut by_owner: HashMap<UserId, Week> = HashMap::new();
     for (owner, class) in rows {

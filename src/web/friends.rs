@@ -14,8 +14,8 @@ use super::state::AppState;
 use super::views::{self, ClassView, FlashRedirect, TermChoice, TermOption};
 use crate::accounts::UserId;
 use crate::campus_time::{meeting_range, twelve_hour};
+use crate::classes;
 use crate::classes::schedule::Day;
-use crate::classes::{self, ClassId};
 use crate::clock;
 use crate::friends::{self, free, requests, weeks, Action, RequestOutcome};
 
@@ -282,10 +282,8 @@ pub async fn show(
         let choice = TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
         let friend = friends::requests::accepted_friend(conn, &user.id, &computing_id)?
             .ok_or(AppError::NotFound)?;
-        let shared = friends::shared_classes(conn, &user, &friend)?;
-        let ids: Vec<ClassId> = shared.iter().map(|c| c.id.clone()).collect();
-        let meetings = classes::meetings_by_class(conn, &ids)?;
-        let weeks = weeks::load(conn, &user, &[computing_id], &choice.code())?;
+        let (shared, meetings) = friends::shared_classes(conn, &user, &friend)?;
+        let weeks = weeks::load_for(conn, &user, &friend, &choice.code())?;
         Ok((choice, friend, shared, meetings, weeks))
     })
     .await?;

@@ -79,14 +79,13 @@ pub async fn show_home(
         with_conn(&state.pool, move |conn| {
             let choice =
                 TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
-            let mine = match &choice.current {
-                Some(term) => classes::of_user(conn, &user.id, term.code())?,
-                None => Vec::new(),
+            let (mine, meetings) = match &choice.current {
+                Some(term) => classes::of_user_with_meetings(conn, &user.id, term.code())?,
+                None => Default::default(),
             };
             let ids: Vec<ClassId> = mine.iter().map(|c| c.id.clone()).collect();
-            let meetings = classes::meetings_by_class(conn, &ids)?;
-            let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
-            let requests = friends::requests::incoming(conn, &user.id)?;
+            let (friends_in, requests) =
+                friends::visibility::friends_in_classes_and_requests(conn, &user, &ids)?;
             let unread = chat::reads::unread_in(conn, &user.id, &ids, crate::clock::now())?;
             Ok((choice, mine, meetings, friends_in, requests, unread))
         })

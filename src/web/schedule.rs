@@ -181,12 +181,11 @@ pub async fn show_schedule(
     let requested = params.into_inner().term;
     let (choice, mine, listed, friends_in) = with_conn(&state.pool, move |conn| {
         let choice = TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
-        let mine = match &choice.current {
-            Some(term) => classes::of_user(conn, &user.id, term.code())?,
-            None => Vec::new(),
+        let (mine, listed) = match &choice.current {
+            Some(term) => classes::of_user_with_meetings(conn, &user.id, term.code())?,
+            None => Default::default(),
         };
         let ids: Vec<ClassId> = mine.iter().map(|c| c.id.clone()).collect();
-        let listed = classes::meetings_by_class(conn, &ids)?;
         let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
         Ok((choice, mine, listed, friends_in))
     })
