@@ -225,8 +225,13 @@ pub fn unread_in(
     classes: &[ClassId],
     now: NaiveDateTime,
 ) -> QueryResult<HashMap<ClassId, i64>> {
+    // The classes are named on `user_classes`, not on `class_messages`: the
+    // same rows, but PostgreSQL multiplied the two equal conditions on
+    // `class_messages.class_id` into an estimate of one message per class and
+    // walked a class's whole history by another index (7 ms on the scale
+    // campus, against 2.7 ms by `(class_id, created_at)` this way).
     let rows: Vec<(ClassId, i64)> = unread_messages!(viewer, now - NEW_FOR)
-        .filter(class_messages::class_id.eq_any(classes.to_vec()))
+        .filter(user_classes::class_id.eq_any(classes.to_vec()))
         .group_by(class_messages::class_id)
         .select((class_messages::class_id, diesel::dsl::count_star()))
         .load(conn)?;
