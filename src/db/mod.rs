@@ -478,6 +478,19 @@ pub fn count_rows(conn: &mut DbConn, table: &str) -> Result<i64, DbError> {
     Ok(row.n)
 }
 
+/// Keeps the query planner's statistics current: SQLite gathers none by
+/// itself, and plans badly without them (PostgreSQL's autovacuum keeps its
+/// own). `PRAGMA optimize=0x10002` looks at every table and analyzes only
+/// those whose statistics are missing or stale, with a work limit, as the
+/// SQLite documentation advises for long-lived databases. Run by the hourly
+/// cleanup.
+pub fn refresh_statistics(conn: &mut DbConn) -> QueryResult<()> {
+    if let DbConn::Sqlite(c) = conn {
+        c.batch_execute("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")?;
+    }
+    Ok(())
+}
+
 /// A trivial query that proves the database answers.
 pub fn ping(conn: &mut DbConn) -> Result<(), DbError> {
     diesel::sql_query("SELECT 1").execute(conn)?;

@@ -51,6 +51,7 @@ pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> 
         db::write_tx(conn, |c| friends::requests::delete_lapsed_requests(c, now))?;
     let (notifications, notification_digests) =
         db::write_tx(conn, |tx| inbox::prune(tx, now - inbox::KEPT_FOR))?;
+    db::refresh_statistics(conn)?;
     Ok(CleanupReport {
         lapsed_friend_requests,
         notifications,

@@ -368,3 +368,41 @@ backend_test!(
         let _ = std::fs::remove_dir_all(&data);
     }
 );
+
+/// SQLite keeps no planner statistics by itself; without them a friend's week
+/// started from the term's every section. The hourly cleanup gathers them.
+#[test]
+fn the_cleanup_gives_sqlite_the_planner_statistics_it_lacks() {
+    use diesel::sql_types::BigInt;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let db = TestDb::with_schema(Backend::Sqlite);
+    let mut conn = db.connect();
+    let me = crate::common::builders::UserBuilder::new("me1aa").insert(&mut conn);
+    for i in 0..20 {
+        let class = crate::common::seed::class(&mut conn, &format!("CS {}", 1000 + i), "1262");
+        crate::common::seed::enroll(&mut conn, &me, &class);
+    }
+    let analyzed = |conn: &mut common_grounds::db::DbConn| -> i64 {
+        diesel::sql_query("SELECT count(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            .get_result::<Count>(conn)
+            .unwrap()
+            .n
+    };
+    assert_eq!(analyzed(&mut conn), 0, "a new database has no statistics");
+    cleanup::run(&mut conn, clock::now()).unwrap();
+    assert_eq!(analyzed(&mut conn), 1, "the cleanup analyzed the tables");
+    let rows = diesel::sql_query(
+        "SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl IN ('classes', 'user_classes')",
+    )
+    .get_result::<Count>(&mut conn)
+    .unwrap()
+    .n;
+    assert!(
+        rows >= 2,
+        "classes and user_classes have statistics ({rows} rows)"
+    );
+}
