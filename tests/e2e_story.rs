@@ -1300,13 +1300,10 @@ impl Story {
         self.wait_path(b, &chat.thread).await;
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let pressed = self
-                .find(b, &vote)
-                .await
-                .attr("aria-pressed")
-                .await
-                .unwrap();
-            if pressed.as_deref() == Some("true") {
+            // The live stream may re-render the message between finding the
+            // button and reading it (a stale element): read it again.
+            let pressed = self.find(b, &vote).await.attr("aria-pressed").await;
+            if matches!(pressed.as_ref().map(|p| p.as_deref()), Ok(Some("true"))) {
                 break;
             }
             assert!(Instant::now() < deadline, "B's vote is shown pressed");
