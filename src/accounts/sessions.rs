@@ -7,7 +7,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::{NewSession, Session, SessionId, User, UserId};
-use crate::db::schema::{sessions, users};
+use crate::db::schema::sessions;
 use crate::db::DbConn;
 
 pub const IDLE_LIFETIME: Duration = Duration::days(30);
@@ -72,37 +72,84 @@ fn truncate(text: &str, max: usize) -> String {
     text.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
+/// The hash to look a cookie token up by, or `None` for a value no token of
+/// ours can have (no statement is run for it).
+pub fn lookup_hash(token: &str) -> Option<String> {
+    (token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash_token(token))
+}
+
+/// The live session with this token hash, joined with its user, as a query
+/// to select from: the session lookup is the first read of every signed-in
+/// request, and a page adds its own columns to it (the nav's marks) rather
+/// than running a statement of its own.
+macro_rules! live_session {
+    ($hash:expr, $now:expr) => {{
+        use $crate::db::schema::{sessions, users};
+        let now: chrono::NaiveDateTime = $now;
+        sessions::table
+            .inner_join(users::table)
+            .filter(sessions::token_hash.eq($hash))
+            .filter(sessions::expires_at.gt(now))
+            .filter(sessions::created_at.gt(now - $crate::accounts::sessions::ABSOLUTE_LIFETIME))
+    }};
+}
+pub(crate) use live_session;
+
+diesel::alias!(sessions as token_owner: TokenOwner);
+
+/// Who a token hash belongs to, as a one-row subquery (on `sessions` under
+/// another name, so it can sit inside `live_session!`): the columns a page
+/// adds to the session lookup name their student by it, and the database
+/// reads it once, by the token's unique index. Whether the session is live
+/// is the outer query's business.
+macro_rules! session_owner {
+    ($hash:expr) => {{
+        use $crate::accounts::sessions::token_owner;
+        use $crate::db::schema::sessions;
+        token_owner
+            .filter(token_owner.field(sessions::token_hash).eq($hash))
+            .select(token_owner.field(sessions::user_id))
+            .single_value()
+    }};
+}
+pub(crate) use session_owner;
+
+/// Slides a session's idle expiry when it was last written more than
+/// `TOUCH_INTERVAL` ago (one UPDATE every few minutes per browser, not one
+/// per request).
+pub fn slide(conn: &mut DbConn, session: &mut Session, now: NaiveDateTime) -> QueryResult<()> {
+    if now - session.last_used_at < TOUCH_INTERVAL {
+        return Ok(());
+    }
+    let expires_at = (now + IDLE_LIFETIME).min(session.created_at + ABSOLUTE_LIFETIME);
+    diesel::update(sessions::table.find(&session.id))
+        .set((
+            sessions::last_used_at.eq(now),
+            sessions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    session.last_used_at = now;
+    session.expires_at = expires_at;
+    Ok(())
+}
+
 /// The live session and its user for a cookie token, sliding its expiry when due.
 pub fn authenticate(
     conn: &mut DbConn,
     token: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<(Session, User)>> {
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let Some(hash) = lookup_hash(token) else {
         return Ok(None);
-    }
-    let found: Option<(Session, User)> = sessions::table
-        .inner_join(users::table)
-        .filter(sessions::token_hash.eq(hash_token(token)))
-        .filter(sessions::expires_at.gt(now))
-        .filter(sessions::created_at.gt(now - ABSOLUTE_LIFETIME))
+    };
+    let found: Option<(Session, User)> = live_session!(hash, now)
         .select((Session::as_select(), User::as_select()))
         .first(conn)
         .optional()?;
     let Some((mut session, user)) = found else {
         return Ok(None);
     };
-    if now - session.last_used_at >= TOUCH_INTERVAL {
-        let expires_at = (now + IDLE_LIFETIME).min(session.created_at + ABSOLUTE_LIFETIME);
-        diesel::update(sessions::table.find(&session.id))
-            .set((
-                sessions::last_used_at.eq(now),
-                sessions::expires_at.eq(expires_at),
-            ))
-            .execute(conn)?;
-        session.last_used_at = now;
-        session.expires_at = expires_at;
-    }
+    slide(conn, &mut session, now)?;
     Ok(Some((session, user)))
 }
 

@@ -167,30 +167,38 @@ diesel::define_sql_function! {
 }
 
 /// Messages new to `$viewer` in the classes they take, newer than `$since`
-/// (an indexed range per class), as a query to finish.
+/// (an indexed range per class), as a query to finish. `$viewer` is an owned
+/// user id, or a nullable text expression naming one
+/// (`sessions::session_owner!`).
 macro_rules! unread_messages {
     ($viewer:expr, $since:expr) => {{
-        // Owned: the joins' ON clauses bind it, and the query must be 'static.
-        let viewer: UserId = $viewer.clone();
+        use $crate::chat::reads::coalesce;
+        use $crate::db::schema::{
+            chat_class_reads, chat_thread_reads, class_messages, user_classes,
+        };
+        let viewer = $viewer;
         class_messages::table
             .inner_join(
                 user_classes::table.on(user_classes::class_id
                     .eq(class_messages::class_id)
-                    .and(user_classes::user_id.eq(viewer.clone()))),
+                    .and(user_classes::user_id.nullable().eq(viewer.clone()))),
             )
             .left_join(
                 chat_class_reads::table.on(chat_class_reads::class_id
                     .eq(class_messages::class_id)
-                    .and(chat_class_reads::user_id.eq(viewer.clone()))),
+                    .and(chat_class_reads::user_id.nullable().eq(viewer.clone()))),
             )
             .left_join(
-                chat_thread_reads::table.on(chat_thread_reads::user_id.eq(viewer.clone()).and(
-                    chat_thread_reads::thread_id.eq(class_messages::id).or(
-                        chat_thread_reads::thread_id
-                            .nullable()
-                            .eq(class_messages::thread_root_id),
-                    ),
-                )),
+                chat_thread_reads::table.on(chat_thread_reads::user_id
+                    .nullable()
+                    .eq(viewer.clone())
+                    .and(
+                        chat_thread_reads::thread_id.eq(class_messages::id).or(
+                            chat_thread_reads::thread_id
+                                .nullable()
+                                .eq(class_messages::thread_root_id),
+                        ),
+                    )),
             )
             .filter(class_messages::created_at.gt($since))
             .filter(class_messages::deleted.eq(false))
@@ -216,6 +224,20 @@ macro_rules! unread_messages {
     }};
 }
 
+/// "Something is new to `$viewer` in a class they take" (the nav's dot), as
+/// an expression a statement selects beside its own columns: the session
+/// lookup carries it (`web::guard`), so the dot costs no statement.
+macro_rules! anything_new {
+    ($viewer:expr, $now:expr) => {{
+        let now: chrono::NaiveDateTime = $now;
+        diesel::dsl::exists(
+            $crate::chat::reads::unread_messages!($viewer, now - $crate::chat::reads::NEW_FOR)
+                .select($crate::db::schema::class_messages::id),
+        )
+    }};
+}
+pub(crate) use {anything_new, unread_messages};
+
 /// How many messages are new to the student in each of these classes (those
 /// with none are left out), in one query whatever the number of classes: the
 /// 14-day horizon keeps it an indexed range per class. Pages show "99+" past 99.
@@ -230,7 +252,7 @@ pub fn unread_in(
     // `class_messages.class_id` into an estimate of one message per class and
     // walked a class's whole history by another index (7 ms on the scale
     // campus, against 2.7 ms by `(class_id, created_at)` this way).
-    let rows: Vec<(ClassId, i64)> = unread_messages!(viewer, now - NEW_FOR)
+    let rows: Vec<(ClassId, i64)> = unread_messages!(viewer.clone(), now - NEW_FOR)
         .filter(user_classes::class_id.eq_any(classes.to_vec()))
         .group_by(class_messages::class_id)
         .select((class_messages::class_id, diesel::dsl::count_star()))
@@ -238,27 +260,7 @@ pub fn unread_in(
     Ok(rows.into_iter().collect())
 }
 
-/// "Something is new to the student in a class they take", as an expression a
-/// caller selects beside its own: the nav's dot rides in the same statement as
-/// the inbox's unread count (`notifications::inbox::nav_marks`).
-// Diesel names "a SELECT with no FROM" only under `internal` (its table macro
-// uses it); `diesel::select(..)` is such a statement.
-pub type NewFlag = Box<
-    dyn diesel::expression::BoxableExpression<
-        diesel::internal::table_macro::NoFromClause,
-        crate::db::MultiBackend,
-        SqlType = diesel::sql_types::Bool,
-    >,
->;
-
-/// The nav's dot as an expression (see `NewFlag`).
-pub fn anything_new(viewer: &UserId, now: NaiveDateTime) -> NewFlag {
-    Box::new(diesel::dsl::exists(
-        unread_messages!(viewer, now - NEW_FOR).select(class_messages::id),
-    ))
-}
-
 /// Whether anything is new to the student in any class they take (the nav's dot).
 pub fn any_unread(conn: &mut DbConn, viewer: &UserId, now: NaiveDateTime) -> QueryResult<bool> {
-    diesel::select(anything_new(viewer, now)).get_result(conn)
+    diesel::select(anything_new!(viewer.clone(), now)).get_result(conn)
 }

@@ -157,28 +157,49 @@ pub struct NavMarks {
     pub unread_notifications: i64,
 }
 
-/// The nav's marks in one statement: the chat's "anything new" and the unread
-/// count are two subqueries of one SELECT, so the nav costs what the dot alone
-/// did before notifications. The count reads the student's unread rows through
-/// their partial index; the 90-day cleanup keeps that range small.
+/// How many notifications `$viewer` has not read, as a one-value subquery
+/// (NULL counts as none) a statement selects beside its own columns: the
+/// session lookup carries it with the chat's dot (`web::guard`). It reads the
+/// student's unread rows through their partial index; the 90-day cleanup
+/// keeps that range small.
+macro_rules! unread_count {
+    ($viewer:expr, $now:expr) => {{
+        use $crate::db::schema::notifications;
+        let now: chrono::NaiveDateTime = $now;
+        notifications::table
+            .filter(notifications::user_id.nullable().eq($viewer))
+            .filter(notifications::read_at.is_null())
+            .filter(notifications::created_at.le(now))
+            .count()
+            .single_value()
+    }};
+}
+pub(crate) use unread_count;
+
+impl NavMarks {
+    /// The marks from the two columns the session lookup selected.
+    pub fn new(anything_new: bool, unread: Option<i64>, cap: i64) -> NavMarks {
+        NavMarks {
+            anything_new,
+            unread_notifications: unread.unwrap_or(0).min(cap),
+        }
+    }
+}
+
+/// The nav's marks on their own, in one statement (pages get them with the
+/// session lookup instead).
 pub fn nav_marks(
     conn: &mut DbConn,
     user: &UserId,
     now: NaiveDateTime,
     cap: i64,
 ) -> QueryResult<NavMarks> {
-    let unread = notifications::table
-        .filter(notifications::user_id.eq(user.clone()))
-        .filter(notifications::read_at.is_null())
-        .filter(notifications::created_at.le(now))
-        .count()
-        .single_value();
-    let (anything_new, count): (bool, Option<i64>) =
-        diesel::select((crate::chat::reads::anything_new(user, now), unread)).get_result(conn)?;
-    Ok(NavMarks {
-        anything_new,
-        unread_notifications: count.unwrap_or(0).min(cap),
-    })
+    let (anything_new, count): (bool, Option<i64>) = diesel::select((
+        crate::chat::reads::anything_new!(user.clone(), now),
+        unread_count!(user.clone(), now),
+    ))
+    .get_result(conn)?;
+    Ok(NavMarks::new(anything_new, count, cap))
 }
 
 /// Removes notifications created before `before`, and digest claims made

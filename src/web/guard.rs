@@ -16,9 +16,12 @@ use subtle::ConstantTimeEq;
 
 use super::error::{with_conn, AppError};
 use super::state::AppState;
-use crate::accounts::{sessions, Session, User};
+use crate::accounts::sessions::{self, live_session};
+use crate::accounts::{Session, User};
 use crate::campus_time::CampusTime;
+use crate::chat::reads::anything_new;
 use crate::clock;
+use crate::notifications::inbox::{unread_count, NavMarks};
 
 pub const SESSION_COOKIE: &str = "cg_session";
 pub const PRE_SESSION_COOKIE: &str = "cg_csrf";
@@ -73,19 +76,14 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
             let state = state(req);
             let page = req.method() == actix_web::http::Method::GET;
             with_conn(&state.pool, move |conn| {
-                let Some((session, user)) = sessions::authenticate(conn, &token, clock::now())?
-                else {
+                let now = clock::now();
+                let Some((session, user, marks)) = look_up(conn, &token, now, page)? else {
                     return Ok(None);
                 };
-                let now = clock::now();
-                // One statement for both of the nav's marks, on pages only.
-                let (unread, notifications) = if page {
-                    let marks =
-                        crate::notifications::inbox::nav_marks(conn, &user.id, now, NAV_COUNT_CAP)?;
-                    (marks.anything_new, marks.unread_notifications)
-                } else {
-                    (false, 0)
-                };
+                let NavMarks {
+                    anything_new: unread,
+                    unread_notifications: notifications,
+                } = marks;
                 let (waiting_reports, waiting_reveals) = if page && user.role.is_staff() {
                     (
                         crate::moderation::stats::waiting_reports(conn)?,
@@ -112,6 +110,49 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
 
 /// The signed-in user this request already looked up (through `CurrentUser`,
 /// `MaybeUser` or a CSRF check), without another lookup.
+/// The session a cookie token names, its user, and on pages the nav's marks,
+/// in one statement: the marks are two subqueries beside the session's
+/// columns, naming the student by the token (`session_owner!`), so a
+/// signed-in page spends one statement before its own reads. Slides the
+/// session's expiry when due (an UPDATE every few minutes, not per request).
+fn look_up(
+    conn: &mut crate::db::DbConn,
+    token: &str,
+    now: chrono::NaiveDateTime,
+    page: bool,
+) -> diesel::QueryResult<Option<(Session, User, NavMarks)>> {
+    use diesel::prelude::*;
+    let Some(hash) = sessions::lookup_hash(token) else {
+        return Ok(None);
+    };
+    let found = if page {
+        let viewer = sessions::session_owner!(hash.clone());
+        live_session!(hash, now)
+            .select((
+                Session::as_select(),
+                User::as_select(),
+                anything_new!(viewer.clone(), now),
+                unread_count!(viewer, now),
+            ))
+            .first::<(Session, User, bool, Option<i64>)>(conn)
+            .optional()?
+            .map(|(session, user, new, count)| {
+                (session, user, NavMarks::new(new, count, NAV_COUNT_CAP))
+            })
+    } else {
+        live_session!(hash, now)
+            .select((Session::as_select(), User::as_select()))
+            .first::<(Session, User)>(conn)
+            .optional()?
+            .map(|(session, user)| (session, user, NavMarks::new(false, None, 0)))
+    };
+    let Some((mut session, user, marks)) = found else {
+        return Ok(None);
+    };
+    sessions::slide(conn, &mut session, now)?;
+    Ok(Some((session, user, marks)))
+}
+
 pub fn looked_up_user(req: &HttpRequest) -> Option<CurrentUser> {
     req.extensions()
         .get::<Option<CurrentUser>>()
