@@ -288,24 +288,59 @@ pub fn of_user_with_meetings(
     Ok(group_meetings(rows))
 }
 
-/// The sections each of several students takes in a term, in one statement,
-/// by course code.
-pub fn of_users(
+/// The sections each of several students takes in a term, by course code,
+/// with their meetings, in one statement (a row per student, section and
+/// meeting): a friend's week beside the student's, and free time together.
+/// A section two of them take is listed for each, its meetings once.
+pub fn of_users_with_meetings(
     conn: &mut DbConn,
     user_ids: &[UserId],
     term: &str,
-) -> QueryResult<Vec<(UserId, Class)>> {
-    classes::table
+) -> QueryResult<(Vec<(UserId, Class)>, MeetingsByClass)> {
+    if user_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(UserId, Class, Option<ClassMeeting>)> = classes::table
         .inner_join(user_classes::table)
+        .left_join(class_meetings::table)
         .filter(user_classes::user_id.eq_any(user_ids))
         .filter(classes::term.eq(term))
         .order((
+            user_classes::user_id,
             classes::subject,
             classes::catalog_number,
             classes::class_section,
+            classes::id,
+            class_meetings::position,
         ))
-        .select((user_classes::user_id, Class::as_select()))
-        .load(conn)
+        .select((
+            user_classes::user_id,
+            Class::as_select(),
+            Option::<ClassMeeting>::as_select(),
+        ))
+        .load(conn)?;
+    let mut sections: Vec<(UserId, Class)> = Vec::new();
+    let mut meetings = MeetingsByClass::new();
+    // Whether this row's meetings are still to be kept: only under the first
+    // student listed with the section.
+    let mut keep = false;
+    let mut listed: HashSet<ClassId> = HashSet::new();
+    for (owner, class, meeting) in rows {
+        let starts = sections
+            .last()
+            .is_none_or(|(o, c)| o != &owner || c.id != class.id);
+        if starts {
+            keep = listed.insert(class.id.clone());
+            sections.push((owner, class));
+        }
+        if let Some(meeting) = meeting.filter(|_| keep) {
+            meetings
+                .entry(meeting.class_id.clone())
+                .or_default()
+                .push(meeting);
+        }
+    }
+    Ok((sections, meetings))
 }
 
 /// The terms the catalog holds, newest first.

@@ -127,14 +127,7 @@ fn load_among(
 
     let mut owners: Vec<UserId> = counted.iter().map(|f| f.id.clone()).collect();
     owners.push(viewer.id.clone());
-    let rows = classes::of_users(conn, &owners, term)?;
-    let ids: Vec<ClassId> = rows
-        .iter()
-        .map(|(_, c)| c.id.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let listed = classes::meetings_by_class(conn, &ids)?;
+    let (rows, listed) = classes::of_users_with_meetings(conn, &owners, term)?;
 
     let mut by_owner: HashMap<UserId, Week> = HashMap::new();
     for (owner, class) in rows {
