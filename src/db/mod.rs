@@ -157,12 +157,44 @@ pub struct Manager {
 
 /// Counts the SQL statements run on a pool's connections: a figure for
 /// operators, and what tests use to prove a page runs a fixed number of queries.
+/// While recording (tests), it also keeps each statement's SQL, so a test
+/// that finds a page over its budget can say which statements it ran.
 #[derive(Debug, Clone, Default)]
-pub struct QueryCounter(Arc<AtomicU64>);
+pub struct QueryCounter(Arc<Counted>);
+
+#[derive(Debug, Default)]
+struct Counted {
+    statements: AtomicU64,
+    recording: std::sync::atomic::AtomicBool,
+    recorded: std::sync::Mutex<Vec<String>>,
+}
 
 impl QueryCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.statements.load(Ordering::Relaxed)
+    }
+
+    /// Starts keeping each statement's SQL (dropping what was kept before).
+    pub fn record(&self) {
+        self.recorded().clear();
+        self.0.recording.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops keeping statements and hands back those kept since `record`.
+    pub fn take_recorded(&self) -> Vec<String> {
+        self.0.recording.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *self.recorded())
+    }
+
+    fn recorded(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.0.recorded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(&self, query: &dyn diesel::connection::DebugQuery) {
+        self.0.statements.fetch_add(1, Ordering::Relaxed);
+        if self.0.recording.load(Ordering::Relaxed) {
+            self.recorded().push(query.to_string());
+        }
     }
 }
 
@@ -197,8 +229,8 @@ impl diesel::connection::Instrumentation for ConnWatch {
         use diesel::connection::InstrumentationEvent;
         use diesel::result::{DatabaseErrorKind, Error};
         match event {
-            InstrumentationEvent::StartQuery { .. } => {
-                self.shared.queries.0.fetch_add(1, Ordering::Relaxed);
+            InstrumentationEvent::StartQuery { query, .. } => {
+                self.shared.queries.count(query);
             }
             InstrumentationEvent::FinishQuery {
                 error:

@@ -49,6 +49,7 @@ mod outage;
 mod schema;
 mod signin;
 mod sis;
+mod statement_budget;
 mod student_data;
 mod web_kit;
 mod week_browser;

@@ -1,0 +1,153 @@
+//! Issue 22: each signed-in page runs a handful of statements, the session
+//! lookup included, whatever the amount of data behind it. Every student page
+//! is loaded on a small campus and on one many times its size; each must run
+//! the same number of statements on both, and no more than its budget. A
+//! page over budget fails with the SQL it ran, so the statement to fold in is
+//! named.
+
+use crate::common;
+use crate::common::builders::MessageBuilder;
+use crate::friends_week::{befriend, section, take};
+
+use chrono::Duration;
+use common::{spawn_quiet_app, Backend, Student, TestApp};
+use common_grounds::chat::{self, ClassMessage};
+use common_grounds::clock;
+use common_grounds::friends::FriendshipStatus;
+
+/// What a signed-in page may run: the session lookup (with the nav's marks)
+/// and three reads of its own.
+const BUDGET: u64 = 4;
+
+/// Pages still over `BUDGET`, each at what it runs today: a ceiling that
+/// fails the test if the page grows, to be brought down to `BUDGET`.
+const OVER_BUDGET: &[(&str, u64)] = &[
+    ("free time", 5),
+    ("class search", 7),
+    ("class chat", 18),
+    ("thread", 15),
+    ("calendar", 6),
+];
+
+/// The paths measured, by name (the name is what `OVER_BUDGET` lists).
+struct Campus {
+    app: TestApp,
+    me: Student,
+    pages: Vec<(&'static str, String)>,
+}
+
+/// `me` with `n` classes (each with `n` friends in it, and a chat of `n`
+/// threads of `n` replies, some voted on), `n` pending requests and `n`
+/// notifications.
+async fn campus(backend: Backend, n: usize) -> Campus {
+    let app = spawn_quiet_app(backend, &[]).await;
+    let me = app.student("me1x");
+    let friends: Vec<Student> = (0..n).map(|i| app.student(&format!("fr{i}x"))).collect();
+    for f in &friends {
+        befriend(&app, &me.user.id, &f.user.id, FriendshipStatus::Accepted);
+    }
+    for i in 0..n {
+        let asker = app.student(&format!("ask{i}x"));
+        befriend(&app, &asker.user.id, &me.user.id, FriendshipStatus::Pending);
+    }
+    let mut first_class = None;
+    let mut first_thread: Option<ClassMessage> = None;
+    for i in 0..n {
+        let class = section(
+            &app,
+            &format!("CS {}", 1000 + i),
+            &[("MoWeFr", "10:00", "10:50"), ("Th", "13:00", "14:15")],
+        );
+        let mut members: Vec<&Student> = friends.iter().collect();
+        members.push(&me);
+        take(&app, &class, &members);
+        for t in 0..n {
+            let author = &friends[t % friends.len()].user;
+            let root = MessageBuilder::new(&class.id, &author.id, "Anon_0000aaaa", "A question")
+                .created_at(clock::now() - Duration::minutes(100 - t as i64))
+                .insert(&mut app.conn());
+            let mut last = root.clone();
+            for r in 0..n {
+                let who = if r % 2 == 0 { &me.user } else { author };
+                last = MessageBuilder::new(&class.id, &who.id, "Anon_0000bbbb", "A reply")
+                    .reply_to(&last)
+                    .insert(&mut app.conn());
+                if r % 2 == 1 {
+                    chat::votes::upvote(&mut app.conn(), &me.user, &last.id, clock::now()).unwrap();
+                }
+            }
+            first_thread.get_or_insert(root);
+        }
+        first_class.get_or_insert(class);
+    }
+    let class = first_class.expect("a class");
+    let thread = first_thread.expect("a thread");
+    let pages = vec![
+        ("home", "/".to_string()),
+        ("schedule", "/schedule".to_string()),
+        ("friends", "/friends".to_string()),
+        ("friend", "/friends/fr0x".to_string()),
+        ("free time", "/friends/free?friend=fr0x".to_string()),
+        ("class search", "/classes/search?q=CS".to_string()),
+        ("class chat", format!("/classes/{}", class.id)),
+        (
+            "thread",
+            format!("/classes/{}/threads/{}", class.id, thread.id),
+        ),
+        (
+            "chat search",
+            format!("/classes/{}/search?q=question", class.id),
+        ),
+        ("leave", format!("/classes/{}/leave", class.id)),
+        ("notifications", "/notifications".to_string()),
+        ("account", "/account".to_string()),
+        ("sessions", "/account/sessions".to_string()),
+        ("calendar", "/account/calendar".to_string()),
+        ("email settings", "/account/notifications".to_string()),
+    ];
+    Campus { app, me, pages }
+}
+
+/// The statements one GET ran, as SQL.
+async fn statements_of(app: &TestApp, who: &Student, path: &str) -> Vec<String> {
+    app.queries.record();
+    let (status, _) = who.get(app, path).await;
+    let ran = app.queries.take_recorded();
+    assert_eq!(status, 200, "GET {path}");
+    ran
+}
+
+backend_test!(
+    async fn pages_stay_within_budget(backend: Backend) {
+        let mut runs = Vec::new();
+        for n in [1, 12] {
+            let Campus { app, me, pages } = campus(backend, n).await;
+            // The first request of a session may slide its expiry.
+            me.get(&app, "/").await;
+            let mut counts = Vec::new();
+            let mut over = Vec::new();
+            for (name, path) in &pages {
+                let ran = statements_of(&app, &me, path).await;
+                let ceiling = OVER_BUDGET
+                    .iter()
+                    .find(|(page, _)| page == name)
+                    .map_or(BUDGET, |(_, c)| *c);
+                if ran.len() as u64 > ceiling {
+                    over.push(format!(
+                        "{name} ({path}) ran {} statements, over its {ceiling}:\n  {}",
+                        ran.len(),
+                        ran.join("\n  ")
+                    ));
+                }
+                counts.push((*name, ran.len()));
+            }
+            assert!(over.is_empty(), "{backend:?} n={n}:\n{}", over.join("\n"));
+            eprintln!("{backend:?} n={n}: {counts:?}");
+            runs.push(counts);
+        }
+        assert_eq!(
+            runs[0], runs[1],
+            "statement counts must not grow with classes, friends, threads or replies"
+        );
+    }
+);
