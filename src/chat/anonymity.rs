@@ -2,14 +2,12 @@
 //! shown beside the compose box so a student knows, before posting, how large the
 //! crowd they hide in is. One count for the class, never a count per student.
 
-use chrono::{Duration, NaiveDateTime};
-use diesel::dsl::count;
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::pseudonym;
 use crate::accounts::UserId;
 use crate::classes::ClassId;
-use crate::db::schema::class_messages;
 use crate::db::DbConn;
 
 /// Posts within this many days make a recent poster.
@@ -39,19 +37,31 @@ pub fn recent_posters(
     class_id: &ClassId,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
-    let others: i64 = class_messages::table
-        .filter(class_messages::class_id.eq(class_id))
-        .filter(class_messages::created_at.ge(now - Duration::days(WINDOW_DAYS)))
-        .filter(class_messages::deleted.eq(false))
-        // A held post is not there for classmates: it neither moves the count
-        // nor counts as cover.
-        .filter(class_messages::held.eq(false))
-        .filter(class_messages::user_id.is_not_null())
-        .filter(class_messages::user_id.ne(viewer))
-        .select(count(class_messages::user_id).aggregate_distinct())
-        .first(conn)?;
+    let others: i64 = other_recent_posters!(viewer.clone(), class_id.clone(), now).first(conn)?;
     Ok(others + 1)
 }
+
+/// How many students other than `$viewer` posted in `$class` lately (owned
+/// ids), as a query: `recent_posters`, or a one-value subquery of a page's
+/// statement (the class page's head).
+macro_rules! other_recent_posters {
+    ($viewer:expr, $class:expr, $now:expr) => {{
+        use $crate::db::schema::class_messages;
+        let since: chrono::NaiveDateTime =
+            $now - chrono::Duration::days($crate::chat::anonymity::WINDOW_DAYS);
+        class_messages::table
+            .filter(class_messages::class_id.eq($class))
+            .filter(class_messages::created_at.ge(since))
+            .filter(class_messages::deleted.eq(false))
+            // A held post is not there for classmates: it neither moves the
+            // count nor counts as cover.
+            .filter(class_messages::held.eq(false))
+            .filter(class_messages::user_id.is_not_null())
+            .filter(class_messages::user_id.ne($viewer))
+            .select(diesel::dsl::count(class_messages::user_id).aggregate_distinct())
+    }};
+}
+pub(crate) use other_recent_posters;
 
 /// The compose box's anonymity note for `viewer` in a class: the count, the
 /// viewer's name, and for a viewer without one a look-up of 16 candidates (more
@@ -66,9 +76,37 @@ pub fn for_viewer(
 ) -> QueryResult<Anonymity> {
     let recent_posters = recent_posters(conn, viewer, class_id, now)?;
     let name = pseudonym::name_for(conn, secret, viewer, class_id)?;
-    Ok(Anonymity {
-        recent_posters,
-        few: recent_posters < i64::from(min_posters),
-        name,
-    })
+    Ok(Anonymity::new(recent_posters, min_posters, name))
+}
+
+impl Anonymity {
+    fn new(recent_posters: i64, min_posters: u32, name: String) -> Anonymity {
+        Anonymity {
+            recent_posters,
+            few: recent_posters < i64::from(min_posters),
+            name,
+        }
+    }
+
+    /// The note from what a page's head already read (`threads::ClassHead`):
+    /// a statement only when the viewer holds no name here yet (the look-up
+    /// of a free one).
+    pub fn from_head(
+        conn: &mut DbConn,
+        head: &super::threads::ClassHead,
+        viewer: &UserId,
+        class_id: &ClassId,
+        secret: &[u8],
+        min_posters: u32,
+    ) -> QueryResult<Anonymity> {
+        let name = match &head.pseudonym {
+            Some(name) => name.clone(),
+            None => pseudonym::first_free(conn, secret, viewer, class_id)?,
+        };
+        Ok(Anonymity::new(
+            head.other_recent_posters + 1,
+            min_posters,
+            name,
+        ))
+    }
 }

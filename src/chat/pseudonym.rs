@@ -135,13 +135,23 @@ pub fn held(
     user_id: &UserId,
     class_id: &ClassId,
 ) -> QueryResult<Option<String>> {
-    chat_pseudonyms::table
-        .filter(chat_pseudonyms::class_id.eq(class_id))
-        .filter(chat_pseudonyms::user_id.eq(user_id))
-        .select(chat_pseudonyms::name)
+    held_name!(user_id.clone(), class_id.clone())
         .first(conn)
         .optional()
 }
+
+/// The name `$user` holds in `$class` (owned ids), as a query: `held`, or a
+/// one-value subquery of a page's statement (the class page's head).
+macro_rules! held_name {
+    ($user:expr, $class:expr) => {{
+        use $crate::db::schema::chat_pseudonyms;
+        chat_pseudonyms::table
+            .filter(chat_pseudonyms::class_id.eq($class))
+            .filter(chat_pseudonyms::user_id.eq($user))
+            .select(chat_pseudonyms::name)
+    }};
+}
+pub(crate) use held_name;
 
 /// The name the student holds in the class, or the one their next post would
 /// take if nobody posts first. Writes nothing ("You post here as ...").
@@ -185,7 +195,7 @@ pub fn assign(
 }
 
 /// The first candidate no one holds in the class, `BATCH` candidates a query.
-fn first_free(
+pub fn first_free(
     conn: &mut DbConn,
     secret: &[u8],
     user_id: &UserId,

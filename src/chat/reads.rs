@@ -29,6 +29,22 @@ pub struct Marks {
 }
 
 impl Marks {
+    /// The marks from their rows: the class mark (`None` before the first
+    /// "mark all read") and the threads' marks; `joined` stands in for a
+    /// class mark never set, and nothing older than `NEW_FOR` before `now`
+    /// is new.
+    pub fn new(
+        class: Option<NaiveDateTime>,
+        joined: NaiveDateTime,
+        threads: HashMap<MessageId, NaiveDateTime>,
+        now: NaiveDateTime,
+    ) -> Marks {
+        Marks {
+            class: class.unwrap_or(joined).max(now - NEW_FOR),
+            threads,
+        }
+    }
+
     /// Everything in the thread up to this instant is read.
     pub fn for_thread(&self, thread: &MessageId) -> NaiveDateTime {
         self.threads
@@ -63,10 +79,7 @@ pub fn marks(
         .load(conn)?
         .into_iter()
         .collect();
-    Ok(Marks {
-        class: class.unwrap_or(joined).max(now - NEW_FOR),
-        threads,
-    })
+    Ok(Marks::new(class, joined, threads, now))
 }
 
 /// Marks a thread read through `through` (its newest message shown).

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{answers, pins, votes, ChatError, ClassMessage, MessageId, Rules};
+use super::{answers, pins, ChatError, ClassMessage, MessageId, Rules};
 use crate::accounts::UserId;
 use crate::classes::{self, Class, ClassId, ClassMeeting};
 use crate::db::schema::{class_messages, message_flags};
@@ -224,8 +224,115 @@ pub struct ThreadList {
 pub struct ClassPage {
     pub class: Class,
     pub meetings: Vec<ClassMeeting>,
+    pub head: ClassHead,
     /// None when the viewer is not enrolled: they get no message at all.
     pub chat: Option<ThreadList>,
+}
+
+/// What a class's pages show around its messages, for one viewer, read in
+/// the statement that reads the section and its meetings (`class_head!`):
+/// seven one-value subqueries the database runs once each, instead of seven
+/// statements.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClassHead {
+    /// When the viewer joined; None when they do not take the class.
+    pub enrolled_at: Option<NaiveDateTime>,
+    /// Their "mark all read" in the class, if they ever pressed it.
+    pub class_mark: Option<NaiveDateTime>,
+    /// The class's newest event: where a page's live stream starts.
+    pub latest_event: i64,
+    /// Students other than the viewer who posted lately (`anonymity`).
+    pub other_recent_posters: i64,
+    /// The name the viewer holds in the class, if they posted.
+    pub pseudonym: Option<String>,
+    /// The viewer muted the class's notifications.
+    pub muted: bool,
+    /// Students who take the class.
+    pub members: i64,
+}
+
+/// The head's subqueries as they come back (`ClassHead`, in its order).
+type HeadColumns = (
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    bool,
+    Option<i64>,
+);
+
+/// A class's section joined to its meetings (a row per meeting), with the
+/// `ClassHead` columns for `$viewer` and the caller's own `$extra` columns
+/// (owned ids): one statement for everything a class's page shows around
+/// its messages. Rows come back as `(Class, Option<ClassMeeting>,
+/// HeadColumns, (extra, ...))`, for `head_of`.
+macro_rules! class_head {
+    ($viewer:expr, $class_id:expr, $now:expr, $($extra:expr),+) => {{
+        use $crate::db::schema::{
+            chat_class_reads, chat_events, class_meetings, classes as sections, user_classes,
+        };
+        let viewer: UserId = $viewer.clone();
+        let class_id: ClassId = $class_id.clone();
+        let now: NaiveDateTime = $now;
+        sections::table
+            .left_join(class_meetings::table)
+            .filter(sections::id.eq(class_id.clone()))
+            .order(class_meetings::position)
+            .select((
+                Class::as_select(),
+                Option::<ClassMeeting>::as_select(),
+                (
+                    user_classes::table
+                        .filter(user_classes::user_id.eq(viewer.clone()))
+                        .filter(user_classes::class_id.eq(class_id.clone()))
+                        .select(user_classes::enrolled_at)
+                        .single_value(),
+                    chat_class_reads::table
+                        .filter(chat_class_reads::user_id.eq(viewer.clone()))
+                        .filter(chat_class_reads::class_id.eq(class_id.clone()))
+                        .select(chat_class_reads::read_through)
+                        .single_value(),
+                    chat_events::table
+                        .filter(chat_events::class_id.eq(class_id.clone()))
+                        .select(diesel::dsl::max(chat_events::seq))
+                        .single_value(),
+                    super::anonymity::other_recent_posters!(viewer.clone(), class_id.clone(), now)
+                        .single_value(),
+                    super::pseudonym::held_name!(viewer.clone(), class_id.clone()).single_value(),
+                    crate::notifications::muted!(viewer.clone(), class_id.clone()),
+                    user_classes::table
+                        .filter(user_classes::class_id.eq(class_id.clone()))
+                        .count()
+                        .single_value(),
+                ),
+                ($($extra,)+),
+            ))
+    }};
+}
+
+/// The section, its meetings, the head and the caller's extra columns from
+/// `class_head!`'s rows; None when there is no such class.
+fn head_of<E>(
+    rows: Vec<(Class, Option<ClassMeeting>, HeadColumns, E)>,
+) -> Option<(Class, Vec<ClassMeeting>, ClassHead, E)> {
+    let mut rows = rows.into_iter();
+    let (class, first, columns, extra) = rows.next()?;
+    let meetings = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, meeting, _, _)| meeting))
+        .collect();
+    let (enrolled_at, class_mark, latest, others, pseudonym, muted, members) = columns;
+    let head = ClassHead {
+        enrolled_at,
+        class_mark,
+        latest_event: latest.unwrap_or(0),
+        other_recent_posters: others.unwrap_or(0),
+        pseudonym,
+        muted,
+        members: members.unwrap_or(0),
+    };
+    Some((class, meetings, head, extra))
 }
 
 /// One whole thread, for its own page.
@@ -238,6 +345,9 @@ pub struct ThreadPage {
     pub latest_event: i64,
     /// Pinned by a moderator.
     pub pinned: bool,
+    pub head: ClassHead,
+    /// The viewer follows the thread (its replies notify them).
+    pub following: bool,
 }
 
 /// What the list needs of a reply: no text, and its author only as "mine".
@@ -277,15 +387,24 @@ pub fn class_page_by(
     now: NaiveDateTime,
 ) -> Result<ClassPage, ChatError> {
     let before = before.filter(|c| c.fits(sort));
-    let class = classes::find(conn, class_id)?.ok_or(ChatError::ClassNotFound)?;
-    let enrolled_at = classes::enrolled_at(conn, viewer, class_id)?;
-    let meetings = classes::meetings_of(conn, std::slice::from_ref(class_id))?;
-    let chat = match enrolled_at {
+    // Whether the class has pinned threads (by their partial index): only
+    // then does the first page read them.
+    let has_pins = diesel::dsl::exists(
+        class_messages::table
+            .filter(class_messages::class_id.eq(class_id.clone()))
+            .filter(class_messages::pinned_at.is_not_null())
+            .filter(class_messages::parent_message_id.is_null()),
+    );
+    let rows = class_head!(viewer, class_id, now, has_pins).load(conn)?;
+    let (class, meetings, head, (has_pins,)) = head_of(rows).ok_or(ChatError::ClassNotFound)?;
+    let chat = match head.enrolled_at {
         Some(joined) => Some(thread_list(
             conn,
             viewer,
             class_id,
+            &head,
             joined,
+            has_pins,
             Page { sort, before },
             rules,
             now,
@@ -295,6 +414,7 @@ pub fn class_page_by(
     Ok(ClassPage {
         class,
         meetings,
+        head,
         chat,
     })
 }
@@ -306,78 +426,169 @@ struct Page<'a> {
     before: Option<&'a Cursor>,
 }
 
+#[allow(clippy::too_many_arguments)] // one page's inputs, each a different kind
 fn thread_list(
     conn: &mut DbConn,
     viewer: &UserId,
     class_id: &ClassId,
+    head: &ClassHead,
     joined: NaiveDateTime,
+    has_pins: bool,
     page: Page<'_>,
     rules: &Rules,
     now: NaiveDateTime,
 ) -> QueryResult<ThreadList> {
-    let latest_event = super::events::latest(conn, class_id)?;
-    let (roots, older) = roots_of(conn, Some(viewer), class_id, page)?;
-    let root_ids: Vec<MessageId> = roots.iter().map(|m| m.id.clone()).collect();
+    let (roots, older) = roots_of(conn, Some(viewer), viewer, class_id, has_pins, page)?;
+    let root_ids: Vec<MessageId> = roots.iter().map(|r| r.message.id.clone()).collect();
     let replies = reply_stats(conn, &root_ids)?;
-    let marks = super::reads::marks(conn, viewer, class_id, joined, &root_ids, now)?;
-    let flagged = flagged_by(conn, viewer, &root_ids, &[])?;
-    let voted = votes::voted_by(conn, viewer, &root_ids)?;
+    let marks = super::reads::Marks::new(
+        head.class_mark,
+        joined,
+        roots
+            .iter()
+            .filter_map(|r| Some((r.message.id.clone(), r.mark?)))
+            .collect(),
+        now,
+    );
     let threads = roots
         .iter()
-        .map(|root| {
-            let stats = replies.get(&root.id).map(Vec::as_slice).unwrap_or(&[]);
-            let mut summary = summary_of(root, stats, viewer, rules, now);
-            summary.opening.flagged_by_me = flagged.contains(&root.id);
-            summary.opening.can_flag &= !summary.opening.flagged_by_me;
-            summary.opening.voted_by_me = voted.contains(&root.id);
-            let mark = marks.for_thread(&root.id);
-            summary.unread = std::iter::once((
-                root.created_at,
-                root.user_id.as_ref(),
-                root.deleted,
-                root.hidden,
-            ))
-            .chain(
-                stats
-                    .iter()
-                    .map(|r| (r.created_at, r.user_id.as_ref(), r.deleted, r.hidden)),
-            )
-            .filter(|(at, author, deleted, hidden)| {
-                *at > mark && *author != Some(viewer) && !deleted && !hidden
-            })
-            .count();
-            summary
-        })
+        .map(
+            |Root {
+                 message: root,
+                 flagged,
+                 voted,
+                 ..
+             }| {
+                let stats = replies.get(&root.id).map(Vec::as_slice).unwrap_or(&[]);
+                let mut summary = summary_of(root, stats, viewer, rules, now);
+                summary.opening.flagged_by_me = *flagged;
+                summary.opening.can_flag &= !summary.opening.flagged_by_me;
+                summary.opening.voted_by_me = *voted;
+                let mark = marks.for_thread(&root.id);
+                summary.unread = std::iter::once((
+                    root.created_at,
+                    root.user_id.as_ref(),
+                    root.deleted,
+                    root.hidden,
+                ))
+                .chain(
+                    stats
+                        .iter()
+                        .map(|r| (r.created_at, r.user_id.as_ref(), r.deleted, r.hidden)),
+                )
+                .filter(|(at, author, deleted, hidden)| {
+                    *at > mark && *author != Some(viewer) && !deleted && !hidden
+                })
+                .count();
+                summary
+            },
+        )
         .collect();
     Ok(ThreadList {
         threads,
         sort: page.sort,
         older,
         newest: page.before.is_none(),
-        latest_event,
+        latest_event: head.latest_event,
     })
 }
 
+/// A thread's first message with what the list shows of it for one reader:
+/// whether they reported it or voted for it, and their mark on the thread.
+struct Root {
+    message: ClassMessage,
+    flagged: bool,
+    voted: bool,
+    mark: Option<NaiveDateTime>,
+}
+
+/// Whether `$reader` (an owned id) reported and voted for the message of
+/// the row, as two subqueries beside its columns.
+macro_rules! reader_columns {
+    ($reader:expr) => {{
+        use $crate::db::schema::message_votes;
+        let reader: UserId = $reader.clone();
+        (
+            diesel::dsl::exists(
+                message_flags::table
+                    .filter(message_flags::user_id.eq(reader.clone()))
+                    .filter(message_flags::cleared_at.is_null())
+                    .filter(message_flags::message_id.eq(class_messages::id)),
+            ),
+            diesel::dsl::exists(
+                message_votes::table
+                    .filter(message_votes::user_id.eq(reader))
+                    .filter(message_votes::message_id.eq(class_messages::id)),
+            ),
+        )
+    }};
+}
+
+/// A root's columns for `$reader` (an owned id): the message, whether they
+/// reported it and voted for it, and their mark on the thread, so the list's
+/// first messages and what the reader did with them are one statement.
+macro_rules! root_columns {
+    ($reader:expr) => {{
+        use $crate::db::schema::chat_thread_reads;
+        let reader: UserId = $reader.clone();
+        (
+            ClassMessage::as_select(),
+            reader_columns!(reader),
+            chat_thread_reads::table
+                .filter(chat_thread_reads::user_id.eq(reader))
+                .filter(chat_thread_reads::thread_id.eq(class_messages::id))
+                .select(chat_thread_reads::read_through)
+                .single_value(),
+        )
+    }};
+}
+
+type RootRow = (ClassMessage, (bool, bool), Option<NaiveDateTime>);
+
+impl From<RootRow> for Root {
+    fn from((message, (flagged, voted), mark): RootRow) -> Root {
+        Root {
+            message,
+            flagged,
+            voted,
+            mark,
+        }
+    }
+}
+
 /// A page's first messages: pinned threads head the first page in every order
-/// (one statement) and are left out of the ordered pages so none shows twice;
-/// then up to `PAGE_SIZE` in the page's order, and where the next page starts.
-/// Held threads are listed for their author (`Some(viewer)`), or all of them
-/// for staff reading the class (`None`).
+/// (one statement, only when the class has any) and are left out of the
+/// ordered pages so none shows twice; then up to `PAGE_SIZE` in the page's
+/// order, and where the next page starts. Held threads are listed for their
+/// author (`Some(viewer)`), or all of them for staff reading the class
+/// (`None`). `reader` is whose reports, votes and marks come with them.
 fn roots_of(
     conn: &mut DbConn,
     viewer: Option<&UserId>,
+    reader: &UserId,
     class_id: &ClassId,
+    has_pins: bool,
     page: Page<'_>,
-) -> QueryResult<(Vec<ClassMessage>, Option<Cursor>)> {
-    let mut roots = match page.before {
-        None => pins::pinned_threads(conn, class_id)?,
-        Some(_) => Vec::new(),
+) -> QueryResult<(Vec<Root>, Option<Cursor>)> {
+    let mut roots: Vec<Root> = match page.before {
+        None if has_pins => class_messages::table
+            .filter(class_messages::class_id.eq(class_id))
+            .filter(class_messages::parent_message_id.is_null())
+            .filter(class_messages::pinned_at.is_not_null())
+            .order((class_messages::pinned_at.desc(), class_messages::id.desc()))
+            .limit(pins::MAX_PINNED as i64)
+            .select(root_columns!(reader))
+            .load::<RootRow>(conn)?
+            .into_iter()
+            .map(Root::from)
+            .collect(),
+        _ => Vec::new(),
     };
     let pinned = roots.len();
-    roots.extend(root_page(conn, viewer, class_id, page)?);
+    roots.extend(root_page(conn, viewer, reader, class_id, page)?);
     let older = if (roots.len() - pinned) as i64 > PAGE_SIZE {
         roots.truncate(pinned + PAGE_SIZE as usize);
-        roots.last().map(|m| Cursor {
+        roots.last().map(|Root { message: m, .. }| Cursor {
             last_activity_at: m.last_activity_at,
             id: m.id.clone(),
             votes: (page.sort == Sort::Top).then_some(m.vote_count),
@@ -441,7 +652,8 @@ pub fn staff_page(
         sort: Sort::Activity,
         before: before.filter(|c| c.fits(Sort::Activity)),
     };
-    let (roots, older) = roots_of(conn, None, class_id, page)?;
+    let (roots, older) = roots_of(conn, None, viewer, class_id, true, page)?;
+    let roots: Vec<ClassMessage> = roots.into_iter().map(|r| r.message).collect();
     let root_ids: Vec<MessageId> = roots.iter().map(|m| m.id.clone()).collect();
     let replies: Vec<ClassMessage> = class_messages::table
         .filter(class_messages::thread_root_id.eq_any(&root_ids))
@@ -575,20 +787,51 @@ pub fn thread_page(
     rules: &Rules,
     now: NaiveDateTime,
 ) -> Result<ThreadPage, ChatError> {
-    let class = classes::find(conn, class_id)?.ok_or(ChatError::ClassNotFound)?;
-    let joined =
-        classes::enrolled_at(conn, viewer, class_id)?.ok_or_else(|| ChatError::NotEnrolled {
-            class_id: class_id.clone(),
-        })?;
-    let root = super::find(conn, thread_id)?
+    use crate::db::schema::chat_thread_reads;
+    let thread_mark = chat_thread_reads::table
+        .filter(chat_thread_reads::user_id.eq(viewer.clone()))
+        .filter(chat_thread_reads::thread_id.eq(thread_id.clone()))
+        .select(chat_thread_reads::read_through)
+        .single_value();
+    let follows = crate::notifications::chat::following!(viewer.clone(), thread_id.clone());
+    let rows: Vec<(_, _, _, (Option<NaiveDateTime>, bool))> =
+        class_head!(viewer, class_id, now, thread_mark, follows).load(conn)?;
+    let (class, _, head, (thread_mark, following)) =
+        head_of(rows).ok_or(ChatError::ClassNotFound)?;
+    let joined = head.enrolled_at.ok_or_else(|| ChatError::NotEnrolled {
+        class_id: class_id.clone(),
+    })?;
+    // The thread's first message and its replies in reading order, each with
+    // whether the viewer reported it or voted for it: one statement.
+    let rows: Vec<(ClassMessage, (bool, bool))> = class_messages::table
+        .filter(
+            class_messages::id
+                .eq(thread_id)
+                .or(class_messages::thread_root_id.eq(thread_id)),
+        )
+        .order((class_messages::created_at.asc(), class_messages::id.asc()))
+        .select((ClassMessage::as_select(), reader_columns!(viewer)))
+        .load(conn)?;
+    let mut flagged: HashSet<MessageId> = HashSet::new();
+    let mut voted: HashSet<MessageId> = HashSet::new();
+    let mut root = None;
+    let mut replies: Vec<ClassMessage> = Vec::with_capacity(rows.len());
+    for (message, (flagged_by_me, voted_by_me)) in rows {
+        if flagged_by_me {
+            flagged.insert(message.id.clone());
+        }
+        if voted_by_me {
+            voted.insert(message.id.clone());
+        }
+        if &message.id == thread_id {
+            root = Some(message);
+        } else {
+            replies.push(message);
+        }
+    }
+    let root = root
         .filter(|m| &m.class_id == class_id && m.parent_message_id.is_none())
         .ok_or(ChatError::MessageNotFound)?;
-    let latest_event = super::events::latest(conn, class_id)?;
-    let mut replies: Vec<ClassMessage> = class_messages::table
-        .filter(class_messages::thread_root_id.eq(thread_id))
-        .order((class_messages::created_at.asc(), class_messages::id.asc()))
-        .select(ClassMessage::as_select())
-        .load(conn)?;
     // Someone else's held message is not there for this viewer, unless it was
     // edited into held after replies came: then it stays as a hidden one.
     let sees = |m: &ClassMessage| !m.held || staff || m.user_id.as_ref() == Some(viewer);
@@ -600,18 +843,15 @@ pub fn thread_page(
     if !sees(&root) && replies.is_empty() {
         return Err(ChatError::MessageNotFound);
     }
-    let mut ids: Vec<MessageId> = replies.iter().map(|m| m.id.clone()).collect();
-    let flagged = flagged_by(conn, viewer, std::slice::from_ref(thread_id), &ids)?;
-    ids.push(root.id.clone());
-    let voted = votes::voted_by(conn, viewer, &ids)?;
-    let mark = super::reads::marks(
-        conn,
-        viewer,
-        class_id,
+    let mark = super::reads::Marks::new(
+        head.class_mark,
         joined,
-        std::slice::from_ref(thread_id),
+        thread_mark
+            .map(|t| (thread_id.clone(), t))
+            .into_iter()
+            .collect(),
         now,
-    )?
+    )
     .for_thread(thread_id);
     let newest = replies
         .iter()
@@ -647,32 +887,11 @@ pub fn thread_page(
         class,
         thread,
         new_ids,
-        latest_event,
+        latest_event: head.latest_event,
         pinned: root.pinned_at.is_some(),
+        head,
+        following,
     })
-}
-
-/// Reports by `viewer` waiting for review, on these threads' first messages and
-/// on these messages. Once a moderator reviewed one, its reporter may report
-/// the message again (the moderators hear of it; it does not count).
-fn flagged_by(
-    conn: &mut DbConn,
-    viewer: &UserId,
-    roots: &[MessageId],
-    others: &[MessageId],
-) -> QueryResult<HashSet<MessageId>> {
-    Ok(message_flags::table
-        .filter(message_flags::user_id.eq(viewer))
-        .filter(message_flags::cleared_at.is_null())
-        .filter(
-            message_flags::message_id
-                .eq_any(roots)
-                .or(message_flags::message_id.eq_any(others)),
-        )
-        .select(message_flags::message_id)
-        .load::<MessageId>(conn)?
-        .into_iter()
-        .collect())
 }
 
 /// Up to `PAGE_SIZE + 1` unpinned threads of the class in the page's order,
@@ -680,15 +899,16 @@ fn flagged_by(
 fn root_page(
     conn: &mut DbConn,
     viewer: Option<&UserId>,
+    reader: &UserId,
     class_id: &ClassId,
     page: Page<'_>,
-) -> QueryResult<Vec<ClassMessage>> {
+) -> QueryResult<Vec<Root>> {
     let mut query = class_messages::table
         .filter(class_messages::class_id.eq(class_id))
         .filter(class_messages::parent_message_id.is_null())
         .filter(class_messages::pinned_at.is_null())
         .limit(PAGE_SIZE + 1)
-        .select(ClassMessage::as_select())
+        .select(root_columns!(reader))
         .into_boxed();
     if let Some(viewer) = viewer {
         // Someone else's held thread is not listed, unless it was edited into
@@ -763,7 +983,11 @@ fn root_page(
             }
         }
     };
-    query.load(conn)
+    Ok(query
+        .load::<RootRow>(conn)?
+        .into_iter()
+        .map(Root::from)
+        .collect())
 }
 
 /// One message as `viewer` may see it, at the given depth, with no parent to

@@ -100,14 +100,23 @@ pub fn choose_following(
 /// Whether the student follows the thread (started it, replied, or followed by
 /// hand, and did not unfollow since).
 pub fn is_following(conn: &mut DbConn, user: &UserId, thread: &MessageId) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        thread_follows::table
-            .filter(thread_follows::user_id.eq(user))
-            .filter(thread_follows::thread_id.eq(thread))
-            .filter(thread_follows::following.eq(true)),
-    ))
-    .get_result(conn)
+    diesel::select(following!(user.clone(), thread.clone())).get_result(conn)
 }
+
+/// Whether `$user` follows `$thread` (owned ids), as an expression a page's
+/// statement selects beside its own columns (the thread page's head).
+macro_rules! following {
+    ($user:expr, $thread:expr) => {{
+        use $crate::db::schema::thread_follows;
+        diesel::dsl::exists(
+            thread_follows::table
+                .filter(thread_follows::user_id.eq($user))
+                .filter(thread_follows::thread_id.eq($thread))
+                .filter(thread_follows::following.eq(true)),
+        )
+    }};
+}
+pub(crate) use following;
 
 /// Mutes a class the student takes: its chat activity notifies them of nothing until they
 /// unmute (what happened meanwhile is not written, so it never shows up later).

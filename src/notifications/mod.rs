@@ -339,14 +339,23 @@ pub fn unread_count(
     Ok(ids.len() as i64)
 }
 
+/// Whether `$user` muted `$class` (owned ids), as an expression a page's
+/// statement selects beside its own columns (the class page's head).
+macro_rules! muted {
+    ($user:expr, $class:expr) => {{
+        use $crate::db::schema::class_mutes;
+        diesel::dsl::exists(
+            class_mutes::table
+                .filter(class_mutes::user_id.eq($user))
+                .filter(class_mutes::class_id.eq($class)),
+        )
+    }};
+}
+pub(crate) use muted;
+
 /// Whether the student muted the class.
 pub fn is_muted(conn: &mut DbConn, user: &UserId, class: &ClassId) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        class_mutes::table
-            .filter(class_mutes::user_id.eq(user))
-            .filter(class_mutes::class_id.eq(class)),
-    ))
-    .get_result(conn)
+    diesel::select(muted!(user.clone(), class.clone())).get_result(conn)
 }
 
 #[cfg(test)]

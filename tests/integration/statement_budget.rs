@@ -24,8 +24,8 @@ const BUDGET: u64 = 4;
 const OVER_BUDGET: &[(&str, u64)] = &[
     ("free time", 5),
     ("class search", 7),
-    ("class chat", 18),
-    ("thread", 15),
+    ("class chat", 6),
+    ("thread", 5),
     ("calendar", 6),
 ];
 

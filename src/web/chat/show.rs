@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{answer_refusal, html, rules, see_other, thread_href};
 use crate::campus_time::Stamp;
-use crate::chat::anonymity::{self, Anonymity};
+use crate::chat::anonymity::Anonymity;
 use crate::chat::live::LiveEvent;
 use crate::chat::threads::{AnswerView, Sort};
 use crate::chat::ThreadSummary;
@@ -420,7 +420,7 @@ pub async fn show_class(
     let rules = rules(&state);
     let viewer = current.user.id.clone();
     let viewer_user = current.user.clone();
-    let (page, friends, members, anonymity, muted) = with_conn(&state.pool, move |conn| {
+    let (page, friends, anonymity) = with_conn(&state.pool, move |conn| {
         let now = clock::now();
         let page = chat::threads::class_page_by(
             conn,
@@ -437,9 +437,14 @@ pub async fn show_class(
         })?;
         // Only where the compose box shows: a member's latest threads.
         let anonymity = match &page.chat {
-            Some(list) if list.newest => {
-                Some(anonymity_for(conn, &viewer, &class_id, &rules, now)?)
-            }
+            Some(list) if list.newest => Some(Anonymity::from_head(
+                conn,
+                &page.head,
+                &viewer,
+                &class_id,
+                &rules.secret,
+                rules.anonymity_min_posters,
+            )?),
             _ => None,
         };
         // Friends are named here, beside the chat, never inside it.
@@ -453,11 +458,11 @@ pub async fn show_class(
         .into_iter()
         .map(|f| f.label())
         .collect();
-        let members = crate::classes::member_count(conn, &class_id)?;
-        let muted = page.chat.is_some() && notifications::is_muted(conn, &viewer, &class_id)?;
-        Ok((page, friends, members, anonymity, muted))
+        Ok((page, friends, anonymity))
     })
     .await?;
+    let members = page.head.members;
+    let muted = page.chat.is_some() && page.head.muted;
     let mut layout = Layout::new(&req, Some(&current));
     let mut class = header_of(&page.class, &page.meetings);
     class.members = students(members);
@@ -552,8 +557,15 @@ pub async fn show_thread(
                         // What the inbox said about this thread has now been seen.
                         notifications::chat::mark_thread_read(conn, &viewer, &thread_id, now)?;
                     }
-                    let anonymity = anonymity_for(conn, &viewer, &class_id, &domain_rules, now)?;
-                    let following = notifications::chat::is_following(conn, &viewer, &thread_id)?;
+                    let anonymity = Anonymity::from_head(
+                        conn,
+                        &page.head,
+                        &viewer,
+                        &class_id,
+                        &domain_rules.secret,
+                        domain_rules.anonymity_min_posters,
+                    )?;
+                    let following = page.following;
                     Ok((page, anonymity, following))
                 }
                 Err(error) => Err(error),
@@ -600,24 +612,6 @@ pub async fn show_thread(
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
-}
-
-/// The viewer's anonymity note for a class's compose box (`chat::anonymity`).
-fn anonymity_for(
-    conn: &mut crate::db::DbConn,
-    viewer: &crate::accounts::UserId,
-    class_id: &ClassId,
-    rules: &chat::Rules,
-    now: NaiveDateTime,
-) -> Result<Anonymity, AppError> {
-    Ok(anonymity::for_viewer(
-        conn,
-        viewer,
-        class_id,
-        &rules.secret,
-        rules.anonymity_min_posters,
-        now,
-    )?)
 }
 
 /// "Mark all read" for one class.
