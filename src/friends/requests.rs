@@ -428,21 +428,21 @@ pub struct Overview {
     pub blocked: Vec<Person>,
 }
 
-/// The friends page's lists, in two queries (rows where I am each side).
+/// The friends page's lists, in one statement: the rows where I am either
+/// side, each joined to the other student (by the side that is not me).
 pub fn overview(conn: &mut DbConn, me: &UserId) -> QueryResult<Overview> {
-    let as_first: Vec<(Friendship, UserId, String, Option<String>)> = friendships::table
-        .inner_join(users::table.on(users::id.eq(friendships::user_id_2)))
-        .filter(friendships::user_id_1.eq(me))
-        .select((
-            Friendship::as_select(),
-            users::id,
-            users::computing_id,
-            users::display_name,
-        ))
-        .load(conn)?;
-    let as_second: Vec<(Friendship, UserId, String, Option<String>)> = friendships::table
-        .inner_join(users::table.on(users::id.eq(friendships::user_id_1)))
-        .filter(friendships::user_id_2.eq(me))
+    let other = diesel::dsl::case_when(
+        friendships::user_id_1.eq(me.clone()),
+        friendships::user_id_2,
+    )
+    .otherwise(friendships::user_id_1);
+    let rows: Vec<(Friendship, UserId, String, Option<String>)> = friendships::table
+        .inner_join(users::table.on(users::id.eq(other)))
+        .filter(
+            friendships::user_id_1
+                .eq(me)
+                .or(friendships::user_id_2.eq(me)),
+        )
         .select((
             Friendship::as_select(),
             users::id,
@@ -451,7 +451,7 @@ pub fn overview(conn: &mut DbConn, me: &UserId) -> QueryResult<Overview> {
         ))
         .load(conn)?;
     let mut out = Overview::default();
-    for (row, other_id, computing_id, display_name) in as_first.into_iter().chain(as_second) {
+    for (row, other_id, computing_id, display_name) in rows {
         let i_am_first = row.user_id_1 == *me;
         let person = |named: bool| Person {
             computing_id: computing_id.clone(),
