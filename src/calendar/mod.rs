@@ -26,6 +26,8 @@ pub struct FeedSettings<'a> {
     pub current_term: Option<&'a str>,
     /// `TERMS`: dates for terms SIS gives none for.
     pub configured: &'a [ConfiguredTermDates],
+    /// The terms the catalog holds (kept in memory until a sync).
+    pub terms: &'a crate::classes::term::TermList,
 }
 
 /// One term of a student's calendar: its dates (None when neither SIS nor
@@ -103,21 +105,18 @@ pub fn student_calendar(
     now: NaiveDateTime,
 ) -> QueryResult<StudentCalendar> {
     let spans = term_spans(conn, settings.configured)?;
-    let present = classes::terms_present(conn)?;
+    let present = settings.terms.get(conn)?;
     let today = settings.campus.date_of(now);
     let (current, next) = covered_terms(settings.current_term, &present, &spans, today);
     let mut calendar = StudentCalendar::default();
     for (term, always) in [(current, true), (next, false)] {
         let Some(term) = term else { continue };
-        let sections: Vec<Class> = classes::of_user(conn, user_id, term.code())?
-            .into_iter()
-            .filter(|c| c.active)
-            .collect();
+        let (sections, mut meetings) = classes::of_user_with_meetings(conn, user_id, term.code())?;
+        let sections: Vec<Class> = sections.into_iter().filter(|c| c.active).collect();
         if sections.is_empty() && !always {
             continue;
         }
-        let ids: Vec<ClassId> = sections.iter().map(|c| c.id.clone()).collect();
-        let meetings = classes::meetings_by_class(conn, &ids)?;
+        meetings.retain(|id, _| sections.iter().any(|c| &c.id == id));
         calendar.terms.push(TermPlan {
             span: spans.get(term.code()).copied(),
             term,

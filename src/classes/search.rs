@@ -23,7 +23,8 @@ use diesel::sql_types::{Bool, Integer, Nullable};
 
 use super::schedule::Day;
 use super::{term::Term, Class};
-use crate::db::schema::{class_meetings, classes};
+use crate::accounts::UserId;
+use crate::db::schema::{class_meetings, classes, user_classes};
 use crate::db::{DbConn, MultiBackend};
 
 use crate::db::lower;
@@ -277,6 +278,8 @@ impl Filters {
 #[derive(Debug, Clone)]
 pub struct Results {
     pub sections: Vec<Class>,
+    /// Which of them the student takes.
+    pub joined: std::collections::HashSet<super::ClassId>,
     /// Matches in the term, counted up to the cap.
     pub total: i64,
     pub page: i64,
@@ -512,25 +515,62 @@ fn starting_in<'a>(
 
 /// Runs a query (or filters alone, when `query` is None) for one page
 /// (1-based) of a term's sections: an exact subject first, then title
-/// matches, then the rest, each in catalog order. Two statements: the count
-/// and the page.
+/// matches, then the rest, each in catalog order, with which of them
+/// `viewer` takes. One statement: the page carries the count of all matches
+/// (a window count) and the viewer's enrollment in each. Only a page past
+/// the last (an old link, fewer matches now) costs two more: the count, and
+/// the last page, which it shows instead.
 pub fn run(
     conn: &mut DbConn,
     term: &Term,
     query: Option<&Query>,
     filters: &Filters,
     page: i64,
+    viewer: &UserId,
 ) -> QueryResult<Results> {
     let cap = PER_PAGE * MAX_PAGES;
-    let total: i64 = filtered(term, query, filters).count().get_result(conn)?;
-    // A page past the last (an old link, fewer matches now) shows the last.
-    let last = ((total.min(cap) + PER_PAGE - 1) / PER_PAGE).max(1);
-    let page = page.clamp(1, last);
+    let mut page = page.clamp(1, MAX_PAGES);
+    let mut rows = page_of(conn, term, query, filters, page, viewer)?;
+    let total = match rows.first() {
+        Some((_, _, total)) => *total,
+        None if page > 1 => {
+            let total: i64 = filtered(term, query, filters).count().get_result(conn)?;
+            page = ((total.min(cap) + PER_PAGE - 1) / PER_PAGE).max(1);
+            rows = page_of(conn, term, query, filters, page, viewer)?;
+            total
+        }
+        None => 0,
+    };
+    let joined = rows
+        .iter()
+        .filter(|(_, taken, _)| *taken)
+        .map(|(c, _, _)| c.id.clone())
+        .collect();
+    Ok(Results {
+        sections: rows.into_iter().map(|(c, _, _)| c).collect(),
+        joined,
+        total: total.min(cap),
+        page,
+        has_next: page * PER_PAGE < total.min(cap),
+        capped: total > cap,
+    })
+}
+
+/// One page of matches in rank order: each section, whether `viewer` takes
+/// it, and how many sections match in all.
+fn page_of(
+    conn: &mut DbConn,
+    term: &Term,
+    query: Option<&Query>,
+    filters: &Filters,
+    page: i64,
+    viewer: &UserId,
+) -> QueryResult<Vec<(Class, bool, i64)>> {
     let mut ranked = filtered(term, query, filters);
     if let Some(rank) = rank(query) {
         ranked = ranked.order(rank.asc());
     }
-    let sections = ranked
+    ranked
         .then_order_by((
             classes::subject,
             classes::catalog_number,
@@ -539,15 +579,16 @@ pub fn run(
         ))
         .limit(PER_PAGE)
         .offset((page - 1) * PER_PAGE)
-        .select(Class::as_select())
-        .load(conn)?;
-    Ok(Results {
-        sections,
-        total: total.min(cap),
-        page,
-        has_next: page * PER_PAGE < total.min(cap),
-        capped: total > cap,
-    })
+        .select((
+            Class::as_select(),
+            diesel::dsl::exists(
+                user_classes::table
+                    .filter(user_classes::user_id.eq(viewer.clone()))
+                    .filter(user_classes::class_id.eq(classes::id)),
+            ),
+            diesel::dsl::count(classes::id).over(),
+        ))
+        .load(conn)
 }
 
 /// The subjects a term offers, in order, for the subject filter. One statement.

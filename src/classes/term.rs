@@ -66,10 +66,18 @@ pub fn default_term(configured: Option<&str>, present: &[Term]) -> Option<Term> 
 /// version row read per page) and is correct on both backends and with any
 /// number of processes, at the price of a new term appearing half a minute
 /// late.
+#[derive(Debug)]
+///
+/// Each term's subjects (the class search's filter) are held the same way.
 pub struct TermList {
     held: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<[Term]>)>>,
+    subjects: std::sync::Mutex<SubjectsByTerm>,
     keep_for: std::time::Duration,
 }
+
+/// Each term's subjects, with when they were read.
+type SubjectsByTerm =
+    std::collections::HashMap<String, (std::time::Instant, std::sync::Arc<[String]>)>;
 
 /// How long the term list is kept before it is read again.
 pub const TERM_LIST_FOR: std::time::Duration = std::time::Duration::from_secs(30);
@@ -84,6 +92,7 @@ impl TermList {
     pub fn keeping_for(keep_for: std::time::Duration) -> TermList {
         TermList {
             held: std::sync::Mutex::new(None),
+            subjects: std::sync::Mutex::new(SubjectsByTerm::new()),
             keep_for,
         }
     }
@@ -102,9 +111,36 @@ impl TermList {
         Ok(terms)
     }
 
-    /// Drops the held list, so the next page reads it again (after a sync).
+    /// The subjects a term offers, in order: from memory when read within
+    /// `keep_for`, else from the database (one statement).
+    pub fn subjects(
+        &self,
+        conn: &mut crate::db::DbConn,
+        term: &Term,
+    ) -> diesel::QueryResult<std::sync::Arc<[String]>> {
+        let now = std::time::Instant::now();
+        if let Some((read_at, subjects)) = self.held_subjects().get(term.code()) {
+            if now.duration_since(*read_at) < self.keep_for {
+                return Ok(subjects.clone());
+            }
+        }
+        let subjects: std::sync::Arc<[String]> = super::search::subjects(conn, term)?.into();
+        self.held_subjects()
+            .insert(term.code().to_string(), (now, subjects.clone()));
+        Ok(subjects)
+    }
+
+    /// Drops the held lists, so the next page reads them again (after a sync).
     pub fn forget(&self) {
         *self.held() = None;
+        self.held_subjects().clear();
+    }
+
+    fn held_subjects(&self) -> std::sync::MutexGuard<'_, SubjectsByTerm> {
+        // A panic while holding this lock left nothing half-written.
+        self.subjects
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn held(

@@ -13,6 +13,7 @@ use super::state::AppState;
 use super::views::{self, FlashRedirect};
 use crate::calendar::{self, feeds, FeedSettings};
 use crate::campus_time::Stamp;
+use crate::classes::term::TermList;
 use crate::clock;
 use crate::config::Config;
 
@@ -20,11 +21,12 @@ use crate::config::Config;
 /// still shows up the same day.
 const FEED_CACHE: &str = "private, max-age=3600";
 
-fn settings(config: &Config) -> FeedSettings<'_> {
+fn settings<'a>(config: &'a Config, terms: &'a TermList) -> FeedSettings<'a> {
     FeedSettings {
         campus: config.campus_time,
         current_term: config.classes.current_term.as_deref(),
         configured: &config.classes.terms,
+        terms,
     }
 }
 
@@ -71,9 +73,11 @@ async fn render_page(
 ) -> Result<HttpResponse, AppError> {
     let user_id = current.user.id.clone();
     let config = state.config.clone();
+    let terms = state.terms.clone();
     let (status, plan) = with_conn(&state.pool, move |conn| {
         let status = feeds::status(conn, &user_id)?;
-        let plan = calendar::student_calendar(conn, &user_id, &settings(&config), clock::now())?;
+        let plan =
+            calendar::student_calendar(conn, &user_id, &settings(&config, &terms), clock::now())?;
         Ok((status, plan))
     })
     .await?;
@@ -186,11 +190,12 @@ pub async fn calendar_feed(
         .map(str::to_string)
         .ok_or(AppError::NotFound)?;
     let config = state.config.clone();
+    let terms = state.terms.clone();
     let body = with_conn(&state.pool, move |conn| {
         Ok(calendar::feed_for_token(
             conn,
             &token,
-            &settings(&config),
+            &settings(&config, &terms),
             clock::now(),
         )?)
     })
@@ -207,8 +212,10 @@ pub async fn download_calendar(
 ) -> Result<HttpResponse, AppError> {
     let user_id = current.user.id.clone();
     let config = state.config.clone();
+    let terms = state.terms.clone();
     let body = with_conn(&state.pool, move |conn| {
-        let plan = calendar::student_calendar(conn, &user_id, &settings(&config), clock::now())?;
+        let plan =
+            calendar::student_calendar(conn, &user_id, &settings(&config, &terms), clock::now())?;
         Ok(calendar::ics::write(&plan, config.campus_time))
     })
     .await?;

@@ -91,7 +91,7 @@ struct SearchPage {
     prev_href: Option<String>,
     next_href: Option<String>,
     return_to: String,
-    subjects: Vec<String>,
+    subjects: std::sync::Arc<[String]>,
     subject: String,
     /// The chosen subject when the term offers no such subject (kept selected).
     unlisted_subject: Option<String>,
@@ -214,15 +214,16 @@ pub async fn search_page(
     let (choice, subjects, outcome) = with_conn(&state.pool, move |conn| {
         let choice = TermChoice::load(conn, &terms, configured.as_deref(), term_param.as_deref())?;
         let subjects = match &choice.current {
-            Some(term) => search::subjects(conn, term)?,
-            None => Vec::new(),
+            Some(term) => terms.subjects(conn, term)?,
+            None => Default::default(),
         };
         let outcome = match (&choice.current, asked) {
             (Some(term), Some(Ok((query, filters)))) => {
-                let results = search::run(conn, term, query.as_ref(), &filters, page)?;
+                let mut results =
+                    search::run(conn, term, query.as_ref(), &filters, page, &user.id)?;
                 let ids: Vec<ClassId> = results.sections.iter().map(|c| c.id.clone()).collect();
                 let meetings = classes::meetings_by_class(conn, &ids)?;
-                let joined = classes::enrolled_among(conn, &user.id, &ids)?;
+                let joined = std::mem::take(&mut results.joined);
                 let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
                 Some(Ok(Found {
                     results,
