@@ -89,8 +89,8 @@ impl Anonymity {
     }
 
     /// The note from what a page's head already read (`threads::ClassHead`):
-    /// a statement only when the viewer holds no name here yet (the look-up
-    /// of a free one).
+    /// a statement only when the viewer holds no name here and someone else
+    /// holds their first candidate (the look-up of further candidates).
     pub fn from_head(
         conn: &mut DbConn,
         head: &super::threads::ClassHead,
@@ -99,7 +99,7 @@ impl Anonymity {
         secret: &[u8],
         min_posters: u32,
     ) -> QueryResult<Anonymity> {
-        let name = match &head.pseudonym {
+        let name = match head.pseudonym.as_ref().or(head.free_candidate.as_ref()) {
             Some(name) => name.clone(),
             None => pseudonym::first_free(conn, secret, viewer, class_id)?,
         };

@@ -140,6 +140,22 @@ pub fn held(
         .optional()
 }
 
+/// Whether someone holds the name `$name` in `$class` (owned values), as an
+/// expression a page's statement selects beside its own columns (the class
+/// page's head asks it of the viewer's first candidate).
+macro_rules! is_taken {
+    ($class:expr, $name:expr) => {{
+        use $crate::db::schema::chat_pseudonyms;
+        let name: String = $name;
+        diesel::dsl::exists(
+            chat_pseudonyms::table
+                .filter(chat_pseudonyms::class_id.eq($class))
+                .filter(chat_pseudonyms::name.eq(name)),
+        )
+    }};
+}
+pub(crate) use is_taken;
+
 /// The name `$user` holds in `$class` (owned ids), as a query: `held`, or a
 /// one-value subquery of a page's statement (the class page's head).
 macro_rules! held_name {

@@ -245,6 +245,10 @@ pub struct ClassHead {
     pub other_recent_posters: i64,
     /// The name the viewer holds in the class, if they posted.
     pub pseudonym: Option<String>,
+    /// Their first candidate name, when no one holds it: the name their
+    /// first post would take (`pseudonym::name_for`), known without the
+    /// look-up of further candidates.
+    pub free_candidate: Option<String>,
     /// The viewer muted the class's notifications.
     pub muted: bool,
     /// Students who take the class.
@@ -259,16 +263,18 @@ type HeadColumns = (
     Option<i64>,
     Option<String>,
     bool,
+    bool,
     Option<i64>,
 );
 
 /// A class's section joined to its meetings (a row per meeting), with the
-/// `ClassHead` columns for `$viewer` and the caller's own `$extra` columns
-/// (owned ids): one statement for everything a class's page shows around
-/// its messages. Rows come back as `(Class, Option<ClassMeeting>,
-/// HeadColumns, (extra, ...))`, for `head_of`.
+/// `ClassHead` columns for `$viewer` (whose first candidate name is
+/// `$candidate`) and the caller's own `$extra` columns (owned ids): one
+/// statement for everything a class's page shows around its messages. Rows
+/// come back as `(Class, Option<ClassMeeting>, HeadColumns, (extra, ...))`,
+/// for `head_of`.
 macro_rules! class_head {
-    ($viewer:expr, $class_id:expr, $now:expr, $($extra:expr),+) => {{
+    ($viewer:expr, $class_id:expr, $candidate:expr, $now:expr, $($extra:expr),+) => {{
         use $crate::db::schema::{
             chat_class_reads, chat_events, class_meetings, classes as sections, user_classes,
         };
@@ -300,6 +306,7 @@ macro_rules! class_head {
                     super::anonymity::other_recent_posters!(viewer.clone(), class_id.clone(), now)
                         .single_value(),
                     super::pseudonym::held_name!(viewer.clone(), class_id.clone()).single_value(),
+                    super::pseudonym::is_taken!(class_id.clone(), $candidate),
                     crate::notifications::muted!(viewer.clone(), class_id.clone()),
                     user_classes::table
                         .filter(user_classes::class_id.eq(class_id.clone()))
@@ -312,9 +319,11 @@ macro_rules! class_head {
 }
 
 /// The section, its meetings, the head and the caller's extra columns from
-/// `class_head!`'s rows; None when there is no such class.
+/// `class_head!`'s rows (for the viewer whose first candidate name is
+/// `candidate`); None when there is no such class.
 fn head_of<E>(
     rows: Vec<(Class, Option<ClassMeeting>, HeadColumns, E)>,
+    candidate: String,
 ) -> Option<(Class, Vec<ClassMeeting>, ClassHead, E)> {
     let mut rows = rows.into_iter();
     let (class, first, columns, extra) = rows.next()?;
@@ -322,13 +331,14 @@ fn head_of<E>(
         .into_iter()
         .chain(rows.filter_map(|(_, meeting, _, _)| meeting))
         .collect();
-    let (enrolled_at, class_mark, latest, others, pseudonym, muted, members) = columns;
+    let (enrolled_at, class_mark, latest, others, pseudonym, taken, muted, members) = columns;
     let head = ClassHead {
         enrolled_at,
         class_mark,
         latest_event: latest.unwrap_or(0),
         other_recent_posters: others.unwrap_or(0),
         pseudonym,
+        free_candidate: (!taken).then_some(candidate),
         muted,
         members: members.unwrap_or(0),
     };
@@ -395,8 +405,10 @@ pub fn class_page_by(
             .filter(class_messages::pinned_at.is_not_null())
             .filter(class_messages::parent_message_id.is_null()),
     );
-    let rows = class_head!(viewer, class_id, now, has_pins).load(conn)?;
-    let (class, meetings, head, (has_pins,)) = head_of(rows).ok_or(ChatError::ClassNotFound)?;
+    let candidate = super::pseudonym::candidate(&rules.secret, viewer, class_id);
+    let rows = class_head!(viewer, class_id, candidate.clone(), now, has_pins).load(conn)?;
+    let (class, meetings, head, (has_pins,)) =
+        head_of(rows, candidate).ok_or(ChatError::ClassNotFound)?;
     let chat = match head.enrolled_at {
         Some(joined) => Some(thread_list(
             conn,
@@ -794,10 +806,18 @@ pub fn thread_page(
         .select(chat_thread_reads::read_through)
         .single_value();
     let follows = crate::notifications::chat::following!(viewer.clone(), thread_id.clone());
-    let rows: Vec<(_, _, _, (Option<NaiveDateTime>, bool))> =
-        class_head!(viewer, class_id, now, thread_mark, follows).load(conn)?;
+    let candidate = super::pseudonym::candidate(&rules.secret, viewer, class_id);
+    let rows: Vec<(_, _, _, (Option<NaiveDateTime>, bool))> = class_head!(
+        viewer,
+        class_id,
+        candidate.clone(),
+        now,
+        thread_mark,
+        follows
+    )
+    .load(conn)?;
     let (class, _, head, (thread_mark, following)) =
-        head_of(rows).ok_or(ChatError::ClassNotFound)?;
+        head_of(rows, candidate).ok_or(ChatError::ClassNotFound)?;
     let joined = head.enrolled_at.ok_or_else(|| ChatError::NotEnrolled {
         class_id: class_id.clone(),
     })?;
