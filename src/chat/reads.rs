@@ -45,6 +45,12 @@ impl Marks {
         }
     }
 
+    /// Everything in the class up to this instant is read (a thread's own
+    /// mark may reach further).
+    pub fn class(&self) -> NaiveDateTime {
+        self.class
+    }
+
     /// Everything in the thread up to this instant is read.
     pub fn for_thread(&self, thread: &MessageId) -> NaiveDateTime {
         self.threads

@@ -450,51 +450,33 @@ fn thread_list(
     rules: &Rules,
     now: NaiveDateTime,
 ) -> QueryResult<ThreadList> {
-    let (roots, older) = roots_of(conn, Some(viewer), viewer, class_id, has_pins, page)?;
-    let root_ids: Vec<MessageId> = roots.iter().map(|r| r.message.id.clone()).collect();
-    let replies = reply_stats(conn, &root_ids)?;
-    let marks = super::reads::Marks::new(
-        head.class_mark,
-        joined,
-        roots
-            .iter()
-            .filter_map(|r| Some((r.message.id.clone(), r.mark?)))
-            .collect(),
-        now,
-    );
+    // Everything up to the class mark (or the join, or `NEW_FOR` ago) is read;
+    // each root carries its own thread mark.
+    let since = super::reads::Marks::new(head.class_mark, joined, HashMap::new(), now).class();
+    let (roots, older) = roots_of(conn, Some(viewer), viewer, since, class_id, has_pins, page)?;
     let threads = roots
         .iter()
-        .map(
-            |Root {
-                 message: root,
-                 flagged,
-                 voted,
-                 ..
-             }| {
-                let stats = replies.get(&root.id).map(Vec::as_slice).unwrap_or(&[]);
-                let mut summary = summary_of(root, stats, viewer, rules, now);
-                summary.opening.flagged_by_me = *flagged;
-                summary.opening.can_flag &= !summary.opening.flagged_by_me;
-                summary.opening.voted_by_me = *voted;
-                let mark = marks.for_thread(&root.id);
-                summary.unread = std::iter::once((
-                    root.created_at,
-                    root.user_id.as_ref(),
-                    root.deleted,
-                    root.hidden,
-                ))
-                .chain(
-                    stats
-                        .iter()
-                        .map(|r| (r.created_at, r.user_id.as_ref(), r.deleted, r.hidden)),
-                )
-                .filter(|(at, author, deleted, hidden)| {
-                    *at > mark && *author != Some(viewer) && !deleted && !hidden
-                })
-                .count();
-                summary
-            },
-        )
+        .map(|root| {
+            let message = &root.message;
+            let mut summary = summary_with(
+                message,
+                root.replies as usize,
+                root.answered,
+                viewer,
+                rules,
+                now,
+            );
+            summary.opening.flagged_by_me = root.flagged;
+            summary.opening.can_flag &= !summary.opening.flagged_by_me;
+            summary.opening.voted_by_me = root.voted;
+            let mark = root.mark.map_or(since, |t| t.max(since));
+            let opening_new = message.created_at > mark
+                && message.user_id.as_ref() != Some(viewer)
+                && !message.deleted
+                && !message.hidden;
+            summary.unread = root.unread_replies as usize + usize::from(opening_new);
+            summary
+        })
         .collect();
     Ok(ThreadList {
         threads,
@@ -506,12 +488,17 @@ fn thread_list(
 }
 
 /// A thread's first message with what the list shows of it for one reader:
-/// whether they reported it or voted for it, and their mark on the thread.
+/// whether they reported it or voted for it, their mark on the thread, and
+/// its replies: how many show, whether the marked answer is one of them,
+/// and how many are new to the reader.
 struct Root {
     message: ClassMessage,
     flagged: bool,
     voted: bool,
     mark: Option<NaiveDateTime>,
+    replies: i64,
+    answered: bool,
+    unread_replies: i64,
 }
 
 /// Whether `$reader` (an owned id) reported and voted for the message of
@@ -536,34 +523,93 @@ macro_rules! reader_columns {
     }};
 }
 
-/// A root's columns for `$reader` (an owned id): the message, whether they
-/// reported it and voted for it, and their mark on the thread, so the list's
-/// first messages and what the reader did with them are one statement.
+/// A root's columns for `$reader` (an owned id), whose class mark is `$since`:
+/// the message; whether they reported it and voted for it; their mark on the
+/// thread; and, counted over its replies by the thread's index, how many
+/// show (not held, not deleted), whether the marked answer is one that
+/// shows, and how many are new to the reader (newer than both marks, not
+/// theirs, not hidden). One statement for the list's first messages and all
+/// it shows of each thread. The same rules as `summary_of` and the unread
+/// count of `thread_list`, which live events apply to rows in memory; the
+/// class page's tests pin both.
 macro_rules! root_columns {
-    ($reader:expr) => {{
+    ($reader:expr, $since:expr) => {{
         use $crate::db::schema::chat_thread_reads;
         let reader: UserId = $reader.clone();
+        let since: NaiveDateTime = $since;
+        let replies = diesel::alias!(class_messages as replies);
+        let shown = || {
+            replies
+                .filter(
+                    replies
+                        .field(class_messages::thread_root_id)
+                        .eq(class_messages::id.nullable()),
+                )
+                .filter(replies.field(class_messages::held).eq(false))
+                .filter(replies.field(class_messages::deleted).eq(false))
+        };
         (
             ClassMessage::as_select(),
             reader_columns!(reader),
             chat_thread_reads::table
-                .filter(chat_thread_reads::user_id.eq(reader))
+                .filter(chat_thread_reads::user_id.eq(reader.clone()))
                 .filter(chat_thread_reads::thread_id.eq(class_messages::id))
                 .select(chat_thread_reads::read_through)
+                .single_value(),
+            shown().count().single_value(),
+            diesel::dsl::exists(
+                shown()
+                    .filter(
+                        replies
+                            .field(class_messages::id)
+                            .nullable()
+                            .eq(class_messages::answer_id),
+                    )
+                    .filter(replies.field(class_messages::hidden).eq(false)),
+            ),
+            shown()
+                .filter(replies.field(class_messages::hidden).eq(false))
+                .filter(replies.field(class_messages::created_at).gt(since))
+                .filter(
+                    replies
+                        .field(class_messages::user_id)
+                        .is_null()
+                        .or(replies.field(class_messages::user_id).ne(reader.clone())),
+                )
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    chat_thread_reads::table
+                        .filter(chat_thread_reads::user_id.eq(reader))
+                        .filter(chat_thread_reads::thread_id.eq(class_messages::id))
+                        .filter(
+                            chat_thread_reads::read_through
+                                .ge(replies.field(class_messages::created_at)),
+                        ),
+                )))
+                .count()
                 .single_value(),
         )
     }};
 }
 
-type RootRow = (ClassMessage, (bool, bool), Option<NaiveDateTime>);
+type RootRow = (
+    ClassMessage,
+    (bool, bool),
+    Option<NaiveDateTime>,
+    Option<i64>,
+    bool,
+    Option<i64>,
+);
 
 impl From<RootRow> for Root {
-    fn from((message, (flagged, voted), mark): RootRow) -> Root {
+    fn from((message, (flagged, voted), mark, replies, answered, unread_replies): RootRow) -> Root {
         Root {
             message,
             flagged,
             voted,
             mark,
+            replies: replies.unwrap_or(0),
+            answered,
+            unread_replies: unread_replies.unwrap_or(0),
         }
     }
 }
@@ -574,10 +620,12 @@ impl From<RootRow> for Root {
 /// order, and where the next page starts. Held threads are listed for their
 /// author (`Some(viewer)`), or all of them for staff reading the class
 /// (`None`). `reader` is whose reports, votes and marks come with them.
+#[allow(clippy::too_many_arguments)] // one page's inputs, each a different kind
 fn roots_of(
     conn: &mut DbConn,
     viewer: Option<&UserId>,
     reader: &UserId,
+    since: NaiveDateTime,
     class_id: &ClassId,
     has_pins: bool,
     page: Page<'_>,
@@ -589,7 +637,7 @@ fn roots_of(
             .filter(class_messages::pinned_at.is_not_null())
             .order((class_messages::pinned_at.desc(), class_messages::id.desc()))
             .limit(pins::MAX_PINNED as i64)
-            .select(root_columns!(reader))
+            .select(root_columns!(reader, since))
             .load::<RootRow>(conn)?
             .into_iter()
             .map(Root::from)
@@ -597,7 +645,7 @@ fn roots_of(
         _ => Vec::new(),
     };
     let pinned = roots.len();
-    roots.extend(root_page(conn, viewer, reader, class_id, page)?);
+    roots.extend(root_page(conn, viewer, reader, since, class_id, page)?);
     let older = if (roots.len() - pinned) as i64 > PAGE_SIZE {
         roots.truncate(pinned + PAGE_SIZE as usize);
         roots.last().map(|Root { message: m, .. }| Cursor {
@@ -664,7 +712,7 @@ pub fn staff_page(
         sort: Sort::Activity,
         before: before.filter(|c| c.fits(Sort::Activity)),
     };
-    let (roots, older) = roots_of(conn, None, viewer, class_id, true, page)?;
+    let (roots, older) = roots_of(conn, None, viewer, now, class_id, true, page)?;
     let roots: Vec<ClassMessage> = roots.into_iter().map(|r| r.message).collect();
     let root_ids: Vec<MessageId> = roots.iter().map(|m| m.id.clone()).collect();
     let replies: Vec<ClassMessage> = class_messages::table
@@ -773,16 +821,31 @@ pub fn summary_of(
     rules: &Rules,
     now: NaiveDateTime,
 ) -> ThreadSummary {
+    let shown = replies.iter().filter(|r| !r.deleted).count();
+    let answered = root.answer_id.as_ref().is_some_and(|answer| {
+        replies
+            .iter()
+            .any(|r| &r.id == answer && !r.deleted && !r.hidden)
+    });
+    summary_with(root, shown, answered, viewer, rules, now)
+}
+
+/// A thread's list row from its reply count and whether its answer shows
+/// (as `summary_of` finds them in rows, or `root_columns!` in SQL).
+fn summary_with(
+    root: &ClassMessage,
+    replies: usize,
+    answered: bool,
+    viewer: &UserId,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> ThreadSummary {
     ThreadSummary {
         opening: view_of(root, viewer, false, rules, now),
-        replies: replies.iter().filter(|r| !r.deleted).count(),
+        replies,
         last_activity_at: root.last_activity_at,
         unread: 0,
-        answered: root.answer_id.as_ref().is_some_and(|answer| {
-            replies
-                .iter()
-                .any(|r| &r.id == answer && !r.deleted && !r.hidden)
-        }),
+        answered,
         pinned: root.pinned_at.is_some(),
     }
 }
@@ -920,6 +983,7 @@ fn root_page(
     conn: &mut DbConn,
     viewer: Option<&UserId>,
     reader: &UserId,
+    since: NaiveDateTime,
     class_id: &ClassId,
     page: Page<'_>,
 ) -> QueryResult<Vec<Root>> {
@@ -928,7 +992,7 @@ fn root_page(
         .filter(class_messages::parent_message_id.is_null())
         .filter(class_messages::pinned_at.is_null())
         .limit(PAGE_SIZE + 1)
-        .select(root_columns!(reader))
+        .select(root_columns!(reader, since))
         .into_boxed();
     if let Some(viewer) = viewer {
         // Someone else's held thread is not listed, unless it was edited into
