@@ -45,7 +45,7 @@ impl QueueState {
     /// The SQL condition on `class_messages` of a message in this state.
     // Written as SQL text because the states read `message_flags` and
     // `audit_log` in correlated subqueries that both backends spell alike.
-    fn predicate(self) -> String {
+    pub(super) fn predicate(self) -> String {
         match self {
             QueueState::Waiting => format!("({HIDDEN} OR {WAITING_REPORT})"),
             QueueState::Hidden => HIDDEN.to_string(),

@@ -370,16 +370,28 @@ pub fn queue(
 
 /// Pending requests `viewer` could decide (not their own): the nav's count.
 pub fn waiting_for(conn: &mut DbConn, viewer: &UserId) -> QueryResult<i64> {
-    reveal_requests::table
-        .filter(reveal_requests::status.eq(RevealStatus::Pending.as_str()))
-        .filter(
-            reveal_requests::requester_id
-                .ne(viewer)
-                .or(reveal_requests::requester_id.is_null()),
-        )
-        .count()
-        .get_result(conn)
+    waiting_reveals!(viewer.clone()).count().get_result(conn)
 }
+
+/// Pending reveal requests `$viewer` (an owned id) did not make, as a query:
+/// `waiting_for`, or a subquery of the staff nav's badges.
+macro_rules! waiting_reveals {
+    ($viewer:expr) => {{
+        use $crate::db::schema::reveal_requests;
+        let viewer: UserId = $viewer;
+        reveal_requests::table
+            .filter(
+                reveal_requests::status
+                    .eq($crate::moderation::reveals::RevealStatus::Pending.as_str()),
+            )
+            .filter(
+                reveal_requests::requester_id
+                    .ne(viewer)
+                    .or(reveal_requests::requester_id.is_null()),
+            )
+    }};
+}
+pub(crate) use waiting_reveals;
 
 /// How many moderators and admins there are: with one, no reveal can be approved.
 pub fn staff_members(conn: &mut DbConn) -> QueryResult<i64> {

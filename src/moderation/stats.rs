@@ -4,6 +4,7 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use crate::accounts::UserId;
 use crate::db::schema::{class_messages, message_flags, sign_in_days, sis_sync_runs, users};
 use crate::db::DbConn;
 
@@ -34,6 +35,34 @@ fn per_day(times: &[NaiveDateTime], first: NaiveDate, days: i64) -> Vec<(NaiveDa
         .enumerate()
         .map(|(i, n)| (first + Duration::days(i as i64), n))
         .collect()
+}
+
+/// The staff nav's badges in one statement: what waits on the queue's
+/// "Waiting" tab (as `waiting_reports`) and the reveal requests waiting for
+/// `viewer` (as `reveals::waiting_for`), three counts as subqueries.
+pub fn nav_badges(conn: &mut DbConn, viewer: &UserId) -> QueryResult<(i64, i64)> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    let waiting = super::messages::QueueState::Waiting.predicate();
+    let (reports, held, reveals): (Option<i64>, Option<i64>, Option<i64>) = diesel::select((
+        class_messages::table
+            .filter(sql::<Bool>(&waiting))
+            .count()
+            .single_value(),
+        class_messages::table
+            .filter(class_messages::held.eq(true))
+            .filter(class_messages::deleted.eq(false))
+            .count()
+            .single_value(),
+        super::reveals::waiting_reveals!(viewer.clone())
+            .count()
+            .single_value(),
+    ))
+    .get_result(conn)?;
+    Ok((
+        reports.unwrap_or(0) + held.unwrap_or(0),
+        reveals.unwrap_or(0),
+    ))
 }
 
 /// What waits for a moderator's decision on the queue's "Waiting" tab: reports

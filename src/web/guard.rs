@@ -85,10 +85,7 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
                     unread_notifications: notifications,
                 } = marks;
                 let (waiting_reports, waiting_reveals) = if page && user.role.is_staff() {
-                    (
-                        crate::moderation::stats::waiting_reports(conn)?,
-                        crate::moderation::reveals::waiting_for(conn, &user.id)?,
-                    )
+                    crate::moderation::stats::nav_badges(conn, &user.id)?
                 } else {
                     (0, 0)
                 };
