@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::{NewSession, Session, SessionId, User, UserId};
+use super::{NewSession, Session, SessionId, UserId};
 use crate::db::schema::sessions;
 use crate::db::DbConn;
 
@@ -114,43 +114,92 @@ macro_rules! session_owner {
 }
 pub(crate) use session_owner;
 
-/// Slides a session's idle expiry when it was last written more than
-/// `TOUCH_INTERVAL` ago (one UPDATE every few minutes per browser, not one
-/// per request).
-pub fn slide(conn: &mut DbConn, session: &mut Session, now: NaiveDateTime) -> QueryResult<()> {
-    if now - session.last_used_at < TOUCH_INTERVAL {
-        return Ok(());
-    }
-    let expires_at = (now + IDLE_LIFETIME).min(session.created_at + ABSOLUTE_LIFETIME);
-    diesel::update(sessions::table.find(&session.id))
-        .set((
-            sessions::last_used_at.eq(now),
-            sessions::expires_at.eq(expires_at),
-        ))
-        .execute(conn)?;
-    session.last_used_at = now;
-    session.expires_at = expires_at;
-    Ok(())
+/// Sessions whose idle expiry is due to slide, held in memory and written
+/// together every few seconds (`flush`, by the server's background job and
+/// when it stops) rather than by the request that noticed: a page's read
+/// path writes nothing, and many touches cost one transaction. A session is
+/// due when its row was last written more than `TOUCH_INTERVAL` ago; until
+/// the flush, each request of it notes it again (a map insert). A crash loses
+/// at most the last few seconds of sliding, which moves a 30-day expiry by
+/// seconds.
+#[derive(Debug, Default)]
+pub struct Touches(std::sync::Mutex<std::collections::HashMap<SessionId, Touch>>);
+
+/// When a session was used, and the expiry that use slides it to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Touch {
+    used_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
 }
 
-/// The live session and its user for a cookie token, sliding its expiry when due.
-pub fn authenticate(
-    conn: &mut DbConn,
-    token: &str,
-    now: NaiveDateTime,
-) -> QueryResult<Option<(Session, User)>> {
-    let Some(hash) = lookup_hash(token) else {
-        return Ok(None);
-    };
-    let found: Option<(Session, User)> = live_session!(hash, now)
-        .select((Session::as_select(), User::as_select()))
-        .first(conn)
-        .optional()?;
-    let Some((mut session, user)) = found else {
-        return Ok(None);
-    };
-    slide(conn, &mut session, now)?;
-    Ok(Some((session, user)))
+impl Touches {
+    /// Notes that `session` was used at `now`, sliding the caller's copy of
+    /// its expiry when due; writes nothing.
+    pub fn note(&self, session: &mut Session, now: NaiveDateTime) {
+        if now - session.last_used_at < TOUCH_INTERVAL {
+            return;
+        }
+        let expires_at = (now + IDLE_LIFETIME).min(session.created_at + ABSOLUTE_LIFETIME);
+        let touch = Touch {
+            used_at: now,
+            expires_at,
+        };
+        self.held()
+            .entry(session.id.clone())
+            .and_modify(|held| {
+                if touch.used_at > held.used_at {
+                    *held = touch;
+                }
+            })
+            .or_insert(touch);
+        session.last_used_at = now;
+        session.expires_at = expires_at;
+    }
+
+    /// How many sessions wait to be written.
+    pub fn pending(&self) -> usize {
+        self.held().len()
+    }
+
+    /// Writes the noted sessions in one transaction (an UPDATE each, never
+    /// moving a row back in time; a session ended meanwhile stays ended).
+    /// Returns how many were noted. On failure they are kept for the next try.
+    pub fn flush(&self, conn: &mut DbConn) -> QueryResult<usize> {
+        let due: Vec<(SessionId, Touch)> = std::mem::take(&mut *self.held()).into_iter().collect();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let written = crate::db::write_tx(conn, |tx| {
+            let conn: &mut DbConn = tx;
+            for (id, touch) in &due {
+                diesel::update(
+                    sessions::table
+                        .find(id)
+                        .filter(sessions::last_used_at.lt(touch.used_at)),
+                )
+                .set((
+                    sessions::last_used_at.eq(touch.used_at),
+                    sessions::expires_at.eq(touch.expires_at),
+                ))
+                .execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(due.len())
+        });
+        if written.is_err() {
+            let mut held = self.held();
+            for (id, touch) in due {
+                held.entry(id).or_insert(touch);
+            }
+        }
+        written
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<SessionId, Touch>> {
+        // A panic while holding this lock left nothing half-written.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// A user's live sessions, most recently used first.
@@ -194,7 +243,7 @@ pub fn end_all(conn: &mut DbConn, user_id: &UserId) -> QueryResult<usize> {
 }
 
 /// Removes sessions past their expiry (cleanup). `expires_at` never passes the
-/// absolute limit (see `authenticate`), so one indexed condition covers both.
+/// absolute limit (see `live_session!`), so one indexed condition covers both.
 pub fn delete_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)
 }

@@ -75,9 +75,11 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
         Some(token) => {
             let state = state(req);
             let page = req.method() == actix_web::http::Method::GET;
+            let touches = std::sync::Arc::clone(&state.touches);
             with_conn(&state.pool, move |conn| {
                 let now = clock::now();
-                let Some((session, user, marks)) = look_up(conn, &token, now, page)? else {
+                let Some((session, user, marks)) = look_up(conn, &touches, &token, now, page)?
+                else {
                     return Ok(None);
                 };
                 let NavMarks {
@@ -110,10 +112,11 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
 /// The session a cookie token names, its user, and on pages the nav's marks,
 /// in one statement: the marks are two subqueries beside the session's
 /// columns, naming the student by the token (`session_owner!`), so a
-/// signed-in page spends one statement before its own reads. Slides the
-/// session's expiry when due (an UPDATE every few minutes, not per request).
+/// signed-in page spends one statement before its own reads. A session due
+/// to slide its expiry is noted in `touches`, written later in a batch.
 fn look_up(
     conn: &mut crate::db::DbConn,
+    touches: &sessions::Touches,
     token: &str,
     now: chrono::NaiveDateTime,
     page: bool,
@@ -146,7 +149,7 @@ fn look_up(
     let Some((mut session, user, marks)) = found else {
         return Ok(None);
     };
-    sessions::slide(conn, &mut session, now)?;
+    touches.note(&mut session, now);
     Ok(Some((session, user, marks)))
 }
 

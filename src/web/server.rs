@@ -21,6 +21,7 @@ use super::{
     account, admin, assets, auth, calendar, chat, class_search, classes, dev, friends, health,
     home, metrics, notifications, schedule,
 };
+use crate::accounts::sessions::Touches;
 use crate::config::Config;
 use crate::db::{self, Pool, QueryCounter};
 use crate::live::Bus;
@@ -41,6 +42,7 @@ pub struct Application {
     live: Arc<Bus>,
     notification_mail: NotificationMail,
     notification_interval: Duration,
+    touches: Arc<Touches>,
     background_jobs: bool,
 }
 
@@ -112,6 +114,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let outbox_signal = OutboxSignal::default();
         let live = Bus::new(pool.clone(), config.database.url.clone());
+        let touches = Arc::new(Touches::default());
         let notification_mail = NotificationMail::from_config(&config);
         let notification_interval =
             Duration::from_secs(u64::from(config.mail.notification_interval_secs));
@@ -126,6 +129,7 @@ impl Application {
             queries: queries.clone(),
             live: Arc::clone(&live),
             terms: Arc::default(),
+            touches: Arc::clone(&touches),
         });
         let server = serve(listener, state)?;
         Ok(Application {
@@ -139,6 +143,7 @@ impl Application {
             live,
             notification_mail,
             notification_interval,
+            touches,
             background_jobs: true,
         })
     }
@@ -159,6 +164,11 @@ impl Application {
     /// Statements run so far on the pool's connections.
     pub fn query_counter(&self) -> QueryCounter {
         self.queries.clone()
+    }
+
+    /// The sessions waiting for their expiry to be written (tests flush it).
+    pub fn session_touches(&self) -> Arc<Touches> {
+        Arc::clone(&self.touches)
     }
 
     /// Tests that drive the outbox themselves switch the worker off.
@@ -189,6 +199,11 @@ impl Application {
             )));
             jobs.push(tokio::spawn(hourly_cleanup(
                 self.database(),
+                stop_rx.clone(),
+            )));
+            jobs.push(tokio::spawn(write_session_touches(
+                self.database(),
+                Arc::clone(&self.touches),
                 stop_rx.clone(),
             )));
             jobs.push(tokio::spawn(Arc::clone(&self.live).run(stop_rx)));
@@ -227,6 +242,43 @@ async fn stop_on_signal(server: actix_web::dev::ServerHandle, live: Arc<Bus>) {
     tracing::info!(graceful, "stopping");
     live.stop_streams();
     server.stop(graceful).await;
+}
+
+/// How often sessions due to slide are written.
+const SESSION_TOUCHES_EVERY: Duration = Duration::from_secs(10);
+
+/// Writes the sessions whose expiry slid, every `SESSION_TOUCHES_EVERY` and
+/// once more when the server stops.
+async fn write_session_touches(
+    database: Arc<Database>,
+    touches: Arc<Touches>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(SESSION_TOUCHES_EVERY) => false,
+            _ = stop.changed() => true,
+        };
+        if touches.pending() > 0 {
+            let database = Arc::clone(&database);
+            let touches = Arc::clone(&touches);
+            let outcome = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+                let mut conn = database.connection()?;
+                Ok(touches.flush(&mut conn)?)
+            })
+            .await;
+            match outcome {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "writing session expiries failed; will retry")
+                }
+                Err(error) => tracing::error!(%error, "writing session expiries failed"),
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
 }
 
 async fn hourly_cleanup(database: Arc<Database>, mut stop: watch::Receiver<bool>) {

@@ -37,6 +37,8 @@ pub struct AppState {
     pub live: Arc<Bus>,
     /// The catalog's terms, held in memory (every page shows them).
     pub terms: Arc<TermList>,
+    /// Sessions whose expiry is due to slide, written in batches.
+    pub touches: Arc<crate::accounts::sessions::Touches>,
 }
 
 /// The database as handlers reach it: the pool, a gate that lets at most as

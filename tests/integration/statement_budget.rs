@@ -112,9 +112,8 @@ backend_test!(
         let mut runs = Vec::new();
         for n in [1, 12] {
             let Campus { app, me, pages } = campus(backend, n).await;
-            // The first request of a session may slide its expiry, and the
-            // first search of a term reads its subjects (then kept in memory).
-            me.get(&app, "/").await;
+            // The first search of a term reads its subjects (then kept in
+            // memory for every page after it).
             me.get(&app, "/classes/search").await;
             let mut counts = Vec::new();
             let mut over = Vec::new();
@@ -137,5 +136,47 @@ backend_test!(
             runs[0], runs[1],
             "statement counts must not grow with classes, friends, threads or replies"
         );
+    }
+);
+
+backend_test!(
+    async fn a_sliding_session_is_written_later(backend: Backend) {
+        use common_grounds::db::schema::sessions;
+        use diesel::prelude::*;
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("me1x");
+        // Last written an hour ago: due to slide.
+        let hour_ago = clock::now() - Duration::hours(1);
+        diesel::update(sessions::table.filter(sessions::user_id.eq(&me.user.id)))
+            .set(sessions::last_used_at.eq(hour_ago))
+            .execute(&mut app.conn())
+            .unwrap();
+        let ran = statements_of(&app, &me, "/").await;
+        assert!(
+            ran.iter().all(|sql| !sql.contains("UPDATE")),
+            "the page wrote: {ran:?}"
+        );
+        let stored = || -> (chrono::NaiveDateTime, chrono::NaiveDateTime) {
+            sessions::table
+                .filter(sessions::user_id.eq(&me.user.id))
+                .select((sessions::last_used_at, sessions::expires_at))
+                .first(&mut app.conn())
+                .unwrap()
+        };
+        assert_eq!(stored().0, hour_ago, "nothing written yet");
+        assert_eq!(app.touches.pending(), 1);
+        // A second request before the write notes the same session once.
+        me.get(&app, "/schedule").await;
+        assert_eq!(app.touches.flush(&mut app.conn()).unwrap(), 1);
+        let (used, expires) = stored();
+        assert!(used > hour_ago + Duration::minutes(59), "{used}");
+        assert!(
+            expires > clock::now() + Duration::days(29),
+            "slid to 30 days from its use: {expires}"
+        );
+        assert_eq!(app.touches.flush(&mut app.conn()).unwrap(), 0);
+        // The next request finds it written and notes nothing.
+        me.get(&app, "/").await;
+        assert_eq!(app.touches.pending(), 0);
     }
 );

@@ -219,6 +219,8 @@ pub struct TestApp {
     pub pool: Pool,
     pub outbox: Option<Arc<Mutex<Vec<OutgoingEmail>>>>,
     pub queries: common_grounds::db::QueryCounter,
+    /// Sessions whose expiry is due to slide, waiting to be written.
+    pub touches: std::sync::Arc<common_grounds::accounts::sessions::Touches>,
     pub secret_key: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -276,6 +278,7 @@ pub async fn spawn_app_opts(
     let port = app.port();
     let pool = app.pool().clone();
     let queries = app.query_counter();
+    let touches = app.session_touches();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -285,6 +288,7 @@ pub async fn spawn_app_opts(
         pool,
         outbox,
         queries,
+        touches,
         secret_key,
         server,
     }
