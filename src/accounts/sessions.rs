@@ -99,8 +99,8 @@ diesel::alias!(sessions as token_owner: TokenOwner);
 
 /// Who a token hash belongs to, as a one-row subquery (on `sessions` under
 /// another name, so it can sit inside `live_session!`): the columns a page
-/// adds to the session lookup name their student by it, and the database
-/// reads it once, by the token's unique index. Whether the session is live
+/// adds to the session lookup name their student by it, each a probe of the
+/// token's unique index. Whether the session is live
 /// is the outer query's business.
 macro_rules! session_owner {
     ($hash:expr) => {{

@@ -66,13 +66,15 @@ pub fn default_term(configured: Option<&str>, present: &[Term]) -> Option<Term> 
 /// version row read per page) and is correct on both backends and with any
 /// number of processes, at the price of a new term appearing half a minute
 /// late.
-#[derive(Debug)]
 ///
 /// Each term's subjects (the class search's filter) are held the same way.
+#[derive(Debug)]
 pub struct TermList {
     held: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<[Term]>)>>,
     subjects: std::sync::Mutex<SubjectsByTerm>,
     keep_for: std::time::Duration,
+    /// Bumped by `forget`: a list read while a sync finished is not kept.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// Each term's subjects, with when they were read.
@@ -94,6 +96,7 @@ impl TermList {
             held: std::sync::Mutex::new(None),
             subjects: std::sync::Mutex::new(SubjectsByTerm::new()),
             keep_for,
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -106,8 +109,12 @@ impl TermList {
                 return Ok(terms.clone());
             }
         }
+        let generation = self.generation();
         let terms: std::sync::Arc<[Term]> = super::terms_present(conn)?.into();
-        *self.held() = Some((now, terms.clone()));
+        let mut held = self.held();
+        if generation == self.generation() {
+            *held = Some((now, terms.clone()));
+        }
         Ok(terms)
     }
 
@@ -124,16 +131,27 @@ impl TermList {
                 return Ok(subjects.clone());
             }
         }
+        let generation = self.generation();
         let subjects: std::sync::Arc<[String]> = super::search::subjects(conn, term)?.into();
-        self.held_subjects()
-            .insert(term.code().to_string(), (now, subjects.clone()));
+        let mut held = self.held_subjects();
+        if generation == self.generation() {
+            held.insert(term.code().to_string(), (now, subjects.clone()));
+        }
         Ok(subjects)
     }
 
     /// Drops the held lists, so the next page reads them again (after a sync).
     pub fn forget(&self) {
-        *self.held() = None;
-        self.held_subjects().clear();
+        let mut held = self.held();
+        let mut subjects = self.held_subjects();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *held = None;
+        subjects.clear();
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn held_subjects(&self) -> std::sync::MutexGuard<'_, SubjectsByTerm> {

@@ -68,7 +68,7 @@ pub fn nav_badges(conn: &mut DbConn, viewer: &UserId) -> QueryResult<(i64, i64)>
 /// What waits for a moderator's decision on the queue's "Waiting" tab: reports
 /// waiting for review, hidden messages not removed, and posts held for naming
 /// someone (nobody else sees those until decided), in two statements: the
-/// overview's figure and the staff nav's badge.
+/// overview's figure (the staff nav reads the same counts with `nav_badges`).
 pub fn waiting_reports(conn: &mut DbConn) -> QueryResult<i64> {
     Ok(
         super::messages::count_in(conn, super::messages::QueueState::Waiting)?

@@ -107,8 +107,6 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
     Ok(found)
 }
 
-/// The signed-in user this request already looked up (through `CurrentUser`,
-/// `MaybeUser` or a CSRF check), without another lookup.
 /// The session a cookie token names, its user, and on pages the nav's marks,
 /// in one statement: the marks are two subqueries beside the session's
 /// columns, naming the student by the token (`session_owner!`), so a
@@ -153,6 +151,8 @@ fn look_up(
     Ok(Some((session, user, marks)))
 }
 
+/// The signed-in user this request already looked up (through `CurrentUser`,
+/// `MaybeUser` or a CSRF check), without another lookup.
 pub fn looked_up_user(req: &HttpRequest) -> Option<CurrentUser> {
     req.extensions()
         .get::<Option<CurrentUser>>()
