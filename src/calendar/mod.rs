@@ -109,14 +109,27 @@ pub fn student_calendar(
     let today = settings.campus.date_of(now);
     let (current, next) = covered_terms(settings.current_term, &present, &spans, today);
     let mut calendar = StudentCalendar::default();
-    for (term, always) in [(current, true), (next, false)] {
+    // Both terms' sections with their meetings in one statement.
+    let codes: Vec<&str> = [&current, &next]
+        .into_iter()
+        .flatten()
+        .map(|t| t.code())
+        .collect();
+    let (taken, mut all_meetings) = classes::of_user_in_terms_with_meetings(conn, user_id, &codes)?;
+    for (term, always) in [(current.clone(), true), (next.clone(), false)] {
         let Some(term) = term else { continue };
-        let (sections, mut meetings) = classes::of_user_with_meetings(conn, user_id, term.code())?;
-        let sections: Vec<Class> = sections.into_iter().filter(|c| c.active).collect();
+        let sections: Vec<Class> = taken
+            .iter()
+            .filter(|c| c.term == term.code() && c.active)
+            .cloned()
+            .collect();
         if sections.is_empty() && !always {
             continue;
         }
-        meetings.retain(|id, _| sections.iter().any(|c| &c.id == id));
+        let meetings = sections
+            .iter()
+            .filter_map(|c| Some((c.id.clone(), all_meetings.remove(&c.id)?)))
+            .collect();
         calendar.terms.push(TermPlan {
             span: spans.get(term.code()).copied(),
             term,

@@ -288,6 +288,34 @@ pub fn of_user_with_meetings(
     Ok(group_meetings(rows))
 }
 
+/// A student's sections in some terms, by term then course code, with their
+/// meetings, in one statement (the calendar's current and next term).
+pub fn of_user_in_terms_with_meetings(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    terms: &[&str],
+) -> QueryResult<(Vec<Class>, MeetingsByClass)> {
+    if terms.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(Class, Option<ClassMeeting>)> = classes::table
+        .inner_join(user_classes::table)
+        .left_join(class_meetings::table)
+        .filter(user_classes::user_id.eq(user_id))
+        .filter(classes::term.eq_any(terms))
+        .order((
+            classes::term,
+            classes::subject,
+            classes::catalog_number,
+            classes::class_section,
+            classes::id,
+            class_meetings::position,
+        ))
+        .select((Class::as_select(), Option::<ClassMeeting>::as_select()))
+        .load(conn)?;
+    Ok(group_meetings(rows))
+}
+
 /// The sections each of several students takes in a term, by course code,
 /// with their meetings, in one statement (a row per student, section and
 /// meeting): a friend's week beside the student's, and free time together.
