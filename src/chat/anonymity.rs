@@ -49,16 +49,19 @@ macro_rules! other_recent_posters {
         use $crate::db::schema::class_messages;
         let since: chrono::NaiveDateTime =
             $now - chrono::Duration::days($crate::chat::anonymity::WINDOW_DAYS);
-        class_messages::table
-            .filter(class_messages::class_id.eq($class))
-            .filter(class_messages::created_at.ge(since))
-            .filter(class_messages::deleted.eq(false))
+        // Under another name, so it can sit in a statement that reads
+        // `class_messages` itself (a thread's page).
+        let posts = diesel::alias!(class_messages as recent_posts);
+        posts
+            .filter(posts.field(class_messages::class_id).eq($class))
+            .filter(posts.field(class_messages::created_at).ge(since))
+            .filter(posts.field(class_messages::deleted).eq(false))
             // A held post is not there for classmates: it neither moves the
             // count nor counts as cover.
-            .filter(class_messages::held.eq(false))
-            .filter(class_messages::user_id.is_not_null())
-            .filter(class_messages::user_id.ne($viewer))
-            .select(diesel::dsl::count(class_messages::user_id).aggregate_distinct())
+            .filter(posts.field(class_messages::held).eq(false))
+            .filter(posts.field(class_messages::user_id).is_not_null())
+            .filter(posts.field(class_messages::user_id).ne($viewer))
+            .select(diesel::dsl::count(posts.field(class_messages::user_id)).aggregate_distinct())
     }};
 }
 pub(crate) use other_recent_posters;

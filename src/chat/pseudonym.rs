@@ -140,9 +140,14 @@ pub fn held(
         .optional()
 }
 
+/// A student's first `BATCH` candidate names in a class, in the order tried.
+pub fn first_candidates(secret: &[u8], user_id: &UserId, class_id: &ClassId) -> [String; BATCH] {
+    let mut names = Candidates::new(secret, user_id, class_id);
+    std::array::from_fn(|_| names.next().expect("the stream never ends"))
+}
+
 /// Whether someone holds the name `$name` in `$class` (owned values), as an
-/// expression a page's statement selects beside its own columns (the class
-/// page's head asks it of the viewer's first candidate).
+/// expression.
 macro_rules! is_taken {
     ($class:expr, $name:expr) => {{
         use $crate::db::schema::chat_pseudonyms;
@@ -154,7 +159,44 @@ macro_rules! is_taken {
         )
     }};
 }
-pub(crate) use is_taken;
+
+/// The first of `$names` (a student's `first_candidates`) no one holds in
+/// `$class`, or NULL when all are taken, as an expression a page's statement
+/// selects beside its own columns (the class head): a CASE both databases
+/// stop evaluating at the first free name, so it usually costs one probe of
+/// the (class, name) index. What `first_free` finds by its first batch.
+macro_rules! first_free_of {
+    ($class:expr, $names:expr) => {{
+        use diesel::sql_types::Text;
+        use diesel::IntoSql;
+        let class: ClassId = $class;
+        let [n0, n1, n2, n3, n4, n5, n6, n7, n8, n9, n10, n11, n12, n13, n14, n15]: [String; 16] =
+            $names;
+        let free = |name: &String| {
+            diesel::dsl::not($crate::chat::pseudonym::is_taken!(
+                class.clone(),
+                name.clone()
+            ))
+        };
+        diesel::dsl::case_when(free(&n0), n0.clone().into_sql::<Text>())
+            .when(free(&n1), n1.clone().into_sql::<Text>())
+            .when(free(&n2), n2.clone().into_sql::<Text>())
+            .when(free(&n3), n3.clone().into_sql::<Text>())
+            .when(free(&n4), n4.clone().into_sql::<Text>())
+            .when(free(&n5), n5.clone().into_sql::<Text>())
+            .when(free(&n6), n6.clone().into_sql::<Text>())
+            .when(free(&n7), n7.clone().into_sql::<Text>())
+            .when(free(&n8), n8.clone().into_sql::<Text>())
+            .when(free(&n9), n9.clone().into_sql::<Text>())
+            .when(free(&n10), n10.clone().into_sql::<Text>())
+            .when(free(&n11), n11.clone().into_sql::<Text>())
+            .when(free(&n12), n12.clone().into_sql::<Text>())
+            .when(free(&n13), n13.clone().into_sql::<Text>())
+            .when(free(&n14), n14.clone().into_sql::<Text>())
+            .when(free(&n15), n15.clone().into_sql::<Text>())
+    }};
+}
+pub(crate) use {first_free_of, is_taken};
 
 /// The name `$user` holds in `$class` (owned ids), as a query: `held`, or a
 /// one-value subquery of a page's statement (the class page's head).

@@ -231,8 +231,8 @@ pub struct ClassPage {
 
 /// What a class's pages show around its messages, for one viewer, read in
 /// the statement that reads the section and its meetings (`class_head!`):
-/// seven one-value subqueries the database runs once each, instead of seven
-/// statements.
+/// eight one-value subqueries the database runs once each, instead of
+/// separate statements.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClassHead {
     /// When the viewer joined; None when they do not take the class.
@@ -245,9 +245,9 @@ pub struct ClassHead {
     pub other_recent_posters: i64,
     /// The name the viewer holds in the class, if they posted.
     pub pseudonym: Option<String>,
-    /// Their first candidate name, when no one holds it: the name their
-    /// first post would take (`pseudonym::name_for`), known without the
-    /// look-up of further candidates.
+    /// Their first candidate name no one holds (of the first batch): the
+    /// name their first post would take (`pseudonym::name_for`), known
+    /// without a look-up of its own.
     pub free_candidate: Option<String>,
     /// The viewer muted the class's notifications.
     pub muted: bool,
@@ -262,25 +262,21 @@ type HeadColumns = (
     Option<i64>,
     Option<i64>,
     Option<String>,
-    bool,
+    Option<String>,
     bool,
     Option<i64>,
 );
 
 /// A class's section joined to its meetings (a row per meeting), with the
-/// `ClassHead` columns for `$viewer` (whose first candidate name is
-/// `$candidate`) and the caller's own `$extra` columns (owned ids): one
+/// `ClassHead` columns for `$viewer` (whose first candidate names are
+/// `$candidates`) and the caller's own `$extra` columns (owned ids): one
 /// statement for everything a class's page shows around its messages. Rows
 /// come back as `(Class, Option<ClassMeeting>, HeadColumns, (extra, ...))`,
 /// for `head_of`.
 macro_rules! class_head {
-    ($viewer:expr, $class_id:expr, $candidate:expr, $now:expr, $($extra:expr),+) => {{
-        use $crate::db::schema::{
-            chat_class_reads, chat_events, class_meetings, classes as sections, user_classes,
-        };
-        let viewer: UserId = $viewer.clone();
+    ($viewer:expr, $class_id:expr, $candidates:expr, $now:expr, $($extra:expr),+) => {{
+        use $crate::db::schema::{class_meetings, classes as sections};
         let class_id: ClassId = $class_id.clone();
-        let now: NaiveDateTime = $now;
         sections::table
             .left_join(class_meetings::table)
             .filter(sections::id.eq(class_id.clone()))
@@ -288,42 +284,54 @@ macro_rules! class_head {
             .select((
                 Class::as_select(),
                 Option::<ClassMeeting>::as_select(),
-                (
-                    user_classes::table
-                        .filter(user_classes::user_id.eq(viewer.clone()))
-                        .filter(user_classes::class_id.eq(class_id.clone()))
-                        .select(user_classes::enrolled_at)
-                        .single_value(),
-                    chat_class_reads::table
-                        .filter(chat_class_reads::user_id.eq(viewer.clone()))
-                        .filter(chat_class_reads::class_id.eq(class_id.clone()))
-                        .select(chat_class_reads::read_through)
-                        .single_value(),
-                    chat_events::table
-                        .filter(chat_events::class_id.eq(class_id.clone()))
-                        .select(diesel::dsl::max(chat_events::seq))
-                        .single_value(),
-                    super::anonymity::other_recent_posters!(viewer.clone(), class_id.clone(), now)
-                        .single_value(),
-                    super::pseudonym::held_name!(viewer.clone(), class_id.clone()).single_value(),
-                    super::pseudonym::is_taken!(class_id.clone(), $candidate),
-                    crate::notifications::muted!(viewer.clone(), class_id.clone()),
-                    user_classes::table
-                        .filter(user_classes::class_id.eq(class_id.clone()))
-                        .count()
-                        .single_value(),
-                ),
+                head_columns!($viewer, class_id, $candidates, $now),
                 ($($extra,)+),
             ))
     }};
 }
 
+/// The `ClassHead` columns for `$viewer` in `$class_id` (owned ids), as a
+/// tuple of one-value subqueries that name nothing of the statement they sit
+/// in: the class page's head selects them beside the section, a thread's
+/// page beside its messages.
+macro_rules! head_columns {
+    ($viewer:expr, $class_id:expr, $candidates:expr, $now:expr) => {{
+        use $crate::db::schema::{chat_class_reads, chat_events, user_classes};
+        let viewer: UserId = $viewer.clone();
+        let class_id: ClassId = $class_id.clone();
+        let now: NaiveDateTime = $now;
+        (
+            user_classes::table
+                .filter(user_classes::user_id.eq(viewer.clone()))
+                .filter(user_classes::class_id.eq(class_id.clone()))
+                .select(user_classes::enrolled_at)
+                .single_value(),
+            chat_class_reads::table
+                .filter(chat_class_reads::user_id.eq(viewer.clone()))
+                .filter(chat_class_reads::class_id.eq(class_id.clone()))
+                .select(chat_class_reads::read_through)
+                .single_value(),
+            chat_events::table
+                .filter(chat_events::class_id.eq(class_id.clone()))
+                .select(diesel::dsl::max(chat_events::seq))
+                .single_value(),
+            super::anonymity::other_recent_posters!(viewer.clone(), class_id.clone(), now)
+                .single_value(),
+            super::pseudonym::held_name!(viewer.clone(), class_id.clone()).single_value(),
+            super::pseudonym::first_free_of!(class_id.clone(), $candidates),
+            crate::notifications::muted!(viewer.clone(), class_id.clone()),
+            user_classes::table
+                .filter(user_classes::class_id.eq(class_id.clone()))
+                .count()
+                .single_value(),
+        )
+    }};
+}
+
 /// The section, its meetings, the head and the caller's extra columns from
-/// `class_head!`'s rows (for the viewer whose first candidate name is
-/// `candidate`); None when there is no such class.
+/// `class_head!`'s rows; None when there is no such class.
 fn head_of<E>(
     rows: Vec<(Class, Option<ClassMeeting>, HeadColumns, E)>,
-    candidate: String,
 ) -> Option<(Class, Vec<ClassMeeting>, ClassHead, E)> {
     let mut rows = rows.into_iter();
     let (class, first, columns, extra) = rows.next()?;
@@ -331,18 +339,24 @@ fn head_of<E>(
         .into_iter()
         .chain(rows.filter_map(|(_, meeting, _, _)| meeting))
         .collect();
-    let (enrolled_at, class_mark, latest, others, pseudonym, taken, muted, members) = columns;
-    let head = ClassHead {
-        enrolled_at,
-        class_mark,
-        latest_event: latest.unwrap_or(0),
-        other_recent_posters: others.unwrap_or(0),
-        pseudonym,
-        free_candidate: (!taken).then_some(candidate),
-        muted,
-        members: members.unwrap_or(0),
-    };
-    Some((class, meetings, head, extra))
+    Some((class, meetings, ClassHead::from(columns), extra))
+}
+
+impl From<HeadColumns> for ClassHead {
+    fn from(columns: HeadColumns) -> ClassHead {
+        let (enrolled_at, class_mark, latest, others, pseudonym, free_candidate, muted, members) =
+            columns;
+        ClassHead {
+            enrolled_at,
+            class_mark,
+            latest_event: latest.unwrap_or(0),
+            other_recent_posters: others.unwrap_or(0),
+            pseudonym,
+            free_candidate,
+            muted,
+            members: members.unwrap_or(0),
+        }
+    }
 }
 
 /// One whole thread, for its own page.
@@ -358,6 +372,9 @@ pub struct ThreadPage {
     pub head: ClassHead,
     /// The viewer follows the thread (its replies notify them).
     pub following: bool,
+    /// The viewer has unread notifications about the thread (its page marks
+    /// them read).
+    pub unread_notices: bool,
 }
 
 /// What the list needs of a reply: no text, and its author only as "mine".
@@ -398,17 +415,16 @@ pub fn class_page_by(
 ) -> Result<ClassPage, ChatError> {
     let before = before.filter(|c| c.fits(sort));
     // Whether the class has pinned threads (by their partial index): only
-    // then does the first page read them.
+    // then does the first page's statement sort them ahead.
     let has_pins = diesel::dsl::exists(
         class_messages::table
             .filter(class_messages::class_id.eq(class_id.clone()))
             .filter(class_messages::pinned_at.is_not_null())
             .filter(class_messages::parent_message_id.is_null()),
     );
-    let candidate = super::pseudonym::candidate(&rules.secret, viewer, class_id);
-    let rows = class_head!(viewer, class_id, candidate.clone(), now, has_pins).load(conn)?;
-    let (class, meetings, head, (has_pins,)) =
-        head_of(rows, candidate).ok_or(ChatError::ClassNotFound)?;
+    let candidates = super::pseudonym::first_candidates(&rules.secret, viewer, class_id);
+    let rows = class_head!(viewer, class_id, candidates, now, has_pins).load(conn)?;
+    let (class, meetings, head, (has_pins,)) = head_of(rows).ok_or(ChatError::ClassNotFound)?;
     let chat = match head.enrolled_at {
         Some(joined) => Some(thread_list(
             conn,
@@ -530,8 +546,8 @@ macro_rules! reader_columns {
 /// shows, and how many are new to the reader (newer than both marks, not
 /// theirs, not hidden). One statement for the list's first messages and all
 /// it shows of each thread. The same rules as `summary_of` and the unread
-/// count of `thread_list`, which live events apply to rows in memory; the
-/// class page's tests pin both.
+/// count of `thread_list`, which live events apply to rows in memory;
+/// `chat_threads::list_counts_match_the_rules` holds the page to them.
 macro_rules! root_columns {
     ($reader:expr, $since:expr) => {{
         use $crate::db::schema::chat_thread_reads;
@@ -591,6 +607,16 @@ macro_rules! root_columns {
     }};
 }
 
+/// A thread page's row: a message, the viewer's report and vote on it, and
+/// (the same on every row) the class, the head and the page's own columns.
+type ThreadRow = (
+    ClassMessage,
+    (bool, bool),
+    Class,
+    HeadColumns,
+    (Option<NaiveDateTime>, bool, bool),
+);
+
 type RootRow = (
     ClassMessage,
     (bool, bool),
@@ -630,22 +656,14 @@ fn roots_of(
     has_pins: bool,
     page: Page<'_>,
 ) -> QueryResult<(Vec<Root>, Option<Cursor>)> {
-    let mut roots: Vec<Root> = match page.before {
-        None if has_pins => class_messages::table
-            .filter(class_messages::class_id.eq(class_id))
-            .filter(class_messages::parent_message_id.is_null())
-            .filter(class_messages::pinned_at.is_not_null())
-            .order((class_messages::pinned_at.desc(), class_messages::id.desc()))
-            .limit(pins::MAX_PINNED as i64)
-            .select(root_columns!(reader, since))
-            .load::<RootRow>(conn)?
-            .into_iter()
-            .map(Root::from)
-            .collect(),
-        _ => Vec::new(),
-    };
+    let with_pins = has_pins && page.before.is_none();
+    let rows = root_page(conn, viewer, reader, since, class_id, page, with_pins)?;
+    let (mut roots, ordered): (Vec<Root>, Vec<Root>) = rows
+        .into_iter()
+        .partition(|r| with_pins && r.message.pinned_at.is_some());
+    roots.truncate(pins::MAX_PINNED);
     let pinned = roots.len();
-    roots.extend(root_page(conn, viewer, reader, since, class_id, page)?);
+    roots.extend(ordered);
     let older = if (roots.len() - pinned) as i64 > PAGE_SIZE {
         roots.truncate(pinned + PAGE_SIZE as usize);
         roots.last().map(|Root { message: m, .. }| Cursor {
@@ -869,37 +887,52 @@ pub fn thread_page(
         .select(chat_thread_reads::read_through)
         .single_value();
     let follows = crate::notifications::chat::following!(viewer.clone(), thread_id.clone());
-    let candidate = super::pseudonym::candidate(&rules.secret, viewer, class_id);
-    let rows: Vec<(_, _, _, (Option<NaiveDateTime>, bool))> = class_head!(
-        viewer,
-        class_id,
-        candidate.clone(),
-        now,
-        thread_mark,
-        follows
-    )
-    .load(conn)?;
-    let (class, _, head, (thread_mark, following)) =
-        head_of(rows, candidate).ok_or(ChatError::ClassNotFound)?;
-    let joined = head.enrolled_at.ok_or_else(|| ChatError::NotEnrolled {
-        class_id: class_id.clone(),
-    })?;
+    let notices =
+        crate::notifications::chat::unread_about_thread!(viewer.clone(), thread_id.clone(), now);
+    let candidates = super::pseudonym::first_candidates(&rules.secret, viewer, class_id);
     // The thread's first message and its replies in reading order, each with
-    // whether the viewer reported it or voted for it: one statement.
-    let rows: Vec<(ClassMessage, (bool, bool))> = class_messages::table
+    // whether the viewer reported it or voted for it, beside the class and
+    // the head's columns (the same on every row, read once): one statement.
+    let rows: Vec<ThreadRow> = class_messages::table
+        .inner_join(crate::db::schema::classes::table)
+        .filter(class_messages::class_id.eq(class_id))
         .filter(
             class_messages::id
                 .eq(thread_id)
                 .or(class_messages::thread_root_id.eq(thread_id)),
         )
         .order((class_messages::created_at.asc(), class_messages::id.asc()))
-        .select((ClassMessage::as_select(), reader_columns!(viewer)))
+        .select((
+            ClassMessage::as_select(),
+            reader_columns!(viewer),
+            Class::as_select(),
+            head_columns!(viewer, class_id, candidates, now),
+            (thread_mark, follows, notices),
+        ))
         .load(conn)?;
+    let Some((_, _, class, columns, (thread_mark, following, unread_notices))) =
+        rows.first().cloned()
+    else {
+        // Nothing to show: say why, as the page always has.
+        return Err(match classes::find(conn, class_id)? {
+            None => ChatError::ClassNotFound,
+            Some(_) if classes::enrolled_at(conn, viewer, class_id)?.is_none() => {
+                ChatError::NotEnrolled {
+                    class_id: class_id.clone(),
+                }
+            }
+            Some(_) => ChatError::MessageNotFound,
+        });
+    };
+    let head = ClassHead::from(columns);
+    let joined = head.enrolled_at.ok_or_else(|| ChatError::NotEnrolled {
+        class_id: class_id.clone(),
+    })?;
     let mut flagged: HashSet<MessageId> = HashSet::new();
     let mut voted: HashSet<MessageId> = HashSet::new();
     let mut root = None;
     let mut replies: Vec<ClassMessage> = Vec::with_capacity(rows.len());
-    for (message, (flagged_by_me, voted_by_me)) in rows {
+    for (message, (flagged_by_me, voted_by_me), _, _, _) in rows {
         if flagged_by_me {
             flagged.insert(message.id.clone());
         }
@@ -974,11 +1007,26 @@ pub fn thread_page(
         pinned: root.pinned_at.is_some(),
         head,
         following,
+        unread_notices,
     })
 }
 
+/// A condition on the list's first messages, boxed so the page can combine
+/// them at run time.
+type ListCond = Box<
+    dyn diesel::expression::BoxableExpression<
+        class_messages::table,
+        crate::db::MultiBackend,
+        SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+    >,
+>;
+
 /// Up to `PAGE_SIZE + 1` unpinned threads of the class in the page's order,
-/// after its cursor: one statement. A held thread is on its author's list only.
+/// after its cursor: one statement. A held thread is on its author's list
+/// only. `with_pins` (a first page of a class that has pinned threads): the
+/// pinned threads come first in the same statement, each condition of the
+/// ordered list reading "pinned, or ..." (pinned threads are listed whatever
+/// the order's filters), sorted ahead by when they were pinned.
 fn root_page(
     conn: &mut DbConn,
     viewer: Option<&UserId>,
@@ -986,23 +1034,43 @@ fn root_page(
     since: NaiveDateTime,
     class_id: &ClassId,
     page: Page<'_>,
+    with_pins: bool,
 ) -> QueryResult<Vec<Root>> {
+    let unless_pinned = |cond: ListCond| -> ListCond {
+        if with_pins {
+            Box::new(class_messages::pinned_at.is_not_null().or(cond))
+        } else {
+            cond
+        }
+    };
+    let pins_ahead = if with_pins {
+        pins::MAX_PINNED as i64
+    } else {
+        0
+    };
     let mut query = class_messages::table
         .filter(class_messages::class_id.eq(class_id))
         .filter(class_messages::parent_message_id.is_null())
-        .filter(class_messages::pinned_at.is_null())
-        .limit(PAGE_SIZE + 1)
+        .limit(PAGE_SIZE + 1 + pins_ahead)
         .select(root_columns!(reader, since))
         .into_boxed();
+    if !with_pins {
+        query = query.filter(class_messages::pinned_at.is_null());
+    } else {
+        query = query.order((
+            class_messages::pinned_at.is_null(),
+            class_messages::pinned_at.desc(),
+        ));
+    }
     if let Some(viewer) = viewer {
         // Someone else's held thread is not listed, unless it was edited into
         // held under replies: then it stays, shown as hidden (as its page does),
         // so classmates' replies do not vanish with it.
         let replies = diesel::alias!(class_messages as replies);
-        query = query.filter(
+        query = query.filter(unless_pinned(Box::new(
             class_messages::held
                 .eq(false)
-                .or(class_messages::user_id.eq(viewer))
+                .or(class_messages::user_id.eq(viewer.clone()))
                 .or(diesel::dsl::exists(
                     replies.filter(
                         replies
@@ -1010,22 +1078,25 @@ fn root_page(
                             .eq(class_messages::id.nullable()),
                     ),
                 )),
-        );
+        )));
     }
     if page.sort == Sort::Unanswered {
         // An answer that is deleted, hidden or held does not count.
         let answers = diesel::alias!(class_messages as answers);
-        query = query.filter(diesel::dsl::not(diesel::dsl::exists(
-            answers
-                .filter(
-                    answers
-                        .field(class_messages::id)
-                        .nullable()
-                        .eq(class_messages::answer_id),
-                )
-                .filter(answers.field(class_messages::deleted).eq(false))
-                .filter(answers.field(class_messages::hidden).eq(false))
-                .filter(answers.field(class_messages::held).eq(false)),
+        query = query.filter(unless_pinned(Box::new(
+            diesel::dsl::not(diesel::dsl::exists(
+                answers
+                    .filter(
+                        answers
+                            .field(class_messages::id)
+                            .nullable()
+                            .eq(class_messages::answer_id),
+                    )
+                    .filter(answers.field(class_messages::deleted).eq(false))
+                    .filter(answers.field(class_messages::hidden).eq(false))
+                    .filter(answers.field(class_messages::held).eq(false)),
+            ))
+            .nullable(),
         )));
     }
     let after_activity = |cursor: &Cursor| {
@@ -1037,7 +1108,7 @@ fn root_page(
     };
     query = match (page.sort, page.before) {
         (Sort::Top, cursor) => {
-            let query = query.order((
+            let query = query.then_order_by((
                 class_messages::vote_count.desc(),
                 class_messages::last_activity_at.desc(),
                 class_messages::id.desc(),
@@ -1057,7 +1128,7 @@ fn root_page(
             }
         }
         (_, cursor) => {
-            let query = query.order((
+            let query = query.then_order_by((
                 class_messages::last_activity_at.desc(),
                 class_messages::id.desc(),
             ));

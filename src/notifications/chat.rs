@@ -169,6 +169,24 @@ pub fn muted_classes(conn: &mut DbConn, user: &UserId) -> QueryResult<Vec<(Class
         .collect())
 }
 
+/// Whether `$user` has unread notifications about `$thread` (owned ids), as
+/// an expression the thread page's head selects: only then does the page
+/// run `mark_thread_read`.
+macro_rules! unread_about_thread {
+    ($user:expr, $thread:expr, $now:expr) => {{
+        use $crate::db::schema::notifications;
+        let now: chrono::NaiveDateTime = $now;
+        diesel::dsl::exists(
+            notifications::table
+                .filter(notifications::user_id.eq($user))
+                .filter(notifications::thread_id.eq($thread))
+                .filter(notifications::read_at.is_null())
+                .filter(notifications::created_at.le(now)),
+        )
+    }};
+}
+pub(crate) use unread_about_thread;
+
 /// Marks the student's notifications about a thread read, as its page opens
 /// (one UPDATE). Returns how many were unread.
 pub fn mark_thread_read(

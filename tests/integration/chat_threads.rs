@@ -414,3 +414,110 @@ backend_test!(
         app.stop().await;
     }
 );
+
+backend_test!(
+    async fn list_counts_match_the_rules(backend: Backend) {
+        use common_grounds::db::schema::{chat_class_reads, class_messages, user_classes};
+        use diesel::prelude::*;
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("mexk1");
+        let a = app.student("axk1");
+        let b = app.student("bxk1");
+        let class = new_class(&app, "CS 2100", &[&me, &a, &b]);
+        let now = clock::now();
+        let at = |minutes: i64| now - Duration::minutes(minutes);
+        // Joined two hours ago, so the class mark starts there.
+        diesel::update(user_classes::table.filter(user_classes::class_id.eq(&class.id)))
+            .set(user_classes::enrolled_at.eq(at(120)))
+            .execute(&mut app.conn())
+            .unwrap();
+        let root = MessageBuilder::new(&class.id, &a.user.id, "Anon_0000aaaa", "Root")
+            .created_at(at(60))
+            .insert(&mut app.conn());
+        let add = |who: &Student, minutes: i64| {
+            MessageBuilder::new(&class.id, &who.user.id, "Anon_0000bbbb", "Reply")
+                .reply_to(&root)
+                .created_at(at(minutes))
+                .insert(&mut app.conn())
+        };
+        let _read = add(&a, 50);
+        let new_one = add(&b, 40);
+        let _mine = add(&me, 35);
+        let hidden = add(&a, 30);
+        let deleted = add(&b, 25);
+        let held = add(&a, 20);
+        let _newest = add(&b, 10);
+        let set = |id: &chat::MessageId, column: &str| {
+            let target = class_messages::table.find(id);
+            let mut conn = app.conn();
+            match column {
+                "hidden" => diesel::update(target)
+                    .set(class_messages::hidden.eq(true))
+                    .execute(&mut conn),
+                "deleted" => diesel::update(target)
+                    .set(class_messages::deleted.eq(true))
+                    .execute(&mut conn),
+                _ => diesel::update(target)
+                    .set(class_messages::held.eq(true))
+                    .execute(&mut conn),
+            }
+            .unwrap();
+        };
+        set(&hidden.id, "hidden");
+        set(&deleted.id, "deleted");
+        set(&held.id, "held");
+        // The viewer read the thread up to 45 minutes ago; its answer is the hidden reply.
+        chat::reads::mark_thread(&mut app.conn(), &me.user.id, &class.id, &root.id, at(45))
+            .unwrap();
+        diesel::update(class_messages::table.find(&root.id))
+            .set(class_messages::answer_id.eq(Some(&hidden.id)))
+            .execute(&mut app.conn())
+            .unwrap();
+        let rules = Rules::new(app.secret_key.as_bytes(), 3);
+        let listed = |app: &TestApp| {
+            let page = chat::class_page(
+                &mut app.conn(),
+                &me.user.id,
+                &class.id,
+                None,
+                &rules,
+                clock::now(),
+            )
+            .unwrap();
+            let thread = page.chat.unwrap().threads.remove(0);
+            (thread.replies, thread.unread, thread.answered)
+        };
+        // Shown replies: all but the deleted and the held one (the hidden one
+        // counts, as on the thread page). New: the two classmates' replies
+        // after the thread mark, not mine, not hidden, deleted or held.
+        assert_eq!(listed(&app), (5, 2, false));
+        // The same rules in memory (what live events use) agree.
+        let stats =
+            chat::threads::reply_stats(&mut app.conn(), std::slice::from_ref(&root.id)).unwrap();
+        let root_row = chat::find(&mut app.conn(), &root.id).unwrap().unwrap();
+        let summary = chat::threads::summary_of(
+            &root_row,
+            stats.get(&root.id).map(Vec::as_slice).unwrap_or(&[]),
+            &me.user.id,
+            &rules,
+            clock::now(),
+        );
+        assert_eq!((summary.replies, summary.answered), (5, false));
+        // An answer that shows counts.
+        diesel::update(class_messages::table.find(&root.id))
+            .set(class_messages::answer_id.eq(Some(&new_one.id)))
+            .execute(&mut app.conn())
+            .unwrap();
+        assert_eq!(listed(&app), (5, 2, true));
+        // A class mark past the first new reply leaves only the newest.
+        diesel::insert_into(chat_class_reads::table)
+            .values((
+                chat_class_reads::user_id.eq(&me.user.id),
+                chat_class_reads::class_id.eq(&class.id),
+                chat_class_reads::read_through.eq(at(15)),
+            ))
+            .execute(&mut app.conn())
+            .unwrap();
+        assert_eq!(listed(&app), (5, 1, true));
+    }
+);

@@ -27,10 +27,13 @@ struct Campus {
 }
 
 /// `me` with `n` classes (each with `n` friends in it, and a chat of `n`
-/// threads of `n` replies, some voted on), `n` pending requests and `n`
-/// notifications.
+/// threads of `n` replies, some voted on), a section next term, `n` pending
+/// requests, and `n` unread notifications about the first thread. The first
+/// class has a pinned thread, and someone else holds the name `me` would
+/// take there first (so the compose box's name is looked up).
 async fn campus(backend: Backend, n: usize) -> Campus {
-    let app = spawn_quiet_app(backend, &[]).await;
+    // Spring 2026 is the current term, so the calendar covers the next one too.
+    let app = spawn_quiet_app(backend, &[("CURRENT_TERM", "1262")]).await;
     let me = app.student("me1x");
     let friends: Vec<Student> = (0..n).map(|i| app.student(&format!("fr{i}x"))).collect();
     for f in &friends {
@@ -72,6 +75,35 @@ async fn campus(backend: Backend, n: usize) -> Campus {
     }
     let class = first_class.expect("a class");
     let thread = first_thread.expect("a thread");
+    {
+        use common_grounds::chat::pseudonym;
+        use common_grounds::db::schema::{chat_pseudonyms, class_messages};
+        use common_grounds::notifications::{self, Kind, Notice};
+        use diesel::prelude::*;
+        let mut conn = app.conn();
+        diesel::update(class_messages::table.find(&thread.id))
+            .set(class_messages::pinned_at.eq(Some(clock::now())))
+            .execute(&mut conn)
+            .unwrap();
+        let taken = pseudonym::candidate(app.secret_key.as_bytes(), &me.user.id, &class.id);
+        diesel::insert_into(chat_pseudonyms::table)
+            .values((
+                chat_pseudonyms::class_id.eq(&class.id),
+                chat_pseudonyms::name.eq(&taken),
+                chat_pseudonyms::user_id.eq(Some(&friends[0].user.id)),
+                chat_pseudonyms::created_at.eq(clock::now()),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        for _ in 0..n {
+            let notice = Notice::new(&me.user.id, Kind::Reply, clock::now())
+                .about_message(&class.id, &thread.id, &thread.id);
+            common_grounds::db::write_tx(&mut conn, |tx| notifications::notify(tx, &notice))
+                .unwrap();
+        }
+    }
+    let next_term = common::builders::ClassBuilder::new("CS 4100", "1268").insert(&mut app.conn());
+    take(&app, &next_term, &[&me]);
     let pages = vec![
         ("home", "/".to_string()),
         ("schedule", "/schedule".to_string()),

@@ -553,7 +553,7 @@ pub async fn show_thread(
                 now,
             ) {
                 Ok(page) => {
-                    if inbox_unread {
+                    if inbox_unread && page.unread_notices {
                         // What the inbox said about this thread has now been seen.
                         notifications::chat::mark_thread_read(conn, &viewer, &thread_id, now)?;
                     }
