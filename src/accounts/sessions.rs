@@ -125,6 +125,9 @@ pub(crate) use session_owner;
 #[derive(Debug, Default)]
 pub struct Touches(std::sync::Mutex<std::collections::HashMap<SessionId, Touch>>);
 
+/// Sessions one transaction of `Touches::flush` writes, at most.
+pub const TOUCHES_PER_WRITE: usize = 500;
+
 /// When a session was used, and the expiry that use slides it to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Touch {
@@ -161,11 +164,20 @@ impl Touches {
         self.held().len()
     }
 
-    /// Writes the noted sessions in one transaction (an UPDATE each, never
-    /// moving a row back in time; a session ended meanwhile stays ended).
-    /// Returns how many were noted. On failure they are kept for the next try.
+    /// Writes up to `TOUCHES_PER_WRITE` noted sessions in one transaction (an
+    /// UPDATE each, never moving a row back in time; a session ended
+    /// meanwhile stays ended): after a pause, thousands of sessions slide at
+    /// once, and smaller transactions keep the pages' requests flowing
+    /// between them. Returns how many it wrote; on failure they are kept for
+    /// the next try.
     pub fn flush(&self, conn: &mut DbConn) -> QueryResult<usize> {
-        let due: Vec<(SessionId, Touch)> = std::mem::take(&mut *self.held()).into_iter().collect();
+        let due: Vec<(SessionId, Touch)> = {
+            let mut held = self.held();
+            let ids: Vec<SessionId> = held.keys().take(TOUCHES_PER_WRITE).cloned().collect();
+            ids.into_iter()
+                .filter_map(|id| held.remove(&id).map(|touch| (id, touch)))
+                .collect()
+        };
         if due.is_empty() {
             return Ok(0);
         }

@@ -259,7 +259,8 @@ async fn write_session_touches(
             _ = tokio::time::sleep(SESSION_TOUCHES_EVERY) => false,
             _ = stop.changed() => true,
         };
-        if touches.pending() > 0 {
+        // In batches of `TOUCHES_PER_WRITE`, letting requests run between.
+        while touches.pending() > 0 {
             let database = Arc::clone(&database);
             let touches = Arc::clone(&touches);
             let outcome = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
@@ -268,11 +269,15 @@ async fn write_session_touches(
             })
             .await;
             match outcome {
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => tokio::task::yield_now().await,
                 Ok(Err(error)) => {
-                    tracing::warn!(%error, "writing session expiries failed; will retry")
+                    tracing::warn!(%error, "writing session expiries failed; will retry");
+                    break;
                 }
-                Err(error) => tracing::error!(%error, "writing session expiries failed"),
+                Err(error) => {
+                    tracing::error!(%error, "writing session expiries failed");
+                    break;
+                }
             }
         }
         if stopping {

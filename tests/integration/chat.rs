@@ -1415,7 +1415,7 @@ backend_test!(
             }
             drop(conn);
             let path = format!("/classes/{class}");
-            viewer.get(&app, &path).await; // the session's first use may slide its expiry
+            viewer.get(&app, &path).await; // a first use, as a student's would be
             let before = app.query_count();
             let (status, _) = viewer.get(&app, &path).await;
             assert_eq!(status, 200);

@@ -572,7 +572,7 @@ backend_test!(
         let class = new_class(&app, "HIST 2001", &[&a, &b]);
         let thread = say(&app, &a.user, &class, None, "Essay on the Hanseatic league");
         let search_path = |q: &str| format!("/classes/{}/search?q={q}", class.id);
-        // The session's first use may slide its expiry.
+        // A first use, as a student's would be.
         b.get(&app, &search_path("hanseatic")).await;
         let queries = |app: &TestApp| app.query_count();
 

@@ -752,7 +752,7 @@ backend_test!(
 
 // ---------------------------------------------------------------- 7. queries
 
-/// Statements one GET runs (after a first GET, which may slide the session).
+/// Statements one GET runs (after a first GET).
 async fn queries_for(app: &TestApp, who: &Student, path: &str) -> u64 {
     who.get(app, path).await;
     let before = app.query_count();

@@ -476,7 +476,7 @@ backend_test!(
         let mut counts = Vec::new();
         for n in [1, 50] {
             let (app, me) = campus_of(backend, n).await;
-            // Warm up: the first request of a session may slide its expiry.
+            // Warm up, as a student's first request would.
             me.get(&app, "/").await;
             let mut per_page = Vec::new();
             for path in paths {

@@ -415,7 +415,7 @@ backend_test!(
 
 // ---------------------------------------------------------------- 6. statements
 
-/// Statements one GET runs (after a first GET, which may slide the session).
+/// Statements one GET runs (after a first GET).
 async fn queries_for(app: &TestApp, who: &Student, path: &str) -> u64 {
     who.get(app, path).await;
     let before = app.query_count();

@@ -212,3 +212,32 @@ backend_test!(
         assert_eq!(app.touches.pending(), 0);
     }
 );
+
+backend_test!(
+    async fn session_writes_come_in_batches(backend: Backend) {
+        use common_grounds::accounts::sessions::{Touches, TOUCHES_PER_WRITE};
+        use common_grounds::accounts::{Session, SessionId};
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("me1x");
+        let touches = Touches::default();
+        let hour_ago = clock::now() - Duration::hours(1);
+        for _ in 0..TOUCHES_PER_WRITE + 1 {
+            let mut session = Session {
+                id: SessionId::new(),
+                user_id: me.user.id.clone(),
+                token_hash: String::new(),
+                user_agent: None,
+                expires_at: clock::now(),
+                created_at: hour_ago,
+                last_used_at: hour_ago,
+            };
+            touches.note(&mut session, clock::now());
+        }
+        assert_eq!(touches.pending(), TOUCHES_PER_WRITE + 1);
+        let mut conn = app.conn();
+        assert_eq!(touches.flush(&mut conn).unwrap(), TOUCHES_PER_WRITE);
+        assert_eq!(touches.pending(), 1);
+        assert_eq!(touches.flush(&mut conn).unwrap(), 1);
+        assert_eq!(touches.pending(), 0);
+    }
+);
