@@ -66,22 +66,6 @@ macro_rules! other_recent_posters {
 }
 pub(crate) use other_recent_posters;
 
-/// The compose box's anonymity note for `viewer` in a class: the count, the
-/// viewer's name, and for a viewer without one a look-up of 16 candidates (more
-/// only when all 16 are taken), whatever the class's size; writes nothing.
-pub fn for_viewer(
-    conn: &mut DbConn,
-    viewer: &UserId,
-    class_id: &ClassId,
-    secret: &[u8],
-    min_posters: u32,
-    now: NaiveDateTime,
-) -> QueryResult<Anonymity> {
-    let recent_posters = recent_posters(conn, viewer, class_id, now)?;
-    let name = pseudonym::name_for(conn, secret, viewer, class_id)?;
-    Ok(Anonymity::new(recent_posters, min_posters, name))
-}
-
 impl Anonymity {
     fn new(recent_posters: i64, min_posters: u32, name: String) -> Anonymity {
         Anonymity {

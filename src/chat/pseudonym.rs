@@ -211,20 +211,6 @@ macro_rules! held_name {
 }
 pub(crate) use held_name;
 
-/// The name the student holds in the class, or the one their next post would
-/// take if nobody posts first. Writes nothing ("You post here as ...").
-pub fn name_for(
-    conn: &mut DbConn,
-    secret: &[u8],
-    user_id: &UserId,
-    class_id: &ClassId,
-) -> QueryResult<String> {
-    match held(conn, user_id, class_id)? {
-        Some(name) => Ok(name),
-        None => first_free(conn, secret, user_id, class_id),
-    }
-}
-
 /// The student's name in a class: the one already taken, else the first free
 /// candidate, taken now. It runs in the transaction that inserts the message,
 /// with the class locked, so two students cannot take the same one. A name stays

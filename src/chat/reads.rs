@@ -60,34 +60,6 @@ impl Marks {
     }
 }
 
-/// The student's marks in a class for these threads; `joined` stands in for a
-/// class mark never set, and nothing older than `NEW_FOR` before `now` is new.
-pub fn marks(
-    conn: &mut DbConn,
-    viewer: &UserId,
-    class_id: &ClassId,
-    joined: NaiveDateTime,
-    threads: &[MessageId],
-    now: NaiveDateTime,
-) -> QueryResult<Marks> {
-    let class: Option<NaiveDateTime> = chat_class_reads::table
-        .find((viewer, class_id))
-        .select(chat_class_reads::read_through)
-        .first(conn)
-        .optional()?;
-    let threads: HashMap<MessageId, NaiveDateTime> = chat_thread_reads::table
-        .filter(chat_thread_reads::user_id.eq(viewer))
-        .filter(chat_thread_reads::thread_id.eq_any(threads))
-        .select((
-            chat_thread_reads::thread_id,
-            chat_thread_reads::read_through,
-        ))
-        .load(conn)?
-        .into_iter()
-        .collect();
-    Ok(Marks::new(class, joined, threads, now))
-}
-
 /// Marks a thread read through `through` (its newest message shown).
 pub fn mark_thread(
     conn: &mut DbConn,
@@ -277,9 +249,4 @@ pub fn unread_in(
         .select((class_messages::class_id, diesel::dsl::count_star()))
         .load(conn)?;
     Ok(rows.into_iter().collect())
-}
-
-/// Whether anything is new to the student in any class they take (the nav's dot).
-pub fn any_unread(conn: &mut DbConn, viewer: &UserId, now: NaiveDateTime) -> QueryResult<bool> {
-    diesel::select(anything_new!(viewer.clone(), now)).get_result(conn)
 }

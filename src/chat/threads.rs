@@ -246,7 +246,7 @@ pub struct ClassHead {
     /// The name the viewer holds in the class, if they posted.
     pub pseudonym: Option<String>,
     /// Their first candidate name no one holds (of the first batch): the
-    /// name their first post would take (`pseudonym::name_for`), known
+    /// name their first post would take (`pseudonym::assign`), known
     /// without a look-up of its own.
     pub free_candidate: Option<String>,
     /// The viewer muted the class's notifications.

@@ -409,20 +409,6 @@ pub fn meetings_by_class(
     Ok(grouped)
 }
 
-/// Which of the given sections the student takes.
-pub fn enrolled_among(
-    conn: &mut DbConn,
-    user_id: &UserId,
-    ids: &[ClassId],
-) -> QueryResult<HashSet<ClassId>> {
-    let found: Vec<ClassId> = user_classes::table
-        .filter(user_classes::user_id.eq(user_id))
-        .filter(user_classes::class_id.eq_any(ids))
-        .select(user_classes::class_id)
-        .load(conn)?;
-    Ok(found.into_iter().collect())
-}
-
 /// How many students have added a section (a count only: members are never listed).
 pub fn member_count(conn: &mut DbConn, class_id: &ClassId) -> QueryResult<i64> {
     user_classes::table

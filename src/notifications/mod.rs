@@ -353,11 +353,6 @@ macro_rules! muted {
 }
 pub(crate) use muted;
 
-/// Whether the student muted the class.
-pub fn is_muted(conn: &mut DbConn, user: &UserId, class: &ClassId) -> QueryResult<bool> {
-    diesel::select(muted!(user.clone(), class.clone())).get_result(conn)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
