@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use super::view::{self, NotificationView};
 use super::NotificationId;
-use crate::accounts::UserId;
+use crate::accounts::{Session, User, UserId};
 use crate::db::schema::{notification_digests, notifications};
 use crate::db::{self, DbConn, Tx};
 
@@ -174,7 +174,6 @@ macro_rules! unread_count {
             .single_value()
     }};
 }
-pub(crate) use unread_count;
 
 impl NavMarks {
     /// The marks from the two columns the session lookup selected.
@@ -184,6 +183,42 @@ impl NavMarks {
             unread_notifications: unread.unwrap_or(0).min(cap),
         }
     }
+}
+
+/// The session a cookie token names and its user, with the nav's marks
+/// (counted up to `cap`) when `cap` is given (pages), in one statement: the
+/// marks are two subqueries beside the session's columns, naming the student
+/// by the token (`sessions::session_owner!`), so a signed-in page spends one
+/// statement before its own reads. Writes nothing (the caller notes a
+/// sliding expiry in `sessions::Touches`).
+pub fn session_with_marks(
+    conn: &mut DbConn,
+    token: &str,
+    now: NaiveDateTime,
+    cap: Option<i64>,
+) -> QueryResult<Option<(Session, User, NavMarks)>> {
+    use crate::accounts::sessions::{self, live_session};
+    let Some(hash) = sessions::lookup_hash(token) else {
+        return Ok(None);
+    };
+    let Some(cap) = cap else {
+        return Ok(live_session!(hash, now)
+            .select((Session::as_select(), User::as_select()))
+            .first::<(Session, User)>(conn)
+            .optional()?
+            .map(|(session, user)| (session, user, NavMarks::new(false, None, 0))));
+    };
+    let viewer = sessions::session_owner!(hash.clone());
+    Ok(live_session!(hash, now)
+        .select((
+            Session::as_select(),
+            User::as_select(),
+            crate::chat::reads::anything_new!(viewer.clone(), now),
+            unread_count!(viewer, now),
+        ))
+        .first::<(Session, User, bool, Option<i64>)>(conn)
+        .optional()?
+        .map(|(session, user, new, count)| (session, user, NavMarks::new(new, count, cap))))
 }
 
 /// The nav's marks on their own, in one statement (pages get them with the

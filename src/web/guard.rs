@@ -16,12 +16,11 @@ use subtle::ConstantTimeEq;
 
 use super::error::{with_conn, AppError};
 use super::state::AppState;
-use crate::accounts::sessions::{self, live_session};
+use crate::accounts::sessions;
 use crate::accounts::{Session, User};
 use crate::campus_time::CampusTime;
-use crate::chat::reads::anything_new;
 use crate::clock;
-use crate::notifications::inbox::{unread_count, NavMarks};
+use crate::notifications::inbox::NavMarks;
 
 pub const SESSION_COOKIE: &str = "cg_session";
 pub const PRE_SESSION_COOKIE: &str = "cg_csrf";
@@ -108,10 +107,8 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
 }
 
 /// The session a cookie token names, its user, and on pages the nav's marks,
-/// in one statement: the marks are two subqueries beside the session's
-/// columns, naming the student by the token (`session_owner!`), so a
-/// signed-in page spends one statement before its own reads. A session due
-/// to slide its expiry is noted in `touches`, written later in a batch.
+/// in one statement (`notifications::inbox::session_with_marks`). A session
+/// due to slide its expiry is noted in `touches`, written later in a batch.
 fn look_up(
     conn: &mut crate::db::DbConn,
     touches: &sessions::Touches,
@@ -119,31 +116,12 @@ fn look_up(
     now: chrono::NaiveDateTime,
     page: bool,
 ) -> diesel::QueryResult<Option<(Session, User, NavMarks)>> {
-    use diesel::prelude::*;
-    let Some(hash) = sessions::lookup_hash(token) else {
-        return Ok(None);
-    };
-    let found = if page {
-        let viewer = sessions::session_owner!(hash.clone());
-        live_session!(hash, now)
-            .select((
-                Session::as_select(),
-                User::as_select(),
-                anything_new!(viewer.clone(), now),
-                unread_count!(viewer, now),
-            ))
-            .first::<(Session, User, bool, Option<i64>)>(conn)
-            .optional()?
-            .map(|(session, user, new, count)| {
-                (session, user, NavMarks::new(new, count, NAV_COUNT_CAP))
-            })
-    } else {
-        live_session!(hash, now)
-            .select((Session::as_select(), User::as_select()))
-            .first::<(Session, User)>(conn)
-            .optional()?
-            .map(|(session, user)| (session, user, NavMarks::new(false, None, 0)))
-    };
+    let found = crate::notifications::inbox::session_with_marks(
+        conn,
+        token,
+        now,
+        page.then_some(NAV_COUNT_CAP),
+    )?;
     let Some((mut session, user, marks)) = found else {
         return Ok(None);
     };
