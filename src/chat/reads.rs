@@ -229,24 +229,82 @@ macro_rules! anything_new {
 }
 pub(crate) use {anything_new, unread_messages};
 
-/// How many messages are new to the student in each of these classes (those
-/// with none are left out), in one query whatever the number of classes: the
-/// 14-day horizon keeps it an indexed range per class. Pages show "99+" past 99.
+/// Counting what is new in a class stops here: pages show "99+" past 99.
+pub const COUNT_UP_TO: i64 = 100;
+
+/// How many messages are new to the student in each of these classes, up to
+/// `COUNT_UP_TO` (those with none are left out), in one query whatever the
+/// number of classes. Each class is counted by two subqueries on
+/// `(class_id, created_at)`, an index that carries every column they test
+/// (`idx_class_messages_unread`): "is there a 100th?" reads at most 100
+/// entries, and only when there is not does the count read the (fewer than
+/// 100) again. So a busy class costs the same as a quiet one: on the scale
+/// campus a student's five classes can hold 4,000 messages new to them, which
+/// the grouped count it replaces read one by one (SQLite: 9.9 ms → 0.6 ms).
 pub fn unread_in(
     conn: &mut DbConn,
     viewer: &UserId,
     classes: &[ClassId],
     now: NaiveDateTime,
 ) -> QueryResult<HashMap<ClassId, i64>> {
-    // The classes are named on `user_classes`, not on `class_messages`: the
-    // same rows, but PostgreSQL multiplied the two equal conditions on
-    // `class_messages.class_id` into an estimate of one message per class and
-    // walked a class's whole history by another index (7 ms on the scale
-    // campus, against 2.7 ms by `(class_id, created_at)` this way).
-    let rows: Vec<(ClassId, i64)> = unread_messages!(viewer.clone(), now - NEW_FOR)
+    use diesel::dsl::{case_when, exists, not};
+    use diesel::sql_types::{BigInt, Nullable};
+    let since = now - NEW_FOR;
+    // The messages new to the viewer in the outer query's class: the same
+    // rules as `unread_messages!`. The class mark is the outer query's (a
+    // subquery here, SQLite would run once per message), the thread marks a
+    // probe per message.
+    let unread = || {
+        class_messages::table
+            .filter(class_messages::class_id.eq(user_classes::class_id))
+            .filter(class_messages::created_at.gt(since))
+            .filter(class_messages::deleted.eq(false))
+            .filter(class_messages::hidden.eq(false))
+            .filter(class_messages::held.eq(false))
+            .filter(
+                class_messages::user_id
+                    .is_null()
+                    .or(class_messages::user_id.ne(viewer.clone())),
+            )
+            .filter(class_messages::created_at.gt(coalesce(
+                chat_class_reads::read_through.nullable(),
+                user_classes::enrolled_at,
+            )))
+            .filter(not(exists(
+                chat_thread_reads::table
+                    .filter(chat_thread_reads::user_id.eq(viewer.clone()))
+                    .filter(
+                        chat_thread_reads::thread_id.eq(class_messages::id).or(
+                            chat_thread_reads::thread_id
+                                .nullable()
+                                .eq(class_messages::thread_root_id),
+                        ),
+                    )
+                    .filter(chat_thread_reads::read_through.ge(class_messages::created_at)),
+            )))
+    };
+    let count = case_when(
+        exists(
+            unread()
+                .select(class_messages::id)
+                .limit(1)
+                .offset(COUNT_UP_TO - 1),
+        ),
+        Some(COUNT_UP_TO).into_sql::<Nullable<BigInt>>(),
+    )
+    .otherwise(unread().count().single_value());
+    let rows: Vec<(ClassId, Option<i64>)> = user_classes::table
+        .left_join(
+            chat_class_reads::table.on(chat_class_reads::class_id
+                .eq(user_classes::class_id)
+                .and(chat_class_reads::user_id.eq(viewer.clone()))),
+        )
+        .filter(user_classes::user_id.eq(viewer.clone()))
         .filter(user_classes::class_id.eq_any(classes.to_vec()))
-        .group_by(class_messages::class_id)
-        .select((class_messages::class_id, diesel::dsl::count_star()))
+        .select((user_classes::class_id, count))
         .load(conn)?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|(class, count)| count.filter(|n| *n > 0).map(|n| (class, n)))
+        .collect())
 }

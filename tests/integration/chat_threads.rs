@@ -416,6 +416,23 @@ backend_test!(
 );
 
 backend_test!(
+    async fn home_counts_exactly_up_to_99_then_shows_99_plus(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let b = app.student("bb2y");
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        // 99 messages new to B (a thread and 98 replies), then a 100th.
+        old_thread(&app, &class, &[&a.user], 0, 98, 0);
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class).as_deref(), Some("99 new"));
+        old_thread(&app, &class, &[&a.user], 1, 0, 0);
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class).as_deref(), Some("99+ new"));
+        app.stop().await;
+    }
+);
+
+backend_test!(
     async fn list_counts_match_the_rules(backend: Backend) {
         use common_grounds::db::schema::{chat_class_reads, class_messages, user_classes};
         use diesel::prelude::*;
