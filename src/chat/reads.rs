@@ -157,11 +157,31 @@ diesel::define_sql_function! {
     fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, y: diesel::sql_types::Timestamp) -> diesel::sql_types::Timestamp;
 }
 
-/// Messages new to `$viewer` in the classes they take, newer than `$since`
-/// (an indexed range per class), as a query to finish. `$viewer` is an owned
-/// user id, or a nullable text expression naming one
-/// (`sessions::session_owner!`).
-macro_rules! unread_messages {
+/// The classes `$viewer` takes, each beside their class mark (`None` before
+/// the first "mark all read"), as a query to finish: the outer query of
+/// `new_in_class!`. `$viewer` is an owned user id, or a nullable text
+/// expression naming one (`sessions::session_owner!`).
+macro_rules! classes_with_marks {
+    ($viewer:expr) => {{
+        use $crate::db::schema::{chat_class_reads, user_classes};
+        let viewer = $viewer;
+        user_classes::table
+            .left_join(
+                chat_class_reads::table.on(chat_class_reads::class_id
+                    .eq(user_classes::class_id)
+                    .and(chat_class_reads::user_id.nullable().eq(viewer.clone()))),
+            )
+            .filter(user_classes::user_id.nullable().eq(viewer))
+    }};
+}
+
+/// The messages new to `$viewer` in the class of the outer query's row
+/// (`classes_with_marks!`), newer than `$since`, as a subquery to finish. The
+/// marks are the outer row's values, so both databases read the class's
+/// range of `idx_class_messages_unread` from the later of the horizon and
+/// the mark, the index alone (it carries every column tested here), and
+/// probe the thread marks per message.
+macro_rules! new_in_class {
     ($viewer:expr, $since:expr) => {{
         use $crate::chat::reads::coalesce;
         use $crate::db::schema::{
@@ -169,28 +189,7 @@ macro_rules! unread_messages {
         };
         let viewer = $viewer;
         class_messages::table
-            .inner_join(
-                user_classes::table.on(user_classes::class_id
-                    .eq(class_messages::class_id)
-                    .and(user_classes::user_id.nullable().eq(viewer.clone()))),
-            )
-            .left_join(
-                chat_class_reads::table.on(chat_class_reads::class_id
-                    .eq(class_messages::class_id)
-                    .and(chat_class_reads::user_id.nullable().eq(viewer.clone()))),
-            )
-            .left_join(
-                chat_thread_reads::table.on(chat_thread_reads::user_id
-                    .nullable()
-                    .eq(viewer.clone())
-                    .and(
-                        chat_thread_reads::thread_id.eq(class_messages::id).or(
-                            chat_thread_reads::thread_id
-                                .nullable()
-                                .eq(class_messages::thread_root_id),
-                        ),
-                    )),
-            )
+            .filter(class_messages::class_id.eq(user_classes::class_id))
             .filter(class_messages::created_at.gt($since))
             .filter(class_messages::deleted.eq(false))
             .filter(class_messages::hidden.eq(false))
@@ -204,30 +203,42 @@ macro_rules! unread_messages {
                 chat_class_reads::read_through.nullable(),
                 user_classes::enrolled_at,
             )))
-            .filter(
-                chat_thread_reads::read_through
-                    .nullable()
-                    .is_null()
-                    .or(class_messages::created_at
-                        .nullable()
-                        .gt(chat_thread_reads::read_through.nullable())),
-            )
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                chat_thread_reads::table
+                    .filter(chat_thread_reads::user_id.nullable().eq(viewer))
+                    .filter(
+                        chat_thread_reads::thread_id.eq(class_messages::id).or(
+                            chat_thread_reads::thread_id
+                                .nullable()
+                                .eq(class_messages::thread_root_id),
+                        ),
+                    )
+                    .filter(chat_thread_reads::read_through.ge(class_messages::created_at)),
+            )))
     }};
 }
 
 /// "Something is new to `$viewer` in a class they take" (the nav's dot), as
 /// an expression a statement selects beside its own columns: the session
-/// lookup carries it (`web::guard`), so the dot costs no statement.
+/// lookup carries it (`web::guard`), so the dot costs no statement. Per class
+/// it starts from the class mark: a student who has read everything costs an
+/// index seek a class, not a walk over two weeks of messages (3.1 ms → 0.1 ms
+/// on PostgreSQL for a caught-up student in two busy lectures).
 macro_rules! anything_new {
     ($viewer:expr, $now:expr) => {{
         let now: chrono::NaiveDateTime = $now;
+        let viewer = $viewer;
         diesel::dsl::exists(
-            $crate::chat::reads::unread_messages!($viewer, now - $crate::chat::reads::NEW_FOR)
-                .select($crate::db::schema::class_messages::id),
+            $crate::chat::reads::classes_with_marks!(viewer.clone())
+                .filter(diesel::dsl::exists(
+                    $crate::chat::reads::new_in_class!(viewer, now - $crate::chat::reads::NEW_FOR)
+                        .select($crate::db::schema::class_messages::id),
+                ))
+                .select($crate::db::schema::user_classes::class_id),
         )
     }};
 }
-pub(crate) use {anything_new, unread_messages};
+pub(crate) use {anything_new, classes_with_marks, new_in_class};
 
 /// Counting what is new in a class stops here: pages show "99+" past 99.
 pub const COUNT_UP_TO: i64 = 100;
@@ -247,42 +258,10 @@ pub fn unread_in(
     classes: &[ClassId],
     now: NaiveDateTime,
 ) -> QueryResult<HashMap<ClassId, i64>> {
-    use diesel::dsl::{case_when, exists, not};
+    use diesel::dsl::{case_when, exists};
     use diesel::sql_types::{BigInt, Nullable};
     let since = now - NEW_FOR;
-    // The messages new to the viewer in the outer query's class: the same
-    // rules as `unread_messages!`. The class mark is the outer query's (a
-    // subquery here, SQLite would run once per message), the thread marks a
-    // probe per message.
-    let unread = || {
-        class_messages::table
-            .filter(class_messages::class_id.eq(user_classes::class_id))
-            .filter(class_messages::created_at.gt(since))
-            .filter(class_messages::deleted.eq(false))
-            .filter(class_messages::hidden.eq(false))
-            .filter(class_messages::held.eq(false))
-            .filter(
-                class_messages::user_id
-                    .is_null()
-                    .or(class_messages::user_id.ne(viewer.clone())),
-            )
-            .filter(class_messages::created_at.gt(coalesce(
-                chat_class_reads::read_through.nullable(),
-                user_classes::enrolled_at,
-            )))
-            .filter(not(exists(
-                chat_thread_reads::table
-                    .filter(chat_thread_reads::user_id.eq(viewer.clone()))
-                    .filter(
-                        chat_thread_reads::thread_id.eq(class_messages::id).or(
-                            chat_thread_reads::thread_id
-                                .nullable()
-                                .eq(class_messages::thread_root_id),
-                        ),
-                    )
-                    .filter(chat_thread_reads::read_through.ge(class_messages::created_at)),
-            )))
-    };
+    let unread = || new_in_class!(viewer.clone(), since);
     let count = case_when(
         exists(
             unread()
@@ -293,13 +272,7 @@ pub fn unread_in(
         Some(COUNT_UP_TO).into_sql::<Nullable<BigInt>>(),
     )
     .otherwise(unread().count().single_value());
-    let rows: Vec<(ClassId, Option<i64>)> = user_classes::table
-        .left_join(
-            chat_class_reads::table.on(chat_class_reads::class_id
-                .eq(user_classes::class_id)
-                .and(chat_class_reads::user_id.eq(viewer.clone()))),
-        )
-        .filter(user_classes::user_id.eq(viewer.clone()))
+    let rows: Vec<(ClassId, Option<i64>)> = classes_with_marks!(viewer.clone())
         .filter(user_classes::class_id.eq_any(classes.to_vec()))
         .select((user_classes::class_id, count))
         .load(conn)?;
