@@ -205,6 +205,17 @@ impl ClassView {
             unread: 0,
         }
     }
+
+    /// Home's mark for the chat link: "3 new", "99+ new" once the count
+    /// reaches the cap `chat::reads::unread_in` counts to, or nothing.
+    pub fn unread_label(&self) -> Option<String> {
+        let cap = crate::chat::reads::COUNT_UP_TO;
+        match self.unread {
+            n if n >= cap => Some(format!("{}+ new", cap - 1)),
+            n if n > 0 => Some(format!("{n} new")),
+            _ => None,
+        }
+    }
 }
 
 /// A rendered page. Pages carry per-visitor tokens, so nothing may cache them.
