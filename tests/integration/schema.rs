@@ -979,3 +979,34 @@ backend_test!(
         assert_eq!(audit[0].actor_id, None);
     }
 );
+
+/// The bundled SQLite is built as `.cargo/config.toml` says: no memory
+/// statistics (one process-wide mutex on every malloc) and no memory
+/// management (one page cache, behind one global mutex, for every connection
+/// of the pool). Both showed up as mutex contention under load; if the build
+/// flags are lost, this fails rather than the bench quietly slowing down.
+#[test]
+fn the_bundled_sqlite_shares_no_mutex_between_connections() {
+    #[derive(QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+    let db = TestDb::new(Backend::Sqlite);
+    let mut conn = db.connect();
+    let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+        .load::<CompileOption>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.compile_options)
+        .collect();
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "memory statistics are on: {options:?}"
+    );
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "the page caches share one mutex: {options:?}"
+    );
+    assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+}
