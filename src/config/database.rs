@@ -13,7 +13,7 @@ use super::{invalid, var_parsed, ConfigError, Source};
 pub struct DatabaseSettings {
     /// `DATABASE_URL` (default `sqlite://data/common-grounds.db`).
     pub url: DatabaseUrl,
-    /// `DATABASE_POOL_SIZE` (default 16 on PostgreSQL, 8 on SQLite).
+    /// `DATABASE_POOL_SIZE` (default 16 on PostgreSQL, 4 on SQLite).
     pub pool_max_size: u32,
     /// `DATABASE_POOL_TIMEOUT_MS` (default 1500).
     pub pool_timeout: Duration,
@@ -26,7 +26,14 @@ impl DatabaseSettings {
             &src.get("DATABASE_URL")
                 .unwrap_or_else(|| "sqlite://data/common-grounds.db".into()),
         )?;
-        let default_pool = if url.is_postgres() { 16 } else { 8 };
+        // SQLite's reads are CPU in this process, so a few connections keep the
+        // cores busy; each more connection only adds its page cache to the
+        // RSS. On the bench campus 4 gave the same req/s as 8 on every page
+        // within this machine's noise, half the p99 on posting (204-217 ms
+        // against 418-604) and 20 to 30 MB less peak RSS (bench/README.md,
+        // session 13). PostgreSQL's connections wait on the network and the
+        // server, so it keeps more.
+        let default_pool = if url.is_postgres() { 16 } else { 4 };
         let pool_max_size: u32 = var_parsed(src, "DATABASE_POOL_SIZE", default_pool)?;
         if pool_max_size == 0 {
             return Err(invalid("DATABASE_POOL_SIZE", "it must be at least 1"));
