@@ -272,10 +272,11 @@ pub fn unread_in(
         Some(COUNT_UP_TO).into_sql::<Nullable<BigInt>>(),
     )
     .otherwise(unread().count().single_value());
-    let rows: Vec<(ClassId, Option<i64>)> = classes_with_marks!(viewer.clone())
-        .filter(user_classes::class_id.eq_any(classes.to_vec()))
-        .select((user_classes::class_id, count))
-        .load(conn)?;
+    let rows: Vec<(ClassId, Option<i64>)> =
+        crate::on_each_backend!(conn, |c| classes_with_marks!(viewer.clone())
+            .filter(user_classes::class_id.eq_any(classes.to_vec()))
+            .select((user_classes::class_id, count))
+            .load(c))?;
     Ok(rows
         .into_iter()
         .filter_map(|(class, count)| count.filter(|n| *n > 0).map(|n| (class, n)))

@@ -423,7 +423,9 @@ pub fn class_page_by(
             .filter(class_messages::parent_message_id.is_null()),
     );
     let candidates = super::pseudonym::first_candidates(&rules.secret, viewer, class_id);
-    let rows = class_head!(viewer, class_id, candidates, now, has_pins).load(conn)?;
+    let rows = crate::on_each_backend!(conn, |c| {
+        class_head!(viewer, class_id, candidates, now, has_pins).load(c)
+    })?;
     let (class, meetings, head, (has_pins,)) = head_of(rows).ok_or(ChatError::ClassNotFound)?;
     let chat = match head.enrolled_at {
         Some(joined) => Some(thread_list(
@@ -1012,11 +1014,11 @@ pub fn thread_page(
 }
 
 /// A condition on the list's first messages, boxed so the page can combine
-/// them at run time.
-type ListCond = Box<
+/// them at run time (for the backend the statement is compiled for).
+type ListCond<DB> = Box<
     dyn diesel::expression::BoxableExpression<
         class_messages::table,
-        crate::db::MultiBackend,
+        DB,
         SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
     >,
 >;
@@ -1036,113 +1038,114 @@ fn root_page(
     page: Page<'_>,
     with_pins: bool,
 ) -> QueryResult<Vec<Root>> {
-    let unless_pinned = |cond: ListCond| -> ListCond {
-        if with_pins {
-            Box::new(class_messages::pinned_at.is_not_null().or(cond))
+    // Compiled for each backend: through `DbConn` this long statement's SQL
+    // was written out several times per execution (see `on_each_backend!`).
+    let rows: Vec<RootRow> = crate::on_each_backend!(conn, |c| {
+        let unless_pinned = |cond: ListCond<_>| -> ListCond<_> {
+            if with_pins {
+                Box::new(class_messages::pinned_at.is_not_null().or(cond))
+            } else {
+                cond
+            }
+        };
+        let pins_ahead = if with_pins {
+            pins::MAX_PINNED as i64
         } else {
-            cond
-        }
-    };
-    let pins_ahead = if with_pins {
-        pins::MAX_PINNED as i64
-    } else {
-        0
-    };
-    let mut query = class_messages::table
-        .filter(class_messages::class_id.eq(class_id))
-        .filter(class_messages::parent_message_id.is_null())
-        .limit(PAGE_SIZE + 1 + pins_ahead)
-        .select(root_columns!(reader, since))
-        .into_boxed();
-    if !with_pins {
-        query = query.filter(class_messages::pinned_at.is_null());
-    } else {
-        query = query.order((
-            class_messages::pinned_at.is_null(),
-            class_messages::pinned_at.desc(),
-        ));
-    }
-    if let Some(viewer) = viewer {
-        // Someone else's held thread is not listed, unless it was edited into
-        // held under replies: then it stays, shown as hidden (as its page does),
-        // so classmates' replies do not vanish with it.
-        let replies = diesel::alias!(class_messages as replies);
-        query = query.filter(unless_pinned(Box::new(
-            class_messages::held
-                .eq(false)
-                .or(class_messages::user_id.eq(viewer.clone()))
-                .or(diesel::dsl::exists(
-                    replies.filter(
-                        replies
-                            .field(class_messages::thread_root_id)
-                            .eq(class_messages::id.nullable()),
-                    ),
-                )),
-        )));
-    }
-    if page.sort == Sort::Unanswered {
-        // An answer that is deleted, hidden or held does not count.
-        let answers = diesel::alias!(class_messages as answers);
-        query = query.filter(unless_pinned(Box::new(
-            diesel::dsl::not(diesel::dsl::exists(
-                answers
-                    .filter(
-                        answers
-                            .field(class_messages::id)
-                            .nullable()
-                            .eq(class_messages::answer_id),
-                    )
-                    .filter(answers.field(class_messages::deleted).eq(false))
-                    .filter(answers.field(class_messages::hidden).eq(false))
-                    .filter(answers.field(class_messages::held).eq(false)),
-            ))
-            .nullable(),
-        )));
-    }
-    let after_activity = |cursor: &Cursor| {
-        class_messages::last_activity_at
-            .lt(cursor.last_activity_at)
-            .or(class_messages::last_activity_at
-                .eq(cursor.last_activity_at)
-                .and(class_messages::id.lt(cursor.id.clone())))
-    };
-    query = match (page.sort, page.before) {
-        (Sort::Top, cursor) => {
-            let query = query.then_order_by((
-                class_messages::vote_count.desc(),
-                class_messages::last_activity_at.desc(),
-                class_messages::id.desc(),
+            0
+        };
+        let mut query = class_messages::table
+            .filter(class_messages::class_id.eq(class_id))
+            .filter(class_messages::parent_message_id.is_null())
+            .limit(PAGE_SIZE + 1 + pins_ahead)
+            .select(root_columns!(reader, since))
+            .into_boxed();
+        if !with_pins {
+            query = query.filter(class_messages::pinned_at.is_null());
+        } else {
+            query = query.order((
+                class_messages::pinned_at.is_null(),
+                class_messages::pinned_at.desc(),
             ));
-            match cursor {
-                Some(cursor) => {
-                    let votes = cursor.votes.unwrap_or(0);
-                    query.filter(
-                        class_messages::vote_count
-                            .lt(votes)
-                            .or(class_messages::vote_count
-                                .eq(votes)
-                                .and(after_activity(cursor))),
-                    )
+        }
+        if let Some(viewer) = viewer {
+            // Someone else's held thread is not listed, unless it was edited into
+            // held under replies: then it stays, shown as hidden (as its page does),
+            // so classmates' replies do not vanish with it.
+            let replies = diesel::alias!(class_messages as replies);
+            query = query.filter(unless_pinned(Box::new(
+                class_messages::held
+                    .eq(false)
+                    .or(class_messages::user_id.eq(viewer.clone()))
+                    .or(diesel::dsl::exists(
+                        replies.filter(
+                            replies
+                                .field(class_messages::thread_root_id)
+                                .eq(class_messages::id.nullable()),
+                        ),
+                    )),
+            )));
+        }
+        if page.sort == Sort::Unanswered {
+            // An answer that is deleted, hidden or held does not count.
+            let answers = diesel::alias!(class_messages as answers);
+            query = query.filter(unless_pinned(Box::new(
+                diesel::dsl::not(diesel::dsl::exists(
+                    answers
+                        .filter(
+                            answers
+                                .field(class_messages::id)
+                                .nullable()
+                                .eq(class_messages::answer_id),
+                        )
+                        .filter(answers.field(class_messages::deleted).eq(false))
+                        .filter(answers.field(class_messages::hidden).eq(false))
+                        .filter(answers.field(class_messages::held).eq(false)),
+                ))
+                .nullable(),
+            )));
+        }
+        let after_activity = |cursor: &Cursor| {
+            class_messages::last_activity_at
+                .lt(cursor.last_activity_at)
+                .or(class_messages::last_activity_at
+                    .eq(cursor.last_activity_at)
+                    .and(class_messages::id.lt(cursor.id.clone())))
+        };
+        query = match (page.sort, page.before) {
+            (Sort::Top, cursor) => {
+                let query = query.then_order_by((
+                    class_messages::vote_count.desc(),
+                    class_messages::last_activity_at.desc(),
+                    class_messages::id.desc(),
+                ));
+                match cursor {
+                    Some(cursor) => {
+                        let votes = cursor.votes.unwrap_or(0);
+                        query.filter(
+                            class_messages::vote_count
+                                .lt(votes)
+                                .or(class_messages::vote_count
+                                    .eq(votes)
+                                    .and(after_activity(cursor))),
+                        )
+                    }
+                    None => query,
                 }
-                None => query,
             }
-        }
-        (_, cursor) => {
-            let query = query.then_order_by((
-                class_messages::last_activity_at.desc(),
-                class_messages::id.desc(),
-            ));
-            match cursor {
-                Some(cursor) => query.filter(after_activity(cursor)),
-                None => query,
+            (_, cursor) => {
+                let query = query.then_order_by((
+                    class_messages::last_activity_at.desc(),
+                    class_messages::id.desc(),
+                ));
+                match cursor {
+                    Some(cursor) => query.filter(after_activity(cursor)),
+                    None => query,
+                }
             }
-        }
-    };
-    Ok(query
-        .load::<RootRow>(conn)?
-        .into_iter()
-        .map(Root::from)
-        .collect())
+        };
+        query.load::<RootRow>(c)
+    })?;
+    Ok(rows.into_iter().map(Root::from).collect())
 }
 
 /// One message as `viewer` may see it, at the given depth, with no parent to

@@ -271,20 +271,21 @@ pub fn of_user_with_meetings(
     // from the term's 8,000 sections instead of the student's five
     // enrollments (one request of a friend's page took 20 ms on the scale
     // campus).
-    let rows: Vec<(Class, Option<ClassMeeting>)> = classes::table
-        .inner_join(user_classes::table)
-        .left_join(class_meetings::table)
-        .filter(user_classes::user_id.eq(user_id))
-        .filter(classes::term.eq(term))
-        .order((
-            classes::subject,
-            classes::catalog_number,
-            classes::class_section,
-            classes::id,
-            class_meetings::position,
-        ))
-        .select((Class::as_select(), Option::<ClassMeeting>::as_select()))
-        .load(conn)?;
+    let rows: Vec<(Class, Option<ClassMeeting>)> =
+        crate::on_each_backend!(conn, |c| classes::table
+            .inner_join(user_classes::table)
+            .left_join(class_meetings::table)
+            .filter(user_classes::user_id.eq(user_id))
+            .filter(classes::term.eq(term))
+            .order((
+                classes::subject,
+                classes::catalog_number,
+                classes::class_section,
+                classes::id,
+                class_meetings::position,
+            ))
+            .select((Class::as_select(), Option::<ClassMeeting>::as_select()))
+            .load(c))?;
     Ok(group_meetings(rows))
 }
 
@@ -328,25 +329,26 @@ pub fn of_users_with_meetings(
     if user_ids.is_empty() {
         return Ok(Default::default());
     }
-    let rows: Vec<(UserId, Class, Option<ClassMeeting>)> = classes::table
-        .inner_join(user_classes::table)
-        .left_join(class_meetings::table)
-        .filter(user_classes::user_id.eq_any(user_ids))
-        .filter(classes::term.eq(term))
-        .order((
-            user_classes::user_id,
-            classes::subject,
-            classes::catalog_number,
-            classes::class_section,
-            classes::id,
-            class_meetings::position,
-        ))
-        .select((
-            user_classes::user_id,
-            Class::as_select(),
-            Option::<ClassMeeting>::as_select(),
-        ))
-        .load(conn)?;
+    let rows: Vec<(UserId, Class, Option<ClassMeeting>)> =
+        crate::on_each_backend!(conn, |c| classes::table
+            .inner_join(user_classes::table)
+            .left_join(class_meetings::table)
+            .filter(user_classes::user_id.eq_any(user_ids))
+            .filter(classes::term.eq(term))
+            .order((
+                user_classes::user_id,
+                classes::subject,
+                classes::catalog_number,
+                classes::class_section,
+                classes::id,
+                class_meetings::position,
+            ))
+            .select((
+                user_classes::user_id,
+                Class::as_select(),
+                Option::<ClassMeeting>::as_select(),
+            ))
+            .load(c))?;
     let mut sections: Vec<(UserId, Class)> = Vec::new();
     let mut meetings = MeetingsByClass::new();
     // Whether this row's meetings are still to be kept: only under the first

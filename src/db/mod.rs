@@ -30,8 +30,20 @@ impl DbConn {
     }
 }
 
-/// Runs one statement written once but compiled for each backend: upserts and
-/// other SQL that Diesel's `MultiBackend` cannot express.
+/// Runs one statement written once but compiled for each backend, on the
+/// backend's own connection. For two kinds of statement:
+///
+/// - upserts and other SQL that Diesel's `MultiBackend` cannot express;
+/// - the reads every page runs (the session lookup, each page's own reads).
+///   Through `DbConn` (Diesel's `MultiConnection`), each execution writes out
+///   the statement's whole SQL text to collect its bound values, even when
+///   the prepared statement is cached and the text is thrown away: under load
+///   that was a fifth of the server's CPU on PostgreSQL's friend page
+///   (bench/README.md, session 14). On the backend's own connection a cached
+///   statement is found by its Rust type and only the values are collected.
+///
+/// The connection's instrumentation (the statement count, the outage watch)
+/// belongs to the backend connection, so it sees these statements too.
 ///
 /// `on_each_backend!(conn, |c| diesel::insert_into(t).values(v).on_conflict_do_nothing().execute(c))`
 #[macro_export]

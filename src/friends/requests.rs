@@ -507,7 +507,7 @@ pub fn accepted_friend(
 ) -> QueryResult<Option<User>> {
     // One statement: the person by ID, through an accepted friendship with
     // `me` either way round (a pair has one friendship row).
-    users::table
+    crate::on_each_backend!(conn, |c| users::table
         .inner_join(
             friendships::table.on(friendships::user_id_1
                 .eq(me)
@@ -519,8 +519,8 @@ pub fn accepted_friend(
         .filter(friendships::status.eq(FriendshipStatus::Accepted.as_str()))
         .filter(users::computing_id.eq(computing_id))
         .select(User::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Removes requests nobody answered within `REQUEST_LIFETIME_DAYS`.

@@ -90,13 +90,14 @@ pub fn friends_in_classes(
     if viewer.hide_classes || class_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(ClassId, String, Option<String>)> = friends_in!(viewer, class_ids)
-        .select((
-            user_classes::class_id,
-            users::computing_id,
-            users::display_name,
-        ))
-        .load(conn)?;
+    let rows: Vec<(ClassId, String, Option<String>)> =
+        crate::on_each_backend!(conn, |c| friends_in!(viewer, class_ids)
+            .select((
+                user_classes::class_id,
+                users::computing_id,
+                users::display_name,
+            ))
+            .load(c))?;
     Ok(group_by_class(rows))
 }
 
@@ -163,21 +164,22 @@ pub fn shared_classes(
     let friends_classes = theirs
         .filter(theirs.field(user_classes::user_id).eq(friend.id.clone()))
         .select(theirs.field(user_classes::class_id));
-    let rows: Vec<(Class, Option<ClassMeeting>)> = classes::table
-        .inner_join(user_classes::table)
-        .left_join(class_meetings::table)
-        .filter(user_classes::user_id.eq(&viewer.id))
-        .filter(classes::id.eq_any(friends_classes))
-        .order((
-            classes::term.desc(),
-            classes::subject,
-            classes::catalog_number,
-            classes::class_section,
-            classes::id,
-            class_meetings::position,
-        ))
-        .select((Class::as_select(), Option::<ClassMeeting>::as_select()))
-        .load(conn)?;
+    let rows: Vec<(Class, Option<ClassMeeting>)> =
+        crate::on_each_backend!(conn, |c| classes::table
+            .inner_join(user_classes::table)
+            .left_join(class_meetings::table)
+            .filter(user_classes::user_id.eq(&viewer.id))
+            .filter(classes::id.eq_any(friends_classes))
+            .order((
+                classes::term.desc(),
+                classes::subject,
+                classes::catalog_number,
+                classes::class_section,
+                classes::id,
+                class_meetings::position,
+            ))
+            .select((Class::as_select(), Option::<ClassMeeting>::as_select()))
+            .load(c))?;
     Ok(crate::classes::group_meetings(rows))
 }
 

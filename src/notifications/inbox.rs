@@ -202,23 +202,23 @@ pub fn session_with_marks(
         return Ok(None);
     };
     let Some(cap) = cap else {
-        return Ok(live_session!(hash, now)
+        return Ok(crate::on_each_backend!(conn, |c| live_session!(hash, now)
             .select((Session::as_select(), User::as_select()))
-            .first::<(Session, User)>(conn)
-            .optional()?
-            .map(|(session, user)| (session, user, NavMarks::new(false, None, 0))));
+            .first::<(Session, User)>(c)
+            .optional())?
+        .map(|(session, user)| (session, user, NavMarks::new(false, None, 0))));
     };
     let viewer = sessions::session_owner!(hash.clone());
-    Ok(live_session!(hash, now)
+    Ok(crate::on_each_backend!(conn, |c| live_session!(hash, now)
         .select((
             Session::as_select(),
             User::as_select(),
             crate::chat::reads::anything_new!(viewer.clone(), now),
             unread_count!(viewer, now),
         ))
-        .first::<(Session, User, bool, Option<i64>)>(conn)
-        .optional()?
-        .map(|(session, user, new, count)| (session, user, NavMarks::new(new, count, cap))))
+        .first::<(Session, User, bool, Option<i64>)>(c)
+        .optional())?
+    .map(|(session, user, new, count)| (session, user, NavMarks::new(new, count, cap))))
 }
 
 /// The nav's marks on their own, in one statement (pages get them with the
