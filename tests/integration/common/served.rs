@@ -198,3 +198,16 @@ impl Served {
         output
     }
 }
+
+/// A test that ends (or fails) without `stop` still ends its app: without
+/// this, `drop(served)` left the process serving, on a database the test had
+/// already dropped, until the machine stopped.
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
