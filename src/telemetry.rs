@@ -7,7 +7,15 @@ use crate::config::LogFormat;
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_target(false);
+    // A log line that cannot be written is dropped, not reported: the report
+    // goes to stderr with `eprintln!`, which panics when stderr is closed (a
+    // supervisor that went away), and the panic took down whichever task was
+    // logging; the SIGTERM handler's "stopping" line was one, and the server
+    // then never stopped.
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .log_internal_errors(false);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
