@@ -209,75 +209,10 @@ async fn json_logs_of_a_whole_sign_in_hold_no_secret() {
 /// signal task, and the server served on).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_stops_on_sigterm_with_its_output_closed() {
-    use std::process::{Command, Stdio};
-    use std::time::Instant;
-    let dir = std::env::temp_dir().join(format!("cg-closed-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_common-grounds"))
-        .arg("serve")
-        .current_dir(&dir)
-        .env_remove("APP_ENV")
-        .env_remove("SMTP_URL")
-        .env_remove("LOG_FORMAT")
-        .env("RUST_LOG", "info")
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("app.db").display()),
-        )
-        .env("DATA_DIR", &dir)
-        .env(
-            "SECRET_KEY",
-            "test-secret-key-that-is-long-enough-0123456789",
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let probe = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        let up = probe
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if up {
-            break;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "the app exited early");
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the app did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let asked = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if asked.elapsed() > Duration::from_secs(15) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    let status = status.expect("still serving 15 s after SIGTERM, its output closed");
+    let mut app = Served::start_unread(None, "127.0.0.1", &[("RUST_LOG", "info")]);
+    app.ready().await;
+    app.close_output();
+    let status = tokio::task::block_in_place(|| app.terminate(Duration::from_secs(15)))
+        .expect("still serving 15 s after SIGTERM, its output closed");
     assert!(status.success(), "stopped with {status}");
 }

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -17,6 +17,9 @@ pub struct Served {
     stdout: Arc<Mutex<Vec<u8>>>,
     stderr: Arc<Mutex<Vec<u8>>>,
     readers: Vec<JoinHandle<()>>,
+    /// The app's stdout and stderr when nothing reads them (`start_unread`),
+    /// until `close_output`.
+    unread: Option<(ChildStdout, ChildStderr)>,
 }
 
 fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
@@ -70,6 +73,25 @@ impl Served {
     /// mailbox writes there: no SMTP), the database at `database_url` (None: a
     /// SQLite file in the data folder) and the given settings on top.
     pub fn start(database_url: Option<String>, host: &str, extra: &[(&str, &str)]) -> Served {
+        Self::spawn(database_url, host, extra, true)
+    }
+
+    /// As `start`, but nothing reads the app's stdout and stderr: the test
+    /// closes them with `close_output`, as a supervisor that went away would.
+    pub fn start_unread(
+        database_url: Option<String>,
+        host: &str,
+        extra: &[(&str, &str)],
+    ) -> Served {
+        Self::spawn(database_url, host, extra, false)
+    }
+
+    fn spawn(
+        database_url: Option<String>,
+        host: &str,
+        extra: &[(&str, &str)],
+        read_output: bool,
+    ) -> Served {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("cg-served-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -104,10 +126,16 @@ impl Served {
             .unwrap();
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        let readers = vec![
-            collect(child.stdout.take().unwrap(), stdout.clone()),
-            collect(child.stderr.take().unwrap(), stderr.clone()),
-        ];
+        let pipes = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let (readers, unread) = if read_output {
+            let readers = vec![
+                collect(pipes.0, stdout.clone()),
+                collect(pipes.1, stderr.clone()),
+            ];
+            (readers, None)
+        } else {
+            (Vec::new(), Some(pipes))
+        };
         Served {
             child,
             base: format!("http://127.0.0.1:{port}"),
@@ -115,6 +143,7 @@ impl Served {
             stdout,
             stderr,
             readers,
+            unread,
         }
     }
 
@@ -175,20 +204,35 @@ impl Served {
         self.stderr()
     }
 
-    /// Stops the app (SIGTERM, as in production), removes its data folder and
-    /// returns (stdout, stderr).
-    pub fn stop(mut self) -> (String, String) {
+    /// Closes the app's stdout and stderr (after `start_unread`).
+    pub fn close_output(&mut self) {
+        self.unread = None;
+    }
+
+    /// Sends SIGTERM, as in production, and waits up to `within` for the app
+    /// to exit: its exit status, or None if it is still running.
+    pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let started = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if started.elapsed() > within {
+                return None;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the app (SIGTERM, as in production), removes its data folder and
+    /// returns (stdout, stderr).
+    pub fn stop(mut self) -> (String, String) {
+        if self.terminate(Duration::from_secs(10)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
         for reader in self.readers.drain(..) {
             reader.join().unwrap();
