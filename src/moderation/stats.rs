@@ -1,5 +1,5 @@
 //! The admin overview's figures: counts, and two 30-day series (sign-ins and
-//! messages per day) computed in Rust from one query each.
+//! messages per day), each read by day in one query.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -22,19 +22,49 @@ pub struct Overview {
     pub messages: Vec<(NaiveDate, i64)>,
 }
 
-fn per_day(times: &[NaiveDateTime], first: NaiveDate, days: i64) -> Vec<(NaiveDate, i64)> {
-    let mut counts = vec![0i64; days as usize];
-    for t in times {
-        let offset = (t.date() - first).num_days();
-        if (0..days).contains(&offset) {
-            counts[offset as usize] += 1;
-        }
-    }
-    counts
-        .into_iter()
-        .enumerate()
-        .map(|(i, n)| (first + Duration::days(i as i64), n))
+/// `days` days from `first`, each with its count among `rows` (keyed by the
+/// day as `YYYY-MM-DD`), or 0.
+fn series(rows: &[(String, i64)], first: NaiveDate, days: i64) -> Vec<(NaiveDate, i64)> {
+    (0..days)
+        .map(|i| {
+            let day = first + Duration::days(i);
+            let key = day.format("%Y-%m-%d").to_string();
+            let n = rows.iter().find(|(d, _)| *d == key).map_or(0, |(_, n)| *n);
+            (day, n)
+        })
         .collect()
+}
+
+/// Messages per UTC day since `since`, counted by the database, keyed as
+/// `sign_in_days` keys its days. The overview used to load every message's
+/// time of the last 30 days to count them here: 337,000 rows on the scale
+/// campus, 132 ms on SQLite and most of the page on PostgreSQL.
+fn messages_per_day(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(String, i64)>> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct Day {
+        #[diesel(sql_type = Text)]
+        day: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    // Both backends store UTC; SQLite as text that starts with the date.
+    let sql = match conn {
+        DbConn::Sqlite(_) => {
+            "SELECT substr(created_at, 1, 10) AS day, COUNT(*) AS n \
+             FROM class_messages WHERE created_at >= ? GROUP BY 1"
+        }
+        DbConn::Postgresql(_) => {
+            "SELECT to_char(created_at, 'YYYY-MM-DD') AS day, COUNT(*) AS n \
+             FROM class_messages WHERE created_at >= $1 GROUP BY 1"
+        }
+    };
+    Ok(diesel::sql_query(sql)
+        .bind::<Timestamp, _>(since)
+        .load::<Day>(conn)?
+        .into_iter()
+        .map(|d| (d.day, d.n))
+        .collect())
 }
 
 /// The staff nav's badges in one statement: what waits on the queue's
@@ -50,8 +80,7 @@ pub fn nav_badges(conn: &mut DbConn, viewer: &UserId) -> QueryResult<(i64, i64)>
             .count()
             .single_value(),
         class_messages::table
-            .filter(class_messages::held.eq(true))
-            .filter(class_messages::deleted.eq(false))
+            .filter(super::messages::held_waiting())
             .count()
             .single_value(),
         super::reveals::waiting_reveals!(viewer.clone())
@@ -122,14 +151,14 @@ pub fn overview(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> QueryResult
         ))
         .first(conn)
         .optional()?;
-    let sign_in_rows: Vec<(String, i32)> = sign_in_days::table
+    let sign_in_rows: Vec<(String, i64)> = sign_in_days::table
         .filter(sign_in_days::day.ge(first.format("%Y-%m-%d").to_string()))
         .select((sign_in_days::day, sign_in_days::sign_ins))
-        .load(conn)?;
-    let message_times: Vec<NaiveDateTime> = class_messages::table
-        .filter(class_messages::created_at.ge(since))
-        .select(class_messages::created_at)
-        .load(conn)?;
+        .load::<(String, i32)>(conn)?
+        .into_iter()
+        .map(|(day, n)| (day, i64::from(n)))
+        .collect();
+    let message_rows = messages_per_day(conn, since)?;
     Ok(Overview {
         students,
         active_this_week,
@@ -137,17 +166,7 @@ pub fn overview(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> QueryResult
         open_flags,
         overdue_reports,
         last_sync,
-        sign_ins: (0..days)
-            .map(|i| {
-                let day = first + Duration::days(i);
-                let key = day.format("%Y-%m-%d").to_string();
-                let n = sign_in_rows
-                    .iter()
-                    .find(|(d, _)| *d == key)
-                    .map_or(0, |(_, n)| i64::from(*n));
-                (day, n)
-            })
-            .collect(),
-        messages: per_day(&message_times, first, days),
+        sign_ins: series(&sign_in_rows, first, days),
+        messages: series(&message_rows, first, days),
     })
 }

@@ -1,0 +1,1 @@
+DROP INDEX idx_class_messages_hidden;
