@@ -258,7 +258,12 @@ pub fn delete_unconfirmed(tx: &mut Tx, now: NaiveDateTime) -> QueryResult<usize>
     let conn: &mut DbConn = tx;
     diesel::delete(
         users::table
-            .filter(users::email_verified.eq(false))
+            // Literal SQL, the very condition of the partial index
+            // `idx_users_unverified_created`, which SQLite (built with the
+            // planner stability guarantee) will not match to a bound value.
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "users.email_verified = FALSE",
+            ))
             .filter(users::created_at.lt(now - chrono::Duration::days(1)))
             // A friend request waits for its addressee even before they
             // sign up; dropping it early would tell the sender they never did.

@@ -203,9 +203,14 @@ pub fn counts(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
 
 /// Removes delivered messages sent before `before` (cleanup).
 pub fn delete_sent_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    // The status as literal SQL, the very condition of the partial index
+    // `idx_email_outbox_sent`: SQLite (built with the planner stability
+    // guarantee, `.cargo/config.toml`) does not look at a bound value to
+    // see that an index's condition holds.
+    let sent = format!("email_outbox.status = '{}'", OutboxStatus::Sent.as_str());
     diesel::delete(
         email_outbox::table
-            .filter(email_outbox::status.eq(OutboxStatus::Sent.as_str()))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&sent))
             .filter(email_outbox::sent_at.lt(before)),
     )
     .execute(conn)

@@ -983,9 +983,10 @@ backend_test!(
 /// The bundled SQLite is built as `.cargo/config.toml` says: no memory
 /// statistics (one process-wide mutex on every malloc), no memory management
 /// (one page cache, behind one global mutex, for every connection of the
-/// pool), and no STAT4 (statements planned again for each new value). All
-/// three showed up under load; if the build flags are lost, this fails rather
-/// than the bench quietly slowing down.
+/// pool), no STAT4 and the planner stability guarantee (without them,
+/// statements are planned again for new values, or on every run when they
+/// bind a LIMIT). All showed up under load; if the build flags are lost, this
+/// fails rather than the bench quietly slowing down.
 #[test]
 fn the_bundled_sqlite_is_built_as_configured() {
     #[derive(QueryableByName)]
@@ -1013,6 +1014,10 @@ fn the_bundled_sqlite_is_built_as_configured() {
     assert!(
         !options.iter().any(|o| o == "ENABLE_STAT4"),
         "statements are planned again for each new value: {options:?}"
+    );
+    assert!(
+        options.iter().any(|o| o == "ENABLE_QPSG"),
+        "statements with a bound LIMIT are planned again on every run: {options:?}"
     );
 }
 
