@@ -252,10 +252,15 @@ pub const COUNT_UP_TO: i64 = 100;
 /// 100) again. So a busy class costs the same as a quiet one: on the scale
 /// campus a student's five classes can hold 4,000 messages new to them, which
 /// the grouped count it replaces read one by one (SQLite: 9.9 ms → 0.6 ms).
+///
+/// The classes are the student's of `term`, named by the term rather than by
+/// a list of ids: a statement with an `IN (…)` list changes its SQL with the
+/// list's length, so Diesel cannot keep it prepared on SQLite, and preparing
+/// it was 9% of SQLite home's CPU under load (bench/README.md, session 15).
 pub fn unread_in(
     conn: &mut DbConn,
     viewer: &UserId,
-    classes: &[ClassId],
+    term: &str,
     now: NaiveDateTime,
 ) -> QueryResult<HashMap<ClassId, i64>> {
     use diesel::dsl::{case_when, exists};
@@ -274,7 +279,11 @@ pub fn unread_in(
     .otherwise(unread().count().single_value());
     let rows: Vec<(ClassId, Option<i64>)> =
         crate::on_each_backend!(conn, |c| classes_with_marks!(viewer.clone())
-            .filter(user_classes::class_id.eq_any(classes.to_vec()))
+            .filter(exists(
+                crate::db::schema::classes::table
+                    .filter(crate::db::schema::classes::id.eq(user_classes::class_id))
+                    .filter(crate::db::schema::classes::term.eq(term)),
+            ))
             .select((user_classes::class_id, count))
             .load(c))?;
     Ok(rows

@@ -86,7 +86,12 @@ pub async fn show_home(
             let ids: Vec<ClassId> = mine.iter().map(|c| c.id.clone()).collect();
             let (friends_in, requests) =
                 friends::visibility::friends_in_classes_and_requests(conn, &user, &ids)?;
-            let unread = chat::reads::unread_in(conn, &user.id, &ids, crate::clock::now())?;
+            let unread = match &choice.current {
+                Some(term) => {
+                    chat::reads::unread_in(conn, &user.id, term.code(), crate::clock::now())?
+                }
+                None => Default::default(),
+            };
             Ok((choice, mine, meetings, friends_in, requests, unread))
         })
         .await?;
