@@ -414,11 +414,6 @@ fn the_cleanup_gives_sqlite_the_planner_statistics_it_lacks() {
 /// at every run; the statements spell those conditions as the indexes do.
 #[test]
 fn the_cleanup_deletes_read_their_partial_indexes_on_sqlite() {
-    #[derive(diesel::QueryableByName)]
-    struct Step {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        detail: String,
-    }
     let db = TestDb::with_schema(Backend::Sqlite);
     let manager = common_grounds::db::Manager::new(db.url.clone());
     let queries = manager.query_counter();
@@ -427,31 +422,8 @@ fn the_cleanup_deletes_read_their_partial_indexes_on_sqlite() {
     queries.record();
     cleanup::run(&mut conn, clock::now()).unwrap();
     let ran = queries.take_recorded();
-    // Plan as on the scale campus (`bench/run sqlite`, then `ANALYZE`): most
-    // mail is sent and most students confirmed, which only statistics say.
-    diesel::sql_query("DELETE FROM sqlite_stat1 WHERE tbl IN ('email_outbox', 'users')")
-        .execute(&mut conn)
-        .unwrap();
-    for (table, index, stat) in [
-        ("email_outbox", "idx_email_outbox_due", "545 545 1"),
-        ("email_outbox", "idx_email_outbox_sent", "545 1"),
-        ("email_outbox", "sqlite_autoindex_email_outbox_1", "545 1"),
-        ("users", "idx_users_unverified_created", "545 1"),
-        ("users", "sqlite_autoindex_users_1", "25546 1"),
-        ("users", "sqlite_autoindex_users_2", "25546 1"),
-        ("users", "sqlite_autoindex_users_3", "25546 1"),
-        ("users", "users_name_key_idx", "25546 324"),
-    ] {
-        diesel::sql_query(format!(
-            "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('{table}', '{index}', '{stat}')"
-        ))
-        .execute(&mut conn)
-        .unwrap();
-    }
-    diesel::sql_query("ANALYZE sqlite_schema")
-        .execute(&mut conn)
-        .unwrap();
-    let mut plans = BTreeMap::new();
+    // Most mail is sent and most students confirmed, which only statistics say.
+    crate::common::plans::use_scale_statistics(&mut conn);
     for (table, index) in [
         ("email_outbox", "idx_email_outbox_sent"),
         ("users", "idx_users_unverified_created"),
@@ -460,18 +432,11 @@ fn the_cleanup_deletes_read_their_partial_indexes_on_sqlite() {
             .iter()
             .find(|sql| sql.starts_with(&format!("DELETE FROM `{table}`")))
             .unwrap_or_else(|| panic!("no delete from {table} among {ran:?}"));
-        let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-            .load::<Step>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(|s| s.detail)
-            .collect();
+        let plan = crate::common::plans::plan_of(&mut conn, sql);
         assert!(
             plan.first()
                 .is_some_and(|step| step.contains(&format!("INDEX {index}"))),
             "{sql}\n{plan:?}"
         );
-        plans.insert(table, plan);
     }
-    eprintln!("{plans:?}");
 }

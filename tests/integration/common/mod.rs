@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod builders;
+pub mod plans;
 pub mod proxy;
 pub mod seed;
 pub mod served;
