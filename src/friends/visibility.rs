@@ -50,16 +50,32 @@ macro_rules! accepted_friend_ids {
     }};
 }
 
-/// The viewer's friends in the given classes whom the viewer may see, as rows
-/// of (class, computing ID, display name, since) to finish.
+/// The viewer's friends in the classes `$in_classes` admits (a condition on
+/// `user_classes::class_id`) whom the viewer may see, as rows of (class,
+/// computing ID, display name, since) to finish.
 macro_rules! friends_in {
-    ($viewer:expr, $class_ids:expr) => {
+    ($viewer:expr, $in_classes:expr) => {
         user_classes::table
             .inner_join(users::table)
             .filter(user_classes::user_id.eq_any(accepted_friend_ids!($viewer.id)))
-            .filter(user_classes::class_id.eq_any($class_ids.to_vec()))
+            .filter($in_classes)
             .filter(users::hide_classes.eq(false))
     };
+}
+
+/// The viewer's own classes of a term, as a subquery: the same SQL whatever
+/// the number of classes. An `IN (…)` list of ids would change the statement
+/// with its length, and on SQLite Diesel keeps only statements of a fixed
+/// shape prepared — the timetable and home would be parsed and planned anew
+/// on every request.
+macro_rules! classes_of_term {
+    ($viewer:expr, $term:expr) => {{
+        let mine = diesel::alias!(user_classes as mine);
+        mine.inner_join(classes::table.on(classes::id.eq(mine.field(user_classes::class_id))))
+            .filter(mine.field(user_classes::user_id).eq($viewer.id.clone()))
+            .filter(classes::term.eq($term.to_owned()))
+            .select(mine.field(user_classes::class_id))
+    }};
 }
 
 /// The viewer's friends in each class, by computing ID.
@@ -91,30 +107,63 @@ pub fn friends_in_classes(
         return Ok(HashMap::new());
     }
     let rows: Vec<(ClassId, String, Option<String>)> =
-        crate::on_each_backend!(conn, |c| friends_in!(viewer, class_ids)
-            .select((
-                user_classes::class_id,
-                users::computing_id,
-                users::display_name,
-            ))
-            .load(c))?;
+        crate::on_each_backend!(conn, |c| friends_in!(
+            viewer,
+            user_classes::class_id.eq_any(class_ids.to_vec())
+        )
+        .select((
+            user_classes::class_id,
+            users::computing_id,
+            users::display_name,
+        ))
+        .load(c))?;
     Ok(group_by_class(rows))
 }
 
-/// Home's people in one statement: the viewer's friends in each of the given
-/// classes (as `friends_in_classes`) and the friend requests waiting for the
-/// viewer, newest first (as `requests::incoming`), read together as one
-/// `UNION ALL` (a request's row has no class).
-pub fn friends_in_classes_and_requests(
+/// For each of the viewer's classes of `term`, the viewer's friends in it
+/// whom the viewer may see (the timetable's and home's question, asked as one
+/// statement of a fixed shape).
+pub fn friends_in_term(
     conn: &mut DbConn,
     viewer: &User,
-    class_ids: &[ClassId],
+    term: &str,
+) -> QueryResult<HashMap<ClassId, Vec<FriendInClass>>> {
+    if viewer.hide_classes {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(ClassId, String, Option<String>)> =
+        crate::on_each_backend!(conn, |c| friends_in!(
+            viewer,
+            user_classes::class_id.eq_any(classes_of_term!(viewer, term))
+        )
+        .select((
+            user_classes::class_id,
+            users::computing_id,
+            users::display_name,
+        ))
+        .load(c))?;
+    Ok(group_by_class(rows))
+}
+
+/// Home's people in one statement: the viewer's friends in each of the
+/// viewer's classes of `term` (as `friends_in_term`) and the friend requests
+/// waiting for the viewer, newest first (as `requests::incoming`), read
+/// together as one `UNION ALL` (a request's row has no class). With no term
+/// (no classes synced yet), only the requests.
+pub fn friends_in_term_and_requests(
+    conn: &mut DbConn,
+    viewer: &User,
+    term: Option<&str>,
 ) -> QueryResult<(FriendsByClass, Vec<Person>)> {
     use diesel::sql_types::{Nullable, Text};
-    if viewer.hide_classes || class_ids.is_empty() {
+    let Some(term) = term.filter(|_| !viewer.hide_classes) else {
         return Ok((HashMap::new(), super::requests::incoming(conn, &viewer.id)?));
-    }
-    let in_classes = friends_in!(viewer, class_ids).select((
+    };
+    let in_classes = friends_in!(
+        viewer,
+        user_classes::class_id.eq_any(classes_of_term!(viewer, term))
+    )
+    .select((
         user_classes::class_id.nullable(),
         users::computing_id,
         users::display_name,

@@ -11,7 +11,7 @@ use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, ClassView, TermChoice, TermOption};
 use crate::chat;
-use crate::classes::{self, ClassId};
+use crate::classes;
 use crate::friends;
 
 #[derive(Template)]
@@ -83,9 +83,11 @@ pub async fn show_home(
                 Some(term) => classes::of_user_with_meetings(conn, &user.id, term.code())?,
                 None => Default::default(),
             };
-            let ids: Vec<ClassId> = mine.iter().map(|c| c.id.clone()).collect();
-            let (friends_in, requests) =
-                friends::visibility::friends_in_classes_and_requests(conn, &user, &ids)?;
+            let (friends_in, requests) = friends::visibility::friends_in_term_and_requests(
+                conn,
+                &user,
+                choice.current.as_ref().map(|t| t.code()),
+            )?;
             let unread = match &choice.current {
                 Some(term) => {
                     chat::reads::unread_in(conn, &user.id, term.code(), crate::clock::now())?

@@ -185,8 +185,10 @@ pub async fn show_schedule(
             Some(term) => classes::of_user_with_meetings(conn, &user.id, term.code())?,
             None => Default::default(),
         };
-        let ids: Vec<ClassId> = mine.iter().map(|c| c.id.clone()).collect();
-        let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
+        let friends_in = match &choice.current {
+            Some(term) => friends::visibility::friends_in_term(conn, &user, term.code())?,
+            None => Default::default(),
+        };
         Ok((choice, mine, listed, friends_in))
     })
     .await?;
