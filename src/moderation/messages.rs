@@ -237,6 +237,16 @@ pub fn flag_queue(conn: &mut DbConn, state: QueueState, limit: i64) -> QueryResu
             classes::catalog_number,
         ))
         .load(conn)?;
+    if rows.is_empty() {
+        // An empty tab: its reports, versions, decisions and threads would be
+        // four statements about no message (`WHERE 1=0`).
+        return Ok(Queue {
+            state,
+            items: Vec::new(),
+            total,
+            counts,
+        });
+    }
     let ids: Vec<MessageId> = rows.iter().map(|(m, _, _)| m.id.clone()).collect();
     let mut reports: HashMap<MessageId, Vec<Report>> = HashMap::new();
     for report in flags::reports_on(conn, &ids)? {

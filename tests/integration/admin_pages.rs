@@ -348,7 +348,7 @@ const SQUEEZED: &str = "data:text/html,<!doctype html><html lang=en><title>t</ti
 /// audit log with every kind of action (several times over), current
 /// suspensions, and SIS runs that failed with their errors. Returns the values
 /// `ADMIN_PAGES` needs.
-fn busy_day(app: &TestApp, admin: &Student) -> Vec<(&'static str, String)> {
+pub(crate) fn busy_day(app: &TestApp, admin: &Student) -> Vec<(&'static str, String)> {
     use common_grounds::campus_time::CampusTime;
     use common_grounds::db;
     use common_grounds::moderation::{AuditAction, AuditId, NewAuditEntry};

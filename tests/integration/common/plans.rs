@@ -67,6 +67,7 @@ pub const SCALE_STATISTICS: &[(&str, &str, &str)] = &[
         "266023 41 1 1",
     ),
     ("class_messages", "idx_class_messages_flagged", "1190 1"),
+    ("class_messages", "idx_class_messages_hidden", "194 1"),
     ("class_messages", "idx_class_messages_parent_id", "744510 3"),
     (
         "class_messages",
@@ -163,4 +164,54 @@ pub fn plan_of(conn: &mut DbConn, sql: &str) -> Vec<String> {
         .into_iter()
         .map(|s| s.detail)
         .collect()
+}
+
+/// The tables a statement's plan reads whole (`SCAN`), each with its plan
+/// step, under the table's own name where the statement reads it through an
+/// alias (`class_messages AS h`, `message_flags f`).
+pub fn scans(conn: &mut DbConn, sql: &str) -> Vec<(String, String)> {
+    let aliases = aliases_in(sql);
+    plan_of(conn, sql)
+        .into_iter()
+        .filter_map(|step| {
+            let name = step.strip_prefix("SCAN ")?.split_whitespace().next()?;
+            let table = aliases
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| name.to_string());
+            Some((table, step))
+        })
+        .collect()
+}
+
+/// Alias → table, for each `FROM t a`, `FROM t AS a`, `JOIN t AS a` in `sql`.
+fn aliases_in(sql: &str) -> std::collections::HashMap<String, String> {
+    const NOT_ALIASES: &[&str] = &[
+        "WHERE", "ON", "INNER", "LEFT", "JOIN", "ORDER", "GROUP", "LIMIT", "UNION", "CROSS",
+    ];
+    let words: Vec<String> = sql
+        .replace(['(', ')', ','], " ")
+        .split_whitespace()
+        .map(|w| w.trim_matches(['`', '"']).to_string())
+        .collect();
+    let mut aliases = std::collections::HashMap::new();
+    for (i, word) in words.iter().enumerate() {
+        if !(word.eq_ignore_ascii_case("FROM") || word.eq_ignore_ascii_case("JOIN")) {
+            continue;
+        }
+        let (Some(table), Some(next)) = (words.get(i + 1), words.get(i + 2)) else {
+            continue;
+        };
+        let alias = if next.eq_ignore_ascii_case("AS") {
+            words.get(i + 3)
+        } else if NOT_ALIASES.iter().any(|k| next.eq_ignore_ascii_case(k)) {
+            None
+        } else {
+            Some(next)
+        };
+        if let Some(alias) = alias {
+            aliases.insert(alias.clone(), table.clone());
+        }
+    }
+    aliases
 }
