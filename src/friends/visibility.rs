@@ -63,6 +63,22 @@ macro_rules! friends_in {
     };
 }
 
+/// `friends_in!`'s friends in the classes `$in_classes` admits, loaded (`?`
+/// on error) and grouped by class.
+macro_rules! grouped_friends_in {
+    ($conn:expr, $viewer:expr, $in_classes:expr) => {{
+        let rows: Vec<(ClassId, String, Option<String>)> =
+            crate::on_each_backend!($conn, |c| friends_in!($viewer, $in_classes)
+                .select((
+                    user_classes::class_id,
+                    users::computing_id,
+                    users::display_name,
+                ))
+                .load(c))?;
+        group_by_class(rows)
+    }};
+}
+
 /// The viewer's own classes of a term, as a subquery: the same SQL whatever
 /// the number of classes. An `IN (…)` list of ids would change the statement
 /// with its length, and on SQLite Diesel keeps only statements of a fixed
@@ -106,18 +122,11 @@ pub fn friends_in_classes(
     if viewer.hide_classes || class_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(ClassId, String, Option<String>)> =
-        crate::on_each_backend!(conn, |c| friends_in!(
-            viewer,
-            user_classes::class_id.eq_any(class_ids.to_vec())
-        )
-        .select((
-            user_classes::class_id,
-            users::computing_id,
-            users::display_name,
-        ))
-        .load(c))?;
-    Ok(group_by_class(rows))
+    Ok(grouped_friends_in!(
+        conn,
+        viewer,
+        user_classes::class_id.eq_any(class_ids.to_vec())
+    ))
 }
 
 /// For each of the viewer's classes of `term`, the viewer's friends in it
@@ -131,18 +140,11 @@ pub fn friends_in_term(
     if viewer.hide_classes {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(ClassId, String, Option<String>)> =
-        crate::on_each_backend!(conn, |c| friends_in!(
-            viewer,
-            user_classes::class_id.eq_any(classes_of_term!(viewer, term))
-        )
-        .select((
-            user_classes::class_id,
-            users::computing_id,
-            users::display_name,
-        ))
-        .load(c))?;
-    Ok(group_by_class(rows))
+    Ok(grouped_friends_in!(
+        conn,
+        viewer,
+        user_classes::class_id.eq_any(classes_of_term!(viewer, term))
+    ))
 }
 
 /// Home's people in one statement: the viewer's friends in each of the
