@@ -72,8 +72,16 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            Url::parse(raw).map_err(|e| {
-                invalid("DATABASE_URL", format!("not a valid PostgreSQL URL ({e})"))
+            Url::parse(raw).map_err(|e| match e {
+                // libpq reads `postgres://USER@/DB?host=/socket/dir`, but a URL
+                // with a user must name a host; libpq's other spelling of a
+                // Unix socket is one: say it.
+                url::ParseError::EmptyHost => invalid(
+                    "DATABASE_URL",
+                    "not a valid PostgreSQL URL (a user but no host); for a Unix socket \
+                     write postgres:///DB?host=/var/run/postgresql&user=USER",
+                ),
+                e => invalid("DATABASE_URL", format!("not a valid PostgreSQL URL ({e})")),
             })?;
             return Ok(DatabaseUrl::Postgres(raw.to_string()));
         }

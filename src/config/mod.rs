@@ -206,6 +206,23 @@ mod tests {
         assert!(DatabaseUrl::parse("postgresql://u@localhost/db")
             .unwrap()
             .is_postgres());
+        // A Unix socket, as libpq reads it.
+        assert!(
+            DatabaseUrl::parse("postgres:///db?host=/var/run/postgresql&user=u")
+                .unwrap()
+                .is_postgres()
+        );
+    }
+
+    #[test]
+    fn database_url_with_a_user_and_no_host_says_how_to_name_a_socket() {
+        let err = DatabaseUrl::parse("postgres://u@/db?host=/var/run/postgresql")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("postgres:///DB?host=/var/run/postgresql&user=USER"),
+            "{err}"
+        );
     }
 
     #[test]
