@@ -166,22 +166,48 @@ pub fn plan_of(conn: &mut DbConn, sql: &str) -> Vec<String> {
         .collect()
 }
 
-/// The tables a statement's plan reads whole (`SCAN`), each with its plan
-/// step, under the table's own name where the statement reads it through an
-/// alias (`class_messages AS h`, `message_flags f`).
-pub fn scans(conn: &mut DbConn, sql: &str) -> Vec<(String, String)> {
+/// The steps of a statement's plan that read one of the `large` tables whole
+/// (`SCAN`) and that `allowed(table, step)` does not excuse. A table read
+/// through an alias (`class_messages AS h`, `message_flags f`) goes by the
+/// table's own name.
+pub fn whole_table_reads(
+    conn: &mut DbConn,
+    sql: &str,
+    large: &[&str],
+    allowed: impl Fn(&str, &str) -> bool,
+) -> Vec<String> {
     let aliases = aliases_in(sql);
     plan_of(conn, sql)
         .into_iter()
-        .filter_map(|step| {
-            let name = step.strip_prefix("SCAN ")?.split_whitespace().next()?;
-            let table = aliases
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| name.to_string());
-            Some((table, step))
+        .filter(|step| {
+            let Some(name) = step
+                .strip_prefix("SCAN ")
+                .and_then(|rest| rest.split_whitespace().next())
+            else {
+                return false;
+            };
+            let table = aliases.get(name).map_or(name, String::as_str);
+            large.contains(&table) && !allowed(table, step)
         })
         .collect()
+}
+
+/// The partial indexes of this database (`CREATE INDEX … WHERE …`): reading
+/// one whole reads only the rows its condition holds.
+pub fn partial_indexes(conn: &mut DbConn) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    diesel::sql_query(
+        "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql LIKE '% WHERE %'",
+    )
+    .load::<Name>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|n| n.name)
+    .collect()
 }
 
 /// Alias → table, for each `FROM t a`, `FROM t AS a`, `JOIN t AS a` in `sql`.
