@@ -349,8 +349,115 @@ pub fn of_users_with_meetings(
                 Option::<ClassMeeting>::as_select(),
             ))
             .load(c))?;
-    let mut sections: Vec<(UserId, Class)> = Vec::new();
     let mut meetings = MeetingsByClass::new();
+    let sections = group_by_owner(rows, &mut meetings);
+    Ok((sections, meetings))
+}
+
+/// As `of_users_with_meetings`, and in the same statement (a `UNION ALL`) the
+/// sections of every other term that both of `shared_by` take, newest term
+/// first, with their meetings: a friend's page, the two weeks of `term` side
+/// by side and every class the two share, in one round trip. (The shared
+/// sections of `term` are among the weeks' rows.)
+pub fn of_users_with_meetings_and_shared(
+    conn: &mut DbConn,
+    user_ids: &[UserId],
+    term: &str,
+    shared_by: (&UserId, &UserId),
+) -> QueryResult<SectionsAndShared> {
+    use diesel::sql_types::{Nullable, Text};
+    let (first, second) = shared_by;
+    let theirs = diesel::alias!(user_classes as theirs);
+    let second_takes = theirs
+        .filter(theirs.field(user_classes::user_id).eq(second.clone()))
+        .select(theirs.field(user_classes::class_id));
+    // Diesel's `MultiBackend` has no UNION: the statement is compiled for
+    // each. A compound statement has one ORDER BY for all its rows, so each
+    // part is put in its order below (byte order, the same on both backends).
+    let rows: Vec<(Option<UserId>, Class, Option<ClassMeeting>)> =
+        crate::on_each_backend!(conn, |c| {
+            let of_term = classes::table
+                .inner_join(user_classes::table)
+                .left_join(class_meetings::table)
+                .filter(user_classes::user_id.eq_any(user_ids))
+                .filter(classes::term.eq(term))
+                .select((
+                    user_classes::user_id.nullable(),
+                    Class::as_select(),
+                    Option::<ClassMeeting>::as_select(),
+                ));
+            let shared_elsewhen = classes::table
+                .inner_join(user_classes::table)
+                .left_join(class_meetings::table)
+                .filter(user_classes::user_id.eq(first))
+                .filter(classes::term.ne(term))
+                .filter(classes::id.eq_any(second_takes))
+                .select((
+                    None::<String>.into_sql::<Nullable<Text>>(),
+                    Class::as_select(),
+                    Option::<ClassMeeting>::as_select(),
+                ));
+            of_term.union_all(shared_elsewhen).load(c)
+        })?;
+    let mut weeks = Vec::new();
+    let mut shared = Vec::new();
+    for (owner, class, meeting) in rows {
+        match owner {
+            Some(owner) => weeks.push((owner, class, meeting)),
+            None => shared.push((class, meeting)),
+        }
+    }
+    let position = |m: &Option<ClassMeeting>| m.as_ref().map(|m| m.position);
+    weeks.sort_by(|(o1, c1, m1), (o2, c2, m2)| {
+        (o1, course_order(c1), position(m1)).cmp(&(o2, course_order(c2), position(m2)))
+    });
+    shared.sort_by(|(c1, m1), (c2, m2)| {
+        (std::cmp::Reverse(&c1.term), course_order(c1), position(m1)).cmp(&(
+            std::cmp::Reverse(&c2.term),
+            course_order(c2),
+            position(m2),
+        ))
+    });
+    let mut meetings = MeetingsByClass::new();
+    let sections = group_by_owner(weeks, &mut meetings);
+    let (shared, shared_meetings) = group_meetings(shared);
+    meetings.extend(shared_meetings);
+    Ok(SectionsAndShared {
+        sections,
+        meetings,
+        shared,
+    })
+}
+
+/// `of_users_with_meetings_and_shared`'s answer.
+#[derive(Debug, Default)]
+pub struct SectionsAndShared {
+    /// (student, section) of the term, each student's by course code.
+    pub sections: Vec<(UserId, Class)>,
+    /// The meetings of all the sections, shared ones too.
+    pub meetings: MeetingsByClass,
+    /// The sections of other terms both take, newest term first.
+    pub shared: Vec<Class>,
+}
+
+/// A section's place in a list by course code (as the statements' ORDER BY).
+fn course_order(class: &Class) -> (&str, &str, Option<&str>, &ClassId) {
+    (
+        &class.subject,
+        &class.catalog_number,
+        class.class_section.as_deref(),
+        &class.id,
+    )
+}
+
+/// Rows of (student, section, meeting), each student's sections' rows
+/// together, as each student's sections in row order; each section's
+/// meetings go into `meetings` once, however many of them take it.
+fn group_by_owner(
+    rows: Vec<(UserId, Class, Option<ClassMeeting>)>,
+    meetings: &mut MeetingsByClass,
+) -> Vec<(UserId, Class)> {
+    let mut sections: Vec<(UserId, Class)> = Vec::new();
     // Whether this row's meetings are still to be kept: only under the first
     // student listed with the section.
     let mut keep = false;
@@ -370,7 +477,7 @@ pub fn of_users_with_meetings(
                 .push(meeting);
         }
     }
-    Ok((sections, meetings))
+    sections
 }
 
 /// The terms the catalog holds, newest first.

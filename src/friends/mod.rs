@@ -17,7 +17,7 @@ use crate::db::schema::{contact_imports, friendships};
 use crate::db::DbConn;
 
 pub use requests::{Action, ActionError, Overview, Person, RequestOutcome};
-pub use visibility::{friends_in_classes, shared_classes, FriendInClass};
+pub use visibility::{friends_in_classes, FriendInClass};
 
 crate::define_id!(FriendshipId);
 crate::define_id!(ContactImportId);

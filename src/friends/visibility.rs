@@ -11,8 +11,8 @@ use chrono::NaiveDateTime;
 use super::requests::Person;
 use super::FriendshipStatus;
 use crate::accounts::{User, UserId};
-use crate::classes::{Class, ClassId, ClassMeeting, MeetingsByClass};
-use crate::db::schema::{class_meetings, classes, friendships, user_classes, users};
+use crate::classes::ClassId;
+use crate::db::schema::{classes, friendships, user_classes, users};
 use crate::db::DbConn;
 
 /// A friend taking a class, as the viewer may name them.
@@ -198,40 +198,6 @@ pub fn friends_in_term_and_requests(
     }
     requests.sort_by_key(|r| std::cmp::Reverse(r.since));
     Ok((group_by_class(friends), requests))
-}
-
-/// The classes two accepted friends share, every term, newest term first,
-/// with their meetings, in one statement. Empty when either hides their
-/// classes. The caller has checked the friendship.
-pub fn shared_classes(
-    conn: &mut DbConn,
-    viewer: &User,
-    friend: &User,
-) -> QueryResult<(Vec<Class>, MeetingsByClass)> {
-    if viewer.hide_classes || friend.hide_classes {
-        return Ok(Default::default());
-    }
-    let theirs = diesel::alias!(user_classes as theirs);
-    let friends_classes = theirs
-        .filter(theirs.field(user_classes::user_id).eq(friend.id.clone()))
-        .select(theirs.field(user_classes::class_id));
-    let rows: Vec<(Class, Option<ClassMeeting>)> =
-        crate::on_each_backend!(conn, |c| classes::table
-            .inner_join(user_classes::table)
-            .left_join(class_meetings::table)
-            .filter(user_classes::user_id.eq(&viewer.id))
-            .filter(classes::id.eq_any(friends_classes))
-            .order((
-                classes::term.desc(),
-                classes::subject,
-                classes::catalog_number,
-                classes::class_section,
-                classes::id,
-                class_meetings::position,
-            ))
-            .select((Class::as_select(), Option::<ClassMeeting>::as_select()))
-            .load(c))?;
-    Ok(crate::classes::group_meetings(rows))
 }
 
 /// How many classes of `term` the viewer shares with each of the given friends.

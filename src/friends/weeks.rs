@@ -1,7 +1,7 @@
 //! The weeks of a student and some chosen friends in one term, as the rule in
 //! `visibility` lets the student see them: only ACCEPTED friends, and only
-//! while neither side hides classes. Three statements whatever the number of
-//! friends chosen (who they are, their sections, the sections' meetings).
+//! while neither side hides classes. Two statements whatever the number of
+//! friends chosen (who they are; their sections with the sections' meetings).
 //! Never says more about a chosen id that is not an accepted friend than
 //! that it is not one.
 
@@ -80,9 +80,26 @@ pub fn load(conn: &mut DbConn, viewer: &User, chosen: &[String], term: &str) -> 
     load_among(conn, viewer, chosen, friends, term)
 }
 
+/// A friend's page: the two weeks of a term and every class the two share.
+#[derive(Debug, Clone, Default)]
+pub struct WithFriend {
+    pub weeks: Weeks,
+    /// Every term's sections both take, the term's by course code, then the
+    /// other terms' newest first. Empty while either hides their classes.
+    pub shared: Vec<Class>,
+    /// The meetings of the shared sections (and of the weeks' sections).
+    pub meetings: classes::MeetingsByClass,
+}
+
 /// As `load` for one friend the caller already found to be an accepted
-/// friend (a friend's page): one statement fewer.
-pub fn load_for(conn: &mut DbConn, viewer: &User, friend: &User, term: &str) -> QueryResult<Weeks> {
+/// friend, and the classes the two share in every term: one statement (a
+/// term's shared sections are among its weeks' rows).
+pub fn with_friend(
+    conn: &mut DbConn,
+    viewer: &User,
+    friend: &User,
+    term: &str,
+) -> QueryResult<WithFriend> {
     let chosen = [friend.computing_id.clone()];
     let friend = Friend {
         id: friend.id.clone(),
@@ -90,7 +107,37 @@ pub fn load_for(conn: &mut DbConn, viewer: &User, friend: &User, term: &str) -> 
         display_name: friend.display_name.clone(),
         hides_classes: friend.hide_classes,
     };
-    load_among(conn, viewer, &chosen, vec![friend], term)
+    let (out, counted) = sort_out(viewer, &chosen, vec![friend]);
+    let owners = owners(viewer, &counted);
+    // Counted means neither hides: the rule for sharing classes too.
+    let Some(friend) = counted.first() else {
+        let (rows, listed) = classes::of_users_with_meetings(conn, &owners, term)?;
+        return Ok(WithFriend {
+            weeks: fill(out, viewer, counted, rows, &listed),
+            ..WithFriend::default()
+        });
+    };
+    let classes::SectionsAndShared {
+        sections: rows,
+        meetings,
+        shared: elsewhen,
+    } = classes::of_users_with_meetings_and_shared(conn, &owners, term, (&viewer.id, &friend.id))?;
+    let theirs: HashSet<&ClassId> = rows
+        .iter()
+        .filter(|(owner, _)| owner == &friend.id)
+        .map(|(_, class)| &class.id)
+        .collect();
+    let mut shared: Vec<Class> = rows
+        .iter()
+        .filter(|(owner, class)| owner == &viewer.id && theirs.contains(&class.id))
+        .map(|(_, class)| class.clone())
+        .collect();
+    shared.extend(elsewhen);
+    Ok(WithFriend {
+        weeks: fill(out, viewer, counted, rows, &meetings),
+        shared,
+        meetings,
+    })
 }
 
 /// The weeks of `chosen`, of whom `friends` are accepted friends.
@@ -101,6 +148,15 @@ fn load_among(
     friends: Vec<Friend>,
     term: &str,
 ) -> QueryResult<Weeks> {
+    let (out, counted) = sort_out(viewer, chosen, friends);
+    let (rows, listed) = classes::of_users_with_meetings(conn, &owners(viewer, &counted), term)?;
+    Ok(fill(out, viewer, counted, rows, &listed))
+}
+
+/// Sorts the chosen into those not friends, those whose weeks the rule
+/// withholds, and (returned beside) those whose weeks count, in the order
+/// chosen.
+fn sort_out(viewer: &User, chosen: &[String], friends: Vec<Friend>) -> (Weeks, Vec<Friend>) {
     let mut out = Weeks {
         not_friends: chosen
             .iter()
@@ -124,11 +180,24 @@ fn load_among(
         out.private = private;
         counted
     };
+    (out, counted)
+}
 
+/// Whose sections to read: the counted friends' and the viewer's own.
+fn owners(viewer: &User, counted: &[Friend]) -> Vec<UserId> {
     let mut owners: Vec<UserId> = counted.iter().map(|f| f.id.clone()).collect();
     owners.push(viewer.id.clone());
-    let (rows, listed) = classes::of_users_with_meetings(conn, &owners, term)?;
+    owners
+}
 
+/// The weeks from each owner's sections of the term and their meetings.
+fn fill(
+    mut out: Weeks,
+    viewer: &User,
+    counted: Vec<Friend>,
+    rows: Vec<(UserId, Class)>,
+    listed: &classes::MeetingsByClass,
+) -> Weeks {
     let mut by_owner: HashMap<UserId, Week> = HashMap::new();
     for (owner, class) in rows {
         let week = by_owner.entry(owner).or_default();
@@ -147,7 +216,7 @@ fn load_among(
             (f, week)
         })
         .collect();
-    Ok(out)
+    out
 }
 
 /// Which of the computing IDs are the viewer's accepted friends (one statement).

@@ -278,15 +278,19 @@ pub async fn show(
     let terms = state.terms.clone();
     let user = current.user.clone();
     let requested = params.into_inner().term;
-    let (choice, friend, shared, meetings, weeks) = with_conn(&state.pool, move |conn| {
+    let (choice, friend, together) = with_conn(&state.pool, move |conn| {
         let choice = TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
         let friend = friends::requests::accepted_friend(conn, &user.id, &computing_id)?
             .ok_or(AppError::NotFound)?;
-        let (shared, meetings) = friends::shared_classes(conn, &user, &friend)?;
-        let weeks = weeks::load_for(conn, &user, &friend, &choice.code())?;
-        Ok((choice, friend, shared, meetings, weeks))
+        let together = weeks::with_friend(conn, &user, &friend, &choice.code())?;
+        Ok((choice, friend, together))
     })
     .await?;
+    let weeks::WithFriend {
+        weeks,
+        shared,
+        meetings,
+    } = together;
     let term_code = choice.code();
     let (this_term, other_terms): (Vec<_>, Vec<_>) =
         shared.iter().partition(|c| c.term == term_code);

@@ -210,6 +210,69 @@ backend_test!(
 );
 
 backend_test!(
+    async fn the_page_lists_what_we_share_in_every_term(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let (me, friend) = two_weeks(&app);
+        // Shared this term too, meeting twice a week.
+        let sts = section(
+            &app,
+            "STS 1500",
+            &[("Th", "14:00", "15:15"), ("Tu", "9:00", "9:50")],
+        );
+        take(&app, &sts, &[&me, &friend]);
+        // Other terms: some taken together, some by one of us only.
+        let other = |code: &str, term: &str, who: &[&Student]| {
+            let class = ClassBuilder::new(code, term).insert(&mut app.conn());
+            take(&app, &class, who);
+        };
+        other("APMA 2120", "1252", &[&me, &friend]);
+        other("CS 1110", "1258", &[&me, &friend]);
+        other("ENGR 1620", "1258", &[&me]);
+        other("CS 3100", "1268", &[&me, &friend]);
+        other("MATH 3100", "1268", &[&friend]);
+
+        let (status, page) = me.get(&app, "/friends/fr1?term=1262").await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(
+            texts(&page, "#this-term + .class-list .class-title"),
+            ["CS 2100 – 001 Lecture", "STS 1500 – 001 Lecture"],
+            "this term's shared sections, by course code"
+        );
+        let sts_card = texts(&page, "#this-term + .class-list > li:nth-child(2)").join(" ");
+        let (tue, thu) = (sts_card.find("9:00–9:50 AM"), sts_card.find("2:00–3:15 PM"));
+        assert!(
+            tue.is_some() && thu.is_some() && thu < tue,
+            "both meetings, in their order: {sts_card}"
+        );
+        let others = texts(&page, "#other-terms + .rows li");
+        let codes: Vec<&str> = others
+            .iter()
+            .map(|row| row.split(" – ").next().unwrap())
+            .collect();
+        assert_eq!(
+            codes,
+            ["CS 3100", "CS 1110", "APMA 2120"],
+            "the other terms' shared sections, newest term first: {others:?}"
+        );
+
+        // Either of us hiding our classes: nothing shared is listed.
+        hide_classes(&app, &friend, true);
+        let (_, page) = me.get(&app, "/friends/fr1?term=1262").await;
+        let text = main_text(&page);
+        for code in ["STS 1500", "CS 3100", "CS 1110", "APMA 2120"] {
+            assert!(!text.contains(code), "{code} while they hide: {text}");
+        }
+        hide_classes(&app, &friend, false);
+        hide_classes(&app, &me, true);
+        let (_, page) = me.get(&app, "/friends/fr1?term=1262").await;
+        let text = main_text(&page);
+        for code in ["STS 1500", "CS 3100", "CS 1110", "APMA 2120"] {
+            assert!(!text.contains(code), "{code} while I hide: {text}");
+        }
+    }
+);
+
+backend_test!(
     async fn no_week_unless_accepted_and_shared(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let (me, friend) = two_weeks(&app);
