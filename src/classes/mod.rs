@@ -354,38 +354,43 @@ pub fn of_users_with_meetings(
     Ok((sections, meetings))
 }
 
-/// As `of_users_with_meetings`, and in the same statement (a `UNION ALL`) the
-/// sections of every other term that both of `shared_by` take, newest term
-/// first, with their meetings: a friend's page, the two weeks of `term` side
-/// by side and every class the two share, in one round trip. (The shared
-/// sections of `term` are among the weeks' rows.)
-pub fn of_users_with_meetings_and_shared(
+/// The sections each of two students takes in `term`, as
+/// `of_users_with_meetings`, and in the same statement (a `UNION ALL`) the
+/// sections of every other term both take, newest term first, with their
+/// meetings: a friend's page, the two weeks of `term` side by side and every
+/// class the two share, in one round trip. (The shared sections of `term` are
+/// among the weeks' rows.)
+pub fn of_two_with_meetings_and_shared(
     conn: &mut DbConn,
-    user_ids: &[UserId],
+    (first, second): (&UserId, &UserId),
     term: &str,
-    shared_by: (&UserId, &UserId),
 ) -> QueryResult<SectionsAndShared> {
     use diesel::sql_types::{Nullable, Text};
-    let (first, second) = shared_by;
     let theirs = diesel::alias!(user_classes as theirs);
     let second_takes = theirs
         .filter(theirs.field(user_classes::user_id).eq(second.clone()))
         .select(theirs.field(user_classes::class_id));
     // Diesel's `MultiBackend` has no UNION: the statement is compiled for
-    // each. A compound statement has one ORDER BY for all its rows, so each
-    // part is put in its order below (byte order, the same on both backends).
+    // each. Each student is a part of their own (`user_id = $n`, not
+    // `= ANY($n)`): PostgreSQL prices a generic plan for an array of unknown
+    // length at ten times the rows, keeps planning the statement afresh on
+    // every run (0.6 ms), and so would every page load. A compound statement
+    // has one ORDER BY for all its rows, so each part is put in its order
+    // below (byte order, the same on both backends).
     let rows: Vec<(Option<UserId>, Class, Option<ClassMeeting>)> =
         crate::on_each_backend!(conn, |c| {
-            let of_term = classes::table
-                .inner_join(user_classes::table)
-                .left_join(class_meetings::table)
-                .filter(user_classes::user_id.eq_any(user_ids))
-                .filter(classes::term.eq(term))
-                .select((
-                    user_classes::user_id.nullable(),
-                    Class::as_select(),
-                    Option::<ClassMeeting>::as_select(),
-                ));
+            let week_of = |who: &UserId| {
+                classes::table
+                    .inner_join(user_classes::table)
+                    .left_join(class_meetings::table)
+                    .filter(user_classes::user_id.eq(who.clone()))
+                    .filter(classes::term.eq(term))
+                    .select((
+                        user_classes::user_id.nullable(),
+                        Class::as_select(),
+                        Option::<ClassMeeting>::as_select(),
+                    ))
+            };
             let shared_elsewhen = classes::table
                 .inner_join(user_classes::table)
                 .left_join(class_meetings::table)
@@ -397,7 +402,10 @@ pub fn of_users_with_meetings_and_shared(
                     Class::as_select(),
                     Option::<ClassMeeting>::as_select(),
                 ));
-            of_term.union_all(shared_elsewhen).load(c)
+            week_of(first)
+                .union_all(week_of(second))
+                .union_all(shared_elsewhen)
+                .load(c)
         })?;
     let mut weeks = Vec::new();
     let mut shared = Vec::new();
@@ -429,7 +437,7 @@ pub fn of_users_with_meetings_and_shared(
     })
 }
 
-/// `of_users_with_meetings_and_shared`'s answer.
+/// `of_two_with_meetings_and_shared`'s answer.
 #[derive(Debug, Default)]
 pub struct SectionsAndShared {
     /// (student, section) of the term, each student's by course code.

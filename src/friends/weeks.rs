@@ -108,10 +108,10 @@ pub fn with_friend(
         hides_classes: friend.hide_classes,
     };
     let (out, counted) = sort_out(viewer, &chosen, vec![friend]);
-    let owners = owners(viewer, &counted);
     // Counted means neither hides: the rule for sharing classes too.
     let Some(friend) = counted.first() else {
-        let (rows, listed) = classes::of_users_with_meetings(conn, &owners, term)?;
+        let (rows, listed) =
+            classes::of_users_with_meetings(conn, &owners(viewer, &counted), term)?;
         return Ok(WithFriend {
             weeks: fill(out, viewer, counted, rows, &listed),
             ..WithFriend::default()
@@ -121,7 +121,7 @@ pub fn with_friend(
         sections: rows,
         meetings,
         shared: elsewhen,
-    } = classes::of_users_with_meetings_and_shared(conn, &owners, term, (&viewer.id, &friend.id))?;
+    } = classes::of_two_with_meetings_and_shared(conn, (&viewer.id, &friend.id), term)?;
     let theirs: HashSet<&ClassId> = rows
         .iter()
         .filter(|(owner, _)| owner == &friend.id)
