@@ -188,6 +188,105 @@ backend_test!(
     }
 );
 
+/// On PostgreSQL every statement of the bench's pages settles on one plan.
+/// After a prepared statement's first five runs PostgreSQL compares its
+/// generic plan with the custom ones it made; a statement whose generic plan
+/// looks dearer (an `= ANY($1)` array of unknown length, priced at ten
+/// elements) is planned afresh on every run after, which cost the friend page
+/// 0.6 ms of planning a request at scale. pgbench on the captured statements
+/// never shows it (they carry literals), and a campus of a few rows a table
+/// neither (every plan is a scan): this is a demo campus of some thousands of
+/// rows a table, analyzed, many students visiting each page, the app on one
+/// pooled connection whose `pg_prepared_statements` then holds every page's
+/// statements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_keep_one_plan_on_postgres() {
+    use common::{spawn_app_opts, TestDb, TestMail};
+    use common_grounds::demo::{self, CampusSpec};
+    use diesel::prelude::*;
+    if common::postgres_admin_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres);
+    let mut conn = db.migrated();
+    let sessions = std::thread::spawn(move || {
+        let now = clock::now();
+        let spec = CampusSpec {
+            students: 3_000,
+            sections: 1_000,
+            per_student: 5,
+            friends: 10,
+            messages: 20_000,
+            seed: 7,
+        };
+        demo::load(
+            &mut conn,
+            b"secret",
+            &spec,
+            &std::env::temp_dir(),
+            now,
+            &demo::Quiet,
+        )
+        .expect("the demo campus loads");
+        diesel::sql_query("ANALYZE").execute(&mut conn).unwrap();
+        demo::bench::start_sessions(&mut conn, 20, now, |_| String::new()).unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(sessions.len(), 20);
+    let app = spawn_app_opts(db, TestMail::Memory, &[("DATABASE_POOL_SIZE", "1")], false).await;
+    for _ in 0..2 {
+        for s in &sessions {
+            for path in [
+                "/".to_string(),
+                "/schedule".to_string(),
+                format!("/friends/{}", s.friend),
+                format!("/classes/{}", s.class_id),
+            ] {
+                let response = app
+                    .client
+                    .get(format!("{}{path}", app.address))
+                    .header("cookie", format!("cg_session={}", s.token))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200, "GET {path}");
+            }
+        }
+    }
+    #[derive(QueryableByName, Debug)]
+    struct Planned {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        custom_plans: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        generic_plans: i64,
+    }
+    let mut conn = app.pool.get().unwrap();
+    let plans: Vec<Planned> = common_grounds::on_each_backend!(&mut *conn, |c| {
+        diesel::sql_query(
+            "SELECT statement, custom_plans, generic_plans FROM pg_prepared_statements",
+        )
+        .load(c)
+    })
+    .unwrap();
+    let replanned: Vec<String> = plans
+        .iter()
+        .filter(|p| p.custom_plans > 5)
+        .map(|p| format!("{} custom plans: {}", p.custom_plans, p.statement))
+        .collect();
+    assert!(
+        plans.iter().filter(|p| p.generic_plans > 0).count() >= 8,
+        "the pages' statements ran on this connection: {plans:?}"
+    );
+    assert!(
+        replanned.is_empty(),
+        "planned afresh on every run:\n{}",
+        replanned.join("\n")
+    );
+}
+
 backend_test!(
     async fn a_sliding_session_is_written_later(backend: Backend) {
         use common_grounds::db::schema::sessions;
