@@ -373,10 +373,10 @@ pub fn of_two_with_meetings_and_shared(
     // Diesel's `MultiBackend` has no UNION: the statement is compiled for
     // each. Each student is a part of their own (`user_id = $n`, not
     // `= ANY($n)`): PostgreSQL prices a generic plan for an array of unknown
-    // length at ten times the rows, keeps planning the statement afresh on
-    // every run (0.6 ms), and so would every page load. A compound statement
-    // has one ORDER BY for all its rows, so each part is put in its order
-    // below (byte order, the same on both backends).
+    // length at ten elements, so it planned the two-element form afresh on
+    // every run (0.6 ms a friend page at scale; docs/database.md). A
+    // compound statement has one ORDER BY for all its rows, so each part is
+    // put in its order below (byte order, the same on both backends).
     let rows: Vec<(Option<UserId>, Class, Option<ClassMeeting>)> =
         crate::on_each_backend!(conn, |c| {
             let week_of = |who: &UserId| {
