@@ -121,6 +121,8 @@ pub const SCALE_STATISTICS: &[(&str, &str, &str)] = &[
         "sqlite_autoindex_user_classes_1",
         "125000 5 1",
     ),
+    ("users", "idx_users_staff", "2 1"),
+    ("users", "idx_users_suspended", "3 1"),
     ("users", "idx_users_unverified_created", "545 1"),
     ("users", "sqlite_autoindex_users_1", "25546 1"),
     ("users", "sqlite_autoindex_users_2", "25546 1"),

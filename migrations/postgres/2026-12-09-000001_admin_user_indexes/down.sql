@@ -1,0 +1,2 @@
+DROP INDEX idx_users_suspended;
+DROP INDEX idx_users_staff;
