@@ -235,11 +235,12 @@ async fn pages_keep_one_plan_on_postgres() {
     .join()
     .unwrap();
     assert_eq!(sessions.len(), 20);
-    // Not free time or class search: they bind lists whose length is the
-    // request's (friends chosen, results found), planned for each run.
     let app = spawn_app_opts(db, TestMail::Memory, &[("DATABASE_POOL_SIZE", "1")], false).await;
     for _ in 0..2 {
         for s in &sessions {
+            // Not free time or class search: they bind lists whose length is
+            // the request's (friends chosen, results found), planned for each
+            // run.
             for path in [
                 "/".to_string(),
                 "/schedule".to_string(),
