@@ -83,6 +83,8 @@ pub fn load(conn: &mut DbConn, viewer: &User, chosen: &[String], term: &str) -> 
 /// A friend's page: the two weeks of a term and every class the two share.
 #[derive(Debug, Clone, Default)]
 pub struct WithFriend {
+    /// The two weeks; while either hides, neither (the page shows no week),
+    /// and the viewer's own is left empty too.
     pub weeks: Weeks,
     /// Every term's sections both take, the term's by course code, then the
     /// other terms' newest first. Empty while either hides their classes.
@@ -93,7 +95,8 @@ pub struct WithFriend {
 
 /// As `load` for one friend the caller already found to be an accepted
 /// friend, and the classes the two share in every term: one statement (a
-/// term's shared sections are among its weeks' rows).
+/// term's shared sections are among its weeks' rows), none while either
+/// hides their classes.
 pub fn with_friend(
     conn: &mut DbConn,
     viewer: &User,
@@ -108,12 +111,11 @@ pub fn with_friend(
         hides_classes: friend.hide_classes,
     };
     let (out, counted) = sort_out(viewer, &chosen, vec![friend]);
-    // Counted means neither hides: the rule for sharing classes too.
+    // Counted means neither hides: the rule for sharing classes too. Else
+    // there is no week to set beside the viewer's, nor anything shared.
     let Some(friend) = counted.first() else {
-        let (rows, listed) =
-            classes::of_users_with_meetings(conn, &owners(viewer, &counted), term)?;
         return Ok(WithFriend {
-            weeks: fill(out, viewer, counted, rows, &listed),
+            weeks: out,
             ..WithFriend::default()
         });
     };
@@ -149,7 +151,10 @@ fn load_among(
     term: &str,
 ) -> QueryResult<Weeks> {
     let (out, counted) = sort_out(viewer, chosen, friends);
-    let (rows, listed) = classes::of_users_with_meetings(conn, &owners(viewer, &counted), term)?;
+    // Whose sections to read: the counted friends' and the viewer's own.
+    let mut owners: Vec<UserId> = counted.iter().map(|f| f.id.clone()).collect();
+    owners.push(viewer.id.clone());
+    let (rows, listed) = classes::of_users_with_meetings(conn, &owners, term)?;
     Ok(fill(out, viewer, counted, rows, &listed))
 }
 
@@ -181,13 +186,6 @@ fn sort_out(viewer: &User, chosen: &[String], friends: Vec<Friend>) -> (Weeks, V
         counted
     };
     (out, counted)
-}
-
-/// Whose sections to read: the counted friends' and the viewer's own.
-fn owners(viewer: &User, counted: &[Friend]) -> Vec<UserId> {
-    let mut owners: Vec<UserId> = counted.iter().map(|f| f.id.clone()).collect();
-    owners.push(viewer.id.clone());
-    owners
 }
 
 /// The weeks from each owner's sections of the term and their meetings.
