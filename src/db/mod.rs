@@ -180,6 +180,9 @@ pub struct QueryCounter(Arc<Counted>);
 #[derive(Debug, Default)]
 struct Counted {
     statements: AtomicU64,
+    /// Jobs the web handlers ran on a pooled connection (`web::error::with_conn`):
+    /// each is a trip to the blocking pool, one a page when it is whole.
+    jobs: AtomicU64,
     recording: std::sync::atomic::AtomicBool,
     recorded: std::sync::Mutex<Vec<String>>,
 }
@@ -187,6 +190,11 @@ struct Counted {
 impl QueryCounter {
     pub fn get(&self) -> u64 {
         self.0.statements.load(Ordering::Relaxed)
+    }
+
+    /// Database jobs run so far (see `note_job`).
+    pub fn jobs(&self) -> u64 {
+        self.0.jobs.load(Ordering::Relaxed)
     }
 
     /// Starts keeping each statement's SQL (dropping what was kept before).
@@ -281,6 +289,13 @@ impl diesel::connection::Instrumentation for ConnWatch {
 
 fn watch_of(conn: &mut DbConn) -> Option<&mut ConnWatch> {
     conn.instrumentation().downcast_mut::<ConnWatch>()
+}
+
+/// Counts one database job run on this connection (the pool's counter).
+pub fn note_job(conn: &mut DbConn) {
+    if let Some(watch) = watch_of(conn) {
+        watch.shared.queries.0.jobs.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Whether a statement on this connection failed because the connection is

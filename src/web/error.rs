@@ -500,6 +500,7 @@ where
             },
             (None, None) => unreachable!("a permit is taken whenever no connection is held"),
         };
+        crate::db::note_job(&mut lease.conn);
         let result = f(&mut lease.conn);
         if crate::db::is_lost(&mut lease.conn) {
             // Dropped here, the connection is not pooled again (`has_broken`).

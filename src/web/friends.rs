@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::error::{friend_refusal, with_conn, AppError, Refusal};
-use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
+use super::guard::{self, CurrentUser, SessionForm, SignedInForm, Visitor};
 use super::home::{RequestRow, TermParam};
 use super::layout::Layout;
 use super::state::AppState;
@@ -268,24 +268,28 @@ struct FriendPage {
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     path: web::Path<String>,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let computing_id = requests::parse_who(&path, &state.config.sign_in.allowed_email_domains)
-        .map_err(|_| AppError::NotFound)?;
+    let domains = state.config.sign_in.allowed_email_domains.clone();
     let configured = state.config.classes.current_term.clone();
     let terms = state.terms.clone();
-    let user = current.user.clone();
     let requested = params.into_inner().term;
-    let (choice, friend, together) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
-        let friend = friends::requests::accepted_friend(conn, &user.id, &computing_id)?
-            .ok_or(AppError::NotFound)?;
-        let together = weeks::with_friend(conn, &user, &friend, &choice.code())?;
-        Ok((choice, friend, together))
-    })
-    .await?;
+    let (current, (choice, friend, together)) = visitor
+        .signed_in(move |conn, current| {
+            // Checked once signed in, as before: signed out, any address asks to sign in.
+            let computing_id =
+                requests::parse_who(&path, &domains).map_err(|_| AppError::NotFound)?;
+            let user = &current.user;
+            let choice =
+                TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
+            let friend = friends::requests::accepted_friend(conn, &user.id, &computing_id)?
+                .ok_or(AppError::NotFound)?;
+            let together = weeks::with_friend(conn, user, &friend, &choice.code())?;
+            Ok((choice, friend, together))
+        })
+        .await?;
     let weeks::WithFriend {
         weeks,
         shared,

@@ -68,42 +68,50 @@ async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError
     if let Some(cached) = req.extensions().get::<Option<CurrentUser>>() {
         return Ok(cached.clone());
     }
-    let token = read_cookie(req, SESSION_COOKIE);
-    let found = match token {
+    let found = match read_cookie(req, SESSION_COOKIE) {
         None => None,
         Some(token) => {
             let state = state(req);
             let page = req.method() == actix_web::http::Method::GET;
             let touches = std::sync::Arc::clone(&state.touches);
             with_conn(&state.pool, move |conn| {
-                let now = clock::now();
-                let Some((session, user, marks)) = look_up(conn, &touches, &token, now, page)?
-                else {
-                    return Ok(None);
-                };
-                let NavMarks {
-                    anything_new: unread,
-                    unread_notifications: notifications,
-                } = marks;
-                let (waiting_reports, waiting_reveals) = if page && user.role.is_staff() {
-                    crate::moderation::stats::nav_badges(conn, &user.id)?
-                } else {
-                    (0, 0)
-                };
-                Ok(Some(CurrentUser {
-                    user,
-                    session,
-                    unread,
-                    notifications,
-                    waiting_reports,
-                    waiting_reveals,
-                }))
+                current_user(conn, &touches, &token, page)
             })
             .await?
         }
     };
     req.extensions_mut().insert(found.clone());
     Ok(found)
+}
+
+/// The signed-in user a session token names, with the nav's marks on pages
+/// (and, for staff, the admin badges): the session lookup's database work.
+fn current_user(
+    conn: &mut crate::db::DbConn,
+    touches: &sessions::Touches,
+    token: &str,
+    page: bool,
+) -> Result<Option<CurrentUser>, AppError> {
+    let Some((session, user, marks)) = look_up(conn, touches, token, clock::now(), page)? else {
+        return Ok(None);
+    };
+    let NavMarks {
+        anything_new: unread,
+        unread_notifications: notifications,
+    } = marks;
+    let (waiting_reports, waiting_reveals) = if page && user.role.is_staff() {
+        crate::moderation::stats::nav_badges(conn, &user.id)?
+    } else {
+        (0, 0)
+    };
+    Ok(Some(CurrentUser {
+        user,
+        session,
+        unread,
+        notifications,
+        waiting_reports,
+        waiting_reveals,
+    }))
 }
 
 /// The session a cookie token names, its user, and on pages the nav's marks,
@@ -176,6 +184,88 @@ impl FromRequest for MaybeUser {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move { Ok(MaybeUser(load_session(&req).await?)) })
+    }
+}
+
+/// The visitor of a page whose reads are one database job: the session is
+/// looked up in that same job, first, so the request makes one trip to the
+/// blocking pool instead of two (`signed_in`, `if_signed_in`). Pages with more
+/// than one job, and forms, take `CurrentUser` (or `MaybeUser`) instead.
+pub struct Visitor {
+    req: HttpRequest,
+}
+
+impl FromRequest for Visitor {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(Visitor { req: req.clone() }))
+    }
+}
+
+impl Visitor {
+    /// Runs the page's reads for the signed-in visitor; signed out, asks them
+    /// to sign in (and come back here).
+    pub async fn signed_in<T, F>(self, f: F) -> Result<(CurrentUser, T), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &CurrentUser) -> Result<T, AppError> + Send + 'static,
+    {
+        let next = self
+            .req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".into(), |p| p.as_str().to_string());
+        self.if_signed_in(f)
+            .await?
+            .ok_or(AppError::SignInRequired { next })
+    }
+
+    /// Runs the page's reads if a session is signed in; `None` (and no reads)
+    /// for a visitor who is not.
+    pub async fn if_signed_in<T, F>(self, f: F) -> Result<Option<(CurrentUser, T)>, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &CurrentUser) -> Result<T, AppError> + Send + 'static,
+    {
+        let req = self.req;
+        let state = state(&req);
+        let cached = req.extensions().get::<Option<CurrentUser>>().cloned();
+        let token = match cached {
+            // Looked up already (a middleware): only the page's reads are left.
+            Some(None) => return Ok(None),
+            Some(Some(current)) => {
+                let shown = current.clone();
+                let read = with_conn(&state.pool, move |conn| f(conn, &current)).await?;
+                return Ok(Some((shown, read)));
+            }
+            None => match read_cookie(&req, SESSION_COOKIE) {
+                Some(token) => token,
+                None => {
+                    req.extensions_mut().insert(None::<CurrentUser>);
+                    return Ok(None);
+                }
+            },
+        };
+        let page = req.method() == actix_web::http::Method::GET;
+        let touches = std::sync::Arc::clone(&state.touches);
+        // The user comes back even when the page's reads fail, so whatever
+        // renders the error still knows who is signed in.
+        let found = std::sync::Arc::new(std::sync::OnceLock::new());
+        let found_in_job = std::sync::Arc::clone(&found);
+        let read = with_conn(&state.pool, move |conn| {
+            let Some(current) = current_user(conn, &touches, &token, page)? else {
+                return Ok(None);
+            };
+            let read = f(conn, &current);
+            let _ = found_in_job.set(current);
+            read.map(Some)
+        })
+        .await;
+        let current = found.get().cloned();
+        req.extensions_mut().insert(current.clone());
+        Ok(read?.zip(current).map(|(read, current)| (current, read)))
     }
 }
 

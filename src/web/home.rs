@@ -5,8 +5,8 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{with_conn, AppError};
-use super::guard::MaybeUser;
+use super::error::AppError;
+use super::guard::Visitor;
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, ClassView, TermChoice, TermOption};
@@ -61,22 +61,15 @@ pub struct TermParam {
 pub async fn show_home(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: MaybeUser,
+    visitor: Visitor,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(current) = user.0 else {
-        let body = Welcome {
-            layout: Layout::new(&req, None),
-        }
-        .render()?;
-        return Ok(views::page(body));
-    };
     let configured = state.config.classes.current_term.clone();
     let terms = state.terms.clone();
-    let user = current.user.clone();
     let requested = params.into_inner().term;
-    let (choice, mine, meetings, friends_in, requests, unread) =
-        with_conn(&state.pool, move |conn| {
+    let read = visitor
+        .if_signed_in(move |conn, current| {
+            let user = &current.user;
             let choice =
                 TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
             let (mine, meetings) = match &choice.current {
@@ -85,7 +78,7 @@ pub async fn show_home(
             };
             let (friends_in, requests) = friends::visibility::friends_in_term_and_requests(
                 conn,
-                &user,
+                user,
                 choice.current.as_ref().map(|t| t.code()),
             )?;
             let unread = match &choice.current {
@@ -97,6 +90,13 @@ pub async fn show_home(
             Ok((choice, mine, meetings, friends_in, requests, unread))
         })
         .await?;
+    let Some((current, (choice, mine, meetings, friends_in, requests, unread))) = read else {
+        let body = Welcome {
+            layout: Layout::new(&req, None),
+        }
+        .render()?;
+        return Ok(views::page(body));
+    };
     let term_code = choice.code();
     let (clashes, more_clashes) =
         super::schedule::clash_lines(&mine, &classes::week::of_classes(&mine, &meetings));

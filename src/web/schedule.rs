@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::error::{with_conn, AppError};
-use super::guard::CurrentUser;
+use super::error::AppError;
+use super::guard::Visitor;
 use super::home::TermParam;
 use super::layout::Layout;
 use super::state::AppState;
@@ -172,26 +172,28 @@ pub fn clash_lines(sections: &[Class], meetings: &[Meeting]) -> (Vec<String>, us
 pub async fn show_schedule(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
     let configured = state.config.classes.current_term.clone();
     let terms = state.terms.clone();
-    let user = current.user.clone();
     let requested = params.into_inner().term;
-    let (choice, mine, listed, friends_in) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
-        let (mine, listed) = match &choice.current {
-            Some(term) => classes::of_user_with_meetings(conn, &user.id, term.code())?,
-            None => Default::default(),
-        };
-        let friends_in = match &choice.current {
-            Some(term) => friends::visibility::friends_in_term(conn, &user, term.code())?,
-            None => Default::default(),
-        };
-        Ok((choice, mine, listed, friends_in))
-    })
-    .await?;
+    let (current, (choice, mine, listed, friends_in)) = visitor
+        .signed_in(move |conn, current| {
+            let user = &current.user;
+            let choice =
+                TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
+            let (mine, listed) = match &choice.current {
+                Some(term) => classes::of_user_with_meetings(conn, &user.id, term.code())?,
+                None => Default::default(),
+            };
+            let friends_in = match &choice.current {
+                Some(term) => friends::visibility::friends_in_term(conn, user, term.code())?,
+                None => Default::default(),
+            };
+            Ok((choice, mine, listed, friends_in))
+        })
+        .await?;
 
     let meetings = week::of_classes(&mine, &listed);
     let by_id: HashMap<&ClassId, &Class> = mine.iter().map(|c| (&c.id, c)).collect();

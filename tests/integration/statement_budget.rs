@@ -188,6 +188,52 @@ backend_test!(
     }
 );
 
+/// The pages the bench loads read in one database job, the session lookup
+/// included: one trip to the blocking pool a request, not one for the session
+/// and another for the page (a tenth to a quarter of the server's CPU a
+/// request on PostgreSQL, bench/README.md).
+const WHOLE_PAGES: [&str; 4] = ["home", "schedule", "friend", "class chat"];
+
+backend_test!(
+    async fn bench_pages_look_the_session_up_in_their_own_job(backend: Backend) {
+        let Campus { app, me, pages } = campus(backend, 2).await;
+        let mut twice = Vec::new();
+        for (name, path) in pages.iter().filter(|(name, _)| WHOLE_PAGES.contains(name)) {
+            let before = app.queries.jobs();
+            let (status, _) = me.get(&app, path).await;
+            assert_eq!(status, 200, "GET {path}");
+            let jobs = app.queries.jobs() - before;
+            if jobs != 1 {
+                twice.push(format!("{name} ({path}) ran {jobs} database jobs"));
+            }
+        }
+        assert!(twice.is_empty(), "{backend:?}: {}", twice.join("; "));
+        // Signed out, the same pages ask to sign in (home welcomes) with no job
+        // at all; a cookie that names no session is looked up, in one job, and
+        // asked to sign in the same way.
+        let stranger = common::client();
+        for (name, path) in pages.iter().filter(|(name, _)| WHOLE_PAGES.contains(name)) {
+            let expected = if *name == "home" { 200 } else { 303 };
+            for cookie in [None, Some("cg_session=not-a-session")] {
+                let before = app.queries.jobs();
+                let mut request = stranger.get(app.url(path));
+                if let Some(cookie) = cookie {
+                    request = request.header("cookie", cookie);
+                }
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let body = response.text().await.unwrap();
+                assert_eq!(status, expected, "{cookie:?}: GET {path}");
+                if *name == "home" {
+                    assert!(!body.contains("Sign out"), "{cookie:?}: home as signed in");
+                }
+                let jobs = app.queries.jobs() - before;
+                assert_eq!(jobs, u64::from(cookie.is_some()), "{cookie:?}: GET {path}");
+            }
+        }
+    }
+);
+
 /// On PostgreSQL every statement of the bench's pages (and of the friends
 /// list, notifications and account pages) settles on one plan.
 /// After a prepared statement's first five runs PostgreSQL compares its

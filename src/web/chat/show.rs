@@ -21,7 +21,7 @@ use crate::classes::{Class, ClassId, ClassMeeting};
 use crate::clock;
 use crate::notifications;
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{CsrfForm, CurrentUser, SignedInForm};
+use crate::web::guard::{CsrfForm, CurrentUser, SignedInForm, Visitor};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 
@@ -398,69 +398,76 @@ pub struct PageQuery {
 pub async fn show_class(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    // Refused only once signed in (inside the job), as before: signed out, any
+    // link asks to sign in first.
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound);
     let sort = query
         .sort
         .as_deref()
         .and_then(Sort::parse)
         .unwrap_or_default();
     let before = match query.before.as_deref().filter(|b| !b.is_empty()) {
-        None => None,
+        None => Ok(None),
         // A cursor of another order (an edited link) is refused like a broken one.
-        Some(raw) => Some(Cursor::parse(raw).filter(|c| c.fits(sort)).ok_or_else(|| {
-            AppError::BadRequest(
-                "This page link is broken. Open the class again to see its latest threads.".into(),
-            )
-        })?),
+        Some(raw) => Cursor::parse(raw)
+            .filter(|c| c.fits(sort))
+            .map(Some)
+            .ok_or_else(|| {
+                AppError::BadRequest(
+                    "This page link is broken. Open the class again to see its latest threads."
+                        .into(),
+                )
+            }),
     };
     let rules = rules(&state);
-    let viewer = current.user.id.clone();
-    let viewer_user = current.user.clone();
-    let (page, friends, anonymity) = with_conn(&state.pool, move |conn| {
-        let now = clock::now();
-        let page = chat::threads::class_page_by(
-            conn,
-            &viewer,
-            &class_id,
-            sort,
-            before.as_ref(),
-            &rules,
-            now,
-        )
-        .map_err(|e| match e {
-            ChatError::ClassNotFound => AppError::NotFound,
-            other => AppError::Internal(other.into()),
-        })?;
-        // Only where the compose box shows: a member's latest threads.
-        let anonymity = match &page.chat {
-            Some(list) if list.newest => Some(Anonymity::from_head(
+    let (current, (page, friends, anonymity)) = visitor
+        .signed_in(move |conn, current| {
+            let (class_id, before) = (class_id?, before?);
+            let viewer = &current.user.id;
+            let now = clock::now();
+            let page = chat::threads::class_page_by(
                 conn,
-                &page.head,
-                &viewer,
+                viewer,
                 &class_id,
-                &rules.secret,
-                rules.anonymity_min_posters,
-            )?),
-            _ => None,
-        };
-        // Friends are named here, beside the chat, never inside it.
-        let friends: Vec<String> = crate::friends::friends_in_classes(
-            conn,
-            &viewer_user,
-            std::slice::from_ref(&class_id),
-        )?
-        .remove(&class_id)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|f| f.label())
-        .collect();
-        Ok((page, friends, anonymity))
-    })
-    .await?;
+                sort,
+                before.as_ref(),
+                &rules,
+                now,
+            )
+            .map_err(|e| match e {
+                ChatError::ClassNotFound => AppError::NotFound,
+                other => AppError::Internal(other.into()),
+            })?;
+            // Only where the compose box shows: a member's latest threads.
+            let anonymity = match &page.chat {
+                Some(list) if list.newest => Some(Anonymity::from_head(
+                    conn,
+                    &page.head,
+                    viewer,
+                    &class_id,
+                    &rules.secret,
+                    rules.anonymity_min_posters,
+                )?),
+                _ => None,
+            };
+            // Friends are named here, beside the chat, never inside it.
+            let friends: Vec<String> = crate::friends::friends_in_classes(
+                conn,
+                &current.user,
+                std::slice::from_ref(&class_id),
+            )?
+            .remove(&class_id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| f.label())
+            .collect();
+            Ok((page, friends, anonymity))
+        })
+        .await?;
     let members = page.head.members;
     let muted = page.chat.is_some() && page.head.muted;
     let mut layout = Layout::new(&req, Some(&current));
