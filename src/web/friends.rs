@@ -272,7 +272,7 @@ pub async fn show(
     path: web::Path<String>,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let domains = state.config.sign_in.allowed_email_domains.clone();
+    let app = state.clone();
     let configured = state.config.classes.current_term.clone();
     let terms = state.terms.clone();
     let requested = params.into_inner().term;
@@ -280,7 +280,8 @@ pub async fn show(
         .signed_in(move |conn, current| {
             // Checked once signed in, as before: signed out, any address asks to sign in.
             let computing_id =
-                requests::parse_who(&path, &domains).map_err(|_| AppError::NotFound)?;
+                requests::parse_who(&path, &app.config.sign_in.allowed_email_domains)
+                    .map_err(|_| AppError::NotFound)?;
             let user = &current.user;
             let choice =
                 TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;

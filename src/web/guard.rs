@@ -159,17 +159,20 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            match load_session(&req).await? {
-                Some(current) => Ok(current),
-                None => Err(AppError::SignInRequired {
-                    next: req
-                        .uri()
-                        .path_and_query()
-                        .map(|p| p.as_str().to_string())
-                        .unwrap_or_else(|| "/".into()),
-                }),
-            }
+            load_session(&req)
+                .await?
+                .ok_or_else(|| sign_in_required(&req))
         })
+    }
+}
+
+/// Sign in, then come back to this page.
+fn sign_in_required(req: &HttpRequest) -> AppError {
+    AppError::SignInRequired {
+        next: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".into(), |p| p.as_str().to_string()),
     }
 }
 
@@ -212,14 +215,8 @@ impl Visitor {
         T: Send + 'static,
         F: FnOnce(&mut crate::db::DbConn, &CurrentUser) -> Result<T, AppError> + Send + 'static,
     {
-        let next = self
-            .req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| "/".into(), |p| p.as_str().to_string());
-        self.if_signed_in(f)
-            .await?
-            .ok_or(AppError::SignInRequired { next })
+        let refusal = sign_in_required(&self.req);
+        self.if_signed_in(f).await?.ok_or(refusal)
     }
 
     /// Runs the page's reads if a session is signed in; `None` (and no reads)
@@ -230,42 +227,24 @@ impl Visitor {
         F: FnOnce(&mut crate::db::DbConn, &CurrentUser) -> Result<T, AppError> + Send + 'static,
     {
         let req = self.req;
-        let state = state(&req);
-        let cached = req.extensions().get::<Option<CurrentUser>>().cloned();
-        let token = match cached {
-            // Looked up already (a middleware): only the page's reads are left.
-            Some(None) => return Ok(None),
-            Some(Some(current)) => {
-                let shown = current.clone();
-                let read = with_conn(&state.pool, move |conn| f(conn, &current)).await?;
-                return Ok(Some((shown, read)));
-            }
-            None => match read_cookie(&req, SESSION_COOKIE) {
-                Some(token) => token,
-                None => {
-                    req.extensions_mut().insert(None::<CurrentUser>);
-                    return Ok(None);
-                }
-            },
+        let Some(token) = read_cookie(&req, SESSION_COOKIE) else {
+            req.extensions_mut().insert(None::<CurrentUser>);
+            return Ok(None);
         };
+        let state = state(&req);
         let page = req.method() == actix_web::http::Method::GET;
         let touches = std::sync::Arc::clone(&state.touches);
-        // The user comes back even when the page's reads fail, so whatever
-        // renders the error still knows who is signed in.
-        let found = std::sync::Arc::new(std::sync::OnceLock::new());
-        let found_in_job = std::sync::Arc::clone(&found);
         let read = with_conn(&state.pool, move |conn| {
             let Some(current) = current_user(conn, &touches, &token, page)? else {
                 return Ok(None);
             };
-            let read = f(conn, &current);
-            let _ = found_in_job.set(current);
-            read.map(Some)
+            let read = f(conn, &current)?;
+            Ok(Some((current, read)))
         })
-        .await;
-        let current = found.get().cloned();
-        req.extensions_mut().insert(current.clone());
-        Ok(read?.zip(current).map(|(read, current)| (current, read)))
+        .await?;
+        req.extensions_mut()
+            .insert(read.as_ref().map(|(current, _)| current.clone()));
+        Ok(read)
     }
 }
 
