@@ -6,7 +6,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse, Responder};
 use askama::Template;
 
 use super::error::{with_conn, AppError};
-use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
+use super::guard::{self, CurrentUser, SessionForm, SignedInForm, Visitor};
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, FlashRedirect};
@@ -60,14 +60,12 @@ fn describe_device(agent: Option<&str>) -> String {
 pub async fn show_sessions(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = current.user.id.clone();
     let now = clock::now();
-    let list = with_conn(&state.pool, move |conn| {
-        Ok(sessions::list_for_user(conn, &user_id, now)?)
-    })
-    .await?;
+    let (current, list) = visitor
+        .signed_in(move |conn, current| Ok(sessions::list_for_user(conn, &current.user.id, now)?))
+        .await?;
     let campus = state.config.campus_time;
     let rows = list
         .into_iter()
@@ -225,15 +223,12 @@ pub async fn save_privacy(
 }
 
 #[get("/account/export")]
-pub async fn export(
-    state: web::Data<AppState>,
-    current: CurrentUser,
-) -> Result<HttpResponse, AppError> {
-    let user = current.user.clone();
-    let data = with_conn(&state.pool, move |conn| {
-        Ok(student_data::export(conn, &user, clock::now())?)
-    })
-    .await?;
+pub async fn export(visitor: Visitor) -> Result<HttpResponse, AppError> {
+    let (current, data) = visitor
+        .signed_in(move |conn, current| {
+            Ok(student_data::export(conn, &current.user, clock::now())?)
+        })
+        .await?;
     let body = serde_json::to_string_pretty(&data).map_err(|e| AppError::Internal(e.into()))?;
     Ok(HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")

@@ -7,7 +7,7 @@ use actix_web::{get, post, route, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::error::{with_conn, AppError};
-use super::guard::{CurrentUser, SessionForm, SignedInForm};
+use super::guard::{CurrentUser, SessionForm, SignedInForm, Visitor};
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, FlashRedirect};
@@ -65,22 +65,35 @@ fn links(config: &Config, token: &str) -> FreshLink {
     FreshLink { webcal, https }
 }
 
-async fn render_page(
+/// What the calendar page shows: the feed link's state and the terms the
+/// feed holds.
+struct PageData {
+    status: Option<feeds::FeedStatus>,
+    plan: calendar::StudentCalendar,
+}
+
+fn read_page(
+    conn: &mut crate::db::DbConn,
+    user_id: &crate::accounts::UserId,
+    state: &AppState,
+) -> Result<PageData, AppError> {
+    let status = feeds::status(conn, user_id)?;
+    let plan = calendar::student_calendar(
+        conn,
+        user_id,
+        &settings(&state.config, &state.terms),
+        clock::now(),
+    )?;
+    Ok(PageData { status, plan })
+}
+
+fn render_page(
     req: &HttpRequest,
     state: &AppState,
     current: &CurrentUser,
     fresh: Option<FreshLink>,
+    PageData { status, plan }: PageData,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = current.user.id.clone();
-    let config = state.config.clone();
-    let terms = state.terms.clone();
-    let (status, plan) = with_conn(&state.pool, move |conn| {
-        let status = feeds::status(conn, &user_id)?;
-        let plan =
-            calendar::student_calendar(conn, &user_id, &settings(&config, &terms), clock::now())?;
-        Ok((status, plan))
-    })
-    .await?;
     let now = clock::now();
     let campus = state.config.campus_time;
     let terms = plan
@@ -116,9 +129,13 @@ async fn render_page(
 pub async fn show_calendar(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
 ) -> Result<HttpResponse, AppError> {
-    render_page(&req, &state, &current, None).await
+    let app = state.clone();
+    let (current, data) = visitor
+        .signed_in(move |conn, current| read_page(conn, &current.user.id, &app))
+        .await?;
+    render_page(&req, &state, &current, None, data)
 }
 
 /// The form of the calendar buttons: only a token.
@@ -142,12 +159,14 @@ pub async fn make_calendar_link(
     SignedInForm(current, _): SignedInForm<CalendarForm>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = current.user.id.clone();
-    let token = with_conn(&state.pool, move |conn| {
-        Ok(feeds::create_or_replace(conn, &user_id, clock::now())?)
+    let app = state.clone();
+    let (token, data) = with_conn(&state.pool, move |conn| {
+        let token = feeds::create_or_replace(conn, &user_id, clock::now())?;
+        Ok((token, read_page(conn, &user_id, &app)?))
     })
     .await?;
     let fresh = links(&state.config, &token);
-    render_page(&req, &state, &current, Some(fresh)).await
+    render_page(&req, &state, &current, Some(fresh), data)
 }
 
 #[post("/account/calendar/off")]
@@ -208,17 +227,19 @@ pub async fn calendar_feed(
 #[get("/account/calendar.ics")]
 pub async fn download_calendar(
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = current.user.id.clone();
-    let config = state.config.clone();
-    let terms = state.terms.clone();
-    let body = with_conn(&state.pool, move |conn| {
-        let plan =
-            calendar::student_calendar(conn, &user_id, &settings(&config, &terms), clock::now())?;
-        Ok(calendar::ics::write(&plan, config.campus_time))
-    })
-    .await?;
+    let (_, body) = visitor
+        .signed_in(move |conn, current| {
+            let plan = calendar::student_calendar(
+                conn,
+                &current.user.id,
+                &settings(&state.config, &state.terms),
+                clock::now(),
+            )?;
+            Ok(calendar::ics::write(&plan, state.config.campus_time))
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "private, no-store"))

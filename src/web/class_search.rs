@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::error::{membership_refusal, with_conn, AppError, Refusal};
-use super::guard::{CurrentUser, SessionForm, SignedInForm};
+use super::guard::{CurrentUser, SessionForm, SignedInForm, Visitor};
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, ClassView, TermChoice, TermOption};
@@ -169,12 +169,14 @@ struct Found {
 pub async fn search_page(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
 ) -> Result<HttpResponse, AppError> {
     let params = SearchParams::read(req.query_string());
     let raw_q = params.q.clone();
-    let page: i64 = match params.page.as_deref().map(str::trim) {
-        None | Some("") => 1,
+    // A page out of range is refused once signed in (inside the job): signed
+    // out, any link asks to sign in first.
+    let page: Result<i64, AppError> = match params.page.as_deref().map(str::trim) {
+        None | Some("") => Ok(1),
         Some(raw) => raw
             .parse()
             .ok()
@@ -184,7 +186,7 @@ pub async fn search_page(
                     "The page must be a number from 1 to {}.",
                     search::MAX_PAGES
                 ))
-            })?,
+            }),
     };
     let filters = Filters::parse(
         params.subject.as_deref(),
@@ -209,35 +211,38 @@ pub async fn search_page(
     let filters = filters.unwrap_or_default();
     let configured = state.config.classes.current_term.clone();
     let terms = state.terms.clone();
-    let user = current.user.clone();
     let term_param = params.term.clone();
-    let (choice, subjects, outcome) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, &terms, configured.as_deref(), term_param.as_deref())?;
-        let subjects = match &choice.current {
-            Some(term) => terms.subjects(conn, term)?,
-            None => Default::default(),
-        };
-        let outcome = match (&choice.current, asked) {
-            (Some(term), Some(Ok((query, filters)))) => {
-                let mut results =
-                    search::run(conn, term, query.as_ref(), &filters, page, &user.id)?;
-                let ids: Vec<ClassId> = results.sections.iter().map(|c| c.id.clone()).collect();
-                let meetings = classes::meetings_by_class(conn, &ids)?;
-                let joined = std::mem::take(&mut results.joined);
-                let friends_in = friends::friends_in_classes(conn, &user, &ids)?;
-                Some(Ok(Found {
-                    results,
-                    meetings,
-                    joined,
-                    friends_in,
-                }))
-            }
-            (_, Some(Err(e))) => Some(Err(e)),
-            _ => None,
-        };
-        Ok((choice, subjects, outcome))
-    })
-    .await?;
+    let (current, (page, choice, subjects, outcome)) = visitor
+        .signed_in(move |conn, current| {
+            let page = page?;
+            let user = &current.user;
+            let choice =
+                TermChoice::load(conn, &terms, configured.as_deref(), term_param.as_deref())?;
+            let subjects = match &choice.current {
+                Some(term) => terms.subjects(conn, term)?,
+                None => Default::default(),
+            };
+            let outcome = match (&choice.current, asked) {
+                (Some(term), Some(Ok((query, filters)))) => {
+                    let mut results =
+                        search::run(conn, term, query.as_ref(), &filters, page, &user.id)?;
+                    let ids: Vec<ClassId> = results.sections.iter().map(|c| c.id.clone()).collect();
+                    let meetings = classes::meetings_by_class(conn, &ids)?;
+                    let joined = std::mem::take(&mut results.joined);
+                    let friends_in = friends::friends_in_classes(conn, user, &ids)?;
+                    Some(Ok(Found {
+                        results,
+                        meetings,
+                        joined,
+                        friends_in,
+                    }))
+                }
+                (_, Some(Err(e))) => Some(Err(e)),
+                _ => None,
+            };
+            Ok((page, choice, subjects, outcome))
+        })
+        .await?;
     let term_code = choice.code();
     let q: String = raw_q.chars().take(search::MAX_QUERY_CHARS).collect();
     let mut view = SearchPage {

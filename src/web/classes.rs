@@ -5,7 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::error::{clash_lines, membership_refusal, with_conn, AppError, Refusal};
-use super::guard::{self, CurrentUser, SessionForm, SignedInForm};
+use super::guard::{self, CurrentUser, SessionForm, SignedInForm, Visitor};
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, FlashRedirect};
@@ -156,20 +156,19 @@ struct LeavePage {
 #[get("/classes/{id}/leave")]
 pub async fn leave_page(
     req: HttpRequest,
-    state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     path: web::Path<String>,
     params: web::Query<LeaveParams>,
 ) -> Result<HttpResponse, AppError> {
-    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound);
     let next = guard::safe_next(params.into_inner().next.as_deref());
-    let student = current.user.id.clone();
-    let (class, enrolled): (Class, bool) = with_conn(&state.pool, move |conn| {
-        let class = classes::find(conn, &class_id)?.ok_or(AppError::NotFound)?;
-        let enrolled = classes::is_enrolled(conn, &student, &class.id)?;
-        Ok((class, enrolled))
-    })
-    .await?;
+    let (current, (class, enrolled)): (_, (Class, bool)) = visitor
+        .signed_in(move |conn, current| {
+            let class = classes::find(conn, &class_id?)?.ok_or(AppError::NotFound)?;
+            let enrolled = classes::is_enrolled(conn, &current.user.id, &class.id)?;
+            Ok((class, enrolled))
+        })
+        .await?;
     if !enrolled {
         let refused = MembershipError::NotJoined { code: class.code() };
         return Err(AppError::BadRequest(format!(

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::error::{friend_refusal, with_conn, AppError, Refusal};
-use super::guard::{self, CurrentUser, SessionForm, SignedInForm, Visitor};
+use super::guard::{self, SessionForm, SignedInForm, Visitor};
 use super::home::{RequestRow, TermParam};
 use super::layout::Layout;
 use super::state::AppState;
@@ -44,24 +44,26 @@ struct FriendsPage {
 pub async fn index(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
     let configured = state.config.classes.current_term.clone();
     let terms = state.terms.clone();
-    let user = current.user.clone();
     let requested = params.into_inner().term;
-    let (choice, overview, counts) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
-        let overview = requests::overview(conn, &user.id)?;
-        let ids: Vec<UserId> = overview.friends.iter().map(|(id, _)| id.clone()).collect();
-        let counts = match &choice.current {
-            Some(term) => friends::visibility::shared_counts(conn, &user, &ids, term.code())?,
-            None => Default::default(),
-        };
-        Ok((choice, overview, counts))
-    })
-    .await?;
+    let (current, (choice, overview, counts)) = visitor
+        .signed_in(move |conn, current| {
+            let user = &current.user;
+            let choice =
+                TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
+            let overview = requests::overview(conn, &user.id)?;
+            let ids: Vec<UserId> = overview.friends.iter().map(|(id, _)| id.clone()).collect();
+            let counts = match &choice.current {
+                Some(term) => friends::visibility::shared_counts(conn, user, &ids, term.code())?,
+                None => Default::default(),
+            };
+            Ok((choice, overview, counts))
+        })
+        .await?;
     let ids = |list: Vec<friends::Person>| list.into_iter().map(|p| p.computing_id).collect();
     let body = FriendsPage {
         layout: Layout::new(&req, Some(&current)).at("friends"),
@@ -512,30 +514,34 @@ fn hour_options(hours: std::ops::RangeInclusive<u16>, selected: u16) -> Vec<Pick
 pub async fn free_time(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
 ) -> Result<HttpResponse, AppError> {
+    // A malformed query is refused once signed in (inside the job): signed
+    // out, any link asks to sign in first.
     let query = FreeQuery::parse(
         req.query_string(),
         &state.config.sign_in.allowed_email_domains,
-    )?;
+    );
     let configured = state.config.classes.current_term.clone();
     let terms = state.terms.clone();
-    let user = current.user.clone();
-    let (requested, chosen) = (query.term.clone(), query.chosen.clone());
-    let (choice, overview, weeks) = with_conn(&state.pool, move |conn| {
-        let choice = TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
-        let overview = requests::overview(conn, &user.id)?;
-        let weeks = if chosen.is_empty() {
-            weeks::Weeks::default()
-        } else {
-            weeks::load(conn, &user, &chosen, &choice.code())?
-        };
-        if let Some(stranger) = weeks.not_friends.first() {
-            return Err(not_a_friend(stranger));
-        }
-        Ok((choice, overview, weeks))
-    })
-    .await?;
+    let (current, (query, choice, overview, weeks)) = visitor
+        .signed_in(move |conn, current| {
+            let query = query?;
+            let user = &current.user;
+            let choice =
+                TermChoice::load(conn, &terms, configured.as_deref(), query.term.as_deref())?;
+            let overview = requests::overview(conn, &user.id)?;
+            let weeks = if query.chosen.is_empty() {
+                weeks::Weeks::default()
+            } else {
+                weeks::load(conn, user, &query.chosen, &choice.code())?
+            };
+            if let Some(stranger) = weeks.not_friends.first() {
+                return Err(not_a_friend(stranger));
+            }
+            Ok((query, choice, overview, weeks))
+        })
+        .await?;
 
     let window = query.window;
     let results = (!weeks.shown.is_empty()).then(|| {

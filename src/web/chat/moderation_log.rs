@@ -12,8 +12,8 @@ use crate::campus_time::Stamp;
 use crate::classes::ClassId;
 use crate::clock;
 use crate::moderation::public_log;
-use crate::web::error::{with_conn, AppError};
-use crate::web::guard::CurrentUser;
+use crate::web::error::AppError;
+use crate::web::guard::Visitor;
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 
@@ -40,18 +40,21 @@ struct ModerationLogPage {
 pub async fn show_moderation_log(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
-    let viewer = current.user.id.clone();
-    let staff = current.user.role.is_staff();
-    let result = with_conn(&state.pool, move |conn| {
-        Ok(public_log::for_class(
-            conn, &viewer, staff, &class_id, LOG_LIMIT,
-        ))
-    })
-    .await?;
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound);
+    let (current, result) = visitor
+        .signed_in(move |conn, current| {
+            Ok(public_log::for_class(
+                conn,
+                &current.user.id,
+                current.user.role.is_staff(),
+                &class_id?,
+                LOG_LIMIT,
+            ))
+        })
+        .await?;
     let (class, entries) = match result {
         Ok(found) => found,
         Err(error) => return answer_refusal(&req, &current, &rules(&state), error),

@@ -15,8 +15,8 @@ use crate::chat::search::{self, Hit, Piece, SearchQuery};
 use crate::chat::ChatError;
 use crate::classes::{self, ClassId};
 use crate::clock;
-use crate::web::error::{with_conn, AppError};
-use crate::web::guard::CurrentUser;
+use crate::web::error::AppError;
+use crate::web::guard::Visitor;
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 
@@ -85,28 +85,30 @@ pub struct SearchParams {
 pub async fn search_class(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     path: web::Path<String>,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, AppError> {
-    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    // Refused only once signed in (inside the job), as the class page is.
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound);
     let raw = params.into_inner().q;
     let parsed = SearchQuery::parse(&raw);
-    let viewer = current.user.id.clone();
-    let class = class_id.clone();
     let query = parsed.clone().ok();
-    let (found, result) = with_conn(&state.pool, move |conn| {
-        let Some(found) = classes::find(conn, &class)? else {
-            return Ok((None, Ok(Vec::new())));
-        };
-        let result = match query {
-            Some(query) => search::search(conn, &viewer, &class, &query, RESULTS),
-            // Nothing to look for: only check the student may search here.
-            None => search::ensure_member(conn, &viewer, &class).map(|()| Vec::new()),
-        };
-        Ok((Some(found), result))
-    })
-    .await?;
+    let (current, (class_id, found, result)) = visitor
+        .signed_in(move |conn, current| {
+            let class = class_id?;
+            let viewer = &current.user.id;
+            let Some(found) = classes::find(conn, &class)? else {
+                return Ok((class, None, Ok(Vec::new())));
+            };
+            let result = match query {
+                Some(query) => search::search(conn, viewer, &class, &query, RESULTS),
+                // Nothing to look for: only check the student may search here.
+                None => search::ensure_member(conn, viewer, &class).map(|()| Vec::new()),
+            };
+            Ok((class, Some(found), result))
+        })
+        .await?;
     let found = found.ok_or(AppError::NotFound)?;
     let hits = match result {
         Ok(hits) => hits,
@@ -146,17 +148,23 @@ fn parsed_message(parsed: &Result<SearchQuery, search::QueryError>) -> String {
 #[get("/classes/{id:[0-9a-f-]{36}}/similar")]
 pub async fn similar_threads(
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     path: web::Path<String>,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, AppError> {
-    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound);
     let draft = params.into_inner().q;
-    let viewer = current.user.id.clone();
-    let result = with_conn(&state.pool, move |conn| {
-        Ok(search::similar(conn, &viewer, &class_id, &draft, SIMILAR))
-    })
-    .await?;
+    let (_, result) = visitor
+        .signed_in(move |conn, current| {
+            Ok(search::similar(
+                conn,
+                &current.user.id,
+                &class_id?,
+                &draft,
+                SIMILAR,
+            ))
+        })
+        .await?;
     let hits = match result {
         Ok(hits) => hits,
         // Not a member (or no such class): nothing to show, and nothing learned.

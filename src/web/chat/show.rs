@@ -21,7 +21,7 @@ use crate::classes::{Class, ClassId, ClassMeeting};
 use crate::clock;
 use crate::notifications;
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{CsrfForm, CurrentUser, SignedInForm, Visitor};
+use crate::web::guard::{CsrfForm, SignedInForm, Visitor};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 
@@ -535,55 +535,56 @@ pub async fn show_class(
 pub async fn show_thread(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let class_id = ClassId::parse(&path.0).ok_or(AppError::NotFound)?;
-    let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
+    // Refused only once signed in (inside the job): signed out, any link asks
+    // to sign in first.
+    let ids = ClassId::parse(&path.0)
+        .zip(MessageId::parse(&path.1))
+        .ok_or(AppError::NotFound);
     let rules = rules(&state);
-    let viewer = current.user.id.clone();
-    let staff = current.user.role.is_staff();
-    // Only a student with unread notifications has any about this thread to
-    // mark read: everyone else's view stays free of writes.
-    let inbox_unread = current.notifications > 0;
     let domain_rules = rules.clone();
-    let result = with_conn(&state.pool, move |conn| {
-        let now = clock::now();
-        Ok(
-            match chat::thread_page(
+    let (current, result) = visitor
+        .signed_in(move |conn, current| {
+            let (class_id, thread_id) = ids?;
+            let viewer = &current.user.id;
+            let now = clock::now();
+            let page = match chat::thread_page(
                 conn,
-                &viewer,
-                staff,
+                viewer,
+                current.user.role.is_staff(),
                 &class_id,
                 &thread_id,
                 &domain_rules,
                 now,
             ) {
-                Ok(page) => {
-                    if inbox_unread && page.unread_notices {
-                        // What the inbox said about this thread has now been seen.
-                        notifications::chat::mark_thread_read(conn, &viewer, &thread_id, now)?;
-                    }
-                    let anonymity = Anonymity::from_head(
-                        conn,
-                        &page.head,
-                        &viewer,
-                        &class_id,
-                        &domain_rules.secret,
-                        domain_rules.anonymity_min_posters,
-                    )?;
-                    let following = page.following;
-                    Ok((page, anonymity, following))
-                }
-                Err(error) => Err(error),
-            },
-        )
-    })
-    .await?;
+                Ok(page) => page,
+                Err(error) => return Ok(Err(error)),
+            };
+            // Only a student with unread notifications has any about this
+            // thread to mark read: everyone else's view stays free of writes.
+            if current.notifications > 0 && page.unread_notices {
+                // What the inbox said about this thread has now been seen.
+                notifications::chat::mark_thread_read(conn, viewer, &thread_id, now)?;
+            }
+            let anonymity = Anonymity::from_head(
+                conn,
+                &page.head,
+                viewer,
+                &class_id,
+                &domain_rules.secret,
+                domain_rules.anonymity_min_posters,
+            )?;
+            let following = page.following;
+            Ok(Ok((page, anonymity, following)))
+        })
+        .await?;
     let (page, anonymity, following) = match result {
         Ok(found) => found,
         Err(error) => return answer_refusal(&req, &current, &rules, error),
     };
+    let staff = current.user.role.is_staff();
     let now = clock::now();
     let layout = Layout::new(&req, Some(&current));
     let id = page.class.id.to_string();

@@ -13,7 +13,7 @@ use crate::notifications::inbox::{self, Cursor};
 use crate::notifications::view::NotificationView;
 use crate::notifications::NotificationId;
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{CsrfForm, CurrentUser, SignedInForm};
+use crate::web::guard::{CsrfForm, SignedInForm, Visitor};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 use crate::web::views::{self, FlashRedirect};
@@ -64,24 +64,26 @@ pub struct InboxQuery {
 pub async fn show_inbox(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     query: web::Query<InboxQuery>,
 ) -> Result<HttpResponse, AppError> {
+    // A broken cursor is refused once signed in (inside the job): signed out,
+    // any link asks to sign in first.
     let before = match query.before.as_deref().filter(|b| !b.is_empty()) {
-        None => None,
-        Some(raw) => Some(Cursor::parse(raw).ok_or_else(|| {
+        None => Ok(None),
+        Some(raw) => Cursor::parse(raw).map(Some).ok_or_else(|| {
             AppError::BadRequest(
                 "This page link is broken. Open your inbox again to see your latest notifications."
                     .into(),
             )
-        })?),
+        }),
     };
-    let user = current.user.id.clone();
     let now = clock::now();
-    let page = with_conn(&state.pool, move |conn| {
-        Ok(inbox::page(conn, &user, before.as_ref(), now)?)
-    })
-    .await?;
+    let (current, page) = visitor
+        .signed_in(move |conn, current| {
+            Ok(inbox::page(conn, &current.user.id, before?.as_ref(), now)?)
+        })
+        .await?;
     let layout = Layout::new(&req, Some(&current)).at("notifications");
     let body = InboxPage {
         unread: layout.notifications,
@@ -104,17 +106,16 @@ pub async fn show_inbox(
 /// it is about. Anyone else's, or an unknown id, is the usual 404.
 #[get("/notifications/{id:[0-9a-f-]{36}}")]
 pub async fn open_notification(
-    state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let id = NotificationId::parse(&path).ok_or(AppError::NotFound)?;
-    let user = current.user.id.clone();
-    let opened = with_conn(&state.pool, move |conn| {
-        Ok(inbox::open(conn, &user, &id, clock::now())?)
-    })
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let id = NotificationId::parse(&path).ok_or(AppError::NotFound);
+    let (_, opened) = visitor
+        .signed_in(move |conn, current| {
+            Ok(inbox::open(conn, &current.user.id, &id?, clock::now())?)
+        })
+        .await?;
+    let opened = opened.ok_or(AppError::NotFound)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, opened.target()))
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -12,7 +12,7 @@ use crate::clock;
 use crate::notifications::settings::{self, DigestHour, EmailChoices};
 use crate::notifications::{Delivery, Topic};
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{CurrentUser, SessionForm, SignedInForm};
+use crate::web::guard::{SessionForm, SignedInForm, Visitor};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 use crate::web::views::{self, FlashRedirect};
@@ -55,16 +55,17 @@ struct SettingsPage {
 pub async fn show_settings(
     req: HttpRequest,
     state: web::Data<AppState>,
-    current: CurrentUser,
+    visitor: Visitor,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = current.user.id.clone();
-    let (choices, muted) = with_conn(&state.pool, move |conn| {
-        Ok((
-            settings::load(conn, &user_id)?,
-            crate::notifications::chat::muted_classes(conn, &user_id)?,
-        ))
-    })
-    .await?;
+    let (current, (choices, muted)) = visitor
+        .signed_in(move |conn, current| {
+            let user_id = &current.user.id;
+            Ok((
+                settings::load(conn, user_id)?,
+                crate::notifications::chat::muted_classes(conn, user_id)?,
+            ))
+        })
+        .await?;
     let topics = choices
         .deliveries
         .iter()
