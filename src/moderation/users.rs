@@ -260,8 +260,11 @@ fn folded_sql(column: &str) -> String {
 
 /// Confirmed users whose computing ID, address or display name contains
 /// `query`, in any case and with or without accents (at most `limit`, by
-/// computing ID). `%` and `_` in the query are literal.
+/// computing ID). `%` and `_` in the query are literal. Control characters
+/// are dropped from it: no computing ID, address or name holds one, and
+/// PostgreSQL refuses a statement whose text holds a NUL.
 pub fn search(conn: &mut DbConn, query: &str, limit: i64) -> QueryResult<Vec<User>> {
+    let query: String = query.chars().filter(|c| !c.is_control()).collect();
     let pattern = format!("%{}%", db::like_escaped(&folded(query.trim())));
     let by_name = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
         "{} LIKE ",
