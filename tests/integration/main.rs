@@ -30,6 +30,7 @@ mod hardening_classes;
 mod hardening_flags;
 mod hardening_net;
 mod hardening_signin;
+mod hardening_sweep;
 mod hardening_text;
 mod health;
 mod live_scale;

@@ -1,0 +1,479 @@
+//! Every route, sent hostile input, on SQLite and PostgreSQL: ids that name
+//! nothing or are not ids, over-long, empty, NUL-bearing and right-to-left
+//! fields, markup, a wrong CSRF token and a body that is not a form, each by a
+//! visitor, a student and an admin. The app must answer each with a status a
+//! person can act on (never a 5xx, never a dropped connection), must echo no
+//! markup it was sent, and must go on serving afterwards.
+//!
+//! The routes are read from the handlers' own attributes in `src/web` and the
+//! field names from the templates' forms, so a route or a field added later is
+//! swept without anyone remembering to list it here.
+
+use crate::common;
+use crate::common::seed;
+
+use common::*;
+use common_grounds::accounts::Role;
+use common_grounds::db::schema::sessions;
+use common_grounds::friends::FriendshipStatus;
+use diesel::prelude::*;
+use std::path::Path;
+
+/// The markup every hostile value carries; seen raw in a page, it would run.
+const MARKER: &str = "<script>alert(\"sweep\")</script>";
+
+/// One route: its method and its path template (`{name}` or `{name:regex}`).
+struct Route {
+    method: &'static str,
+    path: String,
+}
+
+/// Reads `#[get("…")]` and `#[post("…")]` off every handler under `src/web`;
+/// the admin pages sit under one `/admin` scope (`src/web/admin/mod.rs`).
+fn routes() -> Vec<Route> {
+    fn walk(dir: &Path, found: &mut Vec<Route>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            let prefix = if path.components().any(|c| c.as_os_str() == "admin") {
+                "/admin"
+            } else {
+                ""
+            };
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (method, open) in [("GET", "#[get(\""), ("POST", "#[post(\"")] {
+                for (at, _) in text.match_indices(open) {
+                    let rest = &text[at + open.len()..];
+                    let end = rest.find("\")]").expect("a route attribute ends");
+                    found.push(Route {
+                        method,
+                        path: format!("{prefix}{}", &rest[..end]),
+                    });
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web"),
+        &mut found,
+    );
+    // Routes that end a session (or the account) go last, so the rest are
+    // swept signed in.
+    found.sort_by_key(|r| (ends_a_session(&r.path), r.path.clone(), r.method));
+    found
+}
+
+fn ends_a_session(path: &str) -> bool {
+    ["/logout", "/account/delete", "/account/sessions/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+/// Every `name="…"` a template's form sends.
+fn field_names() -> Vec<String> {
+    fn walk(dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for (at, _) in text.match_indices("name=\"") {
+                    let rest = &text[at + 6..];
+                    let name = &rest[..rest.find('"').unwrap()];
+                    if !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    {
+                        found.push(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
+        &mut found,
+    );
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The parts of a path template: literal text, and parameters with their
+/// name and their regex, if any (`{id:[0-9a-f-]{36}}` nests braces).
+enum Part {
+    Text(String),
+    Param { name: String, regex: Option<String> },
+}
+
+fn parts(template: &str) -> Vec<Part> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '{' {
+            text.push(c);
+            continue;
+        }
+        out.push(Part::Text(std::mem::take(&mut text)));
+        let (mut depth, mut inner) = (1, String::new());
+        for c in chars.by_ref() {
+            depth += match c {
+                '{' => 1,
+                '}' => -1,
+                _ => 0,
+            };
+            if depth == 0 {
+                break;
+            }
+            inner.push(c);
+        }
+        let (name, regex) = match inner.split_once(':') {
+            Some((name, regex)) => (name.to_string(), Some(regex.to_string())),
+            None => (inner, None),
+        };
+        out.push(Part::Param { name, regex });
+    }
+    out.push(Part::Text(text));
+    out
+}
+
+/// The campus's real ids, so a sweep reaches past "not found" into handlers.
+struct Ids {
+    class: String,
+    thread: String,
+    reply: String,
+    reveal: String,
+    friend_id: String,
+    friend: String,
+    session: String,
+}
+
+/// The hostile values, one per variant; a path parameter's variant 0 is a
+/// real id instead.
+fn hostile(variant: usize) -> String {
+    match variant % VARIANTS {
+        0 => "1262".into(),
+        1 => "00000000-0000-0000-0000-000000000000".into(),
+        2 => format!("x\u{0}y{MARKER}"),
+        3 => "\u{202e}ǝpᴉsdn \u{1F4A5}".into(),
+        4 => "-99999999999999999999".into(),
+        5 => format!("{}{MARKER}", "ä".repeat(3000)),
+        _ => String::new(),
+    }
+}
+const VARIANTS: usize = 7;
+
+/// A concrete path for a template: each parameter either a real id (variant
+/// 0) or the variant's hostile value, percent-encoded; a parameter that is a
+/// list of words takes the `choice`-th of them.
+fn fill(template: &str, variant: usize, choice: usize, ids: &Ids) -> String {
+    let mut path = String::new();
+    let mut before = String::new();
+    for part in parts(template) {
+        match part {
+            Part::Text(text) => {
+                before = text
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .into();
+                path.push_str(&text);
+            }
+            Part::Param { name, regex } => {
+                let words: Option<Vec<&str>> = regex.as_deref().and_then(|r| {
+                    let words: Vec<&str> = r.split('|').collect();
+                    words
+                        .iter()
+                        .all(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+                        .then_some(words)
+                });
+                let value = match (words, variant) {
+                    (Some(words), _) => words[choice % words.len()].to_string(),
+                    (None, 0) => match (name.as_str(), before.as_str()) {
+                        ("thread", _) => ids.thread.clone(),
+                        ("action", _) => "decline".into(), // a friend request's answer
+                        ("computing_id" | "who", _) => ids.friend.clone(),
+                        ("user", _) => ids.friend_id.clone(),
+                        ("id", "classes") => ids.class.clone(),
+                        ("id", "messages") => ids.reply.clone(),
+                        ("id", "reveals") => ids.reveal.clone(),
+                        ("id", "users") => ids.friend_id.clone(),
+                        ("id", "sessions") => ids.session.clone(),
+                        _ => hostile(1),
+                    },
+                    // A path of several long parameters would pass what a client
+                    // sends (hyper's 64 kB); a few hundred characters make the point.
+                    (None, v) => {
+                        let value = hostile(v);
+                        let keep = value.floor_char_boundary(600);
+                        format!(
+                            "{}{}",
+                            &value[..keep],
+                            if keep < value.len() { MARKER } else { "" }
+                        )
+                    }
+                };
+                path.push_str(
+                    &url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>(),
+                );
+            }
+        }
+    }
+    path
+}
+
+/// How many ways a template's word parameter (`{action:hide|restore}`) goes.
+fn choices(template: &str) -> usize {
+    parts(template)
+        .iter()
+        .filter_map(|p| match p {
+            Part::Param { regex: Some(r), .. } if r.split('|').count() > 1 => {
+                Some(r.split('|').count())
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1)
+}
+
+fn query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// The requests sent so far, and what went wrong with them.
+#[derive(Default)]
+struct Sweep {
+    sent: usize,
+    failures: Vec<String>,
+    /// Answers past the door (not 403, 404 or a redirect to sign in): the
+    /// sweep reached handlers' own checks, not only the CSRF and sign-in guards.
+    inside: usize,
+}
+
+impl Sweep {
+    /// Sends one request: a 5xx, no answer, or the markup echoed raw is a failure.
+    async fn check(&mut self, what: &str, request: reqwest::RequestBuilder) {
+        self.sent += 1;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                let error = error.to_string();
+                let error = &error[..error.floor_char_boundary(200)];
+                self.failures.push(format!("{what}: no answer ({error})"));
+                return;
+            }
+        };
+        let status = response.status().as_u16();
+        let to_sign_in = response
+            .headers()
+            .get("location")
+            .is_some_and(|l| l.as_bytes().starts_with(b"/login"));
+        if status != 403 && status != 404 && !to_sign_in {
+            self.inside += 1;
+        }
+        if status >= 500 {
+            self.failures.push(format!("{what}: {status}"));
+        }
+        let streams = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+        if streams {
+            return; // an open event stream: its status is the answer
+        }
+        if response.text().await.unwrap_or_default().contains(MARKER) {
+            self.failures
+                .push(format!("{what}: echoed the markup unescaped"));
+        }
+    }
+}
+
+backend_test!(
+    async fn every_route_answers_hostile_input_without_a_server_error(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let student = app.student("swqstu");
+        let friend = app.student("swqfrd");
+        let admin = staff(&app, "swqadm", Role::Admin);
+        let class = new_class(&app, "SWEEP 1010", &[&student, &friend]);
+        let (thread, reply) = {
+            let mut conn = app.conn();
+            seed::friendship(
+                &mut conn,
+                &student.user,
+                &friend.user,
+                FriendshipStatus::Accepted,
+            );
+            let thread = seed::message(
+                &mut conn,
+                &friend.user,
+                &class,
+                "Violet Heron",
+                "When is the midterm?",
+                None,
+            );
+            let reply = seed::message(
+                &mut conn,
+                &friend.user,
+                &class,
+                "Violet Heron",
+                "Thursday, I think",
+                Some(&thread),
+            );
+            seed::flag(&mut conn, &student.user, &reply, "spam");
+            (thread, reply)
+        };
+        let asked = admin
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{}/reveal", reply.id),
+                &[("reason", "a threat against the class, sweep")],
+            )
+            .await;
+        assert_eq!(asked.status().as_u16(), 303, "asking to reveal");
+        let reveal = asked.headers()["location"]
+            .to_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let session: String = sessions::table
+            .filter(sessions::user_id.eq(&student.user.id))
+            .select(sessions::id)
+            .first(&mut app.conn())
+            .unwrap();
+        let ids = Ids {
+            class: class.id.to_string(),
+            thread: thread.id.to_string(),
+            reply: reply.id.to_string(),
+            reveal,
+            friend_id: friend.user.id.to_string(),
+            friend: friend.user.computing_id.clone(),
+            session,
+        };
+
+        let routes = routes();
+        assert!(
+            routes.len() > 60
+                && ["/", "/admin", "/classes/{id}/enroll", "/admin/flags"]
+                    .iter()
+                    .all(|p| routes.iter().any(|r| r.path == *p)),
+            "the routes were not read off the handlers: {:?}",
+            routes.iter().map(|r| &r.path).collect::<Vec<_>>()
+        );
+        let fields = field_names();
+        assert!(
+            ["content", "csrf_token", "reason", "term", "q"]
+                .iter()
+                .all(|f| fields.iter().any(|n| n == f)),
+            "the field names were not read off the templates: {fields:?}"
+        );
+        let csrf_of = |html: &str| csrf_in(html).expect("a csrf_token on /account");
+        let student_csrf = csrf_of(&student.get(&app, "/account").await.1);
+        let admin_csrf = csrf_of(&admin.get(&app, "/account").await.1);
+        let visitor = client();
+        let who: [(&str, &reqwest::Client, &str); 3] = [
+            ("visitor", &visitor, ""),
+            ("student", &student.client, &student_csrf),
+            ("admin", &admin.client, &admin_csrf),
+        ];
+
+        let mut sweep = Sweep::default();
+        for (at, route) in routes.iter().enumerate() {
+            for variant in 0..VARIANTS {
+                for choice in 0..choices(&route.path) {
+                    let path = fill(&route.path, variant, choice, &ids);
+                    let value = hostile(variant);
+                    for (role, client, csrf) in who {
+                        let what = format!(
+                            "{role} {} {}",
+                            route.method,
+                            &path[..path.floor_char_boundary(120)]
+                        );
+                        let url = app.url(&path);
+                        if route.method == "GET" {
+                            // A long value in every field would make a URL no client
+                            // sends; it goes in two fields at a time, in turn.
+                            let take = if value.len() > 100 { 2 } else { fields.len() };
+                            let pairs = fields.iter().cycle().skip(sweep.sent % fields.len());
+                            let query =
+                                query(pairs.take(take).map(|f| (f.as_str(), value.as_str())));
+                            sweep
+                                .check(&what, client.get(format!("{url}?{query}")))
+                                .await;
+                        } else {
+                            let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf)];
+                            form.extend(fields.iter().map(|f| (f.as_str(), value.as_str())));
+                            sweep.check(&what, client.post(&url).form(&form)).await;
+                        }
+                        if variant != 0 || role == "visitor" {
+                            continue;
+                        }
+                        // With real ids, each field alone: a handler that refuses the
+                        // first bad field of a full form never reaches the others.
+                        for (i, field) in fields.iter().enumerate() {
+                            let value = hostile(i + at);
+                            let request = if route.method == "GET" {
+                                client.get(format!(
+                                    "{url}?{}",
+                                    query([(field.as_str(), value.as_str())])
+                                ))
+                            } else {
+                                client
+                                    .post(&url)
+                                    .form(&[("csrf_token", csrf), (field.as_str(), value.as_str())])
+                            };
+                            sweep.check(&format!("{what} ({field})"), request).await;
+                        }
+                        if route.method == "POST" && role == "student" {
+                            let wrong = [("csrf_token", "nope"), ("content", MARKER)];
+                            sweep.check(&what, client.post(&url).form(&wrong)).await;
+                            let not_a_form = client
+                                .post(&url)
+                                .header("content-type", "application/x-www-form-urlencoded")
+                                .body(b"%%%&&==\xff\xfe;csrf_token".to_vec());
+                            sweep.check(&what, not_a_form).await;
+                        } else if route.method == "GET" {
+                            sweep.check(&what, client.get(&url)).await;
+                        }
+                    }
+                }
+            }
+        }
+        let Sweep {
+            sent,
+            failures,
+            inside,
+        } = sweep;
+        assert!(
+            failures.is_empty(),
+            "{} of {sent} hostile requests went wrong:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+        assert!(sent > 5_000, "only {sent} requests were sent");
+        eprintln!("{inside} of {sent} hostile requests got past the guards");
+        assert!(
+            inside * 2 > sent,
+            "only {inside} of {sent} requests got past the guards: the sweep is not signed in"
+        );
+
+        // Still serving: a student the sweep never touched signs in to a page.
+        let fresh = app.student("swqnew");
+        let (status, home) = fresh.get(&app, "/").await;
+        assert_eq!(status, 200, "{home}");
+        assert_eq!(app.get("/readyz").await.status().as_u16(), 200);
+    }
+);
