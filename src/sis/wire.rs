@@ -220,12 +220,29 @@ fn kind(value: &Value) -> &'static str {
 // placeholders ("TBA", "***", "-") for "not known yet"; each reader maps those
 // to None and refuses only what cannot be read at all.
 
+/// Text as shown: trimmed, a tab read as a space, and other control characters
+/// dropped (PeopleSoft text can carry a stray NUL or vertical tab, and
+/// PostgreSQL refuses a NUL in any text, which would fail the subject). Line
+/// breaks stay: they separate the names in an instructor string.
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
-        Some(Value::String(s)) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Some(Value::String(s)) => Some(shown(&s)).filter(|s| !s.is_empty()),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     })
+}
+
+fn shown(raw: &str) -> String {
+    raw.chars()
+        .filter_map(|c| match c {
+            '\t' => Some(' '),
+            '\n' | '\r' => Some(c),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 fn required_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -385,6 +402,23 @@ mod tests {
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
         section
+    }
+
+    #[test]
+    fn control_characters_are_dropped_and_tabs_read_as_spaces() {
+        let page = parse_page(json!([minimal(json!({
+            "descr": "\u{0}Data\tStructures\u{b} 1 ",
+            "instructors": [{"name": "Ada Lovelace,\n\u{7}Grace Hopper"}],
+        }))]))
+        .unwrap();
+        let s = &page.sections[0];
+        assert_eq!(s.descr.as_deref(), Some("Data Structures 1"));
+        let names: Vec<_> = s
+            .instructors
+            .iter()
+            .filter_map(|i| i.name.as_deref())
+            .collect();
+        assert_eq!(names, ["Ada Lovelace,\nGrace Hopper"]);
     }
 
     #[test]

@@ -1024,3 +1024,41 @@ backend_test!(
         assert!(text(&bad_subject.stderr).contains("'C S' is not a SIS subject code"));
     }
 );
+
+backend_test!(
+    async fn control_characters_in_sis_text_are_dropped_not_fatal(backend: Backend) {
+        // PeopleSoft text can carry stray control characters (a NUL, a
+        // vertical tab pasted from a document). PostgreSQL refuses a NUL in
+        // any text, so one such title would fail its whole subject every night.
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let server = sample_server().await;
+        server.set_pages(
+            "1262",
+            "CS",
+            edited_cs_pages(|number, s| {
+                if number == 16601 {
+                    s["descr"] = "Data Structures\u{0} and\u{b} Algorithms 1".into();
+                    s["instructors"][0]["name"] = "Ada\u{0} Lovelace".into();
+                    s["meetings"][0]["facility_descr"] = "Rice Hall\u{7f} 130\u{0}".into();
+                }
+                true
+            }),
+        );
+
+        let report = sync_all(&db, &server).await;
+
+        assert_eq!(report.status, SyncStatus::Succeeded, "{}", report.summary());
+        assert_eq!(report.counts, counts(8, 0, 0, 0));
+        let dsa = &catalog(&mut conn)["16601"];
+        assert_eq!(
+            dsa.title.as_deref(),
+            Some("Data Structures and Algorithms 1")
+        );
+        assert_eq!(dsa.instructor.as_deref(), Some("Ada Lovelace"));
+        assert_eq!(
+            meetings(&mut conn, dsa)[0].location.as_deref(),
+            Some("Rice Hall 130")
+        );
+    }
+);
