@@ -521,13 +521,7 @@ fn load(conn: &mut DbConn, id: &MessageId) -> Result<ClassMessage, ActionError> 
 
 fn clean_reason(reason: Option<&str>) -> Option<String> {
     reason
-        .map(|r| {
-            r.trim()
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(500)
-                .collect::<String>()
-        })
+        .map(|r| super::one_line(r).chars().take(500).collect::<String>())
         .filter(|r| !r.is_empty())
 }
 

@@ -115,6 +115,16 @@ pub struct NewAuditEntry<'a> {
     pub category: Option<&'a str>,
 }
 
+/// A staff reason or note as it is kept: one line, without control
+/// characters (a pasted NUL would fail the write on PostgreSQL), trimmed.
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
 /// Appends an entry, in the transaction of the action it records.
 pub fn record(tx: &mut Tx, entry: &NewAuditEntry<'_>) -> QueryResult<usize> {
     let conn: &mut DbConn = tx;

@@ -89,11 +89,7 @@ pub enum RevealError {
 
 /// Reasons and notes are one line of at most 500 characters.
 fn cleaned(text: &str) -> String {
-    text.trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(500)
-        .collect()
+    super::one_line(text).chars().take(500).collect()
 }
 
 fn role_of(tx: &mut Tx, who: &UserId) -> Result<Role, RevealError> {

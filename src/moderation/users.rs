@@ -66,7 +66,7 @@ pub fn suspend_account(
     if until <= now {
         return Err(AccountActionError::EndNotInFuture);
     }
-    let reason = reason.trim();
+    let reason = &super::one_line(reason);
     if reason.chars().count() < 10 || reason.chars().count() > 500 {
         return Err(AccountActionError::ReasonLength);
     }
@@ -264,8 +264,7 @@ fn folded_sql(column: &str) -> String {
 /// are dropped from it: no computing ID, address or name holds one, and
 /// PostgreSQL refuses a statement whose text holds a NUL.
 pub fn search(conn: &mut DbConn, query: &str, limit: i64) -> QueryResult<Vec<User>> {
-    let query: String = query.chars().filter(|c| !c.is_control()).collect();
-    let pattern = format!("%{}%", db::like_escaped(&folded(query.trim())));
+    let pattern = format!("%{}%", db::like_escaped(&folded(&super::one_line(query))));
     let by_name = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
         "{} LIKE ",
         folded_sql("users.display_name")
