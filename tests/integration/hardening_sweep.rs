@@ -7,14 +7,19 @@
 //!
 //! The routes are read from the handlers' own attributes in `src/web` and the
 //! field names from the templates' forms, so a route or a field added later is
-//! swept without anyone remembering to list it here.
+//! swept without anyone remembering to list it here. A second sweep takes every
+//! form the pages serve, fills it as a person who pressed its button would,
+//! and sends it again with control characters and markup added to one field at
+//! a time, so each handler's own checks pass and the value reaches the database.
 
 use crate::common;
 use crate::common::seed;
 
 use common::*;
 use common_grounds::accounts::Role;
-use common_grounds::db::schema::sessions;
+use common_grounds::db::schema::{
+    audit_log, class_messages, message_flags, reveal_requests, sessions, users,
+};
 use common_grounds::friends::FriendshipStatus;
 use diesel::prelude::*;
 use std::path::Path;
@@ -149,6 +154,8 @@ fn parts(template: &str) -> Vec<Part> {
 struct Ids {
     class: String,
     thread: String,
+    /// The student's own question.
+    own_thread: String,
     reply: String,
     reveal: String,
     friend_id: String,
@@ -299,70 +306,115 @@ impl Sweep {
     }
 }
 
+/// The campus both sweeps run on: a student, a friend who posted a question
+/// and a reply in their shared class (reported, and asked to be revealed), and
+/// an admin.
+struct Campus {
+    app: TestApp,
+    student: Student,
+    admin: Student,
+    ids: Ids,
+}
+
+async fn campus(backend: Backend) -> Campus {
+    let app = spawn_quiet_app(backend, &[]).await;
+    let student = app.student("swqstu");
+    let friend = app.student("swqfrd");
+    let admin = staff(&app, "swqadm", Role::Admin);
+    let class = new_class(&app, "SWEEP 1010", &[&student, &friend]);
+    let (thread, reply, own) = {
+        let mut conn = app.conn();
+        seed::friendship(
+            &mut conn,
+            &student.user,
+            &friend.user,
+            FriendshipStatus::Accepted,
+        );
+        let thread = seed::message(
+            &mut conn,
+            &friend.user,
+            &class,
+            "Violet Heron",
+            "When is the midterm?",
+            None,
+        );
+        let reply = seed::message(
+            &mut conn,
+            &friend.user,
+            &class,
+            "Violet Heron",
+            "Thursday, I think",
+            Some(&thread),
+        );
+        seed::flag(&mut conn, &student.user, &reply, "spam");
+        // The student's own question, answered by the friend: its page shows
+        // the author's edit and delete forms and the starter's "answered" form.
+        let own = seed::message(
+            &mut conn,
+            &student.user,
+            &class,
+            "Amber Finch",
+            "Is the lab due Friday?",
+            None,
+        );
+        seed::message(
+            &mut conn,
+            &friend.user,
+            &class,
+            "Violet Heron",
+            "Yes, by noon",
+            Some(&own),
+        );
+        (thread, reply, own)
+    };
+    let asked = admin
+        .post(
+            &app,
+            "/admin/flags",
+            &format!("/admin/messages/{}/reveal", reply.id),
+            &[("reason", "a threat against the class, sweep")],
+        )
+        .await;
+    assert_eq!(asked.status().as_u16(), 303, "asking to reveal");
+    let reveal = asked.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let session: String = sessions::table
+        .filter(sessions::user_id.eq(&student.user.id))
+        .select(sessions::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let ids = Ids {
+        class: class.id.to_string(),
+        thread: thread.id.to_string(),
+        own_thread: own.id.to_string(),
+        reply: reply.id.to_string(),
+        reveal,
+        friend_id: friend.user.id.to_string(),
+        friend: friend.user.computing_id.clone(),
+        session,
+    };
+
+    Campus {
+        app,
+        student,
+        admin,
+        ids,
+    }
+}
+
 backend_test!(
     async fn every_route_answers_hostile_input_without_a_server_error(backend: Backend) {
-        let app = spawn_quiet_app(backend, &[]).await;
-        let student = app.student("swqstu");
-        let friend = app.student("swqfrd");
-        let admin = staff(&app, "swqadm", Role::Admin);
-        let class = new_class(&app, "SWEEP 1010", &[&student, &friend]);
-        let (thread, reply) = {
-            let mut conn = app.conn();
-            seed::friendship(
-                &mut conn,
-                &student.user,
-                &friend.user,
-                FriendshipStatus::Accepted,
-            );
-            let thread = seed::message(
-                &mut conn,
-                &friend.user,
-                &class,
-                "Violet Heron",
-                "When is the midterm?",
-                None,
-            );
-            let reply = seed::message(
-                &mut conn,
-                &friend.user,
-                &class,
-                "Violet Heron",
-                "Thursday, I think",
-                Some(&thread),
-            );
-            seed::flag(&mut conn, &student.user, &reply, "spam");
-            (thread, reply)
-        };
-        let asked = admin
-            .post(
-                &app,
-                "/admin/flags",
-                &format!("/admin/messages/{}/reveal", reply.id),
-                &[("reason", "a threat against the class, sweep")],
-            )
-            .await;
-        assert_eq!(asked.status().as_u16(), 303, "asking to reveal");
-        let reveal = asked.headers()["location"]
-            .to_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
-        let session: String = sessions::table
-            .filter(sessions::user_id.eq(&student.user.id))
-            .select(sessions::id)
-            .first(&mut app.conn())
-            .unwrap();
-        let ids = Ids {
-            class: class.id.to_string(),
-            thread: thread.id.to_string(),
-            reply: reply.id.to_string(),
-            reveal,
-            friend_id: friend.user.id.to_string(),
-            friend: friend.user.computing_id.clone(),
-            session,
-        };
+        let Campus {
+            app,
+            student,
+            admin,
+            ids,
+        } = campus(backend).await;
 
         let routes = routes();
         assert!(
@@ -475,5 +527,221 @@ backend_test!(
         let (status, home) = fresh.get(&app, "/").await;
         assert_eq!(status, 200, "{home}");
         assert_eq!(app.get("/readyz").await.status().as_u16(), 200);
+    }
+);
+
+/// A form as a page serves it: where it posts and the values it would send.
+struct ServedForm {
+    action: String,
+    fields: Vec<(String, String)>,
+    /// The fields a person types into or a page fills in (not the CSRF token,
+    /// not a choice among fixed options).
+    typed: Vec<String>,
+}
+
+/// The POST forms of a page, each with the values a person who pressed its
+/// button without typing would send: hidden values, checked boxes, the
+/// selected option, a textarea's text, and for an empty text box a sentence
+/// long enough to pass a length check.
+fn forms_in(html: &str) -> Vec<ServedForm> {
+    let doc = scraper::Html::parse_document(html);
+    let form_sel = scraper::Selector::parse("form[method=post], form[method=POST]").unwrap();
+    let field_sel = scraper::Selector::parse("input[name], textarea[name], select[name]").unwrap();
+    let option_sel = scraper::Selector::parse("option").unwrap();
+    let mut forms = Vec::new();
+    for form in doc.select(&form_sel) {
+        let Some(action) = form.value().attr("action") else {
+            continue;
+        };
+        let (mut fields, mut typed) = (Vec::new(), Vec::new());
+        let mut pressed = false;
+        for field in form.select(&field_sel) {
+            let el = field.value();
+            let name = el.attr("name").unwrap().to_string();
+            let kind = el.attr("type").unwrap_or("text");
+            let value = match (el.name(), kind) {
+                ("select", _) => field
+                    .select(&option_sel)
+                    .find(|o| o.value().attr("selected").is_some())
+                    .or_else(|| field.select(&option_sel).next())
+                    .and_then(|o| o.value().attr("value").map(str::to_string)),
+                ("textarea", _) => Some(field.text().collect()),
+                (_, "checkbox" | "radio") => el
+                    .attr("checked")
+                    .map(|_| el.attr("value").unwrap_or("on").to_string()),
+                (_, "submit") if !pressed => {
+                    pressed = true;
+                    el.attr("value").map(str::to_string)
+                }
+                (_, "submit" | "button" | "file") => None,
+                _ => Some(el.attr("value").unwrap_or("").to_string()),
+            };
+            let Some(mut value) = value else { continue };
+            let free = el.name() == "textarea"
+                || matches!(kind, "text" | "search" | "email" | "hidden" | "url" | "tel");
+            if free && name != "csrf_token" {
+                if value.is_empty() && kind != "hidden" {
+                    value = "Sweep text long enough to count".into();
+                }
+                typed.push(name.clone());
+            }
+            fields.push((name, value));
+        }
+        forms.push(ServedForm {
+            action: action.to_string(),
+            fields,
+            typed,
+        });
+    }
+    forms
+}
+
+/// A form's action with its ids taken out, so one reply form stands for all.
+fn shape(action: &str) -> String {
+    action
+        .split('/')
+        .map(|part| {
+            if part.len() == 36 && part.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                "{id}"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+backend_test!(
+    async fn every_served_form_takes_control_characters_and_markup_in_each_field(backend: Backend) {
+        let Campus {
+            app,
+            student,
+            admin,
+            ids,
+        } = campus(backend).await;
+        // Each page as the student and the admin see it; every distinct form on
+        // them (by action, ids aside, and fields), as that person would send it.
+        let mut forms: Vec<(&str, &Student, ServedForm)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let own_thread = format!("/classes/{}/threads/{}", ids.class, ids.own_thread);
+        let pages = routes()
+            .iter()
+            .filter(|r| r.method == "GET")
+            .filter(|r| !r.path.ends_with("/events") && !r.path.starts_with("/static"))
+            .map(|r| fill(&r.path, 0, 0, &ids))
+            .chain([own_thread])
+            .collect::<Vec<_>>();
+        for path in pages {
+            for (role, who) in [("student", &student), ("admin", &admin)] {
+                let (status, html) = who.get(&app, &path).await;
+                if status != 200 {
+                    continue;
+                }
+                for form in forms_in(&html) {
+                    if ends_a_session(&form.action) {
+                        continue;
+                    }
+                    let mut names: Vec<&str> = form.fields.iter().map(|f| f.0.as_str()).collect();
+                    names.sort();
+                    let key = format!("{role} {} {}", shape(&form.action), names.join(","));
+                    if seen.insert(key) {
+                        forms.push((role, who, form));
+                    }
+                }
+            }
+        }
+        assert!(
+            forms.len() > 25,
+            "only {} forms were found on the pages: {:?}",
+            forms.len(),
+            forms.iter().map(|f| &f.2.action).collect::<Vec<_>>()
+        );
+        // Forms that take the student out of the class or the friendship last.
+        forms.sort_by_key(|(_, _, f)| {
+            ["leave", "delete", "remove", "block", "decline"]
+                .iter()
+                .any(|w| f.action.contains(w))
+        });
+
+        let mut sweep = Sweep::default();
+        let mut accepted = 0;
+        for (role, who, form) in &forms {
+            // As served first: the form must work, or the sweep below proves
+            // nothing past its refusal.
+            let plain = who.client.post(app.url(&form.action)).form(&form.fields);
+            let status = plain.send().await.unwrap().status().as_u16();
+            if status < 400 {
+                accepted += 1;
+            }
+            for field in &form.typed {
+                for tail in [format!("\u{0}{MARKER}"), "\u{1}\u{7f}\u{9f}".to_string()] {
+                    let fields: Vec<(&str, String)> = form
+                        .fields
+                        .iter()
+                        .map(|(name, value)| {
+                            let value = if name == field {
+                                format!("{value}{tail}")
+                            } else {
+                                value.clone()
+                            };
+                            (name.as_str(), value)
+                        })
+                        .collect();
+                    let what = format!("{role} POST {} ({field})", form.action);
+                    sweep
+                        .check(&what, who.client.post(app.url(&form.action)).form(&fields))
+                        .await;
+                }
+            }
+        }
+        let Sweep { sent, failures, .. } = sweep;
+        assert!(
+            failures.is_empty(),
+            "{} of {sent} requests went wrong:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+        eprintln!(
+            "{sent} requests to {} forms, {accepted} of which took their values as served",
+            forms.len()
+        );
+        assert!(sent > 60, "only {sent} requests were sent");
+        assert!(
+            accepted * 3 > forms.len() * 2,
+            "only {accepted} of {} forms worked as served",
+            forms.len()
+        );
+        // What was kept holds no control character (SQLite would keep a NUL
+        // that PostgreSQL refuses): the typed text of people, messages and
+        // moderation.
+        let mut conn = app.conn();
+        let kept: Vec<Option<String>> = [
+            users::table.select(users::display_name).load(&mut conn),
+            users::table
+                .select(users::suspension_reason)
+                .load(&mut conn),
+            audit_log::table.select(audit_log::reason).load(&mut conn),
+            audit_log::table.select(audit_log::details).load(&mut conn),
+            message_flags::table
+                .select(message_flags::reason)
+                .load(&mut conn),
+            class_messages::table
+                .select(class_messages::content.nullable())
+                .load(&mut conn),
+            reveal_requests::table
+                .select(reveal_requests::reason.nullable())
+                .load(&mut conn),
+        ]
+        .into_iter()
+        .flat_map(Result::unwrap)
+        .collect();
+        let bad: Vec<&String> = kept
+            .iter()
+            .flatten()
+            .filter(|t| t.chars().any(|c| c.is_control() && c != '\n'))
+            .collect();
+        assert!(bad.is_empty(), "stored with control characters: {bad:?}");
+        let (status, _) = student.get(&app, "/").await;
+        assert_eq!(status, 200, "the student is still signed in");
     }
 );
