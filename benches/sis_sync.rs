@@ -70,6 +70,7 @@ fn main() {
     {
         Some(admin) => {
             let name = format!("cg_bench_{}", uuid::Uuid::new_v4().simple());
+            db::init_libpq_tls();
             let mut admin_conn = PgConnection::establish(&admin).expect("TEST_DATABASE_URL");
             diesel::sql_query(format!("CREATE DATABASE {name}"))
                 .execute(&mut admin_conn)

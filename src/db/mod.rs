@@ -348,12 +348,7 @@ impl Manager {
                 Ok(DbConn::Sqlite(conn))
             }
             DatabaseUrl::Postgres(url) => {
-                // libpq runs on the vendored OpenSSL. Initialize it first, as
-                // openssl-sys does, without OpenSSL's exit handler: a test binary
-                // once crashed (SIGSEGV) at exit, after every test passed, when
-                // that handler freed OpenSSL while a pool thread still closed a
-                // connection.
-                openssl_sys::init();
+                init_libpq_tls();
                 let conn =
                     PgConnection::establish(&with_connect_timeout(url)).map_err(|source| {
                         DbError::Connect {
@@ -365,6 +360,18 @@ impl Manager {
             }
         }
     }
+}
+
+/// Initializes the vendored OpenSSL that libpq runs on, as openssl-sys does,
+/// without OpenSSL's exit handler. The first initialization in a process
+/// decides, so anything that connects to PostgreSQL other than through
+/// [`Manager`] (the test harness's admin connections) calls this first. With
+/// the handler, a process that exits while a pool thread still closes a
+/// connection can crash in `OPENSSL_cleanup` ("double free or corruption", or
+/// SIGSEGV), after all its work is done: seen in the test binary, every test
+/// passed, when the harness's own connection had initialized OpenSSL first.
+pub fn init_libpq_tls() {
+    openssl_sys::init();
 }
 
 /// Without a connect timeout, libpq waits on an unreachable host for minutes;

@@ -323,6 +323,7 @@ pub fn verify(file: &Path, scratch_server: Option<&str>) -> anyhow::Result<Diffe
                 anyhow!("verifying a PostgreSQL backup needs a PostgreSQL server to restore into: set DATABASE_URL to one, or pass --scratch-url")
             })?;
             let name = format!("cg_verify_{}", uuid::Uuid::new_v4().simple());
+            db::init_libpq_tls();
             let mut admin = diesel::PgConnection::establish(server)
                 .with_context(|| "cannot connect to the scratch PostgreSQL server")?;
             diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;

@@ -63,7 +63,12 @@ pub fn postgres_admin_url() -> Option<String> {
         .ok()
         .filter(|v| !v.is_empty())
     {
-        Some(url) => Some(url),
+        Some(url) => {
+            // Before the harness's first PostgreSQL connection, which would
+            // otherwise initialize OpenSSL with its crash-prone exit handler.
+            common_grounds::db::init_libpq_tls();
+            Some(url)
+        }
         None if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI")
         }
