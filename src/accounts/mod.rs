@@ -194,6 +194,20 @@ pub fn insert(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
         .first(conn)
 }
 
+/// The account at `new`'s address, made as `new` says if there is none. Two
+/// requests racing to make it (a double click on "Send link", two friends
+/// adding the same newcomer) both get the one row: on PostgreSQL the loser's
+/// insert waits for the winner's and then does nothing, where a plain insert
+/// would fail on the unique address and answer 500. (SQLite's writers take
+/// turns, so there the second simply finds the row.)
+pub fn insert_or_find(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
+    crate::on_each_backend!(conn, |c| diesel::insert_into(users::table)
+        .values(new)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    find_by_email(conn, new.email)?.ok_or(diesel::result::Error::NotFound)
+}
+
 /// Applies changes to one account; a new display name brings its `name_key`
 /// (what the classmate-naming check looks members up by) along in the same
 /// statement, so the two never disagree.

@@ -214,11 +214,10 @@ pub fn request(
         let user_id = match super::find_by_email(tx, email.as_str())? {
             Some(user) => user.id,
             None => {
-                let id = UserId::new();
-                super::insert(
+                super::insert_or_find(
                     tx,
                     &NewUser {
-                        id: &id,
+                        id: &UserId::new(),
                         email: email.as_str(),
                         computing_id: email.computing_id(),
                         email_verified: false,
@@ -226,8 +225,8 @@ pub fn request(
                         created_at: now,
                         updated_at: now,
                     },
-                )?;
-                id
+                )?
+                .id
             }
         };
         diesel::insert_into(magic_links::table)

@@ -110,6 +110,16 @@ pub fn insert(conn: &mut DbConn, new: &NewFriendship<'_>) -> QueryResult<Friends
         .first(conn)
 }
 
+/// Inserts the pair unless it is already there (either way round: the pair's
+/// unique index); true when this call made it.
+pub fn insert_if_absent(conn: &mut DbConn, new: &NewFriendship<'_>) -> QueryResult<bool> {
+    let inserted = crate::on_each_backend!(conn, |c| diesel::insert_into(friendships::table)
+        .values(new)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}
+
 /// The ids of the student's accepted friends (one indexed lookup per column).
 pub fn accepted_ids(conn: &mut DbConn, user_id: &UserId) -> QueryResult<Vec<UserId>> {
     let pairs: Vec<(UserId, UserId)> = friendships::table

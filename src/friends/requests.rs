@@ -147,18 +147,14 @@ fn request_in(
     if let Err(limited) = spend_request(tx, me, now)? {
         return Ok(limited);
     }
-    let other_id = match existing_user {
-        Some(user) => {
-            tell_requested(tx, &user, &me.id, now)?;
-            user.id
-        }
+    let other_id = match &existing_user {
+        Some(user) => user.id.clone(),
         None => {
-            let id = UserId::new();
             let email = format!("{computing_id}@{placeholder_domain}");
-            accounts::insert(
+            accounts::insert_or_find(
                 tx,
                 &NewUser {
-                    id: &id,
+                    id: &UserId::new(),
                     email: &email,
                     computing_id,
                     email_verified: false,
@@ -166,11 +162,11 @@ fn request_in(
                     created_at: now,
                     updated_at: now,
                 },
-            )?;
-            id
+            )?
+            .id
         }
     };
-    super::insert(
+    let asked = super::insert_if_absent(
         tx,
         &NewFriendship {
             id: &FriendshipId::new(),
@@ -181,6 +177,15 @@ fn request_in(
             updated_at: now,
         },
     )?;
+    if !asked {
+        // They asked me, or my own double click did, at the same moment (on
+        // PostgreSQL this insert waited for theirs): the pair is there now, so
+        // answer as if it had been. The race costs one of the day's 50.
+        return request_in(tx, me, computing_id, placeholder_domain, now);
+    }
+    if let Some(user) = &existing_user {
+        tell_requested(tx, user, &me.id, now)?;
+    }
     Ok(sent)
 }
 
@@ -373,7 +378,7 @@ fn act_in(
                 None => {
                     // Unless they blocked me first (then the pair stays as it is).
                     if super::between(conn, &me.id, &other.id)?.is_none() {
-                        super::insert(
+                        let blocked = super::insert_if_absent(
                             conn,
                             &NewFriendship {
                                 id: &FriendshipId::new(),
@@ -384,6 +389,11 @@ fn act_in(
                                 updated_at: now,
                             },
                         )?;
+                        if !blocked {
+                            // A request or block of the same pair landed at the same
+                            // moment: the pair is there now, so act on it.
+                            return act_in(tx, me, computing_id, action, now);
+                        }
                     }
                 }
             }
