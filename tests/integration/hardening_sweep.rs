@@ -11,6 +11,9 @@
 //! form the pages serve, fills it as a person who pressed its button would,
 //! and sends it again with control characters and markup added to one field at
 //! a time, so each handler's own checks pass and the value reaches the database.
+//! Then races: every served form sent sixteen times at once (a double click on
+//! a slow network), and friend requests and blocks racing their twins, which
+//! on PostgreSQL interleave where SQLite's writers take turns.
 
 use crate::common;
 use crate::common::seed;
@@ -18,9 +21,9 @@ use crate::common::seed;
 use common::*;
 use common_grounds::accounts::Role;
 use common_grounds::db::schema::{
-    audit_log, class_messages, message_flags, reveal_requests, sessions, users,
+    audit_log, class_messages, friendships, message_flags, reveal_requests, sessions, users,
 };
-use common_grounds::friends::FriendshipStatus;
+use common_grounds::friends::{Friendship, FriendshipStatus};
 use diesel::prelude::*;
 use std::path::Path;
 
@@ -613,6 +616,68 @@ fn shape(action: &str) -> String {
         .join("/")
 }
 
+/// Who sent a form, the client (their cookies) and the form.
+type Sent<'a> = (&'static str, &'a reqwest::Client, ServedForm);
+
+/// Every distinct POST form (by action, ids aside, and fields) on the pages a
+/// visitor, the student and the admin see, as that person would send it; the
+/// forms that take the student out of the class or the friendship last, and
+/// none that ends a session.
+async fn served_forms<'a>(
+    app: &TestApp,
+    ids: &Ids,
+    visitor: &'a reqwest::Client,
+    student: &'a Student,
+    admin: &'a Student,
+) -> Vec<Sent<'a>> {
+    let mut forms: Vec<Sent<'a>> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let own_thread = format!("/classes/{}/threads/{}", ids.class, ids.own_thread);
+    let pages = routes()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .filter(|r| !r.path.ends_with("/events") && !r.path.starts_with("/static"))
+        .map(|r| fill(&r.path, 0, 0, ids))
+        .chain([own_thread])
+        .collect::<Vec<_>>();
+    for path in pages {
+        let people = [
+            ("visitor", visitor),
+            ("student", &student.client),
+            ("admin", &admin.client),
+        ];
+        for (role, who) in people {
+            let (status, html) = get_with(app, who, &path).await;
+            if status != 200 {
+                continue;
+            }
+            for form in forms_in(&html) {
+                if ends_a_session(&form.action) {
+                    continue;
+                }
+                let mut names: Vec<&str> = form.fields.iter().map(|f| f.0.as_str()).collect();
+                names.sort();
+                let key = format!("{role} {} {}", shape(&form.action), names.join(","));
+                if seen.insert(key) {
+                    forms.push((role, who, form));
+                }
+            }
+        }
+    }
+    assert!(
+        forms.len() > 25,
+        "only {} forms were found on the pages: {:?}",
+        forms.len(),
+        forms.iter().map(|f| &f.2.action).collect::<Vec<_>>()
+    );
+    forms.sort_by_key(|(_, _, f)| {
+        ["leave", "delete", "remove", "block", "decline"]
+            .iter()
+            .any(|w| f.action.contains(w))
+    });
+    forms
+}
+
 backend_test!(
     async fn every_served_form_takes_control_characters_and_markup_in_each_field(backend: Backend) {
         let Campus {
@@ -621,56 +686,8 @@ backend_test!(
             admin,
             ids,
         } = campus(backend).await;
-        // Each page as a visitor, the student and the admin see it; every distinct form on
-        // them (by action, ids aside, and fields), as that person would send it.
         let visitor = client();
-        let mut forms: Vec<(&str, &reqwest::Client, ServedForm)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let own_thread = format!("/classes/{}/threads/{}", ids.class, ids.own_thread);
-        let pages = routes()
-            .iter()
-            .filter(|r| r.method == "GET")
-            .filter(|r| !r.path.ends_with("/events") && !r.path.starts_with("/static"))
-            .map(|r| fill(&r.path, 0, 0, &ids))
-            .chain([own_thread])
-            .collect::<Vec<_>>();
-        for path in pages {
-            let people = [
-                ("visitor", &visitor),
-                ("student", &student.client),
-                ("admin", &admin.client),
-            ];
-            for (role, who) in people {
-                let (status, html) = get_with(&app, who, &path).await;
-                if status != 200 {
-                    continue;
-                }
-                for form in forms_in(&html) {
-                    if ends_a_session(&form.action) {
-                        continue;
-                    }
-                    let mut names: Vec<&str> = form.fields.iter().map(|f| f.0.as_str()).collect();
-                    names.sort();
-                    let key = format!("{role} {} {}", shape(&form.action), names.join(","));
-                    if seen.insert(key) {
-                        forms.push((role, who, form));
-                    }
-                }
-            }
-        }
-        assert!(
-            forms.len() > 25,
-            "only {} forms were found on the pages: {:?}",
-            forms.len(),
-            forms.iter().map(|f| &f.2.action).collect::<Vec<_>>()
-        );
-        // Forms that take the student out of the class or the friendship last.
-        forms.sort_by_key(|(_, _, f)| {
-            ["leave", "delete", "remove", "block", "decline"]
-                .iter()
-                .any(|w| f.action.contains(w))
-        });
-
+        let forms = served_forms(&app, &ids, &visitor, &student, &admin).await;
         let mut sweep = Sweep::default();
         let mut accepted = 0;
         for (role, who, form) in &forms {
@@ -751,5 +768,160 @@ backend_test!(
         assert!(bad.is_empty(), "stored with control characters: {bad:?}");
         let (status, _) = student.get(&app, "/").await;
         assert_eq!(status, 200, "the student is still signed in");
+    }
+);
+
+backend_test!(
+    async fn every_form_sent_many_times_at_once_answers_without_a_5xx(backend: Backend) {
+        // A double click on a slow network, or a client retrying: the same
+        // form, as served, sixteen times at once. Each copy may succeed or be
+        // refused (already voted, already a friend), never fail as a 5xx, as a
+        // write that lost a race with its twin would.
+        let Campus {
+            app,
+            student,
+            admin,
+            ids,
+        } = campus(backend).await;
+        let visitor = client();
+        let forms = served_forms(&app, &ids, &visitor, &student, &admin).await;
+        let mut failures = Vec::new();
+        for (role, who, form) in &forms {
+            let mut copies = tokio::task::JoinSet::new();
+            for _ in 0..COPIES {
+                let request = who.post(app.url(&form.action)).form(&form.fields);
+                copies.spawn(async move { request.send().await.map(|r| r.status().as_u16()) });
+            }
+            let mut statuses = Vec::new();
+            while let Some(joined) = copies.join_next().await {
+                match joined.unwrap() {
+                    Ok(status) => statuses.push(status),
+                    Err(error) => {
+                        failures.push(format!("{role} {}: no answer ({error})", form.action))
+                    }
+                }
+            }
+            statuses.sort();
+            if statuses.iter().any(|s| *s >= 500) {
+                failures.push(format!("{role} POST {}: {statuses:?}", form.action));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} forms went wrong:\n{}",
+            failures.len(),
+            forms.len(),
+            failures.join("\n")
+        );
+        let (status, _) = student.get(&app, "/").await;
+        assert_eq!(status, 200, "the student is still signed in");
+    }
+);
+
+/// How many copies of one request go at once in the race tests: enough that
+/// PostgreSQL interleaves two of them nearly every run.
+const COPIES: usize = 16;
+
+/// Posts `fields` (with `who`'s CSRF token) to `path`, `COPIES` times at once;
+/// the statuses, sorted.
+async fn at_once(app: &TestApp, who: &Student, path: &str, fields: &[(&str, &str)]) -> Vec<u16> {
+    let csrf = csrf_in(&who.get(app, "/account").await.1).expect("a csrf_token on /account");
+    let mut form = vec![("csrf_token".to_string(), csrf)];
+    form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut copies = tokio::task::JoinSet::new();
+    for _ in 0..COPIES {
+        let request = who.client.post(app.url(path)).form(&form);
+        copies.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    let mut statuses = copies.join_all().await;
+    statuses.sort();
+    statuses
+}
+
+fn pairs_between(app: &TestApp, a: &Student, b: &Student) -> Vec<Friendship> {
+    friendships::table
+        .filter(
+            (friendships::user_id_1
+                .eq(&a.user.id)
+                .and(friendships::user_id_2.eq(&b.user.id)))
+            .or(friendships::user_id_1
+                .eq(&b.user.id)
+                .and(friendships::user_id_2.eq(&a.user.id))),
+        )
+        .select(Friendship::as_select())
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+backend_test!(
+    async fn racing_friend_requests_and_blocks_answer_and_keep_one_pair(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        // Two students asking each other at the same moment, each with a double
+        // click: every copy answers, and they end as friends, one pair.
+        for round in 0..3 {
+            let a = app.student(&format!("swqra{round}"));
+            let b = app.student(&format!("swqrb{round}"));
+            let (ask_b, ask_a) = (
+                [("who", b.user.computing_id.as_str())],
+                [("who", a.user.computing_id.as_str())],
+            );
+            let (from_a, from_b) = tokio::join!(
+                at_once(&app, &a, "/friends", &ask_b),
+                at_once(&app, &b, "/friends", &ask_a),
+            );
+            for statuses in [&from_a, &from_b] {
+                assert!(
+                    statuses.iter().all(|s| *s < 500),
+                    "round {round}: {statuses:?}"
+                );
+            }
+            let pairs = pairs_between(&app, &a, &b);
+            assert_eq!(pairs.len(), 1, "round {round}");
+            assert_eq!(pairs[0].status, FriendshipStatus::Accepted, "round {round}");
+        }
+
+        // Three students adding the same newcomer at once: one account for
+        // them, a request from each.
+        let askers: Vec<Student> = (0..3).map(|i| app.student(&format!("swqask{i}"))).collect();
+        let (first, second, third) = tokio::join!(
+            at_once(&app, &askers[0], "/friends", &[("who", "swqnewc")]),
+            at_once(&app, &askers[1], "/friends", &[("who", "swqnewc")]),
+            at_once(&app, &askers[2], "/friends", &[("who", "swqnewc")]),
+        );
+        for statuses in [&first, &second, &third] {
+            assert!(statuses.iter().all(|s| *s < 500), "{statuses:?}");
+        }
+        let newcomers: Vec<String> = users::table
+            .filter(users::computing_id.eq("swqnewc"))
+            .select(users::id)
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(newcomers.len(), 1);
+        let requests: i64 = friendships::table
+            .filter(friendships::user_id_2.eq(&newcomers[0]))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(requests, 3);
+
+        // A block, double clicked, while the other asks to be friends: every
+        // copy answers and the pair ends blocked by the one who blocked.
+        let blocker = app.student("swqblk");
+        let pest = app.student("swqpst");
+        let block = format!("/friends/{}/block", pest.user.computing_id);
+        let ask_blocker = [("who", blocker.user.computing_id.as_str())];
+        let (blocks, asks) = tokio::join!(
+            at_once(&app, &blocker, &block, &[]),
+            at_once(&app, &pest, "/friends", &ask_blocker),
+        );
+        for statuses in [&blocks, &asks] {
+            assert!(statuses.iter().all(|s| *s < 500), "{statuses:?}");
+        }
+        let pairs = pairs_between(&app, &blocker, &pest);
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(
+            (pairs[0].status, &pairs[0].user_id_1),
+            (FriendshipStatus::Blocked, &blocker.user.id)
+        );
     }
 );
