@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use tokio::sync::watch;
@@ -394,6 +395,21 @@ async fn echo_request_id(
     Ok(res)
 }
 
+/// HEAD is GET without the body: RFC 9110 has every general-purpose server
+/// answer both, and load balancers' health checks, link checkers and calendar
+/// apps send it, where actix's `#[get]` routes alone answer 404
+/// (actix/actix-web#2702, open). The request goes on as GET; actix-http's codec
+/// recorded HEAD when it read the request, so it still sends the headers only.
+async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    next.call(req).await
+}
+
 /// Counts each answered request for `/metrics`: method, route pattern, status
 /// and time.
 async fn count_request(
@@ -460,6 +476,8 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
                 .into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            // Innermost, so the log and the metrics still see HEAD.
+            .wrap(actix_web::middleware::from_fn(head_as_get))
             .wrap(actix_web::middleware::from_fn(
                 super::state::one_connection_per_request,
             ))

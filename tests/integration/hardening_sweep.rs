@@ -925,3 +925,51 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn every_get_route_answers_head_as_get_without_the_body(backend: Backend) {
+        // Load balancers' health checks, link checkers and calendar apps send
+        // HEAD; every general-purpose server answers it as GET, headers only.
+        let Campus {
+            app,
+            student,
+            admin,
+            ids,
+        } = campus(backend).await;
+        let visitor = client();
+        let mut checked = 0;
+        let mut wrong = Vec::new();
+        for route in routes().iter().filter(|r| r.method == "GET") {
+            if route.path.ends_with("/events") {
+                continue; // a stream: its GET never ends
+            }
+            let path = fill(&route.path, 0, 0, &ids);
+            let people = [
+                ("visitor", &visitor),
+                ("student", &student.client),
+                ("admin", &admin.client),
+            ];
+            for (role, who) in people {
+                let got = who.get(app.url(&path)).send().await.unwrap();
+                let head = who.head(app.url(&path)).send().await.unwrap();
+                let (get_status, head_status) = (got.status(), head.status());
+                let kind = |r: &reqwest::Response| r.headers().get("content-type").cloned();
+                let (get_kind, head_kind) = (kind(&got), kind(&head));
+                let body = head.bytes().await.unwrap();
+                if get_status != head_status || get_kind != head_kind || !body.is_empty() {
+                    wrong.push(format!(
+                        "{role} {path}: GET {get_status} {get_kind:?}, HEAD {head_status} \
+                         {head_kind:?} with {} bytes",
+                        body.len()
+                    ));
+                }
+                checked += 1;
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        assert!(checked > 100, "only {checked} HEAD requests");
+        // The health check a load balancer sends.
+        let health = client().head(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status().as_u16(), 200);
+    }
+);
