@@ -314,9 +314,22 @@ impl Sweep {
 /// an admin.
 struct Campus {
     app: TestApp,
+    /// A browser with no session yet (a cookie jar for the pre-session token).
+    visitor: reqwest::Client,
     student: Student,
     admin: Student,
     ids: Ids,
+}
+
+impl Campus {
+    /// Each person's browser, by role.
+    fn people(&self) -> [(&'static str, &reqwest::Client); 3] {
+        [
+            ("visitor", &self.visitor),
+            ("student", &self.student.client),
+            ("admin", &self.admin.client),
+        ]
+    }
 }
 
 async fn campus(backend: Backend) -> Campus {
@@ -404,6 +417,7 @@ async fn campus(backend: Backend) -> Campus {
 
     Campus {
         app,
+        visitor: client(),
         student,
         admin,
         ids,
@@ -414,6 +428,7 @@ backend_test!(
     async fn every_route_answers_hostile_input_without_a_server_error(backend: Backend) {
         let Campus {
             app,
+            visitor,
             student,
             admin,
             ids,
@@ -438,7 +453,6 @@ backend_test!(
         let csrf_of = |html: &str| csrf_in(html).expect("a csrf_token on /account");
         let student_csrf = csrf_of(&student.get(&app, "/account").await.1);
         let admin_csrf = csrf_of(&admin.get(&app, "/account").await.1);
-        let visitor = client();
         let who: [(&str, &reqwest::Client, &str); 3] = [
             ("visitor", &visitor, ""),
             ("student", &student.client, &student_csrf),
@@ -623,14 +637,9 @@ type Sent<'a> = (&'static str, &'a reqwest::Client, ServedForm);
 /// visitor, the student and the admin see, as that person would send it; the
 /// forms that take the student out of the class or the friendship last, and
 /// none that ends a session.
-async fn served_forms<'a>(
-    app: &TestApp,
-    ids: &Ids,
-    visitor: &'a reqwest::Client,
-    student: &'a Student,
-    admin: &'a Student,
-) -> Vec<Sent<'a>> {
-    let mut forms: Vec<Sent<'a>> = Vec::new();
+async fn served_forms(campus: &Campus) -> Vec<Sent<'_>> {
+    let Campus { app, ids, .. } = campus;
+    let mut forms: Vec<Sent<'_>> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let own_thread = format!("/classes/{}/threads/{}", ids.class, ids.own_thread);
     let pages = routes()
@@ -641,12 +650,7 @@ async fn served_forms<'a>(
         .chain([own_thread])
         .collect::<Vec<_>>();
     for path in pages {
-        let people = [
-            ("visitor", visitor),
-            ("student", &student.client),
-            ("admin", &admin.client),
-        ];
-        for (role, who) in people {
+        for (role, who) in campus.people() {
             let (status, html) = get_with(app, who, &path).await;
             if status != 200 {
                 continue;
@@ -680,14 +684,9 @@ async fn served_forms<'a>(
 
 backend_test!(
     async fn every_served_form_takes_control_characters_and_markup_in_each_field(backend: Backend) {
-        let Campus {
-            app,
-            student,
-            admin,
-            ids,
-        } = campus(backend).await;
-        let visitor = client();
-        let forms = served_forms(&app, &ids, &visitor, &student, &admin).await;
+        let campus = campus(backend).await;
+        let forms = served_forms(&campus).await;
+        let Campus { app, student, .. } = &campus;
         let mut sweep = Sweep::default();
         let mut accepted = 0;
         for (role, who, form) in &forms {
@@ -766,7 +765,7 @@ backend_test!(
             .filter(|t| t.chars().any(|c| c.is_control() && c != '\n'))
             .collect();
         assert!(bad.is_empty(), "stored with control characters: {bad:?}");
-        let (status, _) = student.get(&app, "/").await;
+        let (status, _) = student.get(app, "/").await;
         assert_eq!(status, 200, "the student is still signed in");
     }
 );
@@ -777,14 +776,9 @@ backend_test!(
         // form, as served, sixteen times at once. Each copy may succeed or be
         // refused (already voted, already a friend), never fail as a 5xx, as a
         // write that lost a race with its twin would.
-        let Campus {
-            app,
-            student,
-            admin,
-            ids,
-        } = campus(backend).await;
-        let visitor = client();
-        let forms = served_forms(&app, &ids, &visitor, &student, &admin).await;
+        let campus = campus(backend).await;
+        let forms = served_forms(&campus).await;
+        let Campus { app, student, .. } = &campus;
         let mut failures = Vec::new();
         for (role, who, form) in &forms {
             let mut copies = tokio::task::JoinSet::new();
@@ -813,7 +807,7 @@ backend_test!(
             forms.len(),
             failures.join("\n")
         );
-        let (status, _) = student.get(&app, "/").await;
+        let (status, _) = student.get(app, "/").await;
         assert_eq!(status, 200, "the student is still signed in");
     }
 );
@@ -930,26 +924,16 @@ backend_test!(
     async fn every_get_route_answers_head_as_get_without_the_body(backend: Backend) {
         // Load balancers' health checks, link checkers and calendar apps send
         // HEAD; every general-purpose server answers it as GET, headers only.
-        let Campus {
-            app,
-            student,
-            admin,
-            ids,
-        } = campus(backend).await;
-        let visitor = client();
+        let campus = campus(backend).await;
+        let Campus { app, ids, .. } = &campus;
         let mut checked = 0;
         let mut wrong = Vec::new();
         for route in routes().iter().filter(|r| r.method == "GET") {
             if route.path.ends_with("/events") {
                 continue; // a stream: its GET never ends
             }
-            let path = fill(&route.path, 0, 0, &ids);
-            let people = [
-                ("visitor", &visitor),
-                ("student", &student.client),
-                ("admin", &admin.client),
-            ];
-            for (role, who) in people {
+            let path = fill(&route.path, 0, 0, ids);
+            for (role, who) in campus.people() {
                 let got = who.get(app.url(&path)).send().await.unwrap();
                 let head = who.head(app.url(&path)).send().await.unwrap();
                 let (get_status, head_status) = (got.status(), head.status());
