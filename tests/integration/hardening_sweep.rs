@@ -36,42 +36,47 @@ struct Route {
     path: String,
 }
 
-/// Reads `#[get("…")]` and `#[post("…")]` off every handler under `src/web`;
-/// the admin pages sit under one `/admin` scope (`src/web/admin/mod.rs`).
-fn routes() -> Vec<Route> {
-    fn walk(dir: &Path, found: &mut Vec<Route>) {
+/// Every file under the project's `dir`, with its path and text.
+fn files_under(dir: &str) -> Vec<(std::path::PathBuf, String)> {
+    fn walk(dir: &Path, found: &mut Vec<(std::path::PathBuf, String)>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 walk(&path, found);
-                continue;
-            }
-            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
-                continue;
-            }
-            let prefix = if path.components().any(|c| c.as_os_str() == "admin") {
-                "/admin"
-            } else {
-                ""
-            };
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (method, open) in [("GET", "#[get(\""), ("POST", "#[post(\"")] {
-                for (at, _) in text.match_indices(open) {
-                    let rest = &text[at + open.len()..];
-                    let end = rest.find("\")]").expect("a route attribute ends");
-                    found.push(Route {
-                        method,
-                        path: format!("{prefix}{}", &rest[..end]),
-                    });
-                }
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                found.push((path, text));
             }
         }
     }
     let mut found = Vec::new();
-    walk(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web"),
-        &mut found,
-    );
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join(dir), &mut found);
+    found
+}
+
+/// Reads `#[get("…")]` and `#[post("…")]` off every handler under `src/web`;
+/// the admin pages sit under one `/admin` scope (`src/web/admin/mod.rs`).
+fn routes() -> Vec<Route> {
+    let mut found = Vec::new();
+    for (path, text) in files_under("src/web") {
+        if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+            continue;
+        }
+        let prefix = if path.components().any(|c| c.as_os_str() == "admin") {
+            "/admin"
+        } else {
+            ""
+        };
+        for (method, open) in [("GET", "#[get(\""), ("POST", "#[post(\"")] {
+            for (at, _) in text.match_indices(open) {
+                let rest = &text[at + open.len()..];
+                let end = rest.find("\")]").expect("a route attribute ends");
+                found.push(Route {
+                    method,
+                    path: format!("{prefix}{}", &rest[..end]),
+                });
+            }
+        }
+    }
     // Routes that end a session (or the account) go last, so the rest are
     // swept signed in.
     found.sort_by_key(|r| (ends_a_session(&r.path), r.path.clone(), r.method));
@@ -86,29 +91,16 @@ fn ends_a_session(path: &str) -> bool {
 
 /// Every `name="…"` a template's form sends.
 fn field_names() -> Vec<String> {
-    fn walk(dir: &Path, found: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, found);
-            } else {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                for (at, _) in text.match_indices("name=\"") {
-                    let rest = &text[at + 6..];
-                    let name = &rest[..rest.find('"').unwrap()];
-                    if !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                    {
-                        found.push(name.to_string());
-                    }
-                }
+    let mut found = Vec::new();
+    for (_, text) in files_under("templates") {
+        for (at, _) in text.match_indices("name=\"") {
+            let rest = &text[at + 6..];
+            let name = &rest[..rest.find('"').unwrap()];
+            if !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                found.push(name.to_string());
             }
         }
     }
-    let mut found = Vec::new();
-    walk(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
-        &mut found,
-    );
     found.sort();
     found.dedup();
     found
@@ -119,6 +111,23 @@ fn field_names() -> Vec<String> {
 enum Part {
     Text(String),
     Param { name: String, regex: Option<String> },
+}
+
+impl Part {
+    /// A parameter that is a list of words (`{action:hide|restore}`): the words.
+    fn words(&self) -> Option<Vec<&str>> {
+        let Part::Param {
+            regex: Some(regex), ..
+        } = self
+        else {
+            return None;
+        };
+        let words: Vec<&str> = regex.split('|').collect();
+        words
+            .iter()
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+            .then_some(words)
+    }
 }
 
 fn parts(template: &str) -> Vec<Part> {
@@ -188,7 +197,7 @@ fn fill(template: &str, variant: usize, choice: usize, ids: &Ids) -> String {
     let mut path = String::new();
     let mut before = String::new();
     for part in parts(template) {
-        match part {
+        match &part {
             Part::Text(text) => {
                 before = text
                     .trim_end_matches('/')
@@ -196,17 +205,10 @@ fn fill(template: &str, variant: usize, choice: usize, ids: &Ids) -> String {
                     .next()
                     .unwrap()
                     .into();
-                path.push_str(&text);
+                path.push_str(text);
             }
-            Part::Param { name, regex } => {
-                let words: Option<Vec<&str>> = regex.as_deref().and_then(|r| {
-                    let words: Vec<&str> = r.split('|').collect();
-                    words
-                        .iter()
-                        .all(|w| w.chars().all(|c| c.is_ascii_lowercase()))
-                        .then_some(words)
-                });
-                let value = match (words, variant) {
+            Part::Param { ref name, .. } => {
+                let value = match (part.words(), variant) {
                     (Some(words), _) => words[choice % words.len()].to_string(),
                     (None, 0) => match (name.as_str(), before.as_str()) {
                         ("thread", _) => ids.thread.clone(),
@@ -245,12 +247,7 @@ fn fill(template: &str, variant: usize, choice: usize, ids: &Ids) -> String {
 fn choices(template: &str) -> usize {
     parts(template)
         .iter()
-        .filter_map(|p| match p {
-            Part::Param { regex: Some(r), .. } if r.split('|').count() > 1 => {
-                Some(r.split('|').count())
-            }
-            _ => None,
-        })
+        .filter_map(|p| p.words().map(|w| w.len()))
         .max()
         .unwrap_or(1)
 }
@@ -426,13 +423,8 @@ async fn campus(backend: Backend) -> Campus {
 
 backend_test!(
     async fn every_route_answers_hostile_input_without_a_server_error(backend: Backend) {
-        let Campus {
-            app,
-            visitor,
-            student,
-            admin,
-            ids,
-        } = campus(backend).await;
+        let campus = campus(backend).await;
+        let Campus { app, ids, .. } = &campus;
 
         let routes = routes();
         assert!(
@@ -450,22 +442,21 @@ backend_test!(
                 .all(|f| fields.iter().any(|n| n == f)),
             "the field names were not read off the templates: {fields:?}"
         );
-        let csrf_of = |html: &str| csrf_in(html).expect("a csrf_token on /account");
-        let student_csrf = csrf_of(&student.get(&app, "/account").await.1);
-        let admin_csrf = csrf_of(&admin.get(&app, "/account").await.1);
-        let who: [(&str, &reqwest::Client, &str); 3] = [
-            ("visitor", &visitor, ""),
-            ("student", &student.client, &student_csrf),
-            ("admin", &admin.client, &admin_csrf),
-        ];
+        let mut who = Vec::new();
+        for (role, client) in campus.people() {
+            // The visitor has no session, so no token to send.
+            let (_, account) = get_with(app, client, "/account").await;
+            who.push((role, client, csrf_in(&account).unwrap_or_default()));
+        }
 
         let mut sweep = Sweep::default();
         for (at, route) in routes.iter().enumerate() {
             for variant in 0..VARIANTS {
                 for choice in 0..choices(&route.path) {
-                    let path = fill(&route.path, variant, choice, &ids);
+                    let path = fill(&route.path, variant, choice, ids);
                     let value = hostile(variant);
-                    for (role, client, csrf) in who {
+                    for (role, client, csrf) in &who {
+                        let (role, csrf) = (*role, csrf.as_str());
                         let what = format!(
                             "{role} {} {}",
                             route.method,
@@ -541,7 +532,7 @@ backend_test!(
 
         // Still serving: a student the sweep never touched signs in to a page.
         let fresh = app.student("swqnew");
-        let (status, home) = fresh.get(&app, "/").await;
+        let (status, home) = fresh.get(app, "/").await;
         assert_eq!(status, 200, "{home}");
         assert_eq!(app.get("/readyz").await.status().as_u16(), 200);
     }
@@ -781,21 +772,16 @@ backend_test!(
         let Campus { app, student, .. } = &campus;
         let mut failures = Vec::new();
         for (role, who, form) in &forms {
-            let mut copies = tokio::task::JoinSet::new();
-            for _ in 0..COPIES {
-                let request = who.post(app.url(&form.action)).form(&form.fields);
-                copies.spawn(async move { request.send().await.map(|r| r.status().as_u16()) });
-            }
+            let request = who.post(app.url(&form.action)).form(&form.fields);
             let mut statuses = Vec::new();
-            while let Some(joined) = copies.join_next().await {
-                match joined.unwrap() {
+            for answer in copies_at_once(request).await {
+                match answer {
                     Ok(status) => statuses.push(status),
                     Err(error) => {
                         failures.push(format!("{role} {}: no answer ({error})", form.action))
                     }
                 }
             }
-            statuses.sort();
             if statuses.iter().any(|s| *s >= 500) {
                 failures.push(format!("{role} POST {}: {statuses:?}", form.action));
             }
@@ -816,20 +802,33 @@ backend_test!(
 /// PostgreSQL interleaves two of them nearly every run.
 const COPIES: usize = 16;
 
+/// Sends `COPIES` copies of `request` at once: each copy's status, or why it
+/// had no answer; sorted.
+async fn copies_at_once(request: reqwest::RequestBuilder) -> Vec<Result<u16, String>> {
+    let mut copies = tokio::task::JoinSet::new();
+    for _ in 0..COPIES {
+        let copy = request.try_clone().expect("a form body can be sent again");
+        copies.spawn(async move {
+            copy.send()
+                .await
+                .map(|r| r.status().as_u16())
+                .map_err(|e| e.to_string())
+        });
+    }
+    let mut answers = copies.join_all().await;
+    answers.sort();
+    answers
+}
+
 /// Posts `fields` (with `who`'s CSRF token) to `path`, `COPIES` times at once;
 /// the statuses, sorted.
 async fn at_once(app: &TestApp, who: &Student, path: &str, fields: &[(&str, &str)]) -> Vec<u16> {
     let csrf = csrf_in(&who.get(app, "/account").await.1).expect("a csrf_token on /account");
-    let mut form = vec![("csrf_token".to_string(), csrf)];
-    form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let mut copies = tokio::task::JoinSet::new();
-    for _ in 0..COPIES {
-        let request = who.client.post(app.url(path)).form(&form);
-        copies.spawn(async move { request.send().await.unwrap().status().as_u16() });
-    }
-    let mut statuses = copies.join_all().await;
-    statuses.sort();
-    statuses
+    let mut form = vec![("csrf_token", csrf.as_str())];
+    form.extend_from_slice(fields);
+    let request = who.client.post(app.url(path)).form(&form);
+    let answers = copies_at_once(request).await;
+    answers.into_iter().map(|a| a.expect("an answer")).collect()
 }
 
 fn pairs_between(app: &TestApp, a: &Student, b: &Student) -> Vec<Friendship> {
