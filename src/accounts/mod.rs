@@ -169,6 +169,17 @@ pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>
         .optional()
 }
 
+/// Finds the account of a computing ID, confirmed or not. The computing ID is
+/// the account's key: it is unique, friends find each other by it, and every
+/// allowed domain names the same people (`mst3k@` is one student at each).
+pub fn find_by_computing_id(conn: &mut DbConn, computing_id: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::computing_id.eq(computing_id))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Finds a confirmed user by computing ID: unconfirmed addresses are invisible.
 pub fn find_confirmed_by_computing_id(
     conn: &mut DbConn,
@@ -194,18 +205,20 @@ pub fn insert(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
         .first(conn)
 }
 
-/// The account at `new`'s address, made as `new` says if there is none. Two
-/// requests racing to make it (a double click on "Send link", two friends
+/// The account of `new`'s computing ID, made as `new` says if there is none.
+/// Two requests racing to make it (a double click on "Send link", two friends
 /// adding the same newcomer) both get the one row: on PostgreSQL the loser's
 /// insert waits for the winner's and then does nothing, where a plain insert
 /// would fail on the unique address and answer 500. (SQLite's writers take
-/// turns, so there the second simply finds the row.)
+/// turns, so there the second simply finds the row.) The row found is the
+/// computing ID's, whichever unique column the insert met: with two allowed
+/// domains the account may already be at the other one.
 pub fn insert_or_find(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
     crate::on_each_backend!(conn, |c| diesel::insert_into(users::table)
         .values(new)
         .on_conflict_do_nothing()
         .execute(c))?;
-    find_by_email(conn, new.email)?.ok_or(diesel::result::Error::NotFound)
+    find_by_computing_id(conn, new.computing_id)?.ok_or(diesel::result::Error::NotFound)
 }
 
 /// Applies changes to one account; a new display name brings its `name_key`

@@ -211,7 +211,10 @@ pub fn request(
         message,
     } = prepared;
     db::write_tx(conn, |tx| {
-        let user_id = match super::find_by_email(tx, email.as_str())? {
+        // By computing ID: with two allowed domains, `mst3k@` at either is
+        // the one student (and a friend request may have made their account
+        // at the first). The email goes to the address asked for.
+        let user_id = match super::find_by_computing_id(tx, email.computing_id())? {
             Some(user) => user.id,
             None => {
                 super::insert_or_find(
@@ -354,7 +357,7 @@ pub fn confirm_code(
         let conn: &mut DbConn = tx;
         let live: Vec<MagicLink> = magic_links::table
             .inner_join(users::table)
-            .filter(users::email.eq(email.as_str()))
+            .filter(users::computing_id.eq(email.computing_id()))
             .filter(magic_links::used.eq(false))
             .filter(magic_links::expires_at.gt(now))
             .filter(magic_links::code_attempts.lt(MAX_CODE_ATTEMPTS))

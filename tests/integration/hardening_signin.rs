@@ -417,3 +417,71 @@ backend_test!(
         assert_eq!(status, 303);
     }
 );
+
+// With two allowed domains, one computing ID is one person: friends find each
+// other by it, and a friend request to a newcomer makes their account at the
+// first domain.
+backend_test!(
+    async fn one_computing_id_signs_in_at_either_allowed_domain_to_one_account(backend: Backend) {
+        // Arrange: two allowed domains; a student signed in at the first, and
+        // a friend request waiting for a newcomer nobody has seen yet.
+        let domains = [("ALLOWED_EMAIL_DOMAINS", "virginia.edu,example.edu")];
+        let app = spawn_app_with(TestDb::with_schema(backend), TestMail::Memory, &domains).await;
+        app.sign_in("mst3k@virginia.edu").await;
+        let friend = app.student("fr1end");
+        let added = friend
+            .post(&app, "/friends", "/friends", &[("who", "hoo1a")])
+            .await;
+        assert_eq!(added.status().as_u16(), 303);
+
+        // Act: each signs in at the second domain, one by link, one by code.
+        let laptop = browser();
+        let asked = ask(&app, &laptop, "mst3k@example.edu").await;
+        assert_eq!(asked.status().as_u16(), 303, "no 500 for the second domain");
+        let newcomer = browser();
+        let asked = ask(&app, &newcomer, "hoo1a@example.edu").await;
+        assert_eq!(asked.status().as_u16(), 303);
+        let emails = app.wait_for_emails(3).await;
+        assert_eq!(
+            emails[1].to, "mst3k@example.edu",
+            "the link goes where it was asked for"
+        );
+        assert_eq!(emails[2].to, "hoo1a@example.edu");
+        let token = token_in(&emails[1].text).unwrap();
+        let by_link = press_sign_in(&app, &laptop, &token, false).await;
+        let (_, form) = get_with(&app, &newcomer, "/login").await;
+        let code = code_in(&emails[2].text).unwrap();
+        let by_code = post_with(
+            &app,
+            &newcomer,
+            "/login/code",
+            &[
+                ("csrf_token", &csrf_in(&form).unwrap()),
+                ("email", "hoo1a@example.edu"),
+                ("code", &code),
+            ],
+        )
+        .await;
+
+        // Assert: each is in the one account of their computing ID, and the
+        // newcomer finds the request that waited for them.
+        assert_eq!(by_link.status().as_u16(), 303);
+        assert_eq!(by_code.status().as_u16(), 303);
+        assert_eq!(
+            signed_in_as(&app, &laptop).await.as_deref(),
+            Some("mst3k@virginia.edu")
+        );
+        assert_eq!(
+            signed_in_as(&app, &newcomer).await.as_deref(),
+            Some("hoo1a@virginia.edu")
+        );
+        let accounts: i64 = common_grounds::db::schema::users::table
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap();
+        assert_eq!(accounts, 3);
+        let (status, requests) = get_with(&app, &newcomer, "/friends").await;
+        assert_eq!(status, 200);
+        assert!(requests.contains("fr1end"), "{requests}");
+    }
+);
