@@ -1,7 +1,10 @@
 //! The database layer: one connection type over SQLite and PostgreSQL, the pool,
 //! per-connection settings and embedded migrations. No domain rules live here.
 
+mod count;
 pub mod schema;
+
+pub use count::{count_of, CountOf};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
