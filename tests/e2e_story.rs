@@ -1605,7 +1605,10 @@ impl Story {
             &format!("input[name=friend][value='{}']:checked", b.computing_id),
         )
         .await;
-        self.button(a, "//main//form", "Find free time").await;
+        // The page already shows its answer for B alone, so wait for the
+        // page the form loads, not for a heading the old one has.
+        self.button_to_new_page(a, "//main//form", "Find free time")
+            .await;
         self.find(a, "#all-free-heading").await;
         self.sees(a, "When all of you are free").await;
         self.check(a, "free-time").await;
@@ -2217,6 +2220,37 @@ impl Story {
     async fn button(&self, p: &Person, scope: &str, label: &str) {
         self.click(p, &format!("{scope}//button[normalize-space()='{label}']"))
             .await;
+    }
+
+    /// Presses a button whose form loads a page (perhaps the same one) and
+    /// waits until the new page is there: marks the old document first, so a
+    /// look for an element the two pages share cannot answer from the old one,
+    /// nor a key press land on a page that is going away.
+    async fn button_to_new_page(&self, p: &Person, scope: &str, label: &str) {
+        p.window
+            .execute("window.e2eOldPage = true;", vec![])
+            .await
+            .unwrap();
+        self.button(p, scope, label).await;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            // An error counts as "not yet": a page that is still loading answers oddly.
+            let old = p
+                .window
+                .execute("return window.e2eOldPage === true;", vec![])
+                .await;
+            if matches!(old, Ok(serde_json::Value::Bool(false))) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{} pressed {label:?} on {} and no new page loaded",
+                    p.name,
+                    self.where_(p).await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn fill(&self, p: &Person, selector: &str, text: &str) {
