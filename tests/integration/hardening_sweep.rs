@@ -269,8 +269,9 @@ struct Sweep {
 }
 
 impl Sweep {
-    /// Sends one request: a 5xx, no answer, or the markup echoed raw is a failure.
-    async fn check(&mut self, what: &str, request: reqwest::RequestBuilder) {
+    /// Sends one request: a 5xx, no answer, or the markup echoed raw is a
+    /// failure. Returns the status, when there was an answer.
+    async fn check(&mut self, what: &str, request: reqwest::RequestBuilder) -> Option<u16> {
         self.sent += 1;
         let response = match request.send().await {
             Ok(response) => response,
@@ -278,7 +279,7 @@ impl Sweep {
                 let error = error.to_string();
                 let error = &error[..error.floor_char_boundary(200)];
                 self.failures.push(format!("{what}: no answer ({error})"));
-                return;
+                return None;
             }
         };
         let status = response.status().as_u16();
@@ -297,12 +298,13 @@ impl Sweep {
             .get("content-type")
             .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
         if streams {
-            return; // an open event stream: its status is the answer
+            return Some(status); // an open event stream: its status is the answer
         }
         if response.text().await.unwrap_or_default().contains(MARKER) {
             self.failures
                 .push(format!("{what}: echoed the markup unescaped"));
         }
+        Some(status)
     }
 }
 
@@ -682,10 +684,10 @@ backend_test!(
         let mut accepted = 0;
         for (role, who, form) in &forms {
             // As served first: the form must work, or the sweep below proves
-            // nothing past its refusal.
+            // nothing past its refusal (and a 5xx here fails like any other).
             let plain = who.post(app.url(&form.action)).form(&form.fields);
-            let status = plain.send().await.unwrap().status().as_u16();
-            if status < 400 {
+            let what = format!("{role} POST {} (as served)", form.action);
+            if sweep.check(&what, plain).await.is_some_and(|s| s < 400) {
                 accepted += 1;
             }
             for field in &form.typed {
