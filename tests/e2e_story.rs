@@ -1831,7 +1831,9 @@ impl Story {
         self.click(&moderator, "nav.admin-nav a[href='/admin/sis']")
             .await;
         self.fill(&moderator, "#term", "1268").await;
-        self.button(
+        // Waits for the answer: opening /admin/sis before the form's POST was
+        // sent would cancel it (CI once saw no sync of 1268 at all).
+        self.button_to_new_page(
             &moderator,
             "//main//form[@action='/admin/sis/sync']",
             "Sync now",
