@@ -6,7 +6,8 @@
 -- Prints one line: RESULT rps=... p50_ms=... p99_ms=... errors=... non2xx3xx=...
 
 local page = os.getenv("PAGE") or "home"
--- Sign-in addresses are new in every run (at most 5 emails per address an hour).
+-- Sign-in addresses and posted texts are new in every run (at most 5 emails
+-- per address an hour; the same text twice from one student is a repeat).
 local run = os.getenv("RUN_ID") or tostring(os.time())
 local threads = {}
 local next_id = 0
@@ -70,7 +71,9 @@ function request()
   elseif page == "post" then
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     -- confirmed=1: past "maybe already answered", so this measures posting.
-    local body = "csrf_token=" .. row[2] .. "&confirmed=1&content=Load+test+message+" .. id .. "-" .. counter
+    -- The run's id in the text: a campus reused (BENCH_REUSE=1) would otherwise
+    -- get the same text from the same student again, refused as a repeat.
+    local body = "csrf_token=" .. row[2] .. "&confirmed=1&content=Load+test+message+" .. run .. "-" .. id .. "-" .. counter
     return wrk.format("POST", "/classes/" .. row[4] .. "/messages", headers, body)
   end
   error("unknown PAGE " .. page)
