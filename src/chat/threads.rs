@@ -260,7 +260,7 @@ type HeadColumns = (
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
     Option<i64>,
-    Option<i64>,
+    i64,
     Option<String>,
     Option<String>,
     bool,
@@ -315,8 +315,7 @@ macro_rules! head_columns {
                 .filter(chat_events::class_id.eq(class_id.clone()))
                 .select(diesel::dsl::max(chat_events::seq))
                 .single_value(),
-            super::anonymity::other_recent_posters!(viewer.clone(), class_id.clone(), now)
-                .single_value(),
+            super::anonymity::other_recent_posters!(viewer.clone(), class_id.clone(), now),
             super::pseudonym::held_name!(viewer.clone(), class_id.clone()).single_value(),
             super::pseudonym::first_free_of!(class_id.clone(), $candidates),
             crate::notifications::muted!(viewer.clone(), class_id.clone()),
@@ -350,7 +349,7 @@ impl From<HeadColumns> for ClassHead {
             enrolled_at,
             class_mark,
             latest_event: latest.unwrap_or(0),
-            other_recent_posters: others.unwrap_or(0),
+            other_recent_posters: others,
             pseudonym,
             free_candidate,
             muted,
