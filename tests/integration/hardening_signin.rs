@@ -485,3 +485,50 @@ backend_test!(
         assert!(requests.contains("fr1end"), "{requests}");
     }
 );
+
+backend_test!(
+    async fn erasing_an_account_forgets_its_sign_in_emails_at_every_domain(backend: Backend) {
+        // Arrange: a student who asked for sign-in emails at both allowed
+        // domains (each address has its rate-limit bucket), and a classmate.
+        let domains = [("ALLOWED_EMAIL_DOMAINS", "virginia.edu,example.edu")];
+        let app = spawn_app_with(TestDb::with_schema(backend), TestMail::Memory, &domains).await;
+        app.sign_in("mst3k@virginia.edu").await;
+        let other = browser();
+        assert_eq!(
+            ask(&app, &other, "mst3k@example.edu")
+                .await
+                .status()
+                .as_u16(),
+            303
+        );
+        assert_eq!(
+            ask(&app, &other, "hoo1a@example.edu")
+                .await
+                .status()
+                .as_u16(),
+            303
+        );
+        let buckets = |app: &TestApp| -> Vec<String> {
+            use common_grounds::db::schema::rate_limit_hits;
+            rate_limit_hits::table
+                .select(rate_limit_hits::bucket)
+                .filter(rate_limit_hits::bucket.like("login-email:%"))
+                .load(&mut *app.conn())
+                .unwrap()
+        };
+        assert_eq!(buckets(&app).len(), 3, "{:?}", buckets(&app));
+
+        // Act: the student deletes their account.
+        let csrf = app.csrf_from("/account").await;
+        let deleted = app
+            .post_form(
+                "/account/delete",
+                &[("csrf_token", &csrf), ("confirm", "mst3k")],
+            )
+            .await;
+
+        // Assert: no bucket names either of their addresses; the classmate's stays.
+        assert_eq!(deleted.status().as_u16(), 303);
+        assert_eq!(buckets(&app), vec!["login-email:hoo1a@example.edu"]);
+    }
+);
