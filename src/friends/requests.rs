@@ -96,11 +96,7 @@ fn request_in(
     let sent = RequestOutcome::Sent {
         computing_id: computing_id.to_string(),
     };
-    let existing_user = users::table
-        .filter(users::computing_id.eq(computing_id))
-        .select(User::as_select())
-        .first(&mut **tx)
-        .optional()?;
+    let existing_user = accounts::find_by_computing_id(tx, computing_id)?;
     if let Some(other) = &existing_user {
         if let Some(row) = super::between(tx, &me.id, &other.id)? {
             let i_asked = row.user_id_1 == me.id;
@@ -312,12 +308,7 @@ fn act_in(
     now: NaiveDateTime,
 ) -> Result<String, ActionError> {
     let conn: &mut DbConn = tx;
-    let other = users::table
-        .filter(users::computing_id.eq(computing_id))
-        .select(User::as_select())
-        .first(conn)
-        .optional()?
-        .filter(|o| o.id != me.id);
+    let other = accounts::find_by_computing_id(conn, computing_id)?.filter(|o| o.id != me.id);
     let row = match &other {
         Some(o) => super::between(conn, &me.id, &o.id)?,
         None => None,
