@@ -83,20 +83,14 @@ pub fn export_user(conn: &mut DbConn, user: &User) -> QueryResult<AccountExport>
 }
 
 /// Deletes the account of `user` and the rate-limit buckets named after them;
-/// their sessions and sign-in links go with the account. The sign-in buckets
-/// are found by computing ID: with two allowed domains the student may have
-/// asked for emails at an address other than the account's.
+/// their sessions and sign-in links go with the account. Sign-in emails are
+/// counted per computing ID, so one bucket holds them at every allowed domain.
 pub fn erase_user(tx: &mut Tx, user: &User) -> QueryResult<()> {
     let me = &user.id;
-    let addresses = format!(
-        "login-email:{}@%",
-        crate::db::like_escaped(&user.computing_id)
-    );
     diesel::delete(
         rate_limit_hits::table.filter(
             rate_limit_hits::bucket
-                .like(addresses)
-                .escape('\\')
+                .eq(super::signin::email_bucket(&user.computing_id))
                 .or(rate_limit_hits::bucket.like(format!("%{}%", user.id))),
         ),
     )

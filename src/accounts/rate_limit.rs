@@ -1,5 +1,5 @@
 //! Sliding-window rate limits kept in the database, so every app process counts
-//! the same hits. A bucket is a string such as `login-email:mst3k@virginia.edu`.
+//! the same hits. A bucket is a string such as `login-email:mst3k`.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;

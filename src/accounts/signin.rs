@@ -63,8 +63,9 @@ fn decoy_hash() -> &'static str {
 /// The limits on asking for sign-in emails and trying codes.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLimits {
-    /// New emails to one address per hour; beyond it the emails already sent still work.
-    pub emails_per_address_per_hour: u32,
+    /// New emails to one student per hour, at every allowed domain together;
+    /// beyond it the emails already sent still work.
+    pub emails_per_student_per_hour: u32,
     /// Requests for an email from one client per 10 minutes.
     pub requests_per_ip_per_10_minutes: u32,
     /// Code tries from one client per 10 minutes (on top of 5 tries per code).
@@ -74,6 +75,13 @@ pub struct RequestLimits {
 /// The rate-limit bucket of sign-in email requests from one client.
 pub fn request_bucket(client: &str) -> String {
     format!("login-ip:{client}")
+}
+
+/// The rate-limit bucket of sign-in emails to one student. Keyed by computing
+/// ID, not address: with two allowed domains `mst3k@` at either is the one
+/// student, whose codes are checked together (`confirm_code`).
+pub fn email_bucket(computing_id: &str) -> String {
+    format!("login-email:{computing_id}")
 }
 
 /// The rate-limit bucket of code tries from one client.
@@ -119,8 +127,8 @@ pub enum Admission {
 pub struct Admitted(());
 
 /// Counts a request for a sign-in email from `client` against the per-client and
-/// per-address limits. Cheap (no hashing): call it before `prepare`. The per-client
-/// limit refuses; the per-address one only stops new emails, so nobody can lock a
+/// per-student limits. Cheap (no hashing): call it before `prepare`. The per-client
+/// limit refuses; the per-student one only stops new emails, so nobody can lock a
 /// student out of their own mailbox by asking for it.
 pub fn admit(
     conn: &mut DbConn,
@@ -139,11 +147,10 @@ pub fn admit(
         )? {
             return Err(SignInError::Limited(limited));
         }
-        let email_bucket = format!("login-email:{}", email.as_str());
         match rate_limit::hit(
             tx,
-            &email_bucket,
-            limits.emails_per_address_per_hour,
+            &email_bucket(email.computing_id()),
+            limits.emails_per_student_per_hour,
             Duration::hours(1),
             now,
         )? {
@@ -362,7 +369,7 @@ pub fn confirm_code(
             .filter(magic_links::expires_at.gt(now))
             .filter(magic_links::code_attempts.lt(MAX_CODE_ATTEMPTS))
             .order(magic_links::created_at.desc())
-            .limit(i64::from(limits.emails_per_address_per_hour.clamp(1, 20)))
+            .limit(i64::from(limits.emails_per_student_per_hour.clamp(1, 20)))
             .select(MagicLink::as_select())
             .load(conn)?;
         let ids: Vec<&MagicLinkId> = live.iter().map(|l| &l.id).collect();

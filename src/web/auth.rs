@@ -178,7 +178,7 @@ pub async fn request_link(
 
 fn request_limits(state: &AppState) -> RequestLimits {
     RequestLimits {
-        emails_per_address_per_hour: state.config.sign_in.emails_per_hour,
+        emails_per_student_per_hour: state.config.sign_in.emails_per_hour,
         requests_per_ip_per_10_minutes: state.config.sign_in.requests_per_ip,
         code_tries_per_ip_per_10_minutes: state.config.sign_in.code_tries_per_ip,
     }

@@ -527,8 +527,47 @@ backend_test!(
             )
             .await;
 
-        // Assert: no bucket names either of their addresses; the classmate's stays.
+        // Assert: no bucket names the student; the classmate's stays.
         assert_eq!(deleted.status().as_u16(), 303);
-        assert_eq!(buckets(&app), vec!["login-email:hoo1a@example.edu"]);
+        assert_eq!(buckets(&app), vec!["login-email:hoo1a"]);
+    }
+);
+
+backend_test!(
+    async fn the_hourly_sign_in_emails_are_counted_for_all_domains_together(backend: Backend) {
+        // Arrange: five clients each ask for a link at the first domain.
+        let domains = [("ALLOWED_EMAIL_DOMAINS", "virginia.edu,example.edu")];
+        let app = spawn_app_with(TestDb::with_schema(backend), TestMail::Memory, &domains).await;
+        for n in 0..5 {
+            let asked = ask(&app, &browser(), "mst3k@virginia.edu").await;
+            assert_eq!(asked.status().as_u16(), 303, "request {n}");
+        }
+        let emails = app.wait_for_emails(5).await;
+
+        // Act: the student asks at the second domain.
+        let student = browser();
+        let asked = ask(&app, &student, "mst3k@example.edu").await;
+        let (_, check) = get_with(&app, &student, "/login/check-email").await;
+
+        // Assert: no sixth email; the page says one is on its way, and the
+        // oldest email's code signs the student in.
+        assert_eq!(asked.status().as_u16(), 303);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(app.sent_emails().await.len(), 5);
+        assert!(check.contains("already on its way"), "{check}");
+        let code = code_in(&emails[0].text).unwrap();
+        let (_, form) = get_with(&app, &student, "/login").await;
+        let csrf = csrf_in(&form).unwrap();
+        let fields = [
+            ("csrf_token", csrf.as_str()),
+            ("email", "mst3k@example.edu"),
+            ("code", code.as_str()),
+        ];
+        let entered = post_with(&app, &student, "/login/code", &fields).await;
+        assert_eq!(entered.status().as_u16(), 303);
+        assert_eq!(
+            signed_in_as(&app, &student).await.as_deref(),
+            Some("mst3k@virginia.edu")
+        );
     }
 );
