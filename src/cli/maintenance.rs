@@ -16,8 +16,9 @@ pub enum BackupCommand {
         /// Folder for snapshots (default DATA_DIR/backups).
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
-        /// Afterwards, remove snapshots older than this many days.
-        #[arg(long)]
+        /// Afterwards, remove snapshots older than this many days (1 to
+        /// 36,500: the snapshot just written is never the one removed).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=36_500))]
         keep_days: Option<i64>,
     },
     /// List snapshots with their time, size and row counts.

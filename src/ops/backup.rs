@@ -386,7 +386,32 @@ fn is_empty(url: &DatabaseUrl) -> anyhow::Result<bool> {
     }
 }
 
-/// Restores `file` into `to`. Refuses a target that holds tables unless `force`.
+/// Refuses an SQLite file that another process has open. A running server
+/// keeps its connections open, each holding a shared lock on the file in WAL
+/// mode; replacing the file under it would leave it writing to the deleted
+/// one (every write after the restore lost) and would delete its `-wal`,
+/// which holds commits not yet in the file. An exclusive lock, asked for
+/// without waiting, is refused while any other connection is open.
+fn refuse_if_in_use(path: &Path) -> anyhow::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut conn = open_sqlite_plain(path)?;
+    let locked = conn.batch_execute("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;");
+    match locked {
+        Ok(()) => Ok(()),
+        Err(diesel::result::Error::DatabaseError(_, info)) if info.message().contains("locked") => {
+            bail!(
+                "{} is in use (a running server or another program has it open); stop the service, then restore",
+                path.display()
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
+/// Restores `file` into `to`. Refuses a target that holds tables unless `force`,
+/// and an SQLite file that is in use.
 /// Returns the differences from the manifest found after restoring (empty: OK).
 pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Differences> {
     let manifest = read_manifest(file)?;
@@ -412,6 +437,7 @@ pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Dif
     }
     match to {
         DatabaseUrl::Sqlite(path) => {
+            refuse_if_in_use(path)?;
             for suffix in ["", "-wal", "-shm"] {
                 let mut p = path.as_os_str().to_owned();
                 p.push(suffix);

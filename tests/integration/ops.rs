@@ -193,6 +193,59 @@ backend_test!(
     }
 );
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_over_the_sqlite_file_a_running_server_uses_is_refused() {
+    // Arrange: a server running on an SQLite file, and a snapshot of it.
+    let app = spawn_app(Backend::Sqlite).await;
+    populate(&mut app.conn());
+    let data = tempdir();
+    let url = app.db.url_string();
+    let created = cli(&["backup", "create"], &url, &data);
+    assert!(created.status.success(), "{}", text(&created));
+    let file = snapshot_in(&data.join("backups"));
+    let before = counts(&mut app.conn());
+
+    // Act: restore over the live file, forced.
+    let args = [
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--to",
+        &url,
+        "--force",
+    ];
+    let forced = cli(&args, &url, &data);
+
+    // Assert: refused with the reason; the server still reads its own file.
+    assert!(!forced.status.success(), "{}", text(&forced));
+    assert!(text(&forced).contains("is in use"), "{}", text(&forced));
+    assert_eq!(counts(&mut app.conn()), before);
+    let (status, _) = get_with(&app, &client(), "/readyz").await;
+    assert_eq!(status, 200);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn keep_days_must_keep_at_least_a_day() {
+    let db = TestDb::new(Backend::Sqlite);
+    let data = tempdir();
+    let zero = cli(
+        &["backup", "create", "--keep-days", "0"],
+        &db.url_string(),
+        &data,
+    );
+    assert!(!zero.status.success());
+    assert!(text(&zero).contains("--keep-days"), "{}", text(&zero));
+    let huge = cli(
+        &["backup", "create", "--keep-days", "9223372036854775807"],
+        &db.url_string(),
+        &data,
+    );
+    assert_eq!(huge.status.code(), Some(2), "{}", text(&huge));
+    assert!(!data.join("backups").exists(), "nothing written");
+    let _ = std::fs::remove_dir_all(&data);
+}
+
 fn tempdir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cg-ops-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
