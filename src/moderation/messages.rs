@@ -427,6 +427,14 @@ pub enum ActionError {
     UnknownCategory,
     #[error("With \"other\", say in a few words why; the author reads it. Nothing was changed.")]
     OtherNeedsWords,
+    #[error("That message is deleted: only its reports can still be marked reviewed. Nothing was changed.")]
+    Deleted,
+    #[error("That message is already hidden (another moderator may have hidden it). Nothing was changed.")]
+    AlreadyHidden,
+    #[error("That message is not hidden, so there is nothing to restore; to clear its reports, dismiss them. Nothing was changed.")]
+    NotHidden,
+    #[error("No report on that message is waiting for review (another moderator may have dealt with it). Nothing was changed.")]
+    NothingToReview,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -633,7 +641,20 @@ fn act(
         if message.held && !message.deleted && action != AuditAction::Delete {
             return Err(ActionError::Held);
         }
-        write(tx, id, now)?;
+        // An action that would change nothing is refused, not logged: the
+        // class's public log shows each hide and restore, and a second
+        // moderator pressing the same button after the first must not add one.
+        match action {
+            AuditAction::Dismiss => {}
+            _ if message.deleted => return Err(ActionError::Deleted),
+            AuditAction::Hide if message.hidden => return Err(ActionError::AlreadyHidden),
+            AuditAction::Restore if !message.hidden => return Err(ActionError::NotHidden),
+            _ => {}
+        }
+        let changed = write(tx, id, now)?;
+        if action == AuditAction::Dismiss && changed == 0 {
+            return Err(ActionError::NothingToReview);
+        }
         let note = clean_reason(note);
         let logged = reason.and_then(Reason::text).or(note.as_deref());
         let category = reason.map(Reason::category);

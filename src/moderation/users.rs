@@ -4,7 +4,7 @@
 //! transaction and ends the target's sessions, so a new role or a suspension
 //! takes effect on the next request.
 
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{AuditAction, AuditEntry, AuditId, NewAuditEntry};
@@ -25,8 +25,12 @@ pub enum AccountActionError {
     StaffCannotBeSuspended,
     #[error("The suspension must end in the future.")]
     EndNotInFuture,
+    #[error("Give the end as a date with a four-digit year, like 2027-01-15.")]
+    EndTooFar,
     #[error("Give a reason of 10 to 500 characters; the student will see it.")]
     ReasonLength,
+    #[error("That account is not suspended (another moderator may have lifted it, or it ran out). Nothing was changed.")]
+    NotSuspended,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -66,6 +70,11 @@ pub fn suspend_account(
     if until <= now {
         return Err(AccountActionError::EndNotInFuture);
     }
+    // A five-digit year is a typo, and SQLite's text timestamps would sort it
+    // before every four-digit one (`+20266-…` < `2026-…`), hiding it from lists.
+    if until.year() > 9999 {
+        return Err(AccountActionError::EndTooFar);
+    }
     let reason = &super::one_line(reason);
     if reason.chars().count() < 10 || reason.chars().count() > 500 {
         return Err(AccountActionError::ReasonLength);
@@ -89,6 +98,9 @@ pub fn lift_suspension(
 ) -> Result<String, AccountActionError> {
     db::write_tx(conn, |tx| {
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
+        if target.suspended_at(now).is_none() {
+            return Err(AccountActionError::NotSuspended);
+        }
         lift(tx, actor, &target, now)?;
         Ok(target.computing_id)
     })
@@ -176,12 +188,9 @@ pub fn suspend(
     Ok(())
 }
 
-/// Lifts a suspension.
-pub fn lift(tx: &mut Tx, actor: &UserId, target: &User, now: NaiveDateTime) -> QueryResult<()> {
-    // Only a suspension still running ends now (one that ran out said so then).
-    if target.suspended_at(now).is_some() {
-        notifications::account::suspension_lifted(tx, &target.id, now)?;
-    }
+/// Lifts a running suspension (`lift_suspension` refuses any other).
+fn lift(tx: &mut Tx, actor: &UserId, target: &User, now: NaiveDateTime) -> QueryResult<()> {
+    notifications::account::suspension_lifted(tx, &target.id, now)?;
     accounts::update(
         tx,
         &target.id,

@@ -224,9 +224,12 @@ impl From<moderation::users::AccountActionError> for AppError {
         use moderation::users::AccountActionError as E;
         match e {
             E::NotFound => AppError::NotFound,
-            E::OwnRole | E::StaffCannotBeSuspended | E::EndNotInFuture | E::ReasonLength => {
-                AppError::BadRequest(e.to_string())
-            }
+            E::OwnRole
+            | E::StaffCannotBeSuspended
+            | E::EndNotInFuture
+            | E::EndTooFar
+            | E::ReasonLength
+            | E::NotSuspended => AppError::BadRequest(e.to_string()),
             E::Db(e) => e.into(),
         }
     }
@@ -240,7 +243,13 @@ impl From<moderation::messages::ActionError> for AppError {
             | moderation::messages::ActionError::UnknownCategory
             | moderation::messages::ActionError::OtherNeedsWords
             | moderation::messages::ActionError::Held
-            | moderation::messages::ActionError::NotHeld => AppError::BadRequest(e.to_string()),
+            | moderation::messages::ActionError::NotHeld
+            | moderation::messages::ActionError::Deleted
+            | moderation::messages::ActionError::AlreadyHidden
+            | moderation::messages::ActionError::NotHidden
+            | moderation::messages::ActionError::NothingToReview => {
+                AppError::BadRequest(e.to_string())
+            }
             moderation::messages::ActionError::Db(e) => e.into(),
         }
     }

@@ -219,11 +219,71 @@ backend_test!(
             assert!(body.contains("date") || body.contains("1 week"), "{body}");
             assert_eq!(until_of(&app, &t), None);
         }
+        // A five-digit year (which SQLite's text timestamps would misorder):
+        // refused in words, nothing stored.
+        for until in ["+262000-01-01", "+10000-01-01"] {
+            let r = moderator
+                .post(
+                    &app,
+                    "/admin/users?q=nd4f",
+                    "/admin/users/nd4f/suspend",
+                    &[
+                        ("length", "date"),
+                        ("until", until),
+                        ("reason", "Spamming the class chat"),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status().as_u16(), 400, "{until}");
+            let body = r.text().await.unwrap();
+            assert!(body.contains("four-digit year"), "{body}");
+            assert_eq!(until_of(&app, &t), None);
+        }
         // The form offers the three lengths.
         let (_, html) = moderator.get(&app, "/admin/users?q=nd4f").await;
         for value in ["value=\"day\"", "value=\"week\"", "value=\"date\""] {
             assert!(html.contains(value), "{value}");
         }
+    }
+);
+
+backend_test!(
+    async fn lifting_twice_lifts_once(backend: Backend) {
+        // Arrange: a suspended student.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let moderator = staff(&app, "mo1d", Role::Moderator);
+        let s = app.student("li1f");
+        set_suspension(&app, &s, Some(clock::now() + Duration::days(3)));
+
+        // Act: two moderators press "Lift" on the same page.
+        let mut statuses = Vec::new();
+        for _ in 0..2 {
+            let r = moderator
+                .post(&app, "/admin/users?q=li1f", "/admin/users/li1f/lift", &[])
+                .await;
+            statuses.push((r.status().as_u16(), r.text().await.unwrap()));
+        }
+
+        // Assert: the first lifts; the second says why it changed nothing,
+        // and the log and the student's notices have one lifting.
+        assert_eq!(statuses[0].0, 303);
+        assert_eq!(statuses[1].0, 400);
+        assert!(statuses[1].1.contains("not suspended"), "{}", statuses[1].1);
+        assert_eq!(until_of(&app, &s), None);
+        use common_grounds::db::schema::{audit_log, notifications};
+        let lifts: i64 = audit_log::table
+            .filter(audit_log::action.eq("lift_suspension"))
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap();
+        assert_eq!(lifts, 1);
+        let ended: i64 = notifications::table
+            .filter(notifications::user_id.eq(&s.user.id))
+            .filter(notifications::kind.eq("suspension_ended"))
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap();
+        assert_eq!(ended, 1);
     }
 );
 

@@ -394,6 +394,61 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_second_press_changes_nothing_and_logs_nothing(backend: Backend) {
+        // Arrange: one message hidden, one dismissed, one removed, as a first
+        // moderator's presses leave them.
+        let f = four_flagged(backend).await;
+        let (app, moderator) = (&f.app, &f.moderator);
+        let act = |id: &MessageId, action: &str| format!("/admin/messages/{id}/{action}");
+        let spam = [("category", "spam")];
+        let firsts = [
+            (&f.newer_one, "hide", &spam[..]),
+            (&f.two, "dismiss", &[][..]),
+            (&f.older_one, "delete", &spam[..]),
+        ];
+        for (message, action, fields) in firsts {
+            let r = moderator
+                .post(app, "/admin/flags", &act(&message.id, action), fields)
+                .await;
+            assert_eq!(r.status().as_u16(), 303, "{action}");
+        }
+
+        // Act: a second moderator's stale page presses again (and restores a
+        // message that is shown, and acts on the removed one).
+        let seconds = [
+            (&f.newer_one, "hide", &spam[..], "already hidden"),
+            (&f.two, "dismiss", &[][..], "No report"),
+            (&f.two, "restore", &[][..], "not hidden"),
+            (&f.older_one, "restore", &[][..], "deleted"),
+            (&f.older_one, "hide", &spam[..], "deleted"),
+            (&f.older_one, "delete", &spam[..], "deleted"),
+        ];
+        let mut answers = Vec::new();
+        for (message, action, fields, _) in seconds {
+            let r = moderator
+                .post(app, "/admin/flags", &act(&message.id, action), fields)
+                .await;
+            answers.push((r.status().as_u16(), r.text().await.unwrap()));
+        }
+
+        // Assert: each refused in words; each message keeps its one log row
+        // and its state.
+        for ((_, action, _, words), (status, page)) in seconds.iter().zip(&answers) {
+            assert_eq!(*status, 400, "{action}");
+            assert!(page.contains(words), "{action}: {page}");
+            assert!(page.contains("Nothing was changed"), "{action}: {page}");
+        }
+        for message in [&f.newer_one, &f.two, &f.older_one] {
+            assert_eq!(audit_of(app, &message.id).len(), 1, "{}", message.content);
+        }
+        assert!(stored(app, &f.newer_one.id).hidden);
+        assert!(!stored(app, &f.two.id).hidden);
+        let removed = stored(app, &f.older_one.id);
+        assert!(removed.deleted && !removed.hidden);
+    }
+);
+
 // ---------------------------------------------------------------- 3. overdue
 
 backend_test!(
@@ -508,7 +563,9 @@ backend_test!(
         .unwrap();
         moderation::messages::restore(&mut conn, mid, &spam.id, None, now + Duration::seconds(2))
             .unwrap();
-        // Left out: a dismissal, and anything about a held post.
+        // Left out: a dismissal (of a report made after the restore), and
+        // anything about a held post.
+        seed::flag(&mut conn, &reader.user, &spam, "still spam");
         moderation::messages::dismiss(&mut conn, mid, &spam.id, None, now + Duration::seconds(3))
             .unwrap();
         // A held post is never hidden (that would announce it); it is removed.

@@ -200,7 +200,9 @@ backend_test!(
             .unwrap();
         })
         .await;
-        // Dismissing reports on a message already shown changes nothing for its author.
+        // Dismissing reports on a message already shown changes nothing for
+        // its author (the report dismissed came after the restore).
+        common::seed::flag(&mut app.conn(), &moderator.user, &message, "still rude");
         let before = counts(&app);
         moderation::messages::dismiss(
             &mut app.conn(),
@@ -262,9 +264,9 @@ backend_test!(
             listed[0].detail.as_deref(),
             Some("Harassment or bullying: Personal attack on a classmate")
         );
-        // Removed for good: nothing more to tell on a second press.
+        // Removed for good: a second press is refused and tells nobody.
         let before = counts(&app);
-        moderation::messages::delete(
+        let again = moderation::messages::delete(
             &mut app.conn(),
             &moderator.user.id,
             &message.id,
@@ -274,8 +276,11 @@ backend_test!(
             )
             .unwrap(),
             clock::now(),
-        )
-        .unwrap();
+        );
+        assert!(matches!(
+            again,
+            Err(moderation::messages::ActionError::Deleted)
+        ));
         nothing_new(&app, &before, "removing a removed message");
     }
 );
@@ -449,9 +454,15 @@ backend_test!(
             "exactly one end, dated at the lift"
         );
         assert_eq!(shown(&app, &student, now3)[0].0, Kind::SuspensionEnded);
-        // Lifting a suspension that is not running tells nobody anything.
+        // Lifting a suspension that is not running is refused and tells
+        // nobody anything.
         let before = counts(&app);
-        moderation::users::lift_suspension(&mut app.conn(), &admin.user.id, "suqz", now3).unwrap();
+        let again =
+            moderation::users::lift_suspension(&mut app.conn(), &admin.user.id, "suqz", now3);
+        assert!(matches!(
+            again,
+            Err(moderation::users::AccountActionError::NotSuspended)
+        ));
         nothing_new(&app, &before, "a lift with no suspension");
     }
 );
