@@ -140,7 +140,7 @@ impl DisplayName {
 /// format characters (Cf: zero-width spaces and joiners, bidi overrides, the
 /// word joiner, BOM), private-use and unassigned code points, and the
 /// default-ignorable fillers (U+3164 HANGUL FILLER, U+115F, U+1160, U+FFA0).
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     // U+2800 BRAILLE PATTERN BLANK is a symbol to Unicode, but it prints as a
     // blank, and it is the favourite "invisible name".
     c == '\u{2800}'

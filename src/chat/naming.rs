@@ -8,14 +8,22 @@
 //! every word shaped like one (2–3 letters, a digit, 1–3 letters: `mst3k`,
 //! `jd4ab`, `al9x`) counts, enrolled or not, or drafting "jd4ab" would tell a
 //! student whether jd4ab takes the class. Display names count only for
-//! members of the class (other than the author), as the issue asks.
+//! members of the class (other than the author), as the issue asks, and not
+//! for a member who hides their classes: a hold would tell a friend who drafts
+//! their name that they take this class, which is what hiding keeps from them.
+//!
+//! A draft is read as typed and, when it holds invisible characters or words
+//! mixing scripts, once more as a reader sees it: `fgj\u{200B}4ps` is the ID
+//! `fgj4ps`, and `F\u{430}tima` (a Cyrillic `a`) is `Fatima`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
 use diesel::prelude::*;
+use unicode_security::MixedScript;
 
-use crate::accounts::display_name::folded;
+use crate::accounts::display_name::{folded, is_invisible};
 use crate::accounts::UserId;
 use crate::classes::ClassId;
 use crate::db::schema::{user_classes, users};
@@ -89,6 +97,7 @@ pub fn check(
     class_id: &ClassId,
     text: &str,
 ) -> QueryResult<Findings> {
+    let text = &as_read(text);
     let draft = DraftWords::of(text);
     let mut findings = text_findings(text, &draft);
     if findings.contains(Naming::Classmate) || draft.is_empty() {
@@ -100,6 +109,7 @@ pub fn check(
     let names: Vec<Option<String>> = users::table
         .filter(users::name_key.eq_any(&keys))
         .filter(users::id.ne(author))
+        .filter(users::hide_classes.eq(false))
         .filter(diesel::dsl::exists(
             user_classes::table
                 .filter(user_classes::user_id.eq(users::id))
@@ -116,6 +126,58 @@ pub fn check(
         findings.add(Naming::Classmate);
     }
     Ok(findings)
+}
+
+/// The draft as typed and, on a line of its own, as a reader sees it: without
+/// invisible characters (zero-width spaces, soft hyphens, word joiners, tags),
+/// and with each word that mixes scripts spelled in Latin where its letters
+/// look like Latin ones (UTS #39 skeletons). Borrowed when there is nothing to
+/// add: most drafts. Both are checked: a zero-width space between two names
+/// separates them as a space does, and joins the halves of an ID.
+pub fn as_read(text: &str) -> Cow<'_, str> {
+    let has_invisible = text.chars().any(|c| is_invisible(c) && !c.is_whitespace());
+    let mixes_scripts = text
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| !w.is_ascii() && !w.is_single_script());
+    if !has_invisible && !mixes_scripts {
+        return Cow::Borrowed(text);
+    }
+    let mut read = String::with_capacity(text.len() * 2 + 1);
+    read.push_str(text);
+    read.push('\n');
+    let visible: String = text
+        .chars()
+        .filter(|c| !is_invisible(*c) || c.is_whitespace())
+        .collect();
+    let mut word = String::new();
+    for c in visible.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() {
+            word.push(c);
+            continue;
+        }
+        if word.is_single_script() {
+            read.push_str(&word);
+        } else {
+            read.extend(word.chars().map(latin_look_alike));
+        }
+        word.clear();
+        read.push(c);
+    }
+    read.pop();
+    Cow::Owned(read)
+}
+
+/// The Latin letter `c` looks like (Cyrillic `\u{430}` → `a`), or `c` itself.
+fn latin_look_alike(c: char) -> char {
+    if c.is_ascii() {
+        return c;
+    }
+    let mut buf = [0u8; 4];
+    let mut skeleton = unicode_security::skeleton(c.encode_utf8(&mut buf));
+    match (skeleton.next(), skeleton.next()) {
+        (Some(latin), None) if latin.is_ascii_alphanumeric() => latin,
+        _ => c,
+    }
 }
 
 /// What a draft holds that needs no roster: computing IDs, email addresses,
@@ -248,8 +310,10 @@ pub fn has_phone(text: &str) -> bool {
 
 /// The end of a phone number starting at `i`, if one does.
 fn phone_at(chars: &[char], mut i: usize) -> Option<usize> {
+    // Up to three separators between groups: "434 - 555 - 0123".
     let sep = |chars: &[char], i: &mut usize| {
-        if chars.get(*i).is_some_and(|c| matches!(c, ' ' | '-' | '.')) {
+        let start = *i;
+        while *i - start < 3 && chars.get(*i).is_some_and(|c| matches!(c, ' ' | '-' | '.')) {
             *i += 1;
         }
     };
@@ -359,6 +423,8 @@ mod tests {
             "4345550123",
             "+1 434 555 0123",
             "1-434-555-0123",
+            "434 - 555 - 0123",
+            "434  555  0123",
         ] {
             assert!(has_phone(text), "{text}");
         }
@@ -373,6 +439,34 @@ mod tests {
         ] {
             assert!(!has_phone(text), "{text}");
         }
+    }
+
+    #[test]
+    fn invisible_characters_and_look_alike_letters_hide_nothing() {
+        let found = |text: &str| {
+            let read = as_read(text);
+            text_findings(&read, &DraftWords::of(&read))
+        };
+        for text in [
+            "ask fgj\u{200B}4ps",
+            "ask fgj\u{2060}4ps",
+            "ask fgj4\u{00AD}ps",
+            "ask fgj\u{E0041}4ps",
+        ] {
+            assert!(found(text).contains(Naming::Classmate), "{text:?}");
+        }
+        assert!(found("call 434\u{200B}555\u{200B}0199").contains(Naming::Phone));
+        assert!(found("rhb\u{2060}4p@virginia\u{200B}.edu").contains(Naming::Email));
+        let read = as_read("was that F\u{0430}tima Garcia?");
+        assert!(DraftWords::of(&read).has_phrase("Fatima Garcia"), "{read}");
+        let read = as_read("was that F\u{200B}atima Garcia?");
+        assert!(DraftWords::of(&read).has_phrase("Fatima Garcia"), "{read}");
+        // Still a separator when it stands between two words.
+        let read = as_read("Elena\u{200B}Jackson said");
+        assert!(DraftWords::of(&read).has_phrase("Elena Jackson"), "{read}");
+        // Plain text, and words wholly in another script, are read as typed.
+        assert!(matches!(as_read("when is the midterm?"), Cow::Borrowed(_)));
+        assert!(matches!(as_read("Москва и Zürich"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -423,6 +423,49 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_member_who_hides_their_classes_is_not_given_away_by_a_hold(backend: Backend) {
+        // Arrange: the author's friend is in the class and hides their classes;
+        // a second classmate does not hide theirs.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let hider = app.student("hid2b");
+        set_display_name(&app, &hider, "Rohan Hernandez");
+        common_grounds::accounts::update(
+            &mut app.conn(),
+            &hider.user.id,
+            &common_grounds::accounts::UserChanges {
+                hide_classes: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let open = app.student("opn3c");
+        set_display_name(&app, &open, "Elena Jackson");
+        let class = new_class(&app, "CS 3120", &[&author, &hider, &open]).id;
+
+        // Act: the author drafts each name.
+        let hidden_name = "are Rohan Hernandez notes up?";
+        let (hidden_status, _) = post(&app, &author, &class, hidden_name, None, false).await;
+        let (open_status, open_page) = post(
+            &app,
+            &author,
+            &class,
+            "are Elena Jackson notes up?",
+            None,
+            false,
+        )
+        .await;
+
+        // Assert: the hider's name posts as a stranger's would (the hold would
+        // say they take the class); the other classmate's is warned.
+        assert_eq!(hidden_status, 303);
+        assert!(!held_state(&app, &message_with(&app, hidden_name)).0);
+        assert_eq!(open_status, 200);
+        assert!(open_page.contains("names a classmate"), "{open_page}");
+    }
+);
+
+backend_test!(
     async fn a_name_written_without_its_key_is_caught_once_keys_are_filled(backend: Backend) {
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
