@@ -907,6 +907,56 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_page_giving_one_class_number_to_two_sections_changes_nothing(backend: Backend) {
+        // Arrange: the term synced; then SIS lists MATH's 20003 under the
+        // class number of 20001 (another catalog number and section), and a
+        // CS section on MATH's pages.
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let server = sample_server().await;
+        sync_all(&db, &server).await;
+        let math_rows = |conn: &mut DbConn| -> Vec<Class> {
+            catalog(conn)
+                .into_values()
+                .filter(|c| c.subject == "MATH")
+                .collect()
+        };
+        let before = math_rows(&mut conn);
+        let mut broken = math_sections(5);
+        broken[1]["class_nbr"] = 20001.into();
+        server.set_pages("1262", "MATH", sis_server::object_pages(&broken, 2));
+        let mut stray = math_sections(5);
+        stray[2]["subject"] = "CS".into();
+
+        // Act: a sync of each broken MATH listing.
+        let duplicated = sync_all(&db, &server).await;
+        server.set_pages("1262", "MATH", sis_server::object_pages(&stray, 2));
+        let strayed = sync_all(&db, &server).await;
+
+        // Assert: MATH fails with the reason each time; no section changed.
+        let math_error = |report: &SyncReport| match &report
+            .subjects
+            .iter()
+            .find(|(s, _)| s.as_str() == "MATH")
+            .unwrap()
+            .1
+        {
+            SubjectOutcome::Failed(error) => error.clone(),
+            other => panic!("MATH synced: {other:?}"),
+        };
+        assert_eq!(
+            math_error(&duplicated),
+            "class number 20001 is given to two sections, MATH 3001 LEC 001 and MATH 3003 LEC 003"
+        );
+        assert_eq!(
+            math_error(&strayed),
+            "section 20005 is of subject CS, not MATH"
+        );
+        assert_eq!(math_rows(&mut conn), before, "no MATH row written");
+    }
+);
+
+backend_test!(
     async fn requests_stay_within_the_concurrency_limit_and_pause_between(backend: Backend) {
         let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();

@@ -6,7 +6,9 @@ use crate::classes::catalog::{MeetingRecord, SectionRecord, SubjectRecords};
 use crate::sis::wire::SisSection;
 use crate::sis::{Subject, Term};
 
-/// Maps one SIS section; refuses one that belongs to another term.
+/// Maps one SIS section; refuses one that belongs to another term or, on the
+/// pages of one subject, to another subject (the catalog keys sections by
+/// class number: a stray one would move a section between subjects).
 pub fn section_record(
     term: &Term,
     subject: &Subject,
@@ -19,6 +21,12 @@ pub fn section_record(
                 s.class_nbr
             ));
         }
+    }
+    if let Some(other) = s.subject.as_deref().filter(|o| *o != subject.as_str()) {
+        return Err(format!(
+            "section {} is of subject {other}, not {subject}",
+            s.class_nbr
+        ));
     }
     let title = match (s.descr, s.topic) {
         (Some(descr), Some(topic)) if topic != descr => Some(format!("{descr}: {topic}")),
@@ -70,7 +78,9 @@ fn names<'a>(all: impl Iterator<Item = &'a str>) -> Option<String> {
 }
 
 /// A subject's sections keyed by class number. A section listed twice (SIS
-/// pages can shift while being read) is kept once, as last seen.
+/// pages can shift while being read) is kept once, as last seen; one class
+/// number given to two different sections is a broken page, refused, or the
+/// second would overwrite the first (a lecture's students left in a lab).
 pub(super) fn records_of(
     term: &Term,
     subject: &Subject,
@@ -79,9 +89,29 @@ pub(super) fn records_of(
     let mut records = SubjectRecords::new();
     for section in sections {
         let record = section_record(term, subject, section)?;
+        if let Some(seen) = records.get(&record.class_number) {
+            if identity(seen) != identity(&record) {
+                return Err(format!(
+                    "class number {} is given to two sections, {} and {}",
+                    record.class_number,
+                    identity(seen).join(" "),
+                    identity(&record).join(" ")
+                ));
+            }
+        }
         records.insert(record.class_number.clone(), record);
     }
     Ok(records)
+}
+
+/// What makes a section itself: "CS 2100 LEC 001".
+fn identity(record: &SectionRecord) -> [&str; 4] {
+    [
+        &record.subject,
+        &record.catalog_number,
+        record.component.as_deref().unwrap_or("-"),
+        record.class_section.as_deref().unwrap_or("-"),
+    ]
 }
 
 #[cfg(test)]
@@ -134,5 +164,40 @@ mod tests {
         let err = record(serde_json::json!({"class_nbr": 1, "catalog_nbr": "1", "strm": "1268"}))
             .unwrap_err();
         assert_eq!(err, "section 1 is of term 1268, not 1262");
+    }
+
+    #[test]
+    fn a_section_of_another_subject_is_refused() {
+        let err =
+            record(serde_json::json!({"class_nbr": 7, "subject": "MATH", "catalog_nbr": "1310"}))
+                .unwrap_err();
+        assert_eq!(err, "section 7 is of subject MATH, not CS");
+    }
+
+    #[test]
+    fn one_class_number_for_two_sections_is_refused_and_a_repeat_kept_once() {
+        let sections = |json: serde_json::Value| parse_page(json).unwrap().sections;
+        let cs = Subject::parse("CS").unwrap();
+        let lecture = serde_json::json!({"class_nbr": 16601, "catalog_nbr": "2100",
+            "component": "LEC", "class_section": "001", "class_capacity": 300});
+        let mut shifted = lecture.clone();
+        shifted["class_capacity"] = 299.into();
+        let kept = records_of(
+            &term(),
+            &cs,
+            sections(serde_json::json!([lecture, shifted])),
+        )
+        .unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept["16601"].class_capacity, Some(299), "as last seen");
+
+        let lab = serde_json::json!({"class_nbr": 16601, "catalog_nbr": "2100",
+            "component": "LAB", "class_section": "101"});
+        let err =
+            records_of(&term(), &cs, sections(serde_json::json!([lecture, lab]))).unwrap_err();
+        assert_eq!(
+            err,
+            "class number 16601 is given to two sections, CS 2100 LEC 001 and CS 2100 LAB 101"
+        );
     }
 }
