@@ -198,6 +198,12 @@ pub enum ChatError {
     TooFast { retry_at: NaiveDateTime },
     #[error("hourly posting limit reached")]
     HourlyLimit { retry_at: NaiveDateTime },
+    /// Edits go live to every open page of the class, so they are paced like
+    /// posts: one per `post_interval`, `posts_per_hour` an hour, per student.
+    #[error("editing too fast")]
+    EditTooFast { retry_at: NaiveDateTime },
+    #[error("hourly editing limit reached")]
+    EditHourlyLimit { retry_at: NaiveDateTime },
     /// The per-student limit across all classes, so one account cannot spray the campus.
     #[error("hourly posting limit across all classes reached")]
     HourlyLimitAnywhere { retry_at: NaiveDateTime },

@@ -297,6 +297,7 @@ pub fn edit_confirming(
             return Ok(message);
         }
         let held = naming_hold(tx, editor, &message.class_id, body, confirm_naming, rules)?;
+        count_edit(tx, editor, rules, now)?;
         // A reported message is evidence: its author must not be able to edit
         // away what the reporters saw.
         if super::revisions::is_evidence(tx, &message)? {
@@ -329,6 +330,41 @@ pub fn edit_confirming(
         }
         Ok(message)
     })
+}
+
+/// Counts an edit against the editor's limits (every class together: an
+/// edit is one student's, wherever it lands). Counted after every check that
+/// can refuse it, so a refused edit costs nothing.
+fn count_edit(
+    tx: &mut Tx,
+    editor: &UserId,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<(), ChatError> {
+    let user = editor.as_str();
+    if let Err(limited) = rate_limit::hit(
+        tx,
+        &format!("chat-edit-burst:{user}"),
+        1,
+        rules.post_interval,
+        now,
+    )? {
+        return Err(ChatError::EditTooFast {
+            retry_at: limited.retry_at,
+        });
+    }
+    if let Err(limited) = rate_limit::hit(
+        tx,
+        &format!("chat-edit-hour:{user}"),
+        rules.posts_per_hour,
+        Duration::hours(1),
+        now,
+    )? {
+        return Err(ChatError::EditHourlyLimit {
+            retry_at: limited.retry_at,
+        });
+    }
+    Ok(())
 }
 
 /// What deleting did to a message.

@@ -434,6 +434,21 @@ pub fn chat_refusal(
             now,
             campus,
         ),
+        ChatError::EditTooFast { retry_at } => chat_limited(
+            &format!("You can edit once every {interval} seconds; every edit shows on your classmates' open pages."),
+            retry_at,
+            now,
+            campus,
+        ),
+        ChatError::EditHourlyLimit { retry_at } => chat_limited(
+            &format!(
+                "You can make at most {} edits an hour.",
+                rules.posts_per_hour
+            ),
+            retry_at,
+            now,
+            campus,
+        ),
         ChatError::HourlyLimitAnywhere { retry_at } => chat_limited(
             &format!(
                 "You can post at most {} messages an hour across all your classes.",

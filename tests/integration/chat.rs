@@ -1096,16 +1096,6 @@ backend_test!(
         assert!(matches!(late, Err(ChatError::EditWindowClosed)), "{late:?}");
         let theirs = chat::edit(&mut conn, &b.user.id, &message.id, &body, &rules(), posted);
         assert!(matches!(theirs, Err(ChatError::NotYours)));
-        let edited = chat::edit(
-            &mut conn,
-            &a.user.id,
-            &message.id,
-            &body,
-            &rules(),
-            posted + Duration::minutes(14),
-        )
-        .unwrap();
-        assert_eq!(edited.content, "final");
         drop(conn);
 
         let by_form = a
@@ -1121,6 +1111,17 @@ backend_test!(
         assert_eq!(shown.len(), 1, "{shown:?}");
         assert_eq!(shown[0].text, "final, really");
         assert!(shown[0].edited, "marked edited");
+        // Later, still within the window (and past the edit pacing).
+        let edited = chat::edit(
+            &mut app.conn(),
+            &a.user.id,
+            &message.id,
+            &body,
+            &rules(),
+            posted + Duration::minutes(14),
+        )
+        .unwrap();
+        assert_eq!(edited.content, "final");
         let refused = b
             .post(
                 &app,
@@ -1608,6 +1609,68 @@ backend_test!(
         );
         let you: Vec<bool> = shown.iter().map(|m| m.you).collect();
         assert_eq!(you, [true, false, true, false, true, false, false]);
+    }
+);
+
+backend_test!(
+    async fn edits_are_paced_like_posts(backend: Backend) {
+        // Arrange: a student's message, and a classmate reading the class.
+        let app = spawn_app(backend).await;
+        let a = student(&app, "aa1a").await;
+        let b = student(&app, "bb2b").await;
+        let mut conn = app.conn();
+        let class = new_class(&mut conn, "1");
+        enroll(&mut conn, &a.user, &class);
+        enroll(&mut conn, &b.user, &class);
+        let t0 = clock::now();
+        let message = post_at(&mut conn, &a.user, &class, None, "draft", &rules(), t0).unwrap();
+        drop(conn);
+
+        // Act: two edits by form at once.
+        let edit = |text: &'static str| {
+            let path = format!("/messages/{}/edit", message.id);
+            let a = &a;
+            let app = &app;
+            async move { a.post(app, &path, &[("content", text)]).await }
+        };
+        let first = edit("draft, fixed").await;
+        let second = edit("draft, fixed again").await;
+
+        // Assert: the second waits, with the reason; the class reads the first.
+        assert_eq!(first.status, 303);
+        assert_eq!(second.status, 429, "{}", second.body);
+        assert!(
+            second.body.contains("You can edit once every 5 seconds"),
+            "{}",
+            second.body
+        );
+        let page = chat_as_seen(&app, &b.client, &format!("/classes/{class}")).await;
+        assert_eq!(shown_messages(&page)[0].text, "draft, fixed");
+
+        // And an hour holds at most `posts_per_hour` edits (30 in `rules()`),
+        // each spaced past the 5 seconds.
+        let mut conn = app.conn();
+        let later = t0 + Duration::seconds(10);
+        let mut outcomes = Vec::new();
+        for i in 0..31 {
+            let body = MessageBody::parse(&format!("version {i}")).unwrap();
+            let at = later + Duration::seconds(6 * i);
+            outcomes.push(chat::edit(
+                &mut conn,
+                &a.user.id,
+                &message.id,
+                &body,
+                &rules(),
+                at,
+            ));
+        }
+        // The form's edit counted too: the 30th here is the 31st of the hour.
+        assert!(outcomes[..29].iter().all(Result::is_ok));
+        assert!(
+            matches!(outcomes[29], Err(ChatError::EditHourlyLimit { .. })),
+            "{:?}",
+            outcomes[29]
+        );
     }
 );
 
