@@ -59,8 +59,10 @@ pub enum DisplayNameError {
     /// as highly restrictive (Latin with Han, Japanese kana or Hangul).
     #[error("A display name cannot mix letters from different alphabets (yours mixes {0}): a look-alike letter, such as a Greek Ε among Latin ones, can pass one name off as another. Type your name in one alphabet.")]
     MixedScripts(String),
-    /// A bracketed word of letters and digits, the way friends see a computing ID.
-    #[error("A display name cannot contain an ID in brackets, such as ({0}): friends already see your real computing ID in brackets after your name, so this could pass you off as someone else.")]
+    /// A bracketed word of letters and digits, the way friends see a computing
+    /// ID; or, anywhere, a word shaped like a computing ID (look-alike letters
+    /// read as Latin) or an email address.
+    #[error("A display name cannot contain a computing ID or an email address, such as “{0}”: friends already see your real computing ID in brackets after your name, so this could pass you off as someone else.")]
     LooksLikeComputingId(String),
     #[error("Too many accent marks stacked on one letter: a display name can have at most 4 on each letter.")]
     StackedMarks,
@@ -115,7 +117,7 @@ impl DisplayName {
         if !is_one_writing_system(&name) {
             return Err(DisplayNameError::MixedScripts(scripts_named(&name)));
         }
-        if let Some(id) = bracketed_id(&name) {
+        if let Some(id) = bracketed_id(&name).or_else(|| id_or_address(&name)) {
             return Err(DisplayNameError::LooksLikeComputingId(id));
         }
         Ok(DisplayName(name))
@@ -197,6 +199,43 @@ fn scripts_named(name: &str) -> String {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => names.join(""),
     }
+}
+
+/// The Latin letter `c` looks like (Cyrillic `\u{430}` → `a`), or `c` itself.
+pub fn latin_look_alike(c: char) -> char {
+    if c.is_ascii() {
+        return c;
+    }
+    let mut buf = [0u8; 4];
+    let mut skeleton = unicode_security::skeleton(c.encode_utf8(&mut buf));
+    match (skeleton.next(), skeleton.next()) {
+        (Some(latin), None) if latin.is_ascii_alphanumeric() => latin,
+        _ => c,
+    }
+}
+
+/// The first word shaped like a computing ID (`hoo1a`, or `Ηοο1α` in Greek
+/// look-alikes), or an email address, wherever it stands: "Carl - hoo1a" and
+/// "«hoo1a»" pass someone off as well as "(hoo1a)" does.
+fn id_or_address(name: &str) -> Option<String> {
+    let folded: String = name.nfkc().collect();
+    if super::email::has_email(&folded) {
+        return folded
+            .split_whitespace()
+            .find(|w| w.contains('@'))
+            .map(str::to_string);
+    }
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|word| {
+            let read: String = word
+                .chars()
+                .map(latin_look_alike)
+                .flat_map(char::to_lowercase)
+                .collect();
+            super::email::is_computing_id(&read)
+        })
+        .map(str::to_string)
 }
 
 /// The first bracketed word that reads like an ID (letters and digits, no
@@ -372,6 +411,39 @@ mod tests {
                 DisplayNameError::LooksLikeComputingId(id.into()),
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn a_computing_id_or_an_address_anywhere_is_refused() {
+        for (name, id) in [
+            ("Carl - hoo1a", "hoo1a"),
+            ("hoo1a", "hoo1a"),
+            ("\u{AB}hoo1a\u{BB}", "hoo1a"),
+            ("<hoo1a>", "hoo1a"),
+            (")hoo1a(", "hoo1a"),
+            ("\u{FD3E}hoo1a\u{FD3F}", "hoo1a"),
+            (
+                "\u{397}\u{3BF}\u{3BF}1\u{3B1}",
+                "\u{397}\u{3BF}\u{3BF}1\u{3B1}",
+            ),
+            ("Carl (hoo1a@virginia.edu)", "(hoo1a@virginia.edu)"),
+            ("carl@gmail.com", "carl@gmail.com"),
+        ] {
+            assert_eq!(
+                refused(name),
+                DisplayNameError::LooksLikeComputingId(id.into()),
+                "{name}"
+            );
+        }
+        for name in [
+            "R2D2",
+            "Agent 47",
+            "Kate (she/her)",
+            "Carl @ UVA",
+            "Ana 3rd",
+        ] {
+            assert!(DisplayName::parse(name).is_ok(), "{name}");
         }
     }
 

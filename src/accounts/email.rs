@@ -23,6 +23,38 @@ pub enum EmailError {
     OtherDomain(String),
 }
 
+/// A UVA computing ID's shape: 2–3 letters, one digit, 1–3 letters (`mst3k`,
+/// `al9x`, as in the SIS samples).
+pub fn is_computing_id(word: &str) -> bool {
+    let b = word.as_bytes();
+    let lead = b.iter().take_while(|c| c.is_ascii_lowercase()).count();
+    if !(2..=3).contains(&lead) || b.get(lead).is_none_or(|c| !c.is_ascii_digit()) {
+        return false;
+    }
+    let tail = &b[lead + 1..];
+    (1..=3).contains(&tail.len()) && tail.iter().all(u8::is_ascii_lowercase)
+}
+
+/// Any email address: `local@domain.tld`.
+pub fn has_email(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let local = |c: &char| c.is_alphanumeric() || "._%+-".contains(*c);
+    let domain = |c: &char| c.is_alphanumeric() || ".-".contains(*c);
+    chars.iter().enumerate().any(|(i, c)| {
+        if *c != '@' || i == 0 || !local(&chars[i - 1]) {
+            return false;
+        }
+        let host: String = chars[i + 1..].iter().take_while(|c| domain(c)).collect();
+        let host = host.trim_end_matches(['.', '-']);
+        match host.rsplit_once('.') {
+            Some((name, tld)) => {
+                !name.is_empty() && tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic)
+            }
+            None => false,
+        }
+    })
+}
+
 const MAX_LEN: usize = 254;
 const MAX_LOCAL: usize = 64;
 

@@ -23,7 +23,8 @@ use std::fmt;
 use diesel::prelude::*;
 use unicode_security::MixedScript;
 
-use crate::accounts::display_name::{folded, is_invisible};
+use crate::accounts::display_name::{folded, is_invisible, latin_look_alike};
+use crate::accounts::email::{has_email, is_computing_id};
 use crate::accounts::UserId;
 use crate::classes::ClassId;
 use crate::db::schema::{user_classes, users};
@@ -167,19 +168,6 @@ pub fn as_read(text: &str) -> Cow<'_, str> {
     Cow::Owned(read)
 }
 
-/// The Latin letter `c` looks like (Cyrillic `\u{430}` → `a`), or `c` itself.
-fn latin_look_alike(c: char) -> char {
-    if c.is_ascii() {
-        return c;
-    }
-    let mut buf = [0u8; 4];
-    let mut skeleton = unicode_security::skeleton(c.encode_utf8(&mut buf));
-    match (skeleton.next(), skeleton.next()) {
-        (Some(latin), None) if latin.is_ascii_alphanumeric() => latin,
-        _ => c,
-    }
-}
-
 /// What a draft holds that needs no roster: computing IDs, email addresses,
 /// phone numbers.
 pub fn text_findings(text: &str, draft: &DraftWords) -> Findings {
@@ -263,38 +251,6 @@ fn words_of(text: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// A UVA computing ID's shape: 2–3 letters, one digit, 1–3 letters (`mst3k`,
-/// `al9x`, as in the SIS samples).
-pub fn is_computing_id(word: &str) -> bool {
-    let b = word.as_bytes();
-    let lead = b.iter().take_while(|c| c.is_ascii_lowercase()).count();
-    if !(2..=3).contains(&lead) || b.get(lead).is_none_or(|c| !c.is_ascii_digit()) {
-        return false;
-    }
-    let tail = &b[lead + 1..];
-    (1..=3).contains(&tail.len()) && tail.iter().all(u8::is_ascii_lowercase)
-}
-
-/// Any email address: `local@domain.tld`.
-pub fn has_email(text: &str) -> bool {
-    let chars: Vec<char> = text.chars().collect();
-    let local = |c: &char| c.is_alphanumeric() || "._%+-".contains(*c);
-    let domain = |c: &char| c.is_alphanumeric() || ".-".contains(*c);
-    chars.iter().enumerate().any(|(i, c)| {
-        if *c != '@' || i == 0 || !local(&chars[i - 1]) {
-            return false;
-        }
-        let host: String = chars[i + 1..].iter().take_while(|c| domain(c)).collect();
-        let host = host.trim_end_matches(['.', '-']);
-        match host.rsplit_once('.') {
-            Some((name, tld)) => {
-                !name.is_empty() && tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic)
-            }
-            None => false,
-        }
-    })
 }
 
 /// A North American phone number: 434-555-0123, (434) 555-0123,

@@ -76,8 +76,15 @@ backend_test!(
             ("\u{200B}", "would look blank"),
             ("Emily\u{2060}Evans", "Unicode character 2060"),
             ("Emily Evans\u{202E}", "text-direction"),
-            ("Emily Evans (ee9k)", "ID in brackets"),
-            ("Emily Evans\u{FF08}ee9k\u{FF09}", "ID in brackets"),
+            ("Emily Evans (ee9k)", "a computing ID or an email address"),
+            (
+                "Emily Evans\u{FF08}ee9k\u{FF09}",
+                "a computing ID or an email address",
+            ),
+            ("Emily Evans - ee9k", "“ee9k”"),
+            ("Emily \u{AB}ee9k\u{BB}", "“ee9k”"),
+            ("Emily (ee9k@virginia.edu)", "“(ee9k@virginia.edu)”"),
+            ("\u{397}\u{3BF}\u{3BF}1\u{3B1}", "a computing ID"),
             ("\u{395}mily Evans", "mixes Greek and Latin"),
             ("Emily Ev\u{430}ns", "mixes Latin and Cyrillic"),
         ];
