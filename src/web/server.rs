@@ -462,17 +462,14 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .app_data(
                 web::FormConfig::default()
                     .limit(64 * 1024)
-                    .error_handler(|err, _| {
-                        AppError::BadRequest(format!(
-                            "The form could not be read ({err}). Go back and try again."
-                        ))
-                        .into()
-                    }),
+                    .error_handler(|err, _| form_refused(&err).into()),
             )
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                AppError::BadRequest(format!(
-                    "The address has a parameter we cannot read ({err})."
-                ))
+                tracing::debug!(error = %err, "query refused");
+                AppError::BadRequest(
+                    "The address has a part we cannot read: a number, date or choice that is not one this page knows. Check the link, or go back to the page it came from."
+                        .into(),
+                )
                 .into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
@@ -521,6 +518,26 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// A form the extractor could not read, in words for the person who sent it
+/// (serde's own words, such as "missing field `csrf_token`", go to the debug
+/// log): too large, not a web form, or missing a field or holding a value of
+/// the wrong kind, which a page of ours never sends unless it is stale.
+fn form_refused(err: &actix_web::error::UrlencodedError) -> AppError {
+    use actix_web::error::UrlencodedError as E;
+    tracing::debug!(error = %err, "form refused");
+    AppError::BadRequest(match err {
+        E::Overflow { .. } => {
+            "The form is too large to send (over 64 kB). Shorten what you typed and try again."
+                .into()
+        }
+        E::ContentType => {
+            "This was not sent as a web form. Go back, reload the page and try again.".into()
+        }
+        _ => "The form is missing a field, or a field holds a value of the wrong kind: the page may be out of date. Go back, reload it and try again."
+            .into(),
+    })
 }
 
 #[cfg(test)]

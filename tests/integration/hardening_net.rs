@@ -385,3 +385,50 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    async fn a_form_that_cannot_be_read_is_refused_in_words(backend: Backend) {
+        // Arrange: a signed-in student and their account page's token.
+        let app = spawn_app(backend).await;
+        app.sign_in("mst3k@virginia.edu").await;
+        let csrf = app.csrf_from("/account").await;
+        let url = format!("{}/account/privacy", app.address);
+        let send = |content_type: &'static str, body: String| {
+            app.client
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body)
+                .send()
+        };
+        let form = "application/x-www-form-urlencoded";
+
+        // Act: a field twice, JSON, and 70 kB.
+        let twice = send(form, format!("csrf_token={csrf}&csrf_token={csrf}"))
+            .await
+            .unwrap();
+        let json = send("application/json", format!("{{\"csrf_token\":\"{csrf}\"}}"))
+            .await
+            .unwrap();
+        let huge = send(
+            form,
+            format!("csrf_token={csrf}&display_name={}", "a".repeat(70_000)),
+        )
+        .await
+        .unwrap();
+
+        // Assert: each a 400 whose words say what to do, not serde's.
+        for (response, words) in [
+            (twice, "the page may be out of date"),
+            (json, "not sent as a web form"),
+            (huge, "too large to send"),
+        ] {
+            assert_eq!(response.status().as_u16(), 400, "{words}");
+            let page = response.text().await.unwrap();
+            assert!(page.contains(words), "{words}: {page}");
+            assert!(
+                !page.contains("field `") && !page.contains("error:"),
+                "{page}"
+            );
+        }
+    }
+);
