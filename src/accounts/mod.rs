@@ -238,6 +238,23 @@ pub fn update(conn: &mut DbConn, id: &UserId, changes: &UserChanges<'_>) -> Quer
     }
 }
 
+/// Ends the account's suspension if one is running at `now`; whether it did.
+/// One conditional write, so of two moderators lifting at once one ends it.
+pub fn end_running_suspension(
+    conn: &mut DbConn,
+    id: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let ended = diesel::update(users::table.find(id).filter(users::suspended_until.gt(now)))
+        .set((
+            users::suspended_until.eq(None::<NaiveDateTime>),
+            users::suspension_reason.eq(None::<String>),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(ended > 0)
+}
+
 /// Fills `name_key` for accounts whose display name has none (rows from
 /// before the column, or written around `update`); returns how many. Runs
 /// after migrations: idempotent, and a no-op read once every key is set.

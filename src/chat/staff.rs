@@ -21,6 +21,16 @@ fn locked(tx: &mut Tx, id: &MessageId) -> QueryResult<Option<super::ClassMessage
     Ok(Some(message))
 }
 
+/// The message as it stands once its class is locked (read again after the
+/// lock: a staff action decided on the state read before it could act on a
+/// state another moderator has just changed); None if it is gone.
+pub fn current(tx: &mut Tx, id: &MessageId) -> QueryResult<Option<super::ClassMessage>> {
+    if locked(tx, id)?.is_none() {
+        return Ok(None);
+    }
+    super::find(tx, id)
+}
+
 /// Hides a message from students.
 pub fn hide(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
     let Some(message) = locked(tx, id)? else {

@@ -523,10 +523,6 @@ fn audit(
     )
 }
 
-fn load(conn: &mut DbConn, id: &MessageId) -> Result<ClassMessage, ActionError> {
-    crate::chat::find(conn, id)?.ok_or(ActionError::NotFound)
-}
-
 fn clean_reason(reason: Option<&str>) -> Option<String> {
     reason
         .map(|r| super::one_line(r).chars().take(500).collect::<String>())
@@ -635,7 +631,9 @@ fn act(
     write: fn(&mut Tx, &MessageId, NaiveDateTime) -> QueryResult<usize>,
 ) -> Result<ClassMessage, ActionError> {
     db::write_tx(conn, |tx| {
-        let message = load(tx, id)?;
+        // Decided on the message as it stands under its class's lock: two
+        // moderators pressing at once act one after the other.
+        let message = chat::staff::current(tx, id)?.ok_or(ActionError::NotFound)?;
         // A held post was never shown: hiding, restoring or dismissing it would
         // announce it to the class's live pages. It is released or removed.
         if message.held && !message.deleted && action != AuditAction::Delete {

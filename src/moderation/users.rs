@@ -98,7 +98,7 @@ pub fn lift_suspension(
 ) -> Result<String, AccountActionError> {
     db::write_tx(conn, |tx| {
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
-        if target.suspended_at(now).is_none() {
+        if !accounts::end_running_suspension(tx, &target.id, now)? {
             return Err(AccountActionError::NotSuspended);
         }
         lift(tx, actor, &target, now)?;
@@ -188,19 +188,9 @@ pub fn suspend(
     Ok(())
 }
 
-/// Lifts a running suspension (`lift_suspension` refuses any other).
+/// Tells the student and logs a suspension `lift_suspension` has just ended.
 fn lift(tx: &mut Tx, actor: &UserId, target: &User, now: NaiveDateTime) -> QueryResult<()> {
     notifications::account::suspension_lifted(tx, &target.id, now)?;
-    accounts::update(
-        tx,
-        &target.id,
-        &UserChanges {
-            suspended_until: Some(None),
-            suspension_reason: Some(None),
-            updated_at: Some(now),
-            ..Default::default()
-        },
-    )?;
     super::record(
         tx,
         &NewAuditEntry {

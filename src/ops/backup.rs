@@ -222,9 +222,12 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Manifest)>> {
 
 /// Removes snapshots (and manifests) older than `keep_days`; returns what it removed.
 pub fn prune(dir: &Path, keep_days: i64, now: NaiveDateTime) -> anyhow::Result<Vec<PathBuf>> {
+    let keep = chrono::Duration::try_days(keep_days)
+        .filter(|d| *d >= chrono::Duration::days(1))
+        .ok_or_else(|| anyhow!("keep snapshots for 1 to 36,500 days, not {keep_days}"))?;
     let mut removed = Vec::new();
     for (path, manifest) in list(dir)? {
-        if manifest.created_at < now - chrono::Duration::days(keep_days) {
+        if manifest.created_at < now - keep {
             std::fs::remove_file(&path)?;
             let _ = std::fs::remove_file(manifest_path(&path));
             removed.push(path);

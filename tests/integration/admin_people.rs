@@ -284,6 +284,41 @@ backend_test!(
             .get_result(&mut *app.conn())
             .unwrap();
         assert_eq!(ended, 1);
+
+        // Two moderators lifting at the same moment: one lifts, one is told.
+        let t = app.student("li2f");
+        for _ in 0..3 {
+            set_suspension(&app, &t, Some(clock::now() + Duration::days(3)));
+            let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let presses: Vec<_> = (0..2)
+                .map(|_| {
+                    let (pool, start) = (app.pool.clone(), start.clone());
+                    let actor = moderator.user.id.clone();
+                    std::thread::spawn(move || {
+                        let mut conn = pool.get().unwrap();
+                        start.wait();
+                        common_grounds::moderation::users::lift_suspension(
+                            &mut conn,
+                            &actor,
+                            "li2f",
+                            clock::now(),
+                        )
+                    })
+                })
+                .collect();
+            let outcomes: Vec<_> = presses.into_iter().map(|p| p.join().unwrap()).collect();
+            assert_eq!(
+                outcomes.iter().filter(|o| o.is_ok()).count(),
+                1,
+                "{outcomes:?}"
+            );
+        }
+        let lifts: i64 = audit_log::table
+            .filter(audit_log::action.eq("lift_suspension"))
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap();
+        assert_eq!(lifts, 1 + 3);
     }
 );
 

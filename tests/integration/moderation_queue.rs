@@ -449,6 +449,44 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn two_moderators_pressing_at_once_act_once(backend: Backend) {
+        // Arrange: three shown messages under report.
+        let f = four_flagged(backend).await;
+        let targets = [
+            f.two.id.clone(),
+            f.older_one.id.clone(),
+            f.newer_one.id.clone(),
+        ];
+
+        // Act: for each, two moderators press "Hide" at the same moment.
+        for id in &targets {
+            let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let presses: Vec<_> = (0..2)
+                .map(|_| {
+                    let (pool, start, id) = (f.app.pool.clone(), start.clone(), id.clone());
+                    let actor = f.moderator.user.id.clone();
+                    std::thread::spawn(move || {
+                        let mut conn = pool.get().unwrap();
+                        let reason = Reason::new(ReasonCategory::Spam, None).unwrap();
+                        start.wait();
+                        moderation::messages::hide(&mut conn, &actor, &id, &reason, clock::now())
+                    })
+                })
+                .collect();
+            let outcomes: Vec<_> = presses.into_iter().map(|p| p.join().unwrap()).collect();
+
+            // Assert: one hid it, the other was told it already was; one log row.
+            let hid = outcomes.iter().filter(|o| o.is_ok()).count();
+            assert_eq!(hid, 1, "{outcomes:?}");
+            assert!(outcomes
+                .iter()
+                .any(|o| matches!(o, Err(moderation::messages::ActionError::AlreadyHidden))));
+            assert_eq!(audit_of(&f.app, id).len(), 1);
+        }
+    }
+);
+
 // ---------------------------------------------------------------- 3. overdue
 
 backend_test!(

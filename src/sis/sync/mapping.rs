@@ -22,7 +22,11 @@ pub fn section_record(
             ));
         }
     }
-    if let Some(other) = s.subject.as_deref().filter(|o| *o != subject.as_str()) {
+    if let Some(other) = s
+        .subject
+        .as_deref()
+        .filter(|o| !o.eq_ignore_ascii_case(subject.as_str()))
+    {
         return Err(format!(
             "section {} is of subject {other}, not {subject}",
             s.class_nbr
