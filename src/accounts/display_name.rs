@@ -209,6 +209,8 @@ pub fn latin_look_alike(c: char) -> char {
     let mut buf = [0u8; 4];
     let mut skeleton = unicode_security::skeleton(c.encode_utf8(&mut buf));
     match (skeleton.next(), skeleton.next()) {
+        // UTS #39 draws every capital I as `l`: a Cyrillic `\u{406}` is an I.
+        (Some('l'), None) if c.is_uppercase() => 'I',
         (Some(latin), None) if latin.is_ascii_alphanumeric() => latin,
         _ => c,
     }

@@ -12,16 +12,17 @@
 //! for a member who hides their classes: a hold would tell a friend who drafts
 //! their name that they take this class, which is what hiding keeps from them.
 //!
-//! A draft is read as typed and, when it holds invisible characters or words
-//! mixing scripts, once more as a reader sees it: `fgj\u{200B}4ps` is the ID
-//! `fgj4ps`, and `F\u{430}tima` (a Cyrillic `a`) is `Fatima`.
+//! A draft is read as typed and, when it differs, once more as a reader sees
+//! it (`readings`): `fgj\u{200B}4ps` is the ID `fgj4ps`, and `F\u{430}tima`
+//! (a Cyrillic `a`) is `Fatima`.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
 use diesel::prelude::*;
-use unicode_security::MixedScript;
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 
 use crate::accounts::display_name::{folded, is_invisible, latin_look_alike};
 use crate::accounts::email::{has_email, is_computing_id};
@@ -66,6 +67,12 @@ impl Findings {
         self.0.contains(&kind)
     }
 
+    fn extend(&mut self, other: Findings) {
+        for kind in other.0 {
+            self.add(kind);
+        }
+    }
+
     fn add(&mut self, kind: Naming) {
         if !self.0.contains(&kind) {
             self.0.push(kind);
@@ -98,15 +105,23 @@ pub fn check(
     class_id: &ClassId,
     text: &str,
 ) -> QueryResult<Findings> {
-    let text = &as_read(text);
-    let draft = DraftWords::of(text);
-    let mut findings = text_findings(text, &draft);
-    if findings.contains(Naming::Classmate) || draft.is_empty() {
+    let readings = readings(text);
+    let drafts: Vec<DraftWords> = readings.iter().map(|t| DraftWords::of(t)).collect();
+    let mut findings = Findings::default();
+    for (text, draft) in readings.iter().zip(&drafts) {
+        findings.extend(text_findings(text, draft));
+    }
+    if findings.contains(Naming::Classmate) || drafts.iter().all(DraftWords::is_empty) {
         return Ok(findings);
     }
     // Only members whose name starts with a word of the draft can be named
     // in it: an indexed look-up of `users.name_key`, then the class test.
-    let keys: Vec<&str> = draft.at.keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = drafts
+        .iter()
+        .flat_map(|d| d.at.keys().map(String::as_str))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
     let names: Vec<Option<String>> = users::table
         .filter(users::name_key.eq_any(&keys))
         .filter(users::id.ne(author))
@@ -119,53 +134,49 @@ pub fn check(
         .select(users::display_name)
         .load(conn)?;
     let mut scratch = String::new();
-    if names
-        .iter()
-        .flatten()
-        .any(|name| draft.has_phrase_with(name, &mut scratch))
-    {
+    if names.iter().flatten().any(|name| {
+        drafts
+            .iter()
+            .any(|draft| draft.has_phrase_with(name, &mut scratch))
+    }) {
         findings.add(Naming::Classmate);
     }
     Ok(findings)
 }
 
-/// The draft as typed and, on a line of its own, as a reader sees it: without
-/// invisible characters (zero-width spaces, soft hyphens, word joiners, tags),
-/// and with each word that mixes scripts spelled in Latin where its letters
-/// look like Latin ones (UTS #39 skeletons). Borrowed when there is nothing to
-/// add: most drafts. Both are checked: a zero-width space between two names
-/// separates them as a space does, and joins the halves of an ID.
-pub fn as_read(text: &str) -> Cow<'_, str> {
-    let has_invisible = text.chars().any(|c| is_invisible(c) && !c.is_whitespace());
-    let mixes_scripts = text
-        .split(|c: char| !c.is_alphanumeric())
-        .any(|w| !w.is_ascii() && !w.is_single_script());
-    if !has_invisible && !mixes_scripts {
-        return Cow::Borrowed(text);
+/// The draft as typed and, when it differs, as a reader sees it: compatibility
+/// forms folded (NFKC: full-width `ｆｇｊ４ｐｓ`, no-break spaces), marks dropped
+/// (accents, keycaps), invisible characters dropped (zero-width spaces, soft
+/// hyphens, word joiners, tags), every other non-ASCII letter or digit read as
+/// the Latin one it looks like (UTS #39 skeletons: a Cyrillic `\u{430}` is `a`),
+/// and any space or dash as a plain one. Each reading is matched on its own:
+/// a zero-width space between two names separates them as typed, and the
+/// halves of an ID join in the second reading.
+pub fn readings(text: &str) -> Vec<Cow<'_, str>> {
+    // ASCII reads as typed (a message holds no control but line breaks and tabs).
+    if text.is_ascii() {
+        return vec![Cow::Borrowed(text)];
     }
-    let mut read = String::with_capacity(text.len() * 2 + 1);
-    read.push_str(text);
-    read.push('\n');
-    let visible: String = text
-        .chars()
-        .filter(|c| !is_invisible(*c) || c.is_whitespace())
+    let read: String = text
+        .nfkc()
+        .collect::<String>()
+        .nfd()
+        .filter(|c| {
+            c.general_category_group() != GeneralCategoryGroup::Mark
+                && (!is_invisible(*c) || c.is_whitespace())
+        })
+        .map(|c| match c.general_category() {
+            _ if c.is_ascii() => c,
+            GeneralCategory::SpaceSeparator => ' ',
+            GeneralCategory::DashPunctuation => '-',
+            _ => latin_look_alike(c),
+        })
         .collect();
-    let mut word = String::new();
-    for c in visible.chars().chain(std::iter::once(' ')) {
-        if c.is_alphanumeric() {
-            word.push(c);
-            continue;
-        }
-        if word.is_single_script() {
-            read.push_str(&word);
-        } else {
-            read.extend(word.chars().map(latin_look_alike));
-        }
-        word.clear();
-        read.push(c);
+    if read == text {
+        vec![Cow::Borrowed(text)]
+    } else {
+        vec![Cow::Borrowed(text), Cow::Owned(read)]
     }
-    read.pop();
-    Cow::Owned(read)
 }
 
 /// What a draft holds that needs no roster: computing IDs, email addresses,
@@ -301,9 +312,7 @@ fn phone_at(chars: &[char], mut i: usize) -> Option<usize> {
             return None;
         }
         i += 1;
-        if chars.get(i) == Some(&' ') {
-            i += 1;
-        }
+        sep(chars, &mut i);
         area
     } else {
         let area = digits(chars, &mut i, 3)?;
@@ -397,32 +406,64 @@ mod tests {
         }
     }
 
+    /// What `check` finds without the roster, over both readings.
+    fn found(text: &str) -> Findings {
+        let mut findings = Findings::default();
+        for read in readings(text) {
+            findings.extend(text_findings(&read, &DraftWords::of(&read)));
+        }
+        findings
+    }
+
+    /// Whether either reading of `text` holds `name`.
+    fn names_read(text: &str, name: &str) -> bool {
+        readings(text)
+            .iter()
+            .any(|read| DraftWords::of(read).has_phrase(name))
+    }
+
     #[test]
     fn invisible_characters_and_look_alike_letters_hide_nothing() {
-        let found = |text: &str| {
-            let read = as_read(text);
-            text_findings(&read, &DraftWords::of(&read))
-        };
         for text in [
             "ask fgj\u{200B}4ps",
             "ask fgj\u{2060}4ps",
             "ask fgj4\u{00AD}ps",
             "ask fgj\u{E0041}4ps",
+            "ask \u{FF46}\u{FF47}\u{FF4A}\u{FF14}\u{FF50}\u{FF53}",
+            "ask \u{455}\u{435}4\u{430}\u{440}",
         ] {
             assert!(found(text).contains(Naming::Classmate), "{text:?}");
         }
-        assert!(found("call 434\u{200B}555\u{200B}0199").contains(Naming::Phone));
+        for text in [
+            "call 434\u{200B}555\u{200B}0199",
+            "call 434\u{A0}555\u{2013}0199",
+            "call 4\u{20E3}3\u{20E3}4\u{20E3}5\u{20E3}5\u{20E3}5\u{20E3}0\u{20E3}1\u{20E3}9\u{20E3}9\u{20E3}",
+            "call (434)  555-0199",
+        ] {
+            assert!(found(text).contains(Naming::Phone), "{text:?}");
+        }
         assert!(found("rhb\u{2060}4p@virginia\u{200B}.edu").contains(Naming::Email));
-        let read = as_read("was that F\u{0430}tima Garcia?");
-        assert!(DraftWords::of(&read).has_phrase("Fatima Garcia"), "{read}");
-        let read = as_read("was that F\u{200B}atima Garcia?");
-        assert!(DraftWords::of(&read).has_phrase("Fatima Garcia"), "{read}");
-        // Still a separator when it stands between two words.
-        let read = as_read("Elena\u{200B}Jackson said");
-        assert!(DraftWords::of(&read).has_phrase("Elena Jackson"), "{read}");
-        // Plain text, and words wholly in another script, are read as typed.
-        assert!(matches!(as_read("when is the midterm?"), Cow::Borrowed(_)));
-        assert!(matches!(as_read("Москва и Zürich"), Cow::Borrowed(_)));
+        for text in [
+            "was that F\u{0430}tima Garcia?",
+            "was that F\u{200B}atima Garcia?",
+            "was that F\u{251}tima Garcia?",
+            "was that Fat\u{131}ma Garcia?",
+        ] {
+            assert!(names_read(text, "Fatima Garcia"), "{text:?}");
+        }
+        assert!(
+            names_read("\u{406}van said", "Ivan"),
+            "a Cyrillic capital I"
+        );
+        // A zero-width space between two names still separates them.
+        assert!(names_read("Elena\u{200B}Jackson said", "Elena Jackson"));
+        // The readings do not run into each other.
+        assert!(!names_read(
+            "Garcia\u{200B} and then ask Fatima",
+            "Fatima Garcia"
+        ));
+        // Plain text is read once.
+        assert_eq!(readings("when is the midterm?").len(), 1);
     }
 
     #[test]

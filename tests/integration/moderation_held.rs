@@ -466,6 +466,39 @@ backend_test!(
 );
 
 backend_test!(
+    async fn invisible_characters_and_look_alike_letters_are_read_through(backend: Backend) {
+        // Arrange: a classmate named Fatima Garcia.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let named = app.student("fgj4ps");
+        set_display_name(&app, &named, "Fatima Garcia");
+        let class = new_class(&app, "CS 3120", &[&author, &named]).id;
+
+        // Act: drafts that show the ID, a number or the name to readers.
+        let drafts = [
+            "ask fgj\u{200B}4ps about the lab",
+            "call 434\u{200B}555\u{200B}0199",
+            "are F\u{430}tima Garcia's notes up?",
+            "are \u{FF26}atima Garcia's notes up?",
+        ];
+        let mut answers = Vec::new();
+        for text in drafts {
+            answers.push(post(&app, &author, &class, text, None, false).await);
+        }
+
+        // Assert: each is warned, and nothing was posted.
+        for (text, (status, page)) in drafts.iter().zip(&answers) {
+            assert_eq!(*status, 200, "{text:?}");
+            assert!(
+                page.contains("names a classmate") || page.contains("contains a phone number"),
+                "{text:?}: {page}"
+            );
+        }
+        assert_eq!(stored_messages(&app), 0);
+    }
+);
+
+backend_test!(
     async fn a_name_written_without_its_key_is_caught_once_keys_are_filled(backend: Backend) {
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
