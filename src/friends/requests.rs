@@ -196,10 +196,7 @@ fn tell_requested(
     if !addressee.email_verified {
         return Ok(false);
     }
-    notifications::notify(
-        tx,
-        &Notice::new(&addressee.id, Kind::FriendRequest, now).from_user(requester),
-    )
+    notifications::friends::requested(tx, &addressee.id, requester, now)
 }
 
 /// The student who asked hears that `accepter` accepted.
@@ -344,6 +341,9 @@ fn act_in(
                 })
                 .ok_or_else(|| ActionError::NotConnected(cid.clone()))?;
             diesel::delete(friendships::table.find(&row.id)).execute(conn)?;
+            if row.status == FriendshipStatus::Pending {
+                notifications::friends::request_withdrawn(tx, &row.user_id_2, &me.id)?;
+            }
             Ok(if row.status == FriendshipStatus::Accepted {
                 format!("You and {cid} are no longer friends.")
             } else {

@@ -20,6 +20,7 @@
 pub mod account;
 pub mod chat;
 pub mod email;
+pub mod friends;
 pub mod inbox;
 pub mod settings;
 pub mod view;

@@ -132,6 +132,44 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn withdrawing_and_asking_again_tells_the_addressee_once_a_day(backend: Backend) {
+        // Arrange: A asked B, and B was told.
+        let app = spawn_app(backend).await;
+        let a = app.student("arwy");
+        let b = app.student("bryw");
+        let now = clock::now();
+        exactly_one(&app, &b, Kind::FriendRequest, || async {
+            requests::request(&mut app.conn(), &a.user, "bryw", "virginia.edu", now).unwrap();
+        })
+        .await;
+
+        // Act: A withdraws and asks again, eight times within the hour.
+        let mut inboxes = Vec::new();
+        for i in 1..=8 {
+            let at = now + Duration::minutes(i);
+            requests::act(&mut app.conn(), &a.user, "bryw", Action::Remove, at).unwrap();
+            inboxes.push(
+                view::list(&mut app.conn(), &b.user.id, at, None, 10)
+                    .unwrap()
+                    .len(),
+            );
+            requests::request(&mut app.conn(), &a.user, "bryw", "virginia.edu", at).unwrap();
+        }
+
+        // Assert: each withdrawal emptied B's inbox; no new notice was written
+        // for B in the day, and a day later a request tells B again.
+        assert_eq!(inboxes, vec![0; 8]);
+        assert_eq!(counts(&app).get(&b.user.id), None);
+        let tomorrow = now + Duration::days(1) + Duration::minutes(10);
+        requests::act(&mut app.conn(), &a.user, "bryw", Action::Remove, tomorrow).unwrap();
+        exactly_one(&app, &b, Kind::FriendRequest, || async {
+            requests::request(&mut app.conn(), &a.user, "bryw", "virginia.edu", tomorrow).unwrap();
+        })
+        .await;
+    }
+);
+
 // ---------------------------------------------------------------- moderation
 
 backend_test!(

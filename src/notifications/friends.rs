@@ -1,0 +1,49 @@
+//! Notices about friend requests. A request tells its addressee at most once a
+//! day for the same requester: withdrawing and asking again must not become a
+//! way to send someone an email every few seconds. A withdrawn request leaves
+//! the addressee's inbox (and any email not yet sent), so the inbox shows only
+//! requests that still wait. `friends::requests` calls these in its transaction.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::{notify, Kind, Notice};
+use crate::accounts::{rate_limit, UserId};
+use crate::db::schema::notifications;
+use crate::db::Tx;
+
+/// How often one requester's requests reach one addressee as a notice.
+pub const RETELL_AFTER: Duration = Duration::days(1);
+
+/// `requester` asked `addressee` to be friends: a notice, unless one of this
+/// requester's requests already told them within `RETELL_AFTER`.
+pub fn requested(
+    tx: &mut Tx,
+    addressee: &UserId,
+    requester: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let bucket = format!("friend-request-told:{addressee}:{requester}");
+    if rate_limit::hit(tx, &bucket, 1, RETELL_AFTER, now)?.is_err() {
+        return Ok(false);
+    }
+    notify(
+        tx,
+        &Notice::new(addressee, Kind::FriendRequest, now).from_user(requester),
+    )
+}
+
+/// `requester` withdrew their request to `addressee`: its notice goes.
+pub fn request_withdrawn(
+    tx: &mut Tx,
+    addressee: &UserId,
+    requester: &UserId,
+) -> QueryResult<usize> {
+    diesel::delete(
+        notifications::table
+            .filter(notifications::user_id.eq(addressee))
+            .filter(notifications::kind.eq(Kind::FriendRequest.as_str()))
+            .filter(notifications::other_user_id.eq(requester)),
+    )
+    .execute(&mut **tx)
+}
