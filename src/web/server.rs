@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
@@ -400,14 +400,22 @@ async fn echo_request_id(
 /// apps send it, where actix's `#[get]` routes alone answer 404
 /// (actix/actix-web#2702, open). The request goes on as GET; actix-http's codec
 /// recorded HEAD when it read the request, so it still sends the headers only.
+/// A streamed body (a live event stream) is dropped at once: it never ends, and
+/// actix-http would hold the keep-alive connection until it did, so the
+/// client's next request on it would hang.
 async fn head_as_get(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    if req.method() == Method::HEAD {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let head = req.method() == Method::HEAD;
+    if head {
         req.head_mut().method = Method::GET;
     }
-    next.call(req).await
+    let res = next.call(req).await?;
+    if head && matches!(res.response().body().size(), BodySize::Stream) {
+        return Ok(res.map_body(|_, _| EitherBody::right(BoxBody::new(()))));
+    }
+    Ok(res.map_into_left_body())
 }
 
 /// Counts each answered request for `/metrics`: method, route pattern, status

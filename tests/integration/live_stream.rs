@@ -350,3 +350,54 @@ pub fn session_client(base: &str, token: &str) -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+backend_test!(
+    async fn head_on_a_stream_answers_and_frees_the_connection(backend: Backend) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Arrange: a student of the class, on one raw keep-alive connection.
+        let app = spawn_app(backend).await;
+        let b = app.student("bbb2b");
+        let class = new_class(&app, "CS 3120", &[&b]).id;
+        let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .unwrap();
+        let request = |method: &str, path: &str| {
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: cg_session={}\r\n\r\n",
+                b.token
+            )
+        };
+
+        // Act: HEAD on the class's stream, then GET on the same connection.
+        socket
+            .write_all(request("HEAD", &events_path(&class)).as_bytes())
+            .await
+            .unwrap();
+        socket
+            .write_all(request("GET", "/healthz").as_bytes())
+            .await
+            .unwrap();
+        let mut read = Vec::new();
+        let answered = tokio::time::timeout(WAIT, async {
+            let mut buf = [0u8; 4096];
+            while String::from_utf8_lossy(&read)
+                .matches("HTTP/1.1 200")
+                .count()
+                < 2
+            {
+                let n = socket.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                read.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await;
+
+        // Assert: both answered, the stream's headers first, within 5 s.
+        let text = String::from_utf8_lossy(&read).to_string();
+        assert!(answered.is_ok(), "the GET after HEAD hung: {text}");
+        assert!(text.contains("text/event-stream"), "{text}");
+        assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
+    }
+);
