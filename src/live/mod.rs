@@ -88,7 +88,11 @@ pub struct Bus {
     stopping: watch::Sender<bool>,
     open_streams: AtomicI64,
     per_session: Mutex<HashMap<(StreamKind, String), usize>>,
+    access: broadcast::Sender<UserId>,
 }
+
+/// Access changes a stream may fall behind by; past them it checks anyway.
+const ACCESS_BACKLOG: usize = 64;
 
 /// A stream's place on the bus: the updates of its class from the moment it
 /// subscribed. Dropping the last one of a class forgets the class.
@@ -118,6 +122,7 @@ impl Bus {
             stopping: watch::channel(false).0,
             open_streams: AtomicI64::new(0),
             per_session: Mutex::default(),
+            access: broadcast::channel(ACCESS_BACKLOG).0,
         })
     }
 
@@ -182,6 +187,20 @@ impl Bus {
     /// Turns true when the app is shutting down: streams end then.
     pub fn stopping(&self) -> watch::Receiver<bool> {
         self.stopping.subscribe()
+    }
+
+    /// The student's access changed in this process (signed out, a session
+    /// ended, a class left, the account deleted): their open streams here
+    /// check at once that their session is live and they take their class,
+    /// instead of at their next periodic check. Streams of other app
+    /// processes still end at theirs.
+    pub fn access_changed(&self, user: &UserId) {
+        let _ = self.access.send(user.clone());
+    }
+
+    /// Whose access changed, for a stream to check its own.
+    pub fn access_changes(&self) -> broadcast::Receiver<UserId> {
+        self.access.subscribe()
     }
 
     /// Streams open in this process (the `/metrics` gauge).

@@ -122,6 +122,7 @@ pub async fn end_session(
     if !ended {
         return Err(AppError::NotFound);
     }
+    state.live.access_changed(&current.user.id);
     if ending_this_one {
         return Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, "/login"))
@@ -138,6 +139,7 @@ pub async fn end_other_sessions(
     state: web::Data<AppState>,
     SignedInForm(current, _): SignedInForm<SessionsForm>,
 ) -> Result<HttpResponse, AppError> {
+    let user = current.user.id.clone();
     with_conn(&state.pool, move |conn| {
         Ok(sessions::end_others(
             conn,
@@ -146,6 +148,7 @@ pub async fn end_other_sessions(
         )?)
     })
     .await?;
+    state.live.access_changed(&user);
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/account/sessions"))
         .finish())
@@ -278,6 +281,7 @@ pub async fn delete_account(
         Ok(student_data::delete_account(conn, &user, clock::now())?)
     })
     .await?;
+    state.live.access_changed(&current.user.id);
     tracing::info!(
         removed = erased.messages_removed,
         placeholders = erased.messages_kept_as_placeholders,

@@ -547,11 +547,13 @@ pub async fn logout(
 ) -> Result<HttpResponse, AppError> {
     let current = guard::verify_csrf(&req, &form.csrf_token).await?;
     if let Some(current) = current {
+        let user = current.user.id.clone();
         with_conn(&state.pool, move |conn| {
             sessions::end(conn, &current.user.id, &current.session.id)?;
             Ok(())
         })
         .await?;
+        state.live.access_changed(&user);
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/login"))

@@ -206,6 +206,9 @@ pub async fn leave(
         ))
     })
     .await?;
+    if outcome.is_ok() {
+        state.live.access_changed(&current.user.id);
+    }
     match outcome {
         Ok(class) => Ok(FlashRedirect::done(
             &back,

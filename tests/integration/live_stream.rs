@@ -401,3 +401,56 @@ backend_test!(
         assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
     }
 );
+
+backend_test!(
+    async fn leaving_or_signing_other_devices_out_ends_open_streams_at_once(backend: Backend) {
+        // Arrange: B reads the class live on a laptop and on a phone.
+        let app = spawn_app(backend).await;
+        let a = app.student("aaa1a");
+        let b = app.student("bbb2b");
+        let class = new_class(&app, "CS 3120", &[&a, &b]).id;
+        let phone_session = common_grounds::accounts::sessions::create(
+            &mut app.conn(),
+            &b.user.id,
+            Some("phone"),
+            common_grounds::clock::now(),
+        )
+        .unwrap();
+        let phone = app.client_with_session(&phone_session.token);
+        let url = app.url(&events_path(&class));
+        let mut on_phone = EventStream::open(&phone, &url, None).await;
+        assert_eq!(on_phone.status(), 200);
+
+        // Act: on the laptop, B signs out every other device.
+        let ended = b
+            .post(
+                &app,
+                "/account/sessions",
+                "/account/sessions/end-others",
+                &[],
+            )
+            .await;
+
+        // Assert: the phone's stream ends within seconds, not at its minute's check.
+        assert_eq!(ended.status().as_u16(), 303);
+        assert!(
+            on_phone.ended_within(WAIT).await,
+            "the phone's stream went on"
+        );
+
+        // Arrange: the laptop's own stream.
+        let mut on_laptop = EventStream::open(&b.client, &url, None).await;
+        assert_eq!(on_laptop.status(), 200);
+
+        // Act: B leaves the class; A then posts.
+        let leave = format!("/classes/{class}/leave");
+        let left = b.post(&app, &leave, &leave, &[]).await;
+        assert_eq!(left.status().as_u16(), 303);
+        let ended = on_laptop.ended_within(WAIT).await;
+        post(&app, &a, &class, "Posted after B left", None).await;
+
+        // Assert: the stream ended, and B was sent nothing A posted.
+        assert!(ended, "the stream of a class left went on");
+        assert!(!on_laptop.raw_text().contains("Posted after B left"));
+    }
+);
