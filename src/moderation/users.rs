@@ -17,7 +17,7 @@ use crate::notifications;
 /// Why a staff action on an account was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountActionError {
-    #[error("There is no such account.")]
+    #[error("There is no account by that computing ID or address: it may have been deleted, or the ID is mistyped. Nothing was changed.")]
     NotFound,
     #[error("You cannot change your own role; ask another admin.")]
     OwnRole,

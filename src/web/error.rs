@@ -223,8 +223,10 @@ impl From<moderation::users::AccountActionError> for AppError {
     fn from(e: moderation::users::AccountActionError) -> Self {
         use moderation::users::AccountActionError as E;
         match e {
-            E::NotFound => AppError::NotFound,
-            E::OwnRole
+            // A staff form named an account that is not there: said in
+            // words, not as the students' "page not found".
+            E::NotFound
+            | E::OwnRole
             | E::StaffCannotBeSuspended
             | E::EndNotInFuture
             | E::EndTooFar

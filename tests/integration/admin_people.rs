@@ -285,6 +285,17 @@ backend_test!(
             .unwrap();
         assert_eq!(ended, 1);
 
+        // An account that is not there is named as such, with nothing changed.
+        let r = moderator
+            .post(&app, "/admin/users?q=li1f", "/admin/users/zz9zz/lift", &[])
+            .await;
+        assert_eq!(r.status().as_u16(), 400);
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("There is no account by that computing ID"),
+            "{body}"
+        );
+
         // Two moderators lifting at the same moment: one lifts, one is told.
         let t = app.student("li2f");
         for _ in 0..3 {
