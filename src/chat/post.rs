@@ -95,41 +95,29 @@ pub fn post_confirming(
         refuse_repeat(tx, author, draft, rules, now)?;
         let class = draft.class_id.as_str();
         let user = author.id.as_str();
-        if let Err(limited) = rate_limit::hit(
+        count(
             tx,
             &format!("chat-post-burst:{class}:{user}"),
-            1,
-            rules.post_interval,
+            (1, rules.post_interval),
             now,
-        )? {
-            return Err(ChatError::TooFast {
-                retry_at: limited.retry_at,
-            });
-        }
-        if let Err(limited) = rate_limit::hit(
+            |retry_at| ChatError::TooFast { retry_at },
+        )?;
+        count(
             tx,
             &format!("chat-post-hour:{class}:{user}"),
-            rules.posts_per_hour,
-            Duration::hours(1),
+            (rules.posts_per_hour, Duration::hours(1)),
             now,
-        )? {
-            return Err(ChatError::HourlyLimit {
-                retry_at: limited.retry_at,
-            });
-        }
+            |retry_at| ChatError::HourlyLimit { retry_at },
+        )?;
         // Counted last, in the same transaction: a post refused above (or here)
         // leaves no hit behind in any bucket.
-        if let Err(limited) = rate_limit::hit(
+        count(
             tx,
             &format!("chat-post-hour-anywhere:{user}"),
-            rules.posts_per_hour_anywhere,
-            Duration::hours(1),
+            (rules.posts_per_hour_anywhere, Duration::hours(1)),
             now,
-        )? {
-            return Err(ChatError::HourlyLimitAnywhere {
-                retry_at: limited.retry_at,
-            });
-        }
+            |retry_at| ChatError::HourlyLimitAnywhere { retry_at },
+        )?;
         let anonymous_identifier =
             pseudonym::assign(tx, &rules.secret, &author.id, draft.class_id, now)?;
         // Within a class, times only go forward: a message is never older than
@@ -342,29 +330,32 @@ fn count_edit(
     now: NaiveDateTime,
 ) -> Result<(), ChatError> {
     let user = editor.as_str();
-    if let Err(limited) = rate_limit::hit(
+    count(
         tx,
         &format!("chat-edit-burst:{user}"),
-        1,
-        rules.post_interval,
+        (1, rules.post_interval),
         now,
-    )? {
-        return Err(ChatError::EditTooFast {
-            retry_at: limited.retry_at,
-        });
-    }
-    if let Err(limited) = rate_limit::hit(
+        |retry_at| ChatError::EditTooFast { retry_at },
+    )?;
+    count(
         tx,
         &format!("chat-edit-hour:{user}"),
-        rules.posts_per_hour,
-        Duration::hours(1),
+        (rules.posts_per_hour, Duration::hours(1)),
         now,
-    )? {
-        return Err(ChatError::EditHourlyLimit {
-            retry_at: limited.retry_at,
-        });
-    }
-    Ok(())
+        |retry_at| ChatError::EditHourlyLimit { retry_at },
+    )
+}
+
+/// One hit in `bucket` under (`limit` per `window`); past it, the refusal
+/// `limited` makes of the time the student may try again.
+fn count(
+    tx: &mut Tx,
+    bucket: &str,
+    (limit, window): (u32, Duration),
+    now: NaiveDateTime,
+    limited: fn(NaiveDateTime) -> ChatError,
+) -> Result<(), ChatError> {
+    rate_limit::hit(tx, bucket, limit, window, now)?.map_err(|l| limited(l.retry_at))
 }
 
 /// What deleting did to a message.
