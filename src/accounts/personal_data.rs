@@ -97,5 +97,5 @@ pub fn erase_user(tx: &mut Tx, user: &User) -> QueryResult<()> {
     .execute(&mut **tx)?;
     // Audit entries keep a NULL actor, shown as "deleted account".
     diesel::delete(users::table.find(me)).execute(&mut **tx)?;
-    Ok(())
+    super::sessions::announce_access_changed(tx, me)
 }

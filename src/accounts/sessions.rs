@@ -228,6 +228,25 @@ pub fn list_for_user(
         .load(conn)
 }
 
+/// The PostgreSQL `NOTIFY` channel that tells every app process a student's
+/// access changed (a session ended, a class left, the account erased), so
+/// that student's open streams check at once on every process, not at their
+/// minute's check. The payload is the student's id.
+pub const ACCESS_CHANNEL: &str = "cg_access";
+
+/// Announces, at commit (or at once outside a transaction), that `user_id`'s
+/// access changed. PostgreSQL only: SQLite runs one app process, whose
+/// handlers tell its bus themselves (`live::Bus::access_changed`).
+pub fn announce_access_changed(conn: &mut DbConn, user_id: &UserId) -> QueryResult<()> {
+    if let DbConn::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(ACCESS_CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(user_id.as_str())
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Ends one of the user's own sessions; returns whether it existed.
 pub fn end(conn: &mut DbConn, user_id: &UserId, session_id: &SessionId) -> QueryResult<bool> {
     let n = diesel::delete(
@@ -236,22 +255,32 @@ pub fn end(conn: &mut DbConn, user_id: &UserId, session_id: &SessionId) -> Query
             .filter(sessions::user_id.eq(user_id)),
     )
     .execute(conn)?;
-    Ok(n > 0)
+    announced(conn, user_id, n).map(|n| n > 0)
 }
 
 /// Ends every session of the user but `keep`.
 pub fn end_others(conn: &mut DbConn, user_id: &UserId, keep: &SessionId) -> QueryResult<usize> {
-    diesel::delete(
+    let n = diesel::delete(
         sessions::table
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::id.ne(keep)),
     )
-    .execute(conn)
+    .execute(conn)?;
+    announced(conn, user_id, n)
 }
 
 /// Ends every session of the user: on suspension, role change or deletion.
 pub fn end_all(conn: &mut DbConn, user_id: &UserId) -> QueryResult<usize> {
-    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+    let n = diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
+    announced(conn, user_id, n)
+}
+
+/// `ended`, after announcing the change when any session ended.
+fn announced(conn: &mut DbConn, user_id: &UserId, ended: usize) -> QueryResult<usize> {
+    if ended > 0 {
+        announce_access_changed(conn, user_id)?;
+    }
+    Ok(ended)
 }
 
 /// Removes sessions past their expiry (cleanup). `expires_at` never passes the

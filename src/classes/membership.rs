@@ -305,6 +305,7 @@ pub fn leave(
                 .filter(user_classes::class_id.eq(class_id)),
         )
         .execute(&mut **tx)?;
+        crate::accounts::sessions::announce_access_changed(tx, &student.id)?;
         Ok(class)
     })
 }

@@ -53,6 +53,9 @@ enum Signal {
     Changed { class_id: ClassId, seq: i64 },
     /// The student has new notifications.
     Notified(UserId),
+    /// The student's access changed (on any app process): their streams
+    /// here check theirs at once.
+    AccessChanged(UserId),
     /// The source was away and may have missed changes: every class catches
     /// up, and every student's count is read again.
     CatchUp,
@@ -167,6 +170,7 @@ impl Bus {
                     }
                     self.recount(users).await;
                 }
+                Some(Signal::AccessChanged(user)) => self.access_changed(&user),
                 Some(Signal::CatchUp) => {
                     self.catch_up().await;
                     self.recount(self.students.all()).await;
@@ -189,11 +193,12 @@ impl Bus {
         self.stopping.subscribe()
     }
 
-    /// The student's access changed in this process (signed out, a session
-    /// ended, a class left, the account deleted): their open streams here
-    /// check at once that their session is live and they take their class,
-    /// instead of at their next periodic check. Streams of other app
-    /// processes still end at theirs.
+    /// The student's access changed (signed out, a session ended, a class
+    /// left, the account deleted or suspended): their open streams here check
+    /// at once that their session is live and they take their class, instead
+    /// of at their next periodic check. A request calls it after its change
+    /// commits; on PostgreSQL the change's `cg_access` notice calls it again
+    /// on every app process (`accounts::sessions::announce_access_changed`).
     pub fn access_changed(&self, user: &UserId) {
         let _ = self.access.send(user.clone());
     }

@@ -2,8 +2,9 @@
 //! notifications.
 //!
 //! PostgreSQL: one dedicated connection (not from the pool) `LISTEN`s on
-//! `chat::events::CHANNEL` and `notifications::CHANNEL`; writers `NOTIFY` in their transaction, delivered at
-//! commit to every app process. Diesel's `notifications_iter` reads what libpq
+//! `chat::events::CHANNEL`, `notifications::CHANNEL` and
+//! `accounts::sessions::ACCESS_CHANNEL`; writers `NOTIFY` in their
+//! transaction, delivered at commit to every app process. Diesel's `notifications_iter` reads what libpq
 //! already received without blocking, and Diesel gives no socket to wait on, so
 //! a thread of its own polls that one connection every `PG_POLL` (a read on a
 //! socket; a few microseconds). If the connection breaks it reconnects with
@@ -148,7 +149,11 @@ fn listen(url: &str, signals: &mpsc::UnboundedSender<Signal>, stop: &AtomicBool)
         let connected = PgConnection::establish(url)
             .map_err(|e| e.to_string())
             .and_then(|mut conn| {
-                for channel in [events::CHANNEL, crate::notifications::CHANNEL] {
+                for channel in [
+                    events::CHANNEL,
+                    crate::notifications::CHANNEL,
+                    crate::accounts::sessions::ACCESS_CHANNEL,
+                ] {
                     diesel::sql_query(format!("LISTEN {channel}"))
                         .execute(&mut conn)
                         .map_err(|e| e.to_string())?;
@@ -220,6 +225,9 @@ fn relay(
 fn signal_of(channel: &str, payload: &str) -> Option<Signal> {
     if channel == crate::notifications::CHANNEL {
         return UserId::parse(payload).map(Signal::Notified);
+    }
+    if channel == crate::accounts::sessions::ACCESS_CHANNEL {
+        return UserId::parse(payload).map(Signal::AccessChanged);
     }
     let (class_id, seq) = events::parse_notice(payload)?;
     Some(Signal::Changed { class_id, seq })
@@ -338,6 +346,11 @@ mod tests {
             Some(Signal::Notified(u)) if u == user
         ));
         assert!(signal_of(crate::notifications::CHANNEL, "not an id").is_none());
+        assert!(matches!(
+            signal_of(crate::accounts::sessions::ACCESS_CHANNEL, user.as_str()),
+            Some(Signal::AccessChanged(u)) if u == user
+        ));
+        assert!(signal_of(crate::accounts::sessions::ACCESS_CHANNEL, "not an id").is_none());
         let class = ClassId::new();
         assert!(matches!(
             signal_of(events::CHANNEL, &events::notice(&class, 7)),

@@ -35,28 +35,45 @@ pub enum AccountActionError {
     Db(#[from] diesel::result::Error),
 }
 
+/// The account a staff action changed: its id (whose streams must check
+/// their access) and its computing ID (for the page to name).
+#[derive(Debug, Clone)]
+pub struct ActedOn {
+    pub user_id: UserId,
+    pub computing_id: String,
+}
+
+impl ActedOn {
+    fn of(target: User) -> ActedOn {
+        ActedOn {
+            user_id: target.id,
+            computing_id: target.computing_id,
+        }
+    }
+}
+
 /// Gives the account `who` (computing ID or address) the role `role`, as
-/// `actor`, who may not change their own; returns the target's computing ID.
+/// `actor`, who may not change their own; returns the account.
 pub fn change_role(
     conn: &mut DbConn,
     actor: &UserId,
     who: &str,
     role: Role,
     now: NaiveDateTime,
-) -> Result<String, AccountActionError> {
+) -> Result<ActedOn, AccountActionError> {
     db::write_tx(conn, |tx| {
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
         if &target.id == actor {
             return Err(AccountActionError::OwnRole);
         }
         set_role(tx, Some(actor), &target, role, now)?;
-        Ok(target.computing_id)
+        Ok(ActedOn::of(target))
     })
 }
 
 /// Suspends the student `who` until `until` (which must be after `now`), with a
 /// reason of 10 to 500 characters they will be shown; staff cannot be
-/// suspended. Returns the target's computing ID. The audit entry writes the
+/// suspended. Returns the account. The audit entry writes the
 /// end in `campus` time, with its zone.
 pub fn suspend_account(
     conn: &mut DbConn,
@@ -66,7 +83,7 @@ pub fn suspend_account(
     reason: &str,
     now: NaiveDateTime,
     campus: CampusTime,
-) -> Result<String, AccountActionError> {
+) -> Result<ActedOn, AccountActionError> {
     if until <= now {
         return Err(AccountActionError::EndNotInFuture);
     }
@@ -85,7 +102,7 @@ pub fn suspend_account(
             return Err(AccountActionError::StaffCannotBeSuspended);
         }
         suspend(tx, actor, &target, until, reason, now, campus)?;
-        Ok(target.computing_id)
+        Ok(ActedOn::of(target))
     })
 }
 

@@ -1,6 +1,7 @@
 //! Live events across app processes (PostgreSQL only): the real binary started
 //! twice on one database, a post through one reaching a stream on the other,
-//! and the other's listening connection killed and coming back by itself.
+//! the other's listening connection killed and coming back by itself, and a
+//! sign-out or a class left through one ending streams on the other at once.
 
 use std::time::Duration;
 
@@ -17,30 +18,49 @@ struct Seat {
     token: String,
 }
 
-/// Posts `text` as a new thread through `served`, as the compose form does.
-async fn post_through(db: &TestDb, served: &Served, seat: &Seat, class: &ClassId, text: &str) {
+/// Submits the form of `page` to `action` through `served`, as `seat`, with
+/// the page's form token and `fields`; the answer's status.
+async fn submit_through(
+    served: &Served,
+    seat: &Seat,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> u16 {
     let client = session_client(&served.url("/"), &seat.token);
     let page = client
-        .get(served.url(&format!("/classes/{class}")))
+        .get(served.url(page))
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    let csrf = csrf_in(&page).expect("a form token on the class page");
-    let response = client
-        .post(served.url(&format!("/classes/{class}/messages")))
-        // Past "maybe already answered" (tests/integration/chat_search.rs covers it).
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("content", text),
-            ("confirmed", "1"),
-        ])
+    let csrf = csrf_in(&page).expect("a form token on the page");
+    let mut form = vec![("csrf_token", csrf.as_str())];
+    form.extend_from_slice(fields);
+    client
+        .post(served.url(action))
+        .form(&form)
         .send()
         .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 303, "posting {text:?}");
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Posts `text` as a new thread through `served`, as the compose form does.
+async fn post_through(db: &TestDb, served: &Served, seat: &Seat, class: &ClassId, text: &str) {
+    let status = submit_through(
+        served,
+        seat,
+        &format!("/classes/{class}"),
+        &format!("/classes/{class}/messages"),
+        // Past "maybe already answered" (tests/integration/chat_search.rs covers it).
+        &[("content", text), ("confirmed", "1")],
+    )
+    .await;
+    assert_eq!(status, 303, "posting {text:?}");
     let_post_again(&mut db.connect());
 }
 
@@ -168,6 +188,80 @@ async fn a_post_through_one_process_reaches_a_stream_on_another_even_after_its_l
             Duration::from_secs(5)
         )
         .await
+    );
+    one.stop();
+    two.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_or_leaving_through_one_process_ends_streams_on_another_at_once() {
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    // Arrange: B reads the class live, and the nav's count, on a phone served
+    // by process two; B's laptop is served by process one.
+    let db = TestDb::with_schema(Backend::Postgres);
+    let (laptop, phone, class) = {
+        let mut conn = db.connect();
+        let now = common_grounds::clock::now();
+        let class = seed::class(&mut conn, "CS 3120", "1262");
+        let b = builders::UserBuilder::new("bbb2b").insert(&mut conn);
+        seed::enroll(&mut conn, &b, &class);
+        let mut seat = |device: &str| Seat {
+            token: common_grounds::accounts::sessions::create(&mut conn, &b.id, Some(device), now)
+                .unwrap()
+                .token,
+        };
+        (seat("laptop"), seat("phone"), class.id)
+    };
+    let mut one = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
+    let mut two = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
+    one.ready().await;
+    two.ready().await;
+    let events = format!("/classes/{class}/events");
+    let phone_on_two = session_client(&two.url("/"), &phone.token);
+    let mut class_stream = EventStream::open(&phone_on_two, &two.url(&events), None).await;
+    let mut count_stream =
+        EventStream::open(&phone_on_two, &two.url("/notifications/events"), None).await;
+    assert_eq!(class_stream.status(), 200);
+    assert_eq!(count_stream.status(), 200);
+
+    // Act: on the laptop, through process one, B signs out every other device.
+    let status = submit_through(
+        &one,
+        &laptop,
+        "/account/sessions",
+        "/account/sessions/end-others",
+        &[],
+    )
+    .await;
+
+    // Assert: both of the phone's streams on process two end within seconds,
+    // not at their minute's check.
+    assert_eq!(status, 303);
+    assert!(
+        class_stream.ended_within(Duration::from_secs(5)).await,
+        "the phone's class stream on process two went on"
+    );
+    assert!(
+        count_stream.ended_within(Duration::from_secs(5)).await,
+        "the phone's count stream on process two went on"
+    );
+
+    // Arrange: the laptop reads the class on process two.
+    let laptop_on_two = session_client(&two.url("/"), &laptop.token);
+    let mut class_stream = EventStream::open(&laptop_on_two, &two.url(&events), None).await;
+    assert_eq!(class_stream.status(), 200);
+
+    // Act: B leaves the class through process one.
+    let leave = format!("/classes/{class}/leave");
+    let status = submit_through(&one, &laptop, &format!("/classes/{class}"), &leave, &[]).await;
+
+    // Assert: the stream on process two ends within seconds.
+    assert_eq!(status, 303);
+    assert!(
+        class_stream.ended_within(Duration::from_secs(5)).await,
+        "the stream on process two of a class left went on"
     );
     one.stop();
     two.stop();

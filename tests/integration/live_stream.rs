@@ -454,3 +454,43 @@ backend_test!(
         assert!(!on_laptop.raw_text().contains("Posted after B left"));
     }
 );
+
+backend_test!(
+    async fn a_suspension_ends_the_students_open_streams_at_once(backend: Backend) {
+        // Arrange: B reads the class live, and the nav's count.
+        let app = spawn_app(backend).await;
+        let b = app.student("bbb2b");
+        let class = new_class(&app, "CS 3120", &[&b]).id;
+        let moderator = staff(&app, "mo1d", Role::Moderator);
+        let mut on_class = EventStream::open(&b.client, &app.url(&events_path(&class)), None).await;
+        let mut on_count =
+            EventStream::open(&b.client, &app.url("/notifications/events"), None).await;
+        assert_eq!(on_class.status(), 200);
+        assert_eq!(on_count.status(), 200);
+
+        // Act: a moderator suspends B for a day (which ends B's sessions).
+        let suspended = moderator
+            .post(
+                &app,
+                "/admin/users?q=bbb2b",
+                "/admin/users/bbb2b/suspend",
+                &[
+                    ("length", "day"),
+                    ("until", ""),
+                    ("reason", "Harassing a classmate in the chat"),
+                ],
+            )
+            .await;
+
+        // Assert: both streams end within seconds, not at their minute's check.
+        assert_eq!(suspended.status().as_u16(), 303);
+        assert!(
+            on_class.ended_within(WAIT).await,
+            "the class stream went on"
+        );
+        assert!(
+            on_count.ended_within(WAIT).await,
+            "the count stream went on"
+        );
+    }
+);

@@ -148,6 +148,8 @@ pub async fn change_role(
         )?)
     })
     .await?;
+    state.live.access_changed(&changed.user_id);
+    let changed = changed.computing_id;
     Ok(FlashRedirect::done(
         &back,
         format!(
@@ -213,12 +215,14 @@ pub async fn suspend(
     let who = path.into_inner();
     let back = users_page_for(&who);
     let actor = current.user.id.clone();
-    let name = with_conn(&state.pool, move |conn| {
+    let suspended = with_conn(&state.pool, move |conn| {
         Ok(moderation::users::suspend_account(
             conn, &actor, &who, until, &reason, now, campus,
         )?)
     })
     .await?;
+    state.live.access_changed(&suspended.user_id);
+    let name = suspended.computing_id;
     Ok(FlashRedirect::done(
         &back,
         format!(

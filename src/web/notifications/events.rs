@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use actix_web::web::Bytes;
 use actix_web::{get, web, HttpResponse};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use crate::accounts::{sessions, SessionId, UserId};
@@ -132,6 +132,7 @@ impl Shown {
 impl Stream {
     async fn run(self, first: Unread, mut subscription: UnreadSubscription) {
         let mut stopping = self.state.live.stopping();
+        let mut access = self.state.live.access_changes();
         let mut shown = Shown {
             count: None,
             counted_at: first.counted_at,
@@ -166,6 +167,19 @@ impl Stream {
                     Recheck::Live(Some(unread)) => unread,
                     Recheck::Live(None) => continue,
                 },
+                changed = access.recv() => {
+                    match changed {
+                        Ok(user) if user != self.viewer => continue,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                        // Ours, or missed some (lagged): check now.
+                        _ => {}
+                    }
+                    match self.recheck().await {
+                        Recheck::Ended => return,
+                        Recheck::Live(Some(unread)) => unread,
+                        Recheck::Live(None) => continue,
+                    }
+                }
                 _ = stopping.changed() => return,
                 _ = self.frames.closed() => return,
             };
