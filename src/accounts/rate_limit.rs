@@ -29,19 +29,8 @@ pub fn hit(
             .bind::<diesel::sql_types::Text, _>(bucket)
             .execute(pg)?;
     }
-    let since = now - window;
-    let recent: Vec<NaiveDateTime> = rate_limit_hits::table
-        .filter(rate_limit_hits::bucket.eq(bucket))
-        .filter(rate_limit_hits::created_at.gt(since))
-        .order(rate_limit_hits::created_at.asc())
-        .select(rate_limit_hits::created_at)
-        .load(conn)?;
-    if recent.len() as u64 >= u64::from(limit) {
-        // The window frees up when the oldest hit that still counts ages out.
-        let oldest_counting = recent[recent.len() - limit.max(1) as usize];
-        return Ok(Err(Limited {
-            retry_at: oldest_counting + window,
-        }));
+    if let Some(limited) = reached(conn, bucket, limit, window, now)? {
+        return Ok(Err(limited));
     }
     diesel::insert_into(rate_limit_hits::table)
         .values((
@@ -51,6 +40,31 @@ pub fn hit(
         ))
         .execute(conn)?;
     Ok(Ok(()))
+}
+
+/// Whether `limit` hits of `bucket` already fall inside `window`, recording
+/// none: when they do, the time the oldest that counts ages out.
+pub fn reached(
+    conn: &mut DbConn,
+    bucket: &str,
+    limit: u32,
+    window: Duration,
+    now: NaiveDateTime,
+) -> QueryResult<Option<Limited>> {
+    let recent: Vec<NaiveDateTime> = rate_limit_hits::table
+        .filter(rate_limit_hits::bucket.eq(bucket))
+        .filter(rate_limit_hits::created_at.gt(now - window))
+        .order(rate_limit_hits::created_at.asc())
+        .select(rate_limit_hits::created_at)
+        .load(conn)?;
+    if (recent.len() as u64) < u64::from(limit) {
+        return Ok(None);
+    }
+    // The window frees up when the oldest hit that still counts ages out.
+    let oldest_counting = recent[recent.len() - limit.max(1) as usize];
+    Ok(Some(Limited {
+        retry_at: oldest_counting + window,
+    }))
 }
 
 /// Removes hits older than `max_window`; they can no longer count against anyone.

@@ -135,6 +135,11 @@ pub struct Rules {
     /// Drafts are checked for people they name (`naming`); off only to measure
     /// what the check costs.
     pub check_naming: bool,
+    /// Warnings that a draft names someone a student may get an hour (every
+    /// class together); past them every draft of theirs waits. Each warning
+    /// says whether the draft's words name a classmate, so unlimited warnings
+    /// would let a student map a class's roster name by name.
+    pub naming_warnings_per_hour: u32,
     /// At most this many reports per student per day.
     pub flags_per_day: u32,
     /// Distinct reporters that hide a message.
@@ -159,6 +164,7 @@ impl Rules {
             duplicate_window: Duration::minutes(5),
             edit_window: Duration::minutes(15),
             check_naming: true,
+            naming_warnings_per_hour: 10,
             flags_per_day: 20,
             flag_hide_threshold: flag_hide_threshold.max(1),
             report_min_membership: Duration::hours(24),
@@ -204,6 +210,10 @@ pub enum ChatError {
     EditTooFast { retry_at: NaiveDateTime },
     #[error("hourly editing limit reached")]
     EditHourlyLimit { retry_at: NaiveDateTime },
+    /// The student was warned `naming_warnings_per_hour` times in the last
+    /// hour that a draft named someone: every draft waits until one ages out.
+    #[error("too many drafts naming people")]
+    NamingWarnings { retry_at: NaiveDateTime },
     /// The per-student limit across all classes, so one account cannot spray the campus.
     #[error("hourly posting limit across all classes reached")]
     HourlyLimitAnywhere { retry_at: NaiveDateTime },

@@ -54,7 +54,7 @@ pub fn post_confirming(
     if let Some(until) = author.suspended_at(now) {
         return Err(ChatError::Suspended { until });
     }
-    db::write_tx(conn, |tx| {
+    let posted = db::write_tx(conn, |tx| {
         lock_class(tx, draft.class_id)?;
         if classes::find(tx, draft.class_id)?.is_none() {
             return Err(ChatError::ClassNotFound);
@@ -91,6 +91,7 @@ pub fn post_confirming(
             draft.body,
             confirm_naming,
             rules,
+            now,
         )?;
         refuse_repeat(tx, author, draft, rules, now)?;
         let class = draft.class_id.as_str();
@@ -162,11 +163,14 @@ pub fn post_confirming(
         };
         events::record(tx, &message, kind, at)?;
         Ok(message)
-    })
+    });
+    counting_warning(conn, &author.id, posted, rules, now)
 }
 
 /// Whether a draft must be held, and why: None when it names no one (or the
 /// check is off); `NamesSomeone` when it does and the author has not confirmed.
+/// Past the author's warnings for the hour every draft is refused, naming
+/// someone or not, so the refusal says nothing about the draft.
 fn naming_hold(
     conn: &mut DbConn,
     author: &UserId,
@@ -174,9 +178,22 @@ fn naming_hold(
     body: &MessageBody,
     confirmed: bool,
     rules: &Rules,
+    now: NaiveDateTime,
 ) -> Result<Option<String>, ChatError> {
     if !rules.check_naming {
         return Ok(None);
+    }
+    let warned = rate_limit::reached(
+        conn,
+        &warned_bucket(author),
+        rules.naming_warnings_per_hour,
+        Duration::hours(1),
+        now,
+    )?;
+    if let Some(limited) = warned {
+        return Err(ChatError::NamingWarnings {
+            retry_at: limited.retry_at,
+        });
     }
     let findings = naming::check(conn, author, class_id, body.as_str())?;
     match (findings.is_empty(), confirmed) {
@@ -184,6 +201,38 @@ fn naming_hold(
         (false, false) => Err(ChatError::NamesSomeone { findings }),
         (false, true) => Ok(Some(findings.to_string())),
     }
+}
+
+/// The bucket of the warnings a student got about drafts naming someone.
+fn warned_bucket(author: &UserId) -> String {
+    format!("chat-naming-warned:{}", author.as_str())
+}
+
+/// `outcome` of a post or an edit; when it warned that the draft names
+/// someone, the warning is counted (`Rules::naming_warnings_per_hour`) in a
+/// transaction of its own, since the refused one wrote nothing.
+fn counting_warning<T>(
+    conn: &mut DbConn,
+    author: &UserId,
+    outcome: Result<T, ChatError>,
+    rules: &Rules,
+    now: NaiveDateTime,
+) -> Result<T, ChatError> {
+    if let Err(ChatError::NamesSomeone { .. }) = &outcome {
+        // A full bucket (drafts checked at once) takes no more: the next
+        // draft is refused all the same.
+        db::write_tx(conn, |tx| {
+            rate_limit::hit(
+                tx,
+                &warned_bucket(author),
+                rules.naming_warnings_per_hour,
+                Duration::hours(1),
+                now,
+            )
+            .map(drop)
+        })?;
+    }
+    outcome
 }
 
 /// Marks a just-written message held, with its reason.
@@ -269,7 +318,7 @@ pub fn edit_confirming(
     rules: &Rules,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ChatError> {
-    db::write_tx(conn, |tx| {
+    let edited = db::write_tx(conn, |tx| {
         let mut message = visible_message(tx, editor, message_id)?;
         lock_class(tx, &message.class_id)?;
         if message.user_id.as_ref() != Some(editor) {
@@ -284,7 +333,15 @@ pub fn edit_confirming(
         if message.content == body.as_str() {
             return Ok(message);
         }
-        let held = naming_hold(tx, editor, &message.class_id, body, confirm_naming, rules)?;
+        let held = naming_hold(
+            tx,
+            editor,
+            &message.class_id,
+            body,
+            confirm_naming,
+            rules,
+            now,
+        )?;
         count_edit(tx, editor, rules, now)?;
         // A reported message is evidence: its author must not be able to edit
         // away what the reporters saw.
@@ -317,7 +374,8 @@ pub fn edit_confirming(
             }
         }
         Ok(message)
-    })
+    });
+    counting_warning(conn, editor, edited, rules, now)
 }
 
 /// Counts an edit against the editor's limits (every class together: an

@@ -451,6 +451,15 @@ pub fn chat_refusal(
             now,
             campus,
         ),
+        ChatError::NamingWarnings { retry_at } => chat_limited(
+            &format!(
+                "You were warned {} times in the last hour that a draft named someone. To keep who takes a class private, your drafts wait a while after that.",
+                rules.naming_warnings_per_hour
+            ),
+            retry_at,
+            now,
+            campus,
+        ),
         ChatError::HourlyLimitAnywhere { retry_at } => chat_limited(
             &format!(
                 "You can post at most {} messages an hour across all your classes.",

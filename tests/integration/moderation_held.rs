@@ -773,3 +773,77 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    async fn naming_warnings_are_limited_so_the_roster_stays_private(backend: Backend) {
+        // Arrange: a class whose members the author could try names against.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let named = app.student("fgj4ps");
+        set_display_name(&app, &named, "Fatima Garcia");
+        let class = new_class(&app, "CS 3120", &[&author, &named]).id;
+        let limit = common_grounds::chat::Rules::new(b"secret", 3).naming_warnings_per_hour;
+        let (status, _) = post(&app, &author, &class, "Lab notes at 3", None, false).await;
+        assert_eq!(status, 303);
+        let own: MessageId = class_messages::table
+            .select(class_messages::id)
+            .first(&mut app.conn())
+            .unwrap();
+
+        // Act: the hour's warnings, each a draft that names the classmate.
+        for n in 0..limit {
+            let (status, page) = post(
+                &app,
+                &author,
+                &class,
+                &format!("is Fatima Garcia in here? ({n})"),
+                None,
+                false,
+            )
+            .await;
+            assert_eq!(status, 200, "warning {n}: {page}");
+            assert!(page.contains("This names a classmate"), "{page}");
+        }
+        // Then a draft that names someone, one that names no one, and one
+        // posted past the warning.
+        let named_again = post(&app, &author, &class, "and Fatima Garcia?", None, false).await;
+        let naming_no_one = post(&app, &author, &class, "and Zebulon Quark?", None, false).await;
+        let confirmed = post(&app, &author, &class, "Fatima Garcia", None, true).await;
+        // Editing one's own message, which leaves no trace while warned.
+        let edit = format!("/messages/{own}/edit");
+        let edited = author
+            .post(
+                &app,
+                &format!("/classes/{class}"),
+                &edit,
+                &[("content", "Lab notes at 3, ask Zebulon")],
+            )
+            .await;
+        let edited = (edited.status().as_u16(), edited.text().await.unwrap());
+
+        // Assert: each waits, in the same words, so the answer says nothing
+        // about whom the draft names; nothing more was stored.
+        for (status, page) in [&named_again, &naming_no_one, &confirmed, &edited] {
+            assert_eq!(*status, 429, "{page}");
+            assert!(
+                page.contains(&format!(
+                    "You were warned {limit} times in the last hour that a draft named someone."
+                )),
+                "{page}"
+            );
+            assert!(page.contains("Try again after"), "{page}");
+            assert!(!page.contains("names a classmate"), "{page}");
+        }
+        assert_eq!(named_again.1, naming_no_one.1);
+        assert_eq!(stored_messages(&app), 1);
+        let content: String = class_messages::table
+            .find(&own)
+            .select(class_messages::content)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(content, "Lab notes at 3");
+        // A classmate who was never warned posts as before.
+        let (status, _) = post(&app, &named, &class, "Lab notes are up", None, false).await;
+        assert_eq!(status, 303);
+    }
+);
