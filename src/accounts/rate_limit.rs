@@ -23,12 +23,8 @@ pub fn hit(
     window: Duration,
     now: NaiveDateTime,
 ) -> QueryResult<Result<(), Limited>> {
+    lock(tx, bucket)?;
     let conn: &mut DbConn = tx;
-    if let DbConn::Postgresql(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind::<diesel::sql_types::Text, _>(bucket)
-            .execute(pg)?;
-    }
     if let Some(limited) = reached(conn, bucket, limit, window, now)? {
         return Ok(Err(limited));
     }
@@ -40,6 +36,20 @@ pub fn hit(
         ))
         .execute(conn)?;
     Ok(Ok(()))
+}
+
+/// Serializes the callers of `bucket` for the rest of the transaction: on
+/// PostgreSQL an advisory lock (taken again by the same transaction, it
+/// returns at once), on SQLite the immediate transaction already does. For a
+/// caller that reads the bucket (`reached`) and then decides whether to hit it.
+pub fn lock(tx: &mut Tx, bucket: &str) -> QueryResult<()> {
+    let conn: &mut DbConn = tx;
+    if let DbConn::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(bucket)
+            .execute(pg)?;
+    }
+    Ok(())
 }
 
 /// Whether `limit` hits of `bucket` already fall inside `window`, recording

@@ -56,27 +56,41 @@ impl Naming {
 
 /// Everything a draft was found to contain, in a fixed order, each once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Findings(Vec<Naming>);
+pub struct Findings {
+    kinds: Vec<Naming>,
+    /// The draft named a member of the class by display name: an answer that
+    /// depends on who takes the class (unlike an ID shape, an address or a
+    /// phone number, matched whoever takes it).
+    by_roster: bool,
+}
 
 impl Findings {
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.kinds.is_empty()
     }
 
     pub fn contains(&self, kind: Naming) -> bool {
-        self.0.contains(&kind)
+        self.kinds.contains(&kind)
+    }
+
+    /// Whether the answer came from the class's roster: such answers are
+    /// counted (`Rules::naming_warnings_per_hour`), or drafting names one by
+    /// one would map who takes the class.
+    pub fn from_roster(&self) -> bool {
+        self.by_roster
     }
 
     fn extend(&mut self, other: Findings) {
-        for kind in other.0 {
+        for kind in other.kinds {
             self.add(kind);
         }
+        self.by_roster |= other.by_roster;
     }
 
     fn add(&mut self, kind: Naming) {
-        if !self.0.contains(&kind) {
-            self.0.push(kind);
-            self.0.sort();
+        if !self.kinds.contains(&kind) {
+            self.kinds.push(kind);
+            self.kinds.sort();
         }
     }
 }
@@ -85,7 +99,7 @@ impl Findings {
 /// and what is kept as the held message's reason for moderators.
 impl fmt::Display for Findings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let words: Vec<&str> = self.0.iter().map(|k| k.words()).collect();
+        let words: Vec<&str> = self.kinds.iter().map(|k| k.words()).collect();
         match words.as_slice() {
             [] => Ok(()),
             [one] => f.write_str(one),
@@ -140,6 +154,7 @@ pub fn check(
             .any(|draft| draft.has_phrase_with(name, &mut scratch))
     }) {
         findings.add(Naming::Classmate);
+        findings.by_roster = true;
     }
     Ok(findings)
 }

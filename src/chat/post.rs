@@ -84,7 +84,7 @@ pub fn post_confirming(
                 Some(parent.thread_root_id.unwrap_or(parent.id))
             }
         };
-        let held = naming_hold(
+        let held = match naming_verdict(
             tx,
             &author.id,
             draft.class_id,
@@ -92,7 +92,11 @@ pub fn post_confirming(
             confirm_naming,
             rules,
             now,
-        )?;
+        )? {
+            Verdict::Warn(findings) => return Ok(Written::Warned(findings)),
+            Verdict::Hold(reason) => Some(reason),
+            Verdict::Clear => None,
+        };
         refuse_repeat(tx, author, draft, rules, now)?;
         let class = draft.class_id.as_str();
         let user = author.id.as_str();
@@ -145,7 +149,7 @@ pub fn post_confirming(
         )?;
         if let Some(reason) = held {
             hold(tx, &mut message, reason)?;
-            return Ok(message);
+            return Ok(Written::Message(Box::new(message)));
         }
         let kind = match &thread_root_id {
             None => {
@@ -162,77 +166,78 @@ pub fn post_confirming(
             }
         };
         events::record(tx, &message, kind, at)?;
-        Ok(message)
+        Ok(Written::Message(Box::new(message)))
     });
-    counting_warning(conn, &author.id, posted, rules, now)
+    posted.and_then(Written::message)
 }
 
-/// Whether a draft must be held, and why: None when it names no one (or the
-/// check is off); `NamesSomeone` when it does and the author has not confirmed.
-/// Past the author's warnings for the hour every draft is refused, naming
-/// someone or not, so the refusal says nothing about the draft.
-fn naming_hold(
-    conn: &mut DbConn,
+/// What the naming check decided about a draft.
+enum Verdict {
+    /// It names no one (or the check is off).
+    Clear,
+    /// It names someone and its author confirmed: it is stored held, for this reason.
+    Hold(String),
+    /// It names someone and its author has not confirmed: nothing is stored
+    /// but the count of the warning; the author is told what it names.
+    Warn(naming::Findings),
+}
+
+/// What a post or an edit's transaction ends with: the message, or a
+/// warning whose count it committed.
+enum Written {
+    Message(Box<ClassMessage>),
+    Warned(naming::Findings),
+}
+
+impl Written {
+    fn message(self) -> Result<ClassMessage, ChatError> {
+        match self {
+            Written::Message(message) => Ok(*message),
+            Written::Warned(findings) => Err(ChatError::NamesSomeone { findings }),
+        }
+    }
+}
+
+/// The naming check's verdict on a draft, in the post's or the edit's
+/// transaction. A match against the class's roster (a member's display
+/// name) tells whether someone of that name takes the class, so each one,
+/// warned or held, is counted (`Rules::naming_warnings_per_hour`, every
+/// class together); past the hour's count every draft is refused, naming
+/// someone or not, so the refusal says nothing about the draft. The bucket is
+/// locked from the read to the count: drafts sent at once wait their turn.
+fn naming_verdict(
+    tx: &mut Tx,
     author: &UserId,
     class_id: &ClassId,
     body: &MessageBody,
     confirmed: bool,
     rules: &Rules,
     now: NaiveDateTime,
-) -> Result<Option<String>, ChatError> {
+) -> Result<Verdict, ChatError> {
     if !rules.check_naming {
-        return Ok(None);
+        return Ok(Verdict::Clear);
     }
-    let warned = rate_limit::reached(
-        conn,
-        &warned_bucket(author),
-        rules.naming_warnings_per_hour,
-        Duration::hours(1),
-        now,
-    )?;
-    if let Some(limited) = warned {
+    let bucket = format!("chat-naming-warned:{}", author.as_str());
+    let (limit, window) = (rules.naming_warnings_per_hour, Duration::hours(1));
+    rate_limit::lock(tx, &bucket)?;
+    if let Some(limited) = rate_limit::reached(tx, &bucket, limit, window, now)? {
         return Err(ChatError::NamingWarnings {
             retry_at: limited.retry_at,
         });
     }
-    let findings = naming::check(conn, author, class_id, body.as_str())?;
-    match (findings.is_empty(), confirmed) {
-        (true, _) => Ok(None),
-        (false, false) => Err(ChatError::NamesSomeone { findings }),
-        (false, true) => Ok(Some(findings.to_string())),
+    let findings = naming::check(tx, author, class_id, body.as_str())?;
+    if findings.is_empty() {
+        return Ok(Verdict::Clear);
     }
-}
-
-/// The bucket of the warnings a student got about drafts naming someone.
-fn warned_bucket(author: &UserId) -> String {
-    format!("chat-naming-warned:{}", author.as_str())
-}
-
-/// `outcome` of a post or an edit; when it warned that the draft names
-/// someone, the warning is counted (`Rules::naming_warnings_per_hour`) in a
-/// transaction of its own, since the refused one wrote nothing.
-fn counting_warning<T>(
-    conn: &mut DbConn,
-    author: &UserId,
-    outcome: Result<T, ChatError>,
-    rules: &Rules,
-    now: NaiveDateTime,
-) -> Result<T, ChatError> {
-    if let Err(ChatError::NamesSomeone { .. }) = &outcome {
-        // A full bucket (drafts checked at once) takes no more: the next
-        // draft is refused all the same.
-        db::write_tx(conn, |tx| {
-            rate_limit::hit(
-                tx,
-                &warned_bucket(author),
-                rules.naming_warnings_per_hour,
-                Duration::hours(1),
-                now,
-            )
-            .map(drop)
-        })?;
+    if findings.from_roster() {
+        // Below the limit (read under the same lock), so it is recorded.
+        rate_limit::hit(tx, &bucket, limit, window, now)?.ok();
     }
-    outcome
+    Ok(if confirmed {
+        Verdict::Hold(findings.to_string())
+    } else {
+        Verdict::Warn(findings)
+    })
 }
 
 /// Marks a just-written message held, with its reason.
@@ -331,9 +336,9 @@ pub fn edit_confirming(
             return Err(ChatError::EditWindowClosed);
         }
         if message.content == body.as_str() {
-            return Ok(message);
+            return Ok(Written::Message(Box::new(message)));
         }
-        let held = naming_hold(
+        let held = match naming_verdict(
             tx,
             editor,
             &message.class_id,
@@ -341,7 +346,11 @@ pub fn edit_confirming(
             confirm_naming,
             rules,
             now,
-        )?;
+        )? {
+            Verdict::Warn(findings) => return Ok(Written::Warned(findings)),
+            Verdict::Hold(reason) => Some(reason),
+            Verdict::Clear => None,
+        };
         count_edit(tx, editor, rules, now)?;
         // A reported message is evidence: its author must not be able to edit
         // away what the reporters saw.
@@ -373,9 +382,9 @@ pub fn edit_confirming(
                 events::record(tx, &message, EventKind::Edit, now)?;
             }
         }
-        Ok(message)
+        Ok(Written::Message(Box::new(message)))
     });
-    counting_warning(conn, editor, edited, rules, now)
+    edited.and_then(Written::message)
 }
 
 /// Counts an edit against the editor's limits (every class together: an

@@ -790,8 +790,20 @@ backend_test!(
             .first(&mut app.conn())
             .unwrap();
 
-        // Act: the hour's warnings, each a draft that names the classmate.
-        for n in 0..limit {
+        // Act: warnings that tell nothing of the roster (an ID shape, a phone
+        // number, an address: matched whoever takes the class), then the
+        // hour's roster answers: warnings on drafts naming the classmate, and
+        // one such draft posted anyway (held).
+        for text in [
+            "is lab3b due friday",
+            "call 434-555-0199",
+            "mail ta@example.com",
+        ] {
+            let (status, page) = post(&app, &author, &class, text, None, false).await;
+            assert_eq!(status, 200, "{text}: {page}");
+            assert!(page.contains(WARNING), "{text}: {page}");
+        }
+        for n in 0..limit - 1 {
             let (status, page) = post(
                 &app,
                 &author,
@@ -804,6 +816,8 @@ backend_test!(
             assert_eq!(status, 200, "warning {n}: {page}");
             assert!(page.contains("This names a classmate"), "{page}");
         }
+        let (status, _) = post(&app, &author, &class, "ask Fatima Garcia", None, true).await;
+        assert_eq!(status, 303, "posted anyway, held");
         // Then a draft that names someone, one that names no one, and one
         // posted past the warning.
         let named_again = post(&app, &author, &class, "and Fatima Garcia?", None, false).await;
@@ -835,7 +849,7 @@ backend_test!(
             assert!(!page.contains("names a classmate"), "{page}");
         }
         assert_eq!(named_again.1, naming_no_one.1);
-        assert_eq!(stored_messages(&app), 1);
+        assert_eq!(stored_messages(&app), 2, "the first post and the held one");
         let content: String = class_messages::table
             .find(&own)
             .select(class_messages::content)
@@ -845,5 +859,63 @@ backend_test!(
         // A classmate who was never warned posts as before.
         let (status, _) = post(&app, &named, &class, "Lab notes are up", None, false).await;
         assert_eq!(status, 303);
+    }
+);
+
+backend_test!(
+    async fn naming_warnings_sent_at_once_are_counted_one_by_one(backend: Backend) {
+        use common_grounds::chat::{ChatError, Draft, MessageBody};
+        // Arrange: a classmate named Fatima Garcia, in two of the author's classes.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let named = app.student("fgj4ps");
+        set_display_name(&app, &named, "Fatima Garcia");
+        let classes = [
+            new_class(&app, "CS 3120", &[&author, &named]).id,
+            new_class(&app, "CS 4610", &[&author, &named]).id,
+        ];
+        let rules = common_grounds::chat::Rules::new(b"secret", 3);
+        let limit = rules.naming_warnings_per_hour as usize;
+
+        // Act: two more drafts than the hour's warnings, naming her, sent at
+        // the same moment to both classes.
+        let start = std::sync::Arc::new(std::sync::Barrier::new(limit + 2));
+        let drafts: Vec<_> = (0..limit + 2)
+            .map(|n| {
+                let (pool, start, rules) = (app.pool.clone(), start.clone(), rules.clone());
+                let (author, class) = (author.user.clone(), classes[n % 2].clone());
+                std::thread::spawn(move || {
+                    let text = format!("is Fatima Garcia in here? ({n})");
+                    let body = MessageBody::parse(&text).unwrap();
+                    start.wait();
+                    let mut conn = pool.get().unwrap();
+                    let draft = Draft {
+                        class_id: &class,
+                        parent_id: None,
+                        body: &body,
+                    };
+                    common_grounds::chat::post(
+                        &mut conn,
+                        &author,
+                        draft,
+                        &rules,
+                        common_grounds::clock::now(),
+                    )
+                })
+            })
+            .collect();
+        let outcomes: Vec<_> = drafts.into_iter().map(|d| d.join().unwrap()).collect();
+
+        // Assert: the hour's warnings and not one more; the rest wait.
+        let warned = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(ChatError::NamesSomeone { .. })))
+            .count();
+        let waiting = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(ChatError::NamingWarnings { .. })))
+            .count();
+        assert_eq!((warned, waiting), (limit, 2), "{outcomes:?}");
+        assert_eq!(stored_messages(&app), 0);
     }
 );
