@@ -247,29 +247,36 @@ pub fn announce_access_changed(conn: &mut DbConn, user_id: &UserId) -> QueryResu
     Ok(())
 }
 
-/// Ends one of the user's own sessions; returns whether it existed.
+/// Ends one of the user's own sessions, in its own transaction with its
+/// announcement; returns whether it existed.
 pub fn end(conn: &mut DbConn, user_id: &UserId, session_id: &SessionId) -> QueryResult<bool> {
-    let n = diesel::delete(
-        sessions::table
-            .filter(sessions::id.eq(session_id))
-            .filter(sessions::user_id.eq(user_id)),
-    )
-    .execute(conn)?;
-    announced(conn, user_id, n).map(|n| n > 0)
+    crate::db::write_tx(conn, |tx| {
+        let n = diesel::delete(
+            sessions::table
+                .filter(sessions::id.eq(session_id))
+                .filter(sessions::user_id.eq(user_id)),
+        )
+        .execute(&mut **tx)?;
+        announced(tx, user_id, n).map(|n| n > 0)
+    })
 }
 
-/// Ends every session of the user but `keep`.
+/// Ends every session of the user but `keep`, in its own transaction with
+/// its announcement.
 pub fn end_others(conn: &mut DbConn, user_id: &UserId, keep: &SessionId) -> QueryResult<usize> {
-    let n = diesel::delete(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::id.ne(keep)),
-    )
-    .execute(conn)?;
-    announced(conn, user_id, n)
+    crate::db::write_tx(conn, |tx| {
+        let n = diesel::delete(
+            sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::id.ne(keep)),
+        )
+        .execute(&mut **tx)?;
+        announced(tx, user_id, n)
+    })
 }
 
-/// Ends every session of the user: on suspension, role change or deletion.
+/// Ends every session of the user: on suspension, role change or deletion,
+/// inside the caller's transaction.
 pub fn end_all(conn: &mut DbConn, user_id: &UserId) -> QueryResult<usize> {
     let n = diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
     announced(conn, user_id, n)

@@ -91,11 +91,43 @@ pub struct Bus {
     stopping: watch::Sender<bool>,
     open_streams: AtomicI64,
     per_session: Mutex<HashMap<(StreamKind, String), usize>>,
-    access: broadcast::Sender<UserId>,
+    /// Students with open streams here, each with a counter bumped when
+    /// their access changes; a change for anyone else is dropped at once.
+    access: Mutex<HashMap<UserId, AccessEntry>>,
 }
 
-/// Access changes a stream may fall behind by; past them it checks anyway.
-const ACCESS_BACKLOG: usize = 64;
+/// One student's access counter and how many of their streams watch it.
+struct AccessEntry {
+    changes: watch::Sender<u64>,
+    watchers: usize,
+}
+
+/// A stream's watch on its student's access: `changed` returns when it
+/// changed (or at once, false, when the bus is gone).
+pub struct AccessWatch {
+    bus: Arc<Bus>,
+    user: UserId,
+    receiver: watch::Receiver<u64>,
+}
+
+impl AccessWatch {
+    /// Waits for the student's next access change; false when the bus is gone.
+    pub async fn changed(&mut self) -> bool {
+        self.receiver.changed().await.is_ok()
+    }
+}
+
+impl Drop for AccessWatch {
+    fn drop(&mut self) {
+        let mut access = self.bus.access.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = access.get_mut(&self.user) {
+            entry.watchers -= 1;
+            if entry.watchers == 0 {
+                access.remove(&self.user);
+            }
+        }
+    }
+}
 
 /// A stream's place on the bus: the updates of its class from the moment it
 /// subscribed. Dropping the last one of a class forgets the class.
@@ -125,7 +157,7 @@ impl Bus {
             stopping: watch::channel(false).0,
             open_streams: AtomicI64::new(0),
             per_session: Mutex::default(),
-            access: broadcast::channel(ACCESS_BACKLOG).0,
+            access: Mutex::default(),
         })
     }
 
@@ -199,13 +231,27 @@ impl Bus {
     /// of at their next periodic check. A request calls it after its change
     /// commits; on PostgreSQL the change's `cg_access` notice calls it again
     /// on every app process (`accounts::sessions::announce_access_changed`).
+    /// Only that student's streams wake.
     pub fn access_changed(&self, user: &UserId) {
-        let _ = self.access.send(user.clone());
+        let access = self.access.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = access.get(user) {
+            entry.changes.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
-    /// Whose access changed, for a stream to check its own.
-    pub fn access_changes(&self) -> broadcast::Receiver<UserId> {
-        self.access.subscribe()
+    /// Watches `user`'s access from now on, for one of their streams.
+    pub fn watch_access(self: &Arc<Self>, user: &UserId) -> AccessWatch {
+        let mut access = self.access.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = access.entry(user.clone()).or_insert_with(|| AccessEntry {
+            changes: watch::channel(0).0,
+            watchers: 0,
+        });
+        entry.watchers += 1;
+        AccessWatch {
+            bus: Arc::clone(self),
+            user: user.clone(),
+            receiver: entry.changes.subscribe(),
+        }
     }
 
     /// Streams open in this process (the `/metrics` gauge).
@@ -482,6 +528,30 @@ mod tests {
         assert!(bus.classes.lock().unwrap().contains_key(&class));
         drop(second);
         assert!(!bus.classes.lock().unwrap().contains_key(&class));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_access_change_wakes_only_its_students_streams_and_is_forgotten_with_them() {
+        let (bus, dir) = bus();
+        let (ann, bob) = (UserId::new(), UserId::new());
+        let ann_laptop = bus.watch_access(&ann);
+        let ann_phone = bus.watch_access(&ann);
+        let bob_laptop = bus.watch_access(&bob);
+
+        bus.access_changed(&ann);
+        // Nobody here watches this one: nothing is kept for them.
+        bus.access_changed(&UserId::new());
+
+        assert!(ann_laptop.receiver.has_changed().unwrap());
+        assert!(ann_phone.receiver.has_changed().unwrap());
+        assert!(!bob_laptop.receiver.has_changed().unwrap());
+        assert_eq!(bus.access.lock().unwrap().len(), 2);
+        drop(ann_laptop);
+        assert!(bus.access.lock().unwrap().contains_key(&ann));
+        drop(ann_phone);
+        drop(bob_laptop);
+        assert!(bus.access.lock().unwrap().is_empty());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -15,7 +15,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use super::{event_data, rules};
 use crate::accounts::{sessions, SessionId, UserId};
@@ -173,7 +173,7 @@ enum End {
 impl Stream {
     async fn run(self, start: Start, mut subscription: Subscription) {
         let mut stopping = self.state.live.stopping();
-        let mut access = self.state.live.access_changes();
+        let mut access = self.state.live.watch_access(&self.viewer);
         let mut sent = match start {
             Start::After(after) => after,
             Start::Reload => {
@@ -215,14 +215,8 @@ impl Stream {
                     }
                     continue;
                 }
-                changed = access.recv() => {
-                    match changed {
-                        Ok(user) if user != self.viewer => continue,
-                        Err(broadcast::error::RecvError::Closed) => return,
-                        // Ours, or missed some (lagged): check.
-                        _ => {}
-                    }
-                    if !self.still_allowed().await {
+                changed = access.changed() => {
+                    if !changed || !self.still_allowed().await {
                         return;
                     }
                     continue;

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use actix_web::web::Bytes;
 use actix_web::{get, web, HttpResponse};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::accounts::{sessions, SessionId, UserId};
@@ -132,7 +132,7 @@ impl Shown {
 impl Stream {
     async fn run(self, first: Unread, mut subscription: UnreadSubscription) {
         let mut stopping = self.state.live.stopping();
-        let mut access = self.state.live.access_changes();
+        let mut access = self.state.live.watch_access(&self.viewer);
         let mut shown = Shown {
             count: None,
             counted_at: first.counted_at,
@@ -167,12 +167,9 @@ impl Stream {
                     Recheck::Live(Some(unread)) => unread,
                     Recheck::Live(None) => continue,
                 },
-                changed = access.recv() => {
-                    match changed {
-                        Ok(user) if user != self.viewer => continue,
-                        Err(broadcast::error::RecvError::Closed) => return,
-                        // Ours, or missed some (lagged): check now.
-                        _ => {}
+                changed = access.changed() => {
+                    if !changed {
+                        return;
                     }
                     match self.recheck().await {
                         Recheck::Ended => return,
