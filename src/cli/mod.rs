@@ -1,5 +1,5 @@
 //! The command line (clap): `serve` (the default), `demo`, `migrate`,
-//! `cleanup`, `backup`, `grant-role`, `sis-sync`, one file per group. Each
+//! `cleanup`, `backup`, `grant-role`, `sis-sync`, `student`, one file per group. Each
 //! command reads the configuration once, opens its database through
 //! `open_migrated`, and reports failure as one line.
 
@@ -9,12 +9,14 @@ mod progress;
 mod roles;
 mod serve;
 mod sis;
+mod student;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use self::maintenance::BackupCommand;
+use self::student::StudentCommand;
 use crate::config::Config;
 use crate::demo::CampusSpec;
 use crate::{db, telemetry};
@@ -106,6 +108,11 @@ enum Command {
         #[command(subcommand)]
         action: BackupCommand,
     },
+    /// A student's data, for a request made to the university: export, erase.
+    Student {
+        #[command(subcommand)]
+        action: StudentCommand,
+    },
 }
 
 /// Runs the command line; the exit code says whether it worked.
@@ -144,6 +151,7 @@ pub fn main() -> ExitCode {
         Command::Cleanup => maintenance::cleanup(&config),
         Command::Backup { action } => maintenance::backup(&config, action),
         Command::GrantRole { who, role } => roles::grant_role(&config, &who, &role),
+        Command::Student { action } => student::student(&config, action),
         Command::SisSync {
             term,
             subjects,

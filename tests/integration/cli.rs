@@ -104,3 +104,106 @@ fn a_postgres_server_without_the_database_says_so() {
         "{stderr}"
     );
 }
+
+backend_test!(
+    async fn an_operator_exports_and_erases_a_student_who_cannot_sign_in(backend: Backend) {
+        // Arrange: a student who takes a class.
+        let db = TestDb::with_schema(backend);
+        {
+            let mut conn = db.connect();
+            let class = seed::class(&mut conn, "CS 3120", "1262");
+            let student = builders::UserBuilder::new("grd7a").insert(&mut conn);
+            seed::enroll(&mut conn, &student, &class);
+        }
+        let dir = std::env::temp_dir().join(format!("cg-export-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("grd7a.json");
+        let file_arg = file.to_str().unwrap();
+
+        // Act: export to a file, then again to the same file.
+        let exported = run(
+            &["student", "export", "grd7a", "--out", file_arg],
+            &db.url_string(),
+        );
+        let again = run(
+            &["student", "export", "grd7a", "--out", file_arg],
+            &db.url_string(),
+        );
+
+        // Assert: the account page's document, for the owner's eyes only; an
+        // existing file is never overwritten.
+        assert!(exported.status.success(), "{}", text(&exported.stderr));
+        let written = std::fs::read_to_string(&file).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&written).unwrap();
+        assert_eq!(json["format"], "common-grounds-export/1");
+        assert!(
+            written.contains("grd7a") && written.contains("CS 3120"),
+            "{written}"
+        );
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!again.status.success());
+        assert!(
+            text(&again.stderr).contains("already exists"),
+            "{}",
+            text(&again.stderr)
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), written);
+
+        // Act: erase with a mistyped confirmation, then with the right one.
+        let mistyped = run(
+            &[
+                "student",
+                "erase",
+                "grd7a@virginia.edu",
+                "--confirm",
+                "grd7b",
+            ],
+            &db.url_string(),
+        );
+        let kept = common_grounds::moderation::users::find_by_login(&mut db.connect(), "grd7a")
+            .unwrap()
+            .is_some();
+        let erased = run(
+            &[
+                "student",
+                "erase",
+                "grd7a@virginia.edu",
+                "--confirm",
+                "grd7a",
+            ],
+            &db.url_string(),
+        );
+        let to_stdout = run(&["student", "export", "grd7a"], &db.url_string());
+
+        // Assert: a typo erases no one; the real erasure leaves no account.
+        assert!(!mistyped.status.success());
+        assert!(
+            text(&mistyped.stderr).contains("nothing was erased"),
+            "{}",
+            text(&mistyped.stderr)
+        );
+        assert!(kept, "the mistyped erasure removed the account");
+        assert!(erased.status.success(), "{}", text(&erased.stderr));
+        assert!(
+            text(&erased.stdout).contains("erased grd7a"),
+            "{}",
+            text(&erased.stdout)
+        );
+        assert!(
+            common_grounds::moderation::users::find_by_login(&mut db.connect(), "grd7a")
+                .unwrap()
+                .is_none()
+        );
+        assert!(!to_stdout.status.success());
+        assert!(
+            text(&to_stdout.stderr).contains("no account for 'grd7a'"),
+            "{}",
+            text(&to_stdout.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+);

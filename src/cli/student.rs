@@ -1,0 +1,119 @@
+//! `student export` and `student erase`: a student's data for a request made
+//! to the university rather than on the account page (a graduate who can no
+//! longer sign in, a records office asking on a student's behalf). The same
+//! document the account page downloads, and the same erasure as "Delete my
+//! account", so the two ways can never disagree.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use super::open_migrated;
+use crate::accounts::User;
+use crate::config::Config;
+use crate::ops::student_data;
+use crate::{clock, db};
+
+#[derive(Subcommand)]
+pub enum StudentCommand {
+    /// Write everything stored about the student as JSON (what "Download my
+    /// data" on their account page gives) to FILE, or to standard output.
+    Export {
+        /// The student's computing ID or email address.
+        who: String,
+        /// A new file to write (an existing one is never overwritten); it is
+        /// readable by its owner only.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Erase the student's account as "Delete my account" does: their
+    /// messages others replied to, and evidence under review, stay as
+    /// authorless placeholders; everything else of theirs goes.
+    Erase {
+        /// The student's computing ID or email address.
+        who: String,
+        /// The student's computing ID again, so a typo erases no one.
+        #[arg(long)]
+        confirm: String,
+    },
+}
+
+/// Runs a `student` command.
+pub(super) fn student(config: &Config, action: StudentCommand) -> anyhow::Result<()> {
+    let mut conn = open_migrated(config)?;
+    match action {
+        StudentCommand::Export { who, out } => export(&mut conn, &who, out.as_deref()),
+        StudentCommand::Erase { who, confirm } => erase(&mut conn, &who, &confirm),
+    }
+}
+
+fn find(conn: &mut db::DbConn, who: &str) -> anyhow::Result<User> {
+    crate::moderation::users::find_by_login(conn, who)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no account for '{}': check the computing ID or address (an erased account is gone for good)",
+            who.trim()
+        )
+    })
+}
+
+fn export(conn: &mut db::DbConn, who: &str, out: Option<&Path>) -> anyhow::Result<()> {
+    let user = find(conn, who)?;
+    let data = student_data::export(conn, &user, clock::now())?;
+    let mut json = serde_json::to_string_pretty(&data)?;
+    json.push('\n');
+    match out {
+        None => std::io::stdout().write_all(json.as_bytes())?,
+        Some(path) => {
+            write_new_private(path, json.as_bytes())?;
+            eprintln!(
+                "wrote the data of {} ({} bytes) to {}",
+                user.computing_id,
+                json.len(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to a file that must not exist yet, readable by its owner only.
+fn write_new_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "{} already exists; choose a new file (nothing was written)",
+                path.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
+        }
+    })?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn erase(conn: &mut db::DbConn, who: &str, confirm: &str) -> anyhow::Result<()> {
+    let user = find(conn, who)?;
+    if !confirm.trim().eq_ignore_ascii_case(&user.computing_id) {
+        anyhow::bail!(
+            "--confirm must repeat the computing ID of the account '{}' names; nothing was erased",
+            who.trim()
+        );
+    }
+    let erased = student_data::delete_account(conn, &user, clock::now())?;
+    println!(
+        "erased {}: {} message(s) removed, {} kept as authorless placeholders ({} of them evidence under review)",
+        user.computing_id,
+        erased.messages_removed,
+        erased.messages_kept_as_placeholders,
+        erased.messages_kept_as_evidence
+    );
+    Ok(())
+}
