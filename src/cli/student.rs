@@ -12,7 +12,7 @@ use clap::Subcommand;
 
 use super::open_migrated;
 use crate::accounts::User;
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::ops::student_data;
 use crate::{clock, db};
 
@@ -30,7 +30,8 @@ pub enum StudentCommand {
     },
     /// Erase the student's account as "Delete my account" does: their
     /// messages others replied to, and evidence under review, stay as
-    /// authorless placeholders; everything else of theirs goes.
+    /// authorless placeholders; everything else of theirs goes. A staff
+    /// account must be made a student first (grant-role, audited).
     Erase {
         /// The student's computing ID or email address.
         who: String,
@@ -42,6 +43,17 @@ pub enum StudentCommand {
 
 /// Runs a `student` command.
 pub(super) fn student(config: &Config, action: StudentCommand) -> anyhow::Result<()> {
+    // A request about a student is answered from the database that holds
+    // them: a mistyped path must not make a new, empty one and answer "no
+    // account" from it.
+    if let DatabaseUrl::Sqlite(path) = &config.database.url {
+        if !path.is_file() {
+            anyhow::bail!(
+                "there is no database at {} (DATABASE_URL): check the path; nothing was read or changed",
+                path.display()
+            );
+        }
+    }
     let mut conn = open_migrated(config)?;
     match action {
         StudentCommand::Export { who, out } => export(&mut conn, &who, out.as_deref()),
@@ -52,7 +64,7 @@ pub(super) fn student(config: &Config, action: StudentCommand) -> anyhow::Result
 fn find(conn: &mut db::DbConn, who: &str) -> anyhow::Result<User> {
     crate::moderation::users::find_by_login(conn, who)?.ok_or_else(|| {
         anyhow::anyhow!(
-            "no account for '{}': check the computing ID or address (an erased account is gone for good)",
+            "no account for '{}' in this database: check the computing ID or address (the account may also have been erased)",
             who.trim()
         )
     })
@@ -101,6 +113,14 @@ fn write_new_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 fn erase(conn: &mut db::DbConn, who: &str, confirm: &str) -> anyhow::Result<()> {
     let user = find(conn, who)?;
+    if user.role.is_staff() {
+        anyhow::bail!(
+            "{} is a {}; a staff account's actions are in the audit log, so make it a student first (`common-grounds grant-role {} student`, which is audited); nothing was erased",
+            user.computing_id,
+            user.role.as_str(),
+            user.computing_id
+        );
+    }
     if !confirm.trim().eq_ignore_ascii_case(&user.computing_id) {
         anyhow::bail!(
             "--confirm must repeat the computing ID of the account '{}' names; nothing was erased",

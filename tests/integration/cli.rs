@@ -204,6 +204,38 @@ backend_test!(
             "{}",
             text(&to_stdout.stderr)
         );
+        // A staff account is not a student's to erase from here.
+        builders::UserBuilder::new("mod9a")
+            .role("moderator")
+            .insert(&mut db.connect());
+        let staff = run(
+            &["student", "erase", "mod9a", "--confirm", "mod9a"],
+            &db.url_string(),
+        );
+        assert!(!staff.status.success());
+        assert!(
+            text(&staff.stderr).contains("grant-role mod9a student"),
+            "{}",
+            text(&staff.stderr)
+        );
+        assert!(
+            common_grounds::moderation::users::find_by_login(&mut db.connect(), "mod9a")
+                .unwrap()
+                .is_some()
+        );
+        // A mistyped database is not made and answered from.
+        let missing = dir.join("no-such.db");
+        let mistyped = run(
+            &["student", "export", "grd7a"],
+            &format!("sqlite://{}", missing.display()),
+        );
+        assert!(!mistyped.status.success());
+        assert!(
+            text(&mistyped.stderr).contains("there is no database at"),
+            "{}",
+            text(&mistyped.stderr)
+        );
+        assert!(!missing.exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 );
