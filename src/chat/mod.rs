@@ -135,10 +135,10 @@ pub struct Rules {
     /// Drafts are checked for people they name (`naming`); off only to measure
     /// what the check costs.
     pub check_naming: bool,
-    /// Warnings that a draft names someone a student may get an hour (every
-    /// class together); past them every draft of theirs waits. Each warning
-    /// says whether the draft's words name a classmate, so unlimited warnings
-    /// would let a student map a class's roster name by name.
+    /// Classmates' display names a student's drafts may be found to name in
+    /// an hour, warned or held (every class together); past them every draft
+    /// of theirs waits. Each answer says whether someone of that name takes
+    /// the class, so unlimited answers would map a class's roster name by name.
     pub naming_warnings_per_hour: u32,
     /// At most this many reports per student per day.
     pub flags_per_day: u32,

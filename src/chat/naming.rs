@@ -58,10 +58,11 @@ impl Naming {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Findings {
     kinds: Vec<Naming>,
-    /// The draft named a member of the class by display name: an answer that
-    /// depends on who takes the class (unlike an ID shape, an address or a
-    /// phone number, matched whoever takes it).
-    by_roster: bool,
+    /// The members of the class the draft named by display name, each as a
+    /// short hash of the folded name (`roster_keys`): answers that depend on
+    /// who takes the class (unlike an ID shape, an address or a phone
+    /// number, matched whoever takes it).
+    roster: Vec<String>,
 }
 
 impl Findings {
@@ -77,14 +78,26 @@ impl Findings {
     /// counted (`Rules::naming_warnings_per_hour`), or drafting names one by
     /// one would map who takes the class.
     pub fn from_roster(&self) -> bool {
-        self.by_roster
+        !self.roster.is_empty()
+    }
+
+    /// Each display name matched, as a key that tells the same name apart
+    /// from another without holding it (the first 64 bits of the SHA-256 of
+    /// the folded name, in hex): a student who keeps writing one classmate's
+    /// name is answered about one name, however often.
+    pub fn roster_keys(&self) -> &[String] {
+        &self.roster
     }
 
     fn extend(&mut self, other: Findings) {
         for kind in other.kinds {
             self.add(kind);
         }
-        self.by_roster |= other.by_roster;
+        for key in other.roster {
+            if !self.roster.contains(&key) {
+                self.roster.push(key);
+            }
+        }
     }
 
     fn add(&mut self, kind: Naming) {
@@ -148,15 +161,26 @@ pub fn check(
         .select(users::display_name)
         .load(conn)?;
     let mut scratch = String::new();
-    if names.iter().flatten().any(|name| {
-        drafts
+    for name in names.iter().flatten() {
+        if drafts
             .iter()
             .any(|draft| draft.has_phrase_with(name, &mut scratch))
-    }) {
-        findings.add(Naming::Classmate);
-        findings.by_roster = true;
+        {
+            findings.add(Naming::Classmate);
+            let key = name_key_hash(name);
+            if !findings.roster.contains(&key) {
+                findings.roster.push(key);
+            }
+        }
     }
     Ok(findings)
+}
+
+/// The first 64 bits of the SHA-256 of the folded display name, in hex.
+fn name_key_hash(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(folded(name).as_bytes());
+    hex::encode(&digest[..8])
 }
 
 /// The draft as typed and, when it differs, as a reader sees it: compatibility

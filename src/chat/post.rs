@@ -84,6 +84,13 @@ pub fn post_confirming(
                 Some(parent.thread_root_id.unwrap_or(parent.id))
             }
         };
+        // Every refusal that does not depend on whom the draft names comes
+        // before the naming check: a draft the limits would refuse is refused
+        // the same whether it names a member or not, so a name that matches
+        // no one is never answered for free.
+        refuse_repeat(tx, author, draft, rules, now)?;
+        let limits = post_limits(&author.id, draft.class_id, rules);
+        within(tx, &limits, now)?;
         let held = match naming_verdict(
             tx,
             &author.id,
@@ -97,32 +104,9 @@ pub fn post_confirming(
             Verdict::Hold(reason) => Some(reason),
             Verdict::Clear => None,
         };
-        refuse_repeat(tx, author, draft, rules, now)?;
-        let class = draft.class_id.as_str();
-        let user = author.id.as_str();
-        count(
-            tx,
-            &format!("chat-post-burst:{class}:{user}"),
-            (1, rules.post_interval),
-            now,
-            |retry_at| ChatError::TooFast { retry_at },
-        )?;
-        count(
-            tx,
-            &format!("chat-post-hour:{class}:{user}"),
-            (rules.posts_per_hour, Duration::hours(1)),
-            now,
-            |retry_at| ChatError::HourlyLimit { retry_at },
-        )?;
-        // Counted last, in the same transaction: a post refused above (or here)
+        // Counted in the same transaction: a post refused above (or here)
         // leaves no hit behind in any bucket.
-        count(
-            tx,
-            &format!("chat-post-hour-anywhere:{user}"),
-            (rules.posts_per_hour_anywhere, Duration::hours(1)),
-            now,
-            |retry_at| ChatError::HourlyLimitAnywhere { retry_at },
-        )?;
+        count(tx, &limits, now)?;
         let anonymous_identifier =
             pseudonym::assign(tx, &rules.secret, &author.id, draft.class_id, now)?;
         // Within a class, times only go forward: a message is never older than
@@ -200,10 +184,10 @@ impl Written {
 
 /// The naming check's verdict on a draft, in the post's or the edit's
 /// transaction. A match against the class's roster (a member's display
-/// name) tells whether someone of that name takes the class, so each one,
-/// warned or held, is counted (`Rules::naming_warnings_per_hour`, every
-/// class together); past the hour's count every draft is refused, naming
-/// someone or not, so the refusal says nothing about the draft. The bucket is
+/// name) tells whether someone of that name takes the class, so each name
+/// newly matched, warned or held, is counted (`Rules::naming_warnings_per_hour`,
+/// every class together); past the hour's count every draft is refused,
+/// naming someone or not, so the refusal says nothing about the draft. The bucket is
 /// locked from the read to the count: drafts sent at once wait their turn.
 fn naming_verdict(
     tx: &mut Tx,
@@ -217,7 +201,8 @@ fn naming_verdict(
     if !rules.check_naming {
         return Ok(Verdict::Clear);
     }
-    let bucket = format!("chat-naming-warned:{}", author.as_str());
+    let user = author.as_str();
+    let bucket = format!("chat-naming-warned:{user}");
     let (limit, window) = (rules.naming_warnings_per_hour, Duration::hours(1));
     rate_limit::lock(tx, &bucket)?;
     if let Some(limited) = rate_limit::reached(tx, &bucket, limit, window, now)? {
@@ -229,9 +214,18 @@ fn naming_verdict(
     if findings.is_empty() {
         return Ok(Verdict::Clear);
     }
-    if findings.from_roster() {
-        // Below the limit (read under the same lock), so it is recorded.
-        rate_limit::hit(tx, &bucket, limit, window, now)?.ok();
+    // Names are counted, not drafts: a name answered in the last hour (its
+    // own bucket, kept fresh while it is written) costs nothing more, so a
+    // classmate whose display name is a common word ("The", "Will") cannot
+    // lock a student out by being matched in every sentence.
+    for key in findings.roster_keys() {
+        let name_bucket = format!("chat-naming-name:{user}:{key}");
+        let answered = rate_limit::reached(tx, &name_bucket, 1, window, now)?.is_some();
+        rate_limit::hit(tx, &name_bucket, u32::MAX, window, now)?.ok();
+        if !answered {
+            // Below the limit (read under the same lock), so it is recorded.
+            rate_limit::hit(tx, &bucket, limit, window, now)?.ok();
+        }
     }
     Ok(if confirmed {
         Verdict::Hold(findings.to_string())
@@ -338,6 +332,9 @@ pub fn edit_confirming(
         if message.content == body.as_str() {
             return Ok(Written::Message(Box::new(message)));
         }
+        // As for posts: the limits refuse before the naming check can answer.
+        let limits = edit_limits(editor, rules);
+        within(tx, &limits, now)?;
         let held = match naming_verdict(
             tx,
             editor,
@@ -351,7 +348,7 @@ pub fn edit_confirming(
             Verdict::Hold(reason) => Some(reason),
             Verdict::Clear => None,
         };
-        count_edit(tx, editor, rules, now)?;
+        count(tx, &limits, now)?;
         // A reported message is evidence: its author must not be able to edit
         // away what the reporters saw.
         if super::revisions::is_evidence(tx, &message)? {
@@ -387,42 +384,80 @@ pub fn edit_confirming(
     edited.and_then(Written::message)
 }
 
-/// Counts an edit against the editor's limits (every class together: an
-/// edit is one student's, wherever it lands). Counted after every check that
-/// can refuse it, so a refused edit costs nothing.
-fn count_edit(
-    tx: &mut Tx,
-    editor: &UserId,
-    rules: &Rules,
-    now: NaiveDateTime,
-) -> Result<(), ChatError> {
-    let user = editor.as_str();
-    count(
-        tx,
-        &format!("chat-edit-burst:{user}"),
-        (1, rules.post_interval),
-        now,
-        |retry_at| ChatError::EditTooFast { retry_at },
-    )?;
-    count(
-        tx,
-        &format!("chat-edit-hour:{user}"),
-        (rules.posts_per_hour, Duration::hours(1)),
-        now,
-        |retry_at| ChatError::EditHourlyLimit { retry_at },
-    )
+/// One sliding-window limit on a student's writing: its bucket, `limit` hits
+/// per `window`, and the refusal it makes of the time to try again.
+struct Limit {
+    bucket: String,
+    limit: u32,
+    window: Duration,
+    refusal: fn(NaiveDateTime) -> ChatError,
 }
 
-/// One hit in `bucket` under (`limit` per `window`); past it, the refusal
-/// `limited` makes of the time the student may try again.
-fn count(
-    tx: &mut Tx,
-    bucket: &str,
-    (limit, window): (u32, Duration),
-    now: NaiveDateTime,
-    limited: fn(NaiveDateTime) -> ChatError,
-) -> Result<(), ChatError> {
-    rate_limit::hit(tx, bucket, limit, window, now)?.map_err(|l| limited(l.retry_at))
+/// A post's limits: one per `post_interval` and `posts_per_hour` in the
+/// class, `posts_per_hour_anywhere` across classes (checked last, so one
+/// class's refusal does not spend the campus-wide allowance).
+fn post_limits(author: &UserId, class_id: &ClassId, rules: &Rules) -> [Limit; 3] {
+    let (class, user) = (class_id.as_str(), author.as_str());
+    [
+        Limit {
+            bucket: format!("chat-post-burst:{class}:{user}"),
+            limit: 1,
+            window: rules.post_interval,
+            refusal: |retry_at| ChatError::TooFast { retry_at },
+        },
+        Limit {
+            bucket: format!("chat-post-hour:{class}:{user}"),
+            limit: rules.posts_per_hour,
+            window: Duration::hours(1),
+            refusal: |retry_at| ChatError::HourlyLimit { retry_at },
+        },
+        Limit {
+            bucket: format!("chat-post-hour-anywhere:{user}"),
+            limit: rules.posts_per_hour_anywhere,
+            window: Duration::hours(1),
+            refusal: |retry_at| ChatError::HourlyLimitAnywhere { retry_at },
+        },
+    ]
+}
+
+/// An edit's limits, every class together (an edit is one student's,
+/// wherever it lands): one per `post_interval`, `posts_per_hour` an hour.
+fn edit_limits(editor: &UserId, rules: &Rules) -> [Limit; 2] {
+    let user = editor.as_str();
+    [
+        Limit {
+            bucket: format!("chat-edit-burst:{user}"),
+            limit: 1,
+            window: rules.post_interval,
+            refusal: |retry_at| ChatError::EditTooFast { retry_at },
+        },
+        Limit {
+            bucket: format!("chat-edit-hour:{user}"),
+            limit: rules.posts_per_hour,
+            window: Duration::hours(1),
+            refusal: |retry_at| ChatError::EditHourlyLimit { retry_at },
+        },
+    ]
+}
+
+/// Refuses, recording nothing, when any of `limits` is already reached.
+fn within(tx: &mut Tx, limits: &[Limit], now: NaiveDateTime) -> Result<(), ChatError> {
+    for l in limits {
+        if let Some(limited) = rate_limit::reached(tx, &l.bucket, l.limit, l.window, now)? {
+            return Err((l.refusal)(limited.retry_at));
+        }
+    }
+    Ok(())
+}
+
+/// One hit in each of `limits`; past one, its refusal (and the transaction
+/// rolls back the hits before it).
+fn count(tx: &mut Tx, limits: &[Limit], now: NaiveDateTime) -> Result<(), ChatError> {
+    for l in limits {
+        rate_limit::hit(tx, &l.bucket, l.limit, l.window, now)?
+            .map_err(|limited| (l.refusal)(limited.retry_at))?;
+    }
+    Ok(())
 }
 
 /// What deleting did to a message.

@@ -774,14 +774,44 @@ backend_test!(
     }
 );
 
+/// Twelve display names, each a classmate's in `classmates`.
+const NAMES: [&str; 12] = [
+    "Fatima Garcia",
+    "Bruno Bell",
+    "Chioma Obi",
+    "Dmitri Volkov",
+    "Elena Ruiz",
+    "Farid Haddad",
+    "Grace Liu",
+    "Hana Sato",
+    "Ivan Petrov",
+    "Jade Moreau",
+    "Kofi Mensah",
+    "Lena Fischer",
+];
+
+/// A student for each of `NAMES`, named so.
+fn classmates(app: &TestApp) -> Vec<Student> {
+    NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let who = app.student(&format!("n{}4ps", (b'a' + i as u8) as char));
+            set_display_name(app, &who, name);
+            who
+        })
+        .collect()
+}
+
 backend_test!(
     async fn naming_warnings_are_limited_so_the_roster_stays_private(backend: Backend) {
         // Arrange: a class whose members the author could try names against.
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
-        let named = app.student("fgj4ps");
-        set_display_name(&app, &named, "Fatima Garcia");
-        let class = new_class(&app, "CS 3120", &[&author, &named]).id;
+        let named = classmates(&app);
+        let mut members: Vec<&Student> = named.iter().collect();
+        members.push(&author);
+        let class = new_class(&app, "CS 3120", &members).id;
         let limit = common_grounds::chat::Rules::new(b"secret", 3).naming_warnings_per_hour;
         let (status, _) = post(&app, &author, &class, "Lab notes at 3", None, false).await;
         assert_eq!(status, 303);
@@ -803,24 +833,24 @@ backend_test!(
             assert_eq!(status, 200, "{text}: {page}");
             assert!(page.contains(WARNING), "{text}: {page}");
         }
-        for n in 0..limit - 1 {
-            let (status, page) = post(
-                &app,
-                &author,
-                &class,
-                &format!("is Fatima Garcia in here? ({n})"),
-                None,
-                false,
-            )
-            .await;
-            assert_eq!(status, 200, "warning {n}: {page}");
+        // One name written again and again is one answer.
+        for n in 0..3 {
+            let text = format!("is Fatima Garcia in here? ({n})");
+            let (status, page) = post(&app, &author, &class, &text, None, false).await;
+            assert_eq!(status, 200, "{text}: {page}");
+        }
+        for name in &NAMES[1..limit as usize - 1] {
+            let text = format!("is {name} in here?");
+            let (status, page) = post(&app, &author, &class, &text, None, false).await;
+            assert_eq!(status, 200, "{text}: {page}");
             assert!(page.contains("This names a classmate"), "{page}");
         }
-        let (status, _) = post(&app, &author, &class, "ask Fatima Garcia", None, true).await;
+        let held = format!("ask {}", NAMES[limit as usize - 1]);
+        let (status, _) = post(&app, &author, &class, &held, None, true).await;
         assert_eq!(status, 303, "posted anyway, held");
         // Then a draft that names someone, one that names no one, and one
         // posted past the warning.
-        let named_again = post(&app, &author, &class, "and Fatima Garcia?", None, false).await;
+        let named_again = post(&app, &author, &class, "and Lena Fischer?", None, false).await;
         let naming_no_one = post(&app, &author, &class, "and Zebulon Quark?", None, false).await;
         let confirmed = post(&app, &author, &class, "Fatima Garcia", None, true).await;
         // Editing one's own message, which leaves no trace while warned.
@@ -857,7 +887,7 @@ backend_test!(
             .unwrap();
         assert_eq!(content, "Lab notes at 3");
         // A classmate who was never warned posts as before.
-        let (status, _) = post(&app, &named, &class, "Lab notes are up", None, false).await;
+        let (status, _) = post(&app, &named[0], &class, "Lab notes are up", None, false).await;
         assert_eq!(status, 303);
     }
 );
@@ -868,24 +898,25 @@ backend_test!(
         // Arrange: a classmate named Fatima Garcia, in two of the author's classes.
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
-        let named = app.student("fgj4ps");
-        set_display_name(&app, &named, "Fatima Garcia");
+        let named = classmates(&app);
+        let mut members: Vec<&Student> = named.iter().collect();
+        members.push(&author);
         let classes = [
-            new_class(&app, "CS 3120", &[&author, &named]).id,
-            new_class(&app, "CS 4610", &[&author, &named]).id,
+            new_class(&app, "CS 3120", &members).id,
+            new_class(&app, "CS 4610", &members).id,
         ];
         let rules = common_grounds::chat::Rules::new(b"secret", 3);
         let limit = rules.naming_warnings_per_hour as usize;
 
-        // Act: two more drafts than the hour's warnings, naming her, sent at
-        // the same moment to both classes.
+        // Act: two more drafts than the hour's answers, each naming another
+        // classmate, sent at the same moment to both classes.
         let start = std::sync::Arc::new(std::sync::Barrier::new(limit + 2));
         let drafts: Vec<_> = (0..limit + 2)
             .map(|n| {
                 let (pool, start, rules) = (app.pool.clone(), start.clone(), rules.clone());
                 let (author, class) = (author.user.clone(), classes[n % 2].clone());
                 std::thread::spawn(move || {
-                    let text = format!("is Fatima Garcia in here? ({n})");
+                    let text = format!("is {} in here?", NAMES[n]);
                     let body = MessageBody::parse(&text).unwrap();
                     start.wait();
                     let mut conn = pool.get().unwrap();
@@ -917,5 +948,73 @@ backend_test!(
             .count();
         assert_eq!((warned, waiting), (limit, 2), "{outcomes:?}");
         assert_eq!(stored_messages(&app), 0);
+    }
+);
+
+backend_test!(
+    async fn a_draft_the_limits_refuse_is_refused_before_the_naming_check(backend: Backend) {
+        // Arrange: the author has just posted (one post per 5 seconds).
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let named = app.student("fgj4ps");
+        set_display_name(&app, &named, "Fatima Garcia");
+        let class = new_class(&app, "CS 3120", &[&author, &named]).id;
+        let page = format!("/classes/{class}");
+        let action = format!("/classes/{class}/messages");
+        let draft = |text: &'static str| {
+            let (author, app, page, action) = (&author, &app, &page, &action);
+            async move {
+                let r = author
+                    .post(app, page, action, &[("content", text), ("confirmed", "1")])
+                    .await;
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        assert_eq!(draft("Lab notes at 3").await.0, 303);
+
+        // Act: within the 5 seconds, a draft naming a member and one naming
+        // no one.
+        let member = draft("did Fatima Garcia go to lecture").await;
+        let stranger = draft("did Zebulon Quark go to lecture").await;
+
+        // Assert: both wait alike; the member's name was not answered.
+        assert_eq!(member.0, 429, "{}", member.1);
+        assert_eq!(stranger.0, 429, "{}", stranger.1);
+        assert!(member.1.contains("You can post once every"), "{}", member.1);
+        assert!(!member.1.contains("names a classmate"), "{}", member.1);
+        let counted: i64 = common_grounds::db::schema::rate_limit_hits::table
+            .filter(
+                common_grounds::db::schema::rate_limit_hits::bucket
+                    .like(format!("chat-naming-%{}%", author.user.id)),
+            )
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(counted, 0);
+    }
+);
+
+backend_test!(
+    async fn a_classmate_named_like_a_common_word_locks_no_one_out(backend: Backend) {
+        // Arrange: a classmate whose display name is "The".
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let named = app.student("thx1a");
+        set_display_name(&app, &named, "The");
+        let class = new_class(&app, "CS 3120", &[&author, &named]).id;
+        let limit = common_grounds::chat::Rules::new(b"secret", 3).naming_warnings_per_hour;
+
+        // Act: more drafts than the hour's answers, each with "the".
+        let mut answers = Vec::new();
+        for n in 0..limit + 2 {
+            let text = format!("is the problem set {n} due friday?");
+            answers.push(post(&app, &author, &class, &text, None, false).await);
+        }
+
+        // Assert: each is warned (one name, answered once), none refused.
+        for (status, page) in &answers {
+            assert_eq!(*status, 200, "{page}");
+            assert!(page.contains("This names a classmate"), "{page}");
+        }
     }
 );
