@@ -214,16 +214,17 @@ fn naming_verdict(
     if findings.is_empty() {
         return Ok(Verdict::Clear);
     }
-    // Names are counted, not drafts: a name answered in the last hour (its
-    // own bucket, kept fresh while it is written) costs nothing more, so a
+    // Names are counted, not drafts: a name answered in this class in the
+    // last hour (its own bucket, one row an hour) costs nothing more, so a
     // classmate whose display name is a common word ("The", "Will") cannot
-    // lock a student out by being matched in every sentence.
+    // lock a student out by being matched in every sentence. The class is in
+    // the key: a name answered in one class is a new answer in another.
+    let class = class_id.as_str();
     for key in findings.roster_keys() {
-        let name_bucket = format!("chat-naming-name:{user}:{key}");
-        let answered = rate_limit::reached(tx, &name_bucket, 1, window, now)?.is_some();
-        rate_limit::hit(tx, &name_bucket, u32::MAX, window, now)?.ok();
-        if !answered {
-            // Below the limit (read under the same lock), so it is recorded.
+        let name_bucket = format!("chat-naming-name:{user}:{class}:{key}");
+        if rate_limit::reached(tx, &name_bucket, 1, window, now)?.is_none() {
+            // Below the limits (read under the same lock), so both are recorded.
+            rate_limit::hit(tx, &name_bucket, 1, window, now)?.ok();
             rate_limit::hit(tx, &bucket, limit, window, now)?.ok();
         }
     }
@@ -440,9 +441,13 @@ fn edit_limits(editor: &UserId, rules: &Rules) -> [Limit; 2] {
     ]
 }
 
-/// Refuses, recording nothing, when any of `limits` is already reached.
+/// Refuses, recording nothing, when any of `limits` is already reached. Each
+/// bucket is locked from here to its `count`, so a request racing this one
+/// (an edit in another class) cannot fill it after it was read: a draft
+/// that passes here is refused by no limit after the naming check.
 fn within(tx: &mut Tx, limits: &[Limit], now: NaiveDateTime) -> Result<(), ChatError> {
     for l in limits {
+        rate_limit::lock(tx, &l.bucket)?;
         if let Some(limited) = rate_limit::reached(tx, &l.bucket, l.limit, l.window, now)? {
             return Err((l.refusal)(limited.retry_at));
         }

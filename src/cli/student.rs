@@ -49,7 +49,7 @@ pub(super) fn student(config: &Config, action: StudentCommand) -> anyhow::Result
     if let DatabaseUrl::Sqlite(path) = &config.database.url {
         if !path.is_file() {
             anyhow::bail!(
-                "there is no database at {} (DATABASE_URL): check the path; nothing was read or changed",
+                "there is no database at {} (DATABASE_URL): check the path; no database was made",
                 path.display()
             );
         }

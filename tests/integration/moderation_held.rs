@@ -1018,3 +1018,37 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    async fn a_name_answered_in_one_class_is_a_new_answer_in_another(backend: Backend) {
+        use common_grounds::db::schema::rate_limit_hits;
+        // Arrange: Fatima Garcia takes two of the author's classes.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let named = app.student("fgj4ps");
+        set_display_name(&app, &named, "Fatima Garcia");
+        let first = new_class(&app, "CS 3120", &[&author, &named]).id;
+        let second = new_class(&app, "CS 4610", &[&author, &named]).id;
+        let rows = |prefix: &str| -> i64 {
+            rate_limit_hits::table
+                .filter(rate_limit_hits::bucket.like(format!("{prefix}:{}%", author.user.id)))
+                .count()
+                .get_result(&mut app.conn())
+                .unwrap()
+        };
+
+        // Act: her name three times in the first class, once in the second.
+        for n in 0..3 {
+            let text = format!("is Fatima Garcia in here? ({n})");
+            assert_eq!(post(&app, &author, &first, &text, None, false).await.0, 200);
+        }
+        let in_first = rows("chat-naming-warned");
+        let text = "is Fatima Garcia in here?";
+        assert_eq!(post(&app, &author, &second, text, None, false).await.0, 200);
+
+        // Assert: one answer a class, one row a name and class, however often.
+        assert_eq!(in_first, 1);
+        assert_eq!(rows("chat-naming-warned"), 2);
+        assert_eq!(rows("chat-naming-name"), 2);
+    }
+);
