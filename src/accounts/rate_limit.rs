@@ -24,10 +24,17 @@ pub fn hit(
     now: NaiveDateTime,
 ) -> QueryResult<Result<(), Limited>> {
     lock(tx, bucket)?;
-    let conn: &mut DbConn = tx;
-    if let Some(limited) = reached(conn, bucket, limit, window, now)? {
+    if let Some(limited) = reached(tx, bucket, limit, window, now)? {
         return Ok(Err(limited));
     }
+    record(tx, bucket, now)?;
+    Ok(Ok(()))
+}
+
+/// Records one hit in `bucket`, unconditionally: for a caller that holds the
+/// bucket's `lock` and has already read it (`reached`) in this transaction.
+pub fn record(tx: &mut Tx, bucket: &str, now: NaiveDateTime) -> QueryResult<()> {
+    let conn: &mut DbConn = tx;
     diesel::insert_into(rate_limit_hits::table)
         .values((
             rate_limit_hits::id.eq(uuid::Uuid::new_v4().to_string()),
@@ -35,13 +42,14 @@ pub fn hit(
             rate_limit_hits::created_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Serializes the callers of `bucket` for the rest of the transaction: on
 /// PostgreSQL an advisory lock (taken again by the same transaction, it
 /// returns at once), on SQLite the immediate transaction already does. For a
-/// caller that reads the bucket (`reached`) and then decides whether to hit it.
+/// caller that reads the bucket (`reached`) and then decides whether to
+/// `record` a hit.
 pub fn lock(tx: &mut Tx, bucket: &str) -> QueryResult<()> {
     let conn: &mut DbConn = tx;
     if let DbConn::Postgresql(pg) = conn {

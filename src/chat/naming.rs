@@ -74,13 +74,6 @@ impl Findings {
         self.kinds.contains(&kind)
     }
 
-    /// Whether the answer came from the class's roster: such answers are
-    /// counted (`Rules::naming_warnings_per_hour`), or drafting names one by
-    /// one would map who takes the class.
-    pub fn from_roster(&self) -> bool {
-        !self.roster.is_empty()
-    }
-
     /// Each display name matched, as a key that tells the same name apart
     /// from another without holding it (the first 64 bits of the SHA-256 of
     /// the folded name, in hex): a student who keeps writing one classmate's

@@ -104,8 +104,8 @@ pub fn post_confirming(
             Verdict::Hold(reason) => Some(reason),
             Verdict::Clear => None,
         };
-        // Counted in the same transaction: a post refused above (or here)
-        // leaves no hit behind in any bucket.
+        // Counted in the same transaction: a post refused above leaves no
+        // hit behind in any bucket.
         count(tx, &limits, now)?;
         let anonymous_identifier =
             pseudonym::assign(tx, &rules.secret, &author.id, draft.class_id, now)?;
@@ -223,9 +223,9 @@ fn naming_verdict(
     for key in findings.roster_keys() {
         let name_bucket = format!("chat-naming-name:{user}:{class}:{key}");
         if rate_limit::reached(tx, &name_bucket, 1, window, now)?.is_none() {
-            // Below the limits (read under the same lock), so both are recorded.
-            rate_limit::hit(tx, &name_bucket, 1, window, now)?.ok();
-            rate_limit::hit(tx, &bucket, limit, window, now)?.ok();
+            // `bucket` was read below its limit under the lock held since.
+            rate_limit::record(tx, &name_bucket, now)?;
+            rate_limit::record(tx, &bucket, now)?;
         }
     }
     Ok(if confirmed {
@@ -455,12 +455,11 @@ fn within(tx: &mut Tx, limits: &[Limit], now: NaiveDateTime) -> Result<(), ChatE
     Ok(())
 }
 
-/// One hit in each of `limits`; past one, its refusal (and the transaction
-/// rolls back the hits before it).
-fn count(tx: &mut Tx, limits: &[Limit], now: NaiveDateTime) -> Result<(), ChatError> {
+/// One hit in each of `limits`, which `within` read below their limits and
+/// locked for the rest of the transaction: nothing to read again.
+fn count(tx: &mut Tx, limits: &[Limit], now: NaiveDateTime) -> QueryResult<()> {
     for l in limits {
-        rate_limit::hit(tx, &l.bucket, l.limit, l.window, now)?
-            .map_err(|limited| (l.refusal)(limited.retry_at))?;
+        rate_limit::record(tx, &l.bucket, now)?;
     }
     Ok(())
 }
