@@ -276,24 +276,48 @@ pub fn fill_name_keys(conn: &mut DbConn) -> QueryResult<usize> {
     Ok(filled)
 }
 
-/// Saves a student's privacy settings; only a parsed [`DisplayName`] can be stored.
+/// Most display-name changes a student may make in 24 hours. Without a limit a
+/// student could rename themself through a class's everyday words ("Homework",
+/// "Exam") to have classmates' posts warned and held (`chat::naming`), or push
+/// a classmate toward the naming answers' hourly limit.
+pub const NAME_CHANGES_PER_DAY: u32 = 3;
+
+/// Saves the account page's privacy form. A new display name counts toward
+/// `NAME_CHANGES_PER_DAY` (clearing one, or saving the same one, does not);
+/// past it nothing is saved and the answer is when a change is allowed again.
 pub fn set_privacy(
     conn: &mut DbConn,
     id: &UserId,
     display_name: Option<&DisplayName>,
     hide_classes: bool,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
-    update(
-        conn,
-        id,
-        &UserChanges {
-            display_name: Some(display_name.map(DisplayName::as_str)),
-            hide_classes: Some(hide_classes),
-            updated_at: Some(now),
-            ..Default::default()
-        },
-    )
+) -> QueryResult<Result<(), rate_limit::Limited>> {
+    crate::db::write_tx(conn, |tx| {
+        let name = display_name.map(DisplayName::as_str);
+        let conn: &mut DbConn = tx;
+        let current: Option<String> = users::table
+            .find(id)
+            .select(users::display_name)
+            .first(conn)?;
+        if name.is_some() && name != current.as_deref() {
+            let bucket = format!("display-name:{id}");
+            let day = chrono::Duration::days(1);
+            if let Err(limited) = rate_limit::hit(tx, &bucket, NAME_CHANGES_PER_DAY, day, now)? {
+                return Ok(Err(limited));
+            }
+        }
+        update(
+            tx,
+            id,
+            &UserChanges {
+                display_name: Some(name),
+                hide_classes: Some(hide_classes),
+                updated_at: Some(now),
+                ..Default::default()
+            },
+        )?;
+        Ok(Ok(()))
+    })
 }
 
 /// Deletes accounts whose address was never confirmed a day after they were

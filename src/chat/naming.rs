@@ -15,10 +15,20 @@
 //! A draft is read as typed and, when it differs, once more as a reader sees
 //! it (`readings`): `fgj\u{200B}4ps` is the ID `fgj4ps`, and `F\u{430}tima`
 //! (a Cyrillic `a`) is `Fatima`.
+//!
+//! A display name made only of everyday words ("The", "Will", "May Young") is
+//! never looked for (`is_everyday`): it cannot be told from ordinary writing,
+//! so matching it would warn, and hold, nearly every classmate's post, and a
+//! hostile student could pick such a name to do exactly that. The words are
+//! the Stopwords ISO list for English (the `stop-words` crate), words of three
+//! letters or more; a name with one such word outside it ("Will Turner",
+//! "Grace") is looked for as before, and so is a name of only shorter words
+//! ("Bo Li"), which the list cannot tell from country codes.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::LazyLock;
 
 use diesel::prelude::*;
 use unicode_normalization::UnicodeNormalization;
@@ -249,7 +259,8 @@ impl DraftWords {
     }
 
     /// Whether `name`'s words appear in the draft, whole and in order. Names of
-    /// fewer than `MIN_NAME_LETTERS` letters never do.
+    /// fewer than `MIN_NAME_LETTERS` letters, or of everyday words only
+    /// (`is_everyday`), never do.
     pub fn has_phrase(&self, name: &str) -> bool {
         self.has_phrase_with(name, &mut String::new())
     }
@@ -276,7 +287,7 @@ impl DraftWords {
         }
         let name_words = words_of(&folded(name));
         let letters: usize = name_words.iter().map(|w| w.chars().count()).sum();
-        if letters < MIN_NAME_LETTERS {
+        if letters < MIN_NAME_LETTERS || is_everyday(&name_words) {
             return false;
         }
         let Some(starts) = self.at.get(&name_words[0]) else {
@@ -286,6 +297,33 @@ impl DraftWords {
             .iter()
             .any(|&i| self.words.get(i..i + name_words.len()) == Some(name_words.as_slice()))
     }
+}
+
+/// English's everyday words of three letters or more, folded as drafts are
+/// (lower case, no accents): Stopwords ISO's list. Its one- and two-letter
+/// entries are left out: most are country codes and abbreviations ("bo",
+/// "li", "ng") that are also whole names ("Bo Li").
+static EVERYDAY: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    stop_words::get(stop_words::Language::English)
+        .iter()
+        .filter(|w| w.chars().count() >= 3)
+        .map(|w| folded(w))
+        .collect()
+});
+
+/// Whether a name's folded words are everyday ones: it has a word of three
+/// letters or more, and every such word is everyday ("the", "will may", "do
+/// the"); shorter words decide nothing either way.
+fn is_everyday(words: &[String]) -> bool {
+    let mut long = words.iter().filter(|w| w.chars().count() >= 3).peekable();
+    long.peek().is_some() && long.all(|w| EVERYDAY.contains(w))
+}
+
+/// Whether drafts are never checked for this display name because it is made
+/// of everyday words (`is_everyday`): what the account page tells a student
+/// who picks one.
+pub fn is_everyday_name(name: &str) -> bool {
+    is_everyday(&words_of(&folded(name)))
 }
 
 /// The runs of letters and digits of folded text.
@@ -386,6 +424,28 @@ mod tests {
         );
         assert!(names("Bo Li did it", "Bo Li"), "3 letters or more in all");
         assert!(names("Bob Li did it", "Bob Li"));
+    }
+
+    #[test]
+    fn a_name_of_everyday_words_only_is_never_looked_for() {
+        assert!(!names("is the problem set due?", "The"));
+        assert!(!names("THE END", "the"));
+        assert!(!names("I will go, may be late", "Will"));
+        assert!(!names("I may be young", "May Young"));
+        assert!(
+            !names("do the reading", "Do The"),
+            "short words decide nothing"
+        );
+        assert!(names("Bo Li did it", "Bo Li"), "not ISO's two-letter codes");
+        assert!(
+            names("did Will Turner go?", "Will Turner"),
+            "one word of the name is not an everyday word"
+        );
+        assert!(names("is the grace period over?", "Grace"));
+        assert!(is_everyday_name("The"));
+        assert!(is_everyday_name("will  MAY"));
+        assert!(!is_everyday_name("Will Turner"));
+        assert!(!is_everyday_name("Ángela"));
     }
 
     #[test]

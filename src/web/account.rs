@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse, Responder};
 use askama::Template;
 
-use super::error::{with_conn, AppError};
+use super::error::{retry_words, with_conn, AppError};
 use super::guard::{self, CurrentUser, SessionForm, SignedInForm, Visitor};
 use super::layout::Layout;
 use super::state::AppState;
@@ -207,21 +207,43 @@ pub async fn save_privacy(
         Err(refused) => return Ok(FlashRedirect::refused("/account", refused.to_string())),
     };
     let hide = form.hide_classes.is_some();
-    with_conn(&state.pool, move |conn| {
+    let saving = name.clone();
+    let now = clock::now();
+    let saved = with_conn(&state.pool, move |conn| {
         Ok(accounts::set_privacy(
             conn,
             &current.user.id,
-            name.as_ref(),
+            saving.as_ref(),
             hide,
-            clock::now(),
+            now,
         )?)
     })
     .await?;
-    let message = if hide {
+    if let Err(limited) = saved {
+        return Ok(FlashRedirect::refused(
+            "/account",
+            format!(
+                "You can change your display name {} times a day, and you have. You can change it again after {}; nothing was saved.",
+                accounts::NAME_CHANGES_PER_DAY,
+                retry_words(limited.retry_at, now, state.config.campus_time)
+            ),
+        ));
+    }
+    let mut message = String::from(if hide {
         "Saved. Your classes are hidden from friends, and theirs from you."
     } else {
         "Saved. Friends can see the classes you share with them."
-    };
+    });
+    // The naming check never looks for such a name (`chat::naming`): say so,
+    // so the student can add a word that makes it theirs.
+    if name
+        .as_ref()
+        .is_some_and(|n| crate::chat::naming::is_everyday_name(n.as_str()))
+    {
+        message.push_str(
+            " Your display name is made only of everyday words, so class chats cannot tell it from ordinary writing and will not warn a classmate who writes it; add your last name or an initial if you want that.",
+        );
+    }
     Ok(FlashRedirect::done("/account", message))
 }
 

@@ -358,6 +358,7 @@ backend_test!(
             false,
             clock::now(),
         )
+        .unwrap()
         .unwrap();
         let (class, elsewhere) = {
             let mut conn = app.conn();

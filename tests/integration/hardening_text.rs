@@ -152,6 +152,9 @@ backend_test!(
             assert_eq!(status, 200, "{typed:?}");
             assert!(alert_in(&page).is_empty(), "{typed:?}: {}", alert_in(&page));
             assert_eq!(stored_name(&app, &student).as_deref(), Some(stored));
+            // Four names in a row: past the day's allowance, which
+            // `a_display_name_changes_three_times_a_day` covers.
+            let_rename_again(&app);
         }
         // An empty box still clears the name.
         student
@@ -162,6 +165,69 @@ backend_test!(
                 &[("display_name", "  ")],
             )
             .await;
+        assert_eq!(stored_name(&app, &student), None);
+    }
+);
+
+/// Forgets every display-name change (the day's allowance starts again).
+fn let_rename_again(app: &TestApp) {
+    use common_grounds::db::schema::rate_limit_hits;
+    diesel::delete(rate_limit_hits::table.filter(rate_limit_hits::bucket.like("display-name:%")))
+        .execute(&mut app.conn())
+        .unwrap();
+}
+
+backend_test!(
+    async fn a_display_name_changes_three_times_a_day(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let student = app.student("nt5a");
+        let save = |name: &'static str, hide: bool| {
+            let student = &student;
+            let app = &app;
+            async move {
+                let mut fields = vec![("display_name", name)];
+                if hide {
+                    fields.push(("hide_classes", "on"));
+                }
+                let (status, page) = student
+                    .post_and_follow(app, "/account", "/account/privacy", &fields)
+                    .await;
+                assert_eq!(status, 200, "{name:?}");
+                page
+            }
+        };
+        assert_eq!(accounts::NAME_CHANGES_PER_DAY, 3);
+
+        // Three names, and between them the same name saved again, the
+        // classes hidden, and the name cleared: none of those counts.
+        for (name, hide) in [
+            ("Nia Torres", false),
+            ("Nia Torres", true),
+            ("N. Torres", true),
+            ("", true),
+            ("Nia T.", false),
+        ] {
+            let page = save(name, hide).await;
+            assert!(alert_in(&page).is_empty(), "{name:?}: {}", alert_in(&page));
+        }
+        assert_eq!(stored_name(&app, &student).as_deref(), Some("Nia T."));
+
+        // A fourth new name that day is refused, with when, and nothing saved.
+        let page = save("Homework", true).await;
+        let alert = alert_in(&page);
+        assert!(
+            alert.contains("You can change your display name 3 times a day")
+                && alert.contains("You can change it again after")
+                && alert.contains("nothing was saved"),
+            "{alert}"
+        );
+        assert_eq!(stored_name(&app, &student).as_deref(), Some("Nia T."));
+        assert_eq!(name_in_form(&page), "Nia T.");
+        // The same name, or none, is still saved.
+        let page = save("Nia T.", true).await;
+        assert!(alert_in(&page).is_empty(), "{}", alert_in(&page));
+        let page = save("", false).await;
+        assert!(alert_in(&page).is_empty(), "{}", alert_in(&page));
         assert_eq!(stored_name(&app, &student), None);
     }
 );

@@ -996,18 +996,19 @@ backend_test!(
 
 backend_test!(
     async fn a_classmate_named_like_a_common_word_locks_no_one_out(backend: Backend) {
-        // Arrange: a classmate whose display name is "The".
+        // Arrange: a classmate whose display name, "Grace", is also a word
+        // ("grace period") a class writes often.
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
         let named = app.student("thx1a");
-        set_display_name(&app, &named, "The");
+        set_display_name(&app, &named, "Grace");
         let class = new_class(&app, "CS 3120", &[&author, &named]).id;
         let limit = common_grounds::chat::Rules::new(b"secret", 3).naming_warnings_per_hour;
 
-        // Act: more drafts than the hour's answers, each with "the".
+        // Act: more drafts than the hour's answers, each with "grace".
         let mut answers = Vec::new();
         for n in 0..limit + 2 {
-            let text = format!("is the problem set {n} due friday?");
+            let text = format!("is the grace period for set {n} two days?");
             answers.push(post(&app, &author, &class, &text, None, false).await);
         }
 
@@ -1016,6 +1017,70 @@ backend_test!(
             assert_eq!(*status, 200, "{page}");
             assert!(page.contains("This names a classmate"), "{page}");
         }
+    }
+);
+
+backend_test!(
+    async fn a_classmate_named_with_everyday_words_holds_no_one_s_posts(backend: Backend) {
+        // Arrange: one classmate calls themself "The", another "Will May"
+        // (every word an everyday one); a third is "Will Turner".
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let reader = app.student("rea2b");
+        let the = app.student("thx1a");
+        let will_may = app.student("wmx2b");
+        let turner = app.student("wtx3c");
+        let (_, saved) = the
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", "The")],
+            )
+            .await;
+        assert!(
+            saved.contains("made only of everyday words"),
+            "its owner is told: {saved}"
+        );
+        set_display_name(&app, &will_may, "Will May");
+        let (_, saved) = turner
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", "Will Turner")],
+            )
+            .await;
+        assert!(saved.contains("Saved."), "{saved}");
+        assert!(!saved.contains("everyday words"), "{saved}");
+        let class = new_class(
+            &app,
+            "CS 3120",
+            &[&author, &reader, &the, &will_may, &turner],
+        )
+        .id;
+
+        // Act: ordinary sentences that hold those words.
+        let ordinary = "The problem set will may be late, the TA said?";
+        let (status, location) = post(&app, &author, &class, ordinary, None, false).await;
+
+        // Assert: posted at once, not held, and the class reads it.
+        assert_eq!(status, 303, "not warned: {location}");
+        let id = message_with(&app, ordinary);
+        assert_eq!(held_state(&app, &id), (false, None));
+        let (_, page) = reader.get(&app, &format!("/classes/{class}")).await;
+        assert!(page.contains("The problem set will may be late"), "{page}");
+
+        // A name with a word of its own is still looked for.
+        warned_then_held(
+            &app,
+            &author,
+            &class,
+            "did Will Turner finish the lab?",
+            None,
+            "names a classmate",
+        )
+        .await;
     }
 );
 
