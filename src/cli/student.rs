@@ -13,6 +13,7 @@ use clap::Subcommand;
 use super::open_migrated;
 use crate::accounts::User;
 use crate::config::{Config, DatabaseUrl};
+use crate::moderation::{self, AuditAction, AuditId, NewAuditEntry};
 use crate::ops::student_data;
 use crate::{clock, db};
 
@@ -27,6 +28,9 @@ pub enum StudentCommand {
         /// readable by its owner only.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Why, for the audit log (a request's reference, say).
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Erase the student's account as "Delete my account" does: their
     /// messages others replied to, and evidence under review, stay as
@@ -38,6 +42,9 @@ pub enum StudentCommand {
         /// The student's computing ID again, so a typo erases no one.
         #[arg(long)]
         confirm: String,
+        /// Why, for the audit log (a request's reference, say).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -56,8 +63,14 @@ pub(super) fn student(config: &Config, action: StudentCommand) -> anyhow::Result
     }
     let mut conn = open_migrated(config)?;
     match action {
-        StudentCommand::Export { who, out } => export(&mut conn, &who, out.as_deref()),
-        StudentCommand::Erase { who, confirm } => erase(&mut conn, &who, &confirm),
+        StudentCommand::Export { who, out, reason } => {
+            export(&mut conn, &who, out.as_deref(), reason.as_deref())
+        }
+        StudentCommand::Erase {
+            who,
+            confirm,
+            reason,
+        } => erase(&mut conn, &who, &confirm, reason.as_deref()),
     }
 }
 
@@ -70,15 +83,66 @@ fn find(conn: &mut db::DbConn, who: &str) -> anyhow::Result<User> {
     })
 }
 
-fn export(conn: &mut db::DbConn, who: &str, out: Option<&Path>) -> anyhow::Result<()> {
-    let user = find(conn, who)?;
-    let data = student_data::export(conn, &user, clock::now())?;
+/// The audit log's entry for a command run on `user` (no actor: the command line).
+fn audit(
+    tx: &mut db::Tx,
+    action: AuditAction,
+    user: &User,
+    reason: Option<&str>,
+    now: chrono::NaiveDateTime,
+) -> diesel::QueryResult<usize> {
+    let reason = reason.map(moderation::one_line).filter(|r| !r.is_empty());
+    moderation::record(
+        tx,
+        &NewAuditEntry {
+            id: &AuditId::new(),
+            actor_id: None,
+            action: action.as_str(),
+            target_type: "user",
+            target_id: user.id.as_str(),
+            reason: reason.as_deref(),
+            details: None,
+            created_at: now,
+            class_id: None,
+            category: None,
+        },
+    )
+}
+
+fn export(
+    conn: &mut db::DbConn,
+    who: &str,
+    out: Option<&Path>,
+    reason: Option<&str>,
+) -> anyhow::Result<()> {
+    // The file first, so a refused path leaves no audit entry behind; then the
+    // data read and audited in one transaction, before anything is written
+    // out: an export hands over every message the student wrote.
+    let file = out.map(create_new_private).transpose()?;
+    let read = db::write_tx(conn, |tx| -> anyhow::Result<_> {
+        let user = find(tx, who)?;
+        let now = clock::now();
+        let data = student_data::export(tx, &user, now)?;
+        audit(tx, AuditAction::ExportData, &user, reason, now)?;
+        Ok((user, data))
+    });
+    let (user, data) = match read {
+        Ok(read) => read,
+        Err(refused) => {
+            if let Some(path) = out {
+                // Still empty: nothing of anyone's is in it.
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(refused);
+        }
+    };
     let mut json = serde_json::to_string_pretty(&data)?;
     json.push('\n');
-    match out {
-        None => std::io::stdout().write_all(json.as_bytes())?,
-        Some(path) => {
-            write_new_private(path, json.as_bytes())?;
+    match (file, out) {
+        (Some(mut file), Some(path)) => {
+            file.write_all(json.as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!(
                 "wrote the data of {} ({} bytes) to {}",
                 user.computing_id,
@@ -86,17 +150,18 @@ fn export(conn: &mut db::DbConn, who: &str, out: Option<&Path>) -> anyhow::Resul
                 path.display()
             );
         }
+        _ => std::io::stdout().write_all(json.as_bytes())?,
     }
     Ok(())
 }
 
-/// Writes `bytes` to a file that must not exist yet, readable by its owner only.
-fn write_new_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Creates a file that must not exist yet, readable by its owner only.
+fn create_new_private(path: &Path) -> anyhow::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| {
+    options.open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             anyhow::anyhow!(
                 "{} already exists; choose a new file (nothing was written)",
@@ -105,29 +170,38 @@ fn write_new_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         } else {
             anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
         }
-    })?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
+    })
 }
 
-fn erase(conn: &mut db::DbConn, who: &str, confirm: &str) -> anyhow::Result<()> {
-    let user = find(conn, who)?;
-    if user.role.is_staff() {
-        anyhow::bail!(
+fn erase(
+    conn: &mut db::DbConn,
+    who: &str,
+    confirm: &str,
+    reason: Option<&str>,
+) -> anyhow::Result<()> {
+    // The checks, the erasure and its audit entry in one transaction: a role
+    // granted meanwhile cannot slip a staff account past the check.
+    let (user, erased) = db::write_tx(conn, |tx| -> anyhow::Result<_> {
+        let user = find(tx, who)?;
+        if user.role.is_staff() {
+            anyhow::bail!(
             "{} is a {}; a staff account's actions are in the audit log, so make it a student first (`common-grounds grant-role {} student`, which is audited); nothing was erased",
             user.computing_id,
             user.role.as_str(),
             user.computing_id
         );
-    }
-    if !confirm.trim().eq_ignore_ascii_case(&user.computing_id) {
-        anyhow::bail!(
+        }
+        if !confirm.trim().eq_ignore_ascii_case(&user.computing_id) {
+            anyhow::bail!(
             "--confirm must repeat the computing ID of the account '{}' names; nothing was erased",
             who.trim()
         );
-    }
-    let erased = student_data::delete_account(conn, &user, clock::now())?;
+        }
+        let now = clock::now();
+        let erased = student_data::erase(tx, &user, now)?;
+        audit(tx, AuditAction::EraseAccount, &user, reason, now)?;
+        Ok((user, erased))
+    })?;
     println!(
         "erased {}: {} message(s) removed, {} kept as authorless placeholders ({} of them evidence under review)",
         user.computing_id,

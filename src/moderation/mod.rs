@@ -49,6 +49,10 @@ crate::text_enum!(
         RevealUrgent => "reveal_urgent",
         // A held post (it named a classmate) shown to the class.
         Release => "release",
+        // An operator's `student export` / `student erase` (the command line,
+        // for a request made to the university; no actor).
+        ExportData => "export_data",
+        EraseAccount => "erase_account",
     }
 );
 

@@ -664,6 +664,31 @@ backend_test!(
 
 // ---------------------------------------------------------------- 7. roles
 
+/// Runs the command line against the app's database, as an operator would.
+async fn run_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("cg-admin-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = app.db.url_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let cli_dir = dir.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_common-grounds"))
+            .args(&args)
+            .current_dir(&cli_dir)
+            .env_remove("APP_ENV")
+            .env("DATABASE_URL", url)
+            .env("DATA_DIR", cli_dir.join("data"))
+            .env("SECRET_KEY", SECRET)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    output
+}
+
 backend_test!(
     async fn roles_change_by_cli_and_admins_only(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
@@ -673,25 +698,7 @@ backend_test!(
         let moderator = staff(&app, "mo3d", Role::Moderator);
         assert_eq!(future_admin.get(&app, "/").await.0, 200);
 
-        let dir = std::env::temp_dir().join(format!("cg-admin-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = app.db.url_string();
-        let cli_dir = dir.clone();
-        let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_common-grounds"))
-                .args(["grant-role", "gr4n", "admin"])
-                .current_dir(&cli_dir)
-                .env_remove("APP_ENV")
-                .env("DATABASE_URL", url)
-                .env("DATA_DIR", cli_dir.join("data"))
-                .env("SECRET_KEY", SECRET)
-                .env("RUST_LOG", "warn")
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
+        let output = run_cli(&app, &["grant-role", "gr4n", "admin"]).await;
         assert!(
             output.status.success(),
             "{}",
@@ -756,5 +763,29 @@ backend_test!(
         assert_eq!(user_row(&app, &bystander.user.id).role, Role::Student);
         assert_eq!(session_count(&app, &bystander.user.id), 1);
         assert_eq!(audit_rows(&app, AuditAction::RoleChange).len(), 2);
+
+        // An operator's export of a student's data is on the admins' audit
+        // page, by the command line, with its reason.
+        let output = run_cli(
+            &app,
+            &["student", "export", "by5t", "--reason", "ticket <RQ-7>"],
+        )
+        .await;
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let exports = audit_rows(&app, AuditAction::ExportData);
+        assert_eq!(exports.len(), 1);
+        assert_eq!(exports[0].target_id, bystander.user.id.to_string());
+        let (_, audit) = admin.get(&app, "/admin/audit?action=export_data").await;
+        let row = audit
+            .split("exported a student&#39;s data")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no export row: {audit}"));
+        assert!(audit.contains("command line"), "{audit}");
+        assert!(audit.contains("by5t"), "{audit}");
+        assert!(audit.contains("ticket &#60;RQ-7&#62;"), "escaped: {row}");
     }
 );

@@ -115,6 +115,22 @@ backend_test!(
             let student = builders::UserBuilder::new("grd7a").insert(&mut conn);
             seed::enroll(&mut conn, &student, &class);
         }
+        // Every command run on the student, as the audit log keeps it.
+        let audited = |action: &str| -> Vec<(Option<String>, String, Option<String>)> {
+            use common_grounds::db::schema::audit_log;
+            use diesel::prelude::*;
+            audit_log::table
+                .filter(audit_log::action.eq(action))
+                .select((audit_log::actor_id, audit_log::target_id, audit_log::reason))
+                .load(&mut db.connect())
+                .unwrap()
+        };
+        let student_id =
+            common_grounds::moderation::users::find_by_login(&mut db.connect(), "grd7a")
+                .unwrap()
+                .unwrap()
+                .id
+                .to_string();
         let dir = std::env::temp_dir().join(format!("cg-export-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("grd7a.json");
@@ -122,7 +138,15 @@ backend_test!(
 
         // Act: export to a file, then again to the same file.
         let exported = run(
-            &["student", "export", "grd7a", "--out", file_arg],
+            &[
+                "student",
+                "export",
+                "grd7a",
+                "--out",
+                file_arg,
+                "--reason",
+                "records request 114\n",
+            ],
             &db.url_string(),
         );
         let again = run(
@@ -152,6 +176,16 @@ backend_test!(
             text(&again.stderr)
         );
         assert_eq!(std::fs::read_to_string(&file).unwrap(), written);
+        // The export is in the audit log, by the command line, once: the
+        // refused one wrote nothing and is not.
+        assert_eq!(
+            audited("export_data"),
+            vec![(
+                None,
+                student_id.clone(),
+                Some("records request 114".to_string())
+            )]
+        );
 
         // Act: erase with a mistyped confirmation, then with the right one.
         let mistyped = run(
@@ -199,6 +233,11 @@ backend_test!(
                 .is_none()
         );
         assert!(!to_stdout.status.success());
+        // One erasure in the audit log (the mistyped one erased nothing).
+        assert_eq!(
+            audited("erase_account"),
+            vec![(None, student_id.clone(), None)]
+        );
         assert!(
             text(&to_stdout.stderr).contains("no account for 'grd7a'"),
             "{}",
@@ -222,6 +261,11 @@ backend_test!(
             common_grounds::moderation::users::find_by_login(&mut db.connect(), "mod9a")
                 .unwrap()
                 .is_some()
+        );
+        assert_eq!(
+            audited("erase_account").len(),
+            1,
+            "the refusal is not audited"
         );
         // A mistyped database is not made and answered from.
         let missing = dir.join("no-such.db");

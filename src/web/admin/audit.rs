@@ -57,6 +57,8 @@ pub fn action_label(action: AuditAction) -> &'static str {
         AuditAction::RevealDecline => "declined a reveal",
         AuditAction::RevealUrgent => "revealed an author alone (urgent)",
         AuditAction::Release => "released a held message",
+        AuditAction::ExportData => "exported a student's data",
+        AuditAction::EraseAccount => "erased a student's account",
     }
 }
 
@@ -229,6 +231,14 @@ pub async fn audit(
                 }
                 (None, _) if e.action == AuditAction::RoleChange => {
                     "command line or deleted account".into()
+                }
+                (None, _)
+                    if matches!(
+                        e.action,
+                        AuditAction::ExportData | AuditAction::EraseAccount
+                    ) =>
+                {
+                    "command line".into()
                 }
                 _ => "deleted account".into(),
             },
