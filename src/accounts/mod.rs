@@ -238,6 +238,17 @@ pub fn update(conn: &mut DbConn, id: &UserId, changes: &UserChanges<'_>) -> Quer
     }
 }
 
+/// Locks the account's row until the transaction ends (PostgreSQL: a write
+/// that changes nothing; SQLite's write transaction already holds the
+/// database), so what is read of it next stays true until commit.
+pub fn lock_row(tx: &mut Tx, id: &UserId) -> QueryResult<()> {
+    let conn: &mut DbConn = tx;
+    diesel::update(users::table.find(id))
+        .set(users::updated_at.eq(users::updated_at))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Ends the account's suspension if one is running at `now`; whether it did.
 /// One conditional write, so of two moderators lifting at once one ends it.
 pub fn end_running_suspension(
@@ -284,7 +295,8 @@ pub const NAME_CHANGES_PER_DAY: u32 = 3;
 
 /// Saves the account page's privacy form. A new display name counts toward
 /// `NAME_CHANGES_PER_DAY` (clearing one, or saving the same one, does not);
-/// past it nothing is saved and the answer is when a change is allowed again.
+/// past it the name is kept as it was, the classes setting is still saved,
+/// and the answer is when a new name is allowed again.
 pub fn set_privacy(
     conn: &mut DbConn,
     id: &UserId,
@@ -294,29 +306,32 @@ pub fn set_privacy(
 ) -> QueryResult<Result<(), rate_limit::Limited>> {
     crate::db::write_tx(conn, |tx| {
         let name = display_name.map(DisplayName::as_str);
+        // Locked before the stored name is read, so two saves at once are
+        // compared and counted one after the other.
+        let bucket = format!("display-name:{id}");
+        rate_limit::lock(tx, &bucket)?;
         let conn: &mut DbConn = tx;
         let current: Option<String> = users::table
             .find(id)
             .select(users::display_name)
             .first(conn)?;
+        let mut verdict = Ok(());
         if name.is_some() && name != current.as_deref() {
-            let bucket = format!("display-name:{id}");
             let day = chrono::Duration::days(1);
-            if let Err(limited) = rate_limit::hit(tx, &bucket, NAME_CHANGES_PER_DAY, day, now)? {
-                return Ok(Err(limited));
-            }
+            verdict = rate_limit::hit(tx, &bucket, NAME_CHANGES_PER_DAY, day, now)?;
         }
         update(
             tx,
             id,
             &UserChanges {
-                display_name: Some(name),
+                // Past the limit, the name stays as it was.
+                display_name: verdict.is_ok().then_some(name),
                 hide_classes: Some(hide_classes),
                 updated_at: Some(now),
                 ..Default::default()
             },
         )?;
-        Ok(Ok(()))
+        Ok(verdict)
     })
 }
 

@@ -16,14 +16,14 @@
 //! it (`readings`): `fgj\u{200B}4ps` is the ID `fgj4ps`, and `F\u{430}tima`
 //! (a Cyrillic `a`) is `Fatima`.
 //!
-//! A display name made only of everyday words ("The", "Will", "May Young") is
-//! never looked for (`is_everyday`): it cannot be told from ordinary writing,
-//! so matching it would warn, and hold, nearly every classmate's post, and a
-//! hostile student could pick such a name to do exactly that. The words are
-//! the Stopwords ISO list for English (the `stop-words` crate), words of three
-//! letters or more; a name with one such word outside it ("Will Turner",
-//! "Grace") is looked for as before, and so is a name of only shorter words
-//! ("Bo Li"), which the list cannot tell from country codes.
+//! A display name made only of everyday words ("The", "Will", "Is It", "11:59")
+//! is never looked for (`is_everyday_name`): it cannot be told from ordinary
+//! writing, so matching it would warn, and hold, nearly every classmate's
+//! post, and a hostile student could pick such a name to do exactly that.
+//! Everyday words are NLTK's English stop words (the `stop-words` crate): the
+//! function words of nearly every sentence, and few names. Numbers count as
+//! everyday too. A name with any other word ("Will Turner", "Bo Li", "May")
+//! is looked for as before.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -299,29 +299,27 @@ impl DraftWords {
     }
 }
 
-/// English's everyday words of three letters or more, folded as drafts are
-/// (lower case, no accents): Stopwords ISO's list. Its one- and two-letter
-/// entries are left out: most are country codes and abbreviations ("bo",
-/// "li", "ng") that are also whole names ("Bo Li").
+/// English's everyday words, folded as drafts are (lower case, no accents):
+/// NLTK's English stop words ("the", "is", "will", "don").
 static EVERYDAY: LazyLock<HashSet<String>> = LazyLock::new(|| {
     stop_words::get(stop_words::Language::English)
         .iter()
-        .filter(|w| w.chars().count() >= 3)
         .map(|w| folded(w))
         .collect()
 });
 
-/// Whether a name's folded words are everyday ones: it has a word of three
-/// letters or more, and every such word is everyday ("the", "will may", "do
-/// the"); shorter words decide nothing either way.
+/// Whether a name's folded words are all everyday: each an everyday word or
+/// a number ("the", "will", "is it", "11 59").
 fn is_everyday(words: &[String]) -> bool {
-    let mut long = words.iter().filter(|w| w.chars().count() >= 3).peekable();
-    long.peek().is_some() && long.all(|w| EVERYDAY.contains(w))
+    !words.is_empty()
+        && words
+            .iter()
+            .all(|w| EVERYDAY.contains(w) || w.chars().all(|c| c.is_numeric()))
 }
 
 /// Whether drafts are never checked for this display name because it is made
 /// of everyday words (`is_everyday`): what the account page tells a student
-/// who picks one.
+/// who has one.
 pub fn is_everyday_name(name: &str) -> bool {
     is_everyday(&words_of(&folded(name)))
 }
@@ -430,21 +428,23 @@ mod tests {
     fn a_name_of_everyday_words_only_is_never_looked_for() {
         assert!(!names("is the problem set due?", "The"));
         assert!(!names("THE END", "the"));
-        assert!(!names("I will go, may be late", "Will"));
-        assert!(!names("I may be young", "May Young"));
-        assert!(
-            !names("do the reading", "Do The"),
-            "short words decide nothing"
-        );
-        assert!(names("Bo Li did it", "Bo Li"), "not ISO's two-letter codes");
-        assert!(
-            names("did Will Turner go?", "Will Turner"),
-            "one word of the name is not an everyday word"
-        );
+        assert!(!names("I will go", "Will"));
+        assert!(!names("so is it due friday?", "Is It"));
+        assert!(!names("what to do now", "To Do"));
+        assert!(!names("due at 11:59 tonight", "11:59"));
+        assert!(!names("the 2 of us", "The 2"));
+        // Any other word makes the name a name.
+        assert!(names("did Will Turner go?", "Will Turner"));
+        assert!(names("Will Li did it", "Will Li"));
+        assert!(names("Bo Li did it", "Bo Li"));
+        assert!(names("Bill Young said so", "Bill Young"));
         assert!(names("is the grace period over?", "Grace"));
+        assert!(names("Agent 47 is here", "Agent 47"));
         assert!(is_everyday_name("The"));
-        assert!(is_everyday_name("will  MAY"));
+        assert!(is_everyday_name("will  IT"));
+        assert!(is_everyday_name("I Am 2"));
         assert!(!is_everyday_name("Will Turner"));
+        assert!(!is_everyday_name("May"));
         assert!(!is_everyday_name("Ángela"));
     }
 

@@ -42,9 +42,6 @@ pub enum StudentCommand {
         /// The student's computing ID again, so a typo erases no one.
         #[arg(long)]
         confirm: String,
-        /// Why, for the audit log (a request's reference, say).
-        #[arg(long)]
-        reason: Option<String>,
     },
 }
 
@@ -66,11 +63,7 @@ pub(super) fn student(config: &Config, action: StudentCommand) -> anyhow::Result
         StudentCommand::Export { who, out, reason } => {
             export(&mut conn, &who, out.as_deref(), reason.as_deref())
         }
-        StudentCommand::Erase {
-            who,
-            confirm,
-            reason,
-        } => erase(&mut conn, &who, &confirm, reason.as_deref()),
+        StudentCommand::Erase { who, confirm } => erase(&mut conn, &who, &confirm),
     }
 }
 
@@ -173,15 +166,14 @@ fn create_new_private(path: &Path) -> anyhow::Result<std::fs::File> {
     })
 }
 
-fn erase(
-    conn: &mut db::DbConn,
-    who: &str,
-    confirm: &str,
-    reason: Option<&str>,
-) -> anyhow::Result<()> {
-    // The checks, the erasure and its audit entry in one transaction: a role
-    // granted meanwhile cannot slip a staff account past the check.
+fn erase(conn: &mut db::DbConn, who: &str, confirm: &str) -> anyhow::Result<()> {
+    // The checks, the erasure and its audit entry in one transaction, the
+    // account's row locked before its role is read (on PostgreSQL; SQLite's
+    // write transaction holds the whole database): a role granted meanwhile
+    // cannot slip a staff account past the check.
     let (user, erased) = db::write_tx(conn, |tx| -> anyhow::Result<_> {
+        let found = find(tx, who)?;
+        crate::accounts::lock_row(tx, &found.id)?;
         let user = find(tx, who)?;
         if user.role.is_staff() {
             anyhow::bail!(
@@ -199,7 +191,9 @@ fn erase(
         }
         let now = clock::now();
         let erased = student_data::erase(tx, &user, now)?;
-        audit(tx, AuditAction::EraseAccount, &user, reason, now)?;
+        // No reason: the entry must not name whom it erased, or staff could
+        // tie the authorless evidence it leaves back to a person.
+        audit(tx, AuditAction::EraseAccount, &user, None, now)?;
         Ok((user, erased))
     })?;
     println!(

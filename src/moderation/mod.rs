@@ -120,13 +120,15 @@ pub struct NewAuditEntry<'a> {
 }
 
 /// A staff reason or note as it is kept: one line, without control
-/// characters (a pasted NUL would fail the write on PostgreSQL), trimmed.
+/// characters (a pasted NUL would fail the write on PostgreSQL); line breaks
+/// and runs of spaces become one space ("spam\r\nagain" is "spam again").
 pub(crate) fn one_line(text: &str) -> String {
     text.chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() || c.is_whitespace())
         .collect::<String>()
-        .trim()
-        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Appends an entry, in the transaction of the action it records.
@@ -180,4 +182,13 @@ pub fn page(
         .limit(limit)
         .select((AuditEntry::as_select(), users::computing_id.nullable()))
         .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_reason_is_kept_on_one_line_with_its_words_apart() {
+        assert_eq!(super::one_line("  spam\r\nagain\u{0}!\t "), "spam again!");
+        assert_eq!(super::one_line("\n"), "");
+    }
 }

@@ -161,6 +161,10 @@ struct AccountPage {
     email: String,
     computing_id: String,
     display_name: String,
+    /// The name is everyday words only, so class chats never look for it
+    /// (`chat::naming`): the page says so, so the student can add a word.
+    everyday_name: bool,
+    name_changes_per_day: u32,
     hide_classes: bool,
 }
 
@@ -174,6 +178,12 @@ pub async fn show_account(
         email: current.user.email.clone(),
         computing_id: current.user.computing_id.clone(),
         display_name: current.user.display_name.clone().unwrap_or_default(),
+        everyday_name: current
+            .user
+            .display_name
+            .as_deref()
+            .is_some_and(crate::chat::naming::is_everyday_name),
+        name_changes_per_day: accounts::NAME_CHANGES_PER_DAY,
         hide_classes: current.user.hide_classes,
     }
     .render()?;
@@ -207,44 +217,33 @@ pub async fn save_privacy(
         Err(refused) => return Ok(FlashRedirect::refused("/account", refused.to_string())),
     };
     let hide = form.hide_classes.is_some();
-    let saving = name.clone();
     let now = clock::now();
     let saved = with_conn(&state.pool, move |conn| {
         Ok(accounts::set_privacy(
             conn,
             &current.user.id,
-            saving.as_ref(),
+            name.as_ref(),
             hide,
             now,
         )?)
     })
     .await?;
+    let classes = if hide {
+        "Your classes are hidden from friends, and theirs from you."
+    } else {
+        "Friends can see the classes you share with them."
+    };
     if let Err(limited) = saved {
         return Ok(FlashRedirect::refused(
             "/account",
             format!(
-                "You can change your display name {} times a day, and you have. You can change it again after {}; nothing was saved.",
+                "Your display name was not changed: you can change it {} times a day, and you have. You can change it again after {}. {classes}",
                 accounts::NAME_CHANGES_PER_DAY,
                 retry_words(limited.retry_at, now, state.config.campus_time)
             ),
         ));
     }
-    let mut message = String::from(if hide {
-        "Saved. Your classes are hidden from friends, and theirs from you."
-    } else {
-        "Saved. Friends can see the classes you share with them."
-    });
-    // The naming check never looks for such a name (`chat::naming`): say so,
-    // so the student can add a word that makes it theirs.
-    if name
-        .as_ref()
-        .is_some_and(|n| crate::chat::naming::is_everyday_name(n.as_str()))
-    {
-        message.push_str(
-            " Your display name is made only of everyday words, so class chats cannot tell it from ordinary writing and will not warn a classmate who writes it; add your last name or an initial if you want that.",
-        );
-    }
-    Ok(FlashRedirect::done("/account", message))
+    Ok(FlashRedirect::done("/account", format!("Saved. {classes}")))
 }
 
 #[get("/account/export")]

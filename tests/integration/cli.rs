@@ -267,6 +267,21 @@ backend_test!(
             1,
             "the refusal is not audited"
         );
+        // An export of no one leaves no file behind, and no entry.
+        let nobody = dir.join("nobody.json");
+        let refused = run(
+            &[
+                "student",
+                "export",
+                "nob0dy",
+                "--out",
+                nobody.to_str().unwrap(),
+            ],
+            &db.url_string(),
+        );
+        assert!(!refused.status.success());
+        assert!(!nobody.exists(), "the empty file was removed");
+        assert_eq!(audited("export_data").len(), 1);
         // A mistyped database is not made and answered from.
         let missing = dir.join("no-such.db");
         let mistyped = run(

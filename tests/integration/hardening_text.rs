@@ -212,17 +212,23 @@ backend_test!(
         }
         assert_eq!(stored_name(&app, &student).as_deref(), Some("Nia T."));
 
-        // A fourth new name that day is refused, with when, and nothing saved.
+        // A fourth new name that day is refused, with when; the classes
+        // setting sent with it is still saved.
         let page = save("Homework", true).await;
         let alert = alert_in(&page);
         assert!(
-            alert.contains("You can change your display name 3 times a day")
+            alert.contains("Your display name was not changed: you can change it 3 times a day")
                 && alert.contains("You can change it again after")
-                && alert.contains("nothing was saved"),
+                && alert.contains("Your classes are hidden from friends"),
             "{alert}"
         );
         assert_eq!(stored_name(&app, &student).as_deref(), Some("Nia T."));
         assert_eq!(name_in_form(&page), "Nia T.");
+        let hidden = accounts::find(&mut app.conn(), &student.user.id)
+            .unwrap()
+            .unwrap()
+            .hide_classes;
+        assert!(hidden, "the classes setting was saved");
         // The same name, or none, is still saved.
         let page = save("Nia T.", true).await;
         assert!(alert_in(&page).is_empty(), "{}", alert_in(&page));

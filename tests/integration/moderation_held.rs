@@ -1022,13 +1022,15 @@ backend_test!(
 
 backend_test!(
     async fn a_classmate_named_with_everyday_words_holds_no_one_s_posts(backend: Backend) {
-        // Arrange: one classmate calls themself "The", another "Will May"
-        // (every word an everyday one); a third is "Will Turner".
+        // Arrange: one classmate calls themself "The", another "Is It", a
+        // third "11:59" (every word an everyday one or a number); a fourth
+        // is "Will Turner".
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
         let reader = app.student("rea2b");
         let the = app.student("thx1a");
-        let will_may = app.student("wmx2b");
+        let is_it = app.student("iix2b");
+        let time = app.student("tmx4d");
         let turner = app.student("wtx3c");
         let (_, saved) = the
             .post_and_follow(
@@ -1039,10 +1041,11 @@ backend_test!(
             )
             .await;
         assert!(
-            saved.contains("made only of everyday words"),
+            saved.contains("so class chats cannot tell it from ordinary writing"),
             "its owner is told: {saved}"
         );
-        set_display_name(&app, &will_may, "Will May");
+        set_display_name(&app, &is_it, "Is It");
+        set_display_name(&app, &time, "11:59");
         let (_, saved) = turner
             .post_and_follow(
                 &app,
@@ -1052,16 +1055,12 @@ backend_test!(
             )
             .await;
         assert!(saved.contains("Saved."), "{saved}");
-        assert!(!saved.contains("everyday words"), "{saved}");
-        let class = new_class(
-            &app,
-            "CS 3120",
-            &[&author, &reader, &the, &will_may, &turner],
-        )
-        .id;
+        assert!(!saved.contains("ordinary writing"), "{saved}");
+        let members = [&author, &reader, &the, &is_it, &time, &turner];
+        let class = new_class(&app, "CS 3120", &members).id;
 
-        // Act: ordinary sentences that hold those words.
-        let ordinary = "The problem set will may be late, the TA said?";
+        // Act: an ordinary sentence that holds those words.
+        let ordinary = "The TA said it is due at 11:59, is it?";
         let (status, location) = post(&app, &author, &class, ordinary, None, false).await;
 
         // Assert: posted at once, not held, and the class reads it.
@@ -1069,7 +1068,7 @@ backend_test!(
         let id = message_with(&app, ordinary);
         assert_eq!(held_state(&app, &id), (false, None));
         let (_, page) = reader.get(&app, &format!("/classes/{class}")).await;
-        assert!(page.contains("The problem set will may be late"), "{page}");
+        assert!(page.contains("The TA said it is due at 11:59"), "{page}");
 
         // A name with a word of its own is still looked for.
         warned_then_held(
