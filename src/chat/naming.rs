@@ -73,6 +73,9 @@ pub struct Findings {
     /// who takes the class (unlike an ID shape, an address or a phone
     /// number, matched whoever takes it).
     roster: Vec<String>,
+    /// The members named, by user id: for moderators only (a held post's
+    /// `held_names`), never for the author.
+    members: Vec<UserId>,
 }
 
 impl Findings {
@@ -92,6 +95,12 @@ impl Findings {
         &self.roster
     }
 
+    /// The members whose display names the draft holds, by user id: for
+    /// moderators, on the held post; never to be shown to its author.
+    pub fn named_members(&self) -> &[UserId] {
+        &self.members
+    }
+
     fn extend(&mut self, other: Findings) {
         for kind in other.kinds {
             self.add(kind);
@@ -99,6 +108,11 @@ impl Findings {
         for key in other.roster {
             if !self.roster.contains(&key) {
                 self.roster.push(key);
+            }
+        }
+        for id in other.members {
+            if !self.members.contains(&id) {
+                self.members.push(id);
             }
         }
     }
@@ -152,7 +166,7 @@ pub fn check(
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let names: Vec<Option<String>> = users::table
+    let names: Vec<(UserId, Option<String>)> = users::table
         .filter(users::name_key.eq_any(&keys))
         .filter(users::id.ne(author))
         .filter(users::hide_classes.eq(false))
@@ -161,10 +175,11 @@ pub fn check(
                 .filter(user_classes::user_id.eq(users::id))
                 .filter(user_classes::class_id.eq(class_id)),
         ))
-        .select(users::display_name)
+        .select((users::id, users::display_name))
         .load(conn)?;
     let mut scratch = String::new();
-    for name in names.iter().flatten() {
+    for (id, name) in &names {
+        let Some(name) = name else { continue };
         if drafts
             .iter()
             .any(|draft| draft.has_phrase_with(name, &mut scratch))
@@ -174,6 +189,7 @@ pub fn check(
             if !findings.roster.contains(&key) {
                 findings.roster.push(key);
             }
+            findings.members.push(id.clone());
         }
     }
     Ok(findings)

@@ -101,7 +101,7 @@ pub fn post_confirming(
             now,
         )? {
             Verdict::Warn(findings) => return Ok(Written::Warned(findings)),
-            Verdict::Hold(reason) => Some(reason),
+            Verdict::Hold(held) => Some(held),
             Verdict::Clear => None,
         };
         // Counted in the same transaction: a post refused above leaves no
@@ -131,8 +131,8 @@ pub fn post_confirming(
                 last_activity_at: at,
             },
         )?;
-        if let Some(reason) = held {
-            hold(tx, &mut message, reason)?;
+        if let Some(held) = held {
+            hold(tx, &mut message, held)?;
             return Ok(Written::Message(Box::new(message)));
         }
         let kind = match &thread_root_id {
@@ -159,11 +159,18 @@ pub fn post_confirming(
 enum Verdict {
     /// It names no one (or the check is off).
     Clear,
-    /// It names someone and its author confirmed: it is stored held, for this reason.
-    Hold(String),
+    /// It names someone and its author confirmed: it is stored held.
+    Hold(Held),
     /// It names someone and its author has not confirmed: nothing is stored
     /// but the count of the warning; the author is told what it names.
     Warn(naming::Findings),
+}
+
+/// Why a message is held: the reason its author and moderators read, and
+/// the members it names (user ids, for moderators only).
+struct Held {
+    reason: String,
+    members: Vec<UserId>,
 }
 
 /// What a post or an edit's transaction ends with: the message, or a
@@ -229,22 +236,34 @@ fn naming_verdict(
         }
     }
     Ok(if confirmed {
-        Verdict::Hold(findings.to_string())
+        Verdict::Hold(Held {
+            reason: findings.to_string(),
+            members: findings.named_members().to_vec(),
+        })
     } else {
         Verdict::Warn(findings)
     })
 }
 
-/// Marks a just-written message held, with its reason.
-fn hold(tx: &mut Tx, message: &mut ClassMessage, reason: String) -> QueryResult<()> {
+/// Marks a just-written message held, with its reason and, for moderators,
+/// the members it names (`held_names`: user ids, space-separated).
+fn hold(tx: &mut Tx, message: &mut ClassMessage, held: Held) -> QueryResult<()> {
+    let names = (!held.members.is_empty()).then(|| {
+        held.members
+            .iter()
+            .map(UserId::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
     diesel::update(class_messages::table.find(&message.id))
         .set((
             class_messages::held.eq(true),
-            class_messages::held_reason.eq(Some(&reason)),
+            class_messages::held_reason.eq(Some(&held.reason)),
+            class_messages::held_names.eq(names),
         ))
         .execute(&mut **tx)?;
     message.held = true;
-    message.held_reason = Some(reason);
+    message.held_reason = Some(held.reason);
     Ok(())
 }
 
@@ -346,7 +365,7 @@ pub fn edit_confirming(
             now,
         )? {
             Verdict::Warn(findings) => return Ok(Written::Warned(findings)),
-            Verdict::Hold(reason) => Some(reason),
+            Verdict::Hold(held) => Some(held),
             Verdict::Clear => None,
         };
         count(tx, &limits, now)?;
@@ -366,14 +385,18 @@ pub fn edit_confirming(
         message.edited_at = Some(now);
         message.updated_at = now;
         match held {
-            // Already held: nothing anyone else sees changes.
+            // Already held: nothing anyone else sees changes (moderators
+            // read what the new words name).
             _ if message.held => {
+                if let Some(held) = held {
+                    hold(tx, &mut message, held)?;
+                }
                 events::record(tx, &message, EventKind::Edit, now)?;
             }
             // Classmates saw it before: their pages hide it now, the search
             // index lets it go.
-            Some(reason) => {
-                hold(tx, &mut message, reason)?;
+            Some(held) => {
+                hold(tx, &mut message, held)?;
                 events::record(tx, &message, EventKind::Hide, now)?;
             }
             None => {

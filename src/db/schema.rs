@@ -161,6 +161,7 @@ diesel::table! {
         pinned_at -> Nullable<Timestamp>,
         held -> Bool,
         held_reason -> Nullable<Text>,
+        held_names -> Nullable<Text>,
     }
 }
 

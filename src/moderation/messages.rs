@@ -16,7 +16,7 @@ use crate::chat::{
     self, flags, revisions, ClassMessage, MessageId, MessageRevision, Report, RevisionEnd,
 };
 use crate::classes::ClassId;
-use crate::db::schema::{audit_log, class_messages, classes};
+use crate::db::schema::{audit_log, class_messages, classes, users};
 use crate::db::{self, DbConn, Tx};
 use crate::notifications::{self, Kind, Notice};
 
@@ -362,6 +362,9 @@ pub struct HeldItem {
     pub message: ClassMessage,
     pub class_code: String,
     pub class_id: ClassId,
+    /// The computing IDs of the members whose display names it holds (for
+    /// moderators: a name that keeps matching ordinary words shows here).
+    pub named: Vec<String>,
 }
 
 /// How many held messages wait to be released or removed: one statement.
@@ -373,9 +376,9 @@ pub fn held_count(conn: &mut DbConn) -> QueryResult<i64> {
 }
 
 /// Held messages not yet released or removed, oldest first (they have waited
-/// longest): one statement.
+/// longest): one statement, and one more for the members they name.
 pub fn held_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<HeldItem>> {
-    let rows: Vec<(ClassMessage, String, String)> = class_messages::table
+    let rows: Vec<(ClassMessage, String, String, Option<String>)> = class_messages::table
         .inner_join(classes::table)
         .filter(held_waiting())
         .order((class_messages::created_at.asc(), class_messages::id.asc()))
@@ -384,13 +387,38 @@ pub fn held_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<HeldItem>> {
             ClassMessage::as_select(),
             classes::subject,
             classes::catalog_number,
+            class_messages::held_names,
         ))
         .load(conn)?;
+    let mut ids: Vec<&str> = rows
+        .iter()
+        .filter_map(|row| row.3.as_deref())
+        .flat_map(str::split_whitespace)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // An erased account's id finds no one, and names no one.
+    let computing_ids: HashMap<String, String> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        users::table
+            .filter(users::id.eq_any(&ids))
+            .select((users::id, users::computing_id))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect()
+    };
     Ok(rows
         .into_iter()
-        .map(|(message, subject, catalog)| HeldItem {
+        .map(|(message, subject, catalog, names)| HeldItem {
             class_id: message.class_id.clone(),
             class_code: format!("{subject} {catalog}"),
+            named: names
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|id| computing_ids.get(id).cloned())
+                .collect(),
             message,
         })
         .collect())

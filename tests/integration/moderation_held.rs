@@ -1071,7 +1071,7 @@ backend_test!(
         assert!(page.contains("The TA said it is due at 11:59"), "{page}");
 
         // A name with a word of its own is still looked for.
-        warned_then_held(
+        let held = warned_then_held(
             &app,
             &author,
             &class,
@@ -1080,6 +1080,23 @@ backend_test!(
             "names a classmate",
         )
         .await;
+
+        // Moderators read whose name it matched; its author never does.
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let (_, queue) = moderator.get(&app, "/admin/flags").await;
+        let card = queue
+            .split("<section class=\"card flagged\"")
+            .find(|c| c.contains("did Will Turner finish the lab?"))
+            .unwrap_or_else(|| panic!("no held card: {queue}"));
+        assert!(card.contains("the display name of wtx3c"), "{card}");
+        for path in [
+            format!("/classes/{class}"),
+            format!("/classes/{class}/threads/{held}"),
+        ] {
+            let (_, page) = author.get(&app, &path).await;
+            assert!(page.contains("did Will Turner finish the lab?"), "{page}");
+            assert!(!page.contains("wtx3c"), "{path} names the member: {page}");
+        }
     }
 );
 

@@ -138,6 +138,8 @@ struct HeldRow {
     pseudonym: String,
     text: String,
     reason: String,
+    /// Whose display names it matched ("mst3k, ab1cd"), for moderators only.
+    named: String,
     posted: Stamp,
 }
 
@@ -294,6 +296,7 @@ pub async fn flags(
             pseudonym: item.message.anonymous_identifier.clone(),
             text: item.message.content.clone(),
             reason: item.message.held_reason.clone().unwrap_or_default(),
+            named: item.named.join(", "),
             posted: time.at(item.message.created_at),
         })
         .collect();

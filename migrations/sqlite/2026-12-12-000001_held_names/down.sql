@@ -1,0 +1,1 @@
+ALTER TABLE class_messages DROP COLUMN held_names;
