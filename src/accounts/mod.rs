@@ -317,8 +317,12 @@ pub fn set_privacy(
             .first(conn)?;
         let mut verdict = Ok(());
         if name.is_some() && name != current.as_deref() {
+            // Read under the lock taken above, so recorded without reading again.
             let day = chrono::Duration::days(1);
-            verdict = rate_limit::hit(tx, &bucket, NAME_CHANGES_PER_DAY, day, now)?;
+            match rate_limit::reached(tx, &bucket, NAME_CHANGES_PER_DAY, day, now)? {
+                Some(limited) => verdict = Err(limited),
+                None => rate_limit::record(tx, &bucket, now)?,
+            }
         }
         update(
             tx,

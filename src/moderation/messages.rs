@@ -16,7 +16,7 @@ use crate::chat::{
     self, flags, revisions, ClassMessage, MessageId, MessageRevision, Report, RevisionEnd,
 };
 use crate::classes::ClassId;
-use crate::db::schema::{audit_log, class_messages, classes, users};
+use crate::db::schema::{audit_log, class_messages, classes};
 use crate::db::{self, DbConn, Tx};
 use crate::notifications::{self, Kind, Notice};
 
@@ -390,24 +390,16 @@ pub fn held_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<HeldItem>> {
             class_messages::held_names,
         ))
         .load(conn)?;
-    let mut ids: Vec<&str> = rows
+    let mut ids: Vec<String> = rows
         .iter()
         .filter_map(|row| row.3.as_deref())
         .flat_map(str::split_whitespace)
+        .map(str::to_string)
         .collect();
     ids.sort_unstable();
     ids.dedup();
     // An erased account's id finds no one, and names no one.
-    let computing_ids: HashMap<String, String> = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        users::table
-            .filter(users::id.eq_any(&ids))
-            .select((users::id, users::computing_id))
-            .load::<(String, String)>(conn)?
-            .into_iter()
-            .collect()
-    };
+    let computing_ids = super::audit_targets::users(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|(message, subject, catalog, names)| HeldItem {
