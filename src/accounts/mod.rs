@@ -60,6 +60,8 @@ pub struct User {
     pub display_name: Option<String>,
     /// Hide my classes from friends (and, mutually, theirs from me).
     pub hide_classes: bool,
+    /// A moderator removed their display name: no new one before this.
+    pub display_name_locked_until: Option<NaiveDateTime>,
 }
 
 impl User {
@@ -93,6 +95,7 @@ pub struct UserChanges<'a> {
     pub last_login_at: Option<Option<NaiveDateTime>>,
     pub display_name: Option<Option<&'a str>>,
     pub hide_classes: Option<bool>,
+    pub display_name_locked_until: Option<Option<NaiveDateTime>>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -293,42 +296,72 @@ pub fn fill_name_keys(conn: &mut DbConn) -> QueryResult<usize> {
 /// a classmate toward the naming answers' hourly limit.
 pub const NAME_CHANGES_PER_DAY: u32 = 3;
 
+/// How long a student waits for a new display name after a moderator removed
+/// one: long enough that a name chosen to abuse is not back the same evening,
+/// short enough that a mistaken removal costs a week, not a term.
+pub const NAME_LOCK_AFTER_REMOVAL_DAYS: i64 = 7;
+
+/// Why a new display name was not saved (the classes setting still was).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRefused {
+    /// `NAME_CHANGES_PER_DAY` already used; a new one is allowed at `retry_at`.
+    TooOften { retry_at: NaiveDateTime },
+    /// A moderator removed their name; a new one is allowed at `until`.
+    Removed { until: NaiveDateTime },
+}
+
+/// The bucket that counts a student's new display names, and that every
+/// change of the name locks first, so a rename and a moderator's removal
+/// happen one after the other.
+fn name_bucket(id: &UserId) -> String {
+    format!("display-name:{id}")
+}
+
 /// Saves the account page's privacy form. A new display name counts toward
-/// `NAME_CHANGES_PER_DAY` (clearing one, or saving the same one, does not);
-/// past it the name is kept as it was, the classes setting is still saved,
-/// and the answer is when a new name is allowed again.
+/// `NAME_CHANGES_PER_DAY` (clearing one, or saving the same one, does not),
+/// and is refused while a moderator's removal holds; refused, the name is kept
+/// as it was, the classes setting is still saved, and the answer says when a
+/// new name is allowed.
 pub fn set_privacy(
     conn: &mut DbConn,
     id: &UserId,
     display_name: Option<&DisplayName>,
     hide_classes: bool,
     now: NaiveDateTime,
-) -> QueryResult<Result<(), rate_limit::Limited>> {
+) -> QueryResult<Result<(), NameRefused>> {
     crate::db::write_tx(conn, |tx| {
         let name = display_name.map(DisplayName::as_str);
-        // Locked before the stored name is read, so two saves at once are
-        // compared and counted one after the other.
-        let bucket = format!("display-name:{id}");
+        // Locked before the stored name is read, so two saves at once (or a
+        // save and a moderator's removal) are compared one after the other.
+        let bucket = name_bucket(id);
         rate_limit::lock(tx, &bucket)?;
         let conn: &mut DbConn = tx;
-        let current: Option<String> = users::table
+        let (current, locked_until): (Option<String>, Option<NaiveDateTime>) = users::table
             .find(id)
-            .select(users::display_name)
+            .select((users::display_name, users::display_name_locked_until))
             .first(conn)?;
         let mut verdict = Ok(());
         if name.is_some() && name != current.as_deref() {
-            // Read under the lock taken above, so recorded without reading again.
-            let day = chrono::Duration::days(1);
-            match rate_limit::reached(tx, &bucket, NAME_CHANGES_PER_DAY, day, now)? {
-                Some(limited) => verdict = Err(limited),
-                None => rate_limit::record(tx, &bucket, now)?,
+            if let Some(until) = locked_until.filter(|until| *until > now) {
+                verdict = Err(NameRefused::Removed { until });
+            } else {
+                // Read under the lock taken above, so recorded without reading again.
+                let day = chrono::Duration::days(1);
+                match rate_limit::reached(tx, &bucket, NAME_CHANGES_PER_DAY, day, now)? {
+                    Some(limited) => {
+                        verdict = Err(NameRefused::TooOften {
+                            retry_at: limited.retry_at,
+                        })
+                    }
+                    None => rate_limit::record(tx, &bucket, now)?,
+                }
             }
         }
         update(
             tx,
             id,
             &UserChanges {
-                // Past the limit, the name stays as it was.
+                // Refused, the name stays as it was.
                 display_name: verdict.is_ok().then_some(name),
                 hide_classes: Some(hide_classes),
                 updated_at: Some(now),
@@ -337,6 +370,37 @@ pub fn set_privacy(
         )?;
         Ok(verdict)
     })
+}
+
+/// Removes the display name of `id` for a moderator (who audits it in the same
+/// transaction) and keeps a new one off until `until`; returns the name it
+/// had, or None when there was none (nothing is changed then).
+pub fn remove_display_name(
+    tx: &mut Tx,
+    id: &UserId,
+    until: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    rate_limit::lock(tx, &name_bucket(id))?;
+    let conn: &mut DbConn = tx;
+    let current: Option<String> = users::table
+        .find(id)
+        .select(users::display_name)
+        .first(conn)?;
+    if current.is_none() {
+        return Ok(None);
+    }
+    update(
+        conn,
+        id,
+        &UserChanges {
+            display_name: Some(None),
+            display_name_locked_until: Some(Some(until)),
+            updated_at: Some(now),
+            ..Default::default()
+        },
+    )?;
+    Ok(current)
 }
 
 /// Deletes accounts whose address was never confirmed a day after they were

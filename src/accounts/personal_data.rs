@@ -17,6 +17,8 @@ pub struct Profile {
     pub computing_id: String,
     pub display_name: Option<String>,
     pub hide_classes: bool,
+    /// A moderator removed their display name: no new one before this.
+    pub display_name_locked_until: Option<NaiveDateTime>,
     pub role: String,
     pub email_verified: bool,
     pub suspended_until: Option<NaiveDateTime>,
@@ -61,6 +63,7 @@ pub fn export_user(conn: &mut DbConn, user: &User) -> QueryResult<AccountExport>
             computing_id: user.computing_id.clone(),
             display_name: user.display_name.clone(),
             hide_classes: user.hide_classes,
+            display_name_locked_until: user.display_name_locked_until,
             role: user.role.as_str().to_string(),
             email_verified: user.email_verified,
             suspended_until: user.suspended_until,

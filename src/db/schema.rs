@@ -54,6 +54,7 @@ diesel::table! {
         display_name -> Nullable<Text>,
         hide_classes -> Bool,
         name_key -> Nullable<Text>,
+        display_name_locked_until -> Nullable<Timestamp>,
     }
 }
 

@@ -362,9 +362,10 @@ pub struct HeldItem {
     pub message: ClassMessage,
     pub class_code: String,
     pub class_id: ClassId,
-    /// The computing IDs of the members whose display names it holds (for
-    /// moderators: a name that keeps matching ordinary words shows here).
-    pub named: Vec<String>,
+    /// The members whose display names it holds, as (user id, computing ID),
+    /// for moderators: a name that keeps matching ordinary words shows here,
+    /// one link from its owner's page (where it can be removed).
+    pub named: Vec<(String, String)>,
 }
 
 /// How many held messages wait to be released or removed: one statement.
@@ -409,7 +410,7 @@ pub fn held_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<HeldItem>> {
                 .as_deref()
                 .unwrap_or_default()
                 .split_whitespace()
-                .filter_map(|id| computing_ids.get(id).cloned())
+                .filter_map(|id| Some((id.to_string(), computing_ids.get(id)?.clone())))
                 .collect(),
             message,
         })

@@ -53,6 +53,8 @@ crate::text_enum!(
         // for a request made to the university; no actor).
         ExportData => "export_data",
         EraseAccount => "erase_account",
+        // A display name removed by a moderator (its owner waits for a new one).
+        ClearDisplayName => "clear_display_name",
     }
 );
 

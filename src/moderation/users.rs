@@ -29,6 +29,8 @@ pub enum AccountActionError {
     EndTooFar,
     #[error("Give a reason of 10 to 500 characters; the student will see it.")]
     ReasonLength,
+    #[error("That account has no display name (it may have just been removed or cleared). Nothing was changed.")]
+    NoDisplayName,
     #[error("That account is not suspended (another moderator may have lifted it, or it ran out). Nothing was changed.")]
     NotSuspended,
     #[error(transparent)]
@@ -123,6 +125,74 @@ pub fn lift_suspension(
     })
 }
 
+/// Removes the display name of `who`, with a reason of 10 to 500 characters
+/// they will be shown, and keeps a new one off for
+/// `accounts::NAME_LOCK_AFTER_REMOVAL_DAYS`: for a name chosen to abuse, shown
+/// to friends or matched in classmates' posts (`chat::naming`). Staff names
+/// too: a name is not a role. The audit entry keeps the removed name, for
+/// staff. Returns the account and when a new name is allowed.
+pub fn remove_display_name(
+    conn: &mut DbConn,
+    actor: &UserId,
+    who: &str,
+    reason: &str,
+    now: NaiveDateTime,
+    campus: CampusTime,
+) -> Result<(ActedOn, NaiveDateTime), AccountActionError> {
+    let reason = &super::one_line(reason);
+    if reason.chars().count() < 10 || reason.chars().count() > 500 {
+        return Err(AccountActionError::ReasonLength);
+    }
+    let until = now + chrono::Duration::days(accounts::NAME_LOCK_AFTER_REMOVAL_DAYS);
+    db::write_tx(conn, |tx| {
+        let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
+        let old = accounts::remove_display_name(tx, &target.id, until, now)?
+            .ok_or(AccountActionError::NoDisplayName)?;
+        notifications::account::display_name_removed(tx, &target.id, until, reason, now, campus)?;
+        // Stored words outlive a change of zone, so they name theirs ("EST").
+        let details = format!("“{old}”; a new one from {}", campus.exact(until).title);
+        record(
+            tx,
+            Some(actor),
+            AuditAction::ClearDisplayName,
+            &target,
+            Some(reason),
+            Some(&details),
+            now,
+        )?;
+        Ok((ActedOn::of(target), until))
+    })
+}
+
+/// The audit entry of a staff action on the account `target` (`actor` None:
+/// the command line).
+fn record(
+    tx: &mut Tx,
+    actor: Option<&UserId>,
+    action: AuditAction,
+    target: &User,
+    reason: Option<&str>,
+    details: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    super::record(
+        tx,
+        &NewAuditEntry {
+            id: &AuditId::new(),
+            actor_id: actor,
+            action: action.as_str(),
+            target_type: "user",
+            target_id: target.id.as_str(),
+            reason,
+            details,
+            created_at: now,
+            class_id: None,
+            category: None,
+        },
+    )?;
+    Ok(())
+}
+
 /// Changes a user's role. `actor` is None when done from the command line.
 pub fn set_role(
     tx: &mut Tx,
@@ -145,20 +215,14 @@ pub fn set_role(
     )?;
     sessions::end_all(tx, &target.id)?;
     let details = format!("{} → {}", target.role.as_str(), role.as_str());
-    super::record(
+    record(
         tx,
-        &NewAuditEntry {
-            id: &AuditId::new(),
-            actor_id: actor,
-            action: AuditAction::RoleChange.as_str(),
-            target_type: "user",
-            target_id: target.id.as_str(),
-            reason: None,
-            details: Some(&details),
-            created_at: now,
-            class_id: None,
-            category: None,
-        },
+        actor,
+        AuditAction::RoleChange,
+        target,
+        None,
+        Some(&details),
+        now,
     )?;
     Ok(true)
 }
@@ -187,20 +251,14 @@ pub fn suspend(
     notifications::account::suspended(tx, &target.id, until, reason, now, campus)?;
     // Stored words outlive a change of zone, so they name theirs ("EST").
     let details = format!("until {}", campus.exact(until).title);
-    super::record(
+    record(
         tx,
-        &NewAuditEntry {
-            id: &AuditId::new(),
-            actor_id: Some(actor),
-            action: AuditAction::Suspend.as_str(),
-            target_type: "user",
-            target_id: target.id.as_str(),
-            reason: Some(reason),
-            details: Some(&details),
-            created_at: now,
-            class_id: None,
-            category: None,
-        },
+        Some(actor),
+        AuditAction::Suspend,
+        target,
+        Some(reason),
+        Some(&details),
+        now,
     )?;
     Ok(())
 }
@@ -208,20 +266,14 @@ pub fn suspend(
 /// Tells the student and logs a suspension `lift_suspension` has just ended.
 fn lift(tx: &mut Tx, actor: &UserId, target: &User, now: NaiveDateTime) -> QueryResult<()> {
     notifications::account::suspension_lifted(tx, &target.id, now)?;
-    super::record(
+    record(
         tx,
-        &NewAuditEntry {
-            id: &AuditId::new(),
-            actor_id: Some(actor),
-            action: AuditAction::LiftSuspension.as_str(),
-            target_type: "user",
-            target_id: target.id.as_str(),
-            reason: None,
-            details: None,
-            created_at: now,
-            class_id: None,
-            category: None,
-        },
+        Some(actor),
+        AuditAction::LiftSuspension,
+        target,
+        None,
+        None,
+        now,
     )?;
     Ok(())
 }
@@ -330,9 +382,10 @@ pub fn find_by_login(conn: &mut DbConn, who: &str) -> QueryResult<Option<User>> 
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub user: User,
-    /// Suspensions and their lifting, newest first, with the acting staff
-    /// member's computing ID (None once that account is deleted).
-    pub suspension_history: Vec<(AuditEntry, Option<String>)>,
+    /// Suspensions, their lifting and display names removed, newest first,
+    /// with the acting staff member's computing ID (None once that account is
+    /// deleted).
+    pub history: Vec<(AuditEntry, Option<String>)>,
     /// The report counts, only for a viewer already entitled to know this
     /// person wrote something (see `entitled`); None for anyone else.
     pub counts: Option<ReportCounts>,
@@ -382,13 +435,14 @@ pub fn profile(conn: &mut DbConn, viewer: &UserId, id: &UserId) -> QueryResult<O
     let Some(user) = accounts::find(conn, id)? else {
         return Ok(None);
     };
-    let suspension_history = audit_log::table
+    let history = audit_log::table
         .left_join(users::table.on(users::id.nullable().eq(audit_log::actor_id)))
         .filter(audit_log::target_type.eq("user"))
         .filter(audit_log::target_id.eq(id.as_str()))
         .filter(audit_log::action.eq_any([
             AuditAction::Suspend.as_str(),
             AuditAction::LiftSuspension.as_str(),
+            AuditAction::ClearDisplayName.as_str(),
         ]))
         .order((audit_log::created_at.desc(), audit_log::id.desc()))
         .limit(100)
@@ -401,7 +455,7 @@ pub fn profile(conn: &mut DbConn, viewer: &UserId, id: &UserId) -> QueryResult<O
     };
     Ok(Some(Profile {
         user,
-        suspension_history,
+        history,
         counts,
     }))
 }

@@ -1,5 +1,6 @@
 //! Notices about a student's account: a suspension, and its end (written with the
-//! suspension, to show from the moment it ends; a lift or a change replaces it).
+//! suspension, to show from the moment it ends; a lift or a change replaces it),
+//! and a display name a moderator removed.
 //! `moderation::users` calls these inside its audited transaction.
 
 use chrono::NaiveDateTime;
@@ -49,4 +50,25 @@ pub fn suspended(
 pub fn suspension_lifted(tx: &mut Tx, user: &UserId, now: NaiveDateTime) -> QueryResult<usize> {
     cancel_pending_ends(tx, user, now)?;
     notify_many(tx, &[Notice::new(user, Kind::SuspensionEnded, now)])
+}
+
+/// A moderator removed the student's display name, for `reason`; a new one is
+/// allowed from `until` (in campus time).
+pub fn display_name_removed(
+    tx: &mut Tx,
+    user: &UserId,
+    until: NaiveDateTime,
+    reason: &str,
+    now: NaiveDateTime,
+    campus: CampusTime,
+) -> QueryResult<usize> {
+    let detail = format!(
+        "You can choose a new one from {}. Reason: {}",
+        campus.exact(until).title,
+        reason
+    );
+    notify_many(
+        tx,
+        &[Notice::new(user, Kind::DisplayNameRemoved, now).with_detail(Some(&detail))],
+    )
 }

@@ -112,6 +112,7 @@ crate::text_enum!(
         MessageRemoved => "message_removed",
         Suspended => "suspended",
         SuspensionEnded => "suspension_ended",
+        DisplayNameRemoved => "display_name_removed",
     }
 );
 
@@ -125,7 +126,8 @@ impl Kind {
             | Kind::MessageRestored
             | Kind::MessageRemoved
             | Kind::Suspended
-            | Kind::SuspensionEnded => Topic::Moderation,
+            | Kind::SuspensionEnded
+            | Kind::DisplayNameRemoved => Topic::Moderation,
         }
     }
 

@@ -292,6 +292,7 @@ headlines! {
     MessageRemoved => "notifications/kinds/message_removed.txt",
     Suspended => "notifications/kinds/suspended.txt",
     SuspensionEnded => "notifications/kinds/suspension_ended.txt",
+    DisplayNameRemoved => "notifications/kinds/display_name_removed.txt",
 }
 
 #[cfg(test)]

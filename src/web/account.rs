@@ -10,7 +10,7 @@ use super::guard::{self, CurrentUser, SessionForm, SignedInForm, Visitor};
 use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, FlashRedirect};
-use crate::accounts::{self, sessions, DisplayName, SessionId};
+use crate::accounts::{self, sessions, DisplayName, NameRefused, SessionId};
 use crate::campus_time::Stamp;
 use crate::clock;
 use crate::ops::student_data;
@@ -165,14 +165,18 @@ struct AccountPage {
     /// (`chat::naming`): the page says so, so the student can add a word.
     everyday_name: bool,
     name_changes_per_day: u32,
+    /// A moderator removed the name: no new one before this.
+    name_locked: Option<Stamp>,
     hide_classes: bool,
 }
 
 #[get("/account")]
 pub async fn show_account(
     req: HttpRequest,
+    state: web::Data<AppState>,
     current: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
+    let (now, campus) = (clock::now(), state.config.campus_time);
     let body = AccountPage {
         layout: Layout::new(&req, Some(&current)).at("account"),
         email: current.user.email.clone(),
@@ -184,6 +188,11 @@ pub async fn show_account(
             .as_deref()
             .is_some_and(crate::chat::naming::is_everyday_name),
         name_changes_per_day: accounts::NAME_CHANGES_PER_DAY,
+        name_locked: current
+            .user
+            .display_name_locked_until
+            .filter(|until| *until > now)
+            .map(|until| campus.exact(until)),
         hide_classes: current.user.hide_classes,
     }
     .render()?;
@@ -233,17 +242,23 @@ pub async fn save_privacy(
     } else {
         "Friends can see the classes you share with them."
     };
-    if let Err(limited) = saved {
-        return Ok(FlashRedirect::refused(
-            "/account",
-            format!(
-                "Your display name was not changed: you can change it {} times a day, and you have. You can change it again after {}. {classes}",
-                accounts::NAME_CHANGES_PER_DAY,
-                retry_words(limited.retry_at, now, state.config.campus_time)
-            ),
-        ));
-    }
-    Ok(FlashRedirect::done("/account", format!("Saved. {classes}")))
+    let campus = state.config.campus_time;
+    let refused = match saved {
+        Ok(()) => return Ok(FlashRedirect::done("/account", format!("Saved. {classes}"))),
+        Err(NameRefused::TooOften { retry_at }) => format!(
+            "you can change it {} times a day, and you have. You can change it again after {}",
+            accounts::NAME_CHANGES_PER_DAY,
+            retry_words(retry_at, now, campus)
+        ),
+        Err(NameRefused::Removed { until }) => format!(
+            "a moderator removed your display name, and you can choose a new one from {}",
+            campus.exact(until).label
+        ),
+    };
+    Ok(FlashRedirect::refused(
+        "/account",
+        format!("Your display name was not changed: {refused}. {classes}"),
+    ))
 }
 
 #[get("/account/export")]

@@ -231,7 +231,8 @@ impl From<moderation::users::AccountActionError> for AppError {
             | E::EndNotInFuture
             | E::EndTooFar
             | E::ReasonLength
-            | E::NotSuspended => AppError::BadRequest(e.to_string()),
+            | E::NotSuspended
+            | E::NoDisplayName => AppError::BadRequest(e.to_string()),
             E::Db(e) => e.into(),
         }
     }

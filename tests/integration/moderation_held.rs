@@ -1088,7 +1088,11 @@ backend_test!(
             .split("<section class=\"card flagged\"")
             .find(|c| c.contains("did Will Turner finish the lab?"))
             .unwrap_or_else(|| panic!("no held card: {queue}"));
-        assert!(card.contains("the display name of wtx3c"), "{card}");
+        let link = format!(
+            "the display name of <a href=\"/admin/users/{}\">wtx3c</a>",
+            turner.user.id
+        );
+        assert!(card.contains(&link), "{card}");
         for path in [
             format!("/classes/{class}"),
             format!("/classes/{class}/threads/{held}"),
@@ -1131,5 +1135,183 @@ backend_test!(
         assert_eq!(in_first, 1);
         assert_eq!(rows("chat-naming-warned"), 2);
         assert_eq!(rows("chat-naming-name"), 2);
+    }
+);
+
+backend_test!(
+    async fn a_moderator_removes_a_display_name_that_holds_a_class_s_posts(backend: Backend) {
+        use common_grounds::db::schema::users;
+        // Arrange: a student calls themself "Homework", so a classmate's post
+        // about the homework is warned and, posted anyway, held.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let griefer = app.student("grf1a");
+        let (_, saved) = griefer
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", "Homework")],
+            )
+            .await;
+        assert!(saved.contains("Saved."), "{saved}");
+        let class = new_class(&app, "CS 3120", &[&author, &griefer]).id;
+        warned_then_held(
+            &app,
+            &author,
+            &class,
+            "is homework 3 due friday?",
+            None,
+            "names a classmate",
+        )
+        .await;
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let (_, queue) = moderator.get(&app, "/admin/flags").await;
+        let page = format!("/admin/users/{}", griefer.user.id);
+        assert!(
+            queue.contains(&format!("<a href=\"{page}\">grf1a</a>")),
+            "{queue}"
+        );
+        let (_, profile) = moderator.get(&app, &page).await;
+        assert!(profile.contains("Remove the display name"), "{profile}");
+
+        // Act: too short a reason is refused; then the name is removed.
+        let remove = "/admin/users/grf1a/display-name/remove";
+        let short = moderator
+            .post(&app, &page, remove, &[("reason", "bad")])
+            .await;
+        assert_eq!(short.status().as_u16(), 400);
+        assert!(short
+            .text()
+            .await
+            .unwrap()
+            .contains("Give a reason of 10 to 500 characters"));
+        let reason = "A class's common word, chosen to hold classmates' posts";
+        let (_, done) = moderator
+            .post_and_follow(&app, &page, remove, &[("reason", reason)])
+            .await;
+
+        // Assert: gone, with a week's wait, told to its owner and audited.
+        assert!(
+            done.contains("grf1a&#39;s display name is removed; they were told why"),
+            "{done}"
+        );
+        let (name, locked): (Option<String>, Option<chrono::NaiveDateTime>) = users::table
+            .find(&griefer.user.id)
+            .select((users::display_name, users::display_name_locked_until))
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(name, None);
+        let wait = locked.expect("a new name waits") - common_grounds::clock::now();
+        assert!(
+            wait > chrono::Duration::days(6) && wait <= chrono::Duration::days(7),
+            "{wait}"
+        );
+        let entry: (Option<String>, String, Option<String>, Option<String>) = audit_log::table
+            .filter(audit_log::action.eq("clear_display_name"))
+            .select((
+                audit_log::actor_id,
+                audit_log::target_id,
+                audit_log::reason,
+                audit_log::details,
+            ))
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(entry.0.as_deref(), Some(moderator.user.id.as_str()));
+        assert_eq!(entry.1, griefer.user.id.as_str());
+        assert_eq!(entry.2.as_deref(), Some(reason));
+        assert!(entry.3.unwrap().contains("“Homework”"));
+        let (_, log) = moderator.get(&app, "/admin/audit").await;
+        assert!(log.contains("removed a display name"), "{log}");
+        let (_, profile) = moderator.get(&app, &page).await;
+        assert!(!profile.contains("Remove the display name"), "{profile}");
+        assert!(
+            profile.contains("they can choose a new one from"),
+            "{profile}"
+        );
+        let again = moderator
+            .post(&app, &page, remove, &[("reason", reason)])
+            .await;
+        assert_eq!(again.status().as_u16(), 400);
+        assert!(again.text().await.unwrap().contains("has no display name"));
+
+        // The class's posts about homework go through at once.
+        let (status, location) = post(
+            &app,
+            &author,
+            &class,
+            "is homework 4 due monday?",
+            None,
+            false,
+        )
+        .await;
+        assert_eq!(status, 303, "not warned: {location}");
+
+        // Its owner reads why, and cannot choose a name before the week ends;
+        // the classes setting sent with it is still saved.
+        let (_, inbox) = griefer.get(&app, "/notifications").await;
+        assert!(
+            inbox.contains("A moderator removed your display name"),
+            "{inbox}"
+        );
+        assert!(inbox.contains("chosen to hold classmates"), "{inbox}");
+        let (_, account) = griefer.get(&app, "/account").await;
+        assert!(
+            account.contains("A moderator removed your display name"),
+            "{account}"
+        );
+        assert!(account.contains(" readonly"), "{account}");
+        let (_, refused) = griefer
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", "Homework"), ("hide_classes", "on")],
+            )
+            .await;
+        assert!(
+            refused.contains("a moderator removed your display name"),
+            "{refused}"
+        );
+        let (name, hidden): (Option<String>, bool) = users::table
+            .find(&griefer.user.id)
+            .select((users::display_name, users::hide_classes))
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(
+            (name, hidden),
+            (None, true),
+            "the classes setting was saved"
+        );
+
+        // A week later, a name is theirs to choose again.
+        diesel::update(users::table.find(&griefer.user.id))
+            .set(
+                users::display_name_locked_until
+                    .eq(common_grounds::clock::now() - chrono::Duration::minutes(1)),
+            )
+            .execute(&mut app.conn())
+            .unwrap();
+        let (_, saved) = griefer
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", "Grace Farmer")],
+            )
+            .await;
+        assert!(saved.contains("Saved."), "{saved}");
+
+        // A student cannot reach the action at all.
+        let (_, csrf_page) = author.get(&app, "/account").await;
+        let csrf = csrf_in(&csrf_page).unwrap();
+        let r = post_with(
+            &app,
+            &author.client,
+            remove,
+            &[("csrf_token", &csrf), ("reason", reason)],
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 404);
     }
 );

@@ -59,6 +59,7 @@ pub fn action_label(action: AuditAction) -> &'static str {
         AuditAction::Release => "released a held message",
         AuditAction::ExportData => "exported a student's data",
         AuditAction::EraseAccount => "erased a student's account",
+        AuditAction::ClearDisplayName => "removed a display name",
     }
 }
 

@@ -138,8 +138,9 @@ struct HeldRow {
     pseudonym: String,
     text: String,
     reason: String,
-    /// Whose display names it matched ("mst3k, ab1cd"), for moderators only.
-    named: String,
+    /// Whose display names it matched, as (user id, computing ID), for
+    /// moderators only.
+    named: Vec<(String, String)>,
     posted: Stamp,
 }
 
@@ -296,7 +297,7 @@ pub async fn flags(
             pseudonym: item.message.anonymous_identifier.clone(),
             text: item.message.content.clone(),
             reason: item.message.held_reason.clone().unwrap_or_default(),
-            named: item.named.join(", "),
+            named: item.named,
             posted: time.at(item.message.created_at),
         })
         .collect();

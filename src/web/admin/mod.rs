@@ -37,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(users::change_role)
             .service(users::suspend)
             .service(users::lift)
+            .service(users::remove_display_name)
             .service(users::suspensions)
             .service(audit::audit)
             .service(flags::flags)

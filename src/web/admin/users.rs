@@ -257,6 +257,49 @@ pub async fn lift(
     ))
 }
 
+#[derive(Deserialize)]
+pub struct RemoveNameForm {
+    csrf_token: String,
+    #[serde(default)]
+    reason: String,
+}
+
+impl SessionForm for RemoveNameForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Removes a display name chosen to abuse; its owner is told why, and waits
+/// `accounts::NAME_LOCK_AFTER_REMOVAL_DAYS` for a new one.
+#[post("/users/{who}/display-name/remove")]
+pub async fn remove_display_name(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    StaffForm(current, form): StaffForm<RemoveNameForm>,
+) -> Result<FlashRedirect, AppError> {
+    let (now, campus) = (clock::now(), state.config.campus_time);
+    let who = path.into_inner();
+    let back = users_page_for(&who);
+    let actor = current.user.id.clone();
+    let reason = form.reason;
+    let (removed, until) = with_conn(&state.pool, move |conn| {
+        Ok(moderation::users::remove_display_name(
+            conn, &actor, &who, &reason, now, campus,
+        )?)
+    })
+    .await?;
+    Ok(FlashRedirect::done(
+        &back,
+        format!(
+            "{}'s display name is removed; they were told why, and can choose a new one from {} ({}).",
+            removed.computing_id,
+            campus.exact(until).label,
+            campus.zone_name()
+        ),
+    ))
+}
+
 struct SuspensionRow {
     id: String,
     computing_id: String,
@@ -329,6 +372,9 @@ struct UserPage {
     suspended: Option<Stamp>,
     reason: Option<String>,
     history: Vec<HistoryLine>,
+    /// A removed name's wait, while it lasts.
+    name_locked: Option<Stamp>,
+    name_lock_days: i64,
     /// None unless the viewer is entitled to them (`moderation::users::entitled`).
     counts: Option<moderation::users::ReportCounts>,
     is_admin: bool,
@@ -357,7 +403,7 @@ pub async fn user_page(
     let (campus, now) = (state.config.campus_time, clock::now());
     let u = profile.user;
     let history = profile
-        .suspension_history
+        .history
         .into_iter()
         .map(|(e, by)| HistoryLine {
             when: campus.exact(e.created_at),
@@ -371,6 +417,11 @@ pub async fn user_page(
         layout: staff_layout(&req, &staff, "admin-users"),
         suspended: u.suspended_at(now).map(|t| campus.exact(t)),
         reason: u.suspended_at(now).and(u.suspension_reason.clone()),
+        name_locked: u
+            .display_name_locked_until
+            .filter(|until| *until > now)
+            .map(|t| campus.exact(t)),
+        name_lock_days: crate::accounts::NAME_LOCK_AFTER_REMOVAL_DAYS,
         signed_up: campus.exact(u.created_at),
         computing_id: u.computing_id,
         email: u.email,
