@@ -5,7 +5,7 @@ use std::path::Path;
 
 use clap::Subcommand;
 
-use super::open_migrated;
+use super::{open_existing, refuse_missing};
 use crate::config::Config;
 use crate::{clock, db, ops};
 
@@ -71,7 +71,7 @@ pub(super) fn migrate(config: &Config) -> anyhow::Result<()> {
 
 /// `cleanup`: deletes expired rows and prints what went.
 pub(super) fn cleanup(config: &Config) -> anyhow::Result<()> {
-    let mut conn = open_migrated(config)?;
+    let mut conn = open_existing(config)?;
     let report = ops::cleanup::run(&mut conn, clock::now())?;
     println!("cleanup: {report}");
     Ok(())
@@ -128,6 +128,7 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
 /// Writes a snapshot and its manifest into `dir`, then prunes old ones.
 fn create_backup(config: &Config, dir: &Path, keep_days: Option<i64>) -> anyhow::Result<()> {
     use crate::ops::backup;
+    refuse_missing(&config.database.url)?;
     eprintln!(
         "backup: snapshotting {} ...",
         config.database.url.redacted()

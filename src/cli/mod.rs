@@ -1,7 +1,8 @@
 //! The command line (clap): `serve` (the default), `demo`, `migrate`,
 //! `cleanup`, `backup`, `grant-role`, `sis-sync`, `student`, one file per group. Each
 //! command reads the configuration once, opens its database through
-//! `open_migrated`, and reports failure as one line.
+//! `open_migrated` (or, answering from data already there, `open_existing`,
+//! which refuses a mistyped SQLite path), and reports failure as one line.
 
 mod demo;
 mod maintenance;
@@ -17,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 use self::maintenance::BackupCommand;
 use self::student::StudentCommand;
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::demo::CampusSpec;
 use crate::{db, telemetry};
 
@@ -178,6 +179,27 @@ fn one_line(error: &anyhow::Error) -> String {
         }
     }
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Refuses an SQLite path with no file: a command that answers from the data
+/// already there (a role, a student's request, a cleanup, a snapshot) must not
+/// make a new, empty database at a mistyped path and answer "no account" from
+/// it, or leave an empty file behind for the server to start on.
+fn refuse_missing(url: &DatabaseUrl) -> anyhow::Result<()> {
+    match url {
+        DatabaseUrl::Sqlite(path) if !path.is_file() => anyhow::bail!(
+            "there is no database at {} (DATABASE_URL): check the path; no database was made",
+            path.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// `open_migrated` for a command that answers from the data already there:
+/// a mistyped SQLite path is refused (`refuse_missing`).
+fn open_existing(config: &Config) -> anyhow::Result<db::DbConn> {
+    refuse_missing(&config.database.url)?;
+    open_migrated(config)
 }
 
 /// A connection to the configured database with every pending migration

@@ -1,6 +1,6 @@
 //! `grant-role`: give an account a role; how the first admin is made.
 
-use super::open_migrated;
+use super::open_existing;
 use crate::config::Config;
 use crate::{clock, db};
 
@@ -9,7 +9,7 @@ pub(super) fn grant_role(config: &Config, who: &str, role: &str) -> anyhow::Resu
     let role: crate::accounts::Role = role
         .parse()
         .map_err(|_| anyhow::anyhow!("'{role}' is not a role; use student, moderator or admin"))?;
-    let mut conn = open_migrated(config)?;
+    let mut conn = open_existing(config)?;
     let outcome = db::write_tx(&mut conn, |c| -> anyhow::Result<_> {
         let target = crate::moderation::users::find_by_login(c, who)?.ok_or_else(|| {
             anyhow::anyhow!("no account for '{who}': the person must sign in once first")

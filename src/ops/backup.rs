@@ -126,6 +126,14 @@ pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Resu
         .with_context(|| format!("cannot create the backup folder {}", dir.display()))?;
     let stamp = now.format("%Y%m%dT%H%M%S%.6fZ");
     let mut conn = db::Manager::new(url.clone()).establish()?;
+    // A database without our schema (a mistyped name) is refused before
+    // anything is written; the snapshot's own version is read below.
+    applied_version(&mut conn).with_context(|| {
+        format!(
+            "{} holds no Common Grounds schema: check DATABASE_URL; no snapshot was written",
+            url.redacted()
+        )
+    })?;
     let (path, version, tables) = match url {
         DatabaseUrl::Sqlite(_) => {
             let path = dir.join(format!("common-grounds-{stamp}.sqlite"));

@@ -298,3 +298,47 @@ backend_test!(
         let _ = std::fs::remove_dir_all(&dir);
     }
 );
+
+/// The commands that answer from the data already there refuse a mistyped
+/// SQLite path instead of making an empty database there (which `grant-role`
+/// would answer "no account" from, and the server would later start on), and
+/// `backup create` writes no snapshot of a database without our schema.
+#[test]
+fn commands_on_the_data_refuse_a_mistyped_sqlite_path() {
+    let dir = std::env::temp_dir().join(format!("cg-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("no-such.db");
+    let url = format!("sqlite://{}", missing.display());
+    let backups = dir.join("backups");
+    let backups_arg = backups.to_str().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["grant-role", "mst3k", "admin"],
+        &["cleanup"],
+        &["backup", "create", "--dir", backups_arg],
+        &["student", "erase", "mst3k", "--confirm", "mst3k"],
+    ];
+    for args in commands {
+        let out = run(args, &url);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("there is no database at"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!missing.exists(), "{args:?} made the file");
+    }
+    assert!(!backups.exists(), "no backup folder was made");
+
+    // An empty file (or any database without our tables) is nothing to back up.
+    std::fs::write(&missing, b"").unwrap();
+    let out = run(&["backup", "create", "--dir", backups_arg], &url);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("holds no Common Grounds schema"),
+        "{}",
+        text(&out.stderr)
+    );
+    let written = std::fs::read_dir(&backups).map_or(0, |d| d.count());
+    assert_eq!(written, 0, "no snapshot was written");
+    let _ = std::fs::remove_dir_all(&dir);
+}
