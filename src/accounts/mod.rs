@@ -372,12 +372,15 @@ pub fn set_privacy(
     })
 }
 
-/// Removes the display name of `id` for a moderator (who audits it in the same
-/// transaction) and keeps a new one off until `until`; returns the name it
-/// had, or None when there was none (nothing is changed then).
+/// Removes the display name `seen` of `id` for a moderator (who audits it in
+/// the same transaction) and keeps a new one off until `until`. Returns the
+/// name stored now: removed when it is `seen`, and left as it is otherwise (a
+/// rename since the moderator's page loaded, or none at all: nothing is
+/// changed, and nobody waits a week for a name no one judged).
 pub fn remove_display_name(
     tx: &mut Tx,
     id: &UserId,
+    seen: &str,
     until: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<Option<String>> {
@@ -387,8 +390,8 @@ pub fn remove_display_name(
         .find(id)
         .select(users::display_name)
         .first(conn)?;
-    if current.is_none() {
-        return Ok(None);
+    if current.as_deref() != Some(seen) {
+        return Ok(current);
     }
     update(
         conn,

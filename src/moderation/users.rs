@@ -31,6 +31,8 @@ pub enum AccountActionError {
     ReasonLength,
     #[error("That account has no display name (it may have just been removed or cleared). Nothing was changed.")]
     NoDisplayName,
+    #[error("That display name has changed to “{0}” since the page was loaded; nothing was changed. Look at the new name before removing it.")]
+    NameChanged(String),
     #[error("That account is not suspended (another moderator may have lifted it, or it ran out). Nothing was changed.")]
     NotSuspended,
     #[error(transparent)]
@@ -125,8 +127,8 @@ pub fn lift_suspension(
     })
 }
 
-/// Removes the display name of `who`, with a reason of 10 to 500 characters
-/// they will be shown, and keeps a new one off for
+/// Removes the display name of `who`, which must still be `seen` (the name the
+/// moderator judged), with a reason of 10 to 500 characters they will be shown, and keeps a new one off for
 /// `accounts::NAME_LOCK_AFTER_REMOVAL_DAYS`: for a name chosen to abuse, shown
 /// to friends or matched in classmates' posts (`chat::naming`). Staff names
 /// too: a name is not a role. The audit entry keeps the removed name, for
@@ -135,6 +137,7 @@ pub fn remove_display_name(
     conn: &mut DbConn,
     actor: &UserId,
     who: &str,
+    seen: &str,
     reason: &str,
     now: NaiveDateTime,
     campus: CampusTime,
@@ -146,8 +149,11 @@ pub fn remove_display_name(
     let until = now + chrono::Duration::days(accounts::NAME_LOCK_AFTER_REMOVAL_DAYS);
     db::write_tx(conn, |tx| {
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
-        let old = accounts::remove_display_name(tx, &target.id, until, now)?
-            .ok_or(AccountActionError::NoDisplayName)?;
+        let old = match accounts::remove_display_name(tx, &target.id, seen, until, now)? {
+            Some(stored) if stored == seen => stored,
+            Some(other) => return Err(AccountActionError::NameChanged(other)),
+            None => return Err(AccountActionError::NoDisplayName),
+        };
         notifications::account::display_name_removed(tx, &target.id, until, reason, now, campus)?;
         // Stored words outlive a change of zone, so they name theirs ("EST").
         let details = format!("“{old}”; a new one from {}", campus.exact(until).title);

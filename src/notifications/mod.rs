@@ -99,6 +99,11 @@ impl Topic {
     }
 }
 
+/// The most characters a notice's detail keeps: a staff reason of up to 500
+/// and the words around it ("Until …. Reason: …", "You can choose a new one
+/// from …. Reason: …"), so the reason a student reads is never cut.
+pub const DETAIL_MAX: usize = 600;
+
 crate::text_enum!(
     /// What happened.
     Kind {
@@ -267,8 +272,12 @@ pub fn notify_many(tx: &mut Tx, notices: &[Notice]) -> QueryResult<usize> {
     let details: Vec<Option<String>> = notices
         .iter()
         .map(|n| {
-            n.detail
-                .map(|d| d.chars().filter(|c| !c.is_control()).take(500).collect())
+            n.detail.map(|d| {
+                d.chars()
+                    .filter(|c| !c.is_control())
+                    .take(DETAIL_MAX)
+                    .collect()
+            })
         })
         .collect();
     let mut rows = Vec::with_capacity(notices.len());

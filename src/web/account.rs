@@ -251,8 +251,9 @@ pub async fn save_privacy(
             retry_words(retry_at, now, campus)
         ),
         Err(NameRefused::Removed { until }) => format!(
-            "a moderator removed your display name, and you can choose a new one from {}",
-            campus.exact(until).label
+            "a moderator removed your display name, and you can choose a new one from {} ({})",
+            campus.exact(until).label,
+            campus.zone_name()
         ),
     };
     Ok(FlashRedirect::refused(

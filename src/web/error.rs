@@ -232,7 +232,8 @@ impl From<moderation::users::AccountActionError> for AppError {
             | E::EndTooFar
             | E::ReasonLength
             | E::NotSuspended
-            | E::NoDisplayName => AppError::BadRequest(e.to_string()),
+            | E::NoDisplayName
+            | E::NameChanged(_) => AppError::BadRequest(e.to_string()),
             E::Db(e) => e.into(),
         }
     }

@@ -1187,8 +1187,26 @@ backend_test!(
             .unwrap()
             .contains("Give a reason of 10 to 500 characters"));
         let reason = "A class's common word, chosen to hold classmates' posts";
+        // A name other than the one stored (renamed since the page loaded) is
+        // not removed: the moderator judged another.
+        let stale = moderator
+            .post(
+                &app,
+                &page,
+                remove,
+                &[("name", "Homwork"), ("reason", reason)],
+            )
+            .await;
+        assert_eq!(stale.status().as_u16(), 400);
+        let stale = stale.text().await.unwrap();
+        assert!(stale.contains("has changed to “Homework”"), "{stale}");
         let (_, done) = moderator
-            .post_and_follow(&app, &page, remove, &[("reason", reason)])
+            .post_and_follow(
+                &app,
+                &page,
+                remove,
+                &[("name", "Homework"), ("reason", reason)],
+            )
             .await;
 
         // Assert: gone, with a week's wait, told to its owner and audited.
@@ -1229,8 +1247,18 @@ backend_test!(
             profile.contains("they can choose a new one from"),
             "{profile}"
         );
+        let history = profile
+            .split("suspension-history")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no history: {profile}"));
+        assert!(history.contains("removed a display name"), "{history}");
         let again = moderator
-            .post(&app, &page, remove, &[("reason", reason)])
+            .post(
+                &app,
+                &page,
+                remove,
+                &[("name", "Homework"), ("reason", reason)],
+            )
             .await;
         assert_eq!(again.status().as_u16(), 400);
         assert!(again.text().await.unwrap().contains("has no display name"));
@@ -1266,7 +1294,7 @@ backend_test!(
                 &app,
                 "/account",
                 "/account/privacy",
-                &[("display_name", "Homework"), ("hide_classes", "on")],
+                &[("display_name", "Grace Farmer"), ("hide_classes", "on")],
             )
             .await;
         assert!(

@@ -2,8 +2,8 @@
 -- friends, or a class's common word, "Homework", that has classmates' posts
 -- held as naming someone): `clear_display_name` in the audit log, and
 -- `display_name_locked_until`, before which the student cannot choose another
--- (NULL: never removed, or the wait is over). Keep in step with the other
--- backend's tree.
+-- (NULL: never removed; a time past: the wait is over, and the export shows
+-- when it was). Keep in step with the other backend's tree.
 ALTER TABLE users ADD COLUMN display_name_locked_until TIMESTAMP;
 ALTER TABLE audit_log DROP CONSTRAINT audit_log_action_check;
 ALTER TABLE audit_log ADD CONSTRAINT audit_log_action_check CHECK (action IN ('hide', 'restore',

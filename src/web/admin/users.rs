@@ -260,6 +260,9 @@ pub async fn lift(
 #[derive(Deserialize)]
 pub struct RemoveNameForm {
     csrf_token: String,
+    /// The name the moderator saw on the page (a rename since is not removed).
+    #[serde(default)]
+    name: String,
     #[serde(default)]
     reason: String,
 }
@@ -280,17 +283,23 @@ pub async fn remove_display_name(
 ) -> Result<FlashRedirect, AppError> {
     let (now, campus) = (clock::now(), state.config.campus_time);
     let who = path.into_inner();
-    let back = users_page_for(&who);
     let actor = current.user.id.clone();
-    let reason = form.reason;
     let (removed, until) = with_conn(&state.pool, move |conn| {
         Ok(moderation::users::remove_display_name(
-            conn, &actor, &who, &reason, now, campus,
+            conn,
+            &actor,
+            &who,
+            &form.name,
+            &form.reason,
+            now,
+            campus,
         )?)
     })
     .await?;
+    // Back to the person's page (the removal is usually reached from a held
+    // post's card, not from a search).
     Ok(FlashRedirect::done(
-        &back,
+        &format!("/admin/users/{}", removed.user_id),
         format!(
             "{}'s display name is removed; they were told why, and can choose a new one from {} ({}).",
             removed.computing_id,
