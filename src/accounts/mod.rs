@@ -406,6 +406,23 @@ pub fn remove_display_name(
     Ok(current)
 }
 
+/// Ends the wait a moderator's removal set on a new display name, now;
+/// whether one was running. One conditional write, so of two moderators
+/// ending it at once one does.
+pub fn end_name_wait(conn: &mut DbConn, id: &UserId, now: NaiveDateTime) -> QueryResult<bool> {
+    let ended = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::display_name_locked_until.gt(now)),
+    )
+    .set((
+        users::display_name_locked_until.eq(now),
+        users::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(ended > 0)
+}
+
 /// Deletes accounts whose address was never confirmed a day after they were
 /// made, unless a friend request still waits for them; returns how many.
 pub fn delete_unconfirmed(tx: &mut Tx, now: NaiveDateTime) -> QueryResult<usize> {

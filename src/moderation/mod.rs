@@ -55,6 +55,8 @@ crate::text_enum!(
         EraseAccount => "erase_account",
         // A display name removed by a moderator (its owner waits for a new one).
         ClearDisplayName => "clear_display_name",
+        // That wait ended early (a removal found mistaken).
+        EndNameWait => "end_name_wait",
     }
 );
 

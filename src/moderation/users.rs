@@ -31,6 +31,8 @@ pub enum AccountActionError {
     ReasonLength,
     #[error("That account has no display name (it may have just been removed or cleared). Nothing was changed.")]
     NoDisplayName,
+    #[error("That account is not waiting for a new display name (the wait may have ended). Nothing was changed.")]
+    NoNameWait,
     #[error("That display name has changed to “{0}” since the page was loaded; nothing was changed. Look at the new name before removing it.")]
     NameChanged(String),
     #[error("That account is not suspended (another moderator may have lifted it, or it ran out). Nothing was changed.")]
@@ -197,6 +199,33 @@ fn record(
         },
     )?;
     Ok(())
+}
+
+/// Ends the wait `remove_display_name` set on `who`'s next name, now (a
+/// removal found mistaken); they are told. Returns the account.
+pub fn end_name_wait(
+    conn: &mut DbConn,
+    actor: &UserId,
+    who: &str,
+    now: NaiveDateTime,
+) -> Result<ActedOn, AccountActionError> {
+    db::write_tx(conn, |tx| {
+        let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
+        if !accounts::end_name_wait(tx, &target.id, now)? {
+            return Err(AccountActionError::NoNameWait);
+        }
+        notifications::account::name_wait_ended(tx, &target.id, now)?;
+        record(
+            tx,
+            Some(actor),
+            AuditAction::EndNameWait,
+            &target,
+            None,
+            None,
+            now,
+        )?;
+        Ok(ActedOn::of(target))
+    })
 }
 
 /// Changes a user's role. `actor` is None when done from the command line.
@@ -388,7 +417,8 @@ pub fn find_by_login(conn: &mut DbConn, who: &str) -> QueryResult<Option<User>> 
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub user: User,
-    /// Suspensions, their lifting and display names removed, newest first,
+    /// Suspensions, their lifting, display names removed and their waits
+    /// ended, newest first,
     /// with the acting staff member's computing ID (None once that account is
     /// deleted).
     pub history: Vec<(AuditEntry, Option<String>)>,
@@ -449,6 +479,7 @@ pub fn profile(conn: &mut DbConn, viewer: &UserId, id: &UserId) -> QueryResult<O
             AuditAction::Suspend.as_str(),
             AuditAction::LiftSuspension.as_str(),
             AuditAction::ClearDisplayName.as_str(),
+            AuditAction::EndNameWait.as_str(),
         ]))
         .order((audit_log::created_at.desc(), audit_log::id.desc()))
         .limit(100)

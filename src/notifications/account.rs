@@ -1,6 +1,6 @@
 //! Notices about a student's account: a suspension, and its end (written with the
 //! suspension, to show from the moment it ends; a lift or a change replaces it),
-//! and a display name a moderator removed.
+//! and a display name a moderator removed (and the wait for a new one ended early).
 //! `moderation::users` calls these inside its audited transaction.
 
 use chrono::NaiveDateTime;
@@ -71,4 +71,9 @@ pub fn display_name_removed(
         tx,
         &[Notice::new(user, Kind::DisplayNameRemoved, now).with_detail(Some(&detail))],
     )
+}
+
+/// A moderator ended that wait early: a name can be chosen now.
+pub fn name_wait_ended(tx: &mut Tx, user: &UserId, now: NaiveDateTime) -> QueryResult<usize> {
+    notify_many(tx, &[Notice::new(user, Kind::NameWaitEnded, now)])
 }

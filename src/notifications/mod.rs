@@ -118,6 +118,7 @@ crate::text_enum!(
         Suspended => "suspended",
         SuspensionEnded => "suspension_ended",
         DisplayNameRemoved => "display_name_removed",
+        NameWaitEnded => "name_wait_ended",
     }
 );
 
@@ -132,7 +133,8 @@ impl Kind {
             | Kind::MessageRemoved
             | Kind::Suspended
             | Kind::SuspensionEnded
-            | Kind::DisplayNameRemoved => Topic::Moderation,
+            | Kind::DisplayNameRemoved
+            | Kind::NameWaitEnded => Topic::Moderation,
         }
     }
 

@@ -293,6 +293,7 @@ headlines! {
     Suspended => "notifications/kinds/suspended.txt",
     SuspensionEnded => "notifications/kinds/suspension_ended.txt",
     DisplayNameRemoved => "notifications/kinds/display_name_removed.txt",
+    NameWaitEnded => "notifications/kinds/name_wait_ended.txt",
 }
 
 #[cfg(test)]

@@ -233,7 +233,8 @@ impl From<moderation::users::AccountActionError> for AppError {
             | E::ReasonLength
             | E::NotSuspended
             | E::NoDisplayName
-            | E::NameChanged(_) => AppError::BadRequest(e.to_string()),
+            | E::NameChanged(_)
+            | E::NoNameWait => AppError::BadRequest(e.to_string()),
             E::Db(e) => e.into(),
         }
     }

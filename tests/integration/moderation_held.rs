@@ -1247,6 +1247,7 @@ backend_test!(
             profile.contains("they can choose a new one from"),
             "{profile}"
         );
+        assert!(profile.contains("End the wait now"), "{profile}");
         let history = profile
             .split("suspension-history")
             .nth(1)
@@ -1312,14 +1313,25 @@ backend_test!(
             "the classes setting was saved"
         );
 
-        // A week later, a name is theirs to choose again.
-        diesel::update(users::table.find(&griefer.user.id))
-            .set(
-                users::display_name_locked_until
-                    .eq(common_grounds::clock::now() - chrono::Duration::minutes(1)),
-            )
-            .execute(&mut app.conn())
-            .unwrap();
+        // A removal found mistaken: a moderator ends the wait, the student
+        // is told, and a name is theirs to choose again.
+        let end = "/admin/users/grf1a/display-name/end-wait";
+        let (_, ended) = moderator.post_and_follow(&app, &page, end, &[]).await;
+        assert!(
+            ended.contains("grf1a can choose a display name again"),
+            "{ended}"
+        );
+        assert!(!ended.contains("End the wait now"), "{ended}");
+        let history = ended.split("suspension-history").nth(1).unwrap_or_default();
+        assert!(history.contains("ended a removed name"), "{history}");
+        let again = moderator.post(&app, &page, end, &[]).await;
+        assert_eq!(again.status().as_u16(), 400);
+        assert!(again.text().await.unwrap().contains("is not waiting"));
+        let (_, inbox) = griefer.get(&app, "/notifications").await;
+        assert!(
+            inbox.contains("You can choose a display name again"),
+            "{inbox}"
+        );
         let (_, saved) = griefer
             .post_and_follow(
                 &app,

@@ -1,4 +1,4 @@
-DELETE FROM audit_log WHERE action = 'clear_display_name';
+DELETE FROM audit_log WHERE action IN ('clear_display_name', 'end_name_wait');
 ALTER TABLE audit_log DROP CONSTRAINT audit_log_action_check;
 ALTER TABLE audit_log ADD CONSTRAINT audit_log_action_check CHECK (action IN ('hide', 'restore',
     'delete', 'reveal', 'suspend', 'lift_suspension', 'role_change', 'sync_started', 'author_delete',

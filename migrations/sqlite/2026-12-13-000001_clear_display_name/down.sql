@@ -1,4 +1,4 @@
-DELETE FROM audit_log WHERE action = 'clear_display_name';
+DELETE FROM audit_log WHERE action IN ('clear_display_name', 'end_name_wait');
 CREATE TABLE audit_log_new (
     id           TEXT PRIMARY KEY NOT NULL,
     -- NULL once the actor's account is deleted, or for the command line: the entry itself is kept.

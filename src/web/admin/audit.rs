@@ -60,6 +60,7 @@ pub fn action_label(action: AuditAction) -> &'static str {
         AuditAction::ExportData => "exported a student's data",
         AuditAction::EraseAccount => "erased a student's account",
         AuditAction::ClearDisplayName => "removed a display name",
+        AuditAction::EndNameWait => "ended a removed name's wait",
     }
 }
 

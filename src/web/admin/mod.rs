@@ -38,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(users::suspend)
             .service(users::lift)
             .service(users::remove_display_name)
+            .service(users::end_name_wait)
             .service(users::suspensions)
             .service(audit::audit)
             .service(flags::flags)

@@ -309,6 +309,33 @@ pub async fn remove_display_name(
     ))
 }
 
+/// Ends a removed name's wait now (the removal was a mistake).
+#[post("/users/{who}/display-name/end-wait")]
+pub async fn end_name_wait(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    StaffForm(current, _): StaffForm<CsrfForm>,
+) -> Result<FlashRedirect, AppError> {
+    let who = path.into_inner();
+    let actor = current.user.id.clone();
+    let ended = with_conn(&state.pool, move |conn| {
+        Ok(moderation::users::end_name_wait(
+            conn,
+            &actor,
+            &who,
+            clock::now(),
+        )?)
+    })
+    .await?;
+    Ok(FlashRedirect::done(
+        &format!("/admin/users/{}", ended.user_id),
+        format!(
+            "{} can choose a display name again; they were told.",
+            ended.computing_id
+        ),
+    ))
+}
+
 struct SuspensionRow {
     id: String,
     computing_id: String,
