@@ -187,9 +187,11 @@ fn one_line(error: &anyhow::Error) -> String {
 /// it, or leave an empty file behind for the server to start on.
 fn refuse_missing(url: &DatabaseUrl) -> anyhow::Result<()> {
     match url {
+        // Named in full: cron runs commands from a folder of its own, where a
+        // relative path is not the server's file.
         DatabaseUrl::Sqlite(path) if !path.is_file() => anyhow::bail!(
-            "there is no database at {} (DATABASE_URL): check the path; no database was made",
-            path.display()
+            "there is no database at {} (DATABASE_URL): check the path, or start the server (or run `common-grounds migrate`) to create it; no database was made",
+            std::path::absolute(path).unwrap_or_else(|_| path.clone()).display()
         ),
         _ => Ok(()),
     }

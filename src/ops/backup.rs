@@ -120,20 +120,36 @@ fn run(mut command: Command, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a database that holds no migration history of ours (a mistyped
+/// path or name), before anything is written: an SQLite file is read as it
+/// is, since the app's own connection would first switch it to WAL (and
+/// write a header into an empty file).
+fn refuse_without_schema(url: &DatabaseUrl) -> anyhow::Result<()> {
+    let refused = || {
+        format!(
+            "{} holds no Common Grounds schema: check DATABASE_URL; nothing was written",
+            url.redacted()
+        )
+    };
+    let mut conn = match url {
+        DatabaseUrl::Sqlite(path) if !path.is_file() => bail!(refused()),
+        DatabaseUrl::Sqlite(path) => open_sqlite_plain(path)?,
+        DatabaseUrl::Postgres(_) => db::Manager::new(url.clone()).establish()?,
+    };
+    match applied_version(&mut conn) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => bail!(refused()),
+        Err(e) => Err(e.context(refused())),
+    }
+}
+
 /// Takes a snapshot of the live database into `dir` and writes its manifest.
 pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Result<Manifest> {
+    refuse_without_schema(url)?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the backup folder {}", dir.display()))?;
     let stamp = now.format("%Y%m%dT%H%M%S%.6fZ");
     let mut conn = db::Manager::new(url.clone()).establish()?;
-    // A database without our schema (a mistyped name) is refused before
-    // anything is written; the snapshot's own version is read below.
-    applied_version(&mut conn).with_context(|| {
-        format!(
-            "{} holds no Common Grounds schema: check DATABASE_URL; no snapshot was written",
-            url.redacted()
-        )
-    })?;
     let (path, version, tables) = match url {
         DatabaseUrl::Sqlite(_) => {
             let path = dir.join(format!("common-grounds-{stamp}.sqlite"));

@@ -338,7 +338,11 @@ fn commands_on_the_data_refuse_a_mistyped_sqlite_path() {
         "{}",
         text(&out.stderr)
     );
-    let written = std::fs::read_dir(&backups).map_or(0, |d| d.count());
-    assert_eq!(written, 0, "no snapshot was written");
+    assert!(!backups.exists(), "no backup folder was made");
+    let size = std::fs::metadata(&missing).unwrap().len();
+    assert_eq!(
+        size, 0,
+        "the file was not written to (no WAL switch, no header)"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
