@@ -406,13 +406,23 @@ pub fn remove_display_name(
     Ok(current)
 }
 
-/// Ends the wait a moderator's removal set on a new display name, now;
-/// whether one was running. One conditional write, so of two moderators
-/// ending it at once one does.
-pub fn end_name_wait(conn: &mut DbConn, id: &UserId, now: NaiveDateTime) -> QueryResult<bool> {
+/// Ends the wait a moderator's removal set on a new display name, now, if it
+/// is still the wait `seen` (the one the moderator's page showed) and still
+/// running; whether it did. Under the rename lock, and conditional on the
+/// wait shown, so of two moderators ending it at once one does, and a page
+/// left open since an earlier wait ends no newer one.
+pub fn end_name_wait(
+    tx: &mut Tx,
+    id: &UserId,
+    seen: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    rate_limit::lock(tx, &name_bucket(id))?;
+    let conn: &mut DbConn = tx;
     let ended = diesel::update(
         users::table
             .find(id)
+            .filter(users::display_name_locked_until.eq(seen))
             .filter(users::display_name_locked_until.gt(now)),
     )
     .set((

@@ -31,10 +31,12 @@ pub enum AccountActionError {
     ReasonLength,
     #[error("That account has no display name (it may have just been removed or cleared). Nothing was changed.")]
     NoDisplayName,
-    #[error("That account is not waiting for a new display name (the wait may have ended). Nothing was changed.")]
+    #[error("That account is not waiting for a new display name, or its wait changed since the page was loaded (it may have ended). Nothing was changed; reload the person's page.")]
     NoNameWait,
     #[error("That display name has changed to “{0}” since the page was loaded; nothing was changed. Look at the new name before removing it.")]
     NameChanged(String),
+    #[error("The form did not say which display name it removes, or which wait it ends; nothing was changed. Reload the person's page and try again.")]
+    StaleForm,
     #[error("That account is not suspended (another moderator may have lifted it, or it ran out). Nothing was changed.")]
     NotSuspended,
     #[error(transparent)]
@@ -202,16 +204,18 @@ fn record(
 }
 
 /// Ends the wait `remove_display_name` set on `who`'s next name, now (a
-/// removal found mistaken); they are told. Returns the account.
+/// removal found mistaken), if it is still the wait `seen` the moderator was
+/// shown; they are told. Returns the account.
 pub fn end_name_wait(
     conn: &mut DbConn,
     actor: &UserId,
     who: &str,
+    seen: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<ActedOn, AccountActionError> {
     db::write_tx(conn, |tx| {
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
-        if !accounts::end_name_wait(tx, &target.id, now)? {
+        if !accounts::end_name_wait(tx, &target.id, seen, now)? {
             return Err(AccountActionError::NoNameWait);
         }
         notifications::account::name_wait_ended(tx, &target.id, now)?;

@@ -234,7 +234,8 @@ impl From<moderation::users::AccountActionError> for AppError {
             | E::NotSuspended
             | E::NoDisplayName
             | E::NameChanged(_)
-            | E::NoNameWait => AppError::BadRequest(e.to_string()),
+            | E::NoNameWait
+            | E::StaleForm => AppError::BadRequest(e.to_string()),
             E::Db(e) => e.into(),
         }
     }

@@ -83,6 +83,16 @@ async fn post(
     (status, body)
 }
 
+/// The value of the form field `name` on a page (a hidden field included).
+fn field_in(html: &str, name: &str) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("input[name={name}]")).unwrap();
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .map(str::to_string)
+}
+
 /// Whether the stored message is held, and why.
 fn held_state(app: &TestApp, id: &MessageId) -> (bool, Option<String>) {
     class_messages::table
@@ -1174,11 +1184,21 @@ backend_test!(
         );
         let (_, profile) = moderator.get(&app, &page).await;
         assert!(profile.contains("Remove the display name"), "{profile}");
+        // The form says which name it removes: the one the page shows.
+        let shown = field_in(&profile, "name").expect("the form names the name");
+        assert_eq!(shown, "Homework");
 
-        // Act: too short a reason is refused; then the name is removed.
+        // Act: a form without the name, or too short a reason, is refused;
+        // then the name is removed.
         let remove = "/admin/users/grf1a/display-name/remove";
+        let unnamed = moderator
+            .post(&app, &page, remove, &[("reason", "A long enough reason")])
+            .await;
+        assert_eq!(unnamed.status().as_u16(), 400);
+        let unnamed = unnamed.text().await.unwrap();
+        assert!(unnamed.contains("Reload the person"), "{unnamed}");
         let short = moderator
-            .post(&app, &page, remove, &[("reason", "bad")])
+            .post(&app, &page, remove, &[("name", &shown), ("reason", "bad")])
             .await;
         assert_eq!(short.status().as_u16(), 400);
         assert!(short
@@ -1201,15 +1221,12 @@ backend_test!(
         let stale = stale.text().await.unwrap();
         assert!(stale.contains("has changed to “Homework”"), "{stale}");
         let (_, done) = moderator
-            .post_and_follow(
-                &app,
-                &page,
-                remove,
-                &[("name", "Homework"), ("reason", reason)],
-            )
+            .post_and_follow(&app, &page, remove, &[("name", &shown), ("reason", reason)])
             .await;
 
-        // Assert: gone, with a week's wait, told to its owner and audited.
+        // Assert: gone, with a week's wait, told to its owner and audited,
+        // and the moderator is back on the person's page.
+        assert!(done.contains("<h1>grf1a"), "{done}");
         assert!(
             done.contains("grf1a&#39;s display name is removed; they were told why"),
             "{done}"
@@ -1316,7 +1333,17 @@ backend_test!(
         // A removal found mistaken: a moderator ends the wait, the student
         // is told, and a name is theirs to choose again.
         let end = "/admin/users/grf1a/display-name/end-wait";
-        let (_, ended) = moderator.post_and_follow(&app, &page, end, &[]).await;
+        let (_, profile) = moderator.get(&app, &page).await;
+        let wait = field_in(&profile, "until").expect("the form names the wait");
+        // A page showing another wait (an earlier one) ends nothing.
+        let other = moderator
+            .post(&app, &page, end, &[("until", "2026-01-05T12:00:00")])
+            .await;
+        assert_eq!(other.status().as_u16(), 400);
+        assert!(other.text().await.unwrap().contains("is not waiting"));
+        let (_, ended) = moderator
+            .post_and_follow(&app, &page, end, &[("until", &wait)])
+            .await;
         assert!(
             ended.contains("grf1a can choose a display name again"),
             "{ended}"
@@ -1324,7 +1351,7 @@ backend_test!(
         assert!(!ended.contains("End the wait now"), "{ended}");
         let history = ended.split("suspension-history").nth(1).unwrap_or_default();
         assert!(history.contains("ended a removed name"), "{history}");
-        let again = moderator.post(&app, &page, end, &[]).await;
+        let again = moderator.post(&app, &page, end, &[("until", &wait)]).await;
         assert_eq!(again.status().as_u16(), 400);
         assert!(again.text().await.unwrap().contains("is not waiting"));
         let (_, inbox) = griefer.get(&app, "/notifications").await;

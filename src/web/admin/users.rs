@@ -282,6 +282,9 @@ pub async fn remove_display_name(
     StaffForm(current, form): StaffForm<RemoveNameForm>,
 ) -> Result<FlashRedirect, AppError> {
     let (now, campus) = (clock::now(), state.config.campus_time);
+    if form.name.trim().is_empty() {
+        return Err(moderation::users::AccountActionError::StaleForm.into());
+    }
     let who = path.into_inner();
     let actor = current.user.id.clone();
     let (removed, until) = with_conn(&state.pool, move |conn| {
@@ -309,13 +312,33 @@ pub async fn remove_display_name(
     ))
 }
 
+/// How a wait's end travels in the user page's form: exact, so the action
+/// can tell it is the wait the moderator was shown.
+const WAIT_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
+
+#[derive(Deserialize)]
+pub struct EndWaitForm {
+    csrf_token: String,
+    /// The wait's end the page showed (`WAIT_FORMAT`).
+    #[serde(default)]
+    until: String,
+}
+
+impl SessionForm for EndWaitForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// Ends a removed name's wait now (the removal was a mistake).
 #[post("/users/{who}/display-name/end-wait")]
 pub async fn end_name_wait(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    StaffForm(current, _): StaffForm<CsrfForm>,
+    StaffForm(current, form): StaffForm<EndWaitForm>,
 ) -> Result<FlashRedirect, AppError> {
+    let seen = NaiveDateTime::parse_from_str(form.until.trim(), WAIT_FORMAT)
+        .map_err(|_| moderation::users::AccountActionError::StaleForm)?;
     let who = path.into_inner();
     let actor = current.user.id.clone();
     let ended = with_conn(&state.pool, move |conn| {
@@ -323,6 +346,7 @@ pub async fn end_name_wait(
             conn,
             &actor,
             &who,
+            seen,
             clock::now(),
         )?)
     })
@@ -408,8 +432,8 @@ struct UserPage {
     suspended: Option<Stamp>,
     reason: Option<String>,
     history: Vec<HistoryLine>,
-    /// A removed name's wait, while it lasts.
-    name_locked: Option<Stamp>,
+    /// A removed name's wait, while it lasts, and its end as the form sends it.
+    name_locked: Option<(Stamp, String)>,
     name_lock_days: i64,
     /// None unless the viewer is entitled to them (`moderation::users::entitled`).
     counts: Option<moderation::users::ReportCounts>,
@@ -456,7 +480,7 @@ pub async fn user_page(
         name_locked: u
             .display_name_locked_until
             .filter(|until| *until > now)
-            .map(|t| campus.exact(t)),
+            .map(|t| (campus.exact(t), t.format(WAIT_FORMAT).to_string())),
         name_lock_days: crate::accounts::NAME_LOCK_AFTER_REMOVAL_DAYS,
         signed_up: campus.exact(u.created_at),
         computing_id: u.computing_id,
