@@ -135,8 +135,9 @@ pub fn lift_suspension(
 /// moderator judged), with a reason of 10 to 500 characters they will be shown, and keeps a new one off for
 /// `accounts::NAME_LOCK_AFTER_REMOVAL_DAYS`: for a name chosen to abuse, shown
 /// to friends or matched in classmates' posts (`chat::naming`). Staff names
-/// too: a name is not a role. The audit entry keeps the removed name, for
-/// staff. Returns the account and when a new name is allowed.
+/// too: a name is not a role. The audit entry keeps the reason and the wait,
+/// not the name (the log outlives an erasure). Returns the account and when a
+/// new name is allowed.
 pub fn remove_display_name(
     conn: &mut DbConn,
     actor: &UserId,
@@ -153,14 +154,16 @@ pub fn remove_display_name(
     let until = now + chrono::Duration::days(accounts::NAME_LOCK_AFTER_REMOVAL_DAYS);
     db::write_tx(conn, |tx| {
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
-        let old = match accounts::remove_display_name(tx, &target.id, seen, until, now)? {
-            Some(stored) if stored == seen => stored,
+        match accounts::remove_display_name(tx, &target.id, seen, until, now)? {
+            Some(stored) if stored == seen => {}
             Some(other) => return Err(AccountActionError::NameChanged(other)),
             None => return Err(AccountActionError::NoDisplayName),
-        };
+        }
         notifications::account::display_name_removed(tx, &target.id, until, reason, now, campus)?;
         // Stored words outlive a change of zone, so they name theirs ("EST").
-        let details = format!("“{old}”; a new one from {}", campus.exact(until).title);
+        // Not the name itself: an erasure of the account must leave no copy
+        // of it (it may be their own), and the log is never rewritten.
+        let details = format!("a new one from {}", campus.exact(until).title);
         record(
             tx,
             Some(actor),

@@ -138,6 +138,16 @@ impl Kind {
         }
     }
 
+    /// Whether its detail is a moderator's words alone, shown as "Reason: …";
+    /// an account notice's detail is a whole sentence of its own ("Until ….
+    /// Reason: …").
+    pub fn detail_is_reason(self) -> bool {
+        matches!(
+            self,
+            Kind::MessageHidden | Kind::MessageRestored | Kind::MessageRemoved
+        )
+    }
+
     /// Whether muting the class silences it: the class's chat activity does;
     /// a moderator's decision about the student's own post still reaches them.
     pub fn follows_mute(self) -> bool {

@@ -123,24 +123,39 @@ fn run(mut command: Command, what: &str) -> anyhow::Result<()> {
 /// Refuses a database that holds no migration history of ours (a mistyped
 /// path or name), before anything is written: an SQLite file is read as it
 /// is, since the app's own connection would first switch it to WAL (and
-/// write a header into an empty file).
+/// write a header into an empty file). Any other failure to read it is
+/// passed on as itself, not as a wrong URL.
 fn refuse_without_schema(url: &DatabaseUrl) -> anyhow::Result<()> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
     let refused = || {
         format!(
             "{} holds no Common Grounds schema: check DATABASE_URL; nothing was written",
             url.redacted()
         )
     };
-    let mut conn = match url {
+    let (mut conn, history) = match url {
         DatabaseUrl::Sqlite(path) if !path.is_file() => bail!(refused()),
-        DatabaseUrl::Sqlite(path) => open_sqlite_plain(path)?,
-        DatabaseUrl::Postgres(_) => db::Manager::new(url.clone()).establish()?,
+        DatabaseUrl::Sqlite(path) => (
+            open_sqlite_plain(path)?,
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '__diesel_schema_migrations'",
+        ),
+        DatabaseUrl::Postgres(_) => (
+            db::Manager::new(url.clone()).establish()?,
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '__diesel_schema_migrations'",
+        ),
     };
-    match applied_version(&mut conn) {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => bail!(refused()),
-        Err(e) => Err(e.context(refused())),
+    let read = || format!("cannot read {}", url.redacted());
+    let found: N = diesel::sql_query(history)
+        .get_result(&mut conn)
+        .with_context(read)?;
+    if found.n == 0 || applied_version(&mut conn).with_context(read)?.is_none() {
+        bail!(refused());
     }
+    Ok(())
 }
 
 /// Takes a snapshot of the live database into `dir` and writes its manifest.

@@ -25,7 +25,10 @@ struct Item {
     unread: bool,
     class_code: Option<String>,
     excerpt: Option<String>,
+    /// A moderator's words about a message ("Reason: …").
     reason: Option<String>,
+    /// An account notice's own sentence (a suspension's end and reason).
+    note: Option<String>,
     at: Stamp,
 }
 
@@ -37,7 +40,8 @@ impl Item {
             unread: n.is_unread(),
             class_code: n.class_code.clone(),
             excerpt: n.excerpt.clone(),
-            reason: n.detail.clone(),
+            reason: n.detail.clone().filter(|_| n.kind.detail_is_reason()),
+            note: n.detail.clone().filter(|_| !n.kind.detail_is_reason()),
             at: state.config.campus_time.stamp(n.created_at, now),
         }
     }
