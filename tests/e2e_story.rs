@@ -296,7 +296,7 @@ impl Story {
         .await;
         self.step(
             13,
-            "two messages wait; a moderator lands on the overview, the Admin link counts them, and every admin page reads well",
+            "two messages wait; a moderator lands on the overview, the Admin link counts them, every admin page reads well, and a name chosen to abuse is removed and its wait ended",
             self.step13(&b, &others, &chat),
         )
         .await;
@@ -1872,6 +1872,44 @@ impl Story {
         }
         let cells = self.checks.tally().table_cells;
         assert!(cells > 0, "the admin pages' tables were measured");
+
+        // B takes a name chosen to hold classmates' posts; the moderator
+        // removes it from B's page, B reads why and waits, and the moderator
+        // ends the wait: each new state read well at both widths.
+        self.go(b, "/account").await;
+        self.fill(b, "#display_name", "Homework Helper").await;
+        self.button_to_new_page(b, "//form[@action='/account/privacy']", "Save")
+            .await;
+        self.sees(b, "Saved.").await;
+        self.go(&moderator, &format!("/admin/users/{user_id}"))
+            .await;
+        self.click(&moderator, "details.remove-name > summary")
+            .await;
+        self.fill(
+            &moderator,
+            "#name-reason",
+            "A common word of the class, chosen to hold posts",
+        )
+        .await;
+        self.button_to_new_page(
+            &moderator,
+            "//details[contains(@class,'remove-name')]",
+            "Remove the name",
+        )
+        .await;
+        self.sees(&moderator, "display name is removed").await;
+        self.check(&moderator, "admin-user-name-removed").await;
+        self.go(b, "/account").await;
+        self.sees(b, "A moderator removed your display name").await;
+        self.check(b, "account-name-removed").await;
+        self.button_to_new_page(
+            &moderator,
+            "//form[contains(@action,'/display-name/end-wait')]",
+            "End the wait now",
+        )
+        .await;
+        self.sees(&moderator, "can choose a display name again")
+            .await;
     }
 
     /// `p` reports message `id` (`m-…`) on the thread page open in their window.
