@@ -69,6 +69,12 @@ impl User {
     pub fn suspended_at(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
         self.suspended_until.filter(|until| *until > now)
     }
+
+    /// Waiting for a new display name now (a moderator removed theirs), with
+    /// the wait's end, or None.
+    pub fn name_locked_at(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        self.display_name_locked_until.filter(|until| *until > now)
+    }
 }
 
 /// A new account; created unverified when an address first asks for a link.
@@ -372,26 +378,38 @@ pub fn set_privacy(
     })
 }
 
+/// What `remove_display_name` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameRemoval {
+    /// The name was the one seen, and is gone.
+    Removed,
+    /// The account is named otherwise now (a rename since the page loaded):
+    /// nothing was changed, and nobody waits a week for a name no one judged.
+    Changed(String),
+    /// The account has no name: nothing was changed.
+    NoName,
+}
+
 /// Removes the display name `seen` of `id` for a moderator (who audits it in
-/// the same transaction) and keeps a new one off until `until`. Returns the
-/// name stored now: removed when it is `seen`, and left as it is otherwise (a
-/// rename since the moderator's page loaded, or none at all: nothing is
-/// changed, and nobody waits a week for a name no one judged).
+/// the same transaction) and keeps a new one off until `until`, only while
+/// `seen` is still the name stored.
 pub fn remove_display_name(
     tx: &mut Tx,
     id: &UserId,
     seen: &str,
     until: NaiveDateTime,
     now: NaiveDateTime,
-) -> QueryResult<Option<String>> {
+) -> QueryResult<NameRemoval> {
     rate_limit::lock(tx, &name_bucket(id))?;
     let conn: &mut DbConn = tx;
     let current: Option<String> = users::table
         .find(id)
         .select(users::display_name)
         .first(conn)?;
-    if current.as_deref() != Some(seen) {
-        return Ok(current);
+    match current {
+        None => return Ok(NameRemoval::NoName),
+        Some(other) if other != seen => return Ok(NameRemoval::Changed(other)),
+        Some(_) => {}
     }
     update(
         conn,
@@ -403,7 +421,7 @@ pub fn remove_display_name(
             ..Default::default()
         },
     )?;
-    Ok(current)
+    Ok(NameRemoval::Removed)
 }
 
 /// Ends the wait a moderator's removal set on a new display name, now, if it

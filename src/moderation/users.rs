@@ -100,10 +100,7 @@ pub fn suspend_account(
     if until.year() > 9999 {
         return Err(AccountActionError::EndTooFar);
     }
-    let reason = &super::one_line(reason);
-    if reason.chars().count() < 10 || reason.chars().count() > 500 {
-        return Err(AccountActionError::ReasonLength);
-    }
+    let reason = &student_reason(reason)?;
     db::write_tx(conn, |tx| {
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
         if target.role.is_staff() {
@@ -131,8 +128,19 @@ pub fn lift_suspension(
     })
 }
 
-/// Removes the display name of `who`, which must still be `seen` (the name the
-/// moderator judged), with a reason of 10 to 500 characters they will be shown, and keeps a new one off for
+/// A staff reason the student will read, kept on one line: 10 to 500
+/// characters.
+fn student_reason(reason: &str) -> Result<String, AccountActionError> {
+    let reason = super::one_line(reason);
+    match reason.chars().count() {
+        10..=500 => Ok(reason),
+        _ => Err(AccountActionError::ReasonLength),
+    }
+}
+
+/// Removes the display name of `who`, which must still be `seen` (the name
+/// the moderator judged; an empty one is a stale form), with a reason of 10
+/// to 500 characters they will be shown, and keeps a new one off for
 /// `accounts::NAME_LOCK_AFTER_REMOVAL_DAYS`: for a name chosen to abuse, shown
 /// to friends or matched in classmates' posts (`chat::naming`). Staff names
 /// too: a name is not a role. The audit entry keeps the reason and the wait,
@@ -147,17 +155,19 @@ pub fn remove_display_name(
     now: NaiveDateTime,
     campus: CampusTime,
 ) -> Result<(ActedOn, NaiveDateTime), AccountActionError> {
-    let reason = &super::one_line(reason);
-    if reason.chars().count() < 10 || reason.chars().count() > 500 {
-        return Err(AccountActionError::ReasonLength);
+    if seen.trim().is_empty() {
+        return Err(AccountActionError::StaleForm);
     }
+    let reason = &student_reason(reason)?;
     let until = now + chrono::Duration::days(accounts::NAME_LOCK_AFTER_REMOVAL_DAYS);
     db::write_tx(conn, |tx| {
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
         match accounts::remove_display_name(tx, &target.id, seen, until, now)? {
-            Some(stored) if stored == seen => {}
-            Some(other) => return Err(AccountActionError::NameChanged(other)),
-            None => return Err(AccountActionError::NoDisplayName),
+            accounts::NameRemoval::Removed => {}
+            accounts::NameRemoval::Changed(other) => {
+                return Err(AccountActionError::NameChanged(other))
+            }
+            accounts::NameRemoval::NoName => return Err(AccountActionError::NoDisplayName),
         }
         notifications::account::display_name_removed(tx, &target.id, until, reason, now, campus)?;
         // Stored words outlive a change of zone, so they name theirs ("EST").
@@ -425,9 +435,8 @@ pub fn find_by_login(conn: &mut DbConn, who: &str) -> QueryResult<Option<User>> 
 pub struct Profile {
     pub user: User,
     /// Suspensions, their lifting, display names removed and their waits
-    /// ended, newest first,
-    /// with the acting staff member's computing ID (None once that account is
-    /// deleted).
+    /// ended, newest first, with the acting staff member's computing ID (None
+    /// once that account is deleted).
     pub history: Vec<(AuditEntry, Option<String>)>,
     /// The report counts, only for a viewer already entitled to know this
     /// person wrote something (see `entitled`); None for anyone else.

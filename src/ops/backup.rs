@@ -120,17 +120,19 @@ fn run(mut command: Command, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One count, as `SELECT COUNT(*) AS n` returns it.
+#[derive(QueryableByName)]
+struct N {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
 /// Refuses a database that holds no migration history of ours (a mistyped
 /// path or name), before anything is written: an SQLite file is read as it
 /// is, since the app's own connection would first switch it to WAL (and
 /// write a header into an empty file). Any other failure to read it is
 /// passed on as itself, not as a wrong URL.
 fn refuse_without_schema(url: &DatabaseUrl) -> anyhow::Result<()> {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     let refused = || {
         format!(
             "{} holds no Common Grounds schema: check DATABASE_URL; nothing was written",
@@ -400,11 +402,6 @@ pub fn verify(file: &Path, scratch_server: Option<&str>) -> anyhow::Result<Diffe
 
 /// Whether a database holds any of our tables (or any table at all).
 fn is_empty(url: &DatabaseUrl) -> anyhow::Result<bool> {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     match url {
         DatabaseUrl::Sqlite(path) => {
             if !path.exists() || std::fs::metadata(path)?.len() == 0 {

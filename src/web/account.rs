@@ -190,8 +190,7 @@ pub async fn show_account(
         name_changes_per_day: accounts::NAME_CHANGES_PER_DAY,
         name_locked: current
             .user
-            .display_name_locked_until
-            .filter(|until| *until > now)
+            .name_locked_at(now)
             .map(|until| campus.exact(until)),
         hide_classes: current.user.hide_classes,
     }

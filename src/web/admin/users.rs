@@ -282,9 +282,6 @@ pub async fn remove_display_name(
     StaffForm(current, form): StaffForm<RemoveNameForm>,
 ) -> Result<FlashRedirect, AppError> {
     let (now, campus) = (clock::now(), state.config.campus_time);
-    if form.name.trim().is_empty() {
-        return Err(moderation::users::AccountActionError::StaleForm.into());
-    }
     let who = path.into_inner();
     let actor = current.user.id.clone();
     let (removed, until) = with_conn(&state.pool, move |conn| {
@@ -478,8 +475,7 @@ pub async fn user_page(
         suspended: u.suspended_at(now).map(|t| campus.exact(t)),
         reason: u.suspended_at(now).and(u.suspension_reason.clone()),
         name_locked: u
-            .display_name_locked_until
-            .filter(|until| *until > now)
+            .name_locked_at(now)
             .map(|t| (campus.exact(t), t.format(WAIT_FORMAT).to_string())),
         name_lock_days: crate::accounts::NAME_LOCK_AFTER_REMOVAL_DAYS,
         signed_up: campus.exact(u.created_at),
