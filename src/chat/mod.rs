@@ -122,6 +122,9 @@ pub struct Rules {
     /// Below this many recent posters (`ANONYMITY_MIN_POSTERS`), the compose box
     /// warns that classmates may guess who is writing.
     pub anonymity_min_posters: u32,
+    /// Each class's count of recent posters, reused while the class is quiet
+    /// (the app's own; `Rules::new` starts an empty one).
+    pub poster_counts: std::sync::Arc<anonymity::PosterCounts>,
     /// At most one post per this interval, per student per class.
     pub post_interval: Duration,
     /// At most this many posts per hour, per student per class.
@@ -158,6 +161,7 @@ impl Rules {
         Rules {
             secret: secret.to_vec(),
             anonymity_min_posters: anonymity::DEFAULT_MIN_POSTERS,
+            poster_counts: std::sync::Arc::default(),
             post_interval: Duration::seconds(5),
             posts_per_hour: 30,
             posts_per_hour_anywhere: 60,

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{answers, pins, ChatError, ClassMessage, MessageId, Rules};
+use super::{anonymity, answers, pins, ChatError, ClassMessage, MessageId, Rules};
 use crate::accounts::UserId;
 use crate::classes::{self, Class, ClassId, ClassMeeting};
 use crate::db::schema::{class_messages, message_flags};
@@ -255,12 +255,15 @@ pub struct ClassHead {
     pub members: i64,
 }
 
-/// The head's subqueries as they come back (`ClassHead`, in its order).
+/// The head's subqueries as they come back (`ClassHead`, in its order; the
+/// class's recent posters as `recent_posters_unless!` and `posted_lately!`
+/// read them).
 type HeadColumns = (
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
     Option<i64>,
-    i64,
+    Option<i64>,
+    bool,
     Option<String>,
     Option<String>,
     bool,
@@ -274,7 +277,7 @@ type HeadColumns = (
 /// come back as `(Class, Option<ClassMeeting>, HeadColumns, (extra, ...))`,
 /// for `head_of`.
 macro_rules! class_head {
-    ($viewer:expr, $class_id:expr, $candidates:expr, $now:expr, $($extra:expr),+) => {{
+    ($viewer:expr, $class_id:expr, $candidates:expr, $now:expr, $offered:expr, $($extra:expr),+) => {{
         use $crate::db::schema::{class_meetings, classes as sections};
         let class_id: ClassId = $class_id.clone();
         sections::table
@@ -284,7 +287,7 @@ macro_rules! class_head {
             .select((
                 Class::as_select(),
                 Option::<ClassMeeting>::as_select(),
-                head_columns!($viewer, class_id, $candidates, $now),
+                head_columns!($viewer, class_id, $candidates, $now, $offered),
                 ($($extra,)+),
             ))
     }};
@@ -293,9 +296,10 @@ macro_rules! class_head {
 /// The `ClassHead` columns for `$viewer` in `$class_id` (owned ids), as a
 /// tuple of one-value subqueries that name nothing of the statement they sit
 /// in: the class page's head selects them beside the section, a thread's
-/// page beside its messages.
+/// page beside its messages. `$offered` is the event of the count of recent
+/// posters the page holds (`anonymity::Offer::event`).
 macro_rules! head_columns {
-    ($viewer:expr, $class_id:expr, $candidates:expr, $now:expr) => {{
+    ($viewer:expr, $class_id:expr, $candidates:expr, $now:expr, $offered:expr) => {{
         use $crate::db::schema::{chat_class_reads, chat_events, user_classes};
         let viewer: UserId = $viewer.clone();
         let class_id: ClassId = $class_id.clone();
@@ -315,7 +319,8 @@ macro_rules! head_columns {
                 .filter(chat_events::class_id.eq(class_id.clone()))
                 .select(diesel::dsl::max(chat_events::seq))
                 .single_value(),
-            super::anonymity::other_recent_posters!(viewer.clone(), class_id.clone(), now),
+            super::anonymity::recent_posters_unless!(class_id.clone(), now, $offered),
+            super::anonymity::posted_lately!(viewer.clone(), class_id.clone(), now),
             super::pseudonym::held_name!(viewer.clone(), class_id.clone()).single_value(),
             super::pseudonym::first_free_of!(class_id.clone(), $candidates),
             crate::notifications::muted!(viewer.clone(), class_id.clone()),
@@ -328,9 +333,10 @@ macro_rules! head_columns {
 }
 
 /// The section, its meetings, the head and the caller's extra columns from
-/// `class_head!`'s rows; None when there is no such class.
+/// `class_head!`'s rows, made with `offer`; None when there is no such class.
 fn head_of<E>(
     rows: Vec<(Class, Option<ClassMeeting>, HeadColumns, E)>,
+    offer: anonymity::Offer<'_>,
 ) -> Option<(Class, Vec<ClassMeeting>, ClassHead, E)> {
     let mut rows = rows.into_iter();
     let (class, first, columns, extra) = rows.next()?;
@@ -338,18 +344,31 @@ fn head_of<E>(
         .into_iter()
         .chain(rows.filter_map(|(_, meeting, _, _)| meeting))
         .collect();
-    Some((class, meetings, ClassHead::from(columns), extra))
+    Some((class, meetings, ClassHead::read(columns, offer), extra))
 }
 
-impl From<HeadColumns> for ClassHead {
-    fn from(columns: HeadColumns) -> ClassHead {
-        let (enrolled_at, class_mark, latest, others, pseudonym, free_candidate, muted, members) =
-            columns;
+impl ClassHead {
+    /// The head from its columns, read by a statement made with `offer`
+    /// (whose count of recent posters it settles).
+    fn read(columns: HeadColumns, offer: anonymity::Offer<'_>) -> ClassHead {
+        let (
+            enrolled_at,
+            class_mark,
+            latest,
+            recent_posters,
+            posted_lately,
+            pseudonym,
+            free_candidate,
+            muted,
+            members,
+        ) = columns;
+        let latest_event = latest.unwrap_or(0);
+        let posters = offer.settle(recent_posters, latest_event);
         ClassHead {
             enrolled_at,
             class_mark,
-            latest_event: latest.unwrap_or(0),
-            other_recent_posters: others,
+            latest_event,
+            other_recent_posters: posters - i64::from(posted_lately),
             pseudonym,
             free_candidate,
             muted,
@@ -422,10 +441,13 @@ pub fn class_page_by(
             .filter(class_messages::parent_message_id.is_null()),
     );
     let candidates = super::pseudonym::first_candidates(&rules.secret, viewer, class_id);
+    let offer = rules.poster_counts.offer(class_id, now);
+    let offered = offer.event();
     let rows = crate::on_each_backend!(conn, |c| {
-        class_head!(viewer, class_id, candidates, now, has_pins).load(c)
+        class_head!(viewer, class_id, candidates, now, offered, has_pins).load(c)
     })?;
-    let (class, meetings, head, (has_pins,)) = head_of(rows).ok_or(ChatError::ClassNotFound)?;
+    let (class, meetings, head, (has_pins,)) =
+        head_of(rows, offer).ok_or(ChatError::ClassNotFound)?;
     let chat = match head.enrolled_at {
         Some(joined) => Some(thread_list(
             conn,
@@ -891,6 +913,8 @@ pub fn thread_page(
     let notices =
         crate::notifications::chat::unread_about_thread!(viewer.clone(), thread_id.clone(), now);
     let candidates = super::pseudonym::first_candidates(&rules.secret, viewer, class_id);
+    let offer = rules.poster_counts.offer(class_id, now);
+    let offered = offer.event();
     // The thread's first message and its replies in reading order, each with
     // whether the viewer reported it or voted for it, beside the class and
     // the head's columns (the same on every row, read once): one statement.
@@ -907,7 +931,7 @@ pub fn thread_page(
             ClassMessage::as_select(),
             reader_columns!(viewer),
             Class::as_select(),
-            head_columns!(viewer, class_id, candidates, now),
+            head_columns!(viewer, class_id, candidates, now, offered),
             (thread_mark, follows, notices),
         ))
         .load(conn)?;
@@ -925,7 +949,7 @@ pub fn thread_page(
             Some(_) => ChatError::MessageNotFound,
         });
     };
-    let head = ClassHead::from(columns);
+    let head = ClassHead::read(columns, offer);
     let joined = head.enrolled_at.ok_or_else(|| ChatError::NotEnrolled {
         class_id: class_id.clone(),
     })?;

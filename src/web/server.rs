@@ -130,6 +130,7 @@ impl Application {
             queries: queries.clone(),
             live: Arc::clone(&live),
             terms: Arc::default(),
+            poster_counts: Arc::default(),
             touches: Arc::clone(&touches),
         });
         let server = serve(listener, state)?;

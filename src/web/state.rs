@@ -37,6 +37,9 @@ pub struct AppState {
     pub live: Arc<Bus>,
     /// The catalog's terms, held in memory (every page shows them).
     pub terms: Arc<TermList>,
+    /// Each class's count of recent posters, held while the class is quiet
+    /// (the chat pages' anonymity note).
+    pub poster_counts: Arc<crate::chat::anonymity::PosterCounts>,
     /// Sessions whose expiry is due to slide, written in batches.
     pub touches: Arc<crate::accounts::sessions::Touches>,
 }

@@ -101,6 +101,7 @@ fn posters(app: &TestApp, class: &Class, tag: &str, n: usize, days_ago: i64) -> 
             let name = pseudonym::candidate(app.secret_key.as_bytes(), &user.id, &class.id);
             MessageBuilder::new(&class.id, &user.id, &name, &format!("post {i} by {tag}"))
                 .created_at(at)
+                .announced()
                 .insert(&mut conn);
             user
         })
@@ -371,6 +372,51 @@ backend_test!(
             notes(&page)
         );
         assert!(warns(&page), "5 < 6");
+    }
+);
+
+backend_test!(
+    async fn a_quiet_class_reuses_its_count_and_its_next_post_counts_again(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let viewer = app.student("vwqt");
+        let class = new_class(&app, "CS 4414", &[&viewer]);
+        let path = format!("/classes/{}", class.id);
+        let (_, page) = viewer.get(&app, &path).await;
+        assert!(notes(&page)[0].contains("No one else has posted in this class"));
+
+        // Written as stored, with no event (as nothing but an erasure
+        // changes the posters): the count made a moment ago still holds.
+        {
+            let mut conn = app.conn();
+            let quiet = UserBuilder::new("qsq1z").insert(&mut conn);
+            common::seed::enroll(&mut conn, &quiet, &class);
+            let name = pseudonym::candidate(app.secret_key.as_bytes(), &quiet.id, &class.id);
+            MessageBuilder::new(&class.id, &quiet.id, &name, "unannounced").insert(&mut conn);
+        }
+        let (_, page) = viewer.get(&app, &path).await;
+        assert!(
+            notes(&page)[0].contains("No one else has posted in this class"),
+            "the count was made again though nothing happened: {:?}",
+            notes(&page)
+        );
+
+        // A post records its event: the next page counts both posters.
+        let author = app.student("qtpo");
+        common::seed::enroll(&mut app.conn(), &author.user, &class);
+        post(&app, &author.user, &class, "a question");
+        let (_, page) = viewer.get(&app, &path).await;
+        assert!(
+            notes(&page)[0].contains("one of 3 recent posters"),
+            "{:?}",
+            notes(&page)
+        );
+        // The viewer's own post: counted once, on the thread page too.
+        post(&app, &viewer.user, &class, "mine");
+        let (_, page) = viewer.get(&app, &path).await;
+        assert!(notes(&page)[0].contains("one of 3 recent posters"));
+        let thread = thread_links(&page)[0].clone();
+        let (_, thread_page) = viewer.get(&app, &thread).await;
+        assert!(notes(&thread_page)[0].contains("one of 3 recent posters"));
     }
 );
 

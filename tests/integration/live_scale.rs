@@ -18,6 +18,48 @@ struct Seat {
     token: String,
 }
 
+/// CS 3120 with a signed-in student of each computing ID.
+fn class_with_students<const N: usize>(
+    db: &TestDb,
+    computing_ids: [&str; N],
+) -> (ClassId, [Seat; N]) {
+    let mut conn = db.connect();
+    let now = common_grounds::clock::now();
+    let class = seed::class(&mut conn, "CS 3120", "1262");
+    let seats = computing_ids.map(|computing_id| {
+        let user = builders::UserBuilder::new(computing_id).insert(&mut conn);
+        seed::enroll(&mut conn, &user, &class);
+        let session =
+            common_grounds::accounts::sessions::create(&mut conn, &user.id, Some("test"), now)
+                .unwrap();
+        Seat {
+            token: session.token,
+        }
+    });
+    (class.id, seats)
+}
+
+/// The real binary serving the database twice, both ready.
+async fn two_processes(db: &TestDb) -> (Served, Served) {
+    let mut one = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
+    let mut two = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
+    one.ready().await;
+    two.ready().await;
+    (one, two)
+}
+
+/// The page at `path` through `served`, as `seat`.
+async fn page_through(served: &Served, seat: &Seat, path: &str) -> String {
+    session_client(&served.url("/"), &seat.token)
+        .get(served.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Submits the form of `page` to `action` through `served`, as `seat`, with
 /// the page's form token and `fields`; the answer's status.
 async fn submit_through(
@@ -28,14 +70,7 @@ async fn submit_through(
     fields: &[(&str, &str)],
 ) -> u16 {
     let client = session_client(&served.url("/"), &seat.token);
-    let page = client
-        .get(served.url(page))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_through(served, seat, page).await;
     let csrf = csrf_in(&page).expect("a form token on the page");
     let mut form = vec![("csrf_token", csrf.as_str())];
     form.extend_from_slice(fields);
@@ -98,27 +133,8 @@ async fn a_post_through_one_process_reaches_a_stream_on_another_even_after_its_l
         return;
     };
     let db = TestDb::with_schema(Backend::Postgres);
-    let (a, b, class) = {
-        let mut conn = db.connect();
-        let now = common_grounds::clock::now();
-        let class = seed::class(&mut conn, "CS 3120", "1262");
-        let mut seat = |computing_id: &str| {
-            let user = builders::UserBuilder::new(computing_id).insert(&mut conn);
-            seed::enroll(&mut conn, &user, &class);
-            let session =
-                common_grounds::accounts::sessions::create(&mut conn, &user.id, Some("test"), now)
-                    .unwrap();
-            Seat {
-                token: session.token,
-            }
-        };
-        let (a, b) = (seat("aaa1a"), seat("bbb2b"));
-        (a, b, class.id)
-    };
-    let mut one = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
-    let mut two = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
-    one.ready().await;
-    two.ready().await;
+    let (class, [a, b]) = class_with_students(&db, ["aaa1a", "bbb2b"]);
+    let (one, two) = two_processes(&db).await;
 
     let b_on_two = session_client(&two.url("/"), &b.token);
     let mut stream = EventStream::open(
@@ -263,6 +279,43 @@ async fn signing_out_or_leaving_through_one_process_ends_streams_on_another_at_o
         class_stream.ended_within(Duration::from_secs(5)).await,
         "the stream on process two of a class left went on"
     );
+    one.stop();
+    two.stop();
+}
+
+/// The "how anonymous am I?" note on a page: its text, spaces folded.
+async fn anonymity_note(served: &Served, seat: &Seat, path: &str) -> String {
+    let page = page_through(served, seat, path).await;
+    let doc = scraper::Html::parse_document(&page);
+    let note = scraper::Selector::parse(".anonymity").unwrap();
+    let text = doc
+        .select(&note)
+        .next()
+        .map(|n| n.text().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_through_one_process_moves_the_count_of_recent_posters_on_another_at_once() {
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    // Arrange: V reads the class on process two, which holds its count of
+    // recent posters (none) while the class is quiet.
+    let db = TestDb::with_schema(Backend::Postgres);
+    let (class, [author, viewer]) = class_with_students(&db, ["aaa1a", "vvv2v"]);
+    let (one, two) = two_processes(&db).await;
+    let path = format!("/classes/{class}");
+    let before = anonymity_note(&two, &viewer, &path).await;
+    assert!(before.contains("No one else has posted"), "{before}");
+
+    // Act: A posts through process one.
+    post_through(&db, &one, &author, &class, "Posted on process one").await;
+
+    // Assert: process two's next page counts A, within its held minute.
+    let after = anonymity_note(&two, &viewer, &path).await;
+    assert!(after.contains("one of 2 recent posters"), "{after}");
     one.stop();
     two.stop();
 }

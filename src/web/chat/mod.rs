@@ -52,6 +52,7 @@ pub(crate) fn rules(state: &AppState) -> Rules {
     rules.report_min_membership =
         chrono::Duration::hours(i64::from(state.config.chat.report_min_membership_hours));
     rules.anonymity_min_posters = state.config.chat.anonymity_min_posters;
+    rules.poster_counts = state.poster_counts.clone();
     rules
 }
 

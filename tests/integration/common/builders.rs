@@ -217,6 +217,7 @@ pub struct MessageBuilder {
     content: String,
     parent: Option<(MessageId, MessageId)>,
     created_at: Option<NaiveDateTime>,
+    announced: bool,
 }
 
 impl MessageBuilder {
@@ -229,7 +230,16 @@ impl MessageBuilder {
             content: content.to_string(),
             parent: None,
             created_at: None,
+            announced: false,
         }
+    }
+
+    /// Records its event too, as every chat writer does (`events::record`):
+    /// what a classmate's open page and the pages' held counts of recent
+    /// posters learn of a post by.
+    pub fn announced(mut self) -> Self {
+        self.announced = true;
+        self
     }
 
     /// A reply to `parent`, in the thread `parent` belongs to.
@@ -281,6 +291,16 @@ impl MessageBuilder {
                 .set(class_messages::last_activity_at.eq(at))
                 .execute(conn)
                 .unwrap();
+        }
+        if self.announced {
+            let kind = match self.parent {
+                Some(_) => chat::EventKind::Reply,
+                None => chat::EventKind::Thread,
+            };
+            common_grounds::db::write_tx(conn, |tx| {
+                chat::events::record(tx, &message, kind, at).map(|_| ())
+            })
+            .unwrap();
         }
         message
     }

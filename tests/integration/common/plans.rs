@@ -58,6 +58,11 @@ pub const SCALE_STATISTICS: &[(&str, &str, &str)] = &[
     ),
     (
         "class_messages",
+        "idx_class_messages_author",
+        "1010533 41 9 1",
+    ),
+    (
+        "class_messages",
         "idx_class_messages_class_pseudonym",
         "1010533 153 9",
     ),
@@ -79,7 +84,6 @@ pub const SCALE_STATISTICS: &[(&str, &str, &str)] = &[
         "idx_class_messages_unread",
         "1010533 153 1 1 1 1 1 1 1",
     ),
-    ("class_messages", "idx_class_messages_user_id", "1010533 41"),
     (
         "class_messages",
         "sqlite_autoindex_class_messages_1",
