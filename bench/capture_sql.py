@@ -2,7 +2,8 @@
 """Turns PostgreSQL's statement log of the app into pgbench scripts.
 
 bench/run sets `log_statement = 'all'` on the bench database, then asks the app
-for each page once per student, with a marker statement before each request:
+for each page once per student, with a marker statement before each request
+(and before a first, uncounted request of the page, marked "warm"):
     SELECT 'cg-bench-mark:<page>:<n>'
 This reads the server log from a byte offset, takes the statements each request
 ran (as the server executed them, parameters inlined as the SQL literals the
@@ -74,6 +75,9 @@ def main():
             continue
         statements[-1][2].append(sql)
         pending = sql
+    # A page's first request, which fills what it keeps in memory, is marked
+    # "warm" and dropped: the scripts hold the page's usual statements.
+    statements = [s for s in statements if s[0] != "warm"]
     written = 0
     for page, n, sqls in statements:
         if not sqls:

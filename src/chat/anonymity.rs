@@ -62,9 +62,10 @@ pub const COUNT_KEPT_FOR: Duration = Duration::seconds(60);
 /// newest event is no longer the one the count was made at
 /// (`recent_posters_unless!`): a post in another process shows on the next
 /// page of this one. What records no event (a post ageing out of the 14
-/// days, an erased account's posts losing their author) shows within
-/// `COUNT_KEPT_FOR`. One per app, like the term list; a count of students
-/// only, never who they are.
+/// days, the class's events pruned by the cleanup) shows within
+/// `COUNT_KEPT_FOR`: a viewer whose last post here ages out may be counted
+/// twice for that minute. One per app, like the term list; a count of
+/// students only, never who they are.
 #[derive(Debug, Default)]
 pub struct PosterCounts {
     held: Mutex<HashMap<ClassId, Counted>>,
@@ -92,10 +93,7 @@ impl PosterCounts {
     /// held, if made less than `COUNT_KEPT_FOR` ago.
     pub fn offer<'a>(&'a self, class_id: &'a ClassId, now: NaiveDateTime) -> Offer<'a> {
         let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        let counted = held
-            .get(class_id)
-            .filter(|c| c.counted_at <= now && now - c.counted_at < COUNT_KEPT_FOR)
-            .copied();
+        let counted = held.get(class_id).filter(|c| fresh_at(c, now)).copied();
         Offer {
             counts: self,
             class_id,
@@ -108,16 +106,26 @@ impl PosterCounts {
         let now = counted.counted_at;
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         if held.len() >= MOST_KEPT {
-            held.retain(|_, c| c.counted_at <= now && now - c.counted_at < COUNT_KEPT_FOR);
+            held.retain(|_, c| fresh_at(c, now));
         }
-        // A count made at a newer event (by a page that finished first) stays.
-        let newer = held
-            .get(class_id)
-            .is_none_or(|c| (c.latest_event, c.counted_at) <= (counted.latest_event, now));
+        // A count made at a newer event (by a page that started later and
+        // finished first) stays; one made a minute or more from this one,
+        // either way, never blocks it (the class's newest event goes back to
+        // 0 when the cleanup prunes its events, and a clock can step back).
+        let newer = held.get(class_id).is_none_or(|c| {
+            (now - c.counted_at).abs() >= COUNT_KEPT_FOR
+                || (c.latest_event, c.counted_at) <= (counted.latest_event, now)
+        });
         if newer && (held.len() < MOST_KEPT || held.contains_key(class_id)) {
             held.insert(class_id.clone(), counted);
         }
     }
+}
+
+/// Whether a page at `now` may offer `counted`: made less than
+/// `COUNT_KEPT_FOR` before it, and not after.
+fn fresh_at(counted: &Counted, now: NaiveDateTime) -> bool {
+    counted.counted_at <= now && now - counted.counted_at < COUNT_KEPT_FOR
 }
 
 /// A page's offer of a held count (`PosterCounts::offer`), settled by what
@@ -291,5 +299,22 @@ mod tests {
         let offer = counts.offer(&class, at(20));
         assert_eq!(offer.event(), 42);
         assert_eq!(offer.settle(None, 42), 8);
+    }
+
+    #[test]
+    fn a_stale_count_never_blocks_a_fresh_one() {
+        let counts = PosterCounts::default();
+        let class = ClassId::new();
+        counts.offer(&class, at(0)).settle(Some(5), 42);
+        // A minute on, the cleanup has pruned the class's events: its newest
+        // is 0, lower than the held count's, and the new count is kept.
+        assert_eq!(counts.offer(&class, at(61)).settle(Some(4), 0), 4);
+        let offer = counts.offer(&class, at(62));
+        assert_eq!(offer.event(), 0, "the new count is offered");
+        assert_eq!(offer.settle(None, 0), 4);
+        // The clock stepped back: the held count, made "later", is not fresh.
+        assert_eq!(counts.offer(&class, at(-100)).settle(Some(3), 0), 3);
+        assert_eq!(counts.offer(&class, at(-99)).event(), 0);
+        assert_eq!(counts.offer(&class, at(-99)).settle(None, 0), 3);
     }
 }

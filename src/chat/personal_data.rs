@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{ClassMessage, MessageId, RevisionEnd};
 use crate::accounts::UserId;
+use crate::classes::ClassId;
 use crate::db::schema::{
     chat_class_reads, chat_thread_reads, class_messages, classes, message_flags,
 };
@@ -254,7 +255,20 @@ pub const PLACEHOLDER_PSEUDONYM: &str = "Anon_deleted";
 pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<Erased> {
     let mut erased = Erased::default();
     // Every message of theirs leaves students' view: live pages hear of it.
-    // Classes are locked in one order, so two erasures cannot deadlock.
+    // Classes are locked in one order, so two erasures cannot deadlock, and
+    // before the messages are read, so each event goes out for the message
+    // as it is (a release committed meanwhile is seen: `record` sends
+    // nothing for a held one).
+    let classes: Vec<ClassId> = class_messages::table
+        .filter(class_messages::user_id.eq(me))
+        .filter(class_messages::deleted.eq(false))
+        .select(class_messages::class_id)
+        .distinct()
+        .order(class_messages::class_id)
+        .load(&mut **tx)?;
+    for class_id in &classes {
+        super::lock_class(tx, class_id)?;
+    }
     let mut mine: Vec<ClassMessage> = class_messages::table
         .filter(class_messages::user_id.eq(me))
         .filter(class_messages::deleted.eq(false))

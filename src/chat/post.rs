@@ -525,6 +525,11 @@ pub fn delete(
         }
         // A reply posted meanwhile must not be cascaded away with its parent.
         lock_class(tx, &message.class_id)?;
+        // Read again under the lock: a release or a moderator's removal may
+        // have committed since the read above (on PostgreSQL), and the event
+        // must go out for the message as it is now (`record` sends none for
+        // a held one).
+        let message = super::find(tx, message_id)?.ok_or(ChatError::MessageNotFound)?;
         if message.deleted {
             return Ok((message.class_id, Deletion::Placeholder));
         }

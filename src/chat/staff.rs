@@ -106,7 +106,8 @@ pub fn release(
     id: &MessageId,
     now: NaiveDateTime,
 ) -> QueryResult<Option<super::ClassMessage>> {
-    let Some(message) = locked(tx, id)? else {
+    // As it stands under the lock: its author may have deleted it meanwhile.
+    let Some(message) = current(tx, id)? else {
         return Ok(None);
     };
     if !message.held || message.deleted {

@@ -384,8 +384,9 @@ backend_test!(
         let (_, page) = viewer.get(&app, &path).await;
         assert!(notes(&page)[0].contains("No one else has posted in this class"));
 
-        // Written as stored, with no event (as nothing but an erasure
-        // changes the posters): the count made a moment ago still holds.
+        // Written as stored, with no event (no writer of the app does
+        // that; a post ageing out of the window also moves the count with
+        // none): the count made a moment ago still holds.
         {
             let mut conn = app.conn();
             let quiet = UserBuilder::new("qsq1z").insert(&mut conn);

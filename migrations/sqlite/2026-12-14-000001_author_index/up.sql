@@ -1,7 +1,7 @@
 -- A student's own posts in one class, newest last (issue 22): the chat
 -- page's head asks whether the viewer posted there in the last 14 days (the
--- anonymity note counts them once), and the posting limits count their posts
--- in the class within the hour. By user_id alone, PostgreSQL joined that
+-- anonymity note counts them once), and posting looks for the same text
+-- posted there moments before. By user_id alone, PostgreSQL joined that
 -- index with the class's (class_id, created_at) range, reading all of a
 -- lecture's recent posts (506 entries) to find none of the viewer's; by
 -- (user_id, class_id, created_at) it reads a few entries. It keeps serving
