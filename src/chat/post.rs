@@ -338,8 +338,11 @@ pub fn edit_confirming(
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ChatError> {
     let edited = db::write_tx(conn, |tx| {
+        let class_id = visible_message(tx, editor, message_id)?.class_id;
+        lock_class(tx, &class_id)?;
+        // Read again under the lock: a moderator's hide or removal, or a
+        // release, may have committed since the read above (on PostgreSQL).
         let mut message = visible_message(tx, editor, message_id)?;
-        lock_class(tx, &message.class_id)?;
         if message.user_id.as_ref() != Some(editor) {
             return Err(ChatError::NotYours);
         }
