@@ -73,12 +73,12 @@ pub struct PosterCounts {
 
 /// A class's count of recent posters and when it was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counted {
+struct Counted {
     /// The class's newest event (`chat_events.seq`, 0 for none) at the count.
-    pub latest_event: i64,
-    pub counted_at: NaiveDateTime,
+    latest_event: i64,
+    counted_at: NaiveDateTime,
     /// Distinct students who posted in the window, anyone counted.
-    pub posters: i64,
+    posters: i64,
 }
 
 /// The event offered with no count (no event has it): the statement counts.
@@ -270,11 +270,7 @@ impl Anonymity {
 mod tests {
     use super::*;
 
-    fn at(seconds: i64) -> NaiveDateTime {
-        chrono::DateTime::from_timestamp(1_800_000_000 + seconds, 0)
-            .unwrap()
-            .naive_utc()
-    }
+    use crate::clock::fixed as at;
 
     #[test]
     fn a_count_is_offered_for_a_minute_and_only_at_its_event() {

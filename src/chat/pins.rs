@@ -64,16 +64,13 @@ fn set(
         return Err(ChatError::MessageNotFound.into());
     }
     db::write_tx(conn, |tx| {
-        let first = |tx: &mut Tx| -> Result<ClassMessage, QaError> {
-            Ok(super::find(tx, thread_id)?
-                .filter(|m| m.parent_message_id.is_none() && &m.class_id == class_id)
-                .ok_or(ChatError::MessageNotFound)?)
-        };
-        first(tx)?;
         // Two moderators pinning at once cannot both take the third place.
+        // The class is the one asked for, so the lock comes first and the
+        // thread is read once, under it (a removal committed meanwhile is seen).
         lock_class(tx, class_id)?;
-        // Read again under the lock: a removal may have committed meanwhile.
-        let thread = first(tx)?;
+        let thread = super::find(tx, thread_id)?
+            .filter(|m| m.parent_message_id.is_none() && &m.class_id == class_id)
+            .ok_or(ChatError::MessageNotFound)?;
         if thread.pinned_at.is_some() == pinned_at.is_some() {
             return Ok(Pinned {
                 thread,

@@ -197,11 +197,7 @@ impl NewRows {
 mod tests {
     use super::*;
 
-    fn at(seconds: i64) -> NaiveDateTime {
-        chrono::DateTime::from_timestamp(1_800_000_000 + seconds, 0)
-            .unwrap()
-            .naive_utc()
-    }
+    use crate::clock::fixed as at;
 
     #[test]
     fn a_row_seen_by_overlapping_polls_is_announced_once() {
