@@ -2,7 +2,8 @@
 //! `cleanup`, `backup`, `grant-role`, `sis-sync`, `student`, one file per group. Each
 //! command reads the configuration once, opens its database through
 //! `open_migrated` (or, answering from data already there, `open_existing`,
-//! which refuses a mistyped SQLite path), and reports failure as one line.
+//! which refuses a mistyped SQLite path and a database without our schema),
+//! and reports failure as one line.
 
 mod demo;
 mod maintenance;
@@ -198,9 +199,13 @@ fn refuse_missing(url: &DatabaseUrl) -> anyhow::Result<()> {
 }
 
 /// `open_migrated` for a command that answers from the data already there:
-/// a mistyped SQLite path is refused (`refuse_missing`).
+/// a mistyped SQLite path is refused (`refuse_missing`), and so is a
+/// database without our schema, SQLite or PostgreSQL (another program's, or
+/// the server's default `postgres`), which migrating would fill with our
+/// tables before answering "no account" from them.
 fn open_existing(config: &Config) -> anyhow::Result<db::DbConn> {
     refuse_missing(&config.database.url)?;
+    crate::ops::backup::refuse_without_schema(&config.database.url)?;
     open_migrated(config)
 }
 

@@ -128,14 +128,17 @@ struct N {
 }
 
 /// Refuses a database that holds no migration history of ours (a mistyped
-/// path or name), before anything is written: an SQLite file is read as it
-/// is, since the app's own connection would first switch it to WAL (and
-/// write a header into an empty file). Any other failure to read it is
-/// passed on as itself, not as a wrong URL.
-fn refuse_without_schema(url: &DatabaseUrl) -> anyhow::Result<()> {
+/// path or name, or another program's database), before anything is
+/// written: an SQLite file is read as it is, since the app's own connection
+/// would first switch it to WAL (and write a header into an empty file). Any
+/// other failure to read it is passed on as itself, not as a wrong URL. The
+/// backup and every command that answers from the data already there
+/// (`grant-role`, `cleanup`, `student`) start here, so none of them makes
+/// our tables in a database that was never ours.
+pub fn refuse_without_schema(url: &DatabaseUrl) -> anyhow::Result<()> {
     let refused = || {
         format!(
-            "{} holds no Common Grounds schema: check DATABASE_URL; nothing was written",
+            "{} holds no Common Grounds schema: check DATABASE_URL (a new database is set up by starting the server or by `common-grounds migrate`); nothing was written",
             url.redacted()
         )
     };

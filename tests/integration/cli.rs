@@ -346,3 +346,48 @@ fn commands_on_the_data_refuse_a_mistyped_sqlite_path() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// A database that is there but not ours (another program's, or the
+// server's default `postgres` named by mistake) is refused by every command
+// that answers from the data already there, and gets none of our tables:
+// migrating into it first would have answered "no account" from a schema it
+// had just made.
+backend_test!(
+    async fn commands_on_the_data_refuse_a_database_without_our_schema(backend: Backend) {
+        // Arrange: another program's database, with a table of its own.
+        let db = TestDb::new(backend);
+        {
+            use diesel::RunQueryDsl;
+            let mut conn = db.connect();
+            diesel::sql_query("CREATE TABLE notes (body TEXT)")
+                .execute(&mut conn)
+                .unwrap();
+        }
+        let commands: [&[&str]; 4] = [
+            &["grant-role", "mst3k", "admin"],
+            &["cleanup"],
+            &["student", "export", "mst3k"],
+            &["student", "erase", "mst3k", "--confirm", "mst3k"],
+        ];
+
+        for args in commands {
+            // Act
+            let out = run(args, &db.url_string());
+
+            // Assert
+            assert!(!out.status.success(), "{args:?}");
+            let stderr = text(&out.stderr);
+            assert!(
+                stderr.contains("holds no Common Grounds schema")
+                    && stderr.contains("common-grounds migrate"),
+                "{args:?}: {stderr}"
+            );
+            assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        }
+        let mut conn = db.connect();
+        assert!(
+            common_grounds::db::count_rows(&mut conn, "users").is_err(),
+            "no table of ours was made"
+        );
+    }
+);
