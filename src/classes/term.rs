@@ -67,11 +67,15 @@ pub fn default_term(configured: Option<&str>, present: &[Term]) -> Option<Term> 
 /// number of processes, at the price of a new term appearing half a minute
 /// late.
 ///
-/// Each term's subjects (the class search's filter) are held the same way.
+/// Each term's subjects (the class search's filter) are held the same way,
+/// and each term's sections with their meetings (`sections`: what home and
+/// the timetable show of a student's classes).
 #[derive(Debug)]
 pub struct TermList {
     held: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<[Term]>)>>,
     subjects: std::sync::Mutex<SubjectsByTerm>,
+    sections:
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<super::held::Slot>>>,
     keep_for: std::time::Duration,
     /// Bumped by `forget`: a list read while a sync finished is not kept.
     generation: std::sync::atomic::AtomicU64,
@@ -95,6 +99,7 @@ impl TermList {
         TermList {
             held: std::sync::Mutex::new(None),
             subjects: std::sync::Mutex::new(SubjectsByTerm::new()),
+            sections: std::sync::Mutex::new(std::collections::HashMap::new()),
             keep_for,
             generation: std::sync::atomic::AtomicU64::new(0),
         }
@@ -140,14 +145,52 @@ impl TermList {
         Ok(subjects)
     }
 
+    /// Every section of a term with its meetings: from memory when read
+    /// within `keep_for`, else from the database (one statement, by one
+    /// request at a time: `held::Slot::get`). A section a sync made since is
+    /// still found: `TermSections::pick` reads what it lacks.
+    pub fn sections(
+        &self,
+        conn: &mut crate::db::DbConn,
+        term: &Term,
+    ) -> diesel::QueryResult<std::sync::Arc<super::held::TermSections>> {
+        let slot = self
+            .held_sections()
+            .entry(term.code().to_string())
+            .or_default()
+            .clone();
+        slot.get(self.keep_for, || {
+            let generation = self.generation();
+            let sections = super::held::TermSections::load(conn, term.code())?;
+            Ok((
+                std::sync::Arc::new(sections),
+                generation == self.generation(),
+            ))
+        })
+    }
+
     /// Drops the held lists, so the next page reads them again (after a sync).
     pub fn forget(&self) {
         let mut held = self.held();
         let mut subjects = self.held_subjects();
+        let mut sections = self.held_sections();
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         *held = None;
         subjects.clear();
+        sections.clear();
+    }
+
+    fn held_sections(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, std::sync::Arc<super::held::Slot>>,
+    > {
+        // A panic while holding this lock left nothing half-written.
+        self.sections
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn generation(&self) -> u64 {

@@ -401,6 +401,11 @@ backend_test!(
             0
         );
         assert!(!a.get(&app, "/schedule").await.1.contains("1 friend"));
+        // Hiding them from friends keeps them on B's own timetable and home.
+        let (status, b_week) = b.get(&app, "/schedule").await;
+        assert_eq!(status, 200);
+        assert!(b_week.contains("CS 3120") && !b_week.contains("aa1a"));
+        assert_eq!(home_cards(&b.get(&app, "/").await.1).len(), 1);
 
         // Switched off again, the display name shows to A, escaped.
         b.post(
@@ -938,5 +943,121 @@ backend_test!(
             codes(&terms.get(&mut conn).unwrap()),
             ["1271", "1268", "1262"]
         );
+    }
+);
+
+backend_test!(
+    async fn sections_are_held_until_they_expire_or_a_sync_forgets_them(backend: Backend) {
+        use common_grounds::classes::term::TermList;
+        use common_grounds::db::schema::classes as sections;
+        let db = common::TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let theory = ClassBuilder::new("CS 3120", "1262")
+            .title("Theory")
+            .section("001")
+            .meets("TuTh", "11.00.00.000000-05:00", "12.15.00.000000-05:00")
+            .insert(&mut conn);
+        let term = classes::Term::parse("1262").unwrap();
+        let keep_for = std::time::Duration::from_secs(3);
+        let terms = TermList::keeping_for(keep_for);
+        let titles = |conn: &mut common_grounds::db::DbConn, ids: &[ClassId]| -> Vec<String> {
+            let (picked, _) = terms
+                .sections(conn, &term)
+                .unwrap()
+                .pick(conn, ids)
+                .unwrap();
+            picked
+                .iter()
+                .map(|c| format!("{} {}", c.code(), c.title.as_deref().unwrap_or("")))
+                .collect()
+        };
+        let retitle = |conn: &mut common_grounds::db::DbConn, title: &str| {
+            diesel::update(sections::table.find(&theory.id))
+                .set(sections::title.eq(title))
+                .execute(conn)
+                .unwrap();
+        };
+        let only_theory = [theory.id.clone()];
+        assert_eq!(titles(&mut conn, &only_theory), ["CS 3120 Theory"]);
+
+        // A sync elsewhere renames the section: within the expiry the held
+        // one is shown.
+        retitle(&mut conn, "Theory of Computation");
+        assert_eq!(titles(&mut conn, &only_theory), ["CS 3120 Theory"]);
+
+        // A section made since is not held, and still found, in course order.
+        let algorithms = ClassBuilder::new("CS 2100", "1262")
+            .title("Data Structures")
+            .insert(&mut conn);
+        assert_eq!(
+            titles(&mut conn, &[theory.id.clone(), algorithms.id.clone()]),
+            ["CS 2100 Data Structures", "CS 3120 Theory"]
+        );
+
+        // Past the expiry, the next page reads the term again.
+        std::thread::sleep(keep_for + std::time::Duration::from_millis(100));
+        assert_eq!(
+            titles(&mut conn, &only_theory),
+            ["CS 3120 Theory of Computation"]
+        );
+
+        // A sync in this process forgets it at once.
+        retitle(&mut conn, "Theory 2");
+        assert_eq!(
+            titles(&mut conn, &only_theory),
+            ["CS 3120 Theory of Computation"]
+        );
+        terms.forget();
+        assert_eq!(titles(&mut conn, &only_theory), ["CS 3120 Theory 2"]);
+        assert_eq!(
+            terms.sections(&mut conn, &term).unwrap().len(),
+            2,
+            "the term's every section is held"
+        );
+    }
+);
+
+backend_test!(
+    async fn a_section_joined_after_its_term_was_held_is_shown_at_once(backend: Backend) {
+        // Arrange: a student's home and timetable have been shown, so the
+        // term's sections are held.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1a");
+        let theory = section(
+            &app,
+            "CS 3120",
+            "1262",
+            "001",
+            "Discrete Mathematics and Theory 2",
+            &[("TuTh", "11.00.00.000000-05:00", "12.15.00.000000-05:00")],
+        );
+        join(&app, &a, &theory);
+        assert_eq!(home_cards(&a.get(&app, "/").await.1).len(), 1);
+        assert!(a.get(&app, "/schedule").await.1.contains("CS 3120"));
+
+        // Act: a sync in another process adds a section, and the student
+        // joins it.
+        let math = section(
+            &app,
+            "MATH 3351",
+            "1262",
+            "002",
+            "Elementary Linear Algebra",
+            &[("MoWeFr", "10.00.00.000000-05:00", "10.50.00.000000-05:00")],
+        );
+        join(&app, &a, &math);
+
+        // Assert: both pages show it at once, with its meetings.
+        let (status, home) = a.get(&app, "/").await;
+        assert_eq!(status, 200);
+        let codes: Vec<String> = home_cards(&home)
+            .into_iter()
+            .map(|(code, _)| code)
+            .collect();
+        assert_eq!(codes, ["CS 3120", "MATH 3351"], "{home}");
+        let (status, week) = a.get(&app, "/schedule").await;
+        assert_eq!(status, 200);
+        assert!(week.contains("MATH 3351"), "{week}");
+        assert!(week.contains("10:00"), "its meetings are on the grid");
     }
 );
