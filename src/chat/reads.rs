@@ -247,7 +247,7 @@ pub const COUNT_UP_TO: i64 = 100;
 /// to them in it, up to `COUNT_UP_TO` (0 for none), in one query whatever
 /// the number of classes: home's list of the student's classes is this
 /// statement's, their sections coming from the held catalog
-/// (`classes::term::TermList::sections`). Each class is counted by one subquery on
+/// (`classes::term::TermList::sections_of`). Each class is counted by one subquery on
 /// `(class_id, created_at)`, an index that carries every column it tests
 /// (`idx_class_messages_unread`), that stops at the 100th message: a busy
 /// class costs the same as a quiet one. On the scale campus a student's five

@@ -52,8 +52,8 @@ impl TermSections {
         self.by_id.is_empty()
     }
 
-    /// The sections `ids` names, by course code then section (`by_course_code`),
-    /// with their meetings. A section not held (made by a sync
+    /// The sections `ids` names, in course order (`in_course_order`), with
+    /// their meetings. A section not held (made by a sync
     /// in another process since this term was read) is read from the
     /// database, in one more statement: never left off the page.
     pub fn pick(
@@ -80,28 +80,34 @@ impl TermSections {
             picked.extend(more);
             meetings.extend(more_meetings);
         }
-        picked.sort_by(|a, b| by_course_code(a).cmp(&by_course_code(b)));
-        Ok((picked, meetings))
+        Ok((in_course_order(picked), meetings))
     }
 }
 
-/// The order pages list a student's sections in: course code, then section
-/// (a section without a number last, as PostgreSQL sorts NULL), then id.
-fn by_course_code(class: &Class) -> (&str, &str, bool, Option<&str>, &ClassId) {
-    (
-        &class.subject,
-        &class.catalog_number,
-        class.class_section.is_none(),
-        class.class_section.as_deref(),
-        &class.id,
-    )
+/// Sections as pages list a student's: by course code, then section, then
+/// id (`course_order`, as a friend's week lists them).
+pub fn in_course_order(mut sections: Vec<Class>) -> Vec<Class> {
+    sections.sort_by(|a, b| super::course_order(a).cmp(&super::course_order(b)));
+    sections
 }
 
-/// One term's held sections, and the lock its one reader holds.
-#[derive(Debug, Default)]
+/// One term's held sections, the lock its one reader holds, and when a page
+/// last asked for them.
+#[derive(Debug)]
 pub(super) struct Slot {
     held: Mutex<Option<(Instant, Arc<TermSections>)>>,
     reading: Mutex<()>,
+    asked_at: Mutex<Instant>,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            held: Mutex::new(None),
+            reading: Mutex::new(()),
+            asked_at: Mutex::new(Instant::now()),
+        }
+    }
 }
 
 impl Slot {
@@ -115,6 +121,10 @@ impl Slot {
         keep_for: std::time::Duration,
         read: impl FnOnce() -> QueryResult<(Arc<TermSections>, bool)>,
     ) -> QueryResult<Arc<TermSections>> {
+        *self
+            .asked_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Instant::now();
         let fresh = |held: &Option<(Instant, Arc<TermSections>)>| {
             held.as_ref()
                 .filter(|(read_at, _)| read_at.elapsed() < keep_for)
@@ -131,23 +141,30 @@ impl Slot {
             (Ok(guard), _) => guard,
             (Err(TryLockError::Poisoned(poisoned)), _) => poisoned.into_inner(),
             (Err(TryLockError::WouldBlock), Some(expired)) => return Ok(expired),
-            (Err(TryLockError::WouldBlock), None) => {
-                let guard = self
-                    .reading
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                if let Some(sections) = fresh(&self.held()) {
-                    return Ok(sections);
-                }
-                guard
-            }
+            (Err(TryLockError::WouldBlock), None) => self
+                .reading
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
         };
+        // Another request may have read them between the look and the lock.
+        if let Some(sections) = fresh(&self.held()) {
+            return Ok(sections);
+        }
         let started = Instant::now();
         let (sections, keep) = read()?;
         if keep {
             *self.held() = Some((started, sections.clone()));
         }
         Ok(sections)
+    }
+
+    /// Whether no page has asked for this term within `keep_for`.
+    pub(super) fn unasked_for(&self, keep_for: std::time::Duration) -> bool {
+        self.asked_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .elapsed()
+            >= keep_for
     }
 
     fn held(&self) -> MutexGuard<'_, Option<(Instant, Arc<TermSections>)>> {

@@ -434,8 +434,9 @@ pub struct SectionsAndShared {
     pub shared: Vec<Class>,
 }
 
-/// A section's place in a list by course code (as the statements' ORDER BY).
-fn course_order(class: &Class) -> (&str, &str, Option<&str>, &ClassId) {
+/// A section's place in a list by course code (as the statements' ORDER BY;
+/// a section without a number first, as SQLite sorts NULL).
+pub(crate) fn course_order(class: &Class) -> (&str, &str, Option<&str>, &ClassId) {
     (
         &class.subject,
         &class.catalog_number,

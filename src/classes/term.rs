@@ -88,6 +88,10 @@ type SubjectsByTerm =
 /// How long the term list is kept before it is read again.
 pub const TERM_LIST_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How many terms' sections a process holds at once: this term, the next,
+/// and one more (about 8,000 sections, a few MB, each at UVA's scale).
+pub const HELD_TERMS: usize = 3;
+
 impl Default for TermList {
     fn default() -> Self {
         TermList::keeping_for(TERM_LIST_FOR)
@@ -145,28 +149,55 @@ impl TermList {
         Ok(subjects)
     }
 
-    /// Every section of a term with its meetings: from memory when read
-    /// within `keep_for`, else from the database (one statement, by one
-    /// request at a time: `held::Slot::get`). A section a sync made since is
-    /// still found: `TermSections::pick` reads what it lacks.
-    pub fn sections(
+    /// The sections `ids` names, of `term`, in course order, with their
+    /// meetings: from the term's sections held in memory, read whole within
+    /// `keep_for` (one statement, by one request at a time:
+    /// `held::Slot::get`), and a section a sync made since read on its own
+    /// (`TermSections::pick`). At most `HELD_TERMS` terms are held, those
+    /// pages asked for lately; a page of any other term reads its sections
+    /// itself, as it did before they were held, so no one can make a process
+    /// hold the whole catalog of every past term.
+    pub fn sections_of(
         &self,
         conn: &mut crate::db::DbConn,
         term: &Term,
-    ) -> diesel::QueryResult<std::sync::Arc<super::held::TermSections>> {
-        let slot = self
-            .held_sections()
-            .entry(term.code().to_string())
-            .or_default()
-            .clone();
-        slot.get(self.keep_for, || {
+        ids: &[super::ClassId],
+    ) -> diesel::QueryResult<(Vec<super::Class>, super::MeetingsByClass)> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let Some(slot) = self.slot(term) else {
+            let (sections, meetings) = super::with_meetings(conn, ids)?;
+            return Ok((super::held::in_course_order(sections), meetings));
+        };
+        let held = slot.get(self.keep_for, || {
             let generation = self.generation();
             let sections = super::held::TermSections::load(conn, term.code())?;
             Ok((
                 std::sync::Arc::new(sections),
                 generation == self.generation(),
             ))
-        })
+        })?;
+        held.pick(conn, ids)
+    }
+
+    /// How many terms' sections are held (for tests and the bench).
+    pub fn held_terms(&self) -> usize {
+        self.held_sections().len()
+    }
+
+    /// The term's slot, made when fewer than `HELD_TERMS` terms were asked
+    /// for within `keep_for`; None past that.
+    fn slot(&self, term: &Term) -> Option<std::sync::Arc<super::held::Slot>> {
+        let mut held = self.held_sections();
+        if let Some(slot) = held.get(term.code()) {
+            return Some(slot.clone());
+        }
+        held.retain(|_, slot| !slot.unasked_for(self.keep_for));
+        if held.len() >= HELD_TERMS {
+            return None;
+        }
+        Some(held.entry(term.code().to_string()).or_default().clone())
     }
 
     /// Drops the held lists, so the next page reads them again (after a sync).

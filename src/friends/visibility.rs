@@ -133,7 +133,7 @@ pub fn friends_in_classes(
 /// whom the viewer may see: the timetable's question, asked as one statement
 /// of a fixed shape (the viewer's own enrollments and their friends', as one
 /// `UNION ALL`; a row of the viewer's own names no one). The sections
-/// themselves come from the held catalog (`classes::term::TermList::sections`).
+/// themselves come from the held catalog (`classes::term::TermList::sections_of`).
 pub fn mine_and_friends_in_term(
     conn: &mut DbConn,
     viewer: &User,

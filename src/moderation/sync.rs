@@ -19,13 +19,17 @@ use crate::sis::sync::{self, SyncError, SyncReport, SyncRequest};
 pub type Outcome = Result<Result<SyncReport, SyncError>, String>;
 
 /// Records that `actor` asked for a sync of `request`'s term, then starts it in
-/// the background; the receiver gets its outcome when it ends.
+/// the background; the receiver gets its outcome when it ends. When it ends,
+/// however it ended, this process's held catalog (`terms`: the term list,
+/// subjects and sections) is forgotten, so pages read what it wrote at once,
+/// however long after the admin page answered it finished.
 pub fn start(
     conn: &mut DbConn,
     config: &Config,
     actor: &UserId,
     request: SyncRequest,
     now: NaiveDateTime,
+    terms: std::sync::Arc<crate::classes::term::TermList>,
 ) -> QueryResult<tokio::sync::oneshot::Receiver<Outcome>> {
     let term = request.term.as_str().to_string();
     db::write_tx(conn, |tx| {
@@ -49,6 +53,7 @@ pub fn start(
     let (sender, receiver) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let outcome = run(&config, &request, now);
+        terms.forget();
         match &outcome {
             Ok(Ok(report)) => {
                 tracing::info!(summary = %report.summary(), "sync started from the admin page finished")

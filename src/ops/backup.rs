@@ -157,11 +157,25 @@ pub fn refuse_without_schema(url: &DatabaseUrl) -> anyhow::Result<()> {
     let found: N = diesel::sql_query(history)
         .get_result(&mut conn)
         .with_context(read)?;
-    if found.n == 0 || applied_version(&mut conn).with_context(read)?.is_none() {
+    if found.n == 0 {
+        bail!(refused());
+    }
+    // Another program that also uses Diesel has the same history table:
+    // ours begins with our first migration.
+    let ours: N = diesel::sql_query(format!(
+        "SELECT COUNT(*) AS n FROM __diesel_schema_migrations WHERE version = '{FIRST_MIGRATION}'"
+    ))
+    .get_result(&mut conn)
+    .with_context(read)?;
+    if ours.n == 0 {
         bail!(refused());
     }
     Ok(())
 }
+
+/// The version Diesel records for our first migration
+/// (`migrations/*/2026-11-21-000001_initial`, on both backends).
+const FIRST_MIGRATION: &str = "20261121000001";
 
 /// Takes a snapshot of the live database into `dir` and writes its manifest.
 pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Result<Manifest> {

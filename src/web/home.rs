@@ -83,7 +83,7 @@ pub async fn show_home(
                             .into_iter()
                             .collect();
                     let ids: Vec<ClassId> = unread.keys().cloned().collect();
-                    let (mine, meetings) = terms.sections(conn, term)?.pick(conn, &ids)?;
+                    let (mine, meetings) = terms.sections_of(conn, term, &ids)?;
                     (mine, meetings, unread)
                 }
                 None => Default::default(),

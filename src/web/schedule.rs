@@ -189,7 +189,7 @@ pub async fn show_schedule(
                 Some(term) => {
                     let (ids, friends_in) =
                         friends::visibility::mine_and_friends_in_term(conn, user, term.code())?;
-                    let (mine, listed) = terms.sections(conn, term)?.pick(conn, &ids)?;
+                    let (mine, listed) = terms.sections_of(conn, term, &ids)?;
                     (mine, listed, friends_in)
                 }
                 None => Default::default(),

@@ -789,3 +789,90 @@ backend_test!(
         assert!(row.contains("ticket &#60;RQ-7&#62;"), "escaped: {row}");
     }
 );
+
+// A sync from the admin page that outlasts the page's wait (1.5 s) still
+// makes this process read the catalog again when it ends: a page asked for
+// while it ran held the sections as they were, and would have kept them 30 s.
+backend_test!(
+    async fn a_sync_that_ends_after_the_page_answered_shows_on_home_at_once(backend: Backend) {
+        // Arrange: a synced section a student takes, on their home page.
+        let server = SisServer::start().await;
+        server.set_subjects("1262", &["CS"]);
+        let section = sis_server::generated_section("1262", "CS", 10001, 5);
+        server.set_pages(
+            "1262",
+            "CS",
+            sis_server::object_pages(std::slice::from_ref(&section), 2),
+        );
+        let app = spawn_quiet_app(
+            backend,
+            &[
+                ("SIS_BASE_URL", server.base_url.as_str()),
+                ("SIS_PAUSE_MS", "0"),
+                ("SIS_MAX_RETRIES", "0"),
+                ("SIS_READ_TIMEOUT_MS", "15000"),
+            ],
+        )
+        .await;
+        let moderator = staff(&app, "mo3d", Role::Moderator);
+        let shared = &app;
+        let finished = |runs: i64| async move {
+            let started = Instant::now();
+            loop {
+                let done: i64 = sis_sync_runs::table
+                    .filter(sis_sync_runs::status.eq("succeeded"))
+                    .count()
+                    .get_result(&mut shared.conn())
+                    .unwrap();
+                if done == runs {
+                    break;
+                }
+                assert!(started.elapsed() < Duration::from_secs(30), "never ended");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        moderator
+            .post_and_follow(&app, "/admin/sis", "/admin/sis/sync", &[("term", "1262")])
+            .await;
+        finished(1).await;
+        let student = app.student("st4u");
+        let class: Class = classes_table::table
+            .filter(classes_table::sis_class_number.eq("10001"))
+            .first(&mut app.conn())
+            .unwrap();
+        assert!(common_grounds::classes::enroll(
+            &mut app.conn(),
+            &student.user.id,
+            &class.id,
+            clock::now()
+        )
+        .unwrap());
+        assert!(student.get(&app, "/").await.1.contains("CS course 10001"));
+
+        // Act: SIS renames it, and answers slowly; a page is asked for while
+        // the sync runs.
+        let mut renamed = section;
+        renamed["descr"] = "Compilers".into();
+        server.set_pages("1262", "CS", sis_server::object_pages(&[renamed], 2));
+        server.fail(
+            Some("CS"),
+            None,
+            Some(1),
+            Fault::Delay(Duration::from_millis(3000)),
+        );
+        let (_, page) = moderator
+            .post_and_follow(&app, "/admin/sis", "/admin/sis/sync", &[("term", "1262")])
+            .await;
+        assert!(
+            flash_in(&page).contains("is running"),
+            "{}",
+            flash_in(&page)
+        );
+        assert!(student.get(&app, "/").await.1.contains("CS course 10001"));
+        finished(2).await;
+
+        // Assert
+        let (_, home) = student.get(&app, "/").await;
+        assert!(home.contains("Compilers"), "{home}");
+    }
+);

@@ -961,11 +961,7 @@ backend_test!(
         let keep_for = std::time::Duration::from_secs(3);
         let terms = TermList::keeping_for(keep_for);
         let titles = |conn: &mut common_grounds::db::DbConn, ids: &[ClassId]| -> Vec<String> {
-            let (picked, _) = terms
-                .sections(conn, &term)
-                .unwrap()
-                .pick(conn, ids)
-                .unwrap();
+            let (picked, _) = terms.sections_of(conn, &term, ids).unwrap();
             picked
                 .iter()
                 .map(|c| format!("{} {}", c.code(), c.title.as_deref().unwrap_or("")))
@@ -1009,10 +1005,34 @@ backend_test!(
         );
         terms.forget();
         assert_eq!(titles(&mut conn, &only_theory), ["CS 3120 Theory 2"]);
+
+        // At most three terms are held; a fourth page's sections are still
+        // read, on their own.
+        let mut last = None;
+        for code in ["1258", "1268", "1271"] {
+            let class = ClassBuilder::new("CS 1110", code).insert(&mut conn);
+            let (picked, _) = terms
+                .sections_of(
+                    &mut conn,
+                    &classes::Term::parse(code).unwrap(),
+                    std::slice::from_ref(&class.id),
+                )
+                .unwrap();
+            assert_eq!(picked.len(), 1, "{code}");
+            last = Some(class);
+        }
+        assert_eq!(terms.held_terms(), 3);
         assert_eq!(
-            terms.sections(&mut conn, &term).unwrap().len(),
-            2,
-            "the term's every section is held"
+            terms
+                .sections_of(
+                    &mut conn,
+                    &classes::Term::parse("1271").unwrap(),
+                    &[last.unwrap().id]
+                )
+                .unwrap()
+                .0[0]
+                .code(),
+            "CS 1110"
         );
     }
 );

@@ -354,14 +354,20 @@ fn commands_on_the_data_refuse_a_mistyped_sqlite_path() {
 // had just made.
 backend_test!(
     async fn commands_on_the_data_refuse_a_database_without_our_schema(backend: Backend) {
-        // Arrange: another program's database, with a table of its own.
+        // Arrange: another program's database, with a table of its own and,
+        // as it uses Diesel too, a migration history of its own.
         let db = TestDb::new(backend);
         {
-            use diesel::RunQueryDsl;
+            use diesel::connection::SimpleConnection;
             let mut conn = db.connect();
-            diesel::sql_query("CREATE TABLE notes (body TEXT)")
-                .execute(&mut conn)
-                .unwrap();
+            conn.batch_execute(
+                "CREATE TABLE notes (body TEXT);
+                 CREATE TABLE __diesel_schema_migrations (
+                     version VARCHAR(50) PRIMARY KEY NOT NULL,
+                     run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+                 INSERT INTO __diesel_schema_migrations (version) VALUES ('20200101000000');",
+            )
+            .unwrap();
         }
         let commands: [&[&str]; 4] = [
             &["grant-role", "mst3k", "admin"],

@@ -451,7 +451,7 @@ async fn pages_plan_as_at_scale_on_sqlite() {
     let mut conn = app.db.connect();
     plans::use_scale_statistics(&mut conn);
     // The first page of a term reads the term's sections whole, then holds
-    // them for every page after it (`TermList::sections`): not a statement
+    // them for every page after it (`TermList::sections_of`): not a statement
     // of a request.
     me.get(&app, "/schedule").await;
     let large = [

@@ -119,6 +119,8 @@ pub async fn sync_now(
     let term = request.term.clone();
     let actor = current.user.id.clone();
     let config = state.config.clone();
+    // When it ends, the sync forgets the held term list and sections.
+    let terms = state.terms.clone();
     let rx = with_conn(&state.pool, move |conn| {
         Ok(moderation::sync::start(
             conn,
@@ -126,13 +128,12 @@ pub async fn sync_now(
             &actor,
             request,
             clock::now(),
+            terms,
         )?)
     })
     .await?;
     // A moment to learn whether it started (or was refused, or already done).
     let answer = tokio::time::timeout(std::time::Duration::from_millis(1500), rx).await;
-    // The sync may have added a term: pages read the list again.
-    state.terms.forget();
     let message = match answer {
         Ok(Ok(Ok(Ok(report)))) => (
             false,
