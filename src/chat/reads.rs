@@ -243,11 +243,9 @@ pub(crate) use {anything_new, classes_with_marks, new_in_class};
 /// Counting what is new in a class stops here: pages show "99+" past 99.
 pub const COUNT_UP_TO: i64 = 100;
 
-/// Each of the student's classes of `term`, with how many messages are new
-/// to them in it, up to `COUNT_UP_TO` (0 for none), in one query whatever
-/// the number of classes: home's list of the student's classes is this
-/// statement's, their sections coming from the held catalog
-/// (`classes::term::TermList::sections_of`). Each class is counted by one subquery on
+/// How many messages are new to the student in each of these classes, up to
+/// `COUNT_UP_TO` (those with none are left out), in one query whatever the
+/// number of classes. Each class is counted by one subquery on
 /// `(class_id, created_at)`, an index that carries every column it tests
 /// (`idx_class_messages_unread`), that stops at the 100th message: a busy
 /// class costs the same as a quiet one. On the scale campus a student's five
@@ -266,7 +264,7 @@ pub fn unread_in(
     viewer: &UserId,
     term: &str,
     now: NaiveDateTime,
-) -> QueryResult<Vec<(ClassId, i64)>> {
+) -> QueryResult<HashMap<ClassId, i64>> {
     use diesel::dsl::exists;
     let since = now - NEW_FOR;
     let count = crate::db::count_of(
@@ -283,5 +281,5 @@ pub fn unread_in(
             ))
             .select((user_classes::class_id, count))
             .load(c))?;
-    Ok(rows)
+    Ok(rows.into_iter().filter(|(_, count)| *count > 0).collect())
 }

@@ -67,15 +67,11 @@ pub fn default_term(configured: Option<&str>, present: &[Term]) -> Option<Term> 
 /// number of processes, at the price of a new term appearing half a minute
 /// late.
 ///
-/// Each term's subjects (the class search's filter) are held the same way,
-/// and each term's sections with their meetings (`sections`: what home and
-/// the timetable show of a student's classes).
+/// Each term's subjects (the class search's filter) are held the same way.
 #[derive(Debug)]
 pub struct TermList {
     held: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<[Term]>)>>,
     subjects: std::sync::Mutex<SubjectsByTerm>,
-    sections:
-        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<super::held::Slot>>>,
     keep_for: std::time::Duration,
     /// Bumped by `forget`: a list read while a sync finished is not kept.
     generation: std::sync::atomic::AtomicU64,
@@ -88,10 +84,6 @@ type SubjectsByTerm =
 /// How long the term list is kept before it is read again.
 pub const TERM_LIST_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// How many terms' sections a process holds at once: this term, the next,
-/// and one more (about 8,000 sections, a few MB, each at UVA's scale).
-pub const HELD_TERMS: usize = 3;
-
 impl Default for TermList {
     fn default() -> Self {
         TermList::keeping_for(TERM_LIST_FOR)
@@ -103,7 +95,6 @@ impl TermList {
         TermList {
             held: std::sync::Mutex::new(None),
             subjects: std::sync::Mutex::new(SubjectsByTerm::new()),
-            sections: std::sync::Mutex::new(std::collections::HashMap::new()),
             keep_for,
             generation: std::sync::atomic::AtomicU64::new(0),
         }
@@ -149,79 +140,14 @@ impl TermList {
         Ok(subjects)
     }
 
-    /// The sections `ids` names, of `term`, in course order, with their
-    /// meetings: from the term's sections held in memory, read whole within
-    /// `keep_for` (one statement, by one request at a time:
-    /// `held::Slot::get`), and a section a sync made since read on its own
-    /// (`TermSections::pick`). At most `HELD_TERMS` terms are held, those
-    /// pages asked for lately; a page of any other term reads its sections
-    /// itself, as it did before they were held, so no one can make a process
-    /// hold the whole catalog of every past term.
-    pub fn sections_of(
-        &self,
-        conn: &mut crate::db::DbConn,
-        term: &Term,
-        ids: &[super::ClassId],
-    ) -> diesel::QueryResult<(Vec<super::Class>, super::MeetingsByClass)> {
-        if ids.is_empty() {
-            return Ok(Default::default());
-        }
-        let Some(slot) = self.slot(term) else {
-            let (sections, meetings) = super::with_meetings(conn, ids)?;
-            return Ok((super::held::in_course_order(sections), meetings));
-        };
-        let held = slot.get(self.keep_for, || {
-            let generation = self.generation();
-            let sections = super::held::TermSections::load(conn, term.code())?;
-            Ok((
-                std::sync::Arc::new(sections),
-                generation == self.generation(),
-            ))
-        })?;
-        held.pick(conn, ids)
-    }
-
-    /// How many terms' sections are held (for tests and the bench).
-    pub fn held_terms(&self) -> usize {
-        self.held_sections().len()
-    }
-
-    /// The term's slot, made when fewer than `HELD_TERMS` terms were asked
-    /// for within `keep_for`; None past that.
-    fn slot(&self, term: &Term) -> Option<std::sync::Arc<super::held::Slot>> {
-        let mut held = self.held_sections();
-        if let Some(slot) = held.get(term.code()) {
-            return Some(slot.clone());
-        }
-        held.retain(|_, slot| !slot.unasked_for(self.keep_for));
-        if held.len() >= HELD_TERMS {
-            return None;
-        }
-        Some(held.entry(term.code().to_string()).or_default().clone())
-    }
-
     /// Drops the held lists, so the next page reads them again (after a sync).
     pub fn forget(&self) {
         let mut held = self.held();
         let mut subjects = self.held_subjects();
-        let mut sections = self.held_sections();
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         *held = None;
         subjects.clear();
-        sections.clear();
-    }
-
-    fn held_sections(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<String, std::sync::Arc<super::held::Slot>>,
-    > {
-        // A panic while holding this lock left nothing half-written.
-        self.sections
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn generation(&self) -> u64 {

@@ -129,58 +129,26 @@ pub fn friends_in_classes(
     ))
 }
 
-/// The viewer's classes of `term`, and for each the viewer's friends in it
-/// whom the viewer may see: the timetable's question, asked as one statement
-/// of a fixed shape (the viewer's own enrollments and their friends', as one
-/// `UNION ALL`; a row of the viewer's own names no one). The sections
-/// themselves come from the held catalog (`classes::term::TermList::sections_of`).
-pub fn mine_and_friends_in_term(
+/// For each of the viewer's classes of `term`, the viewer's friends in it
+/// whom the viewer may see (the timetable's and home's question, asked as one
+/// statement of a fixed shape).
+pub fn friends_in_term(
     conn: &mut DbConn,
     viewer: &User,
     term: &str,
-) -> QueryResult<(Vec<ClassId>, FriendsByClass)> {
-    use diesel::sql_types::{Nullable, Text};
-    let own = diesel::alias!(user_classes as own);
-    let own_rows = own
-        .inner_join(classes::table.on(classes::id.eq(own.field(user_classes::class_id))))
-        .filter(own.field(user_classes::user_id).eq(viewer.id.clone()))
-        .filter(classes::term.eq(term.to_owned()));
+) -> QueryResult<HashMap<ClassId, Vec<FriendInClass>>> {
     if viewer.hide_classes {
-        let ids = own_rows
-            .select(own.field(user_classes::class_id))
-            .load(conn)?;
-        return Ok((ids, HashMap::new()));
+        return Ok(HashMap::new());
     }
-    let mine = own_rows.select((
-        own.field(user_classes::class_id),
-        None::<String>.into_sql::<Nullable<Text>>(),
-        None::<String>.into_sql::<Nullable<Text>>(),
-    ));
-    let friends = friends_in!(
+    Ok(grouped_friends_in!(
+        conn,
         viewer,
         user_classes::class_id.eq_any(classes_of_term!(viewer, term))
-    )
-    .select((
-        user_classes::class_id,
-        users::computing_id.nullable(),
-        users::display_name,
-    ));
-    // Diesel's `MultiBackend` has no UNION: the statement is compiled for each.
-    let rows: Vec<(ClassId, Option<String>, Option<String>)> =
-        crate::on_each_backend!(conn, |c| mine.union_all(friends).load(c))?;
-    let mut classes = Vec::new();
-    let mut friends = Vec::new();
-    for (class_id, computing_id, display_name) in rows {
-        match computing_id {
-            Some(computing_id) => friends.push((class_id, computing_id, display_name)),
-            None => classes.push(class_id),
-        }
-    }
-    Ok((classes, group_by_class(friends)))
+    ))
 }
 
 /// Home's people in one statement: the viewer's friends in each of the
-/// viewer's classes of `term` (as `mine_and_friends_in_term`) and the friend requests
+/// viewer's classes of `term` (as `friends_in_term`) and the friend requests
 /// waiting for the viewer, newest first (as `requests::incoming`), read
 /// together as one `UNION ALL` (a request's row has no class). With no term
 /// (no classes synced yet), only the requests.

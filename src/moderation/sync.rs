@@ -20,9 +20,9 @@ pub type Outcome = Result<Result<SyncReport, SyncError>, String>;
 
 /// Records that `actor` asked for a sync of `request`'s term, then starts it in
 /// the background; the receiver gets its outcome when it ends. When it ends,
-/// however it ended, this process's held catalog (`terms`: the term list,
-/// subjects and sections) is forgotten, so pages read what it wrote at once,
-/// however long after the admin page answered it finished.
+/// however it ended, this process's held term list and subjects (`terms`)
+/// are forgotten, so pages read what it wrote at once, however long after
+/// the admin page answered it finished.
 pub fn start(
     conn: &mut DbConn,
     config: &Config,
@@ -52,8 +52,10 @@ pub fn start(
     let config = config.clone();
     let (sender, receiver) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
+        // Forgotten however the thread ends, a panic included, and before
+        // the page that waits is told it finished.
+        let forget = Forget(terms);
         let outcome = run(&config, &request, now);
-        terms.forget();
         match &outcome {
             Ok(Ok(report)) => {
                 tracing::info!(summary = %report.summary(), "sync started from the admin page finished")
@@ -63,10 +65,21 @@ pub fn start(
             }
             Err(e) => tracing::error!(error = %e, "sync started from the admin page failed"),
         }
+        drop(forget);
         // Nobody waits any more once the page has answered; that is fine.
         let _ = sender.send(outcome.map_err(|e| e.to_string()));
     });
     Ok(receiver)
+}
+
+/// Forgets the held term list and subjects when dropped: at the end of a
+/// sync's thread.
+struct Forget(std::sync::Arc<crate::classes::term::TermList>);
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        self.0.forget();
+    }
 }
 
 /// The job itself, on the calling thread: its own connection and runtime.

@@ -1,8 +1,6 @@
 //! The front page: a welcome for visitors; for a signed-in student, their
 //! classes this term with the friends in each, and requests waiting for them.
 
-use std::collections::HashMap;
-
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -13,7 +11,7 @@ use super::layout::Layout;
 use super::state::AppState;
 use super::views::{self, ClassView, TermChoice, TermOption};
 use crate::chat;
-use crate::classes::{self, ClassId};
+use crate::classes;
 use crate::friends;
 
 #[derive(Template)]
@@ -74,18 +72,8 @@ pub async fn show_home(
             let user = &current.user;
             let choice =
                 TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
-            // The student's classes come with their counts of what is new;
-            // their sections from the held catalog.
-            let (mine, meetings, unread) = match &choice.current {
-                Some(term) => {
-                    let unread: HashMap<ClassId, i64> =
-                        chat::reads::unread_in(conn, &user.id, term.code(), crate::clock::now())?
-                            .into_iter()
-                            .collect();
-                    let ids: Vec<ClassId> = unread.keys().cloned().collect();
-                    let (mine, meetings) = terms.sections_of(conn, term, &ids)?;
-                    (mine, meetings, unread)
-                }
+            let (mine, meetings) = match &choice.current {
+                Some(term) => classes::of_user_with_meetings(conn, &user.id, term.code())?,
                 None => Default::default(),
             };
             let (friends_in, requests) = friends::visibility::friends_in_term_and_requests(
@@ -93,6 +81,12 @@ pub async fn show_home(
                 user,
                 choice.current.as_ref().map(|t| t.code()),
             )?;
+            let unread = match &choice.current {
+                Some(term) => {
+                    chat::reads::unread_in(conn, &user.id, term.code(), crate::clock::now())?
+                }
+                None => Default::default(),
+            };
             Ok((choice, mine, meetings, friends_in, requests, unread))
         })
         .await?;
@@ -107,7 +101,7 @@ pub async fn show_home(
     let (clashes, more_clashes) =
         super::schedule::clash_lines(&mine, &classes::week::of_classes(&mine, &meetings));
     let mut layout = Layout::new(&req, Some(&current)).at("home");
-    layout.unread |= unread.values().any(|&n| n > 0);
+    layout.unread |= !unread.is_empty();
     let body = Home {
         layout,
         terms: choice.options(),

@@ -17,7 +17,7 @@ use super::views::{self, ClassView, TermChoice, TermOption};
 use crate::campus_time::meeting_range;
 use crate::classes::schedule::{self, Day, Slot};
 use crate::classes::week::{self, Meeting};
-use crate::classes::{Class, ClassId};
+use crate::classes::{self, Class, ClassId};
 use crate::friends;
 
 /// Minutes per grid row.
@@ -183,15 +183,12 @@ pub async fn show_schedule(
             let user = &current.user;
             let choice =
                 TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
-            // Which sections, and the friends in each, in one statement;
-            // the sections themselves from the held catalog.
-            let (mine, listed, friends_in) = match &choice.current {
-                Some(term) => {
-                    let (ids, friends_in) =
-                        friends::visibility::mine_and_friends_in_term(conn, user, term.code())?;
-                    let (mine, listed) = terms.sections_of(conn, term, &ids)?;
-                    (mine, listed, friends_in)
-                }
+            let (mine, listed) = match &choice.current {
+                Some(term) => classes::of_user_with_meetings(conn, &user.id, term.code())?,
+                None => Default::default(),
+            };
+            let friends_in = match &choice.current {
+                Some(term) => friends::visibility::friends_in_term(conn, user, term.code())?,
                 None => Default::default(),
             };
             Ok((choice, mine, listed, friends_in))

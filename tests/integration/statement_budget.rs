@@ -450,10 +450,6 @@ async fn pages_plan_as_at_scale_on_sqlite() {
     let Campus { app, me, pages } = campus(Backend::Sqlite, 2).await;
     let mut conn = app.db.connect();
     plans::use_scale_statistics(&mut conn);
-    // The first page of a term reads the term's sections whole, then holds
-    // them for every page after it (`TermList::sections_of`): not a statement
-    // of a request.
-    me.get(&app, "/schedule").await;
     let large = [
         "chat_pseudonyms",
         "chat_search_docs",

@@ -119,7 +119,7 @@ pub async fn sync_now(
     let term = request.term.clone();
     let actor = current.user.id.clone();
     let config = state.config.clone();
-    // When it ends, the sync forgets the held term list and sections.
+    // When it ends, the sync forgets the held term list and subjects.
     let terms = state.terms.clone();
     let rx = with_conn(&state.pool, move |conn| {
         Ok(moderation::sync::start(
