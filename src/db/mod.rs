@@ -253,6 +253,9 @@ struct ConnWatch {
     shared: PoolWatch,
     /// The connection stopped working; it must not go back into the pool.
     lost: bool,
+    /// The last statement that failed on it waited out [`LOCK_WAIT`] or lost
+    /// a deadlock (`is_contention`): the work may be tried again as it is.
+    contended: bool,
     /// The outage count this connection last proved itself alive at.
     alive_at: u64,
 }
@@ -274,6 +277,7 @@ impl diesel::connection::Instrumentation for ConnWatch {
                     )),
                 ..
             } if !self.lost => {
+                self.contended = false;
                 self.lost = true;
                 // News only from a connection that was alive as of the last
                 // outage: the stale ones found dead after it add nothing.
@@ -285,8 +289,51 @@ impl diesel::connection::Instrumentation for ConnWatch {
                     Ordering::Relaxed,
                 );
             }
+            InstrumentationEvent::FinishQuery {
+                error: Some(error), ..
+            } => {
+                self.contended = is_contention(error);
+            }
             _ => {}
         }
+    }
+}
+
+/// How long a statement waits for a lock another transaction holds before it
+/// gives up: SQLite's `busy_timeout` on every connection, PostgreSQL's
+/// `lock_timeout` on the server's pool. A page that waited this long answers
+/// "try again shortly" (`was_contended`) rather than holding its connection,
+/// and its student, while a migration, a manual `LOCK` or a long sync holds
+/// what it needs; behind a waiting writer PostgreSQL queues every later
+/// reader of the same table too.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Whether a statement failed only because other work held what it needed,
+/// so the same work may succeed when tried again: SQLite's "database is
+/// locked" (`SQLITE_BUSY` after `busy_timeout`); PostgreSQL's lock timeout
+/// (55P03), statement timeout (57014, if the operator set one on the role),
+/// deadlock (40P01) and serialization failure (40001).
+///
+/// Diesel gives PostgreSQL's SQLSTATE only for a few kinds (serialization
+/// failure among them), so the rest are known by the server's message. Those
+/// are the English ones: a server whose `lc_messages` translates them still
+/// fails these requests, as a 500 with a reference, as before.
+pub fn is_contention(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    const MESSAGES: [&str; 5] = [
+        "database is locked",
+        "database table is locked",
+        "canceling statement due to lock timeout",
+        "canceling statement due to statement timeout",
+        "deadlock detected",
+    ];
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            MESSAGES.iter().any(|m| message.starts_with(m))
+        }
+        _ => false,
     }
 }
 
@@ -294,11 +341,20 @@ fn watch_of(conn: &mut DbConn) -> Option<&mut ConnWatch> {
     conn.instrumentation().downcast_mut::<ConnWatch>()
 }
 
-/// Counts one database job run on this connection (the pool's counter).
+/// Counts one database job run on this connection (the pool's counter), and
+/// starts the job with no contention noted.
 pub fn note_job(conn: &mut DbConn) {
     if let Some(watch) = watch_of(conn) {
+        watch.contended = false;
         watch.shared.queries.0.jobs.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Whether the last statement that failed on this connection since the job
+/// began failed for contention (`is_contention`): the caller answers "try
+/// again shortly", and the connection, which is fine, goes back to the pool.
+pub fn was_contended(conn: &mut DbConn) -> bool {
+    watch_of(conn).is_some_and(|w| w.contended)
 }
 
 /// Whether a statement on this connection failed because the connection is
@@ -339,10 +395,11 @@ impl Manager {
                     })?;
                 // WAL lets readers run beside the one writer; busy_timeout makes a
                 // writer wait for the lock instead of failing at once.
-                conn.batch_execute(
-                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                )
+                conn.batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; \
+                         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                    LOCK_WAIT.as_millis()
+                ))
                 .and_then(|()| register_lower(&mut conn))
                 .map_err(|e| DbError::Prepare {
                     path: path_text,
@@ -399,14 +456,22 @@ impl ManageConnection for Manager {
                 dr2d2::Error::ConnectionError(ConnectionError::BadConnection(other.to_string()))
             }
         });
-        conn.map(|mut conn| {
-            conn.set_instrumentation(ConnWatch {
-                shared: self.watch.clone(),
-                lost: false,
-                alive_at: self.watch.outages.load(Ordering::Relaxed),
-            });
-            conn
-        })
+        let mut conn = conn?;
+        // The pool serves requests: they wait for a lock at most `LOCK_WAIT`,
+        // as on SQLite. Set once per connection (not per request), before the
+        // counter is attached. Migrations, the command line and the admin
+        // page's sync open their own connections and wait as long as it takes.
+        if let DbConn::Postgresql(c) = &mut conn {
+            c.batch_execute(&format!("SET lock_timeout = {}", LOCK_WAIT.as_millis()))
+                .map_err(dr2d2::Error::QueryError)?;
+        }
+        conn.set_instrumentation(ConnWatch {
+            shared: self.watch.clone(),
+            lost: false,
+            contended: false,
+            alive_at: self.watch.outages.load(Ordering::Relaxed),
+        });
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), dr2d2::Error> {
@@ -574,4 +639,51 @@ pub fn refresh_statistics(conn: &mut DbConn) -> QueryResult<()> {
 pub fn ping(conn: &mut DbConn) -> Result<(), DbError> {
     diesel::sql_query("SELECT 1").execute(conn)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_contention;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn failed(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_string()))
+    }
+
+    #[test]
+    fn waits_and_deadlocks_are_contention_and_nothing_else_is() {
+        for message in [
+            "database is locked",
+            "canceling statement due to lock timeout",
+            "canceling statement due to statement timeout",
+            "deadlock detected",
+        ] {
+            assert!(
+                is_contention(&failed(DatabaseErrorKind::Unknown, message)),
+                "{message}"
+            );
+        }
+        assert!(is_contention(&failed(
+            DatabaseErrorKind::SerializationFailure,
+            "could not serialize access due to concurrent update"
+        )));
+        for (kind, message) in [
+            (
+                DatabaseErrorKind::UniqueViolation,
+                "duplicate key value violates unique constraint",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "relation \"class_messages\" does not exist",
+            ),
+            (DatabaseErrorKind::Unknown, "no such table: class_messages"),
+            (
+                DatabaseErrorKind::ClosedConnection,
+                "server closed the connection unexpectedly",
+            ),
+        ] {
+            assert!(!is_contention(&failed(kind, message)), "{message}");
+        }
+        assert!(!is_contention(&Error::NotFound));
+    }
 }

@@ -9,7 +9,10 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 use chrono::NaiveDateTime;
 
-use super::state::{keep_request_conn, take_request_conn, Database, Lease};
+use super::state::{
+    keep_request_conn, note_request_contended, request_was_contended, take_request_conn, Database,
+    Lease,
+};
 use crate::accounts::rate_limit::Limited;
 use crate::campus_time::CampusTime;
 use crate::chat::{ChatError, Rules};
@@ -32,6 +35,11 @@ pub enum AppError {
     },
     #[error("the database is unavailable")]
     Unavailable,
+    /// Other work held what the request needed for longer than it waits
+    /// (`db::LOCK_WAIT`), or it lost a deadlock: its transaction was rolled
+    /// back, and the same request will likely work in a few seconds.
+    #[error("the database is busy")]
+    Busy,
     /// A suspended student tried to change something (they may only read),
     /// with the campus time zone the end is shown in.
     #[error("suspended")]
@@ -94,14 +102,22 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Suspended { .. } => StatusCode::FORBIDDEN,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            // A failure that followed contention is `Busy`'s (`error_response`).
+            AppError::Internal(_) if request_was_contended() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let AppError::Internal(error) = self {
+            if request_was_contended() {
+                tracing::warn!(error = ?error, "the database was too busy for this request");
+                return AppError::Busy.error_response();
+            }
+        }
         if let AppError::SignInRequired { next } = self {
             let target = format!(
                 "/login?next={}",
@@ -137,6 +153,11 @@ impl ResponseError for AppError {
                 "Common Grounds cannot reach its database right now. Nothing you sent was lost or half-saved; try again in a minute.".into(),
                 None,
             ),
+            AppError::Busy => (
+                "Try again shortly",
+                "Common Grounds is too busy to finish this right now. Nothing you sent was lost or half-saved; try again in a few seconds.".into(),
+                None,
+            ),
             AppError::Suspended {
                 until,
                 reason,
@@ -169,8 +190,14 @@ impl ResponseError for AppError {
         {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.max(&1).to_string()));
         }
-        if matches!(self, AppError::Unavailable) {
-            response.insert_header((header::RETRY_AFTER, "30"));
+        match self {
+            AppError::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, "30"));
+            }
+            AppError::Busy => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
         }
         response.body(body)
     }
@@ -501,7 +528,11 @@ pub fn chat_refusal(
 /// `state::one_connection_per_request`), or a fresh checkout that the request
 /// then keeps. A statement that failed because its connection was cut off
 /// answers 503 ("try again shortly"), and that connection is dropped, so the
-/// next job takes a working one.
+/// next job takes a working one. A job whose statement failed because other
+/// work held its locks too long, or lost a deadlock, marks the request
+/// (`note_request_contended`): if the request then fails, it answers 503
+/// (`AppError::Busy`), however the handler carried the error. The job's
+/// transaction was rolled back, and its connection, which is fine, is kept.
 pub async fn with_conn<T, F>(db: &Arc<Database>, f: F) -> Result<T, AppError>
 where
     T: Send + 'static,
@@ -549,11 +580,15 @@ where
             });
             return (result, None);
         }
-        (result, Some(lease))
+        let contended = crate::db::was_contended(&mut lease.conn);
+        (result, Some((lease, contended)))
     })
     .await?;
-    if let Some(lease) = lease {
+    if let Some((lease, contended)) = lease {
         keep_request_conn(lease);
+        if contended {
+            note_request_contended();
+        }
     }
     result
 }

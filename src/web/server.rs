@@ -100,7 +100,9 @@ impl Application {
         )?;
         let database = Arc::new(Database::new(pool.clone()));
         {
-            let mut conn = database.connection()?;
+            // Its own connection, not the pool's: a migration waits for its
+            // locks as long as it takes, not `db::LOCK_WAIT`.
+            let mut conn = db::Manager::new(config.database.url.clone()).establish()?;
             let applied = db::run_migrations(&mut conn)?;
             if !applied.is_empty() {
                 tracing::info!(count = applied.len(), "applied migrations");

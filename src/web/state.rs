@@ -2,7 +2,7 @@
 //! assembles. Handlers and guards import it from here, so `server` (which
 //! imports the handlers to register their routes) is never imported back.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -114,6 +114,9 @@ tokio::task_local! {
     /// The connection the request in this task took for its first database
     /// job (the session lookup, usually), kept for its next ones.
     static REQUEST_CONN: RefCell<Option<Lease>>;
+    /// A database job of the request in this task failed because other work
+    /// held its locks too long, or it lost a deadlock (`db::was_contended`).
+    static REQUEST_CONTENDED: Cell<bool>;
 }
 
 /// Middleware: one pooled connection per request. The first database job of
@@ -126,7 +129,21 @@ pub async fn one_connection_per_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    REQUEST_CONN.scope(RefCell::new(None), next.call(req)).await
+    let request = REQUEST_CONN.scope(RefCell::new(None), next.call(req));
+    REQUEST_CONTENDED.scope(Cell::new(false), request).await
+}
+
+/// Notes that a database job of this request failed for contention: if the
+/// request then fails, it answers "try again shortly" (`AppError::Busy`),
+/// however the handler carried the error (many pass a domain error on
+/// inside their job's result, to map it later).
+pub fn note_request_contended() {
+    let _ = REQUEST_CONTENDED.try_with(|c| c.set(true));
+}
+
+/// Whether a database job of this request failed for contention.
+pub fn request_was_contended() -> bool {
+    REQUEST_CONTENDED.try_with(Cell::get).unwrap_or(false)
 }
 
 /// The connection this request already holds, taken out for a job (none

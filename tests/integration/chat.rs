@@ -1860,3 +1860,67 @@ backend_test!(
         assert_eq!(count, 0);
     }
 );
+
+backend_test!(
+    async fn a_post_that_waits_out_a_held_lock_says_try_again_and_saves_nothing(backend: Backend) {
+        use diesel::connection::SimpleConnection;
+        let app = spawn_app(backend).await;
+        let a = student(&app, "mst3k").await;
+        let class = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            enroll(&mut conn, &a.user, &class);
+            class
+        };
+        // Another writer (a migration, an operator's LOCK, a long job) holds
+        // what a post needs for 8 s, longer than a request waits for it.
+        let mut holder = app.db.connect();
+        holder
+            .batch_execute(match backend {
+                Backend::Sqlite => "BEGIN IMMEDIATE",
+                Backend::Postgres => "BEGIN; LOCK TABLE class_messages IN EXCLUSIVE MODE",
+            })
+            .unwrap();
+        let held = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(8));
+            holder.batch_execute("ROLLBACK").unwrap();
+        });
+        let started = std::time::Instant::now();
+        let reply = a.post_message(&app, &class, "held back by a lock").await;
+        let took = started.elapsed();
+        held.join().unwrap();
+
+        assert_eq!(reply.status, 503, "a lock held too long: {}", reply.body);
+        assert!(reply.body.contains("Try again shortly"), "{}", reply.body);
+        assert!(
+            reply.body.contains("Nothing you sent was lost"),
+            "{}",
+            reply.body
+        );
+        assert_eq!(reply.retry_after.as_deref(), Some("5"));
+        assert!(
+            took < std::time::Duration::from_secs(8),
+            "the request waited {took:?}, for the lock to be let go"
+        );
+        let page = chat_as_seen(&app, &a.client, &format!("/classes/{class}")).await;
+        assert!(
+            !page.contains("held back by a lock"),
+            "nothing of the refused post is kept"
+        );
+
+        // Once the lock is free, the same post goes through, once.
+        assert_eq!(
+            a.post_message(&app, &class, "held back by a lock")
+                .await
+                .status,
+            303
+        );
+        let page = chat_as_seen(&app, &a.client, &format!("/classes/{class}")).await;
+        let shown: Vec<String> = shown_messages(&page)
+            .into_iter()
+            .map(|m| m.text)
+            .filter(|t| t.contains("held back by a lock"))
+            .collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+    }
+);
