@@ -18,6 +18,21 @@ pub const REQUESTS_PER_DAY: u32 = 50;
 /// A request nobody answers lapses after this long (for every request alike).
 pub const REQUEST_LIFETIME_DAYS: i64 = 60;
 
+/// Whether the sender of a declined request still sees it as waiting. A
+/// student is never told they were declined ("They are not told"): to them
+/// a declined request reads as one nobody answered, listed as sent until it
+/// would have lapsed, and withdrawn as any other. The row itself stays, so
+/// asking again never reaches the student who declined.
+fn shown_to_sender(row: &Friendship, now: NaiveDateTime) -> bool {
+    row.status == FriendshipStatus::Rejected
+        && row.updated_at >= now - Duration::days(REQUEST_LIFETIME_DAYS)
+}
+
+/// The time that makes a declined request read, to its sender, as lapsed.
+fn lapsed_for_sender(now: NaiveDateTime) -> NaiveDateTime {
+    now - Duration::days(REQUEST_LIFETIME_DAYS) - Duration::seconds(1)
+}
+
 /// What sending a request did, as far as the sender may know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestOutcome {
@@ -81,6 +96,31 @@ pub fn request(
     })
 }
 
+/// The unconfirmed account a request or a block makes for a computing ID
+/// nobody signed in with yet: the row waits for them (`delete_unconfirmed`
+/// keeps it while a friendship row names it), and becomes theirs when they do.
+fn placeholder(
+    tx: &mut Tx,
+    computing_id: &str,
+    placeholder_domain: &str,
+    now: NaiveDateTime,
+) -> QueryResult<UserId> {
+    let email = format!("{computing_id}@{placeholder_domain}");
+    Ok(accounts::insert_or_find(
+        tx,
+        &NewUser {
+            id: &UserId::new(),
+            email: &email,
+            computing_id,
+            email_verified: false,
+            role: Role::Student.as_str(),
+            created_at: now,
+            updated_at: now,
+        },
+    )?
+    .id)
+}
+
 // Stays whole: the daily limit, the lookup, the block and duplicate checks and
 // the insert are one transaction, read top to bottom in the order they must run.
 fn request_in(
@@ -108,6 +148,15 @@ fn request_in(
                 (FriendshipStatus::Blocked, true) => Ok(RequestOutcome::YouBlocked {
                     computing_id: who(),
                 }),
+                // They declined a request I no longer see: to me this is a new
+                // request (counted, and listed as sent), though they hear nothing.
+                (FriendshipStatus::Rejected, true) if !shown_to_sender(&row, now) => {
+                    if let Err(limited) = spend_request(tx, me, now)? {
+                        return Ok(limited);
+                    }
+                    set_status(tx, &row, &me.id, &other.id, FriendshipStatus::Rejected, now)?;
+                    Ok(sent)
+                }
                 // They blocked me, I already asked, or they declined my request:
                 // nothing changes, and the reply is the ordinary one.
                 (FriendshipStatus::Blocked, false)
@@ -145,22 +194,7 @@ fn request_in(
     }
     let other_id = match &existing_user {
         Some(user) => user.id.clone(),
-        None => {
-            let email = format!("{computing_id}@{placeholder_domain}");
-            accounts::insert_or_find(
-                tx,
-                &NewUser {
-                    id: &UserId::new(),
-                    email: &email,
-                    computing_id,
-                    email_verified: false,
-                    role: Role::Student.as_str(),
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?
-            .id
-        }
+        None => placeholder(tx, computing_id, placeholder_domain, now)?,
     };
     let asked = super::insert_if_absent(
         tx,
@@ -284,15 +318,22 @@ pub enum ActionError {
 }
 
 /// Carries out `action` by `me` on the student with `computing_id`, in its own
-/// write transaction. Returns a sentence saying what happened.
+/// write transaction. Returns a sentence saying what happened. Blocking a
+/// computing ID nobody signed in with yet makes the same unconfirmed
+/// placeholder a request would (at `placeholder_domain`), so the block holds
+/// if they sign up, and the blocked list, like a request's reply, never says
+/// whether they use Common Grounds.
 pub fn act(
     conn: &mut DbConn,
     me: &User,
     computing_id: &str,
     action: Action,
+    placeholder_domain: &str,
     now: NaiveDateTime,
 ) -> Result<String, ActionError> {
-    db::write_tx(conn, |tx| act_in(tx, me, computing_id, action, now))
+    db::write_tx(conn, |tx| {
+        act_in(tx, me, computing_id, action, placeholder_domain, now)
+    })
 }
 
 // Stays whole: one match over the friend actions, each a few lines, with the
@@ -302,6 +343,7 @@ fn act_in(
     me: &User,
     computing_id: &str,
     action: Action,
+    placeholder_domain: &str,
     now: NaiveDateTime,
 ) -> Result<String, ActionError> {
     let conn: &mut DbConn = tx;
@@ -318,12 +360,15 @@ fn act_in(
             let row = row
                 .filter(|r| r.status == FriendshipStatus::Pending && r.user_id_2 == me.id)
                 .ok_or_else(|| ActionError::NoRequest(cid.clone()))?;
-            let status = if action == Action::Accept {
-                FriendshipStatus::Accepted
+            // A declined request keeps its time: to its sender it is still
+            // the request they sent then (`overview`), and it lapses when an
+            // unanswered one would (`delete_lapsed_requests`).
+            let (status, at) = if action == Action::Accept {
+                (FriendshipStatus::Accepted, now)
             } else {
-                FriendshipStatus::Rejected
+                (FriendshipStatus::Rejected, row.updated_at)
             };
-            set_status(tx, &row, &row.user_id_1, &row.user_id_2, status, now)?;
+            set_status(tx, &row, &row.user_id_1, &row.user_id_2, status, at)?;
             if action == Action::Accept {
                 tell_accepted(tx, &row.user_id_1, &me.id, now)?;
             }
@@ -335,12 +380,26 @@ fn act_in(
         }
         Action::Remove => {
             let row = row
-                .filter(|r| {
-                    r.status == FriendshipStatus::Accepted
-                        || (r.status == FriendshipStatus::Pending && r.user_id_1 == me.id)
+                .filter(|r| match r.status {
+                    FriendshipStatus::Accepted => true,
+                    FriendshipStatus::Pending => r.user_id_1 == me.id,
+                    FriendshipStatus::Rejected => r.user_id_1 == me.id && shown_to_sender(r, now),
+                    FriendshipStatus::Blocked => false,
                 })
                 .ok_or_else(|| ActionError::NotConnected(cid.clone()))?;
-            diesel::delete(friendships::table.find(&row.id)).execute(conn)?;
+            if row.status == FriendshipStatus::Rejected {
+                // Withdrawn, to me; the decline stays (`shown_to_sender`).
+                set_status(
+                    conn,
+                    &row,
+                    &row.user_id_1,
+                    &row.user_id_2,
+                    FriendshipStatus::Rejected,
+                    lapsed_for_sender(now),
+                )?;
+            } else {
+                diesel::delete(friendships::table.find(&row.id)).execute(conn)?;
+            }
             if row.status == FriendshipStatus::Pending {
                 notifications::friends::request_withdrawn(tx, &row.user_id_2, &me.id)?;
             }
@@ -352,29 +411,34 @@ fn act_in(
         }
         Action::Block => {
             let done = format!("{cid} is blocked: they cannot send you requests or see you.");
-            let Some(other) = other else {
-                return Ok(done);
+            let other_id = match &other {
+                Some(other) => other.id.clone(),
+                // Myself: nothing to block (as before).
+                None if computing_id == me.computing_id => return Ok(done),
+                // Nobody yet: blocked all the same, so the list reads as for anyone.
+                None => placeholder(tx, computing_id, placeholder_domain, now)?,
             };
+            let conn: &mut DbConn = tx;
             match row {
                 Some(row) => {
                     set_status(
                         conn,
                         &row,
                         &me.id,
-                        &other.id,
+                        &other_id,
                         FriendshipStatus::Blocked,
                         now,
                     )?;
                 }
                 None => {
                     // Unless they blocked me first (then the pair stays as it is).
-                    if super::between(conn, &me.id, &other.id)?.is_none() {
+                    if super::between(conn, &me.id, &other_id)?.is_none() {
                         let blocked = super::insert_if_absent(
                             conn,
                             &NewFriendship {
                                 id: &FriendshipId::new(),
                                 user_id_1: &me.id,
-                                user_id_2: &other.id,
+                                user_id_2: &other_id,
                                 status: FriendshipStatus::Blocked.as_str(),
                                 created_at: now,
                                 updated_at: now,
@@ -383,7 +447,7 @@ fn act_in(
                         if !blocked {
                             // A request or block of the same pair landed at the same
                             // moment: the pair is there now, so act on it.
-                            return act_in(tx, me, computing_id, action, now);
+                            return act_in(tx, me, computing_id, action, placeholder_domain, now);
                         }
                     }
                 }
@@ -431,7 +495,7 @@ pub struct Overview {
 
 /// The friends page's lists, in one statement: the rows where I am either
 /// side, each joined to the other student (by the side that is not me).
-pub fn overview(conn: &mut DbConn, me: &UserId) -> QueryResult<Overview> {
+pub fn overview(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResult<Overview> {
     let other = diesel::dsl::case_when(
         friendships::user_id_1.eq(me.clone()),
         friendships::user_id_2,
@@ -462,10 +526,14 @@ pub fn overview(conn: &mut DbConn, me: &UserId) -> QueryResult<Overview> {
         match row.status {
             FriendshipStatus::Accepted => out.friends.push((other_id.clone(), person(true))),
             FriendshipStatus::Pending if i_am_first => out.outgoing.push(person(false)),
+            // A request they declined reads, to me, as one still waiting.
+            FriendshipStatus::Rejected if i_am_first && shown_to_sender(&row, now) => {
+                out.outgoing.push(person(false))
+            }
             // The requester chose to reach out, so their name shows (see `Person`).
             FriendshipStatus::Pending => out.incoming.push(person(true)),
             FriendshipStatus::Blocked if i_am_first => out.blocked.push(person(false)),
-            // Declined requests and blocks against me are not shown.
+            // Requests I declined and blocks against me are not shown.
             FriendshipStatus::Blocked | FriendshipStatus::Rejected => {}
         }
     }
@@ -524,7 +592,9 @@ pub fn accepted_friend(
         .optional())
 }
 
-/// Removes requests nobody answered within `REQUEST_LIFETIME_DAYS`.
+/// Removes requests nobody answered within `REQUEST_LIFETIME_DAYS`. Declined
+/// ones stay (so a declined sender cannot ask again with a notification), and
+/// to their senders they lapse at the same age (`shown_to_sender`).
 pub fn delete_lapsed_requests(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(
         friendships::table

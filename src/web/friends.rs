@@ -55,7 +55,7 @@ pub async fn index(
             let user = &current.user;
             let choice =
                 TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
-            let overview = requests::overview(conn, &user.id)?;
+            let overview = requests::overview(conn, &user.id, clock::now())?;
             let ids: Vec<UserId> = overview.friends.iter().map(|(id, _)| id.clone()).collect();
             let counts = match &choice.current {
                 Some(term) => friends::visibility::shared_counts(conn, user, &ids, term.code())?,
@@ -184,12 +184,14 @@ pub async fn act(
     let computing_id = requests::parse_who(&who, &state.config.sign_in.allowed_email_domains)
         .map_err(|_| AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref().or(Some("/friends")));
+    let domain = state.config.sign_in.allowed_email_domains[0].clone();
     let outcome = with_conn(&state.pool, move |conn| {
         Ok(requests::act(
             conn,
             &current.user,
             &computing_id,
             action,
+            &domain,
             clock::now(),
         ))
     })
@@ -530,7 +532,7 @@ pub async fn free_time(
             let user = &current.user;
             let choice =
                 TermChoice::load(conn, &terms, configured.as_deref(), query.term.as_deref())?;
-            let overview = requests::overview(conn, &user.id)?;
+            let overview = requests::overview(conn, &user.id, clock::now())?;
             let weeks = if query.chosen.is_empty() {
                 weeks::Weeks::default()
             } else {

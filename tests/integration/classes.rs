@@ -350,6 +350,146 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_declined_request_reads_to_its_sender_as_one_still_waiting(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1a");
+        let b = app.student("bb2b");
+        let _c = app.student("cc3c");
+        a.post(&app, "/friends", "/friends", &[("who", "bb2b")])
+            .await;
+        a.post(&app, "/friends", "/friends", &[("who", "cc3c")])
+            .await;
+        a.get(&app, "/friends").await; // shows the flash, once
+        let (_, before) = a.get(&app, "/friends").await;
+        let sent = text_of(&before, "#outgoing-heading + .rows");
+        assert!(sent.contains("bb2b") && sent.contains("cc3c"), "{sent}");
+
+        // B declines; C does nothing. A's page cannot tell the two apart.
+        let (_, declined) = b
+            .post_and_follow(&app, "/friends", "/friends/aa1a/decline", &[])
+            .await;
+        assert!(declined.contains("They are not told"), "{declined}");
+        assert_eq!(
+            status_between(&app, &a.user.id, &b.user.id),
+            Some((FriendshipStatus::Rejected, a.user.id.clone()))
+        );
+        let (_, after) = a.get(&app, "/friends").await;
+        assert_eq!(
+            normalized_reply(&after, "NOBODY"),
+            normalized_reply(&before, "NOBODY"),
+            "A's friends page changed when B declined"
+        );
+        // Asking again gets the ordinary reply and changes nothing.
+        let (_, again) = a
+            .post_and_follow(&app, "/friends", "/friends", &[("who", "bb2b")])
+            .await;
+        assert!(again.contains("Request sent to bb2b"), "{again}");
+        assert!(text_of(&again, "#outgoing-heading + .rows").contains("bb2b"));
+
+        // Both lapse, to A, at the same age: the unanswered one is removed,
+        // the declined one stays (B is not asked again) but is no longer listed.
+        {
+            use common_grounds::db::schema::friendships;
+            let mut conn = app.conn();
+            let aged =
+                clock::now() - chrono::Duration::days(friends::requests::REQUEST_LIFETIME_DAYS + 1);
+            diesel::update(friendships::table)
+                .set(friendships::updated_at.eq(aged))
+                .execute(&mut *conn)
+                .unwrap();
+            let removed =
+                friends::requests::delete_lapsed_requests(&mut conn, clock::now()).unwrap();
+            assert_eq!(removed, 1, "the unanswered request to C");
+        }
+        let (_, lapsed) = a.get(&app, "/friends").await;
+        assert!(
+            !lapsed.contains("outgoing-heading"),
+            "nothing listed as sent"
+        );
+        assert_eq!(
+            status_between(&app, &a.user.id, &b.user.id),
+            Some((FriendshipStatus::Rejected, a.user.id.clone()))
+        );
+
+        // Asking B again reads as a new request to A, and B hears nothing of it.
+        let b_notices = || {
+            use common_grounds::db::schema::notifications;
+            notifications::table
+                .filter(notifications::user_id.eq(&b.user.id))
+                .count()
+                .get_result::<i64>(&mut *app.conn())
+                .unwrap()
+        };
+        let heard = b_notices();
+        let (_, again) = a
+            .post_and_follow(&app, "/friends", "/friends", &[("who", "bb2b")])
+            .await;
+        assert!(again.contains("Request sent to bb2b"), "{again}");
+        assert!(text_of(&again, "#outgoing-heading + .rows").contains("bb2b"));
+        assert_eq!(
+            b_notices(),
+            heard,
+            "B declined: no new request reaches them"
+        );
+
+        // Withdrawing it reads as for any request, and asking once more still
+        // does not reach B.
+        let (_, withdrawn) = a
+            .post_and_follow(&app, "/friends", "/friends/bb2b/remove", &[])
+            .await;
+        assert!(
+            withdrawn.contains("Your request to bb2b was withdrawn"),
+            "{withdrawn}"
+        );
+        assert!(!withdrawn.contains("outgoing-heading"));
+        a.post(&app, "/friends", "/friends", &[("who", "bb2b")])
+            .await;
+        assert_eq!(b_notices(), heard);
+        assert_eq!(
+            status_between(&app, &a.user.id, &b.user.id),
+            Some((FriendshipStatus::Rejected, a.user.id.clone()))
+        );
+    }
+);
+
+backend_test!(
+    async fn a_block_never_tells_whether_the_person_exists(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a1 = app.student("aa1a");
+        let a2 = app.student("aa2a");
+        let _real = app.student("real9");
+
+        let on_real = a1.post(&app, "/friends", "/friends/real9/block", &[]).await;
+        let on_ghost = a2
+            .post(&app, "/friends", "/friends/ghost9/block", &[])
+            .await;
+        assert_eq!(on_real.status(), on_ghost.status());
+        assert_eq!(
+            on_real.headers().get("location"),
+            on_ghost.headers().get("location")
+        );
+        let (_, real_page) = a1.get(&app, "/friends").await;
+        let (_, ghost_page) = a2.get(&app, "/friends").await;
+        let real_page = normalized_reply(&real_page, "real9").replace("aa1a", "ME");
+        let ghost_page = normalized_reply(&ghost_page, "ghost9").replace("aa2a", "ME");
+        assert_eq!(real_page, ghost_page);
+        assert!(text_of(&real_page, "#blocked-heading + .rows").contains("WHO"));
+
+        // Unblocking reads alike too.
+        let (_, real_page) = a1
+            .post_and_follow(&app, "/friends", "/friends/real9/unblock", &[])
+            .await;
+        let (_, ghost_page) = a2
+            .post_and_follow(&app, "/friends", "/friends/ghost9/unblock", &[])
+            .await;
+        let real_page = normalized_reply(&real_page, "real9").replace("aa1a", "ME");
+        let ghost_page = normalized_reply(&ghost_page, "ghost9").replace("aa2a", "ME");
+        assert_eq!(real_page, ghost_page);
+        assert!(real_page.contains("WHO is unblocked"), "{real_page}");
+    }
+);
+
+backend_test!(
     async fn hiding_classes_is_mutual(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let a = app.student("aa1a");

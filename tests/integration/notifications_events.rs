@@ -107,12 +107,28 @@ backend_test!(
         nothing_new(&app, &before, "a request sent again");
 
         exactly_one(&app, &a, Kind::FriendAccepted, || async {
-            requests::act(&mut app.conn(), &b.user, "arwy", Action::Accept, now).unwrap();
+            requests::act(
+                &mut app.conn(),
+                &b.user,
+                "arwy",
+                Action::Accept,
+                "virginia.edu",
+                now,
+            )
+            .unwrap();
         })
         .await;
 
         // C blocked A: A's request to C is dropped, and C hears nothing.
-        requests::act(&mut app.conn(), &c.user, "arwy", Action::Block, now).unwrap();
+        requests::act(
+            &mut app.conn(),
+            &c.user,
+            "arwy",
+            Action::Block,
+            "virginia.edu",
+            now,
+        )
+        .unwrap();
         let before = counts(&app);
         requests::request(&mut app.conn(), &a.user, "cryz", "virginia.edu", now).unwrap();
         nothing_new(&app, &before, "a request to a student who blocked you");
@@ -148,7 +164,15 @@ backend_test!(
         let mut inboxes = Vec::new();
         for i in 1..=8 {
             let at = now + Duration::minutes(i);
-            requests::act(&mut app.conn(), &a.user, "bryw", Action::Remove, at).unwrap();
+            requests::act(
+                &mut app.conn(),
+                &a.user,
+                "bryw",
+                Action::Remove,
+                "virginia.edu",
+                at,
+            )
+            .unwrap();
             inboxes.push(
                 view::list(&mut app.conn(), &b.user.id, at, None, 10)
                     .unwrap()
@@ -162,7 +186,15 @@ backend_test!(
         assert_eq!(inboxes, vec![0; 8]);
         assert_eq!(counts(&app).get(&b.user.id), None);
         let tomorrow = now + Duration::days(1) + Duration::minutes(10);
-        requests::act(&mut app.conn(), &a.user, "bryw", Action::Remove, tomorrow).unwrap();
+        requests::act(
+            &mut app.conn(),
+            &a.user,
+            "bryw",
+            Action::Remove,
+            "virginia.edu",
+            tomorrow,
+        )
+        .unwrap();
         exactly_one(&app, &b, Kind::FriendRequest, || async {
             requests::request(&mut app.conn(), &a.user, "bryw", "virginia.edu", tomorrow).unwrap();
         })
