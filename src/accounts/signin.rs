@@ -372,11 +372,25 @@ pub fn confirm_code(
             .limit(i64::from(limits.emails_per_student_per_hour.clamp(1, 20)))
             .select(MagicLink::as_select())
             .load(conn)?;
+        // The increment is the gate: it counts a try only on a code with tries
+        // left as of now. On PostgreSQL, tries of one address from several
+        // clients are not serialized (the advisory lock is the client's), so
+        // a burst all read "tries left" before any counted; the update waits
+        // for the others' and checks the count again, and only the codes it
+        // counted are tried. (SQLite's immediate transactions run one at a time.)
         let ids: Vec<&MagicLinkId> = live.iter().map(|l| &l.id).collect();
-        diesel::update(magic_links::table.filter(magic_links::id.eq_any(ids)))
-            .set(magic_links::code_attempts.eq(magic_links::code_attempts + 1))
-            .execute(conn)?;
-        Ok(live)
+        let counted: Vec<MagicLinkId> = crate::on_each_backend!(conn, |c| diesel::update(
+            magic_links::table
+                .filter(magic_links::id.eq_any(&ids))
+                .filter(magic_links::code_attempts.lt(MAX_CODE_ATTEMPTS))
+        )
+        .set(magic_links::code_attempts.eq(magic_links::code_attempts + 1))
+        .returning(magic_links::id)
+        .get_results(c))?;
+        Ok(live
+            .into_iter()
+            .filter(|l| counted.contains(&l.id))
+            .collect())
     })?;
     // Checked with no connection held: bcrypt is the slow part.
     let matched = if live.is_empty() {

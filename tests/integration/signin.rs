@@ -572,6 +572,91 @@ backend_test!(
     }
 );
 
+/// PostgreSQL only: tries of one address from several clients are not
+/// serialized there (SQLite's immediate transactions run one at a time). Eight
+/// clients all read "five tries left" while the code's row is held; when it
+/// is let go, only five of them may count a try and check the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_from_many_clients_gets_five_tries_of_a_code_not_one_each() {
+    use common_grounds::accounts::signin::{
+        self, CodeAttempt, CodeHashes, RequestLimits, SignInError,
+    };
+    use common_grounds::accounts::CampusEmail;
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let app = spawn_app(Backend::Postgres).await;
+    app.post_login(STUDENT).await;
+    let code = code_in(&newest_email_to(&app, 1, STUDENT).await.text).unwrap();
+    let wrong = if code == "11111111" {
+        "22222222"
+    } else {
+        "11111111"
+    };
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute("BEGIN; SELECT id FROM magic_links FOR UPDATE")
+        .unwrap();
+
+    const CLIENTS: usize = 8;
+    let tries: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let mut conn = app.db.connect();
+            std::thread::spawn(move || {
+                let email = CampusEmail::parse(STUDENT, &["virginia.edu".to_string()]).unwrap();
+                let client = format!("192.0.2.{i}");
+                let attempt = CodeAttempt {
+                    email: &email,
+                    code: wrong,
+                    client: &client,
+                    user_agent: None,
+                };
+                let limits = RequestLimits {
+                    emails_per_student_per_hour: 5,
+                    requests_per_ip_per_10_minutes: 100,
+                    code_tries_per_ip_per_10_minutes: 100,
+                };
+                signin::confirm_code(
+                    &mut conn,
+                    &attempt,
+                    limits,
+                    &CodeHashes::default(),
+                    clock::now(),
+                )
+            })
+        })
+        .collect();
+    // Every client has read the code and waits on its row.
+    let mut watcher = app.db.connect();
+    let mut waiting = || -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_stat_activity \
+              WHERE wait_event_type = 'Lock' AND datname = current_database())",
+        ))
+        .get_result(&mut watcher)
+        .unwrap()
+    };
+    let started = Instant::now();
+    let mut seen = waiting();
+    while seen < CLIENTS as i64 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+        seen = waiting();
+    }
+    assert_eq!(seen, CLIENTS as i64, "clients waiting on the code's row");
+    holder.batch_execute("COMMIT").unwrap();
+
+    for attempt in tries {
+        let outcome = attempt.join().unwrap();
+        assert!(
+            matches!(outcome, Err(SignInError::CodeInvalid)),
+            "a wrong code: {:?}",
+            outcome.err()
+        );
+    }
+    assert_eq!(code_attempts(&app), vec![5], "tries counted on the code");
+}
+
 // ================================================================ 3. no account oracle
 
 backend_test!(
