@@ -99,6 +99,9 @@ impl Cursor {
         }
         let micros: i64 = micros.parse().ok()?;
         let last_activity_at = DateTime::from_timestamp_micros(micros)?.naive_utc();
+        if !crate::clock::plausible(last_activity_at) {
+            return None;
+        }
         Some(Cursor {
             last_activity_at,
             id: MessageId::parse(id)?,

@@ -46,8 +46,12 @@ impl Cursor {
             return None;
         }
         let micros: i64 = micros.parse().ok()?;
+        let created_at = DateTime::from_timestamp_micros(micros)?.naive_utc();
+        if !crate::clock::plausible(created_at) {
+            return None;
+        }
         Some(Cursor {
-            created_at: DateTime::from_timestamp_micros(micros)?.naive_utc(),
+            created_at,
             id: NotificationId::parse(id)?,
         })
     }

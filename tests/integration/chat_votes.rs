@@ -327,6 +327,17 @@ backend_test!(
         let (status, page) = me.get(&app, &format!("{top}&before={cursor}")).await;
         assert_eq!(status, 400);
         assert!(page.contains("This page link is broken"), "{page}");
+        // So is one whose time no message can have (PostgreSQL cannot even
+        // bind it: about 7500 BC), in either order.
+        let ancient = "-300000000000000000_00000000-0000-4000-8000-000000000000";
+        for link in [
+            format!("{}?before={ancient}", list_path(&class)),
+            format!("{top}&before=v0.{ancient}"),
+        ] {
+            let (status, page) = me.get(&app, &link).await;
+            assert_eq!(status, 400, "{link}");
+            assert!(page.contains("This page link is broken"), "{page}");
+        }
     }
 );
 

@@ -351,7 +351,14 @@ backend_test!(
         assert_eq!(seen, expected, "each once, newest first");
 
         // A broken cursor is a clear 400, not a 500 or an empty page.
-        for broken in ["nonsense", "123_abc", "_", "99999999999999999999999_x"] {
+        // The last names a time PostgreSQL cannot bind (about 7500 BC).
+        for broken in [
+            "nonsense",
+            "123_abc",
+            "_",
+            "99999999999999999999999_x",
+            "-300000000000000000_00000000-0000-4000-8000-000000000000",
+        ] {
             let (status, page) = a
                 .get(&app, &format!("/notifications?before={broken}"))
                 .await;

@@ -336,6 +336,10 @@ pub async fn end_name_wait(
 ) -> Result<FlashRedirect, AppError> {
     let seen = NaiveDateTime::parse_from_str(form.until.trim(), WAIT_FORMAT)
         .map_err(|_| moderation::users::AccountActionError::StaleForm)?;
+    if !clock::plausible(seen) {
+        // No wait ends then (and PostgreSQL could not even compare it).
+        return Err(moderation::users::AccountActionError::NoNameWait.into());
+    }
     let who = path.into_inner();
     let actor = current.user.id.clone();
     let ended = with_conn(&state.pool, move |conn| {
