@@ -111,6 +111,13 @@ pub fn flag_and_record(
         lock(conn, &format!("chat-flag:{flagger}"))?;
         // And the class's writers, before any row is written (a hide is an event).
         super::lock_class(conn, &message.class_id)?;
+        // Read again under the lock: a report, a moderator or its author may
+        // have hidden or removed it while this one waited (two reports at the
+        // threshold would otherwise both hide it, logging and telling it twice).
+        let message = super::find(conn, message_id)?.ok_or(ChatError::MessageNotFound)?;
+        if message.deleted {
+            return Err(ChatError::Removed);
+        }
         refuse_over_daily_limit(conn, flagger, rules, now)?;
         let outcome = FlagOutcome::Flagged {
             hidden: message.hidden,

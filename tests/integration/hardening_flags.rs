@@ -554,3 +554,97 @@ backend_test!(
         );
     }
 );
+
+/// PostgreSQL only (SQLite's immediate transactions run one at a time): the
+/// third and fourth reports arrive together, each having read the message
+/// before the other hid it. It is hidden once: one entry in the log, one
+/// notice to its author, one event for open pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reports_at_the_threshold_hide_a_message_once() {
+    use common_grounds::db::schema::{chat_events, notifications};
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let app = spawn_quiet_app(Backend::Postgres, &[]).await;
+    let author = app.student("au1t");
+    let reporters: Vec<Student> = ["rpw1", "rpx2", "rpy3", "rpz4"]
+        .iter()
+        .map(|id| app.student(id))
+        .collect();
+    let mut members: Vec<&Student> = reporters.iter().collect();
+    members.push(&author);
+    let class = new_class(&app, "CS 2150", &members);
+    for s in &members {
+        joined_ago(&app, s, &class, Duration::days(3));
+    }
+    let message = post_message(&app, &author, &class, "a fine opinion about the midterm").await;
+    for (who, reason) in reporters[..2].iter().zip(["one", "two"]) {
+        report(&app, who, &class, &message.id, reason).await;
+    }
+
+    // The class's writers wait on a lock another connection holds, so both
+    // reports have read the message when they go on.
+    let key = format!("chat-class:{}", class.id);
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock(hashtext('{key}'))"))
+        .unwrap();
+    let mut watcher = app.db.connect();
+    let release = tokio::task::spawn_blocking(move || {
+        let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM pg_stat_activity \
+                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
+            ))
+            .get_result(conn)
+            .unwrap()
+        };
+        let started = std::time::Instant::now();
+        while waiting(&mut watcher) < 2 && started.elapsed() < std::time::Duration::from_secs(4) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let seen = waiting(&mut watcher);
+        holder
+            .batch_execute(&format!("SELECT pg_advisory_unlock(hashtext('{key}'))"))
+            .unwrap();
+        seen
+    });
+    let (_, _, seen) = tokio::join!(
+        report(&app, &reporters[2], &class, &message.id, "three"),
+        report(&app, &reporters[3], &class, &message.id, "four"),
+        release,
+    );
+    assert_eq!(seen.unwrap(), 2, "both reports waited on the class");
+
+    let mut conn = app.conn();
+    let hides: i64 = chat_events::table
+        .filter(chat_events::message_id.eq(message.id.as_str()))
+        .filter(chat_events::kind.eq("hide"))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    let notices: i64 = notifications::table
+        .filter(notifications::user_id.eq(&author.user.id))
+        .filter(notifications::kind.eq("message_hidden"))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    let logged: i64 = audit_log::table
+        .filter(audit_log::target_id.eq(message.id.as_str()))
+        .filter(audit_log::action.eq("hide"))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(
+        (hides, notices, logged),
+        (1, 1, 1),
+        "events, notices, log entries"
+    );
+    let flagged: i32 = class_messages::table
+        .find(&message.id)
+        .select(class_messages::flagged_count)
+        .first(&mut *conn)
+        .unwrap();
+    assert_eq!(flagged, 4, "every report counts");
+}
