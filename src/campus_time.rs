@@ -253,7 +253,8 @@ pub fn meeting_range(start_minutes: u32, end_minutes: u32) -> String {
     let (sh, sm, s_half) = twelve_hour_parts(start_minutes);
     let end = twelve_hour(end_minutes);
     let (_, _, e_half) = twelve_hour_parts(end_minutes);
-    if s_half == e_half {
+    // "Midnight" names no half, so the start always says its own.
+    if s_half == e_half && end_minutes != 24 * 60 {
         format!("{sh}:{sm:02}\u{2013}{end}")
     } else {
         format!("{sh}:{sm:02} {s_half}\u{2013}{end}")
@@ -461,6 +462,8 @@ mod tests {
         assert_eq!(meeting_range(720, 770), "12:00\u{2013}12:50 PM");
         assert_eq!(meeting_range(0, 50), "12:00\u{2013}12:50 AM");
         assert_eq!(meeting_range(1380, 1440), "11:00 PM\u{2013}midnight");
+        assert_eq!(meeting_range(480, 1440), "8:00 AM\u{2013}midnight");
+        assert_eq!(meeting_range(0, 1440), "12:00 AM\u{2013}midnight");
         assert_eq!(twelve_hour(24 * 60), "midnight");
         assert_eq!(meeting_range(1110, 1185), "6:30\u{2013}7:45 PM");
     }

@@ -133,9 +133,8 @@ fn first_meeting_day(meeting: &Meeting, span: TermSpan) -> Option<NaiveDate> {
 
 /// A wall-clock minute of a day as a time.
 fn at_minute(day: NaiveDate, minutes: u16) -> NaiveDateTime {
-    let time = NaiveTime::from_hms_opt(u32::from(minutes / 60), u32::from(minutes % 60), 0)
-        .unwrap_or(NaiveTime::MIN);
-    day.and_time(time)
+    // Midnight at a meeting's end (24:00) is the next day's 00:00.
+    day.and_time(NaiveTime::MIN) + Duration::minutes(i64::from(minutes))
 }
 
 /// The end of the term's last day (23:59:59 campus time), in UTC.

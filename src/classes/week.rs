@@ -63,6 +63,10 @@ pub fn meetings_of(class: &Class, listed: Option<&Vec<ClassMeeting>>) -> Vec<Mee
         let days = days.map(schedule::parse_days).unwrap_or_default();
         let start = start.and_then(schedule::parse_time)?;
         let end = end.and_then(schedule::parse_time)?;
+        // SIS writes a meeting that runs to midnight as ending at 00:00 (it
+        // has no 24:00); one that runs past midnight is not a weekly slot we
+        // can draw, and is listed apart like a TBA one.
+        let end = if end == 0 && start > 0 { 24 * 60 } else { end };
         (end > start && !days.is_empty()).then(|| Meeting {
             class_id: class.id.clone(),
             position,

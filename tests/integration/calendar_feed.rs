@@ -742,3 +742,49 @@ async fn calendar_page_passes_axe() {
         client.close().await.unwrap();
     }
 }
+
+backend_test!(
+    async fn a_meeting_that_ends_at_midnight_is_on_the_week_and_in_the_feed(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let server = SisServer::start().await;
+        server.set_subjects("1262", &["CS"]);
+        // SIS has no 24:00: a meeting that runs to midnight ends at 00.00.
+        let late = section(
+            16609,
+            "4970",
+            "LAB",
+            "01/14/2026",
+            "04/28/2026",
+            json!([{
+                "days": "Th", "start_time": "22.00.00.000000-05:00", "end_time": "00.00.00.000000-05:00",
+                "facility_descr": "Rice Hall 011", "instructor": "Ada Lovelace"
+            }]),
+        );
+        server.set_pages("1262", "CS", sis_server::object_pages(&[late], 1));
+        sync_term(&app, &server).await;
+        let me = app.student("ab1cd");
+        let lab = by_number(&mut app.conn(), "16609");
+        classes::enroll(&mut app.conn(), &me.user.id, &lab.id, clock::now()).unwrap();
+
+        let (status, week) = me.get(&app, "/schedule?term=1262").await;
+        assert_eq!(status, 200, "{week}");
+        assert!(
+            week.contains("10:00 PM\u{2013}midnight"),
+            "on the timetable, to midnight: {week}"
+        );
+
+        let (token, _) = make_link(&app, &me).await;
+        let (status, _, _, body) = fetch_feed(&app, &token).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.contains("DTEND;TZID=America/New_York:20260116T000000"),
+            "it ends as Friday begins: {body}"
+        );
+        let Some(parsed) = parse_ics(&body) else {
+            return;
+        };
+        let lab = event(&parsed, "CS 4970 Lab", &["TH"]);
+        assert_eq!(lab["dtstart"], "2026-01-15T22:00:00-05:00");
+        assert_eq!(lab["dtend"], "2026-01-16T00:00:00-05:00");
+    }
+);
