@@ -21,6 +21,18 @@ pub enum EmailError {
     Malformed(String),
     #[error("Only {0} addresses can sign in. Use your university address.")]
     OtherDomain(String),
+    #[error("Use the address made of your computing ID, like mst3k@{0}. Common Grounds knows each student by computing ID, so an alias such as jane.doe@{0} does not work here.")]
+    NotComputingId(String),
+}
+
+/// What Common Grounds takes as a computing ID, in an address or alone: 2 to
+/// 16 letters and digits, starting with a letter. The one rule for signing
+/// in and for naming a friend, so every account can be named (`/friends/{id}`)
+/// and a student has one account, not one per alias of their mailbox.
+pub fn is_login_id(word: &str) -> bool {
+    (2..=16).contains(&word.len())
+        && word.bytes().all(|b| b.is_ascii_alphanumeric())
+        && word.starts_with(|c: char| c.is_ascii_alphabetic())
 }
 
 /// A UVA computing ID's shape: 2–3 letters, one digit, 1–3 letters (`mst3k`,
@@ -111,6 +123,7 @@ impl CampusEmail {
             .iter()
             .find(|d| domain == d.as_str() || domain.strip_prefix("email.") == Some(d.as_str()));
         match canonical {
+            Some(_) if !is_login_id(local) => Err(EmailError::NotComputingId(example)),
             Some(d) => Ok(CampusEmail {
                 address: format!("{local}@{d}"),
                 computing_id: local.to_string(),
@@ -157,6 +170,31 @@ mod tests {
         for hostile in ["hoo1a.", ".hoo1a", "ho..o1a", "hoo1a+x"] {
             assert!(CampusEmail::parse(hostile, &uva()).is_err(), "{hostile}");
         }
+    }
+
+    #[test]
+    fn an_alias_is_refused_with_words_that_say_why() {
+        for alias in [
+            "jane.doe@virginia.edu",
+            "jane_doe@virginia.edu",
+            "jane-doe@virginia.edu",
+            "1abc@virginia.edu",
+            "a@virginia.edu",
+            "abcdefghijklmnopq@virginia.edu",
+        ] {
+            let refused = CampusEmail::parse(alias, &uva()).unwrap_err();
+            assert_eq!(
+                refused,
+                EmailError::NotComputingId("virginia.edu".into()),
+                "{alias}"
+            );
+            assert!(refused.to_string().contains("computing ID"), "{refused}");
+        }
+        // Another school's address is refused for its domain, whatever its shape.
+        assert!(matches!(
+            CampusEmail::parse("jane.doe@gmail.com", &uva()),
+            Err(EmailError::OtherDomain(_))
+        ));
     }
 
     #[test]

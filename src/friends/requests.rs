@@ -72,10 +72,7 @@ pub fn parse_who(raw: &str, allowed_domains: &[String]) -> Result<String, String
             .map_err(|e| e.to_string());
     }
     let id = text.to_ascii_lowercase();
-    let valid = (2..=16).contains(&id.len())
-        && id.chars().all(|c| c.is_ascii_alphanumeric())
-        && id.starts_with(|c: char| c.is_ascii_alphabetic());
-    if valid {
+    if accounts::email::is_login_id(&id) {
         Ok(id)
     } else {
         Err("A computing ID is letters and digits, such as mst3k. Check what you typed.".into())

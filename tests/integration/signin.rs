@@ -749,6 +749,9 @@ backend_test!(
             "\"><script>alert(1)</script>",
             "x@virginia.edu&amp;",
             "mst3k.",
+            // An alias of a mailbox is not a computing ID: one account each.
+            "jane.doe@virginia.edu",
+            "jane_doe@email.virginia.edu",
         ];
         let csrf = app.csrf_from("/login").await;
 
