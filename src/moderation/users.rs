@@ -417,9 +417,14 @@ pub fn current_suspensions(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult
         .load(conn)
 }
 
-/// A user by computing ID or address, as an operator types it.
+/// A user by computing ID or address, as an operator types it. Text with a
+/// control character names nobody (and PostgreSQL refuses to bind a NUL,
+/// which would fail the page as a 500).
 pub fn find_by_login(conn: &mut DbConn, who: &str) -> QueryResult<Option<User>> {
     let who = who.trim().to_ascii_lowercase();
+    if who.chars().any(char::is_control) {
+        return Ok(None);
+    }
     users::table
         .filter(users::email.eq(&who).or(users::computing_id.eq(&who)))
         .select(User::as_select())

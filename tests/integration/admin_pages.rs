@@ -596,3 +596,26 @@ backend_test!(
         client.close().await.unwrap();
     }
 );
+
+backend_test!(
+    async fn a_person_named_with_a_control_character_is_nobody_not_an_error(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let moderator = staff(&app, "mo3d", Role::Moderator);
+        app.student("ab1c");
+        // PostgreSQL refuses to bind a NUL; the filter finds no one instead.
+        let (status, page) = moderator.get(&app, "/admin/audit?actor=ab1c%00x").await;
+        assert_eq!(status, 200, "{page}");
+        let (status, page) = moderator.get(&app, "/admin/audit?actor=ab1c%01").await;
+        assert_eq!(status, 200, "{page}");
+        let lifted = moderator
+            .post(
+                &app,
+                "/admin/users?q=ab1c",
+                "/admin/users/ab1c%00x/lift",
+                &[],
+            )
+            .await;
+        let status = lifted.status().as_u16();
+        assert!((400..500).contains(&status), "lift on a NUL name: {status}");
+    }
+);
