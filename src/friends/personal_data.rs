@@ -22,8 +22,14 @@ pub struct FriendshipEntry {
     pub since: NaiveDateTime,
 }
 
-/// The friendships of `me`, without declines or blocks by the other student.
-pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<Vec<FriendshipEntry>> {
+/// The friendships of `me`, without declines or blocks by the other student:
+/// a request of mine reads as the friends page shows it (a declined one as
+/// waiting, while it would be), sent when I last asked.
+pub fn export_user(
+    conn: &mut DbConn,
+    me: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<FriendshipEntry>> {
     let as_first: Vec<(Friendship, String)> = friendships::table
         .inner_join(users::table.on(users::id.eq(friendships::user_id_2)))
         .filter(friendships::user_id_1.eq(me))
@@ -36,16 +42,20 @@ pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<Vec<Friendship
         .load(conn)?;
     let mut friendship_entries = Vec::new();
     for (row, computing_id) in as_first {
-        // A request of mine that they declined still reads, to me, as sent.
-        let status = match row.status {
-            FriendshipStatus::Rejected => FriendshipStatus::Pending,
-            other => other,
+        let (status, since) = match row.status {
+            FriendshipStatus::Pending | FriendshipStatus::Rejected => {
+                if !super::requests::shown_to_sender(&row, now) {
+                    continue; // lapsed, or withdrawn after a decline: gone, to me
+                }
+                (FriendshipStatus::Pending, row.updated_at)
+            }
+            other => (other, row.created_at),
         };
         friendship_entries.push(FriendshipEntry {
             computing_id,
             status: status.as_str().to_string(),
             direction: "sent",
-            since: row.created_at,
+            since,
         });
     }
     for (row, computing_id) in as_second {

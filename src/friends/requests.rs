@@ -15,17 +15,27 @@ use crate::notifications::{self, Kind, Notice};
 
 /// Friend requests a student may send in a day.
 pub const REQUESTS_PER_DAY: u32 = 50;
+/// Blocks a student may make in a day: a block of a computing ID nobody
+/// uses yet stores an account for it, so blocks are counted as requests are
+/// (every block alike, so the limit says nothing about who has an account).
+pub const BLOCKS_PER_DAY: u32 = 50;
 /// A request nobody answers lapses after this long (for every request alike).
 pub const REQUEST_LIFETIME_DAYS: i64 = 60;
 
-/// Whether the sender of a declined request still sees it as waiting. A
-/// student is never told they were declined ("They are not told"): to them
+/// Whether the sender of a request, answered or not, still sees it as
+/// waiting: until its lifetime ends, to the second. An unanswered one is then
+/// removed by the hourly cleanup (`delete_lapsed_requests`), but to its
+/// sender it is gone already, so the hour between tells nothing.
+///
+/// A student is never told they were declined ("They are not told"): to them
 /// a declined request reads as one nobody answered, listed as sent until it
-/// would have lapsed, and withdrawn as any other. The row itself stays, so
-/// asking again never reaches the student who declined.
-fn shown_to_sender(row: &Friendship, now: NaiveDateTime) -> bool {
-    row.status == FriendshipStatus::Rejected
-        && row.updated_at >= now - Duration::days(REQUEST_LIFETIME_DAYS)
+/// would have lapsed, and withdrawn as any other. The declined row itself
+/// stays, so asking again never reaches the student who declined.
+pub fn shown_to_sender(row: &Friendship, now: NaiveDateTime) -> bool {
+    matches!(
+        row.status,
+        FriendshipStatus::Pending | FriendshipStatus::Rejected
+    ) && row.updated_at >= now - Duration::days(REQUEST_LIFETIME_DAYS)
 }
 
 /// The time that makes a declined request read, to its sender, as lapsed.
@@ -135,7 +145,20 @@ fn request_in(
     };
     let existing_user = accounts::find_by_computing_id(tx, computing_id)?;
     if let Some(other) = &existing_user {
-        if let Some(row) = super::between(tx, &me.id, &other.id)? {
+        let row = match super::between(tx, &me.id, &other.id)? {
+            // My request past its lifetime is gone, to me, even before the
+            // cleanup removes it: asking again is a new request.
+            Some(row)
+                if row.status == FriendshipStatus::Pending
+                    && row.user_id_1 == me.id
+                    && !shown_to_sender(&row, now) =>
+            {
+                diesel::delete(friendships::table.find(&row.id)).execute(&mut **tx)?;
+                None
+            }
+            row => row,
+        };
+        if let Some(row) = row {
             let i_asked = row.user_id_1 == me.id;
             let who = || computing_id.to_string();
             return match (row.status, i_asked) {
@@ -310,6 +333,9 @@ pub enum ActionError {
     NotConnected(String),
     #[error("You have not blocked {0}.")]
     NotBlocked(String),
+    /// Too many blocks today (`BLOCKS_PER_DAY`).
+    #[error("You have blocked {BLOCKS_PER_DAY} people today, the most allowed.")]
+    Limited { retry_at: NaiveDateTime },
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -379,8 +405,9 @@ fn act_in(
             let row = row
                 .filter(|r| match r.status {
                     FriendshipStatus::Accepted => true,
-                    FriendshipStatus::Pending => r.user_id_1 == me.id,
-                    FriendshipStatus::Rejected => r.user_id_1 == me.id && shown_to_sender(r, now),
+                    FriendshipStatus::Pending | FriendshipStatus::Rejected => {
+                        r.user_id_1 == me.id && shown_to_sender(r, now)
+                    }
                     FriendshipStatus::Blocked => false,
                 })
                 .ok_or_else(|| ActionError::NotConnected(cid.clone()))?;
@@ -408,6 +435,14 @@ fn act_in(
         }
         Action::Block => {
             let done = format!("{cid} is blocked: they cannot send you requests or see you.");
+            let bucket = format!("friend-block:{}", me.id);
+            if let Err(limited) =
+                rate_limit::hit(tx, &bucket, BLOCKS_PER_DAY, Duration::days(1), now)?
+            {
+                return Err(ActionError::Limited {
+                    retry_at: limited.retry_at,
+                });
+            }
             let other_id = match &other {
                 Some(other) => other.id.clone(),
                 // Myself: nothing to block (as before).
@@ -522,16 +557,17 @@ pub fn overview(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResu
         };
         match row.status {
             FriendshipStatus::Accepted => out.friends.push((other_id.clone(), person(true))),
-            FriendshipStatus::Pending if i_am_first => out.outgoing.push(person(false)),
-            // A request they declined reads, to me, as one still waiting.
-            FriendshipStatus::Rejected if i_am_first && shown_to_sender(&row, now) => {
+            // Mine, answered or not, while it lives (a declined one reads as waiting).
+            FriendshipStatus::Pending | FriendshipStatus::Rejected
+                if i_am_first && shown_to_sender(&row, now) =>
+            {
                 out.outgoing.push(person(false))
             }
             // The requester chose to reach out, so their name shows (see `Person`).
-            FriendshipStatus::Pending => out.incoming.push(person(true)),
+            FriendshipStatus::Pending if !i_am_first => out.incoming.push(person(true)),
             FriendshipStatus::Blocked if i_am_first => out.blocked.push(person(false)),
-            // Requests I declined and blocks against me are not shown.
-            FriendshipStatus::Blocked | FriendshipStatus::Rejected => {}
+            // My lapsed requests, requests I declined and blocks against me are not shown.
+            FriendshipStatus::Pending | FriendshipStatus::Blocked | FriendshipStatus::Rejected => {}
         }
     }
     out.friends.sort_by_key(|(_, p)| p.label().to_lowercase());

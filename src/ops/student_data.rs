@@ -58,7 +58,7 @@ pub struct Export {
 pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<Export> {
     let account = accounts::personal_data::export_user(conn, user)?;
     let classes = classes::personal_data::export_user(conn, &user.id)?;
-    let friendships = friends::personal_data::export_user(conn, &user.id)?;
+    let friendships = friends::personal_data::export_user(conn, &user.id, now)?;
     let chat = chat::personal_data::export_user(conn, &user.id)?;
     let notifications = notification_data::export_user(conn, &user.id)?;
     let calendar_feed = calendar::feeds::export_user(conn, &user.id)?;

@@ -302,9 +302,20 @@ impl From<moderation::reveals::RevealError> for AppError {
 }
 
 /// A refused friend action: a flash on the page the student came from.
-pub fn friend_refusal(error: friends::ActionError) -> Refusal {
+pub fn friend_refusal(
+    error: friends::ActionError,
+    now: NaiveDateTime,
+    campus: CampusTime,
+) -> Refusal {
     match error {
         friends::ActionError::Db(e) => Refusal::Error(e.into()),
+        friends::ActionError::Limited { retry_at } => Refusal::Error(AppError::TooManyRequests {
+            message: format!(
+                "{error} You can block more after {}.",
+                retry_words(retry_at, now, campus)
+            ),
+            retry_after_secs: (retry_at - now).num_seconds().max(1),
+        }),
         refused => Refusal::Flash(refused.to_string()),
     }
 }

@@ -198,7 +198,7 @@ pub async fn act(
     .await?;
     match outcome {
         Ok(message) => Ok(FlashRedirect::done(&back, message)),
-        Err(refused) => match friend_refusal(refused) {
+        Err(refused) => match friend_refusal(refused, clock::now(), state.config.campus_time) {
             Refusal::Flash(message) => Ok(FlashRedirect::refused(&back, message)),
             Refusal::Page { message, .. } => Err(AppError::BadRequest(message)),
             Refusal::Error(error) => Err(error),

@@ -385,6 +385,28 @@ backend_test!(
             .await;
         assert!(again.contains("Request sent to bb2b"), "{again}");
         assert!(text_of(&again, "#outgoing-heading + .rows").contains("bb2b"));
+        // A's data export says the same: two requests sent, waiting.
+        let sent_in_export = || {
+            let mut conn = app.conn();
+            let export =
+                common_grounds::ops::student_data::export(&mut conn, &a.user, clock::now())
+                    .unwrap();
+            let mut sent: Vec<(String, String)> = export
+                .friendships
+                .into_iter()
+                .filter(|f| f.direction == "sent")
+                .map(|f| (f.computing_id, f.status))
+                .collect();
+            sent.sort();
+            sent
+        };
+        assert_eq!(
+            sent_in_export(),
+            [
+                ("bb2b".into(), "PENDING".into()),
+                ("cc3c".into(), "PENDING".into())
+            ]
+        );
 
         // Both lapse, to A, at the same age: the unanswered one is removed,
         // the declined one stays (B is not asked again) but is no longer listed.
@@ -397,15 +419,17 @@ backend_test!(
                 .set(friendships::updated_at.eq(aged))
                 .execute(&mut *conn)
                 .unwrap();
-            let removed =
-                friends::requests::delete_lapsed_requests(&mut conn, clock::now()).unwrap();
-            assert_eq!(removed, 1, "the unanswered request to C");
         }
+        // Gone to A at once, before the hourly cleanup has run.
         let (_, lapsed) = a.get(&app, "/friends").await;
         assert!(
             !lapsed.contains("outgoing-heading"),
             "nothing listed as sent"
         );
+        assert_eq!(sent_in_export(), []);
+        let removed =
+            friends::requests::delete_lapsed_requests(&mut app.conn(), clock::now()).unwrap();
+        assert_eq!(removed, 1, "the unanswered request to C");
         assert_eq!(
             status_between(&app, &a.user.id, &b.user.id),
             Some((FriendshipStatus::Rejected, a.user.id.clone()))
@@ -486,6 +510,38 @@ backend_test!(
         let ghost_page = normalized_reply(&ghost_page, "ghost9").replace("aa2a", "ME");
         assert_eq!(real_page, ghost_page);
         assert!(real_page.contains("WHO is unblocked"), "{real_page}");
+    }
+);
+
+backend_test!(
+    async fn blocks_are_counted_so_they_cannot_fill_the_accounts_table(backend: Backend) {
+        use common_grounds::db::schema::users;
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1a");
+        let accounts = || {
+            users::table
+                .count()
+                .get_result::<i64>(&mut *app.conn())
+                .unwrap()
+        };
+        let now = clock::now();
+        for n in 0..friends::requests::BLOCKS_PER_DAY {
+            friends::requests::act(
+                &mut app.conn(),
+                &a.user,
+                &format!("gh{n}x"),
+                friends::Action::Block,
+                "virginia.edu",
+                now,
+            )
+            .unwrap();
+        }
+        let before = accounts();
+        let refused = a.post(&app, "/friends", "/friends/gh999x/block", &[]).await;
+        assert_eq!(refused.status().as_u16(), 429);
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("You have blocked 50 people today"), "{page}");
+        assert_eq!(accounts(), before, "no placeholder for the refused block");
     }
 );
 
