@@ -96,22 +96,45 @@ pub fn remove(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<us
     Ok(n)
 }
 
+/// A held post's text as the moderator's queue showed it, for the release
+/// form to carry back: a release goes through only for the text that was
+/// read (its author may edit a held post meanwhile).
+pub fn fingerprint(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(text.as_bytes())[..16])
+}
+
+/// What a release came to.
+#[derive(Debug)]
+pub enum Release {
+    /// Released; the message as it was.
+    Released(Box<super::ClassMessage>),
+    /// Gone, not held, or removed (a removed held message stays held for good).
+    NotHeld,
+    /// Its text is no longer the text the moderator read (`fingerprint`).
+    Changed,
+}
+
 /// Releases a held message to the class: from now on everyone sees it, as if
 /// posted now. What was held back happens here, in the release's transaction:
 /// the live event (which also indexes it for search), the thread's bump, and
-/// the reply and follow notices. Returns the message as it was (None if it is
-/// gone, not held, or removed: a removed held message stays held for good).
+/// the reply and follow notices. Only the text the moderator read, by its
+/// `fingerprint` (`shown`), is released.
 pub fn release(
     tx: &mut Tx,
     id: &MessageId,
+    shown: &str,
     now: NaiveDateTime,
-) -> QueryResult<Option<super::ClassMessage>> {
-    // As it stands under the lock: its author may have deleted it meanwhile.
+) -> QueryResult<Release> {
+    // As it stands under the lock: its author may have deleted or edited it meanwhile.
     let Some(message) = current(tx, id)? else {
-        return Ok(None);
+        return Ok(Release::NotHeld);
     };
     if !message.held || message.deleted {
-        return Ok(None);
+        return Ok(Release::NotHeld);
+    }
+    if fingerprint(&message.content) != shown {
+        return Ok(Release::Changed);
     }
     // It is timed as posted now (after the class's newest message), so every
     // read mark set while it was held leaves it unread and "new" for the class.
@@ -143,5 +166,5 @@ pub fn release(
         }
     };
     events::record(tx, &released, kind, now)?;
-    Ok(Some(message))
+    Ok(Release::Released(Box::new(message)))
 }

@@ -419,15 +419,21 @@ pub fn held_queue(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<HeldItem>> {
 
 /// Releases a held message to its class, with the `release` audit row (its
 /// class set) in the same transaction. A message no longer held (released or
-/// removed meanwhile) is `NotHeld`.
+/// removed meanwhile) is `NotHeld`; one whose text is not what the moderator
+/// read (`shown`, its `chat::staff::fingerprint`) is `ChangedSinceShown`.
 pub fn release(
     conn: &mut DbConn,
     actor: &UserId,
     id: &MessageId,
+    shown: &str,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ActionError> {
     db::write_tx(conn, |tx| {
-        let message = chat::staff::release(tx, id, now)?.ok_or(ActionError::NotHeld)?;
+        let message = match chat::staff::release(tx, id, shown, now)? {
+            chat::staff::Release::Released(message) => *message,
+            chat::staff::Release::NotHeld => return Err(ActionError::NotHeld),
+            chat::staff::Release::Changed => return Err(ActionError::ChangedSinceShown),
+        };
         audit(tx, actor, AuditAction::Release, &message, None, None, now)?;
         Ok(message)
     })
@@ -442,6 +448,8 @@ pub enum ActionError {
     Held,
     #[error("That message is no longer held: another moderator released or removed it.")]
     NotHeld,
+    #[error("Its author edited that post after the queue showed it, so nothing was released. Read it again in the queue before you release it.")]
+    ChangedSinceShown,
     #[error("Choose why: pick a reason from the list (harassment or bullying, personal information, hate, spam or off-topic, academic dishonesty, or other). Nothing was changed.")]
     CategoryRequired,
     #[error("That reason is not one of the list. Reload the queue and pick one of its reasons. Nothing was changed.")]

@@ -277,6 +277,7 @@ impl From<moderation::messages::ActionError> for AppError {
             | moderation::messages::ActionError::OtherNeedsWords
             | moderation::messages::ActionError::Held
             | moderation::messages::ActionError::NotHeld
+            | moderation::messages::ActionError::ChangedSinceShown
             | moderation::messages::ActionError::Deleted
             | moderation::messages::ActionError::AlreadyHidden
             | moderation::messages::ActionError::NotHidden

@@ -315,19 +315,55 @@ backend_test!(
             "{raw}"
         );
 
-        // The moderator finds it held in the queue, with its reason, and releases it.
+        // The moderator finds it held in the queue, with its reason.
         let (_, queue) = moderator.get(&app, "/admin/flags").await;
         assert!(queue.contains("Held for review"), "{queue}");
         assert!(
             queue.contains(text) && queue.contains("names a classmate"),
             "{queue}"
         );
+        let shown = field_in(&queue, "shown").expect("the release form names the text shown");
+        // Its author edits it before the moderator presses Release: the text
+        // the moderator read is not the text that would go out, so nothing does.
+        let edited = "did ANGELA RUIZ finish the lab? her number is 434-555-0199";
+        let edit = author
+            .post(
+                &app,
+                &format!("/classes/{class}"),
+                &format!("/messages/{held}/edit"),
+                &[("content", edited), ("confirm_naming", "1")],
+            )
+            .await;
+        assert_eq!(
+            edit.status().as_u16(),
+            303,
+            "the author edits the held post"
+        );
+        let (_, stale) = moderator
+            .post_and_follow(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{held}/release"),
+                &[("shown", &shown)],
+            )
+            .await;
+        assert!(
+            stale.contains("edited that post after the queue showed it"),
+            "{stale}"
+        );
+        assert!(held_state(&app, &held).0, "still held");
+        assert!(
+            stale.contains("her number is"),
+            "the queue shows the new text"
+        );
+        // Released for the text it shows now.
+        let shown = field_in(&stale, "shown").unwrap();
         let released = moderator
             .post(
                 &app,
                 "/admin/flags",
                 &format!("/admin/messages/{held}/release"),
-                &[],
+                &[("shown", &shown)],
             )
             .await;
         assert_eq!(released.status().as_u16(), 303);

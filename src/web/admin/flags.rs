@@ -137,6 +137,8 @@ struct HeldRow {
     class_id: String,
     pseudonym: String,
     text: String,
+    /// The text's `chat::staff::fingerprint`, which the release form carries.
+    shown: String,
     reason: String,
     /// Whose display names it matched, as (user id, computing ID), for
     /// moderators only.
@@ -296,6 +298,7 @@ pub async fn flags(
             class_id: item.class_id.to_string(),
             pseudonym: item.message.anonymous_identifier.clone(),
             text: item.message.content.clone(),
+            shown: crate::chat::staff::fingerprint(&item.message.content),
             reason: item.message.held_reason.clone().unwrap_or_default(),
             named: item.named,
             posted: time.at(item.message.created_at),
@@ -395,6 +398,9 @@ pub async fn message_action(
 #[derive(Deserialize)]
 pub struct ReleaseForm {
     csrf_token: String,
+    /// The text the queue showed (`chat::staff::fingerprint`).
+    #[serde(default)]
+    shown: String,
 }
 
 impl SessionForm for ReleaseForm {
@@ -408,19 +414,28 @@ impl SessionForm for ReleaseForm {
 pub async fn release_message(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    StaffForm(current, _form): StaffForm<ReleaseForm>,
+    StaffForm(current, form): StaffForm<ReleaseForm>,
 ) -> Result<FlashRedirect, AppError> {
     let id = crate::chat::MessageId::parse(&path).ok_or(AppError::NotFound)?;
     let actor = current.user.id.clone();
-    let message = with_conn(&state.pool, move |conn| {
+    let released = with_conn(&state.pool, move |conn| {
         Ok(moderation::messages::release(
             conn,
             &actor,
             &id,
+            form.shown.trim(),
             clock::now(),
-        )?)
+        ))
     })
     .await?;
+    let message = match released {
+        Ok(message) => message,
+        // Back to the queue, which shows the text as it is now.
+        Err(changed @ moderation::messages::ActionError::ChangedSinceShown) => {
+            return Ok(FlashRedirect::refused("/admin/flags", changed.to_string()));
+        }
+        Err(other) => return Err(other.into()),
+    };
     Ok(FlashRedirect::done(
         "/admin/flags",
         format!(
