@@ -80,9 +80,14 @@ pub fn mark(
             .execute(&mut **tx)?;
         let root = super::find(tx, &root_id)?.ok_or(ChatError::MessageNotFound)?;
         events::record(tx, &root, EventKind::Edit, now)?;
-        // The starter hears of an answer someone else (staff) marked for them.
+        // The starter hears of an answer someone else (staff) marked for them,
+        // while they are still in the class (as with replies: the notice
+        // quotes the answer, which is for the class's members only).
         if let (Some(answer), Some(starter)) = (answer, root.user_id.as_ref()) {
-            if starter != &actor.id && !root.deleted {
+            if starter != &actor.id
+                && !root.deleted
+                && crate::classes::is_enrolled(tx, starter, &root.class_id)?
+            {
                 notifications::notify(
                     tx,
                     &Notice::new(starter, Kind::Answered, now).about_message(

@@ -430,6 +430,22 @@ backend_test!(
         )
         .unwrap();
         nothing_new(&app, &before, "an unmark");
+
+        // A starter who left the class hears nothing of it (the notice quotes
+        // the answer, which is for the class's members).
+        diesel::delete(user_classes::table.find((&starter.user.id, &class.id)))
+            .execute(&mut app.conn())
+            .unwrap();
+        let before = counts(&app);
+        chat::answers::mark(
+            &mut app.conn(),
+            &moderator.user,
+            &first.id,
+            true,
+            clock::now(),
+        )
+        .unwrap();
+        nothing_new(&app, &before, "an answer marked after the starter left");
     }
 );
 
