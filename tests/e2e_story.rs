@@ -1777,6 +1777,7 @@ impl Story {
                 "ee5ee",
                 now + chrono::Duration::days(7),
                 "Repeated reports in CS 3120 after a warning from the course staff",
+                false,
                 now,
                 CampusTime::default(),
             )

@@ -37,6 +37,8 @@ pub enum AccountActionError {
     NameChanged(String),
     #[error("The form did not say which display name it removes, or which wait it ends; nothing was changed. Reload the person's page and try again.")]
     StaleForm,
+    #[error("That account is already suspended, until {0} (another moderator may have just suspended it). Nothing was changed; to set another end, lift it first.")]
+    AlreadySuspended(String),
     #[error("That account is not suspended (another moderator may have lifted it, or it ran out). Nothing was changed.")]
     NotSuspended,
     #[error(transparent)]
@@ -82,13 +84,18 @@ pub fn change_role(
 /// Suspends the student `who` until `until` (which must be after `now`), with a
 /// reason of 10 to 500 characters they will be shown; staff cannot be
 /// suspended. Returns the account. The audit entry writes the
-/// end in `campus` time, with its zone.
+/// end in `campus` time, with its zone. A running suspension is replaced only
+/// when `replace` says so: the admin pages offer the form only to an account
+/// that is not suspended, so from them a running one means another moderator
+/// suspended it since the page was loaded.
+#[allow(clippy::too_many_arguments)]
 pub fn suspend_account(
     conn: &mut DbConn,
     actor: &UserId,
     who: &str,
     until: NaiveDateTime,
     reason: &str,
+    replace: bool,
     now: NaiveDateTime,
     campus: CampusTime,
 ) -> Result<ActedOn, AccountActionError> {
@@ -105,6 +112,11 @@ pub fn suspend_account(
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
         if target.role.is_staff() {
             return Err(AccountActionError::StaffCannotBeSuspended);
+        }
+        if let (Some(running), false) = (target.suspended_at(now), replace) {
+            return Err(AccountActionError::AlreadySuspended(
+                campus.exact(running).title,
+            ));
         }
         suspend(tx, actor, &target, until, reason, now, campus)?;
         Ok(ActedOn::of(target))

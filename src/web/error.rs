@@ -259,6 +259,7 @@ impl From<moderation::users::AccountActionError> for AppError {
             | E::EndTooFar
             | E::ReasonLength
             | E::NotSuspended
+            | E::AlreadySuspended(_)
             | E::NoDisplayName
             | E::NameChanged(_)
             | E::NoNameWait

@@ -429,6 +429,7 @@ pub(crate) fn busy_day(app: &TestApp, admin: &Student) -> Vec<(&'static str, Str
             who,
             now + chrono::Duration::days(days),
             reason,
+            false,
             now,
             campus,
         )

@@ -409,3 +409,36 @@ async fn admin_people_pages_in_a_browser() {
         client.close().await.unwrap();
     }
 }
+
+backend_test!(
+    async fn a_stale_suspend_form_does_not_replace_a_running_suspension(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let first = staff(&app, "mo1d", Role::Moderator);
+        let second = staff(&app, "mo2d", Role::Moderator);
+        let s = app.student("st4l");
+        // Both moderators load the page while st4l is not suspended.
+        let (_, page) = second.get(&app, "/admin/users?q=st4l").await;
+        assert!(page.contains("/admin/users/st4l/suspend"), "{page}");
+        let form = |length| {
+            [
+                ("length", length),
+                ("until", ""),
+                ("reason", "Spamming the class chat"),
+            ]
+        };
+        let path = "/admin/users/st4l/suspend";
+        let done = first
+            .post(&app, "/admin/users?q=st4l", path, &form("week"))
+            .await;
+        assert_eq!(done.status().as_u16(), 303);
+        let week = until_of(&app, &s).expect("suspended for a week");
+        // The second, from the page that showed no suspension, changes nothing.
+        let stale = second
+            .post(&app, "/admin/users?q=st4l", path, &form("day"))
+            .await;
+        assert_eq!(stale.status().as_u16(), 400);
+        let words = stale.text().await.unwrap();
+        assert!(words.contains("already suspended"), "{words}");
+        assert_eq!(until_of(&app, &s), Some(week), "the week stands");
+    }
+);

@@ -476,6 +476,7 @@ backend_test!(
             "suqz",
             until,
             reason,
+            false,
             now,
             campus,
         )
@@ -508,6 +509,7 @@ backend_test!(
             "suqz",
             later,
             reason,
+            true,
             now2,
             campus,
         )

@@ -217,7 +217,7 @@ pub async fn suspend(
     let actor = current.user.id.clone();
     let suspended = with_conn(&state.pool, move |conn| {
         Ok(moderation::users::suspend_account(
-            conn, &actor, &who, until, &reason, now, campus,
+            conn, &actor, &who, until, &reason, false, now, campus,
         )?)
     })
     .await?;
