@@ -239,6 +239,13 @@ backend_test!(
             "Amber Finch",
             "call me at this number",
         );
+        message(
+            &app,
+            &author,
+            &class,
+            "Violet Heron",
+            "and is the final cumulative?",
+        );
         let hidden_one = class_messages::table
             .filter(class_messages::content.eq("rude words in a reply"))
             .select(class_messages::id)
@@ -286,6 +293,14 @@ backend_test!(
             .collect();
         assert!(badges.contains(&"hidden".to_string()), "{badges:?}");
         assert!(badges.contains(&"held".to_string()), "{badges:?}");
+        // Each thread's landmark is named apart, two by one pseudonym too.
+        let landmarks: Vec<String> = doc
+            .select(&scraper::Selector::parse("section.staff-read").unwrap())
+            .filter_map(|s| s.value().attr("aria-label").map(str::to_string))
+            .collect();
+        let distinct: std::collections::HashSet<&String> = landmarks.iter().collect();
+        assert_eq!(landmarks.len(), 3, "{landmarks:?}");
+        assert_eq!(distinct.len(), 3, "{landmarks:?}");
         // No compose, vote, report or edit forms; no author named.
         let forms = doc
             .select(&scraper::Selector::parse("main form, textarea").unwrap())
