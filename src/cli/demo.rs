@@ -124,12 +124,27 @@ impl crate::demo::Progress for DemoProgress {
 }
 
 /// `bench-sessions`: writes sessions and sign-in visitors for a load test.
+/// Live sessions for real students would be a way around sign-in, so it runs
+/// only outside production and on a demo campus (its demo student is there),
+/// and writes its files readable by their owner only.
 pub(super) fn bench_sessions(
     config: &Config,
     count: u32,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
+    if config.is_production() {
+        anyhow::bail!(
+            "bench-sessions starts live sessions and is for load tests only; \
+             it does not run with APP_ENV=production"
+        );
+    }
     let mut conn = open_migrated(config)?;
+    if crate::accounts::find_by_computing_id(&mut conn, crate::demo::DEMO_STUDENT)?.is_none() {
+        anyhow::bail!(
+            "bench-sessions runs on a demo campus only (made by `common-grounds demo`), \
+             and this database has none: nothing was written"
+        );
+    }
     let key = config.secret_key.expose().to_vec();
     let sessions = db::write_tx(&mut conn, |c| {
         crate::demo::bench::start_sessions(c, count as usize, clock::now(), |hash| {
@@ -143,8 +158,7 @@ pub(super) fn bench_sessions(
             s.token, s.csrf, s.friend, s.class_id
         ));
     }
-    std::fs::write(out, text)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    write_private(out, &text)?;
     // Visitors about to sign in: a pre-session cookie and its CSRF token each.
     let login = out.with_extension("login");
     let mut text = String::from("# cg_csrf cookie\tcsrf\n");
@@ -153,8 +167,7 @@ pub(super) fn bench_sessions(
         let csrf = crate::web::guard::pre_session_csrf_token(&key, &cookie);
         text.push_str(&format!("{cookie}\t{csrf}\n"));
     }
-    std::fs::write(&login, text)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", login.display()))?;
+    write_private(&login, &text)?;
     println!(
         "bench-sessions: wrote {} sessions to {} and 1000 sign-in visitors to {}",
         sessions.len(),
@@ -162,4 +175,21 @@ pub(super) fn bench_sessions(
         login.display()
     );
     Ok(())
+}
+
+/// Writes `text` to `path`, readable and writable by its owner only (the
+/// file holds live session tokens), replacing what was there.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let cannot = |e: std::io::Error| anyhow::anyhow!("cannot write {}: {e}", path.display());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(cannot)?;
+    // A file that was there before keeps its mode on open: set it.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(cannot)?;
+    file.write_all(text.as_bytes()).map_err(cannot)
 }

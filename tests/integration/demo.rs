@@ -489,6 +489,25 @@ backend_test!(
 backend_test!(
     async fn bench_sessions_hand_out_working_sessions_and_sign_in_visitors(backend: Backend) {
         let db = TestDb::new(backend);
+        // Not a demo campus (a real one, say): no live sessions, no file.
+        let early = std::env::temp_dir().join(format!("cg-bench-{}.tsv", uuid::Uuid::new_v4()));
+        let refused = run_cli(
+            &[
+                "bench-sessions",
+                "--count",
+                "5",
+                "--out",
+                early.to_str().unwrap(),
+            ],
+            &db,
+        );
+        assert!(!refused.status.success());
+        assert!(
+            text(&refused.stderr).contains("demo campus only"),
+            "{}",
+            text(&refused.stderr)
+        );
+        assert!(!early.exists());
         let loaded = run_cli(
             &[
                 "demo",
@@ -518,6 +537,12 @@ backend_test!(
         );
 
         assert!(made.status.success(), "{}", text(&made.stderr));
+        #[cfg(unix)]
+        for file in [out.clone(), out.with_extension("login")] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{} holds live tokens", file.display());
+        }
         let sessions = std::fs::read_to_string(&out).unwrap();
         let logins = std::fs::read_to_string(out.with_extension("login")).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
