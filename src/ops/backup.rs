@@ -494,7 +494,20 @@ pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Dif
     match to {
         DatabaseUrl::Sqlite(path) => {
             refuse_if_in_use(path)?;
-            for suffix in ["", "-wal", "-shm"] {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+            // Copied beside it first: a copy that fails (a full disk) leaves the
+            // database as it was, and only a whole copy takes its place.
+            let mut copy = path.as_os_str().to_owned();
+            copy.push(format!(".restoring-{}", uuid::Uuid::new_v4().simple()));
+            let copy = PathBuf::from(copy);
+            if let Err(e) = std::fs::copy(file, &copy) {
+                let _ = std::fs::remove_file(&copy);
+                return Err(e.into());
+            }
+            // The old file's write-ahead log must not be applied to the new one.
+            for suffix in ["-wal", "-shm"] {
                 let mut p = path.as_os_str().to_owned();
                 p.push(suffix);
                 let p = PathBuf::from(p);
@@ -502,17 +515,17 @@ pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Dif
                     std::fs::remove_file(&p)?;
                 }
             }
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::copy(file, path)?;
+            std::fs::rename(&copy, path)?;
         }
         DatabaseUrl::Postgres(raw) => {
             let mut restore = pg_tool("pg_restore")?;
+            // One transaction: a restore that fails half way (over a newer
+            // schema, say) leaves the database as it was, not half dropped.
             restore
                 .arg("--no-owner")
                 .arg("--no-privileges")
-                .arg("--exit-on-error");
+                .arg("--exit-on-error")
+                .arg("--single-transaction");
             if force {
                 restore.arg("--clean").arg("--if-exists");
             }

@@ -316,3 +316,62 @@ backend_test!(
         let _ = std::fs::remove_dir_all(&data);
     }
 );
+
+/// PostgreSQL: a forced restore that fails half way (here over a database
+/// with a table of its own that refers to `users`, so `users`' key cannot be
+/// dropped) leaves the database as it was, not with half its keys dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_restore_that_fails_changes_nothing() {
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres);
+    let mut conn = db.migrated();
+    populate(&mut conn);
+    let data = tempdir();
+    let created = cli(&["backup", "create"], &db.url_string(), &data);
+    assert!(created.status.success(), "{}", text(&created));
+    let file = snapshot_in(&data.join("backups"));
+
+    let target = TestDb::new(Backend::Postgres);
+    let mut target_conn = target.migrated();
+    populate(&mut target_conn);
+    target_conn
+        .batch_execute(
+            "CREATE TABLE their_notes (user_id TEXT REFERENCES users (id)); \
+             INSERT INTO their_notes SELECT id FROM users LIMIT 1",
+        )
+        .unwrap();
+    let constraints = |conn: &mut DbConn| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace \
+              WHERE n.nspname = 'public')",
+        ))
+        .get_result(conn)
+        .unwrap()
+    };
+    let (rows, keys) = (counts(&mut target_conn), constraints(&mut target_conn));
+    drop(target_conn);
+
+    let forced = cli(
+        &[
+            "backup",
+            "restore",
+            file.to_str().unwrap(),
+            "--to",
+            &target.url_string(),
+            "--force",
+        ],
+        &db.url_string(),
+        &data,
+    );
+    assert!(!forced.status.success(), "{}", text(&forced));
+    let mut after = target.connect();
+    assert_eq!(counts(&mut after), rows, "every row is still there");
+    assert_eq!(
+        constraints(&mut after),
+        keys,
+        "and every key and constraint"
+    );
+}
