@@ -138,6 +138,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        blocked_back -> Bool,
     }
 }
 

@@ -43,6 +43,16 @@ pub struct Friendship {
     pub status: FriendshipStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// In a BLOCKED row: `user_id_2` blocks `user_id_1` too.
+    pub blocked_back: bool,
+}
+
+impl Friendship {
+    /// Whether `who` blocks the other student of this row.
+    pub fn blocked_by(&self, who: &UserId) -> bool {
+        self.status == FriendshipStatus::Blocked
+            && (self.user_id_1 == *who || (self.user_id_2 == *who && self.blocked_back))
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -62,6 +72,7 @@ pub struct FriendshipChanges<'a> {
     pub user_id_1: Option<&'a UserId>,
     pub user_id_2: Option<&'a UserId>,
     pub status: Option<&'a str>,
+    pub blocked_back: Option<bool>,
     pub updated_at: NaiveDateTime,
 }
 

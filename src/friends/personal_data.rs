@@ -60,7 +60,16 @@ pub fn export_user(
     }
     for (row, computing_id) in as_second {
         if row.status == FriendshipStatus::Blocked {
-            continue; // they blocked me: not mine to see
+            // They blocked me: not mine to see; but my own block back is mine.
+            if row.blocked_back {
+                friendship_entries.push(FriendshipEntry {
+                    computing_id,
+                    status: row.status.as_str().to_string(),
+                    direction: "sent",
+                    since: row.updated_at,
+                });
+            }
+            continue;
         }
         friendship_entries.push(FriendshipEntry {
             computing_id,

@@ -165,9 +165,11 @@ fn request_in(
                 (FriendshipStatus::Accepted, _) => Ok(RequestOutcome::AlreadyFriends {
                     computing_id: who(),
                 }),
-                (FriendshipStatus::Blocked, true) => Ok(RequestOutcome::YouBlocked {
-                    computing_id: who(),
-                }),
+                (FriendshipStatus::Blocked, _) if row.blocked_by(&me.id) => {
+                    Ok(RequestOutcome::YouBlocked {
+                        computing_id: who(),
+                    })
+                }
                 // They declined a request I no longer see: to me this is a new
                 // request (counted, and listed as sent), though they hear nothing.
                 (FriendshipStatus::Rejected, true) if !shown_to_sender(&row, now) => {
@@ -179,7 +181,7 @@ fn request_in(
                 }
                 // They blocked me, I already asked, or they declined my request:
                 // nothing changes, and the reply is the ordinary one.
-                (FriendshipStatus::Blocked, false)
+                (FriendshipStatus::Blocked, _)
                 | (FriendshipStatus::Pending, true)
                 | (FriendshipStatus::Rejected, true) => Ok(sent),
                 // They asked first: asking back accepts.
@@ -294,6 +296,7 @@ fn set_status(
             user_id_1: Some(first),
             user_id_2: Some(second),
             status: Some(status.as_str()),
+            blocked_back: None,
             updated_at: now,
         })
         .execute(conn)
@@ -371,12 +374,15 @@ fn act_in(
 ) -> Result<String, ActionError> {
     let conn: &mut DbConn = tx;
     let other = accounts::find_by_computing_id(conn, computing_id)?.filter(|o| o.id != me.id);
-    let row = match &other {
+    let pair = match &other {
         Some(o) => super::between(conn, &me.id, &o.id)?,
         None => None,
     };
-    // A row where the other student blocked me is, to me, no row at all.
-    let row = row.filter(|r| !(r.status == FriendshipStatus::Blocked && r.user_id_1 != me.id));
+    // A row where the other student blocked me is, to me, no row at all
+    // (unless I block them too: then it is my block).
+    let row = pair
+        .clone()
+        .filter(|r| r.status != FriendshipStatus::Blocked || r.blocked_by(&me.id));
     let cid = computing_id.to_string();
     match action {
         Action::Accept | Action::Decline => {
@@ -452,6 +458,8 @@ fn act_in(
             };
             let conn: &mut DbConn = tx;
             match row {
+                // Mine already (or ours both ways): nothing changes.
+                Some(row) if row.blocked_by(&me.id) => {}
                 Some(row) => {
                     set_status(
                         conn,
@@ -463,8 +471,13 @@ fn act_in(
                     )?;
                 }
                 None => {
-                    // Unless they blocked me first (then the pair stays as it is).
-                    if super::between(conn, &me.id, &other_id)?.is_none() {
+                    if let Some(theirs) = super::between(conn, &me.id, &other_id)? {
+                        // They blocked me first: the pair stays theirs, and my
+                        // block is kept beside it, listed as mine like any other.
+                        diesel::update(friendships::table.find(&theirs.id))
+                            .set(friendships::blocked_back.eq(true))
+                            .execute(conn)?;
+                    } else {
                         let blocked = super::insert_if_absent(
                             conn,
                             &NewFriendship {
@@ -488,9 +501,27 @@ fn act_in(
         }
         Action::Unblock => {
             let row = row
-                .filter(|r| r.status == FriendshipStatus::Blocked && r.user_id_1 == me.id)
+                .filter(|r| r.blocked_by(&me.id))
                 .ok_or_else(|| ActionError::NotBlocked(cid.clone()))?;
-            diesel::delete(friendships::table.find(&row.id)).execute(conn)?;
+            let target = friendships::table.find(&row.id);
+            if row.user_id_2 == me.id {
+                // My block back ends; theirs stays.
+                diesel::update(target)
+                    .set(friendships::blocked_back.eq(false))
+                    .execute(conn)?;
+            } else if row.blocked_back {
+                // My block ends; theirs stays, and the row becomes theirs.
+                diesel::update(target)
+                    .set((
+                        friendships::user_id_1.eq(&row.user_id_2),
+                        friendships::user_id_2.eq(&row.user_id_1),
+                        friendships::blocked_back.eq(false),
+                        friendships::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            } else {
+                diesel::delete(target).execute(conn)?;
+            }
             Ok(format!(
                 "{cid} is unblocked. Nothing is restored: to be friends again, one of you sends a new request."
             ))
@@ -565,7 +596,7 @@ pub fn overview(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResu
             }
             // The requester chose to reach out, so their name shows (see `Person`).
             FriendshipStatus::Pending if !i_am_first => out.incoming.push(person(true)),
-            FriendshipStatus::Blocked if i_am_first => out.blocked.push(person(false)),
+            FriendshipStatus::Blocked if row.blocked_by(me) => out.blocked.push(person(false)),
             // My lapsed requests, requests I declined and blocks against me are not shown.
             FriendshipStatus::Pending | FriendshipStatus::Blocked | FriendshipStatus::Rejected => {}
         }

@@ -514,6 +514,69 @@ backend_test!(
 );
 
 backend_test!(
+    async fn blocking_someone_who_blocked_you_first_reads_as_any_block(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a1 = app.student("aa1a");
+        let a2 = app.student("aa2a");
+        let x1 = app.student("xx1x");
+        let _x2 = app.student("xx2x");
+        // xx1x blocked aa1a first; nobody blocked aa2a.
+        x1.post(&app, "/friends", "/friends/aa1a/block", &[]).await;
+
+        a1.post(&app, "/friends", "/friends/xx1x/block", &[]).await;
+        a2.post(&app, "/friends", "/friends/xx2x/block", &[]).await;
+        let (_, first) = a1.get(&app, "/friends").await;
+        let (_, second) = a2.get(&app, "/friends").await;
+        let first = normalized_reply(&first, "xx1x").replace("aa1a", "ME");
+        let second = normalized_reply(&second, "xx2x").replace("aa2a", "ME");
+        assert_eq!(first, second, "being blocked first does not show");
+        assert!(text_of(&first, "#blocked-heading + .rows").contains("WHO"));
+        // Asking them reads as "you blocked them", as for any block.
+        let (_, asked) = a1
+            .post_and_follow(&app, "/friends", "/friends", &[("who", "xx1x")])
+            .await;
+        assert!(asked.contains("You blocked xx1x"), "{asked}");
+
+        // xx1x lifts theirs: aa1a's block stands, and is now the pair's.
+        let (_, lifted) = x1
+            .post_and_follow(&app, "/friends", "/friends/aa1a/unblock", &[])
+            .await;
+        assert!(lifted.contains("aa1a is unblocked"), "{lifted}");
+        assert!(!lifted.contains("blocked-heading"), "{lifted}");
+        assert_eq!(
+            status_between(&app, &a1.user.id, &x1.user.id),
+            Some((FriendshipStatus::Blocked, a1.user.id.clone()))
+        );
+        assert!(text_of(
+            &a1.get(&app, "/friends").await.1,
+            "#blocked-heading + .rows"
+        )
+        .contains("xx1x"));
+
+        // Both ways again, then aa1a lifts theirs: xx1x's block stands.
+        x1.post(&app, "/friends", "/friends/aa1a/block", &[]).await;
+        let (_, mine_lifted) = a1
+            .post_and_follow(&app, "/friends", "/friends/xx1x/unblock", &[])
+            .await;
+        assert!(mine_lifted.contains("xx1x is unblocked"), "{mine_lifted}");
+        assert_eq!(
+            status_between(&app, &a1.user.id, &x1.user.id),
+            Some((FriendshipStatus::Blocked, x1.user.id.clone()))
+        );
+        assert!(text_of(
+            &x1.get(&app, "/friends").await.1,
+            "#blocked-heading + .rows"
+        )
+        .contains("aa1a"));
+        assert_eq!(
+            a1.get(&app, "/friends/xx1x").await.0,
+            404,
+            "still blocked by xx1x"
+        );
+    }
+);
+
+backend_test!(
     async fn blocks_are_counted_so_they_cannot_fill_the_accounts_table(backend: Backend) {
         use common_grounds::db::schema::users;
         let app = spawn_quiet_app(backend, &[]).await;
