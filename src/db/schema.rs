@@ -290,6 +290,7 @@ diesel::table! {
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         list_unsubscribe -> Nullable<Text>,
+        notification_id -> Nullable<Text>,
     }
 }
 

@@ -69,6 +69,7 @@ pub struct NewOutboxMessage<'a> {
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub list_unsubscribe: Option<&'a str>,
+    pub notification_id: Option<&'a str>,
 }
 
 /// Queues an email, in the transaction that makes the email true (it is sent
@@ -76,6 +77,26 @@ pub struct NewOutboxMessage<'a> {
 pub fn enqueue(
     tx: &mut Tx<'_>,
     email: &OutgoingEmail,
+    now: NaiveDateTime,
+) -> QueryResult<OutboxId> {
+    insert(tx, email, None, now)
+}
+
+/// Queues the email of one notification: deleting the notification (withdrawn,
+/// erased) deletes the email too while it waits (`ON DELETE CASCADE`).
+pub fn enqueue_for_notification(
+    tx: &mut Tx<'_>,
+    email: &OutgoingEmail,
+    notification_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<OutboxId> {
+    insert(tx, email, Some(notification_id), now)
+}
+
+fn insert(
+    tx: &mut Tx<'_>,
+    email: &OutgoingEmail,
+    notification_id: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<OutboxId> {
     let conn: &mut DbConn = tx;
@@ -92,6 +113,7 @@ pub fn enqueue(
             next_attempt_at: now,
             created_at: now,
             list_unsubscribe: email.unsubscribe.as_deref(),
+            notification_id,
         })
         .execute(conn)?;
     Ok(id)

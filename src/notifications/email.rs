@@ -332,7 +332,7 @@ fn email_one(
     let topics = [notice.kind.topic()];
     let email =
         messages::notification_email(&to, &item(mail, &notice), &footer(mail, user, &topics))?;
-    outbox::enqueue(tx, &email, now)?;
+    outbox::enqueue_for_notification(tx, &email, id.as_str(), now)?;
     Ok(true)
 }
 

@@ -906,3 +906,39 @@ async fn the_settings_and_unsubscribe_pages_work_without_script_on_a_phone_and_a
         stranger.close().await.unwrap();
     }
 }
+
+backend_test!(
+    async fn a_withdrawn_request_takes_its_waiting_email_with_it(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let f = UserBuilder::new("fff6f").insert(&mut conn);
+        let g = UserBuilder::new("ggg7g").insert(&mut conn);
+        let at = campus(7, 12, 0);
+        for from in [&f, &g] {
+            let notice = Notice::new(&a.id, Kind::FriendRequest, at).from_user(&from.id);
+            db::write_tx(&mut conn, |tx| notes::notify(tx, &notice)).unwrap();
+        }
+        let sent =
+            email::send_immediate(&mut conn, &mail(), at + chrono::Duration::seconds(1)).unwrap();
+        assert_eq!(sent, 2);
+        assert_eq!(
+            outbox_to(&mut conn, &a.email),
+            2,
+            "both wait (SMTP is slow)"
+        );
+
+        // f withdraws before the worker got to it: its email goes too, g's stays.
+        db::write_tx(&mut conn, |tx| {
+            common_grounds::notifications::friends::request_withdrawn(tx, &a.id, &f.id)
+        })
+        .unwrap();
+        assert_eq!(outbox_to(&mut conn, &a.email), 1);
+        // g's account is erased: nothing naming them is mailed either.
+        db::write_tx(&mut conn, |tx| {
+            common_grounds::ops::student_data::erase(tx, &g, at)
+        })
+        .unwrap();
+        assert_eq!(outbox_to(&mut conn, &a.email), 0);
+    }
+);
