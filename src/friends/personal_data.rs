@@ -44,7 +44,7 @@ pub fn export_user(
     for (row, computing_id) in as_first {
         let (status, since) = match row.status {
             FriendshipStatus::Pending | FriendshipStatus::Rejected => {
-                if !super::requests::shown_to_sender(&row, now) {
+                if !super::requests::still_waiting(&row, now) {
                     continue; // lapsed, or withdrawn after a decline: gone, to me
                 }
                 (FriendshipStatus::Pending, row.updated_at)

@@ -22,16 +22,17 @@ pub const BLOCKS_PER_DAY: u32 = 50;
 /// A request nobody answers lapses after this long (for every request alike).
 pub const REQUEST_LIFETIME_DAYS: i64 = 60;
 
-/// Whether the sender of a request, answered or not, still sees it as
-/// waiting: until its lifetime ends, to the second. An unanswered one is then
-/// removed by the hourly cleanup (`delete_lapsed_requests`), but to its
-/// sender it is gone already, so the hour between tells nothing.
+/// Whether a request, answered or not, is still waiting: until its lifetime
+/// ends, to the second. An unanswered one is then removed by the hourly
+/// cleanup (`delete_lapsed_requests`), but to both students it is gone
+/// already (its sender cannot withdraw it, its addressee cannot accept it),
+/// so the hour between tells nothing.
 ///
 /// A student is never told they were declined ("They are not told"): to them
 /// a declined request reads as one nobody answered, listed as sent until it
 /// would have lapsed, and withdrawn as any other. The declined row itself
 /// stays, so asking again never reaches the student who declined.
-pub fn shown_to_sender(row: &Friendship, now: NaiveDateTime) -> bool {
+pub fn still_waiting(row: &Friendship, now: NaiveDateTime) -> bool {
     matches!(
         row.status,
         FriendshipStatus::Pending | FriendshipStatus::Rejected
@@ -146,13 +147,9 @@ fn request_in(
     let existing_user = accounts::find_by_computing_id(tx, computing_id)?;
     if let Some(other) = &existing_user {
         let row = match super::between(tx, &me.id, &other.id)? {
-            // My request past its lifetime is gone, to me, even before the
-            // cleanup removes it: asking again is a new request.
-            Some(row)
-                if row.status == FriendshipStatus::Pending
-                    && row.user_id_1 == me.id
-                    && !shown_to_sender(&row, now) =>
-            {
+            // A request past its lifetime (mine or theirs) is gone, even before
+            // the cleanup removes it: asking now is a new request.
+            Some(row) if row.status == FriendshipStatus::Pending && !still_waiting(&row, now) => {
                 diesel::delete(friendships::table.find(&row.id)).execute(&mut **tx)?;
                 None
             }
@@ -172,7 +169,7 @@ fn request_in(
                 }
                 // They declined a request I no longer see: to me this is a new
                 // request (counted, and listed as sent), though they hear nothing.
-                (FriendshipStatus::Rejected, true) if !shown_to_sender(&row, now) => {
+                (FriendshipStatus::Rejected, true) if !still_waiting(&row, now) => {
                     if let Err(limited) = spend_request(tx, me, now)? {
                         return Ok(limited);
                     }
@@ -296,7 +293,8 @@ fn set_status(
             user_id_1: Some(first),
             user_id_2: Some(second),
             status: Some(status.as_str()),
-            blocked_back: None,
+            // A row that becomes anything (even BLOCKED by one) holds no block back.
+            blocked_back: Some(false),
             updated_at: now,
         })
         .execute(conn)
@@ -387,7 +385,11 @@ fn act_in(
     match action {
         Action::Accept | Action::Decline => {
             let row = row
-                .filter(|r| r.status == FriendshipStatus::Pending && r.user_id_2 == me.id)
+                .filter(|r| {
+                    r.status == FriendshipStatus::Pending
+                        && r.user_id_2 == me.id
+                        && still_waiting(r, now)
+                })
                 .ok_or_else(|| ActionError::NoRequest(cid.clone()))?;
             // A declined request keeps its time: to its sender it is still
             // the request they sent then (`overview`), and it lapses when an
@@ -412,13 +414,13 @@ fn act_in(
                 .filter(|r| match r.status {
                     FriendshipStatus::Accepted => true,
                     FriendshipStatus::Pending | FriendshipStatus::Rejected => {
-                        r.user_id_1 == me.id && shown_to_sender(r, now)
+                        r.user_id_1 == me.id && still_waiting(r, now)
                     }
                     FriendshipStatus::Blocked => false,
                 })
                 .ok_or_else(|| ActionError::NotConnected(cid.clone()))?;
             if row.status == FriendshipStatus::Rejected {
-                // Withdrawn, to me; the decline stays (`shown_to_sender`).
+                // Withdrawn, to me; the decline stays (`still_waiting`).
                 set_status(
                     conn,
                     &row,
@@ -471,11 +473,20 @@ fn act_in(
                     )?;
                 }
                 None => {
-                    if let Some(theirs) = super::between(conn, &me.id, &other_id)? {
+                    if let Some(pair) = super::between(conn, &me.id, &other_id)? {
+                        if pair.status != FriendshipStatus::Blocked || pair.user_id_1 != other_id {
+                            // A row landed since the first look (a request of
+                            // theirs, my own block from a second click): act on it.
+                            return act_in(tx, me, computing_id, action, placeholder_domain, now);
+                        }
                         // They blocked me first: the pair stays theirs, and my
-                        // block is kept beside it, listed as mine like any other.
-                        diesel::update(friendships::table.find(&theirs.id))
-                            .set(friendships::blocked_back.eq(true))
+                        // block is kept beside it, listed as mine like any other
+                        // (its time is mine: `updated_at` is shown to no one else).
+                        diesel::update(friendships::table.find(&pair.id))
+                            .set((
+                                friendships::blocked_back.eq(true),
+                                friendships::updated_at.eq(now),
+                            ))
                             .execute(conn)?;
                     } else {
                         let blocked = super::insert_if_absent(
@@ -510,12 +521,14 @@ fn act_in(
                     .set(friendships::blocked_back.eq(false))
                     .execute(conn)?;
             } else if row.blocked_back {
-                // My block ends; theirs stays, and the row becomes theirs.
+                // My block ends; theirs stays, and the row becomes theirs, from
+                // when they blocked (`updated_at` since their block back).
                 diesel::update(target)
                     .set((
                         friendships::user_id_1.eq(&row.user_id_2),
                         friendships::user_id_2.eq(&row.user_id_1),
                         friendships::blocked_back.eq(false),
+                        friendships::created_at.eq(row.updated_at),
                         friendships::updated_at.eq(now),
                     ))
                     .execute(conn)?;
@@ -590,12 +603,14 @@ pub fn overview(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResu
             FriendshipStatus::Accepted => out.friends.push((other_id.clone(), person(true))),
             // Mine, answered or not, while it lives (a declined one reads as waiting).
             FriendshipStatus::Pending | FriendshipStatus::Rejected
-                if i_am_first && shown_to_sender(&row, now) =>
+                if i_am_first && still_waiting(&row, now) =>
             {
                 out.outgoing.push(person(false))
             }
             // The requester chose to reach out, so their name shows (see `Person`).
-            FriendshipStatus::Pending if !i_am_first => out.incoming.push(person(true)),
+            FriendshipStatus::Pending if !i_am_first && still_waiting(&row, now) => {
+                out.incoming.push(person(true))
+            }
             FriendshipStatus::Blocked if row.blocked_by(me) => out.blocked.push(person(false)),
             // My lapsed requests, requests I declined and blocks against me are not shown.
             FriendshipStatus::Pending | FriendshipStatus::Blocked | FriendshipStatus::Rejected => {}
@@ -658,7 +673,7 @@ pub fn accepted_friend(
 
 /// Removes requests nobody answered within `REQUEST_LIFETIME_DAYS`. Declined
 /// ones stay (so a declined sender cannot ask again with a notification), and
-/// to their senders they lapse at the same age (`shown_to_sender`).
+/// to their senders they lapse at the same age (`still_waiting`).
 pub fn delete_lapsed_requests(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(
         friendships::table

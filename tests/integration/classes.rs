@@ -577,6 +577,40 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_lapsed_request_cannot_be_accepted_before_the_cleanup_removes_it(backend: Backend) {
+        use common_grounds::db::schema::friendships;
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1a");
+        let x = app.student("xx1x");
+        x.post(&app, "/friends", "/friends", &[("who", "aa1a")])
+            .await;
+        let aged =
+            clock::now() - chrono::Duration::days(friends::requests::REQUEST_LIFETIME_DAYS + 1);
+        diesel::update(friendships::table)
+            .set(friendships::updated_at.eq(aged))
+            .execute(&mut *app.conn())
+            .unwrap();
+        // Gone for both at once: not offered to A, not answerable.
+        let (_, page) = a.get(&app, "/friends").await;
+        assert!(!page.contains("incoming-heading"), "{page}");
+        let (_, refused) = a
+            .post_and_follow(&app, "/friends", "/friends/xx1x/accept", &[])
+            .await;
+        assert!(
+            refused.contains("There is no request from xx1x"),
+            "{refused}"
+        );
+        // Asking back is a new request, not an acceptance.
+        a.post(&app, "/friends", "/friends", &[("who", "xx1x")])
+            .await;
+        assert_eq!(
+            status_between(&app, &a.user.id, &x.user.id),
+            Some((FriendshipStatus::Pending, a.user.id.clone()))
+        );
+    }
+);
+
+backend_test!(
     async fn blocks_are_counted_so_they_cannot_fill_the_accounts_table(backend: Backend) {
         use common_grounds::db::schema::users;
         let app = spawn_quiet_app(backend, &[]).await;

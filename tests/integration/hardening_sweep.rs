@@ -918,6 +918,10 @@ backend_test!(
             (pairs[0].status, &pairs[0].user_id_1),
             (FriendshipStatus::Blocked, &blocker.user.id)
         );
+        assert!(
+            !pairs[0].blocked_back,
+            "the pest never blocked: a double click must not read as a block back"
+        );
     }
 );
 
