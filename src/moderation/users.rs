@@ -113,6 +113,10 @@ pub fn suspend_account(
         if target.role.is_staff() {
             return Err(AccountActionError::StaffCannotBeSuspended);
         }
+        // Read again under the row's lock: two moderators suspending at the
+        // same moment would otherwise both find it not suspended.
+        accounts::lock_row(tx, &target.id)?;
+        let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
         if let (Some(running), false) = (target.suspended_at(now), replace) {
             return Err(AccountActionError::AlreadySuspended(
                 campus.exact(running).title,
