@@ -165,7 +165,12 @@ pub fn populate(
     progress.stage("friendships", pairs.len() as u64);
     let mut rows = Vec::with_capacity(FLUSH_ROWS);
     for &(a, b, status) in &pairs {
-        let when = now - Duration::hours(rng.random_range(1..24 * 90));
+        // A request waits at most its lifetime (60 days); a friendship may be older.
+        let hours = match status {
+            FriendshipStatus::Pending => 24 * 30,
+            _ => 24 * 90,
+        };
+        let when = now - Duration::hours(rng.random_range(1..hours));
         rows.push(FriendshipRow {
             id: uuid(rng),
             user_id_1: &students[a as usize].id,
