@@ -372,15 +372,13 @@ fn act_in(
 ) -> Result<String, ActionError> {
     let conn: &mut DbConn = tx;
     let other = accounts::find_by_computing_id(conn, computing_id)?.filter(|o| o.id != me.id);
-    let pair = match &other {
+    let row = match &other {
         Some(o) => super::between(conn, &me.id, &o.id)?,
         None => None,
     };
     // A row where the other student blocked me is, to me, no row at all
     // (unless I block them too: then it is my block).
-    let row = pair
-        .clone()
-        .filter(|r| r.status != FriendshipStatus::Blocked || r.blocked_by(&me.id));
+    let row = row.filter(|r| r.status != FriendshipStatus::Blocked || r.blocked_by(&me.id));
     let cid = computing_id.to_string();
     match action {
         Action::Accept | Action::Decline => {
