@@ -51,13 +51,7 @@ pub fn record(tx: &mut Tx, bucket: &str, now: NaiveDateTime) -> QueryResult<()> 
 /// caller that reads the bucket (`reached`) and then decides whether to
 /// `record` a hit.
 pub fn lock(tx: &mut Tx, bucket: &str) -> QueryResult<()> {
-    let conn: &mut DbConn = tx;
-    if let DbConn::Postgresql(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind::<diesel::sql_types::Text, _>(bucket)
-            .execute(pg)?;
-    }
-    Ok(())
+    crate::db::lock_key(tx, bucket)
 }
 
 /// Whether `limit` hits of `bucket` already fall inside `window`, recording

@@ -271,12 +271,7 @@ fn lock_class(conn: &mut DbConn, class_id: &ClassId) -> QueryResult<()> {
 }
 
 fn lock(conn: &mut DbConn, key: &str) -> QueryResult<()> {
-    if let DbConn::Postgresql(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind::<diesel::sql_types::Text, _>(key)
-            .execute(pg)?;
-    }
-    Ok(())
+    crate::db::lock_key(conn, key)
 }
 
 /// A message the student may act on: it exists, they take its class, and it is

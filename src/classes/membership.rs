@@ -162,12 +162,7 @@ fn term_name(code: &str) -> String {
 /// under a limit: on PostgreSQL an advisory lock, on SQLite the immediate
 /// transaction already does.
 fn lock_student(conn: &mut DbConn, user_id: &UserId) -> QueryResult<()> {
-    if let DbConn::Postgresql(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind::<diesel::sql_types::Text, _>(format!("class-membership:{user_id}"))
-            .execute(pg)?;
-    }
-    Ok(())
+    crate::db::lock_key(conn, &format!("class-membership:{user_id}"))
 }
 
 /// Counts one join or leave against the daily limit, in the database so every

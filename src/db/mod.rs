@@ -523,16 +523,55 @@ impl dr2d2::HandleError<dr2d2::Error> for LogErrors {
     }
 }
 
+/// Serializes the transactions that name `key` until each ends: on
+/// PostgreSQL a transaction-scoped advisory lock on `hashtext(key)` (taken
+/// again by the same transaction, it returns at once); on SQLite the
+/// immediate write transaction already holds the whole database.
+pub fn lock_key(conn: &mut DbConn, key: &str) -> QueryResult<()> {
+    if let DbConn::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(key)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Applies pending migrations and returns the versions it applied (empty when
 /// the schema was already current).
+///
+/// On PostgreSQL several app servers deployed together (or a cron command
+/// starting beside one) would each find the same migration pending, and all
+/// but one would fail on "already exists" and exit: diesel_migrations takes
+/// no lock. So the run holds a session advisory lock, and reads what is
+/// pending only once it has it; the others wait, then find nothing to do.
 pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
-    let applied = match conn {
-        DbConn::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
-        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+    let failed = |e: &dyn std::fmt::Display| DbError::Migration(e.to_string());
+    let versions = |applied: Vec<diesel::migration::MigrationVersion<'_>>| {
+        applied.into_iter().map(|v| v.to_string()).collect()
+    };
+    match conn {
+        DbConn::Postgresql(c) => {
+            let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK})");
+            c.batch_execute(&lock).map_err(|e| failed(&e))?;
+            let applied = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(versions)
+                .map_err(|e| failed(&*e));
+            let unlock = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})");
+            c.batch_execute(&unlock).map_err(|e| failed(&e))?;
+            applied
+        }
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(versions)
+            .map_err(|e| failed(&*e)),
     }
-    .map_err(|e| DbError::Migration(e.to_string()))?;
-    Ok(applied.into_iter().map(|v| v.to_string()).collect())
 }
+
+/// The advisory lock key migrations hold on PostgreSQL: a fixed number past
+/// `int4`, so no other lock (each a `hashtext` of a named key, an `int4`)
+/// can share it.
+const MIGRATION_LOCK: i64 = 0x43_47_4d_49_47;
 
 /// Reverts every applied migration, newest first (used by the migration tests).
 pub fn revert_all_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {

@@ -86,6 +86,37 @@ backend_test!(
     }
 );
 
+/// App servers deployed together each migrate at start: on PostgreSQL one
+/// applies every migration and the others wait, then find nothing to do (no
+/// server exits on "already exists").
+#[test]
+fn servers_starting_together_migrate_once_and_all_start() {
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres);
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let mut conn = db.connect();
+            std::thread::spawn(move || db::run_migrations(&mut conn).map_err(|e| e.to_string()))
+        })
+        .collect();
+    let applied: Vec<Vec<String>> = runs
+        .into_iter()
+        .map(|run| run.join().unwrap().expect("every server starts"))
+        .collect();
+    let mut all: Vec<&String> = applied.iter().flatten().collect();
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "a migration ran twice");
+    assert_eq!(
+        applied.iter().filter(|a| !a.is_empty()).count(),
+        1,
+        "one server migrated: {applied:?}"
+    );
+}
+
 fn schema_tables() -> &'static [&'static str] {
     common_grounds::db::schema::TABLES
 }
