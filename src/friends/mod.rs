@@ -14,7 +14,7 @@ use diesel::prelude::*;
 
 use crate::accounts::UserId;
 use crate::db::schema::{contact_imports, friendships};
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 pub use requests::{Action, ActionError, Overview, Person, RequestOutcome};
 pub use visibility::{friends_in_classes, FriendInClass};
@@ -96,18 +96,47 @@ pub fn label(display_name: Option<&str>, computing_id: &str) -> String {
 
 /// The friendship row between two students, whichever of them asked.
 pub fn between(conn: &mut DbConn, a: &UserId, b: &UserId) -> QueryResult<Option<Friendship>> {
-    friendships::table
-        .filter(
-            friendships::user_id_1
-                .eq(a)
-                .and(friendships::user_id_2.eq(b))
-                .or(friendships::user_id_1
-                    .eq(b)
-                    .and(friendships::user_id_2.eq(a))),
-        )
+    pair_row(a, b)
         .select(Friendship::as_select())
         .first(conn)
         .optional()
+}
+
+/// The pair's row, locked until the transaction ends, for a write that decides
+/// from it. On PostgreSQL a plain read would not wait for the other student's
+/// answer in flight: a block committing between an accept's read and its write
+/// would be overwritten by the accept, and the blocked student made a friend.
+/// `FOR UPDATE` waits, then reads the row as the other left it (or finds it
+/// gone). SQLite's write transaction already holds the database.
+pub(crate) fn between_locked(
+    tx: &mut Tx,
+    a: &UserId,
+    b: &UserId,
+) -> QueryResult<Option<Friendship>> {
+    let conn: &mut DbConn = tx;
+    match conn {
+        DbConn::Postgresql(pg) => pair_row(a, b)
+            .select(Friendship::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConn::Sqlite(lite) => pair_row(a, b)
+            .select(Friendship::as_select())
+            .first(lite)
+            .optional(),
+    }
+}
+
+#[diesel::dsl::auto_type(no_type_alias)]
+fn pair_row<'a>(a: &'a UserId, b: &'a UserId) -> _ {
+    friendships::table.filter(
+        friendships::user_id_1
+            .eq(a)
+            .and(friendships::user_id_2.eq(b))
+            .or(friendships::user_id_1
+                .eq(b)
+                .and(friendships::user_id_2.eq(a))),
+    )
 }
 
 /// Inserts a friendship row.

@@ -141,12 +141,13 @@ fn request_in(
     if computing_id == me.computing_id {
         return Ok(RequestOutcome::Yourself);
     }
+    lock_pair(tx, me, computing_id)?;
     let sent = RequestOutcome::Sent {
         computing_id: computing_id.to_string(),
     };
     let existing_user = accounts::find_by_computing_id(tx, computing_id)?;
     if let Some(other) = &existing_user {
-        let row = match super::between(tx, &me.id, &other.id)? {
+        let row = match super::between_locked(tx, &me.id, &other.id)? {
             // A request past its lifetime (mine or theirs) is gone, even before
             // the cleanup removes it: asking now is a new request.
             Some(row) if row.status == FriendshipStatus::Pending && !still_waiting(&row, now) => {
@@ -265,6 +266,21 @@ fn tell_accepted(
     )
 }
 
+/// Serializes every request and action between `me` and `computing_id`
+/// (either way round) for the rest of the transaction, before anything else
+/// is locked. The pair's row lock (`between_locked`) alone is not enough:
+/// a copy that found no row takes the day's bucket, then (its insert beaten)
+/// looks again and waits on the row, while a later copy holds the row and
+/// waits on the bucket; PostgreSQL aborts one as a deadlock.
+fn lock_pair(tx: &mut Tx, me: &User, computing_id: &str) -> QueryResult<()> {
+    let (a, b) = (
+        me.computing_id.to_ascii_lowercase(),
+        computing_id.to_ascii_lowercase(),
+    );
+    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+    db::lock_key(tx, &format!("friend-pair:{first}:{second}"))
+}
+
 fn spend_request(
     tx: &mut Tx,
     me: &User,
@@ -370,12 +386,13 @@ fn act_in(
     placeholder_domain: &str,
     now: NaiveDateTime,
 ) -> Result<String, ActionError> {
-    let conn: &mut DbConn = tx;
-    let other = accounts::find_by_computing_id(conn, computing_id)?.filter(|o| o.id != me.id);
+    lock_pair(tx, me, computing_id)?;
+    let other = accounts::find_by_computing_id(tx, computing_id)?.filter(|o| o.id != me.id);
     let row = match &other {
-        Some(o) => super::between(conn, &me.id, &o.id)?,
+        Some(o) => super::between_locked(tx, &me.id, &o.id)?,
         None => None,
     };
+    let conn: &mut DbConn = tx;
     // A row where the other student blocked me is, to me, no row at all
     // (unless I block them too: then it is my block).
     let row = row.filter(|r| r.status != FriendshipStatus::Blocked || r.blocked_by(&me.id));
@@ -456,22 +473,14 @@ fn act_in(
                 // Nobody yet: blocked all the same, so the list reads as for anyone.
                 None => placeholder(tx, computing_id, placeholder_domain, now)?,
             };
-            let conn: &mut DbConn = tx;
             match row {
                 // Mine already (or ours both ways): nothing changes.
                 Some(row) if row.blocked_by(&me.id) => {}
                 Some(row) => {
-                    set_status(
-                        conn,
-                        &row,
-                        &me.id,
-                        &other_id,
-                        FriendshipStatus::Blocked,
-                        now,
-                    )?;
+                    set_status(tx, &row, &me.id, &other_id, FriendshipStatus::Blocked, now)?;
                 }
                 None => {
-                    if let Some(pair) = super::between(conn, &me.id, &other_id)? {
+                    if let Some(pair) = super::between_locked(tx, &me.id, &other_id)? {
                         if pair.status != FriendshipStatus::Blocked || pair.user_id_1 != other_id {
                             // A row landed since the first look (a request of
                             // theirs, my own block from a second click): act on it.
@@ -485,10 +494,10 @@ fn act_in(
                                 friendships::blocked_back.eq(true),
                                 friendships::updated_at.eq(now),
                             ))
-                            .execute(conn)?;
+                            .execute(&mut **tx)?;
                     } else {
                         let blocked = super::insert_if_absent(
-                            conn,
+                            tx,
                             &NewFriendship {
                                 id: &FriendshipId::new(),
                                 user_id_1: &me.id,

@@ -1238,3 +1238,63 @@ backend_test!(
         );
     }
 );
+
+/// On PostgreSQL, a block that commits while the other student's accept is
+/// between its read and its write stays a block: the accept waits for it,
+/// then finds no request to answer. (A plain read let the accept overwrite
+/// the block, and the blocked student became a friend who sees the week.)
+#[tokio::test]
+async fn a_block_in_flight_is_not_undone_by_the_others_accept() {
+    use diesel::connection::SimpleConnection;
+    if common::postgres_admin_url().is_none() {
+        return;
+    }
+    let app = spawn_quiet_app(Backend::Postgres, &[]).await;
+    let a = app.student("blf1a");
+    let b = app.student("blf2b");
+    a.post(&app, "/friends", "/friends", &[("who", "blf2b")])
+        .await;
+    let pair = friends::between(&mut app.conn(), &a.user.id, &b.user.id)
+        .unwrap()
+        .expect("the request");
+    assert_eq!(pair.status, FriendshipStatus::Pending);
+
+    // A's block, written and not yet committed.
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; UPDATE friendships SET status = '{}' WHERE id = '{}'",
+            FriendshipStatus::Blocked.as_str(),
+            pair.id
+        ))
+        .unwrap();
+    let mut watcher = app.db.connect();
+    let release = tokio::task::spawn_blocking(move || {
+        let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM pg_stat_activity \
+                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
+            ))
+            .get_result(conn)
+            .unwrap()
+        };
+        let started = std::time::Instant::now();
+        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let seen = waiting(&mut watcher);
+        holder.batch_execute("COMMIT").unwrap();
+        seen
+    });
+    let ((_, answer), seen) = tokio::join!(
+        b.post_and_follow(&app, "/friends", "/friends/blf1a/accept", &[]),
+        release,
+    );
+    assert_eq!(seen.unwrap(), 1, "the accept waited on the block");
+    assert_eq!(
+        status_between(&app, &a.user.id, &b.user.id),
+        Some((FriendshipStatus::Blocked, a.user.id.clone())),
+        "the block stands"
+    );
+    assert!(!answer.contains("now friends"), "{answer}");
+}
