@@ -76,6 +76,10 @@ pub fn change_role(
         if &target.id == actor {
             return Err(AccountActionError::OwnRole);
         }
+        // Read again under the row's lock, so the audit entry's old role is the
+        // one replaced, and a suspension in flight sees the new role (or waits).
+        accounts::lock_row(tx, &target.id)?;
+        let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
         set_role(tx, Some(actor), &target, role, now)?;
         Ok(ActedOn::of(target))
     })
@@ -110,13 +114,15 @@ pub fn suspend_account(
     let reason = &student_reason(reason)?;
     db::write_tx(conn, |tx| {
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
+        // Read again under the row's lock, and judged only from that read: two
+        // moderators suspending at the same moment would otherwise both find
+        // it not suspended, and a promotion committing meanwhile would let a
+        // moderator be suspended.
+        accounts::lock_row(tx, &target.id)?;
+        let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
         if target.role.is_staff() {
             return Err(AccountActionError::StaffCannotBeSuspended);
         }
-        // Read again under the row's lock: two moderators suspending at the
-        // same moment would otherwise both find it not suspended.
-        accounts::lock_row(tx, &target.id)?;
-        let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
         if let (Some(running), false) = (target.suspended_at(now), replace) {
             return Err(AccountActionError::AlreadySuspended(
                 campus.exact(running).title,

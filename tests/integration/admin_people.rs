@@ -442,3 +442,66 @@ backend_test!(
         assert_eq!(until_of(&app, &s), Some(week), "the week stands");
     }
 );
+
+/// On PostgreSQL, a promotion that commits while a suspension of the same
+/// student waits on the account's row is seen by the suspension: staff are
+/// never suspended. (The staff check once used the read from before the wait.)
+#[tokio::test]
+async fn a_promotion_in_flight_is_seen_by_a_suspension_waiting_on_it() {
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let app = spawn_quiet_app(Backend::Postgres, &[]).await;
+    let moderator = staff(&app, "mo3d", Role::Moderator);
+    let s = app.student("st5p");
+    let (_, page) = moderator.get(&app, "/admin/users?q=st5p").await;
+    assert!(page.contains("/admin/users/st5p/suspend"), "{page}");
+
+    // An admin's promotion of st5p, written and not yet committed.
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; UPDATE users SET role = '{}' WHERE id = '{}'",
+            Role::Moderator.as_str(),
+            s.user.id
+        ))
+        .unwrap();
+    let mut watcher = app.db.connect();
+    let release = tokio::task::spawn_blocking(move || {
+        let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM pg_stat_activity \
+                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
+            ))
+            .get_result(conn)
+            .unwrap()
+        };
+        let started = std::time::Instant::now();
+        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let seen = waiting(&mut watcher);
+        holder.batch_execute("COMMIT").unwrap();
+        seen
+    });
+    let form = [
+        ("length", "week"),
+        ("until", ""),
+        ("reason", "Spamming the class chat"),
+    ];
+    let (answer, seen) = tokio::join!(
+        moderator.post(
+            &app,
+            "/admin/users?q=st5p",
+            "/admin/users/st5p/suspend",
+            &form
+        ),
+        release,
+    );
+    assert_eq!(seen.unwrap(), 1, "the suspension waited on the promotion");
+    assert_eq!(answer.status().as_u16(), 400);
+    let words = answer.text().await.unwrap();
+    assert!(words.contains("cannot be suspended"), "{words}");
+    assert_eq!(until_of(&app, &s), None, "no moderator is suspended");
+}
