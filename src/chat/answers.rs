@@ -47,6 +47,11 @@ pub fn mark(
         if !actor.role.is_staff() && !classes::is_enrolled(tx, &actor.id, &reply.class_id)? {
             return Err(ChatError::MessageNotFound.into());
         }
+        // Judged from a read under the class's lock: its author may have
+        // deleted it (or a moderator hidden it) since the first look, and a
+        // mark naming a removed row would fail the reference (a 500).
+        lock_class(tx, &reply.class_id)?;
+        let reply = super::find(tx, reply_id)?.ok_or(ChatError::MessageNotFound)?;
         // Someone else's held reply is not there; the author's own takes no mark.
         if reply.held {
             return Err(if reply.user_id.as_ref() == Some(&actor.id) {
@@ -55,7 +60,6 @@ pub fn mark(
                 ChatError::MessageNotFound.into()
             });
         }
-        lock_class(tx, &reply.class_id)?;
         let root_id = reply.thread_root_id.clone().ok_or(QaError::NotAReply)?;
         let root = super::find(tx, &root_id)?.ok_or(ChatError::MessageNotFound)?;
         if !may_mark(actor, &root) {

@@ -850,3 +850,52 @@ backend_test!(
         );
     }
 );
+
+/// On PostgreSQL, a reply its author deletes while the starter marks it as
+/// the answer: the mark waits for the class, then finds the reply gone and
+/// says so (once, the mark named the removed row: a reference error, a 500).
+#[tokio::test]
+async fn marking_a_reply_deleted_meanwhile_says_it_is_gone() {
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let app = spawn_quiet_app(Backend::Postgres, &[]).await;
+    let starter = app.student("stm1a");
+    let helper = app.student("hlp2b");
+    let class = new_class(&app, "CS 2150", &[&starter, &helper]);
+    let root = thread(&app, &class, &starter.user, "Is the exam cumulative?", 5);
+    let answer = reply(&app, &helper.user, &root, "Yes, all units.");
+
+    // The author's delete, holding the class's chat as a delete does, not yet committed.
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('chat-class:{}')); \
+             DELETE FROM class_messages WHERE id = '{}'",
+            class.id, answer.id
+        ))
+        .unwrap();
+    let mut watcher = app.db.connect();
+    let release = tokio::task::spawn_blocking(move || {
+        let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM pg_stat_activity \
+                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
+            ))
+            .get_result(conn)
+            .unwrap()
+        };
+        let started = std::time::Instant::now();
+        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let seen = waiting(&mut watcher);
+        holder.batch_execute("COMMIT").unwrap();
+        seen
+    });
+    let ((status, body), seen) = tokio::join!(mark(&app, &starter, &answer, "yes"), release);
+    assert_eq!(seen.unwrap(), 1, "the mark waited on the delete");
+    assert!((400..500).contains(&status), "{status}: {body}");
+    assert_eq!(stored(&app, &root.id).answer_id, None);
+}
