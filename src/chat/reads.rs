@@ -74,12 +74,17 @@ pub fn mark_thread(
         chat_thread_reads::class_id.eq(class_id),
         chat_thread_reads::read_through.eq(through),
     );
-    crate::on_each_backend!(conn, |c| diesel::insert_into(chat_thread_reads::table)
-        .values(row)
-        .on_conflict((chat_thread_reads::user_id, chat_thread_reads::thread_id))
-        .do_update()
-        .set(chat_thread_reads::read_through.eq(through))
-        .execute(c))?;
+    // A mark only moves forward (`DO UPDATE … WHERE`): a slower page that
+    // showed less must not undo a newer mark, or its messages read as new again.
+    crate::on_each_backend!(conn, |c| diesel::query_dsl::methods::FilterDsl::filter(
+        diesel::insert_into(chat_thread_reads::table)
+            .values(row)
+            .on_conflict((chat_thread_reads::user_id, chat_thread_reads::thread_id))
+            .do_update()
+            .set(chat_thread_reads::read_through.eq(through)),
+        chat_thread_reads::read_through.lt(through)
+    )
+    .execute(c))?;
     Ok(())
 }
 
@@ -136,12 +141,15 @@ pub fn mark_class(
         chat_class_reads::class_id.eq(class_id),
         chat_class_reads::read_through.eq(through),
     );
-    crate::on_each_backend!(conn, |c| diesel::insert_into(chat_class_reads::table)
-        .values(row)
-        .on_conflict((chat_class_reads::user_id, chat_class_reads::class_id))
-        .do_update()
-        .set(chat_class_reads::read_through.eq(through))
-        .execute(c))?;
+    crate::on_each_backend!(conn, |c| diesel::query_dsl::methods::FilterDsl::filter(
+        diesel::insert_into(chat_class_reads::table)
+            .values(row)
+            .on_conflict((chat_class_reads::user_id, chat_class_reads::class_id))
+            .do_update()
+            .set(chat_class_reads::read_through.eq(through)),
+        chat_class_reads::read_through.lt(through)
+    )
+    .execute(c))?;
     diesel::delete(
         chat_thread_reads::table
             .filter(chat_thread_reads::user_id.eq(viewer))

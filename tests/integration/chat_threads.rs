@@ -508,6 +508,10 @@ backend_test!(
         // counts, as on the thread page). New: the two classmates' replies
         // after the thread mark, not mine, not hidden, deleted or held.
         assert_eq!(listed(&app), (5, 2, false));
+        // A slower page that showed less marks an earlier time: the mark stays.
+        chat::reads::mark_thread(&mut app.conn(), &me.user.id, &class.id, &root.id, at(55))
+            .unwrap();
+        assert_eq!(listed(&app), (5, 2, false), "the read mark moved back");
         // The same rules in memory (what live events use) agree.
         let stats =
             chat::threads::reply_stats(&mut app.conn(), std::slice::from_ref(&root.id)).unwrap();
