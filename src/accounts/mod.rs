@@ -247,15 +247,46 @@ pub fn update(conn: &mut DbConn, id: &UserId, changes: &UserChanges<'_>) -> Quer
     }
 }
 
-/// Locks the account's row until the transaction ends (PostgreSQL: a write
-/// that changes nothing; SQLite's write transaction already holds the
-/// database), so what is read of it next stays true until commit.
+/// Locks the account's row until the transaction ends (PostgreSQL: `FOR
+/// UPDATE`; SQLite's write transaction already holds the database), so what
+/// is read of it next stays true until commit. `FOR UPDATE`, not a write that
+/// changes nothing: that lock would not stop a row that names the account
+/// (a post, a vote) from being written meanwhile, whose reference check only
+/// shares the row's key; this one does (see `hold_row`).
 pub fn lock_row(tx: &mut Tx, id: &UserId) -> QueryResult<()> {
     let conn: &mut DbConn = tx;
-    diesel::update(users::table.find(id))
-        .set(users::updated_at.eq(users::updated_at))
-        .execute(conn)?;
+    if let DbConn::Postgresql(pg) = conn {
+        users::table
+            .find(id)
+            .select(users::id)
+            .for_update()
+            .first::<UserId>(pg)
+            .optional()?;
+    }
     Ok(())
+}
+
+/// Holds the account's row against an erasure until the transaction ends,
+/// before anything that will be written in its name; false when the account
+/// is gone (erased while the request was on its way). On PostgreSQL `FOR KEY
+/// SHARE`: it waits for an erasure in flight (which holds `lock_row`), and
+/// many such holds do not wait for each other.
+pub fn hold_row(tx: &mut Tx, id: &UserId) -> QueryResult<bool> {
+    let conn: &mut DbConn = tx;
+    let found = match conn {
+        DbConn::Postgresql(pg) => users::table
+            .find(id)
+            .select(users::id)
+            .for_key_share()
+            .first::<UserId>(pg)
+            .optional()?,
+        DbConn::Sqlite(lite) => users::table
+            .find(id)
+            .select(users::id)
+            .first::<UserId>(lite)
+            .optional()?,
+    };
+    Ok(found.is_some())
 }
 
 /// Ends the account's suspension if one is running at `now`; whether it did.

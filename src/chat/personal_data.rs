@@ -12,7 +12,7 @@ use super::{ClassMessage, MessageId, RevisionEnd};
 use crate::accounts::UserId;
 use crate::classes::ClassId;
 use crate::db::schema::{
-    chat_class_reads, chat_thread_reads, class_messages, classes, message_flags,
+    chat_class_reads, chat_thread_reads, class_messages, classes, message_flags, message_revisions,
 };
 use crate::db::{DbConn, Tx};
 
@@ -318,6 +318,16 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
             diesel::delete(class_messages::table.filter(class_messages::id.eq_any(&leaves)))
                 .execute(&mut **tx)?;
     }
+    // A placeholder that is not evidence keeps no earlier text either: what an
+    // edit or a delete kept while it was under a report now reviewed goes.
+    let placeholders = class_messages::table
+        .filter(class_messages::user_id.eq(me))
+        .filter(diesel::dsl::not(class_messages::id.eq_any(&held_ids)))
+        .select(class_messages::id);
+    diesel::delete(
+        message_revisions::table.filter(message_revisions::message_id.eq_any(placeholders)),
+    )
+    .execute(&mut **tx)?;
     // Evidence keeps its pseudonym, so moderators can still read the thread.
     erased.messages_kept_as_evidence = diesel::update(
         class_messages::table
@@ -355,8 +365,8 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     .execute(&mut **tx)?;
     diesel::delete(message_flags::table.filter(message_flags::user_id.eq(me)))
         .execute(&mut **tx)?;
-    // Their votes go too, and out of the counts they were in (before the
-    // account's rows cascade away and the count could no longer be told).
+    // Their votes go too, but not out of the counts: every count dropping by
+    // one as an account vanishes would tell a classmate what it had upvoted.
     super::votes::erase_voter(tx, me)?;
     Ok(erased)
 }

@@ -9,7 +9,7 @@ use super::{
     has_replies, lock_class, naming, pseudonym, visible_message, ChatError, ClassMessage,
     MessageBody, MessageId, NewClassMessage, Rules,
 };
-use crate::accounts::{rate_limit, User, UserId};
+use crate::accounts::{self, rate_limit, User, UserId};
 use crate::classes::{self, ClassId};
 use crate::db::schema::class_messages;
 use crate::db::{self, DbConn, Tx};
@@ -55,6 +55,14 @@ pub fn post_confirming(
         return Err(ChatError::Suspended { until });
     }
     let posted = db::write_tx(conn, |tx| {
+        // The author's row first (an erasure takes it before the classes): a
+        // post racing its author's erasure either lands before it, and is
+        // erased with the rest, or finds the account gone.
+        if !accounts::hold_row(tx, &author.id)? {
+            return Err(ChatError::NotEnrolled {
+                class_id: draft.class_id.clone(),
+            });
+        }
         lock_class(tx, draft.class_id)?;
         if classes::find(tx, draft.class_id)?.is_none() {
             return Err(ChatError::ClassNotFound);

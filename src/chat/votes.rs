@@ -200,18 +200,11 @@ pub fn of_voter(conn: &mut DbConn, me: &UserId) -> QueryResult<Vec<MessageVote>>
         .load(conn)
 }
 
-/// Erasure: takes the student's votes out of the counts they are in, then
-/// removes them (before the account's rows cascade away), in the erasure's transaction.
+/// Erasure: removes the student's votes, in the erasure's transaction. The
+/// counts they are in stay as they are: a count that fell by one on every
+/// message a vanished account had upvoted would say, to anyone who noted the
+/// counts before, which messages those were. (A count is a tally of votes
+/// cast, not a list of voters; no page shows who voted.)
 pub fn erase_voter(tx: &mut Tx, me: &UserId) -> QueryResult<usize> {
-    let voted = message_votes::table
-        .filter(message_votes::user_id.eq(me))
-        .select(message_votes::message_id);
-    diesel::update(
-        class_messages::table
-            .filter(class_messages::id.eq_any(voted))
-            .filter(class_messages::vote_count.gt(0)),
-    )
-    .set(class_messages::vote_count.eq(class_messages::vote_count - 1))
-    .execute(&mut **tx)?;
     diesel::delete(message_votes::table.filter(message_votes::user_id.eq(me))).execute(&mut **tx)
 }

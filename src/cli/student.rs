@@ -183,7 +183,7 @@ fn erase(conn: &mut db::DbConn, who: &str, confirm: &str) -> anyhow::Result<()> 
         let erased = student_data::erase(tx, &user, now)?;
         // No reason: the entry must not name whom it erased, or staff could
         // tie the authorless evidence it leaves back to a person.
-        audit(tx, AuditAction::EraseAccount, &user, None, now)?;
+        moderation::record_erasure(tx, &user.id, None, now)?;
         Ok((user, erased))
     })?;
     println!(

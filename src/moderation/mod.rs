@@ -143,6 +143,34 @@ pub fn record(tx: &mut Tx, entry: &NewAuditEntry<'_>) -> QueryResult<usize> {
         .execute(conn)
 }
 
+/// Records an account's erasure, with no actor: the entry must not name
+/// whom it erased beyond the (now vanished) account id, or staff could tie the
+/// authorless placeholders it leaves back to a person. `reason` says who
+/// asked, never who it was.
+pub fn record_erasure(
+    tx: &mut Tx,
+    erased: &UserId,
+    reason: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    record(
+        tx,
+        &NewAuditEntry {
+            id: &AuditId::new(),
+            actor_id: None,
+            action: AuditAction::EraseAccount.as_str(),
+            target_type: "user",
+            target_id: erased.as_str(),
+            reason,
+            details: None,
+            created_at: now,
+            class_id: None,
+            category: None,
+        },
+    )
+    .map(drop)
+}
+
 /// The newest entries first.
 pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEntry>> {
     audit_log::table

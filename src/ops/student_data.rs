@@ -79,10 +79,40 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
     })
 }
 
-/// Deletes a student's account at their request: [`erase`] in its own write
-/// transaction.
-pub fn delete_account(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<Erased> {
-    crate::db::write_tx(conn, |tx| erase(tx, user, now))
+/// Why a student's own "Delete my account" did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteRefused {
+    /// Staff actions stay attributed in the audit log: an admin makes the
+    /// account a student first (audited), as the CLI's erasure requires.
+    #[error("A staff account cannot be deleted here: its actions are in the audit log. Ask an admin to make it a student account first.")]
+    Staff,
+    /// Already erased (a second tab, or the CLI) while this was on its way.
+    #[error("This account was already deleted.")]
+    Gone,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Deletes a student's account at their request: [`erase`] and the audit
+/// entry `audit` writes, in one write transaction, judged from the account as
+/// it is under its row's lock (a role granted meanwhile counts). Staff
+/// accounts are refused, as by the CLI.
+pub fn delete_account(
+    conn: &mut DbConn,
+    user: &User,
+    now: NaiveDateTime,
+    audit: impl FnOnce(&mut Tx, &User) -> QueryResult<()>,
+) -> Result<Erased, DeleteRefused> {
+    crate::db::write_tx(conn, |tx| {
+        accounts::lock_row(tx, &user.id)?;
+        let user = accounts::find(tx, &user.id)?.ok_or(DeleteRefused::Gone)?;
+        if user.role.is_staff() {
+            return Err(DeleteRefused::Staff);
+        }
+        let erased = erase(tx, &user, now)?;
+        audit(tx, &user)?;
+        Ok(erased)
+    })
 }
 
 /// Erases a student.
@@ -95,6 +125,12 @@ pub fn delete_account(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> Que
 /// the link from the message to a person: a reveal finds no one). Messages whose
 /// reports were all reviewed and dismissed are erased like any other.
 pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased> {
+    // The account's row before anything else, as a post holds it before its
+    // class (`accounts::hold_row`): a post in flight lands first and is
+    // erased here, or waits and then finds no account. Without it, a post to
+    // a class this student had no message in could commit halfway through,
+    // and outlive the account as authorless text.
+    accounts::lock_row(tx, &user.id)?;
     // Messages first: the counts of the reports this student made are set
     // right while their reports still exist.
     let erased = chat::personal_data::erase_user(tx, &user.id, now)?;

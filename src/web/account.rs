@@ -13,7 +13,8 @@ use super::views::{self, FlashRedirect};
 use crate::accounts::{self, sessions, DisplayName, NameRefused, SessionId};
 use crate::campus_time::Stamp;
 use crate::clock;
-use crate::ops::student_data;
+use crate::moderation;
+use crate::ops::student_data::{self, DeleteRefused};
 
 struct SessionRow {
     id: String,
@@ -313,16 +314,27 @@ pub async fn delete_account(
         .respond_to(&req));
     }
     let user = current.user.clone();
-    let erased = with_conn(&state.pool, move |conn| {
-        Ok(student_data::delete_account(conn, &user, clock::now())?)
+    let deleted = with_conn(&state.pool, move |conn| {
+        let now = clock::now();
+        Ok(student_data::delete_account(
+            conn,
+            &user,
+            now,
+            |tx, user| {
+                moderation::record_erasure(tx, &user.id, Some("At the student's own request."), now)
+            },
+        ))
     })
     .await?;
+    if let Err(refused) = deleted {
+        if let DeleteRefused::Db(e) = refused {
+            return Err(e.into());
+        }
+        return Ok(FlashRedirect::refused("/account", refused.to_string()).respond_to(&req));
+    }
     state.live.access_changed(&current.user.id);
-    tracing::info!(
-        removed = erased.messages_removed,
-        placeholders = erased.messages_kept_as_placeholders,
-        "account deleted at its owner's request"
-    );
+    // No counts: how many messages one account had is a per-student figure.
+    tracing::info!("account deleted at its owner's request");
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/"))
         .cookie(guard::clear_session_cookie(secure))

@@ -634,7 +634,7 @@ backend_test!(
 // ---------------------------------------------------------------- 5. own data
 
 backend_test!(
-    async fn votes_are_in_the_export_and_go_with_their_counts_on_erasure(backend: Backend) {
+    async fn votes_are_in_the_export_and_go_on_erasure_leaving_their_counts(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let author = app.student("auth1x");
         let voter = app.student("votr1x");
@@ -689,14 +689,13 @@ backend_test!(
             &mut app.conn(),
             &voter.user,
             clock::now(),
+            |_, _| Ok(()),
         )
         .unwrap();
-        assert_eq!(
-            stored(&app, &root.id).vote_count,
-            1,
-            "the other student's vote stays"
-        );
-        assert_eq!(stored(&app, &answer.id).vote_count, 0);
+        // The rows go; the counts stay, or their fall would say which
+        // messages the vanished account had upvoted.
+        assert_eq!(stored(&app, &root.id).vote_count, 2);
+        assert_eq!(stored(&app, &answer.id).vote_count, 1);
         let left: i64 = message_votes::table
             .filter(message_votes::user_id.eq(&voter.user.id))
             .count()

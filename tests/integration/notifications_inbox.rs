@@ -724,7 +724,8 @@ backend_test!(
         // Erasing A removes A's rows and C's notification that names A.
         assert_eq!(rows_about(&mut app.conn(), &a.user), [4, 1, 1, 1, 1, 1]);
         let c_before = rows_about(&mut app.conn(), &c.user);
-        student_data::delete_account(&mut app.conn(), &a.user, clock::now()).unwrap();
+        student_data::delete_account(&mut app.conn(), &a.user, clock::now(), |_, _| Ok(()))
+            .unwrap();
         assert_eq!(rows_about(&mut app.conn(), &a.user), [0; 6]);
         let c_after = rows_about(&mut app.conn(), &c.user);
         assert_eq!(

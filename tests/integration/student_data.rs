@@ -16,7 +16,8 @@ use common_grounds::accounts::sessions;
 use common_grounds::chat::{self, ClassMessage};
 use common_grounds::clock;
 use common_grounds::db::schema::{
-    audit_log, class_messages, friendships, magic_links, message_flags, user_classes, users,
+    audit_log, class_messages, friendships, magic_links, message_flags, message_revisions,
+    user_classes, users,
 };
 use common_grounds::db::{self, DbConn};
 use common_grounds::friends::FriendshipStatus;
@@ -400,6 +401,18 @@ backend_test!(
             seed::flag(conn, &leaver.user, &flagged, "spam");
             seed::flag(conn, &third.user, &flagged, "spam");
             set_flagged_count(conn, &flagged, 2);
+            // Text an edit replaced while the message was under a report since reviewed.
+            diesel::insert_into(message_revisions::table)
+                .values((
+                    message_revisions::id.eq(uuid::Uuid::new_v4().to_string()),
+                    message_revisions::message_id.eq(&answered.id),
+                    message_revisions::content.eq("Who has notes? (my number is 434-555-0100)"),
+                    message_revisions::written_at.eq(clock::now()),
+                    message_revisions::ended_by.eq("edit"),
+                    message_revisions::created_at.eq(clock::now()),
+                ))
+                .execute(conn)
+                .unwrap();
             sessions::create(conn, &leaver.user.id, Some("a second device"), clock::now()).unwrap();
             diesel::insert_into(magic_links::table)
                 .values((
@@ -509,6 +522,27 @@ backend_test!(
             .first(&mut *conn)
             .unwrap();
         assert_eq!(actor, None);
+        // The erasure itself is in the log, naming no one but the vanished id.
+        let erasures: Vec<(Option<String>, String, Option<String>)> = audit_log::table
+            .filter(audit_log::action.eq("erase_account"))
+            .select((audit_log::actor_id, audit_log::target_id, audit_log::reason))
+            .load(&mut *conn)
+            .unwrap();
+        assert_eq!(
+            erasures,
+            vec![(
+                None,
+                leaver_id.clone(),
+                Some("At the student's own request.".to_string())
+            )]
+        );
+        // A placeholder keeps no earlier text of its own.
+        let revisions: i64 = message_revisions::table
+            .filter(message_revisions::message_id.eq(&answered.id))
+            .count()
+            .get_result(&mut *conn)
+            .unwrap();
+        assert_eq!(revisions, 0, "the placeholder's earlier text survived");
         // Messages without replies are gone, a chain of their own entirely.
         for gone in [&lonely, &chain, &chain_reply, &my_reply] {
             assert_eq!(
@@ -576,3 +610,84 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    async fn a_staff_account_is_not_deleted_from_its_account_page(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let moderator = staff(&app, "mdx5q", common_grounds::accounts::Role::Moderator);
+        let (status, page) = moderator
+            .post_and_follow(&app, "/account", "/account/delete", &[("confirm", "mdx5q")])
+            .await;
+        assert_eq!(status, 200);
+        assert!(page.contains("cannot be deleted here"), "{page}");
+        let left: i64 = users::table
+            .filter(users::id.eq(&moderator.user.id))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(left, 1, "the moderator's account stays");
+    }
+);
+
+/// On PostgreSQL, a post sent while its author's erasure is in flight waits
+/// for it, then finds no account: nothing is stored, and the answer is not a
+/// 500. (Without the hold on the author's row, the post reached its insert,
+/// whose reference check failed once the erasure committed.)
+#[tokio::test]
+async fn a_post_racing_its_authors_erasure_stores_nothing() {
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let app = spawn_quiet_app(Backend::Postgres, &[]).await;
+    let leaver = app.student("lvx6q");
+    let other = app.student("otx7q");
+    let class = new_class(&app, "CS 2100", &[&leaver, &other]);
+
+    // The erasure in flight: the account's row deleted, not yet committed.
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; DELETE FROM users WHERE id = '{}'",
+            leaver.user.id
+        ))
+        .unwrap();
+    let mut watcher = app.db.connect();
+    let release = tokio::task::spawn_blocking(move || {
+        let waiting = |conn: &mut DbConn| -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM pg_stat_activity \
+                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
+            ))
+            .get_result(conn)
+            .unwrap()
+        };
+        let started = std::time::Instant::now();
+        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let seen = waiting(&mut watcher);
+        holder.batch_execute("COMMIT").unwrap();
+        seen
+    });
+    let path = format!("/classes/{}", class.id);
+    let post_to = format!("{path}/messages");
+    let (response, seen) = tokio::join!(
+        leaver.post(
+            &app,
+            &path,
+            &post_to,
+            &[("content", "posted as I leave"), ("confirmed", "1")]
+        ),
+        release,
+    );
+    assert_eq!(seen.unwrap(), 1, "the post waited on the erasure");
+    let status = response.status().as_u16();
+    assert!(status < 500, "{status}");
+    let stored: i64 = class_messages::table
+        .filter(class_messages::content.eq("posted as I leave"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(stored, 0);
+}
