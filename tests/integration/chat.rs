@@ -1171,6 +1171,16 @@ backend_test!(
             let reply = a.post_message(&app, &class, text).await;
             assert_eq!(reply.status, 400, "{text:?}");
             assert!(reply.body.contains(why), "{text:?}: {}", reply.body);
+            // The draft comes back in its form, to fix and send again.
+            let doc = Html::parse_document(&reply.body);
+            let forms = select(&doc, &format!("form[action='/classes/{class}/messages']"));
+            assert_eq!(forms.len(), 1, "{text:?}: {}", reply.body);
+            let kept: String = select(&doc, "#refused-draft")[0].text().collect();
+            let typed: String = text
+                .chars()
+                .filter(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r'))
+                .collect();
+            assert_eq!(kept.trim(), typed.trim(), "{text:?}");
         }
         // Each accepted text from a different student: one post per 5 seconds each.
         let accepted = [
@@ -1922,5 +1932,63 @@ backend_test!(
             .filter(|t| t.contains("held back by a lock"))
             .collect();
         assert_eq!(shown.len(), 1, "{shown:?}");
+    }
+);
+
+backend_test!(
+    async fn a_post_or_edit_refused_by_a_limit_or_its_text_keeps_the_draft(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = student(&app, "drf1a").await;
+        let class = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            enroll(&mut conn, &a.user, &class);
+            class
+        };
+        let first = a.post_message(&app, &class, "Is the lab due Friday?").await;
+        assert_eq!(first.status, 303, "{}", first.body);
+        // The same text again at once: a limit, when to retry, and the draft.
+        let again = a.post_message(&app, &class, "Is the lab due Friday?").await;
+        assert_eq!(again.status, 429, "{}", again.body);
+        assert!(again.retry_after.is_some());
+        assert!(again.body.contains("Nothing was saved"), "{}", again.body);
+        let doc = Html::parse_document(&again.body);
+        assert_eq!(
+            select(&doc, &format!("form[action='/classes/{class}/messages']")).len(),
+            1
+        );
+        let kept: String = select(&doc, "#refused-draft")[0].text().collect();
+        assert_eq!(kept, "Is the lab due Friday?");
+
+        // An edit refused for its text keeps it, and leads back to the message.
+        let id: String = class_messages::table
+            .filter(class_messages::user_id.eq(&a.user.id))
+            .select(class_messages::id)
+            .first(&mut app.conn())
+            .unwrap();
+        let long = "y".repeat(2001);
+        let edit = a
+            .post(&app, &format!("/messages/{id}/edit"), &[("content", &long)])
+            .await;
+        assert_eq!(edit.status, 400, "{}", edit.body);
+        let doc = Html::parse_document(&edit.body);
+        assert_eq!(
+            select(&doc, &format!("form[action='/messages/{id}/edit']")).len(),
+            1
+        );
+        let kept: String = select(&doc, "#refused-draft")[0].text().collect();
+        assert_eq!(kept, long);
+        let back: Vec<_> = select(&doc, "a")
+            .into_iter()
+            .filter_map(|l| l.value().attr("href"))
+            .filter(|h| h.contains(&id))
+            .collect();
+        assert!(!back.is_empty(), "a way back to the message");
+        // Another student's message: refused as before, with nothing of it.
+        let b = student(&app, "drf2b").await;
+        let theirs = b
+            .post(&app, &format!("/messages/{id}/edit"), &[("content", &long)])
+            .await;
+        assert!(!theirs.body.contains("refused-draft"), "{}", theirs.body);
     }
 );

@@ -110,7 +110,19 @@ fn answer_refusal(
     error: ChatError,
 ) -> Result<HttpResponse, AppError> {
     let campus = super::guard::state(req).config.campus_time;
-    match chat_refusal(error, rules, clock::now(), campus) {
+    answer(
+        req,
+        current,
+        chat_refusal(error, rules, clock::now(), campus),
+    )
+}
+
+fn answer(
+    req: &HttpRequest,
+    current: &CurrentUser,
+    refusal: Refusal,
+) -> Result<HttpResponse, AppError> {
+    match refusal {
         Refusal::Page {
             status,
             title,
@@ -129,6 +141,80 @@ fn answer_refusal(
         Refusal::Flash(message) => Err(AppError::BadRequest(message)),
         Refusal::Error(error) => Err(error),
     }
+}
+
+/// The form a refused draft goes back into: where it is sent, and where
+/// "back" leads.
+struct DraftPlace {
+    action: String,
+    parent_id: Option<String>,
+    /// A new thread: its "maybe already answered" step is behind it.
+    new_thread: bool,
+    /// An edit of a message, not a new one.
+    edit: bool,
+    back: String,
+}
+
+/// A post or an edit refused for its text or a limit: why, and the draft in
+/// its form to change or send again, so nothing typed is lost (the class page
+/// is `no-store`, and Back may not bring a textarea's text back). Other
+/// refusals answer as `answer_refusal`.
+#[derive(Template)]
+#[template(path = "chat/draft_refused.html")]
+struct DraftRefusedPage {
+    layout: Layout,
+    title: &'static str,
+    message: String,
+    place: DraftPlace,
+    draft: String,
+}
+
+fn refuse_keeping_draft(
+    req: &HttpRequest,
+    current: &CurrentUser,
+    rules: &Rules,
+    error: ChatError,
+    place: DraftPlace,
+    draft: String,
+) -> Result<HttpResponse, AppError> {
+    let campus = super::guard::state(req).config.campus_time;
+    let (status, message, retry_after) = match chat_refusal(error, rules, clock::now(), campus) {
+        Refusal::Error(AppError::BadRequest(message)) => (StatusCode::BAD_REQUEST, message, None),
+        Refusal::Error(AppError::TooManyRequests {
+            message,
+            retry_after_secs,
+        }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            message,
+            Some(retry_after_secs.max(1)),
+        ),
+        other => return answer(req, current, other),
+    };
+    let title = if place.edit {
+        "Your edit was not saved"
+    } else {
+        "Your message was not posted"
+    };
+    // Shown back as typed, less what no textarea should hold (a NUL, say).
+    let draft = draft
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+        .collect();
+    let body = DraftRefusedPage {
+        layout: Layout::new(req, Some(current)),
+        title,
+        message,
+        place,
+        draft,
+    }
+    .render()?;
+    let mut response = html(status, body);
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    Ok(response)
 }
 
 /// Registers this area's pages on the app.

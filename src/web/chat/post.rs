@@ -7,7 +7,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::search::{hit_rows, SIMILAR};
-use super::{answer_refusal, back_href, html, message_href, rules, see_other, thread_href};
+use super::{
+    answer_refusal, back_href, html, message_href, refuse_keeping_draft, rules, see_other,
+    thread_href, DraftPlace,
+};
 use crate::chat::{self, search, Deletion, Draft, MessageBody, MessageId};
 use crate::classes::{self, ClassId};
 use crate::web::error::{with_conn, AppError};
@@ -67,9 +70,24 @@ pub async fn post_message(
             )
         })?),
     };
-    let body =
-        MessageBody::parse(&form.content).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let rules = rules(&state);
+    let place = DraftPlace {
+        action: format!("/classes/{class_id}/messages"),
+        parent_id: parent_id.as_ref().map(ToString::to_string),
+        new_thread: parent_id.is_none(),
+        edit: false,
+        back: match &parent_id {
+            Some(parent) => format!("/classes/{class_id}#m-{parent}"),
+            None => format!("/classes/{class_id}"),
+        },
+    };
+    let body = match MessageBody::parse(&form.content) {
+        Ok(body) => body,
+        Err(problem) => {
+            let error = chat::ChatError::Content(problem);
+            return refuse_keeping_draft(&req, &current, &rules, error, place, form.content);
+        }
+    };
     let author = current.user.clone();
     // A new thread first looks for threads that may already answer it; a reply
     // never does, nor a thread the student chose to post anyway.
@@ -121,19 +139,15 @@ pub async fn post_message(
             Ok(html(StatusCode::OK, body))
         }
         Posting::NamesSomeone(findings, class_code) => {
-            let back = match &parent_id {
-                Some(parent) => format!("/classes/{class_id}#m-{parent}"),
-                None => format!("/classes/{class_id}"),
-            };
             let body = NameFirstPage {
                 layout: Layout::new(&req, Some(&current)),
                 class_code,
                 findings: findings.to_string(),
-                action: format!("/classes/{class_id}/messages"),
-                parent_id: parent_id.as_ref().map(ToString::to_string),
-                new_thread: parent_id.is_none(),
+                action: place.action,
+                parent_id: place.parent_id,
+                new_thread: place.new_thread,
                 draft: draft_text,
-                back,
+                back: place.back,
             }
             .render()?;
             Ok(html(StatusCode::OK, body))
@@ -141,7 +155,7 @@ pub async fn post_message(
         // A reply lands on its thread, a new thread on its own page.
         Posting::Done(posted) => match *posted {
             Ok(message) => Ok(see_other(message_href(&message))),
-            Err(error) => answer_refusal(&req, &current, &rules, error),
+            Err(error) => refuse_keeping_draft(&req, &current, &rules, error, place, form.content),
         },
     }
 }
@@ -212,42 +226,44 @@ pub async fn edit_message(
     // A suspended student may read, not rewrite what they said.
     guard::ensure_not_suspended(&current, state.config.campus_time)?;
     let message_id = MessageId::parse(&path).ok_or(AppError::NotFound)?;
-    let body =
-        MessageBody::parse(&form.content).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let parsed = MessageBody::parse(&form.content);
     let rules = rules(&state);
     let (editor, domain_rules) = (current.user.id.clone(), rules.clone());
     let confirm_naming = form.confirm_naming.as_deref() == Some("1");
-    let (id, draft_text) = (message_id.clone(), body.as_str().to_string());
+    let id = message_id.clone();
     let result = with_conn(&state.pool, move |conn| {
-        let edited = chat::edit_confirming(
-            conn,
-            &editor,
-            &id,
-            &body,
-            confirm_naming,
-            &domain_rules,
-            clock::now(),
-        );
-        // The warning needs the message's place; the editor wrote it, so
-        // `edit` already checked they may see it.
+        let edited = match &parsed {
+            Ok(body) => chat::edit_confirming(
+                conn,
+                &editor,
+                &id,
+                body,
+                confirm_naming,
+                &domain_rules,
+                clock::now(),
+            ),
+            Err(problem) => Err(chat::ChatError::Content(problem.clone())),
+        };
+        // A refusal that keeps the draft needs the message's place: only for
+        // the editor's own message (others' refusals say nothing of it).
         let place = match &edited {
-            Err(chat::ChatError::NamesSomeone { .. }) => match chat::find(conn, &id)? {
-                Some(m) => {
+            Err(_) => match chat::find(conn, &id)? {
+                Some(m) if m.user_id.as_ref() == Some(&editor) => {
                     let code = classes::find(conn, &m.class_id)?
                         .map(|c| c.code())
                         .unwrap_or_default();
                     Some((message_href(&m), code))
                 }
-                None => None,
+                _ => None,
             },
             _ => None,
         };
-        Ok((edited, place))
+        Ok((edited, place, parsed.ok().map(|b| b.as_str().to_string())))
     })
     .await?;
     match result {
-        (Ok(message), _) => Ok(see_other(message_href(&message))),
-        (Err(chat::ChatError::NamesSomeone { findings }), Some((back, class_code))) => {
+        (Ok(message), _, _) => Ok(see_other(message_href(&message))),
+        (Err(chat::ChatError::NamesSomeone { findings }), Some((back, class_code)), draft) => {
             let body = NameFirstPage {
                 layout: Layout::new(&req, Some(&current)),
                 class_code,
@@ -255,13 +271,23 @@ pub async fn edit_message(
                 action: format!("/messages/{message_id}/edit"),
                 parent_id: None,
                 new_thread: false,
-                draft: draft_text,
+                draft: draft.unwrap_or(form.content),
                 back,
             }
             .render()?;
             Ok(html(StatusCode::OK, body))
         }
-        (Err(error), _) => answer_refusal(&req, &current, &rules, error),
+        (Err(error), Some((back, _)), _) => {
+            let place = DraftPlace {
+                action: format!("/messages/{message_id}/edit"),
+                parent_id: None,
+                new_thread: false,
+                edit: true,
+                back,
+            };
+            refuse_keeping_draft(&req, &current, &rules, error, place, form.content)
+        }
+        (Err(error), None, _) => answer_refusal(&req, &current, &rules, error),
     }
 }
 
