@@ -409,6 +409,26 @@ pub fn set_privacy(
     })
 }
 
+/// Saves only "hide my classes", for a save whose display name was refused
+/// before it reached `set_privacy`: the choice must not be dropped with it.
+pub fn set_hide_classes(
+    conn: &mut DbConn,
+    id: &UserId,
+    hide_classes: bool,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    update(
+        conn,
+        id,
+        &UserChanges {
+            hide_classes: Some(hide_classes),
+            updated_at: Some(now),
+            ..Default::default()
+        },
+    )
+    .map(drop)
+}
+
 /// What `remove_display_name` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameRemoval {

@@ -221,12 +221,29 @@ pub async fn save_privacy(
 ) -> Result<FlashRedirect, AppError> {
     // A suspended student keeps the name they had: a new one could dodge reports.
     guard::ensure_not_suspended(&current, state.config.campus_time)?;
-    let name = match DisplayName::parse_optional(&form.display_name) {
-        Ok(name) => name,
-        Err(refused) => return Ok(FlashRedirect::refused("/account", refused.to_string())),
-    };
     let hide = form.hide_classes.is_some();
     let now = clock::now();
+    let classes = if hide {
+        "Your classes are hidden from friends, and theirs from you."
+    } else {
+        "Friends can see the classes you share with them."
+    };
+    let name = match DisplayName::parse_optional(&form.display_name) {
+        Ok(name) => name,
+        Err(refused) => {
+            // The name is refused; the classes choice still holds, and the
+            // message says both (it once said only the first, and dropped it).
+            let id = current.user.id.clone();
+            with_conn(&state.pool, move |conn| {
+                Ok(accounts::set_hide_classes(conn, &id, hide, now)?)
+            })
+            .await?;
+            return Ok(FlashRedirect::refused(
+                "/account",
+                format!("Your display name was not changed: {refused} {classes}"),
+            ));
+        }
+    };
     let saved = with_conn(&state.pool, move |conn| {
         Ok(accounts::set_privacy(
             conn,
@@ -237,11 +254,6 @@ pub async fn save_privacy(
         )?)
     })
     .await?;
-    let classes = if hide {
-        "Your classes are hidden from friends, and theirs from you."
-    } else {
-        "Friends can see the classes you share with them."
-    };
     let campus = state.config.campus_time;
     let refused = match saved {
         Ok(()) => return Ok(FlashRedirect::done("/account", format!("Saved. {classes}"))),

@@ -728,6 +728,27 @@ backend_test!(
             .unwrap()
             .unwrap();
         assert_eq!(stored.display_name.as_deref(), Some("Bea <b>Bold</b>"));
+
+        // "Hide my classes" ticked beside a refused name is saved all the same,
+        // and the answer says so.
+        let (_, refused) = b
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[
+                    ("display_name", "evil\u{202E}gnp.exe"),
+                    ("hide_classes", "on"),
+                ],
+            )
+            .await;
+        assert!(refused.contains("text-direction"), "{refused}");
+        assert!(refused.contains("Your classes are hidden"), "{refused}");
+        let stored = common_grounds::accounts::find(&mut app.conn(), &b.user.id)
+            .unwrap()
+            .unwrap();
+        assert!(stored.hide_classes, "the classes choice was dropped");
+        assert_eq!(stored.display_name.as_deref(), Some("Bea <b>Bold</b>"));
     }
 );
 
