@@ -206,9 +206,10 @@
   "use strict";
 
   var form = document.querySelector("form.compose[data-similar]");
-  if (!form || !window.fetch) {
+  if (!form || !window.fetch || !window.URLSearchParams) {
     return;
   }
+  var token = form.querySelector("input[name=csrf_token]");
   var box = form.querySelector("textarea[name=content]");
   var region = form.querySelector(".similar-threads");
   var confirmed = form.querySelector("input[name=confirmed]");
@@ -218,8 +219,15 @@
   var timer = null;
   var asked = "";
   var latest = 0;
+  var shown = "";
 
   function show(html) {
+    // The same list again is not news: replacing it would have a screen
+    // reader read the whole live region out again at every pause.
+    if (html === shown) {
+      return;
+    }
+    shown = html;
     var holder = document.createElement("template");
     holder.innerHTML = html.trim();
     while (region.firstChild) {
@@ -232,8 +240,9 @@
   }
 
   function ask() {
-    // The first 500 characters say what it is about, and keep the URL short.
-    var draft = box.value.trim().slice(0, 500);
+    // The first 500 characters say what it is about (counted by code point:
+    // a cut through an emoji's pair would send half of it).
+    var draft = Array.from(box.value.trim()).slice(0, 500).join("");
     if (draft === asked) {
       return;
     }
@@ -244,13 +253,25 @@
       show("");
       return;
     }
+    // In the body, not the address: a draft must not sit in an access log.
+    var body = new URLSearchParams();
+    body.set("csrf_token", token ? token.value : "");
+    body.set("q", draft);
     window
-      .fetch(form.getAttribute("data-similar") + "?q=" + encodeURIComponent(draft), {
+      .fetch(form.getAttribute("data-similar"), {
+        method: "POST",
         credentials: "same-origin",
         headers: { Accept: "text/html" },
+        body: body,
       })
       .then(function (response) {
-        return response.ok ? response.text() : "";
+        // A signed-out student's request is answered 404 (or sent to sign
+        // in): never put another page inside the form.
+        var fragment =
+          response.ok &&
+          !response.redirected &&
+          (response.headers.get("Content-Type") || "").indexOf("text/html") === 0;
+        return fragment ? response.text() : "";
       })
       .then(function (html) {
         // An older answer arriving late must not replace a newer one.

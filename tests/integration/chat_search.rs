@@ -315,11 +315,16 @@ backend_test!(
         assert_eq!(status, 403, "{html}");
         assert!(html.contains("Join this class first"));
         assert!(!html.contains("Pendulum lab"));
-        let (status, html) = outsider
-            .get(&app, &format!("/classes/{}/similar?q=pendulum", class.id))
+        let response = outsider
+            .post(
+                &app,
+                "/",
+                &format!("/classes/{}/similar", class.id),
+                &[("q", "pendulum")],
+            )
             .await;
-        assert_eq!(status, 404);
-        assert!(!html.contains("Pendulum lab"));
+        assert_eq!(response.status().as_u16(), 404);
+        assert!(!response.text().await.unwrap().contains("Pendulum lab"));
         app.stop().await;
     }
 );
@@ -539,27 +544,49 @@ backend_test!(
             .await;
         assert_eq!(response.status().as_u16(), 303);
 
-        // The fragment our script asks for while the student types.
-        let (status, fragment) = b
-            .get(
-                &app,
-                &format!("/classes/{}/similar?q=midterm%20room%3F", class.id),
-            )
-            .await;
+        // The fragment our script asks for while the student types: the
+        // draft in a POST body, never in the address (an access log keeps it).
+        let similar = format!("/classes/{}/similar", class.id);
+        let class_page = format!("/classes/{}", class.id);
+        let ask = |q: &'static str| {
+            let (similar, class_page) = (similar.clone(), class_page.clone());
+            let b = &b;
+            let app = &app;
+            async move {
+                let response = b.post(app, &class_page, &similar, &[("q", q)]).await;
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        let (status, fragment) = ask("midterm room?").await;
         assert_eq!(status, 200);
         assert!(fragment.contains("Maybe already answered:"));
         let links = result_links(&fragment, "a");
         assert!(links.contains(&thread_href), "{links:?}");
         assert!(links.len() <= 5);
         assert!(!fragment.contains("aa1x") && !fragment.contains(a.user.id.as_str()));
-        let (status, fragment) = b
-            .get(
-                &app,
-                &format!("/classes/{}/similar?q=the%20and%20a", class.id),
-            )
-            .await;
+        let (status, fragment) = ask("the and a").await;
         assert_eq!(status, 200);
         assert!(fragment.trim().is_empty(), "common words match nothing");
+        // The old address takes no draft.
+        let (status, _) = b.get(&app, &format!("{similar}?q=midterm")).await;
+        assert!(status == 404 || status == 405, "{status}");
+        // The class page's script sends it so, with its token.
+        let script = client()
+            .get(app.url("/static/app.js"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            script.contains("method: \"POST\""),
+            "the script still asks by GET"
+        );
+        assert!(
+            !script.contains("\"?q=\""),
+            "the script still puts the draft in the address"
+        );
         app.stop().await;
     }
 );
@@ -608,3 +635,50 @@ backend_test!(
         app.stop().await;
     }
 );
+
+/// In a browser, typing a new thread shows the threads that may already
+/// answer it: our script sends the draft in a POST body with the page's
+/// token (the address carries none), and the form then posts without the
+/// preview step.
+#[tokio::test]
+async fn typing_a_new_thread_shows_threads_that_may_answer_it_in_a_browser() {
+    use fantoccini::Locator;
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_quiet_app(Backend::Sqlite, &[]).await;
+    let a = app.student("aa1b");
+    let b = app.student("bb2c");
+    let class = new_class(&app, "CS 4630", &[&a, &b]);
+    let thread = say(&app, &a.user, &class, None, "Midterm room is Rice 130");
+    let client = browser::open(&driver, &chromium, 1280, 900).await;
+    browser::sign_in(&client, &app.address, &b.token).await;
+    client
+        .goto(&app.url(&format!("/classes/{}", class.id)))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#new-message"))
+        .await
+        .unwrap()
+        .send_keys("Which room is the midterm in?")
+        .await
+        .unwrap();
+    let link = client
+        .wait()
+        .at_most(std::time::Duration::from_secs(10))
+        .for_element(Locator::Css("#similar-threads a"))
+        .await
+        .expect("the similar threads, shown while typing");
+    let href = link.attr("href").await.unwrap().unwrap_or_default();
+    assert!(href.contains(thread.id.as_str()), "{href}");
+    let confirmed = client
+        .find(Locator::Css("form.compose input[name=confirmed]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(confirmed.as_deref(), Some("1"));
+    client.close().await.unwrap();
+}

@@ -204,7 +204,6 @@ backend_test!(
             .clone();
         pages.extend([
             ("moderation log", format!("{class}/moderation")),
-            ("similar threads", format!("{class}/similar?q=question")),
             ("calendar file", "/account/calendar.ics".to_string()),
             ("export", "/account/export".to_string()),
         ]);

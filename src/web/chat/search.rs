@@ -4,7 +4,7 @@
 //! template around text it escapes; every rule lives in `chat::search`.
 
 use actix_web::http::StatusCode;
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
@@ -15,8 +15,8 @@ use crate::chat::search::{self, Hit, Piece, SearchQuery};
 use crate::chat::ChatError;
 use crate::classes::{self, ClassId};
 use crate::clock;
-use crate::web::error::AppError;
-use crate::web::guard::Visitor;
+use crate::web::error::{with_conn, AppError};
+use crate::web::guard::{SessionForm, SignedInForm, Visitor};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 
@@ -143,28 +143,42 @@ fn parsed_message(parsed: &Result<SearchQuery, search::QueryError>) -> String {
     }
 }
 
+/// What our script sends while a student types a new thread: the draft (its
+/// first 500 characters) in a POST body, never in the address, where a proxy's
+/// access log would keep it beside the student's address and time.
+#[derive(Deserialize)]
+pub struct SimilarForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    q: String,
+}
+
+impl SessionForm for SimilarForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+
+    /// A fragment has no page to sign in from: nothing to show.
+    fn when_signed_out(_req: &HttpRequest) -> AppError {
+        AppError::NotFound
+    }
+}
+
 /// The threads a draft may duplicate, as an HTML fragment for our script
 /// (empty when none match). Only for students who take the class.
-#[get("/classes/{id:[0-9a-f-]{36}}/similar")]
+#[post("/classes/{id:[0-9a-f-]{36}}/similar")]
 pub async fn similar_threads(
     state: web::Data<AppState>,
-    visitor: Visitor,
     path: web::Path<String>,
-    params: web::Query<SearchParams>,
+    SignedInForm(current, form): SignedInForm<SimilarForm>,
 ) -> Result<HttpResponse, AppError> {
-    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound);
-    let draft = params.into_inner().q;
-    let (_, result) = visitor
-        .signed_in(move |conn, current| {
-            Ok(search::similar(
-                conn,
-                &current.user.id,
-                &class_id?,
-                &draft,
-                SIMILAR,
-            ))
-        })
-        .await?;
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    let (me, draft) = (current.user.id.clone(), form.q);
+    let result = with_conn(&state.pool, move |conn| {
+        Ok(search::similar(conn, &me, &class_id, &draft, SIMILAR))
+    })
+    .await?;
     let hits = match result {
         Ok(hits) => hits,
         // Not a member (or no such class): nothing to show, and nothing learned.
