@@ -104,7 +104,9 @@
     }
     var item = fragment(data.html);
     if (oldItem) {
+      var settle = carryOver(oldItem, item);
       oldItem.parentNode.replaceChild(item, oldItem);
+      settle();
       return;
     }
     if (data.kind !== "reply") {
@@ -131,6 +133,51 @@
       say("New reply.");
       seen();
     }
+  }
+
+  // A message changed (edited, marked as the answer, hidden) while this
+  // student had one of its forms open, a reply half typed say: the new HTML
+  // takes the old item's place in this page's tree (the server sends it at
+  // depth 1), and each open or changed form moves across as it is, with its
+  // text, focus and caret, instead of closing. A form the new HTML no longer
+  // offers (a hidden message takes no replies) goes with it.
+  function carryOver(oldItem, item) {
+    item.setAttribute("data-depth", oldItem.getAttribute("data-depth") || "0");
+    var indent = oldItem.className.match(/indent-\d+/);
+    if (indent) {
+      item.className = item.className.replace(/indent-\d+/, indent[0]);
+    }
+    var active = document.activeElement;
+    var focused = active && oldItem.contains(active) ? active : null;
+    var caret =
+      focused && typeof focused.selectionStart === "number"
+        ? [focused.selectionStart, focused.selectionEnd]
+        : null;
+    function label(details) {
+      var summary = details.querySelector("summary");
+      return summary ? summary.textContent.trim() : "";
+    }
+    Array.prototype.forEach.call(oldItem.querySelectorAll("details.msg-action"), function (details) {
+      var field = details.querySelector("textarea, input[type=text]");
+      var changed = field && field.value !== field.defaultValue;
+      if (!details.open && !changed) {
+        return;
+      }
+      var twin = Array.prototype.filter.call(item.querySelectorAll("details.msg-action"), function (other) {
+        return label(other) === label(details);
+      })[0];
+      if (twin) {
+        twin.parentNode.replaceChild(details, twin);
+      }
+    });
+    return function settle() {
+      if (focused && item.contains(focused)) {
+        focused.focus();
+        if (caret && focused.setSelectionRange) {
+          focused.setSelectionRange(caret[0], caret[1]);
+        }
+      }
+    };
   }
 
   // Replies shown live on a thread's page count as read, as after a reload:
@@ -171,10 +218,25 @@
   ["thread", "reply", "edit", "delete", "hide", "restore"].forEach(function (kind) {
     source.addEventListener(kind, handle);
   });
-  // Too long away: the events missed were pruned, so the page reloads itself.
+  // Too long away: the events missed were pruned, so the page reloads itself,
+  // unless the student is typing: then it says so and leaves the draft alone.
   source.addEventListener("reload", function () {
     source.close();
-    window.location.reload();
+    var typing = Array.prototype.some.call(document.querySelectorAll("textarea"), function (box) {
+      return box.value !== box.defaultValue;
+    });
+    if (typing) {
+      say("This page missed some updates. Reload it to see them, once your text is sent or copied.");
+    } else {
+      window.location.reload();
+    }
+  });
+  // A stream the server refused or ended for good (signed out, left the
+  // class, too many tabs) does not come back by itself: say so, once.
+  source.addEventListener("error", function () {
+    if (source.readyState === 2) {
+      say("Live updates stopped. Reload the page to see new messages.");
+    }
   });
   window.addEventListener("pagehide", function () {
     source.close();

@@ -494,3 +494,100 @@ backend_test!(
         );
     }
 );
+
+/// In a browser: a classmate is typing a reply when the message they reply
+/// to is edited live. The message changes in place, and the reply form stays
+/// open with its text (the live update once replaced the whole message and
+/// closed the form, losing what was typed).
+#[tokio::test]
+async fn a_live_edit_keeps_a_reply_being_typed_in_a_browser() {
+    use fantoccini::Locator;
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let a = app.student("lva1a");
+    let b = app.student("lvb2b");
+    let class = new_class(&app, "CS 2150", &[&a, &b]);
+    let class_page = format!("/classes/{}", class.id);
+    let posted = a
+        .post(
+            &app,
+            &class_page,
+            &format!("{class_page}/messages"),
+            &[("content", "Is the quiz on Friday?"), ("confirmed", "1")],
+        )
+        .await;
+    assert_eq!(posted.status().as_u16(), 303);
+    let root: String = class_messages::table
+        .filter(class_messages::content.eq("Is the quiz on Friday?"))
+        .select(class_messages::id)
+        .first(&mut app.conn())
+        .unwrap();
+
+    let client = browser::open(&driver, &chromium, 1280, 900).await;
+    browser::sign_in(&client, &app.address, &b.token).await;
+    client
+        .goto(&app.url(&format!("{class_page}/threads/{root}")))
+        .await
+        .unwrap();
+    let reply_summary = format!("#m-{root} details.msg-action summary");
+    client
+        .find(Locator::Css(&reply_summary))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let typed = "I think it moved to Monday";
+    client
+        .find(Locator::Css(&format!("#reply-{root}")))
+        .await
+        .unwrap()
+        .send_keys(typed)
+        .await
+        .unwrap();
+
+    let edited = a
+        .post(
+            &app,
+            &class_page,
+            &format!("/messages/{root}/edit"),
+            &[("content", "Is the quiz on Friday or Monday?")],
+        )
+        .await;
+    assert_eq!(edited.status().as_u16(), 303);
+    let text_at = format!("#m-{root} .msg-text");
+    let started = std::time::Instant::now();
+    loop {
+        let text = client
+            .find(Locator::Css(&text_at))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap_or_default();
+        if text.contains("or Monday") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the edit did not arrive live: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let kept = client
+        .find(Locator::Css(&format!("#reply-{root}")))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some(typed), "the reply being typed was lost");
+    let open = client
+        .find_all(Locator::Css(&format!("#m-{root} details.msg-action[open]")))
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1, "the reply form closed");
+    client.close().await.unwrap();
+}
