@@ -81,15 +81,77 @@ pub fn export_user(
     Ok(friendship_entries)
 }
 
-/// Removes every friendship the student is part of (the account's erasure).
-pub fn erase_user(tx: &mut Tx, me: &UserId) -> QueryResult<usize> {
+/// The choices other students made about someone, which outlive that
+/// someone's erasure: a block (theirs, or a block back), and a request of the
+/// erased student's that the other declined. Erasure must not undo them: a
+/// blocked student could otherwise delete their account, sign in again with
+/// the same computing ID, and ask (and be refused, and ask) again.
+#[derive(Debug, Default)]
+pub struct OthersChoices(Vec<Friendship>);
+
+impl OthersChoices {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Removes every friendship the student is part of (the account's erasure),
+/// and returns the choices others made about them, for `keep_for`.
+pub fn erase_user(tx: &mut Tx, me: &UserId) -> QueryResult<OthersChoices> {
     let conn: &mut DbConn = tx;
-    diesel::delete(
-        friendships::table.filter(
-            friendships::user_id_1
-                .eq(me)
-                .or(friendships::user_id_2.eq(me)),
-        ),
-    )
-    .execute(conn)
+    let mine = friendships::table.filter(
+        friendships::user_id_1
+            .eq(me)
+            .or(friendships::user_id_2.eq(me)),
+    );
+    let kept: Vec<Friendship> = mine
+        .select(Friendship::as_select())
+        .load(conn)?
+        .into_iter()
+        .filter(|row| match row.status {
+            // Blocked by the other (first, or back).
+            FriendshipStatus::Blocked => &row.user_id_1 != me || row.blocked_back,
+            // My request, which the other declined.
+            FriendshipStatus::Rejected => &row.user_id_1 == me,
+            FriendshipStatus::Pending | FriendshipStatus::Accepted => false,
+        })
+        .collect();
+    diesel::delete(mine).execute(conn)?;
+    Ok(OthersChoices(kept))
+}
+
+/// Writes `choices` again against `placeholder`, the unconfirmed account now
+/// holding the erased student's computing ID (who they were is gone; the
+/// others' choices about that ID are theirs). Each keeps its time.
+pub fn keep_for(
+    tx: &mut Tx,
+    choices: OthersChoices,
+    erased: &UserId,
+    placeholder: &UserId,
+) -> QueryResult<()> {
+    let conn: &mut DbConn = tx;
+    for row in choices.0 {
+        let other = if &row.user_id_1 == erased {
+            &row.user_id_2
+        } else {
+            &row.user_id_1
+        };
+        // A block is the other's, from them to the ID; a decline stays the
+        // erased student's request, declined.
+        let (first, second) = match row.status {
+            FriendshipStatus::Blocked => (other, placeholder),
+            _ => (placeholder, other),
+        };
+        diesel::insert_into(friendships::table)
+            .values(&super::NewFriendship {
+                id: &super::FriendshipId::new(),
+                user_id_1: first,
+                user_id_2: second,
+                status: row.status.as_str(),
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            })
+            .execute(conn)?;
+    }
+    Ok(())
 }

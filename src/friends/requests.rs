@@ -107,7 +107,8 @@ pub fn request(
 /// The unconfirmed account a request or a block makes for a computing ID
 /// nobody signed in with yet: the row waits for them (`delete_unconfirmed`
 /// keeps it while a friendship row names it), and becomes theirs when they do.
-fn placeholder(
+/// Erasure makes one too, for others' blocks of the erased ID.
+pub fn placeholder(
     tx: &mut Tx,
     computing_id: &str,
     placeholder_domain: &str,

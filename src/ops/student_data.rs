@@ -134,7 +134,7 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
     // Messages first: the counts of the reports this student made are set
     // right while their reports still exist.
     let erased = chat::personal_data::erase_user(tx, &user.id, now)?;
-    friends::personal_data::erase_user(tx, &user.id)?;
+    let others_choices = friends::personal_data::erase_user(tx, &user.id)?;
     // Theirs, and other students' notifications that name them.
     notification_data::erase_user(tx, &user.id)?;
     classes::personal_data::erase_user(tx, &user.id)?;
@@ -144,5 +144,13 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
     diesel::delete(email_outbox::table.filter(email_outbox::to_address.eq(&user.email)))
         .execute(conn)?;
     accounts::personal_data::erase_user(tx, user)?;
+    // Others' blocks (and declines) of this computing ID stay, on the same
+    // kind of unconfirmed placeholder a request to a stranger makes: signing
+    // up again must not lift them.
+    if !others_choices.is_empty() {
+        let domain = user.email.rsplit('@').next().unwrap_or_default();
+        let placeholder = friends::requests::placeholder(tx, &user.computing_id, domain, now)?;
+        friends::personal_data::keep_for(tx, others_choices, &user.id, &placeholder)?;
+    }
     Ok(erased)
 }

@@ -583,7 +583,11 @@ async fn a_live_edit_keeps_a_reply_being_typed_in_a_browser() {
         .prop("value")
         .await
         .unwrap();
-    assert_eq!(kept.as_deref(), Some(typed), "the reply being typed was lost");
+    assert_eq!(
+        kept.as_deref(),
+        Some(typed),
+        "the reply being typed was lost"
+    );
     let open = client
         .find_all(Locator::Css(&format!("#m-{root} details.msg-action[open]")))
         .await

@@ -691,3 +691,74 @@ async fn a_post_racing_its_authors_erasure_stores_nothing() {
         .unwrap();
     assert_eq!(stored, 0);
 }
+
+backend_test!(
+    async fn a_block_outlives_the_blocked_students_erasure(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let pest = app.student("pst1q");
+        let blocker = app.student("blk2q");
+        let decliner = app.student("dcl3q");
+        {
+            let mut conn = app.conn();
+            seed::friendship(
+                &mut conn,
+                &blocker.user,
+                &pest.user,
+                FriendshipStatus::Blocked,
+            );
+            seed::friendship(
+                &mut conn,
+                &pest.user,
+                &decliner.user,
+                FriendshipStatus::Rejected,
+            );
+        }
+        let deleted = pest
+            .post(&app, "/account", "/account/delete", &[("confirm", "pst1q")])
+            .await;
+        assert_eq!(deleted.status().as_u16(), 303);
+
+        // The same computing ID signs up again: the account it gets is the
+        // placeholder the blocks hold on to, and nothing of the old one.
+        let again = common_grounds::accounts::find_by_computing_id(&mut app.conn(), "pst1q")
+            .unwrap()
+            .expect("a placeholder for the blocked ID");
+        assert_ne!(again.id, pest.user.id);
+        assert!(!again.email_verified);
+        assert_eq!(again.display_name, None);
+        for (other, status, first) in [
+            (&blocker, FriendshipStatus::Blocked, &blocker.user.id),
+            (&decliner, FriendshipStatus::Rejected, &again.id),
+        ] {
+            let row = common_grounds::friends::between(&mut app.conn(), &again.id, &other.user.id)
+                .unwrap()
+                .expect("the other's choice stays");
+            assert_eq!((row.status, &row.user_id_1), (status, first));
+        }
+        // Asking again changes nothing, and tells the blocker nothing.
+        let asked = common_grounds::friends::requests::request(
+            &mut app.conn(),
+            &again,
+            "blk2q",
+            "virginia.edu",
+            clock::now(),
+        )
+        .unwrap();
+        assert!(
+            matches!(asked, common_grounds::friends::RequestOutcome::Sent { .. }),
+            "{asked:?}"
+        );
+        let row = common_grounds::friends::between(&mut app.conn(), &again.id, &blocker.user.id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, FriendshipStatus::Blocked);
+        let (_, page) = blocker.get(&app, "/friends").await;
+        assert!(page.contains("pst1q"), "still on the blocked list: {page}");
+        let told: i64 = common_grounds::db::schema::notifications::table
+            .filter(common_grounds::db::schema::notifications::user_id.eq(&blocker.user.id))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(told, 0, "the blocker heard of the new request");
+    }
+);
