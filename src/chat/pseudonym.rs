@@ -1,13 +1,19 @@
 //! Pseudonyms: a two-word name per student per class ("Violet Heron"), an
 //! adjective and a noun from the lists we ship, chosen by the keyed
-//! `HMAC-SHA256(SECRET_KEY, user_id ":" class_id)`. Stable for a student within a
-//! class (stored once in `chat_pseudonyms`), unrelated across classes, unguessable
-//! without the key, and unique within a class. Nothing here reads or shows who
-//! holds a name; only the posting transaction writes one.
+//! `HMAC-SHA256(SECRET_KEY, "name-v2:" user_id ":" class_id)`. Stable for a
+//! student within a class (stored once in `chat_pseudonyms`), unrelated across
+//! classes, unguessable without the key, and unique within a class. Nothing
+//! here reads or shows who holds a name; only the posting transaction writes one.
+//!
+//! The `name-v2:` prefix keeps the names apart from the older `Anon_` names,
+//! which showed the first hex of `HMAC(SECRET_KEY, user_id ":" class_id)` on
+//! every message that carries one: read from that digest, a student's two-word
+//! name in the same class could be worked out from any old post of theirs,
+//! linking what they wrote under the two names.
 //!
 //! Candidates come from a keyed stream: block 0 is the digest above, block `n`
-//! (from 1) is `HMAC-SHA256(SECRET_KEY, user_id ":" class_id ":" n)` (`n` in
-//! decimal; ids are UUIDs, without colons). Candidate `i` reads the four bytes at
+//! (from 1) is `HMAC-SHA256(SECRET_KEY, "name-v2:" user_id ":" class_id ":" n)`
+//! (`n` in decimal; ids are UUIDs, without colons). Candidate `i` reads the four bytes at
 //! `4 * (i % 8)` of block `i / 8`: two big-endian `u16`, the first picks the
 //! adjective (modulo the list's length), the second the noun. A student takes the
 //! first candidate nobody in the class holds, so a clash moves on to the next one,
@@ -81,17 +87,17 @@ fn mac(secret: &[u8]) -> Hmac<Sha256> {
     Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length")
 }
 
-fn digest_bytes(secret: &[u8], user_id: &UserId, class_id: &ClassId) -> [u8; 32] {
+/// Block `block` of a student's name stream in a class (see the module's notes).
+fn name_block(secret: &[u8], user_id: &UserId, class_id: &ClassId, block: usize) -> [u8; 32] {
     let mut mac = mac(secret);
+    mac.update(b"name-v2:");
     mac.update(user_id.as_str().as_bytes());
     mac.update(b":");
     mac.update(class_id.as_str().as_bytes());
+    if block > 0 {
+        mac.update(format!(":{block}").as_bytes());
+    }
     mac.finalize().into_bytes().into()
-}
-
-/// The full hex HMAC for a student in a class (block 0 of the candidate stream).
-pub fn digest(secret: &[u8], user_id: &UserId, class_id: &ClassId) -> String {
-    hex::encode(digest_bytes(secret, user_id, class_id))
 }
 
 /// A student's candidate names in a class, in the order they are tried.
@@ -113,7 +119,7 @@ impl<'a> Candidates<'a> {
             class_id,
             adjectives: &ADJECTIVES.words,
             nouns: &NOUNS.words,
-            block: digest_bytes(secret, user_id, class_id),
+            block: name_block(secret, user_id, class_id, 0),
             next: 0,
         }
     }
@@ -127,12 +133,7 @@ impl Iterator for Candidates<'_> {
         self.next += 1;
         let (block, at) = (i / 8, 4 * (i % 8));
         if at == 0 && block > 0 {
-            let mut mac = mac(self.secret);
-            mac.update(self.user_id.as_str().as_bytes());
-            mac.update(b":");
-            mac.update(self.class_id.as_str().as_bytes());
-            mac.update(format!(":{block}").as_bytes());
-            self.block = mac.finalize().into_bytes().into();
+            self.block = name_block(self.secret, self.user_id, self.class_id, block);
         }
         let b = &self.block[at..at + 4];
         let adjective = usize::from(u16::from_be_bytes([b[0], b[1]])) % self.adjectives.len();
@@ -282,9 +283,9 @@ pub fn first_free(
             return Ok(free);
         }
     }
-    // Past 1024 taken candidates: the first one with the digest's first 12 hex
+    // Past 1024 taken candidates: the first one with block 0's first 12 hex
     // characters, distinct for distinct students unless HMAC-SHA256 collides.
-    let digest = digest(secret, user_id, class_id);
+    let digest = hex::encode(name_block(secret, user_id, class_id, 0));
     Ok(format!(
         "{} {}",
         candidate(secret, user_id, class_id),
@@ -355,7 +356,7 @@ mod tests {
     fn the_first_candidate_reads_the_digest_and_later_ones_the_stream() {
         let key = b"k".repeat(32);
         let (user, class) = (UserId::new(), ClassId::new());
-        let digest = hex::decode(digest(&key, &user, &class)).unwrap();
+        let digest = name_block(&key, &user, &class, 0);
         let (adj, noun) = (adjectives(), nouns());
         let pick = |b: &[u8]| {
             format!(
@@ -368,7 +369,7 @@ mod tests {
         assert_eq!(first[0], pick(&digest[0..4]));
         assert_eq!(first[7], pick(&digest[28..32]));
         let mut mac = mac(&key);
-        mac.update(format!("{}:{}:1", user.as_str(), class.as_str()).as_bytes());
+        mac.update(format!("name-v2:{}:{}:1", user.as_str(), class.as_str()).as_bytes());
         let block1: [u8; 32] = mac.finalize().into_bytes().into();
         assert_eq!(first[8], pick(&block1[0..4]));
         assert_eq!(first[9], pick(&block1[4..8]));
@@ -395,9 +396,35 @@ mod tests {
     #[test]
     fn the_separator_keeps_id_pairs_apart() {
         let key = b"k".repeat(32);
-        let a = digest(&key, &UserId("ab".into()), &ClassId("c".into()));
-        let b = digest(&key, &UserId("a".into()), &ClassId("bc".into()));
+        let a = name_block(&key, &UserId("ab".into()), &ClassId("c".into()), 0);
+        let b = name_block(&key, &UserId("a".into()), &ClassId("bc".into()), 0);
         assert_ne!(a, b);
+    }
+
+    /// An old `Anon_` name showed the hex of `HMAC(key, user ":" class)`; the
+    /// two-word name must not be read from that digest, or anyone could work
+    /// out a student's new name in a class from an old post of theirs there.
+    #[test]
+    fn an_old_anon_name_does_not_give_away_the_new_one() {
+        let key = b"k".repeat(32);
+        let (adj, noun) = (adjectives(), nouns());
+        let from_old_name = |user: &UserId, class: &ClassId| {
+            let mut old = mac(&key);
+            old.update(format!("{}:{}", user.as_str(), class.as_str()).as_bytes());
+            let b: [u8; 32] = old.finalize().into_bytes().into();
+            format!(
+                "{} {}",
+                adj[usize::from(u16::from_be_bytes([b[0], b[1]])) % adj.len()],
+                noun[usize::from(u16::from_be_bytes([b[2], b[3]])) % noun.len()]
+            )
+        };
+        let guessed = (0..20)
+            .filter(|_| {
+                let (user, class) = (UserId::new(), ClassId::new());
+                candidate(&key, &user, &class) == from_old_name(&user, &class)
+            })
+            .count();
+        assert!(guessed < 3, "{guessed} of 20 names read off the old digest");
     }
 
     #[test]
