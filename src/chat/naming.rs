@@ -101,6 +101,29 @@ impl Findings {
         &self.members
     }
 
+    /// Whether the draft holds something besides a name (an address, a
+    /// number, an ID shape's `Classmate` aside).
+    pub fn beyond_names(&self) -> bool {
+        self.kinds.iter().any(|k| *k != Naming::Classmate)
+    }
+
+    /// These findings less the roster's answers: what a draft warned for an
+    /// address or a number is told. Only for findings with roster keys, whose
+    /// `Classmate` then came from the roster alone (`check` looks at the
+    /// roster only when no ID shape matched).
+    pub fn without_roster(&self) -> Findings {
+        Findings {
+            kinds: self
+                .kinds
+                .iter()
+                .copied()
+                .filter(|k| *k != Naming::Classmate)
+                .collect(),
+            roster: Vec::new(),
+            members: Vec::new(),
+        }
+    }
+
     fn extend(&mut self, other: Findings) {
         for kind in other.kinds {
             self.add(kind);

@@ -229,6 +229,15 @@ fn naming_verdict(
     if findings.is_empty() {
         return Ok(Verdict::Clear);
     }
+    // A draft warned for an address or a number anyway is told only that,
+    // and answers nothing of the roster. Told its roster match too, a probe
+    // ("Ada Lovelace x@y.co") would read "names a classmate and contains…"
+    // or only "contains…" by whether Ada takes the class, for free (such
+    // warnings cost nothing: they say nothing of who takes it). The name is
+    // answered, and counted, once the address is out, as any name is.
+    if !confirmed && !findings.roster_keys().is_empty() && findings.beyond_names() {
+        return Ok(Verdict::Warn(findings.without_roster()));
+    }
     // Names are counted, not drafts: a name answered in this class in the
     // last hour (its own bucket, one row an hour) costs nothing more, so a
     // classmate whose display name is a common word ("The", "Will") cannot

@@ -1430,3 +1430,40 @@ backend_test!(
         assert_eq!(r.status().as_u16(), 404);
     }
 );
+
+backend_test!(
+    async fn an_address_beside_a_name_tells_nothing_of_the_roster(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let author = app.student("aut2b");
+        let named = classmates(&app);
+        let mut members: Vec<&Student> = named.iter().collect();
+        members.push(&author);
+        let class = new_class(&app, "CS 3120", &members).id;
+        let member = format!("is {} here? ta@example.com", NAMES[0]);
+        let stranger = "is Zebulon Quark here? ta@example.com";
+        let (status, with_member) = post(&app, &author, &class, &member, None, false).await;
+        assert_eq!(status, 200, "{with_member}");
+        let (status, with_stranger) = post(&app, &author, &class, stranger, None, false).await;
+        assert_eq!(status, 200, "{with_stranger}");
+        assert!(
+            with_member.contains("contains an email address"),
+            "{with_member}"
+        );
+        assert!(!with_member.contains("names a classmate"), "{with_member}");
+        assert_eq!(
+            with_member.replace(&member, "DRAFT"),
+            with_stranger.replace(stranger, "DRAFT"),
+            "the warning differs by whether the name takes the class"
+        );
+        // Posted anyway, it is held for everything it holds.
+        let (status, _) = post(&app, &author, &class, &member, None, true).await;
+        assert_eq!(status, 303);
+        let reason: Option<String> = class_messages::table
+            .filter(class_messages::held.eq(true))
+            .select(class_messages::held_reason)
+            .first(&mut app.conn())
+            .unwrap();
+        let reason = reason.unwrap_or_default();
+        assert!(reason.contains("names a classmate"), "{reason}");
+    }
+);
