@@ -410,7 +410,7 @@ impl Manager {
             DatabaseUrl::Postgres(url) => {
                 init_libpq_tls();
                 let conn =
-                    PgConnection::establish(&with_connect_timeout(url)).map_err(|source| {
+                    PgConnection::establish(&with_network_timeouts(url)).map_err(|source| {
                         DbError::Connect {
                             url: self.url.redacted(),
                             source,
@@ -434,14 +434,33 @@ pub fn init_libpq_tls() {
     openssl_sys::init();
 }
 
-/// Without a connect timeout, libpq waits on an unreachable host for minutes;
-/// pages and `/readyz` must answer within two seconds.
-fn with_connect_timeout(url: &str) -> String {
-    if url.contains("connect_timeout=") {
-        return url.to_string();
+/// libpq's network settings for our connections, where the URL does not set
+/// them. Without a connect timeout, libpq waits on an unreachable host for
+/// minutes; pages and `/readyz` must answer within two seconds. Without
+/// keepalives and a TCP user timeout, a connection whose path to the server
+/// is silently dropped (a firewall's idle timeout, a failed-over address)
+/// waits for the kernel to give up, about 15 minutes: the live listener sat
+/// that long on its health check, and every stream in the process with it.
+/// With them it fails within about a minute and reconnects.
+pub fn with_network_timeouts(url: &str) -> String {
+    let mut url = url.to_string();
+    for (key, value) in [
+        ("connect_timeout", "2"),
+        ("keepalives", "1"),
+        ("keepalives_idle", "30"),
+        ("keepalives_interval", "10"),
+        ("keepalives_count", "3"),
+        ("tcp_user_timeout", "30000"),
+    ] {
+        let set = url
+            .split_once('?')
+            .is_some_and(|(_, query)| query.split('&').any(|p| p.starts_with(&format!("{key}="))));
+        if !set {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            url = format!("{url}{sep}{key}={value}");
+        }
     }
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}connect_timeout=2")
+    url
 }
 
 impl ManageConnection for Manager {
@@ -682,6 +701,27 @@ pub fn ping(conn: &mut DbConn) -> Result<(), DbError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn network_timeouts_are_added_once_and_never_over_the_operators() {
+        let url = super::with_network_timeouts("postgres://u@db/cg");
+        assert_eq!(
+            url,
+            "postgres://u@db/cg?connect_timeout=2&keepalives=1&keepalives_idle=30\
+             &keepalives_interval=10&keepalives_count=3&tcp_user_timeout=30000"
+        );
+        assert_eq!(super::with_network_timeouts(&url), url);
+        let own =
+            super::with_network_timeouts("postgres://u@db/cg?sslmode=require&keepalives_idle=5");
+        assert!(
+            own.contains("keepalives_idle=5") && !own.contains("keepalives_idle=30"),
+            "{own}"
+        );
+        assert!(
+            own.starts_with("postgres://u@db/cg?sslmode=require&keepalives_idle=5&"),
+            "{own}"
+        );
+    }
+
     use super::is_contention;
     use diesel::result::{DatabaseErrorKind, Error};
 

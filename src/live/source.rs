@@ -146,7 +146,9 @@ fn listen(url: &str, signals: &mpsc::UnboundedSender<Signal>, stop: &AtomicBool)
     let alive = || !stop.load(Ordering::Relaxed) && !signals.is_closed();
     let mut backoff = PG_BACKOFF_FIRST;
     while alive() {
-        let connected = PgConnection::establish(url)
+        // Bounded waits (connect, keepalives, TCP user timeout): a silently
+        // dropped path fails the health check in about a minute, not fifteen.
+        let connected = PgConnection::establish(&crate::db::with_network_timeouts(url))
             .map_err(|e| e.to_string())
             .and_then(|mut conn| {
                 for channel in [
