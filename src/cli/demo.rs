@@ -158,7 +158,8 @@ pub(super) fn bench_sessions(
             s.token, s.csrf, s.friend, s.class_id
         ));
     }
-    write_private(out, &text)?;
+    // The file holds live session tokens: its owner's alone.
+    crate::ops::private::write(out, &text)?;
     // Visitors about to sign in: a pre-session cookie and its CSRF token each.
     let login = out.with_extension("login");
     let mut text = String::from("# cg_csrf cookie\tcsrf\n");
@@ -167,7 +168,7 @@ pub(super) fn bench_sessions(
         let csrf = crate::web::guard::pre_session_csrf_token(&key, &cookie);
         text.push_str(&format!("{cookie}\t{csrf}\n"));
     }
-    write_private(&login, &text)?;
+    crate::ops::private::write(&login, &text)?;
     println!(
         "bench-sessions: wrote {} sessions to {} and 1000 sign-in visitors to {}",
         sessions.len(),
@@ -175,21 +176,4 @@ pub(super) fn bench_sessions(
         login.display()
     );
     Ok(())
-}
-
-/// Writes `text` to `path`, readable and writable by its owner only (the
-/// file holds live session tokens), replacing what was there.
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let cannot = |e: std::io::Error| anyhow::anyhow!("cannot write {}: {e}", path.display());
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(cannot)?;
-    // A file that was there before keeps its mode on open: set it.
-    #[cfg(unix)]
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(cannot)?;
-    file.write_all(text.as_bytes()).map_err(cannot)
 }

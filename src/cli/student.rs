@@ -58,6 +58,15 @@ pub(super) fn student(config: &Config, action: StudentCommand) -> anyhow::Result
 }
 
 fn find(conn: &mut db::DbConn, who: &str) -> anyhow::Result<User> {
+    // An account id too: after a restore, the audit log's erasure entries
+    // name the accounts to erase again by id (README, Backups).
+    let by_id = match crate::accounts::UserId::parse(who.trim()) {
+        Some(id) => crate::accounts::find(conn, &id)?,
+        None => None,
+    };
+    if let Some(user) = by_id {
+        return Ok(user);
+    }
     crate::moderation::users::find_by_login(conn, who)?.ok_or_else(|| {
         anyhow::anyhow!(
             "no account for '{}' in this database: check the computing ID or address (the account may also have been erased)",
@@ -101,7 +110,7 @@ fn export(
     // The file first, so a refused path leaves no audit entry behind; then the
     // data read and audited in one transaction, before anything is written
     // out: an export hands over every message the student wrote.
-    let file = out.map(create_new_private).transpose()?;
+    let file = out.map(crate::ops::private::create_new).transpose()?;
     let read = db::write_tx(conn, |tx| -> anyhow::Result<_> {
         let user = find(tx, who)?;
         let now = clock::now();
@@ -136,24 +145,6 @@ fn export(
         _ => std::io::stdout().write_all(json.as_bytes())?,
     }
     Ok(())
-}
-
-/// Creates a file that must not exist yet, readable by its owner only.
-fn create_new_private(path: &Path) -> anyhow::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            anyhow::anyhow!(
-                "{} already exists; choose a new file (nothing was written)",
-                path.display()
-            )
-        } else {
-            anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
-        }
-    })
 }
 
 fn erase(conn: &mut db::DbConn, who: &str, confirm: &str) -> anyhow::Result<()> {

@@ -180,19 +180,22 @@ const FIRST_MIGRATION: &str = "20261121000001";
 /// Takes a snapshot of the live database into `dir` and writes its manifest.
 pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Result<Manifest> {
     refuse_without_schema(url)?;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the backup folder {}", dir.display()))?;
+    // A snapshot holds every student's data: its folder (when we make it),
+    // the snapshot and its manifest are their owner's alone, from creation.
+    super::private::create_dir(dir)?;
     let stamp = now.format("%Y%m%dT%H%M%S%.6fZ");
     let mut conn = db::Manager::new(url.clone()).establish()?;
     let (path, version, tables) = match url {
         DatabaseUrl::Sqlite(_) => {
             let path = dir.join(format!("common-grounds-{stamp}.sqlite"));
-            if path.exists() {
-                bail!("{} already exists", path.display());
+            // VACUUM INTO fills an empty file it is given, keeping its mode.
+            super::private::create_new(&path)?;
+            if let Err(e) =
+                diesel::sql_query(format!("VACUUM INTO {}", sqlite_quote(&path))).execute(&mut conn)
+            {
+                let _ = std::fs::remove_file(&path);
+                return Err(anyhow::Error::new(e).context("VACUUM INTO failed"));
             }
-            diesel::sql_query(format!("VACUUM INTO {}", sqlite_quote(&path)))
-                .execute(&mut conn)
-                .context("VACUUM INTO failed")?;
             drop(conn);
             let mut snap = open_sqlite_plain(&path)?;
             let version = applied_version(&mut snap)?;
@@ -203,6 +206,8 @@ pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Resu
         DatabaseUrl::Postgres(raw) => {
             let path = dir.join(format!("common-grounds-{stamp}.pgdump"));
             let mut dump = pg_tool("pg_dump")?;
+            // pg_dump truncates the file it is given and keeps its mode.
+            super::private::create_new(&path)?;
             #[derive(QueryableByName)]
             struct Snapshot {
                 #[diesel(sql_type = diesel::sql_types::Text)]
@@ -223,6 +228,9 @@ pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Resu
                 Ok((version, tables))
             })();
             let _ = conn.batch_execute("COMMIT");
+            if outcome.is_err() {
+                let _ = std::fs::remove_file(&path);
+            }
             let (version, tables) = outcome?;
             (path, version, tables)
         }
@@ -239,9 +247,10 @@ pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Resu
         sha256: sha256_file(&path)?,
         bytes: std::fs::metadata(&path)?.len(),
     };
-    std::fs::write(
-        manifest_path(&path),
-        serde_json::to_string_pretty(&manifest)?,
+    let mut file = super::private::create_new(&manifest_path(&path))?;
+    std::io::Write::write_all(
+        &mut file,
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )?;
     Ok(manifest)
 }

@@ -2,4 +2,5 @@
 
 pub mod backup;
 pub mod cleanup;
+pub mod private;
 pub mod student_data;

@@ -201,14 +201,9 @@ backend_test!(
         let kept = common_grounds::moderation::users::find_by_login(&mut db.connect(), "grd7a")
             .unwrap()
             .is_some();
+        // By the account's id, as after a restore (README, Backups).
         let erased = run(
-            &[
-                "student",
-                "erase",
-                "grd7a@virginia.edu",
-                "--confirm",
-                "grd7a",
-            ],
+            &["student", "erase", &student_id, "--confirm", "grd7a"],
             &db.url_string(),
         );
         let to_stdout = run(&["student", "export", "grd7a"], &db.url_string());

@@ -87,6 +87,21 @@ backend_test!(
             text(&created)
         );
         let file = snapshot_in(&backups);
+        // Every student's data: the folder, the snapshot and its manifest are
+        // their owner's alone.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode =
+                |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&backups), 0o700, "the backup folder");
+            assert_eq!(mode(&file), 0o600, "the snapshot");
+            let manifest = std::fs::read_dir(&backups)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.to_string_lossy().ends_with(".json"))
+                .expect("a manifest");
+            assert_eq!(mode(&manifest), 0o600, "the manifest");
+        }
         let listed = cli(&["backup", "list"], &db.url_string(), &data);
         assert!(text(&listed).contains(file.file_name().unwrap().to_str().unwrap()));
 
