@@ -410,6 +410,12 @@ pub async fn confirm_link(
     let agent = user_agent(&req);
     let requester = guard::pre_session_hash(&req);
     let account_confirmed = form.confirm_account == "yes";
+    // In the browser that asked for the link, the page it was on (a
+    // notification email's link, say) is waiting in the pending cookie, as
+    // for a code; in another browser there is none, and the landing is home.
+    let next = PendingSignIn::from_request(&req, &state)
+        .map(|pending| pending.next)
+        .unwrap_or_else(|| "/".to_string());
     let result = with_conn(&state.pool, move |conn| {
         let result = signin::confirm_link(
             conn,
@@ -420,7 +426,7 @@ pub async fn confirm_link(
             clock::now(),
         );
         Ok(match result {
-            Ok(created) => Ok((landing(conn, &created, "/")?, created)),
+            Ok(created) => Ok((landing(conn, &created, &next)?, created)),
             Err(e) => Err(e),
         })
     })

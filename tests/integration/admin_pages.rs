@@ -124,19 +124,19 @@ backend_test!(
     }
 );
 
-/// Signs `email` in with an emailed link in a fresh client; where it lands.
-async fn land_after_link(app: &TestApp, email: &str) -> String {
+/// Signs `email` in with an emailed link in a fresh client, asking from the
+/// sign-in form with `next` (as a page that sent a visitor to sign in does);
+/// where it lands.
+async fn land_after_link(app: &TestApp, email: &str, next: Option<&str>) -> String {
     let before = app.sent_emails().await.len();
     let client = client();
     let (_, login) = get_with(app, &client, "/login").await;
     let csrf = csrf_in(&login).unwrap();
-    let r = post_with(
-        app,
-        &client,
-        "/login",
-        &[("csrf_token", &csrf), ("email", email)],
-    )
-    .await;
+    let mut fields = vec![("csrf_token", csrf.as_str()), ("email", email)];
+    if let Some(next) = next {
+        fields.push(("next", next));
+    }
+    let r = post_with(app, &client, "/login", &fields).await;
     assert_eq!(r.status().as_u16(), 303);
     let emails = app.wait_for_emails(before + 1).await;
     let token = token_in(&emails.last().unwrap().text).unwrap();
@@ -183,9 +183,20 @@ backend_test!(
         let moderator = staff(&app, "mo5d", Role::Moderator);
         let admin = staff(&app, "ad6m", Role::Admin);
         let student = app.student("st7u");
-        assert_eq!(land_after_link(&app, &moderator.user.email).await, "/admin");
-        assert_eq!(land_after_link(&app, &admin.user.email).await, "/admin");
-        assert_eq!(land_after_link(&app, &student.user.email).await, "/");
+        assert_eq!(
+            land_after_link(&app, &moderator.user.email, None).await,
+            "/admin"
+        );
+        assert_eq!(
+            land_after_link(&app, &admin.user.email, None).await,
+            "/admin"
+        );
+        assert_eq!(land_after_link(&app, &student.user.email, None).await, "/");
+        // The page a student was sent to sign in from, by link as by code.
+        assert_eq!(
+            land_after_link(&app, &student.user.email, Some("/notifications")).await,
+            "/notifications"
+        );
         // With a code: an explicit next is kept, the form's default "/" is not.
         let email = &moderator.user.email;
         assert_eq!(land_after_code(&app, email, Some("/")).await, "/admin");
