@@ -141,8 +141,17 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
     calendar::feeds::erase_user(tx, &user.id)?;
     // Mail still queued to them.
     let conn: &mut DbConn = tx;
-    diesel::delete(email_outbox::table.filter(email_outbox::to_address.eq(&user.email)))
-        .execute(conn)?;
+    // At every address of theirs: sign-in mail goes to the computing ID at
+    // whichever allowed domain was typed, not only the account's address.
+    // (Computing IDs are letters and digits: nothing in one is a pattern.)
+    diesel::delete(
+        email_outbox::table.filter(
+            email_outbox::to_address
+                .eq(&user.email)
+                .or(email_outbox::to_address.like(format!("{}@%", user.computing_id))),
+        ),
+    )
+    .execute(conn)?;
     accounts::personal_data::erase_user(tx, user)?;
     // Others' blocks (and declines) of this computing ID stay, on the same
     // kind of unconfirmed placeholder a request to a stranger makes: signing

@@ -16,8 +16,8 @@ use common_grounds::accounts::sessions;
 use common_grounds::chat::{self, ClassMessage};
 use common_grounds::clock;
 use common_grounds::db::schema::{
-    audit_log, class_messages, friendships, magic_links, message_flags, message_revisions,
-    user_classes, users,
+    audit_log, class_messages, email_outbox, friendships, magic_links, message_flags,
+    message_revisions, user_classes, users,
 };
 use common_grounds::db::{self, DbConn};
 use common_grounds::friends::FriendshipStatus;
@@ -413,6 +413,24 @@ backend_test!(
                 ))
                 .execute(conn)
                 .unwrap();
+            // Sign-in mail to the same computing ID at another allowed domain,
+            // and a classmate's, both still queued.
+            for to in ["lvx1q@cs.virginia.edu", "vwx2q@virginia.edu"] {
+                diesel::insert_into(email_outbox::table)
+                    .values((
+                        email_outbox::id.eq(uuid::Uuid::new_v4().to_string()),
+                        email_outbox::to_address.eq(to),
+                        email_outbox::subject.eq("Your sign-in link"),
+                        email_outbox::body_text.eq("text"),
+                        email_outbox::body_html.eq("<p>html</p>"),
+                        email_outbox::status.eq("queued"),
+                        email_outbox::attempts.eq(0),
+                        email_outbox::next_attempt_at.eq(clock::now()),
+                        email_outbox::created_at.eq(clock::now()),
+                    ))
+                    .execute(conn)
+                    .unwrap();
+            }
             sessions::create(conn, &leaver.user.id, Some("a second device"), clock::now()).unwrap();
             diesel::insert_into(magic_links::table)
                 .values((
@@ -535,6 +553,19 @@ backend_test!(
                 leaver_id.clone(),
                 Some("At the student's own request.".to_string())
             )]
+        );
+        // Mail to them at any address goes; a classmate's stays.
+        let queued: Vec<String> = email_outbox::table
+            .select(email_outbox::to_address)
+            .load(&mut *conn)
+            .unwrap();
+        assert!(
+            !queued.iter().any(|to| to.starts_with("lvx1q@")),
+            "{queued:?}"
+        );
+        assert!(
+            queued.iter().any(|to| to == "vwx2q@virginia.edu"),
+            "{queued:?}"
         );
         // A placeholder keeps no earlier text of its own.
         let revisions: i64 = message_revisions::table
