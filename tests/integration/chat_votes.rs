@@ -268,7 +268,8 @@ backend_test!(
     async fn top_orders_by_votes_and_pages_by_keyset(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let me = app.student("rdrr1x");
-        let class = new_class(&app, "CS 2100", &[&me]);
+        let voter = app.student("vtrr2x");
+        let class = new_class(&app, "CS 2100", &[&me, &voter]);
         // 55 threads, the newest last; votes 0..=4 in a cycle, set directly.
         let roots: Vec<ClassMessage> = (0..55)
             .map(|n| {
@@ -321,6 +322,25 @@ backend_test!(
         let (status, rest) = me.get(&app, &old_link).await;
         assert_eq!(status, 200);
         assert_eq!(thread_order(&rest), newest_first[50..]);
+        // A vote on the older page, without our script, comes back to it.
+        let (_, rest) = voter.get(&app, &old_link).await;
+        let back = attr_at(&rest, "form.row-votes input[name=back]", "value")
+            .expect("the older page's vote forms say where to come back");
+        assert_eq!(back, old_link);
+        let oldest = &roots[0];
+        let voted = voter
+            .post(
+                &app,
+                &old_link,
+                &format!("/messages/{}/vote", oldest.id),
+                &[("vote", "up"), ("back", &back)],
+            )
+            .await;
+        assert_eq!(voted.status().as_u16(), 303);
+        assert_eq!(
+            voted.headers()["location"].to_str().unwrap(),
+            format!("{old_link}#t-{}", oldest.id)
+        );
 
         // A cursor of one order on another is refused plainly, not misread.
         let cursor = old_link.split("before=").nth(1).unwrap();

@@ -193,16 +193,36 @@ fn come_back(
     let on_thread = thread_href(class_id, thread);
     match back {
         Some(page) if page == on_thread => format!("{page}#m-{message}"),
-        Some(page)
-            if page
-                .strip_prefix(&format!("{list}?sort="))
-                .and_then(chat::threads::Sort::parse)
-                .is_some() =>
-        {
-            format!("{page}#t-{thread}")
-        }
-        _ => format!("{list}#t-{thread}"),
+        Some(page) => match list_page(&list, page) {
+            Some(page) => format!("{page}#t-{thread}"),
+            None => format!("{list}#t-{thread}"),
+        },
+        None => format!("{list}#t-{thread}"),
     }
+}
+
+/// `page` as one of this class's list pages (an order, an older page of it,
+/// or both), written afresh from what parsed; None for anything else. An
+/// older page's vote once came back to the first page, where its thread
+/// was not.
+fn list_page(list: &str, page: &str) -> Option<String> {
+    let query = page.strip_prefix(list)?.strip_prefix('?')?;
+    let (mut sort, mut before) = (None, None);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "sort" if sort.is_none() => sort = Some(chat::threads::Sort::parse(&value)?),
+            "before" if before.is_none() => before = Some(chat::threads::Cursor::parse(&value)?),
+            _ => return None,
+        }
+    }
+    let mut parts = Vec::new();
+    if let Some(sort) = sort {
+        parts.push(format!("sort={}", sort.as_str()));
+    }
+    if let Some(before) = before {
+        parts.push(format!("before={}", before.encode()));
+    }
+    (!parts.is_empty()).then(|| format!("{list}?{}", parts.join("&")))
 }
 
 /// Answers a refused vote, answer mark or pin: the chat's own refusals as
@@ -264,9 +284,23 @@ mod tests {
             ),
             format!("{list}/threads/{thread}#m-{reply}")
         );
+        // An older page, of the default order or another.
+        let cursor = format!("{}_{}", 1_764_000_000_000_000i64, MessageId::new());
+        for page in [
+            format!("{list}?before={cursor}"),
+            format!("{list}?sort=unanswered&before={cursor}"),
+        ] {
+            assert_eq!(
+                come_back(&class, Some(&page), &thread, &thread),
+                format!("{page}#t-{thread}")
+            );
+        }
         for hostile in [
             "https://evil.example/".to_string(),
             format!("{list}?sort=<script>"),
+            format!("{list}?before=<script>"),
+            format!("{list}?before={cursor}&next=//evil.example"),
+            format!("{list}?"),
             format!("/classes/{}", ClassId::new()),
             "//evil.example".to_string(),
         ] {

@@ -423,6 +423,12 @@ pub async fn show_class(
                 )
             }),
     };
+    // An older page's forms come back to it (the first page's send no
+    // `back`, to keep its fifty rows small).
+    let older_page = match &before {
+        Ok(Some(cursor)) => Some(cursor.encode()),
+        _ => None,
+    };
     let rules = rules(&state);
     let (current, (page, friends, anonymity)) = visitor
         .signed_in(move |conn, current| {
@@ -489,15 +495,19 @@ pub async fn show_class(
         let join = if here.contains('?') { '&' } else { '?' };
         format!("{here}{join}before={}", c.encode())
     });
+    let back = match &older_page {
+        Some(cursor) => {
+            let join = if here.contains('?') { '&' } else { '?' };
+            format!("{here}{join}before={cursor}")
+        }
+        None if list.sort == Sort::Activity => String::new(),
+        None => here.clone(),
+    };
     let threads: Vec<ThreadRow> = list
         .threads
         .iter()
         .map(|t| ThreadRow {
-            back: if list.sort == Sort::Activity {
-                String::new()
-            } else {
-                here.clone()
-            },
+            back: back.clone(),
             ..thread_row(&state, &id, t, now)
         })
         .collect();
