@@ -247,37 +247,39 @@ pub fn update(conn: &mut DbConn, id: &UserId, changes: &UserChanges<'_>) -> Quer
     }
 }
 
-/// Locks the account's row until the transaction ends (PostgreSQL: `FOR
-/// UPDATE`; SQLite's write transaction already holds the database), so what
-/// is read of it next stays true until commit. `FOR UPDATE`, not a write that
-/// changes nothing: that lock would not stop a row that names the account
-/// (a post, a vote) from being written meanwhile, whose reference check only
-/// shares the row's key; this one does (see `hold_row`).
+/// Locks the account's row until the transaction ends (PostgreSQL: `FOR NO
+/// KEY UPDATE`; SQLite's write transaction already holds the database), so
+/// what is read of it next stays true until commit, and a post in flight
+/// (`hold_row`) lands first or waits. Not `FOR UPDATE`: that also waits for
+/// every row being written that names the account (a reply's notice to it,
+/// a friend's answer), and those writers hold locks (a class's chat, a
+/// friendship) an erasure takes next: a deadlock. Nor a write that changes
+/// nothing, as before: that lock did not stop a post.
 pub fn lock_row(tx: &mut Tx, id: &UserId) -> QueryResult<()> {
     let conn: &mut DbConn = tx;
     if let DbConn::Postgresql(pg) = conn {
         users::table
             .find(id)
             .select(users::id)
-            .for_update()
+            .for_no_key_update()
             .first::<UserId>(pg)
             .optional()?;
     }
     Ok(())
 }
 
-/// Holds the account's row against an erasure until the transaction ends,
-/// before anything that will be written in its name; false when the account
-/// is gone (erased while the request was on its way). On PostgreSQL `FOR KEY
-/// SHARE`: it waits for an erasure in flight (which holds `lock_row`), and
-/// many such holds do not wait for each other.
+/// Holds the account's row against an erasure (or a suspension) until the
+/// transaction ends, before anything that will be written in its name; false
+/// when the account is gone (erased while the request was on its way). On
+/// PostgreSQL `FOR SHARE`: it waits for `lock_row` held by a transaction in
+/// flight, and many such holds do not wait for each other.
 pub fn hold_row(tx: &mut Tx, id: &UserId) -> QueryResult<bool> {
     let conn: &mut DbConn = tx;
     let found = match conn {
         DbConn::Postgresql(pg) => users::table
             .find(id)
             .select(users::id)
-            .for_key_share()
+            .for_share()
             .first::<UserId>(pg)
             .optional()?,
         DbConn::Sqlite(lite) => users::table

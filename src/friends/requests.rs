@@ -146,7 +146,7 @@ fn request_in(
     let sent = RequestOutcome::Sent {
         computing_id: computing_id.to_string(),
     };
-    let existing_user = accounts::find_by_computing_id(tx, computing_id)?;
+    let existing_user = find_held(tx, computing_id)?;
     if let Some(other) = &existing_user {
         let row = match super::between_locked(tx, &me.id, &other.id)? {
             // A request past its lifetime (mine or theirs) is gone, even before
@@ -282,6 +282,20 @@ fn lock_pair(tx: &mut Tx, me: &User, computing_id: &str) -> QueryResult<()> {
     db::lock_key(tx, &format!("friend-pair:{first}:{second}"))
 }
 
+/// The account with `computing_id`, its row held until the transaction ends
+/// (`accounts::hold_row`): an erasure in flight finishes first, and then the
+/// ID is looked up again (its placeholder, or nobody). Without the hold, a
+/// request or block read the erased account's id, and its insert failed the
+/// reference once the erasure committed: a 500, the block lost.
+fn find_held(tx: &mut Tx, computing_id: &str) -> QueryResult<Option<User>> {
+    match accounts::find_by_computing_id(tx, computing_id)? {
+        Some(user) if !accounts::hold_row(tx, &user.id)? => {
+            accounts::find_by_computing_id(tx, computing_id)
+        }
+        found => Ok(found),
+    }
+}
+
 fn spend_request(
     tx: &mut Tx,
     me: &User,
@@ -388,7 +402,7 @@ fn act_in(
     now: NaiveDateTime,
 ) -> Result<String, ActionError> {
     lock_pair(tx, me, computing_id)?;
-    let other = accounts::find_by_computing_id(tx, computing_id)?.filter(|o| o.id != me.id);
+    let other = find_held(tx, computing_id)?.filter(|o| o.id != me.id);
     let row = match &other {
         Some(o) => super::between_locked(tx, &me.id, &o.id)?,
         None => None,

@@ -1319,3 +1319,63 @@ async fn a_block_in_flight_is_not_undone_by_the_others_accept() {
     );
     assert!(!answer.contains("now friends"), "{answer}");
 }
+
+/// On PostgreSQL, a block sent while the blocked student's erasure is in
+/// flight waits for it, then blocks the computing ID (its placeholder): no
+/// 500, and the block is kept. (It once read the erased account's id and
+/// failed the reference once the erasure committed.)
+#[tokio::test]
+async fn a_block_racing_the_blocked_students_erasure_is_kept() {
+    use diesel::connection::SimpleConnection;
+    if common::postgres_admin_url().is_none() {
+        return;
+    }
+    let app = spawn_quiet_app(Backend::Postgres, &[]).await;
+    let blocker = app.student("bre1a");
+    let leaver = app.student("bre2b");
+    // The erasure in flight: the account's row locked, then deleted.
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT id FROM users WHERE id = '{}' FOR NO KEY UPDATE",
+            leaver.user.id
+        ))
+        .unwrap();
+    let mut watcher = app.db.connect();
+    let leaver_id = leaver.user.id.to_string();
+    let release = tokio::task::spawn_blocking(move || {
+        let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM pg_stat_activity \
+                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
+            ))
+            .get_result(conn)
+            .unwrap()
+        };
+        let started = std::time::Instant::now();
+        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let seen = waiting(&mut watcher);
+        holder
+            .batch_execute(&format!(
+                "DELETE FROM users WHERE id = '{leaver_id}'; COMMIT"
+            ))
+            .unwrap();
+        seen
+    });
+    let (blocked, seen) = tokio::join!(
+        blocker.post(&app, "/friends", "/friends/bre2b/block", &[]),
+        release,
+    );
+    assert_eq!(seen.unwrap(), 1, "the block waited on the erasure");
+    assert_eq!(blocked.status().as_u16(), 303);
+    let placeholder = common_grounds::accounts::find_by_computing_id(&mut app.conn(), "bre2b")
+        .unwrap()
+        .expect("the blocked ID's placeholder");
+    assert_ne!(placeholder.id, leaver.user.id);
+    assert_eq!(
+        status_between(&app, &blocker.user.id, &placeholder.id),
+        Some((FriendshipStatus::Blocked, blocker.user.id.clone()))
+    );
+}

@@ -793,3 +793,77 @@ backend_test!(
         assert_eq!(told, 0, "the blocker heard of the new request");
     }
 );
+
+/// On PostgreSQL, an erasure and a classmate's write that names the erased
+/// student (a reply's notice to them, here a row naming them) while holding
+/// a class the erasure takes next: both finish, neither is aborted as a
+/// deadlock. (With the account's row locked FOR UPDATE, the write's
+/// reference check waited on the erasure while the erasure waited on the
+/// class: PostgreSQL aborted one.)
+#[tokio::test]
+async fn an_erasure_and_a_reply_naming_the_student_do_not_deadlock() {
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let app = spawn_quiet_app(Backend::Postgres, &[]).await;
+    let leaver = app.student("lvx8q");
+    let other = app.student("otx9q");
+    let class = new_class(&app, "CS 2100", &[&leaver, &other]);
+    {
+        let mut conn = app.conn();
+        seed::message(
+            &mut conn,
+            &leaver.user,
+            &class,
+            "Anon_lv",
+            "Who has notes?",
+            None,
+        );
+    }
+    // The classmate's reply: it holds the class's chat, as posting does.
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('chat-class:{}'))",
+            class.id
+        ))
+        .unwrap();
+    let mut watcher = app.db.connect();
+    let (leaver_id, class_id) = (leaver.user.id.to_string(), class.id.to_string());
+    let reply = tokio::task::spawn_blocking(move || {
+        let waiting = |conn: &mut DbConn| -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM pg_stat_activity \
+                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
+            ))
+            .get_result(conn)
+            .unwrap()
+        };
+        let started = std::time::Instant::now();
+        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let seen = waiting(&mut watcher);
+        // Now the reply writes a row naming the student, and commits.
+        let wrote = holder.batch_execute(&format!(
+            "INSERT INTO class_mutes (user_id, class_id, created_at) \
+             VALUES ('{leaver_id}', '{class_id}', now()); COMMIT"
+        ));
+        (seen, wrote.map_err(|e| e.to_string()))
+    });
+    let (deleted, reply) = tokio::join!(
+        leaver.post(&app, "/account", "/account/delete", &[("confirm", "lvx8q")]),
+        reply,
+    );
+    let (seen, wrote) = reply.unwrap();
+    assert_eq!(seen, 1, "the erasure waited on the class");
+    assert_eq!(wrote, Ok(()), "the reply's write was aborted");
+    assert_eq!(deleted.status().as_u16(), 303, "the erasure was aborted");
+    let left: i64 = users::table
+        .filter(users::id.eq(&leaver.user.id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(left, 0);
+}
