@@ -166,8 +166,23 @@
       var twin = Array.prototype.filter.call(item.querySelectorAll("details.msg-action"), function (other) {
         return label(other) === label(details);
       })[0];
-      if (twin) {
+      if (twin && !changed) {
+        // Open and untouched (an Edit box shows the text as it was): the
+        // new form, with the new text, open in its place.
+        twin.open = true;
+        if (focused && details.contains(focused)) {
+          focused = twin.querySelector("textarea, input[type=text], button");
+          caret = null;
+        }
+      } else if (twin) {
         twin.parentNode.replaceChild(details, twin);
+      } else if (changed) {
+        // The message no longer offers this form (hidden, say): the text
+        // stays where it was typed; sent, it is refused and kept again.
+        var actions = item.querySelector(".msg-actions");
+        if (actions) {
+          actions.appendChild(details);
+        }
       }
     });
     return function settle() {
@@ -222,7 +237,7 @@
   // unless the student is typing: then it says so and leaves the draft alone.
   source.addEventListener("reload", function () {
     source.close();
-    var typing = Array.prototype.some.call(document.querySelectorAll("textarea"), function (box) {
+    var typing = Array.prototype.some.call(document.querySelectorAll("textarea, input[type=text]"), function (box) {
       return box.value !== box.defaultValue;
     });
     if (typing) {

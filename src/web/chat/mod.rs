@@ -148,7 +148,7 @@ fn answer(
 struct DraftPlace {
     action: String,
     parent_id: Option<String>,
-    /// A new thread: its "maybe already answered" step is behind it.
+    /// A new thread whose "maybe already answered" step is behind it.
     new_thread: bool,
     /// An edit of a message, not a new one.
     edit: bool,
@@ -167,6 +167,9 @@ struct DraftRefusedPage {
     message: String,
     place: DraftPlace,
     draft: String,
+    /// Whether sending it again can work (not an edit past its window: that
+    /// draft is kept to copy).
+    can_send: bool,
 }
 
 fn refuse_keeping_draft(
@@ -178,6 +181,7 @@ fn refuse_keeping_draft(
     draft: String,
 ) -> Result<HttpResponse, AppError> {
     let campus = super::guard::state(req).config.campus_time;
+    let can_send = !matches!(error, ChatError::EditWindowClosed);
     let (status, message, retry_after) = match chat_refusal(error, rules, clock::now(), campus) {
         Refusal::Error(AppError::BadRequest(message)) => (StatusCode::BAD_REQUEST, message, None),
         Refusal::Error(AppError::TooManyRequests {
@@ -206,6 +210,7 @@ fn refuse_keeping_draft(
         message,
         place,
         draft,
+        can_send,
     }
     .render()?;
     let mut response = html(status, body);

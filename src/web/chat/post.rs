@@ -84,6 +84,12 @@ pub async fn post_message(
     let body = match MessageBody::parse(&form.content) {
         Ok(body) => body,
         Err(problem) => {
+            // Refused before "maybe already answered": sent again, it goes
+            // through that step like any new thread.
+            let place = DraftPlace {
+                new_thread: false,
+                ..place
+            };
             let error = chat::ChatError::Content(problem);
             return refuse_keeping_draft(&req, &current, &rules, error, place, form.content);
         }
