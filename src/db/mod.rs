@@ -577,8 +577,12 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
                 .map(versions)
                 .map_err(|e| failed(&*e));
             let unlock = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})");
-            c.batch_execute(&unlock).map_err(|e| failed(&e))?;
-            applied
+            let unlocked = c.batch_execute(&unlock).map_err(|e| failed(&e));
+            // A migration's own failure says more than the unlock's after it
+            // (the lock goes with the connection either way).
+            let applied = applied?;
+            unlocked?;
+            Ok(applied)
         }
         DbConn::Sqlite(c) => c
             .run_pending_migrations(SQLITE_MIGRATIONS)

@@ -467,23 +467,8 @@ async fn a_promotion_in_flight_is_seen_by_a_suspension_waiting_on_it() {
             s.user.id
         ))
         .unwrap();
-    let mut watcher = app.db.connect();
-    let release = tokio::task::spawn_blocking(move || {
-        let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "(SELECT count(*) FROM pg_stat_activity \
-                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
-            ))
-            .get_result(conn)
-            .unwrap()
-        };
-        let started = std::time::Instant::now();
-        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let seen = waiting(&mut watcher);
+    let release = when_waiting(&app.db, 1, std::time::Duration::from_secs(4), move || {
         holder.batch_execute("COMMIT").unwrap();
-        seen
     });
     let form = [
         ("length", "week"),
@@ -499,7 +484,7 @@ async fn a_promotion_in_flight_is_seen_by_a_suspension_waiting_on_it() {
         ),
         release,
     );
-    assert_eq!(seen.unwrap(), 1, "the suspension waited on the promotion");
+    assert_eq!(seen.unwrap().0, 1, "the suspension waited on the promotion");
     assert_eq!(answer.status().as_u16(), 400);
     let words = answer.text().await.unwrap();
     assert!(words.contains("cannot be suspended"), "{words}");

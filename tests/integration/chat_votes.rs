@@ -895,26 +895,11 @@ async fn marking_a_reply_deleted_meanwhile_says_it_is_gone() {
             class.id, answer.id
         ))
         .unwrap();
-    let mut watcher = app.db.connect();
-    let release = tokio::task::spawn_blocking(move || {
-        let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "(SELECT count(*) FROM pg_stat_activity \
-                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
-            ))
-            .get_result(conn)
-            .unwrap()
-        };
-        let started = std::time::Instant::now();
-        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let seen = waiting(&mut watcher);
+    let release = when_waiting(&app.db, 1, std::time::Duration::from_secs(4), move || {
         holder.batch_execute("COMMIT").unwrap();
-        seen
     });
     let ((status, body), seen) = tokio::join!(mark(&app, &starter, &answer, "yes"), release);
-    assert_eq!(seen.unwrap(), 1, "the mark waited on the delete");
+    assert_eq!(seen.unwrap().0, 1, "the mark waited on the delete");
     assert!((400..500).contains(&status), "{status}: {body}");
     assert_eq!(stored(&app, &root.id).answer_id, None);
 }

@@ -1289,29 +1289,14 @@ async fn a_block_in_flight_is_not_undone_by_the_others_accept() {
             pair.id
         ))
         .unwrap();
-    let mut watcher = app.db.connect();
-    let release = tokio::task::spawn_blocking(move || {
-        let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "(SELECT count(*) FROM pg_stat_activity \
-                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
-            ))
-            .get_result(conn)
-            .unwrap()
-        };
-        let started = std::time::Instant::now();
-        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let seen = waiting(&mut watcher);
+    let release = common::when_waiting(&app.db, 1, std::time::Duration::from_secs(4), move || {
         holder.batch_execute("COMMIT").unwrap();
-        seen
     });
     let ((_, answer), seen) = tokio::join!(
         b.post_and_follow(&app, "/friends", "/friends/blf1a/accept", &[]),
         release,
     );
-    assert_eq!(seen.unwrap(), 1, "the accept waited on the block");
+    assert_eq!(seen.unwrap().0, 1, "the accept waited on the block");
     assert_eq!(
         status_between(&app, &a.user.id, &b.user.id),
         Some((FriendshipStatus::Blocked, a.user.id.clone())),
@@ -1341,34 +1326,19 @@ async fn a_block_racing_the_blocked_students_erasure_is_kept() {
             leaver.user.id
         ))
         .unwrap();
-    let mut watcher = app.db.connect();
     let leaver_id = leaver.user.id.to_string();
-    let release = tokio::task::spawn_blocking(move || {
-        let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "(SELECT count(*) FROM pg_stat_activity \
-                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
-            ))
-            .get_result(conn)
-            .unwrap()
-        };
-        let started = std::time::Instant::now();
-        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let seen = waiting(&mut watcher);
+    let release = common::when_waiting(&app.db, 1, std::time::Duration::from_secs(4), move || {
         holder
             .batch_execute(&format!(
                 "DELETE FROM users WHERE id = '{leaver_id}'; COMMIT"
             ))
             .unwrap();
-        seen
     });
     let (blocked, seen) = tokio::join!(
         blocker.post(&app, "/friends", "/friends/bre2b/block", &[]),
         release,
     );
-    assert_eq!(seen.unwrap(), 1, "the block waited on the erasure");
+    assert_eq!(seen.unwrap().0, 1, "the block waited on the erasure");
     assert_eq!(blocked.status().as_u16(), 303);
     let placeholder = common_grounds::accounts::find_by_computing_id(&mut app.conn(), "bre2b")
         .unwrap()

@@ -590,32 +590,17 @@ async fn two_reports_at_the_threshold_hide_a_message_once() {
     holder
         .batch_execute(&format!("SELECT pg_advisory_lock(hashtext('{key}'))"))
         .unwrap();
-    let mut watcher = app.db.connect();
-    let release = tokio::task::spawn_blocking(move || {
-        let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "(SELECT count(*) FROM pg_stat_activity \
-                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
-            ))
-            .get_result(conn)
-            .unwrap()
-        };
-        let started = std::time::Instant::now();
-        while waiting(&mut watcher) < 2 && started.elapsed() < std::time::Duration::from_secs(4) {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let seen = waiting(&mut watcher);
+    let release = when_waiting(&app.db, 2, std::time::Duration::from_secs(4), move || {
         holder
             .batch_execute(&format!("SELECT pg_advisory_unlock(hashtext('{key}'))"))
             .unwrap();
-        seen
     });
     let (_, _, seen) = tokio::join!(
         report(&app, &reporters[2], &class, &message.id, "three"),
         report(&app, &reporters[3], &class, &message.id, "four"),
         release,
     );
-    assert_eq!(seen.unwrap(), 2, "both reports waited on the class");
+    assert_eq!(seen.unwrap().0, 2, "both reports waited on the class");
 
     let mut conn = app.conn();
     let hides: i64 = chat_events::table

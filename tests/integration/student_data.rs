@@ -683,23 +683,8 @@ async fn a_post_racing_its_authors_erasure_stores_nothing() {
             leaver.user.id
         ))
         .unwrap();
-    let mut watcher = app.db.connect();
-    let release = tokio::task::spawn_blocking(move || {
-        let waiting = |conn: &mut DbConn| -> i64 {
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "(SELECT count(*) FROM pg_stat_activity \
-                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
-            ))
-            .get_result(conn)
-            .unwrap()
-        };
-        let started = std::time::Instant::now();
-        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let seen = waiting(&mut watcher);
+    let release = when_waiting(&app.db, 1, std::time::Duration::from_secs(4), move || {
         holder.batch_execute("COMMIT").unwrap();
-        seen
     });
     let path = format!("/classes/{}", class.id);
     let post_to = format!("{path}/messages");
@@ -712,7 +697,7 @@ async fn a_post_racing_its_authors_erasure_stores_nothing() {
         ),
         release,
     );
-    assert_eq!(seen.unwrap(), 1, "the post waited on the erasure");
+    assert_eq!(seen.unwrap().0, 1, "the post waited on the erasure");
     let status = response.status().as_u16();
     assert!(status < 500, "{status}");
     let stored: i64 = class_messages::table
@@ -829,28 +814,14 @@ async fn an_erasure_and_a_reply_naming_the_student_do_not_deadlock() {
             class.id
         ))
         .unwrap();
-    let mut watcher = app.db.connect();
     let (leaver_id, class_id) = (leaver.user.id.to_string(), class.id.to_string());
-    let reply = tokio::task::spawn_blocking(move || {
-        let waiting = |conn: &mut DbConn| -> i64 {
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "(SELECT count(*) FROM pg_stat_activity \
-                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
-            ))
-            .get_result(conn)
-            .unwrap()
-        };
-        let started = std::time::Instant::now();
-        while waiting(&mut watcher) < 1 && started.elapsed() < std::time::Duration::from_secs(4) {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let seen = waiting(&mut watcher);
+    let reply = when_waiting(&app.db, 1, std::time::Duration::from_secs(4), move || {
         // Now the reply writes a row naming the student, and commits.
         let wrote = holder.batch_execute(&format!(
             "INSERT INTO class_mutes (user_id, class_id, created_at) \
              VALUES ('{leaver_id}', '{class_id}', now()); COMMIT"
         ));
-        (seen, wrote.map_err(|e| e.to_string()))
+        wrote.map_err(|e| e.to_string())
     });
     let (deleted, reply) = tokio::join!(
         leaver.post(&app, "/account", "/account/delete", &[("confirm", "lvx8q")]),

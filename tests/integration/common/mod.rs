@@ -551,6 +551,37 @@ pub fn staff(app: &TestApp, computing_id: &str, role: common_grounds::accounts::
     s
 }
 
+/// PostgreSQL races, made exact: once `waiters` sessions of the test's
+/// database wait on a lock (or after `patience`), runs `then`, which commits
+/// or releases what another connection holds. Returns how many were seen
+/// waiting (a test asserts it, so a race that did not happen fails), and
+/// what `then` returned.
+pub fn when_waiting<T: Send + 'static>(
+    db: &TestDb,
+    waiters: i64,
+    patience: std::time::Duration,
+    then: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<(i64, T)> {
+    let mut watcher = db.connect();
+    tokio::task::spawn_blocking(move || {
+        let mut waiting = || -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM pg_stat_activity \
+                  WHERE wait_event_type = 'Lock' AND datname = current_database())",
+            ))
+            .get_result(&mut watcher)
+            .unwrap()
+        };
+        let started = std::time::Instant::now();
+        let mut seen = waiting();
+        while seen < waiters && started.elapsed() < patience {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            seen = waiting();
+        }
+        (seen, then())
+    })
+}
+
 /// A Spring 2026 class with the given code and these students enrolled.
 pub fn new_class(
     app: &TestApp,
