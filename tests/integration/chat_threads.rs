@@ -542,3 +542,48 @@ backend_test!(
         assert_eq!(listed(&app), (5, 1, true));
     }
 );
+
+backend_test!(
+    async fn each_thread_page_is_titled_by_its_first_words(backend: Backend) {
+        use common_grounds::db::schema::class_messages;
+        use diesel::prelude::*;
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("ttl1a");
+        let class = new_class(&app, "CS 2150", &[&me]);
+        let title = |html: &str| {
+            let doc = scraper::Html::parse_document(html);
+            let sel = scraper::Selector::parse("title").unwrap();
+            doc.select(&sel).next().unwrap().text().collect::<String>()
+        };
+        let page = |root: &ClassMessage| format!("/classes/{}/threads/{}", class.id, root.id);
+        let first = old_thread(&app, &class, &[&me.user], 1, 0, 10);
+        let second = MessageBuilder::new(
+            &class.id,
+            &me.user.id,
+            "Anon_00000002",
+            "Lab <b>2</b>\n  due when?",
+        )
+        .insert(&mut app.conn());
+        let (_, one) = me.get(&app, &page(&first)).await;
+        let (_, two) = me.get(&app, &page(&second)).await;
+        assert_eq!(
+            title(&one),
+            "Thread 1: has anyone worked out… · Thread · CS 2150 · Common Grounds"
+        );
+        assert_eq!(
+            title(&two),
+            "Lab <b>2</b> due when? · Thread · CS 2150 · Common Grounds"
+        );
+        assert!(
+            two.contains("<title>Lab &#60;b&#62;2&#60;/b&#62; due when?"),
+            "escaped"
+        );
+        // A hidden first message lends the page no words.
+        diesel::update(class_messages::table.find(&second.id))
+            .set(class_messages::hidden.eq(true))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (_, hidden) = me.get(&app, &page(&second)).await;
+        assert_eq!(title(&hidden), "Thread · CS 2150 · Common Grounds");
+    }
+);

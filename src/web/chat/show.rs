@@ -356,6 +356,39 @@ struct ShowThreadPage {
     can_pin: bool,
     /// The student follows the thread (its replies notify them).
     following: bool,
+    /// The start of the first message, for the page's title: every thread
+    /// page was "Thread · CS 1010", alike in tabs, history and to a screen
+    /// reader. Empty when the message is not shown (deleted, hidden).
+    topic: String,
+}
+
+/// The first words of a message shown on one line, for a title: at most
+/// `TOPIC_BYTES` of them (a window title stays short in a tab and when read
+/// out; the browser story holds every title to 80 bytes), cut at a word
+/// where it can be.
+fn topic_of(row: &MessageRow) -> String {
+    const TOPIC_BYTES: usize = 32;
+    if row.deleted || row.hidden {
+        return String::new();
+    }
+    let text: String = row.segments.iter().map(|s| s.text.as_str()).collect();
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if words.len() <= TOPIC_BYTES {
+        return words;
+    }
+    let mut end = 0;
+    for (at, c) in words.char_indices() {
+        if at + c.len_utf8() > TOPIC_BYTES {
+            break;
+        }
+        end = at + c.len_utf8();
+    }
+    let cut = &words[..end];
+    let cut = match cut.rfind(' ') {
+        Some(space) if space > TOPIC_BYTES / 2 => &cut[..space],
+        _ => cut,
+    };
+    format!("{}…", cut.trim_end())
 }
 
 #[derive(Template)]
@@ -612,8 +645,10 @@ pub async fn show_thread(
         })
         .collect();
     let csrf_token = layout.csrf_token.clone();
+    let topic = messages.first().map(topic_of).unwrap_or_default();
     let body = ShowThreadPage {
         layout,
+        topic,
         back: format!("/classes/{id}/threads/{thread_id}"),
         events_href: format!("/classes/{id}/events?after={}", page.latest_event),
         class_code: page.class.code(),
