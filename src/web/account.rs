@@ -338,11 +338,12 @@ pub async fn delete_account(
         ))
     })
     .await?;
-    if let Err(refused) = deleted {
-        if let DeleteRefused::Db(e) = refused {
-            return Err(e.into());
+    match deleted {
+        Ok(_) => {}
+        Err(DeleteRefused::Db(e)) => return Err(e.into()),
+        Err(refused) => {
+            return Ok(FlashRedirect::refused("/account", refused.to_string()).respond_to(&req))
         }
-        return Ok(FlashRedirect::refused("/account", refused.to_string()).respond_to(&req));
     }
     state.live.access_changed(&current.user.id);
     // No counts: how many messages one account had is a per-student figure.

@@ -623,27 +623,21 @@ async fn a_burst_from_many_clients_gets_no_try_past_the_fifth() {
             })
         })
         .collect();
-    // Every client has read the code and waits on its row.
-    let mut watcher = app.db.connect();
-    let mut waiting = || -> i64 {
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "(SELECT count(*) FROM pg_stat_activity \
-              WHERE wait_event_type = 'Lock' AND datname = current_database())",
-        ))
-        .get_result(&mut watcher)
-        .unwrap()
-    };
-    let started = Instant::now();
-    let mut seen = waiting();
-    while seen < CLIENTS as i64 && started.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(50));
-        seen = waiting();
-    }
+    // Every client has read the code and waits on its row. Four wrong tries
+    // came before: this is the fifth, taken as they waited.
+    let (seen, ()) = when_waiting(
+        &app.db,
+        CLIENTS as i64,
+        Duration::from_secs(20),
+        move || {
+            holder
+                .batch_execute("UPDATE magic_links SET code_attempts = 5; COMMIT")
+                .unwrap();
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(seen, CLIENTS as i64, "clients waiting on the code's row");
-    // Four wrong tries came before: this is the fifth, taken as they waited.
-    holder
-        .batch_execute("UPDATE magic_links SET code_attempts = 5; COMMIT")
-        .unwrap();
 
     for attempt in tries {
         let outcome = attempt.join().unwrap();
