@@ -321,37 +321,19 @@ pub fn confirm_link(
     })
 }
 
-/// One try of an emailed code: for which address, the code typed, from which
-/// client (the rate-limit key) and browser.
-#[derive(Debug, Clone, Copy)]
-pub struct CodeAttempt<'a> {
-    pub email: &'a CampusEmail,
-    pub code: &'a str,
-    pub client: &'a str,
-    pub user_agent: Option<&'a str>,
-}
-
-/// Signs in with the emailed code, on another device. The client's tries are
-/// counted first (before any hashing); then the code is checked against every
-/// live code of the address (each email in the inbox works), and each such code
-/// loses one of its five tries. An address with no live code costs the same
-/// hashing, so the answer's timing does not say whether a code is pending.
-pub fn confirm_code(
+/// Counts one try of an emailed code (signing in on another device) from
+/// `client`, and returns the codes it may match. The client's tries are
+/// counted first, before any hashing; then every live code of the address is
+/// read (each email in the inbox works), and each loses one of its five tries. The codes are checked by
+/// [`match_code`] with no connection held, then one is used by [`redeem_code`].
+pub fn count_code_try(
     conn: &mut DbConn,
-    attempt: &CodeAttempt<'_>,
+    email: &CampusEmail,
+    client: &str,
     limits: RequestLimits,
-    hashes: &CodeHashes,
     now: NaiveDateTime,
-) -> Result<NewlyCreated, SignInError> {
-    let CodeAttempt {
-        email,
-        code,
-        client,
-        user_agent,
-    } = *attempt;
-    let code = code.trim();
-    let well_formed = code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit());
-    let live: Vec<MagicLink> = db::write_tx(conn, |tx| {
+) -> Result<Vec<MagicLink>, SignInError> {
+    db::write_tx(conn, |tx| {
         if let Err(limited) = rate_limit::hit(
             tx,
             &code_bucket(client),
@@ -391,18 +373,32 @@ pub fn confirm_code(
             .into_iter()
             .filter(|l| counted.contains(&l.id))
             .collect())
-    })?;
-    // Checked with no connection held: bcrypt is the slow part.
-    let matched = if live.is_empty() {
+    })
+}
+
+/// The counted code the typed one matches, if any. This is the slow part of
+/// sign-in (bcrypt, about 60 ms a code), so the caller holds no pooled
+/// connection meanwhile: a burst of tries must not starve every page of
+/// connections. An address with no live code costs the same hashing, so the
+/// answer's timing does not say whether a code is pending.
+pub fn match_code(code: &str, live: Vec<MagicLink>, hashes: &CodeHashes) -> Option<MagicLink> {
+    let code = code.trim();
+    let well_formed = code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit());
+    if live.is_empty() {
         hashes.verify(code, decoy_hash());
-        None
-    } else {
-        live.iter()
-            .find(|link| hashes.verify(code, &link.code_hash) && well_formed)
-    };
-    let Some(link) = matched else {
-        return Err(SignInError::CodeInvalid);
-    };
+        return None;
+    }
+    live.into_iter()
+        .find(|link| hashes.verify(code, &link.code_hash) && well_formed)
+}
+
+/// Uses the matched code, if it is still unused and unexpired, and starts a session.
+pub fn redeem_code(
+    conn: &mut DbConn,
+    link: &MagicLink,
+    user_agent: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<NewlyCreated, SignInError> {
     db::write_tx(conn, |tx| {
         let conn: &mut DbConn = tx;
         let consumed = diesel::update(

@@ -7,7 +7,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{sign_in_limited, with_conn, AppError};
+use super::error::{off_the_pool, sign_in_limited, with_conn, AppError};
 use super::guard::{self, MaybeUser};
 use super::layout::Layout;
 use super::state::AppState;
@@ -184,7 +184,7 @@ fn request_limits(state: &AppState) -> RequestLimits {
     }
 }
 
-/// Hashes the code on a blocking thread with no connection held, then queues the email.
+/// Hashes the code with no connection held (`off_the_pool`), then queues the email.
 async fn send_link(
     state: &AppState,
     admitted: Admitted,
@@ -195,7 +195,7 @@ async fn send_link(
     let address = email.clone();
     let hashes = state.code_hashes.clone();
     let (admitted, prepared) =
-        web::block(move || signin::prepare(admitted, &address, &base_url, &hashes))
+        off_the_pool(move || signin::prepare(admitted, &address, &base_url, &hashes))
             .await?
             .map_err(|e| AppError::Internal(e.into()))?;
     let address = email.clone();
@@ -503,22 +503,36 @@ pub async fn confirm_code(
     }
     let limits = request_limits(&state);
     let address = email.clone();
-    let hashes = state.code_hashes.clone();
-    let wanted = next.clone();
-    let result = with_conn(&state.pool, move |conn| {
-        let attempt = signin::CodeAttempt {
-            email: &address,
-            code: &code,
-            client: &client,
-            user_agent: agent.as_deref(),
-        };
-        let result = signin::confirm_code(conn, &attempt, limits, &hashes, clock::now());
-        Ok(match result {
-            Ok(created) => Ok((landing(conn, &created, &wanted)?, created)),
-            Err(e) => Err(e),
-        })
+    let counted = with_conn(&state.pool, move |conn| {
+        Ok(signin::count_code_try(
+            conn,
+            &address,
+            &client,
+            limits,
+            clock::now(),
+        ))
     })
     .await?;
+    let hashes = state.code_hashes.clone();
+    let matched = match counted {
+        Ok(live) => Ok(off_the_pool(move || signin::match_code(&code, live, &hashes)).await?),
+        Err(refused) => Err(refused),
+    };
+    let wanted = next.clone();
+    let result = match matched {
+        Ok(Some(link)) => {
+            with_conn(&state.pool, move |conn| {
+                let redeemed = signin::redeem_code(conn, &link, agent.as_deref(), clock::now());
+                Ok(match redeemed {
+                    Ok(created) => Ok((landing(conn, &created, &wanted)?, created)),
+                    Err(e) => Err(e),
+                })
+            })
+            .await?
+        }
+        Ok(None) => Err(SignInError::CodeInvalid),
+        Err(refused) => Err(refused),
+    };
     match result {
         Ok((to, created)) => Ok(signed_in(&state, &created.token, &to)),
         Err(SignInError::Limited(limited)) => {

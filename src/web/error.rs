@@ -536,6 +536,19 @@ pub fn chat_refusal(
     })
 }
 
+/// Runs slow work that needs no database (a bcrypt hash) on a blocking
+/// thread, after handing the connection this request holds back to the pool:
+/// a burst of sign-ins must not hold every connection while it hashes, and
+/// starve every page. The request's next database job takes a fresh one.
+pub async fn off_the_pool<T, F>(f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    drop(take_request_conn());
+    Ok(actix_web::web::block(f).await?)
+}
+
 /// Runs blocking database work off the async executor, with a pooled
 /// connection of this app's database: the one the request already holds (see
 /// `state::one_connection_per_request`), or a fresh checkout that the request

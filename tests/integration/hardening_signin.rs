@@ -255,6 +255,65 @@ backend_test!(
 );
 
 backend_test!(
+    async fn checking_a_code_holds_no_connection_so_pages_answer_meanwhile(backend: Backend) {
+        // Arrange: one pooled connection, and twelve live codes for one
+        // address, so a wrong try checks twelve hashes (a second or so).
+        const CODES: u64 = 12;
+        let app = spawn_app_with(
+            TestDb::new(backend),
+            TestMail::Memory,
+            &[
+                ("DATABASE_POOL_SIZE", "1"),
+                ("DATABASE_POOL_TIMEOUT_MS", "30000"),
+                ("LOGIN_EMAILS_PER_HOUR", "12"),
+            ],
+        )
+        .await;
+        let student = browser();
+        for _ in 0..CODES {
+            assert_eq!(ask(&app, &student, VICTIM).await.status().as_u16(), 303);
+        }
+        app.wait_for_emails(CODES as usize).await;
+        let attacker = browser();
+        let (_, form) = get_with(&app, &attacker, "/login").await;
+        let csrf = csrf_in(&form).unwrap();
+        let before = code_hashes(&app).await;
+
+        // Act: a wrong code; meanwhile `/metrics`, which reads the database
+        // on the one connection, is asked again and again.
+        let url = app.url("/login/code");
+        let wrong = tokio::spawn(async move {
+            attacker
+                .post(url)
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("email", VICTIM),
+                    ("code", "12345678"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+        let mut seen = Vec::new();
+        while !wrong.is_finished() {
+            seen.push(code_hashes(&app).await - before);
+        }
+
+        // Assert: the database answered while the hashes were being checked.
+        // A try that held the connection through them would let `/metrics`
+        // in only once all twelve were done.
+        assert_eq!(wrong.await.unwrap(), 400);
+        assert_eq!(code_hashes(&app).await - before, CODES);
+        assert!(
+            seen.iter().any(|&n| n > 0 && n < CODES),
+            "a page answered while the code was being checked: {seen:?}"
+        );
+    }
+);
+
+backend_test!(
     async fn a_planted_pre_session_token_cannot_sign_out_or_end_sessions(backend: Backend) {
         // Arrange: a signed-in student on two devices, and a pre-session cookie the
         // attacker chose, with the token a sign-in form shows for it.
