@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::User;
-use crate::db::schema::{rate_limit_hits, sessions, users};
+use crate::db::schema::{magic_links, rate_limit_hits, sessions, users};
 use crate::db::{DbConn, Tx};
 
 /// The account as its owner sees it.
@@ -36,14 +36,25 @@ pub struct SessionEntry {
     pub expires_at: NaiveDateTime,
 }
 
+/// One sign-in email asked for: when, until when it worked, whether it was
+/// used, and how many wrong tries its code took (never its link or code).
+#[derive(Debug, Serialize)]
+pub struct SignInRequest {
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used: bool,
+    pub code_tries: i32,
+}
+
 /// The account part of a student's export.
 #[derive(Debug)]
 pub struct AccountExport {
     pub profile: Profile,
     pub sessions: Vec<SessionEntry>,
+    pub sign_in_requests: Vec<SignInRequest>,
 }
 
-/// The profile of `user` and their sessions, oldest first.
+/// The profile of `user`, their sessions and their sign-in emails, oldest first.
 pub fn export_user(conn: &mut DbConn, user: &User) -> QueryResult<AccountExport> {
     let me = &user.id;
     let session_rows: Vec<(Option<String>, NaiveDateTime, NaiveDateTime, NaiveDateTime)> =
@@ -57,6 +68,16 @@ pub fn export_user(conn: &mut DbConn, user: &User) -> QueryResult<AccountExport>
                 sessions::expires_at,
             ))
             .load(conn)?;
+    let request_rows: Vec<(NaiveDateTime, NaiveDateTime, bool, i32)> = magic_links::table
+        .filter(magic_links::user_id.eq(me))
+        .order(magic_links::created_at)
+        .select((
+            magic_links::created_at,
+            magic_links::expires_at,
+            magic_links::used,
+            magic_links::code_attempts,
+        ))
+        .load(conn)?;
     Ok(AccountExport {
         profile: Profile {
             email: user.email.clone(),
@@ -81,6 +102,15 @@ pub fn export_user(conn: &mut DbConn, user: &User) -> QueryResult<AccountExport>
                     expires_at,
                 },
             )
+            .collect(),
+        sign_in_requests: request_rows
+            .into_iter()
+            .map(|(created_at, expires_at, used, code_tries)| SignInRequest {
+                created_at,
+                expires_at,
+                used,
+                code_tries,
+            })
             .collect(),
     })
 }

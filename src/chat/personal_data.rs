@@ -12,7 +12,8 @@ use super::{ClassMessage, MessageId, RevisionEnd};
 use crate::accounts::UserId;
 use crate::classes::ClassId;
 use crate::db::schema::{
-    chat_class_reads, chat_thread_reads, class_messages, classes, message_flags, message_revisions,
+    chat_class_reads, chat_pseudonyms, chat_thread_reads, class_messages, classes, message_flags,
+    message_revisions,
 };
 use crate::db::{DbConn, Tx};
 
@@ -62,6 +63,17 @@ pub struct VoteEntry {
     pub created_at: NaiveDateTime,
 }
 
+/// A name the student holds in a class's chat, whether or not they have
+/// posted under it yet.
+#[derive(Debug, Serialize)]
+pub struct NameEntry {
+    pub class_id: String,
+    pub course: String,
+    pub term: String,
+    pub name: String,
+    pub since: NaiveDateTime,
+}
+
 /// How far the student has read a class's chat (a thread, or the whole class).
 #[derive(Debug, Serialize)]
 pub struct ReadMarkEntry {
@@ -79,6 +91,7 @@ pub struct ChatExport {
     pub flags: Vec<FlagEntry>,
     pub read_marks: Vec<ReadMarkEntry>,
     pub votes: Vec<VoteEntry>,
+    pub names: Vec<NameEntry>,
 }
 
 /// The messages `me` wrote (oldest first), their kept versions and the
@@ -163,8 +176,34 @@ pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
                 }),
         )
         .collect();
+    let name_rows: Vec<(String, String, String, String, String, NaiveDateTime)> =
+        chat_pseudonyms::table
+            .inner_join(classes::table)
+            .filter(chat_pseudonyms::user_id.eq(me))
+            .order(chat_pseudonyms::created_at)
+            .select((
+                chat_pseudonyms::class_id,
+                classes::subject,
+                classes::catalog_number,
+                classes::term,
+                chat_pseudonyms::name,
+                chat_pseudonyms::created_at,
+            ))
+            .load(conn)?;
     Ok(ChatExport {
         read_marks,
+        names: name_rows
+            .into_iter()
+            .map(
+                |(class_id, subject, catalog, term, name, since)| NameEntry {
+                    class_id,
+                    course: format!("{subject} {catalog}"),
+                    term,
+                    name,
+                    since,
+                },
+            )
+            .collect(),
         votes: votes
             .into_iter()
             .map(|v| VoteEntry {

@@ -3,6 +3,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
+use serde::Serialize;
 
 use super::OutgoingEmail;
 use crate::db::schema::email_outbox;
@@ -249,4 +250,79 @@ mod tests {
         assert_eq!(backoff(4), Duration::seconds(40));
         assert_eq!(backoff(19), Duration::seconds(3600));
     }
+}
+
+/// Removes mail given up on (failed for good) that was queued before
+/// `before` (cleanup). Its body may quote a chat message its author has since
+/// deleted, or hold a sign-in link: the operator has had the time to look.
+pub fn delete_failed_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        email_outbox::table
+            .filter(email_outbox::status.eq(OutboxStatus::Failed.as_str()))
+            .filter(email_outbox::created_at.lt(before)),
+    )
+    .execute(conn)
+}
+
+/// One email to a student, for their data export: to where, what and when;
+/// never the body, where a sign-in email's link would still work.
+#[derive(Debug, Serialize)]
+pub struct MailEntry {
+    pub to: String,
+    pub subject: String,
+    /// "queued", "sent" or "failed".
+    pub status: String,
+    pub queued_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+/// The mail kept for a student, oldest first: to their address, or to their
+/// computing ID at another allowed domain (sign-in can be asked for at either).
+pub fn of_student(
+    conn: &mut DbConn,
+    email: &str,
+    computing_id: &str,
+) -> QueryResult<Vec<MailEntry>> {
+    let rows: Vec<(String, String, String, NaiveDateTime, Option<NaiveDateTime>)> =
+        email_outbox::table
+            .filter(addressed_to(email, computing_id))
+            .order(email_outbox::created_at)
+            .select((
+                email_outbox::to_address,
+                email_outbox::subject,
+                email_outbox::status,
+                email_outbox::created_at,
+                email_outbox::sent_at,
+            ))
+            .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(to, subject, status, queued_at, sent_at)| MailEntry {
+            to,
+            subject,
+            status,
+            queued_at,
+            sent_at,
+        })
+        .collect())
+}
+
+/// Deletes the mail kept for a student, as [`of_student`] finds it (erasure).
+pub fn forget_student(tx: &mut Tx, email: &str, computing_id: &str) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    diesel::delete(email_outbox::table.filter(addressed_to(email, computing_id))).execute(conn)
+}
+
+/// Mail to `email`, or to `computing_id` at any domain. (Computing IDs are
+/// letters and digits: nothing in one is a `LIKE` pattern.)
+fn addressed_to(
+    email: &str,
+    computing_id: &str,
+) -> diesel::dsl::Or<
+    diesel::dsl::Eq<email_outbox::to_address, String>,
+    diesel::dsl::Like<email_outbox::to_address, String>,
+> {
+    email_outbox::to_address
+        .eq(email.to_string())
+        .or(email_outbox::to_address.like(format!("{computing_id}@%")))
 }

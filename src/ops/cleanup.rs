@@ -1,7 +1,7 @@
 //! Removes what has expired: used or stale sign-in links, dead sessions, addresses
 //! never confirmed, old rate-limit hits, delivered email, week-old chat events
-//! (a live page away that long reloads rather than replays), and notifications
-//! and digest claims older than 90 days.
+//! (a live page away that long reloads rather than replays), email given up
+//! on a month ago, and notifications and digest claims older than 90 days.
 
 use chrono::{Duration, NaiveDateTime};
 
@@ -22,6 +22,7 @@ pub struct CleanupReport {
     pub unconfirmed_accounts: usize,
     pub rate_limit_hits: usize,
     pub delivered_emails: usize,
+    pub failed_emails: usize,
     pub lapsed_friend_requests: usize,
     pub notifications: usize,
     pub notification_digests: usize,
@@ -31,8 +32,8 @@ impl std::fmt::Display for CleanupReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "removed {} sign-in links, {} sessions, {} unconfirmed addresses, {} rate-limit hits, {} delivered emails, {} lapsed friend requests, {} old notifications, {} old digest claims",
-            self.sign_in_links, self.sessions, self.unconfirmed_accounts, self.rate_limit_hits, self.delivered_emails, self.lapsed_friend_requests, self.notifications, self.notification_digests
+            "removed {} sign-in links, {} sessions, {} unconfirmed addresses, {} rate-limit hits, {} delivered emails, {} failed emails, {} lapsed friend requests, {} old notifications, {} old digest claims",
+            self.sign_in_links, self.sessions, self.unconfirmed_accounts, self.rate_limit_hits, self.delivered_emails, self.failed_emails, self.lapsed_friend_requests, self.notifications, self.notification_digests
         )
     }
 }
@@ -66,6 +67,9 @@ pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> 
         rate_limit_hits: db::write_tx(conn, |c| rate_limit::prune(c, now - Duration::days(1)))?,
         delivered_emails: db::write_tx(conn, |c| {
             outbox::delete_sent_before(c, now - Duration::days(30))
+        })?,
+        failed_emails: db::write_tx(conn, |c| {
+            outbox::delete_failed_before(c, now - Duration::days(30))
         })?,
     })
 }

@@ -12,20 +12,22 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-pub use crate::accounts::personal_data::{Profile, SessionEntry};
+pub use crate::accounts::personal_data::{Profile, SessionEntry, SignInRequest};
 use crate::accounts::{self, User};
 use crate::calendar;
 pub use crate::calendar::feeds::FeedStatus;
 use crate::chat;
 pub use crate::chat::personal_data::{
-    Erased, FlagEntry, MessageEntry, ReadMarkEntry, RevisionEntry, VoteEntry, PLACEHOLDER_PSEUDONYM,
+    Erased, FlagEntry, MessageEntry, NameEntry, ReadMarkEntry, RevisionEntry, VoteEntry,
+    PLACEHOLDER_PSEUDONYM,
 };
 use crate::classes;
 pub use crate::classes::personal_data::ClassEntry;
-use crate::db::schema::email_outbox;
 use crate::db::{DbConn, Tx};
 use crate::friends;
 pub use crate::friends::personal_data::FriendshipEntry;
+use crate::mail;
+pub use crate::mail::outbox::MailEntry;
 use crate::notifications::inbox::personal_data as notification_data;
 pub use crate::notifications::inbox::personal_data::NotificationData;
 
@@ -45,11 +47,18 @@ pub struct Export {
     pub chat_read_marks: Vec<ReadMarkEntry>,
     /// Which messages they upvoted (by id and class): theirs alone, shown to no one.
     pub chat_votes: Vec<VoteEntry>,
+    /// The name they hold in each class's chat (shown to classmates, never
+    /// with who holds it).
+    pub chat_names: Vec<NameEntry>,
     /// Their notifications, followed threads, muted classes and email choices.
     pub notifications: NotificationData,
     /// Whether they have a private calendar link, and since when (never the link).
     pub calendar_feed: Option<FeedStatus>,
     pub sessions: Vec<SessionEntry>,
+    /// Sign-in emails asked for, and whether each was used (never the link or code).
+    pub sign_in_requests: Vec<SignInRequest>,
+    /// Every email kept for them: sign-in emails, digests (never a body).
+    pub emails: Vec<MailEntry>,
 }
 
 /// Everything stored about `user`, limited to what they could already see of
@@ -62,6 +71,7 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
     let chat = chat::personal_data::export_user(conn, &user.id)?;
     let notifications = notification_data::export_user(conn, &user.id)?;
     let calendar_feed = calendar::feeds::export_user(conn, &user.id)?;
+    let emails = mail::outbox::of_student(conn, &user.email, &user.computing_id)?;
     Ok(Export {
         format: "common-grounds-export/1",
         exported_at: now,
@@ -73,9 +83,12 @@ pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult
         flags: chat.flags,
         chat_read_marks: chat.read_marks,
         chat_votes: chat.votes,
+        chat_names: chat.names,
         notifications,
         calendar_feed,
         sessions: account.sessions,
+        sign_in_requests: account.sign_in_requests,
+        emails,
     })
 }
 
@@ -139,19 +152,9 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
     notification_data::erase_user(tx, &user.id)?;
     classes::personal_data::erase_user(tx, &user.id)?;
     calendar::feeds::erase_user(tx, &user.id)?;
-    // Mail still queued to them.
-    let conn: &mut DbConn = tx;
-    // At every address of theirs: sign-in mail goes to the computing ID at
-    // whichever allowed domain was typed, not only the account's address.
-    // (Computing IDs are letters and digits: nothing in one is a pattern.)
-    diesel::delete(
-        email_outbox::table.filter(
-            email_outbox::to_address
-                .eq(&user.email)
-                .or(email_outbox::to_address.like(format!("{}@%", user.computing_id))),
-        ),
-    )
-    .execute(conn)?;
+    // Mail kept for them, at every address of theirs: sign-in mail goes to
+    // the computing ID at whichever allowed domain was typed.
+    mail::outbox::forget_student(tx, &user.email, &user.computing_id)?;
     accounts::personal_data::erase_user(tx, user)?;
     // Others' blocks (and declines) of this computing ID stay, on the same
     // kind of unconfirmed placeholder a request to a stranger makes: signing

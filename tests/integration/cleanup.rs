@@ -211,14 +211,16 @@ fn seed_both_sides(conn: &mut DbConn) -> Rows {
         session(conn, &friend, now + Duration::minutes(1)),
     );
 
-    // Outbox: delivered mail goes after 30 days; queued or failed mail stays.
+    // Outbox: delivered mail goes after 30 days, and so does mail given up on
+    // (by when it was queued); queued mail stays.
     email(conn, "sent", now - days(32), Some(now - days(31)));
     kept(
         "email_outbox",
         email(conn, "sent", now - days(29), Some(now - days(29))),
     );
     kept("email_outbox", email(conn, "queued", now - days(40), None));
-    kept("email_outbox", email(conn, "failed", now - days(60), None));
+    email(conn, "failed", now - days(60), None);
+    kept("email_outbox", email(conn, "failed", now - days(29), None));
 
     // Rate-limit hits: gone after a day.
     hit(conn, now - hours(25));
@@ -240,6 +242,7 @@ fn expected_report() -> CleanupReport {
         unconfirmed_accounts: 2,
         rate_limit_hits: 2,
         delivered_emails: 1,
+        failed_emails: 1,
         lapsed_friend_requests: 2,
         ..CleanupReport::default()
     }
@@ -361,7 +364,7 @@ backend_test!(
         assert_eq!(
             stdout.trim(),
             "cleanup: removed 2 sign-in links, 2 sessions, 2 unconfirmed addresses, \
-             2 rate-limit hits, 1 delivered emails, 2 lapsed friend requests, \
+             2 rate-limit hits, 1 delivered emails, 1 failed emails, 2 lapsed friend requests, \
              0 old notifications, 0 old digest claims"
         );
         assert_eq!(remaining(&mut db.connect()), keep);

@@ -16,8 +16,8 @@ use common_grounds::accounts::sessions;
 use common_grounds::chat::{self, ClassMessage};
 use common_grounds::clock;
 use common_grounds::db::schema::{
-    audit_log, class_messages, email_outbox, friendships, magic_links, message_flags,
-    message_revisions, user_classes, users,
+    audit_log, chat_pseudonyms, class_messages, email_outbox, friendships, magic_links,
+    message_flags, message_revisions, user_classes, users,
 };
 use common_grounds::db::{self, DbConn};
 use common_grounds::friends::FriendshipStatus;
@@ -140,6 +140,55 @@ backend_test!(
                 clock::now(),
             )
             .unwrap();
+            // A name I hold where I have not posted, and a classmate's.
+            for (class, name, holder) in [
+                (&math, "Quiet Otter", &me.user),
+                (&cs, "Loud Heron", &stranger),
+            ] {
+                diesel::insert_into(chat_pseudonyms::table)
+                    .values((
+                        chat_pseudonyms::class_id.eq(class.id.as_str()),
+                        chat_pseudonyms::name.eq(name),
+                        chat_pseudonyms::user_id.eq(Some(holder.id.as_str())),
+                        chat_pseudonyms::created_at.eq(clock::now()),
+                    ))
+                    .execute(conn)
+                    .unwrap();
+            }
+            // A sign-in email of mine, once tried, and mail to me and to my friend.
+            diesel::insert_into(magic_links::table)
+                .values((
+                    magic_links::id.eq("link-mine"),
+                    magic_links::user_id.eq(me.user.id.as_str()),
+                    magic_links::token_hash.eq("tokenhashmine"),
+                    magic_links::code_hash.eq("codehashmine"),
+                    magic_links::code_attempts.eq(1),
+                    magic_links::expires_at.eq(clock::now()),
+                    magic_links::used.eq(false),
+                    magic_links::created_at.eq(clock::now()),
+                ))
+                .execute(conn)
+                .unwrap();
+            for (id, to, subject) in [
+                ("mail-1", "mex1q@virginia.edu", "Your sign-in link"),
+                ("mail-2", "mex1q@alumni.virginia.edu", "Your sign-in code"),
+                ("mail-3", "frx2q@virginia.edu", "A digest for my friend"),
+            ] {
+                diesel::insert_into(email_outbox::table)
+                    .values((
+                        email_outbox::id.eq(id),
+                        email_outbox::to_address.eq(to),
+                        email_outbox::subject.eq(subject),
+                        email_outbox::body_text.eq("secret-body-link"),
+                        email_outbox::body_html.eq("<p>secret-body-link</p>"),
+                        email_outbox::status.eq("queued"),
+                        email_outbox::attempts.eq(0),
+                        email_outbox::next_attempt_at.eq(clock::now()),
+                        email_outbox::created_at.eq(clock::now()),
+                    ))
+                    .execute(conn)
+                    .unwrap();
+            }
             (cs, math, question, selling, my_reply)
         };
         let (cs, math, question, selling, my_reply) = seeded;
@@ -210,6 +259,25 @@ backend_test!(
         assert_eq!(flags[0]["reason"], "spam");
         assert_eq!(json["sessions"].as_array().unwrap().len(), 2);
         assert!(body.contains("Firefox/128 on my phone"));
+        let names = json["chat_names"].as_array().unwrap();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert_eq!(names[0]["name"], "Quiet Otter");
+        assert_eq!(names[0]["course"], "MATH 3351");
+        let requests = json["sign_in_requests"].as_array().unwrap();
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        assert_eq!(requests[0]["code_tries"], 1);
+        assert_eq!(requests[0]["used"], false);
+        assert_eq!(
+            strings(&json["emails"], "subject"),
+            BTreeSet::from(["Your sign-in link", "Your sign-in code"])
+        );
+        assert_eq!(
+            strings(&json["emails"], "to"),
+            BTreeSet::from(["mex1q@virginia.edu", "mex1q@alumni.virginia.edu"])
+        );
+        for secret in ["tokenhashmine", "codehashmine", "secret-body-link"] {
+            assert!(!body.contains(secret), "{secret} is never exported");
+        }
 
         // Nothing of anyone else beyond what I could already see.
         let others: Vec<(String, String, String)> = users::table
@@ -238,6 +306,8 @@ backend_test!(
             "Anyone selling the textbook?",
             "off topic",
             "Chrome/1 of my friend",
+            "Loud Heron",
+            "A digest for my friend",
         ] {
             assert!(
                 !body.contains(others_text),
