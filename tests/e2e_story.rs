@@ -465,7 +465,8 @@ impl Story {
         self.button(
             a,
             &format!("//section[@aria-labelledby='requests-heading']//li[.//strong[normalize-space()='{}']]", b.computing_id),
-            "Accept",
+            // The button's name says whose request: "Accept" is all it shows.
+            &format!("Accept {}", b.computing_id),
         )
         .await;
         self.wait_path(a, "/").await;

@@ -171,6 +171,35 @@ impl SessionForm for ActionForm {
     }
 }
 
+#[derive(Template)]
+#[template(path = "friends/block.html")]
+struct BlockPage {
+    layout: Layout,
+    computing_id: String,
+}
+
+/// "Block …?": what blocking does, with the button that does it. A block
+/// cannot be undone (unblocking restores no friendship), so the lists link
+/// here instead of blocking at one tap. The page reads nothing about the
+/// computing ID: it looks the same whether or not anyone holds it.
+#[get("/friends/{computing_id}/block")]
+pub async fn confirm_block(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (current, ()) = visitor.signed_in(|_, _| Ok(())).await?;
+    let computing_id = requests::parse_who(&path, &state.config.sign_in.allowed_email_domains)
+        .map_err(|_| AppError::NotFound)?;
+    let body = BlockPage {
+        layout: Layout::new(&req, Some(&current)).at("friends"),
+        computing_id,
+    }
+    .render()?;
+    Ok(views::page(body))
+}
+
 #[post("/friends/{computing_id}/{action}")]
 pub async fn act(
     state: web::Data<AppState>,
@@ -616,5 +645,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(add)
         .service(free_time)
         .service(show)
+        .service(confirm_block)
         .service(act);
 }

@@ -206,6 +206,137 @@ backend_test!(
     }
 );
 
+/// The forms on a page: (action, the text of each button), in order.
+fn forms(html: &str) -> Vec<(String, Vec<String>)> {
+    let doc = scraper::Html::parse_document(html);
+    let form = scraper::Selector::parse("main form").unwrap();
+    let button = scraper::Selector::parse("button").unwrap();
+    doc.select(&form)
+        .map(|f| {
+            let action = f.value().attr("action").unwrap_or_default().to_string();
+            let buttons = f
+                .select(&button)
+                .map(|b| {
+                    b.text()
+                        .collect::<String>()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            (action, buttons)
+        })
+        .collect()
+}
+
+backend_test!(
+    async fn a_block_is_asked_again_on_its_own_page_and_every_button_says_whom(backend: Backend) {
+        // Arrange: a friend, a request for me, one I sent, one I blocked.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1a");
+        let friend = app.student("bb2b");
+        let asker = app.student("cc3c");
+        let asked = app.student("dd4d");
+        let blocked = app.student("ee5e");
+        befriend(
+            &app,
+            &a.user.id,
+            &friend.user.id,
+            FriendshipStatus::Accepted,
+        );
+        befriend(&app, &asker.user.id, &a.user.id, FriendshipStatus::Pending);
+        befriend(&app, &a.user.id, &asked.user.id, FriendshipStatus::Pending);
+        befriend(
+            &app,
+            &a.user.id,
+            &blocked.user.id,
+            FriendshipStatus::Blocked,
+        );
+
+        // Act + Assert: no form on the friends page blocks at one tap, and
+        // each button names whom it acts on (a screen reader's list of
+        // buttons is not "Remove, Block, Accept, Decline, Block").
+        let (status, html) = a.get(&app, "/friends").await;
+        assert_eq!(status, 200);
+        let on_page = forms(&html);
+        assert!(
+            on_page
+                .iter()
+                .all(|(action, _)| !action.ends_with("/block")),
+            "{on_page:?}"
+        );
+        let named: Vec<(String, Vec<String>)> = on_page
+            .into_iter()
+            .filter(|(action, _)| action.starts_with("/friends/"))
+            .collect();
+        assert_eq!(
+            named,
+            vec![
+                (
+                    "/friends/cc3c/accept".into(),
+                    vec!["Accept cc3c".to_string()]
+                ),
+                (
+                    "/friends/cc3c/decline".into(),
+                    vec!["Decline cc3c".to_string()]
+                ),
+                (
+                    "/friends/dd4d/remove".into(),
+                    vec!["Withdraw the request to dd4d".to_string()]
+                ),
+                (
+                    "/friends/bb2b/remove".into(),
+                    vec!["Remove bb2b".to_string()]
+                ),
+                (
+                    "/friends/ee5e/unblock".into(),
+                    vec!["Unblock ee5e".to_string()]
+                ),
+            ]
+        );
+        assert!(html.contains(r#"href="/friends/bb2b/block""#), "{html}");
+        assert!(html.contains(r#"href="/friends/cc3c/block""#), "{html}");
+
+        // The page that asks: the same for an ID nobody holds.
+        let (status, ask) = a.get(&app, "/friends/bb2b/block").await;
+        assert_eq!(status, 200);
+        assert!(ask.contains("Block bb2b?"), "{ask}");
+        assert_eq!(
+            forms(&ask),
+            vec![(
+                "/friends/bb2b/block".to_string(),
+                vec!["Block bb2b".to_string()]
+            )]
+        );
+        let (status, nobody) = a.get(&app, "/friends/zz9z/block").await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            text_of(&ask, "main").replace("bb2b", "X"),
+            text_of(&nobody, "main").replace("zz9z", "X")
+        );
+        assert_eq!(a.get(&app, "/friends/not%20an%20id/block").await.0, 404);
+        assert_eq!(
+            status_between(&app, &a.user.id, &friend.user.id),
+            Some((FriendshipStatus::Accepted, a.user.id.clone())),
+            "asking blocks no one"
+        );
+
+        // Its button blocks.
+        let done = a
+            .post(&app, "/friends/bb2b/block", "/friends/bb2b/block", &[])
+            .await;
+        assert_eq!(done.status().as_u16(), 303);
+        assert_eq!(
+            status_between(&app, &a.user.id, &friend.user.id),
+            Some((FriendshipStatus::Blocked, a.user.id.clone()))
+        );
+
+        // Signed out, it asks to sign in.
+        let response = app.get("/friends/bb2b/block").await;
+        assert_eq!(response.status().as_u16(), 303);
+    }
+);
+
 backend_test!(
     async fn a_block_hides_the_blocker_and_unblocking_restores_nothing(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
