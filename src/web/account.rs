@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse, Responder};
 use askama::Template;
 
-use super::error::{retry_words, with_conn, AppError};
+use super::error::{off_the_pool, retry_words, with_conn, AppError};
 use super::guard::{self, CurrentUser, SessionForm, SignedInForm, Visitor};
 use super::layout::Layout;
 use super::state::AppState;
@@ -281,7 +281,11 @@ pub async fn export(visitor: Visitor) -> Result<HttpResponse, AppError> {
             Ok(student_data::export(conn, &current.user, clock::now())?)
         })
         .await?;
-    let body = serde_json::to_string_pretty(&data).map_err(|e| AppError::Internal(e.into()))?;
+    // It grows with every message the student wrote: written out with no
+    // connection held, off the async workers.
+    let body = off_the_pool(move || serde_json::to_string_pretty(&data))
+        .await?
+        .map_err(|e| AppError::Internal(e.into()))?;
     Ok(HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -5,7 +5,7 @@
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::error::AppError;
+use super::error::{off_the_pool, AppError};
 use super::guard::MaybeUser;
 use super::layout::Layout;
 use super::state::AppState;
@@ -38,7 +38,7 @@ pub async fn show_mailbox(
         return Err(AppError::NotFound);
     }
     let dir = state.config.mail.dir.clone();
-    let messages = web::block(move || mail::read_directory(&dir, 50))
+    let messages = off_the_pool(move || mail::read_directory(&dir, 50))
         .await?
         .map_err(|e| AppError::Internal(e.into()))?;
     let base = state

@@ -10,8 +10,8 @@ use askama::Template;
 use chrono::NaiveDateTime;
 
 use super::state::{
-    keep_request_conn, note_request_contended, request_was_contended, take_request_conn, Database,
-    Lease,
+    keep_request_conn, note_request_contended, release_request_conn, request_was_contended,
+    take_request_conn, Database, Lease,
 };
 use crate::accounts::rate_limit::Limited;
 use crate::campus_time::CampusTime;
@@ -545,7 +545,7 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    drop(take_request_conn());
+    release_request_conn();
     Ok(actix_web::web::block(f).await?)
 }
 

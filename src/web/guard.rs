@@ -8,6 +8,7 @@ use std::pin::Pin;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use hmac::{Hmac, Mac};
@@ -15,6 +16,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::error::{with_conn, AppError};
+use super::state::release_request_conn;
 use super::state::AppState;
 use crate::accounts::sessions;
 use crate::accounts::{Session, User};
@@ -276,10 +278,16 @@ pub async fn staff_only(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
     let refusal = match load_session(req.request()).await {
         Ok(Some(current)) if current.user.role.is_staff() => {
+            // A form's body is read after this, at the sender's pace: the
+            // session is cached in the request, so the connection that looked
+            // it up goes back to the pool rather than wait on the upload.
+            if req.method() != Method::GET && req.method() != Method::HEAD {
+                release_request_conn();
+            }
             return next
                 .call(req)
                 .await
-                .map(ServiceResponse::map_into_left_body)
+                .map(ServiceResponse::map_into_left_body);
         }
         Ok(_) => AppError::NotFound,
         Err(error) => error,

@@ -155,6 +155,13 @@ pub fn take_request_conn() -> Option<Lease> {
         .flatten()
 }
 
+/// Hands the connection this request holds back to the pool, before work that
+/// may take long and needs no database: the request's next job (if any) takes
+/// a fresh one.
+pub fn release_request_conn() {
+    drop(take_request_conn());
+}
+
 /// Gives a job's connection back to the request for its next job; outside a
 /// request it simply goes back to the pool.
 pub fn keep_request_conn(lease: Lease) {

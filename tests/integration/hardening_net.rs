@@ -432,3 +432,49 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    async fn a_staff_form_sent_slowly_holds_no_connection(backend: Backend) {
+        use tokio::io::AsyncWriteExt;
+        // Arrange: one pooled connection.
+        let app = spawn_quiet_app(
+            backend,
+            &[
+                ("DATABASE_POOL_SIZE", "1"),
+                ("DATABASE_POOL_TIMEOUT_MS", "30000"),
+            ],
+        )
+        .await;
+        let moderator = staff(&app, "mod1x", common_grounds::accounts::Role::Moderator);
+        let before = app.query_count();
+
+        // Act: a moderator's form whose body stops halfway, as on a slow
+        // network (or sent slowly on purpose): the admin scope has looked the
+        // session up before the body is read.
+        let mut upload = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /admin/sis/sync HTTP/1.1\r\nHost: cg.test\r\nCookie: cg_session={}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ncsrf_token=",
+            moderator.token
+        );
+        upload.write_all(head.as_bytes()).await.unwrap();
+        let looked_up = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while app.query_count() == before {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(looked_up.is_ok(), "the session was never looked up");
+
+        // Assert: the one connection is free for everyone else meanwhile.
+        let metrics =
+            tokio::time::timeout(std::time::Duration::from_secs(10), app.get("/metrics")).await;
+        let metrics = metrics.expect("/metrics waited on the upload's connection");
+        assert_eq!(metrics.status().as_u16(), 200);
+        let text = metrics.text().await.unwrap();
+        assert!(text.contains("cg_db_up 1"), "{text}");
+        drop(upload);
+    }
+);

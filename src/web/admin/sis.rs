@@ -11,7 +11,7 @@ use crate::moderation;
 use crate::web::error::{with_conn, AppError};
 use crate::web::guard::{SessionForm, Staff, StaffForm};
 use crate::web::layout::Layout;
-use crate::web::state::AppState;
+use crate::web::state::{release_request_conn, AppState};
 use crate::web::views::{self, FlashRedirect};
 
 struct RunRow {
@@ -132,7 +132,9 @@ pub async fn sync_now(
         )?)
     })
     .await?;
-    // A moment to learn whether it started (or was refused, or already done).
+    // A moment to learn whether it started (or was refused, or already done),
+    // with no connection held: the sync takes its own.
+    release_request_conn();
     let answer = tokio::time::timeout(std::time::Duration::from_millis(1500), rx).await;
     let message = match answer {
         Ok(Ok(Ok(Ok(report)))) => (

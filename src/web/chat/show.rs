@@ -23,7 +23,7 @@ use crate::notifications;
 use crate::web::error::{with_conn, AppError};
 use crate::web::guard::{CsrfForm, SignedInForm, Visitor};
 use crate::web::layout::Layout;
-use crate::web::state::AppState;
+use crate::web::state::{release_request_conn, AppState};
 
 /// A section's details, as both versions of the class page show them.
 struct ClassHeader {
@@ -623,6 +623,9 @@ pub async fn show_thread(
             Ok(Ok((page, anonymity, following)))
         })
         .await?;
+    // A thread has no cap on replies, so its page may be long to build: the
+    // connection goes back to the pool first (nothing below reads the database).
+    release_request_conn();
     let (page, anonymity, following) = match result {
         Ok(found) => found,
         Err(error) => return answer_refusal(&req, &current, &rules, error),
