@@ -36,13 +36,17 @@ pub struct SessionEntry {
     pub expires_at: NaiveDateTime,
 }
 
-/// One sign-in email asked for: when, until when it worked, whether it was
-/// used, and how many wrong tries its code took (never its link or code).
+/// One sign-in email asked for: when, until when it could work, whether it is
+/// closed, and how many code tries were counted against it (never its link
+/// or code).
 #[derive(Debug, Serialize)]
 pub struct SignInRequest {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
-    pub used: bool,
+    /// Used, or closed when another email's link or code signed in.
+    pub closed: bool,
+    /// Code tries counted against it, right or wrong: a try counts against
+    /// every live email of the address, and an email takes five.
     pub code_tries: i32,
 }
 
@@ -105,12 +109,14 @@ pub fn export_user(conn: &mut DbConn, user: &User) -> QueryResult<AccountExport>
             .collect(),
         sign_in_requests: request_rows
             .into_iter()
-            .map(|(created_at, expires_at, used, code_tries)| SignInRequest {
-                created_at,
-                expires_at,
-                used,
-                code_tries,
-            })
+            .map(
+                |(created_at, expires_at, closed, code_tries)| SignInRequest {
+                    created_at,
+                    expires_at,
+                    closed,
+                    code_tries,
+                },
+            )
             .collect(),
     })
 }

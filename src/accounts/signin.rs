@@ -79,7 +79,7 @@ pub fn request_bucket(client: &str) -> String {
 
 /// The rate-limit bucket of sign-in emails to one student. Keyed by computing
 /// ID, not address: with two allowed domains `mst3k@` at either is the one
-/// student, whose codes are checked together (`confirm_code`).
+/// student, whose codes are checked together (`count_code_try`).
 pub fn email_bucket(computing_id: &str) -> String {
     format!("login-email:{computing_id}")
 }
@@ -381,7 +381,7 @@ pub fn count_code_try(
 /// connection meanwhile: a burst of tries must not starve every page of
 /// connections. An address with no live code costs the same hashing, so the
 /// answer's timing does not say whether a code is pending.
-pub fn match_code(code: &str, live: Vec<MagicLink>, hashes: &CodeHashes) -> Option<MagicLink> {
+pub fn match_code(code: &str, live: Vec<MagicLink>, hashes: &CodeHashes) -> Option<Matched> {
     let code = code.trim();
     let well_formed = code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit());
     if live.is_empty() {
@@ -390,12 +390,18 @@ pub fn match_code(code: &str, live: Vec<MagicLink>, hashes: &CodeHashes) -> Opti
     }
     live.into_iter()
         .find(|link| hashes.verify(code, &link.code_hash) && well_formed)
+        .map(Matched)
 }
+
+/// A sign-in email whose code was counted and matched: only [`match_code`]
+/// makes one, so [`redeem_code`] cannot start a session on a bare link.
+#[derive(Debug)]
+pub struct Matched(MagicLink);
 
 /// Uses the matched code, if it is still unused and unexpired, and starts a session.
 pub fn redeem_code(
     conn: &mut DbConn,
-    link: &MagicLink,
+    Matched(link): &Matched,
     user_agent: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<NewlyCreated, SignInError> {
