@@ -26,6 +26,21 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Where the stylesheet is, with its version (`assets`).
+    pub fn css_href(&self) -> &'static str {
+        super::assets::css_href()
+    }
+
+    /// Where our script is, with its version.
+    pub fn js_href(&self) -> &'static str {
+        super::assets::js_href()
+    }
+
+    /// Where the timetable's placement sheet is, with its version.
+    pub fn schedule_css_href(&self) -> &'static str {
+        super::assets::schedule_css_href()
+    }
+
     /// The frame for pages rendered without the request (error pages).
     pub fn bare() -> Layout {
         Layout {

@@ -1053,12 +1053,9 @@ backend_test!(
         assert!(!text_of(&html, ".timetable").contains("CS 4993"));
 
         // The sheet that places blocks is served, and styles are never inline (CSP).
-        let sheet = app
-            .client
-            .get(app.url("/static/schedule.css"))
-            .send()
-            .await
-            .unwrap();
+        let linked = common_grounds::web::assets::schedule_css_href();
+        assert!(html.contains(&format!(r#"href="{linked}""#)), "{html}");
+        let sheet = app.client.get(app.url(linked)).send().await.unwrap();
         assert_eq!(sheet.status().as_u16(), 200);
         let sheet = sheet.text().await.unwrap();
         assert!(

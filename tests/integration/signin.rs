@@ -761,10 +761,13 @@ backend_test!(
             );
             // The typed text comes back only as text, inside the field.
             // Our own script is the only one a page may load.
-            let ours = r#"<script src="/static/app.js" defer></script>"#;
+            let ours = format!(
+                r#"<script src="{}" defer></script>"#,
+                common_grounds::web::assets::js_href()
+            );
             assert!(
                 !page
-                    .replace(ours, "")
+                    .replace(&ours, "")
                     .to_ascii_lowercase()
                     .contains("<script"),
                 "{input:?} came back as markup"
@@ -1378,3 +1381,42 @@ backend_test!(
         assert_eq!(rows(&app, "sessions"), 1);
     }
 );
+
+#[tokio::test]
+async fn styles_and_script_are_linked_by_version_and_kept_a_year() {
+    use common_grounds::web::assets;
+    // Arrange
+    let app = spawn_app(Backend::Sqlite).await;
+    let (status, page) = app.get_html("/login").await;
+    assert_eq!(status, 200);
+
+    for (path, linked) in [
+        ("/static/app.css", assets::css_href()),
+        ("/static/app.js", assets::js_href()),
+        ("/static/schedule.css", assets::schedule_css_href()),
+    ] {
+        // The link names the contents' version.
+        let version = linked
+            .strip_prefix(&format!("{path}?v="))
+            .unwrap_or_else(|| panic!("{linked} is {path} with a version"));
+        assert_eq!(version.len(), 12, "{linked}");
+        assert!(version.bytes().all(|b| b.is_ascii_hexdigit()), "{linked}");
+        if path != "/static/schedule.css" {
+            assert!(
+                page.contains(&format!("\"{linked}\"")),
+                "{path} linked by version"
+            );
+        }
+
+        // Act + Assert: that version is kept a year; any other is checked each time.
+        for (asked, cache) in [
+            (linked.to_string(), "public, max-age=31536000, immutable"),
+            (path.to_string(), "no-cache"),
+            (format!("{path}?v=000000000000"), "no-cache"),
+        ] {
+            let response = app.get(&asked).await;
+            assert_eq!(response.status().as_u16(), 200, "{asked}");
+            assert_eq!(response.headers()["cache-control"], cache, "{asked}");
+        }
+    }
+}
