@@ -4,8 +4,11 @@
 
 use std::sync::Arc;
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
 use chrono::NaiveDateTime;
 
@@ -95,6 +98,68 @@ struct ErrorPage<'a> {
     reference: Option<&'a str>,
 }
 
+/// What an error page says, kept on its response so that
+/// [`error_pages_show_the_viewer`] can frame it again for whoever is signed in.
+#[derive(Clone)]
+struct ErrorPageParts {
+    title: &'static str,
+    message: String,
+    action: Option<(&'static str, &'static str)>,
+    reference: Option<String>,
+}
+
+impl ErrorPageParts {
+    fn render(&self, layout: super::layout::Layout) -> String {
+        ErrorPage {
+            layout,
+            title: self.title,
+            message: &self.message,
+            action: self.action,
+            reference: self.reference.as_deref(),
+        }
+        .render()
+        .unwrap_or_else(|_| self.message.clone())
+    }
+}
+
+/// Middleware: an error page (a 404, an expired form, a suspension) shows the
+/// nav of the student who is signed in, not "Sign in", which read as if they
+/// had been signed out. `AppError` renders without the request; this frames
+/// the page again with the session the request read, or reads it (a 404 has
+/// no handler to have read it). A 5xx reads nothing more: the database may be
+/// the trouble.
+pub async fn error_pages_show_the_viewer(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    let Some(parts) = res.response().extensions().get::<ErrorPageParts>().cloned() else {
+        return Ok(res);
+    };
+    let read = res
+        .request()
+        .extensions()
+        .get::<Option<super::guard::CurrentUser>>()
+        .cloned();
+    let current = match read {
+        Some(current) => current,
+        None if res.status().is_server_error() => None,
+        None => super::guard::load_session(res.request())
+            .await
+            .ok()
+            .flatten(),
+    };
+    let Some(current) = current else {
+        return Ok(res);
+    };
+    let body = parts.render(super::layout::Layout::new(res.request(), Some(&current)));
+    let (req, response) = res.into_parts();
+    Ok(ServiceResponse::new(
+        req,
+        response.set_body(BoxBody::new(body)),
+    ))
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -135,7 +200,7 @@ impl ResponseError for AppError {
             }
             _ => None,
         };
-        let (title, message, action): (&str, String, Option<(&str, &str)>) = match self {
+        let (title, message, action): (&'static str, String, Option<(&str, &str)>) = match self {
             AppError::NotFound => (
                 "Page not found",
                 "There is nothing here. Check the address, or go back to your classes.".into(),
@@ -174,14 +239,13 @@ impl ResponseError for AppError {
             ),
             AppError::SignInRequired { .. } => unreachable!("handled above"),
         };
-        let page = ErrorPage {
-            layout: super::layout::Layout::bare(),
+        let parts = ErrorPageParts {
             title,
-            message: &message,
+            message,
             action,
-            reference: reference.as_deref(),
+            reference,
         };
-        let body = page.render().unwrap_or_else(|_| message.clone());
+        let body = parts.render(super::layout::Layout::bare());
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("text/html; charset=utf-8");
         if let AppError::TooManyRequests {
@@ -199,7 +263,9 @@ impl ResponseError for AppError {
             }
             _ => {}
         }
-        response.body(body)
+        let mut response = response.body(body);
+        response.extensions_mut().insert(parts);
+        response
     }
 }
 

@@ -66,7 +66,7 @@ pub struct CurrentUser {
 pub const NAV_COUNT_CAP: i64 = 100;
 
 /// Looks the session up once per request and caches it in the request's extensions.
-async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
+pub(super) async fn load_session(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     if let Some(cached) = req.extensions().get::<Option<CurrentUser>>() {
         return Ok(cached.clone());
     }

@@ -486,6 +486,10 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             // Innermost, so the log and the metrics still see HEAD.
             .wrap(actix_web::middleware::from_fn(head_as_get))
+            // Inside the request's connection scope: it may read the session.
+            .wrap(actix_web::middleware::from_fn(
+                super::error::error_pages_show_the_viewer,
+            ))
             .wrap(actix_web::middleware::from_fn(
                 super::state::one_connection_per_request,
             ))

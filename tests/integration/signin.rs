@@ -1420,3 +1420,44 @@ async fn styles_and_script_are_linked_by_version_and_kept_a_year() {
         }
     }
 }
+
+backend_test!(
+    async fn an_error_page_shows_who_is_signed_in(backend: Backend) {
+        // Arrange
+        let app = spawn_quiet_app(backend, &[]).await;
+        let student = app.student("err1q");
+        let signed_in = |html: &str| {
+            html.contains("Sign out")
+                && html.contains("err1q")
+                && !html.contains(r#"href="/login""#)
+        };
+
+        // Act + Assert: no route, a handler's 404 and an expired form all
+        // frame their page with the student's own nav.
+        let (status, page) = student.get(&app, "/no/such/page").await;
+        assert_eq!(status, 404);
+        assert!(signed_in(&page), "{page}");
+        let (status, page) = student.get(&app, "/friends/nobody9").await;
+        assert_eq!(status, 404);
+        assert!(signed_in(&page), "{page}");
+        let expired = student
+            .client
+            .post(app.url("/friends"))
+            .form(&[("csrf_token", "stale"), ("who", "someone1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(expired.status().as_u16(), 403);
+        let page = expired.text().await.unwrap();
+        assert!(page.contains("This form has expired"), "{page}");
+        assert!(signed_in(&page), "{page}");
+
+        // Signed out, the same page offers to sign in.
+        let (status, page) = app.get_html("/no/such/page").await;
+        assert_eq!(status, 404);
+        assert!(
+            page.contains(r#"href="/login""#) && !page.contains("Sign out"),
+            "{page}"
+        );
+    }
+);
