@@ -553,14 +553,19 @@ pub fn flash(req: &HttpRequest) -> Option<Flash> {
     (!text.is_empty()).then_some(Flash { is_error, text })
 }
 
-/// The session cookie for a new session token.
+/// The session cookie for a new session token. It lives as long as a session
+/// can (`ABSOLUTE_LIFETIME`): the server ends a session idle for 30 days, and
+/// slides that on use, which a cookie set once at sign-in cannot; a cookie
+/// of 30 days signed a daily user out on day 30 however active they were.
 pub fn session_cookie(token: &str, secure: bool) -> Cookie<'static> {
     Cookie::build(cookie_name(SESSION_COOKIE, secure), token.to_string())
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
-        .max_age(CookieDuration::days(30))
+        .max_age(CookieDuration::seconds(
+            sessions::ABSOLUTE_LIFETIME.num_seconds(),
+        ))
         .finish()
 }
 

@@ -1146,6 +1146,13 @@ backend_test!(
             set_cookie(&login, "cg_csrf").expect("GET /login sets a pre-session cookie");
         assert_session_cookie_flags(&pre_session, false);
         assert_session_cookie_flags(&session, false);
+        // The session cookie outlives 30 days of use: the server slides a
+        // session's idle limit, up to 90 days from sign-in, and the cookie
+        // must not end it sooner.
+        assert!(
+            cookie_flags(&session).contains(&"max-age=7776000".to_string()),
+            "{session}"
+        );
     }
 );
 
