@@ -47,6 +47,7 @@ impl SignInEmail<'_> {
             .render()?,
             // Sign-in emails are the one kind without an unsubscribe link.
             unsubscribe: None,
+            outbox_id: None,
         })
     }
 }
@@ -113,6 +114,7 @@ pub fn notification_email(
         text: NotificationText { item, footer }.render()?,
         html: NotificationHtml { item, footer }.render()?,
         unsubscribe: Some(footer.unsubscribe_link.clone()),
+        outbox_id: None,
     })
 }
 
@@ -128,6 +130,7 @@ pub fn digest_email(
         text: DigestText { items, footer }.render()?,
         html: DigestHtml { items, footer }.render()?,
         unsubscribe: Some(footer.unsubscribe_link.clone()),
+        outbox_id: None,
     })
 }
 

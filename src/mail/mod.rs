@@ -30,6 +30,11 @@ pub struct OutgoingEmail {
     /// Messages written before it existed read as None.
     #[serde(default)]
     pub unsubscribe: Option<String>,
+    /// The outbox row it is sent from: its `Message-ID` is made of it, the
+    /// same on every try, so a copy sent twice (a crash after the server took
+    /// it) is one message to the mail program. None before it is queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox_id: Option<String>,
 }
 
 /// The two headers of RFC 8058's one-click unsubscribe for `url`: what a mail
@@ -161,10 +166,17 @@ impl Mailer {
                     .to
                     .parse()
                     .map_err(|e| MailError::Build(format!("recipient: {e}")))?;
+                // Mail with no Message-ID is marked down or refused by many
+                // filters (RFC 5322 says SHOULD); lettre adds none unasked.
+                let message_id = email
+                    .outbox_id
+                    .as_ref()
+                    .map(|id| format!("<{id}@{}>", from.email.domain()));
                 let mut builder = lettre::Message::builder()
                     .from(from.clone())
                     .to(to)
-                    .subject(email.subject.clone());
+                    .subject(email.subject.clone())
+                    .message_id(message_id);
                 if let Some(url) = &email.unsubscribe {
                     // A URL with a line break would be a header injection; ours
                     // are built from BASE_URL and ids, so this only guards.

@@ -53,6 +53,7 @@ impl OutboxMessage {
             text: self.body_text.clone(),
             html: self.body_html.clone(),
             unsubscribe: self.list_unsubscribe.clone(),
+            outbox_id: Some(self.id.to_string()),
         }
     }
 }

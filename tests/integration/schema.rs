@@ -487,6 +487,7 @@ backend_test!(
             text: "plain".into(),
             html: "<p>html</p>".into(),
             unsubscribe: None,
+            outbox_id: None,
         };
         let outbox_id = db::write_tx(&mut conn, |tx| outbox::enqueue(tx, &email, now)).unwrap();
         let read: OutboxMessage = email_outbox::table
@@ -823,6 +824,7 @@ backend_test!(
             text: "t".into(),
             html: "h".into(),
             unsubscribe: None,
+            outbox_id: None,
         };
         db::write_tx(&mut conn, |tx| outbox::enqueue(tx, &email, now)).unwrap();
         let bad_outbox = diesel::update(email_outbox::table)

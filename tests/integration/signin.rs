@@ -1022,6 +1022,14 @@ backend_test!(
         // Assert: the email arrives, once, and its link signs in.
         let received = smtp.wait_for(1, 30).await;
         assert_eq!(received[0].to, vec![format!("<{STUDENT}>")]);
+        // Its Message-ID is its outbox row's, the same on every try.
+        assert!(
+            received[0]
+                .data
+                .contains(&format!("Message-ID: <{}@cg.test>", queued.id)),
+            "{}",
+            received[0].data
+        );
         let text = received[0].plain_text();
         let token = token_in(&text).expect("a link in the email");
         // The restarted test app has a new browser: the link asks which account first.
