@@ -114,7 +114,9 @@ fn section_of(class: &Class) -> String {
 
 /// The join rules, given the sections the student already takes in `wanted`'s
 /// term: not joined yet, no other section of the same course and component, and
-/// room left in the term.
+/// room left in the term. A section SIS no longer lists (renumbered, or
+/// cancelled) stays joined, for its chat, but counts for neither rule: its
+/// students must be able to join the section that replaced it.
 pub fn check_join(
     wanted: &Class,
     taken: &[Class],
@@ -126,7 +128,8 @@ pub fn check_join(
         });
     }
     if let Some(other) = taken.iter().find(|c| {
-        c.term == wanted.term
+        c.active
+            && c.term == wanted.term
             && c.subject.eq_ignore_ascii_case(&wanted.subject)
             && c.catalog_number
                 .eq_ignore_ascii_case(&wanted.catalog_number)
@@ -142,7 +145,10 @@ pub fn check_join(
             wanted: section_of(wanted),
         });
     }
-    let in_term = taken.iter().filter(|c| c.term == wanted.term).count();
+    let in_term = taken
+        .iter()
+        .filter(|c| c.active && c.term == wanted.term)
+        .count();
     if in_term as u64 >= u64::from(limits.sections_per_term) {
         return Err(MembershipError::TermFull {
             term: term_name(&wanted.term),
@@ -524,6 +530,25 @@ mod tests {
             &LIMITS
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_section_sis_no_longer_lists_does_not_stand_in_the_way() {
+        // SIS renumbered CS 2100's lecture: the old section is inactive.
+        let mut gone = section("CS 2100", "1262", Some("LEC"), "001");
+        gone.active = false;
+        let renumbered = section("CS 2100", "1262", Some("LEC"), "002");
+        assert!(check_join(&renumbered, std::slice::from_ref(&gone), &LIMITS).is_ok());
+        // Nor does it fill the term.
+        let taken = [
+            gone,
+            section("CS 2120", "1262", Some("LEC"), "001"),
+            section("CS 3100", "1262", Some("LEC"), "001"),
+        ];
+        assert!(check_join(&renumbered, &taken, &LIMITS).is_ok());
+        // Joined twice is still joined twice.
+        let err = check_join(&taken[0], &taken, &LIMITS).unwrap_err();
+        assert!(matches!(err, MembershipError::AlreadyJoined { .. }));
     }
 
     #[test]

@@ -1217,6 +1217,38 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_section_sis_renumbered_lets_its_students_join_the_new_one(backend: Backend) {
+        // Arrange: I take CS 2100 lecture 001; SIS then lists it as 002 (a
+        // new class number, so a new section) and the old one as gone.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("ren1q");
+        let meets = [("MoWe", "10:00", "11:15")];
+        let old = section(&app, "CS 2100", "1262", "001", "Data Structures", &meets);
+        join(&app, &me, &old);
+        diesel::update(common_grounds::db::schema::classes::table.find(&old.id))
+            .set(common_grounds::db::schema::classes::active.eq(false))
+            .execute(&mut app.conn())
+            .unwrap();
+        let new = section(&app, "CS 2100", "1262", "002", "Data Structures", &meets);
+
+        // Act: join the new section, at the very same times.
+        let page = "/classes/search?term=1262";
+        let (_, joined) = me
+            .post_and_follow(
+                &app,
+                page,
+                &format!("/classes/{}/enroll", new.id),
+                &[("term", "1262"), ("next", page)],
+            )
+            .await;
+
+        // Assert: joined, with no "leave 001 first" and no clash with it.
+        assert!(joined.contains("You joined CS 2100"), "{joined}");
+        assert!(classes::is_enrolled(&mut app.conn(), &me.user.id, &new.id).unwrap());
+    }
+);
+
 fn assert_clear(status: u16, html: &str, what: &str) {
     assert!(status < 500, "{what}: {status}");
     assert!(!html.contains("<script>alert"), "{what}: unescaped markup");
