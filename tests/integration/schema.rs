@@ -495,7 +495,14 @@ backend_test!(
             .select(OutboxMessage::as_select())
             .first(&mut conn)
             .unwrap();
-        assert_eq!(read.email(), email);
+        // Read back, the email names its row (its Message-ID is made of it).
+        assert_eq!(
+            read.email(),
+            OutgoingEmail {
+                outbox_id: Some(outbox_id.to_string()),
+                ..email
+            }
+        );
         assert_eq!(read.status, OutboxStatus::Queued);
 
         // sis_sync_runs
