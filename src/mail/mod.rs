@@ -59,6 +59,12 @@ pub enum MailError {
     Build(String),
     #[error("the mail server refused or failed: {0}")]
     Smtp(String),
+    /// A sign-in email whose link expired before any server took it.
+    #[error("its sign-in link expired before a mail server took it")]
+    Stale,
+    /// A 5xx answer (no such mailbox, say): trying again cannot help.
+    #[error("the mail server refused it for good: {0}")]
+    Refused(String),
     #[error("could not write the message file: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -205,11 +211,13 @@ impl Mailer {
                             ),
                     )
                     .map_err(|e| MailError::Build(e.to_string()))?;
-                transport
-                    .send(message)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| MailError::Smtp(e.to_string()))
+                transport.send(message).await.map(|_| ()).map_err(|e| {
+                    if e.is_permanent() {
+                        MailError::Refused(e.to_string())
+                    } else {
+                        MailError::Smtp(e.to_string())
+                    }
+                })
             }
             Mailer::Directory { dir } => {
                 tokio::fs::create_dir_all(dir).await?;

@@ -46,6 +46,14 @@ pub struct OutboxMessage {
 }
 
 impl OutboxMessage {
+    /// A sign-in email whose link expired before a server took it: sent
+    /// now, it would only say "expired" (the student has asked again by
+    /// then). Sign-in mail is the mail with no unsubscribe link.
+    pub fn is_stale_sign_in(&self, now: NaiveDateTime) -> bool {
+        self.list_unsubscribe.is_none()
+            && self.created_at + crate::accounts::signin::LINK_LIFETIME <= now
+    }
+
     pub fn email(&self) -> OutgoingEmail {
         OutgoingEmail {
             to: self.to_address.clone(),
@@ -121,10 +129,30 @@ fn insert(
     Ok(id)
 }
 
-/// Claims the next due message for this worker. The claim is a compare-and-set
-/// on `locked_until`, so several workers in several processes never send one
-/// message twice at once; a crashed worker's lease simply runs out.
+/// Claims the next due message for this worker: sign-in mail first (its link
+/// lasts 15 minutes, and a digest rush at the digest hour must not hold it
+/// back), then the rest in the order they fell due. The claim is a
+/// compare-and-set on `locked_until`, so several workers in several processes
+/// never send one message twice at once; a crashed worker's lease simply runs out.
 pub fn claim_next(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<OutboxMessage>> {
+    // Sign-in mail is the mail with no unsubscribe link: the condition of
+    // the partial index `idx_email_outbox_sign_in_due`.
+    let urgent: Vec<OutboxId> = email_outbox::table
+        .filter(email_outbox::list_unsubscribe.is_null())
+        .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
+        .filter(email_outbox::next_attempt_at.le(now))
+        .filter(
+            email_outbox::locked_until
+                .is_null()
+                .or(email_outbox::locked_until.lt(now)),
+        )
+        .order(email_outbox::next_attempt_at.asc())
+        .select(email_outbox::id)
+        .limit(5)
+        .load(conn)?;
+    if let Some(claimed) = claim_first(conn, urgent, now)? {
+        return Ok(Some(claimed));
+    }
     let candidates: Vec<OutboxId> = email_outbox::table
         .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
         .filter(email_outbox::next_attempt_at.le(now))
@@ -140,6 +168,15 @@ pub fn claim_next(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<O
         .select(email_outbox::id)
         .limit(5)
         .load(conn)?;
+    claim_first(conn, candidates, now)
+}
+
+/// Claims the first of `candidates` that no other worker claimed meanwhile.
+fn claim_first(
+    conn: &mut DbConn,
+    candidates: Vec<OutboxId>,
+    now: NaiveDateTime,
+) -> QueryResult<Option<OutboxMessage>> {
     for id in candidates {
         let claimed = diesel::update(
             email_outbox::table
@@ -188,14 +225,17 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds((5i64 << exp.min(10)).min(3600))
 }
 
-/// Records a failed try and schedules the next, or gives up after `MAX_ATTEMPTS`.
+/// Records a failed try and schedules the next, or gives up: after
+/// `MAX_ATTEMPTS`, or at once when the try can never succeed (`for_good`: the
+/// server refused the address for good, or a sign-in link expired unsent).
 pub fn mark_failed_try(
     conn: &mut DbConn,
     message: &OutboxMessage,
     error: &str,
+    for_good: bool,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let give_up = message.attempts >= MAX_ATTEMPTS;
+    let give_up = for_good || message.attempts >= MAX_ATTEMPTS;
     let status = if give_up {
         OutboxStatus::Failed
     } else {

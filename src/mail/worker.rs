@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 use super::outbox;
-use super::Mailer;
+use super::{MailError, Mailer};
 use crate::clock;
 use crate::db::Pool;
 
@@ -67,7 +67,11 @@ pub async fn run(
                 continue;
             }
         };
-        let result = mailer.send(&message.email()).await;
+        let result = if message.is_stale_sign_in(clock::now()) {
+            Err(MailError::Stale)
+        } else {
+            mailer.send(&message.email()).await
+        };
         let pool = pool.clone();
         let recorded = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut conn = pool.get()?;
@@ -77,8 +81,13 @@ pub async fn run(
                     tracing::info!(outbox_id = %message.id, attempts = message.attempts, "email delivered");
                 }
                 Err(error) => {
-                    outbox::mark_failed_try(&mut conn, &message, &error.to_string(), clock::now())?;
-                    tracing::warn!(outbox_id = %message.id, attempts = message.attempts, error = %error, "email not delivered; will retry");
+                    let for_good = matches!(error, MailError::Refused(_) | MailError::Stale);
+                    outbox::mark_failed_try(&mut conn, &message, &error.to_string(), for_good, clock::now())?;
+                    if for_good {
+                        tracing::warn!(outbox_id = %message.id, attempts = message.attempts, error = %error, "email not delivered; given up");
+                    } else {
+                        tracing::warn!(outbox_id = %message.id, attempts = message.attempts, error = %error, "email not delivered; will retry");
+                    }
                 }
             }
             Ok(())

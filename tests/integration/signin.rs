@@ -1476,3 +1476,147 @@ backend_test!(
         );
     }
 );
+
+/// A queued row of the outbox, as `enqueue` writes it, due `due_ago` ago;
+/// `unsubscribe` says it is not sign-in mail.
+fn queue_mail(
+    app: &TestApp,
+    to: &str,
+    unsubscribe: Option<&str>,
+    queued_ago: chrono::Duration,
+    due_ago: chrono::Duration,
+) -> String {
+    let now = clock::now();
+    let email = common_grounds::mail::OutgoingEmail {
+        to: to.into(),
+        subject: "s".into(),
+        text: "t".into(),
+        html: "h".into(),
+        unsubscribe: unsubscribe.map(str::to_string),
+        outbox_id: None,
+    };
+    let id = db::write_tx(&mut app.conn(), |tx| {
+        common_grounds::mail::outbox::enqueue(tx, &email, now - queued_ago)
+    })
+    .unwrap();
+    diesel::update(email_outbox::table.find(&id))
+        .set(email_outbox::next_attempt_at.eq(now - due_ago))
+        .execute(&mut *app.conn())
+        .unwrap();
+    id.to_string()
+}
+
+backend_test!(
+    async fn sign_in_mail_goes_before_a_digest_rush(backend: Backend) {
+        use chrono::Duration as Ago;
+        use common_grounds::mail::outbox;
+        // Arrange: three digests due since the digest hour, then a sign-in email.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let digests: Vec<String> = (0..3)
+            .map(|i| {
+                queue_mail(
+                    &app,
+                    &format!("d{i}x@virginia.edu"),
+                    Some("http://cg.test/unsubscribe/x"),
+                    Ago::minutes(10),
+                    Ago::minutes(10 - i),
+                )
+            })
+            .collect();
+        let sign_in = queue_mail(&app, STUDENT, None, Ago::seconds(5), Ago::seconds(5));
+
+        // Act + Assert: the sign-in email first, then the digests as they fell due.
+        let mut claimed = Vec::new();
+        while let Some(m) = outbox::claim_next(&mut app.conn(), clock::now()).unwrap() {
+            claimed.push(m.id.to_string());
+        }
+        let mut expected = vec![sign_in];
+        expected.extend(digests);
+        assert_eq!(claimed, expected);
+    }
+);
+
+backend_test!(
+    async fn a_sign_in_email_that_expired_unsent_is_given_up_not_sent(backend: Backend) {
+        use chrono::Duration as Ago;
+        // Arrange: a sign-in email queued 16 minutes ago (its link lasts 15),
+        // and one queued now.
+        let app = spawn_app(backend).await;
+        let stale = queue_mail(
+            &app,
+            "late1x@virginia.edu",
+            None,
+            Ago::minutes(16),
+            Ago::zero(),
+        );
+        let fresh = queue_mail(&app, "new1x@virginia.edu", None, Ago::zero(), Ago::zero());
+
+        // Act: the worker runs.
+        let sent = app.wait_for_emails(1).await;
+
+        // Assert: only the fresh one went; the stale one failed for good, at once.
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].to, "new1x@virginia.edu");
+        let mut waited = Duration::ZERO;
+        loop {
+            let rows = outbox(&app);
+            let row = rows.iter().find(|m| m.id.to_string() == stale).unwrap();
+            if row.status.as_str() == "failed" {
+                assert_eq!(row.attempts, 1);
+                assert!(
+                    row.last_error
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains("expired"),
+                    "{row:?}"
+                );
+                break;
+            }
+            assert!(waited < Duration::from_secs(10), "never given up: {row:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        }
+        assert!(app
+            .sent_emails()
+            .await
+            .iter()
+            .all(|m| m.to != "late1x@virginia.edu"));
+        let _ = fresh;
+    }
+);
+
+backend_test!(
+    async fn a_mailbox_refused_for_good_is_not_tried_twenty_times(backend: Backend) {
+        // Arrange: a mail server that has no such mailbox.
+        let smtp = smtp::SmtpServer::start().await;
+        let app = spawn_app_with(TestDb::new(backend), TestMail::Smtp(smtp.port), &[]).await;
+
+        // Act
+        let asked = app.post_login("nosuchbox1@virginia.edu").await;
+        assert_eq!(asked.status().as_u16(), 200);
+
+        // Assert: given up after the one try, with the server's words kept.
+        let mut waited = Duration::ZERO;
+        let row = loop {
+            let rows = outbox(&app);
+            assert_eq!(rows.len(), 1);
+            let row = rows.into_iter().next().unwrap();
+            if row.status.as_str() != "queued" {
+                break row;
+            }
+            assert!(waited < Duration::from_secs(10), "still queued: {row:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        };
+        assert_eq!(row.status.as_str(), "failed");
+        assert_eq!(row.attempts, 1);
+        assert!(
+            row.last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("No such mailbox"),
+            "{row:?}"
+        );
+        assert!(smtp.received().is_empty());
+    }
+);

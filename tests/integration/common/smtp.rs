@@ -165,6 +165,13 @@ async fn session(
             to.clear();
             write.write_all(b"250 OK\r\n").await?;
         } else if upper.starts_with("RCPT TO:") {
+            // A mailbox that does not exist, for tests of a permanent refusal.
+            if upper.contains("<NOSUCHBOX") {
+                write
+                    .write_all(b"550 5.1.1 No such mailbox here\r\n")
+                    .await?;
+                continue;
+            }
             to.push(line[8..].trim().to_string());
             write.write_all(b"250 OK\r\n").await?;
         } else if upper.starts_with("DATA") {

@@ -1,0 +1,1 @@
+DROP INDEX idx_email_outbox_sign_in_due;
