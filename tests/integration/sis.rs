@@ -907,6 +907,47 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_subject_read_short_fails_and_deactivates_nothing(backend: Backend) {
+        // Arrange: a full sync, then SIS answers CS's page 2 of 3 with no
+        // classes (results shifting while it is read, or a glitch).
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let server = sample_server().await;
+        sync_all(&db, &server).await;
+        let before = catalog(&mut conn);
+        assert!(before.values().all(|c| c.active));
+        let sections = sample_cs_sections();
+        let (first, rest) = sections.split_at(sections.len() / 2);
+        server.set_pages(
+            "1262",
+            "CS",
+            vec![
+                serde_json::json!({"classes": first, "pageCount": 3}).to_string(),
+                serde_json::json!({"classes": [], "pageCount": 3}).to_string(),
+                serde_json::json!({"classes": rest, "pageCount": 3}).to_string(),
+            ],
+        );
+
+        // Act: a full sync.
+        let report = sync_all(&db, &server).await;
+
+        // Assert: CS failed, saying why; nothing went inactive.
+        assert_eq!(report.status, SyncStatus::Partial, "{}", report.summary());
+        let cs = report
+            .subjects
+            .iter()
+            .find(|(s, _)| s.as_str() == "CS")
+            .unwrap();
+        let SubjectOutcome::Failed(error) = &cs.1 else {
+            panic!("CS synced from two pages of three")
+        };
+        assert!(error.contains("page 2 of 3"), "{error}");
+        assert_eq!(runs(&mut conn).pop().unwrap().sections_deactivated, 0);
+        assert!(catalog(&mut conn).values().all(|c| c.active));
+    }
+);
+
+backend_test!(
     async fn a_page_giving_one_class_number_to_two_sections_changes_nothing(backend: Backend) {
         // Arrange: the term synced; then SIS lists MATH's 20003 under the
         // class number of 20001 (another catalog number and section), and a

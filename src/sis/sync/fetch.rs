@@ -102,8 +102,10 @@ pub(super) async fn fetch_subjects(
         .await;
 }
 
-/// Every page of a subject, 1..=pageCount, stopping early at an empty page
-/// (the older shape has no count and ends with `[]`).
+/// Every page of a subject, 1..=pageCount; the older shape has no count and
+/// ends with `[]`. An empty page before the count's last fails the subject:
+/// a subject read short would take its missing sections out of the catalog
+/// ("no longer listed") at the end of a full sync.
 async fn fetch_subject(
     client: &SisClient,
     term: &Term,
@@ -124,7 +126,12 @@ async fn fetch_subject(
             page_count,
         });
         if got.sections.is_empty() {
-            return Ok(sections);
+            return match page_count {
+                Some(count) if page < count => Err(format!(
+                    "page {page} of {count} came back empty; SIS may have been changing while it was read"
+                )),
+                _ => Ok(sections),
+            };
         }
         sections.extend(got.sections);
         if page_count.is_some_and(|count| page >= count) {
