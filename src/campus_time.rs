@@ -94,6 +94,21 @@ impl CampusTime {
             .unwrap_or(midnight)
     }
 
+    /// The instant (naive UTC) the campus clock first reads `hour`:00 on
+    /// `date`. Where daylight saving skips that hour, the first whole hour
+    /// after it; where it repeats, the first time.
+    pub fn at_hour(&self, date: NaiveDate, hour: u32) -> NaiveDateTime {
+        let wanted = date.and_time(chrono::NaiveTime::MIN) + Duration::hours(i64::from(hour));
+        (0..=3)
+            .find_map(|h| {
+                self.0
+                    .from_local_datetime(&(wanted + Duration::hours(h)))
+                    .earliest()
+            })
+            .map(|t| t.naive_utc())
+            .unwrap_or(wanted)
+    }
+
     fn local(&self, at: NaiveDateTime) -> DateTime<Tz> {
         self.0.from_utc_datetime(&at)
     }
@@ -263,6 +278,26 @@ pub fn meeting_range(start_minutes: u32, end_minutes: u32) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_hour_is_its_first_instant_and_a_skipped_one_the_next_that_exists() {
+        let campus = CampusTime::parse("America/New_York").unwrap();
+        let day = |m, d| NaiveDate::from_ymd_opt(2027, m, d).unwrap();
+        let utc = |m, d, h| day(m, d).and_hms_opt(h, 0, 0).unwrap();
+        // 5 PM in winter and in summer.
+        assert_eq!(campus.at_hour(day(1, 12), 17), utc(1, 12, 22));
+        assert_eq!(campus.at_hour(day(7, 12), 17), utc(7, 12, 21));
+        // 2 AM does not exist on March 14: 3 AM EDT.
+        assert_eq!(campus.at_hour(day(3, 14), 2), utc(3, 14, 7));
+        // 1 AM comes twice on November 7: the first, in EDT.
+        assert_eq!(campus.at_hour(day(11, 7), 1), utc(11, 7, 5));
+        // Midnight.
+        assert_eq!(
+            campus.at_hour(day(1, 12), 0),
+            campus.start_of_day(day(1, 12))
+        );
+    }
+
     use super::*;
 
     fn utc(s: &str) -> NaiveDateTime {

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime, TimeZone, Timelike};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -89,14 +89,6 @@ impl NotificationMail {
     /// The student's one-click unsubscribe URL for these topics.
     pub fn unsubscribe_url(&self, user: &UserId, topics: &[Topic]) -> String {
         self.link(&unsubscribe_path(self.secret.expose(), user, topics))
-    }
-
-    /// The campus hour (0-23) at `now`.
-    fn campus_hour(&self, now: NaiveDateTime) -> u32 {
-        match self.campus.zone_name().parse::<chrono_tz::Tz>() {
-            Ok(zone) => zone.from_utc_datetime(&now).hour(),
-            Err(_) => now.hour(),
-        }
     }
 }
 
@@ -336,9 +328,11 @@ fn email_one(
     Ok(true)
 }
 
-/// Queues the digests that are due at `now`: for each student with unread
-/// notifications waiting for a digest whose campus hour has come today, one
-/// email listing them all. Returns how many digests were queued.
+/// Queues the digests that are due at `now`: for each student whose campus
+/// hour has come today, one email listing what was waiting at that hour.
+/// What comes after the hour waits for tomorrow's: a student with nothing at
+/// 5 PM gets no one-line "digest" at the first reply that evening.
+/// Returns how many digests were queued.
 pub fn send_digests(
     conn: &mut DbConn,
     mail: &NotificationMail,
@@ -367,7 +361,6 @@ pub fn send_digests(
             }
         }
     }
-    let hour_now = mail.campus_hour(now);
     let today = mail.campus.date_of(now);
     // Who already had today's digest: what came since waits for tomorrow's,
     // without a write transaction per student on every pass.
@@ -389,10 +382,11 @@ pub fn send_digests(
             .get(&user)
             .copied()
             .unwrap_or(settings::DEFAULT_DIGEST_HOUR);
-        if hour_now < hour.get() {
+        let due = mail.campus.at_hour(today, hour.get());
+        if now < due {
             continue;
         }
-        match db::write_tx(conn, |tx| email_digest(tx, mail, &user, today, now)) {
+        match db::write_tx(conn, |tx| email_digest(tx, mail, &user, today, due, now)) {
             Ok(true) => queued += 1,
             Ok(false) => {}
             Err(EmailError::Mail(error)) => {
@@ -415,21 +409,22 @@ fn waiting_for_digest() -> notifications::BoxedQuery<'static, crate::db::MultiBa
 }
 
 /// Claims the student's digest window for `today` and, in the same
-/// transaction, stamps what it lists and queues its one email. False when
-/// there is nothing unread or the window was already claimed (by this process
-/// earlier today, or another one now).
+/// transaction, stamps what it lists (what was waiting at `due`, the hour)
+/// and queues its one email. False when there is nothing unread or the window
+/// was already claimed (by this process earlier today, or another one now).
 fn email_digest(
     tx: &mut Tx,
     mail: &NotificationMail,
     user: &UserId,
     today: NaiveDate,
+    due: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<bool, EmailError> {
     let ids: Vec<NotificationId> = {
         let conn: &mut DbConn = tx;
         waiting_for_digest()
             .filter(notifications::user_id.eq(user))
-            .filter(notifications::created_at.le(now))
+            .filter(notifications::created_at.le(due))
             .select(notifications::id)
             .load(conn)?
     };

@@ -723,8 +723,13 @@ backend_test!(
         let named = app.student("nam3c");
         set_display_name(&app, &named, "angela");
         let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
-        // The starter takes replies as a daily digest at the coming hour.
-        let at = common_grounds::clock::now() + chrono::Duration::minutes(1);
+        // The starter takes replies as a daily digest at the coming hour (the
+        // digest lists what waits at the hour, so everything below is before it).
+        let at = (common_grounds::clock::now() + chrono::Duration::hours(1))
+            .with_minute(0)
+            .unwrap()
+            .with_second(0)
+            .unwrap();
         let hour = chrono_tz::America::New_York.from_utc_datetime(&at).hour();
         common_grounds::db::write_tx(&mut app.conn(), |tx| {
             settings::set_digest_hour(tx, &starter.user.id, DigestHour::new(hour).unwrap(), at)
@@ -790,8 +795,8 @@ backend_test!(
             .unwrap(),
             campus: common_grounds::campus_time::CampusTime::default(),
         };
-        // Late in that hour: after every notice above, still the chosen hour.
-        let at_hour = at.with_minute(59).unwrap();
+        // In that hour: after every notice above.
+        let at_hour = at.with_minute(30).unwrap();
         email::run_once(&mut app.conn(), &mail, at_hour).unwrap();
         let bodies: Vec<(String, String, String)> = email_outbox::table
             .filter(email_outbox::to_address.eq(&starter.user.email))

@@ -272,6 +272,38 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_reply_after_the_hour_waits_for_tomorrows_digest(backend: Backend) {
+        // Arrange: a 9 AM digest, nothing waiting at 9, a reply that evening.
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let b = UserBuilder::new("bbb2b").insert(&mut conn);
+        let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+        set_hour(&mut conn, &a, 9);
+        let mail = mail();
+        assert_eq!(
+            email::run_once(&mut conn, &mail, campus(7, 9, 0))
+                .unwrap()
+                .digests,
+            0
+        );
+        replies(&mut conn, &class, &a, &b, 1, campus(7, 22, 40));
+
+        // Act + Assert: no one-line "digest" that evening, nor before 9 the next day.
+        for now in [campus(7, 22, 41), campus(7, 23, 59), campus(8, 8, 59)] {
+            let pass = email::run_once(&mut conn, &mail, now).unwrap();
+            assert_eq!(pass.digests, 0, "at {now}");
+        }
+        assert_eq!(outbox_to(&mut conn, &a.email), 0);
+
+        // At 9 the next day, the digest lists it.
+        let pass = email::run_once(&mut conn, &mail, campus(8, 9, 0)).unwrap();
+        assert_eq!(pass.digests, 1);
+        assert_eq!(outbox_to(&mut conn, &a.email), 1);
+    }
+);
+
+backend_test!(
     async fn a_partly_read_digest_lists_the_unread_then_waits_a_day(backend: Backend) {
         let db = TestDb::with_schema(backend);
         let mut conn = db.connect();
@@ -355,15 +387,17 @@ backend_test!(
         let a = UserBuilder::new("aaa1a").insert(&mut conn);
         let b = UserBuilder::new("bbb2b").insert(&mut conn);
         let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
-        // Due now: digest hour 0 (midnight), rows from a minute ago.
+        // Due now: digest hour 0 (midnight), rows from just before it.
         set_hour(&mut conn, &a, 0);
+        let campus = CampusTime::parse("America/New_York").unwrap();
+        let midnight = campus.start_of_day(campus.date_of(clock::now()));
         let for_a = replies(
             &mut conn,
             &class,
             &a,
             &b,
             5,
-            clock::now() - chrono::Duration::minutes(10),
+            midnight - chrono::Duration::minutes(30),
         );
 
         // The real binary, its SMTP server a port where nothing listens: the
