@@ -18,6 +18,7 @@ use super::sessions::{self, NewlyCreated};
 use super::{
     CampusEmail, MagicLink, MagicLinkId, NewMagicLink, NewUser, Role, UserChanges, UserId,
 };
+use crate::campus_time::CampusTime;
 use crate::db::schema::{magic_links, users};
 use crate::db::{self, DbConn};
 use crate::mail::{self, messages::SignInEmail, OutgoingEmail};
@@ -281,6 +282,7 @@ pub fn confirm_link(
     account_confirmed: bool,
     user_agent: Option<&str>,
     now: NaiveDateTime,
+    campus: CampusTime,
 ) -> Result<NewlyCreated, SignInError> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(SignInError::LinkInvalid);
@@ -317,7 +319,7 @@ pub fn confirm_link(
                 return Err(SignInError::ConfirmAccount { email });
             }
         }
-        Ok(complete(conn, &user_id, user_agent, now)?)
+        Ok(complete(conn, &user_id, user_agent, now, campus)?)
     })
 }
 
@@ -404,6 +406,7 @@ pub fn redeem_code(
     Matched(link): &Matched,
     user_agent: Option<&str>,
     now: NaiveDateTime,
+    campus: CampusTime,
 ) -> Result<NewlyCreated, SignInError> {
     db::write_tx(conn, |tx| {
         let conn: &mut DbConn = tx;
@@ -418,7 +421,7 @@ pub fn redeem_code(
         if consumed == 0 {
             return Err(SignInError::CodeInvalid);
         }
-        Ok(complete(conn, &link.user_id, user_agent, now)?)
+        Ok(complete(conn, &link.user_id, user_agent, now, campus)?)
     })
 }
 
@@ -428,6 +431,7 @@ fn complete(
     user_id: &UserId,
     user_agent: Option<&str>,
     now: NaiveDateTime,
+    campus: CampusTime,
 ) -> QueryResult<NewlyCreated> {
     super::update(
         conn,
@@ -440,14 +444,18 @@ fn complete(
         },
     )?;
     void_pending(conn, user_id)?;
-    count_sign_in(conn, now)?;
+    count_sign_in(conn, now, campus)?;
     sessions::create(conn, user_id, user_agent, now)
 }
 
-/// Adds one to today's sign-in count (for the admin overview).
-pub fn count_sign_in(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+/// Adds one to the campus day's sign-in count (for the admin overview).
+pub fn count_sign_in(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    campus: CampusTime,
+) -> QueryResult<usize> {
     use crate::db::schema::sign_in_days;
-    let day = now.format("%Y-%m-%d").to_string();
+    let day = campus.date_of(now).format("%Y-%m-%d").to_string();
     crate::on_each_backend!(conn, |c| diesel::insert_into(sign_in_days::table)
         .values((sign_in_days::day.eq(&day), sign_in_days::sign_ins.eq(1)))
         .on_conflict(sign_in_days::day)

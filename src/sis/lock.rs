@@ -135,6 +135,16 @@ pub fn holder_of(conn: &mut DbConn, term: &Term) -> QueryResult<Option<SyncLock>
         .optional()
 }
 
+/// The runs whose lease on their term is live at `now`: the runs that are
+/// running. A run still marked `running` that is not among them was killed
+/// or crashed (its row is closed by the term's next run).
+pub fn live_runs(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<String>> {
+    sis_sync_locks::table
+        .filter(sis_sync_locks::lease_until.gt(now))
+        .select(sis_sync_locks::run_id)
+        .load(conn)
+}
+
 /// This process, as a lock holder: `host:pid`.
 pub fn this_process() -> String {
     format!("{}:{}", host_name(), std::process::id())

@@ -416,6 +416,7 @@ pub async fn confirm_link(
     let next = PendingSignIn::from_request(&req, &state)
         .map(|pending| pending.next)
         .unwrap_or_else(|| "/".to_string());
+    let campus = state.config.campus_time;
     let result = with_conn(&state.pool, move |conn| {
         let result = signin::confirm_link(
             conn,
@@ -424,6 +425,7 @@ pub async fn confirm_link(
             account_confirmed,
             agent.as_deref(),
             clock::now(),
+            campus,
         );
         Ok(match result {
             Ok(created) => Ok((landing(conn, &created, &next)?, created)),
@@ -519,10 +521,12 @@ pub async fn confirm_code(
         Err(refused) => Err(refused),
     };
     let wanted = next.clone();
+    let campus = state.config.campus_time;
     let result = match matched {
         Ok(Some(link)) => {
             with_conn(&state.pool, move |conn| {
-                let redeemed = signin::redeem_code(conn, &link, agent.as_deref(), clock::now());
+                let redeemed =
+                    signin::redeem_code(conn, &link, agent.as_deref(), clock::now(), campus);
                 Ok(match redeemed {
                     Ok(created) => Ok((landing(conn, &created, &wanted)?, created)),
                     Err(e) => Err(e),

@@ -8,7 +8,7 @@ use crate::common::seed;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use chrono::{Duration as Days, NaiveDateTime};
+use chrono::Duration as Days;
 use common::builders::MessageBuilder;
 use common::sis_server::{self, Fault, SisServer};
 use common::*;
@@ -606,10 +606,13 @@ fn charts_in(html: &str) -> Vec<(String, Vec<(String, i64)>)> {
 
 backend_test!(
     async fn overview_charts_count_thirty_days(backend: Backend) {
+        use common_grounds::campus_time::CampusTime;
         let app = spawn_quiet_app(backend, &[]).await;
         let moderator = staff(&app, "mo3d", Role::Moderator);
+        // Days are campus days (the app's default zone, America/New_York).
+        let campus = CampusTime::default();
         let now = clock::now();
-        let today = now.date();
+        let today = campus.date_of(now);
         let mut conn = app.conn();
         let author = seed::user(&mut conn, "au1t");
         let class = seed::class(&mut conn, "CS 2150", "1262");
@@ -626,16 +629,26 @@ backend_test!(
                 .execute(&mut conn)
                 .unwrap();
         }
-        let messages: BTreeMap<i64, usize> =
+        // A sign-in at 11:30 PM campus time yesterday (the next day in UTC)
+        // counts for yesterday.
+        let late = campus.at_hour(today - Days::days(1), 23) + Days::minutes(30);
+        assert_eq!(late.date(), today, "UTC has moved on to today");
+        common_grounds::accounts::signin::count_sign_in(&mut conn, late, campus).unwrap();
+        // Messages at campus noon of each day, and one at 11:30 PM yesterday.
+        let mut messages: BTreeMap<i64, usize> =
             [(0, 2), (2, 3), (3, 1), (15, 4), (29, 1), (30, 6), (60, 2)].into();
         for (ago, n) in &messages {
             for i in 0..*n {
-                let at: NaiveDateTime = now - Days::days(*ago) - Days::seconds(i as i64);
+                let at = campus.at_hour(today - Days::days(*ago), 12) - Days::seconds(i as i64);
                 MessageBuilder::new(&class.id, &author.id, "Blue Otter", &format!("m{ago}-{i}"))
                     .created_at(at)
                     .insert(&mut conn);
             }
         }
+        MessageBuilder::new(&class.id, &author.id, "Blue Otter", "late last night")
+            .created_at(late)
+            .insert(&mut conn);
+        *messages.entry(1).or_default() += 1;
         drop(conn);
 
         let expected = |counts: &dyn Fn(i64) -> i64| -> Vec<(String, i64)> {
@@ -647,7 +660,8 @@ backend_test!(
                 })
                 .collect()
         };
-        let want_sign_ins = expected(&|ago| i64::from(*sign_ins.get(&ago).unwrap_or(&0)));
+        let sign_ins_of = |ago| i64::from(*sign_ins.get(&ago).unwrap_or(&0)) + i64::from(ago == 1);
+        let want_sign_ins = expected(&sign_ins_of);
         let want_messages = expected(&|ago| *messages.get(&ago).unwrap_or(&0) as i64);
 
         let (status, html) = moderator.get(&app, "/admin").await;
@@ -657,8 +671,8 @@ backend_test!(
         let by_title: BTreeMap<_, _> = charts.into_iter().collect();
         assert_eq!(by_title["Sign-ins per day"], want_sign_ins);
         assert_eq!(by_title["Messages per day"], want_messages);
-        assert!(html.contains("19 in all"), "sign-in total in the window");
-        assert!(html.contains("11 in all"), "message total in the window");
+        assert!(html.contains("20 in all"), "sign-in total in the window");
+        assert!(html.contains("12 in all"), "message total in the window");
     }
 );
 
@@ -878,5 +892,60 @@ backend_test!(
             assert!(ended.elapsed() < Duration::from_secs(10), "{home}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+);
+
+backend_test!(
+    async fn a_killed_sync_reads_as_stopped_not_running(backend: Backend) {
+        use common_grounds::sis::{self, lock, SyncRunId, Term};
+        // Arrange: two runs marked running: one whose process still holds
+        // its term (a live lease), one killed (its lease lapsed a minute ago).
+        let app = spawn_quiet_app(backend, &[]).await;
+        let moderator = staff(&app, "mod1s", Role::Moderator);
+        let now = clock::now();
+        let (live, killed) = (SyncRunId::new(), SyncRunId::new());
+        for (id, term) in [(&live, "1262"), (&killed, "1258")] {
+            sis::insert_run(
+                &mut app.conn(),
+                &sis::NewSyncRun {
+                    id,
+                    term,
+                    subjects: "",
+                    status: "running",
+                    started_at: now - Days::minutes(10),
+                },
+            )
+            .unwrap();
+        }
+        let claimed = lock::claim(
+            &mut app.conn(),
+            &Term::parse("1262").unwrap(),
+            &live,
+            "h:1",
+            now,
+        )
+        .unwrap();
+        assert_eq!(claimed, lock::Claim::Claimed);
+        lock::claim(
+            &mut app.conn(),
+            &Term::parse("1258").unwrap(),
+            &killed,
+            "h:2",
+            now - Days::minutes(10),
+        )
+        .unwrap();
+
+        // Act
+        let (status, page) = moderator.get(&app, "/admin/sis").await;
+
+        // Assert: only the live one is running.
+        assert_eq!(status, 200);
+        assert!(page.contains("Running now: 1262 ."), "{page}");
+        assert!(!page.contains("Running now: 1262 1258"), "{page}");
+        assert_eq!(
+            page.matches("stopped without finishing").count(),
+            1,
+            "{page}"
+        );
     }
 );

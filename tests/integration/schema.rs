@@ -534,9 +534,10 @@ backend_test!(
         .unwrap();
         assert_eq!(again.unwrap_err().retry_at, now + Duration::minutes(10));
 
-        // sign_in_days: one row per day, counted up
-        accounts::signin::count_sign_in(&mut conn, now).unwrap();
-        accounts::signin::count_sign_in(&mut conn, now).unwrap();
+        // sign_in_days: one row per campus day, counted up
+        let campus = common_grounds::campus_time::CampusTime::default();
+        accounts::signin::count_sign_in(&mut conn, now, campus).unwrap();
+        accounts::signin::count_sign_in(&mut conn, now, campus).unwrap();
         let day: (String, i32) = common_grounds::db::schema::sign_in_days::table
             .select((
                 common_grounds::db::schema::sign_in_days::day,
@@ -544,7 +545,7 @@ backend_test!(
             ))
             .first(&mut conn)
             .unwrap();
-        assert_eq!(day, (now.format("%Y-%m-%d").to_string(), 2));
+        assert_eq!(day, (campus.date_of(now).format("%Y-%m-%d").to_string(), 2));
         // sis_sync_locks
         let term = sis::Term::parse("1262").unwrap();
         let claimed = sis::lock::claim(&mut conn, &term, &run_id, "cron-host:4242", now).unwrap();

@@ -608,7 +608,13 @@ async fn a_burst_from_many_clients_gets_no_try_past_the_fifth() {
                 let live =
                     signin::count_code_try(&mut conn, &email, &client, limits, clock::now())?;
                 match signin::match_code(&code, live, &CodeHashes::default()) {
-                    Some(link) => signin::redeem_code(&mut conn, &link, None, clock::now()),
+                    Some(link) => signin::redeem_code(
+                        &mut conn,
+                        &link,
+                        None,
+                        clock::now(),
+                        Default::default(),
+                    ),
                     None => Err(SignInError::CodeInvalid),
                 }
             })

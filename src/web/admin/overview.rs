@@ -105,14 +105,14 @@ pub async fn overview(
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
     let now = clock::now();
+    let campus = state.config.campus_time;
     let (o, urgent) = with_conn(&state.pool, move |conn| {
         Ok((
-            stats::overview(conn, now, 30)?,
+            stats::overview(conn, now, 30, campus)?,
             reveals::recent_urgent(conn, now)?,
         ))
     })
     .await?;
-    let campus = state.config.campus_time;
     let charts = vec![
         chart("Sign-ins per day", &o.sign_ins),
         chart("Messages per day", &o.messages),

@@ -39,8 +39,19 @@ pub async fn sis_page(
     state: web::Data<AppState>,
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
-    let runs = with_conn(&state.pool, |conn| Ok(crate::sis::recent_runs(conn, 30)?)).await?;
     let (campus, now) = (state.config.campus_time, clock::now());
+    let (runs, live) = with_conn(&state.pool, move |conn| {
+        Ok((
+            crate::sis::recent_runs(conn, 30)?,
+            crate::sis::lock::live_runs(conn, now)?,
+        ))
+    })
+    .await?;
+    // A run marked running whose lease has lapsed was killed (an out-of-memory
+    // kill, cron's timeout) or crashed: it is not running, whatever its row says.
+    let stopped = |r: &crate::sis::SyncRun| {
+        r.status == crate::sis::SyncStatus::Running && !live.iter().any(|id| id == r.id.as_str())
+    };
     let rows = runs
         .iter()
         .map(|r| RunRow {
@@ -50,7 +61,11 @@ pub async fn sis_page(
             } else {
                 r.subjects.clone()
             },
-            status: r.status.as_str(),
+            status: if stopped(r) {
+                "stopped without finishing (killed or crashed)"
+            } else {
+                r.status.as_str()
+            },
             started: campus.stamp(r.started_at, now),
             duration: r
                 .finished_at
@@ -60,7 +75,7 @@ pub async fn sis_page(
                         (f - r.started_at).num_milliseconds() as f64 / 1000.0
                     )
                 })
-                .unwrap_or_else(|| "running".into()),
+                .unwrap_or_else(|| if stopped(r) { "–" } else { "running" }.into()),
             counts: format!(
                 "{} added, {} changed, {} unchanged, {} deactivated; {} pages, {} retries",
                 r.sections_added,
@@ -75,7 +90,7 @@ pub async fn sis_page(
         .collect();
     let running = runs
         .iter()
-        .filter(|r| r.status == crate::sis::SyncStatus::Running)
+        .filter(|r| r.status == crate::sis::SyncStatus::Running && !stopped(r))
         .map(|r| r.term.clone())
         .collect();
     let body = SisPage {
