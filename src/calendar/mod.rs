@@ -71,7 +71,8 @@ pub fn term_spans(
     Ok(spans)
 }
 
-/// The current term and the term after it, among those present. The current
+/// The current term and every later term present, earliest first (the feed
+/// shows the first of them in which the student has sections). The current
 /// term is `CURRENT_TERM`; else the latest term with dates that has begun by
 /// `today` (so syncing next term's catalog mid-semester does not drop the term
 /// in progress from every calendar); else, before any dated term begins, the
@@ -81,7 +82,7 @@ fn covered_terms(
     present: &[Term],
     spans: &HashMap<String, TermSpan>,
     today: NaiveDate,
-) -> (Option<Term>, Option<Term>) {
+) -> (Option<Term>, Vec<Term>) {
     let dated = || present.iter().filter(|t| spans.contains_key(t.code()));
     let current = current_term.and_then(Term::parse).or_else(|| {
         dated()
@@ -91,10 +92,12 @@ fn covered_terms(
             .or_else(|| present.iter().max())
             .cloned()
     });
-    let next = current
-        .as_ref()
-        .and_then(|c| present.iter().filter(|t| *t > c).min().cloned());
-    (current, next)
+    let mut later: Vec<Term> = match &current {
+        Some(c) => present.iter().filter(|t| *t > c).cloned().collect(),
+        None => Vec::new(),
+    };
+    later.sort();
+    (current, later)
 }
 
 /// The student's sections (still offered) and meetings in the terms a feed covers.
@@ -107,25 +110,30 @@ pub fn student_calendar(
     let spans = term_spans(conn, settings.configured)?;
     let present = settings.terms.get(conn)?;
     let today = settings.campus.date_of(now);
-    let (current, next) = covered_terms(settings.current_term, &present, &spans, today);
+    let (current, later) = covered_terms(settings.current_term, &present, &spans, today);
     let mut calendar = StudentCalendar::default();
-    // Both terms' sections with their meetings in one statement.
-    let codes: Vec<&str> = [&current, &next]
-        .into_iter()
-        .flatten()
-        .map(|t| t.code())
-        .collect();
+    // The terms' sections with their meetings in one statement.
+    let codes: Vec<&str> = current.iter().chain(&later).map(|t| t.code()).collect();
     let (taken, mut all_meetings) = classes::of_user_in_terms_with_meetings(conn, user_id, &codes)?;
-    for (term, always) in [(current.clone(), true), (next.clone(), false)] {
-        let Some(term) = term else { continue };
-        let sections: Vec<Class> = taken
+    let sections_in = |term: &Term| -> Vec<Class> {
+        taken
             .iter()
             .filter(|c| c.term == term.code() && c.active)
             .cloned()
-            .collect();
-        if sections.is_empty() && !always {
-            continue;
-        }
+            .collect()
+    };
+    // The current term always; then the first later one the student takes
+    // anything in, not only the one right after: with a Summer term in the
+    // catalog, Fall's classes were missing from the feed all summer.
+    let next = later
+        .iter()
+        .map(|t| (t.clone(), sections_in(t)))
+        .find(|(_, sections)| !sections.is_empty());
+    let current = current.map(|t| {
+        let sections = sections_in(&t);
+        (t, sections)
+    });
+    for (term, sections) in current.into_iter().chain(next) {
         let meetings = sections
             .iter()
             .filter_map(|c| Some((c.id.clone(), all_meetings.remove(&c.id)?)))
@@ -173,17 +181,17 @@ mod tests {
         let march = d(2026, 3, 2);
         assert_eq!(
             covered_terms(None, &present, &spans, march),
-            (Some(t("1262")), Some(t("1268")))
+            (Some(t("1262")), vec![t("1268")])
         );
         assert_eq!(
             covered_terms(Some("1258"), &present, &spans, march),
-            (Some(t("1258")), Some(t("1262")))
+            (Some(t("1258")), vec![t("1262"), t("1268")])
         );
         assert_eq!(
             covered_terms(None, &present, &HashMap::new(), march),
-            (Some(t("1268")), None)
+            (Some(t("1268")), vec![])
         );
-        assert_eq!(covered_terms(None, &[], &spans, march), (None, None));
+        assert_eq!(covered_terms(None, &[], &spans, march), (None, vec![]));
 
         // Fall's catalog (with dates) synced in March: Spring is still current.
         let mut both = spans.clone();
@@ -193,17 +201,17 @@ mod tests {
         );
         assert_eq!(
             covered_terms(None, &present, &both, march),
-            (Some(t("1262")), Some(t("1268")))
+            (Some(t("1262")), vec![t("1268")])
         );
         // Once Fall has begun, it is current; before any dated term begins,
         // the earliest dated one is.
         assert_eq!(
             covered_terms(None, &present, &both, d(2026, 8, 25)),
-            (Some(t("1268")), None)
+            (Some(t("1268")), vec![])
         );
         assert_eq!(
             covered_terms(None, &present, &both, d(2025, 12, 1)),
-            (Some(t("1262")), Some(t("1268")))
+            (Some(t("1262")), vec![t("1268")])
         );
     }
 }

@@ -788,3 +788,47 @@ backend_test!(
         assert_eq!(lab["dtend"], "2026-01-16T00:00:00-05:00");
     }
 );
+
+backend_test!(
+    async fn next_terms_classes_are_in_the_feed_past_an_empty_summer(backend: Backend) {
+        // Arrange: Spring is current; Summer and Fall are in the catalog; the
+        // student takes a Spring class and a Fall one, nothing in Summer.
+        let app = spawn_quiet_app(
+            backend,
+            &[
+                ("CURRENT_TERM", "1262"),
+                (
+                    "TERMS",
+                    "1262:2026-01-14..2026-04-28,1266:2026-05-18..2026-08-07,1268:2026-08-25..2026-12-08",
+                ),
+            ],
+        )
+        .await;
+        let me = app.student("ab1cd");
+        let spring = ClassBuilder::new("CS 2100", "1262")
+            .meets("TuTh", "09:30", "10:45")
+            .insert(&mut app.conn());
+        ClassBuilder::new("CS 2110", "1266")
+            .meets("MoWe", "13:00", "14:15")
+            .insert(&mut app.conn());
+        let fall = ClassBuilder::new("CS 3100", "1268")
+            .meets("MoWe", "11:00", "12:15")
+            .insert(&mut app.conn());
+        for class in [&spring, &fall] {
+            classes::enroll(&mut app.conn(), &me.user.id, &class.id, clock::now()).unwrap();
+        }
+
+        // Act
+        let (token, _) = make_link(&app, &me).await;
+        let (status, _, _, body) = fetch_feed(&app, &token).await;
+
+        // Assert: Spring and Fall, not an empty Summer in Fall's place.
+        assert_eq!(status, 200);
+        assert!(body.contains("CS 2100"), "{body}");
+        assert!(
+            body.contains("CS 3100"),
+            "Fall's class is in the feed: {body}"
+        );
+        assert!(!body.contains("CS 2110"), "{body}");
+    }
+);
