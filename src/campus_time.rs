@@ -82,16 +82,7 @@ impl CampusTime {
     /// The instant (naive UTC) a campus calendar day begins. Where daylight
     /// saving skips midnight, the day begins at its first existing minute.
     pub fn start_of_day(&self, date: NaiveDate) -> NaiveDateTime {
-        let midnight = date.and_time(chrono::NaiveTime::MIN);
-        // A gap is at most a few hours: the first whole hour that exists.
-        (0..=3)
-            .find_map(|h| {
-                self.0
-                    .from_local_datetime(&(midnight + Duration::hours(h)))
-                    .earliest()
-            })
-            .map(|t| t.naive_utc())
-            .unwrap_or(midnight)
+        self.at_hour(date, 0)
     }
 
     /// The instant (naive UTC) the campus clock first reads `hour`:00 on
@@ -99,6 +90,7 @@ impl CampusTime {
     /// after it; where it repeats, the first time.
     pub fn at_hour(&self, date: NaiveDate, hour: u32) -> NaiveDateTime {
         let wanted = date.and_time(chrono::NaiveTime::MIN) + Duration::hours(i64::from(hour));
+        // A gap is at most a few hours: the first whole hour that exists.
         (0..=3)
             .find_map(|h| {
                 self.0

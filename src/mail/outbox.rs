@@ -137,15 +137,8 @@ fn insert(
 pub fn claim_next(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<OutboxMessage>> {
     // Sign-in mail is the mail with no unsubscribe link: the condition of
     // the partial index `idx_email_outbox_sign_in_due`.
-    let urgent: Vec<OutboxId> = email_outbox::table
+    let urgent: Vec<OutboxId> = due(now)
         .filter(email_outbox::list_unsubscribe.is_null())
-        .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
-        .filter(email_outbox::next_attempt_at.le(now))
-        .filter(
-            email_outbox::locked_until
-                .is_null()
-                .or(email_outbox::locked_until.lt(now)),
-        )
         .order(email_outbox::next_attempt_at.asc())
         .select(email_outbox::id)
         .limit(5)
@@ -153,14 +146,7 @@ pub fn claim_next(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<O
     if let Some(claimed) = claim_first(conn, urgent, now)? {
         return Ok(Some(claimed));
     }
-    let candidates: Vec<OutboxId> = email_outbox::table
-        .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
-        .filter(email_outbox::next_attempt_at.le(now))
-        .filter(
-            email_outbox::locked_until
-                .is_null()
-                .or(email_outbox::locked_until.lt(now)),
-        )
+    let candidates: Vec<OutboxId> = due(now)
         .order((
             email_outbox::next_attempt_at.asc(),
             email_outbox::created_at.asc(),
@@ -169,6 +155,19 @@ pub fn claim_next(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<O
         .limit(5)
         .load(conn)?;
     claim_first(conn, candidates, now)
+}
+
+/// Queued mail due at `now` whose lease (if any) has run out.
+fn due(now: NaiveDateTime) -> email_outbox::BoxedQuery<'static, crate::db::MultiBackend> {
+    email_outbox::table
+        .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
+        .filter(email_outbox::next_attempt_at.le(now))
+        .filter(
+            email_outbox::locked_until
+                .is_null()
+                .or(email_outbox::locked_until.lt(now)),
+        )
+        .into_boxed()
 }
 
 /// Claims the first of `candidates` that no other worker claimed meanwhile.

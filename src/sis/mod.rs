@@ -117,6 +117,15 @@ pub struct SyncRun {
     pub finished_at: Option<NaiveDateTime>,
 }
 
+impl SyncRun {
+    /// Marked running, but its lease on the term is not among the `live`
+    /// ones (`lock::live_runs`): killed (out of memory, cron's timeout) or
+    /// crashed. The term's next run closes its row.
+    pub fn stopped_unfinished(&self, live: &[String]) -> bool {
+        self.status == SyncStatus::Running && !live.iter().any(|id| id == self.id.as_str())
+    }
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = sis_sync_runs)]
 pub struct NewSyncRun<'a> {

@@ -172,25 +172,12 @@ backend_test!(
                     .execute(conn)
                     .unwrap();
             }
-            for (id, to, subject) in [
-                ("mail-1", "mex1q@virginia.edu", "Your sign-in link"),
-                ("mail-2", "mex1q@alumni.virginia.edu", "Your sign-in code"),
-                ("mail-3", "frx2q@virginia.edu", "A digest for my friend"),
+            for (to, subject) in [
+                ("mex1q@virginia.edu", "Your sign-in link"),
+                ("mex1q@alumni.virginia.edu", "Your sign-in code"),
+                ("frx2q@virginia.edu", "A digest for my friend"),
             ] {
-                diesel::insert_into(email_outbox::table)
-                    .values((
-                        email_outbox::id.eq(id),
-                        email_outbox::to_address.eq(to),
-                        email_outbox::subject.eq(subject),
-                        email_outbox::body_text.eq("secret-body-link"),
-                        email_outbox::body_html.eq("<p>secret-body-link</p>"),
-                        email_outbox::status.eq("queued"),
-                        email_outbox::attempts.eq(0),
-                        email_outbox::next_attempt_at.eq(clock::now()),
-                        email_outbox::created_at.eq(clock::now()),
-                    ))
-                    .execute(conn)
-                    .unwrap();
+                seed::mail(conn, to, subject, "secret-body-link");
             }
             (cs, math, question, selling, my_reply)
         };
@@ -489,20 +476,7 @@ backend_test!(
             // Sign-in mail to the same computing ID at another allowed domain,
             // and a classmate's, both still queued.
             for to in ["lvx1q@cs.virginia.edu", "vwx2q@virginia.edu"] {
-                diesel::insert_into(email_outbox::table)
-                    .values((
-                        email_outbox::id.eq(uuid::Uuid::new_v4().to_string()),
-                        email_outbox::to_address.eq(to),
-                        email_outbox::subject.eq("Your sign-in link"),
-                        email_outbox::body_text.eq("text"),
-                        email_outbox::body_html.eq("<p>html</p>"),
-                        email_outbox::status.eq("queued"),
-                        email_outbox::attempts.eq(0),
-                        email_outbox::next_attempt_at.eq(clock::now()),
-                        email_outbox::created_at.eq(clock::now()),
-                    ))
-                    .execute(conn)
-                    .unwrap();
+                seed::mail(conn, to, "Your sign-in link", "text");
             }
             sessions::create(conn, &leaver.user.id, Some("a second device"), clock::now()).unwrap();
             diesel::insert_into(magic_links::table)

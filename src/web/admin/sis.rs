@@ -47,11 +47,6 @@ pub async fn sis_page(
         ))
     })
     .await?;
-    // A run marked running whose lease has lapsed was killed (an out-of-memory
-    // kill, cron's timeout) or crashed: it is not running, whatever its row says.
-    let stopped = |r: &crate::sis::SyncRun| {
-        r.status == crate::sis::SyncStatus::Running && !live.iter().any(|id| id == r.id.as_str())
-    };
     let rows = runs
         .iter()
         .map(|r| RunRow {
@@ -61,7 +56,7 @@ pub async fn sis_page(
             } else {
                 r.subjects.clone()
             },
-            status: if stopped(r) {
+            status: if r.stopped_unfinished(&live) {
                 "stopped without finishing (killed or crashed)"
             } else {
                 r.status.as_str()
@@ -75,7 +70,14 @@ pub async fn sis_page(
                         (f - r.started_at).num_milliseconds() as f64 / 1000.0
                     )
                 })
-                .unwrap_or_else(|| if stopped(r) { "–" } else { "running" }.into()),
+                .unwrap_or_else(|| {
+                    if r.stopped_unfinished(&live) {
+                        "–"
+                    } else {
+                        "running"
+                    }
+                    .into()
+                }),
             counts: format!(
                 "{} added, {} changed, {} unchanged, {} deactivated; {} pages, {} retries",
                 r.sections_added,
@@ -90,7 +92,7 @@ pub async fn sis_page(
         .collect();
     let running = runs
         .iter()
-        .filter(|r| r.status == crate::sis::SyncStatus::Running && !stopped(r))
+        .filter(|r| r.status == crate::sis::SyncStatus::Running && !r.stopped_unfinished(&live))
         .map(|r| r.term.clone())
         .collect();
     let body = SisPage {

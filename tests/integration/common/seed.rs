@@ -64,3 +64,21 @@ pub fn flag(conn: &mut DbConn, by: &User, message: &ClassMessage, reason: &str) 
     )
     .unwrap();
 }
+
+/// A queued email to `to`, as the outbox queues one (`body` as its text, and
+/// in a paragraph as its HTML); its id.
+pub fn mail(conn: &mut DbConn, to: &str, subject: &str, body: &str) -> String {
+    let email = common_grounds::mail::OutgoingEmail {
+        to: to.into(),
+        subject: subject.into(),
+        text: body.into(),
+        html: format!("<p>{body}</p>"),
+        unsubscribe: None,
+        outbox_id: None,
+    };
+    common_grounds::db::write_tx(conn, |tx| {
+        common_grounds::mail::outbox::enqueue(tx, &email, clock::now())
+    })
+    .unwrap()
+    .to_string()
+}
