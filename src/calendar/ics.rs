@@ -1,7 +1,7 @@
 //! The iCalendar text of a student's calendar, written with the `ics` crate:
 //! one weekly recurring VEVENT per meeting (`classes::week::meetings_of`) from
-//! the first meeting day on or after the term's first day until the end of its
-//! last day, at campus wall-clock time with `TZID`, and a VTIMEZONE for the
+//! the first meeting day on or after the meeting's first day until the end of
+//! its last day (a meeting's own dates when SIS gave them, else the term's), at campus wall-clock time with `TZID`, and a VTIMEZONE for the
 //! campus zone whose observances are chrono-tz's own transitions over the
 //! covered dates (found by probing offsets, never hand-written rules).
 //! Pure: no database, no clock.
@@ -67,19 +67,22 @@ pub fn write(calendar: &StudentCalendar, campus: CampusTime) -> String {
         .filter(|(t, _)| !t.sections.is_empty())
         .collect();
     let mut events = Vec::new();
-    for (plan, span) in &dated {
+    let mut covered: Option<(NaiveDate, NaiveDate)> = None;
+    for (plan, term_span) in &dated {
         for class in &plan.sections {
             for meeting in week::meetings_of(class, plan.meetings.get(&class.id)) {
-                if let Some(event) = event(class, &meeting, plan, *span, zone) {
+                // A half-term meeting runs its own dates, not the term's.
+                let span = meeting.dates.unwrap_or(*term_span);
+                if let Some(event) = event(class, &meeting, plan, span, zone) {
                     events.push(event);
+                    covered = Some(covered.map_or((span.first_day, span.last_day), |(f, l)| {
+                        (f.min(span.first_day), l.max(span.last_day))
+                    }));
                 }
             }
         }
     }
-    if let (Some(from), Some(to)) = (
-        dated.iter().map(|(_, s)| s.first_day).min(),
-        dated.iter().map(|(_, s)| s.last_day).max(),
-    ) {
+    if let Some((from, to)) = covered {
         cal.add_timezone(vtimezone(zone, from, to));
     }
     for event in events {

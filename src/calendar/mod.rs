@@ -13,7 +13,7 @@ use diesel::prelude::*;
 
 use crate::accounts::UserId;
 use crate::campus_time::CampusTime;
-use crate::classes::term_dates::{self, TermSpan};
+use crate::classes::term_dates::TermSpan;
 use crate::classes::{self, Class, ClassId, ClassMeeting, Term};
 use crate::config::ConfiguredTermDates;
 use crate::db::DbConn;
@@ -58,19 +58,6 @@ impl StudentCalendar {
     }
 }
 
-/// Every term's dates: SIS's where a sync recorded them, else `TERMS`.
-pub fn term_spans(
-    conn: &mut DbConn,
-    configured: &[ConfiguredTermDates],
-) -> QueryResult<HashMap<String, TermSpan>> {
-    let mut spans: HashMap<String, TermSpan> = configured
-        .iter()
-        .filter_map(|t| Some((t.term.clone(), TermSpan::new(t.first_day, t.last_day)?)))
-        .collect();
-    spans.extend(term_dates::from_sis(conn)?);
-    Ok(spans)
-}
-
 /// The current term and every later term present, earliest first (the feed
 /// shows the first of them in which the student has sections). The current
 /// term is `CURRENT_TERM`; else the latest term with dates that has begun by
@@ -107,7 +94,7 @@ pub fn student_calendar(
     settings: &FeedSettings<'_>,
     now: NaiveDateTime,
 ) -> QueryResult<StudentCalendar> {
-    let spans = term_spans(conn, settings.configured)?;
+    let spans = settings.terms.spans(conn, settings.configured)?;
     let present = settings.terms.get(conn)?;
     let today = settings.campus.date_of(now);
     let (current, later) = covered_terms(settings.current_term, &present, &spans, today);

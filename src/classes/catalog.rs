@@ -7,10 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
+use super::term_dates::TermSpan;
 use super::{Class, ClassId, ClassMeeting, MeetingId};
 use crate::db::schema::{class_meetings, classes};
 use crate::db::{self, DbConn};
@@ -59,6 +60,9 @@ pub struct MeetingRecord {
     pub end_time: Option<String>,
     pub location: Option<String>,
     pub instructor: Option<String>,
+    /// The meeting's first and last day (both or neither, the last not
+    /// before the first); None: the term's.
+    pub dates: Option<TermSpan>,
 }
 
 impl SectionRecord {
@@ -94,6 +98,8 @@ impl SectionRecord {
                         && old.end_time == new.end_time
                         && old.location == new.location
                         && old.instructor == new.instructor
+                        && old.first_day == new.dates.map(|d| d.first_day)
+                        && old.last_day == new.dates.map(|d| d.last_day)
                 })
     }
 }
@@ -279,10 +285,12 @@ impl<'r> Plan<'r> {
                     end_time: m.end_time.as_deref(),
                     location: m.location.as_deref(),
                     instructor: m.instructor.as_deref(),
+                    first_day: m.dates.map(|d| d.first_day),
+                    last_day: m.dates.map(|d| d.last_day),
                 });
             }
         }
-        for chunk in meeting_rows.chunks(MAX_BINDS / 8) {
+        for chunk in meeting_rows.chunks(MAX_BINDS / 10) {
             crate::on_each_backend!(conn, |c| diesel::insert_into(class_meetings::table)
                 .values(chunk)
                 .execute(c))?;
@@ -331,6 +339,8 @@ struct SyncedMeeting<'a> {
     end_time: Option<&'a str>,
     location: Option<&'a str>,
     instructor: Option<&'a str>,
+    first_day: Option<NaiveDate>,
+    last_day: Option<NaiveDate>,
 }
 
 /// One multi-row upsert on the SIS key. Written per backend: `ON CONFLICT`

@@ -12,7 +12,7 @@ pub mod week;
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 pub use membership::{join, leave, Clash, JoinLimits, MembershipError};
@@ -116,6 +116,9 @@ pub struct ClassMeeting {
     pub end_time: Option<String>,
     pub location: Option<String>,
     pub instructor: Option<String>,
+    /// The meeting's own first and last day; None: the term's.
+    pub first_day: Option<NaiveDate>,
+    pub last_day: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -129,6 +132,8 @@ pub struct NewClassMeeting<'a> {
     pub end_time: Option<&'a str>,
     pub location: Option<&'a str>,
     pub instructor: Option<&'a str>,
+    pub first_day: Option<NaiveDate>,
+    pub last_day: Option<NaiveDate>,
 }
 
 /// A row of `user_classes`: a student takes a section.

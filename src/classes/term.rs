@@ -67,11 +67,13 @@ pub fn default_term(configured: Option<&str>, present: &[Term]) -> Option<Term> 
 /// number of processes, at the price of a new term appearing half a minute
 /// late.
 ///
-/// Each term's subjects (the class search's filter) are held the same way.
+/// Each term's subjects (the class search's filter) and every term's first and
+/// last day (the timetable's and the feed's) are held the same way.
 #[derive(Debug)]
 pub struct TermList {
     held: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<[Term]>)>>,
     subjects: std::sync::Mutex<SubjectsByTerm>,
+    spans: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<SpansByTerm>)>>,
     keep_for: std::time::Duration,
     /// Bumped by `forget`: a list read while a sync finished is not kept.
     generation: std::sync::atomic::AtomicU64,
@@ -80,6 +82,9 @@ pub struct TermList {
 /// Each term's subjects, with when they were read.
 type SubjectsByTerm =
     std::collections::HashMap<String, (std::time::Instant, std::sync::Arc<[String]>)>;
+
+/// Every term's first and last day of classes, by term code.
+pub type SpansByTerm = std::collections::HashMap<String, super::term_dates::TermSpan>;
 
 /// How long the term list is kept before it is read again.
 pub const TERM_LIST_FOR: std::time::Duration = std::time::Duration::from_secs(30);
@@ -95,6 +100,7 @@ impl TermList {
         TermList {
             held: std::sync::Mutex::new(None),
             subjects: std::sync::Mutex::new(SubjectsByTerm::new()),
+            spans: std::sync::Mutex::new(None),
             keep_for,
             generation: std::sync::atomic::AtomicU64::new(0),
         }
@@ -140,14 +146,48 @@ impl TermList {
         Ok(subjects)
     }
 
+    /// Every term's first and last day (`term_dates::all`: SIS's, else
+    /// `TERMS`): from memory when read within `keep_for`, else from the
+    /// database (one statement).
+    pub fn spans(
+        &self,
+        conn: &mut crate::db::DbConn,
+        configured: &[crate::config::ConfiguredTermDates],
+    ) -> diesel::QueryResult<std::sync::Arc<SpansByTerm>> {
+        let now = std::time::Instant::now();
+        if let Some((read_at, spans)) = self.held_spans().as_ref() {
+            if now.duration_since(*read_at) < self.keep_for {
+                return Ok(spans.clone());
+            }
+        }
+        let generation = self.generation();
+        let spans = std::sync::Arc::new(super::term_dates::all(conn, configured)?);
+        let mut held = self.held_spans();
+        if generation == self.generation() {
+            *held = Some((now, spans.clone()));
+        }
+        Ok(spans)
+    }
+
     /// Drops the held lists, so the next page reads them again (after a sync).
     pub fn forget(&self) {
         let mut held = self.held();
         let mut subjects = self.held_subjects();
+        let mut spans = self.held_spans();
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         *held = None;
         subjects.clear();
+        *spans = None;
+    }
+
+    fn held_spans(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, std::sync::Arc<SpansByTerm>)>> {
+        // A panic while holding this lock left nothing half-written.
+        self.spans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn generation(&self) -> u64 {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::term_dates;
@@ -19,6 +19,20 @@ pub struct TermSpan {
 }
 
 impl TermSpan {
+    /// "Jan 14 – Mar 4" (and the years, when the span crosses one).
+    pub fn label(&self) -> String {
+        let format = if self.first_day.year() == self.last_day.year() {
+            "%b %-d"
+        } else {
+            "%b %-d, %Y"
+        };
+        format!(
+            "{} – {}",
+            self.first_day.format(format),
+            self.last_day.format(format)
+        )
+    }
+
     /// A span whose last day is not before its first; None otherwise.
     pub fn new(first_day: NaiveDate, last_day: NaiveDate) -> Option<TermSpan> {
         (last_day >= first_day).then_some(TermSpan {
@@ -94,6 +108,19 @@ pub fn record(
         .set(&row)
         .execute(c))?;
     Ok(())
+}
+
+/// Every term's dates: SIS's where a sync recorded them, else `TERMS`.
+pub fn all(
+    conn: &mut DbConn,
+    configured: &[crate::config::ConfiguredTermDates],
+) -> QueryResult<HashMap<String, TermSpan>> {
+    let mut spans: HashMap<String, TermSpan> = configured
+        .iter()
+        .filter_map(|t| Some((t.term.clone(), TermSpan::new(t.first_day, t.last_day)?)))
+        .collect();
+    spans.extend(from_sis(conn)?);
+    Ok(spans)
 }
 
 /// Every term's dates as SIS gave them, by term code.

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use super::schedule::{self, Day};
+use super::term_dates::TermSpan;
 use super::{Class, ClassId, ClassMeeting};
 
 /// One weekly meeting pattern of a section with a known time.
@@ -25,12 +26,35 @@ pub struct Meeting {
     /// Where, trimmed; None when SIS says nothing useful ("TBA", "***").
     pub place: Option<String>,
     pub instructor: Option<String>,
+    /// The meeting's own first and last day when SIS gave them; None: the
+    /// term's. (A half-term course's meetings run half the term.)
+    pub dates: Option<TermSpan>,
 }
 
 impl Meeting {
-    /// Whether the two meet at the same time on some day (touching ends do not).
+    /// Whether the two meet at the same time on some day (touching ends do
+    /// not) in weeks they both run: two half-term courses in one slot, one
+    /// after the other, do not clash.
     pub fn overlaps(&self, other: &Meeting) -> bool {
-        self.start < other.end && other.start < self.end && !self.shared_days(other).is_empty()
+        self.start < other.end
+            && other.start < self.end
+            && !self.shared_days(other).is_empty()
+            && self.runs_alongside(other)
+    }
+
+    /// Whether some day falls within both meetings' dates (a meeting without
+    /// its own runs the whole term, alongside any other).
+    fn runs_alongside(&self, other: &Meeting) -> bool {
+        match (self.dates, other.dates) {
+            (Some(a), Some(b)) => a.first_day <= b.last_day && b.first_day <= a.last_day,
+            _ => true,
+        }
+    }
+
+    /// The meeting's dates when they are not the term's (`term`, when
+    /// known): what the timetable notes beside a half-term meeting.
+    pub fn part_of_term(&self, term: Option<TermSpan>) -> Option<TermSpan> {
+        self.dates.filter(|own| Some(*own) != term)
     }
 
     /// The days both meet, Monday first.
@@ -59,7 +83,8 @@ pub fn meetings_of(class: &Class, listed: Option<&Vec<ClassMeeting>>) -> Vec<Mee
                 start: Option<&str>,
                 end: Option<&str>,
                 location: Option<&str>,
-                instructor: Option<&str>| {
+                instructor: Option<&str>,
+                dates: Option<TermSpan>| {
         let days = days.map(schedule::parse_days).unwrap_or_default();
         let start = start.and_then(schedule::parse_time)?;
         let end = end.and_then(schedule::parse_time)?;
@@ -78,6 +103,7 @@ pub fn meetings_of(class: &Class, listed: Option<&Vec<ClassMeeting>>) -> Vec<Mee
                 .map(str::trim)
                 .filter(|i| !i.is_empty())
                 .map(str::to_string),
+            dates,
         })
     };
     match listed.filter(|m| !m.is_empty()) {
@@ -91,6 +117,9 @@ pub fn meetings_of(class: &Class, listed: Option<&Vec<ClassMeeting>>) -> Vec<Mee
                     m.end_time.as_deref(),
                     m.location.as_deref(),
                     m.instructor.as_deref().or(class.instructor.as_deref()),
+                    m.first_day
+                        .zip(m.last_day)
+                        .and_then(|(first, last)| TermSpan::new(first, last)),
                 )
             })
             .collect(),
@@ -101,6 +130,7 @@ pub fn meetings_of(class: &Class, listed: Option<&Vec<ClassMeeting>>) -> Vec<Mee
             class.end_time.as_deref(),
             class.location.as_deref(),
             class.instructor.as_deref(),
+            None,
         )
         .into_iter()
         .collect(),
@@ -190,6 +220,7 @@ mod tests {
             end,
             place: None,
             instructor: None,
+            dates: None,
         }
     }
 

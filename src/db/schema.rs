@@ -119,6 +119,8 @@ diesel::table! {
         end_time -> Nullable<Text>,
         location -> Nullable<Text>,
         instructor -> Nullable<Text>,
+        first_day -> Nullable<Date>,
+        last_day -> Nullable<Date>,
     }
 }
 

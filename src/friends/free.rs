@@ -232,6 +232,7 @@ mod tests {
             end: at(end),
             place: None,
             instructor: None,
+            dates: None,
         }
     }
 

@@ -358,6 +358,7 @@ mod tests {
             end,
             place: Some("Rice Hall 130".into()),
             instructor: None,
+            dates: None,
         }
     }
 

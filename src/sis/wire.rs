@@ -85,6 +85,12 @@ pub struct SisMeeting {
     /// The meeting's instructors, in SIS's order; empty when "To Be Announced".
     #[serde(default, deserialize_with = "people")]
     pub instructor: Vec<String>,
+    /// The meeting's own first and last day (a half-term course's are not
+    /// the term's); None when absent or unreadable.
+    #[serde(default, deserialize_with = "sis_date")]
+    pub start_dt: Option<chrono::NaiveDate>,
+    #[serde(default, deserialize_with = "sis_date")]
+    pub end_dt: Option<chrono::NaiveDate>,
 }
 
 /// Credit hours: fixed, or a range such as `1 - 12` for independent study.

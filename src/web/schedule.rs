@@ -30,6 +30,8 @@ struct Block {
     code: String,
     section: String,
     time: String,
+    /// "Jan 14 – Mar 4": a meeting that runs only part of the term.
+    dates: Option<String>,
     place: Option<String>,
     friends: usize,
     clash: bool,
@@ -53,6 +55,7 @@ struct AgendaItem {
     code: String,
     section: String,
     time: String,
+    dates: Option<String>,
     place: Option<String>,
     friends: Vec<String>,
     /// The codes of the sections it overlaps that day.
@@ -177,12 +180,22 @@ pub async fn show_schedule(
 ) -> Result<HttpResponse, AppError> {
     let configured = state.config.classes.current_term.clone();
     let terms = state.terms.clone();
+    let settings = state.clone();
     let requested = params.into_inner().term;
-    let (current, (choice, mine, listed, friends_in)) = visitor
+    let (current, (choice, mine, listed, friends_in, span)) = visitor
         .signed_in(move |conn, current| {
             let user = &current.user;
             let choice =
                 TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
+            // The term's dates, held in memory: a meeting with other dates
+            // (a half-term course) says so.
+            let span = match &choice.current {
+                Some(term) => terms
+                    .spans(conn, &settings.config.classes.terms)?
+                    .get(term.code())
+                    .copied(),
+                None => None,
+            };
             let (mine, listed) = match &choice.current {
                 Some(term) => classes::of_user_with_meetings(conn, &user.id, term.code())?,
                 None => Default::default(),
@@ -191,9 +204,10 @@ pub async fn show_schedule(
                 Some(term) => friends::visibility::friends_in_term(conn, user, term.code())?,
                 None => Default::default(),
             };
-            Ok((choice, mine, listed, friends_in))
+            Ok((choice, mine, listed, friends_in, span))
         })
         .await?;
+    let dates_of = |m: &Meeting| m.part_of_term(span).map(|own| own.label());
 
     let meetings = week::of_classes(&mine, &listed);
     let by_id: HashMap<&ClassId, &Class> = mine.iter().map(|c| (&c.id, c)).collect();
@@ -254,6 +268,7 @@ pub async fn show_schedule(
                     code: class.code(),
                     section: section_of(class),
                     time: meeting_range(u32::from(m.start), u32::from(m.end)),
+                    dates: dates_of(m),
                     place: m.place.clone(),
                     friends: friend_names(&class.id),
                     clashes_with: clashing_on(&meetings, i, day, &by_id)
@@ -311,6 +326,7 @@ pub async fn show_schedule(
             code: class.code(),
             section: section_of(class),
             time: meeting_range(u32::from(placed.start), u32::from(placed.end)),
+            dates: dates_of(m),
             place: m.place.clone(),
             friends: friends_in.get(&class.id).map_or(0, Vec::len),
             clash: !clashing_on(&meetings, placed.key, placed.day, &by_id).is_empty(),
@@ -405,6 +421,7 @@ mod tests {
             end,
             place: None,
             instructor: None,
+            dates: None,
         }
     }
 

@@ -39,6 +39,8 @@ fn section(
                 end_time: Some(end),
                 location: Some("Mechanical Engineering Building 205"),
                 instructor: None,
+                first_day: None,
+                last_day: None,
             },
         )
         .unwrap();

@@ -368,13 +368,14 @@ backend_test!(
             .as_str()
             .unwrap()
             .contains("Alan Turing"));
-        // The seminar runs in the first half only, but the term's dates are the
-        // regular session's: it follows them like every section.
+        // The seminar runs in the first half only (its section's dates; its
+        // meeting gives none of its own): it ends then, though the term's
+        // dates stay the regular session's.
         let sem = event(&parsed, "CS 4501 Seminar", &["MO"]);
-        assert_eq!(
-            strings(&sem["local"]).last().unwrap(),
-            "2026-04-27T15:00:00-04:00"
-        );
+        let mondays = strings(&sem["local"]);
+        assert_eq!(mondays.first().unwrap(), "2026-01-19T15:00:00-05:00");
+        assert_eq!(mondays.last().unwrap(), "2026-03-02T15:00:00-05:00");
+        assert_eq!(mondays.len(), 7, "{mondays:?}");
 
         // The campus zone's own VTIMEZONE, with the March change in it.
         let zones = parsed["zones"].as_array().unwrap();

@@ -240,6 +240,8 @@ backend_test!(
                         end_time: Some(end),
                         location: Some("Rice Hall 130"),
                         instructor: None,
+                        first_day: None,
+                        last_day: None,
                     },
                 )
                 .unwrap();

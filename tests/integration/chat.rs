@@ -56,6 +56,8 @@ fn new_class(conn: &mut DbConn, number: &str) -> ClassId {
             end_time: Some("10:50"),
             location: Some("Rice Hall 130"),
             instructor: Some("Nathan Brunelle"),
+            first_day: None,
+            last_day: None,
         },
     )
     .unwrap();

@@ -37,6 +37,8 @@ fn section(
                 end_time: Some(end),
                 location: Some("Rice Hall 130"),
                 instructor: *instructor,
+                first_day: None,
+                last_day: None,
             },
         )
         .unwrap();

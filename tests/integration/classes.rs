@@ -42,6 +42,8 @@ fn section(
                 end_time: Some(end),
                 location: Some("Rice Hall 130"),
                 instructor: Some("Ada Lovelace"),
+                first_day: None,
+                last_day: None,
             },
         )
         .unwrap();

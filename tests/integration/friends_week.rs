@@ -35,6 +35,8 @@ pub fn section(app: &TestApp, code: &str, meetings: &[(&str, &str, &str)]) -> Cl
                 end_time: Some(end),
                 location: Some("Rice Hall 130"),
                 instructor: None,
+                first_day: None,
+                last_day: None,
             },
         )
         .unwrap();

@@ -258,6 +258,8 @@ backend_test!(
                 end_time: Some("10:50"),
                 location: None,
                 instructor: Some("A, B"),
+                first_day: None,
+                last_day: None,
             },
         )
         .unwrap();
@@ -273,6 +275,8 @@ backend_test!(
                 end_time: Some("10:50".into()),
                 location: None,
                 instructor: Some("A, B".into()),
+                first_day: None,
+                last_day: None,
             }]
         );
 

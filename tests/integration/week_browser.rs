@@ -34,6 +34,8 @@ fn section(app: &common::TestApp, code: &str, meetings: &[(&str, &str, &str)]) -
                 end_time: Some(end),
                 location: Some(PLACE),
                 instructor: None,
+                first_day: None,
+                last_day: None,
             },
         )
         .unwrap();

@@ -7,7 +7,7 @@ use crate::common;
 
 use common::builders::ClassBuilder;
 use common::{spawn_quiet_app, Backend, Student, TestApp};
-use common_grounds::classes::{self, Class};
+use common_grounds::classes::{self, Class, MeetingId, NewClassMeeting};
 use common_grounds::clock;
 
 /// A Spring 2026 lecture of `code` meeting `days` from `start` to `end`.
@@ -179,6 +179,84 @@ backend_test!(
             agenda
                 .iter()
                 .any(|t| t.contains("CS 2100") && t.contains("Clash with CS 3120")),
+            "{agenda:?}"
+        );
+    }
+);
+
+/// A Spring 2026 section of `code` whose one meeting (Tue Thu 11:00–12:15)
+/// runs only from `first` to `last` (a half-term course, as SIS gives it).
+fn half_term(app: &TestApp, code: &str, first: (u32, u32), last: (u32, u32)) -> Class {
+    let class = ClassBuilder::new(code, "1262")
+        .meets(None, None, None)
+        .location(None)
+        .insert(&mut app.conn());
+    let day = |(m, d): (u32, u32)| chrono::NaiveDate::from_ymd_opt(2026, m, d);
+    classes::insert_meeting(
+        &mut app.conn(),
+        &NewClassMeeting {
+            id: &MeetingId::new(),
+            class_id: &class.id,
+            position: 0,
+            days: Some("TuTh"),
+            start_time: Some("11:00"),
+            end_time: Some("12:15"),
+            location: Some("Rouss Robertson Hall 120"),
+            instructor: None,
+            first_day: day(first),
+            last_day: day(last),
+        },
+    )
+    .unwrap();
+    class
+}
+
+backend_test!(
+    async fn half_terms_in_one_slot(backend: Backend) {
+        // Arrange: the term runs Jan 14 – Apr 28; I take a first-half course
+        // on Tue Thu 11:00.
+        let app = spawn_quiet_app(backend, &[("TERMS", "1262:2026-01-14..2026-04-28")]).await;
+        let me = app.student("me1");
+        let first = half_term(&app, "COMM 3410", (1, 14), (3, 3));
+        classes::enroll(&mut app.conn(), &me.user.id, &first.id, clock::now()).unwrap();
+
+        // Act and assert: the second-half course in the same slot joins at
+        // once (they never meet in the same week) ...
+        let second = half_term(&app, "COMM 3420", (3, 16), (4, 28));
+        let joined = join(&app, &me, &second, false).await;
+        assert_eq!(joined.status().as_u16(), 303, "joined without asking");
+        assert!(takes(&app, &me, &second));
+
+        // ... but one that runs in the first half too asks first.
+        let overlapping = half_term(&app, "COMM 3430", (2, 2), (3, 27));
+        let asked = join(&app, &me, &overlapping, false).await;
+        assert_eq!(asked.status().as_u16(), 200, "the confirm page");
+        let html = asked.text().await.unwrap();
+        assert_eq!(
+            texts(&html, ".clash-list li"),
+            [
+                "COMM 3430 overlaps COMM 3410 on Tue Thu 11:00 AM",
+                "COMM 3430 overlaps COMM 3420 on Tue Thu 11:00 AM"
+            ],
+            "{html}"
+        );
+
+        // The week marks no clash, and says when each half-term course runs.
+        let (status, week) = me.get(&app, "/schedule").await;
+        assert_eq!(status, 200);
+        assert!(texts(&week, ".tt-block.tt-clash").is_empty(), "{week}");
+        assert!(texts(&week, ".clash-card").is_empty(), "{week}");
+        let agenda = texts(&week, "section.week-agenda .agenda-item");
+        assert!(
+            agenda
+                .iter()
+                .any(|t| t.contains("COMM 3410") && t.contains("Jan 14 – Mar 3 only")),
+            "{agenda:?}"
+        );
+        assert!(
+            agenda
+                .iter()
+                .any(|t| t.contains("COMM 3420") && t.contains("Mar 16 – Apr 28 only")),
             "{agenda:?}"
         );
     }

@@ -3,8 +3,10 @@
 //! another term refused. Pure: no database, no HTTP.
 
 use crate::classes::catalog::{MeetingRecord, SectionRecord, SubjectRecords};
+use crate::classes::term_dates::TermSpan;
 use crate::sis::wire::SisSection;
 use crate::sis::{Subject, Term};
+use chrono::NaiveDate;
 
 /// Maps one SIS section; refuses one that belongs to another term or, on the
 /// pages of one subject, to another subject (the catalog keys sections by
@@ -46,6 +48,9 @@ pub fn section_record(
             end_time: m.end_time.map(|t| t.to_string()),
             location: m.facility_descr.clone(),
             instructor: names(m.instructor.iter().map(String::as_str)),
+            // The meeting's own dates, else its section's; a pair out of
+            // order (or half missing) says nothing, and the term's hold.
+            dates: span(m.start_dt, m.end_dt).or_else(|| span(s.start_dt, s.end_dt)),
         })
         .collect();
     // The section's own list, else whoever teaches its meetings.
@@ -68,6 +73,13 @@ pub fn section_record(
         enrollment_available: s.enrollment_available,
         meetings,
     })
+}
+
+/// A first and last day, when both are there and in order.
+fn span(first: Option<NaiveDate>, last: Option<NaiveDate>) -> Option<TermSpan> {
+    first
+        .zip(last)
+        .and_then(|(first, last)| TermSpan::new(first, last))
 }
 
 /// Distinct names in order, joined for display; None when there are none.
@@ -159,7 +171,38 @@ mod tests {
                 end_time: Some("16:45".into()),
                 location: None,
                 instructor: None,
+                dates: None,
             }]
+        );
+    }
+
+    #[test]
+    fn a_meeting_keeps_its_own_dates_else_its_sections() {
+        let r = record(serde_json::json!({
+            "class_nbr": 16660, "catalog_nbr": "3240", "strm": "1262",
+            "start_dt": "01/14/2026", "end_dt": "04/28/2026",
+            "meetings": [
+                {"days": "TuTh", "start_time": "09.30.00.000000-05:00",
+                 "end_time": "10.45.00.000000-05:00",
+                 "start_dt": "01/14/2026", "end_dt": "03/04/2026"},
+                {"days": "Fr", "start_time": "13.00.00.000000-05:00",
+                 "end_time": "13.50.00.000000-05:00"},
+                {"days": "Mo", "start_time": "13.00.00.000000-05:00",
+                 "end_time": "13.50.00.000000-05:00",
+                 "start_dt": "04/28/2026", "end_dt": "01/14/2026"}
+            ]
+        }))
+        .unwrap();
+        let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        let dates: Vec<Option<TermSpan>> = r.meetings.iter().map(|m| m.dates).collect();
+        assert_eq!(
+            dates,
+            vec![
+                TermSpan::new(day(1, 14), day(3, 4)),
+                TermSpan::new(day(1, 14), day(4, 28)),
+                // Its own pair is backwards: the section's is taken instead.
+                TermSpan::new(day(1, 14), day(4, 28)),
+            ]
         );
     }
 
