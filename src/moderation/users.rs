@@ -470,9 +470,12 @@ pub struct Profile {
     pub counts: Option<ReportCounts>,
 }
 
-/// Reports against one person's messages, as counts.
+/// Reports against those of one person's messages that were revealed to the
+/// viewer, as counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReportCounts {
+    /// Their messages revealed to the viewer (what the counts are of).
+    pub messages_revealed: i64,
     /// Reports made against their messages.
     pub reports_received: i64,
     /// Their messages hidden now (by reports or a moderator).
@@ -481,35 +484,44 @@ pub struct ReportCounts {
     pub messages_removed: i64,
 }
 
-/// Whether `viewer` may see `author`'s report counts, in one statement: only
-/// once a reveal of one of `author`'s messages was approved for them (by a
-/// second staff member) or made by them alone as an urgent one. Counts shown
-/// to any staff member would be a reveal oracle: hide a message, then watch
-/// suspects' "hidden now" go up, and the author is known without two people.
-pub fn entitled(conn: &mut DbConn, viewer: &UserId, author: &UserId) -> QueryResult<bool> {
+/// The messages of `author` revealed to `viewer`, in two statements: those
+/// whose reveal a second staff member approved for them, and those they
+/// revealed alone as urgent. Only these are counted on the user page: counts
+/// of all their messages would be a reveal oracle, even for a viewer a
+/// reveal already told about one (hide a message, then watch "hidden now" go
+/// up, and its author is known without two people; a new report in the
+/// queue, and "reports received").
+fn revealed_to(conn: &mut DbConn, viewer: &UserId, author: &UserId) -> QueryResult<Vec<String>> {
     use super::reveals::RevealStatus;
     use crate::db::schema::reveal_requests;
-    use diesel::dsl::exists;
     let theirs = || {
         class_messages::table
             .filter(class_messages::user_id.eq(author))
             .select(class_messages::id)
     };
-    let approved = reveal_requests::table
+    let mut ids: Vec<String> = reveal_requests::table
         .filter(reveal_requests::requester_id.eq(viewer))
         .filter(reveal_requests::status.eq(RevealStatus::Approved.as_str()))
-        .filter(reveal_requests::message_id.eq_any(theirs()));
-    let urgent = audit_log::table
-        .filter(audit_log::actor_id.eq(viewer))
-        .filter(audit_log::action.eq(AuditAction::RevealUrgent.as_str()))
-        .filter(audit_log::target_type.eq("message"))
-        .filter(audit_log::target_id.eq_any(theirs()));
-    diesel::select(exists(approved).or(exists(urgent))).get_result(conn)
+        .filter(reveal_requests::message_id.eq_any(theirs()))
+        .select(reveal_requests::message_id)
+        .load(conn)?;
+    ids.extend(
+        audit_log::table
+            .filter(audit_log::actor_id.eq(viewer))
+            .filter(audit_log::action.eq(AuditAction::RevealUrgent.as_str()))
+            .filter(audit_log::target_type.eq("message"))
+            .filter(audit_log::target_id.eq_any(theirs()))
+            .select(audit_log::target_id)
+            .load::<String>(conn)?,
+    );
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }
 
-/// The account `id` for its user page as `viewer` sees it, in at most six
-/// statements; None when unknown. The report counts are read only when
-/// `viewer` is `entitled` to them.
+/// The account `id` for its user page as `viewer` sees it, in at most seven
+/// statements; None when unknown. The report counts are of the messages
+/// revealed to `viewer` (`revealed_to`), and None when there are none.
 pub fn profile(conn: &mut DbConn, viewer: &UserId, id: &UserId) -> QueryResult<Option<Profile>> {
     let Some(user) = accounts::find(conn, id)? else {
         return Ok(None);
@@ -528,10 +540,11 @@ pub fn profile(conn: &mut DbConn, viewer: &UserId, id: &UserId) -> QueryResult<O
         .limit(100)
         .select((AuditEntry::as_select(), users::computing_id.nullable()))
         .load(conn)?;
-    let counts = if entitled(conn, viewer, id)? {
-        Some(report_counts(conn, id)?)
-    } else {
+    let revealed = revealed_to(conn, viewer, id)?;
+    let counts = if revealed.is_empty() {
         None
+    } else {
+        Some(report_counts(conn, id, &revealed)?)
     };
     Ok(Some(Profile {
         user,
@@ -540,11 +553,12 @@ pub fn profile(conn: &mut DbConn, viewer: &UserId, id: &UserId) -> QueryResult<O
     }))
 }
 
-/// Reports against `id`'s messages, in three statements.
-fn report_counts(conn: &mut DbConn, id: &UserId) -> QueryResult<ReportCounts> {
+/// Reports against those of `id`'s messages in `revealed`, in three statements.
+fn report_counts(conn: &mut DbConn, id: &UserId, revealed: &[String]) -> QueryResult<ReportCounts> {
     let theirs = || {
         class_messages::table
             .filter(class_messages::user_id.eq(id))
+            .filter(class_messages::id.eq_any(revealed.to_vec()))
             .select(class_messages::id)
     };
     let reports_received = message_flags::table
@@ -553,6 +567,7 @@ fn report_counts(conn: &mut DbConn, id: &UserId) -> QueryResult<ReportCounts> {
         .get_result(conn)?;
     let messages_hidden = class_messages::table
         .filter(class_messages::user_id.eq(id))
+        .filter(class_messages::id.eq_any(revealed.to_vec()))
         .filter(class_messages::hidden.eq(true))
         .filter(class_messages::deleted.eq(false))
         .count()
@@ -566,6 +581,7 @@ fn report_counts(conn: &mut DbConn, id: &UserId) -> QueryResult<ReportCounts> {
         .load::<String>(conn)?
         .len() as i64;
     Ok(ReportCounts {
+        messages_revealed: revealed.len() as i64,
         reports_received,
         messages_hidden,
         messages_removed,

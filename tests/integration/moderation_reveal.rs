@@ -146,7 +146,8 @@ fn assert_counts_withheld(html: &str) {
     assert!(
         html.contains(
             "Report counts show to a staff member once a reveal of one of this \
-             person's messages is approved for them (two staff members agree)."
+             person's messages is approved for them (two staff members agree), \
+             and count only the messages revealed to them."
         ),
         "{html}"
     );
@@ -792,13 +793,43 @@ backend_test!(
             .await;
         assert_eq!(r.status().as_u16(), 303);
         assert_eq!(request_status(&app), ["approved"]);
+        let counted = |reports: &str, hidden: &str, removed: &str| {
+            vec![
+                ("Reports received".to_string(), reports.to_string()),
+                ("Messages hidden now".to_string(), hidden.to_string()),
+                ("Messages removed".to_string(), removed.to_string()),
+            ]
+        };
+        // Of the revealed message only (never reported, hidden or removed),
+        // not of their other two, one hidden and one removed.
+        let (_, html) = moderator.get(&app, &page).await;
+        assert_eq!(user_counts(&html), counted("0", "0", "0"), "{html}");
+        assert!(
+            html.contains("Of the message of theirs revealed to you"),
+            "{html}"
+        );
+        // The oracle stays shut: hiding another of their messages, one not
+        // revealed to this moderator, changes nothing here ...
+        let fourth = message(&app, &student, &two, "Amber Finch", "fourth secret text");
+        let spam = || {
+            common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Spam,
+                None,
+            )
+            .unwrap()
+        };
+        moderation::messages::hide(&mut app.conn(), &admin.user.id, &fourth.id, &spam(), now)
+            .unwrap();
         assert_eq!(
             user_counts(&moderator.get(&app, &page).await.1),
-            [
-                ("Reports received".to_string(), "3".to_string()),
-                ("Messages hidden now".to_string(), "1".to_string()),
-                ("Messages removed".to_string(), "1".to_string()),
-            ]
+            counted("0", "0", "0")
+        );
+        // ... while hiding the revealed one counts.
+        moderation::messages::hide(&mut app.conn(), &admin.user.id, &third.id, &spam(), now)
+            .unwrap();
+        assert_eq!(
+            user_counts(&moderator.get(&app, &page).await.1),
+            counted("0", "1", "0")
         );
         assert_counts_withheld(&admin.get(&app, &page).await.1);
         // An admin who revealed one of their messages alone (urgent) sees them too.
@@ -813,7 +844,11 @@ backend_test!(
             )
             .await;
         assert_eq!(r.status().as_u16(), 303);
-        assert_eq!(user_counts(&urgent.get(&app, &page).await.1).len(), 3);
+        // Twice reported and hidden: the message the admin revealed.
+        assert_eq!(
+            user_counts(&urgent.get(&app, &page).await.1),
+            counted("2", "1", "0")
+        );
 
         // Linked from search, the suspensions list and the audit log.
         let link = format!("href=\"{page}\"");
