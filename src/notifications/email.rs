@@ -313,9 +313,10 @@ fn email_one(
     }
     let Some(notice) = view::by_ids(conn, user, std::slice::from_ref(id))?
         .into_iter()
-        .next()
+        .find(|n| !n.quiet)
     else {
-        // A kind this build does not know: stamped, not emailed.
+        // A kind this build does not know, or about a class the student
+        // has left or muted since: stamped, not emailed.
         return Ok(false);
     };
     let Some(to) = address_of(conn, user)? else {
@@ -461,7 +462,11 @@ fn email_digest(
         notifications::emailed_at.eq(now),
     ))
     .execute(conn)?;
-    let listed = view::by_ids(conn, user, &ids)?;
+    // What is about a class they left or muted since is stamped, not listed.
+    let listed: Vec<_> = view::by_ids(conn, user, &ids)?
+        .into_iter()
+        .filter(|n| !n.quiet)
+        .collect();
     let Some(to) = address_of(conn, user)? else {
         return Ok(false);
     };

@@ -12,7 +12,7 @@ use super::{Kind, NotificationId};
 use crate::accounts::UserId;
 use crate::chat::MessageId;
 use crate::classes::ClassId;
-use crate::db::schema::{class_messages, classes, notifications, users};
+use crate::db::schema::{class_messages, class_mutes, classes, notifications, user_classes, users};
 use crate::db::DbConn;
 
 /// One notification, ready to show.
@@ -35,6 +35,9 @@ pub struct NotificationView {
     pub other_name: Option<String>,
     /// The moderator's reason, when one was given.
     pub detail: Option<String>,
+    /// About a class the student has left, or muted (for kinds a mute
+    /// silences): listed in the inbox, never mailed.
+    pub quiet: bool,
 }
 
 type Row = (
@@ -51,7 +54,61 @@ type Row = (
     Option<(String, String)>,
     Option<(String, String, bool, bool, bool)>,
     Option<(String, Option<String>)>,
+    (bool, bool),
 );
+
+/// Each notification joined with what it is about, and whether the student
+/// still takes its class and has not muted it (correlated `EXISTS`, so still
+/// one statement). A macro: the query's type is not worth spelling out.
+macro_rules! joined {
+    () => {
+        notifications::table
+            .left_join(classes::table.on(classes::id.nullable().eq(notifications::class_id)))
+            .left_join(
+                class_messages::table
+                    .on(class_messages::id.nullable().eq(notifications::message_id)),
+            )
+            .left_join(users::table.on(users::id.nullable().eq(notifications::other_user_id)))
+            .select((
+                (
+                    notifications::id,
+                    notifications::kind,
+                    notifications::created_at,
+                    notifications::read_at,
+                    notifications::class_id,
+                    notifications::thread_id,
+                    notifications::message_id,
+                    notifications::detail,
+                ),
+                (classes::subject, classes::catalog_number).nullable(),
+                (
+                    class_messages::anonymous_identifier,
+                    class_messages::content,
+                    class_messages::hidden,
+                    class_messages::held,
+                    class_messages::deleted,
+                )
+                    .nullable(),
+                (users::computing_id, users::display_name).nullable(),
+                (
+                    diesel::dsl::exists(
+                        user_classes::table
+                            .filter(user_classes::user_id.eq(notifications::user_id))
+                            .filter(
+                                user_classes::class_id
+                                    .nullable()
+                                    .eq(notifications::class_id),
+                            ),
+                    ),
+                    diesel::dsl::exists(
+                        class_mutes::table
+                            .filter(class_mutes::user_id.eq(notifications::user_id))
+                            .filter(class_mutes::class_id.nullable().eq(notifications::class_id)),
+                    ),
+                ),
+            ))
+    };
+}
 
 /// Loads the student's notifications, newest first: at most `limit`, older than
 /// the cursor `(created_at, id)` when given, and only those already showing at
@@ -63,7 +120,7 @@ pub fn list(
     before: Option<(NaiveDateTime, &NotificationId)>,
     limit: i64,
 ) -> QueryResult<Vec<NotificationView>> {
-    let mut query = joined()
+    let mut query = joined!()
         .filter(notifications::user_id.eq(user))
         .filter(notifications::created_at.le(now))
         .into_boxed();
@@ -90,79 +147,12 @@ pub fn by_ids(
     user: &UserId,
     ids: &[NotificationId],
 ) -> QueryResult<Vec<NotificationView>> {
-    let rows: Vec<Row> = joined()
+    let rows: Vec<Row> = joined!()
         .filter(notifications::user_id.eq(user))
         .filter(notifications::id.eq_any(ids))
         .order((notifications::created_at.desc(), notifications::id.desc()))
         .load(conn)?;
     Ok(rows.into_iter().filter_map(shape).collect())
-}
-
-#[allow(clippy::type_complexity)]
-fn joined() -> diesel::dsl::Select<
-    diesel::dsl::LeftJoinOn<
-        diesel::dsl::LeftJoinOn<
-            diesel::dsl::LeftJoinOn<
-                notifications::table,
-                classes::table,
-                diesel::dsl::Eq<diesel::dsl::Nullable<classes::id>, notifications::class_id>,
-            >,
-            class_messages::table,
-            diesel::dsl::Eq<diesel::dsl::Nullable<class_messages::id>, notifications::message_id>,
-        >,
-        users::table,
-        diesel::dsl::Eq<diesel::dsl::Nullable<users::id>, notifications::other_user_id>,
-    >,
-    (
-        (
-            notifications::id,
-            notifications::kind,
-            notifications::created_at,
-            notifications::read_at,
-            notifications::class_id,
-            notifications::thread_id,
-            notifications::message_id,
-            notifications::detail,
-        ),
-        diesel::dsl::Nullable<(classes::subject, classes::catalog_number)>,
-        diesel::dsl::Nullable<(
-            class_messages::anonymous_identifier,
-            class_messages::content,
-            class_messages::hidden,
-            class_messages::held,
-            class_messages::deleted,
-        )>,
-        diesel::dsl::Nullable<(users::computing_id, users::display_name)>,
-    ),
-> {
-    notifications::table
-        .left_join(classes::table.on(classes::id.nullable().eq(notifications::class_id)))
-        .left_join(
-            class_messages::table.on(class_messages::id.nullable().eq(notifications::message_id)),
-        )
-        .left_join(users::table.on(users::id.nullable().eq(notifications::other_user_id)))
-        .select((
-            (
-                notifications::id,
-                notifications::kind,
-                notifications::created_at,
-                notifications::read_at,
-                notifications::class_id,
-                notifications::thread_id,
-                notifications::message_id,
-                notifications::detail,
-            ),
-            (classes::subject, classes::catalog_number).nullable(),
-            (
-                class_messages::anonymous_identifier,
-                class_messages::content,
-                class_messages::hidden,
-                class_messages::held,
-                class_messages::deleted,
-            )
-                .nullable(),
-            (users::computing_id, users::display_name).nullable(),
-        ))
 }
 
 fn shape(row: Row) -> Option<NotificationView> {
@@ -171,17 +161,27 @@ fn shape(row: Row) -> Option<NotificationView> {
         class,
         message,
         other,
+        (member, muted),
     ) = row;
     let kind: Kind = kind.parse().ok()?;
+    // A class's chat is for its members: once the student has left it, its
+    // notices keep their headline but quote nothing (the message may have
+    // been edited since), and none is mailed; nor, once they muted it, is
+    // one the mute silences.
+    // (A moderator's word on the student's own message still reaches them.)
+    let chat = class_id.is_some() && kind.topic() != super::Topic::Moderation;
+    let left = chat && !member;
+    let quiet = left || (chat && muted && kind.follows_mute());
     let (pseudonym, excerpt) = match message {
         Some((pseudonym, content, hidden, held, deleted)) => {
             // Someone else's message shows only while classmates can see it (not
             // hidden, not held for review: a reply edited into held keeps its
-            // notices, which must not carry its new words); the student's own
-            // (moderation kinds) until it is removed.
+            // notices, which must not carry its new words) and the student
+            // still takes the class; the student's own (moderation kinds)
+            // until it is removed.
             // A deleted message loses its pseudonym too, as on the thread page.
             let own = kind.topic() == super::Topic::Moderation;
-            let shown = !deleted && (own || (!hidden && !held));
+            let shown = !deleted && (own || (!hidden && !held && !left));
             (
                 (!deleted).then_some(pseudonym),
                 shown.then(|| excerpt(&content)),
@@ -205,6 +205,7 @@ fn shape(row: Row) -> Option<NotificationView> {
             _ => computing_id,
         }),
         detail,
+        quiet,
     })
 }
 
@@ -314,6 +315,7 @@ mod tests {
             excerpt: Some("hi".into()),
             other_name: Some("Ada <b> (al4b)".into()),
             detail: None,
+            quiet: false,
         }
     }
 
@@ -350,10 +352,19 @@ mod tests {
     #[test]
     fn a_deleted_message_shows_neither_its_text_nor_its_pseudonym() {
         let row = |hidden: bool, held: bool, deleted: bool| -> Row {
+            row_of("reply", hidden, held, deleted, (true, false))
+        };
+        fn row_of(
+            kind: &str,
+            hidden: bool,
+            held: bool,
+            deleted: bool,
+            (member, muted): (bool, bool),
+        ) -> Row {
             (
                 (
                     NotificationId::new(),
-                    "reply".into(),
+                    kind.into(),
                     chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc(),
                     None,
                     Some(ClassId::new()),
@@ -370,8 +381,9 @@ mod tests {
                     deleted,
                 )),
                 None,
+                (member, muted),
             )
-        };
+        }
         let shown = shape(row(false, false, false)).unwrap();
         assert_eq!(shown.pseudonym.as_deref(), Some("Violet Heron"));
         assert_eq!(shown.excerpt.as_deref(), Some("the text"));
@@ -391,6 +403,25 @@ mod tests {
             shape(row(false, false, true)).unwrap().headline(),
             "A classmate replied to your message in CS 2100"
         );
+
+        // Left the class: the headline stays, the words go, and it is not
+        // mailed; muted: the words stay (still a member), not mailed either.
+        let left = shape(row_of("reply", false, false, false, (false, false))).unwrap();
+        assert_eq!((left.excerpt, left.quiet), (None, true));
+        let muted = shape(row_of("reply", false, false, false, (true, true))).unwrap();
+        assert_eq!(
+            (muted.excerpt.as_deref(), muted.quiet),
+            (Some("the text"), true)
+        );
+        // A moderator's word on the student's own message is silenced by
+        // neither, and still quotes it.
+        for gone in [(true, true), (false, false)] {
+            let own = shape(row_of("message_hidden", true, false, false, gone)).unwrap();
+            assert_eq!(
+                (own.excerpt.as_deref(), own.quiet),
+                (Some("the text"), false)
+            );
+        }
     }
 
     #[test]

@@ -55,6 +55,10 @@ fn replies(
     n: usize,
     at: NaiveDateTime,
 ) -> Vec<(ClassMessage, NotificationId)> {
+    // Both take the class: a class's notices are mailed to its members only.
+    for who in [author, replier] {
+        common_grounds::classes::enroll(conn, &who.id, &class.id, at).unwrap();
+    }
     let thread = MessageBuilder::new(
         &class.id,
         &author.id,
@@ -379,6 +383,66 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+backend_test!(
+    async fn a_class_left_or_muted_is_not_in_the_digest(backend: Backend) {
+        // Arrange: A has replies waiting in CS 2100, MATH 3100 and PHYS 1425.
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let b = UserBuilder::new("bbb2b").insert(&mut conn);
+        let kept = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+        let left = crate::common::seed::class(&mut conn, "MATH 3100", "1262");
+        let muted = crate::common::seed::class(&mut conn, "PHYS 1425", "1262");
+        set_hour(&mut conn, &a, 9);
+        replies(&mut conn, &kept, &a, &b, 1, campus(7, 7, 0));
+        let gone = replies(&mut conn, &left, &a, &b, 1, campus(7, 7, 10));
+        replies(&mut conn, &muted, &a, &b, 1, campus(7, 7, 20));
+
+        // Act: A leaves MATH 3100 and mutes PHYS 1425 before the hour.
+        {
+            use common_grounds::db::schema::user_classes::dsl as uc;
+            diesel::delete(
+                uc::user_classes
+                    .filter(uc::user_id.eq(&a.id))
+                    .filter(uc::class_id.eq(&left.id)),
+            )
+            .execute(&mut conn)
+            .unwrap();
+        }
+        diesel::insert_into(common_grounds::db::schema::class_mutes::table)
+            .values((
+                common_grounds::db::schema::class_mutes::user_id.eq(&a.id),
+                common_grounds::db::schema::class_mutes::class_id.eq(&muted.id),
+                common_grounds::db::schema::class_mutes::created_at.eq(campus(7, 8, 0)),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        let queued = email::run_once(&mut conn, &mail(), campus(7, 9, 0)).unwrap();
+
+        // Assert: the digest lists CS 2100 only, and quotes nothing else.
+        assert_eq!(queued.digests, 1, "{queued:?}");
+        let smtp = SmtpServer::start().await;
+        assert_eq!(
+            deliver(&mut conn, &smtp_mailer(smtp.port), campus(7, 9, 0)).await,
+            1
+        );
+        let received = smtp.wait_for(1, 10).await;
+        let text = received[0].plain_text();
+        assert_eq!(subject(&received[0]), "Your Common Grounds digest: 1 new");
+        assert!(text.contains("in CS 2100"), "{text}");
+        for other in ["MATH 3100", "PHYS 1425"] {
+            assert!(!text.contains(other), "{other} in the digest:\n{text}");
+        }
+        // The inbox still lists the left class's notice, without its words.
+        let listed =
+            common_grounds::notifications::view::list(&mut conn, &a.id, campus(7, 10, 0), None, 10)
+                .unwrap();
+        let notice = listed.iter().find(|n| n.id == gone[0].1).unwrap();
+        assert_eq!(notice.excerpt, None, "{notice:?}");
+        assert!(notice.quiet);
+    }
+);
 
 backend_test!(
     async fn a_digest_claimed_before_a_crash_is_sent_once_after_the_restart(backend: Backend) {
