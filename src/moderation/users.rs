@@ -23,6 +23,8 @@ pub enum AccountActionError {
     OwnRole,
     #[error("Staff accounts cannot be suspended; change the role first.")]
     StaffCannotBeSuspended,
+    #[error("That account is suspended: a suspended account cannot be made staff. Lift the suspension first, if it should end. Nothing was changed.")]
+    SuspendedCannotBeStaff,
     #[error("The suspension must end in the future.")]
     EndNotInFuture,
     #[error("Give the end as a date with a four-digit year, like 2027-01-15.")]
@@ -268,15 +270,20 @@ pub fn end_name_wait(
 }
 
 /// Changes a user's role. `actor` is None when done from the command line.
+/// A suspended account is not made staff: staff cannot be suspended, and a
+/// suspended moderator could still hide posts and approve reveals.
 pub fn set_role(
     tx: &mut Tx,
     actor: Option<&UserId>,
     target: &User,
     role: Role,
     now: NaiveDateTime,
-) -> QueryResult<bool> {
+) -> Result<bool, AccountActionError> {
     if target.role == role {
         return Ok(false);
+    }
+    if role.is_staff() && target.suspended_at(now).is_some() {
+        return Err(AccountActionError::SuspendedCannotBeStaff);
     }
     accounts::update(
         tx,

@@ -321,6 +321,7 @@ impl From<moderation::users::AccountActionError> for AppError {
             E::NotFound
             | E::OwnRole
             | E::StaffCannotBeSuspended
+            | E::SuspendedCannotBeStaff
             | E::EndNotInFuture
             | E::EndTooFar
             | E::ReasonLength

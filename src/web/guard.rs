@@ -62,6 +62,15 @@ pub struct CurrentUser {
     pub waiting_reveals: i64,
 }
 
+impl CurrentUser {
+    /// Staff, and not suspended: what the admin pages and staff forms let in.
+    /// (A suspended account cannot be made staff; this keeps one made so
+    /// before that rule, or by a direct database edit, out as well.)
+    pub fn acts_as_staff(&self) -> bool {
+        self.user.role.is_staff() && self.user.suspended_at(clock::now()).is_none()
+    }
+}
+
 /// The nav counts unread notifications up to this; beyond it shows "99+".
 pub const NAV_COUNT_CAP: i64 = 100;
 
@@ -277,7 +286,7 @@ pub async fn staff_only(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
     let refusal = match load_session(req.request()).await {
-        Ok(Some(current)) if current.user.role.is_staff() => {
+        Ok(Some(current)) if current.acts_as_staff() => {
             // A form's body is read after this, at the sender's pace: the
             // session is cached in the request, so the connection that looked
             // it up goes back to the pool rather than wait on the upload.
@@ -484,10 +493,10 @@ impl<T: SessionForm> FromRequest for StaffForm<T> {
         Box::pin(async move {
             let form = form.await?.into_inner();
             let current = match verify_session_csrf(&req, form.csrf_token()).await {
-                Ok(current) if current.user.role.is_staff() => current,
+                Ok(current) if current.acts_as_staff() => current,
                 Err(AppError::Csrf) => {
                     return match load_session(&req).await? {
-                        Some(c) if c.user.role.is_staff() => Err(AppError::Csrf.into()),
+                        Some(c) if c.acts_as_staff() => Err(AppError::Csrf.into()),
                         _ => Err(AppError::NotFound.into()),
                     };
                 }

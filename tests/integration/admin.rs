@@ -949,3 +949,73 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn a_suspended_student_is_not_made_staff(backend: Backend) {
+        // Arrange: a moderator suspends a student for a week.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let admin = staff(&app, "ad1m", Role::Admin);
+        let target = app.student("su5p");
+        let page = "/admin/users/su5p";
+        let r = admin
+            .post(
+                &app,
+                page,
+                "/admin/users/su5p/suspend",
+                &[
+                    ("length", "week"),
+                    ("reason", "Brigading reports on purpose"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let changes_before = audit_rows(&app, AuditAction::RoleChange).len();
+
+        // Act: an admin, then the command line, try to make them a moderator.
+        let (_, html) = admin
+            .post_and_follow(
+                &app,
+                page,
+                "/admin/users/su5p/role",
+                &[("role", "moderator")],
+            )
+            .await;
+        let cli = run_cli(&app, &["grant-role", "su5p", "moderator"]).await;
+
+        // Assert: both refused, in words; nothing changed or audited.
+        assert!(
+            html.contains("a suspended account cannot be made staff"),
+            "{}",
+            flash_in(&html)
+        );
+        assert!(!cli.status.success());
+        assert!(
+            String::from_utf8_lossy(&cli.stderr).contains("cannot be made staff"),
+            "{}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
+        assert_eq!(user_row(&app, &target.user.id).role, Role::Student);
+        assert_eq!(
+            audit_rows(&app, AuditAction::RoleChange).len(),
+            changes_before
+        );
+
+        // A suspended staff account made before this rule (here by a direct
+        // edit) is kept out of the admin pages and staff forms all the same.
+        diesel::update(users::table.find(&target.user.id))
+            .set(users::role.eq(Role::Moderator.as_str()))
+            .execute(&mut app.conn())
+            .unwrap();
+        let target = new_session(&app, &user_row(&app, &target.user.id));
+        assert_eq!(target.get(&app, "/admin/flags").await.0, 404);
+        let r = target
+            .post(
+                &app,
+                "/",
+                "/admin/users/ad1m/suspend",
+                &[("length", "week")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 404);
+    }
+);
