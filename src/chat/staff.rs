@@ -113,6 +113,8 @@ pub enum Release {
     NotHeld,
     /// Its text is no longer the text the moderator read (`fingerprint`).
     Changed,
+    /// It replies to a message hidden, removed or held since.
+    ParentGone,
 }
 
 /// Releases a held message to the class: from now on everyone sees it, as if
@@ -135,6 +137,18 @@ pub fn release(
     }
     if fingerprint(&message.content) != shown {
         return Ok(Release::Changed);
+    }
+    // Released, it reads as posted now, and no reply can be posted now under
+    // a hidden or removed message. (Whether its author could post now, being
+    // suspended or gone from the class, is deliberately not asked: a refusal
+    // would tell the moderator something of who wrote it, and suspending a
+    // suspect then pressing Release would name the author without a reveal.
+    // The moderator judges the words, which were posted while they could.)
+    if let Some(parent_id) = &message.parent_message_id {
+        let shown = super::find(tx, parent_id)?.is_some_and(|p| !p.deleted && !p.hidden && !p.held);
+        if !shown {
+            return Ok(Release::ParentGone);
+        }
     }
     // It is timed as posted now (after the class's newest message), so every
     // read mark set while it was held leaves it unread and "new" for the class.

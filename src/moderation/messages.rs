@@ -433,6 +433,7 @@ pub fn release(
             chat::staff::Release::Released(message) => *message,
             chat::staff::Release::NotHeld => return Err(ActionError::NotHeld),
             chat::staff::Release::Changed => return Err(ActionError::ChangedSinceShown),
+            chat::staff::Release::ParentGone => return Err(ActionError::ParentGone),
         };
         audit(tx, actor, AuditAction::Release, &message, None, None, now)?;
         Ok(message)
@@ -450,6 +451,8 @@ pub enum ActionError {
     NotHeld,
     #[error("Its author edited that post after the queue showed it, so nothing was released. Read it again in the queue before you release it.")]
     ChangedSinceShown,
+    #[error("The message it replies to has been hidden or removed since, so it was not released; it stays held. Remove it, or release it if that message is restored.")]
+    ParentGone,
     #[error("Choose why: pick a reason from the list (harassment or bullying, personal information, hate, spam or off-topic, academic dishonesty, or other). Nothing was changed.")]
     CategoryRequired,
     #[error("That reason is not one of the list. Reload the queue and pick one of its reasons. Nothing was changed.")]

@@ -346,6 +346,7 @@ impl From<moderation::messages::ActionError> for AppError {
             | moderation::messages::ActionError::Held
             | moderation::messages::ActionError::NotHeld
             | moderation::messages::ActionError::ChangedSinceShown
+            | moderation::messages::ActionError::ParentGone
             | moderation::messages::ActionError::Deleted
             | moderation::messages::ActionError::AlreadyHidden
             | moderation::messages::ActionError::NotHidden

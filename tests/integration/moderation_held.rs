@@ -447,6 +447,61 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_held_reply_under_a_hidden_message_stays_held(backend: Backend) {
+        // Arrange: a held reply, then its thread's opening message is hidden.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let other = app.student("oth2b");
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let class = new_class(&app, "CS 3240", &[&author, &other]).id;
+        let (status, _) = post(&app, &other, &class, "Who has the lab notes?", None, false).await;
+        assert_eq!(status, 303);
+        let thread = message_with(&app, "Who has the lab notes?");
+        let text = "call 434-555-0199 for the notes";
+        let held = warned_then_held(
+            &app,
+            &author,
+            &class,
+            text,
+            Some(&thread),
+            "contains a phone number",
+        )
+        .await;
+        let hidden = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{thread}/hide"),
+                &[("category", "spam"), ("reason", "")],
+            )
+            .await;
+        assert_eq!(hidden.status().as_u16(), 303);
+
+        // Act: a moderator releases the reply, as read.
+        let shown = common_grounds::chat::staff::fingerprint(text);
+        let (_, page) = moderator
+            .post_and_follow(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{held}/release"),
+                &[("shown", &shown)],
+            )
+            .await;
+
+        // Assert: refused in words; it stays held, out of the class's sight.
+        assert!(
+            page.contains("The message it replies to has been hidden or removed since"),
+            "{page}"
+        );
+        assert!(held_state(&app, &held).0, "still held");
+        let (_, theirs) = other
+            .get(&app, &format!("/classes/{class}/threads/{thread}"))
+            .await;
+        assert!(!theirs.contains("434-555-0199"), "{theirs}");
+    }
+);
+
+backend_test!(
     async fn short_names_whole_words_and_non_members_do_not_trigger(backend: Backend) {
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
