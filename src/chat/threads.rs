@@ -1096,9 +1096,11 @@ fn root_page(
         if let Some(viewer) = viewer {
             // Someone else's held thread is not listed, unless it was edited into
             // held under replies: then it stays, shown as hidden (as its page does),
-            // so classmates' replies do not vanish with it.
+            // so classmates' replies do not vanish with it. Pinned or not: a
+            // pinned thread edited into held once stayed listed, telling the
+            // class its opening post was held, under its pseudonym.
             let replies = diesel::alias!(class_messages as replies);
-            query = query.filter(unless_pinned(Box::new(
+            let held_rule: ListCond<_> = Box::new(
                 class_messages::held
                     .eq(false)
                     .or(class_messages::user_id.eq(viewer.clone()))
@@ -1109,7 +1111,8 @@ fn root_page(
                                 .eq(class_messages::id.nullable()),
                         ),
                     )),
-            )));
+            );
+            query = query.filter(held_rule);
         }
         if page.sort == Sort::Unanswered {
             // An answer that is deleted, hidden or held does not count.

@@ -502,6 +502,61 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_pinned_thread_edited_into_held_leaves_the_list(backend: Backend) {
+        // Arrange: a thread, pinned by a moderator.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let other = app.student("oth2b");
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let class = new_class(&app, "CS 3240", &[&author, &other]).id;
+        let (status, _) = post(
+            &app,
+            &author,
+            &class,
+            "Office hours moved today",
+            None,
+            false,
+        )
+        .await;
+        assert_eq!(status, 303);
+        let thread = message_with(&app, "Office hours moved today");
+        let pinned = moderator
+            .post(
+                &app,
+                &format!("/classes/{class}"),
+                &format!("/classes/{class}/threads/{thread}/pin"),
+                &[],
+            )
+            .await;
+        assert_eq!(pinned.status().as_u16(), 303);
+        let (_, before) = other.get(&app, &format!("/classes/{class}")).await;
+        assert!(before.contains(thread.as_str()), "listed while shown");
+
+        // Act: its author edits it to name a phone number, and confirms.
+        let edit = author
+            .post(
+                &app,
+                &format!("/classes/{class}"),
+                &format!("/messages/{thread}/edit"),
+                &[
+                    ("content", "Office hours moved, call 434-555-0199"),
+                    ("confirm_naming", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(edit.status().as_u16(), 303);
+        assert!(held_state(&app, &thread).0, "held");
+
+        // Assert: a classmate's list no longer has it, pinned or not; its
+        // author's still does.
+        let (_, theirs) = other.get(&app, &format!("/classes/{class}")).await;
+        assert!(!theirs.contains(thread.as_str()), "{theirs}");
+        let (_, own) = author.get(&app, &format!("/classes/{class}")).await;
+        assert!(own.contains(thread.as_str()), "{own}");
+    }
+);
+
+backend_test!(
     async fn short_names_whole_words_and_non_members_do_not_trigger(backend: Backend) {
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
