@@ -121,12 +121,15 @@ impl LiveBatch {
                 let message = self.messages.get(&e.message_id);
                 let root = self.messages.get(&e.thread_id);
                 let view = message.map(|m| self.view(m, root, viewer, rules, now));
-                let thread = root.map(|root| {
-                    let replies = self
-                        .replies
-                        .get(&e.thread_id)
-                        .map(Vec::as_slice)
-                        .unwrap_or(&[]);
+                let replies = self
+                    .replies
+                    .get(&e.thread_id)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                // A deleted opening post with no reply the class sees (held
+                // ones are not loaded) leaves the list, as the page has it.
+                let listed = root.filter(|r| !r.deleted || replies.iter().any(|s| !s.deleted));
+                let thread = listed.map(|root| {
                     let mut summary = threads::summary_of(root, replies, viewer, rules, now);
                     summary.opening.voted_by_me = self.voted(&root.id, viewer);
                     summary

@@ -301,6 +301,29 @@ fn has_replies(conn: &mut DbConn, message_id: &MessageId) -> QueryResult<bool> {
     .get_result(conn)
 }
 
+/// Whether the class sees something under this message: for a thread's
+/// opening post, a reply in the thread that is neither held nor deleted; for
+/// a reply, a reply to it that is not held. (A placeholder kept up by held
+/// replies alone is shown to no one: see `threads`.)
+fn has_shown_replies(conn: &mut DbConn, message: &ClassMessage) -> QueryResult<bool> {
+    let shown = class_messages::held.eq(false);
+    match message.parent_message_id {
+        None => diesel::select(diesel::dsl::exists(
+            class_messages::table
+                .filter(class_messages::thread_root_id.eq(&message.id))
+                .filter(class_messages::deleted.eq(false))
+                .filter(shown),
+        ))
+        .get_result(conn),
+        Some(_) => diesel::select(diesel::dsl::exists(
+            class_messages::table
+                .filter(class_messages::parent_message_id.eq(&message.id))
+                .filter(shown),
+        ))
+        .get_result(conn),
+    }
+}
+
 /// Makes a message a "[deleted]" placeholder: marked deleted, its text erased
 /// from the row students' pages read. Its replies keep their place.
 pub fn tombstone(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::events::{self, EventKind};
 use super::{
-    has_replies, lock_class, naming, pseudonym, visible_message, ChatError, ClassMessage,
-    MessageBody, MessageId, NewClassMessage, Rules,
+    has_replies, has_shown_replies, lock_class, naming, pseudonym, visible_message, ChatError,
+    ClassMessage, MessageBody, MessageId, NewClassMessage, Rules,
 };
 use crate::accounts::{self, rate_limit, User, UserId};
 use crate::classes::{self, ClassId};
@@ -554,15 +554,24 @@ pub fn delete(
             return Ok((message.class_id, Deletion::Placeholder));
         }
         events::record(tx, &message, EventKind::Delete, now)?;
+        // A placeholder the class does not see (nothing it sees replies to
+        // it: see `threads`) is, to its author too, removed.
+        let kept = |tx: &mut Tx| -> QueryResult<Deletion> {
+            Ok(if has_shown_replies(tx, &message)? {
+                Deletion::Placeholder
+            } else {
+                Deletion::Removed
+            })
+        };
         if super::revisions::is_evidence(tx, &message)? {
             super::revisions::keep(tx, &message, super::RevisionEnd::AuthorDelete, now)?;
             super::tombstone(tx, &message.id, now)?;
             audit_evidence(tx, &message)?;
-            return Ok((message.class_id, Deletion::Placeholder));
+            return Ok((message.class_id.clone(), kept(tx)?));
         }
         if has_replies(tx, &message.id)? {
             super::tombstone(tx, &message.id, now)?;
-            return Ok((message.class_id, Deletion::Placeholder));
+            return Ok((message.class_id.clone(), kept(tx)?));
         }
         diesel::delete(class_messages::table.find(&message.id)).execute(&mut **tx)?;
         let mut parent_id = message.parent_message_id;

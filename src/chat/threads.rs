@@ -978,13 +978,29 @@ pub fn thread_page(
         .ok_or(ChatError::MessageNotFound)?;
     // Someone else's held message is not there for this viewer, unless it was
     // edited into held after replies came: then it stays as a hidden one.
+    // Likewise a "[deleted]" placeholder stays only above a reply the viewer
+    // sees: kept up by held replies alone, it would tell the class that
+    // something is held under it.
     let sees = |m: &ClassMessage| !m.held || staff || m.user_id.as_ref() == Some(viewer);
-    let parents: HashSet<MessageId> = replies
+    let parent_of: HashMap<MessageId, Option<MessageId>> = replies
         .iter()
-        .filter_map(|m| m.parent_message_id.clone())
+        .map(|m| (m.id.clone(), m.parent_message_id.clone()))
         .collect();
-    replies.retain(|m| sees(m) || parents.contains(&m.id));
-    if !sees(&root) && replies.is_empty() {
+    let mut kept: HashSet<MessageId> = replies
+        .iter()
+        .filter(|m| sees(m) && !m.deleted)
+        .map(|m| m.id.clone())
+        .collect();
+    let mut above: Vec<MessageId> = kept.iter().cloned().collect();
+    while let Some(id) = above.pop() {
+        if let Some(Some(parent)) = parent_of.get(&id) {
+            if parent_of.contains_key(parent) && kept.insert(parent.clone()) {
+                above.push(parent.clone());
+            }
+        }
+    }
+    replies.retain(|m| kept.contains(&m.id));
+    if (!sees(&root) || root.deleted) && replies.is_empty() {
         return Err(ChatError::MessageNotFound);
     }
     let mark = super::reads::Marks::new(
@@ -1113,6 +1129,27 @@ fn root_page(
                     )),
             );
             query = query.filter(held_rule);
+            // A deleted opening post is listed only above a reply the class
+            // sees (as the thread page keeps it): one kept up by held replies
+            // alone would tell the class something is held there.
+            let shown = diesel::alias!(class_messages as shown);
+            let deleted_rule: ListCond<_> = Box::new(
+                class_messages::deleted
+                    .eq(false)
+                    .nullable()
+                    .or(diesel::dsl::exists(
+                        shown
+                            .filter(
+                                shown
+                                    .field(class_messages::thread_root_id)
+                                    .eq(class_messages::id.nullable()),
+                            )
+                            .filter(shown.field(class_messages::held).eq(false))
+                            .filter(shown.field(class_messages::deleted).eq(false)),
+                    )
+                    .nullable()),
+            );
+            query = query.filter(deleted_rule);
         }
         if page.sort == Sort::Unanswered {
             // An answer that is deleted, hidden or held does not count.

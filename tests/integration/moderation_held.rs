@@ -557,6 +557,65 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_thread_deleted_over_a_held_reply_leaves_the_list(backend: Backend) {
+        // Arrange: a thread whose one reply is held.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let starter = app.student("sta2b");
+        let reader = app.student("rea3c");
+        let class = new_class(&app, "CS 3240", &[&author, &starter, &reader]).id;
+        let (status, _) = post(
+            &app,
+            &starter,
+            &class,
+            "Anyone selling a lab kit?",
+            None,
+            false,
+        )
+        .await;
+        assert_eq!(status, 303);
+        let thread = message_with(&app, "Anyone selling a lab kit?");
+        warned_then_held(
+            &app,
+            &author,
+            &class,
+            "call 434-555-0199 for mine",
+            Some(&thread),
+            "contains a phone number",
+        )
+        .await;
+
+        // Act: the starter deletes the thread.
+        let deleted = starter
+            .post(
+                &app,
+                &format!("/classes/{class}/threads/{thread}"),
+                &format!("/messages/{thread}/delete"),
+                &[],
+            )
+            .await;
+
+        // Assert: to the starter as to the class, it is gone, as a thread
+        // with no replies would be: no "[deleted]" row saying something is
+        // held under it, and its page is not there.
+        assert_eq!(deleted.status().as_u16(), 303);
+        let location = deleted.headers()["location"].to_str().unwrap().to_string();
+        assert!(!location.contains(thread.as_str()), "{location}");
+        for who in [&starter, &reader] {
+            let (_, list) = who.get(&app, &format!("/classes/{class}")).await;
+            assert!(
+                !list.contains(thread.as_str()) && !list.contains("[deleted]"),
+                "{list}"
+            );
+            let (status, _) = who
+                .get(&app, &format!("/classes/{class}/threads/{thread}"))
+                .await;
+            assert_eq!(status, 404);
+        }
+    }
+);
+
+backend_test!(
     async fn short_names_whole_words_and_non_members_do_not_trigger(backend: Backend) {
         let app = spawn_app(backend).await;
         let author = app.student("aut1a");
