@@ -206,6 +206,41 @@ pub fn flag_and_record(
 }
 
 /// At most `flags_per_day` reports (first reports and reports again) per student per day.
+/// Stops counting toward automatic hides the reports `reporter` made that
+/// still count (counted, not reviewed): for a suspended account. Its reports
+/// stay in the moderators' queue, marked as not counting, and each message's
+/// count drops by one, so two brigaders suspended for it cannot hide a post
+/// together with one more classmate. A message already hidden stays hidden:
+/// restoring it is a moderator's call. Returns how many reports stopped.
+pub fn uncount_reports_by(
+    tx: &mut Tx,
+    reporter: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    let counting = || {
+        message_flags::table
+            .filter(message_flags::user_id.eq(reporter))
+            .filter(message_flags::counted.eq(true))
+            .filter(message_flags::cleared_at.is_null())
+    };
+    diesel::update(
+        class_messages::table
+            .filter(class_messages::id.eq_any(counting().select(message_flags::message_id)))
+            .filter(class_messages::flagged_count.gt(0)),
+    )
+    .set((
+        class_messages::flagged_count.eq(class_messages::flagged_count - 1),
+        class_messages::updated_at.eq(now),
+    ))
+    .execute(&mut *conn)?;
+    diesel::update(message_flags::table.filter(message_flags::user_id.eq(reporter)))
+        .filter(message_flags::counted.eq(true))
+        .filter(message_flags::cleared_at.is_null())
+        .set(message_flags::counted.eq(false))
+        .execute(conn)
+}
+
 fn refuse_over_daily_limit(
     conn: &mut DbConn,
     flagger: &UserId,

@@ -275,6 +275,57 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn suspended_reporters_stop_counting(backend: Backend) {
+        // Arrange: two long-standing members report a message, then a
+        // moderator suspends both for brigading.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("au1t");
+        let (b1, b2, third) = (
+            app.student("brx1"),
+            app.student("bry2"),
+            app.student("thz3"),
+        );
+        let reader = app.student("rdv5");
+        let moderator = staff(&app, "mou6", Role::Moderator);
+        let class = new_class(&app, "PSYC 1010", &[&author, &b1, &b2, &third, &reader]);
+        for s in [&author, &b1, &b2, &third, &reader] {
+            joined_ago(&app, s, &class, Duration::days(30));
+        }
+        let text = "the study group meets in Clark Hall at seven";
+        let message = post_message(&app, &author, &class, text).await;
+        report(&app, &b1, &class, &message.id, "brigade one").await;
+        report(&app, &b2, &class, &message.id, "brigade two").await;
+        for who in [&b1, &b2] {
+            let page = format!("/admin/users/{}", who.user.computing_id);
+            let r = moderator
+                .post(
+                    &app,
+                    &page,
+                    &format!("{page}/suspend"),
+                    &[("length", "week"), ("reason", "Reporting posts as a group")],
+                )
+                .await;
+            assert_eq!(r.status().as_u16(), 303);
+        }
+
+        // Act: one more long-standing member reports it.
+        report(&app, &third, &class, &message.id, "a real concern").await;
+
+        // Assert: still shown (one counting report, not three); the two
+        // suspended reports stay in the queue, not counting.
+        assert!(chat_seen(&app, &reader, &class).await.contains(text));
+        let card = queue_card(&app, &moderator, &message.id)
+            .await
+            .expect("the message is queued");
+        assert!(
+            card.contains("brigade one") && card.contains("brigade two"),
+            "{card}"
+        );
+        assert!(card.contains("1 counting toward hiding"), "{card}");
+    }
+);
+
 // ---------------------------------------------------------------- 7. evidence
 
 backend_test!(
