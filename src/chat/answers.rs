@@ -14,7 +14,7 @@ use super::{lock_class, ChatError, ClassMessage, MessageId};
 use crate::accounts::User;
 use crate::classes;
 use crate::db::schema::class_messages;
-use crate::db::{self, DbConn};
+use crate::db::{self, DbConn, Tx};
 use crate::notifications::{self, Kind, Notice};
 
 /// Whether `actor` may mark the answer of the thread that starts with `root`:
@@ -30,13 +30,17 @@ pub fn counts(answer: &ClassMessage) -> bool {
 
 /// Marks `reply` as its thread's answer (replacing any earlier one), or with
 /// `mark` false unmarks it if it is the answer. Returns the thread's first
-/// message as it is now.
+/// message as it is now. A staff member's change to a thread they did not
+/// start is a staff action: `record_staff` writes its audit row in this
+/// transaction (moderation's log; chat sits below it, so the caller hands
+/// it in, as with pins).
 pub fn mark(
     conn: &mut DbConn,
     actor: &User,
     reply_id: &MessageId,
     mark: bool,
     now: NaiveDateTime,
+    record_staff: impl FnOnce(&mut Tx, &ClassMessage, bool) -> QueryResult<usize>,
 ) -> Result<ClassMessage, QaError> {
     if let Some(until) = actor.suspended_at(now) {
         return Err(ChatError::Suspended { until }.into());
@@ -84,6 +88,9 @@ pub fn mark(
             .execute(&mut **tx)?;
         let root = super::find(tx, &root_id)?.ok_or(ChatError::MessageNotFound)?;
         events::record(tx, &root, EventKind::Edit, now)?;
+        if actor.role.is_staff() && root.user_id.as_ref() != Some(&actor.id) {
+            record_staff(tx, &root, answer.is_some())?;
+        }
         // The starter hears of an answer someone else (staff) marked for them,
         // while they are still in the class (as with replies: the notice
         // quotes the answer, which is for the class's members only).

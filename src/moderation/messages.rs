@@ -796,6 +796,24 @@ pub fn record_pin(
     audit(tx, actor, action, thread, None, None, now)
 }
 
+/// Records a staff member's marking (or unmarking) of the answer of a
+/// thread they did not start, in the mark's transaction (`chat::answers`
+/// hands this in, as pins do). The target is the thread's opening post.
+pub fn record_answer(
+    tx: &mut Tx,
+    actor: &UserId,
+    thread: &ClassMessage,
+    marked: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let action = if marked {
+        AuditAction::MarkAnswer
+    } else {
+        AuditAction::UnmarkAnswer
+    };
+    audit(tx, actor, action, thread, None, None, now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

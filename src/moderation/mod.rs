@@ -57,6 +57,9 @@ crate::text_enum!(
         ClearDisplayName => "clear_display_name",
         // That wait ended early (a removal found mistaken).
         EndNameWait => "end_name_wait",
+        // Staff marked (or unmarked) the answer of a student's thread.
+        MarkAnswer => "mark_answer",
+        UnmarkAnswer => "unmark_answer",
     }
 );
 

@@ -480,9 +480,23 @@ backend_test!(
             stored(&app, &question.id).answer_id,
             Some(second.id.clone())
         );
+        // The moderator's mark is in the audit log, against the thread; the
+        // starter's own marks are not staff actions and are not logged.
+        let logged = |action: AuditAction| -> Vec<(Option<String>, String)> {
+            audit_log::table
+                .filter(audit_log::action.eq(action.as_str()))
+                .select((audit_log::actor_id, audit_log::target_id))
+                .load(&mut app.conn())
+                .unwrap()
+        };
+        assert_eq!(
+            logged(AuditAction::MarkAnswer),
+            [(Some(moderator.user.id.to_string()), question.id.to_string())]
+        );
         let (status, _) = mark(&app, &starter, &second, "no").await;
         assert_eq!(status, 303);
         assert_eq!(stored(&app, &question.id).answer_id, None);
+        assert!(logged(AuditAction::UnmarkAnswer).is_empty());
         let (_, list) = other.get(&app, &unanswered).await;
         assert_eq!(thread_order(&list), ids(&[&question, &open]));
 
@@ -834,6 +848,7 @@ backend_test!(
                         &last.id,
                         true,
                         clock::now(),
+                        |_, _, _| Ok(0),
                     )
                     .unwrap();
                 }

@@ -397,6 +397,7 @@ backend_test!(
             &first.id,
             true,
             clock::now(),
+            |_, _, _| Ok(0),
         )
         .unwrap();
         chat::answers::mark(
@@ -405,6 +406,7 @@ backend_test!(
             &first.id,
             false,
             clock::now(),
+            |_, _, _| Ok(0),
         )
         .unwrap();
         nothing_new(&app, &before, "the starter's own mark and unmark");
@@ -416,6 +418,7 @@ backend_test!(
                 &second.id,
                 true,
                 clock::now(),
+                |_, _, _| Ok(0),
             )
             .unwrap();
         })
@@ -427,6 +430,7 @@ backend_test!(
             &second.id,
             false,
             clock::now(),
+            |_, _, _| Ok(0),
         )
         .unwrap();
         nothing_new(&app, &before, "an unmark");
@@ -443,6 +447,7 @@ backend_test!(
             &first.id,
             true,
             clock::now(),
+            |_, _, _| Ok(0),
         )
         .unwrap();
         nothing_new(&app, &before, "an answer marked after the starter left");

@@ -50,6 +50,8 @@ pub fn action_label(action: AuditAction) -> &'static str {
         AuditAction::AuthorDelete => "deleted their reported message",
         AuditAction::Pin => "pinned a thread",
         AuditAction::Unpin => "unpinned a thread",
+        AuditAction::MarkAnswer => "marked a thread's answer",
+        AuditAction::UnmarkAnswer => "unmarked a thread's answer",
         AuditAction::Dismiss => "dismissed a message's reports",
         AuditAction::ViewClass => "read a class's chat",
         AuditAction::RevealRequest => "asked to reveal a message's author",

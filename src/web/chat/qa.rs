@@ -117,7 +117,11 @@ pub async fn mark_answer(
     let actor = current.user.clone();
     let id = reply_id.clone();
     let result = with_conn(&state.pool, move |conn| {
-        Ok(chat::answers::mark(conn, &actor, &id, mark, clock::now()))
+        let now = clock::now();
+        let audit = |tx: &mut crate::db::Tx, thread: &chat::ClassMessage, marked: bool| {
+            moderation::messages::record_answer(tx, &actor.id, thread, marked, now)
+        };
+        Ok(chat::answers::mark(conn, &actor, &id, mark, now, audit))
     })
     .await?;
     match result {
