@@ -505,7 +505,9 @@ pub fn end_name_wait(
 }
 
 /// Deletes accounts whose address was never confirmed a day after they were
-/// made, unless a friend request still waits for them; returns how many.
+/// made, unless a friendship row names them: a request still waiting for
+/// them, or a choice kept for an erased student's ID (a block against it, or
+/// its declined request: `friends::personal_data::keep_for`). Returns how many.
 pub fn delete_unconfirmed(tx: &mut Tx, now: NaiveDateTime) -> QueryResult<usize> {
     let conn: &mut DbConn = tx;
     diesel::delete(
@@ -519,8 +521,15 @@ pub fn delete_unconfirmed(tx: &mut Tx, now: NaiveDateTime) -> QueryResult<usize>
             .filter(users::created_at.lt(now - chrono::Duration::days(1)))
             // A friend request waits for its addressee even before they
             // sign up; dropping it early would tell the sender they never did.
+            // A decline kept for an erased student names its placeholder
+            // first: dropped (and its row with it), signing up again would
+            // let them ask once more, as if never declined.
             .filter(diesel::dsl::not(diesel::dsl::exists(
-                friendships::table.filter(friendships::user_id_2.eq(users::id)),
+                friendships::table.filter(
+                    friendships::user_id_2
+                        .eq(users::id)
+                        .or(friendships::user_id_1.eq(users::id)),
+                ),
             ))),
     )
     .execute(conn)

@@ -826,6 +826,42 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_decline_outlives_the_erasure_and_the_cleanup(backend: Backend) {
+        // Arrange: the decliner declined the asker; no block anywhere.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let asker = app.student("ask1q");
+        let decliner = app.student("dcl3q");
+        seed::friendship(
+            &mut app.conn(),
+            &asker.user,
+            &decliner.user,
+            FriendshipStatus::Rejected,
+        );
+
+        // Act: the asker erases their account; two days on, the cleanup that
+        // deletes unconfirmed accounts runs.
+        let deleted = asker
+            .post(&app, "/account", "/account/delete", &[("confirm", "ask1q")])
+            .await;
+        assert_eq!(deleted.status().as_u16(), 303);
+        let later = clock::now() + chrono::Duration::days(2);
+        common_grounds::db::write_tx(&mut app.conn(), |tx| {
+            common_grounds::accounts::delete_unconfirmed(tx, later)
+        })
+        .unwrap();
+
+        // Assert: the ID's placeholder, and the decline with it, are kept.
+        let again = common_grounds::accounts::find_by_computing_id(&mut app.conn(), "ask1q")
+            .unwrap()
+            .expect("the placeholder the decline holds on to");
+        let row = common_grounds::friends::between(&mut app.conn(), &again.id, &decliner.user.id)
+            .unwrap()
+            .expect("the decline stays");
+        assert_eq!(row.status, FriendshipStatus::Rejected);
+    }
+);
+
 /// On PostgreSQL, an erasure and a classmate's write that names the erased
 /// student (a reply's notice to them, here a row naming them) while holding
 /// a class the erasure takes next: both finish, neither is aborted as a
