@@ -505,9 +505,10 @@ pub fn end_name_wait(
 }
 
 /// Deletes accounts whose address was never confirmed a day after they were
-/// made, unless a friendship row names them: a request still waiting for
-/// them, or a choice kept for an erased student's ID (a block against it, or
-/// its declined request: `friends::personal_data::keep_for`). Returns how many.
+/// made, unless a friendship row names them (a request still waiting for
+/// them, or a choice kept for an erased student's ID: a block against it, or
+/// its declined request, `friends::personal_data::keep_for`), or a running
+/// suspension or display-name wait was kept for that ID. Returns how many.
 pub fn delete_unconfirmed(tx: &mut Tx, now: NaiveDateTime) -> QueryResult<usize> {
     let conn: &mut DbConn = tx;
     diesel::delete(
@@ -519,6 +520,16 @@ pub fn delete_unconfirmed(tx: &mut Tx, now: NaiveDateTime) -> QueryResult<usize>
                 "users.email_verified = FALSE",
             ))
             .filter(users::created_at.lt(now - chrono::Duration::days(1)))
+            .filter(
+                users::suspended_until
+                    .is_null()
+                    .or(users::suspended_until.le(now)),
+            )
+            .filter(
+                users::display_name_locked_until
+                    .is_null()
+                    .or(users::display_name_locked_until.le(now)),
+            )
             // A friend request waits for its addressee even before they
             // sign up; dropping it early would tell the sender they never did.
             // A decline kept for an erased student names its placeholder

@@ -158,11 +158,31 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
     accounts::personal_data::erase_user(tx, user)?;
     // Others' blocks (and declines) of this computing ID stay, on the same
     // kind of unconfirmed placeholder a request to a stranger makes: signing
-    // up again must not lift them.
-    if !others_choices.is_empty() {
+    // up again must not lift them. So does a running suspension, or a wait
+    // for a new display name a moderator set: deleting the account and
+    // signing up again must not end them early. (Only their ends, and the
+    // suspension's reason the student is shown, are kept.)
+    let suspended = user.suspended_at(now);
+    let name_lock = user.name_locked_at(now);
+    if !others_choices.is_empty() || suspended.is_some() || name_lock.is_some() {
         let domain = user.email.rsplit('@').next().unwrap_or_default();
         let placeholder = friends::requests::placeholder(tx, &user.computing_id, domain, now)?;
-        friends::personal_data::keep_for(tx, others_choices, &user.id, &placeholder)?;
+        if !others_choices.is_empty() {
+            friends::personal_data::keep_for(tx, others_choices, &user.id, &placeholder)?;
+        }
+        if suspended.is_some() || name_lock.is_some() {
+            accounts::update(
+                tx,
+                &placeholder,
+                &accounts::UserChanges {
+                    suspended_until: suspended.map(Some),
+                    suspension_reason: suspended.and(user.suspension_reason.as_deref()).map(Some),
+                    display_name_locked_until: name_lock.map(Some),
+                    updated_at: Some(now),
+                    ..Default::default()
+                },
+            )?;
+        }
     }
     Ok(erased)
 }

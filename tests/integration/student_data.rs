@@ -862,6 +862,55 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_suspension_outlives_deleting_the_account(backend: Backend) {
+        // Arrange: a student suspended for a week, their name also removed.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let student = app.student("sus1q");
+        let now = clock::now();
+        let until = now + chrono::Duration::days(7);
+        let name_wait = now + chrono::Duration::days(5);
+        diesel::update(users::table.find(&student.user.id))
+            .set((
+                users::suspended_until.eq(Some(until)),
+                users::suspension_reason.eq(Some("Repeated harassment in CS 2100")),
+                users::display_name_locked_until.eq(Some(name_wait)),
+            ))
+            .execute(&mut app.conn())
+            .unwrap();
+
+        // Act: they delete the account; two days on, the cleanup runs.
+        let deleted = student
+            .post(&app, "/account", "/account/delete", &[("confirm", "sus1q")])
+            .await;
+        assert_eq!(deleted.status().as_u16(), 303);
+        common_grounds::db::write_tx(&mut app.conn(), |tx| {
+            common_grounds::accounts::delete_unconfirmed(tx, now + chrono::Duration::days(2))
+        })
+        .unwrap();
+
+        // Assert: the account the same ID gets on signing up again is still
+        // suspended, with its reason, and still waits for a name.
+        let again = common_grounds::accounts::find_by_computing_id(&mut app.conn(), "sus1q")
+            .unwrap()
+            .expect("a placeholder keeps the suspension");
+        assert_ne!(again.id, student.user.id);
+        let close = |a: Option<chrono::NaiveDateTime>, b: chrono::NaiveDateTime| {
+            a.is_some_and(|a| (a - b).num_seconds().abs() < 2)
+        };
+        assert!(close(again.suspended_until, until), "{again:?}");
+        assert!(
+            close(again.display_name_locked_until, name_wait),
+            "{again:?}"
+        );
+        assert_eq!(
+            again.suspension_reason.as_deref(),
+            Some("Repeated harassment in CS 2100")
+        );
+        assert_eq!(again.display_name, None);
+    }
+);
+
 /// On PostgreSQL, an erasure and a classmate's write that names the erased
 /// student (a reply's notice to them, here a row naming them) while holding
 /// a class the erasure takes next: both finish, neither is aborted as a
