@@ -36,7 +36,12 @@ pub fn still_waiting(row: &Friendship, now: NaiveDateTime) -> bool {
     matches!(
         row.status,
         FriendshipStatus::Pending | FriendshipStatus::Rejected
-    ) && row.updated_at >= now - Duration::days(REQUEST_LIFETIME_DAYS)
+    ) && row.updated_at >= lifetime_start(now)
+}
+
+/// The oldest a request may be (its `updated_at`) and still wait at `now`.
+pub fn lifetime_start(now: NaiveDateTime) -> NaiveDateTime {
+    now - Duration::days(REQUEST_LIFETIME_DAYS)
 }
 
 /// The time that makes a declined request read, to its sender, as lapsed.
@@ -645,13 +650,14 @@ pub fn overview(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResu
     Ok(out)
 }
 
-/// Pending requests sent to `me`, newest first (for the home page), with each
-/// requester's display name when they set one.
-pub fn incoming(conn: &mut DbConn, me: &UserId) -> QueryResult<Vec<Person>> {
+/// Pending requests sent to `me` still waiting at `now`, newest first (for
+/// the home page), with each requester's display name when they set one.
+pub fn incoming(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResult<Vec<Person>> {
     let rows: Vec<(NaiveDateTime, String, Option<String>)> = friendships::table
         .inner_join(users::table.on(users::id.eq(friendships::user_id_1)))
         .filter(friendships::user_id_2.eq(me))
         .filter(friendships::status.eq(FriendshipStatus::Pending.as_str()))
+        .filter(friendships::updated_at.ge(lifetime_start(now)))
         .order(friendships::updated_at.desc())
         .select((
             friendships::updated_at,

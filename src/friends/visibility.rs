@@ -156,10 +156,14 @@ pub fn friends_in_term_and_requests(
     conn: &mut DbConn,
     viewer: &User,
     term: Option<&str>,
+    now: NaiveDateTime,
 ) -> QueryResult<(FriendsByClass, Vec<Person>)> {
     use diesel::sql_types::{Nullable, Text};
     let Some(term) = term.filter(|_| !viewer.hide_classes) else {
-        return Ok((HashMap::new(), super::requests::incoming(conn, &viewer.id)?));
+        return Ok((
+            HashMap::new(),
+            super::requests::incoming(conn, &viewer.id, now)?,
+        ));
     };
     let in_classes = friends_in!(
         viewer,
@@ -175,6 +179,9 @@ pub fn friends_in_term_and_requests(
         .inner_join(users::table.on(users::id.eq(friendships::user_id_1)))
         .filter(friendships::user_id_2.eq(viewer.id.clone()))
         .filter(friendships::status.eq(FriendshipStatus::Pending.as_str()))
+        // Past its lifetime a request is gone, before the cleanup removes it
+        // (`requests::still_waiting`): not listed, as the friends page has it.
+        .filter(friendships::updated_at.ge(super::requests::lifetime_start(now)))
         .select((
             None::<String>.into_sql::<Nullable<Text>>(),
             users::computing_id,

@@ -80,6 +80,7 @@ pub async fn show_home(
                 conn,
                 user,
                 choice.current.as_ref().map(|t| t.code()),
+                crate::clock::now(),
             )?;
             let unread = match &choice.current {
                 Some(term) => {

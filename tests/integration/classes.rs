@@ -1513,3 +1513,38 @@ async fn a_block_racing_the_blocked_students_erasure_is_kept() {
         Some((FriendshipStatus::Blocked, blocker.user.id.clone()))
     );
 }
+
+backend_test!(
+    async fn a_lapsed_request_leaves_home(backend: Backend) {
+        // Arrange: A asked B; B takes a class (home's one-statement path)
+        // and C takes none (the requests-only path); A asked C too.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let b = app.student("bb2y");
+        let c = app.student("cc3z");
+        let class = section(&app, "CS 3120", "1262", "001", "Theory", &[]);
+        join(&app, &b, &class);
+        befriend(&app, &a.user.id, &b.user.id, FriendshipStatus::Pending);
+        befriend(&app, &a.user.id, &c.user.id, FriendshipStatus::Pending);
+        let requests = |html: &str| text_of(html, "#requests-heading + .rows");
+        for who in [&b, &c] {
+            assert!(requests(&who.get(&app, "/").await.1).contains("aa1x"));
+        }
+
+        // Act: both requests pass their 60 days (the hourly cleanup has not
+        // run yet).
+        use common_grounds::db::schema::friendships;
+        diesel::update(friendships::table)
+            .set(friendships::updated_at.eq(clock::now() - chrono::Duration::days(61)))
+            .execute(&mut app.conn())
+            .unwrap();
+
+        // Assert: neither home lists them, as the friends page does not.
+        for who in [&b, &c] {
+            let (_, home) = who.get(&app, "/").await;
+            assert!(!requests(&home).contains("aa1x"), "{home}");
+            let (_, page) = who.get(&app, "/friends").await;
+            assert!(!text_of(&page, "main").contains("aa1x"), "{page}");
+        }
+    }
+);
