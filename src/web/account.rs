@@ -226,7 +226,7 @@ pub async fn save_privacy(
     let classes = if hide {
         "Your classes are hidden from friends, and theirs from you."
     } else {
-        "Friends can see the classes you share with them."
+        "Friends can see your classes and your week."
     };
     let name = match DisplayName::parse_optional(&form.display_name) {
         Ok(name) => name,
