@@ -109,6 +109,26 @@ fn pg_tool(name: &str) -> anyhow::Result<Command> {
     }
 }
 
+/// Points a PostgreSQL client tool at `url` without its password on the
+/// command line (where `ps` and /proc show it to every local user while a
+/// dump runs): the password goes in the child's `PGPASSWORD` instead.
+fn connect_to(command: &mut Command, url: &str) -> anyhow::Result<()> {
+    let mut parsed =
+        url::Url::parse(url).with_context(|| "DATABASE_URL is not a postgres:// URL")?;
+    if let Some(password) = parsed.password() {
+        let password = percent_encoding::percent_decode_str(password)
+            .decode_utf8()
+            .with_context(|| "the database password in DATABASE_URL is not UTF-8")?
+            .into_owned();
+        command.env("PGPASSWORD", password);
+        parsed
+            .set_password(None)
+            .map_err(|()| anyhow::anyhow!("DATABASE_URL cannot drop its password"))?;
+    }
+    command.arg(format!("--dbname={parsed}"));
+    Ok(())
+}
+
 fn run(mut command: Command, what: &str) -> anyhow::Result<()> {
     let out = command
         .output()
@@ -222,8 +242,8 @@ pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Resu
                 dump.arg("--format=custom")
                     .arg("--no-owner")
                     .arg(format!("--snapshot={}", snapshot.id))
-                    .arg(format!("--file={}", path.display()))
-                    .arg(format!("--dbname={raw}"));
+                    .arg(format!("--file={}", path.display()));
+                connect_to(&mut dump, raw)?;
                 run(dump, "pg_dump")?;
                 Ok((version, tables))
             })();
@@ -404,9 +424,9 @@ pub fn verify(file: &Path, scratch_server: Option<&str>) -> anyhow::Result<Diffe
                 restore
                     .arg("--no-owner")
                     .arg("--no-privileges")
-                    .arg("--exit-on-error")
-                    .arg(format!("--dbname={url}"))
-                    .arg(file);
+                    .arg("--exit-on-error");
+                connect_to(&mut restore, url.as_str())?;
+                restore.arg(file);
                 run(restore, "pg_restore")?;
                 let mut conn =
                     db::Manager::new(DatabaseUrl::Postgres(url.to_string())).establish()?;
@@ -475,8 +495,33 @@ fn refuse_if_in_use(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// A PostgreSQL database other sessions are connected to (app servers, cron,
+/// a psql): restoring over it would drop what they are writing, and bring
+/// back students erased since the backup, under running processes.
+fn refuse_if_connected(raw: &str) -> anyhow::Result<()> {
+    #[derive(QueryableByName)]
+    struct Others {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = db::Manager::new(DatabaseUrl::Postgres(raw.to_string())).establish()?;
+    let others: Others = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .get_result(&mut conn)?;
+    if others.n > 0 {
+        bail!(
+            "{} other session(s) are connected to this database (a running server, cron or a psql); stop them, then restore",
+            others.n
+        );
+    }
+    Ok(())
+}
+
 /// Restores `file` into `to`. Refuses a target that holds tables unless `force`,
-/// and an SQLite file that is in use.
+/// and one in use: an SQLite file another program has open, a PostgreSQL
+/// database other sessions are connected to.
 /// Returns the differences from the manifest found after restoring (empty: OK).
 pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Differences> {
     let manifest = read_manifest(file)?;
@@ -527,6 +572,7 @@ pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Dif
             std::fs::rename(&copy, path)?;
         }
         DatabaseUrl::Postgres(raw) => {
+            refuse_if_connected(raw)?;
             let mut restore = pg_tool("pg_restore")?;
             // One transaction: a restore that fails half way (over a newer
             // schema, say) leaves the database as it was, not half dropped.
@@ -538,7 +584,8 @@ pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Dif
             if force {
                 restore.arg("--clean").arg("--if-exists");
             }
-            restore.arg(format!("--dbname={raw}")).arg(file);
+            connect_to(&mut restore, raw)?;
+            restore.arg(file);
             run(restore, "pg_restore")?;
         }
     }
@@ -546,4 +593,43 @@ pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Dif
     let version = applied_version(&mut conn)?;
     let tables = count_all(&mut conn)?;
     Ok(compare(&manifest, version, &tables))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tools_command_line_never_carries_the_password() {
+        let mut command = Command::new("pg_dump");
+        connect_to(
+            &mut command,
+            "postgres://cg:s%40cr%2Ft@db.example:5433/cg?sslmode=require",
+        )
+        .unwrap();
+        let args: Vec<String> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            ["--dbname=postgres://cg@db.example:5433/cg?sslmode=require"]
+        );
+        assert!(!args.concat().contains("s@cr/t") && !args.concat().contains("s%40"));
+        let envs: Vec<(String, String)> = command
+            .get_envs()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.to_string_lossy().into_owned(),
+                    v?.to_string_lossy().into_owned(),
+                ))
+            })
+            .collect();
+        assert_eq!(envs, [("PGPASSWORD".to_string(), "s@cr/t".to_string())]);
+
+        // No password: nothing is set, the URL goes as it is.
+        let mut command = Command::new("pg_dump");
+        connect_to(&mut command, "postgres://postgres@127.0.0.1:5432/cg").unwrap();
+        assert_eq!(command.get_envs().count(), 0);
+    }
 }

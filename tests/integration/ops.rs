@@ -209,6 +209,45 @@ backend_test!(
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_over_the_postgres_database_a_running_server_uses_is_refused() {
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    // Arrange: a server running on a PostgreSQL database, and a snapshot of it.
+    let app = spawn_app(Backend::Postgres).await;
+    populate(&mut app.conn());
+    let data = tempdir();
+    let url = app.db.url_string();
+    let created = cli(&["backup", "create"], &url, &data);
+    assert!(created.status.success(), "{}", text(&created));
+    let file = snapshot_in(&data.join("backups"));
+    let (status, _) = get_with(&app, &client(), "/readyz").await;
+    assert_eq!(status, 200, "the server holds its pool's connections");
+    let before = counts(&mut app.conn());
+
+    // Act: restore over the live database, forced.
+    let args = [
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--to",
+        &url,
+        "--force",
+    ];
+    let forced = cli(&args, &url, &data);
+
+    // Assert: refused with the reason; nothing was dropped under the server.
+    assert!(!forced.status.success(), "{}", text(&forced));
+    assert!(
+        text(&forced).contains("other session(s) are connected"),
+        "{}",
+        text(&forced)
+    );
+    assert_eq!(counts(&mut app.conn()), before);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_over_the_sqlite_file_a_running_server_uses_is_refused() {
     // Arrange: a server running on an SQLite file, and a snapshot of it.
     let app = spawn_app(Backend::Sqlite).await;
