@@ -141,6 +141,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         blocked_back -> Bool,
+        asked_by -> Nullable<Text>,
+        asked_at -> Nullable<Timestamp>,
     }
 }
 

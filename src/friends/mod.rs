@@ -45,6 +45,10 @@ pub struct Friendship {
     pub updated_at: NaiveDateTime,
     /// In a BLOCKED row: `user_id_2` blocks `user_id_1` too.
     pub blocked_back: bool,
+    /// In a BLOCKED row: a request left under the block, by `asked_by` at
+    /// `asked_at` (`requests::waiting_under_block`).
+    pub asked_by: Option<UserId>,
+    pub asked_at: Option<NaiveDateTime>,
 }
 
 impl Friendship {
@@ -73,6 +77,8 @@ pub struct FriendshipChanges<'a> {
     pub user_id_2: Option<&'a UserId>,
     pub status: Option<&'a str>,
     pub blocked_back: Option<bool>,
+    pub asked_by: Option<Option<&'a UserId>>,
+    pub asked_at: Option<Option<NaiveDateTime>>,
     pub updated_at: NaiveDateTime,
 }
 

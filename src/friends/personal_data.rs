@@ -60,7 +60,18 @@ pub fn export_user(
     }
     for (row, computing_id) in as_second {
         if row.status == FriendshipStatus::Blocked {
-            // They blocked me: not mine to see; but my own block back is mine.
+            // They blocked me: not mine to see; but my own block back is
+            // mine, and so is a request of mine under their block, which
+            // reads as any request of mine (as a declined one does).
+            if let Some(asked_at) = super::requests::waiting_under_block(&row, me, now) {
+                friendship_entries.push(FriendshipEntry {
+                    computing_id,
+                    status: FriendshipStatus::Pending.as_str().to_string(),
+                    direction: "sent",
+                    since: asked_at,
+                });
+                continue;
+            }
             if row.blocked_back {
                 friendship_entries.push(FriendshipEntry {
                     computing_id,

@@ -44,6 +44,37 @@ pub fn lifetime_start(now: NaiveDateTime) -> NaiveDateTime {
     now - Duration::days(REQUEST_LIFETIME_DAYS)
 }
 
+/// When `who` asked, if their request waits under the other's block at
+/// `now`. A block must not be told from a decline: the blocked student's
+/// request (made before the block, or since) reads to them as a declined one
+/// does, listed as sent until it would have lapsed, withdrawn like any other.
+pub fn waiting_under_block(
+    row: &Friendship,
+    who: &UserId,
+    now: NaiveDateTime,
+) -> Option<NaiveDateTime> {
+    (row.status == FriendshipStatus::Blocked
+        && !row.blocked_by(who)
+        && row.asked_by.as_ref() == Some(who))
+    .then_some(row.asked_at)
+    .flatten()
+    .filter(|at| *at >= lifetime_start(now))
+}
+
+/// Sets (or clears) the request left under a block.
+fn set_asked(
+    conn: &mut DbConn,
+    row: &Friendship,
+    asked: Option<(&UserId, NaiveDateTime)>,
+) -> QueryResult<usize> {
+    diesel::update(friendships::table.find(&row.id))
+        .set((
+            friendships::asked_by.eq(asked.map(|(who, _)| who.clone())),
+            friendships::asked_at.eq(asked.map(|(_, at)| at)),
+        ))
+        .execute(conn)
+}
+
 /// The time that makes a declined request read, to its sender, as lapsed.
 fn lapsed_for_sender(now: NaiveDateTime) -> NaiveDateTime {
     now - Duration::days(REQUEST_LIFETIME_DAYS) - Duration::seconds(1)
@@ -183,11 +214,21 @@ fn request_in(
                     set_status(tx, &row, &me.id, &other.id, FriendshipStatus::Rejected, now)?;
                     Ok(sent)
                 }
-                // They blocked me, I already asked, or they declined my request:
-                // nothing changes, and the reply is the ordinary one.
-                (FriendshipStatus::Blocked, _)
-                | (FriendshipStatus::Pending, true)
-                | (FriendshipStatus::Rejected, true) => Ok(sent),
+                // They blocked me: as if they had declined. My request is kept
+                // under the block (counted when new, listed as sent until it
+                // lapses), and they hear nothing.
+                (FriendshipStatus::Blocked, _) => {
+                    if waiting_under_block(&row, &me.id, now).is_none() {
+                        if let Err(limited) = spend_request(tx, me, now)? {
+                            return Ok(limited);
+                        }
+                        set_asked(tx, &row, Some((&me.id, now)))?;
+                    }
+                    Ok(sent)
+                }
+                // I already asked, or they declined my request: nothing
+                // changes, and the reply is the ordinary one.
+                (FriendshipStatus::Pending, true) | (FriendshipStatus::Rejected, true) => Ok(sent),
                 // They asked first: asking back accepts.
                 (FriendshipStatus::Pending, false) => {
                     set_status(
@@ -329,8 +370,11 @@ fn set_status(
             user_id_1: Some(first),
             user_id_2: Some(second),
             status: Some(status.as_str()),
-            // A row that becomes anything (even BLOCKED by one) holds no block back.
+            // A row that becomes anything (even BLOCKED by one) holds no block
+            // back, and no request under a block (a block sets its own after).
             blocked_back: Some(false),
+            asked_by: Some(None),
+            asked_at: Some(None),
             updated_at: now,
         })
         .execute(conn)
@@ -414,8 +458,13 @@ fn act_in(
     };
     let conn: &mut DbConn = tx;
     // A row where the other student blocked me is, to me, no row at all
-    // (unless I block them too: then it is my block).
-    let row = row.filter(|r| r.status != FriendshipStatus::Blocked || r.blocked_by(&me.id));
+    // (unless I block them too: then it is my block), or only my request
+    // under their block, which reads as a declined one (withdrawn like one).
+    let row = row.filter(|r| {
+        r.status != FriendshipStatus::Blocked
+            || r.blocked_by(&me.id)
+            || waiting_under_block(r, &me.id, now).is_some()
+    });
     let cid = computing_id.to_string();
     match action {
         Action::Accept | Action::Decline => {
@@ -451,10 +500,15 @@ fn act_in(
                     FriendshipStatus::Pending | FriendshipStatus::Rejected => {
                         r.user_id_1 == me.id && still_waiting(r, now)
                     }
-                    FriendshipStatus::Blocked => false,
+                    // My request under their block, withdrawn as any other.
+                    FriendshipStatus::Blocked => waiting_under_block(r, &me.id, now).is_some(),
                 })
                 .ok_or_else(|| ActionError::NotConnected(cid.clone()))?;
-            if row.status == FriendshipStatus::Rejected {
+            if row.status == FriendshipStatus::Blocked {
+                // Withdrawn, to me; under the block it stays, lapsed, as a
+                // withdrawn decline does.
+                set_asked(conn, &row, Some((&me.id, lapsed_for_sender(now))))?;
+            } else if row.status == FriendshipStatus::Rejected {
                 // Withdrawn, to me; the decline stays (`still_waiting`).
                 set_status(
                     conn,
@@ -493,11 +547,33 @@ fn act_in(
                 // Nobody yet: blocked all the same, so the list reads as for anyone.
                 None => placeholder(tx, computing_id, placeholder_domain, now)?,
             };
+            // Their block (with my request under it) is met below, as no row.
+            let row = row.filter(|r| r.status != FriendshipStatus::Blocked || r.blocked_by(&me.id));
             match row {
                 // Mine already (or ours both ways): nothing changes.
                 Some(row) if row.blocked_by(&me.id) => {}
                 Some(row) => {
+                    // What was asked stays under the block: their request,
+                    // waiting (or declined by me), reads to them as declined;
+                    // mine that they declined stays declined, so blocking and
+                    // unblocking cannot lift a decline. Mine still waiting is
+                    // withdrawn, its notice with it, as a withdrawal does.
+                    let theirs = row.user_id_1 == other_id;
+                    let under = match row.status {
+                        FriendshipStatus::Pending if theirs && still_waiting(&row, now) => {
+                            Some((other_id.clone(), row.updated_at))
+                        }
+                        FriendshipStatus::Pending if !theirs => {
+                            notifications::friends::request_withdrawn(tx, &other_id, &me.id)?;
+                            None
+                        }
+                        FriendshipStatus::Rejected => Some((row.user_id_1.clone(), row.updated_at)),
+                        _ => None,
+                    };
                     set_status(tx, &row, &me.id, &other_id, FriendshipStatus::Blocked, now)?;
+                    if let Some((asker, at)) = &under {
+                        set_asked(tx, &row, Some((asker, *at)))?;
+                    }
                 }
                 None => {
                     if let Some(pair) = super::between_locked(tx, &me.id, &other_id)? {
@@ -559,6 +635,16 @@ fn act_in(
                         friendships::updated_at.eq(now),
                     ))
                     .execute(conn)?;
+            } else if let (Some(asker), Some(at)) = (&row.asked_by, row.asked_at) {
+                // What was asked under the block is a declined request now:
+                // to its sender as it was (waiting until it lapses, if it
+                // does), and asking again reaches no one.
+                let other = if &row.user_id_1 == asker {
+                    &row.user_id_2
+                } else {
+                    &row.user_id_1
+                };
+                set_status(conn, &row, asker, other, FriendshipStatus::Rejected, at)?;
             } else {
                 diesel::delete(target).execute(conn)?;
             }
@@ -626,6 +712,14 @@ pub fn overview(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResu
             display_name: if named { display_name.clone() } else { None },
             since: row.updated_at,
         };
+        if let Some(asked_at) = waiting_under_block(&row, me, now) {
+            // Mine, under their block: listed as any request of mine.
+            out.outgoing.push(Person {
+                since: asked_at,
+                ..person(false)
+            });
+            continue;
+        }
         match row.status {
             FriendshipStatus::Accepted => out.friends.push((other_id.clone(), person(true))),
             // Mine, answered or not, while it lives (a declined one reads as waiting).

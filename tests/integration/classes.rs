@@ -372,15 +372,18 @@ backend_test!(
         }
         assert_eq!(a.get(&app, "/friends/bb2b").await.0, 404);
 
-        // A's new request changes nothing and gets the ordinary reply.
+        // A's new request gets the ordinary reply and is listed as sent, as
+        // a declined one is (a block must not be told from a decline); B
+        // hears nothing and the block stays.
         let (_, after) = a
             .post_and_follow(&app, "/friends", "/friends", &[("who", "bb2b")])
             .await;
         assert!(after.contains("Request sent to bb2b"), "{after}");
         assert!(
-            !text_of(&after, "main section").contains("bb2b"),
-            "B must not appear in A's lists"
+            text_of(&after, "#outgoing-heading + .rows").contains("bb2b"),
+            "listed as sent, like any request: {after}"
         );
+        assert!(!text_of(&after, "#friends-heading + .rows").contains("bb2b"));
         assert_eq!(
             status_between(&app, &a.user.id, &b.user.id),
             Some((FriendshipStatus::Blocked, b.user.id.clone()))
@@ -396,7 +399,6 @@ backend_test!(
         assert!(text_of(&b_friends, "main").contains("aa1a"));
         let unblocked = b.post(&app, "/friends", "/friends/aa1a/unblock", &[]).await;
         assert_eq!(unblocked.status().as_u16(), 303);
-        assert_eq!(status_between(&app, &a.user.id, &b.user.id), None);
         assert!(!names(&a.get(&app, "/").await.1, "bb2b"));
         let (_, b_home) = b.get(&app, "/").await;
         assert!(
@@ -409,12 +411,21 @@ backend_test!(
         assert!(!names(&b.get(&app, "/").await.1, "aa1a"), "and only once");
         assert_eq!(a.get(&app, "/friends/bb2b").await.0, 404);
 
-        // A new request is needed, and now it counts.
-        a.post(&app, "/friends", "/friends", &[("who", "bb2b")])
+        // A's request made under the block is now a declined one: still
+        // listed to A as sent, never shown to B; B can ask A afresh.
+        assert_eq!(
+            status_between(&app, &a.user.id, &b.user.id),
+            Some((FriendshipStatus::Rejected, a.user.id.clone()))
+        );
+        let (_, a_friends) = a.get(&app, "/friends").await;
+        assert!(text_of(&a_friends, "#outgoing-heading + .rows").contains("bb2b"));
+        let (_, b_friends) = b.get(&app, "/friends").await;
+        assert!(!text_of(&b_friends, "main").contains("aa1a"), "{b_friends}");
+        b.post(&app, "/friends", "/friends", &[("who", "aa1a")])
             .await;
         assert_eq!(
             status_between(&app, &a.user.id, &b.user.id),
-            Some((FriendshipStatus::Pending, a.user.id.clone()))
+            Some((FriendshipStatus::Pending, b.user.id.clone()))
         );
     }
 );
@@ -1546,5 +1557,73 @@ backend_test!(
             let (_, page) = who.get(&app, "/friends").await;
             assert!(!text_of(&page, "main").contains("aa1x"), "{page}");
         }
+    }
+);
+
+backend_test!(
+    async fn a_block_reads_as_a_decline_and_lifts_none(backend: Backend) {
+        use common_grounds::db::schema::notifications;
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let b = app.student("bb2y");
+        let notices_to = |who: &Student| -> i64 {
+            notifications::table
+                .filter(notifications::user_id.eq(&who.user.id))
+                .count()
+                .get_result(&mut app.conn())
+                .unwrap()
+        };
+        let sent = |html: &str| text_of(html, "#outgoing-heading + .rows");
+
+        // A asks B; B blocks A: to A, the request still waits, as a
+        // declined one would, and A can withdraw it as any other.
+        a.post(&app, "/friends", "/friends", &[("who", "bb2y")])
+            .await;
+        b.post(&app, "/friends", "/friends/aa1x/block", &[]).await;
+        let (_, page) = a.get(&app, "/friends").await;
+        assert!(sent(&page).contains("bb2y"), "{page}");
+        let (_, page) = a
+            .post_and_follow(&app, "/friends", "/friends/bb2y/remove", &[])
+            .await;
+        assert!(
+            page.contains("Your request to bb2y was withdrawn"),
+            "{page}"
+        );
+        assert!(!sent(&page).contains("bb2y"), "{page}");
+        b.post(&app, "/friends", "/friends/aa1x/unblock", &[]).await;
+
+        // B asks A, then blocks A: B's request leaves A's inbox as a
+        // withdrawn one does, not as a block would show.
+        diesel::delete(common_grounds::db::schema::friendships::table)
+            .execute(&mut app.conn())
+            .unwrap();
+        let before = notices_to(&a);
+        b.post(&app, "/friends", "/friends", &[("who", "aa1x")])
+            .await;
+        assert_eq!(notices_to(&a), before + 1, "A is told of B's request");
+        b.post(&app, "/friends", "/friends/aa1x/block", &[]).await;
+        assert_eq!(notices_to(&a), before, "the notice goes, as on withdrawal");
+        b.post(&app, "/friends", "/friends/aa1x/unblock", &[]).await;
+
+        // B declined A; A blocks B and unblocks: the decline holds, and
+        // asking again reaches no one.
+        diesel::delete(common_grounds::db::schema::friendships::table)
+            .execute(&mut app.conn())
+            .unwrap();
+        a.post(&app, "/friends", "/friends", &[("who", "bb2y")])
+            .await;
+        b.post(&app, "/friends", "/friends/aa1x/decline", &[]).await;
+        a.post(&app, "/friends", "/friends/bb2y/block", &[]).await;
+        a.post(&app, "/friends", "/friends/bb2y/unblock", &[]).await;
+        let before = notices_to(&b);
+        a.post(&app, "/friends", "/friends", &[("who", "bb2y")])
+            .await;
+        assert_eq!(
+            status_between(&app, &a.user.id, &b.user.id),
+            Some((FriendshipStatus::Rejected, a.user.id.clone()))
+        );
+        assert_eq!(notices_to(&b), before, "B hears nothing");
+        let (_, page) = b.get(&app, "/friends").await;
+        assert!(!text_of(&page, "#incoming-heading + .rows").contains("aa1x"));
     }
 );
