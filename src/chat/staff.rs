@@ -67,17 +67,42 @@ pub fn restore(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<u
     if message.hidden {
         events::record(tx, &message, EventKind::Restore, now)?;
     }
+    forget_erased_evidence(tx, &message)?;
     Ok(n)
+}
+
+/// An erased student's message kept only as evidence for a review (see
+/// `personal_data::erase_user`) keeps its text and pseudonym until the review
+/// ends; ended by a restore or a dismissal (the reports were wrong), they go,
+/// as they would have at the erasure had no report waited.
+fn forget_erased_evidence(tx: &mut Tx, message: &super::ClassMessage) -> QueryResult<()> {
+    if message.user_id.is_some() || !message.deleted {
+        return Ok(());
+    }
+    let conn: &mut DbConn = tx;
+    diesel::delete(
+        crate::db::schema::message_revisions::table
+            .filter(crate::db::schema::message_revisions::message_id.eq(&message.id)),
+    )
+    .execute(&mut *conn)?;
+    diesel::update(class_messages::table.find(&message.id))
+        .set(class_messages::anonymous_identifier.eq(super::personal_data::PLACEHOLDER_PSEUDONYM))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Dismisses a message's reports and leaves the message as it is: the
 /// reports were wrong. Writes only when a report waits for review (a second
 /// press changes nothing), and records no event: students see no change.
 pub fn dismiss(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
-    if locked(tx, id)?.is_none() {
+    let Some(message) = locked(tx, id)? else {
         return Ok(0);
+    };
+    let n = super::flags::dismiss_waiting_reports(tx, id, now)?;
+    if n > 0 {
+        forget_erased_evidence(tx, &message)?;
     }
-    super::flags::dismiss_waiting_reports(tx, id, now)
+    Ok(n)
 }
 
 /// Removes a message's text for good: it stays as a shown "[deleted]"

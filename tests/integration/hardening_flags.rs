@@ -552,6 +552,26 @@ backend_test!(
         assert!(card.contains("harassment"), "{card}");
         let html = chat_seen(&app, &reporter, &class).await;
         assert!(!html.contains("harassing words") && !html.contains("harmless words"));
+
+        // The review ends with the reports dismissed: the kept text and the
+        // pseudonym go, as at an erasure with nothing under review.
+        moderate(&app, &moderator, &reported.id, "dismiss").await;
+        let left: i64 = message_revisions::table
+            .filter(message_revisions::message_id.eq(&reported.id))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(
+            left, 0,
+            "the erased student's text is not kept after the review"
+        );
+        let after = chat::find(&mut app.conn(), &reported.id).unwrap().unwrap();
+        assert_eq!(
+            after.anonymous_identifier,
+            chat::personal_data::PLACEHOLDER_PSEUDONYM
+        );
+        let (_, dismissed) = moderator.get(&app, "/admin/flags?tab=dismissed").await;
+        assert!(!dismissed.contains("harassing words to keep"));
     }
 );
 
