@@ -12,7 +12,9 @@ use super::{Kind, NotificationId};
 use crate::accounts::UserId;
 use crate::chat::MessageId;
 use crate::classes::ClassId;
-use crate::db::schema::{class_messages, class_mutes, classes, notifications, user_classes, users};
+use crate::db::schema::{
+    class_messages, class_mutes, classes, friendships, notifications, user_classes, users,
+};
 use crate::db::DbConn;
 
 /// One notification, ready to show.
@@ -54,7 +56,7 @@ type Row = (
     Option<(String, String)>,
     Option<(String, String, bool, bool, bool)>,
     Option<(String, Option<String>)>,
-    (bool, bool),
+    (bool, bool, bool),
 );
 
 /// Each notification joined with what it is about, and whether the student
@@ -104,6 +106,27 @@ macro_rules! joined {
                         class_mutes::table
                             .filter(class_mutes::user_id.eq(notifications::user_id))
                             .filter(class_mutes::class_id.nullable().eq(notifications::class_id)),
+                    ),
+                    // Still friends, or a request between them still there.
+                    diesel::dsl::exists(
+                        friendships::table
+                            .filter(
+                                friendships::user_id_1
+                                    .nullable()
+                                    .eq(notifications::other_user_id)
+                                    .and(friendships::user_id_2.eq(notifications::user_id))
+                                    .or(friendships::user_id_2
+                                        .nullable()
+                                        .eq(notifications::other_user_id)
+                                        .and(friendships::user_id_1.eq(notifications::user_id))),
+                            )
+                            // Two literals, not `= ANY($n)`: PostgreSQL plans an
+                            // array afresh on every run (docs/database.md).
+                            .filter(
+                                friendships::status
+                                    .eq("ACCEPTED")
+                                    .or(friendships::status.eq("PENDING")),
+                            ),
                     ),
                 ),
             ))
@@ -161,7 +184,7 @@ fn shape(row: Row) -> Option<NotificationView> {
         class,
         message,
         other,
-        (member, muted),
+        (member, muted, connected),
     ) = row;
     let kind: Kind = kind.parse().ok()?;
     // A class's chat is for its members: once the student has left it, its
@@ -200,8 +223,13 @@ fn shape(row: Row) -> Option<NotificationView> {
         class_code: class.map(|(subject, number)| crate::classes::code(&subject, &number)),
         pseudonym,
         excerpt,
+        // A friend's name shows while the two are friends (or a request
+        // between them waits); once unfriended or blocked, a notice keeps
+        // only the computing ID, not a name they may have changed since.
         other_name: other.map(|(computing_id, display_name)| match display_name {
-            Some(name) if !name.trim().is_empty() => format!("{name} ({computing_id})"),
+            Some(name) if connected && !name.trim().is_empty() => {
+                format!("{name} ({computing_id})")
+            }
             _ => computing_id,
         }),
         detail,
@@ -381,7 +409,7 @@ mod tests {
                     deleted,
                 )),
                 None,
-                (member, muted),
+                (member, muted, true),
             )
         }
         let shown = shape(row(false, false, false)).unwrap();

@@ -380,6 +380,19 @@ backend_test!(
             .set(users::display_name.eq("<script>alert(1)</script>"))
             .execute(&mut app.conn())
             .unwrap();
+        // B's request, as the app stores it with its notice.
+        common_grounds::friends::insert(
+            &mut app.conn(),
+            &common_grounds::friends::NewFriendship {
+                id: &common_grounds::friends::FriendshipId::new(),
+                user_id_1: &b.user.id,
+                user_id_2: &a.user.id,
+                status: "PENDING",
+                created_at: clock::now(),
+                updated_at: clock::now(),
+            },
+        )
+        .unwrap();
         notify(
             &mut app.conn(),
             &Notice::new(&a.user.id, Kind::FriendRequest, clock::now()).from_user(&b.user.id),
@@ -808,5 +821,39 @@ backend_test!(
             client.close().await.unwrap();
         }
         app.stop().await;
+    }
+);
+
+backend_test!(
+    async fn a_former_friends_name_leaves_the_notices(backend: Backend) {
+        use common_grounds::db::schema::users;
+        // Arrange: A asks B, B accepts; A is told, by B's name.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let b = app.student("bb2y");
+        let name = |who: &Student, to: &str| {
+            diesel::update(users::table.find(&who.user.id))
+                .set(users::display_name.eq(Some(to)))
+                .execute(&mut app.conn())
+                .unwrap();
+        };
+        name(&b, "Bea Bold");
+        a.post(&app, "/friends", "/friends", &[("who", "bb2y")])
+            .await;
+        b.post(&app, "/friends", "/friends/aa1x/accept", &[]).await;
+        let (_, inbox) = a.get(&app, "/notifications").await;
+        assert!(inbox.contains("Bea Bold (bb2y)"), "{inbox}");
+
+        // Act: B removes A as a friend, then takes another name.
+        b.post(&app, "/friends", "/friends/aa1x/remove", &[]).await;
+        name(&b, "Zed Newname");
+
+        // Assert: A's notice keeps the computing ID only.
+        let (_, inbox) = a.get(&app, "/notifications").await;
+        assert!(inbox.contains("bb2y"), "{inbox}");
+        assert!(
+            !inbox.contains("Zed Newname") && !inbox.contains("Bea Bold"),
+            "{inbox}"
+        );
     }
 );
