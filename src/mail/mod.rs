@@ -220,7 +220,14 @@ impl Mailer {
                 })
             }
             Mailer::Directory { dir } => {
-                tokio::fs::create_dir_all(dir).await?;
+                // Sign-in links and codes are in these files: the folder and
+                // each file are their owner's alone, never readable by every
+                // local account.
+                tokio::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .await?;
                 let name = format!(
                     "{}-{}.json",
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
@@ -229,7 +236,15 @@ impl Mailer {
                 let body = serde_json::to_vec_pretty(email)
                     .map_err(|e| MailError::Build(e.to_string()))?;
                 let tmp = dir.join(format!(".{name}.tmp"));
-                tokio::fs::write(&tmp, body).await?;
+                let mut file = tokio::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .await?;
+                tokio::io::AsyncWriteExt::write_all(&mut file, &body).await?;
+                tokio::io::AsyncWriteExt::flush(&mut file).await?;
+                drop(file);
                 let path = dir.join(&name);
                 tokio::fs::rename(&tmp, &path).await?;
                 // Only where the message is: a sign-in link or code in the log
@@ -275,4 +290,36 @@ pub fn read_directory(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn the_dev_mailbox_is_its_owners_alone() {
+        let dir = std::env::temp_dir()
+            .join(format!("cg-mailbox-{}", uuid::Uuid::new_v4().simple()))
+            .join("mail");
+        let mailer = Mailer::Directory { dir: dir.clone() };
+        let email = OutgoingEmail {
+            to: "mst3k@virginia.edu".into(),
+            subject: "Your sign-in code".into(),
+            text: "Your code is 123456".into(),
+            html: "<p>Your code is 123456</p>".into(),
+            unsubscribe: None,
+            outbox_id: None,
+        };
+        mailer.send(&email).await.unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(mode(&files[0]), 0o600);
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
 }
