@@ -134,7 +134,12 @@ impl LiveBatch {
                     summary.opening.voted_by_me = self.voted(&root.id, viewer);
                     summary
                 });
-                let by_viewer = message.is_some_and(|m| m.user_id.as_ref() == Some(viewer));
+                // New to the viewer: someone else's message that the class
+                // still sees as the batch is read (one deleted, hidden or
+                // held since the event is not, nor the viewer's own).
+                let shown_from_another = message.is_some_and(|m| {
+                    m.user_id.as_ref() != Some(viewer) && !m.deleted && !m.hidden && !m.held
+                });
                 LiveEvent {
                     seq: e.seq,
                     kind: e.kind,
@@ -144,7 +149,7 @@ impl LiveBatch {
                     message: view,
                     thread,
                     new_for_viewer: matches!(e.kind, EventKind::Thread | EventKind::Reply)
-                        && !by_viewer,
+                        && shown_from_another,
                 }
             })
             .collect()

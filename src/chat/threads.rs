@@ -515,7 +515,8 @@ fn thread_list(
             let opening_new = message.created_at > mark
                 && message.user_id.as_ref() != Some(viewer)
                 && !message.deleted
-                && !message.hidden;
+                && !message.hidden
+                && !message.held;
             summary.unread = root.unread_replies as usize + usize::from(opening_new);
             summary
         })

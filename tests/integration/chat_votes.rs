@@ -625,6 +625,50 @@ backend_test!(
 // ---------------------------------------------------------------- 4. live
 
 backend_test!(
+    async fn a_reply_hidden_before_the_batch_is_not_new(backend: Backend) {
+        // Arrange: a reply goes out as an event, then is hidden before a
+        // reader's stream (or reconnect) reads the batch.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let starter = app.student("strt1x");
+        let replier = app.student("rply1x");
+        let reader = app.student("rder1x");
+        let moderator = staff(&app, "modr1x", Role::Moderator);
+        let class = new_class(&app, "CS 2100", &[&starter, &replier, &reader]);
+        let question = thread(&app, &class, &starter.user, "Where is the exam?", 5);
+        let after = chat::events::latest(&mut app.conn(), &class.id).unwrap();
+        let answer = reply(&app, &replier.user, &question, "Somewhere rude.");
+        common_grounds::db::write_tx(&mut app.conn(), |tx| {
+            chat::events::record(tx, &answer, chat::EventKind::Reply, clock::now())
+        })
+        .unwrap();
+        moderation::messages::hide(
+            &mut app.conn(),
+            &moderator.user.id,
+            &answer.id,
+            &common_grounds::moderation::messages::Reason::new(
+                common_grounds::moderation::ReasonCategory::Harassment,
+                None,
+            )
+            .unwrap(),
+            clock::now(),
+        )
+        .unwrap();
+
+        // Act
+        let batch = chat::live::load(&mut app.conn(), &class.id, after, 100).unwrap();
+        let rules = chat::Rules::new(app.secret_key.as_bytes(), 3);
+        let views = batch.views_for(&reader.user.id, after, &rules, clock::now());
+
+        // Assert: the reply's event marks nothing new (a reload shows none).
+        let replied = views
+            .iter()
+            .find(|v| v.kind == chat::EventKind::Reply)
+            .expect("the reply's event");
+        assert!(!replied.new_for_viewer);
+    }
+);
+
+backend_test!(
     async fn live_events_show_each_viewer_their_vote_the_answer_and_the_pin(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let starter = app.student("strt1x");
