@@ -205,18 +205,14 @@ pub fn flag_and_record(
     })
 }
 
-/// At most `flags_per_day` reports (first reports and reports again) per student per day.
 /// Stops counting toward automatic hides the reports `reporter` made that
-/// still count (counted, not reviewed): for a suspended account. Its reports
-/// stay in the moderators' queue, marked as not counting, and each message's
-/// count drops by one, so two brigaders suspended for it cannot hide a post
-/// together with one more classmate. A message already hidden stays hidden:
+/// still count (counted, not reviewed): each message's count drops by one and
+/// the reports are marked as not counting. For a suspended account (its
+/// reports stay in the moderators' queue, so two brigaders suspended for it
+/// cannot hide a post together with one more classmate) and an erased one
+/// (whose reports are deleted next). A message already hidden stays hidden:
 /// restoring it is a moderator's call. Returns how many reports stopped.
-pub fn uncount_reports_by(
-    tx: &mut Tx,
-    reporter: &UserId,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
+pub fn uncount_reports_by(tx: &mut Tx, reporter: &UserId) -> QueryResult<usize> {
     let conn: &mut DbConn = tx;
     let counting = || {
         message_flags::table
@@ -229,18 +225,14 @@ pub fn uncount_reports_by(
             .filter(class_messages::id.eq_any(counting().select(message_flags::message_id)))
             .filter(class_messages::flagged_count.gt(0)),
     )
-    .set((
-        class_messages::flagged_count.eq(class_messages::flagged_count - 1),
-        class_messages::updated_at.eq(now),
-    ))
+    .set(class_messages::flagged_count.eq(class_messages::flagged_count - 1))
     .execute(&mut *conn)?;
-    diesel::update(message_flags::table.filter(message_flags::user_id.eq(reporter)))
-        .filter(message_flags::counted.eq(true))
-        .filter(message_flags::cleared_at.is_null())
+    diesel::update(counting())
         .set(message_flags::counted.eq(false))
         .execute(conn)
 }
 
+/// At most `flags_per_day` reports (first reports and reports again) per student per day.
 fn refuse_over_daily_limit(
     conn: &mut DbConn,
     flagger: &UserId,

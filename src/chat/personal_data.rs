@@ -390,18 +390,7 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
             .execute(&mut **tx)?;
     // Their reports go with the account; keep the counts true: only a report
     // that counted and was not reviewed yet is in a message's count.
-    let flagged = message_flags::table
-        .filter(message_flags::user_id.eq(me))
-        .filter(message_flags::counted.eq(true))
-        .filter(message_flags::cleared_at.is_null())
-        .select(message_flags::message_id);
-    diesel::update(
-        class_messages::table
-            .filter(class_messages::id.eq_any(flagged))
-            .filter(class_messages::flagged_count.gt(0)),
-    )
-    .set(class_messages::flagged_count.eq(class_messages::flagged_count - 1))
-    .execute(&mut **tx)?;
+    super::flags::uncount_reports_by(tx, me)?;
     diesel::delete(message_flags::table.filter(message_flags::user_id.eq(me)))
         .execute(&mut **tx)?;
     // Their votes go too, but not out of the counts: every count dropping by

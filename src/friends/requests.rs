@@ -800,7 +800,7 @@ pub fn delete_lapsed_requests(conn: &mut DbConn, now: NaiveDateTime) -> QueryRes
     diesel::delete(
         friendships::table
             .filter(friendships::status.eq(FriendshipStatus::Pending.as_str()))
-            .filter(friendships::updated_at.lt(now - Duration::days(REQUEST_LIFETIME_DAYS))),
+            .filter(friendships::updated_at.lt(lifetime_start(now))),
     )
     .execute(conn)
 }

@@ -332,7 +332,7 @@ pub fn suspend(
     // A suspended account's reports stop counting toward automatic hides
     // (they stay in the queue): suspended brigaders must not still hide a
     // post with one more report.
-    crate::chat::flags::uncount_reports_by(tx, &target.id, now)?;
+    crate::chat::flags::uncount_reports_by(tx, &target.id)?;
     notifications::account::suspended(tx, &target.id, until, reason, now, campus)?;
     // Stored words outlive a change of zone, so they name theirs ("EST").
     let details = format!("until {}", campus.exact(until).title);
