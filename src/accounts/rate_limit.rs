@@ -72,11 +72,16 @@ pub fn reached(
     if (recent.len() as u64) < u64::from(limit) {
         return Ok(None);
     }
-    // The window frees up when the oldest hit that still counts ages out.
-    let oldest_counting = recent[recent.len() - limit.max(1) as usize];
-    Ok(Some(Limited {
-        retry_at: oldest_counting + window,
-    }))
+    // The window frees up when the oldest hit that still counts ages out (a
+    // limit of 0, which configuration refuses, would never free up).
+    let retry_at = match limit
+        .checked_sub(1)
+        .and_then(|back| recent.len().checked_sub(1 + back as usize))
+    {
+        Some(i) => recent[i] + window,
+        None => now + window,
+    };
+    Ok(Some(Limited { retry_at }))
 }
 
 /// Removes hits older than `max_window`; they can no longer count against anyone.

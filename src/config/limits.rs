@@ -40,9 +40,10 @@ impl SignInLimits {
         }
         Ok(SignInLimits {
             allowed_email_domains,
-            emails_per_hour: var_parsed(src, "LOGIN_EMAILS_PER_HOUR", 5)?,
-            requests_per_ip: var_parsed(src, "LOGIN_REQUESTS_PER_IP_10MIN", 30)?,
-            code_tries_per_ip: var_parsed(src, "LOGIN_CODE_TRIES_PER_IP_10MIN", 30)?,
+            // 0 would refuse every sign-in, not lift the limit.
+            emails_per_hour: var_at_least_one(src, "LOGIN_EMAILS_PER_HOUR", 5)?,
+            requests_per_ip: var_at_least_one(src, "LOGIN_REQUESTS_PER_IP_10MIN", 30)?,
+            code_tries_per_ip: var_at_least_one(src, "LOGIN_CODE_TRIES_PER_IP_10MIN", 30)?,
         })
     }
 }

@@ -474,7 +474,7 @@ pub async fn confirm_code(
     let code_refusal = || {
         (
             "That code did not work".to_string(),
-            "The code is wrong, has expired, or was tried too many times (5 tries). Check the newest email, or ask for a new code.".to_string(),
+            "The code is wrong, has expired, or was tried too many times (5 tries), or it was asked for in another browser: type a code in the browser where you asked for it. Check the newest email, use its link, or ask for a new code.".to_string(),
         )
     };
     let email = match CampusEmail::parse(&form.email, &state.config.sign_in.allowed_email_domains) {
@@ -505,10 +505,12 @@ pub async fn confirm_code(
     }
     let limits = request_limits(&state);
     let address = email.clone();
+    let requester = guard::pre_session_hash(&req);
     let counted = with_conn(&state.pool, move |conn| {
         Ok(signin::count_code_try(
             conn,
             &address,
+            requester.as_deref(),
             &client,
             limits,
             clock::now(),
