@@ -164,16 +164,34 @@ impl Config {
     }
 
     /// The dev mailbox shows every sign-in link to whoever opens it, so it is
-    /// served only in development and only while bound to a loopback address.
+    /// served only in development, only while bound to a loopback address, and
+    /// only when `BASE_URL` is this machine over http: a development server
+    /// behind a proxy or tunnel with a public address serves none.
     pub fn serves_dev_mailbox(&self) -> bool {
+        let base = &self.server.base_url;
         self.server.app_env == AppEnv::Development
             && self.server.bind_addr.ip().to_canonical().is_loopback()
+            && base.scheme() == "http"
+            && base.host_str().is_some_and(is_loopback_host)
     }
 
     /// Cookies carry `Secure` and responses HSTS only when we are served over https.
     pub fn is_https(&self) -> bool {
         self.server.base_url.scheme() == "https"
     }
+}
+
+/// Whether a URL's or `Host` header's host (no port) names this machine:
+/// `localhost`, or a loopback address (`127.0.0.1`, `[::1]`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 #[cfg(test)]
@@ -376,22 +394,63 @@ mod tests {
     #[test]
     fn the_dev_mailbox_is_served_only_in_development_on_loopback() {
         let key = "k".repeat(40);
-        let at = |env: &str, bind: &str| {
+        let at = |env: &str, bind: &str, base: &str| {
             Config::from_source(&source(&[
                 ("SECRET_KEY", &key),
                 ("APP_ENV", env),
                 ("BIND_ADDR", bind),
-                ("BASE_URL", "https://cg.example.edu"),
+                ("BASE_URL", base),
             ]))
             .unwrap()
             .serves_dev_mailbox()
         };
-        assert!(at("development", "127.0.0.1:8080"));
-        assert!(at("development", "[::1]:8080"));
-        assert!(!at("development", "0.0.0.0:8080"));
-        assert!(!at("development", "[::]:8080"));
-        assert!(!at("development", "192.0.2.10:8080"));
-        assert!(!at("production", "127.0.0.1:8080"));
+        let local = "http://127.0.0.1:8080";
+        assert!(at("development", "127.0.0.1:8080", local));
+        assert!(at("development", "[::1]:8080", "http://[::1]:8080"));
+        assert!(at("development", "127.0.0.1:8080", "http://localhost:8080"));
+        assert!(!at("development", "0.0.0.0:8080", local));
+        assert!(!at("development", "[::]:8080", local));
+        assert!(!at("development", "192.0.2.10:8080", local));
+        assert!(!at("production", "127.0.0.1:8080", local));
+        // Behind a proxy or tunnel on the same machine, with a public address.
+        assert!(!at(
+            "development",
+            "127.0.0.1:8080",
+            "https://cg.example.edu"
+        ));
+        assert!(!at(
+            "development",
+            "127.0.0.1:8080",
+            "http://cg.example.edu"
+        ));
+        assert!(!at(
+            "development",
+            "127.0.0.1:8080",
+            "https://localhost:8080"
+        ));
+    }
+
+    #[test]
+    fn loopback_hosts_are_this_machine_only() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "[::1]",
+            "::1",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "cg.example.edu",
+            "localhost.evil.test",
+            "10.0.0.1",
+            "[::2]",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
     }
 
     #[test]

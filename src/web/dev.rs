@@ -28,13 +28,35 @@ struct Mailbox {
     entries: Vec<MailboxEntry>,
 }
 
+/// Whether the request names this machine and came straight to it: a page
+/// elsewhere that rebinds its own name to 127.0.0.1 sends its own `Host`, and
+/// a proxy adds a forwarding header; neither may read sign-in links.
+fn asked_locally(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    if headers.contains_key("forwarded") || headers.contains_key("x-forwarded-for") {
+        return false;
+    }
+    let Some(host) = headers
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    else {
+        return false;
+    };
+    // Without its port: `127.0.0.1:8080`, `[::1]:8080`, `localhost`.
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !port.contains(']') => name,
+        _ => host,
+    };
+    crate::config::is_loopback_host(name)
+}
+
 #[get("/dev/mailbox")]
 pub async fn show_mailbox(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
-    if !state.config.serves_dev_mailbox() || !state.mailer_is_directory {
+    if !state.config.serves_dev_mailbox() || !state.mailer_is_directory || !asked_locally(&req) {
         return Err(AppError::NotFound);
     }
     let dir = state.config.mail.dir.clone();

@@ -64,10 +64,11 @@ pub fn startup_notices(config: &Config, bound: std::net::SocketAddr) -> Vec<Star
         notices.push(StartupNotice {
             warning: true,
             text: format!(
-                "WARNING: running in development mode on {bound}, an address other machines \
-                 can reach: the dev mailbox is off; for a real deployment set \
+                "WARNING: running in development mode on {bound} with BASE_URL {base}, which \
+                 other machines can reach: the dev mailbox is off; for a real deployment set \
                  APP_ENV=production with SECRET_KEY and an https BASE_URL, or bind \
-                 127.0.0.1 to develop"
+                 127.0.0.1 with an http://127.0.0.1 BASE_URL to develop",
+                base = config.server.base_url
             ),
         });
     }
@@ -584,8 +585,18 @@ mod tests {
         let notices = said(&[("BIND_ADDR", "0.0.0.0:8080")]);
         assert!(notices.iter().any(|(warning, text)| *warning
             && text.starts_with("WARNING: running in development mode on 0.0.0.0:8080")));
-        let quiet = said(&[("BIND_ADDR", "127.0.0.1:8080")]);
+        let quiet = said(&[
+            ("BIND_ADDR", "127.0.0.1:8080"),
+            ("BASE_URL", "http://127.0.0.1:8080"),
+        ]);
         assert!(quiet.iter().all(|(warning, _)| !warning), "{quiet:?}");
+        // On loopback behind a proxy with a public address: loud too.
+        let proxied = said(&[("BIND_ADDR", "127.0.0.1:8080")]);
+        assert!(
+            proxied.iter().any(|(warning, text)| *warning
+                && text.contains("with BASE_URL https://cg.example.edu/")),
+            "{proxied:?}"
+        );
         let production = said(&[("APP_ENV", "production"), ("BIND_ADDR", "0.0.0.0:8080")]);
         assert!(
             production.iter().all(|(warning, _)| !warning),

@@ -231,9 +231,27 @@ backend_test!(
         let mut app = Served::start(Some(db.url_string()), "127.0.0.1", &[]);
         app.ready().await;
         let mailbox = status_of(&app.url("/dev/mailbox")).await;
+        let with_header = |name: &'static str, value: &'static str| {
+            let url = app.url("/dev/mailbox");
+            async move {
+                reqwest::Client::new()
+                    .get(url)
+                    .header(name, value)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        // A page that rebound its own name to 127.0.0.1, and a proxy in front.
+        let rebound = with_header("host", "attacker.test").await;
+        let proxied = with_header("x-forwarded-for", "198.51.100.7").await;
         let (stdout, stderr) = app.stop();
 
         assert_eq!(mailbox, 200, "the dev mailbox on loopback");
+        assert_eq!(rebound, 404, "not for a foreign Host");
+        assert_eq!(proxied, 404, "not through a proxy");
         assert!(
             !stderr.contains("WARNING") && !stdout.contains("WARNING"),
             "no warning on loopback: {stdout}{stderr}"
