@@ -291,6 +291,34 @@ pub fn hold_row(tx: &mut Tx, id: &UserId) -> QueryResult<bool> {
     Ok(found.is_some())
 }
 
+/// Where an account stands, read under `hold_row`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Active,
+    /// Suspended until then.
+    Suspended(NaiveDateTime),
+    /// Erased while the request was on its way.
+    Gone,
+}
+
+/// `hold_row`, then the account's suspension read again under the hold. A
+/// check made when the request began can miss a suspension that committed
+/// since; one made here cannot (the suspension's `lock_row` is waited for).
+pub fn hold_standing(tx: &mut Tx, id: &UserId, now: NaiveDateTime) -> QueryResult<Standing> {
+    if !hold_row(tx, id)? {
+        return Ok(Standing::Gone);
+    }
+    let conn: &mut DbConn = tx;
+    let until: Option<NaiveDateTime> = users::table
+        .find(id)
+        .select(users::suspended_until)
+        .first(conn)?;
+    Ok(match until.filter(|until| *until > now) {
+        Some(until) => Standing::Suspended(until),
+        None => Standing::Active,
+    })
+}
+
 /// Ends the account's suspension if one is running at `now`; whether it did.
 /// One conditional write, so of two moderators lifting at once one ends it.
 pub fn end_running_suspension(

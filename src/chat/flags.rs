@@ -16,7 +16,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{lock, visible_message, ChatError, FlagReason, MessageId, Rules};
-use crate::accounts::UserId;
+use crate::accounts::{self, UserId};
 use crate::classes::{self, ClassId};
 use crate::db::schema::{class_messages, message_flags};
 use crate::db::{self, DbConn, Tx};
@@ -90,6 +90,14 @@ pub fn flag_and_record(
     record_hide: impl FnOnce(&mut Tx, &super::ClassMessage, NaiveDateTime) -> QueryResult<usize>,
 ) -> Result<(ClassId, FlagOutcome), ChatError> {
     db::write_tx(conn, |tx| {
+        // The reporter's row first, read again under the hold: a suspension
+        // committing meanwhile uncounted the reports it could see, so this one
+        // must see the suspension (or wait for it) rather than count after it.
+        match accounts::hold_standing(tx, flagger, now)? {
+            accounts::Standing::Active => {}
+            accounts::Standing::Suspended(until) => return Err(ChatError::Suspended { until }),
+            accounts::Standing::Gone => return Err(ChatError::MessageNotFound),
+        }
         let conn: &mut DbConn = tx;
         let message = visible_message(conn, flagger, message_id)?;
         if message.user_id.as_ref() == Some(flagger) {

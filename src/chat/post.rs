@@ -57,11 +57,16 @@ pub fn post_confirming(
     let posted = db::write_tx(conn, |tx| {
         // The author's row first (an erasure takes it before the classes): a
         // post racing its author's erasure either lands before it, and is
-        // erased with the rest, or finds the account gone.
-        if !accounts::hold_row(tx, &author.id)? {
-            return Err(ChatError::NotEnrolled {
-                class_id: draft.class_id.clone(),
-            });
+        // erased with the rest, or finds the account gone; one racing a
+        // suspension sees it.
+        match accounts::hold_standing(tx, &author.id, now)? {
+            accounts::Standing::Active => {}
+            accounts::Standing::Suspended(until) => return Err(ChatError::Suspended { until }),
+            accounts::Standing::Gone => {
+                return Err(ChatError::NotEnrolled {
+                    class_id: draft.class_id.clone(),
+                })
+            }
         }
         lock_class(tx, draft.class_id)?;
         if classes::find(tx, draft.class_id)?.is_none() {

@@ -707,3 +707,56 @@ async fn two_reports_at_the_threshold_hide_a_message_once() {
         .unwrap();
     assert_eq!(flagged, 4, "every report counts");
 }
+
+/// PostgreSQL only: a report made while its reporter's suspension commits. The
+/// suspension holds the reporter's row (as a moderator's does) and uncounts
+/// the reports it can see; the report waits for it, sees the suspension, and
+/// is refused instead of counting after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_racing_its_reporters_suspension_does_not_count() {
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let app = spawn_quiet_app(Backend::Postgres, &[]).await;
+    let author = app.student("au1t");
+    let reporter = app.student("rpw1");
+    let class = new_class(&app, "CS 2150", &[&author, &reporter]);
+    for s in [&author, &reporter] {
+        joined_ago(&app, s, &class, Duration::days(3));
+    }
+    let message = post_message(&app, &author, &class, "a fine opinion about the midterm").await;
+
+    // A suspension in flight: the reporter's row is held until it commits.
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT id FROM users WHERE id = '{}' FOR NO KEY UPDATE",
+            reporter.user.id
+        ))
+        .unwrap();
+    let suspended = format!(
+        "UPDATE users SET suspended_until = now() + interval '7 days' WHERE id = '{}'; COMMIT",
+        reporter.user.id
+    );
+    let commit = when_waiting(&app.db, 1, std::time::Duration::from_secs(10), move || {
+        holder.batch_execute(&suspended).unwrap();
+    });
+    let path = format!("/messages/{}/flag", message.id);
+    let class_path = format!("/classes/{}", class.id);
+    let (reported, seen) = tokio::join!(
+        reporter.post(&app, &class_path, &path, &[("reason", "spam")]),
+        commit,
+    );
+    assert_eq!(seen.unwrap().0, 1, "the report waited on the suspension");
+
+    // Refused as suspended; nothing counted.
+    assert_eq!(reported.status().as_u16(), 403);
+    let mut conn = app.conn();
+    let flagged: i32 = class_messages::table
+        .find(&message.id)
+        .select(class_messages::flagged_count)
+        .first(&mut *conn)
+        .unwrap();
+    assert_eq!(flagged, 0, "the suspended reporter's report does not count");
+}
