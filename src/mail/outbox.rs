@@ -25,6 +25,19 @@ pub const MAX_ATTEMPTS: i32 = 20;
 /// How long a worker owns a claimed message before another may take it.
 pub const LEASE: Duration = Duration::seconds(120);
 
+/// The claimed message's row while `message`'s lease is the one on it (a
+/// claim always sets one): a worker that stalled past its lease, so another
+/// took the message over, must not record an outcome over the newer one's,
+/// nor put a sent message back in the queue.
+macro_rules! while_leased {
+    ($message:expr) => {
+        email_outbox::table
+            .filter(email_outbox::id.eq(&$message.id))
+            .filter(email_outbox::status.eq(OutboxStatus::Queued.as_str()))
+            .filter(email_outbox::locked_until.eq($message.locked_until))
+    };
+}
+
 /// A row of `email_outbox`.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = email_outbox)]
@@ -203,10 +216,15 @@ fn claim_first(
     Ok(None)
 }
 
-/// Records delivery. The bodies are blanked: a delivered sign-in email's link
-/// and code have no business staying in the database.
-pub fn mark_sent(conn: &mut DbConn, id: &OutboxId, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(email_outbox::table.find(id))
+/// Records delivery, if `message`'s lease still holds (1) or not (0). The
+/// bodies are blanked: a delivered sign-in email's link and code have no
+/// business staying in the database.
+pub fn mark_sent(
+    conn: &mut DbConn,
+    message: &OutboxMessage,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(while_leased!(message))
         .set((
             email_outbox::status.eq(OutboxStatus::Sent.as_str()),
             email_outbox::sent_at.eq(Some(now)),
@@ -224,7 +242,7 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds((5i64 << exp.min(10)).min(3600))
 }
 
-/// Records a failed try and schedules the next, or gives up: after
+/// Records a failed try (if `message`'s lease still holds) and schedules the next, or gives up: after
 /// `MAX_ATTEMPTS`, or at once when the try can never succeed (`for_good`: the
 /// server refused the address for good, or a sign-in link expired unsent).
 pub fn mark_failed_try(
@@ -241,7 +259,7 @@ pub fn mark_failed_try(
         OutboxStatus::Queued
     };
     let error: String = error.chars().take(500).collect();
-    diesel::update(email_outbox::table.find(&message.id))
+    diesel::update(while_leased!(message))
         .set((
             email_outbox::status.eq(status.as_str()),
             email_outbox::next_attempt_at.eq(now + backoff(message.attempts)),

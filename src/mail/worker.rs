@@ -11,6 +11,9 @@ use super::{MailError, Mailer};
 use crate::clock;
 use crate::db::Pool;
 
+/// How long one delivery may take: well inside the outbox's two-minute lease.
+const SEND_WITHIN: Duration = Duration::from_secs(90);
+
 /// Wakes the worker when something was queued, so email leaves at once.
 #[derive(Clone, Default)]
 pub struct OutboxSignal(Arc<Notify>);
@@ -70,15 +73,26 @@ pub async fn run(
         let result = if message.is_stale_sign_in(clock::now()) {
             Err(MailError::Stale)
         } else {
-            mailer.send(&message.email()).await
+            // Within the lease, so that no other worker takes the message over
+            // while this one still may deliver it.
+            match tokio::time::timeout(SEND_WITHIN, mailer.send(&message.email())).await {
+                Ok(result) => result,
+                Err(_) => Err(MailError::Smtp(format!(
+                    "no answer from the mail server in {} s",
+                    SEND_WITHIN.as_secs()
+                ))),
+            }
         };
         let pool = pool.clone();
         let recorded = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut conn = pool.get()?;
             match result {
                 Ok(()) => {
-                    outbox::mark_sent(&mut conn, &message.id, clock::now())?;
-                    tracing::info!(outbox_id = %message.id, attempts = message.attempts, "email delivered");
+                    if outbox::mark_sent(&mut conn, &message, clock::now())? == 0 {
+                        tracing::warn!(outbox_id = %message.id, "email delivered after its lease ran out; another worker had it");
+                    } else {
+                        tracing::info!(outbox_id = %message.id, attempts = message.attempts, "email delivered");
+                    }
                 }
                 Err(error) => {
                     let for_good = matches!(error, MailError::Refused(_) | MailError::Stale);

@@ -131,7 +131,7 @@ async fn deliver(conn: &mut DbConn, mailer: &Mailer, now: NaiveDateTime) -> usiz
     }
     for message in &claimed {
         mailer.send(&message.email()).await.unwrap();
-        outbox::mark_sent(conn, &message.id, now).unwrap();
+        outbox::mark_sent(conn, message, now).unwrap();
     }
     claimed.len()
 }

@@ -1559,6 +1559,49 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_worker_past_its_lease_records_nothing_over_the_next_one(backend: Backend) {
+        use chrono::Duration as Ago;
+        use common_grounds::mail::outbox;
+        // Arrange: one worker claims a message, then stalls past its lease; a
+        // second worker takes the message over and delivers it.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let id = queue_mail(
+            &app,
+            "slow1x@virginia.edu",
+            Some("http://cg.test/unsubscribe/x"),
+            Ago::minutes(1),
+            Ago::minutes(1),
+        );
+        let now = clock::now();
+        let first = outbox::claim_next(&mut app.conn(), now).unwrap().unwrap();
+        let later = now + outbox::LEASE + Ago::seconds(1);
+        let second = outbox::claim_next(&mut app.conn(), later).unwrap().unwrap();
+        let delivered = outbox::mark_sent(&mut app.conn(), &second, later).unwrap();
+
+        // Act: the first worker's send finally fails, and it records that.
+        let late_failure =
+            outbox::mark_failed_try(&mut app.conn(), &first, "timed out", false, later).unwrap();
+        let late_delivery = outbox::mark_sent(&mut app.conn(), &first, later).unwrap();
+
+        // Assert: the stale worker changed nothing; the message stays sent
+        // and is not queued again.
+        assert_eq!(
+            (first.id.to_string(), second.id.to_string()),
+            (id.clone(), id.clone())
+        );
+        assert_eq!((delivered, late_failure, late_delivery), (1, 0, 0));
+        let status: String = email_outbox::table
+            .find(&id)
+            .select(email_outbox::status)
+            .first(&mut *app.conn())
+            .unwrap();
+        assert_eq!(status, "sent");
+        let again = outbox::claim_next(&mut app.conn(), later + Ago::hours(2)).unwrap();
+        assert!(again.is_none(), "claimed again: {:?}", again.map(|m| m.id));
+    }
+);
+
+backend_test!(
     async fn a_sign_in_email_that_expired_unsent_is_given_up_not_sent(backend: Backend) {
         use chrono::Duration as Ago;
         // Arrange: a sign-in email queued 16 minutes ago (its link lasts 15),
