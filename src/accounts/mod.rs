@@ -536,7 +536,8 @@ pub fn end_name_wait(
 /// made, unless a friendship row names them (a request still waiting for
 /// them, or a choice kept for an erased student's ID: a block against it, or
 /// its declined request, `friends::personal_data::keep_for`), or a running
-/// suspension or display-name wait was kept for that ID. Returns how many.
+/// suspension or display-name wait was kept for that ID, or a sign-in email
+/// to it still works. Returns how many.
 pub fn delete_unconfirmed(tx: &mut Tx, now: NaiveDateTime) -> QueryResult<usize> {
     let conn: &mut DbConn = tx;
     diesel::delete(
@@ -548,6 +549,17 @@ pub fn delete_unconfirmed(tx: &mut Tx, now: NaiveDateTime) -> QueryResult<usize>
                 "users.email_verified = FALSE",
             ))
             .filter(users::created_at.lt(now - chrono::Duration::days(1)))
+            // A role is never granted to such an account (`set_role`); kept
+            // all the same, rather than lose one granted before that rule.
+            .filter(users::role.eq(Role::Student.as_str()))
+            // A sign-in email still working: its link would die with the row
+            // (an account a friend request made long ago, asked for today).
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                magic_links::table
+                    .filter(magic_links::user_id.eq(users::id))
+                    .filter(magic_links::used.eq(false))
+                    .filter(magic_links::expires_at.gt(now)),
+            )))
             .filter(
                 users::suspended_until
                     .is_null()

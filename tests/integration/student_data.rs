@@ -863,6 +863,52 @@ backend_test!(
 );
 
 backend_test!(
+    async fn cleanup_keeps_an_account_whose_sign_in_email_works(backend: Backend) {
+        // Arrange: an account made two days ago (as a friend request makes
+        // one) that never signed in; today its owner asks for a link.
+        let app = spawn_app(backend).await;
+        let made = clock::now() - chrono::Duration::days(2);
+        let waiting = common::builders::UserBuilder::new("lnk1q")
+            .email_verified(false)
+            .created_at(made)
+            .insert(&mut app.conn());
+        let asked = app.post_login("lnk1q@virginia.edu").await;
+        assert_eq!(asked.status().as_u16(), 200);
+        let token = token_in(&app.wait_for_emails(1).await[0].text).unwrap();
+
+        // Act: the cleanup runs now, and again once the link has expired.
+        let now_removed = common_grounds::db::write_tx(&mut app.conn(), |tx| {
+            common_grounds::accounts::delete_unconfirmed(tx, clock::now())
+        })
+        .unwrap();
+        let kept = common_grounds::accounts::find(&mut app.conn(), &waiting.id).unwrap();
+        let csrf = app
+            .csrf_from(&format!("/login/confirm?token={token}"))
+            .await;
+        let signed_in = app
+            .post_form(
+                "/login/confirm",
+                &[("csrf_token", &csrf), ("token", &token)],
+            )
+            .await;
+        let later_removed = common_grounds::db::write_tx(&mut app.conn(), |tx| {
+            common_grounds::accounts::delete_unconfirmed(
+                tx,
+                clock::now() + chrono::Duration::hours(1),
+            )
+        })
+        .unwrap();
+
+        // Assert: kept while the email worked, so its link signed them in
+        // (and a confirmed account is never cleaned up).
+        assert_eq!(now_removed, 0);
+        assert!(kept.is_some());
+        assert_eq!(signed_in.status().as_u16(), 303);
+        assert_eq!(later_removed, 0);
+    }
+);
+
+backend_test!(
     async fn a_suspension_outlives_deleting_the_account(backend: Backend) {
         // Arrange: a student suspended for a week, their name also removed.
         let app = spawn_quiet_app(backend, &[]).await;
