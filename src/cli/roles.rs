@@ -10,10 +10,16 @@ pub(super) fn grant_role(config: &Config, who: &str, role: &str) -> anyhow::Resu
         .parse()
         .map_err(|_| anyhow::anyhow!("'{role}' is not a role; use student, moderator or admin"))?;
     let mut conn = open_existing(config)?;
+    let key = crate::moderation::users::login_key(who, &config.sign_in.allowed_email_domains);
     let outcome = db::write_tx(&mut conn, |c| -> anyhow::Result<_> {
-        let target = crate::moderation::users::find_by_login(c, who)?.ok_or_else(|| {
-            anyhow::anyhow!("no account for '{who}': the person must sign in once first")
-        })?;
+        let missing =
+            || anyhow::anyhow!("no account for '{who}': the person must sign in once first");
+        let target = crate::moderation::users::find_by_login(c, &key)?.ok_or_else(missing)?;
+        // Read again under the row's lock, as the admin page does: a
+        // suspension committed meanwhile is seen, and the audit's old role is
+        // the one replaced.
+        crate::accounts::lock_row(c, &target.id)?;
+        let target = crate::moderation::users::find_by_login(c, &key)?.ok_or_else(missing)?;
         let changed = crate::moderation::users::set_role(c, None, &target, role, clock::now())?;
         Ok((target, changed))
     })?;

@@ -49,11 +49,14 @@ pub enum StudentCommand {
 pub(super) fn student(config: &Config, action: StudentCommand) -> anyhow::Result<()> {
     // A request about a student is answered from the database that holds them.
     let mut conn = open_existing(config)?;
+    // `mst3k@email.virginia.edu` is the student stored as `mst3k@virginia.edu`.
+    let key =
+        |who: &str| crate::moderation::users::login_key(who, &config.sign_in.allowed_email_domains);
     match action {
         StudentCommand::Export { who, out, reason } => {
-            export(&mut conn, &who, out.as_deref(), reason.as_deref())
+            export(&mut conn, &key(&who), out.as_deref(), reason.as_deref())
         }
-        StudentCommand::Erase { who, confirm } => erase(&mut conn, &who, &confirm),
+        StudentCommand::Erase { who, confirm } => erase(&mut conn, &key(&who), &confirm),
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{AuditAction, AuditEntry, AuditId, NewAuditEntry};
-use crate::accounts::{self, sessions, Role, User, UserChanges, UserId};
+use crate::accounts::{self, sessions, CampusEmail, Role, User, UserChanges, UserId};
 use crate::campus_time::CampusTime;
 use crate::db::schema::{audit_log, class_messages, message_flags, users};
 use crate::db::{self, DbConn, Tx};
@@ -25,6 +25,8 @@ pub enum AccountActionError {
     StaffCannotBeSuspended,
     #[error("That account is suspended: a suspended account cannot be made staff. Lift the suspension first, if it should end. Nothing was changed.")]
     SuspendedCannotBeStaff,
+    #[error("That account has not finished signing in (its address was never confirmed), and cleanup deletes such accounts. Ask them to sign in once, then give the role. Nothing was changed.")]
+    NotSignedInYet,
     #[error("The suspension must end in the future.")]
     EndNotInFuture,
     #[error("Give the end as a date with a four-digit year, like 2027-01-15.")]
@@ -285,6 +287,9 @@ pub fn set_role(
     if role.is_staff() && target.suspended_at(now).is_some() {
         return Err(AccountActionError::SuspendedCannotBeStaff);
     }
+    if role.is_staff() && !target.email_verified {
+        return Err(AccountActionError::NotSignedInYet);
+    }
     accounts::update(
         tx,
         &target.id,
@@ -453,6 +458,17 @@ pub fn current_suspensions(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult
 /// A user by computing ID or address, as an operator types it. Text with a
 /// control character names nobody (and PostgreSQL refuses to bind a NUL,
 /// which would fail the page as a 500).
+/// What to look `who` up by: the computing ID of a campus address at any of
+/// the `allowed` domains (or their `email.` form), since sign-in knows a
+/// student by computing ID and stores one address for them; otherwise `who`
+/// as typed (a bare computing ID is left as it is).
+pub fn login_key(who: &str, allowed: &[String]) -> String {
+    match who.contains('@').then(|| CampusEmail::parse(who, allowed)) {
+        Some(Ok(email)) => email.computing_id().to_string(),
+        _ => who.trim().to_string(),
+    }
+}
+
 pub fn find_by_login(conn: &mut DbConn, who: &str) -> QueryResult<Option<User>> {
     let who = who.trim().to_ascii_lowercase();
     if who.chars().any(char::is_control) {

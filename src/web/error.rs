@@ -322,6 +322,7 @@ impl From<moderation::users::AccountActionError> for AppError {
             | E::OwnRole
             | E::StaffCannotBeSuspended
             | E::SuspendedCannotBeStaff
+            | E::NotSignedInYet
             | E::EndNotInFuture
             | E::EndTooFar
             | E::ReasonLength

@@ -721,6 +721,19 @@ backend_test!(
         let admin_row = user_row(&app, &future_admin.user.id);
         assert_eq!(admin_row.role, Role::Admin);
         assert_eq!(session_count(&app, &future_admin.user.id), 0);
+        // An account that never finished signing in is not given a role
+        // (cleanup deletes such accounts a day on, and the role with them).
+        let unconfirmed = common::builders::UserBuilder::new("un1c")
+            .email_verified(false)
+            .insert(&mut app.conn());
+        let refused = run_cli(&app, &["grant-role", "un1c@virginia.edu", "moderator"]).await;
+        assert!(!refused.status.success());
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("has not finished signing in"),
+            "{}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+        assert_eq!(user_row(&app, &unconfirmed.id).role, Role::Student);
         assert_eq!(
             future_admin.get(&app, "/friends").await.0,
             303,

@@ -149,8 +149,15 @@ backend_test!(
             ],
             &db.url_string(),
         );
+        // Again, by the address as the student may have typed it at sign-in.
         let again = run(
-            &["student", "export", "grd7a", "--out", file_arg],
+            &[
+                "student",
+                "export",
+                "grd7a@email.virginia.edu",
+                "--out",
+                file_arg,
+            ],
             &db.url_string(),
         );
 

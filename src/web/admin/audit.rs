@@ -177,7 +177,8 @@ pub async fn audit(
         .chars()
         .take(254)
         .collect();
-    let actor_for_query = actor_text.clone();
+    let actor_for_query =
+        moderation::users::login_key(&actor_text, &state.config.sign_in.allowed_email_domains);
     let entries = with_conn(&state.pool, move |conn| {
         let actor: Option<UserId> = if actor_for_query.is_empty() {
             None

@@ -136,7 +136,7 @@ pub async fn change_role(
         .role
         .parse()
         .map_err(|_| AppError::BadRequest("Choose student, moderator or admin.".into()))?;
-    let who = path.into_inner();
+    let who = moderation::users::login_key(&path, &state.config.sign_in.allowed_email_domains);
     let actor = current.user.id.clone();
     let changed = with_conn(&state.pool, move |conn| {
         Ok(moderation::users::change_role(
