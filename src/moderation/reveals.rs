@@ -83,6 +83,8 @@ pub enum RevealError {
     AlreadyDecided,
     #[error("Only moderators and admins take part in reveals.")]
     NotStaff,
+    #[error("The staff member who asked is no longer staff (or is suspended), so this reveal cannot be approved; decline it.")]
+    RequesterNotStaff,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -206,6 +208,20 @@ pub fn decide(
             .ok_or(RevealError::RequestNotFound)?;
         if request.requester_id.as_ref() == Some(actor) {
             return Err(RevealError::OwnRequest);
+        }
+        // The author is shown to the requester: approving for someone who
+        // left staff (or was suspended) since they asked would hand it to a
+        // student the moment they were made staff again.
+        if approve {
+            let requester = match &request.requester_id {
+                Some(id) => accounts::find(tx, id)?,
+                None => None,
+            };
+            let still_staff =
+                requester.is_some_and(|r| r.role.is_staff() && r.suspended_at(now).is_none());
+            if !still_staff {
+                return Err(RevealError::RequesterNotStaff);
+            }
         }
         let (status, action) = if approve {
             (RevealStatus::Approved, AuditAction::RevealApprove)

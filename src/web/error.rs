@@ -364,9 +364,11 @@ impl From<moderation::reveals::RevealError> for AppError {
         use moderation::reveals::RevealError as E;
         match e {
             E::MessageNotFound | E::RequestNotFound | E::NotStaff => AppError::NotFound,
-            E::ReasonRequired | E::UrgentNeedsAdmin | E::OwnRequest | E::AlreadyDecided => {
-                AppError::BadRequest(e.to_string())
-            }
+            E::ReasonRequired
+            | E::UrgentNeedsAdmin
+            | E::OwnRequest
+            | E::AlreadyDecided
+            | E::RequesterNotStaff => AppError::BadRequest(e.to_string()),
             E::Db(e) => e.into(),
         }
     }

@@ -539,6 +539,39 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_reveal_asked_by_someone_no_longer_staff_cannot_be_approved(backend: Backend) {
+        // Arrange: a moderator asks, then is made a student again.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("de2c");
+        let asker = staff(&app, "mo2a", Role::Moderator);
+        let second = staff(&app, "ad3b", Role::Admin);
+        let class = new_class(&app, "CS 2150", &[&author]);
+        let bad = message(&app, &author, &class, "Violet Heron", "a borderline joke");
+        let request = ask(&app, &asker, &bad.id, "Several students complained").await;
+        let id = request.trim_start_matches("/admin/reveals/").to_string();
+        diesel::update(users::table.find(&asker.user.id))
+            .set(users::role.eq("student"))
+            .execute(&mut app.conn())
+            .unwrap();
+
+        // Act: a second staff member tries to approve it.
+        let (_, page) = second
+            .post_and_follow(
+                &app,
+                "/admin/reveals",
+                &format!("/admin/reveals/{id}/approve"),
+                &[],
+            )
+            .await;
+
+        // Assert: refused in words; still pending, nothing audited.
+        assert!(page.contains("no longer staff"), "{}", flash_in(&page));
+        assert_eq!(request_status(&app), ["pending"]);
+        assert!(audit_rows(&app, AuditAction::RevealApprove).is_empty());
+    }
+);
+
+backend_test!(
     async fn an_urgent_reveal_is_an_admins_alone_and_on_everyones_overview(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let author = app.student("ur9g");

@@ -253,9 +253,11 @@ pub async fn decide(
             "/admin/reveals",
             "Declined: the author stays unknown.",
         )),
-        Err(refused @ (RevealError::OwnRequest | RevealError::AlreadyDecided)) => {
-            Ok(FlashRedirect::refused(&back, refused.to_string()))
-        }
+        Err(
+            refused @ (RevealError::OwnRequest
+            | RevealError::AlreadyDecided
+            | RevealError::RequesterNotStaff),
+        ) => Ok(FlashRedirect::refused(&back, refused.to_string())),
         Err(other) => Err(other.into()),
     }
 }
