@@ -311,6 +311,20 @@ backend_test!(
             assert!(!html.contains(bit), "the staff read names {bit}");
         }
 
+        // A link from another site opens nothing and writes nothing: it asks.
+        let cross = moderator
+            .client
+            .get(app.url(&path))
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cross.status().as_u16(), 200);
+        let asked = cross.text().await.unwrap();
+        assert!(asked.contains("Open this class"), "{asked}");
+        assert!(asked.contains(&format!("href=\"{path}\"")), "{asked}");
+        assert!(!asked.contains("staff-read"), "{asked}");
+
         // One view_class row, about the class.
         assert_eq!(audit_total(&app), before + 1);
         let rows = audit_rows(&app, AuditAction::ViewClass);

@@ -47,6 +47,24 @@ struct ClassReadPage {
     older_href: Option<String>,
 }
 
+/// "Open this class's chat?": for a reading asked from another site.
+#[derive(Template)]
+#[template(path = "admin/class_open.html")]
+struct OpenFirstPage {
+    layout: Layout,
+    href: String,
+}
+
+/// Whether the browser says another site sent this request (`Sec-Fetch-Site`).
+/// A link typed, bookmarked or followed on our own pages is not; a browser
+/// that sends no such header is taken at its word.
+fn from_another_site(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| matches!(site, "cross-site" | "same-site"))
+}
+
 #[derive(Deserialize)]
 pub struct ClassReadQuery {
     before: Option<String>,
@@ -61,6 +79,16 @@ pub async fn read_class(
     query: web::Query<ClassReadQuery>,
 ) -> Result<HttpResponse, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    // Each reading writes an audit row in the reader's name: a link on
+    // another site must not write one (it would forge "X read this class").
+    if from_another_site(&req) {
+        let body = OpenFirstPage {
+            layout: staff_layout(&req, &staff, "admin-classes"),
+            href: format!("/admin/classes/{class_id}"),
+        }
+        .render()?;
+        return Ok(views::page(body));
+    }
     let before = match query.before.as_deref().filter(|b| !b.is_empty()) {
         None => None,
         Some(raw) => Some(
