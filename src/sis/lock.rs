@@ -73,12 +73,14 @@ pub fn claim(
             if current.lease_until >= now && !holder_is_gone(&current.holder) {
                 return Ok(Claim::Held(current));
             }
-            // Compare-and-set on the old run id, so of two claimants taking over
-            // the same stale row only one succeeds.
+            // Compare-and-set on the old run id and its lease, so of two
+            // claimants taking over the same stale row only one succeeds, and
+            // a holder that renewed since it was read keeps its term.
             let taken = diesel::update(
                 sis_sync_locks::table
                     .filter(sis_sync_locks::term.eq(term.as_str()))
-                    .filter(sis_sync_locks::run_id.eq(&current.run_id)),
+                    .filter(sis_sync_locks::run_id.eq(&current.run_id))
+                    .filter(sis_sync_locks::lease_until.eq(current.lease_until)),
             )
             .set((
                 sis_sync_locks::run_id.eq(&mine.run_id),

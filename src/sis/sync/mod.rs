@@ -283,6 +283,16 @@ impl Run<'_> {
                 report.subjects.push((subject.clone(), outcome));
             }
         }
+        // Still this run's term? A run that stalled past its lease (another
+        // took the term over and wrote newer rows) must not mark sections
+        // inactive from what it saw. Renewed, the lease outlasts what follows.
+        if let Some(run_id) = run_id {
+            if !lock::renew(conn, &self.request.term, run_id, self.at())? {
+                return Err(SyncError::LostLock {
+                    term: self.request.term.clone(),
+                });
+            }
+        }
         apply::conclude(conn, self, &seen, &dates, &mut report)?;
         report.fetched = self.client.counts();
         report.elapsed = self.started.elapsed();
