@@ -145,6 +145,15 @@ pub(super) fn bench_sessions(
              and this database has none: nothing was written"
         );
     }
+    let login = out.with_extension("login");
+    for path in [out, login.as_path()] {
+        if path.exists() {
+            anyhow::bail!(
+                "{} already exists; choose a new --out (nothing was written)",
+                path.display()
+            );
+        }
+    }
     let key = config.secret_key.expose().to_vec();
     let sessions = db::write_tx(&mut conn, |c| {
         crate::demo::bench::start_sessions(c, count as usize, clock::now(), |hash| {
@@ -158,17 +167,17 @@ pub(super) fn bench_sessions(
             s.token, s.csrf, s.friend, s.class_id
         ));
     }
-    // The file holds live session tokens: its owner's alone.
-    crate::ops::private::write(out, &text)?;
+    // The file holds live session tokens: its owner's alone. Never written
+    // over an existing file (a mistyped --out could name the database).
+    write_new(out, &text)?;
     // Visitors about to sign in: a pre-session cookie and its CSRF token each.
-    let login = out.with_extension("login");
     let mut text = String::from("# cg_csrf cookie\tcsrf\n");
     for _ in 0..1000 {
         let cookie = crate::accounts::sessions::random_token();
         let csrf = crate::web::guard::pre_session_csrf_token(&key, &cookie);
         text.push_str(&format!("{cookie}\t{csrf}\n"));
     }
-    crate::ops::private::write(&login, &text)?;
+    write_new(&login, &text)?;
     println!(
         "bench-sessions: wrote {} sessions to {} and 1000 sign-in visitors to {}",
         sessions.len(),
@@ -176,4 +185,12 @@ pub(super) fn bench_sessions(
         login.display()
     );
     Ok(())
+}
+
+/// Writes `text` to a new file of its owner's alone; an existing one is refused.
+fn write_new(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = crate::ops::private::create_new(path)?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }

@@ -76,7 +76,8 @@ enum Command {
     /// write one line per session (token, CSRF token, a friend's computing ID,
     /// the class with the most threads) to FILE. Never on a real database.
     BenchSessions {
-        #[arg(long, default_value_t = 1000)]
+        /// How many sessions (1 to 100,000).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         count: u32,
         #[arg(long)]
         out: std::path::PathBuf,

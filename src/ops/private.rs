@@ -3,7 +3,6 @@
 //! chmod-ed afterwards), so no other local user can open one while it fills.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -24,22 +23,6 @@ pub fn create_new(path: &Path) -> anyhow::Result<File> {
             anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
         }
     })
-}
-
-/// Writes `text` to `path`, readable and writable by its owner only,
-/// replacing what was there (a file that was there keeps its mode on open,
-/// so the mode is set again).
-pub fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    let cannot = |e: std::io::Error| anyhow::anyhow!("cannot write {}: {e}", path.display());
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(cannot)?;
-    #[cfg(unix)]
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(cannot)?;
-    file.write_all(text.as_bytes()).map_err(cannot)
 }
 
 /// Creates a folder (and its parents) that its owner alone may enter, when

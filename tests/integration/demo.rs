@@ -545,6 +545,25 @@ backend_test!(
         }
         let sessions = std::fs::read_to_string(&out).unwrap();
         let logins = std::fs::read_to_string(out.with_extension("login")).unwrap();
+        // A second run never writes over the files (a mistyped --out could
+        // name the database itself).
+        let again = run_cli(
+            &[
+                "bench-sessions",
+                "--count",
+                "5",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &db,
+        );
+        assert!(!again.status.success());
+        assert!(
+            text(&again.stderr).contains("already exists"),
+            "{}",
+            text(&again.stderr)
+        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), sessions);
         let _ = std::fs::remove_dir_all(&dir);
         let app = spawn_app_with(db, TestMail::Memory, &[]).await;
         let rows: Vec<Vec<&str>> = sessions
