@@ -366,13 +366,19 @@ pub enum NumberOutcome {
     /// Refused by a rule (already in it, one section per course, a clash, a
     /// limit...); nothing was written for it.
     Refused(Class, MembershipError),
+    /// Not joined: the database could not take it (busy) after earlier
+    /// numbers of the paste were joined; worth trying again.
+    NotTried(Class),
 }
 
 /// Joins the sections of `term` with the given class numbers, one after the
 /// other in the order given, each with `join`'s rules and `Clash::Refuse`
 /// (so a clash with an earlier number of the same paste is refused too).
 /// The sections are looked up in one statement; each join is its own
-/// transaction, so one refusal leaves the others joined.
+/// transaction, so one refusal leaves the others joined. A database error
+/// before anything was joined is the caller's (nothing was written); after a
+/// join it is that number's, and the rest are not tried, so the page can say
+/// exactly which were joined.
 pub fn join_by_numbers(
     conn: &mut DbConn,
     student: &User,
@@ -394,6 +400,7 @@ pub fn join_by_numbers(
             .load(conn)?
     };
     let mut outcomes = Vec::with_capacity(numbers.len());
+    let mut failed = false;
     for number in numbers {
         let Some(class) = found
             .iter()
@@ -402,9 +409,23 @@ pub fn join_by_numbers(
             outcomes.push((number.clone(), NumberOutcome::Unknown));
             continue;
         };
+        if failed {
+            outcomes.push((number.clone(), NumberOutcome::NotTried(class.clone())));
+            continue;
+        }
         let outcome = match join(conn, student, &class.id, term, limits, Clash::Refuse, now) {
             Ok(joined) => NumberOutcome::Joined(joined),
-            Err(MembershipError::Db(e)) => return Err(e),
+            Err(MembershipError::Db(e)) => {
+                let joined_some = outcomes
+                    .iter()
+                    .any(|(_, o)| matches!(o, NumberOutcome::Joined(_)));
+                if !joined_some {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "a pasted class number could not be joined");
+                failed = true;
+                NumberOutcome::NotTried(class.clone())
+            }
             Err(refused) => NumberOutcome::Refused(class.clone(), refused),
         };
         outcomes.push((number.clone(), outcome));

@@ -374,6 +374,10 @@ fn line_for(
             joined: true,
             clash_class_id: None,
         },
+        NumberOutcome::NotTried(class) => said(format!(
+            "{number}: {} not added; Common Grounds was too busy. Paste this number again.",
+            code_and_section(&class)
+        )),
         NumberOutcome::Refused(class, MembershipError::Clashes { overlaps, .. }) => NumberLine {
             text: format!(
                 "{number}: {} overlaps {}; not added",
