@@ -395,9 +395,13 @@ impl Manager {
                     })?;
                 // WAL lets readers run beside the one writer; busy_timeout makes a
                 // writer wait for the lock instead of failing at once.
+                // secure_delete: an erased student's messages and a delivered
+                // sign-in email are overwritten in the file, not only unlinked
+                // (deletes are rare here: cleanup and erasure).
                 conn.batch_execute(&format!(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; \
-                         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA secure_delete = ON;",
                     LOCK_WAIT.as_millis()
                 ))
                 .and_then(|()| register_lower(&mut conn))
@@ -584,10 +588,15 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
             unlocked?;
             Ok(applied)
         }
-        DbConn::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(versions)
-            .map_err(|e| failed(&*e)),
+        // On SQLite the same holds for `serve` and a cron command starting
+        // together: the whole batch runs in one immediate transaction (each
+        // migration's own becomes a savepoint), so the second process waits
+        // for the write lock and only then reads what is pending.
+        DbConn::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(versions)
+                .map_err(|e| failed(&*e))
+        }),
     }
 }
 

@@ -1016,3 +1016,40 @@ async fn an_erasure_and_a_reply_naming_the_student_do_not_deadlock() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+/// SQLite only: erasure overwrites the student's words in the database file,
+/// not only unlinks them (`secure_delete`); a copy of the file taken later
+/// does not hold them.
+#[tokio::test]
+async fn an_erased_students_words_leave_the_sqlite_file() {
+    let app = spawn_quiet_app(Backend::Sqlite, &[]).await;
+    let student = app.student("sec1q");
+    let class = new_class(&app, "CS 2150", &[&student]);
+    let class_page = format!("/classes/{}", class.id);
+    let phrase = "my landlord on Wertland Street still owes me the deposit";
+    let posted = student
+        .post(
+            &app,
+            &class_page,
+            &format!("{class_page}/messages"),
+            &[("content", phrase), ("confirmed", "1")],
+        )
+        .await;
+    assert_eq!(posted.status().as_u16(), 303);
+
+    let deleted = student
+        .post(&app, "/account", "/account/delete", &[("confirm", "sec1q")])
+        .await;
+    assert_eq!(deleted.status().as_u16(), 303);
+    diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut app.conn())
+        .unwrap();
+
+    let common_grounds::config::DatabaseUrl::Sqlite(file) = &app.db.url else {
+        panic!("a SQLite test database");
+    };
+    let mut bytes = std::fs::read(file).unwrap();
+    bytes.extend(std::fs::read(file.with_extension("db-wal")).unwrap_or_default());
+    let found = bytes.windows(phrase.len()).any(|w| w == phrase.as_bytes());
+    assert!(!found, "the erased message is still in the database file");
+}
