@@ -12,6 +12,7 @@
     return;
   }
   var page = chat.getAttribute("data-page");
+  var sort = chat.getAttribute("data-sort") || "activity";
   var thread = chat.getAttribute("data-thread");
   var note = chat.querySelector(".live-note");
 
@@ -44,6 +45,20 @@
     }
   }
 
+  // A vote on a row comes back to this page's order (the server renders
+  // live rows for the default one).
+  function keepBack(row) {
+    var form = row.querySelector("form.row-votes");
+    if (sort === "activity" || !form || form.querySelector("input[name=back]")) {
+      return;
+    }
+    var back = document.createElement("input");
+    back.type = "hidden";
+    back.name = "back";
+    back.value = location.pathname + location.search;
+    form.appendChild(back);
+  }
+
   // The thread list: a new thread or reply moves its row to the top, with its
   // "new" count; an edit, delete, hide or restore updates the row in place.
   function onList(data) {
@@ -64,6 +79,24 @@
       unread += 1;
     }
     setUnread(row, unread);
+    keepBack(row);
+    // "Unanswered" is the activity order without answered threads.
+    if (sort === "unanswered" && row.querySelector(".badge.answered")) {
+      if (old) {
+        old.parentNode.removeChild(old);
+      }
+      return;
+    }
+    // On "top" a row's place is its votes, not its activity: news updates
+    // the row where it is, and a thread not listed waits for a reload.
+    if (sort === "top") {
+      if (old) {
+        old.parentNode.replaceChild(row, old);
+      } else if (data.kind === "thread") {
+        say("A new thread was posted. Reload to see it in this order.");
+      }
+      return;
+    }
     if (data.kind === "thread" || data.kind === "reply") {
       if (old) {
         old.parentNode.removeChild(old);

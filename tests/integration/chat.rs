@@ -1986,6 +1986,31 @@ backend_test!(
             .filter(|h| h.contains(&id))
             .collect();
         assert!(!back.is_empty(), "a way back to the message");
+        // A reply refused for its text leads back to its parent on the
+        // thread's page (the reply form names the page it was on).
+        let thread = format!("/classes/{class}/threads/{id}");
+        let (_, page) = a.get(&app, &thread).await;
+        let doc = Html::parse_document(&page);
+        let form_back: Vec<String> =
+            select(&doc, "form input[name='parent_id'] ~ input[name='back']")
+                .into_iter()
+                .filter_map(|i| i.value().attr("value").map(str::to_string))
+                .collect();
+        assert_eq!(form_back, vec![thread.clone()]);
+        let reply = a
+            .post(
+                &app,
+                &format!("/classes/{class}/messages"),
+                &[("content", &long), ("parent_id", &id), ("back", &thread)],
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        let doc = Html::parse_document(&reply.body);
+        let hrefs: Vec<&str> = select(&doc, ".compose-foot a")
+            .into_iter()
+            .filter_map(|l| l.value().attr("href"))
+            .collect();
+        assert_eq!(hrefs, vec![format!("{thread}#m-{id}").as_str()]);
         // Another student's message: refused as before, with nothing of it.
         let b = student(&app, "drf2b").await;
         let theirs = b

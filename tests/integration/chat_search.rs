@@ -287,6 +287,35 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_search_with_more_matches_than_shown_says_so(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aa1x");
+        let class = new_class(&app, "PHYS 1425", &[&a]);
+        for n in 0..21 {
+            let extra = if n == 7 { " zebra" } else { "" };
+            say(
+                &app,
+                &a.user,
+                &class,
+                None,
+                &format!("pendulum question number {n}{extra}"),
+            );
+        }
+        let path = |q: &str| format!("/classes/{}/search?q={q}", class.id);
+
+        let (status, many) = a.get(&app, &path("pendulum")).await;
+        let (_, one) = a.get(&app, &path("zebra")).await;
+
+        assert_eq!(status, 200, "{many}");
+        assert_eq!(many.matches("class=\"search-hit\"").count(), 20);
+        assert!(many.contains("The 20 best matches"), "{many}");
+        assert!(many.contains("add a word to narrow the search"), "{many}");
+        assert!(one.contains("1 message found"), "{one}");
+        app.stop().await;
+    }
+);
+
+backend_test!(
     async fn a_student_who_does_not_take_the_class_finds_nothing(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let a = app.student("aa1x");

@@ -595,3 +595,130 @@ async fn a_live_edit_keeps_a_reply_being_typed_in_a_browser() {
     assert_eq!(open.len(), 1, "the reply form closed");
     client.close().await.unwrap();
 }
+
+/// On the "Top" order a row's place is its votes: news from the live stream
+/// updates rows where they are, and a new thread does not jump above the
+/// most-voted ones (it waits for a reload, and the page says so).
+#[tokio::test]
+async fn the_top_order_keeps_its_order_as_news_arrives_in_a_browser() {
+    use fantoccini::Locator;
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    // One post each: a student may post once every few seconds.
+    let a = app.student("lta1a");
+    let b = app.student("ltb2b");
+    let c = app.student("ltc3c");
+    let d = app.student("ltd4d");
+    let e = app.student("lte5e");
+    let class = new_class(&app, "CS 2150", &[&a, &b, &c, &d, &e]);
+    let class_page = format!("/classes/{}", class.id);
+    let mut ids = Vec::new();
+    for (who, text) in [
+        (&a, "Which chapters are on the midterm?"),
+        (&c, "Is the quiz on Friday?"),
+    ] {
+        let posted = who
+            .post(
+                &app,
+                &class_page,
+                &format!("{class_page}/messages"),
+                &[("content", text), ("confirmed", "1")],
+            )
+            .await;
+        assert_eq!(posted.status().as_u16(), 303);
+        let id: String = class_messages::table
+            .filter(class_messages::content.eq(text))
+            .select(class_messages::id)
+            .first(&mut app.conn())
+            .unwrap();
+        ids.push(id);
+    }
+    // B votes for the older thread, so "Top" lists it first.
+    let voted = b
+        .post(
+            &app,
+            &class_page,
+            &format!("/messages/{}/vote", ids[0]),
+            &[("vote", "up")],
+        )
+        .await;
+    assert_eq!(voted.status().as_u16(), 303);
+
+    let client = browser::open(&driver, &chromium, 1280, 900).await;
+    browser::sign_in(&client, &app.address, &b.token).await;
+    client
+        .goto(&app.url(&format!("{class_page}?sort=top")))
+        .await
+        .unwrap();
+    let order = |client: fantoccini::Client| async move {
+        let rows = client
+            .find_all(Locator::Css("ol.thread-list > li"))
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for row in rows {
+            ids.push(row.attr("id").await.unwrap().unwrap_or_default());
+        }
+        ids
+    };
+    let before = order(client.clone()).await;
+    assert_eq!(
+        before,
+        vec![format!("t-{}", ids[0]), format!("t-{}", ids[1])]
+    );
+
+    // D replies to the newer thread and E starts a third: news, not votes.
+    let replied = d
+        .post(
+            &app,
+            &class_page,
+            &format!("{class_page}/messages"),
+            &[("content", "It moved to Monday"), ("parent_id", &ids[1])],
+        )
+        .await;
+    assert_eq!(replied.status().as_u16(), 303);
+    let started_thread = e
+        .post(
+            &app,
+            &class_page,
+            &format!("{class_page}/messages"),
+            &[("content", "Office hours this week?"), ("confirmed", "1")],
+        )
+        .await;
+    assert_eq!(started_thread.status().as_u16(), 303);
+    let started = std::time::Instant::now();
+    loop {
+        let note = client
+            .find(Locator::Css(".live-note"))
+            .await
+            .unwrap()
+            .prop("textContent")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        let replies = client
+            .find(Locator::Css(&format!("#t-{} .thread-replies", ids[1])))
+            .await
+            .unwrap()
+            .prop("textContent")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        if note.contains("Reload to see it") && replies.contains('1') {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the news did not arrive live: {note:?} {replies:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        order(client.clone()).await,
+        before,
+        "the votes' order stays"
+    );
+    client.close().await.unwrap();
+}

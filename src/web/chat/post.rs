@@ -27,6 +27,9 @@ pub struct PostForm {
     content: String,
     #[serde(default)]
     parent_id: Option<String>,
+    /// A reply's thread page, to come back to from a refusal.
+    #[serde(default)]
+    back: Option<String>,
     /// "1" once the student saw the threads their new one may duplicate (the
     /// preview page's "Post anyway", or our script showing them while typing).
     #[serde(default)]
@@ -76,8 +79,10 @@ pub async fn post_message(
         parent_id: parent_id.as_ref().map(ToString::to_string),
         new_thread: parent_id.is_none(),
         edit: false,
+        // A reply comes back to its parent on the thread's page (the list's
+        // rows are threads, so an anchor there would find nothing).
         back: match &parent_id {
-            Some(parent) => format!("/classes/{class_id}#m-{parent}"),
+            Some(parent) => back_href(&class_id, form.back.as_deref(), Some(parent)),
             None => format!("/classes/{class_id}"),
         },
     };

@@ -64,6 +64,8 @@ struct SearchPage {
     problem: Option<String>,
     searched: bool,
     hits: Vec<HitRow>,
+    /// More messages match than are shown.
+    more: bool,
 }
 
 /// "Maybe already answered": threads a draft may duplicate.
@@ -102,7 +104,8 @@ pub async fn search_class(
                 return Ok((class, None, Ok(Vec::new())));
             };
             let result = match query {
-                Some(query) => search::search(conn, viewer, &class, &query, RESULTS),
+                // One more than shown, to know whether there are more.
+                Some(query) => search::search(conn, viewer, &class, &query, RESULTS + 1),
                 // Nothing to look for: only check the student may search here.
                 None => search::ensure_member(conn, viewer, &class).map(|()| Vec::new()),
             };
@@ -110,7 +113,7 @@ pub async fn search_class(
         })
         .await?;
     let found = found.ok_or(AppError::NotFound)?;
-    let hits = match result {
+    let mut hits = match result {
         Ok(hits) => hits,
         Err(error @ ChatError::NotEnrolled { .. }) => {
             return answer_refusal(&req, &current, &rules(&state), error)
@@ -130,6 +133,11 @@ pub async fn search_class(
         query: raw.chars().take(search::MAX_QUERY_CHARS * 2).collect(),
         searched: parsed.is_ok(),
         problem,
+        more: {
+            let more = hits.len() > RESULTS as usize;
+            hits.truncate(RESULTS as usize);
+            more
+        },
         hits: hit_rows(&state, hits, clock::now()),
     }
     .render()?;

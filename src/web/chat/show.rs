@@ -330,6 +330,9 @@ struct ShowClassPage {
     /// The list's orders, as tabs; and the one shown.
     sorts: Vec<SortTab>,
     sort_label: &'static str,
+    /// The order's `?sort=` value, for the script: only the activity order
+    /// moves a row to the top when its thread has news.
+    sort_key: &'static str,
     /// For the rows' vote buttons (the same token as the layout's).
     csrf_token: String,
     /// The student muted this class's notifications.
@@ -558,6 +561,7 @@ pub async fn show_class(
         csrf_token,
         sorts,
         sort_label,
+        sort_key: list.sort.as_str(),
         events_href: format!("/classes/{id}/events?after={}", list.latest_event),
         class,
         friends,
