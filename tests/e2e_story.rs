@@ -2437,7 +2437,12 @@ impl Story {
         self.button(p, "//form[@role='search']", "Search").await;
         let card = card(card_heading);
         self.find(p, &card).await;
-        self.button(p, &card, "Join").await;
+        // Its name says which class ("Join CS 3120 001"): visible text "Join".
+        self.click(
+            p,
+            &format!("{card}//button[starts-with(normalize-space(),'Join')]"),
+        )
+        .await;
         self.sees_notice(p).await;
         let badge = self
             .text(

@@ -248,8 +248,14 @@
     }, 1500);
   }
 
+  // The last event this page applied: a stream opened again starts after it.
+  var lastSeen = null;
+
   function handle(event) {
     var data;
+    if (event.lastEventId) {
+      lastSeen = event.lastEventId;
+    }
     try {
       data = JSON.parse(event.data);
     } catch (e) {
@@ -262,14 +268,12 @@
     }
   }
 
-  var source = new EventSource(chat.getAttribute("data-events"));
-  ["thread", "reply", "edit", "delete", "hide", "restore"].forEach(function (kind) {
-    source.addEventListener(kind, handle);
-  });
   // Too long away: the events missed were pruned, so the page reloads itself,
   // unless the student is typing: then it says so and leaves the draft alone.
-  source.addEventListener("reload", function () {
+  function onReload() {
     source.close();
+    source = null;
+    stopped = true;
     var typing = Array.prototype.some.call(document.querySelectorAll("textarea, input[type=text]"), function (box) {
       return box.value !== box.defaultValue;
     });
@@ -278,17 +282,74 @@
     } else {
       window.location.reload();
     }
-  });
-  // A stream the server refused or ended for good (signed out, left the
-  // class, too many tabs) does not come back by itself: say so, once.
-  source.addEventListener("error", function () {
-    if (source.readyState === 2) {
-      say("Live updates stopped. Reload the page to see new messages.");
+  }
+
+  var source = null;
+  var stopped = false;
+  function listen() {
+    var url = chat.getAttribute("data-events");
+    if (lastSeen !== null) {
+      url = url.replace(/([?&]after=)[^&]*/, "$1" + encodeURIComponent(lastSeen));
+    }
+    var opened = new EventSource(url);
+    ["thread", "reply", "edit", "delete", "hide", "restore"].forEach(function (kind) {
+      opened.addEventListener(kind, handle);
+    });
+    opened.addEventListener("reload", onReload);
+    // A stream the server refused or ended for good (signed out, left the
+    // class, too many tabs) does not come back by itself: say so, once.
+    opened.addEventListener("error", function () {
+      if (opened.readyState === 2 && source === opened) {
+        stopped = true;
+        say("Live updates stopped. Close other Common Grounds tabs, then reload this page to see new messages.");
+      }
+    });
+    source = opened;
+  }
+  function quiet() {
+    if (source) {
+      source.close();
+      source = null;
+    }
+  }
+  listen();
+  // A tab out of sight gives its stream back (a session may hold only a few),
+  // and takes up where it left off when seen again; so does a page the
+  // browser kept and shows again (back/forward).
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) {
+      quiet();
+    } else if (!source && !stopped) {
+      listen();
     }
   });
-  window.addEventListener("pagehide", function () {
-    source.close();
+  window.addEventListener("pagehide", quiet);
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && !source && !stopped) {
+      listen();
+    }
   });
+
+  // "5 min ago" was right when the page was rendered. A page that stays open
+  // and takes rows live keeps its relative times right, so older rows never
+  // read newer than the rows that came since; dates are left as they are.
+  window.setInterval(function () {
+    var now = Date.now();
+    Array.prototype.forEach.call(chat.querySelectorAll("time[datetime]"), function (time) {
+      if (!/^(just now|\d+ min ago|\d+ h ago)$/.test(time.textContent)) {
+        return;
+      }
+      var at = Date.parse(time.getAttribute("datetime"));
+      if (isNaN(at)) {
+        return;
+      }
+      var minutes = Math.floor((now - at) / 60000);
+      var label = minutes < 1 ? "just now" : minutes < 60 ? minutes + " min ago" : Math.floor(minutes / 60) + " h ago";
+      if (time.textContent !== label) {
+        time.textContent = label;
+      }
+    });
+  }, 60000);
 
   // A Cancel link in an open form closes it instead of leaving the page.
   document.addEventListener("click", function (event) {
