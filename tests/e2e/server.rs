@@ -3,9 +3,8 @@
 //! up only through environment variables, with email going to a real SMTP
 //! listener and classes synced from a real HTTP server.
 //!
-//! Which binary: `E2E_SERVER_BIN` when set (`.ci/run` builds the release binary
-//! and points it at `target/release/common-grounds`), otherwise the binary
-//! Cargo built for this test run.
+//! Which binary: `E2E_SERVER_BIN` when set (a release build, say), otherwise
+//! the binary Cargo built for this test run (what `.ci/run` uses).
 
 use std::io::Read;
 use std::path::PathBuf;
