@@ -1576,20 +1576,28 @@ backend_test!(
         let first = outbox::claim_next(&mut app.conn(), now).unwrap().unwrap();
         let later = now + outbox::LEASE + Ago::seconds(1);
         let second = outbox::claim_next(&mut app.conn(), later).unwrap().unwrap();
-        let delivered = outbox::mark_sent(&mut app.conn(), &second, later).unwrap();
 
-        // Act: the first worker's send finally fails, and it records that.
+        // Act: while the second sends, the first's send finally fails and it
+        // records that; a third worker looks for due mail; the second
+        // delivers; the first's stale 'sent' comes last.
         let late_failure =
             outbox::mark_failed_try(&mut app.conn(), &first, "timed out", false, later).unwrap();
+        let third = outbox::claim_next(&mut app.conn(), later + Ago::seconds(30)).unwrap();
+        let delivered = outbox::mark_sent(&mut app.conn(), &second, later).unwrap();
         let late_delivery = outbox::mark_sent(&mut app.conn(), &first, later).unwrap();
 
-        // Assert: the stale worker changed nothing; the message stays sent
-        // and is not queued again.
+        // Assert: the stale worker changed nothing, so nobody else took the
+        // message while the second had it; it stays sent.
         assert_eq!(
             (first.id.to_string(), second.id.to_string()),
             (id.clone(), id.clone())
         );
-        assert_eq!((delivered, late_failure, late_delivery), (1, 0, 0));
+        assert!(
+            third.is_none(),
+            "sent twice at once: {:?}",
+            third.map(|m| m.id)
+        );
+        assert_eq!((late_failure, delivered, late_delivery), (0, 1, 0));
         let status: String = email_outbox::table
             .find(&id)
             .select(email_outbox::status)
