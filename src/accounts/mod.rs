@@ -350,9 +350,17 @@ pub fn fill_name_keys(conn: &mut DbConn) -> QueryResult<usize> {
         let Some(key) = name.as_deref().and_then(display_name::name_key) else {
             continue;
         };
-        filled += diesel::update(users::table.find(&id))
-            .set(users::name_key.eq(key))
-            .execute(conn)?;
+        // Only while the row still has this name and no key: a rename
+        // meanwhile wrote its own key, which this one must not replace.
+        let Some(name) = name else { continue };
+        filled += diesel::update(
+            users::table
+                .find(&id)
+                .filter(users::name_key.is_null())
+                .filter(users::display_name.eq(name)),
+        )
+        .set(users::name_key.eq(key))
+        .execute(conn)?;
     }
     Ok(filled)
 }
