@@ -760,3 +760,52 @@ async fn a_report_racing_its_reporters_suspension_does_not_count() {
         .unwrap();
     assert_eq!(flagged, 0, "the suspended reporter's report does not count");
 }
+
+backend_test!(
+    async fn a_report_past_the_days_limit_is_said_on_the_thread(backend: Backend) {
+        // Arrange: a reporter who already reported 20 messages today.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("au2t");
+        let reporter = app.student("rp2w");
+        let class = new_class(&app, "CS 2150", &[&author, &reporter]);
+        for s in [&author, &reporter] {
+            joined_ago(&app, s, &class, Duration::days(3));
+        }
+        for n in 0..20 {
+            let earlier = common::builders::MessageBuilder::new(
+                &class.id,
+                &author.user.id,
+                "Anon_a",
+                &format!("an earlier message {n}"),
+            )
+            .insert(&mut app.conn());
+            seed::flag(&mut app.conn(), &reporter.user, &earlier, "spam");
+        }
+        let message = post_message(&app, &author, &class, "one more opinion").await;
+        let thread = format!("/classes/{}/threads/{}", class.id, message.id);
+
+        // Act: the 21st report, from the thread's page.
+        let (status, landed) = reporter
+            .post_and_follow(
+                &app,
+                &thread,
+                &format!("/messages/{}/flag", message.id),
+                &[("reason", "it is rude to the TA"), ("back", &thread)],
+            )
+            .await;
+
+        // Assert: back on the thread, told why and until when; nothing counted.
+        assert_eq!(status, 200);
+        assert!(
+            landed.contains("Not reported: You can report at most 20"),
+            "{landed}"
+        );
+        assert!(landed.contains("one more opinion"), "{landed}");
+        let flagged: i32 = class_messages::table
+            .find(&message.id)
+            .select(class_messages::flagged_count)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(flagged, 0);
+    }
+);

@@ -1,14 +1,15 @@
 //! Reporting a classmate's message; enough distinct reports hide it.
 
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse, Responder};
 use serde::Deserialize;
 
-use super::{answer_refusal, back_href, rules, see_other};
+use super::{answer, back_href, rules, see_other};
 use crate::chat::{self, FlagReason, MessageId};
 use crate::clock;
-use crate::web::error::{with_conn, AppError};
+use crate::web::error::{chat_refusal, with_conn, AppError, Refusal};
 use crate::web::guard::{self, SessionForm, SignedInForm};
 use crate::web::state::AppState;
+use crate::web::views::FlashRedirect;
 
 #[derive(Deserialize)]
 pub struct FlagForm {
@@ -59,6 +60,27 @@ pub async fn flag_message(
             form.back.as_deref(),
             Some(&message_id),
         ))),
-        Err(error) => answer_refusal(&req, &current, &rules, error),
+        Err(error) => {
+            // A refusal a student can act on (the day's reports used, the
+            // message hidden or removed meanwhile) is said on the thread they
+            // were reading, at the message, not on a page with no way back.
+            let campus = state.config.campus_time;
+            let back = form
+                .back
+                .as_deref()
+                .map(|b| format!("{}#m-{message_id}", guard::safe_next(Some(b))));
+            match (back, chat_refusal(error, &rules, clock::now(), campus)) {
+                (
+                    Some(back),
+                    Refusal::Error(
+                        AppError::BadRequest(message) | AppError::TooManyRequests { message, .. },
+                    ),
+                ) => Ok(
+                    FlashRedirect::refused(&back, format!("Not reported: {message}"))
+                        .respond_to(&req),
+                ),
+                (_, refusal) => answer(&req, &current, refusal),
+            }
+        }
     }
 }
