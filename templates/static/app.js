@@ -383,6 +383,10 @@
   var token = form.querySelector("input[name=csrf_token]");
   var box = form.querySelector("textarea[name=content]");
   var region = form.querySelector(".similar-threads");
+  // A short line is what a screen reader hears, and only when the number
+  // of threads changes; the list itself is not read out at every pause.
+  var status = document.getElementById("similar-status");
+  var counted = 0;
   var confirmed = form.querySelector("input[name=confirmed]");
   if (!box || !region || !confirmed) {
     return;
@@ -393,8 +397,7 @@
   var shown = "";
 
   function show(html) {
-    // The same list again is not news: replacing it would have a screen
-    // reader read the whole live region out again at every pause.
+    // The same list again is not news.
     if (html === shown) {
       return;
     }
@@ -407,6 +410,13 @@
     region.appendChild(holder.content);
     if (region.querySelector("a")) {
       confirmed.value = "1";
+    }
+    var count = region.querySelectorAll("li").length;
+    if (status && count !== counted) {
+      counted = count;
+      status.textContent = count === 0 ? "" : count === 1
+        ? "1 thread may already answer this; it is listed below the box."
+        : count + " threads may already answer this; they are listed below the box.";
     }
   }
 

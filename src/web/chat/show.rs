@@ -10,7 +10,7 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use super::{answer_refusal, html, rules, see_other, thread_href};
+use super::{answer_refusal, html, rules, thread_href};
 use crate::campus_time::Stamp;
 use crate::chat::anonymity::Anonymity;
 use crate::chat::live::LiveEvent;
@@ -24,6 +24,7 @@ use crate::web::error::{with_conn, AppError};
 use crate::web::guard::{CsrfForm, SignedInForm, Visitor};
 use crate::web::layout::Layout;
 use crate::web::state::{release_request_conn, AppState};
+use crate::web::views::FlashRedirect;
 
 /// A section's details, as both versions of the class page show them.
 struct ClassHeader {
@@ -680,7 +681,7 @@ pub async fn mark_all_read(
     state: web::Data<AppState>,
     path: web::Path<String>,
     SignedInForm(current, _form): SignedInForm<CsrfForm>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<FlashRedirect, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let viewer = current.user.id.clone();
     let class = class_id.clone();
@@ -696,7 +697,11 @@ pub async fn mark_all_read(
     if !marked {
         return Err(AppError::NotFound);
     }
-    Ok(see_other(format!("/classes/{class_id}")))
+    // Said, as the inbox's and the mute's are: the button is gone after.
+    Ok(FlashRedirect::done(
+        &format!("/classes/{class_id}"),
+        "Every thread in this class is marked read.",
+    ))
 }
 
 /// The thread page's script, after showing replies live: they count as read,
