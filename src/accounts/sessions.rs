@@ -282,6 +282,26 @@ pub fn end_all(conn: &mut DbConn, user_id: &UserId) -> QueryResult<usize> {
     announced(conn, user_id, n)
 }
 
+/// Sessions one student keeps at once: every device they use, and then some.
+pub const MAX_PER_STUDENT: i64 = 20;
+
+/// Ends the user's sessions beyond the `MAX_PER_STUDENT` used most lately
+/// (called as a session starts): each holds live streams, and signing in
+/// over and over must not pile them up without end.
+pub fn end_beyond_limit(conn: &mut DbConn, user_id: &UserId) -> QueryResult<usize> {
+    let beyond: Vec<SessionId> = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .order((sessions::last_used_at.desc(), sessions::created_at.desc()))
+        .offset(MAX_PER_STUDENT)
+        .select(sessions::id)
+        .load(conn)?;
+    if beyond.is_empty() {
+        return Ok(0);
+    }
+    let n = diesel::delete(sessions::table.filter(sessions::id.eq_any(&beyond))).execute(conn)?;
+    announced(conn, user_id, n)
+}
+
 /// `ended`, after announcing the change when any session ended.
 fn announced(conn: &mut DbConn, user_id: &UserId, ended: usize) -> QueryResult<usize> {
     if ended > 0 {

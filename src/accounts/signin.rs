@@ -160,10 +160,12 @@ pub fn admit(
             // The hour's emails are spent, but a link lives only 15 minutes:
             // someone else asking 5 times at the top of the hour would
             // otherwise leave the owner with dead emails for 45 minutes. So
-            // "already sent" holds only while an email still works for a
-            // while; after that one more goes out (at most one per 10
-            // minutes beyond the hour's quota, so the mailbox is not flooded).
-            Err(_) if has_working_email(tx, email.computing_id(), now)? => {
+            // "already sent" holds only while the newest email still works
+            // for a while (it was sent in the last 10 minutes, so it works
+            // for 5 more); after that one more goes out. That is at most one
+            // per 10 minutes beyond the hour's quota, used or not, so neither
+            // the mailbox nor the sessions one can start are unbounded.
+            Err(_) if emailed_since(tx, email.computing_id(), now - RESEND_AFTER)? => {
                 Ok(Admission::AlreadySent)
             }
             Err(_) => {
@@ -174,22 +176,17 @@ pub fn admit(
     })
 }
 
-/// How long an email must still work for "already sent" to be a fair answer.
-const STILL_WORKING: Duration = Duration::minutes(5);
+/// Beyond the hour's quota, a new email only once the newest is this old
+/// (so it still works for `LINK_LIFETIME` minus this: 5 minutes).
+const RESEND_AFTER: Duration = Duration::minutes(10);
 
-/// Whether the student has an unused sign-in email that works for at least
-/// `STILL_WORKING` more.
-fn has_working_email(
-    conn: &mut DbConn,
-    computing_id: &str,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
+/// Whether a sign-in email went to the student after `since`.
+fn emailed_since(conn: &mut DbConn, computing_id: &str, since: NaiveDateTime) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         magic_links::table
             .inner_join(users::table)
             .filter(users::computing_id.eq(computing_id))
-            .filter(magic_links::used.eq(false))
-            .filter(magic_links::expires_at.gt(now + STILL_WORKING)),
+            .filter(magic_links::created_at.gt(since)),
     ))
     .get_result(conn)
 }
@@ -488,7 +485,9 @@ fn complete(
     )?;
     void_pending(conn, user_id)?;
     count_sign_in(conn, now, campus)?;
-    sessions::create(conn, user_id, user_agent, now)
+    let created = sessions::create(conn, user_id, user_agent, now)?;
+    sessions::end_beyond_limit(conn, user_id)?;
+    Ok(created)
 }
 
 /// Adds one to the campus day's sign-in count (for the admin overview).

@@ -262,11 +262,12 @@ backend_test!(
         let (_, refused_page) = get_with(&app, &student, "/login/check-email").await;
 
         // Act: eleven minutes on, their links have under five minutes left.
+        let now = common_grounds::clock::now();
         diesel::update(magic_links::table)
-            .set(
-                magic_links::expires_at
-                    .eq(common_grounds::clock::now() + chrono::Duration::minutes(4)),
-            )
+            .set((
+                magic_links::created_at.eq(now - chrono::Duration::minutes(11)),
+                magic_links::expires_at.eq(now + chrono::Duration::minutes(4)),
+            ))
             .execute(&mut *app.conn())
             .unwrap();
         assert_eq!(ask(&app, &student, VICTIM).await.status().as_u16(), 303);

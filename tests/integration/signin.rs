@@ -1692,3 +1692,61 @@ backend_test!(
         assert!(smtp.received().is_empty());
     }
 );
+
+backend_test!(
+    async fn a_student_keeps_at_most_twenty_sessions(backend: Backend) {
+        use common_grounds::accounts::sessions as student_sessions;
+        // Arrange: a student with twenty sessions, the oldest used longest ago.
+        let app = spawn_app(backend).await;
+        app.sign_in(STUDENT).await;
+        let user = common_grounds::accounts::find_by_computing_id(&mut app.conn(), "mst3k")
+            .unwrap()
+            .unwrap();
+        let now = clock::now();
+        for n in 0..19 {
+            let made = student_sessions::create(
+                &mut app.conn(),
+                &user.id,
+                Some("another device"),
+                now - chrono::Duration::hours(40 - n),
+            )
+            .unwrap();
+            assert_eq!(made.session.user_id, user.id);
+        }
+        let oldest: String = common_grounds::db::schema::sessions::table
+            .filter(common_grounds::db::schema::sessions::user_id.eq(&user.id))
+            .order(common_grounds::db::schema::sessions::last_used_at.asc())
+            .select(common_grounds::db::schema::sessions::id)
+            .first(&mut app.conn())
+            .unwrap();
+
+        // Act: one more sign-in.
+        let other = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let (_, form) = get_with(&app, &other, "/login").await;
+        let csrf = csrf_in(&form).unwrap();
+        let asked = post_with(
+            &app,
+            &other,
+            "/login",
+            &[("csrf_token", &csrf), ("email", STUDENT)],
+        )
+        .await;
+        assert_eq!(asked.status().as_u16(), 303);
+        let token = token_in(&newest_email_to(&app, 2, STUDENT).await.text).unwrap();
+        let signed = press_sign_in(&app, &other, &token, false).await;
+
+        // Assert: still twenty; the one used longest ago is the one that went.
+        assert_eq!(signed.status().as_u16(), 303);
+        let ids: Vec<String> = common_grounds::db::schema::sessions::table
+            .filter(common_grounds::db::schema::sessions::user_id.eq(&user.id))
+            .select(common_grounds::db::schema::sessions::id)
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(ids.len(), 20);
+        assert!(!ids.contains(&oldest));
+    }
+);
