@@ -5,13 +5,13 @@
 //! Each change is recorded as an `edit` of the first message, so open pages
 //! re-render the thread's row and its first message.
 
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::events::{self, EventKind};
 use super::votes::QaError;
 use super::{lock_class, ChatError, ClassMessage, MessageId};
-use crate::accounts::User;
+use crate::accounts::{rate_limit, User};
 use crate::classes;
 use crate::db::schema::class_messages;
 use crate::db::{self, DbConn, Tx};
@@ -22,6 +22,10 @@ use crate::notifications::{self, Kind, Notice};
 pub fn may_mark(actor: &User, root: &ClassMessage) -> bool {
     actor.role.is_staff() || (!root.deleted && root.user_id.as_ref() == Some(&actor.id))
 }
+
+/// Answer marks and unmarks one student may make in an hour: plenty for
+/// changing one's mind, not a way to flood a class's live pages.
+pub const MARKS_PER_HOUR: u32 = 30;
 
 /// Whether a message counts as a thread's answer: it is shown (not deleted, not hidden).
 pub fn counts(answer: &ClassMessage) -> bool {
@@ -82,6 +86,18 @@ pub fn mark(
         };
         if root.answer_id.as_ref() == answer {
             return Ok(root);
+        }
+        // Each change is an event every open page of the class renders:
+        // a student's marks are limited (staff's are audited instead).
+        if !actor.role.is_staff() {
+            let bucket = format!("chat-answer-mark:{}", actor.id);
+            if let Err(limited) =
+                rate_limit::hit(tx, &bucket, MARKS_PER_HOUR, Duration::hours(1), now)?
+            {
+                return Err(QaError::MarkLimit {
+                    retry_at: limited.retry_at,
+                });
+            }
         }
         diesel::update(class_messages::table.find(&root.id))
             .set(class_messages::answer_id.eq(answer))

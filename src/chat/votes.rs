@@ -30,6 +30,9 @@ pub enum QaError {
     NotAReply,
     #[error("{0} threads are pinned already; unpin one first")]
     PinLimit(usize),
+    /// A student's answer marks and unmarks this hour are spent.
+    #[error("too many answer marks this hour")]
+    MarkLimit { retry_at: NaiveDateTime },
 }
 
 impl From<diesel::result::Error> for QaError {

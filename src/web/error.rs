@@ -458,7 +458,7 @@ fn wait_phrase(retry_at: NaiveDateTime, now: NaiveDateTime) -> String {
 }
 
 /// A chat limit: 429, when to retry, and that nothing was saved.
-fn chat_limited(
+pub(crate) fn chat_limited(
     why: &str,
     retry_at: NaiveDateTime,
     now: NaiveDateTime,

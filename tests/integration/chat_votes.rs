@@ -962,3 +962,32 @@ async fn marking_a_reply_deleted_meanwhile_says_it_is_gone() {
     assert!((400..500).contains(&status), "{status}: {body}");
     assert_eq!(stored(&app, &root.id).answer_id, None);
 }
+
+backend_test!(
+    async fn a_student_marks_and_unmarks_answers_at_most_thirty_times_an_hour(backend: Backend) {
+        // Arrange: a thread of the starter's with one reply.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let starter = app.student("mk1s");
+        let other = app.student("mk2o");
+        let class = new_class(&app, "CS 2150", &[&starter, &other]);
+        let root = thread(&app, &class, &starter.user, "Where is the exam?", 5);
+        let answer = reply(&app, &other.user, &root, "In Rice 130");
+
+        // Act: mark and unmark, over and over; every change is a live event.
+        let mut statuses = Vec::new();
+        let mut refused = String::new();
+        for n in 0..31 {
+            let how = if n % 2 == 0 { "yes" } else { "no" };
+            let (status, body) = mark(&app, &starter, &answer, how).await;
+            statuses.push(status);
+            refused = body;
+        }
+
+        // Assert: thirty changes, then a refusal that says when; the answer
+        // stays as the thirtieth change left it (unmarked).
+        assert!(statuses[..30].iter().all(|s| *s == 303), "{statuses:?}");
+        assert_eq!(statuses[30], 429);
+        assert!(refused.contains("30 times an hour"), "{refused}");
+        assert_eq!(stored(&app, &root.id).answer_id, None);
+    }
+);

@@ -248,6 +248,15 @@ fn refuse(
         QaError::PinLimit(n) => Err(AppError::BadRequest(format!(
             "{n} threads are pinned already; unpin one first."
         ))),
+        QaError::MarkLimit { retry_at } => Err(crate::web::error::chat_limited(
+            &format!(
+                "You can mark or unmark answers {} times an hour.",
+                chat::answers::MARKS_PER_HOUR
+            ),
+            retry_at,
+            clock::now(),
+            state.config.campus_time,
+        )),
         QaError::NotStarter => {
             let body = RefusedPage {
                 layout: Layout::new(req, Some(current)),
