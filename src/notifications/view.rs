@@ -107,7 +107,11 @@ macro_rules! joined {
                             .filter(class_mutes::user_id.eq(notifications::user_id))
                             .filter(class_mutes::class_id.nullable().eq(notifications::class_id)),
                     ),
-                    // Still friends, or a request between them still there.
+                    // Still friends, or their request to the reader still
+                    // waiting: only a choice of theirs shows their name. The
+                    // reader's own request (which may sit under their block,
+                    // or be declined) must not: the name showing or not would
+                    // tell which.
                     diesel::dsl::exists(
                         friendships::table
                             .filter(
@@ -123,9 +127,13 @@ macro_rules! joined {
                             // Two literals, not `= ANY($n)`: PostgreSQL plans an
                             // array afresh on every run (docs/database.md).
                             .filter(
-                                friendships::status
-                                    .eq("ACCEPTED")
-                                    .or(friendships::status.eq("PENDING")),
+                                friendships::status.eq("ACCEPTED").or(friendships::status
+                                    .eq("PENDING")
+                                    .and(
+                                        friendships::user_id_1
+                                            .nullable()
+                                            .eq(notifications::other_user_id),
+                                    )),
                             ),
                     ),
                 ),
@@ -223,8 +231,8 @@ fn shape(row: Row) -> Option<NotificationView> {
         class_code: class.map(|(subject, number)| crate::classes::code(&subject, &number)),
         pseudonym,
         excerpt,
-        // A friend's name shows while the two are friends (or a request
-        // between them waits); once unfriended or blocked, a notice keeps
+        // A friend's name shows while the two are friends (or their request
+        // to the reader waits); once unfriended or blocked, a notice keeps
         // only the computing ID, not a name they may have changed since.
         other_name: other.map(|(computing_id, display_name)| match display_name {
             Some(name) if connected && !name.trim().is_empty() => {

@@ -855,5 +855,17 @@ backend_test!(
             !inbox.contains("Zed Newname") && !inbox.contains("Bea Bold"),
             "{inbox}"
         );
+
+        // A asks again: their own request shows no name, whether B only
+        // removed them or blocked them (which must read the same).
+        a.post(&app, "/friends", "/friends", &[("who", "bb2y")])
+            .await;
+        let (_, after_asking) = a.get(&app, "/notifications").await;
+        assert!(!after_asking.contains("Zed Newname"), "{after_asking}");
+        b.post(&app, "/friends", "/friends/aa1x/block", &[]).await;
+        a.post(&app, "/friends", "/friends", &[("who", "bb2y")])
+            .await;
+        let (_, under_block) = a.get(&app, "/notifications").await;
+        assert!(!under_block.contains("Zed Newname"), "{under_block}");
     }
 );
