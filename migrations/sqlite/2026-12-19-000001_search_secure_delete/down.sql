@@ -1,0 +1,1 @@
+INSERT INTO chat_search (chat_search, rank) VALUES ('secure-delete', 0);
