@@ -160,12 +160,11 @@ pub fn admit(
             // The hour's emails are spent, but a link lives only 15 minutes:
             // someone else asking 5 times at the top of the hour would
             // otherwise leave the owner with dead emails for 45 minutes. So
-            // "already sent" holds only while the newest email still works
-            // for a while (it was sent in the last 10 minutes, so it works
-            // for 5 more); after that one more goes out. That is at most one
-            // per 10 minutes beyond the hour's quota, used or not, so neither
-            // the mailbox nor the sessions one can start are unbounded.
-            Err(_) if emailed_since(tx, email.computing_id(), now - RESEND_AFTER)? => {
+            // "already sent" holds only while the newest email was sent less
+            // than 10 minutes ago (it works for 5 more, unless used); after
+            // that one more goes out. Read from the bucket's own hits, under
+            // its lock: a burst of requests cannot all find none.
+            Err(_) if rate_limit::reached(tx, &bucket, 1, RESEND_AFTER, now)?.is_some() => {
                 Ok(Admission::AlreadySent)
             }
             Err(_) => {
@@ -179,17 +178,6 @@ pub fn admit(
 /// Beyond the hour's quota, a new email only once the newest is this old
 /// (so it still works for `LINK_LIFETIME` minus this: 5 minutes).
 const RESEND_AFTER: Duration = Duration::minutes(10);
-
-/// Whether a sign-in email went to the student after `since`.
-fn emailed_since(conn: &mut DbConn, computing_id: &str, since: NaiveDateTime) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        magic_links::table
-            .inner_join(users::table)
-            .filter(users::computing_id.eq(computing_id))
-            .filter(magic_links::created_at.gt(since)),
-    ))
-    .get_result(conn)
-}
 
 /// A sign-in email ready to queue: its secrets made and the code hashed. Made
 /// without a database connection, because bcrypt is the slow part (about

@@ -361,7 +361,11 @@ pub struct ConfirmForm {
 
 /// Starts the session: its cookie, a fresh pre-session cookie (the old one's
 /// token dies here), and the check-email cookie removed.
-fn signed_in(state: &AppState, token: &str, next: &str) -> HttpResponse {
+fn signed_in(state: &AppState, created: &sessions::NewlyCreated, next: &str) -> HttpResponse {
+    // Starting a session may have ended the student's oldest (the most they
+    // keep): their streams end now in this process, as on others by NOTIFY.
+    state.live.access_changed(&created.session.user_id);
+    let token = created.token.as_str();
     let https = state.config.is_https();
     let mut pending = Cookie::build(guard::cookie_name(PENDING_COOKIE, https), "")
         .path("/")
@@ -434,7 +438,7 @@ pub async fn confirm_link(
     })
     .await?;
     match result {
-        Ok((to, created)) => Ok(signed_in(&state, &created.token, &to)),
+        Ok((to, created)) => Ok(signed_in(&state, &created, &to)),
         Err(SignInError::ConfirmAccount { email }) => {
             let body = ConfirmPage {
                 layout: Layout::new(&req, guard::looked_up_user(&req).as_ref()),
@@ -540,7 +544,7 @@ pub async fn confirm_code(
         Err(refused) => Err(refused),
     };
     match result {
-        Ok((to, created)) => Ok(signed_in(&state, &created.token, &to)),
+        Ok((to, created)) => Ok(signed_in(&state, &created, &to)),
         Err(SignInError::Limited(limited)) => {
             state.known_limits.remember(&bucket, limited, clock::now());
             Err(sign_in_limited(

@@ -438,7 +438,7 @@ pub fn sign_in_limited(limited: Limited, now: NaiveDateTime, campus: CampusTime)
     let wait = (limited.retry_at - now).num_seconds().max(1);
     AppError::TooManyRequests {
         message: format!(
-            "Too many sign-in attempts came from your network. Try again after {} (in about {} minutes). Any link or code already emailed to you still works.",
+            "Too many sign-in attempts came from your network. Try again after {} (in about {} minutes). Any link already emailed to you still works (and its code, in the browser that asked for it).",
             retry_words(limited.retry_at, now, campus),
             (wait + 59) / 60
         ),
@@ -503,7 +503,7 @@ pub fn chat_refusal(
             return page(
                 "Your account is suspended",
                 format!(
-                    "You cannot post while your account is suspended. The suspension ends {}; you can post again after that.",
+                    "You cannot post, vote or report while your account is suspended. The suspension ends {}; you can take part again after that.",
                     campus.exact(until).title
                 ),
                 None,
