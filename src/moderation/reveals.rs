@@ -213,12 +213,16 @@ pub fn decide(
         // left staff (or was suspended) since they asked would hand it to a
         // student the moment they were made staff again.
         if approve {
+            // Held and read again: a demotion or suspension committing
+            // meanwhile is waited for and seen, not approved past.
             let requester = match &request.requester_id {
-                Some(id) => accounts::find(tx, id)?,
+                Some(id) => match accounts::hold_standing(tx, id, now)? {
+                    accounts::Standing::Active => accounts::find(tx, id)?,
+                    _ => None,
+                },
                 None => None,
             };
-            let still_staff =
-                requester.is_some_and(|r| r.role.is_staff() && r.suspended_at(now).is_none());
+            let still_staff = requester.is_some_and(|r| r.role.is_staff());
             if !still_staff {
                 return Err(RevealError::RequesterNotStaff);
             }

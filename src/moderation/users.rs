@@ -455,9 +455,6 @@ pub fn current_suspensions(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult
         .load(conn)
 }
 
-/// A user by computing ID or address, as an operator types it. Text with a
-/// control character names nobody (and PostgreSQL refuses to bind a NUL,
-/// which would fail the page as a 500).
 /// What to look `who` up by: the computing ID of a campus address at any of
 /// the `allowed` domains (or their `email.` form), since sign-in knows a
 /// student by computing ID and stores one address for them; otherwise `who`
@@ -469,6 +466,9 @@ pub fn login_key(who: &str, allowed: &[String]) -> String {
     }
 }
 
+/// A user by computing ID or address, as an operator types it. Text with a
+/// control character names nobody (and PostgreSQL refuses to bind a NUL,
+/// which would fail the page as a 500).
 pub fn find_by_login(conn: &mut DbConn, who: &str) -> QueryResult<Option<User>> {
     let who = who.trim().to_ascii_lowercase();
     if who.chars().any(char::is_control) {
