@@ -296,12 +296,13 @@
       opened.addEventListener(kind, handle);
     });
     opened.addEventListener("reload", onReload);
-    // A stream the server refused or ended for good (signed out, left the
-    // class, too many tabs) does not come back by itself: say so, once.
+    // A stream the server refused or ended (signed out, left the class, too
+    // many tabs) does not come back by itself: say so, and try again the
+    // next time this tab is shown.
     opened.addEventListener("error", function () {
       if (opened.readyState === 2 && source === opened) {
-        stopped = true;
-        say("Live updates stopped. Close other Common Grounds tabs, then reload this page to see new messages.");
+        source = null;
+        say("Live updates stopped. Close other Common Grounds tabs; this page tries again when you come back to it, or reload it.");
       }
     });
     source = opened;
@@ -312,7 +313,10 @@
       source = null;
     }
   }
-  listen();
+  // A tab opened in the background waits until it is shown.
+  if (!document.hidden) {
+    listen();
+  }
   // A tab out of sight gives its stream back (a session may hold only a few),
   // and takes up where it left off when seen again; so does a page the
   // browser kept and shows again (back/forward).
@@ -332,9 +336,20 @@
 
   // "5 min ago" was right when the page was rendered. A page that stays open
   // and takes rows live keeps its relative times right, so older rows never
-  // read newer than the rows that came since; dates are left as they are.
+  // read newer than the rows that came since. As on the server, "2 h ago"
+  // holds only within the campus day; past midnight the label is left for a
+  // reload to say "yesterday, …". Dates are left as they are.
+  var zone = chat.getAttribute("data-zone");
+  function campusDay(ms) {
+    try {
+      return new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(ms));
+    } catch (e) {
+      return null;
+    }
+  }
   window.setInterval(function () {
     var now = Date.now();
+    var today = campusDay(now);
     Array.prototype.forEach.call(chat.querySelectorAll("time[datetime]"), function (time) {
       if (!/^(just now|\d+ min ago|\d+ h ago)$/.test(time.textContent)) {
         return;
@@ -344,6 +359,9 @@
         return;
       }
       var minutes = Math.floor((now - at) / 60000);
+      if (minutes >= 60 && (today === null || campusDay(at) !== today)) {
+        return;
+      }
       var label = minutes < 1 ? "just now" : minutes < 60 ? minutes + " min ago" : Math.floor(minutes / 60) + " h ago";
       if (time.textContent !== label) {
         time.textContent = label;

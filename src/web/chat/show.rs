@@ -326,6 +326,9 @@ struct ShowClassPage {
     unread: usize,
     max_chars: usize,
     events_href: String,
+    /// The campus time zone's IANA name: the script keeps "2 h ago" only
+    /// within the campus day, as the server does.
+    campus_zone: &'static str,
     /// Beside the compose box: the viewer's name and the class's recent posters.
     anonymity: Option<Anonymity>,
     /// The list's orders, as tabs; and the one shown.
@@ -352,6 +355,8 @@ struct ShowThreadPage {
     messages: Vec<MessageRow>,
     replies: usize,
     events_href: String,
+    /// As on the class page.
+    campus_zone: &'static str,
     csrf_token: String,
     /// Above the replies: the viewer's name and the class's recent posters.
     anonymity: Option<Anonymity>,
@@ -564,6 +569,7 @@ pub async fn show_class(
         sort_label,
         sort_key: list.sort.as_str(),
         events_href: format!("/classes/{id}/events?after={}", list.latest_event),
+        campus_zone: state.config.campus_time.zone_name(),
         class,
         friends,
         threads,
@@ -659,6 +665,7 @@ pub async fn show_thread(
         topic,
         back: format!("/classes/{id}/threads/{thread_id}"),
         events_href: format!("/classes/{id}/events?after={}", page.latest_event),
+        campus_zone: state.config.campus_time.zone_name(),
         class_code: page.class.code(),
         class_title: page.class.title.clone().unwrap_or_default(),
         class_id: id,
