@@ -192,6 +192,9 @@ pub enum ChatError {
     ParentNotInClass,
     #[error("the message replied to was removed")]
     ParentRemoved,
+    /// The thread has `MAX_REPLIES` replies already.
+    #[error("the thread is full")]
+    ThreadFull,
     /// The draft names a person and its author has not yet confirmed posting it
     /// to be held; what matched, never whom.
     #[error("the draft {findings}")]

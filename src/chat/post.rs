@@ -97,6 +97,21 @@ pub fn post_confirming(
                 Some(parent.thread_root_id.unwrap_or(parent.id))
             }
         };
+        // A thread's page shows all of it: past this many replies it would be
+        // megabytes on a phone (and on every live update), so a conversation
+        // that long goes on in a new thread.
+        if let Some(root) = &thread_root_id {
+            // Held replies are not counted: a classmate told "full" at 499
+            // shown replies would learn that a held one is there.
+            let replies: i64 = class_messages::table
+                .filter(class_messages::thread_root_id.eq(root))
+                .filter(class_messages::held.eq(false))
+                .count()
+                .get_result(&mut **tx)?;
+            if replies >= MAX_REPLIES {
+                return Err(ChatError::ThreadFull);
+            }
+        }
         // Every refusal that does not depend on whom the draft names comes
         // before the naming check: a draft the limits would refuse is refused
         // the same whether it names a member or not, so a name that matches
@@ -441,6 +456,9 @@ struct Limit {
     window: Duration,
     refusal: fn(NaiveDateTime) -> ChatError,
 }
+
+/// The most replies one thread takes.
+pub const MAX_REPLIES: i64 = 500;
 
 /// A post's limits: one per `post_interval` and `posts_per_hour` in the
 /// class, `posts_per_hour_anywhere` across classes (checked last, so one

@@ -520,6 +520,10 @@ pub fn chat_refusal(
         ChatError::ParentNotInClass => AppError::BadRequest(
             "The message you replied to is not in this class's chat; it may have just been deleted. Reload the class page and try again.".into(),
         ),
+        ChatError::ThreadFull => AppError::BadRequest(format!(
+            "This thread has {} replies, the most one thread takes, so it stays quick to read. Start a new thread for this, and mention the old one if it helps.",
+            crate::chat::post::MAX_REPLIES
+        )),
         ChatError::ParentRemoved => AppError::BadRequest(
             "The message you replied to was deleted or hidden, so it cannot take replies. Start a new thread instead.".into(),
         ),

@@ -590,3 +590,56 @@ backend_test!(
         assert_eq!(title(&hidden), "Thread · CS 2150 · Common Grounds");
     }
 );
+
+backend_test!(
+    async fn a_thread_takes_five_hundred_replies_then_asks_for_a_new_one(backend: Backend) {
+        use common_grounds::chat::post::MAX_REPLIES;
+        use common_grounds::db::schema::class_messages;
+        use diesel::prelude::*;
+        // Arrange: a thread with the most replies one thread takes.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("fu1a");
+        let b = app.student("fu2b");
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        let root = common::builders::MessageBuilder::new(
+            &class.id,
+            &a.user.id,
+            "Anon_0000aaaa",
+            "Study group for the final?",
+        )
+        .insert(&mut app.conn());
+        for n in 0..MAX_REPLIES {
+            common::builders::MessageBuilder::new(
+                &class.id,
+                &a.user.id,
+                "Anon_0000aaaa",
+                &format!("reply {n}"),
+            )
+            .reply_to(&root)
+            .insert(&mut app.conn());
+        }
+        let thread = format!("/classes/{}/threads/{}", class.id, root.id);
+
+        // Act: one more reply.
+        let refused = b
+            .post(
+                &app,
+                &thread,
+                &format!("/classes/{}/messages", class.id),
+                &[("content", "count me in"), ("parent_id", root.id.as_str())],
+            )
+            .await;
+
+        // Assert: refused in words, the draft kept; nothing stored.
+        assert_eq!(refused.status().as_u16(), 400);
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("This thread has 500 replies"), "{page}");
+        assert!(page.contains("count me in"), "the draft is kept: {page}");
+        let stored: i64 = class_messages::table
+            .filter(class_messages::thread_root_id.eq(root.id.as_str()))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(stored, MAX_REPLIES);
+    }
+);
