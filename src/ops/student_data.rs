@@ -64,6 +64,23 @@ pub struct Export {
 /// Everything stored about `user`, limited to what they could already see of
 /// others: no other student's email, no author of another message, and no
 /// decline or block by someone else.
+/// Downloads of one's data a day: each reads every row the student has, so
+/// more would be a way to keep the database busy, not to see more.
+pub const EXPORTS_PER_DAY: u32 = 10;
+
+/// Counts one download of `user`'s data, or refuses it (counting nothing)
+/// past `EXPORTS_PER_DAY` in a day.
+pub fn count_export(
+    conn: &mut DbConn,
+    user: &User,
+    now: NaiveDateTime,
+) -> QueryResult<Result<(), accounts::rate_limit::Limited>> {
+    let bucket = format!("account-export:{}", user.id);
+    crate::db::write_tx(conn, |tx| {
+        accounts::rate_limit::hit(tx, &bucket, EXPORTS_PER_DAY, chrono::Duration::days(1), now)
+    })
+}
+
 pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<Export> {
     let account = accounts::personal_data::export_user(conn, user)?;
     let classes = classes::personal_data::export_user(conn, &user.id)?;

@@ -275,10 +275,35 @@ pub async fn save_privacy(
 }
 
 #[get("/account/export")]
-pub async fn export(visitor: Visitor) -> Result<HttpResponse, AppError> {
+pub async fn export(
+    req: HttpRequest,
+    visitor: Visitor,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    // Each download counts against the day's: a link on another site must
+    // not spend them.
+    if guard::from_another_site(&req) {
+        return Ok(FlashRedirect::refused(
+            "/account",
+            "To download your data, use the button on this page.",
+        )
+        .respond_to(&req));
+    }
+    let campus = state.config.campus_time;
     let (current, data) = visitor
         .signed_in(move |conn, current| {
-            Ok(student_data::export(conn, &current.user, clock::now())?)
+            let now = clock::now();
+            if let Err(limited) = student_data::count_export(conn, &current.user, now)? {
+                return Err(AppError::TooManyRequests {
+                    message: format!(
+                        "You can download your data {} times a day, and you have. You can download it again after {}.",
+                        student_data::EXPORTS_PER_DAY,
+                        retry_words(limited.retry_at, now, campus)
+                    ),
+                    retry_after_secs: (limited.retry_at - now).num_seconds().max(1),
+                });
+            }
+            Ok(student_data::export(conn, &current.user, now)?)
         })
         .await?;
     // It grows with every message the student wrote: written out with no

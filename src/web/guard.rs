@@ -585,6 +585,18 @@ pub fn clear_session_cookie(secure: bool) -> Cookie<'static> {
     cookie
 }
 
+/// Whether the browser says another site sent this request (`Sec-Fetch-Site`):
+/// for a GET that counts or records something in the student's name, which a
+/// link elsewhere must not be able to do. A link typed, bookmarked or
+/// followed on our own pages is not; a browser that sends no such header is
+/// taken at its word.
+pub fn from_another_site(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| matches!(site, "cross-site" | "same-site"))
+}
+
 /// A return path we are willing to redirect to: local, absolute-path only.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {

@@ -1057,3 +1057,33 @@ async fn an_erased_students_words_leave_the_sqlite_file() {
         assert!(!found, "{gone:?} is still in the database file");
     }
 }
+
+backend_test!(
+    async fn a_student_downloads_their_data_ten_times_a_day(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let student = app.student("ex1q");
+        // A link on another site spends none of them: it is sent to the
+        // account page's button.
+        let cross = student
+            .client
+            .get(app.url("/account/export"))
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cross.status().as_u16(), 303);
+
+        let mut statuses = Vec::new();
+        for _ in 0..10 {
+            statuses.push(student.get(&app, "/account/export").await.0);
+        }
+        let (eleventh, page) = student.get(&app, "/account/export").await;
+
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        assert_eq!(eleventh, 429);
+        assert!(
+            page.contains("You can download your data 10 times a day"),
+            "{page}"
+        );
+    }
+);

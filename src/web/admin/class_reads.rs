@@ -55,16 +55,6 @@ struct OpenFirstPage {
     href: String,
 }
 
-/// Whether the browser says another site sent this request (`Sec-Fetch-Site`).
-/// A link typed, bookmarked or followed on our own pages is not; a browser
-/// that sends no such header is taken at its word.
-fn from_another_site(req: &HttpRequest) -> bool {
-    req.headers()
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|site| matches!(site, "cross-site" | "same-site"))
-}
-
 #[derive(Deserialize)]
 pub struct ClassReadQuery {
     before: Option<String>,
@@ -81,7 +71,7 @@ pub async fn read_class(
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     // Each reading writes an audit row in the reader's name: a link on
     // another site must not write one (it would forge "X read this class").
-    if from_another_site(&req) {
+    if crate::web::guard::from_another_site(&req) {
         let body = OpenFirstPage {
             layout: staff_layout(&req, &staff, "admin-classes"),
             href: format!("/admin/classes/{class_id}"),
