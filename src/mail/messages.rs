@@ -92,6 +92,9 @@ struct NotificationHtml<'a> {
 #[template(path = "email/digest.txt")]
 struct DigestText<'a> {
     items: &'a [NotificationItem],
+    /// Listed and left out together.
+    total: usize,
+    more: &'a Option<More>,
     footer: &'a NotificationFooter,
 }
 
@@ -99,6 +102,9 @@ struct DigestText<'a> {
 #[template(path = "email/digest.html")]
 struct DigestHtml<'a> {
     items: &'a [NotificationItem],
+    /// Listed and left out together.
+    total: usize,
+    more: &'a Option<More>,
     footer: &'a NotificationFooter,
 }
 
@@ -118,17 +124,40 @@ pub fn notification_email(
     })
 }
 
-/// The day's digest: every listed notification in one email.
+/// What a digest leaves out: how many more notices, and where they all are.
+#[derive(Debug, Clone)]
+pub struct More {
+    pub count: usize,
+    pub inbox_link: String,
+}
+
+/// The day's digest: its notices in one email, the first `items` listed
+/// and `more` counted with the inbox's link (the subject counts them all).
 pub fn digest_email(
     to: &str,
     items: &[NotificationItem],
+    more: Option<More>,
     footer: &NotificationFooter,
 ) -> Result<OutgoingEmail, MailError> {
+    let total = items.len() + more.as_ref().map_or(0, |m| m.count);
+    let more = &more;
     Ok(OutgoingEmail {
         to: to.to_string(),
-        subject: digest_subject(items.len()),
-        text: DigestText { items, footer }.render()?,
-        html: DigestHtml { items, footer }.render()?,
+        subject: digest_subject(total),
+        text: DigestText {
+            items,
+            total,
+            more,
+            footer,
+        }
+        .render()?,
+        html: DigestHtml {
+            items,
+            total,
+            more,
+            footer,
+        }
+        .render()?,
         unsubscribe: Some(footer.unsubscribe_link.clone()),
         outbox_id: None,
     })
@@ -168,7 +197,7 @@ mod tests {
     #[test]
     fn a_digest_lists_every_item_with_its_link_and_the_footer() {
         let items = vec![item("One"), item("Two")];
-        let email = digest_email("a@virginia.edu", &items, &footer()).unwrap();
+        let email = digest_email("a@virginia.edu", &items, None, &footer()).unwrap();
         assert_eq!(email.subject, "Your Common Grounds digest: 2 new");
         for part in [&email.text, &email.html] {
             assert!(part.contains("One") && part.contains("Two"));
@@ -180,6 +209,32 @@ mod tests {
         assert!(!email.html.contains("<b>hi"), "{}", email.html);
         assert!(email.html.contains("&#60;b&#62;hi"), "{}", email.html);
         assert!(email.unsubscribe.is_some());
+    }
+
+    #[test]
+    fn a_long_digest_counts_what_it_leaves_out_and_links_the_inbox() {
+        let items = vec![item("One")];
+        let more = More {
+            count: 70,
+            inbox_link: "https://cg.example.edu/notifications".into(),
+        };
+        let email = digest_email("a@virginia.edu", &items, Some(more), &footer()).unwrap();
+        assert_eq!(email.subject, "Your Common Grounds digest: 71 new");
+        assert!(
+            email
+                .text
+                .contains("And 70 more in your inbox: https://cg.example.edu/notifications\n"),
+            "{}",
+            email.text
+        );
+        assert!(
+            email
+                .html
+                .contains("href=\"https://cg.example.edu/notifications\"")
+                && email.html.contains("70 more"),
+            "{}",
+            email.html
+        );
     }
 
     #[test]

@@ -478,18 +478,32 @@ fn email_digest(
         .copied()
         .filter(|t| listed.iter().any(|n| n.kind.topic() == *t))
         .collect();
-    let items: Vec<NotificationItem> = listed.iter().map(|n| item(mail, n)).collect();
-    let email = messages::digest_email(&to, &items, &footer(mail, user, &topics))?;
+    // A day of a busy class could list hundreds: the newest first, up to
+    // `DIGEST_ITEMS`, and a count of the rest with the inbox's link.
+    let total = listed.len();
+    let items: Vec<NotificationItem> = listed
+        .iter()
+        .take(DIGEST_ITEMS)
+        .map(|n| item(mail, n))
+        .collect();
+    let more = (total > items.len()).then(|| messages::More {
+        count: total - items.len(),
+        inbox_link: mail.link("/notifications"),
+    });
+    let email = messages::digest_email(&to, &items, more, &footer(mail, user, &topics))?;
     let outbox_id = outbox::enqueue(tx, &email, now)?;
     let conn: &mut DbConn = tx;
     diesel::update(notification_digests::table.find(&digest))
         .set((
             notification_digests::outbox_id.eq(Some(outbox_id.as_str())),
-            notification_digests::items.eq(items.len() as i32),
+            notification_digests::items.eq(total as i32),
         ))
         .execute(conn)?;
     Ok(true)
 }
+
+/// The most notices one digest lists (the rest are counted and linked).
+pub const DIGEST_ITEMS: usize = 50;
 
 fn address_of(conn: &mut DbConn, user: &UserId) -> QueryResult<Option<String>> {
     users::table
