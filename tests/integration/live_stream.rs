@@ -601,7 +601,6 @@ async fn a_live_edit_keeps_a_reply_being_typed_in_a_browser() {
 /// most-voted ones (it waits for a reload, and the page says so).
 #[tokio::test]
 async fn the_top_order_keeps_its_order_as_news_arrives_in_a_browser() {
-    use fantoccini::Locator;
     let Some((driver, chromium)) = browser::start().await else {
         return;
     };
@@ -653,15 +652,18 @@ async fn the_top_order_keeps_its_order_as_news_arrives_in_a_browser() {
         .await
         .unwrap();
     let order = |client: fantoccini::Client| async move {
-        let rows = client
-            .find_all(Locator::Css("ol.thread-list > li"))
+        let ids = client
+            .execute(
+                "return Array.from(document.querySelectorAll('ol.thread-list > li'), r => r.id);",
+                vec![],
+            )
             .await
             .unwrap();
-        let mut ids = Vec::new();
-        for row in rows {
-            ids.push(row.attr("id").await.unwrap().unwrap_or_default());
-        }
-        ids
+        ids.as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
     };
     let before = order(client.clone()).await;
     assert_eq!(
@@ -688,24 +690,19 @@ async fn the_top_order_keeps_its_order_as_news_arrives_in_a_browser() {
         )
         .await;
     assert_eq!(started_thread.status().as_u16(), 303);
+    // Read in one script: the rows are replaced live, so an element found
+    // in one call may be gone by the next.
+    let read = format!(
+        "var row = document.getElementById('t-{}'); \
+         return [document.querySelector('.live-note').textContent, \
+                 row ? row.querySelector('.thread-replies').textContent : ''];",
+        ids[1]
+    );
     let started = std::time::Instant::now();
     loop {
-        let note = client
-            .find(Locator::Css(".live-note"))
-            .await
-            .unwrap()
-            .prop("textContent")
-            .await
-            .unwrap()
-            .unwrap_or_default();
-        let replies = client
-            .find(Locator::Css(&format!("#t-{} .thread-replies", ids[1])))
-            .await
-            .unwrap()
-            .prop("textContent")
-            .await
-            .unwrap()
-            .unwrap_or_default();
+        let seen = client.execute(&read, vec![]).await.unwrap();
+        let note = seen[0].as_str().unwrap_or_default().to_string();
+        let replies = seen[1].as_str().unwrap_or_default().to_string();
         if note.contains("Reload to see it") && replies.contains('1') {
             break;
         }
