@@ -197,12 +197,38 @@ pub fn refuse_without_schema(url: &DatabaseUrl) -> anyhow::Result<()> {
 /// (`migrations/*/2026-11-21-000001_initial`, on both backends).
 const FIRST_MIGRATION: &str = "20261121000001";
 
+/// What `snapshot_into` made, so a failure can take it away again.
+#[derive(Default)]
+struct Made {
+    snapshot: Option<PathBuf>,
+    manifest: Option<PathBuf>,
+}
+
 /// Takes a snapshot of the live database into `dir` and writes its manifest.
+/// A snapshot that fails after its file was made is removed, with any
+/// manifest it wrote: without a manifest it is no backup, and `list` (so
+/// `prune`) would never see it, leaving every student's data on disk.
 pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Result<Manifest> {
     refuse_without_schema(url)?;
     // A snapshot holds every student's data: its folder (when we make it),
     // the snapshot and its manifest are their owner's alone, from creation.
     super::private::create_dir(dir)?;
+    let mut made = Made::default();
+    let result = snapshot_into(url, dir, now, &mut made);
+    if result.is_err() {
+        for path in [made.manifest, made.snapshot].into_iter().flatten() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    result
+}
+
+fn snapshot_into(
+    url: &DatabaseUrl,
+    dir: &Path,
+    now: NaiveDateTime,
+    made: &mut Made,
+) -> anyhow::Result<Manifest> {
     let stamp = now.format("%Y%m%dT%H%M%S%.6fZ");
     let mut conn = db::Manager::new(url.clone()).establish()?;
     let (path, version, tables) = match url {
@@ -210,12 +236,10 @@ pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Resu
             let path = dir.join(format!("common-grounds-{stamp}.sqlite"));
             // VACUUM INTO fills an empty file it is given, keeping its mode.
             super::private::create_new(&path)?;
-            if let Err(e) =
-                diesel::sql_query(format!("VACUUM INTO {}", sqlite_quote(&path))).execute(&mut conn)
-            {
-                let _ = std::fs::remove_file(&path);
-                return Err(anyhow::Error::new(e).context("VACUUM INTO failed"));
-            }
+            made.snapshot = Some(path.clone());
+            diesel::sql_query(format!("VACUUM INTO {}", sqlite_quote(&path)))
+                .execute(&mut conn)
+                .context("VACUUM INTO failed")?;
             drop(conn);
             let mut snap = open_sqlite_plain(&path)?;
             let version = applied_version(&mut snap)?;
@@ -228,6 +252,7 @@ pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Resu
             let mut dump = pg_tool("pg_dump")?;
             // pg_dump truncates the file it is given and keeps its mode.
             super::private::create_new(&path)?;
+            made.snapshot = Some(path.clone());
             #[derive(QueryableByName)]
             struct Snapshot {
                 #[diesel(sql_type = diesel::sql_types::Text)]
@@ -248,9 +273,6 @@ pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Resu
                 Ok((version, tables))
             })();
             let _ = conn.batch_execute("COMMIT");
-            if outcome.is_err() {
-                let _ = std::fs::remove_file(&path);
-            }
             let (version, tables) = outcome?;
             (path, version, tables)
         }
@@ -268,6 +290,7 @@ pub fn create(url: &DatabaseUrl, dir: &Path, now: NaiveDateTime) -> anyhow::Resu
         bytes: std::fs::metadata(&path)?.len(),
     };
     let mut file = super::private::create_new(&manifest_path(&path))?;
+    made.manifest = Some(manifest_path(&path));
     std::io::Write::write_all(
         &mut file,
         serde_json::to_string_pretty(&manifest)?.as_bytes(),

@@ -429,3 +429,40 @@ async fn a_forced_restore_that_fails_changes_nothing() {
         "and every key and constraint"
     );
 }
+
+backend_test!(
+    async fn a_snapshot_that_fails_after_its_file_was_made_leaves_nothing(backend: Backend) {
+        // Arrange: a database, and in the backup folder a file already at
+        // the name this snapshot's manifest will take (a stray, say).
+        let db = TestDb::with_schema(backend);
+        populate(&mut db.connect());
+        let dir = tempdir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 12, 6)
+            .unwrap()
+            .and_hms_micro_opt(3, 4, 5, 123_456)
+            .unwrap();
+        let extension = match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "pgdump",
+        };
+        let snapshot = dir.join(format!(
+            "common-grounds-20261206T030405.123456Z.{extension}"
+        ));
+        let stray = ops::backup::manifest_path(&snapshot);
+        std::fs::write(&stray, "not ours").unwrap();
+
+        // Act
+        let made = ops::backup::create(&db.url, &dir, now);
+
+        // Assert: refused; the snapshot (every student's data) is gone, and
+        // the file that was there before is left alone.
+        assert!(made.is_err());
+        assert!(
+            !snapshot.exists(),
+            "a snapshot with no manifest was left behind"
+        );
+        assert_eq!(std::fs::read_to_string(&stray).unwrap(), "not ours");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+);
