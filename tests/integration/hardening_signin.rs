@@ -32,6 +32,24 @@ async fn ask(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::R
     .await
 }
 
+/// `POST /login/code` from `client` with the token of its own sign-in form.
+async fn enter_code(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    code: &str,
+) -> reqwest::Response {
+    let (_, form) = get_with(app, client, "/login").await;
+    let csrf = csrf_in(&form).expect("a token on the sign-in form");
+    post_with(
+        app,
+        client,
+        "/login/code",
+        &[("csrf_token", &csrf), ("email", email), ("code", code)],
+    )
+    .await
+}
+
 /// Who `client` is signed in as, by the account page.
 async fn signed_in_as(app: &TestApp, client: &reqwest::Client) -> Option<String> {
     let (status, html) = get_with(app, client, "/account").await;
@@ -171,23 +189,9 @@ backend_test!(
         let newest_token = token_in(&emails[2].text).unwrap();
 
         // Act: the oldest email's code, typed in another browser, then in this one.
-        let (_, form) = get_with(&app, &student, "/login").await;
-        let csrf = csrf_in(&form).unwrap();
-        let fields = [
-            ("csrf_token", csrf.as_str()),
-            ("email", VICTIM),
-            ("code", oldest_code.as_str()),
-        ];
         let elsewhere = browser();
-        let (_, other_form) = get_with(&app, &elsewhere, "/login").await;
-        let other_csrf = csrf_in(&other_form).unwrap();
-        let other_fields = [
-            ("csrf_token", other_csrf.as_str()),
-            ("email", VICTIM),
-            ("code", oldest_code.as_str()),
-        ];
-        let refused = post_with(&app, &elsewhere, "/login/code", &other_fields).await;
-        let signed = post_with(&app, &student, "/login/code", &fields).await;
+        let refused = enter_code(&app, &elsewhere, VICTIM, &oldest_code).await;
+        let signed = enter_code(&app, &student, VICTIM, &oldest_code).await;
 
         // Assert: refused elsewhere, signed in here; the newest link died with it.
         assert_eq!(refused.status().as_u16(), 400);
@@ -207,8 +211,6 @@ backend_test!(
         assert_eq!(ask(&app, &student, VICTIM).await.status().as_u16(), 303);
         let code = code_in(&app.wait_for_emails(1).await[0].text).unwrap();
         let stranger = browser();
-        let (_, form) = get_with(&app, &stranger, "/login").await;
-        let csrf = csrf_in(&form).unwrap();
         let wrong = if code == "00000000" {
             "11111111"
         } else {
@@ -217,26 +219,14 @@ backend_test!(
 
         // Act: six wrong tries by the stranger, then the owner's right code.
         for n in 0..6 {
-            let fields = [
-                ("csrf_token", csrf.as_str()),
-                ("email", VICTIM),
-                ("code", wrong),
-            ];
-            let tried = post_with(&app, &stranger, "/login/code", &fields).await;
+            let tried = enter_code(&app, &stranger, VICTIM, wrong).await;
             assert_eq!(tried.status().as_u16(), 400, "try {n}");
         }
         let attempts: Vec<i32> = magic_links::table
             .select(magic_links::code_attempts)
             .load(&mut *app.conn())
             .unwrap();
-        let (_, form) = get_with(&app, &student, "/login").await;
-        let csrf = csrf_in(&form).unwrap();
-        let fields = [
-            ("csrf_token", csrf.as_str()),
-            ("email", VICTIM),
-            ("code", code.as_str()),
-        ];
-        let signed = post_with(&app, &student, "/login/code", &fields).await;
+        let signed = enter_code(&app, &student, VICTIM, &code).await;
 
         // Assert: no try of the owner's code was spent; the code signs them in.
         assert_eq!(attempts, vec![0]);
@@ -283,14 +273,7 @@ backend_test!(
         assert_eq!(ask(&app, &student, VICTIM).await.status().as_u16(), 303);
         let emails = app.wait_for_emails(6).await;
         let code = code_in(&emails[5].text).unwrap();
-        let (_, form) = get_with(&app, &student, "/login").await;
-        let csrf = csrf_in(&form).unwrap();
-        let fields = [
-            ("csrf_token", csrf.as_str()),
-            ("email", VICTIM),
-            ("code", code.as_str()),
-        ];
-        let signed = post_with(&app, &student, "/login/code", &fields).await;
+        let signed = enter_code(&app, &student, VICTIM, &code).await;
         let again = browser();
         let asked_again = ask(&app, &again, VICTIM).await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
