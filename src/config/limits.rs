@@ -79,6 +79,15 @@ impl MailSettings {
                 ));
             }
         }
+        // Without a server, mail is written to `MAIL_DIR`: fine for a
+        // developer (the dev mailbox reads it), but in production no one
+        // reads those files, so no student could ever sign in.
+        if smtp_url.is_none() && server.app_env == super::AppEnv::Production {
+            return Err(invalid(
+                "SMTP_URL",
+                "must be set in production (smtp://user:pass@host:587): without it, sign-in email is only written to files and no one can sign in",
+            ));
+        }
         let from = src.get("MAIL_FROM").unwrap_or_else(|| {
             format!(
                 "Common Grounds <no-reply@{}>",

@@ -271,6 +271,15 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("at least 32"), "{err}");
+        let err = Config::from_source(&source(&[
+            ("APP_ENV", "production"),
+            ("BASE_URL", "https://cg.example.edu"),
+            ("SECRET_KEY", &"k".repeat(40)),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("SMTP_URL"), "{err}");
+        assert!(err.contains("no one can sign in"), "{err}");
     }
 
     #[test]
@@ -344,10 +353,15 @@ mod tests {
             ),
             (12, 5, 7)
         );
+        // A sign-in limit of 0 would refuse every student (and once made
+        // every sign-in panic): refused at start like the rest.
         for name in [
             "MAX_SECTIONS_PER_TERM",
             "MAX_CLASS_CHANGES_PER_DAY",
             "POSTS_PER_HOUR",
+            "LOGIN_EMAILS_PER_HOUR",
+            "LOGIN_REQUESTS_PER_IP_10MIN",
+            "LOGIN_CODE_TRIES_PER_IP_10MIN",
         ] {
             for value in ["0", "-1", "lots"] {
                 let err = Config::from_source(&source(&[("SECRET_KEY", &key), (name, value)]))
@@ -400,6 +414,7 @@ mod tests {
                 ("APP_ENV", env),
                 ("BIND_ADDR", bind),
                 ("BASE_URL", base),
+                ("SMTP_URL", "smtp://mail.example.edu:587"),
             ]))
             .unwrap()
             .serves_dev_mailbox()

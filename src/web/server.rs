@@ -566,6 +566,7 @@ mod tests {
         let mut vars: HashMap<String, String> = HashMap::new();
         vars.insert("SECRET_KEY".into(), "k".repeat(40));
         vars.insert("BASE_URL".into(), "https://cg.example.edu".into());
+        vars.insert("SMTP_URL".into(), "smtp://mail.example.edu:587".into());
         for (k, v) in pairs {
             vars.insert(k.to_string(), v.to_string());
         }
