@@ -49,12 +49,26 @@ impl fmt::Display for Term {
     }
 }
 
-/// The term pages show when none is asked for: the configured one, else the
-/// newest term present in the catalog.
-pub fn default_term(configured: Option<&str>, present: &[Term]) -> Option<Term> {
-    configured
-        .and_then(Term::parse)
-        .or_else(|| present.iter().max().cloned())
+/// The term pages show when none is asked for: the configured one (`CURRENT_TERM`);
+/// else the earliest term present whose dates are known (`spans`) and whose
+/// last day of classes is `today` or later: the term in progress, or between
+/// terms the next to begin. Next term's catalog is synced mid-semester for
+/// registration: the newest term would move every page there while this
+/// term's classes still meet. Else (no dates known) the newest term present.
+pub fn default_term(
+    configured: Option<&str>,
+    present: &[Term],
+    spans: &SpansByTerm,
+    today: chrono::NaiveDate,
+) -> Option<Term> {
+    configured.and_then(Term::parse).or_else(|| {
+        present
+            .iter()
+            .filter(|t| spans.get(t.code()).is_some_and(|s| s.last_day >= today))
+            .min()
+            .or_else(|| present.iter().max())
+            .cloned()
+    })
 }
 
 /// The catalog's terms, newest first, held in memory: every page shows the
@@ -240,10 +254,44 @@ mod tests {
     }
 
     #[test]
-    fn the_default_is_the_configured_term_else_the_newest() {
-        let present = vec![Term::parse("1258").unwrap(), Term::parse("1262").unwrap()];
-        assert_eq!(default_term(None, &present).unwrap().code(), "1262");
-        assert_eq!(default_term(Some("1258"), &present).unwrap().code(), "1258");
-        assert_eq!(default_term(None, &[]), None);
+    fn the_default_is_the_configured_term_else_the_one_in_progress() {
+        use crate::classes::term_dates::TermSpan;
+        let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        let present: Vec<Term> = ["1262", "1266", "1268"]
+            .into_iter()
+            .map(|t| Term::parse(t).unwrap())
+            .collect();
+        let none = SpansByTerm::new();
+        // No dates known: the newest; a configured term always.
+        assert_eq!(
+            default_term(None, &present, &none, day(3, 20))
+                .unwrap()
+                .code(),
+            "1268"
+        );
+        assert_eq!(
+            default_term(Some("1262"), &present, &none, day(9, 1))
+                .unwrap()
+                .code(),
+            "1262"
+        );
+        assert_eq!(default_term(None, &[], &none, day(3, 20)), None);
+        // Spring in progress with Summer and Fall synced for registration: Spring.
+        let spans: SpansByTerm = [
+            ("1262", day(1, 14), day(4, 28)),
+            ("1266", day(5, 18), day(8, 7)),
+            ("1268", day(8, 25), day(12, 8)),
+        ]
+        .into_iter()
+        .map(|(t, first, last)| (t.to_string(), TermSpan::new(first, last).unwrap()))
+        .collect();
+        let on = |m, d| default_term(None, &present, &spans, day(m, d)).unwrap();
+        assert_eq!(on(1, 10).code(), "1262", "before Spring begins");
+        assert_eq!(on(3, 20).code(), "1262");
+        assert_eq!(on(4, 28).code(), "1262", "its last day");
+        assert_eq!(on(4, 29).code(), "1266", "then the next to begin");
+        assert_eq!(on(10, 1).code(), "1268");
+        // After every known term: the newest.
+        assert_eq!(on(12, 20).code(), "1268");
     }
 }

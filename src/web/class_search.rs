@@ -209,15 +209,14 @@ pub async fn search_page(
     };
     let filter_error = filters.is_err();
     let filters = filters.unwrap_or_default();
-    let configured = state.config.classes.current_term.clone();
+    let configured = views::TermDefault::at(state.config.clone(), clock::now());
     let terms = state.terms.clone();
     let term_param = params.term.clone();
     let (current, (page, choice, subjects, outcome)) = visitor
         .signed_in(move |conn, current| {
             let page = page?;
             let user = &current.user;
-            let choice =
-                TermChoice::load(conn, &terms, configured.as_deref(), term_param.as_deref())?;
+            let choice = TermChoice::load(conn, &terms, &configured, term_param.as_deref())?;
             let subjects = match &choice.current {
                 Some(term) => terms.subjects(conn, term)?,
                 None => Default::default(),
@@ -438,7 +437,7 @@ pub async fn add_by_number(
             _ => None,
         })
         .collect();
-    let configured = state.config.classes.current_term.clone();
+    let configured = views::TermDefault::at(state.config.clone(), clock::now());
     let terms = state.terms.clone();
     let shown = form.term.clone();
     let limits = super::classes::join_limits(&state);
@@ -452,7 +451,8 @@ pub async fn add_by_number(
             })?,
             None => {
                 let present = terms.get(conn)?;
-                classes::term::default_term(configured.as_deref(), &present)
+                configured
+                    .pick(conn, &terms, &present)?
                     .ok_or(AppError::NotFound)?
             }
         };

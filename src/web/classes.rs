@@ -74,7 +74,7 @@ pub async fn enroll(
 ) -> Result<Either<FlashRedirect, HttpResponse>, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref());
-    let configured = state.config.classes.current_term.clone();
+    let configured = views::TermDefault::at(state.config.clone(), clock::now());
     let terms = state.terms.clone();
     let shown = form.term.clone();
     let limits = join_limits(&state);
@@ -92,7 +92,8 @@ pub async fn enroll(
             })?,
             None => {
                 let present = terms.get(conn)?;
-                classes::term::default_term(configured.as_deref(), &present)
+                configured
+                    .pick(conn, &terms, &present)?
                     .ok_or(AppError::NotFound)?
             }
         };

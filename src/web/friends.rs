@@ -47,14 +47,13 @@ pub async fn index(
     visitor: Visitor,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let configured = state.config.classes.current_term.clone();
+    let configured = views::TermDefault::at(state.config.clone(), clock::now());
     let terms = state.terms.clone();
     let requested = params.into_inner().term;
     let (current, (choice, overview, counts)) = visitor
         .signed_in(move |conn, current| {
             let user = &current.user;
-            let choice =
-                TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
+            let choice = TermChoice::load(conn, &terms, &configured, requested.as_deref())?;
             let overview = requests::overview(conn, &user.id, clock::now())?;
             let ids: Vec<UserId> = overview.friends.iter().map(|(id, _)| id.clone()).collect();
             let counts = match &choice.current {
@@ -306,7 +305,7 @@ pub async fn show(
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
     let app = state.clone();
-    let configured = state.config.classes.current_term.clone();
+    let configured = views::TermDefault::at(state.config.clone(), clock::now());
     let terms = state.terms.clone();
     let requested = params.into_inner().term;
     let (current, (choice, friend, together)) = visitor
@@ -316,8 +315,7 @@ pub async fn show(
                 requests::parse_who(&path, &app.config.sign_in.allowed_email_domains)
                     .map_err(|_| AppError::NotFound)?;
             let user = &current.user;
-            let choice =
-                TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
+            let choice = TermChoice::load(conn, &terms, &configured, requested.as_deref())?;
             let friend = friends::requests::accepted_friend(conn, &user.id, &computing_id)?
                 .ok_or(AppError::NotFound)?;
             let together = weeks::with_friend(conn, user, &friend, &choice.code())?;
@@ -553,14 +551,13 @@ pub async fn free_time(
         req.query_string(),
         &state.config.sign_in.allowed_email_domains,
     );
-    let configured = state.config.classes.current_term.clone();
+    let configured = views::TermDefault::at(state.config.clone(), clock::now());
     let terms = state.terms.clone();
     let (current, (query, choice, overview, weeks)) = visitor
         .signed_in(move |conn, current| {
             let query = query?;
             let user = &current.user;
-            let choice =
-                TermChoice::load(conn, &terms, configured.as_deref(), query.term.as_deref())?;
+            let choice = TermChoice::load(conn, &terms, &configured, query.term.as_deref())?;
             let overview = requests::overview(conn, &user.id, clock::now())?;
             let weeks = if query.chosen.is_empty() {
                 weeks::Weeks::default()

@@ -64,14 +64,13 @@ pub async fn show_home(
     visitor: Visitor,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let configured = state.config.classes.current_term.clone();
+    let configured = views::TermDefault::at(state.config.clone(), crate::clock::now());
     let terms = state.terms.clone();
     let requested = params.into_inner().term;
     let read = visitor
         .if_signed_in(move |conn, current| {
             let user = &current.user;
-            let choice =
-                TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
+            let choice = TermChoice::load(conn, &terms, &configured, requested.as_deref())?;
             let (mine, meetings) = match &choice.current {
                 Some(term) => classes::of_user_with_meetings(conn, &user.id, term.code())?,
                 None => Default::default(),

@@ -178,15 +178,14 @@ pub async fn show_schedule(
     visitor: Visitor,
     params: web::Query<TermParam>,
 ) -> Result<HttpResponse, AppError> {
-    let configured = state.config.classes.current_term.clone();
+    let configured = views::TermDefault::at(state.config.clone(), crate::clock::now());
     let terms = state.terms.clone();
     let settings = state.clone();
     let requested = params.into_inner().term;
     let (current, (choice, mine, listed, friends_in, span)) = visitor
         .signed_in(move |conn, current| {
             let user = &current.user;
-            let choice =
-                TermChoice::load(conn, &terms, configured.as_deref(), requested.as_deref())?;
+            let choice = TermChoice::load(conn, &terms, &configured, requested.as_deref())?;
             // The term's dates, held in memory: a meeting with other dates
             // (a half-term course) says so.
             let span = match &choice.current {

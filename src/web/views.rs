@@ -13,6 +13,48 @@ use crate::classes::term::TermList;
 use crate::classes::{self, Class, ClassMeeting, Term};
 use crate::db::DbConn;
 
+/// How a page picks its term when none is asked for
+/// (`classes::term::default_term`): `CURRENT_TERM`, else by the terms' dates
+/// on today's campus date (read from memory, and only when needed).
+#[derive(Clone)]
+pub struct TermDefault {
+    config: std::sync::Arc<crate::config::Config>,
+    today: chrono::NaiveDate,
+}
+
+impl TermDefault {
+    /// The default as of `now`.
+    pub fn at(config: std::sync::Arc<crate::config::Config>, now: chrono::NaiveDateTime) -> Self {
+        let today = config.campus_time.date_of(now);
+        TermDefault { config, today }
+    }
+
+    /// `CURRENT_TERM`, when set.
+    pub fn configured(&self) -> Option<&str> {
+        self.config.classes.current_term.as_deref()
+    }
+
+    /// The term to show among `present`, the catalog's terms.
+    pub fn pick(
+        &self,
+        conn: &mut DbConn,
+        terms: &TermList,
+        present: &[Term],
+    ) -> diesel::QueryResult<Option<Term>> {
+        let spans = match self.configured() {
+            // The configured term wins: no need for anyone's dates.
+            Some(_) => Default::default(),
+            None => terms.spans(conn, &self.config.classes.terms)?,
+        };
+        Ok(classes::term::default_term(
+            self.configured(),
+            present,
+            &spans,
+            self.today,
+        ))
+    }
+}
+
 /// The term a page shows, and every term the catalog holds (for the picker).
 pub struct TermChoice {
     pub current: Option<Term>,
@@ -27,16 +69,17 @@ pub struct TermOption {
 }
 
 impl TermChoice {
-    /// `requested` is the page's `?term=`; without it, the configured or newest term.
+    /// `requested` is the page's `?term=`; without it, `default`'s.
     pub fn load(
         conn: &mut DbConn,
         terms: &TermList,
-        configured: Option<&str>,
+        default: &TermDefault,
         requested: Option<&str>,
     ) -> Result<TermChoice, AppError> {
         let all = terms.get(conn)?.to_vec();
+        let configured = default.configured();
         let current = match requested.map(str::trim).filter(|r| !r.is_empty()) {
-            None => classes::term::default_term(configured, &all),
+            None => default.pick(conn, terms, &all)?,
             Some(raw) => {
                 let term = Term::parse(raw).ok_or_else(|| {
                     AppError::BadRequest(format!(

@@ -1627,3 +1627,41 @@ backend_test!(
         assert!(!text_of(&page, "#incoming-heading + .rows").contains("aa1x"));
     }
 );
+
+backend_test!(
+    async fn pages_show_the_term_in_progress_not_the_next(backend: Backend) {
+        // Arrange: Fall 2026 in progress (its dates around today), Spring
+        // 2027's catalog already synced for registration; no CURRENT_TERM.
+        let today = clock::now().date();
+        let days = |from: i64, to: i64| {
+            let day = |n| (today + chrono::Duration::days(n)).format("%Y-%m-%d");
+            format!("{}..{}", day(from), day(to))
+        };
+        let terms = format!("1268:{},1272:{}", days(-60, 20), days(40, 150));
+        let app = spawn_quiet_app(backend, &[("TERMS", &terms)]).await;
+        let me = app.student("tm1a");
+        let meets = [("MoWeFr", "10:00", "10:50")];
+        let fall = section(&app, "CS 2100", "1268", "001", "Data Structures", &meets);
+        let spring = section(&app, "CS 3100", "1272", "001", "Algorithms", &meets);
+        join(&app, &me, &fall);
+        join(&app, &me, &spring);
+
+        // Act + Assert: home, the week and the friends pages show Fall.
+        for path in ["/", "/schedule", "/friends", "/classes/search"] {
+            let (status, html) = me.get(&app, path).await;
+            assert_eq!(status, 200, "{path}");
+            assert_eq!(
+                text_of(&html, "select[name=term] option[selected]"),
+                "Fall 2026",
+                "{path}"
+            );
+        }
+        let (_, home) = me.get(&app, "/").await;
+        let cards: Vec<String> = home_cards(&home).into_iter().map(|(c, _)| c).collect();
+        assert_eq!(cards, ["CS 2100"]);
+        // The picker still shows Spring on asking.
+        let (_, next) = me.get(&app, "/?term=1272").await;
+        let cards: Vec<String> = home_cards(&next).into_iter().map(|(c, _)| c).collect();
+        assert_eq!(cards, ["CS 3100"]);
+    }
+);
