@@ -51,6 +51,13 @@ impl Meeting {
         }
     }
 
+    /// Whether the meeting runs on `date` by its own dates (one without
+    /// them runs all term).
+    pub fn runs_on(&self, date: chrono::NaiveDate) -> bool {
+        self.dates
+            .is_none_or(|own| own.first_day <= date && date <= own.last_day)
+    }
+
     /// The meeting's dates when they are not the term's (`term`, when
     /// known): what the timetable notes beside a half-term meeting.
     pub fn part_of_term(&self, term: Option<TermSpan>) -> Option<TermSpan> {
@@ -137,13 +144,17 @@ pub fn meetings_of(class: &Class, listed: Option<&Vec<ClassMeeting>>) -> Vec<Mee
     }
 }
 
-/// Every timed meeting of the given sections, in the sections' order.
+/// Every timed meeting of the given sections still offered, in the
+/// sections' order. A section SIS no longer lists (cancelled, or renumbered,
+/// with its students still in the old number) meets no more: drawn, it would
+/// clash with its own successor.
 pub fn of_classes(
     sections: &[Class],
     listed: &HashMap<ClassId, Vec<ClassMeeting>>,
 ) -> Vec<Meeting> {
     sections
         .iter()
+        .filter(|c| c.active)
         .flat_map(|c| meetings_of(c, listed.get(&c.id)))
         .collect()
 }

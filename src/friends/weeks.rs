@@ -43,11 +43,12 @@ pub struct Week {
 }
 
 impl Week {
-    /// Sections with no set day or time (TBA, online, independent study).
+    /// Sections still offered with no set day or time (TBA, online,
+    /// independent study); a section SIS no longer lists is not one of them.
     pub fn untimed(&self) -> Vec<&Class> {
         self.sections
             .iter()
-            .filter(|c| !self.meetings.iter().any(|m| m.class_id == c.id))
+            .filter(|c| c.active && !self.meetings.iter().any(|m| m.class_id == c.id))
             .collect()
     }
 

@@ -222,7 +222,13 @@ pub async fn show_schedule(
     let mut unscheduled = Vec::new();
     for class in &mine {
         let timed: Vec<&Meeting> = meetings.iter().filter(|m| m.class_id == class.id).collect();
-        if timed.is_empty() {
+        if !class.active {
+            unscheduled.push(Unscheduled {
+                class: ClassView::new(class, listed.get(&class.id), Vec::new()),
+                reason: "No longer listed by SIS".into(),
+                grid_only: false,
+            });
+        } else if timed.is_empty() {
             unscheduled.push(Unscheduled {
                 class: ClassView::new(class, listed.get(&class.id), Vec::new()),
                 reason: "No fixed meeting time".into(),
@@ -236,6 +242,17 @@ pub async fn show_schedule(
                 class: ClassView::new(class, listed.get(&class.id), Vec::new()),
                 reason: "Meets on the weekend".into(),
                 grid_only: true,
+            });
+        } else if listed.get(&class.id).is_some_and(|rows| {
+            rows.iter()
+                .any(|r| !timed.iter().any(|m| m.position == r.position))
+        }) {
+            // A lecture at a set time with a second meeting TBA: the grid
+            // shows the first, and this says the second is not forgotten.
+            unscheduled.push(Unscheduled {
+                class: ClassView::new(class, listed.get(&class.id), Vec::new()),
+                reason: "Also meets at a time to be announced".into(),
+                grid_only: false,
             });
         }
     }

@@ -1665,3 +1665,34 @@ backend_test!(
         assert_eq!(cards, ["CS 3100"]);
     }
 );
+
+backend_test!(
+    async fn a_meeting_to_be_announced_beside_a_set_one_is_listed(backend: Backend) {
+        // Arrange: a lecture Tue Thu 11:00 whose second meeting is TBA.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("tb1a");
+        let meets = [("TuTh", "11:00", "12:15"), ("TBA", "", "")];
+        let class = section(
+            &app,
+            "CS 4710",
+            "1262",
+            "001",
+            "Artificial Intelligence",
+            &meets,
+        );
+        join(&app, &me, &class);
+
+        // Act
+        let (status, week) = me.get(&app, "/schedule?term=1262").await;
+
+        // Assert: on the grid on Tuesday, and listed apart for the TBA one.
+        assert_eq!(status, 200);
+        assert_eq!(count(&week, "section.tt-day[aria-label=Tue] .tt-block"), 1);
+        let apart = text_of(&week, ".unscheduled li");
+        let apart = apart.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            apart.contains("CS 4710") && apart.contains("Also meets at a time to be announced"),
+            "{apart}"
+        );
+    }
+);

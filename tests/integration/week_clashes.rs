@@ -184,6 +184,52 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_section_sis_no_longer_lists_meets_no_more(backend: Backend) {
+        use common_grounds::db::schema::classes as sections;
+        use diesel::prelude::*;
+        // Arrange: SIS renumbered my CS 2100 lecture: the old number is no
+        // longer listed, the new one meets at the same time, and I joined it
+        // without leaving the old one yet.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("me1");
+        let old = section(&app, "CS 2100", "MoWeFr", "10:00", "10:50");
+        classes::enroll(&mut app.conn(), &me.user.id, &old.id, clock::now()).unwrap();
+        diesel::update(sections::table.find(&old.id))
+            .set(sections::active.eq(false))
+            .execute(&mut app.conn())
+            .unwrap();
+        let new = section(&app, "CS 2100", "MoWeFr", "10:00", "10:50");
+        let joined = join(&app, &me, &new, false).await;
+        assert_eq!(joined.status().as_u16(), 303, "no clash to confirm");
+
+        // Assert: home names no clash and says why the old one is off the week.
+        let (_, home) = me.get(&app, "/").await;
+        assert!(texts(&home, ".clash-list li").is_empty(), "{home}");
+        let notes = texts(&home, ".class-card .notice");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("SIS no longer lists this section"),
+            "{notes:?}"
+        );
+
+        // The week draws one block a day, unmarked, and lists the old one apart.
+        let (status, week) = me.get(&app, "/schedule").await;
+        assert_eq!(status, 200);
+        for day in ["Mon", "Wed", "Fri"] {
+            let blocks = texts(
+                &week,
+                &format!("section.tt-day[aria-label={day}] .tt-block"),
+            );
+            assert_eq!(blocks.len(), 1, "{day}: {blocks:?}");
+            assert!(!blocks[0].contains("Clash"), "{blocks:?}");
+        }
+        let apart = texts(&week, ".unscheduled li");
+        assert_eq!(apart.len(), 1, "{apart:?}");
+        assert!(apart[0].contains("No longer listed by SIS"), "{apart:?}");
+    }
+);
+
 /// A Spring 2026 section of `code` whose one meeting (Tue Thu 11:00–12:15)
 /// runs only from `first` to `last` (a half-term course, as SIS gives it).
 fn half_term(app: &TestApp, code: &str, first: (u32, u32), last: (u32, u32)) -> Class {
