@@ -3,6 +3,8 @@
 //! when all of them are free, and those when all but one are (naming who is
 //! busy). Pure interval arithmetic; who may be counted is decided in `weeks`.
 
+use chrono::NaiveDate;
+
 use crate::classes::schedule::Day;
 use crate::classes::week::Meeting;
 
@@ -10,7 +12,7 @@ use crate::classes::week::Meeting;
 pub const MIN_MINUTES: u16 = 30;
 
 /// The days and hours to search, checked: `from <= to`, `start < end`, whole
-/// hours within one day.
+/// hours within one day; and the week, when half-term classes make weeks differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub from: Day,
@@ -18,6 +20,10 @@ pub struct Window {
     /// Minutes after midnight, campus wall clock.
     pub start: u16,
     pub end: u16,
+    /// The Monday of the week searched: a meeting with its own dates (a
+    /// half-term course) keeps someone busy only on the days it runs. None:
+    /// every meeting, every week.
+    pub week: Option<NaiveDate>,
 }
 
 /// Why a window was refused, in words a student can act on.
@@ -44,6 +50,7 @@ impl Default for Window {
             to: Day::Fri,
             start: 8 * 60,
             end: 18 * 60,
+            week: None,
         }
     }
 }
@@ -110,6 +117,7 @@ impl Window {
             to,
             start,
             end,
+            week: None,
         })
     }
 
@@ -118,6 +126,12 @@ impl Window {
         WEEK.into_iter()
             .filter(|d| *d >= self.from && *d <= self.to)
             .collect()
+    }
+
+    /// The date of `day` in the week searched, when one is.
+    fn date_of(&self, day: Day) -> Option<NaiveDate> {
+        let offset = WEEK.iter().position(|d| *d == day)? as u64;
+        self.week?.checked_add_days(chrono::Days::new(offset))
     }
 }
 
@@ -152,9 +166,11 @@ pub struct FreeTime {
 
 /// One person's busy stretches on `day`, cut to the window and merged.
 fn busy_on(week: &[Meeting], day: Day, window: &Window) -> Vec<(u16, u16)> {
+    let date = window.date_of(day);
     let mut spans: Vec<(u16, u16)> = week
         .iter()
         .filter(|m| m.days.contains(&day))
+        .filter(|m| date.is_none_or(|date| m.runs_on(date)))
         .map(|m| (m.start.max(window.start), m.end.min(window.end)))
         .filter(|(s, e)| s < e)
         .collect();
@@ -250,7 +266,48 @@ mod tests {
             to,
             start: at(start),
             end: at(end),
+            week: None,
         }
+    }
+
+    #[test]
+    fn a_half_term_class_keeps_its_student_busy_only_while_it_runs() {
+        use crate::classes::term_dates::TermSpan;
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        // First half of Spring: Mon Wed 2:00-3:15, Jan 14 to Mar 4 (a Wednesday).
+        let mut first_half = meets(&[Day::Mon, Day::Wed], "14:00", "15:15");
+        first_half.dates = TermSpan::new(day(1, 14), day(3, 4));
+        let weeks = [vec![first_half], vec![]];
+        let busy_monday = |week: Option<NaiveDate>| {
+            let mut w = window(Day::Mon, Day::Wed, "13:00", "16:00");
+            w.week = week;
+            find(&weeks, &w).all_free
+        };
+        let whole = vec![
+            slot(Day::Mon, "13:00", "14:00"),
+            slot(Day::Mon, "15:15", "16:00"),
+            slot(Day::Tue, "13:00", "16:00"),
+            slot(Day::Wed, "13:00", "14:00"),
+            slot(Day::Wed, "15:15", "16:00"),
+        ];
+        // A typical week, and a week it runs: busy.
+        assert_eq!(busy_monday(None), whole);
+        assert_eq!(busy_monday(Some(day(2, 9))), whole);
+        // Its last week: busy Monday and Wednesday (Mar 2 and 4).
+        assert_eq!(busy_monday(Some(day(3, 2))), whole);
+        // After it: free all three afternoons.
+        assert_eq!(
+            busy_monday(Some(day(3, 16))),
+            vec![
+                slot(Day::Mon, "13:00", "16:00"),
+                slot(Day::Tue, "13:00", "16:00"),
+                slot(Day::Wed, "13:00", "16:00"),
+            ]
+        );
+        // Its first week begins on the Wednesday: Monday Jan 12 is free.
+        let first_week = busy_monday(Some(day(1, 12)));
+        assert_eq!(first_week[0], slot(Day::Mon, "13:00", "16:00"));
+        assert_eq!(first_week[2], slot(Day::Wed, "13:00", "14:00"));
     }
 
     #[test]

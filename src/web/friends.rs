@@ -16,8 +16,10 @@ use crate::accounts::UserId;
 use crate::campus_time::{meeting_range, twelve_hour};
 use crate::classes;
 use crate::classes::schedule::Day;
+use crate::classes::term_dates::TermSpan;
 use crate::clock;
 use crate::friends::{self, free, requests, weeks, Action, RequestOutcome};
+use chrono::Datelike;
 
 struct FriendRow {
     computing_id: String,
@@ -373,6 +375,8 @@ struct FreeQuery {
     chosen: Vec<String>,
     window: free::Window,
     term: Option<String>,
+    /// The week asked for (any day of it), when half-term classes make weeks differ.
+    week: Option<chrono::NaiveDate>,
     /// The form was sent (any of its fields is present), not just opened.
     asked: bool,
 }
@@ -381,6 +385,7 @@ impl FreeQuery {
     fn parse(query: &str, allowed_domains: &[String]) -> Result<FreeQuery, AppError> {
         let mut chosen: Vec<String> = Vec::new();
         let (mut from, mut to, mut start, mut end, mut term) = (None, None, None, None, None);
+        let mut week = None;
         let mut asked = false;
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             let value = value.into_owned();
@@ -405,6 +410,19 @@ impl FreeQuery {
                 "start" => (asked, start) = (true, Some(value)),
                 "end" => (asked, end) = (true, Some(value)),
                 "term" => term = Some(value),
+                "week" if !value.trim().is_empty() => {
+                    asked = true;
+                    week = Some(
+                        chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(
+                            |_| {
+                                AppError::BadRequest(format!(
+                                    "“{}” is not a week. Pick a week from the list.",
+                                    value.trim().chars().take(20).collect::<String>()
+                                ))
+                            },
+                        )?,
+                    );
+                }
                 _ => {}
             }
         }
@@ -419,6 +437,7 @@ impl FreeQuery {
             chosen,
             window,
             term,
+            week,
             asked,
         })
     }
@@ -484,6 +503,38 @@ struct FreePage {
     withheld: Vec<String>,
     results: Option<FreeResults>,
     window_words: String,
+    /// The weeks of the term, when half-term classes make them differ.
+    weeks: Vec<PickOption>,
+    /// "the week of Mar 16", or empty.
+    week_words: String,
+}
+
+/// The Mondays of the weeks classes meet in: the term's (its dates), widened
+/// to any meeting's own dates beyond them.
+fn week_choices(
+    span: Option<TermSpan>,
+    own: impl Iterator<Item = TermSpan>,
+) -> Vec<chrono::NaiveDate> {
+    let (mut first, mut last) = match span {
+        Some(s) => (Some(s.first_day), Some(s.last_day)),
+        None => (None, None),
+    };
+    for dates in own {
+        first = Some(first.map_or(dates.first_day, |f| f.min(dates.first_day)));
+        last = Some(last.map_or(dates.last_day, |l| l.max(dates.last_day)));
+    }
+    let (Some(first), Some(last)) = (first, last) else {
+        return Vec::new();
+    };
+    let mut monday =
+        first - chrono::Duration::days(i64::from(first.weekday().num_days_from_monday()));
+    let mut weeks = Vec::new();
+    // A term is some 16 weeks; a year bounds a nonsense span.
+    while monday <= last && weeks.len() < 53 {
+        weeks.push(monday);
+        monday += chrono::Duration::days(7);
+    }
+    weeks
 }
 
 /// "1 hr 30 min", "45 min", "2 hr".
@@ -551,14 +602,17 @@ pub async fn free_time(
         req.query_string(),
         &state.config.sign_in.allowed_email_domains,
     );
-    let configured = views::TermDefault::at(state.config.clone(), clock::now());
+    let now = clock::now();
+    let today = state.config.campus_time.date_of(now);
+    let configured = views::TermDefault::at(state.config.clone(), now);
     let terms = state.terms.clone();
-    let (current, (query, choice, overview, weeks)) = visitor
+    let app = state.clone();
+    let (current, (query, choice, overview, weeks, span)) = visitor
         .signed_in(move |conn, current| {
             let query = query?;
             let user = &current.user;
             let choice = TermChoice::load(conn, &terms, &configured, query.term.as_deref())?;
-            let overview = requests::overview(conn, &user.id, clock::now())?;
+            let overview = requests::overview(conn, &user.id, now)?;
             let weeks = if query.chosen.is_empty() {
                 weeks::Weeks::default()
             } else {
@@ -567,11 +621,49 @@ pub async fn free_time(
             if let Some(stranger) = weeks.not_friends.first() {
                 return Err(not_a_friend(stranger));
             }
-            Ok((query, choice, overview, weeks))
+            // The term's dates (held in memory), for the weeks to pick from.
+            let span = match &choice.current {
+                Some(term) if !weeks.shown.is_empty() => terms
+                    .spans(conn, &app.config.classes.terms)?
+                    .get(term.code())
+                    .copied(),
+                _ => None,
+            };
+            Ok((query, choice, overview, weeks, span))
         })
         .await?;
 
-    let window = query.window;
+    let mut window = query.window;
+    // Half-term classes make one week differ from another: then the search
+    // is of one week, the asked one, else this one, else the term's first.
+    let everyone = || {
+        std::iter::once(&weeks.mine)
+            .chain(weeks.shown.iter().map(|(_, w)| w))
+            .flat_map(|w| w.meetings.iter())
+    };
+    let term_weeks = week_choices(span, everyone().filter_map(|m| m.dates));
+    let half_terms = everyone().any(|m| m.part_of_term(span).is_some());
+    let week_options: Vec<PickOption> = if half_terms && !term_weeks.is_empty() {
+        let monday = |d: chrono::NaiveDate| {
+            d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))
+        };
+        let chosen = [query.week.map(monday), Some(monday(today))]
+            .into_iter()
+            .flatten()
+            .find(|w| term_weeks.contains(w))
+            .unwrap_or(term_weeks[0]);
+        window.week = Some(chosen);
+        term_weeks
+            .iter()
+            .map(|w| PickOption {
+                value: w.format("%Y-%m-%d").to_string(),
+                name: format!("Week of {}", w.format("%b %-d")),
+                selected: *w == chosen,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let results = (!weeks.shown.is_empty()).then(|| {
         let mut names = vec!["you".to_string()];
         names.extend(weeks.shown.iter().map(|(f, _)| f.label()));
@@ -616,6 +708,11 @@ pub async fn free_time(
         days_to: day_options(window.to),
         hours_start: hour_options(0..=23, window.start),
         hours_end: hour_options(1..=24, window.end),
+        week_words: window
+            .week
+            .map(|w| format!("the week of {}", w.format("%b %-d")))
+            .unwrap_or_default(),
+        weeks: week_options,
         none_chosen: query.asked && query.chosen.is_empty(),
         private: weeks.private.iter().map(|f| f.label()).collect(),
         withheld: weeks.withheld_by_viewer.iter().map(|f| f.label()).collect(),

@@ -253,3 +253,64 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    async fn a_half_term_class_counts_only_in_its_weeks(backend: Backend) {
+        use common_grounds::db::schema::class_meetings;
+        use diesel::prelude::*;
+        // Arrange: Spring 2026 runs Jan 14 to Apr 28; my friend's course meets
+        // Mon Wed 2:00-3:15 PM in the first half only (Jan 14 to Mar 4).
+        let app = spawn_quiet_app(
+            backend,
+            &[
+                ("CURRENT_TERM", "1262"),
+                ("TERMS", "1262:2026-01-14..2026-04-28"),
+            ],
+        )
+        .await;
+        let me = app.student("me1");
+        let ana = app.student("an1a");
+        befriend(&app, &me.user.id, &ana.user.id, FriendshipStatus::Accepted);
+        let half = section(&app, "COMM 2010", &[("MoWe", "14:00", "15:15")]);
+        diesel::update(class_meetings::table.filter(class_meetings::class_id.eq(&half.id)))
+            .set((
+                class_meetings::first_day.eq(chrono::NaiveDate::from_ymd_opt(2026, 1, 14)),
+                class_meetings::last_day.eq(chrono::NaiveDate::from_ymd_opt(2026, 3, 4)),
+            ))
+            .execute(&mut app.conn())
+            .unwrap();
+        take(&app, &half, &[&ana]);
+        let ask = |week: &str| {
+            format!("/friends/free?friend=an1a&from=Mon&to=Mon&start=13&end=16&week={week}")
+        };
+        let chosen = |page: &str| texts(page, "select[name=week] option[selected]");
+
+        // Act + Assert: a week in its first half: busy 2:00-3:15.
+        let (status, page) = me.get(&app, &ask("2026-02-11")).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(
+            slots(&page, "#all-free"),
+            ["Mon: 1:00–2:00 PM; 3:15–4:00 PM"]
+        );
+        assert_eq!(chosen(&page), ["Week of Feb 9"], "any day picks its week");
+        assert!(main_text(&page).contains("the week of Feb 9"));
+        // A week after it: the whole afternoon.
+        let (_, page) = me.get(&app, &ask("2026-03-16")).await;
+        assert_eq!(slots(&page, "#all-free"), ["Mon: 1:00–4:00 PM"]);
+        assert_eq!(chosen(&page), ["Week of Mar 16"]);
+        // No week asked (today is outside the term): the term's first, whose
+        // Monday comes before the course's first day.
+        let (_, page) = me
+            .get(
+                &app,
+                "/friends/free?friend=an1a&from=Mon&to=Mon&start=13&end=16",
+            )
+            .await;
+        assert_eq!(chosen(&page), ["Week of Jan 12"]);
+        assert_eq!(slots(&page, "#all-free"), ["Mon: 1:00–4:00 PM"]);
+        // Nonsense is refused in words.
+        let (status, page) = me.get(&app, &ask("soon")).await;
+        assert_eq!(status, 400);
+        assert!(main_text(&page).contains("“soon” is not a week"), "{page}");
+    }
+);
