@@ -641,5 +641,21 @@ backend_test!(
             .get_result(&mut app.conn())
             .unwrap();
         assert_eq!(stored, MAX_REPLIES);
+
+        // A held reply is not counted: told "full" at 499 shown replies, a
+        // classmate would learn that one is held.
+        diesel::update(class_messages::table.filter(class_messages::content.eq("reply 0")))
+            .set(class_messages::held.eq(true))
+            .execute(&mut app.conn())
+            .unwrap();
+        let taken = b
+            .post(
+                &app,
+                &thread,
+                &format!("/classes/{}/messages", class.id),
+                &[("content", "count me in"), ("parent_id", root.id.as_str())],
+            )
+            .await;
+        assert_eq!(taken.status().as_u16(), 303);
     }
 );

@@ -1040,3 +1040,52 @@ backend_test!(
         assert_eq!(outbox_to(&mut conn, &a.email), 0);
     }
 );
+
+backend_test!(
+    async fn a_digest_lists_the_newest_fifty_and_counts_the_rest(backend: Backend) {
+        // Arrange: 55 replies waiting at the 5 PM digest.
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let b = UserBuilder::new("bbb2b").insert(&mut conn);
+        let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+        let waiting = replies(&mut conn, &class, &a, &b, 55, campus(7, 9, 0));
+
+        // Act
+        let pass = email::run_once(&mut conn, &mail(), campus(7, 17, 0)).unwrap();
+
+        // Assert: one digest, its subject counts all 55, its body lists the
+        // newest 50 (replies 6 to 55) and links the inbox for the other 5.
+        assert_eq!(pass.digests, 1);
+        let (subject, text, html): (String, String, String) = email_outbox::table
+            .filter(email_outbox::to_address.eq(&a.email))
+            .select((
+                email_outbox::subject,
+                email_outbox::body_text,
+                email_outbox::body_html,
+            ))
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(subject, "Your Common Grounds digest: 55 new");
+        for (i, (_, id)) in waiting.iter().enumerate() {
+            let link = format!("/notifications/{id}");
+            let listed = i >= 5;
+            assert_eq!(text.contains(&link), listed, "reply {} in {text}", i + 1);
+            assert_eq!(html.contains(&link), listed, "reply {} in {html}", i + 1);
+        }
+        assert!(
+            text.contains("And 5 more in your inbox: http://cg.test/notifications"),
+            "{text}"
+        );
+        assert!(text.contains("50. "), "{text}");
+        assert!(!text.contains("51. "), "{text}");
+        // Every notice is stamped by this digest: none waits for tomorrow's.
+        let unstamped: i64 = notifications::table
+            .filter(notifications::user_id.eq(&a.id))
+            .filter(notifications::digest_id.is_null())
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(unstamped, 0);
+    }
+);
