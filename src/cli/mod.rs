@@ -84,7 +84,11 @@ enum Command {
     },
     /// Apply pending migrations and print what was applied.
     Migrate,
-    /// Delete expired sign-in links, sessions, unconfirmed addresses and old delivered email.
+    /// Delete what has lapsed: week-old chat events, friend requests unanswered for 60 days,
+    /// notifications older than 90 days, stale sign-in links, expired sessions, unconfirmed
+    /// addresses, rate-limit hits and month-old delivered or failed email; then refresh
+    /// SQLite's statistics. The server runs it hourly (first an hour after start): run it
+    /// from cron too if the server restarts more often.
     Cleanup,
     /// Pull a term's class sections from SIS into the catalog (run it from cron).
     /// Exits 0 only when every subject synced; 75 when a sync of the term is already running.

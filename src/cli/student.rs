@@ -22,7 +22,7 @@ pub enum StudentCommand {
     /// Write everything stored about the student as JSON (what "Download my
     /// data" on their account page gives) to FILE, or to standard output.
     Export {
-        /// The student's computing ID or email address.
+        /// The student's computing ID, email address or account id (as the audit log names it).
         who: String,
         /// A new file to write (an existing one is never overwritten); it is
         /// readable by its owner only.
@@ -37,7 +37,7 @@ pub enum StudentCommand {
     /// authorless placeholders; everything else of theirs goes. A staff
     /// account must be made a student first (grant-role, audited).
     Erase {
-        /// The student's computing ID or email address.
+        /// The student's computing ID, email address or account id (as the audit log names it).
         who: String,
         /// The student's computing ID again, so a typo erases no one.
         #[arg(long)]
