@@ -361,6 +361,16 @@ mod tests {
             let line = view(*kind).headline();
             assert!(!line.trim().is_empty(), "{kind}");
             assert!(!line.contains('\n'), "{kind}: {line:?}");
+            // A chat notice may name the pseudonym, a friend notice the
+            // friend; nothing else names anyone (the view has both names).
+            use crate::notifications::Topic;
+            let (pseudonym, friend) = match kind.topic() {
+                Topic::Replies => (matches!(kind, Kind::Reply | Kind::ThreadReply), false),
+                Topic::Friends => (false, true),
+                Topic::Answers | Topic::Moderation => (false, false),
+            };
+            assert_eq!(line.contains("Violet Heron"), pseudonym, "{kind}: {line}");
+            assert_eq!(line.contains("al4b"), friend, "{kind}: {line}");
         }
         assert_eq!(
             view(Kind::Reply).headline(),

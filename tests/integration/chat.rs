@@ -797,6 +797,13 @@ backend_test!(
         );
         let mut answers = vec![page];
         answers.push(outsider.get(&app, &older).await.1);
+        // The thread page, where a message's text is read, and its live stream.
+        let (status, thread) = outsider
+            .get(&app, &format!("/classes/{class}/threads/{}", first.id))
+            .await;
+        assert_eq!(status, 403, "{thread}");
+        assert!(thread.contains("Join this class"), "{thread}");
+        answers.push(thread);
         for (path, fields) in [
             (
                 format!("/classes/{class}/messages"),

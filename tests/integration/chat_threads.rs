@@ -301,16 +301,20 @@ backend_test!(
 
         // Another student's thread page is 404 for a stranger to the class.
         let stranger = app.student("gg7s");
-        let (status, _) = stranger
+        let (status, refused) = stranger
             .get(
                 &app,
                 &format!("/classes/{}/threads/{}", class.id, thread.id),
             )
             .await;
-        assert_ne!(
-            status, 200,
+        assert_eq!(
+            status, 403,
             "a student who does not take the class reads nothing"
         );
+        assert!(refused.contains("Join this class first"), "{refused}");
+        for text in ["has anyone worked out", "Answer part"] {
+            assert!(!refused.contains(text), "{refused}");
+        }
         let (status, _) = b
             .get(
                 &app,

@@ -845,7 +845,8 @@ backend_test!(
         assert!(inbox.contains("Bea Bold (bb2y)"), "{inbox}");
 
         // Act: B removes A as a friend, then takes another name.
-        b.post(&app, "/friends", "/friends/aa1x/remove", &[]).await;
+        let removed = b.post(&app, "/friends", "/friends/aa1x/remove", &[]).await;
+        assert_eq!(removed.status().as_u16(), 303);
         name(&b, "Zed Newname");
 
         // Assert: A's notice keeps the computing ID only.
@@ -858,13 +859,25 @@ backend_test!(
 
         // A asks again: their own request shows no name, whether B only
         // removed them or blocked them (which must read the same).
-        a.post(&app, "/friends", "/friends", &[("who", "bb2y")])
+        let asked = a
+            .post(&app, "/friends", "/friends", &[("who", "bb2y")])
             .await;
+        assert_eq!(asked.status().as_u16(), 303);
         let (_, after_asking) = a.get(&app, "/notifications").await;
         assert!(!after_asking.contains("Zed Newname"), "{after_asking}");
-        b.post(&app, "/friends", "/friends/aa1x/block", &[]).await;
-        a.post(&app, "/friends", "/friends", &[("who", "bb2y")])
+        let blocked = b.post(&app, "/friends", "/friends/aa1x/block", &[]).await;
+        assert_eq!(blocked.status().as_u16(), 303);
+        let between = common_grounds::friends::between(&mut app.conn(), &a.user.id, &b.user.id)
+            .unwrap()
+            .map(|f| f.status);
+        assert_eq!(
+            between,
+            Some(common_grounds::friends::FriendshipStatus::Blocked)
+        );
+        let asked = a
+            .post(&app, "/friends", "/friends", &[("who", "bb2y")])
             .await;
+        assert_eq!(asked.status().as_u16(), 303);
         let (_, under_block) = a.get(&app, "/notifications").await;
         assert!(!under_block.contains("Zed Newname"), "{under_block}");
     }

@@ -334,6 +334,23 @@ backend_test!(
         // Assert: signed in, on one device.
         assert_eq!(pressed.status().as_u16(), 303);
         assert_eq!(pressed.headers()[LOCATION], "/");
+        // Only hashes are stored: a copy of the database signs no one in.
+        {
+            use common_grounds::accounts::sessions::hash_token;
+            use common_grounds::db::schema::sessions;
+            let session = cookie_value(&set_cookie(&pressed, "cg_session").unwrap());
+            let stored: Vec<String> = sessions::table
+                .select(sessions::token_hash)
+                .load(&mut *app.conn())
+                .unwrap();
+            assert_eq!(stored, [hash_token(&session)]);
+            assert_ne!(stored[0], session);
+            let link: Vec<String> = magic_links::table
+                .select(magic_links::token_hash)
+                .load(&mut *app.conn())
+                .unwrap();
+            assert_eq!(link, [hash_token(&token)]);
+        }
         assert_eq!(
             signed_in_as(&app, &app.client).await.as_deref(),
             Some(STUDENT)
