@@ -13,7 +13,7 @@ use chrono::{
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
 use ics::components::Property;
 use ics::properties::{
-    Description, DtEnd, DtStart, LastModified, Location, RRule, Summary, TzName,
+    Description, DtEnd, DtStart, ExDate, LastModified, Location, RRule, Summary, TzName,
 };
 use ics::{escape_text, Daylight, Event, ICalendar, Standard, TimeZone as VTimeZone};
 
@@ -195,6 +195,23 @@ fn event<'a>(
         days.join(","),
         utc_stamp(until_utc(span, zone))
     )));
+    // The term's breaks: the occurrences on those days are not classes.
+    let skipped: Vec<String> = day
+        .iter_days()
+        .take_while(|d| *d <= span.last_day)
+        .filter(|d| meeting.days.iter().any(|m| weekday(*m) == d.weekday()))
+        .filter(|d| {
+            plan.breaks
+                .iter()
+                .any(|b| b.first_day <= *d && *d <= b.last_day)
+        })
+        .map(|d| local_stamp(at_minute(d, meeting.start)))
+        .collect();
+    if !skipped.is_empty() {
+        let mut exdate = ExDate::new(skipped.join(","));
+        exdate.add(ics::parameters::TzIDParam::new(zone_name));
+        event.push(exdate);
+    }
     event.push(Summary::new(escape_text(summary(class))));
     if let Some(place) = &meeting.place {
         event.push(Location::new(escape_text(place.clone())));
@@ -344,6 +361,73 @@ mod tests {
             text.contains("DTSTART:20261101T020000\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_break_leaves_out_the_classes_it_covers() {
+        use crate::classes::{Class, ClassId};
+        let zone: Tz = "America/New_York".parse().unwrap();
+        let at = d(2026, 1, 1).and_time(NaiveTime::MIN);
+        let class = Class {
+            id: ClassId::new(),
+            subject: "CS".into(),
+            catalog_number: "2100".into(),
+            term: "1262".into(),
+            title: None,
+            description: None,
+            sis_class_number: None,
+            instructor: None,
+            component: Some("LEC".into()),
+            class_section: Some("001".into()),
+            class_capacity: None,
+            enrollment_available: None,
+            days: None,
+            start_time: None,
+            end_time: None,
+            location: None,
+            active: true,
+            last_synced_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let meeting = Meeting {
+            class_id: class.id.clone(),
+            position: 0,
+            days: vec![Day::Mon, Day::Wed, Day::Fri],
+            start: 10 * 60,
+            end: 10 * 60 + 50,
+            place: None,
+            instructor: None,
+            dates: None,
+        };
+        let span = TermSpan::new(d(2026, 1, 14), d(2026, 4, 28)).unwrap();
+        let plan = TermPlan {
+            term: crate::classes::Term::parse("1262").unwrap(),
+            span: Some(span),
+            // Spring break, Saturday to Sunday: Mon 9, Wed 11, Fri 13 March.
+            breaks: vec![TermSpan::new(d(2026, 3, 7), d(2026, 3, 15)).unwrap()],
+            sections: Vec::new(),
+            meetings: Default::default(),
+        };
+        // Unfolded: a long line goes on after CRLF and a space.
+        let text = event(&class, &meeting, &plan, span, zone)
+            .unwrap()
+            .to_string()
+            .replace("\r\n ", "");
+        assert!(
+            text.contains(
+                "EXDATE;TZID=America/New_York:20260309T100000,20260311T100000,20260313T100000\r\n"
+            ),
+            "{text}"
+        );
+        let no_breaks = TermPlan {
+            breaks: Vec::new(),
+            ..plan
+        };
+        let text = event(&class, &meeting, &no_breaks, span, zone)
+            .unwrap()
+            .to_string();
+        assert!(!text.contains("EXDATE"), "{text}");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct FeedSettings<'a> {
     pub current_term: Option<&'a str>,
     /// `TERMS`: dates for terms SIS gives none for.
     pub configured: &'a [ConfiguredTermDates],
+    /// `TERM_BREAKS`: days without classes, left out of the weekly events.
+    pub breaks: &'a [ConfiguredTermDates],
     /// The terms the catalog holds (kept in memory until a sync).
     pub terms: &'a crate::classes::term::TermList,
 }
@@ -36,6 +38,8 @@ pub struct FeedSettings<'a> {
 pub struct TermPlan {
     pub term: Term,
     pub span: Option<TermSpan>,
+    /// Its breaks (`TERM_BREAKS`): no class meets on those days.
+    pub breaks: Vec<TermSpan>,
     pub sections: Vec<Class>,
     pub meetings: HashMap<ClassId, Vec<ClassMeeting>>,
 }
@@ -125,7 +129,14 @@ pub fn student_calendar(
             .iter()
             .filter_map(|c| Some((c.id.clone(), all_meetings.remove(&c.id)?)))
             .collect();
+        let breaks = settings
+            .breaks
+            .iter()
+            .filter(|b| b.term == term.code())
+            .filter_map(|b| TermSpan::new(b.first_day, b.last_day))
+            .collect();
         calendar.terms.push(TermPlan {
+            breaks,
             span: spans.get(term.code()).copied(),
             term,
             sections,

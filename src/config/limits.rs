@@ -122,6 +122,8 @@ pub struct ClassSettings {
     pub max_class_changes_per_day: u32,
     /// Terms' first and last days of classes (`TERMS`), for terms SIS gives no dates for.
     pub terms: Vec<super::ConfiguredTermDates>,
+    /// Days without classes inside terms (`TERM_BREAKS`): breaks, reading days.
+    pub breaks: Vec<super::ConfiguredTermDates>,
 }
 
 impl ClassSettings {
@@ -150,6 +152,7 @@ impl ClassSettings {
             max_sections_per_term: var_at_least_one(src, "MAX_SECTIONS_PER_TERM", 10)?,
             max_class_changes_per_day: var_at_least_one(src, "MAX_CLASS_CHANGES_PER_DAY", 20)?,
             terms: super::terms::from_source(src)?,
+            breaks: super::terms::breaks_from_source(src)?,
         })
     }
 }

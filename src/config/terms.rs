@@ -1,6 +1,8 @@
 //! `TERMS`: each term's first and last day of classes, for terms SIS gives no
 //! dates for (`TERMS=1262:2026-01-14..2026-04-28,1268:2026-08-25..2026-12-08`).
 //! SIS's dates win where both exist; the calendar feed reads both.
+//! `TERM_BREAKS`: the days a term holds no classes (spring break, reading
+//! days, Thanksgiving), which SIS does not give: the feed leaves them out.
 
 use chrono::NaiveDate;
 
@@ -27,8 +29,26 @@ pub fn from_source(src: &dyn Source) -> Result<Vec<ConfiguredTermDates>, ConfigE
     }
 }
 
-/// `term:first..last` entries separated by commas.
+const BREAKS_EXAMPLE: &str =
+    "for example TERM_BREAKS=1262:2026-03-07..2026-03-15,1268:2026-11-25..2026-11-29";
+
+/// Reads `TERM_BREAKS` (a term may have several); unset means none.
+pub fn breaks_from_source(src: &dyn Source) -> Result<Vec<ConfiguredTermDates>, ConfigError> {
+    match src.get("TERM_BREAKS") {
+        None => Ok(Vec::new()),
+        Some(raw) => parse_entries(&raw, true)
+            .map_err(|problem| invalid("TERM_BREAKS", format!("{problem}; {BREAKS_EXAMPLE}"))),
+    }
+}
+
+/// `term:first..last` entries separated by commas, each term once.
 pub fn parse(raw: &str) -> Result<Vec<ConfiguredTermDates>, String> {
+    parse_entries(raw, false)
+}
+
+/// `term:first..last` entries separated by commas; `repeats`: a term may
+/// have several.
+fn parse_entries(raw: &str, repeats: bool) -> Result<Vec<ConfiguredTermDates>, String> {
     let mut terms: Vec<ConfiguredTermDates> = Vec::new();
     for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let (term, span) = entry
@@ -58,7 +78,7 @@ pub fn parse(raw: &str) -> Result<Vec<ConfiguredTermDates>, String> {
                 "term {term} ends ({last_day}) before it starts ({first_day})"
             ));
         }
-        if terms.iter().any(|t| t.term == term) {
+        if !repeats && terms.iter().any(|t| t.term == term) {
             return Err(format!("term {term} is listed twice"));
         }
         terms.push(ConfiguredTermDates {
@@ -123,5 +143,31 @@ mod tests {
         }
         let unset: HashMap<String, String> = HashMap::new();
         assert!(from_source(&unset).unwrap().is_empty());
+    }
+
+    #[test]
+    fn breaks_are_read_several_to_a_term_and_a_bad_one_is_named() {
+        let src: HashMap<String, String> = [(
+            "TERM_BREAKS".to_string(),
+            "1268:2026-10-03..2026-10-06, 1268:2026-11-25..2026-11-29".to_string(),
+        )]
+        .into();
+        let breaks = breaks_from_source(&src).unwrap();
+        assert_eq!(breaks.len(), 2);
+        assert_eq!(
+            breaks[1].first_day,
+            NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+        );
+        let bad: HashMap<String, String> = [(
+            "TERM_BREAKS".to_string(),
+            "1268:2026-11-29..2026-11-25".to_string(),
+        )]
+        .into();
+        let message = breaks_from_source(&bad).unwrap_err().to_string();
+        assert!(message.starts_with("TERM_BREAKS is invalid: "), "{message}");
+        assert!(message.contains("for example TERM_BREAKS="), "{message}");
+        assert!(breaks_from_source(&HashMap::<String, String>::new())
+            .unwrap()
+            .is_empty());
     }
 }

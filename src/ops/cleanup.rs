@@ -26,14 +26,15 @@ pub struct CleanupReport {
     pub lapsed_friend_requests: usize,
     pub notifications: usize,
     pub notification_digests: usize,
+    pub chat_events: usize,
 }
 
 impl std::fmt::Display for CleanupReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "removed {} sign-in links, {} sessions, {} unconfirmed addresses, {} rate-limit hits, {} delivered emails, {} failed emails, {} lapsed friend requests, {} old notifications, {} old digest claims",
-            self.sign_in_links, self.sessions, self.unconfirmed_accounts, self.rate_limit_hits, self.delivered_emails, self.failed_emails, self.lapsed_friend_requests, self.notifications, self.notification_digests
+            "removed {} sign-in links, {} sessions, {} unconfirmed addresses, {} rate-limit hits, {} delivered emails, {} failed emails, {} lapsed friend requests, {} old notifications, {} old digest claims, {} week-old chat events",
+            self.sign_in_links, self.sessions, self.unconfirmed_accounts, self.rate_limit_hits, self.delivered_emails, self.failed_emails, self.lapsed_friend_requests, self.notifications, self.notification_digests, self.chat_events
         )
     }
 }
@@ -44,9 +45,6 @@ pub const CHAT_EVENTS_KEPT: Duration = Duration::days(7);
 /// Runs every cleanup rule once, each in its own short transaction.
 pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> {
     let chat_events = db::write_tx(conn, |tx| chat::events::prune(tx, now - CHAT_EVENTS_KEPT))?;
-    if chat_events > 0 {
-        tracing::info!(chat_events, "cleanup: removed week-old chat events");
-    }
     // Requests lapse first, so the unconfirmed addresses they kept can go below.
     let lapsed_friend_requests =
         db::write_tx(conn, |c| friends::requests::delete_lapsed_requests(c, now))?;
@@ -54,6 +52,7 @@ pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> 
         db::write_tx(conn, |tx| inbox::prune(tx, now - inbox::KEPT_FOR))?;
     db::refresh_statistics(conn)?;
     Ok(CleanupReport {
+        chat_events,
         lapsed_friend_requests,
         notifications,
         notification_digests,

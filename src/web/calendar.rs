@@ -26,6 +26,7 @@ fn settings<'a>(config: &'a Config, terms: &'a TermList) -> FeedSettings<'a> {
         campus: config.campus_time,
         current_term: config.classes.current_term.as_deref(),
         configured: &config.classes.terms,
+        breaks: &config.classes.breaks,
         terms,
     }
 }

@@ -1,14 +1,14 @@
 """Reads an iCalendar feed from stdin with Python's icalendar (an independent
 parser) and prints what the Rust tests check, as JSON: each VEVENT's fields
-and its occurrences expanded with dateutil's rrulestr from the parsed DTSTART
-(local and UTC), and the VTIMEZONE's observances."""
+and its occurrences expanded with dateutil's rrulestr from the parsed DTSTART,
+less its EXDATEs (local and UTC), and the VTIMEZONE's observances."""
 
 import json
 import sys
 from datetime import timezone
 
 import icalendar
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rruleset, rrulestr
 
 
 def ical(value):
@@ -30,7 +30,18 @@ def main():
         end = event.decoded("DTEND")
         rule = event.get("RRULE")
         rule_text = ical(rule) if rule is not None else None
-        occurrences = list(rrulestr(rule_text, dtstart=start)) if rule_text else [start]
+        exdates = []
+        skipped = event.get("EXDATE")
+        for group in skipped if isinstance(skipped, list) else [skipped] if skipped else []:
+            exdates.extend(d.dt for d in group.dts)
+        if rule_text:
+            rules = rruleset()
+            rules.rrule(rrulestr(rule_text, dtstart=start))
+            for day in exdates:
+                rules.exdate(day)
+            occurrences = list(rules)
+        else:
+            occurrences = [start]
         events.append({
             "uid": text(event, "UID"),
             "summary": text(event, "SUMMARY"),
@@ -46,6 +57,7 @@ def main():
             "freq": [str(f) for f in rule.get("FREQ", [])] if rule is not None else [],
             "until": [u.astimezone(timezone.utc).isoformat() for u in rule.get("UNTIL", [])]
             if rule is not None else [],
+            "exdates": [d.isoformat() for d in exdates],
             "local": [o.isoformat() for o in occurrences],
             "utc": [o.astimezone(timezone.utc).isoformat() for o in occurrences],
         })

@@ -689,6 +689,56 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn term_breaks_leave_out_their_classes(backend: Backend) {
+        // Arrange: Spring 2026 with its spring break (Mar 7-15) set, and a
+        // Mon Wed Fri class.
+        let app = spawn_quiet_app(
+            backend,
+            &[
+                ("TERMS", "1262:2026-01-14..2026-04-28"),
+                ("TERM_BREAKS", "1262:2026-03-07..2026-03-15"),
+            ],
+        )
+        .await;
+        let me = app.student("ab1cd");
+        let class = ClassBuilder::new("CS 2100", "1262")
+            .meets("MoWeFr", "10:00", "10:50")
+            .insert(&mut app.conn());
+        classes::enroll(&mut app.conn(), &me.user.id, &class.id, clock::now()).unwrap();
+        let (token, _) = make_link(&app, &me).await;
+
+        // Act
+        let (status, _, _, body) = fetch_feed(&app, &token).await;
+
+        // Assert: the three classes of the break week are excepted, at
+        // campus time; the weeks around it keep theirs.
+        assert_eq!(status, 200);
+        assert!(
+            body.replace("\r\n ", "").contains(
+                "EXDATE;TZID=America/New_York:20260309T100000,20260311T100000,20260313T100000\r\n"
+            ),
+            "{body}"
+        );
+        let Some(parsed) = parse_ics(&body) else {
+            return;
+        };
+        let mwf = event(&parsed, "CS 2100 Lecture", &["MO", "WE", "FR"]);
+        let local = strings(&mwf["local"]);
+        for skipped in ["2026-03-09", "2026-03-11", "2026-03-13"] {
+            assert!(
+                !local.iter().any(|o| o.starts_with(skipped)),
+                "{skipped} is a break day: {local:?}"
+            );
+        }
+        for kept in ["2026-03-06T10:00:00-05:00", "2026-03-16T10:00:00-04:00"] {
+            assert!(local.contains(&kept.to_string()), "{kept}: {local:?}");
+        }
+        // 15 weeks and a day of Mon Wed Fri from Wed Jan 14 to Tue Apr 28, less three.
+        assert_eq!(local.len(), 45 - 3, "{local:?}");
+    }
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calendar_page_passes_axe() {
     let Some((driver, chromium)) = common::browser::start().await else {

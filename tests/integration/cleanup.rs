@@ -365,7 +365,7 @@ backend_test!(
             stdout.trim(),
             "cleanup: removed 2 sign-in links, 2 sessions, 2 unconfirmed addresses, \
              2 rate-limit hits, 1 delivered emails, 1 failed emails, 2 lapsed friend requests, \
-             0 old notifications, 0 old digest claims"
+             0 old notifications, 0 old digest claims, 0 week-old chat events"
         );
         assert_eq!(remaining(&mut db.connect()), keep);
         let _ = std::fs::remove_dir_all(&data);

@@ -559,7 +559,7 @@ backend_test!(
         assert!(
             report
                 .to_string()
-                .ends_with("1 old notifications, 1 old digest claims"),
+                .ends_with("1 old notifications, 1 old digest claims, 0 week-old chat events"),
             "{report}"
         );
         let mut left: Vec<String> = notifications::table
