@@ -212,7 +212,7 @@ pub async fn search_page(
     let configured = views::TermDefault::at(state.config.clone(), clock::now());
     let terms = state.terms.clone();
     let term_param = params.term.clone();
-    let (current, (page, choice, subjects, outcome)) = visitor
+    let (current, (page, choice, (subjects, spans), outcome)) = visitor
         .signed_in(move |conn, current| {
             let page = page?;
             let user = &current.user;
@@ -221,6 +221,8 @@ pub async fn search_page(
                 Some(term) => terms.subjects(conn, term)?,
                 None => Default::default(),
             };
+            // A half-term course says so in the results (dates held in memory).
+            let spans = configured.spans(conn, &terms)?;
             let outcome = match (&choice.current, asked) {
                 (Some(term), Some(Ok((query, filters)))) => {
                     let mut results =
@@ -239,7 +241,7 @@ pub async fn search_page(
                 (_, Some(Err(e))) => Some(Err(e)),
                 _ => None,
             };
-            Ok((page, choice, subjects, outcome))
+            Ok((page, choice, (subjects, spans), outcome))
         })
         .await?;
     let term_code = choice.code();
@@ -301,7 +303,8 @@ pub async fn search_page(
                     ResultView {
                         joined: found.joined.contains(&c.id),
                         friends: friends_words(&names),
-                        class: ClassView::new(c, found.meetings.get(&c.id), Vec::new()),
+                        class: ClassView::new(c, found.meetings.get(&c.id), Vec::new())
+                            .in_term(&c.term, &spans),
                     }
                 })
                 .collect();

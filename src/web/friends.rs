@@ -310,7 +310,7 @@ pub async fn show(
     let configured = views::TermDefault::at(state.config.clone(), clock::now());
     let terms = state.terms.clone();
     let requested = params.into_inner().term;
-    let (current, (choice, friend, together)) = visitor
+    let (current, (choice, friend, together, spans)) = visitor
         .signed_in(move |conn, current| {
             // Checked once signed in, as before: signed out, any address asks to sign in.
             let computing_id =
@@ -321,7 +321,8 @@ pub async fn show(
             let friend = friends::requests::accepted_friend(conn, &user.id, &computing_id)?
                 .ok_or(AppError::NotFound)?;
             let together = weeks::with_friend(conn, user, &friend, &choice.code())?;
-            Ok((choice, friend, together))
+            let spans = configured.spans(conn, &terms)?;
+            Ok((choice, friend, together, spans))
         })
         .await?;
     let weeks::WithFriend {
@@ -350,11 +351,11 @@ pub async fn show(
         terms: choice.options(),
         this_term: this_term
             .into_iter()
-            .map(|c| ClassView::new(c, meetings.get(&c.id), Vec::new()))
+            .map(|c| ClassView::new(c, meetings.get(&c.id), Vec::new()).in_term(&c.term, &spans))
             .collect(),
         other_terms: other_terms
             .into_iter()
-            .map(|c| ClassView::new(c, meetings.get(&c.id), Vec::new()))
+            .map(|c| ClassView::new(c, meetings.get(&c.id), Vec::new()).in_term(&c.term, &spans))
             .collect(),
         hidden_by_me: current.user.hide_classes,
         hidden_by_them: friend.hide_classes && !current.user.hide_classes,

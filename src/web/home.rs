@@ -87,10 +87,20 @@ pub async fn show_home(
                 }
                 None => Default::default(),
             };
-            Ok((choice, mine, meetings, friends_in, requests, unread))
+            // The terms' dates (held in memory): a half-term course says so.
+            let spans = configured.spans(conn, &terms)?;
+            Ok((
+                choice,
+                mine,
+                meetings,
+                friends_in,
+                requests,
+                (unread, spans),
+            ))
         })
         .await?;
-    let Some((current, (choice, mine, meetings, friends_in, requests, unread))) = read else {
+    let Some((current, (choice, mine, meetings, friends_in, requests, (unread, spans)))) = read
+    else {
         let body = Welcome {
             layout: Layout::new(&req, None),
         }
@@ -113,7 +123,8 @@ pub async fn show_home(
                     .get(&c.id)
                     .map(|list| list.iter().map(|f| f.label()).collect())
                     .unwrap_or_default();
-                let mut view = ClassView::new(c, meetings.get(&c.id), names);
+                let mut view =
+                    ClassView::new(c, meetings.get(&c.id), names).in_term(&c.term, &spans);
                 view.unread = unread.get(&c.id).copied().unwrap_or(0);
                 view
             })

@@ -34,6 +34,15 @@ impl TermDefault {
         self.config.classes.current_term.as_deref()
     }
 
+    /// Every term's first and last day (held in memory).
+    pub fn spans(
+        &self,
+        conn: &mut DbConn,
+        terms: &TermList,
+    ) -> diesel::QueryResult<std::sync::Arc<classes::term::SpansByTerm>> {
+        terms.spans(conn, &self.config.classes.terms)
+    }
+
     /// The term to show among `present`, the catalog's terms.
     pub fn pick(
         &self,
@@ -132,6 +141,11 @@ pub struct MeetingView {
     pub days: String,
     pub time: String,
     pub place: Option<String>,
+    /// The meeting's own dates, as SIS gave them.
+    pub dates: Option<crate::classes::term_dates::TermSpan>,
+    /// "Jan 14 – Mar 4 only" when those are not the term's (a half-term
+    /// course): set by `ClassView::in_term`.
+    pub only: Option<String>,
 }
 
 /// A section as the pages show it.
@@ -193,7 +207,13 @@ pub fn meeting_view(
         _ => "Time to be announced".to_string(),
     };
     let place = crate::classes::week::place(place);
-    MeetingView { days, time, place }
+    MeetingView {
+        days,
+        time,
+        place,
+        dates: None,
+        only: None,
+    }
 }
 
 impl ClassView {
@@ -205,8 +225,11 @@ impl ClassView {
         let meetings: Vec<MeetingView> = match meetings.filter(|m| !m.is_empty()) {
             Some(list) => list
                 .iter()
-                .map(|m| {
-                    meeting_view(
+                .map(|m| MeetingView {
+                    dates: m.first_day.zip(m.last_day).and_then(|(first, last)| {
+                        crate::classes::term_dates::TermSpan::new(first, last)
+                    }),
+                    ..meeting_view(
                         m.days.as_deref(),
                         m.start_time.as_deref(),
                         m.end_time.as_deref(),
@@ -247,6 +270,19 @@ impl ClassView {
             friends,
             unread: 0,
         }
+    }
+
+    /// Notes each meeting whose dates are not its term's (`spans`, by term
+    /// code): a half-term course says "Jan 14 – Mar 4 only", as the week does.
+    pub fn in_term(mut self, term: &str, spans: &classes::term::SpansByTerm) -> ClassView {
+        let span = spans.get(term).copied();
+        for m in &mut self.meetings {
+            m.only = m
+                .dates
+                .filter(|own| span.is_some_and(|term| *own != term))
+                .map(|own| format!("{} only", own.label()));
+        }
+        self
     }
 
     /// Home's mark for the chat link: "3 new", "99+ new" once the count

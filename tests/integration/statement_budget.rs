@@ -144,8 +144,8 @@ backend_test!(
         let mut runs = Vec::new();
         for n in [1, 12] {
             let Campus { app, me, pages } = campus(backend, n).await;
-            // The first search of a term reads its subjects (then kept in
-            // memory for every page after it).
+            // The first search of a term reads its subjects, and the first
+            // page the terms' dates (then kept in memory for every page after).
             me.get(&app, "/classes/search").await;
             let mut counts = Vec::new();
             let mut over = Vec::new();

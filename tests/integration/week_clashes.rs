@@ -305,5 +305,19 @@ backend_test!(
                 .any(|t| t.contains("COMM 3420") && t.contains("Mar 16 – Apr 28 only")),
             "{agenda:?}"
         );
+
+        // Home's cards and the class search say so too.
+        let (_, home) = me.get(&app, "/").await;
+        assert_eq!(
+            texts(&home, ".class-card .meeting-dates"),
+            ["· Jan 14 – Mar 3 only", "· Mar 16 – Apr 28 only"],
+            "{home}"
+        );
+        let (_, found) = me.get(&app, "/classes/search?q=COMM+3410").await;
+        assert_eq!(
+            texts(&found, ".meeting-dates"),
+            ["· Jan 14 – Mar 3 only"],
+            "{found}"
+        );
     }
 );
