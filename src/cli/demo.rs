@@ -11,10 +11,24 @@ use crate::{clock, db};
 
 /// `demo`: migrate, load a demo campus, say how to sign in.
 pub(super) fn demo(config: &Config, spec: &CampusSpec) -> anyhow::Result<()> {
+    refuse_in_production(config)?;
     spec.check()?;
     let mut conn = open_migrated(config)?;
     load_demo(config, &mut conn, spec)?;
     print_sign_in_help(config);
+    Ok(())
+}
+
+/// The demo campus is made-up people (301 verified `@virginia.edu`
+/// accounts, among them the moderator `mod1a`) and made-up sections in a
+/// real term: in a real database they would be strangers with real-looking
+/// addresses, one with staff powers.
+pub(super) fn refuse_in_production(config: &Config) -> anyhow::Result<()> {
+    if config.is_production() {
+        anyhow::bail!(
+            "the demo campus is for development only (made-up students, a moderator and              sections in a real term); it does not run with APP_ENV=production:              nothing was loaded"
+        );
+    }
     Ok(())
 }
 

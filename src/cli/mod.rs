@@ -203,15 +203,28 @@ fn refuse_missing(url: &DatabaseUrl) -> anyhow::Result<()> {
     }
 }
 
-/// `open_migrated` for a command that answers from the data already there:
-/// a mistyped SQLite path is refused (`refuse_missing`), and so is a
-/// database without our schema, SQLite or PostgreSQL (another program's, or
-/// the server's default `postgres`), which migrating would fill with our
-/// tables before answering "no account" from them.
+/// A connection for a command that works on the data already there (cron's
+/// `sis-sync` and `cleanup`, the staff tools): a mistyped SQLite path is
+/// refused (`refuse_missing`), and so is a database without our schema, SQLite
+/// or PostgreSQL (another program's, or the server's default `postgres`),
+/// which migrating would fill with our tables before answering "no account"
+/// from them. A schema older than this program is refused too, not
+/// migrated: a new binary staged beside running servers must not have the
+/// night's cron change their schema unattended (mid-backup, say). `migrate`
+/// and the server's start apply migrations.
 fn open_existing(config: &Config) -> anyhow::Result<db::DbConn> {
     refuse_missing(&config.database.url)?;
     crate::ops::backup::refuse_without_schema(&config.database.url)?;
-    open_migrated(config)
+    let mut conn = db::Manager::new(config.database.url.clone()).establish()?;
+    let pending = db::pending_migrations(&mut conn)?;
+    if let Some(first) = pending.first() {
+        anyhow::bail!(
+            "the database's schema is older than this program ({} migration(s) to apply, from {first}): run `common-grounds migrate` (or start the new server) first; nothing was changed",
+            pending.len()
+        );
+    }
+    crate::accounts::fill_name_keys(&mut conn)?;
+    Ok(conn)
 }
 
 /// A connection to the configured database with every pending migration

@@ -1,7 +1,7 @@
 //! `serve`: apply pending migrations (and with `--demo` load a demo campus
 //! into an empty database), then serve HTTP until stopped.
 
-use super::demo::{load_demo, print_sign_in_help};
+use super::demo::{load_demo, print_sign_in_help, refuse_in_production};
 use super::open_migrated;
 use crate::config::{Config, LogFormat};
 use crate::demo::CampusSpec;
@@ -11,6 +11,7 @@ use crate::web::Application;
 /// `serve`: migrates (loads the demo with `--demo`), then serves HTTP until stopped.
 pub(super) fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if demo {
+        refuse_in_production(&config)?;
         let mut conn = open_migrated(&config)?;
         match load_demo(&config, &mut conn, &CampusSpec::demo()) {
             Ok(()) => {}

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressDrawTarget};
 
-use super::{one_line, open_migrated, progress, EXIT_SYNC_ALREADY_RUNNING, EXIT_USAGE};
+use super::{one_line, open_existing, progress, EXIT_SYNC_ALREADY_RUNNING, EXIT_USAGE};
 use crate::clock;
 use crate::config::Config;
 use crate::sis::client::{ClientSettings, SisClient};
@@ -30,7 +30,7 @@ pub(super) fn sis_sync(
     };
     let progress = SyncProgress::new(&request);
     let outcome = (|| -> anyhow::Result<Result<sync::SyncReport, SyncError>> {
-        let mut conn = open_migrated(config)?;
+        let mut conn = open_existing(config)?;
         let client = SisClient::new(ClientSettings::from_config(config))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -600,6 +600,21 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     }
 }
 
+/// The migrations this program knows that the database has not applied,
+/// oldest first, by name.
+pub fn pending_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    fn names<B: diesel::backend::Backend>(
+        pending: Vec<Box<dyn diesel::migration::Migration<B>>>,
+    ) -> Vec<String> {
+        pending.iter().map(|m| m.name().to_string()).collect()
+    }
+    match conn {
+        DbConn::Postgresql(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(names),
+        DbConn::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(names),
+    }
+    .map_err(|e| DbError::Migration(e.to_string()))
+}
+
 /// The advisory lock key migrations hold on PostgreSQL: a fixed number past
 /// `int4`, so no other lock (each a `hashtext` of a named key, an `int4`)
 /// can share it.

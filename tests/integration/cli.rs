@@ -313,11 +313,13 @@ fn commands_on_the_data_refuse_a_mistyped_sqlite_path() {
     let url = format!("sqlite://{}", missing.display());
     let backups = dir.join("backups");
     let backups_arg = backups.to_str().unwrap();
-    let commands: [&[&str]; 4] = [
+    let commands: [&[&str]; 5] = [
         &["grant-role", "mst3k", "admin"],
         &["cleanup"],
         &["backup", "create", "--dir", backups_arg],
         &["student", "erase", "mst3k", "--confirm", "mst3k"],
+        // Cron without the server's environment would sync into a new file.
+        &["sis-sync", "--term", "1262"],
     ];
     for args in commands {
         let out = run(args, &url);
@@ -348,6 +350,64 @@ fn commands_on_the_data_refuse_a_mistyped_sqlite_path() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// A new binary staged beside running servers: the night's cron must not
+// migrate their database unattended (mid-backup, say). Commands on the data
+// refuse a schema older than the program, and change nothing.
+backend_test!(
+    async fn commands_on_the_data_refuse_a_schema_older_than_the_program(backend: Backend) {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let applied = |db: &TestDb| -> i64 {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("SELECT COUNT(*) AS n FROM __diesel_schema_migrations")
+                .get_result::<Count>(&mut db.connect())
+                .unwrap()
+                .n
+        };
+        // Arrange: our database with its newest migration not yet applied.
+        let db = TestDb::new(backend);
+        {
+            use diesel::RunQueryDsl;
+            let mut conn = db.migrated();
+            diesel::sql_query(
+                "DELETE FROM __diesel_schema_migrations WHERE version = \
+                 (SELECT MAX(version) FROM __diesel_schema_migrations)",
+            )
+            .execute(&mut conn)
+            .unwrap();
+        }
+        let before = applied(&db);
+        let commands: [&[&str]; 4] = [
+            &["cleanup"],
+            &["sis-sync", "--term", "1262"],
+            &["grant-role", "mst3k", "admin"],
+            &["student", "export", "mst3k"],
+        ];
+
+        for args in commands {
+            // Act
+            let out = run(args, &db.url_string());
+
+            // Assert: refused in one line that says what to run.
+            assert!(!out.status.success(), "{args:?}");
+            let stderr = text(&out.stderr);
+            assert!(
+                stderr.contains("schema is older than this program")
+                    && stderr.contains("common-grounds migrate"),
+                "{args:?}: {stderr}"
+            );
+            assert_eq!(applied(&db), before, "{args:?} migrated");
+        }
+        // `migrate` applies it.
+        let out = run(&["migrate"], &db.url_string());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(applied(&db), before + 1);
+    }
+);
 
 // A database that is there but not ours (another program's, or the
 // server's default `postgres` named by mistake) is refused by every command

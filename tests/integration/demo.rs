@@ -630,3 +630,43 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn the_demo_is_refused_in_production(backend: Backend) {
+        // Arrange: an empty production database.
+        let db = TestDb::new(backend);
+        db.migrated();
+        for args in [&["demo"][..], &["serve", "--demo"][..]] {
+            let dir =
+                std::env::temp_dir().join(format!("cg-demo-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir).unwrap();
+
+            // Act
+            let out = Command::new(env!("CARGO_BIN_EXE_common-grounds"))
+                .args(args)
+                .current_dir(&dir)
+                .env("APP_ENV", "production")
+                .env("BASE_URL", "https://cg.example.edu")
+                .env("SMTP_URL", "smtp://127.0.0.1:1")
+                .env("BIND_ADDR", "127.0.0.1:0")
+                .env("SECRET_KEY", SECRET)
+                .env("DATA_DIR", &dir)
+                .env("DATABASE_URL", db.url_string())
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+
+            // Assert: refused in words, and no one was made.
+            assert!(!out.status.success(), "{args:?}");
+            let stderr = text(&out.stderr);
+            assert!(
+                stderr.contains("does not run with APP_ENV=production"),
+                "{args:?}: {stderr}"
+            );
+            let users = common_grounds::db::count_rows(&mut db.connect(), "users").unwrap();
+            assert_eq!(users, 0, "{args:?}");
+        }
+    }
+);
