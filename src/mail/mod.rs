@@ -62,11 +62,22 @@ pub enum MailError {
     /// A sign-in email whose link expired before any server took it.
     #[error("its sign-in link expired before a mail server took it")]
     Stale,
-    /// A 5xx answer (no such mailbox, say): trying again cannot help.
+    /// A 5xx answer about the recipient (no such mailbox, say): trying again
+    /// cannot help (`refused_for_the_recipient`).
     #[error("the mail server refused it for good: {0}")]
     Refused(String),
     #[error("could not write the message file: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Whether a permanent (5xx) answer is about this message's recipient (no
+/// such mailbox, not a local user, a name the server will not take): trying
+/// again cannot help. Any other 5xx is about us (authentication 530/535,
+/// relaying or policy 554 and every enhanced 5.7.x, a server out of service):
+/// every message would get it until the operator fixes the relay, and giving
+/// each up for good would drop the whole queue; those are tried again.
+pub fn refused_for_the_recipient(code: Option<&str>, said: &str) -> bool {
+    matches!(code, Some("550" | "551" | "553")) && !said.contains(" 5.7.")
 }
 
 /// Where email goes: an SMTP server, a folder (development), or memory (tests).
@@ -212,7 +223,10 @@ impl Mailer {
                     )
                     .map_err(|e| MailError::Build(e.to_string()))?;
                 transport.send(message).await.map(|_| ()).map_err(|e| {
-                    if e.is_permanent() {
+                    let code = e.status().map(|c| c.to_string());
+                    if e.is_permanent()
+                        && refused_for_the_recipient(code.as_deref(), &e.to_string())
+                    {
                         MailError::Refused(e.to_string())
                     } else {
                         MailError::Smtp(e.to_string())
@@ -296,6 +310,23 @@ pub fn read_directory(
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn only_a_refusal_of_the_recipient_is_for_good() {
+        let about = |code: &str, said: &str| {
+            refused_for_the_recipient(Some(code), &format!("permanent error ({code}): {said}"))
+        };
+        assert!(about("550", "5.1.1 No such mailbox here"));
+        assert!(about("551", "User not local"));
+        assert!(about("553", "5.1.3 Bad recipient address syntax"));
+        // The relay refusing us: every message would get it.
+        assert!(!about("550", "5.7.1 Relaying denied"));
+        assert!(!about("554", "5.7.1 Relay access denied"));
+        assert!(!about("535", "5.7.8 Authentication credentials invalid"));
+        assert!(!about("530", "5.7.0 Authentication required"));
+        assert!(!about("554", "Transaction failed"));
+        assert!(!refused_for_the_recipient(None, "connection refused"));
+    }
 
     #[tokio::test]
     async fn the_dev_mailbox_is_its_owners_alone() {

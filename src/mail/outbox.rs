@@ -20,8 +20,11 @@ crate::text_enum!(
     }
 );
 
-/// After this many failed tries a message is marked failed and left for an operator.
-pub const MAX_ATTEMPTS: i32 = 20;
+/// A message still undelivered this long after it was queued is marked failed
+/// and left for an operator. By age, not by tries: with the backoff capped at
+/// an hour, twenty tries came to about ten hours, so a relay down for a day
+/// lost everything queued in its first half.
+pub const GIVE_UP_AFTER: Duration = Duration::hours(48);
 /// How long a worker owns a claimed message before another may take it.
 pub const LEASE: Duration = Duration::seconds(120);
 
@@ -243,7 +246,7 @@ pub fn backoff(attempts: i32) -> Duration {
 }
 
 /// Records a failed try (if `message`'s lease still holds) and schedules the next, or gives up: after
-/// `MAX_ATTEMPTS`, or at once when the try can never succeed (`for_good`: the
+/// `GIVE_UP_AFTER`, or at once when the try can never succeed (`for_good`: the
 /// server refused the address for good, or a sign-in link expired unsent).
 pub fn mark_failed_try(
     conn: &mut DbConn,
@@ -252,7 +255,7 @@ pub fn mark_failed_try(
     for_good: bool,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let give_up = for_good || message.attempts >= MAX_ATTEMPTS;
+    let give_up = for_good || message.created_at + GIVE_UP_AFTER <= now;
     let status = if give_up {
         OutboxStatus::Failed
     } else {

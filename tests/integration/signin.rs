@@ -1711,6 +1711,79 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_relay_that_refuses_us_is_tried_again(backend: Backend) {
+        // Arrange: a relay that refuses to relay (554 5.7.1): about us, not
+        // the student.
+        let smtp = smtp::SmtpServer::start().await;
+        let app = spawn_app_with(TestDb::new(backend), TestMail::Smtp(smtp.port), &[]).await;
+
+        // Act
+        let asked = app.post_login("relaydenied1@virginia.edu").await;
+        assert_eq!(asked.status().as_u16(), 200);
+
+        // Assert: tried, refused, and queued again for later, not given up.
+        let mut waited = Duration::ZERO;
+        let row = loop {
+            let rows = outbox(&app);
+            assert_eq!(rows.len(), 1);
+            let row = rows.into_iter().next().unwrap();
+            if row.attempts >= 1 && row.last_error.is_some() && row.locked_until.is_none() {
+                break row;
+            }
+            assert!(waited < Duration::from_secs(10), "never tried: {row:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        };
+        assert_eq!(row.status.as_str(), "queued", "{row:?}");
+        assert!(
+            row.last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("Relay access denied"),
+            "{row:?}"
+        );
+        assert!(row.next_attempt_at > row.created_at, "{row:?}");
+    }
+);
+
+backend_test!(
+    async fn mail_is_given_up_by_age_not_by_tries(backend: Backend) {
+        use common_grounds::mail::{outbox, OutgoingEmail};
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let now = clock::now();
+        let email = OutgoingEmail {
+            to: "mst3k@virginia.edu".into(),
+            subject: "Your Common Grounds digest: 2 new".into(),
+            text: "text".into(),
+            html: "<p>html</p>".into(),
+            unsubscribe: Some("https://cg.test/unsubscribe/x".into()),
+            outbox_id: None,
+        };
+        // Two messages the relay has answered "try later" thirty times.
+        for hours in [47, 49] {
+            let queued = now - chrono::Duration::hours(hours);
+            let id = db::write_tx(&mut conn, |tx| outbox::enqueue(tx, &email, queued)).unwrap();
+            diesel::update(email_outbox::table.find(&id))
+                .set(email_outbox::attempts.eq(30))
+                .execute(&mut conn)
+                .unwrap();
+        }
+        while let Some(message) = outbox::claim_next(&mut conn, now).unwrap() {
+            outbox::mark_failed_try(&mut conn, &message, "421 try later", false, now).unwrap();
+        }
+        let mut rows: Vec<(chrono::NaiveDateTime, String)> = email_outbox::table
+            .select((email_outbox::created_at, email_outbox::status))
+            .load(&mut conn)
+            .unwrap();
+        rows.sort();
+        let statuses: Vec<&str> = rows.iter().map(|(_, s)| s.as_str()).collect();
+        // The older than two days is given up; the younger is tried again.
+        assert_eq!(statuses, ["failed", "queued"]);
+    }
+);
+
+backend_test!(
     async fn a_student_keeps_at_most_twenty_sessions(backend: Backend) {
         use common_grounds::accounts::sessions as student_sessions;
         // Arrange: a student with twenty sessions, the oldest used longest ago.

@@ -172,6 +172,13 @@ async fn session(
                     .await?;
                 continue;
             }
+            // A relay that will not relay for us: every message would get it.
+            if upper.contains("<RELAYDENIED") {
+                write
+                    .write_all(b"554 5.7.1 Relay access denied\r\n")
+                    .await?;
+                continue;
+            }
             to.push(line[8..].trim().to_string());
             write.write_all(b"250 OK\r\n").await?;
         } else if upper.starts_with("DATA") {
