@@ -238,6 +238,19 @@ impl Run<'_> {
         Ok(report)
     }
 
+    /// Renews the term's lease for the run that holds it (a dry run holds
+    /// none): `LostLock` when another run took the term over meanwhile.
+    fn still_holds(&self, conn: &mut DbConn, run_id: Option<&SyncRunId>) -> Result<(), SyncError> {
+        match run_id {
+            Some(run_id) if !lock::renew(conn, &self.request.term, run_id, self.at())? => {
+                Err(SyncError::LostLock {
+                    term: self.request.term.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn empty_report(&self, run_id: Option<&SyncRunId>) -> SyncReport {
         SyncReport {
             run_id: run_id.cloned(),
@@ -274,6 +287,10 @@ impl Run<'_> {
             }
         };
         self.progress.subjects_known(subjects.len());
+        // Listing the subjects renews nothing and, against a slow SIS (five
+        // tries of up to 70 s), can outlast the lease: another run may hold
+        // the term by now, and this one must not write a subject beside it.
+        self.still_holds(conn, run_id)?;
         let (seen, dates) = self.write_as_fetched(conn, run_id, &subjects, &mut report)?;
         // A fetch task that died (it should not) leaves its subjects unreported.
         for subject in &subjects {
@@ -286,13 +303,7 @@ impl Run<'_> {
         // Still this run's term? A run that stalled past its lease (another
         // took the term over and wrote newer rows) must not mark sections
         // inactive from what it saw. Renewed, the lease outlasts what follows.
-        if let Some(run_id) = run_id {
-            if !lock::renew(conn, &self.request.term, run_id, self.at())? {
-                return Err(SyncError::LostLock {
-                    term: self.request.term.clone(),
-                });
-            }
-        }
+        self.still_holds(conn, run_id)?;
         apply::conclude(conn, self, &seen, &dates, &mut report)?;
         report.fetched = self.client.counts();
         report.elapsed = self.started.elapsed();
