@@ -310,6 +310,12 @@ fn announced(conn: &mut DbConn, user_id: &UserId, ended: usize) -> QueryResult<u
     Ok(ended)
 }
 
+/// Ends every session (after a restore from a snapshot: sessions ended since
+/// it was taken, by sign-out, suspension or a role change, would live again).
+pub fn end_everyones(conn: &mut DbConn) -> QueryResult<usize> {
+    diesel::delete(sessions::table).execute(conn)
+}
+
 /// Removes sessions past their expiry (cleanup). `expires_at` never passes the
 /// absolute limit (see `live_session!`), so one indexed condition covers both.
 pub fn delete_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {

@@ -114,6 +114,11 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
                     file.display(),
                     target.redacted()
                 );
+                let settled = backup::settle_restored(&target)?;
+                println!(
+                    "backup: ended {} sessions (everyone signs in again) and set aside {} queued emails from before the snapshot",
+                    settled.sessions, settled.queued_emails
+                );
                 Ok(())
             } else {
                 anyhow::bail!(

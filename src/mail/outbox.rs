@@ -285,6 +285,21 @@ pub fn counts(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
     Ok((queued, failed))
 }
 
+/// Sets aside every queued message as failed, with `why` (after a restore
+/// from a snapshot: what was queued then has mostly been sent since, and a
+/// sign-in code or a day-old digest sent again would only confuse).
+pub fn set_aside_queued(conn: &mut DbConn, why: &str) -> QueryResult<usize> {
+    diesel::update(
+        email_outbox::table.filter(email_outbox::status.eq(OutboxStatus::Queued.as_str())),
+    )
+    .set((
+        email_outbox::status.eq(OutboxStatus::Failed.as_str()),
+        email_outbox::locked_until.eq(None::<NaiveDateTime>),
+        email_outbox::last_error.eq(Some(why)),
+    ))
+    .execute(conn)
+}
+
 /// Removes delivered messages sent before `before` (cleanup).
 pub fn delete_sent_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
     // The status as literal SQL, the very condition of the partial index

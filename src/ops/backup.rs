@@ -546,6 +546,33 @@ fn refuse_if_connected(raw: &str) -> anyhow::Result<()> {
 /// and one in use: an SQLite file another program has open, a PostgreSQL
 /// database other sessions are connected to.
 /// Returns the differences from the manifest found after restoring (empty: OK).
+/// What a restored database no longer carries over from its snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// Sessions ended: everyone signs in again.
+    pub sessions: usize,
+    /// Queued emails set aside (failed, with the reason).
+    pub queued_emails: usize,
+}
+
+/// Makes a restored database safe to serve: a snapshot brings back sessions
+/// ended since it was taken (signed out, suspended, demoted) and re-queues
+/// mail that has mostly been sent since. Every session is ended and every
+/// queued email set aside, in one transaction.
+pub fn settle_restored(to: &DatabaseUrl) -> anyhow::Result<Settled> {
+    let mut conn = db::Manager::new(to.clone()).establish()?;
+    Ok(db::write_tx(&mut conn, |tx| {
+        let conn: &mut db::DbConn = tx;
+        Ok::<_, diesel::result::Error>(Settled {
+            sessions: crate::accounts::sessions::end_everyones(conn)?,
+            queued_emails: crate::mail::outbox::set_aside_queued(
+                conn,
+                "not sent: the database was restored from a snapshot taken before; it may have been sent since",
+            )?,
+        })
+    })?)
+}
+
 pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Differences> {
     let manifest = read_manifest(file)?;
     if manifest.backend != url_backend(to) {

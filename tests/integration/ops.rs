@@ -466,3 +466,70 @@ backend_test!(
         let _ = std::fs::remove_dir_all(&dir);
     }
 );
+
+backend_test!(
+    async fn a_restored_database_ends_every_session_and_sends_no_old_mail(backend: Backend) {
+        use common_grounds::db::schema::{email_outbox, sessions};
+        // Arrange: a student signed in, and an email still queued, at the snapshot.
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        let student = seed::user(&mut conn, "aa1a");
+        common_grounds::accounts::sessions::create(
+            &mut conn,
+            &student.id,
+            None,
+            common_grounds::clock::now(),
+        )
+        .unwrap();
+        seed::mail(
+            &mut conn,
+            &student.email,
+            "Your Common Grounds digest: 1 new",
+            "hi",
+        );
+        let data = tempdir();
+        let created = cli(&["backup", "create"], &db.url_string(), &data);
+        assert!(created.status.success(), "{}", text(&created));
+        let file = snapshot_in(&data.join("backups"));
+
+        // Act
+        let target = TestDb::new(backend);
+        let restored = cli(
+            &[
+                "backup",
+                "restore",
+                file.to_str().unwrap(),
+                "--to",
+                &target.url_string(),
+            ],
+            &db.url_string(),
+            &data,
+        );
+
+        // Assert: the session (maybe signed out since) is gone; the email
+        // (maybe sent since) is set aside, saying why; the output says both.
+        assert!(restored.status.success(), "{}", text(&restored));
+        assert!(
+            text(&restored).contains(
+                "ended 1 sessions (everyone signs in again) and set aside 1 queued emails"
+            ),
+            "{}",
+            text(&restored)
+        );
+        let mut restored_conn = target.connect();
+        let left: i64 = sessions::table
+            .count()
+            .get_result(&mut restored_conn)
+            .unwrap();
+        assert_eq!(left, 0);
+        let (status, why): (String, Option<String>) = email_outbox::table
+            .select((email_outbox::status, email_outbox::last_error))
+            .first(&mut restored_conn)
+            .unwrap();
+        assert_eq!(status, "failed");
+        assert!(why.unwrap_or_default().contains("restored from a snapshot"));
+        // The original is untouched.
+        let kept: i64 = sessions::table.count().get_result(&mut conn).unwrap();
+        assert_eq!(kept, 1);
+    }
+);

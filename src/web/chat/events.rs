@@ -85,7 +85,7 @@ pub async fn class_events(
     // Subscribed before reading what was missed: nothing falls in between.
     let subscription = state.live.subscribe(&class_id);
     let after = asked.unwrap_or(latest);
-    let start = if pruned_past(after, oldest) {
+    let start = if must_reload(after, latest, oldest) {
         Start::Reload
     } else {
         Start::After(after)
@@ -139,6 +139,15 @@ fn last_event_id(req: &HttpRequest) -> Option<i64> {
         .get("Last-Event-ID")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// Whether a page that saw events up to `after` must reload rather than take
+/// up from there: what followed may have been pruned, or `after` is past the
+/// class's newest event (`latest`), which happens only when the database went
+/// back in time (restored from a snapshot): nothing numbered after it would
+/// reach the page until the numbers caught up.
+fn must_reload(after: i64, latest: i64, oldest: Option<i64>) -> bool {
+    after > latest || pruned_past(after, oldest)
 }
 
 /// Whether events after `after` may have been pruned: `after` was an event of
@@ -342,5 +351,14 @@ mod tests {
         // A page of a class with no events yet missed nothing that was pruned.
         assert!(!pruned_past(0, Some(51)));
         assert!(!pruned_past(0, None));
+    }
+
+    #[test]
+    fn a_page_from_after_the_newest_event_reloads() {
+        // A database restored from a snapshot numbers events from 70 again.
+        assert!(must_reload(120, 70, Some(51)));
+        assert!(!must_reload(70, 70, Some(51)));
+        assert!(!must_reload(60, 70, Some(51)));
+        assert!(must_reload(40, 70, Some(51)), "pruned");
     }
 }
