@@ -45,6 +45,8 @@ pub struct Config {
     pub database: DatabaseSettings,
     /// The key behind pseudonyms, CSRF tokens and other MACs (`SECRET_KEY`).
     pub secret_key: SecretKey,
+    /// A key still accepted, never used to sign (`SECRET_KEY_PREVIOUS`).
+    pub secret_key_previous: Option<SecretKey>,
     pub mail: MailSettings,
     pub sign_in: SignInLimits,
     pub sis: SisSettings,
@@ -139,6 +141,7 @@ impl Config {
         let server = ServerSettings::from_source(src)?;
         let database = DatabaseSettings::from_source(src)?;
         let secret_key = SecretKey::from_source(src, &server)?;
+        let secret_key_previous = SecretKey::previous_from_source(src)?;
         let sign_in = SignInLimits::from_source(src)?;
         let mail = MailSettings::from_source(src, &server)?;
         let classes = ClassSettings::from_source(src)?;
@@ -149,6 +152,7 @@ impl Config {
             server,
             database,
             secret_key,
+            secret_key_previous,
             mail,
             sign_in,
             sis,
@@ -156,6 +160,13 @@ impl Config {
             chat,
             campus_time,
         })
+    }
+
+    /// The keys a CSRF token or an unsubscribe link may be signed with: the
+    /// key, then `SECRET_KEY_PREVIOUS` while a rotation is under way.
+    pub fn accepted_keys(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.secret_key.expose())
+            .chain(self.secret_key_previous.as_ref().map(SecretKey::expose))
     }
 
     /// Whether `APP_ENV` is production.

@@ -110,10 +110,16 @@ impl SecretKey {
 
     /// A key from its text; refused (naming `SECRET_KEY`) when shorter than `MIN_LEN`.
     pub fn from_text(text: &str) -> Result<SecretKey, ConfigError> {
+        Self::named("SECRET_KEY", text)
+    }
+
+    /// A key from the text of the setting `name`, refused (naming it) when
+    /// shorter than `MIN_LEN`.
+    fn named(name: &'static str, text: &str) -> Result<SecretKey, ConfigError> {
         let text = text.trim();
         if text.len() < Self::MIN_LEN {
             return Err(invalid(
-                "SECRET_KEY",
+                name,
                 format!(
                     "it must be at least {} characters; generate one with `openssl rand -hex 32`",
                     Self::MIN_LEN
@@ -149,6 +155,17 @@ impl SecretKey {
             )),
             (None, AppEnv::Development) => development_secret(&server.data_dir),
         }
+    }
+
+    /// `SECRET_KEY_PREVIOUS`: a key whose CSRF tokens and unsubscribe links
+    /// are still accepted, never used to sign anything, so the key can be
+    /// rotated without refusing open forms or the links in sent email (README,
+    /// "Rotating SECRET_KEY").
+    pub fn previous_from_source(src: &dyn Source) -> Result<Option<SecretKey>, ConfigError> {
+        src.get("SECRET_KEY_PREVIOUS")
+            .filter(|raw| !raw.trim().is_empty())
+            .map(|raw| SecretKey::named("SECRET_KEY_PREVIOUS", &raw))
+            .transpose()
     }
 }
 

@@ -395,15 +395,19 @@ pub async fn verify_csrf(
 ) -> Result<Option<CurrentUser>, AppError> {
     let current = load_session(req).await?;
     let state = state(req);
-    let key = state.config.secret_key.expose();
-    let expected = match &current {
-        Some(c) => Some(session_csrf_token(key, &c.session.token_hash)),
-        // Sign-in forms are rendered before the session exists.
-        None => pre_session_value(req).map(|value| pre_session_csrf_token(key, &value)),
-    };
+    let pre_session = pre_session_value(req);
     let ok = !submitted.is_empty()
-        && expected
-            .is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())));
+        && state.config.accepted_keys().any(|key| {
+            let expected = match &current {
+                Some(c) => Some(session_csrf_token(key, &c.session.token_hash)),
+                // Sign-in forms are rendered before the session exists.
+                None => pre_session
+                    .as_deref()
+                    .map(|value| pre_session_csrf_token(key, value)),
+            };
+            expected
+                .is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())))
+        });
     if ok {
         Ok(current)
     } else {
@@ -421,11 +425,11 @@ pub async fn verify_session_csrf(
         return Err(AppError::SignInRequired { next: "/".into() });
     };
     let state = state(req);
-    let expected = session_csrf_token(
-        state.config.secret_key.expose(),
-        &current.session.token_hash,
-    );
-    if !submitted.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())) {
+    let matches = |key: &[u8]| {
+        let expected = session_csrf_token(key, &current.session.token_hash);
+        bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
+    };
+    if !submitted.is_empty() && state.config.accepted_keys().any(matches) {
         Ok(current)
     } else {
         Err(AppError::Csrf)

@@ -1089,3 +1089,45 @@ backend_test!(
         assert_eq!(unstamped, 0);
     }
 );
+
+backend_test!(
+    async fn a_rotated_key_keeps_open_forms_and_sent_links_working(backend: Backend) {
+        const OLD: &str = SECRET;
+        const NEW: &str = "a-new-secret-key-after-a-rotation-9876543210fedcba";
+        // Arrange: a page open with a form, and an email's unsubscribe link,
+        // both signed with the old key.
+        let app = spawn_quiet_app(backend, &[]).await;
+        assert_eq!(app.secret_key, OLD);
+        let a = app.student("aaa1a");
+        let (_, page) = a.get(&app, "/notifications").await;
+        let csrf = csrf_in(&page).unwrap();
+        let link = email::unsubscribe_path(OLD.as_bytes(), &a.user.id, &[Topic::Replies]);
+        let db = app.stop().await;
+        let press = |app: &TestApp| {
+            app.client_with_session(&a.token)
+                .post(app.url("/notifications/read"))
+                .form(&[("csrf_token", csrf.as_str())])
+                .send()
+        };
+
+        // Act + Assert: the new key signs, the old one is still accepted.
+        let rotated = [("SECRET_KEY", NEW), ("SECRET_KEY_PREVIOUS", OLD)];
+        let app = spawn_app_opts(db, TestMail::Memory, &rotated, false).await;
+        assert_eq!(press(&app).await.unwrap().status().as_u16(), 303);
+        let (status, _) = app.get_html(&link).await;
+        assert_eq!(status, 200, "the link in sent mail still works");
+        let (_, fresh) = a.get(&app, "/notifications").await;
+        assert_ne!(
+            csrf_in(&fresh).unwrap(),
+            csrf,
+            "new forms carry the new key's token"
+        );
+        let db = app.stop().await;
+
+        // Once the old key is dropped, what it signed is refused.
+        let app = spawn_app_opts(db, TestMail::Memory, &[("SECRET_KEY", NEW)], false).await;
+        assert_eq!(press(&app).await.unwrap().status().as_u16(), 403);
+        let (status, _) = app.get_html(&link).await;
+        assert_eq!(status, 404);
+    }
+);

@@ -28,11 +28,17 @@ struct UnsubscribePage {
 
 fn verified(state: &AppState, path: &(String, String, String)) -> Result<Unsubscribe, AppError> {
     let (user, topics, sig) = path;
-    email::verify_unsubscribe(state.config.secret_key.expose(), user, topics, sig).map_err(|e| {
-        match e {
-            UnsubscribeError::Malformed => AppError::BadRequest(e.to_string()),
-            UnsubscribeError::NotFound => AppError::NotFound,
+    // Links in mail sent before a key rotation keep working.
+    let mut outcome = Err(UnsubscribeError::NotFound);
+    for key in state.config.accepted_keys() {
+        outcome = email::verify_unsubscribe(key, user, topics, sig);
+        if !matches!(outcome, Err(UnsubscribeError::NotFound)) {
+            break;
         }
+    }
+    outcome.map_err(|e| match e {
+        UnsubscribeError::Malformed => AppError::BadRequest(e.to_string()),
+        UnsubscribeError::NotFound => AppError::NotFound,
     })
 }
 
