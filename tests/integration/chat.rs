@@ -9,7 +9,7 @@ use crate::common;
 use common::builders::{discrete_math, MessageBuilder, UserBuilder};
 use common::*;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -718,9 +718,30 @@ backend_test!(
         let db = TestDb::with_schema(backend);
         let mut conn = db.migrated();
         let class = new_class(&mut conn, "1");
-        let students: Vec<User> = (0..24)
-            .map(|i| {
-                let user = new_user(&mut conn, &format!("c{i}x"));
+        // Students in pairs whose first choice of name in this class is the
+        // same: each pair posting at once really competes for one name (24
+        // students picked at random collide about once in seventy runs).
+        let mut first_choice: HashMap<String, UserId> = HashMap::new();
+        let mut pairs: Vec<(UserId, UserId)> = Vec::new();
+        while pairs.len() < 6 {
+            let id = UserId::new();
+            let name = pseudonym::candidate(SECRET.as_bytes(), &id, &class);
+            match first_choice.remove(&name) {
+                Some(other) => pairs.push((other, id)),
+                None => {
+                    first_choice.insert(name, id);
+                }
+            }
+        }
+        let students: Vec<User> = pairs
+            .into_iter()
+            .flat_map(|(a, b)| [a, b])
+            .enumerate()
+            .map(|(i, id)| {
+                let user = UserBuilder::new(&format!("c{i}x"))
+                    .id(id)
+                    .role(Role::Student.as_str())
+                    .insert(&mut conn);
                 enroll(&mut conn, &user, &class);
                 user
             })

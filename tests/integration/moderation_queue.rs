@@ -487,6 +487,54 @@ backend_test!(
     }
 );
 
+/// On PostgreSQL, two presses that really overlap: both wait on the class's
+/// chat (held here by a third transaction, as a post in flight holds it) and
+/// go on together when it ends; still one hides and one is told. Without the
+/// class lock neither waits, and both would read the message shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_moderators_waiting_together_act_once() {
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let f = four_flagged(Backend::Postgres).await;
+    let id = f.two.id.clone();
+    let class_id = stored(&f.app, &id).class_id;
+    let mut holder = f.app.db.connect();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('chat-class:{class_id}'))"
+        ))
+        .unwrap();
+    let presses: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, id) = (f.app.pool.clone(), id.clone());
+            let actor = f.moderator.user.id.clone();
+            std::thread::spawn(move || {
+                let mut conn = pool.get().unwrap();
+                let reason = Reason::new(ReasonCategory::Spam, None).unwrap();
+                moderation::messages::hide(&mut conn, &actor, &id, &reason, clock::now())
+            })
+        })
+        .collect();
+    let release = when_waiting(&f.app.db, 2, std::time::Duration::from_secs(4), move || {
+        holder.batch_execute("COMMIT").unwrap();
+    });
+    let (seen, ()) = release.await.unwrap();
+    let outcomes: Vec<_> = presses.into_iter().map(|p| p.join().unwrap()).collect();
+
+    assert_eq!(seen, 2, "both presses waited on the class: {outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(outcomes
+        .iter()
+        .any(|o| matches!(o, Err(moderation::messages::ActionError::AlreadyHidden))));
+    assert_eq!(audit_of(&f.app, &id).len(), 1);
+}
+
 // ---------------------------------------------------------------- 3. overdue
 
 backend_test!(

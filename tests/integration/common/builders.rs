@@ -13,6 +13,7 @@ use common_grounds::db::DbConn;
 
 /// An account: a confirmed student `<computing_id>@virginia.edu`, made now.
 pub struct UserBuilder {
+    id: Option<UserId>,
     computing_id: String,
     email_verified: bool,
     role: String,
@@ -22,11 +23,18 @@ pub struct UserBuilder {
 impl UserBuilder {
     pub fn new(computing_id: &str) -> UserBuilder {
         UserBuilder {
+            id: None,
             computing_id: computing_id.to_string(),
             email_verified: true,
             role: "student".to_string(),
             created_at: None,
         }
+    }
+
+    /// The account's id (a new one by default).
+    pub fn id(mut self, id: UserId) -> Self {
+        self.id = Some(id);
+        self
     }
 
     /// Whether the address was ever confirmed (by signing in).
@@ -52,7 +60,7 @@ impl UserBuilder {
         accounts::insert(
             conn,
             &NewUser {
-                id: &UserId::new(),
+                id: &self.id.clone().unwrap_or_default(),
                 email: &email,
                 computing_id: &self.computing_id,
                 email_verified: self.email_verified,
