@@ -497,6 +497,12 @@ pub fn count_sign_in(
 /// Removes links (used or not) that expired more than `keep` ago (cleanup). Every
 /// link expires 15 minutes after it is made, so this also covers used ones, and
 /// it runs on the `expires_at` index.
+/// Voids every sign-in link not yet used (after a restore from a snapshot:
+/// one used since would work again).
+pub fn void_unused_links(conn: &mut DbConn) -> QueryResult<usize> {
+    diesel::delete(magic_links::table.filter(magic_links::used.eq(false))).execute(conn)
+}
+
 pub fn delete_stale_links(
     conn: &mut DbConn,
     now: NaiveDateTime,

@@ -31,6 +31,11 @@ impl Term {
         &self.0
     }
 
+    /// A spring or fall term (not a January or summer session).
+    pub fn is_regular(&self) -> bool {
+        matches!(self.0.as_bytes()[3], b'2' | b'8')
+    }
+
     /// "Spring 2026".
     pub fn name(&self) -> String {
         let season = self.0.as_bytes()[3] as char;
@@ -49,12 +54,16 @@ impl fmt::Display for Term {
     }
 }
 
-/// The term pages show when none is asked for: the configured one (`CURRENT_TERM`);
-/// else the earliest term present whose dates are known (`spans`) and whose
-/// last day of classes is `today` or later: the term in progress, or between
-/// terms the next to begin. Next term's catalog is synced mid-semester for
-/// registration: the newest term would move every page there while this
-/// term's classes still meet. Else (no dates known) the newest term present.
+/// The term pages show when none is asked for: the configured one
+/// (`CURRENT_TERM`); else the earliest spring or fall term present whose dates
+/// are known (`spans`) and whose last day of classes is `today` or later: the
+/// term in progress, or between terms the next to begin. Next term's catalog
+/// is synced mid-semester for registration: the newest term would move every
+/// page there while this term's classes still meet. January and summer terms
+/// are small sessions most students do not take: a student planning the fall
+/// in June lands on the fall, not on an empty summer (the picker shows the
+/// summer). Else any such term with dates (only short sessions are left);
+/// else (no dates known) the newest term present.
 pub fn default_term(
     configured: Option<&str>,
     present: &[Term],
@@ -62,10 +71,15 @@ pub fn default_term(
     today: chrono::NaiveDate,
 ) -> Option<Term> {
     configured.and_then(Term::parse).or_else(|| {
-        present
-            .iter()
-            .filter(|t| spans.get(t.code()).is_some_and(|s| s.last_day >= today))
+        let ahead = || {
+            present
+                .iter()
+                .filter(|t| spans.get(t.code()).is_some_and(|s| s.last_day >= today))
+        };
+        ahead()
+            .filter(|t| t.is_regular())
             .min()
+            .or_else(|| ahead().min())
             .or_else(|| present.iter().max())
             .cloned()
     })
@@ -289,9 +303,19 @@ mod tests {
         assert_eq!(on(1, 10).code(), "1262", "before Spring begins");
         assert_eq!(on(3, 20).code(), "1262");
         assert_eq!(on(4, 28).code(), "1262", "its last day");
-        assert_eq!(on(4, 29).code(), "1266", "then the next to begin");
+        // Then Fall, the next regular term, through the summer session.
+        assert_eq!(on(4, 29).code(), "1268");
+        assert_eq!(on(6, 15).code(), "1268");
         assert_eq!(on(10, 1).code(), "1268");
         // After every known term: the newest.
         assert_eq!(on(12, 20).code(), "1268");
+        // Only a summer session ahead: that one.
+        let summer_only: SpansByTerm = [("1266".to_string(), spans["1266"])].into();
+        assert_eq!(
+            default_term(None, &present, &summer_only, day(6, 1))
+                .unwrap()
+                .code(),
+            "1266"
+        );
     }
 }

@@ -108,16 +108,18 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
                 target.redacted()
             );
             let diffs = backup::restore(&file, &target, force)?;
+            // Settled whatever the comparison says: a restored database
+            // switched to anyway must not revive ended sessions.
+            let settled = backup::settle_restored(&target, crate::clock::now())?;
+            println!(
+                "backup: ended {} sessions (everyone signs in again) and voided {} unused sign-in links; set aside {} queued emails and {} notices' emails from before the snapshot",
+                settled.sessions, settled.sign_in_links, settled.queued_emails, settled.waiting_notices
+            );
             if diffs.is_empty() {
                 println!(
                     "backup: restored {} into {}; row counts match the manifest",
                     file.display(),
                     target.redacted()
-                );
-                let settled = backup::settle_restored(&target)?;
-                println!(
-                    "backup: ended {} sessions (everyone signs in again) and set aside {} queued emails from before the snapshot",
-                    settled.sessions, settled.queued_emails
                 );
                 Ok(())
             } else {

@@ -86,7 +86,7 @@ enum Command {
     Migrate,
     /// Delete what has lapsed: week-old chat events, friend requests unanswered for 60 days,
     /// notifications older than 90 days, stale sign-in links, expired sessions, unconfirmed
-    /// addresses, rate-limit hits and month-old delivered or failed email; then refresh
+    /// addresses, rate-limit hits and month-old delivered or failed email; and refresh
     /// SQLite's statistics. The server runs it hourly (first an hour after start): run it
     /// from cron too if the server restarts more often.
     Cleanup,

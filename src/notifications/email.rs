@@ -399,6 +399,15 @@ pub fn send_digests(
     Ok(queued)
 }
 
+/// Marks every notice still waiting for its email or digest as emailed (it
+/// stays in the inbox): after a restore from a snapshot, most were mailed
+/// since, and a day-old digest sent again would only confuse.
+pub fn settle_waiting(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(notifications::table.filter(notifications::emailed_at.is_null()))
+        .set(notifications::emailed_at.eq(now))
+        .execute(conn)
+}
+
 /// The boxed filter of notifications waiting for a digest.
 fn waiting_for_digest() -> notifications::BoxedQuery<'static, crate::db::MultiBackend> {
     notifications::table

@@ -542,37 +542,48 @@ fn refuse_if_connected(raw: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Restores `file` into `to`. Refuses a target that holds tables unless `force`,
-/// and one in use: an SQLite file another program has open, a PostgreSQL
-/// database other sessions are connected to.
-/// Returns the differences from the manifest found after restoring (empty: OK).
 /// What a restored database no longer carries over from its snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settled {
     /// Sessions ended: everyone signs in again.
     pub sessions: usize,
+    /// Unused sign-in links voided: students ask again.
+    pub sign_in_links: usize,
     /// Queued emails set aside (failed, with the reason).
     pub queued_emails: usize,
+    /// Notices that were waiting for their email, marked as emailed.
+    pub waiting_notices: usize,
 }
 
 /// Makes a restored database safe to serve: a snapshot brings back sessions
-/// ended since it was taken (signed out, suspended, demoted) and re-queues
-/// mail that has mostly been sent since. Every session is ended and every
-/// queued email set aside, in one transaction.
-pub fn settle_restored(to: &DatabaseUrl) -> anyhow::Result<Settled> {
+/// ended since it was taken (signed out, suspended, demoted), sign-in links
+/// used since, and mail and notices' emails that have mostly been sent since.
+/// Every session and unused sign-in link is ended, every queued email set
+/// aside, and every notice still waiting for its email (or digest) marked as
+/// emailed (it stays in the inbox), in one transaction.
+pub fn settle_restored(to: &DatabaseUrl, now: NaiveDateTime) -> anyhow::Result<Settled> {
     let mut conn = db::Manager::new(to.clone()).establish()?;
     Ok(db::write_tx(&mut conn, |tx| {
-        let conn: &mut db::DbConn = tx;
+        let sessions = crate::accounts::sessions::end_everyones(tx)?;
+        let sign_in_links = crate::accounts::signin::void_unused_links(tx)?;
+        let queued_emails = crate::mail::outbox::set_aside_queued(
+            tx,
+            "not sent: the database was restored from a snapshot taken before; it may have been sent since",
+        )?;
+        let waiting_notices = crate::notifications::email::settle_waiting(tx, now)?;
         Ok::<_, diesel::result::Error>(Settled {
-            sessions: crate::accounts::sessions::end_everyones(conn)?,
-            queued_emails: crate::mail::outbox::set_aside_queued(
-                conn,
-                "not sent: the database was restored from a snapshot taken before; it may have been sent since",
-            )?,
+            sessions,
+            sign_in_links,
+            queued_emails,
+            waiting_notices,
         })
     })?)
 }
 
+/// Restores `file` into `to`. Refuses a target that holds tables unless `force`,
+/// and one in use: an SQLite file another program has open, a PostgreSQL
+/// database other sessions are connected to.
+/// Returns the differences from the manifest found after restoring (empty: OK).
 pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Differences> {
     let manifest = read_manifest(file)?;
     if manifest.backend != url_backend(to) {

@@ -243,17 +243,31 @@ pub async fn show_schedule(
                 reason: "Meets on the weekend".into(),
                 grid_only: true,
             });
-        } else if listed.get(&class.id).is_some_and(|rows| {
+        } else if let Some(off_grid) = listed.get(&class.id).map(|rows| {
             rows.iter()
-                .any(|r| !timed.iter().any(|m| m.position == r.position))
+                .filter(|r| !timed.iter().any(|m| m.position == r.position))
+                .collect::<Vec<_>>()
         }) {
-            // A lecture at a set time with a second meeting TBA: the grid
-            // shows the first, and this says the second is not forgotten.
-            unscheduled.push(Unscheduled {
-                class: ClassView::new(class, listed.get(&class.id), Vec::new()),
-                reason: "Also meets at a time to be announced".into(),
-                grid_only: false,
-            });
+            // A lecture at a set time with a second meeting TBA (or one that
+            // runs past midnight): the grid shows the first, and this says
+            // the second is not forgotten.
+            let announced = |r: &&crate::classes::ClassMeeting| {
+                r.start_time
+                    .as_deref()
+                    .and_then(schedule::parse_time)
+                    .is_some()
+            };
+            if !off_grid.is_empty() {
+                unscheduled.push(Unscheduled {
+                    class: ClassView::new(class, listed.get(&class.id), Vec::new()),
+                    reason: if off_grid.iter().any(announced) {
+                        "Also meets outside the grid".into()
+                    } else {
+                        "Also meets at a time to be announced".into()
+                    },
+                    grid_only: false,
+                });
+            }
         }
     }
 

@@ -168,12 +168,18 @@ backend_test!(
         assert_eq!(frames.len(), 2, "{frames:?}");
         assert_eq!(own.frames(2, WAIT).await.len(), 2);
         // A's own stream marks A's messages as theirs; B's never does.
+        // Frames are JSON: an attribute's quote arrives escaped.
+        let (edit, delete) = ("/edit\\\"", "/delete\\\"");
         let mine = own.raw_text();
         assert!(mine.contains("badge you"), "{mine}");
+        assert!(
+            mine.contains(edit) && mine.contains(delete),
+            "A's own forms: {mine}"
+        );
         let raw = stream.raw_text();
         assert!(!raw.contains("badge you"), "{raw}");
-        assert!(!raw.contains("/edit\""), "no edit form for B: {raw}");
-        assert!(!raw.contains("/delete\""), "no delete form for B: {raw}");
+        assert!(!raw.contains(edit), "no edit form for B: {raw}");
+        assert!(!raw.contains(delete), "no delete form for B: {raw}");
         for secret in [
             a.user.id.as_str(),
             a.user.email.as_str(),

@@ -487,6 +487,18 @@ backend_test!(
             "Your Common Grounds digest: 1 new",
             "hi",
         );
+        // A friend's request, its email not yet sent.
+        let friend = seed::user(&mut conn, "bb2b");
+        let notice = common_grounds::notifications::Notice::new(
+            &student.id,
+            common_grounds::notifications::Kind::FriendRequest,
+            common_grounds::clock::now(),
+        )
+        .from_user(&friend.id);
+        db::write_tx(&mut conn, |tx| {
+            common_grounds::notifications::notify(tx, &notice)
+        })
+        .unwrap();
         let data = tempdir();
         let created = cli(&["backup", "create"], &db.url_string(), &data);
         assert!(created.status.success(), "{}", text(&created));
@@ -511,7 +523,8 @@ backend_test!(
         assert!(restored.status.success(), "{}", text(&restored));
         assert!(
             text(&restored).contains(
-                "ended 1 sessions (everyone signs in again) and set aside 1 queued emails"
+                "ended 1 sessions (everyone signs in again) and voided 0 unused sign-in links; \
+                 set aside 1 queued emails and 1 notices' emails"
             ),
             "{}",
             text(&restored)
@@ -528,6 +541,16 @@ backend_test!(
             .unwrap();
         assert_eq!(status, "failed");
         assert!(why.unwrap_or_default().contains("restored from a snapshot"));
+        // The notice stays in the inbox, its email counted as sent.
+        {
+            use common_grounds::db::schema::notifications;
+            let emailed: Vec<Option<chrono::NaiveDateTime>> = notifications::table
+                .select(notifications::emailed_at)
+                .load(&mut restored_conn)
+                .unwrap();
+            assert_eq!(emailed.len(), 1);
+            assert!(emailed[0].is_some());
+        }
         // The original is untouched.
         let kept: i64 = sessions::table.count().get_result(&mut conn).unwrap();
         assert_eq!(kept, 1);
