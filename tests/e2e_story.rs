@@ -499,7 +499,7 @@ impl Story {
                 &format!("{}//p[contains(@class,'friends-line')]", card("CS 2100")),
             )
             .await;
-        assert_eq!(cs2100, "No friends in this class yet.");
+        assert_eq!(cs2100, "No friends in this class yet. Add a friend");
         self.check(a, "home").await;
 
         // The friends list, and the page of the classes they share: A follows

@@ -70,6 +70,13 @@ impl Query {
         if text.chars().count() > MAX_QUERY_CHARS {
             return Err(QueryError::TooLong);
         }
+        // "CS 2100-001", "cs2100 001": the course, with the section a student
+        // copied from SIS; every section of the course is listed, theirs too.
+        if let Some(course) = without_section(text) {
+            if let Ok(found @ Query::Course { .. }) = Query::parse(course) {
+                return Ok(found);
+            }
+        }
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let letters: String = compact
             .chars()
@@ -102,6 +109,15 @@ impl Query {
             _ => Ok(Query::Words(words)),
         }
     }
+}
+
+/// `text` without a trailing three-digit section number after a catalog
+/// number ("CS 2100-001" is "CS 2100"), if it has one.
+fn without_section(text: &str) -> Option<&str> {
+    let (head, section) = text.rsplit_once(|c: char| c == '-' || c.is_whitespace())?;
+    let head = head.trim_end_matches(|c: char| c == '-' || c.is_whitespace());
+    let section_like = section.len() == 3 && section.bytes().all(|b| b.is_ascii_digit());
+    (section_like && head.ends_with(|c: char| c.is_ascii_digit())).then_some(head)
 }
 
 /// Time of day, by a section's start time.
@@ -622,6 +638,25 @@ mod tests {
             Query::Course {
                 subject: "MATH".into(),
                 catalog: "33".into()
+            }
+        );
+        // With the section copied from SIS: the course.
+        for typed in ["CS 2100-001", "cs2100 001", "CS 2100 - 001"] {
+            assert_eq!(
+                Query::parse(typed).unwrap(),
+                Query::Course {
+                    subject: "CS".into(),
+                    catalog: "2100".into()
+                },
+                "{typed}"
+            );
+        }
+        // A three-digit catalog prefix is not a section.
+        assert_eq!(
+            Query::parse("CS 210").unwrap(),
+            Query::Course {
+                subject: "CS".into(),
+                catalog: "210".into()
             }
         );
     }

@@ -113,16 +113,27 @@ pub fn parse_who(raw: &str, allowed_domains: &[String]) -> Result<String, String
             "Enter a computing ID, such as mst3k, or an address such as mst3k@virginia.edu.".into(),
         );
     }
+    // The refusal quotes what was typed (the form comes back empty), and
+    // speaks of the friend: the sign-in wording ("your computing ID") would
+    // be about the wrong person.
+    let typed: String = text.chars().take(40).collect();
     if text.contains('@') {
         return accounts::CampusEmail::parse(text, allowed_domains)
             .map(|e| e.computing_id().to_string())
-            .map_err(|e| e.to_string());
+            .map_err(|_| {
+                format!(
+                    "“{typed}” is not an address we can look up. Enter your friend's computing ID, such as mst3k, or their address made of it (mst3k@{}); an alias such as jane.doe@ cannot be looked up.",
+                    allowed_domains.first().map(String::as_str).unwrap_or("virginia.edu")
+                )
+            });
     }
     let id = text.to_ascii_lowercase();
     if accounts::email::is_login_id(&id) {
         Ok(id)
     } else {
-        Err("A computing ID is letters and digits, such as mst3k. Check what you typed.".into())
+        Err(format!(
+            "“{typed}” is not a computing ID: those are letters and digits, such as mst3k. Check what you typed."
+        ))
     }
 }
 

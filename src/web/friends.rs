@@ -132,7 +132,7 @@ pub async fn add(
     let (is_error, message) = match outcome {
         RequestOutcome::Sent { computing_id } => (
             false,
-            format!("Request sent to {computing_id}. If they use Common Grounds, they will see it when they sign in; it lapses after 60 days without an answer."),
+            format!("Request sent to {computing_id}. We email no one who has not signed up: if they are new to Common Grounds, tell them to sign in with their UVA email, and your request will be waiting. It lapses after 60 days without an answer; sent it to the wrong ID? Withdraw it under Requests you sent."),
         ),
         RequestOutcome::NowFriends { computing_id } => (
             false,

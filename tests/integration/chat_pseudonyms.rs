@@ -156,10 +156,10 @@ backend_test!(
         }
         // A is told the name before posting again; B the one B would take.
         let (_, a_page) = a.get(&app, &page).await;
-        assert!(notes(&a_page)[0].contains(&format!("You post here as {name}.")));
+        assert!(notes(&a_page)[0].contains(&format!("You post here as {name} (names are given")));
         let (_, b_page) = b.get(&app, &page).await;
         let b_name = pseudonym::candidate(app.secret_key.as_bytes(), &b.user.id, &one.id);
-        assert!(notes(&b_page)[0].contains(&format!("You post here as {b_name}.")));
+        assert!(notes(&b_page)[0].contains(&format!("You post here as {b_name} (names are given")));
         assert_eq!(post(&app, &b.user, &one, "now B"), b_name, "as announced");
     }
 );

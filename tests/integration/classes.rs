@@ -1696,3 +1696,41 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn adding_a_friend_says_what_was_typed_and_what_happens_next(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("ad1a");
+        let add = |who: &'static str| {
+            let me = &me;
+            let app = &app;
+            async move {
+                me.post_and_follow(app, "/friends", "/friends", &[("who", who)])
+                    .await
+            }
+        };
+
+        // A typo and an alias: refused, quoting what was typed (the box is
+        // empty again), in words about the friend.
+        let (_, typo) = add("jd4ab!").await;
+        assert!(typo.contains("“jd4ab!” is not a computing ID"), "{typo}");
+        let (_, alias) = add("jane.doe@virginia.edu").await;
+        assert!(
+            alias.contains("“jane.doe@virginia.edu” is not an address we can look up")
+                && alias.contains("your friend"),
+            "{alias}"
+        );
+        // Someone who has not signed up (or has: it reads the same) learns
+        // of it only from the sender, and a wrong ID can be taken back.
+        let (_, sent) = add("nw9z").await;
+        assert!(sent.contains("Request sent to nw9z"), "{sent}");
+        assert!(
+            sent.contains("tell them to sign in with their UVA email"),
+            "{sent}"
+        );
+        assert!(
+            sent.contains("Withdraw it under Requests you sent"),
+            "{sent}"
+        );
+    }
+);

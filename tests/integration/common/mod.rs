@@ -620,7 +620,8 @@ pub fn token_in(text: &str) -> Option<String> {
 
 /// The 8-digit code in an email body.
 pub fn code_in(text: &str) -> Option<String> {
-    let start = text.find("enter this code: ")? + "enter this code: ".len();
+    let marker = "where you asked to sign in: ";
+    let start = text.find(marker)? + marker.len();
     Some(text[start..start + 8].to_string())
 }
 
