@@ -102,8 +102,16 @@ pub fn mark(
         diesel::update(class_messages::table.find(&root.id))
             .set(class_messages::answer_id.eq(answer))
             .execute(&mut **tx)?;
+        let before = root.answer_id.clone();
         let root = super::find(tx, &root_id)?.ok_or(ChatError::MessageNotFound)?;
         events::record(tx, &root, EventKind::Edit, now)?;
+        // The replies it changes too: the new answer gains its badge, the old
+        // one loses it, on every open page as on a reload.
+        for changed in [answer, before.as_ref()].into_iter().flatten() {
+            if let Some(reply) = super::find(tx, changed)? {
+                events::record(tx, &reply, EventKind::Edit, now)?;
+            }
+        }
         if actor.role.is_staff() && root.user_id.as_ref() != Some(&actor.id) {
             record_staff(tx, &root, answer.is_some())?;
         }

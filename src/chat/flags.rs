@@ -323,3 +323,19 @@ pub fn dismiss_waiting_reports(
     }
     dismiss_reports(tx, message_id, now)
 }
+
+/// Who reported which of these messages, reports a moderator has not cleared
+/// (as the thread page's "You reported this message." reads them): for live
+/// updates, which decide it per viewer in memory.
+pub fn reporters_of(
+    conn: &mut DbConn,
+    ids: &[&MessageId],
+) -> QueryResult<std::collections::HashSet<(MessageId, UserId)>> {
+    Ok(message_flags::table
+        .filter(message_flags::message_id.eq_any(ids))
+        .filter(message_flags::cleared_at.is_null())
+        .select((message_flags::message_id, message_flags::user_id))
+        .load::<(MessageId, UserId)>(conn)?
+        .into_iter()
+        .collect())
+}

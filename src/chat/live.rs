@@ -28,6 +28,9 @@ pub struct LiveBatch {
     replies: HashMap<MessageId, Vec<threads::ReplyStat>>,
     /// (message, voter) of every vote on the messages the events name.
     voters: HashSet<(MessageId, UserId)>,
+    /// Who reported which of them (reports a moderator has not cleared), so
+    /// a redrawn message keeps "You reported this message." for its reporter.
+    reporters: HashSet<(MessageId, UserId)>,
 }
 
 /// One event as one student may see it.
@@ -49,7 +52,7 @@ pub struct LiveEvent {
 }
 
 /// Loads the class's events after `after` (at most `limit`) and what they show,
-/// in at most six queries whatever their number.
+/// in at most seven queries whatever their number.
 pub fn load(
     conn: &mut DbConn,
     class_id: &ClassId,
@@ -84,6 +87,7 @@ pub fn load(
         messages.extend(rows.into_iter().map(|m| (m.id.clone(), m)));
     }
     let voters = votes::voters_of(conn, &ids)?;
+    let reporters = super::flags::reporters_of(conn, &ids)?;
     let mut thread_ids: Vec<MessageId> = events.iter().map(|e| e.thread_id.clone()).collect();
     thread_ids.sort();
     thread_ids.dedup();
@@ -93,6 +97,7 @@ pub fn load(
         messages,
         replies,
         voters,
+        reporters,
     })
 }
 
@@ -171,7 +176,10 @@ impl LiveBatch {
         rules: &Rules,
         now: NaiveDateTime,
     ) -> MessageView {
-        let mut view = threads::view_of(message, viewer, false, rules, now);
+        let reported = self
+            .reporters
+            .contains(&(message.id.clone(), viewer.clone()));
+        let mut view = threads::view_of(message, viewer, reported, rules, now);
         view.voted_by_me = self.voted(&message.id, viewer);
         let Some(root) = root else {
             return view;

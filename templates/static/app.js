@@ -154,6 +154,16 @@
       // The server knows a reply's parent, not its depth in this page's tree.
       item.setAttribute("data-depth", String(depth + 1));
       item.className = item.className.replace(/indent-\d+/, "indent-" + Math.min(depth + 1, 3));
+      // Past the deepest indent a reply names what it answers, as the
+      // server's page does (its pseudonym, or [deleted]).
+      var head = item.querySelector(".msg-head");
+      if (depth + 1 > 3 && head && !item.querySelector(".replying-to")) {
+        var parentName = parent.querySelector(".msg-head .pseudonym");
+        var note = document.createElement("p");
+        note.className = "replying-to";
+        note.textContent = "replying to " + (parentName ? parentName.textContent : "[deleted]");
+        head.insertAdjacentElement("afterend", note);
+      }
       var after = parentItem;
       var next = after.nextElementSibling;
       while (next && (Number(next.getAttribute("data-depth")) || 0) > depth) {

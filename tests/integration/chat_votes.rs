@@ -688,8 +688,13 @@ backend_test!(
             let views = batch.views_for(&who.user.id, after, &rules, clock::now());
             assert_eq!(
                 views.len(),
-                2,
-                "the answer and the pin, each an edit of the question"
+                3,
+                "the answer (an edit of the question and of the reply it badges) and the pin"
+            );
+            assert!(
+                views.iter().any(|v| v.message_id == answer.id
+                    && v.message.as_ref().is_some_and(|m| m.is_answer)),
+                "the reply's own event shows it as the answer"
             );
             let last = views.last().unwrap();
             let row = last.thread.as_ref().unwrap();

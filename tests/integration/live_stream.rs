@@ -736,3 +736,178 @@ async fn the_top_order_keeps_its_order_as_news_arrives_in_a_browser() {
     );
     client.close().await.unwrap();
 }
+
+backend_test!(
+    async fn an_answer_mark_reaches_the_replies_it_changes_live(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = app.student("aaa1a");
+        let b = app.student("bbb2b");
+        let class = new_class(&app, "CS 3120", &[&a, &b]).id;
+        post(&app, &a, &class, "Is the midterm open book", None).await;
+        let thread = message_with(&app, "Is the midterm open book");
+        post(&app, &b, &class, "No, closed book", Some(&thread)).await;
+        post(&app, &b, &class, "One page of notes", Some(&thread)).await;
+        let (first, second) = (
+            message_with(&app, "No, closed book"),
+            message_with(&app, "One page of notes"),
+        );
+        let mark = |reply: MessageId| {
+            let a = &a;
+            let app = &app;
+            async move {
+                let response = a
+                    .post(
+                        app,
+                        "/",
+                        &format!("/messages/{reply}/answer"),
+                        &[("mark", "yes")],
+                    )
+                    .await;
+                assert_eq!(response.status().as_u16(), 303);
+            }
+        };
+        // The html each frame carries, by message.
+        let frames_by_message = |frames: Vec<Frame>| -> Vec<(String, String)> {
+            frames
+                .iter()
+                .map(|f| {
+                    let data = data_of(f);
+                    (
+                        data["message"].as_str().unwrap_or_default().to_string(),
+                        data["html"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        };
+        mark(first.clone()).await;
+        let mut stream = EventStream::open(&b.client, &app.url(&events_path(&class)), None).await;
+
+        // Act: the starter marks the other reply instead.
+        mark(second.clone()).await;
+
+        // Assert: B's open page hears of the question, the new answer (now
+        // badged) and the old one (badge gone), as a reload would show them.
+        let frames = frames_by_message(stream.frames(3, WAIT).await);
+        let html_of = |id: &MessageId| {
+            frames
+                .iter()
+                .find(|(m, _)| m == id.as_str())
+                .map(|(_, html)| html.clone())
+                .unwrap_or_else(|| panic!("no frame for {id}: {frames:?}"))
+        };
+        assert!(html_of(&second).contains("badge answered"), "{frames:?}");
+        assert!(!html_of(&first).contains("badge answered"), "{frames:?}");
+        html_of(&thread);
+    }
+);
+
+backend_test!(
+    async fn a_live_update_keeps_a_report_the_viewer_made(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = app.student("aaa1a");
+        let b = app.student("bbb2b");
+        let class = new_class(&app, "CS 3120", &[&a, &b]).id;
+        post(&app, &a, &class, "Notes for week two", None).await;
+        let thread = message_with(&app, "Notes for week two");
+        // Reports count only from students in the class a while.
+        diesel::update(
+            common_grounds::db::schema::user_classes::table
+                .filter(common_grounds::db::schema::user_classes::user_id.eq(&b.user.id)),
+        )
+        .set(
+            common_grounds::db::schema::user_classes::enrolled_at
+                .eq(common_grounds::clock::now() - chrono::Duration::days(3)),
+        )
+        .execute(&mut app.conn())
+        .unwrap();
+        let page = format!("/classes/{class}/threads/{thread}");
+        let reported = b
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{thread}/flag"),
+                &[("reason", "off topic")],
+            )
+            .await;
+        assert_eq!(reported.status().as_u16(), 303);
+        let mut stream = EventStream::open(&b.client, &app.url(&events_path(&class)), None).await;
+
+        // Act: the author edits it; B's page redraws it live.
+        let edited = a
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{thread}/edit"),
+                &[("content", "Notes for week two and three")],
+            )
+            .await;
+        assert_eq!(edited.status().as_u16(), 303);
+
+        // Assert: still "You reported this message.", no Report button again.
+        let frame = stream.next_frame(WAIT).await.expect("the edit within 5 s");
+        let html = data_of(&frame)["html"].as_str().unwrap().to_string();
+        assert!(html.contains("Notes for week two and three"), "{html}");
+        assert!(html.contains("You reported this message."), "{html}");
+        assert!(!html.contains("/flag\""), "{html}");
+    }
+);
+
+/// Past the deepest indent, a reply that arrives live names what it answers,
+/// as the page does after a reload.
+#[tokio::test]
+async fn a_deep_reply_arriving_live_names_what_it_answers_in_a_browser() {
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let a = app.student("dra1a");
+    let b = app.student("drb2b");
+    let class = new_class(&app, "CS 2150", &[&a, &b]).id;
+    // A chain three replies deep: the thread, then depth 1, 2 and 3.
+    post(&app, &a, &class, "Depth zero question", None).await;
+    let mut parent = message_with(&app, "Depth zero question");
+    let thread = parent.clone();
+    for depth in 1..=3 {
+        let text = format!("Depth {depth} reply");
+        let who = if depth % 2 == 1 { &b } else { &a };
+        post(&app, who, &class, &text, Some(&parent)).await;
+        parent = message_with(&app, &text);
+    }
+    let deepest_name: String = class_messages::table
+        .find(&parent)
+        .select(class_messages::anonymous_identifier)
+        .first(&mut app.conn())
+        .unwrap();
+
+    let client = browser::open(&driver, &chromium, 1280, 900).await;
+    browser::sign_in(&client, &app.address, &b.token).await;
+    client
+        .goto(&app.url(&format!("/classes/{class}/threads/{thread}")))
+        .await
+        .unwrap();
+
+    // Act: A answers the depth-3 reply while B's page is open.
+    post(&app, &a, &class, "Depth four answer", Some(&parent)).await;
+
+    // Assert: it arrives, at depth 4, naming the reply it answers.
+    let read = "var items = Array.from(document.querySelectorAll('li.msg-item')); \
+                var item = items.find(i => i.textContent.includes('Depth four answer')); \
+                if (!item) return null; \
+                var note = item.querySelector('.replying-to'); \
+                return [item.getAttribute('data-depth'), note ? note.textContent : ''];";
+    let started = std::time::Instant::now();
+    let seen = loop {
+        let seen = client.execute(read, vec![]).await.unwrap();
+        if !seen.is_null() {
+            break seen;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the reply did not arrive live"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(seen[0], "4");
+    assert_eq!(seen[1], format!("replying to {deepest_name}"));
+    client.close().await.unwrap();
+}
