@@ -191,6 +191,7 @@ impl LiveBatch {
             .and_then(AnswerView::of);
         view.is_answer = message.parent_message_id.is_some()
             && answer.as_ref().is_some_and(|a| a.id == message.id);
+        view.op = threads::op_of(message, root) && !view.mine;
         let starter = !root.deleted && root.user_id.as_ref() == Some(viewer);
         view.can_mark_answer = starter
             && message.parent_message_id.is_some()

@@ -184,6 +184,21 @@ pub struct MessageView {
     pub answer: Option<AnswerView>,
     /// Held for review, shown so to its author (and staff) only.
     pub held: bool,
+    /// A reply by whoever started the thread ("OP"), told by its pseudonym,
+    /// which is on every post of theirs in the class already: it says nothing
+    /// new. Never when the first message is deleted, whose pseudonym is hidden
+    /// on purpose (`op_of`).
+    pub op: bool,
+}
+
+/// Whether `message` is a reply by the starter of `root`'s thread, as its
+/// pseudonym tells: only while the first message shows its pseudonym (not
+/// deleted), and never on the viewer's own, which says "you" already.
+pub fn op_of(message: &ClassMessage, root: &ClassMessage) -> bool {
+    message.parent_message_id.is_some()
+        && !root.deleted
+        && !message.deleted
+        && message.anonymous_identifier == root.anonymous_identifier
 }
 
 /// A first message and its replies, in reading order (each reply under its parent).
@@ -1289,6 +1304,7 @@ impl Shape<'_> {
                 .and_then(|id| by_id.get(id).copied());
             let mut view = self.view(message, depth, parent);
             view.is_answer = answer.as_ref().is_some_and(|a| a.id == message.id);
+            view.op = op_of(message, root) && !view.mine;
             if message.id == root.id {
                 view.answer = answer.clone();
             }
@@ -1341,6 +1357,7 @@ impl Shape<'_> {
             indent: depth.min(MAX_INDENT),
             replying_to,
             flagged_by_me,
+            op: false,
             can_reply: live,
             can_edit: mine && shown && self.now - message.created_at <= self.rules.edit_window,
             can_delete: mine,

@@ -259,6 +259,10 @@ backend_test!(
             3,
             "the thread page marks what was new"
         );
+        assert!(
+            page.contains("Jump to the first new reply (3 new)"),
+            "{page}"
+        );
         for n in 0..3 {
             assert!(page.contains(&format!("Answer part {n}")));
         }
@@ -661,5 +665,55 @@ backend_test!(
             )
             .await;
         assert_eq!(taken.status().as_u16(), 303);
+    }
+);
+
+backend_test!(
+    async fn the_starters_replies_say_op_while_the_question_shows(backend: Backend) {
+        // Arrange: A asks; A and B reply, each under their own pseudonym.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("op1a");
+        let b = app.student("op2b");
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        let body = MessageBody::parse("Is lab 3 due Friday?").unwrap();
+        let root = chat::post(
+            &mut app.conn(),
+            &a.user,
+            Draft {
+                class_id: &class.id,
+                parent_id: None,
+                body: &body,
+            },
+            &quick_rules(&app),
+            clock::now(),
+        )
+        .unwrap();
+        reply(&app, &b.user, &class, &root, "I think it moved to Monday");
+        reply(&app, &a.user, &class, &root, "Thanks, found it on the site");
+        let page = format!("/classes/{}/threads/{}", class.id, root.id);
+
+        // Assert: B sees A's reply marked OP, B's own not; A sees "you" instead.
+        let ops = |html: &str| html.matches("badge op").count();
+        let (_, seen_by_b) = b.get(&app, &page).await;
+        assert_eq!(ops(&seen_by_b), 1, "{seen_by_b}");
+        let at = seen_by_b.find("badge op").unwrap();
+        let next_text = seen_by_b[at..].find("Thanks, found it").unwrap();
+        let other = seen_by_b[at..].find("moved to Monday");
+        assert!(
+            other.is_none_or(|o| o > next_text),
+            "the OP mark is on A's reply"
+        );
+        let (_, seen_by_a) = a.get(&app, &page).await;
+        assert_eq!(ops(&seen_by_a), 0, "{seen_by_a}");
+
+        // Once A deletes the question (kept as a placeholder for its
+        // replies), its pseudonym is hidden, and so is the link to it.
+        let deleted = a
+            .post(&app, &page, &format!("/messages/{}/delete", root.id), &[])
+            .await;
+        assert_eq!(deleted.status().as_u16(), 303);
+        let (_, after) = b.get(&app, &page).await;
+        assert!(after.contains("[deleted]"), "{after}");
+        assert_eq!(ops(&after), 0, "{after}");
     }
 );

@@ -308,6 +308,11 @@ backend_test!(
         assert!(older.starts_with(&format!("{top}&before=v")), "{older}");
         let (status, second) = me.get(&app, &older).await;
         assert_eq!(status, 200);
+        // Its way back is to Top's first page, not the latest activity.
+        assert_eq!(
+            attr_at(&second, "nav.pager a:not([rel=next])", "href").as_deref(),
+            Some(top.as_str())
+        );
         let mut shown = thread_order(&first);
         assert_eq!(shown.len(), 50);
         shown.extend(thread_order(&second));

@@ -81,6 +81,8 @@ struct MessageRow {
     votes: i32,
     voted_by_me: bool,
     can_vote: bool,
+    /// A reply by the thread's starter ("OP").
+    op: bool,
     is_answer: bool,
     can_mark_answer: bool,
     /// On a thread's first message: its answer, shown first under it.
@@ -279,6 +281,7 @@ fn row_of(state: &AppState, view: MessageView, new: bool, now: NaiveDateTime) ->
         voted_by_me: view.voted_by_me,
         can_vote: view.can_vote,
         is_answer: view.is_answer,
+        op: view.op,
         can_mark_answer: view.can_mark_answer,
         answer: view.answer.map(AnswerRow::of),
     }
@@ -322,6 +325,8 @@ struct ShowClassPage {
     friends: Vec<String>,
     threads: Vec<ThreadRow>,
     older_href: Option<String>,
+    /// The first page in this page's order (Top stays Top).
+    first_href: String,
     newest: bool,
     unread: usize,
     max_chars: usize,
@@ -369,6 +374,10 @@ struct ShowThreadPage {
     /// page was "Thread · CS 1010", alike in tabs, history and to a screen
     /// reader. Empty when the message is not shown (deleted, hidden).
     topic: String,
+    /// The first message new to the viewer in reading order, and how many
+    /// are new: a long thread's "Jump to the first new reply".
+    first_new: Option<String>,
+    new_count: usize,
 }
 
 /// The first words of a message shown on one line, for a title: at most
@@ -574,6 +583,7 @@ pub async fn show_class(
         friends,
         threads,
         older_href,
+        first_href: here.clone(),
         newest: list.newest,
         unread,
         max_chars: content::MAX_CHARS,
@@ -647,8 +657,28 @@ pub async fn show_thread(
     let id = page.class.id.to_string();
     let thread = page.thread.messages.first().map(|m| m.id.clone());
     let thread_id = thread.map(|t| t.to_string()).unwrap_or_default();
-    let replies = page.thread.messages.len().saturating_sub(1);
+    // Counted as the thread list counts them: not a deleted placeholder, nor
+    // the viewer's own reply still held for review.
+    let replies = page
+        .thread
+        .messages
+        .iter()
+        .skip(1)
+        .filter(|m| !m.held && !matches!(m.body, crate::chat::threads::Body::Deleted))
+        .count();
     let pinned = page.pinned;
+    let first_new = page
+        .thread
+        .messages
+        .iter()
+        .find(|m| page.new_ids.contains(&m.id))
+        .map(|m| m.id.to_string());
+    let new_count = page
+        .thread
+        .messages
+        .iter()
+        .filter(|m| page.new_ids.contains(&m.id))
+        .count();
     let messages: Vec<MessageRow> = page
         .thread
         .messages
@@ -677,6 +707,8 @@ pub async fn show_thread(
         pinned,
         can_pin: staff,
         following,
+        first_new,
+        new_count,
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
