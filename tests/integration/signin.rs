@@ -281,7 +281,24 @@ backend_test!(
 
         // Assert: the page says to check email, and the mail server got one message.
         assert_eq!(asked.status().as_u16(), 200);
-        assert_eq!(heading(&asked.text().await.unwrap()), "Check your email");
+        let check_page = asked.text().await.unwrap();
+        assert_eq!(heading(&check_page), "Check your email");
+        // Asking again is a form carrying the address, never a link with it
+        // (an address in a URL lands in access logs).
+        assert_eq!(
+            attrs(
+                &check_page,
+                r#"main form[action="/login"] input[name="email"]"#,
+                "value"
+            ),
+            vec![STUDENT]
+        );
+        assert!(
+            attrs(&check_page, "a", "href")
+                .iter()
+                .all(|href| !href.contains("mst3k")),
+            "{check_page}"
+        );
         let received = smtp.wait_for(1, 15).await;
         assert_eq!(received[0].to, vec![format!("<{STUDENT}>")]);
         let text = received[0].plain_text();
