@@ -703,6 +703,9 @@ backend_test!(
             other.is_none_or(|o| o > next_text),
             "the OP mark is on A's reply"
         );
+        for secret in [a.user.id.as_str(), a.user.email.as_str(), "op1a"] {
+            assert!(!seen_by_b.contains(secret), "B's page holds {secret:?}");
+        }
         let (_, seen_by_a) = a.get(&app, &page).await;
         assert_eq!(ops(&seen_by_a), 0, "{seen_by_a}");
 

@@ -796,6 +796,19 @@ backend_test!(
                 .unwrap_or_else(|| panic!("no frame for {id}: {frames:?}"))
         };
         assert!(html_of(&second).contains("badge answered"), "{frames:?}");
+        // And names no author: neither who asked nor who answered.
+        for who in [&a, &b] {
+            for secret in [
+                who.user.id.as_str(),
+                who.user.email.as_str(),
+                who.user.computing_id.as_str(),
+            ] {
+                assert!(
+                    frames.iter().all(|(_, html)| !html.contains(secret)),
+                    "a frame holds {secret:?}"
+                );
+            }
+        }
         assert!(!html_of(&first).contains("badge answered"), "{frames:?}");
         html_of(&thread);
     }
