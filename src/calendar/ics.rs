@@ -365,30 +365,11 @@ mod tests {
 
     #[test]
     fn a_break_leaves_out_the_classes_it_covers() {
-        use crate::classes::{Class, ClassId};
+        use crate::classes::Class;
         let zone: Tz = "America/New_York".parse().unwrap();
-        let at = d(2026, 1, 1).and_time(NaiveTime::MIN);
         let class = Class {
-            id: ClassId::new(),
-            subject: "CS".into(),
-            catalog_number: "2100".into(),
-            term: "1262".into(),
-            title: None,
-            description: None,
-            sis_class_number: None,
-            instructor: None,
             component: Some("LEC".into()),
-            class_section: Some("001".into()),
-            class_capacity: None,
-            enrollment_available: None,
-            days: None,
-            start_time: None,
-            end_time: None,
-            location: None,
-            active: true,
-            last_synced_at: None,
-            created_at: at,
-            updated_at: at,
+            ..Class::sample("CS 2100")
         };
         let meeting = Meeting {
             class_id: class.id.clone(),

@@ -538,3 +538,37 @@ pub fn member_count(conn: &mut DbConn, class_id: &ClassId) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+#[cfg(test)]
+impl Class {
+    /// For unit tests: section 001 of `code` ("CS 2100") in Spring 2026,
+    /// offered, with no meeting columns (meetings are `ClassMeeting` rows).
+    pub(crate) fn sample(code: &str) -> Class {
+        let (subject, catalog) = code.split_once(' ').expect("a course code");
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 1, 12)
+            .and_then(|d| d.and_hms_opt(9, 0, 0))
+            .expect("a date");
+        Class {
+            id: ClassId::new(),
+            subject: subject.into(),
+            catalog_number: catalog.into(),
+            term: "1262".into(),
+            title: None,
+            description: None,
+            sis_class_number: None,
+            instructor: None,
+            component: None,
+            class_section: Some("001".into()),
+            class_capacity: None,
+            enrollment_available: None,
+            days: None,
+            start_time: None,
+            end_time: None,
+            location: None,
+            active: true,
+            last_synced_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}

@@ -6,6 +6,7 @@
 use chrono::NaiveDate;
 
 use crate::classes::schedule::Day;
+use crate::classes::term_dates::TermSpan;
 use crate::classes::week::Meeting;
 
 /// The shortest stretch worth offering as a time to meet.
@@ -162,6 +163,53 @@ pub struct AlmostSlot {
 pub struct FreeTime {
     pub all_free: Vec<Slot>,
     pub all_but_one: Vec<AlmostSlot>,
+}
+
+/// The weeks a search may be of, when half-term classes make weeks differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermWeeks {
+    /// The Mondays of the weeks classes meet in: the term's (`span`), widened
+    /// to any meeting's own dates beyond it.
+    pub weeks: Vec<NaiveDate>,
+    /// The week searched: the one asked for (any day of it), else this one,
+    /// else the first.
+    pub chosen: NaiveDate,
+}
+
+/// The weeks to pick from, when a meeting of `meetings` runs for only part
+/// of the term (`span`, its dates when known); None when every week is alike.
+pub fn term_weeks<'a, M: Iterator<Item = &'a Meeting>>(
+    meetings: impl Fn() -> M,
+    span: Option<TermSpan>,
+    asked: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Option<TermWeeks> {
+    if !meetings().any(|m| m.part_of_term(span).is_some()) {
+        return None;
+    }
+    let own = || meetings().filter_map(|m| m.dates);
+    let first = own()
+        .map(|d| d.first_day)
+        .chain(span.map(|s| s.first_day))
+        .min()?;
+    let last = own()
+        .map(|d| d.last_day)
+        .chain(span.map(|s| s.last_day))
+        .max()?;
+    let monday = |d: NaiveDate| d.week(chrono::Weekday::Mon).first_day();
+    // A term is some 16 weeks; a year bounds a nonsense span.
+    let weeks: Vec<NaiveDate> = std::iter::successors(Some(monday(first)), |w| {
+        w.checked_add_days(chrono::Days::new(7))
+    })
+    .take_while(|w| *w <= last)
+    .take(53)
+    .collect();
+    let chosen = [asked.map(monday), Some(monday(today))]
+        .into_iter()
+        .flatten()
+        .find(|w| weeks.contains(w))
+        .or_else(|| weeks.first().copied())?;
+    Some(TermWeeks { weeks, chosen })
 }
 
 /// One person's busy stretches on `day`, cut to the window and merged.

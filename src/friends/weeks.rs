@@ -318,36 +318,9 @@ pub fn side_by_side(mine: &Week, theirs: &Week) -> Vec<DayPair> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
 
     fn class(code: &str) -> Class {
-        let (subject, number) = code.split_once(' ').unwrap();
-        let at = NaiveDate::from_ymd_opt(2026, 1, 10)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap();
-        Class {
-            id: ClassId::new(),
-            subject: subject.into(),
-            catalog_number: number.into(),
-            term: "1262".into(),
-            title: None,
-            description: None,
-            sis_class_number: None,
-            instructor: None,
-            component: None,
-            class_section: Some("001".into()),
-            class_capacity: None,
-            enrollment_available: None,
-            days: None,
-            start_time: None,
-            end_time: None,
-            location: None,
-            active: true,
-            last_synced_at: None,
-            created_at: at,
-            updated_at: at,
-        }
+        Class::sample(code)
     }
 
     fn meeting(class: &Class, days: &[Day], start: u16, end: u16) -> Meeting {

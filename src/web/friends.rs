@@ -16,10 +16,8 @@ use crate::accounts::UserId;
 use crate::campus_time::{meeting_range, twelve_hour};
 use crate::classes;
 use crate::classes::schedule::Day;
-use crate::classes::term_dates::TermSpan;
 use crate::clock;
 use crate::friends::{self, free, requests, weeks, Action, RequestOutcome};
-use chrono::Datelike;
 
 struct FriendRow {
     computing_id: String,
@@ -510,34 +508,6 @@ struct FreePage {
     week_words: String,
 }
 
-/// The Mondays of the weeks classes meet in: the term's (its dates), widened
-/// to any meeting's own dates beyond them.
-fn week_choices(
-    span: Option<TermSpan>,
-    own: impl Iterator<Item = TermSpan>,
-) -> Vec<chrono::NaiveDate> {
-    let (mut first, mut last) = match span {
-        Some(s) => (Some(s.first_day), Some(s.last_day)),
-        None => (None, None),
-    };
-    for dates in own {
-        first = Some(first.map_or(dates.first_day, |f| f.min(dates.first_day)));
-        last = Some(last.map_or(dates.last_day, |l| l.max(dates.last_day)));
-    }
-    let (Some(first), Some(last)) = (first, last) else {
-        return Vec::new();
-    };
-    let mut monday =
-        first - chrono::Duration::days(i64::from(first.weekday().num_days_from_monday()));
-    let mut weeks = Vec::new();
-    // A term is some 16 weeks; a year bounds a nonsense span.
-    while monday <= last && weeks.len() < 53 {
-        weeks.push(monday);
-        monday += chrono::Duration::days(7);
-    }
-    weeks
-}
-
 /// "1 hr 30 min", "45 min", "2 hr".
 fn length_words(minutes: u16) -> String {
     match (minutes / 60, minutes % 60) {
@@ -642,28 +612,19 @@ pub async fn free_time(
             .chain(weeks.shown.iter().map(|(_, w)| w))
             .flat_map(|w| w.meetings.iter())
     };
-    let term_weeks = week_choices(span, everyone().filter_map(|m| m.dates));
-    let half_terms = everyone().any(|m| m.part_of_term(span).is_some());
-    let week_options: Vec<PickOption> = if half_terms && !term_weeks.is_empty() {
-        let monday = |d: chrono::NaiveDate| {
-            d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))
-        };
-        let chosen = [query.week.map(monday), Some(monday(today))]
-            .into_iter()
-            .flatten()
-            .find(|w| term_weeks.contains(w))
-            .unwrap_or(term_weeks[0]);
-        window.week = Some(chosen);
-        term_weeks
-            .iter()
-            .map(|w| PickOption {
-                value: w.format("%Y-%m-%d").to_string(),
-                name: format!("Week of {}", w.format("%b %-d")),
-                selected: *w == chosen,
-            })
-            .collect()
-    } else {
-        Vec::new()
+    let week_options: Vec<PickOption> = match free::term_weeks(everyone, span, query.week, today) {
+        Some(term) => {
+            window.week = Some(term.chosen);
+            term.weeks
+                .iter()
+                .map(|w| PickOption {
+                    value: w.format("%Y-%m-%d").to_string(),
+                    name: format!("Week of {}", w.format("%b %-d")),
+                    selected: *w == term.chosen,
+                })
+                .collect()
+        }
+        None => Vec::new(),
     };
     let results = (!weeks.shown.is_empty()).then(|| {
         let mut names = vec!["you".to_string()];

@@ -16,6 +16,11 @@ use diesel::prelude::*;
 const SECRET: &str = "test-secret-key-that-is-long-enough-0123456789";
 
 fn run_cli(args: &[&str], db: &TestDb) -> Output {
+    run_cli_with(args, db, &[])
+}
+
+/// `run_cli` with more settings (`APP_ENV=production`, say).
+fn run_cli_with(args: &[&str], db: &TestDb, settings: &[(&str, &str)]) -> Output {
     let dir = std::env::temp_dir().join(format!("cg-demo-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_common-grounds"))
@@ -26,6 +31,7 @@ fn run_cli(args: &[&str], db: &TestDb) -> Output {
         .env("DATA_DIR", &dir)
         .env("DATABASE_URL", db.url_string())
         .env("RUST_LOG", "warn")
+        .envs(settings.iter().copied())
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -637,26 +643,17 @@ backend_test!(
         let db = TestDb::new(backend);
         db.migrated();
         for args in [&["demo"][..], &["serve", "--demo"][..]] {
-            let dir =
-                std::env::temp_dir().join(format!("cg-demo-{}", uuid::Uuid::new_v4().simple()));
-            std::fs::create_dir_all(&dir).unwrap();
-
             // Act
-            let out = Command::new(env!("CARGO_BIN_EXE_common-grounds"))
-                .args(args)
-                .current_dir(&dir)
-                .env("APP_ENV", "production")
-                .env("BASE_URL", "https://cg.example.edu")
-                .env("SMTP_URL", "smtp://127.0.0.1:1")
-                .env("BIND_ADDR", "127.0.0.1:0")
-                .env("SECRET_KEY", SECRET)
-                .env("DATA_DIR", &dir)
-                .env("DATABASE_URL", db.url_string())
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .output()
-                .unwrap();
-            let _ = std::fs::remove_dir_all(&dir);
+            let out = run_cli_with(
+                args,
+                &db,
+                &[
+                    ("APP_ENV", "production"),
+                    ("BASE_URL", "https://cg.example.edu"),
+                    ("SMTP_URL", "smtp://127.0.0.1:1"),
+                    ("BIND_ADDR", "127.0.0.1:0"),
+                ],
+            );
 
             // Assert: refused in words, and no one was made.
             assert!(!out.status.success(), "{args:?}");
