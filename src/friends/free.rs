@@ -196,15 +196,16 @@ pub fn term_weeks<'a, M: Iterator<Item = &'a Meeting>>(
         .map(|d| d.last_day)
         .chain(span.map(|s| s.last_day))
         .max()?;
-    let monday = |d: NaiveDate| d.week(chrono::Weekday::Mon).first_day();
+    // None for a day in the calendar's first week, whose Monday chrono cannot
+    // name (a hand-made `week=-262143-01-01`): such a week is no week here.
+    let monday = |d: NaiveDate| d.week(chrono::Weekday::Mon).checked_first_day();
     // A term is some 16 weeks; a year bounds a nonsense span.
-    let weeks: Vec<NaiveDate> = std::iter::successors(Some(monday(first)), |w| {
-        w.checked_add_days(chrono::Days::new(7))
-    })
-    .take_while(|w| *w <= last)
-    .take(53)
-    .collect();
-    let chosen = [asked.map(monday), Some(monday(today))]
+    let weeks: Vec<NaiveDate> =
+        std::iter::successors(monday(first), |w| w.checked_add_days(chrono::Days::new(7)))
+            .take_while(|w| *w <= last)
+            .take(53)
+            .collect();
+    let chosen = [asked.and_then(monday), monday(today)]
         .into_iter()
         .flatten()
         .find(|w| weeks.contains(w))
@@ -356,6 +357,31 @@ mod tests {
         let first_week = busy_monday(Some(day(1, 12)));
         assert_eq!(first_week[0], slot(Day::Mon, "13:00", "16:00"));
         assert_eq!(first_week[2], slot(Day::Wed, "13:00", "14:00"));
+    }
+
+    #[test]
+    fn the_weeks_of_a_term_with_a_half_term_class() {
+        use crate::classes::term_dates::TermSpan;
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        let term = TermSpan::new(day(1, 14), day(4, 28));
+        let mut first_half = meets(&[Day::Mon, Day::Wed], "14:00", "15:15");
+        first_half.dates = TermSpan::new(day(1, 14), day(3, 4));
+        let meetings = [first_half];
+        let weeks = |asked| term_weeks(|| meetings.iter(), term, asked, day(2, 11)).unwrap();
+        let all = weeks(None);
+        assert_eq!(all.weeks.first(), Some(&day(1, 12)));
+        assert_eq!(all.weeks.last(), Some(&day(4, 27)));
+        assert_eq!(all.weeks.len(), 16);
+        // This week by default; any day of a week picks its Monday.
+        assert_eq!(all.chosen, day(2, 9));
+        assert_eq!(weeks(Some(day(3, 19))).chosen, day(3, 16));
+        // A week outside the term, or one whose Monday the calendar cannot
+        // name, is this week: never a panic.
+        assert_eq!(weeks(Some(day(8, 3))).chosen, day(2, 9));
+        assert_eq!(weeks(Some(NaiveDate::MIN)).chosen, day(2, 9));
+        // Every meeting runs the whole term: no weeks to pick.
+        let whole = [meets(&[Day::Mon], "9:00", "9:50")];
+        assert!(term_weeks(|| whole.iter(), term, None, day(2, 11)).is_none());
     }
 
     #[test]
