@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use super::FriendshipStatus;
 use crate::accounts::{User, UserId};
 use crate::classes::schedule::Day;
+use crate::classes::term_dates::TermSpan;
 use crate::classes::week::{self, Meeting};
 use crate::classes::{self, Class, ClassId};
 use crate::db::schema::{friendships, users};
@@ -266,6 +267,9 @@ pub struct Entry {
     pub start: u16,
     pub end: u16,
     pub place: Option<String>,
+    /// The meeting's own first and last day, when they are not the term's
+    /// (a half-term course).
+    pub dates: Option<TermSpan>,
     /// Both students take this section.
     pub shared: bool,
 }
@@ -279,8 +283,9 @@ pub struct DayPair {
 }
 
 /// Two weeks day by day, Monday to Friday always and the weekend only when
-/// either meets then; each day's meetings earliest first, shared sections marked.
-pub fn side_by_side(mine: &Week, theirs: &Week) -> Vec<DayPair> {
+/// either meets then; each day's meetings earliest first, shared sections
+/// marked, and meetings that run for part of the term (`term`'s dates) dated.
+pub fn side_by_side(mine: &Week, theirs: &Week, term: Option<TermSpan>) -> Vec<DayPair> {
     let my_ids: HashSet<&ClassId> = mine.sections.iter().map(|c| &c.id).collect();
     let their_ids: HashSet<&ClassId> = theirs.sections.iter().map(|c| &c.id).collect();
     let entries = |week: &Week, other: &HashSet<&ClassId>, day: Day| {
@@ -297,6 +302,7 @@ pub fn side_by_side(mine: &Week, theirs: &Week) -> Vec<DayPair> {
                     start: m.start,
                     end: m.end,
                     place: m.place.clone(),
+                    dates: m.part_of_term(term),
                     shared: other.contains(&m.class_id),
                 })
             })
@@ -344,11 +350,20 @@ mod tests {
             class("ARTH 1500"),
             class("CS 4993"),
         );
+        let day = |m, d| chrono::NaiveDate::from_ymd_opt(2027, m, d).unwrap();
+        let term = TermSpan::new(day(1, 13), day(5, 4));
+        let first_half = TermSpan::new(day(1, 13), day(3, 5));
+        // A half-term course, and one whose dates SIS gave as the term's own.
+        let half = Meeting {
+            dates: first_half,
+            ..meeting(&math, &[Day::Mon, Day::Wed], 660, 710)
+        };
+        let whole = Meeting {
+            dates: term,
+            ..meeting(&cs, &[Day::Mon], 600, 650)
+        };
         let mine = Week {
-            meetings: vec![
-                meeting(&math, &[Day::Mon, Day::Wed], 660, 710),
-                meeting(&cs, &[Day::Mon], 600, 650),
-            ],
+            meetings: vec![half, whole],
             sections: vec![cs.clone(), math.clone(), tba.clone()],
         };
         let theirs = Week {
@@ -358,7 +373,7 @@ mod tests {
             ],
             sections: vec![cs.clone(), art.clone()],
         };
-        let days = side_by_side(&mine, &theirs);
+        let days = side_by_side(&mine, &theirs, term);
         let names: Vec<&str> = days.iter().map(|d| d.day.short()).collect();
         assert_eq!(names, ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]);
         let monday = &days[0];
@@ -368,6 +383,8 @@ mod tests {
             .map(|e| (e.code.as_str(), e.shared))
             .collect();
         assert_eq!(mine_mon, [("CS 2100", true), ("MATH 1310", false)]);
+        let dated: Vec<Option<TermSpan>> = monday.mine.iter().map(|e| e.dates).collect();
+        assert_eq!(dated, [None, first_half]);
         assert_eq!(monday.theirs.len(), 1);
         assert!(monday.theirs[0].shared);
         assert!(days[1].mine.is_empty() && days[1].theirs.is_empty());

@@ -16,6 +16,7 @@ use crate::accounts::UserId;
 use crate::campus_time::{meeting_range, twelve_hour};
 use crate::classes;
 use crate::classes::schedule::Day;
+use crate::classes::term_dates::TermSpan;
 use crate::clock;
 use crate::friends::{self, free, requests, weeks, Action, RequestOutcome};
 
@@ -241,6 +242,8 @@ struct EntryView {
     section: String,
     time: String,
     place: Option<String>,
+    /// "Jan 14 – Mar 3 only", for a meeting that runs part of the term.
+    only: Option<String>,
     shared: bool,
 }
 
@@ -251,7 +254,7 @@ struct DayView {
     theirs: Vec<EntryView>,
 }
 
-fn day_views(mine: &weeks::Week, theirs: &weeks::Week) -> Vec<DayView> {
+fn day_views(mine: &weeks::Week, theirs: &weeks::Week, term: Option<TermSpan>) -> Vec<DayView> {
     let entries = |list: Vec<weeks::Entry>| {
         list.into_iter()
             .map(|e| EntryView {
@@ -260,11 +263,12 @@ fn day_views(mine: &weeks::Week, theirs: &weeks::Week) -> Vec<DayView> {
                 section: e.section.unwrap_or_default(),
                 time: meeting_range(u32::from(e.start), u32::from(e.end)),
                 place: e.place,
+                only: e.dates.map(|own| format!("{} only", own.label())),
                 shared: e.shared,
             })
             .collect()
     };
-    weeks::side_by_side(mine, theirs)
+    weeks::side_by_side(mine, theirs, term)
         .into_iter()
         .map(|d| DayView {
             day: d.day.short(),
@@ -335,7 +339,7 @@ pub async fn show(
     // Their week is there only when the visibility rule counted them.
     let (days, my_untimed, their_untimed) = match weeks.shown.first() {
         Some((_, theirs)) => (
-            day_views(&weeks.mine, theirs),
+            day_views(&weeks.mine, theirs, spans.get(&term_code).copied()),
             codes(&weeks.mine.untimed()),
             codes(&theirs.untimed()),
         ),

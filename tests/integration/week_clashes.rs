@@ -9,6 +9,7 @@ use common::builders::ClassBuilder;
 use common::{spawn_quiet_app, Backend, Student, TestApp};
 use common_grounds::classes::{self, Class, MeetingId, NewClassMeeting};
 use common_grounds::clock;
+use common_grounds::friends::FriendshipStatus;
 
 /// A Spring 2026 lecture of `code` meeting `days` from `start` to `end`.
 fn section(app: &TestApp, code: &str, days: &str, start: &str, end: &str) -> Class {
@@ -319,5 +320,36 @@ backend_test!(
             ["· Jan 14 – Mar 3 only"],
             "{found}"
         );
+
+        // A friend's page sets the two weeks side by side: each half-term
+        // meeting says when it runs, on both sides.
+        let friend = app.student("fr2nd");
+        classes::enroll(&mut app.conn(), &friend.user.id, &first.id, clock::now()).unwrap();
+        crate::friends_week::befriend(
+            &app,
+            &me.user.id,
+            &friend.user.id,
+            FriendshipStatus::Accepted,
+        );
+        let (status, pair) = me.get(&app, "/friends/fr2nd").await;
+        assert_eq!(status, 200);
+        let tuesday = texts(&pair, ".week-pair tbody tr:nth-child(2) .week-entry");
+        assert_eq!(tuesday.len(), 3, "{pair}");
+        for (code, dates) in [
+            ("COMM 3410", "Jan 14 – Mar 3 only"),
+            ("COMM 3420", "Mar 16 – Apr 28 only"),
+        ] {
+            assert!(
+                tuesday
+                    .iter()
+                    .any(|t| t.contains(code) && t.contains(dates)),
+                "{tuesday:?}"
+            );
+        }
+        let theirs = texts(
+            &pair,
+            ".week-pair tbody tr:nth-child(2) td:nth-child(3) .week-dates",
+        );
+        assert_eq!(theirs, ["Jan 14 – Mar 3 only"], "{pair}");
     }
 );
