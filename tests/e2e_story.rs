@@ -1108,12 +1108,12 @@ impl Story {
         }
 
         // Hidden for every student: the reporters, the question's author, and B.
-        self.sees(others, "hidden after reports").await;
+        self.sees(others, "hidden by moderation").await;
         for p in [a, b] {
             self.go(p, &chat.thread).await;
             let shown = self.text(p, &format!("#{reply_id}")).await;
             assert!(
-                shown.contains("hidden after reports") && !shown.contains(reply_text),
+                shown.contains("hidden by moderation") && !shown.contains(reply_text),
                 "{} sees B's reply hidden: {shown:?}",
                 p.name
             );

@@ -350,7 +350,7 @@ backend_test!(
         for viewer in [&reader, &author] {
             let html = chat_as_seen(&app, &viewer.client, &page).await;
             assert!(!html.contains("the moderated words"), "hidden text gone");
-            assert!(html.contains("hidden after reports"));
+            assert!(html.contains("hidden by moderation"));
             assert!(html.contains("a reply that stays"));
         }
         assert_eq!(audit_rows(&app, AuditAction::Hide).len(), 1);
@@ -359,7 +359,7 @@ backend_test!(
         act("restore").await;
         let html = chat_as_seen(&app, &reader.client, &page).await;
         assert!(html.contains("the moderated words"), "text back");
-        assert!(!html.contains("hidden after reports"));
+        assert!(!html.contains("hidden by moderation"));
         let restored = message_by_id(&app, &message.id);
         assert_eq!((restored.flagged_count, restored.hidden), (0, false));
         assert_eq!(

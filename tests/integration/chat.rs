@@ -954,7 +954,7 @@ backend_test!(
             assert!(!page.contains("rude words"), "hidden text is not shown");
             let shown = shown_messages(&page);
             assert_eq!(shown.len(), 1);
-            assert_eq!(shown[0].text, "hidden after reports");
+            assert_eq!(shown[0].text, "hidden by moderation");
         }
         let reason: Option<String> = message_flags::table
             .filter(message_flags::user_id.eq(&b.user.id))

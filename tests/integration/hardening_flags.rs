@@ -140,7 +140,7 @@ backend_test!(
         }
         let page = chat_seen(&app, &reader, &class).await;
         assert!(!page.contains(text), "three reports hide it");
-        assert!(page.contains("hidden after reports"));
+        assert!(page.contains("hidden by moderation"));
 
         // Act: a moderator restores it, and the same three report it again.
         moderate(&app, &moderator, &message.id, "restore").await;
@@ -164,7 +164,7 @@ backend_test!(
         for viewer in [&reader, &author, &r1] {
             let page = chat_seen(&app, viewer, &class).await;
             assert!(page.contains(text), "it stays restored");
-            assert!(!page.contains("hidden after reports"));
+            assert!(!page.contains("hidden by moderation"));
         }
         let card = queue_card(&app, &moderator, &message.id)
             .await

@@ -150,7 +150,7 @@ fn thread_row(
             (excerpt(&shown), false)
         }
         Body::Deleted => ("[deleted]".to_string(), true),
-        Body::Hidden => ("hidden after reports".to_string(), true),
+        Body::Hidden => ("hidden by moderation".to_string(), true),
     };
     ThreadRow {
         id: t.opening.id.to_string(),
