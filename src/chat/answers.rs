@@ -133,6 +133,26 @@ pub fn mark(
                 )?;
             }
         }
+        // The reply's author hears their reply was chosen (by whom is not
+        // said), unless they marked it, or started the thread (told above),
+        // or left the class. Marking, unmarking and marking again tells them
+        // once while the first notice is unread.
+        if let (Some(answer), Some(author)) = (answer, reply.user_id.as_ref()) {
+            if author != &actor.id
+                && root.user_id.as_ref() != Some(author)
+                && crate::classes::is_enrolled(tx, author, &root.class_id)?
+                && !notifications::chat::unread_of_kind(tx, author, answer, Kind::AnswerChosen)?
+            {
+                notifications::notify(
+                    tx,
+                    &Notice::new(author, Kind::AnswerChosen, now).about_message(
+                        &root.class_id,
+                        &root.id,
+                        answer,
+                    ),
+                )?;
+            }
+        }
         Ok(root)
     })
 }

@@ -306,6 +306,7 @@ pub fn leave(
                 .filter(user_classes::class_id.eq(class_id)),
         )
         .execute(&mut **tx)?;
+        crate::notifications::chat::left_class(tx, &student.id, class_id, now)?;
         crate::accounts::sessions::announce_access_changed(tx, &student.id)?;
         Ok(class)
     })

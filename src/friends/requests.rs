@@ -570,6 +570,11 @@ fn act_in(
                     // unblocking cannot lift a decline. Mine still waiting is
                     // withdrawn, its notice with it, as a withdrawal does.
                     let theirs = row.user_id_1 == other_id;
+                    if theirs {
+                        // Their request is answered by the block: its notice
+                        // goes, so it no longer counts in my inbox or is mailed.
+                        notifications::friends::request_withdrawn(tx, &me.id, &other_id)?;
+                    }
                     let under = match row.status {
                         FriendshipStatus::Pending if theirs && still_waiting(&row, now) => {
                             Some((other_id.clone(), row.updated_at))

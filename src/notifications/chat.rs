@@ -169,9 +169,15 @@ pub fn muted_classes(conn: &mut DbConn, user: &UserId) -> QueryResult<Vec<(Class
         .collect())
 }
 
-/// Whether `$user` has unread notifications about `$thread` (owned ids), as
-/// an expression the thread page's head selects: only then does the page
-/// run `mark_thread_read`.
+/// The kinds a thread's page shows in full, so opening it reads them: its
+/// replies and its answer. A moderator's decision about the student's post
+/// is not among them (the page shows "[deleted]", not the reason): it stays
+/// unread, and is mailed, until the student opens it.
+pub const SHOWN_BY_THE_THREAD: [&str; 4] = ["reply", "thread_reply", "answered", "answer_chosen"];
+
+/// Whether `$user` has unread notifications about `$thread` (owned ids) that
+/// its page shows, as an expression the thread page's head selects: only
+/// then does the page run `mark_thread_read`.
 macro_rules! unread_about_thread {
     ($user:expr, $thread:expr, $now:expr) => {{
         use $crate::db::schema::notifications;
@@ -180,6 +186,9 @@ macro_rules! unread_about_thread {
             notifications::table
                 .filter(notifications::user_id.eq($user))
                 .filter(notifications::thread_id.eq($thread))
+                .filter(
+                    notifications::kind.eq_any($crate::notifications::chat::SHOWN_BY_THE_THREAD),
+                )
                 .filter(notifications::read_at.is_null())
                 .filter(notifications::created_at.le(now)),
         )
@@ -187,8 +196,9 @@ macro_rules! unread_about_thread {
 }
 pub(crate) use unread_about_thread;
 
-/// Marks the student's notifications about a thread read, as its page opens
-/// (one UPDATE). Returns how many were unread.
+/// Marks the student's notifications about a thread that its page shows
+/// (`SHOWN_BY_THE_THREAD`) read, as the page opens or shows replies live (one
+/// UPDATE). Returns how many were unread.
 pub fn mark_thread_read(
     conn: &mut DbConn,
     user: &UserId,
@@ -199,11 +209,49 @@ pub fn mark_thread_read(
         notifications::table
             .filter(notifications::user_id.eq(user))
             .filter(notifications::thread_id.eq(thread))
+            .filter(notifications::kind.eq_any(SHOWN_BY_THE_THREAD))
             .filter(notifications::read_at.is_null())
             .filter(notifications::created_at.le(now)),
     )
     .set(notifications::read_at.eq(Some(now)))
     .execute(conn)
+}
+
+/// A student left a class: what its chat said for them is read (its threads
+/// are no longer theirs to open), so it stops counting in their inbox. A
+/// moderator's decision about their own post stays until they read it.
+pub fn left_class(
+    tx: &mut Tx,
+    user: &UserId,
+    class: &ClassId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::user_id.eq(user))
+            .filter(notifications::class_id.eq(class))
+            .filter(notifications::kind.eq_any(SHOWN_BY_THE_THREAD))
+            .filter(notifications::read_at.is_null()),
+    )
+    .set(notifications::read_at.eq(Some(now)))
+    .execute(&mut **tx)
+}
+
+/// Whether `user` has an unread notice of `kind` about `message`.
+pub fn unread_of_kind(
+    conn: &mut DbConn,
+    user: &UserId,
+    message: &MessageId,
+    kind: Kind,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        notifications::table
+            .filter(notifications::user_id.eq(user))
+            .filter(notifications::message_id.eq(message))
+            .filter(notifications::kind.eq(kind.as_str()))
+            .filter(notifications::read_at.is_null()),
+    ))
+    .get_result(conn)
 }
 
 /// A new thread: its starter follows it. Called in the post's transaction.

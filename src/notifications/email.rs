@@ -200,7 +200,7 @@ pub fn topics_in_words(topics: &[Topic]) -> String {
         .filter(|t| topics.contains(t))
         .map(|t| match t {
             Topic::Replies => "replies",
-            Topic::Answers => "answered questions",
+            Topic::Answers => "answers",
             Topic::Friends => "friend requests",
             Topic::Moderation => "moderators' decisions",
         })

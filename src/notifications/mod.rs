@@ -92,7 +92,7 @@ impl Topic {
     pub fn label(self) -> &'static str {
         match self {
             Topic::Replies => "Replies to you and in threads you follow",
-            Topic::Answers => "Your question marked as answered",
+            Topic::Answers => "Your question answered, or your reply chosen as the answer",
             Topic::Friends => "Friend requests and accepted requests",
             Topic::Moderation => "Moderators' decisions about your posts and account",
         }
@@ -110,6 +110,7 @@ crate::text_enum!(
         Reply => "reply",
         ThreadReply => "thread_reply",
         Answered => "answered",
+        AnswerChosen => "answer_chosen",
         FriendRequest => "friend_request",
         FriendAccepted => "friend_accepted",
         MessageHidden => "message_hidden",
@@ -126,7 +127,7 @@ impl Kind {
     pub fn topic(self) -> Topic {
         match self {
             Kind::Reply | Kind::ThreadReply => Topic::Replies,
-            Kind::Answered => Topic::Answers,
+            Kind::Answered | Kind::AnswerChosen => Topic::Answers,
             Kind::FriendRequest | Kind::FriendAccepted => Topic::Friends,
             Kind::MessageHidden
             | Kind::MessageRestored
@@ -380,6 +381,21 @@ pub(crate) use muted;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thread_page_reads_its_chat_notices_not_moderators_decisions() {
+        let shown: Vec<Kind> = Kind::ALL
+            .iter()
+            .copied()
+            .filter(|k| chat::SHOWN_BY_THE_THREAD.contains(&k.as_str()))
+            .collect();
+        let chat_kinds: Vec<Kind> = [Topic::Replies, Topic::Answers]
+            .into_iter()
+            .flat_map(Kind::of_topic)
+            .collect();
+        assert_eq!(shown, chat_kinds);
+        assert_eq!(shown.len(), chat::SHOWN_BY_THE_THREAD.len());
+    }
 
     #[test]
     fn every_kind_has_a_topic_and_every_topic_a_kind() {

@@ -322,6 +322,7 @@ headlines! {
     Reply => "notifications/kinds/reply.txt",
     ThreadReply => "notifications/kinds/thread_reply.txt",
     Answered => "notifications/kinds/answered.txt",
+    AnswerChosen => "notifications/kinds/answer_chosen.txt",
     FriendRequest => "notifications/kinds/friend_request.txt",
     FriendAccepted => "notifications/kinds/friend_accepted.txt",
     MessageHidden => "notifications/kinds/message_hidden.txt",
@@ -375,6 +376,23 @@ mod tests {
         assert_eq!(
             view(Kind::Reply).headline(),
             "Violet Heron replied to your message in CS 2100"
+        );
+        // Reports hid it (no reason), or a moderator did (with one).
+        assert_eq!(
+            view(Kind::MessageHidden).headline(),
+            "Your message in CS 2100 is hidden while moderators review it"
+        );
+        let decided = NotificationView {
+            detail: Some("Spam".into()),
+            ..view(Kind::MessageHidden)
+        };
+        assert_eq!(
+            decided.headline(),
+            "A moderator hid your message in CS 2100"
+        );
+        assert_eq!(
+            view(Kind::AnswerChosen).headline(),
+            "Your reply was marked as the answer in CS 2100"
         );
         // Plain text: the page escapes it, so nothing is escaped twice here.
         assert_eq!(

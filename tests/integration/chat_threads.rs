@@ -16,6 +16,8 @@ use common_grounds::accounts::User;
 use common_grounds::chat::{self, ClassMessage, Draft, MessageBody, Rules};
 use common_grounds::classes::Class;
 use common_grounds::clock;
+use common_grounds::db;
+use common_grounds::notifications::{self, Kind, Notice};
 
 /// The rules the test app runs with (its secret), with no pause between posts,
 /// so one student can post several replies in a row.
@@ -343,11 +345,32 @@ backend_test!(
         reply(&app, &a.user, &class, &thread, "Seen live");
         let (_, home) = b.get(&app, "/").await;
         assert_eq!(home_mark(&home, &class).as_deref(), Some("1 new"));
+        // B follows the thread: the reply is in B's inbox too, beside a
+        // notice about another thread.
+        let now = clock::now();
+        let unread_notices = || -> i64 {
+            use common_grounds::db::schema::notifications;
+            use diesel::prelude::*;
+            notifications::table
+                .filter(notifications::user_id.eq(&b.user.id))
+                .filter(notifications::read_at.is_null())
+                .count()
+                .get_result(&mut app.conn())
+                .unwrap()
+        };
+        let elsewhere = old_thread(&app, &other, &[&b.user], 1, 0, 1);
+        for (class, about) in [(&class, &thread), (&other, &elsewhere)] {
+            let notice = Notice::new(&b.user.id, Kind::ThreadReply, now)
+                .about_message(&class.id, &about.id, &about.id);
+            db::write_tx(&mut app.conn(), |tx| notifications::notify(tx, &notice)).unwrap();
+        }
+        assert_eq!(unread_notices(), 2);
         // What the script sends once it showed the reply.
         let response = b.post(&app, &page, &format!("{page}/read"), &[]).await;
         assert_eq!(response.status().as_u16(), 204);
         let (_, home) = b.get(&app, "/").await;
         assert_eq!(home_mark(&home, &class), None, "read");
+        assert_eq!(unread_notices(), 1, "the notice the page showed is read");
         // The mark is B's data: in B's export, and in no one else's.
         let (_, export) = b.get(&app, "/account/export").await;
         let json: serde_json::Value = serde_json::from_str(&export).unwrap();

@@ -17,7 +17,7 @@ use common_grounds::accounts::UserId;
 use common_grounds::chat::{self, ClassMessage, Draft, MessageBody, MessageId, Rules};
 use common_grounds::classes::Class;
 use common_grounds::clock;
-use common_grounds::db::schema::{notifications, user_classes, users};
+use common_grounds::db::schema::{notifications, users};
 use common_grounds::db::{self, DbConn};
 use common_grounds::notifications::{self as notices, view, Kind};
 use diesel::connection::{Connection, InstrumentationEvent};
@@ -347,11 +347,25 @@ backend_test!(
             .await;
         assert_eq!(r.status().as_u16(), 404);
 
-        // A leaves the class: B's next reply does not reach A.
+        // A leaves the class: B's reply, unread, no longer counts in A's
+        // inbox (its thread is no longer A's to open), and B's next reply
+        // does not reach A.
+        assert_eq!(
+            rows_of(&app, &a.user.id),
+            [("reply".to_string(), Some(reply.id.clone()), false)]
+        );
+        let left = a
+            .post(&app, "/", &format!("/classes/{}/leave", class.id), &[])
+            .await;
+        assert_eq!(left.status().as_u16(), 303);
+        assert!(
+            !common_grounds::classes::is_enrolled(&mut app.conn(), &a.user.id, &class.id).unwrap()
+        );
+        assert_eq!(
+            rows_of(&app, &a.user.id),
+            [("reply".to_string(), Some(reply.id.clone()), true)]
+        );
         let before = rows_of(&app, &a.user.id).len();
-        diesel::delete(user_classes::table.find((&a.user.id, &class.id)))
-            .execute(&mut app.conn())
-            .unwrap();
         let c = app.student("cwrz");
         common::seed::enroll(&mut app.conn(), &c.user, &class);
         post(

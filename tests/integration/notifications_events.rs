@@ -16,7 +16,7 @@ use chrono::Duration;
 use common::*;
 use common_grounds::accounts::{Role, UserId};
 use common_grounds::campus_time::CampusTime;
-use common_grounds::chat::{self, FlagReason};
+use common_grounds::chat::{self, ClassMessage, FlagReason};
 use common_grounds::classes::Class;
 use common_grounds::clock;
 use common_grounds::db::schema::{notifications, user_classes};
@@ -145,6 +145,30 @@ backend_test!(
             assert!(matches!(out, RequestOutcome::NowFriends { .. }));
         })
         .await;
+
+        // Blocking someone whose request waits takes their request's notice
+        // out of the inbox: it no longer counts, nor is it mailed.
+        let e = app.student("erwy");
+        requests::request(&mut app.conn(), &e.user, "cryz", "virginia.edu", now).unwrap();
+        let from_e = || -> i64 {
+            notifications::table
+                .filter(notifications::user_id.eq(&c.user.id))
+                .filter(notifications::other_user_id.eq(&e.user.id))
+                .count()
+                .get_result(&mut app.conn())
+                .unwrap()
+        };
+        assert_eq!(from_e(), 1);
+        requests::act(
+            &mut app.conn(),
+            &c.user,
+            "erwy",
+            Action::Block,
+            "virginia.edu",
+            now,
+        )
+        .unwrap();
+        assert_eq!(from_e(), 0);
     }
 );
 
@@ -356,7 +380,7 @@ backend_test!(
 );
 
 backend_test!(
-    async fn a_moderators_answer_mark_notifies_the_starter_their_own_does_not(backend: Backend) {
+    async fn answer_marks_tell_the_starter_and_the_chosen(backend: Backend) {
         let app = spawn_app(backend).await;
         let rules = rules(&app);
         let starter = app.student("stqz");
@@ -389,68 +413,76 @@ backend_test!(
             Some(&thread),
             "Or by contradiction.",
         );
-
-        let before = counts(&app);
-        chat::answers::mark(
+        let own = post(
             &mut app.conn(),
-            &starter.user,
-            &first.id,
-            true,
-            clock::now(),
-            |_, _, _| Ok(0),
-        )
-        .unwrap();
-        chat::answers::mark(
-            &mut app.conn(),
-            &starter.user,
-            &first.id,
-            false,
-            clock::now(),
-            |_, _, _| Ok(0),
-        )
-        .unwrap();
-        nothing_new(&app, &before, "the starter's own mark and unmark");
-
-        exactly_one(&app, &starter, Kind::Answered, || async {
+            &rules,
+            &starter,
+            &class,
+            Some(&thread),
+            "Found it: page 12.",
+        );
+        let mark = |who: &Student, reply: &ClassMessage, on: bool| {
             chat::answers::mark(
                 &mut app.conn(),
-                &moderator.user,
-                &second.id,
-                true,
+                &who.user,
+                &reply.id,
+                on,
                 clock::now(),
                 |_, _, _| Ok(0),
             )
             .unwrap();
+        };
+
+        // The starter's mark tells the reply's author, not the starter.
+        exactly_one(&app, &helper, Kind::AnswerChosen, || async {
+            mark(&starter, &first, true)
         })
         .await;
+        // Unmarking and marking again tells no one while that notice is unread.
         let before = counts(&app);
-        chat::answers::mark(
-            &mut app.conn(),
-            &moderator.user,
-            &second.id,
-            false,
-            clock::now(),
-            |_, _, _| Ok(0),
-        )
-        .unwrap();
-        nothing_new(&app, &before, "an unmark");
+        mark(&starter, &first, false);
+        mark(&starter, &first, true);
+        mark(&starter, &first, false);
+        nothing_new(&app, &before, "unmarking and marking again");
 
-        // A starter who left the class hears nothing of it (the notice quotes
-        // the answer, which is for the class's members).
-        diesel::delete(user_classes::table.find((&starter.user.id, &class.id)))
-            .execute(&mut app.conn())
-            .unwrap();
+        // A moderator's mark tells the starter too; an unmark tells no one.
         let before = counts(&app);
-        chat::answers::mark(
-            &mut app.conn(),
-            &moderator.user,
-            &first.id,
-            true,
-            clock::now(),
-            |_, _, _| Ok(0),
-        )
-        .unwrap();
-        nothing_new(&app, &before, "an answer marked after the starter left");
+        mark(&moderator, &second, true);
+        let after = counts(&app);
+        for who in [&starter, &helper] {
+            assert_eq!(
+                after[&who.user.id] - before.get(&who.user.id).unwrap_or(&0),
+                1
+            );
+        }
+        let kinds: Vec<String> = notifications::table
+            .filter(notifications::message_id.eq(&second.id))
+            .filter(notifications::kind.ne("reply"))
+            .order(notifications::kind)
+            .select(notifications::kind)
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(kinds, ["answer_chosen", "answered"]);
+        let before = counts(&app);
+        mark(&moderator, &second, false);
+        nothing_new(&app, &before, "an unmark");
+        // The starter's own reply, chosen by a moderator: told once, as the starter.
+        exactly_one(&app, &starter, Kind::Answered, || async {
+            mark(&moderator, &own, true)
+        })
+        .await;
+        mark(&moderator, &own, false);
+
+        // Nor does anyone who left the class hear of it (the notice quotes
+        // the answer, which is for the class's members).
+        for who in [&starter, &helper] {
+            diesel::delete(user_classes::table.find((&who.user.id, &class.id)))
+                .execute(&mut app.conn())
+                .unwrap();
+        }
+        let before = counts(&app);
+        mark(&moderator, &second, true);
+        nothing_new(&app, &before, "an answer marked after both left");
     }
 );
 

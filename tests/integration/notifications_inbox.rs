@@ -219,16 +219,30 @@ backend_test!(
             &other,
             now - Duration::seconds(1),
         );
-        assert_eq!(unread_rows(&app, &a.user), 3);
+        // A moderator's decision about a reply in the thread: the thread's
+        // page shows "[deleted]", not the reason, so it stays unread.
+        notify(
+            &mut app.conn(),
+            &Notice::new(&a.user.id, Kind::MessageRemoved, now - Duration::seconds(1))
+                .about_message(&root.class_id, &root.id, &first.id)
+                .with_detail(Some("Personal information")),
+        );
+        assert_eq!(unread_rows(&app, &a.user), 4);
 
         let open = format!("/notifications/{newest}");
         let response = a.client.get(app.url(&open)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 303);
         let target = location(&response);
-        // The page it lands on counts only the other thread's notice.
+        // The page it lands on counts only the other thread's notice and the
+        // moderator's decision.
         let (_, landed) = a.get(&app, target.split('#').next().unwrap()).await;
-        assert_eq!(nav_count(&landed).as_deref(), Some("1"));
-        assert_eq!(unread_rows(&app, &a.user), 1);
+        assert_eq!(nav_count(&landed).as_deref(), Some("2"));
+        assert_eq!(unread_rows(&app, &a.user), 2);
+        // Opening the thread itself does not read the decision either.
+        let (_, again) = a.get(&app, target.split('#').next().unwrap()).await;
+        assert_eq!(nav_count(&again).as_deref(), Some("2"));
+        let (_, inbox) = a.get(&app, "/notifications").await;
+        assert!(inbox.contains("Personal information"), "{inbox}");
         app.stop().await;
     }
 );

@@ -744,7 +744,8 @@ pub async fn mark_all_read(
 }
 
 /// The thread page's script, after showing replies live: they count as read,
-/// as they would after a reload. 204, or 404 for a thread the student cannot see.
+/// as they would after a reload, and so do the notifications about them.
+/// 204, or 404 for a thread the student cannot see.
 #[post("/classes/{id:[0-9a-f-]{36}}/threads/{thread:[0-9a-f-]{36}}/read")]
 pub async fn mark_thread_read(
     state: web::Data<AppState>,
@@ -755,9 +756,11 @@ pub async fn mark_thread_read(
     let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
     let viewer = current.user.id.clone();
     let marked = with_conn(&state.pool, move |conn| {
-        Ok(chat::reads::mark_thread_seen(
-            conn, &viewer, &class_id, &thread_id,
-        )?)
+        let marked = chat::reads::mark_thread_seen(conn, &viewer, &class_id, &thread_id)?;
+        if marked {
+            notifications::chat::mark_thread_read(conn, &viewer, &thread_id, clock::now())?;
+        }
+        Ok(marked)
     })
     .await?;
     if !marked {
