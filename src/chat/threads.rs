@@ -411,6 +411,10 @@ pub struct ThreadPage {
     /// The viewer has unread notifications about the thread (its page marks
     /// them read).
     pub unread_notices: bool,
+    /// Its replies as the thread list counts them: neither deleted nor held,
+    /// whoever the viewer is (a count that saw held replies would tell the
+    /// class that a reply shown as hidden is really held).
+    pub replies: usize,
 }
 
 /// What the list needs of a reply: no text, and its author only as "mine".
@@ -1059,9 +1063,11 @@ pub fn thread_page(
         now,
     };
     let thread = shape.thread(&root, &replies);
+    let counted = replies.iter().filter(|m| !m.held && !m.deleted).count();
     Ok(ThreadPage {
         class,
         thread,
+        replies: counted,
         new_ids,
         latest_event: head.latest_event,
         pinned: root.pinned_at.is_some(),

@@ -190,6 +190,12 @@
     if (indent) {
       item.className = item.className.replace(/indent-\d+/, indent[0]);
     }
+    // Past the deepest indent, what it answers stays named.
+    var replyingTo = oldItem.querySelector(".replying-to");
+    var head = item.querySelector(".msg-head");
+    if (replyingTo && head && !item.querySelector(".replying-to")) {
+      head.insertAdjacentElement("afterend", replyingTo.cloneNode(true));
+    }
     var active = document.activeElement;
     var focused = active && oldItem.contains(active) ? active : null;
     var caret =

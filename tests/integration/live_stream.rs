@@ -922,5 +922,40 @@ async fn a_deep_reply_arriving_live_names_what_it_answers_in_a_browser() {
     };
     assert_eq!(seen[0], "4");
     assert_eq!(seen[1], format!("replying to {deepest_name}"));
+
+    // A, who started the thread, marks it as the answer: B's page redraws the
+    // reply with its badge, and it still names what it answers.
+    let answer = message_with(&app, "Depth four answer");
+    let page = format!("/classes/{class}/threads/{thread}");
+    let marked = a
+        .post(
+            &app,
+            &page,
+            &format!("/messages/{answer}/answer"),
+            &[("mark", "yes")],
+        )
+        .await;
+    assert_eq!(marked.status().as_u16(), 303);
+    let read = "var item = document.getElementById('m-' + arguments[0]).closest('li'); \
+                if (!item.querySelector('.badge.answered')) return null; \
+                var note = item.querySelector('.replying-to'); \
+                return [item.getAttribute('data-depth'), note ? note.textContent : ''];";
+    let started = std::time::Instant::now();
+    let seen = loop {
+        let seen = client
+            .execute(read, vec![serde_json::json!(answer.to_string())])
+            .await
+            .unwrap();
+        if !seen.is_null() {
+            break seen;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the answer mark did not arrive live"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(seen[0], "4");
+    assert_eq!(seen[1], format!("replying to {deepest_name}"));
     client.close().await.unwrap();
 }

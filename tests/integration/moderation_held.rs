@@ -789,6 +789,45 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_reply_held_under_replies_is_counted_as_on_the_list(backend: Backend) {
+        // Arrange: a reply with a reply under it.
+        let app = spawn_app(backend).await;
+        let starter = app.student("sta1a");
+        let replier = app.student("rep2b");
+        let named = app.student("nam3c");
+        set_display_name(&app, &named, "angela");
+        let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
+        post(&app, &starter, &class, "Who has the lab notes", None, false).await;
+        let root = message_with(&app, "Who has the lab notes");
+        post(&app, &replier, &class, "Try the desk", Some(&root), false).await;
+        let reply = message_with(&app, "Try the desk");
+        post(&app, &named, &class, "Which desk?", Some(&reply), false).await;
+
+        // Act: its author edits it to name a classmate, and confirms: held,
+        // but kept on the page as hidden, for the reply under it.
+        let page = format!("/classes/{class}/threads/{root}");
+        let saved = replier
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{reply}/edit"),
+                &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
+            )
+            .await;
+        assert_eq!(saved.status().as_u16(), 303);
+        assert!(held_state(&app, &reply).0);
+
+        // Assert: the thread page counts what the list counts, so the count
+        // does not tell the class that the hidden reply is a held one.
+        let (_, thread) = starter.get(&app, &page).await;
+        assert!(thread.contains("hidden by moderation"), "{thread}");
+        assert!(thread.contains("1 reply ·"), "{thread}");
+        let (_, list) = starter.get(&app, &format!("/classes/{class}")).await;
+        assert!(list.contains("1 reply"), "{list}");
+    }
+);
+
 /// Says what a page would scroll sideways by, if anything.
 const SIDEWAYS: &str =
     "return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth };";

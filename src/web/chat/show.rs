@@ -657,15 +657,7 @@ pub async fn show_thread(
     let id = page.class.id.to_string();
     let thread = page.thread.messages.first().map(|m| m.id.clone());
     let thread_id = thread.map(|t| t.to_string()).unwrap_or_default();
-    // Counted as the thread list counts them: not a deleted placeholder, nor
-    // the viewer's own reply still held for review.
-    let replies = page
-        .thread
-        .messages
-        .iter()
-        .skip(1)
-        .filter(|m| !m.held && !matches!(m.body, crate::chat::threads::Body::Deleted))
-        .count();
+    let replies = page.replies;
     let pinned = page.pinned;
     let first_new = page
         .thread
