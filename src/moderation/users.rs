@@ -143,14 +143,14 @@ pub fn lift_suspension(
     actor: &UserId,
     who: &str,
     now: NaiveDateTime,
-) -> Result<String, AccountActionError> {
+) -> Result<ActedOn, AccountActionError> {
     db::write_tx(conn, |tx| {
         let target = find_by_login(tx, who)?.ok_or(AccountActionError::NotFound)?;
         if !accounts::end_running_suspension(tx, &target.id, now)? {
             return Err(AccountActionError::NotSuspended);
         }
         lift(tx, actor, &target, now)?;
-        Ok(target.computing_id)
+        Ok(ActedOn::of(target))
     })
 }
 

@@ -417,6 +417,11 @@ backend_test!(
             )
             .await;
         assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(
+            r.headers()["location"],
+            "/admin/users?q=su5p",
+            "back to the search"
+        );
         assert_eq!(audit_rows(&app, AuditAction::Suspend).len(), 1);
         assert_eq!(session_count(&app, &suspended.user.id), 0, "sessions ended");
         let (status, _) = suspended.get(&app, &page).await;
@@ -458,10 +463,23 @@ backend_test!(
         assert_eq!(requests, 0);
         drop(conn);
 
+        // Lifted from the person's page, which it comes back to.
+        let person = format!("/admin/users/{}", suspended.user.id);
+        let (_, person_page) = moderator.get(&app, &person).await;
+        assert!(
+            person_page.contains(r#"name="from" value="person""#),
+            "{person_page}"
+        );
         let r = moderator
-            .post(&app, "/admin/users?q=su5p", "/admin/users/su5p/lift", &[])
+            .post(
+                &app,
+                &person,
+                "/admin/users/su5p/lift",
+                &[("from", "person")],
+            )
             .await;
         assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(r.headers()["location"], person.as_str());
         assert_eq!(audit_rows(&app, AuditAction::LiftSuspension).len(), 1);
         assert_eq!(user_row(&app, &suspended.user.id).suspended_until, None);
         for (path, fields) in &attempts {

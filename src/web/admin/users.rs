@@ -11,7 +11,7 @@ use crate::campus_time::{CampusTime, Stamp};
 use crate::clock;
 use crate::moderation;
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{CsrfForm, SessionForm, Staff, StaffForm};
+use crate::web::guard::{SessionForm, Staff, StaffForm};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 use crate::web::views::{self, FlashRedirect};
@@ -107,10 +107,22 @@ fn users_page_for(who: &str) -> String {
     )
 }
 
+/// Where an account action lands: back on the person's page when its form
+/// was there (`from=person`), else on the search that listed them.
+fn back_after(from: &str, who: &str, acted: &moderation::users::ActedOn) -> String {
+    match from {
+        "person" => format!("/admin/users/{}", acted.user_id),
+        _ => users_page_for(who),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct RoleForm {
     csrf_token: String,
     role: String,
+    /// "person" on the person's page (`back_after`).
+    #[serde(default)]
+    from: String,
 }
 
 impl SessionForm for RoleForm {
@@ -149,6 +161,7 @@ pub async fn change_role(
     })
     .await?;
     state.live.access_changed(&changed.user_id);
+    let back = back_after(&form.from, &path, &changed);
     let changed = changed.computing_id;
     Ok(FlashRedirect::done(
         &back,
@@ -170,6 +183,9 @@ pub struct SuspendForm {
     until: String,
     #[serde(default)]
     reason: String,
+    /// "person" on the person's page (`back_after`).
+    #[serde(default)]
+    from: String,
 }
 
 impl SessionForm for SuspendForm {
@@ -213,15 +229,16 @@ pub async fn suspend(
     let until = suspension_end(&form.length, &form.until, now, campus)?;
     let reason = form.reason.clone();
     let who = path.into_inner();
-    let back = users_page_for(&who);
     let actor = current.user.id.clone();
+    let login = who.clone();
     let suspended = with_conn(&state.pool, move |conn| {
         Ok(moderation::users::suspend_account(
-            conn, &actor, &who, until, &reason, false, now, campus,
+            conn, &actor, &login, until, &reason, false, now, campus,
         )?)
     })
     .await?;
     state.live.access_changed(&suspended.user_id);
+    let back = back_after(&form.from, &who, &suspended);
     let name = suspended.computing_id;
     Ok(FlashRedirect::done(
         &back,
@@ -233,27 +250,41 @@ pub async fn suspend(
     ))
 }
 
+#[derive(Deserialize)]
+pub struct LiftForm {
+    csrf_token: String,
+    /// "person" on the person's page (`back_after`).
+    #[serde(default)]
+    from: String,
+}
+
+impl SessionForm for LiftForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[post("/users/{who}/lift")]
 pub async fn lift(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    StaffForm(current, _): StaffForm<CsrfForm>,
+    StaffForm(current, form): StaffForm<LiftForm>,
 ) -> Result<FlashRedirect, AppError> {
     let who = path.into_inner();
-    let back = users_page_for(&who);
     let actor = current.user.id.clone();
-    let name = with_conn(&state.pool, move |conn| {
+    let login = who.clone();
+    let lifted = with_conn(&state.pool, move |conn| {
         Ok(moderation::users::lift_suspension(
             conn,
             &actor,
-            &who,
+            &login,
             clock::now(),
         )?)
     })
     .await?;
     Ok(FlashRedirect::done(
-        &back,
-        format!("{name}'s suspension is lifted."),
+        &back_after(&form.from, &who, &lifted),
+        format!("{}'s suspension is lifted.", lifted.computing_id),
     ))
 }
 
