@@ -323,6 +323,13 @@ backend_test!(
             "{card}"
         );
         assert!(card.contains("1 counting toward hiding"), "{card}");
+        // Said as for a newcomer's report: the card does not tell which
+        // reports were made by the students the moderator suspended.
+        assert_eq!(
+            card.matches("or from an account suspended since").count(),
+            2,
+            "{card}"
+        );
     }
 );
 

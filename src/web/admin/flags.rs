@@ -92,8 +92,10 @@ fn report_line(time: QueueTime, report: &crate::chat::Report) -> ReportLine {
                 Some(time.at(at)),
                 "; does not count toward hiding",
             ),
+            // Either cause, in the same words: naming which one would tell
+            // a moderator which reports a student they suspended had made.
             (None, false, None) => (
-                "from a newer member of the class; does not count toward hiding",
+                "does not count toward hiding: from a newer member of the class, or from an account suspended since",
                 None,
                 "",
             ),
