@@ -31,11 +31,14 @@ pub fn current(tx: &mut Tx, id: &MessageId) -> QueryResult<Option<super::ClassMe
     super::find(tx, id)
 }
 
-/// Hides a message from students.
+/// Hides a message from students, or keeps hidden one that reports hid: a
+/// moderator's decision, so its waiting reports are marked reviewed (kept,
+/// and no longer waiting in the queue).
 pub fn hide(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
     let Some(message) = locked(tx, id)? else {
         return Ok(0);
     };
+    super::flags::dismiss_waiting_reports(tx, id, now)?;
     let conn: &mut DbConn = tx;
     let n = diesel::update(class_messages::table.find(id))
         .set((

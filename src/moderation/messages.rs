@@ -53,7 +53,7 @@ impl QueueState {
     pub(super) fn predicate(self) -> String {
         match self {
             QueueState::Waiting => format!(
-                "class_messages.id IN ({WAITING_REPORTS} UNION ALL {HIDDEN_IDS})"
+                "class_messages.id IN ({WAITING_REPORTS} UNION ALL {HIDDEN_UNDECIDED})"
             ),
             QueueState::Hidden => format!("class_messages.id IN ({HIDDEN_IDS})"),
             QueueState::Dismissed => format!(
@@ -88,6 +88,18 @@ impl QueueState {
 /// Messages hidden from students (by reports or by a moderator) and not
 /// removed: the partial index `idx_class_messages_hidden` holds exactly these.
 const HIDDEN_IDS: &str = "SELECT h.id FROM class_messages h WHERE h.hidden AND NOT h.deleted";
+
+/// Hidden messages no moderator has decided on: hidden by reports, with no
+/// moderator's hide since (a moderator's hide, or "Keep hidden", is a
+/// decision, and leaves the Waiting tab for Hidden). Starts from the hidden
+/// set; `idx_audit_log_target` finds each one's hides.
+const HIDDEN_UNDECIDED: &str =
+    "SELECT h.id FROM class_messages h WHERE h.hidden AND NOT h.deleted \
+     AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.target_type = 'message' \
+     AND a.target_id = h.id AND a.action = 'hide' AND a.actor_id IS NOT NULL \
+     AND NOT EXISTS (SELECT 1 FROM audit_log b WHERE b.target_type = 'message' \
+     AND b.target_id = h.id AND b.action = 'hide' AND b.actor_id IS NULL \
+     AND b.created_at > a.created_at))";
 
 /// Messages with a report waiting for review (`idx_message_flags_pending`).
 const WAITING_REPORTS: &str = "SELECT f.message_id FROM message_flags f WHERE f.cleared_at IS NULL";
@@ -141,6 +153,8 @@ pub struct Decision {
     pub action: AuditAction,
     pub at: NaiveDateTime,
     pub category: Option<ReasonCategory>,
+    /// Students' reports hid it (`BY_REPORTS`), not a moderator.
+    pub by_reports: bool,
 }
 
 /// A message in the flag queue, with its class, its reports, its kept versions and its thread.
@@ -185,6 +199,17 @@ impl QueueItem {
                 .decision
                 .as_ref()
                 .is_some_and(|d| d.action == AuditAction::Delete)
+    }
+
+    /// Hidden by students' reports and not yet decided by a moderator: the
+    /// card offers "Keep hidden" beside Restore and Remove.
+    pub fn hidden_by_reports(&self) -> bool {
+        self.message.hidden
+            && !self.message.deleted
+            && self
+                .decision
+                .as_ref()
+                .is_none_or(|d| d.action == AuditAction::Hide && d.by_reports)
     }
 
     /// Its reports were dismissed and it was left as it is.
@@ -339,6 +364,7 @@ fn latest_decisions(
                 Decision {
                     action,
                     at,
+                    by_reports: category.as_deref() == Some(BY_REPORTS),
                     category: category.and_then(|c| c.parse().ok()),
                 },
             );
@@ -648,6 +674,15 @@ pub fn delete(
     )
 }
 
+/// Whether students' reports hid this message and no moderator decided on it
+/// since: the newest staff decision on it is the reports' hide.
+fn hidden_by_reports(tx: &mut Tx, id: &MessageId) -> QueryResult<bool> {
+    let conn: &mut DbConn = tx;
+    Ok(latest_decisions(conn, std::slice::from_ref(id))?
+        .remove(id.as_str())
+        .is_none_or(|d| d.action == AuditAction::Hide && d.by_reports))
+}
+
 /// One staff action on a message: chat's write and the audit row, in one
 /// write transaction. Returns the message as it was before. `reason` (a hide
 /// or removal) or `note` (a restore or dismissal) is the audit row's reason.
@@ -677,7 +712,10 @@ fn act(
         match action {
             AuditAction::Dismiss => {}
             _ if message.deleted => return Err(ActionError::Deleted),
-            AuditAction::Hide if message.hidden => return Err(ActionError::AlreadyHidden),
+            // Hidden by reports, a moderator's hide keeps it hidden: their decision.
+            AuditAction::Hide if message.hidden && !hidden_by_reports(tx, &message.id)? => {
+                return Err(ActionError::AlreadyHidden)
+            }
             AuditAction::Restore if !message.hidden => return Err(ActionError::NotHidden),
             _ => {}
         }
@@ -711,7 +749,8 @@ fn tell_author(
         return Ok(false);
     };
     let (kind, detail) = match action {
-        AuditAction::Hide if !message.hidden && !message.deleted => (Kind::MessageHidden, reason),
+        // A hide of a shown message, or one kept hidden after reports hid it.
+        AuditAction::Hide if !message.deleted => (Kind::MessageHidden, reason),
         AuditAction::Restore if message.hidden && !message.deleted => (Kind::MessageRestored, None),
         AuditAction::Delete if !message.deleted => (Kind::MessageRemoved, reason),
         _ => return Ok(false),

@@ -395,6 +395,89 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_hide_is_a_decision_and_keep_hidden_decides_one_by_reports(backend: Backend) {
+        use common_grounds::db::schema::notifications;
+        let f = four_flagged(backend).await;
+        let (app, moderator) = (&f.app, &f.moderator);
+        let act = |id: &MessageId, action: &str| format!("/admin/messages/{id}/{action}");
+        let (_, html) = moderator.get(app, "/admin/flags").await;
+        let card = card_text(&html, &f.hidden.id).unwrap();
+        assert!(
+            card.contains("Keep hidden") && card.contains("Restore"),
+            "{card}"
+        );
+        assert!(!card_text(&html, &f.two.id).unwrap().contains("Keep hidden"));
+
+        // A moderator hides a shown, reported message: decided, so it leaves
+        // Waiting for Hidden, its reports reviewed, with no "Keep hidden".
+        let r = moderator
+            .post(
+                app,
+                "/admin/flags",
+                &act(&f.two.id, "hide"),
+                &[("category", "spam")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(waiting_reports_on(app, &f.two.id), 0);
+        let (_, html) = moderator.get(app, "/admin/flags").await;
+        assert_eq!(
+            card_ids(&html),
+            ids(&[&f.hidden, &f.older_one, &f.newer_one])
+        );
+        let (_, hidden_tab) = moderator.get(app, "/admin/flags?state=hidden").await;
+        assert_eq!(card_ids(&hidden_tab), ids(&[&f.hidden, &f.two]));
+        let card = card_text(&hidden_tab, &f.two.id).unwrap();
+        assert!(
+            card.contains("Restore") && !card.contains("Keep hidden"),
+            "{card}"
+        );
+
+        // The one reports hid: "Keep hidden" is the moderator's decision. It
+        // stays hidden, leaves Waiting, and its author hears a moderator's words.
+        let (status, page) = moderator
+            .post_and_follow(
+                app,
+                "/admin/flags",
+                &act(&f.hidden.id, "hide"),
+                &[("category", "harassment"), ("reason", "Name-calling")],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(page.contains("kept hidden"), "{page}");
+        assert!(stored(app, &f.hidden.id).hidden);
+        assert_eq!(waiting_reports_on(app, &f.hidden.id), 0);
+        assert_eq!(card_ids(&page), ids(&[&f.older_one, &f.newer_one]));
+        assert!(tabs(&page).contains(&("Waiting (2)".to_string(), true)));
+        let author = stored(app, &f.hidden.id).user_id.unwrap();
+        let told: Vec<(String, Option<String>)> = notifications::table
+            .filter(notifications::user_id.eq(&author))
+            .filter(notifications::message_id.eq(&f.hidden.id))
+            .select((notifications::kind, notifications::detail))
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(told[0].0, "message_hidden");
+        assert!(
+            told[0].1.as_deref().unwrap().contains("Name-calling"),
+            "{told:?}"
+        );
+
+        // Pressed again, it is decided already: refused, nothing logged.
+        let (_, again) = moderator
+            .post_and_follow(
+                app,
+                "/admin/flags",
+                &act(&f.hidden.id, "hide"),
+                &[("category", "harassment")],
+            )
+            .await;
+        assert!(again.contains("already hidden"), "{again}");
+        assert_eq!(audit_of(app, &f.hidden.id).len(), 1);
+    }
+);
+
+backend_test!(
     async fn a_second_press_changes_nothing_and_logs_nothing(backend: Backend) {
         // Arrange: one message hidden, one dismissed, one removed, as a first
         // moderator's presses leave them.
@@ -429,13 +512,21 @@ backend_test!(
             let r = moderator
                 .post(app, "/admin/flags", &act(&message.id, action), fields)
                 .await;
-            answers.push((r.status().as_u16(), r.text().await.unwrap()));
+            let status = r.status().as_u16();
+            let location = r
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string());
+            // The flash is shown once, on the next page.
+            let (_, page) = moderator.get(app, "/admin/flags").await;
+            answers.push((status, location, page));
         }
 
-        // Assert: each refused in words; each message keeps its one log row
-        // and its state.
-        for ((_, action, _, words), (status, page)) in seconds.iter().zip(&answers) {
-            assert_eq!(*status, 400, "{action}");
+        // Assert: each refused in words, back on the queue (not a dead end);
+        // each message keeps its one log row and its state.
+        for ((_, action, _, words), (status, location, page)) in seconds.iter().zip(&answers) {
+            assert_eq!(*status, 303, "{action}");
+            assert_eq!(location.as_deref(), Some("/admin/flags"), "{action}");
             assert!(page.contains(words), "{action}: {page}");
             assert!(page.contains("Nothing was changed"), "{action}: {page}");
         }

@@ -329,8 +329,9 @@ backend_test!(
             Some("Harassment or bullying: Under review for harassment")
         );
 
-        // The removal, through the queue's form with its reason's category and words.
-        let (status, queue) = moderator.get(&app, "/admin/flags").await;
+        // The removal, through the queue's form with its reason's category
+        // and words (in the Hidden tab: the hide was a decision).
+        let (status, queue) = moderator.get(&app, "/admin/flags?state=hidden").await;
         assert_eq!(status, 200);
         assert!(queue.contains("Why remove it"));
         let detail = exactly_one(&app, &author, Kind::MessageRemoved, || async {

@@ -36,6 +36,8 @@ struct QueueRow {
     /// Reports waiting for review, counting or not.
     waiting: usize,
     hidden: bool,
+    /// Hidden by reports, not yet decided: "Keep hidden" is offered.
+    hidden_by_reports: bool,
     /// A report has waited more than 48 hours.
     overdue: bool,
     dismissed: bool,
@@ -263,6 +265,7 @@ pub async fn flags(
             counting: item.message.flagged_count,
             waiting: item.waiting(),
             hidden: item.message.hidden && !item.message.deleted,
+            hidden_by_reports: item.hidden_by_reports(),
             overdue: item.overdue(now),
             dismissed: item.dismissed(),
             removed: item.removed_by_staff(),
@@ -361,26 +364,6 @@ pub async fn message_action(
         )?),
         _ => None,
     };
-    let actor = current.user.id.clone();
-    let note = form.reason.clone();
-    let act = action.clone();
-    let message = with_conn(&state.pool, move |conn| {
-        let now = clock::now();
-        let note = note.as_deref();
-        Ok(match (act.as_str(), reason) {
-            ("hide", Some(reason)) => messages::hide(conn, &actor, &id, &reason, now),
-            ("delete", Some(reason)) => messages::delete(conn, &actor, &id, &reason, now),
-            ("dismiss", _) => messages::dismiss(conn, &actor, &id, note, now),
-            _ => messages::restore(conn, &actor, &id, note, now),
-        }?)
-    })
-    .await?;
-    let done = match action.as_str() {
-        "hide" => "hidden from students",
-        "restore" => "restored; its reports are kept as reviewed",
-        "dismiss" => "left as it was; its reports are marked reviewed",
-        _ => "removed; it shows as [deleted]",
-    };
     // Back to the tab the moderator was on, when it is one of the queue's.
     let back = form
         .back
@@ -391,6 +374,39 @@ pub async fn message_action(
             || "/admin/flags".to_string(),
             |s| format!("/admin/flags?state={}", s.as_str()),
         );
+    let actor = current.user.id.clone();
+    let note = form.reason.clone();
+    let act = action.clone();
+    let acted = with_conn(&state.pool, move |conn| {
+        let now = clock::now();
+        let note = note.as_deref();
+        Ok(match (act.as_str(), reason) {
+            ("hide", Some(reason)) => messages::hide(conn, &actor, &id, &reason, now),
+            ("delete", Some(reason)) => messages::delete(conn, &actor, &id, &reason, now),
+            ("dismiss", _) => messages::dismiss(conn, &actor, &id, note, now),
+            _ => messages::restore(conn, &actor, &id, note, now),
+        })
+    })
+    .await?;
+    let message = match acted {
+        Ok(message) => message,
+        // Another moderator got there first (or the state moved on): back to
+        // the tab, which shows where the message stands now.
+        Err(
+            refused @ (messages::ActionError::AlreadyHidden
+            | messages::ActionError::NotHidden
+            | messages::ActionError::NothingToReview
+            | messages::ActionError::Deleted),
+        ) => return Ok(FlashRedirect::refused(&back, refused.to_string())),
+        Err(other) => return Err(other.into()),
+    };
+    let done = match action.as_str() {
+        "hide" if message.hidden => "kept hidden; its reports are marked reviewed",
+        "hide" => "hidden from students; its reports are marked reviewed",
+        "restore" => "restored; its reports are kept as reviewed",
+        "dismiss" => "left as it was; its reports are marked reviewed",
+        _ => "removed; it shows as [deleted]",
+    };
     Ok(FlashRedirect::done(
         &back,
         format!("{}'s message is {done}.", message.anonymous_identifier),
