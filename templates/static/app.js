@@ -127,6 +127,11 @@
     if (!list) {
       return;
     }
+    // The count, as a reload would show it.
+    var count = chat.querySelector(".reply-count");
+    if (count && typeof data.replies === "number") {
+      count.textContent = data.replies === 1 ? "1 reply" : data.replies + " replies";
+    }
     var old = document.getElementById("m-" + data.message);
     var oldItem = old ? old.closest("li") : null;
     if (!data.html) {
@@ -174,6 +179,18 @@
     }
     if (data.new) {
       say("New reply.");
+      // A link to it beside the count: it may have landed far up the page.
+      var jump = chat.querySelector(".live-jump");
+      if (!jump && count) {
+        jump = document.createElement("a");
+        jump.className = "live-jump";
+        count.parentNode.insertBefore(jump, count.nextSibling);
+        count.parentNode.insertBefore(document.createTextNode(" "), jump);
+      }
+      if (jump) {
+        jump.href = "#m-" + data.message;
+        jump.textContent = "(jump to the new reply)";
+      }
       seen();
     }
   }

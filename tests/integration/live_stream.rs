@@ -922,10 +922,22 @@ async fn a_deep_reply_arriving_live_names_what_it_answers_in_a_browser() {
     };
     assert_eq!(seen[0], "4");
     assert_eq!(seen[1], format!("replying to {deepest_name}"));
+    // The count says four replies now, and a link leads to the new one.
+    let head = client
+        .execute(
+            "var jump = document.querySelector('.live-jump'); \
+             return [document.querySelector('.reply-count').textContent, \
+                     jump ? jump.getAttribute('href') : ''];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let answer = message_with(&app, "Depth four answer");
+    assert_eq!(head[0], "4 replies");
+    assert_eq!(head[1], format!("#m-{answer}"));
 
     // A, who started the thread, marks it as the answer: B's page redraws the
     // reply with its badge, and it still names what it answers.
-    let answer = message_with(&app, "Depth four answer");
     let page = format!("/classes/{class}/threads/{thread}");
     let marked = a
         .post(

@@ -775,6 +775,9 @@ struct EventData<'a> {
     row: Option<String>,
     /// A new thread or reply by someone else: counts as new on the page.
     new: bool,
+    /// The thread's replies as its list row and page count them, for the
+    /// page's count; None when the thread is gone.
+    replies: Option<usize>,
 }
 
 /// The JSON `data:` of one live event for `csrf_token`'s student.
@@ -821,6 +824,7 @@ pub fn event_data(
         html,
         row,
         new: event.new_for_viewer,
+        replies: event.thread.as_ref().map(|summary| summary.replies),
     };
     serde_json::to_string(&data).map_err(|e| AppError::Internal(e.into()))
 }
