@@ -438,6 +438,7 @@ pub fn edit_confirming(
             Some(held) => {
                 hold(tx, &mut message, held)?;
                 events::record(tx, &message, EventKind::Hide, now)?;
+                crate::notifications::chat::message_gone(tx, &message.id, now)?;
             }
             None => {
                 events::record(tx, &message, EventKind::Edit, now)?;
@@ -577,6 +578,7 @@ pub fn delete(
             return Ok((message.class_id, Deletion::Placeholder));
         }
         events::record(tx, &message, EventKind::Delete, now)?;
+        crate::notifications::chat::message_gone(tx, &message.id, now)?;
         // A placeholder the class does not see (nothing it sees replies to
         // it: see `threads`) is, to its author too, removed.
         let kept = |tx: &mut Tx| -> QueryResult<Deletion> {

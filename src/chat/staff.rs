@@ -48,6 +48,7 @@ pub fn hide(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usiz
         .execute(conn)?;
     if !message.hidden {
         events::record(tx, &message, EventKind::Hide, now)?;
+        crate::notifications::chat::message_gone(tx, id, now)?;
     }
     Ok(n)
 }
@@ -121,6 +122,7 @@ pub fn remove(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<us
         .set(class_messages::hidden.eq(false))
         .execute(conn)?;
     events::record(tx, &message, EventKind::Delete, now)?;
+    crate::notifications::chat::message_gone(tx, id, now)?;
     Ok(n)
 }
 

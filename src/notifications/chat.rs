@@ -237,6 +237,21 @@ pub fn left_class(
     .execute(&mut **tx)
 }
 
+/// A message the class no longer sees (deleted, hidden, held for review):
+/// the chat notices about it are read, so they stop counting in the inbox
+/// and are not mailed. A moderator's decision about it is not touched.
+/// In the transaction that takes the message away.
+pub fn message_gone(tx: &mut Tx, message: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::message_id.eq(message))
+            .filter(notifications::kind.eq_any(SHOWN_BY_THE_THREAD))
+            .filter(notifications::read_at.is_null()),
+    )
+    .set(notifications::read_at.eq(Some(now)))
+    .execute(&mut **tx)
+}
+
 /// Whether `user` has an unread notice of `kind` about `message`.
 pub fn unread_of_kind(
     conn: &mut DbConn,

@@ -202,7 +202,13 @@ fn shape(row: Row) -> Option<NotificationView> {
     // (A moderator's word on the student's own message still reaches them.)
     let chat = class_id.is_some() && kind.topic() != super::Topic::Moderation;
     let left = chat && !member;
-    let quiet = left || (chat && muted && kind.follows_mute());
+    // Nor is one about a message the class no longer sees (deleted, hidden,
+    // held): its line would lead to "[deleted]".
+    let gone = chat
+        && message
+            .as_ref()
+            .is_some_and(|(_, _, hidden, held, deleted)| *hidden || *held || *deleted);
+    let quiet = left || gone || (chat && muted && kind.follows_mute());
     let (pseudonym, excerpt) = match message {
         Some((pseudonym, content, hidden, held, deleted)) => {
             // Someone else's message shows only while classmates can see it (not
@@ -477,6 +483,16 @@ mod tests {
             (muted.excerpt.as_deref(), muted.quiet),
             (Some("the text"), true)
         );
+        // One about a message the class no longer sees is not mailed; a
+        // shown one is.
+        assert!(!shown.quiet);
+        for (hidden, held, deleted) in [
+            (true, false, false),
+            (false, true, false),
+            (false, false, true),
+        ] {
+            assert!(shape(row(hidden, held, deleted)).unwrap().quiet);
+        }
         // A moderator's word on the student's own message is silenced by
         // neither, and still quotes it.
         for gone in [(true, true), (false, false)] {

@@ -389,6 +389,72 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn notices_about_a_reply_taken_away_stop_counting(backend: Backend) {
+        use common_grounds::accounts::Role;
+        use common_grounds::moderation::{self, messages::Reason, ReasonCategory};
+        // Arrange: three replies to A's thread, each a notice for A.
+        let app = spawn_app(backend).await;
+        let a = app.student("arqg");
+        let b = app.student("bqxg");
+        let mut moderator = staff(&app, "mdqg", Role::Moderator);
+        moderator.user.role = Role::Moderator;
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        let rules = rules(&app);
+        let thread = post(&mut app.conn(), &rules, &a, &class, None, "Review room?");
+        let replies: Vec<ClassMessage> = ["Room 101.", "Room 102.", "Room 103."]
+            .iter()
+            .map(|text| post(&mut app.conn(), &rules, &b, &class, Some(&thread), text))
+            .collect();
+        let unread = |id: &MessageId| -> bool {
+            notifications::table
+                .filter(notifications::user_id.eq(&a.user.id))
+                .filter(notifications::message_id.eq(id))
+                .filter(notifications::read_at.is_null())
+                .count()
+                .get_result::<i64>(&mut app.conn())
+                .unwrap()
+                == 1
+        };
+        assert!(replies.iter().all(|r| unread(&r.id)));
+
+        // Act: B deletes the first; a moderator hides the second.
+        chat::delete(
+            &mut app.conn(),
+            &b.user.id,
+            &replies[0].id,
+            clock::now(),
+            |_, _| Ok(0),
+        )
+        .unwrap();
+        moderation::messages::hide(
+            &mut app.conn(),
+            &moderator.user.id,
+            &replies[1].id,
+            &Reason::new(ReasonCategory::Spam, None).unwrap(),
+            clock::now(),
+        )
+        .unwrap();
+
+        // Assert: their notices no longer count (nor are they mailed: read);
+        // the third still does.
+        assert!(!unread(&replies[0].id), "deleted");
+        assert!(!unread(&replies[1].id), "hidden");
+        assert!(unread(&replies[2].id), "still there");
+        let (_, home) = a.get(&app, "/").await;
+        let doc = scraper::Html::parse_document(&home);
+        let sel =
+            scraper::Selector::parse(".nav a[href='/notifications'] [data-unread-count]").unwrap();
+        let count: String = doc.select(&sel).next().unwrap().text().collect();
+        // "1 unread" (the word is for screen readers).
+        assert_eq!(
+            count.split_whitespace().next(),
+            Some("1"),
+            "the nav counts the one left"
+        );
+    }
+);
+
 // ---------------------------------------------------------------- 5. muting
 
 backend_test!(
