@@ -7,7 +7,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{notify_many, Kind, Notice};
+use super::{notify_many, Kind, Notice, Topic};
 use crate::accounts::UserId;
 use crate::chat::{ClassMessage, MessageId};
 use crate::classes::ClassId;
@@ -173,7 +173,13 @@ pub fn muted_classes(conn: &mut DbConn, user: &UserId) -> QueryResult<Vec<(Class
 /// replies and its answer. A moderator's decision about the student's post
 /// is not among them (the page shows "[deleted]", not the reason): it stays
 /// unread, and is mailed, until the student opens it.
-pub const SHOWN_BY_THE_THREAD: [&str; 4] = ["reply", "thread_reply", "answered", "answer_chosen"];
+pub fn shown_by_the_thread() -> Vec<&'static str> {
+    Kind::ALL
+        .iter()
+        .filter(|k| matches!(k.topic(), Topic::Replies | Topic::Answers))
+        .map(|k| k.as_str())
+        .collect()
+}
 
 /// Whether `$user` has unread notifications about `$thread` (owned ids) that
 /// its page shows, as an expression the thread page's head selects: only
@@ -187,7 +193,7 @@ macro_rules! unread_about_thread {
                 .filter(notifications::user_id.eq($user))
                 .filter(notifications::thread_id.eq($thread))
                 .filter(
-                    notifications::kind.eq_any($crate::notifications::chat::SHOWN_BY_THE_THREAD),
+                    notifications::kind.eq_any($crate::notifications::chat::shown_by_the_thread()),
                 )
                 .filter(notifications::read_at.is_null())
                 .filter(notifications::created_at.le(now)),
@@ -197,7 +203,7 @@ macro_rules! unread_about_thread {
 pub(crate) use unread_about_thread;
 
 /// Marks the student's notifications about a thread that its page shows
-/// (`SHOWN_BY_THE_THREAD`) read, as the page opens or shows replies live (one
+/// (`shown_by_the_thread`) read, as the page opens or shows replies live (one
 /// UPDATE). Returns how many were unread.
 pub fn mark_thread_read(
     conn: &mut DbConn,
@@ -209,7 +215,7 @@ pub fn mark_thread_read(
         notifications::table
             .filter(notifications::user_id.eq(user))
             .filter(notifications::thread_id.eq(thread))
-            .filter(notifications::kind.eq_any(SHOWN_BY_THE_THREAD))
+            .filter(notifications::kind.eq_any(shown_by_the_thread()))
             .filter(notifications::read_at.is_null())
             .filter(notifications::created_at.le(now)),
     )
@@ -230,7 +236,7 @@ pub fn left_class(
         notifications::table
             .filter(notifications::user_id.eq(user))
             .filter(notifications::class_id.eq(class))
-            .filter(notifications::kind.eq_any(SHOWN_BY_THE_THREAD))
+            .filter(notifications::kind.eq_any(shown_by_the_thread()))
             .filter(notifications::read_at.is_null()),
     )
     .set(notifications::read_at.eq(Some(now)))
@@ -245,7 +251,7 @@ pub fn message_gone(tx: &mut Tx, message: &MessageId, now: NaiveDateTime) -> Que
     diesel::update(
         notifications::table
             .filter(notifications::message_id.eq(message))
-            .filter(notifications::kind.eq_any(SHOWN_BY_THE_THREAD))
+            .filter(notifications::kind.eq_any(shown_by_the_thread()))
             .filter(notifications::read_at.is_null()),
     )
     .set(notifications::read_at.eq(Some(now)))
