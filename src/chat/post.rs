@@ -375,6 +375,10 @@ pub fn edit_confirming(
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ChatError> {
     let edited = db::write_tx(conn, |tx| {
+        // As for a post: a suspension that landed since the request began counts.
+        if let accounts::Standing::Suspended(until) = accounts::hold_standing(tx, editor, now)? {
+            return Err(ChatError::Suspended { until });
+        }
         let class_id = visible_message(tx, editor, message_id)?.class_id;
         lock_class(tx, &class_id)?;
         // Read again under the lock: a moderator's hide or removal, or a

@@ -103,6 +103,11 @@ pub enum RequestOutcome {
     Limited {
         retry_at: NaiveDateTime,
     },
+    /// The sender is suspended (read under the hold on their row: a
+    /// suspension that landed since the request began counts).
+    Suspended {
+        until: NaiveDateTime,
+    },
 }
 
 /// Reads "mst3k" or "mst3k@virginia.edu" into a computing ID.
@@ -190,6 +195,9 @@ fn request_in(
         return Ok(RequestOutcome::Yourself);
     }
     lock_pair(tx, me, computing_id)?;
+    if let accounts::Standing::Suspended(until) = accounts::hold_standing(tx, &me.id, now)? {
+        return Ok(RequestOutcome::Suspended { until });
+    }
     let sent = RequestOutcome::Sent {
         computing_id: computing_id.to_string(),
     };
@@ -428,6 +436,9 @@ pub enum ActionError {
     /// Too many blocks today (`BLOCKS_PER_DAY`).
     #[error("You have blocked {BLOCKS_PER_DAY} people today, the most allowed.")]
     Limited { retry_at: NaiveDateTime },
+    /// The student is suspended: they may read, not change their friends.
+    #[error("Your account is suspended, so your friends cannot change until it ends.")]
+    Suspended { until: NaiveDateTime },
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -462,6 +473,9 @@ fn act_in(
     now: NaiveDateTime,
 ) -> Result<String, ActionError> {
     lock_pair(tx, me, computing_id)?;
+    if let accounts::Standing::Suspended(until) = accounts::hold_standing(tx, &me.id, now)? {
+        return Err(ActionError::Suspended { until });
+    }
     let other = find_held(tx, computing_id)?.filter(|o| o.id != me.id);
     let row = match &other {
         Some(o) => super::between_locked(tx, &me.id, &o.id)?,

@@ -382,6 +382,11 @@ pub fn friend_refusal(
 ) -> Refusal {
     match error {
         friends::ActionError::Db(e) => Refusal::Error(e.into()),
+        friends::ActionError::Suspended { until } => Refusal::Error(AppError::Suspended {
+            until,
+            reason: None,
+            campus,
+        }),
         friends::ActionError::Limited { retry_at } => Refusal::Error(AppError::TooManyRequests {
             message: format!(
                 "{error} You can block more after {}.",

@@ -145,6 +145,14 @@ pub async fn add(
             true,
             format!("You blocked {computing_id}. Unblock them below before sending a request."),
         ),
+        // Suspended since the page checked (a moderator acted meanwhile).
+        RequestOutcome::Suspended { until } => {
+            return Err(AppError::Suspended {
+                until,
+                reason: None,
+                campus: state.config.campus_time,
+            })
+        }
         RequestOutcome::Limited { retry_at } => {
             return Err(AppError::TooManyRequests {
                 message: format!(

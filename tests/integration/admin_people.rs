@@ -490,3 +490,61 @@ async fn a_promotion_in_flight_is_seen_by_a_suspension_waiting_on_it() {
     assert!(words.contains("cannot be suspended"), "{words}");
     assert_eq!(until_of(&app, &s), None, "no moderator is suspended");
 }
+
+backend_test!(
+    async fn a_suspension_landing_mid_request_is_read_under_the_hold(backend: Backend) {
+        use common::builders::MessageBuilder;
+        use common_grounds::chat::{self, ChatError, MessageBody};
+        use common_grounds::friends::{requests, Action, ActionError, RequestOutcome};
+        // Arrange: a student's page loaded their account unsuspended (the
+        // `User` a handler holds); then a moderator suspends them.
+        let app = spawn_app(backend).await;
+        let s = app.student("mi1d");
+        let friend = app.student("fr1d");
+        let class = new_class(&app, "CS 2150", &[&s, &friend]);
+        let mine = MessageBuilder::new(&class.id, &s.user.id, "Anon_00000001", "My question")
+            .created_at(clock::now())
+            .insert(&mut app.conn());
+        requests::request(
+            &mut app.conn(),
+            &friend.user,
+            "mi1d",
+            "virginia.edu",
+            clock::now(),
+        )
+        .unwrap();
+        let stale: User = s.user.clone();
+        set_suspension(&app, &s, Some(clock::now() + Duration::days(3)));
+
+        // Act and assert: the domain reads the suspension itself, whatever
+        // the caller checked: no request, no answer to one, no edit.
+        let now = clock::now();
+        let sent = requests::request(&mut app.conn(), &stale, "zz9z", "virginia.edu", now).unwrap();
+        assert!(matches!(sent, RequestOutcome::Suspended { .. }), "{sent:?}");
+        let answered = requests::act(
+            &mut app.conn(),
+            &stale,
+            "fr1d",
+            Action::Accept,
+            "virginia.edu",
+            now,
+        );
+        assert!(
+            matches!(answered, Err(ActionError::Suspended { .. })),
+            "{answered:?}"
+        );
+        let rules = crate::notifications_chat::rules(&app);
+        let body = MessageBody::parse("My question, edited").unwrap();
+        let edited = chat::edit(&mut app.conn(), &stale.id, &mine.id, &body, &rules, now);
+        assert!(
+            matches!(edited, Err(ChatError::Suspended { .. })),
+            "{edited:?}"
+        );
+        let stored: String = class_messages::table
+            .find(&mine.id)
+            .select(class_messages::content)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(stored, "My question");
+    }
+);
