@@ -462,6 +462,8 @@ pub fn release(
             chat::staff::Release::ParentGone => return Err(ActionError::ParentGone),
         };
         audit(tx, actor, AuditAction::Release, &message, None, None, now)?;
+        // Its author waited with "Held for review": they hear it is out.
+        tell_author(tx, actor, AuditAction::Release, &message, None, now)?;
         Ok(message)
     })
 }
@@ -735,7 +737,7 @@ fn act(
 
 /// The author hears of a decision that changed what classmates see of their
 /// message (a hide or removal with its reason's category and the moderator's
-/// words, a restore), in the action's transaction. Not a dismissal that
+/// words, a restore, a held post's release), in the action's transaction. Not a dismissal that
 /// changed nothing, not an erased author, not the moderator's own message.
 fn tell_author(
     tx: &mut Tx,
@@ -753,6 +755,7 @@ fn tell_author(
         AuditAction::Hide if !message.deleted => (Kind::MessageHidden, reason),
         AuditAction::Restore if message.hidden && !message.deleted => (Kind::MessageRestored, None),
         AuditAction::Delete if !message.deleted => (Kind::MessageRemoved, reason),
+        AuditAction::Release if !message.deleted => (Kind::MessageReleased, None),
         _ => return Ok(false),
     };
     let thread = message.thread_root_id.as_ref().unwrap_or(&message.id);

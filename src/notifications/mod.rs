@@ -116,6 +116,7 @@ crate::text_enum!(
         MessageHidden => "message_hidden",
         MessageRestored => "message_restored",
         MessageRemoved => "message_removed",
+        MessageReleased => "message_released",
         Suspended => "suspended",
         SuspensionEnded => "suspension_ended",
         DisplayNameRemoved => "display_name_removed",
@@ -132,6 +133,7 @@ impl Kind {
             Kind::MessageHidden
             | Kind::MessageRestored
             | Kind::MessageRemoved
+            | Kind::MessageReleased
             | Kind::Suspended
             | Kind::SuspensionEnded
             | Kind::DisplayNameRemoved

@@ -334,6 +334,7 @@ headlines! {
     MessageHidden => "notifications/kinds/message_hidden.txt",
     MessageRestored => "notifications/kinds/message_restored.txt",
     MessageRemoved => "notifications/kinds/message_removed.txt",
+    MessageReleased => "notifications/kinds/message_released.txt",
     Suspended => "notifications/kinds/suspended.txt",
     SuspensionEnded => "notifications/kinds/suspension_ended.txt",
     DisplayNameRemoved => "notifications/kinds/display_name_removed.txt",

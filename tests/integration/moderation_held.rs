@@ -375,6 +375,12 @@ backend_test!(
             .first(&mut app.conn())
             .unwrap();
         assert_eq!(class_of_row.as_deref(), Some(class.as_str()));
+        // Its author, who saw "Held for review", is told it is out.
+        let (_, inbox) = author.get(&app, "/notifications").await;
+        assert!(
+            inbox.contains("A moderator released your held post in CS 3240"),
+            "{inbox}"
+        );
 
         // Now the class sees it, live and on the page, first in the list.
         let frame = stream.next_frame(WAIT).await.expect("the release is live");
