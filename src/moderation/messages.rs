@@ -155,6 +155,12 @@ pub struct Decision {
     pub category: Option<ReasonCategory>,
     /// Students' reports hid it (`BY_REPORTS`), not a moderator.
     pub by_reports: bool,
+    /// The staff member who decided, by computing ID (None: reports, or an
+    /// account erased since). Staff read it, as in the audit log.
+    pub by: Option<String>,
+    /// Their words for the staff log (a hide's or removal's reason, a
+    /// restore's or dismissal's note).
+    pub words: Option<String>,
 }
 
 /// A message in the flag queue, with its class, its reports, its kept versions and its thread.
@@ -342,8 +348,18 @@ fn latest_decisions(
     conn: &mut DbConn,
     ids: &[MessageId],
 ) -> QueryResult<HashMap<String, Decision>> {
+    use crate::db::schema::users;
     let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
-    let rows: Vec<(String, String, NaiveDateTime, Option<String>)> = audit_log::table
+    type DecisionRow = (
+        String,
+        String,
+        NaiveDateTime,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<DecisionRow> = audit_log::table
+        .left_join(users::table)
         .filter(audit_log::target_type.eq("message"))
         .filter(audit_log::target_id.eq_any(&ids))
         .filter(audit_log::action.eq_any(DECISIONS.map(AuditAction::as_str)))
@@ -353,10 +369,12 @@ fn latest_decisions(
             audit_log::action,
             audit_log::created_at,
             audit_log::category,
+            users::computing_id.nullable(),
+            audit_log::reason,
         ))
         .load(conn)?;
     let mut latest = HashMap::new();
-    for (target, action, at, category) in rows {
+    for (target, action, at, category, by, words) in rows {
         // Oldest first, so the last one written per message is its newest.
         if let Ok(action) = action.parse() {
             latest.insert(
@@ -366,6 +384,8 @@ fn latest_decisions(
                     at,
                     by_reports: category.as_deref() == Some(BY_REPORTS),
                     category: category.and_then(|c| c.parse().ok()),
+                    by,
+                    words,
                 },
             );
         }

@@ -432,6 +432,11 @@ backend_test!(
             card.contains("Restore") && !card.contains("Keep hidden"),
             "{card}"
         );
+        // A colleague reads who hid it and why before undoing it.
+        assert!(
+            card.contains("Last decision: Hidden by mo1q · spam or off-topic"),
+            "{card}"
+        );
 
         // The one reports hid: "Keep hidden" is the moderator's decision. It
         // stays hidden, leaves Waiting, and its author hears a moderator's words.
@@ -474,6 +479,23 @@ backend_test!(
             .await;
         assert!(again.contains("already hidden"), "{again}");
         assert_eq!(audit_of(app, &f.hidden.id).len(), 1);
+
+        // Restoring the other, a moderator says why, for the staff log.
+        let r = moderator
+            .post(
+                app,
+                "/admin/flags?state=hidden",
+                &act(&f.two.id, "restore"),
+                &[("reason", "Context: a quote from the reading")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let restored = audit_of(app, &f.two.id);
+        assert_eq!(restored.last().unwrap().action, AuditAction::Restore);
+        assert_eq!(
+            restored.last().unwrap().reason.as_deref(),
+            Some("Context: a quote from the reading")
+        );
     }
 );
 

@@ -44,6 +44,9 @@ struct QueueRow {
     removed: bool,
     /// The newest decision's category, in words ("spam or off-topic").
     category: Option<&'static str>,
+    /// The newest decision, who made it, when and in what words: a colleague
+    /// about to undo a hide reads why it was made.
+    decision: Option<DecisionLine>,
     deleted: bool,
     deleted_by_author: bool,
     reports: Vec<ReportLine>,
@@ -61,6 +64,39 @@ struct ReportLine {
     status_at: Option<Stamp>,
     status_tail: &'static str,
     reviewed: bool,
+}
+
+/// The newest staff decision on a message, as a card shows it.
+struct DecisionLine {
+    /// "Hidden by mo1q · spam or off-topic", "Hidden after reports".
+    what: String,
+    when: Stamp,
+    words: Option<String>,
+}
+
+fn decision_line(time: QueueTime, d: &moderation::messages::Decision) -> DecisionLine {
+    use moderation::AuditAction;
+    let done = match d.action {
+        AuditAction::Hide => "Hidden",
+        AuditAction::Restore => "Restored",
+        AuditAction::Delete => "Removed",
+        AuditAction::Dismiss => "Reports dismissed",
+        _ => "Decided",
+    };
+    let mut what = match (&d.by, d.by_reports) {
+        (_, true) => format!("{done} after reports"),
+        (Some(by), false) => format!("{done} by {by}"),
+        (None, false) => format!("{done} by a deleted account"),
+    };
+    if let Some(category) = d.category {
+        what.push_str(" · ");
+        what.push_str(category.label());
+    }
+    DecisionLine {
+        what,
+        when: time.at(d.at),
+        words: d.words.clone(),
+    }
 }
 
 /// One earlier version of a reported message's text.
@@ -274,6 +310,7 @@ pub async fn flags(
                 .as_ref()
                 .and_then(|d| d.category)
                 .map(moderation::ReasonCategory::label),
+            decision: item.decision.as_ref().map(|d| decision_line(time, d)),
             deleted: item.message.deleted,
             deleted_by_author: item.deleted_by_author,
             reports: item.reports.iter().map(|r| report_line(time, r)).collect(),
