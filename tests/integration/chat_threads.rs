@@ -731,6 +731,18 @@ backend_test!(
         }
         let (_, seen_by_a) = a.get(&app, &page).await;
         assert_eq!(ops(&seen_by_a), 0, "{seen_by_a}");
+        // Each message's actions are named for a screen reader's list of
+        // controls: "Reply to <pseudonym>", not fifty alike "Reply"s.
+        let root_name = &root.anonymous_identifier;
+        assert!(
+            seen_by_b.contains(&format!(r#"aria-label="Reply to {root_name}""#)),
+            "{seen_by_b}"
+        );
+        assert!(
+            seen_by_b.contains(&format!(r#"aria-label="Report {root_name}’s message""#)),
+            "{seen_by_b}"
+        );
+        assert!(seen_by_a.contains(r#"aria-label="Edit your message""#));
 
         // Once A deletes the question (kept as a placeholder for its
         // replies), its pseudonym is hidden, and so is the link to it.
