@@ -408,6 +408,9 @@ backend_test!(
 
         let until_day = clock::now().date() + Days::days(10);
         let until = until_day.format("%Y-%m-%d").to_string();
+        // The reason is read by all staff: the form says not to quote a post.
+        let (_, search) = moderator.get(&app, "/admin/users?q=su5p").await;
+        assert!(search.contains("do not quote a post"), "{search}");
         let r = moderator
             .post(
                 &app,
