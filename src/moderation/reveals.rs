@@ -273,6 +273,10 @@ pub struct RequestLine {
     pub class: String,
     pub requester: Option<String>,
     pub decider: Option<String>,
+    /// For a request waiting for a decision: the decided requests about the
+    /// same message, oldest first. Whoever decides sees that a colleague
+    /// declined it before, so asking again cannot shop for an approval.
+    pub earlier: Vec<RequestLine>,
 }
 
 /// Requests with their messages and people: one statement for the people,
@@ -335,6 +339,7 @@ fn lines(
                     None => code,
                 },
                 request,
+                earlier: Vec::new(),
             }
         })
         .collect())
@@ -381,7 +386,31 @@ pub fn queue(
         ))
         .limit(limit)
         .load(conn)?;
-    Ok((lines(conn, waiting)?, lines(conn, mine)?))
+    let asked_about: Vec<MessageId> = waiting.iter().map(|(r, ..)| r.message_id.clone()).collect();
+    let decided: Vec<Joined> = if asked_about.is_empty() {
+        Vec::new()
+    } else {
+        joined_requests!()
+            .filter(reveal_requests::message_id.eq_any(&asked_about))
+            .filter(reveal_requests::status.ne(RevealStatus::Pending.as_str()))
+            .order((reveal_requests::created_at, reveal_requests::id))
+            .load(conn)?
+    };
+    let mut earlier: HashMap<MessageId, Vec<RequestLine>> = HashMap::new();
+    for line in lines(conn, decided)? {
+        earlier
+            .entry(line.request.message_id.clone())
+            .or_default()
+            .push(line);
+    }
+    let mut waiting = lines(conn, waiting)?;
+    for line in &mut waiting {
+        line.earlier = earlier
+            .get(&line.request.message_id)
+            .cloned()
+            .unwrap_or_default();
+    }
+    Ok((waiting, lines(conn, mine)?))
 }
 
 /// Pending requests `viewer` could decide (not their own): the nav's count.

@@ -549,6 +549,28 @@ backend_test!(
             404,
             "students never see requests"
         );
+
+        // Asking again is allowed, but whoever decides it next reads that a
+        // colleague declined it, and why: no shopping for an approval.
+        ask(&app, &asker, &bad.id, "Asking again, more reports came").await;
+        let third = staff(&app, "mo3c", Role::Moderator);
+        let (_, waiting) = third.get(&app, "/admin/reveals").await;
+        let doc = scraper::Html::parse_document(&waiting);
+        let sel = scraper::Selector::parse(".reveal-request .earlier-requests li").unwrap();
+        let earlier: Vec<String> = doc
+            .select(&sel)
+            .map(|e| e.text().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(earlier.len(), 1, "{waiting}");
+        for words in [
+            "mo1a asked",
+            "Several students complained",
+            "declined by ad2b",
+            "Not serious enough",
+        ] {
+            assert!(earlier[0].contains(words), "{words}: {earlier:?}");
+        }
+        assert_hidden_author(&[("/admin/reveals".to_string(), waiting)], &author);
     }
 );
 

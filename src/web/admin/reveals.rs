@@ -37,9 +37,16 @@ struct Line {
     decided_at: Option<Stamp>,
     note: Option<String>,
     pending: bool,
+    /// Decided requests about the same message (for one waiting).
+    earlier: Vec<Line>,
 }
 
 fn line(campus: CampusTime, now: chrono::NaiveDateTime, l: RequestLine) -> Line {
+    let earlier = l
+        .earlier
+        .into_iter()
+        .map(|e| line(campus, now, e))
+        .collect();
     let decider = l.decider.unwrap_or_else(|| "a deleted account".into());
     let status = match (l.request.status, l.request.urgent) {
         (reveals::RevealStatus::Pending, _) => "waiting for a second staff member".to_string(),
@@ -65,6 +72,7 @@ fn line(campus: CampusTime, now: chrono::NaiveDateTime, l: RequestLine) -> Line 
             .map(|at| campus.stamp(at, now)),
         note: l.request.decision_note,
         pending: l.request.status == reveals::RevealStatus::Pending,
+        earlier,
     }
 }
 
