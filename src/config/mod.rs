@@ -395,6 +395,22 @@ mod tests {
     }
 
     #[test]
+    fn the_shutdown_drain_defaults_to_none_and_refuses_more_than_two_minutes() {
+        let key = "k".repeat(40);
+        let drain = |value: Option<&str>| {
+            let mut vars = vec![("SECRET_KEY", key.as_str())];
+            vars.extend(value.map(|v| ("SHUTDOWN_DRAIN_SECS", v)));
+            Config::from_source(&source(&vars)).map(|c| c.server.shutdown_drain)
+        };
+        assert_eq!(drain(None).unwrap(), std::time::Duration::ZERO);
+        assert_eq!(drain(Some("10")).unwrap().as_secs(), 10);
+        for bad in ["121", "-1", "ten"] {
+            let err = drain(Some(bad)).unwrap_err().to_string();
+            assert!(err.starts_with("SHUTDOWN_DRAIN_SECS"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn trusted_proxies_take_ranges_and_addresses_and_a_bad_one_is_named() {
         let key = "k".repeat(40);
         let config = Config::from_source(&source(&[("SECRET_KEY", &key)])).unwrap();

@@ -41,11 +41,17 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// After SIGTERM, how long `/readyz` answers 503 while pages are still
+    /// served, before the server stops taking requests: a load balancer's
+    /// health checks see the server leave before its connections are
+    /// refused (`SHUTDOWN_DRAIN_SECS`, 0 to 120; 0 stops at once).
+    pub shutdown_drain: std::time::Duration,
 }
 
 impl ServerSettings {
     /// Reads `APP_ENV`, `DATA_DIR`, `BIND_ADDR`, `BASE_URL`, `LOG_FORMAT`,
-    /// `RUST_LOG`, `TRUSTED_PROXY`, `TRUSTED_PROXIES` and `METRICS_TOKEN`.
+    /// `RUST_LOG`, `TRUSTED_PROXY`, `TRUSTED_PROXIES`, `METRICS_TOKEN` and
+    /// `SHUTDOWN_DRAIN_SECS`.
     pub fn from_source(src: &dyn Source) -> Result<ServerSettings, ConfigError> {
         let app_env = match src.get("APP_ENV").as_deref().map(str::trim) {
             None | Some("development") | Some("dev") => AppEnv::Development,
@@ -96,6 +102,15 @@ impl ServerSettings {
             )
             .map_err(|problem| invalid("TRUSTED_PROXIES", problem))?,
             metrics_token: src.get("METRICS_TOKEN").map(|t| t.trim().to_string()),
+            shutdown_drain: match var_parsed(src, "SHUTDOWN_DRAIN_SECS", 0u64)? {
+                secs @ 0..=120 => std::time::Duration::from_secs(secs),
+                other => {
+                    return Err(invalid(
+                        "SHUTDOWN_DRAIN_SECS",
+                        format!("{other} seconds; use 0 to 120 (10 is plenty behind a load balancer that checks /readyz every few seconds)"),
+                    ))
+                }
+            },
         })
     }
 }

@@ -16,9 +16,15 @@ pub async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
-/// The database answers: 200, or 503 within two seconds.
+/// The database answers: 200, or 503 within two seconds; 503 at once once
+/// the server is stopping (SIGTERM's drain), so a load balancer takes it out.
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("stopping\n");
+    }
     let check = with_conn(&state.pool, |conn| Ok(db::ping(conn)?));
     match tokio::time::timeout(Duration::from_millis(1900), check).await {
         Ok(Ok(())) => HttpResponse::Ok()

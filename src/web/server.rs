@@ -45,6 +45,9 @@ pub struct Application {
     notification_interval: Duration,
     touches: Arc<Touches>,
     background_jobs: bool,
+    /// Set on SIGTERM (`/readyz` reads it), `drain` before the server stops.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    drain: Duration,
 }
 
 /// A line start-up prints about what a configuration exposes.
@@ -119,6 +122,8 @@ impl Application {
         let outbox_signal = OutboxSignal::default();
         let live = Bus::new(pool.clone(), config.database.url.clone());
         let touches = Arc::new(Touches::default());
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let drain = config.server.shutdown_drain;
         let notification_mail = NotificationMail::from_config(&config);
         let notification_interval =
             Duration::from_secs(u64::from(config.mail.notification_interval_secs));
@@ -135,6 +140,7 @@ impl Application {
             terms: Arc::default(),
             poster_counts: Arc::default(),
             touches: Arc::clone(&touches),
+            stopping: Arc::clone(&stopping),
         });
         let server = serve(listener, state)?;
         Ok(Application {
@@ -150,6 +156,8 @@ impl Application {
             notification_interval,
             touches,
             background_jobs: true,
+            stopping,
+            drain,
         })
     }
 
@@ -215,7 +223,12 @@ impl Application {
         }
         // actix's own signal handling is off (see `serve`): its graceful stop
         // would wait its whole timeout for open event streams.
-        let signals = tokio::spawn(stop_on_signal(self.server.handle(), Arc::clone(&self.live)));
+        let signals = tokio::spawn(stop_on_signal(
+            self.server.handle(),
+            Arc::clone(&self.live),
+            Arc::clone(&self.stopping),
+            self.drain,
+        ));
         let result = self.server.await;
         signals.abort();
         self.live.stop_streams();
@@ -229,7 +242,14 @@ impl Application {
 
 /// On SIGTERM, SIGINT or SIGQUIT: ends the live streams, then stops the server
 /// (gracefully on SIGTERM, letting requests in flight finish, as actix would).
-async fn stop_on_signal(server: actix_web::dev::ServerHandle, live: Arc<Bus>) {
+/// On SIGTERM, first `/readyz` answers 503 for `drain` while pages are still
+/// served: a load balancer takes the server out before it refuses anyone.
+async fn stop_on_signal(
+    server: actix_web::dev::ServerHandle,
+    live: Arc<Bus>,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    drain: Duration,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
         signal(SignalKind::terminate()),
@@ -244,6 +264,20 @@ async fn stop_on_signal(server: actix_web::dev::ServerHandle, live: Arc<Bus>) {
         _ = int.recv() => false,
         _ = quit.recv() => false,
     };
+    stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    if graceful && !drain.is_zero() {
+        tracing::info!(
+            drain_secs = drain.as_secs(),
+            "stopping: /readyz answers 503 while requests drain"
+        );
+        // A second signal (an impatient operator) ends the drain.
+        tokio::select! {
+            _ = tokio::time::sleep(drain) => {}
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = quit.recv() => {}
+        }
+    }
     tracing::info!(graceful, "stopping");
     live.stop_streams();
     server.stop(graceful).await;

@@ -42,6 +42,8 @@ pub struct AppState {
     pub poster_counts: Arc<crate::chat::anonymity::PosterCounts>,
     /// Sessions whose expiry is due to slide, written in batches.
     pub touches: Arc<crate::accounts::sessions::Touches>,
+    /// SIGTERM arrived: `/readyz` answers 503 while the drain runs.
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The database as handlers reach it: the pool, a gate that lets at most as

@@ -56,3 +56,54 @@ async fn readyz_follows_postgres_down_and_back_up_without_a_restart() {
     drop(app);
     drop(db);
 }
+
+/// Behind a load balancer: after SIGTERM, `/readyz` answers 503 at once
+/// while pages are still served for `SHUTDOWN_DRAIN_SECS`, then the app stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigterm_readyz_drains_before_the_server_stops() {
+    let mut app = common::served::Served::start(None, "127.0.0.1", &[("SHUTDOWN_DRAIN_SECS", "3")]);
+    app.ready().await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        let request = client.get(app.url(path)).send();
+        async move {
+            let r = request.await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/readyz").await.0, 200);
+
+    let signalled = Instant::now();
+    app.send_term();
+    // Unready within a moment, while the process still serves.
+    let mut unready = None;
+    while signalled.elapsed() < Duration::from_secs(2) {
+        let (status, body) = get("/readyz").await;
+        if status == 503 {
+            unready = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(unready.as_deref().map(str::trim), Some("stopping"));
+    assert_eq!(get("/healthz").await.0, 200, "pages are still served");
+    assert_eq!(get("/login").await.0, 200, "pages are still served");
+    assert!(!app.exited(), "still up during the drain");
+
+    // Then it stops by itself, after the drain.
+    while !app.exited() {
+        assert!(
+            signalled.elapsed() < Duration::from_secs(15),
+            "still running 15 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = signalled.elapsed();
+    println!("stopped {took:?} after SIGTERM with a 3 s drain");
+    assert!(
+        took >= Duration::from_millis(2900),
+        "stopped before the drain ended: {took:?}"
+    );
+    let logs = format!("{}{}", app.stdout(), app.stderr());
+    assert!(logs.contains("drain"), "{logs}");
+}

@@ -209,12 +209,22 @@ impl Served {
         self.unread = None;
     }
 
-    /// Sends SIGTERM, as in production, and waits up to `within` for the app
-    /// to exit: its exit status, or None if it is still running.
-    pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
+    /// Sends SIGTERM, as in production, without waiting.
+    pub fn send_term(&self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+    }
+
+    /// Whether the app has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
+    }
+
+    /// Sends SIGTERM, as in production, and waits up to `within` for the app
+    /// to exit: its exit status, or None if it is still running.
+    pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
+        self.send_term();
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
