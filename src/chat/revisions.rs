@@ -20,6 +20,7 @@ crate::text_enum!(
         Edit => "edit",
         AuthorDelete => "author_delete",
         Erasure => "erasure",
+        StaffRemoval => "staff_removal",
     }
 );
 

@@ -109,12 +109,18 @@ pub fn dismiss(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<u
     Ok(n)
 }
 
-/// Removes a message's text for good: it stays as a shown "[deleted]"
-/// placeholder so its replies keep their place, and its reports are dismissed.
+/// Removes a message's text from students for good: it stays as a shown
+/// "[deleted]" placeholder so its replies keep their place, and its reports
+/// are dismissed. The text is kept as a version for moderators only
+/// (`staff_removal`): a mistaken removal can be read again, an appeal has the
+/// words; the author's erasure deletes it with the rest.
 pub fn remove(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
     let Some(message) = locked(tx, id)? else {
         return Ok(0);
     };
+    if !message.deleted {
+        super::revisions::keep(tx, &message, super::RevisionEnd::StaffRemoval, now)?;
+    }
     super::flags::dismiss_reports(tx, id, now)?;
     let n = super::tombstone(tx, id, now)?;
     let conn: &mut DbConn = tx;

@@ -300,7 +300,8 @@ fn lines(
             .into_iter()
             .collect()
     };
-    // A message its author deleted while reported: its last text is a kept version.
+    // A message its author deleted while reported, or a moderator removed:
+    // its last text is a kept version.
     let deleted: Vec<MessageId> = rows
         .iter()
         .filter(|(_, m, ..)| m.deleted)
@@ -309,9 +310,15 @@ fn lines(
     let mut kept: HashMap<MessageId, String> = HashMap::new();
     if !deleted.is_empty() {
         for version in crate::chat::revisions::of_messages(conn, &deleted)? {
-            if version.ended_by == crate::chat::RevisionEnd::AuthorDelete {
-                kept.insert(version.message_id.clone(), version.content);
-            }
+            let how = match version.ended_by {
+                crate::chat::RevisionEnd::AuthorDelete => "deleted by its author",
+                crate::chat::RevisionEnd::StaffRemoval => "removed by a moderator",
+                _ => continue,
+            };
+            kept.insert(
+                version.message_id.clone(),
+                format!("{} ({how})", version.content),
+            );
         }
     }
     Ok(rows
@@ -329,7 +336,7 @@ fn lines(
                     .and_then(|u| names.get(u).cloned()),
                 pseudonym: message.anonymous_identifier.clone(),
                 text: match kept.get(&message.id) {
-                    Some(last) => format!("{last} (deleted by its author)"),
+                    Some(last) => last.clone(),
                     None if message.deleted => "[deleted]".into(),
                     None => message.content.clone(),
                 },

@@ -816,3 +816,48 @@ backend_test!(
         assert_eq!(flagged, 0);
     }
 );
+
+backend_test!(
+    async fn removed_text_stays_for_staff_until_erasure(backend: Backend) {
+        // Arrange: a reported message a moderator removes.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("aur1");
+        let reporter = app.student("rpr2");
+        let moderator = staff(&app, "mor3", Role::Moderator);
+        let class = new_class(&app, "MATH 1310", &[&author, &reporter]);
+        let message = post_message(&app, &author, &class, "words a moderator removes").await;
+        report(&app, &reporter, &class, &message.id, "rude").await;
+        moderate(&app, &moderator, &message.id, "delete").await;
+
+        // Assert: students see "[deleted]"; the text is a moderators' version.
+        let html = chat_seen(&app, &reporter, &class).await;
+        assert!(!html.contains("words a moderator removes"));
+        let kept = || -> Vec<(String, String)> {
+            message_revisions::table
+                .filter(message_revisions::message_id.eq(&message.id))
+                .select((message_revisions::content, message_revisions::ended_by))
+                .load(&mut app.conn())
+                .unwrap()
+        };
+        assert_eq!(
+            kept(),
+            [(
+                "words a moderator removes".to_string(),
+                "staff_removal".to_string()
+            )]
+        );
+
+        // Act: the author's account is erased.
+        {
+            let mut conn = app.conn();
+            let user = author.user.clone();
+            common_grounds::db::write_tx(&mut conn, |c| {
+                student_data::erase(c, &user, clock::now())
+            })
+            .unwrap();
+        }
+
+        // Assert: the kept text goes with the rest of their words.
+        assert!(kept().is_empty(), "the removed text outlived the erasure");
+    }
+);

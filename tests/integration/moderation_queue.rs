@@ -375,6 +375,16 @@ backend_test!(
         assert_eq!(card_ids(&removed), ids(&[&f.older_one]));
         let card = card_text(&removed, &f.older_one.id).unwrap();
         assert!(card.contains("Removed · personal information"), "{card}");
+        // Students see "[deleted]"; moderators can still read what was removed.
+        assert!(
+            card.contains("removed by a moderator:") && card.contains("reported long ago"),
+            "{card}"
+        );
+        assert_eq!(
+            stored(app, &f.older_one.id).content,
+            "",
+            "gone from the message"
+        );
         assert_eq!(
             tabs(&removed),
             vec![

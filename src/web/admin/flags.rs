@@ -167,6 +167,7 @@ fn how_it_ended(version: &crate::chat::MessageRevision) -> &'static str {
         RevisionEnd::Edit => "replaced by an edit",
         RevisionEnd::AuthorDelete => "deleted by author",
         RevisionEnd::Erasure => "removed when the author's account was erased",
+        RevisionEnd::StaffRemoval => "removed by a moderator",
     }
 }
 
