@@ -91,15 +91,19 @@ const HIDDEN_IDS: &str = "SELECT h.id FROM class_messages h WHERE h.hidden AND N
 
 /// Hidden messages no moderator has decided on: hidden by reports, with no
 /// moderator's hide since (a moderator's hide, or "Keep hidden", is a
-/// decision, and leaves the Waiting tab for Hidden). Starts from the hidden
-/// set; `idx_audit_log_target` finds each one's hides.
+/// decision, and leaves the Waiting tab for Hidden). A reports' hide is told
+/// by its category (`BY_REPORTS`), as `Decision::by_reports` tells it, not by
+/// a missing actor: a moderator's account deleted since leaves `actor_id`
+/// NULL on their decisions. Starts from the hidden set;
+/// `idx_audit_log_target` finds each one's hides.
 const HIDDEN_UNDECIDED: &str =
     "SELECT h.id FROM class_messages h WHERE h.hidden AND NOT h.deleted \
      AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.target_type = 'message' \
-     AND a.target_id = h.id AND a.action = 'hide' AND a.actor_id IS NOT NULL \
+     AND a.target_id = h.id AND a.action = 'hide' \
+     AND (a.category IS NULL OR a.category <> 'reports') \
      AND NOT EXISTS (SELECT 1 FROM audit_log b WHERE b.target_type = 'message' \
-     AND b.target_id = h.id AND b.action = 'hide' AND b.actor_id IS NULL \
-     AND b.created_at > a.created_at))";
+     AND b.target_id = h.id AND b.action = 'hide' AND b.category = 'reports' \
+     AND (b.created_at > a.created_at OR (b.created_at = a.created_at AND b.id > a.id))))";
 
 /// Messages with a report waiting for review (`idx_message_flags_pending`).
 const WAITING_REPORTS: &str = "SELECT f.message_id FROM message_flags f WHERE f.cleared_at IS NULL";
@@ -879,6 +883,13 @@ pub fn record_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_waiting_tab_tells_a_reports_hide_as_decisions_do() {
+        let category = format!("'{BY_REPORTS}'");
+        assert_eq!(HIDDEN_UNDECIDED.matches(category.as_str()).count(), 2);
+        assert!(!HIDDEN_UNDECIDED.contains("actor_id"));
+    }
 
     #[test]
     fn a_reason_needs_a_category_from_the_list() {

@@ -861,3 +861,74 @@ backend_test!(
         assert!(kept().is_empty(), "the removed text outlived the erasure");
     }
 );
+
+backend_test!(
+    async fn a_reports_hide_waits_for_a_decision_that_outlives_its_moderator(backend: Backend) {
+        // Arrange: three long-standing members' reports hide a message.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("auh1");
+        let reporters = [
+            app.student("rph1"),
+            app.student("rph2"),
+            app.student("rph3"),
+        ];
+        let moderator = staff(&app, "moh4", Role::Moderator);
+        let colleague = staff(&app, "moh5", Role::Moderator);
+        let mut members: Vec<&Student> = reporters.iter().collect();
+        members.push(&author);
+        let class = new_class(&app, "PSYC 1010", &members);
+        for s in &members {
+            joined_ago(&app, s, &class, Duration::days(30));
+        }
+        let message = post_message(&app, &author, &class, "words three classmates report").await;
+        for r in &reporters {
+            report(&app, r, &class, &message.id, "rude").await;
+        }
+        assert!(
+            chat::find(&mut app.conn(), &message.id)
+                .unwrap()
+                .unwrap()
+                .hidden
+        );
+
+        // The reporters' accounts are erased: their reports go, but the hide
+        // still waits for a moderator, offering "Keep hidden".
+        for r in &reporters {
+            let user = r.user.clone();
+            common_grounds::db::write_tx(&mut app.conn(), |c| {
+                student_data::erase(c, &user, clock::now())
+            })
+            .unwrap();
+        }
+        let waiting: i64 = message_flags::table
+            .filter(message_flags::message_id.eq(&message.id))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(waiting, 0, "no report left to keep it in the queue");
+        let card = queue_card(&app, &moderator, &message.id)
+            .await
+            .expect("a reports' hide waits in the queue");
+        assert!(card.contains("Keep hidden"), "{card}");
+        assert!(card.contains("Hidden after reports"), "{card}");
+
+        // Act: the moderator keeps it hidden; later their account is
+        // deleted (its audit rows keep no actor).
+        moderate(&app, &moderator, &message.id, "hide").await;
+        assert!(queue_card(&app, &colleague, &message.id).await.is_none());
+        diesel::update(audit_log::table.filter(audit_log::actor_id.eq(&moderator.user.id)))
+            .set(audit_log::actor_id.eq(None::<String>))
+            .execute(&mut app.conn())
+            .unwrap();
+
+        // Assert: the decision stands: not back in Waiting, and its card in
+        // Hidden says whose it was, as far as is known.
+        assert!(
+            queue_card(&app, &colleague, &message.id).await.is_none(),
+            "a deleted moderator's decision sent it back to Waiting"
+        );
+        let (_, hidden) = colleague.get(&app, "/admin/flags?state=hidden").await;
+        assert!(hidden.contains("Hidden by a deleted account"), "{hidden}");
+        assert!(!hidden.contains("Keep hidden"), "{hidden}");
+    }
+);
