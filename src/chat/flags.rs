@@ -190,7 +190,6 @@ pub fn flag_and_record(
                 .set(class_messages::hidden.eq(true))
                 .execute(conn)?;
             super::events::record(tx, &message, super::EventKind::Hide, now)?;
-            crate::notifications::chat::message_gone(tx, &message.id, now)?;
             record_hide(tx, &message, now)?;
             // Its author hears that it is hidden, not who reported it or how many.
             if let Some(author) = message.user_id.as_ref() {

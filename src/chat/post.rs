@@ -442,7 +442,6 @@ pub fn edit_confirming(
             Some(held) => {
                 hold(tx, &mut message, held)?;
                 events::record(tx, &message, EventKind::Hide, now)?;
-                crate::notifications::chat::message_gone(tx, &message.id, now)?;
             }
             None => {
                 events::record(tx, &message, EventKind::Edit, now)?;

@@ -48,7 +48,6 @@ pub fn hide(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usiz
         .execute(conn)?;
     if !message.hidden {
         events::record(tx, &message, EventKind::Hide, now)?;
-        crate::notifications::chat::message_gone(tx, id, now)?;
     }
     Ok(n)
 }

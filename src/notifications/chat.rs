@@ -181,6 +181,18 @@ pub fn shown_by_the_thread() -> Vec<&'static str> {
         .collect()
 }
 
+/// `notifications.kind IN ('reply', …)` for `shown_by_the_thread`, its
+/// members written out: an `= ANY($1)` array would have PostgreSQL plan the
+/// thread page's statement afresh on every run (docs/database.md, "one
+/// plan"). The kinds are this build's own words, never input.
+pub fn shown_by_the_thread_sql() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    let kinds: Vec<String> = shown_by_the_thread()
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect();
+    diesel::dsl::sql(&format!("notifications.kind IN ({})", kinds.join(", ")))
+}
+
 /// Whether `$user` has unread notifications about `$thread` (owned ids) that
 /// its page shows, as an expression the thread page's head selects: only
 /// then does the page run `mark_thread_read`.
@@ -192,9 +204,7 @@ macro_rules! unread_about_thread {
             notifications::table
                 .filter(notifications::user_id.eq($user))
                 .filter(notifications::thread_id.eq($thread))
-                .filter(
-                    notifications::kind.eq_any($crate::notifications::chat::shown_by_the_thread()),
-                )
+                .filter($crate::notifications::chat::shown_by_the_thread_sql())
                 .filter(notifications::read_at.is_null())
                 .filter(notifications::created_at.le(now)),
         )
@@ -215,7 +225,7 @@ pub fn mark_thread_read(
         notifications::table
             .filter(notifications::user_id.eq(user))
             .filter(notifications::thread_id.eq(thread))
-            .filter(notifications::kind.eq_any(shown_by_the_thread()))
+            .filter(shown_by_the_thread_sql())
             .filter(notifications::read_at.is_null())
             .filter(notifications::created_at.le(now)),
     )
@@ -236,22 +246,24 @@ pub fn left_class(
         notifications::table
             .filter(notifications::user_id.eq(user))
             .filter(notifications::class_id.eq(class))
-            .filter(notifications::kind.eq_any(shown_by_the_thread()))
+            .filter(shown_by_the_thread_sql())
             .filter(notifications::read_at.is_null()),
     )
     .set(notifications::read_at.eq(Some(now)))
     .execute(&mut **tx)
 }
 
-/// A message the class no longer sees (deleted, hidden, held for review):
-/// the chat notices about it are read, so they stop counting in the inbox
-/// and are not mailed. A moderator's decision about it is not touched.
-/// In the transaction that takes the message away.
+/// A message taken away for good (its author deleted it, a moderator removed
+/// it): the chat notices about it are read, so they stop counting in the
+/// inbox and are not mailed. A moderator's decision about it is not touched.
+/// In the transaction that removes it. A hide or a hold can be undone, so
+/// their notices stay unread (a restore brings them back as they were); while
+/// the message is away they are quiet, never mailed (`view`).
 pub fn message_gone(tx: &mut Tx, message: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
         notifications::table
             .filter(notifications::message_id.eq(message))
-            .filter(notifications::kind.eq_any(shown_by_the_thread()))
+            .filter(shown_by_the_thread_sql())
             .filter(notifications::read_at.is_null()),
     )
     .set(notifications::read_at.eq(Some(now)))

@@ -988,8 +988,8 @@ backend_test!(
         assert_eq!(saved.status().as_u16(), 303);
         assert!(held_state(&app, &reply).0);
 
-        // The starter's inbox still lists the notice, read now, without the
-        // held words.
+        // The starter's inbox still lists the notice, without the held words
+        // (still unread: a release would bring the reply back).
         let (status, inbox) = starter.get(&app, "/notifications").await;
         assert_eq!(status, 200);
         assert!(inbox.contains("replied to your message"), "{inbox}");
@@ -999,7 +999,7 @@ backend_test!(
             .count()
             .get_result(&mut app.conn())
             .unwrap();
-        assert_eq!(unread, 0, "it no longer counts");
+        assert_eq!(unread, 1, "kept for a release");
         for secret in [
             "copied the notes",
             "ÁNGELA",
@@ -1033,8 +1033,8 @@ backend_test!(
             ))
             .load(&mut app.conn())
             .unwrap();
-        // The notice is about a reply the class no longer sees: read when
-        // it was held, it is in no digest.
+        // The notice is about a reply the class no longer sees: quiet while
+        // it is held, it is in no digest.
         let digests: Vec<&(String, String, String)> = bodies
             .iter()
             .filter(|(subject, _, _)| subject.contains("digest"))

@@ -393,7 +393,7 @@ backend_test!(
     async fn notices_about_a_reply_taken_away_stop_counting(backend: Backend) {
         use common_grounds::accounts::Role;
         use common_grounds::moderation::{self, messages::Reason, ReasonCategory};
-        // Arrange: three replies to A's thread, each a notice for A.
+        // Arrange: four replies to A's thread, each a notice for A.
         let app = spawn_app(backend).await;
         let a = app.student("arqg");
         let b = app.student("bqxg");
@@ -402,7 +402,7 @@ backend_test!(
         let class = new_class(&app, "CS 2150", &[&a, &b]);
         let rules = rules(&app);
         let thread = post(&mut app.conn(), &rules, &a, &class, None, "Review room?");
-        let replies: Vec<ClassMessage> = ["Room 101.", "Room 102.", "Room 103."]
+        let replies: Vec<ClassMessage> = ["Room 101.", "Room 102.", "Room 103.", "Room 104."]
             .iter()
             .map(|text| post(&mut app.conn(), &rules, &b, &class, Some(&thread), text))
             .collect();
@@ -417,8 +417,10 @@ backend_test!(
                 == 1
         };
         assert!(replies.iter().all(|r| unread(&r.id)));
+        let spam = Reason::new(ReasonCategory::Spam, None).unwrap();
 
-        // Act: B deletes the first; a moderator hides the second.
+        // Act: B deletes the first; a moderator removes the second and hides
+        // the third.
         chat::delete(
             &mut app.conn(),
             &b.user.id,
@@ -427,31 +429,68 @@ backend_test!(
             |_, _| Ok(0),
         )
         .unwrap();
-        moderation::messages::hide(
+        moderation::messages::delete(
             &mut app.conn(),
             &moderator.user.id,
             &replies[1].id,
-            &Reason::new(ReasonCategory::Spam, None).unwrap(),
+            &spam,
+            clock::now(),
+        )
+        .unwrap();
+        moderation::messages::hide(
+            &mut app.conn(),
+            &moderator.user.id,
+            &replies[2].id,
+            &spam,
             clock::now(),
         )
         .unwrap();
 
-        // Assert: their notices no longer count (nor are they mailed: read);
-        // the third still does.
-        assert!(!unread(&replies[0].id), "deleted");
-        assert!(!unread(&replies[1].id), "hidden");
-        assert!(unread(&replies[2].id), "still there");
-        let (_, home) = a.get(&app, "/").await;
-        let doc = scraper::Html::parse_document(&home);
-        let sel =
-            scraper::Selector::parse(".nav a[href='/notifications'] [data-unread-count]").unwrap();
-        let count: String = doc.select(&sel).next().unwrap().text().collect();
-        // "1 unread" (the word is for screen readers).
-        assert_eq!(
-            count.split_whitespace().next(),
-            Some("1"),
-            "the nav counts the one left"
-        );
+        // Assert: what is gone for good no longer counts (read, so never
+        // mailed); the hidden one waits, quiet, for a restore; the last counts.
+        assert!(!unread(&replies[0].id), "deleted by its author");
+        assert!(!unread(&replies[1].id), "removed by a moderator");
+        assert!(unread(&replies[2].id), "hidden, maybe restored");
+        assert!(unread(&replies[3].id), "still there");
+        let quiet: Vec<bool> = view::list(&mut app.conn(), &a.user.id, clock::now(), None, 10)
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.message_id.as_ref() == Some(&replies[2].id))
+            .map(|n| n.quiet)
+            .collect();
+        assert_eq!(quiet, [true], "not mailed while hidden");
+        let nav = || async {
+            let (_, home) = a.get(&app, "/").await;
+            let doc = scraper::Html::parse_document(&home);
+            let sel = scraper::Selector::parse(".nav a[href='/notifications'] [data-unread-count]")
+                .unwrap();
+            let count: String = doc.select(&sel).next().unwrap().text().collect();
+            // "2 unread" (the word is for screen readers).
+            count
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(nav().await, "2");
+
+        // Restored, the hidden reply's notice is as it was: unread, mailable.
+        moderation::messages::restore(
+            &mut app.conn(),
+            &moderator.user.id,
+            &replies[2].id,
+            None,
+            clock::now(),
+        )
+        .unwrap();
+        assert!(unread(&replies[2].id));
+        let quiet: Vec<bool> = view::list(&mut app.conn(), &a.user.id, clock::now(), None, 10)
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.message_id.as_ref() == Some(&replies[2].id))
+            .map(|n| n.quiet)
+            .collect();
+        assert_eq!(quiet, [false]);
     }
 );
 
