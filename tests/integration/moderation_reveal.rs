@@ -240,7 +240,7 @@ backend_test!(
             "Amber Finch",
             "call me at this number",
         );
-        message(
+        let cumulative = message(
             &app,
             &author,
             &class,
@@ -302,11 +302,20 @@ backend_test!(
         let distinct: std::collections::HashSet<&String> = landmarks.iter().collect();
         assert_eq!(landmarks.len(), 3, "{landmarks:?}");
         assert_eq!(distinct.len(), 3, "{landmarks:?}");
-        // No compose, vote, report or edit forms; no author named.
-        let forms = doc
-            .select(&scraper::Selector::parse("main form, textarea").unwrap())
+        // No compose, vote, report or edit forms (only the staff actions,
+        // which post to /admin/messages/...); no author named.
+        let forms: Vec<&str> = doc
+            .select(&scraper::Selector::parse("main form").unwrap())
+            .filter_map(|f| f.value().attr("action"))
+            .collect();
+        assert!(
+            forms.iter().all(|a| a.starts_with("/admin/messages/")),
+            "{forms:?}"
+        );
+        let textareas = doc
+            .select(&scraper::Selector::parse("main textarea").unwrap())
             .count();
-        assert_eq!(forms, 0, "read only: {html}");
+        assert_eq!(textareas, 0, "no compose box: {html}");
         for bit in ["au1r", "ot2r", "virginia.edu"] {
             assert!(!html.contains(bit), "the staff read names {bit}");
         }
@@ -362,6 +371,39 @@ backend_test!(
         let (status, _) = moderator.get(&app, &format!("{path}?before=garbage")).await;
         assert_eq!(status, 400);
         assert_eq!(audit_total(&app), total);
+
+        // A post complained of outside the app (nobody reported it here): the
+        // moderator hides it from the class page, with a reason, and lands
+        // back at the message, where it now offers Restore.
+        let (_, page) = moderator.get(&app, &path).await;
+        let anchor = format!("id=\"m-{}\"", cumulative.id);
+        assert!(page.contains(&anchor), "{page}");
+        let r = moderator
+            .post(
+                &app,
+                &path,
+                &format!("/admin/messages/{}/hide", cumulative.id),
+                &[
+                    ("category", "harassment"),
+                    ("back", &format!("class:{}", class.id)),
+                ],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(location(&r), format!("{path}#m-{}", cumulative.id));
+        let hide = audit_rows(&app, AuditAction::Hide)
+            .into_iter()
+            .find(|a| a.target_id == cumulative.id.to_string())
+            .expect("the hide is audited");
+        assert_eq!(hide.category.as_deref(), Some("harassment"));
+        assert_eq!(hide.actor_id.as_ref(), Some(&moderator.user.id));
+        let (_, after) = moderator.get(&app, &path).await;
+        let at = after.find(&anchor).unwrap();
+        let item = &after[at..at + after[at..].find("</li>").unwrap()];
+        assert!(
+            item.contains("badge\">hidden") && item.contains("/restore"),
+            "{item}"
+        );
     }
 );
 

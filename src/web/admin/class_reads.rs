@@ -1,6 +1,9 @@
 //! A class's chat as staff read it without joining: threads by latest activity
 //! with every message, by pseudonym, hidden and held ones marked; no compose,
-//! vote, report or edit forms. Each opening is audited (`view_class`).
+//! vote, report or edit forms. Each message has the staff actions the queue's
+//! cards have (hide, restore, remove, ask to reveal: the same audited
+//! endpoints), so a post reported outside the app can be acted on; they come
+//! back here, at the message. Each opening is audited (`view_class`).
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -19,6 +22,7 @@ use crate::web::state::AppState;
 use crate::web::views;
 
 struct MessageLine {
+    id: String,
     pseudonym: String,
     text: String,
     deleted: bool,
@@ -40,6 +44,9 @@ struct ThreadBlock {
 #[template(path = "admin/class.html")]
 struct ClassReadPage {
     layout: Layout,
+    class_id: String,
+    /// The hide and remove forms' reason categories.
+    categories: Vec<super::flags::CategoryChoice>,
     class_code: String,
     class_title: String,
     section: String,
@@ -122,6 +129,7 @@ pub async fn read_class(
                 .messages
                 .into_iter()
                 .map(|m| MessageLine {
+                    id: m.id.to_string(),
                     pseudonym: m.pseudonym.unwrap_or_else(|| "[deleted]".into()),
                     text: m.text,
                     deleted: m.deleted,
@@ -136,6 +144,8 @@ pub async fn read_class(
         .collect();
     let body = ClassReadPage {
         layout: staff_layout(&req, &staff, "admin-classes"),
+        class_id: class_id.to_string(),
+        categories: super::flags::category_choices(),
         class_code: page.class.code(),
         class_title: page.class.title.clone().unwrap_or_default(),
         section: page

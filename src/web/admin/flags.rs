@@ -196,9 +196,21 @@ struct Tab {
 }
 
 /// A reason category as the hide and remove forms offer it.
-struct CategoryChoice {
-    code: &'static str,
-    label: &'static str,
+pub(super) struct CategoryChoice {
+    pub(super) code: &'static str,
+    pub(super) label: &'static str,
+}
+
+/// Every reason category, for the hide and remove forms (the queue's cards
+/// and a class's staff reading).
+pub(super) fn category_choices() -> Vec<CategoryChoice> {
+    moderation::ReasonCategory::ALL
+        .iter()
+        .map(|c| CategoryChoice {
+            code: c.as_str(),
+            label: c.label(),
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -357,13 +369,7 @@ pub async fn flags(
         state: queue.state.as_str(),
         total: queue.total,
         limit: QUEUE_LIMIT,
-        categories: moderation::ReasonCategory::ALL
-            .iter()
-            .map(|c| CategoryChoice {
-                code: c.as_str(),
-                label: c.label(),
-            })
-            .collect(),
+        categories: category_choices(),
     }
     .render()?;
     Ok(views::page(body))
@@ -402,16 +408,23 @@ pub async fn message_action(
         )?),
         _ => None,
     };
-    // Back to the tab the moderator was on, when it is one of the queue's.
-    let back = form
-        .back
-        .as_deref()
-        .and_then(|b| b.parse::<moderation::messages::QueueState>().ok())
-        .filter(|s| *s != moderation::messages::QueueState::Waiting)
-        .map_or_else(
-            || "/admin/flags".to_string(),
-            |s| format!("/admin/flags?state={}", s.as_str()),
-        );
+    // Back to the tab the moderator was on, when it is one of the queue's,
+    // or to the class they were reading (`class:<id>`), at the message.
+    let back = match form.back.as_deref().and_then(|b| b.strip_prefix("class:")) {
+        Some(class) => match crate::classes::ClassId::parse(class) {
+            Some(class) => format!("/admin/classes/{class}#m-{id}"),
+            None => "/admin/flags".to_string(),
+        },
+        None => form
+            .back
+            .as_deref()
+            .and_then(|b| b.parse::<moderation::messages::QueueState>().ok())
+            .filter(|s| *s != moderation::messages::QueueState::Waiting)
+            .map_or_else(
+                || "/admin/flags".to_string(),
+                |s| format!("/admin/flags?state={}", s.as_str()),
+            ),
+    };
     let actor = current.user.id.clone();
     let note = form.reason.clone();
     let act = action.clone();
