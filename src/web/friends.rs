@@ -180,29 +180,34 @@ impl SessionForm for ActionForm {
 }
 
 #[derive(Template)]
-#[template(path = "friends/block.html")]
-struct BlockPage {
+#[template(path = "friends/confirm.html")]
+struct ConfirmPage {
     layout: Layout,
     computing_id: String,
+    /// "Remove …?" rather than "Block …?".
+    removing: bool,
 }
 
-/// "Block …?": what blocking does, with the button that does it. A block
-/// cannot be undone (unblocking restores no friendship), so the lists link
-/// here instead of blocking at one tap. The page reads nothing about the
-/// computing ID: it looks the same whether or not anyone holds it.
-#[get("/friends/{computing_id}/block")]
+/// "Block …?" or "Remove …?": what it does, with the button that does it.
+/// Neither is undone by a tap (unblocking restores no friendship; a removed
+/// friend must be asked again), so the lists link here instead of acting at
+/// one tap, as a misplaced thumb on a phone would. The page reads nothing
+/// about the computing ID: it looks the same whether or not anyone holds it.
+#[get("/friends/{computing_id}/{action:block|remove}")]
 pub async fn confirm_block(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    path: web::Path<String>,
+    path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (current, ()) = visitor.signed_in(|_, _| Ok(())).await?;
-    let computing_id = requests::parse_who(&path, &state.config.sign_in.allowed_email_domains)
+    let (who, action) = path.into_inner();
+    let computing_id = requests::parse_who(&who, &state.config.sign_in.allowed_email_domains)
         .map_err(|_| AppError::NotFound)?;
-    let body = BlockPage {
+    let body = ConfirmPage {
         layout: Layout::new(&req, Some(&current)).at("friends"),
         computing_id,
+        removing: action == "remove",
     }
     .render()?;
     Ok(views::page(body))

@@ -287,10 +287,6 @@ backend_test!(
                     vec!["Withdraw the request to dd4d".to_string()]
                 ),
                 (
-                    "/friends/bb2b/remove".into(),
-                    vec!["Remove bb2b".to_string()]
-                ),
-                (
                     "/friends/ee5e/unblock".into(),
                     vec!["Unblock ee5e".to_string()]
                 ),
@@ -298,6 +294,25 @@ backend_test!(
         );
         assert!(html.contains(r#"href="/friends/bb2b/block""#), "{html}");
         assert!(html.contains(r#"href="/friends/cc3c/block""#), "{html}");
+        // Nor does one remove a friend at one tap: Remove asks first, on a
+        // page whose button does it (and which offers blocking instead).
+        assert!(html.contains(r#"href="/friends/bb2b/remove""#), "{html}");
+        let (status, ask_remove) = a.get(&app, "/friends/bb2b/remove").await;
+        assert_eq!(status, 200);
+        assert!(ask_remove.contains("Remove bb2b?"), "{ask_remove}");
+        assert_eq!(
+            forms(&ask_remove),
+            vec![(
+                "/friends/bb2b/remove".to_string(),
+                vec!["Remove bb2b".to_string()]
+            )]
+        );
+        let (_, friend_page) = a.get(&app, "/friends/bb2b").await;
+        assert!(
+            friend_page.contains(r#"href="/friends/bb2b/remove""#)
+                && !friend_page.contains(r#"action="/friends/bb2b/remove""#),
+            "{friend_page}"
+        );
 
         // The page that asks: the same for an ID nobody holds.
         let (status, ask) = a.get(&app, "/friends/bb2b/block").await;
@@ -1338,7 +1353,7 @@ backend_test!(
         for path in [
             "/friends/%3Cscript%3E",
             "/friends/a'--",
-            "/friends/nobody/remove",
+            "/friends/nobody/explode",
         ] {
             let (status, _) = me.get(&app, path).await;
             assert!(status == 404 || status == 405, "{path}: {status}");
