@@ -28,8 +28,11 @@
     }
   }
 
-  function setUnread(row, count) {
+  // `known` false: the row was not on this page, so what came before is not
+  // counted here; it says "new" without a number rather than a wrong one.
+  function setUnread(row, count, known) {
     row.setAttribute("data-unread", String(count));
+    row.setAttribute("data-unread-known", known ? "1" : "0");
     var badge = row.querySelector(".new-count");
     if (count > 0) {
       row.classList.add("thread-new");
@@ -38,7 +41,7 @@
         badge.className = "new-count";
         row.querySelector(".thread-meta").appendChild(badge);
       }
-      badge.textContent = count + " new";
+      badge.textContent = known ? count + " new" : "new";
     } else if (badge) {
       badge.parentNode.removeChild(badge);
       row.classList.remove("thread-new");
@@ -75,10 +78,12 @@
     }
     var row = fragment(data.row);
     var unread = old ? Number(old.getAttribute("data-unread")) || 0 : 0;
+    // A row from another page (older threads) comes with its own count unknown.
+    var known = old ? old.getAttribute("data-unread-known") !== "0" : !data.new || data.kind === "thread";
     if (data.new) {
       unread += 1;
     }
-    setUnread(row, unread);
+    setUnread(row, unread, known);
     keepBack(row);
     // "Unanswered" is the activity order without answered threads.
     if (sort === "unanswered" && row.querySelector(".badge.answered")) {

@@ -971,3 +971,98 @@ async fn a_deep_reply_arriving_live_names_what_it_answers_in_a_browser() {
     assert_eq!(seen[1], format!("replying to {deepest_name}"));
     client.close().await.unwrap();
 }
+
+/// A reply to a thread that is not on the open list page (it is on "Older
+/// threads") moves its row to the top live: the page never counted that
+/// thread's earlier replies, so the row says "new", not a wrong "1 new".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_from_an_older_page_arrives_saying_new_not_a_wrong_count_in_a_browser() {
+    use chrono::Duration as Ago;
+    use common_grounds::db::schema::user_classes;
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let a = app.student("opa1a");
+    let b = app.student("opb2b");
+    let class = new_class(&app, "CS 2150", &[&a, &b]);
+    // B has taken the class for a day: what came since is news to B.
+    diesel::update(user_classes::table.filter(user_classes::user_id.eq(&b.user.id)))
+        .set(user_classes::enrolled_at.eq(common_grounds::clock::now() - Ago::days(1)))
+        .execute(&mut app.conn())
+        .unwrap();
+    // The oldest thread, with three replies B has not read, then fifty
+    // newer threads: it is on the second page.
+    let now = common_grounds::clock::now();
+    let oldest =
+        builders::MessageBuilder::new(&class.id, &a.user.id, "Anon_0000aaaa", "The oldest thread")
+            .created_at(now - Ago::minutes(200))
+            .insert(&mut app.conn());
+    for r in 0..3 {
+        builders::MessageBuilder::new(
+            &class.id,
+            &a.user.id,
+            "Anon_0000aaaa",
+            &format!("Old reply {r}"),
+        )
+        .reply_to(&oldest)
+        .created_at(now - Ago::minutes(190 - r))
+        .insert(&mut app.conn());
+    }
+    for n in 0..50 {
+        builders::MessageBuilder::new(
+            &class.id,
+            &a.user.id,
+            "Anon_0000aaaa",
+            &format!("Newer thread {n}"),
+        )
+        .created_at(now - Ago::minutes(100 - n))
+        .insert(&mut app.conn());
+    }
+
+    let client = browser::open(&driver, &chromium, 1280, 900).await;
+    browser::sign_in(&client, &app.address, &b.token).await;
+    client
+        .goto(&app.url(&format!("/classes/{}", class.id)))
+        .await
+        .unwrap();
+    let row = format!("t-{}", oldest.id);
+    let on_page = client
+        .execute(
+            &format!("return !!document.getElementById('{row}');"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        on_page,
+        serde_json::json!(false),
+        "the oldest thread is on page 2"
+    );
+
+    // Act: A replies to it.
+    post(&app, &a, &class.id, "A fourth reply", Some(&oldest.id)).await;
+
+    // Assert: its row arrives at the top, marked "new" without a count.
+    let read = format!(
+        "var row = document.getElementById('{row}'); \
+         if (!row) return null; \
+         var badge = row.querySelector('.new-count'); \
+         return [document.querySelector('ol.thread-list > li').id, badge ? badge.textContent : ''];"
+    );
+    let started = std::time::Instant::now();
+    let seen = loop {
+        let seen = client.execute(&read, vec![]).await.unwrap();
+        if !seen.is_null() {
+            break seen;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the reply did not arrive live"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(seen[0], row.as_str(), "at the top");
+    assert_eq!(seen[1], "new", "not a count the page never had");
+    client.close().await.unwrap();
+}
