@@ -210,7 +210,12 @@ pub fn release(
             EventKind::Thread
         }
         Some(_) => {
-            crate::notifications::chat::on_reply(tx, &released, now)?;
+            // A reply edited into held told its readers when it was first
+            // posted; those notices wait (quiet) and speak again now. Only a
+            // reply held from the start is new to them.
+            if !crate::notifications::chat::any_about(tx, &released.id)? {
+                crate::notifications::chat::on_reply(tx, &released, now)?;
+            }
             EventKind::Reply
         }
     };

@@ -257,8 +257,9 @@ pub fn left_class(
 /// it): the chat notices about it are read, so they stop counting in the
 /// inbox and are not mailed. A moderator's decision about it is not touched.
 /// In the transaction that removes it. A hide or a hold can be undone, so
-/// their notices stay unread (a restore brings them back as they were); while
-/// the message is away they are quiet, never mailed (`view`).
+/// their notices stay unread and count; while the message is away they are
+/// quiet (`view`): an email or digest claimed meanwhile leaves them out, and
+/// they are not mailed later.
 pub fn message_gone(tx: &mut Tx, message: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
         notifications::table
@@ -268,6 +269,16 @@ pub fn message_gone(tx: &mut Tx, message: &MessageId, now: NaiveDateTime) -> Que
     )
     .set(notifications::read_at.eq(Some(now)))
     .execute(&mut **tx)
+}
+
+/// Whether anyone has a notice about `message` (a reply's, read or not).
+pub fn any_about(tx: &mut Tx, message: &MessageId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        notifications::table
+            .filter(notifications::message_id.eq(message))
+            .filter(shown_by_the_thread_sql()),
+    ))
+    .get_result(&mut **tx)
 }
 
 /// Whether `user` has an unread notice of `kind` about `message`.

@@ -1050,6 +1050,32 @@ backend_test!(
                 }
             }
         }
+
+        // Released, the reply speaks through the notice it first sent: one
+        // notice about it, not a second.
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let (_, queue) = moderator.get(&app, "/admin/flags").await;
+        let shown = field_in(&queue, "shown").expect("the held reply is in the queue");
+        let released = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{reply}/release"),
+                &[("shown", &shown)],
+            )
+            .await;
+        assert_eq!(released.status().as_u16(), 303);
+        assert!(!held_state(&app, &reply).0);
+        let about: Vec<(String, bool)> = common_grounds::db::schema::notifications::table
+            .filter(common_grounds::db::schema::notifications::user_id.eq(&starter.user.id))
+            .filter(common_grounds::db::schema::notifications::message_id.eq(&reply))
+            .select((
+                common_grounds::db::schema::notifications::kind,
+                common_grounds::db::schema::notifications::read_at.is_null(),
+            ))
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(about, [("reply".to_string(), true)], "one notice, unread");
     }
 );
 

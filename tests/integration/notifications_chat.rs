@@ -474,7 +474,7 @@ backend_test!(
         };
         assert_eq!(nav().await, "2");
 
-        // Restored, the hidden reply's notice is as it was: unread, mailable.
+        // Restored, the hidden reply's notice counts and speaks again.
         moderation::messages::restore(
             &mut app.conn(),
             &moderator.user.id,
