@@ -308,6 +308,7 @@ backend_test!(
             .select(&scraper::Selector::parse("main form").unwrap())
             .filter_map(|f| f.value().attr("action"))
             .collect();
+        assert!(!forms.is_empty(), "each message has its staff actions");
         assert!(
             forms.iter().all(|a| a.starts_with("/admin/messages/")),
             "{forms:?}"
@@ -378,15 +379,25 @@ backend_test!(
         let (_, page) = moderator.get(&app, &path).await;
         let anchor = format!("id=\"m-{}\"", cumulative.id);
         assert!(page.contains(&anchor), "{page}");
+        // The page's own hide form for it: its action and where it comes back.
+        let hide_action = format!("/admin/messages/{}/hide", cumulative.id);
+        let doc = scraper::Html::parse_document(&page);
+        let back_sel =
+            scraper::Selector::parse(&format!("form[action='{hide_action}'] input[name=back]"))
+                .unwrap();
+        let back = doc
+            .select(&back_sel)
+            .next()
+            .and_then(|i| i.value().attr("value"))
+            .expect("a hide form for the message")
+            .to_string();
+        assert_eq!(back, format!("class:{}", class.id));
         let r = moderator
             .post(
                 &app,
                 &path,
-                &format!("/admin/messages/{}/hide", cumulative.id),
-                &[
-                    ("category", "harassment"),
-                    ("back", &format!("class:{}", class.id)),
-                ],
+                &hide_action,
+                &[("category", "harassment"), ("back", &back)],
             )
             .await;
         assert_eq!(r.status().as_u16(), 303);

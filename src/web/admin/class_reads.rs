@@ -1,9 +1,11 @@
 //! A class's chat as staff read it without joining: threads by latest activity
 //! with every message, by pseudonym, hidden and held ones marked; no compose,
-//! vote, report or edit forms. Each message has the staff actions the queue's
-//! cards have (hide, restore, remove, ask to reveal: the same audited
-//! endpoints), so a post reported outside the app can be acted on; they come
-//! back here, at the message. Each opening is audited (`view_class`).
+//! vote, report or edit forms. Each shown or hidden message has hide (or
+//! restore), remove and ask to reveal, posting to the queue's audited
+//! endpoints, so a post complained of outside the app can be acted on; they
+//! come back to this page, at the message. Deciding a reports' hide ("Keep
+//! hidden"), urgent reveals and held posts stay with the queue's cards.
+//! Each opening is audited (`view_class`).
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -44,7 +46,8 @@ struct ThreadBlock {
 #[template(path = "admin/class.html")]
 struct ClassReadPage {
     layout: Layout,
-    class_id: String,
+    /// Where the staff actions come back to: this class, at this page.
+    back: String,
     /// The hide and remove forms' reason categories.
     categories: Vec<super::flags::CategoryChoice>,
     class_code: String,
@@ -99,6 +102,7 @@ pub async fn read_class(
                 })?,
         ),
     };
+    let page_cursor = before.clone();
     let rules = crate::web::chat::rules(&state);
     let actor = staff.0.user.id.clone();
     let id = class_id.clone();
@@ -144,7 +148,10 @@ pub async fn read_class(
         .collect();
     let body = ClassReadPage {
         layout: staff_layout(&req, &staff, "admin-classes"),
-        class_id: class_id.to_string(),
+        back: match &page_cursor {
+            Some(cursor) => format!("class:{class_id}?before={}", cursor.encode()),
+            None => format!("class:{class_id}"),
+        },
         categories: super::flags::category_choices(),
         class_code: page.class.code(),
         class_title: page.class.title.clone().unwrap_or_default(),

@@ -409,12 +409,24 @@ pub async fn message_action(
         _ => None,
     };
     // Back to the tab the moderator was on, when it is one of the queue's,
-    // or to the class they were reading (`class:<id>`), at the message.
+    // or to the page of the class they were reading (`class:<id>`, with
+    // `?before=<cursor>` past its first page), at the message.
     let back = match form.back.as_deref().and_then(|b| b.strip_prefix("class:")) {
-        Some(class) => match crate::classes::ClassId::parse(class) {
-            Some(class) => format!("/admin/classes/{class}#m-{id}"),
-            None => "/admin/flags".to_string(),
-        },
+        Some(class) => {
+            let (class, before) = match class.split_once("?before=") {
+                Some((class, raw)) => (class, crate::chat::Cursor::parse(raw)),
+                None => (class, None),
+            };
+            match crate::classes::ClassId::parse(class) {
+                Some(class) => match before {
+                    Some(cursor) => {
+                        format!("/admin/classes/{class}?before={}#m-{id}", cursor.encode())
+                    }
+                    None => format!("/admin/classes/{class}#m-{id}"),
+                },
+                None => "/admin/flags".to_string(),
+            }
+        }
         None => form
             .back
             .as_deref()
