@@ -548,3 +548,61 @@ backend_test!(
         assert_eq!(stored, "My question");
     }
 );
+
+backend_test!(
+    async fn a_running_suspension_is_changed_in_place_not_lifted_first(backend: Backend) {
+        use common_grounds::db::schema::audit_log;
+        // Arrange: a student suspended for three days.
+        let app = spawn_app(backend).await;
+        let s = app.student("ch1g");
+        let moderator = staff(&app, "mc2g", Role::Moderator);
+        set_suspension(&app, &s, Some(clock::now() + Duration::days(3)));
+        let person = format!("/admin/users/{}", s.user.id);
+        let (_, page) = moderator.get(&app, &person).await;
+        assert!(page.contains("Change the suspension"), "{page}");
+
+        // A plain suspend form (another moderator's stale page) is refused...
+        let refused = moderator
+            .post(
+                &app,
+                &person,
+                "/admin/users/ch1g/suspend",
+                &[("length", "day"), ("reason", "Shorter after an appeal")],
+            )
+            .await;
+        assert!(refused.status().is_client_error(), "{}", refused.status());
+
+        // ...the person page's change form moves the end, in place.
+        let changed = moderator
+            .post(
+                &app,
+                &person,
+                "/admin/users/ch1g/suspend",
+                &[
+                    ("length", "day"),
+                    ("reason", "Shorter after an appeal"),
+                    ("replace", "1"),
+                    ("from", "person"),
+                ],
+            )
+            .await;
+        assert_eq!(changed.status().as_u16(), 303);
+        assert_eq!(changed.headers()["location"], person.as_str());
+        let until: Option<NaiveDateTime> = users::table
+            .find(&s.user.id)
+            .select(users::suspended_until)
+            .first(&mut app.conn())
+            .unwrap();
+        let left = until.unwrap() - clock::now();
+        assert!(
+            left > Duration::hours(23) && left <= Duration::days(1),
+            "{left:?}"
+        );
+        let lifts: i64 = audit_log::table
+            .filter(audit_log::action.eq("lift_suspension"))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(lifts, 0, "never lifted in between");
+    }
+);

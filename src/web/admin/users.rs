@@ -186,6 +186,10 @@ pub struct SuspendForm {
     /// "person" on the person's page (`back_after`).
     #[serde(default)]
     from: String,
+    /// "1" from the person's "Change the suspension" form: a running
+    /// suspension is replaced (its end moved) instead of refused.
+    #[serde(default)]
+    replace: String,
 }
 
 impl SessionForm for SuspendForm {
@@ -231,9 +235,10 @@ pub async fn suspend(
     let who = path.into_inner();
     let actor = current.user.id.clone();
     let login = who.clone();
+    let replace = form.replace == "1";
     let suspended = with_conn(&state.pool, move |conn| {
         Ok(moderation::users::suspend_account(
-            conn, &actor, &login, until, &reason, false, now, campus,
+            conn, &actor, &login, until, &reason, replace, now, campus,
         )?)
     })
     .await?;
