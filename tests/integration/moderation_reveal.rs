@@ -889,10 +889,23 @@ backend_test!(
         ] {
             assert!(!html.contains(text), "the user page shows {text}");
         }
-        // While suspended: the lift form, not the suspend form; admins also get the role form.
-        assert!(
-            html.contains("/admin/users/us3r/lift") && !html.contains("/admin/users/us3r/suspend")
-        );
+        // While suspended: the lift form, and the suspend form only as the
+        // change of the running one (replace); admins also get the role form.
+        assert!(html.contains("/admin/users/us3r/lift"));
+        let suspend_forms: Vec<String> = doc
+            .select(&scraper::Selector::parse("form[action='/admin/users/us3r/suspend']").unwrap())
+            .map(|f| f.html())
+            .collect();
+        assert_eq!(suspend_forms.len(), 1, "{suspend_forms:?}");
+        let replacing = doc
+            .select(
+                &scraper::Selector::parse(
+                    "form[action='/admin/users/us3r/suspend'] input[name=replace][value='1']",
+                )
+                .unwrap(),
+            )
+            .count();
+        assert_eq!(replacing, 1, "{suspend_forms:?}");
         assert!(!html.contains("/admin/users/us3r/role"));
         let admin = staff(&app, "ad1m", Role::Admin);
         let (_, as_admin) = admin.get(&app, &page).await;
