@@ -161,7 +161,7 @@ pub async fn request_link(
                 state.config.campus_time,
             ));
         }
-        Err(other) => return Err(AppError::Internal(other.into())),
+        Err(other) => return Err(unexpected_sign_in_error(&state, other)),
     };
     // Post/redirect/get: Back from the mailbox never resends the form.
     let pending = PendingSignIn {
@@ -451,7 +451,7 @@ pub async fn confirm_link(
         Err(SignInError::LinkInvalid) => {
             refused(&req, StatusCode::BAD_REQUEST, link_refusal(), None)
         }
-        Err(other) => Err(AppError::Internal(other.into())),
+        Err(other) => Err(unexpected_sign_in_error(&state, other)),
     }
 }
 
@@ -559,7 +559,7 @@ pub async fn confirm_code(
             code_refusal(),
             Some((email.as_str().to_string(), next)),
         ),
-        Err(other) => Err(AppError::Internal(other.into())),
+        Err(other) => Err(unexpected_sign_in_error(&state, other)),
     }
 }
 
@@ -600,4 +600,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(confirm_link)
         .service(confirm_code)
         .service(logout);
+}
+
+/// What a sign-in step answers for an error it has no page of its own for.
+/// Each refusal a student can meet still reads as one (429 with its time,
+/// 400 in words), never a 500; only our own failures (hashing, rendering,
+/// the database) are. Every variant is named: a new refusal will not
+/// compile until it has an answer here.
+fn unexpected_sign_in_error(state: &AppState, error: SignInError) -> AppError {
+    match error {
+        SignInError::Limited(limited) => {
+            sign_in_limited(limited, clock::now(), state.config.campus_time)
+        }
+        SignInError::LinkInvalid
+        | SignInError::CodeInvalid
+        | SignInError::ConfirmAccount { .. } => AppError::BadRequest(format!(
+            "That did not work: {error}. Go back to the sign-in page and ask for a new email."
+        )),
+        SignInError::Hash(_) | SignInError::Render(_) | SignInError::Db(_) => {
+            AppError::Internal(error.into())
+        }
+    }
 }
