@@ -23,6 +23,26 @@ const WAIT: Duration = Duration::from_secs(5);
 /// read one by one until all arrived; an idle machine takes well under 1 s.
 const LONG_WAIT: Duration = Duration::from_secs(30);
 
+/// Runs `script` in the page every 100 ms until it returns something other
+/// than null, for up to 10 s: what a live update changed. Panics with
+/// `what` when nothing came.
+async fn until_shown(
+    client: &fantoccini::Client,
+    script: &str,
+    args: Vec<serde_json::Value>,
+    what: &str,
+) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    loop {
+        let seen = client.execute(script, args.clone()).await.unwrap();
+        if !seen.is_null() {
+            return seen;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn events_path(class: &ClassId) -> String {
     format!("/classes/{class}/events")
 }
@@ -908,18 +928,7 @@ async fn a_deep_reply_arriving_live_names_what_it_answers_in_a_browser() {
                 if (!item) return null; \
                 var note = item.querySelector('.replying-to'); \
                 return [item.getAttribute('data-depth'), note ? note.textContent : ''];";
-    let started = std::time::Instant::now();
-    let seen = loop {
-        let seen = client.execute(read, vec![]).await.unwrap();
-        if !seen.is_null() {
-            break seen;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the reply did not arrive live"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let seen = until_shown(&client, read, vec![], "the reply did not arrive live").await;
     assert_eq!(seen[0], "4");
     assert_eq!(seen[1], format!("replying to {deepest_name}"));
     // The count says four replies now, and a link leads to the new one.
@@ -952,21 +961,13 @@ async fn a_deep_reply_arriving_live_names_what_it_answers_in_a_browser() {
                 if (!item.querySelector('.badge.answered')) return null; \
                 var note = item.querySelector('.replying-to'); \
                 return [item.getAttribute('data-depth'), note ? note.textContent : ''];";
-    let started = std::time::Instant::now();
-    let seen = loop {
-        let seen = client
-            .execute(read, vec![serde_json::json!(answer.to_string())])
-            .await
-            .unwrap();
-        if !seen.is_null() {
-            break seen;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the answer mark did not arrive live"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let seen = until_shown(
+        &client,
+        read,
+        vec![serde_json::json!(answer.to_string())],
+        "the answer mark did not arrive live",
+    )
+    .await;
     assert_eq!(seen[0], "4");
     assert_eq!(seen[1], format!("replying to {deepest_name}"));
     client.close().await.unwrap();
@@ -1050,18 +1051,7 @@ async fn a_thread_from_an_older_page_arrives_saying_new_not_a_wrong_count_in_a_b
          var badge = row.querySelector('.new-count'); \
          return [document.querySelector('ol.thread-list > li').id, badge ? badge.textContent : ''];"
     );
-    let started = std::time::Instant::now();
-    let seen = loop {
-        let seen = client.execute(&read, vec![]).await.unwrap();
-        if !seen.is_null() {
-            break seen;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the reply did not arrive live"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let seen = until_shown(&client, &read, vec![], "the reply did not arrive live").await;
     assert_eq!(seen[0], row.as_str(), "at the top");
     assert_eq!(seen[1], "new", "not a count the page never had");
     client.close().await.unwrap();

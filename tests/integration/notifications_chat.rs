@@ -452,13 +452,16 @@ backend_test!(
         assert!(!unread(&replies[1].id), "removed by a moderator");
         assert!(unread(&replies[2].id), "hidden, maybe restored");
         assert!(unread(&replies[3].id), "still there");
-        let quiet: Vec<bool> = view::list(&mut app.conn(), &a.user.id, clock::now(), None, 10)
-            .unwrap()
-            .into_iter()
-            .filter(|n| n.message_id.as_ref() == Some(&replies[2].id))
-            .map(|n| n.quiet)
-            .collect();
-        assert_eq!(quiet, [true], "not mailed while hidden");
+        // Whether A's notices about the hidden reply are quiet (not mailed).
+        let quiet = || -> Vec<bool> {
+            view::list(&mut app.conn(), &a.user.id, clock::now(), None, 10)
+                .unwrap()
+                .into_iter()
+                .filter(|n| n.message_id.as_ref() == Some(&replies[2].id))
+                .map(|n| n.quiet)
+                .collect()
+        };
+        assert_eq!(quiet(), [true], "not mailed while hidden");
         let nav = || async {
             let (_, home) = a.get(&app, "/").await;
             let doc = scraper::Html::parse_document(&home);
@@ -484,13 +487,7 @@ backend_test!(
         )
         .unwrap();
         assert!(unread(&replies[2].id));
-        let quiet: Vec<bool> = view::list(&mut app.conn(), &a.user.id, clock::now(), None, 10)
-            .unwrap()
-            .into_iter()
-            .filter(|n| n.message_id.as_ref() == Some(&replies[2].id))
-            .map(|n| n.quiet)
-            .collect();
-        assert_eq!(quiet, [false]);
+        assert_eq!(quiet(), [false]);
     }
 );
 
