@@ -186,11 +186,15 @@ pub fn shown_by_the_thread() -> Vec<&'static str> {
 /// thread page's statement afresh on every run (docs/database.md, "one
 /// plan"). The kinds are this build's own words, never input.
 pub fn shown_by_the_thread_sql() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    let kinds: Vec<String> = shown_by_the_thread()
-        .iter()
-        .map(|k| format!("'{k}'"))
-        .collect();
-    diesel::dsl::sql(&format!("notifications.kind IN ({})", kinds.join(", ")))
+    // Written once per process: every thread page asks for it.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let kinds: Vec<String> = shown_by_the_thread()
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect();
+        format!("notifications.kind IN ({})", kinds.join(", "))
+    });
+    diesel::dsl::sql(&SQL)
 }
 
 /// Whether `$user` has unread notifications about `$thread` (owned ids) that
