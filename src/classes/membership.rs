@@ -104,6 +104,25 @@ fn same_component(a: Option<&str>, b: Option<&str>) -> bool {
     norm(a) == norm(b)
 }
 
+/// Whether two sections' titles leave them the same course. A topics course
+/// (CS 4501, a seminar number) is many courses under one number, told apart
+/// only by its topic, which the sync folds into the title ("Special Topics in
+/// Computer Science: Machine Learning"). A missing title tells nothing.
+fn same_title(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let fold = |t: &str| {
+                t.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase()
+            };
+            fold(a) == fold(b)
+        }
+        _ => true,
+    }
+}
+
 fn section_of(class: &Class) -> String {
     class
         .class_section
@@ -113,7 +132,8 @@ fn section_of(class: &Class) -> String {
 }
 
 /// The join rules, given the sections the student already takes in `wanted`'s
-/// term: not joined yet, no other section of the same course and component, and
+/// term: not joined yet, no other section of the same course (and topic) and
+/// component, and
 /// room left in the term. A section SIS no longer lists (renumbered, or
 /// cancelled) stays joined, for its chat, but counts for neither rule: its
 /// students must be able to join the section that replaced it.
@@ -134,6 +154,7 @@ pub fn check_join(
             && c.catalog_number
                 .eq_ignore_ascii_case(&wanted.catalog_number)
             && same_component(c.component.as_deref(), wanted.component.as_deref())
+            && same_title(c.title.as_deref(), wanted.title.as_deref())
     }) {
         return Err(MembershipError::SameCourseAndComponent {
             code: wanted.code(),
@@ -488,6 +509,29 @@ mod tests {
             &LIMITS
         )
         .is_ok());
+    }
+
+    #[test]
+    fn two_topics_under_one_number_are_two_courses() {
+        let titled = |sec: &str, title: &str| Class {
+            title: Some(title.into()),
+            ..section("CS 4501", "1262", Some("LEC"), sec)
+        };
+        let taken = [titled(
+            "001",
+            "Special Topics in Computer Science: Machine Learning",
+        )];
+        let other_topic = titled("002", "Special Topics in Computer Science: Cryptography");
+        assert!(check_join(&other_topic, &taken, &LIMITS).is_ok());
+        // The same topic in another section is still the same course.
+        let same_topic = titled(
+            "003",
+            "special topics in computer  science: machine learning",
+        );
+        assert!(matches!(
+            check_join(&same_topic, &taken, &LIMITS),
+            Err(MembershipError::SameCourseAndComponent { .. })
+        ));
     }
 
     #[test]
