@@ -99,7 +99,9 @@ fn target(
         },
         "user" => match users.get(target_id) {
             Some(cid) => plain(cid.clone(), Some(format!("/admin/users/{target_id}"))),
-            None => plain("a deleted account".into(), None),
+            // Its id, which names no one while the account is gone: after a
+            // restore from an older snapshot, the runbook erases each again.
+            None => plain(format!("a deleted account, id {target_id}"), None),
         },
         "term" => plain(format!("term {target_id}"), Some("/admin/sis".into())),
         other => plain(format!("{other} {target_id}"), None),
