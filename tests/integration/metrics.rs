@@ -23,6 +23,17 @@ backend_test!(
         }
         assert_eq!(me.get(&app, "/friends/someone9").await.0, 404);
         assert_eq!(me.get(&app, "/friends/other8").await.0, 404);
+        // Methods of anyone's invention count together, not one series each.
+        for made_up in ["X0", "X1", "FOO7"] {
+            let method = reqwest::Method::from_bytes(made_up.as_bytes()).unwrap();
+            let response = app
+                .client
+                .request(method, app.url("/no-such-page"))
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().as_u16() < 500, "{made_up}");
+        }
         sis::insert_run(
             &mut app.conn(),
             &NewSyncRun {
@@ -59,6 +70,11 @@ backend_test!(
             !body.contains("someone9"),
             "path values never become labels"
         );
+        assert!(
+            !body.contains("X1") && !body.contains("FOO7"),
+            "made-up methods never become labels: {body}"
+        );
+        assert!(body.contains("method=\"other\""), "{body}");
         assert_eq!(
             value(
                 &body,
