@@ -1230,6 +1230,14 @@ backend_test!(
             .post_and_follow(
                 &app,
                 "/",
+        // Its page offers no Join that cannot work, but the way to its successor.
+        let (_, gone) = me.get(&app, &format!("/classes/{}", old_ds.id)).await;
+        assert!(
+            !gone.contains(&format!("/classes/{}/enroll", old_ds.id)),
+            "{gone}"
+        );
+        assert!(gone.contains("can no longer be joined"), "{gone}");
+        assert!(gone.contains("/classes/search?q=CS%202100"), "{gone}");
                 &format!("/classes/{}/leave", now_ds.id),
                 &[("next", "/")],
             )
