@@ -703,10 +703,19 @@ impl Person {
     }
 }
 
+/// An accepted friend, as the friends page lists them.
+#[derive(Debug, Clone)]
+pub struct Friend {
+    pub id: UserId,
+    pub person: Person,
+    /// They keep their classes from friends: there is no count to show.
+    pub hides_classes: bool,
+}
+
 /// Everyone a student has a relation with, as that student may see it.
 #[derive(Debug, Clone, Default)]
 pub struct Overview {
-    pub friends: Vec<(UserId, Person)>,
+    pub friends: Vec<Friend>,
     pub incoming: Vec<Person>,
     pub outgoing: Vec<Person>,
     pub blocked: Vec<Person>,
@@ -720,7 +729,7 @@ pub fn overview(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResu
         friendships::user_id_2,
     )
     .otherwise(friendships::user_id_1);
-    let rows: Vec<(Friendship, UserId, String, Option<String>)> = friendships::table
+    let rows: Vec<(Friendship, UserId, String, Option<String>, bool)> = friendships::table
         .inner_join(users::table.on(users::id.eq(other)))
         .filter(
             friendships::user_id_1
@@ -732,10 +741,11 @@ pub fn overview(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResu
             users::id,
             users::computing_id,
             users::display_name,
+            users::hide_classes,
         ))
         .load(conn)?;
     let mut out = Overview::default();
-    for (row, other_id, computing_id, display_name) in rows {
+    for (row, other_id, computing_id, display_name, hides_classes) in rows {
         let i_am_first = row.user_id_1 == *me;
         let person = |named: bool| Person {
             computing_id: computing_id.clone(),
@@ -751,7 +761,11 @@ pub fn overview(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResu
             continue;
         }
         match row.status {
-            FriendshipStatus::Accepted => out.friends.push((other_id.clone(), person(true))),
+            FriendshipStatus::Accepted => out.friends.push(Friend {
+                id: other_id.clone(),
+                person: person(true),
+                hides_classes,
+            }),
             // Mine, answered or not, while it lives (a declined one reads as waiting).
             FriendshipStatus::Pending | FriendshipStatus::Rejected
                 if i_am_first && still_waiting(&row, now) =>
@@ -767,7 +781,7 @@ pub fn overview(conn: &mut DbConn, me: &UserId, now: NaiveDateTime) -> QueryResu
             FriendshipStatus::Pending | FriendshipStatus::Blocked | FriendshipStatus::Rejected => {}
         }
     }
-    out.friends.sort_by_key(|(_, p)| p.label().to_lowercase());
+    out.friends.sort_by_key(|f| f.person.label().to_lowercase());
     for list in [&mut out.incoming, &mut out.outgoing, &mut out.blocked] {
         list.sort_by(|a, b| a.computing_id.cmp(&b.computing_id));
     }

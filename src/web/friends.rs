@@ -18,12 +18,14 @@ use crate::classes;
 use crate::classes::schedule::Day;
 use crate::classes::term_dates::TermSpan;
 use crate::clock;
+use crate::friends::requests::Friend;
 use crate::friends::{self, free, requests, weeks, Action, RequestOutcome};
 
 struct FriendRow {
     computing_id: String,
     label: String,
-    shared: i64,
+    /// Classes shared this term; none to count when they keep theirs private.
+    shared: Option<i64>,
 }
 
 #[derive(Template)]
@@ -56,7 +58,7 @@ pub async fn index(
             let user = &current.user;
             let choice = TermChoice::load(conn, &terms, &configured, requested.as_deref())?;
             let overview = requests::overview(conn, &user.id, clock::now())?;
-            let ids: Vec<UserId> = overview.friends.iter().map(|(id, _)| id.clone()).collect();
+            let ids: Vec<UserId> = overview.friends.iter().map(|f| f.id.clone()).collect();
             let counts = match &choice.current {
                 Some(term) => friends::visibility::shared_counts(conn, user, &ids, term.code())?,
                 None => Default::default(),
@@ -73,10 +75,10 @@ pub async fn index(
         friends: overview
             .friends
             .iter()
-            .map(|(id, person)| FriendRow {
-                computing_id: person.computing_id.clone(),
-                label: person.label(),
-                shared: counts.get(id).copied().unwrap_or(0),
+            .map(|f| FriendRow {
+                computing_id: f.person.computing_id.clone(),
+                label: f.person.label(),
+                shared: (!f.hides_classes).then(|| counts.get(&f.id).copied().unwrap_or(0)),
             })
             .collect(),
         incoming: overview
@@ -675,7 +677,7 @@ pub async fn free_time(
         friends: overview
             .friends
             .iter()
-            .map(|(_, p)| FriendChoice {
+            .map(|Friend { person: p, .. }| FriendChoice {
                 checked: query.chosen.contains(&p.computing_id),
                 computing_id: p.computing_id.clone(),
                 label: p.label(),

@@ -819,6 +819,8 @@ backend_test!(
         befriend(&app, &b.user.id, &a.user.id, FriendshipStatus::Accepted);
         assert!(a.get(&app, "/").await.1.contains("bb2b"));
         assert!(b.get(&app, "/").await.1.contains("aa1a"));
+        let (_, list) = a.get(&app, "/friends").await;
+        assert!(list.contains("1 shared class in"), "{list}");
 
         let (_, saved) = b
             .post_and_follow(
@@ -843,6 +845,10 @@ backend_test!(
         assert_eq!(status, 200, "still friends");
         assert_eq!(count(&a_on_b, ".class-card"), 0);
         assert!(a_on_b.contains("keeps their classes private"));
+        // The list says so too, not "0 shared classes".
+        let (_, list) = a.get(&app, "/friends").await;
+        assert!(list.contains("keeps their classes private"), "{list}");
+        assert!(!list.contains("0 shared"), "{list}");
         let (_, b_home) = b.get(&app, "/").await;
         assert!(
             // Matched as a word: "aa1a" is all hex digits, and the page's
@@ -1224,12 +1230,6 @@ backend_test!(
             .await;
         assert!(inactive.contains("no longer offered"), "{inactive}");
         assert!(!classes::is_enrolled(&mut app.conn(), &me.user.id, &old_ds.id).unwrap());
-
-        // Leaving works once, then says so.
-        let (_, left) = me
-            .post_and_follow(
-                &app,
-                "/",
         // Its page offers no Join that cannot work, but the way to its successor.
         let (_, gone) = me.get(&app, &format!("/classes/{}", old_ds.id)).await;
         assert!(
@@ -1238,6 +1238,12 @@ backend_test!(
         );
         assert!(gone.contains("can no longer be joined"), "{gone}");
         assert!(gone.contains("/classes/search?q=CS%202100"), "{gone}");
+
+        // Leaving works once, then says so.
+        let (_, left) = me
+            .post_and_follow(
+                &app,
+                "/",
                 &format!("/classes/{}/leave", now_ds.id),
                 &[("next", "/")],
             )
