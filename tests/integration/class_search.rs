@@ -351,6 +351,12 @@ backend_test!(
             assert_eq!(status, 400, "{query}");
             assert!(html.contains(words), "{query}: {html}");
             assert!(!html.contains("<script>"));
+            // Read out where it shows, and tied to the filters it is about.
+            assert!(html.contains(r#"id="q-error" role="alert""#), "{query}");
+            assert!(
+                html.contains(r#"<select id="time" name="time" aria-describedby="q-error">"#),
+                "{query}"
+            );
         }
     }
 );
