@@ -31,6 +31,11 @@ pub enum AppError {
     BadRequest(String),
     #[error("the form expired or did not come from this site")]
     Csrf,
+    /// A form sent without a session or the pre-session cookie its page set:
+    /// a page open for hours, or a browser that blocks cookies (Safari's
+    /// "Block all cookies", some in-app browsers), where reloading never helps.
+    #[error("the form came without its cookie")]
+    CsrfWithoutCookie,
     #[error("too many requests")]
     TooManyRequests {
         message: String,
@@ -165,7 +170,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Csrf | AppError::CsrfWithoutCookie => StatusCode::FORBIDDEN,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Suspended { .. } => StatusCode::FORBIDDEN,
@@ -211,6 +216,12 @@ impl ResponseError for AppError {
                 "This form has expired",
                 "The form was open too long, or it did not come from this site. Nothing was changed. Go back, reload the page and try again.".into(),
                 Some(("/", "Start over")),
+            ),
+            AppError::CsrfWithoutCookie => (
+                "This form came back without its cookie",
+                "Nothing was changed. If the page was open for hours, go back, reload it and try again. If this happens again, your browser is blocking cookies for this site: Common Grounds needs one to sign you in, so allow cookies for it (in a private window, or in the app you opened the link from, try your usual browser)."
+                    .into(),
+                Some(("/login", "Back to sign in")),
             ),
             AppError::TooManyRequests { message, .. } => ("Please wait", message.clone(), None),
             AppError::Unavailable => (

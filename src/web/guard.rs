@@ -410,6 +410,8 @@ pub async fn verify_csrf(
         });
     if ok {
         Ok(current)
+    } else if current.is_none() && pre_session.is_none() {
+        Err(AppError::CsrfWithoutCookie)
     } else {
         Err(AppError::Csrf)
     }

@@ -977,9 +977,19 @@ backend_test!(
                         set_cookie(&response, "cg_session").is_none(),
                         "{path} touched the session cookie"
                     );
+                    // A browser with no cookie at all is told that cookies
+                    // are needed to sign in: reloading alone never helps it.
+                    let expected = if who == "no cookies"
+                        && (path.starts_with("/login") || path == "/logout")
+                    {
+                        "This form came back without its cookie"
+                    } else {
+                        "This form has expired"
+                    };
                     assert_eq!(
                         heading(&response.text().await.unwrap()),
-                        "This form has expired"
+                        expected,
+                        "{path} from the {who} client"
                     );
                 }
             }
