@@ -1901,6 +1901,57 @@ backend_test!(
     }
 );
 
+// Left the class in another tab, then sent what was typed here: the text is
+// kept to copy, with the way back into the class, not lost to a bare page.
+backend_test!(
+    async fn a_post_to_a_class_left_since_keeps_its_draft(backend: Backend) {
+        use common_grounds::db::schema::user_classes;
+        let app = spawn_app(backend).await;
+        let a = student(&app, "lf1t").await;
+        let class = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            enroll(&mut conn, &a.user, &class);
+            class
+        };
+        diesel::delete(user_classes::table.find((&a.user.id, &class)))
+            .execute(&mut app.conn())
+            .unwrap();
+
+        let reply = a
+            .post_message(&app, &class, "my long question <about> the exam")
+            .await;
+
+        assert_eq!(reply.status, 403, "{}", reply.body);
+        assert!(
+            reply.body.contains("Only students who added this class"),
+            "{}",
+            reply.body
+        );
+        assert!(
+            reply
+                .body
+                .contains("my long question &#60;about&#62; the exam"),
+            "the draft is kept, escaped: {}",
+            reply.body
+        );
+        assert!(
+            reply.body.contains(&format!(
+                r#"<a href="/classes/{class}">Open the class page to join it</a>"#
+            )),
+            "{}",
+            reply.body
+        );
+        assert!(
+            !reply
+                .body
+                .contains(r#"<button type="submit">Post</button>"#),
+            "sending it again from here cannot work: {}",
+            reply.body
+        );
+    }
+);
+
 backend_test!(
     async fn a_post_that_waits_out_a_held_lock_says_try_again_and_saves_nothing(backend: Backend) {
         use diesel::connection::SimpleConnection;

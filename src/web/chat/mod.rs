@@ -167,9 +167,11 @@ struct DraftRefusedPage {
     message: String,
     place: DraftPlace,
     draft: String,
-    /// Whether sending it again can work (not an edit past its window: that
-    /// draft is kept to copy).
+    /// Whether sending it again can work (not an edit past its window, nor a
+    /// post to a class left since: that draft is kept to copy).
     can_send: bool,
+    /// The class page, to join it again, when the student is no longer in it.
+    join_href: Option<String>,
 }
 
 fn refuse_keeping_draft(
@@ -181,9 +183,22 @@ fn refuse_keeping_draft(
     draft: String,
 ) -> Result<HttpResponse, AppError> {
     let campus = super::guard::state(req).config.campus_time;
-    let can_send = !matches!(error, ChatError::EditWindowClosed);
+    let mut can_send = !matches!(error, ChatError::EditWindowClosed);
+    let mut join_href = None;
     let (status, message, retry_after) = match chat_refusal(error, rules, clock::now(), campus) {
         Refusal::Error(AppError::BadRequest(message)) => (StatusCode::BAD_REQUEST, message, None),
+        // Left the class in another tab or on a phone: the draft is kept to
+        // copy, and the class page (where joining is) is one link away.
+        Refusal::Page {
+            status,
+            message,
+            join_class_id: Some(class_id),
+            ..
+        } => {
+            can_send = false;
+            join_href = Some(format!("/classes/{class_id}"));
+            (status, message, None)
+        }
         Refusal::Error(AppError::TooManyRequests {
             message,
             retry_after_secs,
@@ -211,6 +226,7 @@ fn refuse_keeping_draft(
         place,
         draft,
         can_send,
+        join_href,
     }
     .render()?;
     let mut response = html(status, body);
