@@ -317,6 +317,10 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     for message in &mine {
         super::events::record(tx, message, super::EventKind::Delete, now)?;
     }
+    // Mail still on its way that quotes them goes too, while the notices that
+    // tie it to them are still there (their own deletes withdrew it already).
+    let ids: Vec<MessageId> = mine.iter().map(|m| m.id.clone()).collect();
+    crate::notifications::email::withdraw_unsent_quoting(tx, &ids)?;
     let pending = message_flags::table
         .filter(message_flags::message_id.eq(class_messages::id))
         .filter(message_flags::cleared_at.is_null());

@@ -383,6 +383,41 @@ pub fn of_student(
         .collect())
 }
 
+/// Deletes the mail not delivered yet (queued, or given up on and kept for
+/// the operator) among `ids`, and the emails of the notifications
+/// `notification_ids`: their text quotes a chat message that is gone, and must
+/// not reach an inbox after it (a relay outage can hold mail for two days).
+/// Delivered mail keeps no body (`mark_sent`).
+pub fn withdraw_unsent(
+    tx: &mut Tx,
+    ids: &[String],
+    notification_ids: &[String],
+) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    let unsent = || email_outbox::status.ne(OutboxStatus::Sent.as_str());
+    let mut withdrawn = 0;
+    for chunk in ids.chunks(WITHDRAW_CHUNK) {
+        withdrawn += diesel::delete(
+            email_outbox::table
+                .filter(unsent())
+                .filter(email_outbox::id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    for chunk in notification_ids.chunks(WITHDRAW_CHUNK) {
+        withdrawn += diesel::delete(
+            email_outbox::table
+                .filter(unsent())
+                .filter(email_outbox::notification_id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    Ok(withdrawn)
+}
+
+/// Ids bound to one statement of `withdraw_unsent`, well under SQLite's limit.
+const WITHDRAW_CHUNK: usize = 500;
+
 /// Deletes the mail kept for a student, as [`of_student`] finds it (erasure).
 pub fn forget_student(tx: &mut Tx, email: &str, computing_id: &str) -> QueryResult<usize> {
     let conn: &mut DbConn = tx;

@@ -259,12 +259,15 @@ pub fn left_class(
 
 /// A message taken away for good (its author deleted it, a moderator removed
 /// it): the chat notices about it are read, so they stop counting in the
-/// inbox and are not mailed. A moderator's decision about it is not touched.
+/// inbox and are not mailed, and mail about it not delivered yet is withdrawn
+/// (`email::withdraw_unsent_quoting`). A moderator's decision about it is not
+/// touched.
 /// In the transaction that removes it. A hide or a hold can be undone, so
 /// their notices stay unread and count; while the message is away they are
 /// quiet (`view`): an email or digest claimed meanwhile leaves them out, and
 /// they are not mailed later.
 pub fn message_gone(tx: &mut Tx, message: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
+    super::email::withdraw_unsent_quoting(tx, std::slice::from_ref(message))?;
     diesel::update(
         notifications::table
             .filter(notifications::message_id.eq(message))

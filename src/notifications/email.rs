@@ -27,6 +27,7 @@ use super::view::{self, NotificationView};
 use super::{Delivery, NotificationId, Topic};
 use crate::accounts::UserId;
 use crate::campus_time::CampusTime;
+use crate::chat::MessageId;
 use crate::config::{Config, SecretKey};
 use crate::db::schema::{notification_digests, notification_schedules, notifications, users};
 use crate::db::{self, DbConn, Pool, Tx};
@@ -327,6 +328,39 @@ fn email_one(
         messages::notification_email(&to, &item(mail, &notice), &footer(mail, user, &topics))?;
     outbox::enqueue_for_notification(tx, &email, id.as_str(), now)?;
     Ok(true)
+}
+
+/// Withdraws the notification mail not delivered yet that quotes any of
+/// `messages` (gone: deleted by their author, removed by a moderator, or their
+/// author erased): the notices' own emails, and the digests listing them. A
+/// digest also lists other notices; they stay in the inbox, emailed or not.
+pub fn withdraw_unsent_quoting(tx: &mut Tx, messages: &[MessageId]) -> QueryResult<usize> {
+    let mut notices = Vec::new();
+    let mut digests = Vec::new();
+    for chunk in messages.chunks(500) {
+        let conn: &mut DbConn = tx;
+        let rows: Vec<(NotificationId, Option<String>)> = notifications::table
+            .left_join(notification_digests::table)
+            .filter(notifications::message_id.eq_any(chunk))
+            .filter(notifications::emailed_at.is_not_null())
+            .select((
+                notifications::id,
+                notification_digests::outbox_id.nullable(),
+            ))
+            .load(conn)?;
+        for (notice, digest_mail) in rows {
+            match digest_mail {
+                Some(outbox_id) => digests.push(outbox_id),
+                None => notices.push(notice.to_string()),
+            }
+        }
+    }
+    if notices.is_empty() && digests.is_empty() {
+        return Ok(0);
+    }
+    digests.sort_unstable();
+    digests.dedup();
+    outbox::withdraw_unsent(tx, &digests, &notices)
 }
 
 /// Queues the digests that are due at `now`: for each student whose campus

@@ -1041,6 +1041,56 @@ backend_test!(
     }
 );
 
+// Mail not delivered yet (SMTP is down) that quotes a message taken away is
+// withdrawn with it: an immediate email when its author deletes it (kept as a
+// placeholder under a reply), and a digest when its author is erased.
+backend_test!(
+    async fn mail_quoting_a_message_gone_is_withdrawn(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let b = UserBuilder::new("bbb2b").insert(&mut conn);
+        let c = UserBuilder::new("ccc3c").insert(&mut conn);
+        let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+        set_hour(&mut conn, &a, 9);
+        db::write_tx(&mut conn, |tx| {
+            settings::set_delivery(tx, &c.id, Topic::Replies, Delivery::Immediate, clock::now())
+        })
+        .unwrap();
+        replies(&mut conn, &class, &a, &b, 2, campus(7, 7, 0));
+        let for_c = replies(&mut conn, &class, &c, &b, 1, campus(7, 7, 30));
+        let answered = &for_c[0].0;
+        MessageBuilder::new(&class.id, &a.id, "Violet Heron", "Thanks, that helps")
+            .reply_to(answered)
+            .created_at(campus(7, 7, 40))
+            .insert(&mut conn);
+        let queued = email::run_once(&mut conn, &mail(), campus(7, 9, 0)).unwrap();
+        assert_eq!(queued.digests, 1, "{queued:?}");
+        assert_eq!(outbox_to(&mut conn, &a.email), 1);
+        assert_eq!(outbox_to(&mut conn, &c.email), 1);
+
+        // b deletes the reply to c: it stays as "[deleted]" under a's reply,
+        // and c's email quoting it goes.
+        common_grounds::chat::delete(&mut conn, &b.id, &answered.id, campus(7, 9, 5), |_, _| {
+            Ok(0)
+        })
+        .unwrap();
+        assert_eq!(outbox_to(&mut conn, &c.email), 0);
+        // b is erased: a's digest quoting b's replies goes.
+        assert_eq!(outbox_to(&mut conn, &a.email), 1);
+        db::write_tx(&mut conn, |tx| {
+            common_grounds::ops::student_data::erase(tx, &b, campus(7, 9, 10))
+        })
+        .unwrap();
+        assert_eq!(outbox_to(&mut conn, &a.email), 0);
+        let bodies: Vec<String> = email_outbox::table
+            .select(email_outbox::body_text)
+            .load(&mut conn)
+            .unwrap();
+        assert!(!bodies.iter().any(|b| b.contains("says yes")), "{bodies:?}");
+    }
+);
+
 backend_test!(
     async fn a_digest_lists_the_newest_fifty_and_counts_the_rest(backend: Backend) {
         // Arrange: 55 replies waiting at the 5 PM digest.
