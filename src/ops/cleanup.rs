@@ -42,33 +42,98 @@ impl std::fmt::Display for CleanupReport {
 /// How long chat events are kept for live pages to catch up from.
 pub const CHAT_EVENTS_KEPT: Duration = Duration::days(7);
 
-/// Runs every cleanup rule once, each in its own short transaction.
-pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<CleanupReport> {
-    let chat_events = db::write_tx(conn, |tx| chat::events::prune(tx, now - CHAT_EVENTS_KEPT))?;
-    // Requests lapse first, so the unconfirmed addresses they kept can go below.
-    let lapsed_friend_requests =
-        db::write_tx(conn, |c| friends::requests::delete_lapsed_requests(c, now))?;
-    let (notifications, notification_digests) =
-        db::write_tx(conn, |tx| inbox::prune(tx, now - inbox::KEPT_FOR))?;
-    db::refresh_statistics(conn)?;
-    Ok(CleanupReport {
-        chat_events,
-        lapsed_friend_requests,
-        notifications,
-        notification_digests,
-        sign_in_links: db::write_tx(conn, |c| {
+/// A cleanup in which some rules failed: what the others removed, and why
+/// each failed one did (a lock held too long on a busy server, say).
+#[derive(Debug)]
+pub struct CleanupFailed {
+    pub report: CleanupReport,
+    pub failures: Vec<String>,
+}
+
+impl std::fmt::Display for CleanupFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; FAILED: {}", self.report, self.failures.join("; "))
+    }
+}
+
+impl std::error::Error for CleanupFailed {}
+
+/// Runs every cleanup rule once, each in its own short transaction. A rule
+/// that fails does not stop the rest: one lock timeout on old chat events
+/// must not keep expired sessions alive or failed mail bodies past their month.
+pub fn run(conn: &mut DbConn, now: NaiveDateTime) -> Result<CleanupReport, CleanupFailed> {
+    let mut failures = Vec::new();
+    let mut report = CleanupReport {
+        chat_events: counted(
+            &mut failures,
+            "week-old chat events",
+            db::write_tx(conn, |tx| chat::events::prune(tx, now - CHAT_EVENTS_KEPT)),
+        ),
+        // Requests lapse first, so the unconfirmed addresses they kept can go below.
+        lapsed_friend_requests: counted(
+            &mut failures,
+            "lapsed friend requests",
+            db::write_tx(conn, |c| friends::requests::delete_lapsed_requests(c, now)),
+        ),
+        ..CleanupReport::default()
+    };
+    match db::write_tx(conn, |tx| inbox::prune(tx, now - inbox::KEPT_FOR)) {
+        Ok((notices, digests)) => {
+            report.notifications = notices;
+            report.notification_digests = digests;
+        }
+        Err(error) => failures.push(format!("old notifications: {error}")),
+    }
+    if let Err(error) = db::refresh_statistics(conn) {
+        failures.push(format!("planner statistics: {error}"));
+    }
+    report.sign_in_links = counted(
+        &mut failures,
+        "sign-in links",
+        db::write_tx(conn, |c| {
             signin::delete_stale_links(c, now, Duration::days(7))
-        })?,
-        sessions: db::write_tx(conn, |c| sessions::delete_expired(c, now))?,
-        unconfirmed_accounts: db::write_tx(conn, |tx| {
-            crate::accounts::delete_unconfirmed(tx, now)
-        })?,
-        rate_limit_hits: db::write_tx(conn, |c| rate_limit::prune(c, now - Duration::days(1)))?,
-        delivered_emails: db::write_tx(conn, |c| {
+        }),
+    );
+    report.sessions = counted(
+        &mut failures,
+        "sessions",
+        db::write_tx(conn, |c| sessions::delete_expired(c, now)),
+    );
+    report.unconfirmed_accounts = counted(
+        &mut failures,
+        "unconfirmed addresses",
+        db::write_tx(conn, |tx| crate::accounts::delete_unconfirmed(tx, now)),
+    );
+    report.rate_limit_hits = counted(
+        &mut failures,
+        "rate-limit hits",
+        db::write_tx(conn, |c| rate_limit::prune(c, now - Duration::days(1))),
+    );
+    report.delivered_emails = counted(
+        &mut failures,
+        "delivered emails",
+        db::write_tx(conn, |c| {
             outbox::delete_sent_before(c, now - Duration::days(30))
-        })?,
-        failed_emails: db::write_tx(conn, |c| {
+        }),
+    );
+    report.failed_emails = counted(
+        &mut failures,
+        "failed emails",
+        db::write_tx(conn, |c| {
             outbox::delete_failed_before(c, now - Duration::days(30))
-        })?,
+        }),
+    );
+    if failures.is_empty() {
+        Ok(report)
+    } else {
+        Err(CleanupFailed { report, failures })
+    }
+}
+
+/// A rule's count, or 0 with its failure noted.
+fn counted(failures: &mut Vec<String>, rule: &str, result: QueryResult<usize>) -> usize {
+    result.unwrap_or_else(|error| {
+        failures.push(format!("{rule}: {error}"));
+        0
     })
 }
