@@ -334,11 +334,24 @@ fn email_one(
 /// `messages` (gone: deleted by their author, removed by a moderator, or their
 /// author erased): the notices' own emails, and the digests listing them. A
 /// digest also lists other notices; they stay in the inbox, emailed or not.
+///
+/// On PostgreSQL the notices are locked first: a worker claiming one right
+/// now (its `emailed_at` set, its email rendered from the text as it was,
+/// not committed yet) is waited for, and then its email is seen and goes. A
+/// worker that comes after waits for this transaction, and finds the notice
+/// read or the message gone. (SQLite runs one writer at a time.)
 pub fn withdraw_unsent_quoting(tx: &mut Tx, messages: &[MessageId]) -> QueryResult<usize> {
     let mut notices = Vec::new();
     let mut digests = Vec::new();
     for chunk in messages.chunks(500) {
         let conn: &mut DbConn = tx;
+        if let DbConn::Postgresql(pg) = conn {
+            notifications::table
+                .filter(notifications::message_id.eq_any(chunk))
+                .select(notifications::id)
+                .for_no_key_update()
+                .load::<NotificationId>(pg)?;
+        }
         let rows: Vec<(NotificationId, Option<String>)> = notifications::table
             .left_join(notification_digests::table)
             .filter(notifications::message_id.eq_any(chunk))

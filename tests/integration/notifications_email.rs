@@ -1091,6 +1091,85 @@ backend_test!(
     }
 );
 
+/// PostgreSQL: the worker claims a notice and renders its email from the
+/// message as it is, while its author deletes the message. The delete's
+/// withdrawal, reading before the worker committed, found no email to take
+/// back, and the deleted text was mailed.
+#[tokio::test]
+async fn a_delete_racing_the_worker_still_withdraws_its_email() {
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let db = TestDb::with_schema(Backend::Postgres);
+    let mut conn = db.connect();
+    let b = UserBuilder::new("bbb2b").insert(&mut conn);
+    let c = UserBuilder::new("ccc3c").insert(&mut conn);
+    let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+    db::write_tx(&mut conn, |tx| {
+        settings::set_delivery(tx, &c.id, Topic::Replies, Delivery::Immediate, clock::now())
+    })
+    .unwrap();
+    let for_c = replies(&mut conn, &class, &c, &b, 1, campus(7, 7, 30));
+    let answered = for_c[0].0.clone();
+    // A reply under it keeps it, deleted, as a placeholder with its notices.
+    MessageBuilder::new(&class.id, &c.id, "Violet Heron", "Thanks")
+        .reply_to(&answered)
+        .created_at(campus(7, 7, 40))
+        .insert(&mut conn);
+    let waiting = |conn: &mut DbConn| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_stat_activity \
+              WHERE wait_event_type = 'Lock' AND datname = current_database())",
+        ))
+        .get_result(conn)
+        .unwrap()
+    };
+    let until = |conn: &mut DbConn, n: i64| {
+        let started = std::time::Instant::now();
+        while waiting(conn) < n && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        waiting(conn)
+    };
+    // The outbox is held, so the worker stops between its claim and its insert.
+    let mut gate = db.connect();
+    gate.batch_execute("BEGIN; LOCK TABLE email_outbox IN SHARE ROW EXCLUSIVE MODE")
+        .unwrap();
+    let mut worker_conn = db.connect();
+    let worker = tokio::task::spawn_blocking(move || {
+        email::send_immediate(&mut worker_conn, &mail(), campus(7, 9, 0)).unwrap()
+    });
+    assert_eq!(until(&mut conn, 1), 1, "the worker waits at the outbox");
+    let mut author_conn = db.connect();
+    let (author, message) = (b.id.clone(), answered.id.clone());
+    let delete = tokio::task::spawn_blocking(move || {
+        common_grounds::chat::delete(
+            &mut author_conn,
+            &author,
+            &message,
+            campus(7, 9, 5),
+            |_, _| Ok(0),
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    });
+    assert_eq!(
+        until(&mut conn, 2),
+        2,
+        "the delete waits on the claimed notice"
+    );
+    gate.batch_execute("COMMIT").unwrap();
+
+    assert_eq!(worker.await.unwrap(), 1);
+    assert_eq!(delete.await.unwrap(), Ok(()));
+    assert_eq!(
+        outbox_to(&mut conn, &c.email),
+        0,
+        "the deleted text was mailed"
+    );
+}
+
 backend_test!(
     async fn a_digest_lists_the_newest_fifty_and_counts_the_rest(backend: Backend) {
         // Arrange: 55 replies waiting at the 5 PM digest.
