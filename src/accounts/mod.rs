@@ -546,8 +546,25 @@ pub fn end_name_wait(
 /// its declined request, `friends::personal_data::keep_for`), or a running
 /// suspension or display-name wait was kept for that ID, or a sign-in email
 /// to it still works. Returns how many.
+///
+/// On PostgreSQL the candidates are locked first, and the delete (a statement
+/// of its own, so reading what committed meanwhile) decides after: a block,
+/// a request or a sign-in link being written for one of them right now (its
+/// writer holds the row `FOR SHARE` or `FOR KEY SHARE`) is waited for and
+/// seen, instead of cascaded away with the row by a delete that judged the
+/// account from before it.
 pub fn delete_unconfirmed(tx: &mut Tx, now: NaiveDateTime) -> QueryResult<usize> {
     let conn: &mut DbConn = tx;
+    if let DbConn::Postgresql(pg) = conn {
+        users::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "users.email_verified = FALSE",
+            ))
+            .filter(users::created_at.lt(now - chrono::Duration::days(1)))
+            .select(users::id)
+            .for_update()
+            .load::<UserId>(pg)?;
+    }
     diesel::delete(
         users::table
             // Literal SQL, the very condition of the partial index

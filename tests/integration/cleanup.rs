@@ -349,6 +349,55 @@ backend_test!(
     }
 );
 
+/// PostgreSQL: a block of a never-confirmed account written while cleanup
+/// runs. The blocker holds the account's row (`FOR SHARE`, as `find_held`
+/// does) and writes the block; cleanup's delete, judging the account from
+/// before the block, waited on that hold and then cascaded the block away.
+#[tokio::test]
+async fn a_block_written_while_cleanup_runs_keeps_its_account() {
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres);
+    let mut conn = db.migrated();
+    let now = clock::now();
+    let blocker = UserBuilder::new("blk1q").insert(&mut conn);
+    let unconfirmed = UserBuilder::new("unc2q")
+        .email_verified(false)
+        .created_at(now - Duration::days(2))
+        .insert(&mut conn);
+    let mut holder = db.connect();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT id FROM users WHERE id = '{u}' FOR SHARE; \
+             INSERT INTO friendships (id, user_id_1, user_id_2, status, created_at, updated_at, blocked_back) \
+             VALUES ('{f}', '{b}', '{u}', 'BLOCKED', now(), now(), FALSE)",
+            u = unconfirmed.id,
+            b = blocker.id,
+            f = new_id(),
+        ))
+        .unwrap();
+    let commit = when_waiting(&db, 1, std::time::Duration::from_secs(4), move || {
+        holder.batch_execute("COMMIT").map_err(|e| e.to_string())
+    });
+    let mut cleaner = db.connect();
+    let cleaned = tokio::task::spawn_blocking(move || cleanup::run(&mut cleaner, now));
+
+    let (seen, committed) = commit.await.unwrap();
+    let report = cleaned.await.unwrap().unwrap();
+
+    assert_eq!(seen, 1, "cleanup waited on the blocker");
+    assert_eq!(committed, Ok(()));
+    assert_eq!(report.unconfirmed_accounts, 0);
+    let blocks: i64 = friendships::table
+        .filter(friendships::user_id_2.eq(&unconfirmed.id))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(blocks, 1, "the block was cascaded away with its account");
+}
+
 fn cleanup_command(database_url: &str, data_dir: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_common-grounds"))
         .arg("cleanup")
