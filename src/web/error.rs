@@ -258,7 +258,12 @@ impl ResponseError for AppError {
         };
         let body = parts.render(super::layout::Layout::bare());
         let mut response = HttpResponse::build(self.status_code());
-        response.content_type("text/html; charset=utf-8");
+        // Framed again with the viewer's nav and session token
+        // (`error_pages_show_the_viewer`): no more cacheable than any page
+        // (a 404 is cacheable by default).
+        response
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"));
         if let AppError::TooManyRequests {
             retry_after_secs, ..
         } = self

@@ -1518,6 +1518,19 @@ backend_test!(
         let (status, page) = student.get(&app, "/no/such/page").await;
         assert_eq!(status, 404);
         assert!(signed_in(&page), "{page}");
+        // It carries the session's token, so no cache may keep it.
+        let raw = student
+            .client
+            .get(app.url("/no/such/page"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            raw.headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store")
+        );
         let (status, page) = student.get(&app, "/friends/nobody9").await;
         assert_eq!(status, 404);
         assert!(signed_in(&page), "{page}");
