@@ -461,6 +461,17 @@ fn complete(
     now: NaiveDateTime,
     campus: CampusTime,
 ) -> QueryResult<NewlyCreated> {
+    // An account is as old as its first sign-in. Its row may be older: a
+    // placeholder made when someone blocked or declined this computing ID
+    // (or kept them past an erasure), which its student must not read off
+    // their export's "created".
+    diesel::update(
+        users::table
+            .filter(users::id.eq(user_id))
+            .filter(users::email_verified.eq(false)),
+    )
+    .set(users::created_at.eq(now))
+    .execute(conn)?;
     super::update(
         conn,
         user_id,

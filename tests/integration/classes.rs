@@ -672,6 +672,34 @@ backend_test!(
     }
 );
 
+// A block of a computing ID no one uses yet makes its account's row; its
+// student, signing up days later, must not read the block off their
+// export's "created".
+backend_test!(
+    async fn an_account_is_as_old_as_its_first_sign_in(backend: Backend) {
+        use common_grounds::db::schema::users;
+        let app = common::spawn_app(backend).await;
+        let a1 = app.student("aa1a");
+        a1.post(&app, "/friends", "/friends/ghost9/block", &[])
+            .await;
+        let days_ago = clock::now() - chrono::Duration::days(5);
+        diesel::update(users::table.filter(users::computing_id.eq("ghost9")))
+            .set(users::created_at.eq(days_ago))
+            .execute(&mut app.conn())
+            .unwrap();
+
+        let before = clock::now();
+        app.sign_in("ghost9@virginia.edu").await;
+
+        let created: chrono::NaiveDateTime = users::table
+            .filter(users::computing_id.eq("ghost9"))
+            .select(users::created_at)
+            .first(&mut app.conn())
+            .unwrap();
+        assert!(created >= before, "{created} is before {before}");
+    }
+);
+
 backend_test!(
     async fn blocking_someone_who_blocked_you_first_reads_as_any_block(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
