@@ -121,17 +121,16 @@ pub fn export_user(conn: &mut DbConn, user: &User) -> QueryResult<AccountExport>
     })
 }
 
-/// Deletes the account of `user` and the rate-limit buckets named after them;
-/// their sessions and sign-in links go with the account. Sign-in emails are
-/// counted per computing ID, so one bucket holds them at every allowed domain.
+/// Deletes the account of `user`, and the count of sign-in emails to their
+/// computing ID (one bucket at every allowed domain); their sessions and
+/// sign-in links go with the account. The rate limits named by their account
+/// id are the caller's (`ops::student_data::erase`): those still counting
+/// pass to the account their computing ID signs up on again.
 pub fn erase_user(tx: &mut Tx, user: &User) -> QueryResult<()> {
     let me = &user.id;
     diesel::delete(
-        rate_limit_hits::table.filter(
-            rate_limit_hits::bucket
-                .eq(super::signin::email_bucket(&user.computing_id))
-                .or(rate_limit_hits::bucket.like(format!("%{}%", user.id))),
-        ),
+        rate_limit_hits::table
+            .filter(rate_limit_hits::bucket.eq(super::signin::email_bucket(&user.computing_id))),
     )
     .execute(&mut **tx)?;
     // Audit entries keep a NULL actor, shown as "deleted account".

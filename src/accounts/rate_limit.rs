@@ -84,6 +84,47 @@ pub fn reached(
     Ok(Some(Limited { retry_at }))
 }
 
+/// The longest window of any limit: older hits count against no one, and
+/// cleanup removes them.
+pub const LONGEST_WINDOW: Duration = Duration::days(1);
+
+diesel::define_sql_function! {
+    /// SQL's REPLACE (the same on SQLite and PostgreSQL).
+    fn replace(text: diesel::sql_types::Text, from: diesel::sql_types::Text, to: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Buckets naming `id` (a student's are named by their account id), as a
+/// `LIKE` pattern: ids are UUIDs, with nothing in them `LIKE` reads.
+fn naming(id: &str) -> String {
+    format!("%{id}%")
+}
+
+/// Whether a hit still counting (since `since`) is in a bucket naming `id`.
+pub fn any_naming(conn: &mut DbConn, id: &str, since: NaiveDateTime) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        rate_limit_hits::table
+            .filter(rate_limit_hits::bucket.like(naming(id)))
+            .filter(rate_limit_hits::created_at.gt(since)),
+    ))
+    .get_result(conn)
+}
+
+/// Names `to` instead of `from` in every bucket naming `from`: an erased
+/// student's limits pass to the account their computing ID signs up on again.
+pub fn rename(tx: &mut Tx, from: &str, to: &str) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    diesel::update(rate_limit_hits::table.filter(rate_limit_hits::bucket.like(naming(from))))
+        .set(rate_limit_hits::bucket.eq(replace(rate_limit_hits::bucket, from, to)))
+        .execute(conn)
+}
+
+/// Deletes the hits of every bucket naming `id`.
+pub fn forget(tx: &mut Tx, id: &str) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    diesel::delete(rate_limit_hits::table.filter(rate_limit_hits::bucket.like(naming(id))))
+        .execute(conn)
+}
+
 /// Removes hits older than `max_window`; they can no longer count against anyone.
 pub fn prune(conn: &mut DbConn, older_than: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(rate_limit_hits::table.filter(rate_limit_hits::created_at.lt(older_than)))

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 pub use crate::accounts::personal_data::{Profile, SessionEntry, SignInRequest};
-use crate::accounts::{self, User};
+use crate::accounts::{self, rate_limit, User};
 use crate::calendar;
 pub use crate::calendar::feeds::FeedStatus;
 use crate::chat;
@@ -172,18 +172,27 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
     // Mail kept for them, at every address of theirs: sign-in mail goes to
     // the computing ID at whichever allowed domain was typed.
     mail::outbox::forget_student(tx, &user.email, &user.computing_id)?;
+    let limited =
+        rate_limit::any_naming(tx, user.id.as_str(), now - rate_limit::LONGEST_WINDOW)?;
     accounts::personal_data::erase_user(tx, user)?;
     // Others' blocks (and declines) of this computing ID stay, on the same
     // kind of unconfirmed placeholder a request to a stranger makes: signing
     // up again must not lift them. So does a running suspension, or a wait
     // for a new display name a moderator set: deleting the account and
     // signing up again must not end them early. (Only their ends, and the
-    // suspension's reason the student is shown, are kept.)
+    // suspension's reason the student is shown, are kept.) So are the
+    // rate limits still counting: the placeholder's (the account the ID
+    // signs up on again), for their day, or deleting the account and signing
+    // up again would reset every limit (a day's joins and leaves, friend
+    // requests, naming warnings, reports).
     let suspended = user.suspended_at(now);
     let name_lock = user.name_locked_at(now);
-    if !others_choices.is_empty() || suspended.is_some() || name_lock.is_some() {
+    if !others_choices.is_empty() || suspended.is_some() || name_lock.is_some() || limited {
         let domain = user.email.rsplit('@').next().unwrap_or_default();
         let placeholder = friends::requests::placeholder(tx, &user.computing_id, domain, now)?;
+        if limited {
+            rate_limit::rename(tx, user.id.as_str(), placeholder.as_str())?;
+        }
         if !others_choices.is_empty() {
             friends::personal_data::keep_for(tx, others_choices, &user.id, &placeholder)?;
         }
@@ -201,5 +210,7 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
             )?;
         }
     }
+    // Hits past their day, or none: nothing still counts, nothing names them.
+    rate_limit::forget(tx, user.id.as_str())?;
     Ok(erased)
 }

@@ -266,6 +266,50 @@ backend_test!(
     }
 );
 
+// Deleting the account and signing up again must not reset the day's
+// limits (here joins and leaves, which decide who reads a class's chat).
+backend_test!(
+    async fn a_new_account_for_an_erased_id_keeps_its_days_limits(backend: Backend) {
+        let app = common::spawn_app_with(
+            common::TestDb::with_schema(backend),
+            common::TestMail::Memory,
+            &[("MAX_CLASS_CHANGES_PER_DAY", "2")],
+        )
+        .await;
+        let student = app.student("cy1c");
+        let classes: Vec<Class> = ["001", "002", "003"]
+            .iter()
+            .enumerate()
+            .map(|(i, sec)| section(&app, &format!("CS 21{i}0"), "1262", "LEC", sec))
+            .collect();
+        for class in &classes[..2] {
+            assert_eq!(join(&app, &student, class).await.status().as_u16(), 303);
+        }
+        assert_eq!(join(&app, &student, &classes[2]).await.status().as_u16(), 429);
+        let deleted = student
+            .post(&app, "/account", "/account/delete", &[("confirm", "cy1c")])
+            .await;
+        assert_eq!(deleted.status().as_u16(), 303);
+
+        app.sign_in("cy1c@virginia.edu").await;
+        let page = format!("/classes/{}", classes[2].id);
+        let csrf = app.csrf_from(&page).await;
+        let again = app
+            .post_form(
+                &format!("/classes/{}/enroll", classes[2].id),
+                &[
+                    ("csrf_token", csrf.as_str()),
+                    ("term", "1262"),
+                    ("next", page.as_str()),
+                    ("confirm_clash", "1"),
+                ],
+            )
+            .await;
+
+        assert_eq!(again.status().as_u16(), 429, "the day's changes were reset");
+    }
+);
+
 backend_test!(
     async fn the_class_page_says_who_reads_the_chat_and_how_many_added_it(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
