@@ -220,24 +220,31 @@ pub fn flag_and_record(
 /// cannot hide a post together with one more classmate) and an erased one
 /// (whose reports are deleted next). A message already hidden stays hidden:
 /// restoring it is a moderator's call. Returns how many reports stopped.
+///
+/// The reports first, then their messages: the order a moderator's decision
+/// takes them in (`dismiss_reports`), so the two cannot deadlock on
+/// PostgreSQL, each holding a row the other waits for.
 pub fn uncount_reports_by(tx: &mut Tx, reporter: &UserId) -> QueryResult<usize> {
     let conn: &mut DbConn = tx;
-    let counting = || {
+    let uncounted: Vec<MessageId> = crate::on_each_backend!(conn, |c| diesel::update(
         message_flags::table
             .filter(message_flags::user_id.eq(reporter))
             .filter(message_flags::counted.eq(true))
-            .filter(message_flags::cleared_at.is_null())
-    };
-    diesel::update(
-        class_messages::table
-            .filter(class_messages::id.eq_any(counting().select(message_flags::message_id)))
-            .filter(class_messages::flagged_count.gt(0)),
+            .filter(message_flags::cleared_at.is_null()),
     )
-    .set(class_messages::flagged_count.eq(class_messages::flagged_count - 1))
-    .execute(&mut *conn)?;
-    diesel::update(counting())
-        .set(message_flags::counted.eq(false))
-        .execute(conn)
+    .set(message_flags::counted.eq(false))
+    .returning(message_flags::message_id)
+    .get_results(c))?;
+    for chunk in uncounted.chunks(500) {
+        diesel::update(
+            class_messages::table
+                .filter(class_messages::id.eq_any(chunk))
+                .filter(class_messages::flagged_count.gt(0)),
+        )
+        .set(class_messages::flagged_count.eq(class_messages::flagged_count - 1))
+        .execute(&mut *conn)?;
+    }
+    Ok(uncounted.len())
 }
 
 /// At most `flags_per_day` reports (first reports and reports again) per student per day.
