@@ -99,23 +99,42 @@ fn naming(id: &str) -> String {
     format!("%{id}%")
 }
 
-/// Whether a hit still counting (since `since`) is in a bucket naming `id`.
-pub fn any_naming(conn: &mut DbConn, id: &str, since: NaiveDateTime) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        rate_limit_hits::table
-            .filter(rate_limit_hits::bucket.like(naming(id)))
-            .filter(rate_limit_hits::created_at.gt(since)),
-    ))
-    .get_result(conn)
+/// Whether a hit still counting (since `since`) is in a bucket of one of
+/// these `kinds` naming `id` (see `rename`).
+pub fn any_of_kinds(
+    conn: &mut DbConn,
+    id: &str,
+    kinds: &[&str],
+    since: NaiveDateTime,
+) -> QueryResult<bool> {
+    for kind in kinds {
+        let found = diesel::select(diesel::dsl::exists(
+            rate_limit_hits::table
+                .filter(rate_limit_hits::bucket.like(format!("{kind}:%{id}%")))
+                .filter(rate_limit_hits::created_at.gt(since)),
+        ))
+        .get_result(conn)?;
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
-/// Names `to` instead of `from` in every bucket naming `from`: an erased
+/// Names `to` instead of `from` in the buckets of these `kinds` (the part
+/// before the first `:`, such as `class-changes`) naming `from`: an erased
 /// student's limits pass to the account their computing ID signs up on again.
-pub fn rename(tx: &mut Tx, from: &str, to: &str) -> QueryResult<usize> {
+pub fn rename(tx: &mut Tx, from: &str, to: &str, kinds: &[&str]) -> QueryResult<usize> {
     let conn: &mut DbConn = tx;
-    diesel::update(rate_limit_hits::table.filter(rate_limit_hits::bucket.like(naming(from))))
+    let mut renamed = 0;
+    for kind in kinds {
+        renamed += diesel::update(
+            rate_limit_hits::table.filter(rate_limit_hits::bucket.like(format!("{kind}:%{from}%"))),
+        )
         .set(rate_limit_hits::bucket.eq(replace(rate_limit_hits::bucket, from, to)))
-        .execute(conn)
+        .execute(conn)?;
+    }
+    Ok(renamed)
 }
 
 /// Deletes the hits of every bucket naming `id`.

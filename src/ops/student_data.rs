@@ -145,6 +145,21 @@ pub fn delete_account(
     })
 }
 
+/// The rate limits (bucket kinds) an erased student's computing ID keeps for
+/// the rest of their window: a day's joins and leaves (who reads a class's
+/// chat), friend requests and blocks, display-name changes, exports. Never a
+/// chat limit: a chat bucket names the class, and its hits carry the very
+/// instant of each post, which would tie the messages kept after the erasure
+/// (evidence, `[deleted]` placeholders) to the computing ID the placeholder
+/// holds. Those go with the account, as every hit past its day does.
+pub const KEPT_PAST_ERASURE: &[&str] = &[
+    "class-changes",
+    "friend-request",
+    "friend-block",
+    "display-name",
+    "account-export",
+];
+
 /// Erases a student.
 ///
 /// Evidence under review survives: a message of theirs that is hidden, or has
@@ -172,8 +187,12 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
     // Mail kept for them, at every address of theirs: sign-in mail goes to
     // the computing ID at whichever allowed domain was typed.
     mail::outbox::forget_student(tx, &user.email, &user.computing_id)?;
-    let limited =
-        rate_limit::any_naming(tx, user.id.as_str(), now - rate_limit::LONGEST_WINDOW)?;
+    let limited = rate_limit::any_of_kinds(
+        tx,
+        user.id.as_str(),
+        KEPT_PAST_ERASURE,
+        now - rate_limit::LONGEST_WINDOW,
+    )?;
     accounts::personal_data::erase_user(tx, user)?;
     // Others' blocks (and declines) of this computing ID stay, on the same
     // kind of unconfirmed placeholder a request to a stranger makes: signing
@@ -181,17 +200,21 @@ pub fn erase(tx: &mut Tx, user: &User, now: NaiveDateTime) -> QueryResult<Erased
     // for a new display name a moderator set: deleting the account and
     // signing up again must not end them early. (Only their ends, and the
     // suspension's reason the student is shown, are kept.) So are the
-    // rate limits still counting: the placeholder's (the account the ID
-    // signs up on again), for their day, or deleting the account and signing
-    // up again would reset every limit (a day's joins and leaves, friend
-    // requests, naming warnings, reports).
+    // limits of `KEPT_PAST_ERASURE` still counting: the placeholder's (the
+    // account the ID signs up on again), for their day, or deleting the
+    // account and signing up again would reset them.
     let suspended = user.suspended_at(now);
     let name_lock = user.name_locked_at(now);
     if !others_choices.is_empty() || suspended.is_some() || name_lock.is_some() || limited {
         let domain = user.email.rsplit('@').next().unwrap_or_default();
         let placeholder = friends::requests::placeholder(tx, &user.computing_id, domain, now)?;
         if limited {
-            rate_limit::rename(tx, user.id.as_str(), placeholder.as_str())?;
+            rate_limit::rename(
+                tx,
+                user.id.as_str(),
+                placeholder.as_str(),
+                KEPT_PAST_ERASURE,
+            )?;
         }
         if !others_choices.is_empty() {
             friends::personal_data::keep_for(tx, others_choices, &user.id, &placeholder)?;

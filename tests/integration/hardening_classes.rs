@@ -285,11 +285,40 @@ backend_test!(
         for class in &classes[..2] {
             assert_eq!(join(&app, &student, class).await.status().as_u16(), 303);
         }
-        assert_eq!(join(&app, &student, &classes[2]).await.status().as_u16(), 429);
+        assert_eq!(
+            join(&app, &student, &classes[2]).await.status().as_u16(),
+            429
+        );
+        // A post leaves chat limits' hits, which must not outlive the account:
+        // they name the class, at the post's very instant.
+        let page = format!("/classes/{}", classes[0].id);
+        let posted = student
+            .post(
+                &app,
+                &page,
+                &format!("{page}/messages"),
+                &[("content", "Is the lab due Friday?"), ("confirmed", "1")],
+            )
+            .await;
+        assert_eq!(posted.status().as_u16(), 303);
         let deleted = student
             .post(&app, "/account", "/account/delete", &[("confirm", "cy1c")])
             .await;
         assert_eq!(deleted.status().as_u16(), 303);
+        let buckets: Vec<String> = common_grounds::db::schema::rate_limit_hits::table
+            .select(common_grounds::db::schema::rate_limit_hits::bucket)
+            .load(&mut app.conn())
+            .unwrap();
+        assert!(
+            buckets.iter().all(|b| !b.starts_with("chat-")
+                && !b.contains(classes[0].id.as_str())
+                && !b.contains(student.user.id.as_str())),
+            "{buckets:?}"
+        );
+        assert!(
+            buckets.iter().any(|b| b.starts_with("class-changes:")),
+            "{buckets:?}"
+        );
 
         app.sign_in("cy1c@virginia.edu").await;
         let page = format!("/classes/{}", classes[2].id);
