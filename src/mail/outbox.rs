@@ -388,29 +388,32 @@ pub fn of_student(
 /// `notification_ids`: their text quotes a chat message that is gone, and must
 /// not reach an inbox after it (a relay outage can hold mail for two days).
 /// Delivered mail keeps no body (`mark_sent`).
+/// Returns the ids of the mail withdrawn.
 pub fn withdraw_unsent(
     tx: &mut Tx,
     ids: &[String],
     notification_ids: &[String],
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<String>> {
     let conn: &mut DbConn = tx;
     let unsent = || email_outbox::status.ne(OutboxStatus::Sent.as_str());
-    let mut withdrawn = 0;
+    let mut withdrawn: Vec<String> = Vec::new();
     for chunk in ids.chunks(WITHDRAW_CHUNK) {
-        withdrawn += diesel::delete(
+        withdrawn.extend(crate::on_each_backend!(conn, |c| diesel::delete(
             email_outbox::table
                 .filter(unsent())
                 .filter(email_outbox::id.eq_any(chunk)),
         )
-        .execute(conn)?;
+        .returning(email_outbox::id)
+        .get_results::<String>(c))?);
     }
     for chunk in notification_ids.chunks(WITHDRAW_CHUNK) {
-        withdrawn += diesel::delete(
+        withdrawn.extend(crate::on_each_backend!(conn, |c| diesel::delete(
             email_outbox::table
                 .filter(unsent())
                 .filter(email_outbox::notification_id.eq_any(chunk)),
         )
-        .execute(conn)?;
+        .returning(email_outbox::id)
+        .get_results::<String>(c))?);
     }
     Ok(withdrawn)
 }

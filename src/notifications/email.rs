@@ -333,7 +333,9 @@ fn email_one(
 /// Withdraws the notification mail not delivered yet that quotes any of
 /// `messages` (gone: deleted by their author, removed by a moderator, or their
 /// author erased): the notices' own emails, and the digests listing them. A
-/// digest also lists other notices; they stay in the inbox, emailed or not.
+/// digest withdrawn lists other notices too: its claim is taken back, so the
+/// next pass mails them again (without the message gone, whose notices are
+/// read by then, or deleted with it, or left out as `[deleted]`).
 ///
 /// On PostgreSQL the notices are locked first: a worker claiming one right
 /// now (its `emailed_at` set, its email rendered from the text as it was,
@@ -342,7 +344,8 @@ fn email_one(
 /// read or the message gone. (SQLite runs one writer at a time.)
 pub fn withdraw_unsent_quoting(tx: &mut Tx, messages: &[MessageId]) -> QueryResult<usize> {
     let mut notices = Vec::new();
-    let mut digests = Vec::new();
+    // Each digest's mail, and the digest.
+    let mut digests: HashMap<String, String> = HashMap::new();
     for chunk in messages.chunks(500) {
         let conn: &mut DbConn = tx;
         if let DbConn::Postgresql(pg) = conn {
@@ -352,28 +355,43 @@ pub fn withdraw_unsent_quoting(tx: &mut Tx, messages: &[MessageId]) -> QueryResu
                 .for_no_key_update()
                 .load::<NotificationId>(pg)?;
         }
-        let rows: Vec<(NotificationId, Option<String>)> = notifications::table
+        let rows: Vec<(NotificationId, Option<String>, Option<String>)> = notifications::table
             .left_join(notification_digests::table)
             .filter(notifications::message_id.eq_any(chunk))
             .filter(notifications::emailed_at.is_not_null())
             .select((
                 notifications::id,
+                notification_digests::id.nullable(),
                 notification_digests::outbox_id.nullable(),
             ))
             .load(conn)?;
-        for (notice, digest_mail) in rows {
-            match digest_mail {
-                Some(outbox_id) => digests.push(outbox_id),
-                None => notices.push(notice.to_string()),
+        for (notice, digest, digest_mail) in rows {
+            match (digest, digest_mail) {
+                (Some(digest), Some(outbox_id)) => {
+                    digests.insert(outbox_id, digest);
+                }
+                _ => notices.push(notice.to_string()),
             }
         }
     }
     if notices.is_empty() && digests.is_empty() {
         return Ok(0);
     }
-    digests.sort_unstable();
-    digests.dedup();
-    outbox::withdraw_unsent(tx, &digests, &notices)
+    let digest_mail: Vec<String> = digests.keys().cloned().collect();
+    let withdrawn = outbox::withdraw_unsent(tx, &digest_mail, &notices)?;
+    let reclaimed: Vec<&String> = withdrawn.iter().filter_map(|o| digests.get(o)).collect();
+    let conn: &mut DbConn = tx;
+    for chunk in reclaimed.chunks(500) {
+        diesel::update(notifications::table.filter(notifications::digest_id.eq_any(chunk)))
+            .set((
+                notifications::emailed_at.eq(None::<NaiveDateTime>),
+                notifications::digest_id.eq(None::<String>),
+            ))
+            .execute(conn)?;
+        diesel::delete(notification_digests::table.filter(notification_digests::id.eq_any(chunk)))
+            .execute(conn)?;
+    }
+    Ok(withdrawn.len())
 }
 
 /// Queues the digests that are due at `now`: for each student whose campus

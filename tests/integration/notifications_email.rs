@@ -1091,6 +1091,47 @@ backend_test!(
     }
 );
 
+// A digest withdrawn for one message it quoted goes again without it: the
+// other notices it listed are not lost with it.
+backend_test!(
+    async fn a_digest_withdrawn_for_one_message_goes_again_without_it(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let b = UserBuilder::new("bbb2b").insert(&mut conn);
+        let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+        set_hour(&mut conn, &a, 9);
+        let for_a = replies(&mut conn, &class, &a, &b, 2, campus(7, 7, 0));
+        let first = email::run_once(&mut conn, &mail(), campus(7, 9, 0)).unwrap();
+        assert_eq!(first.digests, 1, "{first:?}");
+
+        common_grounds::chat::delete(&mut conn, &b.id, &for_a[0].0.id, campus(7, 9, 5), |_, _| {
+            Ok(0)
+        })
+        .unwrap();
+        assert_eq!(
+            outbox_to(&mut conn, &a.email),
+            0,
+            "the digest quoting it goes"
+        );
+        let again = email::run_once(&mut conn, &mail(), campus(7, 9, 10)).unwrap();
+
+        assert_eq!(again.digests, 1, "{again:?}");
+        let bodies: Vec<String> = email_outbox::table
+            .filter(email_outbox::to_address.eq(&a.email))
+            .select(email_outbox::body_text)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(bodies.len(), 1);
+        assert!(
+            bodies[0].contains("Reply number 2 says yes"),
+            "{}",
+            bodies[0]
+        );
+        assert!(!bodies[0].contains("Reply number 1"), "{}", bodies[0]);
+    }
+);
+
 /// PostgreSQL: the worker claims a notice and renders its email from the
 /// message as it is, while its author deletes the message. The delete's
 /// withdrawal, reading before the worker committed, found no email to take
