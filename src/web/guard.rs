@@ -410,7 +410,12 @@ pub async fn verify_csrf(
         });
     if ok {
         Ok(current)
-    } else if current.is_none() && pre_session.is_none() {
+    } else if current.is_none()
+        && pre_session.is_none()
+        && read_cookie(req, SESSION_COOKIE).is_none()
+    {
+        // No cookie of ours came back at all (an ended session's cookie is
+        // one: that form simply expired).
         Err(AppError::CsrfWithoutCookie)
     } else {
         Err(AppError::Csrf)

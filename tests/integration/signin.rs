@@ -1880,3 +1880,23 @@ backend_test!(
         assert!(!ids.contains(&oldest));
     }
 );
+
+// A form sent with the cookie of a session since ended (signed out in
+// another tab, expired) simply expired: cookies are not blocked.
+backend_test!(
+    async fn an_ended_sessions_form_reads_as_expired_not_as_cookies_blocked(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let response = client()
+            .post(app.url("/logout"))
+            .header(COOKIE, format!("cg_session={}", "a".repeat(64)))
+            .form(&[("csrf_token", "stale")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403);
+        assert_eq!(
+            heading(&response.text().await.unwrap()),
+            "This form has expired"
+        );
+    }
+);
