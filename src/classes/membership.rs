@@ -104,22 +104,28 @@ fn same_component(a: Option<&str>, b: Option<&str>) -> bool {
     norm(a) == norm(b)
 }
 
-/// Whether two sections' titles leave them the same course. A topics course
-/// (CS 4501, a seminar number) is many courses under one number, told apart
-/// only by its topic, which the sync folds into the title ("Special Topics in
-/// Computer Science: Machine Learning"). A missing title tells nothing.
-fn same_title(a: Option<&str>, b: Option<&str>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => {
-            let fold = |t: &str| {
-                t.split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .to_lowercase()
-            };
-            fold(a) == fold(b)
+/// Whether two sections of one course number are two courses: a topics
+/// course (CS 4501, a seminar number) is many courses under one number, told
+/// apart only by their topics, which the sync writes after the course's name
+/// ("Special Topics in Computer Science: Machine Learning"). Only two
+/// different topics under the same name tell: a title without a topic, or
+/// titles that differ otherwise, leave them the same course, as before.
+fn different_topics(a: Option<&str>, b: Option<&str>) -> bool {
+    let fold = |t: &str| {
+        t.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let split = |t: Option<&str>| {
+        t.and_then(|t| t.split_once(": "))
+            .map(|(n, t)| (fold(n), fold(t)))
+    };
+    match (split(a), split(b)) {
+        (Some((name_a, topic_a)), Some((name_b, topic_b))) => {
+            name_a == name_b && topic_a != topic_b
         }
-        _ => true,
+        _ => false,
     }
 }
 
@@ -154,7 +160,7 @@ pub fn check_join(
             && c.catalog_number
                 .eq_ignore_ascii_case(&wanted.catalog_number)
             && same_component(c.component.as_deref(), wanted.component.as_deref())
-            && same_title(c.title.as_deref(), wanted.title.as_deref())
+            && !different_topics(c.title.as_deref(), wanted.title.as_deref())
     }) {
         return Err(MembershipError::SameCourseAndComponent {
             code: wanted.code(),
@@ -532,6 +538,16 @@ mod tests {
             check_join(&same_topic, &taken, &LIMITS),
             Err(MembershipError::SameCourseAndComponent { .. })
         ));
+        // Without a topic on both sides, nothing says they differ.
+        for other in [
+            "Special Topics in Computer Science",
+            "Introduction to Computing",
+        ] {
+            assert!(matches!(
+                check_join(&titled("004", other), &taken, &LIMITS),
+                Err(MembershipError::SameCourseAndComponent { .. })
+            ));
+        }
     }
 
     #[test]
