@@ -20,7 +20,7 @@ use super::{
 };
 use crate::campus_time::CampusTime;
 use crate::db::schema::{magic_links, users};
-use crate::db::{self, DbConn};
+use crate::db::{self, DbConn, Tx};
 use crate::mail::{self, messages::SignInEmail, OutgoingEmail};
 
 pub const LINK_LIFETIME: Duration = Duration::minutes(15);
@@ -276,6 +276,15 @@ pub fn request(
     })
 }
 
+/// Takes the account's row before any of its sign-in links. A sign-in writes
+/// its link, then the account (`complete`), then the account's other links
+/// (`void_pending`); a link clicked on a laptop while the code is typed on a
+/// phone would otherwise each hold a link the other waits for, behind the
+/// account: a deadlock on PostgreSQL, one of them answered 503.
+fn hold_account_first(tx: &mut Tx, user_id: &UserId) -> QueryResult<()> {
+    super::lock_row(tx, user_id)
+}
+
 fn void_pending(conn: &mut DbConn, user_id: &UserId) -> QueryResult<usize> {
     diesel::update(
         magic_links::table
@@ -307,6 +316,16 @@ pub fn confirm_link(
     }
     let hash = sessions::hash_token(token);
     db::write_tx(conn, |tx| {
+        // The account before its link, as every sign-in takes them (see
+        // `hold_account_first`).
+        let owner: Option<UserId> = magic_links::table
+            .filter(magic_links::token_hash.eq(&hash))
+            .select(magic_links::user_id)
+            .first(&mut **tx)
+            .optional()?;
+        if let Some(owner) = &owner {
+            hold_account_first(tx, owner)?;
+        }
         let conn: &mut DbConn = tx;
         let user_id: Option<UserId> = diesel::update(
             magic_links::table
@@ -390,6 +409,10 @@ pub fn count_code_try(
         // a burst all read "tries left" before any counted; the update waits
         // for the others' and checks the count again, and only the codes it
         // counted are tried. (SQLite's immediate transactions run one at a time.)
+        if let Some(link) = live.first() {
+            hold_account_first(tx, &link.user_id)?;
+        }
+        let conn: &mut DbConn = tx;
         let ids: Vec<&MagicLinkId> = live.iter().map(|l| &l.id).collect();
         let counted: Vec<MagicLinkId> = crate::on_each_backend!(conn, |c| diesel::update(
             magic_links::table
@@ -437,6 +460,7 @@ pub fn redeem_code(
     campus: CampusTime,
 ) -> Result<NewlyCreated, SignInError> {
     db::write_tx(conn, |tx| {
+        hold_account_first(tx, &link.user_id)?;
         let conn: &mut DbConn = tx;
         let consumed = diesel::update(
             magic_links::table

@@ -722,3 +722,77 @@ backend_test!(
         );
     }
 );
+
+/// PostgreSQL: two sign-in links of one account used at once (the link on a
+/// laptop, another on a phone) while the account's row is busy. Each took
+/// its own link, waited for the account, then for the other's link (voided
+/// at sign-in): a deadlock, and one of them answered 503.
+#[tokio::test]
+async fn two_links_of_one_account_used_at_once_do_not_deadlock() {
+    use common_grounds::accounts::{sessions as session_tokens, signin};
+    use diesel::connection::SimpleConnection;
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let db = TestDb::with_schema(Backend::Postgres);
+    let mut conn = db.connect();
+    let user = common::builders::UserBuilder::new("two2l").insert(&mut conn);
+    let now = common_grounds::clock::now();
+    let tokens = ["a".repeat(64), "b".repeat(64)];
+    for (i, token) in tokens.iter().enumerate() {
+        diesel::insert_into(magic_links::table)
+            .values((
+                magic_links::id.eq(format!("link-{i}")),
+                magic_links::user_id.eq(&user.id),
+                magic_links::token_hash.eq(session_tokens::hash_token(token)),
+                magic_links::code_hash.eq("unused"),
+                magic_links::code_attempts.eq(0),
+                magic_links::expires_at.eq(now + chrono::Duration::minutes(10)),
+                magic_links::used.eq(false),
+                magic_links::created_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let mut busy = db.connect();
+    busy.batch_execute(&format!(
+        "BEGIN; SELECT id FROM users WHERE id = '{}' FOR UPDATE",
+        user.id
+    ))
+    .unwrap();
+    let use_link = |token: String| {
+        let mut c = db.connect();
+        tokio::task::spawn_blocking(move || {
+            let campus = common_grounds::campus_time::CampusTime::default();
+            signin::confirm_link(&mut c, &token, None, true, None, now, campus)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    };
+    let (one, two) = (use_link(tokens[0].clone()), use_link(tokens[1].clone()));
+    let started = std::time::Instant::now();
+    let waiting = |conn: &mut common_grounds::db::DbConn| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_stat_activity \
+              WHERE wait_event_type = 'Lock' AND datname = current_database())",
+        ))
+        .get_result(conn)
+        .unwrap()
+    };
+    while waiting(&mut conn) < 2 && started.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(waiting(&mut conn), 2, "both sign-ins wait on the account");
+    busy.batch_execute("COMMIT").unwrap();
+
+    let mut results = vec![one.await.unwrap(), two.await.unwrap()];
+    results.sort();
+    assert_eq!(
+        results,
+        vec![
+            Ok(()),
+            Err("this sign-in link has expired or was already used".to_string()),
+        ],
+        "one signs in, the other finds its link voided"
+    );
+}
