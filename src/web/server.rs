@@ -373,8 +373,6 @@ pub struct RequestSpan;
 /// When `RequestSpan` saw the request start, for the log line's time.
 struct Started(Instant);
 
-/// The matched pattern (`req.match_pattern()`), not the path: ids never reach
-/// a log line or a label.
 /// A request's method as a metric label: one of HTTP's own, or "other".
 /// actix takes any token as a method, and every label value is a series kept
 /// for good: `FOO1`, `FOO2`, … from anyone would grow the store without end.
@@ -394,6 +392,8 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
+/// The matched pattern (`req.match_pattern()`), not the path: ids never reach
+/// a log line or a label.
 fn route_label(pattern: Option<String>) -> String {
     pattern.unwrap_or_else(|| "unmatched".to_string())
 }
