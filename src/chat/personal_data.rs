@@ -320,7 +320,7 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     // Mail still on its way that quotes them goes too, while the notices that
     // tie it to them are still there (their own deletes withdrew it already).
     let ids: Vec<MessageId> = mine.iter().map(|m| m.id.clone()).collect();
-    crate::notifications::email::withdraw_unsent_quoting(tx, &ids)?;
+    crate::notifications::email::withdraw_unsent_quoting(tx, &ids, now)?;
     let pending = message_flags::table
         .filter(message_flags::message_id.eq(class_messages::id))
         .filter(message_flags::cleared_at.is_null());

@@ -383,37 +383,49 @@ pub fn of_student(
         .collect())
 }
 
-/// Deletes the mail not delivered yet (queued, or given up on and kept for
-/// the operator) among `ids`, and the emails of the notifications
-/// `notification_ids`: their text quotes a chat message that is gone, and must
-/// not reach an inbox after it (a relay outage can hold mail for two days).
-/// Delivered mail keeps no body (`mark_sent`).
-/// Returns the ids of the mail withdrawn.
+/// Deletes the mail not delivered yet among `ids`, and the emails of the
+/// notifications `notification_ids`: their text quotes a chat message that is
+/// gone, and must not reach an inbox after it (a relay outage can hold mail
+/// for two days). That is mail queued and not being sent right now, and mail
+/// given up on (kept a month for the operator). Mail a worker holds (leased,
+/// in the hands of the relay) goes out anyway, and is left to it; delivered
+/// mail keeps no body (`mark_sent`). Returns each withdrawn id, and whether
+/// it was still queued (not given up on).
 pub fn withdraw_unsent(
     tx: &mut Tx,
     ids: &[String],
     notification_ids: &[String],
-) -> QueryResult<Vec<String>> {
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(String, bool)>> {
     let conn: &mut DbConn = tx;
-    let unsent = || email_outbox::status.ne(OutboxStatus::Sent.as_str());
-    let mut withdrawn: Vec<String> = Vec::new();
+    let withdrawable = || {
+        email_outbox::status
+            .eq(OutboxStatus::Failed.as_str())
+            .or(email_outbox::status.eq(OutboxStatus::Queued.as_str()).and(
+                email_outbox::locked_until
+                    .is_null()
+                    .or(email_outbox::locked_until.lt(now)),
+            ))
+    };
+    let queued = || email_outbox::status.eq(OutboxStatus::Queued.as_str());
+    let mut withdrawn = Vec::new();
     for chunk in ids.chunks(WITHDRAW_CHUNK) {
         withdrawn.extend(crate::on_each_backend!(conn, |c| diesel::delete(
             email_outbox::table
-                .filter(unsent())
+                .filter(withdrawable())
                 .filter(email_outbox::id.eq_any(chunk)),
         )
-        .returning(email_outbox::id)
-        .get_results::<String>(c))?);
+        .returning((email_outbox::id, queued()))
+        .get_results::<(String, bool)>(c))?);
     }
     for chunk in notification_ids.chunks(WITHDRAW_CHUNK) {
         withdrawn.extend(crate::on_each_backend!(conn, |c| diesel::delete(
             email_outbox::table
-                .filter(unsent())
+                .filter(withdrawable())
                 .filter(email_outbox::notification_id.eq_any(chunk)),
         )
-        .returning(email_outbox::id)
-        .get_results::<String>(c))?);
+        .returning((email_outbox::id, queued()))
+        .get_results::<(String, bool)>(c))?);
     }
     Ok(withdrawn)
 }

@@ -267,7 +267,7 @@ pub fn left_class(
 /// quiet (`view`): an email or digest claimed meanwhile leaves them out, and
 /// they are not mailed later.
 pub fn message_gone(tx: &mut Tx, message: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
-    super::email::withdraw_unsent_quoting(tx, std::slice::from_ref(message))?;
+    super::email::withdraw_unsent_quoting(tx, std::slice::from_ref(message), now)?;
     diesel::update(
         notifications::table
             .filter(notifications::message_id.eq(message))

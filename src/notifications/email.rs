@@ -333,24 +333,43 @@ fn email_one(
 /// Withdraws the notification mail not delivered yet that quotes any of
 /// `messages` (gone: deleted by their author, removed by a moderator, or their
 /// author erased): the notices' own emails, and the digests listing them. A
-/// digest withdrawn lists other notices too: its claim is taken back, so the
-/// next pass mails them again (without the message gone, whose notices are
-/// read by then, or deleted with it, or left out as `[deleted]`).
+/// digest withdrawn while still queued lists other notices too: its claim is
+/// taken back, so the next pass mails them again (without the message gone,
+/// whose notices are read by then, or deleted with it, or left out as
+/// `[deleted]`). A digest given up on keeps its claim: weeks-old notices are
+/// not mailed again.
 ///
-/// On PostgreSQL the notices are locked first: a worker claiming one right
-/// now (its `emailed_at` set, its email rendered from the text as it was,
-/// not committed yet) is waited for, and then its email is seen and goes. A
-/// worker that comes after waits for this transaction, and finds the notice
-/// read or the message gone. (SQLite runs one writer at a time.)
-pub fn withdraw_unsent_quoting(tx: &mut Tx, messages: &[MessageId]) -> QueryResult<usize> {
+/// On PostgreSQL every notice this may write is locked first, in one
+/// statement, in id order: those about the messages, and the others their
+/// digests list. A worker claiming one right now (its `emailed_at` set, its
+/// email rendered from the text as it was, not committed yet) is waited for,
+/// and then its email is seen and goes; a worker that comes after waits, and
+/// finds the notice read or the message gone. Two withdrawals sharing a
+/// digest take its notices in the same order, so neither holds one the other
+/// waits for. (SQLite runs one writer at a time.)
+pub fn withdraw_unsent_quoting(
+    tx: &mut Tx,
+    messages: &[MessageId],
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     let mut notices = Vec::new();
     // Each digest's mail, and the digest.
     let mut digests: HashMap<String, String> = HashMap::new();
     for chunk in messages.chunks(500) {
         let conn: &mut DbConn = tx;
         if let DbConn::Postgresql(pg) = conn {
+            let about = diesel::alias!(notifications as about);
+            let in_their_digests = about
+                .filter(about.field(notifications::message_id).eq_any(chunk))
+                .filter(about.field(notifications::digest_id).is_not_null())
+                .select(about.field(notifications::digest_id));
             notifications::table
-                .filter(notifications::message_id.eq_any(chunk))
+                .filter(
+                    notifications::message_id
+                        .eq_any(chunk)
+                        .or(notifications::digest_id.eq_any(in_their_digests)),
+                )
+                .order(notifications::id)
                 .select(notifications::id)
                 .for_no_key_update()
                 .load::<NotificationId>(pg)?;
@@ -378,8 +397,12 @@ pub fn withdraw_unsent_quoting(tx: &mut Tx, messages: &[MessageId]) -> QueryResu
         return Ok(0);
     }
     let digest_mail: Vec<String> = digests.keys().cloned().collect();
-    let withdrawn = outbox::withdraw_unsent(tx, &digest_mail, &notices)?;
-    let reclaimed: Vec<&String> = withdrawn.iter().filter_map(|o| digests.get(o)).collect();
+    let withdrawn = outbox::withdraw_unsent(tx, &digest_mail, &notices, now)?;
+    let reclaimed: Vec<&String> = withdrawn
+        .iter()
+        .filter(|(_, queued)| *queued)
+        .filter_map(|(mail, _)| digests.get(mail))
+        .collect();
     let conn: &mut DbConn = tx;
     for chunk in reclaimed.chunks(500) {
         diesel::update(notifications::table.filter(notifications::digest_id.eq_any(chunk)))

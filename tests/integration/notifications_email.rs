@@ -1132,6 +1132,35 @@ backend_test!(
     }
 );
 
+// A digest the outbox worker is handing to the relay right now goes out
+// anyway: its claim stays, so the notices it lists are not mailed twice.
+backend_test!(
+    async fn a_digest_being_sent_keeps_its_claim(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let b = UserBuilder::new("bbb2b").insert(&mut conn);
+        let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+        set_hour(&mut conn, &a, 9);
+        let for_a = replies(&mut conn, &class, &a, &b, 2, campus(7, 7, 0));
+        let first = email::run_once(&mut conn, &mail(), campus(7, 9, 0)).unwrap();
+        assert_eq!(first.digests, 1, "{first:?}");
+        let leased = outbox::claim_next(&mut conn, campus(7, 9, 1))
+            .unwrap()
+            .expect("the digest is claimed for sending");
+
+        common_grounds::chat::delete(&mut conn, &b.id, &for_a[0].0.id, campus(7, 9, 2), |_, _| {
+            Ok(0)
+        })
+        .unwrap();
+        outbox::mark_sent(&mut conn, &leased, campus(7, 9, 3)).unwrap();
+        let again = email::run_once(&mut conn, &mail(), campus(7, 9, 10)).unwrap();
+
+        assert_eq!(again.digests, 0, "mailed twice: {again:?}");
+        assert_eq!(outbox_to(&mut conn, &a.email), 1);
+    }
+);
+
 /// PostgreSQL: the worker claims a notice and renders its email from the
 /// message as it is, while its author deletes the message. The delete's
 /// withdrawal, reading before the worker committed, found no email to take
