@@ -108,7 +108,9 @@ fn same_component(a: Option<&str>, b: Option<&str>) -> bool {
 /// course (CS 4501, a seminar number) is many courses under one number, told
 /// apart only by their topics, which the sync writes after the course's name
 /// ("Special Topics in Computer Science: Machine Learning"). Only two
-/// different topics under the same name tell: a title without a topic, or
+/// different topics after the same name tell. A title without a topic, one
+/// that is the other's name and more (`Topics in Music: Jazz` and `Topics in
+/// Music: Jazz: Ellington`: a name with a colon of its own, one topic), or
 /// titles that differ otherwise, leave them the same course, as before.
 fn different_topics(a: Option<&str>, b: Option<&str>) -> bool {
     let fold = |t: &str| {
@@ -117,16 +119,21 @@ fn different_topics(a: Option<&str>, b: Option<&str>) -> bool {
             .join(" ")
             .to_lowercase()
     };
-    let split = |t: Option<&str>| {
-        t.and_then(|t| t.split_once(": "))
-            .map(|(n, t)| (fold(n), fold(t)))
+    let (Some(a), Some(b)) = (a.map(fold), b.map(fold)) else {
+        return false;
     };
-    match (split(a), split(b)) {
-        (Some((name_a, topic_a)), Some((name_b, topic_b))) => {
-            name_a == name_b && topic_a != topic_b
-        }
-        _ => false,
+    let extends = |long: &str, short: &str| {
+        long.strip_prefix(short)
+            .is_some_and(|rest| rest.starts_with(": "))
+    };
+    if a == b || extends(&a, &b) || extends(&b, &a) {
+        return false;
     }
+    // The same name before a ": " in both, and something after it in each.
+    a.match_indices(": ").any(|(at, _)| {
+        let name = &a[..at];
+        extends(&b, name) && at + 2 < a.len() && name.len() + 2 < b.len()
+    })
 }
 
 fn section_of(class: &Class) -> String {
@@ -538,7 +545,16 @@ mod tests {
             check_join(&same_topic, &taken, &LIMITS),
             Err(MembershipError::SameCourseAndComponent { .. })
         ));
-        // Without a topic on both sides, nothing says they differ.
+        // Without a topic on both sides, nothing says they differ; nor when
+        // one is the other with more after a colon of the name's own.
+        let music = [titled("005", "Topics in Music: Jazz")];
+        assert!(check_join(
+            &titled("006", "Topics in Music: Jazz: Ellington"),
+            &music,
+            &LIMITS
+        )
+        .is_err());
+        assert!(check_join(&titled("007", "Topics in Music: Rock"), &music, &LIMITS).is_ok());
         for other in [
             "Special Topics in Computer Science",
             "Introduction to Computing",
