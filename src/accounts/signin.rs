@@ -240,7 +240,22 @@ pub fn request(
         // By computing ID: with two allowed domains, `mst3k@` at either is
         // the one student (and a friend request may have made their account
         // at the first). The email goes to the address asked for.
+        // The account's row held first, as every sign-in takes it: the
+        // cleanup of unconfirmed accounts may be deleting it right now, and
+        // then it is looked for again (gone: made anew, below).
+        if let Some(user) = super::find_by_computing_id(tx, email.computing_id())? {
+            hold_account_first(tx, &user.id)?;
+        }
         let user_id = match super::find_by_computing_id(tx, email.computing_id())? {
+            // Not signed in yet: the address is the one asked at, not the
+            // first allowed domain a block, decline or request made it at,
+            // which would tell its student someone had.
+            Some(user) if !user.email_verified && user.email != email.as_str() => {
+                diesel::update(users::table.find(&user.id))
+                    .set(users::email.eq(email.as_str()))
+                    .execute(&mut **tx)?;
+                user.id
+            }
             Some(user) => user.id,
             None => {
                 super::insert_or_find(

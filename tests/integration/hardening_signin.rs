@@ -628,9 +628,11 @@ backend_test!(
             signed_in_as(&app, &laptop).await.as_deref(),
             Some("mst3k@virginia.edu")
         );
+        // At the address they asked at, not the one the request made the
+        // account at before they came.
         assert_eq!(
             signed_in_as(&app, &newcomer).await.as_deref(),
-            Some("hoo1a@virginia.edu")
+            Some("hoo1a@example.edu")
         );
         let accounts: i64 = common_grounds::db::schema::users::table
             .count()
@@ -796,3 +798,28 @@ async fn two_links_of_one_account_used_at_once_do_not_deadlock() {
         "one signs in, the other finds its link voided"
     );
 }
+
+// A block of a computing ID no one used yet makes its account at the first
+// allowed domain; its student, signing up at another, must not find that
+// address on their account (it would tell them someone had).
+backend_test!(
+    async fn an_account_takes_the_address_its_student_first_signs_in_at(backend: Backend) {
+        let domains = [("ALLOWED_EMAIL_DOMAINS", "virginia.edu,example.edu")];
+        let app = spawn_app_with(TestDb::with_schema(backend), TestMail::Memory, &domains).await;
+        let blocker = app.student("blk9a");
+        blocker
+            .post(&app, "/friends", "/friends/ghost9/block", &[])
+            .await;
+
+        app.sign_in("ghost9@example.edu").await;
+
+        let email: String = common_grounds::db::schema::users::table
+            .filter(common_grounds::db::schema::users::computing_id.eq("ghost9"))
+            .select(common_grounds::db::schema::users::email)
+            .first(&mut *app.conn())
+            .unwrap();
+        assert_eq!(email, "ghost9@example.edu");
+        let (_, account) = app.get_html("/account").await;
+        assert!(!account.contains("ghost9@virginia.edu"), "{account}");
+    }
+);
