@@ -948,6 +948,42 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_subject_that_grows_while_read_is_read_to_its_new_last_page(backend: Backend) {
+        // Arrange: a full sync, then CS grows by a page between SIS's answer
+        // to page 1 (which still says 2 pages) and to page 2 (which says 3).
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let server = sample_server().await;
+        sync_all(&db, &server).await;
+        let sections = sample_cs_sections();
+        let (first, rest) = sections.split_at(2);
+        let (middle, last) = rest.split_at(2);
+        server.set_pages(
+            "1262",
+            "CS",
+            vec![
+                serde_json::json!({"classes": first, "pageCount": 2}).to_string(),
+                serde_json::json!({"classes": middle, "pageCount": 3}).to_string(),
+                serde_json::json!({"classes": last, "pageCount": 3}).to_string(),
+            ],
+        );
+
+        // Act: a full sync.
+        let report = sync_all(&db, &server).await;
+
+        // Assert: page 3 was read, and nothing on it went inactive.
+        assert!(
+            server.pages_requested("CS").contains(&3),
+            "{:?}",
+            server.pages_requested("CS")
+        );
+        assert_eq!(report.status, SyncStatus::Succeeded, "{}", report.summary());
+        assert_eq!(runs(&mut conn).pop().unwrap().sections_deactivated, 0);
+        assert!(catalog(&mut conn).values().all(|c| c.active));
+    }
+);
+
+backend_test!(
     async fn a_page_giving_one_class_number_to_two_sections_changes_nothing(backend: Backend) {
         // Arrange: the term synced; then SIS lists MATH's 20003 under the
         // class number of 20001 (another catalog number and section), and a

@@ -119,7 +119,10 @@ async fn fetch_subject(
             .page(term, subject, page)
             .await
             .map_err(|e| format!("page {page}: {e}"))?;
-        page_count = page_count.or(got.page_count);
+        // The newest count: a subject that grew while it was read says so on
+        // its later pages, and a walk that kept page 1's count would stop
+        // short and take its last sections out of the catalog.
+        page_count = got.page_count.or(page_count);
         let _ = events.send(Event::Page {
             subject: subject.clone(),
             page,
