@@ -596,6 +596,43 @@ backend_test!(
     }
 );
 
+// A sync from the admin page that ends partial reads as a failure, not in
+// the calm colours of one that succeeded.
+backend_test!(
+    async fn a_partial_sync_reads_as_an_error_on_the_admin_page(backend: Backend) {
+        let server = SisServer::start().await;
+        server.set_subjects("1262", &["CS", "MATH"]);
+        for (subject, number) in [("CS", 10001), ("MATH", 20001)] {
+            let section = sis_server::generated_section("1262", subject, number, 5);
+            server.set_pages("1262", subject, sis_server::object_pages(&[section], 2));
+        }
+        server.fail(Some("MATH"), None, None, Fault::Status(500));
+        let app = spawn_quiet_app(
+            backend,
+            &[
+                ("SIS_BASE_URL", server.base_url.as_str()),
+                ("SIS_PAUSE_MS", "0"),
+                ("SIS_MAX_RETRIES", "0"),
+                ("SIS_BACKOFF_MS", "2"),
+            ],
+        )
+        .await;
+        let moderator = staff(&app, "mo4d", Role::Moderator);
+
+        let (status, page) = moderator
+            .post_and_follow(&app, "/admin/sis", "/admin/sis/sync", &[("term", "1262")])
+            .await;
+
+        assert_eq!(status, 200);
+        assert!(
+            page.contains(r#"<div class="alert" role="alert">Sync of 1262 finished"#),
+            "{}",
+            flash_in(&page)
+        );
+        server.clear_faults();
+    }
+);
+
 // ---------------------------------------------------------------- 6. charts
 
 /// (title, [(data-day, data-count)]) for each chart on the overview.

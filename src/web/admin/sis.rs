@@ -154,8 +154,9 @@ pub async fn sync_now(
     release_request_conn();
     let answer = tokio::time::timeout(std::time::Duration::from_millis(1500), rx).await;
     let message = match answer {
+        // A partial or failed run finished too, but reads as what it is.
         Ok(Ok(Ok(Ok(report)))) => (
-            false,
+            !report.succeeded(),
             format!("Sync of {term} finished: {}", report.summary()),
         ),
         // The flash names the start in campus time (the error's own words say UTC).
