@@ -218,6 +218,18 @@ backend_test!(
         let card = card_text(&html, &f.hidden.id).unwrap();
         assert!(card.contains("Hidden"), "{card}");
         assert!(!card.contains("Overdue"), "five minutes is not overdue");
+        // In "The thread", the reported line says so in words, not colour alone.
+        let doc = scraper::Html::parse_document(&html);
+        let marked = scraper::Selector::parse("ul.thread li.this-one").unwrap();
+        let lines: Vec<String> = doc
+            .select(&marked)
+            .map(|li| li.text().collect::<String>())
+            .collect();
+        assert!(!lines.is_empty(), "{html}");
+        assert!(
+            lines.iter().all(|l| l.starts_with("Reported ")),
+            "{lines:?}"
+        );
 
         let (status, hidden_tab) = moderator.get(app, "/admin/flags?state=hidden").await;
         assert_eq!(status, 200);
