@@ -164,7 +164,9 @@ pub struct MessageView {
     pub depth: usize,
     /// `min(depth, MAX_INDENT)`.
     pub indent: usize,
-    /// For replies deeper than `MAX_INDENT`: the pseudonym replied to ("[deleted]" if gone).
+    /// For a reply whose parent is on the page: the pseudonym replied to
+    /// ("[deleted]" if gone). Shown past `MAX_INDENT`, where the indent stops
+    /// saying it; above, read out only (a screen reader hears no indent).
     pub replying_to: Option<String>,
     pub flagged_by_me: bool,
     pub can_reply: bool,
@@ -1343,10 +1345,12 @@ impl Shape<'_> {
         let shown = matches!(body, Body::Text(_));
         let live = shown && !message.held;
         let flagged_by_me = self.flagged.contains(&message.id);
-        let replying_to = (depth > MAX_INDENT).then(|| match parent {
-            Some(p) if !p.deleted => p.anonymous_identifier.clone(),
-            _ => "[deleted]".to_string(),
-        });
+        let replying_to = match parent {
+            Some(p) if !p.deleted => Some(p.anonymous_identifier.clone()),
+            Some(_) => Some("[deleted]".to_string()),
+            None if depth > MAX_INDENT => Some("[deleted]".to_string()),
+            None => None,
+        };
         MessageView {
             id: message.id.clone(),
             thread_id: message

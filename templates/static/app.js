@@ -164,13 +164,14 @@
       // The server knows a reply's parent, not its depth in this page's tree.
       item.setAttribute("data-depth", String(depth + 1));
       item.className = item.className.replace(/indent-\d+/, "indent-" + Math.min(depth + 1, 3));
-      // Past the deepest indent a reply names what it answers, as the
-      // server's page does (its pseudonym, or [deleted]).
+      // A reply names what it answers, as the server's page does (its
+      // pseudonym, or [deleted]): shown past the deepest indent, read out
+      // only above it, where the indent says it to the eye.
       var head = item.querySelector(".msg-head");
-      if (depth + 1 > 3 && head && !item.querySelector(".replying-to")) {
+      if (head && !item.querySelector(".replying-to")) {
         var parentName = parent.querySelector(".msg-head .pseudonym");
         var note = document.createElement("p");
-        note.className = "replying-to";
+        note.className = depth + 1 > 3 ? "replying-to" : "replying-to visually-hidden";
         note.textContent = "replying to " + (parentName ? parentName.textContent : "[deleted]");
         head.insertAdjacentElement("afterend", note);
       }

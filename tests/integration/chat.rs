@@ -1639,7 +1639,25 @@ backend_test!(
         assert_eq!(indents, [0, 1, 2, 3, 3, 3, 1]);
         let depths: Vec<usize> = shown.iter().map(|m| m.depth).collect();
         assert_eq!(depths, [0, 1, 2, 3, 4, 5, 1]);
-        assert_eq!(shown[3].replying_to, None);
+        // Every reply says what it answers; within the indent it is read out
+        // only (a screen reader hears no indent), past it shown.
+        assert_eq!(shown[0].replying_to, None);
+        assert_eq!(
+            shown[3].replying_to.as_deref(),
+            Some(format!("replying to {}", chain[2].anonymous_identifier).as_str())
+        );
+        assert_eq!(
+            shown[6].replying_to.as_deref(),
+            Some(format!("replying to {}", chain[0].anonymous_identifier).as_str())
+        );
+        let hidden_notes = select(&Html::parse_document(&page), "li.msg-item")
+            .into_iter()
+            .map(|item| {
+                let sel = Selector::parse(".replying-to.visually-hidden").unwrap();
+                item.select(&sel).next().is_some()
+            })
+            .collect::<Vec<bool>>();
+        assert_eq!(hidden_notes, [false, true, true, true, false, false, true]);
         assert_eq!(
             shown[4].replying_to.as_deref(),
             Some(format!("replying to {}", chain[3].anonymous_identifier).as_str())
