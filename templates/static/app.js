@@ -85,6 +85,7 @@
     }
     setUnread(row, unread, known);
     keepBack(row);
+    var held = focusedIndex(old);
     // "Unanswered" is the activity order without answered threads.
     if (sort === "unanswered" && row.querySelector(".badge.answered")) {
       if (old) {
@@ -97,9 +98,19 @@
     if (sort === "top") {
       if (old) {
         old.parentNode.replaceChild(row, old);
+        refocus(row, held);
       } else if (data.kind === "thread") {
         say("A new thread was posted. Reload to see it in this order.");
       }
+      return;
+    }
+    // A row the reader is on (its link or vote button focused) is redrawn
+    // where it is, focus kept: moving it to the top would throw a keyboard
+    // or screen-reader user back to the start of the page.
+    if (held >= 0) {
+      old.parentNode.replaceChild(row, old);
+      refocus(row, held);
+      say(data.new ? "New activity in the thread you are on." : "");
       return;
     }
     if (data.kind === "thread" || data.kind === "reply") {
@@ -119,6 +130,26 @@
       say(data.new ? "New activity in a thread." : "");
     } else if (old) {
       old.parentNode.replaceChild(row, old);
+    }
+  }
+
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+
+  // Which of `item`'s controls has focus (its place among them), or -1.
+  function focusedIndex(item) {
+    var active = document.activeElement;
+    if (!item || !active || !item.contains(active)) {
+      return -1;
+    }
+    return Array.prototype.indexOf.call(item.querySelectorAll(FOCUSABLE), active);
+  }
+
+  // Focuses the control at the same place in `item`, redrawn.
+  function refocus(item, index) {
+    var controls = item.querySelectorAll(FOCUSABLE);
+    var target = controls[Math.min(index, controls.length - 1)];
+    if (target) {
+      target.focus();
     }
   }
 

@@ -1056,3 +1056,48 @@ async fn a_thread_from_an_older_page_arrives_saying_new_not_a_wrong_count_in_a_b
     assert_eq!(seen[1], "new", "not a count the page never had");
     client.close().await.unwrap();
 }
+
+/// A keyboard or screen-reader user on a thread's row in the list keeps
+/// their place when a reply in that thread arrives live: the row is redrawn
+/// where it is, focus kept, not moved to the top with focus thrown away.
+#[tokio::test]
+async fn a_focused_thread_row_keeps_its_focus_when_a_reply_arrives() {
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let a = app.student("kfa1a");
+    let b = app.student("kfb2b");
+    let class = new_class(&app, "CS 2150", &[&a, &b]).id;
+    post(&app, &a, &class, "Older thread about the labs", None).await;
+    let older = message_with(&app, "Older thread about the labs");
+    post(&app, &a, &class, "Newer thread about the exam", None).await;
+    let client = browser::open(&driver, &chromium, 1280, 900).await;
+    browser::sign_in(&client, &app.address, &b.token).await;
+    client
+        .goto(&app.url(&format!("/classes/{class}")))
+        .await
+        .unwrap();
+    let id = serde_json::json!(older.to_string());
+    client
+        .execute(
+            "document.querySelector('#t-' + arguments[0] + ' .thread-link').focus(); return null;",
+            vec![id.clone()],
+        )
+        .await
+        .unwrap();
+
+    // Act: A replies in the focused thread.
+    post(&app, &a, &class, "A reply about the labs", Some(&older)).await;
+
+    // Assert: the row shows the reply, and focus is still on its link.
+    let read = "var row = document.getElementById('t-' + arguments[0]); \
+                var count = row && row.querySelector('.thread-replies'); \
+                if (!count || !count.textContent.includes('1')) return null; \
+                var link = row.querySelector('.thread-link'); \
+                return document.activeElement === link ? 'kept' : \
+                       (document.activeElement ? document.activeElement.tagName : 'none');";
+    let seen = until_shown(&client, read, vec![id], "the reply did not arrive live").await;
+    assert_eq!(seen, serde_json::json!("kept"));
+    client.close().await.unwrap();
+}
