@@ -252,6 +252,10 @@
     }
     var active = document.activeElement;
     var focused = active && oldItem.contains(active) ? active : null;
+    // Where focus was among the message's controls: a vote button or a link
+    // in the text has no form to carry it across, so the same place in the
+    // new message takes it.
+    var heldIndex = focusedIndex(oldItem);
     var caret =
       focused && typeof focused.selectionStart === "number"
         ? [focused.selectionStart, focused.selectionEnd]
@@ -274,7 +278,14 @@
         // new form, with the new text, open in its place.
         twin.open = true;
         if (focused && details.contains(focused)) {
-          focused = twin.querySelector("textarea, input[type=text], button");
+          // The same control of the new form: its summary for the summary
+          // (never the form's first button, which for Delete deletes).
+          focused =
+            focused.tagName === "SUMMARY"
+              ? twin.querySelector("summary")
+              : twin.querySelectorAll(FOCUSABLE)[
+                  Array.prototype.indexOf.call(details.querySelectorAll(FOCUSABLE), focused)
+                ] || twin.querySelector("summary");
           caret = null;
         }
       } else if (twin) {
@@ -294,6 +305,8 @@
         if (caret && focused.setSelectionRange) {
           focused.setSelectionRange(caret[0], caret[1]);
         }
+      } else if (focused) {
+        refocus(item, heldIndex);
       }
     };
   }

@@ -1101,3 +1101,67 @@ async fn a_focused_thread_row_keeps_its_focus_when_a_reply_arrives() {
     assert_eq!(seen, serde_json::json!("kept"));
     client.close().await.unwrap();
 }
+
+/// A message redrawn live (here marked as the answer) while its author has
+/// its Delete box open, focus on the box's summary: focus stays on that
+/// summary, not on the form's first button, where the next Enter would
+/// delete the message.
+#[tokio::test]
+async fn a_redrawn_message_keeps_focus_off_its_delete_button() {
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let a = app.student("kda1a");
+    let b = app.student("kdb2b");
+    let class = new_class(&app, "CS 2150", &[&a, &b]).id;
+    post(&app, &a, &class, "Which chapters are on the quiz?", None).await;
+    let thread = message_with(&app, "Which chapters are on the quiz?");
+    post(&app, &b, &class, "Chapters three and four", Some(&thread)).await;
+    let reply = message_with(&app, "Chapters three and four");
+    let client = browser::open(&driver, &chromium, 1280, 900).await;
+    browser::sign_in(&client, &app.address, &b.token).await;
+    client
+        .goto(&app.url(&format!("/classes/{class}/threads/{thread}")))
+        .await
+        .unwrap();
+    let id = serde_json::json!(reply.to_string());
+    client
+        .execute(
+            "var item = document.getElementById('m-' + arguments[0]).closest('li'); \
+             var summary = Array.from(item.querySelectorAll('summary')) \
+                 .find(s => s.textContent.trim() === 'Delete'); \
+             summary.parentNode.open = true; summary.focus(); return null;",
+            vec![id.clone()],
+        )
+        .await
+        .unwrap();
+
+    // Act: A, who asked, marks B's reply as the answer.
+    let page = format!("/classes/{class}/threads/{thread}");
+    let marked = a
+        .post(
+            &app,
+            &page,
+            &format!("/messages/{reply}/answer"),
+            &[("mark", "yes")],
+        )
+        .await;
+    assert_eq!(marked.status().as_u16(), 303);
+
+    // Assert: redrawn with its badge; focus on the Delete summary, box open.
+    let read = "var item = document.getElementById('m-' + arguments[0]).closest('li'); \
+                if (!item.querySelector('.badge.answered')) return null; \
+                var el = document.activeElement; \
+                return [el ? el.tagName : 'none', el ? el.textContent.trim() : '', \
+                        el && el.parentNode.open ? 'open' : 'closed'];";
+    let seen = until_shown(
+        &client,
+        read,
+        vec![id],
+        "the answer mark did not arrive live",
+    )
+    .await;
+    assert_eq!(seen, serde_json::json!(["SUMMARY", "Delete", "open"]));
+    client.close().await.unwrap();
+}
