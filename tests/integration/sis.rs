@@ -944,6 +944,22 @@ backend_test!(
         assert!(error.contains("page 2 of 3"), "{error}");
         assert_eq!(runs(&mut conn).pop().unwrap().sections_deactivated, 0);
         assert!(catalog(&mut conn).values().all(|c| c.active));
+
+        // The same when the empty page also says there are no pages: a
+        // smaller count is not the end of a subject page 1 said was longer.
+        server.set_pages(
+            "1262",
+            "CS",
+            vec![
+                serde_json::json!({"classes": first, "pageCount": 3}).to_string(),
+                serde_json::json!({"classes": [], "pageCount": 0}).to_string(),
+                serde_json::json!({"classes": rest, "pageCount": 3}).to_string(),
+            ],
+        );
+        let report = sync_all(&db, &server).await;
+        assert_eq!(report.status, SyncStatus::Partial, "{}", report.summary());
+        assert_eq!(runs(&mut conn).pop().unwrap().sections_deactivated, 0);
+        assert!(catalog(&mut conn).values().all(|c| c.active));
     }
 );
 

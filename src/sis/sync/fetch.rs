@@ -119,10 +119,12 @@ async fn fetch_subject(
             .page(term, subject, page)
             .await
             .map_err(|e| format!("page {page}: {e}"))?;
-        // The newest count: a subject that grew while it was read says so on
-        // its later pages, and a walk that kept page 1's count would stop
-        // short and take its last sections out of the catalog.
-        page_count = got.page_count.or(page_count);
+        // The largest count any page gave: a subject that grew while it was
+        // read says so on its later pages, and a walk that kept page 1's
+        // count would stop short and take its last sections out of the
+        // catalog. Never a smaller one: an empty page saying 0 pages must
+        // still read as a page missing, not as the end.
+        page_count = page_count.max(got.page_count);
         let _ = events.send(Event::Page {
             subject: subject.clone(),
             page,
