@@ -59,7 +59,7 @@
     back.type = "hidden";
     back.name = "back";
     back.value = location.pathname + location.search;
-    form.appendChild(back);
+    form.insertBefore(back, form.querySelector("button"));
   }
 
   // The thread list: a new thread or reply moves its row to the top, with its
@@ -85,7 +85,7 @@
     }
     setUnread(row, unread, known);
     keepBack(row);
-    var held = focusedIndex(old);
+    var held = focusedKey(old);
     // "Unanswered" is the activity order without answered threads.
     if (sort === "unanswered" && row.querySelector(".badge.answered")) {
       if (old) {
@@ -107,7 +107,7 @@
     // A row the reader is on (its link or vote button focused) is redrawn
     // where it is, focus kept: moving it to the top would throw a keyboard
     // or screen-reader user back to the start of the page.
-    if (held >= 0) {
+    if (held) {
       old.parentNode.replaceChild(row, old);
       refocus(row, held);
       say(data.new ? "New activity in the thread you are on." : "");
@@ -133,24 +133,47 @@
     }
   }
 
-  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+  var FOCUSABLE = "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]";
 
-  // Which of `item`'s controls has focus (its place among them), or -1.
-  function focusedIndex(item) {
-    var active = document.activeElement;
-    if (!item || !active || !item.contains(active)) {
-      return -1;
+  // What a control is, said so that its twin in a redrawn row or message
+  // says the same: a box's summary by its words, a link by where it goes, a
+  // button or field by the form it sends and its name. Never its position:
+  // a redrawn message may gain or lose a form (an Edit box after its 15
+  // minutes, a Reply box once hidden), and a position could then land on
+  // another form's button, "Delete this message" say.
+  function controlKey(el) {
+    if (!el) {
+      return null;
     }
-    return Array.prototype.indexOf.call(item.querySelectorAll(FOCUSABLE), active);
+    if (el.tagName === "SUMMARY") {
+      return "summary " + (el.getAttribute("aria-label") || el.textContent.trim());
+    }
+    if (el.tagName === "A") {
+      return "a " + el.getAttribute("href");
+    }
+    var form = el.form || el.closest("form");
+    return el.tagName + " " + (form ? form.getAttribute("action") : "") + " " + (el.name || "");
   }
 
-  // Focuses the control at the same place in `item`, redrawn.
-  function refocus(item, index) {
-    var controls = item.querySelectorAll(FOCUSABLE);
-    var target = controls[Math.min(index, controls.length - 1)];
-    if (target) {
-      target.focus();
+  // The key of `item`'s focused control, or null when focus is elsewhere.
+  function focusedKey(item) {
+    var active = document.activeElement;
+    return item && active && item.contains(active) ? controlKey(active) : null;
+  }
+
+  // Focuses `item`'s control with this key, if it still has one (else focus
+  // stays where the browser leaves it: nowhere it could do harm).
+  function refocus(item, key) {
+    if (!key) {
+      return false;
     }
+    var twin = Array.prototype.filter.call(item.querySelectorAll(FOCUSABLE), function (el) {
+      return controlKey(el) === key;
+    })[0];
+    if (twin) {
+      twin.focus();
+    }
+    return !!twin;
   }
 
   // A thread's page: a reply goes after the last message under its parent; any
@@ -252,10 +275,9 @@
     }
     var active = document.activeElement;
     var focused = active && oldItem.contains(active) ? active : null;
-    // Where focus was among the message's controls: a vote button or a link
-    // in the text has no form to carry it across, so the same place in the
-    // new message takes it.
-    var heldIndex = focusedIndex(oldItem);
+    // Which control had focus: a vote button or a link in the text has no
+    // form to carry across, so its twin in the new message takes it.
+    var heldKey = focusedKey(oldItem);
     var caret =
       focused && typeof focused.selectionStart === "number"
         ? [focused.selectionStart, focused.selectionEnd]
@@ -278,14 +300,12 @@
         // new form, with the new text, open in its place.
         twin.open = true;
         if (focused && details.contains(focused)) {
-          // The same control of the new form: its summary for the summary
-          // (never the form's first button, which for Delete deletes).
-          focused =
-            focused.tagName === "SUMMARY"
-              ? twin.querySelector("summary")
-              : twin.querySelectorAll(FOCUSABLE)[
-                  Array.prototype.indexOf.call(details.querySelectorAll(FOCUSABLE), focused)
-                ] || twin.querySelector("summary");
+          // The same control of the new form (its summary for the summary,
+          // never merely the form's first button, which for Delete deletes).
+          var same = Array.prototype.filter.call(twin.querySelectorAll(FOCUSABLE), function (el) {
+            return controlKey(el) === heldKey;
+          })[0];
+          focused = same || twin.querySelector("summary");
           caret = null;
         }
       } else if (twin) {
@@ -306,7 +326,7 @@
           focused.setSelectionRange(caret[0], caret[1]);
         }
       } else if (focused) {
-        refocus(item, heldIndex);
+        refocus(item, heldKey);
       }
     };
   }
