@@ -41,6 +41,27 @@ struct FriendsPage {
     outgoing: Vec<String>,
     blocked: Vec<String>,
     hides_classes: bool,
+    /// What was typed into "Add a friend" and refused: back in the field,
+    /// which points at the refusal (the flash) as its error.
+    who: String,
+    who_refused: bool,
+}
+
+#[derive(Deserialize)]
+pub struct FriendsQuery {
+    term: Option<String>,
+    /// A refused "Add a friend": what was typed (see `add`).
+    who: Option<String>,
+}
+
+/// Back to the friends page with a refusal of what was typed in "Add a
+/// friend", the typed text kept for the field.
+fn refuse_who(typed: &str, message: impl Into<String>) -> FlashRedirect {
+    let typed: String = typed.trim().chars().take(254).collect();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("who", &typed)
+        .finish();
+    FlashRedirect::refused(&format!("/friends?{query}"), message)
 }
 
 #[get("/friends")]
@@ -48,11 +69,14 @@ pub async fn index(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    params: web::Query<TermParam>,
+    params: web::Query<FriendsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let configured = views::TermDefault::at(state.config.clone(), clock::now());
     let terms = state.terms.clone();
-    let requested = params.into_inner().term;
+    let FriendsQuery {
+        term: requested,
+        who,
+    } = params.into_inner();
     let (current, (choice, overview, counts)) = visitor
         .signed_in(move |conn, current| {
             let user = &current.user;
@@ -67,8 +91,11 @@ pub async fn index(
         })
         .await?;
     let ids = |list: Vec<friends::Person>| list.into_iter().map(|p| p.computing_id).collect();
+    let layout = Layout::new(&req, Some(&current)).at("friends");
+    // Only beside the refusal it came back with: a bare `?who=` fills nothing.
+    let who_refused = layout.flash.as_ref().is_some_and(|f| f.is_error) && who.is_some();
     let body = FriendsPage {
-        layout: Layout::new(&req, Some(&current)).at("friends"),
+        layout,
         term_code: choice.code(),
         term_name: choice.name(),
         terms: choice.options(),
@@ -91,6 +118,12 @@ pub async fn index(
         outgoing: ids(overview.outgoing),
         blocked: ids(overview.blocked),
         hides_classes: current.user.hide_classes,
+        who: if who_refused {
+            who.unwrap_or_default()
+        } else {
+            String::new()
+        },
+        who_refused,
     }
     .render()?;
     Ok(views::page(body))
@@ -117,7 +150,7 @@ pub async fn add(
     let computing_id =
         match requests::parse_who(&form.who, &state.config.sign_in.allowed_email_domains) {
             Ok(id) => id,
-            Err(message) => return Ok(FlashRedirect::refused("/friends", message)),
+            Err(message) => return Ok(refuse_who(&form.who, message)),
         };
     let domain = state.config.sign_in.allowed_email_domains[0].clone();
     let outcome = with_conn(&state.pool, move |conn| {
@@ -142,11 +175,18 @@ pub async fn add(
         RequestOutcome::AlreadyFriends { computing_id } => {
             (false, format!("You and {computing_id} are already friends."))
         }
-        RequestOutcome::Yourself => (true, "That is you. Enter a friend's computing ID.".into()),
-        RequestOutcome::YouBlocked { computing_id } => (
-            true,
-            format!("You blocked {computing_id}. Unblock them below before sending a request."),
-        ),
+        RequestOutcome::Yourself => {
+            return Ok(refuse_who(
+                &form.who,
+                "That is you. Enter a friend's computing ID.",
+            ))
+        }
+        RequestOutcome::YouBlocked { computing_id } => {
+            return Ok(refuse_who(
+                &form.who,
+                format!("You blocked {computing_id}. Unblock them below before sending a request."),
+            ))
+        }
         // Suspended since the page checked (a moderator acted meanwhile).
         RequestOutcome::Suspended { until } => {
             return Err(AppError::Suspended {

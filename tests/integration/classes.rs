@@ -1767,10 +1767,26 @@ backend_test!(
             }
         };
 
-        // A typo and an alias: refused, quoting what was typed (the box is
-        // empty again), in words about the friend.
+        // A typo and an alias: refused, quoting what was typed, in words
+        // about the friend; the box holds it again, marked as the field in
+        // error, and points at the refusal.
         let (_, typo) = add("jd4ab!").await;
         assert!(typo.contains("“jd4ab!” is not a computing ID"), "{typo}");
+        let doc = scraper::Html::parse_document(&typo);
+        let field = doc
+            .select(&scraper::Selector::parse("input#who").unwrap())
+            .next()
+            .unwrap();
+        assert_eq!(field.value().attr("value"), Some("jd4ab!"));
+        assert_eq!(field.value().attr("aria-invalid"), Some("true"));
+        assert_eq!(field.value().attr("aria-describedby"), Some("flash"));
+        let refusal = doc
+            .select(&scraper::Selector::parse("#flash").unwrap())
+            .next()
+            .unwrap()
+            .text()
+            .collect::<String>();
+        assert!(refusal.contains("is not a computing ID"), "{refusal}");
         let (_, alias) = add("jane.doe@virginia.edu").await;
         assert!(
             alias.contains("“jane.doe@virginia.edu” is not an address we can look up")
@@ -1781,6 +1797,14 @@ backend_test!(
         // of it only from the sender, and a wrong ID can be taken back.
         let (_, sent) = add("nw9z").await;
         assert!(sent.contains("Request sent to nw9z"), "{sent}");
+        // Sent, the box is empty again, and nothing in it is marked.
+        let doc = scraper::Html::parse_document(&sent);
+        let field = doc
+            .select(&scraper::Selector::parse("input#who").unwrap())
+            .next()
+            .unwrap();
+        assert_eq!(field.value().attr("value"), Some(""));
+        assert_eq!(field.value().attr("aria-invalid"), None);
         assert!(
             sent.contains("tell them to sign in with their UVA email"),
             "{sent}"
