@@ -624,9 +624,15 @@ backend_test!(
             .await;
 
         assert_eq!(status, 200);
+        let doc = scraper::Html::parse_document(&page);
+        let alert = scraper::Selector::parse(r#"#flash.alert[role="alert"]"#).unwrap();
+        let shown: Vec<String> = doc
+            .select(&alert)
+            .map(|e| e.text().collect::<String>())
+            .collect();
         assert!(
-            page.contains(r#"<div class="alert" role="alert">Sync of 1262 finished"#),
-            "{}",
+            shown.len() == 1 && shown[0].starts_with("Sync of 1262 finished"),
+            "{shown:?}: {}",
             flash_in(&page)
         );
         server.clear_faults();
