@@ -169,6 +169,32 @@ struct AccountPage {
     /// A moderator removed the name: no new one before this.
     name_locked: Option<Stamp>,
     hide_classes: bool,
+    /// The name typed and refused is back in the field, which points at the
+    /// refusal (the flash) as its error.
+    name_refused: bool,
+}
+
+#[derive(serde::Deserialize)]
+pub struct AccountQuery {
+    /// A refused display name: what was typed (see `save_privacy`).
+    display_name: Option<String>,
+}
+
+/// Back to the account page with a refusal of the display name typed, kept
+/// for the field.
+fn refuse_name(typed: &str, message: String) -> FlashRedirect {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    // Less what no field should hold back (controls, and the invisible
+    // format characters, such as a direction override, a name is refused for).
+    let typed: String = typed
+        .chars()
+        .filter(|c| !c.is_control() && c.general_category() != GeneralCategory::Format)
+        .take(120)
+        .collect();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("display_name", &typed)
+        .finish();
+    FlashRedirect::refused(&format!("/account?{query}"), message)
 }
 
 #[get("/account")]
@@ -176,13 +202,24 @@ pub async fn show_account(
     req: HttpRequest,
     state: web::Data<AppState>,
     current: CurrentUser,
+    query: web::Query<AccountQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (now, campus) = (clock::now(), state.config.campus_time);
+    let layout = Layout::new(&req, Some(&current)).at("account");
+    // Only beside the refusal it came back with, and never over a name a
+    // moderator removed (that field is read-only until the wait ends).
+    let typed = query
+        .into_inner()
+        .display_name
+        .filter(|_| layout.flash.as_ref().is_some_and(|f| f.is_error))
+        .filter(|_| current.user.name_locked_at(now).is_none());
     let body = AccountPage {
-        layout: Layout::new(&req, Some(&current)).at("account"),
+        layout,
         email: current.user.email.clone(),
         computing_id: current.user.computing_id.clone(),
-        display_name: current.user.display_name.clone().unwrap_or_default(),
+        name_refused: typed.is_some(),
+        display_name: typed
+            .unwrap_or_else(|| current.user.display_name.clone().unwrap_or_default()),
         everyday_name: current
             .user
             .display_name
@@ -238,8 +275,8 @@ pub async fn save_privacy(
                 Ok(accounts::set_hide_classes(conn, &id, hide, now)?)
             })
             .await?;
-            return Ok(FlashRedirect::refused(
-                "/account",
+            return Ok(refuse_name(
+                &form.display_name,
                 format!("Your display name was not changed: {refused} {classes}"),
             ));
         }
@@ -257,11 +294,16 @@ pub async fn save_privacy(
     let campus = state.config.campus_time;
     let refused = match saved {
         Ok(()) => return Ok(FlashRedirect::done("/account", format!("Saved. {classes}"))),
-        Err(NameRefused::TooOften { retry_at }) => format!(
-            "you can change it {} times a day, and you have. You can change it again after {}",
-            accounts::NAME_CHANGES_PER_DAY,
-            retry_words(retry_at, now, campus)
-        ),
+        Err(NameRefused::TooOften { retry_at }) => {
+            return Ok(refuse_name(
+                &form.display_name,
+                format!(
+                    "Your display name was not changed: you can change it {} times a day, and you have. You can change it again after {}. {classes}",
+                    accounts::NAME_CHANGES_PER_DAY,
+                    retry_words(retry_at, now, campus)
+                ),
+            ))
+        }
         Err(NameRefused::Removed { until }) => format!(
             "a moderator removed your display name, and you can choose a new one from {} ({})",
             campus.exact(until).label,

@@ -919,6 +919,9 @@ backend_test!(
             )
             .await;
         assert!(refused.contains("text-direction"), "{refused}");
+        // What was typed comes back to the field without the override.
+        assert!(refused.contains(r#"value="evilgnp.exe""#), "{refused}");
+        assert!(!refused.contains('\u{202E}'), "{refused}");
         let stored = common_grounds::accounts::find(&mut app.conn(), &b.user.id)
             .unwrap()
             .unwrap();

@@ -144,7 +144,10 @@ backend_test!(
             .await;
         assert!(alert_in(&refused).contains("different alphabets"));
         assert_eq!(stored_name(&app, &emily).as_deref(), Some("Emily Evans"));
-        assert_eq!(name_in_form(&refused), "Emily Evans");
+        // The field holds what was typed, to change; the stored name is as it was.
+        assert_eq!(name_in_form(&refused), "\u{395}mily Evans");
+        let (_, again) = emily.get(&app, "/account").await;
+        assert_eq!(name_in_form(&again), "Emily Evans");
     }
 );
 
@@ -240,7 +243,18 @@ backend_test!(
             "{alert}"
         );
         assert_eq!(stored_name(&app, &student).as_deref(), Some("Nia T."));
-        assert_eq!(name_in_form(&page), "Nia T.");
+        // The field holds what was typed, marked as in error, to keep or change.
+        assert_eq!(name_in_form(&page), "Homework");
+        let doc = Html::parse_document(&page);
+        let field = doc
+            .select(&Selector::parse("input[name=display_name]").unwrap())
+            .next()
+            .unwrap();
+        assert_eq!(field.value().attr("aria-invalid"), Some("true"));
+        assert!(field
+            .value()
+            .attr("aria-describedby")
+            .is_some_and(|d| d.split(' ').any(|id| id == "flash")));
         let hidden = accounts::find(&mut app.conn(), &student.user.id)
             .unwrap()
             .unwrap()
