@@ -191,10 +191,7 @@ fn refuse_name(typed: &str, message: String) -> FlashRedirect {
         .filter(|c| !c.is_control() && c.general_category() != GeneralCategory::Format)
         .take(120)
         .collect();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("display_name", &typed)
-        .finish();
-    FlashRedirect::refused(&format!("/account?{query}"), message)
+    FlashRedirect::refused_keeping("/account", "display_name", &typed, message)
 }
 
 #[get("/account")]

@@ -58,10 +58,7 @@ pub struct FriendsQuery {
 /// friend", the typed text kept for the field.
 fn refuse_who(typed: &str, message: impl Into<String>) -> FlashRedirect {
     let typed: String = typed.trim().chars().take(254).collect();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("who", &typed)
-        .finish();
-    FlashRedirect::refused(&format!("/friends?{query}"), message)
+    FlashRedirect::refused_keeping("/friends", "who", &typed, message)
 }
 
 #[get("/friends")]

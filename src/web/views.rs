@@ -324,6 +324,21 @@ impl FlashRedirect {
         FlashRedirect::new(to, true, text)
     }
 
+    /// Back to `to`, saying why nothing was done, with what was typed into
+    /// its `field` in the query, so the page puts it back in the field and
+    /// marks it as in error (the page shows it only beside this refusal).
+    pub fn refused_keeping(
+        to: &str,
+        field: &str,
+        typed: &str,
+        text: impl Into<String>,
+    ) -> FlashRedirect {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair(field, typed)
+            .finish();
+        FlashRedirect::refused(&format!("{to}?{query}"), text)
+    }
+
     /// Back to `to` with a message that is an error or not.
     pub fn new(to: &str, is_error: bool, text: impl Into<String>) -> FlashRedirect {
         FlashRedirect {
