@@ -172,26 +172,24 @@ struct AccountPage {
     /// The name typed and refused is back in the field, which points at the
     /// refusal (the flash) as its error.
     name_refused: bool,
+    /// The deletion was refused for what was typed to confirm it: back in
+    /// its field, which points at the refusal the same way.
+    confirm_refused: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
 pub struct AccountQuery {
     /// A refused display name: what was typed (see `save_privacy`).
     display_name: Option<String>,
+    /// A refused confirmation of deletion: what was typed (see `delete_account`).
+    confirm: Option<String>,
 }
 
-/// Back to the account page with a refusal of the display name typed, kept
-/// for the field.
-fn refuse_name(typed: &str, message: String) -> FlashRedirect {
-    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    // Less what no field should hold back (controls, and the invisible
-    // format characters, such as a direction override, a name is refused for).
-    let typed: String = typed
-        .chars()
-        .filter(|c| !c.is_control() && c.general_category() != GeneralCategory::Format)
-        .take(120)
-        .collect();
-    FlashRedirect::refused_keeping("/account", "display_name", &typed, message)
+/// Back to the account page with a refusal of what was typed into `field`,
+/// kept for the field.
+fn refuse_typed(field: &str, typed: &str, message: String) -> FlashRedirect {
+    let typed: String = typed.chars().take(120).collect();
+    FlashRedirect::refused_keeping("/account", field, &typed, message)
 }
 
 #[get("/account")]
@@ -205,11 +203,15 @@ pub async fn show_account(
     let layout = Layout::new(&req, Some(&current)).at("account");
     // Only beside the refusal it came back with, and never over a name a
     // moderator removed (that field is read-only until the wait ends).
-    let typed = query
-        .into_inner()
-        .display_name
-        .filter(|_| layout.flash.as_ref().is_some_and(|f| f.is_error))
+    let refused = layout.flash.as_ref().is_some_and(|f| f.is_error);
+    let AccountQuery {
+        display_name,
+        confirm,
+    } = query.into_inner();
+    let typed = display_name
+        .filter(|_| refused)
         .filter(|_| current.user.name_locked_at(now).is_none());
+    let confirm_refused = confirm.filter(|_| refused);
     let body = AccountPage {
         layout,
         email: current.user.email.clone(),
@@ -228,6 +230,7 @@ pub async fn show_account(
             .name_locked_at(now)
             .map(|until| campus.exact(until)),
         hide_classes: current.user.hide_classes,
+        confirm_refused,
     }
     .render()?;
     Ok(views::page(body))
@@ -272,7 +275,8 @@ pub async fn save_privacy(
                 Ok(accounts::set_hide_classes(conn, &id, hide, now)?)
             })
             .await?;
-            return Ok(refuse_name(
+            return Ok(refuse_typed(
+                "display_name",
                 &form.display_name,
                 format!("Your display name was not changed: {refused} {classes}"),
             ));
@@ -292,7 +296,8 @@ pub async fn save_privacy(
     let refused = match saved {
         Ok(()) => return Ok(FlashRedirect::done("/account", format!("Saved. {classes}"))),
         Err(NameRefused::TooOften { retry_at }) => {
-            return Ok(refuse_name(
+            return Ok(refuse_typed(
+                "display_name",
                 &form.display_name,
                 format!(
                     "Your display name was not changed: you can change it {} times a day, and you have. You can change it again after {}. {classes}",
@@ -384,8 +389,9 @@ pub async fn delete_account(
 ) -> Result<HttpResponse, AppError> {
     let secure = state.config.is_https();
     if form.confirm.trim().to_ascii_lowercase() != current.user.computing_id {
-        return Ok(FlashRedirect::refused(
-            "/account",
+        return Ok(refuse_typed(
+            "confirm",
+            &form.confirm,
             format!(
                 "Nothing was deleted. To delete your account, type your computing ID ({}) in the box.",
                 current.user.computing_id

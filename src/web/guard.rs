@@ -608,6 +608,9 @@ pub fn from_another_site(req: &HttpRequest) -> bool {
         .is_some_and(|site| matches!(site, "cross-site" | "same-site"))
 }
 
+/// The longest path `safe_next` lets through, in bytes.
+pub const LONGEST_NEXT: usize = 512;
+
 /// A return path we are willing to redirect to: local, absolute-path only.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
@@ -615,7 +618,7 @@ pub fn safe_next(next: Option<&str>) -> String {
             if path.starts_with('/')
                 && !path.starts_with("//")
                 && !path.starts_with("/\\")
-                && path.len() <= 512
+                && path.len() <= LONGEST_NEXT
                 && !path.chars().any(|c| c.is_control() || c == '\\')
                 && !path.starts_with("/login") =>
         {

@@ -327,16 +327,30 @@ impl FlashRedirect {
     /// Back to `to`, saying why nothing was done, with what was typed into
     /// its `field` in the query, so the page puts it back in the field and
     /// marks it as in error (the page shows it only beside this refusal).
+    /// What no field should hold back is left out: controls and the
+    /// invisible characters a name is refused for (`is_invisible`), so the
+    /// student sees what they typed. The rest is cut short where the address
+    /// would grow past what a redirect keeps (`guard::safe_next`), so the
+    /// refusal still lands on `to`.
     pub fn refused_keeping(
         to: &str,
         field: &str,
         typed: &str,
         text: impl Into<String>,
     ) -> FlashRedirect {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair(field, typed)
-            .finish();
-        FlashRedirect::refused(&format!("{to}?{query}"), text)
+        let mut kept: String = typed
+            .chars()
+            .filter(|c| !crate::accounts::display_name::is_invisible(*c))
+            .collect();
+        loop {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair(field, &kept)
+                .finish();
+            let path = format!("{to}?{query}");
+            if path.len() <= guard::LONGEST_NEXT || kept.pop().is_none() {
+                return FlashRedirect::refused(&path, text);
+            }
+        }
     }
 
     /// Back to `to` with a message that is an error or not.

@@ -1790,6 +1790,23 @@ backend_test!(
             .text()
             .collect::<String>();
         assert!(refusal.contains("is not a computing ID"), "{refusal}");
+        // A long entry in another script, with invisible characters in it,
+        // still comes back to this page (not home, for an address too long
+        // to redirect to), less the characters that show nothing.
+        let long: &'static str =
+            Box::leak(format!("\u{202E}{}\u{3164}", "漢".repeat(60)).into_boxed_str());
+        let (_, page) = add(long).await;
+        let doc = scraper::Html::parse_document(&page);
+        let field = doc
+            .select(&scraper::Selector::parse("input#who").unwrap())
+            .next()
+            .expect("back on the friends page");
+        let kept = field.value().attr("value").unwrap();
+        assert!(
+            kept.starts_with("漢漢漢") && kept.chars().all(|c| c == '漢'),
+            "{kept:?}"
+        );
+        assert_eq!(field.value().attr("aria-invalid"), Some("true"));
         let (_, alias) = add("jane.doe@virginia.edu").await;
         assert!(
             alias.contains("“jane.doe@virginia.edu” is not an address we can look up")

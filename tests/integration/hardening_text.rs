@@ -148,6 +148,18 @@ backend_test!(
         assert_eq!(name_in_form(&refused), "\u{395}mily Evans");
         let (_, again) = emily.get(&app, "/account").await;
         assert_eq!(name_in_form(&again), "Emily Evans");
+        // A name refused for a filler that shows nothing comes back without
+        // it, so the student sees what to fix.
+        let (_, refused) = emily
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", "Emily\u{3164}Evans")],
+            )
+            .await;
+        assert!(!alert_in(&refused).is_empty(), "{refused}");
+        assert_eq!(name_in_form(&refused), "EmilyEvans");
     }
 );
 

@@ -557,6 +557,16 @@ backend_test!(
             page.contains("lvx1q"),
             "still the leaver's account page: {page}"
         );
+        // The confirmation field holds what was typed, marked as in error and
+        // pointing at the refusal.
+        let doc = scraper::Html::parse_document(&page);
+        let field = doc
+            .select(&scraper::Selector::parse("input[name=confirm]").unwrap())
+            .next()
+            .expect("the confirmation field");
+        assert_eq!(field.value().attr("value"), Some("vwx2q"));
+        assert_eq!(field.value().attr("aria-invalid"), Some("true"));
+        assert_eq!(field.value().attr("aria-describedby"), Some("flash"));
         assert_eq!(all_counts(&mut app.conn()), before);
         assert_eq!(rows_of(&mut app.conn(), &leaver_id), before_rows);
 
