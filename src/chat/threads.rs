@@ -742,6 +742,8 @@ pub struct StaffMessage {
     pub created_at: NaiveDateTime,
     pub depth: usize,
     pub indent: usize,
+    /// The pseudonym a reply answers (or "[deleted]"), as students read it.
+    pub replying_to: Option<String>,
 }
 
 /// A thread as staff read it: every message in reading order.
@@ -832,6 +834,7 @@ pub fn staff_page(
                         depth: view.depth,
                         indent: view.indent,
                         id: view.id,
+                        replying_to: view.replying_to,
                     })
                 })
                 .collect();

@@ -70,8 +70,10 @@
       return;
     }
     var old = document.getElementById("t-" + data.thread);
+    // No row: the thread left the list (its first message deleted and the
+    // last reply the class saw gone too), whichever message the news is of.
     if (!data.row) {
-      if (old && data.thread === data.message) {
+      if (old) {
         old.parentNode.removeChild(old);
       }
       return;
@@ -204,6 +206,9 @@
       var settle = carryOver(oldItem, item);
       oldItem.parentNode.replaceChild(item, oldItem);
       settle();
+      if (!item.querySelector(".msg-head .pseudonym")) {
+        answersNowDeleted(item);
+      }
       return;
     }
     if (data.kind !== "reply") {
@@ -252,6 +257,23 @@
         jump.textContent = "(jump to the new reply)";
       }
       seen();
+    }
+  }
+
+  // A message redrawn as deleted: the replies directly under it (the next
+  // items one level deeper, before the tree climbs back) now answer
+  // "[deleted]", as a reload would say, not a name that is gone.
+  function answersNowDeleted(item) {
+    var depth = Number(item.getAttribute("data-depth")) || 0;
+    for (var next = item.nextElementSibling; next; next = next.nextElementSibling) {
+      var at = Number(next.getAttribute("data-depth")) || 0;
+      if (at <= depth) {
+        break;
+      }
+      var note = at === depth + 1 ? next.querySelector(".replying-to") : null;
+      if (note) {
+        note.textContent = "replying to [deleted]";
+      }
     }
   }
 

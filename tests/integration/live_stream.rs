@@ -970,6 +970,78 @@ async fn a_deep_reply_arriving_live_names_what_it_answers_in_a_browser() {
     .await;
     assert_eq!(seen[0], "4");
     assert_eq!(seen[1], format!("replying to {deepest_name}"));
+
+    // B deletes the depth-3 reply it answers: the answer now names
+    // "[deleted]", as the page does after a reload, not a name that is gone.
+    let deleted = b
+        .post(&app, &page, &format!("/messages/{parent}/delete"), &[])
+        .await;
+    assert_eq!(deleted.status().as_u16(), 303);
+    let read = "var gone = document.getElementById('m-' + arguments[0]);                 if (!gone || gone.querySelector('.msg-head .pseudonym')) return null;                 var note = document.getElementById('m-' + arguments[1]).closest('li')                   .querySelector('.replying-to');                 return [note ? note.textContent : ''];";
+    let seen = until_shown(
+        &client,
+        read,
+        vec![
+            serde_json::json!(parent.to_string()),
+            serde_json::json!(answer.to_string()),
+        ],
+        "the delete did not arrive live",
+    )
+    .await;
+    assert_eq!(seen[0], "replying to [deleted]");
+    client.close().await.unwrap();
+}
+
+/// A thread whose first message was deleted stays listed only above a reply
+/// the class sees: when that last reply goes, its row leaves open list pages
+/// too, though the news is of the reply, not of the thread's first message.
+#[tokio::test]
+async fn a_deleted_thread_leaves_the_list_with_its_last_reply_in_a_browser() {
+    let Some((driver, chromium)) = browser::start().await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let a = app.student("dla1a");
+    let b = app.student("dlb2b");
+    let c = app.student("dlc3c");
+    let class = new_class(&app, "CS 2150", &[&a, &b, &c]).id;
+    post(&app, &a, &class, "A question someone reported", None).await;
+    let thread = message_with(&app, "A question someone reported");
+    post(&app, &b, &class, "The only reply", Some(&thread)).await;
+    let reply = message_with(&app, "The only reply");
+    // Reported, its first message is kept (as evidence) when its author
+    // deletes it: a "[deleted]" row, held up by the reply.
+    let root = common_grounds::chat::find(&mut app.conn(), &thread)
+        .unwrap()
+        .unwrap();
+    seed::flag(&mut app.conn(), &c.user, &root, "spam");
+    let page = format!("/classes/{class}");
+    let deleted = a
+        .post(&app, &page, &format!("/messages/{thread}/delete"), &[])
+        .await;
+    assert_eq!(deleted.status().as_u16(), 303);
+
+    let client = browser::open(&driver, &chromium, 1280, 900).await;
+    browser::sign_in(&client, &app.address, &c.token).await;
+    client.goto(&app.url(&page)).await.unwrap();
+    let row = format!("return !!document.getElementById('t-{thread}');");
+    assert_eq!(
+        client.execute(&row, vec![]).await.unwrap(),
+        serde_json::json!(true),
+        "the [deleted] thread is listed above its reply"
+    );
+
+    // Act: the reply's author deletes it.
+    let deleted = b
+        .post(&app, &page, &format!("/messages/{reply}/delete"), &[])
+        .await;
+    assert_eq!(deleted.status().as_u16(), 303);
+
+    // Assert: the row leaves the open page, as it is gone after a reload.
+    let gone = format!("return document.getElementById('t-{thread}') ? null : true;");
+    until_shown(&client, &gone, vec![], "the row stayed on the open page").await;
+    let (_, reloaded) = c.get(&app, &page).await;
+    assert!(!reloaded.contains(&format!("t-{thread}")), "{reloaded}");
     client.close().await.unwrap();
 }
 

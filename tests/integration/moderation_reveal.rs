@@ -294,6 +294,16 @@ backend_test!(
             .collect();
         assert!(badges.contains(&"hidden".to_string()), "{badges:?}");
         assert!(badges.contains(&"held".to_string()), "{badges:?}");
+        // Each reply says whom it answers, as on the students' page.
+        let replying: Vec<String> = doc
+            .select(&scraper::Selector::parse(".staff-thread .replying-to").unwrap())
+            .map(|p| p.text().collect())
+            .collect();
+        assert_eq!(
+            replying,
+            ["replying to Violet Heron", "replying to Amber Finch"],
+            "{html}"
+        );
         // Each thread's landmark is named apart, two by one pseudonym too.
         let landmarks: Vec<String> = doc
             .select(&scraper::Selector::parse("section.staff-read").unwrap())

@@ -33,6 +33,10 @@ struct MessageLine {
     edited: bool,
     posted: Stamp,
     indent: usize,
+    depth: usize,
+    /// Whom a reply answers: said to a screen reader, and shown past the
+    /// last indent, as on the students' page.
+    replying_to: Option<String>,
 }
 
 struct ThreadBlock {
@@ -142,6 +146,8 @@ pub async fn read_class(
                     edited: m.edited,
                     posted: campus.stamp(m.created_at, now),
                     indent: m.indent,
+                    depth: m.depth,
+                    replying_to: m.replying_to,
                 })
                 .collect(),
         })
