@@ -1,7 +1,8 @@
 //! Who may join or leave a section. A class chat is readable by the students who
 //! added the class, so joining is what guards it: a student takes at most a
 //! term's worth of sections, one section per course and component, and changes
-//! their classes at most so many times a day. A suspended student changes nothing.
+//! their classes at most so many times a day. A suspended student joins nothing
+//! (leaving lets no one in, so it stays open to them).
 //! The rules are checked before anything is written, so a refusal changes nothing.
 
 use chrono::{Duration, NaiveDateTime};
@@ -72,8 +73,8 @@ pub enum MembershipError {
         /// "CS 3120 on Tue Thu 11:00 AM", one per section it overlaps.
         overlaps: Vec<String>,
     },
-    /// A suspended student may read, but not change their classes.
-    #[error("Your account is suspended; you cannot join or leave classes until it ends.")]
+    /// A suspended student may read and leave, but not join classes.
+    #[error("Your account is suspended; you cannot join classes until it ends.")]
     Suspended { until: NaiveDateTime },
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
@@ -324,9 +325,8 @@ pub fn leave(
     limits: &JoinLimits,
     now: NaiveDateTime,
 ) -> Result<Class, MembershipError> {
-    if let Some(until) = student.suspended_at(now) {
-        return Err(MembershipError::Suspended { until });
-    }
+    // A suspended student may leave: it lets no one in, and they may want to
+    // be out of a class whose chat they can no longer write in.
     db::write_tx(conn, |tx| {
         lock_student(tx, &student.id)?;
         let class = find(tx, class_id)?.ok_or(MembershipError::NotFound)?;

@@ -411,6 +411,12 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether the action lets someone reach me (or me them) again: refused
+    /// while suspended, where keeping someone away never is.
+    pub fn reaches_someone(self) -> bool {
+        matches!(self, Action::Accept | Action::Unblock)
+    }
+
     pub fn parse(raw: &str) -> Option<Action> {
         Some(match raw {
             "accept" => Action::Accept,
@@ -436,8 +442,11 @@ pub enum ActionError {
     /// Too many blocks today (`BLOCKS_PER_DAY`).
     #[error("You have blocked {BLOCKS_PER_DAY} people today, the most allowed.")]
     Limited { retry_at: NaiveDateTime },
-    /// The student is suspended: they may read, not change their friends.
-    #[error("Your account is suspended, so your friends cannot change until it ends.")]
+    /// The student is suspended: they may read and keep people away, not
+    /// let anyone in.
+    #[error(
+        "Your account is suspended, so you cannot accept requests or unblock anyone until it ends."
+    )]
     Suspended { until: NaiveDateTime },
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
@@ -473,8 +482,13 @@ fn act_in(
     now: NaiveDateTime,
 ) -> Result<String, ActionError> {
     lock_pair(tx, me, computing_id)?;
-    if let accounts::Standing::Suspended(until) = accounts::hold_standing(tx, &me.id, now)? {
-        return Err(ActionError::Suspended { until });
+    // A suspended student reaches no one: no accepting, no unblocking. They
+    // may still keep people away (decline, unfriend, withdraw, block): a
+    // friend who turned hostile must not see their week until it ends.
+    if action.reaches_someone() {
+        if let accounts::Standing::Suspended(until) = accounts::hold_standing(tx, &me.id, now)? {
+            return Err(ActionError::Suspended { until });
+        }
     }
     let other = find_held(tx, computing_id)?.filter(|o| o.id != me.id);
     let row = match &other {

@@ -256,8 +256,6 @@ pub async fn save_privacy(
     state: web::Data<AppState>,
     SignedInForm(current, form): SignedInForm<PrivacyForm>,
 ) -> Result<FlashRedirect, AppError> {
-    // A suspended student keeps the name they had: a new one could dodge reports.
-    guard::ensure_not_suspended(&current, state.config.campus_time)?;
     let hide = form.hide_classes.is_some();
     let now = clock::now();
     let classes = if hide {
@@ -265,6 +263,31 @@ pub async fn save_privacy(
     } else {
         "Friends can see your classes and your week."
     };
+    // A suspended student keeps the name they had (a new one could dodge
+    // reports), but may still hide their classes from friends.
+    if let Some(until) = current.user.suspended_at(now) {
+        if hide != current.user.hide_classes {
+            let id = current.user.id.clone();
+            with_conn(&state.pool, move |conn| {
+                Ok(accounts::set_hide_classes(conn, &id, hide, now)?)
+            })
+            .await?;
+        }
+        let typed = DisplayName::parse_optional(&form.display_name);
+        let stored = current.user.display_name.as_deref();
+        if typed.is_ok_and(|name| name.as_ref().map(DisplayName::as_str) == stored) {
+            return Ok(FlashRedirect::done("/account", format!("Saved. {classes}")));
+        }
+        let campus = state.config.campus_time;
+        return Ok(refuse_typed(
+            "display_name",
+            &form.display_name,
+            format!(
+                "Your display name was not changed: your account is suspended until {}. {classes}",
+                campus.exact(until).title
+            ),
+        ));
+    }
     let name = match DisplayName::parse_optional(&form.display_name) {
         Ok(name) => name,
         Err(refused) => {

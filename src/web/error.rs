@@ -289,7 +289,7 @@ impl ResponseError for AppError {
 /// what they cannot do, and the moderators' reason.
 fn suspended_message(until: NaiveDateTime, reason: Option<&str>, campus: CampusTime) -> String {
     format!(
-        "You can still read, but until {} you cannot post, edit, report, join or leave classes, change your display name or act on friend requests.{}",
+        "You can still read, leave classes, hide your classes and turn friends and requests away, but until {} you cannot post, edit, report, join classes, change your display name, accept friend requests or unblock anyone.{}",
         campus.exact(until).title,
         reason
             .map(|r| format!(" The moderators' reason: {r}"))

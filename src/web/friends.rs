@@ -258,10 +258,13 @@ pub async fn act(
     path: web::Path<(String, String)>,
     SignedInForm(current, form): SignedInForm<ActionForm>,
 ) -> Result<FlashRedirect, AppError> {
-    // Read-only while suspended: no accepting, removing, blocking or unblocking either.
-    guard::ensure_not_suspended(&current, state.config.campus_time)?;
     let (who, action) = path.into_inner();
     let action = Action::parse(&action).ok_or(AppError::NotFound)?;
+    // While suspended, nobody is let in (accepting, unblocking); declining,
+    // unfriending and blocking still keep people away (`requests::act`).
+    if action.reaches_someone() {
+        guard::ensure_not_suspended(&current, state.config.campus_time)?;
+    }
     let computing_id = requests::parse_who(&who, &state.config.sign_in.allowed_email_domains)
         .map_err(|_| AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref().or(Some("/friends")));

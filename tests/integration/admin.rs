@@ -499,6 +499,118 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_suspended_student_can_still_keep_people_away(backend: Backend) {
+        use common_grounds::friends::FriendshipStatus;
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("su6k");
+        let friend = app.student("fr1e");
+        let asker = app.student("rq2e");
+        let second_asker = app.student("rq4e");
+        // Blocked below by computing ID: an account that signed in.
+        let _blocked = app.student("bl3k");
+        let class = new_class(&app, "CS 2150", &[&me]);
+        {
+            let mut conn = app.conn();
+            seed::friendship(
+                &mut conn,
+                &me.user,
+                &friend.user,
+                FriendshipStatus::Accepted,
+            );
+            seed::friendship(&mut conn, &asker.user, &me.user, FriendshipStatus::Pending);
+            seed::friendship(
+                &mut conn,
+                &second_asker.user,
+                &me.user,
+                FriendshipStatus::Pending,
+            );
+            diesel::update(users::table.find(&me.user.id))
+                .set((
+                    users::suspended_until.eq(Some(clock::now() + Days::days(7))),
+                    users::display_name.eq(Some("Sam K.")),
+                ))
+                .execute(&mut conn)
+                .unwrap();
+        }
+        let rows = |app: &TestApp| -> i64 {
+            friendships::table
+                .count()
+                .get_result(&mut app.conn())
+                .unwrap()
+        };
+
+        // Act and assert: declining, unfriending and blocking keep people
+        // away, so they are open to a suspended student.
+        for (who, action, words) in [
+            ("rq2e", "decline", "You declined rq2e"),
+            ("fr1e", "remove", "You and fr1e are no longer friends"),
+            ("bl3k", "block", "bl3k is blocked"),
+        ] {
+            let (status, page) = me
+                .post_and_follow(&app, "/friends", &format!("/friends/{who}/{action}"), &[])
+                .await;
+            assert_eq!(status, 200, "{action}");
+            assert!(page.contains(words), "{action}: {page}");
+        }
+        let statuses: Vec<String> = friendships::table
+            .select(friendships::status)
+            .order(friendships::status)
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(statuses, ["BLOCKED", "PENDING", "REJECTED"], "fr1e is gone");
+        // Letting someone in is not: no accepting, no unblocking.
+        for (who, action) in [("rq4e", "accept"), ("bl3k", "unblock")] {
+            let r = me
+                .post(&app, "/friends", &format!("/friends/{who}/{action}"), &[])
+                .await;
+            assert_eq!(r.status().as_u16(), 403, "{action}");
+        }
+        assert_eq!(rows(&app), 3);
+
+        // Hiding classes saves; the display name stays as it was.
+        let (_, page) = me
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", "Sam K."), ("hide_classes", "on")],
+            )
+            .await;
+        assert!(page.contains("Saved. Your classes are hidden"), "{page}");
+        assert!(user_row(&app, &me.user.id).hide_classes);
+        let (_, page) = me
+            .post_and_follow(
+                &app,
+                "/account",
+                "/account/privacy",
+                &[("display_name", "Someone Else")],
+            )
+            .await;
+        assert!(
+            page.contains("Your display name was not changed: your account is suspended until"),
+            "{page}"
+        );
+        let row = user_row(&app, &me.user.id);
+        assert_eq!(row.display_name.as_deref(), Some("Sam K."));
+        assert!(
+            !row.hide_classes,
+            "the classes choice sent with it is saved"
+        );
+
+        // Leaving a class lets no one in either.
+        let (_, page) = me
+            .post_and_follow(
+                &app,
+                "/",
+                &format!("/classes/{}/leave", class.id),
+                &[("next", "/")],
+            )
+            .await;
+        assert!(page.contains("You left CS 2150"), "{page}");
+    }
+);
+
 // ---------------------------------------------------------------- 5. sync now
 
 backend_test!(
