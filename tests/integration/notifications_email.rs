@@ -293,12 +293,30 @@ backend_test!(
         );
         replies(&mut conn, &class, &a, &b, 1, campus(7, 22, 40));
 
+        // Passes open no write transaction for it (every 15 seconds, per
+        // student waiting, until midnight, they would queue behind posts).
+        let begun = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = begun.clone();
+        conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+            if matches!(
+                event,
+                diesel::connection::InstrumentationEvent::BeginTransaction { .. }
+            ) {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+
         // Act + Assert: no one-line "digest" that evening, nor before 9 the next day.
         for now in [campus(7, 22, 41), campus(7, 23, 59), campus(8, 8, 59)] {
             let pass = email::run_once(&mut conn, &mail, now).unwrap();
             assert_eq!(pass.digests, 0, "at {now}");
         }
         assert_eq!(outbox_to(&mut conn, &a.email), 0);
+        assert_eq!(
+            begun.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "write transactions on passes with nothing to send"
+        );
 
         // At 9 the next day, the digest lists it.
         let pass = email::run_once(&mut conn, &mail, campus(8, 9, 0)).unwrap();
