@@ -59,6 +59,9 @@ impl SignInEmail<'_> {
 pub struct NotificationItem {
     pub headline: String,
     pub excerpt: Option<String>,
+    /// What the inbox says under it: a moderator's reason ("Reason: …"), or
+    /// a note such as until when a suspension runs.
+    pub detail: Option<String>,
     /// "Mar 8, 2026, 1:30 AM EST".
     pub when: String,
     pub link: String,
@@ -181,6 +184,7 @@ mod tests {
         NotificationItem {
             headline: headline.into(),
             excerpt: Some("<b>hi</b>".into()),
+            detail: Some("Reason: <i>rude</i>".into()),
             when: "Mar 8, 2026, 1:30 AM EST".into(),
             link: "https://cg.example.edu/notifications/1".into(),
         }
@@ -205,10 +209,32 @@ mod tests {
             assert!(part.contains("https://cg.example.edu/account/notifications"));
             assert!(part.contains("https://cg.example.edu/notifications/unsubscribe/u/replies/s"));
         }
-        // The HTML part escapes what students wrote.
+        // The HTML part escapes what students wrote, and a moderator's words.
         assert!(!email.html.contains("<b>hi"), "{}", email.html);
         assert!(email.html.contains("&#60;b&#62;hi"), "{}", email.html);
+        assert!(!email.html.contains("<i>rude"), "{}", email.html);
+        assert!(
+            email.html.contains("Reason: &#60;i&#62;rude"),
+            "{}",
+            email.html
+        );
+        assert!(email.text.contains("Reason: <i>rude</i>"), "{}", email.text);
         assert!(email.unsubscribe.is_some());
+    }
+
+    #[test]
+    fn one_notification_says_what_the_inbox_says_under_it() {
+        let email = notification_email("a@virginia.edu", &item("Hidden"), &footer()).unwrap();
+        assert!(
+            email.text.contains("\nReason: <i>rude</i>\n"),
+            "{}",
+            email.text
+        );
+        assert!(
+            email.html.contains("Reason: &#60;i&#62;rude"),
+            "{}",
+            email.html
+        );
     }
 
     #[test]

@@ -631,6 +631,13 @@ fn item(mail: &NotificationMail, notice: &NotificationView) -> NotificationItem 
     NotificationItem {
         headline: notice.headline(),
         excerpt: notice.excerpt.clone(),
+        detail: notice.detail.clone().map(|detail| {
+            if notice.kind.detail_is_reason() {
+                format!("Reason: {detail}")
+            } else {
+                detail
+            }
+        }),
         when: mail.campus.exact(notice.created_at).title,
         link: mail.link(&notice.open_path()),
     }

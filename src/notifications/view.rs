@@ -251,9 +251,16 @@ fn shape(row: Row) -> Option<NotificationView> {
     })
 }
 
-/// At most 2 lines and 160 characters of a message.
+/// At most 2 lines and 160 characters of a message, its links as the thread
+/// page shows them (a look-alike host in punycode): the inbox shows the
+/// excerpt as text, and emails carry it, where mail apps make a bare address
+/// a link of their own.
 fn excerpt(text: &str) -> String {
-    crate::chat::content::excerpt(text, 2, 160)
+    let shown: String = crate::chat::content::segments(text)
+        .into_iter()
+        .map(|segment| segment.text)
+        .collect();
+    crate::chat::content::excerpt(&shown, 2, 160)
 }
 
 impl NotificationView {

@@ -276,6 +276,79 @@ backend_test!(
 );
 
 backend_test!(
+    async fn an_emailed_link_shows_the_host_it_really_goes_to(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let b = UserBuilder::new("bbb2b").insert(&mut conn);
+        let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+        set_hour(&mut conn, &a, 9);
+        let sent = replies(&mut conn, &class, &a, &b, 1, campus(7, 7, 0));
+        // A classmate's reply links to a host that looks like ours: the "і"
+        // is Cyrillic. Mail apps make a bare address a link, so the email
+        // shows the host the link really goes to, as the thread page does.
+        diesel::update(common_grounds::db::schema::class_messages::table.find(&sent[0].0.id))
+            .set(
+                common_grounds::db::schema::class_messages::content
+                    .eq("Sign in again at https://v\u{456}rginia.edu/login today"),
+            )
+            .execute(&mut conn)
+            .unwrap();
+
+        let queued = email::run_once(&mut conn, &mail(), campus(7, 9, 0)).unwrap();
+
+        assert_eq!(queued.digests, 1, "{queued:?}");
+        let (text, html): (String, String) = email_outbox::table
+            .filter(email_outbox::to_address.eq(&a.email))
+            .select((email_outbox::body_text, email_outbox::body_html))
+            .first(&mut conn)
+            .unwrap();
+        for body in [&text, &html] {
+            assert!(body.contains("https://xn--vrginia-"), "{body}");
+            assert!(!body.contains('\u{456}'), "{body}");
+        }
+    }
+);
+
+backend_test!(
+    async fn a_suspension_email_says_until_when_and_why(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let at = campus(7, 12, 0);
+        db::write_tx(&mut conn, |tx| {
+            notes::account::suspended(
+                tx,
+                &a.id,
+                campus(14, 12, 0),
+                "Spamming the class chat",
+                at,
+                CampusTime::default(),
+            )
+        })
+        .unwrap();
+
+        let queued =
+            email::run_once(&mut conn, &mail(), at + chrono::Duration::seconds(5)).unwrap();
+
+        // The email says what the inbox says under the headline.
+        assert_eq!(queued.immediate, 1, "{queued:?}");
+        let (text, html): (String, String) = email_outbox::table
+            .filter(email_outbox::to_address.eq(&a.email))
+            .select((email_outbox::body_text, email_outbox::body_html))
+            .first(&mut conn)
+            .unwrap();
+        for body in [&text, &html] {
+            assert!(
+                body.contains("Until Oct 14, 2031, 12:00 PM EDT")
+                    && body.contains("Reason: Spamming the class chat"),
+                "{body}"
+            );
+        }
+    }
+);
+
+backend_test!(
     async fn a_reply_after_the_hour_waits_for_tomorrows_digest(backend: Backend) {
         // Arrange: a 9 AM digest, nothing waiting at 9, a reply that evening.
         let db = TestDb::with_schema(backend);
