@@ -1,4 +1,5 @@
-//! Evidence: the earlier text of a message that is under report or hidden. An
+//! Evidence: the earlier text of a message that is under report, hidden, or
+//! that staff asked to reveal the author of. An
 //! edit of such a message keeps the text it replaced; its author's delete (or
 //! the author's account erasure) keeps the text it removed from students' view.
 //! Only moderators read these rows; no student-facing view loads them. A message
@@ -9,7 +10,7 @@ use diesel::prelude::*;
 
 use super::{ClassMessage, MessageId};
 use crate::accounts::UserId;
-use crate::db::schema::{class_messages, message_flags, message_revisions};
+use crate::db::schema::{class_messages, message_flags, message_revisions, reveal_requests};
 use crate::db::{DbConn, Tx};
 
 crate::define_id!(RevisionId);
@@ -51,8 +52,12 @@ struct NewMessageRevision<'a> {
 }
 
 /// Whether a message is evidence whose text must outlive an edit or a delete:
-/// it is hidden, someone reported it (reviewed reports included), or it already
-/// has kept versions.
+/// it is hidden, someone reported it (reviewed reports included), staff asked
+/// to reveal its author (a complaint from outside the app: decided requests
+/// included; moderation's `reveal_requests` go with the message, so a delete
+/// would take the request off the staff's lists), or it already has kept
+/// versions. (An erasure keeps a message only for a report or a hide,
+/// `personal_data::erase_user`: with its author gone, a reveal names no one.)
 pub fn is_evidence(conn: &mut DbConn, message: &ClassMessage) -> QueryResult<bool> {
     if message.hidden {
         return Ok(true);
@@ -62,6 +67,13 @@ pub fn is_evidence(conn: &mut DbConn, message: &ClassMessage) -> QueryResult<boo
     ))
     .get_result(conn)?;
     if reported {
+        return Ok(true);
+    }
+    let asked: bool = diesel::select(diesel::dsl::exists(
+        reveal_requests::table.filter(reveal_requests::message_id.eq(&message.id)),
+    ))
+    .get_result(conn)?;
+    if asked {
         return Ok(true);
     }
     diesel::select(diesel::dsl::exists(

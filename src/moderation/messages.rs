@@ -485,6 +485,10 @@ pub fn release(
             chat::staff::Release::Changed => return Err(ActionError::ChangedSinceShown),
             chat::staff::Release::ParentGone => return Err(ActionError::ParentGone),
         };
+        // Their own held post waits for another staff member (rolled back).
+        if message.user_id.as_ref() == Some(actor) {
+            return Err(ActionError::OwnMessage);
+        }
         audit(tx, actor, AuditAction::Release, &message, None, None, now)?;
         // Its author waited with "Held for review": they hear it is out.
         tell_author(tx, actor, AuditAction::Release, &message, None, now)?;
@@ -519,6 +523,12 @@ pub enum ActionError {
     NotHidden,
     #[error("No report on that message is waiting for review (another moderator may have dealt with it). Nothing was changed.")]
     NothingToReview,
+    #[error(
+        "You wrote this message, so another staff member must decide on it. Nothing was changed."
+    )]
+    OwnMessage,
+    #[error("Reports hid this message since the page was loaded, so its reports were not dismissed. Restore it or keep it hidden. Nothing was changed.")]
+    HiddenByReportsSince,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -727,6 +737,11 @@ fn act(
         // Decided on the message as it stands under its class's lock: two
         // moderators pressing at once act one after the other.
         let message = chat::staff::current(tx, id)?.ok_or(ActionError::NotFound)?;
+        // Nobody judges their own post: the class cannot see that the
+        // moderator who dismissed its reports wrote it.
+        if message.user_id.as_ref() == Some(actor) {
+            return Err(ActionError::OwnMessage);
+        }
         // A held post was never shown: hiding, restoring or dismissing it would
         // announce it to the class's live pages. It is released or removed.
         if message.held && !message.deleted && action != AuditAction::Delete {
@@ -736,6 +751,16 @@ fn act(
         // class's public log shows each hide and restore, and a second
         // moderator pressing the same button after the first must not add one.
         match action {
+            // A dismissal pressed on a card that showed the message shown:
+            // leaving it "as it was" would leave it hidden by reports with
+            // no decision the queue could still take.
+            // (A deleted one has nothing left to decide: its reports are
+            // only marked reviewed.)
+            AuditAction::Dismiss
+                if message.hidden && !message.deleted && hidden_by_reports(tx, &message.id)? =>
+            {
+                return Err(ActionError::HiddenByReportsSince)
+            }
             AuditAction::Dismiss => {}
             _ if message.deleted => return Err(ActionError::Deleted),
             // Hidden by reports, a moderator's hide keeps it hidden: their decision.

@@ -79,6 +79,10 @@ pub enum RevealError {
     UrgentNeedsAdmin,
     #[error("You asked for this reveal, so another staff member must approve or decline it.")]
     OwnRequest,
+    #[error(
+        "You wrote this message, so another staff member must approve or decline this request."
+    )]
+    OwnMessage,
     #[error("This request was already decided; a decision cannot be changed. Ask again with a new request if needed.")]
     AlreadyDecided,
     #[error("Only moderators and admins take part in reveals.")]
@@ -209,6 +213,12 @@ pub fn decide(
         if request.requester_id.as_ref() == Some(actor) {
             return Err(RevealError::OwnRequest);
         }
+        let message =
+            crate::chat::find(tx, &request.message_id)?.ok_or(RevealError::MessageNotFound)?;
+        // Nobody decides whether they are unmasked.
+        if message.user_id.as_ref() == Some(actor) {
+            return Err(RevealError::OwnMessage);
+        }
         // The author is shown to the requester: approving for someone who
         // left staff (or was suspended) since they asked would hand it to a
         // student the moment they were made staff again.
@@ -249,8 +259,6 @@ pub fn decide(
         if changed == 0 {
             return Err(RevealError::AlreadyDecided);
         }
-        let message =
-            crate::chat::find(tx, &request.message_id)?.ok_or(RevealError::MessageNotFound)?;
         audit(tx, actor, action, &message, note.as_deref(), id, now)?;
         let c: &mut DbConn = tx;
         Ok(reveal_requests::table
@@ -382,6 +390,12 @@ pub fn queue(
                 .ne(viewer)
                 .or(reveal_requests::requester_id.is_null()),
         )
+        // Nor about their own message, which they may not decide (`decide`).
+        .filter(
+            class_messages::user_id
+                .ne(viewer)
+                .or(class_messages::user_id.is_null()),
+        )
         .order((reveal_requests::created_at, reveal_requests::id))
         .limit(limit)
         .load(conn)?;
@@ -425,12 +439,16 @@ pub fn waiting_for(conn: &mut DbConn, viewer: &UserId) -> QueryResult<i64> {
     waiting_reveals!(viewer.clone()).count().get_result(conn)
 }
 
-/// Pending reveal requests `$viewer` (an owned id) did not make, as a query:
+/// Pending reveal requests `$viewer` (an owned id) did not make, about
+/// messages they did not write (they may decide neither), as a query:
 /// `waiting_for`, or a subquery of the staff nav's badges.
 macro_rules! waiting_reveals {
     ($viewer:expr) => {{
-        use $crate::db::schema::reveal_requests;
+        use $crate::db::schema::{class_messages, reveal_requests};
         let viewer: UserId = $viewer;
+        let own = class_messages::table
+            .filter(class_messages::id.eq(reveal_requests::message_id))
+            .filter(class_messages::user_id.eq(viewer.clone()));
         reveal_requests::table
             .filter(
                 reveal_requests::status
@@ -441,6 +459,7 @@ macro_rules! waiting_reveals {
                     .ne(viewer)
                     .or(reveal_requests::requester_id.is_null()),
             )
+            .filter(diesel::dsl::not(diesel::dsl::exists(own)))
     }};
 }
 pub(crate) use waiting_reveals;

@@ -367,7 +367,9 @@ impl From<moderation::messages::ActionError> for AppError {
             | moderation::messages::ActionError::Deleted
             | moderation::messages::ActionError::AlreadyHidden
             | moderation::messages::ActionError::NotHidden
-            | moderation::messages::ActionError::NothingToReview => {
+            | moderation::messages::ActionError::NothingToReview
+            | moderation::messages::ActionError::OwnMessage
+            | moderation::messages::ActionError::HiddenByReportsSince => {
                 AppError::BadRequest(e.to_string())
             }
             moderation::messages::ActionError::Db(e) => e.into(),
@@ -383,6 +385,7 @@ impl From<moderation::reveals::RevealError> for AppError {
             E::ReasonRequired
             | E::UrgentNeedsAdmin
             | E::OwnRequest
+            | E::OwnMessage
             | E::AlreadyDecided
             | E::RequesterNotStaff => AppError::BadRequest(e.to_string()),
             E::Db(e) => e.into(),

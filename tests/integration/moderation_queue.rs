@@ -295,6 +295,33 @@ backend_test!(
 // ---------------------------------------------------------------- 2. decisions
 
 backend_test!(
+    async fn a_message_hidden_by_reports_then_deleted_can_be_marked_reviewed(backend: Backend) {
+        let f = four_flagged(backend).await;
+        let (app, moderator) = (&f.app, &f.moderator);
+        // Its author deleted it after the reports hid it: only "Mark
+        // reviewed" is left on its card.
+        diesel::update(class_messages::table.find(&f.hidden.id))
+            .set(class_messages::deleted.eq(true))
+            .execute(&mut app.conn())
+            .unwrap();
+
+        let r = moderator
+            .post(
+                app,
+                "/admin/flags",
+                &format!("/admin/messages/{}/dismiss", f.hidden.id),
+                &[],
+            )
+            .await;
+
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(waiting_reports_on(app, &f.hidden.id), 0, "reports reviewed");
+        let (_, queue) = moderator.get(app, "/admin/flags").await;
+        assert!(card_text(&queue, &f.hidden.id).is_none(), "{queue}");
+    }
+);
+
+backend_test!(
     async fn dismiss_restore_and_remove_each_write_their_own_audit_action(backend: Backend) {
         let f = four_flagged(backend).await;
         let (app, moderator) = (&f.app, &f.moderator);
@@ -313,6 +340,21 @@ backend_test!(
         let two = stored(app, &f.two.id);
         assert!(!two.hidden && !two.deleted, "left as it was");
         assert_eq!(waiting_reports_on(app, &f.two.id), 0, "reports reviewed");
+
+        // A dismissal from a card loaded before reports hid the message is
+        // refused: "left as it was" would leave it hidden by reports with no
+        // decision the queue could still take.
+        let (status, page) = moderator
+            .post_and_follow(app, "/admin/flags", &act(&f.hidden.id, "dismiss"), &[])
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("Reports hid this message since the page was loaded"),
+            "{page}"
+        );
+        assert!(stored(app, &f.hidden.id).hidden);
+        assert!(audit_of(app, &f.hidden.id).is_empty());
+        assert_eq!(waiting_reports_on(app, &f.hidden.id), 3);
 
         // Restore: un-hidden, logged as restore (not dismiss).
         let r = moderator

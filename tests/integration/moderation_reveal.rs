@@ -640,6 +640,162 @@ backend_test!(
 );
 
 backend_test!(
+    async fn staff_never_decide_on_their_own_messages(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        // A moderator who is also a student in the class writes in its chat.
+        let writer = staff(&app, "mw1r", Role::Moderator);
+        let other = staff(&app, "mo2d", Role::Moderator);
+        let reporter = app.student("rp3t");
+        let class = new_class(&app, "CS 2150", &[&writer, &reporter]);
+        let reported = message(&app, &writer, &class, "Violet Heron", "rude words here");
+        seed::flag(&mut app.conn(), &reporter.user, &reported, "harassment");
+        let held = message(&app, &writer, &class, "Violet Heron", "held words here");
+        diesel::update(class_messages::table.find(&held.id))
+            .set(class_messages::held.eq(true))
+            .execute(&mut app.conn())
+            .unwrap();
+        let before = audit_total(&app);
+        let unchanged = |app: &TestApp| {
+            let rows: Vec<(bool, bool, bool)> = class_messages::table
+                .order(class_messages::content)
+                .select((
+                    class_messages::hidden,
+                    class_messages::deleted,
+                    class_messages::held,
+                ))
+                .load(&mut app.conn())
+                .unwrap();
+            // "held words here", then "rude words here".
+            assert_eq!(rows, [(false, false, true), (false, false, false)]);
+        };
+
+        // Act: the writer dismisses, hides, removes or restores their own
+        // reported message, and releases their own held one.
+        let own = "You wrote this message, so another staff member must decide on it";
+        for (action, fields) in [
+            ("dismiss", vec![]),
+            ("hide", vec![("category", "spam")]),
+            ("delete", vec![("category", "spam")]),
+            ("restore", vec![]),
+        ] {
+            let (status, html) = writer
+                .post_and_follow(
+                    &app,
+                    "/admin/flags",
+                    &format!("/admin/messages/{}/{action}", reported.id),
+                    &fields,
+                )
+                .await;
+            // Assert: refused in words, and nothing changed.
+            assert_eq!(status, 200, "{action}");
+            assert!(flash_in(&html).contains(own), "{action}: {html}");
+        }
+        let shown = common_grounds::chat::staff::fingerprint("held words here");
+        let (status, html) = writer
+            .post_and_follow(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{}/release", held.id),
+                &[("shown", &shown)],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(flash_in(&html).contains(own), "{html}");
+        unchanged(&app);
+        assert_eq!(audit_total(&app), before);
+
+        // A colleague asks to reveal who wrote it: the writer cannot decide.
+        let request = ask(
+            &app,
+            &other,
+            &reported.id,
+            "Harassment complaint from the dean",
+        )
+        .await;
+        let id = request.trim_start_matches("/admin/reveals/");
+        for decision in ["approve", "decline"] {
+            let (status, html) = writer
+                .post_and_follow(
+                    &app,
+                    &request,
+                    &format!("/admin/reveals/{id}/{decision}"),
+                    &[],
+                )
+                .await;
+            assert_eq!(status, 200);
+            assert!(
+                flash_in(&html).contains(
+                    "You wrote this message, so another staff member must approve or decline"
+                ),
+                "{decision}: {html}"
+            );
+        }
+        assert_eq!(request_status(&app), ["pending"]);
+        assert_eq!(audit_total(&app), before + 1, "only the request");
+        // Nor is it listed as waiting for them.
+        let (_, list) = writer.get(&app, "/admin/reveals").await;
+        assert!(list.contains("No request is waiting for you."), "{list}");
+        assert!(!list.contains("reveals-waiting"), "{list}");
+
+        // Another moderator decides as usual.
+        let r = other
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{}/dismiss", reported.id),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(audit_rows(&app, AuditAction::Dismiss).len(), 1);
+    }
+);
+
+backend_test!(
+    async fn a_message_staff_asked_to_reveal_outlives_its_authors_delete(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("dq2c");
+        let asker = staff(&app, "mo1a", Role::Moderator);
+        let class = new_class(&app, "CS 2150", &[&author]);
+        let page = format!("/classes/{}", class.id);
+        // Nobody reported it: a complaint came from outside the app, and a
+        // moderator reading the class asked who wrote it.
+        let sent = message(
+            &app,
+            &author,
+            &class,
+            "Violet Heron",
+            "a threat sent by text",
+        );
+        let request = ask(&app, &asker, &sent.id, "A complaint from the deans office").await;
+
+        // Act: the author deletes it (no replies, no reports).
+        let r = author
+            .post(&app, &page, &format!("/messages/{}/delete", sent.id), &[])
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+
+        // Assert: gone from the class, but the request still waits, with the
+        // text its author deleted, on every staff member's list.
+        let (_, class_page) = author.get(&app, &page).await;
+        assert!(
+            !class_page.contains("a threat sent by text"),
+            "{class_page}"
+        );
+        assert_eq!(request_status(&app), ["pending"]);
+        let (status, html) = asker.get(&app, &request).await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("a threat sent by text (deleted by its author)"),
+            "{html}"
+        );
+        let second = staff(&app, "mo2b", Role::Moderator);
+        let (_, list) = second.get(&app, "/admin/reveals").await;
+        assert!(list.contains("A complaint from the deans office"), "{list}");
+    }
+);
+
+backend_test!(
     async fn a_reveal_asked_by_someone_no_longer_staff_cannot_be_approved(backend: Backend) {
         // Arrange: a moderator asks, then is made a student again.
         let app = spawn_quiet_app(backend, &[]).await;

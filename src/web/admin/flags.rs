@@ -459,7 +459,9 @@ pub async fn message_action(
             refused @ (messages::ActionError::AlreadyHidden
             | messages::ActionError::NotHidden
             | messages::ActionError::NothingToReview
-            | messages::ActionError::Deleted),
+            | messages::ActionError::Deleted
+            | messages::ActionError::OwnMessage
+            | messages::ActionError::HiddenByReportsSince),
         ) => return Ok(FlashRedirect::refused(&back, refused.to_string())),
         Err(other) => return Err(other.into()),
     };
@@ -512,8 +514,11 @@ pub async fn release_message(
     let message = match released {
         Ok(message) => message,
         // Back to the queue, which shows the text as it is now.
-        Err(changed @ moderation::messages::ActionError::ChangedSinceShown) => {
-            return Ok(FlashRedirect::refused("/admin/flags", changed.to_string()));
+        Err(
+            refused @ (moderation::messages::ActionError::ChangedSinceShown
+            | moderation::messages::ActionError::OwnMessage),
+        ) => {
+            return Ok(FlashRedirect::refused("/admin/flags", refused.to_string()));
         }
         Err(other) => return Err(other.into()),
     };

@@ -263,6 +263,7 @@ pub async fn decide(
         )),
         Err(
             refused @ (RevealError::OwnRequest
+            | RevealError::OwnMessage
             | RevealError::AlreadyDecided
             | RevealError::RequesterNotStaff),
         ) => Ok(FlashRedirect::refused(&back, refused.to_string())),
