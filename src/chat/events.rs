@@ -12,7 +12,7 @@ use diesel::prelude::*;
 
 use super::{ClassMessage, MessageId};
 use crate::classes::ClassId;
-use crate::db::schema::chat_events;
+use crate::db::schema::{chat_events, class_messages};
 use crate::db::{DbConn, Tx};
 
 /// The PostgreSQL channel every app process listens on.
@@ -94,6 +94,10 @@ struct NewRow<'a> {
 /// A held message records nothing a classmate's stream could carry: no row,
 /// no `NOTIFY` (0 is returned), except the `Hide` that takes a message edited
 /// into held off the pages that showed it. The search index lets it go either way.
+/// A change to a reply that is its thread's marked answer records an `Edit`
+/// of the thread's first message too, which shows the answer under it: open
+/// pages redraw that box (gone with a hidden or deleted answer, new words
+/// after an edit), whichever writer made the change.
 pub fn record(
     tx: &mut Tx,
     message: &ClassMessage,
@@ -106,12 +110,63 @@ pub fn record(
         return Ok(0);
     }
     let thread_id = message.thread_root_id.as_ref().unwrap_or(&message.id);
+    let seq = insert(tx, &message.class_id, thread_id, &message.id, kind, now)?;
+    // (A `Reply` too: a held answer released to the class.)
+    let changes_shown_answer = kind != EventKind::Thread && message.thread_root_id.is_some();
+    if changes_shown_answer && answer_box_needs_redraw(tx, thread_id, &message.id, now)? {
+        insert(
+            tx,
+            &message.class_id,
+            thread_id,
+            thread_id,
+            EventKind::Edit,
+            now,
+        )?;
+    }
+    Ok(seq)
+}
+
+/// Whether `reply` is the answer the thread's first message shows, and that
+/// first message has no event from this change yet (marking an answer
+/// records the first message's own).
+fn answer_box_needs_redraw(
+    tx: &mut Tx,
+    thread_id: &MessageId,
+    reply: &MessageId,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let conn: &mut DbConn = tx;
+    let (answers, redrawn): (bool, bool) = diesel::select((
+        diesel::dsl::exists(
+            class_messages::table
+                .find(thread_id)
+                .filter(class_messages::answer_id.eq(reply)),
+        ),
+        diesel::dsl::exists(
+            chat_events::table
+                .filter(chat_events::message_id.eq(thread_id))
+                .filter(chat_events::created_at.eq(now)),
+        ),
+    ))
+    .get_result(conn)?;
+    Ok(answers && !redrawn)
+}
+
+/// Writes one event row and, on PostgreSQL, queues its `NOTIFY`.
+fn insert(
+    tx: &mut Tx,
+    class_id: &ClassId,
+    thread_id: &MessageId,
+    message_id: &MessageId,
+    kind: EventKind,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
     let conn: &mut DbConn = tx;
     let seq: i64 = diesel::insert_into(chat_events::table)
         .values(&NewRow {
-            class_id: &message.class_id,
+            class_id,
             thread_id,
-            message_id: &message.id,
+            message_id,
             kind: kind.as_str(),
             created_at: now,
         })
@@ -120,7 +175,7 @@ pub fn record(
     if let DbConn::Postgresql(pg) = conn {
         diesel::sql_query("SELECT pg_notify($1, $2)")
             .bind::<diesel::sql_types::Text, _>(CHANNEL)
-            .bind::<diesel::sql_types::Text, _>(notice(&message.class_id, seq))
+            .bind::<diesel::sql_types::Text, _>(notice(class_id, seq))
             .execute(pg)?;
     }
     Ok(seq)

@@ -26,6 +26,9 @@ pub struct LiveBatch {
     messages: HashMap<MessageId, ClassMessage>,
     /// Replies of each touched thread: (thread, created_at, deleted, hidden).
     replies: HashMap<MessageId, Vec<threads::ReplyStat>>,
+    /// Held replies of the touched threads, loaded only when a loaded message
+    /// is held: whether it still shows to a viewer turns on what is under it.
+    held_replies: HashMap<MessageId, Vec<HeldReply>>,
     /// (message, voter) of every vote on the messages the events name.
     voters: HashSet<(MessageId, UserId)>,
     /// Who reported which of them (reports a moderator has not cleared), so
@@ -52,7 +55,8 @@ pub struct LiveEvent {
 }
 
 /// Loads the class's events after `after` (at most `limit`) and what they show,
-/// in at most seven queries whatever their number.
+/// in at most eight queries whatever their number (the eighth only when a
+/// loaded message is held).
 pub fn load(
     conn: &mut DbConn,
     class_id: &ClassId,
@@ -92,13 +96,82 @@ pub fn load(
     thread_ids.sort();
     thread_ids.dedup();
     let replies = threads::reply_stats(conn, &thread_ids)?;
+    let mut held_replies: HashMap<MessageId, Vec<HeldReply>> = HashMap::new();
+    if messages.values().any(|m| m.held) {
+        let rows: Vec<(Option<MessageId>, HeldReply)> = class_messages::table
+            .filter(class_messages::thread_root_id.eq_any(&thread_ids))
+            .filter(class_messages::held.eq(true))
+            .select((
+                class_messages::thread_root_id,
+                (
+                    class_messages::id,
+                    class_messages::parent_message_id,
+                    class_messages::user_id,
+                    class_messages::deleted,
+                ),
+            ))
+            .load(conn)?;
+        for (thread, reply) in rows {
+            if let Some(thread) = thread {
+                held_replies.entry(thread).or_default().push(reply);
+            }
+        }
+    }
     Ok(LiveBatch {
         events,
         messages,
         replies,
+        held_replies,
         voters,
         reporters,
     })
+}
+
+/// A held reply, as far as deciding what shows above it: (id, parent,
+/// author, deleted).
+type HeldReply = (MessageId, Option<MessageId>, Option<UserId>, bool);
+
+/// Whether a reply `viewer` sees is under `message` (anywhere in its thread
+/// for a first message, else somewhere down its chain of replies), as the
+/// thread page decides it: one not deleted, and not held unless the viewer's.
+fn shown_below(
+    message: &ClassMessage,
+    replies: &[threads::ReplyStat],
+    held: &[HeldReply],
+    viewer: &UserId,
+) -> bool {
+    // (id, parent, seen by the viewer) of every reply, held ones included.
+    let nodes: Vec<(&MessageId, Option<&MessageId>, bool)> = replies
+        .iter()
+        .map(|r| (&r.id, r.parent_id.as_ref(), !r.deleted))
+        .chain(held.iter().map(|(id, parent, author, deleted)| {
+            (
+                id,
+                parent.as_ref(),
+                !deleted && author.as_ref() == Some(viewer),
+            )
+        }))
+        .collect();
+    if message.parent_message_id.is_none() {
+        return nodes.iter().any(|(_, _, seen)| *seen);
+    }
+    let parent_of: HashMap<&MessageId, &MessageId> = nodes
+        .iter()
+        .filter_map(|(id, parent, _)| Some((*id, (*parent)?)))
+        .collect();
+    nodes
+        .iter()
+        .filter(|(_, _, seen)| *seen)
+        .any(|(_, parent, _)| {
+            let mut up = *parent;
+            while let Some(id) = up {
+                if id == &message.id {
+                    return true;
+                }
+                up = parent_of.get(id).copied();
+            }
+            false
+        })
 }
 
 impl LiveBatch {
@@ -123,17 +196,34 @@ impl LiveBatch {
             .iter()
             .filter(|e| e.seq > after)
             .map(|e| {
-                let message = self.messages.get(&e.message_id);
-                let root = self.messages.get(&e.thread_id);
-                let view = message.map(|m| self.view(m, root, viewer, rules, now));
                 let replies = self
                     .replies
                     .get(&e.thread_id)
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
+                // Someone else's message edited into held is on the viewer's
+                // page only above a reply the class sees (as a hidden one);
+                // with nothing under it, it is gone, as after a reload, and
+                // the `Hide` that took it away must not say "hidden by
+                // moderation" (which would tell the class it is held).
+                let held = self
+                    .held_replies
+                    .get(&e.thread_id)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                let seen = |m: &&ClassMessage| {
+                    !m.held
+                        || m.user_id.as_ref() == Some(viewer)
+                        || shown_below(m, replies, held, viewer)
+                };
+                let message = self.messages.get(&e.message_id).filter(seen);
+                let root = self.messages.get(&e.thread_id);
+                let view = message.map(|m| self.view(m, root, viewer, rules, now));
                 // A deleted opening post with no reply the class sees (held
                 // ones are not loaded) leaves the list, as the page has it.
-                let listed = root.filter(|r| !r.deleted || replies.iter().any(|s| !s.deleted));
+                let listed = root
+                    .filter(|r| !r.deleted || replies.iter().any(|s| !s.deleted))
+                    .filter(seen);
                 let thread = listed.map(|root| {
                     let mut summary = threads::summary_of(root, replies, viewer, rules, now);
                     summary.opening.voted_by_me = self.voted(&root.id, viewer);

@@ -428,6 +428,7 @@ pub struct ReplyStat {
     pub deleted: bool,
     pub hidden: bool,
     pub id: MessageId,
+    pub parent_id: Option<MessageId>,
 }
 
 /// Loads the class page for `viewer`, latest activity first, in a fixed number
@@ -870,6 +871,7 @@ pub fn reply_stats(
             class_messages::deleted,
             class_messages::hidden,
             class_messages::id,
+            class_messages::parent_message_id,
         ))
         .load(conn)?;
     let mut by_thread: HashMap<MessageId, Vec<ReplyStat>> = HashMap::new();
@@ -1141,18 +1143,28 @@ fn root_page(
             // held under replies: then it stays, shown as hidden (as its page does),
             // so classmates' replies do not vanish with it. Pinned or not: a
             // pinned thread edited into held once stayed listed, telling the
-            // class its opening post was held, under its pseudonym.
+            // class its opening post was held, under its pseudonym. The
+            // replies are those its page keeps it for: not deleted, and not
+            // held unless the viewer's (a row kept up by anything else led
+            // to a page that is not there).
             let replies = diesel::alias!(class_messages as replies);
+            let reply_shown = replies
+                .field(class_messages::held)
+                .eq(false)
+                .or(replies.field(class_messages::user_id).eq(viewer.clone()));
             let held_rule: ListCond<_> = Box::new(
                 class_messages::held
                     .eq(false)
                     .or(class_messages::user_id.eq(viewer.clone()))
                     .or(diesel::dsl::exists(
-                        replies.filter(
-                            replies
-                                .field(class_messages::thread_root_id)
-                                .eq(class_messages::id.nullable()),
-                        ),
+                        replies
+                            .filter(
+                                replies
+                                    .field(class_messages::thread_root_id)
+                                    .eq(class_messages::id.nullable()),
+                            )
+                            .filter(replies.field(class_messages::deleted).eq(false))
+                            .filter(reply_shown),
                     )),
             );
             query = query.filter(held_rule);

@@ -831,6 +831,48 @@ backend_test!(
         }
         assert!(!html_of(&first).contains("badge answered"), "{frames:?}");
         html_of(&thread);
+
+        // The answer's author edits it: the question's "Answer" box, which
+        // quotes it, is redrawn with the new words.
+        let edited = b
+            .post(
+                &app,
+                "/",
+                &format!("/messages/{second}/edit"),
+                &[("content", "Two pages of notes, sorry")],
+            )
+            .await;
+        assert_eq!(edited.status().as_u16(), 303);
+        let frames = frames_by_message(stream.frames(2, WAIT).await);
+        let question = frames
+            .iter()
+            .find(|(m, _)| m == thread.as_str())
+            .map(|(_, html)| html.clone())
+            .unwrap_or_else(|| panic!("no frame for the question: {frames:?}"));
+        assert!(
+            question.contains("answer-first") && question.contains("Two pages of notes"),
+            "{question}"
+        );
+
+        // A moderator hides the answer: the box leaves the open pages too,
+        // not only the reply.
+        let moderator = staff(&app, "mo9d", Role::Moderator);
+        let hidden = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{second}/hide"),
+                &[("category", "spam")],
+            )
+            .await;
+        assert_eq!(hidden.status().as_u16(), 303);
+        let frames = frames_by_message(stream.frames(2, WAIT).await);
+        let question = frames
+            .iter()
+            .find(|(m, _)| m == thread.as_str())
+            .map(|(_, html)| html.clone())
+            .unwrap_or_else(|| panic!("no frame for the question: {frames:?}"));
+        assert!(!question.contains("Two pages of notes"), "{question}");
     }
 );
 

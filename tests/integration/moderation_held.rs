@@ -796,6 +796,194 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_reply_edited_into_held_with_nothing_under_it_leaves_open_pages(backend: Backend) {
+        // Arrange: a thread with one reply, nothing under it, and a
+        // classmate's page open on the class.
+        let app = spawn_app(backend).await;
+        let starter = app.student("sta1a");
+        let replier = app.student("rep2b");
+        let named = app.student("nam3c");
+        set_display_name(&app, &named, "angela");
+        let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
+        post(&app, &starter, &class, "Who has the lab notes", None, false).await;
+        let root = message_with(&app, "Who has the lab notes");
+        post(&app, &replier, &class, "Try the desk", Some(&root), false).await;
+        let reply = message_with(&app, "Try the desk");
+        let mut stream = EventStream::open(
+            &starter.client,
+            &app.url(&format!("/classes/{class}/events")),
+            None,
+        )
+        .await;
+        assert_eq!(stream.status(), 200);
+
+        // Act: its author edits it to name a classmate, and confirms.
+        let page = format!("/classes/{class}/threads/{root}");
+        let saved = replier
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{reply}/edit"),
+                &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
+            )
+            .await;
+        assert_eq!(saved.status().as_u16(), 303);
+        assert!(held_state(&app, &reply).0);
+
+        // Assert: the open page is told the reply is gone, as a reload has
+        // it, not that a moderator hid it (which would say it is held).
+        let frame = loop {
+            let frame = stream
+                .next_frame(WAIT)
+                .await
+                .expect("the edit reaches the open page");
+            if frame.data.contains(reply.as_str()) {
+                break frame;
+            }
+        };
+        let data: serde_json::Value = serde_json::from_str(&frame.data).unwrap();
+        assert!(data["html"].is_null(), "{data}");
+        assert!(!frame.data.contains("hidden by moderation"), "{data}");
+        assert!(!data["row"].is_null(), "the thread itself stays: {data}");
+        let (_, thread) = starter.get(&app, &page).await;
+        assert!(!thread.contains("hidden by moderation"), "{thread}");
+    }
+);
+
+backend_test!(
+    async fn a_message_held_above_the_viewers_own_held_reply_stays_on_their_page(backend: Backend) {
+        // Arrange: a reply, and under it the viewer's own reply, held (it
+        // names a classmate): the viewer's page shows the one above it.
+        let app = spawn_app(backend).await;
+        let starter = app.student("sta1a");
+        let replier = app.student("rep2b");
+        let named = app.student("nam3c");
+        set_display_name(&app, &named, "angela");
+        let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
+        post(&app, &starter, &class, "Who has the lab notes", None, false).await;
+        let root = message_with(&app, "Who has the lab notes");
+        post(&app, &replier, &class, "Try the desk", Some(&root), false).await;
+        let reply = message_with(&app, "Try the desk");
+        post(&app, &starter, &class, "ANGELA said so", Some(&reply), true).await;
+        let mine = message_with(&app, "ANGELA said so");
+        assert!(held_state(&app, &mine).0);
+        let mut stream = EventStream::open(
+            &starter.client,
+            &app.url(&format!("/classes/{class}/events")),
+            None,
+        )
+        .await;
+
+        // Act: the reply above it is edited into held too.
+        let page = format!("/classes/{class}/threads/{root}");
+        let saved = replier
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{reply}/edit"),
+                &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
+            )
+            .await;
+        assert_eq!(saved.status().as_u16(), 303);
+
+        // Assert: the viewer's open page keeps it, as hidden, as the
+        // viewer's reload does (their own held reply is under it).
+        let frame = loop {
+            let frame = stream
+                .next_frame(WAIT)
+                .await
+                .expect("the edit reaches the open page");
+            if frame.data.contains(reply.as_str()) {
+                break frame;
+            }
+        };
+        let data: serde_json::Value = serde_json::from_str(&frame.data).unwrap();
+        assert!(
+            data["html"]
+                .as_str()
+                .is_some_and(|h| h.contains("hidden by moderation")),
+            "{data}"
+        );
+        let (_, thread) = starter.get(&app, &page).await;
+        assert!(thread.contains("hidden by moderation"), "{thread}");
+    }
+);
+
+backend_test!(
+    async fn a_released_answer_comes_back_under_its_question_live(backend: Backend) {
+        // Arrange: a reply marked as its thread's answer, then edited into
+        // held (it names a classmate).
+        let app = spawn_app(backend).await;
+        let starter = app.student("sta1a");
+        let replier = app.student("rep2b");
+        let named = app.student("nam3c");
+        set_display_name(&app, &named, "angela");
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
+        post(&app, &starter, &class, "Who has the lab notes", None, false).await;
+        let root = message_with(&app, "Who has the lab notes");
+        post(&app, &replier, &class, "Try the desk", Some(&root), false).await;
+        let reply = message_with(&app, "Try the desk");
+        let page = format!("/classes/{class}/threads/{root}");
+        let marked = starter
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{reply}/answer"),
+                &[("mark", "yes")],
+            )
+            .await;
+        assert_eq!(marked.status().as_u16(), 303);
+        let text = "ÁNGELA has them";
+        let saved = replier
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{reply}/edit"),
+                &[("content", text), ("confirm_naming", "1")],
+            )
+            .await;
+        assert_eq!(saved.status().as_u16(), 303);
+        assert!(held_state(&app, &reply).0);
+        let mut stream = EventStream::open(
+            &starter.client,
+            &app.url(&format!("/classes/{class}/events")),
+            None,
+        )
+        .await;
+
+        // Act: a moderator releases it.
+        let shown = common_grounds::chat::staff::fingerprint(text);
+        let released = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{reply}/release"),
+                &[("shown", &shown)],
+            )
+            .await;
+        assert_eq!(released.status().as_u16(), 303);
+
+        // Assert: the question is redrawn on open pages with its answer box.
+        let frame = loop {
+            let frame = stream
+                .next_frame(WAIT)
+                .await
+                .expect("the question is redrawn");
+            let data: serde_json::Value = serde_json::from_str(&frame.data).unwrap();
+            if data["message"] == serde_json::json!(root.to_string()) {
+                break data;
+            }
+        };
+        let html = frame["html"].as_str().unwrap_or_default();
+        assert!(
+            html.contains("answer-first") && html.contains("has them"),
+            "{frame}"
+        );
+    }
+);
+
+backend_test!(
     async fn a_reply_held_under_replies_is_counted_as_on_the_list(backend: Backend) {
         // Arrange: a reply with a reply under it.
         let app = spawn_app(backend).await;

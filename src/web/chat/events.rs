@@ -23,7 +23,7 @@ use crate::chat::live::{self as chat_live, LiveBatch, LiveEvent};
 use crate::chat::{events, Rules};
 use crate::classes::{self, ClassId};
 use crate::clock;
-use crate::live::{StreamTicket, Subscription, Update};
+use crate::live::{AccessWatch, StreamTicket, Subscription, Update};
 use crate::web::error::{with_conn, AppError};
 use crate::web::guard::{self, CurrentUser};
 use crate::web::state::AppState;
@@ -56,6 +56,10 @@ pub async fn class_events(
 ) -> Result<HttpResponse, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let asked = last_event_id(&req).or(query.after).filter(|seq| *seq >= 0);
+    // Watched before the enrollment check: a leave (or a suspension, or the
+    // session ended) committed between the check and the stream's start is
+    // seen by the stream, which then looks again and ends.
+    let access = state.live.watch_access(&current.user.id);
     let (viewer, class) = (current.user.id.clone(), class_id.clone());
     let found = with_conn(&state.pool, move |conn| {
         if !classes::is_enrolled(conn, &viewer, &class)? {
@@ -105,7 +109,7 @@ pub async fn class_events(
         frames,
         _ticket: ticket,
     };
-    actix_web::rt::spawn(stream.run(start, subscription));
+    actix_web::rt::spawn(stream.run(start, subscription, access));
     Ok(sse_response(body))
 }
 
@@ -180,9 +184,8 @@ enum End {
 }
 
 impl Stream {
-    async fn run(self, start: Start, mut subscription: Subscription) {
+    async fn run(self, start: Start, mut subscription: Subscription, mut access: AccessWatch) {
         let mut stopping = self.state.live.stopping();
-        let mut access = self.state.live.watch_access(&self.viewer);
         let mut sent = match start {
             Start::After(after) => after,
             Start::Reload => {
