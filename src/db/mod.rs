@@ -691,6 +691,52 @@ where
     conn.transaction(|c| f(&mut Tx(c)))
 }
 
+/// Runs `f`'s reads against one snapshot of the database, so a document
+/// built from several statements (a student's export) does not mix states:
+/// on PostgreSQL a `REPEATABLE READ READ ONLY` transaction, on SQLite a
+/// deferred one (a WAL reader keeps the snapshot of its first read). Inside
+/// a transaction already (the command line's export and its audit row), `f`
+/// runs in that one.
+pub fn read_snapshot<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    macro_rules! begin {
+        ($c:expr, $sql:expr) => {{
+            let depth =
+                AnsiTransactionManager::transaction_manager_status_mut($c).transaction_depth()?;
+            if depth.is_some() {
+                false
+            } else {
+                AnsiTransactionManager::begin_transaction_sql($c, $sql)?;
+                true
+            }
+        }};
+    }
+    let began = match conn {
+        DbConn::Sqlite(c) => begin!(c, "BEGIN"),
+        DbConn::Postgresql(c) => begin!(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+    };
+    if !began {
+        return f(conn);
+    }
+    let result = f(conn);
+    macro_rules! end {
+        ($c:expr) => {
+            match &result {
+                Ok(_) => AnsiTransactionManager::commit_transaction($c)?,
+                Err(_) => AnsiTransactionManager::rollback_transaction($c)?,
+            }
+        };
+    }
+    match conn {
+        DbConn::Sqlite(c) => end!(c),
+        DbConn::Postgresql(c) => end!(c),
+    }
+    result
+}
+
 /// Counts the rows of a table by name, for manifests and checks (names come from
 /// `schema::TABLES`, never from input).
 pub fn count_rows(conn: &mut DbConn, table: &str) -> Result<i64, DbError> {

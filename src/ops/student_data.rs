@@ -23,7 +23,7 @@ pub use crate::chat::personal_data::{
 };
 use crate::classes;
 pub use crate::classes::personal_data::ClassEntry;
-use crate::db::{DbConn, Tx};
+use crate::db::{self, DbConn, Tx};
 use crate::friends;
 pub use crate::friends::personal_data::FriendshipEntry;
 use crate::mail;
@@ -40,7 +40,8 @@ pub struct Export {
     pub classes: Vec<ClassEntry>,
     pub friendships: Vec<FriendshipEntry>,
     pub messages: Vec<MessageEntry>,
-    /// Earlier versions of the student's own messages, kept because they were reported.
+    /// Earlier versions of the student's own messages that a moderator hid or
+    /// removed (`chat::revisions::of_author`).
     pub revisions: Vec<RevisionEntry>,
     pub flags: Vec<FlagEntry>,
     /// How far they have read each class's chat: theirs alone, shown to no one else.
@@ -82,6 +83,11 @@ pub fn count_export(
 }
 
 pub fn export(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<Export> {
+    db::read_snapshot(conn, |conn| export_in(conn, user, now))
+}
+
+/// `export`'s reads, in its snapshot.
+fn export_in(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<Export> {
     let account = accounts::personal_data::export_user(conn, user)?;
     let classes = classes::personal_data::export_user(conn, &user.id)?;
     let friendships = friends::personal_data::export_user(conn, &user.id, now)?;

@@ -1108,3 +1108,53 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn an_export_reads_one_snapshot_inside_or_outside_a_transaction(backend: Backend) {
+        #[derive(diesel::QueryableByName)]
+        struct Level {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            transaction_isolation: String,
+        }
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let student = common::builders::UserBuilder::new("sn4p").insert(&mut conn);
+
+        // Outside a transaction: its own, which on PostgreSQL is one
+        // snapshot for every statement (REPEATABLE READ), read only.
+        let level = db::read_snapshot(&mut conn, |c| -> diesel::QueryResult<Option<String>> {
+            Ok(match c {
+                DbConn::Postgresql(pg) => Some(
+                    diesel::sql_query("SHOW transaction_isolation")
+                        .get_result::<Level>(pg)?
+                        .transaction_isolation,
+                ),
+                DbConn::Sqlite(_) => None,
+            })
+        })
+        .unwrap();
+        if let DbConn::Postgresql(_) = conn {
+            assert_eq!(level.as_deref(), Some("repeatable read"));
+        }
+        // The export itself reads in one, and leaves none open.
+        let export =
+            common_grounds::ops::student_data::export(&mut conn, &student, clock::now()).unwrap();
+        assert_eq!(export.profile.computing_id, "sn4p");
+        // Inside a write transaction (the command line's export), it reads
+        // in that one, whose write still commits.
+        db::write_tx(&mut conn, |tx| -> diesel::QueryResult<()> {
+            common_grounds::ops::student_data::export(tx, &student, clock::now())?;
+            diesel::update(users::table.find(&student.id))
+                .set(users::display_name.eq(Some("Snap")))
+                .execute(&mut **tx)?;
+            Ok(())
+        })
+        .unwrap();
+        let name: Option<String> = users::table
+            .find(&student.id)
+            .select(users::display_name)
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("Snap"));
+    }
+);
