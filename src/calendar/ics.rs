@@ -88,7 +88,43 @@ pub fn write(calendar: &StudentCalendar, campus: CampusTime) -> String {
     for event in events {
         cal.add_event(event);
     }
-    cal.to_string()
+    refold(&cal.to_string())
+}
+
+/// The longest content line RFC 5545 (3.1) allows, in octets, line break
+/// not counted.
+const LINE_OCTETS: usize = 75;
+
+/// The text folded again at 75 octets a line. The `ics` crate (0.5.8) folds
+/// a long line's continuations at a space plus 75 octets, one over, which
+/// strict readers may refuse; its lines are unfolded and folded here, each
+/// continuation a space plus at most 74 octets, never inside a character.
+fn refold(text: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.split("\r\n") {
+        match (line.strip_prefix(' '), lines.last_mut()) {
+            (Some(continued), Some(last)) => last.push_str(continued),
+            _ if line.is_empty() => {}
+            _ => lines.push(line.to_string()),
+        }
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 32);
+    for line in &lines {
+        let (mut rest, mut room) = (line.as_str(), LINE_OCTETS);
+        while rest.len() > room {
+            let mut cut = room;
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.push_str(&rest[..cut]);
+            out.push_str("\r\n ");
+            rest = &rest[cut..];
+            room = LINE_OCTETS - 1;
+        }
+        out.push_str(rest);
+        out.push_str("\r\n");
+    }
+    out
 }
 
 /// `20260114T100000`: a local wall-clock time.
@@ -342,6 +378,51 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn long_lines_fold_at_75_octets_and_unfold_to_what_they_were() {
+        // Arrange: a line of 200 octets, with three-octet characters across
+        // the fold points, between two short ones.
+        let long = format!("DESCRIPTION:{}", "ab€".repeat(37));
+        let text = format!("BEGIN:VCALENDAR\r\n{long}\r\nEND:VCALENDAR\r\n");
+
+        // Act
+        let folded = super::refold(&text);
+
+        // Assert: no line over 75 octets; unfolded, the same text.
+        assert!(folded.ends_with("\r\n"));
+        for line in folded.trim_end_matches("\r\n").split("\r\n") {
+            assert!(line.len() <= 75, "{} octets: {line:?}", line.len());
+        }
+        assert_eq!(folded.replace("\r\n ", ""), text);
+        assert!(folded.matches("\r\n ").count() >= 2, "{folded:?}");
+    }
+
+    #[test]
+    fn the_feed_folds_every_line_at_75_octets() {
+        // A term without dates yet makes the calendar's description long
+        // enough to fold twice (the crate's second continuation ran to 76).
+        let plan = TermPlan {
+            term: crate::classes::Term::parse("1268").unwrap(),
+            span: None,
+            breaks: Vec::new(),
+            sections: vec![crate::classes::Class::sample("CS 2100")],
+            meetings: Default::default(),
+        };
+        let text = write(
+            &StudentCalendar { terms: vec![plan] },
+            CampusTime::default(),
+        );
+        assert!(
+            text.replace("\r\n ", "")
+                .contains("has no first and last day"),
+            "{text}"
+        );
+        assert!(text.matches("\r\n ").count() >= 2, "{text}");
+        for line in text.split("\r\n") {
+            assert!(line.len() <= 75, "{} octets: {line:?}", line.len());
+        }
     }
 
     #[test]

@@ -720,6 +720,11 @@ backend_test!(
             ),
             "{body}"
         );
+        // Folded at 75 octets a line, as RFC 5545 asks (the EXDATE list is
+        // longer than one line).
+        for line in body.split("\r\n") {
+            assert!(line.len() <= 75, "{} octets: {line:?}", line.len());
+        }
         let Some(parsed) = parse_ics(&body) else {
             return;
         };
