@@ -27,7 +27,8 @@ pub struct LiveBatch {
     /// Replies of each touched thread: (thread, created_at, deleted, hidden).
     replies: HashMap<MessageId, Vec<threads::ReplyStat>>,
     /// Held replies of the touched threads, loaded only when a loaded message
-    /// is held: whether it still shows to a viewer turns on what is under it.
+    /// is held or deleted: whether it still shows to a viewer turns on what
+    /// is under it (their own held reply included).
     held_replies: HashMap<MessageId, Vec<HeldReply>>,
     /// (message, voter) of every vote on the messages the events name.
     voters: HashSet<(MessageId, UserId)>,
@@ -56,7 +57,7 @@ pub struct LiveEvent {
 
 /// Loads the class's events after `after` (at most `limit`) and what they show,
 /// in at most eight queries whatever their number (the eighth only when a
-/// loaded message is held).
+/// loaded message is held or deleted).
 pub fn load(
     conn: &mut DbConn,
     class_id: &ClassId,
@@ -97,7 +98,7 @@ pub fn load(
     thread_ids.dedup();
     let replies = threads::reply_stats(conn, &thread_ids)?;
     let mut held_replies: HashMap<MessageId, Vec<HeldReply>> = HashMap::new();
-    if messages.values().any(|m| m.held) {
+    if messages.values().any(|m| m.held || m.deleted) {
         let rows: Vec<(Option<MessageId>, HeldReply)> = class_messages::table
             .filter(class_messages::thread_root_id.eq_any(&thread_ids))
             .filter(class_messages::held.eq(true))
@@ -211,10 +212,13 @@ impl LiveBatch {
                     .get(&e.thread_id)
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
+                // Likewise a "[deleted]" placeholder: kept with nothing the
+                // viewer sees under it (as evidence of a report or a reveal
+                // asked), a reload does not show it, and neither may news.
                 let seen = |m: &&ClassMessage| {
-                    !m.held
-                        || m.user_id.as_ref() == Some(viewer)
-                        || shown_below(m, replies, held, viewer)
+                    let below = || shown_below(m, replies, held, viewer);
+                    (!m.held || m.user_id.as_ref() == Some(viewer) || below())
+                        && (!m.deleted || below())
                 };
                 let message = self.messages.get(&e.message_id).filter(seen);
                 let root = self.messages.get(&e.thread_id);

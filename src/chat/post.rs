@@ -607,11 +607,13 @@ pub fn delete(
             let Some(parent) = super::find(tx, &id)? else {
                 break;
             };
-            // A placeholder kept as evidence stays, replies or not.
-            if !parent.deleted
-                || has_replies(tx, &parent.id)?
-                || super::revisions::is_evidence(tx, &parent)?
-            {
+            if !parent.deleted || has_replies(tx, &parent.id)? {
+                break;
+            }
+            // A placeholder kept as evidence stays, for moderators, but the
+            // class no longer sees it: open pages hear so, as of any other.
+            if super::revisions::is_evidence(tx, &parent)? {
+                events::record(tx, &parent, EventKind::Delete, now)?;
                 break;
             }
             diesel::delete(class_messages::table.find(&parent.id)).execute(&mut **tx)?;

@@ -114,32 +114,17 @@ pub fn of_messages(conn: &mut DbConn, ids: &[MessageId]) -> QueryResult<Vec<Mess
 }
 
 /// The kept versions of a student's own messages, oldest first (for their
-/// export), of the messages a moderator acted on (hidden, or removed), which
-/// the student was told of. A version kept only because someone reported the
-/// message, or staff asked who wrote it, is not listed: its being there would
-/// tell the author of a report the reporter was promised stays unknown, or
-/// of a reveal they have no part in.
+/// export): the texts a moderator removed, which the student was told of.
+/// A version kept because someone reported the message, or staff asked who
+/// wrote it, is not listed, even after a moderator acted: it exists only
+/// because of the report or the request, so its being there would tell the
+/// author of a report the reporter was promised stays unknown, or of a
+/// reveal they have no part in.
 pub fn of_author(conn: &mut DbConn, author: &UserId) -> QueryResult<Vec<MessageRevision>> {
-    let removal = diesel::alias!(message_revisions as removal);
-    let removed = removal
-        .filter(
-            removal
-                .field(message_revisions::message_id)
-                .eq(message_revisions::message_id),
-        )
-        .filter(
-            removal
-                .field(message_revisions::ended_by)
-                .eq(RevisionEnd::StaffRemoval.as_str()),
-        );
     message_revisions::table
         .inner_join(class_messages::table)
         .filter(class_messages::user_id.eq(author))
-        .filter(
-            class_messages::hidden
-                .eq(true)
-                .or(diesel::dsl::exists(removed)),
-        )
+        .filter(message_revisions::ended_by.eq(RevisionEnd::StaffRemoval.as_str()))
         .order((message_revisions::created_at, message_revisions::id))
         .select(MessageRevision::as_select())
         .load(conn)

@@ -115,6 +115,13 @@ fn export(
     // out: an export hands over every message the student wrote.
     let file = out.map(crate::ops::private::create_new).transpose()?;
     let read = db::write_tx(conn, |tx| -> anyhow::Result<_> {
+        // One snapshot for every read of the export, as on the web (there,
+        // `db::read_snapshot`; here the audit row shares the transaction).
+        // SQLite's BEGIN IMMEDIATE is one already.
+        if let db::DbConn::Postgresql(pg) = &mut **tx {
+            use diesel::connection::SimpleConnection;
+            pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
+        }
         let user = find(tx, who)?;
         let now = clock::now();
         let data = student_data::export(tx, &user, now)?;

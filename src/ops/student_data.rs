@@ -40,8 +40,8 @@ pub struct Export {
     pub classes: Vec<ClassEntry>,
     pub friendships: Vec<FriendshipEntry>,
     pub messages: Vec<MessageEntry>,
-    /// Earlier versions of the student's own messages that a moderator hid or
-    /// removed (`chat::revisions::of_author`).
+    /// The texts of the student's own messages that a moderator removed
+    /// (`chat::revisions::of_author`).
     pub revisions: Vec<RevisionEntry>,
     pub flags: Vec<FlagEntry>,
     /// How far they have read each class's chat: theirs alone, shown to no one else.

@@ -753,7 +753,8 @@ backend_test!(
 
 backend_test!(
     async fn a_message_staff_asked_to_reveal_outlives_its_authors_delete(backend: Backend) {
-        let app = spawn_quiet_app(backend, &[]).await;
+        // With its background jobs: live pages hear of changes through them.
+        let app = spawn_app(backend).await;
         let author = app.student("dq2c");
         let asker = staff(&app, "mo1a", Role::Moderator);
         let class = new_class(&app, "CS 2150", &[&author]);
@@ -768,12 +769,47 @@ backend_test!(
             "a threat sent by text",
         );
         let request = ask(&app, &asker, &sent.id, "A complaint from the deans office").await;
+        // A classmate has the class open.
+        let classmate = app.student("cm3c");
+        common_grounds::classes::enroll(
+            &mut app.conn(),
+            &classmate.user.id,
+            &class.id,
+            clock::now(),
+        )
+        .unwrap();
+        let mut stream = crate::common::sse::EventStream::open(
+            &classmate.client,
+            &app.url(&format!("/classes/{}/events", class.id)),
+            None,
+        )
+        .await;
 
         // Act: the author deletes it (no replies, no reports).
         let r = author
             .post(&app, &page, &format!("/messages/{}/delete", sent.id), &[])
             .await;
         assert_eq!(r.status().as_u16(), 303);
+
+        // Assert: the classmate's open page drops it, as a reload does, as
+        // for any message deleted with nothing under it: a "[deleted]" kept
+        // in place would tell the class someone is asking who wrote it.
+        let frame = stream
+            .next_frame(std::time::Duration::from_secs(30))
+            .await
+            .expect("the delete reaches the open page");
+        let data: serde_json::Value = serde_json::from_str(&frame.data).unwrap();
+        assert_eq!(data["message"], serde_json::json!(sent.id.to_string()));
+        assert!(data["html"].is_null(), "{data}");
+        // Nor does the author's export list it, as for any such delete.
+        let response = author
+            .client
+            .get(app.url("/account/export"))
+            .send()
+            .await
+            .unwrap();
+        let export = response.text().await.unwrap();
+        assert!(!export.contains(sent.id.as_str()), "{export}");
 
         // Assert: gone from the class, but the request still waits, with the
         // text its author deleted, on every staff member's list.

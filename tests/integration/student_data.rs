@@ -1156,5 +1156,36 @@ backend_test!(
             .first(&mut conn)
             .unwrap();
         assert_eq!(name.as_deref(), Some("Snap"));
+
+        // The export page's reads run between the snapshot's BEGIN and its
+        // COMMIT (the download counter's write comes before, on its own).
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("sn5p");
+        app.queries.record();
+        let (status, _) = me.get(&app, "/account/export").await;
+        let ran = app.queries.take_recorded();
+        assert_eq!(status, 200);
+        let reads = ran
+            .iter()
+            .position(|q| q.contains("message_revisions"))
+            .unwrap_or_else(|| panic!("no read of kept versions: {ran:#?}"));
+        let begin = ran[..reads]
+            .iter()
+            .rposition(|q| q.starts_with("BEGIN"))
+            .unwrap_or_else(|| panic!("no snapshot begun: {ran:#?}"));
+        // Not the counter's write transaction, which has ended by then.
+        assert!(!ran[begin].contains("IMMEDIATE"), "{ran:#?}");
+        assert!(
+            !ran[begin..reads].iter().any(|q| q.starts_with("COMMIT")),
+            "{ran:#?}"
+        );
+        let commit = ran
+            .iter()
+            .rposition(|q| q.starts_with("COMMIT"))
+            .unwrap_or_else(|| panic!("no commit: {ran:#?}"));
+        assert!(begin < reads && reads < commit, "{ran:#?}");
+        if matches!(backend, Backend::Postgres) {
+            assert!(ran[begin].contains("REPEATABLE READ READ ONLY"), "{ran:#?}");
+        }
     }
 );
