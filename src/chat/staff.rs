@@ -40,10 +40,12 @@ pub fn hide(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usiz
     };
     super::flags::dismiss_waiting_reports(tx, id, now)?;
     let conn: &mut DbConn = tx;
+    // A hidden thread leaves the pins (a restore does not pin it again).
     let n = diesel::update(class_messages::table.find(id))
         .set((
             class_messages::hidden.eq(true),
             class_messages::updated_at.eq(now),
+            class_messages::pinned_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
     if !message.hidden {

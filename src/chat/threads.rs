@@ -1218,11 +1218,16 @@ fn root_page(
         };
         query = match (page.sort, page.before) {
             (Sort::Top, cursor) => {
-                let query = query.then_order_by((
-                    class_messages::vote_count.desc(),
-                    class_messages::last_activity_at.desc(),
-                    class_messages::id.desc(),
-                ));
+                // What the class voted up and a moderator hid, or its author
+                // or a moderator removed, is not among the best.
+                let query = query
+                    .filter(class_messages::hidden.eq(false))
+                    .filter(class_messages::deleted.eq(false))
+                    .then_order_by((
+                        class_messages::vote_count.desc(),
+                        class_messages::last_activity_at.desc(),
+                        class_messages::id.desc(),
+                    ));
                 match cursor {
                     Some(cursor) => {
                         let votes = cursor.votes.unwrap_or(0);

@@ -627,6 +627,50 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_hidden_or_removed_thread_leaves_top_and_the_pins(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let student = app.student("stdn2x");
+        let moderator = staff(&app, "modr2x", Role::Moderator);
+        let class = new_class(&app, "CS 2100", &[&student, &moderator]);
+        let voted_up = thread(&app, &class, &student.user, "Voted up, then hidden", 30);
+        let plain = thread(&app, &class, &student.user, "A plain question", 20);
+        let pinned = thread(&app, &class, &student.user, "Pinned, then removed", 10);
+        diesel::update(class_messages::table.find(&voted_up.id))
+            .set(class_messages::vote_count.eq(9))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (status, body) = pin(&app, &moderator, &pinned, "pin").await;
+        assert_eq!(status, 303, "{body}");
+        let act = |id: &MessageId, action: &str| format!("/admin/messages/{id}/{action}");
+
+        // Act: a moderator hides the thread the class voted up, and
+        // removes the pinned one.
+        for (id, action) in [(&voted_up.id, "hide"), (&pinned.id, "delete")] {
+            let r = moderator
+                .post(
+                    &app,
+                    "/admin/flags",
+                    &act(id, action),
+                    &[("category", "spam")],
+                )
+                .await;
+            assert_eq!(r.status().as_u16(), 303, "{action}");
+        }
+
+        // Assert: neither heads "Top" any more, and the pin is freed.
+        let (_, top) = student
+            .get(&app, &format!("{}?sort=top", list_path(&class)))
+            .await;
+        assert_eq!(thread_order(&top), ids(&[&plain]), "{top}");
+        assert!(stored(&app, &pinned.id).pinned_at.is_none());
+        assert_eq!(count(&top, ".thread-row .badge.pinned"), 0);
+        // The latest-activity order still lists the hidden one, as hidden.
+        let (_, latest) = student.get(&app, &list_path(&class)).await;
+        assert!(thread_order(&latest).contains(&voted_up.id.to_string()));
+    }
+);
+
 // ---------------------------------------------------------------- 4. live
 
 backend_test!(
