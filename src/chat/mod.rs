@@ -336,8 +336,6 @@ pub fn tombstone(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult
             class_messages::deleted.eq(true),
             class_messages::content.eq(""),
             class_messages::updated_at.eq(now),
-            // A "[deleted]" thread is no longer worth a place in the pins.
-            class_messages::pinned_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)
 }

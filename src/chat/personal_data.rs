@@ -397,7 +397,6 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
         class_messages::user_id.eq(None::<String>),
         class_messages::content.eq(""),
         class_messages::deleted.eq(true),
-        class_messages::pinned_at.eq(None::<NaiveDateTime>),
     ))
     .execute(&mut **tx)?;
     erased.messages_kept_as_placeholders = erased.messages_kept_as_evidence
@@ -407,7 +406,6 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
                 class_messages::content.eq(""),
                 class_messages::anonymous_identifier.eq(PLACEHOLDER_PSEUDONYM),
                 class_messages::deleted.eq(true),
-                class_messages::pinned_at.eq(None::<NaiveDateTime>),
             ))
             .execute(&mut **tx)?;
     // Their reports go with the account; keep the counts true: only a report

@@ -125,8 +125,13 @@ pub fn remove(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<us
     super::flags::dismiss_reports(tx, id, now)?;
     let n = super::tombstone(tx, id, now)?;
     let conn: &mut DbConn = tx;
+    // A removed thread leaves the pins too (an author's own delete does
+    // not: a pin is a moderator's to lift, and is audited).
     diesel::update(class_messages::table.find(id))
-        .set(class_messages::hidden.eq(false))
+        .set((
+            class_messages::hidden.eq(false),
+            class_messages::pinned_at.eq(None::<NaiveDateTime>),
+        ))
         .execute(conn)?;
     events::record(tx, &message, EventKind::Delete, now)?;
     crate::notifications::chat::message_gone(tx, id, now)?;

@@ -1219,15 +1219,22 @@ fn root_page(
         query = match (page.sort, page.before) {
             (Sort::Top, cursor) => {
                 // What the class voted up and a moderator hid, or its author
-                // or a moderator removed, is not among the best.
-                let query = query
-                    .filter(class_messages::hidden.eq(false))
-                    .filter(class_messages::deleted.eq(false))
-                    .then_order_by((
-                        class_messages::vote_count.desc(),
-                        class_messages::last_activity_at.desc(),
-                        class_messages::id.desc(),
-                    ));
+                // or a moderator removed, is not among the best; nor is one
+                // held for review (shown as hidden where it shows at all: in
+                // "Top" among hidden ones gone, it would read as held).
+                // Pinned threads head it whatever, as every order.
+                let best: ListCond<_> = Box::new(
+                    class_messages::hidden
+                        .eq(false)
+                        .and(class_messages::deleted.eq(false))
+                        .and(class_messages::held.eq(false))
+                        .nullable(),
+                );
+                let query = query.filter(unless_pinned(best)).then_order_by((
+                    class_messages::vote_count.desc(),
+                    class_messages::last_activity_at.desc(),
+                    class_messages::id.desc(),
+                ));
                 match cursor {
                     Some(cursor) => {
                         let votes = cursor.votes.unwrap_or(0);

@@ -631,11 +631,23 @@ backend_test!(
     async fn a_hidden_or_removed_thread_leaves_top_and_the_pins(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let student = app.student("stdn2x");
+        let reader = app.student("rdr2x");
         let moderator = staff(&app, "modr2x", Role::Moderator);
-        let class = new_class(&app, "CS 2100", &[&student, &moderator]);
+        let class = new_class(&app, "CS 2100", &[&student, &reader, &moderator]);
         let voted_up = thread(&app, &class, &student.user, "Voted up, then hidden", 30);
         let plain = thread(&app, &class, &student.user, "A plain question", 20);
         let pinned = thread(&app, &class, &student.user, "Pinned, then removed", 10);
+        // Voted up, then edited into held under a reply: shown to the class
+        // as hidden, which in "Top" (hidden ones gone) would read as held.
+        let held = thread(&app, &class, &student.user, "Voted up, then held", 40);
+        reply(&app, &reader.user, &held, "A reply under it");
+        diesel::update(class_messages::table.find(&held.id))
+            .set((
+                class_messages::held.eq(true),
+                class_messages::vote_count.eq(7),
+            ))
+            .execute(&mut app.conn())
+            .unwrap();
         diesel::update(class_messages::table.find(&voted_up.id))
             .set(class_messages::vote_count.eq(9))
             .execute(&mut app.conn())
@@ -658,16 +670,39 @@ backend_test!(
             assert_eq!(r.status().as_u16(), 303, "{action}");
         }
 
-        // Assert: neither heads "Top" any more, and the pin is freed.
-        let (_, top) = student
+        // Assert: none of them is in "Top" (the held one neither, to a
+        // classmate), and the pin is freed.
+        let (_, top) = reader
             .get(&app, &format!("{}?sort=top", list_path(&class)))
             .await;
         assert_eq!(thread_order(&top), ids(&[&plain]), "{top}");
         assert!(stored(&app, &pinned.id).pinned_at.is_none());
         assert_eq!(count(&top, ".thread-row .badge.pinned"), 0);
         // The latest-activity order still lists the hidden one, as hidden.
-        let (_, latest) = student.get(&app, &list_path(&class)).await;
+        let (_, latest) = reader.get(&app, &list_path(&class)).await;
         assert!(thread_order(&latest).contains(&voted_up.id.to_string()));
+
+        // A pin is a moderator's to lift: its author deleting the pinned
+        // first message of a thread with replies leaves it pinned, heading
+        // "Top" as every order.
+        let kept = thread(&app, &class, &student.user, "Syllabus questions", 50);
+        reply(&app, &reader.user, &kept, "Where is the syllabus?");
+        let (status, body) = pin(&app, &moderator, &kept, "pin").await;
+        assert_eq!(status, 303, "{body}");
+        let r = student
+            .post(
+                &app,
+                &list_path(&class),
+                &format!("/messages/{}/delete", kept.id),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert!(stored(&app, &kept.id).pinned_at.is_some());
+        let (_, top) = reader
+            .get(&app, &format!("{}?sort=top", list_path(&class)))
+            .await;
+        assert_eq!(thread_order(&top), ids(&[&kept, &plain]), "{top}");
     }
 );
 
