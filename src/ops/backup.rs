@@ -528,18 +528,26 @@ fn refuse_if_connected(raw: &str) -> anyhow::Result<()> {
         n: i64,
     }
     let mut conn = db::Manager::new(DatabaseUrl::Postgres(raw.to_string())).establish()?;
-    let others: Others = diesel::sql_query(
-        "SELECT count(*) AS n FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .get_result(&mut conn)?;
-    if others.n > 0 {
-        bail!(
-            "{} other session(s) are connected to this database (a running server, cron or a psql); stop them, then restore",
-            others.n
-        );
+    // A session that has just closed (a psql quit a moment ago) can stay
+    // listed for a few milliseconds: look again for up to two seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let others: Others = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .get_result(&mut conn)?;
+        if others.n == 0 {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            bail!(
+                "{} other session(s) are connected to this database (a running server, cron or a psql); stop them, then restore",
+                others.n
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    Ok(())
 }
 
 /// What a restored database no longer carries over from its snapshot.
