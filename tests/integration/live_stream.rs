@@ -97,6 +97,15 @@ pub fn message_with(app: &TestApp, text: &str) -> MessageId {
         .unwrap()
 }
 
+/// The html of the frame about `id` among (message, html) pairs.
+fn html_in(frames: &[(String, String)], id: &MessageId) -> String {
+    frames
+        .iter()
+        .find(|(m, _)| m == id.as_str())
+        .map(|(_, html)| html.clone())
+        .unwrap_or_else(|| panic!("no frame for {id}: {frames:?}"))
+}
+
 fn data_of(frame: &Frame) -> serde_json::Value {
     serde_json::from_str(&frame.data).unwrap_or_else(|e| panic!("{e}: {}", frame.data))
 }
@@ -808,13 +817,7 @@ backend_test!(
         // Assert: B's open page hears of the question, the new answer (now
         // badged) and the old one (badge gone), as a reload would show them.
         let frames = frames_by_message(stream.frames(3, WAIT).await);
-        let html_of = |id: &MessageId| {
-            frames
-                .iter()
-                .find(|(m, _)| m == id.as_str())
-                .map(|(_, html)| html.clone())
-                .unwrap_or_else(|| panic!("no frame for {id}: {frames:?}"))
-        };
+        let html_of = |id: &MessageId| html_in(&frames, id);
         assert!(html_of(&second).contains("badge answered"), "{frames:?}");
         // And names no author: neither who asked nor who answered.
         for who in [&a, &b] {
@@ -844,12 +847,10 @@ backend_test!(
             .await;
         assert_eq!(edited.status().as_u16(), 303);
         // (The long wait only when a frame is late: on a loaded machine.)
-        let frames = frames_by_message(stream.frames(2, LONG_WAIT).await);
-        let question = frames
-            .iter()
-            .find(|(m, _)| m == thread.as_str())
-            .map(|(_, html)| html.clone())
-            .unwrap_or_else(|| panic!("no frame for the question: {frames:?}"));
+        let question = html_in(
+            &frames_by_message(stream.frames(2, LONG_WAIT).await),
+            &thread,
+        );
         assert!(
             question.contains("answer-first") && question.contains("Two pages of notes"),
             "{question}"
@@ -867,12 +868,10 @@ backend_test!(
             )
             .await;
         assert_eq!(hidden.status().as_u16(), 303);
-        let frames = frames_by_message(stream.frames(2, LONG_WAIT).await);
-        let question = frames
-            .iter()
-            .find(|(m, _)| m == thread.as_str())
-            .map(|(_, html)| html.clone())
-            .unwrap_or_else(|| panic!("no frame for the question: {frames:?}"));
+        let question = html_in(
+            &frames_by_message(stream.frames(2, LONG_WAIT).await),
+            &thread,
+        );
         assert!(!question.contains("Two pages of notes"), "{question}");
     }
 );

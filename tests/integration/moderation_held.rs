@@ -83,6 +83,41 @@ async fn post(
     (status, body)
 }
 
+/// A class where nam3c goes by "angela", with sta1a's thread "Who has the
+/// lab notes" and rep2b's reply to it, "Try the desk" (the app with its
+/// background jobs: live pages hear of changes through them).
+struct LabNotes {
+    app: TestApp,
+    starter: Student,
+    replier: Student,
+    named: Student,
+    class: ClassId,
+    root: MessageId,
+    reply: MessageId,
+}
+
+async fn lab_notes(backend: Backend) -> LabNotes {
+    let app = spawn_app(backend).await;
+    let starter = app.student("sta1a");
+    let replier = app.student("rep2b");
+    let named = app.student("nam3c");
+    set_display_name(&app, &named, "angela");
+    let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
+    post(&app, &starter, &class, "Who has the lab notes", None, false).await;
+    let root = message_with(&app, "Who has the lab notes");
+    post(&app, &replier, &class, "Try the desk", Some(&root), false).await;
+    let reply = message_with(&app, "Try the desk");
+    LabNotes {
+        app,
+        starter,
+        replier,
+        named,
+        class,
+        root,
+        reply,
+    }
+}
+
 /// The value of the form field `name` on a page (a hidden field included).
 fn field_in(html: &str, name: &str) -> Option<String> {
     let doc = scraper::Html::parse_document(html);
@@ -799,16 +834,15 @@ backend_test!(
     async fn a_reply_edited_into_held_with_nothing_under_it_leaves_open_pages(backend: Backend) {
         // Arrange: a thread with one reply, nothing under it, and a
         // classmate's page open on the class.
-        let app = spawn_app(backend).await;
-        let starter = app.student("sta1a");
-        let replier = app.student("rep2b");
-        let named = app.student("nam3c");
-        set_display_name(&app, &named, "angela");
-        let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
-        post(&app, &starter, &class, "Who has the lab notes", None, false).await;
-        let root = message_with(&app, "Who has the lab notes");
-        post(&app, &replier, &class, "Try the desk", Some(&root), false).await;
-        let reply = message_with(&app, "Try the desk");
+        let LabNotes {
+            app,
+            starter,
+            replier,
+            named: _,
+            class,
+            root,
+            reply,
+        } = lab_notes(backend).await;
         let mut stream = EventStream::open(
             &starter.client,
             &app.url(&format!("/classes/{class}/events")),
@@ -832,18 +866,12 @@ backend_test!(
 
         // Assert: the open page is told the reply is gone, as a reload has
         // it, not that a moderator hid it (which would say it is held).
-        let frame = loop {
-            let frame = stream
-                .next_frame(WAIT)
-                .await
-                .expect("the edit reaches the open page");
-            if frame.data.contains(reply.as_str()) {
-                break frame;
-            }
-        };
-        let data: serde_json::Value = serde_json::from_str(&frame.data).unwrap();
+        let data = stream
+            .data_about(reply.as_str(), WAIT)
+            .await
+            .expect("the edit reaches the open page");
         assert!(data["html"].is_null(), "{data}");
-        assert!(!frame.data.contains("hidden by moderation"), "{data}");
+        assert!(!data.to_string().contains("hidden by moderation"), "{data}");
         assert!(!data["row"].is_null(), "the thread itself stays: {data}");
         let (_, thread) = starter.get(&app, &page).await;
         assert!(!thread.contains("hidden by moderation"), "{thread}");
@@ -854,16 +882,15 @@ backend_test!(
     async fn a_message_held_above_the_viewers_own_held_reply_stays_on_their_page(backend: Backend) {
         // Arrange: a reply, and under it the viewer's own reply, held (it
         // names a classmate): the viewer's page shows the one above it.
-        let app = spawn_app(backend).await;
-        let starter = app.student("sta1a");
-        let replier = app.student("rep2b");
-        let named = app.student("nam3c");
-        set_display_name(&app, &named, "angela");
-        let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
-        post(&app, &starter, &class, "Who has the lab notes", None, false).await;
-        let root = message_with(&app, "Who has the lab notes");
-        post(&app, &replier, &class, "Try the desk", Some(&root), false).await;
-        let reply = message_with(&app, "Try the desk");
+        let LabNotes {
+            app,
+            starter,
+            replier,
+            named: _,
+            class,
+            root,
+            reply,
+        } = lab_notes(backend).await;
         post(&app, &starter, &class, "ANGELA said so", Some(&reply), true).await;
         let mine = message_with(&app, "ANGELA said so");
         assert!(held_state(&app, &mine).0);
@@ -888,16 +915,10 @@ backend_test!(
 
         // Assert: the viewer's open page keeps it, as hidden, as the
         // viewer's reload does (their own held reply is under it).
-        let frame = loop {
-            let frame = stream
-                .next_frame(WAIT)
-                .await
-                .expect("the edit reaches the open page");
-            if frame.data.contains(reply.as_str()) {
-                break frame;
-            }
-        };
-        let data: serde_json::Value = serde_json::from_str(&frame.data).unwrap();
+        let data = stream
+            .data_about(reply.as_str(), WAIT)
+            .await
+            .expect("the edit reaches the open page");
         assert!(
             data["html"]
                 .as_str()
@@ -913,17 +934,16 @@ backend_test!(
     async fn a_released_answer_comes_back_under_its_question_live(backend: Backend) {
         // Arrange: a reply marked as its thread's answer, then edited into
         // held (it names a classmate).
-        let app = spawn_app(backend).await;
-        let starter = app.student("sta1a");
-        let replier = app.student("rep2b");
-        let named = app.student("nam3c");
-        set_display_name(&app, &named, "angela");
+        let LabNotes {
+            app,
+            starter,
+            replier,
+            named: _,
+            class,
+            root,
+            reply,
+        } = lab_notes(backend).await;
         let moderator = staff(&app, "mod4d", Role::Moderator);
-        let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
-        post(&app, &starter, &class, "Who has the lab notes", None, false).await;
-        let root = message_with(&app, "Who has the lab notes");
-        post(&app, &replier, &class, "Try the desk", Some(&root), false).await;
-        let reply = message_with(&app, "Try the desk");
         let page = format!("/classes/{class}/threads/{root}");
         let marked = starter
             .post(
@@ -965,16 +985,10 @@ backend_test!(
         assert_eq!(released.status().as_u16(), 303);
 
         // Assert: the question is redrawn on open pages with its answer box.
-        let frame = loop {
-            let frame = stream
-                .next_frame(WAIT)
-                .await
-                .expect("the question is redrawn");
-            let data: serde_json::Value = serde_json::from_str(&frame.data).unwrap();
-            if data["message"] == serde_json::json!(root.to_string()) {
-                break data;
-            }
-        };
+        let frame = stream
+            .data_about(root.as_str(), WAIT)
+            .await
+            .expect("the question is redrawn");
         let html = frame["html"].as_str().unwrap_or_default();
         assert!(
             html.contains("answer-first") && html.contains("has them"),
@@ -986,16 +1000,15 @@ backend_test!(
 backend_test!(
     async fn a_reply_held_under_replies_is_counted_as_on_the_list(backend: Backend) {
         // Arrange: a reply with a reply under it.
-        let app = spawn_app(backend).await;
-        let starter = app.student("sta1a");
-        let replier = app.student("rep2b");
-        let named = app.student("nam3c");
-        set_display_name(&app, &named, "angela");
-        let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
-        post(&app, &starter, &class, "Who has the lab notes", None, false).await;
-        let root = message_with(&app, "Who has the lab notes");
-        post(&app, &replier, &class, "Try the desk", Some(&root), false).await;
-        let reply = message_with(&app, "Try the desk");
+        let LabNotes {
+            app,
+            starter,
+            replier,
+            named,
+            class,
+            root,
+            reply,
+        } = lab_notes(backend).await;
         post(&app, &named, &class, "Which desk?", Some(&reply), false).await;
 
         // Act: its author edits it to name a classmate, and confirms: held,

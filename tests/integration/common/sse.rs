@@ -84,6 +84,21 @@ impl EventStream {
         self.next_frame_by(Instant::now() + wait).await
     }
 
+    /// The data of the next frame about `message` (its `message` field),
+    /// past frames about others, within `wait`; None if none came.
+    pub async fn data_about(&mut self, message: &str, wait: Duration) -> Option<serde_json::Value> {
+        let deadline = Instant::now() + wait;
+        while let Some(frame) = self.next_frame_by(deadline).await {
+            let Ok(data) = serde_json::from_str::<serde_json::Value>(&frame.data) else {
+                continue;
+            };
+            if data["message"] == message {
+                return Some(data);
+            }
+        }
+        None
+    }
+
     /// Frames until `n` of them arrived or `wait` ran out.
     pub async fn frames(&mut self, n: usize, wait: Duration) -> Vec<Frame> {
         let deadline = Instant::now() + wait;
