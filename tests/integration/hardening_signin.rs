@@ -807,18 +807,23 @@ backend_test!(
         let domains = [("ALLOWED_EMAIL_DOMAINS", "virginia.edu,example.edu")];
         let app = spawn_app_with(TestDb::with_schema(backend), TestMail::Memory, &domains).await;
         let blocker = app.student("blk9a");
-        blocker
+        let blocked = blocker
             .post(&app, "/friends", "/friends/ghost9/block", &[])
             .await;
+        assert_eq!(blocked.status().as_u16(), 303);
+        let stored_email = || -> String {
+            common_grounds::db::schema::users::table
+                .filter(common_grounds::db::schema::users::computing_id.eq("ghost9"))
+                .select(common_grounds::db::schema::users::email)
+                .first(&mut *app.conn())
+                .unwrap()
+        };
+        // The block made the account, at the first allowed domain.
+        assert_eq!(stored_email(), "ghost9@virginia.edu");
 
         app.sign_in("ghost9@example.edu").await;
 
-        let email: String = common_grounds::db::schema::users::table
-            .filter(common_grounds::db::schema::users::computing_id.eq("ghost9"))
-            .select(common_grounds::db::schema::users::email)
-            .first(&mut *app.conn())
-            .unwrap();
-        assert_eq!(email, "ghost9@example.edu");
+        assert_eq!(stored_email(), "ghost9@example.edu");
         let (_, account) = app.get_html("/account").await;
         assert!(!account.contains("ghost9@virginia.edu"), "{account}");
     }

@@ -989,6 +989,7 @@ backend_test!(
             .data_about(root.as_str(), WAIT)
             .await
             .expect("the question is redrawn");
+        crate::live_stream::assert_names_no_one(&frame.to_string(), &[&starter, &replier]);
         let html = frame["html"].as_str().unwrap_or_default();
         assert!(
             html.contains("answer-first") && html.contains("has them"),

@@ -349,6 +349,43 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_hide_email_gives_the_moderators_reason_once(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.connect();
+        let a = UserBuilder::new("aaa1a").insert(&mut conn);
+        let b = UserBuilder::new("bbb2b").insert(&mut conn);
+        let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+        let sent = replies(&mut conn, &class, &a, &b, 1, campus(7, 12, 0));
+        let reply = &sent[0].0;
+        let at = campus(7, 12, 5);
+        // A moderator hid B's reply, with words for its author.
+        let notice = Notice::new(&b.id, Kind::MessageHidden, at)
+            .about_message(&class.id, reply.thread_root_id.as_ref().unwrap(), &reply.id)
+            .with_detail(Some("Please keep prices out of the chat"));
+        assert!(db::write_tx(&mut conn, |tx| notes::notify(tx, &notice)).unwrap());
+
+        let queued =
+            email::run_once(&mut conn, &mail(), at + chrono::Duration::seconds(5)).unwrap();
+
+        // The email says it as the inbox does: "Reason: " and the words, once.
+        assert_eq!(queued.immediate, 1, "{queued:?}");
+        let (text, html): (String, String) = email_outbox::table
+            .filter(email_outbox::to_address.eq(&b.email))
+            .select((email_outbox::body_text, email_outbox::body_html))
+            .first(&mut conn)
+            .unwrap();
+        for body in [&text, &html] {
+            assert_eq!(
+                body.matches("Reason: Please keep prices out of the chat")
+                    .count(),
+                1,
+                "{body}"
+            );
+        }
+    }
+);
+
+backend_test!(
     async fn a_reply_after_the_hour_waits_for_tomorrows_digest(backend: Backend) {
         // Arrange: a 9 AM digest, nothing waiting at 9, a reply that evening.
         let db = TestDb::with_schema(backend);
