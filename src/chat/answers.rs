@@ -104,12 +104,12 @@ pub fn mark(
             .execute(&mut **tx)?;
         let before = root.answer_id.clone();
         let root = super::find(tx, &root_id)?.ok_or(ChatError::MessageNotFound)?;
-        events::record(tx, &root, EventKind::Edit, now)?;
+        events::record_alone(tx, &root, EventKind::Edit, now)?;
         // The replies it changes too: the new answer gains its badge, the old
         // one loses it, on every open page as on a reload.
         for changed in [answer, before.as_ref()].into_iter().flatten() {
             if let Some(reply) = super::find(tx, changed)? {
-                events::record(tx, &reply, EventKind::Edit, now)?;
+                events::record_alone(tx, &reply, EventKind::Edit, now)?;
             }
         }
         if actor.role.is_staff() && root.user_id.as_ref() != Some(&actor.id) {

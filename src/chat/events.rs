@@ -89,16 +89,42 @@ struct NewRow<'a> {
 /// Records that `kind` happened to `message`, in the writer's transaction, and
 /// on PostgreSQL queues the `NOTIFY` that commit delivers. The class lock is
 /// taken here too (a no-op when the writer already holds it, as it should).
-/// Every chat writer calls this, so the search index is kept in step here too
-/// (`search::sync`): one hook, and a new writer cannot forget it.
+/// Every chat writer calls this (or `record_alone`), so the search index is
+/// kept in step here too (`search::sync`): one hook, and a new writer cannot
+/// forget it.
 /// A held message records nothing a classmate's stream could carry: no row,
 /// no `NOTIFY` (0 is returned), except the `Hide` that takes a message edited
 /// into held off the pages that showed it. The search index lets it go either way.
-/// A change to a reply that is its thread's marked answer records an `Edit`
-/// of the thread's first message too, which shows the answer under it: open
-/// pages redraw that box (gone with a hidden or deleted answer, new words
-/// after an edit), whichever writer made the change.
+/// A change to a reply that is its thread's marked answer (an edit, a hide,
+/// a restore, a delete, a held answer released) records an `Edit` of the
+/// thread's first message too, which shows the answer under it: open pages
+/// redraw that box, whichever writer made the change.
 pub fn record(
+    tx: &mut Tx,
+    message: &ClassMessage,
+    kind: EventKind,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    let seq = record_alone(tx, message, kind, now)?;
+    if let Some(thread_id) = message.thread_root_id.as_ref().filter(|_| seq != 0) {
+        if shows_as_answer(tx, thread_id, &message.id)? {
+            insert(
+                tx,
+                &message.class_id,
+                thread_id,
+                thread_id,
+                EventKind::Edit,
+                now,
+            )?;
+        }
+    }
+    Ok(seq)
+}
+
+/// `record`, without looking at the thread's answer box: for a new thread or
+/// reply (nobody's answer yet) and for marking an answer, which records the
+/// thread's first message itself.
+pub fn record_alone(
     tx: &mut Tx,
     message: &ClassMessage,
     kind: EventKind,
@@ -110,46 +136,18 @@ pub fn record(
         return Ok(0);
     }
     let thread_id = message.thread_root_id.as_ref().unwrap_or(&message.id);
-    let seq = insert(tx, &message.class_id, thread_id, &message.id, kind, now)?;
-    // (A `Reply` too: a held answer released to the class.)
-    let changes_shown_answer = kind != EventKind::Thread && message.thread_root_id.is_some();
-    if changes_shown_answer && answer_box_needs_redraw(tx, thread_id, &message.id, now)? {
-        insert(
-            tx,
-            &message.class_id,
-            thread_id,
-            thread_id,
-            EventKind::Edit,
-            now,
-        )?;
-    }
-    Ok(seq)
+    insert(tx, &message.class_id, thread_id, &message.id, kind, now)
 }
 
-/// Whether `reply` is the answer the thread's first message shows, and that
-/// first message has no event from this change yet (marking an answer
-/// records the first message's own).
-fn answer_box_needs_redraw(
-    tx: &mut Tx,
-    thread_id: &MessageId,
-    reply: &MessageId,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
+/// Whether `reply` is the answer the thread's first message shows.
+fn shows_as_answer(tx: &mut Tx, thread_id: &MessageId, reply: &MessageId) -> QueryResult<bool> {
     let conn: &mut DbConn = tx;
-    let (answers, redrawn): (bool, bool) = diesel::select((
-        diesel::dsl::exists(
-            class_messages::table
-                .find(thread_id)
-                .filter(class_messages::answer_id.eq(reply)),
-        ),
-        diesel::dsl::exists(
-            chat_events::table
-                .filter(chat_events::message_id.eq(thread_id))
-                .filter(chat_events::created_at.eq(now)),
-        ),
+    diesel::select(diesel::dsl::exists(
+        class_messages::table
+            .find(thread_id)
+            .filter(class_messages::answer_id.eq(reply)),
     ))
-    .get_result(conn)?;
-    Ok(answers && !redrawn)
+    .get_result(conn)
 }
 
 /// Writes one event row and, on PostgreSQL, queues its `NOTIFY`.

@@ -177,7 +177,8 @@ pub fn post_confirming(
                 EventKind::Reply
             }
         };
-        events::record(tx, &message, kind, at)?;
+        // New: nobody's answer yet.
+        events::record_alone(tx, &message, kind, at)?;
         Ok(Written::Message(Box::new(message)))
     });
     posted.and_then(Written::message)
