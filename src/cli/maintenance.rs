@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use clap::Subcommand;
 
 use super::{open_existing, refuse_missing};
@@ -41,6 +43,15 @@ pub enum BackupCommand {
         to: String,
         #[arg(long)]
         force: bool,
+        /// The database whose audit log says which accounts were erased
+        /// since the snapshot (default DATABASE_URL, the live one): each is
+        /// erased again in the restored database.
+        #[arg(long, value_name = "URL")]
+        erasures_from: Option<String>,
+        /// The live database is lost, so its erasures cannot be read: restore
+        /// anyway, and erase again by hand (README, Backups).
+        #[arg(long, conflicts_with = "erasures_from")]
+        erasures_lost: bool,
     },
 }
 
@@ -100,14 +111,77 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
                 anyhow::bail!("FAILED: {}: {}", file.display(), diffs.join("; "))
             }
         }
-        BackupCommand::Restore { file, to, force } => {
+        BackupCommand::Restore {
+            file,
+            to,
+            force,
+            erasures_from,
+            erasures_lost,
+        } => {
             let target = crate::config::DatabaseUrl::parse(&to)?;
+            // Which accounts were erased since the snapshot, read before
+            // anything is restored; never from the database being replaced,
+            // whose list a failure half way would lose.
+            let erasures = if erasures_lost {
+                None
+            } else {
+                let from = match erasures_from {
+                    Some(url) => crate::config::DatabaseUrl::parse(&url)
+                        .context("--erasures-from is not a database URL")?,
+                    None => config.database.url.clone(),
+                };
+                for live in [&from, &config.database.url] {
+                    if backup::same_database(live, &target).unwrap_or(false) {
+                        anyhow::bail!(
+                            "{} is the live database, which this restore would replace, and the accounts erased since the snapshot are read from it: restore into a new database, then switch the service to it (README, Backups); nothing was restored",
+                            target.redacted()
+                        );
+                    }
+                }
+                let erasures = backup::erasures_in(&from).with_context(|| {
+                    format!(
+                        "the accounts erased since the snapshot are read first, from {} (the live database: DATABASE_URL, or --erasures-from URL; if it is lost, --erasures-lost, then README, Backups); nothing was restored",
+                        from.redacted()
+                    )
+                })?;
+                Some((from, erasures))
+            };
             eprintln!(
                 "backup: restoring {} into {} ...",
                 file.display(),
                 target.redacted()
             );
             let diffs = backup::restore(&file, &target, force)?;
+            if let Some((from, erasures)) = &erasures {
+                let failed = || {
+                    format!("restored, but the accounts erased since the snapshot could not be erased again in {}: do not serve it; once the cause is mended, restore again with --force", target.redacted())
+                };
+                let mut again = backup::erase_again(from, &target, erasures, crate::clock::now())
+                    .with_context(failed)?;
+                // A service started too early may have erased an account
+                // since the list was read: erase it too.
+                let now_listed = backup::erasures_now(from).with_context(failed)?;
+                if now_listed.len() != erasures.len() {
+                    let more = backup::erase_again(from, &target, &now_listed, crate::clock::now())
+                        .with_context(failed)?;
+                    again.erased.accounts += more.erased.accounts;
+                    again.erased.logged_only += more.erased.logged_only;
+                    println!("backup: {} is in use again: stop the service before switching to the restored database", from.redacted());
+                }
+                for version in &again.migrations {
+                    println!("backup: applied {version} to the restored database (its snapshot is older than this program)");
+                }
+                println!(
+                    "backup: erased again {} account(s) that {} says were erased since the snapshot; logged {} other erasure(s) it holds, so a later restore carries them on",
+                    again.erased.accounts,
+                    from.redacted(),
+                    again.erased.logged_only
+                );
+            } else {
+                println!(
+                    "backup: --erasures-lost: no account was erased again; erase by hand every account erased since the snapshot (README, Backups)"
+                );
+            }
             // Settled whatever the comparison says: a restored database
             // switched to anyway must not revive ended sessions.
             let settled = backup::settle_restored(&target, crate::clock::now())?;

@@ -615,6 +615,26 @@ pub fn pending_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     .map_err(|e| DbError::Migration(e.to_string()))
 }
 
+/// The newest migration this program knows for `backend` ("sqlite" or
+/// "postgres"), as Diesel records its version: a database whose newest
+/// version is past it was made by a newer program.
+pub fn newest_known_migration(backend: &str) -> Result<Option<String>, DbError> {
+    use diesel::migration::MigrationSource;
+    fn newest<B: diesel::backend::Backend>(
+        source: &impl MigrationSource<B>,
+    ) -> Result<Option<String>, DbError> {
+        let all = source
+            .migrations()
+            .map_err(|e| DbError::Migration(e.to_string()))?;
+        Ok(all.iter().map(|m| m.name().version().to_string()).max())
+    }
+    if backend == "postgres" {
+        newest::<diesel::pg::Pg>(&POSTGRES_MIGRATIONS)
+    } else {
+        newest::<diesel::sqlite::Sqlite>(&SQLITE_MIGRATIONS)
+    }
+}
+
 /// The advisory lock key migrations hold on PostgreSQL: a fixed number past
 /// `int4`, so no other lock (each a `hashtext` of a named key, an `int4`)
 /// can share it.

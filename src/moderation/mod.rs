@@ -174,6 +174,31 @@ pub fn record_erasure(
     .map(drop)
 }
 
+/// An account's erasure, as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    pub account: UserId,
+    pub at: NaiveDateTime,
+}
+
+/// Every account erasure in the log, once per account, oldest first: what a
+/// database restored from an earlier snapshot must erase again
+/// (`ops::backup::erase_again`). Only the columns every version of the log
+/// has, so an older database's log reads too.
+pub fn erasures(conn: &mut DbConn) -> QueryResult<Vec<Erasure>> {
+    let rows: Vec<(String, NaiveDateTime)> = audit_log::table
+        .filter(audit_log::action.eq(AuditAction::EraseAccount.as_str()))
+        .order((audit_log::created_at.asc(), audit_log::id.asc()))
+        .select((audit_log::target_id, audit_log::created_at))
+        .load(conn)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at)| UserId::parse(&id).map(|account| Erasure { account, at }))
+        .filter(|e| seen.insert(e.account.clone()))
+        .collect())
+}
+
 /// The newest entries first.
 pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEntry>> {
     audit_log::table

@@ -156,14 +156,20 @@ struct N {
 /// (`grant-role`, `cleanup`, `student`) start here, so none of them makes
 /// our tables in a database that was never ours.
 pub fn refuse_without_schema(url: &DatabaseUrl) -> anyhow::Result<()> {
-    let refused = || {
-        format!(
-            "{} holds no Common Grounds schema: check DATABASE_URL (a new database is set up by starting the server or by `common-grounds migrate`); nothing was written",
-            url.redacted()
-        )
-    };
+    if holds_our_schema(url)? {
+        return Ok(());
+    }
+    bail!(
+        "{} holds no Common Grounds schema: check DATABASE_URL (a new database is set up by starting the server or by `common-grounds migrate`); nothing was written",
+        url.redacted()
+    )
+}
+
+/// Whether `url` holds our migration history, read without writing
+/// anything (`refuse_without_schema`). A missing SQLite file holds none.
+fn holds_our_schema(url: &DatabaseUrl) -> anyhow::Result<bool> {
     let (mut conn, history) = match url {
-        DatabaseUrl::Sqlite(path) if !path.is_file() => bail!(refused()),
+        DatabaseUrl::Sqlite(path) if !path.is_file() => return Ok(false),
         DatabaseUrl::Sqlite(path) => (
             open_sqlite_plain(path)?,
             "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '__diesel_schema_migrations'",
@@ -178,7 +184,7 @@ pub fn refuse_without_schema(url: &DatabaseUrl) -> anyhow::Result<()> {
         .get_result(&mut conn)
         .with_context(read)?;
     if found.n == 0 {
-        bail!(refused());
+        return Ok(false);
     }
     // Another program that also uses Diesel has the same history table:
     // ours begins with our first migration.
@@ -187,10 +193,7 @@ pub fn refuse_without_schema(url: &DatabaseUrl) -> anyhow::Result<()> {
     ))
     .get_result(&mut conn)
     .with_context(read)?;
-    if ours.n == 0 {
-        bail!(refused());
-    }
-    Ok(())
+    Ok(ours.n > 0)
 }
 
 /// The version Diesel records for our first migration
@@ -534,7 +537,8 @@ fn refuse_if_connected(raw: &str) -> anyhow::Result<()> {
     loop {
         let others: Others = diesel::sql_query(
             "SELECT count(*) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND backend_type = 'client backend'",
         )
         .get_result(&mut conn)?;
         if others.n == 0 {
@@ -588,6 +592,166 @@ pub fn settle_restored(to: &DatabaseUrl, now: NaiveDateTime) -> anyhow::Result<S
     })?)
 }
 
+/// The accounts erased in `from`, by its audit log: read before a restore,
+/// so that the restored database erases them again (`erase_again`). A
+/// snapshot holds every student erased after it was taken; without this a
+/// restore would bring them back.
+///
+/// `from` must be at rest: a student could delete their account there after
+/// its log was read, and come back in the restored database. So a database a
+/// running server (or any program) has open is refused, as a restore's
+/// target is. It must be ours and hold accounts (`erase_again` checks that it
+/// is the snapshot's own database). It is read as it is (an SQLite file is
+/// not switched to WAL), so a snapshot file can be read too.
+pub fn erasures_in(from: &DatabaseUrl) -> anyhow::Result<Vec<crate::moderation::Erasure>> {
+    if !holds_our_schema(from)? {
+        bail!("{} holds no Common Grounds database", from.redacted());
+    }
+    match from {
+        DatabaseUrl::Sqlite(path) => refuse_if_in_use(path)?,
+        DatabaseUrl::Postgres(raw) => refuse_if_connected(raw)?,
+    }
+    let mut conn = open_as_is(from)?;
+    let accounts = db::count_rows(&mut conn, "users")
+        .with_context(|| format!("cannot read {}", from.redacted()))?;
+    if accounts == 0 {
+        bail!(
+            "{} holds no accounts: it is not the database the snapshot was taken of",
+            from.redacted()
+        );
+    }
+    read_erasures(&mut conn, from)
+}
+
+/// A connection to `url` that changes nothing by opening it.
+fn open_as_is(url: &DatabaseUrl) -> anyhow::Result<DbConn> {
+    match url {
+        DatabaseUrl::Sqlite(path) => open_sqlite_plain(path),
+        DatabaseUrl::Postgres(_) => Ok(db::Manager::new(url.clone()).establish()?),
+    }
+}
+
+fn read_erasures(
+    conn: &mut DbConn,
+    from: &DatabaseUrl,
+) -> anyhow::Result<Vec<crate::moderation::Erasure>> {
+    crate::moderation::erasures(conn)
+        .with_context(|| format!("cannot read the audit log of {}", from.redacted()))
+}
+
+/// Whether `a` and `b` are the same database, however their URLs spell it:
+/// one SQLite file (the same device and inode), or one PostgreSQL database
+/// (a session opened on `a` is seen by `b`'s server, in `b`'s database).
+pub fn same_database(a: &DatabaseUrl, b: &DatabaseUrl) -> anyhow::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    match (a, b) {
+        (DatabaseUrl::Sqlite(a), DatabaseUrl::Sqlite(b)) => {
+            Ok(match (std::fs::metadata(a), std::fs::metadata(b)) {
+                (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+                _ => false,
+            })
+        }
+        (DatabaseUrl::Postgres(_), DatabaseUrl::Postgres(_)) => {
+            #[derive(QueryableByName)]
+            struct Session {
+                #[diesel(sql_type = diesel::sql_types::Integer)]
+                pid: i32,
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                started: String,
+            }
+            let mut first = db::Manager::new(a.clone()).establish()?;
+            let mine: Session = diesel::sql_query(
+                "SELECT pid, backend_start::text AS started FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            )
+            .get_result(&mut first)?;
+            let Ok(mut second) = db::Manager::new(b.clone()).establish() else {
+                return Ok(false);
+            };
+            let seen: N = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE pid = $1 AND backend_start::text = $2 AND datname = current_database()",
+            )
+            .bind::<diesel::sql_types::Integer, _>(mine.pid)
+            .bind::<diesel::sql_types::Text, _>(&mine.started)
+            .get_result(&mut second)?;
+            Ok(seen.n > 0)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// When our first migration ran in this database: the same in a database
+/// and every snapshot taken of it (both kinds of snapshot keep the history
+/// table's rows), and different in any database made anew.
+fn first_migrated_at(conn: &mut DbConn) -> anyhow::Result<Option<String>> {
+    #[derive(QueryableByName)]
+    struct RunOn {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        run_on: String,
+    }
+    let rows: Vec<RunOn> = diesel::sql_query(format!(
+        "SELECT CAST(run_on AS TEXT) AS run_on FROM __diesel_schema_migrations WHERE version = '{FIRST_MIGRATION}'"
+    ))
+    .load(conn)?;
+    Ok(rows.into_iter().next().map(|r| r.run_on))
+}
+
+/// What `erase_again` did to a restored database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasedAgain {
+    /// Migrations applied first (a snapshot older than this program).
+    pub migrations: Vec<String>,
+    /// What the erasures did (`ops::student_data::erase_again`).
+    pub erased: crate::ops::student_data::ErasedAgain,
+}
+
+/// Erases again, in the restored database `to`, every account of `erasures`
+/// (read from `from` by `erasures_in`) it holds, and logs every erasure its
+/// log lacks, in one transaction (`ops::student_data::erase_again`).
+///
+/// First it makes sure `from` is the database the snapshot was taken of, in
+/// its later state: the same first migration, and every erasure the
+/// snapshot logged also in `from`'s list. A database made anew where the lost
+/// one was, another campus's, or an older one would say "nobody was erased
+/// since" and bring every erased student back. A snapshot older than this
+/// program is then brought to its schema, as the server would at its start:
+/// an erasure writes today's tables.
+pub fn erase_again(
+    from: &DatabaseUrl,
+    to: &DatabaseUrl,
+    erasures: &[crate::moderation::Erasure],
+    now: NaiveDateTime,
+) -> anyhow::Result<ErasedAgain> {
+    let source_born = first_migrated_at(&mut open_as_is(from)?)?;
+    let mut conn = db::Manager::new(to.clone()).establish()?;
+    if first_migrated_at(&mut conn)? != source_born {
+        bail!(
+            "{} is not the database this snapshot was taken of (their schemas were first made at different times)",
+            from.redacted()
+        );
+    }
+    let listed: std::collections::HashSet<_> = erasures.iter().map(|e| &e.account).collect();
+    let logged = crate::moderation::erasures(&mut conn)?;
+    if let Some(missing) = logged.iter().find(|e| !listed.contains(&e.account)) {
+        bail!(
+            "{} is older than the snapshot: its log lacks an erasure the snapshot holds (of {})",
+            from.redacted(),
+            missing.at
+        );
+    }
+    let migrations = db::run_migrations(&mut conn)?;
+    let erased = db::write_tx(&mut conn, |tx| {
+        crate::ops::student_data::erase_again(tx, erasures, now)
+    })?;
+    Ok(ErasedAgain { migrations, erased })
+}
+
+/// The erasures `from` lists now, to compare with those read before the
+/// restore: a service started too early could have erased an account since.
+pub fn erasures_now(from: &DatabaseUrl) -> anyhow::Result<Vec<crate::moderation::Erasure>> {
+    read_erasures(&mut open_as_is(from)?, from)
+}
+
 /// Restores `file` into `to`. Refuses a target that holds tables unless `force`,
 /// and one in use: an SQLite file another program has open, a PostgreSQL
 /// database other sessions are connected to.
@@ -607,6 +771,16 @@ pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Dif
             "refusing to restore a damaged backup: {}",
             damaged.join("; ")
         );
+    }
+    // A snapshot of a newer program's schema: this program would serve, and
+    // erase in, tables it does not know.
+    let known = db::newest_known_migration(&manifest.backend)?;
+    if let (Some(snapshot), Some(known)) = (&manifest.schema_version, &known) {
+        if snapshot > known {
+            bail!(
+                "this snapshot was taken by a newer version of Common Grounds (schema {snapshot}; this program knows up to {known}): restore it with that version; nothing was restored"
+            );
+        }
     }
     if !is_empty(to)? && !force {
         bail!(

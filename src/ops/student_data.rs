@@ -151,6 +151,59 @@ pub fn delete_account(
     })
 }
 
+/// What `erase_again` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ErasedAgain {
+    /// Accounts the snapshot held, erased since: erased again.
+    pub accounts: usize,
+    /// Erasures of accounts the snapshot did not hold (erased before it, or
+    /// made after it) that its log lacked: logged, so that a later restore
+    /// of a newer snapshot, which may hold them, erases them too.
+    pub logged_only: usize,
+}
+
+/// Why each entry `erase_again` writes is there: an account erased again,
+/// or only the erasure, of an account the snapshot did not hold.
+const ERASED_AGAIN: &str =
+    "Erased again when the database was restored from a snapshot taken before.";
+const LOGGED_AGAIN: &str =
+    "Logged again when the database was restored from a snapshot: erased in the live database, after or before it.";
+
+/// Erases again, in a database restored from a snapshot, every account the
+/// live database's log says was erased (`moderation::erasures`): the snapshot
+/// holds them as they were before. Every erasure the restored log lacks is
+/// logged at the time it was first made, erased here or not, so this
+/// database's log is the whole list again and a later restore carries it on.
+/// The role is not asked: the account was a student's when it was erased,
+/// whatever the snapshot says.
+pub fn erase_again(
+    tx: &mut Tx,
+    erasures: &[crate::moderation::Erasure],
+    now: NaiveDateTime,
+) -> QueryResult<ErasedAgain> {
+    let logged: std::collections::HashSet<_> = crate::moderation::erasures(tx)?
+        .into_iter()
+        .map(|e| e.account)
+        .collect();
+    let mut done = ErasedAgain::default();
+    for erasure in erasures {
+        let why = match accounts::find(tx, &erasure.account)? {
+            Some(user) => {
+                erase(tx, &user, now)?;
+                done.accounts += 1;
+                ERASED_AGAIN
+            }
+            None if logged.contains(&erasure.account) => continue,
+            None => {
+                done.logged_only += 1;
+                LOGGED_AGAIN
+            }
+        };
+        crate::moderation::record_erasure(tx, &erasure.account, Some(why), erasure.at)?;
+    }
+    Ok(done)
+}
+
 /// The rate limits (bucket kinds) an erased student's computing ID keeps for
 /// the rest of their window: a day's joins and leaves (who reads a class's
 /// chat), friend requests and blocks, display-name changes, exports. Never a

@@ -76,6 +76,9 @@ backend_test!(
         let mut conn = db.migrated();
         populate(&mut conn);
         let before = counts(&mut conn);
+        // A restore reads the erasures of the live database (DATABASE_URL)
+        // only while nothing else has it open.
+        drop(conn);
         let data = tempdir();
         let backups = data.join("backups");
 
@@ -225,7 +228,8 @@ async fn a_restore_over_the_postgres_database_a_running_server_uses_is_refused()
     assert_eq!(status, 200, "the server holds its pool's connections");
     let before = counts(&mut app.conn());
 
-    // Act: restore over the live database, forced.
+    // Act: restore over the live database, forced (its erasures said lost,
+    // or the restore would refuse to replace the database it reads them from).
     let args = [
         "backup",
         "restore",
@@ -233,6 +237,7 @@ async fn a_restore_over_the_postgres_database_a_running_server_uses_is_refused()
         "--to",
         &url,
         "--force",
+        "--erasures-lost",
     ];
     let forced = cli(&args, &url, &data);
 
@@ -259,7 +264,8 @@ async fn a_restore_over_the_sqlite_file_a_running_server_uses_is_refused() {
     let file = snapshot_in(&data.join("backups"));
     let before = counts(&mut app.conn());
 
-    // Act: restore over the live file, forced.
+    // Act: restore over the live file, forced (its erasures said lost, or
+    // the restore would refuse to replace the file it reads them from).
     let args = [
         "backup",
         "restore",
@@ -267,6 +273,7 @@ async fn a_restore_over_the_sqlite_file_a_running_server_uses_is_refused() {
         "--to",
         &url,
         "--force",
+        "--erasures-lost",
     ];
     let forced = cli(&args, &url, &data);
 
@@ -309,8 +316,7 @@ fn tempdir() -> PathBuf {
 backend_test!(
     async fn a_backup_taken_while_students_post_is_consistent(backend: Backend) {
         let db = TestDb::new(backend);
-        let mut conn = db.migrated();
-        populate(&mut conn);
+        populate(&mut db.migrated());
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = {
             let stop = stop.clone();
@@ -381,8 +387,7 @@ async fn a_forced_restore_that_fails_changes_nothing() {
         return;
     }
     let db = TestDb::new(Backend::Postgres);
-    let mut conn = db.migrated();
-    populate(&mut conn);
+    populate(&mut db.migrated());
     let data = tempdir();
     let created = cli(&["backup", "create"], &db.url_string(), &data);
     assert!(created.status.success(), "{}", text(&created));
@@ -421,6 +426,11 @@ async fn a_forced_restore_that_fails_changes_nothing() {
         &data,
     );
     assert!(!forced.status.success(), "{}", text(&forced));
+    assert!(
+        text(&forced).contains("pg_restore failed"),
+        "{}",
+        text(&forced)
+    );
     let mut after = target.connect();
     assert_eq!(counts(&mut after), rows, "every row is still there");
     assert_eq!(
@@ -503,6 +513,7 @@ backend_test!(
         let created = cli(&["backup", "create"], &db.url_string(), &data);
         assert!(created.status.success(), "{}", text(&created));
         let file = snapshot_in(&data.join("backups"));
+        drop(conn);
 
         // Act
         let target = TestDb::new(backend);
@@ -552,7 +563,289 @@ backend_test!(
             assert!(emailed[0].is_some());
         }
         // The original is untouched.
-        let kept: i64 = sessions::table.count().get_result(&mut conn).unwrap();
+        let kept: i64 = sessions::table
+            .count()
+            .get_result(&mut db.connect())
+            .unwrap();
         assert_eq!(kept, 1);
+    }
+);
+
+/// Whether `conn` holds the account `id`.
+fn holds(conn: &mut DbConn, id: &common_grounds::accounts::UserId) -> bool {
+    common_grounds::accounts::find(conn, id).unwrap().is_some()
+}
+
+/// The snapshots in `dir`, oldest first.
+fn snapshots_in(dir: &Path) -> Vec<String> {
+    ops::backup::list(dir)
+        .unwrap()
+        .into_iter()
+        .map(|(path, _)| path.to_str().unwrap().to_string())
+        .collect()
+}
+
+backend_test!(
+    async fn a_restore_erases_again_the_students_erased_since_its_snapshot(backend: Backend) {
+        use common_grounds::db::schema::audit_log;
+        // Arrange: a campus where one student erased their account before
+        // the first snapshot; one with a thread, a friend, a class and a
+        // classmate's block erased theirs after it; and one who signed up
+        // between two snapshots erased theirs after both.
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        populate(&mut conn);
+        let early = seed::user(&mut conn, "yk7w");
+        let late = seed::user(&mut conn, "zq9x");
+        let friend = seed::user(&mut conn, "pm3r");
+        let blocker = seed::user(&mut conn, "vx5n");
+        let cs = seed::class(&mut conn, "CS 3240", "1262");
+        for u in [&early, &late, &friend] {
+            seed::enroll(&mut conn, u, &cs);
+        }
+        seed::friendship(&mut conn, &late, &friend, FriendshipStatus::Accepted);
+        seed::friendship(&mut conn, &blocker, &late, FriendshipStatus::Blocked);
+        seed::message(
+            &mut conn,
+            &late,
+            &cs,
+            "Anon_zzzz",
+            "Who has the notes?",
+            None,
+        );
+        let data = tempdir();
+        let backups = data.join("backups");
+        let url = db.url_string();
+        let run = |args: &[&str], database_url: &str| cli(args, database_url, &data);
+        let erase = |who: &str| {
+            let out = run(&["student", "erase", who, "--confirm", who], &url);
+            assert!(out.status.success(), "{}", text(&out));
+        };
+        erase("yk7w");
+        let created = run(&["backup", "create"], &url);
+        assert!(created.status.success(), "{}", text(&created));
+        let newcomer = seed::user(&mut conn, "nw4j");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let created = run(&["backup", "create"], &url);
+        assert!(created.status.success(), "{}", text(&created));
+        let [first, second] = <[String; 2]>::try_from(snapshots_in(&backups)).unwrap();
+        erase("zq9x");
+        erase("nw4j");
+        let live = counts(&mut conn);
+        drop(conn);
+
+        // Act: restore the first snapshot into a new database, the live one
+        // named by DATABASE_URL.
+        let target = TestDb::new(backend);
+        let restored = run(
+            &["backup", "restore", &first, "--to", &target.url_string()],
+            &url,
+        );
+
+        // Assert: the student erased since the snapshot is erased again, and
+        // the one it never held is logged; the restored database holds what
+        // the live one does, row for row (a placeholder keeps the block).
+        assert!(restored.status.success(), "{}", text(&restored));
+        assert!(
+            text(&restored).contains("erased again 1 account(s)")
+                && text(&restored).contains("logged 1 other erasure(s)"),
+            "{}",
+            text(&restored)
+        );
+        assert!(!text(&restored).contains("zq9x"), "{}", text(&restored));
+        let mut restored_conn = target.connect();
+        assert!(!holds(&mut restored_conn, &late.id));
+        assert!(!holds(&mut restored_conn, &early.id));
+        assert_eq!(counts(&mut restored_conn), live);
+        // Logged as the live database logged it: at the same time, naming no
+        // one but the vanished account id.
+        type Entry = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            chrono::NaiveDateTime,
+        );
+        let entry = |conn: &mut DbConn| -> Entry {
+            audit_log::table
+                .filter(audit_log::target_id.eq(late.id.as_str()))
+                .select((
+                    audit_log::actor_id,
+                    audit_log::reason,
+                    audit_log::details,
+                    audit_log::created_at,
+                ))
+                .first(conn)
+                .unwrap()
+        };
+        let (actor, reason, details, at) = entry(&mut restored_conn);
+        assert_eq!((actor, details), (None, None));
+        assert!(reason
+            .unwrap_or_default()
+            .contains("restored from a snapshot"));
+        assert_eq!(at, entry(&mut db.connect()).3);
+        drop(restored_conn);
+
+        // The second snapshot, restored with the first restored database as
+        // the live one: its log carries on the newcomer's erasure.
+        let later = TestDb::new(backend);
+        let carried = run(
+            &[
+                "backup",
+                "restore",
+                &second,
+                "--to",
+                &later.url_string(),
+                "--erasures-from",
+                &target.url_string(),
+            ],
+            &url,
+        );
+        assert!(carried.status.success(), "{}", text(&carried));
+        assert!(
+            text(&carried).contains("erased again 2 account(s)"),
+            "{}",
+            text(&carried)
+        );
+        let mut later_conn = later.connect();
+        assert!(!holds(&mut later_conn, &newcomer.id));
+        assert!(!holds(&mut later_conn, &late.id));
+        drop(later_conn);
+
+        // Refused before anything is restored: over the live database itself
+        // (its list would be lost with a failure half way); while the live
+        // database is open elsewhere (a student could erase their account
+        // after the list was read); from a database that is not ours.
+        // The live database spelled another way, named as the target with
+        // the list read from it or from elsewhere.
+        let respelled = match backend {
+            Backend::Sqlite => {
+                let link = data.join("live-by-another-name.db");
+                std::os::unix::fs::symlink(url.trim_start_matches("sqlite://"), &link).unwrap();
+                format!("sqlite://{}", link.display())
+            }
+            Backend::Postgres => url.replacen("127.0.0.1", "localhost", 1),
+        };
+        assert_ne!(respelled, url);
+        for from in [&url, &target.url_string()] {
+            let args = [
+                "backup",
+                "restore",
+                &first,
+                "--to",
+                &respelled,
+                "--force",
+                "--erasures-from",
+                from,
+            ];
+            let over_itself = run(&args, &url);
+            assert!(!over_itself.status.success());
+            assert!(
+                text(&over_itself).contains("would replace"),
+                "{}",
+                text(&over_itself)
+            );
+        }
+        assert_eq!(counts(&mut db.connect()), live);
+        let other = TestDb::new(backend);
+        let open = db.connect();
+        let in_use = run(
+            &["backup", "restore", &first, "--to", &other.url_string()],
+            &url,
+        );
+        drop(open);
+        assert!(!in_use.status.success());
+        assert!(
+            ["is in use", "other session(s) are connected"]
+                .iter()
+                .any(|why| text(&in_use).contains(why))
+                && text(&in_use).contains("nothing was restored"),
+            "{}",
+            text(&in_use)
+        );
+        // Ours but holding no one, or another campus's (its schema made at
+        // another time: SQLite keeps that time to the second).
+        if backend == Backend::Sqlite {
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+        }
+        let empty = TestDb::new(backend);
+        drop(empty.migrated());
+        let stranger = TestDb::new(backend);
+        seed::user(&mut stranger.migrated(), "zq9x");
+        for (from, why) in [
+            (&empty, "holds no accounts"),
+            (&stranger, "not the database this snapshot was taken of"),
+        ] {
+            let to = TestDb::new(backend);
+            let args = [
+                "backup",
+                "restore",
+                &first,
+                "--to",
+                &to.url_string(),
+                "--erasures-from",
+                &from.url_string(),
+            ];
+            let refused = run(&args, &url);
+            assert!(!refused.status.success());
+            assert!(text(&refused).contains(why), "{}", text(&refused));
+        }
+        let not_ours = TestDb::new(backend);
+        let unreadable = run(
+            &[
+                "backup",
+                "restore",
+                &first,
+                "--to",
+                &other.url_string(),
+                "--erasures-from",
+                &not_ours.url_string(),
+            ],
+            &url,
+        );
+        assert!(!unreadable.status.success(), "{}", text(&unreadable));
+        assert!(
+            text(&unreadable).contains("holds no Common Grounds database")
+                && text(&unreadable).contains("--erasures-lost"),
+            "{}",
+            text(&unreadable)
+        );
+
+        // Said lost: restored as the snapshot was (so the target was left
+        // empty by each refusal), and the operator is told what is left to do.
+        let anyway = run(
+            &[
+                "backup",
+                "restore",
+                &first,
+                "--to",
+                &other.url_string(),
+                "--erasures-lost",
+            ],
+            &url,
+        );
+        assert!(anyway.status.success(), "{}", text(&anyway));
+        assert!(text(&anyway).contains("erase by hand"), "{}", text(&anyway));
+        assert!(holds(&mut other.connect(), &late.id));
+
+        // A snapshot of a newer program's schema is refused.
+        let mut manifest = ops::backup::read_manifest(Path::new(&first)).unwrap();
+        manifest.schema_version = Some("99991231000000".into());
+        std::fs::write(
+            ops::backup::manifest_path(Path::new(&first)),
+            serde_json::to_string(&manifest).unwrap(),
+        )
+        .unwrap();
+        let newer = TestDb::new(backend);
+        let refused = run(
+            &["backup", "restore", &first, "--to", &newer.url_string()],
+            &url,
+        );
+        assert!(!refused.status.success());
+        assert!(
+            text(&refused).contains("newer version"),
+            "{}",
+            text(&refused)
+        );
+        let _ = std::fs::remove_dir_all(&data);
     }
 );
