@@ -35,6 +35,10 @@ pub use crate::notifications::inbox::personal_data::NotificationData;
 #[derive(Debug, Serialize)]
 pub struct Export {
     pub format: &'static str,
+    /// The zone of every timestamp in the document: each is written without
+    /// an offset (`2026-12-06T15:04:05`), so the document says which it is.
+    /// (A digest's hour and date are the campus's, as the student chose them.)
+    pub timestamps_zone: &'static str,
     pub exported_at: NaiveDateTime,
     pub profile: Profile,
     pub classes: Vec<ClassEntry>,
@@ -97,6 +101,7 @@ fn export_in(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> QueryResult<
     let emails = mail::outbox::of_student(conn, &user.email, &user.computing_id)?;
     Ok(Export {
         format: "common-grounds-export/1",
+        timestamps_zone: "UTC",
         exported_at: now,
         profile: account.profile,
         classes,

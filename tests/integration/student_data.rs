@@ -191,6 +191,8 @@ backend_test!(
         assert!(disposition.contains(".json"), "{disposition}");
 
         // Everything of mine is there.
+        // Its timestamps are written without an offset: the document names their zone.
+        assert_eq!(json["timestamps_zone"], "UTC");
         assert_eq!(json["profile"]["email"], "mex1q@virginia.edu");
         assert_eq!(json["profile"]["computing_id"], "mex1q");
         assert_eq!(
