@@ -154,19 +154,22 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
             let diffs = backup::restore(&file, &target, force)?;
             if let Some((from, erasures)) = &erasures {
                 let failed = || {
-                    format!("restored, but the accounts erased since the snapshot could not be erased again in {}: do not serve it; once the cause is mended, restore again with --force", target.redacted())
+                    format!("restored, but the accounts erased since the snapshot could not be erased again in {}: do not serve it; once the cause is mended, restore again into a new, empty database", target.redacted())
                 };
-                let mut again = backup::erase_again(from, &target, erasures, crate::clock::now())
+                let again = backup::erase_again(from, &target, erasures, crate::clock::now())
                     .with_context(failed)?;
                 // A service started too early may have erased an account
-                // since the list was read: erase it too.
+                // since the list was read: erase it too, and say the
+                // restore is not to be trusted.
                 let now_listed = backup::erasures_now(from).with_context(failed)?;
                 if now_listed.len() != erasures.len() {
-                    let more = backup::erase_again(from, &target, &now_listed, crate::clock::now())
+                    backup::erase_again(from, &target, &now_listed, crate::clock::now())
                         .with_context(failed)?;
-                    again.erased.accounts += more.erased.accounts;
-                    again.erased.logged_only += more.erased.logged_only;
-                    println!("backup: {} is in use again: stop the service before switching to the restored database", from.redacted());
+                    anyhow::bail!(
+                        "{} erased an account while this restore ran, so it is in use again: stop the service, then restore again into a new, empty database; do not serve {}",
+                        from.redacted(),
+                        target.redacted()
+                    );
                 }
                 for version in &again.migrations {
                     println!("backup: applied {version} to the restored database (its snapshot is older than this program)");

@@ -65,9 +65,39 @@ pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-fn count_all(conn: &mut DbConn) -> anyhow::Result<BTreeMap<String, i64>> {
+/// Rows in each table the manifest counted that this program knows: a
+/// snapshot older than the program lacks the tables added since, and one
+/// newer may have tables it does not know (`compare` passes over those).
+fn count_listed(conn: &mut DbConn, manifest: &Manifest) -> anyhow::Result<BTreeMap<String, i64>> {
     let mut counts = BTreeMap::new();
-    for table in TABLES {
+    for table in TABLES.iter().filter(|t| manifest.tables.contains_key(**t)) {
+        counts.insert(table.to_string(), db::count_rows(conn, table)?);
+    }
+    Ok(counts)
+}
+
+/// Rows in each of our tables the database has: a database not yet
+/// migrated to this program's schema (cron's backup just after an upgrade,
+/// before the server's start migrates) lacks the tables added since.
+fn count_all(conn: &mut DbConn) -> anyhow::Result<BTreeMap<String, i64>> {
+    #[derive(QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let listed = match conn {
+        DbConn::Sqlite(_) => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        DbConn::Postgresql(_) => {
+            "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = current_schema()"
+        }
+    };
+    let present: std::collections::HashSet<String> = diesel::sql_query(listed)
+        .load::<Table>(conn)?
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let mut counts = BTreeMap::new();
+    for table in TABLES.iter().filter(|t| present.contains(**t)) {
         counts.insert(table.to_string(), db::count_rows(conn, table)?);
     }
     Ok(counts)
@@ -366,6 +396,9 @@ fn compare(
         ));
     }
     for (table, expected) in &manifest.tables {
+        if !TABLES.contains(&table.as_str()) {
+            continue;
+        }
         match tables.get(table) {
             Some(found) if found == expected => {}
             Some(found) => diffs.push(format!(
@@ -424,7 +457,7 @@ pub fn verify(file: &Path, scratch_server: Option<&str>) -> anyhow::Result<Diffe
                     ));
                 }
                 let version = applied_version(&mut conn)?;
-                let tables = count_all(&mut conn)?;
+                let tables = count_listed(&mut conn, &manifest)?;
                 found.extend(compare(&manifest, version, &tables));
                 Ok(found)
             })();
@@ -457,7 +490,7 @@ pub fn verify(file: &Path, scratch_server: Option<&str>) -> anyhow::Result<Diffe
                 let mut conn =
                     db::Manager::new(DatabaseUrl::Postgres(url.to_string())).establish()?;
                 let version = applied_version(&mut conn)?;
-                let tables = count_all(&mut conn)?;
+                let tables = count_listed(&mut conn, &manifest)?;
                 Ok(compare(&manifest, version, &tables))
             })();
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -533,12 +566,15 @@ fn refuse_if_connected(raw: &str) -> anyhow::Result<()> {
     let mut conn = db::Manager::new(DatabaseUrl::Postgres(raw.to_string())).establish()?;
     // A session that has just closed (a psql quit a moment ago) can stay
     // listed for a few milliseconds: look again for up to two seconds.
+    // Client sessions only (not autovacuum's workers); another role's
+    // sessions show no type to a role without `pg_read_all_stats`, and count.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
         let others: Others = diesel::sql_query(
             "SELECT count(*) AS n FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid() \
-             AND backend_type = 'client backend'",
+             AND (backend_type = 'client backend' \
+                  OR (backend_type IS NULL AND usesysid IS NOT NULL))",
         )
         .get_result(&mut conn)?;
         if others.n == 0 {
@@ -652,27 +688,19 @@ pub fn same_database(a: &DatabaseUrl, b: &DatabaseUrl) -> anyhow::Result<bool> {
             })
         }
         (DatabaseUrl::Postgres(_), DatabaseUrl::Postgres(_)) => {
-            #[derive(QueryableByName)]
-            struct Session {
-                #[diesel(sql_type = diesel::sql_types::Integer)]
-                pid: i32,
-                #[diesel(sql_type = diesel::sql_types::Text)]
-                started: String,
-            }
+            // A name only this session bears: `application_name` (unlike
+            // the start time) is shown to every role.
+            let mark = format!("common-grounds-restore-{}", uuid::Uuid::new_v4().simple());
             let mut first = db::Manager::new(a.clone()).establish()?;
-            let mine: Session = diesel::sql_query(
-                "SELECT pid, backend_start::text AS started FROM pg_stat_activity WHERE pid = pg_backend_pid()",
-            )
-            .get_result(&mut first)?;
+            diesel::sql_query(format!("SET application_name = '{mark}'")).execute(&mut first)?;
             let Ok(mut second) = db::Manager::new(b.clone()).establish() else {
                 return Ok(false);
             };
             let seen: N = diesel::sql_query(
                 "SELECT count(*) AS n FROM pg_stat_activity \
-                 WHERE pid = $1 AND backend_start::text = $2 AND datname = current_database()",
+                 WHERE application_name = $1 AND datname = current_database()",
             )
-            .bind::<diesel::sql_types::Integer, _>(mine.pid)
-            .bind::<diesel::sql_types::Text, _>(&mine.started)
+            .bind::<diesel::sql_types::Text, _>(&mark)
             .get_result(&mut second)?;
             Ok(seen.n > 0)
         }
@@ -689,8 +717,13 @@ fn first_migrated_at(conn: &mut DbConn) -> anyhow::Result<Option<String>> {
         #[diesel(sql_type = diesel::sql_types::Text)]
         run_on: String,
     }
+    // Written out the same way whatever the session's DateStyle.
+    let run_on = match conn {
+        DbConn::Postgresql(_) => "to_char(run_on, 'YYYY-MM-DD HH24:MI:SS.US')",
+        DbConn::Sqlite(_) => "CAST(run_on AS TEXT)",
+    };
     let rows: Vec<RunOn> = diesel::sql_query(format!(
-        "SELECT CAST(run_on AS TEXT) AS run_on FROM __diesel_schema_migrations WHERE version = '{FIRST_MIGRATION}'"
+        "SELECT {run_on} AS run_on FROM __diesel_schema_migrations WHERE version = '{FIRST_MIGRATION}'"
     ))
     .load(conn)?;
     Ok(rows.into_iter().next().map(|r| r.run_on))
@@ -732,11 +765,16 @@ pub fn erase_again(
     }
     let listed: std::collections::HashSet<_> = erasures.iter().map(|e| &e.account).collect();
     let logged = crate::moderation::erasures(&mut conn)?;
-    if let Some(missing) = logged.iter().find(|e| !listed.contains(&e.account)) {
+    let missing: Vec<&str> = logged
+        .iter()
+        .filter(|e| !listed.contains(&e.account))
+        .map(|e| e.account.as_str())
+        .collect();
+    if !missing.is_empty() {
         bail!(
-            "{} is older than the snapshot: its log lacks an erasure the snapshot holds (of {})",
+            "the log of {} lacks erasures the snapshot holds, of the account(s) {}: it is older than the snapshot, or was restored without its erasures; erase each there (`common-grounds student erase <id> --confirm <computing ID>`), or name the live database",
             from.redacted(),
-            missing.at
+            missing.join(", ")
         );
     }
     let migrations = db::run_migrations(&mut conn)?;
@@ -832,9 +870,19 @@ pub fn restore(file: &Path, to: &DatabaseUrl, force: bool) -> anyhow::Result<Dif
             run(restore, "pg_restore")?;
         }
     }
-    let mut conn = db::Manager::new(to.clone()).establish()?;
-    let version = applied_version(&mut conn)?;
-    let tables = count_all(&mut conn)?;
+    // The snapshot is in place: a failure from here on leaves it there,
+    // not yet erased again nor settled.
+    let placed = || {
+        format!(
+            "restored into {}, but its rows could not be counted: do not serve it",
+            to.redacted()
+        )
+    };
+    let mut conn = db::Manager::new(to.clone())
+        .establish()
+        .with_context(placed)?;
+    let version = applied_version(&mut conn).with_context(placed)?;
+    let tables = count_listed(&mut conn, &manifest).with_context(placed)?;
     Ok(compare(&manifest, version, &tables))
 }
 
