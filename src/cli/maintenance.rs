@@ -181,13 +181,21 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
                     again.erased.logged_only
                 );
             } else {
+                let migrations = backup::migrate_restored(&target).with_context(|| {
+                    format!("restored, but {} could not be brought to this program's schema: do not serve it", target.redacted())
+                })?;
+                for version in &migrations {
+                    println!("backup: applied {version} to the restored database (its snapshot is older than this program)");
+                }
                 println!(
                     "backup: --erasures-lost: no account was erased again; erase by hand every account erased since the snapshot (README, Backups)"
                 );
             }
             // Settled whatever the comparison says: a restored database
             // switched to anyway must not revive ended sessions.
-            let settled = backup::settle_restored(&target, crate::clock::now())?;
+            let settled = backup::settle_restored(&target, crate::clock::now()).with_context(|| {
+                format!("restored, but the sessions, sign-in links and mail it brought back could not be ended in {}: do not serve it; restore again into a new, empty database", target.redacted())
+            })?;
             println!(
                 "backup: ended {} sessions (everyone signs in again) and voided {} unused sign-in links; set aside {} queued emails and {} notices' emails from before the snapshot",
                 settled.sessions, settled.sign_in_links, settled.queued_emails, settled.waiting_notices

@@ -76,9 +76,10 @@ fn count_listed(conn: &mut DbConn, manifest: &Manifest) -> anyhow::Result<BTreeM
     Ok(counts)
 }
 
-/// Rows in each of our tables the database has: a database not yet
+/// Rows in each of our tables the database has. Only a database not yet
 /// migrated to this program's schema (cron's backup just after an upgrade,
-/// before the server's start migrates) lacks the tables added since.
+/// before the server's start migrates) may lack some, the tables added
+/// since; one that is up to date and lacks a table is refused, naming it.
 fn count_all(conn: &mut DbConn) -> anyhow::Result<BTreeMap<String, i64>> {
     #[derive(QueryableByName)]
     struct Table {
@@ -96,6 +97,24 @@ fn count_all(conn: &mut DbConn) -> anyhow::Result<BTreeMap<String, i64>> {
         .into_iter()
         .map(|t| t.name)
         .collect();
+    let missing: Vec<&str> = TABLES
+        .iter()
+        .copied()
+        .filter(|t| !present.contains(*t))
+        .collect();
+    if !missing.is_empty() {
+        let backend = match conn {
+            DbConn::Sqlite(_) => "sqlite",
+            DbConn::Postgresql(_) => "postgres",
+        };
+        let older = applied_version(conn)? < db::newest_known_migration(backend)?;
+        if !older {
+            bail!(
+                "the database lacks the table(s) {} although its schema is up to date",
+                missing.join(", ")
+            );
+        }
+    }
     let mut counts = BTreeMap::new();
     for table in TABLES.iter().filter(|t| present.contains(**t)) {
         counts.insert(table.to_string(), db::count_rows(conn, table)?);
@@ -772,7 +791,7 @@ pub fn erase_again(
         .collect();
     if !missing.is_empty() {
         bail!(
-            "the log of {} lacks erasures the snapshot holds, of the account(s) {}: it is older than the snapshot, or was restored without its erasures; erase each there (`common-grounds student erase <id> --confirm <computing ID>`), or name the live database",
+            "the log of {} lacks erasures the snapshot holds, of the account(s) {}: either it is older than the snapshot (name the live database or a newer one, or pass --erasures-lost and erase by hand: README, Backups), or it was itself restored with --erasures-lost (erase each there first: `common-grounds student erase <id> --confirm <computing ID>`)",
             from.redacted(),
             missing.join(", ")
         );
@@ -782,6 +801,13 @@ pub fn erase_again(
         crate::ops::student_data::erase_again(tx, erasures, now)
     })?;
     Ok(ErasedAgain { migrations, erased })
+}
+
+/// Brings a database restored with `--erasures-lost` to this program's
+/// schema, as `erase_again` does, so that it can be settled and served.
+pub fn migrate_restored(to: &DatabaseUrl) -> anyhow::Result<Vec<String>> {
+    let mut conn = db::Manager::new(to.clone()).establish()?;
+    Ok(db::run_migrations(&mut conn)?)
 }
 
 /// The erasures `from` lists now, to compare with those read before the

@@ -728,13 +728,17 @@ backend_test!(
             }
             Backend::Postgres => {
                 let parsed = url::Url::parse(&url).unwrap();
-                format!(
+                let mut spelled = format!(
                     "postgres://{}?host={}&port={}&user={}",
                     parsed.path(),
                     parsed.host_str().unwrap(),
                     parsed.port().unwrap_or(5432),
                     parsed.username()
-                )
+                );
+                if let Some(password) = parsed.password() {
+                    spelled.push_str(&format!("&password={password}"));
+                }
+                spelled
             }
         };
         assert_ne!(respelled, url);
@@ -964,6 +968,39 @@ backend_test!(
             .get_result(&mut restored_conn)
             .unwrap();
         assert_eq!(requests, 0, "today's tables are there");
+        drop(restored_conn);
+
+        // Said lost: brought to today's schema all the same, and settled.
+        let lost = TestDb::new(backend);
+        let args = [
+            "backup",
+            "restore",
+            file.to_str().unwrap(),
+            "--to",
+            &lost.url_string(),
+            "--erasures-lost",
+        ];
+        let restored = cli(&args, &url, &data);
+        assert!(restored.status.success(), "{}", text(&restored));
+        assert!(
+            text(&restored).contains("applied 20261206000001 to the restored database"),
+            "{}",
+            text(&restored)
+        );
+
+        // A database up to date that lacks one of its tables is no backup.
+        let mut conn = db.connect();
+        diesel::sql_query("DROP TABLE calendar_feeds")
+            .execute(&mut conn)
+            .unwrap();
+        drop(conn);
+        let created = cli(&["backup", "create"], &url, &data);
+        assert!(!created.status.success());
+        assert!(
+            text(&created).contains("lacks the table(s) calendar_feeds"),
+            "{}",
+            text(&created)
+        );
         let _ = std::fs::remove_dir_all(&data);
     }
 );
