@@ -439,6 +439,8 @@ pub enum ActionError {
     NotConnected(String),
     #[error("You have not blocked {0}.")]
     NotBlocked(String),
+    #[error("That is you: there is no one to block.")]
+    Yourself,
     /// Too many blocks today (`BLOCKS_PER_DAY`).
     #[error("You have blocked {BLOCKS_PER_DAY} people today, the most allowed.")]
     Limited { retry_at: NaiveDateTime },
@@ -523,13 +525,15 @@ fn act_in(
                 (FriendshipStatus::Rejected, row.updated_at)
             };
             set_status(tx, &row, &row.user_id_1, &row.user_id_2, status, at)?;
+            notifications::friends::request_answered(tx, &me.id, &row.user_id_1, now)?;
             if action == Action::Accept {
                 tell_accepted(tx, &row.user_id_1, &me.id, now)?;
             }
             Ok(if action == Action::Accept {
                 format!("You and {cid} are now friends.")
             } else {
-                format!("You declined {cid}'s request. They are not told.")
+                // A decline leaves no list to undo it from: say how.
+                format!("You declined {cid}'s request. They are not told. Changed your mind? Add {cid} as a friend: they are asked again.")
             })
         }
         Action::Remove => {
@@ -570,6 +574,9 @@ fn act_in(
             })
         }
         Action::Block => {
+            if computing_id == me.computing_id {
+                return Err(ActionError::Yourself);
+            }
             let done = format!("{cid} is blocked: they cannot send you requests or see you.");
             let bucket = format!("friend-block:{}", me.id);
             if let Err(limited) =
@@ -581,8 +588,6 @@ fn act_in(
             }
             let other_id = match &other {
                 Some(other) => other.id.clone(),
-                // Myself: nothing to block (as before).
-                None if computing_id == me.computing_id => return Ok(done),
                 // Nobody yet: blocked all the same, so the list reads as for anyone.
                 None => placeholder(tx, computing_id, placeholder_domain, now)?,
             };

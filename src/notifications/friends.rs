@@ -33,6 +33,26 @@ pub fn requested(
     )
 }
 
+/// `addressee` answered `requester`'s request (accepted or declined): its
+/// notice is read, so it stops counting in the inbox and is not mailed in a
+/// digest about a request already answered.
+pub fn request_answered(
+    tx: &mut Tx,
+    addressee: &UserId,
+    requester: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::user_id.eq(addressee))
+            .filter(notifications::kind.eq(Kind::FriendRequest.as_str()))
+            .filter(notifications::other_user_id.eq(requester))
+            .filter(notifications::read_at.is_null()),
+    )
+    .set(notifications::read_at.eq(Some(now)))
+    .execute(&mut **tx)
+}
+
 /// `requester` withdrew their request to `addressee`: its notice goes.
 pub fn request_withdrawn(
     tx: &mut Tx,

@@ -821,6 +821,14 @@ backend_test!(
             .unwrap();
         }
         let before = accounts();
+        // Oneself is no one to block: refused, saying so, before the count.
+        let (_, own) = a
+            .post_and_follow(&app, "/friends", "/friends/aa1a/block", &[])
+            .await;
+        assert!(
+            own.contains("That is you: there is no one to block."),
+            "{own}"
+        );
         let refused = a.post(&app, "/friends", "/friends/gh999x/block", &[]).await;
         assert_eq!(refused.status().as_u16(), 429);
         let page = refused.text().await.unwrap();

@@ -896,3 +896,37 @@ backend_test!(
         assert!(!under_block.contains("Zed Newname"), "{under_block}");
     }
 );
+
+// ------------------------------------------------ an answered friend request
+
+backend_test!(
+    async fn an_answered_request_stops_counting_and_a_decline_says_how(backend: Backend) {
+        // Arrange: two students each ask a third.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("mxq1");
+        let asker = app.student("axq2");
+        let other = app.student("oxq3");
+        for who in [&asker, &other] {
+            who.post(&app, "/friends", "/friends", &[("who", "mxq1")])
+                .await;
+        }
+        assert_eq!(unread_rows(&app, &me.user), 2);
+
+        // Act: one accepted, one declined.
+        me.post(&app, "/friends", "/friends/axq2/accept", &[]).await;
+        let (_, declined) = me
+            .post_and_follow(&app, "/friends", "/friends/oxq3/decline", &[])
+            .await;
+
+        // Assert: neither notice counts in the inbox any more (nor waits for
+        // a digest), and the decline says how to change one's mind, which works.
+        assert_eq!(unread_rows(&app, &me.user), 0);
+        assert!(
+            declined.contains("Changed your mind? Add oxq3 as a friend"),
+            "{declined}"
+        );
+        me.post(&app, "/friends", "/friends", &[("who", "oxq3")])
+            .await;
+        assert_eq!(unread_rows(&app, &other.user), 1, "asked again");
+    }
+);
