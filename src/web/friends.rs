@@ -539,6 +539,9 @@ struct DaySlots {
 /// What a search found, for the people it counted.
 struct FreeResults {
     counted: Vec<String>,
+    /// "Ana has no classes with set times in Spring 2026", for each counted
+    /// who has none: counted as free all week, which should not pass unsaid.
+    no_classes: Vec<String>,
     all_free: Vec<DaySlots>,
     /// None when fewer than three are counted ("all but one" would be "one of you").
     all_but_one: Option<Vec<DaySlots>>,
@@ -691,7 +694,21 @@ pub async fn free_time(
         let mut all = vec![weeks.mine.meetings.clone()];
         all.extend(weeks.shown.iter().map(|(_, w)| w.meetings.clone()));
         let found = free::find(&all, &window);
+        let term_name = choice.name();
+        let no_classes = names
+            .iter()
+            .zip(&all)
+            .filter(|(_, meetings)| meetings.is_empty())
+            .map(|(name, _)| {
+                if name == "you" {
+                    format!("You have no classes with set times in {term_name}, so you count as free all week.")
+                } else {
+                    format!("{name} has no classes with set times in {term_name}, so they count as free all week.")
+                }
+            })
+            .collect();
         FreeResults {
+            no_classes,
             all_free: by_day(
                 &window,
                 found.all_free.into_iter().map(|s| (s, None)).collect(),

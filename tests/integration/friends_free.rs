@@ -126,6 +126,19 @@ backend_test!(
             texts(&page, "#all-but-one").is_empty(),
             "two people: no 'all but one'"
         );
+        assert!(texts(&page, ".free-results .notice").is_empty());
+
+        // A friend with no classes this term is free all week: said, not implied.
+        let dee = app.student("dx4k");
+        befriend(&app, &me.user.id, &dee.user.id, FriendshipStatus::Accepted);
+        let (_, page) = me.get(&app, "/friends/free?friend=an1a&friend=dx4k").await;
+        let said = texts(&page, ".free-results .notice");
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with("dx4k has no classes with set times in ")
+                && said[0].ends_with(", so they count as free all week."),
+            "{said:?}"
+        );
 
         // When I hide my classes, nobody's week is compared and every friend is named as left out.
         hide_classes(&app, &me, true);
