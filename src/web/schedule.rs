@@ -92,6 +92,8 @@ struct SchedulePage {
     /// Every unscheduled entry is a weekend meeting, which the agenda shows.
     unscheduled_grid_only: bool,
     has_classes: bool,
+    /// The viewer hides their classes, so no friend is shown to them.
+    hides_classes: bool,
     clashes: Vec<String>,
     more_clashes: usize,
 }
@@ -385,6 +387,7 @@ pub async fn show_schedule(
         layout: Layout::new(&req, Some(&current)).at("schedule"),
         terms: choice.options(),
         term_name: choice.name(),
+        hides_classes: current.user.hide_classes,
         days,
         hours,
         rows_class: format!("rows-{}", last_hour - first_hour),

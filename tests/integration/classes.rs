@@ -902,6 +902,14 @@ backend_test!(
         assert_eq!(status, 200);
         assert!(b_week.contains("CS 3120") && !names(&b_week, "aa1a"));
         assert_eq!(home_cards(&b.get(&app, "/").await.1).len(), 1);
+        // It says why no friend shows, rather than "no friends", there and
+        // in the class.
+        let hidden = "Your classes are hidden from friends, so you do not see theirs either";
+        assert!(b_week.contains(hidden), "{b_week}");
+        assert!(!b_week.contains("no friends") && !b_week.contains("No friends in it"));
+        let (_, b_class) = b.get(&app, &format!("/classes/{}", class.id)).await;
+        assert!(b_class.contains(hidden), "{b_class}");
+        assert!(!b_class.contains("None of your friends take this class"));
 
         // Switched off again, the display name shows to A, escaped.
         b.post(

@@ -323,6 +323,8 @@ struct ShowClassPage {
     layout: Layout,
     class: ClassHeader,
     friends: Vec<String>,
+    /// The viewer hides their classes, so no friend is shown to them.
+    hides_classes: bool,
     threads: Vec<ThreadRow>,
     older_href: Option<String>,
     /// The first page in this page's order (Top stays Top).
@@ -415,6 +417,8 @@ struct JoinClassPage {
     layout: Layout,
     class: ClassHeader,
     friends: Vec<String>,
+    /// The viewer hides their classes, so no friend is shown to them.
+    hides_classes: bool,
 }
 
 /// One message, for a live event.
@@ -535,6 +539,7 @@ pub async fn show_class(
             layout,
             class,
             friends,
+            hides_classes: current.user.hide_classes,
         }
         .render()?;
         return Ok(html(StatusCode::OK, body));
@@ -581,6 +586,7 @@ pub async fn show_class(
         campus_zone: state.config.campus_time.zone_name(),
         class,
         friends,
+        hides_classes: current.user.hide_classes,
         threads,
         older_href,
         first_href: here.clone(),
