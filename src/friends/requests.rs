@@ -258,6 +258,7 @@ fn request_in(
                         FriendshipStatus::Accepted,
                         now,
                     )?;
+                    notifications::friends::request_answered(tx, &me.id, &row.user_id_1, now)?;
                     tell_accepted(tx, &row.user_id_1, &me.id, now)?;
                     Ok(RequestOutcome::NowFriends {
                         computing_id: who(),
@@ -533,7 +534,7 @@ fn act_in(
                 format!("You and {cid} are now friends.")
             } else {
                 // A decline leaves no list to undo it from: say how.
-                format!("You declined {cid}'s request. They are not told. Changed your mind? Add {cid} as a friend: they are asked again.")
+                format!("You declined {cid}'s request. They are not told. Changed your mind? Add {cid} as a friend: they get a request from you.")
             })
         }
         Action::Remove => {

@@ -694,16 +694,22 @@ pub async fn free_time(
         let mut all = vec![weeks.mine.meetings.clone()];
         all.extend(weeks.shown.iter().map(|(_, w)| w.meetings.clone()));
         let found = free::find(&all, &window);
-        let term_name = choice.name();
+        let term = match choice.name() {
+            name if name.is_empty() => "this term".to_string(),
+            name => name,
+        };
+        // The viewer is first: told apart by place, not by a name ("you"
+        // is a computing ID someone may hold).
         let no_classes = names
             .iter()
             .zip(&all)
-            .filter(|(_, meetings)| meetings.is_empty())
-            .map(|(name, _)| {
-                if name == "you" {
-                    format!("You have no classes with set times in {term_name}, so you count as free all week.")
+            .enumerate()
+            .filter(|(_, (_, meetings))| meetings.is_empty())
+            .map(|(at, (name, _))| {
+                if at == 0 {
+                    format!("You have no classes with set times in {term}, so you count as free all week.")
                 } else {
-                    format!("{name} has no classes with set times in {term_name}, so they count as free all week.")
+                    format!("{name} has no classes with set times in {term}, so they count as free all week.")
                 }
             })
             .collect();

@@ -922,11 +922,23 @@ backend_test!(
         // a digest), and the decline says how to change one's mind, which works.
         assert_eq!(unread_rows(&app, &me.user), 0);
         assert!(
-            declined.contains("Changed your mind? Add oxq3 as a friend"),
+            declined
+                .contains("Changed your mind? Add oxq3 as a friend: they get a request from you."),
             "{declined}"
         );
         me.post(&app, "/friends", "/friends", &[("who", "oxq3")])
             .await;
         assert_eq!(unread_rows(&app, &other.user), 1, "asked again");
+        // Asking back, instead of accepting, answers the request as well.
+        let third = app.student("txq4");
+        third
+            .post(&app, "/friends", "/friends", &[("who", "mxq1")])
+            .await;
+        assert_eq!(unread_rows(&app, &me.user), 1);
+        let (_, asked_back) = me
+            .post_and_follow(&app, "/friends", "/friends", &[("who", "txq4")])
+            .await;
+        assert!(asked_back.contains("you are friends now"), "{asked_back}");
+        assert_eq!(unread_rows(&app, &me.user), 0);
     }
 );
