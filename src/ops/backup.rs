@@ -103,10 +103,7 @@ fn count_all(conn: &mut DbConn) -> anyhow::Result<BTreeMap<String, i64>> {
         .filter(|t| !present.contains(*t))
         .collect();
     if !missing.is_empty() {
-        let backend = match conn {
-            DbConn::Sqlite(_) => "sqlite",
-            DbConn::Postgresql(_) => "postgres",
-        };
+        let backend = conn.backend_name();
         let older = applied_version(conn)? < db::newest_known_migration(backend)?;
         if !older {
             bail!(

@@ -571,6 +571,14 @@ backend_test!(
     }
 );
 
+/// `backup restore FILE --to TO`, then `extra`, as the operator of
+/// `database_url` (the live database) runs it.
+fn restore_cli(file: &str, to: &str, extra: &[&str], database_url: &str, data: &Path) -> Output {
+    let mut args = vec!["backup", "restore", file, "--to", to];
+    args.extend_from_slice(extra);
+    cli(&args, database_url, data)
+}
+
 /// Whether `conn` holds the account `id`.
 fn holds(conn: &mut DbConn, id: &common_grounds::accounts::UserId) -> bool {
     common_grounds::accounts::find(conn, id).unwrap().is_some()
@@ -617,6 +625,8 @@ backend_test!(
         let backups = data.join("backups");
         let url = db.url_string();
         let run = |args: &[&str], database_url: &str| cli(args, database_url, &data);
+        let restore =
+            |file: &str, to: &str, extra: &[&str]| restore_cli(file, to, extra, &url, &data);
         let erase = |who: &str| {
             let out = run(&["student", "erase", who, "--confirm", who], &url);
             assert!(out.status.success(), "{}", text(&out));
@@ -640,10 +650,7 @@ backend_test!(
         // Act: restore the first snapshot into a new database, the live one
         // named by DATABASE_URL.
         let target = TestDb::new(backend);
-        let restored = run(
-            &["backup", "restore", &first, "--to", &target.url_string()],
-            &url,
-        );
+        let restored = restore(&first, &target.url_string(), &[]);
 
         // Assert: the student erased since the snapshot is erased again, and
         // the one it never held is logged; the restored database holds what
@@ -691,17 +698,10 @@ backend_test!(
         // The second snapshot, restored with the first restored database as
         // the live one: its log carries on the newcomer's erasure.
         let later = TestDb::new(backend);
-        let carried = run(
-            &[
-                "backup",
-                "restore",
-                &second,
-                "--to",
-                &later.url_string(),
-                "--erasures-from",
-                &target.url_string(),
-            ],
-            &url,
+        let carried = restore(
+            &second,
+            &later.url_string(),
+            &["--erasures-from", &target.url_string()],
         );
         assert!(carried.status.success(), "{}", text(&carried));
         assert!(
@@ -743,17 +743,7 @@ backend_test!(
         };
         assert_ne!(respelled, url);
         for from in [&url, &target.url_string()] {
-            let args = [
-                "backup",
-                "restore",
-                &first,
-                "--to",
-                &respelled,
-                "--force",
-                "--erasures-from",
-                from,
-            ];
-            let over_itself = run(&args, &url);
+            let over_itself = restore(&first, &respelled, &["--force", "--erasures-from", from]);
             assert!(!over_itself.status.success());
             assert!(
                 text(&over_itself).contains("would replace"),
@@ -764,10 +754,7 @@ backend_test!(
         assert_eq!(counts(&mut db.connect()), live);
         let other = TestDb::new(backend);
         let open = db.connect();
-        let in_use = run(
-            &["backup", "restore", &first, "--to", &other.url_string()],
-            &url,
-        );
+        let in_use = restore(&first, &other.url_string(), &[]);
         drop(open);
         assert!(!in_use.status.success());
         assert!(
@@ -792,16 +779,11 @@ backend_test!(
             (&stranger, "not the database this snapshot was taken of"),
         ] {
             let to = TestDb::new(backend);
-            let args = [
-                "backup",
-                "restore",
+            let refused = restore(
                 &first,
-                "--to",
                 &to.url_string(),
-                "--erasures-from",
-                &from.url_string(),
-            ];
-            let refused = run(&args, &url);
+                &["--erasures-from", &from.url_string()],
+            );
             assert!(!refused.status.success());
             assert!(text(&refused).contains(why), "{}", text(&refused));
         }
@@ -809,27 +791,14 @@ backend_test!(
         // lacks one the snapshot logged: refused, naming the account to
         // erase there first.
         let branched = TestDb::new(backend);
-        let args = [
-            "backup",
-            "restore",
-            &before_all,
-            "--to",
-            &branched.url_string(),
-            "--erasures-lost",
-        ];
-        let out = run(&args, &url);
+        let out = restore(&before_all, &branched.url_string(), &["--erasures-lost"]);
         assert!(out.status.success(), "{}", text(&out));
         let to = TestDb::new(backend);
-        let args = [
-            "backup",
-            "restore",
+        let refused = restore(
             &first,
-            "--to",
             &to.url_string(),
-            "--erasures-from",
-            &branched.url_string(),
-        ];
-        let refused = run(&args, &url);
+            &["--erasures-from", &branched.url_string()],
+        );
         assert!(!refused.status.success());
         assert!(
             text(&refused).contains("lacks erasures the snapshot holds")
@@ -838,17 +807,10 @@ backend_test!(
             text(&refused)
         );
         let not_ours = TestDb::new(backend);
-        let unreadable = run(
-            &[
-                "backup",
-                "restore",
-                &first,
-                "--to",
-                &other.url_string(),
-                "--erasures-from",
-                &not_ours.url_string(),
-            ],
-            &url,
+        let unreadable = restore(
+            &first,
+            &other.url_string(),
+            &["--erasures-from", &not_ours.url_string()],
         );
         assert!(!unreadable.status.success(), "{}", text(&unreadable));
         assert!(
@@ -860,17 +822,7 @@ backend_test!(
 
         // Said lost: restored as the snapshot was (so the target was left
         // empty by each refusal), and the operator is told what is left to do.
-        let anyway = run(
-            &[
-                "backup",
-                "restore",
-                &first,
-                "--to",
-                &other.url_string(),
-                "--erasures-lost",
-            ],
-            &url,
-        );
+        let anyway = restore(&first, &other.url_string(), &["--erasures-lost"]);
         assert!(anyway.status.success(), "{}", text(&anyway));
         assert!(text(&anyway).contains("erase by hand"), "{}", text(&anyway));
         assert!(holds(&mut other.connect(), &late.id));
@@ -884,10 +836,7 @@ backend_test!(
         )
         .unwrap();
         let newer = TestDb::new(backend);
-        let refused = run(
-            &["backup", "restore", &first, "--to", &newer.url_string()],
-            &url,
-        );
+        let refused = restore(&first, &newer.url_string(), &[]);
         assert!(!refused.status.success());
         assert!(
             text(&refused).contains("newer version"),
@@ -929,6 +878,8 @@ backend_test!(
         db::run_migrations(&mut conn).unwrap();
         drop(conn);
         let url = db.url_string();
+        let restore =
+            |file: &str, to: &str, extra: &[&str]| restore_cli(file, to, extra, &url, &data);
         let erased = cli(
             &["student", "erase", "zq9x", "--confirm", "zq9x"],
             &url,
@@ -939,17 +890,7 @@ backend_test!(
 
         // Act
         let target = TestDb::new(backend);
-        let restored = cli(
-            &[
-                "backup",
-                "restore",
-                file.to_str().unwrap(),
-                "--to",
-                &target.url_string(),
-            ],
-            &url,
-            &data,
-        );
+        let restored = restore(file.to_str().unwrap(), &target.url_string(), &[]);
 
         // Assert: counted against its own manifest, brought to today's
         // schema, the student erased again.
@@ -972,15 +913,11 @@ backend_test!(
 
         // Said lost: brought to today's schema all the same, and settled.
         let lost = TestDb::new(backend);
-        let args = [
-            "backup",
-            "restore",
+        let restored = restore(
             file.to_str().unwrap(),
-            "--to",
             &lost.url_string(),
-            "--erasures-lost",
-        ];
-        let restored = cli(&args, &url, &data);
+            &["--erasures-lost"],
+        );
         assert!(restored.status.success(), "{}", text(&restored));
         assert!(
             text(&restored).contains("applied 20261206000001 to the restored database"),
