@@ -49,8 +49,9 @@ pub enum Update {
 /// What a source tells the fan-out.
 #[derive(Debug)]
 enum Signal {
-    /// The class has an event `seq` (or, from the SQLite poller, its first new one).
-    Changed { class_id: ClassId, seq: i64 },
+    /// The class has new events: one (PostgreSQL's notice), or all that
+    /// the SQLite poller found in one read.
+    Changed { class_id: ClassId, seqs: Seqs },
     /// The student has new notifications.
     Notified(UserId),
     /// The student's access changed (on any app process): their streams
@@ -59,6 +60,51 @@ enum Signal {
     /// The source was away and may have missed changes: every class catches
     /// up, and every student's count is read again.
     CatchUp,
+}
+
+/// The first and last of a class's events announced together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seqs {
+    pub first: i64,
+    pub last: i64,
+}
+
+impl Seqs {
+    pub fn one(seq: i64) -> Seqs {
+        Seqs {
+            first: seq,
+            last: seq,
+        }
+    }
+}
+
+/// Where a class's next load starts.
+#[derive(Debug, PartialEq, Eq)]
+enum LoadFrom {
+    /// Everything announced was handed over already.
+    Nothing,
+    /// The events after this one.
+    After(i64),
+    /// Nothing was handed over and nothing announced: the streams reload.
+    Reload,
+}
+
+/// Where to load from, given the last event handed to the class's streams
+/// (`through`) and what was announced. Announced events are skipped only
+/// when the last of them was handed over: a load reads on past the event
+/// that woke it, so the first of the next announcement may be handed over
+/// already while the rest of it is not (the SQLite poller finding several
+/// events in one read lost all but the first that way, until the class's
+/// next event). With nothing handed over yet, everything from the first
+/// announced on is new (within a class, commit order is seq order, and the
+/// streams read what came before it themselves).
+fn load_from(through: Option<i64>, announced: Option<Seqs>) -> LoadFrom {
+    match (through, announced) {
+        (Some(through), Some(seqs)) if seqs.last <= through => LoadFrom::Nothing,
+        (Some(through), _) => LoadFrom::After(through),
+        (None, Some(seqs)) => LoadFrom::After(seqs.first - 1),
+        (None, None) => LoadFrom::Reload,
+    }
 }
 
 /// Students whose counts one database round trip reads, at most.
@@ -185,7 +231,9 @@ impl Bus {
                 },
             };
             match signal {
-                Some(Signal::Changed { class_id, seq }) => self.deliver(&class_id, Some(seq)).await,
+                Some(Signal::Changed { class_id, seqs }) => {
+                    self.deliver(&class_id, Some(seqs)).await
+                }
                 Some(Signal::Notified(user)) => {
                     // A reply notifies every follower at once: count the
                     // students announced together on one connection.
@@ -360,20 +408,17 @@ impl Bus {
     }
 
     /// Loads the class's events after what its streams already got and hands
-    /// them over. `seq` is the event that was announced: with nothing handed
-    /// over yet, everything from it on is new (within a class, commit order is
-    /// seq order, and the streams read what came before it themselves).
-    async fn deliver(&self, class_id: &ClassId, seq: Option<i64>) {
+    /// them over. `seqs` are the events that were announced (see `load_from`).
+    async fn deliver(&self, class_id: &ClassId, seqs: Option<Seqs>) {
         let mut after = {
             let classes = self.classes.lock().unwrap_or_else(|e| e.into_inner());
             let Some(hub) = classes.get(class_id) else {
                 return;
             };
-            match (hub.loaded_through, seq) {
-                (Some(through), Some(seq)) if seq <= through => return,
-                (Some(through), _) => through,
-                (None, Some(seq)) => seq - 1,
-                (None, None) => {
+            match load_from(hub.loaded_through, seqs) {
+                LoadFrom::Nothing => return,
+                LoadFrom::After(after) => after,
+                LoadFrom::Reload => {
                     let _ = hub.sender.send(Update::Reload);
                     return;
                 }
@@ -391,12 +436,12 @@ impl Bus {
                 Ok(Ok(batch)) => batch,
                 Ok(Err(error)) => {
                     tracing::warn!(%error, "live: loading new chat events failed; retrying");
-                    self.retry(class_id, seq);
+                    self.retry(class_id, seqs);
                     return;
                 }
                 Err(error) => {
                     tracing::error!(%error, "live: the loading task failed; retrying");
-                    self.retry(class_id, seq);
+                    self.retry(class_id, seqs);
                     return;
                 }
             };
@@ -417,13 +462,13 @@ impl Bus {
         }
     }
 
-    fn retry(&self, class_id: &ClassId, seq: Option<i64>) {
+    fn retry(&self, class_id: &ClassId, seqs: Option<Seqs>) {
         let signals = self.signals.clone();
         let class_id = class_id.clone();
         tokio::spawn(async move {
             tokio::time::sleep(RETRY_AFTER).await;
-            let _ = match seq {
-                Some(seq) => signals.send(Signal::Changed { class_id, seq }),
+            let _ = match seqs {
+                Some(seqs) => signals.send(Signal::Changed { class_id, seqs }),
                 None => signals.send(Signal::CatchUp),
             };
         });
@@ -494,6 +539,22 @@ mod tests {
         let url = DatabaseUrl::Sqlite(dir.join("bus.db"));
         let pool = crate::db::connect_pool(&url, 1, Duration::from_secs(1)).expect("a pool");
         (Bus::new(pool, url), dir)
+    }
+
+    #[test]
+    fn announced_events_are_skipped_only_once_the_last_was_handed_over() {
+        let seqs = |first, last| Some(Seqs { first, last });
+        // The first of the announced was handed over by a load that read on;
+        // the rest were not: they are loaded, not dropped.
+        assert_eq!(load_from(Some(2), seqs(2, 8)), LoadFrom::After(2));
+        assert_eq!(load_from(Some(5), seqs(2, 8)), LoadFrom::After(5));
+        assert_eq!(load_from(Some(8), seqs(2, 8)), LoadFrom::Nothing);
+        assert_eq!(load_from(Some(9), Some(Seqs::one(7))), LoadFrom::Nothing);
+        // A catch-up (nothing announced) loads after what was handed over.
+        assert_eq!(load_from(Some(4), None), LoadFrom::After(4));
+        // Nothing handed over yet: from the first announced on.
+        assert_eq!(load_from(None, seqs(3, 5)), LoadFrom::After(2));
+        assert_eq!(load_from(None, None), LoadFrom::Reload);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use diesel::prelude::*;
 use tokio::sync::{mpsc, watch};
 
 use super::unread::{NewRows, Students};
-use super::Signal;
+use super::{Seqs, Signal};
 use crate::accounts::UserId;
 use crate::chat::events;
 use crate::classes::ClassId;
@@ -232,7 +232,10 @@ fn signal_of(channel: &str, payload: &str) -> Option<Signal> {
         return UserId::parse(payload).map(Signal::AccessChanged);
     }
     let (class_id, seq) = events::parse_notice(payload)?;
-    Some(Signal::Changed { class_id, seq })
+    Some(Signal::Changed {
+        class_id,
+        seqs: Seqs::one(seq),
+    })
 }
 
 /// The SQLite poller: the events after the last seen, each changed class once;
@@ -255,7 +258,7 @@ async fn poll(
         let events_pool = pool.clone();
         let seen = last;
         let read =
-            tokio::task::spawn_blocking(move || -> anyhow::Result<(i64, Vec<(ClassId, i64)>)> {
+            tokio::task::spawn_blocking(move || -> anyhow::Result<(i64, Vec<(ClassId, Seqs)>)> {
                 let mut conn = crate::db::checkout(&events_pool)?;
                 match seen {
                     None => Ok((crate::chat::events::newest(&mut conn)?, Vec::new())),
@@ -263,7 +266,7 @@ async fn poll(
                         let changed =
                             crate::chat::events::after_any_class(&mut conn, after, SQLITE_BATCH)?;
                         let newest = changed.iter().map(|(_, seq)| *seq).max().unwrap_or(after);
-                        Ok((newest, first_per_class(changed)))
+                        Ok((newest, per_class(changed)))
                     }
                 }
             })
@@ -275,8 +278,8 @@ async fn poll(
                 if caught_up && signals.send(Signal::CatchUp).is_err() {
                     return;
                 }
-                for (class_id, seq) in changed {
-                    if signals.send(Signal::Changed { class_id, seq }).is_err() {
+                for (class_id, seqs) in changed {
+                    if signals.send(Signal::Changed { class_id, seqs }).is_err() {
                         return;
                     }
                 }
@@ -308,13 +311,21 @@ async fn poll(
     }
 }
 
-/// Each class's first event in `events` (seq order), once.
-fn first_per_class(events: Vec<(ClassId, i64)>) -> Vec<(ClassId, i64)> {
-    let mut seen = std::collections::HashSet::new();
-    events
-        .into_iter()
-        .filter(|(class_id, _)| seen.insert(class_id.clone()))
-        .collect()
+/// Each class in `events` (seq order) once, in the order of its first
+/// event, with its first and last.
+fn per_class(events: Vec<(ClassId, i64)>) -> Vec<(ClassId, Seqs)> {
+    let mut classes: Vec<(ClassId, Seqs)> = Vec::new();
+    let mut at: std::collections::HashMap<ClassId, usize> = std::collections::HashMap::new();
+    for (class_id, seq) in events {
+        match at.get(&class_id) {
+            Some(&i) => classes[i].1.last = seq,
+            None => {
+                at.insert(class_id.clone(), classes.len());
+                classes.push((class_id, Seqs::one(seq)));
+            }
+        }
+    }
+    classes
 }
 
 #[cfg(test)]
@@ -356,15 +367,21 @@ mod tests {
         let class = ClassId::new();
         assert!(matches!(
             signal_of(events::CHANNEL, &events::notice(&class, 7)),
-            Some(Signal::Changed { class_id, seq: 7 }) if class_id == class
+            Some(Signal::Changed { class_id, seqs }) if class_id == class && seqs == Seqs::one(7)
         ));
     }
 
     #[test]
-    fn each_changed_class_is_announced_once_from_its_first_event() {
+    fn each_changed_class_is_announced_once_with_its_first_and_last_event() {
         let a = ClassId::new();
         let b = ClassId::new();
-        let changed = first_per_class(vec![(a.clone(), 3), (b.clone(), 4), (a.clone(), 5)]);
-        assert_eq!(changed, vec![(a, 3), (b, 4)]);
+        let changed = per_class(vec![
+            (a.clone(), 3),
+            (b.clone(), 4),
+            (a.clone(), 5),
+            (a.clone(), 6),
+        ]);
+        let seqs = |first, last| Seqs { first, last };
+        assert_eq!(changed, vec![(a, seqs(3, 6)), (b, seqs(4, 4))]);
     }
 }
