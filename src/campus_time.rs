@@ -227,9 +227,11 @@ fn push_number(out: &mut String, n: impl Into<i64>) {
     push_padded(out, n, 1);
 }
 
-/// A whole number in decimal, with leading zeros to `width` digits.
+/// A whole number in decimal, with leading zeros to `width` characters, the
+/// sign counted, as `format!("{n:0width$}")` writes it.
 fn push_padded(out: &mut String, n: impl Into<i64>, width: usize) {
     let n: i64 = n.into();
+    let sign = usize::from(n < 0);
     if n < 0 {
         out.push('-');
     }
@@ -244,7 +246,7 @@ fn push_padded(out: &mut String, n: impl Into<i64>, width: usize) {
             break;
         }
     }
-    for _ in (digits.len() - at)..width {
+    for _ in (digits.len() - at + sign)..width {
         out.push('0');
     }
     for &d in &digits[at..] {
@@ -580,11 +582,14 @@ mod tests {
             (999, 4, "0999"),
             (2026, 4, "2026"),
             (-5, 1, "-5"),
+            (-5, 4, "-005"),
+            (-1234, 4, "-1234"),
             (i64::from(u32::MAX), 1, "4294967295"),
         ] {
             let mut out = String::new();
             push_padded(&mut out, n, width);
             assert_eq!(out, want);
+            assert_eq!(out, format!("{n:0width$}"));
         }
         let sao_paulo = CampusTime::parse("America/Sao_Paulo").unwrap();
         assert_eq!(sao_paulo.abbreviation(utc("2026-03-08 06:30")), "-03");
