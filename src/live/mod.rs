@@ -49,8 +49,8 @@ pub enum Update {
 /// What a source tells the fan-out.
 #[derive(Debug)]
 enum Signal {
-    /// The class has new events: one (PostgreSQL's notice), or all that
-    /// the SQLite poller found in one read.
+    /// The class has new events: one (PostgreSQL's notice), or the first
+    /// and last of those the SQLite poller found in one read.
     Changed { class_id: ClassId, seqs: Seqs },
     /// The student has new notifications.
     Notified(UserId),
@@ -97,12 +97,17 @@ enum LoadFrom {
 /// events in one read lost all but the first that way, until the class's
 /// next event). With nothing handed over yet, everything from the first
 /// announced on is new (within a class, commit order is seq order, and the
-/// streams read what came before it themselves).
-fn load_from(through: Option<i64>, announced: Option<Seqs>) -> LoadFrom {
-    match (through, announced) {
+/// streams read what came before it themselves), and `through` starts just
+/// before it: an announcement whose load fails is retried later, after newer
+/// ones, which must not start past it.
+fn load_from(through: &mut Option<i64>, announced: Option<Seqs>) -> LoadFrom {
+    match (*through, announced) {
         (Some(through), Some(seqs)) if seqs.last <= through => LoadFrom::Nothing,
         (Some(through), _) => LoadFrom::After(through),
-        (None, Some(seqs)) => LoadFrom::After(seqs.first - 1),
+        (None, Some(seqs)) => {
+            *through = Some(seqs.first - 1);
+            LoadFrom::After(seqs.first - 1)
+        }
         (None, None) => LoadFrom::Reload,
     }
 }
@@ -411,11 +416,11 @@ impl Bus {
     /// them over. `seqs` are the events that were announced (see `load_from`).
     async fn deliver(&self, class_id: &ClassId, seqs: Option<Seqs>) {
         let mut after = {
-            let classes = self.classes.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(hub) = classes.get(class_id) else {
+            let mut classes = self.classes.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(hub) = classes.get_mut(class_id) else {
                 return;
             };
-            match load_from(hub.loaded_through, seqs) {
+            match load_from(&mut hub.loaded_through, seqs) {
                 LoadFrom::Nothing => return,
                 LoadFrom::After(after) => after,
                 LoadFrom::Reload => {
@@ -544,17 +549,24 @@ mod tests {
     #[test]
     fn announced_events_are_skipped_only_once_the_last_was_handed_over() {
         let seqs = |first, last| Some(Seqs { first, last });
+        let from = |through: Option<i64>, announced| load_from(&mut { through }, announced);
         // The first of the announced was handed over by a load that read on;
         // the rest were not: they are loaded, not dropped.
-        assert_eq!(load_from(Some(2), seqs(2, 8)), LoadFrom::After(2));
-        assert_eq!(load_from(Some(5), seqs(2, 8)), LoadFrom::After(5));
-        assert_eq!(load_from(Some(8), seqs(2, 8)), LoadFrom::Nothing);
-        assert_eq!(load_from(Some(9), Some(Seqs::one(7))), LoadFrom::Nothing);
+        assert_eq!(from(Some(2), seqs(2, 8)), LoadFrom::After(2));
+        assert_eq!(from(Some(5), seqs(2, 8)), LoadFrom::After(5));
+        assert_eq!(from(Some(8), seqs(2, 8)), LoadFrom::Nothing);
+        assert_eq!(from(Some(9), Some(Seqs::one(7))), LoadFrom::Nothing);
         // A catch-up (nothing announced) loads after what was handed over.
-        assert_eq!(load_from(Some(4), None), LoadFrom::After(4));
-        // Nothing handed over yet: from the first announced on.
-        assert_eq!(load_from(None, seqs(3, 5)), LoadFrom::After(2));
-        assert_eq!(load_from(None, None), LoadFrom::Reload);
+        assert_eq!(from(Some(4), None), LoadFrom::After(4));
+        assert_eq!(from(None, None), LoadFrom::Reload);
+
+        // Nothing handed over yet: from the first announced on, and a later
+        // announcement starts there too, so a retried earlier one (its load
+        // failed) is not passed over.
+        let mut through = None;
+        assert_eq!(load_from(&mut through, seqs(5, 5)), LoadFrom::After(4));
+        assert_eq!(through, Some(4));
+        assert_eq!(load_from(&mut through, seqs(7, 7)), LoadFrom::After(4));
     }
 
     #[test]
