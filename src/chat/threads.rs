@@ -1084,6 +1084,9 @@ pub fn thread_page(
     })
 }
 
+/// The thread list's statements in Diesel's cache (`db::shaped`).
+struct ThreadListStatement;
+
 /// A condition on the list's first messages, boxed so the page can combine
 /// them at run time (for the backend the statement is compiled for).
 type ListCond<DB> = Box<
@@ -1109,6 +1112,19 @@ fn root_page(
     page: Page<'_>,
     with_pins: bool,
 ) -> QueryResult<Vec<Root>> {
+    // Every choice below that changes the statement's SQL, as one number, so
+    // Diesel keeps each of the few statements by type instead of writing out
+    // and hashing its 10 kB of SQL each time (`db::shaped`).
+    let shape = {
+        let sort = match page.sort {
+            Sort::Activity => 0,
+            Sort::Top => 1,
+            Sort::Unanswered => 2,
+        };
+        sort + 3 * u8::from(with_pins)
+            + 6 * u8::from(page.before.is_some())
+            + 12 * u8::from(viewer.is_some())
+    };
     // Compiled for each backend: through `DbConn` this long statement's SQL
     // was written out several times per execution (see `on_each_backend!`).
     let rows: Vec<RootRow> = crate::on_each_backend!(conn, |c| {
@@ -1260,7 +1276,7 @@ fn root_page(
                 }
             }
         };
-        query.load::<RootRow>(c)
+        crate::load_shaped!(ThreadListStatement, shape, query, c)
     })?;
     Ok(rows.into_iter().map(Root::from).collect())
 }

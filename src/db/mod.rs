@@ -3,6 +3,7 @@
 
 mod count;
 pub mod schema;
+pub mod shaped;
 
 pub use count::{count_of, CountOf};
 
