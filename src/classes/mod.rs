@@ -63,7 +63,8 @@ impl Class {
 
 /// "CS 2100" from a subject and catalog number read without the whole row.
 pub fn code(subject: &str, catalog_number: &str) -> String {
-    format!("{subject} {catalog_number}")
+    // Written whole, not through `format!`: pages write it for every row.
+    [subject, " ", catalog_number].concat()
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -313,7 +313,7 @@ fn day_views(mine: &weeks::Week, theirs: &weeks::Week, term: Option<TermSpan>) -
     let entries = |list: Vec<weeks::Entry>| {
         list.into_iter()
             .map(|e| EntryView {
-                class_id: e.class_id.to_string(),
+                class_id: e.class_id.as_str().to_owned(),
                 code: e.code,
                 section: e.section.unwrap_or_default(),
                 time: meeting_range(u32::from(e.start), u32::from(e.end)),

@@ -307,7 +307,7 @@ pub async fn show_schedule(
                         .iter()
                         .map(|c| c.code())
                         .collect(),
-                    href: format!("/classes/{}", class.id),
+                    href: ["/classes/", class.id.as_str()].concat(),
                 })
             })
             .collect();
@@ -369,7 +369,7 @@ pub async fn show_schedule(
                 placed.lanes,
                 placed.lane
             ),
-            href: format!("/classes/{}", class.id),
+            href: ["/classes/", class.id.as_str()].concat(),
         });
     }
     let hours = (first_hour..last_hour)

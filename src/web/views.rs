@@ -251,7 +251,7 @@ impl ClassView {
             _ => None,
         };
         ClassView {
-            id: class.id.to_string(),
+            id: class.id.as_str().to_owned(),
             code: class.code(),
             section: class.class_section.clone().unwrap_or_default(),
             component: component_name(class.component.as_deref().unwrap_or("")),
