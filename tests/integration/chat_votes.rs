@@ -600,6 +600,16 @@ backend_test!(
             assert_eq!(order.len(), 6, "{sort}");
             assert_eq!(count(&list, ".thread-row .badge.pinned"), 3, "{sort}");
         }
+        // Staff read the class too, pins first, by a statement of their own
+        // that Diesel keeps apart from the students' (`db::shaped`): a
+        // shape that named both would run one's SQL with the other's binds.
+        let (status, staff_read) = moderator
+            .get(&app, &format!("/admin/classes/{}", class.id))
+            .await;
+        assert_eq!(status, 200, "{staff_read}");
+        for n in 0..6 {
+            assert!(staff_read.contains(&format!("Thread {n}")), "{staff_read}");
+        }
 
         let (status, _) = pin(&app, &moderator, &roots[0], "unpin").await;
         assert_eq!(status, 303);
