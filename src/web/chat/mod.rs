@@ -89,7 +89,14 @@ fn back_href(class_id: &ClassId, back: Option<&str>, anchor: Option<&MessageId>)
 
 /// A thread's own page.
 fn thread_href(class_id: &ClassId, thread_id: &MessageId) -> String {
-    format!("/classes/{class_id}/threads/{thread_id}")
+    // Joined whole, not through `format!`: the thread list writes one a row.
+    [
+        "/classes/",
+        class_id.as_str(),
+        "/threads/",
+        thread_id.as_str(),
+    ]
+    .concat()
 }
 
 /// A message on its thread's page.

@@ -136,7 +136,7 @@ fn excerpt(text: &str) -> String {
 
 fn thread_row(
     state: &AppState,
-    class_id: &str,
+    class_id: &ClassId,
     t: &ThreadSummary,
     now: NaiveDateTime,
 ) -> ThreadRow {
@@ -153,9 +153,9 @@ fn thread_row(
         Body::Hidden => ("hidden by moderation".to_string(), true),
     };
     ThreadRow {
-        // Written whole, not through `format!` (50 rows a page).
+        // Copied, not written through `format!` (50 rows a page).
         id: t.opening.id.as_str().to_owned(),
-        href: ["/classes/", class_id, "/threads/", t.opening.id.as_str()].concat(),
+        href: thread_href(class_id, &t.opening.id),
         pseudonym: t.opening.pseudonym.clone(),
         mine: t.opening.mine,
         excerpt,
@@ -565,7 +565,7 @@ pub async fn show_class(
         .iter()
         .map(|t| ThreadRow {
             back: back.clone(),
-            ..thread_row(&state, &id, t, now)
+            ..thread_row(&state, &page.class.id, t, now)
         })
         .collect();
     let unread = threads.iter().map(|t| t.unread).sum();
@@ -817,7 +817,7 @@ pub fn event_data(
     };
     let row = match &event.thread {
         Some(summary) => {
-            let mut t = thread_row(state, &class, summary, now);
+            let mut t = thread_row(state, class_id, summary, now);
             t.unread = usize::from(event.new_for_viewer);
             Some(ThreadRowFragment { t: &t, csrf_token }.render()?)
         }
