@@ -10,7 +10,7 @@ pub mod term;
 pub mod term_dates;
 pub mod week;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -473,15 +473,17 @@ fn group_by_owner(
 ) -> Vec<(UserId, Class)> {
     let mut sections: Vec<(UserId, Class)> = Vec::new();
     // Whether this row's meetings are still to be kept: only under the first
-    // student listed with the section.
+    // student listed with the section. A section already listed with
+    // meetings has them in `meetings`; one listed with none has none to
+    // keep. (No set of ids beside it: each would be a copy of the id, and
+    // hashing them was a tenth of the friend page's shaping.)
     let mut keep = false;
-    let mut listed: HashSet<ClassId> = HashSet::new();
     for (owner, class, meeting) in rows {
         let starts = sections
             .last()
             .is_none_or(|(o, c)| o != &owner || c.id != class.id);
         if starts {
-            keep = listed.insert(class.id.clone());
+            keep = !meetings.contains_key(&class.id);
             sections.push((owner, class));
         }
         if let Some(meeting) = meeting.filter(|_| keep) {

@@ -5,8 +5,6 @@
 //! Never says more about a chosen id that is not an accepted friend than
 //! that it is not one.
 
-use std::collections::{HashMap, HashSet};
-
 use diesel::prelude::*;
 
 use super::FriendshipStatus;
@@ -126,14 +124,12 @@ pub fn with_friend(
         meetings,
         shared: elsewhen,
     } = classes::of_two_with_meetings_and_shared(conn, (&viewer.id, &friend.id), term)?;
-    let theirs: HashSet<&ClassId> = rows
-        .iter()
-        .filter(|(owner, _)| owner == &friend.id)
-        .map(|(_, class)| &class.id)
-        .collect();
+    // A student's sections in a term are a handful: a scan of the friend's
+    // beats hashing every id.
+    let theirs = |id: &ClassId| rows.iter().any(|(o, c)| o == &friend.id && &c.id == id);
     let mut shared: Vec<Class> = rows
         .iter()
-        .filter(|(owner, class)| owner == &viewer.id && theirs.contains(&class.id))
+        .filter(|(owner, class)| owner == &viewer.id && theirs(&class.id))
         .map(|(_, class)| class.clone())
         .collect();
     shared.extend(elsewhen);
@@ -198,9 +194,18 @@ fn fill(
     rows: Vec<(UserId, Class)>,
     listed: &classes::MeetingsByClass,
 ) -> Weeks {
-    let mut by_owner: HashMap<UserId, Week> = HashMap::new();
+    // Each owner's rows come together (the statements order by owner), so
+    // the weeks are built in a list, one owner after another: at most the
+    // viewer and the friends one comparison may choose.
+    let mut by_owner: Vec<(UserId, Week)> = Vec::with_capacity(counted.len() + 1);
     for (owner, class) in rows {
-        let week = by_owner.entry(owner).or_default();
+        let week = match by_owner.iter().position(|(o, _)| o == &owner) {
+            Some(at) => &mut by_owner[at].1,
+            None => {
+                by_owner.push((owner, Week::default()));
+                &mut by_owner.last_mut().expect("just pushed").1
+            }
+        };
         // A section SIS no longer offers does not meet: it keeps no one busy.
         if class.active {
             week.meetings
@@ -208,11 +213,18 @@ fn fill(
         }
         week.sections.push(class);
     }
-    out.mine = by_owner.remove(&viewer.id).unwrap_or_default();
+    let mut take = |id: &UserId| {
+        by_owner
+            .iter_mut()
+            .find(|(o, _)| o == id)
+            .map(|(_, week)| std::mem::take(week))
+            .unwrap_or_default()
+    };
+    out.mine = take(&viewer.id);
     out.shown = counted
         .into_iter()
         .map(|f| {
-            let week = by_owner.remove(&f.id).unwrap_or_default();
+            let week = take(&f.id);
             (f, week)
         })
         .collect();
@@ -286,39 +298,50 @@ pub struct DayPair {
 /// either meets then; each day's meetings earliest first, shared sections
 /// marked, and meetings that run for part of the term (`term`'s dates) dated.
 pub fn side_by_side(mine: &Week, theirs: &Week, term: Option<TermSpan>) -> Vec<DayPair> {
-    let my_ids: HashSet<&ClassId> = mine.sections.iter().map(|c| &c.id).collect();
-    let their_ids: HashSet<&ClassId> = theirs.sections.iter().map(|c| &c.id).collect();
-    let entries = |week: &Week, other: &HashSet<&ClassId>, day: Day| {
-        let mut list: Vec<Entry> = week
-            .meetings
-            .iter()
-            .filter(|m| m.days.contains(&day))
-            .filter_map(|m| {
-                let class = week.section(&m.class_id)?;
-                Some(Entry {
-                    class_id: m.class_id.clone(),
-                    code: class.code(),
-                    section: class.class_section.clone(),
-                    start: m.start,
-                    end: m.end,
-                    place: m.place.clone(),
-                    dates: m.part_of_term(term),
-                    shared: other.contains(&m.class_id),
-                })
-            })
-            .collect();
-        list.sort_by(|a, b| (a.start, a.end, &a.code).cmp(&(b.start, b.end, &b.code)));
-        list
-    };
+    let mut mine_by_day = by_day(mine, theirs, term);
+    let mut theirs_by_day = by_day(theirs, mine, term);
     super::free::WEEK
         .into_iter()
         .map(|day| DayPair {
             day,
-            mine: entries(mine, &their_ids, day),
-            theirs: entries(theirs, &my_ids, day),
+            mine: std::mem::take(&mut mine_by_day[day.index()]),
+            theirs: std::mem::take(&mut theirs_by_day[day.index()]),
         })
         .filter(|p| Day::WEEKDAYS.contains(&p.day) || !p.mine.is_empty() || !p.theirs.is_empty())
         .collect()
+}
+
+/// One week's entries, a list for each day (`Day::index`), each earliest
+/// first; shared when `other` takes the section too. One pass over the
+/// meetings, each read once however many days it meets (a week is a
+/// handful of sections, so `other`'s are scanned, not hashed).
+fn by_day(week: &Week, other: &Week, term: Option<TermSpan>) -> [Vec<Entry>; 7] {
+    let mut days: [Vec<Entry>; 7] = Default::default();
+    for m in &week.meetings {
+        let Some(class) = week.section(&m.class_id) else {
+            continue;
+        };
+        let entry = Entry {
+            class_id: m.class_id.clone(),
+            code: class.code(),
+            section: class.class_section.clone(),
+            start: m.start,
+            end: m.end,
+            place: m.place.clone(),
+            dates: m.part_of_term(term),
+            shared: other.section(&m.class_id).is_some(),
+        };
+        if let Some((last, rest)) = m.days.split_last() {
+            for day in rest {
+                days[day.index()].push(entry.clone());
+            }
+            days[last.index()].push(entry);
+        }
+    }
+    for list in &mut days {
+        list.sort_by(|a, b| (a.start, a.end, &a.code).cmp(&(b.start, b.end, &b.code)));
+    }
+    days
 }
 
 #[cfg(test)]
