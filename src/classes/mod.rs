@@ -355,9 +355,7 @@ pub fn of_users_with_meetings(
                 Option::<ClassMeeting>::as_select(),
             ))
             .load(c))?;
-    let mut meetings = MeetingsByClass::new();
-    let sections = group_by_owner(rows, &mut meetings);
-    Ok((sections, meetings))
+    Ok(group_by_owner(rows))
 }
 
 /// The sections each of two students takes in `term`, as
@@ -432,8 +430,7 @@ pub fn of_two_with_meetings_and_shared(
             position(m2),
         ))
     });
-    let mut meetings = MeetingsByClass::new();
-    let sections = group_by_owner(weeks, &mut meetings);
+    let (sections, mut meetings) = group_by_owner(weeks);
     let (shared, shared_meetings) = group_meetings(shared);
     meetings.extend(shared_meetings);
     Ok(SectionsAndShared {
@@ -465,18 +462,21 @@ fn course_order(class: &Class) -> (&str, &str, Option<&str>, &ClassId) {
 }
 
 /// Rows of (student, section, meeting), each student's sections' rows
-/// together, as each student's sections in row order; each section's
-/// meetings go into `meetings` once, however many of them take it.
+/// together, from one statement's join of sections to their meetings, as
+/// each student's sections in row order and every section's meetings once,
+/// however many of them take it.
 fn group_by_owner(
     rows: Vec<(UserId, Class, Option<ClassMeeting>)>,
-    meetings: &mut MeetingsByClass,
-) -> Vec<(UserId, Class)> {
+) -> (Vec<(UserId, Class)>, MeetingsByClass) {
     let mut sections: Vec<(UserId, Class)> = Vec::new();
+    let mut meetings = MeetingsByClass::new();
     // Whether this row's meetings are still to be kept: only under the first
-    // student listed with the section. A section already listed with
-    // meetings has them in `meetings`; one listed with none has none to
-    // keep. (No set of ids beside it: each would be a copy of the id, and
-    // hashing them was a tenth of the friend page's shaping.)
+    // student listed with the section. The map is this function's own, and
+    // one join gives a section the same meetings under every student, so a
+    // section already listed with meetings has them in the map, and one
+    // listed with none has none to keep. (No set of copied ids beside the
+    // map: copying and hashing them was a tenth of the friend page's
+    // shaping.)
     let mut keep = false;
     for (owner, class, meeting) in rows {
         let starts = sections
@@ -493,7 +493,7 @@ fn group_by_owner(
                 .push(meeting);
         }
     }
-    sections
+    (sections, meetings)
 }
 
 /// The terms the catalog holds, newest first.

@@ -194,12 +194,16 @@ fn fill(
     rows: Vec<(UserId, Class)>,
     listed: &classes::MeetingsByClass,
 ) -> Weeks {
-    // Each owner's rows come together (the statements order by owner), so
-    // the weeks are built in a list, one owner after another: at most the
-    // viewer and the friends one comparison may choose.
+    // The weeks in a short list, not a map: at most the viewer and the 20
+    // friends one comparison may choose. The rows come by owner, so the last
+    // week is nearly always the row's.
     let mut by_owner: Vec<(UserId, Week)> = Vec::with_capacity(counted.len() + 1);
     for (owner, class) in rows {
-        let week = match by_owner.iter().position(|(o, _)| o == &owner) {
+        let at = match by_owner.last() {
+            Some((last, _)) if last == &owner => Some(by_owner.len() - 1),
+            _ => by_owner.iter().position(|(o, _)| o == &owner),
+        };
+        let week = match at {
             Some(at) => &mut by_owner[at].1,
             None => {
                 by_owner.push((owner, Week::default()));
@@ -313,8 +317,9 @@ pub fn side_by_side(mine: &Week, theirs: &Week, term: Option<TermSpan>) -> Vec<D
 
 /// One week's entries, a list for each day (`Day::index`), each earliest
 /// first; shared when `other` takes the section too. One pass over the
-/// meetings, each read once however many days it meets (a week is a
-/// handful of sections, so `other`'s are scanned, not hashed).
+/// meetings, each read once however many days it meets (`parse_days` lists
+/// each day once); a week is a handful of sections, so `other`'s are
+/// scanned, not hashed.
 fn by_day(week: &Week, other: &Week, term: Option<TermSpan>) -> [Vec<Entry>; 7] {
     let mut days: [Vec<Entry>; 7] = Default::default();
     for m in &week.meetings {
