@@ -35,8 +35,13 @@ struct Block {
     place: Option<String>,
     friends: usize,
     clash: bool,
-    /// CSS classes placing the block: grid rows and its lane.
-    placement: String,
+    /// Where the block sits (the template writes them as the CSS classes
+    /// `gs-` start row, `ge-` end row, `lk` lanes, `li` lane): numbers, not
+    /// a string formatted per block.
+    start_row: u16,
+    end_row: u16,
+    lanes: usize,
+    lane: usize,
     href: String,
 }
 
@@ -46,8 +51,9 @@ struct DayColumn {
 }
 
 struct HourMark {
-    label: String,
-    placement: String,
+    label: &'static str,
+    start_row: u16,
+    end_row: u16,
 }
 
 /// One meeting on one day of the agenda.
@@ -99,12 +105,13 @@ struct SchedulePage {
 }
 
 /// An hour on the timetable's edge, on a 12-hour clock: "8 AM", "12 PM", "1 PM".
-fn hour_label(hour: u16) -> String {
-    let half = if hour % 24 < 12 { "AM" } else { "PM" };
-    match hour % 12 {
-        0 => format!("12 {half}"),
-        h => format!("{h} {half}"),
-    }
+fn hour_label(hour: u16) -> &'static str {
+    const LABELS: [&str; 24] = [
+        "12 AM", "1 AM", "2 AM", "3 AM", "4 AM", "5 AM", "6 AM", "7 AM", "8 AM", "9 AM", "10 AM",
+        "11 AM", "12 PM", "1 PM", "2 PM", "3 PM", "4 PM", "5 PM", "6 PM", "7 PM", "8 PM", "9 PM",
+        "10 PM", "11 PM",
+    ];
+    LABELS[usize::from(hour % 24)]
 }
 
 fn row_of(minutes: u16, first_hour: u16) -> u16 {
@@ -362,24 +369,18 @@ pub async fn show_schedule(
             place: m.place.clone(),
             friends: friends_in.get(&class.id).map_or(0, Vec::len),
             clash: !clashing_on(&meetings, placed.key, placed.day, &by_id).is_empty(),
-            placement: format!(
-                "gs-{} ge-{} lk{} li{}",
-                row_of(placed.start, first_hour),
-                row_of(placed.end, first_hour),
-                placed.lanes,
-                placed.lane
-            ),
+            start_row: row_of(placed.start, first_hour),
+            end_row: row_of(placed.end, first_hour),
+            lanes: placed.lanes,
+            lane: placed.lane,
             href: ["/classes/", class.id.as_str()].concat(),
         });
     }
     let hours = (first_hour..last_hour)
         .map(|h| HourMark {
             label: hour_label(h),
-            placement: format!(
-                "gs-{} ge-{}",
-                row_of(h * 60, first_hour),
-                row_of((h + 1) * 60, first_hour)
-            ),
+            start_row: row_of(h * 60, first_hour),
+            end_row: row_of((h + 1) * 60, first_hour),
         })
         .collect();
     let (clashes, more_clashes) = clash_lines(&mine, &meetings);
@@ -466,7 +467,13 @@ mod tests {
 
     #[test]
     fn hour_marks_read_on_a_twelve_hour_clock() {
-        let marks: Vec<String> = [0, 8, 11, 12, 13, 23].into_iter().map(hour_label).collect();
-        assert_eq!(marks, ["12 AM", "8 AM", "11 AM", "12 PM", "1 PM", "11 PM"]);
+        let marks: Vec<&str> = [0, 8, 11, 12, 13, 23, 24]
+            .into_iter()
+            .map(hour_label)
+            .collect();
+        assert_eq!(
+            marks,
+            ["12 AM", "8 AM", "11 AM", "12 PM", "1 PM", "11 PM", "12 AM"]
+        );
     }
 }
