@@ -195,15 +195,11 @@ fn fill(
     listed: &classes::MeetingsByClass,
 ) -> Weeks {
     // The weeks in a short list, not a map: at most the viewer and the 20
-    // friends one comparison may choose. The rows come by owner, so the last
-    // week is nearly always the row's.
+    // friends one comparison may choose. The rows come by owner, so a search
+    // from the end nearly always stops at the first week it reads.
     let mut by_owner: Vec<(UserId, Week)> = Vec::with_capacity(counted.len() + 1);
     for (owner, class) in rows {
-        let at = match by_owner.last() {
-            Some((last, _)) if last == &owner => Some(by_owner.len() - 1),
-            _ => by_owner.iter().position(|(o, _)| o == &owner),
-        };
-        let week = match at {
+        let week = match by_owner.iter().rposition(|(o, _)| o == &owner) {
             Some(at) => &mut by_owner[at].1,
             None => {
                 by_owner.push((owner, Week::default()));
