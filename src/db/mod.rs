@@ -143,6 +143,17 @@ pub fn checkout(pool: &Pool) -> Result<PooledConn, dr2d2::PoolError> {
     pool.get()
 }
 
+/// An idle connection, if the pool has one that needs no test: never waits,
+/// never connects. A connection not proven alive since the last outage goes
+/// back (`checkout` tests it), and so does the answer `None`.
+pub fn try_checkout(pool: &Pool) -> Option<PooledConn> {
+    let mut conn = pool.try_get()?;
+    match watch_of(&mut conn) {
+        Some(watch) if watch.alive_at != watch.shared.outages.load(Ordering::Relaxed) => None,
+        _ => Some(conn),
+    }
+}
+
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -184,9 +195,12 @@ pub struct QueryCounter(Arc<Counted>);
 #[derive(Debug, Default)]
 struct Counted {
     statements: AtomicU64,
-    /// Jobs the web handlers ran on a pooled connection (`web::error::with_conn`):
-    /// each is a trip to the blocking pool, one a page when it is whole.
-    jobs: AtomicU64,
+    /// Jobs the web handlers ran on a pooled connection (`web::error::with_conn`
+    /// and `with_read_conn`), one a page when it is whole: on a blocking
+    /// thread, and on the HTTP worker itself. Two counters, each counted
+    /// once a job, so neither ever goes down between two readings.
+    jobs_blocking: AtomicU64,
+    jobs_on_worker: AtomicU64,
     recording: std::sync::atomic::AtomicBool,
     recorded: std::sync::Mutex<Vec<String>>,
 }
@@ -198,7 +212,17 @@ impl QueryCounter {
 
     /// Database jobs run so far (see `note_job`).
     pub fn jobs(&self) -> u64 {
-        self.0.jobs.load(Ordering::Relaxed)
+        self.jobs_blocking() + self.jobs_on_worker()
+    }
+
+    /// Database jobs run so far on a blocking thread.
+    pub fn jobs_blocking(&self) -> u64 {
+        self.0.jobs_blocking.load(Ordering::Relaxed)
+    }
+
+    /// Database jobs run so far on the HTTP worker itself.
+    pub fn jobs_on_worker(&self) -> u64 {
+        self.0.jobs_on_worker.load(Ordering::Relaxed)
     }
 
     /// Starts keeping each statement's SQL (dropping what was kept before).
@@ -342,12 +366,18 @@ fn watch_of(conn: &mut DbConn) -> Option<&mut ConnWatch> {
     conn.instrumentation().downcast_mut::<ConnWatch>()
 }
 
-/// Counts one database job run on this connection (the pool's counter), and
-/// starts the job with no contention noted.
-pub fn note_job(conn: &mut DbConn) {
+/// Counts one database job run on this connection (the pool's counter; `on_worker`:
+/// run on the HTTP worker itself), and starts the job with no contention noted.
+pub fn note_job(conn: &mut DbConn, on_worker: bool) {
     if let Some(watch) = watch_of(conn) {
         watch.contended = false;
-        watch.shared.queries.0.jobs.fetch_add(1, Ordering::Relaxed);
+        let counted = &watch.shared.queries.0;
+        let count = if on_worker {
+            &counted.jobs_on_worker
+        } else {
+            &counted.jobs_blocking
+        };
+        count.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -14,7 +14,7 @@ use chrono::NaiveDateTime;
 
 use super::state::{
     keep_request_conn, note_request_contended, release_request_conn, request_was_contended,
-    take_request_conn, Database, Lease,
+    take_request_conn, Database, Lease, SLOW_ON_WORKER,
 };
 use crate::accounts::rate_limit::Limited;
 use crate::campus_time::CampusTime;
@@ -663,6 +663,42 @@ where
     T: Send + 'static,
     F: FnOnce(&mut crate::db::DbConn) -> Result<T, AppError> + Send + 'static,
 {
+    run_job(db, f, false).await
+}
+
+/// As `with_conn`, for a page's short reads: when a connection is at hand
+/// without waiting (the one the request holds, or an idle one that does not
+/// predate the last outage the pool noticed), the job runs right here, on
+/// the HTTP worker, which waits for it. Handing a job to a blocking thread
+/// and waking the worker afterwards is two context switches a request; in
+/// A/B runs on two cores, pages came a tenth to a fifth faster without it
+/// (bench/README.md, "DB jobs on the HTTP workers"). When no connection is
+/// at hand, the job waits for one on a blocking thread, as `with_conn`'s do.
+///
+/// The worker serves nothing else while the job runs, so the job must not
+/// write (a write may wait `db::LOCK_WAIT` for a lock) nor read without
+/// bound (an export). A read may still be held up, on PostgreSQL, behind a
+/// migration's lock or by a network that stopped answering: a read slower
+/// than `SLOW_ON_WORKER` there, or one that lost its connection or waited
+/// out a lock, sends the next `OFF_WORKERS_FOR` of reads to blocking threads
+/// (`Database::keep_reads_off_workers`), so at most the reads already under
+/// way hold their workers. The server has more workers than the pool has
+/// connections (`server::http_workers`), so some are always free.
+pub async fn with_read_conn<T, F>(db: &Arc<Database>, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn) -> Result<T, AppError> + Send + 'static,
+{
+    run_job(db, f, true).await
+}
+
+async fn run_job<T, F>(db: &Arc<Database>, f: F, here: bool) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn) -> Result<T, AppError> + Send + 'static,
+{
+    // Not while reads on workers are held off (one was slow there).
+    let here = here && db.reads_on_workers();
     let held = take_request_conn();
     let permit = match &held {
         Some(_) => None,
@@ -685,17 +721,28 @@ where
             }
         },
     };
-    let db = Arc::clone(db);
-    let (result, lease) = actix_web::web::block(move || {
-        let mut lease = match (held, permit) {
-            (Some(lease), _) => lease,
-            (None, Some(permit)) => match db.count_waiting(|| db.connection()) {
+    // A connection this job can have at once: the request's, or (for a read
+    // that runs here) an idle one that needs no test.
+    let at_hand = match (held, permit) {
+        (Some(lease), _) => Ok(lease),
+        (None, Some(permit)) if here => match crate::db::try_checkout(db.pool()) {
+            Some(conn) => Ok(Lease { conn, permit }),
+            None => Err(permit),
+        },
+        (None, Some(permit)) => Err(permit),
+        (None, None) => unreachable!("a permit is taken whenever no connection is held"),
+    };
+    let runs_here = here && at_hand.is_ok();
+    let job_db = Arc::clone(db);
+    let job = move || {
+        let mut lease = match at_hand {
+            Ok(lease) => lease,
+            Err(permit) => match job_db.count_waiting(|| job_db.connection()) {
                 Ok(conn) => Lease { conn, permit },
                 Err(e) => return (Err(AppError::from(e)), None),
             },
-            (None, None) => unreachable!("a permit is taken whenever no connection is held"),
         };
-        crate::db::note_job(&mut lease.conn);
+        crate::db::note_job(&mut lease.conn, runs_here);
         let result = f(&mut lease.conn);
         if crate::db::is_lost(&mut lease.conn) {
             // Dropped here, the connection is not pooled again (`has_broken`).
@@ -707,8 +754,25 @@ where
         }
         let contended = crate::db::was_contended(&mut lease.conn);
         (result, Some((lease, contended)))
-    })
-    .await?;
+    };
+    let (result, lease) = if runs_here {
+        let started = std::time::Instant::now();
+        // A panic ends the job as it would on a blocking thread: a 500, and
+        // the connection dropped (`Manager::has_broken`), not the worker.
+        let (result, lease) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("a database job panicked")))?;
+        match &lease {
+            None => db.keep_reads_off_workers("its connection was cut off"),
+            Some((_, true)) => db.keep_reads_off_workers("it waited out a lock"),
+            Some(_) if started.elapsed() > SLOW_ON_WORKER => {
+                db.keep_reads_off_workers("it was slow")
+            }
+            Some(_) => {}
+        }
+        (result, lease)
+    } else {
+        actix_web::web::block(job).await?
+    };
     if let Some((lease, contended)) = lease {
         keep_request_conn(lease);
         if contended {

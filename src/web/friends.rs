@@ -368,6 +368,7 @@ pub async fn show(
     let terms = state.terms.clone();
     let requested = params.into_inner().term;
     let (current, (choice, friend, together, spans)) = visitor
+        .only_reads()
         .signed_in(move |conn, current| {
             // Checked once signed in, as before: signed out, any address asks to sign in.
             let computing_id =

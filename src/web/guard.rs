@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::error::{with_conn, AppError};
+use super::error::{with_conn, with_read_conn, AppError};
 use super::state::release_request_conn;
 use super::state::AppState;
 use crate::accounts::sessions;
@@ -202,11 +202,15 @@ impl FromRequest for MaybeUser {
 }
 
 /// The visitor of a page whose reads are one database job: the session is
-/// looked up in that same job, first, so the request makes one trip to the
-/// blocking pool instead of two (`signed_in`, `if_signed_in`). Pages with more
-/// than one job, and forms, take `CurrentUser` (or `MaybeUser`) instead.
+/// looked up in that same job, first, so the request makes one database job
+/// (one trip to the blocking pool, or none: `only_reads`) instead of two
+/// (`signed_in`, `if_signed_in`). Pages with more than one job, and forms,
+/// take `CurrentUser` (or `MaybeUser`) instead.
 pub struct Visitor {
     req: HttpRequest,
+    /// The page's job only reads, briefly: it may run on the HTTP worker
+    /// (`error::with_read_conn`).
+    only_reads: bool,
 }
 
 impl FromRequest for Visitor {
@@ -214,11 +218,25 @@ impl FromRequest for Visitor {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(Ok(Visitor { req: req.clone() }))
+        std::future::ready(Ok(Visitor {
+            req: req.clone(),
+            only_reads: false,
+        }))
     }
 }
 
 impl Visitor {
+    /// Says that the page's job only reads, and briefly (no write, nothing
+    /// that grows without bound), so it may run on the HTTP worker instead
+    /// of a blocking thread (`error::with_read_conn`). For the busiest
+    /// pages, whose reads `statement_budget` bounds.
+    pub fn only_reads(self) -> Visitor {
+        Visitor {
+            only_reads: true,
+            ..self
+        }
+    }
+
     /// Runs the page's reads for the signed-in visitor; signed out, asks them
     /// to sign in (and come back here).
     pub async fn signed_in<T, F>(self, f: F) -> Result<(CurrentUser, T), AppError>
@@ -245,14 +263,18 @@ impl Visitor {
         let state = state(&req);
         let page = req.method() == actix_web::http::Method::GET;
         let touches = std::sync::Arc::clone(&state.touches);
-        let read = with_conn(&state.pool, move |conn| {
+        let job = move |conn: &mut crate::db::DbConn| {
             let Some(current) = current_user(conn, &touches, &token, page)? else {
                 return Ok(None);
             };
             let read = f(conn, &current)?;
             Ok(Some((current, read)))
-        })
-        .await?;
+        };
+        let read = if self.only_reads {
+            with_read_conn(&state.pool, job).await?
+        } else {
+            with_conn(&state.pool, job).await?
+        };
         req.extensions_mut()
             .insert(read.as_ref().map(|(current, _)| current.clone()));
         Ok(read)

@@ -68,6 +68,7 @@ pub async fn show_home(
     let terms = state.terms.clone();
     let requested = params.into_inner().term;
     let read = visitor
+        .only_reads()
         .if_signed_in(move |conn, current| {
             let user = &current.user;
             let choice = TermChoice::load(conn, &terms, &configured, requested.as_deref())?;

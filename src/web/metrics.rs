@@ -86,6 +86,9 @@ struct Readings {
     pool_max: u32,
     pool_waiting: i64,
     queries: u64,
+    /// Database jobs of requests, on blocking threads and on the HTTP workers.
+    jobs_blocking: u64,
+    jobs_on_worker: u64,
     code_hashes: u64,
     /// Live event streams open in this process (a total: never per class or student).
     live_streams: i64,
@@ -119,6 +122,15 @@ impl Readings {
             gauge!("cg_db_pool_waiting").set(self.pool_waiting as f64);
             describe_counter!("cg_db_queries_total", "SQL statements run.");
             counter!("cg_db_queries_total").absolute(self.queries);
+            // A page's reads run on the HTTP worker when a connection is at
+            // hand; those that went to a blocking thread waited for one
+            // (`web::error::with_read_conn`), or were writes.
+            describe_counter!(
+                "cg_db_jobs_total",
+                "Database jobs of requests, by the thread that ran them."
+            );
+            counter!("cg_db_jobs_total", "thread" => "worker").absolute(self.jobs_on_worker);
+            counter!("cg_db_jobs_total", "thread" => "blocking").absolute(self.jobs_blocking);
             describe_counter!(
                 "cg_signin_code_hashes_total",
                 "Sign-in codes hashed or checked (bcrypt)."
@@ -254,6 +266,8 @@ pub async fn metrics(
         pool_max: state.pool.max_size(),
         pool_waiting: pool_waiting(&state),
         queries: state.queries.get(),
+        jobs_blocking: state.queries.jobs_blocking(),
+        jobs_on_worker: state.queries.jobs_on_worker(),
         code_hashes: state.code_hashes.total(),
         live_streams: state.live.open_streams(),
         from_db,

@@ -192,6 +192,7 @@ pub async fn show_schedule(
     let settings = state.clone();
     let requested = params.into_inner().term;
     let (current, (choice, mine, listed, friends_in, span)) = visitor
+        .only_reads()
         .signed_in(move |conn, current| {
             let user = &current.user;
             let choice = TermChoice::load(conn, &terms, &configured, requested.as_deref())?;

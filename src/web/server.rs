@@ -521,6 +521,7 @@ async fn clear_shown_flash(
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let https = state.config.is_https();
     let serves_dev_mailbox = state.config.serves_dev_mailbox();
+    let workers = http_workers(state.config.database.pool_max_size);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -584,9 +585,21 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
     // stream (and its place in the session's limit) stays until a keep-alive
     // write fails, up to 20 s later. Browsers do not half-close HTTP/1.1.
     .h1_allow_half_closed(false)
+    .workers(workers)
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// The HTTP workers a server runs. The busiest pages read on the worker and
+/// wait for it (`error::with_read_conn`), at most one read a connection: as
+/// many workers as the pool has connections keep the database as busy as the
+/// blocking pool kept it, and one more a core keeps some free to serve
+/// everything else while each connection's read is held up (a migration's
+/// lock, a network that stopped answering). actix allows at most 512.
+pub fn http_workers(pool_max_size: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    (pool_max_size as usize + cores).min(512)
 }
 
 /// A form the extractor could not read, in words for the person who sent it

@@ -3,8 +3,9 @@
 //! imports the handlers to register their routes) is never imported back.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -54,7 +55,20 @@ pub struct Database {
     pool: Pool,
     gate: Arc<Semaphore>,
     waiting: AtomicI64,
+    /// Until when (milliseconds after `opened`) the busiest pages' reads stay
+    /// off the HTTP workers, after one of them was slow there
+    /// (`error::with_read_conn`); 0 while they may run there.
+    reads_off_workers_until: AtomicU64,
+    opened: Instant,
 }
+
+/// A read on an HTTP worker that took this long was waiting for something (a
+/// lock behind a migration, a network that stopped answering), not reading:
+/// a page's reads take about a millisecond, tens under a full load.
+pub const SLOW_ON_WORKER: Duration = Duration::from_millis(250);
+/// How long the busiest pages' reads go back to blocking threads after one
+/// was slow on a worker, so that whatever held it up holds up no worker.
+pub const OFF_WORKERS_FOR: Duration = Duration::from_secs(10);
 
 impl Database {
     /// Wraps a pool; the gate is sized by this pool's connections.
@@ -63,7 +77,35 @@ impl Database {
             gate: Arc::new(Semaphore::new(pool.max_size() as usize)),
             pool,
             waiting: AtomicI64::new(0),
+            reads_off_workers_until: AtomicU64::new(0),
+            opened: Instant::now(),
         }
+    }
+
+    /// Whether the busiest pages' reads may run on the HTTP worker now: not
+    /// within `OFF_WORKERS_FOR` of one being slow there.
+    pub fn reads_on_workers(&self) -> bool {
+        let until = self.reads_off_workers_until.load(Ordering::Relaxed);
+        until == 0 || self.millis_open() >= until
+    }
+
+    /// A read on a worker was slow, or lost its connection, or waited out a
+    /// lock: the next `OFF_WORKERS_FOR` of reads go to blocking threads.
+    pub fn keep_reads_off_workers(&self, why: &str) {
+        let until = self.millis_open() + OFF_WORKERS_FOR.as_millis() as u64;
+        if self.reads_on_workers() {
+            tracing::warn!(
+                why,
+                "a page's read on an HTTP worker was held up; pages read on blocking threads for {} s",
+                OFF_WORKERS_FOR.as_secs()
+            );
+        }
+        self.reads_off_workers_until
+            .fetch_max(until.max(1), Ordering::Relaxed);
+    }
+
+    fn millis_open(&self) -> u64 {
+        self.opened.elapsed().as_millis() as u64
     }
 
     /// The pool itself (for its statistics and for jobs off the request path).

@@ -32,8 +32,15 @@ struct Campus {
 /// class has a pinned thread, and someone else holds the name `me` would
 /// take there first (so the compose box's name is looked up).
 async fn campus(backend: Backend, n: usize) -> Campus {
+    campus_with(backend, n, &[]).await
+}
+
+/// `campus`, on an app with these settings too.
+async fn campus_with(backend: Backend, n: usize, extra: &[(&str, &str)]) -> Campus {
     // Spring 2026 is the current term, so the calendar covers the next one too.
-    let app = spawn_quiet_app(backend, &[("CURRENT_TERM", "1262")]).await;
+    let mut settings = vec![("CURRENT_TERM", "1262")];
+    settings.extend_from_slice(extra);
+    let app = spawn_quiet_app(backend, &settings).await;
     let me = app.student("me1x");
     let friends: Vec<Student> = (0..n).map(|i| app.student(&format!("fr{i}x"))).collect();
     for f in &friends {
@@ -543,4 +550,202 @@ async fn admin_pages_plan_as_at_scale_on_sqlite() {
         "{planned} statements planned"
     );
     assert!(scans.is_empty(), "whole-table reads:\n{}", scans.join("\n"));
+}
+
+// The busiest pages read on the HTTP worker itself when a connection is free:
+// no hand-off to a blocking thread and back (bench/README.md, session 42).
+// A page that writes, such as a thread (its read mark), takes a blocking
+// thread: while it waits for a lock, the worker it came in on goes on
+// serving everyone else, and the busiest pages, which only read, answer too.
+backend_test!(
+    async fn busiest_pages_read_on_the_worker_and_a_writing_page_waits_off_it(backend: Backend) {
+        use diesel::connection::SimpleConnection;
+        use std::time::{Duration, Instant};
+        let Campus { app, me, pages } =
+            campus_with(backend, 2, &[("DATABASE_POOL_SIZE", "2")]).await;
+        let path = |name: &str| pages.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+
+        for name in ["home", "schedule", "friend", "class chat"] {
+            let path = path(name);
+            // A connection is free once the request before has its answer;
+            // tried a few times, as one may still be on its way back.
+            let mut on_worker = 0;
+            for _ in 0..5 {
+                let before = app.queries.jobs_on_worker();
+                let (status, _) = me.get(&app, &path).await;
+                assert_eq!(status, 200, "{backend:?}: GET {path}");
+                on_worker = app.queries.jobs_on_worker() - before;
+                if on_worker == 1 {
+                    break;
+                }
+            }
+            assert_eq!(
+                on_worker, 1,
+                "{backend:?}: GET {path} read on a blocking thread"
+            );
+        }
+        for name in ["thread", "friends", "notifications", "account"] {
+            let path = path(name);
+            let before = app.queries.jobs_on_worker();
+            let (status, _) = me.get(&app, &path).await;
+            assert_eq!(status, 200, "{backend:?}: GET {path}");
+            assert_eq!(
+                app.queries.jobs_on_worker() - before,
+                0,
+                "{backend:?}: GET {path} ran on the HTTP worker"
+            );
+        }
+
+        // New replies, so the thread page writes its read mark again; another
+        // writer holds what that write needs.
+        let thread = path("thread");
+        let thread_id = thread.rsplit('/').next().unwrap().to_string();
+        let class_id = thread.split('/').nth(2).unwrap().to_string();
+        {
+            use common_grounds::chat::MessageId;
+            let root = MessageId(thread_id);
+            let class = common_grounds::classes::ClassId(class_id);
+            MessageBuilder::new(&class, &me.user.id, "Anon_0000cccc", "Something new")
+                .reply_in_thread(&root, &root)
+                .created_at(clock::now() + chrono::Duration::seconds(1))
+                .insert(&mut app.conn());
+        }
+        let mut holder = app.db.connect();
+        holder
+            .batch_execute(match backend {
+                Backend::Sqlite => "BEGIN IMMEDIATE",
+                Backend::Postgres => "BEGIN; LOCK TABLE chat_thread_reads IN EXCLUSIVE MODE",
+            })
+            .unwrap();
+        let waiting = {
+            let (client, url) = (me.client.clone(), app.url(&thread));
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let status = client.get(url).send().await.unwrap().status().as_u16();
+                (status, started.elapsed())
+            })
+        };
+        wait_for_a_lock_wait(&app, backend).await;
+        // A new connection for each, which the server hands to its workers in
+        // turn: one lands on the worker the thread page came in on.
+        let fresh = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let workers = common_grounds::web::server::http_workers(2);
+        for _ in 0..workers {
+            let started = Instant::now();
+            let answer = tokio::time::timeout(
+                Duration::from_secs(1),
+                fresh.get(app.url("/healthz")).send(),
+            )
+            .await;
+            assert!(
+                matches!(&answer, Ok(Ok(r)) if r.status() == 200),
+                "{backend:?}: /healthz while a page waits for a lock: {answer:?} after {:?}",
+                started.elapsed()
+            );
+        }
+        let started = Instant::now();
+        let (status, _) = me.get(&app, "/").await;
+        assert_eq!(
+            status, 200,
+            "{backend:?}: home while a writer holds its lock"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{backend:?}: home waited {:?} for a writer's lock",
+            started.elapsed()
+        );
+        holder.batch_execute("ROLLBACK").unwrap();
+        let (status, took) = waiting.await.unwrap();
+        assert_eq!(
+            status, 200,
+            "{backend:?}: the thread page once the lock is free"
+        );
+        // On PostgreSQL `pg_locks` showed the page waiting; on SQLite it took
+        // at least the half second the lock was held before the probes.
+        assert!(
+            backend == Backend::Postgres || took >= Duration::from_millis(500),
+            "{backend:?}: the thread page did not wait for the lock ({took:?}), so this test shows nothing"
+        );
+    }
+);
+
+/// Returns once a statement waits for a lock (PostgreSQL: `pg_locks`), or
+/// after 500 ms on SQLite, whose waits nothing lists.
+async fn wait_for_a_lock_wait(app: &TestApp, backend: Backend) {
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    if backend == Backend::Sqlite {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        return;
+    }
+    for _ in 0..100 {
+        let waiting: Waiting =
+            diesel::sql_query("SELECT count(*) AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE NOT l.granted AND d.datname = current_database()")
+                .get_result(&mut app.conn())
+                .unwrap();
+        if waiting.n > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no statement came to wait for the lock");
+}
+
+// A read held up on a worker (here behind a lock a migration would take)
+// sends the next reads to blocking threads for a while, so whatever held it
+// up holds up no more workers; the page itself still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_held_up_on_a_worker_sends_the_next_ones_off_the_workers() {
+    use diesel::connection::SimpleConnection;
+    if common::postgres_admin_url().is_none() {
+        return;
+    }
+    let Campus { app, me, .. } = campus(Backend::Postgres, 1).await;
+    let home_on_worker = || async {
+        let before = app.queries.jobs_on_worker();
+        let (status, _) = me.get(&app, "/").await;
+        assert_eq!(status, 200, "GET /");
+        app.queries.jobs_on_worker() - before
+    };
+    let mut read_here = 0;
+    for _ in 0..5 {
+        read_here = home_on_worker().await;
+        if read_here == 1 {
+            break;
+        }
+    }
+    assert_eq!(read_here, 1, "home reads on the worker to begin with");
+
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let held_up = {
+        let (client, url) = (me.client.clone(), app.url("/"));
+        tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
+    };
+    wait_for_a_lock_wait(&app, Backend::Postgres).await;
+    tokio::time::sleep(common_grounds::web::state::SLOW_ON_WORKER).await;
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(
+        held_up.await.unwrap(),
+        200,
+        "the held-up page, once the lock is free"
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            home_on_worker().await,
+            0,
+            "home read on a worker within {:?} of a read held up there",
+            common_grounds::web::state::OFF_WORKERS_FOR
+        );
+    }
 }

@@ -487,6 +487,7 @@ pub async fn show_class(
     };
     let rules = rules(&state);
     let (current, (page, friends, anonymity)) = visitor
+        .only_reads()
         .signed_in(move |conn, current| {
             let (class_id, before) = (class_id?, before?);
             let viewer = &current.user.id;
