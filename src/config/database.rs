@@ -17,10 +17,15 @@ pub struct DatabaseSettings {
     pub pool_max_size: u32,
     /// `DATABASE_POOL_TIMEOUT_MS` (default 1500).
     pub pool_timeout: Duration,
+    /// `DATABASE_SLOW_READ_MS` (default 250): a busiest page's read running
+    /// this long on an HTTP worker is held up, not reading, and sends reads
+    /// to blocking threads for a while (`web::state::Database`).
+    pub slow_read: Duration,
 }
 
 impl DatabaseSettings {
-    /// Reads `DATABASE_URL`, `DATABASE_POOL_SIZE` and `DATABASE_POOL_TIMEOUT_MS`.
+    /// Reads `DATABASE_URL`, `DATABASE_POOL_SIZE`, `DATABASE_POOL_TIMEOUT_MS`
+    /// and `DATABASE_SLOW_READ_MS`.
     pub fn from_source(src: &dyn Source) -> Result<DatabaseSettings, ConfigError> {
         let url = DatabaseUrl::parse(
             &src.get("DATABASE_URL")
@@ -38,11 +43,25 @@ impl DatabaseSettings {
         if pool_max_size == 0 {
             return Err(invalid("DATABASE_POOL_SIZE", "it must be at least 1"));
         }
+        // The server runs an HTTP worker for each connection, and one more a
+        // core, and actix allows 512 (`web::server::http_workers`).
+        if pool_max_size > 400 {
+            return Err(invalid(
+                "DATABASE_POOL_SIZE",
+                "it must be at most 400 (the server runs an HTTP worker for each connection)",
+            ));
+        }
         let pool_timeout_ms: u64 = var_parsed(src, "DATABASE_POOL_TIMEOUT_MS", 1500)?;
+        // A page's reads take about a millisecond, tens under a full load.
+        let slow_read_ms: u64 = var_parsed(src, "DATABASE_SLOW_READ_MS", 250)?;
+        if slow_read_ms == 0 {
+            return Err(invalid("DATABASE_SLOW_READ_MS", "it must be at least 1"));
+        }
         Ok(DatabaseSettings {
             url,
             pool_max_size,
             pool_timeout: Duration::from_millis(pool_timeout_ms),
+            slow_read: Duration::from_millis(slow_read_ms),
         })
     }
 }

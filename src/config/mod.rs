@@ -266,6 +266,26 @@ mod tests {
     }
 
     #[test]
+    fn pool_size_and_slow_read_default_and_refuse_nonsense() {
+        let config = Config::from_source(&source(&[])).unwrap();
+        assert_eq!(config.database.pool_max_size, 4);
+        assert_eq!(
+            config.database.slow_read,
+            std::time::Duration::from_millis(250)
+        );
+        for (name, value, words) in [
+            ("DATABASE_POOL_SIZE", "0", "at least 1"),
+            ("DATABASE_POOL_SIZE", "401", "at most 400"),
+            ("DATABASE_SLOW_READ_MS", "0", "at least 1"),
+        ] {
+            let err = Config::from_source(&source(&[(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(name) && err.contains(words), "{err}");
+        }
+    }
+
+    #[test]
     fn production_without_a_secret_key_says_what_to_set() {
         let err = Config::from_source(&source(&[
             ("APP_ENV", "production"),

@@ -14,7 +14,7 @@ use chrono::NaiveDateTime;
 
 use super::state::{
     keep_request_conn, note_request_contended, release_request_conn, request_was_contended,
-    take_request_conn, Database, Lease, SLOW_ON_WORKER,
+    take_request_conn, Database, Lease,
 };
 use crate::accounts::rate_limit::Limited;
 use crate::campus_time::CampusTime;
@@ -666,24 +666,27 @@ where
     run_job(db, f, false).await
 }
 
-/// As `with_conn`, for a page's short reads: when a connection is at hand
+/// As `with_conn`, for a page's short reads: on PostgreSQL
+/// (`server::reads_on_workers`), when a connection is at hand
 /// without waiting (the one the request holds, or an idle one that does not
 /// predate the last outage the pool noticed), the job runs right here, on
 /// the HTTP worker, which waits for it. Handing a job to a blocking thread
 /// and waking the worker afterwards is two context switches a request; in
-/// A/B runs on two cores, pages came a tenth to a fifth faster without it
+/// A/B runs on two cores, pages came about a tenth to a fifth faster without it
 /// (bench/README.md, "DB jobs on the HTTP workers"). When no connection is
 /// at hand, the job waits for one on a blocking thread, as `with_conn`'s do.
 ///
 /// The worker serves nothing else while the job runs, so the job must not
 /// write (a write may wait `db::LOCK_WAIT` for a lock) nor read without
 /// bound (an export). A read may still be held up, on PostgreSQL, behind a
-/// migration's lock or by a network that stopped answering: a read slower
-/// than `SLOW_ON_WORKER` there, or one that lost its connection or waited
-/// out a lock, sends the next `OFF_WORKERS_FOR` of reads to blocking threads
-/// (`Database::keep_reads_off_workers`), so at most the reads already under
-/// way hold their workers. The server has more workers than the pool has
-/// connections (`server::http_workers`), so some are always free.
+/// migration's lock or by a network that stopped answering: once one has
+/// run on a worker for longer than `DATABASE_SLOW_READ_MS`, or lost its
+/// connection, or waited out a lock, the next `OFF_WORKERS_FOR` of reads go
+/// to blocking threads (`Database::reads_on_workers`), so the reads already
+/// under way hold their workers, and the next ones do not. The server runs
+/// one worker a core beyond one a connection (`server::http_workers`): those
+/// are never all held by reads, though a connection the server hands to a
+/// held worker waits with it.
 pub async fn with_read_conn<T, F>(db: &Arc<Database>, f: F) -> Result<T, AppError>
 where
     T: Send + 'static,
@@ -697,8 +700,6 @@ where
     T: Send + 'static,
     F: FnOnce(&mut crate::db::DbConn) -> Result<T, AppError> + Send + 'static,
 {
-    // Not while reads on workers are held off (one was slow there).
-    let here = here && db.reads_on_workers();
     let held = take_request_conn();
     let permit = match &held {
         Some(_) => None,
@@ -721,18 +722,26 @@ where
             }
         },
     };
+    // Asked after any wait for a permit: a read may have been held up on a
+    // worker meanwhile.
+    let on_worker = if here && db.reads_on_workers() {
+        db.start_on_worker()
+    } else {
+        None
+    };
     // A connection this job can have at once: the request's, or (for a read
     // that runs here) an idle one that needs no test.
     let at_hand = match (held, permit) {
         (Some(lease), _) => Ok(lease),
-        (None, Some(permit)) if here => match crate::db::try_checkout(db.pool()) {
+        (None, Some(permit)) if on_worker.is_some() => match crate::db::try_checkout(db.pool()) {
             Some(conn) => Ok(Lease { conn, permit }),
             None => Err(permit),
         },
         (None, Some(permit)) => Err(permit),
         (None, None) => unreachable!("a permit is taken whenever no connection is held"),
     };
-    let runs_here = here && at_hand.is_ok();
+    let on_worker = on_worker.filter(|_| at_hand.is_ok());
+    let runs_here = on_worker.is_some();
     let job_db = Arc::clone(db);
     let job = move || {
         let mut lease = match at_hand {
@@ -755,8 +764,7 @@ where
         let contended = crate::db::was_contended(&mut lease.conn);
         (result, Some((lease, contended)))
     };
-    let (result, lease) = if runs_here {
-        let started = std::time::Instant::now();
+    let (result, lease) = if let Some(on_worker) = on_worker {
         // A panic ends the job as it would on a blocking thread: a 500, and
         // the connection dropped (`Manager::has_broken`), not the worker.
         let (result, lease) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
@@ -764,8 +772,8 @@ where
         match &lease {
             None => db.keep_reads_off_workers("its connection was cut off"),
             Some((_, true)) => db.keep_reads_off_workers("it waited out a lock"),
-            Some(_) if started.elapsed() > SLOW_ON_WORKER => {
-                db.keep_reads_off_workers("it was slow")
+            Some(_) if db.was_slow(on_worker.elapsed()) => {
+                db.keep_reads_off_workers("it ran longer than DATABASE_SLOW_READ_MS")
             }
             Some(_) => {}
         }

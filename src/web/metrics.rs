@@ -89,6 +89,8 @@ struct Readings {
     /// Database jobs of requests, on blocking threads and on the HTTP workers.
     jobs_blocking: u64,
     jobs_on_worker: u64,
+    /// Times the busiest pages' reads were sent off the HTTP workers.
+    reads_off_workers: u64,
     code_hashes: u64,
     /// Live event streams open in this process (a total: never per class or student).
     live_streams: i64,
@@ -131,6 +133,11 @@ impl Readings {
             );
             counter!("cg_db_jobs_total", "thread" => "worker").absolute(self.jobs_on_worker);
             counter!("cg_db_jobs_total", "thread" => "blocking").absolute(self.jobs_blocking);
+            describe_counter!(
+                "cg_db_reads_off_workers_total",
+                "Times a read held up on an HTTP worker sent the next ones to blocking threads for 10 s."
+            );
+            counter!("cg_db_reads_off_workers_total").absolute(self.reads_off_workers);
             describe_counter!(
                 "cg_signin_code_hashes_total",
                 "Sign-in codes hashed or checked (bcrypt)."
@@ -268,6 +275,7 @@ pub async fn metrics(
         queries: state.queries.get(),
         jobs_blocking: state.queries.jobs_blocking(),
         jobs_on_worker: state.queries.jobs_on_worker(),
+        reads_off_workers: state.pool.times_off_workers(),
         code_hashes: state.code_hashes.total(),
         live_streams: state.live.open_streams(),
         from_db,

@@ -48,60 +48,116 @@ pub struct AppState {
 }
 
 /// The database as handlers reach it: the pool, a gate that lets at most as
-/// many jobs at it as the pool has connections, and how many jobs are waiting
-/// for a connection right now (the `/metrics` gauge). One per app, never a
-/// process static: two apps in one process do not share a gate or a gauge.
+/// many jobs at it as the pool has connections, how many jobs are waiting
+/// for a connection right now (the `/metrics` gauge), and the busiest pages'
+/// reads now running on HTTP workers (`error::with_read_conn`). One per app,
+/// never a process static: two apps in one process share none of it.
 pub struct Database {
     pool: Pool,
     gate: Arc<Semaphore>,
     waiting: AtomicI64,
+    /// When each read now running on an HTTP worker started (milliseconds
+    /// after `opened`, plus one), 0 for a free slot: one slot a connection,
+    /// as a read on a worker holds one.
+    on_workers: Box<[AtomicU64]>,
     /// Until when (milliseconds after `opened`) the busiest pages' reads stay
-    /// off the HTTP workers, after one of them was slow there
-    /// (`error::with_read_conn`); 0 while they may run there.
+    /// off the HTTP workers, after one was held up there; 0 while they may
+    /// run there.
     reads_off_workers_until: AtomicU64,
+    /// How often reads were sent off the workers (`/metrics`).
+    times_off_workers: AtomicU64,
+    /// A read running this long on a worker is held up (`DATABASE_SLOW_READ_MS`).
+    slow_read: Duration,
     opened: Instant,
 }
 
-/// A read on an HTTP worker that took this long was waiting for something (a
-/// lock behind a migration, a network that stopped answering), not reading:
-/// a page's reads take about a millisecond, tens under a full load.
-pub const SLOW_ON_WORKER: Duration = Duration::from_millis(250);
 /// How long the busiest pages' reads go back to blocking threads after one
-/// was slow on a worker, so that whatever held it up holds up no worker.
+/// was held up on a worker, so that whatever held it up holds up no more.
 pub const OFF_WORKERS_FOR: Duration = Duration::from_secs(10);
 
 impl Database {
-    /// Wraps a pool; the gate is sized by this pool's connections.
-    pub fn new(pool: Pool) -> Database {
+    /// Wraps a pool; the gate and the slots for reads on workers are sized by
+    /// this pool's connections. `slow_read`: see `reads_on_workers`.
+    /// `reads_on_workers`: whether any read may run on an HTTP worker at all
+    /// (`server::reads_on_workers`); without, no slots.
+    pub fn new(pool: Pool, slow_read: Duration, reads_on_workers: bool) -> Database {
+        let size = pool.max_size() as usize;
+        let slots = if reads_on_workers { size } else { 0 };
         Database {
-            gate: Arc::new(Semaphore::new(pool.max_size() as usize)),
+            gate: Arc::new(Semaphore::new(size)),
+            on_workers: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             pool,
             waiting: AtomicI64::new(0),
             reads_off_workers_until: AtomicU64::new(0),
+            times_off_workers: AtomicU64::new(0),
+            slow_read,
             opened: Instant::now(),
         }
     }
 
-    /// Whether the busiest pages' reads may run on the HTTP worker now: not
-    /// within `OFF_WORKERS_FOR` of one being slow there.
+    /// Whether a busiest page's read may run on an HTTP worker now. Not
+    /// within `OFF_WORKERS_FOR` of one being held up there (slower than
+    /// `slow_read`, its connection lost, or a lock waited out), and not while
+    /// one has been running there longer than `slow_read`: whatever holds it
+    /// up (a migration's lock, a network that stopped answering) would hold
+    /// the next one and its worker too. Seeing such a read starts the wait.
     pub fn reads_on_workers(&self) -> bool {
+        let now = self.millis_open();
         let until = self.reads_off_workers_until.load(Ordering::Relaxed);
-        until == 0 || self.millis_open() >= until
+        if until != 0 && now < until {
+            return false;
+        }
+        let slow = self.slow_read.as_millis() as u64;
+        let held_up = self.on_workers.iter().any(|slot| {
+            let started = slot.load(Ordering::Relaxed);
+            started != 0 && (now + 1).saturating_sub(started) > slow
+        });
+        if held_up {
+            self.keep_reads_off_workers("one has run there for longer than DATABASE_SLOW_READ_MS");
+        }
+        !held_up
     }
 
-    /// A read on a worker was slow, or lost its connection, or waited out a
-    /// lock: the next `OFF_WORKERS_FOR` of reads go to blocking threads.
+    /// Marks a read as running on this HTTP worker until the answer drops;
+    /// `None` if no slot is free (the read then goes to a blocking thread).
+    pub fn start_on_worker(&self) -> Option<OnWorker<'_>> {
+        let started = self.millis_open() + 1;
+        self.on_workers.iter().find_map(|slot| {
+            slot.compare_exchange(0, started, Ordering::Relaxed, Ordering::Relaxed)
+                .ok()
+                .map(|_| OnWorker {
+                    slot,
+                    started: Instant::now(),
+                })
+        })
+    }
+
+    /// A read on a worker was held up: the next `OFF_WORKERS_FOR` of reads go
+    /// to blocking threads.
     pub fn keep_reads_off_workers(&self, why: &str) {
-        let until = self.millis_open() + OFF_WORKERS_FOR.as_millis() as u64;
-        if self.reads_on_workers() {
+        let now = self.millis_open();
+        let until = now + OFF_WORKERS_FOR.as_millis() as u64;
+        let before = self
+            .reads_off_workers_until
+            .fetch_max(until, Ordering::Relaxed);
+        if before == 0 || before <= now {
+            self.times_off_workers.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 why,
                 "a page's read on an HTTP worker was held up; pages read on blocking threads for {} s",
                 OFF_WORKERS_FOR.as_secs()
             );
         }
-        self.reads_off_workers_until
-            .fetch_max(until.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether a read that ran on a worker for `took` was held up.
+    pub fn was_slow(&self, took: Duration) -> bool {
+        took > self.slow_read
+    }
+
+    /// How often reads were sent off the workers since start-up.
+    pub fn times_off_workers(&self) -> u64 {
+        self.times_off_workers.load(Ordering::Relaxed)
     }
 
     fn millis_open(&self) -> u64 {
@@ -135,6 +191,25 @@ impl Database {
     /// Jobs waiting for a connection right now.
     pub fn waiting(&self) -> i64 {
         self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// A read running on an HTTP worker: its slot, freed when this drops.
+pub struct OnWorker<'a> {
+    slot: &'a AtomicU64,
+    started: Instant,
+}
+
+impl OnWorker<'_> {
+    /// How long the read has run.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+impl Drop for OnWorker<'_> {
+    fn drop(&mut self) {
+        self.slot.store(0, Ordering::Relaxed);
     }
 }
 

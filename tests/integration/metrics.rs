@@ -141,12 +141,12 @@ backend_test!(
     }
 );
 
-/// The metric families `/metrics` serves (all but `cg_db_jobs` since before
-/// session 42), as Prometheus's own
+/// The metric families `/metrics` serves (`cg_db_jobs` and
+/// `cg_db_reads_off_workers` since session 42, the rest from before), as Prometheus's own
 /// Python parser names them (a counter's family drops `_total`), with the
 /// sample names dashboards query. `cg_db_pool_max` was written without a
 /// `# TYPE` line before, so only its name is held to the old list.
-const FAMILIES: [(&str, &[&str]); 13] = [
+const FAMILIES: [(&str, &[&str]); 14] = [
     ("cg_http_requests", &["cg_http_requests_total"]),
     (
         "cg_http_request_duration_seconds",
@@ -161,6 +161,10 @@ const FAMILIES: [(&str, &[&str]); 13] = [
     ("cg_db_pool_waiting", &["cg_db_pool_waiting"]),
     ("cg_db_queries", &["cg_db_queries_total"]),
     ("cg_db_jobs", &["cg_db_jobs_total"]),
+    (
+        "cg_db_reads_off_workers",
+        &["cg_db_reads_off_workers_total"],
+    ),
     ("cg_signin_code_hashes", &["cg_signin_code_hashes_total"]),
     ("cg_db_up", &["cg_db_up"]),
     ("cg_outbox_messages", &["cg_outbox_messages"]),
@@ -286,6 +290,7 @@ backend_test!(
             "cg_http_requests",
             "cg_db_queries",
             "cg_db_jobs",
+            "cg_db_reads_off_workers",
             "cg_signin_code_hashes",
         ] {
             assert_eq!(type_of(counter), Some("counter"), "{body}");
