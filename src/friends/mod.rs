@@ -94,9 +94,21 @@ pub struct ContactImport {
 
 /// How a friend is named to another: "Jane Doe (jd4ab)", or "jd4ab" without a display name.
 pub fn label(display_name: Option<&str>, computing_id: &str) -> String {
-    match display_name {
-        Some(name) => format!("{name} ({computing_id})"),
-        None => computing_id.to_string(),
+    let mut out = String::new();
+    push_label(&mut out, display_name, computing_id);
+    out
+}
+
+/// Writes [`label`] onto `out`: a page listing many friends writes their
+/// names into one line, not a `String` each through `format!`.
+pub fn push_label(out: &mut String, display_name: Option<&str>, computing_id: &str) {
+    if let Some(name) = display_name {
+        out.push_str(name);
+        out.push_str(" (");
+        out.push_str(computing_id);
+        out.push(')');
+    } else {
+        out.push_str(computing_id);
     }
 }
 

@@ -26,6 +26,23 @@ impl FriendInClass {
     pub fn label(&self) -> String {
         super::label(self.display_name.as_deref(), &self.computing_id)
     }
+
+    /// The friends as one line, "Jane Doe (jd4ab), kl2mn", as a class's
+    /// friends are listed.
+    pub fn names_line(list: &[FriendInClass]) -> String {
+        let mut line = String::new();
+        for (i, friend) in list.iter().enumerate() {
+            if i > 0 {
+                line.push_str(", ");
+            }
+            super::push_label(
+                &mut line,
+                friend.display_name.as_deref(),
+                &friend.computing_id,
+            );
+        }
+        line
+    }
 }
 
 /// The viewer's accepted friends' ids, as a subquery of the statement it is
@@ -232,4 +249,28 @@ pub fn shared_counts(
         .select((user_classes::user_id, diesel::dsl::count_star()))
         .load(conn)?;
     Ok(rows.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FriendInClass;
+
+    fn friend(computing_id: &str, display_name: Option<&str>) -> FriendInClass {
+        FriendInClass {
+            computing_id: computing_id.into(),
+            display_name: display_name.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_class_s_friends_read_as_one_line_of_their_labels() {
+        let list = [friend("jd4ab", Some("Jane Doe")), friend("kl2mn", None)];
+        assert_eq!(FriendInClass::names_line(&list), "Jane Doe (jd4ab), kl2mn");
+        assert_eq!(
+            FriendInClass::names_line(&list[..1]),
+            list[0].label(),
+            "one friend is their label"
+        );
+        assert_eq!(FriendInClass::names_line(&[]), "");
+    }
 }

@@ -19,6 +19,7 @@ use crate::classes::schedule::{self, Day, Slot};
 use crate::classes::week::{self, Meeting};
 use crate::classes::{self, Class, ClassId};
 use crate::friends;
+use crate::friends::visibility::FriendInClass;
 
 /// Minutes per grid row.
 const SLOT_MINUTES: u16 = 5;
@@ -26,14 +27,29 @@ const SLOT_MINUTES: u16 = 5;
 /// Clashes on the home page beyond this many are summed up as "and N more".
 const CLASHES_LISTED: usize = 10;
 
-struct Block {
+/// What the grid and the agenda both show of one section, written once a
+/// page: a section meeting three days a week is three agenda items and three
+/// grid blocks.
+struct SectionText {
     code: String,
     section: String,
+    href: String,
+    friends: usize,
+    /// "Jane Doe (jd4ab), kl2mn": its friends, as the agenda lists them.
+    friend_names: String,
+}
+
+/// What both views show of one meeting's times, written once a page.
+struct MeetingText {
     time: String,
     /// "Jan 14 – Mar 4": a meeting that runs only part of the term.
     dates: Option<String>,
-    place: Option<String>,
-    friends: usize,
+}
+
+struct Block<'a> {
+    class: &'a SectionText,
+    when: &'a MeetingText,
+    place: Option<&'a str>,
     clash: bool,
     /// Where the block sits (the template writes them as the CSS classes
     /// `gs-` start row, `ge-` end row, `lk` lanes, `li` lane): numbers, not
@@ -42,12 +58,11 @@ struct Block {
     end_row: u16,
     lanes: usize,
     lane: usize,
-    href: String,
 }
 
-struct DayColumn {
+struct DayColumn<'a> {
     name: &'static str,
-    blocks: Vec<Block>,
+    blocks: Vec<Block<'a>>,
 }
 
 struct HourMark {
@@ -57,21 +72,17 @@ struct HourMark {
 }
 
 /// One meeting on one day of the agenda.
-struct AgendaItem {
-    code: String,
-    section: String,
-    time: String,
-    dates: Option<String>,
-    place: Option<String>,
-    friends: Vec<String>,
+struct AgendaItem<'a> {
+    class: &'a SectionText,
+    when: &'a MeetingText,
+    place: Option<&'a str>,
     /// The codes of the sections it overlaps that day.
-    clashes_with: Vec<String>,
-    href: String,
+    clashes_with: Vec<&'a str>,
 }
 
-struct AgendaDay {
+struct AgendaDay<'a> {
     name: &'static str,
-    items: Vec<AgendaItem>,
+    items: Vec<AgendaItem<'a>>,
 }
 
 struct Unscheduled {
@@ -83,17 +94,17 @@ struct Unscheduled {
 
 #[derive(Template)]
 #[template(path = "schedule/show.html")]
-struct SchedulePage {
+struct SchedulePage<'a> {
     layout: Layout,
     terms: Vec<TermOption>,
     term_name: String,
-    days: Vec<DayColumn>,
+    days: Vec<DayColumn<'a>>,
     hours: Vec<HourMark>,
     rows_class: String,
     /// "lanes-1", "lanes-2" or "lanes-many": how crowded the grid's busiest
     /// hour is, which decides from what width the grid replaces the agenda.
     crowding: String,
-    agenda: Vec<AgendaDay>,
+    agenda: Vec<AgendaDay<'a>>,
     unscheduled: Vec<Unscheduled>,
     /// Every unscheduled entry is a weekend meeting, which the agenda shows.
     unscheduled_grid_only: bool,
@@ -130,22 +141,23 @@ fn day_name(day: Day) -> &'static str {
     }
 }
 
-/// For meeting `i` on `day`: the other sections meeting at the same time then.
-fn clashing_on<'a>(
+/// For meeting `i` on `day`: the other sections meeting at the same time
+/// then, as indexes into the student's sections.
+fn clashing_on(
     meetings: &[Meeting],
     i: usize,
     day: Day,
-    by_id: &HashMap<&ClassId, &'a Class>,
-) -> Vec<&'a Class> {
+    by_id: &HashMap<&ClassId, usize>,
+) -> Vec<usize> {
     let me = &meetings[i];
-    let mut found: Vec<&Class> = Vec::new();
+    let mut found: Vec<usize> = Vec::new();
     for other in meetings {
         if other.class_id != me.class_id
             && me.overlaps(other)
             && me.shared_days(other).contains(&day)
         {
-            if let Some(class) = by_id.get(&other.class_id) {
-                if !found.iter().any(|c| c.id == class.id) {
+            if let Some(&class) = by_id.get(&other.class_id) {
+                if !found.contains(&class) {
                     found.push(class);
                 }
             }
@@ -219,14 +231,32 @@ pub async fn show_schedule(
     let dates_of = |m: &Meeting| m.part_of_term(span).map(|own| own.label());
 
     let meetings = week::of_classes(&mine, &listed);
-    let by_id: HashMap<&ClassId, &Class> = mine.iter().map(|c| (&c.id, c)).collect();
-    let section_of = |c: &Class| c.class_section.clone().unwrap_or_default();
-    let friend_names = |id: &ClassId| -> Vec<String> {
-        friends_in
-            .get(id)
-            .map(|list| list.iter().map(|f| f.label()).collect())
-            .unwrap_or_default()
-    };
+    let by_id: HashMap<&ClassId, usize> =
+        mine.iter().enumerate().map(|(i, c)| (&c.id, i)).collect();
+    // Each section's and each meeting's words once, shared by both views.
+    let texts: Vec<SectionText> = mine
+        .iter()
+        .map(|class| {
+            let friends = friends_in
+                .get(&class.id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            SectionText {
+                code: class.code(),
+                section: class.class_section.clone().unwrap_or_default(),
+                href: ["/classes/", class.id.as_str()].concat(),
+                friends: friends.len(),
+                friend_names: FriendInClass::names_line(friends),
+            }
+        })
+        .collect();
+    let whens: Vec<MeetingText> = meetings
+        .iter()
+        .map(|m| MeetingText {
+            time: meeting_range(u32::from(m.start), u32::from(m.end)),
+            dates: dates_of(m),
+        })
+        .collect();
 
     // Sections with no timed meeting at all, and weekend meetings (off the grid).
     let mut unscheduled = Vec::new();
@@ -303,19 +333,15 @@ pub async fn show_schedule(
             .into_iter()
             .filter_map(|i| {
                 let m = &meetings[i];
-                let class = by_id.get(&m.class_id)?;
+                let class = *by_id.get(&m.class_id)?;
                 Some(AgendaItem {
-                    code: class.code(),
-                    section: section_of(class),
-                    time: meeting_range(u32::from(m.start), u32::from(m.end)),
-                    dates: dates_of(m),
-                    place: m.place.clone(),
-                    friends: friend_names(&class.id),
+                    class: &texts[class],
+                    when: &whens[i],
+                    place: m.place.as_deref(),
                     clashes_with: clashing_on(&meetings, i, day, &by_id)
-                        .iter()
-                        .map(|c| c.code())
+                        .into_iter()
+                        .map(|c| texts[c].code.as_str())
                         .collect(),
-                    href: ["/classes/", class.id.as_str()].concat(),
                 })
             })
             .collect();
@@ -358,23 +384,20 @@ pub async fn show_schedule(
     let mut most_lanes = 1;
     for placed in schedule::lay_out(slots) {
         let m = &meetings[placed.key];
-        let Some(class) = by_id.get(&m.class_id) else {
+        let Some(&class) = by_id.get(&m.class_id) else {
             continue;
         };
         most_lanes = most_lanes.max(placed.lanes);
+        // The grid's slots are the meetings' own times (`lay_out` keeps them).
         days[placed.day.index()].blocks.push(Block {
-            code: class.code(),
-            section: section_of(class),
-            time: meeting_range(u32::from(placed.start), u32::from(placed.end)),
-            dates: dates_of(m),
-            place: m.place.clone(),
-            friends: friends_in.get(&class.id).map_or(0, Vec::len),
+            class: &texts[class],
+            when: &whens[placed.key],
+            place: m.place.as_deref(),
             clash: !clashing_on(&meetings, placed.key, placed.day, &by_id).is_empty(),
             start_row: row_of(placed.start, first_hour),
             end_row: row_of(placed.end, first_hour),
             lanes: placed.lanes,
             lane: placed.lane,
-            href: ["/classes/", class.id.as_str()].concat(),
         });
     }
     let hours = (first_hour..last_hour)
