@@ -113,6 +113,8 @@ pub struct Slot {
 pub struct Placed {
     pub key: usize,
     pub day: Day,
+    /// The slot's own times, unchanged: the timetable writes a meeting's
+    /// times once and shows them on its every block.
     pub start: u16,
     pub end: u16,
     pub lane: usize,

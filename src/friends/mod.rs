@@ -101,7 +101,7 @@ pub fn label(display_name: Option<&str>, computing_id: &str) -> String {
 
 /// Writes [`label`] onto `out`: a page listing many friends writes their
 /// names into one line, not a `String` each through `format!`.
-pub fn push_label(out: &mut String, display_name: Option<&str>, computing_id: &str) {
+pub(crate) fn push_label(out: &mut String, display_name: Option<&str>, computing_id: &str) {
     if let Some(name) = display_name {
         out.push_str(name);
         out.push_str(" (");

@@ -263,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn a_class_s_friends_read_as_one_line_of_their_labels() {
+    fn a_class_friends_read_as_one_line_of_their_labels() {
         let list = [friend("jd4ab", Some("Jane Doe")), friend("kl2mn", None)];
         assert_eq!(FriendInClass::names_line(&list), "Jane Doe (jd4ab), kl2mn");
         assert_eq!(

@@ -34,7 +34,7 @@ struct SectionText {
     code: String,
     section: String,
     href: String,
-    friends: usize,
+    friend_count: usize,
     /// "Jane Doe (jd4ab), kl2mn": its friends, as the agenda lists them.
     friend_names: String,
 }
@@ -245,7 +245,7 @@ pub async fn show_schedule(
                 code: class.code(),
                 section: class.class_section.clone().unwrap_or_default(),
                 href: ["/classes/", class.id.as_str()].concat(),
-                friends: friends.len(),
+                friend_count: friends.len(),
                 friend_names: FriendInClass::names_line(friends),
             }
         })

@@ -926,6 +926,18 @@ backend_test!(
             a_home.contains("Bea &#60;b&#62;Bold&#60;/b&#62; (bb2b)"),
             "{a_home}"
         );
+        // And on A's timetable, where a class's friends are one line,
+        // written once for every day the class meets (here Tuesday and
+        // Thursday).
+        let (_, a_week) = a.get(&app, "/schedule").await;
+        assert_eq!(
+            a_week
+                .matches("1 friend: Bea &#60;b&#62;Bold&#60;/b&#62; (bb2b)")
+                .count(),
+            2,
+            "{a_week}"
+        );
+        assert!(!a_week.contains("<b>Bold"), "{a_week}");
 
         // A display name with a direction override is refused, and the old one kept.
         let (_, refused) = b
