@@ -172,9 +172,10 @@ diesel::define_sql_function! {
 /// is joined on the row's own student, and `new_in_class!` names the student
 /// by the row too. In the session lookup each naming is a subquery on the
 /// token, and Diesel walks the statement's whole tree twice on every
-/// execution (collecting its binds, checking it may be cached): about a
-/// third of the lookup's instructions in the server. Named once rather than
-/// four times, the lookup costs 11% fewer (bench/README.md, session 43).
+/// execution (collecting its binds, checking it may be cached): those walks
+/// were about a third of the lookup's instructions in the server. Naming the
+/// viewer here once rather than four times cut the lookup from 103,700 to
+/// 92,500 instructions (−11%; bench/README.md, session 43).
 macro_rules! classes_with_marks {
     ($viewer:expr) => {{
         use $crate::db::schema::{chat_class_reads, user_classes};
@@ -189,7 +190,10 @@ macro_rules! classes_with_marks {
 }
 
 /// The messages new to the outer query's row's student in its class
-/// (`classes_with_marks!`), newer than `$since`, as a subquery to finish. The
+/// (`classes_with_marks!`), newer than `$since`, as a subquery to finish.
+/// "New" leaves out the row's student's own messages, so it is safe only
+/// under a query limited to the viewer's own rows (as `classes_with_marks!`
+/// is): over classmates' rows it would tell who wrote a message. The
 /// marks are the outer row's values, so both databases read the class's
 /// range of `idx_class_messages_unread` from the later of the horizon and
 /// the mark, the index alone (it carries every column tested here), and

@@ -209,7 +209,10 @@ backend_test!(
         let app = spawn_quiet_app(backend, &[]).await;
         let a = app.student("aa1x");
         let b = app.student("bb2y");
-        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        // D is in the class from the start too, to see that B's reading
+        // is B's alone.
+        let d = app.student("dd4w");
+        let class = new_class(&app, "CS 2150", &[&a, &b, &d]);
         let quiet = new_class(&app, "CS 2120", &[&a, &b]);
         let thread = old_thread(&app, &class, &[&a.user], 0, 0, 5);
         let list = format!("/classes/{}", class.id);
@@ -273,6 +276,18 @@ backend_test!(
         let (_, home) = b.get(&app, "/").await;
         assert_eq!(home_mark(&home, &class), None, "read");
         assert!(!nav_dot(&home));
+        // B's thread mark covers B alone: D still has the 3 replies new, on
+        // home and in the nav (the session lookup's own statement); A, who
+        // wrote them, has no dot.
+        let (_, home_d) = d.get(&app, "/").await;
+        assert_eq!(
+            home_mark(&home_d, &class).as_deref(),
+            Some("3 new"),
+            "D's home"
+        );
+        assert!(nav_dot(&home_d), "D's nav dot");
+        let (_, home_a) = a.get(&app, "/").await;
+        assert!(!nav_dot(&home_a), "A's own replies are not new to A");
 
         // Two more replies; "Mark all read" clears them without opening the thread.
         for n in 3..5 {
