@@ -772,7 +772,7 @@ where
         match &lease {
             None => db.keep_reads_off_workers("its connection was cut off"),
             Some((_, true)) => db.keep_reads_off_workers("it waited out a lock"),
-            Some(_) if db.was_slow(on_worker.elapsed()) => {
+            Some(_) if on_worker.was_slow() => {
                 db.keep_reads_off_workers("it ran longer than DATABASE_SLOW_READ_MS")
             }
             Some(_) => {}

@@ -525,10 +525,8 @@ async fn clear_shown_flash(
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let https = state.config.is_https();
     let serves_dev_mailbox = state.config.serves_dev_mailbox();
-    let workers = http_workers(
-        state.config.database.pool_max_size,
-        reads_on_workers(&state.config),
-    );
+    // As the database was built (`Application::new`): decided once.
+    let workers = http_workers(state.pool.max_size(), state.pool.reads_may_run_on_workers());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

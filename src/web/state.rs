@@ -95,6 +95,12 @@ impl Database {
         }
     }
 
+    /// Whether this database lets reads run on HTTP workers at all (it was
+    /// built with slots for them: `server::reads_on_workers`).
+    pub fn reads_may_run_on_workers(&self) -> bool {
+        !self.on_workers.is_empty()
+    }
+
     /// Whether a busiest page's read may run on an HTTP worker now. Not
     /// within `OFF_WORKERS_FOR` of one being held up there (slower than
     /// `slow_read`, its connection lost, or a lock waited out), and not while
@@ -107,11 +113,10 @@ impl Database {
         if until != 0 && now < until {
             return false;
         }
-        let slow = self.slow_read.as_millis() as u64;
-        let held_up = self.on_workers.iter().any(|slot| {
-            let started = slot.load(Ordering::Relaxed);
-            started != 0 && (now + 1).saturating_sub(started) > slow
-        });
+        let held_up = self
+            .on_workers
+            .iter()
+            .any(|slot| self.held_up(slot.load(Ordering::Relaxed), now));
         if held_up {
             self.keep_reads_off_workers("one has run there for longer than DATABASE_SLOW_READ_MS");
         }
@@ -125,10 +130,7 @@ impl Database {
         self.on_workers.iter().find_map(|slot| {
             slot.compare_exchange(0, started, Ordering::Relaxed, Ordering::Relaxed)
                 .ok()
-                .map(|_| OnWorker {
-                    slot,
-                    started: Instant::now(),
-                })
+                .map(|_| OnWorker { db: self, slot })
         })
     }
 
@@ -150,9 +152,11 @@ impl Database {
         }
     }
 
-    /// Whether a read that ran on a worker for `took` was held up.
-    pub fn was_slow(&self, took: Duration) -> bool {
-        took > self.slow_read
+    /// Whether a read whose slot holds `started` has run on its worker for
+    /// longer than `slow_read` by `now` (both milliseconds after `opened`;
+    /// `started` is one more, 0 for a free slot).
+    fn held_up(&self, started: u64, now: u64) -> bool {
+        started != 0 && (now + 1).saturating_sub(started) > self.slow_read.as_millis() as u64
     }
 
     /// How often reads were sent off the workers since start-up.
@@ -194,16 +198,19 @@ impl Database {
     }
 }
 
-/// A read running on an HTTP worker: its slot, freed when this drops.
+/// A read running on an HTTP worker: its slot (holding when it started),
+/// freed when this drops.
 pub struct OnWorker<'a> {
+    db: &'a Database,
     slot: &'a AtomicU64,
-    started: Instant,
 }
 
 impl OnWorker<'_> {
-    /// How long the read has run.
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
+    /// Whether the read has run longer than `DATABASE_SLOW_READ_MS`: the
+    /// same test `Database::reads_on_workers` makes of every running read.
+    pub fn was_slow(&self) -> bool {
+        self.db
+            .held_up(self.slot.load(Ordering::Relaxed), self.db.millis_open())
     }
 }
 
