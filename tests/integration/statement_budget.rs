@@ -787,3 +787,84 @@ async fn a_read_held_up_on_a_worker_sends_the_next_ones_off_the_workers() {
         );
     }
 }
+
+// DATABASE_SLOW_READ_MS is what decides "held up": set to 3 s, a read that
+// waits half a second behind a lock is not held up, so the next read still
+// runs on a worker, and so do the ones after it. Left at its default (250 ms),
+// the next read would go off the workers and this would fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slow_read_setting_decides_when_a_read_is_held_up() {
+    use diesel::connection::SimpleConnection;
+    use std::time::Duration;
+    if common::postgres_admin_url().is_none() {
+        return;
+    }
+    let Campus { app, me, .. } = campus_with(
+        Backend::Postgres,
+        1,
+        &[
+            ("DATABASE_POOL_SIZE", "4"),
+            ("DATABASE_SLOW_READ_MS", "3000"),
+        ],
+    )
+    .await;
+    let home_on_worker = || async {
+        let before = app.queries.jobs_on_worker();
+        let (status, _) = me.get(&app, "/").await;
+        assert_eq!(status, 200, "GET /");
+        app.queries.jobs_on_worker() - before
+    };
+    let mut read_here = 0;
+    for _ in 0..5 {
+        read_here = home_on_worker().await;
+        if read_here == 1 {
+            break;
+        }
+    }
+    assert_eq!(read_here, 1, "home reads on the worker to begin with");
+
+    let mut holder = app.db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let before = app.queries.jobs_on_worker();
+    let get_home = |client: reqwest::Client| {
+        let request = client
+            .get(app.url("/"))
+            .header("cookie", format!("cg_session={}", me.token));
+        tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+    };
+    let waiting = get_home(me.client.clone());
+    wait_for_a_lock_wait(&app, Backend::Postgres).await;
+    // Past the default 250 ms, well short of the 3 s set here.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A new connection, which may reach a free worker or the one that waits:
+    // either way it is not sent off the workers.
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let next = get_home(fresh);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(
+        waiting.await.unwrap(),
+        200,
+        "the waiting page, once the lock is free"
+    );
+    assert_eq!(
+        next.await.unwrap(),
+        200,
+        "the next page, once the lock is free"
+    );
+    assert_eq!(
+        app.queries.jobs_on_worker() - before,
+        2,
+        "a read waiting under DATABASE_SLOW_READ_MS=3000 was taken as held up"
+    );
+    assert_eq!(
+        home_on_worker().await,
+        1,
+        "home was sent off the workers after a read that was not held up"
+    );
+}
