@@ -75,6 +75,11 @@ pub fn parse_day(raw: &str) -> Result<Day, WindowError> {
         .ok_or_else(|| WindowError::NotADay(text.chars().take(20).collect()))
 }
 
+/// A field that was sent with something in it.
+fn present(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|v| !v.is_empty())
+}
+
 /// A whole hour "0".."24" into minutes after midnight.
 fn parse_hour(raw: &str) -> Result<u16, WindowError> {
     let text = raw.trim();
@@ -94,9 +99,6 @@ impl Window {
         end: Option<&str>,
     ) -> Result<Window, WindowError> {
         let default = Window::default();
-        fn present(v: Option<&str>) -> Option<&str> {
-            v.map(str::trim).filter(|v| !v.is_empty())
-        }
         let from = present(from).map_or(Ok(default.from), parse_day)?;
         let to = present(to).map_or(Ok(default.to), parse_day)?;
         let start = present(start).map_or(Ok(default.start), parse_hour)?;
@@ -120,6 +122,33 @@ impl Window {
             end,
             week: None,
         })
+    }
+
+    /// The fields as they were sent, each read on its own and in any order
+    /// (one that does not read keeps the default): a refused form is shown
+    /// back as its student left it, to mend.
+    pub fn as_sent(
+        from: Option<&str>,
+        to: Option<&str>,
+        start: Option<&str>,
+        end: Option<&str>,
+    ) -> Window {
+        let default = Window::default();
+        Window {
+            from: present(from)
+                .and_then(|v| parse_day(v).ok())
+                .unwrap_or(default.from),
+            to: present(to)
+                .and_then(|v| parse_day(v).ok())
+                .unwrap_or(default.to),
+            start: present(start)
+                .and_then(|v| parse_hour(v).ok())
+                .unwrap_or(default.start),
+            end: present(end)
+                .and_then(|v| parse_hour(v).ok())
+                .unwrap_or(default.end),
+            week: None,
+        }
     }
 
     /// The window's days, in order.
@@ -527,6 +556,19 @@ mod tests {
         assert_eq!(
             window(Day::Thu, Day::Sat, "8:00", "9:00").days(),
             vec![Day::Thu, Day::Fri, Day::Sat]
+        );
+    }
+
+    #[test]
+    fn a_refused_window_is_shown_back_as_it_was_sent() {
+        assert_eq!(
+            Window::as_sent(Some("Fri"), Some("Mon"), Some("18"), Some("8")),
+            window(Day::Fri, Day::Mon, "18:00", "8:00")
+        );
+        // What does not read keeps the default; the rest is kept.
+        assert_eq!(
+            Window::as_sent(Some("Funday"), Some("Sat"), Some("25"), Some(" ")),
+            window(Day::Mon, Day::Sat, "8:00", "18:00")
         );
     }
 }

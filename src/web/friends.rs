@@ -2,6 +2,7 @@
 //! unblock, the classes shared with one friend and their week beside yours,
 //! and the times when you and chosen friends are all free.
 
+use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -438,6 +439,9 @@ struct FreeQuery {
     week: Option<chrono::NaiveDate>,
     /// The form was sent (any of its fields is present), not just opened.
     asked: bool,
+    /// Why its days, hours or week cannot be searched: the form is shown
+    /// back, as sent, with these words beside it.
+    refused: Option<String>,
 }
 
 impl FreeQuery {
@@ -446,6 +450,7 @@ impl FreeQuery {
         let (mut from, mut to, mut start, mut end, mut term) = (None, None, None, None, None);
         let mut week = None;
         let mut asked = false;
+        let mut refused = None;
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             let value = value.into_owned();
             match key.as_ref() {
@@ -471,33 +476,39 @@ impl FreeQuery {
                 "term" => term = Some(value),
                 "week" if !value.trim().is_empty() => {
                     asked = true;
-                    week = Some(
-                        chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(
-                            |_| {
-                                AppError::BadRequest(format!(
-                                    "“{}” is not a week. Pick a week from the list.",
-                                    value.trim().chars().take(20).collect::<String>()
-                                ))
-                            },
-                        )?,
-                    );
+                    match chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
+                        Ok(day) => week = Some(day),
+                        Err(_) => {
+                            refused = Some(format!(
+                                "“{}” is not a week. Pick a week from the list.",
+                                value.trim().chars().take(20).collect::<String>()
+                            ))
+                        }
+                    }
                 }
                 _ => {}
             }
         }
-        let window = free::Window::parse(
+        let (from, to, start, end) = (
             from.as_deref(),
             to.as_deref(),
             start.as_deref(),
             end.as_deref(),
-        )
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        );
+        let window = match free::Window::parse(from, to, start, end) {
+            Ok(window) => window,
+            Err(e) => {
+                refused = Some(e.to_string());
+                free::Window::as_sent(from, to, start, end)
+            }
+        };
         Ok(FreeQuery {
             chosen,
             window,
             term,
             week,
             asked,
+            refused,
         })
     }
 }
@@ -561,6 +572,8 @@ struct FreePage {
     hours_end: Vec<PickOption>,
     /// The form was sent without a friend ticked.
     none_chosen: bool,
+    /// Why the days, hours or week asked cannot be searched.
+    refused: Option<String>,
     private: Vec<String>,
     withheld: Vec<String>,
     results: Option<FreeResults>,
@@ -647,7 +660,7 @@ pub async fn free_time(
             let user = &current.user;
             let choice = TermChoice::load(conn, &terms, &configured, query.term.as_deref())?;
             let overview = requests::overview(conn, &user.id, now)?;
-            let weeks = if query.chosen.is_empty() {
+            let weeks = if query.chosen.is_empty() || query.refused.is_some() {
                 weeks::Weeks::default()
             } else {
                 weeks::load(conn, user, &query.chosen, &choice.code())?
@@ -736,7 +749,7 @@ pub async fn free_time(
             counted: names,
         }
     });
-    let body = FreePage {
+    let page = FreePage {
         layout: Layout::new(&req, Some(&current)).at("friends"),
         friends: overview
             .friends
@@ -758,7 +771,8 @@ pub async fn free_time(
             .map(|w| format!("the week of {}", w.format("%b %-d")))
             .unwrap_or_default(),
         weeks: week_options,
-        none_chosen: query.asked && query.chosen.is_empty(),
+        none_chosen: query.asked && query.chosen.is_empty() && query.refused.is_none(),
+        refused: query.refused,
         private: weeks.private.iter().map(|f| f.label()).collect(),
         withheld: weeks.withheld_by_viewer.iter().map(|f| f.label()).collect(),
         results,
@@ -772,9 +786,12 @@ pub async fn free_time(
             twelve_hour(u32::from(window.start)),
             twelve_hour(u32::from(window.end))
         ),
+    };
+    let mut response = views::page(page.render()?);
+    if page.refused.is_some() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
     }
-    .render()?;
-    Ok(views::page(body))
+    Ok(response)
 }
 
 /// Registers this area's pages on the app.

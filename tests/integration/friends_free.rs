@@ -226,6 +226,50 @@ backend_test!(
             );
             assert!(!page.contains("<b>x"), "escaped");
         }
+        // Days, hours and week are refused on the form itself, shown back as
+        // sent so the student can mend it: picks and ticks kept, no results.
+        for query in ["from=Fri&to=Mon&start=18&end=8", "week=someday&from=Tue"] {
+            let (status, page) = me
+                .get(&app, &format!("/friends/free?friend=an1a&{query}"))
+                .await;
+            assert_eq!(status, 400, "{query}: {page}");
+            assert!(
+                page.contains(r#"role="alert""#) && page.contains(r#"id="free-error""#),
+                "{query}: {page}"
+            );
+            assert!(page.contains(r#"value="an1a" checked"#), "{query}: {page}");
+            assert!(!page.contains("When all of you are free"), "{query}");
+            assert!(!page.contains("Tick at least one friend"), "{query}");
+            let picked = |name: &str| {
+                let select = page.split(&format!(r#"name="{name}""#)).nth(1).unwrap();
+                let select = select.split("</select>").next().unwrap();
+                select
+                    .split(r#"" selected>"#)
+                    .next()
+                    .unwrap()
+                    .rsplit(r#"value=""#)
+                    .next()
+                    .unwrap()
+                    .to_string()
+            };
+            let sent = if query.starts_with("from=Fri") {
+                ["Fri", "Mon", "18", "8"]
+            } else {
+                ["Tue", "Fri", "8", "18"]
+            };
+            assert_eq!(
+                ["from", "to", "start", "end"].map(picked),
+                sent,
+                "{query}: the form as it was sent"
+            );
+        }
+        let (status, page) = me.get(&app, "/friends/free?friend=an1a&week=someday").await;
+        assert_eq!(status, 400);
+        assert!(
+            main_text(&page).contains("“someday” is not a week"),
+            "{page}"
+        );
+
         let many: Vec<String> = (0..21).map(|i| format!("friend=ab{i}c")).collect();
         let (status, page) = me
             .get(&app, &format!("/friends/free?{}", many.join("&")))
