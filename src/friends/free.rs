@@ -43,6 +43,16 @@ pub enum WindowError {
     HoursReversed { start: String, end: String },
 }
 
+impl WindowError {
+    /// Whether the fault is in the days (else in the hours).
+    pub fn in_days(&self) -> bool {
+        matches!(
+            self,
+            WindowError::NotADay(_) | WindowError::DaysReversed { .. }
+        )
+    }
+}
+
 impl Default for Window {
     /// Weekdays, 8 AM to 6 PM.
     fn default() -> Window {
@@ -91,64 +101,59 @@ fn parse_hour(raw: &str) -> Result<u16, WindowError> {
 }
 
 impl Window {
-    /// Reads the form's fields; a missing field keeps the default.
-    pub fn parse(
+    /// Reads the form's fields, each on its own: the window as sent, and
+    /// every fault found, so that a refused form is shown back as its student
+    /// left it, with all that needs mending. A missing field keeps the
+    /// default, and so does one that does not read (with its fault); days or
+    /// hours the wrong way round are kept so, with their fault.
+    pub fn read(
         from: Option<&str>,
         to: Option<&str>,
         start: Option<&str>,
         end: Option<&str>,
-    ) -> Result<Window, WindowError> {
+    ) -> (Window, Vec<WindowError>) {
+        fn field<T>(
+            sent: Option<&str>,
+            parse: fn(&str) -> Result<T, WindowError>,
+            faults: &mut Vec<WindowError>,
+        ) -> Result<Option<T>, ()> {
+            match present(sent).map(parse) {
+                None => Ok(None),
+                Some(Ok(value)) => Ok(Some(value)),
+                Some(Err(fault)) => {
+                    faults.push(fault);
+                    Err(())
+                }
+            }
+        }
         let default = Window::default();
-        let from = present(from).map_or(Ok(default.from), parse_day)?;
-        let to = present(to).map_or(Ok(default.to), parse_day)?;
-        let start = present(start).map_or(Ok(default.start), parse_hour)?;
-        let end = present(end).map_or(Ok(default.end), parse_hour)?;
-        if from > to {
-            return Err(WindowError::DaysReversed {
-                from: from.short(),
-                to: to.short(),
+        let mut faults = Vec::new();
+        let from = field(from, parse_day, &mut faults);
+        let to = field(to, parse_day, &mut faults);
+        let start = field(start, parse_hour, &mut faults);
+        let end = field(end, parse_hour, &mut faults);
+        let window = Window {
+            from: from.ok().flatten().unwrap_or(default.from),
+            to: to.ok().flatten().unwrap_or(default.to),
+            start: start.ok().flatten().unwrap_or(default.start),
+            end: end.ok().flatten().unwrap_or(default.end),
+            week: None,
+        };
+        // A field that did not read is not compared: the default in its
+        // place would name a day or an hour nobody picked.
+        if from.is_ok() && to.is_ok() && window.from > window.to {
+            faults.push(WindowError::DaysReversed {
+                from: window.from.short(),
+                to: window.to.short(),
             });
         }
-        if start >= end {
-            return Err(WindowError::HoursReversed {
-                start: crate::campus_time::twelve_hour(u32::from(start)),
-                end: crate::campus_time::twelve_hour(u32::from(end)),
+        if start.is_ok() && end.is_ok() && window.start >= window.end {
+            faults.push(WindowError::HoursReversed {
+                start: crate::campus_time::twelve_hour(u32::from(window.start)),
+                end: crate::campus_time::twelve_hour(u32::from(window.end)),
             });
         }
-        Ok(Window {
-            from,
-            to,
-            start,
-            end,
-            week: None,
-        })
-    }
-
-    /// The fields as they were sent, each read on its own and in any order
-    /// (one that does not read keeps the default): a refused form is shown
-    /// back as its student left it, to mend.
-    pub fn as_sent(
-        from: Option<&str>,
-        to: Option<&str>,
-        start: Option<&str>,
-        end: Option<&str>,
-    ) -> Window {
-        let default = Window::default();
-        Window {
-            from: present(from)
-                .and_then(|v| parse_day(v).ok())
-                .unwrap_or(default.from),
-            to: present(to)
-                .and_then(|v| parse_day(v).ok())
-                .unwrap_or(default.to),
-            start: present(start)
-                .and_then(|v| parse_hour(v).ok())
-                .unwrap_or(default.start),
-            end: present(end)
-                .and_then(|v| parse_hour(v).ok())
-                .unwrap_or(default.end),
-            week: None,
-        }
+        (window, faults)
     }
 
     /// The window's days, in order.
@@ -525,33 +530,38 @@ mod tests {
 
     #[test]
     fn the_window_reads_the_form_and_refuses_what_makes_no_sense() {
-        assert_eq!(Window::parse(None, None, None, None), Ok(Window::default()));
+        let read = |from, to, start, end| Window::read(from, to, start, end);
+        assert_eq!(read(None, None, None, None), (Window::default(), vec![]));
         assert_eq!(
-            Window::parse(Some("tue"), Some("Sun"), Some("0"), Some("24")),
-            Ok(window(Day::Tue, Day::Sun, "0:00", "24:00"))
+            read(Some("tue"), Some("Sun"), Some("0"), Some("24")),
+            (window(Day::Tue, Day::Sun, "0:00", "24:00"), vec![])
         );
         assert_eq!(
-            Window::parse(Some("Fri"), Some("Mon"), None, None),
-            Err(WindowError::DaysReversed {
+            read(Some("Fri"), Some("Mon"), None, None).1,
+            vec![WindowError::DaysReversed {
                 from: "Fri",
                 to: "Mon"
-            })
+            }]
         );
         assert!(matches!(
-            Window::parse(None, None, Some("18"), Some("8")),
-            Err(WindowError::HoursReversed { .. })
+            read(None, None, Some("18"), Some("8")).1[..],
+            [WindowError::HoursReversed { .. }]
         ));
         assert!(matches!(
-            Window::parse(None, None, Some("25"), None),
-            Err(WindowError::NotAnHour(_))
+            read(None, None, Some("9"), Some("9")).1[..],
+            [WindowError::HoursReversed { .. }]
         ));
         assert!(matches!(
-            Window::parse(None, None, Some("-1"), None),
-            Err(WindowError::NotAnHour(_))
+            read(None, None, Some("25"), None).1[..],
+            [WindowError::NotAnHour(_)]
         ));
         assert!(matches!(
-            Window::parse(Some("Funday"), None, None, None),
-            Err(WindowError::NotADay(_))
+            read(None, None, Some("-1"), None).1[..],
+            [WindowError::NotAnHour(_)]
+        ));
+        assert!(matches!(
+            read(Some("Funday"), None, None, None).1[..],
+            [WindowError::NotADay(_)]
         ));
         assert_eq!(
             window(Day::Thu, Day::Sat, "8:00", "9:00").days(),
@@ -560,15 +570,29 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_window_is_shown_back_as_it_was_sent() {
+    fn a_refused_window_is_shown_back_as_it_was_sent_with_every_fault() {
+        // Both ranges the wrong way round: kept so, and both faults told.
+        let (sent, faults) = Window::read(Some("Fri"), Some("Mon"), Some("18"), Some("8"));
+        assert_eq!(sent, window(Day::Fri, Day::Mon, "18:00", "8:00"));
+        assert!(matches!(
+            faults[..],
+            [
+                WindowError::DaysReversed { .. },
+                WindowError::HoursReversed { .. }
+            ]
+        ));
         assert_eq!(
-            Window::as_sent(Some("Fri"), Some("Mon"), Some("18"), Some("8")),
-            window(Day::Fri, Day::Mon, "18:00", "8:00")
+            faults.iter().map(WindowError::in_days).collect::<Vec<_>>(),
+            [true, false]
         );
-        // What does not read keeps the default; the rest is kept.
-        assert_eq!(
-            Window::as_sent(Some("Funday"), Some("Sat"), Some("25"), Some(" ")),
-            window(Day::Mon, Day::Sat, "8:00", "18:00")
-        );
+        // What does not read keeps the default, is told, and is not compared
+        // (Sat after the default Fri is not a fault of the sender's); the
+        // rest is kept.
+        let (sent, faults) = Window::read(Some("Sat"), Some("Funday"), Some("25"), Some(" "));
+        assert_eq!(sent, window(Day::Sat, Day::Fri, "8:00", "18:00"));
+        assert!(matches!(
+            faults[..],
+            [WindowError::NotADay(_), WindowError::NotAnHour(_)]
+        ));
     }
 }

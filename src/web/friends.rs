@@ -439,9 +439,24 @@ struct FreeQuery {
     week: Option<chrono::NaiveDate>,
     /// The form was sent (any of its fields is present), not just opened.
     asked: bool,
-    /// Why its days, hours or week cannot be searched: the form is shown
-    /// back, as sent, with these words beside it.
-    refused: Option<String>,
+    /// What is wrong with its days, hours or week: the form is shown back,
+    /// as sent, with these words beside each, and no results.
+    refused: Refused,
+}
+
+/// What a free-time search asked that cannot be searched, by the part of
+/// the form it is in.
+#[derive(Default)]
+struct Refused {
+    days: Vec<String>,
+    hours: Vec<String>,
+    week: Option<String>,
+}
+
+impl Refused {
+    fn any(&self) -> bool {
+        !self.days.is_empty() || !self.hours.is_empty() || self.week.is_some()
+    }
 }
 
 impl FreeQuery {
@@ -450,7 +465,7 @@ impl FreeQuery {
         let (mut from, mut to, mut start, mut end, mut term) = (None, None, None, None, None);
         let mut week = None;
         let mut asked = false;
-        let mut refused = None;
+        let mut refused = Refused::default();
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             let value = value.into_owned();
             match key.as_ref() {
@@ -479,7 +494,7 @@ impl FreeQuery {
                     match chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
                         Ok(day) => week = Some(day),
                         Err(_) => {
-                            refused = Some(format!(
+                            refused.week = Some(format!(
                                 "“{}” is not a week. Pick a week from the list.",
                                 value.trim().chars().take(20).collect::<String>()
                             ))
@@ -495,13 +510,13 @@ impl FreeQuery {
             start.as_deref(),
             end.as_deref(),
         );
-        let window = match free::Window::parse(from, to, start, end) {
-            Ok(window) => window,
-            Err(e) => {
-                refused = Some(e.to_string());
-                free::Window::as_sent(from, to, start, end)
+        let (window, faults) = free::Window::read(from, to, start, end);
+        for fault in faults {
+            match fault.in_days() {
+                true => refused.days.push(fault.to_string()),
+                false => refused.hours.push(fault.to_string()),
             }
-        };
+        }
         Ok(FreeQuery {
             chosen,
             window,
@@ -572,8 +587,8 @@ struct FreePage {
     hours_end: Vec<PickOption>,
     /// The form was sent without a friend ticked.
     none_chosen: bool,
-    /// Why the days, hours or week asked cannot be searched.
-    refused: Option<String>,
+    /// What is wrong with the days, hours or week asked (then no results).
+    refused: Refused,
     private: Vec<String>,
     withheld: Vec<String>,
     results: Option<FreeResults>,
@@ -660,7 +675,7 @@ pub async fn free_time(
             let user = &current.user;
             let choice = TermChoice::load(conn, &terms, &configured, query.term.as_deref())?;
             let overview = requests::overview(conn, &user.id, now)?;
-            let weeks = if query.chosen.is_empty() || query.refused.is_some() {
+            let weeks = if query.chosen.is_empty() {
                 weeks::Weeks::default()
             } else {
                 weeks::load(conn, user, &query.chosen, &choice.code())?
@@ -702,7 +717,15 @@ pub async fn free_time(
         }
         None => Vec::new(),
     };
-    let results = (!weeks.shown.is_empty()).then(|| {
+    // The week matters only when weeks differ: else a week that does not
+    // read (an old link's) is no fault, as every week is the same.
+    let mut refused = query.refused;
+    if week_options.is_empty() {
+        refused.week = None;
+    }
+    // A refused form is shown back with no results: they would be of a
+    // window or a week other than the one asked.
+    let results = (!weeks.shown.is_empty() && !refused.any()).then(|| {
         let mut names = vec!["you".to_string()];
         names.extend(weeks.shown.iter().map(|(f, _)| f.label()));
         let mut all = vec![weeks.mine.meetings.clone()];
@@ -771,8 +794,8 @@ pub async fn free_time(
             .map(|w| format!("the week of {}", w.format("%b %-d")))
             .unwrap_or_default(),
         weeks: week_options,
-        none_chosen: query.asked && query.chosen.is_empty() && query.refused.is_none(),
-        refused: query.refused,
+        none_chosen: query.asked && query.chosen.is_empty(),
+        refused,
         private: weeks.private.iter().map(|f| f.label()).collect(),
         withheld: weeks.withheld_by_viewer.iter().map(|f| f.label()).collect(),
         results,
@@ -788,7 +811,7 @@ pub async fn free_time(
         ),
     };
     let mut response = views::page(page.render()?);
-    if page.refused.is_some() {
+    if page.refused.any() {
         *response.status_mut() = StatusCode::BAD_REQUEST;
     }
     Ok(response)

@@ -226,49 +226,61 @@ backend_test!(
             );
             assert!(!page.contains("<b>x"), "escaped");
         }
-        // Days, hours and week are refused on the form itself, shown back as
-        // sent so the student can mend it: picks and ticks kept, no results.
-        for query in ["from=Fri&to=Mon&start=18&end=8", "week=someday&from=Tue"] {
-            let (status, page) = me
-                .get(&app, &format!("/friends/free?friend=an1a&{query}"))
-                .await;
-            assert_eq!(status, 400, "{query}: {page}");
-            assert!(
-                page.contains(r#"role="alert""#) && page.contains(r#"id="free-error""#),
-                "{query}: {page}"
-            );
-            assert!(page.contains(r#"value="an1a" checked"#), "{query}: {page}");
-            assert!(!page.contains("When all of you are free"), "{query}");
-            assert!(!page.contains("Tick at least one friend"), "{query}");
-            let picked = |name: &str| {
-                let select = page.split(&format!(r#"name="{name}""#)).nth(1).unwrap();
-                let select = select.split("</select>").next().unwrap();
-                select
-                    .split(r#"" selected>"#)
-                    .next()
-                    .unwrap()
-                    .rsplit(r#"value=""#)
-                    .next()
-                    .unwrap()
-                    .to_string()
-            };
-            let sent = if query.starts_with("from=Fri") {
-                ["Fri", "Mon", "18", "8"]
-            } else {
-                ["Tue", "Fri", "8", "18"]
-            };
-            assert_eq!(
-                ["from", "to", "start", "end"].map(picked),
-                sent,
-                "{query}: the form as it was sent"
-            );
-        }
-        let (status, page) = me.get(&app, "/friends/free?friend=an1a&week=someday").await;
-        assert_eq!(status, 400);
+        // Days and hours are refused on the form itself, shown back as sent
+        // so the student can mend them: picks and ticks kept, every fault
+        // told beside its part of the form, and no results.
+        let picked = |page: &str, name: &str| -> String {
+            let doc = scraper::Html::parse_document(page);
+            let selector =
+                scraper::Selector::parse(&format!("select[name={name}] option[selected]")).unwrap();
+            let options: Vec<_> = doc.select(&selector).collect();
+            assert_eq!(options.len(), 1, "{name}: {page}");
+            options[0].value().attr("value").unwrap().to_string()
+        };
+        let (status, page) = me
+            .get(
+                &app,
+                "/friends/free?friend=an1a&from=Fri&to=Mon&start=18&end=8",
+            )
+            .await;
+        assert_eq!(status, 400, "{page}");
+        assert_eq!(
+            texts(&page, r#"fieldset[aria-describedby="free-days-error"] #free-days-error[role=alert]"#),
+            ["The first day (Fri) comes after the last day (Mon). Pick days from Monday towards Sunday."]
+        );
+        assert_eq!(
+            texts(&page, r#"fieldset[aria-describedby="free-hours-error"] #free-hours-error[role=alert]"#),
+            ["The hours must start before they end (from 6:00 PM to 8:00 AM). Pick a later end or an earlier start."]
+        );
+        assert_eq!(
+            ["from", "to", "start", "end"].map(|name| picked(&page, name)),
+            ["Fri", "Mon", "18", "8"],
+            "the form as it was sent"
+        );
+        assert!(page.contains(r#"value="an1a" checked"#), "{page}");
+        assert!(!page.contains("When all of you are free"), "{page}");
+        // With no friend ticked as well: both told.
+        let (status, page) = me.get(&app, "/friends/free?start=18&end=8").await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains(r#"id="free-hours-error""#), "{page}");
         assert!(
-            main_text(&page).contains("“someday” is not a week"),
+            main_text(&page).contains("Tick at least one friend"),
             "{page}"
         );
+        // A stranger is refused as ever, whatever else is wrong.
+        let (status, page) = me
+            .get(&app, "/friends/free?friend=zz9z&from=Fri&to=Mon")
+            .await;
+        assert_eq!(status, 400, "{page}");
+        assert!(
+            main_text(&page).contains("“zz9z” is not one of your friends"),
+            "{page}"
+        );
+        // A week that does not read is no fault while every week is the
+        // same (as here: no half-term classes).
+        let (status, page) = me.get(&app, "/friends/free?friend=an1a&week=someday").await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("When all of you are free"), "{page}");
 
         let many: Vec<String> = (0..21).map(|i| format!("friend=ab{i}c")).collect();
         let (status, page) = me
@@ -365,9 +377,20 @@ backend_test!(
             .await;
         assert_eq!(chosen(&page), ["Week of Jan 12"]);
         assert_eq!(slots(&page, "#all-free"), ["Mon: 1:00–4:00 PM"]);
-        // Nonsense is refused in words.
-        let (status, page) = me.get(&app, &ask("soon")).await;
+        // Nonsense is refused in words, beside the week list, which is
+        // still there to pick from; no results.
+        let (status, page) = me.get(&app, &ask("%3Cb%3Esoon")).await;
         assert_eq!(status, 400);
-        assert!(main_text(&page).contains("“soon” is not a week"), "{page}");
+        assert_eq!(
+            texts(&page, "#free-week-error[role=alert]"),
+            ["“<b>soon” is not a week. Pick a week from the list."]
+        );
+        assert!(!page.contains("<b>soon"), "escaped");
+        assert!(
+            page.contains(r#"aria-describedby="free-week-error free-week-hint""#),
+            "{page}"
+        );
+        assert_eq!(chosen(&page), ["Week of Jan 12"]);
+        assert!(slots(&page, "#all-free").is_empty(), "{page}");
     }
 );

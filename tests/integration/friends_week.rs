@@ -412,6 +412,8 @@ async fn friend_pages_pass_axe_and_fit_a_phone() {
             "/friends/fr1",
             "/friends/pr1p",
             "/friends/free",
+            // A refused form (its screenshot is the next one's name: overwritten).
+            "/friends/free?friend=fr1&from=Fri&to=Mon&start=18&end=8",
             "/friends/free?friend=fr1&friend=ot1o&friend=pr1p&from=Mon&to=Fri&start=8&end=18",
         ] {
             check_page(&client, &app, path, width).await;
