@@ -2116,3 +2116,131 @@ backend_test!(
         assert!(!theirs.body.contains("refused-draft"), "{}", theirs.body);
     }
 );
+
+// A reply whose message was deleted meanwhile (kept as a placeholder above
+// other replies, or gone) cannot be sent again as a reply: its draft comes
+// back in a form that posts it as a new thread, and that goes through.
+backend_test!(
+    async fn a_reply_to_a_deleted_message_can_be_a_new_thread(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = student(&app, "rdl1a").await;
+        let b = student(&app, "rdl2b").await;
+        let c = student(&app, "rdl3c").await;
+        let (class, root, lonely) = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            enroll(&mut conn, &a.user, &class);
+            enroll(&mut conn, &b.user, &class);
+            enroll(&mut conn, &c.user, &class);
+            let t = clock::now() - Duration::minutes(10);
+            let root = seed(&mut conn, &class, &a.user, None, "question from A", t);
+            seed(
+                &mut conn,
+                &class,
+                &a.user,
+                Some(&root),
+                "a detail from A",
+                t + Duration::minutes(1),
+            );
+            let lonely = seed(&mut conn, &class, &a.user, None, "nobody answered", t);
+            (class, root, lonely)
+        };
+        for gone in [&root, &lonely] {
+            let deleted = a
+                .post(&app, &format!("/messages/{}/delete", gone.id), &[])
+                .await;
+            assert_eq!(deleted.status, 303, "{}", deleted.body);
+        }
+        // Each by another student: one post of a student's a few seconds.
+        for (b, gone, why, draft) in [
+            (
+                &b,
+                &root,
+                "was deleted or hidden",
+                "B's reply under the placeholder",
+            ),
+            (
+                &c,
+                &lonely,
+                "is not in this class",
+                "C's reply to the lonely one",
+            ),
+        ] {
+            let draft = draft.to_string();
+            let refused = b
+                .post(
+                    &app,
+                    &format!("/classes/{class}/messages"),
+                    &[
+                        ("content", draft.as_str()),
+                        ("parent_id", &gone.id.to_string()),
+                    ],
+                )
+                .await;
+            assert_eq!(refused.status, 400, "{}", refused.body);
+            assert!(refused.body.contains(why), "{}", refused.body);
+            let doc = Html::parse_document(&refused.body);
+            let kept: String = select(&doc, "#refused-draft")[0].text().collect();
+            assert_eq!(kept, draft);
+            assert!(
+                select(&doc, "form.compose input[name='parent_id']").is_empty(),
+                "sent again, it would be refused again: {}",
+                refused.body
+            );
+            let button: String = select(&doc, "form.compose button[type='submit']")[0]
+                .text()
+                .collect();
+            assert_eq!(button, "Post as a new thread");
+            let back: Vec<&str> = select(&doc, ".compose-foot a")
+                .into_iter()
+                .filter_map(|l| l.value().attr("href"))
+                .collect();
+            assert_eq!(back, vec![format!("/classes/{class}").as_str()]);
+            // The form as it stands: the new thread's usual way (here past
+            // "maybe already answered"), and then it is in the class.
+            let fields: Vec<(String, String)> = select(&doc, "form.compose input")
+                .into_iter()
+                .filter_map(|i| {
+                    let v = i.value();
+                    Some((v.attr("name")?.to_string(), v.attr("value")?.to_string()))
+                })
+                .collect();
+            let mut sent: Vec<(&str, &str)> = fields
+                .iter()
+                .filter(|(name, _)| name != "csrf_token")
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            sent.push(("content", &kept));
+            sent.push(("confirmed", "1"));
+            let posted = b
+                .post(&app, &format!("/classes/{class}/messages"), &sent)
+                .await;
+            assert_eq!(posted.status, 303, "{}", posted.body);
+            let page = chat_as_seen(&app, &b.client, &format!("/classes/{class}")).await;
+            let thread = shown_messages(&page)
+                .into_iter()
+                .find(|m| m.text == draft)
+                .unwrap_or_else(|| panic!("{draft} is not on the class page"));
+            assert_eq!(thread.indent, 0, "a new thread, not a reply");
+        }
+        // An edit of a message deleted since (in another tab): the draft is
+        // kept to copy, with no button that would only be refused again.
+        let draft = "A's edit, too late";
+        let refused = a
+            .post(
+                &app,
+                &format!("/messages/{}/edit", root.id),
+                &[("content", draft)],
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        let doc = Html::parse_document(&refused.body);
+        let kept: String = select(&doc, "#refused-draft")[0].text().collect();
+        assert_eq!(kept, draft);
+        assert!(
+            select(&doc, "form.compose button").is_empty(),
+            "{}",
+            refused.body
+        );
+    }
+);

@@ -160,6 +160,9 @@ struct DraftPlace {
     /// An edit of a message, not a new one.
     edit: bool,
     back: String,
+    /// The class page, for a post (not an edit): where "back" leads once
+    /// the draft can no longer be a reply.
+    class_page: Option<String>,
 }
 
 /// A post or an edit refused for its text or a limit: why, and the draft in
@@ -174,11 +177,15 @@ struct DraftRefusedPage {
     message: String,
     place: DraftPlace,
     draft: String,
-    /// Whether sending it again can work (not an edit past its window, nor a
-    /// post to a class left since: that draft is kept to copy).
+    /// Whether sending it again can work (not an edit past its window or of
+    /// a message deleted since, nor a post to a class left since: that draft
+    /// is kept to copy).
     can_send: bool,
     /// The class page, to join it again, when the student is no longer in it.
     join_href: Option<String>,
+    /// A reply whose message can take no more replies (deleted, hidden, gone
+    /// from the class, or its thread full): the form posts it as a new thread.
+    as_new_thread: bool,
 }
 
 fn refuse_keeping_draft(
@@ -186,11 +193,27 @@ fn refuse_keeping_draft(
     current: &CurrentUser,
     rules: &Rules,
     error: ChatError,
-    place: DraftPlace,
+    mut place: DraftPlace,
     draft: String,
 ) -> Result<HttpResponse, AppError> {
     let campus = super::guard::state(req).config.campus_time;
-    let mut can_send = !matches!(error, ChatError::EditWindowClosed);
+    // An edit past its window, or of a message deleted or hidden since,
+    // would be refused again: kept to copy.
+    let mut can_send = !matches!(error, ChatError::EditWindowClosed | ChatError::Removed);
+    // Sent again as it was, it would be refused again: it goes back as a new
+    // thread (through the new thread's "maybe already answered" step).
+    let as_new_thread = place.parent_id.is_some()
+        && matches!(
+            error,
+            ChatError::ParentRemoved | ChatError::ParentNotInClass | ChatError::ThreadFull
+        );
+    if as_new_thread {
+        place.parent_id = None;
+        place.new_thread = false;
+        if let Some(class_page) = place.class_page.take() {
+            place.back = class_page;
+        }
+    }
     let mut join_href = None;
     let (status, message, retry_after) = match chat_refusal(error, rules, clock::now(), campus) {
         Refusal::Error(AppError::BadRequest(message)) => (StatusCode::BAD_REQUEST, message, None),
@@ -234,6 +257,7 @@ fn refuse_keeping_draft(
         draft,
         can_send,
         join_href,
+        as_new_thread,
     }
     .render()?;
     let mut response = html(status, body);

@@ -85,6 +85,7 @@ pub async fn post_message(
             Some(parent) => back_href(&class_id, form.back.as_deref(), Some(parent)),
             None => format!("/classes/{class_id}"),
         },
+        class_page: Some(format!("/classes/{class_id}")),
     };
     let body = match MessageBody::parse(&form.content) {
         Ok(body) => body,
@@ -295,6 +296,7 @@ pub async fn edit_message(
                 new_thread: false,
                 edit: true,
                 back,
+                class_page: None,
             };
             refuse_keeping_draft(&req, &current, &rules, error, place, form.content)
         }
