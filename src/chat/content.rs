@@ -25,7 +25,7 @@ pub const MAX_REASON_CHARS: usize = 500;
 pub enum ContentError {
     #[error("Write something first: the message is empty.")]
     Empty,
-    #[error("Messages can be at most 2,000 characters; yours has {0}. Shorten it and post again.")]
+    #[error("Messages can be at most 2000 characters; yours has {0}. Shorten it and post again.")]
     TooLong(usize),
     #[error("The message contains a control character (such as a NUL byte) that cannot be posted. Remove it and try again.")]
     ControlCharacter,

@@ -1187,7 +1187,7 @@ backend_test!(
         };
         let a = &writers[0];
         let refused = [
-            ("x".repeat(2001), "at most 2,000 characters"),
+            ("x".repeat(2001), "at most 2000 characters; yours has 2001"),
             ("     ".to_string(), "empty"),
             ("\n\t  \r\n".to_string(), "empty"),
             ("nul\0byte".to_string(), "control character"),
