@@ -541,16 +541,17 @@ pub fn chat_refusal(
             )
         }
         ChatError::Content(problem) => AppError::BadRequest(problem.to_string()),
-        ChatError::ParentNotInClass => AppError::BadRequest(
-            "The message you replied to is not in this class's chat; it may have just been deleted. Reload the class page and try again.".into(),
+        // One text for both: which of them it was would tell a classmate
+        // whether a message gone from their view was kept for moderators
+        // (reported or hidden) or deleted for good.
+        ChatError::ParentNotInClass | ChatError::ParentRemoved => AppError::BadRequest(
+            "The message you replied to was deleted or hidden, so it cannot take replies. You can post yours as a new thread instead.".into(),
         ),
         ChatError::ThreadFull => AppError::BadRequest(format!(
             "This thread has {} replies, the most one thread takes, so it stays quick to read. Start a new thread for this, and mention the old one if it helps.",
             crate::chat::post::MAX_REPLIES
         )),
-        ChatError::ParentRemoved => AppError::BadRequest(
-            "The message you replied to was deleted or hidden, so it cannot take replies. Start a new thread instead.".into(),
-        ),
+
         // The handlers answer with the warning page first; this is for any other.
         ChatError::NamesSomeone { findings } => AppError::BadRequest(format!(
             "This {findings}. Posts that name people are held for a moderator to review before the class sees them; go back and post it anyway, or take it out."

@@ -197,25 +197,50 @@ fn refuse_keeping_draft(
     draft: String,
 ) -> Result<HttpResponse, AppError> {
     let campus = super::guard::state(req).config.campus_time;
-    // An edit past its window, or of a message deleted or hidden since,
+    // An edit past its window, or of a message deleted, hidden or gone since,
     // would be refused again: kept to copy.
-    let mut can_send = !matches!(error, ChatError::EditWindowClosed | ChatError::Removed);
-    // Sent again as it was, it would be refused again: it goes back as a new
-    // thread (through the new thread's "maybe already answered" step).
+    let edit_gone = place.edit && matches!(error, ChatError::Removed | ChatError::MessageNotFound);
+    let mut can_send = !edit_gone && !matches!(error, ChatError::EditWindowClosed);
+    // A reply sent again as it was would be refused again: it goes back as a
+    // new thread (through the new thread's "maybe already answered" step).
+    // `Held` reaches only the held message's author.
     let as_new_thread = place.parent_id.is_some()
         && matches!(
             error,
-            ChatError::ParentRemoved | ChatError::ParentNotInClass | ChatError::ThreadFull
+            ChatError::ParentRemoved
+                | ChatError::ParentNotInClass
+                | ChatError::ThreadFull
+                | ChatError::Held
         );
     if as_new_thread {
         place.parent_id = None;
         place.new_thread = false;
+    }
+    // Where the draft was going may be gone too (a thread of one message).
+    if as_new_thread || edit_gone {
         if let Some(class_page) = place.class_page.take() {
             place.back = class_page;
         }
     }
     let mut join_href = None;
-    let (status, message, retry_after) = match chat_refusal(error, rules, clock::now(), campus) {
+    let refusal = match error {
+        // Its row is gone (or was never the editor's to see): the same words
+        // either way, and the draft is not lost.
+        ChatError::MessageNotFound if place.edit => Refusal::Page {
+            status: StatusCode::NOT_FOUND,
+            title: "Message not found",
+            message: "That message is no longer there: it may have been deleted, so your edit cannot be saved.".into(),
+            join_class_id: None,
+        },
+        error => chat_refusal(error, rules, clock::now(), campus),
+    };
+    let (status, message, retry_after) = match refusal {
+        Refusal::Page {
+            status,
+            message,
+            join_class_id: None,
+            ..
+        } if edit_gone => (status, message, None),
         Refusal::Error(AppError::BadRequest(message)) => (StatusCode::BAD_REQUEST, message, None),
         // Left the class in another tab or on a phone: the draft is kept to
         // copy, and the class page (where joining is) is one link away.

@@ -264,7 +264,7 @@ pub async fn edit_message(
                     let code = classes::find(conn, &m.class_id)?
                         .map(|c| c.code())
                         .unwrap_or_default();
-                    Some((message_href(&m), code))
+                    Some((message_href(&m), code, format!("/classes/{}", m.class_id)))
                 }
                 _ => None,
             },
@@ -275,7 +275,7 @@ pub async fn edit_message(
     .await?;
     match result {
         (Ok(message), _, _) => Ok(see_other(message_href(&message))),
-        (Err(chat::ChatError::NamesSomeone { findings }), Some((back, class_code)), draft) => {
+        (Err(chat::ChatError::NamesSomeone { findings }), Some((back, class_code, _)), draft) => {
             let body = NameFirstPage {
                 layout: Layout::new(&req, Some(&current)),
                 class_code,
@@ -289,13 +289,26 @@ pub async fn edit_message(
             .render()?;
             Ok(html(StatusCode::OK, body))
         }
-        (Err(error), Some((back, _)), _) => {
+        (Err(error), Some((back, _, class_page)), _) => {
             let place = DraftPlace {
                 action: format!("/messages/{message_id}/edit"),
                 parent_id: None,
                 new_thread: false,
                 edit: true,
                 back,
+                class_page: Some(class_page),
+            };
+            refuse_keeping_draft(&req, &current, &rules, error, place, form.content)
+        }
+        // Deleted for good in another tab (or someone else's held message,
+        // which is answered alike): the draft is kept, with nowhere to go back.
+        (Err(error @ chat::ChatError::MessageNotFound), None, _) => {
+            let place = DraftPlace {
+                action: format!("/messages/{message_id}/edit"),
+                parent_id: None,
+                new_thread: false,
+                edit: true,
+                back: "/".into(),
                 class_page: None,
             };
             refuse_keeping_draft(&req, &current, &rules, error, place, form.content)
