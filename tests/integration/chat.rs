@@ -1926,11 +1926,19 @@ backend_test!(
         use common_grounds::db::schema::user_classes;
         let app = spawn_app(backend).await;
         let a = student(&app, "lf1t").await;
-        let class = {
+        let (class, mine) = {
             let mut conn = app.conn();
             let class = new_class(&mut conn, "1");
             enroll(&mut conn, &a.user, &class);
-            class
+            let mine = seed(
+                &mut conn,
+                &class,
+                &a.user,
+                None,
+                "my earlier post",
+                clock::now(),
+            );
+            (class, mine)
         };
         diesel::delete(user_classes::table.find((&a.user.id, &class)))
             .execute(&mut app.conn())
@@ -1966,6 +1974,32 @@ backend_test!(
                 .contains(r#"<button type="submit">Post</button>"#),
             "sending it again from here cannot work: {}",
             reply.body
+        );
+        // An edit of their own message there: the same, not "deleted".
+        let edit = a
+            .post(
+                &app,
+                &format!("/messages/{}/edit", mine.id),
+                &[("content", "my earlier post, mended")],
+            )
+            .await;
+        assert_eq!(edit.status, 403, "{}", edit.body);
+        assert!(
+            edit.body.contains("Only students who added this class"),
+            "{}",
+            edit.body
+        );
+        assert!(
+            edit.body.contains("my earlier post, mended"),
+            "{}",
+            edit.body
+        );
+        assert!(
+            edit.body.contains(&format!(
+                r#"<a href="/classes/{class}">Open the class page to join it</a>"#
+            )),
+            "{}",
+            edit.body
         );
     }
 );

@@ -223,24 +223,15 @@ fn refuse_keeping_draft(
         }
     }
     let mut join_href = None;
-    let refusal = match error {
+    let (status, message, retry_after) = match error {
         // Its row is gone (or was never the editor's to see): the same words
         // either way, and the draft is not lost.
-        ChatError::MessageNotFound if place.edit => Refusal::Page {
-            status: StatusCode::NOT_FOUND,
-            title: "Message not found",
-            message: "That message is no longer there: it may have been deleted, so your edit cannot be saved.".into(),
-            join_class_id: None,
-        },
-        error => chat_refusal(error, rules, clock::now(), campus),
-    };
-    let (status, message, retry_after) = match refusal {
-        Refusal::Page {
-            status,
-            message,
-            join_class_id: None,
-            ..
-        } if edit_gone => (status, message, None),
+        ChatError::MessageNotFound if place.edit => (
+            StatusCode::NOT_FOUND,
+            "That message is no longer there: it may have been deleted, so your edit cannot be saved.".to_string(),
+            None,
+        ),
+        error => match chat_refusal(error, rules, clock::now(), campus) {
         Refusal::Error(AppError::BadRequest(message)) => (StatusCode::BAD_REQUEST, message, None),
         // Left the class in another tab or on a phone: the draft is kept to
         // copy, and the class page (where joining is) is one link away.
@@ -263,6 +254,7 @@ fn refuse_keeping_draft(
             Some(retry_after_secs.max(1)),
         ),
         other => return answer(req, current, other),
+        },
     };
     let title = if place.edit {
         "Your edit was not saved"

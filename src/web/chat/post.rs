@@ -264,7 +264,7 @@ pub async fn edit_message(
                     let code = classes::find(conn, &m.class_id)?
                         .map(|c| c.code())
                         .unwrap_or_default();
-                    Some((message_href(&m), code, format!("/classes/{}", m.class_id)))
+                    Some((message_href(&m), code, m.class_id))
                 }
                 _ => None,
             },
@@ -289,14 +289,22 @@ pub async fn edit_message(
             .render()?;
             Ok(html(StatusCode::OK, body))
         }
-        (Err(error), Some((back, _, class_page)), _) => {
+        (Err(error), Some((back, _, class_id)), _) => {
+            // The student's own message, not found: they left its class
+            // (`visible_message`), so the page offers to join it again.
+            let error = match error {
+                chat::ChatError::MessageNotFound => chat::ChatError::NotEnrolled {
+                    class_id: class_id.clone(),
+                },
+                other => other,
+            };
             let place = DraftPlace {
                 action: format!("/messages/{message_id}/edit"),
                 parent_id: None,
                 new_thread: false,
                 edit: true,
                 back,
-                class_page: Some(class_page),
+                class_page: Some(format!("/classes/{class_id}")),
             };
             refuse_keeping_draft(&req, &current, &rules, error, place, form.content)
         }
