@@ -293,7 +293,26 @@ fn visible_message(
     if message.held && message.user_id.as_ref() != Some(user_id) {
         return Err(ChatError::MessageNotFound);
     }
+    if unseen_remains(conn, user_id, &message)? {
+        return Err(ChatError::MessageNotFound);
+    }
     Ok(message)
+}
+
+/// Whether the message is someone else's deleted message that no page
+/// shows (nothing the class sees replies to it): a row kept for moderators
+/// (it was reported: `revisions::is_evidence`) or under replies the class
+/// does not see. To everyone but its author it is not there, as a message
+/// deleted for good is not: answered otherwise ("not yours", "deleted or
+/// hidden"), it would tell a classmate it had been kept, so reported.
+fn unseen_remains(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    message: &ClassMessage,
+) -> QueryResult<bool> {
+    Ok(message.deleted
+        && message.user_id.as_ref() != Some(user_id)
+        && !has_shown_replies(conn, message)?)
 }
 
 /// Whether any message replies to this one.

@@ -564,12 +564,19 @@ pub fn delete(
     db::write_tx(conn, |tx| {
         let message = super::find(tx, message_id)?.ok_or(ChatError::MessageNotFound)?;
         if message.user_id.as_ref() != Some(author) {
-            // Someone else's: say so only to a classmate, who can see it anyway.
-            return Err(if classes::is_enrolled(tx, author, &message.class_id)? {
-                ChatError::NotYours
-            } else {
-                ChatError::MessageNotFound
-            });
+            // Someone else's: say so only to a classmate, who can see it
+            // anyway: not a held message, nor a remains no page shows
+            // (`unseen_remains`), which are not there for them.
+            return Err(
+                if classes::is_enrolled(tx, author, &message.class_id)?
+                    && !message.held
+                    && !super::unseen_remains(tx, author, &message)?
+                {
+                    ChatError::NotYours
+                } else {
+                    ChatError::MessageNotFound
+                },
+            );
         }
         // A reply posted meanwhile must not be cascaded away with its parent.
         lock_class(tx, &message.class_id)?;

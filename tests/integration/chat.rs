@@ -2296,3 +2296,118 @@ backend_test!(
         }
     }
 );
+
+// A reported message its author deleted is kept for moderators, on no page:
+// to a classmate it must answer every action exactly as a message deleted
+// for good does, or the difference would tell them it had been reported.
+backend_test!(
+    async fn a_deleted_message_kept_for_moderators_answers_as_one_gone(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = student(&app, "kfm1a").await;
+        let b = student(&app, "kfm2b").await;
+        let (class, reported, unreported, held) = {
+            let mut conn = app.conn();
+            let class = new_class(&mut conn, "1");
+            enroll(&mut conn, &a.user, &class);
+            enroll(&mut conn, &b.user, &class);
+            let t = clock::now() - Duration::minutes(10);
+            let reported = seed(
+                &mut conn,
+                &class,
+                &a.user,
+                None,
+                "reported, then deleted",
+                t,
+            );
+            let unreported = seed(&mut conn, &class, &a.user, None, "just deleted", t);
+            // And one held for review, which is not there for a classmate either.
+            let held = seed(&mut conn, &class, &a.user, None, "held for review", t);
+            diesel::update(class_messages::table.find(&held.id))
+                .set(class_messages::held.eq(true))
+                .execute(&mut conn)
+                .unwrap();
+            (class, reported, unreported, held)
+        };
+        let flagged = b
+            .post(
+                &app,
+                &format!("/messages/{}/flag", reported.id),
+                &[("reason", "rude")],
+            )
+            .await;
+        assert_eq!(flagged.status, 303, "{}", flagged.body);
+        for gone in [&reported, &unreported] {
+            let deleted = a
+                .post(&app, &format!("/messages/{}/delete", gone.id), &[])
+                .await;
+            assert_eq!(deleted.status, 303, "{}", deleted.body);
+        }
+        {
+            let mut conn = app.conn();
+            assert!(
+                chat::find(&mut conn, &reported.id).unwrap().is_some(),
+                "kept"
+            );
+            assert!(
+                chat::find(&mut conn, &unreported.id).unwrap().is_none(),
+                "gone"
+            );
+        }
+        let back = format!("/classes/{class}");
+        let actions = |id: &MessageId| {
+            vec![
+                (
+                    format!("/messages/{id}/edit"),
+                    vec![("content", "x".to_string())],
+                ),
+                (format!("/messages/{id}/delete"), vec![]),
+                (
+                    format!("/messages/{id}/flag"),
+                    vec![("reason", "spam".to_string())],
+                ),
+                (
+                    format!("/messages/{id}/vote"),
+                    vec![("vote", "up".to_string()), ("back", back.clone())],
+                ),
+            ]
+        };
+        let masked = |reply: &Reply, id: &MessageId| {
+            let body = reply.visible().replace(&id.to_string(), "ID");
+            let body = mask_csrf(&body);
+            (reply.status, body)
+        };
+        for (hidden, what) in [(&reported, "kept for moderators"), (&held, "held")] {
+            for (kept, gone) in actions(&hidden.id).into_iter().zip(actions(&unreported.id)) {
+                let kept_fields: Vec<(&str, &str)> =
+                    kept.1.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let gone_fields: Vec<(&str, &str)> =
+                    gone.1.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let on_kept = b.post(&app, &kept.0, &kept_fields).await;
+                let on_gone = b.post(&app, &gone.0, &gone_fields).await;
+                assert_eq!(on_gone.status, 404, "{}: {}", gone.0, on_gone.body);
+                assert_eq!(
+                    masked(&on_kept, &hidden.id),
+                    masked(&on_gone, &unreported.id),
+                    "{} answers otherwise for a message {what}",
+                    kept.0
+                );
+            }
+        }
+    }
+);
+
+/// A page with its per-request tokens masked, to compare two answers.
+fn mask_csrf(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.find(r#"name="csrf_token" value=""#) {
+        let start = at + r#"name="csrf_token" value=""#.len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        out.push_str("CSRF");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
