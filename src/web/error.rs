@@ -551,7 +551,6 @@ pub fn chat_refusal(
             "This thread has {} replies, the most one thread takes, so it stays quick to read. Start a new thread for this, and mention the old one if it helps.",
             crate::chat::post::MAX_REPLIES
         )),
-
         // The handlers answer with the warning page first; this is for any other.
         ChatError::NamesSomeone { findings } => AppError::BadRequest(format!(
             "This {findings}. Posts that name people are held for a moderator to review before the class sees them; go back and post it anyway, or take it out."

@@ -2373,7 +2373,7 @@ backend_test!(
         };
         let masked = |reply: &Reply, id: &MessageId| {
             let body = reply.visible().replace(&id.to_string(), "ID");
-            let body = mask_csrf(&body);
+            let body = without_csrf(&body);
             (reply.status, body)
         };
         for (hidden, what) in [(&reported, "kept for moderators"), (&held, "held")] {
@@ -2395,19 +2395,3 @@ backend_test!(
         }
     }
 );
-
-/// A page with its per-request tokens masked, to compare two answers.
-fn mask_csrf(body: &str) -> String {
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(at) = rest.find(r#"name="csrf_token" value=""#) {
-        let start = at + r#"name="csrf_token" value=""#.len();
-        out.push_str(&rest[..start]);
-        rest = &rest[start..];
-        let end = rest.find('"').unwrap_or(rest.len());
-        out.push_str("CSRF");
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
-}

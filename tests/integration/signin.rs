@@ -78,14 +78,6 @@ fn this_device(html: &str) -> String {
     listed_sessions(&row.html()).remove(0)
 }
 
-/// A page with its `csrf_token` value replaced, so pages for two visitors compare.
-fn without_csrf(html: &str) -> String {
-    match csrf_in(html) {
-        Some(token) => html.replace(&token, "CSRF"),
-        None => html.to_string(),
-    }
-}
-
 // ---------------------------------------------------------------- clients
 
 /// A client that keeps no cookies: it sends only what a test hands it.

@@ -683,6 +683,36 @@ backend_test!(
     }
 );
 
+/// `GET /` once: how many of its database jobs ran on the HTTP worker.
+async fn home_on_worker(app: &TestApp, me: &Student) -> u64 {
+    let before = app.queries.jobs_on_worker();
+    let (status, _) = me.get(app, "/").await;
+    assert_eq!(status, 200, "GET /");
+    app.queries.jobs_on_worker() - before
+}
+
+/// [`home_on_worker`], tried up to five times until it reads on the worker:
+/// a connection is free once the request before has its answer, but one may
+/// still be on its way back to the pool.
+async fn home_once_a_connection_is_free(app: &TestApp, me: &Student) -> u64 {
+    let mut read_here = 0;
+    for _ in 0..5 {
+        read_here = home_on_worker(app, me).await;
+        if read_here == 1 {
+            break;
+        }
+    }
+    read_here
+}
+
+/// `GET /` as `me` through `client`, sent at once; its status when it answers.
+fn get_home(app: &TestApp, me: &Student, client: reqwest::Client) -> tokio::task::JoinHandle<u16> {
+    let request = client
+        .get(app.url("/"))
+        .header("cookie", format!("cg_session={}", me.token));
+    tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+}
+
 /// Returns once a statement waits for a lock (PostgreSQL: `pg_locks`), or
 /// after 500 ms on SQLite, whose waits nothing lists.
 async fn wait_for_a_lock_wait(app: &TestApp, backend: Backend) {
@@ -724,33 +754,18 @@ async fn a_read_held_up_on_a_worker_sends_the_next_ones_off_the_workers() {
     let pool = 4;
     let Campus { app, me, .. } =
         campus_with(Backend::Postgres, 1, &[("DATABASE_POOL_SIZE", "4")]).await;
-    let home_on_worker = || async {
-        let before = app.queries.jobs_on_worker();
-        let (status, _) = me.get(&app, "/").await;
-        assert_eq!(status, 200, "GET /");
-        app.queries.jobs_on_worker() - before
-    };
-    let mut read_here = 0;
-    for _ in 0..5 {
-        read_here = home_on_worker().await;
-        if read_here == 1 {
-            break;
-        }
-    }
-    assert_eq!(read_here, 1, "home reads on the worker to begin with");
+    assert_eq!(
+        home_once_a_connection_is_free(&app, &me).await,
+        1,
+        "home reads on the worker to begin with"
+    );
 
     let mut holder = app.db.connect();
     holder
         .batch_execute("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
         .unwrap();
     let before = app.queries.jobs_on_worker();
-    let get_home = |client: reqwest::Client| {
-        let request = client
-            .get(app.url("/"))
-            .header("cookie", format!("cg_session={}", me.token));
-        tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
-    };
-    let held_up = get_home(me.client.clone());
+    let held_up = get_home(&app, &me, me.client.clone());
     wait_for_a_lock_wait(&app, Backend::Postgres).await;
     // Past DATABASE_SLOW_READ_MS (250 ms): held up, not reading.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -761,7 +776,7 @@ async fn a_read_held_up_on_a_worker_sends_the_next_ones_off_the_workers() {
         .build()
         .unwrap();
     let more: Vec<_> = (0..common_grounds::web::server::http_workers(pool, true))
-        .map(|_| get_home(fresh.clone()))
+        .map(|_| get_home(&app, &me, fresh.clone()))
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     holder.batch_execute("ROLLBACK").unwrap();
@@ -780,7 +795,7 @@ async fn a_read_held_up_on_a_worker_sends_the_next_ones_off_the_workers() {
     );
     for _ in 0..3 {
         assert_eq!(
-            home_on_worker().await,
+            home_on_worker(&app, &me).await,
             0,
             "home read on a worker within {:?} of a read held up there",
             common_grounds::web::state::OFF_WORKERS_FOR
@@ -808,20 +823,11 @@ async fn the_slow_read_setting_decides_when_a_read_is_held_up() {
         ],
     )
     .await;
-    let home_on_worker = || async {
-        let before = app.queries.jobs_on_worker();
-        let (status, _) = me.get(&app, "/").await;
-        assert_eq!(status, 200, "GET /");
-        app.queries.jobs_on_worker() - before
-    };
-    let mut read_here = 0;
-    for _ in 0..5 {
-        read_here = home_on_worker().await;
-        if read_here == 1 {
-            break;
-        }
-    }
-    assert_eq!(read_here, 1, "home reads on the worker to begin with");
+    assert_eq!(
+        home_once_a_connection_is_free(&app, &me).await,
+        1,
+        "home reads on the worker to begin with"
+    );
 
     let mut holder = app.db.connect();
     holder
@@ -838,13 +844,7 @@ async fn the_slow_read_setting_decides_when_a_read_is_held_up() {
             .unwrap()
     };
     let sent_off_before = sent_off().await;
-    let get_home = |client: reqwest::Client| {
-        let request = client
-            .get(app.url("/"))
-            .header("cookie", format!("cg_session={}", me.token));
-        tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
-    };
-    let waiting = get_home(me.client.clone());
+    let waiting = get_home(&app, &me, me.client.clone());
     wait_for_a_lock_wait(&app, Backend::Postgres).await;
     // Past the default 250 ms, well short of the 3 s set here.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -854,7 +854,7 @@ async fn the_slow_read_setting_decides_when_a_read_is_held_up() {
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let next = get_home(fresh);
+    let next = get_home(&app, &me, fresh);
     tokio::time::sleep(Duration::from_millis(300)).await;
     holder.batch_execute("ROLLBACK").unwrap();
     assert_eq!(
@@ -872,15 +872,9 @@ async fn the_slow_read_setting_decides_when_a_read_is_held_up() {
         sent_off_before,
         "a read waiting under DATABASE_SLOW_READ_MS=3000 was taken as held up"
     );
-    let mut read_here = 0;
-    for _ in 0..5 {
-        read_here = home_on_worker().await;
-        if read_here == 1 {
-            break;
-        }
-    }
     assert_eq!(
-        read_here, 1,
+        home_once_a_connection_is_free(&app, &me).await,
+        1,
         "home was sent off the workers after a read that was not held up"
     );
 }

@@ -165,6 +165,24 @@ struct DraftPlace {
     class_page: Option<String>,
 }
 
+impl DraftPlace {
+    /// The edit form of `message_id`, "back" leading to `back`.
+    fn edit(
+        message_id: &crate::chat::MessageId,
+        back: String,
+        class_page: Option<String>,
+    ) -> DraftPlace {
+        DraftPlace {
+            action: format!("/messages/{message_id}/edit"),
+            parent_id: None,
+            new_thread: false,
+            edit: true,
+            back,
+            class_page,
+        }
+    }
+}
+
 /// A post or an edit refused for its text or a limit: why, and the draft in
 /// its form to change or send again, so nothing typed is lost (the class page
 /// is `no-store`, and Back may not bring a textarea's text back). Other

@@ -298,27 +298,13 @@ pub async fn edit_message(
                 },
                 other => other,
             };
-            let place = DraftPlace {
-                action: format!("/messages/{message_id}/edit"),
-                parent_id: None,
-                new_thread: false,
-                edit: true,
-                back,
-                class_page: Some(format!("/classes/{class_id}")),
-            };
+            let place = DraftPlace::edit(&message_id, back, Some(format!("/classes/{class_id}")));
             refuse_keeping_draft(&req, &current, &rules, error, place, form.content)
         }
         // Deleted for good in another tab (or someone else's held message,
         // which is answered alike): the draft is kept, with nowhere to go back.
         (Err(error @ chat::ChatError::MessageNotFound), None, _) => {
-            let place = DraftPlace {
-                action: format!("/messages/{message_id}/edit"),
-                parent_id: None,
-                new_thread: false,
-                edit: true,
-                back: "/".into(),
-                class_page: None,
-            };
+            let place = DraftPlace::edit(&message_id, "/".into(), None);
             refuse_keeping_draft(&req, &current, &rules, error, place, form.content)
         }
         (Err(error), None, _) => answer_refusal(&req, &current, &rules, error),

@@ -607,6 +607,14 @@ pub fn csrf_in(html: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// A page with its `csrf_token` value replaced, so pages for two visitors compare.
+pub fn without_csrf(html: &str) -> String {
+    match csrf_in(html) {
+        Some(token) => html.replace(&token, "CSRF"),
+        None => html.to_string(),
+    }
+}
+
 /// The sign-in token in an email body.
 pub fn token_in(text: &str) -> Option<String> {
     let start = text.find("token=")? + "token=".len();
