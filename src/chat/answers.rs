@@ -60,6 +60,12 @@ pub fn mark(
         // mark naming a removed row would fail the reference (a 500).
         lock_class(tx, &reply.class_id)?;
         let reply = super::find(tx, reply_id)?.ok_or(ChatError::MessageNotFound)?;
+        // Someone else's deleted reply that no page shows is not there, to a
+        // student (`unseen_remains`): "deleted" would tell the thread's
+        // starter it had been kept for moderators. Staff see every row.
+        if !actor.role.is_staff() && super::unseen_remains(tx, &actor.id, &reply)? {
+            return Err(ChatError::MessageNotFound.into());
+        }
         // Someone else's held reply is not there; the author's own takes no mark.
         if reply.held {
             return Err(if reply.user_id.as_ref() == Some(&actor.id) {

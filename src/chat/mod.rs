@@ -300,7 +300,7 @@ fn visible_message(
 }
 
 /// Whether the message is someone else's deleted message that no page
-/// shows (nothing the class sees replies to it): a row kept for moderators
+/// shows (nothing the viewer sees stands under it: `kept_up`): a row kept for moderators
 /// (it was reported: `revisions::is_evidence`) or under replies the class
 /// does not see. To everyone but its author it is not there, as a message
 /// deleted for good is not: answered otherwise ("not yours", "deleted or
@@ -312,7 +312,33 @@ fn unseen_remains(
 ) -> QueryResult<bool> {
     Ok(message.deleted
         && message.user_id.as_ref() != Some(user_id)
-        && !has_shown_replies(conn, message)?)
+        && !kept_up(conn, user_id, false, message)?)
+}
+
+/// Whether this thread's page is there for the student: it is a thread (a
+/// first message) of the class, and its page shows it to them (it stands for
+/// them, or something they see stands under it: `kept_up`). Actions on a
+/// thread as a whole (follow, mark read) answer by it as the page does, so
+/// none tells a thread deleted for good from one kept for moderators, or a
+/// classmate's held thread from no thread. The caller checks the student
+/// takes the class. `staff`: the viewer is a moderator or admin, whose page
+/// shows held messages too (`threads::thread_page`).
+pub fn thread_shown(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    staff: bool,
+    class_id: &ClassId,
+    thread_id: &MessageId,
+) -> QueryResult<bool> {
+    let Some(root) = find(conn, thread_id)? else {
+        return Ok(false);
+    };
+    if &root.class_id != class_id || root.parent_message_id.is_some() {
+        return Ok(false);
+    }
+    let stands =
+        !root.deleted && (staff || threads::sees(root.held, root.user_id.as_ref(), viewer));
+    Ok(stands || kept_up(conn, viewer, staff, &root)?)
 }
 
 /// Whether any message replies to this one.
@@ -323,32 +349,50 @@ fn has_replies(conn: &mut DbConn, message_id: &MessageId) -> QueryResult<bool> {
     .get_result(conn)
 }
 
-/// Whether the class sees something under this message: for a thread's
-/// opening post, a reply in the thread that is neither held nor deleted; for
-/// a reply, a reply to it that is not held. (A placeholder kept up by held
-/// replies alone is shown to no one: see `threads`.)
-fn has_shown_replies(conn: &mut DbConn, message: &ClassMessage) -> QueryResult<bool> {
-    let shown = class_messages::held.eq(false);
-    match message.parent_message_id {
-        None => diesel::select(diesel::dsl::exists(
-            class_messages::table
-                .filter(class_messages::thread_root_id.eq(&message.id))
-                .filter(class_messages::deleted.eq(false))
-                .filter(shown),
+/// Whether the viewer's thread page would still show this message were it
+/// deleted: something they see stands under it (`threads::shown_replies`, the
+/// page's own rule; for a thread's first message, any reply that shows). One
+/// read of the thread's shape (a few columns of each reply: `MAX_REPLIES`
+/// shown ones at most, and the held ones), only for a deleted message, a
+/// classmate's held thread or a delete.
+/// `staff`: the viewer is a moderator or admin, who sees held messages.
+fn kept_up(
+    conn: &mut DbConn,
+    viewer: &UserId,
+    staff: bool,
+    message: &ClassMessage,
+) -> QueryResult<bool> {
+    let root = message.thread_root_id.as_ref().unwrap_or(&message.id);
+    // (id, parent, deleted, held, author) of each reply.
+    type Place = (MessageId, Option<MessageId>, bool, bool, Option<UserId>);
+    let replies: Vec<Place> = class_messages::table
+        .filter(class_messages::thread_root_id.eq(root))
+        .select((
+            class_messages::id,
+            class_messages::parent_message_id,
+            class_messages::deleted,
+            class_messages::held,
+            class_messages::user_id,
         ))
-        .get_result(conn),
-        Some(_) => diesel::select(diesel::dsl::exists(
-            class_messages::table
-                .filter(class_messages::parent_message_id.eq(&message.id))
-                .filter(shown),
-        ))
-        .get_result(conn),
-    }
+        .load(conn)?;
+    let shown =
+        threads::shown_replies(replies.iter().map(|(id, parent, deleted, held, author)| {
+            let stands = (staff || threads::sees(*held, author.as_ref(), viewer)) && !deleted;
+            (id, parent.as_ref(), stands && id != &message.id)
+        }));
+    Ok(match message.parent_message_id {
+        None => !shown.is_empty(),
+        Some(_) => shown.contains(&message.id),
+    })
 }
 
 /// Makes a message a "[deleted]" placeholder: marked deleted, its text erased
-/// from the row students' pages read. Its replies keep their place.
+/// from the row students' pages read. Its replies keep their place. Its votes
+/// go, as they would with the row: a vote left on a placeholder no page shows
+/// (kept for moderators) could not be taken back, and its voter's export
+/// listing it would tell them the message had been kept, so reported.
 pub fn tombstone(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
+    votes::erase_on(tx, id)?;
     let conn: &mut DbConn = tx;
     diesel::update(class_messages::table.find(id))
         .set((

@@ -387,6 +387,9 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
         message_revisions::table.filter(message_revisions::message_id.eq_any(placeholders)),
     )
     .execute(&mut **tx)?;
+    // What is left becomes a placeholder: its votes go, as a delete's do
+    // (`tombstone`).
+    super::votes::erase_on_messages_of(tx, me)?;
     // Evidence keeps its pseudonym, so moderators can still read the thread.
     erased.messages_kept_as_evidence = diesel::update(
         class_messages::table

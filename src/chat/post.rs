@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::events::{self, EventKind};
 use super::{
-    has_replies, has_shown_replies, lock_class, naming, pseudonym, visible_message, ChatError,
-    ClassMessage, MessageBody, MessageId, NewClassMessage, Rules,
+    has_replies, kept_up, lock_class, naming, pseudonym, visible_message, ChatError, ClassMessage,
+    MessageBody, MessageId, NewClassMessage, Rules,
 };
 use crate::accounts::{self, rate_limit, User, UserId};
 use crate::classes::{self, ClassId};
@@ -590,10 +590,10 @@ pub fn delete(
         }
         events::record(tx, &message, EventKind::Delete, now)?;
         crate::notifications::chat::message_gone(tx, &message.id, now)?;
-        // A placeholder the class does not see (nothing it sees replies to
-        // it: see `threads`) is, to its author too, removed.
+        // A placeholder its author's thread page does not show (nothing they
+        // see stands under it: `kept_up`) is, to them, removed.
         let kept = |tx: &mut Tx| -> QueryResult<Deletion> {
-            Ok(if has_shown_replies(tx, &message)? {
+            Ok(if kept_up(tx, author, false, &message)? {
                 Deletion::Placeholder
             } else {
                 Deletion::Removed

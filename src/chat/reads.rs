@@ -90,14 +90,17 @@ pub fn mark_thread(
 
 /// Marks a thread read through its newest message, for a page that showed
 /// it live. False (nothing written) when the student does not take the class or
-/// the thread is not one of its threads.
+/// the thread's page is not there for them (`thread_shown`).
 pub fn mark_thread_seen(
     conn: &mut DbConn,
     viewer: &UserId,
+    staff: bool,
     class_id: &ClassId,
     thread_id: &MessageId,
 ) -> QueryResult<bool> {
-    if !crate::classes::is_enrolled(conn, viewer, class_id)? {
+    if !crate::classes::is_enrolled(conn, viewer, class_id)?
+        || !super::thread_shown(conn, viewer, staff, class_id, thread_id)?
+    {
         return Ok(false);
     }
     let newest: Option<NaiveDateTime> = class_messages::table

@@ -1005,29 +1005,14 @@ pub fn thread_page(
         .ok_or(ChatError::MessageNotFound)?;
     // Someone else's held message is not there for this viewer, unless it was
     // edited into held after replies came: then it stays as a hidden one.
-    // Likewise a "[deleted]" placeholder stays only above a reply the viewer
-    // sees: kept up by held replies alone, it would tell the class that
-    // something is held under it.
-    let sees = |m: &ClassMessage| !m.held || staff || m.user_id.as_ref() == Some(viewer);
-    let parent_of: HashMap<MessageId, Option<MessageId>> = replies
-        .iter()
-        .map(|m| (m.id.clone(), m.parent_message_id.clone()))
-        .collect();
-    let mut kept: HashSet<MessageId> = replies
-        .iter()
-        .filter(|m| sees(m) && !m.deleted)
-        .map(|m| m.id.clone())
-        .collect();
-    let mut above: Vec<MessageId> = kept.iter().cloned().collect();
-    while let Some(id) = above.pop() {
-        if let Some(Some(parent)) = parent_of.get(&id) {
-            if parent_of.contains_key(parent) && kept.insert(parent.clone()) {
-                above.push(parent.clone());
-            }
-        }
-    }
+    let seen = |m: &ClassMessage| staff || sees(m.held, m.user_id.as_ref(), viewer);
+    let kept = shown_replies(
+        replies
+            .iter()
+            .map(|m| (&m.id, m.parent_message_id.as_ref(), seen(m) && !m.deleted)),
+    );
     replies.retain(|m| kept.contains(&m.id));
-    if (!sees(&root) || root.deleted) && replies.is_empty() {
+    if (!seen(&root) || root.deleted) && replies.is_empty() {
         return Err(ChatError::MessageNotFound);
     }
     let mark = super::reads::Marks::new(
@@ -1082,6 +1067,45 @@ pub fn thread_page(
         following,
         unread_notices,
     })
+}
+
+/// Whether a student sees this message where it stands: it is not held, or
+/// it is theirs. (Someone else's held message shows only as a hidden one,
+/// above replies the student sees: `shown_replies`.)
+pub(super) fn sees(held: bool, author: Option<&UserId>, viewer: &UserId) -> bool {
+    !held || author == Some(viewer)
+}
+
+/// Which of a thread's replies its page shows: each that stands (given as
+/// `(id, parent, stands)`, where it stands if the viewer sees it and it is not
+/// deleted), and every reply above one of those, as a "[deleted]" or hidden
+/// placeholder keeping its place. A placeholder kept up by nothing the viewer
+/// sees (by held replies alone, or a row kept for moderators) would tell them
+/// something is held or was reported there, so it is not shown. The thread's
+/// first message shows if it stands or any reply shows.
+///
+/// The one rule for "is this message shown": the thread page keeps its
+/// replies by it, and the actions on a message (`chat::kept_up`) answer by it.
+pub(super) fn shown_replies<'a>(
+    replies: impl IntoIterator<Item = (&'a MessageId, Option<&'a MessageId>, bool)>,
+) -> HashSet<MessageId> {
+    let mut parent_of: HashMap<&MessageId, Option<&MessageId>> = HashMap::new();
+    let mut above: Vec<&MessageId> = Vec::new();
+    for (id, parent, stands) in replies {
+        parent_of.insert(id, parent);
+        if stands {
+            above.push(id);
+        }
+    }
+    let mut kept: HashSet<MessageId> = above.iter().map(|id| (*id).clone()).collect();
+    while let Some(id) = above.pop() {
+        if let Some(Some(parent)) = parent_of.get(id) {
+            if parent_of.contains_key(parent) && kept.insert((*parent).clone()) {
+                above.push(parent);
+            }
+        }
+    }
+    kept
 }
 
 /// The thread list's statements in Diesel's cache (`db::shaped`).

@@ -203,6 +203,23 @@ pub fn of_voter(conn: &mut DbConn, me: &UserId) -> QueryResult<Vec<MessageVote>>
         .load(conn)
 }
 
+/// A message deleted (or removed) leaves students' view: its votes go, as
+/// with the row. The count stays, as with an erasure's (`erase_voter`).
+pub fn erase_on(tx: &mut Tx, message: &MessageId) -> QueryResult<usize> {
+    diesel::delete(message_votes::table.filter(message_votes::message_id.eq(message)))
+        .execute(&mut **tx)
+}
+
+/// Erasure: the student's messages left as placeholders (`erase_user`)
+/// lose their votes, as a delete's do.
+pub fn erase_on_messages_of(tx: &mut Tx, author: &UserId) -> QueryResult<usize> {
+    let theirs = class_messages::table
+        .filter(class_messages::user_id.eq(author))
+        .select(class_messages::id);
+    diesel::delete(message_votes::table.filter(message_votes::message_id.eq_any(theirs)))
+        .execute(&mut **tx)
+}
+
 /// Erasure: removes the student's votes, in the erasure's transaction. The
 /// counts they are in stay as they are: a count that fell by one on every
 /// message a vanished account had upvoted would say, to anyone who noted the

@@ -68,11 +68,13 @@ pub fn follow(
 }
 
 /// Follows (`following` true) or unfollows a thread by hand, in its own write
-/// transaction: only a thread (a first message) of a class the student takes;
+/// transaction: only a thread of a class the student takes, whose page is
+/// there for them (`chat::thread_shown`; `staff` for a moderator or admin);
 /// anything else is `NotFound`.
 pub fn choose_following(
     conn: &mut DbConn,
     user: &UserId,
+    staff: bool,
     class: &ClassId,
     thread: &MessageId,
     following: bool,
@@ -82,14 +84,7 @@ pub fn choose_following(
         if !crate::classes::is_enrolled(tx, user, class)? {
             return Err(FollowError::NotFound);
         }
-        let is_thread: bool = diesel::select(diesel::dsl::exists(
-            class_messages::table
-                .filter(class_messages::id.eq(thread))
-                .filter(class_messages::class_id.eq(class))
-                .filter(class_messages::parent_message_id.is_null()),
-        ))
-        .get_result(&mut **tx)?;
-        if !is_thread {
+        if !crate::chat::thread_shown(tx, user, staff, class, thread)? {
             return Err(FollowError::NotFound);
         }
         set_follow(tx, user, class, thread, following, now)?;

@@ -21,7 +21,7 @@ use common_grounds::chat::{
 };
 use common_grounds::classes::{self, ClassId, NewClassMeeting};
 use common_grounds::clock;
-use common_grounds::db::schema::{chat_pseudonyms, class_messages, message_flags};
+use common_grounds::db::schema::{chat_pseudonyms, class_messages, message_flags, message_votes};
 use common_grounds::db::DbConn;
 use diesel::connection::{Connection, InstrumentationEvent};
 use diesel::prelude::*;
@@ -2300,12 +2300,15 @@ backend_test!(
 // A reported message its author deleted is kept for moderators, on no page:
 // to a classmate it must answer every action exactly as a message deleted
 // for good does, or the difference would tell them it had been reported.
+// The same for a reply kept up by nothing the class sees (only by another
+// kept row under it), for a classmate's held message, and for the actions
+// on a whole thread (follow, mark read) and on an answer.
 backend_test!(
     async fn a_deleted_message_kept_for_moderators_answers_as_one_gone(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let a = student(&app, "kfm1a").await;
         let b = student(&app, "kfm2b").await;
-        let (class, reported, unreported, held) = {
+        let (class, reported, unreported, held, reply, under, gone_reply) = {
             let mut conn = app.conn();
             let class = new_class(&mut conn, "1");
             enroll(&mut conn, &a.user, &class);
@@ -2326,17 +2329,42 @@ backend_test!(
                 .set(class_messages::held.eq(true))
                 .execute(&mut conn)
                 .unwrap();
-            (class, reported, unreported, held)
+            // B's question, A's reply to it (B marks it the answer and upvotes
+            // it) and A's reply under that: both reported, both deleted.
+            let question = seed(&mut conn, &class, &b.user, None, "B asks", t);
+            let reply = seed(&mut conn, &class, &a.user, Some(&question), "A answers", t);
+            let under = seed(&mut conn, &class, &a.user, Some(&reply), "A adds", t);
+            let gone_reply = seed(&mut conn, &class, &a.user, Some(&question), "A again", t);
+            (class, reported, unreported, held, reply, under, gone_reply)
         };
-        let flagged = b
+        let marked = b
             .post(
                 &app,
-                &format!("/messages/{}/flag", reported.id),
-                &[("reason", "rude")],
+                &format!("/messages/{}/answer", reply.id),
+                &[("mark", "yes")],
             )
             .await;
-        assert_eq!(flagged.status, 303, "{}", flagged.body);
-        for gone in [&reported, &unreported] {
+        assert_eq!(marked.status, 303, "{}", marked.body);
+        let back = format!("/classes/{class}");
+        let voted = b
+            .post(
+                &app,
+                &format!("/messages/{}/vote", reply.id),
+                &[("vote", "up"), ("back", &back)],
+            )
+            .await;
+        assert_eq!(voted.status, 303, "{}", voted.body);
+        for kept in [&reported, &reply, &under] {
+            let flagged = b
+                .post(
+                    &app,
+                    &format!("/messages/{}/flag", kept.id),
+                    &[("reason", "rude")],
+                )
+                .await;
+            assert_eq!(flagged.status, 303, "{}", flagged.body);
+        }
+        for gone in [&reported, &unreported, &under, &reply, &gone_reply] {
             let deleted = a
                 .post(&app, &format!("/messages/{}/delete", gone.id), &[])
                 .await;
@@ -2344,17 +2372,23 @@ backend_test!(
         }
         {
             let mut conn = app.conn();
-            assert!(
-                chat::find(&mut conn, &reported.id).unwrap().is_some(),
-                "kept"
-            );
-            assert!(
-                chat::find(&mut conn, &unreported.id).unwrap().is_none(),
-                "gone"
-            );
+            for kept in [&reported, &reply, &under] {
+                assert!(chat::find(&mut conn, &kept.id).unwrap().is_some(), "kept");
+            }
+            for gone in [&unreported, &gone_reply] {
+                assert!(chat::find(&mut conn, &gone.id).unwrap().is_none(), "gone");
+            }
+            // B's upvote went with the delete, as it would with the row: left
+            // on a row no page shows, it could not be taken back, and B's
+            // export would list it.
+            let votes: i64 = message_votes::table
+                .filter(message_votes::message_id.eq(&reply.id))
+                .count()
+                .get_result(&mut conn)
+                .unwrap();
+            assert_eq!(votes, 0, "a vote on a deleted message must go with it");
         }
-        let back = format!("/classes/{class}");
-        let actions = |id: &MessageId| {
+        let on_message = |id: &MessageId| {
             vec![
                 (
                     format!("/messages/{id}/edit"),
@@ -2369,29 +2403,89 @@ backend_test!(
                     format!("/messages/{id}/vote"),
                     vec![("vote", "up".to_string()), ("back", back.clone())],
                 ),
+                (
+                    format!("/messages/{id}/vote"),
+                    vec![("vote", "take_back".to_string()), ("back", back.clone())],
+                ),
+                (
+                    format!("/messages/{id}/answer"),
+                    vec![("mark", "yes".to_string())],
+                ),
+                (
+                    format!("/messages/{id}/answer"),
+                    vec![("mark", "no".to_string())],
+                ),
             ]
+        };
+        let on_thread = |id: &MessageId| {
+            ["follow", "unfollow", "read"]
+                .into_iter()
+                .map(|action| (format!("/classes/{class}/threads/{id}/{action}"), vec![]))
+                .collect::<Vec<(String, Vec<(&str, String)>)>>()
         };
         let masked = |reply: &Reply, id: &MessageId| {
             let body = reply.visible().replace(&id.to_string(), "ID");
             let body = without_csrf(&body);
             (reply.status, body)
         };
-        for (hidden, what) in [(&reported, "kept for moderators"), (&held, "held")] {
-            for (kept, gone) in actions(&hidden.id).into_iter().zip(actions(&unreported.id)) {
+        let cases = [
+            (&reported, &unreported, "kept for moderators", true),
+            (&held, &unreported, "held", true),
+            (&reply, &gone_reply, "kept, above another kept reply", false),
+            (&under, &gone_reply, "kept, under another kept reply", false),
+        ];
+        for (hidden, gone, what, thread) in cases {
+            let mut actions: Vec<_> = on_message(&hidden.id)
+                .into_iter()
+                .zip(on_message(&gone.id))
+                .collect();
+            if thread {
+                actions.extend(on_thread(&hidden.id).into_iter().zip(on_thread(&gone.id)));
+            }
+            for (kept, gone_action) in actions {
                 let kept_fields: Vec<(&str, &str)> =
                     kept.1.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                let gone_fields: Vec<(&str, &str)> =
-                    gone.1.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let gone_fields: Vec<(&str, &str)> = gone_action
+                    .1
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str()))
+                    .collect();
                 let on_kept = b.post(&app, &kept.0, &kept_fields).await;
-                let on_gone = b.post(&app, &gone.0, &gone_fields).await;
-                assert_eq!(on_gone.status, 404, "{}: {}", gone.0, on_gone.body);
+                let on_gone = b.post(&app, &gone_action.0, &gone_fields).await;
+                assert_eq!(on_gone.status, 404, "{}: {}", gone_action.0, on_gone.body);
                 assert_eq!(
                     masked(&on_kept, &hidden.id),
-                    masked(&on_gone, &unreported.id),
+                    masked(&on_gone, &gone.id),
                     "{} answers otherwise for a message {what}",
                     kept.0
                 );
             }
+        }
+        // What a page shows, its thread actions still take: a thread whose
+        // deleted first post a classmate's reply keeps up, and, for a
+        // moderator in the class, a classmate's held thread.
+        let kept_up = {
+            let mut conn = app.conn();
+            let t = clock::now() - Duration::minutes(5);
+            let root = seed(&mut conn, &class, &a.user, None, "A's thread", t);
+            seed(&mut conn, &class, &b.user, Some(&root), "B's reply", t);
+            root
+        };
+        let deleted = a
+            .post(&app, &format!("/messages/{}/delete", kept_up.id), &[])
+            .await;
+        assert_eq!(deleted.status, 303, "{}", deleted.body);
+        for (action, status) in [("follow", 303), ("unfollow", 303), ("read", 204)] {
+            let path = format!("/classes/{class}/threads/{}/{action}", kept_up.id);
+            let answer = b.post(&app, &path, &[]).await;
+            assert_eq!(answer.status, status, "{path}: {}", answer.body);
+        }
+        let moderator = staff(&app, "kfm3m", Role::Moderator);
+        enroll(&mut app.conn(), &moderator.user, &class);
+        for (action, status) in [("follow", 303), ("read", 204)] {
+            let path = format!("/classes/{class}/threads/{}/{action}", held.id);
+            let answer = moderator.post(&app, &back, &path, &[]).await;
+            assert_eq!(answer.status().as_u16(), status, "{path}");
         }
     }
 );

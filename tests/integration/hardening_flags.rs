@@ -609,6 +609,9 @@ backend_test!(
             )
         };
 
+        // The reporter had upvoted it too (before it got rude, say).
+        chat::votes::upvote(&mut app.conn(), &reporter.user, &reported.id, clock::now()).unwrap();
+
         let erased = {
             let mut conn = app.conn();
             let user = author.user.clone();
@@ -621,6 +624,10 @@ backend_test!(
         assert!(chat::find(&mut conn, &plain.id).unwrap().is_none());
         let kept = chat::find(&mut conn, &reported.id).unwrap().unwrap();
         assert!(kept.deleted && kept.user_id.is_none() && kept.content.is_empty());
+        // Its votes went, as a delete's do: the reporter's export does not
+        // list a vote on a message no page shows.
+        let votes = chat::votes::of_voter(&mut conn, &reporter.user.id).unwrap();
+        assert!(votes.is_empty(), "{votes:?}");
         drop(conn);
         let card = queue_card(&app, &moderator, &reported.id)
             .await

@@ -755,8 +755,9 @@ pub async fn mark_thread_read(
     let class_id = ClassId::parse(&path.0).ok_or(AppError::NotFound)?;
     let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
     let viewer = current.user.id.clone();
+    let staff = current.user.role.is_staff();
     let marked = with_conn(&state.pool, move |conn| {
-        let marked = chat::reads::mark_thread_seen(conn, &viewer, &class_id, &thread_id)?;
+        let marked = chat::reads::mark_thread_seen(conn, &viewer, staff, &class_id, &thread_id)?;
         if marked {
             notifications::chat::mark_thread_read(conn, &viewer, &thread_id, clock::now())?;
         }
