@@ -22,6 +22,8 @@ pub mod staff;
 pub mod threads;
 pub mod votes;
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -363,37 +365,113 @@ fn kept_up(
     message: &ClassMessage,
 ) -> QueryResult<bool> {
     let root = message.thread_root_id.as_ref().unwrap_or(&message.id);
-    // (id, parent, deleted, held, author) of each reply.
-    type Place = (MessageId, Option<MessageId>, bool, bool, Option<UserId>);
-    let replies: Vec<Place> = class_messages::table
-        .filter(class_messages::thread_root_id.eq(root))
-        .select((
-            class_messages::id,
-            class_messages::parent_message_id,
-            class_messages::deleted,
-            class_messages::held,
-            class_messages::user_id,
-        ))
-        .load(conn)?;
-    let shown =
-        threads::shown_replies(replies.iter().map(|(id, parent, deleted, held, author)| {
-            let stands = (staff || threads::sees(*held, author.as_ref(), viewer)) && !deleted;
-            (id, parent.as_ref(), stands && id != &message.id)
-        }));
+    let replies = threads::Place::of_threads(conn, &[root])?;
+    let shown = threads::shown_replies(replies.iter().map(|r| {
+        let stands = r.stands(Some(viewer), staff) && r.id != message.id;
+        (&r.id, r.parent_message_id.as_ref(), stands)
+    }));
     Ok(match message.parent_message_id {
         None => !shown.is_empty(),
         Some(_) => shown.contains(&message.id),
     })
 }
 
+/// What of a thread the class sees, as its page shows it to a student with
+/// nothing held there (`threads::shown_replies`): the ids of the messages
+/// shown, its first message's among them. A delete compares it before and
+/// after, to tell what left every page.
+fn shown_to_class(conn: &mut DbConn, root: &MessageId) -> QueryResult<HashSet<MessageId>> {
+    let Some(first) = find(conn, root)? else {
+        return Ok(HashSet::new());
+    };
+    let replies = threads::Place::of_threads(conn, &[root])?;
+    let mut shown = threads::shown_replies(
+        replies
+            .iter()
+            .map(|r| (&r.id, r.parent_message_id.as_ref(), r.stands(None, false))),
+    );
+    if !shown.is_empty() || (!first.deleted && !first.held) {
+        shown.insert(first.id);
+    }
+    Ok(shown)
+}
+
+/// The student's own deleted messages their pages still show, as "[deleted]"
+/// above a reply they see (`threads::shown_replies`): what their export
+/// lists of them. One read of their deleted messages, one of the shape of
+/// the threads those are in.
+pub(crate) fn own_placeholders_shown(
+    conn: &mut DbConn,
+    me: &UserId,
+) -> QueryResult<HashSet<MessageId>> {
+    let deleted: Vec<(MessageId, Option<MessageId>)> = class_messages::table
+        .filter(class_messages::user_id.eq(me))
+        .filter(class_messages::deleted.eq(true))
+        .select((class_messages::id, class_messages::thread_root_id))
+        .load(conn)?;
+    let roots: HashSet<&MessageId> = deleted
+        .iter()
+        .map(|(id, root)| root.as_ref().unwrap_or(id))
+        .collect();
+    let roots: Vec<&MessageId> = roots.into_iter().collect();
+    let mut threads: HashMap<MessageId, Vec<threads::Place>> = HashMap::new();
+    for place in threads::Place::of_threads(conn, &roots)? {
+        if let Some(root) = place.thread_root_id.clone() {
+            threads.entry(root).or_default().push(place);
+        }
+    }
+    let shown: HashMap<&MessageId, HashSet<MessageId>> = threads
+        .iter()
+        .map(|(root, replies)| {
+            let shown = threads::shown_replies(replies.iter().map(|r| {
+                (
+                    &r.id,
+                    r.parent_message_id.as_ref(),
+                    r.stands(Some(me), false),
+                )
+            }));
+            (root, shown)
+        })
+        .collect();
+    Ok(deleted
+        .iter()
+        .filter(|(id, root)| match root {
+            None => shown.get(id).is_some_and(|s| !s.is_empty()),
+            Some(root) => shown.get(root).is_some_and(|s| s.contains(id)),
+        })
+        .map(|(id, _)| id.clone())
+        .collect())
+}
+
+/// A deleted message that left every page while its row stays (kept for
+/// moderators, or above replies no one sees): what would have gone with the
+/// row goes, so that nothing a classmate holds tells it was kept, so
+/// reported. The chat notices about it, and for a thread's first message the
+/// thread's follows and read marks (all would cascade with a row). Its votes
+/// and answer mark went as it was deleted (`tombstone`).
+fn left_every_page(tx: &mut Tx, message: &ClassMessage) -> QueryResult<()> {
+    let thread = message.parent_message_id.is_none();
+    crate::notifications::chat::message_unseen(tx, &message.id, thread)?;
+    if thread {
+        reads::forget_thread(tx, &message.id)?;
+    }
+    Ok(())
+}
+
 /// Makes a message a "[deleted]" placeholder: marked deleted, its text erased
-/// from the row students' pages read. Its replies keep their place. Its votes
+/// from the row students' pages read, no thread's answer. Its replies keep their place. Its votes
 /// go, as they would with the row: a vote left on a placeholder no page shows
 /// (kept for moderators) could not be taken back, and its voter's export
 /// listing it would tell them the message had been kept, so reported.
 pub fn tombstone(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<usize> {
     votes::erase_on(tx, id)?;
     let conn: &mut DbConn = tx;
+    // Nor is it its thread's answer any more, as with the row (the reference
+    // is ON DELETE SET NULL): left naming a row no page shows, the thread's
+    // next answer change would send the class an event about it.
+    diesel::update(class_messages::table.filter(class_messages::answer_id.eq(id)))
+        .set(class_messages::answer_id.eq(None::<MessageId>))
+        .execute(conn)?;
     diesel::update(class_messages::table.find(id))
         .set((
             class_messages::deleted.eq(true),

@@ -114,24 +114,19 @@ pub fn export_user(conn: &mut DbConn, me: &UserId) -> QueryResult<ChatExport> {
         NaiveDateTime,
         Option<NaiveDateTime>,
     );
-    // A deleted message is theirs to see only as the "[deleted]" its
-    // replies keep in place: one kept with nothing under it is kept as
+    // A deleted message is theirs to see only as the "[deleted]" their
+    // pages keep in place: one kept with nothing shown under it is kept as
     // evidence (a report, a reveal asked), which its author is not told of.
-    let replies = diesel::alias!(class_messages as replies);
-    let kept_up = replies
-        .filter(
-            replies
-                .field(class_messages::parent_message_id)
-                .eq(class_messages::id.nullable()),
-        )
-        .filter(replies.field(class_messages::held).eq(false));
+    let shown: Vec<MessageId> = super::own_placeholders_shown(conn, me)?
+        .into_iter()
+        .collect();
     let message_rows: Vec<MessageRow> = class_messages::table
         .inner_join(classes::table)
         .filter(class_messages::user_id.eq(me))
         .filter(
             class_messages::deleted
                 .eq(false)
-                .or(diesel::dsl::exists(kept_up)),
+                .or(class_messages::id.eq_any(&shown)),
         )
         .order(class_messages::created_at)
         .select((

@@ -588,46 +588,81 @@ pub fn delete(
         if message.deleted {
             return Ok((message.class_id, Deletion::Placeholder));
         }
+        let root = message
+            .thread_root_id
+            .as_ref()
+            .unwrap_or(&message.id)
+            .clone();
+        let shown_before = super::shown_to_class(tx, &root)?;
         events::record(tx, &message, EventKind::Delete, now)?;
         crate::notifications::chat::message_gone(tx, &message.id, now)?;
-        // A placeholder its author's thread page does not show (nothing they
-        // see stands under it: `kept_up`) is, to them, removed.
-        let kept = |tx: &mut Tx| -> QueryResult<Deletion> {
-            Ok(if kept_up(tx, author, false, &message)? {
-                Deletion::Placeholder
-            } else {
-                Deletion::Removed
-            })
-        };
-        if super::revisions::is_evidence(tx, &message)? {
-            super::revisions::keep(tx, &message, super::RevisionEnd::AuthorDelete, now)?;
-            super::tombstone(tx, &message.id, now)?;
-            audit_evidence(tx, &message)?;
-            return Ok((message.class_id.clone(), kept(tx)?));
-        }
-        if has_replies(tx, &message.id)? {
-            super::tombstone(tx, &message.id, now)?;
-            return Ok((message.class_id.clone(), kept(tx)?));
-        }
-        diesel::delete(class_messages::table.find(&message.id)).execute(&mut **tx)?;
-        let mut parent_id = message.parent_message_id;
-        while let Some(id) = parent_id {
-            let Some(parent) = super::find(tx, &id)? else {
-                break;
+        let deletion = remove_or_keep(tx, author, &message, now, audit_evidence)?;
+        // What left every page with it while its row stays (kept for
+        // moderators, or above replies no one sees) must look gone for good:
+        // live pages hear so, and what would go with the row goes
+        // (`left_every_page`). A row gone for good had its event in the walk.
+        let shown_after = super::shown_to_class(tx, &root)?;
+        for id in shown_before.difference(&shown_after) {
+            let Some(left) = super::find(tx, id)? else {
+                continue;
             };
-            if !parent.deleted || has_replies(tx, &parent.id)? {
-                break;
+            if left.id != message.id {
+                events::record(tx, &left, EventKind::Delete, now)?;
             }
-            // A placeholder kept as evidence stays, for moderators, but the
-            // class no longer sees it: open pages hear so, as of any other.
-            if super::revisions::is_evidence(tx, &parent)? {
-                events::record(tx, &parent, EventKind::Delete, now)?;
-                break;
+            if left.deleted {
+                super::left_every_page(tx, &left)?;
             }
-            diesel::delete(class_messages::table.find(&parent.id)).execute(&mut **tx)?;
-            events::record(tx, &parent, EventKind::Delete, now)?;
-            parent_id = parent.parent_message_id;
         }
-        Ok((message.class_id, Deletion::Removed))
+        Ok((message.class_id, deletion))
     })
+}
+
+/// The delete itself, under the class's lock: a message under report or
+/// hidden is kept for moderators, one with replies becomes a placeholder,
+/// any other goes, with the placeholders above it that hold up nothing else.
+fn remove_or_keep(
+    tx: &mut Tx,
+    author: &UserId,
+    message: &ClassMessage,
+    now: NaiveDateTime,
+    audit_evidence: impl FnOnce(&mut Tx, &ClassMessage) -> QueryResult<usize>,
+) -> Result<Deletion, ChatError> {
+    // A placeholder its author's thread page does not show (nothing they
+    // see stands under it: `kept_up`) is, to them, removed.
+    let kept = |tx: &mut Tx| -> QueryResult<Deletion> {
+        Ok(if kept_up(tx, author, false, message)? {
+            Deletion::Placeholder
+        } else {
+            Deletion::Removed
+        })
+    };
+    if super::revisions::is_evidence(tx, message)? {
+        super::revisions::keep(tx, message, super::RevisionEnd::AuthorDelete, now)?;
+        super::tombstone(tx, &message.id, now)?;
+        audit_evidence(tx, message)?;
+        return Ok(kept(tx)?);
+    }
+    if has_replies(tx, &message.id)? {
+        super::tombstone(tx, &message.id, now)?;
+        return Ok(kept(tx)?);
+    }
+    diesel::delete(class_messages::table.find(&message.id)).execute(&mut **tx)?;
+    let mut parent_id = message.parent_message_id.clone();
+    while let Some(id) = parent_id {
+        let Some(parent) = super::find(tx, &id)? else {
+            break;
+        };
+        // A placeholder kept as evidence stays, for moderators (the class
+        // no longer sees it: `delete` tells open pages so).
+        if !parent.deleted
+            || has_replies(tx, &parent.id)?
+            || super::revisions::is_evidence(tx, &parent)?
+        {
+            break;
+        }
+        diesel::delete(class_messages::table.find(&parent.id)).execute(&mut **tx)?;
+        events::record(tx, &parent, EventKind::Delete, now)?;
+        parent_id = parent.parent_message_id;
+    }
+    Ok(Deletion::Removed)
 }

@@ -16,7 +16,7 @@ use super::MessageId;
 use crate::accounts::UserId;
 use crate::classes::ClassId;
 use crate::db::schema::{chat_class_reads, chat_thread_reads, class_messages, user_classes};
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 /// How long a message can be new to a student who has not read it.
 pub const NEW_FOR: Duration = Duration::days(14);
@@ -120,6 +120,13 @@ pub fn mark_thread_seen(
         }
         None => Ok(false),
     }
+}
+
+/// A thread that left every page, its row kept (`chat::left_every_page`):
+/// its read marks go, as with the row.
+pub fn forget_thread(tx: &mut Tx, thread_id: &MessageId) -> QueryResult<usize> {
+    diesel::delete(chat_thread_reads::table.filter(chat_thread_reads::thread_id.eq(thread_id)))
+        .execute(&mut **tx)
 }
 
 /// "Mark all read": everything in the class up to its newest message is read.

@@ -1076,6 +1076,36 @@ pub(super) fn sees(held: bool, author: Option<&UserId>, viewer: &UserId) -> bool
     !held || author == Some(viewer)
 }
 
+/// A reply as the shown walk (`shown_replies`) reads it: a few columns.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = class_messages)]
+pub(super) struct Place {
+    pub id: MessageId,
+    pub parent_message_id: Option<MessageId>,
+    pub thread_root_id: Option<MessageId>,
+    pub deleted: bool,
+    pub held: bool,
+    pub user_id: Option<UserId>,
+}
+
+impl Place {
+    /// The replies of these threads (by their first messages' ids).
+    pub fn of_threads(conn: &mut DbConn, roots: &[&MessageId]) -> QueryResult<Vec<Place>> {
+        class_messages::table
+            .filter(class_messages::thread_root_id.eq_any(roots))
+            .select(Place::as_select())
+            .load(conn)
+    }
+
+    /// Whether it stands for the viewer (`staff`: a moderator or admin, who
+    /// sees held messages; None: the class, as a student with no held
+    /// message there): not deleted, and seen.
+    pub fn stands(&self, viewer: Option<&UserId>, staff: bool) -> bool {
+        !self.deleted
+            && (staff || !self.held || viewer.is_some_and(|v| self.user_id.as_ref() == Some(v)))
+    }
+}
+
 /// Which of a thread's replies its page shows: each that stands (given as
 /// `(id, parent, stands)`, where it stands if the viewer sees it and it is not
 /// deleted), and every reply above one of those, as a "[deleted]" or hidden

@@ -273,6 +273,35 @@ pub fn message_gone(tx: &mut Tx, message: &MessageId, now: NaiveDateTime) -> Que
     .execute(&mut **tx)
 }
 
+/// A deleted message that left every page while its row stays, kept for
+/// moderators (`chat::left_every_page`): the chat notices about it go, and
+/// for a thread's first message (`thread`) those about the thread and its
+/// follows, as they would with the row (their references cascade). Marked
+/// read and kept, they would stay in a classmate's inbox and export where a
+/// message deleted for good leaves none, telling them it was kept, so
+/// reported. A moderator's decision about it stays for its author.
+pub fn message_unseen(tx: &mut Tx, message: &MessageId, thread: bool) -> QueryResult<usize> {
+    let mut n = diesel::delete(
+        notifications::table
+            .filter(notifications::message_id.eq(message))
+            .filter(shown_by_the_thread_sql()),
+    )
+    .execute(&mut **tx)?;
+    if thread {
+        n += diesel::delete(
+            notifications::table
+                .filter(notifications::thread_id.eq(message))
+                .filter(shown_by_the_thread_sql()),
+        )
+        .execute(&mut **tx)?;
+    }
+    if thread {
+        n += diesel::delete(thread_follows::table.filter(thread_follows::thread_id.eq(message)))
+            .execute(&mut **tx)?;
+    }
+    Ok(n)
+}
+
 /// Whether anyone has a notice about `message` (a reply's, read or not).
 pub fn any_about(tx: &mut Tx, message: &MessageId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(

@@ -21,7 +21,10 @@ use common_grounds::chat::{
 };
 use common_grounds::classes::{self, ClassId, NewClassMeeting};
 use common_grounds::clock;
-use common_grounds::db::schema::{chat_pseudonyms, class_messages, message_flags, message_votes};
+use common_grounds::db::schema::{
+    chat_events, chat_pseudonyms, chat_thread_reads, class_messages, message_flags, message_votes,
+    notifications, thread_follows,
+};
 use common_grounds::db::DbConn;
 use diesel::connection::{Connection, InstrumentationEvent};
 use diesel::prelude::*;
@@ -2308,7 +2311,7 @@ backend_test!(
         let app = spawn_quiet_app(backend, &[]).await;
         let a = student(&app, "kfm1a").await;
         let b = student(&app, "kfm2b").await;
-        let (class, reported, unreported, held, reply, under, gone_reply) = {
+        let (class, reported, unreported, held, question) = {
             let mut conn = app.conn();
             let class = new_class(&mut conn, "1");
             enroll(&mut conn, &a.user, &class);
@@ -2329,14 +2332,70 @@ backend_test!(
                 .set(class_messages::held.eq(true))
                 .execute(&mut conn)
                 .unwrap();
-            // B's question, A's reply to it (B marks it the answer and upvotes
-            // it) and A's reply under that: both reported, both deleted.
             let question = seed(&mut conn, &class, &b.user, None, "B asks", t);
-            let reply = seed(&mut conn, &class, &a.user, Some(&question), "A answers", t);
-            let under = seed(&mut conn, &class, &a.user, Some(&reply), "A adds", t);
-            let gone_reply = seed(&mut conn, &class, &a.user, Some(&question), "A again", t);
-            (class, reported, unreported, held, reply, under, gone_reply)
+            (class, reported, unreported, held, question)
         };
+        // B's question; A's reply to it (B marks it the answer and upvotes
+        // it) and A's reply under that, both reported, then deleted; and one
+        // A deletes for good. Posted through the domain, so B hears of each.
+        let (reply, under, gone_reply) = {
+            let mut conn = app.conn();
+            let rules = rules();
+            let at = |s: i64| clock::now() - Duration::seconds(s);
+            let mut reply_at = |parent: &MessageId, text: &str, s: i64| {
+                post_at(
+                    &mut conn,
+                    &a.user,
+                    &class,
+                    Some(parent),
+                    text,
+                    &rules,
+                    at(s),
+                )
+                .unwrap()
+            };
+            let reply = reply_at(&question.id, "A answers", 30);
+            let under = reply_at(&reply.id, "A adds", 20);
+            let gone_reply = reply_at(&question.id, "A again", 10);
+            (reply, under, gone_reply)
+        };
+        // B follows A's reported thread by hand and has read it.
+        let thread_page = format!("/classes/{class}/threads/{}", reported.id);
+        let followed = b.post(&app, &format!("{thread_page}/follow"), &[]).await;
+        assert_eq!(followed.status, 303, "{}", followed.body);
+        let read = b.post(&app, &format!("{thread_page}/read"), &[]).await;
+        assert_eq!(read.status, 204, "{}", read.body);
+        let held_by_b = |conn: &mut DbConn| {
+            let notices: i64 = notifications::table
+                .filter(notifications::user_id.eq(&b.user.id))
+                .filter(
+                    notifications::message_id
+                        .eq_any([&reply.id, &under.id, &gone_reply.id])
+                        .or(notifications::thread_id.eq(&reported.id)),
+                )
+                .count()
+                .get_result(conn)
+                .unwrap();
+            let follows: i64 = thread_follows::table
+                .filter(thread_follows::user_id.eq(&b.user.id))
+                .filter(thread_follows::thread_id.eq(&reported.id))
+                .count()
+                .get_result(conn)
+                .unwrap();
+            let reads: i64 = chat_thread_reads::table
+                .filter(chat_thread_reads::user_id.eq(&b.user.id))
+                .filter(chat_thread_reads::thread_id.eq(&reported.id))
+                .count()
+                .get_result(conn)
+                .unwrap();
+            (notices, follows, reads)
+        };
+        // (A's reply under A's own reply tells B nothing: not a reply to B.)
+        assert_eq!(
+            held_by_b(&mut app.conn()),
+            (2, 1, 1),
+            "B heard, follows, read"
+        );
         let marked = b
             .post(
                 &app,
@@ -2364,7 +2423,9 @@ backend_test!(
                 .await;
             assert_eq!(flagged.status, 303, "{}", flagged.body);
         }
-        for gone in [&reported, &unreported, &under, &reply, &gone_reply] {
+        // The reply first: a placeholder above the shown reply under it,
+        // until that goes too, and with it the placeholder from every page.
+        for gone in [&reported, &unreported, &reply, &under, &gone_reply] {
             let deleted = a
                 .post(&app, &format!("/messages/{}/delete", gone.id), &[])
                 .await;
@@ -2387,6 +2448,24 @@ backend_test!(
                 .get_result(&mut conn)
                 .unwrap();
             assert_eq!(votes, 0, "a vote on a deleted message must go with it");
+            // Nor does B hold anything about them a message deleted for good
+            // would have taken along: notices, the follow, the read mark.
+            assert_eq!(held_by_b(&mut conn), (0, 0, 0), "what B holds of kept rows");
+            // Nor is the kept reply B's question's answer any more, as with a
+            // row gone (its next answer change would name it to the class).
+            let answer = chat::find(&mut conn, &question.id)
+                .unwrap()
+                .unwrap()
+                .answer_id;
+            assert_eq!(answer, None, "the answer still names a kept reply");
+            // Open pages heard the placeholder leave, as when it goes for good.
+            let deletes: i64 = chat_events::table
+                .filter(chat_events::message_id.eq(&reply.id))
+                .filter(chat_events::kind.eq("delete"))
+                .count()
+                .get_result(&mut conn)
+                .unwrap();
+            assert_eq!(deletes, 2, "deleted, then gone from every page");
         }
         let on_message = |id: &MessageId| {
             vec![
@@ -2479,6 +2558,15 @@ backend_test!(
             let path = format!("/classes/{class}/threads/{}/{action}", kept_up.id);
             let answer = b.post(&app, &path, &[]).await;
             assert_eq!(answer.status, status, "{path}: {}", answer.body);
+        }
+        // A's export lists a deleted message of theirs only where their own
+        // page shows it: the thread B's reply keeps up, not the rows kept
+        // for moderators (`reply` has a kept reply under it, and no more).
+        let (status, export) = a.get(&app, "/account/export").await;
+        assert_eq!(status, 200, "{export}");
+        assert!(export.contains(kept_up.id.as_str()), "{export}");
+        for kept in [&reported, &reply, &under] {
+            assert!(!export.contains(kept.id.as_str()), "{}: {export}", kept.id);
         }
         let moderator = staff(&app, "kfm3m", Role::Moderator);
         enroll(&mut app.conn(), &moderator.user, &class);
