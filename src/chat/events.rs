@@ -139,6 +139,18 @@ pub fn record_alone(
     insert(tx, &message.class_id, thread_id, &message.id, kind, now)
 }
 
+/// Records the `Delete` of a message whose row is gone (removed in this
+/// transaction), from its ids: open pages that showed it drop it.
+pub(super) fn record_gone(
+    tx: &mut Tx,
+    class_id: &ClassId,
+    thread_id: &MessageId,
+    message_id: &MessageId,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    insert(tx, class_id, thread_id, message_id, EventKind::Delete, now)
+}
+
 /// Whether `reply` is the answer the thread's first message shows.
 fn shows_as_answer(tx: &mut Tx, thread_id: &MessageId, reply: &MessageId) -> QueryResult<bool> {
     let conn: &mut DbConn = tx;

@@ -378,8 +378,7 @@ fn kept_up(
 
 /// What of a thread the class sees, as its page shows it to a student with
 /// nothing held there (`threads::shown_replies`): the ids of the messages
-/// shown, its first message's among them. A delete compares it before and
-/// after, to tell what left every page.
+/// shown, its first message's among them.
 fn shown_to_class(conn: &mut DbConn, root: &MessageId) -> QueryResult<HashSet<MessageId>> {
     let Some(first) = find(conn, root)? else {
         return Ok(HashSet::new());
@@ -394,6 +393,62 @@ fn shown_to_class(conn: &mut DbConn, root: &MessageId) -> QueryResult<HashSet<Me
         shown.insert(first.id);
     }
     Ok(shown)
+}
+
+/// What the class saw of some threads before a delete, an erasure or an
+/// edit into held (`shown_to_class`, by thread, with its class), for
+/// `Seen::settle` to compare after it.
+pub(crate) struct Seen(HashMap<MessageId, (ClassId, HashSet<MessageId>)>);
+
+impl Seen {
+    /// What the class sees of these threads (their first messages' ids) now.
+    pub(crate) fn of<'a>(
+        tx: &mut Tx,
+        roots: impl IntoIterator<Item = &'a MessageId>,
+    ) -> QueryResult<Seen> {
+        let mut seen = HashMap::new();
+        for root in roots {
+            if seen.contains_key(root) {
+                continue;
+            }
+            if let Some(first) = find(tx, root)? {
+                let shown = shown_to_class(tx, root)?;
+                seen.insert(root.clone(), (first.class_id, shown));
+            }
+        }
+        Ok(Seen(seen))
+    }
+
+    /// After the change: what left every page must look as a message gone
+    /// for good does. Open pages hear of each (but of the messages in
+    /// `told`, whose events the change sent itself): a row gone or kept, a
+    /// placeholder above it that no longer shows, alike, and nothing of
+    /// what the class never saw. A deleted row that stays (kept for
+    /// moderators, or above replies no one sees) loses what would have gone
+    /// with it (`left_every_page`).
+    pub(crate) fn settle(
+        self,
+        tx: &mut Tx,
+        told: &HashSet<&MessageId>,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        for (root, (class_id, before)) in self.0 {
+            let after = shown_to_class(tx, &root)?;
+            for id in before.difference(&after) {
+                let left = find(tx, id)?;
+                if !told.contains(id) {
+                    match &left {
+                        Some(left) => events::record(tx, left, EventKind::Delete, now)?,
+                        None => events::record_gone(tx, &class_id, &root, id, now)?,
+                    };
+                }
+                if let Some(left) = left.filter(|m| m.deleted) {
+                    left_every_page(tx, &left)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The student's own deleted messages their pages still show, as "[deleted]"

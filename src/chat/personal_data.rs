@@ -309,9 +309,10 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     // before the messages are read, so each event goes out for the message
     // as it is (a release committed meanwhile is seen: `record` sends
     // nothing for a held one).
+    // Every class they wrote in, deleted messages too: what the class sees
+    // of those threads is read before and after (`Seen`).
     let classes: Vec<ClassId> = class_messages::table
         .filter(class_messages::user_id.eq(me))
-        .filter(class_messages::deleted.eq(false))
         .select(class_messages::class_id)
         .distinct()
         .order(class_messages::class_id)
@@ -319,6 +320,16 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     for class_id in &classes {
         super::lock_class(tx, class_id)?;
     }
+    // What the class sees of every thread they wrote in, to tell after what
+    // left every page (`Seen::settle`).
+    let threads: Vec<(MessageId, Option<MessageId>)> = class_messages::table
+        .filter(class_messages::user_id.eq(me))
+        .select((class_messages::id, class_messages::thread_root_id))
+        .load(&mut **tx)?;
+    let seen = super::Seen::of(
+        tx,
+        threads.iter().map(|(id, root)| root.as_ref().unwrap_or(id)),
+    )?;
     let mut mine: Vec<ClassMessage> = class_messages::table
         .filter(class_messages::user_id.eq(me))
         .filter(class_messages::deleted.eq(false))
@@ -385,6 +396,14 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     // What is left becomes a placeholder: its votes go, as a delete's do
     // (`tombstone`).
     super::votes::erase_on_messages_of(tx, me)?;
+    // Nor is any of them a thread's answer, as with a row (`tombstone`).
+    let theirs: Vec<MessageId> = class_messages::table
+        .filter(class_messages::user_id.eq(me))
+        .select(class_messages::id)
+        .load(&mut **tx)?;
+    diesel::update(class_messages::table.filter(class_messages::answer_id.eq_any(&theirs)))
+        .set(class_messages::answer_id.eq(None::<MessageId>))
+        .execute(&mut **tx)?;
     // Evidence keeps its pseudonym, so moderators can still read the thread.
     erased.messages_kept_as_evidence = diesel::update(
         class_messages::table
@@ -414,5 +433,9 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     // Their votes go too, but not out of the counts: every count dropping by
     // one as an account vanishes would tell a classmate what it had upvoted.
     super::votes::erase_voter(tx, me)?;
+    // Their messages' events went out above; a placeholder of someone else's
+    // that stood only above theirs hears now, and what is kept looks gone.
+    let told: std::collections::HashSet<&MessageId> = ids.iter().collect();
+    seen.settle(tx, &told, now)?;
     Ok(erased)
 }

@@ -1,6 +1,8 @@
 //! Writing to a class chat: posting (with its limits), editing within the edit
 //! window, and deleting your own messages without breaking other people's threads.
 
+use std::collections::HashSet;
+
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -439,10 +441,15 @@ pub fn edit_confirming(
                 events::record(tx, &message, EventKind::Edit, now)?;
             }
             // Classmates saw it before: their pages hide it now, the search
-            // index lets it go.
+            // index lets it go. A placeholder above it that stood on it alone
+            // leaves too, as if it had been deleted (`Seen::settle`: else
+            // what the class still holds of that one would tell it is held).
             Some(held) => {
+                let root = message.thread_root_id.clone();
+                let seen = super::Seen::of(tx, root.as_ref())?;
                 hold(tx, &mut message, held)?;
                 events::record(tx, &message, EventKind::Hide, now)?;
+                seen.settle(tx, &HashSet::from([&message.id]), now)?;
             }
             None => {
                 events::record(tx, &message, EventKind::Edit, now)?;
@@ -588,31 +595,13 @@ pub fn delete(
         if message.deleted {
             return Ok((message.class_id, Deletion::Placeholder));
         }
-        let root = message
-            .thread_root_id
-            .as_ref()
-            .unwrap_or(&message.id)
-            .clone();
-        let shown_before = super::shown_to_class(tx, &root)?;
+        let root = message.thread_root_id.as_ref().unwrap_or(&message.id);
+        let seen = super::Seen::of(tx, [root])?;
         events::record(tx, &message, EventKind::Delete, now)?;
         crate::notifications::chat::message_gone(tx, &message.id, now)?;
         let deletion = remove_or_keep(tx, author, &message, now, audit_evidence)?;
-        // What left every page with it while its row stays (kept for
-        // moderators, or above replies no one sees) must look gone for good:
-        // live pages hear so, and what would go with the row goes
-        // (`left_every_page`). A row gone for good had its event in the walk.
-        let shown_after = super::shown_to_class(tx, &root)?;
-        for id in shown_before.difference(&shown_after) {
-            let Some(left) = super::find(tx, id)? else {
-                continue;
-            };
-            if left.id != message.id {
-                events::record(tx, &left, EventKind::Delete, now)?;
-            }
-            if left.deleted {
-                super::left_every_page(tx, &left)?;
-            }
-        }
+        // What left every page with it looks gone for good (`Seen::settle`).
+        seen.settle(tx, &HashSet::from([&message.id]), now)?;
         Ok((message.class_id, deletion))
     })
 }
@@ -653,15 +642,15 @@ fn remove_or_keep(
             break;
         };
         // A placeholder kept as evidence stays, for moderators (the class
-        // no longer sees it: `delete` tells open pages so).
+        // no longer sees it: `Seen::settle` tells open pages so).
         if !parent.deleted
             || has_replies(tx, &parent.id)?
             || super::revisions::is_evidence(tx, &parent)?
         {
             break;
         }
+        // Its event goes with the rest of what left (`Seen::settle`).
         diesel::delete(class_messages::table.find(&parent.id)).execute(&mut **tx)?;
-        events::record(tx, &parent, EventKind::Delete, now)?;
         parent_id = parent.parent_message_id;
     }
     Ok(Deletion::Removed)

@@ -123,6 +123,9 @@ pub fn remove(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<us
         super::revisions::keep(tx, &message, super::RevisionEnd::StaffRemoval, now)?;
     }
     super::flags::dismiss_reports(tx, id, now)?;
+    // Before the tombstone clears the answer mark: an answer removed must
+    // redraw its thread's answer box on open pages (`events::record`).
+    events::record(tx, &message, EventKind::Delete, now)?;
     let n = super::tombstone(tx, id, now)?;
     let conn: &mut DbConn = tx;
     // A removed thread leaves the pins too (an author's own delete does
@@ -133,7 +136,6 @@ pub fn remove(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<us
             class_messages::pinned_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
-    events::record(tx, &message, EventKind::Delete, now)?;
     crate::notifications::chat::message_gone(tx, id, now)?;
     Ok(n)
 }

@@ -281,23 +281,29 @@ pub fn message_gone(tx: &mut Tx, message: &MessageId, now: NaiveDateTime) -> Que
 /// message deleted for good leaves none, telling them it was kept, so
 /// reported. A moderator's decision about it stays for its author.
 pub fn message_unseen(tx: &mut Tx, message: &MessageId, thread: bool) -> QueryResult<usize> {
-    let mut n = diesel::delete(
+    // About the message, or (`thread`) about any message of the thread.
+    let about = || {
+        let by_thread = notifications::thread_id
+            .eq(message)
+            .and(thread.into_sql::<diesel::sql_types::Bool>());
         notifications::table
-            .filter(notifications::message_id.eq(message))
-            .filter(shown_by_the_thread_sql()),
-    )
-    .execute(&mut **tx)?;
-    if thread {
-        n += diesel::delete(
-            notifications::table
-                .filter(notifications::thread_id.eq(message))
-                .filter(shown_by_the_thread_sql()),
-        )
-        .execute(&mut **tx)?;
+            .filter(notifications::message_id.eq(message).or(by_thread))
+            .filter(shown_by_the_thread_sql())
+    };
+    let conn: &mut DbConn = tx;
+    // In id order on PostgreSQL, as `email::withdraw_unsent_quoting` and the
+    // mailers lock them, so the two cannot deadlock.
+    if let DbConn::Postgresql(pg) = conn {
+        about()
+            .order(notifications::id)
+            .select(notifications::id)
+            .for_update()
+            .load::<super::NotificationId>(pg)?;
     }
+    let mut n = diesel::delete(about()).execute(conn)?;
     if thread {
         n += diesel::delete(thread_follows::table.filter(thread_follows::thread_id.eq(message)))
-            .execute(&mut **tx)?;
+            .execute(conn)?;
     }
     Ok(n)
 }

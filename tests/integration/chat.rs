@@ -2577,3 +2577,271 @@ backend_test!(
         }
     }
 );
+
+// Rows a delete kept before 2026-12-21 still carried what a row deleted
+// for good takes along; the migration that came with the fix drops it.
+backend_test!(
+    async fn the_migration_forgets_what_kept_rows_held(backend: Backend) {
+        use diesel_migrations::MigrationHarness;
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        let a = new_user(&mut conn, "kmg1a");
+        let b = new_user(&mut conn, "kmg2b");
+        enroll(&mut conn, &a, &class);
+        enroll(&mut conn, &b, &class);
+        let now = clock::now();
+        let t = |s: i64| now - Duration::seconds(s);
+        let rules = rules();
+        // B's question and A's reply to it (B hears of it), which B upvotes
+        // and marks the answer; A's thread, which B follows and has read;
+        // and A's thread kept up by B's reply, which B follows too.
+        let question = post_at(&mut conn, &b, &class, None, "B asks", &rules, t(60)).unwrap();
+        let reply = post_at(
+            &mut conn,
+            &a,
+            &class,
+            Some(&question.id),
+            "A answers",
+            &rules,
+            t(50),
+        )
+        .unwrap();
+        let thread = post_at(&mut conn, &a, &class, None, "A's thread", &rules, t(40)).unwrap();
+        let shown = post_at(&mut conn, &a, &class, None, "A's other", &rules, t(30)).unwrap();
+        post_at(
+            &mut conn,
+            &b,
+            &class,
+            Some(&shown.id),
+            "B replies",
+            &rules,
+            t(20),
+        )
+        .unwrap();
+        chat::votes::upvote(&mut conn, &b, &reply.id, now).unwrap();
+        diesel::update(class_messages::table.find(&question.id))
+            .set(class_messages::answer_id.eq(&reply.id))
+            .execute(&mut conn)
+            .unwrap();
+        for followed in [&thread, &shown] {
+            common_grounds::notifications::chat::choose_following(
+                &mut conn,
+                &b.id,
+                false,
+                &class,
+                &followed.id,
+                true,
+                now,
+            )
+            .unwrap();
+        }
+        assert!(
+            chat::reads::mark_thread_seen(&mut conn, &b.id, false, &class, &thread.id).unwrap()
+        );
+        // A moderator's word to A about the reply, which stays.
+        common_grounds::db::write_tx(&mut conn, |tx| {
+            common_grounds::notifications::notify(
+                tx,
+                &common_grounds::notifications::Notice::new(
+                    &a.id,
+                    common_grounds::notifications::Kind::MessageHidden,
+                    now,
+                )
+                .about_message(&class, &question.id, &reply.id),
+            )
+        })
+        .unwrap();
+        // What a delete that kept the rows left, before the fix.
+        diesel::update(
+            class_messages::table
+                .filter(class_messages::id.eq_any([&reply.id, &thread.id, &shown.id])),
+        )
+        .set((
+            class_messages::deleted.eq(true),
+            class_messages::content.eq(""),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        let held = |conn: &mut DbConn| {
+            let count = |n: QueryResult<i64>| n.unwrap();
+            (
+                count(message_votes::table.count().get_result(conn)),
+                count(
+                    notifications::table
+                        .filter(notifications::message_id.eq(&reply.id))
+                        .filter(notifications::user_id.eq(&b.id))
+                        .count()
+                        .get_result(conn),
+                ),
+                count(
+                    notifications::table
+                        .filter(notifications::user_id.eq(&a.id))
+                        .filter(notifications::message_id.eq(&reply.id))
+                        .count()
+                        .get_result(conn),
+                ),
+                count(
+                    thread_follows::table
+                        .filter(thread_follows::user_id.eq(&b.id))
+                        .count()
+                        .get_result(conn),
+                ),
+                count(chat_thread_reads::table.count().get_result(conn)),
+                chat::find(conn, &question.id)
+                    .unwrap()
+                    .unwrap()
+                    .answer_id
+                    .is_some(),
+            )
+        };
+        // (B follows its own question too.)
+        assert_eq!(held(&mut conn), (1, 1, 1, 3, 1, true), "the old state");
+        // Back to before the migration (its down changes nothing), then up.
+        let target = "20261221000001";
+        for _ in 0..20 {
+            let reverted = match &mut conn {
+                DbConn::Postgresql(c) => c
+                    .revert_last_migration(common_grounds::db::POSTGRES_MIGRATIONS)
+                    .map(|v| v.to_string()),
+                DbConn::Sqlite(c) => c
+                    .revert_last_migration(common_grounds::db::SQLITE_MIGRATIONS)
+                    .map(|v| v.to_string()),
+            }
+            .unwrap();
+            if reverted == target {
+                break;
+            }
+        }
+        assert!(
+            common_grounds::db::pending_migrations(&mut conn)
+                .unwrap()
+                .iter()
+                .any(|m| m.starts_with("2026-12-21-000001")),
+            "the migration was not reverted"
+        );
+        common_grounds::db::run_migrations(&mut conn).unwrap();
+        // The follows of the question and of the thread B's reply keeps up
+        // stay: their pages show them.
+        // A's notice from the moderator stays.
+        assert_eq!(
+            held(&mut conn),
+            (0, 0, 1, 2, 0, false),
+            "what kept rows held"
+        );
+    }
+);
+
+/// How many events of `kind` are recorded about `message`.
+fn events_about(conn: &mut DbConn, message: &MessageId, kind: &str) -> i64 {
+    chat_events::table
+        .filter(chat_events::message_id.eq(message))
+        .filter(chat_events::kind.eq(kind))
+        .count()
+        .get_result(conn)
+        .unwrap()
+}
+
+// A moderator's removal of a thread's marked answer redraws the question's
+// answer box on open pages, as any change to the answer does.
+backend_test!(
+    async fn a_removed_answer_redraws_its_question_live(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        let a = new_user(&mut conn, "rma1a");
+        let b = new_user(&mut conn, "rma2b");
+        enroll(&mut conn, &a, &class);
+        enroll(&mut conn, &b, &class);
+        let now = clock::now();
+        let rules = rules();
+        let question = post_at(&mut conn, &b, &class, None, "B asks", &rules, now).unwrap();
+        let answer = post_at(
+            &mut conn,
+            &a,
+            &class,
+            Some(&question.id),
+            "A answers",
+            &rules,
+            now,
+        )
+        .unwrap();
+        diesel::update(class_messages::table.find(&question.id))
+            .set(class_messages::answer_id.eq(&answer.id))
+            .execute(&mut conn)
+            .unwrap();
+        let before = events_about(&mut conn, &question.id, "edit");
+        common_grounds::db::write_tx(&mut conn, |tx| chat::staff::remove(tx, &answer.id, now))
+            .unwrap();
+        assert_eq!(events_about(&mut conn, &question.id, "edit"), before + 1);
+        assert_eq!(events_about(&mut conn, &answer.id, "delete"), 1);
+    }
+);
+
+// An erasure takes the student's "[deleted]" placeholders off open pages
+// when nothing the class sees stands under them any more: one deleted for
+// good and one kept for moderators (it was hidden) alike, or the event for
+// the one alone would tell the class it had been kept, so reported.
+backend_test!(
+    async fn an_erasure_tells_open_pages_of_every_placeholder_it_takes_away(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        let a = new_user(&mut conn, "era1a");
+        enroll(&mut conn, &a, &class);
+        let rules = rules();
+        let t = |s: i64| clock::now() - Duration::seconds(s);
+        let mut placeholders = Vec::new();
+        for (n, evidence) in [(0, false), (1, true)] {
+            let root = post_at(
+                &mut conn,
+                &a,
+                &class,
+                None,
+                &format!("A asks {n}"),
+                &rules,
+                t(60 - 20 * n),
+            )
+            .unwrap();
+            post_at(
+                &mut conn,
+                &a,
+                &class,
+                Some(&root.id),
+                &format!("A adds {n}"),
+                &rules,
+                t(50 - 20 * n),
+            )
+            .unwrap();
+            if evidence {
+                diesel::update(class_messages::table.find(&root.id))
+                    .set(class_messages::hidden.eq(true))
+                    .execute(&mut conn)
+                    .unwrap();
+            }
+            let (_, deletion) =
+                chat::delete(&mut conn, &a.id, &root.id, clock::now(), |_, _| Ok(0)).unwrap();
+            assert!(matches!(deletion, chat::Deletion::Placeholder));
+            placeholders.push(root.id);
+        }
+        let before: Vec<i64> = placeholders
+            .iter()
+            .map(|p| events_about(&mut conn, p, "delete"))
+            .collect();
+        common_grounds::db::write_tx(&mut conn, |tx| {
+            common_grounds::ops::student_data::erase(tx, &a, clock::now())
+        })
+        .unwrap();
+        assert!(
+            chat::find(&mut conn, &placeholders[0]).unwrap().is_none(),
+            "gone"
+        );
+        assert!(
+            chat::find(&mut conn, &placeholders[1]).unwrap().is_some(),
+            "kept"
+        );
+        for (p, before) in placeholders.iter().zip(before) {
+            assert_eq!(events_about(&mut conn, p, "delete"), before + 1, "{p}");
+        }
+    }
+);

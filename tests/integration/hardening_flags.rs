@@ -17,7 +17,7 @@ use common_grounds::chat::{self, ClassMessage, MessageId};
 use common_grounds::classes::Class;
 use common_grounds::clock;
 use common_grounds::db::schema::{
-    audit_log, class_messages, message_flags, message_revisions, user_classes,
+    audit_log, class_messages, message_flags, message_revisions, thread_follows, user_classes,
 };
 use common_grounds::moderation::{AuditAction, AuditEntry};
 use common_grounds::ops::student_data;
@@ -609,8 +609,13 @@ backend_test!(
             )
         };
 
-        // The reporter had upvoted it too (before it got rude, say).
+        // The reporter had upvoted it too (before it got rude, say), and
+        // follows its thread.
         chat::votes::upvote(&mut app.conn(), &reporter.user, &reported.id, clock::now()).unwrap();
+        let page = format!("/classes/{}", class.id);
+        let path = format!("/classes/{}/threads/{}/follow", class.id, reported.id);
+        let followed = reporter.post(&app, &page, &path, &[]).await;
+        assert_eq!(followed.status().as_u16(), 303);
 
         let erased = {
             let mut conn = app.conn();
@@ -628,6 +633,13 @@ backend_test!(
         // list a vote on a message no page shows.
         let votes = chat::votes::of_voter(&mut conn, &reporter.user.id).unwrap();
         assert!(votes.is_empty(), "{votes:?}");
+        // Nor does the reporter still follow a thread no page shows.
+        let follows: i64 = thread_follows::table
+            .filter(thread_follows::thread_id.eq(&reported.id))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(follows, 0, "a follow of a thread kept for moderators");
         drop(conn);
         let card = queue_card(&app, &moderator, &reported.id)
             .await

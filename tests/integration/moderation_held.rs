@@ -1928,3 +1928,60 @@ backend_test!(
         assert!(reason.contains("names a classmate"), "{reason}");
     }
 );
+
+backend_test!(
+    async fn a_placeholder_on_a_reply_held_leaves_as_if_deleted(backend: Backend) {
+        // Arrange: the starter's note under the thread, the replier's reply
+        // under that, then the note deleted: a "[deleted]" placeholder the
+        // reply alone keeps on the page.
+        let LabNotes {
+            app,
+            starter,
+            replier,
+            named,
+            class,
+            root,
+            reply: _,
+        } = lab_notes(backend).await;
+        post(&app, &starter, &class, "My own notes", Some(&root), false).await;
+        let note = message_with(&app, "My own notes");
+        post(&app, &replier, &class, "Mine too", Some(&note), false).await;
+        let under = message_with(&app, "Mine too");
+        let page = format!("/classes/{class}/threads/{root}");
+        let deleted = starter
+            .post(&app, &page, &format!("/messages/{note}/delete"), &[])
+            .await;
+        assert_eq!(deleted.status().as_u16(), 303);
+        let (_, thread) = named.get(&app, &page).await;
+        assert!(thread.contains(&format!("m-{note}")), "{thread}");
+        let mut stream = EventStream::open(
+            &named.client,
+            &app.url(&format!("/classes/{class}/events")),
+            None,
+        )
+        .await;
+
+        // Act: the reply is edited into held (it names a classmate).
+        let saved = replier
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{under}/edit"),
+                &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
+            )
+            .await;
+        assert_eq!(saved.status().as_u16(), 303);
+        assert!(held_state(&app, &under).0);
+
+        // Assert: open pages drop the placeholder too, as they would had the
+        // reply been deleted; a placeholder left standing on nothing the
+        // class sees would tell it the reply is held.
+        let data = stream
+            .data_about(note.as_str(), WAIT)
+            .await
+            .expect("the placeholder's leaving reaches the open page");
+        assert!(data["html"].is_null(), "{data}");
+        let (_, thread) = named.get(&app, &page).await;
+        assert!(!thread.contains(&format!("m-{note}")), "{thread}");
+    }
+);
