@@ -421,7 +421,8 @@ impl Seen {
 
     /// After the change: what left every page must look as a message gone
     /// for good does. Open pages hear of each (but of the messages in
-    /// `told`, whose events the change sent itself): a row gone or kept, a
+    /// `told`, whose events the change sent itself; a held message's
+    /// `Delete` sends none, so it is not told): a row gone or kept, a
     /// placeholder above it that no longer shows, alike, and nothing of
     /// what the class never saw. A deleted row that stays (kept for
     /// moderators, or above replies no one sees) loses what would have gone
@@ -438,6 +439,9 @@ impl Seen {
                 let left = find(tx, id)?;
                 if !told.contains(id) {
                     match &left {
+                        // A held one showed as hidden, above what stood on
+                        // it: its `Hide` is the one event a held row sends.
+                        Some(left) if left.held => events::record(tx, left, EventKind::Hide, now)?,
                         Some(left) => events::record(tx, left, EventKind::Delete, now)?,
                         None => events::record_gone(tx, &class_id, &root, id, now)?,
                     };
@@ -448,6 +452,17 @@ impl Seen {
             }
         }
         Ok(())
+    }
+}
+
+/// What a `Delete` event of `message` told open pages of, for
+/// `Seen::settle`: the message, unless it is held (a held message's
+/// `Delete` sends nothing; settle tells its `Hide` if the class saw it).
+pub(crate) fn told_by_delete(message: &ClassMessage) -> HashSet<&MessageId> {
+    if message.held {
+        HashSet::new()
+    } else {
+        HashSet::from([&message.id])
     }
 }
 

@@ -435,7 +435,8 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     super::votes::erase_voter(tx, me)?;
     // Their messages' events went out above; a placeholder of someone else's
     // that stood only above theirs hears now, and what is kept looks gone.
-    let told: std::collections::HashSet<&MessageId> = ids.iter().collect();
+    let told: std::collections::HashSet<&MessageId> =
+        mine.iter().flat_map(super::told_by_delete).collect();
     seen.settle(tx, &told, now)?;
     Ok(erased)
 }

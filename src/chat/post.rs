@@ -601,7 +601,7 @@ pub fn delete(
         crate::notifications::chat::message_gone(tx, &message.id, now)?;
         let deletion = remove_or_keep(tx, author, &message, now, audit_evidence)?;
         // What left every page with it looks gone for good (`Seen::settle`).
-        seen.settle(tx, &HashSet::from([&message.id]), now)?;
+        seen.settle(tx, &super::told_by_delete(&message), now)?;
         Ok((message.class_id, deletion))
     })
 }

@@ -119,6 +119,8 @@ pub fn remove(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<us
     let Some(message) = locked(tx, id)? else {
         return Ok(0);
     };
+    let root = message.thread_root_id.as_ref().unwrap_or(&message.id);
+    let seen = super::Seen::of(tx, [root])?;
     if !message.deleted {
         super::revisions::keep(tx, &message, super::RevisionEnd::StaffRemoval, now)?;
     }
@@ -137,6 +139,9 @@ pub fn remove(tx: &mut Tx, id: &MessageId, now: NaiveDateTime) -> QueryResult<us
         ))
         .execute(conn)?;
     crate::notifications::chat::message_gone(tx, id, now)?;
+    // What left every page with it looks gone for good (`Seen::settle`), as
+    // after an author's delete.
+    seen.settle(tx, &super::told_by_delete(&message), now)?;
     Ok(n)
 }
 

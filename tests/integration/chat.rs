@@ -2743,7 +2743,8 @@ fn events_about(conn: &mut DbConn, message: &MessageId, kind: &str) -> i64 {
 }
 
 // A moderator's removal of a thread's marked answer redraws the question's
-// answer box on open pages, as any change to the answer does.
+// answer box on open pages, as any change to the answer does, and takes
+// the placeholder that stood on it alone off them.
 backend_test!(
     async fn a_removed_answer_redraws_its_question_live(backend: Backend) {
         let db = TestDb::with_schema(backend);
@@ -2755,17 +2756,32 @@ backend_test!(
         enroll(&mut conn, &b, &class);
         let now = clock::now();
         let rules = rules();
-        let question = post_at(&mut conn, &b, &class, None, "B asks", &rules, now).unwrap();
-        let answer = post_at(
+        let t = |s: i64| now - Duration::seconds(s);
+        let question = post_at(&mut conn, &b, &class, None, "B asks", &rules, t(30)).unwrap();
+        // A's note, then A's answer under it, then the note deleted: a
+        // placeholder the answer alone keeps on the page.
+        let note = post_at(
             &mut conn,
             &a,
             &class,
             Some(&question.id),
-            "A answers",
+            "A's note",
             &rules,
-            now,
+            t(20),
         )
         .unwrap();
+        let answer = post_at(
+            &mut conn,
+            &a,
+            &class,
+            Some(&note.id),
+            "A answers",
+            &rules,
+            t(10),
+        )
+        .unwrap();
+        chat::delete(&mut conn, &a.id, &note.id, now, |_, _| Ok(0)).unwrap();
+        let note_before = events_about(&mut conn, &note.id, "delete");
         diesel::update(class_messages::table.find(&question.id))
             .set(class_messages::answer_id.eq(&answer.id))
             .execute(&mut conn)
@@ -2775,6 +2791,9 @@ backend_test!(
             .unwrap();
         assert_eq!(events_about(&mut conn, &question.id, "edit"), before + 1);
         assert_eq!(events_about(&mut conn, &answer.id, "delete"), 1);
+        // The placeholder that stood on it alone leaves open pages too, as
+        // after an author's delete.
+        assert_eq!(events_about(&mut conn, &note.id, "delete"), note_before + 1);
     }
 );
 

@@ -1985,3 +1985,55 @@ backend_test!(
         assert!(!thread.contains(&format!("m-{note}")), "{thread}");
     }
 );
+
+backend_test!(
+    async fn a_held_reply_shown_as_hidden_leaves_live_with_what_held_it(backend: Backend) {
+        // Arrange: a classmate's reply under the replier's, then the
+        // replier's edited into held: shown to the class as a hidden one,
+        // above the classmate's.
+        let LabNotes {
+            app,
+            starter,
+            replier,
+            named,
+            class,
+            root,
+            reply,
+        } = lab_notes(backend).await;
+        post(&app, &named, &class, "Thanks", Some(&reply), false).await;
+        let thanks = message_with(&app, "Thanks");
+        let page = format!("/classes/{class}/threads/{root}");
+        let saved = replier
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{reply}/edit"),
+                &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
+            )
+            .await;
+        assert_eq!(saved.status().as_u16(), 303);
+        let (_, thread) = starter.get(&app, &page).await;
+        assert!(thread.contains(&format!("m-{reply}")), "{thread}");
+        let mut stream = EventStream::open(
+            &starter.client,
+            &app.url(&format!("/classes/{class}/events")),
+            None,
+        )
+        .await;
+
+        // Act: the classmate deletes the reply that kept it on the page.
+        let deleted = named
+            .post(&app, &page, &format!("/messages/{thanks}/delete"), &[])
+            .await;
+        assert_eq!(deleted.status().as_u16(), 303);
+
+        // Assert: open pages drop the hidden one too, as a reload does.
+        let data = stream
+            .data_about(reply.as_str(), WAIT)
+            .await
+            .expect("the hidden reply's leaving reaches the open page");
+        assert!(data["html"].is_null(), "{data}");
+        let (_, thread) = starter.get(&app, &page).await;
+        assert!(!thread.contains(&format!("m-{reply}")), "{thread}");
+    }
+);
