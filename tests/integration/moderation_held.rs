@@ -83,6 +83,29 @@ async fn post(
     (status, body)
 }
 
+/// `who` edits `message` to name "ÁNGELA", from `page`, and confirms: held.
+async fn edit_into_held(app: &TestApp, who: &Student, page: &str, message: &MessageId) {
+    let saved = who
+        .post(
+            app,
+            page,
+            &format!("/messages/{message}/edit"),
+            &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
+        )
+        .await;
+    assert_eq!(saved.status().as_u16(), 303);
+}
+
+/// The class's live events, as `who`'s open page hears them.
+async fn class_stream(app: &TestApp, who: &Student, class: &ClassId) -> EventStream {
+    EventStream::open(
+        &who.client,
+        &app.url(&format!("/classes/{class}/events")),
+        None,
+    )
+    .await
+}
+
 /// A class where nam3c goes by "angela", with sta1a's thread "Who has the
 /// lab notes" and rep2b's reply to it, "Try the desk" (the app with its
 /// background jobs: live pages hear of changes through them).
@@ -313,12 +336,7 @@ backend_test!(
         let moderator = staff(&app, "mod4d", Role::Moderator);
         let class = new_class(&app, "CS 3240", &[&author, &other, &named]).id;
 
-        let mut stream = EventStream::open(
-            &other.client,
-            &app.url(&format!("/classes/{class}/events")),
-            None,
-        )
-        .await;
+        let mut stream = class_stream(&app, &other, &class).await;
         assert_eq!(stream.status(), 200);
         // Case and accents do not matter.
         let text = "did ANGELA RUIZ finish the lab";
@@ -843,25 +861,12 @@ backend_test!(
             root,
             reply,
         } = lab_notes(backend).await;
-        let mut stream = EventStream::open(
-            &starter.client,
-            &app.url(&format!("/classes/{class}/events")),
-            None,
-        )
-        .await;
+        let mut stream = class_stream(&app, &starter, &class).await;
         assert_eq!(stream.status(), 200);
 
         // Act: its author edits it to name a classmate, and confirms.
         let page = format!("/classes/{class}/threads/{root}");
-        let saved = replier
-            .post(
-                &app,
-                &page,
-                &format!("/messages/{reply}/edit"),
-                &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
-            )
-            .await;
-        assert_eq!(saved.status().as_u16(), 303);
+        edit_into_held(&app, &replier, &page, &reply).await;
         assert!(held_state(&app, &reply).0);
 
         // Assert: the open page is told the reply is gone, as a reload has
@@ -894,24 +899,11 @@ backend_test!(
         post(&app, &starter, &class, "ANGELA said so", Some(&reply), true).await;
         let mine = message_with(&app, "ANGELA said so");
         assert!(held_state(&app, &mine).0);
-        let mut stream = EventStream::open(
-            &starter.client,
-            &app.url(&format!("/classes/{class}/events")),
-            None,
-        )
-        .await;
+        let mut stream = class_stream(&app, &starter, &class).await;
 
         // Act: the reply above it is edited into held too.
         let page = format!("/classes/{class}/threads/{root}");
-        let saved = replier
-            .post(
-                &app,
-                &page,
-                &format!("/messages/{reply}/edit"),
-                &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
-            )
-            .await;
-        assert_eq!(saved.status().as_u16(), 303);
+        edit_into_held(&app, &replier, &page, &reply).await;
 
         // Assert: the viewer's open page keeps it, as hidden, as the
         // viewer's reload does (their own held reply is under it).
@@ -965,12 +957,7 @@ backend_test!(
             .await;
         assert_eq!(saved.status().as_u16(), 303);
         assert!(held_state(&app, &reply).0);
-        let mut stream = EventStream::open(
-            &starter.client,
-            &app.url(&format!("/classes/{class}/events")),
-            None,
-        )
-        .await;
+        let mut stream = class_stream(&app, &starter, &class).await;
 
         // Act: a moderator releases it.
         let shown = common_grounds::chat::staff::fingerprint(text);
@@ -1015,15 +1002,7 @@ backend_test!(
         // Act: its author edits it to name a classmate, and confirms: held,
         // but kept on the page as hidden, for the reply under it.
         let page = format!("/classes/{class}/threads/{root}");
-        let saved = replier
-            .post(
-                &app,
-                &page,
-                &format!("/messages/{reply}/edit"),
-                &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
-            )
-            .await;
-        assert_eq!(saved.status().as_u16(), 303);
+        edit_into_held(&app, &replier, &page, &reply).await;
         assert!(held_state(&app, &reply).0);
 
         // Assert: the thread page counts what the list counts, so the count
@@ -1954,23 +1933,10 @@ backend_test!(
         assert_eq!(deleted.status().as_u16(), 303);
         let (_, thread) = named.get(&app, &page).await;
         assert!(thread.contains(&format!("m-{note}")), "{thread}");
-        let mut stream = EventStream::open(
-            &named.client,
-            &app.url(&format!("/classes/{class}/events")),
-            None,
-        )
-        .await;
+        let mut stream = class_stream(&app, &named, &class).await;
 
         // Act: the reply is edited into held (it names a classmate).
-        let saved = replier
-            .post(
-                &app,
-                &page,
-                &format!("/messages/{under}/edit"),
-                &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
-            )
-            .await;
-        assert_eq!(saved.status().as_u16(), 303);
+        edit_into_held(&app, &replier, &page, &under).await;
         assert!(held_state(&app, &under).0);
 
         // Assert: open pages drop the placeholder too, as they would had the
@@ -2003,23 +1969,10 @@ backend_test!(
         post(&app, &named, &class, "Thanks", Some(&reply), false).await;
         let thanks = message_with(&app, "Thanks");
         let page = format!("/classes/{class}/threads/{root}");
-        let saved = replier
-            .post(
-                &app,
-                &page,
-                &format!("/messages/{reply}/edit"),
-                &[("content", "ÁNGELA has them"), ("confirm_naming", "1")],
-            )
-            .await;
-        assert_eq!(saved.status().as_u16(), 303);
+        edit_into_held(&app, &replier, &page, &reply).await;
         let (_, thread) = starter.get(&app, &page).await;
         assert!(thread.contains(&format!("m-{reply}")), "{thread}");
-        let mut stream = EventStream::open(
-            &starter.client,
-            &app.url(&format!("/classes/{class}/events")),
-            None,
-        )
-        .await;
+        let mut stream = class_stream(&app, &starter, &class).await;
 
         // Act: the classmate deletes the reply that kept it on the page.
         let deleted = named
