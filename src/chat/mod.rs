@@ -365,15 +365,28 @@ fn kept_up(
     message: &ClassMessage,
 ) -> QueryResult<bool> {
     let root = message.thread_root_id.as_ref().unwrap_or(&message.id);
-    let replies = threads::Place::of_threads(conn, &[root])?;
-    let shown = threads::shown_replies(replies.iter().map(|r| {
-        let stands = r.stands(Some(viewer), staff) && r.id != message.id;
-        (&r.id, r.parent_message_id.as_ref(), stands)
-    }));
+    let shown = replies_shown(conn, root, |r| {
+        r.stands(Some(viewer), staff) && r.id != message.id
+    })?;
     Ok(match message.parent_message_id {
         None => !shown.is_empty(),
         Some(_) => shown.contains(&message.id),
     })
+}
+
+/// Which replies of the thread its page shows, given which of them stand
+/// (`threads::shown_replies`): one read of the thread's shape.
+fn replies_shown(
+    conn: &mut DbConn,
+    root: &MessageId,
+    stands: impl Fn(&threads::Place) -> bool,
+) -> QueryResult<HashSet<MessageId>> {
+    let replies = threads::Place::of_threads(conn, &[root])?;
+    Ok(threads::shown_replies(
+        replies
+            .iter()
+            .map(|r| (&r.id, r.parent_message_id.as_ref(), stands(r))),
+    ))
 }
 
 /// What of a thread the class sees, as its page shows it to a student with
@@ -383,12 +396,7 @@ fn shown_to_class(conn: &mut DbConn, root: &MessageId) -> QueryResult<HashSet<Me
     let Some(first) = find(conn, root)? else {
         return Ok(HashSet::new());
     };
-    let replies = threads::Place::of_threads(conn, &[root])?;
-    let mut shown = threads::shown_replies(
-        replies
-            .iter()
-            .map(|r| (&r.id, r.parent_message_id.as_ref(), r.stands(None, false))),
-    );
+    let mut shown = replies_shown(conn, root, |r| r.stands(None, false))?;
     if !shown.is_empty() || (!first.deleted && !first.held) {
         shown.insert(first.id);
     }
