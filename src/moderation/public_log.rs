@@ -62,12 +62,30 @@ pub fn for_class(
             class_id: class_id.clone(),
         });
     }
+    // A message its author deleted leaves the log, kept or not: one deleted
+    // for good takes its lines along (the join finds no row), so lines left
+    // for a row kept for moderators would tell the class it was reported
+    // again. A moderator's removal (`Delete`) is the class's to read.
+    let removals = diesel::alias!(audit_log as removals);
+    let removed = removals
+        .filter(removals.field(audit_log::target_type).eq("message"))
+        .filter(removals.field(audit_log::target_id).eq(class_messages::id))
+        .filter(
+            removals
+                .field(audit_log::action)
+                .eq(AuditAction::Delete.as_str()),
+        );
     let rows: Vec<(String, String, Option<String>, NaiveDateTime)> = audit_log::table
         .inner_join(class_messages::table.on(class_messages::id.eq(audit_log::target_id)))
         .filter(audit_log::class_id.eq(class_id.as_str()))
         .filter(audit_log::target_type.eq("message"))
         .filter(audit_log::action.eq_any(SHOWN.map(AuditAction::as_str)))
         .filter(class_messages::held.eq(false))
+        .filter(
+            class_messages::deleted
+                .eq(false)
+                .or(diesel::dsl::exists(removed)),
+        )
         .order((audit_log::created_at.desc(), audit_log::id.desc()))
         .limit(limit)
         .select((

@@ -773,6 +773,41 @@ backend_test!(
 
 // ---------------------------------------------------------------- 4. public log
 
+// Lines about a message its author then deleted leave the log whether the
+// row went (its lines with it) or was kept for moderators (it was reported
+// again): were the kept one's lines left, the class would know.
+backend_test!(
+    async fn a_message_its_author_deleted_leaves_the_public_log_kept_or_not(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("au8z");
+        let reader = app.student("re8z");
+        let moderator = staff(&app, "mo8z", Role::Moderator);
+        let class = new_class(&app, "CS 2150", &[&author, &reader]);
+        let now = clock::now();
+        let kept = message(&app, &class, &author, "Amber Finch", "first", now);
+        let gone = message(&app, &class, &author, "Amber Finch", "second", now);
+        let mut conn = app.conn();
+        let reason = Reason::new(ReasonCategory::Spam, None).unwrap();
+        for (n, m) in [&kept, &gone].into_iter().enumerate() {
+            let at = now + Duration::seconds(n as i64);
+            moderation::messages::hide(&mut conn, &moderator.user.id, &m.id, &reason, at).unwrap();
+            moderation::messages::restore(&mut conn, &moderator.user.id, &m.id, None, at).unwrap();
+        }
+        seed::flag(&mut conn, &reader.user, &kept, "still spam");
+        for m in [&kept, &gone] {
+            chat::delete(&mut conn, &author.user.id, &m.id, now, |_, _| Ok(0)).unwrap();
+        }
+        assert!(chat::find(&mut conn, &kept.id).unwrap().is_some(), "kept");
+        assert!(chat::find(&mut conn, &gone.id).unwrap().is_none(), "gone");
+        drop(conn);
+        let (status, html) = reader
+            .get(&app, &format!("/classes/{}/moderation", class.id))
+            .await;
+        assert_eq!(status, 200);
+        assert!(!html.contains("Amber Finch"), "{html}");
+    }
+);
+
 backend_test!(
     async fn the_public_log_shows_pseudonyms_and_categories_only(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
