@@ -609,6 +609,33 @@ backend_test!(
             )
         };
 
+        // And the author's answer to the reporter's question, marked, then
+        // reported: kept at the erasure, it must no longer be the answer.
+        let answer = {
+            let mut conn = app.conn();
+            let question = seed::message(
+                &mut conn,
+                &reporter.user,
+                &class,
+                "Anon_q",
+                "a question",
+                None,
+            );
+            let answer = seed::message(
+                &mut conn,
+                &author.user,
+                &class,
+                "Anon_x",
+                "an answer",
+                Some(&question),
+            );
+            diesel::update(class_messages::table.find(&question.id))
+                .set(class_messages::answer_id.eq(&answer.id))
+                .execute(&mut conn)
+                .unwrap();
+            seed::flag(&mut conn, &reporter.user, &answer, "rude");
+            (question, answer)
+        };
         // The reporter had upvoted it too (before it got rude, say), and
         // follows its thread.
         chat::votes::upvote(&mut app.conn(), &reporter.user, &reported.id, clock::now()).unwrap();
@@ -624,7 +651,10 @@ backend_test!(
                 .unwrap()
         };
 
-        assert_eq!(erased.messages_kept_as_evidence, 1);
+        assert_eq!(
+            erased.messages_kept_as_evidence, 2,
+            "the reported message and the reported answer"
+        );
         let mut conn = app.conn();
         assert!(chat::find(&mut conn, &plain.id).unwrap().is_none());
         let kept = chat::find(&mut conn, &reported.id).unwrap().unwrap();
@@ -633,6 +663,19 @@ backend_test!(
         // list a vote on a message no page shows.
         let votes = chat::votes::of_voter(&mut conn, &reporter.user.id).unwrap();
         assert!(votes.is_empty(), "{votes:?}");
+        let (question, kept_answer) = answer;
+        assert!(
+            chat::find(&mut conn, &kept_answer.id).unwrap().is_some(),
+            "kept"
+        );
+        let marked = chat::find(&mut conn, &question.id)
+            .unwrap()
+            .unwrap()
+            .answer_id;
+        assert_eq!(
+            marked, None,
+            "an erased student's kept reply is still the answer"
+        );
         // Nor does the reporter still follow a thread no page shows.
         let follows: i64 = thread_follows::table
             .filter(thread_follows::thread_id.eq(&reported.id))
