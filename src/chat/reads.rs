@@ -103,6 +103,13 @@ pub fn mark_thread_seen(
     {
         return Ok(false);
     }
+    // Through the newest message the page shows the student: not a row it
+    // does not (a classmate's held message, or one deleted and kept), whose
+    // time in the mark (and their export) would tell them it is there.
+    let seen = class_messages::held
+        .eq(false)
+        .or(class_messages::user_id.eq(viewer))
+        .or(staff.into_sql::<diesel::sql_types::Bool>().nullable());
     let newest: Option<NaiveDateTime> = class_messages::table
         .filter(class_messages::class_id.eq(class_id))
         .filter(
@@ -111,6 +118,8 @@ pub fn mark_thread_seen(
                 .and(class_messages::parent_message_id.is_null())
                 .or(class_messages::thread_root_id.eq(thread_id)),
         )
+        .filter(class_messages::deleted.eq(false))
+        .filter(seen)
         .select(diesel::dsl::max(class_messages::created_at))
         .first(conn)?;
     match newest {

@@ -2864,3 +2864,56 @@ backend_test!(
         }
     }
 );
+
+// The live page's "read" marks a thread read through the newest message
+// the student's page shows, not through a classmate's held reply: its time
+// in the mark (and in the student's export) would tell them it is there.
+backend_test!(
+    async fn a_thread_read_live_is_read_through_what_the_page_shows(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        let a = new_user(&mut conn, "rdt1a");
+        let b = new_user(&mut conn, "rdt2b");
+        enroll(&mut conn, &a, &class);
+        enroll(&mut conn, &b, &class);
+        let rules = rules();
+        let t = |s: i64| clock::now() - Duration::seconds(s);
+        let root = post_at(&mut conn, &b, &class, None, "B asks", &rules, t(30)).unwrap();
+        let held = post_at(
+            &mut conn,
+            &a,
+            &class,
+            Some(&root.id),
+            "A holds",
+            &rules,
+            t(20),
+        )
+        .unwrap();
+        diesel::update(class_messages::table.find(&held.id))
+            .set(class_messages::held.eq(true))
+            .execute(&mut conn)
+            .unwrap();
+        let marked = |conn: &mut DbConn, user: &User| -> NaiveDateTime {
+            assert!(
+                chat::reads::mark_thread_seen(conn, &user.id, false, &class, &root.id).unwrap()
+            );
+            chat_thread_reads::table
+                .filter(chat_thread_reads::user_id.eq(&user.id))
+                .filter(chat_thread_reads::thread_id.eq(&root.id))
+                .select(chat_thread_reads::read_through)
+                .first(conn)
+                .unwrap()
+        };
+        assert_eq!(
+            marked(&mut conn, &b),
+            root.created_at,
+            "B's page shows the question alone"
+        );
+        assert_eq!(
+            marked(&mut conn, &a),
+            held.created_at,
+            "A's page shows A's held reply"
+        );
+    }
+);
