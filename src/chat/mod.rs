@@ -390,17 +390,21 @@ fn replies_shown(
 }
 
 /// What of a thread the class sees, as its page shows it to a student with
-/// nothing held there (`threads::shown_replies`): the ids of the messages
-/// shown, its first message's among them.
-fn shown_to_class(conn: &mut DbConn, root: &MessageId) -> QueryResult<HashSet<MessageId>> {
+/// nothing held there (`threads::shown_replies`): its class, and the ids of
+/// the messages shown, its first message's among them; None once the thread
+/// is gone.
+fn shown_to_class(
+    conn: &mut DbConn,
+    root: &MessageId,
+) -> QueryResult<Option<(ClassId, HashSet<MessageId>)>> {
     let Some(first) = find(conn, root)? else {
-        return Ok(HashSet::new());
+        return Ok(None);
     };
     let mut shown = replies_shown(conn, root, |r| r.stands(None, false))?;
     if !shown.is_empty() || (!first.deleted && !first.held) {
         shown.insert(first.id);
     }
-    Ok(shown)
+    Ok(Some((first.class_id, shown)))
 }
 
 /// What the class saw of some threads before a delete, an erasure or an
@@ -419,9 +423,8 @@ impl Seen {
             if seen.contains_key(root) {
                 continue;
             }
-            if let Some(first) = find(tx, root)? {
-                let shown = shown_to_class(tx, root)?;
-                seen.insert(root.clone(), (first.class_id, shown));
+            if let Some(shown) = shown_to_class(tx, root)? {
+                seen.insert(root.clone(), shown);
             }
         }
         Ok(Seen(seen))
@@ -442,7 +445,10 @@ impl Seen {
         now: NaiveDateTime,
     ) -> QueryResult<()> {
         for (root, (class_id, before)) in self.0 {
-            let after = shown_to_class(tx, &root)?;
+            // A thread gone for good shows nothing.
+            let after = shown_to_class(tx, &root)?
+                .map(|(_, shown)| shown)
+                .unwrap_or_default();
             for id in before.difference(&after) {
                 let left = find(tx, id)?;
                 if !told.contains(id) {

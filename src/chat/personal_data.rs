@@ -397,10 +397,9 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     // (`tombstone`).
     super::votes::erase_on_messages_of(tx, me)?;
     // Nor is any of them a thread's answer, as with a row (`tombstone`).
-    let theirs: Vec<MessageId> = class_messages::table
-        .filter(class_messages::user_id.eq(me))
-        .select(class_messages::id)
-        .load(&mut **tx)?;
+    // (Their ids were read above; those gone since were cleared by the
+    // reference's ON DELETE SET NULL.)
+    let theirs: Vec<&MessageId> = threads.iter().map(|(id, _)| id).collect();
     diesel::update(class_messages::table.filter(class_messages::answer_id.eq_any(&theirs)))
         .set(class_messages::answer_id.eq(None::<MessageId>))
         .execute(&mut **tx)?;
