@@ -223,11 +223,9 @@ impl LiveBatch {
                 let message = self.messages.get(&e.message_id).filter(seen);
                 let root = self.messages.get(&e.thread_id);
                 let view = message.map(|m| self.view(m, root, viewer, rules, now));
-                // A deleted opening post with no reply the class sees (held
-                // ones are not loaded) leaves the list, as the page has it.
-                let listed = root
-                    .filter(|r| !r.deleted || replies.iter().any(|s| !s.deleted))
-                    .filter(seen);
+                // A deleted opening post with no reply the viewer sees (their
+                // own held ones count) leaves the list, as the page has it.
+                let listed = root.filter(seen);
                 let thread = listed.map(|root| {
                     let mut summary = threads::summary_of(root, replies, viewer, rules, now);
                     summary.opening.voted_by_me = self.voted(&root.id, viewer);

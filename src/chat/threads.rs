@@ -1238,10 +1238,15 @@ fn root_page(
                     )),
             );
             query = query.filter(held_rule);
-            // A deleted opening post is listed only above a reply the class
-            // sees (as the thread page keeps it): one kept up by held replies
-            // alone would tell the class something is held there.
+            // A deleted opening post is listed only above a reply the viewer
+            // sees (as the thread page keeps it): one kept up by classmates'
+            // held replies alone would tell the class something is held
+            // there, while the viewer's own held reply keeps it for them.
             let shown = diesel::alias!(class_messages as shown);
+            let seen_reply = shown
+                .field(class_messages::held)
+                .eq(false)
+                .or(shown.field(class_messages::user_id).eq(viewer.clone()));
             let deleted_rule: ListCond<_> = Box::new(
                 class_messages::deleted
                     .eq(false)
@@ -1253,7 +1258,7 @@ fn root_page(
                                     .field(class_messages::thread_root_id)
                                     .eq(class_messages::id.nullable()),
                             )
-                            .filter(shown.field(class_messages::held).eq(false))
+                            .filter(seen_reply)
                             .filter(shown.field(class_messages::deleted).eq(false)),
                     )
                     .nullable()),

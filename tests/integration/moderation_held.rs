@@ -643,6 +643,8 @@ backend_test!(
             "contains a phone number",
         )
         .await;
+        let mut authors_list = class_stream(&app, &author, &class).await;
+        let mut readers_list = class_stream(&app, &reader, &class).await;
 
         // Act: the starter deletes the thread.
         let deleted = starter
@@ -671,6 +673,33 @@ backend_test!(
                 .await;
             assert_eq!(status, 404);
         }
+        // The held reply's author still has it, in their list as on its
+        // page: a "[deleted]" opening post above their own held reply.
+        let (status, own_page) = author
+            .get(&app, &format!("/classes/{class}/threads/{thread}"))
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            own_page.contains("[deleted]") && own_page.contains("call 434-555-0199 for mine"),
+            "{own_page}"
+        );
+        let (_, own_list) = author.get(&app, &format!("/classes/{class}")).await;
+        assert!(
+            own_list.contains(thread.as_str()),
+            "the list leads to the page the author still has: {own_list}"
+        );
+        // Open lists agree with a reload: the author's keeps the row, the
+        // reader's drops it.
+        let theirs = authors_list
+            .data_about(thread.as_str(), WAIT)
+            .await
+            .expect("the delete reaches the author's open list");
+        assert!(!theirs["row"].is_null(), "{theirs}");
+        let readers = readers_list
+            .data_about(thread.as_str(), WAIT)
+            .await
+            .expect("the delete reaches the reader's open list");
+        assert!(readers["row"].is_null(), "{readers}");
     }
 );
 
