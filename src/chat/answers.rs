@@ -66,13 +66,14 @@ pub fn mark(
         if !actor.role.is_staff() && super::unseen_remains(tx, &actor.id, &reply)? {
             return Err(ChatError::MessageNotFound.into());
         }
-        // Someone else's held reply is not there; the author's own takes no mark.
-        if reply.held {
-            return Err(if reply.user_id.as_ref() == Some(&actor.id) {
-                ChatError::Held.into()
-            } else {
-                ChatError::MessageNotFound.into()
-            });
+        // The author's own held reply takes no mark; someone else's is not
+        // there, unless the page shows it as hidden (then it answers as a
+        // hidden reply: `counts` below). Staff see every held reply.
+        if reply.held && reply.user_id.as_ref() == Some(&actor.id) {
+            return Err(ChatError::Held.into());
+        }
+        if !actor.role.is_staff() && super::unseen_held(tx, &actor.id, &reply)? {
+            return Err(ChatError::MessageNotFound.into());
         }
         let root_id = reply.thread_root_id.clone().ok_or(QaError::NotAReply)?;
         let root = super::find(tx, &root_id)?.ok_or(ChatError::MessageNotFound)?;

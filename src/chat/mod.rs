@@ -291,14 +291,21 @@ fn visible_message(
     if !classes::is_enrolled(conn, user_id, &message.class_id)? {
         return Err(ChatError::MessageNotFound);
     }
-    // A held message does not exist for anyone but its author.
-    if message.held && message.user_id.as_ref() != Some(user_id) {
-        return Err(ChatError::MessageNotFound);
-    }
-    if unseen_remains(conn, user_id, &message)? {
+    if unseen_held(conn, user_id, &message)? || unseen_remains(conn, user_id, &message)? {
         return Err(ChatError::MessageNotFound);
     }
     Ok(message)
+}
+
+/// Whether the message is someone else's held message that the viewer's page
+/// does not show: to them it is not there. One their page shows as hidden
+/// (above a reply they see: `kept_up`) answers as a hidden message does
+/// ("not yours", "deleted or hidden"), so nothing tells the class it is held
+/// rather than hidden by moderation.
+fn unseen_held(conn: &mut DbConn, user_id: &UserId, message: &ClassMessage) -> QueryResult<bool> {
+    Ok(message.held
+        && message.user_id.as_ref() != Some(user_id)
+        && !kept_up(conn, user_id, false, message)?)
 }
 
 /// Whether the message is someone else's deleted message that no page

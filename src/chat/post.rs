@@ -572,11 +572,11 @@ pub fn delete(
         let message = super::find(tx, message_id)?.ok_or(ChatError::MessageNotFound)?;
         if message.user_id.as_ref() != Some(author) {
             // Someone else's: say so only to a classmate, who can see it
-            // anyway: not a held message, nor a remains no page shows
-            // (`unseen_remains`), which are not there for them.
+            // anyway: not a held message nor a remains that no page shows
+            // (`unseen_held`, `unseen_remains`), which are not there for them.
             return Err(
                 if classes::is_enrolled(tx, author, &message.class_id)?
-                    && !message.held
+                    && !super::unseen_held(tx, author, &message)?
                     && !super::unseen_remains(tx, author, &message)?
                 {
                     ChatError::NotYours

@@ -100,7 +100,8 @@ fn cast(
         }
         let mut message = message;
         let changed = if up {
-            if message.deleted || message.hidden {
+            // A held message reaching here is shown as hidden (`visible_message`).
+            if message.deleted || message.hidden || message.held {
                 return Err(ChatError::Removed.into());
             }
             insert_vote(tx, &message, &voter.id, now)?

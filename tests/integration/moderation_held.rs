@@ -2019,3 +2019,113 @@ backend_test!(
         assert!(!thread.contains(&format!("m-{reply}")), "{thread}");
     }
 );
+
+backend_test!(
+    async fn a_held_message_shown_as_hidden_answers_as_a_hidden_one(backend: Backend) {
+        // Arrange: two replies of the same shape, each with a classmate's
+        // reply under it; one edited into held (the class sees it as hidden
+        // above the reply), the other hidden by a moderator.
+        let LabNotes {
+            app,
+            starter,
+            replier,
+            named,
+            class,
+            root,
+            reply: held,
+        } = lab_notes(backend).await;
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        post(
+            &app,
+            &replier,
+            &class,
+            "Or ask at the front",
+            Some(&root),
+            false,
+        )
+        .await;
+        let hidden = message_with(&app, "Or ask at the front");
+        post(
+            &app,
+            &named,
+            &class,
+            "Found them, thanks",
+            Some(&held),
+            false,
+        )
+        .await;
+        post(
+            &app,
+            &named,
+            &class,
+            "Asked, they had some",
+            Some(&hidden),
+            false,
+        )
+        .await;
+        let page = format!("/classes/{class}/threads/{root}");
+        edit_into_held(&app, &replier, &page, &held).await;
+        assert!(held_state(&app, &held).0);
+        let hid = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{hidden}/hide"),
+                &[("category", "spam"), ("reason", "")],
+            )
+            .await;
+        assert_eq!(hid.status().as_u16(), 303);
+        let (_, seen) = starter.get(&app, &page).await;
+        assert_eq!(
+            seen.matches("hidden by moderation").count(),
+            2,
+            "the starter's page shows both as hidden: {seen}"
+        );
+
+        // Act: the thread's starter tries every action on each.
+        let mut answers = Vec::new();
+        for message in [&held, &hidden] {
+            let mut each = Vec::new();
+            for (action, fields) in [
+                ("edit", vec![("content", "Edited by someone else")]),
+                ("delete", vec![]),
+                ("vote", vec![("vote", "up")]),
+                ("vote", vec![("vote", "take_back")]),
+                ("answer", vec![("mark", "yes")]),
+                ("flag", vec![("reason", "spam"), ("back", page.as_str())]),
+            ] {
+                let response = starter
+                    .post(
+                        &app,
+                        &page,
+                        &format!("/messages/{message}/{action}"),
+                        &fields,
+                    )
+                    .await;
+                let status = response.status().as_u16();
+                let location = response
+                    .headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap().replace(message.as_str(), "ID"));
+                let body = response
+                    .text()
+                    .await
+                    .unwrap()
+                    .replace(message.as_str(), "ID");
+                each.push((action, status, location, body));
+            }
+            answers.push(each);
+        }
+
+        // Assert: the same answer for each, word for word: nothing tells the
+        // class which one is held rather than hidden.
+        for (of_held, of_hidden) in answers[0].iter().zip(&answers[1]) {
+            assert_eq!(of_held, of_hidden);
+        }
+        assert!(
+            answers[1].iter().all(|(_, status, ..)| *status != 404),
+            "each was answered as a hidden message, not as none: {:?}",
+            answers[1]
+        );
+    }
+);
