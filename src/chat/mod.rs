@@ -362,8 +362,8 @@ fn has_replies(conn: &mut DbConn, message_id: &MessageId) -> QueryResult<bool> {
 /// deleted: something they see stands under it (`threads::shown_replies`, the
 /// page's own rule; for a thread's first message, any reply that shows). One
 /// read of the thread's shape (a few columns of each reply: `MAX_REPLIES`
-/// shown ones at most, and the held ones), only for a deleted message, a
-/// classmate's held thread or a delete.
+/// standing ones at most, and the held and deleted ones), only for a deleted
+/// or held message, a classmate's held thread or a delete.
 /// `staff`: the viewer is a moderator or admin, who sees held messages.
 fn kept_up(
     conn: &mut DbConn,

@@ -103,11 +103,13 @@ pub fn post_confirming(
         // megabytes on a phone (and on every live update), so a conversation
         // that long goes on in a new thread.
         if let Some(root) = &thread_root_id {
-            // Held replies are not counted: a classmate told "full" at 499
-            // shown replies would learn that a held one is there.
+            // Held and deleted replies are not counted: a classmate told
+            // "full" at 499 shown replies would learn that a held one is
+            // there, or a deleted one kept for moderators (so reported).
             let replies: i64 = class_messages::table
                 .filter(class_messages::thread_root_id.eq(root))
                 .filter(class_messages::held.eq(false))
+                .filter(class_messages::deleted.eq(false))
                 .count()
                 .get_result(&mut **tx)?;
             if replies >= MAX_REPLIES {

@@ -703,6 +703,37 @@ backend_test!(
             )
             .await;
         assert_eq!(taken.status().as_u16(), 303);
+
+        // Nor is a deleted one no page shows (kept for moderators, as a
+        // reported message is): told "full", a classmate would learn it
+        // was kept, so reported.
+        let kept: String = class_messages::table
+            .filter(class_messages::content.eq("reply 1"))
+            .select(class_messages::id)
+            .first(&mut app.conn())
+            .unwrap();
+        diesel::update(class_messages::table.find(&kept))
+            .set((
+                class_messages::deleted.eq(true),
+                class_messages::content.eq(""),
+            ))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (_, shown) = b.get(&app, &thread).await;
+        assert!(!shown.contains(&kept), "no page shows it: {shown}");
+        crate::live_stream::let_post_again(&mut app.conn());
+        let taken = b
+            .post(
+                &app,
+                &thread,
+                &format!("/classes/{}/messages", class.id),
+                &[
+                    ("content", "one more seat?"),
+                    ("parent_id", root.id.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(taken.status().as_u16(), 303);
     }
 );
 
