@@ -66,6 +66,9 @@ pub enum DisplayNameError {
     LooksLikeComputingId(String),
     #[error("Too many accent marks stacked on one letter: a display name can have at most 4 on each letter.")]
     StackedMarks,
+    /// A web address, with or without "https://" (`web_address`).
+    #[error("A display name cannot contain a web address, such as “{0}”: your name goes out in emails to other students, where a link could pass for one from the university. Type your name without it.")]
+    WebAddress(String),
 }
 
 /// "Unicode character 2060", the way a student can look a character up. (No
@@ -119,6 +122,9 @@ impl DisplayName {
         }
         if let Some(id) = bracketed_id(&name).or_else(|| id_or_address(&name)) {
             return Err(DisplayNameError::LooksLikeComputingId(id));
+        }
+        if let Some(address) = web_address(&name) {
+            return Err(DisplayNameError::WebAddress(address));
         }
         Ok(DisplayName(name))
     }
@@ -236,6 +242,35 @@ fn id_or_address(name: &str) -> Option<String> {
                 .flat_map(char::to_lowercase)
                 .collect();
             super::email::is_computing_id(&read)
+        })
+        .map(str::to_string)
+}
+
+/// The first web address in the name: a link-shaped word (linkify) with a
+/// scheme ("ftp://x"), starting "www.", or whose host ends in a suffix on the
+/// Public Suffix List ("uva-sso.help/login", "bit.ly"). A dotted name whose
+/// last part is no such suffix ("Mary.Jane", "st.john") is a name.
+fn web_address(name: &str) -> Option<String> {
+    let mut finder = linkify::LinkFinder::new();
+    finder
+        .url_must_have_scheme(false)
+        .kinds(&[linkify::LinkKind::Url]);
+    finder
+        .links(name)
+        .map(|link| link.as_str())
+        .find(|link| {
+            let (scheme, rest) = match link.split_once("://") {
+                Some((_, rest)) => (true, rest),
+                None => (false, *link),
+            };
+            let host = rest
+                .split(['/', ':', '?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_lowercase();
+            scheme
+                || host.starts_with("www.")
+                || psl::suffix(host.as_bytes()).is_some_and(|s| s.is_known())
         })
         .map(str::to_string)
 }
@@ -444,6 +479,36 @@ mod tests {
             "Kate (she/her)",
             "Carl @ UVA",
             "Ana 3rd",
+        ] {
+            assert!(DisplayName::parse(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_web_address_is_refused_and_dotted_names_are_not() {
+        for (name, address) in [
+            (
+                "UVA IT: reverify at https://uva-sso.help/login",
+                "https://uva-sso.help/login",
+            ),
+            ("reverify at uva-sso.help/login", "uva-sso.help/login"),
+            ("Carl bit.ly", "bit.ly"),
+            ("www.carl", "www.carl"),
+            ("carl at ftp://files", "ftp://files"),
+            ("M\u{fc}nchen.de fan", "M\u{fc}nchen.de"),
+        ] {
+            assert_eq!(
+                refused(name),
+                DisplayNameError::WebAddress(address.into()),
+                "{name}"
+            );
+        }
+        for name in [
+            "Mary.Jane",
+            "st.john",
+            "J.R.R. Tolkien",
+            "A.J. Smith",
+            "Dr. Who",
         ] {
             assert!(DisplayName::parse(name).is_ok(), "{name}");
         }

@@ -87,6 +87,10 @@ backend_test!(
             ("\u{397}\u{3BF}\u{3BF}1\u{3B1}", "a computing ID"),
             ("\u{395}mily Evans", "mixes Greek and Latin"),
             ("Emily Ev\u{430}ns", "mixes Latin and Cyrillic"),
+            (
+                "UVA IT: reverify at uva-sso.help/login",
+                "a web address, such as “uva-sso.help/login”",
+            ),
         ];
         for (name, why) in hostile {
             let response = mallory
