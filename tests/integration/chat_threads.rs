@@ -801,3 +801,49 @@ backend_test!(
         assert_eq!(ops(&after), 0, "{after}");
     }
 );
+
+backend_test!(
+    async fn a_thread_deleted_from_the_list_comes_back_to_its_row(backend: Backend) {
+        use common_grounds::db::schema::class_messages;
+        use diesel::prelude::*;
+        // Arrange: A's thread, with B's reply (so it stays, as "[deleted]").
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("dl1a");
+        let b = app.student("dl2b");
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        let root = common::builders::MessageBuilder::new(
+            &class.id,
+            &a.user.id,
+            "Anon_0000aaaa",
+            "Anyone have last year's final?",
+        )
+        .insert(&mut app.conn());
+        common::builders::MessageBuilder::new(&class.id, &b.user.id, "Anon_0000bbbb", "I do")
+            .reply_to(&root)
+            .insert(&mut app.conn());
+        let list = format!("/classes/{}", class.id);
+
+        // Act: A deletes it from the list.
+        let deleted = a
+            .post(
+                &app,
+                &list,
+                &format!("/messages/{}/delete", root.id),
+                &[("back", list.as_str())],
+            )
+            .await;
+
+        // Assert: back on the list, at the thread's row, which is there.
+        assert_eq!(deleted.status().as_u16(), 303);
+        let location = deleted.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(location, format!("{list}#t-{}", root.id));
+        let (_, page) = a.get(&app, &list).await;
+        assert!(page.contains(&format!("id=\"t-{}\"", root.id)), "{page}");
+        let deleted: bool = class_messages::table
+            .find(&root.id)
+            .select(class_messages::deleted)
+            .first(&mut app.conn())
+            .unwrap();
+        assert!(deleted);
+    }
+);

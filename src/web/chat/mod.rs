@@ -72,16 +72,21 @@ fn see_other(location: String) -> HttpResponse {
 
 /// Where a chat form sends the student back: the thread page the form was on
 /// (`back`, if it is one of this class's thread pages), else the class's
-/// thread list; scrolled to a message.
+/// thread list; scrolled to a message (on the list, to the row of the thread
+/// it opens).
 fn back_href(class_id: &ClassId, back: Option<&str>, anchor: Option<&MessageId>) -> String {
     let list = format!("/classes/{class_id}");
-    let mut href = back
+    let thread = back
         .and_then(|b| b.strip_prefix(&format!("{list}/threads/")))
-        .and_then(MessageId::parse)
-        .map(|thread| thread_href(class_id, &thread))
-        .unwrap_or(list);
+        .and_then(MessageId::parse);
+    // The list's rows are anchored by thread (`t-`), a thread page's
+    // messages by message (`m-`).
+    let (mut href, mark) = match thread {
+        Some(thread) => (thread_href(class_id, &thread), "#m-"),
+        None => (list, "#t-"),
+    };
     if let Some(id) = anchor {
-        href.push_str("#m-");
+        href.push_str(mark);
         href.push_str(id.as_str());
     }
     href
