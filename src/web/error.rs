@@ -617,7 +617,7 @@ pub fn chat_refusal(
             rules.edit_window.num_minutes()
         )),
         ChatError::Removed => AppError::BadRequest(
-            "That message was deleted or hidden, so it can no longer be changed or reported.".into(),
+            "That message was deleted or hidden, so this can no longer be done to it. Reload the page to see it as it is now.".into(),
         ),
         ChatError::OwnMessage => AppError::BadRequest(
             "You cannot report your own message. You can delete it instead.".into(),

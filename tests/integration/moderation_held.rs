@@ -2122,6 +2122,14 @@ backend_test!(
         for (of_held, of_hidden) in answers[0].iter().zip(&answers[1]) {
             assert_eq!(of_held, of_hidden);
         }
+        // A vote on a hidden message is refused without saying it cannot be
+        // reported (it can: the report went through).
+        let (_, _, _, vote) = &answers[1][2];
+        assert!(
+            vote.contains("deleted or hidden, so this can no longer be done to it")
+                && !vote.contains("reported"),
+            "{vote}"
+        );
         assert!(
             answers[1].iter().all(|(_, status, ..)| *status != 404),
             "each was answered as a hidden message, not as none: {:?}",
