@@ -344,13 +344,16 @@ impl fmt::Display for Escaped<'_> {
 /// (minutes since midnight, wall-clock, no zone).
 pub fn meeting_range(start_minutes: u32, end_minutes: u32) -> String {
     let (sh, sm, s_half) = twelve_hour_parts(start_minutes);
-    let (_, _, e_half) = twelve_hour_parts(end_minutes);
+    let (eh, _, e_half) = twelve_hour_parts(end_minutes);
     let mut out = String::with_capacity(24);
     push_number(&mut out, sh);
     out.push(':');
     push_padded(&mut out, sm, 2);
-    // "Midnight" names no half, so the start always says its own.
-    if s_half != e_half || end_minutes == 24 * 60 {
+    // "Midnight" names no half, so the start always says its own; so does
+    // a start in the midnight hour before an end past it: "12:00–10:00 AM"
+    // reads as starting at noon.
+    let from_midnight = start_minutes < 60 && eh != 12;
+    if s_half != e_half || end_minutes == 24 * 60 || from_midnight {
         out.push(' ');
         out.push_str(s_half);
     }
@@ -605,6 +608,8 @@ mod tests {
         assert_eq!(meeting_range(660, 735), "11:00 AM\u{2013}12:15 PM");
         assert_eq!(meeting_range(720, 770), "12:00\u{2013}12:50 PM");
         assert_eq!(meeting_range(0, 50), "12:00\u{2013}12:50 AM");
+        assert_eq!(meeting_range(0, 600), "12:00 AM\u{2013}10:00 AM");
+        assert_eq!(meeting_range(720, 840), "12:00\u{2013}2:00 PM");
         assert_eq!(meeting_range(1380, 1440), "11:00 PM\u{2013}midnight");
         assert_eq!(meeting_range(480, 1440), "8:00 AM\u{2013}midnight");
         assert_eq!(meeting_range(0, 1440), "12:00 AM\u{2013}midnight");

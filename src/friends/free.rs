@@ -90,14 +90,24 @@ fn present(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// A whole hour "0".."24" into minutes after midnight.
-fn parse_hour(raw: &str) -> Result<u16, WindowError> {
+/// A whole hour in `hours` into minutes after midnight.
+fn parse_hour(raw: &str, hours: std::ops::RangeInclusive<u16>) -> Result<u16, WindowError> {
     let text = raw.trim();
     text.parse::<u16>()
         .ok()
-        .filter(|h| *h <= 24)
+        .filter(|h| hours.contains(h))
         .map(|h| h * 60)
         .ok_or_else(|| WindowError::NotAnHour(text.chars().take(20).collect()))
+}
+
+/// A start: "0" (midnight) to "23"; the day's end is no start.
+fn parse_start(raw: &str) -> Result<u16, WindowError> {
+    parse_hour(raw, 0..=23)
+}
+
+/// An end: "1" to "24" (midnight, the day's end); its first instant is none.
+fn parse_end(raw: &str) -> Result<u16, WindowError> {
+    parse_hour(raw, 1..=24)
 }
 
 impl Window {
@@ -130,8 +140,8 @@ impl Window {
         let mut faults = Vec::new();
         let from = field(from, parse_day, &mut faults);
         let to = field(to, parse_day, &mut faults);
-        let start = field(start, parse_hour, &mut faults);
-        let end = field(end, parse_hour, &mut faults);
+        let start = field(start, parse_start, &mut faults);
+        let end = field(end, parse_end, &mut faults);
         let window = Window {
             from: from.ok().flatten().unwrap_or(default.from),
             to: to.ok().flatten().unwrap_or(default.to),
@@ -559,6 +569,15 @@ mod tests {
             read(None, None, Some("-1"), None).1[..],
             [WindowError::NotAnHour(_)]
         ));
+        // The day's end is no start, nor its first instant an end: each is
+        // refused as the hour it is, not as "midnight to 12:00 AM".
+        assert_eq!(
+            read(None, None, Some("24"), Some("0")).1,
+            vec![
+                WindowError::NotAnHour("24".into()),
+                WindowError::NotAnHour("0".into())
+            ]
+        );
         assert!(matches!(
             read(Some("Funday"), None, None, None).1[..],
             [WindowError::NotADay(_)]
