@@ -136,9 +136,19 @@ pub fn parse_who(raw: &str, allowed_domains: &[String]) -> Result<String, String
     if accounts::email::is_login_id(&id) {
         Ok(id)
     } else {
-        Err(format!(
-            "“{typed}” is not a computing ID: those are letters and digits, such as mst3k. Check what you typed."
-        ))
+        // Said by what is wrong: a long run of letters is not refused for
+        // its letters.
+        let length = id.chars().count();
+        Err(if length > 16 {
+            format!(
+                "“{typed}{more}” is not a computing ID: it has {length} characters, and computing IDs have at most 16, such as mst3k. Check what you typed.",
+                more = if length > 40 { "…" } else { "" }
+            )
+        } else {
+            format!(
+                "“{typed}” is not a computing ID: those are letters and digits, starting with a letter, such as mst3k. Check what you typed."
+            )
+        })
     }
 }
 
@@ -509,6 +519,15 @@ fn act_in(
     });
     let cid = computing_id.to_string();
     match action {
+        // Accepted already (a second tab, a double press): said so, not
+        // "no request", which would read as if it had been lost.
+        Action::Accept
+            if row
+                .as_ref()
+                .is_some_and(|r| r.status == FriendshipStatus::Accepted) =>
+        {
+            Ok(format!("You and {cid} are already friends."))
+        }
         Action::Accept | Action::Decline => {
             let row = row
                 .filter(|r| {

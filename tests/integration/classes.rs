@@ -153,6 +153,14 @@ backend_test!(
         assert_eq!(sent.status().as_u16(), 303);
         let accepted = b.post(&app, "/friends", "/friends/aa1a/accept", &[]).await;
         assert_eq!(accepted.status().as_u16(), 303);
+        // Pressed again (a second tab): said to be done, not "no request".
+        let (_, again) = b
+            .post_and_follow(&app, "/friends", "/friends/aa1a/accept", &[])
+            .await;
+        assert!(
+            again.contains("You and aa1a are already friends."),
+            "{again}"
+        );
         let asked = c
             .post(
                 &app,
@@ -1820,6 +1828,12 @@ backend_test!(
             .text()
             .collect::<String>();
         assert!(refusal.contains("is not a computing ID"), "{refusal}");
+        // Too long is said as too long, not as letters that are not letters.
+        let (_, long_id) = add("abcdefghijklmnopqrstu").await;
+        assert!(
+            long_id.contains("it has 21 characters, and computing IDs have at most 16"),
+            "{long_id}"
+        );
         // A long entry in another script, with invisible characters in it,
         // still comes back to this page (not home, for an address too long
         // to redirect to), less the characters that show nothing.
