@@ -287,6 +287,15 @@ impl ResponseError for AppError {
 
 /// What a suspended student reads: until when (campus time, with its zone),
 /// what they cannot do, and the moderators' reason.
+/// The notice atop a suspended student's pages, and the refusal of a draft
+/// they sent: the same words as a refused action's page.
+pub fn suspended_notice(until: NaiveDateTime, reason: Option<&str>, campus: CampusTime) -> String {
+    format!(
+        "Your account is suspended. {}",
+        suspended_message(until, reason, campus)
+    )
+}
+
 fn suspended_message(until: NaiveDateTime, reason: Option<&str>, campus: CampusTime) -> String {
     format!(
         "You can still read, leave classes, hide your classes and turn friends and requests away, but until {} you cannot post, edit, report, join classes, change your display name, accept friend requests or unblock anyone.{}",

@@ -23,6 +23,10 @@ pub struct Layout {
     pub waiting_reports: i64,
     /// For staff: reveal requests waiting for their decision (the nav's Reveals count).
     pub waiting_reveals: i64,
+    /// For a suspended student: what they can and cannot do, until when, and
+    /// the moderators' reason, atop every page (the forms are still there,
+    /// and a refused one keeps what was typed).
+    pub suspended: Option<String>,
 }
 
 impl Layout {
@@ -54,6 +58,7 @@ impl Layout {
             notifications: 0,
             waiting_reports: 0,
             waiting_reveals: 0,
+            suspended: None,
         }
     }
 
@@ -80,6 +85,15 @@ impl Layout {
             waiting_reveals: current
                 .filter(|c| c.user.role.is_staff())
                 .map_or(0, |c| c.waiting_reveals),
+            suspended: current.and_then(|c| {
+                let until = c.user.suspended_at(crate::clock::now())?;
+                let reason = c.user.suspension_reason.as_deref();
+                Some(super::error::suspended_notice(
+                    until,
+                    reason,
+                    state.config.campus_time,
+                ))
+            }),
         }
     }
 

@@ -434,6 +434,21 @@ backend_test!(
         // A suspended student can still read: the list and each thread.
         let html = chat_as_seen(&app, &fresh.client, &page).await;
         assert!(html.contains("something to report"));
+        // Every page says so, until when and why, before anything is refused.
+        let (_, class_page) = fresh.get(&app, &page).await;
+        let notice = scraper::Html::parse_document(&class_page)
+            .select(&scraper::Selector::parse("#suspended").unwrap())
+            .next()
+            .map(|n| n.text().collect::<String>())
+            .unwrap_or_default();
+        assert!(
+            notice.contains("Your account is suspended")
+                && notice.contains("you cannot post")
+                && notice.contains("Spamming the class chat"),
+            "{class_page}"
+        );
+        let (_, other_page) = other.get(&app, &page).await;
+        assert!(!other_page.contains("id=\"suspended\""), "{other_page}");
 
         let day = until_day.format("%-d, %Y").to_string();
         let month = until_day.format("%b").to_string();
@@ -453,6 +468,15 @@ backend_test!(
                 body.contains(&day) && body.contains(&month),
                 "{path}: the refusal names the end date {until}: {body}"
             );
+            // A post's words are kept to copy, not lost with the refusal.
+            if let Some((_, draft)) = fields.iter().find(|(name, _)| *name == "content") {
+                assert!(body.contains(draft), "{path}: the draft is kept: {body}");
+                assert_eq!(
+                    body.matches("Your account is suspended").count(),
+                    1,
+                    "{body}"
+                );
+            }
         }
         let mut conn = app.conn();
         let mine: i64 = class_messages::table

@@ -246,7 +246,20 @@ fn refuse_keeping_draft(
         }
     }
     let mut join_href = None;
+    // Its refusal says all the notice atop the page would (once is enough).
+    let refused_as_suspended = matches!(error, ChatError::Suspended { .. });
     let (status, message, retry_after) = match error {
+        // Suspended since the page was loaded (or pressed anyway): the
+        // draft is kept to copy for when it ends, with why and until when.
+        ChatError::Suspended { until } => {
+            can_send = false;
+            let reason = current.user.suspension_reason.as_deref();
+            (
+                StatusCode::FORBIDDEN,
+                super::error::suspended_notice(until, reason, campus),
+                None,
+            )
+        }
         // Its row is gone (or was never the editor's to see): the same words
         // either way, and the draft is not lost.
         ChatError::MessageNotFound if place.edit => (
@@ -289,8 +302,12 @@ fn refuse_keeping_draft(
         .chars()
         .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
         .collect();
+    let mut layout = Layout::new(req, Some(current));
+    if refused_as_suspended {
+        layout.suspended = None;
+    }
     let body = DraftRefusedPage {
-        layout: Layout::new(req, Some(current)),
+        layout,
         title,
         message,
         place,

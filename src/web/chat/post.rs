@@ -14,7 +14,7 @@ use super::{
 use crate::chat::{self, search, Deletion, Draft, MessageBody, MessageId};
 use crate::classes::{self, ClassId};
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{self, SessionForm, SignedInForm};
+use crate::web::guard::{SessionForm, SignedInForm};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 use crate::{clock, moderation};
@@ -235,8 +235,8 @@ pub async fn edit_message(
     path: web::Path<String>,
     SignedInForm(current, form): SignedInForm<EditForm>,
 ) -> Result<HttpResponse, AppError> {
-    // A suspended student may read, not rewrite what they said.
-    guard::ensure_not_suspended(&current, state.config.campus_time)?;
+    // A suspended student may read, not rewrite what they said: the edit
+    // refuses it (`ChatError::Suspended`), keeping the draft.
     let message_id = MessageId::parse(&path).ok_or(AppError::NotFound)?;
     let parsed = MessageBody::parse(&form.content);
     let rules = rules(&state);
