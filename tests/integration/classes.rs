@@ -1879,3 +1879,45 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn a_lecture_and_its_discussion_have_links_named_apart(backend: Backend) {
+        // Arrange: a student in a course's lecture and in its discussion:
+        // two chats, two cards on home.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("ld1a");
+        let mut conn = app.conn();
+        let lecture = ClassBuilder::new("MATH 1012", "1262")
+            .component("LEC")
+            .section("001")
+            .insert(&mut conn);
+        let discussion = ClassBuilder::new("MATH 1012", "1262")
+            .component("DIS")
+            .section("101")
+            .insert(&mut conn);
+        drop(conn);
+        join(&app, &me, &lecture);
+        join(&app, &me, &discussion);
+
+        // Act
+        let (_, home) = me.get(&app, "/").await;
+
+        // Assert: each card's links say which section they are for, so a
+        // list of links read aloud tells the two chats apart.
+        let doc = scraper::Html::parse_document(&home);
+        let links = scraper::Selector::parse(".card-actions a").unwrap();
+        let names: Vec<String> = doc
+            .select(&links)
+            .map(|a| a.text().collect::<String>().trim().to_string())
+            .collect();
+        assert_eq!(names.len(), 4, "{home}");
+        let distinct: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), 4, "{names:?}");
+        assert!(
+            names
+                .iter()
+                .any(|n| n.contains("MATH 1012") && n.contains("101")),
+            "{names:?}"
+        );
+    }
+);
