@@ -306,7 +306,9 @@ pub async fn show_confirm(
         None => guard::ensure_pre_session(&req),
     };
     let token = query.token.clone().unwrap_or_default();
-    if token.is_empty() {
+    // A token is letters and digits (`random_token`): anything else (a NUL,
+    // a link broken by a mail client) is no link of ours, and is not echoed.
+    if token.is_empty() || !token.chars().all(|c| c.is_ascii_alphanumeric()) {
         return refused(&req, StatusCode::BAD_REQUEST, link_refusal(), None);
     }
     let body = ConfirmPage {

@@ -312,6 +312,18 @@ backend_test!(
             "stored lower-case, unconfirmed"
         );
 
+        // A token no link of ours has (a NUL, a quote) is refused, not echoed.
+        for broken in ["%00", "%22%3E", "abc%20def"] {
+            let (status, page) = app
+                .get_html(&format!("/login/confirm?token={broken}"))
+                .await;
+            assert_eq!(status, 400, "{broken}");
+            assert!(
+                !page.contains('\0') && page.contains("no longer works"),
+                "{page}"
+            );
+        }
+
         // Act: open the link (as a mail scanner or the student would).
         let (status, confirm_page) = app.get_html(&format!("/login/confirm?token={token}")).await;
 
