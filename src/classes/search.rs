@@ -42,8 +42,13 @@ const MAX_SUBJECT_CHARS: usize = 8;
 /// What the student asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
-    /// "CS 2100", "cs2100", "CS 21" (a catalog-number prefix).
+    /// "CS 2100", "cs2100", "CS-2100", "CS 21" (a catalog-number prefix).
     Course { subject: String, catalog: String },
+    /// "2100", "21": a catalog number (or its start) in any subject, or a
+    /// title's word.
+    Catalog(String),
+    /// "16601": a section's SIS class number, as SIS and enrollment show it.
+    ClassNumber(String),
     /// "cs": a subject, or a word of a title or an instructor's name.
     SubjectOrWord(String),
     /// Words that must each appear in the title or an instructor's name.
@@ -53,7 +58,7 @@ pub enum Query {
 /// Why a query could not be run, in words a student can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
-    #[error("Type a course such as CS 2100, a subject such as CS, or words from a title.")]
+    #[error("Type a course such as CS 2100, a class number such as 16601, a subject such as CS, or words from a title.")]
     Empty,
     #[error("That search is too long. Use at most 100 characters, such as CS 2100 or a few title words.")]
     TooLong,
@@ -73,11 +78,27 @@ impl Query {
         // "CS 2100-001", "cs2100 001": the course, with the section a student
         // copied from SIS; every section of the course is listed, theirs too.
         if let Some(course) = without_section(text) {
-            if let Ok(found @ Query::Course { .. }) = Query::parse(course) {
+            if let Ok(found @ (Query::Course { .. } | Query::Catalog(_))) = Query::parse(course) {
                 return Ok(found);
             }
         }
-        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        // Digits alone: a catalog number (four digits at UVA, or fewer for
+        // its start), or a section's five-digit SIS class number.
+        if text.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(if text.len() == 5 {
+                Query::ClassNumber(text.to_string())
+            } else if text.len() <= 4 {
+                Query::Catalog(text.to_string())
+            } else {
+                Query::Words(vec![text.to_string()])
+            });
+        }
+        // "CS 2100", "CS-2100": spaces and a hyphen between subject and
+        // number are how people write a course, not part of it.
+        let compact: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
         let letters: String = compact
             .chars()
             .take_while(|c| c.is_ascii_alphabetic())
@@ -378,7 +399,7 @@ fn rank(query: Option<&Query>) -> Option<Rank> {
                 )
             })
         }
-        Some(Query::Course { .. }) | None => None,
+        Some(Query::Course { .. } | Query::Catalog(_) | Query::ClassNumber(_)) | None => None,
     }
 }
 
@@ -398,6 +419,21 @@ fn filtered<'a>(
                     .like(format!("{}%", crate::db::like_escaped(catalog)))
                     .escape('\\'),
             );
+        }
+        Some(Query::Catalog(catalog)) => {
+            // Or a title's word ("21" finds "21st Century Fiction" too).
+            let number: Cond = Box::new(
+                classes::catalog_number
+                    .like(format!("{}%", crate::db::like_escaped(catalog)))
+                    .escape('\\')
+                    .nullable(),
+            );
+            if let Some(any) = any_of(vec![number, title_has(catalog)]) {
+                q = q.filter(any);
+            }
+        }
+        Some(Query::ClassNumber(number)) => {
+            q = q.filter(classes::sis_class_number.eq(number.clone()));
         }
         Some(Query::SubjectOrWord(word)) => {
             let subject: Cond = Box::new(classes::subject.eq(word.to_ascii_uppercase()).nullable());
@@ -651,6 +687,26 @@ mod tests {
                 "{typed}"
             );
         }
+        assert_eq!(
+            Query::parse("CS-2100").unwrap(),
+            Query::Course {
+                subject: "CS".into(),
+                catalog: "2100".into()
+            }
+        );
+        // Digits alone: a catalog number in any subject, or a class number.
+        assert_eq!(
+            Query::parse(" 2100 ").unwrap(),
+            Query::Catalog("2100".into())
+        );
+        assert_eq!(
+            Query::parse("2100-001").unwrap(),
+            Query::Catalog("2100".into())
+        );
+        assert_eq!(
+            Query::parse("16601").unwrap(),
+            Query::ClassNumber("16601".into())
+        );
         // A three-digit catalog prefix is not a section.
         assert_eq!(
             Query::parse("CS 210").unwrap(),

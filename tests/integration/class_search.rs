@@ -121,6 +121,7 @@ backend_test!(
             ("CS 1210", "Software Development Essentials"),
             ("MATH 3100", "Probability"),
             ("ENGR 1620", "CSS and the Web"),
+            ("ENWR 1510", "Writing 21st Century Lives"),
         ] {
             section(
                 &app,
@@ -153,6 +154,45 @@ backend_test!(
         );
         let (_, html) = me.get(&app, "/classes/search?q=discrete").await;
         assert_eq!(listed(&html), ["CS 2120 001", "CS 3120 001"]);
+
+        // As people also write a course: hyphenated, or its number alone.
+        let (_, html) = me.get(&app, "/classes/search?q=CS-2100").await;
+        assert_eq!(listed(&html), ["CS 2100 001"]);
+        let (_, html) = me.get(&app, "/classes/search?q=3100").await;
+        assert_eq!(
+            listed(&html),
+            ["MATH 3100 001"],
+            "a catalog number in any subject"
+        );
+        let (_, html) = me.get(&app, "/classes/search?q=21").await;
+        assert_eq!(
+            listed(&html),
+            ["CS 2100 001", "CS 2120 001", "ENWR 1510 001"],
+            "catalog numbers starting 21, and a title's word"
+        );
+    }
+);
+
+backend_test!(
+    async fn a_class_number_finds_its_section(backend: Backend) {
+        // Arrange: two sections of one course, each with its SIS class number.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("me1");
+        for (sec, number) in [("001", "16601"), ("002", "16602")] {
+            section(
+                &app,
+                row_section("CS 2100", sec, "Data Structures", "MoWe", "10:00", "10:50")
+                    .sis_class_number(number),
+                &[],
+            );
+        }
+
+        // Act: the number as SIS and the enrollment pages show it.
+        let (status, html) = me.get(&app, "/classes/search?q=16602").await;
+
+        // Assert: that section alone.
+        assert_eq!(status, 200);
+        assert_eq!(listed(&html), ["CS 2100 002"]);
     }
 );
 
