@@ -367,11 +367,12 @@ backend_test!(
         assert!(!stored(app, &f.hidden.id).hidden);
 
         // Remove without a category, with a made-up one, and "other" without
-        // words: each refused in words, and nothing changes.
+        // words: each refused in words, back on the queue (not a dead end),
+        // with the words typed to paste again; nothing changes.
         let refusals: [(&[(&str, &str)], &str); 3] = [
-            (&[("reason", "rude")], "Choose why"),
+            (&[("reason", "rude <b>")], "Choose why"),
             (
-                &[("category", "rude"), ("reason", "rude")],
+                &[("category", "rude"), ("reason", "rude <b>")],
                 "not one of the list",
             ),
             (&[("category", "other"), ("reason", "  ")], "other"),
@@ -380,15 +381,25 @@ backend_test!(
             let r = moderator
                 .post(app, "/admin/flags", &act(&f.older_one.id, "delete"), fields)
                 .await;
-            assert_eq!(r.status().as_u16(), 400, "{fields:?}");
-            let page = r.text().await.unwrap();
-            assert!(page.contains(words), "{fields:?}: {page}");
-            assert!(page.contains("Nothing was changed"), "{page}");
+            assert_eq!(r.status().as_u16(), 303, "{fields:?}");
+            assert_eq!(r.headers()["location"], "/admin/flags", "{fields:?}");
+            let (_, page) = moderator.get(app, "/admin/flags").await;
+            let alert = scraper::Html::parse_document(&page)
+                .select(&scraper::Selector::parse("#flash").unwrap())
+                .next()
+                .map(|n| n.text().collect::<String>())
+                .unwrap_or_default();
+            assert!(alert.contains(words), "{fields:?}: {page}");
+            assert!(alert.contains("Nothing was changed"), "{alert}");
+            if fields.iter().any(|(_, v)| *v == "rude <b>") {
+                assert!(alert.contains("to paste again: “rude <b>”"), "{alert}");
+                assert!(!page.contains("rude <b>"), "escaped: {page}");
+            }
         }
-        let r = moderator
-            .post(app, "/admin/flags", &act(&f.newer_one.id, "hide"), &[])
+        let (_, page) = moderator
+            .post_and_follow(app, "/admin/flags", &act(&f.newer_one.id, "hide"), &[])
             .await;
-        assert_eq!(r.status().as_u16(), 400, "a hide needs a category too");
+        assert!(page.contains("Choose why"), "a hide needs a category too");
         let untouched = stored(app, &f.older_one.id);
         assert!(!untouched.deleted && untouched.content == "reported long ago");
         assert!(!stored(app, &f.newer_one.id).hidden);

@@ -400,14 +400,6 @@ pub async fn message_action(
     use moderation::messages::{self as messages, Reason};
     let (id, action) = path.into_inner();
     let id = crate::chat::MessageId::parse(&id).ok_or(AppError::NotFound)?;
-    // A hide or removal names its reason's category before anything is written.
-    let reason = match action.as_str() {
-        "hide" | "delete" => Some(Reason::parse(
-            form.category.as_deref(),
-            form.reason.as_deref(),
-        )?),
-        _ => None,
-    };
     // Back to the tab the moderator was on, when it is one of the queue's,
     // or to the page of the class they were reading (`class:<id>`, with
     // `?before=<cursor>` past its first page), at the message.
@@ -436,6 +428,26 @@ pub async fn message_action(
                 || "/admin/flags".to_string(),
                 |s| format!("/admin/flags?state={}", s.as_str()),
             ),
+    };
+    // A hide or removal names its reason's category before anything is
+    // written; without one it goes back to where the moderator was, saying
+    // why, with the words they typed to paste again.
+    let reason = match action.as_str() {
+        "hide" | "delete" => {
+            match Reason::parse(form.category.as_deref(), form.reason.as_deref()) {
+                Ok(reason) => Some(reason),
+                Err(refused) => {
+                    let typed = form.reason.as_deref().map(str::trim).unwrap_or_default();
+                    let words = if typed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" The reason you typed, to paste again: “{typed}”")
+                    };
+                    return Ok(FlashRedirect::refused(&back, format!("{refused}{words}")));
+                }
+            }
+        }
+        _ => None,
     };
     let actor = current.user.id.clone();
     let note = form.reason.clone();
