@@ -155,7 +155,12 @@ pub fn flag_and_record(
             return Ok((message.class_id, outcome));
         }
         let joined = classes::enrolled_at(conn, flagger, &message.class_id)?;
-        let counted = joined.is_some_and(|at| at + rules.report_min_membership <= now);
+        // A held message (shown to the class, if at all, as hidden) is before
+        // the moderators already: its report waits for them and hides
+        // nothing, for a hide by reports would tell the class it was held
+        // (no hidden message can be hidden again).
+        let counted =
+            !message.held && joined.is_some_and(|at| at + rules.report_min_membership <= now);
         let inserted =
             crate::on_each_backend!(conn, |c| diesel::insert_into(message_flags::table)
                 .values(&NewReport {

@@ -2137,3 +2137,91 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn reports_on_a_held_message_shown_as_hidden_wait_and_hide_nothing(backend: Backend) {
+        use common_grounds::db::schema::{message_flags, user_classes};
+        // Arrange: a reply with a classmate's reply under it, edited into
+        // held (the class sees it as hidden); three classmates of long
+        // standing, enough reports to hide a message.
+        let LabNotes {
+            app,
+            starter,
+            replier,
+            named,
+            class,
+            root,
+            reply,
+        } = lab_notes(backend).await;
+        let third = app.student("thi4d");
+        assert!(common_grounds::classes::enroll(
+            &mut app.conn(),
+            &third.user.id,
+            &class,
+            common_grounds::clock::now()
+        )
+        .unwrap());
+        diesel::update(user_classes::table.filter(user_classes::class_id.eq(&class)))
+            .set(
+                user_classes::enrolled_at
+                    .eq(common_grounds::clock::now() - chrono::Duration::days(3)),
+            )
+            .execute(&mut app.conn())
+            .unwrap();
+        post(
+            &app,
+            &named,
+            &class,
+            "Found them, thanks",
+            Some(&reply),
+            false,
+        )
+        .await;
+        let page = format!("/classes/{class}/threads/{root}");
+        edit_into_held(&app, &replier, &page, &reply).await;
+        let mut stream = class_stream(&app, &starter, &class).await;
+
+        // Act: each reports it.
+        for who in [&starter, &named, &third] {
+            let reported = who
+                .post(
+                    &app,
+                    &page,
+                    &format!("/messages/{reply}/flag"),
+                    &[("reason", "spam"), ("back", page.as_str())],
+                )
+                .await;
+            assert_eq!(reported.status().as_u16(), 303);
+        }
+
+        // Assert: the reports wait for the moderators, counting toward no
+        // hide: no hide by reports (which no hidden message could get
+        // again), no event, no log line.
+        let (hidden, count): (bool, i32) = class_messages::table
+            .find(&reply)
+            .select((class_messages::hidden, class_messages::flagged_count))
+            .first(&mut app.conn())
+            .unwrap();
+        assert!(!hidden && count == 0, "hidden {hidden}, counted {count}");
+        let waiting: i64 = message_flags::table
+            .filter(message_flags::message_id.eq(&reply))
+            .filter(message_flags::cleared_at.is_null())
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(waiting, 3);
+        let logged: i64 = audit_log::table
+            .filter(audit_log::target_id.eq(reply.as_str()))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(logged, 0);
+        assert!(
+            stream
+                .data_about(reply.as_str(), Duration::from_secs(3))
+                .await
+                .is_none(),
+            "no live event about it"
+        );
+    }
+);
