@@ -82,9 +82,14 @@ pub fn write(calendar: &StudentCalendar, campus: CampusTime) -> String {
             }
         }
     }
-    if let Some((from, to)) = covered {
-        cal.add_timezone(vtimezone(zone, from, to));
-    }
+    // RFC 5545 wants at least one component: with no events (no classes
+    // yet, or no term dates), the zone alone, for the year ahead, keeps
+    // the feed one that strict calendar apps subscribe to.
+    let (from, to) = covered.unwrap_or_else(|| {
+        let today = crate::clock::now().date();
+        (today, today + chrono::Days::new(365))
+    });
+    cal.add_timezone(vtimezone(zone, from, to));
     for event in events {
         cal.add_event(event);
     }
@@ -420,6 +425,9 @@ mod tests {
             "{text}"
         );
         assert!(text.matches("\r\n ").count() >= 2, "{text}");
+        // No event, yet a component (RFC 5545 wants one): the zone.
+        assert!(!text.contains("BEGIN:VEVENT"), "{text}");
+        assert!(text.contains("BEGIN:VTIMEZONE"), "{text}");
         for line in text.split("\r\n") {
             assert!(line.len() <= 75, "{} octets: {line:?}", line.len());
         }
