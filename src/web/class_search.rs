@@ -355,9 +355,18 @@ fn code_and_section(class: &Class) -> String {
     )
 }
 
+/// A section joined from the pasted list: its course, component and how it
+/// is said ("STAT 1068 (002)").
+struct JoinedHere {
+    code: String,
+    component: Option<String>,
+    said: String,
+}
+
 fn line_for(
     number: &str,
     outcome: NumberOutcome,
+    joined_here: &[JoinedHere],
     term: &Term,
     current: &CurrentUser,
     state: &AppState,
@@ -380,6 +389,24 @@ fn line_for(
             "{number}: {} not added; Common Grounds was too busy. Paste this number again.",
             code_and_section(&class)
         )),
+        // Another section of the same course and kind was joined from the
+        // list: "Add anyway" would only be refused (one section of each).
+        NumberOutcome::Refused(class, MembershipError::Clashes { overlaps, .. })
+            if joined_here
+                .iter()
+                .any(|j| j.code == class.code() && j.component == class.component) =>
+        {
+            let instead = joined_here
+                .iter()
+                .find(|j| j.code == class.code() && j.component == class.component)
+                .map(|j| j.said.as_str())
+                .unwrap_or_default();
+            said(format!(
+                "{number}: {} overlaps {}; not added (you joined {instead} from this list instead)",
+                code_and_section(&class),
+                overlaps.join(" and ")
+            ))
+        }
         NumberOutcome::Refused(class, MembershipError::Clashes { overlaps, .. }) => NumberLine {
             text: format!(
                 "{number}: {} overlaps {}; not added",
@@ -481,12 +508,25 @@ pub async fn add_by_number(
             }
         }
     }
+    let joined_here: Vec<JoinedHere> = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            NumberOutcome::Joined(class) => Some(JoinedHere {
+                code: class.code(),
+                component: class.component.clone(),
+                said: code_and_section(class),
+            }),
+            _ => None,
+        })
+        .collect();
     let mut outcomes = outcomes.into_iter();
     let lines: Vec<NumberLine> = pieces
         .into_iter()
         .map(|piece| match piece {
             PastedNumber::Number(_) => match outcomes.next() {
-                Some((number, outcome)) => line_for(&number, outcome, &term, &current, &state),
+                Some((number, outcome)) => {
+                    line_for(&number, outcome, &joined_here, &term, &current, &state)
+                }
                 None => NumberLine {
                     text: "A number was not tried.".into(),
                     joined: false,

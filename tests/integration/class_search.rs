@@ -928,3 +928,47 @@ backend_test!(
         assert!(!classes::is_enrolled(&mut app.conn(), &me.user.id, &ds.id).unwrap());
     }
 );
+
+backend_test!(
+    async fn a_clash_with_another_section_joined_offers_no_add_anyway(backend: Backend) {
+        // Arrange: a lecture, and two sections of another course's lecture,
+        // the first at the same time as it.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("me1");
+        let numbered = |code: &str, sec: &str, number: &str, days: &str, start: &str| {
+            section(
+                &app,
+                row_section(code, sec, "A class", days, start, "09:50").sis_class_number(number),
+                &[],
+            )
+        };
+        numbered("APMA 1023", "001", "20001", "MoWe", "09:00");
+        numbered("STAT 1068", "001", "20006", "MoWe", "09:00");
+        let second = numbered("STAT 1068", "002", "20007", "TuTh", "09:00");
+
+        // Act: all three pasted at once.
+        let response = me
+            .post(
+                &app,
+                "/classes/search?q=cs",
+                "/classes/add-by-number",
+                &[("term", "1262"), ("numbers", "20001 20006 20007")],
+            )
+            .await;
+
+        // Assert: the clash says which section was joined instead, and
+        // offers no "Add anyway" (one section of each course and kind).
+        assert_eq!(response.status().as_u16(), 200);
+        let html = response.text().await.unwrap();
+        let lines = added_lines(&html);
+        assert_eq!(lines[2], "20007: joined STAT 1068 (002)", "{lines:?}");
+        assert!(
+            lines[1].ends_with("not added (you joined STAT 1068 (002) from this list instead)"),
+            "{lines:?}"
+        );
+        let doc = scraper::Html::parse_document(&html);
+        let form = scraper::Selector::parse("form[action$='/enroll']").unwrap();
+        assert_eq!(doc.select(&form).count(), 0, "{html}");
+        assert!(classes::is_enrolled(&mut app.conn(), &me.user.id, &second.id).unwrap());
+    }
+);
