@@ -413,9 +413,10 @@ pub struct ThreadPage {
     /// The viewer has unread notifications about the thread (its page marks
     /// them read).
     pub unread_notices: bool,
-    /// Its replies as the thread list counts them: neither deleted nor held,
-    /// whoever the viewer is (a count that saw held replies would tell the
-    /// class that a reply shown as hidden is really held).
+    /// Its replies as the thread list counts them: those the class can read
+    /// (not deleted, hidden or held), whoever the viewer is: a count that saw
+    /// held replies, or one that counted hidden ones but not held ones,
+    /// would tell the class that a reply shown as hidden is really held.
     pub replies: usize,
 }
 
@@ -591,7 +592,7 @@ macro_rules! reader_columns {
 /// A root's columns for `$reader` (an owned id), whose class mark is `$since`:
 /// the message; whether they reported it and voted for it; their mark on the
 /// thread; and, counted over its replies by the thread's index, how many
-/// show (not held, not deleted), whether the marked answer is one that
+/// can be read (not held, deleted or hidden), whether the marked answer is one that
 /// shows, and how many are new to the reader (newer than both marks, not
 /// theirs, not hidden). One statement for the list's first messages and all
 /// it shows of each thread. The same rules as `summary_of` and the unread
@@ -612,6 +613,7 @@ macro_rules! root_columns {
                 )
                 .filter(replies.field(class_messages::held).eq(false))
                 .filter(replies.field(class_messages::deleted).eq(false))
+                .filter(replies.field(class_messages::hidden).eq(false))
         };
         (
             ClassMessage::as_select(),
@@ -892,7 +894,7 @@ pub fn summary_of(
     rules: &Rules,
     now: NaiveDateTime,
 ) -> ThreadSummary {
-    let shown = replies.iter().filter(|r| !r.deleted).count();
+    let shown = replies.iter().filter(|r| !r.deleted && !r.hidden).count();
     let answered = root.answer_id.as_ref().is_some_and(|answer| {
         replies
             .iter()
@@ -1055,7 +1057,10 @@ pub fn thread_page(
         now,
     };
     let thread = shape.thread(&root, &replies);
-    let counted = replies.iter().filter(|m| !m.held && !m.deleted).count();
+    let counted = replies
+        .iter()
+        .filter(|m| !m.held && !m.deleted && !m.hidden)
+        .count();
     Ok(ThreadPage {
         class,
         thread,
