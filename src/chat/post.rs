@@ -103,16 +103,14 @@ pub fn post_confirming(
         // megabytes on a phone (and on every live update), so a conversation
         // that long goes on in a new thread.
         if let Some(root) = &thread_root_id {
-            // Held and deleted replies are not counted: a classmate told
-            // "full" at 499 shown replies would learn that a held one is
-            // there, or a deleted one kept for moderators (so reported).
-            let replies: i64 = class_messages::table
-                .filter(class_messages::thread_root_id.eq(root))
-                .filter(class_messages::held.eq(false))
-                .filter(class_messages::deleted.eq(false))
-                .count()
-                .get_result(&mut **tx)?;
-            if replies >= MAX_REPLIES {
+            // Counted as the class's page shows the thread (`shown_to_class`):
+            // a held reply, or a deleted one kept for moderators (so
+            // reported), must not make it "full" at 499 shown replies, and
+            // the "[deleted]" placeholders the page keeps above replies do
+            // count, so the page stays bounded.
+            let replies = super::shown_to_class(tx, root)?
+                .map_or(0, |(_, shown)| shown.len().saturating_sub(1));
+            if replies as i64 >= MAX_REPLIES {
                 return Err(ChatError::ThreadFull);
             }
         }

@@ -860,3 +860,63 @@ backend_test!(
         assert!(deleted);
     }
 );
+
+backend_test!(
+    async fn deleted_replies_a_page_still_shows_count_toward_the_limit(backend: Backend) {
+        use common_grounds::chat::post::MAX_REPLIES;
+        use common_grounds::db::schema::class_messages;
+        use diesel::prelude::*;
+        // Arrange: a chain of replies, each under the one before, all but the
+        // last deleted: their "[deleted]" placeholders stay on the page,
+        // above the one reply that stands.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("ch1a");
+        let b = app.student("ch2b");
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        let root = common::builders::MessageBuilder::new(
+            &class.id,
+            &a.user.id,
+            "Anon_0000aaaa",
+            "A long back and forth",
+        )
+        .insert(&mut app.conn());
+        let mut parent = root.clone();
+        for n in 0..MAX_REPLIES {
+            parent = common::builders::MessageBuilder::new(
+                &class.id,
+                &a.user.id,
+                "Anon_0000aaaa",
+                &format!("link {n}"),
+            )
+            .reply_to(&parent)
+            .insert(&mut app.conn());
+        }
+        diesel::update(
+            class_messages::table
+                .filter(class_messages::thread_root_id.eq(root.id.as_str()))
+                .filter(class_messages::id.ne(parent.id.as_str())),
+        )
+        .set((
+            class_messages::deleted.eq(true),
+            class_messages::content.eq(""),
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+        let thread = format!("/classes/{}/threads/{}", class.id, root.id);
+
+        // Act: one more reply.
+        let refused = b
+            .post(
+                &app,
+                &thread,
+                &format!("/classes/{}/messages", class.id),
+                &[("content", "still here?"), ("parent_id", root.id.as_str())],
+            )
+            .await;
+
+        // Assert: full, as the page it would join holds 500 rows already.
+        assert_eq!(refused.status().as_u16(), 400);
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("This thread has 500 replies"), "{page}");
+    }
+);
