@@ -103,6 +103,11 @@ struct ErrorPage<'a> {
     reference: Option<&'a str>,
 }
 
+/// The heading of every page refusing something for a suspension; such a
+/// page says it once, without the notice atop other pages
+/// (`Layout::titled`).
+pub const SUSPENDED_TITLE: &str = "Your account is suspended";
+
 /// What an error page says, kept on its response so that
 /// [`error_pages_show_the_viewer`] can frame it again for whoever is signed in.
 #[derive(Clone)]
@@ -116,7 +121,7 @@ struct ErrorPageParts {
 impl ErrorPageParts {
     fn render(&self, layout: super::layout::Layout) -> String {
         ErrorPage {
-            layout,
+            layout: layout.titled(self.title),
             title: self.title,
             message: &self.message,
             action: self.action,
@@ -239,7 +244,7 @@ impl ResponseError for AppError {
                 reason,
                 campus,
             } => (
-                "Your account is suspended",
+                SUSPENDED_TITLE,
                 suspended_message(*until, reason.as_deref(), *campus),
                 Some(("/", "Go to my classes")),
             ),
@@ -285,8 +290,6 @@ impl ResponseError for AppError {
     }
 }
 
-/// What a suspended student reads: until when (campus time, with its zone),
-/// what they cannot do, and the moderators' reason.
 /// The notice atop a suspended student's pages, and the refusal of a draft
 /// they sent: the same words as a refused action's page.
 pub fn suspended_notice(until: NaiveDateTime, reason: Option<&str>, campus: CampusTime) -> String {
@@ -296,6 +299,8 @@ pub fn suspended_notice(until: NaiveDateTime, reason: Option<&str>, campus: Camp
     )
 }
 
+/// What a suspended student reads: until when (campus time, with its zone),
+/// what they cannot do, and the moderators' reason.
 fn suspended_message(until: NaiveDateTime, reason: Option<&str>, campus: CampusTime) -> String {
     format!(
         "You can still read, leave classes, hide your classes and turn friends and requests away, but until {} you cannot post, edit, report, join classes, change your display name, accept friend requests or unblock anyone.{}",
@@ -534,7 +539,7 @@ pub fn chat_refusal(
         }
         ChatError::Suspended { until } => {
             return page(
-                "Your account is suspended",
+                SUSPENDED_TITLE,
                 format!(
                     "You cannot post, vote or report while your account is suspended. The suspension ends {}; you can take part again after that.",
                     campus.exact(until).title

@@ -62,6 +62,15 @@ impl Layout {
         }
     }
 
+    /// A page headed `title`: one that is itself about the student's
+    /// suspension (a refusal) says it once, without the notice atop it.
+    pub fn titled(mut self, title: &str) -> Layout {
+        if title == super::error::SUSPENDED_TITLE {
+            self.suspended = None;
+        }
+        self
+    }
+
     /// Marks the page's place in the nav.
     pub fn at(mut self, section: &'static str) -> Layout {
         self.section = section;

@@ -142,7 +142,7 @@ fn answer(
             join_class_id,
         } => {
             let body = RefusedPage {
-                layout: Layout::new(req, Some(current)),
+                layout: Layout::new(req, Some(current)).titled(title),
                 title: title.into(),
                 message,
                 join_class_id: join_class_id.as_ref().map(ClassId::to_string),
