@@ -139,16 +139,18 @@ pub fn parse_who(raw: &str, allowed_domains: &[String]) -> Result<String, String
         // Said by what is wrong: a long run of letters is not refused for
         // its letters.
         let length = id.chars().count();
-        Err(if length > 16 {
-            format!(
+        Err(
+            if length > 16 && id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                format!(
                 "“{typed}{more}” is not a computing ID: it has {length} characters, and computing IDs have at most 16, such as mst3k. Check what you typed.",
                 more = if length > 40 { "…" } else { "" }
             )
-        } else {
-            format!(
-                "“{typed}” is not a computing ID: those are letters and digits, starting with a letter, such as mst3k. Check what you typed."
+            } else {
+                format!(
+                "“{typed}” is not a computing ID: those are 2 to 16 letters and digits, starting with a letter, such as mst3k. Check what you typed."
             )
-        })
+            },
+        )
     }
 }
 

@@ -1828,11 +1828,17 @@ backend_test!(
             .text()
             .collect::<String>();
         assert!(refusal.contains("is not a computing ID"), "{refusal}");
-        // Too long is said as too long, not as letters that are not letters.
+        // Too long is said as too long, not as letters that are not letters;
+        // other characters as what they are.
         let (_, long_id) = add("abcdefghijklmnopqrstu").await;
         assert!(
             long_id.contains("it has 21 characters, and computing IDs have at most 16"),
             "{long_id}"
+        );
+        let (_, accented) = add("josé.garcía-lópez").await;
+        assert!(
+            accented.contains("those are 2 to 16 letters and digits"),
+            "{accented}"
         );
         // A long entry in another script, with invisible characters in it,
         // still comes back to this page (not home, for an address too long

@@ -940,6 +940,21 @@ backend_test!(
             "{landed}"
         );
         assert!(landed.contains("one more opinion"), "{landed}");
+        // From the thread list, back at the thread's row (the list's anchors
+        // are t-, a thread page's m-).
+        let list = format!("/classes/{}", class.id);
+        let from_list = reporter
+            .post(
+                &app,
+                &list,
+                &format!("/messages/{}/flag", message.id),
+                &[("reason", "it is rude to the TA"), ("back", &list)],
+            )
+            .await;
+        assert_eq!(
+            from_list.headers()["location"],
+            format!("{list}#t-{}", message.id).as_str()
+        );
         let flagged: i32 = class_messages::table
             .find(&message.id)
             .select(class_messages::flagged_count)

@@ -65,10 +65,12 @@ pub async fn flag_message(
             // message hidden or removed meanwhile) is said on the thread they
             // were reading, at the message, not on a page with no way back.
             let campus = state.config.campus_time;
-            let back = form
-                .back
-                .as_deref()
-                .map(|b| format!("{}#m-{message_id}", guard::safe_next(Some(b))));
+            // At the message on a thread's page, at its row on the list.
+            let back = form.back.as_deref().map(|b| {
+                let page = guard::safe_next(Some(b));
+                let mark = if page.contains("/threads/") { "m" } else { "t" };
+                format!("{page}#{mark}-{message_id}")
+            });
             match (back, chat_refusal(error, &rules, clock::now(), campus)) {
                 (
                     Some(back),
