@@ -400,6 +400,21 @@ backend_test!(
             .post_and_follow(app, "/admin/flags", &act(&f.newer_one.id, "hide"), &[])
             .await;
         assert!(page.contains("Choose why"), "a hide needs a category too");
+        // A long reason is quoted up to its first 150 characters, the quote
+        // closed: the whole refusal fits the one-time message.
+        let long = format!("{}\nsecond line", "w".repeat(300));
+        let (_, page) = moderator
+            .post_and_follow(
+                app,
+                "/admin/flags",
+                &act(&f.newer_one.id, "hide"),
+                &[("reason", long.as_str())],
+            )
+            .await;
+        assert!(
+            page.contains(&format!("to paste again: “{}…”", "w".repeat(150))),
+            "{page}"
+        );
         let untouched = stored(app, &f.older_one.id);
         assert!(!untouched.deleted && untouched.content == "reported long ago");
         assert!(!stored(app, &f.newer_one.id).hidden);

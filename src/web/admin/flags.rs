@@ -438,10 +438,23 @@ pub async fn message_action(
                 Ok(reason) => Some(reason),
                 Err(refused) => {
                     let typed = form.reason.as_deref().map(str::trim).unwrap_or_default();
+                    // A flash holds 400 characters: the refusal and the
+                    // quote fit whole, a long reason up to its first 150
+                    // (its line breaks become spaces, as a flash has none).
+                    let quoted: String = typed
+                        .chars()
+                        .map(|c| if c.is_control() { ' ' } else { c })
+                        .take(150)
+                        .collect();
+                    let more = if typed.chars().count() > 150 {
+                        "…"
+                    } else {
+                        ""
+                    };
                     let words = if typed.is_empty() {
                         String::new()
                     } else {
-                        format!(" The reason you typed, to paste again: “{typed}”")
+                        format!(" The reason you typed, to paste again: “{quoted}{more}”")
                     };
                     return Ok(FlashRedirect::refused(&back, format!("{refused}{words}")));
                 }
