@@ -405,6 +405,7 @@ backend_test!(
         let class = new_class(&app, "CS 2150", &[&suspended, &other]);
         let page = format!("/classes/{}", class.id);
         let theirs = post_message(&app, &other, &class, "something to report", None).await;
+        let earlier = post_message(&app, &suspended, &class, "said before it", None).await;
 
         let until_day = clock::now().date() + Days::days(10);
         let until = until_day.format("%Y-%m-%d").to_string();
@@ -459,6 +460,10 @@ backend_test!(
             ),
             (format!("/messages/{}/flag", theirs.id), vec![]),
             ("/friends".to_string(), vec![("who", "ot2h")]),
+            (
+                format!("/messages/{}/edit", earlier.id),
+                vec![("content", "rewritten while suspended")],
+            ),
         ];
         for (path, fields) in &attempts {
             let r = fresh.post(&app, &page, path, fields).await;
@@ -478,6 +483,7 @@ backend_test!(
         let mut conn = app.conn();
         let mine: i64 = class_messages::table
             .filter(class_messages::user_id.eq(&suspended.user.id))
+            .filter(class_messages::content.ne("said before it"))
             .count()
             .get_result(&mut conn)
             .unwrap();
@@ -506,6 +512,8 @@ backend_test!(
         assert_eq!(r.headers()["location"], person.as_str());
         assert_eq!(audit_rows(&app, AuditAction::LiftSuspension).len(), 1);
         assert_eq!(user_row(&app, &suspended.user.id).suspended_until, None);
+        // (The post before the suspension is moments old: the 5 s pace.)
+        crate::live_stream::let_post_again(&mut app.conn());
         for (path, fields) in &attempts {
             let r = fresh.post(&app, &page, path, fields).await;
             assert_eq!(r.status().as_u16(), 303, "{path} after the lift");

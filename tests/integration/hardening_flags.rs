@@ -244,14 +244,21 @@ backend_test!(
         // Act
         report(&app, &old1, &class, &message.id, "old member one").await;
         report(&app, &old2, &class, &message.id, "old member two").await;
-        report(
-            &app,
-            &newcomer,
-            &class,
-            &message.id,
-            "the newcomer's reason",
-        )
-        .await;
+        // Sent from the thread list: back at the thread's row (t-).
+        let list = format!("/classes/{}", class.id);
+        let from_list = newcomer
+            .post(
+                &app,
+                &list,
+                &format!("/messages/{}/flag", message.id),
+                &[("reason", "the newcomer's reason"), ("back", &list)],
+            )
+            .await;
+        assert_eq!(from_list.status().as_u16(), 303);
+        assert_eq!(
+            from_list.headers()["location"],
+            format!("{list}#t-{}", message.id).as_str()
+        );
 
         // Assert: visible to students; the newcomer's report is in the queue.
         let page = chat_seen(&app, &reader, &class).await;
