@@ -920,3 +920,32 @@ backend_test!(
         assert!(page.contains("This thread has 500 replies"), "{page}");
     }
 );
+
+backend_test!(
+    async fn the_post_address_opened_leads_to_the_class_chat(backend: Backend) {
+        // Arrange: a student in a class.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let me = app.student("ga1a");
+        let class = new_class(&app, "CS 2150", &[&me]);
+
+        // Act: the address a post goes to, opened (a reload of a refused
+        // post's page, or a copied link).
+        let (status, location) = {
+            let r = me
+                .client
+                .get(app.url(&format!("/classes/{}/messages", class.id)))
+                .send()
+                .await
+                .unwrap();
+            let location = r
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string());
+            (r.status().as_u16(), location)
+        };
+
+        // Assert: to the class's chat, not "There is nothing here".
+        assert_eq!(status, 303);
+        assert_eq!(location, Some(format!("/classes/{}", class.id)));
+    }
+);

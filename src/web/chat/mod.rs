@@ -15,7 +15,7 @@ mod show;
 pub use flags::flag_message;
 pub use follow::{follow_thread, mute_class};
 pub use moderation_log::show_moderation_log;
-pub use post::{delete_message, edit_message, post_message};
+pub use post::{delete_message, edit_message, messages_address, post_message};
 pub use qa::{mark_answer, pin_thread, unpin_thread, vote_message};
 pub use search::{search_class, similar_threads};
 pub use show::{event_data, mark_all_read, mark_thread_read, show_class, show_thread};
@@ -335,6 +335,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(mark_thread_read)
         .service(events::class_events)
         .service(post_message)
+        .service(messages_address)
         .service(edit_message)
         .service(delete_message)
         .service(flag_message)

@@ -2,7 +2,7 @@
 //! window, and deleting one's own message.
 
 use actix_web::http::StatusCode;
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
@@ -54,6 +54,15 @@ impl SessionForm for PostForm {
             None => AppError::NotFound,
         }
     }
+}
+
+/// The address a post is sent to, opened (a reload of the page a refused
+/// post answered with, or a link copied from it): the class's chat, where
+/// the compose box is, not "There is nothing here".
+#[get("/classes/{id:[0-9a-f-]{36}}/messages")]
+pub async fn messages_address(path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
+    Ok(see_other(format!("/classes/{class_id}")))
 }
 
 /// Starts a thread, or replies to a message of the same class.
