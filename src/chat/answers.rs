@@ -60,20 +60,16 @@ pub fn mark(
         // mark naming a removed row would fail the reference (a 500).
         lock_class(tx, &reply.class_id)?;
         let reply = super::find(tx, reply_id)?.ok_or(ChatError::MessageNotFound)?;
-        // Someone else's deleted reply that no page shows is not there, to a
-        // student (`unseen_remains`): "deleted" would tell the thread's
-        // starter it had been kept for moderators. Staff see every row.
-        if !actor.role.is_staff() && super::unseen_remains(tx, &actor.id, &reply)? {
+        // Someone else's deleted or held reply that no page shows is not
+        // there, to a student (`unseen`): "deleted" would tell the thread's
+        // starter it had been kept for moderators. One shown as hidden
+        // answers as a hidden reply (`counts` below). Staff see every row.
+        if !actor.role.is_staff() && super::unseen(tx, &actor.id, &reply)? {
             return Err(ChatError::MessageNotFound.into());
         }
-        // The author's own held reply takes no mark; someone else's is not
-        // there, unless the page shows it as hidden (then it answers as a
-        // hidden reply: `counts` below). Staff see every held reply.
+        // The author's own held reply takes no mark.
         if reply.held && reply.user_id.as_ref() == Some(&actor.id) {
             return Err(ChatError::Held.into());
-        }
-        if !actor.role.is_staff() && super::unseen_held(tx, &actor.id, &reply)? {
-            return Err(ChatError::MessageNotFound.into());
         }
         let root_id = reply.thread_root_id.clone().ok_or(QaError::NotAReply)?;
         let root = super::find(tx, &root_id)?.ok_or(ChatError::MessageNotFound)?;

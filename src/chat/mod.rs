@@ -291,35 +291,24 @@ fn visible_message(
     if !classes::is_enrolled(conn, user_id, &message.class_id)? {
         return Err(ChatError::MessageNotFound);
     }
-    if unseen_held(conn, user_id, &message)? || unseen_remains(conn, user_id, &message)? {
+    if unseen(conn, user_id, &message)? {
         return Err(ChatError::MessageNotFound);
     }
     Ok(message)
 }
 
-/// Whether the message is someone else's held message that the viewer's page
-/// does not show: to them it is not there. One their page shows as hidden
-/// (above a reply they see: `kept_up`) answers as a hidden message does
-/// ("not yours", "deleted or hidden"), so nothing tells the class it is held
-/// rather than hidden by moderation.
-fn unseen_held(conn: &mut DbConn, user_id: &UserId, message: &ClassMessage) -> QueryResult<bool> {
-    Ok(message.held
-        && message.user_id.as_ref() != Some(user_id)
-        && !kept_up(conn, user_id, false, message)?)
-}
-
-/// Whether the message is someone else's deleted message that no page
-/// shows (nothing the viewer sees stands under it: `kept_up`): a row kept for moderators
-/// (it was reported: `revisions::is_evidence`) or under replies the class
-/// does not see. To everyone but its author it is not there, as a message
-/// deleted for good is not: answered otherwise ("not yours", "deleted or
-/// hidden"), it would tell a classmate it had been kept, so reported.
-fn unseen_remains(
-    conn: &mut DbConn,
-    user_id: &UserId,
-    message: &ClassMessage,
-) -> QueryResult<bool> {
-    Ok(message.deleted
+/// Whether the message is someone else's held or deleted message that no page
+/// shows them (nothing they see stands under it: `kept_up`): to them it is
+/// not there, as a message deleted for good is not.
+/// - A deleted one is a row kept for moderators (it was reported:
+///   `revisions::is_evidence`) or under replies the class does not see:
+///   answered otherwise ("not yours", "deleted or hidden"), it would tell a
+///   classmate it had been kept, so reported.
+/// - A held one their page does show, as hidden (above a reply they see),
+///   answers as a hidden message does, so nothing tells the class it is held
+///   rather than hidden by moderation.
+fn unseen(conn: &mut DbConn, user_id: &UserId, message: &ClassMessage) -> QueryResult<bool> {
+    Ok((message.held || message.deleted)
         && message.user_id.as_ref() != Some(user_id)
         && !kept_up(conn, user_id, false, message)?)
 }

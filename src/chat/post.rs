@@ -572,12 +572,11 @@ pub fn delete(
         let message = super::find(tx, message_id)?.ok_or(ChatError::MessageNotFound)?;
         if message.user_id.as_ref() != Some(author) {
             // Someone else's: say so only to a classmate, who can see it
-            // anyway: not a held message nor a remains that no page shows
-            // (`unseen_held`, `unseen_remains`), which are not there for them.
+            // anyway: not a held or deleted message no page shows them
+            // (`unseen`), which is not there for them.
             return Err(
                 if classes::is_enrolled(tx, author, &message.class_id)?
-                    && !super::unseen_held(tx, author, &message)?
-                    && !super::unseen_remains(tx, author, &message)?
+                    && !super::unseen(tx, author, &message)?
                 {
                     ChatError::NotYours
                 } else {

@@ -389,33 +389,29 @@ fn line_for(
             "{number}: {} not added; Common Grounds was too busy. Paste this number again.",
             code_and_section(&class)
         )),
-        // Another section of the same course and kind was joined from the
-        // list: "Add anyway" would only be refused (one section of each).
-        NumberOutcome::Refused(class, MembershipError::Clashes { overlaps, .. })
-            if joined_here
-                .iter()
-                .any(|j| j.code == class.code() && j.component == class.component) =>
-        {
-            let instead = joined_here
-                .iter()
-                .find(|j| j.code == class.code() && j.component == class.component)
-                .map(|j| j.said.as_str())
-                .unwrap_or_default();
-            said(format!(
-                "{number}: {} overlaps {}; not added (you joined {instead} from this list instead)",
-                code_and_section(&class),
-                overlaps.join(" and ")
-            ))
-        }
-        NumberOutcome::Refused(class, MembershipError::Clashes { overlaps, .. }) => NumberLine {
-            text: format!(
+        NumberOutcome::Refused(class, MembershipError::Clashes { overlaps, .. }) => {
+            let text = format!(
                 "{number}: {} overlaps {}; not added",
                 code_and_section(&class),
                 overlaps.join(" and ")
-            ),
-            joined: false,
-            clash_class_id: Some(class.id.to_string()),
-        },
+            );
+            // Another section of the same course and kind was joined from the
+            // list: "Add anyway" would only be refused (one section of each).
+            match joined_here
+                .iter()
+                .find(|j| j.code == class.code() && j.component == class.component)
+            {
+                Some(instead) => said(format!(
+                    "{text} (you joined {} from this list instead)",
+                    instead.said
+                )),
+                None => NumberLine {
+                    text,
+                    joined: false,
+                    clash_class_id: Some(class.id.to_string()),
+                },
+            }
+        }
         NumberOutcome::Refused(class, MembershipError::AlreadyJoined { .. }) => said(format!(
             "{number}: you are already in {}",
             code_and_section(&class)

@@ -391,6 +391,28 @@ impl SessionForm for MessageActionForm {
     }
 }
 
+/// The reason a moderator typed, quoted back beside a refusal to paste
+/// again (nothing when they typed none). A flash holds 400 characters: the
+/// refusal and the quote fit whole, a long reason up to its first 150 (its
+/// line breaks become spaces, as a flash has none).
+fn to_paste_again(reason: Option<&str>) -> String {
+    let typed = reason.map(str::trim).unwrap_or_default();
+    if typed.is_empty() {
+        return String::new();
+    }
+    let quoted: String = typed
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(150)
+        .collect();
+    let more = if typed.chars().count() > 150 {
+        "…"
+    } else {
+        ""
+    };
+    format!(" The reason you typed, to paste again: “{quoted}{more}”")
+}
+
 #[post("/messages/{id}/{action:hide|restore|dismiss|delete}")]
 pub async fn message_action(
     state: web::Data<AppState>,
@@ -437,25 +459,7 @@ pub async fn message_action(
             match Reason::parse(form.category.as_deref(), form.reason.as_deref()) {
                 Ok(reason) => Some(reason),
                 Err(refused) => {
-                    let typed = form.reason.as_deref().map(str::trim).unwrap_or_default();
-                    // A flash holds 400 characters: the refusal and the
-                    // quote fit whole, a long reason up to its first 150
-                    // (its line breaks become spaces, as a flash has none).
-                    let quoted: String = typed
-                        .chars()
-                        .map(|c| if c.is_control() { ' ' } else { c })
-                        .take(150)
-                        .collect();
-                    let more = if typed.chars().count() > 150 {
-                        "…"
-                    } else {
-                        ""
-                    };
-                    let words = if typed.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" The reason you typed, to paste again: “{quoted}{more}”")
-                    };
+                    let words = to_paste_again(form.reason.as_deref());
                     return Ok(FlashRedirect::refused(&back, format!("{refused}{words}")));
                 }
             }
