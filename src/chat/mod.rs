@@ -297,6 +297,20 @@ fn visible_message(
     Ok(message)
 }
 
+/// The message, if the student's page shows it to them (`visible_message`):
+/// where the address of an action on it leads back to.
+pub fn shown_to(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    message_id: &MessageId,
+) -> QueryResult<Option<ClassMessage>> {
+    match visible_message(conn, user_id, message_id) {
+        Ok(message) => Ok(Some(message)),
+        Err(ChatError::Db(error)) => Err(error),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Whether the message is someone else's held or deleted message that no page
 /// shows them (nothing they see stands under it: `kept_up`): to them it is
 /// not there, as a message deleted for good is not.

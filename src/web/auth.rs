@@ -469,6 +469,16 @@ pub struct CodeForm {
     next: Option<String>,
 }
 
+/// The code form's address, opened (a reload, from the address bar, of the
+/// page a wrong code answered with): the page to type a code on again, or
+/// to ask for a sign-in email when none is waiting in this browser.
+#[get("/login/code")]
+pub async fn code_address() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/login/check-email"))
+        .finish()
+}
+
 #[post("/login/code")]
 pub async fn confirm_code(
     req: HttpRequest,
@@ -601,6 +611,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(show_confirm)
         .service(confirm_link)
         .service(confirm_code)
+        .service(code_address)
         .service(logout);
 }
 

@@ -1,7 +1,7 @@
 //! Finding a class: the search page (query, filters, friends in each result)
 //! and adding several sections at once by their SIS class numbers.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -437,6 +437,15 @@ fn line_for(
 /// The class-number box's `maxlength`.
 const MAX_PASTE_CHARS: usize = 500;
 
+/// The class-number form's address, opened (a reload, from the address bar,
+/// of the page its answer was): the search page, where the form is.
+#[get("/classes/add-by-number")]
+pub async fn add_by_number_address() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/classes/search"))
+        .finish()
+}
+
 #[post("/classes/add-by-number")]
 pub async fn add_by_number(
     req: HttpRequest,
@@ -557,5 +566,7 @@ pub async fn add_by_number(
 
 /// Registers this area's pages on the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(search_page).service(add_by_number);
+    cfg.service(search_page)
+        .service(add_by_number)
+        .service(add_by_number_address);
 }

@@ -921,31 +921,77 @@ backend_test!(
     }
 );
 
+/// Where a GET of `path` leads: its status and `Location`.
+async fn opened(app: &TestApp, who: &Student, path: &str) -> (u16, Option<String>) {
+    let r = who.client.get(app.url(path)).send().await.unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    (r.status().as_u16(), location)
+}
+
 backend_test!(
-    async fn the_post_address_opened_leads_to_the_class_chat(backend: Backend) {
-        // Arrange: a student in a class.
+    async fn action_addresses_opened_lead_to_their_page(backend: Backend) {
+        // Arrange: A's thread with B's reply; C takes another class.
         let app = spawn_quiet_app(backend, &[]).await;
-        let me = app.student("ga1a");
-        let class = new_class(&app, "CS 2150", &[&me]);
+        let (a, b, c) = (
+            app.student("ga1a"),
+            app.student("ga2b"),
+            app.student("ga3c"),
+        );
+        let class = new_class(&app, "CS 2150", &[&a, &b]);
+        new_class(&app, "CS 3330", &[&c]);
+        let root =
+            MessageBuilder::new(&class.id, &a.user.id, "Anon_1", "Lab 3?").insert(&mut app.conn());
+        let reply = MessageBuilder::new(&class.id, &b.user.id, "Anon_2", "Fri")
+            .reply_to(&root)
+            .insert(&mut app.conn());
+        let list = format!("/classes/{}", class.id);
+        let thread = format!("{list}/threads/{}", root.id);
 
-        // Act: the address a post goes to, opened (a reload of a refused
-        // post's page, or a copied link).
-        let (status, location) = {
-            let r = me
-                .client
-                .get(app.url(&format!("/classes/{}/messages", class.id)))
-                .send()
-                .await
-                .unwrap();
-            let location = r
-                .headers()
-                .get("location")
-                .map(|l| l.to_str().unwrap().to_string());
-            (r.status().as_u16(), location)
-        };
-
-        // Assert: to the class's chat, not "There is nothing here".
-        assert_eq!(status, 303);
-        assert_eq!(location, Some(format!("/classes/{}", class.id)));
+        // Act and assert: each address, opened (a reload, from the address
+        // bar, of the page a refused post, edit or report answered with, or
+        // a copied link), leads to the page its form was on, not to "There
+        // is nothing here".
+        let at_reply = format!("{thread}#m-{}", reply.id);
+        assert_eq!(
+            opened(&app, &a, &format!("{list}/messages")).await,
+            (303, Some(list.clone()))
+        );
+        for action in ["edit", "delete", "flag", "vote", "answer"] {
+            let address = format!("/messages/{}/{action}", reply.id);
+            assert_eq!(
+                opened(&app, &b, &address).await,
+                (303, Some(at_reply.clone()))
+            );
+            assert_eq!(
+                opened(&app, &a, &address).await,
+                (303, Some(at_reply.clone()))
+            );
+            // A student outside the class learns nothing of the message.
+            assert_eq!(opened(&app, &c, &address).await.0, 404, "{address}");
+        }
+        for action in ["read", "similar", "mute", "unmute"] {
+            let address = format!("{list}/{action}");
+            assert_eq!(opened(&app, &a, &address).await, (303, Some(list.clone())));
+        }
+        for action in ["read", "pin", "unpin", "follow", "unfollow"] {
+            let address = format!("{thread}/{action}");
+            assert_eq!(
+                opened(&app, &a, &address).await,
+                (303, Some(thread.clone()))
+            );
+        }
+        // The two other forms that answer with a page of their own.
+        let search = Some("/classes/search".to_string());
+        assert_eq!(
+            opened(&app, &a, "/classes/add-by-number").await,
+            (303, search)
+        );
+        let code = Some("/login/check-email".to_string());
+        assert_eq!(opened(&app, &a, "/login/code").await, (303, code));
+        // Where they lead, the page itself decides who may read it.
+        assert_eq!(opened(&app, &c, &thread).await.0, 403);
     }
 );

@@ -15,7 +15,10 @@ mod show;
 pub use flags::flag_message;
 pub use follow::{follow_thread, mute_class};
 pub use moderation_log::show_moderation_log;
-pub use post::{delete_message, edit_message, messages_address, post_message};
+pub use post::{
+    class_action_address, delete_message, edit_message, message_action_address, messages_address,
+    post_message, thread_action_address,
+};
 pub use qa::{mark_answer, pin_thread, unpin_thread, vote_message};
 pub use search::{search_class, similar_threads};
 pub use show::{event_data, mark_all_read, mark_thread_read, show_class, show_thread};
@@ -336,6 +339,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(events::class_events)
         .service(post_message)
         .service(messages_address)
+        .service(message_action_address)
+        .service(class_action_address)
+        .service(thread_action_address)
         .service(edit_message)
         .service(delete_message)
         .service(flag_message)

@@ -14,7 +14,7 @@ use super::{
 use crate::chat::{self, search, Deletion, Draft, MessageBody, MessageId};
 use crate::classes::{self, ClassId};
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{SessionForm, SignedInForm};
+use crate::web::guard::{CurrentUser, SessionForm, SignedInForm};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 use crate::{clock, moderation};
@@ -63,6 +63,48 @@ impl SessionForm for PostForm {
 pub async fn messages_address(path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     Ok(see_other(format!("/classes/{class_id}")))
+}
+
+/// A class action's address, opened (a reload of the "Maybe already
+/// answered" page, say): the class's chat, which checks who may read it.
+#[get("/classes/{id:[0-9a-f-]{36}}/{action:read|similar|mute|unmute}")]
+pub async fn class_action_address(
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let class_id = ClassId::parse(&path.0).ok_or(AppError::NotFound)?;
+    Ok(see_other(format!("/classes/{class_id}")))
+}
+
+/// A thread action's address, opened: the thread's page, which checks who
+/// may read it.
+#[get("/classes/{id:[0-9a-f-]{36}}/threads/{thread:[0-9a-f-]{36}}/{action:read|pin|unpin|follow|unfollow}")]
+pub async fn thread_action_address(
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let class_id = ClassId::parse(&path.0).ok_or(AppError::NotFound)?;
+    let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
+    Ok(see_other(thread_href(&class_id, &thread_id)))
+}
+
+/// A message action's address, opened (a reload, from the address bar, of the
+/// page a refused edit answered with, or a link copied from it): the message
+/// on its thread's page, for a student whose page shows it; for anyone else
+/// "There is nothing here", as for a message that is not there.
+#[get("/messages/{id:[0-9a-f-]{36}}/{action:edit|delete|flag|vote|answer}")]
+pub async fn message_action_address(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let message_id = MessageId::parse(&path.0).ok_or(AppError::NotFound)?;
+    let viewer = current.user.id.clone();
+    let shown = with_conn(&state.pool, move |conn| {
+        Ok(chat::shown_to(conn, &viewer, &message_id)?)
+    })
+    .await?;
+    shown
+        .map(|message| see_other(message_href(&message)))
+        .ok_or(AppError::NotFound)
 }
 
 /// Starts a thread, or replies to a message of the same class.
