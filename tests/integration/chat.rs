@@ -2037,9 +2037,21 @@ backend_test!(
         held.join().unwrap();
 
         assert_eq!(reply.status, 503, "a lock held too long: {}", reply.body);
-        assert!(reply.body.contains("Try again shortly"), "{}", reply.body);
         assert!(
-            reply.body.contains("Nothing you sent was lost"),
+            reply.body.contains("Your message was not posted"),
+            "{}",
+            reply.body
+        );
+        assert!(
+            reply
+                .body
+                .contains("too busy to save your message just now"),
+            "{}",
+            reply.body
+        );
+        // The words typed come back to send again, not lost with the page.
+        assert!(
+            reply.body.contains(">held back by a lock</textarea>"),
             "{}",
             reply.body
         );

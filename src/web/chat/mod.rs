@@ -191,6 +191,73 @@ impl DraftPlace {
     }
 }
 
+/// Whether the service, not the draft, failed: the database unreachable, or
+/// too busy (a statement waited out a lock: `error::request_was_contended`).
+/// Nothing was saved, and the same draft, sent again shortly, can be.
+fn failed_to_save(error: &AppError) -> bool {
+    matches!(error, AppError::Unavailable | AppError::Busy)
+        || matches!(error, AppError::Internal(_) if super::state::request_was_contended())
+}
+
+/// What a draft's page says when the service failed to save it, and how
+/// many seconds to wait (as the error pages' `Retry-After`).
+fn not_saved(error: &AppError, place: &DraftPlace) -> (String, u32) {
+    let what = if place.edit {
+        "your edit"
+    } else {
+        "your message"
+    };
+    match error {
+        AppError::Unavailable => (
+            format!("Common Grounds cannot reach its database right now, so {what} was not saved. It is below: send it again in a minute."),
+            30,
+        ),
+        _ => (
+            format!("Common Grounds was too busy to save {what} just now. It is below: send it again in a few seconds."),
+            5,
+        ),
+    }
+}
+
+/// A post or edit the service failed to save (`failed_to_save`) comes back
+/// with its draft, as a refused one does; any other failure is answered as
+/// an error.
+fn keep_draft_on_failure(
+    req: &HttpRequest,
+    current: &CurrentUser,
+    failure: AppError,
+    place: DraftPlace,
+    draft: String,
+) -> Result<HttpResponse, AppError> {
+    if !failed_to_save(&failure) {
+        return Err(failure);
+    }
+    let (message, retry_after) = not_saved(&failure, &place);
+    let answer = DraftAnswer {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message,
+        retry_after: Some(retry_after.into()),
+        can_send: true,
+        join_href: None,
+        as_new_thread: false,
+        refused_as_suspended: false,
+    };
+    draft_page(req, current, place, draft, answer)
+}
+
+/// How a draft's page answers: its status and words, and what it offers.
+struct DraftAnswer {
+    status: StatusCode,
+    message: String,
+    /// `Retry-After`, in seconds.
+    retry_after: Option<i64>,
+    can_send: bool,
+    join_href: Option<String>,
+    as_new_thread: bool,
+    /// Its words already say all the suspension notice atop the page would.
+    refused_as_suspended: bool,
+}
+
 /// A post or an edit refused for its text or a limit: why, and the draft in
 /// its form to change or send again, so nothing typed is lost (the class page
 /// is `no-store`, and Back may not bring a textarea's text back). Other
@@ -292,9 +359,33 @@ fn refuse_keeping_draft(
             message,
             Some(retry_after_secs.max(1)),
         ),
+        Refusal::Error(failure) if failed_to_save(&failure) => {
+            let (message, retry_after) = not_saved(&failure, &place);
+            (StatusCode::SERVICE_UNAVAILABLE, message, Some(retry_after.into()))
+        }
         other => return answer(req, current, other),
         },
     };
+    let answer = DraftAnswer {
+        status,
+        message,
+        retry_after,
+        can_send,
+        join_href,
+        as_new_thread,
+        refused_as_suspended,
+    };
+    draft_page(req, current, place, draft, answer)
+}
+
+/// The draft's page: why it was not saved, and the draft in its form.
+fn draft_page(
+    req: &HttpRequest,
+    current: &CurrentUser,
+    place: DraftPlace,
+    draft: String,
+    answer: DraftAnswer,
+) -> Result<HttpResponse, AppError> {
     let title = if place.edit {
         "Your edit was not saved"
     } else {
@@ -306,22 +397,22 @@ fn refuse_keeping_draft(
         .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
         .collect();
     let mut layout = Layout::new(req, Some(current));
-    if refused_as_suspended {
+    if answer.refused_as_suspended {
         layout.suspended = None;
     }
     let body = DraftRefusedPage {
         layout,
         title,
-        message,
+        message: answer.message,
         place,
         draft,
-        can_send,
-        join_href,
-        as_new_thread,
+        can_send: answer.can_send,
+        join_href: answer.join_href,
+        as_new_thread: answer.as_new_thread,
     }
     .render()?;
-    let mut response = html(status, body);
-    if let Some(secs) = retry_after {
+    let mut response = html(answer.status, body);
+    if let Some(secs) = answer.retry_after {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));

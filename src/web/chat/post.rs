@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::search::{hit_rows, SIMILAR};
 use super::{
-    answer_refusal, back_href, html, message_href, refuse_keeping_draft, rules, see_other,
-    thread_href, DraftPlace,
+    answer_refusal, back_href, html, keep_draft_on_failure, message_href, refuse_keeping_draft,
+    rules, see_other, thread_href, DraftPlace,
 };
 use crate::chat::{self, search, Deletion, Draft, MessageBody, MessageId};
 use crate::classes::{self, ClassId};
@@ -185,10 +185,17 @@ pub async fn post_message(
                     .unwrap_or_default();
                 Ok(Posting::NamesSomeone(findings, class_code))
             }
+            // Handed on as the job's failure: a statement cut off, or that
+            // waited out a lock, answers as one (`with_conn`).
+            Err(chat::ChatError::Db(error)) => Err(error.into()),
             posted => Ok(Posting::Done(Box::new(posted))),
         }
     })
-    .await?;
+    .await;
+    let result = match result {
+        Ok(result) => result,
+        Err(failure) => return keep_draft_on_failure(&req, &current, failure, place, form.content),
+    };
     match result {
         Posting::AskFirst(similar, class_code) => {
             let body = AskFirstPage {
@@ -307,6 +314,10 @@ pub async fn edit_message(
             ),
             Err(problem) => Err(chat::ChatError::Content(problem.clone())),
         };
+        // Handed on as the job's failure, as for a post.
+        if let Err(chat::ChatError::Db(error)) = edited {
+            return Err(error.into());
+        }
         // A refusal that keeps the draft needs the message's place: only for
         // the editor's own message (others' refusals say nothing of it).
         let place = match &edited {
@@ -323,7 +334,16 @@ pub async fn edit_message(
         };
         Ok((edited, place, parsed.ok().map(|b| b.as_str().to_string())))
     })
-    .await?;
+    .await;
+    let result = match result {
+        Ok(result) => result,
+        Err(failure) => {
+            // Where the message is, unread: its action's address leads there
+            // (`message_action_address`).
+            let place = DraftPlace::edit(&message_id, format!("/messages/{message_id}/edit"), None);
+            return keep_draft_on_failure(&req, &current, failure, place, form.content);
+        }
+    };
     match result {
         (Ok(message), _, _) => Ok(see_other(message_href(&message))),
         (Err(chat::ChatError::NamesSomeone { findings }), Some((back, class_code, _)), draft) => {
