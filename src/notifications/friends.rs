@@ -1,8 +1,9 @@
-//! Notices about friend requests. A request tells its addressee at most once a
-//! day for the same requester: withdrawing and asking again must not become a
-//! way to send someone an email every few seconds. A withdrawn request leaves
+//! Notices about friend requests. A request emails its addressee at most once
+//! a day for the same requester: withdrawing and asking again must not become
+//! a way to send someone an email every few seconds. A withdrawn request leaves
 //! the addressee's inbox (and any email not yet sent), so the inbox shows only
-//! requests that still wait. `friends::requests` calls these in its transaction.
+//! requests that still wait; one asked again within the day is in the inbox,
+//! unmailed. `friends::requests` calls these in its transaction.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -15,8 +16,10 @@ use crate::db::Tx;
 /// How often one requester's requests reach one addressee as a notice.
 pub const RETELL_AFTER: Duration = Duration::days(1);
 
-/// `requester` asked `addressee` to be friends: a notice, unless one of this
-/// requester's requests already told them within `RETELL_AFTER`.
+/// `requester` asked `addressee` to be friends: a notice, emailed as the
+/// addressee chose unless one of this requester's requests already was within
+/// `RETELL_AFTER` (then in the inbox only: the request waits there, and its
+/// earlier email's link, to the withdrawn one's notice, finds nothing).
 pub fn requested(
     tx: &mut Tx,
     addressee: &UserId,
@@ -24,13 +27,11 @@ pub fn requested(
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     let bucket = format!("friend-request-told:{addressee}:{requester}");
+    let notice = Notice::new(addressee, Kind::FriendRequest, now).from_user(requester);
     if rate_limit::hit(tx, &bucket, 1, RETELL_AFTER, now)?.is_err() {
-        return Ok(false);
+        return notify(tx, &notice.quietly());
     }
-    notify(
-        tx,
-        &Notice::new(addressee, Kind::FriendRequest, now).from_user(requester),
-    )
+    notify(tx, &notice)
 }
 
 /// `addressee` answered `requester`'s request (accepted or declined): its

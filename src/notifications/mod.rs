@@ -181,6 +181,8 @@ pub struct Notice<'a> {
     pub detail: Option<&'a str>,
     /// When it shows; later than now for a suspension's end.
     pub at: NaiveDateTime,
+    /// In the inbox only, never emailed, whatever the student chose.
+    pub quiet: bool,
 }
 
 impl<'a> Notice<'a> {
@@ -194,7 +196,14 @@ impl<'a> Notice<'a> {
             other_user_id: None,
             detail: None,
             at,
+            quiet: false,
         }
+    }
+
+    /// In the inbox only: no email, whatever the student chose.
+    pub fn quietly(mut self) -> Notice<'a> {
+        self.quiet = true;
+        self
     }
 
     /// About a message in a class chat.
@@ -304,11 +313,15 @@ pub fn notify_many(tx: &mut Tx, notices: &[Notice]) -> QueryResult<usize> {
             }
         }
         let topic = notice.kind.topic();
-        let delivery = topic.delivery_from(
-            chosen
-                .get(&(notice.user_id.clone(), topic.as_str().to_string()))
-                .map(String::as_str),
-        );
+        let delivery = if notice.quiet {
+            Delivery::Off
+        } else {
+            topic.delivery_from(
+                chosen
+                    .get(&(notice.user_id.clone(), topic.as_str().to_string()))
+                    .map(String::as_str),
+            )
+        };
         rows.push(NewNotification {
             id,
             user_id: notice.user_id,

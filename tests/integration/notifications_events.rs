@@ -173,7 +173,7 @@ backend_test!(
 );
 
 backend_test!(
-    async fn withdrawing_and_asking_again_tells_the_addressee_once_a_day(backend: Backend) {
+    async fn withdrawing_and_asking_again_emails_the_addressee_once_a_day(backend: Backend) {
         // Arrange: A asked B, and B was told.
         let app = spawn_app(backend).await;
         let a = app.student("arwy");
@@ -205,10 +205,24 @@ backend_test!(
             requests::request(&mut app.conn(), &a.user, "bryw", "virginia.edu", at).unwrap();
         }
 
-        // Assert: each withdrawal emptied B's inbox; no new notice was written
-        // for B in the day, and a day later a request tells B again.
+        // Assert: each withdrawal emptied B's inbox; the request asked last
+        // waits there, and no request asked again in the day is emailed.
         assert_eq!(inboxes, vec![0; 8]);
-        assert_eq!(counts(&app).get(&b.user.id), None);
+        assert_eq!(counts(&app).get(&b.user.id), Some(&1));
+        let later = now + Duration::minutes(9);
+        assert_eq!(
+            view::list(&mut app.conn(), &b.user.id, later, None, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+        let delivery: String = notifications::table
+            .filter(notifications::user_id.eq(&b.user.id))
+            .select(notifications::delivery)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(delivery, "off", "in the inbox only");
+        // A day later a request is emailed again.
         let tomorrow = now + Duration::days(1) + Duration::minutes(10);
         requests::act(
             &mut app.conn(),
@@ -223,6 +237,12 @@ backend_test!(
             requests::request(&mut app.conn(), &a.user, "bryw", "virginia.edu", tomorrow).unwrap();
         })
         .await;
+        let delivery: String = notifications::table
+            .filter(notifications::user_id.eq(&b.user.id))
+            .select(notifications::delivery)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(delivery, "immediate");
     }
 );
 
