@@ -281,6 +281,17 @@ backend_test!(
             .await;
         assert_eq!(status, 200);
         assert!(!html.contains("kumquats now"), "{html}");
+        // One word sought is told of as one word (not "try fewer words").
+        assert!(
+            html.contains("No messages in this class hold this word."),
+            "{html}"
+        );
+        let (_, html) = b
+            .get(
+                &app,
+                &format!("/classes/{}/search?q=kumquats+mangosteen", class.id),
+            )
+            .await;
         assert!(html.contains("No messages in this class hold all of these words."));
         app.stop().await;
     }
