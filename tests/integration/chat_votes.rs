@@ -546,6 +546,50 @@ backend_test!(
 // ---------------------------------------------------------------- 3. pins
 
 backend_test!(
+    async fn a_moderator_outside_the_class_pins_from_the_staff_reading(backend: Backend) {
+        // Arrange: a class with two threads; the moderator has not taken it.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let student = app.student("stdn2x");
+        let moderator = staff(&app, "modr2x", Role::Moderator);
+        let class = new_class(&app, "CS 2100", &[&student]);
+        let roots: Vec<ClassMessage> = (0..2)
+            .map(|n| thread(&app, &class, &student.user, &format!("Thread {n}"), 60 - n))
+            .collect();
+        let staff_read = format!("/admin/classes/{}", class.id);
+        let (_, page) = moderator.get(&app, &staff_read).await;
+        assert_eq!(count(&page, "form.staff-pin"), 2, "{page}");
+
+        // Act: pin from the staff reading, as its form sends it.
+        let action = format!("{}/pin", thread_path(&roots[0]));
+        let response = moderator
+            .post(&app, &staff_read, &action, &[("back", staff_read.as_str())])
+            .await;
+
+        // Assert: pinned, and back on the staff reading at the thread (the
+        // thread's own page is closed to someone outside the class).
+        assert_eq!(response.status().as_u16(), 303);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(location, format!("{staff_read}#m-{}", roots[0].id));
+        assert!(stored(&app, &roots[0].id).pinned_at.is_some());
+        let (_, page) = moderator.get(&app, &staff_read).await;
+        assert!(page.contains(">Unpin<"), "{page}");
+        // Unpinned the same way; a `back` elsewhere leads to the thread.
+        let action = format!("{}/unpin", thread_path(&roots[0]));
+        let response = moderator
+            .post(
+                &app,
+                &staff_read,
+                &action,
+                &[("back", "https://evil.example/")],
+            )
+            .await;
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(location, thread_path(&roots[0]));
+        assert!(stored(&app, &roots[0].id).pinned_at.is_none());
+    }
+);
+
+backend_test!(
     async fn a_moderator_pins_three_the_fourth_is_refused_each_audited(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let student = app.student("stdn1x");

@@ -50,6 +50,9 @@ struct ThreadBlock {
 #[template(path = "admin/class.html")]
 struct ClassReadPage {
     layout: Layout,
+    class_id: String,
+    /// This page's own address, for the pin forms to come back to.
+    here: String,
     /// Where the staff actions come back to: this class, at this page.
     back: String,
     /// The hide and remove forms' reason categories.
@@ -154,6 +157,11 @@ pub async fn read_class(
         .collect();
     let body = ClassReadPage {
         layout: staff_layout(&req, &staff, "admin-classes"),
+        class_id: class_id.to_string(),
+        here: match &page_cursor {
+            Some(cursor) => format!("/admin/classes/{class_id}?before={}", cursor.encode()),
+            None => format!("/admin/classes/{class_id}"),
+        },
         back: match &page_cursor {
             Some(cursor) => format!("class:{class_id}?before={}", cursor.encode()),
             None => format!("class:{class_id}"),

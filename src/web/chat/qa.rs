@@ -13,7 +13,7 @@ use crate::chat::votes::QaError;
 use crate::chat::{self, MessageId};
 use crate::classes::ClassId;
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{CsrfForm, CurrentUser, SessionForm, SignedInForm, StaffForm};
+use crate::web::guard::{CurrentUser, SessionForm, SignedInForm, StaffForm};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
 use crate::{clock, moderation};
@@ -139,9 +139,9 @@ pub async fn pin_thread(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    StaffForm(current, _form): StaffForm<CsrfForm>,
+    StaffForm(current, form): StaffForm<PinForm>,
 ) -> Result<HttpResponse, AppError> {
-    set_pin(req, state, path, current, true).await
+    set_pin(req, state, path, current, form, true).await
 }
 
 /// Unpins a thread: staff only (anyone else gets 404).
@@ -150,9 +150,42 @@ pub async fn unpin_thread(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    StaffForm(current, _form): StaffForm<CsrfForm>,
+    StaffForm(current, form): StaffForm<PinForm>,
 ) -> Result<HttpResponse, AppError> {
-    set_pin(req, state, path, current, false).await
+    set_pin(req, state, path, current, form, false).await
+}
+
+#[derive(Deserialize)]
+pub struct PinForm {
+    #[serde(default)]
+    csrf_token: String,
+    /// The staff reading of the class (`/admin/classes/{id}`, any page of
+    /// it) the form was on; else the thread's page.
+    #[serde(default)]
+    back: Option<String>,
+}
+
+impl SessionForm for PinForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Where a pin comes back to: the staff reading of the class it was set
+/// from (a moderator need not take the class), else the thread's page.
+fn pinned_back(class_id: &ClassId, thread_id: &MessageId, back: Option<&str>) -> String {
+    let staff_read = format!("/admin/classes/{class_id}");
+    match back {
+        Some(page)
+            if page == staff_read
+                || page
+                    .strip_prefix(&staff_read)
+                    .is_some_and(|rest| rest.starts_with("?before=")) =>
+        {
+            format!("{page}#m-{thread_id}")
+        }
+        _ => thread_href(class_id, thread_id),
+    }
 }
 
 async fn set_pin(
@@ -160,6 +193,7 @@ async fn set_pin(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     current: CurrentUser,
+    form: PinForm,
     pin: bool,
 ) -> Result<HttpResponse, AppError> {
     let class_id = ClassId::parse(&path.0).ok_or(AppError::NotFound)?;
@@ -179,7 +213,11 @@ async fn set_pin(
     })
     .await?;
     match result {
-        Ok(_) => Ok(see_other(thread_href(&class_id, &thread_id))),
+        Ok(_) => Ok(see_other(pinned_back(
+            &class_id,
+            &thread_id,
+            form.back.as_deref(),
+        ))),
         Err(error) => refuse(&req, &current, &state, error),
     }
 }
