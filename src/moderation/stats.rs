@@ -124,8 +124,11 @@ pub fn waiting_reports(conn: &mut DbConn) -> QueryResult<i64> {
     )
 }
 
-/// Reports that have waited for review more than 48 hours (from when they were
-/// made, or made again after a review), in one statement.
+/// Messages in the queue with a report that has waited for review more than
+/// 48 hours (from when it was made, or made again after a review), in one
+/// statement: counted as the queue's cards are (`QueueItem::overdue`), not
+/// by report, so "Open flags 8, overdue 8" means every card, not 8 reports
+/// on 6 of them.
 pub fn overdue_reports(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<i64> {
     let before = super::messages::overdue_before(now);
     message_flags::table
@@ -137,7 +140,7 @@ pub fn overdue_reports(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<i64
                     .is_null()
                     .and(message_flags::created_at.lt(before))),
         )
-        .count()
+        .select(diesel::dsl::count_distinct(message_flags::message_id))
         .get_result(conn)
 }
 
