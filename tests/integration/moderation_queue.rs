@@ -794,6 +794,39 @@ backend_test!(
         .unwrap();
         let (_, html) = moderator.get(app, "/admin").await;
         assert_eq!(overdue(&html), "0");
+
+        // Two overdue reports on one message are one overdue card, as the
+        // queue shows it.
+        diesel::update(message_flags::table.filter(message_flags::message_id.eq(&f.two.id)))
+            .set(message_flags::created_at.eq(clock::now() - Duration::hours(50)))
+            .execute(&mut app.conn())
+            .unwrap();
+        assert_eq!(waiting_reports_on(app, &f.two.id), 2);
+        let (_, html) = moderator.get(app, "/admin").await;
+        assert_eq!(overdue(&html), "1");
+    }
+);
+
+backend_test!(
+    async fn a_card_says_its_message_was_edited_and_what_was_kept(backend: Backend) {
+        // Arrange: a reported message its author had edited before the
+        // report (the abuse edited away, say), so no earlier text was kept.
+        let f = four_flagged(backend).await;
+        let (app, moderator) = (&f.app, &f.moderator);
+        diesel::update(class_messages::table.find(&f.newer_one.id))
+            .set(class_messages::edited_at.eq(Some(clock::now() - Duration::minutes(3))))
+            .execute(&mut app.conn())
+            .unwrap();
+
+        // Act
+        let (_, queue) = moderator.get(app, "/admin/flags").await;
+
+        // Assert: the card says so; a card never edited says nothing of it.
+        let card = card_text(&queue, &f.newer_one.id).unwrap();
+        assert!(card.contains("edited"), "{card}");
+        assert!(card.contains("its earlier text was not kept"), "{card}");
+        let other = card_text(&queue, &f.older_one.id).unwrap();
+        assert!(!other.contains("edited"), "{other}");
     }
 );
 

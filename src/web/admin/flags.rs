@@ -52,6 +52,10 @@ struct QueueRow {
     reports: Vec<ReportLine>,
     versions: Vec<VersionLine>,
     posted: Stamp,
+    /// When its author last edited it: a message made harmless within the
+    /// edit window before anyone reported it keeps no earlier text, and the
+    /// moderator reading a report against clean words should know.
+    edited: Option<Stamp>,
     thread: Vec<ThreadLine>,
 }
 
@@ -333,6 +337,7 @@ pub async fn flags(
                 .map(|v| version_line(time, v))
                 .collect(),
             posted: time.at(item.message.created_at),
+            edited: item.message.edited_at.map(|at| time.at(at)),
             thread: item
                 .thread
                 .iter()
