@@ -140,7 +140,7 @@ pub fn overdue_reports(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<i64
                     .is_null()
                     .and(message_flags::created_at.lt(before))),
         )
-        .select(diesel::dsl::count_distinct(message_flags::message_id))
+        .select(diesel::dsl::count(message_flags::message_id).aggregate_distinct())
         .get_result(conn)
 }
 
