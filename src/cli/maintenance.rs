@@ -201,8 +201,14 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
                 settled.sessions, settled.sign_in_links, settled.queued_emails, settled.waiting_notices
             );
             if diffs.is_empty() {
+                // Compared as restored: accounts erased again since then
+                // have fewer rows than the manifest counts.
+                let as_restored = match &erasures {
+                    Some(_) => " as restored, before the accounts above were erased again",
+                    None => "",
+                };
                 println!(
-                    "backup: restored {} into {}; row counts match the manifest",
+                    "backup: restored {} into {}; row counts match the manifest{as_restored}",
                     file.display(),
                     target.redacted()
                 );

@@ -168,9 +168,12 @@ fn erase(conn: &mut db::DbConn, who: &str, confirm: &str) -> anyhow::Result<()> 
         let user = find(tx, who)?;
         if user.role.is_staff() {
             anyhow::bail!(
-            "{} is a {}; a staff account's actions are in the audit log, so make it a student first (`common-grounds grant-role {} student`, which is audited); nothing was erased",
+            "{} is {}; a staff account's actions are in the audit log, so make it a student first (`common-grounds grant-role {} student`, which is audited); nothing was erased",
             user.computing_id,
-            user.role.as_str(),
+            match user.role.as_str() {
+                "admin" => "an admin",
+                _ => "a moderator",
+            },
             user.computing_id
         );
         }

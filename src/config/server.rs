@@ -86,14 +86,23 @@ impl ServerSettings {
                 ))
             }
         };
+        // A filter that does not parse would be dropped for "info" without a
+        // word: an operator turning on debug in an incident would never know.
+        let log_filter = src
+            .get("RUST_LOG")
+            .unwrap_or_else(|| "info,common_grounds=info".into());
+        if let Err(problem) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
+            return Err(invalid(
+                "RUST_LOG",
+                format!("'{log_filter}' ({problem}); use a level such as info or debug, or directives such as info,common_grounds=debug"),
+            ));
+        }
         Ok(ServerSettings {
             app_env,
             data_dir,
             bind_addr,
             base_url,
-            log_filter: src
-                .get("RUST_LOG")
-                .unwrap_or_else(|| "info,common_grounds=info".into()),
+            log_filter,
             log_format,
             trusted_proxy: var_parsed(src, "TRUSTED_PROXY", false)?,
             trusted_proxies: parse_trusted_proxies(

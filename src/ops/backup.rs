@@ -42,6 +42,13 @@ pub fn manifest_path(snapshot: &Path) -> PathBuf {
 }
 
 pub fn read_manifest(snapshot: &Path) -> anyhow::Result<Manifest> {
+    // Said first: the snapshot missing is the problem, not its manifest.
+    if !snapshot.exists() {
+        anyhow::bail!(
+            "there is no snapshot at {}: check the path (`common-grounds backup list` names the snapshots)",
+            snapshot.display()
+        );
+    }
     let path = manifest_path(snapshot);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the manifest {}", path.display()))?;

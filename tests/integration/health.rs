@@ -106,4 +106,15 @@ async fn after_sigterm_readyz_drains_before_the_server_stops() {
     );
     let logs = format!("{}{}", app.stdout(), app.stderr());
     assert!(logs.contains("drain"), "{logs}");
+    // Text logs to a pipe (a file, a supervisor, cron) carry no colour codes.
+    assert!(!logs.contains('\x1b'), "{logs:?}");
+}
+
+/// A `RUST_LOG` that does not parse stops the start, named, as every other
+/// bad setting does, rather than falling back to "info" without a word.
+#[test]
+fn a_log_filter_that_does_not_parse_stops_the_start() {
+    let stderr = common::served::refused_start(&[("RUST_LOG", "[[[bad")]);
+    assert!(stderr.contains("RUST_LOG"), "{stderr}");
+    assert!(stderr.contains("use a level such as info"), "{stderr}");
 }

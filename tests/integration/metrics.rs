@@ -133,6 +133,15 @@ backend_test!(
             .await
             .unwrap();
         assert_eq!(right.status().as_u16(), 200);
+        // The scheme's name is case-insensitive, as scrapers may send it.
+        let lower = app
+            .client
+            .get(app.url("/metrics"))
+            .header("authorization", "bearer s3cret-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lower.status().as_u16(), 200);
         assert!(right
             .text()
             .await

@@ -115,6 +115,19 @@ backend_test!(
         );
         assert!(verified.status.success(), "{}", text(&verified));
         assert!(text(&verified).contains("OK"), "{}", text(&verified));
+        // A snapshot that is not there is said to be missing, not its manifest.
+        let absent = backups.join("absent.sqlite");
+        let missing = cli(
+            &["backup", "verify", absent.to_str().unwrap()],
+            &db.url_string(),
+            &data,
+        );
+        assert!(!missing.status.success());
+        assert!(
+            text(&missing).contains("there is no snapshot at"),
+            "{}",
+            text(&missing)
+        );
 
         // Restore into an empty database: the same rows.
         let target = TestDb::new(backend);
@@ -901,7 +914,10 @@ backend_test!(
             "{said}"
         );
         assert!(said.contains("erased again 1 account(s)"), "{said}");
-        assert!(said.contains("row counts match the manifest"), "{said}");
+        assert!(
+            said.contains("row counts match the manifest as restored, before the accounts above were erased again"),
+            "{said}"
+        );
         let mut restored_conn = target.connect();
         assert!(!holds(&mut restored_conn, &student.id));
         let requests: i64 = reveal_requests::table

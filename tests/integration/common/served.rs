@@ -61,10 +61,32 @@ pub fn refused_start(settings: &[(&str, &str)]) -> String {
     for (name, value) in settings {
         command.env(name, value);
     }
-    let output = command.output().unwrap();
+    // Bounded: an app that does start (the refusal broken) fails the test
+    // after 30 s instead of serving until the run's timeout.
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
     let _ = std::fs::remove_dir_all(&dir);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!output.status.success(), "it must not start: {stderr}");
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "it must not start: {stderr}"
+    );
     stderr
 }
 
