@@ -205,6 +205,52 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_thread_new_to_the_reader_jumps_to_its_first_reply(backend: Backend) {
+        let app = spawn_quiet_app(backend, &[]).await;
+        let (a, b, d) = (
+            app.student("aa1x"),
+            app.student("bb2y"),
+            app.student("dd4w"),
+        );
+        let class = new_class(&app, "CS 2150", &[&a, &b, &d]);
+        let (_, _) = b.get(&app, &format!("/classes/{}", class.id)).await;
+        // D's thread, new to B, with 2 replies: the jump counts the replies,
+        // and leads to the first of them (the question heads the page).
+        let body = MessageBody::parse("Is the lab open on Sunday?").unwrap();
+        let draft = Draft {
+            class_id: &class.id,
+            parent_id: None,
+            body: &body,
+        };
+        let fresh = chat::post(
+            &mut app.conn(),
+            &d.user,
+            draft,
+            &quick_rules(&app),
+            clock::now(),
+        )
+        .unwrap();
+        reply(&app, &a.user, &class, &fresh, "Yes, from noon");
+        reply(&app, &d.user, &class, &fresh, "Thanks");
+        use common_grounds::db::schema::class_messages as m;
+        use diesel::prelude::*;
+        let first_reply: String = m::table
+            .filter(m::parent_message_id.eq(fresh.id.as_str()))
+            .order(m::created_at)
+            .select(m::id)
+            .first(&mut app.conn())
+            .unwrap();
+        let (_, page) = b
+            .get(&app, &format!("/classes/{}/threads/{}", class.id, fresh.id))
+            .await;
+        let jump = format!(
+            r##"<a href="#m-{first_reply}" class="jump-new">Jump to the first new reply (2 new)</a>"##
+        );
+        assert!(page.contains(&jump), "{page}");
+    }
+);
+
+backend_test!(
     async fn unread_replies_show_on_home_the_list_and_the_nav_until_read(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let a = app.student("aa1x");

@@ -667,18 +667,18 @@ pub async fn show_thread(
     let thread_id = thread.map(|t| t.to_string()).unwrap_or_default();
     let replies = page.replies;
     let pinned = page.pinned;
-    let first_new = page
-        .thread
-        .messages
-        .iter()
-        .find(|m| page.new_ids.contains(&m.id))
-        .map(|m| m.id.to_string());
-    let new_count = page
-        .thread
-        .messages
-        .iter()
-        .filter(|m| page.new_ids.contains(&m.id))
-        .count();
+    // "Jump to the first new reply (N new)" counts replies: the question
+    // heads the page, and a thread new to the student counted it too ("3
+    // new" under "2 replies", the link leading to where the page starts).
+    let new_replies = || {
+        page.thread
+            .messages
+            .iter()
+            .skip(1)
+            .filter(|m| page.new_ids.contains(&m.id))
+    };
+    let first_new = new_replies().next().map(|m| m.id.to_string());
+    let new_count = new_replies().count();
     let messages: Vec<MessageRow> = page
         .thread
         .messages
