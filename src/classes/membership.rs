@@ -354,7 +354,8 @@ pub const MAX_NUMBERS_AT_ONCE: usize = 12;
 pub enum PastedNumber {
     /// Digits: a class number to look up (each once, in the order pasted).
     Number(String),
-    /// Not digits; shown back (cut to 20 characters) and not tried.
+    /// Not a class number (not digits, or too many); shown back (cut to 20
+    /// characters, then "…") and not tried.
     NotANumber(String),
     /// A number past the first `MAX_NUMBERS_AT_ONCE`: not tried.
     TooMany(String),
@@ -373,7 +374,11 @@ pub fn parse_numbers(raw: &str) -> Vec<PastedNumber> {
         .filter(|t| !t.is_empty())
     {
         if !(token.chars().all(|c| c.is_ascii_digit()) && token.len() <= MAX_NUMBER_DIGITS) {
-            let shown: String = token.chars().take(20).collect();
+            // Cut where it is long, and said to be cut.
+            let mut shown: String = token.chars().take(20).collect();
+            if token.chars().nth(20).is_some() {
+                shown.push('…');
+            }
             if !pieces.contains(&PastedNumber::NotANumber(shown.clone())) {
                 pieces.push(PastedNumber::NotANumber(shown));
             }
@@ -670,5 +675,13 @@ mod tests {
         );
         assert_eq!(pieces[12], PastedNumber::TooMany("10012".into()));
         assert!(parse_numbers(" ,; ").is_empty());
+        // Digits, too many for a class number: shown cut, and said so.
+        assert_eq!(
+            parse_numbers("9999999999 123456789012345678901234"),
+            vec![
+                PastedNumber::NotANumber("9999999999".into()),
+                PastedNumber::NotANumber("12345678901234567890…".into()),
+            ]
+        );
     }
 }

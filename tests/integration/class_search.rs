@@ -666,7 +666,7 @@ backend_test!(
                 "17003: CS 3120 (001) overlaps CS 2100 on Tue Thu 11:00 AM; not added",
                 "99999: no such class number in Spring 2026",
                 "16609: no such class number in Spring 2026",
-                "x<b>: not a class number (digits only, such as 16601); not tried",
+                "x<b>: not a class number (class numbers are up to 9 digits, such as 16601); not tried",
             ]
         );
         assert!(html.contains("x&#60;b&#62;") && !html.contains("x<b>"));
