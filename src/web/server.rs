@@ -479,6 +479,26 @@ async fn head_as_get(
     Ok(res.map_into_left_body())
 }
 
+/// A page's address typed or linked with a slash at the end ("/friends/"),
+/// which no route has: where it leads without the slash, query kept. Only
+/// for a GET or HEAD, and never to an address that reads as another host's
+/// ("//evil.example/" would leave as "//evil.example").
+fn without_trailing_slash(req: &actix_web::HttpRequest) -> Option<String> {
+    use actix_web::http::Method;
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return None;
+    }
+    let path = req.path();
+    let trimmed = path.strip_suffix('/')?.trim_end_matches('/');
+    if trimmed.is_empty() || trimmed.starts_with("//") || trimmed.contains('\\') {
+        return None;
+    }
+    Some(match req.query_string() {
+        "" => trimmed.to_string(),
+        query => format!("{trimmed}?{query}"),
+    })
+}
+
 /// Counts each answered request for `/metrics`: method, route pattern, status
 /// and time.
 async fn count_request(
@@ -580,8 +600,13 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .configure(admin::routes)
             .configure(chat::routes)
             .configure(notifications::routes)
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+            .default_service(web::to(|req: actix_web::HttpRequest| async move {
+                match without_trailing_slash(&req) {
+                    Some(to) => Ok(actix_web::HttpResponse::MovedPermanently()
+                        .insert_header((actix_web::http::header::LOCATION, to))
+                        .finish()),
+                    None => Err::<actix_web::HttpResponse, _>(AppError::NotFound),
+                }
             }))
     })
     .shutdown_timeout(30)

@@ -498,3 +498,38 @@ backend_test!(
         drop(upload);
     }
 );
+
+backend_test!(
+    async fn an_address_with_a_slash_too_many_leads_to_its_page_and_nowhere_else(b: Backend) {
+        // Arrange: a signed-in student, and a client that does not follow redirects.
+        let app = spawn_quiet_app(b, &[]).await;
+        let me = app.student("sl1a");
+        let opened = |path: &'static str| {
+            let request = me.client.get(app.url(path)).send();
+            async move {
+                let r = request.await.unwrap();
+                let to = r
+                    .headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap().to_string());
+                (r.status().as_u16(), to)
+            }
+        };
+
+        // Act and assert: "/friends/" is "/friends", its query kept.
+        assert_eq!(opened("/friends/").await, (301, Some("/friends".into())));
+        let week = Some("/schedule?term=1262".to_string());
+        assert_eq!(opened("/schedule/?term=1262").await, (301, week));
+        assert_eq!(opened("/account//").await, (301, Some("/account".into())));
+        // Never to another host's address, nor to nothing.
+        assert_eq!(opened("//evil.example/").await.0, 404);
+        assert_eq!(
+            opened("/%2F%2Fevil.example/").await.1,
+            Some("/%2F%2Fevil.example".into())
+        );
+        assert_eq!(opened("/nothing-here").await.0, 404);
+        // A form's POST is not sent elsewhere.
+        let posted = me.client.post(app.url("/friends/")).send().await.unwrap();
+        assert_eq!(posted.status().as_u16(), 404);
+    }
+);
