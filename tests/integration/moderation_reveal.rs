@@ -313,14 +313,18 @@ backend_test!(
         assert_eq!(landmarks.len(), 3, "{landmarks:?}");
         assert_eq!(distinct.len(), 3, "{landmarks:?}");
         // No compose, vote, report or edit forms (only the staff actions,
-        // which post to /admin/messages/...); no author named.
+        // which post to /admin/messages/..., and a thread's pin); no author
+        // named.
         let forms: Vec<&str> = doc
             .select(&scraper::Selector::parse("main form").unwrap())
             .filter_map(|f| f.value().attr("action"))
             .collect();
         assert!(!forms.is_empty(), "each message has its staff actions");
+        let pin = |a: &str| a.starts_with("/classes/") && a.ends_with("/pin");
         assert!(
-            forms.iter().all(|a| a.starts_with("/admin/messages/")),
+            forms
+                .iter()
+                .all(|a| a.starts_with("/admin/messages/") || pin(a)),
             "{forms:?}"
         );
         let textareas = doc
