@@ -137,6 +137,13 @@ pub fn rename(tx: &mut Tx, from: &str, to: &str, kinds: &[&str]) -> QueryResult<
     Ok(renamed)
 }
 
+/// Deletes the hits of one bucket: what they counted did not happen after
+/// all (a notice withdrawn before it was mailed, say).
+pub fn clear(tx: &mut Tx, bucket: &str) -> QueryResult<usize> {
+    let conn: &mut DbConn = tx;
+    diesel::delete(rate_limit_hits::table.filter(rate_limit_hits::bucket.eq(bucket))).execute(conn)
+}
+
 /// Deletes the hits of every bucket naming `id`.
 pub fn forget(tx: &mut Tx, id: &str) -> QueryResult<usize> {
     let conn: &mut DbConn = tx;

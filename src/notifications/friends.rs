@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use super::{notify, Kind, Notice};
 use crate::accounts::{rate_limit, UserId};
-use crate::db::schema::notifications;
+use crate::db::schema::{email_outbox, notifications};
 use crate::db::Tx;
 
 /// How often one requester's requests reach one addressee as a notice.
@@ -26,7 +26,7 @@ pub fn requested(
     requester: &UserId,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let bucket = format!("friend-request-told:{addressee}:{requester}");
+    let bucket = told_bucket(addressee, requester);
     let notice = Notice::new(addressee, Kind::FriendRequest, now).from_user(requester);
     if rate_limit::hit(tx, &bucket, 1, RETELL_AFTER, now)?.is_err() {
         return notify(tx, &notice.quietly());
@@ -54,17 +54,46 @@ pub fn request_answered(
     .execute(&mut **tx)
 }
 
-/// `requester` withdrew their request to `addressee`: its notice goes.
+/// The once-a-day email limit of one requester's requests to one addressee.
+fn told_bucket(addressee: &UserId, requester: &UserId) -> String {
+    format!("friend-request-told:{addressee}:{requester}")
+}
+
+/// `requester` withdrew their request to `addressee`: its notice goes, and
+/// any email of it not sent yet (`email_outbox` rows go with their notice).
+/// When nothing told the addressee of it yet (a digest's hour not come, its
+/// email not sent, not read in the app), the day's email is not spent: asked
+/// again, the request is mailed as the addressee chose, not only put in the
+/// inbox.
 pub fn request_withdrawn(
     tx: &mut Tx,
     addressee: &UserId,
     requester: &UserId,
 ) -> QueryResult<usize> {
-    diesel::delete(
-        notifications::table
-            .filter(notifications::user_id.eq(addressee))
-            .filter(notifications::kind.eq(Kind::FriendRequest.as_str()))
-            .filter(notifications::other_user_id.eq(requester)),
-    )
-    .execute(&mut **tx)
+    let theirs = notifications::table
+        .filter(notifications::user_id.eq(addressee))
+        .filter(notifications::kind.eq(Kind::FriendRequest.as_str()))
+        .filter(notifications::other_user_id.eq(requester));
+    // The notice that spent the day's email (one mailed as the addressee
+    // chose, not a quiet one asked again since), withdrawn before anything
+    // told them of it: a digest's hour not come, its own email still
+    // waiting (which goes with the notice), not read in the app.
+    let untold: bool = diesel::select(diesel::dsl::exists(
+        theirs
+            .filter(notifications::delivery.ne(super::Delivery::Off.as_str()))
+            .filter(notifications::digest_id.is_null())
+            .filter(notifications::read_at.is_null())
+            .filter(
+                notifications::emailed_at.is_null().or(diesel::dsl::exists(
+                    email_outbox::table
+                        .filter(email_outbox::notification_id.eq(notifications::id.nullable()))
+                        .filter(email_outbox::sent_at.is_null()),
+                )),
+            ),
+    ))
+    .get_result(&mut **tx)?;
+    if untold {
+        rate_limit::clear(tx, &told_bucket(addressee, requester))?;
+    }
+    diesel::delete(theirs).execute(&mut **tx)
 }
