@@ -122,7 +122,7 @@ impl FlagReason {
 
 /// Embeddings and overrides that reorder how text is displayed (Trojan Source).
 /// The plain marks U+200E/U+200F stay allowed: mixed Arabic or Hebrew needs them.
-fn is_direction_control(c: char) -> bool {
+pub(crate) fn is_direction_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

@@ -243,7 +243,10 @@ fn shown(raw: &str) -> String {
         .filter_map(|c| match c {
             '\t' => Some(' '),
             '\n' | '\r' => Some(c),
-            c if c.is_control() => None,
+            // Nor may SIS's text reorder what follows it on our pages (a room
+            // "\u{202E}Rice 130" shown backwards): the overrides and
+            // isolates go, as they are refused in the chat.
+            c if c.is_control() || crate::chat::content::is_direction_control(c) => None,
             c => Some(c),
         })
         .collect::<String>()

@@ -42,15 +42,24 @@ pub fn section_record(
     let meetings: Vec<MeetingRecord> = s
         .meetings
         .iter()
-        .map(|m| MeetingRecord {
-            days: m.days.clone(),
-            start_time: m.start_time.map(|t| t.to_string()),
-            end_time: m.end_time.map(|t| t.to_string()),
-            location: m.facility_descr.clone(),
-            instructor: names(m.instructor.iter().map(String::as_str)),
-            // The meeting's own dates, else its section's; a pair out of
-            // order (or half missing) says nothing, and the term's hold.
-            dates: span(m.start_dt, m.end_dt).or_else(|| span(s.start_dt, s.end_dt)),
+        .map(|m| {
+            // A meeting that ends before it starts (14:00 to 12:00) says no
+            // time, as TBA does: shown as sent, it read "2:00–12:00 PM" and
+            // left the grid for "No fixed meeting time: ... 2:00–12:00 PM".
+            let (start_time, end_time) = match (m.start_time, m.end_time) {
+                (Some(start), Some(end)) if end <= start => (None, None),
+                times => times,
+            };
+            MeetingRecord {
+                days: m.days.clone(),
+                start_time: start_time.map(|t| t.to_string()),
+                end_time: end_time.map(|t| t.to_string()),
+                location: m.facility_descr.clone(),
+                instructor: names(m.instructor.iter().map(String::as_str)),
+                // The meeting's own dates, else its section's; a pair out of
+                // order (or half missing) says nothing, and the term's hold.
+                dates: span(m.start_dt, m.end_dt).or_else(|| span(s.start_dt, s.end_dt)),
+            }
         })
         .collect();
     // The section's own list, else whoever teaches its meetings.
@@ -204,6 +213,35 @@ mod tests {
                 TermSpan::new(day(1, 14), day(4, 28)),
             ]
         );
+    }
+
+    #[test]
+    fn a_meeting_ending_before_it_starts_has_no_time_and_text_reorders_nothing() {
+        let r = record(serde_json::json!({
+            "class_nbr": 16661, "catalog_nbr": "3240", "strm": "1262",
+            "descr": "Odd \u{202E}Times",
+            "meetings": [
+                {"days": "MoWeFr", "start_time": "14.00.00.000000-05:00",
+                 "end_time": "12.00.00.000000-05:00",
+                 "facility_descr": "\u{2067}Rice Hall 130\u{2069}"},
+                {"days": "Tu", "start_time": "14.00.00.000000-05:00",
+                 "end_time": "14.50.00.000000-05:00"}
+            ]
+        }))
+        .unwrap();
+        let times: Vec<(Option<&str>, Option<&str>)> = r
+            .meetings
+            .iter()
+            .map(|m| (m.start_time.as_deref(), m.end_time.as_deref()))
+            .collect();
+        assert_eq!(times, vec![(None, None), (Some("14:00"), Some("14:50"))]);
+        assert_eq!(
+            r.meetings[0].days.as_deref(),
+            Some("MoWeFr"),
+            "the days stay"
+        );
+        assert_eq!(r.title.as_deref(), Some("Odd Times"));
+        assert_eq!(r.meetings[0].location.as_deref(), Some("Rice Hall 130"));
     }
 
     #[test]
