@@ -194,6 +194,18 @@ impl QueueItem {
             .count()
     }
 
+    /// Its author edited it and its first text was not kept: edited before
+    /// anyone reported it (a message nobody reported keeps no history), or
+    /// its kept versions went with its author's erased account. A moderator
+    /// then reads the reports against words the reporters may not have seen.
+    pub fn first_text_lost(&self) -> bool {
+        self.message.edited_at.is_some()
+            && !self
+                .versions
+                .iter()
+                .any(|v| v.written_at == self.message.created_at)
+    }
+
     /// A report on it has waited more than 48 hours.
     pub fn overdue(&self, now: NaiveDateTime) -> bool {
         self.reports

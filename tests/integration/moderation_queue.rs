@@ -809,22 +809,68 @@ backend_test!(
 
 backend_test!(
     async fn a_card_says_its_message_was_edited_and_what_was_kept(backend: Backend) {
-        // Arrange: a reported message its author had edited before the
-        // report (the abuse edited away, say), so no earlier text was kept.
+        // Arrange: a post made harmless within the edit window before anyone
+        // reported it (its first words kept nowhere), then reported; and a
+        // post reported first, then edited (its first words kept).
         let f = four_flagged(backend).await;
         let (app, moderator) = (&f.app, &f.moderator);
-        diesel::update(class_messages::table.find(&f.newer_one.id))
-            .set(class_messages::edited_at.eq(Some(clock::now() - Duration::minutes(3))))
-            .execute(&mut app.conn())
-            .unwrap();
+        let author = app.student("ed1q");
+        let reporter = app.student("ed2q");
+        seed::enroll(&mut app.conn(), &author.user, &f.class);
+        seed::enroll(&mut app.conn(), &reporter.user, &f.class);
+        let mut rules = chat::Rules::new(app.secret_key.as_bytes(), 3);
+        rules.post_interval = Duration::zero();
+        let body = |t: &str| chat::MessageBody::parse(t).unwrap();
+        let post = |t: &str| {
+            let draft = chat::Draft {
+                class_id: &f.class.id,
+                parent_id: None,
+                body: &body(t),
+            };
+            chat::post(&mut app.conn(), &author.user, draft, &rules, clock::now()).unwrap()
+        };
+        let washed = post("you are a worthless moron");
+        let id = washed.id.clone();
+        chat::edit(
+            &mut app.conn(),
+            &author.user.id,
+            &id,
+            &body("Check the syllabus."),
+            &rules,
+            clock::now(),
+        )
+        .unwrap();
+        seed::flag(
+            &mut app.conn(),
+            &reporter.user,
+            &washed,
+            "called me a moron, then edited it",
+        );
+        let kept = post("the answers are on my site");
+        seed::flag(&mut app.conn(), &reporter.user, &kept, "spam");
+        let id = kept.id.clone();
+        chat::edit(
+            &mut app.conn(),
+            &author.user.id,
+            &id,
+            &body("the answers are in the notes"),
+            &rules,
+            clock::now(),
+        )
+        .unwrap();
 
         // Act
         let (_, queue) = moderator.get(app, "/admin/flags").await;
 
-        // Assert: the card says so; a card never edited says nothing of it.
-        let card = card_text(&queue, &f.newer_one.id).unwrap();
+        // Assert: each card says it was edited; only the first says its
+        // first text was lost. A card never edited says neither.
+        let card = card_text(&queue, &washed.id).unwrap();
         assert!(card.contains("edited"), "{card}");
-        assert!(card.contains("its earlier text was not kept"), "{card}");
+        assert!(card.contains("its first text was not kept"), "{card}");
+        let card = card_text(&queue, &kept.id).unwrap();
+        assert!(card.contains("edited"), "{card}");
+        assert!(!card.contains("its first text was not kept"), "{card}");
+        assert!(card.contains("the answers are on my site"), "kept: {card}");
         let other = card_text(&queue, &f.older_one.id).unwrap();
         assert!(!other.contains("edited"), "{other}");
     }

@@ -52,10 +52,12 @@ struct QueueRow {
     reports: Vec<ReportLine>,
     versions: Vec<VersionLine>,
     posted: Stamp,
-    /// When its author last edited it: a message made harmless within the
+    /// When its author last edited it, and whether its first text is lost
+    /// (`QueueItem::first_text_lost`): a message made harmless within the
     /// edit window before anyone reported it keeps no earlier text, and the
     /// moderator reading a report against clean words should know.
     edited: Option<Stamp>,
+    first_text_lost: bool,
     thread: Vec<ThreadLine>,
 }
 
@@ -338,6 +340,7 @@ pub async fn flags(
                 .collect(),
             posted: time.at(item.message.created_at),
             edited: item.message.edited_at.map(|at| time.at(at)),
+            first_text_lost: item.first_text_lost(),
             thread: item
                 .thread
                 .iter()
