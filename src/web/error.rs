@@ -231,12 +231,12 @@ impl ResponseError for AppError {
             AppError::TooManyRequests { message, .. } => ("Please wait", message.clone(), None),
             AppError::Unavailable => (
                 "Try again shortly",
-                "Common Grounds cannot reach its database right now. Nothing was changed, and nothing saved before was lost or half-saved: try again in a minute.".into(),
+                "Common Grounds cannot reach its database right now. Nothing is half-saved: what you sent was saved whole or not at all. Try again in a minute.".into(),
                 None,
             ),
             AppError::Busy => (
                 "Try again shortly",
-                "Common Grounds is too busy to finish this right now. Nothing was changed, and nothing saved before was lost or half-saved: try again in a few seconds.".into(),
+                "Common Grounds is too busy to finish this right now. Nothing is half-saved: what you sent was saved whole or not at all. Try again in a few seconds.".into(),
                 None,
             ),
             AppError::Suspended {

@@ -1018,6 +1018,20 @@ backend_test!(
             // A student outside the class learns nothing of the message.
             assert_eq!(opened(&app, &c, &address).await.0, 404, "{address}");
         }
+        // A classmate's held message no page shows them is not there for
+        // them, as for its actions; its author is led to it.
+        use common_grounds::db::schema::class_messages;
+        use diesel::prelude::*;
+        let held = MessageBuilder::new(&class.id, &a.user.id, "Anon_1", "ÁNGELA has them")
+            .insert(&mut app.conn());
+        diesel::update(class_messages::table.find(&held.id))
+            .set(class_messages::held.eq(true))
+            .execute(&mut app.conn())
+            .unwrap();
+        let address = format!("/messages/{}/edit", held.id);
+        assert_eq!(opened(&app, &b, &address).await.0, 404);
+        let at_held = format!("{list}/threads/{0}#m-{0}", held.id);
+        assert_eq!(opened(&app, &a, &address).await, (303, Some(at_held)));
         for action in ["read", "similar", "mute", "unmute"] {
             let address = format!("{list}/{action}");
             assert_eq!(opened(&app, &a, &address).await, (303, Some(list.clone())));

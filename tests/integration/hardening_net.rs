@@ -528,6 +528,8 @@ backend_test!(
             Some("/%2F%2Fevil.example".into())
         );
         assert_eq!(opened("/nothing-here").await.0, 404);
+        let encoded = Some("/%5Cevil.example".to_string());
+        assert_eq!(opened("/%5Cevil.example/").await.1, encoded);
         // A form's POST is not sent elsewhere.
         let posted = me.client.post(app.url("/friends/")).send().await.unwrap();
         assert_eq!(posted.status().as_u16(), 404);

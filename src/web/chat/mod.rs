@@ -208,8 +208,9 @@ fn not_saved(error: &AppError, place: &DraftPlace) -> (String, u32) {
         "your message"
     };
     match error {
+        // The connection went: whether its commit got through is unknown.
         AppError::Unavailable => (
-            format!("Common Grounds cannot reach its database right now, so {what} was not saved. It is below: send it again in a minute."),
+            format!("Common Grounds lost its connection to its database, so {what} may not have been saved. It is below: check the thread before you send it again, in a minute."),
             30,
         ),
         _ => (
@@ -226,12 +227,15 @@ fn keep_draft_on_failure(
     req: &HttpRequest,
     current: &CurrentUser,
     failure: AppError,
-    place: DraftPlace,
+    mut place: DraftPlace,
     draft: String,
 ) -> Result<HttpResponse, AppError> {
     if !failed_to_save(&failure) {
         return Err(failure);
     }
+    // Sent again, a new thread goes through "maybe already answered", as
+    // after any refusal that came before that step could answer.
+    place.new_thread = false;
     let (message, retry_after) = not_saved(&failure, &place);
     let answer = DraftAnswer {
         status: StatusCode::SERVICE_UNAVAILABLE,
@@ -359,10 +363,6 @@ fn refuse_keeping_draft(
             message,
             Some(retry_after_secs.max(1)),
         ),
-        Refusal::Error(failure) if failed_to_save(&failure) => {
-            let (message, retry_after) = not_saved(&failure, &place);
-            (StatusCode::SERVICE_UNAVAILABLE, message, Some(retry_after.into()))
-        }
         other => return answer(req, current, other),
         },
     };

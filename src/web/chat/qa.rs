@@ -176,11 +176,18 @@ impl SessionForm for PinForm {
 fn pinned_back(class_id: &ClassId, thread_id: &MessageId, back: Option<&str>) -> String {
     let staff_read = format!("/admin/classes/{class_id}");
     match back {
+        // A later page of it carries its cursor, which is URL-safe: nothing
+        // else (a line break would make the header unsendable).
         Some(page)
             if page == staff_read
                 || page
                     .strip_prefix(&staff_read)
-                    .is_some_and(|rest| rest.starts_with("?before=")) =>
+                    .and_then(|rest| rest.strip_prefix("?before="))
+                    .is_some_and(|cursor| {
+                        cursor
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.~%=".contains(c))
+                    }) =>
         {
             format!("{page}#m-{thread_id}")
         }

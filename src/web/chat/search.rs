@@ -66,6 +66,9 @@ struct SearchPage {
     hits: Vec<HitRow>,
     /// More messages match than are shown.
     more: bool,
+    /// How many words were searched for (as the search split them: "mid-term"
+    /// is two), for "try fewer words".
+    words: usize,
 }
 
 /// "Maybe already answered": threads a draft may duplicate.
@@ -132,6 +135,7 @@ pub async fn search_class(
         class_title: found.title.clone().unwrap_or_default(),
         query: raw.chars().take(search::MAX_QUERY_CHARS * 2).collect(),
         searched: parsed.is_ok(),
+        words: parsed.as_ref().map_or(0, |q| q.terms().len()),
         problem,
         more: {
             let more = hits.len() > RESULTS as usize;

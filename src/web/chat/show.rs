@@ -674,8 +674,7 @@ pub async fn show_thread(
         page.thread
             .messages
             .iter()
-            .skip(1)
-            .filter(|m| page.new_ids.contains(&m.id))
+            .filter(|m| m.parent_id.is_some() && page.new_ids.contains(&m.id))
     };
     let first_new = new_replies().next().map(|m| m.id.to_string());
     let new_count = new_replies().count();
