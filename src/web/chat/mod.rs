@@ -16,8 +16,8 @@ pub use flags::flag_message;
 pub use follow::{follow_thread, mute_class};
 pub use moderation_log::show_moderation_log;
 pub use post::{
-    class_action_address, delete_message, edit_message, message_action_address, messages_address,
-    post_message, thread_action_address,
+    class_action_address, delete_message, edit_message, message_action_address, post_message,
+    thread_action_address,
 };
 pub use qa::{mark_answer, pin_thread, unpin_thread, vote_message};
 pub use search::{search_class, similar_threads};
@@ -429,7 +429,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(mark_thread_read)
         .service(events::class_events)
         .service(post_message)
-        .service(messages_address)
         .service(message_action_address)
         .service(class_action_address)
         .service(thread_action_address)

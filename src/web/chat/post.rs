@@ -56,18 +56,11 @@ impl SessionForm for PostForm {
     }
 }
 
-/// The address a post is sent to, opened (a reload of the page a refused
-/// post answered with, or a link copied from it): the class's chat, where
-/// the compose box is, not "There is nothing here".
-#[get("/classes/{id:[0-9a-f-]{36}}/messages")]
-pub async fn messages_address(path: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
-    Ok(see_other(format!("/classes/{class_id}")))
-}
-
-/// A class action's address, opened (a reload of the "Maybe already
-/// answered" page, say): the class's chat, which checks who may read it.
-#[get("/classes/{id:[0-9a-f-]{36}}/{action:read|similar|mute|unmute}")]
+/// A class action's address, opened (a reload of the page a refused post
+/// or the "Maybe already answered" step answered with, or a link copied
+/// from it): the class's chat, where the compose box is, which checks who
+/// may read it.
+#[get("/classes/{id:[0-9a-f-]{36}}/{action:messages|read|similar|mute|unmute}")]
 pub async fn class_action_address(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
