@@ -138,23 +138,28 @@ pub fn forget_thread(tx: &mut Tx, thread_id: &MessageId) -> QueryResult<usize> {
         .execute(&mut **tx)
 }
 
-/// "Mark all read": everything in the class up to its newest message is read.
-/// Thread marks it covers are dropped. A student who does not take the class
-/// changes nothing.
+/// "Mark all read": everything in the class up to its newest message is read,
+/// or, with `seen` (when the page pressed on was made), up to the newest
+/// posted by then: a thread posted since, which the student never saw, stays
+/// new. Thread marks it covers are dropped. A student who does not take the
+/// class changes nothing.
 pub fn mark_class(
     conn: &mut DbConn,
     viewer: &UserId,
     class_id: &ClassId,
+    seen: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     if !crate::classes::is_enrolled(conn, viewer, class_id)? {
         return Ok(false);
     }
+    let seen = seen.map_or(now, |at| at.min(now));
     let newest: Option<NaiveDateTime> = class_messages::table
         .filter(class_messages::class_id.eq(class_id))
+        .filter(class_messages::created_at.le(seen))
         .select(diesel::dsl::max(class_messages::created_at))
         .first(conn)?;
-    let through = newest.unwrap_or(now);
+    let through = newest.unwrap_or(seen);
     let row = (
         chat_class_reads::user_id.eq(viewer),
         chat_class_reads::class_id.eq(class_id),

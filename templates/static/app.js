@@ -389,6 +389,12 @@
     if (page === "thread") {
       onThread(data);
     } else if (page === "list") {
+      // The list is current as events come: "Mark all read" covers what
+      // it has shown, not only what was there when it was rendered.
+      var seen = chat.querySelector('.mark-read input[name="seen"]');
+      if (seen) {
+        seen.value = "";
+      }
       onList(data);
     }
   }

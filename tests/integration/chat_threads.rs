@@ -389,6 +389,28 @@ backend_test!(
             )
             .await;
         assert_eq!(status, 404, "a thread of another class is not found here");
+
+        // "Mark all read" marks what the page showed: a reply posted after
+        // B's list was made, which B never saw, stays new.
+        reply(&app, &a.user, &class, &thread, "Answer part 5");
+        let (_, page) = b.get(&app, &list).await;
+        let seen = scraper::Html::parse_document(&page)
+            .select(&scraper::Selector::parse(".mark-read input[name=seen]").unwrap())
+            .next()
+            .and_then(|i| i.value().attr("value").map(str::to_string))
+            .expect("the form says when the page was made");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        reply(
+            &app,
+            &a.user,
+            &class,
+            &thread,
+            "Answer part 6, after B's page",
+        );
+        let read = format!("/classes/{}/read", class.id);
+        b.post(&app, &list, &read, &[("seen", seen.as_str())]).await;
+        let (_, home) = b.get(&app, "/").await;
+        assert_eq!(home_mark(&home, &class).as_deref(), Some("1 new"));
         app.stop().await;
     }
 );

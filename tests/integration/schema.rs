@@ -363,7 +363,7 @@ backend_test!(
         assert_eq!(chat::events::latest(&mut conn, &class.id).unwrap(), seq);
         // chat_class_reads and chat_thread_reads: a student's own read marks
         chat::reads::mark_thread(&mut conn, &user.id, &class.id, &message_id, now).unwrap();
-        assert!(chat::reads::mark_class(&mut conn, &user.id, &class.id, now).unwrap());
+        assert!(chat::reads::mark_class(&mut conn, &user.id, &class.id, None, now).unwrap());
         chat::reads::mark_thread(
             &mut conn,
             &user.id,

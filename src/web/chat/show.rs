@@ -349,7 +349,14 @@ struct ShowClassPage {
     csrf_token: String,
     /// The student muted this class's notifications.
     muted: bool,
+    /// When the page was made (`SEEN_FORMAT`): "Mark all read" marks what
+    /// was posted by then, not a thread posted since that the student never
+    /// saw. The script empties it once the list takes rows live.
+    seen: String,
 }
+
+/// How a page's `seen` time is written in its "Mark all read" form.
+const SEEN_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 
 #[derive(Template)]
 #[template(path = "chat/thread.html")]
@@ -597,6 +604,7 @@ pub async fn show_class(
         max_chars: content::MAX_CHARS,
         anonymity,
         muted,
+        seen: now.format(SEEN_FORMAT).to_string(),
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
@@ -713,21 +721,42 @@ pub async fn show_thread(
     Ok(html(StatusCode::OK, body))
 }
 
+#[derive(Deserialize)]
+pub struct MarkAllForm {
+    #[serde(default)]
+    csrf_token: String,
+    /// The list page's `seen`.
+    #[serde(default)]
+    seen: Option<String>,
+}
+
+impl crate::web::guard::SessionForm for MarkAllForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// "Mark all read" for one class.
 #[post("/classes/{id:[0-9a-f-]{36}}/read")]
 pub async fn mark_all_read(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    SignedInForm(current, _form): SignedInForm<CsrfForm>,
+    SignedInForm(current, form): SignedInForm<MarkAllForm>,
 ) -> Result<FlashRedirect, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let viewer = current.user.id.clone();
     let class = class_id.clone();
+    // No time (a live page, or an older form): all that is there now.
+    let seen = form
+        .seen
+        .as_deref()
+        .and_then(|s| NaiveDateTime::parse_from_str(s, SEEN_FORMAT).ok());
     let marked = with_conn(&state.pool, move |conn| {
         Ok(chat::reads::mark_class(
             conn,
             &viewer,
             &class,
+            seen,
             clock::now(),
         )?)
     })
