@@ -4,7 +4,7 @@
 
 use crate::classes::catalog::{MeetingRecord, SectionRecord, SubjectRecords};
 use crate::classes::term_dates::TermSpan;
-use crate::sis::wire::SisSection;
+use crate::sis::wire::{SisSection, WallTime};
 use crate::sis::{Subject, Term};
 use chrono::NaiveDate;
 
@@ -46,8 +46,10 @@ pub fn section_record(
             // A meeting that ends before it starts (14:00 to 12:00) says no
             // time, as TBA does: shown as sent, it read "2:00–12:00 PM" and
             // left the grid for "No fixed meeting time: ... 2:00–12:00 PM".
+            // An end at 00:00 is midnight, the day's end (a 22:00 lab).
+            let midnight = |t: &WallTime| t.hour == 0 && t.minute == 0;
             let (start_time, end_time) = match (m.start_time, m.end_time) {
-                (Some(start), Some(end)) if end <= start => (None, None),
+                (Some(start), Some(end)) if end <= start && !midnight(&end) => (None, None),
                 times => times,
             };
             MeetingRecord {
@@ -225,7 +227,9 @@ mod tests {
                  "end_time": "12.00.00.000000-05:00",
                  "facility_descr": "\u{2067}Rice Hall 130\u{2069}"},
                 {"days": "Tu", "start_time": "14.00.00.000000-05:00",
-                 "end_time": "14.50.00.000000-05:00"}
+                 "end_time": "14.50.00.000000-05:00"},
+                {"days": "Th", "start_time": "22.00.00.000000-05:00",
+                 "end_time": "00.00.00.000000-05:00"}
             ]
         }))
         .unwrap();
@@ -234,7 +238,15 @@ mod tests {
             .iter()
             .map(|m| (m.start_time.as_deref(), m.end_time.as_deref()))
             .collect();
-        assert_eq!(times, vec![(None, None), (Some("14:00"), Some("14:50"))]);
+        // A meeting to midnight keeps its times.
+        assert_eq!(
+            times,
+            vec![
+                (None, None),
+                (Some("14:00"), Some("14:50")),
+                (Some("22:00"), Some("00:00"))
+            ]
+        );
         assert_eq!(
             r.meetings[0].days.as_deref(),
             Some("MoWeFr"),
