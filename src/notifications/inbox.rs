@@ -136,16 +136,24 @@ pub fn open(
     })
 }
 
-/// "Mark all read": every notification of the student showing at `now`.
-/// Returns how many were unread.
-pub fn mark_all_read(conn: &mut DbConn, user: &UserId, now: NaiveDateTime) -> QueryResult<usize> {
+/// "Mark all read": every notification of the student showing at `now`, or
+/// with `seen` (when the inbox pressed on was made), those that came by
+/// then: one that came since, never seen, stays unread. Returns how many
+/// were unread.
+pub fn mark_all_read(
+    conn: &mut DbConn,
+    user: &UserId,
+    seen: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let through = seen.map_or(now, |at| at.min(now));
     db::write_tx(conn, |tx| {
         let conn: &mut DbConn = tx;
         diesel::update(
             notifications::table
                 .filter(notifications::user_id.eq(user))
                 .filter(notifications::read_at.is_null())
-                .filter(notifications::created_at.le(now)),
+                .filter(notifications::created_at.le(through)),
         )
         .set(notifications::read_at.eq(now))
         .execute(conn)

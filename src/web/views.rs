@@ -389,3 +389,37 @@ pub fn with_term(path: &str, term: &str) -> String {
         format!("{path}?term={term}")
     }
 }
+
+/// A "Mark all read" form: its page says when it was made (`seen`), and
+/// only what came by then is marked; what came since stays new, unseen.
+#[derive(serde::Deserialize)]
+pub struct SeenForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    seen: Option<String>,
+}
+
+/// How a page writes `seen` into its form.
+const SEEN_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+impl SeenForm {
+    /// `now`, as the page's form carries it.
+    pub fn stamp(now: chrono::NaiveDateTime) -> String {
+        now.format(SEEN_FORMAT).to_string()
+    }
+
+    /// When the page was made; None for a form without it (a page taking
+    /// rows live empties it: it is current), which marks all.
+    pub fn seen(&self) -> Option<chrono::NaiveDateTime> {
+        self.seen
+            .as_deref()
+            .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, SEEN_FORMAT).ok())
+    }
+}
+
+impl guard::SessionForm for SeenForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}

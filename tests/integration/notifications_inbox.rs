@@ -306,6 +306,29 @@ backend_test!(
         assert_eq!(count_in(&page, "form[action='/notifications/read']"), 0);
         assert_eq!(unread_rows(&app, &a.user), 0);
         assert_eq!(unread_rows(&app, &b.user), 1, "B's stays unread");
+
+        // B's inbox, made before a second notice came: "Mark all read"
+        // there marks what it showed, not the notice B never saw.
+        let (_, page) = b.get(&app, "/notifications").await;
+        let seen = scraper::Html::parse_document(&page)
+            .select(
+                &scraper::Selector::parse("form[action='/notifications/read'] input[name=seen]")
+                    .unwrap(),
+            )
+            .next()
+            .and_then(|i| i.value().attr("value").map(str::to_string))
+            .expect("the form says when the page was made");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let r = reply(&app, &a.user, &mine, "One more thing");
+        reply_notice(&app, &b.user, &mine, &r, clock::now());
+        b.post(
+            &app,
+            "/notifications",
+            "/notifications/read",
+            &[("seen", seen.as_str())],
+        )
+        .await;
+        assert_eq!(unread_rows(&app, &b.user), 1, "the one that came since");
         app.stop().await;
     }
 );

@@ -24,7 +24,7 @@ use crate::web::error::{with_conn, AppError};
 use crate::web::guard::{CsrfForm, SignedInForm, Visitor};
 use crate::web::layout::Layout;
 use crate::web::state::{release_request_conn, AppState};
-use crate::web::views::FlashRedirect;
+use crate::web::views::{FlashRedirect, SeenForm};
 
 /// A section's details, as both versions of the class page show them.
 struct ClassHeader {
@@ -349,14 +349,11 @@ struct ShowClassPage {
     csrf_token: String,
     /// The student muted this class's notifications.
     muted: bool,
-    /// When the page was made (`SEEN_FORMAT`): "Mark all read" marks what
+    /// When the page was made (`SeenForm::stamp`): "Mark all read" marks what
     /// was posted by then, not a thread posted since that the student never
     /// saw. The script empties it once the list takes rows live.
     seen: String,
 }
-
-/// How a page's `seen` time is written in its "Mark all read" form.
-const SEEN_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 
 #[derive(Template)]
 #[template(path = "chat/thread.html")]
@@ -604,7 +601,7 @@ pub async fn show_class(
         max_chars: content::MAX_CHARS,
         anonymity,
         muted,
-        seen: now.format(SEEN_FORMAT).to_string(),
+        seen: SeenForm::stamp(now),
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
@@ -721,36 +718,17 @@ pub async fn show_thread(
     Ok(html(StatusCode::OK, body))
 }
 
-#[derive(Deserialize)]
-pub struct MarkAllForm {
-    #[serde(default)]
-    csrf_token: String,
-    /// The list page's `seen`.
-    #[serde(default)]
-    seen: Option<String>,
-}
-
-impl crate::web::guard::SessionForm for MarkAllForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 /// "Mark all read" for one class.
 #[post("/classes/{id:[0-9a-f-]{36}}/read")]
 pub async fn mark_all_read(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    SignedInForm(current, form): SignedInForm<MarkAllForm>,
+    SignedInForm(current, form): SignedInForm<SeenForm>,
 ) -> Result<FlashRedirect, AppError> {
     let class_id = ClassId::parse(&path).ok_or(AppError::NotFound)?;
     let viewer = current.user.id.clone();
     let class = class_id.clone();
-    // No time (a live page, or an older form): all that is there now.
-    let seen = form
-        .seen
-        .as_deref()
-        .and_then(|s| NaiveDateTime::parse_from_str(s, SEEN_FORMAT).ok());
+    let seen = form.seen();
     let marked = with_conn(&state.pool, move |conn| {
         Ok(chat::reads::mark_class(
             conn,

@@ -13,10 +13,10 @@ use crate::notifications::inbox::{self, Cursor};
 use crate::notifications::view::NotificationView;
 use crate::notifications::NotificationId;
 use crate::web::error::{with_conn, AppError};
-use crate::web::guard::{CsrfForm, SignedInForm, Visitor};
+use crate::web::guard::{SignedInForm, Visitor};
 use crate::web::layout::Layout;
 use crate::web::state::AppState;
-use crate::web::views::{self, FlashRedirect};
+use crate::web::views::{self, FlashRedirect, SeenForm};
 
 /// One notification as the inbox shows it.
 struct Item {
@@ -56,6 +56,8 @@ struct InboxPage {
     newest: bool,
     older_href: Option<String>,
     unread: i64,
+    /// When the page was made, for "Mark all read" (`SeenForm`).
+    seen: String,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +92,7 @@ pub async fn show_inbox(
         .await?;
     let layout = Layout::new(&req, Some(&current)).at("notifications");
     let body = InboxPage {
+        seen: SeenForm::stamp(now),
         unread: layout.notifications,
         layout,
         items: page
@@ -130,12 +133,13 @@ pub async fn open_notification(
 #[post("/notifications/read")]
 pub async fn mark_all_read(
     state: web::Data<AppState>,
-    form: SignedInForm<CsrfForm>,
+    form: SignedInForm<SeenForm>,
 ) -> Result<FlashRedirect, AppError> {
-    let SignedInForm(current, _) = form;
+    let SignedInForm(current, form) = form;
     let user = current.user.id.clone();
+    let seen = form.seen();
     let marked = with_conn(&state.pool, move |conn| {
-        Ok(inbox::mark_all_read(conn, &user, clock::now())?)
+        Ok(inbox::mark_all_read(conn, &user, seen, clock::now())?)
     })
     .await?;
     Ok(FlashRedirect::done(
