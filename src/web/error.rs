@@ -27,6 +27,14 @@ use crate::{friends, moderation};
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// Something a link pointed at that is gone (a notice about a request
+    /// withdrawn): 404, said as such, with where to go instead, where "Page
+    /// not found" would read as a broken link.
+    #[error("no longer there")]
+    Gone {
+        message: &'static str,
+        action: (&'static str, &'static str),
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error("the form expired or did not come from this site")]
@@ -173,7 +181,7 @@ pub async fn error_pages_show_the_viewer(
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::Gone { .. } => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Csrf | AppError::CsrfWithoutCookie => StatusCode::FORBIDDEN,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -216,6 +224,9 @@ impl ResponseError for AppError {
                 "There is nothing here. Check the address, or go back to your classes.".into(),
                 Some(("/", "Go to my classes")),
             ),
+            AppError::Gone { message, action } => {
+                ("This is no longer here", (*message).into(), Some(*action))
+            }
             AppError::BadRequest(message) => ("That did not work", message.clone(), None),
             AppError::Csrf => (
                 "This form has expired",

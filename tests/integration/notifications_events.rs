@@ -189,6 +189,11 @@ backend_test!(
             .set(notifications::emailed_at.eq(Some(now)))
             .execute(&mut app.conn())
             .unwrap();
+        let first: String = notifications::table
+            .filter(notifications::user_id.eq(&b.user.id))
+            .select(notifications::id)
+            .first(&mut app.conn())
+            .unwrap();
         let delivery_to_b = |from: &Student| -> String {
             notifications::table
                 .filter(notifications::user_id.eq(&b.user.id))
@@ -219,8 +224,14 @@ backend_test!(
             requests::request(&mut app.conn(), &a.user, "bryw", "virginia.edu", at).unwrap();
         }
 
-        // Assert: each withdrawal emptied B's inbox; the request asked last
-        // waits there, and no request asked again in the day is emailed.
+        // Assert: the first email's link, to a notice withdrawn with its
+        // request, says so (404) and leads to the inbox.
+        let (status, page) = b.get(&app, &format!("/notifications/{first}")).await;
+        assert_eq!(status, 404);
+        assert!(page.contains("This notification is gone"), "{page}");
+        assert!(page.contains(r#"href="/notifications""#), "{page}");
+        // Each withdrawal emptied B's inbox; the request asked last waits
+        // there, and no request asked again in the day is emailed.
         assert_eq!(inboxes, vec![0; 8]);
         assert_eq!(counts(&app).get(&b.user.id), Some(&1));
         let later = now + Duration::minutes(9);

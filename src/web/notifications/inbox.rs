@@ -122,7 +122,12 @@ pub async fn open_notification(
             Ok(inbox::open(conn, &current.user.id, &id?, clock::now())?)
         })
         .await?;
-    let opened = opened.ok_or(AppError::NotFound)?;
+    // Gone since its email was sent: a friend request withdrawn takes its
+    // notice with it, and the email's link must not read as a broken one.
+    let opened = opened.ok_or(AppError::Gone {
+        message: "This notification is gone: what it was about was taken back (a friend request withdrawn, say). Your inbox has what is still there.",
+        action: ("/notifications", "Open your inbox"),
+    })?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, opened.target()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
