@@ -108,10 +108,19 @@ pub fn post_confirming(
             // reported), must not make it "full" at 499 shown replies, and
             // the "[deleted]" placeholders the page keeps above replies do
             // count, so the page stays bounded.
-            let replies = super::shown_to_class(tx, root)?
-                .map_or(0, |(_, shown)| shown.len().saturating_sub(1));
-            if replies as i64 >= MAX_REPLIES {
-                return Err(ChatError::ThreadFull);
+            // What the page shows is never more than the thread's rows: one
+            // COUNT settles every thread short of the limit, and only one at
+            // it reads its shape.
+            let rows: i64 = class_messages::table
+                .filter(class_messages::thread_root_id.eq(root))
+                .count()
+                .get_result(&mut **tx)?;
+            if rows >= MAX_REPLIES {
+                let replies = super::shown_to_class(tx, root)?
+                    .map_or(0, |(_, shown)| shown.len().saturating_sub(1));
+                if replies as i64 >= MAX_REPLIES {
+                    return Err(ChatError::ThreadFull);
+                }
             }
         }
         // Every refusal that does not depend on whom the draft names comes
