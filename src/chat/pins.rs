@@ -78,12 +78,8 @@ fn set(
             });
         }
         if pinned_at.is_some() {
-            if thread.deleted || thread.hidden {
-                return Err(ChatError::Removed.into());
-            }
-            // A pin would show a held thread to the class: release it first.
-            if thread.held {
-                return Err(ChatError::Held.into());
+            if let Some(refused) = unpinnable(thread.deleted, thread.hidden, thread.held) {
+                return Err(refused.into());
             }
             let pinned = pinned_threads(tx, &thread.class_id)?.len();
             if pinned >= MAX_PINNED {
@@ -101,6 +97,19 @@ fn set(
             changed: true,
         })
     })
+}
+
+/// Why a thread whose first message is so cannot be pinned, if it cannot:
+/// removed or hidden, or held (a pin would show it to the class: release it
+/// first). The staff reading offers a pin only where this is None.
+pub fn unpinnable(deleted: bool, hidden: bool, held: bool) -> Option<ChatError> {
+    if deleted || hidden {
+        Some(ChatError::Removed)
+    } else if held {
+        Some(ChatError::Held)
+    } else {
+        None
+    }
 }
 
 /// The class's pinned threads, most recently pinned first: one statement.

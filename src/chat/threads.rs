@@ -757,6 +757,18 @@ pub struct StaffThread {
     pub pinned: bool,
 }
 
+impl StaffThread {
+    /// Whether staff are offered to pin or unpin it: a pin is always theirs
+    /// to lift; a new one only where `pins::pin` would take it.
+    pub fn offers_pin(&self) -> bool {
+        self.pinned
+            || self
+                .messages
+                .first()
+                .is_some_and(|m| super::pins::unpinnable(m.deleted, m.hidden, m.held).is_none())
+    }
+}
+
 /// A page of a class's chat as staff read it without joining.
 #[derive(Debug, Clone)]
 pub struct StaffPage {

@@ -41,6 +41,8 @@ struct MessageLine {
 
 struct ThreadBlock {
     pinned: bool,
+    /// A Pin on top or Unpin button (`StaffThread::offers_pin`).
+    offers_pin: bool,
     last_activity: Stamp,
     replies: usize,
     messages: Vec<MessageLine>,
@@ -134,6 +136,7 @@ pub async fn read_class(
         .into_iter()
         .map(|t| ThreadBlock {
             pinned: t.pinned,
+            offers_pin: t.offers_pin(),
             last_activity: campus.stamp(t.last_activity_at, now),
             replies: t.messages.len().saturating_sub(1),
             messages: t
