@@ -146,7 +146,11 @@ pub fn turn_off(
 
 /// Records how the student hears of `topic`, and moves their notifications of
 /// that topic still waiting for an email (not yet emailed, not in a digest) to
-/// it. Returns how many waiting rows moved.
+/// it. Returns how many waiting rows moved. A notice that is `Off` stays off:
+/// it came while the topic was off, or was written for the inbox only (a
+/// friend request asked again in the day), and is no email's to send now
+/// (else turning replies back on would mail a month of them, and saving the
+/// page would mail every request a day's limit kept quiet).
 pub fn set_delivery(
     tx: &mut Tx,
     user: &UserId,
@@ -180,7 +184,8 @@ pub fn set_delivery(
             .filter(notifications::kind.eq_any(kinds))
             .filter(notifications::emailed_at.is_null())
             .filter(notifications::digest_id.is_null())
-            .filter(notifications::delivery.ne(delivery.as_str())),
+            .filter(notifications::delivery.ne(delivery.as_str()))
+            .filter(notifications::delivery.ne(Delivery::Off.as_str())),
     )
     .set(notifications::delivery.eq(delivery.as_str()))
     .execute(conn)

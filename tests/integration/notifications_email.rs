@@ -896,6 +896,56 @@ backend_test!(
 );
 
 backend_test!(
+    async fn replies_that_came_while_email_was_off_stay_unmailed(backend: Backend) {
+        // Arrange: A turned reply emails off; two replies came since.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let a = app.student("aaa1a");
+        let b = app.student("bbb2b");
+        let mut conn = app.conn();
+        let class = crate::common::seed::class(&mut conn, "CS 2100", "1262");
+        settings::turn_off(&mut conn, &a.user.id, &[Topic::Replies], clock::now()).unwrap();
+        let quiet = replies(&mut conn, &class, &a.user, &b.user, 2, clock::now());
+        let ids: Vec<NotificationId> = quiet.iter().map(|(_, id)| id.clone()).collect();
+        let deliveries = |conn: &mut DbConn| -> Vec<String> {
+            notifications::table
+                .filter(notifications::id.eq_any(&ids))
+                .select(notifications::delivery)
+                .load(conn)
+                .unwrap()
+        };
+        assert_eq!(deliveries(&mut conn), vec!["off".to_string(); 2]);
+
+        // Act: A turns reply emails on again, from the settings page.
+        let page = "/account/notifications";
+        let saved = a
+            .post(
+                &app,
+                page,
+                page,
+                &[
+                    ("replies", "immediate"),
+                    ("answers", "digest"),
+                    ("friends", "immediate"),
+                    ("moderation", "immediate"),
+                    ("digest_hour", "17"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status().as_u16(), 303);
+
+        // Assert: the choice holds for what comes next; what came while it
+        // was off stays in the inbox only, and nothing is queued to send.
+        let choices = settings::load(&mut conn, &a.user.id).unwrap();
+        assert_eq!(choices.delivery(Topic::Replies), Delivery::Immediate);
+        assert_eq!(deliveries(&mut conn), vec!["off".to_string(); 2]);
+        let later = clock::now() + chrono::Duration::minutes(10);
+        let queued = email::run_once(&mut conn, &mail(), later).unwrap();
+        assert_eq!(queued.immediate, 0, "{queued:?}");
+        assert_eq!(outbox_to(&mut conn, &a.user.email), 0);
+    }
+);
+
+backend_test!(
     async fn the_settings_page_saves_choices_and_hour_and_moves_waiting_rows(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let a = app.student("aaa1a");

@@ -22,7 +22,7 @@ use common_grounds::clock;
 use common_grounds::db::schema::{notifications, user_classes};
 use common_grounds::friends::requests::{self, Action, RequestOutcome};
 use common_grounds::moderation;
-use common_grounds::notifications::{view, Kind};
+use common_grounds::notifications::{settings, view, Kind};
 use diesel::prelude::*;
 
 // ---------------------------------------------------------------- helpers
@@ -242,6 +242,11 @@ backend_test!(
             1
         );
         assert_eq!(delivery_to_b(&a), "off", "in the inbox only");
+        // B saving the email settings page (every topic, as it stands) does
+        // not wake it into an email.
+        let choices = settings::load(&mut app.conn(), &b.user.id).unwrap();
+        settings::save(&mut app.conn(), &b.user.id, &choices, later).unwrap();
+        assert_eq!(delivery_to_b(&a), "off", "still in the inbox only");
 
         // C's request, withdrawn before anything told B of it (its email
         // not sent yet): asked again, it is emailed as B chose.
