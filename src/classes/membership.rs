@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{enroll, find, is_enrolled, of_user, week, Class, ClassId, Term};
-use crate::accounts::{rate_limit, User, UserId};
+use crate::accounts::{self, rate_limit, User, UserId};
 use crate::db::schema::user_classes;
 use crate::db::{self, DbConn, Tx};
 
@@ -278,11 +278,19 @@ pub fn join(
     clash: Clash,
     now: NaiveDateTime,
 ) -> Result<Class, MembershipError> {
-    if let Some(until) = student.suspended_at(now) {
-        return Err(MembershipError::Suspended { until });
-    }
     db::write_tx(conn, |tx| {
         lock_student(tx, &student.id)?;
+        // Read under the account's row, not from the session's copy: a
+        // suspension committed since the request began refuses the join (a
+        // class joined is its chat read), as it refuses a post.
+        match accounts::hold_standing(tx, &student.id, now)? {
+            accounts::Standing::Active => {}
+            accounts::Standing::Suspended(until) => {
+                return Err(MembershipError::Suspended { until })
+            }
+            // Erased since: there is no one to join anything.
+            accounts::Standing::Gone => return Err(MembershipError::NotFound),
+        }
         let class = find(tx, class_id)?.ok_or(MembershipError::NotFound)?;
         if class.term != shown.code() {
             return Err(MembershipError::OtherTerm {

@@ -546,6 +546,28 @@ backend_test!(
             .first(&mut app.conn())
             .unwrap();
         assert_eq!(stored, "My question");
+        // Nor a class joined (a class joined is its chat read).
+        let other = crate::common::seed::class(&mut app.conn(), "CS 3100", "1262");
+        let term = common_grounds::classes::Term::parse(&other.term).unwrap();
+        let joined = common_grounds::classes::join(
+            &mut app.conn(),
+            &stale,
+            &other.id,
+            &term,
+            &common_grounds::classes::JoinLimits::default(),
+            common_grounds::classes::Clash::Allow,
+            now,
+        );
+        assert!(
+            matches!(
+                joined,
+                Err(common_grounds::classes::MembershipError::Suspended { .. })
+            ),
+            "{joined:?}"
+        );
+        assert!(
+            !common_grounds::classes::is_enrolled(&mut app.conn(), &s.user.id, &other.id).unwrap()
+        );
     }
 );
 
