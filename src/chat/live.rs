@@ -202,7 +202,8 @@ impl LiveBatch {
                     .get(&e.thread_id)
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
-                // Someone else's message edited into held is on the viewer's
+                // Someone else's message held after it was shown (by an edit,
+                // before `chat::edit` stopped) is on the viewer's
                 // page only above a reply the class sees (as a hidden one);
                 // with nothing under it, it is gone, as after a reload, and
                 // the `Hide` that took it away must not say "hidden by

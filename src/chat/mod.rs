@@ -198,9 +198,13 @@ pub enum ChatError {
     #[error("the thread is full")]
     ThreadFull,
     /// The draft names a person and its author has not yet confirmed posting it
-    /// to be held; what matched, never whom.
+    /// to be held; what matched, never whom. Not `holdable`: an edit of a
+    /// message the class has read, which confirming cannot hold.
     #[error("the draft {findings}")]
-    NamesSomeone { findings: naming::Findings },
+    NamesSomeone {
+        findings: naming::Findings,
+        holdable: bool,
+    },
     /// The author's own message is held for review: it takes no replies, votes
     /// or answer marks until released.
     #[error("the message is held for review")]
@@ -417,8 +421,8 @@ fn shown_to_class(
     Ok(Some((first.class_id, shown)))
 }
 
-/// What the class saw of some threads before a delete, an erasure or an
-/// edit into held (`shown_to_class`, by thread, with its class), for
+/// What the class saw of some threads before a delete or an erasure
+/// (`shown_to_class`, by thread, with its class), for
 /// `Seen::settle` to compare after it.
 pub(crate) struct Seen(HashMap<MessageId, (ClassId, HashSet<MessageId>)>);
 

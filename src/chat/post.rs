@@ -1,8 +1,6 @@
 //! Writing to a class chat: posting (with its limits), editing within the edit
 //! window, and deleting your own messages without breaking other people's threads.
 
-use std::collections::HashSet;
-
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -139,7 +137,12 @@ pub fn post_confirming(
             rules,
             now,
         )? {
-            Verdict::Warn(findings) => return Ok(Written::Warned(findings)),
+            Verdict::Warn(findings) => {
+                return Ok(Written::Warned {
+                    findings,
+                    holdable: true,
+                })
+            }
             Verdict::Hold(held) => Some(held),
             Verdict::Clear => None,
         };
@@ -217,14 +220,20 @@ struct Held {
 /// warning whose count it committed.
 enum Written {
     Message(Box<ClassMessage>),
-    Warned(naming::Findings),
+    /// Whether confirming would store it held (`ChatError::NamesSomeone`).
+    Warned {
+        findings: naming::Findings,
+        holdable: bool,
+    },
 }
 
 impl Written {
     fn message(self) -> Result<ClassMessage, ChatError> {
         match self {
             Written::Message(message) => Ok(*message),
-            Written::Warned(findings) => Err(ChatError::NamesSomeone { findings }),
+            Written::Warned { findings, holdable } => {
+                Err(ChatError::NamesSomeone { findings, holdable })
+            }
         }
     }
 }
@@ -375,8 +384,14 @@ pub fn edit(
 
 /// Replaces the text of the editor's own message, within the edit window. The
 /// text it replaces is kept for the moderators when the message is under report.
-/// New text that names a person is refused unless `confirm_naming`; then the
-/// message is held from then on (the class sees it as hidden), like a new post.
+/// New text that names a person is refused (`ChatError::NamesSomeone`). Only a
+/// message the class never saw, one held already, takes such text with
+/// `confirm_naming`, and stays held. One the class has read is not taken back
+/// into review by its author: it would leave the class's pages with no line in
+/// the public moderation log, which a moderator's hide has, and so tell the
+/// class its author named someone. Its author takes the name out, or deletes
+/// it and posts again (a new post that names someone is held before anyone
+/// sees it).
 pub fn edit_confirming(
     conn: &mut DbConn,
     editor: &UserId,
@@ -411,16 +426,17 @@ pub fn edit_confirming(
         // As for posts: the limits refuse before the naming check can answer.
         let limits = edit_limits(editor, rules);
         within(tx, &limits, now)?;
+        let holdable = message.held;
         let held = match naming_verdict(
             tx,
             editor,
             &message.class_id,
             body,
-            confirm_naming,
+            confirm_naming && holdable,
             rules,
             now,
         )? {
-            Verdict::Warn(findings) => return Ok(Written::Warned(findings)),
+            Verdict::Warn(findings) => return Ok(Written::Warned { findings, holdable }),
             Verdict::Hold(held) => Some(held),
             Verdict::Clear => None,
         };
@@ -440,30 +456,12 @@ pub fn edit_confirming(
         message.content = body.as_str().to_string();
         message.edited_at = Some(now);
         message.updated_at = now;
-        match held {
-            // Already held: nothing anyone else sees changes (moderators
-            // read what the new words name).
-            _ if message.held => {
-                if let Some(held) = held {
-                    hold(tx, &mut message, held)?;
-                }
-                events::record(tx, &message, EventKind::Edit, now)?;
-            }
-            // Classmates saw it before: their pages hide it now, the search
-            // index lets it go. A placeholder above it that stood on it alone
-            // leaves too, as if it had been deleted (`Seen::settle`: else
-            // what the class still holds of that one would tell it is held).
-            Some(held) => {
-                let root = message.thread_root_id.clone();
-                let seen = super::Seen::of(tx, root.as_ref())?;
-                hold(tx, &mut message, held)?;
-                events::record(tx, &message, EventKind::Hide, now)?;
-                seen.settle(tx, &HashSet::from([&message.id]), now)?;
-            }
-            None => {
-                events::record(tx, &message, EventKind::Edit, now)?;
-            }
+        // Held already (the only kind an edit holds): nothing anyone else
+        // sees changes; moderators read what the new words name.
+        if let Some(held) = held {
+            hold(tx, &mut message, held)?;
         }
+        events::record(tx, &message, EventKind::Edit, now)?;
         Ok(Written::Message(Box::new(message)))
     });
     edited.and_then(Written::message)

@@ -224,7 +224,8 @@ pub fn release(
             EventKind::Thread
         }
         Some(_) => {
-            // A reply edited into held told its readers when it was first
+            // A reply held after it was shown (by an edit, before
+            // `chat::edit` stopped) told its readers when it was first
             // posted; those notices wait (quiet) and speak again now. Only a
             // reply held from the start is new to them.
             if !crate::notifications::chat::any_about(tx, &released.id)? {

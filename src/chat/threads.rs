@@ -1018,7 +1018,9 @@ pub fn thread_page(
         .filter(|m| &m.class_id == class_id && m.parent_message_id.is_none())
         .ok_or(ChatError::MessageNotFound)?;
     // Someone else's held message is not there for this viewer, unless it was
-    // edited into held after replies came: then it stays as a hidden one.
+    // held after replies came (an edit did that until `chat::edit` stopped
+    // holding what the class read; such rows are stored): then it stays as a
+    // hidden one.
     let seen = |m: &ClassMessage| staff || sees(m.held, m.user_id.as_ref(), viewer);
     let kept = shown_replies(
         replies
@@ -1226,8 +1228,8 @@ fn root_page(
             ));
         }
         if let Some(viewer) = viewer {
-            // Someone else's held thread is not listed, unless it was edited into
-            // held under replies: then it stays, shown as hidden (as its page does),
+            // Someone else's held thread is not listed, unless it was held
+            // under replies (by an edit, before `chat::edit` stopped): then it stays, shown as hidden (as its page does),
             // so classmates' replies do not vanish with it. Pinned or not: a
             // pinned thread edited into held once stayed listed, telling the
             // class its opening post was held, under its pseudonym. The

@@ -212,8 +212,9 @@ fn shape(row: Row) -> Option<NotificationView> {
     let (pseudonym, excerpt) = match message {
         Some((pseudonym, content, hidden, held, deleted)) => {
             // Someone else's message shows only while classmates can see it (not
-            // hidden, not held for review: a reply edited into held keeps its
-            // notices, which must not carry its new words) and the student
+            // hidden, not held for review: a reply held after it was shown,
+            // by an edit before `chat::edit` stopped, keeps its notices, which
+            // must not carry its new words) and the student
             // still takes the class; the student's own (moderation kinds)
             // until it is removed.
             // A deleted message loses its pseudonym too, as on the thread page.
@@ -465,7 +466,7 @@ mod tests {
         let shown = shape(row(false, false, false)).unwrap();
         assert_eq!(shown.pseudonym.as_deref(), Some("Violet Heron"));
         assert_eq!(shown.excerpt.as_deref(), Some("the text"));
-        // A reply edited into held after its notice went out: the notice must
+        // A reply held after its notice went out (by an old edit): the notice must
         // not carry the new words.
         let held = shape(row(false, true, false)).unwrap();
         assert_eq!(held.excerpt, None, "a held reply's text is not repeated");

@@ -577,8 +577,17 @@ pub fn chat_refusal(
             crate::chat::post::MAX_REPLIES
         )),
         // The handlers answer with the warning page first; this is for any other.
-        ChatError::NamesSomeone { findings } => AppError::BadRequest(format!(
+        ChatError::NamesSomeone {
+            findings,
+            holdable: true,
+        } => AppError::BadRequest(format!(
             "This {findings}. Posts that name people are held for a moderator to review before the class sees them; go back and post it anyway, or take it out."
+        )),
+        ChatError::NamesSomeone {
+            findings,
+            holdable: false,
+        } => AppError::BadRequest(format!(
+            "This {findings}. Your message is already shown to the class, so an edit cannot hold it for review: take it out, or delete the message and post it again (a new post that names someone waits for a moderator)."
         )),
         ChatError::Held => AppError::BadRequest(
             "That message is held for a moderator to review, so it takes no replies, votes or answer marks until it is released.".into(),

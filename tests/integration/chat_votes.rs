@@ -691,7 +691,7 @@ backend_test!(
         let voted_up = thread(&app, &class, &student.user, "Voted up, then hidden", 30);
         let plain = thread(&app, &class, &student.user, "A plain question", 20);
         let pinned = thread(&app, &class, &student.user, "Pinned, then removed", 10);
-        // Voted up, then edited into held under a reply: shown to the class
+        // Voted up, then held under a reply (by an old edit): shown to the class
         // as hidden, which in "Top" (hidden ones gone) would read as held.
         let held = thread(&app, &class, &student.user, "Voted up, then held", 40);
         reply(&app, &reader.user, &held, "A reply under it");

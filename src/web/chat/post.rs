@@ -172,7 +172,7 @@ pub async fn post_message(
             body: &body,
         };
         match chat::post_confirming(conn, &author, draft, confirm_naming, &domain_rules, now) {
-            Err(chat::ChatError::NamesSomeone { findings }) => {
+            Err(chat::ChatError::NamesSomeone { findings, .. }) => {
                 let class_code = classes::find(conn, &class)?
                     .map(|c| c.code())
                     .unwrap_or_default();
@@ -211,6 +211,8 @@ pub async fn post_message(
                 new_thread: place.new_thread,
                 draft: draft_text,
                 back: place.back,
+                holdable: true,
+                edit: false,
             }
             .render()?;
             Ok(html(StatusCode::OK, body))
@@ -244,7 +246,7 @@ struct AskFirstPage {
 }
 
 /// "This names a classmate": the draft kept, nothing stored, and the choice to
-/// post it held for review or go back.
+/// post it held for review (where it can be) or go back.
 #[derive(Template)]
 #[template(path = "chat/name_first.html")]
 struct NameFirstPage {
@@ -259,6 +261,12 @@ struct NameFirstPage {
     new_thread: bool,
     draft: String,
     back: String,
+    /// Sending it again with the confirmation stores it held. Not for an
+    /// edit of a message the class has read: that page offers only to take
+    /// the name out.
+    holdable: bool,
+    /// An edit of the student's own message, not a new post.
+    edit: bool,
 }
 
 #[derive(Deserialize)]
@@ -339,7 +347,11 @@ pub async fn edit_message(
     };
     match result {
         (Ok(message), _, _) => Ok(see_other(message_href(&message))),
-        (Err(chat::ChatError::NamesSomeone { findings }), Some((back, class_code, _)), draft) => {
+        (
+            Err(chat::ChatError::NamesSomeone { findings, holdable }),
+            Some((back, class_code, _)),
+            draft,
+        ) => {
             let body = NameFirstPage {
                 layout: Layout::new(&req, Some(&current)),
                 class_code,
@@ -349,6 +361,8 @@ pub async fn edit_message(
                 new_thread: false,
                 draft: draft.unwrap_or(form.content),
                 back,
+                holdable,
+                edit: true,
             }
             .render()?;
             Ok(html(StatusCode::OK, body))
