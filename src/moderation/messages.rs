@@ -154,6 +154,9 @@ pub fn waiting_since(report: &Report) -> Option<NaiveDateTime> {
 /// The newest staff decision on a message (the queue's badge says it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
+    /// Its audit row's id: a card's forms carry it (`AsSeen`), so a decision
+    /// made since the card was loaded is not overruled unread.
+    pub id: String,
     pub action: AuditAction,
     pub at: NaiveDateTime,
     pub category: Option<ReasonCategory>,
@@ -369,6 +372,7 @@ fn latest_decisions(
     type DecisionRow = (
         String,
         String,
+        String,
         NaiveDateTime,
         Option<String>,
         Option<String>,
@@ -381,6 +385,7 @@ fn latest_decisions(
         .filter(audit_log::action.eq_any(DECISIONS.map(AuditAction::as_str)))
         .order((audit_log::created_at, audit_log::id))
         .select((
+            audit_log::id,
             audit_log::target_id,
             audit_log::action,
             audit_log::created_at,
@@ -390,12 +395,13 @@ fn latest_decisions(
         ))
         .load(conn)?;
     let mut latest = HashMap::new();
-    for (target, action, at, category, by, words) in rows {
+    for (id, target, action, at, category, by, words) in rows {
         // Oldest first, so the last one written per message is its newest.
         if let Ok(action) = action.parse() {
             latest.insert(
                 target,
                 Decision {
+                    id,
                     action,
                     at,
                     by_reports: category.as_deref() == Some(BY_REPORTS),
@@ -541,6 +547,8 @@ pub enum ActionError {
     OwnMessage,
     #[error("Reports hid this message since the page was loaded, so its reports were not dismissed. Restore it or keep it hidden. Nothing was changed.")]
     HiddenByReportsSince,
+    #[error("Since you loaded the page, another moderator (or students' reports) decided on this message, so yours was not applied. Its card shows the newest decision: read it, then decide again. Nothing was changed.")]
+    DecidedSince,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -651,6 +659,7 @@ pub fn hide(
         AuditAction::Hide,
         Some(reason),
         None,
+        None,
         now,
         chat::staff::hide,
     )
@@ -673,6 +682,7 @@ pub fn restore(
         AuditAction::Restore,
         None,
         note,
+        None,
         now,
         chat::staff::restore,
     )
@@ -695,6 +705,7 @@ pub fn dismiss(
         AuditAction::Dismiss,
         None,
         note,
+        None,
         now,
         chat::staff::dismiss,
     )
@@ -717,19 +728,79 @@ pub fn delete(
         AuditAction::Delete,
         Some(reason),
         None,
+        None,
         now,
         chat::staff::remove,
     )
 }
 
+/// The newest staff decision on one message (students' reports' hide included).
+fn latest_decision(tx: &mut Tx, id: &MessageId) -> QueryResult<Option<Decision>> {
+    let conn: &mut DbConn = tx;
+    Ok(latest_decisions(conn, std::slice::from_ref(id))?.remove(id.as_str()))
+}
+
 /// Whether students' reports hid this message and no moderator decided on it
 /// since: the newest staff decision on it is the reports' hide.
 fn hidden_by_reports(tx: &mut Tx, id: &MessageId) -> QueryResult<bool> {
-    let conn: &mut DbConn = tx;
-    Ok(latest_decisions(conn, std::slice::from_ref(id))?
-        .remove(id.as_str())
-        .is_none_or(|d| d.action == AuditAction::Hide && d.by_reports))
+    Ok(latest_decision(tx, id)?.is_none_or(|d| d.action == AuditAction::Hide && d.by_reports))
 }
+
+/// Where a message stood on the page a moderator acted from: its newest
+/// decision's id (`Decision::id`, None when it had none) and whether it was
+/// held. A decision on a card pressed after another moderator's (or the
+/// reports') decision since, or a removal of a held post released since, is
+/// refused (`ActionError::DecidedSince`, `ActionError::NotHeld`): it would
+/// overrule what its moderator has not read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AsSeen {
+    pub decision: Option<String>,
+    pub held: bool,
+}
+
+/// A decision taken from a card (`AsSeen`): a hide or removal with its reason,
+/// a restore or dismissal with its note.
+#[derive(Debug, Clone)]
+pub enum CardAction {
+    Hide(Reason),
+    Delete(Reason),
+    Restore(Option<String>),
+    Dismiss(Option<String>),
+}
+
+/// `hide`, `delete`, `restore` or `dismiss`, as the card the moderator read
+/// showed the message (`AsSeen`).
+pub fn decide_as_seen(
+    conn: &mut DbConn,
+    actor: &UserId,
+    id: &MessageId,
+    action: &CardAction,
+    seen: &AsSeen,
+    now: NaiveDateTime,
+) -> Result<ClassMessage, ActionError> {
+    let (audit, reason, note, write): (_, _, _, Write) = match action {
+        CardAction::Hide(reason) => (AuditAction::Hide, Some(reason), None, chat::staff::hide),
+        CardAction::Delete(reason) => {
+            (AuditAction::Delete, Some(reason), None, chat::staff::remove)
+        }
+        CardAction::Restore(note) => (
+            AuditAction::Restore,
+            None,
+            note.as_deref(),
+            chat::staff::restore,
+        ),
+        CardAction::Dismiss(note) => (
+            AuditAction::Dismiss,
+            None,
+            note.as_deref(),
+            chat::staff::dismiss,
+        ),
+    };
+    act(conn, actor, id, audit, reason, note, Some(seen), now, write)
+}
+
+/// Chat's write for one staff action.
+type Write = fn(&mut Tx, &MessageId, NaiveDateTime) -> QueryResult<usize>;
 
 /// One staff action on a message: chat's write and the audit row, in one
 /// write transaction. Returns the message as it was before. `reason` (a hide
@@ -742,8 +813,9 @@ fn act(
     action: AuditAction,
     reason: Option<&Reason>,
     note: Option<&str>,
+    seen: Option<&AsSeen>,
     now: NaiveDateTime,
-    write: fn(&mut Tx, &MessageId, NaiveDateTime) -> QueryResult<usize>,
+    write: Write,
 ) -> Result<ClassMessage, ActionError> {
     db::write_tx(conn, |tx| {
         // Decided on the message as it stands under its class's lock: two
@@ -753,6 +825,15 @@ fn act(
         // moderator who dismissed its reports wrote it.
         if message.user_id.as_ref() == Some(actor) {
             return Err(ActionError::OwnMessage);
+        }
+        if let Some(seen) = seen {
+            if seen.held && !message.held {
+                return Err(ActionError::NotHeld);
+            }
+            let newest = latest_decision(tx, id)?.map(|d| d.id);
+            if newest != seen.decision {
+                return Err(ActionError::DecidedSince);
+            }
         }
         // A held post was never shown: hiding, restoring or dismissing it would
         // announce it to the class's live pages. It is released or removed.

@@ -394,7 +394,8 @@ impl From<moderation::messages::ActionError> for AppError {
             | moderation::messages::ActionError::NotHidden
             | moderation::messages::ActionError::NothingToReview
             | moderation::messages::ActionError::OwnMessage
-            | moderation::messages::ActionError::HiddenByReportsSince => {
+            | moderation::messages::ActionError::HiddenByReportsSince
+            | moderation::messages::ActionError::DecidedSince => {
                 AppError::BadRequest(e.to_string())
             }
             moderation::messages::ActionError::Db(e) => e.into(),

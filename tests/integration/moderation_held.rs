@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use common_grounds::accounts::Role;
-use common_grounds::chat::MessageId;
+use common_grounds::chat::{self, MessageId};
 use common_grounds::classes::ClassId;
 use common_grounds::db::schema::{audit_log, class_messages};
 use diesel::prelude::*;
@@ -490,19 +490,91 @@ backend_test!(
             !theirs.contains(held.as_str()) && !theirs.contains("[deleted]"),
             "{theirs}"
         );
-        let release = moderator
-            .post(
+        // A Release pressed on the card loaded before the removal goes back
+        // to the queue, saying so: a removed message cannot be released.
+        let (status, release) = moderator
+            .post_and_follow(
                 &app,
                 "/admin/flags",
                 &format!("/admin/messages/{held}/release"),
                 &[],
             )
             .await;
-        assert_eq!(
-            release.status().as_u16(),
-            400,
-            "a removed message cannot be released"
+        assert_eq!(status, 200);
+        assert!(
+            release.contains(
+                "That message is no longer held: another moderator released or removed it."
+            ),
+            "{release}"
         );
+        assert!(release.contains("<h1>Flagged messages</h1>"), "{release}");
+        assert!(chat::find(&mut app.conn(), &held).unwrap().unwrap().deleted);
+    }
+);
+
+backend_test!(
+    async fn a_remove_pressed_on_a_held_card_after_its_release_is_refused(backend: Backend) {
+        // Arrange: a held post, and a second moderator's queue loaded while
+        // it was held.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let other = app.student("oth2b");
+        let first = staff(&app, "mod4d", Role::Moderator);
+        let second = staff(&app, "mod5e", Role::Moderator);
+        let class = new_class(&app, "CS 3240", &[&author, &other]).id;
+        let held = warned_then_held(
+            &app,
+            &author,
+            &class,
+            "call 434-555-0199 tonight",
+            None,
+            "contains a phone number",
+        )
+        .await;
+        let (_, queue) = second.get(&app, "/admin/flags").await;
+        let card = &queue[queue
+            .find(&format!("/admin/messages/{held}/delete"))
+            .unwrap()..];
+        let card = &card[..card.find("</form>").unwrap()];
+        let (decided, was_held) = (field_in(card, "decided"), field_in(card, "held"));
+        assert_eq!(decided.as_deref(), Some("none"), "{card}");
+        assert_eq!(was_held.as_deref(), Some("1"), "{card}");
+
+        // Act: the first releases it; then the second presses Remove.
+        let (_, page) = first.get(&app, "/admin/flags").await;
+        let shown = field_in(&page, "shown").unwrap();
+        let released = first
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{held}/release"),
+                &[("shown", &shown)],
+            )
+            .await;
+        assert_eq!(released.status().as_u16(), 303);
+        let (status, answer) = second
+            .post_and_follow(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{held}/delete"),
+                &[
+                    ("category", "personal_info"),
+                    ("reason", "a phone number"),
+                    ("decided", "none"),
+                    ("held", "1"),
+                ],
+            )
+            .await;
+
+        // Assert: refused, back on the queue with the words to paste; the
+        // class still reads the post the first moderator released.
+        assert_eq!(status, 200);
+        assert!(answer.contains("no longer held"), "{answer}");
+        assert!(answer.contains("a phone number"), "{answer}");
+        let message = chat::find(&mut app.conn(), &held).unwrap().unwrap();
+        assert!(!message.held && !message.deleted, "{message:?}");
+        let (_, theirs) = other.get(&app, &format!("/classes/{class}")).await;
+        assert!(theirs.contains("434-555-0199"), "{theirs}");
     }
 );
 

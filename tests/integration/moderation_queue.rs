@@ -690,6 +690,112 @@ backend_test!(
     }
 );
 
+/// The `decided` field of `id`'s card on a queue page, as its forms carry it.
+fn decided_on_card(html: &str, id: &MessageId) -> String {
+    let card = &html[html
+        .find(&format!("data-message-id=\"{id}\""))
+        .expect("the card is on the page")..];
+    let field = "name=\"decided\" value=\"";
+    let at = card.find(field).expect("a decided field") + field.len();
+    card[at..at + card[at..].find('"').unwrap()].to_string()
+}
+
+backend_test!(
+    async fn a_decision_from_a_stale_card_does_not_overrule_one_made_since(backend: Backend) {
+        // Arrange: two moderators load the queue; the message reports hid
+        // (three reports) shows "Keep hidden" and "Restore" to both.
+        let f = four_flagged(backend).await;
+        let (app, first) = (&f.app, &f.moderator);
+        let second = staff(app, "mo2q", Role::Moderator);
+        let (_, page) = second.get(app, "/admin/flags").await;
+        let seen = decided_on_card(&page, &f.hidden.id);
+        assert_eq!(seen, "none", "no decision yet");
+        let act = |id: &MessageId, action: &str| format!("/admin/messages/{id}/{action}");
+
+        // Act: the first keeps it hidden; then the second, from the card
+        // loaded before, presses Restore.
+        let (_, page) = first.get(app, "/admin/flags").await;
+        let kept = first
+            .post(
+                app,
+                "/admin/flags",
+                &act(&f.hidden.id, "hide"),
+                &[
+                    ("category", "harassment"),
+                    ("decided", &decided_on_card(&page, &f.hidden.id)),
+                ],
+            )
+            .await;
+        assert_eq!(kept.status().as_u16(), 303);
+        let (status, answer) = second
+            .post_and_follow(
+                app,
+                "/admin/flags",
+                &act(&f.hidden.id, "restore"),
+                &[("decided", &seen), ("reason", "Looks fine to me")],
+            )
+            .await;
+
+        // Assert: refused, back on the queue, saying why and with the note
+        // to paste again; the message stays hidden, one decision logged, and
+        // its author was told once.
+        assert_eq!(status, 200);
+        assert!(
+            answer.contains("another moderator (or students&#39; reports) decided on this message")
+                || answer
+                    .contains("another moderator (or students' reports) decided on this message"),
+            "{answer}"
+        );
+        assert!(answer.contains("Looks fine to me"), "{answer}");
+        assert!(stored(app, &f.hidden.id).hidden);
+        let audit = audit_of(app, &f.hidden.id);
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        assert_eq!(audit[0].action, AuditAction::Hide);
+
+        // Read again, the card carries the decision, and the restore goes
+        // through: a considered overruling is allowed.
+        let (_, page) = second.get(app, "/admin/flags?state=hidden").await;
+        let fresh = decided_on_card(&page, &f.hidden.id);
+        assert_eq!(fresh, audit[0].id.to_string());
+        let restored = second
+            .post(
+                app,
+                "/admin/flags?state=hidden",
+                &act(&f.hidden.id, "restore"),
+                &[("decided", &fresh)],
+            )
+            .await;
+        assert_eq!(restored.status().as_u16(), 303);
+        assert!(!stored(app, &f.hidden.id).hidden);
+
+        // The same for a dismissal pressed after a hide made since.
+        let (_, page) = second.get(app, "/admin/flags").await;
+        let stale = decided_on_card(&page, &f.two.id);
+        let hid = first
+            .post(
+                app,
+                "/admin/flags",
+                &act(&f.two.id, "hide"),
+                &[("category", "spam"), ("decided", &stale)],
+            )
+            .await;
+        assert_eq!(hid.status().as_u16(), 303);
+        let (_, answer) = second
+            .post_and_follow(
+                app,
+                "/admin/flags",
+                &act(&f.two.id, "dismiss"),
+                &[("decided", &stale)],
+            )
+            .await;
+        assert!(answer.contains("decided on this message"), "{answer}");
+        assert!(stored(app, &f.two.id).hidden);
+        let audit = audit_of(app, &f.two.id);
+        assert_eq!(audit.len(), 1, "no dismissal logged: {audit:?}");
+        assert_eq!(audit[0].action, AuditAction::Hide);
+    }
+);
+
 /// On PostgreSQL, two presses that really overlap: both wait on the class's
 /// chat (held here by a third transaction, as a post in flight holds it) and
 /// go on together when it ends; still one hides and one is told. Without the

@@ -47,6 +47,9 @@ struct QueueRow {
     /// The newest decision, who made it, when and in what words: a colleague
     /// about to undo a hide reads why it was made.
     decision: Option<DecisionLine>,
+    /// The newest decision's id as the card shows it ("none"), which its
+    /// forms carry (`moderation::messages::AsSeen`).
+    decided: String,
     deleted: bool,
     deleted_by_author: bool,
     reports: Vec<ReportLine>,
@@ -330,6 +333,10 @@ pub async fn flags(
                 .and_then(|d| d.category)
                 .map(moderation::ReasonCategory::label),
             decision: item.decision.as_ref().map(|d| decision_line(time, d)),
+            decided: item
+                .decision
+                .as_ref()
+                .map_or_else(|| NO_DECISION.to_string(), |d| d.id.clone()),
             deleted: item.message.deleted,
             deleted_by_author: item.deleted_by_author,
             reports: item.reports.iter().map(|r| report_line(time, r)).collect(),
@@ -391,6 +398,26 @@ pub struct MessageActionForm {
     category: Option<String>,
     /// The queue tab the form was on, to go back to it.
     back: Option<String>,
+    /// The newest decision as the card showed it (`QueueRow::decided`);
+    /// absent from a page that does not read decisions (a class's staff
+    /// reading), which is not checked.
+    decided: Option<String>,
+    /// "1": the card showed the post held.
+    held: Option<String>,
+}
+
+/// `QueueRow::decided` of a message no one decided on yet.
+const NO_DECISION: &str = "none";
+
+impl MessageActionForm {
+    /// Where the message stood on the page the form was on, when it says.
+    fn as_seen(&self) -> Option<moderation::messages::AsSeen> {
+        let decided = self.decided.as_deref().filter(|d| !d.is_empty())?;
+        Some(moderation::messages::AsSeen {
+            decision: (decided != NO_DECISION).then(|| decided.to_string()),
+            held: self.held.as_deref() == Some("1"),
+        })
+    }
 }
 
 impl SessionForm for MessageActionForm {
@@ -476,15 +503,29 @@ pub async fn message_action(
     };
     let actor = current.user.id.clone();
     let note = form.reason.clone();
-    let act = action.clone();
+    let card = match (action.as_str(), reason) {
+        ("hide", Some(reason)) => messages::CardAction::Hide(reason),
+        ("delete", Some(reason)) => messages::CardAction::Delete(reason),
+        ("dismiss", _) => messages::CardAction::Dismiss(note),
+        _ => messages::CardAction::Restore(note),
+    };
+    let seen = form.as_seen();
     let acted = with_conn(&state.pool, move |conn| {
         let now = clock::now();
-        let note = note.as_deref();
-        Ok(match (act.as_str(), reason) {
-            ("hide", Some(reason)) => messages::hide(conn, &actor, &id, &reason, now),
-            ("delete", Some(reason)) => messages::delete(conn, &actor, &id, &reason, now),
-            ("dismiss", _) => messages::dismiss(conn, &actor, &id, note, now),
-            _ => messages::restore(conn, &actor, &id, note, now),
+        Ok(match (&card, seen) {
+            (card, Some(seen)) => messages::decide_as_seen(conn, &actor, &id, card, &seen, now),
+            (messages::CardAction::Hide(reason), None) => {
+                messages::hide(conn, &actor, &id, reason, now)
+            }
+            (messages::CardAction::Delete(reason), None) => {
+                messages::delete(conn, &actor, &id, reason, now)
+            }
+            (messages::CardAction::Dismiss(note), None) => {
+                messages::dismiss(conn, &actor, &id, note.as_deref(), now)
+            }
+            (messages::CardAction::Restore(note), None) => {
+                messages::restore(conn, &actor, &id, note.as_deref(), now)
+            }
         })
     })
     .await?;
@@ -498,8 +539,13 @@ pub async fn message_action(
             | messages::ActionError::NothingToReview
             | messages::ActionError::Deleted
             | messages::ActionError::OwnMessage
-            | messages::ActionError::HiddenByReportsSince),
-        ) => return Ok(FlashRedirect::refused(&back, refused.to_string())),
+            | messages::ActionError::HiddenByReportsSince
+            | messages::ActionError::DecidedSince
+            | messages::ActionError::NotHeld),
+        ) => {
+            let words = to_paste_again(form.reason.as_deref());
+            return Ok(FlashRedirect::refused(&back, format!("{refused}{words}")));
+        }
         Err(other) => return Err(other.into()),
     };
     let done = match action.as_str() {
@@ -550,14 +596,15 @@ pub async fn release_message(
     .await?;
     let message = match released {
         Ok(message) => message,
-        // Back to the queue, which shows the text as it is now.
         Err(
-            refused @ (moderation::messages::ActionError::ChangedSinceShown
-            | moderation::messages::ActionError::OwnMessage),
-        ) => {
+            error @ (moderation::messages::ActionError::NotFound
+            | moderation::messages::ActionError::Db(_)),
+        ) => return Err(error.into()),
+        // Back to the queue, which shows the post as it is now (edited,
+        // released or removed by another moderator, or its parent gone).
+        Err(refused) => {
             return Ok(FlashRedirect::refused("/admin/flags", refused.to_string()));
         }
-        Err(other) => return Err(other.into()),
     };
     Ok(FlashRedirect::done(
         "/admin/flags",
