@@ -241,11 +241,7 @@ fn event<'a>(
         .iter_days()
         .take_while(|d| *d <= span.last_day)
         .filter(|d| meeting.days.iter().any(|m| weekday(*m) == d.weekday()))
-        .filter(|d| {
-            plan.breaks
-                .iter()
-                .any(|b| b.first_day <= *d && *d <= b.last_day)
-        })
+        .filter(|d| plan.breaks.iter().any(|b| b.contains(*d)))
         .map(|d| local_stamp(at_minute(d, meeting.start)))
         .collect();
     if !skipped.is_empty() {

@@ -129,12 +129,7 @@ pub fn student_calendar(
             .iter()
             .filter_map(|c| Some((c.id.clone(), all_meetings.remove(&c.id)?)))
             .collect();
-        let breaks = settings
-            .breaks
-            .iter()
-            .filter(|b| b.term == term.code())
-            .filter_map(|b| TermSpan::new(b.first_day, b.last_day))
-            .collect();
+        let breaks = ConfiguredTermDates::spans_of(settings.breaks, term.code());
         calendar.terms.push(TermPlan {
             breaks,
             span: spans.get(term.code()).copied(),

@@ -33,6 +33,11 @@ impl TermSpan {
         )
     }
 
+    /// Whether `date` is one of its days.
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.first_day <= date && date <= self.last_day
+    }
+
     /// A span whose last day is not before its first; None otherwise.
     pub fn new(first_day: NaiveDate, last_day: NaiveDate) -> Option<TermSpan> {
         (last_day >= first_day).then_some(TermSpan {

@@ -54,8 +54,7 @@ impl Meeting {
     /// Whether the meeting runs on `date` by its own dates (one without
     /// them runs all term).
     pub fn runs_on(&self, date: chrono::NaiveDate) -> bool {
-        self.dates
-            .is_none_or(|own| own.first_day <= date && date <= own.last_day)
+        self.dates.is_none_or(|own| own.contains(date))
     }
 
     /// The meeting's dates when they are not the term's (`term`, when

@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 
 use super::{invalid, ConfigError, Source};
+use crate::classes::term_dates::TermSpan;
 
 /// One term's dates as the operator wrote them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,18 @@ pub struct ConfiguredTermDates {
     pub term: String,
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
+}
+
+impl ConfiguredTermDates {
+    /// The spans `configured` gives `term` (its breaks, when these are
+    /// `TERM_BREAKS`).
+    pub fn spans_of(configured: &[ConfiguredTermDates], term: &str) -> Vec<TermSpan> {
+        configured
+            .iter()
+            .filter(|b| b.term == term)
+            .filter_map(|b| TermSpan::new(b.first_day, b.last_day))
+            .collect()
+    }
 }
 
 const EXAMPLE: &str = "for example TERMS=1262:2026-01-14..2026-04-28,1268:2026-08-25..2026-12-08";

@@ -257,13 +257,17 @@ pub fn term_weeks<'a, M: Iterator<Item = &'a Meeting>>(
     Some(TermWeeks { weeks, chosen })
 }
 
-/// One person's busy stretches on `day`, cut to the window and merged.
-fn busy_on(week: &[Meeting], day: Day, window: &Window) -> Vec<(u16, u16)> {
+/// One person's busy stretches on `day`, cut to the window and merged. With
+/// the week known, a day of the term's `breaks` (`TERM_BREAKS`) keeps no one
+/// busy with a class, as the calendar feed leaves it out.
+fn busy_on(week: &[Meeting], day: Day, window: &Window, breaks: &[TermSpan]) -> Vec<(u16, u16)> {
     let date = window.date_of(day);
     let mut spans: Vec<(u16, u16)> = week
         .iter()
         .filter(|m| m.days.contains(&day))
-        .filter(|m| date.is_none_or(|date| m.runs_on(date)))
+        .filter(|m| {
+            date.is_none_or(|date| m.runs_on(date) && !breaks.iter().any(|b| b.contains(date)))
+        })
         .map(|m| (m.start.max(window.start), m.end.min(window.end)))
         .filter(|(s, e)| s < e)
         .collect();
@@ -280,11 +284,15 @@ fn busy_on(week: &[Meeting], day: Day, window: &Window) -> Vec<(u16, u16)> {
 
 /// The free stretches (at least `MIN_MINUTES`) of the people whose weeks are
 /// given: when all are free, and when exactly one is busy (the same one the
-/// whole stretch). Both lists run day by day, earliest first.
-pub fn find(weeks: &[Vec<Meeting>], window: &Window) -> FreeTime {
+/// whole stretch). Both lists run day by day, earliest first. `breaks`: the
+/// term's days without classes (`busy_on`).
+pub fn find(weeks: &[Vec<Meeting>], window: &Window, breaks: &[TermSpan]) -> FreeTime {
     let mut found = FreeTime::default();
     for day in window.days() {
-        let busy: Vec<Vec<(u16, u16)>> = weeks.iter().map(|w| busy_on(w, day, window)).collect();
+        let busy: Vec<Vec<(u16, u16)>> = weeks
+            .iter()
+            .map(|w| busy_on(w, day, window, breaks))
+            .collect();
         // Cut the day at every start and end: inside each piece, who is busy
         // does not change.
         let mut cuts: Vec<u16> = vec![window.start, window.end];
@@ -364,6 +372,33 @@ mod tests {
     }
 
     #[test]
+    fn a_break_day_keeps_no_one_busy_in_the_week_searched() {
+        use crate::classes::term_dates::TermSpan;
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        // Tue Thu 9:30-10:45 all term; Thanksgiving break Nov 25 to 29.
+        let weeks = [vec![meets(&[Day::Tue, Day::Thu], "9:30", "10:45")]];
+        let breaks = [TermSpan::new(day(11, 25), day(11, 29)).unwrap()];
+        let mut w = window(Day::Tue, Day::Thu, "9:00", "12:00");
+        let morning = |d| slot(d, "9:00", "12:00");
+        let busy = |d| vec![slot(d, "9:00", "9:30"), slot(d, "10:45", "12:00")];
+
+        // The week of Nov 23: Tuesday has class, Thursday (a break day) not.
+        w.week = Some(day(11, 23));
+        let found = find(&weeks, &w, &breaks).all_free;
+        let mut expected = busy(Day::Tue);
+        expected.push(morning(Day::Wed));
+        expected.push(morning(Day::Thu));
+        assert_eq!(found, expected);
+
+        // Another week keeps both; a typical week (none searched) too.
+        let typical: Vec<Slot> = [busy(Day::Tue), vec![morning(Day::Wed)], busy(Day::Thu)].concat();
+        w.week = Some(day(11, 30));
+        assert_eq!(find(&weeks, &w, &breaks).all_free, typical);
+        w.week = None;
+        assert_eq!(find(&weeks, &w, &breaks).all_free, typical);
+    }
+
+    #[test]
     fn a_half_term_class_keeps_its_student_busy_only_while_it_runs() {
         use crate::classes::term_dates::TermSpan;
         let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
@@ -374,7 +409,7 @@ mod tests {
         let busy_monday = |week: Option<NaiveDate>| {
             let mut w = window(Day::Mon, Day::Wed, "13:00", "16:00");
             w.week = week;
-            find(&weeks, &w).all_free
+            find(&weeks, &w, &[]).all_free
         };
         let whole = vec![
             slot(Day::Mon, "13:00", "14:00"),
@@ -433,6 +468,7 @@ mod tests {
         let found = find(
             &[vec![], vec![]],
             &window(Day::Mon, Day::Tue, "8:00", "18:00"),
+            &[],
         );
         assert_eq!(
             found.all_free,
@@ -456,7 +492,11 @@ mod tests {
             // Overlapping meetings of one person merge.
             meets(&[Day::Mon], "14:00", "15:00"),
         ];
-        let found = find(&[me, friend], &window(Day::Mon, Day::Mon, "8:00", "18:00"));
+        let found = find(
+            &[me, friend],
+            &window(Day::Mon, Day::Mon, "8:00", "18:00"),
+            &[],
+        );
         assert_eq!(
             found.all_free,
             vec![
@@ -489,7 +529,11 @@ mod tests {
         let a = vec![meets(&[Day::Tue], "9:00", "10:00")];
         let b = vec![meets(&[Day::Tue], "10:00", "11:00")];
         let c = vec![meets(&[Day::Tue], "9:30", "10:30")];
-        let found = find(&[a, b, c], &window(Day::Tue, Day::Tue, "8:00", "12:00"));
+        let found = find(
+            &[a, b, c],
+            &window(Day::Tue, Day::Tue, "8:00", "12:00"),
+            &[],
+        );
         assert_eq!(
             found.all_free,
             vec![
@@ -521,7 +565,7 @@ mod tests {
             meets(&[Day::Wed], "17:30", "19:00"),
             meets(&[Day::Thu], "8:00", "18:00"),
         ];
-        let found = find(&[me], &window(Day::Wed, Day::Wed, "8:00", "18:00"));
+        let found = find(&[me], &window(Day::Wed, Day::Wed, "8:00", "18:00"), &[]);
         assert_eq!(found.all_free, vec![slot(Day::Wed, "8:45", "17:30")]);
         assert_eq!(
             found.all_but_one,

@@ -19,6 +19,7 @@ use crate::classes;
 use crate::classes::schedule::Day;
 use crate::classes::term_dates::TermSpan;
 use crate::clock;
+use crate::config::ConfiguredTermDates;
 use crate::friends::requests::Friend;
 use crate::friends::{self, free, requests, weeks, Action, RequestOutcome};
 
@@ -730,7 +731,10 @@ pub async fn free_time(
         names.extend(weeks.shown.iter().map(|(f, _)| f.label()));
         let mut all = vec![weeks.mine.meetings.clone()];
         all.extend(weeks.shown.iter().map(|(_, w)| w.meetings.clone()));
-        let found = free::find(&all, &window);
+        let breaks = choice.current.as_ref().map_or_else(Vec::new, |shown| {
+            ConfiguredTermDates::spans_of(&state.config.classes.breaks, shown.code())
+        });
+        let found = free::find(&all, &window, &breaks);
         let term = match choice.name() {
             name if name.is_empty() => "this term".to_string(),
             name => name,

@@ -327,13 +327,15 @@ backend_test!(
     async fn a_half_term_class_counts_only_in_its_weeks(backend: Backend) {
         use common_grounds::db::schema::class_meetings;
         use diesel::prelude::*;
-        // Arrange: Spring 2026 runs Jan 14 to Apr 28; my friend's course meets
-        // Mon Wed 2:00-3:15 PM in the first half only (Jan 14 to Mar 4).
+        // Arrange: Spring 2026 runs Jan 14 to Apr 28, with no classes on
+        // Monday Feb 16; my friend's course meets Mon Wed 2:00-3:15 PM in the
+        // first half only (Jan 14 to Mar 4).
         let app = spawn_quiet_app(
             backend,
             &[
                 ("CURRENT_TERM", "1262"),
                 ("TERMS", "1262:2026-01-14..2026-04-28"),
+                ("TERM_BREAKS", "1262:2026-02-16..2026-02-16"),
             ],
         )
         .await;
@@ -363,6 +365,10 @@ backend_test!(
         );
         assert_eq!(chosen(&page), ["Week of Feb 9"], "any day picks its week");
         assert!(main_text(&page).contains("the week of Feb 9"));
+        // The week of the day without classes: that Monday is free.
+        let (_, page) = me.get(&app, &ask("2026-02-16")).await;
+        assert_eq!(slots(&page, "#all-free"), ["Mon: 1:00–4:00 PM"]);
+        assert_eq!(chosen(&page), ["Week of Feb 16"]);
         // A week after it: the whole afternoon.
         let (_, page) = me.get(&app, &ask("2026-03-16")).await;
         assert_eq!(slots(&page, "#all-free"), ["Mon: 1:00–4:00 PM"]);
