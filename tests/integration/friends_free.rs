@@ -267,6 +267,15 @@ backend_test!(
             main_text(&page).contains("Tick at least one friend"),
             "{page}"
         );
+        // Told as an error, beside the friends to tick, not below the form.
+        let friends_box = &page[page.find("<legend>Friends</legend>").unwrap()..];
+        let friends_box = &friends_box[..friends_box.find("</fieldset>").unwrap()];
+        assert!(
+            friends_box.contains(
+                r#"<p class="alert" id="free-friends-error" role="alert">Tick at least one friend"#
+            ),
+            "{friends_box}"
+        );
         // A stranger is refused as ever, whatever else is wrong.
         let (status, page) = me
             .get(&app, "/friends/free?friend=zz9z&from=Fri&to=Mon")
@@ -359,6 +368,12 @@ backend_test!(
         // Act + Assert: a week in its first half: busy 2:00-3:15.
         let (status, page) = me.get(&app, &ask("2026-02-11")).await;
         assert_eq!(status, 200, "{page}");
+        // The form answers at its results, below it (on a phone, out of view).
+        assert!(
+            page.contains(r##"<form method="get" action="/friends/free#results""##)
+                && page.contains(r#"<div id="results">"#),
+            "{page}"
+        );
         assert_eq!(
             slots(&page, "#all-free"),
             ["Mon: 1:00–2:00 PM; 3:15–4:00 PM"]
