@@ -539,7 +539,7 @@ pub async fn add_by_number(
                 },
             },
             PastedNumber::NotANumber(text) => NumberLine {
-                text: format!("{text}: not a class number (class numbers are up to 9 digits, such as 16601); not tried"),
+                text: format!("{text}: not a class number (class numbers are digits only, up to 9, usually five such as 16601); not tried"),
                 joined: false,
                 clash_class_id: None,
             },

@@ -158,6 +158,9 @@ pub struct ClassView {
     pub instructors: String,
     pub meetings: Vec<MeetingView>,
     pub seats: Option<String>,
+    /// Its SIS class number ("16601"), which "Add several classes at once"
+    /// takes.
+    pub number: Option<String>,
     pub active: bool,
     pub term_name: String,
     pub friends: Vec<String>,
@@ -263,6 +266,10 @@ impl ClassView {
                 .unwrap_or_else(|| "Instructor to be announced".into()),
             meetings,
             seats,
+            number: class
+                .sis_class_number
+                .clone()
+                .filter(|n| !n.trim().is_empty()),
             active: class.active,
             term_name: Term::parse(&class.term)
                 .map(|t| t.name())

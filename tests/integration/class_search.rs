@@ -191,9 +191,17 @@ backend_test!(
         // Act: the number as SIS and the enrollment pages show it.
         let (status, html) = me.get(&app, "/classes/search?q=16602").await;
 
-        // Assert: that section alone.
+        // Assert: that section alone, its card showing the number (which
+        // "Add several classes at once" takes).
         assert_eq!(status, 200);
         assert_eq!(listed(&html), ["CS 2100 002"]);
+        assert!(
+            html.contains(r#"<p class="meta">12 seats · Class number 16602</p>"#)
+                || html.contains("· Class number 16602</p>"),
+            "{html}"
+        );
+        let (_, html) = me.get(&app, "/classes/search?q=CS+2100").await;
+        assert!(html.contains("Class number 16601"), "{html}");
     }
 );
 
@@ -667,7 +675,7 @@ backend_test!(
                 "17003: CS 3120 (001) overlaps CS 2100 on Tue Thu 11:00 AM; not added",
                 "99999: no such class number in Spring 2026",
                 "16609: no such class number in Spring 2026",
-                "x<b>: not a class number (class numbers are up to 9 digits, such as 16601); not tried",
+                "x<b>: not a class number (class numbers are digits only, up to 9, usually five such as 16601); not tried",
             ]
         );
         assert!(html.contains("x&#60;b&#62;") && !html.contains("x<b>"));
