@@ -532,6 +532,9 @@ backend_test!(
         )
         .await;
         let (_, queue) = second.get(&app, "/admin/flags").await;
+        // The held post is counted on the tab that lists it, as the nav's
+        // badge counts it.
+        assert!(queue.contains("Waiting (1)</a>"), "{queue}");
         let card = &queue[queue
             .find(&format!("/admin/messages/{held}/delete"))
             .unwrap()..];

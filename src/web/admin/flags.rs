@@ -281,7 +281,7 @@ pub async fn flags(
     query: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, AppError> {
     let tab = queue_state(&query)?;
-    let (queue, held, staff_members) = with_conn(&state.pool, move |conn| {
+    let (queue, held, held_waiting, staff_members) = with_conn(&state.pool, move |conn| {
         use moderation::messages::QueueState;
         // Held posts head the waiting list: nobody else sees them until decided.
         let held = if tab == QueueState::Waiting {
@@ -292,6 +292,7 @@ pub async fn flags(
         Ok((
             moderation::messages::flag_queue(conn, tab, QUEUE_LIMIT)?,
             held,
+            moderation::messages::held_count(conn)?,
             moderation::reveals::staff_members(conn)?,
         ))
     })
@@ -307,7 +308,12 @@ pub async fn flags(
         .map(|(s, count)| Tab {
             href: format!("/admin/flags?state={}", s.as_str()),
             label: s.label(),
-            count: *count,
+            // Waiting lists the held posts above the reported ones, and
+            // counts them as the nav's badge and the overview do.
+            count: match s {
+                moderation::messages::QueueState::Waiting => count + held_waiting,
+                _ => *count,
+            },
             current: *s == queue.state,
         })
         .collect();
