@@ -547,7 +547,7 @@ pub enum ActionError {
     OwnMessage,
     #[error("Reports hid this message since the page was loaded, so its reports were not dismissed. Restore it or keep it hidden. Nothing was changed.")]
     HiddenByReportsSince,
-    #[error("Since you loaded the page, another moderator (or students' reports) decided on this message, so yours was not applied. Its card shows the newest decision: read it, then decide again. Nothing was changed.")]
+    #[error("This message was decided on since you loaded the page (by a moderator, students' reports, or you in another tab), so your decision was not applied. Its card now shows the newest decision: read it, then decide again. Nothing was changed.")]
     DecidedSince,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
@@ -747,14 +747,15 @@ fn hidden_by_reports(tx: &mut Tx, id: &MessageId) -> QueryResult<bool> {
 }
 
 /// Where a message stood on the page a moderator acted from: its newest
-/// decision's id (`Decision::id`, None when it had none) and whether it was
-/// held. A decision on a card pressed after another moderator's (or the
-/// reports') decision since, or a removal of a held post released since, is
-/// refused (`ActionError::DecidedSince`, `ActionError::NotHeld`): it would
-/// overrule what its moderator has not read.
+/// decision's id (`Decision::id`; `Some(None)` when it had none, None where
+/// the page shows no decisions) and whether it was held. A decision pressed
+/// after another decision since (a moderator's, the reports' hide, or the
+/// same moderator's from another tab), or a removal of a held post released
+/// or removed since, is refused (`ActionError::DecidedSince`,
+/// `ActionError::NotHeld`): it would overrule what its moderator has not read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AsSeen {
-    pub decision: Option<String>,
+    pub decision: Option<Option<String>>,
     pub held: bool,
 }
 
@@ -827,12 +828,14 @@ fn act(
             return Err(ActionError::OwnMessage);
         }
         if let Some(seen) = seen {
-            if seen.held && !message.held {
+            // A held post removed stays held, deleted.
+            if seen.held && (!message.held || message.deleted) {
                 return Err(ActionError::NotHeld);
             }
-            let newest = latest_decision(tx, id)?.map(|d| d.id);
-            if newest != seen.decision {
-                return Err(ActionError::DecidedSince);
+            if let Some(decision) = &seen.decision {
+                if latest_decision(tx, id)?.map(|d| d.id) != *decision {
+                    return Err(ActionError::DecidedSince);
+                }
             }
         }
         // A held post was never shown: hiding, restoring or dismissing it would

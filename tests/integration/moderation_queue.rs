@@ -15,7 +15,7 @@ use common_grounds::accounts::Role;
 use common_grounds::chat::{self, ClassMessage, MessageId};
 use common_grounds::classes::Class;
 use common_grounds::clock;
-use common_grounds::db::schema::{audit_log, class_messages, message_flags, users};
+use common_grounds::db::schema::{audit_log, class_messages, message_flags, user_classes, users};
 use common_grounds::moderation::messages::Reason;
 use common_grounds::moderation::{self, AuditAction, AuditEntry, ReasonCategory};
 use diesel::prelude::*;
@@ -741,9 +741,7 @@ backend_test!(
         // its author was told once.
         assert_eq!(status, 200);
         assert!(
-            answer.contains("another moderator (or students&#39; reports) decided on this message")
-                || answer
-                    .contains("another moderator (or students' reports) decided on this message"),
+            answer.contains("This message was decided on since you loaded the page"),
             "{answer}"
         );
         assert!(answer.contains("Looks fine to me"), "{answer}");
@@ -788,11 +786,66 @@ backend_test!(
                 &[("decided", &stale)],
             )
             .await;
-        assert!(answer.contains("decided on this message"), "{answer}");
+        assert!(answer.contains("decided on since you loaded"), "{answer}");
         assert!(stored(app, &f.two.id).hidden);
         let audit = audit_of(app, &f.two.id);
         assert_eq!(audit.len(), 1, "no dismissal logged: {audit:?}");
         assert_eq!(audit[0].action, AuditAction::Hide);
+
+        // Reports that really hide a message log that hide: the card loaded
+        // after it carries it, and Keep hidden from that card goes through.
+        let author = app.student("au9q");
+        let reporters: Vec<Student> = ["r7q", "r8q", "r9q"]
+            .iter()
+            .map(|c| app.student(c))
+            .collect();
+        for who in std::iter::once(&author).chain(&reporters) {
+            crate::common::seed::enroll(&mut app.conn(), &who.user, &f.class);
+        }
+        diesel::update(user_classes::table.filter(user_classes::class_id.eq(&f.class.id)))
+            .set(user_classes::enrolled_at.eq(clock::now() - Duration::days(3)))
+            .execute(&mut app.conn())
+            .unwrap();
+        let m = message(
+            app,
+            &f.class,
+            &author,
+            "Pale Finch",
+            "rude words",
+            clock::now(),
+        );
+        let thread = format!("/classes/{}/threads/{}", f.class.id, m.id);
+        for who in &reporters {
+            let r = who
+                .post(
+                    app,
+                    &thread,
+                    &format!("/messages/{}/flag", m.id),
+                    &[("reason", "harassment"), ("back", thread.as_str())],
+                )
+                .await;
+            assert_eq!(r.status().as_u16(), 303);
+        }
+        assert!(stored(app, &m.id).hidden, "the reports hid it");
+        let (_, page) = second.get(app, "/admin/flags").await;
+        let seen = decided_on_card(&page, &m.id);
+        assert_ne!(seen, "none", "the reports' hide is a decision on the card");
+        let kept = second
+            .post(
+                app,
+                "/admin/flags",
+                &act(&m.id, "hide"),
+                &[("category", "harassment"), ("decided", &seen)],
+            )
+            .await;
+        assert_eq!(kept.status().as_u16(), 303);
+        let audit = audit_of(app, &m.id);
+        assert_eq!(
+            audit.len(),
+            2,
+            "the reports' hide, then the moderator's: {audit:?}"
+        );
+        assert_eq!(audit[1].actor_id.as_ref(), Some(&second.user.id));
     }
 );
 

@@ -408,7 +408,8 @@ pub struct MessageActionForm {
     /// absent from a page that does not read decisions (a class's staff
     /// reading), which is not checked.
     decided: Option<String>,
-    /// "1": the card showed the post held.
+    /// "1": the card showed the post held (its decisions are not read: only
+    /// whether it is still held and not removed is checked).
     held: Option<String>,
 }
 
@@ -418,11 +419,13 @@ const NO_DECISION: &str = "none";
 impl MessageActionForm {
     /// Where the message stood on the page the form was on, when it says.
     fn as_seen(&self) -> Option<moderation::messages::AsSeen> {
-        let decided = self.decided.as_deref().filter(|d| !d.is_empty())?;
-        Some(moderation::messages::AsSeen {
-            decision: (decided != NO_DECISION).then(|| decided.to_string()),
-            held: self.held.as_deref() == Some("1"),
-        })
+        let decision = self
+            .decided
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(|d| (d != NO_DECISION).then(|| d.to_string()));
+        let held = self.held.as_deref() == Some("1");
+        (decision.is_some() || held).then_some(moderation::messages::AsSeen { decision, held })
     }
 }
 
