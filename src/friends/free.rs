@@ -221,14 +221,24 @@ pub struct TermWeeks {
 }
 
 /// The weeks to pick from, when a meeting of `meetings` runs for only part
-/// of the term (`span`, its dates when known); None when every week is alike.
+/// of the term (`span`, its dates when known), or the term has `breaks`
+/// (days without classes) and someone has a class; None when every week is
+/// alike.
 pub fn term_weeks<'a, M: Iterator<Item = &'a Meeting>>(
     meetings: impl Fn() -> M,
     span: Option<TermSpan>,
+    breaks: &[TermSpan],
     asked: Option<NaiveDate>,
     today: NaiveDate,
 ) -> Option<TermWeeks> {
-    if !meetings().any(|m| m.part_of_term(span).is_some()) {
+    let half_term = meetings().any(|m| m.part_of_term(span).is_some());
+    let a_break = span.is_some_and(|term| {
+        breaks
+            .iter()
+            .any(|b| b.first_day <= term.last_day && term.first_day <= b.last_day)
+    });
+    let differ = half_term || (a_break && meetings().next().is_some());
+    if !differ {
         return None;
     }
     let own = || meetings().filter_map(|m| m.dates);
@@ -446,7 +456,7 @@ mod tests {
         let mut first_half = meets(&[Day::Mon, Day::Wed], "14:00", "15:15");
         first_half.dates = TermSpan::new(day(1, 14), day(3, 4));
         let meetings = [first_half];
-        let weeks = |asked| term_weeks(|| meetings.iter(), term, asked, day(2, 11)).unwrap();
+        let weeks = |asked| term_weeks(|| meetings.iter(), term, &[], asked, day(2, 11)).unwrap();
         let all = weeks(None);
         assert_eq!(all.weeks.first(), Some(&day(1, 12)));
         assert_eq!(all.weeks.last(), Some(&day(4, 27)));
@@ -460,7 +470,14 @@ mod tests {
         assert_eq!(weeks(Some(NaiveDate::MIN)).chosen, day(2, 9));
         // Every meeting runs the whole term: no weeks to pick.
         let whole = [meets(&[Day::Mon], "9:00", "9:50")];
-        assert!(term_weeks(|| whole.iter(), term, None, day(2, 11)).is_none());
+        assert!(term_weeks(|| whole.iter(), term, &[], None, day(2, 11)).is_none());
+        // A break in the term makes its week differ, for anyone with a class.
+        let spring_break = [TermSpan::new(day(3, 7), day(3, 15)).unwrap()];
+        let weeks = term_weeks(|| whole.iter(), term, &spring_break, None, day(2, 11)).unwrap();
+        assert_eq!(weeks.chosen, day(2, 9));
+        assert!(weeks.weeks.contains(&day(3, 9)));
+        let nobody: [Meeting; 0] = [];
+        assert!(term_weeks(|| nobody.iter(), term, &spring_break, None, day(2, 11)).is_none());
     }
 
     #[test]

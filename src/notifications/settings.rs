@@ -3,7 +3,8 @@
 //! row means the default (`Topic::default_delivery`, `DEFAULT_DIGEST_HOUR`).
 //! Changing a topic also moves that student's notifications still waiting to be
 //! emailed to the new delivery, in the same transaction, so "off" stops what is
-//! already queued for the digest. It writes only `notification_settings`,
+//! already queued for the digest (and what "off" stopped stays in the inbox
+//! only: `set_delivery`). It writes only `notification_settings`,
 //! `notification_schedules` and the waiting rows' `delivery`.
 
 use chrono::NaiveDateTime;
@@ -147,10 +148,12 @@ pub fn turn_off(
 /// Records how the student hears of `topic`, and moves their notifications of
 /// that topic still waiting for an email (not yet emailed, not in a digest) to
 /// it. Returns how many waiting rows moved. A notice that is `Off` stays off:
-/// it came while the topic was off, or was written for the inbox only (a
-/// friend request asked again in the day), and is no email's to send now
-/// (else turning replies back on would mail a month of them, and saving the
-/// page would mail every request a day's limit kept quiet).
+/// it came while the topic was off, was written for the inbox only (a
+/// friend request asked again in the day), or was waiting when the student
+/// turned the topic off (the one-click unsubscribe too), and is no email's
+/// to send now (else turning replies back on would mail a month of them,
+/// and saving the page would mail every request a day's limit kept quiet).
+/// It stays in the inbox.
 pub fn set_delivery(
     tx: &mut Tx,
     user: &UserId,

@@ -697,27 +697,32 @@ pub async fn free_time(
         .await?;
 
     let mut window = query.window;
-    // Half-term classes make one week differ from another: then the search
-    // is of one week, the asked one, else this one, else the term's first.
+    // Half-term classes, or a term's days without classes, make one week
+    // differ from another: then the search is of one week, the asked one,
+    // else this one, else the term's first.
     let everyone = || {
         std::iter::once(&weeks.mine)
             .chain(weeks.shown.iter().map(|(_, w)| w))
             .flat_map(|w| w.meetings.iter())
     };
-    let week_options: Vec<PickOption> = match free::term_weeks(everyone, span, query.week, today) {
-        Some(term) => {
-            window.week = Some(term.chosen);
-            term.weeks
-                .iter()
-                .map(|w| PickOption {
-                    value: w.format("%Y-%m-%d").to_string(),
-                    name: format!("Week of {}", w.format("%b %-d")),
-                    selected: *w == term.chosen,
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    };
+    let breaks = choice.current.as_ref().map_or_else(Vec::new, |shown| {
+        ConfiguredTermDates::spans_of(&state.config.classes.breaks, shown.code())
+    });
+    let week_options: Vec<PickOption> =
+        match free::term_weeks(everyone, span, &breaks, query.week, today) {
+            Some(term) => {
+                window.week = Some(term.chosen);
+                term.weeks
+                    .iter()
+                    .map(|w| PickOption {
+                        value: w.format("%Y-%m-%d").to_string(),
+                        name: format!("Week of {}", w.format("%b %-d")),
+                        selected: *w == term.chosen,
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
     // The week matters only when weeks differ: else a week that does not
     // read (an old link's) is no fault, as every week is the same.
     let mut refused = query.refused;
@@ -731,9 +736,6 @@ pub async fn free_time(
         names.extend(weeks.shown.iter().map(|(f, _)| f.label()));
         let mut all = vec![weeks.mine.meetings.clone()];
         all.extend(weeks.shown.iter().map(|(_, w)| w.meetings.clone()));
-        let breaks = choice.current.as_ref().map_or_else(Vec::new, |shown| {
-            ConfiguredTermDates::spans_of(&state.config.classes.breaks, shown.code())
-        });
         let found = free::find(&all, &window, &breaks);
         let term = match choice.name() {
             name if name.is_empty() => "this term".to_string(),

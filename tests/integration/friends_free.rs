@@ -333,6 +333,45 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_day_without_classes_is_free_in_its_week(backend: Backend) {
+        // Arrange: Spring 2026 with no classes on Monday Feb 16; my friend's
+        // course meets Mon Wed 2:00-3:15 PM all term (no half-term class).
+        let app = spawn_quiet_app(
+            backend,
+            &[
+                ("CURRENT_TERM", "1262"),
+                ("TERMS", "1262:2026-01-14..2026-04-28"),
+                ("TERM_BREAKS", "1262:2026-02-16..2026-02-16"),
+            ],
+        )
+        .await;
+        let me = app.student("me1");
+        let ana = app.student("an1a");
+        befriend(&app, &me.user.id, &ana.user.id, FriendshipStatus::Accepted);
+        let course = section(&app, "COMM 2010", &[("MoWe", "14:00", "15:15")]);
+        take(&app, &course, &[&ana]);
+        let ask = |week: &str| {
+            format!("/friends/free?friend=an1a&from=Mon&to=Mon&start=13&end=16&week={week}")
+        };
+
+        // Act + Assert: the break's week offers itself, and that Monday is
+        // free; the week before is not.
+        let (status, page) = me.get(&app, &ask("2026-02-16")).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(
+            texts(&page, "select[name=week] option[selected]"),
+            ["Week of Feb 16"]
+        );
+        assert_eq!(slots(&page, "#all-free"), ["Mon: 1:00–4:00 PM"]);
+        let (_, page) = me.get(&app, &ask("2026-02-09")).await;
+        assert_eq!(
+            slots(&page, "#all-free"),
+            ["Mon: 1:00–2:00 PM; 3:15–4:00 PM"]
+        );
+    }
+);
+
+backend_test!(
     async fn a_half_term_class_counts_only_in_its_weeks(backend: Backend) {
         use common_grounds::db::schema::class_meetings;
         use diesel::prelude::*;

@@ -195,7 +195,7 @@ backend_test!(
             .select(&scraper::Selector::parse("a[href^='/friends/free?friend=fr1']").unwrap())
             .filter_map(|a| a.value().attr("href"))
             .collect();
-        assert_eq!(free, ["/friends/free?friend=fr1&term=1262"]);
+        assert_eq!(free, ["/friends/free?friend=fr1&term=1262#results"]);
 
         // Remove from the page: the friend's week is gone with the friendship.
         let (status, after) = me
