@@ -926,6 +926,279 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_pinned_thread_held_by_an_old_edit_leaves_the_list(backend: Backend) {
+        // Arrange: a thread, pinned by a moderator.
+        let app = spawn_app(backend).await;
+        let author = app.student("aut1a");
+        let other = app.student("oth2b");
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let class = new_class(&app, "CS 3240", &[&author, &other]).id;
+        let (status, _) = post(
+            &app,
+            &author,
+            &class,
+            "Office hours moved today",
+            None,
+            false,
+        )
+        .await;
+        assert_eq!(status, 303);
+        let thread = message_with(&app, "Office hours moved today");
+        let pinned = moderator
+            .post(
+                &app,
+                &format!("/classes/{class}"),
+                &format!("/classes/{class}/threads/{thread}/pin"),
+                &[],
+            )
+            .await;
+        assert_eq!(pinned.status().as_u16(), 303);
+        let (_, before) = other.get(&app, &format!("/classes/{class}")).await;
+        assert!(before.contains(thread.as_str()), "listed while shown");
+
+        // Act: held, as an edit left it before edits stopped holding what
+        // the class had read.
+        held_by_an_old_edit(&app, &thread);
+        assert!(held_state(&app, &thread).0, "held");
+
+        // Assert: a classmate's list no longer has it, pinned or not; its
+        // author's still does.
+        let (_, theirs) = other.get(&app, &format!("/classes/{class}")).await;
+        assert!(!theirs.contains(thread.as_str()), "{theirs}");
+        let (_, own) = author.get(&app, &format!("/classes/{class}")).await;
+        assert!(own.contains(thread.as_str()), "{own}");
+    }
+);
+
+backend_test!(
+    async fn a_reply_held_under_replies_is_counted_as_on_the_list(backend: Backend) {
+        // Arrange: a reply with a reply under it.
+        let LabNotes {
+            app,
+            starter,
+            replier: _,
+            named,
+            class,
+            root,
+            reply,
+        } = lab_notes(backend).await;
+        post(&app, &named, &class, "Which desk?", Some(&reply), false).await;
+
+        // Act: held by an old edit, but kept on the page as hidden, for the
+        // reply under it.
+        let page = format!("/classes/{class}/threads/{root}");
+        held_by_an_old_edit(&app, &reply);
+        assert!(held_state(&app, &reply).0);
+
+        // Assert: the thread page counts what the list counts, so the count
+        // does not tell the class that the hidden reply is a held one.
+        let (_, thread) = starter.get(&app, &page).await;
+        assert!(thread.contains("hidden by moderation"), "{thread}");
+        assert!(
+            thread.contains(r#"<span class="reply-count">1 reply</span>"#),
+            "{thread}"
+        );
+        let (_, list) = starter.get(&app, &format!("/classes/{class}")).await;
+        assert!(list.contains("1 reply"), "{list}");
+    }
+);
+
+backend_test!(
+    async fn a_reply_held_by_an_old_edit_leaves_the_inbox_and_the_digest(backend: Backend) {
+        use chrono::{TimeZone, Timelike};
+        use common_grounds::db::schema::email_outbox;
+        use common_grounds::notifications::email::{self, NotificationMail};
+        use common_grounds::notifications::settings::{self, DigestHour};
+
+        let app = spawn_app(backend).await;
+        let starter = app.student("sta1a");
+        let replier = app.student("rep2b");
+        let named = app.student("nam3c");
+        set_display_name(&app, &named, "angela");
+        let class = new_class(&app, "CS 3240", &[&starter, &replier, &named]).id;
+        // The starter takes replies as a daily digest at the coming hour (the
+        // digest lists what waits at the hour, so everything below is before it).
+        let at = (common_grounds::clock::now() + chrono::Duration::hours(1))
+            .with_minute(0)
+            .unwrap()
+            .with_second(0)
+            .unwrap();
+        let hour = chrono_tz::America::New_York.from_utc_datetime(&at).hour();
+        common_grounds::db::write_tx(&mut app.conn(), |tx| {
+            settings::set_digest_hour(tx, &starter.user.id, DigestHour::new(hour).unwrap(), at)
+        })
+        .unwrap();
+        let (status, _) = post(&app, &starter, &class, "Who has the lab notes", None, false).await;
+        assert_eq!(status, 303);
+        let root = message_with(&app, "Who has the lab notes");
+        let (status, _) = post(
+            &app,
+            &replier,
+            &class,
+            "Try the library desk",
+            Some(&root),
+            false,
+        )
+        .await;
+        assert_eq!(status, 303);
+        let reply = message_with(&app, "Try the library desk");
+        let (_, inbox) = starter.get(&app, "/notifications").await;
+        assert!(
+            inbox.contains("Try the library desk"),
+            "the notice shows the reply: {inbox}"
+        );
+
+        // Held by an old edit.
+        held_by_an_old_edit(&app, &reply);
+        assert!(held_state(&app, &reply).0);
+
+        // The starter's inbox still lists the notice, without the held words
+        // (still unread: a release would bring the reply back).
+        let (status, inbox) = starter.get(&app, "/notifications").await;
+        assert_eq!(status, 200);
+        assert!(inbox.contains("replied to your message"), "{inbox}");
+        let unread: i64 = common_grounds::db::schema::notifications::table
+            .filter(common_grounds::db::schema::notifications::user_id.eq(&starter.user.id))
+            .filter(common_grounds::db::schema::notifications::read_at.is_null())
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(unread, 1, "kept for a release");
+        for secret in [
+            "copied the notes",
+            "ÁNGELA",
+            "angela",
+            "Try the library desk",
+        ] {
+            assert!(
+                !inbox.contains(secret),
+                "the inbox shows {secret:?}: {inbox}"
+            );
+        }
+
+        // The digest written at the hour holds none of them either.
+        let mail = NotificationMail {
+            base_url: "http://cg.test".parse().unwrap(),
+            secret: common_grounds::config::SecretKey::from_text(
+                "test-secret-key-that-is-long-enough-0123456789",
+            )
+            .unwrap(),
+            campus: common_grounds::campus_time::CampusTime::default(),
+        };
+        // In that hour: after every notice above.
+        let at_hour = at.with_minute(30).unwrap();
+        email::run_once(&mut app.conn(), &mail, at_hour).unwrap();
+        let bodies: Vec<(String, String, String)> = email_outbox::table
+            .filter(email_outbox::to_address.eq(&starter.user.email))
+            .select((
+                email_outbox::subject,
+                email_outbox::body_text,
+                email_outbox::body_html,
+            ))
+            .load(&mut app.conn())
+            .unwrap();
+        // The notice is about a reply the class no longer sees: quiet while
+        // it is held, it is in no digest.
+        let digests: Vec<&(String, String, String)> = bodies
+            .iter()
+            .filter(|(subject, _, _)| subject.contains("digest"))
+            .collect();
+        assert!(digests.is_empty(), "no digest: {bodies:?}");
+        for (subject, text, html) in &bodies {
+            for secret in ["copied the notes", "ÁNGELA", "angela"] {
+                for part in [subject, text, html] {
+                    assert!(
+                        !part.contains(secret),
+                        "the digest shows {secret:?}: {part}"
+                    );
+                }
+            }
+        }
+
+        // Released, the reply speaks through the notice it first sent: one
+        // notice about it, not a second.
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let (_, queue) = moderator.get(&app, "/admin/flags").await;
+        let shown = field_in(&queue, "shown").expect("the held reply is in the queue");
+        let released = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{reply}/release"),
+                &[("shown", &shown)],
+            )
+            .await;
+        assert_eq!(released.status().as_u16(), 303);
+        assert!(!held_state(&app, &reply).0);
+        let about: Vec<(String, bool)> = common_grounds::db::schema::notifications::table
+            .filter(common_grounds::db::schema::notifications::user_id.eq(&starter.user.id))
+            .filter(common_grounds::db::schema::notifications::message_id.eq(&reply))
+            .select((
+                common_grounds::db::schema::notifications::kind,
+                common_grounds::db::schema::notifications::read_at.is_null(),
+            ))
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(about, [("reply".to_string(), true)], "one notice, unread");
+    }
+);
+
+backend_test!(
+    async fn a_released_answer_an_old_edit_held_comes_back_live(backend: Backend) {
+        // Arrange: a reply marked as its thread's answer, then held by an
+        // old edit (it names a classmate).
+        let LabNotes {
+            app,
+            starter,
+            replier,
+            named: _,
+            class,
+            root,
+            reply,
+        } = lab_notes(backend).await;
+        let moderator = staff(&app, "mod4d", Role::Moderator);
+        let page = format!("/classes/{class}/threads/{root}");
+        let marked = starter
+            .post(
+                &app,
+                &page,
+                &format!("/messages/{reply}/answer"),
+                &[("mark", "yes")],
+            )
+            .await;
+        assert_eq!(marked.status().as_u16(), 303);
+        let text = "ÁNGELA has them";
+        held_by_an_old_edit(&app, &reply);
+        assert!(held_state(&app, &reply).0);
+        let mut stream = class_stream(&app, &starter, &class).await;
+
+        // Act: a moderator releases it.
+        let shown = common_grounds::chat::staff::fingerprint(text);
+        let released = moderator
+            .post(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{reply}/release"),
+                &[("shown", &shown)],
+            )
+            .await;
+        assert_eq!(released.status().as_u16(), 303);
+
+        // Assert: the question is redrawn on open pages with its answer box.
+        let frame = stream
+            .data_about(root.as_str(), WAIT)
+            .await
+            .expect("the question is redrawn");
+        crate::live_stream::assert_names_no_one(&frame.to_string(), &[&starter, &replier]);
+        let html = frame["html"].as_str().unwrap_or_default();
+        assert!(
+            html.contains("answer-first") && html.contains("has them"),
+            "{frame}"
+        );
+    }
+);
+
 /// Says what a page would scroll sideways by, if anything.
 const SIDEWAYS: &str =
     "return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth };";
