@@ -35,6 +35,9 @@ fn settings<'a>(config: &'a Config, terms: &'a TermList) -> FeedSettings<'a> {
 struct TermLine {
     name: String,
     sections: usize,
+    /// Its sections with no set days and times ("CS 4993 001"), which the
+    /// feed has no event for.
+    untimed: Vec<String>,
     /// "Jan 14 – Apr 28, 2026", or None when the term has no dates.
     dates: Option<String>,
 }
@@ -103,6 +106,15 @@ fn render_page(
         .map(|t| TermLine {
             name: t.term.name(),
             sections: t.sections.len(),
+            untimed: t
+                .sections
+                .iter()
+                .filter(|c| crate::classes::week::meetings_of(c, t.meetings.get(&c.id)).is_empty())
+                .map(|c| match c.class_section.as_deref() {
+                    Some(section) if !section.is_empty() => format!("{} {section}", c.code()),
+                    _ => c.code(),
+                })
+                .collect(),
             dates: t.span.map(|s| {
                 format!(
                     "{} – {}",

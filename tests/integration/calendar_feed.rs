@@ -448,6 +448,22 @@ backend_test!(
 
         let (_, page) = me.get(&app, "/account/calendar").await;
         assert!(page.contains("Create my calendar link"), "{page}");
+        assert!(!page.contains("Not in the calendar"), "{page}");
+        // A section SIS gives no days and times for is counted, and named as
+        // not in the feed (it has no event there).
+        let untimed = ClassBuilder::new("CS 4993", "1262")
+            .section("002")
+            .meets(None, None, None)
+            .insert(&mut app.conn());
+        classes::enroll(&mut app.conn(), &me.user.id, &untimed.id, clock::now()).unwrap();
+        let (_, page) = me.get(&app, "/account/calendar").await;
+        assert!(
+            page.contains("2 sections")
+                && page.contains(
+                    "Not in the calendar, as SIS gives no days and times for it yet: CS 4993 002."
+                ),
+            "{page}"
+        );
         let (_, account) = me.get(&app, "/account").await;
         assert!(
             account.contains("href=\"/account/calendar\""),
