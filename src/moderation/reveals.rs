@@ -87,6 +87,10 @@ pub enum RevealError {
     AlreadyDecided,
     #[error("Only moderators and admins take part in reveals.")]
     NotStaff,
+    /// The same staff member's request about this message still waits: a
+    /// second would only ask the others twice.
+    #[error("You already asked to reveal this message; your request waits for another staff member to approve or decline it. Nothing new was asked.")]
+    AlreadyAsked { id: RevealId },
     #[error("The staff member who asked is no longer staff (or is suspended), so this reveal cannot be approved; decline it.")]
     RequesterNotStaff,
     #[error(transparent)]
@@ -158,6 +162,20 @@ pub fn request(
             return Err(RevealError::UrgentNeedsAdmin);
         }
         let message = crate::chat::find(tx, message_id)?.ok_or(RevealError::MessageNotFound)?;
+        // One waiting request per staff member and message: two presses at
+        // once take turns here.
+        db::lock_key(tx, &format!("reveal-ask:{message_id}:{actor}"))?;
+        let c: &mut DbConn = tx;
+        let waiting: Option<RevealId> = reveal_requests::table
+            .filter(reveal_requests::message_id.eq(message_id))
+            .filter(reveal_requests::requester_id.eq(actor))
+            .filter(reveal_requests::status.eq(RevealStatus::Pending.as_str()))
+            .select(reveal_requests::id)
+            .first(c)
+            .optional()?;
+        if let Some(id) = waiting {
+            return Err(RevealError::AlreadyAsked { id });
+        }
         let id = RevealId::new();
         let (status, action) = if urgent {
             (RevealStatus::Approved, AuditAction::RevealUrgent)

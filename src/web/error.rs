@@ -413,6 +413,7 @@ impl From<moderation::reveals::RevealError> for AppError {
             | E::OwnRequest
             | E::OwnMessage
             | E::AlreadyDecided
+            | E::AlreadyAsked { .. }
             | E::RequesterNotStaff => AppError::BadRequest(e.to_string()),
             E::Db(e) => e.into(),
         }

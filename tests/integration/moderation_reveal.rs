@@ -446,23 +446,27 @@ backend_test!(
         let bad = message(&app, &author, &class, "Violet Heron", "rude words here");
         seed::flag(&mut app.conn(), &flagger.user, &bad, "rude");
 
-        // Bad reasons: refused, nothing written, nothing shown.
+        // Bad reasons: refused back to the queue, with the words typed to
+        // mend; nothing written, nothing shown.
         for fields in [
             vec![],
             vec![("reason", "short")],
             vec![("reason", "   short    ")],
         ] {
-            let r = asker
-                .post(
+            let (status, body) = asker
+                .post_and_follow(
                     &app,
                     "/admin/flags",
                     &format!("/admin/messages/{}/reveal", bad.id),
                     &fields,
                 )
                 .await;
-            assert_eq!(r.status().as_u16(), 400, "{fields:?}");
-            let body = r.text().await.unwrap();
+            assert_eq!(status, 200, "{fields:?}");
             assert!(body.contains("at least 10 characters"), "{body}");
+            assert!(body.contains("<h1>Flagged messages</h1>"), "{body}");
+            if !fields.is_empty() {
+                assert!(body.contains("“short”"), "the words to mend: {body}");
+            }
             assert!(!body.contains("zq9xk"));
         }
         assert_eq!(reveal_steps(&app), 0);
@@ -471,6 +475,21 @@ backend_test!(
         let reason = "Threat reported to the Dean of Students";
         let request = ask(&app, &asker, &bad.id, reason).await;
         assert_eq!(request_status(&app), ["pending"]);
+        // Asked again while it waits: led to the waiting request, nothing new.
+        let (status, again) = asker
+            .post_and_follow(
+                &app,
+                "/admin/flags",
+                &format!("/admin/messages/{}/reveal", bad.id),
+                &[("reason", "Asking once more, to be sure")],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            again.contains("You already asked to reveal this message"),
+            "{again}"
+        );
+        assert_eq!(request_status(&app), ["pending"], "one request");
         let rows = audit_rows(&app, AuditAction::RevealRequest);
         assert_eq!(rows.len(), 1, "one row for the request");
         assert_eq!(reveal_steps(&app), 1);

@@ -439,7 +439,7 @@ impl SessionForm for MessageActionForm {
 /// again (nothing when they typed none). A flash holds 400 characters: the
 /// refusal and the quote fit whole, a long reason up to its first 150 (its
 /// line breaks become spaces, as a flash has none).
-fn to_paste_again(reason: Option<&str>) -> String {
+pub(super) fn to_paste_again(reason: Option<&str>) -> String {
     let typed = reason.map(str::trim).unwrap_or_default();
     if typed.is_empty() {
         return String::new();

@@ -194,7 +194,8 @@ pub async fn ask(
     let actor = current.user.id.clone();
     let urgent = form.urgent.as_deref().is_some_and(|u| !u.is_empty());
     let reason = form.reason;
-    let request = with_conn(&state.pool, move |conn| {
+    let typed = reason.clone();
+    let asked = with_conn(&state.pool, move |conn| {
         Ok(reveals::request(
             conn,
             &actor,
@@ -202,9 +203,28 @@ pub async fn ask(
             &reason,
             urgent,
             clock::now(),
-        )?)
+        ))
     })
     .await?;
+    let request = match asked {
+        Ok(request) => request,
+        Err(refused) => match &refused {
+            // Asked already: to that request, which the staff see waiting.
+            reveals::RevealError::AlreadyAsked { id } => {
+                let to = format!("/admin/reveals/{id}");
+                return Ok(FlashRedirect::refused(&to, refused.to_string()));
+            }
+            // Back to the queue the form was on, with the words to mend.
+            reveals::RevealError::ReasonRequired => {
+                let words = super::flags::to_paste_again(Some(&typed));
+                return Ok(FlashRedirect::refused(
+                    "/admin/flags",
+                    format!("{refused}{words}"),
+                ));
+            }
+            _ => return Err(refused.into()),
+        },
+    };
     let to = format!("/admin/reveals/{}", request.id);
     Ok(FlashRedirect::done(
         &to,
