@@ -258,17 +258,29 @@ backend_test!(
         // Act: two moderators press "Lift" on the same page.
         let mut statuses = Vec::new();
         for _ in 0..2 {
-            let r = moderator
-                .post(&app, "/admin/users?q=li1f", "/admin/users/li1f/lift", &[])
-                .await;
-            statuses.push((r.status().as_u16(), r.text().await.unwrap()));
+            statuses.push(
+                moderator
+                    .post_and_follow(&app, "/admin/users?q=li1f", "/admin/users/li1f/lift", &[])
+                    .await,
+            );
         }
 
         // Assert: the first lifts; the second says why it changed nothing,
-        // and the log and the student's notices have one lifting.
-        assert_eq!(statuses[0].0, 303);
-        assert_eq!(statuses[1].0, 400);
+        // back on the list (not a dead-end page), and the log and the
+        // student's notices have one lifting.
+        assert_eq!(statuses[0].0, 200);
+        assert!(
+            statuses[0].1.contains("suspension is lifted"),
+            "{}",
+            statuses[0].1
+        );
+        assert_eq!(statuses[1].0, 200);
         assert!(statuses[1].1.contains("not suspended"), "{}", statuses[1].1);
+        assert!(
+            statuses[1].1.contains("/admin/users/li1f/suspend"),
+            "the list: {}",
+            statuses[1].1
+        );
         assert_eq!(until_of(&app, &s), None);
         use common_grounds::db::schema::{audit_log, notifications};
         let lifts: i64 = audit_log::table
@@ -433,12 +445,15 @@ backend_test!(
         assert_eq!(done.status().as_u16(), 303);
         let week = until_of(&app, &s).expect("suspended for a week");
         // The second, from the page that showed no suspension, changes nothing.
-        let stale = second
-            .post(&app, "/admin/users?q=st4l", path, &form("day"))
+        let (status, words) = second
+            .post_and_follow(&app, "/admin/users?q=st4l", path, &form("day"))
             .await;
-        assert_eq!(stale.status().as_u16(), 400);
-        let words = stale.text().await.unwrap();
+        assert_eq!(status, 200);
         assert!(words.contains("already suspended"), "{words}");
+        assert!(
+            words.contains("The reason you typed, to paste again: “Spamming the class chat”"),
+            "{words}"
+        );
         assert_eq!(until_of(&app, &s), Some(week), "the week stands");
     }
 );
@@ -583,16 +598,19 @@ backend_test!(
         let (_, page) = moderator.get(&app, &person).await;
         assert!(page.contains("Change the suspension"), "{page}");
 
-        // A plain suspend form (another moderator's stale page) is refused...
-        let refused = moderator
-            .post(
+        // A plain suspend form (another moderator's stale page) is refused,
+        // back on the list with the words to paste...
+        let (status, refused) = moderator
+            .post_and_follow(
                 &app,
                 &person,
                 "/admin/users/ch1g/suspend",
                 &[("length", "day"), ("reason", "Shorter after an appeal")],
             )
             .await;
-        assert!(refused.status().is_client_error(), "{}", refused.status());
+        assert_eq!(status, 200);
+        assert!(refused.contains("already suspended"), "{refused}");
+        assert!(refused.contains("“Shorter after an appeal”"), "{refused}");
 
         // ...the person page's change form moves the end, in place.
         let changed = moderator

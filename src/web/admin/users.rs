@@ -239,9 +239,22 @@ pub async fn suspend(
     let suspended = with_conn(&state.pool, move |conn| {
         Ok(moderation::users::suspend_account(
             conn, &actor, &login, until, &reason, replace, now, campus,
-        )?)
+        ))
     })
     .await?;
+    let suspended = match suspended {
+        Ok(suspended) => suspended,
+        // Another moderator suspended them since the page was loaded: back
+        // to the list, which shows the suspension, with the words to paste.
+        Err(refused @ moderation::users::AccountActionError::AlreadySuspended(_)) => {
+            let words = super::flags::to_paste_again(Some(&form.reason));
+            return Ok(FlashRedirect::refused(
+                &users_page_for(&who),
+                format!("{refused}{words}"),
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
     state.live.access_changed(&suspended.user_id);
     let back = back_after(&form.from, &who, &suspended);
     let name = suspended.computing_id;
@@ -284,9 +297,21 @@ pub async fn lift(
             &actor,
             &login,
             clock::now(),
-        )?)
+        ))
     })
     .await?;
+    let lifted = match lifted {
+        Ok(lifted) => lifted,
+        // Lifted (or ended) since the page was loaded: back to the list,
+        // which shows where the account stands.
+        Err(refused @ moderation::users::AccountActionError::NotSuspended) => {
+            return Ok(FlashRedirect::refused(
+                &users_page_for(&who),
+                refused.to_string(),
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
     Ok(FlashRedirect::done(
         &back_after(&form.from, &who, &lifted),
         format!("{}'s suspension is lifted.", lifted.computing_id),
