@@ -1229,8 +1229,9 @@ fn root_page(
         }
         if let Some(viewer) = viewer {
             // Someone else's held thread is not listed, unless it was held
-            // under replies (by an edit, before `chat::edit` stopped): then it stays, shown as hidden (as its page does),
-            // so classmates' replies do not vanish with it. Pinned or not: a
+            // under replies (by an edit, before `chat::edit` stopped): then
+            // it stays, shown as hidden (as its page does), so classmates'
+            // replies do not vanish with it. Pinned or not: a
             // pinned thread edited into held once stayed listed, telling the
             // class its opening post was held, under its pseudonym. The
             // replies are those its page keeps it for: not deleted, and not

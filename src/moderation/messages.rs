@@ -769,14 +769,14 @@ pub enum CardAction {
     Dismiss(Option<String>),
 }
 
-/// `hide`, `delete`, `restore` or `dismiss`, as the card the moderator read
-/// showed the message (`AsSeen`).
-pub fn decide_as_seen(
+/// `hide`, `delete`, `restore` or `dismiss`, checked against what the card the
+/// moderator read showed of the message when it says (`AsSeen`).
+pub fn decide(
     conn: &mut DbConn,
     actor: &UserId,
     id: &MessageId,
     action: &CardAction,
-    seen: &AsSeen,
+    seen: Option<&AsSeen>,
     now: NaiveDateTime,
 ) -> Result<ClassMessage, ActionError> {
     let (audit, reason, note, write): (_, _, _, Write) = match action {
@@ -797,7 +797,7 @@ pub fn decide_as_seen(
             chat::staff::dismiss,
         ),
     };
-    act(conn, actor, id, audit, reason, note, Some(seen), now, write)
+    act(conn, actor, id, audit, reason, note, seen, now, write)
 }
 
 /// Chat's write for one staff action.

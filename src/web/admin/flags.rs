@@ -8,7 +8,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::staff_layout;
+use super::{staff_layout, to_paste_again};
 use crate::campus_time::{CampusTime, Stamp};
 use crate::clock;
 use crate::moderation;
@@ -435,28 +435,6 @@ impl SessionForm for MessageActionForm {
     }
 }
 
-/// The reason a moderator typed, quoted back beside a refusal to paste
-/// again (nothing when they typed none). A flash holds 400 characters: the
-/// refusal and the quote fit whole, a long reason up to its first 150 (its
-/// line breaks become spaces, as a flash has none).
-pub(super) fn to_paste_again(reason: Option<&str>) -> String {
-    let typed = reason.map(str::trim).unwrap_or_default();
-    if typed.is_empty() {
-        return String::new();
-    }
-    let quoted: String = typed
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(150)
-        .collect();
-    let more = if typed.chars().count() > 150 {
-        "…"
-    } else {
-        ""
-    };
-    format!(" The reason you typed, to paste again: “{quoted}{more}”")
-}
-
 #[post("/messages/{id}/{action:hide|restore|dismiss|delete}")]
 pub async fn message_action(
     state: web::Data<AppState>,
@@ -521,21 +499,14 @@ pub async fn message_action(
     let seen = form.as_seen();
     let acted = with_conn(&state.pool, move |conn| {
         let now = clock::now();
-        Ok(match (&card, seen) {
-            (card, Some(seen)) => messages::decide_as_seen(conn, &actor, &id, card, &seen, now),
-            (messages::CardAction::Hide(reason), None) => {
-                messages::hide(conn, &actor, &id, reason, now)
-            }
-            (messages::CardAction::Delete(reason), None) => {
-                messages::delete(conn, &actor, &id, reason, now)
-            }
-            (messages::CardAction::Dismiss(note), None) => {
-                messages::dismiss(conn, &actor, &id, note.as_deref(), now)
-            }
-            (messages::CardAction::Restore(note), None) => {
-                messages::restore(conn, &actor, &id, note.as_deref(), now)
-            }
-        })
+        Ok(messages::decide(
+            conn,
+            &actor,
+            &id,
+            &card,
+            seen.as_ref(),
+            now,
+        ))
     })
     .await?;
     let message = match acted {

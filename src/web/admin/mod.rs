@@ -53,3 +53,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(sis::sync_now),
     );
 }
+
+/// The reason a moderator typed, quoted back beside a refusal to paste
+/// again (nothing when they typed none). A flash holds 400 characters: the
+/// refusal and the quote fit whole, a long reason up to its first 150 (its
+/// line breaks become spaces, as a flash has none).
+fn to_paste_again(reason: Option<&str>) -> String {
+    let typed = reason.map(str::trim).unwrap_or_default();
+    if typed.is_empty() {
+        return String::new();
+    }
+    let quoted: String = typed
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(150)
+        .collect();
+    let more = if typed.chars().count() > 150 {
+        "…"
+    } else {
+        ""
+    };
+    format!(" The reason you typed, to paste again: “{quoted}{more}”")
+}

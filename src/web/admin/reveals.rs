@@ -216,7 +216,7 @@ pub async fn ask(
             }
             // Back to the queue the form was on, with the words to mend.
             reveals::RevealError::ReasonRequired => {
-                let words = super::flags::to_paste_again(Some(&typed));
+                let words = super::to_paste_again(Some(&typed));
                 return Ok(FlashRedirect::refused(
                     "/admin/flags",
                     format!("{refused}{words}"),

@@ -247,7 +247,7 @@ pub async fn suspend(
         // Another moderator suspended them since the page was loaded: back
         // to the list, which shows the suspension, with the words to paste.
         Err(refused @ moderation::users::AccountActionError::AlreadySuspended(_)) => {
-            let words = super::flags::to_paste_again(Some(&form.reason));
+            let words = super::to_paste_again(Some(&form.reason));
             return Ok(FlashRedirect::refused(
                 &users_page_for(&who),
                 format!("{refused}{words}"),
