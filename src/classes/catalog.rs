@@ -19,13 +19,16 @@ use crate::db::{self, DbConn};
 /// Stay well below the bind-parameter limits (SQLite 32766, PostgreSQL 65535).
 const MAX_BINDS: usize = 30_000;
 
-/// Sections added, changed, left as they were, and marked inactive.
+/// Sections added, changed, left as they were, and marked inactive; and
+/// those a full sync missed for the first time, left active until the next
+/// one misses them too (`deactivate_missing`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SectionCounts {
     pub added: u32,
     pub changed: u32,
     pub unchanged: u32,
     pub deactivated: u32,
+    pub missing: u32,
 }
 
 impl std::ops::AddAssign for SectionCounts {
@@ -34,6 +37,7 @@ impl std::ops::AddAssign for SectionCounts {
         self.changed += other.changed;
         self.unchanged += other.unchanged;
         self.deactivated += other.deactivated;
+        self.missing += other.missing;
     }
 }
 
@@ -407,23 +411,36 @@ impl<'a> SyncedClass<'a> {
 /// What marking the unseen sections inactive did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deactivation {
-    /// This many sections were (or, comparing only, would be) marked inactive.
-    Done(u32),
+    /// `deactivated` sections were (or, comparing only, would be) marked
+    /// inactive; `missing` more were missed for the first time and kept.
+    Done { deactivated: u32, missing: u32 },
     /// SIS returned nothing at all: more likely its fault than a cancelled term.
     Refused(u32),
 }
 
 /// Marks inactive, in one transaction (never deletes: enrollments and chats
-/// hang on them), the term's SIS sections that a complete sync did not `seen`.
+/// hang on them), the term's SIS sections that a complete sync did not
+/// `seen`, and that the previous complete full sync, started at
+/// `previous_full`, missed too.
+///
+/// One miss is not proof a section was cancelled: pages are read one after
+/// another, and a section SIS dropped (or re-sorted) on a page already read
+/// moves the next page's first section onto it, where this run never looks.
+/// Marked inactive, that section would leave its students' timetables and
+/// calendar apps until the next sync. A section every sync syncs carries
+/// that sync's time (`last_synced_at`), so one older than the previous full
+/// sync was missed by it as well. With no previous full sync, nothing is
+/// marked inactive yet.
 pub fn deactivate_missing(
     conn: &mut DbConn,
     term: &str,
     seen: &HashSet<String>,
+    previous_full: Option<NaiveDateTime>,
     at: NaiveDateTime,
 ) -> QueryResult<Deactivation> {
     db::write_tx(conn, |c| {
-        let (gone, verdict) = missing(c, term, seen)?;
-        if let Deactivation::Done(_) = verdict {
+        let (gone, verdict) = missing(c, term, seen, previous_full)?;
+        if let Deactivation::Done { .. } = verdict {
             for chunk in gone.chunks(MAX_BINDS - 2) {
                 diesel::update(classes::table.filter(classes::id.eq_any(chunk)))
                     .set((classes::active.eq(false), classes::updated_at.eq(at)))
@@ -439,29 +456,45 @@ pub fn count_missing(
     conn: &mut DbConn,
     term: &str,
     seen: &HashSet<String>,
+    previous_full: Option<NaiveDateTime>,
 ) -> QueryResult<Deactivation> {
-    Ok(missing(conn, term, seen)?.1)
+    Ok(missing(conn, term, seen, previous_full)?.1)
 }
 
+/// The sections to mark inactive now, and the verdict.
 fn missing(
     conn: &mut DbConn,
     term: &str,
     seen: &HashSet<String>,
+    previous_full: Option<NaiveDateTime>,
 ) -> QueryResult<(Vec<ClassId>, Deactivation)> {
-    let active: Vec<(ClassId, Option<String>)> = classes::table
+    let active: Vec<(ClassId, Option<String>, Option<NaiveDateTime>)> = classes::table
         .filter(classes::term.eq(term))
         .filter(classes::active.eq(true))
         .filter(classes::sis_class_number.is_not_null())
-        .select((classes::id, classes::sis_class_number))
+        .select((
+            classes::id,
+            classes::sis_class_number,
+            classes::last_synced_at,
+        ))
         .load(conn)?;
-    let gone: Vec<ClassId> = active
+    let unseen: Vec<(ClassId, Option<NaiveDateTime>)> = active
         .into_iter()
-        .filter(|(_, number)| number.as_ref().is_some_and(|n| !seen.contains(n)))
-        .map(|(id, _)| id)
+        .filter(|(_, number, _)| number.as_ref().is_some_and(|n| !seen.contains(n)))
+        .map(|(id, _, synced)| (id, synced))
         .collect();
-    let count = gone.len() as u32;
+    let count = unseen.len() as u32;
     if seen.is_empty() && count > 0 {
-        return Ok((gone, Deactivation::Refused(count)));
+        return Ok((Vec::new(), Deactivation::Refused(count)));
     }
-    Ok((gone, Deactivation::Done(count)))
+    let (gone, kept): (Vec<_>, Vec<_>) = unseen.into_iter().partition(|(_, synced)| {
+        previous_full.is_some_and(|previous| synced.is_none_or(|at| at < previous))
+    });
+    Ok((
+        gone.iter().map(|(id, _)| id.clone()).collect(),
+        Deactivation::Done {
+            deactivated: gone.len() as u32,
+            missing: kept.len() as u32,
+        },
+    ))
 }

@@ -313,6 +313,7 @@ diesel::table! {
         error -> Nullable<Text>,
         started_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
+        sections_missing -> Integer,
     }
 }
 

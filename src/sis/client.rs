@@ -305,7 +305,23 @@ impl SisClient {
                 retry_after,
             });
         }
-        let body = response.bytes().await.map_err(transport)?;
+        // Read up to a cap, not whatever comes: a wrong SIS_BASE_URL, or a
+        // proxy streaming an error page without end, must fail the page,
+        // not hold the sync's memory.
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_PAGE_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > MAX_PAGE_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
         json_body(&body)
     }
 
@@ -326,6 +342,17 @@ impl SisClient {
             _ => jittered,
         }
     }
+}
+
+/// The most a page may hold. A page of UVA's class search is some hundreds
+/// of kilobytes; one past this is not a page of it.
+pub const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
+
+fn too_large() -> FetchError {
+    FetchError::Malformed(format!(
+        "SIS answered a page larger than {} MB; check SIS_BASE_URL",
+        MAX_PAGE_BYTES / (1024 * 1024)
+    ))
 }
 
 fn transport(error: reqwest::Error) -> FetchError {

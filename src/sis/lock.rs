@@ -147,29 +147,49 @@ pub fn live_runs(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<Strin
         .load(conn)
 }
 
-/// This process, as a lock holder: `host:pid`.
+/// This process, as a lock holder: `host:pid`, the host named so that two
+/// machines (or containers) sharing a host name do not take each other's
+/// processes for their own (`machine`).
 pub fn this_process() -> String {
-    format!("{}:{}", host_name(), std::process::id())
+    format!("{}:{}", machine(), std::process::id())
 }
 
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+/// The host name, and where Linux says, which boot of which machine and
+/// which process-ID namespace: `app (boot 3f2a9c1d, pids 4026531836)`. Two
+/// containers both named `app` (compose's `hostname:`) differ in one or the
+/// other, so neither reads the other's process IDs in its own `/proc`.
+fn machine() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
+        .map(|h| h.trim().replace(':', "_"))
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
+        .unwrap_or_else(|| "localhost".to_string());
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|id| id.trim().chars().take(8).collect::<String>())
+        .filter(|id| !id.is_empty());
+    let pids = std::fs::read_link("/proc/self/ns/pid").ok().map(|link| {
+        link.to_string_lossy()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+    });
+    match (boot, pids) {
+        (Some(boot), Some(pids)) => format!("{host} (boot {boot}, pids {pids})"),
+        _ => host,
+    }
 }
 
-/// Whether a holder was a process of this host that has ended, so its lease
+/// Whether a holder was a process of this machine that has ended, so its lease
 /// need not be waited out (a cron run killed a minute ago should not block
-/// the next one). Unknown hosts and systems without `/proc` count as alive.
+/// the next one). Other machines and systems without `/proc` count as alive.
 fn holder_is_gone(holder: &str) -> bool {
     let Some((host, pid)) = holder.rsplit_once(':') else {
         return false;
     };
-    if host != host_name() || !std::path::Path::new("/proc/self").exists() {
+    if host != machine() || !std::path::Path::new("/proc/self").exists() {
         return false;
     }
     let Ok(pid) = pid.parse::<u32>() else {
@@ -194,7 +214,12 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
-        assert!(holder_is_gone(&format!("{}:{pid}", host_name())));
+        assert!(holder_is_gone(&format!("{}:{pid}", machine())));
+        // A machine of the same host name elsewhere (another boot, or another
+        // container's process IDs) is not this one: its lease is waited out.
+        let host = machine();
+        let host = host.split(" (").next().unwrap();
+        assert!(!holder_is_gone(&format!("{host}:{pid}")));
         assert!(!holder_is_gone(&format!("elsewhere.example:{pid}")));
         assert!(!holder_is_gone("garbage"));
     }

@@ -97,6 +97,9 @@ crate::text_enum!(
     }
 );
 
+/// What a run of every subject of its term records as its subjects.
+pub const ALL_SUBJECTS: &str = "all";
+
 /// A row of `sis_sync_runs`.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = sis_sync_runs)]
@@ -110,6 +113,8 @@ pub struct SyncRun {
     pub sections_changed: i32,
     pub sections_unchanged: i32,
     pub sections_deactivated: i32,
+    /// Missed by this full sync for the first time, and left active.
+    pub sections_missing: i32,
     pub pages_fetched: i32,
     pub retries: i32,
     pub error: Option<String>,
@@ -145,6 +150,7 @@ pub struct SyncRunChanges<'a> {
     pub sections_changed: Option<i32>,
     pub sections_unchanged: Option<i32>,
     pub sections_deactivated: Option<i32>,
+    pub sections_missing: Option<i32>,
     pub pages_fetched: Option<i32>,
     pub retries: Option<i32>,
     pub error: Option<Option<&'a str>>,
@@ -195,6 +201,22 @@ pub fn fail_abandoned_runs(
         sis_sync_runs::finished_at.eq(now),
     ))
     .execute(conn)
+}
+
+/// When the newest complete full sync of `term` before `before` started:
+/// every section SIS listed then was synced at or after it.
+pub fn previous_full_run(
+    conn: &mut DbConn,
+    term: &Term,
+    before: NaiveDateTime,
+) -> QueryResult<Option<NaiveDateTime>> {
+    sis_sync_runs::table
+        .filter(sis_sync_runs::term.eq(term.as_str()))
+        .filter(sis_sync_runs::subjects.eq(ALL_SUBJECTS))
+        .filter(sis_sync_runs::status.eq(SyncStatus::Succeeded.as_str()))
+        .filter(sis_sync_runs::started_at.lt(before))
+        .select(diesel::dsl::max(sis_sync_runs::started_at))
+        .first(conn)
 }
 
 /// Finds a run.

@@ -527,6 +527,7 @@ pub(crate) fn busy_day(app: &TestApp, admin: &Student) -> Vec<(&'static str, Str
                     sections_changed: Some(56),
                     sections_unchanged: Some(10987),
                     sections_deactivated: Some(3),
+                    sections_missing: Some(2),
                     pages_fetched: Some(412),
                     retries: Some(7),
                     error: Some(error),

@@ -17,7 +17,7 @@ use common_grounds::classes::{self, Class, ClassMeeting};
 use common_grounds::clock;
 use common_grounds::db::schema::{class_meetings, classes as classes_table, sis_sync_runs};
 use common_grounds::db::{self, DbConn};
-use common_grounds::sis::client::{ClientSettings, SisClient};
+use common_grounds::sis::client::{ClientSettings, SisClient, MAX_PAGE_BYTES};
 use common_grounds::sis::lock::{self, Claim};
 use common_grounds::sis::sync::{
     self, Quiet, SectionCounts, SubjectOutcome, SyncError, SyncReport, SyncRequest,
@@ -146,6 +146,7 @@ fn counts(added: u32, changed: u32, unchanged: u32, deactivated: u32) -> Section
         changed,
         unchanged,
         deactivated,
+        missing: 0,
     }
 }
 
@@ -593,6 +594,26 @@ backend_test!(
         assert!(!cs_only.full);
         assert!(catalog(&mut conn)["16699"].active);
 
+        // One full sync's miss is not proof: a section can slip between
+        // pages while SIS changes. It stays, said in the report.
+        let once = sync_all(&db, &server).await;
+        assert_eq!(once.status, SyncStatus::Succeeded, "{}", once.summary());
+        assert_eq!(
+            once.counts,
+            SectionCounts {
+                missing: 1,
+                ..counts(0, 0, 7, 0)
+            }
+        );
+        assert!(catalog(&mut conn)["16699"].active);
+        assert!(
+            once.summary().contains("1 missing for the first time"),
+            "{}",
+            once.summary()
+        );
+        assert_eq!(runs(&mut conn).pop().unwrap().sections_missing, 1);
+
+        // The next full sync misses it too: now it goes.
         let complete = sync_all(&db, &server).await;
 
         assert_eq!(
@@ -959,6 +980,32 @@ backend_test!(
         let report = sync_all(&db, &server).await;
         assert_eq!(report.status, SyncStatus::Partial, "{}", report.summary());
         assert_eq!(runs(&mut conn).pop().unwrap().sections_deactivated, 0);
+        assert!(catalog(&mut conn).values().all(|c| c.active));
+    }
+);
+
+backend_test!(
+    async fn a_page_past_the_size_cap_fails_its_subject(backend: Backend) {
+        // Arrange: the term synced; then CS's page 2 comes padded past the
+        // cap (valid JSON all the same: a proxy's or a wrong base URL's
+        // endless answer would not be).
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let server = sample_server().await;
+        sync_all(&db, &server).await;
+        let mut pages = sample_cs_pages();
+        pages[1].push_str(&" ".repeat(MAX_PAGE_BYTES));
+        server.set_pages("1262", "CS", pages);
+
+        let report = sync_all(&db, &server).await;
+
+        // Assert: CS failed, saying why; what was stored stays.
+        assert_eq!(report.status, SyncStatus::Partial, "{}", report.summary());
+        assert!(
+            report.summary().contains("larger than 16 MB"),
+            "{}",
+            report.summary()
+        );
         assert!(catalog(&mut conn).values().all(|c| c.active));
     }
 );

@@ -5,12 +5,14 @@
 
 use std::collections::HashSet;
 
+use chrono::SubsecRound;
+
 use super::{mapping, Run, SubjectOutcome, SyncError, SyncReport};
 use crate::classes::catalog::{self, Deactivation};
 use crate::classes::term_dates::{self, DateTally};
 use crate::db::DbConn;
 use crate::sis::wire::SisSection;
-use crate::sis::{Subject, SyncStatus};
+use crate::sis::{self, Subject, SyncStatus};
 
 /// Maps and writes one fetched subject (or only compares, in a dry run). On
 /// success the subject's class numbers join `seen` and its sections' dates
@@ -81,13 +83,20 @@ pub(super) fn conclude(
         if let (false, Some(span)) = (run.request.dry_run, dates.regular_session()) {
             term_dates::record(conn, term.as_str(), span, run.at())?;
         }
+        let previous = sis::previous_full_run(conn, term, run.now)?.map(|at| at.trunc_subsecs(6));
         let gone = if run.request.dry_run {
-            catalog::count_missing(conn, term.as_str(), seen)?
+            catalog::count_missing(conn, term.as_str(), seen, previous)?
         } else {
-            catalog::deactivate_missing(conn, term.as_str(), seen, run.at())?
+            catalog::deactivate_missing(conn, term.as_str(), seen, previous, run.at())?
         };
         match gone {
-            Deactivation::Done(n) => report.counts.deactivated = n,
+            Deactivation::Done {
+                deactivated,
+                missing,
+            } => {
+                report.counts.deactivated = deactivated;
+                report.counts.missing = missing;
+            }
             Deactivation::Refused(n) => problems.push(format!(
                 "SIS listed no sections at all for term {term}; left {n} sections active"
             )),

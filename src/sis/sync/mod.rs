@@ -143,6 +143,13 @@ impl SyncReport {
             self.fetched.pages,
             self.fetched.retries,
         );
+        if c.missing > 0 {
+            line.push_str(&format!(
+                "; {} missing for the first time, kept active until the next full sync misses {} too",
+                c.missing,
+                if c.missing == 1 { "it" } else { "them" }
+            ));
+        }
         if let Some(error) = &self.error {
             line.push_str("; ");
             line.push_str(error);

@@ -13,7 +13,7 @@ use crate::sis::{self, NewSyncRun, Subject, SyncRunChanges, SyncRunId, SyncStatu
 pub(super) fn start(conn: &mut DbConn, run: &Run<'_>, run_id: &SyncRunId) -> Result<(), SyncError> {
     let request = run.request;
     let subjects_text = if request.subjects.is_empty() {
-        "all".to_string()
+        sis::ALL_SUBJECTS.to_string()
     } else {
         request
             .subjects
@@ -59,6 +59,7 @@ pub(super) fn finish(
             sections_changed: Some(c.changed as i32),
             sections_unchanged: Some(c.unchanged as i32),
             sections_deactivated: Some(c.deactivated as i32),
+            sections_missing: Some(c.missing as i32),
             pages_fetched: Some(report.fetched.pages as i32),
             retries: Some(report.fetched.retries as i32),
             error: Some(report.error.as_deref()),

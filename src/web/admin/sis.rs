@@ -79,11 +79,15 @@ pub async fn sis_page(
                     .into()
                 }),
             counts: format!(
-                "{} added, {} changed, {} unchanged, {} deactivated; {} pages, {} retries",
+                "{} added, {} changed, {} unchanged, {} deactivated{}; {} pages, {} retries",
                 r.sections_added,
                 r.sections_changed,
                 r.sections_unchanged,
                 r.sections_deactivated,
+                match r.sections_missing {
+                    0 => String::new(),
+                    n => format!(", {n} missing once (kept until the next full sync)"),
+                },
                 r.pages_fetched,
                 r.retries
             ),

@@ -1,0 +1,1 @@
+ALTER TABLE sis_sync_runs DROP COLUMN sections_missing;
