@@ -358,6 +358,25 @@ pub fn thread_shown(
 }
 
 /// Whether any message replies to this one.
+/// Removes the placeholders from `parent_id` up that hold up nothing any
+/// more: once the last reply under a deleted message goes (deleted, or its
+/// author's account erased), so does the deleted message. A placeholder kept
+/// as evidence stays, for moderators (the class no longer sees it:
+/// `Seen::settle` tells open pages so, and sends the events of those that go).
+fn prune_placeholders(tx: &mut Tx, mut parent_id: Option<MessageId>) -> QueryResult<()> {
+    while let Some(id) = parent_id {
+        let Some(parent) = find(tx, &id)? else {
+            break;
+        };
+        if !parent.deleted || has_replies(tx, &parent.id)? || revisions::is_evidence(tx, &parent)? {
+            break;
+        }
+        diesel::delete(class_messages::table.find(&parent.id)).execute(&mut **tx)?;
+        parent_id = parent.parent_message_id;
+    }
+    Ok(())
+}
+
 fn has_replies(conn: &mut DbConn, message_id: &MessageId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         class_messages::table.filter(class_messages::parent_message_id.eq(message_id)),

@@ -362,9 +362,10 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
     // Remove leaf messages repeatedly: a reply of mine to my own message goes
     // first, then the message it answered, until only messages that others
     // replied to (or evidence) are left.
+    let mut above: Vec<MessageId> = Vec::new();
     loop {
         let children = diesel::alias!(class_messages as children);
-        let leaves: Vec<String> = class_messages::table
+        let leaves: Vec<(MessageId, Option<MessageId>)> = class_messages::table
             .filter(class_messages::user_id.eq(me))
             .filter(diesel::dsl::not(class_messages::id.eq_any(&held_ids)))
             .filter(diesel::dsl::not(diesel::dsl::exists(
@@ -374,14 +375,23 @@ pub fn erase_user(tx: &mut Tx, me: &UserId, now: NaiveDateTime) -> QueryResult<E
                         .eq(class_messages::id.nullable()),
                 ),
             )))
-            .select(class_messages::id)
+            .select((class_messages::id, class_messages::parent_message_id))
             .load(&mut **tx)?;
         if leaves.is_empty() {
             break;
         }
+        let ids: Vec<&MessageId> = leaves.iter().map(|(id, _)| id).collect();
         erased.messages_removed +=
-            diesel::delete(class_messages::table.filter(class_messages::id.eq_any(&leaves)))
+            diesel::delete(class_messages::table.filter(class_messages::id.eq_any(&ids)))
                 .execute(&mut **tx)?;
+        above.extend(leaves.into_iter().filter_map(|(_, parent)| parent));
+    }
+    // A classmate's deleted message that stood only above theirs goes too,
+    // as it would had they deleted their replies themselves.
+    above.sort();
+    above.dedup();
+    for parent in above {
+        super::prune_placeholders(tx, Some(parent))?;
     }
     // A placeholder that is not evidence keeps no earlier text either: what an
     // edit or a delete kept while it was under a report now reviewed goes.

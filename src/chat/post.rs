@@ -642,22 +642,6 @@ fn remove_or_keep(
         return Ok(kept(tx)?);
     }
     diesel::delete(class_messages::table.find(&message.id)).execute(&mut **tx)?;
-    let mut parent_id = message.parent_message_id.clone();
-    while let Some(id) = parent_id {
-        let Some(parent) = super::find(tx, &id)? else {
-            break;
-        };
-        // A placeholder kept as evidence stays, for moderators (the class
-        // no longer sees it: `Seen::settle` tells open pages so).
-        if !parent.deleted
-            || has_replies(tx, &parent.id)?
-            || super::revisions::is_evidence(tx, &parent)?
-        {
-            break;
-        }
-        // Its event goes with the rest of what left (`Seen::settle`).
-        diesel::delete(class_messages::table.find(&parent.id)).execute(&mut **tx)?;
-        parent_id = parent.parent_message_id;
-    }
+    super::prune_placeholders(tx, message.parent_message_id.clone())?;
     Ok(Deletion::Removed)
 }

@@ -2877,6 +2877,52 @@ backend_test!(
     }
 );
 
+// A classmate's deleted question that stood only above the erased
+// student's reply goes with it, as it would had the reply been deleted: a
+// row of nothing, holding the classmate's account and pseudonym, is not kept.
+backend_test!(
+    async fn an_erasure_takes_a_classmates_placeholder_it_held_up(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let class = new_class(&mut conn, "1");
+        let a = new_user(&mut conn, "erp1a");
+        let b = new_user(&mut conn, "erp2b");
+        enroll(&mut conn, &a, &class);
+        enroll(&mut conn, &b, &class);
+        let rules = rules();
+        let t = |s: i64| clock::now() - Duration::seconds(s);
+        let question = post_at(&mut conn, &b, &class, None, "B asks", &rules, t(60)).unwrap();
+        post_at(
+            &mut conn,
+            &a,
+            &class,
+            Some(&question.id),
+            "A answers",
+            &rules,
+            t(50),
+        )
+        .unwrap();
+        let (_, deletion) =
+            chat::delete(&mut conn, &b.id, &question.id, clock::now(), |_, _| Ok(0)).unwrap();
+        assert!(matches!(deletion, chat::Deletion::Placeholder));
+        let before = events_about(&mut conn, &question.id, "delete");
+
+        common_grounds::db::write_tx(&mut conn, |tx| {
+            common_grounds::ops::student_data::erase(tx, &a, clock::now())
+        })
+        .unwrap();
+
+        assert!(chat::find(&mut conn, &question.id).unwrap().is_none());
+        let left: i64 = class_messages::table
+            .filter(class_messages::class_id.eq(&class))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(left, 0);
+        assert_eq!(events_about(&mut conn, &question.id, "delete"), before + 1);
+    }
+);
+
 // The live page's "read" marks a thread read through the newest message
 // the student's page shows, not through a classmate's held reply: its time
 // in the mark (and in the student's export) would tell them it is there.
