@@ -393,8 +393,8 @@ fn landing(
     if next != "/" {
         return Ok(next.to_string());
     }
-    let staff =
-        crate::accounts::find(conn, &created.session.user_id)?.is_some_and(|u| u.role.is_staff());
+    let staff = crate::accounts::find(conn, &created.session.user_id)?
+        .is_some_and(|u| guard::acts_as_staff(&u));
     Ok(if staff { "/admin".into() } else { "/".into() })
 }
 

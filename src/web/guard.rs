@@ -67,8 +67,13 @@ impl CurrentUser {
     /// (A suspended account cannot be made staff; this keeps one made so
     /// before that rule, or by a direct database edit, out as well.)
     pub fn acts_as_staff(&self) -> bool {
-        self.user.role.is_staff() && self.user.suspended_at(clock::now()).is_none()
+        acts_as_staff(&self.user)
     }
+}
+
+/// Staff, and not suspended (`CurrentUser::acts_as_staff`).
+pub fn acts_as_staff(user: &User) -> bool {
+    user.role.is_staff() && user.suspended_at(clock::now()).is_none()
 }
 
 /// The nav counts unread notifications up to this; beyond it shows "99+".
@@ -110,7 +115,9 @@ fn current_user(
         anything_new: unread,
         unread_notifications: notifications,
     } = marks;
-    let (waiting_reports, waiting_reveals) = if page && user.role.is_staff() {
+    // What the nav's Admin link counts: not shown to staff the admin pages
+    // turn away (`acts_as_staff`).
+    let (waiting_reports, waiting_reveals) = if page && acts_as_staff(&user) {
         crate::moderation::stats::nav_badges(conn, &user.id)?
     } else {
         (0, 0)
@@ -293,7 +300,7 @@ impl FromRequest for Staff {
         let req = req.clone();
         Box::pin(async move {
             match load_session(&req).await? {
-                Some(current) if current.user.role.is_staff() => Ok(Staff(current)),
+                Some(current) if current.acts_as_staff() => Ok(Staff(current)),
                 _ => Err(AppError::NotFound),
             }
         })

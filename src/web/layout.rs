@@ -81,7 +81,7 @@ impl Layout {
         let state = guard::state(req);
         Layout {
             signed_in_as: current.map(|c| c.user.computing_id.clone()),
-            is_staff: current.is_some_and(|c| c.user.role.is_staff()),
+            is_staff: current.is_some_and(|c| c.acts_as_staff()),
             csrf_token: guard::csrf_token(req, current),
             show_dev_mailbox: !state.config.is_production() && state.mailer_is_directory,
             flash: guard::flash(req),
@@ -89,10 +89,10 @@ impl Layout {
             unread: current.is_some_and(|c| c.unread),
             notifications: current.map_or(0, |c| c.notifications),
             waiting_reports: current
-                .filter(|c| c.user.role.is_staff())
+                .filter(|c| c.acts_as_staff())
                 .map_or(0, |c| c.waiting_reports),
             waiting_reveals: current
-                .filter(|c| c.user.role.is_staff())
+                .filter(|c| c.acts_as_staff())
                 .map_or(0, |c| c.waiting_reveals),
             suspended: current.and_then(|c| {
                 let until = c.user.suspended_at(crate::clock::now())?;

@@ -962,6 +962,29 @@ backend_test!(
             from_list.headers()["location"],
             format!("{list}#t-{}", message.id).as_str()
         );
+        // A `back` naming a page outside the class (an old form, a
+        // hand-made one) is not followed, as no chat form's is: the refusal
+        // is said on a page of its own, as with no `back` at all.
+        for elsewhere in [
+            "/account/sessions",
+            "/classes/not-a-class/threads/x",
+            "/admin",
+        ] {
+            let refused = reporter
+                .post(
+                    &app,
+                    &list,
+                    &format!("/messages/{}/flag", message.id),
+                    &[("reason", "it is rude to the TA"), ("back", elsewhere)],
+                )
+                .await;
+            assert_eq!(refused.status().as_u16(), 429, "{elsewhere}");
+            let page = refused.text().await.unwrap();
+            assert!(
+                page.contains("You can report at most 20"),
+                "{elsewhere}: {page}"
+            );
+        }
         let flagged: i32 = class_messages::table
             .find(&message.id)
             .select(class_messages::flagged_count)

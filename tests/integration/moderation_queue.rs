@@ -1203,6 +1203,18 @@ backend_test!(
         let (status, page) = moderator.get(&app, &path).await;
         assert_eq!(status, 200);
         assert!(page.contains("Violet Heron"));
+        assert!(page.contains(r#"href="/admin""#), "the nav's Admin link");
+        // A suspended moderator (only a direct edit makes one: staff cannot
+        // be suspended) has no staff view anywhere, the admin pages' rule:
+        // they read it as any non-member, with no Admin link.
+        diesel::update(users::table.find(&moderator.user.id))
+            .set(users::suspended_until.eq(Some(clock::now() + Duration::days(7))))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (status, page) = moderator.get(&app, &path).await;
+        assert_eq!(status, 403, "{page}");
+        assert!(!page.contains("Violet Heron"));
+        assert!(!page.contains(r#"href="/admin""#), "{page}");
         // An unknown class is a 404.
         let (status, _) = reader
             .get(&app, &format!("/classes/{}/moderation", uuid_like()))

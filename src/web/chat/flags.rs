@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::{answer, back_href, rules, see_other};
 use crate::chat::{self, FlagReason, MessageId};
+use crate::classes::ClassId;
 use crate::clock;
 use crate::web::error::{chat_refusal, with_conn, AppError, Refusal};
 use crate::web::guard::{self, SessionForm, SignedInForm};
@@ -65,11 +66,13 @@ pub async fn flag_message(
             // message hidden or removed meanwhile) is said on the thread they
             // were reading, at the message, not on a page with no way back.
             let campus = state.config.campus_time;
-            // At the message on a thread's page, at its row on the list.
-            let back = form.back.as_deref().map(|b| {
-                let page = guard::safe_next(Some(b));
-                let mark = if page.contains("/threads/") { "m" } else { "t" };
-                format!("{page}#{mark}-{message_id}")
+            // At the message on a thread's page, at its row on the list: a
+            // page of the class the form came from, as every chat form goes
+            // back to (`back_href`), never another page a `back` names.
+            let back = form.back.as_deref().and_then(|b| {
+                let class = b.strip_prefix("/classes/")?.split(['/', '?', '#']).next()?;
+                let class_id = ClassId::parse(class)?;
+                Some(back_href(&class_id, Some(b), Some(&message_id)))
             });
             match (back, chat_refusal(error, &rules, clock::now(), campus)) {
                 (

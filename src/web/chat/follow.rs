@@ -34,7 +34,7 @@ pub async fn follow_thread(
     let thread_id = MessageId::parse(&thread).ok_or(AppError::NotFound)?;
     let following = action == "follow";
     let viewer = current.user.id.clone();
-    let staff = current.user.role.is_staff();
+    let staff = current.acts_as_staff();
     let (c, t) = (class_id.clone(), thread_id.clone());
     with_conn(&state.pool, move |conn| {
         follows::choose_following(conn, &viewer, staff, &c, &t, following, clock::now())

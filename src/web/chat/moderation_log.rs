@@ -49,7 +49,7 @@ pub async fn show_moderation_log(
             Ok(public_log::for_class(
                 conn,
                 &current.user.id,
-                current.user.role.is_staff(),
+                current.acts_as_staff(),
                 &class_id?,
                 LOG_LIMIT,
             ))

@@ -630,7 +630,7 @@ pub async fn show_thread(
             let page = match chat::thread_page(
                 conn,
                 viewer,
-                current.user.role.is_staff(),
+                current.acts_as_staff(),
                 &class_id,
                 &thread_id,
                 &domain_rules,
@@ -664,7 +664,7 @@ pub async fn show_thread(
         Ok(found) => found,
         Err(error) => return answer_refusal(&req, &current, &rules, error),
     };
-    let staff = current.user.role.is_staff();
+    let staff = current.acts_as_staff();
     let now = clock::now();
     let layout = Layout::new(&req, Some(&current));
     let id = page.class.id.to_string();
@@ -761,7 +761,7 @@ pub async fn mark_thread_read(
     let class_id = ClassId::parse(&path.0).ok_or(AppError::NotFound)?;
     let thread_id = MessageId::parse(&path.1).ok_or(AppError::NotFound)?;
     let viewer = current.user.id.clone();
-    let staff = current.user.role.is_staff();
+    let staff = current.acts_as_staff();
     let marked = with_conn(&state.pool, move |conn| {
         let marked = chat::reads::mark_thread_seen(conn, &viewer, staff, &class_id, &thread_id)?;
         if marked {
