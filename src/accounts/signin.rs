@@ -444,6 +444,14 @@ pub fn count_code_try(
     })
 }
 
+/// The most tries any of the counted codes has left after this one, or
+/// None when this browser had no live code to try.
+pub fn tries_left(live: &[MagicLink]) -> Option<i32> {
+    live.iter()
+        .map(|link| (MAX_CODE_ATTEMPTS - link.code_attempts - 1).max(0))
+        .max()
+}
+
 /// The counted code the typed one matches, if any. This is the slow part of
 /// sign-in (bcrypt, about 60 ms a code), so the caller holds no pooled
 /// connection meanwhile: a burst of tries must not starve every page of

@@ -487,11 +487,17 @@ pub async fn confirm_code(
 ) -> Result<HttpResponse, AppError> {
     guard::verify_csrf(&req, &form.csrf_token).await?;
     let next = guard::safe_next(form.next.as_deref());
-    let code_refusal = || {
-        (
-            "That code did not work".to_string(),
-            "The code is wrong, has expired, or was tried too many times (5 tries), or it was asked for in another browser: type a code in the browser where you asked for it. Check the newest email, use its link, or ask for a new code.".to_string(),
-        )
+    // `left`: the tries the codes asked for in this browser still have,
+    // when there were any to try (only this browser's own codes are
+    // counted, so saying so tells a stranger nothing).
+    let code_refusal = |left: Option<i32>| {
+        let message = match left {
+            Some(0) => "The code is not right, and that was the last try for the codes sent to this browser. Use the link in the newest email, or ask for a new code.".to_string(),
+            Some(1) => "The code is not right. One try is left before the code stops working: check the newest email (an older email's code may have been replaced), or use its link.".to_string(),
+            Some(n) => format!("The code is not right. {n} tries are left. Check it against the newest email, or use its link."),
+            None => "The code is wrong, has expired, or was tried too many times (5 tries), or it was asked for in another browser: type a code in the browser where you asked for it. Check the newest email, use its link, or ask for a new code.".to_string(),
+        };
+        ("That code did not work".to_string(), message)
     };
     let email = match CampusEmail::parse(&form.email, &state.config.sign_in.allowed_email_domains) {
         Ok(email) => email,
@@ -534,8 +540,12 @@ pub async fn confirm_code(
     })
     .await?;
     let hashes = state.code_hashes.clone();
+    let mut left = None;
     let matched = match counted {
-        Ok(live) => Ok(off_the_pool(move || signin::match_code(&code, live, &hashes)).await?),
+        Ok(live) => {
+            left = signin::tries_left(&live);
+            Ok(off_the_pool(move || signin::match_code(&code, live, &hashes)).await?)
+        }
         Err(refused) => Err(refused),
     };
     let wanted = next.clone();
@@ -568,7 +578,7 @@ pub async fn confirm_code(
         Err(SignInError::CodeInvalid) => refused(
             &req,
             StatusCode::BAD_REQUEST,
-            code_refusal(),
+            code_refusal(left),
             Some((email.as_str().to_string(), next)),
         ),
         Err(other) => Err(unexpected_sign_in_error(&state, other)),

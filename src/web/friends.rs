@@ -378,8 +378,14 @@ pub async fn show(
                     .map_err(|_| AppError::NotFound)?;
             let user = &current.user;
             let choice = TermChoice::load(conn, &terms, &configured, requested.as_deref())?;
+            // Said as such: a friend who removed the friendship (or a link
+            // from a notice) is not a broken address. Worded alike whether
+            // the ID has an account, so the page tells nothing of who does.
             let friend = friends::requests::accepted_friend(conn, &user.id, &computing_id)?
-                .ok_or(AppError::NotFound)?;
+                .ok_or(AppError::Gone {
+                    message: "This page shows a friend's week beside yours, and you are not friends with this computing ID on Common Grounds (or the friendship was removed). Add them from your friends page; their week shows here once they accept.",
+                    action: ("/friends", "Go to my friends"),
+                })?;
             let together = weeks::with_friend(conn, user, &friend, &choice.code())?;
             let spans = configured.spans(conn, &terms)?;
             Ok((choice, friend, together, spans))

@@ -332,12 +332,21 @@ backend_test!(
             &art,
             &[&asked, &asking, &blocker, &blocked, &stranger],
         );
-        for who in ["pe1p", "pe2p", "bl1b", "bl2b", "st1s"] {
+        // Each said the same way, with the way to the friends page: the
+        // page tells nothing of which of them has an account or asked.
+        let mut said = Vec::new();
+        for who in ["pe1p", "pe2p", "bl1b", "bl2b", "st1s", "nobody9"] {
             let (status, page) = me.get(&app, &format!("/friends/{who}?term=1262")).await;
             assert_eq!(status, 404, "{who}: {page}");
             assert!(!main_text(&page).contains("ARTH 2559"), "{who}");
+            assert!(
+                main_text(&page).contains("you are not friends with this computing ID"),
+                "{who}: {page}"
+            );
+            assert!(page.contains("href=\"/friends\""), "{who}");
+            said.push(main_text(&page));
         }
-        assert_eq!(me.get(&app, "/friends/nobody9").await.0, 404);
+        assert!(said.windows(2).all(|w| w[0] == w[1]), "{said:?}");
 
         // And the accepted friend who shares again shows.
         let (_, page) = me.get(&app, "/friends/fr1?term=1262").await;

@@ -596,6 +596,7 @@ backend_test!(
 
         // Act: five wrong codes, then the right one.
         let mut statuses = Vec::new();
+        let mut said = Vec::new();
         for _ in 0..5 {
             let response = app
                 .post_form(
@@ -604,6 +605,7 @@ backend_test!(
                 )
                 .await;
             statuses.push(response.status().as_u16());
+            said.push(response.text().await.unwrap());
         }
         let sixth = app
             .post_form(
@@ -616,7 +618,19 @@ backend_test!(
 
         // Assert
         assert_eq!(statuses, vec![400; 5]);
+        // Each wrong try in the browser that asked says how many are left.
+        for (page, left) in said.iter().zip([
+            "4 tries are left",
+            "3 tries are left",
+            "2 tries are left",
+            "One try is left",
+            "that was the last try",
+        ]) {
+            assert!(page.contains(left), "{left}: {page}");
+        }
         assert_eq!(sixth_status, 400);
+        // The code is spent: the sixth try has no tries to tell of.
+        assert!(sixth_page.contains("tried too many times"), "{sixth_page}");
         assert_eq!(heading(&sixth_page), "That code did not work");
         assert_eq!(signed_in_as(&app, &app.client).await, None);
         assert_eq!(rows(&app, "sessions"), 0);
