@@ -67,15 +67,26 @@ fn find(conn: &mut db::DbConn, who: &str) -> anyhow::Result<User> {
         Some(id) => crate::accounts::find(conn, &id)?,
         None => None,
     };
-    if let Some(user) = by_id {
-        return Ok(user);
+    let user = match by_id {
+        Some(user) => user,
+        None => crate::moderation::users::find_by_login(conn, who)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no account for '{}' in this database: check the computing ID or address (the account may also have been erased)",
+                who.trim()
+            )
+        })?,
+    };
+    // Never signed in: the row is what others' friend requests or blocks
+    // keep for the computing ID (one made when someone asked for or blocked
+    // it, or when its account was erased), holding nothing of the person's.
+    if !user.email_verified {
+        anyhow::bail!(
+            "no account for '{}' in this database: {} never signed in (or its account was erased); the row for it only keeps other students' friend requests or blocks of that computing ID, which are their data, not this person's; nothing was done",
+            who.trim(),
+            user.computing_id
+        );
     }
-    crate::moderation::users::find_by_login(conn, who)?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "no account for '{}' in this database: check the computing ID or address (the account may also have been erased)",
-            who.trim()
-        )
-    })
+    Ok(user)
 }
 
 /// The audit log's entry for a command run on `user` (no actor: the command line).
@@ -166,6 +177,15 @@ fn erase(conn: &mut db::DbConn, who: &str, confirm: &str) -> anyhow::Result<()> 
         let found = find(tx, who)?;
         crate::accounts::lock_row(tx, &found.id)?;
         let user = find(tx, who)?;
+        // Its staff actions stay attributed, whatever its role now: a
+        // demotion then an erasure would leave who approved each reveal to
+        // "a deleted account".
+        if moderation::acted_as_staff(tx, &user.id)? {
+            anyhow::bail!(
+                "{} took staff actions (moderation or reveals) that the audit log keeps under its name, so it is not erased: the record of who hid, removed or revealed what must stay whole; nothing was erased",
+                user.computing_id
+            );
+        }
         if user.role.is_staff() {
             anyhow::bail!(
             "{} is {}; a staff account's actions are in the audit log, so make it a student first (`common-grounds grant-role {} student`, which is audited); nothing was erased",

@@ -208,6 +208,33 @@ pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEntry>> {
         .load(conn)
 }
 
+/// Whether `user` took a staff action that the audit log or a reveal
+/// records of them: an entry they are the actor of (an author's own delete
+/// aside), or a reveal they asked for or decided. Such an account is not
+/// erased, whatever its role is now: erasing it would leave who hid, removed
+/// or revealed what to "a deleted account", and the two-person reveal rule
+/// rests on knowing who approved each reveal.
+pub fn acted_as_staff(conn: &mut DbConn, user: &UserId) -> QueryResult<bool> {
+    use crate::db::schema::reveal_requests;
+    let audited: bool = diesel::select(diesel::dsl::exists(
+        audit_log::table
+            .filter(audit_log::actor_id.eq(user))
+            .filter(audit_log::action.ne(AuditAction::AuthorDelete.as_str())),
+    ))
+    .get_result(conn)?;
+    if audited {
+        return Ok(true);
+    }
+    diesel::select(diesel::dsl::exists(
+        reveal_requests::table.filter(
+            reveal_requests::requester_id
+                .eq(user)
+                .or(reveal_requests::decided_by.eq(user)),
+        ),
+    ))
+    .get_result(conn)
+}
+
 /// One page of the audit log, newest first, optionally for one actor and/or action.
 /// `before` is the (time, id) of the last entry of the previous page.
 pub fn page(

@@ -127,6 +127,10 @@ pub enum DeleteRefused {
     /// account a student first (audited), as the CLI's erasure requires.
     #[error("A staff account cannot be deleted here: its actions are in the audit log. Ask an admin to make it a student account first.")]
     Staff,
+    /// Made a student since, but its staff actions (`moderation::acted_as_staff`)
+    /// stay attributed: the account is kept.
+    #[error("This account took staff actions (moderation or reveals) that the audit log keeps under its name, so it is not deleted. Nothing was changed; an admin can say what is kept and why.")]
+    StaffRecord,
     /// Already erased (a second tab, or the CLI) while this was on its way.
     #[error("This account was already deleted.")]
     Gone,
@@ -137,7 +141,8 @@ pub enum DeleteRefused {
 /// Deletes a student's account at their request: [`erase`] and the audit
 /// entry `audit` writes, in one write transaction, judged from the account as
 /// it is under its row's lock (a role granted meanwhile counts). Staff
-/// accounts are refused, as by the CLI.
+/// accounts are refused, as by the CLI, and so are former staff whose
+/// actions the audit log keeps.
 pub fn delete_account(
     conn: &mut DbConn,
     user: &User,
@@ -149,6 +154,9 @@ pub fn delete_account(
         let user = accounts::find(tx, &user.id)?.ok_or(DeleteRefused::Gone)?;
         if user.role.is_staff() {
             return Err(DeleteRefused::Staff);
+        }
+        if crate::moderation::acted_as_staff(tx, &user.id)? {
+            return Err(DeleteRefused::StaffRecord);
         }
         let erased = erase(tx, &user, now)?;
         audit(tx, &user)?;

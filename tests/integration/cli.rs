@@ -269,6 +269,60 @@ backend_test!(
             1,
             "the refusal is not audited"
         );
+        // Nor is a former moderator's, made a student since: who hid,
+        // removed or revealed what stays attributed.
+        let former = builders::UserBuilder::new("fmr9a").insert(&mut db.connect());
+        common_grounds::db::write_tx(&mut db.connect(), |tx| {
+            common_grounds::moderation::record(
+                tx,
+                &common_grounds::moderation::NewAuditEntry {
+                    id: &common_grounds::moderation::AuditId::new(),
+                    actor_id: Some(&former.id),
+                    action: "hide",
+                    target_type: "message",
+                    target_id: "a message",
+                    reason: Some("spam"),
+                    details: None,
+                    created_at: common_grounds::clock::now(),
+                    class_id: None,
+                    category: Some("spam"),
+                },
+            )
+        })
+        .unwrap();
+        let acted = run(
+            &["student", "erase", "fmr9a", "--confirm", "fmr9a"],
+            &db.url_string(),
+        );
+        assert!(!acted.status.success());
+        assert!(
+            text(&acted.stderr).contains("took staff actions"),
+            "{}",
+            text(&acted.stderr)
+        );
+        assert!(
+            common_grounds::moderation::users::find_by_login(&mut db.connect(), "fmr9a")
+                .unwrap()
+                .is_some()
+        );
+        // A computing ID that never signed in (the row others' requests or
+        // blocks keep, as after an erasure) has no data to export or erase.
+        builders::UserBuilder::new("nvr9a")
+            .email_verified(false)
+            .insert(&mut db.connect());
+        for args in [
+            &["student", "export", "nvr9a"][..],
+            &["student", "erase", "nvr9a", "--confirm", "nvr9a"][..],
+        ] {
+            let out = run(args, &db.url_string());
+            assert!(!out.status.success(), "{args:?}");
+            assert!(
+                text(&out.stderr).contains("nvr9a never signed in"),
+                "{}",
+                text(&out.stderr)
+            );
+        }
+        assert_eq!(audited("erase_account").len(), 1);
         // An export of no one leaves no file behind, and no entry.
         let nobody = dir.join("nobody.json");
         let refused = run(
@@ -371,13 +425,14 @@ backend_test!(
         // Arrange: our database with its newest migration not yet applied.
         let db = TestDb::new(backend);
         {
-            use diesel::RunQueryDsl;
-            let mut conn = db.migrated();
-            diesel::sql_query(
-                "DELETE FROM __diesel_schema_migrations WHERE version = \
-                 (SELECT MAX(version) FROM __diesel_schema_migrations)",
-            )
-            .execute(&mut conn)
+            // Reverted by its own down.sql, so `migrate` below applies it
+            // again for real.
+            use common_grounds::db::{DbConn, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+            use diesel_migrations::MigrationHarness;
+            match &mut db.migrated() {
+                DbConn::Postgresql(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
+                DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
+            }
             .unwrap();
         }
         let before = applied(&db);

@@ -1039,6 +1039,76 @@ backend_test!(
     }
 );
 
+// The evidence an erasure leaves does not lead back to the person: its
+// kept text does not say when the erasure ended it (that time is the
+// erasure entry's own), and only the erasure's entry shows the account's id,
+// not the entries written while it had a name (an export for a records
+// request, say), which the id would tie to it.
+backend_test!(
+    async fn erased_evidence_does_not_point_back_at_its_author(backend: Backend) {
+        // Arrange: a reported message, an export of its author's data, then
+        // the author's erasure, as the command line does them.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("aue1");
+        let reporter = app.student("rpe2");
+        let moderator = staff(&app, "moe3", Role::Moderator);
+        let class = new_class(&app, "HIST 2001", &[&author, &reporter]);
+        let message = post_message(&app, &author, &class, "words still under report").await;
+        report(&app, &reporter, &class, &message.id, "rude").await;
+        let id = author.user.id.clone();
+        common_grounds::db::write_tx(&mut app.conn(), |tx| {
+            common_grounds::moderation::record(
+                tx,
+                &common_grounds::moderation::NewAuditEntry {
+                    id: &common_grounds::moderation::AuditId::new(),
+                    actor_id: None,
+                    action: AuditAction::ExportData.as_str(),
+                    target_type: "user",
+                    target_id: id.as_str(),
+                    reason: Some("records request 77"),
+                    details: None,
+                    created_at: clock::now(),
+                    class_id: None,
+                    category: None,
+                },
+            )?;
+            student_data::erase(tx, &author.user, clock::now())?;
+            common_grounds::moderation::record_erasure(tx, &id, None, clock::now())
+        })
+        .unwrap();
+
+        // Act
+        let card = queue_card(&app, &moderator, &message.id)
+            .await
+            .expect("the evidence waits in the queue");
+        let (_, audit) = moderator.get(&app, "/admin/audit").await;
+
+        // Assert: the kept version says how it ended, not when.
+        assert!(card.contains("words still under report"), "{card}");
+        let (_, queue) = moderator.get(&app, "/admin/flags").await;
+        let doc = scraper::Html::parse_document(&queue);
+        let versions = scraper::Selector::parse("ol.versions li span").unwrap();
+        let lines: Vec<String> = doc
+            .select(&versions)
+            .map(|l| l.text().collect::<String>())
+            .collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].ends_with(", removed when the author's account was erased:"),
+            "{lines:?}"
+        );
+        assert!(!lines[0].contains(" to "), "{lines:?}");
+        // The id once, on the erasure's own entry; the export's entry
+        // names a deleted account, no more.
+        assert_eq!(audit.matches(id.as_str()).count(), 1, "{audit}");
+        assert!(
+            audit.contains(&format!("a deleted account, id {id}")),
+            "{audit}"
+        );
+        assert!(audit.contains("records request 77"), "{audit}");
+    }
+);
+
 backend_test!(
     async fn a_reports_hide_waits_for_a_decision_that_outlives_its_moderator(backend: Backend) {
         // Arrange: three long-standing members' reports hide a message.

@@ -99,9 +99,15 @@ fn target(
         },
         "user" => match users.get(target_id) {
             Some(cid) => plain(cid.clone(), Some(format!("/admin/users/{target_id}"))),
-            // Its id, which names no one while the account is gone: after a
-            // restore from an older snapshot, the runbook erases each again.
-            None => plain(format!("a deleted account, id {target_id}"), None),
+            // The erasure's own entry keeps its id, which names no one while
+            // the account is gone: after a restore from an older snapshot,
+            // the runbook erases each again. No other entry shows it: the id
+            // would tie the erasure (and the authorless evidence it left) to
+            // what earlier entries said of the account while it had a name.
+            None if entry.action == AuditAction::EraseAccount => {
+                plain(format!("a deleted account, id {target_id}"), None)
+            }
+            None => plain("a deleted account".into(), None),
         },
         "term" => plain(format!("term {target_id}"), Some("/admin/sis".into())),
         other => plain(format!("{other} {target_id}"), None),

@@ -112,7 +112,10 @@ fn decision_line(time: QueueTime, d: &moderation::messages::Decision) -> Decisio
 struct VersionLine {
     text: String,
     written: Stamp,
-    replaced: Stamp,
+    /// When it stopped being shown; not for a version its author's
+    /// erasure ended: that time is the erasure's own, to the microsecond,
+    /// and would point at its audit entry and so at the account.
+    replaced: Option<Stamp>,
     ended: &'static str,
 }
 
@@ -164,7 +167,8 @@ fn version_line(time: QueueTime, version: &crate::chat::MessageRevision) -> Vers
     VersionLine {
         text: version.content.clone(),
         written: time.at(version.written_at),
-        replaced: time.at(version.created_at),
+        replaced: (version.ended_by != crate::chat::RevisionEnd::Erasure)
+            .then(|| time.at(version.created_at)),
         ended: how_it_ended(version),
     }
 }
