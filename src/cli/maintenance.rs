@@ -242,6 +242,12 @@ fn create_backup(config: &Config, dir: &Path, keep_days: Option<i64>) -> anyhow:
         manifest.schema_version.as_deref().unwrap_or("none"),
         manifest.sha256
     );
+    for removed in backup::prune_leftovers(dir)? {
+        println!(
+            "backup: removed {} (left by a backup that did not finish)",
+            removed.display()
+        );
+    }
     if let Some(days) = keep_days {
         for removed in backup::prune(dir, days, clock::now())? {
             println!(
@@ -269,6 +275,13 @@ fn list_backups(dir: &Path) -> anyhow::Result<()> {
             m.tables.values().sum::<i64>(),
             m.schema_version.as_deref().unwrap_or("none"),
             path.display()
+        );
+    }
+    for (path, age) in backup::leftovers(dir)? {
+        println!(
+            "backup: {} was left by a backup that did not finish ({} hours old; not a snapshot: it has no manifest); `backup create` removes it once it is a day old",
+            path.display(),
+            age.as_secs() / 3600
         );
     }
     Ok(())

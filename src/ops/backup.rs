@@ -289,7 +289,7 @@ fn snapshot_into(
     let mut conn = db::Manager::new(url.clone()).establish()?;
     let (path, version, tables) = match url {
         DatabaseUrl::Sqlite(_) => {
-            let path = dir.join(format!("common-grounds-{stamp}.sqlite"));
+            let path = partial(&dir.join(format!("common-grounds-{stamp}.sqlite")));
             // VACUUM INTO fills an empty file it is given, keeping its mode.
             super::private::create_new(&path)?;
             made.snapshot = Some(path.clone());
@@ -304,7 +304,7 @@ fn snapshot_into(
             (path, version, tables)
         }
         DatabaseUrl::Postgres(raw) => {
-            let path = dir.join(format!("common-grounds-{stamp}.pgdump"));
+            let path = partial(&dir.join(format!("common-grounds-{stamp}.pgdump")));
             let mut dump = pg_tool("pg_dump")?;
             // pg_dump truncates the file it is given and keeps its mode.
             super::private::create_new(&path)?;
@@ -333,8 +333,12 @@ fn snapshot_into(
             (path, version, tables)
         }
     };
+    // Made under its `.partial` name, renamed only once its manifest is
+    // written: a process killed before (cron's timeout, out of memory, a
+    // reboot) leaves a file `leftovers` finds, never one that looks done.
+    let done = finished(&path);
     let manifest = Manifest {
-        file: path
+        file: done
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default(),
@@ -345,13 +349,88 @@ fn snapshot_into(
         sha256: sha256_file(&path)?,
         bytes: std::fs::metadata(&path)?.len(),
     };
-    let mut file = super::private::create_new(&manifest_path(&path))?;
-    made.manifest = Some(manifest_path(&path));
+    let mut file = super::private::create_new(&manifest_path(&done))?;
+    made.manifest = Some(manifest_path(&done));
     std::io::Write::write_all(
         &mut file,
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )?;
+    file.sync_all()?;
+    std::fs::rename(&path, &done)
+        .with_context(|| format!("cannot rename {} to {}", path.display(), done.display()))?;
     Ok(manifest)
+}
+
+/// The name a snapshot is made under.
+fn partial(snapshot: &Path) -> PathBuf {
+    let mut name = snapshot.as_os_str().to_owned();
+    name.push(PARTIAL);
+    PathBuf::from(name)
+}
+
+/// The name a snapshot made under `partial` takes once done.
+fn finished(partial: &Path) -> PathBuf {
+    let name = partial.as_os_str().to_string_lossy();
+    PathBuf::from(name.strip_suffix(PARTIAL).unwrap_or(&name).to_string())
+}
+
+const PARTIAL: &str = ".partial";
+
+/// How old a leftover must be before `prune_leftovers` takes it: no backup
+/// runs this long, so one this old is not another run's work in progress.
+pub const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// Files in `dir` a backup that did not finish left: a snapshot still under
+/// its `.partial` name, SQLite's journal beside one, a snapshot without a
+/// readable manifest, or a manifest without its snapshot. `list` (so
+/// `prune`) cannot see them, and a snapshot among them holds every
+/// student's data, erased students' too. Oldest first, with their ages.
+pub fn leftovers(dir: &Path) -> anyhow::Result<Vec<(PathBuf, std::time::Duration)>> {
+    let mut found = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(anyhow!("cannot read {}: {e}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !name.starts_with("common-grounds-") || !entry.file_type()?.is_file() {
+            continue;
+        }
+        let left = if name.ends_with(PARTIAL) || name.ends_with("-journal") {
+            true
+        } else if let Some(snapshot) = name.strip_suffix(".manifest.json") {
+            !dir.join(snapshot).exists()
+        } else {
+            read_manifest(&path).is_err()
+        };
+        if left {
+            let age = entry
+                .metadata()?
+                .modified()
+                .ok()
+                .and_then(|at| at.elapsed().ok())
+                .unwrap_or_default();
+            found.push((path, age));
+        }
+    }
+    found.sort_by_key(|(_, age)| std::cmp::Reverse(*age));
+    Ok(found)
+}
+
+/// Removes the `leftovers` at least `LEFTOVER_AGE` old; returns what it removed.
+pub fn prune_leftovers(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for (path, age) in leftovers(dir)? {
+        if age >= LEFTOVER_AGE {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+            removed.push(path);
+        }
+    }
+    Ok(removed)
 }
 
 fn url_backend(url: &DatabaseUrl) -> &'static str {

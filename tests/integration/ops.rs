@@ -224,6 +224,59 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_backup_that_did_not_finish_is_listed_then_removed(backend: Backend) {
+        // Arrange: a snapshot, and what backups killed part-way left a day
+        // and more ago (a whole copy of the database among them), and one
+        // still being made now.
+        let db = TestDb::new(backend);
+        let mut conn = db.migrated();
+        populate(&mut conn);
+        drop(conn);
+        let data = tempdir();
+        let backups = data.join("backups");
+        let created = cli(&["backup", "create"], &db.url_string(), &data);
+        assert!(created.status.success(), "{}", text(&created));
+        let old = [
+            "common-grounds-20261201T030405.000000Z.sqlite.partial",
+            "common-grounds-20261201T030405.000000Z.sqlite.partial-journal",
+            "common-grounds-20261202T030405.000000Z.sqlite",
+            "common-grounds-20261203T030405.000000Z.pgdump.manifest.json",
+        ];
+        let two_days_ago = std::time::SystemTime::now() - Duration::days(2).to_std().unwrap();
+        for name in old {
+            let file = std::fs::File::create(backups.join(name)).unwrap();
+            std::io::Write::write_all(&mut &file, b"every student's data").unwrap();
+            file.set_modified(two_days_ago).unwrap();
+        }
+        let fresh = "common-grounds-20261208T000000.000000Z.pgdump.partial";
+        std::fs::write(backups.join(fresh), "being made").unwrap();
+
+        // Act: list, then the next night's backup.
+        let listed = text(&cli(&["backup", "list"], &db.url_string(), &data));
+        let next = cli(&["backup", "create"], &db.url_string(), &data);
+
+        // Assert: listed as left by a backup that did not finish; the old
+        // ones removed by the next backup, the one in progress left alone.
+        for name in old.iter().chain([&fresh]) {
+            assert!(
+                listed.contains(&format!("{name} was left by a backup that did not finish")),
+                "{name}: {listed}"
+            );
+        }
+        assert!(next.status.success(), "{}", text(&next));
+        for name in old {
+            assert!(!backups.join(name).exists(), "{name} was kept");
+            assert!(text(&next).contains(name), "{}", text(&next));
+        }
+        assert!(backups.join(fresh).exists());
+        assert_eq!(ops::backup::list(&backups).unwrap().len(), 2);
+        // A snapshot is made under its .partial name: none is left once done.
+        assert_eq!(ops::backup::leftovers(&backups).unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&data);
+    }
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_over_the_postgres_database_a_running_server_uses_is_refused() {
     if postgres_admin_url().is_none() {
