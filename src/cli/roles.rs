@@ -9,8 +9,16 @@ pub(super) fn grant_role(config: &Config, who: &str, role: &str) -> anyhow::Resu
     let role: crate::accounts::Role = role
         .parse()
         .map_err(|_| anyhow::anyhow!("'{role}' is not a role; use student, moderator or admin"))?;
+    let allowed = &config.sign_in.allowed_email_domains;
+    // An address no one can sign in with never has an account: said as
+    // such, not as "sign in once first", which they never can.
+    if who.contains('@') {
+        if let Err(problem) = crate::accounts::CampusEmail::parse(who, allowed) {
+            anyhow::bail!("'{}' cannot have an account here: {problem}", who.trim());
+        }
+    }
     let mut conn = open_existing(config)?;
-    let key = crate::moderation::users::login_key(who, &config.sign_in.allowed_email_domains);
+    let key = crate::moderation::users::login_key(who, allowed);
     let outcome = db::write_tx(&mut conn, |c| -> anyhow::Result<_> {
         let missing =
             || anyhow::anyhow!("no account for '{who}': the person must sign in once first");

@@ -359,8 +359,22 @@ fn transport(error: reqwest::Error) -> FetchError {
     if error.is_timeout() {
         FetchError::Timeout
     } else {
-        // Without the URL: it is always the same and the query is logged apart.
-        FetchError::Transport(error.without_url().to_string())
+        // Without the URL: it is always the same and the query is logged
+        // apart. With its causes: "error sending request" alone is the same
+        // for a name that does not resolve, a refused connection and a TLS
+        // failure, and an operator acts differently on each.
+        let error = error.without_url();
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        FetchError::Transport(text)
     }
 }
 

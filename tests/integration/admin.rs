@@ -941,6 +941,13 @@ backend_test!(
             String::from_utf8_lossy(&refused.stderr)
         );
         assert_eq!(user_row(&app, &unconfirmed.id).role, Role::Student);
+        // An address of another domain can never sign in: said so, not
+        // "sign in once first".
+        let elsewhere = run_cli(&app, &["grant-role", "gr4n@gmail.com", "admin"]).await;
+        assert!(!elsewhere.status.success());
+        let said = String::from_utf8_lossy(&elsewhere.stderr);
+        assert!(said.contains("cannot have an account here"), "{said}");
+        assert!(!said.contains("sign in once first"), "{said}");
         assert_eq!(
             future_admin.get(&app, "/friends").await.0,
             303,

@@ -1011,6 +1011,30 @@ backend_test!(
 );
 
 backend_test!(
+    async fn an_unreachable_sis_is_said_with_its_cause(backend: Backend) {
+        // Arrange: a port nothing listens on (bound, then let go).
+        let db = TestDb::with_schema(backend);
+        let server = sample_server().await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut nowhere = settings(&server);
+        nowhere.base_url = format!("http://127.0.0.1:{port}/sis").parse().unwrap();
+        nowhere.max_retries = 0;
+
+        let report = sync_with(&db, nowhere, request(&[])).await.unwrap();
+
+        // Assert: failed, saying the connection was refused, not only that
+        // a request could not be sent (the same words for DNS and TLS).
+        assert_eq!(report.status, SyncStatus::Failed, "{}", report.summary());
+        let said = report.summary().to_lowercase();
+        assert!(said.contains("connection refused"), "{said}");
+    }
+);
+
+backend_test!(
     async fn a_subject_that_grows_while_read_is_read_to_its_new_last_page(backend: Backend) {
         // Arrange: a full sync, then CS grows by a page between SIS's answer
         // to page 1 (which still says 2 pages) and to page 2 (which says 3).
