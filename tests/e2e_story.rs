@@ -1706,11 +1706,14 @@ impl Story {
         );
         self.check(b, "class-chat-deleted-parent").await;
 
-        // And A is no longer B's friend: the old link to A's page finds nothing.
+        // And A is no longer B's friend: the old link to A's page says so,
+        // with the way to the friends page.
         self.go(b, "/friends").await;
         self.sees(b, "No friends yet.").await;
         self.go(b, &format!("/friends/{}", a.computing_id)).await;
-        self.sees_heading(b, "Page not found").await;
+        self.sees_heading(b, "Not a friend (yet)").await;
+        self.sees(b, "you are not friends with this computing ID")
+            .await;
         self.check(b, "not-found").await;
     }
 

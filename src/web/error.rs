@@ -32,6 +32,7 @@ pub enum AppError {
     /// not found" would read as a broken link.
     #[error("no longer there")]
     Gone {
+        title: &'static str,
         message: &'static str,
         action: (&'static str, &'static str),
     },
@@ -224,9 +225,11 @@ impl ResponseError for AppError {
                 "There is nothing here. Check the address, or go back to your classes.".into(),
                 Some(("/", "Go to my classes")),
             ),
-            AppError::Gone { message, action } => {
-                ("This is no longer here", (*message).into(), Some(*action))
-            }
+            AppError::Gone {
+                title,
+                message,
+                action,
+            } => (*title, (*message).into(), Some(*action)),
             AppError::BadRequest(message) => ("That did not work", message.clone(), None),
             AppError::Csrf => (
                 "This form has expired",

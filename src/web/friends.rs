@@ -383,6 +383,7 @@ pub async fn show(
             // the ID has an account, so the page tells nothing of who does.
             let friend = friends::requests::accepted_friend(conn, &user.id, &computing_id)?
                 .ok_or(AppError::Gone {
+                    title: "Not a friend (yet)",
                     message: "This page shows a friend's week beside yours, and you are not friends with this computing ID on Common Grounds (or the friendship was removed). Add them from your friends page; their week shows here once they accept.",
                     action: ("/friends", "Go to my friends"),
                 })?;

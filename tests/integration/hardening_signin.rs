@@ -293,7 +293,10 @@ backend_test!(
 
 backend_test!(
     async fn a_code_try_does_the_same_work_whether_or_not_a_code_is_pending(backend: Backend) {
-        // Arrange: one address with a live code, one without.
+        // Arrange: one address with a live code (asked for in the victim's
+        // browser), one without. The attacker's browser tries both: a code
+        // asked for elsewhere is never tried (nor its tries told), so
+        // neither the work nor the words say one is waiting.
         let app = spawn_app_with(
             TestDb::new(backend),
             TestMail::Memory,
@@ -301,7 +304,8 @@ backend_test!(
         )
         .await;
         let attacker = browser();
-        assert_eq!(ask(&app, &attacker, VICTIM).await.status().as_u16(), 303);
+        let victim = browser();
+        assert_eq!(ask(&app, &victim, VICTIM).await.status().as_u16(), 303);
         app.wait_for_emails(1).await;
         let (_, form) = get_with(&app, &attacker, "/login").await;
         let csrf = csrf_in(&form).unwrap();
@@ -339,6 +343,7 @@ backend_test!(
             pending_page.replace(VICTIM, "X"),
             none_page.replace("nobody9@virginia.edu", "X")
         );
+        assert!(!pending_page.contains("tries are left"), "{pending_page}");
 
         // Act + Assert: the client's tries are limited too, before any hashing.
         assert_eq!(try_code(VICTIM).await.status().as_u16(), 400);

@@ -125,6 +125,7 @@ pub async fn open_notification(
     // Gone since its email was sent: a friend request withdrawn takes its
     // notice with it, and the email's link must not read as a broken one.
     let opened = opened.ok_or(AppError::Gone {
+        title: "This is no longer here",
         message: "This notification is gone: what it was about was taken back (a friend request withdrawn, say). Your inbox has what is still there.",
         action: ("/notifications", "Open your inbox"),
     })?;
