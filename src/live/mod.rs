@@ -292,6 +292,19 @@ impl Bus {
         }
     }
 
+    /// The student's unread count went down (they read notices, in a
+    /// request that has committed): their streams here count again, so every
+    /// open tab's badge follows, not only the page that read them. On
+    /// PostgreSQL a trigger announces any change of a count on `cg_notify`,
+    /// reaching every app process (migration `unread_changes_announced`);
+    /// SQLite's poller sees only new rows, so the requests that read say so
+    /// here. Nothing happens for a student with no stream here.
+    pub fn unread_changed(&self, user: &UserId) {
+        if !self.students.watched([user.clone()]).is_empty() {
+            let _ = self.signals.send(Signal::Notified(user.clone()));
+        }
+    }
+
     /// Watches `user`'s access from now on, for one of their streams.
     pub fn watch_access(self: &Arc<Self>, user: &UserId) -> AccessWatch {
         let mut access = self.access.lock().unwrap_or_else(|e| e.into_inner());

@@ -152,6 +152,66 @@ backend_test!(
     }
 );
 
+// Reading lowers the count on every open tab, not only the page that read:
+// from the inbox's "Mark all read" on both backends, and on PostgreSQL also
+// when notices are read outside the app's requests (by any process: the
+// table's trigger announces it).
+backend_test!(
+    async fn reading_lowers_the_count_on_every_open_tab(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = app.student("aaa1a");
+        let b = app.student("bbb2b");
+        let class = new_class(&app, "CS 3120", &[&a, &b]).id;
+        post(&app, &a, &class, "Who has the notes", None).await;
+        let thread = message_with(&app, "Who has the notes");
+        post(&app, &a, &class, "Found them, page two", Some(&thread)).await;
+        let reply = message_with(&app, "Found them, page two");
+        let mut tabs = Vec::new();
+        for _ in 0..2 {
+            let mut tab = EventStream::open(&b.client, &app.url(EVENTS), None).await;
+            assert_eq!(tab.status(), 200);
+            assert!(count_arrives(&mut tab, 0, WAIT).await, "0 at once");
+            tabs.push(tab);
+        }
+        notify_reply(&mut app.conn(), &b.user.id, &class, &thread, &reply);
+        for tab in &mut tabs {
+            assert!(count_arrives(tab, 1, WAIT).await, "{}", tab.raw_text());
+        }
+
+        // Act: "Mark all read" in a third tab.
+        let read = b
+            .post(&app, "/notifications", "/notifications/read", &[])
+            .await;
+        assert_eq!(read.status().as_u16(), 303);
+
+        // Assert: both open tabs drop to 0.
+        for tab in &mut tabs {
+            assert!(
+                count_arrives(tab, 0, WAIT).await,
+                "the count stayed up: {}",
+                tab.raw_text()
+            );
+        }
+
+        // On PostgreSQL a read made outside this process's requests too.
+        if backend == Backend::Postgres {
+            notify_reply(&mut app.conn(), &b.user.id, &class, &thread, &reply);
+            for tab in &mut tabs {
+                assert!(count_arrives(tab, 1, WAIT).await, "{}", tab.raw_text());
+            }
+            let now = common_grounds::clock::now();
+            notifications::inbox::mark_all_read(&mut app.conn(), &b.user.id, None, now).unwrap();
+            for tab in &mut tabs {
+                assert!(
+                    count_arrives(tab, 0, WAIT).await,
+                    "a read outside the app's requests left the count up: {}",
+                    tab.raw_text()
+                );
+            }
+        }
+    }
+);
+
 backend_test!(
     async fn a_stranger_is_sent_to_sign_in_not_given_a_stream(backend: Backend) {
         let app = spawn_app(backend).await;

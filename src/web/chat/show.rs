@@ -641,10 +641,12 @@ pub async fn show_thread(
             };
             // Only a student with unread notifications has any about this
             // thread to mark read: everyone else's view stays free of writes.
-            if current.notifications > 0 && page.unread_notices {
+            let read_notices = if current.notifications > 0 && page.unread_notices {
                 // What the inbox said about this thread has now been seen.
-                notifications::chat::mark_thread_read(conn, viewer, &thread_id, now)?;
-            }
+                notifications::chat::mark_thread_read(conn, viewer, &thread_id, now)?
+            } else {
+                0
+            };
             let anonymity = Anonymity::from_head(
                 conn,
                 &page.head,
@@ -654,16 +656,19 @@ pub async fn show_thread(
                 domain_rules.anonymity_min_posters,
             )?;
             let following = page.following;
-            Ok(Ok((page, anonymity, following)))
+            Ok(Ok((page, anonymity, following, read_notices)))
         })
         .await?;
     // A thread has no cap on replies, so its page may be long to build: the
     // connection goes back to the pool first (nothing below reads the database).
     release_request_conn();
-    let (page, anonymity, following) = match result {
+    let (page, anonymity, following, read_notices) = match result {
         Ok(found) => found,
         Err(error) => return answer_refusal(&req, &current, &rules, error),
     };
+    if read_notices > 0 {
+        state.live.unread_changed(&current.user.id);
+    }
     let staff = current.acts_as_staff();
     let now = clock::now();
     let layout = Layout::new(&req, Some(&current));
@@ -764,14 +769,20 @@ pub async fn mark_thread_read(
     let staff = current.acts_as_staff();
     let marked = with_conn(&state.pool, move |conn| {
         let marked = chat::reads::mark_thread_seen(conn, &viewer, staff, &class_id, &thread_id)?;
-        if marked {
-            notifications::chat::mark_thread_read(conn, &viewer, &thread_id, clock::now())?;
-        }
-        Ok(marked)
+        let read_notices = if marked {
+            notifications::chat::mark_thread_read(conn, &viewer, &thread_id, clock::now())?
+        } else {
+            0
+        };
+        Ok((marked, read_notices))
     })
     .await?;
+    let (marked, read_notices) = marked;
     if !marked {
         return Err(AppError::NotFound);
+    }
+    if read_notices > 0 {
+        state.live.unread_changed(&current.user.id);
     }
     Ok(HttpResponse::NoContent().finish())
 }

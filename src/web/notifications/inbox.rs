@@ -113,11 +113,12 @@ pub async fn show_inbox(
 /// it is about. Anyone else's, or an unknown id, is the usual 404.
 #[get("/notifications/{id:[0-9a-f-]{36}}")]
 pub async fn open_notification(
+    state: web::Data<AppState>,
     visitor: Visitor,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = NotificationId::parse(&path).ok_or(AppError::NotFound);
-    let (_, opened) = visitor
+    let (current, opened) = visitor
         .signed_in(move |conn, current| {
             Ok(inbox::open(conn, &current.user.id, &id?, clock::now())?)
         })
@@ -129,6 +130,7 @@ pub async fn open_notification(
         message: "This notification is gone: what it was about was taken back (a friend request withdrawn, say). Your inbox has what is still there.",
         action: ("/notifications", "Open your inbox"),
     })?;
+    state.live.unread_changed(&current.user.id);
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, opened.target()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -148,6 +150,9 @@ pub async fn mark_all_read(
         Ok(inbox::mark_all_read(conn, &user, seen, clock::now())?)
     })
     .await?;
+    if marked > 0 {
+        state.live.unread_changed(&current.user.id);
+    }
     Ok(FlashRedirect::done(
         "/notifications",
         match marked {
