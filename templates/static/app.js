@@ -178,6 +178,50 @@
     return !!twin;
   }
 
+  // The tab's title names the thread by its first words, as the server's page
+  // does (web/chat/show.rs, topic_of: at most 32 bytes, cut at a word past
+  // half of them): an edit takes the old words out of the title too, and a
+  // delete or a hide all of them (tabs and window switchers show titles).
+  function retitle(first) {
+    var at = document.title.lastIndexOf("Thread · ");
+    if (at < 0) {
+      return;
+    }
+    var text = first ? first.querySelector(":scope > article > .msg-text") : null;
+    var words = text ? text.textContent.split(/\s+/).filter(Boolean).join(" ") : "";
+    var topic = words;
+    var encoder = new TextEncoder();
+    if (encoder.encode(words).length > 32) {
+      var chars = Array.from(words);
+      var cut = "";
+      var bytes = 0;
+      for (var i = 0; i < chars.length; i++) {
+        bytes += encoder.encode(chars[i]).length;
+        if (bytes > 32) {
+          break;
+        }
+        cut += chars[i];
+      }
+      var space = cut.lastIndexOf(" ");
+      topic = (space > 16 ? cut.slice(0, space) : cut).replace(/\s+$/, "") + "…";
+    }
+    document.title = (topic ? topic + " · " : "") + document.title.slice(at);
+  }
+
+  // The thread's first message left every page under an open one: said, where
+  // a reload would answer "Page not found".
+  function threadGone(list) {
+    if (document.getElementById("thread-gone")) {
+      return;
+    }
+    var note = document.createElement("p");
+    note.id = "thread-gone";
+    note.className = "notice";
+    note.setAttribute("role", "status");
+    note.textContent = "This thread is no longer here: it was deleted or removed.";
+    list.parentNode.insertBefore(note, list);
+  }
+
   // A thread's page: a reply goes after the last message under its parent; any
   // other change replaces the message in place.
   function onThread(data) {
@@ -199,6 +243,10 @@
       if (oldItem) {
         oldItem.parentNode.removeChild(oldItem);
       }
+      if (data.message === thread) {
+        retitle(null);
+        threadGone(list);
+      }
       return;
     }
     var item = fragment(data.html);
@@ -208,6 +256,9 @@
       settle();
       if (!item.querySelector(".msg-head .pseudonym")) {
         answersNowDeleted(item);
+      }
+      if (data.message === thread) {
+        retitle(item);
       }
       return;
     }

@@ -652,6 +652,39 @@ async fn a_live_edit_keeps_a_reply_being_typed_in_a_browser() {
         .await
         .unwrap();
     assert_eq!(open.len(), 1, "the reply form closed");
+    // The tab's title follows the question's words, as a reload's would.
+    let title = client.title().await.unwrap();
+    assert_eq!(
+        title,
+        "Is the quiz on Friday or Monday? · Thread · CS 2150 · Common Grounds"
+    );
+
+    // Its author deletes it (no reply yet): the words leave the title too,
+    // and the page says the thread is gone.
+    let deleted = a
+        .post(&app, &class_page, &format!("/messages/{root}/delete"), &[])
+        .await;
+    assert_eq!(deleted.status().as_u16(), 303);
+    let started = std::time::Instant::now();
+    loop {
+        let title = client.title().await.unwrap();
+        if title == "Thread · CS 2150 · Common Grounds" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the deleted words stayed in the title: {title}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let said = client
+        .find(Locator::Css("#thread-gone"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(said.contains("no longer here"), "{said}");
     client.close().await.unwrap();
 }
 
