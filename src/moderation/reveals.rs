@@ -32,6 +32,12 @@ crate::text_enum!(
 /// How many days the overview lists urgent reveals for.
 pub const URGENT_DAYS: i64 = 30;
 
+/// How long a request waits for a second staff member. Past it, it can only
+/// be declined: approving weeks on, the second person would unmask a student
+/// on a reason written for a situation long over, and the one who asked may
+/// have no use for the name any more. Whoever still needs it asks again.
+pub const WAIT_DAYS: i64 = 7;
+
 /// A row of `reveal_requests`.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = reveal_requests)]
@@ -49,6 +55,13 @@ pub struct RevealRequest {
     pub decided_at: Option<NaiveDateTime>,
     pub decision_note: Option<String>,
     pub created_at: NaiveDateTime,
+}
+
+impl RevealRequest {
+    /// Waiting longer than `WAIT_DAYS` at `now`: it can only be declined.
+    pub fn expired(&self, now: NaiveDateTime) -> bool {
+        self.status == RevealStatus::Pending && self.created_at < now - Duration::days(WAIT_DAYS)
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -93,6 +106,8 @@ pub enum RevealError {
     AlreadyAsked { id: RevealId },
     #[error("The staff member who asked is no longer staff (or is suspended), so this reveal cannot be approved; decline it.")]
     RequesterNotStaff,
+    #[error("This request waited more than 7 days, so it can no longer be approved; decline it. Whoever still needs the author asks again with a current reason.")]
+    Expired,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -170,6 +185,8 @@ pub fn request(
             .filter(reveal_requests::message_id.eq(message_id))
             .filter(reveal_requests::requester_id.eq(actor))
             .filter(reveal_requests::status.eq(RevealStatus::Pending.as_str()))
+            // One past its wait can only be declined: asking again is the way.
+            .filter(reveal_requests::created_at.ge(now - Duration::days(WAIT_DAYS)))
             .select(reveal_requests::id)
             .first(c)
             .optional()?;
@@ -230,6 +247,9 @@ pub fn decide(
             .ok_or(RevealError::RequestNotFound)?;
         if request.requester_id.as_ref() == Some(actor) {
             return Err(RevealError::OwnRequest);
+        }
+        if approve && request.expired(now) {
+            return Err(RevealError::Expired);
         }
         let message =
             crate::chat::find(tx, &request.message_id)?.ok_or(RevealError::MessageNotFound)?;

@@ -417,7 +417,8 @@ impl From<moderation::reveals::RevealError> for AppError {
             | E::OwnMessage
             | E::AlreadyDecided
             | E::AlreadyAsked { .. }
-            | E::RequesterNotStaff => AppError::BadRequest(e.to_string()),
+            | E::RequesterNotStaff
+            | E::Expired => AppError::BadRequest(e.to_string()),
             E::Db(e) => e.into(),
         }
     }

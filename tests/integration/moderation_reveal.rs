@@ -888,6 +888,75 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_reveal_waiting_past_a_week_can_only_be_declined(backend: Backend) {
+        // Arrange: a request asked eight days ago.
+        let app = spawn_quiet_app(backend, &[]).await;
+        let author = app.student("ex2c");
+        let asker = staff(&app, "mo7a", Role::Moderator);
+        let second = staff(&app, "ad7b", Role::Admin);
+        let class = new_class(&app, "CS 2150", &[&author]);
+        let bad = message(&app, &author, &class, "Violet Heron", "a borderline joke");
+        let request = ask(&app, &asker, &bad.id, "Several students complained").await;
+        let id = request.trim_start_matches("/admin/reveals/").to_string();
+        diesel::update(reveal_requests::table)
+            .set(reveal_requests::created_at.eq(clock::now() - Duration::days(8)))
+            .execute(&mut app.conn())
+            .unwrap();
+
+        // The queue says so, and offers only Decline.
+        let (_, queue) = second.get(&app, "/admin/reveals").await;
+        assert!(queue.contains("Asked more than 7 days ago"), "{queue}");
+        assert!(!queue.contains(">Approve</button>"), "{queue}");
+
+        // Act: approving anyway (an old page, a hand-made form).
+        let (_, page) = second
+            .post_and_follow(
+                &app,
+                "/admin/reveals",
+                &format!("/admin/reveals/{id}/approve"),
+                &[],
+            )
+            .await;
+
+        // Assert: refused in words; still pending, nothing audited.
+        assert!(
+            page.contains("waited more than 7 days"),
+            "{}",
+            flash_in(&page)
+        );
+        assert_eq!(request_status(&app), ["pending"]);
+        assert!(audit_rows(&app, AuditAction::RevealApprove).is_empty());
+
+        // The one who asked may ask again (the old one waits only for a
+        // decline), and the new request can be approved.
+        let again = ask(&app, &asker, &bad.id, "Still needed: it happened again").await;
+        assert_ne!(again, request);
+        let new_id = again.trim_start_matches("/admin/reveals/").to_string();
+        let approved = second
+            .post(
+                &app,
+                "/admin/reveals",
+                &format!("/admin/reveals/{new_id}/approve"),
+                &[],
+            )
+            .await;
+        assert_eq!(approved.status().as_u16(), 303);
+        let declined = second
+            .post(
+                &app,
+                "/admin/reveals",
+                &format!("/admin/reveals/{id}/decline"),
+                &[],
+            )
+            .await;
+        assert_eq!(declined.status().as_u16(), 303);
+        let mut statuses = request_status(&app);
+        statuses.sort();
+        assert_eq!(statuses, ["approved", "declined"]);
+    }
+);
+
+backend_test!(
     async fn an_urgent_reveal_is_an_admins_alone_and_on_everyones_overview(backend: Backend) {
         let app = spawn_quiet_app(backend, &[]).await;
         let author = app.student("ur9g");

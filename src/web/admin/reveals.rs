@@ -37,6 +37,8 @@ struct Line {
     decided_at: Option<Stamp>,
     note: Option<String>,
     pending: bool,
+    /// Waiting past `reveals::WAIT_DAYS`: it can only be declined.
+    expired: bool,
     /// Decided requests about the same message (for one waiting).
     earlier: Vec<Line>,
 }
@@ -48,7 +50,12 @@ fn line(campus: CampusTime, now: chrono::NaiveDateTime, l: RequestLine) -> Line 
         .map(|e| line(campus, now, e))
         .collect();
     let decider = l.decider.unwrap_or_else(|| "a deleted account".into());
+    let expired = l.request.expired(now);
     let status = match (l.request.status, l.request.urgent) {
+        (reveals::RevealStatus::Pending, _) if expired => format!(
+            "waited more than {} days: it can only be declined now",
+            reveals::WAIT_DAYS
+        ),
         (reveals::RevealStatus::Pending, _) => "waiting for a second staff member".to_string(),
         (reveals::RevealStatus::Approved, true) => "revealed at once (urgent)".to_string(),
         (reveals::RevealStatus::Approved, false) => format!("approved by {decider}"),
@@ -72,6 +79,7 @@ fn line(campus: CampusTime, now: chrono::NaiveDateTime, l: RequestLine) -> Line 
             .map(|at| campus.stamp(at, now)),
         note: l.request.decision_note,
         pending: l.request.status == reveals::RevealStatus::Pending,
+        expired,
         earlier,
     }
 }
@@ -285,7 +293,8 @@ pub async fn decide(
             refused @ (RevealError::OwnRequest
             | RevealError::OwnMessage
             | RevealError::AlreadyDecided
-            | RevealError::RequesterNotStaff),
+            | RevealError::RequesterNotStaff
+            | RevealError::Expired),
         ) => Ok(FlashRedirect::refused(&back, refused.to_string())),
         Err(other) => Err(other.into()),
     }
