@@ -357,7 +357,6 @@ pub fn thread_shown(
     Ok(stands || kept_up(conn, viewer, staff, &root)?)
 }
 
-/// Whether any message replies to this one.
 /// Removes the placeholders from `parent_id` up that hold up nothing any
 /// more: once the last reply under a deleted message goes (deleted, or its
 /// author's account erased), so does the deleted message. A placeholder kept
@@ -377,6 +376,7 @@ fn prune_placeholders(tx: &mut Tx, mut parent_id: Option<MessageId>) -> QueryRes
     Ok(())
 }
 
+/// Whether any message replies to this one.
 fn has_replies(conn: &mut DbConn, message_id: &MessageId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         class_messages::table.filter(class_messages::parent_message_id.eq(message_id)),

@@ -227,6 +227,17 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
 fn create_backup(config: &Config, dir: &Path, keep_days: Option<i64>) -> anyhow::Result<()> {
     use crate::ops::backup;
     refuse_missing(&config.database.url)?;
+    // First: a snapshot a killed run left may be what the disk needs back.
+    let (removed, failed) = backup::prune_leftovers(dir)?;
+    for removed in removed {
+        println!(
+            "backup: removed {} (left by a backup that did not finish)",
+            removed.display()
+        );
+    }
+    for failure in failed {
+        eprintln!("backup: warning: {failure}");
+    }
     eprintln!(
         "backup: snapshotting {} ...",
         config.database.url.redacted()
@@ -242,12 +253,6 @@ fn create_backup(config: &Config, dir: &Path, keep_days: Option<i64>) -> anyhow:
         manifest.schema_version.as_deref().unwrap_or("none"),
         manifest.sha256
     );
-    for removed in backup::prune_leftovers(dir)? {
-        println!(
-            "backup: removed {} (left by a backup that did not finish)",
-            removed.display()
-        );
-    }
     if let Some(days) = keep_days {
         for removed in backup::prune(dir, days, clock::now())? {
             println!(
@@ -277,12 +282,19 @@ fn list_backups(dir: &Path) -> anyhow::Result<()> {
             path.display()
         );
     }
-    for (path, age) in backup::leftovers(dir)? {
-        println!(
-            "backup: {} was left by a backup that did not finish ({} hours old; not a snapshot: it has no manifest); `backup create` removes it once it is a day old",
-            path.display(),
-            age.as_secs() / 3600
-        );
+    for left in backup::leftovers(dir)? {
+        let hours = left.age.as_secs() / 3600;
+        if left.ours {
+            println!(
+                "backup: {} was left by a backup that did not finish ({hours} hours old; not a snapshot); `backup create` removes it once it is a day old",
+                left.path.display()
+            );
+        } else {
+            println!(
+                "backup: {} has no readable manifest ({hours} hours old), so it cannot be verified or restored as a snapshot; it may be a copy made by hand, or left by an older version's backup that did not finish: delete it yourself if it is not needed (it may hold every student's data)",
+                left.path.display()
+            );
+        }
     }
     Ok(())
 }

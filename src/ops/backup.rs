@@ -380,12 +380,24 @@ const PARTIAL: &str = ".partial";
 /// runs this long, so one this old is not another run's work in progress.
 pub const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
-/// Files in `dir` a backup that did not finish left: a snapshot still under
-/// its `.partial` name, SQLite's journal beside one, a snapshot without a
-/// readable manifest, or a manifest without its snapshot. `list` (so
-/// `prune`) cannot see them, and a snapshot among them holds every
-/// student's data, erased students' too. Oldest first, with their ages.
-pub fn leftovers(dir: &Path) -> anyhow::Result<Vec<(PathBuf, std::time::Duration)>> {
+/// A file in `dir` that is not a snapshot with its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub path: PathBuf,
+    /// Since it was last written.
+    pub age: std::time::Duration,
+    /// Made by a backup of ours that did not finish (a `.partial` snapshot,
+    /// SQLite's journal beside one, a manifest whose snapshot is gone), so
+    /// `prune_leftovers` may take it. A complete-looking snapshot without a
+    /// manifest is not: it may be a copy an operator made, or one whose
+    /// manifest cannot be read just now; it is listed, never removed.
+    pub ours: bool,
+}
+
+/// What a backup that did not finish left in `dir`, oldest first. `list`
+/// (so `prune`) cannot see these, and a snapshot among them holds every
+/// student's data, erased students' too.
+pub fn leftovers(dir: &Path) -> anyhow::Result<Vec<Leftover>> {
     let mut found = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -399,38 +411,44 @@ pub fn leftovers(dir: &Path) -> anyhow::Result<Vec<(PathBuf, std::time::Duration
         if !name.starts_with("common-grounds-") || !entry.file_type()?.is_file() {
             continue;
         }
-        let left = if name.ends_with(PARTIAL) || name.ends_with("-journal") {
-            true
+        let ours = name.ends_with(PARTIAL) || name.ends_with(&format!("{PARTIAL}-journal"));
+        let left = if ours {
+            Some(true)
         } else if let Some(snapshot) = name.strip_suffix(".manifest.json") {
-            !dir.join(snapshot).exists()
+            (!dir.join(snapshot).exists()).then_some(true)
+        } else if name.ends_with("-journal") {
+            None
         } else {
-            read_manifest(&path).is_err()
+            read_manifest(&path).is_err().then_some(false)
         };
-        if left {
+        if let Some(ours) = left {
             let age = entry
                 .metadata()?
                 .modified()
                 .ok()
                 .and_then(|at| at.elapsed().ok())
                 .unwrap_or_default();
-            found.push((path, age));
+            found.push(Leftover { path, age, ours });
         }
     }
-    found.sort_by_key(|(_, age)| std::cmp::Reverse(*age));
+    found.sort_by_key(|l| std::cmp::Reverse(l.age));
     Ok(found)
 }
 
-/// Removes the `leftovers` at least `LEFTOVER_AGE` old; returns what it removed.
-pub fn prune_leftovers(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut removed = Vec::new();
-    for (path, age) in leftovers(dir)? {
-        if age >= LEFTOVER_AGE {
-            std::fs::remove_file(&path)
-                .with_context(|| format!("cannot remove {}", path.display()))?;
-            removed.push(path);
+/// Removes our `leftovers` at least `LEFTOVER_AGE` old. Returns what it
+/// removed, and what it could not (said, not fatal: the night's snapshot
+/// and its retention still run).
+pub fn prune_leftovers(dir: &Path) -> anyhow::Result<(Vec<PathBuf>, Vec<String>)> {
+    let (mut removed, mut failed) = (Vec::new(), Vec::new());
+    for left in leftovers(dir)? {
+        if left.ours && left.age >= LEFTOVER_AGE {
+            match std::fs::remove_file(&left.path) {
+                Ok(()) => removed.push(left.path),
+                Err(e) => failed.push(format!("cannot remove {}: {e}", left.path.display())),
+            }
         }
     }
-    Ok(removed)
+    Ok((removed, failed))
 }
 
 fn url_backend(url: &DatabaseUrl) -> &'static str {

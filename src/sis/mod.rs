@@ -146,6 +146,9 @@ pub struct NewSyncRun<'a> {
 #[diesel(table_name = sis_sync_runs)]
 pub struct SyncRunChanges<'a> {
     pub status: Option<&'a str>,
+    /// `ALL_SUBJECTS` once a run that named its subjects turned out to name
+    /// every one SIS offers: it was a full sync (`previous_full_run`).
+    pub subjects: Option<&'a str>,
     pub sections_added: Option<i32>,
     pub sections_changed: Option<i32>,
     pub sections_unchanged: Option<i32>,
@@ -204,7 +207,8 @@ pub fn fail_abandoned_runs(
 }
 
 /// When the newest complete full sync of `term` before `before` started:
-/// every section SIS listed then was synced at or after it.
+/// every section SIS listed then was synced at or after it. A run that named
+/// every subject SIS offered is recorded as one of all (`sync::runs::finish`).
 pub fn previous_full_run(
     conn: &mut DbConn,
     term: &Term,

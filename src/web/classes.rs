@@ -209,6 +209,8 @@ pub async fn leave(
     .await?;
     if outcome.is_ok() {
         state.live.access_changed(&current.user.id);
+        // Its chat's notices are read now (`notifications::chat::left_class`).
+        state.live.unread_changed(&current.user.id);
     }
     match outcome {
         Ok(class) => Ok(FlashRedirect::done(

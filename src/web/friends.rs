@@ -271,6 +271,7 @@ pub async fn act(
         .map_err(|_| AppError::NotFound)?;
     let back = guard::safe_next(form.next.as_deref().or(Some("/friends")));
     let domain = state.config.sign_in.allowed_email_domains[0].clone();
+    let me = current.user.id.clone();
     let outcome = with_conn(&state.pool, move |conn| {
         Ok(requests::act(
             conn,
@@ -283,7 +284,12 @@ pub async fn act(
     })
     .await?;
     match outcome {
-        Ok(message) => Ok(FlashRedirect::done(&back, message)),
+        Ok(message) => {
+            // An answered request's notice is read now
+            // (`notifications::friends::request_answered`).
+            state.live.unread_changed(&me);
+            Ok(FlashRedirect::done(&back, message))
+        }
         Err(refused) => match friend_refusal(refused, clock::now(), state.config.campus_time) {
             Refusal::Flash(message) => Ok(FlashRedirect::refused(&back, message)),
             Refusal::Page { message, .. } => Err(AppError::BadRequest(message)),

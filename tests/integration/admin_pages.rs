@@ -523,6 +523,7 @@ pub(crate) fn busy_day(app: &TestApp, admin: &Student) -> Vec<(&'static str, Str
                 &id,
                 &SyncRunChanges {
                     status: Some(status),
+                    subjects: None,
                     sections_added: Some(1234),
                     sections_changed: Some(56),
                     sections_unchanged: Some(10987),

@@ -240,11 +240,13 @@ backend_test!(
         let old = [
             "common-grounds-20261201T030405.000000Z.sqlite.partial",
             "common-grounds-20261201T030405.000000Z.sqlite.partial-journal",
-            "common-grounds-20261202T030405.000000Z.sqlite",
             "common-grounds-20261203T030405.000000Z.pgdump.manifest.json",
         ];
+        // A snapshot without a manifest (a copy made by hand, an older
+        // version's killed run): listed, never removed.
+        let copy = "common-grounds-pre-upgrade.sqlite";
         let two_days_ago = std::time::SystemTime::now() - Duration::days(2).to_std().unwrap();
-        for name in old {
+        for name in old.iter().chain([&copy]) {
             let file = std::fs::File::create(backups.join(name)).unwrap();
             std::io::Write::write_all(&mut &file, b"every student's data").unwrap();
             file.set_modified(two_days_ago).unwrap();
@@ -270,9 +272,17 @@ backend_test!(
             assert!(text(&next).contains(name), "{}", text(&next));
         }
         assert!(backups.join(fresh).exists());
+        assert!(
+            backups.join(copy).exists(),
+            "a copy made by hand was removed"
+        );
+        assert!(
+            listed.contains(&format!("{copy} has no readable manifest")),
+            "{listed}"
+        );
         assert_eq!(ops::backup::list(&backups).unwrap().len(), 2);
         // A snapshot is made under its .partial name: none is left once done.
-        assert_eq!(ops::backup::leftovers(&backups).unwrap().len(), 1);
+        assert_eq!(ops::backup::leftovers(&backups).unwrap().len(), 2);
         let _ = std::fs::remove_dir_all(&data);
     }
 );

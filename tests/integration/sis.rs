@@ -984,6 +984,27 @@ backend_test!(
     }
 );
 
+// A cron that names every subject SIS offers runs full syncs too: the
+// second that misses a section marks it inactive, as two runs of all would.
+backend_test!(
+    async fn naming_every_subject_is_a_full_sync_for_the_two_miss_rule(backend: Backend) {
+        let db = TestDb::with_schema(backend);
+        let mut conn = db.migrated();
+        let server = sample_server().await;
+        let every = || request(&["CS", "MATH"]);
+        let first = sync_with(&db, settings(&server), every()).await.unwrap();
+        assert!(first.full, "{}", first.summary());
+        server.set_pages("1262", "CS", edited_cs_pages(|number, _| number != 16699));
+
+        let once = sync_with(&db, settings(&server), every()).await.unwrap();
+        let twice = sync_with(&db, settings(&server), every()).await.unwrap();
+
+        assert_eq!((once.counts.missing, once.counts.deactivated), (1, 0));
+        assert_eq!((twice.counts.missing, twice.counts.deactivated), (0, 1));
+        assert!(!catalog(&mut conn)["16699"].active);
+    }
+);
+
 backend_test!(
     async fn a_page_past_the_size_cap_fails_its_subject(backend: Backend) {
         // Arrange: the term synced; then CS's page 2 comes padded past the

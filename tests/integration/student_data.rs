@@ -500,8 +500,11 @@ backend_test!(
                     tx,
                     &NewAuditEntry {
                         id: &audit_id,
+                        // A student's own entry: deleting their message
+                        // while it was reported. (An entry of a staff
+                        // action would keep the account: acted_as_staff.)
                         actor_id: Some(&leaver.user.id),
-                        action: "hide",
+                        action: "author_delete",
                         target_type: "message",
                         target_id: flagged.id.as_str(),
                         reason: Some("test"),

@@ -55,6 +55,7 @@ pub(super) fn finish(
         run_id,
         &SyncRunChanges {
             status: Some(report.status.as_str()),
+            subjects: report.full.then_some(sis::ALL_SUBJECTS),
             sections_added: Some(c.added as i32),
             sections_changed: Some(c.changed as i32),
             sections_unchanged: Some(c.unchanged as i32),

@@ -86,7 +86,7 @@ pub async fn sis_page(
                 r.sections_deactivated,
                 match r.sections_missing {
                     0 => String::new(),
-                    n => format!(", {n} missing once (kept until the next full sync)"),
+                    n => format!(", {n} missing for the first time (kept until the next full sync misses them too)"),
                 },
                 r.pages_fetched,
                 r.retries
