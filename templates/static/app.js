@@ -195,15 +195,22 @@
       var chars = Array.from(words);
       var cut = "";
       var bytes = 0;
+      // The last space, where the server finds it: by its byte offset.
+      var space = -1;
+      var spaceBytes = -1;
       for (var i = 0; i < chars.length; i++) {
-        bytes += encoder.encode(chars[i]).length;
-        if (bytes > 32) {
+        var size = encoder.encode(chars[i]).length;
+        if (bytes + size > 32) {
           break;
         }
+        if (chars[i] === " ") {
+          space = cut.length;
+          spaceBytes = bytes;
+        }
+        bytes += size;
         cut += chars[i];
       }
-      var space = cut.lastIndexOf(" ");
-      topic = (space > 16 ? cut.slice(0, space) : cut).replace(/\s+$/, "") + "…";
+      topic = (spaceBytes > 16 ? cut.slice(0, space) : cut).replace(/\s+$/, "") + "…";
     }
     document.title = (topic ? topic + " · " : "") + document.title.slice(at);
   }

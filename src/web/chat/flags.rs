@@ -67,8 +67,8 @@ pub async fn flag_message(
             // were reading, at the message, not on a page with no way back.
             let campus = state.config.campus_time;
             // At the message on a thread's page, at its row on the list: a
-            // page of the class the form came from, as every chat form goes
-            // back to (`back_href`), never another page a `back` names.
+            // class's chat page, as every chat form goes back to
+            // (`back_href`), never a page of another kind a `back` names.
             let back = form.back.as_deref().and_then(|b| {
                 let class = b.strip_prefix("/classes/")?.split(['/', '?', '#']).next()?;
                 let class_id = ClassId::parse(class)?;
