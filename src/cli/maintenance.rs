@@ -151,7 +151,20 @@ pub(super) fn backup(config: &Config, action: BackupCommand) -> anyhow::Result<(
                 file.display(),
                 target.redacted()
             );
-            let diffs = backup::restore(&file, &target, force)?;
+            let diffs = backup::restore(&file, &target, force).map_err(|e| {
+                // A PostgreSQL target is made by its operator (owner, encoding,
+                // where it lives), not by this command: said what to do.
+                let missing = matches!(target, crate::config::DatabaseUrl::Postgres(_))
+                    && format!("{e:#}").contains("does not exist");
+                if missing {
+                    e.context(format!(
+                        "{} does not exist: create it first (`createdb`, owned by the service's user), then restore again; nothing was restored",
+                        target.redacted()
+                    ))
+                } else {
+                    e
+                }
+            })?;
             if let Some((from, erasures)) = &erasures {
                 let failed = || {
                     format!("restored, but the accounts erased since the snapshot could not be erased again in {}: do not serve it; once the cause is mended, restore again into a new, empty database", target.redacted())

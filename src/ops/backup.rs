@@ -399,13 +399,7 @@ pub struct Leftover {
 /// student's data, erased students' too.
 pub fn leftovers(dir: &Path) -> anyhow::Result<Vec<Leftover>> {
     let mut found = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
-        Err(e) => return Err(anyhow!("cannot read {}: {e}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry?;
+    for entry in entries_of(dir)? {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().to_string();
         if !name.starts_with("common-grounds-") || !entry.file_type()?.is_file() {
@@ -458,16 +452,20 @@ fn url_backend(url: &DatabaseUrl) -> &'static str {
     }
 }
 
+/// The entries of a backup folder; none when it does not exist yet.
+fn entries_of(dir: &Path) -> anyhow::Result<Vec<std::fs::DirEntry>> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(entries.collect::<Result<_, _>>()?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(anyhow!("cannot read {}: {e}", dir.display())),
+    }
+}
+
 /// Every snapshot in `dir` with its manifest, oldest first.
 pub fn list(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Manifest)>> {
     let mut found = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
-        Err(e) => return Err(anyhow!("cannot read {}: {e}", dir.display())),
-    };
-    for entry in entries {
-        let path = entry?.path();
+    for entry in entries_of(dir)? {
+        let path = entry.path();
         let name = path
             .file_name()
             .unwrap_or_default()

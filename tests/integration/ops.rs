@@ -287,6 +287,45 @@ backend_test!(
     }
 );
 
+/// PostgreSQL only: a target database not made yet is the operator's to make
+/// (owner, encoding, where it lives): said so, with nothing restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_into_a_postgres_database_not_made_yet_says_to_make_it() {
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres);
+    let mut conn = db.migrated();
+    populate(&mut conn);
+    drop(conn);
+    let data = tempdir();
+    let created = cli(&["backup", "create"], &db.url_string(), &data);
+    assert!(created.status.success(), "{}", text(&created));
+    let file = snapshot_in(&data.join("backups"));
+    let mut target = url::Url::parse(&db.url_string()).unwrap();
+    target.set_path("/cg_not_made_yet");
+
+    let out = cli(
+        &[
+            "backup",
+            "restore",
+            file.to_str().unwrap(),
+            "--to",
+            target.as_str(),
+        ],
+        &db.url_string(),
+        &data,
+    );
+
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("does not exist: create it first") && said.contains("nothing was restored"),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_over_the_postgres_database_a_running_server_uses_is_refused() {
     if postgres_admin_url().is_none() {
