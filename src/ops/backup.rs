@@ -454,6 +454,7 @@ fn url_backend(url: &DatabaseUrl) -> &'static str {
 
 /// The entries of a backup folder; none when it does not exist yet.
 fn entries_of(dir: &Path) -> anyhow::Result<Vec<std::fs::DirEntry>> {
+    super::private::refuse_a_file(dir)?;
     match std::fs::read_dir(dir) {
         Ok(entries) => Ok(entries.collect::<Result<_, _>>()?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),

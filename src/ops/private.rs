@@ -25,6 +25,18 @@ pub fn create_new(path: &Path) -> anyhow::Result<File> {
     })
 }
 
+/// A file where a folder should be: said as such (the system's words, "File
+/// exists" or "Not a directory", read as though the folder were the problem).
+pub fn refuse_a_file(path: &Path) -> anyhow::Result<()> {
+    if path.exists() && !path.is_dir() {
+        anyhow::bail!(
+            "{} is a file, not a folder: name a folder (--dir), or move the file",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Creates a folder (and its parents) that its owner alone may enter, when
 /// it does not exist; one that does keeps the mode its operator gave it.
 pub fn create_dir(path: &Path) -> anyhow::Result<()> {
@@ -32,6 +44,7 @@ pub fn create_dir(path: &Path) -> anyhow::Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    refuse_a_file(path)?;
     builder
         .create(path)
         .with_context(|| format!("cannot create the folder {}", path.display()))

@@ -287,6 +287,31 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn a_backup_into_a_file_not_a_folder_says_so(backend: Backend) {
+        let db = TestDb::new(backend);
+        drop(db.migrated());
+        let data = tempdir();
+        let file = data.join("exported.json");
+        std::fs::write(&file, "{}").unwrap();
+
+        let out = cli(
+            &["backup", "create", "--dir", file.to_str().unwrap()],
+            &db.url_string(),
+            &data,
+        );
+
+        assert!(!out.status.success());
+        assert!(
+            text(&out).contains("is a file, not a folder"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}");
+        let _ = std::fs::remove_dir_all(&data);
+    }
+);
+
 /// PostgreSQL only: a target database not made yet is the operator's to make
 /// (owner, encoding, where it lives): said so, with nothing restored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
