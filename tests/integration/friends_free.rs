@@ -8,6 +8,7 @@ use crate::common;
 use crate::friends_week::{befriend, hide_classes, main_text, section, take, texts};
 
 use common::{spawn_quiet_app, Backend, Student, TestApp};
+use common_grounds::classes::Class;
 use common_grounds::friends::FriendshipStatus;
 
 /// Each day row of a slot list: "Mon: 8:00–9:00 AM; 12:15–1:00 PM busy: bo2b".
@@ -332,23 +333,31 @@ backend_test!(
     }
 );
 
+/// Spring 2026 (Jan 14 to Apr 28) with no classes on Monday Feb 16: me1,
+/// my friend an1a, and a COMM 2010 section meeting Mon Wed 2:00-3:15 PM
+/// that nobody takes yet.
+async fn spring_with_a_monday_off(backend: Backend) -> (TestApp, Student, Student, Class) {
+    let app = spawn_quiet_app(
+        backend,
+        &[
+            ("CURRENT_TERM", "1262"),
+            ("TERMS", "1262:2026-01-14..2026-04-28"),
+            ("TERM_BREAKS", "1262:2026-02-16..2026-02-16"),
+        ],
+    )
+    .await;
+    let me = app.student("me1");
+    let ana = app.student("an1a");
+    befriend(&app, &me.user.id, &ana.user.id, FriendshipStatus::Accepted);
+    let course = section(&app, "COMM 2010", &[("MoWe", "14:00", "15:15")]);
+    (app, me, ana, course)
+}
+
 backend_test!(
     async fn a_day_without_classes_is_free_in_its_week(backend: Backend) {
         // Arrange: Spring 2026 with no classes on Monday Feb 16; my friend's
         // course meets Mon Wed 2:00-3:15 PM all term (no half-term class).
-        let app = spawn_quiet_app(
-            backend,
-            &[
-                ("CURRENT_TERM", "1262"),
-                ("TERMS", "1262:2026-01-14..2026-04-28"),
-                ("TERM_BREAKS", "1262:2026-02-16..2026-02-16"),
-            ],
-        )
-        .await;
-        let me = app.student("me1");
-        let ana = app.student("an1a");
-        befriend(&app, &me.user.id, &ana.user.id, FriendshipStatus::Accepted);
-        let course = section(&app, "COMM 2010", &[("MoWe", "14:00", "15:15")]);
+        let (app, me, ana, course) = spring_with_a_monday_off(backend).await;
         take(&app, &course, &[&ana]);
         let ask = |week: &str| {
             format!("/friends/free?friend=an1a&from=Mon&to=Mon&start=13&end=16&week={week}")
@@ -378,19 +387,7 @@ backend_test!(
         // Arrange: Spring 2026 runs Jan 14 to Apr 28, with no classes on
         // Monday Feb 16; my friend's course meets Mon Wed 2:00-3:15 PM in the
         // first half only (Jan 14 to Mar 4).
-        let app = spawn_quiet_app(
-            backend,
-            &[
-                ("CURRENT_TERM", "1262"),
-                ("TERMS", "1262:2026-01-14..2026-04-28"),
-                ("TERM_BREAKS", "1262:2026-02-16..2026-02-16"),
-            ],
-        )
-        .await;
-        let me = app.student("me1");
-        let ana = app.student("an1a");
-        befriend(&app, &me.user.id, &ana.user.id, FriendshipStatus::Accepted);
-        let half = section(&app, "COMM 2010", &[("MoWe", "14:00", "15:15")]);
+        let (app, me, ana, half) = spring_with_a_monday_off(backend).await;
         diesel::update(class_meetings::table.filter(class_meetings::class_id.eq(&half.id)))
             .set((
                 class_meetings::first_day.eq(chrono::NaiveDate::from_ymd_opt(2026, 1, 14)),
