@@ -212,6 +212,33 @@ backend_test!(
     }
 );
 
+// Answering a friend request reads its notice: the count drops on the
+// answerer's open tabs too (on SQLite the request tells the bus itself).
+backend_test!(
+    async fn answering_a_friend_request_lowers_the_count(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let a = app.student("aaa1a");
+        let b = app.student("bbb2b");
+        let mut tab = EventStream::open(&b.client, &app.url(EVENTS), None).await;
+        assert_eq!(tab.status(), 200);
+        assert!(count_arrives(&mut tab, 0, WAIT).await, "0 at once");
+        let asked = a
+            .post(&app, "/friends", "/friends", &[("who", "bbb2b")])
+            .await;
+        assert_eq!(asked.status().as_u16(), 303);
+        assert!(count_arrives(&mut tab, 1, WAIT).await, "{}", tab.raw_text());
+
+        let accepted = b.post(&app, "/friends", "/friends/aaa1a/accept", &[]).await;
+        assert_eq!(accepted.status().as_u16(), 303);
+
+        assert!(
+            count_arrives(&mut tab, 0, WAIT).await,
+            "the count stayed up: {}",
+            tab.raw_text()
+        );
+    }
+);
+
 backend_test!(
     async fn a_stranger_is_sent_to_sign_in_not_given_a_stream(backend: Backend) {
         let app = spawn_app(backend).await;
